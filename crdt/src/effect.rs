@@ -1,0 +1,104 @@
+//! Effects: what a write replicates. An effect is a delta state of one key, made at the
+//! origin from the command and the key's state there, and joined into the key's state at
+//! every region (the origin included). Applying it twice, or after a full-state merge that
+//! already holds it, changes nothing.
+
+use crate::blob::Blob;
+use crate::field::{CounterReset, Num};
+use crate::ids::{Dot, OpId, ServerId, Tag};
+use crate::list::{ListId, Pos};
+use crate::vv::VersionVector;
+
+/// Where a field lives in a key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldLoc {
+    Str,
+    Hash(Blob),
+    ZSet(Blob),
+}
+
+/// Where a removed piece lives in a key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Loc {
+    Field(FieldLoc),
+    Set(Blob),
+    List(ListId),
+    Ttl,
+}
+
+/// A piece the origin observed and removes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Removal {
+    pub loc: Loc,
+    pub dot: Dot,
+}
+
+/// A counter entry the origin observed and resets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reset {
+    pub loc: FieldLoc,
+    pub server: ServerId,
+    pub reset: CounterReset,
+}
+
+/// New content. Addition number `i` of an effect is the piece `tag.piece(i)`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Addition {
+    /// A register write to a field (SET, HSET, ZADD).
+    Write { loc: FieldLoc, value: Value },
+    /// The origin's counter entry for a field, replacing its previous one.
+    Incr {
+        loc: FieldLoc,
+        start: OpId,
+        total: Num,
+    },
+    /// A set member.
+    Member(Blob),
+    /// A new list element at `pos`.
+    ListInsert { pos: Pos, value: Blob },
+    /// LSET of an existing element.
+    ListSet { id: ListId, value: Blob },
+    /// An expiry time (Unix ms). Of concurrent ones, the later wins.
+    Expire(u64),
+    /// PERSIST: wins over concurrent expiries.
+    Persist,
+}
+
+/// A register value: bytes for strings and hash fields, a score for sorted-set members.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Bytes(Blob),
+    Score(f64),
+}
+
+/// The replicated delta of one write to one key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Effect {
+    /// The op's dot (piece 0) and HLC time.
+    pub tag: Tag,
+    /// Removes every content piece covered (the origin observed the whole key).
+    pub cutoff: Option<VersionVector>,
+    pub removes: Vec<Removal>,
+    pub resets: Vec<Reset>,
+    pub adds: Vec<Addition>,
+}
+
+impl Effect {
+    pub fn new(tag: Tag) -> Self {
+        Effect {
+            tag,
+            cutoff: None,
+            removes: Vec::new(),
+            resets: Vec::new(),
+            adds: Vec::new(),
+        }
+    }
+
+    /// Whether applying it changes nothing anywhere (a no-op write need not replicate).
+    pub fn is_empty(&self) -> bool {
+        self.cutoff.is_none()
+            && self.removes.is_empty()
+            && self.resets.is_empty()
+            && self.adds.is_empty()
+    }
+}

@@ -1,0 +1,96 @@
+//! Hash: fields are add-wins (a concurrent HSET survives an HDEL), each field's value a
+//! [`Field`]: last-writer-wins for HSET, counting for HINCRBY.
+
+use crate::blob::Blob;
+use crate::field::Field;
+use crate::ids::{Dot, Stamp};
+use crate::tomb::Tomb;
+use crate::vv::VersionVector;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct HashPart {
+    fields: BTreeMap<Blob, Field<Blob>>,
+}
+
+impl HashPart {
+    pub fn is_live(&self) -> bool {
+        self.fields.values().any(Field::is_live)
+    }
+
+    /// Live fields in byte order.
+    pub fn fields(&self) -> impl Iterator<Item = (&Blob, &Field<Blob>)> {
+        self.fields.iter().filter(|(_, f)| f.is_live())
+    }
+
+    /// All fields, including ones kept only for reset records (for encoding).
+    pub(crate) fn all_fields(&self) -> impl Iterator<Item = (&Blob, &Field<Blob>)> {
+        self.fields.iter()
+    }
+
+    pub fn get(&self, f: &[u8]) -> Option<&Field<Blob>> {
+        self.fields.get(f).filter(|f| f.is_live())
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.is_live()
+    }
+
+    pub fn max_stamp(&self) -> Option<Stamp> {
+        self.fields.values().filter_map(Field::max_stamp).max()
+    }
+
+    pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
+        self.fields.values().flat_map(Field::dots)
+    }
+
+    pub fn observe_into(&self, vv: &mut VersionVector) {
+        for f in self.fields.values() {
+            f.observe_into(vv);
+        }
+    }
+
+    pub fn field_mut(&mut self, f: &Blob) -> &mut Field<Blob> {
+        self.fields.entry(f.clone()).or_default()
+    }
+
+    pub fn remove(&mut self, f: &[u8], dot: Dot) {
+        if let Some(field) = self.fields.get_mut(f) {
+            field.remove_dot(dot);
+            if field.is_void() {
+                self.fields.remove(f);
+            }
+        }
+    }
+
+    pub fn prune(&mut self, tomb: &Tomb) {
+        self.fields.retain(|_, f| {
+            f.prune(tomb);
+            !f.is_void()
+        });
+    }
+
+    pub fn merge(&mut self, other: &HashPart, tomb: &Tomb) {
+        for (k, f) in &other.fields {
+            self.field_mut(k).merge(f, tomb);
+        }
+        self.fields.retain(|_, f| !f.is_void());
+    }
+
+    pub fn gc(&mut self, stable: &VersionVector) {
+        self.fields.retain(|_, f| {
+            f.gc(stable);
+            !f.is_void()
+        });
+    }
+
+    pub(crate) fn tidy(&mut self, f: &[u8]) {
+        if self.fields.get(f).is_some_and(Field::is_void) {
+            self.fields.remove(f);
+        }
+    }
+}

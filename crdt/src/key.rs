@@ -1,0 +1,548 @@
+//! The key envelope: a key's typed content, its TTL entries and its removal knowledge, with
+//! the type-clash rule, effect application, state merge and garbage collection.
+
+use crate::blob::Blob;
+use crate::effect::{Addition, Effect, FieldLoc, Loc, Value};
+use crate::field::{CounterEntry, CounterReset, Field};
+use crate::hash::HashPart;
+use crate::hlc::Hlc;
+use crate::ids::{Dot, ServerId, Stamp, Tag};
+use crate::list::{ListElem, ListId, ListPart};
+use crate::set::SetPart;
+use crate::tomb::Tomb;
+use crate::vv::VersionVector;
+use crate::zset::ZSetPart;
+use crate::Crdt;
+use smallvec::SmallVec;
+
+/// The Redis type a key reads as.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    String = 0,
+    Hash = 1,
+    Set = 2,
+    ZSet = 3,
+    List = 4,
+}
+
+impl Kind {
+    /// The name `TYPE` answers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
+            Kind::List => "list",
+        }
+    }
+}
+
+/// A key's content of one type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Part {
+    Str(Field<Blob>),
+    Hash(Box<HashPart>),
+    Set(Box<SetPart>),
+    ZSet(Box<ZSetPart>),
+    List(Box<ListPart>),
+}
+
+impl Part {
+    fn empty(kind: Kind) -> Part {
+        match kind {
+            Kind::String => Part::Str(Field::default()),
+            Kind::Hash => Part::Hash(Box::default()),
+            Kind::Set => Part::Set(Box::default()),
+            Kind::ZSet => Part::ZSet(Box::default()),
+            Kind::List => Part::List(Box::default()),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Part::Str(_) => Kind::String,
+            Part::Hash(_) => Kind::Hash,
+            Part::Set(_) => Kind::Set,
+            Part::ZSet(_) => Kind::ZSet,
+            Part::List(_) => Kind::List,
+        }
+    }
+
+    /// Whether it holds content a reader can see.
+    pub fn is_live(&self) -> bool {
+        match self {
+            Part::Str(f) => f.is_live(),
+            Part::Hash(h) => h.is_live(),
+            Part::Set(s) => s.is_live(),
+            Part::ZSet(z) => z.is_live(),
+            Part::List(l) => l.is_live(),
+        }
+    }
+
+    /// Whether nothing is left, not even reset records.
+    fn is_void(&self) -> bool {
+        match self {
+            Part::Str(f) => f.is_void(),
+            Part::Hash(h) => h.all_fields().next().is_none(),
+            Part::Set(s) => !s.is_live(),
+            Part::ZSet(z) => z.all_members().next().is_none(),
+            Part::List(l) => !l.is_live(),
+        }
+    }
+
+    fn max_stamp(&self) -> Option<Stamp> {
+        match self {
+            Part::Str(f) => f.max_stamp(),
+            Part::Hash(h) => h.max_stamp(),
+            Part::Set(s) => s.max_stamp(),
+            Part::ZSet(z) => z.max_stamp(),
+            Part::List(l) => l.max_stamp(),
+        }
+    }
+
+    fn observe_into(&self, vv: &mut VersionVector) {
+        match self {
+            Part::Str(f) => f.observe_into(vv),
+            Part::Hash(h) => h.observe_into(vv),
+            Part::Set(s) => s.observe_into(vv),
+            Part::ZSet(z) => z.observe_into(vv),
+            Part::List(l) => l.observe_into(vv),
+        }
+    }
+
+    fn prune(&mut self, tomb: &Tomb) {
+        match self {
+            Part::Str(f) => f.prune(tomb),
+            Part::Hash(h) => h.prune(tomb),
+            Part::Set(s) => s.prune(tomb),
+            Part::ZSet(z) => z.prune(tomb),
+            Part::List(l) => l.prune(tomb),
+        }
+    }
+
+    fn merge(&mut self, other: &Part, tomb: &Tomb) {
+        match (self, other) {
+            (Part::Str(a), Part::Str(b)) => a.merge(b, tomb),
+            (Part::Hash(a), Part::Hash(b)) => a.merge(b, tomb),
+            (Part::Set(a), Part::Set(b)) => a.merge(b, tomb),
+            (Part::ZSet(a), Part::ZSet(b)) => a.merge(b, tomb),
+            (Part::List(a), Part::List(b)) => a.merge(b, tomb),
+            _ => unreachable!("parts are merged with parts of their own kind"),
+        }
+    }
+
+    fn gc(&mut self, stable: &VersionVector) {
+        match self {
+            Part::Str(f) => f.gc(stable),
+            Part::Hash(h) => h.gc(stable),
+            Part::ZSet(z) => z.gc(stable),
+            Part::Set(_) | Part::List(_) => {}
+        }
+    }
+}
+
+fn loc_kind(loc: &FieldLoc) -> Kind {
+    match loc {
+        FieldLoc::Str => Kind::String,
+        FieldLoc::Hash(_) => Kind::Hash,
+        FieldLoc::ZSet(_) => Kind::ZSet,
+    }
+}
+
+/// An expiry (or PERSIST) written by one op.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TtlEntry {
+    pub tag: Tag,
+    /// Unix time in ms; `None` for PERSIST.
+    pub at: Option<u64>,
+}
+
+/// Everything a region holds for one key.
+///
+/// Content of several types can coexist after concurrent writes of different types (a type
+/// clash); the key reads as the type of the live content with the largest stamp, and the
+/// other content stays hidden until a write that observed it removes it.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct KeyState {
+    /// Sorted by kind; only parts with content or reset records.
+    parts: SmallVec<[Part; 1]>,
+    /// Live TTL entries, sorted by dot.
+    ttl: Vec<TtlEntry>,
+    tomb: Option<Box<Tomb>>,
+}
+
+impl KeyState {
+    pub fn new() -> Self {
+        KeyState::default()
+    }
+
+    /// Whether nothing at all is left: the key can be dropped from the keyspace.
+    pub fn is_void(&self) -> bool {
+        self.parts.is_empty() && self.ttl.is_empty() && self.tomb.is_none()
+    }
+
+    /// The type the key reads as, `None` when it has no live content.
+    pub fn kind(&self) -> Option<Kind> {
+        self.visible().map(Part::kind)
+    }
+
+    /// The part the key reads as.
+    pub fn visible(&self) -> Option<&Part> {
+        if self.parts.len() == 1 {
+            return self.parts.first().filter(|p| p.is_live());
+        }
+        self.parts
+            .iter()
+            .filter(|p| p.is_live())
+            .max_by_key(|p| p.max_stamp())
+    }
+
+    /// Live parts other than the visible one (content hidden by a type clash).
+    pub fn hidden(&self) -> impl Iterator<Item = &Part> {
+        let visible = self.kind();
+        self.parts
+            .iter()
+            .filter(move |p| p.is_live() && Some(p.kind()) != visible)
+    }
+
+    /// All parts, including hidden ones and ones kept only for reset records.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    pub fn string(&self) -> Option<&Field<Blob>> {
+        match self.visible()? {
+            Part::Str(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn hash(&self) -> Option<&HashPart> {
+        match self.visible()? {
+            Part::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn set(&self) -> Option<&SetPart> {
+        match self.visible()? {
+            Part::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn zset(&self) -> Option<&ZSetPart> {
+        match self.visible()? {
+            Part::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self) -> Option<&ListPart> {
+        match self.visible()? {
+            Part::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Live TTL entries.
+    pub fn ttl_entries(&self) -> &[TtlEntry] {
+        &self.ttl
+    }
+
+    pub fn tomb(&self) -> Option<&Tomb> {
+        self.tomb.as_deref()
+    }
+
+    /// When the key expires (Unix ms): the latest live expiry, unless a live PERSIST wins.
+    pub fn expire_at(&self) -> Option<u64> {
+        let mut at = None;
+        for e in &self.ttl {
+            match e.at {
+                None => return None,
+                Some(t) => at = at.max(Some(t)),
+            }
+        }
+        at
+    }
+
+    /// Whether the key has content and it has expired at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at().is_some_and(|t| t <= now_ms)
+    }
+
+    /// Whether the key exists for a reader at `now_ms`.
+    pub fn exists(&self, now_ms: u64) -> bool {
+        self.visible().is_some() && !self.is_expired(now_ms)
+    }
+
+    /// The largest HLC of anything in the key: a write that overwrites the key must be
+    /// stamped after it (see [`crate::HlcClock::tick_after`]).
+    pub fn max_hlc(&self) -> Hlc {
+        let p = self.parts.iter().filter_map(|p| p.max_stamp()).map(|s| s.hlc);
+        let t = self.ttl.iter().map(|e| e.tag.hlc);
+        p.chain(t).max().unwrap_or(Hlc::ZERO)
+    }
+
+    /// Per origin, the largest op this region has applied to the key's content: the cutoff
+    /// of a write that observes the whole key.
+    pub fn observed(&self) -> VersionVector {
+        let mut vv = VersionVector::new();
+        for p in &self.parts {
+            p.observe_into(&mut vv);
+        }
+        vv
+    }
+
+    fn part_mut(&mut self, kind: Kind) -> &mut Part {
+        let i = match self.parts.binary_search_by_key(&kind, Part::kind) {
+            Ok(i) => i,
+            Err(i) => {
+                self.parts.insert(i, Part::empty(kind));
+                i
+            }
+        };
+        &mut self.parts[i]
+    }
+
+    /// Apply an effect. Content additions are skipped when `flushed` (the database's
+    /// FLUSHDB cutoff) covers the op: the flush observed and removed it.
+    pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
+        let by = e.tag.dot;
+        let mut tomb = self.tomb.take().unwrap_or_default();
+        if let Some(cut) = &e.cutoff {
+            if tomb.add_cutoff(cut, by) {
+                for p in &mut self.parts {
+                    p.prune(&tomb);
+                }
+            }
+        }
+        for r in &e.removes {
+            tomb.add_removed(r.dot, by);
+            self.remove_piece(&r.loc, r.dot);
+        }
+        for r in &e.resets {
+            self.reset_field(&r.loc, r.server, &r.reset);
+        }
+        if !flushed.covers(by) {
+            for (i, a) in e.adds.iter().enumerate() {
+                self.add_piece(a, e.tag.piece(i as u32), &tomb);
+            }
+        }
+        self.tomb = Some(tomb);
+        self.tidy();
+    }
+
+    fn remove_piece(&mut self, loc: &Loc, dot: Dot) {
+        match loc {
+            Loc::Field(fl) => self.remove_from_field(fl, dot),
+            Loc::Set(m) => {
+                if let Some(Part::Set(s)) = self.part_if(Kind::Set) {
+                    s.remove(m, dot);
+                }
+            }
+            Loc::List(id) => {
+                if let Some(Part::List(l)) = self.part_if(Kind::List) {
+                    l.remove(id);
+                }
+            }
+            Loc::Ttl => self.ttl.retain(|t| t.tag.dot != dot),
+        }
+    }
+
+    fn part_if(&mut self, kind: Kind) -> Option<&mut Part> {
+        let i = self.parts.binary_search_by_key(&kind, Part::kind).ok()?;
+        Some(&mut self.parts[i])
+    }
+
+    /// Record a counter reset on the field at `loc` (creating it: the reset must be kept even
+    /// when the entry it resets has not arrived yet).
+    fn reset_field(&mut self, loc: &FieldLoc, server: ServerId, reset: &CounterReset) {
+        match (loc, self.part_mut(loc_kind(loc))) {
+            (FieldLoc::Str, Part::Str(f)) => f.add_reset(server, reset.clone()),
+            (FieldLoc::Hash(name), Part::Hash(h)) => h.field_mut(name).add_reset(server, reset.clone()),
+            (FieldLoc::ZSet(m), Part::ZSet(z)) => z.update(m, |f| f.add_reset(server, reset.clone())),
+            _ => unreachable!("part_mut returns the part of the location's kind"),
+        }
+    }
+
+    fn remove_from_field(&mut self, loc: &FieldLoc, dot: Dot) {
+        match (loc, self.part_if(loc_kind(loc))) {
+            (FieldLoc::Str, Some(Part::Str(f))) => {
+                f.remove_dot(dot);
+            }
+            (FieldLoc::Hash(name), Some(Part::Hash(h))) => h.remove(name, dot),
+            (FieldLoc::ZSet(m), Some(Part::ZSet(z))) => z.remove(m, dot),
+            _ => {}
+        }
+    }
+
+    fn add_piece(&mut self, a: &Addition, tag: Tag, tomb: &Tomb) {
+        match a {
+            Addition::Write { loc, value } => match (loc, value) {
+                (FieldLoc::Str, Value::Bytes(v)) => {
+                    if let Part::Str(f) = self.part_mut(Kind::String) {
+                        f.add_reg(tag, v.clone(), tomb);
+                    }
+                }
+                (FieldLoc::Hash(name), Value::Bytes(v)) => {
+                    if let Part::Hash(h) = self.part_mut(Kind::Hash) {
+                        h.field_mut(name).add_reg(tag, v.clone(), tomb);
+                        h.tidy(name);
+                    }
+                }
+                (FieldLoc::ZSet(m), Value::Score(s)) => {
+                    if let Part::ZSet(z) = self.part_mut(Kind::ZSet) {
+                        z.update(m, |f| f.add_reg(tag, *s, tomb));
+                    }
+                }
+                _ => debug_assert!(false, "value type does not fit {loc:?}"),
+            },
+            Addition::Incr { loc, start, total } => {
+                let entry = CounterEntry {
+                    start: *start,
+                    tag,
+                    total: *total,
+                };
+                match loc {
+                    FieldLoc::Str => {
+                        if let Part::Str(f) = self.part_mut(Kind::String) {
+                            f.add_entry(entry, tomb);
+                        }
+                    }
+                    FieldLoc::Hash(name) => {
+                        if let Part::Hash(h) = self.part_mut(Kind::Hash) {
+                            h.field_mut(name).add_entry(entry, tomb);
+                            h.tidy(name);
+                        }
+                    }
+                    FieldLoc::ZSet(m) => {
+                        if let Part::ZSet(z) = self.part_mut(Kind::ZSet) {
+                            z.update(m, |f| f.add_entry(entry, tomb));
+                        }
+                    }
+                }
+            }
+            Addition::Member(m) => {
+                if let Part::Set(s) = self.part_mut(Kind::Set) {
+                    s.add(m, tag, tomb);
+                }
+            }
+            Addition::ListInsert { pos, value } => {
+                if let Part::List(l) = self.part_mut(Kind::List) {
+                    let id = ListId {
+                        pos: pos.clone(),
+                        dot: tag.dot,
+                    };
+                    let elem = ListElem {
+                        stamp: tag.stamp(),
+                        value: value.clone(),
+                    };
+                    l.put(id, elem, tomb);
+                }
+            }
+            Addition::ListSet { id, value } => {
+                if let Part::List(l) = self.part_mut(Kind::List) {
+                    let elem = ListElem {
+                        stamp: tag.stamp(),
+                        value: value.clone(),
+                    };
+                    l.put(id.clone(), elem, tomb);
+                }
+            }
+            Addition::Expire(at) => self.add_ttl(TtlEntry { tag, at: Some(*at) }, tomb),
+            Addition::Persist => self.add_ttl(TtlEntry { tag, at: None }, tomb),
+        }
+    }
+
+    fn add_ttl(&mut self, t: TtlEntry, tomb: &Tomb) {
+        if tomb.kills_ttl(t.tag.dot) {
+            return;
+        }
+        if let Err(i) = self.ttl.binary_search_by_key(&t.tag.dot, |e| e.tag.dot) {
+            self.ttl.insert(i, t);
+        }
+    }
+
+    /// Remove every piece (content and TTL) covered by a FLUSHDB/FLUSHALL cutoff.
+    pub fn prune_flushed(&mut self, flushed: &VersionVector) {
+        if flushed.is_empty() {
+            return;
+        }
+        let tomb = Tomb {
+            cutoff: flushed.clone(),
+            ..Tomb::default()
+        };
+        for p in &mut self.parts {
+            p.prune(&tomb);
+        }
+        self.ttl.retain(|t| !flushed.covers(t.tag.dot));
+        if let Some(t) = &mut self.tomb {
+            // Removal knowledge the flush subsumes is no longer needed.
+            if flushed.dominates(&t.cutoff) {
+                t.cutoff = VersionVector::new();
+                t.cutoff_by = VersionVector::new();
+            }
+            t.cloud.retain(|d, _| !flushed.covers(*d));
+        }
+        self.tidy();
+    }
+
+    /// Forget what no future op or merge can need, given a causally stable vector (see
+    /// [`Tomb::gc`]). Returns whether the key is now void and can be dropped.
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        if let Some(t) = &mut self.tomb {
+            t.gc(stable);
+        }
+        for p in &mut self.parts {
+            p.gc(stable);
+        }
+        // A TTL entry left on a key without content shows nothing; once stable, every later
+        // write has observed it (and a write to an absent key removes what it observed).
+        if !self.parts.iter().any(Part::is_live) {
+            self.ttl.retain(|t| !stable.covers(t.tag.dot));
+        }
+        self.tidy();
+        self.is_void()
+    }
+
+    /// Drop void parts and an empty tomb: one canonical form for equal states.
+    fn tidy(&mut self) {
+        self.parts.retain(|p| !p.is_void());
+        if self.tomb.as_ref().is_some_and(|t| t.is_empty()) {
+            self.tomb = None;
+        }
+    }
+
+    pub(crate) fn from_raw(parts: SmallVec<[Part; 1]>, ttl: Vec<TtlEntry>, tomb: Option<Tomb>) -> Self {
+        let mut k = KeyState {
+            parts,
+            ttl,
+            tomb: tomb.map(Box::new),
+        };
+        k.tidy();
+        k
+    }
+}
+
+impl Crdt for KeyState {
+    fn merge(&mut self, other: &KeyState) {
+        let mut tomb = self.tomb.take().unwrap_or_default();
+        if let Some(t) = &other.tomb {
+            tomb.join(t);
+        }
+        for p in &other.parts {
+            self.part_mut(p.kind()).merge(p, &tomb);
+        }
+        for t in &other.ttl {
+            self.add_ttl(*t, &tomb);
+        }
+        for p in &mut self.parts {
+            p.prune(&tomb);
+        }
+        self.ttl.retain(|t| !tomb.kills_ttl(t.tag.dot));
+        self.tomb = Some(tomb);
+        self.tidy();
+    }
+}

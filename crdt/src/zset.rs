@@ -1,0 +1,162 @@
+//! Sorted set: membership is add-wins; a member's score is a [`Field`] whose register is set
+//! by ZADD (last writer wins) and whose counter takes ZINCRBY (concurrent increments add up).
+
+use crate::blob::Blob;
+use crate::field::Field;
+use crate::ids::{Dot, Stamp};
+use crate::tomb::Tomb;
+use crate::vv::VersionVector;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A score ordered totally (`f64::total_cmp`), as sorted-set order needs.
+#[derive(Copy, Clone, Debug)]
+pub struct Score(pub f64);
+
+impl PartialEq for Score {
+    fn eq(&self, o: &Score) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Score {}
+impl PartialOrd for Score {
+    fn partial_cmp(&self, o: &Score) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Score {
+    fn cmp(&self, o: &Score) -> Ordering {
+        // -0.0 and 0.0 are one score, as in Redis.
+        (self.0 + 0.0).total_cmp(&(o.0 + 0.0))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ZSetPart {
+    members: BTreeMap<Blob, Field<f64>>,
+    /// Live members by (score, member): Redis's order for ranges and ranks.
+    index: BTreeSet<(Score, Blob)>,
+}
+
+impl PartialEq for ZSetPart {
+    fn eq(&self, o: &ZSetPart) -> bool {
+        self.members == o.members
+    }
+}
+
+/// A member's score: its register's value (0 when only increments exist) plus increments.
+pub fn member_score(f: &Field<f64>) -> f64 {
+    let base = f.base().map_or(0.0, |r| r.value);
+    match f.increments() {
+        Some(n) => base + n.as_f64(),
+        None => base,
+    }
+}
+
+impl ZSetPart {
+    pub fn is_live(&self) -> bool {
+        !self.index.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn score(&self, m: &[u8]) -> Option<f64> {
+        self.members
+            .get(m)
+            .filter(|f| f.is_live())
+            .map(member_score)
+    }
+
+    /// Live members in (score, member) order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Blob, f64)> {
+        self.index.iter().map(|(s, m)| (m, s.0))
+    }
+
+    /// The ordered index itself, for range queries.
+    pub fn index(&self) -> &BTreeSet<(Score, Blob)> {
+        &self.index
+    }
+
+    pub fn field(&self, m: &[u8]) -> Option<&Field<f64>> {
+        self.members.get(m).filter(|f| f.is_live())
+    }
+
+    pub(crate) fn all_members(&self) -> impl Iterator<Item = (&Blob, &Field<f64>)> {
+        self.members.iter()
+    }
+
+    pub fn max_stamp(&self) -> Option<Stamp> {
+        self.members.values().filter_map(Field::max_stamp).max()
+    }
+
+    pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
+        self.members.values().flat_map(Field::dots)
+    }
+
+    pub fn observe_into(&self, vv: &mut VersionVector) {
+        for f in self.members.values() {
+            f.observe_into(vv);
+        }
+    }
+
+    /// Change one member through `f`, keeping the index in step.
+    pub fn update(&mut self, m: &Blob, f: impl FnOnce(&mut Field<f64>)) {
+        let field = self.members.entry(m.clone()).or_default();
+        if field.is_live() {
+            self.index.remove(&(Score(member_score(field)), m.clone()));
+        }
+        f(field);
+        if field.is_live() {
+            self.index.insert((Score(member_score(field)), m.clone()));
+        }
+        if field.is_void() {
+            self.members.remove(m);
+        }
+    }
+
+    pub fn remove(&mut self, m: &Blob, dot: Dot) {
+        if self.members.contains_key(m.as_slice()) {
+            self.update(m, |f| {
+                f.remove_dot(dot);
+            });
+        }
+    }
+
+    pub fn prune(&mut self, tomb: &Tomb) {
+        self.members.retain(|_, f| {
+            f.prune(tomb);
+            !f.is_void()
+        });
+        self.reindex();
+    }
+
+    pub fn merge(&mut self, other: &ZSetPart, tomb: &Tomb) {
+        for (m, f) in &other.members {
+            self.members.entry(m.clone()).or_default().merge(f, tomb);
+        }
+        self.members.retain(|_, f| !f.is_void());
+        self.reindex();
+    }
+
+    pub fn gc(&mut self, stable: &VersionVector) {
+        self.members.retain(|_, f| {
+            f.gc(stable);
+            !f.is_void()
+        });
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .members
+            .iter()
+            .filter(|(_, f)| f.is_live())
+            .map(|(m, f)| (Score(member_score(f)), m.clone()))
+            .collect();
+    }
+}
