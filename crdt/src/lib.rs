@@ -5,6 +5,7 @@
 //! garbage collection. `docs/semantics.md` states the rules for users; the tests prove them.
 
 pub mod blob;
+pub mod error;
 pub mod effect;
 pub mod field;
 pub mod hash;
@@ -12,12 +13,15 @@ pub mod hlc;
 pub mod ids;
 pub mod key;
 pub mod list;
+pub mod ops;
 pub mod set;
+pub mod string;
 pub mod tomb;
 pub mod vv;
 pub mod zset;
 
 pub use blob::Blob;
+pub use error::{DecodeError, OpError};
 pub use effect::{Addition, Effect, FieldLoc, Loc, Removal, Reset, Value};
 pub use field::{CounterEntry, CounterReset, Field, Num, RegEntry};
 pub use hlc::{Hlc, HlcClock};

@@ -41,7 +41,14 @@ const HIGH_MAX: u64 = u32::MAX as u64;
 /// A position strictly between `lo` and `hi` (`None`: the list's start or end), made by
 /// `me` (never server-id 0, which is reserved). Appends and prepends step by one, so a list grows by about four billion pushes at
 /// either end before positions get a second digit.
+///
+/// When `hi` is not above `lo` (two live elements can share a position while a replica has
+/// not yet seen an old element's removal), the new position goes right after `lo`'s.
 pub fn pos_between(lo: Option<&Pos>, hi: Option<&Pos>, me: ServerId) -> Pos {
+    let hi = match (lo, hi) {
+        (Some(l), Some(h)) if h <= l => None,
+        _ => hi,
+    };
     let lo_digits: &[u64] = lo.map_or(&[], |p| &p.0);
     let mut hi_digits: Option<&[u64]> = hi.map(|p| p.0.as_slice());
     let mut out = SmallVec::new();

@@ -1,0 +1,93 @@
+//! Reading a field as Redis reads a string: the register's bytes, plus the counter's
+//! increments when there are any.
+
+use crate::blob::Blob;
+use crate::field::{Field, Num};
+use std::borrow::Cow;
+
+/// Parse as Redis parses an integer argument or value (`string2ll`): optional `-`, digits,
+/// no leading zeros, no spaces, within `i64`.
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let ok = match digits {
+        [] => false,
+        [b'0'] => digits.len() == b.len(),
+        [b'0', ..] => false,
+        _ => digits.iter().all(u8::is_ascii_digit),
+    };
+    if !ok {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// Parse as Redis parses a float value: no surrounding spaces, not NaN.
+pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty() || s.trim() != s {
+        return None;
+    }
+    let v: f64 = s.parse().ok()?;
+    (!v.is_nan()).then_some(v)
+}
+
+/// A number as a string value holds it.
+pub fn parse_num(b: &[u8]) -> Option<Num> {
+    if let Some(i) = parse_i64(b) {
+        return Some(Num::Int(i as i128));
+    }
+    parse_f64(b).map(Num::Float)
+}
+
+/// The bytes a string value reads as. A float prints in Rust's shortest round-trip form,
+/// which never uses an exponent (as Redis's INCRBYFLOAT output does not).
+pub fn format_num(n: Num) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+/// The value of a string field: the winning register write, plus the increments that no SET
+/// observed. When the register does not hold a number the increments cannot apply and the
+/// register's bytes are the value (only possible after a concurrent SET of a non-number).
+pub fn value(f: &Field<Blob>) -> Cow<'_, [u8]> {
+    let base: &[u8] = f.base().map_or(b"", |r| r.value.as_slice());
+    match f.increments() {
+        None => Cow::Borrowed(base),
+        Some(inc) => {
+            let b = if base.is_empty() {
+                Some(Num::ZERO)
+            } else {
+                parse_num(base)
+            };
+            match b {
+                Some(b) => Cow::Owned(format_num(b.add(inc))),
+                None => Cow::Borrowed(base),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_like_redis() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-12"), Some(-12));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [&b""[..], b"-", b"01", b"-0", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1.0"] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad.escape_ascii().to_string());
+        }
+    }
+
+    #[test]
+    fn floats_parse_like_redis() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"3e2"), Some(300.0));
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(format_num(Num::Float(10.5)), b"10.5");
+        assert_eq!(format_num(Num::Float(11.0)), b"11");
+        assert_eq!(format_num(Num::Float(1e20)), b"100000000000000000000");
+    }
+}
