@@ -217,7 +217,7 @@ impl<V: Clone + PartialEq> Field<V> {
     }
 
     pub fn add_entry(&mut self, entry: CounterEntry, tomb: &Tomb) {
-        if tomb.kills(entry.tag.dot) {
+        if tomb.kills(entry.tag.dot) || self.reset_covers(entry.tag.dot) {
             return;
         }
         let c = self.counter.get_or_insert_with(Default::default);
@@ -243,6 +243,20 @@ impl<V: Clone + PartialEq> Field<V> {
             }
             Err(i) => c.resets.insert(i, (server, reset)),
         }
+        // A reset of the origin's entry at `op` also ends every earlier entry of that origin:
+        // they were replaced by it at the origin, even where it has not arrived yet.
+        let op = c.resets.iter().find(|r| r.0 == server).map(|r| r.1.op);
+        if let Some(op) = op {
+            c.entries
+                .retain(|e| !(e.tag.dot.server == server && e.tag.dot.op <= op));
+        }
+    }
+
+    /// Whether a reset record ends the entry with this dot.
+    fn reset_covers(&self, dot: Dot) -> bool {
+        self.resets()
+            .iter()
+            .any(|(s, r)| *s == dot.server && r.op >= dot.op)
     }
 
     /// Remove one piece. Returns whether it was here.

@@ -478,14 +478,6 @@ impl KeyState {
             p.prune(&tomb);
         }
         self.ttl.retain(|t| !flushed.covers(t.tag.dot));
-        if let Some(t) = &mut self.tomb {
-            // Removal knowledge the flush subsumes is no longer needed.
-            if flushed.dominates(&t.cutoff) {
-                t.cutoff = VersionVector::new();
-                t.cutoff_by = VersionVector::new();
-            }
-            t.cloud.retain(|d, _| !flushed.covers(*d));
-        }
         self.tidy();
     }
 

@@ -12,6 +12,7 @@ pub mod hash;
 pub mod hlc;
 pub mod ids;
 pub mod key;
+pub mod keyspace;
 pub mod list;
 pub mod ops;
 pub mod set;
@@ -26,7 +27,8 @@ pub use effect::{Addition, Effect, FieldLoc, Loc, Removal, Reset, Value};
 pub use field::{CounterEntry, CounterReset, Field, Num, RegEntry};
 pub use hlc::{Hlc, HlcClock};
 pub use ids::{Dot, OpId, ServerId, Stamp, Tag};
-pub use key::{Kind, KeyState, Part, TtlEntry};
+pub use key::{KeyState, Kind, Part, TtlEntry};
+pub use keyspace::Keyspace;
 pub use tomb::Tomb;
 pub use vv::VersionVector;
 

@@ -1,0 +1,112 @@
+//! Memory per key: 1M string keys with 16-byte values written from one region, and a
+//! 100k-member set, in gdc's keyspace against a plain `HashMap<Vec<u8>, Vec<u8>>` /
+//! `HashSet<Vec<u8>>` baseline. Prints a Markdown table (see BENCHMARKS.md).
+//!
+//! Run: `cargo run --release -p gdc-benches --bin memory [keys] [members]`
+
+use gdc_benches::alloc::{Counting, live_bytes, rss_bytes};
+use gdc_crdt::ops::{self, SetTtl};
+use gdc_crdt::{Blob, Dot, HlcClock, Keyspace, OpId, ServerId, Tag};
+use std::collections::{HashMap, HashSet};
+use std::hint::black_box;
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const NOW_MS: u64 = 1_700_000_000_000;
+
+fn key(i: u64) -> Vec<u8> {
+    format!("key:{i:012}").into_bytes() // 16 bytes
+}
+
+fn val(i: u64) -> Vec<u8> {
+    format!("value-{i:010}").into_bytes() // 16 bytes
+}
+
+/// Bytes per item measured by the counting allocator and by resident memory.
+struct Cost {
+    heap: f64,
+    rss: f64,
+}
+
+fn measure<T>(n: u64, build: impl FnOnce() -> T) -> (Cost, T) {
+    let (h0, r0) = (live_bytes(), rss_bytes());
+    let t = black_box(build());
+    let (h1, r1) = (live_bytes(), rss_bytes());
+    let cost = Cost {
+        heap: (h1 - h0) as f64 / n as f64,
+        rss: r1.saturating_sub(r0) as f64 / n as f64,
+    };
+    (cost, t)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let keys: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let members: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let me = ServerId(1);
+    let mut clock = HlcClock::default();
+    let mut op = 0u64;
+    let mut next_tag = |now: u64| {
+        op += 1;
+        Tag::new(Dot::new(me, OpId(op), 0), clock.tick(now))
+    };
+
+    let (base_str, m) = measure(keys, || {
+        let mut m: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        for i in 0..keys {
+            m.insert(key(i), val(i));
+        }
+        m
+    });
+    drop(m);
+    let (gdc_str, ks) = measure(keys, || {
+        let mut ks = Keyspace::new();
+        for i in 0..keys {
+            let k = key(i);
+            let e = ops::set(ks.get(&k), NOW_MS, next_tag(NOW_MS), Blob::from(val(i)), SetTtl::Clear);
+            ks.apply(&k, &e);
+        }
+        ks
+    });
+    assert_eq!(ks.live_len(NOW_MS) as u64, keys);
+    drop(ks);
+
+    let member = |i: u64| format!("member:{i:09}").into_bytes(); // 16 bytes
+    let (base_set, s) = measure(members, || (0..members).map(member).collect::<HashSet<Vec<u8>>>());
+    drop(s);
+    let (gdc_set, ks) = measure(members, || {
+        let mut ks = Keyspace::new();
+        for i in 0..members {
+            let m = Blob::from(member(i));
+            let (e, _) = ops::sadd(ks.get(b"set"), NOW_MS, next_tag(NOW_MS), &[m]).expect("a set");
+            ks.apply(b"set", &e);
+        }
+        ks
+    });
+    let len = ks.get(b"set").and_then(|s| s.set()).map_or(0, |s| s.len());
+    assert_eq!(len as u64, members);
+    drop(ks);
+
+    println!("| what | baseline heap B | gdc heap B | gdc − baseline | baseline RSS B | gdc RSS B |");
+    println!("|---|---|---|---|---|---|");
+    let row = |what: String, b: &Cost, g: &Cost| {
+        println!(
+            "| {what} | {:.1} | {:.1} | {:+.1} | {:.1} | {:.1} |",
+            b.heap,
+            g.heap,
+            g.heap - b.heap,
+            b.rss,
+            g.rss
+        );
+    };
+    row(format!("per string key ({keys} keys, 16-byte key and value)"), &base_str, &gdc_str);
+    row(format!("per set member ({members} members of 16 bytes)"), &base_set, &gdc_set);
+    println!();
+    println!(
+        "sizes: KeyState {} B, Blob {} B, Tag {} B",
+        std::mem::size_of::<gdc_crdt::KeyState>(),
+        std::mem::size_of::<Blob>(),
+        std::mem::size_of::<Tag>()
+    );
+}

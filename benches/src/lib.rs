@@ -1,0 +1,3 @@
+//! Shared pieces of gdc's benchmarks.
+
+pub mod alloc;

@@ -1,0 +1,157 @@
+//! One database's keys, with FLUSHDB's removal knowledge, full-state merge, garbage
+//! collection and digests.
+
+use crate::blob::Blob;
+use crate::effect::Effect;
+use crate::ids::Dot;
+use crate::key::KeyState;
+use crate::vv::VersionVector;
+use crate::Crdt;
+use std::collections::HashMap;
+
+/// Number of buckets the keyspace digest is split into (a power of two).
+pub const DIGEST_BUCKETS: usize = 256;
+
+/// One database (Redis's `SELECT n`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Keyspace {
+    keys: HashMap<Blob, KeyState>,
+    /// FLUSHDB/FLUSHALL: every piece (content and TTL) covered is removed.
+    flushed: VersionVector,
+    /// Per origin, the largest flush op that raised `flushed` (for garbage collection).
+    flushed_by: VersionVector,
+}
+
+impl Keyspace {
+    pub fn new() -> Self {
+        Keyspace::default()
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&KeyState> {
+        self.keys.get(key)
+    }
+
+    /// Every key with any state, including keys kept only as tombstones.
+    pub fn iter(&self) -> impl Iterator<Item = (&Blob, &KeyState)> {
+        self.keys.iter()
+    }
+
+    /// Number of keys held, tombstones included.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Number of keys a reader sees at `now_ms`.
+    pub fn live_len(&self, now_ms: u64) -> usize {
+        self.keys.values().filter(|k| k.exists(now_ms)).count()
+    }
+
+    /// The FLUSHDB cutoff and the flush ops behind it.
+    pub fn flushed(&self) -> (&VersionVector, &VersionVector) {
+        (&self.flushed, &self.flushed_by)
+    }
+
+    /// Apply one effect to one key.
+    pub fn apply(&mut self, key: &[u8], e: &Effect) {
+        let k = match self.keys.get_mut(key) {
+            Some(k) => k,
+            None => self.keys.entry(Blob::from(key)).or_default(),
+        };
+        k.apply(e, &self.flushed);
+        if k.is_void() {
+            self.keys.remove(key);
+        }
+    }
+
+    /// FLUSHDB: remove every piece covered by `cutoff` (the origin's applied vector: all it
+    /// had observed), in every key, and any such piece that arrives later.
+    pub fn flush(&mut self, cutoff: &VersionVector, by: Dot) {
+        self.flushed.join(cutoff);
+        self.flushed_by.add(by);
+        let flushed = &self.flushed;
+        self.keys.retain(|_, k| {
+            k.prune_flushed(flushed);
+            !k.is_void()
+        });
+    }
+
+    /// Merge another region's state of one key (full sync, anti-entropy).
+    pub fn merge_key(&mut self, key: &[u8], other: &KeyState) {
+        let k = match self.keys.get_mut(key) {
+            Some(k) => k,
+            None => self.keys.entry(Blob::from(key)).or_default(),
+        };
+        k.merge(other);
+        k.prune_flushed(&self.flushed);
+        if k.is_void() {
+            self.keys.remove(key);
+        }
+    }
+
+    /// Forget removal knowledge that is causally stable (see [`crate::Tomb::gc`]); drop keys
+    /// left void.
+    pub fn gc(&mut self, stable: &VersionVector) {
+        if !self.flushed.is_empty()
+            && stable.dominates(&self.flushed)
+            && stable.dominates(&self.flushed_by)
+        {
+            self.flushed = VersionVector::new();
+            self.flushed_by = VersionVector::new();
+        }
+        self.keys.retain(|_, k| !k.gc(stable));
+    }
+}
+
+impl Crdt for Keyspace {
+    fn merge(&mut self, other: &Keyspace) {
+        if !self.flushed.dominates(&other.flushed) || !self.flushed_by.dominates(&other.flushed_by) {
+            self.flushed.join(&other.flushed);
+            self.flushed_by.join(&other.flushed_by);
+            let flushed = &self.flushed;
+            self.keys.retain(|_, k| {
+                k.prune_flushed(flushed);
+                !k.is_void()
+            });
+        }
+        for (key, k) in &other.keys {
+            self.merge_key(key, k);
+        }
+    }
+}
+
+impl Keyspace {
+    /// Per bucket, the wrapping sum of the digests of the keys in it.
+    pub fn bucket_digests(&self) -> Vec<u64> {
+        let mut b = vec![0u64; DIGEST_BUCKETS];
+        for (key, k) in &self.keys {
+            let i = bucket_of(key);
+            b[i] = b[i].wrapping_add(key_digest_tmp(key, k));
+        }
+        b
+    }
+
+    /// The digest of the whole database: equal in two regions when their states are equal.
+    pub fn digest(&self) -> u64 {
+        let mut bytes = Vec::with_capacity(DIGEST_BUCKETS * 8 + 64);
+        for d in self.bucket_digests() {
+            bytes.extend_from_slice(&d.to_le_bytes());
+        }
+        bytes.extend_from_slice(format!("{:?}{:?}", self.flushed, self.flushed_by).as_bytes());
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    }
+}
+
+/// The digest bucket of a key.
+pub fn bucket_of(key: &[u8]) -> usize {
+    (xxhash_rust::xxh3::xxh3_64(key) as usize) & (DIGEST_BUCKETS - 1)
+}
+
+fn key_digest_tmp(key: &[u8], k: &KeyState) -> u64 {
+    let mut b = key.to_vec();
+    b.extend_from_slice(format!("{k:?}").as_bytes());
+    xxhash_rust::xxh3::xxh3_64(&b)
+}

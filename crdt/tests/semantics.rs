@@ -1,0 +1,514 @@
+//! The conflict rules of docs/semantics.md, one test per rule, each with exact values.
+//! Regions are replicas of a simulated cluster; "concurrent" means neither had received the
+//! other's op when it made its own.
+
+mod common;
+
+use common::Cluster;
+use gdc_crdt::ops::{self, End, SetTtl};
+use gdc_crdt::string::value;
+use gdc_crdt::{Blob, KeyState, Kind};
+
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+
+fn b(s: &str) -> Blob {
+    Blob::from(s)
+}
+
+fn regions() -> Cluster {
+    Cluster::new(3, false)
+}
+
+impl Cluster {
+    fn set(&mut self, r: usize, k: &str, v: &str) {
+        assert!(self.write(r, k, |s, now, t| Some(ops::set(s, now, t, b(v), SetTtl::Clear))));
+    }
+    fn set_ttl(&mut self, r: usize, k: &str, v: &str, ttl: SetTtl) {
+        assert!(self.write(r, k, |s, now, t| Some(ops::set(s, now, t, b(v), ttl))));
+    }
+    fn incr(&mut self, r: usize, k: &str, by: i64) -> i64 {
+        let mut out = 0;
+        assert!(self.write(r, k, |s, now, t| {
+            let (e, v) = ops::incr_by(s, now, t, by).ok()?;
+            out = v;
+            Some(e)
+        }));
+        out
+    }
+    fn del(&mut self, r: usize, k: &str) {
+        assert!(self.write(r, k, |s, _, t| ops::delete(s, t)));
+    }
+    fn expire_in(&mut self, r: usize, k: &str, ms: u64) {
+        assert!(self.write(r, k, |s, now, t| ops::expire(s, now, t, now + ms)));
+    }
+    fn persist(&mut self, r: usize, k: &str) {
+        assert!(self.write(r, k, |s, now, t| ops::persist(s, now, t)));
+    }
+    fn sadd(&mut self, r: usize, k: &str, m: &[&str]) {
+        let m: Vec<Blob> = m.iter().map(|x| b(x)).collect();
+        assert!(self.write(r, k, |s, now, t| ops::sadd(s, now, t, &m).ok().map(|x| x.0)));
+    }
+    fn srem(&mut self, r: usize, k: &str, m: &[&str]) {
+        let m: Vec<Blob> = m.iter().map(|x| b(x)).collect();
+        assert!(self.write(r, k, |s, now, t| ops::srem(s, now, t, &m).ok().and_then(|x| x.0)));
+    }
+    fn hset(&mut self, r: usize, k: &str, f: &str, v: &str) {
+        assert!(self.write(r, k, |s, now, t| ops::hset(s, now, t, &[(b(f), b(v))]).ok().map(|x| x.0)));
+    }
+    fn hdel(&mut self, r: usize, k: &str, f: &str) {
+        assert!(self.write(r, k, |s, now, t| ops::hdel(s, now, t, &[b(f)]).ok().and_then(|x| x.0)));
+    }
+    fn hincr(&mut self, r: usize, k: &str, f: &str, by: i64) {
+        assert!(self.write(r, k, |s, now, t| ops::hincr_by(s, now, t, &b(f), by).ok().map(|x| x.0)));
+    }
+    fn zadd(&mut self, r: usize, k: &str, m: &str, score: f64) {
+        assert!(self.write(r, k, |s, now, t| ops::zadd(s, now, t, &[(b(m), score)]).ok().map(|x| x.0)));
+    }
+    fn zincr(&mut self, r: usize, k: &str, m: &str, by: f64) {
+        assert!(self.write(r, k, |s, now, t| ops::zincr_by(s, now, t, &b(m), by).ok().map(|x| x.0)));
+    }
+    fn zrem(&mut self, r: usize, k: &str, m: &str) {
+        assert!(self.write(r, k, |s, now, t| ops::zrem(s, now, t, &[b(m)]).ok().and_then(|x| x.0)));
+    }
+    fn push(&mut self, r: usize, k: &str, end: End, v: &[&str]) {
+        let v: Vec<Blob> = v.iter().map(|x| b(x)).collect();
+        assert!(self.write(r, k, |s, now, t| ops::list_push(s, now, t, end, &v).ok()));
+    }
+    fn lpop(&mut self, r: usize, k: &str) {
+        assert!(self.write(r, k, |s, now, t| ops::list_remove(s, now, t, &[0]).ok().flatten()));
+    }
+    fn lset(&mut self, r: usize, k: &str, i: i64, v: &str) {
+        assert!(self.write(r, k, |s, now, t| ops::list_set(s, now, t, i, b(v)).ok()));
+    }
+
+    fn key(&self, r: usize, k: &str) -> Option<&KeyState> {
+        self.state(r, k).filter(|s| s.exists(self.wall(r)))
+    }
+    fn get(&self, r: usize, k: &str) -> Option<String> {
+        let f = self.key(r, k)?.string()?;
+        Some(String::from_utf8(value(f).into_owned()).expect("utf8"))
+    }
+    fn members(&self, r: usize, k: &str) -> Vec<String> {
+        self.key(r, k)
+            .and_then(|s| s.set())
+            .map(|s| s.members().map(|m| String::from_utf8_lossy(m).into_owned()).collect())
+            .unwrap_or_default()
+    }
+    fn hget(&self, r: usize, k: &str, f: &str) -> Option<String> {
+        let h = self.key(r, k)?.hash()?;
+        Some(String::from_utf8(value(h.get(f.as_bytes())?).into_owned()).expect("utf8"))
+    }
+    fn zscore(&self, r: usize, k: &str, m: &str) -> Option<f64> {
+        self.key(r, k)?.zset()?.score(m.as_bytes())
+    }
+    fn lrange(&self, r: usize, k: &str) -> Vec<String> {
+        self.key(r, k)
+            .and_then(|s| s.list())
+            .map(|l| l.iter().map(|(_, e)| String::from_utf8_lossy(&e.value).into_owned()).collect())
+            .unwrap_or_default()
+    }
+    /// Every region reads the same through `f`; returns that reading.
+    fn everywhere<T: PartialEq + std::fmt::Debug>(&self, f: impl Fn(&Cluster, usize) -> T) -> T {
+        let first = f(self, A);
+        for r in [B, C] {
+            assert_eq!(f(self, r), first, "region {r} reads differently");
+        }
+        first
+    }
+}
+
+// ---- strings: last writer wins ----
+
+#[test]
+fn concurrent_sets_converge_to_the_later_hlc() {
+    let mut c = regions();
+    c.tick(10);
+    c.set(A, "k", "from-a");
+    c.tick(10);
+    c.set(C, "k", "from-c");
+    c.deliver_all();
+    // C's write has the larger HLC (A and C share the wall clock; C wrote 10 ms later).
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("from-c".into()));
+}
+
+#[test]
+fn causally_later_set_wins_despite_clock_behind() {
+    let mut c = regions();
+    // B's wall clock runs 5 s behind A's.
+    c.set(A, "k", "first");
+    c.deliver(B, A, usize::MAX);
+    c.set(B, "k", "second");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("second".into()));
+}
+
+#[test]
+fn nx_condition_is_judged_at_the_origin_and_the_outcome_replicates() {
+    let mut c = regions();
+    // SETNX at two regions that both see the key absent: both succeed locally; the
+    // replicated outcomes are ordinary writes, resolved by LWW.
+    for r in [A, B] {
+        let absent = c.key(r, "k").is_none();
+        assert!(absent);
+        c.set(r, "k", if r == A { "a" } else { "b" });
+    }
+    c.deliver_all();
+    // A's HLC is ahead of B's (B's clock lags 5 s).
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("a".into()));
+}
+
+// ---- counters ----
+
+#[test]
+fn concurrent_incr_in_two_regions_adds_up() {
+    let mut c = regions();
+    assert_eq!(c.incr(A, "n", 5), 5);
+    assert_eq!(c.incr(B, "n", 7), 7);
+    assert_eq!(c.incr(C, "n", -2), -2);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some("10".into()));
+}
+
+#[test]
+fn set_keeps_increments_it_did_not_see() {
+    let mut c = regions();
+    c.incr(A, "n", 3);
+    c.deliver_all();
+    c.tick(10);
+    // B resets to 100 having seen A's +3; concurrently C adds 4 and A adds 1.
+    c.set(B, "n", "100");
+    c.incr(C, "n", 4);
+    c.incr(A, "n", 1);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some("105".into()));
+    // A counter that a SET reset keeps counting from there.
+    assert_eq!(c.incr(A, "n", 1), 106);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some("106".into()));
+}
+
+#[test]
+fn incrbyfloat_and_incr_mix_into_a_float() {
+    let mut c = regions();
+    c.incr(A, "n", 10);
+    assert!(c.write(B, "n", |s, now, t| gdc_crdt::ops::incr_by_float(s, now, t, 0.5).ok().map(|x| x.0)));
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some("10.5".into()));
+}
+
+#[test]
+fn incr_overflow_is_refused_at_the_origin() {
+    let mut c = regions();
+    c.set(A, "n", &i64::MAX.to_string());
+    let refused = !c.write(A, "n", |s, now, t| gdc_crdt::ops::incr_by(s, now, t, 1).ok().map(|x| x.0));
+    assert!(refused);
+    assert_eq!(
+        gdc_crdt::ops::incr_by(c.state(A, "n"), c.wall(A), gdc_crdt::Tag::default(), 1).err(),
+        Some(gdc_crdt::OpError::Overflow)
+    );
+}
+
+// ---- keys: observed-remove delete ----
+
+#[test]
+fn del_keeps_concurrent_write() {
+    let mut c = regions();
+    c.sadd(A, "s", &["x"]);
+    c.deliver_all();
+    c.del(B, "s");
+    c.sadd(C, "s", &["y"]);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.members(r, "s")), vec!["y".to_string()]);
+}
+
+#[test]
+fn del_removes_what_it_observed_everywhere() {
+    let mut c = regions();
+    c.set(A, "k", "v");
+    c.incr(B, "n", 5);
+    c.deliver_all();
+    c.del(C, "k");
+    c.del(C, "n");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), None);
+    assert_eq!(c.everywhere(|c, r| c.get(r, "n")), None);
+    // A counter deleted and incremented again starts from zero.
+    assert_eq!(c.incr(B, "n", 2), 2);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some("2".into()));
+}
+
+#[test]
+fn del_arriving_before_the_write_it_observed_still_removes_it() {
+    let mut c = regions();
+    c.set(A, "k", "v");
+    c.deliver(B, A, usize::MAX);
+    c.del(B, "k");
+    // C hears B's delete before A's write (A's channel to C is slower).
+    c.deliver(C, B, usize::MAX);
+    c.deliver(C, A, usize::MAX);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), None);
+}
+
+// ---- TTL ----
+
+#[test]
+fn later_expiry_wins() {
+    let mut c = regions();
+    c.set(A, "k", "v");
+    c.deliver_all();
+    c.expire_in(A, "k", 60_000);
+    c.expire_in(C, "k", 10_000);
+    c.deliver_all();
+    let now = c.now_ms;
+    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), Some(now + 60_000));
+}
+
+#[test]
+fn persist_wins_over_concurrent_expire() {
+    let mut c = regions();
+    c.set_ttl(A, "k", "v", SetTtl::At(c.now_ms + 30_000));
+    c.deliver_all();
+    c.persist(A, "k");
+    c.expire_in(C, "k", 90_000);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), None);
+    // An EXPIRE that saw the PERSIST sets a TTL again.
+    c.expire_in(B, "k", 50_000);
+    c.deliver_all();
+    let at = c.wall(B) + 50_000;
+    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), Some(at));
+}
+
+#[test]
+fn set_without_keepttl_clears_the_ttl_it_observed() {
+    let mut c = regions();
+    c.set_ttl(A, "k", "v1", SetTtl::At(c.now_ms + 30_000));
+    c.deliver_all();
+    c.set(B, "k", "v2");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), None);
+    c.set_ttl(A, "k", "v3", SetTtl::At(c.now_ms + 30_000));
+    c.deliver_all();
+    c.set_ttl(C, "k", "v4", SetTtl::Keep);
+    c.deliver_all();
+    let at = c.now_ms + 30_000;
+    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), Some(at));
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("v4".into()));
+}
+
+#[test]
+fn expired_key_reads_missing_everywhere_and_its_delete_replicates() {
+    let mut c = regions();
+    c.set_ttl(A, "k", "v", SetTtl::At(c.now_ms + 1_000));
+    c.deliver_all();
+    c.tick(6_001); // past the expiry even for B, whose clock lags 5 s
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), None);
+    // The region that notices removes it; the removal is an ordinary observed-remove.
+    c.del(A, "k");
+    c.deliver_all();
+    assert!(c.everywhere(|c, r| c.state(r, "k").is_some_and(|s| s.visible().is_none())));
+}
+
+#[test]
+fn write_to_an_expired_key_starts_a_fresh_one() {
+    let mut c = regions();
+    c.sadd(A, "s", &["old"]);
+    c.expire_in(A, "s", 1_000);
+    c.deliver_all();
+    c.tick(2_000);
+    c.sadd(A, "s", &["new"]);
+    c.deliver_all();
+    c.tick(10_000);
+    assert_eq!(c.members(A, "s"), vec!["new".to_string()]);
+    assert_eq!(c.key(A, "s").and_then(|s| s.expire_at()), None);
+}
+
+// ---- hashes ----
+
+#[test]
+fn hset_wins_over_concurrent_hdel() {
+    let mut c = regions();
+    c.hset(A, "h", "f", "1");
+    c.deliver_all();
+    c.hdel(B, "h", "f");
+    c.hset(C, "h", "f", "2");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.hget(r, "h", "f")), Some("2".into()));
+}
+
+#[test]
+fn concurrent_hincrby_adds_up_and_hset_resets_what_it_saw() {
+    let mut c = regions();
+    c.hincr(A, "h", "n", 2);
+    c.hincr(B, "h", "n", 3);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.hget(r, "h", "n")), Some("5".into()));
+    c.hset(A, "h", "n", "10");
+    c.hincr(C, "h", "n", 1);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.hget(r, "h", "n")), Some("11".into()));
+}
+
+// ---- sets ----
+
+#[test]
+fn sadd_wins_over_concurrent_srem() {
+    let mut c = regions();
+    c.sadd(A, "s", &["x", "y"]);
+    c.deliver_all();
+    c.srem(B, "s", &["x", "y"]);
+    c.sadd(C, "s", &["x"]);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.members(r, "s")), vec!["x".to_string()]);
+}
+
+#[test]
+fn srem_of_an_add_it_did_not_see_leaves_it() {
+    let mut c = regions();
+    c.sadd(A, "s", &["x"]);
+    c.sadd(B, "s", &["x"]);
+    c.deliver(C, A, usize::MAX);
+    c.srem(C, "s", &["x"]);
+    c.deliver_all();
+    // C removed A's add of x, not B's.
+    assert_eq!(c.everywhere(|c, r| c.members(r, "s")), vec!["x".to_string()]);
+}
+
+// ---- sorted sets ----
+
+#[test]
+fn zadd_score_is_lww_and_zincrby_adds_up() {
+    let mut c = regions();
+    c.zadd(A, "z", "m", 1.0);
+    c.deliver_all();
+    c.zincr(A, "z", "m", 2.0);
+    c.zincr(B, "z", "m", 3.0);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.zscore(r, "z", "m")), Some(6.0));
+    c.tick(10);
+    c.zadd(A, "z", "m", 100.0);
+    c.tick(10);
+    c.zadd(C, "z", "m", 50.0);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.zscore(r, "z", "m")), Some(50.0));
+}
+
+#[test]
+fn zadd_wins_over_concurrent_zrem() {
+    let mut c = regions();
+    c.zadd(A, "z", "m", 1.0);
+    c.deliver_all();
+    c.zrem(B, "z", "m");
+    c.zincr(C, "z", "m", 1.0);
+    c.deliver_all();
+    // The ZREM removed the score it saw; the concurrent increment stays, on a base of 0.
+    assert_eq!(c.everywhere(|c, r| c.zscore(r, "z", "m")), Some(1.0));
+}
+
+// ---- lists ----
+
+#[test]
+fn concurrent_lpush_keeps_both_in_one_order() {
+    let mut c = regions();
+    c.push(A, "l", End::Right, &["base"]);
+    c.deliver_all();
+    c.push(A, "l", End::Left, &["a"]);
+    c.push(B, "l", End::Left, &["b"]);
+    c.push(C, "l", End::Right, &["c"]);
+    c.deliver_all();
+    let l = c.everywhere(|c, r| c.lrange(r, "l"));
+    assert_eq!(l.len(), 4);
+    assert_eq!(&l[2..], ["base", "c"]);
+    assert!(l[..2].contains(&"a".to_string()) && l[..2].contains(&"b".to_string()));
+}
+
+#[test]
+fn concurrent_pops_of_one_element_remove_it_once() {
+    let mut c = regions();
+    c.push(A, "l", End::Right, &["x", "y", "z"]);
+    c.deliver_all();
+    c.lpop(A, "l");
+    c.lpop(B, "l");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.lrange(r, "l")), vec!["y".to_string(), "z".to_string()]);
+}
+
+#[test]
+fn lset_is_lww_per_element() {
+    let mut c = regions();
+    c.push(A, "l", End::Right, &["x", "y"]);
+    c.deliver_all();
+    c.tick(10);
+    c.lset(A, "l", 1, "from-a");
+    c.tick(10);
+    c.lset(C, "l", 1, "from-c");
+    c.lset(B, "l", 0, "from-b");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.lrange(r, "l")), vec!["from-b".to_string(), "from-c".to_string()]);
+}
+
+// ---- type clash ----
+
+#[test]
+fn type_clash_reads_as_the_later_write_and_hides_the_other() {
+    let mut c = regions();
+    c.set(A, "k", "str");
+    c.tick(10);
+    c.sadd(C, "k", &["m"]);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.kind())), Some(Kind::Set));
+    assert_eq!(c.everywhere(|c, r| c.key(r, "k").map(|s| s.hidden().count())), Some(1));
+    // A write that saw both removes the hidden string: removing the member leaves nothing.
+    c.srem(A, "k", &["m"]);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.kind())), None);
+}
+
+#[test]
+fn type_clash_hidden_content_shows_again_when_the_winner_is_removed_unseen() {
+    let mut c = regions();
+    c.set(A, "k", "str");
+    c.tick(10);
+    c.sadd(C, "k", &["m"]);
+    // C removes its own member without having seen A's string.
+    c.srem(C, "k", &["m"]);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("str".into()));
+}
+
+// ---- databases ----
+
+#[test]
+fn flushdb_removes_what_it_observed_and_keeps_concurrent_writes() {
+    let mut c = regions();
+    c.set(A, "k1", "v");
+    c.sadd(B, "k2", &["m"]);
+    c.deliver_all();
+    c.flush(C);
+    c.set(A, "k3", "concurrent");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k1")), None);
+    assert_eq!(c.everywhere(|c, r| c.members(r, "k2")), Vec::<String>::new());
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k3")), Some("concurrent".into()));
+}
+
+// ---- delivery ----
+
+#[test]
+fn redelivery_and_full_state_merges_never_double_count() {
+    let mut c = regions();
+    c.incr(A, "n", 5);
+    c.incr(A, "n", 5);
+    c.deliver(B, A, 1);
+    c.merge_key(B, A, "n");
+    c.deliver(B, A, usize::MAX);
+    c.duplicate(B, A, 0);
+    c.duplicate(B, A, 1);
+    c.merge_key(C, B, "n");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some("10".into()));
+}
