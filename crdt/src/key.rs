@@ -306,8 +306,8 @@ impl KeyState {
         &mut self.parts[i]
     }
 
-    /// Apply an effect. Content additions are skipped when `flushed` (the database's
-    /// FLUSHDB cutoff) covers the op: the flush observed and removed it.
+    /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
+    /// covers are skipped: the flush observed and removed them.
     pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
         let by = e.tag.dot;
         let mut tomb = self.tomb.take().unwrap_or_default();
@@ -325,9 +325,15 @@ impl KeyState {
         for r in &e.resets {
             self.reset_field(&r.loc, r.server, &r.reset);
         }
-        if !flushed.covers(by) {
-            for (i, a) in e.adds.iter().enumerate() {
-                self.add_piece(a, e.tag.piece(i as u32), &tomb);
+        for (i, a) in e.adds.iter().enumerate() {
+            let tag = e.tag.piece(i as u32);
+            // The piece an addition writes: LSET writes into an existing element.
+            let piece = match a {
+                Addition::ListSet { id, .. } => id.dot,
+                _ => tag.dot,
+            };
+            if !flushed.covers(piece) {
+                self.add_piece(a, tag, &tomb);
             }
         }
         self.tomb = Some(tomb);
