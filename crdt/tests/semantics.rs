@@ -159,6 +159,21 @@ fn nx_condition_is_judged_at_the_origin_and_the_outcome_replicates() {
     assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("a".into()));
 }
 
+#[test]
+fn concurrent_appends_keep_one_side() {
+    let mut c = regions();
+    c.set(A, "k", "x");
+    c.deliver_all();
+    // APPEND replicates its resulting value: each region computes it from what it has.
+    for (r, suffix) in [(A, "a"), (C, "c")] {
+        let cur = c.get(r, "k").expect("k exists");
+        c.tick(1);
+        c.set_ttl(r, "k", &format!("{cur}{suffix}"), SetTtl::Keep);
+    }
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xc".into()));
+}
+
 // ---- counters ----
 
 #[test]
