@@ -118,6 +118,22 @@ impl<V> Default for Field<V> {
 }
 
 impl<V: Clone + PartialEq> Field<V> {
+    /// A field holding one register write.
+    pub fn single(reg: RegEntry<V>) -> Self {
+        Field {
+            regs: smallvec::smallvec![reg],
+            counter: None,
+        }
+    }
+
+    /// The register write, when it is all the field holds.
+    pub fn as_single(&self) -> Option<&RegEntry<V>> {
+        match (self.regs.as_slice(), &self.counter) {
+            ([reg], None) => Some(reg),
+            _ => None,
+        }
+    }
+
     /// Whether the field holds a value (a register write or a counter entry).
     pub fn is_live(&self) -> bool {
         !self.regs.is_empty() || self.counter.as_ref().is_some_and(|c| !c.entries.is_empty())

@@ -3,10 +3,10 @@
 
 use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Loc, Value};
-use crate::field::{CounterEntry, CounterReset, Field};
+use crate::field::{CounterEntry, CounterReset, Field, RegEntry};
 use crate::hash::HashPart;
 use crate::hlc::Hlc;
-use crate::ids::{Dot, ServerId, Stamp, Tag};
+use crate::ids::{Dot, OpId, ServerId, Stamp, Tag};
 use crate::list::{ListElem, ListId, ListPart};
 use crate::set::SetPart;
 use crate::tomb::Tomb;
@@ -14,6 +14,8 @@ use crate::vv::VersionVector;
 use crate::zset::ZSetPart;
 use crate::Crdt;
 use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::num::NonZeroU32;
 
 /// The Redis type a key reads as.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,13 +160,9 @@ pub struct TtlEntry {
     pub at: Option<u64>,
 }
 
-/// Everything a region holds for one key.
-///
-/// Content of several types can coexist after concurrent writes of different types (a type
-/// clash); the key reads as the type of the live content with the largest stamp, and the
-/// other content stays hidden until a write that observed it removes it.
+/// The general form of a key's state.
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct KeyState {
+struct Full {
     /// Sorted by kind; only parts with content or reset records.
     parts: SmallVec<[Part; 1]>,
     /// Live TTL entries, sorted by dot.
@@ -172,11 +170,7 @@ pub struct KeyState {
     tomb: Option<Box<Tomb>>,
 }
 
-impl KeyState {
-    pub fn new() -> Self {
-        KeyState::default()
-    }
-
+impl Full {
     /// Whether nothing at all is left: the key can be dropped from the keyspace.
     pub fn is_void(&self) -> bool {
         self.parts.is_empty() && self.ttl.is_empty() && self.tomb.is_none()
@@ -211,7 +205,7 @@ impl KeyState {
         &self.parts
     }
 
-    pub fn string(&self) -> Option<&Field<Blob>> {
+    fn string(&self) -> Option<&Field<Blob>> {
         match self.visible()? {
             Part::Str(f) => Some(f),
             _ => None,
@@ -265,16 +259,6 @@ impl KeyState {
             }
         }
         at
-    }
-
-    /// Whether the key has content and it has expired at `now_ms`.
-    pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at().is_some_and(|t| t <= now_ms)
-    }
-
-    /// Whether the key exists for a reader at `now_ms`.
-    pub fn exists(&self, now_ms: u64) -> bool {
-        self.visible().is_some() && !self.is_expired(now_ms)
     }
 
     /// The largest HLC of anything in the key: a write that overwrites the key must be
@@ -513,8 +497,8 @@ impl KeyState {
         }
     }
 
-    pub(crate) fn from_raw(parts: SmallVec<[Part; 1]>, ttl: Vec<TtlEntry>, tomb: Option<Tomb>) -> Self {
-        let mut k = KeyState {
+    fn from_raw(parts: SmallVec<[Part; 1]>, ttl: Vec<TtlEntry>, tomb: Option<Tomb>) -> Self {
+        let mut k = Full {
             parts,
             ttl,
             tomb: tomb.map(Box::new),
@@ -524,8 +508,8 @@ impl KeyState {
     }
 }
 
-impl Crdt for KeyState {
-    fn merge(&mut self, other: &KeyState) {
+impl Full {
+    fn merge(&mut self, other: &Full) {
         let mut tomb = self.tomb.take().unwrap_or_default();
         if let Some(t) = &other.tomb {
             tomb.join(t);
@@ -542,5 +526,241 @@ impl Crdt for KeyState {
         self.ttl.retain(|t| !tomb.kills_ttl(t.tag.dot));
         self.tomb = Some(tomb);
         self.tidy();
+    }
+}
+
+/// Everything a region holds for one key.
+///
+/// Content of several types can coexist after concurrent writes of different types (a type
+/// clash); the key reads as the type of the live content with the largest stamp, and the
+/// other content stays hidden until a write that observed it removes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyState(Repr);
+
+#[derive(Clone, Debug, PartialEq)]
+enum Repr {
+    /// A string written by one op, with no TTL, counter, tombstone or other content: the
+    /// common case of a cache, held in 48 bytes (the value inline up to 16 bytes).
+    Plain(PlainReg),
+    Full(Box<Full>),
+}
+
+/// A register write laid out so that `Repr` needs no separate discriminant: the non-zero
+/// server-id (0 is reserved) leaves a niche for the `Full` variant. 24 bytes of metadata.
+#[derive(Clone, Debug, PartialEq)]
+struct PlainReg {
+    value: Blob,
+    hlc: Hlc,
+    op: OpId,
+    server: NonZeroU32,
+    idx: u32,
+}
+
+impl PlainReg {
+    fn from_reg(r: &RegEntry<Blob>) -> Option<PlainReg> {
+        Some(PlainReg {
+            value: r.value.clone(),
+            hlc: r.tag.hlc,
+            op: r.tag.dot.op,
+            server: NonZeroU32::new(r.tag.dot.server.0)?,
+            idx: r.tag.dot.idx,
+        })
+    }
+
+    fn tag(&self) -> Tag {
+        Tag::new(Dot::new(ServerId(self.server.get()), self.op, self.idx), self.hlc)
+    }
+
+    fn to_reg(&self) -> RegEntry<Blob> {
+        RegEntry {
+            tag: self.tag(),
+            value: self.value.clone(),
+        }
+    }
+}
+
+impl Default for KeyState {
+    fn default() -> Self {
+        KeyState(Repr::Full(Box::default()))
+    }
+}
+
+impl KeyState {
+    pub fn new() -> Self {
+        KeyState::default()
+    }
+
+    fn full(&self) -> Option<&Full> {
+        match &self.0 {
+            Repr::Plain(_) => None,
+            Repr::Full(f) => Some(f),
+        }
+    }
+
+    /// The general form, for a change.
+    fn make_full(&mut self) -> &mut Full {
+        if let Repr::Plain(reg) = &self.0 {
+            let part = Part::Str(Field::single(reg.to_reg()));
+            self.0 = Repr::Full(Box::new(Full::from_raw(smallvec::smallvec![part], Vec::new(), None)));
+        }
+        match &mut self.0 {
+            Repr::Full(f) => f,
+            Repr::Plain(_) => unreachable!("just made full"),
+        }
+    }
+
+    /// Back to the plain form when the state fits it: one canonical form for equal states.
+    fn compact(&mut self) {
+        let Repr::Full(f) = &self.0 else { return };
+        if !f.ttl.is_empty() || f.tomb.is_some() || f.parts.len() != 1 {
+            return;
+        }
+        if let Part::Str(field) = &f.parts[0] {
+            if let Some(plain) = field.as_single().and_then(PlainReg::from_reg) {
+                self.0 = Repr::Plain(plain);
+            }
+        }
+    }
+
+    pub(crate) fn from_raw(parts: SmallVec<[Part; 1]>, ttl: Vec<TtlEntry>, tomb: Option<Tomb>) -> Self {
+        let mut k = KeyState(Repr::Full(Box::new(Full::from_raw(parts, ttl, tomb))));
+        k.compact();
+        k
+    }
+
+    /// Whether nothing at all is left: the key can be dropped from the keyspace.
+    pub fn is_void(&self) -> bool {
+        self.full().is_some_and(Full::is_void)
+    }
+
+    /// The type the key reads as, `None` when it has no live content.
+    pub fn kind(&self) -> Option<Kind> {
+        match &self.0 {
+            Repr::Plain(_) => Some(Kind::String),
+            Repr::Full(f) => f.kind(),
+        }
+    }
+
+    /// Live parts other than the visible one (content hidden by a type clash).
+    pub fn hidden(&self) -> impl Iterator<Item = &Part> {
+        self.full().into_iter().flat_map(Full::hidden)
+    }
+
+    /// All parts, including hidden ones and ones kept only for reset records.
+    pub fn parts(&self) -> Cow<'_, [Part]> {
+        match &self.0 {
+            Repr::Plain(reg) => Cow::Owned(vec![Part::Str(Field::single(reg.to_reg()))]),
+            Repr::Full(f) => Cow::Borrowed(f.parts()),
+        }
+    }
+
+    /// The string field, when the key reads as a string.
+    pub fn string(&self) -> Option<Cow<'_, Field<Blob>>> {
+        match &self.0 {
+            Repr::Plain(reg) => Some(Cow::Owned(Field::single(reg.to_reg()))),
+            Repr::Full(f) => f.string().map(Cow::Borrowed),
+        }
+    }
+
+    /// The bytes a string key reads as (GET), without building a field.
+    pub fn string_value(&self) -> Option<Cow<'_, [u8]>> {
+        match &self.0 {
+            Repr::Plain(reg) => Some(Cow::Borrowed(reg.value.as_slice())),
+            Repr::Full(f) => f.string().map(crate::string::value),
+        }
+    }
+
+    pub fn hash(&self) -> Option<&HashPart> {
+        self.full()?.hash()
+    }
+
+    pub fn set(&self) -> Option<&SetPart> {
+        self.full()?.set()
+    }
+
+    pub fn zset(&self) -> Option<&ZSetPart> {
+        self.full()?.zset()
+    }
+
+    pub fn list(&self) -> Option<&ListPart> {
+        self.full()?.list()
+    }
+
+    /// Live TTL entries.
+    pub fn ttl_entries(&self) -> &[TtlEntry] {
+        self.full().map_or(&[], |f| f.ttl_entries())
+    }
+
+    pub fn tomb(&self) -> Option<&Tomb> {
+        self.full()?.tomb()
+    }
+
+    /// When the key expires (Unix ms): the latest live expiry, unless a live PERSIST wins.
+    pub fn expire_at(&self) -> Option<u64> {
+        self.full()?.expire_at()
+    }
+
+    /// Whether the key has content and it has expired at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at().is_some_and(|t| t <= now_ms)
+    }
+
+    /// Whether the key exists for a reader at `now_ms`.
+    pub fn exists(&self, now_ms: u64) -> bool {
+        self.kind().is_some() && !self.is_expired(now_ms)
+    }
+
+    /// The largest HLC of anything in the key: a write that overwrites the key must be
+    /// stamped after it (see [`crate::HlcClock::tick_after`]).
+    pub fn max_hlc(&self) -> Hlc {
+        match &self.0 {
+            Repr::Plain(reg) => reg.hlc,
+            Repr::Full(f) => f.max_hlc(),
+        }
+    }
+
+    /// Per origin, the largest op this region has applied to the key's content: the cutoff
+    /// of a write that observes the whole key.
+    pub fn observed(&self) -> VersionVector {
+        match &self.0 {
+            Repr::Plain(reg) => std::iter::once((ServerId(reg.server.get()), reg.op)).collect(),
+            Repr::Full(f) => f.observed(),
+        }
+    }
+
+    /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
+    /// covers are skipped: the flush observed and removed them.
+    pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
+        self.make_full().apply(e, flushed);
+        self.compact();
+    }
+
+    /// Remove every piece (content and TTL) covered by a FLUSHDB/FLUSHALL cutoff.
+    pub fn prune_flushed(&mut self, flushed: &VersionVector) {
+        if flushed.is_empty() {
+            return;
+        }
+        self.make_full().prune_flushed(flushed);
+        self.compact();
+    }
+
+    /// Forget what no future op or merge can need, given a causally stable vector (see
+    /// [`Tomb::gc`]). Returns whether the key is now void and can be dropped.
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        if let Repr::Plain(_) = self.0 {
+            return false;
+        }
+        let void = self.make_full().gc(stable);
+        self.compact();
+        void
+    }
+}
+
+impl Crdt for KeyState {
+    fn merge(&mut self, other: &KeyState) {
+        let mut o = other.clone();
+        let other_full: &Full = o.make_full();
+        self.make_full().merge(other_full);
+        self.compact();
     }
 }

@@ -92,7 +92,7 @@ fn observe_part(p: &Part, e: &mut Effect) {
 
 /// Reset the counters of every part: what a whole-key cutoff needs alongside.
 fn reset_all(k: &KeyState, e: &mut Effect) {
-    for p in k.parts() {
+    for p in k.parts().iter() {
         match p {
             Part::Str(f) => reset_field(f, &FieldLoc::Str, e),
             Part::Hash(h) => {
@@ -207,6 +207,7 @@ pub fn incr_by(key: Option<&KeyState>, now_ms: u64, tag: Tag, by: i64) -> Result
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
     let f = k.and_then(KeyState::string);
+    let f = f.as_deref();
     let cur = match f {
         Some(f) => parse_i64(&value(f)).ok_or(OpError::NotInteger)?,
         None => 0,
@@ -221,6 +222,7 @@ pub fn incr_by_float(key: Option<&KeyState>, now_ms: u64, tag: Tag, by: f64) -> 
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
     let f = k.and_then(KeyState::string);
+    let f = f.as_deref();
     let cur = match f {
         Some(f) => parse_f64(&value(f)).ok_or(OpError::NotFloat)?,
         None => 0.0,

@@ -135,8 +135,8 @@ proptest! {
             for r in 0..N {
                 let ours = c
                     .state(r, KEYS[0])
-                    .and_then(|s| s.string())
-                    .map(|f| String::from_utf8_lossy(&gdc_crdt::string::value(f)).into_owned())
+                    .and_then(|s| s.string_value())
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
                     .unwrap_or_else(|| "0".into());
                 prop_assert_eq!(ours, model.replicas[r].read().to_string(), "replica {}", r);
             }
@@ -167,8 +167,8 @@ proptest! {
             for r in 0..N {
                 let ours = c
                     .state(r, KEYS[0])
-                    .and_then(|s| s.string())
-                    .map(|f| gdc_crdt::string::value(f)[0]);
+                    .and_then(|s| s.string_value())
+                    .map(|v| v[0]);
                 let theirs = model.replicas[r].as_ref().map(|reg| reg.val);
                 prop_assert_eq!(ours, theirs, "replica {}", r);
             }

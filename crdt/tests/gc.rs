@@ -87,7 +87,7 @@ fn reset_records_are_dropped_when_stable_and_counting_restarts_cleanly() {
     assert!(c.write(0, "n", |s, now, t| ops::incr_by(s, now, t, 2).ok().map(|x| x.0)));
     c.deliver_all();
     for r in 0..2 {
-        let f = c.state(r, "n").and_then(|s| s.string()).expect("a string");
-        assert_eq!(&*gdc_crdt::string::value(f), b"2");
+        let v = c.state(r, "n").and_then(|s| s.string_value()).expect("a string");
+        assert_eq!(&*v, b"2");
     }
 }

@@ -87,8 +87,8 @@ impl Cluster {
         self.state(r, k).filter(|s| s.exists(self.wall(r)))
     }
     fn get(&self, r: usize, k: &str) -> Option<String> {
-        let f = self.key(r, k)?.string()?;
-        Some(String::from_utf8(value(f).into_owned()).expect("utf8"))
+        let v = self.key(r, k)?.string_value()?;
+        Some(String::from_utf8(v.into_owned()).expect("utf8"))
     }
     fn members(&self, r: usize, k: &str) -> Vec<String> {
         self.key(r, k)
@@ -325,7 +325,7 @@ fn expired_key_reads_missing_everywhere_and_its_delete_replicates() {
     // The region that notices removes it; the removal is an ordinary observed-remove.
     c.del(A, "k");
     c.deliver_all();
-    assert!(c.everywhere(|c, r| c.state(r, "k").is_some_and(|s| s.visible().is_none())));
+    assert!(c.everywhere(|c, r| c.state(r, "k").is_some_and(|s| s.kind().is_none())));
 }
 
 #[test]

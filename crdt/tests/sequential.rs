@@ -29,8 +29,8 @@ fn read(k: &KeyState, now: u64) -> Option<(Seen, Option<u64>)> {
     if !k.exists(now) {
         return None;
     }
-    let seen = if let Some(f) = k.string() {
-        Seen::Str(value(f).into_owned())
+    let seen = if let Some(v) = k.string_value() {
+        Seen::Str(v.into_owned())
     } else if let Some(h) = k.hash() {
         Seen::Hash(h.fields().map(|(n, f)| (n.to_vec(), value(f).into_owned())).collect())
     } else if let Some(s) = k.set() {
