@@ -40,10 +40,9 @@ fn measure<T>(n: u64, build: impl FnOnce() -> T) -> (Cost, T) {
     (cost, t)
 }
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let keys: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let members: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+/// One measurement, in a process of its own so that memory freed by another measurement
+/// cannot be reused and hide a cost from the resident-memory figure.
+fn run_one(what: &str, keys: u64, members: u64) -> Cost {
     let me = ServerId(1);
     let mut clock = HlcClock::default();
     let mut op = 0u64;
@@ -51,44 +50,79 @@ fn main() {
         op += 1;
         Tag::new(Dot::new(me, OpId(op), 0), clock.tick(now))
     };
-
-    let (base_str, m) = measure(keys, || {
-        let mut m: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
-        for i in 0..keys {
-            m.insert(key(i), val(i));
-        }
-        m
-    });
-    drop(m);
-    let (gdc_str, ks) = measure(keys, || {
-        let mut ks = Keyspace::new();
-        for i in 0..keys {
-            let k = key(i);
-            let e = ops::set(ks.get(&k), NOW_MS, next_tag(NOW_MS), Blob::from(val(i)), SetTtl::Clear);
-            ks.apply(&k, &e);
-        }
-        ks
-    });
-    assert_eq!(ks.live_len(NOW_MS) as u64, keys);
-    drop(ks);
-
     let member = |i: u64| format!("member:{i:09}").into_bytes(); // 16 bytes
-    let (base_set, s) = measure(members, || (0..members).map(member).collect::<HashSet<Vec<u8>>>());
-    drop(s);
-    let (gdc_set, ks) = measure(members, || {
-        let mut ks = Keyspace::new();
-        for i in 0..members {
-            let m = Blob::from(member(i));
-            let (e, _) = ops::sadd(ks.get(b"set"), NOW_MS, next_tag(NOW_MS), &[m]).expect("a set");
-            ks.apply(b"set", &e);
+    match what {
+        "strings-baseline" => {
+            let (cost, m) = measure(keys, || {
+                let mut m: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+                for i in 0..keys {
+                    m.insert(key(i), val(i));
+                }
+                m
+            });
+            assert_eq!(m.len() as u64, keys);
+            cost
         }
-        ks
-    });
-    let len = ks.get(b"set").and_then(|s| s.set()).map_or(0, |s| s.len());
-    assert_eq!(len as u64, members);
-    drop(ks);
+        "strings-gdc" => {
+            let (cost, ks) = measure(keys, || {
+                let mut ks = Keyspace::new();
+                for i in 0..keys {
+                    let k = key(i);
+                    let e = ops::set(ks.get(&k), NOW_MS, next_tag(NOW_MS), Blob::from(val(i)), SetTtl::Clear);
+                    ks.apply(&k, &e);
+                }
+                ks
+            });
+            assert_eq!(ks.live_len(NOW_MS) as u64, keys);
+            cost
+        }
+        "set-baseline" => {
+            let (cost, s) = measure(members, || (0..members).map(member).collect::<HashSet<Vec<u8>>>());
+            assert_eq!(s.len() as u64, members);
+            cost
+        }
+        "set-gdc" => {
+            let (cost, ks) = measure(members, || {
+                let mut ks = Keyspace::new();
+                for i in 0..members {
+                    let m = Blob::from(member(i));
+                    let (e, _) = ops::sadd(ks.get(b"set"), NOW_MS, next_tag(NOW_MS), &[m]).expect("a set");
+                    ks.apply(b"set", &e);
+                }
+                ks
+            });
+            let len = ks.get(b"set").and_then(|s| s.set()).map_or(0, |s| s.len());
+            assert_eq!(len as u64, members);
+            cost
+        }
+        other => panic!("unknown measurement {other}"),
+    }
+}
 
-    println!("| what | baseline heap B | gdc heap B | gdc − baseline | baseline RSS B | gdc RSS B |");
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let keys: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let members: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    if let Some(what) = args.get(2) {
+        let c = run_one(what, keys, members);
+        println!("{} {}", c.heap, c.rss);
+        return;
+    }
+    let exe = std::env::current_exe().expect("own path");
+    let cost = |what: &str| {
+        let out = std::process::Command::new(&exe)
+            .args([keys.to_string(), members.to_string(), what.to_string()])
+            .output()
+            .expect("run a measurement");
+        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut f = text.split_whitespace().map(|x| x.parse::<f64>().expect("a number"));
+        Cost {
+            heap: f.next().expect("heap"),
+            rss: f.next().expect("rss"),
+        }
+    };
+    println!("| what | baseline heap B | gdc heap B | gdc − baseline (heap) | baseline RSS B | gdc RSS B |");
     println!("|---|---|---|---|---|---|");
     let row = |what: String, b: &Cost, g: &Cost| {
         println!(
@@ -100,11 +134,19 @@ fn main() {
             g.rss
         );
     };
-    row(format!("per string key ({keys} keys, 16-byte key and value)"), &base_str, &gdc_str);
-    row(format!("per set member ({members} members of 16 bytes)"), &base_set, &gdc_set);
+    row(
+        format!("per string key ({keys} keys, 16-byte key and value)"),
+        &cost("strings-baseline"),
+        &cost("strings-gdc"),
+    );
+    row(
+        format!("per set member ({members} members of 16 bytes, one SADD each)"),
+        &cost("set-baseline"),
+        &cost("set-gdc"),
+    );
     println!();
     println!(
-        "sizes: KeyState {} B, Blob {} B, Tag {} B",
+        "layout: KeyState {} B (a plain string key: its value Blob {} B + metadata), Tag {} B",
         std::mem::size_of::<gdc_crdt::KeyState>(),
         std::mem::size_of::<Blob>(),
         std::mem::size_of::<Tag>()
