@@ -24,7 +24,11 @@ impl Blob {
 
     /// Heap bytes held beyond the inline buffer (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        if self.0.spilled() { self.0.capacity() } else { 0 }
+        if self.0.spilled() {
+            self.0.capacity()
+        } else {
+            0
+        }
     }
 }
 

@@ -14,22 +14,28 @@ pub enum Num {
     Float(f64),
 }
 
-impl Num {
-    pub const ZERO: Num = Num::Int(0);
-
-    pub fn add(self, other: Num) -> Num {
+impl std::ops::Add for Num {
+    type Output = Num;
+    fn add(self, other: Num) -> Num {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => Num::Int(a.saturating_add(b)),
             (a, b) => Num::Float(a.as_f64() + b.as_f64()),
         }
     }
+}
 
-    pub fn sub(self, other: Num) -> Num {
+impl std::ops::Sub for Num {
+    type Output = Num;
+    fn sub(self, other: Num) -> Num {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => Num::Int(a.saturating_sub(b)),
             (a, b) => Num::Float(a.as_f64() - b.as_f64()),
         }
     }
+}
+
+impl Num {
+    pub const ZERO: Num = Num::Int(0);
 
     pub fn as_f64(self) -> f64 {
         match self {
@@ -171,7 +177,7 @@ impl<V: Clone + PartialEq> Field<V> {
                 .iter()
                 .find(|(s, _)| *s == e.tag.dot.server)
                 .map(|(_, r)| r);
-            acc.add(contribution(e, reset))
+            acc + contribution(e, reset)
         }))
     }
 
@@ -238,7 +244,10 @@ impl<V: Clone + PartialEq> Field<V> {
         }
         let c = self.counter.get_or_insert_with(Default::default);
         let server = entry.tag.dot.server;
-        match c.entries.binary_search_by_key(&server, |e| e.tag.dot.server) {
+        match c
+            .entries
+            .binary_search_by_key(&server, |e| e.tag.dot.server)
+        {
             Ok(i) => {
                 if c.entries[i].tag.dot.op < entry.tag.dot.op {
                     c.entries[i] = entry;
@@ -352,13 +361,13 @@ fn contribution(e: &CounterEntry, reset: Option<&CounterReset>) -> Num {
         None => e.total,
         Some(r) if r.start == e.start => {
             if r.op <= e.tag.dot.op {
-                e.total.sub(r.total)
+                e.total - r.total
             } else {
                 // The reset saw a later entry than we have: ours is about to be replaced.
                 Num::ZERO
             }
         }
         Some(r) if r.op < e.start => e.total, // a reset of an earlier lifetime
-        Some(_) => Num::ZERO,                  // a reset of a later lifetime: we are behind
+        Some(_) => Num::ZERO,                 // a reset of a later lifetime: we are behind
     }
 }

@@ -1,6 +1,7 @@
 //! The key envelope: a key's typed content, its TTL entries and its removal knowledge, with
 //! the type-clash rule, effect application, state merge and garbage collection.
 
+use crate::Crdt;
 use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Loc, Value};
 use crate::field::{CounterEntry, CounterReset, Field, RegEntry};
@@ -12,7 +13,6 @@ use crate::set::SetPart;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use crate::zset::ZSetPart;
-use crate::Crdt;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::num::NonZeroU32;
@@ -264,7 +264,11 @@ impl Full {
     /// The largest HLC of anything in the key: a write that overwrites the key must be
     /// stamped after it (see [`crate::HlcClock::tick_after`]).
     pub fn max_hlc(&self) -> Hlc {
-        let p = self.parts.iter().filter_map(|p| p.max_stamp()).map(|s| s.hlc);
+        let p = self
+            .parts
+            .iter()
+            .filter_map(|p| p.max_stamp())
+            .map(|s| s.hlc);
         let t = self.ttl.iter().map(|e| e.tag.hlc);
         p.chain(t).max().unwrap_or(Hlc::ZERO)
     }
@@ -351,8 +355,12 @@ impl Full {
     fn reset_field(&mut self, loc: &FieldLoc, server: ServerId, reset: &CounterReset) {
         match (loc, self.part_mut(loc_kind(loc))) {
             (FieldLoc::Str, Part::Str(f)) => f.add_reset(server, reset.clone()),
-            (FieldLoc::Hash(name), Part::Hash(h)) => h.field_mut(name).add_reset(server, reset.clone()),
-            (FieldLoc::ZSet(m), Part::ZSet(z)) => z.update(m, |f| f.add_reset(server, reset.clone())),
+            (FieldLoc::Hash(name), Part::Hash(h)) => {
+                h.field_mut(name).add_reset(server, reset.clone())
+            }
+            (FieldLoc::ZSet(m), Part::ZSet(z)) => {
+                z.update(m, |f| f.add_reset(server, reset.clone()))
+            }
             _ => unreachable!("part_mut returns the part of the location's kind"),
         }
     }
@@ -568,7 +576,10 @@ impl PlainReg {
     }
 
     fn tag(&self) -> Tag {
-        Tag::new(Dot::new(ServerId(self.server.get()), self.op, self.idx), self.hlc)
+        Tag::new(
+            Dot::new(ServerId(self.server.get()), self.op, self.idx),
+            self.hlc,
+        )
     }
 
     fn to_reg(&self) -> RegEntry<Blob> {
@@ -601,7 +612,11 @@ impl KeyState {
     fn make_full(&mut self) -> &mut Full {
         if let Repr::Plain(reg) = &self.0 {
             let part = Part::Str(Field::single(reg.to_reg()));
-            self.0 = Repr::Full(Box::new(Full::from_raw(smallvec::smallvec![part], Vec::new(), None)));
+            self.0 = Repr::Full(Box::new(Full::from_raw(
+                smallvec::smallvec![part],
+                Vec::new(),
+                None,
+            )));
         }
         match &mut self.0 {
             Repr::Full(f) => f,
@@ -622,7 +637,11 @@ impl KeyState {
         }
     }
 
-    pub(crate) fn from_raw(parts: SmallVec<[Part; 1]>, ttl: Vec<TtlEntry>, tomb: Option<Tomb>) -> Self {
+    pub(crate) fn from_raw(
+        parts: SmallVec<[Part; 1]>,
+        ttl: Vec<TtlEntry>,
+        tomb: Option<Tomb>,
+    ) -> Self {
         let mut k = KeyState(Repr::Full(Box::new(Full::from_raw(parts, ttl, tomb))));
         k.compact();
         k

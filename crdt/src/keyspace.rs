@@ -1,12 +1,12 @@
 //! One database's keys, with FLUSHDB's removal knowledge, full-state merge, garbage
 //! collection and digests.
 
+use crate::Crdt;
 use crate::blob::Blob;
 use crate::effect::Effect;
 use crate::ids::Dot;
 use crate::key::KeyState;
 use crate::vv::VersionVector;
-use crate::Crdt;
 use std::collections::HashMap;
 
 /// Number of buckets the keyspace digest is split into (a power of two).
@@ -108,7 +108,8 @@ impl Keyspace {
 
 impl Crdt for Keyspace {
     fn merge(&mut self, other: &Keyspace) {
-        if !self.flushed.dominates(&other.flushed) || !self.flushed_by.dominates(&other.flushed_by) {
+        if !self.flushed.dominates(&other.flushed) || !self.flushed_by.dominates(&other.flushed_by)
+        {
             self.flushed.join(&other.flushed);
             self.flushed_by.join(&other.flushed_by);
             let flushed = &self.flushed;

@@ -5,8 +5,8 @@
 //! garbage collection. `docs/semantics.md` states the rules for users; the tests prove them.
 
 pub mod blob;
-pub mod error;
 pub mod effect;
+pub mod error;
 pub mod field;
 pub mod hash;
 pub mod hlc;
@@ -22,8 +22,8 @@ pub mod vv;
 pub mod zset;
 
 pub use blob::Blob;
-pub use error::{DecodeError, OpError};
 pub use effect::{Addition, Effect, FieldLoc, Loc, Removal, Reset, Value};
+pub use error::{DecodeError, OpError};
 pub use field::{CounterEntry, CounterReset, Field, Num, RegEntry};
 pub use hlc::{Hlc, HlcClock};
 pub use ids::{Dot, OpId, ServerId, Stamp, Tag};

@@ -14,7 +14,7 @@ use crate::error::OpError;
 use crate::field::{Field, Num};
 use crate::ids::Tag;
 use crate::key::{KeyState, Kind, Part};
-use crate::list::{pos_between, ListId, Pos};
+use crate::list::{ListId, Pos, pos_between};
 use crate::string::{parse_f64, parse_i64, value};
 use crate::zset::member_score;
 
@@ -187,12 +187,17 @@ pub fn delete(key: Option<&KeyState>, tag: Tag) -> Option<Effect> {
 
 /// The origin's next counter entry for a field: continues its live entry's lifetime, or
 /// starts a new one.
-fn next_incr(f: Option<&Field<impl Clone + PartialEq>>, tag: Tag, loc: FieldLoc, by: Num) -> Addition {
+fn next_incr(
+    f: Option<&Field<impl Clone + PartialEq>>,
+    tag: Tag,
+    loc: FieldLoc,
+    by: Num,
+) -> Addition {
     match f.and_then(|f| f.own_entry(tag.dot.server)) {
         Some(own) => Addition::Incr {
             loc,
             start: own.start,
-            total: own.total.add(by),
+            total: own.total + by,
         },
         None => Addition::Incr {
             loc,
@@ -203,7 +208,12 @@ fn next_incr(f: Option<&Field<impl Clone + PartialEq>>, tag: Tag, loc: FieldLoc,
 }
 
 /// INCR, DECR, INCRBY, DECRBY. Returns the effect and the new value.
-pub fn incr_by(key: Option<&KeyState>, now_ms: u64, tag: Tag, by: i64) -> Result<(Effect, i64), OpError> {
+pub fn incr_by(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    by: i64,
+) -> Result<(Effect, i64), OpError> {
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
     let f = k.and_then(KeyState::string);
@@ -213,12 +223,18 @@ pub fn incr_by(key: Option<&KeyState>, now_ms: u64, tag: Tag, by: i64) -> Result
         None => 0,
     };
     let new = cur.checked_add(by).ok_or(OpError::Overflow)?;
-    e.adds.push(next_incr(f, tag, FieldLoc::Str, Num::Int(by as i128)));
+    e.adds
+        .push(next_incr(f, tag, FieldLoc::Str, Num::Int(by as i128)));
     Ok((e, new))
 }
 
 /// INCRBYFLOAT. Returns the effect and the new value.
-pub fn incr_by_float(key: Option<&KeyState>, now_ms: u64, tag: Tag, by: f64) -> Result<(Effect, f64), OpError> {
+pub fn incr_by_float(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    by: f64,
+) -> Result<(Effect, f64), OpError> {
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
     let f = k.and_then(KeyState::string);
@@ -231,7 +247,8 @@ pub fn incr_by_float(key: Option<&KeyState>, now_ms: u64, tag: Tag, by: f64) -> 
     if !new.is_finite() {
         return Err(OpError::NanOrInfinity);
     }
-    e.adds.push(next_incr(f, tag, FieldLoc::Str, Num::Float(by)));
+    e.adds
+        .push(next_incr(f, tag, FieldLoc::Str, Num::Float(by)));
     Ok((e, new))
 }
 
@@ -258,7 +275,7 @@ pub fn persist(key: Option<&KeyState>, now_ms: u64, tag: Tag) -> Option<Effect> 
 
 /// Keep the last occurrence of each name, in first-seen order (Redis applies repeated names
 /// in order, so the last value wins).
-fn last_wins<'a, T>(items: &'a [(Blob, T)]) -> Vec<&'a (Blob, T)> {
+fn last_wins<T>(items: &[(Blob, T)]) -> Vec<&(Blob, T)> {
     let mut out: Vec<&(Blob, T)> = Vec::with_capacity(items.len());
     for it in items {
         match out.iter_mut().find(|o| o.0 == it.0) {
@@ -271,7 +288,12 @@ fn last_wins<'a, T>(items: &'a [(Blob, T)]) -> Vec<&'a (Blob, T)> {
 
 /// HSET, HMSET, HSETNX (the caller drops existing fields for NX). Returns the number of new
 /// fields.
-pub fn hset(key: Option<&KeyState>, now_ms: u64, tag: Tag, pairs: &[(Blob, Blob)]) -> Result<(Effect, usize), OpError> {
+pub fn hset(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    pairs: &[(Blob, Blob)],
+) -> Result<(Effect, usize), OpError> {
     let mut e = Effect::new(tag);
     let h = begin(key, now_ms, Kind::Hash, &mut e)?.and_then(KeyState::hash);
     let mut added = 0;
@@ -290,7 +312,12 @@ pub fn hset(key: Option<&KeyState>, now_ms: u64, tag: Tag, pairs: &[(Blob, Blob)
 }
 
 /// HDEL. Returns the number of fields removed (the effect is `None` when 0).
-pub fn hdel(key: Option<&KeyState>, now_ms: u64, tag: Tag, names: &[Blob]) -> Result<(Option<Effect>, usize), OpError> {
+pub fn hdel(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    names: &[Blob],
+) -> Result<(Option<Effect>, usize), OpError> {
     let mut e = Effect::new(tag);
     let Some(h) = begin(key, now_ms, Kind::Hash, &mut e)?.and_then(KeyState::hash) else {
         return Ok((None, 0));
@@ -298,7 +325,11 @@ pub fn hdel(key: Option<&KeyState>, now_ms: u64, tag: Tag, names: &[Blob]) -> Re
     let mut removed = 0;
     for name in names {
         if let Some(f) = h.get(name) {
-            if !e.removes.iter().any(|r| matches!(&r.loc, Loc::Field(FieldLoc::Hash(n)) if n == name)) {
+            if !e
+                .removes
+                .iter()
+                .any(|r| matches!(&r.loc, Loc::Field(FieldLoc::Hash(n)) if n == name))
+            {
                 observe_field(f, &FieldLoc::Hash(name.clone()), &mut e);
                 removed += 1;
             }
@@ -308,7 +339,13 @@ pub fn hdel(key: Option<&KeyState>, now_ms: u64, tag: Tag, names: &[Blob]) -> Re
 }
 
 /// HINCRBY. Returns the effect and the field's new value.
-pub fn hincr_by(key: Option<&KeyState>, now_ms: u64, tag: Tag, name: &Blob, by: i64) -> Result<(Effect, i64), OpError> {
+pub fn hincr_by(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    name: &Blob,
+    by: i64,
+) -> Result<(Effect, i64), OpError> {
     let mut e = Effect::new(tag);
     let h = begin(key, now_ms, Kind::Hash, &mut e)?.and_then(KeyState::hash);
     let f = h.and_then(|h| h.get(name));
@@ -317,12 +354,23 @@ pub fn hincr_by(key: Option<&KeyState>, now_ms: u64, tag: Tag, name: &Blob, by: 
         None => 0,
     };
     let new = cur.checked_add(by).ok_or(OpError::Overflow)?;
-    e.adds.push(next_incr(f, tag, FieldLoc::Hash(name.clone()), Num::Int(by as i128)));
+    e.adds.push(next_incr(
+        f,
+        tag,
+        FieldLoc::Hash(name.clone()),
+        Num::Int(by as i128),
+    ));
     Ok((e, new))
 }
 
 /// HINCRBYFLOAT. Returns the effect and the field's new value.
-pub fn hincr_by_float(key: Option<&KeyState>, now_ms: u64, tag: Tag, name: &Blob, by: f64) -> Result<(Effect, f64), OpError> {
+pub fn hincr_by_float(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    name: &Blob,
+    by: f64,
+) -> Result<(Effect, f64), OpError> {
     let mut e = Effect::new(tag);
     let h = begin(key, now_ms, Kind::Hash, &mut e)?.and_then(KeyState::hash);
     let f = h.and_then(|h| h.get(name));
@@ -334,7 +382,12 @@ pub fn hincr_by_float(key: Option<&KeyState>, now_ms: u64, tag: Tag, name: &Blob
     if !new.is_finite() {
         return Err(OpError::NanOrInfinity);
     }
-    e.adds.push(next_incr(f, tag, FieldLoc::Hash(name.clone()), Num::Float(by)));
+    e.adds.push(next_incr(
+        f,
+        tag,
+        FieldLoc::Hash(name.clone()),
+        Num::Float(by),
+    ));
     Ok((e, new))
 }
 
@@ -351,7 +404,12 @@ fn dedup(items: &[Blob]) -> Vec<&Blob> {
 /// SADD (and the adding half of SMOVE and S*STORE). A member already present is re-added
 /// with a new dot, so that it survives a concurrent SREM: add wins. Returns the number of new
 /// members.
-pub fn sadd(key: Option<&KeyState>, now_ms: u64, tag: Tag, members: &[Blob]) -> Result<(Effect, usize), OpError> {
+pub fn sadd(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    members: &[Blob],
+) -> Result<(Effect, usize), OpError> {
     let mut e = Effect::new(tag);
     let s = begin(key, now_ms, Kind::Set, &mut e)?.and_then(KeyState::set);
     let mut added = 0;
@@ -369,7 +427,12 @@ pub fn sadd(key: Option<&KeyState>, now_ms: u64, tag: Tag, members: &[Blob]) -> 
 }
 
 /// SREM (and SPOP, the removing half of SMOVE). Returns the number removed.
-pub fn srem(key: Option<&KeyState>, now_ms: u64, tag: Tag, members: &[Blob]) -> Result<(Option<Effect>, usize), OpError> {
+pub fn srem(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    members: &[Blob],
+) -> Result<(Option<Effect>, usize), OpError> {
     let mut e = Effect::new(tag);
     let Some(s) = begin(key, now_ms, Kind::Set, &mut e)?.and_then(KeyState::set) else {
         return Ok((None, 0));
@@ -390,7 +453,12 @@ pub fn srem(key: Option<&KeyState>, now_ms: u64, tag: Tag, members: &[Blob]) -> 
 /// ZADD with its final list of (score, member) writes (the caller applies NX/XX/GT/LT). The
 /// score replaces the member's observed score and increments. Returns the number of new
 /// members.
-pub fn zadd(key: Option<&KeyState>, now_ms: u64, tag: Tag, items: &[(Blob, f64)]) -> Result<(Effect, usize), OpError> {
+pub fn zadd(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    items: &[(Blob, f64)],
+) -> Result<(Effect, usize), OpError> {
     let mut e = Effect::new(tag);
     let z = begin(key, now_ms, Kind::ZSet, &mut e)?.and_then(KeyState::zset);
     let mut added = 0;
@@ -409,7 +477,13 @@ pub fn zadd(key: Option<&KeyState>, now_ms: u64, tag: Tag, items: &[(Blob, f64)]
 }
 
 /// ZINCRBY (and ZADD INCR). Returns the effect and the new score.
-pub fn zincr_by(key: Option<&KeyState>, now_ms: u64, tag: Tag, member: &Blob, by: f64) -> Result<(Effect, f64), OpError> {
+pub fn zincr_by(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    member: &Blob,
+    by: f64,
+) -> Result<(Effect, f64), OpError> {
     let mut e = Effect::new(tag);
     let z = begin(key, now_ms, Kind::ZSet, &mut e)?.and_then(KeyState::zset);
     let f = z.and_then(|z| z.field(member));
@@ -417,12 +491,22 @@ pub fn zincr_by(key: Option<&KeyState>, now_ms: u64, tag: Tag, member: &Blob, by
     if new.is_nan() {
         return Err(OpError::ScoreNan);
     }
-    e.adds.push(next_incr(f, tag, FieldLoc::ZSet(member.clone()), Num::Float(by)));
+    e.adds.push(next_incr(
+        f,
+        tag,
+        FieldLoc::ZSet(member.clone()),
+        Num::Float(by),
+    ));
     Ok((e, new))
 }
 
 /// ZREM (and ZPOP*, ZREMRANGE*). Returns the number removed.
-pub fn zrem(key: Option<&KeyState>, now_ms: u64, tag: Tag, members: &[Blob]) -> Result<(Option<Effect>, usize), OpError> {
+pub fn zrem(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    members: &[Blob],
+) -> Result<(Option<Effect>, usize), OpError> {
     let mut e = Effect::new(tag);
     let Some(z) = begin(key, now_ms, Kind::ZSet, &mut e)?.and_then(KeyState::zset) else {
         return Ok((None, 0));
@@ -439,7 +523,13 @@ pub fn zrem(key: Option<&KeyState>, now_ms: u64, tag: Tag, members: &[Blob]) -> 
 
 /// LPUSH, RPUSH, LPUSHX, RPUSHX (the caller checks existence for the X forms), and the
 /// pushing half of LMOVE. Values are pushed one by one, so `LPUSH k a b c` reads `c b a`.
-pub fn list_push(key: Option<&KeyState>, now_ms: u64, tag: Tag, end: End, values: &[Blob]) -> Result<Effect, OpError> {
+pub fn list_push(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    end: End,
+    values: &[Blob],
+) -> Result<Effect, OpError> {
     let mut e = Effect::new(tag);
     let l = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list);
     let me = tag.dot.server;
@@ -463,7 +553,14 @@ pub fn list_push(key: Option<&KeyState>, now_ms: u64, tag: Tag, end: End, values
 
 /// LINSERT: a new element right before or after the element at `pivot` (an index the caller
 /// found). `Err(NoSuchKey)` when the list does not exist.
-pub fn list_insert(key: Option<&KeyState>, now_ms: u64, tag: Tag, pivot: usize, before: bool, value: Blob) -> Result<Effect, OpError> {
+pub fn list_insert(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    pivot: usize,
+    before: bool,
+    value: Blob,
+) -> Result<Effect, OpError> {
     let mut e = Effect::new(tag);
     let l = begin(key, now_ms, Kind::List, &mut e)?
         .and_then(KeyState::list)
@@ -480,7 +577,13 @@ pub fn list_insert(key: Option<&KeyState>, now_ms: u64, tag: Tag, pivot: usize, 
 }
 
 /// LSET: last writer wins on the element at `index`.
-pub fn list_set(key: Option<&KeyState>, now_ms: u64, tag: Tag, index: i64, value: Blob) -> Result<Effect, OpError> {
+pub fn list_set(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    index: i64,
+    value: Blob,
+) -> Result<Effect, OpError> {
     let mut e = Effect::new(tag);
     let l = begin(key, now_ms, Kind::List, &mut e)?
         .and_then(KeyState::list)
@@ -495,7 +598,12 @@ pub fn list_set(key: Option<&KeyState>, now_ms: u64, tag: Tag, index: i64, value
 
 /// LPOP, RPOP, LREM, LTRIM, the popping half of LMOVE/BLPOP: removes the elements at the
 /// given indexes. Concurrent removals of one element remove it once.
-pub fn list_remove(key: Option<&KeyState>, now_ms: u64, tag: Tag, indexes: &[usize]) -> Result<Option<Effect>, OpError> {
+pub fn list_remove(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    indexes: &[usize],
+) -> Result<Option<Effect>, OpError> {
     let mut e = Effect::new(tag);
     let Some(l) = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list) else {
         return Ok(None);

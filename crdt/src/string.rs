@@ -59,7 +59,7 @@ pub fn value(f: &Field<Blob>) -> Cow<'_, [u8]> {
                 parse_num(base)
             };
             match b {
-                Some(b) => Cow::Owned(format_num(b.add(inc))),
+                Some(b) => Cow::Owned(format_num(b + inc)),
                 None => Cow::Borrowed(base),
             }
         }
@@ -75,7 +75,17 @@ mod tests {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b""[..], b"-", b"01", b"-0", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1.0"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"01",
+            b"-0",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1.0",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad.escape_ascii().to_string());
         }
     }

@@ -18,7 +18,10 @@ fn converges(steps: &[Step], gc: bool) {
 }
 
 fn schedule(f: Family) -> impl Strategy<Value = (Vec<Step>, bool)> {
-    (prop::collection::vec(step(f, 3, true), 1..160), any::<bool>())
+    (
+        prop::collection::vec(step(f, 3, true), 1..160),
+        any::<bool>(),
+    )
 }
 
 proptest! {

@@ -23,7 +23,11 @@ const N: usize = 3;
 enum Step {
     /// At replica, an op on member/field `m` (add when the flag is set).
     Exec(usize, u8, bool),
-    Deliver { to: usize, from: usize, n: usize },
+    Deliver {
+        to: usize,
+        from: usize,
+        n: usize,
+    },
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
@@ -57,11 +61,24 @@ impl<S: Default, O: Clone> Model<S, O> {
     }
 
     /// Deliver up to `n` ops of `from` to `to` in causal order, the cluster alongside.
-    fn deliver(&mut self, c: &mut Cluster, to: usize, from: usize, n: usize, apply: impl Fn(&mut S, O)) {
+    fn deliver(
+        &mut self,
+        c: &mut Cluster,
+        to: usize,
+        from: usize,
+        n: usize,
+        apply: impl Fn(&mut S, O),
+    ) {
         for _ in 0..n {
             let next = self.cursors[to][from];
-            let Some((op, deps)) = self.streams[from].get(next).cloned() else { return };
-            if deps.iter().zip(&self.cursors[to]).any(|(need, have)| need > have) {
+            let Some((op, deps)) = self.streams[from].get(next).cloned() else {
+                return;
+            };
+            if deps
+                .iter()
+                .zip(&self.cursors[to])
+                .any(|(need, have)| need > have)
+            {
                 return;
             }
             apply(&mut self.replicas[to], op);

@@ -8,7 +8,9 @@ use gdc_crdt::ops::{self, SetTtl};
 use gdc_crdt::{Blob, VersionVector};
 
 fn sadd(c: &mut Cluster, r: usize, k: &str, m: &str) {
-    assert!(c.write(r, k, |s, now, t| ops::sadd(s, now, t, &[Blob::from(m)]).ok().map(|x| x.0)));
+    assert!(c.write(r, k, |s, now, t| {
+        ops::sadd(s, now, t, &[Blob::from(m)]).ok().map(|x| x.0)
+    }));
 }
 
 fn everyone_reports(c: &mut Cluster) {
@@ -25,7 +27,10 @@ fn deleted_key_is_dropped_once_every_region_has_seen_the_delete() {
     c.deliver_all();
     assert!(c.write(1, "s", |s, _, t| ops::delete(s, t)));
     c.deliver_all();
-    assert!(c.state(0, "s").is_some(), "the tombstone is kept until stable");
+    assert!(
+        c.state(0, "s").is_some(),
+        "the tombstone is kept until stable"
+    );
     everyone_reports(&mut c);
     for r in 0..3 {
         c.gc(r);
@@ -60,34 +65,58 @@ fn stable_vector_needs_the_reporters_own_ops() {
     c.deliver_all();
     // Region 2 adds y concurrently with region 1's SREM of x, and reports after its add.
     sadd(&mut c, 1, "s", "y");
-    assert!(c.write(0, "s", |s, now, t| ops::srem(s, now, t, &[Blob::from("x")]).ok().and_then(|x| x.0)));
+    assert!(c.write(0, "s", |s, now, t| {
+        ops::srem(s, now, t, &[Blob::from("x")])
+            .ok()
+            .and_then(|x| x.0)
+    }));
     c.report(1);
     // Region 1 gets the report only after region 2's add (same stream, in order).
     c.deliver(0, 1, usize::MAX);
     c.gc(0);
-    let members: Vec<Vec<u8>> = c.state(0, "s").and_then(|s| s.set()).map(|s| s.members().map(|m| m.to_vec()).collect()).unwrap_or_default();
+    let members: Vec<Vec<u8>> = c
+        .state(0, "s")
+        .and_then(|s| s.set())
+        .map(|s| s.members().map(|m| m.to_vec()).collect())
+        .unwrap_or_default();
     assert_eq!(members, vec![b"y".to_vec()]);
 }
 
 #[test]
 fn reset_records_are_dropped_when_stable_and_counting_restarts_cleanly() {
     let mut c = Cluster::new(2, true);
-    assert!(c.write(0, "n", |s, now, t| ops::incr_by(s, now, t, 5).ok().map(|x| x.0)));
+    assert!(c.write(0, "n", |s, now, t| {
+        ops::incr_by(s, now, t, 5).ok().map(|x| x.0)
+    }));
     c.deliver_all();
-    assert!(c.write(1, "n", |s, now, t| Some(ops::set(s, now, t, Blob::from("0"), SetTtl::Clear))));
+    assert!(c.write(1, "n", |s, now, t| Some(ops::set(
+        s,
+        now,
+        t,
+        Blob::from("0"),
+        SetTtl::Clear
+    ))));
     c.deliver_all();
     everyone_reports(&mut c);
     for r in 0..2 {
         c.gc(r);
         let s = c.state(r, "n").expect("n exists");
         let f = s.string().expect("a string");
-        assert!(f.resets().is_empty() && f.entries().is_empty(), "region {r}: {f:?}");
+        assert!(
+            f.resets().is_empty() && f.entries().is_empty(),
+            "region {r}: {f:?}"
+        );
         assert!(s.tomb().is_none());
     }
-    assert!(c.write(0, "n", |s, now, t| ops::incr_by(s, now, t, 2).ok().map(|x| x.0)));
+    assert!(c.write(0, "n", |s, now, t| {
+        ops::incr_by(s, now, t, 2).ok().map(|x| x.0)
+    }));
     c.deliver_all();
     for r in 0..2 {
-        let v = c.state(r, "n").and_then(|s| s.string_value()).expect("a string");
+        let v = c
+            .state(r, "n")
+            .and_then(|s| s.string_value())
+            .expect("a string");
         assert_eq!(&*v, b"2");
     }
 }

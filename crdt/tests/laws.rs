@@ -61,8 +61,8 @@ proptest! {
             let before = c.replicas[r].ks.clone();
             for from in 0..3 {
                 let upto = c.replicas[r].cursor[from];
-                for msg in c.streams[from][..upto].to_vec() {
-                    common::apply_msg(&mut c.replicas[r], &msg, common::START_MS, true);
+                for msg in &c.streams[from][..upto] {
+                    common::apply_msg(&mut c.replicas[r], msg, common::START_MS, true);
                 }
             }
             prop_assert_eq!(&before, &c.replicas[r].ks);

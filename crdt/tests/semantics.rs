@@ -23,7 +23,13 @@ fn regions() -> Cluster {
 
 impl Cluster {
     fn set(&mut self, r: usize, k: &str, v: &str) {
-        assert!(self.write(r, k, |s, now, t| Some(ops::set(s, now, t, b(v), SetTtl::Clear))));
+        assert!(self.write(r, k, |s, now, t| Some(ops::set(
+            s,
+            now,
+            t,
+            b(v),
+            SetTtl::Clear
+        ))));
     }
     fn set_ttl(&mut self, r: usize, k: &str, v: &str, ttl: SetTtl) {
         assert!(self.write(r, k, |s, now, t| Some(ops::set(s, now, t, b(v), ttl))));
@@ -44,7 +50,7 @@ impl Cluster {
         assert!(self.write(r, k, |s, now, t| ops::expire(s, now, t, now + ms)));
     }
     fn persist(&mut self, r: usize, k: &str) {
-        assert!(self.write(r, k, |s, now, t| ops::persist(s, now, t)));
+        assert!(self.write(r, k, ops::persist));
     }
     fn sadd(&mut self, r: usize, k: &str, m: &[&str]) {
         let m: Vec<Blob> = m.iter().map(|x| b(x)).collect();
@@ -52,32 +58,48 @@ impl Cluster {
     }
     fn srem(&mut self, r: usize, k: &str, m: &[&str]) {
         let m: Vec<Blob> = m.iter().map(|x| b(x)).collect();
-        assert!(self.write(r, k, |s, now, t| ops::srem(s, now, t, &m).ok().and_then(|x| x.0)));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::srem(s, now, t, &m).ok().and_then(|x| x.0)
+        }));
     }
     fn hset(&mut self, r: usize, k: &str, f: &str, v: &str) {
-        assert!(self.write(r, k, |s, now, t| ops::hset(s, now, t, &[(b(f), b(v))]).ok().map(|x| x.0)));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::hset(s, now, t, &[(b(f), b(v))]).ok().map(|x| x.0)
+        }));
     }
     fn hdel(&mut self, r: usize, k: &str, f: &str) {
-        assert!(self.write(r, k, |s, now, t| ops::hdel(s, now, t, &[b(f)]).ok().and_then(|x| x.0)));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::hdel(s, now, t, &[b(f)]).ok().and_then(|x| x.0)
+        }));
     }
     fn hincr(&mut self, r: usize, k: &str, f: &str, by: i64) {
-        assert!(self.write(r, k, |s, now, t| ops::hincr_by(s, now, t, &b(f), by).ok().map(|x| x.0)));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::hincr_by(s, now, t, &b(f), by).ok().map(|x| x.0)
+        }));
     }
     fn zadd(&mut self, r: usize, k: &str, m: &str, score: f64) {
-        assert!(self.write(r, k, |s, now, t| ops::zadd(s, now, t, &[(b(m), score)]).ok().map(|x| x.0)));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::zadd(s, now, t, &[(b(m), score)]).ok().map(|x| x.0)
+        }));
     }
     fn zincr(&mut self, r: usize, k: &str, m: &str, by: f64) {
-        assert!(self.write(r, k, |s, now, t| ops::zincr_by(s, now, t, &b(m), by).ok().map(|x| x.0)));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::zincr_by(s, now, t, &b(m), by).ok().map(|x| x.0)
+        }));
     }
     fn zrem(&mut self, r: usize, k: &str, m: &str) {
-        assert!(self.write(r, k, |s, now, t| ops::zrem(s, now, t, &[b(m)]).ok().and_then(|x| x.0)));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::zrem(s, now, t, &[b(m)]).ok().and_then(|x| x.0)
+        }));
     }
     fn push(&mut self, r: usize, k: &str, end: End, v: &[&str]) {
         let v: Vec<Blob> = v.iter().map(|x| b(x)).collect();
         assert!(self.write(r, k, |s, now, t| ops::list_push(s, now, t, end, &v).ok()));
     }
     fn lpop(&mut self, r: usize, k: &str) {
-        assert!(self.write(r, k, |s, now, t| ops::list_remove(s, now, t, &[0]).ok().flatten()));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::list_remove(s, now, t, &[0]).ok().flatten()
+        }));
     }
     fn lset(&mut self, r: usize, k: &str, i: i64, v: &str) {
         assert!(self.write(r, k, |s, now, t| ops::list_set(s, now, t, i, b(v)).ok()));
@@ -93,7 +115,11 @@ impl Cluster {
     fn members(&self, r: usize, k: &str) -> Vec<String> {
         self.key(r, k)
             .and_then(|s| s.set())
-            .map(|s| s.members().map(|m| String::from_utf8_lossy(m).into_owned()).collect())
+            .map(|s| {
+                s.members()
+                    .map(|m| String::from_utf8_lossy(m).into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
     fn hget(&self, r: usize, k: &str, f: &str) -> Option<String> {
@@ -106,7 +132,11 @@ impl Cluster {
     fn lrange(&self, r: usize, k: &str) -> Vec<String> {
         self.key(r, k)
             .and_then(|s| s.list())
-            .map(|l| l.iter().map(|(_, e)| String::from_utf8_lossy(&e.value).into_owned()).collect())
+            .map(|l| {
+                l.iter()
+                    .map(|(_, e)| String::from_utf8_lossy(&e.value).into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
     /// Every region reads the same through `f`; returns that reading.
@@ -208,7 +238,11 @@ fn set_keeps_increments_it_did_not_see() {
 fn incrbyfloat_and_incr_mix_into_a_float() {
     let mut c = regions();
     c.incr(A, "n", 10);
-    assert!(c.write(B, "n", |s, now, t| gdc_crdt::ops::incr_by_float(s, now, t, 0.5).ok().map(|x| x.0)));
+    assert!(c.write(B, "n", |s, now, t| {
+        gdc_crdt::ops::incr_by_float(s, now, t, 0.5)
+            .ok()
+            .map(|x| x.0)
+    }));
     c.deliver_all();
     assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some("10.5".into()));
 }
@@ -217,7 +251,9 @@ fn incrbyfloat_and_incr_mix_into_a_float() {
 fn incr_overflow_is_refused_at_the_origin() {
     let mut c = regions();
     c.set(A, "n", &i64::MAX.to_string());
-    let refused = !c.write(A, "n", |s, now, t| gdc_crdt::ops::incr_by(s, now, t, 1).ok().map(|x| x.0));
+    let refused = !c.write(A, "n", |s, now, t| {
+        gdc_crdt::ops::incr_by(s, now, t, 1).ok().map(|x| x.0)
+    });
     assert!(refused);
     assert_eq!(
         gdc_crdt::ops::incr_by(c.state(A, "n"), c.wall(A), gdc_crdt::Tag::default(), 1).err(),
@@ -235,7 +271,10 @@ fn del_keeps_concurrent_write() {
     c.del(B, "s");
     c.sadd(C, "s", &["y"]);
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.members(r, "s")), vec!["y".to_string()]);
+    assert_eq!(
+        c.everywhere(|c, r| c.members(r, "s")),
+        vec!["y".to_string()]
+    );
 }
 
 #[test]
@@ -279,7 +318,10 @@ fn later_expiry_wins() {
     c.expire_in(C, "k", 10_000);
     c.deliver_all();
     let now = c.now_ms;
-    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), Some(now + 60_000));
+    assert_eq!(
+        c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())),
+        Some(now + 60_000)
+    );
 }
 
 #[test]
@@ -290,12 +332,18 @@ fn persist_wins_over_concurrent_expire() {
     c.persist(A, "k");
     c.expire_in(C, "k", 90_000);
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), None);
+    assert_eq!(
+        c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())),
+        None
+    );
     // An EXPIRE that saw the PERSIST sets a TTL again.
     c.expire_in(B, "k", 50_000);
     c.deliver_all();
     let at = c.wall(B) + 50_000;
-    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), Some(at));
+    assert_eq!(
+        c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())),
+        Some(at)
+    );
 }
 
 #[test]
@@ -305,13 +353,19 @@ fn set_without_keepttl_clears_the_ttl_it_observed() {
     c.deliver_all();
     c.set(B, "k", "v2");
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), None);
+    assert_eq!(
+        c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())),
+        None
+    );
     c.set_ttl(A, "k", "v3", SetTtl::At(c.now_ms + 30_000));
     c.deliver_all();
     c.set_ttl(C, "k", "v4", SetTtl::Keep);
     c.deliver_all();
     let at = c.now_ms + 30_000;
-    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())), Some(at));
+    assert_eq!(
+        c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.expire_at())),
+        Some(at)
+    );
     assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("v4".into()));
 }
 
@@ -378,7 +432,10 @@ fn sadd_wins_over_concurrent_srem() {
     c.srem(B, "s", &["x", "y"]);
     c.sadd(C, "s", &["x"]);
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.members(r, "s")), vec!["x".to_string()]);
+    assert_eq!(
+        c.everywhere(|c, r| c.members(r, "s")),
+        vec!["x".to_string()]
+    );
 }
 
 #[test]
@@ -390,7 +447,10 @@ fn srem_of_an_add_it_did_not_see_leaves_it() {
     c.srem(C, "s", &["x"]);
     c.deliver_all();
     // C removed A's add of x, not B's.
-    assert_eq!(c.everywhere(|c, r| c.members(r, "s")), vec!["x".to_string()]);
+    assert_eq!(
+        c.everywhere(|c, r| c.members(r, "s")),
+        vec!["x".to_string()]
+    );
 }
 
 // ---- sorted sets ----
@@ -449,7 +509,10 @@ fn concurrent_pops_of_one_element_remove_it_once() {
     c.lpop(A, "l");
     c.lpop(B, "l");
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.lrange(r, "l")), vec!["y".to_string(), "z".to_string()]);
+    assert_eq!(
+        c.everywhere(|c, r| c.lrange(r, "l")),
+        vec!["y".to_string(), "z".to_string()]
+    );
 }
 
 #[test]
@@ -463,7 +526,10 @@ fn lset_is_lww_per_element() {
     c.lset(C, "l", 1, "from-c");
     c.lset(B, "l", 0, "from-b");
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.lrange(r, "l")), vec!["from-b".to_string(), "from-c".to_string()]);
+    assert_eq!(
+        c.everywhere(|c, r| c.lrange(r, "l")),
+        vec!["from-b".to_string(), "from-c".to_string()]
+    );
 }
 
 // ---- type clash ----
@@ -475,12 +541,21 @@ fn type_clash_reads_as_the_later_write_and_hides_the_other() {
     c.tick(10);
     c.sadd(C, "k", &["m"]);
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.kind())), Some(Kind::Set));
-    assert_eq!(c.everywhere(|c, r| c.key(r, "k").map(|s| s.hidden().count())), Some(1));
+    assert_eq!(
+        c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.kind())),
+        Some(Kind::Set)
+    );
+    assert_eq!(
+        c.everywhere(|c, r| c.key(r, "k").map(|s| s.hidden().count())),
+        Some(1)
+    );
     // A write that saw both removes the hidden string: removing the member leaves nothing.
     c.srem(A, "k", &["m"]);
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.kind())), None);
+    assert_eq!(
+        c.everywhere(|c, r| c.key(r, "k").and_then(|s| s.kind())),
+        None
+    );
 }
 
 #[test]
@@ -507,8 +582,14 @@ fn flushdb_removes_what_it_observed_and_keeps_concurrent_writes() {
     c.set(A, "k3", "concurrent");
     c.deliver_all();
     assert_eq!(c.everywhere(|c, r| c.get(r, "k1")), None);
-    assert_eq!(c.everywhere(|c, r| c.members(r, "k2")), Vec::<String>::new());
-    assert_eq!(c.everywhere(|c, r| c.get(r, "k3")), Some("concurrent".into()));
+    assert_eq!(
+        c.everywhere(|c, r| c.members(r, "k2")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        c.everywhere(|c, r| c.get(r, "k3")),
+        Some("concurrent".into())
+    );
 }
 
 // ---- delivery ----

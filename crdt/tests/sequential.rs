@@ -6,8 +6,8 @@ mod common;
 
 use common::{Cluster, Cmd, ELEMS, Family, KEYS, TtlArg, cmd};
 use gdc_crdt::KeyState;
-use gdc_crdt::string::{format_num, parse_f64, parse_i64, value};
 use gdc_crdt::Num;
+use gdc_crdt::string::{format_num, parse_f64, parse_i64, value};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,7 +32,11 @@ fn read(k: &KeyState, now: u64) -> Option<(Seen, Option<u64>)> {
     let seen = if let Some(v) = k.string_value() {
         Seen::Str(v.into_owned())
     } else if let Some(h) = k.hash() {
-        Seen::Hash(h.fields().map(|(n, f)| (n.to_vec(), value(f).into_owned())).collect())
+        Seen::Hash(
+            h.fields()
+                .map(|(n, f)| (n.to_vec(), value(f).into_owned()))
+                .collect(),
+        )
     } else if let Some(s) = k.set() {
         Seen::Set(s.members().map(|m| m.to_vec()).collect())
     } else if let Some(z) = k.zset() {
@@ -59,10 +63,24 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64) {
             m.clear();
             return;
         }
-        Cmd::Set(k, ..) | Cmd::Del(k) | Cmd::Incr(k, _) | Cmd::IncrFloat(k, _) | Cmd::Expire(k, _)
-        | Cmd::Persist(k) | Cmd::HSet(k, ..) | Cmd::HDel(k, _) | Cmd::HIncr(k, ..) | Cmd::SAdd(k, _)
-        | Cmd::SRem(k, _) | Cmd::ZAdd(k, ..) | Cmd::ZIncr(k, ..) | Cmd::ZRem(k, _) | Cmd::Push(k, ..)
-        | Cmd::Pop(k, _) | Cmd::LSet(k, ..) | Cmd::LInsert(k, ..) => KEYS[*k],
+        Cmd::Set(k, ..)
+        | Cmd::Del(k)
+        | Cmd::Incr(k, _)
+        | Cmd::IncrFloat(k, _)
+        | Cmd::Expire(k, _)
+        | Cmd::Persist(k)
+        | Cmd::HSet(k, ..)
+        | Cmd::HDel(k, _)
+        | Cmd::HIncr(k, ..)
+        | Cmd::SAdd(k, _)
+        | Cmd::SRem(k, _)
+        | Cmd::ZAdd(k, ..)
+        | Cmd::ZIncr(k, ..)
+        | Cmd::ZRem(k, _)
+        | Cmd::Push(k, ..)
+        | Cmd::Pop(k, _)
+        | Cmd::LSet(k, ..)
+        | Cmd::LInsert(k, ..) => KEYS[*k],
     };
     let cur = m.get(key).cloned();
     let ttl = cur.as_ref().and_then(|c| c.1);
@@ -230,8 +248,14 @@ fn matches_redis(steps: &[(usize, Cmd, u64)]) {
         for (i, rep) in c.replicas.iter().enumerate() {
             for k in KEYS {
                 let ours = rep.ks.get(k.as_bytes()).and_then(|s| read(s, now));
-                let theirs = model.get(k).filter(|(_, at)| at.is_none_or(|t| t > now)).cloned();
-                assert_eq!(ours, theirs, "region {i}, key {k}, after {cmd:?} at region {r}");
+                let theirs = model
+                    .get(k)
+                    .filter(|(_, at)| at.is_none_or(|t| t > now))
+                    .cloned();
+                assert_eq!(
+                    ours, theirs,
+                    "region {i}, key {k}, after {cmd:?} at region {r}"
+                );
             }
         }
     }

@@ -68,7 +68,13 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
                 let mut ks = Keyspace::new();
                 for i in 0..keys {
                     let k = key(i);
-                    let e = ops::set(ks.get(&k), NOW_MS, next_tag(NOW_MS), Blob::from(val(i)), SetTtl::Clear);
+                    let e = ops::set(
+                        ks.get(&k),
+                        NOW_MS,
+                        next_tag(NOW_MS),
+                        Blob::from(val(i)),
+                        SetTtl::Clear,
+                    );
                     ks.apply(&k, &e);
                 }
                 ks
@@ -77,7 +83,9 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
             cost
         }
         "set-baseline" => {
-            let (cost, s) = measure(members, || (0..members).map(member).collect::<HashSet<Vec<u8>>>());
+            let (cost, s) = measure(members, || {
+                (0..members).map(member).collect::<HashSet<Vec<u8>>>()
+            });
             assert_eq!(s.len() as u64, members);
             cost
         }
@@ -86,7 +94,8 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
                 let mut ks = Keyspace::new();
                 for i in 0..members {
                     let m = Blob::from(member(i));
-                    let (e, _) = ops::sadd(ks.get(b"set"), NOW_MS, next_tag(NOW_MS), &[m]).expect("a set");
+                    let (e, _) =
+                        ops::sadd(ks.get(b"set"), NOW_MS, next_tag(NOW_MS), &[m]).expect("a set");
                     ks.apply(b"set", &e);
                 }
                 ks
@@ -101,7 +110,10 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let keys: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let keys: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let members: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     if let Some(what) = args.get(2) {
         let c = run_one(what, keys, members);
@@ -114,15 +126,23 @@ fn main() {
             .args([keys.to_string(), members.to_string(), what.to_string()])
             .output()
             .expect("run a measurement");
-        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut f = text.split_whitespace().map(|x| x.parse::<f64>().expect("a number"));
+        let mut f = text
+            .split_whitespace()
+            .map(|x| x.parse::<f64>().expect("a number"));
         Cost {
             heap: f.next().expect("heap"),
             rss: f.next().expect("rss"),
         }
     };
-    println!("| what | baseline heap B | gdc heap B | gdc − baseline (heap) | baseline RSS B | gdc RSS B |");
+    println!(
+        "| what | baseline heap B | gdc heap B | gdc − baseline (heap) | baseline RSS B | gdc RSS B |"
+    );
     println!("|---|---|---|---|---|---|");
     let row = |what: String, b: &Cost, g: &Cost| {
         println!(

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use gdc_crdt::ops::{self, End, SetTtl};
-use gdc_crdt::{Blob, Crdt, Dot, Effect, HlcClock, KeyState, Keyspace, OpId, ServerId, Tag, VersionVector};
+use gdc_crdt::{
+    Blob, Crdt, Dot, Effect, HlcClock, KeyState, Keyspace, OpId, ServerId, Tag, VersionVector,
+};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -82,7 +84,11 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
     let zadd = (key(), elem(), -10i32..10).prop_map(|(k, m, s)| Cmd::ZAdd(k, m, s));
     let zincr = (key(), elem(), -3i32..4).prop_map(|(k, m, s)| Cmd::ZIncr(k, m, s));
     let zrem = (key(), elem()).prop_map(|(k, m)| Cmd::ZRem(k, m));
-    let push = (key(), any::<bool>(), prop::collection::vec(any::<u8>(), 1..3))
+    let push = (
+        key(),
+        any::<bool>(),
+        prop::collection::vec(any::<u8>(), 1..3),
+    )
         .prop_map(|(k, l, v)| Cmd::Push(k, l, v));
     let pop = (key(), any::<bool>()).prop_map(|(k, l)| Cmd::Pop(k, l));
     let lset = (key(), -3i64..3, any::<u8>()).prop_map(|(k, i, v)| Cmd::LSet(k, i, v));
@@ -93,13 +99,19 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
         Family::Counter => {
             prop_oneof![4 => incr, 1 => incrf, 2 => set, 2 => del, 1 => expire].boxed()
         }
-        Family::Hash => prop_oneof![4 => hset, 2 => hdel, 3 => hincr, 1 => del, 1 => expire].boxed(),
+        Family::Hash => {
+            prop_oneof![4 => hset, 2 => hdel, 3 => hincr, 1 => del, 1 => expire].boxed()
+        }
         Family::Set => prop_oneof![4 => sadd, 3 => srem, 1 => del, 1 => expire].boxed(),
-        Family::ZSet => prop_oneof![4 => zadd, 3 => zincr, 2 => zrem, 1 => del, 1 => expire].boxed(),
+        Family::ZSet => {
+            prop_oneof![4 => zadd, 3 => zincr, 2 => zrem, 1 => del, 1 => expire].boxed()
+        }
         Family::List => {
             prop_oneof![4 => push, 3 => pop, 2 => lset, 2 => linsert, 1 => del, 1 => expire].boxed()
         }
-        Family::Ttl => prop_oneof![3 => set, 3 => expire, 3 => persist, 1 => del, 1 => sadd].boxed(),
+        Family::Ttl => {
+            prop_oneof![3 => set, 3 => expire, 3 => persist, 1 => del, 1 => sadd].boxed()
+        }
         Family::All => prop_oneof![
             3 => set, 2 => del, 2 => incr, 1 => incrf, 2 => expire, 1 => persist,
             2 => hset, 1 => hdel, 1 => hincr, 2 => sadd, 1 => srem, 2 => zadd, 1 => zincr,
@@ -134,9 +146,15 @@ pub enum Step {
 pub fn step(f: Family, replicas: usize, merges: bool) -> BoxedStrategy<Step> {
     let r = 0..replicas;
     let exec = (r.clone(), cmd(f)).prop_map(|(i, c)| Step::Exec(i, c));
-    let deliver = (r.clone(), r.clone(), 1usize..4).prop_map(|(to, from, n)| Step::Deliver { to, from, n });
-    let dup = (r.clone(), r.clone(), 0usize..5).prop_map(|(to, from, back)| Step::Duplicate { to, from, back });
-    let mkey = (r.clone(), r.clone(), key()).prop_map(|(to, from, key)| Step::MergeKey { to, from, key });
+    let deliver =
+        (r.clone(), r.clone(), 1usize..4).prop_map(|(to, from, n)| Step::Deliver { to, from, n });
+    let dup = (r.clone(), r.clone(), 0usize..5).prop_map(|(to, from, back)| Step::Duplicate {
+        to,
+        from,
+        back,
+    });
+    let mkey =
+        (r.clone(), r.clone(), key()).prop_map(|(to, from, key)| Step::MergeKey { to, from, key });
     let mall = (r.clone(), r.clone()).prop_map(|(to, from)| Step::MergeAll { to, from });
     let report = r.clone().prop_map(Step::Report);
     let gc = r.prop_map(Step::Gc);
@@ -158,9 +176,16 @@ pub enum Body {
 
 #[derive(Clone, Debug)]
 pub enum Msg {
-    Op { origin: ServerId, op: OpId, body: Body },
+    Op {
+        origin: ServerId,
+        op: OpId,
+        body: Body,
+    },
     /// The origin's applied vector at the moment it was sent (after its earlier ops).
-    Report { origin: ServerId, applied: VersionVector },
+    Report {
+        origin: ServerId,
+        applied: VersionVector,
+    },
 }
 
 #[derive(Debug)]
@@ -225,7 +250,14 @@ impl Cluster {
             let rep = &mut self.replicas[r];
             let op = OpId(rep.applied.get(rep.id).0 + 1);
             let by = Dot::new(rep.id, op, 0);
-            let msg = Msg::Op { origin: rep.id, op, body: Body::Flush { cutoff: rep.applied.clone(), by } };
+            let msg = Msg::Op {
+                origin: rep.id,
+                op,
+                body: Body::Flush {
+                    cutoff: rep.applied.clone(),
+                    by,
+                },
+            };
             apply_msg(rep, &msg, now, false);
             self.streams[r].push(msg);
             self.replicas[r].cursor[r] = self.streams[r].len();
@@ -248,7 +280,9 @@ impl Cluster {
             Cmd::IncrFloat(_, n) => ops::incr_by_float(state, now, tag, n).ok().map(|r| r.0),
             Cmd::Expire(_, ms) => ops::expire(state, now, tag, now + ms),
             Cmd::Persist(_) => ops::persist(state, now, tag),
-            Cmd::HSet(_, f, v) => ops::hset(state, now, tag, &[(e(f), b(v))]).ok().map(|r| r.0),
+            Cmd::HSet(_, f, v) => ops::hset(state, now, tag, &[(e(f), b(v))])
+                .ok()
+                .map(|r| r.0),
             Cmd::HDel(_, f) => ops::hdel(state, now, tag, &[e(f)]).ok().and_then(|r| r.0),
             Cmd::HIncr(_, f, n) => ops::hincr_by(state, now, tag, &e(f), n).ok().map(|r| r.0),
             Cmd::SAdd(_, m) => {
@@ -259,8 +293,12 @@ impl Cluster {
                 let m: Vec<Blob> = m.iter().map(|&i| e(i)).collect();
                 ops::srem(state, now, tag, &m).ok().and_then(|r| r.0)
             }
-            Cmd::ZAdd(_, m, s) => ops::zadd(state, now, tag, &[(e(m), s as f64)]).ok().map(|r| r.0),
-            Cmd::ZIncr(_, m, s) => ops::zincr_by(state, now, tag, &e(m), s as f64).ok().map(|r| r.0),
+            Cmd::ZAdd(_, m, s) => ops::zadd(state, now, tag, &[(e(m), s as f64)])
+                .ok()
+                .map(|r| r.0),
+            Cmd::ZIncr(_, m, s) => ops::zincr_by(state, now, tag, &e(m), s as f64)
+                .ok()
+                .map(|r| r.0),
             Cmd::ZRem(_, m) => ops::zrem(state, now, tag, &[e(m)]).ok().and_then(|r| r.0),
             Cmd::Push(_, left, vs) => {
                 let vs: Vec<Blob> = vs.iter().map(|&v| b(v)).collect();
@@ -288,7 +326,9 @@ impl Cluster {
     pub fn deliver(&mut self, to: usize, from: usize, n: usize) {
         for _ in 0..n {
             let c = self.replicas[to].cursor[from];
-            let Some(msg) = self.streams[from].get(c).cloned() else { return };
+            let Some(msg) = self.streams[from].get(c).cloned() else {
+                return;
+            };
             let now = self.wall(to);
             apply_msg(&mut self.replicas[to], &msg, now, false);
             self.replicas[to].cursor[from] = c + 1;
@@ -387,8 +427,17 @@ impl Cluster {
         let state = rep.ks.get(key.as_bytes());
         let floor = state.map_or(gdc_crdt::Hlc::ZERO, |s| s.max_hlc());
         let tag = Tag::new(Dot::new(rep.id, op, 0), rep.clock.tick_after(now, floor));
-        let Some(effect) = f(state, now, tag) else { return false };
-        let msg = Msg::Op { origin: rep.id, op, body: Body::Key { key: Blob::from(key), effect } };
+        let Some(effect) = f(state, now, tag) else {
+            return false;
+        };
+        let msg = Msg::Op {
+            origin: rep.id,
+            op,
+            body: Body::Key {
+                key: Blob::from(key),
+                effect,
+            },
+        };
         apply_msg(rep, &msg, now, false);
         self.streams[r].push(msg);
         self.replicas[r].cursor[r] = self.streams[r].len();
@@ -439,7 +488,12 @@ impl Cluster {
         let first = &self.replicas[0].ks;
         for (i, r) in self.replicas.iter().enumerate().skip(1) {
             assert_eq!(first, &r.ks, "replica 1 and replica {} differ", i + 1);
-            assert_eq!(first.digest(), r.ks.digest(), "digests of replica 1 and {} differ", i + 1);
+            assert_eq!(
+                first.digest(),
+                r.ks.digest(),
+                "digests of replica 1 and {} differ",
+                i + 1
+            );
         }
     }
 }
