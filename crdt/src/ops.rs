@@ -12,11 +12,12 @@ use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Loc, Removal, Reset, Value};
 use crate::error::OpError;
 use crate::field::{Field, Num};
-use crate::ids::Tag;
+use crate::ids::{Dot, Tag};
 use crate::key::{KeyState, Kind, Part};
 use crate::list::{ListId, Pos, pos_between};
 use crate::string::{parse_f64, parse_i64, value};
 use crate::zset::member_score;
+use std::collections::{HashMap, HashSet};
 
 /// What SET does with the key's TTL.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub enum End {
     Right,
 }
 
-fn removal(loc: Loc, dot: crate::ids::Dot) -> Removal {
+fn removal(loc: Loc, dot: Dot) -> Removal {
     Removal { loc, dot }
 }
 
@@ -276,11 +277,15 @@ pub fn persist(key: Option<&KeyState>, now_ms: u64, tag: Tag) -> Option<Effect> 
 /// Keep the last occurrence of each name, in first-seen order (Redis applies repeated names
 /// in order, so the last value wins).
 fn last_wins<T>(items: &[(Blob, T)]) -> Vec<&(Blob, T)> {
+    let mut slot: HashMap<&[u8], usize> = HashMap::with_capacity(items.len());
     let mut out: Vec<&(Blob, T)> = Vec::with_capacity(items.len());
     for it in items {
-        match out.iter_mut().find(|o| o.0 == it.0) {
-            Some(slot) => *slot = it,
-            None => out.push(it),
+        match slot.get(it.0.as_slice()) {
+            Some(&i) => out[i] = it,
+            None => {
+                slot.insert(&it.0, out.len());
+                out.push(it);
+            }
         }
     }
     out
@@ -323,16 +328,10 @@ pub fn hdel(
         return Ok((None, 0));
     };
     let mut removed = 0;
-    for name in names {
+    for name in dedup(names) {
         if let Some(f) = h.get(name) {
-            if !e
-                .removes
-                .iter()
-                .any(|r| matches!(&r.loc, Loc::Field(FieldLoc::Hash(n)) if n == name))
-            {
-                observe_field(f, &FieldLoc::Hash(name.clone()), &mut e);
-                removed += 1;
-            }
+            observe_field(f, &FieldLoc::Hash(name.clone()), &mut e);
+            removed += 1;
         }
     }
     Ok(((removed > 0).then_some(e), removed))
@@ -391,14 +390,10 @@ pub fn hincr_by_float(
     Ok((e, new))
 }
 
+/// Each name once, in first-seen order.
 fn dedup(items: &[Blob]) -> Vec<&Blob> {
-    let mut out: Vec<&Blob> = Vec::with_capacity(items.len());
-    for it in items {
-        if !out.contains(&it) {
-            out.push(it);
-        }
-    }
-    out
+    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(items.len());
+    items.iter().filter(|m| seen.insert(m.as_slice())).collect()
 }
 
 /// SADD (and the adding half of SMOVE and S*STORE). A member already present is re-added
@@ -618,4 +613,61 @@ pub fn list_remove(
         e.removes.push(removal(Loc::List(id.clone()), id.dot));
     }
     Ok((!e.removes.is_empty()).then_some(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hlc::Hlc;
+    use crate::ids::{OpId, ServerId};
+    use crate::vv::VersionVector;
+
+    fn tag(op: u64) -> Tag {
+        Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(1000 + op, 0))
+    }
+
+    fn b(s: &str) -> Blob {
+        Blob::from(s)
+    }
+
+    #[test]
+    fn repeated_names_in_one_command_count_once_and_the_last_value_wins() {
+        let none = VersionVector::new();
+        let mut k = KeyState::new();
+        let (e, added) = sadd(None, 0, tag(1), &[b("a"), b("b"), b("a")]).expect("set");
+        assert_eq!(added, 2);
+        k.apply(&e, &none);
+        assert_eq!(k.set().map(|s| s.len()), Some(2));
+
+        let mut h = KeyState::new();
+        let pairs = [(b("f"), b("1")), (b("g"), b("2")), (b("f"), b("3"))];
+        let (e, added) = hset(None, 0, tag(2), &pairs).expect("hash");
+        assert_eq!(added, 2);
+        h.apply(&e, &none);
+        let f = h.hash().and_then(|h| h.get(b"f")).expect("field f");
+        assert_eq!(&*crate::string::value(f), b"3");
+    }
+
+    #[test]
+    fn wrong_type_is_refused_with_redis_error() {
+        let none = VersionVector::new();
+        let mut k = KeyState::new();
+        k.apply(&set(None, 0, tag(1), b("v"), SetTtl::Clear), &none);
+        assert_eq!(
+            sadd(Some(&k), 0, tag(2), &[b("m")]).err(),
+            Some(OpError::WrongType)
+        );
+        assert_eq!(
+            OpError::WrongType.to_string(),
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+        assert_eq!(
+            incr_by(Some(&k), 0, tag(2), 1).err(),
+            Some(OpError::NotInteger)
+        );
+        assert_eq!(
+            list_set(None, 0, tag(2), 0, b("x")).err(),
+            Some(OpError::NoSuchKey)
+        );
+    }
 }
