@@ -777,8 +777,18 @@ impl KeyState {
 
 impl Crdt for KeyState {
     fn merge(&mut self, other: &KeyState) {
-        let mut o = other.clone();
-        let other_full: &Full = o.make_full();
+        let plain_as_full;
+        let other_full: &Full = match &other.0 {
+            Repr::Full(f) => f,
+            Repr::Plain(reg) => {
+                plain_as_full = Full::from_raw(
+                    smallvec::smallvec![Part::Str(Field::single(reg.to_reg()))],
+                    Vec::new(),
+                    None,
+                );
+                &plain_as_full
+            }
+        };
         self.make_full().merge(other_full);
         self.compact();
     }
