@@ -3,11 +3,13 @@
 
 use crate::Crdt;
 use crate::blob::Blob;
+use crate::codec::{encode_vv, key_digest};
 use crate::effect::Effect;
 use crate::ids::Dot;
 use crate::key::KeyState;
 use crate::vv::VersionVector;
 use std::collections::HashMap;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Number of buckets the keyspace digest is split into (a power of two).
 pub const DIGEST_BUCKETS: usize = 256;
@@ -125,12 +127,13 @@ impl Crdt for Keyspace {
 }
 
 impl Keyspace {
-    /// Per bucket, the wrapping sum of the digests of the keys in it.
+    /// Per bucket, the wrapping sum of the digests of the keys in it (tombstones included:
+    /// two regions that would change each other on a merge never look equal).
     pub fn bucket_digests(&self) -> Vec<u64> {
         let mut b = vec![0u64; DIGEST_BUCKETS];
         for (key, k) in &self.keys {
             let i = bucket_of(key);
-            b[i] = b[i].wrapping_add(key_digest_tmp(key, k));
+            b[i] = b[i].wrapping_add(key_digest(key, k));
         }
         b
     }
@@ -141,18 +144,13 @@ impl Keyspace {
         for d in self.bucket_digests() {
             bytes.extend_from_slice(&d.to_le_bytes());
         }
-        bytes.extend_from_slice(format!("{:?}{:?}", self.flushed, self.flushed_by).as_bytes());
-        xxhash_rust::xxh3::xxh3_64(&bytes)
+        encode_vv(&self.flushed, &mut bytes);
+        encode_vv(&self.flushed_by, &mut bytes);
+        xxh3_64(&bytes)
     }
 }
 
 /// The digest bucket of a key.
 pub fn bucket_of(key: &[u8]) -> usize {
-    (xxhash_rust::xxh3::xxh3_64(key) as usize) & (DIGEST_BUCKETS - 1)
-}
-
-fn key_digest_tmp(key: &[u8], k: &KeyState) -> u64 {
-    let mut b = key.to_vec();
-    b.extend_from_slice(format!("{k:?}").as_bytes());
-    xxhash_rust::xxh3::xxh3_64(&b)
+    (xxh3_64(key) as usize) & (DIGEST_BUCKETS - 1)
 }

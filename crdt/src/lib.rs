@@ -5,6 +5,7 @@
 //! garbage collection. `docs/semantics.md` states the rules for users; the tests prove them.
 
 pub mod blob;
+pub mod codec;
 pub mod effect;
 pub mod error;
 pub mod field;

@@ -55,9 +55,14 @@ pub fn pos_between(lo: Option<&Pos>, hi: Option<&Pos>, me: ServerId) -> Pos {
     let me = me.0 as u64;
     for i in 0.. {
         let l = lo_digits.get(i).copied().unwrap_or(0);
-        let h = match hi_digits {
-            Some(h) => h.get(i).copied().unwrap_or(0),
-            None => u64::MAX,
+        let h = match hi_digits.map(|h| h.get(i)) {
+            Some(Some(&d)) => d,
+            // `hi` is a prefix of what we have built: nothing fits below it (only positions
+            // that end in a zero digit, which we never make, can cause this), so go after `lo`.
+            Some(None) | None => {
+                hi_digits = None;
+                u64::MAX
+            }
         };
         let (lh, hh) = (l >> 32, h >> 32);
         let choice = if hh >= lh + 2 {
@@ -212,5 +217,17 @@ mod tests {
         check(Some(&x), Some(&y), 1);
         check(Some(&x), Some(&y), 7);
         check(Some(&x), Some(&y), 2);
+    }
+
+    #[test]
+    fn ends_even_when_nothing_fits_between() {
+        // No position lies strictly between these two (the upper one extends the lower one
+        // with a zero digit); the new one goes right after the lower one instead.
+        let lo = Pos(SmallVec::from_slice(&[5 << 32, 0]));
+        let hi = Pos(SmallVec::from_slice(&[5 << 32, 0, 0]));
+        let p = pos_between(Some(&lo), Some(&hi), ServerId(1));
+        assert!(lo < p);
+        let all_ones = Pos(SmallVec::from_slice(&[u64::MAX]));
+        assert!(all_ones < pos_between(Some(&all_ones), None, ServerId(1)));
     }
 }
