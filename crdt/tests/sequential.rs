@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Cluster, Cmd, ELEMS, Family, KEYS, TtlArg, cmd};
+use common::{Cluster, Cmd, ELEMS, Family, KEYS, TtlArg, cmd, key_of};
 use gdc_crdt::KeyState;
 use gdc_crdt::Num;
 use gdc_crdt::string::{format_num, parse_f64, parse_i64, value};
@@ -58,30 +58,11 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64) {
     m.retain(|_, (_, at)| at.is_none_or(|t| t > now));
     let e = |i: usize| ELEMS[i].as_bytes().to_vec();
     let b = |v: u8| vec![v];
-    let key = match c {
-        Cmd::Flush => {
-            m.clear();
-            return;
-        }
-        Cmd::Set(k, ..)
-        | Cmd::Del(k)
-        | Cmd::Incr(k, _)
-        | Cmd::IncrFloat(k, _)
-        | Cmd::Expire(k, _)
-        | Cmd::Persist(k)
-        | Cmd::HSet(k, ..)
-        | Cmd::HDel(k, _)
-        | Cmd::HIncr(k, ..)
-        | Cmd::SAdd(k, _)
-        | Cmd::SRem(k, _)
-        | Cmd::ZAdd(k, ..)
-        | Cmd::ZIncr(k, ..)
-        | Cmd::ZRem(k, _)
-        | Cmd::Push(k, ..)
-        | Cmd::Pop(k, _)
-        | Cmd::LSet(k, ..)
-        | Cmd::LInsert(k, ..) => KEYS[*k],
-    };
+    if let Cmd::Flush = c {
+        m.clear();
+        return;
+    }
+    let key = key_of(c);
     let cur = m.get(key).cloned();
     let ttl = cur.as_ref().and_then(|c| c.1);
     let new: Option<(Seen, Option<u64>)> = match (c, cur.map(|c| c.0)) {

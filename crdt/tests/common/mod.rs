@@ -498,7 +498,8 @@ impl Cluster {
     }
 }
 
-fn key_of(c: &Cmd) -> &'static str {
+/// The key a command writes (FLUSHDB: the first, unused).
+pub fn key_of(c: &Cmd) -> &'static str {
     let k = match c {
         Cmd::Set(k, ..)
         | Cmd::Del(k)
