@@ -161,13 +161,23 @@ pub struct TtlEntry {
 }
 
 /// The general form of a key's state.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, Default)]
 struct Full {
     /// Sorted by kind; only parts with content or reset records.
     parts: SmallVec<[Part; 1]>,
     /// Live TTL entries, sorted by dot.
     ttl: Vec<TtlEntry>,
     tomb: Option<Box<Tomb>>,
+    /// At least the largest HLC of anything in the key (maybe of content since removed):
+    /// kept so that a write to a large key finds its floor without a scan. Not part of the
+    /// state: equality and encoding ignore it.
+    hlc_floor: Hlc,
+}
+
+impl PartialEq for Full {
+    fn eq(&self, o: &Full) -> bool {
+        self.parts == o.parts && self.ttl == o.ttl && self.tomb == o.tomb
+    }
 }
 
 impl Full {
@@ -264,6 +274,10 @@ impl Full {
     /// The largest HLC of anything in the key: a write that overwrites the key must be
     /// stamped after it (see [`crate::HlcClock::tick_after`]).
     pub fn max_hlc(&self) -> Hlc {
+        self.hlc_floor
+    }
+
+    fn scan_max_hlc(&self) -> Hlc {
         let p = self
             .parts
             .iter()
@@ -297,6 +311,7 @@ impl Full {
     /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
     /// covers are skipped: the flush observed and removed them.
     pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
+        self.hlc_floor = self.hlc_floor.max(e.tag.hlc);
         let by = e.tag.dot;
         let mut tomb = self.tomb.take().unwrap_or_default();
         if let Some(cut) = &e.cutoff {
@@ -510,14 +525,17 @@ impl Full {
             parts,
             ttl,
             tomb: tomb.map(Box::new),
+            hlc_floor: Hlc::ZERO,
         };
         k.tidy();
+        k.hlc_floor = k.scan_max_hlc();
         k
     }
 }
 
 impl Full {
     fn merge(&mut self, other: &Full) {
+        self.hlc_floor = self.hlc_floor.max(other.hlc_floor);
         let mut tomb = self.tomb.take().unwrap_or_default();
         if let Some(t) = &other.tomb {
             tomb.join(t);

@@ -1,0 +1,409 @@
+//! The binlog: every op this node applies, in order, in append-only segment files of
+//! CRC-framed records. Sync channels will ship it; on restart it is replayed. A torn or
+//! corrupt tail (a crash mid-write) is detected, cut, and logged.
+//!
+//! Segment file `binlog-<first op id, 20 digits>.log`: the 8-byte magic `GDCBLG01`, then
+//! records, each `payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload`.
+//! Payload: format version, kind, then the record (see [`Record`]).
+
+use gdc_crdt::codec::{decode_effect, decode_vv, encode_effect, encode_vv};
+use gdc_crdt::{Dot, Effect, Hlc, OpId, ServerId, VersionVector};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"GDCBLG01";
+const RECORD_VERSION: u8 = 1;
+/// A record larger than this is corruption, not data (an argument is at most 512 MB).
+const RECORD_BYTES_MAX: u32 = 1 << 30;
+/// A segment is closed and a new one begun past this size.
+pub const SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// When appended records are forced to disk (`appendfsync`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before any reply that acknowledges them.
+    Always,
+    /// Once a second.
+    EverySec,
+    /// When the operating system decides.
+    No,
+}
+
+impl std::str::FromStr for Fsync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Ok(Fsync::Always),
+            "everysec" => Ok(Fsync::EverySec),
+            "no" => Ok(Fsync::No),
+            _ => Err(format!(
+                "appendfsync must be always, everysec or no, not '{s}'"
+            )),
+        }
+    }
+}
+
+impl Fsync {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+}
+
+/// One binlog record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// An effect on one key of database `db`.
+    Key {
+        db: u32,
+        key: Vec<u8>,
+        effect: Effect,
+    },
+    /// FLUSHDB (`db` set) or FLUSHALL: removes everything `cutoff` covers.
+    Flush {
+        db: Option<u32>,
+        by: Dot,
+        hlc: Hlc,
+        cutoff: VersionVector,
+    },
+}
+
+impl Record {
+    /// The op's dot (its origin and op id).
+    pub fn dot(&self) -> Dot {
+        match self {
+            Record::Key { effect, .. } => effect.tag.dot,
+            Record::Flush { by, .. } => *by,
+        }
+    }
+
+    pub fn hlc(&self) -> Hlc {
+        match self {
+            Record::Key { effect, .. } => effect.tag.hlc,
+            Record::Flush { hlc, .. } => *hlc,
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(RECORD_VERSION);
+        match self {
+            Record::Key { db, key, effect } => {
+                out.push(0);
+                out.extend_from_slice(&db.to_le_bytes());
+                out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                out.extend_from_slice(key);
+                encode_effect(effect, out);
+            }
+            Record::Flush {
+                db,
+                by,
+                hlc,
+                cutoff,
+            } => {
+                out.push(1);
+                out.extend_from_slice(&db.map_or(u32::MAX, |d| d).to_le_bytes());
+                out.extend_from_slice(&by.server.0.to_le_bytes());
+                out.extend_from_slice(&by.op.0.to_le_bytes());
+                out.extend_from_slice(&hlc.0.to_le_bytes());
+                encode_vv(cutoff, out);
+            }
+        }
+    }
+
+    fn decode(b: &[u8]) -> Result<Record, String> {
+        let take = |b: &[u8], at: usize, n: usize| -> Result<Vec<u8>, String> {
+            b.get(at..at + n)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| "record ends early".to_string())
+        };
+        let u32_at = |at: usize| -> Result<u32, String> {
+            let v = take(b, at, 4)?;
+            Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+        };
+        let u64_at = |at: usize| -> Result<u64, String> {
+            let v = take(b, at, 8)?;
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&v);
+            Ok(u64::from_le_bytes(a))
+        };
+        match b.first() {
+            Some(&RECORD_VERSION) => {}
+            Some(v) => return Err(format!("record format version {v} is not supported")),
+            None => return Err("empty record".into()),
+        }
+        match b.get(1) {
+            Some(0) => {
+                let db = u32_at(2)?;
+                let len = u32_at(6)? as usize;
+                let key = take(b, 10, len)?;
+                let effect = decode_effect(&b[10 + len..]).map_err(|e| e.to_string())?;
+                Ok(Record::Key { db, key, effect })
+            }
+            Some(1) => {
+                let db = u32_at(2)?;
+                let server = ServerId(u32_at(6)?);
+                let op = OpId(u64_at(10)?);
+                let hlc = Hlc(u64_at(18)?);
+                let rest = b.get(26..).ok_or("record ends early")?;
+                let (cutoff, rest) = decode_vv(rest).map_err(|e| e.to_string())?;
+                if !rest.is_empty() {
+                    return Err("bytes left over in a flush record".into());
+                }
+                Ok(Record::Flush {
+                    db: (db != u32::MAX).then_some(db),
+                    by: Dot::new(server, op, 0),
+                    hlc,
+                    cutoff,
+                })
+            }
+            _ => Err("unknown record kind".into()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BinlogError {
+    #[error("binlog i/o on {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "binlog segment {path} is corrupt at byte {offset} ({why}) and is not the last one; refusing to start without it"
+    )]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        why: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BinlogError + '_ {
+    move |source| BinlogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What opening the binlog found.
+#[derive(Debug)]
+pub struct Replay {
+    pub records: Vec<Record>,
+    /// Bytes cut from a torn or corrupt tail, with why (logged by the caller).
+    pub cut: Option<(PathBuf, u64, String)>,
+}
+
+#[derive(Debug)]
+pub struct Binlog {
+    dir: PathBuf,
+    out: BufWriter<File>,
+    path: PathBuf,
+    segment_bytes: u64,
+    policy: Fsync,
+    /// Written to the OS but not yet forced to disk.
+    unsynced: bool,
+    scratch: Vec<u8>,
+}
+
+fn segment_name(first_op: u64) -> String {
+    format!("binlog-{first_op:020}.log")
+}
+
+fn segments(dir: &Path) -> Result<Vec<PathBuf>, BinlogError> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("binlog-") && n.ends_with(".log"))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Where a segment stops being readable, and why.
+type BadTail = Option<(u64, String)>;
+
+/// Read one segment's records; stops at the first bad frame and says where and why.
+fn read_segment(path: &Path) -> Result<(Vec<Record>, BadTail), BinlogError> {
+    let f = File::open(path).map_err(io_err(path))?;
+    let len = f.metadata().map_err(io_err(path))?.len();
+    let mut r = BufReader::new(f);
+    let mut magic = [0u8; 8];
+    if r.read_exact(&mut magic).is_err() || &magic != MAGIC {
+        return Ok((Vec::new(), Some((0, "missing segment header".into()))));
+    }
+    let mut records = Vec::new();
+    let mut offset = 8u64;
+    let mut payload = Vec::new();
+    loop {
+        if offset == len {
+            return Ok((records, None));
+        }
+        let mut head = [0u8; 8];
+        if r.read_exact(&mut head).is_err() {
+            return Ok((records, Some((offset, "torn record header".into()))));
+        }
+        let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if n > RECORD_BYTES_MAX || offset + 8 + n as u64 > len {
+            return Ok((records, Some((offset, "torn record".into()))));
+        }
+        payload.resize(n as usize, 0);
+        if r.read_exact(&mut payload).is_err() {
+            return Ok((records, Some((offset, "torn record".into()))));
+        }
+        if crc32fast::hash(&payload) != crc {
+            return Ok((records, Some((offset, "checksum mismatch".into()))));
+        }
+        match Record::decode(&payload) {
+            Ok(rec) => records.push(rec),
+            Err(why) => return Ok((records, Some((offset, why)))),
+        }
+        offset += 8 + n as u64;
+    }
+}
+
+impl Binlog {
+    /// Open the binlog in `dir` (creating it), returning every intact record. A bad tail of
+    /// the last segment is cut; a bad record anywhere else is an error.
+    pub fn open(
+        dir: &Path,
+        policy: Fsync,
+        next_op: impl FnOnce(&[Record]) -> u64,
+    ) -> Result<(Binlog, Replay), BinlogError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let segs = segments(dir)?;
+        let mut records = Vec::new();
+        let mut cut = None;
+        for (i, path) in segs.iter().enumerate() {
+            let (mut recs, bad) = read_segment(path)?;
+            records.append(&mut recs);
+            if let Some((offset, why)) = bad {
+                if i + 1 != segs.len() {
+                    return Err(BinlogError::Corrupt {
+                        path: path.clone(),
+                        offset,
+                        why,
+                    });
+                }
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_err(path))?;
+                let len = f.metadata().map_err(io_err(path))?.len();
+                let keep = offset;
+                f.set_len(keep).map_err(io_err(path))?;
+                f.sync_all().map_err(io_err(path))?;
+                cut = Some((path.clone(), len - keep, why));
+            }
+        }
+        // Append to the last segment, or begin the first.
+        let (path, mut file) = match segs.last() {
+            Some(p) => (
+                p.clone(),
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(p)
+                    .map_err(io_err(p))?,
+            ),
+            None => {
+                let p = dir.join(segment_name(next_op(&records)));
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(&p)
+                    .map_err(io_err(&p))?;
+                (p, f)
+            }
+        };
+        let mut len = file.seek(SeekFrom::End(0)).map_err(io_err(&path))?;
+        if len == 0 {
+            file.write_all(MAGIC).map_err(io_err(&path))?;
+            file.sync_all().map_err(io_err(&path))?;
+            len = MAGIC.len() as u64;
+        }
+        let log = Binlog {
+            dir: dir.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            path,
+            segment_bytes: len,
+            policy,
+            unsynced: false,
+            scratch: Vec::new(),
+        };
+        Ok((log, Replay { records, cut }))
+    }
+
+    pub fn policy(&self) -> Fsync {
+        self.policy
+    }
+
+    /// Bytes in the current segment.
+    pub fn segment_bytes(&self) -> u64 {
+        self.segment_bytes
+    }
+
+    /// Append a record (buffered; [`Binlog::commit`] makes it durable per the policy).
+    pub fn append(&mut self, rec: &Record) -> Result<(), BinlogError> {
+        if self.segment_bytes >= SEGMENT_BYTES_MAX {
+            self.rotate(rec.dot().op.0)?;
+        }
+        self.scratch.clear();
+        rec.encode(&mut self.scratch);
+        let n = self.scratch.len() as u32;
+        let crc = crc32fast::hash(&self.scratch);
+        let w = &mut self.out;
+        w.write_all(&n.to_le_bytes())
+            .and_then(|_| w.write_all(&crc.to_le_bytes()))
+            .and_then(|_| w.write_all(&self.scratch))
+            .map_err(io_err(&self.path))?;
+        self.segment_bytes += 8 + n as u64;
+        Ok(())
+    }
+
+    /// End of a batch: hand what was appended to the OS (so a crash of this process loses
+    /// nothing), and with `always`, force it to disk before the caller replies.
+    pub fn commit(&mut self) -> Result<(), BinlogError> {
+        if !self.out.buffer().is_empty() {
+            self.out.flush().map_err(io_err(&self.path))?;
+            self.unsynced = true;
+        }
+        if self.policy == Fsync::Always {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Force written records to disk (the `everysec` timer calls this).
+    pub fn sync(&mut self) -> Result<(), BinlogError> {
+        if self.unsynced {
+            self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    fn rotate(&mut self, first_op: u64) -> Result<(), BinlogError> {
+        self.out.flush().map_err(io_err(&self.path))?;
+        self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
+        let path = self.dir.join(segment_name(first_op));
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        f.write_all(MAGIC).map_err(io_err(&path))?;
+        self.out = BufWriter::with_capacity(1 << 16, f);
+        self.path = path;
+        self.segment_bytes = MAGIC.len() as u64;
+        self.unsynced = true;
+        Ok(())
+    }
+}

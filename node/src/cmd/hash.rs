@@ -1,0 +1,167 @@
+//! Hash commands.
+
+use super::{Ctx, check_type, float_arg, int_arg, refused, wrong_arity};
+use crate::reply::Reply;
+use bytes::Bytes;
+use gdc_crdt::hash::HashPart;
+use gdc_crdt::string::value;
+use gdc_crdt::{Blob, Kind, OpError, ops};
+
+fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a HashPart>, Reply> {
+    let k = ctx.get(key);
+    check_type(k, Kind::Hash)?;
+    Ok(k.and_then(|k| k.hash()))
+}
+
+fn field(h: Option<&HashPart>, f: &[u8]) -> Option<Bytes> {
+    h.and_then(|h| h.get(f))
+        .map(|f| Bytes::copy_from_slice(&value(f)))
+}
+
+fn pairs(args: &[Bytes]) -> Vec<(Blob, Blob)> {
+    args.chunks(2)
+        .map(|kv| (Blob::from(&kv[0][..]), Blob::from(&kv[1][..])))
+        .collect()
+}
+
+fn write_fields(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[(Blob, Blob)]) -> Result<usize, Reply> {
+    ctx.write(key, |k, now, tag| {
+        ops::hset(k, now, tag, pairs).map(|(e, n)| (Some(e), n))
+    })
+}
+
+pub fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 1 {
+        return wrong_arity("hset");
+    }
+    write_fields(ctx, &args[1], &pairs(&args[2..])).map_or_else(|e| e, |n| Reply::Int(n as i64))
+}
+
+pub fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 1 {
+        return wrong_arity("hmset");
+    }
+    write_fields(ctx, &args[1], &pairs(&args[2..])).map_or_else(|e| e, |_| Reply::OK)
+}
+
+pub fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(h) if h.and_then(|h| h.get(&args[2])).is_some() => Reply::Int(0),
+        Ok(_) => {
+            write_fields(ctx, &args[1], &pairs(&args[2..4])).map_or_else(|e| e, |_| Reply::Int(1))
+        }
+        Err(e) => e,
+    }
+}
+
+pub fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(h) => field(h, &args[2]).map_or(Reply::Nil, Reply::Bulk),
+        Err(e) => e,
+    }
+}
+
+pub fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(h) => Reply::Array(
+            args[2..]
+                .iter()
+                .map(|f| field(h, f).map_or(Reply::Nil, Reply::Bulk))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+pub fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let names: Vec<Blob> = args[2..].iter().map(|f| Blob::from(&f[..])).collect();
+    match ctx.write(&args[1], |k, now, tag| ops::hdel(k, now, tag, &names)) {
+        Ok(n) => Reply::Int(n as i64),
+        Err(e) => e,
+    }
+}
+
+pub fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(h) => Reply::Int(h.and_then(|h| h.get(&args[2])).is_some() as i64),
+        Err(e) => e,
+    }
+}
+
+pub fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(h) => Reply::Int(h.map_or(0, |h| h.len() as i64)),
+        Err(e) => e,
+    }
+}
+
+fn listing(ctx: &Ctx<'_>, key: &[u8], keys: bool, vals: bool) -> Reply {
+    let h = match read(ctx, key) {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    let mut out = Vec::new();
+    let mut map = Vec::new();
+    for (name, f) in h.into_iter().flat_map(|h| h.fields()) {
+        let n = Reply::bulk(Bytes::copy_from_slice(name));
+        let v = Reply::bulk(Bytes::copy_from_slice(&value(f)));
+        match (keys, vals) {
+            (true, true) => map.push((n, v)),
+            (true, false) => out.push(n),
+            _ => out.push(v),
+        }
+    }
+    if keys && vals {
+        Reply::Map(map)
+    } else {
+        Reply::Array(out)
+    }
+}
+
+pub fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    listing(ctx, &args[1], true, false)
+}
+
+pub fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    listing(ctx, &args[1], false, true)
+}
+
+pub fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    listing(ctx, &args[1], true, true)
+}
+
+pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let by = match int_arg(&args[3]) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    let name = Blob::from(&args[2][..]);
+    match ctx.write(&args[1], |k, now, tag| {
+        ops::hincr_by(k, now, tag, &name, by).map(|(e, v)| (Some(e), v))
+    }) {
+        Ok(v) => Reply::Int(v),
+        Err(e) => e,
+    }
+}
+
+pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let by = match float_arg(&args[3]) {
+        Ok(f) if f.is_finite() => f,
+        Ok(_) => return refused(OpError::NanOrInfinity),
+        Err(e) => return e,
+    };
+    let name = Blob::from(&args[2][..]);
+    if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+        ops::hincr_by_float(k, now, tag, &name, by).map(|(e, v)| (Some(e), v))
+    }) {
+        return e;
+    }
+    hget(ctx, &args[..3])
+}
+
+pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(h) => Reply::Int(field(h, &args[2]).map_or(0, |v| v.len() as i64)),
+        Err(e) => e,
+    }
+}

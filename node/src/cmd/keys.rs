@@ -1,0 +1,183 @@
+//! Key commands: DEL, EXISTS, TYPE, the EXPIRE family, TTL, PERSIST, KEYS.
+
+use super::{Ctx, int_arg, is};
+use crate::reply::Reply;
+use bytes::Bytes;
+use gdc_crdt::ops;
+
+pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut n = 0;
+    for key in &args[1..] {
+        let existed = ctx.get(key).is_some();
+        let r = ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())));
+        if let Err(e) = r {
+            return e;
+        }
+        n += existed as i64;
+    }
+    Reply::Int(n)
+}
+
+pub fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Int(args[1..].iter().filter(|k| ctx.get(k).is_some()).count() as i64)
+}
+
+pub fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let name = ctx
+        .get(&args[1])
+        .and_then(|k| k.kind())
+        .map_or("none", |k| k.name());
+    Reply::Status(name)
+}
+
+/// EXPIRE family: `at_ms` computed by the caller; NX XX GT LT judged here, as Redis does.
+fn expire_at(ctx: &mut Ctx<'_>, args: &[Bytes], at_ms: Option<i64>) -> Reply {
+    let Some(at_ms) = at_ms else {
+        return Reply::err(format!(
+            "ERR invalid expire time in '{}' command",
+            String::from_utf8_lossy(&args[0]).to_ascii_lowercase()
+        ));
+    };
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &args[3..] {
+        match () {
+            _ if is(a, "nx") => nx = true,
+            _ if is(a, "xx") => xx = true,
+            _ if is(a, "gt") => gt = true,
+            _ if is(a, "lt") => lt = true,
+            _ => {
+                return Reply::err(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(a)
+                ));
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Reply::err("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if gt && lt {
+        return Reply::err("ERR GT and LT options at the same time are not compatible");
+    }
+    let key = &args[1];
+    let Some(k) = ctx.get(key) else {
+        return Reply::Int(0);
+    };
+    let cur = k.expire_at();
+    let ok = match cur {
+        None => !xx && !gt,
+        Some(t) => !nx && (!gt || at_ms > t as i64) && (!lt || at_ms < t as i64),
+    };
+    if !ok {
+        return Reply::Int(0);
+    }
+    let now = ctx.now as i64;
+    let r = if at_ms <= now {
+        ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
+    } else {
+        ctx.write(key, |k, now, tag| {
+            Ok((ops::expire(k, now, tag, at_ms as u64), ()))
+        })
+    };
+    match r {
+        Ok(()) => Reply::Int(1),
+        Err(e) => e,
+    }
+}
+
+fn relative(ctx: &Ctx<'_>, arg: &[u8], unit_ms: i64) -> Result<Option<i64>, Reply> {
+    let n = int_arg(arg)?;
+    Ok(n.checked_mul(unit_ms)
+        .and_then(|ms| ms.checked_add(ctx.now as i64)))
+}
+
+fn absolute(arg: &[u8], unit_ms: i64) -> Result<Option<i64>, Reply> {
+    let n = int_arg(arg)?;
+    Ok(n.checked_mul(unit_ms))
+}
+
+pub fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match relative(ctx, &args[2], 1000) {
+        Ok(at) => expire_at(ctx, args, at),
+        Err(e) => e,
+    }
+}
+
+pub fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match relative(ctx, &args[2], 1) {
+        Ok(at) => expire_at(ctx, args, at),
+        Err(e) => e,
+    }
+}
+
+pub fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match absolute(&args[2], 1000) {
+        Ok(at) => expire_at(ctx, args, at),
+        Err(e) => e,
+    }
+}
+
+pub fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match absolute(&args[2], 1) {
+        Ok(at) => expire_at(ctx, args, at),
+        Err(e) => e,
+    }
+}
+
+/// Milliseconds left: -2 when absent, -1 without TTL.
+fn ttl_ms(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
+    match ctx.get(key) {
+        None => -2,
+        Some(k) => k
+            .expire_at()
+            .map_or(-1, |t| (t as i64 - ctx.now as i64).max(0)),
+    }
+}
+
+pub fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let ms = ttl_ms(ctx, &args[1]);
+    Reply::Int(if ms < 0 { ms } else { (ms + 500) / 1000 })
+}
+
+pub fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Int(ttl_ms(ctx, &args[1]))
+}
+
+fn expire_time(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
+    match ctx.get(key) {
+        None => -2,
+        Some(k) => k.expire_at().map_or(-1, |t| t as i64),
+    }
+}
+
+pub fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let t = expire_time(ctx, &args[1]);
+    Reply::Int(if t < 0 { t } else { t / 1000 })
+}
+
+pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Int(expire_time(ctx, &args[1]))
+}
+
+pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let has_ttl = ctx.get(&args[1]).is_some_and(|k| k.expire_at().is_some());
+    if !has_ttl {
+        return Reply::Int(0);
+    }
+    match ctx.write(&args[1], |k, now, tag| Ok((ops::persist(k, now, tag), ()))) {
+        Ok(()) => Reply::Int(1),
+        Err(e) => e,
+    }
+}
+
+pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let pat = &args[1];
+    let out: Vec<Reply> = ctx
+        .store
+        .db(ctx.conn.db)
+        .iter()
+        .filter(|(key, k)| k.exists(ctx.now) && crate::glob::matches(pat, key))
+        .map(|(key, _)| Reply::bulk(Bytes::copy_from_slice(key)))
+        .collect();
+    Reply::Array(out)
+}

@@ -1,0 +1,254 @@
+//! Commands: the table of names and arities, argument parsing helpers, and dispatch. One
+//! file per command family.
+
+mod hash;
+mod keys;
+mod list;
+mod server;
+mod set;
+mod string;
+mod zset;
+
+use crate::reply::Reply;
+use crate::store::{Store, WriteError};
+use bytes::Bytes;
+use gdc_crdt::{Effect, KeyState, OpError, Tag};
+
+/// Per-connection state.
+#[derive(Debug)]
+pub struct Conn {
+    pub id: u64,
+    pub db: usize,
+    /// Protocol version: 2 or 3 (HELLO).
+    pub resp: u8,
+    pub authenticated: bool,
+    pub name: Option<Bytes>,
+    /// Close after replying (QUIT).
+    pub closing: bool,
+}
+
+/// What every command may use.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub store: &'a mut Store,
+    pub conn: &'a mut Conn,
+    pub server: &'a crate::server::Shared,
+    /// Unix ms, fixed for the whole batch.
+    pub now: u64,
+}
+
+impl Ctx<'_> {
+    /// A key as the client sees it (absent when expired).
+    pub fn get(&self, key: &[u8]) -> Option<&KeyState> {
+        self.store.get(self.conn.db, key, self.now)
+    }
+
+    /// Make a write to `key` of the current database.
+    pub fn write<T>(
+        &mut self,
+        key: &[u8],
+        build: impl FnOnce(Option<&KeyState>, u64, Tag) -> Result<(Option<Effect>, T), OpError>,
+    ) -> Result<T, Reply> {
+        let db = self.conn.db;
+        self.store
+            .write(db, key, self.now, build)
+            .map_err(write_error)
+    }
+}
+
+pub fn write_error(e: WriteError) -> Reply {
+    match e {
+        WriteError::Refused(op) => Reply::err(op.to_string()),
+        WriteError::Binlog(b) => Reply::err(format!("MISCONF Errors writing to the binlog: {b}")),
+    }
+}
+
+type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
+
+/// A command: its name, arity as Redis states it (n: exactly n arguments counting the name;
+/// -n: at least n), and handler.
+struct Spec {
+    name: &'static str,
+    arity: i32,
+    run: Handler,
+}
+
+const fn spec(name: &'static str, arity: i32, run: Handler) -> Spec {
+    Spec { name, arity, run }
+}
+
+static COMMANDS: &[Spec] = &[
+    // connection and server
+    spec("ping", -1, server::ping),
+    spec("echo", 2, server::echo),
+    spec("select", 2, server::select),
+    spec("quit", -1, server::quit),
+    spec("hello", -1, server::hello),
+    spec("auth", -2, server::auth),
+    spec("dbsize", 1, server::dbsize),
+    spec("flushdb", -1, server::flushdb),
+    spec("flushall", -1, server::flushall),
+    spec("time", 1, server::time),
+    spec("command", -1, server::command),
+    spec("config", -2, server::config),
+    spec("info", -1, server::info),
+    spec("client", -2, server::client),
+    spec("gdc.digest", -1, server::gdc_digest),
+    spec("gdc.info", 1, server::gdc_info),
+    // keys
+    spec("del", -2, keys::del),
+    spec("unlink", -2, keys::del),
+    spec("exists", -2, keys::exists),
+    spec("type", 2, keys::type_),
+    spec("expire", -3, keys::expire),
+    spec("pexpire", -3, keys::pexpire),
+    spec("expireat", -3, keys::expireat),
+    spec("pexpireat", -3, keys::pexpireat),
+    spec("ttl", 2, keys::ttl),
+    spec("pttl", 2, keys::pttl),
+    spec("expiretime", 2, keys::expiretime),
+    spec("pexpiretime", 2, keys::pexpiretime),
+    spec("persist", 2, keys::persist),
+    spec("keys", 2, keys::keys),
+    // strings and counters
+    spec("get", 2, string::get),
+    spec("set", -3, string::set),
+    spec("setnx", 3, string::setnx),
+    spec("setex", 4, string::setex),
+    spec("psetex", 4, string::psetex),
+    spec("getset", 3, string::getset),
+    spec("getdel", 2, string::getdel),
+    spec("mget", -2, string::mget),
+    spec("mset", -3, string::mset),
+    spec("append", 3, string::append),
+    spec("strlen", 2, string::strlen),
+    spec("incr", 2, string::incr),
+    spec("decr", 2, string::decr),
+    spec("incrby", 3, string::incrby),
+    spec("decrby", 3, string::decrby),
+    spec("incrbyfloat", 3, string::incrbyfloat),
+    // hashes
+    spec("hset", -4, hash::hset),
+    spec("hmset", -4, hash::hmset),
+    spec("hsetnx", 4, hash::hsetnx),
+    spec("hget", 3, hash::hget),
+    spec("hmget", -3, hash::hmget),
+    spec("hdel", -3, hash::hdel),
+    spec("hexists", 3, hash::hexists),
+    spec("hlen", 2, hash::hlen),
+    spec("hkeys", 2, hash::hkeys),
+    spec("hvals", 2, hash::hvals),
+    spec("hgetall", 2, hash::hgetall),
+    spec("hincrby", 4, hash::hincrby),
+    spec("hincrbyfloat", 4, hash::hincrbyfloat),
+    spec("hstrlen", 3, hash::hstrlen),
+    // sets
+    spec("sadd", -3, set::sadd),
+    spec("srem", -3, set::srem),
+    spec("smembers", 2, set::smembers),
+    spec("sismember", 3, set::sismember),
+    spec("smismember", -3, set::smismember),
+    spec("scard", 2, set::scard),
+    // sorted sets
+    spec("zadd", -4, zset::zadd),
+    spec("zincrby", 4, zset::zincrby),
+    spec("zrem", -3, zset::zrem),
+    spec("zscore", 3, zset::zscore),
+    spec("zcard", 2, zset::zcard),
+    spec("zrange", -4, zset::zrange),
+    // lists
+    spec("lpush", -3, list::lpush),
+    spec("rpush", -3, list::rpush),
+    spec("lpushx", -3, list::lpushx),
+    spec("rpushx", -3, list::rpushx),
+    spec("lpop", -2, list::lpop),
+    spec("rpop", -2, list::rpop),
+    spec("llen", 2, list::llen),
+    spec("lrange", 4, list::lrange),
+    spec("lindex", 3, list::lindex),
+    spec("lset", 4, list::lset),
+];
+
+/// Commands allowed before AUTH when a password is set.
+const NO_AUTH: &[&str] = &["auth", "hello", "quit", "ping"];
+
+/// Run one request. `args` is not empty.
+pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let Some(spec) = COMMANDS.iter().find(|s| s.name == name) else {
+        return unknown(args);
+    };
+    if !ctx.conn.authenticated && !NO_AUTH.contains(&spec.name) {
+        return Reply::err("NOAUTH Authentication required.");
+    }
+    let n = args.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        return wrong_arity(spec.name);
+    }
+    (spec.run)(ctx, args)
+}
+
+/// The number of commands gdc answers (COMMAND COUNT).
+pub fn count() -> usize {
+    COMMANDS.len()
+}
+
+/// Redis's reply to an unknown command.
+fn unknown(args: &[Bytes]) -> Reply {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(&args[0])
+    );
+    for a in args.iter().skip(1).take(20) {
+        msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
+    }
+    Reply::err(msg)
+}
+
+pub fn wrong_arity(name: &str) -> Reply {
+    Reply::err(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
+}
+
+pub fn syntax_error() -> Reply {
+    Reply::err("ERR syntax error")
+}
+
+/// An integer argument, as Redis parses it.
+pub fn int_arg(b: &[u8]) -> Result<i64, Reply> {
+    gdc_crdt::string::parse_i64(b).ok_or_else(|| Reply::err(OpError::NotInteger.to_string()))
+}
+
+/// A float argument, as Redis parses it (`inf` and `-inf` included).
+pub fn float_arg(b: &[u8]) -> Result<f64, Reply> {
+    let s = std::str::from_utf8(b).map_err(|_| not_float())?;
+    match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => return Ok(f64::INFINITY),
+        "-inf" | "-infinity" => return Ok(f64::NEG_INFINITY),
+        _ => {}
+    }
+    gdc_crdt::string::parse_f64(b).ok_or_else(not_float)
+}
+
+fn not_float() -> Reply {
+    Reply::err(OpError::NotFloat.to_string())
+}
+
+/// Whether an argument is this keyword, ignoring case.
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Map a builder's refusal into a reply.
+pub fn refused(e: OpError) -> Reply {
+    Reply::err(e.to_string())
+}
+
+/// A type check for a read: `Err(WRONGTYPE)` when the key holds another type.
+pub fn check_type(k: Option<&KeyState>, kind: gdc_crdt::Kind) -> Result<(), Reply> {
+    match k.and_then(KeyState::kind) {
+        Some(found) if found != kind => Err(refused(OpError::WrongType)),
+        _ => Ok(()),
+    }
+}

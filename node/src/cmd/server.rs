@@ -1,0 +1,324 @@
+//! Connection and server commands.
+
+use super::{Ctx, int_arg, is, syntax_error, write_error, wrong_arity};
+use crate::reply::Reply;
+use crate::store::{DATABASES, now_ms};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+pub fn ping(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match args.len() {
+        1 => Reply::Status("PONG"),
+        2 => Reply::Bulk(args[1].clone()),
+        _ => wrong_arity("ping"),
+    }
+}
+
+pub fn echo(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Bulk(args[1].clone())
+}
+
+pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match int_arg(&args[1]) {
+        Ok(n) if (0..DATABASES as i64).contains(&n) => {
+            ctx.conn.db = n as usize;
+            Reply::OK
+        }
+        Ok(_) => Reply::err("ERR DB index is out of range"),
+        Err(e) => e,
+    }
+}
+
+pub fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    ctx.conn.closing = true;
+    Reply::OK
+}
+
+fn check_password(ctx: &Ctx<'_>, user: &[u8], pw: &[u8]) -> bool {
+    user == b"default"
+        && match &ctx.server.config.requirepass {
+            Some(p) => p.as_bytes() == pw,
+            None => true,
+        }
+}
+
+pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (user, pw): (&[u8], &[u8]) = match args.len() {
+        2 => (b"default", &args[1]),
+        3 => (&args[1], &args[2]),
+        _ => return syntax_error(),
+    };
+    if ctx.server.config.requirepass.is_none() && args.len() == 2 {
+        return Reply::err(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+    }
+    if check_password(ctx, user, pw) {
+        ctx.conn.authenticated = true;
+        Reply::OK
+    } else {
+        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+    }
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]
+pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut i = 1;
+    let mut resp = ctx.conn.resp;
+    if let Some(v) = args.get(1) {
+        match int_arg(v) {
+            Ok(v @ 2..=3) => resp = v as u8,
+            Ok(_) => return Reply::err("NOPROTO unsupported protocol version"),
+            Err(_) => return Reply::err("ERR Protocol version is not an integer or out of range"),
+        }
+        i = 2;
+    }
+    while i < args.len() {
+        if is(&args[i], "auth") && i + 2 < args.len() {
+            if !check_password(ctx, &args[i + 1], &args[i + 2]) {
+                return Reply::err("WRONGPASS invalid username-password pair or user is disabled.");
+            }
+            ctx.conn.authenticated = true;
+            i += 3;
+        } else if is(&args[i], "setname") && i + 1 < args.len() {
+            ctx.conn.name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return Reply::err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            ));
+        }
+    }
+    if !ctx.conn.authenticated {
+        return Reply::err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+    }
+    ctx.conn.resp = resp;
+    let s = |v: &str| Reply::bulk(v.to_string());
+    Reply::Map(vec![
+        (s("server"), s("redis")),
+        (s("version"), s(crate::REDIS_VERSION)),
+        (s("proto"), Reply::Int(resp as i64)),
+        (s("id"), Reply::Int(ctx.conn.id as i64)),
+        (s("mode"), s("standalone")),
+        (s("role"), s("master")),
+        (s("modules"), Reply::Array(vec![])),
+    ])
+}
+
+pub fn dbsize(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    Reply::Int(ctx.store.db(ctx.conn.db).live_len(ctx.now) as i64)
+}
+
+fn flush_mode_ok(args: &[Bytes]) -> bool {
+    args.iter().skip(1).all(|a| is(a, "sync") || is(a, "async")) && args.len() <= 2
+}
+
+pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return syntax_error();
+    }
+    match ctx.store.flush(Some(ctx.conn.db), ctx.now) {
+        Ok(()) => Reply::OK,
+        Err(e) => write_error(e),
+    }
+}
+
+pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return syntax_error();
+    }
+    match ctx.store.flush(None, ctx.now) {
+        Ok(()) => Reply::OK,
+        Err(e) => write_error(e),
+    }
+}
+
+pub fn time(_: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    let us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    Reply::Array(vec![
+        Reply::bulk((us / 1_000_000).to_string()),
+        Reply::bulk((us % 1_000_000).to_string()),
+    ])
+}
+
+/// COMMAND, COMMAND COUNT, COMMAND DOCS: enough for redis-cli and client libraries, which
+/// use them only to learn about commands.
+pub fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match args.get(1) {
+        None => Reply::Array(vec![]),
+        Some(a) if is(a, "count") => Reply::Int(super::count() as i64),
+        Some(a) if is(a, "docs") => Reply::Map(vec![]),
+        Some(a) if is(a, "info") => Reply::Array(vec![]),
+        Some(a) => Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(a)
+        )),
+    }
+}
+
+/// CONFIG GET pattern, CONFIG SET (accepted and reported back), CONFIG RESETSTAT.
+pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    if is(sub, "get") && args.len() >= 3 {
+        let mut out = Vec::new();
+        let params = ctx.server.config_params();
+        for pat in &args[2..] {
+            for (k, v) in &params {
+                if crate::glob::matches(pat, k.as_bytes())
+                    && !out
+                        .iter()
+                        .any(|(a, _): &(Reply, Reply)| *a == Reply::bulk(k.clone()))
+                {
+                    out.push((Reply::bulk(k.clone()), Reply::bulk(v.clone())));
+                }
+            }
+        }
+        Reply::Map(out)
+    } else if is(sub, "set") && args.len() >= 4 && args.len() % 2 == 0 {
+        let mut set = ctx
+            .server
+            .config_overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for kv in args[2..].chunks(2) {
+            set.insert(
+                String::from_utf8_lossy(&kv[0]).to_ascii_lowercase(),
+                String::from_utf8_lossy(&kv[1]).into_owned(),
+            );
+        }
+        Reply::OK
+    } else if is(sub, "resetstat") && args.len() == 2 {
+        ctx.server.commands_processed.store(0, Ordering::Relaxed);
+        Reply::OK
+    } else {
+        Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+            String::from_utf8_lossy(sub)
+        ))
+    }
+}
+
+pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    if is(sub, "id") {
+        Reply::Int(ctx.conn.id as i64)
+    } else if is(sub, "setname") && args.len() == 3 {
+        ctx.conn.name = Some(args[2].clone());
+        Reply::OK
+    } else if is(sub, "getname") {
+        ctx.conn.name.clone().map_or(Reply::Nil, Reply::Bulk)
+    } else if is(sub, "setinfo") && args.len() == 4 {
+        Reply::OK
+    } else {
+        Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(sub)
+        ))
+    }
+}
+
+pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let want = |s: &str| {
+        args.len() == 1
+            || args[1..]
+                .iter()
+                .any(|a| is(a, s) || is(a, "all") || is(a, "everything") || is(a, "default"))
+    };
+    let mut out = String::new();
+    let st = &ctx.store;
+    if want("server") {
+        out.push_str(&format!(
+            "# Server\r\nredis_version:{}\r\ngdc_version:{}\r\nredis_mode:standalone\r\nos:{}\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n",
+            crate::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::process::id(),
+            ctx.server.config.port,
+            (now_ms() - ctx.server.started_ms) / 1000,
+        ));
+    }
+    if want("clients") {
+        out.push_str(&format!(
+            "# Clients\r\nconnected_clients:{}\r\n\r\n",
+            ctx.server.clients.load(Ordering::Relaxed)
+        ));
+    }
+    if want("persistence") {
+        out.push_str(&format!(
+            "# Persistence\r\nloading:0\r\naof_enabled:1\r\nappendfsync:{}\r\nrdb_changes_since_last_save:{}\r\nbinlog_segment_bytes:{}\r\n\r\n",
+            st.binlog().policy().name(),
+            st.dirty,
+            st.binlog().segment_bytes(),
+        ));
+    }
+    if want("stats") {
+        out.push_str(&format!(
+            "# Stats\r\ntotal_commands_processed:{}\r\n\r\n",
+            ctx.server.commands_processed.load(Ordering::Relaxed)
+        ));
+    }
+    if want("replication") {
+        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if want("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        for db in 0..DATABASES {
+            let ks = st.db(db);
+            let n = ks.live_len(ctx.now);
+            if n > 0 {
+                let expires = ks
+                    .iter()
+                    .filter(|(_, k)| k.exists(ctx.now) && k.expire_at().is_some())
+                    .count();
+                out.push_str(&format!("db{db}:keys={n},expires={expires},avg_ttl=0\r\n"));
+            }
+        }
+        out.push_str("\r\n");
+    }
+    if want("gdc") {
+        out.push_str(&gdc_section(ctx));
+    }
+    Reply::Bulk(Bytes::from(out))
+}
+
+fn gdc_section(ctx: &Ctx<'_>) -> String {
+    let st = &ctx.store;
+    let applied: Vec<String> = st
+        .applied()
+        .iter()
+        .map(|(s, o)| format!("{}={}", s.0, o.0))
+        .collect();
+    format!(
+        "# Gdc\r\nserver_id:{}\r\nregion:{}\r\napplied:{}\r\nhlc:{}\r\nhlc_future_rejected:{}\r\nbinlog_segment_bytes:{}\r\n\r\n",
+        st.server().0,
+        ctx.server.config.region,
+        applied.join(","),
+        st.clock().last().0,
+        st.clock().future_rejected(),
+        st.binlog().segment_bytes(),
+    )
+}
+
+/// GDC.INFO: the gdc section of INFO.
+pub fn gdc_info(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    Reply::Bulk(Bytes::from(gdc_section(ctx)))
+}
+
+/// GDC.DIGEST [db]: the digest of a database as 16 hex digits; equal data, equal digests.
+pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = match args.get(1).map(|a| int_arg(a)) {
+        None => ctx.conn.db,
+        Some(Ok(n)) if (0..DATABASES as i64).contains(&n) => n as usize,
+        Some(Ok(_)) => return Reply::err("ERR DB index is out of range"),
+        Some(Err(e)) => return e,
+    };
+    if args.len() > 2 {
+        return wrong_arity("gdc.digest");
+    }
+    Reply::bulk(format!("{:016x}", ctx.store.db(db).digest()))
+}

@@ -1,0 +1,233 @@
+//! String and counter commands.
+
+use super::{Ctx, check_type, float_arg, int_arg, is, refused, syntax_error};
+use crate::reply::Reply;
+use bytes::Bytes;
+use gdc_crdt::ops::{self, SetTtl};
+use gdc_crdt::{Blob, Kind, OpError};
+
+/// The value of a string key, `Err(WRONGTYPE)` for another type.
+fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+    let k = ctx.get(key);
+    check_type(k, Kind::String)?;
+    Ok(k.and_then(|k| k.string_value())
+        .map(|v| Bytes::copy_from_slice(&v)))
+}
+
+fn bulk_or_nil(v: Option<Bytes>) -> Reply {
+    v.map_or(Reply::Nil, Reply::Bulk)
+}
+
+pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read(ctx, &args[1]).map_or_else(|e| e, bulk_or_nil)
+}
+
+fn put(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: SetTtl) -> Result<(), Reply> {
+    let value = Blob::from(value);
+    ctx.write(key, |k, now, tag| {
+        Ok((Some(ops::set(k, now, tag, value, ttl)), ()))
+    })
+}
+
+/// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
+pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (mut nx, mut xx, mut get, mut ttl) = (false, false, false, None::<SetTtl>);
+    let mut i = 3;
+    while i < args.len() {
+        let a = &args[i];
+        let unit = if is(a, "ex") || is(a, "exat") {
+            Some(1000)
+        } else if is(a, "px") || is(a, "pxat") {
+            Some(1)
+        } else {
+            None
+        };
+        if let Some(unit) = unit {
+            if ttl.is_some() || i + 1 >= args.len() {
+                return syntax_error();
+            }
+            let n = match int_arg(&args[i + 1]) {
+                Ok(n) => n,
+                Err(e) => return e,
+            };
+            // EXAT and PXAT give a Unix time; EX and PX a time from now.
+            let absolute = a.len() == 4;
+            let at_ms = n.checked_mul(unit).and_then(|ms| {
+                if absolute {
+                    Some(ms)
+                } else {
+                    ms.checked_add(ctx.now as i64)
+                }
+            });
+            let Some(at_ms) = at_ms.filter(|_| n > 0) else {
+                return Reply::err("ERR invalid expire time in 'set' command");
+            };
+            ttl = Some(SetTtl::At(at_ms as u64));
+            i += 2;
+            continue;
+        }
+        if is(a, "nx") && !xx {
+            nx = true;
+        } else if is(a, "xx") && !nx {
+            xx = true;
+        } else if is(a, "get") {
+            get = true;
+        } else if is(a, "keepttl") && ttl.is_none() {
+            ttl = Some(SetTtl::Keep);
+        } else {
+            return syntax_error();
+        }
+        i += 1;
+    }
+    let key = &args[1];
+    let old = if get {
+        match read(ctx, key) {
+            Ok(v) => v,
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let exists = ctx.get(key).is_some();
+    if (nx && exists) || (xx && !exists) {
+        return if get { bulk_or_nil(old) } else { Reply::Nil };
+    }
+    if let Err(e) = put(ctx, key, &args[2], ttl.unwrap_or(SetTtl::Clear)) {
+        return e;
+    }
+    if get { bulk_or_nil(old) } else { Reply::OK }
+}
+
+pub fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if ctx.get(&args[1]).is_some() {
+        return Reply::Int(0);
+    }
+    put(ctx, &args[1], &args[2], SetTtl::Clear).map_or_else(|e| e, |()| Reply::Int(1))
+}
+
+fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, name: &str) -> Reply {
+    let n = match int_arg(&args[2]) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    let Some(at) = n
+        .checked_mul(unit_ms)
+        .and_then(|ms| ms.checked_add(ctx.now as i64))
+        .filter(|_| n > 0)
+    else {
+        return Reply::err(format!("ERR invalid expire time in '{name}' command"));
+    };
+    put(ctx, &args[1], &args[3], SetTtl::At(at as u64)).map_or_else(|e| e, |()| Reply::OK)
+}
+
+pub fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    set_with_ttl(ctx, args, 1000, "setex")
+}
+
+pub fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    set_with_ttl(ctx, args, 1, "psetex")
+}
+
+pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let old = match read(ctx, &args[1]) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    put(ctx, &args[1], &args[2], SetTtl::Clear).map_or_else(|e| e, |()| bulk_or_nil(old))
+}
+
+pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let old = match read(ctx, &args[1]) {
+        Ok(Some(v)) => v,
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    match ctx.write(&args[1], |k, _, tag| Ok((ops::delete(k, tag), ()))) {
+        Ok(()) => Reply::Bulk(old),
+        Err(e) => e,
+    }
+}
+
+pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Array(
+        args[1..]
+            .iter()
+            .map(|k| bulk_or_nil(read(ctx, k).ok().flatten()))
+            .collect(),
+    )
+}
+
+pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return super::wrong_arity("mset");
+    }
+    for kv in args[1..].chunks(2) {
+        if let Err(e) = put(ctx, &kv[0], &kv[1], SetTtl::Clear) {
+            return e;
+        }
+    }
+    Reply::OK
+}
+
+pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut v = match read(ctx, &args[1]) {
+        Ok(v) => v.map(|b| b.to_vec()).unwrap_or_default(),
+        Err(e) => return e,
+    };
+    v.extend_from_slice(&args[2]);
+    let len = v.len() as i64;
+    put(ctx, &args[1], &v, SetTtl::Keep).map_or_else(|e| e, |()| Reply::Int(len))
+}
+
+pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(v) => Reply::Int(v.map_or(0, |v| v.len() as i64)),
+        Err(e) => e,
+    }
+}
+
+fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
+    match ctx.write(key, |k, now, tag| {
+        ops::incr_by(k, now, tag, by).map(|(e, v)| (Some(e), v))
+    }) {
+        Ok(v) => Reply::Int(v),
+        Err(e) => e,
+    }
+}
+
+pub fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    incr_by(ctx, &args[1], 1)
+}
+
+pub fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    incr_by(ctx, &args[1], -1)
+}
+
+pub fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match int_arg(&args[2]) {
+        Ok(n) => incr_by(ctx, &args[1], n),
+        Err(e) => e,
+    }
+}
+
+pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match int_arg(&args[2]) {
+        Ok(n) if n != i64::MIN => incr_by(ctx, &args[1], -n),
+        Ok(_) => refused(OpError::Overflow),
+        Err(e) => e,
+    }
+}
+
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let by = match float_arg(&args[2]) {
+        Ok(f) if f.is_finite() => f,
+        Ok(_) => return refused(OpError::NanOrInfinity),
+        Err(e) => return e,
+    };
+    if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+        ops::incr_by_float(k, now, tag, by).map(|(e, v)| (Some(e), v))
+    }) {
+        return e;
+    }
+    get(ctx, &args[..2])
+}

@@ -1,0 +1,17 @@
+//! gdc-node: a region's child instance. A Redis-compatible RESP server whose every write is a
+//! gdc-crdt effect, logged in a durable binlog before it is acknowledged.
+
+pub mod binlog;
+pub mod cmd;
+pub mod config;
+pub mod glob;
+pub mod reply;
+pub mod resp;
+pub mod server;
+pub mod store;
+
+pub use config::Config;
+pub use server::Node;
+
+/// The Redis version gdc answers as (client libraries gate features on it).
+pub const REDIS_VERSION: &str = "7.2.0";

@@ -1,0 +1,140 @@
+//! Replies and their RESP2 / RESP3 encodings.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// A reply to one command.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// `+OK`-style status.
+    Status(&'static str),
+    /// An error line; the text starts with its code (`ERR`, `WRONGTYPE`, ...).
+    Error(String),
+    Int(i64),
+    Bulk(Bytes),
+    /// A missing value (`$-1` in RESP2, `_` in RESP3).
+    Nil,
+    /// A missing array (`*-1` in RESP2, `_` in RESP3).
+    NilArray,
+    Array(Vec<Reply>),
+    /// A map in RESP3; a flat array of keys and values in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set in RESP3; an array in RESP2.
+    Set(Vec<Reply>),
+    /// A double in RESP3; a bulk string in RESP2.
+    Double(f64),
+}
+
+impl Reply {
+    pub const OK: Reply = Reply::Status("OK");
+
+    pub fn err(msg: impl Into<String>) -> Reply {
+        Reply::Error(msg.into())
+    }
+
+    pub fn bulk(b: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(b.into())
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Append the encoding for protocol version `resp` (2 or 3).
+    pub fn write(&self, out: &mut BytesMut, resp: u8) {
+        match self {
+            Reply::Status(s) => line(out, b'+', s.as_bytes()),
+            Reply::Error(e) => line(out, b'-', e.as_bytes()),
+            Reply::Int(i) => line(out, b':', itoa(*i).as_bytes()),
+            Reply::Bulk(b) => bulk(out, b),
+            Reply::Nil if resp >= 3 => out.put_slice(b"_\r\n"),
+            Reply::Nil => out.put_slice(b"$-1\r\n"),
+            Reply::NilArray if resp >= 3 => out.put_slice(b"_\r\n"),
+            Reply::NilArray => out.put_slice(b"*-1\r\n"),
+            Reply::Array(items) => {
+                header(out, b'*', items.len());
+                for it in items {
+                    it.write(out, resp);
+                }
+            }
+            Reply::Map(pairs) => {
+                if resp >= 3 {
+                    header(out, b'%', pairs.len());
+                } else {
+                    header(out, b'*', pairs.len() * 2);
+                }
+                for (k, v) in pairs {
+                    k.write(out, resp);
+                    v.write(out, resp);
+                }
+            }
+            Reply::Set(items) => {
+                header(out, if resp >= 3 { b'~' } else { b'*' }, items.len());
+                for it in items {
+                    it.write(out, resp);
+                }
+            }
+            Reply::Double(d) => {
+                let s = format_double(*d);
+                if resp >= 3 {
+                    line(out, b',', s.as_bytes());
+                } else {
+                    bulk(out, s.as_bytes());
+                }
+            }
+        }
+    }
+}
+
+fn itoa(i: i64) -> String {
+    i.to_string()
+}
+
+fn line(out: &mut BytesMut, kind: u8, body: &[u8]) {
+    out.put_u8(kind);
+    out.put_slice(body);
+    out.put_slice(b"\r\n");
+}
+
+fn header(out: &mut BytesMut, kind: u8, n: usize) {
+    line(out, kind, n.to_string().as_bytes());
+}
+
+fn bulk(out: &mut BytesMut, b: &[u8]) {
+    header(out, b'$', b.len());
+    out.put_slice(b);
+    out.put_slice(b"\r\n");
+}
+
+/// A score or float as Redis prints it: `inf`, `-inf`, or the shortest exact decimal.
+pub fn format_double(d: f64) -> String {
+    if d.is_infinite() {
+        if d > 0.0 { "inf".into() } else { "-inf".into() }
+    } else {
+        format!("{d}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Reply, resp: u8) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        r.write(&mut b, resp);
+        b.to_vec()
+    }
+
+    #[test]
+    fn encodes_like_redis() {
+        assert_eq!(enc(&Reply::OK, 2), b"+OK\r\n");
+        assert_eq!(enc(&Reply::Int(-3), 2), b":-3\r\n");
+        assert_eq!(enc(&Reply::bulk("hi"), 2), b"$2\r\nhi\r\n");
+        assert_eq!(enc(&Reply::Nil, 2), b"$-1\r\n");
+        assert_eq!(enc(&Reply::Nil, 3), b"_\r\n");
+        let m = Reply::Map(vec![(Reply::bulk("a"), Reply::Int(1))]);
+        assert_eq!(enc(&m, 2), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&m, 3), b"%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), 2), b"$3\r\n1.5\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), 3), b",1.5\r\n");
+    }
+}

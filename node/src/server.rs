@@ -1,0 +1,252 @@
+//! The RESP server: accepts clients, reads requests, runs each batch of pipelined commands
+//! under the store lock, makes the batch durable per `appendfsync`, and only then replies.
+
+use crate::cmd::{self, Conn, Ctx};
+use crate::config::Config;
+use crate::reply::Reply;
+use crate::resp::parse_request;
+use crate::store::{Store, StoreError, now_ms};
+use bytes::{BufMut, BytesMut};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::{debug, error, info, warn};
+
+/// What every connection shares besides the store.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    pub clients: AtomicUsize,
+    pub next_client_id: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub started_ms: u64,
+    /// CONFIG SET values, reported back by CONFIG GET.
+    pub config_overrides: Mutex<BTreeMap<String, String>>,
+}
+
+impl Shared {
+    /// Every parameter CONFIG GET reports, by its redis.conf name.
+    pub fn config_params(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        let mut m: BTreeMap<String, String> = [
+            ("bind", c.bind.clone()),
+            ("port", c.port.to_string()),
+            ("dir", c.dir.display().to_string()),
+            ("requirepass", c.requirepass.clone().unwrap_or_default()),
+            ("appendonly", "yes".into()),
+            ("appendfsync", c.appendfsync.name().into()),
+            ("proto-max-bulk-len", c.limits.bulk_bytes_max.to_string()),
+            ("maxclients", c.clients_max.to_string()),
+            (
+                "client-query-buffer-limit",
+                c.query_buffer_bytes_max.to_string(),
+            ),
+            ("databases", crate::store::DATABASES.to_string()),
+            ("maxmemory", "0".into()),
+            ("maxmemory-policy", "noeviction".into()),
+            ("save", String::new()),
+            ("timeout", "0".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let overrides = self
+            .config_overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (k, v) in overrides.iter() {
+            m.insert(k.clone(), v.clone());
+        }
+        m.into_iter().collect()
+    }
+}
+
+/// A running node: its store and shared state.
+#[derive(Debug)]
+pub struct Node {
+    store: Mutex<Store>,
+    shared: Shared,
+}
+
+impl Node {
+    /// Open the data directory (replaying the binlog).
+    pub fn open(config: Config) -> Result<Arc<Node>, StoreError> {
+        let store = Store::open(&config.dir, config.appendfsync)?;
+        Ok(Arc::new(Node {
+            store: Mutex::new(store),
+            shared: Shared {
+                config,
+                clients: AtomicUsize::new(0),
+                next_client_id: AtomicU64::new(1),
+                commands_processed: AtomicU64::new(0),
+                started_ms: now_ms(),
+                config_overrides: Mutex::new(BTreeMap::new()),
+            },
+        }))
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store half-written: every write is
+        // logged and applied whole, so a poisoned lock is still safe to use.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Serve clients on `listener` until `shutdown` completes; then make the binlog durable.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let syncer = tokio::spawn(Arc::clone(&self).sync_every_second(stop_rx.clone()));
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, peer)) => {
+                        let _ = socket.set_nodelay(true);
+                        let node = Arc::clone(&self);
+                        let stop = stop_rx.clone();
+                        tokio::spawn(async move {
+                            debug!(%peer, "client connected");
+                            node.client(socket, stop).await;
+                        });
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        let _ = stop_tx.send(true);
+        let _ = syncer.await;
+        let mut store = self.store();
+        if let Err(e) = store.commit().and_then(|()| store.sync()) {
+            error!(error = %e, "binlog sync at shutdown failed");
+        }
+        info!("shut down");
+    }
+
+    async fn sync_every_second(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            let mut store = self.store();
+            if let Err(e) = store.sync() {
+                error!(error = %e, "binlog fsync failed");
+            }
+        }
+    }
+
+    async fn client(self: Arc<Self>, mut socket: TcpStream, mut stop: watch::Receiver<bool>) {
+        let shared = &self.shared;
+        if shared.clients.fetch_add(1, Ordering::Relaxed) >= shared.config.clients_max {
+            let _ = socket
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+            shared.clients.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let mut conn = Conn {
+            id: shared.next_client_id.fetch_add(1, Ordering::Relaxed),
+            db: 0,
+            resp: 2,
+            authenticated: shared.config.requirepass.is_none(),
+            name: None,
+            closing: false,
+        };
+        let mut inbuf = BytesMut::with_capacity(16 * 1024);
+        let mut out = BytesMut::with_capacity(16 * 1024);
+        loop {
+            let n = tokio::select! {
+                r = socket.read_buf(&mut inbuf) => match r {
+                    Ok(n) => n,
+                    Err(_) => break,
+                },
+                _ = stop.changed() => break,
+            };
+            if n == 0 {
+                break;
+            }
+            let mut batch = Vec::new();
+            let mut protocol_error = None;
+            loop {
+                match parse_request(&mut inbuf, &shared.config.limits) {
+                    Ok(Some(args)) => batch.push(args),
+                    Ok(None) => break,
+                    Err(e) => {
+                        protocol_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            if protocol_error.is_none() && inbuf.len() > shared.config.query_buffer_bytes_max {
+                warn!(
+                    client = conn.id,
+                    "closing a client over the query buffer limit"
+                );
+                break;
+            }
+            if !batch.is_empty() {
+                self.run_batch(&mut conn, &batch, &mut out);
+            }
+            if let Some(e) = &protocol_error {
+                debug!(client = conn.id, error = %e, "protocol error");
+                Reply::err(format!("ERR {e}")).write(&mut out, conn.resp);
+            }
+            if !out.is_empty() {
+                if socket.write_all(&out).await.is_err() {
+                    break;
+                }
+                out.clear();
+            }
+            if protocol_error.is_some() || conn.closing {
+                break;
+            }
+        }
+        shared.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Run pipelined requests under one lock, then commit the binlog before any reply leaves.
+    fn run_batch(&self, conn: &mut Conn, batch: &[crate::resp::Args], out: &mut BytesMut) {
+        let mut store = self.store();
+        let now = now_ms();
+        let mut replies = 0;
+        for args in batch {
+            if args.is_empty() {
+                continue;
+            }
+            let mut ctx = Ctx {
+                store: &mut store,
+                conn,
+                server: &self.shared,
+                now,
+            };
+            let reply = cmd::execute(&mut ctx, args);
+            reply.write(out, conn.resp);
+            replies += 1;
+            if conn.closing {
+                break;
+            }
+        }
+        self.shared
+            .commands_processed
+            .fetch_add(replies, Ordering::Relaxed);
+        if let Err(e) = store.commit() {
+            // The writes are applied but may not be durable: say so instead of acknowledging.
+            error!(error = %e, "binlog commit failed");
+            out.clear();
+            for _ in 0..replies {
+                out.put_slice(
+                    b"-MISCONF Errors writing to the binlog; writes may not be durable\r\n",
+                );
+            }
+        }
+    }
+}

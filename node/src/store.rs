@@ -1,0 +1,233 @@
+//! The node's data: its databases, identity, clock, applied vector and binlog. Every write
+//! goes through [`Store::write`]: the effect is built from the key's state here, appended to
+//! the binlog, then applied.
+
+use crate::binlog::{Binlog, BinlogError, Fsync, Record};
+use gdc_crdt::{
+    Dot, Effect, Hlc, HlcClock, KeyState, Keyspace, OpError, OpId, ServerId, Tag, VersionVector,
+};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::{info, warn};
+
+/// Redis's 16 databases (`SELECT 0`..`SELECT 15`).
+pub const DATABASES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Binlog(#[from] BinlogError),
+    #[error("metadata store in {path}: {source}")]
+    Meta { path: String, source: sled::Error },
+    #[error("metadata store holds a bad server-id")]
+    BadServerId,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[derive(Debug)]
+pub struct Store {
+    dbs: Vec<Keyspace>,
+    server: ServerId,
+    clock: HlcClock,
+    /// Per origin, the last op applied here (our own included).
+    applied: VersionVector,
+    binlog: Binlog,
+    /// Writes since the last SAVE-like point (for INFO).
+    pub dirty: u64,
+}
+
+/// The server-id, made at first start and kept in the data directory's metadata store.
+fn server_id(dir: &Path) -> Result<ServerId, StoreError> {
+    let path = dir.join("meta");
+    let meta_err = |source| StoreError::Meta {
+        path: path.display().to_string(),
+        source,
+    };
+    let db = sled::open(&path).map_err(meta_err)?;
+    if let Some(v) = db.get("server_id").map_err(meta_err)? {
+        let b: [u8; 4] = v.as_ref().try_into().map_err(|_| StoreError::BadServerId)?;
+        return match u32::from_le_bytes(b) {
+            0 => Err(StoreError::BadServerId),
+            id => Ok(ServerId(id)),
+        };
+    }
+    let id = fresh_server_id();
+    db.insert("server_id", &id.to_le_bytes())
+        .map_err(meta_err)?;
+    db.flush().map_err(meta_err)?;
+    info!(server_id = id, "made a new server-id");
+    Ok(ServerId(id))
+}
+
+/// A random non-zero 32-bit id (std's hasher keys are seeded from the OS's randomness).
+fn fresh_server_id() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms());
+    h.write_u32(std::process::id());
+    (h.finish() as u32).max(1)
+}
+
+impl Store {
+    /// Open the data directory: identity, then the binlog, replayed into memory.
+    pub fn open(dir: &Path, policy: Fsync) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| BinlogError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let server = server_id(dir)?;
+        let (binlog, replay) = Binlog::open(&dir.join("binlog"), policy, |recs| {
+            recs.iter()
+                .filter(|r| r.dot().server == server)
+                .map(|r| r.dot().op.0)
+                .max()
+                .unwrap_or(0)
+                + 1
+        })?;
+        if let Some((path, bytes, why)) = &replay.cut {
+            warn!(path = %path.display(), bytes, why, "cut a torn binlog tail");
+        }
+        let mut store = Store {
+            dbs: (0..DATABASES).map(|_| Keyspace::new()).collect(),
+            server,
+            clock: HlcClock::default(),
+            applied: VersionVector::new(),
+            binlog,
+            dirty: 0,
+        };
+        let mut max_hlc = Hlc::ZERO;
+        for rec in &replay.records {
+            max_hlc = max_hlc.max(rec.hlc());
+            store.apply_record(rec);
+        }
+        store.clock = HlcClock::resume(max_hlc, gdc_crdt::hlc::DEFAULT_MAX_AHEAD_MS);
+        info!(
+            server_id = server.0,
+            ops = replay.records.len(),
+            "replayed the binlog"
+        );
+        Ok(store)
+    }
+
+    fn apply_record(&mut self, rec: &Record) {
+        match rec {
+            Record::Key { db, key, effect } => {
+                if let Some(ks) = self.dbs.get_mut(*db as usize) {
+                    ks.apply(key, effect);
+                }
+            }
+            Record::Flush { db, by, cutoff, .. } => match db {
+                Some(d) => {
+                    if let Some(ks) = self.dbs.get_mut(*d as usize) {
+                        ks.flush(cutoff, *by);
+                    }
+                }
+                None => {
+                    for ks in &mut self.dbs {
+                        ks.flush(cutoff, *by);
+                    }
+                }
+            },
+        }
+        self.applied.raise(rec.dot().server, rec.dot().op);
+    }
+
+    pub fn server(&self) -> ServerId {
+        self.server
+    }
+
+    pub fn applied(&self) -> &VersionVector {
+        &self.applied
+    }
+
+    pub fn clock(&self) -> &HlcClock {
+        &self.clock
+    }
+
+    pub fn binlog(&self) -> &Binlog {
+        &self.binlog
+    }
+
+    pub fn db(&self, db: usize) -> &Keyspace {
+        &self.dbs[db]
+    }
+
+    /// A key as a reader sees it at `now`: `None` when absent or expired.
+    pub fn get(&self, db: usize, key: &[u8], now: u64) -> Option<&KeyState> {
+        self.dbs[db].get(key).filter(|k| k.exists(now))
+    }
+
+    fn next_op(&self) -> OpId {
+        OpId(self.applied.get(self.server).0 + 1)
+    }
+
+    /// Make a write: `build` turns the key's state here, the time and a fresh tag into an
+    /// effect (or nothing to do, or a refusal). The effect is logged, then applied.
+    pub fn write<T>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+        build: impl FnOnce(Option<&KeyState>, u64, Tag) -> Result<(Option<Effect>, T), OpError>,
+    ) -> Result<T, WriteError> {
+        let state = self.dbs[db].get(key);
+        let floor = state.map_or(Hlc::ZERO, KeyState::max_hlc);
+        let op = self.next_op();
+        let tag = Tag::new(
+            Dot::new(self.server, op, 0),
+            self.clock.tick_after(now, floor),
+        );
+        let (effect, out) = build(state, now, tag).map_err(WriteError::Refused)?;
+        if let Some(effect) = effect {
+            let rec = Record::Key {
+                db: db as u32,
+                key: key.to_vec(),
+                effect,
+            };
+            self.binlog.append(&rec).map_err(WriteError::Binlog)?;
+            self.apply_record(&rec);
+            self.dirty += 1;
+        }
+        Ok(out)
+    }
+
+    /// FLUSHDB (`Some(db)`) or FLUSHALL (`None`).
+    pub fn flush(&mut self, db: Option<usize>, now: u64) -> Result<(), WriteError> {
+        let by = Dot::new(self.server, self.next_op(), 0);
+        let rec = Record::Flush {
+            db: db.map(|d| d as u32),
+            by,
+            hlc: self.clock.tick(now),
+            cutoff: self.applied.clone(),
+        };
+        self.binlog.append(&rec).map_err(WriteError::Binlog)?;
+        self.apply_record(&rec);
+        self.dirty += 1;
+        Ok(())
+    }
+
+    /// End of a batch of commands: make its writes durable per `appendfsync`.
+    pub fn commit(&mut self) -> Result<(), BinlogError> {
+        self.binlog.commit()
+    }
+
+    /// The `everysec` timer.
+    pub fn sync(&mut self) -> Result<(), BinlogError> {
+        self.binlog.sync()
+    }
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Refused(OpError),
+    #[error(transparent)]
+    Binlog(BinlogError),
+}

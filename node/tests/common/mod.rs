@@ -1,0 +1,126 @@
+//! Test helpers: a node served in-process on a free port, and waiting with deadlines.
+#![allow(dead_code)]
+
+use gdc_node::binlog::Fsync;
+use gdc_node::{Config, Node};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A node running on its own thread; stops when dropped.
+pub struct TestNode {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestNode {
+    pub fn start(dir: &Path, requirepass: Option<&str>) -> TestNode {
+        let config = Config {
+            dir: dir.to_path_buf(),
+            port: 0,
+            requirepass: requirepass.map(str::to_string),
+            appendfsync: Fsync::No,
+            ..Config::default()
+        };
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let node = Node::open(config).expect("open node");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
+                node.serve(listener, async {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            });
+        });
+        let addr = addr_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("node started");
+        TestNode {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://{}/", self.addr))
+            .and_then(|c| c.get_connection())
+            .expect("connect")
+    }
+
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Send raw bytes and read until `expected_len` bytes came back or the peer closed.
+pub fn exchange(s: &mut TcpStream, req: &[u8], expected_len: usize) -> Vec<u8> {
+    s.write_all(req).expect("write");
+    read_at_least(s, expected_len)
+}
+
+/// Send raw bytes and read until the reply ends with `end`.
+pub fn exchange_until(s: &mut TcpStream, req: &[u8], end: &[u8]) -> Vec<u8> {
+    s.write_all(req).expect("write");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(end) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => out.extend_from_slice(&buf[..k]),
+        }
+    }
+    out
+}
+
+pub fn read_at_least(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    while out.len() < n {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => out.extend_from_slice(&buf[..k]),
+        }
+    }
+    out
+}
+
+/// Poll `f` until it returns `Some`, or panic at the deadline.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,270 @@
+//! The RESP server over real sockets: replies byte for byte as Redis sends them, pipelining,
+//! inline commands, RESP3, authentication, and malformed input that never disturbs other
+//! clients.
+
+mod common;
+
+use common::{TestNode, exchange, exchange_until};
+use redis::{Commands, Value};
+
+#[test]
+fn string_commands_answer_like_redis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let _: () = c.set("k", "v").expect("set");
+    assert_eq!(c.get::<_, String>("k").expect("get"), "v");
+    assert_eq!(c.incr::<_, _, i64>("n", 5).expect("incrby"), 5);
+    assert_eq!(c.decr::<_, _, i64>("n", 7).expect("decrby"), -2);
+    assert_eq!(
+        redis::cmd("INCRBYFLOAT")
+            .arg("f")
+            .arg("10.5")
+            .query::<String>(&mut c)
+            .expect("incrbyfloat"),
+        "10.5"
+    );
+    assert_eq!(c.append::<_, _, i64>("k", "w").expect("append"), 2);
+    assert_eq!(c.strlen::<_, i64>("k").expect("strlen"), 2);
+    let mget: Vec<Option<String>> = c.mget(&["k", "missing"]).expect("mget");
+    assert_eq!(mget, vec![Some("vw".to_string()), None]);
+    let r: Option<String> = redis::cmd("SET")
+        .arg("k")
+        .arg("x")
+        .arg("NX")
+        .query(&mut c)
+        .expect("set nx");
+    assert_eq!(r, None);
+    let r: Option<String> = redis::cmd("SET")
+        .arg("k")
+        .arg("x")
+        .arg("XX")
+        .arg("GET")
+        .query(&mut c)
+        .expect("set xx get");
+    assert_eq!(r.as_deref(), Some("vw"));
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("1")
+        .arg("EX")
+        .arg("100")
+        .query(&mut c)
+        .expect("set ex");
+    assert_eq!(c.ttl::<_, i64>("t").expect("ttl"), 100);
+    assert_eq!(c.persist::<_, i64>("t").expect("persist"), 1);
+    assert_eq!(c.ttl::<_, i64>("t").expect("ttl"), -1);
+    assert_eq!(c.ttl::<_, i64>("missing").expect("ttl"), -2);
+    assert_eq!(c.del::<_, i64>(&["k", "t", "missing"]).expect("del"), 2);
+    assert_eq!(c.exists::<_, i64>("k").expect("exists"), 0);
+}
+
+#[test]
+fn errors_are_redis_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut s = node.raw();
+    let cases: &[(&[u8], &[u8])] = &[
+        (b"*3\r\n$4\r\nSADD\r\n$1\r\ns\r\n$1\r\nm\r\n", b":1\r\n"),
+        (
+            b"*2\r\n$3\r\nGET\r\n$1\r\ns\r\n",
+            b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            b"*2\r\n$4\r\nINCR\r\n$1\r\ns\r\n",
+            b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$3\r\nabc\r\n", b"+OK\r\n"),
+        (
+            b"*2\r\n$4\r\nINCR\r\n$1\r\nx\r\n",
+            b"-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            b"*3\r\n$6\r\nINCRBY\r\n$1\r\ny\r\n$2\r\n1x\r\n",
+            b"-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            b"*1\r\n$3\r\nGET\r\n",
+            b"-ERR wrong number of arguments for 'get' command\r\n",
+        ),
+        (
+            b"*2\r\n$6\r\nSELECT\r\n$2\r\n16\r\n",
+            b"-ERR DB index is out of range\r\n",
+        ),
+        (
+            b"*2\r\n$5\r\nNOSUC\r\n$1\r\na\r\n",
+            b"-ERR unknown command 'NOSUC', with args beginning with: 'a' \r\n",
+        ),
+        (
+            b"*4\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n$2\r\nEX\r\n",
+            b"-ERR syntax error\r\n",
+        ),
+        (
+            b"*5\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n$2\r\nEX\r\n$1\r\n0\r\n",
+            b"-ERR invalid expire time in 'set' command\r\n",
+        ),
+        (
+            b"*4\r\n$4\r\nLSET\r\n$1\r\nl\r\n$1\r\n0\r\n$1\r\nv\r\n",
+            b"-ERR no such key\r\n",
+        ),
+    ];
+    for (req, want) in cases {
+        let got = exchange(&mut s, req, want.len());
+        assert_eq!(got, *want, "reply to {:?}", String::from_utf8_lossy(req));
+    }
+}
+
+#[test]
+fn collections_answer_like_redis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    assert_eq!(
+        c.hset_multiple::<_, _, _, ()>("h", &[("a", "1"), ("b", "2")])
+            .ok(),
+        Some(())
+    );
+    assert_eq!(c.hincr::<_, _, _, i64>("h", "a", 4).expect("hincrby"), 5);
+    let all: Vec<(String, String)> = c.hgetall("h").expect("hgetall");
+    assert_eq!(
+        all,
+        vec![("a".into(), "5".into()), ("b".into(), "2".into())]
+    );
+    assert_eq!(c.hdel::<_, _, i64>("h", &["a", "zz"]).expect("hdel"), 1);
+    assert_eq!(c.sadd::<_, _, i64>("s", &["x", "y", "x"]).expect("sadd"), 2);
+    let m: Vec<String> = c.smembers("s").expect("smembers");
+    assert_eq!(m, vec!["x", "y"]);
+    assert_eq!(c.zadd::<_, _, _, i64>("z", "m", 2).expect("zadd"), 1);
+    assert_eq!(c.zadd::<_, _, _, i64>("z", "n", 1).expect("zadd"), 1);
+    let r: Vec<(String, f64)> = c.zrange_withscores("z", 0, -1).expect("zrange");
+    assert_eq!(r, vec![("n".into(), 1.0), ("m".into(), 2.0)]);
+    assert_eq!(c.zincr::<_, _, _, f64>("z", "n", 5).expect("zincrby"), 6.0);
+    assert_eq!(c.rpush::<_, _, i64>("l", &["a", "b"]).expect("rpush"), 2);
+    assert_eq!(c.lpush::<_, _, i64>("l", &["c", "d"]).expect("lpush"), 4);
+    let l: Vec<String> = c.lrange("l", 0, -1).expect("lrange");
+    assert_eq!(l, vec!["d", "c", "a", "b"]);
+    assert_eq!(
+        c.lpop::<_, Option<String>>("l", None)
+            .expect("lpop")
+            .as_deref(),
+        Some("d")
+    );
+    let _: () = c.lset("l", -1, "z").expect("lset");
+    assert_eq!(c.lindex::<_, String>("l", -1).expect("lindex"), "z");
+    let t: String = redis::cmd("TYPE").arg("z").query(&mut c).expect("type");
+    assert_eq!(t, "zset");
+}
+
+#[test]
+fn pipelined_commands_all_get_replies_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut s = node.raw();
+    let n = 10_000;
+    let mut req = Vec::new();
+    for _ in 0..n {
+        req.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$3\r\nctr\r\n");
+    }
+    let mut want = Vec::new();
+    for i in 1..=n {
+        want.extend_from_slice(format!(":{i}\r\n").as_bytes());
+    }
+    assert_eq!(exchange(&mut s, &req, want.len()), want);
+}
+
+#[test]
+fn inline_commands_and_resp3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut s = node.raw();
+    assert_eq!(exchange(&mut s, b"PING\r\n", 7), b"+PONG\r\n");
+    assert_eq!(exchange(&mut s, b"set \"a key\" 'v 1'\r\n", 5), b"+OK\r\n");
+    assert_eq!(exchange(&mut s, b"get \"a key\"\n", 9), b"$3\r\nv 1\r\n");
+    let hello = exchange_until(&mut s, b"HELLO 3\r\n", b"modules\r\n*0\r\n");
+    assert_eq!(hello[0], b'%', "HELLO 3 answers a RESP3 map");
+    assert_eq!(exchange(&mut s, b"GET missing\r\n", 3), b"_\r\n");
+}
+
+#[test]
+fn malformed_input_closes_only_that_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut good = node.client();
+    let _: () = good.set("k", "v").expect("set");
+    let bad: &[(&[u8], &[u8])] = &[
+        (
+            b"*2\r\n$3\r\nGET\r\n$-5\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*x\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n$999999999999\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n:5\r\n",
+            b"-ERR Protocol error: expected '$', got ':'\r\n",
+        ),
+        (
+            b"set \"unbalanced\r\n",
+            b"-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+    ];
+    for (req, want) in bad {
+        let mut s = node.raw();
+        let got = exchange(&mut s, req, usize::MAX);
+        assert_eq!(got, *want, "reply to {:?}", String::from_utf8_lossy(req));
+        // The server closed this connection (read_at_least returned at EOF)...
+        // ...and everyone else is still served.
+        assert_eq!(good.get::<_, String>("k").expect("get"), "v");
+    }
+    // A client that disconnects mid-frame leaves nothing behind.
+    {
+        let mut s = node.raw();
+        std::io::Write::write_all(&mut s, b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$10\r\nabc")
+            .expect("write");
+    }
+    let mut binary = node.raw();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    std::io::Write::write_all(&mut binary, &garbage).ok();
+    assert_eq!(good.get::<_, String>("k").expect("get"), "v");
+    assert_eq!(good.exists::<_, i64>("q").expect("exists"), 0);
+}
+
+#[test]
+fn requirepass_requires_auth() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), Some("secret"));
+    let mut s = node.raw();
+    let noauth: &[u8] = b"-NOAUTH Authentication required.\r\n";
+    assert_eq!(exchange(&mut s, b"GET k\r\n", noauth.len()), noauth);
+    let wrongpass: &[u8] = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+    assert_eq!(
+        exchange(&mut s, b"AUTH wrong\r\n", wrongpass.len()),
+        wrongpass
+    );
+    assert_eq!(exchange(&mut s, b"AUTH secret\r\n", 5), b"+OK\r\n");
+    assert_eq!(exchange(&mut s, b"AUTH default secret\r\n", 5), b"+OK\r\n");
+    assert_eq!(exchange(&mut s, b"GET k\r\n", 5), b"$-1\r\n");
+}
+
+#[test]
+fn digest_changes_with_data_and_is_stable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let empty: String = redis::cmd("GDC.DIGEST").query(&mut c).expect("digest");
+    let _: () = c.set("k", "v").expect("set");
+    let one: String = redis::cmd("GDC.DIGEST").query(&mut c).expect("digest");
+    assert_ne!(empty, one);
+    assert_eq!(one.len(), 16);
+    let again: String = redis::cmd("GDC.DIGEST").query(&mut c).expect("digest");
+    assert_eq!(one, again);
+    let v: Value = redis::cmd("FLUSHALL").query(&mut c).expect("flushall");
+    assert_eq!(v, Value::Okay);
+    assert_eq!(c.exists::<_, i64>("k").expect("exists"), 0);
+}
