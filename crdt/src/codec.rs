@@ -1,6 +1,6 @@
 //! The canonical binary encoding of key states, effects and version vectors, and the digests
-//! built on it. Equal values encode to identical bytes (every collection is written in its
-//! sorted order), so a digest of the encoding compares regions byte for byte.
+//! built on it. Equal values encode to identical bytes (every collection is written sorted,
+//! whatever its order in memory), so a digest of the encoding compares regions byte for byte.
 //!
 //! Layout: a format-version byte, then the value. Integers (server-ids, op ids, lengths) are
 //! LEB128 varints; HLC times, floats (IEEE bits) and list position digits are 8 bytes
@@ -141,15 +141,19 @@ fn put_part(out: &mut Vec<u8>, p: &Part) {
     match p {
         Part::Str(f) => put_field(out, f),
         Part::Hash(h) => {
-            put_var(out, h.all_fields().count() as u64);
-            for (name, f) in h.all_fields() {
+            let mut fields: Vec<_> = h.all_fields().collect();
+            fields.sort_unstable_by_key(|(name, _)| *name);
+            put_var(out, fields.len() as u64);
+            for (name, f) in fields {
                 put_bytes(out, name);
                 put_field(out, f);
             }
         }
         Part::Set(s) => {
-            put_var(out, s.len() as u64);
-            for (m, tags) in s.entries() {
+            let mut members: Vec<_> = s.entries().collect();
+            members.sort_unstable_by_key(|(m, _)| *m);
+            put_var(out, members.len() as u64);
+            for (m, tags) in members {
                 put_bytes(out, m);
                 put_var(out, tags.len() as u64);
                 for t in tags {
@@ -158,8 +162,10 @@ fn put_part(out: &mut Vec<u8>, p: &Part) {
             }
         }
         Part::ZSet(z) => {
-            put_var(out, z.all_members().count() as u64);
-            for (m, f) in z.all_members() {
+            let mut members: Vec<_> = z.all_members().collect();
+            members.sort_unstable_by_key(|(m, _)| *m);
+            put_var(out, members.len() as u64);
+            for (m, f) in members {
                 put_bytes(out, m);
                 put_field(out, f);
             }

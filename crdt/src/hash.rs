@@ -6,11 +6,11 @@ use crate::field::Field;
 use crate::ids::{Dot, Stamp};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct HashPart {
-    fields: BTreeMap<Blob, Field<Blob>>,
+    fields: HashMap<Blob, Field<Blob>>,
 }
 
 impl HashPart {
@@ -18,7 +18,7 @@ impl HashPart {
         self.fields.values().any(Field::is_live)
     }
 
-    /// Live fields in byte order.
+    /// Live fields, in no particular order.
     pub fn fields(&self) -> impl Iterator<Item = (&Blob, &Field<Blob>)> {
         self.fields.iter().filter(|(_, f)| f.is_live())
     }

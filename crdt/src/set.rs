@@ -6,11 +6,11 @@ use crate::ids::{Dot, Stamp, Tag};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use smallvec::SmallVec;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SetPart {
-    members: BTreeMap<Blob, SmallVec<[Tag; 1]>>,
+    members: HashMap<Blob, SmallVec<[Tag; 1]>>,
 }
 
 impl SetPart {
@@ -30,7 +30,7 @@ impl SetPart {
         self.members.contains_key(m)
     }
 
-    /// Members in byte order.
+    /// Members, in no particular order.
     pub fn members(&self) -> impl Iterator<Item = &Blob> {
         self.members.keys()
     }

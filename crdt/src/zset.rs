@@ -7,7 +7,7 @@ use crate::ids::{Dot, Stamp};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 /// A score ordered totally (`f64::total_cmp`), as sorted-set order needs.
 #[derive(Copy, Clone, Debug)]
@@ -33,7 +33,7 @@ impl Ord for Score {
 
 #[derive(Clone, Debug, Default)]
 pub struct ZSetPart {
-    members: BTreeMap<Blob, Field<f64>>,
+    members: HashMap<Blob, Field<f64>>,
     /// Live members by (score, member): Redis's order for ranges and ranks.
     index: BTreeSet<(Score, Blob)>,
 }

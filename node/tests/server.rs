@@ -124,14 +124,16 @@ fn collections_answer_like_redis() {
         Some(())
     );
     assert_eq!(c.hincr::<_, _, _, i64>("h", "a", 4).expect("hincrby"), 5);
-    let all: Vec<(String, String)> = c.hgetall("h").expect("hgetall");
+    let mut all: Vec<(String, String)> = c.hgetall("h").expect("hgetall");
+    all.sort();
     assert_eq!(
         all,
         vec![("a".into(), "5".into()), ("b".into(), "2".into())]
     );
     assert_eq!(c.hdel::<_, _, i64>("h", &["a", "zz"]).expect("hdel"), 1);
     assert_eq!(c.sadd::<_, _, i64>("s", &["x", "y", "x"]).expect("sadd"), 2);
-    let m: Vec<String> = c.smembers("s").expect("smembers");
+    let mut m: Vec<String> = c.smembers("s").expect("smembers");
+    m.sort();
     assert_eq!(m, vec!["x", "y"]);
     assert_eq!(c.zadd::<_, _, _, i64>("z", "m", 2).expect("zadd"), 1);
     assert_eq!(c.zadd::<_, _, _, i64>("z", "n", 1).expect("zadd"), 1);
