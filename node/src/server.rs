@@ -153,14 +153,10 @@ impl Node {
             shared.clients.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        let mut conn = Conn {
-            id: shared.next_client_id.fetch_add(1, Ordering::Relaxed),
-            db: 0,
-            resp: 2,
-            authenticated: shared.config.requirepass.is_none(),
-            name: None,
-            closing: false,
-        };
+        let mut conn = Conn::new(
+            shared.next_client_id.fetch_add(1, Ordering::Relaxed),
+            shared.config.requirepass.is_none(),
+        );
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         let mut out = BytesMut::with_capacity(16 * 1024);
         loop {

@@ -270,3 +270,61 @@ fn digest_changes_with_data_and_is_stable() {
     assert_eq!(v, Value::Okay);
     assert_eq!(c.exists::<_, i64>("k").expect("exists"), 0);
 }
+
+#[test]
+fn multi_exec_runs_queued_commands_and_watch_aborts_on_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut s = node.raw();
+    let script: &[(&[u8], &[u8])] = &[
+        (b"MULTI\r\n", b"+OK\r\n"),
+        (b"SET a 1\r\n", b"+QUEUED\r\n"),
+        (b"INCR a\r\n", b"+QUEUED\r\n"),
+        (b"GET a\r\n", b"+QUEUED\r\n"),
+        (b"EXEC\r\n", b"*3\r\n+OK\r\n:2\r\n$1\r\n2\r\n"),
+        (b"EXEC\r\n", b"-ERR EXEC without MULTI\r\n"),
+        (b"MULTI\r\n", b"+OK\r\n"),
+        (
+            b"NOSUCH x\r\n",
+            b"-ERR unknown command 'NOSUCH', with args beginning with: 'x' \r\n",
+        ),
+        (
+            b"EXEC\r\n",
+            b"-EXECABORT Transaction discarded because of previous errors.\r\n",
+        ),
+        (b"MULTI\r\n", b"+OK\r\n"),
+        (b"SET a 9\r\n", b"+QUEUED\r\n"),
+        (b"DISCARD\r\n", b"+OK\r\n"),
+        (b"GET a\r\n", b"$1\r\n2\r\n"),
+        (b"WATCH a\r\n", b"+OK\r\n"),
+    ];
+    for (req, want) in script {
+        assert_eq!(
+            exchange(&mut s, req, want.len()),
+            *want,
+            "reply to {:?}",
+            String::from_utf8_lossy(req)
+        );
+    }
+    // Another client changes the watched key: the transaction does not run.
+    let mut other = node.client();
+    let _: () = other.set("a", "changed").expect("set");
+    for (req, want) in [
+        (&b"MULTI\r\n"[..], &b"+OK\r\n"[..]),
+        (b"SET a mine\r\n", b"+QUEUED\r\n"),
+        (b"EXEC\r\n", b"*-1\r\n"),
+    ] {
+        assert_eq!(exchange(&mut s, req, want.len()), want);
+    }
+    assert_eq!(other.get::<_, String>("a").expect("get"), "changed");
+    // Unchanged watched keys let it run.
+    for (req, want) in [
+        (&b"WATCH a\r\n"[..], &b"+OK\r\n"[..]),
+        (b"MULTI\r\n", b"+OK\r\n"),
+        (b"SET a mine\r\n", b"+QUEUED\r\n"),
+        (b"EXEC\r\n", b"*1\r\n+OK\r\n"),
+    ] {
+        assert_eq!(exchange(&mut s, req, want.len()), want);
+    }
+    assert_eq!(other.get::<_, String>("a").expect("get"), "mine");
+}

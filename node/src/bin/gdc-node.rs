@@ -58,7 +58,10 @@ fn main() -> ExitCode {
     // One thread, as Redis: every command runs under the store's one lock, so a second
     // worker thread only adds lock handoffs (measured: BENCHMARKS.md). Using both cores
     // comes with sharding the keyspace.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gdc-node: cannot start the runtime: {e}");

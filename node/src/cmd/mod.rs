@@ -7,12 +7,15 @@ mod list;
 mod server;
 mod set;
 mod string;
+mod transaction;
 mod zset;
 
 use crate::reply::Reply;
 use crate::store::{Store, WriteError};
 use bytes::Bytes;
 use gdc_crdt::{Effect, KeyState, OpError, Tag};
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// Per-connection state.
 #[derive(Debug)]
@@ -25,6 +28,28 @@ pub struct Conn {
     pub name: Option<Bytes>,
     /// Close after replying (QUIT).
     pub closing: bool,
+    /// Commands queued since MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command queued since MULTI was refused: EXEC answers EXECABORT.
+    pub multi_failed: bool,
+    /// WATCHed keys: database, key, and the key's version when watched.
+    pub watched: Vec<(usize, Bytes, Option<gdc_crdt::Hlc>)>,
+}
+
+impl Conn {
+    pub fn new(id: u64, authenticated: bool) -> Conn {
+        Conn {
+            id,
+            db: 0,
+            resp: 2,
+            authenticated,
+            name: None,
+            closing: false,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+        }
+    }
 }
 
 /// What every command may use.
@@ -95,6 +120,12 @@ static COMMANDS: &[Spec] = &[
     spec("client", -2, server::client),
     spec("gdc.digest", -1, server::gdc_digest),
     spec("gdc.info", 1, server::gdc_info),
+    // transactions
+    spec("multi", 1, transaction::multi),
+    spec("exec", 1, transaction::exec),
+    spec("discard", 1, transaction::discard),
+    spec("watch", -2, transaction::watch),
+    spec("unwatch", 1, transaction::unwatch),
     // keys
     spec("del", -2, keys::del),
     spec("unlink", -2, keys::del),
@@ -172,18 +203,47 @@ static COMMANDS: &[Spec] = &[
 /// Commands allowed before AUTH when a password is set.
 const NO_AUTH: &[&str] = &["auth", "hello", "quit", "ping"];
 
+/// Commands looked up by lower-case name.
+static BY_NAME: LazyLock<HashMap<&'static str, &'static Spec>> =
+    LazyLock::new(|| COMMANDS.iter().map(|s| (s.name, s)).collect());
+
+/// The longest command name, for the lower-casing buffer.
+const NAME_BYTES_MAX: usize = 32;
+
+fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    if name.len() > NAME_BYTES_MAX {
+        return None;
+    }
+    let mut buf = [0u8; NAME_BYTES_MAX];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    BY_NAME.get(std::str::from_utf8(lower).ok()?).copied()
+}
+
+/// Commands that act on the transaction itself rather than being queued by MULTI.
+const TRANSACTION: &[&str] = &["exec", "discard", "multi", "watch", "quit"];
+
 /// Run one request. `args` is not empty.
 pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-    let Some(spec) = COMMANDS.iter().find(|s| s.name == name) else {
+    let Some(spec) = lookup(&args[0]) else {
+        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return unknown(args);
     };
     if !ctx.conn.authenticated && !NO_AUTH.contains(&spec.name) {
+        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return Reply::err("NOAUTH Authentication required.");
     }
     let n = args.len() as i32;
     if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return wrong_arity(spec.name);
+    }
+    if let Some(queue) = &mut ctx.conn.multi {
+        if !TRANSACTION.contains(&spec.name) {
+            queue.push(args.to_vec());
+            return Reply::Status("QUEUED");
+        }
     }
     (spec.run)(ctx, args)
 }

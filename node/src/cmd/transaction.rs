@@ -1,0 +1,62 @@
+//! MULTI, EXEC, DISCARD, WATCH, UNWATCH. EXEC runs the queued commands back to back under
+//! the store lock, so no other client sees or interleaves with half of them.
+
+use super::{Ctx, execute};
+use crate::reply::Reply;
+use bytes::Bytes;
+
+pub fn multi(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    if ctx.conn.multi.is_some() {
+        return Reply::err("ERR MULTI calls can not be nested");
+    }
+    ctx.conn.multi = Some(Vec::new());
+    ctx.conn.multi_failed = false;
+    Reply::OK
+}
+
+pub fn discard(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    if ctx.conn.multi.take().is_none() {
+        return Reply::err("ERR DISCARD without MULTI");
+    }
+    ctx.conn.watched.clear();
+    Reply::OK
+}
+
+/// A key's version: changes with every write to it (including its removal).
+fn version(ctx: &Ctx<'_>, db: usize, key: &[u8]) -> Option<gdc_crdt::Hlc> {
+    ctx.store.db(db).get(key).map(gdc_crdt::KeyState::max_hlc)
+}
+
+pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    let Some(queue) = ctx.conn.multi.take() else {
+        return Reply::err("ERR EXEC without MULTI");
+    };
+    let watched = std::mem::take(&mut ctx.conn.watched);
+    if std::mem::take(&mut ctx.conn.multi_failed) {
+        return Reply::err("EXECABORT Transaction discarded because of previous errors.");
+    }
+    if watched
+        .iter()
+        .any(|(db, key, v)| version(ctx, *db, key) != *v)
+    {
+        return Reply::NilArray;
+    }
+    Reply::Array(queue.iter().map(|args| execute(ctx, args)).collect())
+}
+
+pub fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if ctx.conn.multi.is_some() {
+        return Reply::err("ERR WATCH inside MULTI is not allowed");
+    }
+    let db = ctx.conn.db;
+    for key in &args[1..] {
+        let v = version(ctx, db, key);
+        ctx.conn.watched.push((db, key.clone(), v));
+    }
+    Reply::OK
+}
+
+pub fn unwatch(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    ctx.conn.watched.clear();
+    Reply::OK
+}
