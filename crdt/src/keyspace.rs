@@ -8,7 +8,7 @@ use crate::effect::Effect;
 use crate::ids::Dot;
 use crate::key::KeyState;
 use crate::vv::VersionVector;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Number of buckets the keyspace digest is split into (a power of two).
@@ -22,6 +22,8 @@ pub struct Keyspace {
     flushed: VersionVector,
     /// Per origin, the largest flush op that raised `flushed` (for garbage collection).
     flushed_by: VersionVector,
+    /// Keys with an expiry, by expiry time: what the active expiry cycle looks at.
+    expiries: BTreeSet<(u64, Blob)>,
 }
 
 impl Keyspace {
@@ -63,10 +65,43 @@ impl Keyspace {
             Some(k) => k,
             None => self.keys.entry(Blob::from(key)).or_default(),
         };
+        let before = k.expire_at();
         k.apply(e, &self.flushed);
+        let after = k.expire_at();
         if k.is_void() {
             self.keys.remove(key);
         }
+        self.reindex(key, before, after);
+    }
+
+    /// Keys whose expiry is at or before `now_ms`, earliest first.
+    pub fn expired(&self, now_ms: u64) -> impl Iterator<Item = &Blob> {
+        self.expiries
+            .iter()
+            .take_while(move |(at, _)| *at <= now_ms)
+            .map(|(_, k)| k)
+    }
+
+    /// Keep the expiry index in step with a key whose expiry went from `before` to `after`.
+    fn reindex(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
+        if before == after {
+            return;
+        }
+        let key = Blob::from(key);
+        if let Some(at) = before {
+            self.expiries.remove(&(at, key.clone()));
+        }
+        if let Some(at) = after {
+            self.expiries.insert((at, key));
+        }
+    }
+
+    fn rebuild_expiries(&mut self) {
+        self.expiries = self
+            .keys
+            .iter()
+            .filter_map(|(key, k)| k.expire_at().map(|at| (at, key.clone())))
+            .collect();
     }
 
     /// FLUSHDB: remove every piece covered by `cutoff` (the origin's applied vector: all it
@@ -79,6 +114,7 @@ impl Keyspace {
             k.prune_flushed(flushed);
             !k.is_void()
         });
+        self.rebuild_expiries();
     }
 
     /// Merge another region's state of one key (full sync, anti-entropy).
@@ -87,11 +123,14 @@ impl Keyspace {
             Some(k) => k,
             None => self.keys.entry(Blob::from(key)).or_default(),
         };
+        let before = k.expire_at();
         k.merge(other);
         k.prune_flushed(&self.flushed);
+        let after = k.expire_at();
         if k.is_void() {
             self.keys.remove(key);
         }
+        self.reindex(key, before, after);
     }
 
     /// Forget removal knowledge that is causally stable (see [`crate::Tomb::gc`]); drop keys
@@ -105,6 +144,23 @@ impl Keyspace {
             self.flushed_by = VersionVector::new();
         }
         self.keys.retain(|_, k| !k.gc(stable));
+        self.rebuild_expiries();
+    }
+}
+
+impl Keyspace {
+    /// [`Keyspace::gc`] for one key.
+    pub fn gc_key(&mut self, key: &[u8], stable: &VersionVector) {
+        let Some(k) = self.keys.get_mut(key) else {
+            return;
+        };
+        let before = k.expire_at();
+        let void = k.gc(stable);
+        let after = k.expire_at();
+        if void {
+            self.keys.remove(key);
+        }
+        self.reindex(key, before, after);
     }
 }
 
@@ -119,6 +175,7 @@ impl Crdt for Keyspace {
                 k.prune_flushed(flushed);
                 !k.is_void()
             });
+            self.rebuild_expiries();
         }
         for (key, k) in &other.keys {
             self.merge_key(key, k);
@@ -153,4 +210,34 @@ impl Keyspace {
 /// The digest bucket of a key.
 pub fn bucket_of(key: &[u8]) -> usize {
     (xxh3_64(key) as usize) & (DIGEST_BUCKETS - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hlc::Hlc;
+    use crate::ids::{OpId, ServerId, Tag};
+    use crate::ops::{self, SetTtl};
+
+    #[test]
+    fn expired_keys_are_listed_earliest_first_and_leave_when_removed() {
+        let mut ks = Keyspace::new();
+        let tag = |op: u64| Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
+        for (op, key, at) in [(1, "late", 300), (2, "early", 100), (3, "none", 0)] {
+            let ttl = if at == 0 {
+                SetTtl::Clear
+            } else {
+                SetTtl::At(at)
+            };
+            let e = ops::set(None, 0, tag(op), Blob::from("v"), ttl);
+            ks.apply(key.as_bytes(), &e);
+        }
+        let due: Vec<&Blob> = ks.expired(1000).collect();
+        assert_eq!(due, vec![&Blob::from("early"), &Blob::from("late")]);
+        assert_eq!(ks.expired(150).count(), 1);
+        let e = ops::delete(ks.get(b"early"), tag(4)).expect("an effect");
+        ks.apply(b"early", &e);
+        let due: Vec<&Blob> = ks.expired(1000).collect();
+        assert_eq!(due, vec![&Blob::from("late")]);
+    }
 }

@@ -17,6 +17,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
+/// At most this many expired keys are removed per 100 ms cycle, so the cycle never holds
+/// the store lock long.
+const EXPIRED_PER_CYCLE_MAX: usize = 2000;
+
 /// What every connection shares besides the store.
 #[derive(Debug)]
 pub struct Shared {
@@ -100,6 +104,7 @@ impl Node {
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let syncer = tokio::spawn(Arc::clone(&self).sync_every_second(stop_rx.clone()));
+        let expirer = tokio::spawn(Arc::clone(&self).expire_cycle(stop_rx.clone()));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -123,6 +128,7 @@ impl Node {
         }
         let _ = stop_tx.send(true);
         let _ = syncer.await;
+        let _ = expirer.await;
         let mut store = self.store();
         if let Err(e) = store.commit().and_then(|()| store.sync()) {
             error!(error = %e, "binlog sync at shutdown failed");
@@ -140,6 +146,26 @@ impl Node {
             let mut store = self.store();
             if let Err(e) = store.sync() {
                 error!(error = %e, "binlog fsync failed");
+            }
+        }
+    }
+
+    /// Remove expired keys ten times a second, as Redis's active expiry does: a key past its
+    /// expiry already reads as missing; removing it frees memory and replicates the removal.
+    async fn expire_cycle(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            let mut store = self.store();
+            let removed = store.remove_expired(now_ms(), EXPIRED_PER_CYCLE_MAX);
+            if removed > 0 {
+                debug!(removed, "removed expired keys");
+                if let Err(e) = store.commit() {
+                    error!(error = %e, "binlog commit failed");
+                }
             }
         }
     }

@@ -115,11 +115,18 @@ impl Store {
         Ok(store)
     }
 
+    /// Apply a logged op. Without peers every op is stable the moment it is applied here,
+    /// so removal knowledge goes at once, the same way when replaying. (Sync channels will
+    /// bring peers, and stability learned from them.)
     fn apply_record(&mut self, rec: &Record) {
+        self.applied.raise(rec.dot().server, rec.dot().op);
         match rec {
             Record::Key { db, key, effect } => {
                 if let Some(ks) = self.dbs.get_mut(*db as usize) {
                     ks.apply(key, effect);
+                    if ks.get(key).is_some_and(|k| k.tomb().is_some()) {
+                        ks.gc_key(key, &self.applied);
+                    }
                 }
             }
             Record::Flush { db, by, cutoff, .. } => match db {
@@ -135,7 +142,11 @@ impl Store {
                 }
             },
         }
-        self.applied.raise(rec.dot().server, rec.dot().op);
+        if let Record::Flush { .. } = rec {
+            for ks in &mut self.dbs {
+                ks.gc(&self.applied);
+            }
+        }
     }
 
     pub fn server(&self) -> ServerId {
@@ -210,6 +221,33 @@ impl Store {
         self.apply_record(&rec);
         self.dirty += 1;
         Ok(())
+    }
+
+    /// Remove up to `limit` keys whose expiry has passed (observed-remove deletes, logged
+    /// like any write). Returns how many were removed.
+    pub fn remove_expired(&mut self, now: u64, limit: usize) -> usize {
+        let mut removed = 0;
+        for db in 0..DATABASES {
+            let due: Vec<Vec<u8>> = self.dbs[db]
+                .expired(now)
+                .take(limit - removed)
+                .map(|k| k.to_vec())
+                .collect();
+            for key in due {
+                let r = self.write(db, &key, now, |k, _, tag| {
+                    Ok((gdc_crdt::ops::delete(k, tag), ()))
+                });
+                if let Err(e) = r {
+                    warn!(error = %e, "could not remove an expired key");
+                    return removed;
+                }
+                removed += 1;
+            }
+            if removed >= limit {
+                break;
+            }
+        }
+        removed
     }
 
     /// End of a batch of commands: make its writes durable per `appendfsync`.

@@ -328,3 +328,42 @@ fn multi_exec_runs_queued_commands_and_watch_aborts_on_change() {
     }
     assert_eq!(other.get::<_, String>("a").expect("get"), "mine");
 }
+
+/// The number of keys the node holds in memory (tombstones included), from GDC.INFO.
+fn keys_held(c: &mut redis::Connection) -> i64 {
+    let info: String = redis::cmd("GDC.INFO").query(c).expect("gdc.info");
+    info.lines()
+        .find_map(|l| l.strip_prefix("keys_held:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("keys_held")
+}
+
+#[test]
+fn expired_keys_are_removed_from_memory_by_the_active_cycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    for i in 0..50 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("v")
+            .arg("PX")
+            .arg(50)
+            .query(&mut c)
+            .expect("set px");
+    }
+    let _: () = c.set("keep", "v").expect("set");
+    assert_eq!(keys_held(&mut c), 51);
+    common::wait_for(
+        "expired keys to leave memory",
+        std::time::Duration::from_secs(10),
+        || (keys_held(&mut c) == 1).then_some(()),
+    );
+    assert_eq!(c.get::<_, String>("keep").expect("get"), "v");
+    let _: i64 = c.del("keep").expect("del");
+    assert_eq!(
+        keys_held(&mut c),
+        0,
+        "a deleted key leaves no tombstone on a node without peers"
+    );
+}

@@ -294,13 +294,14 @@ fn gdc_section(ctx: &Ctx<'_>) -> String {
         .map(|(s, o)| format!("{}={}", s.0, o.0))
         .collect();
     format!(
-        "# Gdc\r\nserver_id:{}\r\nregion:{}\r\napplied:{}\r\nhlc:{}\r\nhlc_future_rejected:{}\r\nbinlog_segment_bytes:{}\r\n\r\n",
+        "# Gdc\r\nserver_id:{}\r\nregion:{}\r\napplied:{}\r\nhlc:{}\r\nhlc_future_rejected:{}\r\nbinlog_segment_bytes:{}\r\nkeys_held:{}\r\n\r\n",
         st.server().0,
         ctx.server.config.region,
         applied.join(","),
         st.clock().last().0,
         st.clock().future_rejected(),
         st.binlog().segment_bytes(),
+        (0..DATABASES).map(|d| st.db(d).len()).sum::<usize>(),
     )
 }
 
