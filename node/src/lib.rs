@@ -7,6 +7,7 @@ pub mod config;
 pub mod glob;
 pub mod reply;
 pub mod resp;
+pub mod scan;
 pub mod server;
 pub mod store;
 

@@ -367,3 +367,55 @@ fn expired_keys_are_removed_from_memory_by_the_active_cycle() {
         "a deleted key leaves no tombstone on a node without peers"
     );
 }
+
+#[test]
+fn scan_family_visits_everything_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    for i in 0..250 {
+        let _: () = c.set(format!("key:{i}"), i).expect("set");
+    }
+    let _: i64 = c
+        .sadd(
+            "myset",
+            (0..100).map(|i| format!("m{i}")).collect::<Vec<_>>(),
+        )
+        .expect("sadd");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("key:*")
+            .arg("COUNT")
+            .arg(20)
+            .query(&mut c)
+            .expect("scan");
+        for k in keys {
+            assert!(seen.insert(k), "SCAN returned a key twice");
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(seen.len(), 250);
+    let members: std::collections::BTreeSet<String> = c.sscan("myset").expect("sscan").collect();
+    assert_eq!(members.len(), 100);
+    let (_, only_sets): (u64, Vec<String>) = redis::cmd("SCAN")
+        .arg(0)
+        .arg("TYPE")
+        .arg("set")
+        .arg("COUNT")
+        .arg(1000)
+        .query(&mut c)
+        .expect("scan type");
+    assert_eq!(only_sets, vec!["myset".to_string()]);
+    let err = redis::cmd("SCAN")
+        .arg("notanumber")
+        .query::<Value>(&mut c)
+        .expect_err("bad cursor");
+    assert!(err.to_string().contains("invalid cursor"), "{err}");
+}

@@ -165,3 +165,31 @@ pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => e,
     }
 }
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let a = match super::keys::scan_args(&args[2..], false) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let h = match read(ctx, &args[1]) {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    let items = h
+        .into_iter()
+        .flat_map(|h| h.fields())
+        .map(|(n, f)| (n.as_slice(), f));
+    let (next, batch) = crate::scan::scan(items, a.cursor, a.count);
+    let mut out = Vec::new();
+    for (n, f) in batch {
+        if a.pattern
+            .as_ref()
+            .is_none_or(|p| crate::glob::matches(p, n))
+        {
+            out.push(Reply::bulk(Bytes::copy_from_slice(n)));
+            out.push(Reply::bulk(Bytes::copy_from_slice(&value(f))));
+        }
+    }
+    super::keys::scan_reply(next, out)
+}

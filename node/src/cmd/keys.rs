@@ -181,3 +181,82 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .collect();
     Reply::Array(out)
 }
+
+/// Parsed SCAN-family options.
+pub struct ScanArgs {
+    pub cursor: u64,
+    pub pattern: Option<Bytes>,
+    pub count: usize,
+    pub kind: Option<Bytes>,
+}
+
+/// Parse `cursor [MATCH pattern] [COUNT count] [TYPE type]` (TYPE only when `with_type`).
+pub fn scan_args(args: &[Bytes], with_type: bool) -> Result<ScanArgs, Reply> {
+    let cursor = std::str::from_utf8(&args[0])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| Reply::err("ERR invalid cursor"))?;
+    let mut a = ScanArgs {
+        cursor,
+        pattern: None,
+        count: 10,
+        kind: None,
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let Some(v) = args.get(i + 1) else {
+            return Err(super::syntax_error());
+        };
+        if is(&args[i], "match") {
+            a.pattern = Some(v.clone());
+        } else if is(&args[i], "count") {
+            a.count = match int_arg(v)? {
+                n if n >= 1 => n as usize,
+                _ => return Err(super::syntax_error()),
+            };
+        } else if with_type && is(&args[i], "type") {
+            a.kind = Some(v.clone());
+        } else {
+            return Err(super::syntax_error());
+        }
+        i += 2;
+    }
+    Ok(a)
+}
+
+/// The reply of the SCAN family: the next cursor and a batch.
+pub fn scan_reply(next: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(items)])
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let a = match scan_args(&args[1..], true) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let now = ctx.now;
+    let items = ctx
+        .store
+        .db(ctx.conn.db)
+        .iter()
+        .filter(|(_, k)| k.exists(now))
+        .map(|(key, k)| (key.as_slice(), k));
+    let (next, batch) = crate::scan::scan(items, a.cursor, a.count);
+    let out = batch
+        .into_iter()
+        .filter(|(key, _)| {
+            a.pattern
+                .as_ref()
+                .is_none_or(|p| crate::glob::matches(p, key))
+        })
+        .filter(|(_, k)| {
+            a.kind.as_ref().is_none_or(|t| {
+                k.kind()
+                    .is_some_and(|kind| t.eq_ignore_ascii_case(kind.name().as_bytes()))
+            })
+        })
+        .map(|(key, _)| Reply::bulk(Bytes::copy_from_slice(key)))
+        .collect();
+    scan_reply(next, out)
+}

@@ -141,6 +141,7 @@ static COMMANDS: &[Spec] = &[
     spec("pexpiretime", 2, keys::pexpiretime),
     spec("persist", 2, keys::persist),
     spec("keys", 2, keys::keys),
+    spec("scan", -2, keys::scan),
     // strings and counters
     spec("get", 2, string::get),
     spec("set", -3, string::set),
@@ -173,6 +174,7 @@ static COMMANDS: &[Spec] = &[
     spec("hincrby", 4, hash::hincrby),
     spec("hincrbyfloat", 4, hash::hincrbyfloat),
     spec("hstrlen", 3, hash::hstrlen),
+    spec("hscan", -3, hash::hscan),
     // sets
     spec("sadd", -3, set::sadd),
     spec("srem", -3, set::srem),
@@ -180,6 +182,7 @@ static COMMANDS: &[Spec] = &[
     spec("sismember", 3, set::sismember),
     spec("smismember", -3, set::smismember),
     spec("scard", 2, set::scard),
+    spec("sscan", -3, set::sscan),
     // sorted sets
     spec("zadd", -4, zset::zadd),
     spec("zincrby", 4, zset::zincrby),
@@ -187,6 +190,7 @@ static COMMANDS: &[Spec] = &[
     spec("zscore", 3, zset::zscore),
     spec("zcard", 2, zset::zcard),
     spec("zrange", -4, zset::zrange),
+    spec("zscan", -3, zset::zscan),
     // lists
     spec("lpush", -3, list::lpush),
     spec("rpush", -3, list::rpush),

@@ -71,3 +71,30 @@ pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => e,
     }
 }
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let a = match super::keys::scan_args(&args[2..], false) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let s = match read(ctx, &args[1]) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let items = s
+        .into_iter()
+        .flat_map(|s| s.members())
+        .map(|m| (m.as_slice(), ()));
+    let (next, batch) = crate::scan::scan(items, a.cursor, a.count);
+    let out = batch
+        .into_iter()
+        .filter(|(m, ())| {
+            a.pattern
+                .as_ref()
+                .is_none_or(|p| crate::glob::matches(p, m))
+        })
+        .map(|(m, ())| Reply::bulk(Bytes::copy_from_slice(m)))
+        .collect();
+    super::keys::scan_reply(next, out)
+}

@@ -184,3 +184,31 @@ pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     Reply::Array(out)
 }
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let a = match super::keys::scan_args(&args[2..], false) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let z = match read(ctx, &args[1]) {
+        Ok(z) => z,
+        Err(e) => return e,
+    };
+    let items = z
+        .into_iter()
+        .flat_map(|z| z.iter())
+        .map(|(m, s)| (m.as_slice(), s));
+    let (next, batch) = crate::scan::scan(items, a.cursor, a.count);
+    let mut out = Vec::new();
+    for (m, s) in batch {
+        if a.pattern
+            .as_ref()
+            .is_none_or(|p| crate::glob::matches(p, m))
+        {
+            out.push(Reply::bulk(Bytes::copy_from_slice(m)));
+            out.push(Reply::bulk(crate::reply::format_double(s)));
+        }
+    }
+    super::keys::scan_reply(next, out)
+}
