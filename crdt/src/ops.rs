@@ -615,6 +615,86 @@ pub fn list_remove(
     Ok((!e.removes.is_empty()).then_some(e))
 }
 
+/// A whole Redis value, as RENAME, COPY and the *STORE commands write it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Whole {
+    Str(Blob),
+    Hash(Vec<(Blob, Blob)>),
+    Set(Vec<Blob>),
+    ZSet(Vec<(Blob, f64)>),
+    List(Vec<Blob>),
+}
+
+impl Whole {
+    /// The value a key reads as, or `None` when it has no live content.
+    pub fn of(k: &KeyState) -> Option<Whole> {
+        Some(match k.kind()? {
+            Kind::String => Whole::Str(Blob::from(&*k.string_value()?)),
+            Kind::Hash => Whole::Hash(
+                k.hash()?
+                    .fields()
+                    .map(|(n, f)| (n.clone(), Blob::from(&*value(f))))
+                    .collect(),
+            ),
+            Kind::Set => Whole::Set(k.set()?.members().cloned().collect()),
+            Kind::ZSet => Whole::ZSet(k.zset()?.iter().map(|(m, s)| (m.clone(), s)).collect()),
+            Kind::List => Whole::List(k.list()?.iter().map(|(_, e)| e.value.clone()).collect()),
+        })
+    }
+}
+
+/// Overwrite a key with a whole value (any type), and the expiry `expire_at` if given: the
+/// destination of RENAME, COPY and the *STORE commands. Everything observed of the old key is
+/// removed, so a concurrent write elsewhere survives as with SET.
+pub fn replace(key: Option<&KeyState>, tag: Tag, whole: &Whole, expire_at: Option<u64>) -> Effect {
+    let mut e = Effect::new(tag);
+    if let Some(k) = key {
+        observe_all(k, &mut e);
+    }
+    match whole {
+        Whole::Str(v) => e.adds.push(Addition::Write {
+            loc: FieldLoc::Str,
+            value: Value::Bytes(v.clone()),
+        }),
+        Whole::Hash(fields) => {
+            for (n, v) in last_wins(fields) {
+                e.adds.push(Addition::Write {
+                    loc: FieldLoc::Hash(n.clone()),
+                    value: Value::Bytes(v.clone()),
+                });
+            }
+        }
+        Whole::Set(members) => {
+            for m in dedup(members) {
+                e.adds.push(Addition::Member(m.clone()));
+            }
+        }
+        Whole::ZSet(items) => {
+            for (m, s) in last_wins(items) {
+                e.adds.push(Addition::Write {
+                    loc: FieldLoc::ZSet(m.clone()),
+                    value: Value::Score(*s),
+                });
+            }
+        }
+        Whole::List(values) => {
+            let mut last: Option<Pos> = None;
+            for v in values {
+                let pos = pos_between(last.as_ref(), None, tag.dot.server);
+                last = Some(pos.clone());
+                e.adds.push(Addition::ListInsert {
+                    pos,
+                    value: v.clone(),
+                });
+            }
+        }
+    }
+    if let Some(at) = expire_at {
+        e.adds.push(Addition::Expire(at));
+    }
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,6 +726,29 @@ mod tests {
         h.apply(&e, &none);
         let f = h.hash().and_then(|h| h.get(b"f")).expect("field f");
         assert_eq!(&*crate::string::value(f), b"3");
+    }
+
+    #[test]
+    fn replace_writes_a_whole_value_of_any_type_over_any_type() {
+        let none = VersionVector::new();
+        let mut k = KeyState::new();
+        k.apply(&set(None, 0, tag(1), b("v"), SetTtl::At(50)), &none);
+        for (op, whole) in [
+            (2, Whole::List(vec![b("a"), b("b"), b("c")])),
+            (3, Whole::Hash(vec![(b("f"), b("1"))])),
+            (4, Whole::Set(vec![b("x"), b("y")])),
+            (5, Whole::ZSet(vec![(b("m"), 2.5)])),
+            (6, Whole::Str(b("s"))),
+        ] {
+            k.apply(&replace(Some(&k), tag(op), &whole, Some(9000)), &none);
+            let mut got = Whole::of(&k).expect("a value");
+            if let Whole::Set(m) = &mut got {
+                m.sort();
+            }
+            assert_eq!(got, whole);
+            assert_eq!(k.expire_at(), Some(9000));
+            assert_eq!(k.hidden().count(), 0);
+        }
     }
 
     #[test]

@@ -260,3 +260,156 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .collect();
     scan_reply(next, out)
 }
+
+fn whole_of(ctx: &Ctx<'_>, key: &[u8]) -> Option<(ops::Whole, Option<u64>)> {
+    let k = ctx.get(key)?;
+    Some((ops::Whole::of(k)?, k.expire_at()))
+}
+
+/// Write `whole` over `key` in database `db`.
+fn write_whole(
+    ctx: &mut Ctx<'_>,
+    db: usize,
+    key: &[u8],
+    whole: &ops::Whole,
+    expire_at: Option<u64>,
+) -> Result<(), Reply> {
+    let now = ctx.now;
+    ctx.store
+        .write(db, key, now, |k, _, tag| {
+            Ok((Some(ops::replace(k, tag, whole, expire_at)), ()))
+        })
+        .map_err(super::write_error)
+}
+
+fn delete_key(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(), Reply> {
+    ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
+}
+
+fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_absent: bool) -> Reply {
+    let (src, dst) = (&args[1], &args[2]);
+    let Some((whole, ttl)) = whole_of(ctx, src) else {
+        return Reply::err("ERR no such key");
+    };
+    if only_if_absent && ctx.get(dst).is_some() {
+        return Reply::Int(0);
+    }
+    if src != dst {
+        let db = ctx.conn.db;
+        if let Err(e) = write_whole(ctx, db, dst, &whole, ttl).and_then(|()| delete_key(ctx, src)) {
+            return e;
+        }
+    }
+    if only_if_absent {
+        Reply::Int(1)
+    } else {
+        Reply::OK
+    }
+}
+
+pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rename_to(ctx, args, false)
+}
+
+pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rename_to(ctx, args, true)
+}
+
+/// COPY source destination [DB db] [REPLACE]
+pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (mut db, mut replace) = (ctx.conn.db, false);
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "replace") {
+            replace = true;
+            i += 1;
+        } else if is(&args[i], "db") && i + 1 < args.len() {
+            match int_arg(&args[i + 1]) {
+                Ok(n) if (0..crate::store::DATABASES as i64).contains(&n) => db = n as usize,
+                Ok(_) => return Reply::err("ERR DB index is out of range"),
+                Err(e) => return e,
+            }
+            i += 2;
+        } else {
+            return super::syntax_error();
+        }
+    }
+    let Some((whole, ttl)) = whole_of(ctx, &args[1]) else {
+        return Reply::Int(0);
+    };
+    if db == ctx.conn.db && args[1] == args[2] {
+        return Reply::err("ERR source and destination objects are the same");
+    }
+    if !replace && ctx.store.get(db, &args[2], ctx.now).is_some() {
+        return Reply::Int(0);
+    }
+    match write_whole(ctx, db, &args[2], &whole, ttl) {
+        Ok(()) => Reply::Int(1),
+        Err(e) => e,
+    }
+}
+
+pub fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    exists(ctx, args)
+}
+
+pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let ks = ctx.store.db(ctx.conn.db);
+    let live = ks.live_len(now);
+    if live == 0 {
+        return Reply::Nil;
+    }
+    let pick = super::random_below(live);
+    ks.iter()
+        .filter(|(_, k)| k.exists(now))
+        .nth(pick)
+        .map_or(Reply::Nil, |(key, _)| {
+            Reply::bulk(Bytes::copy_from_slice(key))
+        })
+}
+
+/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key: plausible answers (gdc keeps no such stats).
+pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    if is(sub, "help") {
+        return Reply::Array(vec![Reply::Status(
+            "OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT <key>",
+        )]);
+    }
+    let Some(key) = args.get(2) else {
+        return super::wrong_arity("object");
+    };
+    let Some(k) = ctx.get(key) else {
+        return Reply::Nil;
+    };
+    if is(sub, "encoding") {
+        let enc = match k.kind() {
+            Some(gdc_crdt::Kind::String) => {
+                let v = k.string_value().unwrap_or_default();
+                if gdc_crdt::string::parse_i64(&v).is_some() {
+                    "int"
+                } else if v.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+            Some(gdc_crdt::Kind::Hash) => "hashtable",
+            Some(gdc_crdt::Kind::Set) => "hashtable",
+            Some(gdc_crdt::Kind::ZSet) => "skiplist",
+            Some(gdc_crdt::Kind::List) => "quicklist",
+            None => return Reply::Nil,
+        };
+        Reply::bulk(enc)
+    } else if is(sub, "freq") || is(sub, "idletime") {
+        Reply::Int(0)
+    } else if is(sub, "refcount") {
+        Reply::Int(1)
+    } else {
+        Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(sub)
+        ))
+    }
+}

@@ -157,3 +157,149 @@ pub fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => e,
     }
 }
+
+/// LINSERT key BEFORE|AFTER pivot element
+pub fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let before = if super::is(&args[2], "before") {
+        true
+    } else if super::is(&args[2], "after") {
+        false
+    } else {
+        return super::syntax_error();
+    };
+    let pivot = match read(ctx, &args[1]) {
+        Ok(None) => return Reply::Int(0),
+        Ok(Some(l)) => l
+            .iter()
+            .position(|(_, e)| e.value.as_slice() == &args[3][..]),
+        Err(e) => return e,
+    };
+    let Some(pivot) = pivot else {
+        return Reply::Int(-1);
+    };
+    let v = Blob::from(&args[4][..]);
+    match ctx.write(&args[1], |k, now, tag| {
+        ops::list_insert(k, now, tag, pivot, before, v).map(|e| (Some(e), ()))
+    }) {
+        Ok(()) => Reply::Int(len(ctx, &args[1]) as i64),
+        Err(e) => e,
+    }
+}
+
+/// LREM key count element
+pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match int_arg(&args[2]) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let l = match read(ctx, &args[1]) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Reply::Int(0),
+        Err(e) => return e,
+    };
+    let hits = l
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, e))| e.value.as_slice() == &args[3][..])
+        .map(|(i, _)| i);
+    let idx: Vec<usize> = match count {
+        0 => hits.collect(),
+        c if c > 0 => hits.take(c as usize).collect(),
+        c => {
+            let mut all: Vec<usize> = hits.collect();
+            all.reverse();
+            all.truncate(c.unsigned_abs() as usize);
+            all
+        }
+    };
+    let n = idx.len() as i64;
+    if n > 0 {
+        if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+            ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
+        }) {
+            return e;
+        }
+    }
+    Reply::Int(n)
+}
+
+/// LTRIM key start stop
+pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (start, stop) = match (int_arg(&args[2]), int_arg(&args[3])) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return Reply::err(OpError::NotInteger.to_string()),
+    };
+    let n = match read(ctx, &args[1]) {
+        Ok(Some(l)) => l.len() as i64,
+        Ok(None) => return Reply::OK,
+        Err(e) => return e,
+    };
+    let a = if start < 0 { (n + start).max(0) } else { start };
+    let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
+    let idx: Vec<usize> = (0..n)
+        .filter(|&i| i < a || i > b)
+        .map(|i| i as usize)
+        .collect();
+    if !idx.is_empty() {
+        if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+            ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
+        }) {
+            return e;
+        }
+    }
+    Reply::OK
+}
+
+fn end_arg(a: &[u8]) -> Option<End> {
+    if super::is(a, "left") {
+        Some(End::Left)
+    } else if super::is(a, "right") {
+        Some(End::Right)
+    } else {
+        None
+    }
+}
+
+/// Pop from one end of `src`, push to one end of `dst`: LMOVE and RPOPLPUSH.
+fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> Reply {
+    let (idx, value) = match read(ctx, src) {
+        Ok(Some(l)) => {
+            let i = match from {
+                End::Left => 0,
+                End::Right => l.len() - 1,
+            };
+            match l.get(i as i64) {
+                Some((_, e)) => (i, e.value.clone()),
+                None => return Reply::Nil,
+            }
+        }
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    if let Err(e) = read(ctx, dst) {
+        return e;
+    }
+    let r = ctx
+        .write(src, |k, now, tag| {
+            ops::list_remove(k, now, tag, &[idx]).map(|e| (e, ()))
+        })
+        .and_then(|()| {
+            let v = [value.clone()];
+            ctx.write(dst, |k, now, tag| {
+                ops::list_push(k, now, tag, to, &v).map(|e| (Some(e), ()))
+            })
+        });
+    r.map_or_else(|e| e, |()| Reply::bulk(Bytes::copy_from_slice(&value)))
+}
+
+/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
+pub fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match (end_arg(&args[3]), end_arg(&args[4])) {
+        (Some(from), Some(to)) => move_one(ctx, &args[1], &args[2], from, to),
+        _ => super::syntax_error(),
+    }
+}
+
+pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    move_one(ctx, &args[1], &args[2], End::Right, End::Left)
+}

@@ -142,6 +142,12 @@ static COMMANDS: &[Spec] = &[
     spec("persist", 2, keys::persist),
     spec("keys", 2, keys::keys),
     spec("scan", -2, keys::scan),
+    spec("rename", 3, keys::rename),
+    spec("renamenx", 3, keys::renamenx),
+    spec("copy", -3, keys::copy),
+    spec("touch", -2, keys::touch),
+    spec("randomkey", 1, keys::randomkey),
+    spec("object", -2, keys::object),
     // strings and counters
     spec("get", 2, string::get),
     spec("set", -3, string::set),
@@ -159,6 +165,10 @@ static COMMANDS: &[Spec] = &[
     spec("incrby", 3, string::incrby),
     spec("decrby", 3, string::decrby),
     spec("incrbyfloat", 3, string::incrbyfloat),
+    spec("getex", -2, string::getex),
+    spec("getrange", 4, string::getrange),
+    spec("setrange", 4, string::setrange),
+    spec("msetnx", -3, string::msetnx),
     // hashes
     spec("hset", -4, hash::hset),
     spec("hmset", -4, hash::hmset),
@@ -183,6 +193,16 @@ static COMMANDS: &[Spec] = &[
     spec("smismember", -3, set::smismember),
     spec("scard", 2, set::scard),
     spec("sscan", -3, set::sscan),
+    spec("sinter", -2, set::sinter),
+    spec("sunion", -2, set::sunion),
+    spec("sdiff", -2, set::sdiff),
+    spec("sinterstore", -3, set::sinterstore),
+    spec("sunionstore", -3, set::sunionstore),
+    spec("sdiffstore", -3, set::sdiffstore),
+    spec("sintercard", -3, set::sintercard),
+    spec("spop", -2, set::spop),
+    spec("srandmember", -2, set::srandmember),
+    spec("smove", 4, set::smove),
     // sorted sets
     spec("zadd", -4, zset::zadd),
     spec("zincrby", 4, zset::zincrby),
@@ -191,6 +211,14 @@ static COMMANDS: &[Spec] = &[
     spec("zcard", 2, zset::zcard),
     spec("zrange", -4, zset::zrange),
     spec("zscan", -3, zset::zscan),
+    spec("zrank", -3, zset::zrank),
+    spec("zrevrank", -3, zset::zrevrank),
+    spec("zcount", 4, zset::zcount),
+    spec("zrangebyscore", -4, zset::zrangebyscore),
+    spec("zmscore", -3, zset::zmscore),
+    spec("zpopmin", -2, zset::zpopmin),
+    spec("zpopmax", -2, zset::zpopmax),
+    spec("zremrangebyrank", 4, zset::zremrangebyrank),
     // lists
     spec("lpush", -3, list::lpush),
     spec("rpush", -3, list::rpush),
@@ -202,6 +230,11 @@ static COMMANDS: &[Spec] = &[
     spec("lrange", 4, list::lrange),
     spec("lindex", 3, list::lindex),
     spec("lset", 4, list::lset),
+    spec("linsert", 5, list::linsert),
+    spec("lrem", 4, list::lrem),
+    spec("ltrim", 4, list::ltrim),
+    spec("lmove", 5, list::lmove),
+    spec("rpoplpush", 3, list::rpoplpush),
 ];
 
 /// Commands allowed before AUTH when a password is set.
@@ -302,6 +335,18 @@ fn not_float() -> Reply {
 /// Whether an argument is this keyword, ignoring case.
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// A random number below `n` (> 0), for SPOP, SRANDMEMBER and RANDOMKEY.
+pub fn random_below(n: usize) -> usize {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: LazyLock<std::collections::hash_map::RandomState> =
+        LazyLock::new(std::collections::hash_map::RandomState::new);
+    let mut h = SEED.build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    (h.finish() % n as u64) as usize
 }
 
 /// Map a builder's refusal into a reply.

@@ -98,3 +98,223 @@ pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .collect();
     super::keys::scan_reply(next, out)
 }
+
+/// Members of the sets at `keys` (a missing key is an empty set); WRONGTYPE for another type.
+fn sets(ctx: &Ctx<'_>, keys: &[Bytes]) -> Result<Vec<Vec<Blob>>, Reply> {
+    keys.iter()
+        .map(|k| {
+            Ok(read(ctx, k)?
+                .map(|s| s.members().cloned().collect())
+                .unwrap_or_default())
+        })
+        .collect()
+}
+
+#[derive(Copy, Clone)]
+enum Algebra {
+    Inter,
+    Union,
+    Diff,
+}
+
+fn combine(sets: Vec<Vec<Blob>>, op: Algebra) -> Vec<Blob> {
+    use std::collections::HashSet;
+    let mut it = sets.into_iter();
+    let Some(first) = it.next() else {
+        return Vec::new();
+    };
+    let mut acc: HashSet<Blob> = first.into_iter().collect();
+    for s in it {
+        let s: HashSet<Blob> = s.into_iter().collect();
+        match op {
+            Algebra::Inter => acc.retain(|m| s.contains(m)),
+            Algebra::Union => acc.extend(s),
+            Algebra::Diff => acc.retain(|m| !s.contains(m)),
+        }
+    }
+    let mut v: Vec<Blob> = acc.into_iter().collect();
+    v.sort();
+    v
+}
+
+fn algebra(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Algebra) -> Reply {
+    match sets(ctx, keys) {
+        Ok(s) => Reply::Set(
+            combine(s, op)
+                .into_iter()
+                .map(|m| Reply::bulk(Bytes::copy_from_slice(&m)))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+fn algebra_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Algebra) -> Reply {
+    let result = match sets(ctx, &args[2..]) {
+        Ok(s) => combine(s, op),
+        Err(e) => return e,
+    };
+    let n = result.len() as i64;
+    let r = if result.is_empty() {
+        ctx.write(&args[1], |k, _, tag| Ok((ops::delete(k, tag), ())))
+    } else {
+        let whole = ops::Whole::Set(result);
+        ctx.write(&args[1], |k, _, tag| {
+            Ok((Some(ops::replace(k, tag, &whole, None)), ()))
+        })
+    };
+    r.map_or_else(|e| e, |()| Reply::Int(n))
+}
+
+pub fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    algebra(ctx, &args[1..], Algebra::Inter)
+}
+
+pub fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    algebra(ctx, &args[1..], Algebra::Union)
+}
+
+pub fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    algebra(ctx, &args[1..], Algebra::Diff)
+}
+
+pub fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    algebra_store(ctx, args, Algebra::Inter)
+}
+
+pub fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    algebra_store(ctx, args, Algebra::Union)
+}
+
+pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    algebra_store(ctx, args, Algebra::Diff)
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]
+pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let n = match super::int_arg(&args[1]) {
+        Ok(n) if n > 0 => n as usize,
+        Ok(_) => return Reply::err("ERR numkeys should be greater than 0"),
+        Err(e) => return e,
+    };
+    if args.len() < 2 + n {
+        return Reply::err("ERR Number of keys can't be greater than number of args");
+    }
+    let mut limit = 0usize;
+    let rest = &args[2 + n..];
+    if !rest.is_empty() {
+        if rest.len() != 2 || !super::is(&rest[0], "limit") {
+            return super::syntax_error();
+        }
+        limit = match super::int_arg(&rest[1]) {
+            Ok(l) if l >= 0 => l as usize,
+            _ => return Reply::err("ERR LIMIT can't be negative"),
+        };
+    }
+    match sets(ctx, &args[2..2 + n]) {
+        Ok(s) => {
+            let c = combine(s, Algebra::Inter).len();
+            Reply::Int(if limit > 0 { c.min(limit) } else { c } as i64)
+        }
+        Err(e) => e,
+    }
+}
+
+/// Up to `count` distinct members picked at random.
+fn pick(members: &[Blob], count: usize) -> Vec<Blob> {
+    let mut pool: Vec<Blob> = members.to_vec();
+    let mut out = Vec::new();
+    while out.len() < count && !pool.is_empty() {
+        out.push(pool.swap_remove(super::random_below(pool.len())));
+    }
+    out
+}
+
+/// SPOP key [count]
+pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match args.get(2).map(|c| super::int_arg(c)) {
+        None => None,
+        Some(Ok(c)) if c >= 0 => Some(c as usize),
+        Some(Ok(_)) => return Reply::err("ERR value is out of range, must be positive"),
+        Some(Err(e)) => return e,
+    };
+    if args.len() > 3 {
+        return super::syntax_error();
+    }
+    let members: Vec<Blob> = match read(ctx, &args[1]) {
+        Ok(s) => s
+            .map(|s| s.members().cloned().collect())
+            .unwrap_or_default(),
+        Err(e) => return e,
+    };
+    let popped = pick(&members, count.unwrap_or(1));
+    if !popped.is_empty() {
+        if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+            ops::srem(k, now, tag, &popped).map(|(e, _)| (e, ()))
+        }) {
+            return e;
+        }
+    }
+    let replies: Vec<Reply> = popped
+        .iter()
+        .map(|m| Reply::bulk(Bytes::copy_from_slice(m)))
+        .collect();
+    match count {
+        None => replies.into_iter().next().unwrap_or(Reply::Nil),
+        Some(_) => Reply::Set(replies),
+    }
+}
+
+/// SRANDMEMBER key [count]: a negative count may repeat members.
+pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match args.get(2).map(|c| super::int_arg(c)) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return e,
+    };
+    if args.len() > 3 {
+        return super::syntax_error();
+    }
+    let members: Vec<Blob> = match read(ctx, &args[1]) {
+        Ok(s) => s
+            .map(|s| s.members().cloned().collect())
+            .unwrap_or_default(),
+        Err(e) => return e,
+    };
+    let bulk = |m: &Blob| Reply::bulk(Bytes::copy_from_slice(m));
+    match count {
+        None => pick(&members, 1).first().map_or(Reply::Nil, bulk),
+        Some(c) if c >= 0 => Reply::Array(pick(&members, c as usize).iter().map(bulk).collect()),
+        Some(_) if members.is_empty() => Reply::Array(vec![]),
+        Some(c) => Reply::Array(
+            (0..c.unsigned_abs())
+                .map(|_| bulk(&members[super::random_below(members.len())]))
+                .collect(),
+        ),
+    }
+}
+
+/// SMOVE source destination member
+pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let m = vec![Blob::from(&args[3][..])];
+    let present = match read(ctx, &args[1]) {
+        Ok(s) => s.is_some_and(|s| s.contains(&args[3])),
+        Err(e) => return e,
+    };
+    if let Err(e) = read(ctx, &args[2]) {
+        return e;
+    }
+    if !present {
+        return Reply::Int(0);
+    }
+    let r = ctx
+        .write(&args[1], |k, now, tag| {
+            ops::srem(k, now, tag, &m).map(|(e, _)| (e, ()))
+        })
+        .and_then(|()| {
+            ctx.write(&args[2], |k, now, tag| {
+                ops::sadd(k, now, tag, &m).map(|(e, _)| (Some(e), ()))
+            })
+        });
+    r.map_or_else(|e| e, |()| Reply::Int(1))
+}

@@ -231,3 +231,115 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     get(ctx, &args[..2])
 }
+
+/// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
+pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let v = match read(ctx, &args[1]) {
+        Ok(Some(v)) => v,
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    let key = &args[1];
+    let r = match &args[2..] {
+        [] => Ok(()),
+        [p] if is(p, "persist") => {
+            ctx.write(key, |k, now, tag| Ok((ops::persist(k, now, tag), ())))
+        }
+        [unit, n] => {
+            let ms = match int_arg(n) {
+                Ok(n) if n > 0 => n,
+                Ok(_) => return Reply::err("ERR invalid expire time in 'getex' command"),
+                Err(e) => return e,
+            };
+            let at = if is(unit, "ex") {
+                ms.checked_mul(1000)
+                    .and_then(|m| m.checked_add(ctx.now as i64))
+            } else if is(unit, "px") {
+                ms.checked_add(ctx.now as i64)
+            } else if is(unit, "exat") {
+                ms.checked_mul(1000)
+            } else if is(unit, "pxat") {
+                Some(ms)
+            } else {
+                return syntax_error();
+            };
+            let Some(at) = at else {
+                return Reply::err("ERR invalid expire time in 'getex' command");
+            };
+            if at <= ctx.now as i64 {
+                ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
+            } else {
+                ctx.write(key, |k, now, tag| {
+                    Ok((ops::expire(k, now, tag, at as u64), ()))
+                })
+            }
+        }
+        _ => return syntax_error(),
+    };
+    r.map_or_else(|e| e, |()| Reply::Bulk(v))
+}
+
+/// Clamp Redis-style inclusive range indexes to `0..len`; `None` when empty.
+fn range(len: i64, start: i64, end: i64) -> Option<(usize, usize)> {
+    let a = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let b = if end < 0 { len + end } else { end.min(len - 1) };
+    (a <= b && a < len && b >= 0).then_some((a as usize, b as usize))
+}
+
+pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (s, e) = match (int_arg(&args[2]), int_arg(&args[3])) {
+        (Ok(s), Ok(e)) => (s, e),
+        _ => return refused(OpError::NotInteger),
+    };
+    match read(ctx, &args[1]) {
+        Ok(v) => {
+            let v = v.unwrap_or_default();
+            match range(v.len() as i64, s, e) {
+                Some((a, b)) => Reply::Bulk(v.slice(a..=b)),
+                None => Reply::bulk(Bytes::new()),
+            }
+        }
+        Err(e) => e,
+    }
+}
+
+pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let offset = match int_arg(&args[2]) {
+        Ok(o) if o >= 0 => o as usize,
+        Ok(_) => return Reply::err("ERR offset is out of range"),
+        Err(e) => return e,
+    };
+    if offset + args[3].len() > ctx.server.config.limits.bulk_bytes_max {
+        return Reply::err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    }
+    let mut v = match read(ctx, &args[1]) {
+        Ok(v) => v.map(|b| b.to_vec()).unwrap_or_default(),
+        Err(e) => return e,
+    };
+    if args[3].is_empty() {
+        return Reply::Int(v.len() as i64);
+    }
+    if v.len() < offset + args[3].len() {
+        v.resize(offset + args[3].len(), 0);
+    }
+    v[offset..offset + args[3].len()].copy_from_slice(&args[3]);
+    let len = v.len() as i64;
+    put(ctx, &args[1], &v, SetTtl::Keep).map_or_else(|e| e, |()| Reply::Int(len))
+}
+
+pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 0 {
+        return super::wrong_arity("msetnx");
+    }
+    if args[1..].chunks(2).any(|kv| ctx.get(&kv[0]).is_some()) {
+        return Reply::Int(0);
+    }
+    match mset(ctx, args) {
+        Reply::Status(_) => Reply::Int(1),
+        other => other,
+    }
+}

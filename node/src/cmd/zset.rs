@@ -212,3 +212,198 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     super::keys::scan_reply(next, out)
 }
+
+fn rank(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Reply {
+    let with_score = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "withscore") => true,
+        Some(_) => return syntax_error(),
+    };
+    let z = match read(ctx, &args[1]) {
+        Ok(Some(z)) => z,
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    let Some(score) = z.score(&args[2]) else {
+        return Reply::Nil;
+    };
+    let pos = z
+        .iter()
+        .position(|(m, _)| m.as_slice() == &args[2][..])
+        .unwrap_or(0);
+    let r = if rev { z.len() - 1 - pos } else { pos } as i64;
+    if with_score {
+        Reply::Array(vec![Reply::Int(r), Reply::Double(score)])
+    } else {
+        Reply::Int(r)
+    }
+}
+
+pub fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rank(ctx, args, false)
+}
+
+pub fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rank(ctx, args, true)
+}
+
+/// A score bound: `1.5`, `(1.5` (exclusive), `-inf`, `+inf`.
+fn bound(b: &[u8]) -> Result<(f64, bool), Reply> {
+    let (b, exclusive) = match b.strip_prefix(b"(") {
+        Some(rest) => (rest, true),
+        None => (b, false),
+    };
+    float_arg(b)
+        .map(|v| (v, exclusive))
+        .map_err(|_| Reply::err("ERR min or max is not a float"))
+}
+
+fn in_range(s: f64, min: (f64, bool), max: (f64, bool)) -> bool {
+    (if min.1 { s > min.0 } else { s >= min.0 }) && (if max.1 { s < max.0 } else { s <= max.0 })
+}
+
+pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (min, max) = match (bound(&args[2]), bound(&args[3])) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    match read(ctx, &args[1]) {
+        Ok(z) => Reply::Int(z.map_or(0, |z| {
+            z.iter().filter(|(_, s)| in_range(*s, min, max)).count() as i64
+        })),
+        Err(e) => e,
+    }
+}
+
+/// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
+pub fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (min, max) = match (bound(&args[2]), bound(&args[3])) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let (mut scores, mut offset, mut limit) = (false, 0usize, usize::MAX);
+    let mut i = 4;
+    while i < args.len() {
+        if is(&args[i], "withscores") {
+            scores = true;
+            i += 1;
+        } else if is(&args[i], "limit") && i + 2 < args.len() {
+            match (int_arg(&args[i + 1]), int_arg(&args[i + 2])) {
+                (Ok(o), Ok(c)) => {
+                    offset = o.max(0) as usize;
+                    limit = if c < 0 { usize::MAX } else { c as usize };
+                }
+                _ => return Reply::err(OpError::NotInteger.to_string()),
+            }
+            i += 3;
+        } else {
+            return syntax_error();
+        }
+    }
+    let z = match read(ctx, &args[1]) {
+        Ok(Some(z)) => z,
+        Ok(None) => return Reply::Array(vec![]),
+        Err(e) => return e,
+    };
+    let mut out = Vec::new();
+    for (m, s) in z
+        .iter()
+        .filter(|(_, s)| in_range(*s, min, max))
+        .skip(offset)
+        .take(limit)
+    {
+        out.push(Reply::bulk(Bytes::copy_from_slice(m)));
+        if scores {
+            out.push(Reply::Double(s));
+        }
+    }
+    Reply::Array(out)
+}
+
+pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(z) => Reply::Array(
+            args[2..]
+                .iter()
+                .map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Nil, Reply::Double))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
+    let count = match args.get(2).map(|c| int_arg(c)) {
+        None => 1,
+        Some(Ok(c)) if c >= 0 => c as usize,
+        Some(Ok(_)) => return Reply::err("ERR value is out of range, must be positive"),
+        Some(Err(e)) => return e,
+    };
+    let picked: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
+        Ok(Some(z)) => {
+            if max {
+                z.iter()
+                    .rev()
+                    .take(count)
+                    .map(|(m, s)| (m.clone(), s))
+                    .collect()
+            } else {
+                z.iter().take(count).map(|(m, s)| (m.clone(), s)).collect()
+            }
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => return e,
+    };
+    if !picked.is_empty() {
+        let members: Vec<Blob> = picked.iter().map(|(m, _)| m.clone()).collect();
+        if let Err(e) = ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members)) {
+            return e;
+        }
+    }
+    let mut out = Vec::new();
+    for (m, s) in picked {
+        out.push(Reply::bulk(Bytes::copy_from_slice(&m)));
+        out.push(Reply::Double(s));
+    }
+    Reply::Array(out)
+}
+
+pub fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    pop(ctx, args, false)
+}
+
+pub fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    pop(ctx, args, true)
+}
+
+pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (start, stop) = match (int_arg(&args[2]), int_arg(&args[3])) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return Reply::err(OpError::NotInteger.to_string()),
+    };
+    let members: Vec<Blob> = match read(ctx, &args[1]) {
+        Ok(Some(z)) => {
+            let n = z.len() as i64;
+            let a = if start < 0 { (n + start).max(0) } else { start };
+            let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
+            if a > b || a >= n {
+                Vec::new()
+            } else {
+                z.iter()
+                    .skip(a as usize)
+                    .take((b - a + 1) as usize)
+                    .map(|(m, _)| m.clone())
+                    .collect()
+            }
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => return e,
+    };
+    if members.is_empty() {
+        return Reply::Int(0);
+    }
+    match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members)) {
+        Ok(n) => Reply::Int(n as i64),
+        Err(e) => e,
+    }
+}

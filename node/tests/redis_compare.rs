@@ -1,0 +1,244 @@
+//! The same commands sent to gdc-node and to a real redis-server must get the same replies,
+//! byte for byte. Skipped, loudly, where redis-server is not installed (`.ci/run` installs
+//! it).
+
+mod common;
+
+use common::TestNode;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Read exactly one RESP reply.
+fn read_reply(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut pending = 1usize; // replies still to read (arrays add their elements)
+    while pending > 0 {
+        let line = read_line(s);
+        out.extend_from_slice(&line);
+        pending -= 1;
+        let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
+            .ok()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        match line[0] {
+            b'$' if n >= 0 => {
+                let mut body = vec![0u8; n as usize + 2];
+                s.read_exact(&mut body).expect("bulk body");
+                out.extend_from_slice(&body);
+            }
+            b'*' | b'~' if n > 0 => pending += n as usize,
+            b'%' if n > 0 => pending += 2 * n as usize,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn read_line(s: &mut TcpStream) -> Vec<u8> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        s.read_exact(&mut b).expect("reply byte");
+        line.push(b[0]);
+    }
+    line
+}
+
+fn request(args: &[&str]) -> Vec<u8> {
+    let mut r = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        r.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    r
+}
+
+struct Redis(Child);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn replies_match_redis_server_byte_for_byte() {
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED replies_match_redis_server_byte_for_byte: redis-server is not installed"
+        );
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let _redis = Redis(
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server"),
+    );
+    let mut theirs = common::wait_for("redis-server", Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut ours = node.raw();
+
+    let script: &[&[&str]] = &[
+        &["PING"],
+        &["ECHO", "hello"],
+        &["SET", "s", "v"],
+        &["GET", "s"],
+        &["GET", "nope"],
+        &["SET", "s", "w", "NX"],
+        &["SET", "s", "w", "XX", "GET"],
+        &["SET", "s", "x", "EX", "0"],
+        &["SET", "s", "x", "EX", "10", "PX", "5"],
+        &["SET", "s", "x", "KEEPTTL", "EX", "5"],
+        &["APPEND", "s", "yz"],
+        &["STRLEN", "s"],
+        &["GETRANGE", "s", "0", "-2"],
+        &["GETRANGE", "s", "5", "10"],
+        &["SETRANGE", "s", "1", "AB"],
+        &["GET", "s"],
+        &["INCR", "s"],
+        &["INCR", "n"],
+        &["INCRBY", "n", "10"],
+        &["DECRBY", "n", "3"],
+        &["DECR", "n"],
+        &["INCRBY", "n", "x"],
+        &["INCRBYFLOAT", "f", "1.5"],
+        &["INCRBYFLOAT", "f", "2"],
+        &["SET", "big", "9223372036854775807"],
+        &["INCR", "big"],
+        &["MSET", "a", "1", "b", "2"],
+        &["MGET", "a", "b", "zz"],
+        &["MSETNX", "a", "9", "c", "3"],
+        &["GETSET", "a", "10"],
+        &["GETDEL", "a"],
+        &["EXISTS", "a", "b", "b"],
+        &["DEL", "b", "zz"],
+        &["TYPE", "s"],
+        &["TYPE", "nope"],
+        &["SETEX", "t", "100", "v"],
+        &["TTL", "t"],
+        &["PTTL", "nope"],
+        &["EXPIRE", "t", "200", "GT"],
+        &["EXPIRE", "t", "50", "GT"],
+        &["EXPIRE", "t", "50", "NX"],
+        &["TTL", "t"],
+        &["PERSIST", "t"],
+        &["TTL", "t"],
+        &["EXPIRE", "t", "10", "NX", "XX"],
+        &["HSET", "h", "f", "1"],
+        &["HSET", "h", "f", "2", "g", "3"],
+        &["HGET", "h", "f"],
+        &["HMGET", "h", "f", "nope"],
+        &["HINCRBY", "h", "f", "5"],
+        &["HINCRBY", "h", "g", "x"],
+        &["HINCRBYFLOAT", "h", "f", "0.5"],
+        &["HEXISTS", "h", "g"],
+        &["HLEN", "h"],
+        &["HSTRLEN", "h", "f"],
+        &["HDEL", "h", "g", "nope"],
+        &["HSETNX", "h", "f", "9"],
+        &["HGETALL", "h"],
+        &["GET", "h"],
+        &["SADD", "set", "a", "b", "a"],
+        &["SREM", "set", "b", "zz"],
+        &["SISMEMBER", "set", "a"],
+        &["SMISMEMBER", "set", "a", "b"],
+        &["SCARD", "set"],
+        &["SADD", "set2", "a", "c"],
+        &["SINTERCARD", "2", "set", "set2"],
+        &["SINTERSTORE", "dst", "set", "set2"],
+        &["SMEMBERS", "dst"],
+        &["SMOVE", "set2", "set", "c"],
+        &["SCARD", "set"],
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZADD", "z", "NX", "XX", "1", "a"],
+        &["ZADD", "z", "CH", "5", "a", "2", "b"],
+        &["ZADD", "z", "INCR", "1", "c"],
+        &["ZSCORE", "z", "a"],
+        &["ZINCRBY", "z", "-1.5", "a"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZRANGE", "z", "0", "0", "REV"],
+        &["ZRANK", "z", "c"],
+        &["ZREVRANK", "z", "c"],
+        &["ZCOUNT", "z", "(2", "+inf"],
+        &[
+            "ZRANGEBYSCORE",
+            "z",
+            "-inf",
+            "4",
+            "WITHSCORES",
+            "LIMIT",
+            "0",
+            "2",
+        ],
+        &["ZMSCORE", "z", "a", "nope"],
+        &["ZPOPMIN", "z"],
+        &["ZCARD", "z"],
+        &["ZREM", "z", "b", "nope"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["LPUSH", "l", "x"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LRANGE", "l", "-2", "10"],
+        &["LINDEX", "l", "1"],
+        &["LINSERT", "l", "BEFORE", "b", "ins"],
+        &["LINSERT", "l", "AFTER", "nope", "v"],
+        &["LSET", "l", "0", "first"],
+        &["LSET", "l", "99", "v"],
+        &["LREM", "l", "1", "a"],
+        &["LPOP", "l"],
+        &["RPOP", "l", "2"],
+        &["LLEN", "l"],
+        &["RPUSH", "l2", "1", "2", "3", "4", "5"],
+        &["LTRIM", "l2", "1", "-2"],
+        &["LRANGE", "l2", "0", "-1"],
+        &["LMOVE", "l2", "l3", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "l2", "l3"],
+        &["LRANGE", "l3", "0", "-1"],
+        &["RENAME", "l3", "l4"],
+        &["RENAME", "nope", "x"],
+        &["RENAMENX", "l4", "l2"],
+        &["COPY", "l4", "l5"],
+        &["LRANGE", "l5", "0", "-1"],
+        &["SELECT", "1"],
+        &["GET", "s"],
+        &["SELECT", "0"],
+        &["DBSIZE"],
+        &["FLUSHDB"],
+        &["DBSIZE"],
+        &["GET", "nosuchcommand", "x", "y"],
+        &["NOSUCHCOMMAND", "x"],
+    ];
+    for cmd in script {
+        let req = request(cmd);
+        theirs.write_all(&req).expect("write redis");
+        ours.write_all(&req).expect("write gdc");
+        let want = read_reply(&mut theirs);
+        let got = read_reply(&mut ours);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "reply to {cmd:?}"
+        );
+    }
+}
