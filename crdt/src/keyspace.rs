@@ -31,6 +31,22 @@ impl Keyspace {
         Keyspace::default()
     }
 
+    /// A keyspace from saved parts (a snapshot): its keys and its FLUSHDB knowledge.
+    pub fn from_parts(
+        keys: impl IntoIterator<Item = (Blob, KeyState)>,
+        flushed: VersionVector,
+        flushed_by: VersionVector,
+    ) -> Keyspace {
+        let mut ks = Keyspace {
+            keys: keys.into_iter().filter(|(_, k)| !k.is_void()).collect(),
+            flushed,
+            flushed_by,
+            expiries: BTreeSet::new(),
+        };
+        ks.rebuild_expiries();
+        ks
+    }
+
     pub fn get(&self, key: &[u8]) -> Option<&KeyState> {
         self.keys.get(key)
     }

@@ -204,10 +204,38 @@ pub struct Binlog {
     /// Written to the OS but not yet forced to disk.
     unsynced: bool,
     scratch: Vec<u8>,
+    /// Bytes appended since the last [`Binlog::start_segment`] (drives automatic snapshots).
+    appended_bytes: u64,
 }
 
 fn segment_name(first_op: u64) -> String {
     format!("binlog-{first_op:020}.log")
+}
+
+/// Remove the segments in `dir` whose every op is at or below `upto_op` (a snapshot covers
+/// them). A segment's ops run from the op in its name to the one before the next segment's;
+/// the last segment is always kept. Returns how many were removed.
+pub fn remove_covered(dir: &Path, upto_op: u64) -> Result<usize, BinlogError> {
+    let segs = segments(dir)?;
+    let first = |p: &Path| -> Option<u64> {
+        p.file_name()?
+            .to_str()?
+            .strip_prefix("binlog-")?
+            .strip_suffix(".log")?
+            .parse()
+            .ok()
+    };
+    let mut removed = 0;
+    for pair in segs.windows(2) {
+        match first(&pair[1]) {
+            Some(next) if next.saturating_sub(1) <= upto_op => {
+                fs::remove_file(&pair[0]).map_err(io_err(&pair[0]))?;
+                removed += 1;
+            }
+            _ => break,
+        }
+    }
+    Ok(removed)
 }
 
 fn segments(dir: &Path) -> Result<Vec<PathBuf>, BinlogError> {
@@ -336,6 +364,7 @@ impl Binlog {
             policy,
             unsynced: false,
             scratch: Vec::new(),
+            appended_bytes: 0,
         };
         Ok((log, Replay { records, cut }))
     }
@@ -364,6 +393,22 @@ impl Binlog {
             .and_then(|_| w.write_all(&self.scratch))
             .map_err(io_err(&self.path))?;
         self.segment_bytes += 8 + n as u64;
+        self.appended_bytes += 8 + n as u64;
+        Ok(())
+    }
+
+    /// Bytes appended since the last snapshot began a segment.
+    pub fn appended_bytes(&self) -> u64 {
+        self.appended_bytes
+    }
+
+    /// Begin a new segment at `first_op` (when a snapshot is taken, so that the segments
+    /// before it can be removed once the snapshot is on disk).
+    pub fn start_segment(&mut self, first_op: u64) -> Result<(), BinlogError> {
+        if self.segment_bytes > MAGIC.len() as u64 {
+            self.rotate(first_op)?;
+        }
+        self.appended_bytes = 0;
         Ok(())
     }
 

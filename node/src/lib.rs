@@ -9,6 +9,7 @@ pub mod reply;
 pub mod resp;
 pub mod scan;
 pub mod server;
+pub mod snapshot;
 pub mod store;
 
 pub use config::Config;

@@ -22,6 +22,8 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A double in RESP3; a bulk string in RESP2.
     Double(f64),
+    /// Nothing is sent (SHUTDOWN closes the connection instead of answering).
+    Silence,
 }
 
 impl Reply {
@@ -73,6 +75,7 @@ impl Reply {
                     it.write(out, resp);
                 }
             }
+            Reply::Silence => {}
             Reply::Double(d) => {
                 let s = format_double(*d);
                 if resp >= 3 {

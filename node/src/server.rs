@@ -31,6 +31,47 @@ pub struct Shared {
     pub started_ms: u64,
     /// CONFIG SET values, reported back by CONFIG GET.
     pub config_overrides: Mutex<BTreeMap<String, String>>,
+    pub snapshots: Arc<SnapshotState>,
+    /// SHUTDOWN asks the server loop to stop.
+    pub shutdown: tokio::sync::Notify,
+}
+
+/// Snapshot bookkeeping shared with the BGSAVE thread.
+#[derive(Debug, Default)]
+pub struct SnapshotState {
+    pub running: std::sync::atomic::AtomicBool,
+    /// Unix seconds of the last snapshot written (LASTSAVE).
+    pub last_ok_secs: AtomicU64,
+}
+
+/// A snapshot is taken automatically once the binlog has grown this much since the last.
+pub const SNAPSHOT_AFTER_BINLOG_BYTES: u64 = 256 * 1024 * 1024;
+
+impl Shared {
+    /// Start a background snapshot (BGSAVE): the state is copied under the store lock, then
+    /// written on a thread of its own. `false` when one is already running.
+    pub fn start_bgsave(&self, store: &mut Store) -> Result<bool, crate::binlog::BinlogError> {
+        if self.snapshots.running.swap(true, Ordering::AcqRel) {
+            return Ok(false);
+        }
+        let (own, snap) = match store.begin_snapshot() {
+            Ok(x) => x,
+            Err(e) => {
+                self.snapshots.running.store(false, Ordering::Release);
+                return Err(e);
+            }
+        };
+        let dir = store.dir().to_path_buf();
+        let state = Arc::clone(&self.snapshots);
+        std::thread::spawn(move || {
+            match crate::store::snapshot_done(&dir, own, &snap) {
+                Ok(()) => state.last_ok_secs.store(now_ms() / 1000, Ordering::Relaxed),
+                Err(e) => error!(error = %e, "background snapshot failed"),
+            }
+            state.running.store(false, Ordering::Release);
+        });
+        Ok(true)
+    }
 }
 
 impl Shared {
@@ -90,6 +131,11 @@ impl Node {
                 commands_processed: AtomicU64::new(0),
                 started_ms: now_ms(),
                 config_overrides: Mutex::new(BTreeMap::new()),
+                snapshots: Arc::new(SnapshotState {
+                    running: Default::default(),
+                    last_ok_secs: AtomicU64::new(now_ms() / 1000),
+                }),
+                shutdown: tokio::sync::Notify::new(),
             },
         }))
     }
@@ -109,6 +155,7 @@ impl Node {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                _ = self.shared.shutdown.notified() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((socket, peer)) => {
                         let _ = socket.set_nodelay(true);

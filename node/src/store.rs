@@ -6,7 +6,7 @@ use crate::binlog::{Binlog, BinlogError, Fsync, Record};
 use gdc_crdt::{
     Dot, Effect, Hlc, HlcClock, KeyState, Keyspace, OpError, OpId, ServerId, Tag, VersionVector,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
@@ -17,6 +17,8 @@ pub const DATABASES: usize = 16;
 pub enum StoreError {
     #[error(transparent)]
     Binlog(#[from] BinlogError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error("metadata store in {path}: {source}")]
     Meta { path: String, source: sled::Error },
     #[error("metadata store holds a bad server-id")]
@@ -32,6 +34,7 @@ pub fn now_ms() -> u64 {
 
 #[derive(Debug)]
 pub struct Store {
+    dir: PathBuf,
     dbs: Vec<Keyspace>,
     server: ServerId,
     clock: HlcClock,
@@ -93,7 +96,9 @@ impl Store {
         if let Some((path, bytes, why)) = &replay.cut {
             warn!(path = %path.display(), bytes, why, "cut a torn binlog tail");
         }
+        let snap = crate::snapshot::load_latest(dir)?;
         let mut store = Store {
+            dir: dir.to_path_buf(),
             dbs: (0..DATABASES).map(|_| Keyspace::new()).collect(),
             server,
             clock: HlcClock::default(),
@@ -102,17 +107,56 @@ impl Store {
             dirty: 0,
         };
         let mut max_hlc = Hlc::ZERO;
+        if let Some(snap) = snap {
+            info!(
+                keys = snap.dbs.iter().map(Keyspace::len).sum::<usize>(),
+                "loaded the snapshot"
+            );
+            store.applied = snap.applied;
+            max_hlc = snap.hlc;
+            for (i, ks) in snap.dbs.into_iter().enumerate().take(DATABASES) {
+                store.dbs[i] = ks;
+            }
+        }
+        let mut replayed = 0;
         for rec in &replay.records {
             max_hlc = max_hlc.max(rec.hlc());
+            if store.applied.covers(rec.dot()) {
+                continue; // already in the snapshot
+            }
             store.apply_record(rec);
+            replayed += 1;
         }
         store.clock = HlcClock::resume(max_hlc, gdc_crdt::hlc::DEFAULT_MAX_AHEAD_MS);
-        info!(
-            server_id = server.0,
-            ops = replay.records.len(),
-            "replayed the binlog"
-        );
+        info!(server_id = server.0, ops = replayed, "replayed the binlog");
         Ok(store)
+    }
+
+    /// Everything a snapshot holds, copied, and a new binlog segment begun after it: the
+    /// caller writes it with [`crate::snapshot::write`] (on another thread, for BGSAVE), then
+    /// calls [`Store::snapshot_done`].
+    pub fn begin_snapshot(&mut self) -> Result<(u64, crate::snapshot::Snapshot), BinlogError> {
+        let own = self.applied.get(self.server).0;
+        self.binlog.commit()?;
+        self.binlog.start_segment(own + 1)?;
+        let snap = crate::snapshot::Snapshot {
+            applied: self.applied.clone(),
+            hlc: self.clock.last(),
+            dbs: self.dbs.clone(),
+        };
+        self.dirty = 0;
+        Ok((own, snap))
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// SAVE: a snapshot written now; the binlog segments it covers are removed.
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        let (own, snap) = self.begin_snapshot()?;
+        snapshot_done(&self.dir, own, &snap)
     }
 
     /// Apply a logged op. Without peers every op is stable the moment it is applied here,
@@ -259,6 +303,18 @@ impl Store {
     pub fn sync(&mut self) -> Result<(), BinlogError> {
         self.binlog.sync()
     }
+}
+
+/// Write a snapshot taken by [`Store::begin_snapshot`] and remove the binlog it covers.
+pub fn snapshot_done(
+    dir: &Path,
+    own_op: u64,
+    snap: &crate::snapshot::Snapshot,
+) -> Result<(), StoreError> {
+    crate::snapshot::write(dir, own_op, snap)?;
+    let removed = crate::binlog::remove_covered(&dir.join("binlog"), own_op)?;
+    info!(own_op, removed_segments = removed, "snapshot written");
+    Ok(())
 }
 
 /// Why a write did not happen.

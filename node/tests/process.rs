@@ -176,3 +176,67 @@ fn corrupt_last_record_is_cut_with_everything_before_it_kept() {
     assert_eq!(c.get::<_, String>("a").expect("get"), "1");
     assert_eq!(c.exists::<_, i64>("b").expect("exists"), 0);
 }
+
+fn files(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn restart_from_snapshot_and_binlog_tail_gives_the_same_digest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let p = Proc::start(dir.path(), port);
+    let mut c = p.client();
+    for i in 0..200 {
+        let _: () = c.set(format!("before:{i}"), i).expect("set");
+    }
+    let _: i64 = c.hset("h", "f", "1").expect("hset");
+    let ok: String = redis::cmd("SAVE").query(&mut c).expect("save");
+    assert_eq!(ok, "OK");
+    let saved = files(dir.path(), "snapshot-");
+    assert_eq!(saved.len(), 1);
+    for i in 0..100 {
+        let _: () = c.set(format!("after:{i}"), i).expect("set");
+    }
+    let _: i64 = c.del("before:3").expect("del");
+    let _: i64 = c.hincr("h", "f", 5).expect("hincrby");
+    let before = digest(&mut c);
+    // A background snapshot too; wait until it is on disk.
+    let started: String = redis::cmd("BGSAVE").query(&mut c).expect("bgsave");
+    assert_eq!(started, "Background saving started");
+    common::wait_for(
+        "the background snapshot to replace the first",
+        Duration::from_secs(20),
+        || {
+            let snaps = files(dir.path(), "snapshot-");
+            (snaps.len() == 1 && snaps != saved && snaps[0].ends_with(".gdc")).then_some(())
+        },
+    );
+    let _: () = c.set("tail", "x").expect("set");
+    let with_tail = digest(&mut c);
+    assert_ne!(before, with_tail);
+    p.kill9();
+
+    let p = Proc::start(dir.path(), port);
+    let mut c = p.client();
+    assert_eq!(digest(&mut c), with_tail);
+    assert_eq!(
+        c.get::<_, i64>("h").err().map(|_| ()),
+        Some(()),
+        "h is a hash"
+    );
+    assert_eq!(c.hget::<_, _, i64>("h", "f").expect("hget"), 6);
+    assert_eq!(c.exists::<_, i64>("before:3").expect("exists"), 0);
+    assert_eq!(c.get::<_, String>("tail").expect("get"), "x");
+    // The binlog segments the snapshot covers were removed.
+    let segs = files(&dir.path().join("binlog"), "binlog-");
+    assert!(segs.len() <= 2, "covered segments remain: {segs:?}");
+}

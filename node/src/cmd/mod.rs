@@ -119,6 +119,10 @@ static COMMANDS: &[Spec] = &[
     spec("info", -1, server::info),
     spec("client", -2, server::client),
     spec("gdc.digest", -1, server::gdc_digest),
+    spec("save", 1, server::save),
+    spec("bgsave", -1, server::bgsave),
+    spec("lastsave", 1, server::lastsave),
+    spec("shutdown", -1, server::shutdown),
     spec("gdc.info", 1, server::gdc_info),
     // transactions
     spec("multi", 1, transaction::multi),

@@ -323,3 +323,53 @@ pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     Reply::bulk(format!("{:016x}", ctx.store.db(db).digest()))
 }
+
+pub fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    if ctx.server.snapshots.running.load(Ordering::Acquire) {
+        return Reply::err("ERR Background save already in progress");
+    }
+    match ctx.store.save() {
+        Ok(()) => {
+            ctx.server
+                .snapshots
+                .last_ok_secs
+                .store(now_ms() / 1000, Ordering::Relaxed);
+            Reply::OK
+        }
+        Err(e) => Reply::err(format!("ERR {e}")),
+    }
+}
+
+pub fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() > 2 || args.get(1).is_some_and(|a| !is(a, "schedule")) {
+        return syntax_error();
+    }
+    match ctx.server.start_bgsave(ctx.store) {
+        Ok(true) => Reply::Status("Background saving started"),
+        Ok(false) => Reply::err("ERR Background save already in progress"),
+        Err(e) => Reply::err(format!("ERR {e}")),
+    }
+}
+
+pub fn lastsave(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    Reply::Int(ctx.server.snapshots.last_ok_secs.load(Ordering::Relaxed) as i64)
+}
+
+/// SHUTDOWN [NOSAVE | SAVE]: the binlog is made durable in any case; SAVE also writes a
+/// snapshot first. The connection closes without a reply, as with Redis.
+pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let save = match args.get(1) {
+        None => false,
+        Some(a) if is(a, "save") => true,
+        Some(a) if is(a, "nosave") => false,
+        Some(_) => return syntax_error(),
+    };
+    if save {
+        if let Err(e) = ctx.store.save() {
+            return Reply::err(format!("ERR Errors trying to SHUTDOWN. Check logs. ({e})"));
+        }
+    }
+    ctx.server.shutdown.notify_one();
+    ctx.conn.closing = true;
+    Reply::Silence
+}

@@ -1,0 +1,181 @@
+//! Snapshots of the keyspace: every database's key states with the applied vector and HLC
+//! they reflect. A restart loads the newest snapshot and replays only the binlog after it;
+//! the binlog segments it covers are removed.
+//!
+//! File `snapshot-<own op id, 20 digits>.gdc`: the 8-byte magic `GDCSNAP1`, the body, and a
+//! CRC-32 of the body (u32 LE). Body: format version; the applied vector; the HLC (u64 LE);
+//! the number of databases (u32 LE); per database its FLUSHDB cutoff and flush ops (version
+//! vectors), its key count (u64 LE) and per key `key length (u32 LE) | key | state length
+//! (u32 LE) | encoded state`. Written to a temporary file, synced, then renamed into place.
+
+use gdc_crdt::codec::{decode_key, decode_vv, encode_key, encode_vv};
+use gdc_crdt::{Blob, Hlc, KeyState, Keyspace, VersionVector};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"GDCSNAP1";
+const VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot i/o on {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("snapshot {path} is damaged: {why}")]
+    Damaged { path: PathBuf, why: String },
+}
+
+/// What a snapshot holds.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub applied: VersionVector,
+    pub hlc: Hlc,
+    pub dbs: Vec<Keyspace>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
+    move |source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn snapshots(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("snapshot-") && n.ends_with(".gdc"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Write a snapshot named after `own_op` into `dir`; older snapshots are removed after.
+pub fn write(dir: &Path, own_op: u64, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let mut body = vec![VERSION];
+    encode_vv(&snap.applied, &mut body);
+    body.extend_from_slice(&snap.hlc.0.to_le_bytes());
+    body.extend_from_slice(&(snap.dbs.len() as u32).to_le_bytes());
+    let mut state = Vec::new();
+    for ks in &snap.dbs {
+        let (flushed, by) = ks.flushed();
+        encode_vv(flushed, &mut body);
+        encode_vv(by, &mut body);
+        body.extend_from_slice(&(ks.len() as u64).to_le_bytes());
+        for (key, k) in ks.iter() {
+            body.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            body.extend_from_slice(key);
+            state.clear();
+            encode_key(k, &mut state);
+            body.extend_from_slice(&(state.len() as u32).to_le_bytes());
+            body.extend_from_slice(&state);
+        }
+    }
+    let path = dir.join(format!("snapshot-{own_op:020}.gdc"));
+    let tmp = dir.join(format!("snapshot-{own_op:020}.tmp"));
+    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(MAGIC)
+        .and_then(|()| f.write_all(&body))
+        .and_then(|()| f.write_all(&crc32fast::hash(&body).to_le_bytes()))
+        .and_then(|()| f.sync_all())
+        .map_err(io_err(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    for old in snapshots(dir) {
+        if old != path {
+            let _ = fs::remove_file(old);
+        }
+    }
+    Ok(path)
+}
+
+/// A cursor over a snapshot body; every read is bounds-checked.
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        if n > self.b.len() {
+            return Err("ends early".into());
+        }
+        let (x, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(x)
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn vv(&mut self) -> Result<VersionVector, String> {
+        let (v, rest) = decode_vv(self.b).map_err(|e| e.to_string())?;
+        self.b = rest;
+        Ok(v)
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
+    let body = bytes
+        .strip_prefix(MAGIC)
+        .ok_or("not a gdc snapshot")?
+        .get(..bytes.len().saturating_sub(12))
+        .ok_or("too short")?;
+    let crc = &bytes[bytes.len() - 4..];
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return Err("checksum mismatch".into());
+    }
+    let mut r = Reader { b: body };
+    match r.take(1)?[0] {
+        VERSION => {}
+        v => return Err(format!("format version {v} is not supported")),
+    }
+    let applied = r.vv()?;
+    let hlc = Hlc(r.u64()?);
+    let n_dbs = r.u32()? as usize;
+    let mut dbs = Vec::with_capacity(n_dbs.min(1024));
+    for _ in 0..n_dbs {
+        let flushed = r.vv()?;
+        let by = r.vv()?;
+        let n = r.u64()?;
+        let mut keys: Vec<(Blob, KeyState)> = Vec::new();
+        for _ in 0..n {
+            let klen = r.u32()? as usize;
+            let key = Blob::from(r.take(klen)?);
+            let slen = r.u32()? as usize;
+            let state = decode_key(r.take(slen)?).map_err(|e| e.to_string())?;
+            keys.push((key, state));
+        }
+        dbs.push(Keyspace::from_parts(keys, flushed, by));
+    }
+    if !r.b.is_empty() {
+        return Err("bytes left over".into());
+    }
+    Ok(Snapshot { applied, hlc, dbs })
+}
+
+/// The newest snapshot in `dir`, if any. A damaged newest snapshot is an error: starting
+/// from an older state would silently lose what the binlog no longer holds.
+pub fn load_latest(dir: &Path) -> Result<Option<Snapshot>, SnapshotError> {
+    let Some(path) = snapshots(dir).pop() else {
+        return Ok(None);
+    };
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    parse(&bytes)
+        .map(Some)
+        .map_err(|why| SnapshotError::Damaged { path, why })
+}
