@@ -5,6 +5,7 @@ pub mod binlog;
 pub mod cmd;
 pub mod config;
 pub mod glob;
+pub mod pubsub;
 pub mod reply;
 pub mod resp;
 pub mod scan;

@@ -24,6 +24,10 @@ pub enum Reply {
     Double(f64),
     /// Nothing is sent (SHUTDOWN closes the connection instead of answering).
     Silence,
+    /// Several replies to one command, sent one after another (SUBSCRIBE a b).
+    Many(Vec<Reply>),
+    /// An out-of-band message: a RESP3 push, an array in RESP2 (pub/sub).
+    Push(Vec<Reply>),
 }
 
 impl Reply {
@@ -76,6 +80,17 @@ impl Reply {
                 }
             }
             Reply::Silence => {}
+            Reply::Many(items) => {
+                for it in items {
+                    it.write(out, resp);
+                }
+            }
+            Reply::Push(items) => {
+                header(out, if resp >= 3 { b'>' } else { b'*' }, items.len());
+                for it in items {
+                    it.write(out, resp);
+                }
+            }
             Reply::Double(d) => {
                 let s = format_double(*d);
                 if resp >= 3 {

@@ -34,6 +34,7 @@ pub struct Shared {
     pub snapshots: Arc<SnapshotState>,
     /// SHUTDOWN asks the server loop to stop.
     pub shutdown: tokio::sync::Notify,
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 /// Snapshot bookkeeping shared with the BGSAVE thread.
@@ -111,6 +112,31 @@ impl Shared {
     }
 }
 
+/// Encode a published message for a subscriber.
+fn write_message(out: &mut BytesMut, m: crate::pubsub::Message, resp: u8) {
+    use crate::pubsub::Message;
+    let push = match m {
+        Message::Message { channel, payload } => {
+            vec![
+                Reply::bulk("message"),
+                Reply::Bulk(channel),
+                Reply::Bulk(payload),
+            ]
+        }
+        Message::PMessage {
+            pattern,
+            channel,
+            payload,
+        } => vec![
+            Reply::bulk("pmessage"),
+            Reply::Bulk(pattern),
+            Reply::Bulk(channel),
+            Reply::Bulk(payload),
+        ],
+    };
+    Reply::Push(push).write(out, resp);
+}
+
 /// A running node: its store and shared state.
 #[derive(Debug)]
 pub struct Node {
@@ -136,6 +162,7 @@ impl Node {
                     last_ok_secs: AtomicU64::new(now_ms() / 1000),
                 }),
                 shutdown: tokio::sync::Notify::new(),
+                pubsub: Default::default(),
             },
         }))
     }
@@ -230,6 +257,12 @@ impl Node {
             shared.next_client_id.fetch_add(1, Ordering::Relaxed),
             shared.config.requirepass.is_none(),
         );
+        let (tx, mut messages) = tokio::sync::mpsc::channel(crate::pubsub::SUBSCRIBER_QUEUE_MAX);
+        let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        conn.pubsub_tx = Some(crate::pubsub::Sender {
+            tx,
+            overflowed: Arc::clone(&overflowed),
+        });
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         let mut out = BytesMut::with_capacity(16 * 1024);
         loop {
@@ -238,6 +271,18 @@ impl Node {
                     Ok(n) => n,
                     Err(_) => break,
                 },
+                Some(m) = messages.recv() => {
+                    if overflowed.load(Ordering::Relaxed) {
+                        warn!(client = conn.id, "closing a subscriber that fell behind");
+                        break;
+                    }
+                    write_message(&mut out, m, conn.resp);
+                    if socket.write_all(&out).await.is_err() {
+                        break;
+                    }
+                    out.clear();
+                    continue;
+                }
                 _ = stop.changed() => break,
             };
             if n == 0 {
@@ -278,6 +323,12 @@ impl Node {
             if protocol_error.is_some() || conn.closing {
                 break;
             }
+        }
+        for c in &conn.channels {
+            shared.pubsub.unsubscribe(false, c, conn.id);
+        }
+        for p in &conn.patterns {
+            shared.pubsub.unsubscribe(true, p, conn.id);
         }
         shared.clients.fetch_sub(1, Ordering::Relaxed);
     }

@@ -419,3 +419,51 @@ fn scan_family_visits_everything_once() {
         .expect_err("bad cursor");
     assert!(err.to_string().contains("invalid cursor"), "{err}");
 }
+
+#[test]
+fn publish_reaches_channel_and_pattern_subscribers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut sub = node.raw();
+    let want: &[u8] = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+    assert_eq!(exchange(&mut sub, b"SUBSCRIBE news\r\n", want.len()), want);
+    let want: &[u8] = b"*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:2\r\n";
+    assert_eq!(exchange(&mut sub, b"PSUBSCRIBE n*\r\n", want.len()), want);
+    let refused: &[u8] = b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    assert_eq!(exchange(&mut sub, b"GET k\r\n", refused.len()), refused);
+    let mut publisher = node.client();
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("hi")
+        .query(&mut publisher)
+        .expect("publish");
+    assert_eq!(n, 2);
+    let want: &[u8] = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
+    assert_eq!(common::read_at_least(&mut sub, want.len()), want);
+    let chans: Vec<String> = redis::cmd("PUBSUB")
+        .arg("CHANNELS")
+        .query(&mut publisher)
+        .expect("pubsub channels");
+    assert_eq!(chans, vec!["news"]);
+    let want: &[u8] = b"*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+    assert_eq!(exchange(&mut sub, b"UNSUBSCRIBE\r\n", want.len()), want);
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("other")
+        .arg("x")
+        .query(&mut publisher)
+        .expect("publish");
+    assert_eq!(n, 0);
+    drop(sub);
+    common::wait_for(
+        "the closed subscriber to be forgotten",
+        std::time::Duration::from_secs(10),
+        || {
+            let n: i64 = redis::cmd("PUBLISH")
+                .arg("news")
+                .arg("x")
+                .query(&mut publisher)
+                .ok()?;
+            (n == 0).then_some(())
+        },
+    );
+}

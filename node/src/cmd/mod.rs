@@ -4,6 +4,7 @@
 mod hash;
 mod keys;
 mod list;
+mod pubsub;
 mod server;
 mod set;
 mod string;
@@ -34,6 +35,11 @@ pub struct Conn {
     pub multi_failed: bool,
     /// WATCHed keys: database, key, and the key's version when watched.
     pub watched: Vec<(usize, Bytes, Option<gdc_crdt::Hlc>)>,
+    /// Subscribed channels and patterns.
+    pub channels: std::collections::HashSet<Bytes>,
+    pub patterns: std::collections::HashSet<Bytes>,
+    /// Where published messages for this client are queued.
+    pub pubsub_tx: Option<crate::pubsub::Sender>,
 }
 
 impl Conn {
@@ -48,6 +54,9 @@ impl Conn {
             multi: None,
             multi_failed: false,
             watched: Vec::new(),
+            channels: Default::default(),
+            patterns: Default::default(),
+            pubsub_tx: None,
         }
     }
 }
@@ -123,6 +132,13 @@ static COMMANDS: &[Spec] = &[
     spec("bgsave", -1, server::bgsave),
     spec("lastsave", 1, server::lastsave),
     spec("shutdown", -1, server::shutdown),
+    // pub/sub (local to this node)
+    spec("subscribe", -2, pubsub::subscribe),
+    spec("psubscribe", -2, pubsub::psubscribe),
+    spec("unsubscribe", -1, pubsub::unsubscribe),
+    spec("punsubscribe", -1, pubsub::punsubscribe),
+    spec("publish", 3, pubsub::publish),
+    spec("pubsub", -2, pubsub::pubsub),
     spec("gdc.info", 1, server::gdc_info),
     // transactions
     spec("multi", 1, transaction::multi),
@@ -279,6 +295,17 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return wrong_arity(spec.name);
+    }
+    let subscribed = !ctx.conn.channels.is_empty() || !ctx.conn.patterns.is_empty();
+    if subscribed && ctx.conn.resp < 3 && !pubsub::ALLOWED_WHILE_SUBSCRIBED.contains(&spec.name) {
+        return Reply::err(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+    }
+    if subscribed && ctx.conn.resp < 3 && spec.name == "ping" {
+        let msg = args.get(1).cloned().unwrap_or_default();
+        return Reply::Push(vec![Reply::bulk("pong"), Reply::Bulk(msg)]);
     }
     if let Some(queue) = &mut ctx.conn.multi {
         if !TRANSACTION.contains(&spec.name) {

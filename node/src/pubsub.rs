@@ -1,0 +1,142 @@
+//! Local publish/subscribe: channels and patterns, each subscriber fed through a bounded
+//! queue. A subscriber that falls too far behind is disconnected (as Redis's pubsub output
+//! buffer limit does) rather than let its queue grow without bound. Messages do not cross
+//! regions (SEMANTICS.md: a channel option, off by default, not built yet).
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// Messages queued per subscriber before it is disconnected as too slow.
+pub const SUBSCRIBER_QUEUE_MAX: usize = 16 * 1024;
+
+/// A message on its way to one subscriber.
+#[derive(Debug, Clone)]
+pub enum Message {
+    Message {
+        channel: Bytes,
+        payload: Bytes,
+    },
+    PMessage {
+        pattern: Bytes,
+        channel: Bytes,
+        payload: Bytes,
+    },
+}
+
+/// One client's end of its message queue, and the flag that tells it to go when the queue
+/// overflowed.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub tx: mpsc::Sender<Message>,
+    pub overflowed: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    channels: HashMap<Bytes, HashMap<u64, Sender>>,
+    patterns: HashMap<Bytes, HashMap<u64, Sender>>,
+}
+
+/// Every subscription of every client.
+#[derive(Debug, Default)]
+pub struct PubSub {
+    reg: Mutex<Registry>,
+}
+
+impl PubSub {
+    fn reg(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.reg.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn subscribe(&self, pattern: bool, name: &Bytes, client: u64, tx: &Sender) {
+        let mut r = self.reg();
+        let map = if pattern {
+            &mut r.patterns
+        } else {
+            &mut r.channels
+        };
+        map.entry(name.clone())
+            .or_default()
+            .insert(client, tx.clone());
+    }
+
+    pub fn unsubscribe(&self, pattern: bool, name: &[u8], client: u64) {
+        let mut r = self.reg();
+        let map = if pattern {
+            &mut r.patterns
+        } else {
+            &mut r.channels
+        };
+        if let Some(subs) = map.get_mut(name) {
+            subs.remove(&client);
+            if subs.is_empty() {
+                map.remove(name);
+            }
+        }
+    }
+
+    /// Deliver to every subscriber of `channel` and of every matching pattern; returns how
+    /// many received it.
+    pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
+        let r = self.reg();
+        let mut n = 0;
+        let send = |s: &Sender, m: Message| {
+            if s.tx.try_send(m).is_err() {
+                // Full (or gone): the client's loop closes it when it next looks.
+                s.overflowed.store(true, Ordering::Relaxed);
+            }
+        };
+        if let Some(subs) = r.channels.get(channel) {
+            for tx in subs.values() {
+                send(
+                    tx,
+                    Message::Message {
+                        channel: channel.clone(),
+                        payload: payload.clone(),
+                    },
+                );
+                n += 1;
+            }
+        }
+        for (pattern, subs) in &r.patterns {
+            if crate::glob::matches(pattern, channel) {
+                for tx in subs.values() {
+                    send(
+                        tx,
+                        Message::PMessage {
+                            pattern: pattern.clone(),
+                            channel: channel.clone(),
+                            payload: payload.clone(),
+                        },
+                    );
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Channels with at least one subscriber, optionally matching a pattern.
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let r = self.reg();
+        let mut v: Vec<Bytes> = r
+            .channels
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c)))
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        self.reg().channels.get(channel).map_or(0, HashMap::len)
+    }
+
+    pub fn numpat(&self) -> usize {
+        self.reg().patterns.len()
+    }
+}
