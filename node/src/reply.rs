@@ -28,6 +28,13 @@ pub enum Reply {
     Many(Vec<Reply>),
     /// An out-of-band message: a RESP3 push, an array in RESP2 (pub/sub).
     Push(Vec<Reply>),
+    /// The command must wait (BLPOP on empty lists): the connection retries it after writes
+    /// until `deadline_ms` (Unix ms; `None`: no limit), then answers `on_timeout`. Never
+    /// written: the connection loop acts on it.
+    Block {
+        deadline_ms: Option<u64>,
+        on_timeout: Box<Reply>,
+    },
 }
 
 impl Reply {
@@ -79,7 +86,7 @@ impl Reply {
                     it.write(out, resp);
                 }
             }
-            Reply::Silence => {}
+            Reply::Silence | Reply::Block { .. } => {}
             Reply::Many(items) => {
                 for it in items {
                     it.write(out, resp);

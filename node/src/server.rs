@@ -7,7 +7,7 @@ use crate::reply::Reply;
 use crate::resp::parse_request;
 use crate::store::{Store, StoreError, now_ms};
 use bytes::{BufMut, BytesMut};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +35,10 @@ pub struct Shared {
     /// SHUTDOWN asks the server loop to stop.
     pub shutdown: tokio::sync::Notify,
     pub pubsub: crate::pubsub::PubSub,
+    /// Woken after every batch that wrote: blocked clients (BLPOP) look again.
+    pub written: tokio::sync::Notify,
+    /// Clients waiting in a blocking command.
+    pub blocked: AtomicUsize,
 }
 
 /// Snapshot bookkeeping shared with the BGSAVE thread.
@@ -163,6 +167,8 @@ impl Node {
                 }),
                 shutdown: tokio::sync::Notify::new(),
                 pubsub: Default::default(),
+                written: tokio::sync::Notify::new(),
+                blocked: AtomicUsize::new(0),
             },
         }))
     }
@@ -265,34 +271,13 @@ impl Node {
         });
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         let mut out = BytesMut::with_capacity(16 * 1024);
+        let mut pending: VecDeque<crate::resp::Args> = VecDeque::new();
         loop {
-            let n = tokio::select! {
-                r = socket.read_buf(&mut inbuf) => match r {
-                    Ok(n) => n,
-                    Err(_) => break,
-                },
-                Some(m) = messages.recv() => {
-                    if overflowed.load(Ordering::Relaxed) {
-                        warn!(client = conn.id, "closing a subscriber that fell behind");
-                        break;
-                    }
-                    write_message(&mut out, m, conn.resp);
-                    if socket.write_all(&out).await.is_err() {
-                        break;
-                    }
-                    out.clear();
-                    continue;
-                }
-                _ = stop.changed() => break,
-            };
-            if n == 0 {
-                break;
-            }
-            let mut batch = Vec::new();
+            // Take every whole request already buffered.
             let mut protocol_error = None;
             loop {
                 match parse_request(&mut inbuf, &shared.config.limits) {
-                    Ok(Some(args)) => batch.push(args),
+                    Ok(Some(args)) => pending.push_back(args),
                     Ok(None) => break,
                     Err(e) => {
                         protocol_error = Some(e);
@@ -307,8 +292,58 @@ impl Node {
                 );
                 break;
             }
-            if !batch.is_empty() {
-                self.run_batch(&mut conn, &batch, &mut out);
+            if pending.is_empty() && protocol_error.is_none() {
+                // Nothing to run: wait for input, or a published message to pass on.
+                tokio::select! {
+                    r = socket.read_buf(&mut inbuf) => match r {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => continue,
+                    },
+                    Some(m) = messages.recv() => {
+                        if overflowed.load(Ordering::Relaxed) {
+                            warn!(client = conn.id, "closing a subscriber that fell behind");
+                            break;
+                        }
+                        write_message(&mut out, m, conn.resp);
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+            // Run what is queued; a blocking command holds the rest back until it is answered.
+            while !pending.is_empty() {
+                let woken = shared.written.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                let Some(blocked) = self.run_batch(&mut conn, &mut pending, &mut out) else {
+                    break;
+                };
+                if !out.is_empty() {
+                    if socket.write_all(&out).await.is_err() {
+                        return self.client_gone(&conn);
+                    }
+                    out.clear();
+                }
+                let wait = blocked
+                    .deadline_ms
+                    .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
+                shared.blocked.fetch_add(1, Ordering::Relaxed);
+                let woke = tokio::select! {
+                    _ = &mut woken => Some(false),
+                    _ = sleep_or_forever(wait) => Some(true),
+                    r = socket.read_buf(&mut inbuf) => match r {
+                        Ok(0) | Err(_) => None,
+                        Ok(_) => Some(false),
+                    },
+                    _ = stop.changed() => None,
+                };
+                shared.blocked.fetch_sub(1, Ordering::Relaxed);
+                let Some(timed_out) = woke else {
+                    return self.client_gone(&conn);
+                };
+                if timed_out {
+                    pending.pop_front();
+                    blocked.on_timeout.write(&mut out, conn.resp);
+                }
             }
             if let Some(e) = &protocol_error {
                 debug!(client = conn.id, error = %e, "protocol error");
@@ -324,6 +359,12 @@ impl Node {
                 break;
             }
         }
+        self.client_gone(&conn);
+    }
+
+    /// Forget a client that has gone.
+    fn client_gone(&self, conn: &Conn) {
+        let shared = &self.shared;
         for c in &conn.channels {
             shared.pubsub.unsubscribe(false, c, conn.id);
         }
@@ -333,12 +374,20 @@ impl Node {
         shared.clients.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Run pipelined requests under one lock, then commit the binlog before any reply leaves.
-    fn run_batch(&self, conn: &mut Conn, batch: &[crate::resp::Args], out: &mut BytesMut) {
+    /// Run queued requests under one lock, then commit the binlog before any reply leaves.
+    /// Stops at a command that must wait (left at the front of `pending`) and says so.
+    fn run_batch(
+        &self,
+        conn: &mut Conn,
+        pending: &mut VecDeque<crate::resp::Args>,
+        out: &mut BytesMut,
+    ) -> Option<Blocked> {
         let mut store = self.store();
         let now = now_ms();
+        let writes_before = store.writes;
         let mut replies = 0;
-        for args in batch {
+        let mut blocked = None;
+        while let Some(args) = pending.pop_front() {
             if args.is_empty() {
                 continue;
             }
@@ -348,16 +397,39 @@ impl Node {
                 server: &self.shared,
                 now,
             };
-            let reply = cmd::execute(&mut ctx, args);
-            reply.write(out, conn.resp);
+            match cmd::execute(&mut ctx, &args) {
+                Reply::Block {
+                    deadline_ms,
+                    on_timeout,
+                } => {
+                    if deadline_ms.is_some_and(|d| d <= now) {
+                        on_timeout.write(out, conn.resp);
+                        replies += 1;
+                        continue;
+                    }
+                    pending.push_front(args);
+                    blocked = Some(Blocked {
+                        deadline_ms,
+                        on_timeout: *on_timeout,
+                    });
+                    break;
+                }
+                reply => reply.write(out, conn.resp),
+            }
             replies += 1;
             if conn.closing {
+                pending.clear();
                 break;
             }
         }
         self.shared
             .commands_processed
             .fetch_add(replies, Ordering::Relaxed);
+        if store.binlog().appended_bytes() > SNAPSHOT_AFTER_BINLOG_BYTES {
+            if let Err(e) = self.shared.start_bgsave(&mut store) {
+                error!(error = %e, "could not start an automatic snapshot");
+            }
+        }
         if let Err(e) = store.commit() {
             // The writes are applied but may not be durable: say so instead of acknowledging.
             error!(error = %e, "binlog commit failed");
@@ -368,5 +440,22 @@ impl Node {
                 );
             }
         }
+        if store.writes != writes_before {
+            self.shared.written.notify_waiters();
+        }
+        blocked
+    }
+}
+
+/// A command waiting for a write.
+struct Blocked {
+    deadline_ms: Option<u64>,
+    on_timeout: Reply,
+}
+
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }

@@ -41,8 +41,10 @@ pub struct Store {
     /// Per origin, the last op applied here (our own included).
     applied: VersionVector,
     binlog: Binlog,
-    /// Writes since the last SAVE-like point (for INFO).
+    /// Writes since the last snapshot (INFO's rdb_changes_since_last_save).
     pub dirty: u64,
+    /// Writes since start: a change tells blocked clients to look again.
+    pub writes: u64,
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
@@ -105,6 +107,7 @@ impl Store {
             applied: VersionVector::new(),
             binlog,
             dirty: 0,
+            writes: 0,
         };
         let mut max_hlc = Hlc::ZERO;
         if let Some(snap) = snap {
@@ -248,6 +251,7 @@ impl Store {
             self.binlog.append(&rec).map_err(WriteError::Binlog)?;
             self.apply_record(&rec);
             self.dirty += 1;
+            self.writes += 1;
         }
         Ok(out)
     }
@@ -264,6 +268,7 @@ impl Store {
         self.binlog.append(&rec).map_err(WriteError::Binlog)?;
         self.apply_record(&rec);
         self.dirty += 1;
+        self.writes += 1;
         Ok(())
     }
 

@@ -467,3 +467,45 @@ fn publish_reaches_channel_and_pattern_subscribers() {
         },
     );
 }
+
+#[test]
+fn blpop_waits_for_a_push_or_its_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut waiter = node.raw();
+    // Times out, then the pipelined command after it runs.
+    assert_eq!(
+        exchange(&mut waiter, b"BLPOP q 0.1\r\nPING\r\n", 12),
+        b"*-1\r\n+PONG\r\n"
+    );
+    // Waits until another client pushes.
+    std::io::Write::write_all(&mut waiter, b"BLPOP q other 10\r\n").expect("write");
+    let mut pusher = node.client();
+    common::wait_for(
+        "the BLPOP to block",
+        std::time::Duration::from_secs(10),
+        || {
+            let info: String = redis::cmd("INFO").arg("clients").query(&mut pusher).ok()?;
+            info.contains("blocked_clients:1").then_some(())
+        },
+    );
+    let _: i64 = pusher.rpush("q", "job").expect("rpush");
+    let want: &[u8] = b"*2\r\n$1\r\nq\r\n$3\r\njob\r\n";
+    assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
+    assert_eq!(pusher.llen::<_, i64>("q").expect("llen"), 0);
+    // Inside EXEC nothing waits.
+    let want: &[u8] = b"+OK\r\n+QUEUED\r\n*1\r\n*-1\r\n";
+    assert_eq!(
+        exchange(&mut waiter, b"MULTI\r\nBLPOP q 10\r\nEXEC\r\n", want.len()),
+        want
+    );
+    // BLMOVE moves as soon as there is something to move.
+    let _: i64 = pusher.rpush("src", "a").expect("rpush");
+    let want: &[u8] = b"$1\r\na\r\n";
+    assert_eq!(
+        exchange(&mut waiter, b"BLMOVE src dst LEFT RIGHT 1\r\n", want.len()),
+        want
+    );
+    let dst: Vec<String> = pusher.lrange("dst", 0, -1).expect("lrange");
+    assert_eq!(dst, vec!["a"]);
+}

@@ -303,3 +303,73 @@ pub fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     move_one(ctx, &args[1], &args[2], End::Right, End::Left)
 }
+
+/// A blocking command's timeout in seconds (0: forever) as a Unix-ms deadline.
+fn deadline(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Option<u64>, Reply> {
+    let secs = super::float_arg(arg)
+        .map_err(|_| Reply::err("ERR timeout is not a float or out of range"))?;
+    if secs < 0.0 {
+        return Err(Reply::err("ERR timeout is negative"));
+    }
+    if !secs.is_finite() {
+        return Err(Reply::err("ERR timeout is not a float or out of range"));
+    }
+    Ok((secs > 0.0).then(|| ctx.now + (secs * 1000.0) as u64))
+}
+
+/// Wait, or (inside EXEC, where nothing may wait) answer as a timeout at once.
+fn block(ctx: &Ctx<'_>, deadline_ms: Option<u64>, on_timeout: Reply) -> Reply {
+    if ctx.conn.in_exec {
+        return on_timeout;
+    }
+    Reply::Block {
+        deadline_ms,
+        on_timeout: Box::new(on_timeout),
+    }
+}
+
+/// BLPOP/BRPOP key [key ...] timeout: pop from the first non-empty list, or wait.
+fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
+    let until = match deadline(ctx, &args[args.len() - 1]) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    for key in &args[1..args.len() - 1] {
+        match read(ctx, key) {
+            Ok(Some(_)) => {
+                let popped = pop(ctx, &[Bytes::from_static(b"pop"), key.clone()], end);
+                return match popped {
+                    Reply::Bulk(v) => Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]),
+                    other => other,
+                };
+            }
+            Ok(None) => {}
+            Err(e) => return e,
+        }
+    }
+    block(ctx, until, Reply::NilArray)
+}
+
+pub fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    bpop(ctx, args, End::Left)
+}
+
+pub fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    bpop(ctx, args, End::Right)
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let until = match deadline(ctx, &args[5]) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let (Some(from), Some(to)) = (end_arg(&args[3]), end_arg(&args[4])) else {
+        return super::syntax_error();
+    };
+    match read(ctx, &args[1]) {
+        Ok(Some(_)) => move_one(ctx, &args[1], &args[2], from, to),
+        Ok(None) => block(ctx, until, Reply::Nil),
+        Err(e) => e,
+    }
+}

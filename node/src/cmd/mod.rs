@@ -40,6 +40,8 @@ pub struct Conn {
     pub patterns: std::collections::HashSet<Bytes>,
     /// Where published messages for this client are queued.
     pub pubsub_tx: Option<crate::pubsub::Sender>,
+    /// Running EXEC: blocking commands do not block.
+    pub in_exec: bool,
 }
 
 impl Conn {
@@ -57,6 +59,7 @@ impl Conn {
             channels: Default::default(),
             patterns: Default::default(),
             pubsub_tx: None,
+            in_exec: false,
         }
     }
 }
@@ -255,6 +258,9 @@ static COMMANDS: &[Spec] = &[
     spec("ltrim", 4, list::ltrim),
     spec("lmove", 5, list::lmove),
     spec("rpoplpush", 3, list::rpoplpush),
+    spec("blpop", -3, list::blpop),
+    spec("brpop", -3, list::brpop),
+    spec("blmove", 6, list::blmove),
 ];
 
 /// Commands allowed before AUTH when a password is set.

@@ -244,8 +244,9 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if want("clients") {
         out.push_str(&format!(
-            "# Clients\r\nconnected_clients:{}\r\n\r\n",
-            ctx.server.clients.load(Ordering::Relaxed)
+            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n\r\n",
+            ctx.server.clients.load(Ordering::Relaxed),
+            ctx.server.blocked.load(Ordering::Relaxed)
         ));
     }
     if want("persistence") {

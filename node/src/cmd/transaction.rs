@@ -41,7 +41,10 @@ pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     {
         return Reply::NilArray;
     }
-    Reply::Array(queue.iter().map(|args| execute(ctx, args)).collect())
+    ctx.conn.in_exec = true;
+    let replies = queue.iter().map(|args| execute(ctx, args)).collect();
+    ctx.conn.in_exec = false;
+    Reply::Array(replies)
 }
 
 pub fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
