@@ -503,11 +503,6 @@ impl Full {
         for p in &mut self.parts {
             p.gc(stable);
         }
-        // A TTL entry left on a key without content shows nothing; once stable, every later
-        // write has observed it (and a write to an absent key removes what it observed).
-        if !self.parts.iter().any(Part::is_live) {
-            self.ttl.retain(|t| !stable.covers(t.tag.dot));
-        }
         self.tidy();
         self.is_void()
     }

@@ -119,6 +119,14 @@ fn remove_ttl(k: &KeyState, e: &mut Effect) {
     }
 }
 
+/// A removal that leaves the key empty at the origin also removes the TTL it observed, as
+/// Redis deletes a key whose last element goes (and its TTL with it).
+fn emptied(key: Option<&KeyState>, all_removed: bool, e: &mut Effect) {
+    if let (Some(k), true) = (key, all_removed) {
+        remove_ttl(k, e);
+    }
+}
+
 /// Observe and remove the whole key: content (by cutoff), counters, TTL.
 fn observe_all(k: &KeyState, e: &mut Effect) {
     observe_content(k, e);
@@ -334,6 +342,7 @@ pub fn hdel(
             removed += 1;
         }
     }
+    emptied(key, removed == h.len(), &mut e);
     Ok(((removed > 0).then_some(e), removed))
 }
 
@@ -442,6 +451,7 @@ pub fn srem(
             e.removes.push(removal(Loc::Set(m.clone()), t.dot));
         }
     }
+    emptied(key, removed == s.len(), &mut e);
     Ok(((removed > 0).then_some(e), removed))
 }
 
@@ -513,6 +523,7 @@ pub fn zrem(
             removed += 1;
         }
     }
+    emptied(key, removed == z.len(), &mut e);
     Ok(((removed > 0).then_some(e), removed))
 }
 
@@ -609,9 +620,11 @@ pub fn list_remove(
         .collect();
     ids.sort();
     ids.dedup();
+    let all = ids.len() == l.len();
     for id in ids {
         e.removes.push(removal(Loc::List(id.clone()), id.dot));
     }
+    emptied(key, all, &mut e);
     Ok((!e.removes.is_empty()).then_some(e))
 }
 
