@@ -1,3 +1,3 @@
 //! Shared pieces of gdc's benchmarks.
 
-pub mod alloc;
+pub use gdc_node::alloc;

@@ -21,6 +21,8 @@ pub struct Config {
     pub clients_max: usize,
     /// `client-query-buffer-limit`: bytes a client may have buffered unparsed.
     pub query_buffer_bytes_max: usize,
+    /// `maxmemory`: over it, commands that may grow memory get `-OOM` (0: no limit).
+    pub memory_bytes_max: u64,
 }
 
 impl Default for Config {
@@ -35,6 +37,149 @@ impl Default for Config {
             limits: DEFAULT_LIMITS,
             clients_max: 10_000,
             query_buffer_bytes_max: 1024 * 1024 * 1024,
+            memory_bytes_max: 0,
         }
+    }
+}
+
+/// A bad configuration file or value: the node does not start, and says why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {why}")]
+    Syntax { path: String, why: String },
+    #[error("config file {path}: unknown setting '{key}'")]
+    Unknown { path: String, key: String },
+    #[error("config file {path}: '{key}' {why}")]
+    Value {
+        path: String,
+        key: String,
+        why: String,
+    },
+}
+
+/// A size as redis.conf writes it: bytes, or with k/kb/m/mb/g/gb (k = 1000, kb = 1024).
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+impl Config {
+    /// Apply the settings of a TOML file (redis.conf names) over these.
+    pub fn apply_file(&mut self, path: &std::path::Path) -> Result<(), ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        self.apply_toml(&text, &p)
+    }
+
+    /// Apply TOML text; `origin` names it in errors.
+    pub fn apply_toml(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: origin.to_string(),
+                    why: e.message().to_string(),
+                })?;
+        for (key, v) in &table {
+            let bad = |why: &str| ConfigError::Value {
+                path: origin.to_string(),
+                key: key.clone(),
+                why: why.to_string(),
+            };
+            let text = || {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad("must be a string"))
+            };
+            let int = || {
+                v.as_integer()
+                    .and_then(|i| u64::try_from(i).ok())
+                    .ok_or_else(|| bad("must be a non-negative integer"))
+            };
+            let size = || match v {
+                toml::Value::Integer(i) => {
+                    u64::try_from(*i).map_err(|_| bad("must not be negative"))
+                }
+                toml::Value::String(s) => {
+                    parse_bytes(s).ok_or_else(|| bad("must be a size such as 100mb"))
+                }
+                _ => Err(bad("must be a size such as 100mb")),
+            };
+            match key.as_str() {
+                "port" => {
+                    self.port = u16::try_from(int()?).map_err(|_| bad("must be a port number"))?
+                }
+                "bind" => self.bind = text()?,
+                "dir" => self.dir = text()?.into(),
+                "region" => self.region = text()?,
+                "requirepass" => self.requirepass = Some(text()?).filter(|p| !p.is_empty()),
+                "appendfsync" => self.appendfsync = text()?.parse().map_err(|e: String| bad(&e))?,
+                "maxmemory" => self.memory_bytes_max = size()?,
+                "maxclients" => self.clients_max = int()? as usize,
+                "proto-max-bulk-len" => self.limits.bulk_bytes_max = size()? as usize,
+                "client-query-buffer-limit" => self.query_buffer_bytes_max = size()? as usize,
+                _ => {
+                    return Err(ConfigError::Unknown {
+                        path: origin.to_string(),
+                        key: key.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_settings_use_redis_names_and_bad_ones_are_named() {
+        let mut c = Config::default();
+        c.apply_toml(
+            "port = 7000\nmaxmemory = \"100mb\"\nappendfsync = \"always\"\nrequirepass = \"pw\"",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.memory_bytes_max, 100 * 1024 * 1024);
+        assert_eq!(c.appendfsync, Fsync::Always);
+        assert_eq!(c.requirepass.as_deref(), Some("pw"));
+        let e = c.apply_toml("nosuch = 1", "t").expect_err("unknown");
+        assert_eq!(e.to_string(), "config file t: unknown setting 'nosuch'");
+        let e = c.apply_toml("port = \"x\"", "t").expect_err("bad value");
+        assert_eq!(
+            e.to_string(),
+            "config file t: 'port' must be a non-negative integer"
+        );
+        let e = c
+            .apply_toml("appendfsync = \"sometimes\"", "t")
+            .expect_err("bad value");
+        assert!(e.to_string().contains("always, everysec or no"), "{e}");
+        assert!(c.apply_toml("port = ", "t").is_err());
+        assert_eq!(parse_bytes("1gb"), Some(1 << 30));
+        assert_eq!(parse_bytes("5k"), Some(5000));
+        assert_eq!(parse_bytes("lots"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! gdc-node: a region's child instance. A Redis-compatible RESP server whose every write is a
 //! gdc-crdt effect, logged in a durable binlog before it is acknowledged.
 
+pub mod alloc;
 pub mod binlog;
 pub mod cmd;
 pub mod config;

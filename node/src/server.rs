@@ -39,6 +39,8 @@ pub struct Shared {
     pub written: tokio::sync::Notify,
     /// Clients waiting in a blocking command.
     pub blocked: AtomicUsize,
+    /// `maxmemory` in force (CONFIG SET changes it at run time); 0: no limit.
+    pub memory_bytes_max: AtomicU64,
 }
 
 /// Snapshot bookkeeping shared with the BGSAVE thread.
@@ -97,7 +99,10 @@ impl Shared {
                 c.query_buffer_bytes_max.to_string(),
             ),
             ("databases", crate::store::DATABASES.to_string()),
-            ("maxmemory", "0".into()),
+            (
+                "maxmemory",
+                self.memory_bytes_max.load(Ordering::Relaxed).to_string(),
+            ),
             ("maxmemory-policy", "noeviction".into()),
             ("save", String::new()),
             ("timeout", "0".into()),
@@ -151,6 +156,7 @@ pub struct Node {
 impl Node {
     /// Open the data directory (replaying the binlog).
     pub fn open(config: Config) -> Result<Arc<Node>, StoreError> {
+        let memory_bytes_max = config.memory_bytes_max;
         let store = Store::open(&config.dir, config.appendfsync)?;
         Ok(Arc::new(Node {
             store: Mutex::new(store),
@@ -169,6 +175,7 @@ impl Node {
                 pubsub: Default::default(),
                 written: tokio::sync::Notify::new(),
                 blocked: AtomicUsize::new(0),
+                memory_bytes_max: AtomicU64::new(memory_bytes_max),
             },
         }))
     }

@@ -240,3 +240,60 @@ fn restart_from_snapshot_and_binlog_tail_gives_the_same_digest() {
     let segs = files(&dir.path().join("binlog"), "binlog-");
     assert!(segs.len() <= 2, "covered segments remain: {segs:?}");
 }
+
+#[test]
+fn bad_config_file_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("gdc.toml");
+    std::fs::write(&conf, "port = 7000\nmaxmemroy = \"1gb\"\n").expect("write config");
+    let out = Command::new(env!("CARGO_BIN_EXE_gdc-node"))
+        .arg("--config")
+        .arg(&conf)
+        .arg("--dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .expect("run gdc-node");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown setting 'maxmemroy'"), "stderr: {err}");
+}
+
+#[test]
+fn over_maxmemory_writes_get_oom_and_reads_go_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Proc::start(dir.path(), free_port());
+    let mut c = p.client();
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query(&mut c)
+        .expect("info");
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory");
+    assert!(used > 0, "the binary counts its heap");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(used + 4 * 1024 * 1024)
+        .query(&mut c)
+        .expect("config set");
+    let big = "x".repeat(64 * 1024);
+    let mut refused = None;
+    for i in 0..200 {
+        if let Err(e) = c.set::<_, _, ()>(format!("k{i}"), &big) {
+            refused = Some((i, e.to_string()));
+            break;
+        }
+    }
+    let (at, refused) = refused.expect("writes are refused before 200 x 64 KiB");
+    assert!(at > 10, "the first writes fit under the limit");
+    assert!(
+        refused.starts_with("OOM")
+            && refused.contains("command not allowed when used memory > 'maxmemory'"),
+        "{refused}"
+    );
+    assert_eq!(c.get::<_, String>("k0").expect("reads go on"), big);
+    let _: i64 = c.del("k0").expect("deletes go on");
+}

@@ -1,37 +1,78 @@
 //! `gdc-node`: parse flags, set up logging, open the data directory, serve.
 
 use clap::Parser;
+use gdc_node::alloc::Counting;
 use gdc_node::binlog::Fsync;
 use gdc_node::{Config, Node};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio::net::TcpListener;
 
-/// A gdc region node: a Redis-compatible server.
+/// Counts heap bytes for `maxmemory` and INFO.
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// A gdc region node: a Redis-compatible server. Flags override the config file.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Flags {
-    /// TCP port for clients.
-    #[arg(long, default_value_t = 6379)]
-    port: u16,
-    /// Address to listen on (127.0.0.1 unless given: protected mode).
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: String,
-    /// Data directory.
-    #[arg(long, default_value = "gdc-data")]
-    dir: PathBuf,
-    /// This node's region name.
-    #[arg(long, default_value = "local")]
-    region: String,
+    /// TOML config file (redis.conf setting names: port, bind, dir, maxmemory, ...).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// TCP port for clients [default: 6379].
+    #[arg(long)]
+    port: Option<u16>,
+    /// Address to listen on [default: 127.0.0.1, protected mode].
+    #[arg(long)]
+    bind: Option<String>,
+    /// Data directory [default: gdc-data].
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// This node's region name [default: local].
+    #[arg(long)]
+    region: Option<String>,
     /// Clients must AUTH with this password.
     #[arg(long, env = "GDC_REQUIREPASS")]
     requirepass: Option<String>,
-    /// When the binlog is forced to disk: always, everysec or no.
-    #[arg(long, default_value = "everysec")]
-    appendfsync: Fsync,
+    /// When the binlog is forced to disk: always, everysec or no [default: everysec].
+    #[arg(long)]
+    appendfsync: Option<Fsync>,
+    /// Memory limit (bytes, or 100mb, 2gb); over it writes get -OOM [default: none].
+    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_bytes(s).ok_or("a size such as 100mb"))]
+    maxmemory: Option<u64>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
+}
+
+/// Defaults, then the config file, then flags.
+fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
+    let mut c = Config::default();
+    if let Some(path) = &flags.config {
+        c.apply_file(path)?;
+    }
+    if let Some(v) = flags.port {
+        c.port = v;
+    }
+    if let Some(v) = &flags.bind {
+        c.bind = v.clone();
+    }
+    if let Some(v) = &flags.dir {
+        c.dir = v.clone();
+    }
+    if let Some(v) = &flags.region {
+        c.region = v.clone();
+    }
+    if let Some(v) = &flags.requirepass {
+        c.requirepass = Some(v.clone());
+    }
+    if let Some(v) = flags.appendfsync {
+        c.appendfsync = v;
+    }
+    if let Some(v) = flags.maxmemory {
+        c.memory_bytes_max = v;
+    }
+    Ok(c)
 }
 
 fn main() -> ExitCode {
@@ -46,14 +87,13 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
-    let config = Config {
-        bind: flags.bind,
-        port: flags.port,
-        dir: flags.dir,
-        region: flags.region,
-        requirepass: flags.requirepass,
-        appendfsync: flags.appendfsync,
-        ..Config::default()
+    let config = match config(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "bad configuration");
+            eprintln!("gdc-node: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     // One thread, as Redis: every command runs under the store's one lock, so a second
     // worker thread only adds lock handoffs (measured: BENCHMARKS.md). Using both cores

@@ -284,6 +284,48 @@ fn lookup(name: &[u8]) -> Option<&'static Spec> {
     BY_NAME.get(std::str::from_utf8(lower).ok()?).copied()
 }
 
+/// Commands that may grow memory: refused over `maxmemory` (Redis's `denyoom`).
+const GROWS: &[&str] = &[
+    "set",
+    "setnx",
+    "setex",
+    "psetex",
+    "getset",
+    "append",
+    "setrange",
+    "mset",
+    "msetnx",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "incrbyfloat",
+    "hset",
+    "hmset",
+    "hsetnx",
+    "hincrby",
+    "hincrbyfloat",
+    "sadd",
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
+    "smove",
+    "zadd",
+    "zincrby",
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "linsert",
+    "lset",
+    "lmove",
+    "rpoplpush",
+    "blmove",
+    "rename",
+    "renamenx",
+    "copy",
+];
+
 /// Commands that act on the transaction itself rather than being queued by MULTI.
 const TRANSACTION: &[&str] = &["exec", "discard", "multi", "watch", "quit"];
 
@@ -301,6 +343,14 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return wrong_arity(spec.name);
+    }
+    let limit = ctx
+        .server
+        .memory_bytes_max
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if limit > 0 && GROWS.contains(&spec.name) && crate::alloc::live_bytes() as u64 > limit {
+        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
+        return Reply::err("OOM command not allowed when used memory > 'maxmemory'.");
     }
     let subscribed = !ctx.conn.channels.is_empty() || !ctx.conn.patterns.is_empty();
     if subscribed && ctx.conn.resp < 3 && !pubsub::ALLOWED_WHILE_SUBSCRIBED.contains(&spec.name) {

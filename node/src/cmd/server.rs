@@ -180,16 +180,35 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         Reply::Map(out)
     } else if is(sub, "set") && args.len() >= 4 && args.len() % 2 == 0 {
+        // maxmemory takes effect at once; other parameters are accepted and reported back.
+        let mut memory = None;
+        for kv in args[2..].chunks(2) {
+            if is(&kv[0], "maxmemory") {
+                match crate::config::parse_bytes(&String::from_utf8_lossy(&kv[1])) {
+                    Some(v) => memory = Some(v),
+                    None => {
+                        return Reply::err(
+                            "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument couldn't be parsed into an integer",
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(v) = memory {
+            ctx.server.memory_bytes_max.store(v, Ordering::Relaxed);
+        }
         let mut set = ctx
             .server
             .config_overrides
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         for kv in args[2..].chunks(2) {
-            set.insert(
-                String::from_utf8_lossy(&kv[0]).to_ascii_lowercase(),
-                String::from_utf8_lossy(&kv[1]).into_owned(),
-            );
+            if !is(&kv[0], "maxmemory") {
+                set.insert(
+                    String::from_utf8_lossy(&kv[0]).to_ascii_lowercase(),
+                    String::from_utf8_lossy(&kv[1]).into_owned(),
+                );
+            }
         }
         Reply::OK
     } else if is(sub, "resetstat") && args.len() == 2 {
@@ -247,6 +266,13 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n\r\n",
             ctx.server.clients.load(Ordering::Relaxed),
             ctx.server.blocked.load(Ordering::Relaxed)
+        ));
+    }
+    if want("memory") {
+        out.push_str(&format!(
+            "# Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\n\r\n",
+            crate::alloc::live_bytes().max(0),
+            ctx.server.memory_bytes_max.load(Ordering::Relaxed),
         ));
     }
     if want("persistence") {

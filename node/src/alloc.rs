@@ -1,6 +1,8 @@
-//! A global allocator that counts live heap bytes, so a benchmark can tell what a data
-//! structure costs. It measures requested bytes; the allocator's own per-chunk overhead
-//! comes on top, which is why the memory benchmark also reports resident memory.
+//! A global allocator that counts live heap bytes: `maxmemory` and INFO's `used_memory` read
+//! it, and the memory benchmark measures data structures with it. It counts requested bytes;
+//! the allocator's own per-chunk overhead comes on top (the benchmark also reports resident
+//! memory). Installed by the `gdc-node` binary; where it is not installed (a library user,
+//! in-process tests), `live_bytes` stays 0 and `maxmemory` never refuses.
 
 // Implementing `GlobalAlloc` is unsafe by definition; this wrapper only forwards to the
 // system allocator and counts.
