@@ -31,19 +31,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/release/gdc-node --port "$GDC_PORT" --dir "$work/gdc" --appendfsync everysec 2>"$work/gdc.log" &
-gdc_pid=$!
-mkdir -p "$work/redis"
-redis-server --port "$REDIS_PORT" --dir "$work/redis" --save '' --appendonly yes \
-    --appendfsync everysec --daemonize yes --logfile "$work/redis.log"
-
-for port in "$GDC_PORT" "$REDIS_PORT"; do
-    for _ in $(seq 100); do
-        redis-cli -p "$port" ping >/dev/null 2>&1 && break
-        sleep 0.1
+start_gdc() {
+    target/release/gdc-node --port "$GDC_PORT" --dir "$work/gdc" --appendfsync everysec 2>>"$work/gdc.log" &
+    gdc_pid=$!
+}
+start_redis() {
+    mkdir -p "$work/redis"
+    redis-server --port "$REDIS_PORT" --dir "$work/redis" --save '' --appendonly yes \
+        --appendfsync everysec --daemonize yes --logfile "$work/redis.log" \
+        --pidfile "$work/redis.pid"
+}
+# Seconds until the server on port $1 answers PING (polled every 10 ms, at most 120 s).
+until_ready() {
+    local start end
+    start=$(date +%s.%N)
+    for _ in $(seq 12000); do
+        redis-cli -p "$1" ping 2>/dev/null | grep -q PONG && break
+        sleep 0.01
     done
-    redis-cli -p "$port" ping >/dev/null
-done
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }'
+}
+rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
+used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
+
+start_gdc
+start_redis
+until_ready "$GDC_PORT" >/dev/null
+until_ready "$REDIS_PORT" >/dev/null
 
 # requests/s per test, as "TEST rate" lines
 run() {
@@ -67,3 +82,47 @@ for pipeline in 1 16; do
             'BEGIN { printf "| %s | %s | %.0f | %.0f | %.2f |\n", c, p, g, r, (r > 0 ? g / r : 0) }'
     done <<<"$gdc"
 done
+
+# Memory per key and restart time: 1M string keys with 16-byte values.
+KEYS_N="${KEYS_N:-1000000}"
+redis-cli -p "$GDC_PORT" flushall >/dev/null
+redis-cli -p "$REDIS_PORT" flushall >/dev/null
+redis_pid="$(cat "$work/redis.pid")"
+declare -A before_used before_rss
+for port in "$GDC_PORT" "$REDIS_PORT"; do
+    pid="$gdc_pid"; [ "$port" = "$REDIS_PORT" ] && pid="$redis_pid"
+    before_used[$port]="$(used_memory "$port")"
+    before_rss[$port]="$(rss_kb "$pid")"
+    # One SET per key, keys key:0000000000..: a Lua-free way to write exactly KEYS_N keys.
+    seq 0 $((KEYS_N - 1)) | awk '{ printf "SET key:%010d v%015d\n", $1, $1 }' \
+        | redis-cli -p "$port" --pipe >/dev/null
+done
+echo
+echo "| $KEYS_N keys, 16-byte values | gdc-node | redis-server | gdc / redis |"
+echo "|---|---|---|---|"
+gdc_keys="$(redis-cli -p "$GDC_PORT" dbsize)"
+redis_keys="$(redis-cli -p "$REDIS_PORT" dbsize)"
+g_used=$(( ($(used_memory "$GDC_PORT") - before_used[$GDC_PORT]) / gdc_keys ))
+r_used=$(( ($(used_memory "$REDIS_PORT") - before_used[$REDIS_PORT]) / redis_keys ))
+g_rss=$(( ($(rss_kb "$gdc_pid") - before_rss[$GDC_PORT]) * 1024 / gdc_keys ))
+r_rss=$(( ($(rss_kb "$redis_pid") - before_rss[$REDIS_PORT]) * 1024 / redis_keys ))
+awk -v g="$g_used" -v r="$r_used" 'BEGIN { printf "| used_memory per key (B) | %d | %d | %.2f |\n", g, r, g / r }'
+awk -v g="$g_rss" -v r="$r_rss" 'BEGIN { printf "| resident memory per key (B) | %d | %d | %.2f |\n", g, r, g / r }'
+
+# Restart: stop both (no snapshot: gdc replays its binlog, Redis its AOF), time until PING.
+redis-cli -p "$GDC_PORT" shutdown >/dev/null 2>&1 || true
+wait "$gdc_pid" 2>/dev/null || true
+redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+sleep 0.5
+start_gdc
+g_restart="$(until_ready "$GDC_PORT")"
+start_redis
+r_restart="$(until_ready "$REDIS_PORT")"
+awk -v g="$g_restart" -v r="$r_restart" 'BEGIN { printf "| restart, log replay (s) | %.2f | %.2f | %.2f |\n", g, r, (r > 0 ? g / r : 0) }'
+# gdc from a snapshot (SAVE, then restart).
+redis-cli -p "$GDC_PORT" save >/dev/null
+redis-cli -p "$GDC_PORT" shutdown >/dev/null 2>&1 || true
+wait "$gdc_pid" 2>/dev/null || true
+start_gdc
+g_snap="$(until_ready "$GDC_PORT")"
+echo "| restart, gdc from its snapshot (s) | $g_snap | | |"

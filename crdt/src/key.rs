@@ -507,6 +507,20 @@ impl Full {
         self.is_void()
     }
 
+    /// [`Full::gc`] of the tomb and the string field only: cheap whatever the key's size.
+    fn gc_tomb(&mut self, stable: &VersionVector) -> bool {
+        if let Some(t) = &mut self.tomb {
+            t.gc(stable);
+        }
+        for p in &mut self.parts {
+            if let Part::Str(f) = p {
+                f.gc(stable);
+            }
+        }
+        self.tidy();
+        self.is_void()
+    }
+
     /// Drop void parts and an empty tomb: one canonical form for equal states.
     fn tidy(&mut self) {
         self.parts.retain(|p| !p.is_void());
@@ -783,6 +797,18 @@ impl KeyState {
             return false;
         }
         let void = self.make_full().gc(stable);
+        self.compact();
+        void
+    }
+
+    /// [`KeyState::gc`] of removal knowledge only (the tomb, and the string's counter resets):
+    /// O(removals), not O(elements), for use after every write. Reset records in hash fields
+    /// and sorted-set members wait for a full [`KeyState::gc`].
+    pub fn gc_removals(&mut self, stable: &VersionVector) -> bool {
+        if let Repr::Plain(_) = self.0 {
+            return false;
+        }
+        let void = self.make_full().gc_tomb(stable);
         self.compact();
         void
     }

@@ -165,13 +165,13 @@ impl Keyspace {
 }
 
 impl Keyspace {
-    /// [`Keyspace::gc`] for one key.
+    /// [`KeyState::gc_removals`] for one key: cheap enough for every write.
     pub fn gc_key(&mut self, key: &[u8], stable: &VersionVector) {
         let Some(k) = self.keys.get_mut(key) else {
             return;
         };
         let before = k.expire_at();
-        let void = k.gc(stable);
+        let void = k.gc_removals(stable);
         let after = k.expire_at();
         if void {
             self.keys.remove(key);

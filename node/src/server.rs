@@ -21,6 +21,10 @@ use tracing::{debug, error, info, warn};
 /// the store lock long.
 const EXPIRED_PER_CYCLE_MAX: usize = 2000;
 
+/// A full garbage collection (counter reset records inside hashes and sorted sets) runs
+/// every this many expiry cycles: once a minute.
+const FULL_GC_EVERY_CYCLES: u64 = 600;
+
 /// What every connection shares besides the store.
 #[derive(Debug)]
 pub struct Shared {
@@ -241,12 +245,15 @@ impl Node {
     /// expiry already reads as missing; removing it frees memory and replicates the removal.
     async fn expire_cycle(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
-        loop {
+        for cycle in 1u64.. {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
             let mut store = self.store();
+            if cycle % FULL_GC_EVERY_CYCLES == 0 {
+                store.gc_all();
+            }
             let removed = store.remove_expired(now_ms(), EXPIRED_PER_CYCLE_MAX);
             if removed > 0 {
                 debug!(removed, "removed expired keys");

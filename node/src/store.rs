@@ -299,6 +299,14 @@ impl Store {
         removed
     }
 
+    /// Collect all removal knowledge that is stable (on a node without peers: everything
+    /// applied). O(keys): run now and then, not per write.
+    pub fn gc_all(&mut self) {
+        for ks in &mut self.dbs {
+            ks.gc(&self.applied);
+        }
+    }
+
     /// End of a batch of commands: make its writes durable per `appendfsync`.
     pub fn commit(&mut self) -> Result<(), BinlogError> {
         self.binlog.commit()
