@@ -83,10 +83,18 @@ for pipeline in 1 16; do
     done <<<"$gdc"
 done
 
-# Memory per key and restart time: 1M string keys with 16-byte values.
+# Memory per key and restart time: 1M string keys with 16-byte values, in fresh servers
+# with empty data directories (nothing left over from the load above).
 KEYS_N="${KEYS_N:-1000000}"
-redis-cli -p "$GDC_PORT" flushall >/dev/null
-redis-cli -p "$REDIS_PORT" flushall >/dev/null
+redis-cli -p "$GDC_PORT" shutdown >/dev/null 2>&1 || true
+wait "$gdc_pid" 2>/dev/null || true
+redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+sleep 0.5
+rm -rf "$work/gdc" "$work/redis"
+start_gdc
+start_redis
+until_ready "$GDC_PORT" >/dev/null
+until_ready "$REDIS_PORT" >/dev/null
 redis_pid="$(cat "$work/redis.pid")"
 declare -A before_used before_rss
 for port in "$GDC_PORT" "$REDIS_PORT"; do
