@@ -193,3 +193,56 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     super::keys::scan_reply(next, out)
 }
+
+/// HRANDFIELD key [count [WITHVALUES]]: a negative count may repeat fields.
+pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match args.get(2).map(|c| int_arg(c)) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return e,
+    };
+    let values = match args.get(3) {
+        None => false,
+        Some(a) if super::is(a, "withvalues") => true,
+        Some(_) => return super::syntax_error(),
+    };
+    if args.len() > 4 {
+        return super::syntax_error();
+    }
+    let fields: Vec<(Bytes, Bytes)> = match read(ctx, &args[1]) {
+        Ok(h) => h
+            .into_iter()
+            .flat_map(|h| h.fields())
+            .map(|(n, f)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(&value(f))))
+            .collect(),
+        Err(e) => return e,
+    };
+    let Some(count) = count else {
+        if fields.is_empty() {
+            return Reply::Nil;
+        }
+        return Reply::Bulk(fields[super::random_below(fields.len())].0.clone());
+    };
+    let picks: Vec<usize> = if fields.is_empty() {
+        Vec::new()
+    } else if count >= 0 {
+        let mut pool: Vec<usize> = (0..fields.len()).collect();
+        let mut out = Vec::new();
+        while out.len() < count as usize && !pool.is_empty() {
+            out.push(pool.swap_remove(super::random_below(pool.len())));
+        }
+        out
+    } else {
+        (0..count.unsigned_abs())
+            .map(|_| super::random_below(fields.len()))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for i in picks {
+        out.push(Reply::Bulk(fields[i].0.clone()));
+        if values {
+            out.push(Reply::Bulk(fields[i].1.clone()));
+        }
+    }
+    Reply::Array(out)
+}

@@ -373,3 +373,87 @@ pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => e,
     }
 }
+
+/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (mut rank, mut count, mut maxlen) = (1i64, None::<usize>, 0usize);
+    let mut i = 3;
+    while i < args.len() {
+        let Some(v) = args.get(i + 1) else {
+            return super::syntax_error();
+        };
+        let n = match int_arg(v) {
+            Ok(n) => n,
+            Err(e) => return e,
+        };
+        if super::is(&args[i], "rank") {
+            if n == 0 || n == i64::MIN {
+                return Reply::err(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                );
+            }
+            rank = n;
+        } else if super::is(&args[i], "count") {
+            if n < 0 {
+                return Reply::err("ERR COUNT can't be negative");
+            }
+            count = Some(n as usize);
+        } else if super::is(&args[i], "maxlen") {
+            if n < 0 {
+                return Reply::err("ERR MAXLEN can't be negative");
+            }
+            maxlen = n as usize;
+        } else {
+            return super::syntax_error();
+        }
+        i += 2;
+    }
+    let l = match read(ctx, &args[1]) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return if count.is_some() {
+                Reply::Array(vec![])
+            } else {
+                Reply::Nil
+            };
+        }
+        Err(e) => return e,
+    };
+    let n = l.len();
+    let scan = if maxlen == 0 { n } else { maxlen.min(n) };
+    let elem = &args[2][..];
+    let idx: Box<dyn Iterator<Item = usize>> = if rank > 0 {
+        Box::new(
+            l.iter()
+                .take(scan)
+                .enumerate()
+                .filter(|(_, (_, e))| e.value.as_slice() == elem)
+                .map(|(i, _)| i),
+        )
+    } else {
+        Box::new(
+            l.iter()
+                .rev()
+                .take(scan)
+                .enumerate()
+                .filter(|(_, (_, e))| e.value.as_slice() == elem)
+                .map(move |(i, _)| n - 1 - i),
+        )
+    };
+    let skip = rank.unsigned_abs() as usize - 1;
+    match count {
+        None => idx
+            .skip(skip)
+            .next()
+            .map_or(Reply::Nil, |i| Reply::Int(i as i64)),
+        Some(c) => {
+            let take = if c == 0 { usize::MAX } else { c };
+            Reply::Array(
+                idx.skip(skip)
+                    .take(take)
+                    .map(|i| Reply::Int(i as i64))
+                    .collect(),
+            )
+        }
+    }
+}

@@ -208,6 +208,7 @@ static COMMANDS: &[Spec] = &[
     spec("hincrbyfloat", 4, hash::hincrbyfloat),
     spec("hstrlen", 3, hash::hstrlen),
     spec("hscan", -3, hash::hscan),
+    spec("hrandfield", -2, hash::hrandfield),
     // sets
     spec("sadd", -3, set::sadd),
     spec("srem", -3, set::srem),
@@ -266,6 +267,7 @@ static COMMANDS: &[Spec] = &[
     spec("ltrim", 4, list::ltrim),
     spec("lmove", 5, list::lmove),
     spec("rpoplpush", 3, list::rpoplpush),
+    spec("lpos", -3, list::lpos),
     spec("blpop", -3, list::blpop),
     spec("brpop", -3, list::brpop),
     spec("blmove", 6, list::blmove),
