@@ -442,10 +442,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let skip = rank.unsigned_abs() as usize - 1;
     match count {
-        None => idx
-            .skip(skip)
-            .next()
-            .map_or(Reply::Nil, |i| Reply::Int(i as i64)),
+        None => idx.nth(skip).map_or(Reply::Nil, |i| Reply::Int(i as i64)),
         Some(c) => {
             let take = if c == 0 { usize::MAX } else { c };
             Reply::Array(
