@@ -422,7 +422,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let n = l.len();
     let scan = if maxlen == 0 { n } else { maxlen.min(n) };
     let elem = &args[2][..];
-    let idx: Box<dyn Iterator<Item = usize>> = if rank > 0 {
+    let mut idx: Box<dyn Iterator<Item = usize>> = if rank > 0 {
         Box::new(
             l.iter()
                 .take(scan)
