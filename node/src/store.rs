@@ -45,6 +45,17 @@ pub struct Store {
     pub dirty: u64,
     /// Writes since start: a change tells blocked clients to look again.
     pub writes: u64,
+    /// Per command: calls and microseconds spent (INFO commandstats). Kept here because
+    /// every command runs under this lock anyway.
+    pub command_stats: std::collections::HashMap<&'static str, CommandStat>,
+}
+
+/// One command's counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
@@ -108,6 +119,7 @@ impl Store {
             binlog,
             dirty: 0,
             writes: 0,
+            command_stats: Default::default(),
         };
         let mut max_hlc = Hlc::ZERO;
         if let Some(snap) = snap {

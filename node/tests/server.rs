@@ -509,3 +509,32 @@ fn blpop_waits_for_a_push_or_its_timeout() {
     let dst: Vec<String> = pusher.lrange("dst", 0, -1).expect("lrange");
     assert_eq!(dst, vec!["a"]);
 }
+
+#[test]
+fn info_counts_calls_per_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    for _ in 0..3 {
+        let _: Option<String> = c.get("k").expect("get");
+    }
+    let _ = redis::cmd("INCRBY")
+        .arg("k")
+        .arg("x")
+        .query::<Value>(&mut c);
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .expect("info");
+    assert!(info.contains("cmdstat_get:calls=3,"), "{info}");
+    assert!(info.contains("failed_calls=1"), "{info}");
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut c)
+        .expect("resetstat");
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .expect("info");
+    assert!(!info.contains("cmdstat_get"), "{info}");
+}

@@ -379,7 +379,13 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Reply::Status("QUEUED");
         }
     }
-    (spec.run)(ctx, args)
+    let started = std::time::Instant::now();
+    let reply = (spec.run)(ctx, args);
+    let stat = ctx.store.command_stats.entry(spec.name).or_default();
+    stat.calls += 1;
+    stat.usec += started.elapsed().as_micros() as u64;
+    stat.failed += reply.is_error() as u64;
+    reply
 }
 
 /// The number of commands gdc answers (COMMAND COUNT).

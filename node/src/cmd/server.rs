@@ -213,6 +213,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Reply::OK
     } else if is(sub, "resetstat") && args.len() == 2 {
         ctx.server.commands_processed.store(0, Ordering::Relaxed);
+        ctx.store.command_stats.clear();
         Reply::OK
     } else {
         Reply::err(format!(
@@ -288,6 +289,25 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             "# Stats\r\ntotal_commands_processed:{}\r\n\r\n",
             ctx.server.commands_processed.load(Ordering::Relaxed)
         ));
+    }
+    if args.len() > 1
+        && args[1..]
+            .iter()
+            .any(|a| is(a, "commandstats") || is(a, "all") || is(a, "everything"))
+    {
+        out.push_str("# Commandstats\r\n");
+        let mut stats: Vec<_> = ctx.store.command_stats.iter().collect();
+        stats.sort_by_key(|(name, _)| **name);
+        for (name, s) in stats {
+            out.push_str(&format!(
+                "cmdstat_{name}:calls={},usec={},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
+                s.calls,
+                s.usec,
+                s.usec as f64 / s.calls.max(1) as f64,
+                s.failed
+            ));
+        }
+        out.push_str("\r\n");
     }
     if want("replication") {
         out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
