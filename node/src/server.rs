@@ -45,6 +45,28 @@ pub struct Shared {
     pub blocked: AtomicUsize,
     /// `maxmemory` in force (CONFIG SET changes it at run time); 0: no limit.
     pub memory_bytes_max: AtomicU64,
+    /// Every connected client, for CLIENT LIST and CLIENT KILL.
+    pub registry: Mutex<BTreeMap<u64, ClientEntry>>,
+}
+
+/// What CLIENT LIST shows of a client, and how CLIENT KILL reaches it.
+#[derive(Debug, Clone)]
+pub struct ClientEntry {
+    pub addr: String,
+    pub laddr: String,
+    pub created_ms: u64,
+    pub last_ms: u64,
+    pub db: usize,
+    pub name: Option<bytes::Bytes>,
+    pub resp: u8,
+    pub last_cmd: String,
+    pub kill: Arc<tokio::sync::Notify>,
+}
+
+impl Shared {
+    pub fn clients(&self) -> MutexGuard<'_, BTreeMap<u64, ClientEntry>> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Snapshot bookkeeping shared with the BGSAVE thread.
@@ -180,6 +202,7 @@ impl Node {
                 written: tokio::sync::Notify::new(),
                 blocked: AtomicUsize::new(0),
                 memory_bytes_max: AtomicU64::new(memory_bytes_max),
+                registry: Mutex::new(BTreeMap::new()),
             },
         }))
     }
@@ -277,6 +300,27 @@ impl Node {
             shared.next_client_id.fetch_add(1, Ordering::Relaxed),
             shared.config.requirepass.is_none(),
         );
+        let kill = Arc::new(tokio::sync::Notify::new());
+        shared.clients().insert(
+            conn.id,
+            ClientEntry {
+                addr: socket
+                    .peer_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                laddr: socket
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                created_ms: now_ms(),
+                last_ms: now_ms(),
+                db: 0,
+                name: None,
+                resp: 2,
+                last_cmd: String::new(),
+                kill: Arc::clone(&kill),
+            },
+        );
         let (tx, mut messages) = tokio::sync::mpsc::channel(crate::pubsub::SUBSCRIBER_QUEUE_MAX);
         let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         conn.pubsub_tx = Some(crate::pubsub::Sender {
@@ -313,6 +357,7 @@ impl Node {
                         Ok(0) | Err(_) => break,
                         Ok(_) => continue,
                     },
+                    _ = kill.notified() => break,
                     Some(m) = messages.recv() => {
                         if overflowed.load(Ordering::Relaxed) {
                             warn!(client = conn.id, "closing a subscriber that fell behind");
@@ -349,6 +394,7 @@ impl Node {
                         Ok(_) => Some(false),
                     },
                     _ = stop.changed() => None,
+                    _ = kill.notified() => None,
                 };
                 shared.blocked.fetch_sub(1, Ordering::Relaxed);
                 let Some(timed_out) = woke else {
@@ -379,6 +425,7 @@ impl Node {
     /// Forget a client that has gone.
     fn client_gone(&self, conn: &Conn) {
         let shared = &self.shared;
+        shared.clients().remove(&conn.id);
         for c in &conn.channels {
             shared.pubsub.unsubscribe(false, c, conn.id);
         }
@@ -456,6 +503,14 @@ impl Node {
         }
         if store.writes != writes_before {
             self.shared.written.notify_waiters();
+        }
+        drop(store);
+        if let Some(e) = self.shared.clients().get_mut(&conn.id) {
+            e.last_ms = now;
+            e.db = conn.db;
+            e.name.clone_from(&conn.name);
+            e.resp = conn.resp;
+            e.last_cmd.clone_from(&conn.last_cmd);
         }
         blocked
     }

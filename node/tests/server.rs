@@ -538,3 +538,52 @@ fn info_counts_calls_per_command() {
         .expect("info");
     assert!(!info.contains("cmdstat_get"), "{info}");
 }
+
+#[test]
+fn client_list_kill_and_reset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut admin = node.client();
+    let mut victim = node.raw();
+    assert_eq!(
+        exchange(&mut victim, b"CLIENT SETNAME victim\r\n", 5),
+        b"+OK\r\n"
+    );
+    let id_line = exchange(&mut victim, b"CLIENT ID\r\n", 3);
+    let victim_id: i64 = String::from_utf8_lossy(&id_line[1..id_line.len() - 2])
+        .parse()
+        .expect("an id");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut admin)
+        .expect("client list");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    assert!(
+        list.contains(&format!("id={victim_id} ")) && list.contains("name=victim"),
+        "{list}"
+    );
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(victim_id)
+        .query(&mut admin)
+        .expect("client kill");
+    assert_eq!(killed, 1);
+    // The victim's connection is closed: reading gives end of stream.
+    assert_eq!(common::read_at_least(&mut victim, 1), b"");
+    common::wait_for(
+        "the killed client to leave the list",
+        std::time::Duration::from_secs(10),
+        || {
+            let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut admin).ok()?;
+            (list.lines().count() == 1).then_some(())
+        },
+    );
+    let mut s = node.raw();
+    let want: &[u8] = b"+OK\r\n+QUEUED\r\n+RESET\r\n-ERR EXEC without MULTI\r\n";
+    assert_eq!(
+        exchange(&mut s, b"MULTI\r\nPING\r\nRESET\r\nEXEC\r\n", want.len()),
+        want
+    );
+    assert_eq!(exchange(&mut s, b"WAIT 1 0\r\n", 4), b":0\r\n");
+}

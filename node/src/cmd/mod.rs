@@ -42,6 +42,8 @@ pub struct Conn {
     pub pubsub_tx: Option<crate::pubsub::Sender>,
     /// Running EXEC: blocking commands do not block.
     pub in_exec: bool,
+    /// The last command's name (CLIENT LIST).
+    pub last_cmd: String,
 }
 
 impl Conn {
@@ -60,6 +62,7 @@ impl Conn {
             patterns: Default::default(),
             pubsub_tx: None,
             in_exec: false,
+            last_cmd: String::new(),
         }
     }
 }
@@ -130,6 +133,8 @@ static COMMANDS: &[Spec] = &[
     spec("config", -2, server::config),
     spec("info", -1, server::info),
     spec("client", -2, server::client),
+    spec("reset", 1, server::reset),
+    spec("wait", 3, server::wait),
     spec("gdc.digest", -1, server::gdc_digest),
     spec("save", 1, server::save),
     spec("bgsave", -1, server::bgsave),
@@ -274,7 +279,7 @@ static COMMANDS: &[Spec] = &[
 ];
 
 /// Commands allowed before AUTH when a password is set.
-const NO_AUTH: &[&str] = &["auth", "hello", "quit", "ping"];
+const NO_AUTH: &[&str] = &["auth", "hello", "quit", "ping", "reset"];
 
 /// Commands looked up by lower-case name.
 static BY_NAME: LazyLock<HashMap<&'static str, &'static Spec>> =
@@ -337,7 +342,7 @@ const GROWS: &[&str] = &[
 ];
 
 /// Commands that act on the transaction itself rather than being queued by MULTI.
-const TRANSACTION: &[&str] = &["exec", "discard", "multi", "watch", "quit"];
+const TRANSACTION: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
 /// Run one request. `args` is not empty.
 pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -378,6 +383,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             queue.push(args.to_vec());
             return Reply::Status("QUEUED");
         }
+    }
+    if ctx.conn.last_cmd != spec.name {
+        ctx.conn.last_cmd = spec.name.to_string();
     }
     let started = std::time::Instant::now();
     let reply = (spec.run)(ctx, args);

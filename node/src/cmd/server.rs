@@ -234,6 +234,74 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.conn.name.clone().map_or(Reply::Nil, Reply::Bulk)
     } else if is(sub, "setinfo") && args.len() == 4 {
         Reply::OK
+    } else if is(sub, "list") || is(sub, "info") {
+        let now = now_ms();
+        let me = ctx.conn.id;
+        let clients = ctx.server.clients();
+        let line = |id: &u64, e: &crate::server::ClientEntry| {
+            format!(
+                "id={id} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 multi=-1 cmd={} user=default resp={}\n",
+                e.addr,
+                e.laddr,
+                e.name
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default(),
+                now.saturating_sub(e.created_ms) / 1000,
+                now.saturating_sub(e.last_ms) / 1000,
+                e.db,
+                if *id == me {
+                    "client|list"
+                } else {
+                    &e.last_cmd
+                },
+                e.resp,
+            )
+        };
+        let text: String = if is(sub, "info") {
+            clients.get(&me).map(|e| line(&me, e)).unwrap_or_default()
+        } else {
+            clients.iter().map(|(id, e)| line(id, e)).collect()
+        };
+        Reply::bulk(text)
+    } else if is(sub, "kill") && args.len() >= 3 {
+        // CLIENT KILL addr | CLIENT KILL ID id | CLIENT KILL ADDR addr
+        let clients = ctx.server.clients();
+        let targets: Vec<u64> = match &args[2..] {
+            [addr] => clients
+                .iter()
+                .filter(|(_, e)| e.addr.as_bytes() == &addr[..])
+                .map(|(id, _)| *id)
+                .collect(),
+            [f, v] if is(f, "id") => match int_arg(v) {
+                Ok(id) => clients
+                    .keys()
+                    .filter(|k| **k as i64 == id)
+                    .copied()
+                    .collect(),
+                Err(e) => return e,
+            },
+            [f, v] if is(f, "addr") => clients
+                .iter()
+                .filter(|(_, e)| e.addr.as_bytes() == &v[..])
+                .map(|(id, _)| *id)
+                .collect(),
+            _ => return syntax_error(),
+        };
+        for id in &targets {
+            if let Some(e) = clients.get(id) {
+                e.kill.notify_one();
+            }
+        }
+        if args.len() == 3 {
+            if targets.is_empty() {
+                Reply::err("ERR No such client")
+            } else {
+                Reply::OK
+            }
+        } else {
+            Reply::Int(targets.len() as i64)
+        }
     } else {
         Reply::err(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
@@ -422,4 +490,33 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     ctx.server.shutdown.notify_one();
     ctx.conn.closing = true;
     Reply::Silence
+}
+
+/// RESET: the connection back to its just-connected state.
+pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    for c in std::mem::take(&mut ctx.conn.channels) {
+        ctx.server.pubsub.unsubscribe(false, &c, ctx.conn.id);
+    }
+    for p in std::mem::take(&mut ctx.conn.patterns) {
+        ctx.server.pubsub.unsubscribe(true, &p, ctx.conn.id);
+    }
+    ctx.conn.multi = None;
+    ctx.conn.multi_failed = false;
+    ctx.conn.watched.clear();
+    ctx.conn.db = 0;
+    ctx.conn.resp = 2;
+    ctx.conn.name = None;
+    ctx.conn.authenticated = ctx.server.config.requirepass.is_none();
+    Reply::Status("RESET")
+}
+
+/// WAIT numregions timeout: how many other regions have applied this connection's writes.
+/// This node has no sync channels yet, so none: 0 at once (as Redis answers with no
+/// replicas).
+pub fn wait(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match (int_arg(&args[1]), int_arg(&args[2])) {
+        (Ok(_), Ok(t)) if t >= 0 => Reply::Int(0),
+        (Ok(_), Ok(_)) => Reply::err("ERR timeout is negative"),
+        _ => Reply::err("ERR value is not an integer or out of range"),
+    }
 }
