@@ -256,6 +256,13 @@ static COMMANDS: &[Spec] = &[
     spec("zrevrangebylex", -4, zset::zrevrangebylex),
     spec("zlexcount", 4, zset::zlexcount),
     spec("zrangestore", -5, zset::zrangestore),
+    spec("zunion", -3, zset::zunion),
+    spec("zinter", -3, zset::zinter),
+    spec("zdiff", -3, zset::zdiff),
+    spec("zunionstore", -4, zset::zunionstore),
+    spec("zinterstore", -4, zset::zinterstore),
+    spec("zdiffstore", -4, zset::zdiffstore),
+    spec("zrandmember", -2, zset::zrandmember),
     // lists
     spec("lpush", -3, list::lpush),
     spec("rpush", -3, list::rpush),
