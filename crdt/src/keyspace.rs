@@ -75,8 +75,9 @@ impl Keyspace {
         (&self.flushed, &self.flushed_by)
     }
 
-    /// Apply one effect to one key.
-    pub fn apply(&mut self, key: &[u8], e: &Effect) {
+    /// Apply one effect to one key. Returns whether the key now holds removal knowledge
+    /// (a tomb), which the caller may want to collect.
+    pub fn apply(&mut self, key: &[u8], e: &Effect) -> bool {
         let k = match self.keys.get_mut(key) {
             Some(k) => k,
             None => self.keys.entry(Blob::from(key)).or_default(),
@@ -84,10 +85,12 @@ impl Keyspace {
         let before = k.expire_at();
         k.apply(e, &self.flushed);
         let after = k.expire_at();
+        let tomb = k.tomb().is_some();
         if k.is_void() {
             self.keys.remove(key);
         }
         self.reindex(key, before, after);
+        tomb
     }
 
     /// Keys whose expiry is at or before `now_ms`, earliest first.

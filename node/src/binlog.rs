@@ -434,6 +434,18 @@ impl Binlog {
         Ok(())
     }
 
+    /// For the `everysec` timer: a handle to force the written records to disk without
+    /// holding up writers (the caller syncs it on another thread). `None` when nothing is
+    /// waiting to be synced.
+    pub fn sync_handle(&mut self) -> Option<File> {
+        if !self.unsynced {
+            return None;
+        }
+        let f = self.out.get_ref().try_clone().ok()?;
+        self.unsynced = false;
+        Some(f)
+    }
+
     fn rotate(&mut self, first_op: u64) -> Result<(), BinlogError> {
         self.out.flush().map_err(io_err(&self.path))?;
         self.out.get_ref().sync_data().map_err(io_err(&self.path))?;

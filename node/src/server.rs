@@ -257,9 +257,15 @@ impl Node {
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
-            let mut store = self.store();
-            if let Err(e) = store.sync() {
-                error!(error = %e, "binlog fsync failed");
+            // fsync off the runtime thread and outside the store lock: a slow disk must not
+            // stall the clients (Redis also syncs its AOF in a background thread).
+            let handle = self.store().sync_handle();
+            if let Some(file) = handle {
+                match tokio::task::spawn_blocking(move || file.sync_data()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => error!(error = %e, "binlog fsync failed"),
+                    Err(e) => error!(error = %e, "binlog fsync task failed"),
+                }
             }
         }
     }

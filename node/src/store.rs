@@ -182,8 +182,7 @@ impl Store {
         match rec {
             Record::Key { db, key, effect } => {
                 if let Some(ks) = self.dbs.get_mut(*db as usize) {
-                    ks.apply(key, effect);
-                    if ks.get(key).is_some_and(|k| k.tomb().is_some()) {
+                    if ks.apply(key, effect) {
                         ks.gc_key(key, &self.applied);
                     }
                 }
@@ -324,9 +323,14 @@ impl Store {
         self.binlog.commit()
     }
 
-    /// The `everysec` timer.
+    /// Force the binlog to disk now.
     pub fn sync(&mut self) -> Result<(), BinlogError> {
         self.binlog.sync()
+    }
+
+    /// The `everysec` timer's handle: see [`Binlog::sync_handle`].
+    pub fn sync_handle(&mut self) -> Option<std::fs::File> {
+        self.binlog.sync_handle()
     }
 }
 

@@ -88,7 +88,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     } else {
         None
     };
-    let exists = ctx.get(key).is_some();
+    let exists = (nx || xx) && ctx.get(key).is_some();
     if (nx && exists) || (xx && !exists) {
         return if get { bulk_or_nil(old) } else { Reply::Nil };
     }
