@@ -587,3 +587,56 @@ fn client_list_kill_and_reset() {
     );
     assert_eq!(exchange(&mut s, b"WAIT 1 0\r\n", 4), b":0\r\n");
 }
+
+#[test]
+fn random_picks_have_redis_shapes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let _: i64 = c.sadd("s", &["a", "b", "c"]).expect("sadd");
+    let some: Vec<String> = redis::cmd("SRANDMEMBER")
+        .arg("s")
+        .arg(2)
+        .query(&mut c)
+        .expect("srandmember");
+    assert_eq!(some.len(), 2);
+    assert_ne!(some[0], some[1], "a positive count picks distinct members");
+    let many: Vec<String> = redis::cmd("SRANDMEMBER")
+        .arg("s")
+        .arg(-7)
+        .query(&mut c)
+        .expect("srandmember");
+    assert_eq!(many.len(), 7, "a negative count may repeat");
+    let popped: Vec<String> = redis::cmd("SPOP")
+        .arg("s")
+        .arg(2)
+        .query(&mut c)
+        .expect("spop");
+    assert_eq!(popped.len(), 2);
+    assert_eq!(c.scard::<_, i64>("s").expect("scard"), 1);
+    let _: i64 = c.hset("h", "f", "v").expect("hset");
+    let fv: Vec<String> = redis::cmd("HRANDFIELD")
+        .arg("h")
+        .arg(5)
+        .arg("WITHVALUES")
+        .query(&mut c)
+        .expect("hrandfield");
+    assert_eq!(fv, vec!["f", "v"]);
+    let _: i64 = c.zadd("z", "m", 1).expect("zadd");
+    let z: Vec<String> = redis::cmd("ZRANDMEMBER")
+        .arg("z")
+        .arg(-3)
+        .query(&mut c)
+        .expect("zrandmember");
+    assert_eq!(z, vec!["m", "m", "m"]);
+    let err = redis::cmd("SPOP")
+        .arg("s")
+        .arg(-1)
+        .query::<Value>(&mut c)
+        .expect_err("a negative count");
+    assert!(
+        err.to_string()
+            .contains("value is out of range, must be positive"),
+        "{err}"
+    );
+}

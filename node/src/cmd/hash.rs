@@ -196,10 +196,9 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// HRANDFIELD key [count [WITHVALUES]]: a negative count may repeat fields.
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match args.get(2).map(|c| int_arg(c)) {
-        None => None,
-        Some(Ok(c)) => Some(c),
-        Some(Err(e)) => return e,
+    let count = match args.get(2).map(|c| int_arg(c)).transpose() {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     let values = match args.get(3) {
         None => false,
@@ -223,20 +222,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         return Reply::Bulk(fields[super::random_below(fields.len())].0.clone());
     };
-    let picks: Vec<usize> = if fields.is_empty() {
-        Vec::new()
-    } else if count >= 0 {
-        let mut pool: Vec<usize> = (0..fields.len()).collect();
-        let mut out = Vec::new();
-        while out.len() < count as usize && !pool.is_empty() {
-            out.push(pool.swap_remove(super::random_below(pool.len())));
-        }
-        out
-    } else {
-        (0..count.unsigned_abs())
-            .map(|_| super::random_below(fields.len()))
-            .collect()
-    };
+    let picks = super::random_picks(fields.len(), count);
     let mut out = Vec::new();
     for i in picks {
         out.push(Reply::Bulk(fields[i].0.clone()));

@@ -50,11 +50,9 @@ pub fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// LPOP/RPOP key [count]
 fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
-    let count = match args.get(2).map(|c| int_arg(c)) {
-        None => None,
-        Some(Ok(c)) if c >= 0 => Some(c as usize),
-        Some(Ok(_)) => return Reply::err("ERR value is out of range, must be positive"),
-        Some(Err(e)) => return e,
+    let count = match super::pop_count(args.get(2)) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     if args.len() > 3 {
         return super::syntax_error();

@@ -467,6 +467,34 @@ pub fn random_below(n: usize) -> usize {
     (h.finish() % n as u64) as usize
 }
 
+/// An optional count that must not be negative (LPOP, SPOP, ZPOPMIN): `None` when absent.
+pub fn pop_count(arg: Option<&Bytes>) -> Result<Option<usize>, Reply> {
+    match arg.map(|c| int_arg(c)).transpose()? {
+        None => Ok(None),
+        Some(c) if c >= 0 => Ok(Some(c as usize)),
+        Some(_) => Err(Reply::err("ERR value is out of range, must be positive")),
+    }
+}
+
+/// Indexes below `len` picked at random: `count` distinct ones when it is positive, `-count`
+/// that may repeat when it is negative (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER, SPOP).
+pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
+    if len == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        return (0..count.unsigned_abs())
+            .map(|_| random_below(len))
+            .collect();
+    }
+    let mut pool: Vec<usize> = (0..len).collect();
+    let mut out = Vec::new();
+    while out.len() < count as usize && !pool.is_empty() {
+        out.push(pool.swap_remove(random_below(pool.len())));
+    }
+    out
+}
+
 /// Map a builder's refusal into a reply.
 pub fn refused(e: OpError) -> Reply {
     Reply::err(e.to_string())

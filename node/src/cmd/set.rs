@@ -222,21 +222,17 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// Up to `count` distinct members picked at random.
 fn pick(members: &[Blob], count: usize) -> Vec<Blob> {
-    let mut pool: Vec<Blob> = members.to_vec();
-    let mut out = Vec::new();
-    while out.len() < count && !pool.is_empty() {
-        out.push(pool.swap_remove(super::random_below(pool.len())));
-    }
-    out
+    super::random_picks(members.len(), count as i64)
+        .into_iter()
+        .map(|i| members[i].clone())
+        .collect()
 }
 
 /// SPOP key [count]
 pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match args.get(2).map(|c| super::int_arg(c)) {
-        None => None,
-        Some(Ok(c)) if c >= 0 => Some(c as usize),
-        Some(Ok(_)) => return Reply::err("ERR value is out of range, must be positive"),
-        Some(Err(e)) => return e,
+    let count = match super::pop_count(args.get(2)) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     if args.len() > 3 {
         return super::syntax_error();
@@ -267,10 +263,9 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// SRANDMEMBER key [count]: a negative count may repeat members.
 pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match args.get(2).map(|c| super::int_arg(c)) {
-        None => None,
-        Some(Ok(c)) => Some(c),
-        Some(Err(e)) => return e,
+    let count = match args.get(2).map(|c| super::int_arg(c)).transpose() {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     if args.len() > 3 {
         return super::syntax_error();
@@ -284,11 +279,10 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let bulk = |m: &Blob| Reply::bulk(Bytes::copy_from_slice(m));
     match count {
         None => pick(&members, 1).first().map_or(Reply::Nil, bulk),
-        Some(c) if c >= 0 => Reply::Array(pick(&members, c as usize).iter().map(bulk).collect()),
-        Some(_) if members.is_empty() => Reply::Array(vec![]),
         Some(c) => Reply::Array(
-            (0..c.unsigned_abs())
-                .map(|_| bulk(&members[super::random_below(members.len())]))
+            super::random_picks(members.len(), c)
+                .into_iter()
+                .map(|i| bulk(&members[i]))
                 .collect(),
         ),
     }

@@ -240,11 +240,9 @@ pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
-    let count = match args.get(2).map(|c| int_arg(c)) {
-        None => 1,
-        Some(Ok(c)) if c >= 0 => c as usize,
-        Some(Ok(_)) => return Reply::err("ERR value is out of range, must be positive"),
-        Some(Err(e)) => return e,
+    let count = match super::pop_count(args.get(2)) {
+        Ok(c) => c.unwrap_or(1),
+        Err(e) => return e,
     };
     let picked: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
         Ok(Some(z)) => {
@@ -787,10 +785,9 @@ pub fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// ZRANDMEMBER key [count [WITHSCORES]]: a negative count may repeat members.
 pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match args.get(2).map(|c| int_arg(c)) {
-        None => None,
-        Some(Ok(c)) => Some(c),
-        Some(Err(e)) => return e,
+    let count = match args.get(2).map(|c| int_arg(c)).transpose() {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     let scores = match args.get(3) {
         None => false,
@@ -813,20 +810,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             &members[super::random_below(members.len())].0,
         ));
     };
-    let picks: Vec<usize> = if members.is_empty() {
-        Vec::new()
-    } else if count >= 0 {
-        let mut pool: Vec<usize> = (0..members.len()).collect();
-        let mut out = Vec::new();
-        while out.len() < count as usize && !pool.is_empty() {
-            out.push(pool.swap_remove(super::random_below(pool.len())));
-        }
-        out
-    } else {
-        (0..count.unsigned_abs())
-            .map(|_| super::random_below(members.len()))
-            .collect()
-    };
+    let picks = super::random_picks(members.len(), count);
     let items = picks.into_iter().map(|i| members[i].clone()).collect();
     reply_range(ctx, items, scores)
 }
