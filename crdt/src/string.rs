@@ -39,10 +39,40 @@ pub fn parse_num(b: &[u8]) -> Option<Num> {
     parse_f64(b).map(Num::Float)
 }
 
-/// The bytes a string value reads as. A float prints in Rust's shortest round-trip form,
-/// which never uses an exponent (as Redis's INCRBYFLOAT output does not).
+/// Significant digits a float value prints with.
+const FLOAT_DIGITS: i32 = 15;
+/// Decimals a float value prints with at most: below this, f64 sums carry only rounding
+/// noise where Redis's long double reads exactly (0.1 + 0.1 + 0.1 - 0.3 is 0 there).
+const FLOAT_DECIMALS_MAX: i32 = 15;
+
+/// The bytes a string value reads as. A float prints with 15 significant digits (and at
+/// most 15 decimals) in plain notation, trailing zeros trimmed: Redis computes INCRBYFLOAT in long double and prints 17
+/// decimals, so `0.1 + 0.2` reads `0.3` there; 15 digits of an f64 read the same in such
+/// decimal cases, where the shortest round-trip form would show `0.30000000000000004`.
 pub fn format_num(n: Num) -> Vec<u8> {
-    n.to_string().into_bytes()
+    match n {
+        Num::Int(i) => i.to_string().into_bytes(),
+        Num::Float(x) => format_float(x).into_bytes(),
+    }
+}
+
+fn format_float(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return if x.is_finite() {
+            "0".into()
+        } else {
+            x.to_string()
+        };
+    }
+    let exp = x.abs().log10().floor() as i32;
+    let decimals = (FLOAT_DIGITS - 1 - exp).clamp(0, FLOAT_DECIMALS_MAX) as usize;
+    let s = format!("{x:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" { "0".into() } else { s }
 }
 
 /// The value of a string field: the winning register write, plus the increments that no SET
@@ -99,5 +129,11 @@ mod tests {
         assert_eq!(format_num(Num::Float(10.5)), b"10.5");
         assert_eq!(format_num(Num::Float(11.0)), b"11");
         assert_eq!(format_num(Num::Float(1e20)), b"100000000000000000000");
+        assert_eq!(format_num(Num::Float(0.1 + 0.2)), b"0.3");
+        assert_eq!(format_num(Num::Float(3e-5)), b"0.00003");
+        assert_eq!(format_num(Num::Float(-2.5)), b"-2.5");
+        assert_eq!(format_num(Num::Float(0.0)), b"0");
+        assert_eq!(format_num(Num::Float(0.1 + 0.1 + 0.1 - 0.3)), b"0");
+        assert_eq!(format_num(Num::Float(-(0.1 + 0.1 + 0.1 - 0.3))), b"0");
     }
 }
