@@ -23,6 +23,8 @@ pub struct Config {
     pub query_buffer_bytes_max: usize,
     /// `maxmemory`: over it, commands that may grow memory get `-OOM` (0: no limit).
     pub memory_bytes_max: u64,
+    /// Port for Prometheus metrics over HTTP (`None`: not served).
+    pub metrics_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             clients_max: 10_000,
             query_buffer_bytes_max: 1024 * 1024 * 1024,
             memory_bytes_max: 0,
+            metrics_port: None,
         }
     }
 }
@@ -135,6 +138,10 @@ impl Config {
                 "requirepass" => self.requirepass = Some(text()?).filter(|p| !p.is_empty()),
                 "appendfsync" => self.appendfsync = text()?.parse().map_err(|e: String| bad(&e))?,
                 "maxmemory" => self.memory_bytes_max = size()?,
+                "metrics-port" => {
+                    self.metrics_port =
+                        Some(u16::try_from(int()?).map_err(|_| bad("must be a port number"))?)
+                }
                 "maxclients" => self.clients_max = int()? as usize,
                 "proto-max-bulk-len" => self.limits.bulk_bytes_max = size()? as usize,
                 "client-query-buffer-limit" => self.query_buffer_bytes_max = size()? as usize,

@@ -6,6 +6,7 @@ pub mod binlog;
 pub mod cmd;
 pub mod config;
 pub mod glob;
+pub mod metrics;
 pub mod pubsub;
 pub mod reply;
 pub mod resp;

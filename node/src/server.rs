@@ -207,6 +207,16 @@ impl Node {
         }))
     }
 
+    /// What every connection shares.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The store, locked.
+    pub fn lock_store(&self) -> MutexGuard<'_, Store> {
+        self.store()
+    }
+
     fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock cannot leave the store half-written: every write is
         // logged and applied whole, so a poisoned lock is still safe to use.

@@ -640,3 +640,38 @@ fn random_picks_have_redis_shapes() {
         "{err}"
     );
 }
+
+#[test]
+fn metrics_are_served_for_prometheus() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let _: () = c.set("k", "v").expect("set");
+    let _: Option<String> = c.get("k").expect("get");
+    let mut http = std::net::TcpStream::connect(node.metrics_addr).expect("connect metrics");
+    let body = String::from_utf8(exchange(
+        &mut http,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        usize::MAX,
+    ))
+    .expect("utf8");
+    assert!(body.starts_with("HTTP/1.1 200 OK\r\n"), "{body}");
+    assert!(
+        body.contains("# TYPE gdc_command_calls_total counter"),
+        "{body}"
+    );
+    assert!(
+        body.contains("gdc_command_calls_total{cmd=\"get\"} 1\n"),
+        "{body}"
+    );
+    assert!(body.contains("gdc_keys{db=\"0\"} 1\n"), "{body}");
+    assert!(body.contains("gdc_connected_clients 1\n"), "{body}");
+    let mut http = std::net::TcpStream::connect(node.metrics_addr).expect("connect metrics");
+    let other = String::from_utf8(exchange(
+        &mut http,
+        b"GET /other HTTP/1.1\r\n\r\n",
+        usize::MAX,
+    ))
+    .expect("utf8");
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+}

@@ -40,6 +40,9 @@ struct Flags {
     /// Memory limit (bytes, or 100mb, 2gb); over it writes get -OOM [default: none].
     #[arg(long, value_parser = |s: &str| gdc_node::config::parse_bytes(s).ok_or("a size such as 100mb"))]
     maxmemory: Option<u64>,
+    /// Port for Prometheus metrics (GET /metrics) [default: none].
+    #[arg(long)]
+    metrics_port: Option<u16>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
@@ -71,6 +74,9 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     }
     if let Some(v) = flags.maxmemory {
         c.memory_bytes_max = v;
+    }
+    if flags.metrics_port.is_some() {
+        c.metrics_port = flags.metrics_port;
     }
     Ok(c)
 }
@@ -110,6 +116,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let addr = format!("{}:{}", config.bind, config.port);
+        let metrics_addr = config.metrics_port.map(|p| format!("{}:{p}", config.bind));
         let node = match Node::open(config) {
             Ok(n) => n,
             Err(e) => {
@@ -124,6 +131,18 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(maddr) = metrics_addr {
+            match TcpListener::bind(&maddr).await {
+                Ok(l) => {
+                    tracing::info!(addr = %maddr, "serving metrics");
+                    tokio::spawn(std::sync::Arc::clone(&node).serve_metrics(l));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, addr = %maddr, "cannot listen for metrics");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         tracing::info!(%addr, "ready to accept connections");
         node.serve(listener, shutdown_signal()).await;
         ExitCode::SUCCESS

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 /// A node running on its own thread; stops when dropped.
 pub struct TestNode {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served.
+    pub metrics_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -37,20 +39,27 @@ impl TestNode {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind");
-                addr_tx
-                    .send(listener.local_addr().expect("addr"))
-                    .expect("send addr");
+                let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind metrics");
+                let addrs = (
+                    listener.local_addr().expect("addr"),
+                    metrics.local_addr().expect("metrics addr"),
+                );
+                addr_tx.send(addrs).expect("send addr");
+                tokio::spawn(std::sync::Arc::clone(&node).serve_metrics(metrics));
                 node.serve(listener, async {
                     let _ = stop_rx.await;
                 })
                 .await;
             });
         });
-        let addr = addr_rx
+        let (addr, metrics_addr) = addr_rx
             .recv_timeout(Duration::from_secs(30))
             .expect("node started");
         TestNode {
             addr,
+            metrics_addr,
             stop: Some(stop_tx),
             thread: Some(thread),
         }

@@ -1,0 +1,165 @@
+//! Prometheus metrics over plain HTTP (`GET /metrics`, text exposition format 0.0.4), made at
+//! scrape time from the counters the node keeps anyway (INFO's), so serving them costs the
+//! command path nothing. Hand-written rather than through the `metrics` crates: those would
+//! add a registry lookup to every command for figures the node already has.
+
+use crate::server::Node;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tracing::debug;
+
+/// A scrape request larger than this is not a scrape.
+const REQUEST_BYTES_MAX: usize = 8 * 1024;
+
+impl Node {
+    /// Serve `/metrics` on `listener` until the process ends.
+    pub async fn serve_metrics(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let node = Arc::clone(&self);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; REQUEST_BYTES_MAX];
+                let mut n = 0;
+                while n < buf.len() {
+                    match socket.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let response = if request.starts_with("GET /metrics ") {
+                    let body = node.render_metrics();
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_string()
+                };
+                if let Err(e) = socket.write_all(response.as_bytes()).await {
+                    debug!(error = %e, "metrics client went away");
+                }
+            });
+        }
+    }
+
+    /// The metrics, in Prometheus's text format.
+    pub fn render_metrics(&self) -> String {
+        let shared = self.shared();
+        let store = self.lock_store();
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "{name}{labels} {value}");
+            }
+        };
+        let one = |v: String| vec![(String::new(), v)];
+        metric(
+            "gdc_connected_clients",
+            "gauge",
+            "Clients connected.",
+            &one(shared.clients.load(Ordering::Relaxed).to_string()),
+        );
+        metric(
+            "gdc_blocked_clients",
+            "gauge",
+            "Clients waiting in a blocking command.",
+            &one(shared.blocked.load(Ordering::Relaxed).to_string()),
+        );
+        metric(
+            "gdc_commands_processed_total",
+            "counter",
+            "Commands run.",
+            &one(shared
+                .commands_processed
+                .load(Ordering::Relaxed)
+                .to_string()),
+        );
+        let mut stats: Vec<_> = store.command_stats.iter().collect();
+        stats.sort_by_key(|(name, _)| **name);
+        let per = |f: &dyn Fn(&crate::store::CommandStat) -> String| -> Vec<(String, String)> {
+            stats
+                .iter()
+                .map(|(name, s)| (format!("{{cmd=\"{name}\"}}"), f(s)))
+                .collect()
+        };
+        metric(
+            "gdc_command_calls_total",
+            "counter",
+            "Calls per command.",
+            &per(&|s| s.calls.to_string()),
+        );
+        metric(
+            "gdc_command_failed_total",
+            "counter",
+            "Calls per command that answered an error.",
+            &per(&|s| s.failed.to_string()),
+        );
+        metric(
+            "gdc_command_seconds_total",
+            "counter",
+            "Time spent per command.",
+            &per(&|s| format!("{}", s.usec as f64 / 1e6)),
+        );
+        let now = crate::store::now_ms();
+        let keys: Vec<(String, String)> = (0..crate::store::DATABASES)
+            .filter_map(|d| {
+                let n = store.db(d).live_len(now);
+                (n > 0).then(|| (format!("{{db=\"{d}\"}}"), n.to_string()))
+            })
+            .collect();
+        metric(
+            "gdc_keys",
+            "gauge",
+            "Keys a reader sees, per database.",
+            &keys,
+        );
+        metric(
+            "gdc_used_memory_bytes",
+            "gauge",
+            "Heap bytes in use (0 when the counting allocator is not installed).",
+            &one(crate::alloc::live_bytes().max(0).to_string()),
+        );
+        metric(
+            "gdc_maxmemory_bytes",
+            "gauge",
+            "The maxmemory limit (0: none).",
+            &one(shared.memory_bytes_max.load(Ordering::Relaxed).to_string()),
+        );
+        metric(
+            "gdc_binlog_segment_bytes",
+            "gauge",
+            "Bytes in the current binlog segment.",
+            &one(store.binlog().segment_bytes().to_string()),
+        );
+        metric(
+            "gdc_hlc_future_rejected_total",
+            "counter",
+            "Remote timestamps too far ahead to follow.",
+            &one(store.clock().future_rejected().to_string()),
+        );
+        let applied: Vec<(String, String)> = store
+            .applied()
+            .iter()
+            .map(|(s, o)| (format!("{{origin=\"{}\"}}", s.0), o.0.to_string()))
+            .collect();
+        metric(
+            "gdc_applied_op",
+            "gauge",
+            "Per origin server-id, the last op applied here.",
+            &applied,
+        );
+        out
+    }
+}
