@@ -186,13 +186,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BinlogError + '_ {
     }
 }
 
-/// What opening the binlog found.
-#[derive(Debug)]
-pub struct Replay {
-    pub records: Vec<Record>,
-    /// Bytes cut from a torn or corrupt tail, with why (logged by the caller).
-    pub cut: Option<(PathBuf, u64, String)>,
-}
+/// A torn or corrupt tail cut at open: the segment, the bytes cut, and why.
+pub type Cut = (PathBuf, u64, String);
 
 #[derive(Debug)]
 pub struct Binlog {
@@ -255,61 +250,61 @@ fn segments(dir: &Path) -> Result<Vec<PathBuf>, BinlogError> {
 /// Where a segment stops being readable, and why.
 type BadTail = Option<(u64, String)>;
 
-/// Read one segment's records; stops at the first bad frame and says where and why.
-fn read_segment(path: &Path) -> Result<(Vec<Record>, BadTail), BinlogError> {
+/// Read one segment's records into `each`; stops at the first bad frame and says where and
+/// why.
+fn read_segment(path: &Path, each: &mut impl FnMut(Record)) -> Result<BadTail, BinlogError> {
     let f = File::open(path).map_err(io_err(path))?;
     let len = f.metadata().map_err(io_err(path))?.len();
     let mut r = BufReader::new(f);
     let mut magic = [0u8; 8];
     if r.read_exact(&mut magic).is_err() || &magic != MAGIC {
-        return Ok((Vec::new(), Some((0, "missing segment header".into()))));
+        return Ok(Some((0, "missing segment header".into())));
     }
-    let mut records = Vec::new();
     let mut offset = 8u64;
     let mut payload = Vec::new();
     loop {
         if offset == len {
-            return Ok((records, None));
+            return Ok(None);
         }
         let mut head = [0u8; 8];
         if r.read_exact(&mut head).is_err() {
-            return Ok((records, Some((offset, "torn record header".into()))));
+            return Ok(Some((offset, "torn record header".into())));
         }
         let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         if n > RECORD_BYTES_MAX || offset + 8 + n as u64 > len {
-            return Ok((records, Some((offset, "torn record".into()))));
+            return Ok(Some((offset, "torn record".into())));
         }
         payload.resize(n as usize, 0);
         if r.read_exact(&mut payload).is_err() {
-            return Ok((records, Some((offset, "torn record".into()))));
+            return Ok(Some((offset, "torn record".into())));
         }
         if crc32fast::hash(&payload) != crc {
-            return Ok((records, Some((offset, "checksum mismatch".into()))));
+            return Ok(Some((offset, "checksum mismatch".into())));
         }
         match Record::decode(&payload) {
-            Ok(rec) => records.push(rec),
-            Err(why) => return Ok((records, Some((offset, why)))),
+            Ok(rec) => each(rec),
+            Err(why) => return Ok(Some((offset, why))),
         }
         offset += 8 + n as u64;
     }
 }
 
 impl Binlog {
-    /// Open the binlog in `dir` (creating it), returning every intact record. A bad tail of
-    /// the last segment is cut; a bad record anywhere else is an error.
+    /// Open the binlog in `dir` (creating it, its first segment named `first_op`), handing
+    /// every intact record to `each` in order, one at a time. A bad tail of the last segment
+    /// is cut; a bad record anywhere else is an error.
     pub fn open(
         dir: &Path,
         policy: Fsync,
-        next_op: impl FnOnce(&[Record]) -> u64,
-    ) -> Result<(Binlog, Replay), BinlogError> {
+        first_op: u64,
+        mut each: impl FnMut(Record),
+    ) -> Result<(Binlog, Option<Cut>), BinlogError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let segs = segments(dir)?;
-        let mut records = Vec::new();
         let mut cut = None;
         for (i, path) in segs.iter().enumerate() {
-            let (mut recs, bad) = read_segment(path)?;
-            records.append(&mut recs);
+            let bad = read_segment(path, &mut each)?;
             if let Some((offset, why)) = bad {
                 if i + 1 != segs.len() {
                     return Err(BinlogError::Corrupt {
@@ -340,7 +335,7 @@ impl Binlog {
                     .map_err(io_err(p))?,
             ),
             None => {
-                let p = dir.join(segment_name(next_op(&records)));
+                let p = dir.join(segment_name(first_op));
                 let f = OpenOptions::new()
                     .read(true)
                     .write(true)
@@ -366,7 +361,7 @@ impl Binlog {
             scratch: Vec::new(),
             appended_bytes: 0,
         };
-        Ok((log, Replay { records, cut }))
+        Ok((log, cut))
     }
 
     pub fn policy(&self) -> Fsync {

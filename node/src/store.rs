@@ -98,53 +98,45 @@ impl Store {
             source,
         })?;
         let server = server_id(dir)?;
-        let (binlog, replay) = Binlog::open(&dir.join("binlog"), policy, |recs| {
-            recs.iter()
-                .filter(|r| r.dot().server == server)
-                .map(|r| r.dot().op.0)
-                .max()
-                .unwrap_or(0)
-                + 1
-        })?;
-        if let Some((path, bytes, why)) = &replay.cut {
-            warn!(path = %path.display(), bytes, why, "cut a torn binlog tail");
-        }
-        let snap = crate::snapshot::load_latest(dir)?;
-        let mut store = Store {
-            dir: dir.to_path_buf(),
-            dbs: (0..DATABASES).map(|_| Keyspace::new()).collect(),
-            server,
-            clock: HlcClock::default(),
-            applied: VersionVector::new(),
-            binlog,
-            dirty: 0,
-            writes: 0,
-            command_stats: Default::default(),
-        };
+        let mut dbs: Vec<Keyspace> = (0..DATABASES).map(|_| Keyspace::new()).collect();
+        let mut applied = VersionVector::new();
         let mut max_hlc = Hlc::ZERO;
-        if let Some(snap) = snap {
+        if let Some(snap) = crate::snapshot::load_latest(dir)? {
             info!(
                 keys = snap.dbs.iter().map(Keyspace::len).sum::<usize>(),
                 "loaded the snapshot"
             );
-            store.applied = snap.applied;
+            applied = snap.applied;
             max_hlc = snap.hlc;
             for (i, ks) in snap.dbs.into_iter().enumerate().take(DATABASES) {
-                store.dbs[i] = ks;
+                dbs[i] = ks;
             }
         }
-        let mut replayed = 0;
-        for rec in &replay.records {
+        // Replay the binlog after the snapshot, one record at a time.
+        let mut replayed = 0u64;
+        let first_op = applied.get(server).0 + 1;
+        let (binlog, cut) = Binlog::open(&dir.join("binlog"), policy, first_op, |rec| {
             max_hlc = max_hlc.max(rec.hlc());
-            if store.applied.covers(rec.dot()) {
-                continue; // already in the snapshot
+            if !applied.covers(rec.dot()) {
+                apply_to(&mut dbs, &mut applied, &rec);
+                replayed += 1;
             }
-            store.apply_record(rec);
-            replayed += 1;
+        })?;
+        if let Some((path, bytes, why)) = &cut {
+            warn!(path = %path.display(), bytes, why, "cut a torn binlog tail");
         }
-        store.clock = HlcClock::resume(max_hlc, gdc_crdt::hlc::DEFAULT_MAX_AHEAD_MS);
         info!(server_id = server.0, ops = replayed, "replayed the binlog");
-        Ok(store)
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            dbs,
+            server,
+            clock: HlcClock::resume(max_hlc, gdc_crdt::hlc::DEFAULT_MAX_AHEAD_MS),
+            applied,
+            binlog,
+            dirty: 0,
+            writes: 0,
+            command_stats: Default::default(),
+        })
     }
 
     /// Everything a snapshot holds, copied, and a new binlog segment begun after it: the
@@ -174,37 +166,8 @@ impl Store {
         snapshot_done(&self.dir, own, &snap)
     }
 
-    /// Apply a logged op. Without peers every op is stable the moment it is applied here,
-    /// so removal knowledge goes at once, the same way when replaying. (Sync channels will
-    /// bring peers, and stability learned from them.)
     fn apply_record(&mut self, rec: &Record) {
-        self.applied.raise(rec.dot().server, rec.dot().op);
-        match rec {
-            Record::Key { db, key, effect } => {
-                if let Some(ks) = self.dbs.get_mut(*db as usize) {
-                    if ks.apply(key, effect) {
-                        ks.gc_key(key, &self.applied);
-                    }
-                }
-            }
-            Record::Flush { db, by, cutoff, .. } => match db {
-                Some(d) => {
-                    if let Some(ks) = self.dbs.get_mut(*d as usize) {
-                        ks.flush(cutoff, *by);
-                    }
-                }
-                None => {
-                    for ks in &mut self.dbs {
-                        ks.flush(cutoff, *by);
-                    }
-                }
-            },
-        }
-        if let Record::Flush { .. } = rec {
-            for ks in &mut self.dbs {
-                ks.gc(&self.applied);
-            }
-        }
+        apply_to(&mut self.dbs, &mut self.applied, rec);
     }
 
     pub fn server(&self) -> ServerId {
@@ -331,6 +294,32 @@ impl Store {
     /// The `everysec` timer's handle: see [`Binlog::sync_handle`].
     pub fn sync_handle(&mut self) -> Option<std::fs::File> {
         self.binlog.sync_handle()
+    }
+}
+
+/// Apply a logged op to the databases. Without peers every op is stable the moment it is
+/// applied here, so removal knowledge goes at once, the same way when replaying. (Sync
+/// channels will bring peers, and stability learned from them.)
+fn apply_to(dbs: &mut [Keyspace], applied: &mut VersionVector, rec: &Record) {
+    applied.raise(rec.dot().server, rec.dot().op);
+    match rec {
+        Record::Key { db, key, effect } => {
+            if let Some(ks) = dbs.get_mut(*db as usize) {
+                if ks.apply(key, effect) {
+                    ks.gc_key(key, applied);
+                }
+            }
+        }
+        Record::Flush { db, by, cutoff, .. } => {
+            for (i, ks) in dbs.iter_mut().enumerate() {
+                if db.is_none_or(|d| d as usize == i) {
+                    ks.flush(cutoff, *by);
+                }
+            }
+            for ks in dbs.iter_mut() {
+                ks.gc(applied);
+            }
+        }
     }
 }
 
