@@ -675,3 +675,48 @@ fn metrics_are_served_for_prometheus() {
     .expect("utf8");
     assert!(other.starts_with("HTTP/1.1 404"), "{other}");
 }
+
+#[test]
+fn client_limits_close_only_the_offender() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start_with(dir.path(), |c| {
+        c.clients_max = 2;
+        c.query_buffer_bytes_max = 64 * 1024;
+    });
+    let mut first = node.client();
+    let _: () = first.set("k", "v").expect("set");
+    // A request that would keep growing past the query buffer limit: the client is closed.
+    let mut greedy = node.raw();
+    let mut req = b"*2\r\n$3\r\nGET\r\n$10000000\r\n".to_vec();
+    req.extend(std::iter::repeat_n(b'x', 200 * 1024));
+    let _ = std::io::Write::write_all(&mut greedy, &req);
+    assert_eq!(
+        common::read_at_least(&mut greedy, usize::MAX),
+        b"",
+        "closed without a reply"
+    );
+    common::wait_for(
+        "the greedy client to be gone",
+        std::time::Duration::from_secs(10),
+        || {
+            let info: String = redis::cmd("INFO").arg("clients").query(&mut first).ok()?;
+            info.contains("connected_clients:1\r").then_some(())
+        },
+    );
+    // Two clients are the most: a third is told and closed.
+    let _second = node.raw();
+    common::wait_for(
+        "the second client to count",
+        std::time::Duration::from_secs(10),
+        || {
+            let info: String = redis::cmd("INFO").arg("clients").query(&mut first).ok()?;
+            info.contains("connected_clients:2\r").then_some(())
+        },
+    );
+    let mut third = node.raw();
+    assert_eq!(
+        common::read_at_least(&mut third, usize::MAX),
+        b"-ERR max number of clients reached\r\n"
+    );
+    assert_eq!(first.get::<_, String>("k").expect("get"), "v");
+}

@@ -19,13 +19,18 @@ pub struct TestNode {
 
 impl TestNode {
     pub fn start(dir: &Path, requirepass: Option<&str>) -> TestNode {
-        let config = Config {
+        TestNode::start_with(dir, |c| c.requirepass = requirepass.map(str::to_string))
+    }
+
+    /// A node with settings changed by `change`.
+    pub fn start_with(dir: &Path, change: impl FnOnce(&mut Config)) -> TestNode {
+        let mut config = Config {
             dir: dir.to_path_buf(),
             port: 0,
-            requirepass: requirepass.map(str::to_string),
             appendfsync: Fsync::No,
             ..Config::default()
         };
+        change(&mut config);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
