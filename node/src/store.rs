@@ -45,6 +45,8 @@ pub struct Store {
     pub dirty: u64,
     /// Writes since start: a change tells blocked clients to look again.
     pub writes: u64,
+    /// Records of a transaction being run (MULTI/EXEC), logged as one batch at its end.
+    batch: Option<Vec<Record>>,
     /// Per command: calls and microseconds spent (INFO commandstats). Kept here because
     /// every command runs under this lock anyway.
     pub command_stats: std::collections::HashMap<&'static str, CommandStat>,
@@ -135,6 +137,7 @@ impl Store {
             binlog,
             dirty: 0,
             writes: 0,
+            batch: None,
             command_stats: Default::default(),
         })
     }
@@ -222,12 +225,36 @@ impl Store {
                 key: key.to_vec(),
                 effect,
             };
-            self.binlog.append(&rec).map_err(WriteError::Binlog)?;
+            self.log(&rec)?;
             self.apply_record(&rec);
             self.dirty += 1;
             self.writes += 1;
         }
         Ok(out)
+    }
+
+    /// Log a record: into the binlog, or into the running transaction's batch.
+    fn log(&mut self, rec: &Record) -> Result<(), WriteError> {
+        match &mut self.batch {
+            Some(b) => {
+                b.push(rec.clone());
+                Ok(())
+            }
+            None => self.binlog.append(rec).map_err(WriteError::Binlog),
+        }
+    }
+
+    /// Begin a transaction: its writes are applied as they come and logged together.
+    pub fn begin_batch(&mut self) {
+        self.batch = Some(Vec::new());
+    }
+
+    /// End a transaction: log its writes as one batch (replayed all or none).
+    pub fn end_batch(&mut self) -> Result<(), BinlogError> {
+        match self.batch.take() {
+            Some(recs) => self.binlog.append_batch(&recs),
+            None => Ok(()),
+        }
     }
 
     /// FLUSHDB (`Some(db)`) or FLUSHALL (`None`).
@@ -239,7 +266,7 @@ impl Store {
             hlc: self.clock.tick(now),
             cutoff: self.applied.clone(),
         };
-        self.binlog.append(&rec).map_err(WriteError::Binlog)?;
+        self.log(&rec)?;
         self.apply_record(&rec);
         self.dirty += 1;
         self.writes += 1;

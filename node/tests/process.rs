@@ -297,3 +297,32 @@ fn over_maxmemory_writes_get_oom_and_reads_go_on() {
     assert_eq!(c.get::<_, String>("k0").expect("reads go on"), big);
     let _: i64 = c.del("k0").expect("deletes go on");
 }
+
+#[test]
+fn an_acknowledged_transaction_survives_kill_9_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let p = Proc::start(dir.path(), port);
+    let mut c = p.client();
+    let (a, b, n): ((), (), i64) = redis::pipe()
+        .atomic()
+        .set("t:a", "1")
+        .set("t:b", "2")
+        .incr("t:n", 5)
+        .query(&mut c)
+        .expect("exec");
+    let _ = (a, b);
+    assert_eq!(n, 5);
+    let before = digest(&mut c);
+    p.kill9();
+    let p = Proc::start(dir.path(), port);
+    let mut c = p.client();
+    assert_eq!(digest(&mut c), before);
+    let got: (String, String, i64) = redis::pipe()
+        .get("t:a")
+        .get("t:b")
+        .get("t:n")
+        .query(&mut c)
+        .expect("get");
+    assert_eq!(got, ("1".into(), "2".into(), 5));
+}

@@ -1,5 +1,6 @@
 //! MULTI, EXEC, DISCARD, WATCH, UNWATCH. EXEC runs the queued commands back to back under
-//! the store lock, so no other client sees or interleaves with half of them.
+//! the store lock, so no other client sees or interleaves with half of them, and logs their
+//! writes as one binlog batch.
 
 use super::{Ctx, execute};
 use crate::reply::Reply;
@@ -42,8 +43,14 @@ pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
         return Reply::NilArray;
     }
     ctx.conn.in_exec = true;
+    ctx.store.begin_batch();
     let replies = queue.iter().map(|args| execute(ctx, args)).collect();
     ctx.conn.in_exec = false;
+    // The transaction's writes reach the binlog as one frame: replayed (and, with sync
+    // channels, shipped) all or none.
+    if let Err(e) = ctx.store.end_batch() {
+        return Reply::err(format!("MISCONF Errors writing to the binlog: {e}"));
+    }
     Reply::Array(replies)
 }
 
