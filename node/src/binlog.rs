@@ -434,6 +434,10 @@ impl Binlog {
             [one] => one.encode(&mut self.scratch),
             _ => encode_batch(recs, &mut self.scratch),
         }
+        if self.scratch.len() > RECORD_BYTES_MAX as usize {
+            // The reader would take it for corruption: refuse it before it is written.
+            return Err(BinlogError::TooLarge(self.scratch.len()));
+        }
         let n = self.scratch.len() as u32;
         let crc = crc32fast::hash(&self.scratch);
         let w = &mut self.out;
