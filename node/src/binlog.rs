@@ -220,6 +220,8 @@ pub enum BinlogError {
         offset: u64,
         why: String,
     },
+    #[error("a binlog record of {0} bytes is over the limit of {RECORD_BYTES_MAX}")]
+    TooLarge(usize),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BinlogError + '_ {
