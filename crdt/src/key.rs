@@ -781,6 +781,57 @@ impl KeyState {
         self.compact();
     }
 
+    /// The plain string `e` writes, when all it adds is one string value.
+    fn plain_written(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
+        let [
+            Addition::Write {
+                loc: FieldLoc::Str,
+                value: Value::Bytes(v),
+            },
+        ] = e.adds.as_slice()
+        else {
+            return None;
+        };
+        if flushed.covers(e.tag.dot) {
+            return None;
+        }
+        let reg = RegEntry {
+            tag: e.tag,
+            value: v.clone(),
+        };
+        PlainReg::from_reg(&reg).map(|p| KeyState(Repr::Plain(p)))
+    }
+
+    /// What `apply(e)` makes of a key that has nothing, built directly, when `e` is a plain
+    /// string write (a SET of a new key: the common case); `None` otherwise.
+    pub fn new_from_plain_write(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
+        if e.cutoff.is_some() || !e.removes.is_empty() || !e.resets.is_empty() {
+            return None;
+        }
+        KeyState::plain_written(e, flushed)
+    }
+
+    /// What `apply(e)` then `gc(stable)` make of this key, built directly, when `e` is a
+    /// plain string write that observed exactly this plain string and everything it removes
+    /// is stable (a SET over a SET on a node without peers); `None` otherwise.
+    pub fn overwritten_plainly(
+        &self,
+        e: &Effect,
+        flushed: &VersionVector,
+        stable: &VersionVector,
+    ) -> Option<KeyState> {
+        let Repr::Plain(cur) = &self.0 else {
+            return None;
+        };
+        let cut = e.cutoff.as_ref()?;
+        let saw_exactly_cur = cut.len() == 1 && cut.get(ServerId(cur.server.get())) == cur.op;
+        let stable_now = stable.dominates(cut) && stable.covers(e.tag.dot);
+        if !saw_exactly_cur || !stable_now || !e.removes.is_empty() || !e.resets.is_empty() {
+            return None;
+        }
+        KeyState::plain_written(e, flushed)
+    }
+
     /// Remove every piece (content and TTL) covered by a FLUSHDB/FLUSHALL cutoff.
     pub fn prune_flushed(&mut self, flushed: &VersionVector) {
         if flushed.is_empty() {

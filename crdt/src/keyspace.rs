@@ -80,7 +80,13 @@ impl Keyspace {
     pub fn apply(&mut self, key: &[u8], e: &Effect) -> bool {
         let k = match self.keys.get_mut(key) {
             Some(k) => k,
-            None => self.keys.entry(Blob::from(key)).or_default(),
+            None => {
+                if let Some(new) = KeyState::new_from_plain_write(e, &self.flushed) {
+                    self.keys.insert(Blob::from(key), new);
+                    return false;
+                }
+                self.keys.entry(Blob::from(key)).or_default()
+            }
         };
         let before = k.expire_at();
         k.apply(e, &self.flushed);
@@ -168,6 +174,20 @@ impl Keyspace {
 }
 
 impl Keyspace {
+    /// [`Keyspace::apply`] followed by [`Keyspace::gc_key`], with a direct path for the most
+    /// common write, a SET over a plain string, when what it removes is already stable.
+    pub fn apply_and_collect(&mut self, key: &[u8], e: &Effect, stable: &VersionVector) {
+        if let Some(k) = self.keys.get_mut(key) {
+            if let Some(new) = k.overwritten_plainly(e, &self.flushed, stable) {
+                *k = new;
+                return;
+            }
+        }
+        if self.apply(key, e) {
+            self.gc_key(key, stable);
+        }
+    }
+
     /// [`KeyState::gc_removals`] for one key: cheap enough for every write.
     pub fn gc_key(&mut self, key: &[u8], stable: &VersionVector) {
         let Some(k) = self.keys.get_mut(key) else {

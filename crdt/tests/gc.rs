@@ -120,3 +120,33 @@ fn reset_records_are_dropped_when_stable_and_counting_restarts_cleanly() {
         assert_eq!(&*v, b"2");
     }
 }
+
+proptest::proptest! {
+    /// The direct path a node without peers takes for plain overwrites gives the same state
+    /// as applying and then collecting.
+    #[test]
+    fn direct_overwrite_path_equals_apply_then_collect(cmds in proptest::collection::vec((0u8..4, 0usize..2, proptest::prelude::any::<u8>()), 1..60)) {
+        use gdc_crdt::{Dot, Hlc, Keyspace, OpId, ServerId, Tag};
+        let me = ServerId(1);
+        let (mut direct, mut general) = (Keyspace::new(), Keyspace::new());
+        let mut applied = VersionVector::new();
+        for (i, (kind, key, v)) in cmds.into_iter().enumerate() {
+            let key = ["a", "b"][key];
+            let now = 1_000 + i as u64;
+            let tag = Tag::new(Dot::new(me, OpId(i as u64 + 1), 0), Hlc::new(now, 0));
+            let state = general.get(key.as_bytes());
+            let e = match kind {
+                0 | 1 => Some(ops::set(state, now, tag, Blob::from(&[v][..]), SetTtl::Clear)),
+                2 => ops::delete(state, tag),
+                _ => ops::incr_by(state, now, tag, 1).ok().map(|x| x.0),
+            };
+            let Some(e) = e else { continue };
+            applied.add(tag.dot);
+            direct.apply_and_collect(key.as_bytes(), &e, &applied);
+            if general.apply(key.as_bytes(), &e) {
+                general.gc_key(key.as_bytes(), &applied);
+            }
+            proptest::prop_assert_eq!(&direct, &general);
+        }
+    }
+}

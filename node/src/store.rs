@@ -332,9 +332,7 @@ fn apply_to(dbs: &mut [Keyspace], applied: &mut VersionVector, rec: &Record) {
     match rec {
         Record::Key { db, key, effect } => {
             if let Some(ks) = dbs.get_mut(*db as usize) {
-                if ks.apply(key, effect) {
-                    ks.gc_key(key, applied);
-                }
+                ks.apply_and_collect(key, effect, applied);
             }
         }
         Record::Flush { db, by, cutoff, .. } => {
