@@ -9,41 +9,70 @@
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
 /// Forwards to [`System`] and keeps a running total of live requested bytes.
 #[derive(Debug)]
 pub struct Counting;
 
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+/// Counters, one per thread for the first threads: a thread adds to its own slot with a plain
+/// load and store, which costs far less than an atomic read-modify-write on every allocation
+/// (a profile put that at a tenth of the write path). Threads past the last slot share it,
+/// with read-modify-writes. The total is the sum of all slots.
+const SLOTS: usize = 64;
+static COUNTS: [AtomicIsize; SLOTS] = [const { AtomicIsize::new(0) }; SLOTS];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's slot, `usize::MAX` until it first allocates. No destructor, so it can
+    /// be read at any point of the thread's life.
+    static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+fn count(delta: isize) {
+    let slot = SLOT
+        .try_with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT_SLOT.fetch_add(1, Ordering::Relaxed).min(SLOTS - 1));
+            }
+            s.get()
+        })
+        .unwrap_or(SLOTS - 1);
+    let c = &COUNTS[slot];
+    if slot < SLOTS - 1 {
+        // Only this thread writes this slot.
+        c.store(c.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
+    } else {
+        c.fetch_add(delta, Ordering::Relaxed);
+    }
+}
 
 // SAFETY: every call is forwarded unchanged to `System`, which upholds the contract.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        count(layout.size() as isize);
         // SAFETY: same layout as asked of us.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        count(-(layout.size() as isize));
         // SAFETY: `ptr` came from `alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        count(new_size as isize - layout.size() as isize);
         // SAFETY: forwarded unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
-/// Live requested heap bytes now.
+/// Live requested heap bytes now (a memory freed on another thread than it was allocated on
+/// moves between slots; the sum is exact).
 pub fn live_bytes() -> isize {
-    LIVE_BYTES.load(Ordering::Relaxed)
+    COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).sum()
 }
 
 /// Resident set size of this process in bytes, from `/proc/self/statm` (0 where unknown).
