@@ -407,6 +407,8 @@ impl Node {
                     _ = sleep_or_forever(wait) => Some(true),
                     r = socket.read_buf(&mut inbuf) => match r {
                         Ok(0) | Err(_) => None,
+                        // A blocked client's input waits, but not past the query buffer limit.
+                        Ok(_) if inbuf.len() > shared.config.query_buffer_bytes_max => None,
                         Ok(_) => Some(false),
                     },
                     _ = stop.changed() => None,
