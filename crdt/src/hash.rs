@@ -6,7 +6,7 @@ use crate::field::Field;
 use crate::ids::{Dot, Stamp};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct HashPart {

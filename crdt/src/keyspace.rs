@@ -7,8 +7,9 @@ use crate::codec::{encode_vv, key_digest};
 use crate::effect::Effect;
 use crate::ids::Dot;
 use crate::key::KeyState;
+use crate::table::KeyTable;
 use crate::vv::VersionVector;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Number of buckets the keyspace digest is split into (a power of two).
@@ -17,7 +18,7 @@ pub const DIGEST_BUCKETS: usize = 256;
 /// One database (Redis's `SELECT n`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Keyspace {
-    keys: HashMap<Blob, KeyState>,
+    keys: KeyTable<KeyState>,
     /// FLUSHDB/FLUSHALL: every piece (content and TTL) covered is removed.
     flushed: VersionVector,
     /// Per origin, the largest flush op that raised `flushed` (for garbage collection).
@@ -85,7 +86,7 @@ impl Keyspace {
                     self.keys.insert(Blob::from(key), new);
                     return false;
                 }
-                self.keys.entry(Blob::from(key)).or_default()
+                self.keys.get_or_insert_with(key, KeyState::default)
             }
         };
         let before = k.expire_at();
@@ -146,7 +147,7 @@ impl Keyspace {
     pub fn merge_key(&mut self, key: &[u8], other: &KeyState) {
         let k = match self.keys.get_mut(key) {
             Some(k) => k,
-            None => self.keys.entry(Blob::from(key)).or_default(),
+            None => self.keys.get_or_insert_with(key, KeyState::default),
         };
         let before = k.expire_at();
         k.merge(other);
@@ -216,7 +217,7 @@ impl Crdt for Keyspace {
             });
             self.rebuild_expiries();
         }
-        for (key, k) in &other.keys {
+        for (key, k) in other.keys.iter() {
             self.merge_key(key, k);
         }
     }
@@ -227,7 +228,7 @@ impl Keyspace {
     /// two regions that would change each other on a merge never look equal).
     pub fn bucket_digests(&self) -> Vec<u64> {
         let mut b = vec![0u64; DIGEST_BUCKETS];
-        for (key, k) in &self.keys {
+        for (key, k) in self.keys.iter() {
             let i = bucket_of(key);
             b[i] = b[i].wrapping_add(key_digest(key, k));
         }

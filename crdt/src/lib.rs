@@ -18,6 +18,7 @@ pub mod list;
 pub mod ops;
 pub mod set;
 pub mod string;
+pub mod table;
 pub mod tomb;
 pub mod vv;
 pub mod zset;

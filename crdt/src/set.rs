@@ -5,8 +5,8 @@ use crate::blob::Blob;
 use crate::ids::{Dot, Stamp, Tag};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
+use hashbrown::HashMap;
 use smallvec::SmallVec;
-use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SetPart {

@@ -6,8 +6,9 @@ use crate::field::Field;
 use crate::ids::{Dot, Stamp};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
+use hashbrown::HashMap;
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// A score ordered totally (`f64::total_cmp`), as sorted-set order needs.
 #[derive(Copy, Clone, Debug)]

@@ -4,6 +4,7 @@
 //! add a registry lookup to every command for figures the node already has.
 
 use crate::server::Node;
+use crate::store::{CommandStat, LATENCY_BUCKETS};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -88,7 +89,7 @@ impl Node {
         );
         let mut stats: Vec<_> = store.command_stats.iter().collect();
         stats.sort_by_key(|(name, _)| **name);
-        let per = |f: &dyn Fn(&crate::store::CommandStat) -> String| -> Vec<(String, String)> {
+        let per = |f: &dyn Fn(&CommandStat) -> String| -> Vec<(String, String)> {
             stats
                 .iter()
                 .map(|(name, s)| (format!("{{cmd=\"{name}\"}}"), f(s)))
@@ -106,11 +107,33 @@ impl Node {
             "Calls per command that answered an error.",
             &per(&|s| s.failed.to_string()),
         );
+        // One histogram per command, from the power-of-two buckets the command path fills.
+        let mut histogram = Vec::new();
+        for (name, s) in &stats {
+            let mut cumulative = 0;
+            for (b, n) in s.latency.iter().enumerate() {
+                cumulative += n;
+                let le = if b + 1 == LATENCY_BUCKETS {
+                    "+Inf".to_string()
+                } else {
+                    format!("{}", CommandStat::bucket_bound_nanos(b) as f64 / 1e9)
+                };
+                histogram.push((
+                    format!("_bucket{{cmd=\"{name}\",le=\"{le}\"}}"),
+                    cumulative.to_string(),
+                ));
+            }
+            histogram.push((
+                format!("_sum{{cmd=\"{name}\"}}"),
+                format!("{}", s.nanos as f64 / 1e9),
+            ));
+            histogram.push((format!("_count{{cmd=\"{name}\"}}"), s.calls.to_string()));
+        }
         metric(
-            "gdc_command_seconds_total",
-            "counter",
-            "Time spent per command.",
-            &per(&|s| format!("{}", s.usec as f64 / 1e6)),
+            "gdc_command_duration_seconds",
+            "histogram",
+            "Time each command took to run (under the store lock, not counting network I/O).",
+            &histogram,
         );
         let now = crate::store::now_ms();
         let keys: Vec<(String, String)> = (0..crate::store::DATABASES)

@@ -528,6 +528,22 @@ fn info_counts_calls_per_command() {
         .expect("info");
     assert!(info.contains("cmdstat_get:calls=3,"), "{info}");
     assert!(info.contains("failed_calls=1"), "{info}");
+    let latency: String = redis::cmd("INFO")
+        .arg("latencystats")
+        .query(&mut c)
+        .expect("info");
+    let line = latency
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_get:p50="))
+        .unwrap_or_else(|| panic!("{latency}"));
+    let p: Vec<f64> = line
+        .split([',', '='])
+        .skip(1)
+        .step_by(2)
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    assert_eq!(p.len(), 3, "{line}");
+    assert!(p[0] > 0.0 && p[0] <= p[1] && p[1] <= p[2], "{line}");
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query(&mut c)
@@ -665,6 +681,31 @@ fn metrics_are_served_for_prometheus() {
         "{body}"
     );
     assert!(body.contains("gdc_keys{db=\"0\"} 1\n"), "{body}");
+    // The latency histogram: cumulative buckets ending in +Inf, which counts every call.
+    assert!(
+        body.contains("# TYPE gdc_command_duration_seconds histogram"),
+        "{body}"
+    );
+    assert!(
+        body.contains("gdc_command_duration_seconds_bucket{cmd=\"get\",le=\"+Inf\"} 1\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("gdc_command_duration_seconds_count{cmd=\"get\"} 1\n"),
+        "{body}"
+    );
+    let buckets: Vec<u64> = body
+        .lines()
+        .filter(|l| l.starts_with("gdc_command_duration_seconds_bucket{cmd=\"set\""))
+        .map(|l| {
+            l.rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("count")
+        })
+        .collect();
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    assert_eq!(buckets.last(), Some(&1), "{body}");
     assert!(body.contains("gdc_connected_clients 1\n"), "{body}");
     let mut http = std::net::TcpStream::connect(node.metrics_addr).expect("connect metrics");
     let other = String::from_utf8(exchange(

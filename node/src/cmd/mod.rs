@@ -396,10 +396,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let started = std::time::Instant::now();
     let reply = (spec.run)(ctx, args);
+    let nanos = started.elapsed().as_nanos() as u64;
     let stat = ctx.store.command_stats.entry(spec.name).or_default();
-    stat.calls += 1;
-    stat.usec += started.elapsed().as_micros() as u64;
-    stat.failed += reply.is_error() as u64;
+    stat.record(nanos, reply.is_error());
     reply
 }
 

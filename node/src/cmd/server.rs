@@ -358,21 +358,38 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             ctx.server.commands_processed.load(Ordering::Relaxed)
         ));
     }
-    if args.len() > 1
-        && args[1..]
+    // Sections Redis leaves out of the default INFO.
+    let want_extra = |s: &str| {
+        args[1..]
             .iter()
-            .any(|a| is(a, "commandstats") || is(a, "all") || is(a, "everything"))
-    {
+            .any(|a| is(a, s) || is(a, "all") || is(a, "everything"))
+    };
+    let mut stats: Vec<_> = ctx.store.command_stats.iter().collect();
+    stats.sort_by_key(|(name, _)| **name);
+    if want_extra("commandstats") {
         out.push_str("# Commandstats\r\n");
-        let mut stats: Vec<_> = ctx.store.command_stats.iter().collect();
-        stats.sort_by_key(|(name, _)| **name);
-        for (name, s) in stats {
+        for (name, s) in &stats {
+            let usec = s.nanos as f64 / 1e3;
             out.push_str(&format!(
                 "cmdstat_{name}:calls={},usec={},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
                 s.calls,
-                s.usec,
-                s.usec as f64 / s.calls.max(1) as f64,
+                usec as u64,
+                usec / s.calls.max(1) as f64,
                 s.failed
+            ));
+        }
+        out.push_str("\r\n");
+    }
+    if want_extra("latencystats") {
+        // Bounds of power-of-two histogram buckets: an upper bound on each percentile.
+        out.push_str("# Latencystats\r\n");
+        for (name, s) in &stats {
+            let p = |f: f64| s.percentile_nanos(f) as f64 / 1e3;
+            out.push_str(&format!(
+                "latency_percentiles_usec_{name}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
+                p(0.5),
+                p(0.99),
+                p(0.999)
             ));
         }
         out.push_str("\r\n");
