@@ -55,7 +55,7 @@ impl HashPart {
     }
 
     pub fn field_mut(&mut self, f: &Blob) -> &mut Field<Blob> {
-        self.fields.entry(f.clone()).or_default()
+        self.fields.entry_ref(f).or_default()
     }
 
     pub fn remove(&mut self, f: &[u8], dot: Dot) {

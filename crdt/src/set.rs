@@ -63,7 +63,7 @@ impl SetPart {
         if tomb.kills(tag.dot) {
             return;
         }
-        let tags = self.members.entry(member.clone()).or_default();
+        let tags = self.members.entry_ref(member).or_default();
         if let Err(i) = tags.binary_search_by_key(&tag.dot, |t| t.dot) {
             tags.insert(i, tag);
         }

@@ -108,7 +108,7 @@ impl ZSetPart {
 
     /// Change one member through `f`, keeping the index in step.
     pub fn update(&mut self, m: &Blob, f: impl FnOnce(&mut Field<f64>)) {
-        let field = self.members.entry(m.clone()).or_default();
+        let field = self.members.entry_ref(m).or_default();
         if field.is_live() {
             self.index.remove(&(Score(member_score(field)), m.clone()));
         }
@@ -139,7 +139,7 @@ impl ZSetPart {
 
     pub fn merge(&mut self, other: &ZSetPart, tomb: &Tomb) {
         for (m, f) in &other.members {
-            self.members.entry(m.clone()).or_default().merge(f, tomb);
+            self.members.entry_ref(m).or_default().merge(f, tomb);
         }
         self.members.retain(|_, f| !f.is_void());
         self.reindex();
