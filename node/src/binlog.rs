@@ -2,8 +2,9 @@
 //! CRC-framed records. Sync channels will ship it; on restart it is replayed. A torn or
 //! corrupt tail (a crash mid-write) is detected, cut, and logged.
 //!
-//! Segment file `binlog-<first op id, 20 digits>.log`: the 8-byte magic `GDCBLG01`, then
-//! records, each `payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload`.
+//! Segment file `binlog-<sequence number, 20 digits>.log` (numbers only grow; a snapshot
+//! names the segment begun after it): the 8-byte magic `GDCBLG01`, then records, each
+//! `payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload`.
 //! Payload: format version, kind, then the record (see [`Record`]).
 
 use gdc_crdt::codec::{decode_effect, decode_vv, encode_effect, encode_vv};
@@ -239,6 +240,8 @@ pub struct Binlog {
     dir: PathBuf,
     out: BufWriter<File>,
     path: PathBuf,
+    /// The current segment's sequence number.
+    seq: u64,
     segment_bytes: u64,
     policy: Fsync,
     /// Written to the OS but not yet forced to disk.
@@ -248,45 +251,40 @@ pub struct Binlog {
     appended_bytes: u64,
 }
 
-fn segment_name(first_op: u64) -> String {
-    format!("binlog-{first_op:020}.log")
+fn segment_name(seq: u64) -> String {
+    format!("binlog-{seq:020}.log")
 }
 
-/// Remove the segments in `dir` whose every op is at or below `upto_op` (a snapshot covers
-/// them). A segment's ops run from the op in its name to the one before the next segment's;
-/// the last segment is always kept. Returns how many were removed.
-pub fn remove_covered(dir: &Path, upto_op: u64) -> Result<usize, BinlogError> {
-    let segs = segments(dir)?;
-    let first = |p: &Path| -> Option<u64> {
-        p.file_name()?
-            .to_str()?
-            .strip_prefix("binlog-")?
-            .strip_suffix(".log")?
-            .parse()
-            .ok()
-    };
+/// The sequence number in a segment's file name.
+fn segment_seq(path: &Path) -> Option<u64> {
+    path.file_name()?
+        .to_str()?
+        .strip_prefix("binlog-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
+}
+
+/// Remove the segments in `dir` numbered below `seq` (a snapshot taken when segment `seq`
+/// began covers them). Returns how many were removed.
+pub fn remove_before(dir: &Path, seq: u64) -> Result<usize, BinlogError> {
     let mut removed = 0;
-    for pair in segs.windows(2) {
-        match first(&pair[1]) {
-            Some(next) if next.saturating_sub(1) <= upto_op => {
-                fs::remove_file(&pair[0]).map_err(io_err(&pair[0]))?;
-                removed += 1;
-            }
-            _ => break,
+    for (s, path) in segments(dir)? {
+        if s >= seq {
+            break;
         }
+        fs::remove_file(&path).map_err(io_err(&path))?;
+        removed += 1;
     }
     Ok(removed)
 }
 
-fn segments(dir: &Path) -> Result<Vec<PathBuf>, BinlogError> {
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+/// The segments in `dir`, by sequence number.
+pub fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, BinlogError> {
+    let mut v: Vec<(u64, PathBuf)> = fs::read_dir(dir)
         .map_err(io_err(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("binlog-") && n.ends_with(".log"))
-        })
+        .filter_map(|p| segment_seq(&p).map(|s| (s, p)))
         .collect();
     v.sort();
     Ok(v)
@@ -336,19 +334,18 @@ fn read_segment(path: &Path, each: &mut impl FnMut(Record)) -> Result<BadTail, B
 }
 
 impl Binlog {
-    /// Open the binlog in `dir` (creating it, its first segment named `first_op`), handing
-    /// every intact record to `each` in order, one at a time. A bad tail of the last segment
-    /// is cut; a bad record anywhere else is an error.
+    /// Open the binlog in `dir` (creating it and its first segment), handing every intact
+    /// record to `each` in order, one at a time. A bad tail of the last segment is cut; a
+    /// bad record anywhere else is an error.
     pub fn open(
         dir: &Path,
         policy: Fsync,
-        first_op: u64,
         mut each: impl FnMut(Record),
     ) -> Result<(Binlog, Option<Cut>), BinlogError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let segs = segments(dir)?;
         let mut cut = None;
-        for (i, path) in segs.iter().enumerate() {
+        for (i, (_, path)) in segs.iter().enumerate() {
             let bad = read_segment(path, &mut each)?;
             if let Some((offset, why)) = bad {
                 if i + 1 != segs.len() {
@@ -370,8 +367,9 @@ impl Binlog {
             }
         }
         // Append to the last segment, or begin the first.
-        let (path, mut file) = match segs.last() {
-            Some(p) => (
+        let (seq, path, mut file) = match segs.last() {
+            Some((seq, p)) => (
+                *seq,
                 p.clone(),
                 OpenOptions::new()
                     .read(true)
@@ -380,14 +378,14 @@ impl Binlog {
                     .map_err(io_err(p))?,
             ),
             None => {
-                let p = dir.join(segment_name(first_op));
+                let p = dir.join(segment_name(1));
                 let f = OpenOptions::new()
                     .read(true)
                     .write(true)
                     .create_new(true)
                     .open(&p)
                     .map_err(io_err(&p))?;
-                (p, f)
+                (1, p, f)
             }
         };
         let mut len = file.seek(SeekFrom::End(0)).map_err(io_err(&path))?;
@@ -400,6 +398,7 @@ impl Binlog {
             dir: dir.to_path_buf(),
             out: BufWriter::with_capacity(1 << 16, file),
             path,
+            seq,
             segment_bytes: len,
             policy,
             unsynced: false,
@@ -425,11 +424,11 @@ impl Binlog {
 
     /// Append records as one frame: after a crash they are all replayed or none is.
     pub fn append_batch(&mut self, recs: &[Record]) -> Result<(), BinlogError> {
-        let Some(first) = recs.first() else {
+        if recs.is_empty() {
             return Ok(());
-        };
+        }
         if self.segment_bytes >= SEGMENT_BYTES_MAX {
-            self.rotate(first.dot().op.0)?;
+            self.rotate()?;
         }
         self.scratch.clear();
         match recs {
@@ -457,14 +456,15 @@ impl Binlog {
         self.appended_bytes
     }
 
-    /// Begin a new segment at `first_op` (when a snapshot is taken, so that the segments
-    /// before it can be removed once the snapshot is on disk).
-    pub fn start_segment(&mut self, first_op: u64) -> Result<(), BinlogError> {
+    /// Begin a new segment, unless the current one is empty (when a snapshot is taken, so
+    /// that the segments before it can be removed once the snapshot is on disk). Returns the
+    /// sequence number of the segment that now receives appends.
+    pub fn start_segment(&mut self) -> Result<u64, BinlogError> {
         if self.segment_bytes > MAGIC.len() as u64 {
-            self.rotate(first_op)?;
+            self.rotate()?;
         }
         self.appended_bytes = 0;
-        Ok(())
+        Ok(self.seq)
     }
 
     /// End of a batch: hand what was appended to the OS (so a crash of this process loses
@@ -501,10 +501,11 @@ impl Binlog {
         Some(f)
     }
 
-    fn rotate(&mut self, first_op: u64) -> Result<(), BinlogError> {
+    fn rotate(&mut self) -> Result<(), BinlogError> {
         self.out.flush().map_err(io_err(&self.path))?;
         self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
-        let path = self.dir.join(segment_name(first_op));
+        let seq = self.seq + 1;
+        let path = self.dir.join(segment_name(seq));
         let mut f = OpenOptions::new()
             .read(true)
             .write(true)
@@ -514,10 +515,173 @@ impl Binlog {
         f.write_all(MAGIC).map_err(io_err(&path))?;
         self.out = BufWriter::with_capacity(1 << 16, f);
         self.path = path;
+        self.seq = seq;
         self.segment_bytes = MAGIC.len() as u64;
         self.unsynced = true;
         Ok(())
     }
+}
+
+/// Reads a binlog's frames in order, from its oldest segment, while it is being written: the
+/// sender side of a channel. At the end of what is written it says so (`None`); called again
+/// later, it goes on from there, into newer segments as they appear. It reads the files, so a
+/// slow peer costs disk reads, not memory.
+#[derive(Debug)]
+pub struct BinlogReader {
+    dir: PathBuf,
+    /// The segment being read, its number, and the file offset of `buf`'s first byte.
+    file: Option<(u64, File)>,
+    offset: u64,
+    /// Bytes read from the file and not yet handed out.
+    buf: Vec<u8>,
+    /// Frames handed out.
+    frames: u64,
+}
+
+/// How much of a segment one read takes.
+const READ_CHUNK: usize = 256 * 1024;
+
+impl BinlogReader {
+    pub fn new(dir: &Path) -> BinlogReader {
+        BinlogReader {
+            dir: dir.to_path_buf(),
+            file: None,
+            offset: 0,
+            buf: Vec::new(),
+            frames: 0,
+        }
+    }
+
+    /// The next frame's payload (see [`decode_frame_records`]), or `None` at the end of what
+    /// is written so far. A frame still being written is waited for, not reported.
+    pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, BinlogError> {
+        loop {
+            if let Some(frame) = self.take_frame()? {
+                self.frames += 1;
+                return Ok(Some(frame));
+            }
+            if self.fill()? == 0 && !self.next_segment()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Frames handed out so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(segment_name(seq))
+    }
+
+    /// A whole frame from the front of `buf`, checked.
+    fn take_frame(&mut self) -> Result<Option<Vec<u8>>, BinlogError> {
+        let Some(head) = self.buf.get(..8) else {
+            return Ok(None);
+        };
+        let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let seq = self.file.as_ref().map_or(0, |(s, _)| *s);
+        if n > RECORD_BYTES_MAX {
+            return Err(BinlogError::Corrupt {
+                path: self.path(seq),
+                offset: self.offset,
+                why: "record length over the limit".into(),
+            });
+        }
+        let end = 8 + n as usize;
+        let Some(payload) = self.buf.get(8..end) else {
+            return Ok(None);
+        };
+        if crc32fast::hash(payload) != crc {
+            return Err(BinlogError::Corrupt {
+                path: self.path(seq),
+                offset: self.offset,
+                why: "checksum mismatch".into(),
+            });
+        }
+        let frame = payload.to_vec();
+        self.buf.drain(..end);
+        self.offset += end as u64;
+        Ok(Some(frame))
+    }
+
+    /// Read more of the current segment (opening the oldest one first). Returns the bytes
+    /// read: 0 at the end of the segment as written so far.
+    fn fill(&mut self) -> Result<usize, BinlogError> {
+        use std::os::unix::fs::FileExt;
+        if self.file.is_none() {
+            let Some((seq, path)) = segments(&self.dir)?.into_iter().next() else {
+                return Ok(0);
+            };
+            self.open(seq, &path)?;
+        }
+        let Some((seq, file)) = &self.file else {
+            return Ok(0);
+        };
+        let at = self.offset + self.buf.len() as u64;
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let read = file.read_at(&mut self.buf[old..], at);
+        let n = match read {
+            Ok(n) => n,
+            Err(source) => {
+                self.buf.truncate(old);
+                return Err(BinlogError::Io {
+                    path: self.path(*seq),
+                    source,
+                });
+            }
+        };
+        self.buf.truncate(old + n);
+        Ok(n)
+    }
+
+    /// Move on to the segment after the current one, if there is one: the writer has closed
+    /// the current one, so what is left in `buf` is a torn tail, which is an error.
+    fn next_segment(&mut self) -> Result<bool, BinlogError> {
+        let current = self.file.as_ref().map_or(0, |(s, _)| *s);
+        let Some((seq, path)) = segments(&self.dir)?.into_iter().find(|(s, _)| *s > current) else {
+            return Ok(false);
+        };
+        // Anything written to the current segment before the next one began is readable now.
+        if self.fill()? > 0 {
+            return Ok(true);
+        }
+        if !self.buf.is_empty() {
+            return Err(BinlogError::Corrupt {
+                path: self.path(current),
+                offset: self.offset,
+                why: "torn record before a newer segment".into(),
+            });
+        }
+        self.open(seq, &path)?;
+        Ok(true)
+    }
+
+    fn open(&mut self, seq: u64, path: &Path) -> Result<(), BinlogError> {
+        let file = File::open(path).map_err(io_err(path))?;
+        self.file = Some((seq, file));
+        self.offset = MAGIC.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// The records of a frame handed out by [`BinlogReader::next_frame`] or received from a peer.
+pub fn decode_frame_records(frame: &[u8]) -> Result<Vec<Record>, String> {
+    decode_frame(frame)
+}
+
+/// A frame's payload for `recs` (one record, or a batch): what the binlog and channels carry.
+pub fn encode_frame(recs: &[Record]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match recs {
+        [one] => one.encode(&mut out),
+        _ => encode_batch(recs, &mut out),
+    }
+    out
 }
 
 #[cfg(test)]
@@ -537,14 +701,102 @@ mod tests {
 
     fn replay(dir: &Path) -> (Vec<Record>, Option<Cut>) {
         let mut recs = Vec::new();
-        let (_, cut) = Binlog::open(dir, Fsync::No, 1, |r| recs.push(r)).expect("open");
+        let (_, cut) = Binlog::open(dir, Fsync::No, |r| recs.push(r)).expect("open");
         (recs, cut)
+    }
+
+    #[test]
+    fn segments_are_numbered_in_order_whatever_the_ops_origins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+        let remote = |op: u64, key: &str| {
+            let mut r = set(op, key);
+            if let Record::Key { effect, .. } = &mut r {
+                effect.tag.dot.server = ServerId(9);
+            }
+            r
+        };
+        log.append(&remote(500, "a")).expect("append");
+        assert_eq!(log.start_segment().expect("segment"), 2);
+        log.append(&set(1, "b")).expect("append");
+        assert_eq!(log.start_segment().expect("segment"), 3);
+        // An empty segment is not followed by another.
+        assert_eq!(log.start_segment().expect("segment"), 3);
+        log.append(&remote(501, "c")).expect("append");
+        log.commit().expect("commit");
+        drop(log);
+        let seqs: Vec<u64> = segments(dir.path())
+            .expect("segments")
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        let (recs, _) = replay(dir.path());
+        assert_eq!(recs, vec![remote(500, "a"), set(1, "b"), remote(501, "c")]);
+        assert_eq!(remove_before(dir.path(), 3).expect("remove"), 2);
+        let (recs, _) = replay(dir.path());
+        assert_eq!(recs, vec![remote(501, "c")]);
+    }
+
+    #[test]
+    fn a_reader_follows_the_writer_across_segments_and_waits_for_torn_frames() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+        let mut reader = BinlogReader::new(dir.path());
+        assert_eq!(reader.next_frame().expect("read"), None);
+        log.append(&set(1, "a")).expect("append");
+        // Appended but not committed: still in the writer's buffer, not readable.
+        assert_eq!(reader.next_frame().expect("read"), None);
+        log.commit().expect("commit");
+        let frame = reader.next_frame().expect("read").expect("a frame");
+        assert_eq!(
+            decode_frame_records(&frame).expect("decode"),
+            vec![set(1, "a")]
+        );
+        assert_eq!(reader.next_frame().expect("read"), None);
+        log.append_batch(&[set(2, "b"), set(3, "c")])
+            .expect("batch");
+        log.start_segment().expect("segment");
+        log.append(&set(4, "d")).expect("append");
+        log.commit().expect("commit");
+        let mut got = Vec::new();
+        while let Some(f) = reader.next_frame().expect("read") {
+            got.push(decode_frame_records(&f).expect("decode"));
+        }
+        assert_eq!(got, vec![vec![set(2, "b"), set(3, "c")], vec![set(4, "d")]]);
+        // Half a frame on disk (the writer mid-write) is waited for, then read whole.
+        let whole = {
+            let mut v = Vec::new();
+            let payload = encode_frame(&[set(5, "e")]);
+            v.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            v.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            v.extend_from_slice(&payload);
+            v
+        };
+        drop(log);
+        let last = segments(dir.path())
+            .expect("segments")
+            .pop()
+            .expect("seg")
+            .1;
+        let mut f = OpenOptions::new().append(true).open(&last).expect("open");
+        f.write_all(&whole[..5]).expect("write");
+        f.flush().expect("flush");
+        assert_eq!(reader.next_frame().expect("read"), None);
+        f.write_all(&whole[5..]).expect("write");
+        f.flush().expect("flush");
+        let frame = reader.next_frame().expect("read").expect("a frame");
+        assert_eq!(
+            decode_frame_records(&frame).expect("decode"),
+            vec![set(5, "e")]
+        );
+        assert_eq!(reader.frames(), 4);
     }
 
     #[test]
     fn a_batch_is_replayed_whole_or_not_at_all() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut log, _) = Binlog::open(dir.path(), Fsync::Always, 1, |_| {}).expect("open");
+        let (mut log, _) = Binlog::open(dir.path(), Fsync::Always, |_| {}).expect("open");
         log.append(&set(1, "a")).expect("append");
         log.append_batch(&[set(2, "b"), set(3, "c"), set(4, "d")])
             .expect("append batch");
@@ -560,7 +812,8 @@ mod tests {
         let seg = segments(dir.path())
             .expect("segments")
             .pop()
-            .expect("a segment");
+            .expect("a segment")
+            .1;
         let len = fs::metadata(&seg).expect("metadata").len();
         let f = OpenOptions::new()
             .write(true)

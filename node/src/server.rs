@@ -87,7 +87,7 @@ impl Shared {
         if self.snapshots.running.swap(true, Ordering::AcqRel) {
             return Ok(false);
         }
-        let (own, snap) = match store.begin_snapshot() {
+        let (seq, snap) = match store.begin_snapshot() {
             Ok(x) => x,
             Err(e) => {
                 self.snapshots.running.store(false, Ordering::Release);
@@ -97,7 +97,7 @@ impl Shared {
         let dir = store.dir().to_path_buf();
         let state = Arc::clone(&self.snapshots);
         std::thread::spawn(move || {
-            match crate::store::snapshot_done(&dir, own, &snap) {
+            match crate::store::snapshot_done(&dir, seq, &snap) {
                 Ok(()) => state.last_ok_secs.store(now_ms() / 1000, Ordering::Relaxed),
                 Err(e) => error!(error = %e, "background snapshot failed"),
             }

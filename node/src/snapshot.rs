@@ -2,7 +2,7 @@
 //! they reflect. A restart loads the newest snapshot and replays only the binlog after it;
 //! the binlog segments it covers are removed.
 //!
-//! File `snapshot-<own op id, 20 digits>.gdc`: the 8-byte magic `GDCSNAP1`, the body, and a
+//! File `snapshot-<binlog segment begun after it, 20 digits>.gdc`: the 8-byte magic `GDCSNAP1`, the body, and a
 //! CRC-32 of the body (u32 LE). Body: format version; the applied vector; the HLC (u64 LE);
 //! the number of databases (u32 LE); per database its FLUSHDB cutoff and flush ops (version
 //! vectors), its key count (u64 LE) and per key `key length (u32 LE) | key | state length
@@ -56,8 +56,9 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Write a snapshot named after `own_op` into `dir`; older snapshots are removed after.
-pub fn write(dir: &Path, own_op: u64, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
+/// Write a snapshot named after binlog segment `seq` into `dir`; older snapshots are
+/// removed after.
+pub fn write(dir: &Path, seq: u64, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let mut body = vec![VERSION];
     encode_vv(&snap.applied, &mut body);
@@ -78,8 +79,8 @@ pub fn write(dir: &Path, own_op: u64, snap: &Snapshot) -> Result<PathBuf, Snapsh
             body.extend_from_slice(&state);
         }
     }
-    let path = dir.join(format!("snapshot-{own_op:020}.gdc"));
-    let tmp = dir.join(format!("snapshot-{own_op:020}.tmp"));
+    let path = dir.join(format!("snapshot-{seq:020}.gdc"));
+    let tmp = dir.join(format!("snapshot-{seq:020}.tmp"));
     let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
     f.write_all(MAGIC)
         .and_then(|()| f.write_all(&body))

@@ -149,8 +149,7 @@ impl Store {
         }
         // Replay the binlog after the snapshot, one record at a time.
         let mut replayed = 0u64;
-        let first_op = applied.get(server).0 + 1;
-        let (binlog, cut) = Binlog::open(&dir.join("binlog"), policy, first_op, |rec| {
+        let (binlog, cut) = Binlog::open(&dir.join("binlog"), policy, |rec| {
             max_hlc = max_hlc.max(rec.hlc());
             if !applied.covers(rec.dot()) {
                 apply_to(&mut dbs, &mut applied, &rec);
@@ -175,20 +174,19 @@ impl Store {
         })
     }
 
-    /// Everything a snapshot holds, copied, and a new binlog segment begun after it: the
-    /// caller writes it with [`crate::snapshot::write`] (on another thread, for BGSAVE), then
-    /// calls [`Store::snapshot_done`].
+    /// Everything a snapshot holds, copied, and a new binlog segment begun after it (its
+    /// sequence number is returned): the caller writes it with [`snapshot_done`] (on
+    /// another thread, for BGSAVE).
     pub fn begin_snapshot(&mut self) -> Result<(u64, crate::snapshot::Snapshot), BinlogError> {
-        let own = self.applied.get(self.server).0;
         self.binlog.commit()?;
-        self.binlog.start_segment(own + 1)?;
+        let seq = self.binlog.start_segment()?;
         let snap = crate::snapshot::Snapshot {
             applied: self.applied.clone(),
             hlc: self.clock.last(),
             dbs: self.dbs.clone(),
         };
         self.dirty = 0;
-        Ok((own, snap))
+        Ok((seq, snap))
     }
 
     /// The data directory.
@@ -198,8 +196,8 @@ impl Store {
 
     /// SAVE: a snapshot written now; the binlog segments it covers are removed.
     pub fn save(&mut self) -> Result<(), StoreError> {
-        let (own, snap) = self.begin_snapshot()?;
-        snapshot_done(&self.dir, own, &snap)
+        let (seq, snap) = self.begin_snapshot()?;
+        snapshot_done(&self.dir, seq, &snap)
     }
 
     fn apply_record(&mut self, rec: &Record) {
@@ -381,15 +379,20 @@ fn apply_to(dbs: &mut [Keyspace], applied: &mut VersionVector, rec: &Record) {
     }
 }
 
-/// Write a snapshot taken by [`Store::begin_snapshot`] and remove the binlog it covers.
+/// Write a snapshot taken by [`Store::begin_snapshot`] when binlog segment `seq` began, and
+/// remove the segments before it, which the snapshot covers.
 pub fn snapshot_done(
     dir: &Path,
-    own_op: u64,
+    seq: u64,
     snap: &crate::snapshot::Snapshot,
 ) -> Result<(), StoreError> {
-    crate::snapshot::write(dir, own_op, snap)?;
-    let removed = crate::binlog::remove_covered(&dir.join("binlog"), own_op)?;
-    info!(own_op, removed_segments = removed, "snapshot written");
+    crate::snapshot::write(dir, seq, snap)?;
+    let removed = crate::binlog::remove_before(&dir.join("binlog"), seq)?;
+    info!(
+        segment = seq,
+        removed_segments = removed,
+        "snapshot written"
+    );
     Ok(())
 }
 

@@ -1,0 +1,13 @@
+//! gdc's sync protocol: the generated tonic/prost code for `proto/sync.proto`, and the
+//! conversions between its messages and gdc-crdt types (one module per type).
+
+pub mod vv;
+
+/// The generated messages, client and server of `gdc.sync.v1`.
+#[allow(missing_debug_implementations, clippy::all)]
+pub mod sync {
+    tonic::include_proto!("gdc.sync.v1");
+}
+
+/// The metadata key that carries the cluster token (`Bearer <token>`).
+pub const AUTHORIZATION: &str = "authorization";
