@@ -25,6 +25,36 @@ pub struct Config {
     pub memory_bytes_max: u64,
     /// Port for Prometheus metrics over HTTP (`None`: not served).
     pub metrics_port: Option<u16>,
+    /// Port for sync channels (gRPC; `None`: this node neither sends nor receives).
+    pub sync_port: Option<u16>,
+    /// Regions this node receives from: one inbound channel each.
+    pub peers: Vec<Peer>,
+    /// The secret every sync call carries; required with a sync port.
+    pub cluster_token: Option<String>,
+}
+
+/// A region to receive from, and the address of its sync port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub region: String,
+    pub addr: String,
+}
+
+impl std::str::FromStr for Peer {
+    type Err = String;
+    /// `REGION=HOST:PORT`.
+    fn from_str(s: &str) -> Result<Peer, String> {
+        let bad = || format!("a peer is REGION=HOST:SYNCPORT, not '{s}'");
+        let (region, addr) = s.split_once('=').ok_or_else(bad)?;
+        let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+        if region.is_empty() || host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(bad());
+        }
+        Ok(Peer {
+            region: region.to_string(),
+            addr: addr.to_string(),
+        })
+    }
 }
 
 impl Default for Config {
@@ -41,6 +71,9 @@ impl Default for Config {
             query_buffer_bytes_max: 1024 * 1024 * 1024,
             memory_bytes_max: 0,
             metrics_port: None,
+            sync_port: None,
+            peers: Vec::new(),
+            cluster_token: None,
         }
     }
 }
@@ -142,6 +175,25 @@ impl Config {
                     self.metrics_port =
                         Some(u16::try_from(int()?).map_err(|_| bad("must be a port number"))?)
                 }
+                "sync-port" => {
+                    self.sync_port =
+                        Some(u16::try_from(int()?).map_err(|_| bad("must be a port number"))?)
+                }
+                "cluster-token" => self.cluster_token = Some(text()?).filter(|t| !t.is_empty()),
+                "peers" => {
+                    let list = v
+                        .as_array()
+                        .ok_or_else(|| bad("must be a list of \"REGION=HOST:SYNCPORT\""))?;
+                    self.peers = list
+                        .iter()
+                        .map(|p| {
+                            p.as_str()
+                                .ok_or_else(|| bad("must be a list of strings"))?
+                                .parse()
+                                .map_err(|e: String| bad(&e))
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
                 "maxclients" => self.clients_max = int()? as usize,
                 "proto-max-bulk-len" => self.limits.bulk_bytes_max = size()? as usize,
                 "client-query-buffer-limit" => self.query_buffer_bytes_max = size()? as usize,
@@ -152,6 +204,33 @@ impl Config {
                     });
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Settings that only make sense together.
+    pub fn check(&self) -> Result<(), String> {
+        if self.sync_port.is_some() || !self.peers.is_empty() {
+            match &self.cluster_token {
+                None => {
+                    return Err(
+                        "sync channels need a cluster token (--cluster-token, GDC_CLUSTER_TOKEN or cluster-token in the config file)"
+                            .into(),
+                    );
+                }
+                Some(t) if t.len() < 8 => {
+                    return Err("the cluster token must be at least 8 characters".into());
+                }
+                Some(_) => {}
+            }
+        }
+        let mut regions: Vec<&str> = self.peers.iter().map(|p| p.region.as_str()).collect();
+        regions.sort_unstable();
+        if let Some(w) = regions.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("peer region '{}' is listed twice", w[0]));
+        }
+        if regions.contains(&self.region.as_str()) {
+            return Err(format!("region '{}' lists itself as a peer", self.region));
         }
         Ok(())
     }
@@ -188,5 +267,38 @@ mod tests {
         assert_eq!(parse_bytes("1gb"), Some(1 << 30));
         assert_eq!(parse_bytes("5k"), Some(5000));
         assert_eq!(parse_bytes("lots"), None);
+    }
+
+    #[test]
+    fn sync_settings_need_a_token_and_well_formed_peers() {
+        let mut c = Config::default();
+        c.apply_toml(
+            "sync-port = 7100\npeers = [\"eu=10.0.0.2:7100\", \"us=h:1\"]",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(c.sync_port, Some(7100));
+        assert_eq!(
+            c.peers,
+            vec![
+                Peer {
+                    region: "eu".into(),
+                    addr: "10.0.0.2:7100".into()
+                },
+                Peer {
+                    region: "us".into(),
+                    addr: "h:1".into()
+                }
+            ]
+        );
+        assert!(c.check().expect_err("no token").contains("cluster token"));
+        c.apply_toml("cluster-token = \"s3cret-token\"", "t")
+            .expect("valid");
+        assert_eq!(c.check(), Ok(()));
+        let e = c.apply_toml("peers = [\"eu\"]", "t").expect_err("bad peer");
+        assert!(e.to_string().contains("REGION=HOST:SYNCPORT"), "{e}");
+        assert!("eu=host:notaport".parse::<Peer>().is_err());
+        c.peers.push("eu=other:1".parse().expect("peer"));
+        assert!(c.check().expect_err("twice").contains("twice"));
     }
 }

@@ -14,6 +14,7 @@ pub mod scan;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod sync;
 
 pub use config::Config;
 pub use server::Node;

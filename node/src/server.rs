@@ -47,6 +47,10 @@ pub struct Shared {
     pub memory_bytes_max: AtomicU64,
     /// Every connected client, for CLIENT LIST and CLIENT KILL.
     pub registry: Mutex<BTreeMap<u64, ClientEntry>>,
+    /// Sync channels, in and out.
+    pub sync: crate::sync::SyncState,
+    /// Changes whenever committed writes reach the binlog: subscribers read on.
+    pub binlog_tail: watch::Sender<u64>,
 }
 
 /// What CLIENT LIST shows of a client, and how CLIENT KILL reaches it.
@@ -203,8 +207,18 @@ impl Node {
                 blocked: AtomicUsize::new(0),
                 memory_bytes_max: AtomicU64::new(memory_bytes_max),
                 registry: Mutex::new(BTreeMap::new()),
+                sync: Default::default(),
+                binlog_tail: watch::Sender::new(0),
             },
         }))
+    }
+
+    /// Committed writes were made: blocked clients look again, subscribers read on.
+    pub fn wrote(&self) {
+        self.shared.written.notify_waiters();
+        self.shared
+            .binlog_tail
+            .send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// What every connection shares.
@@ -299,6 +313,8 @@ impl Node {
                 if let Err(e) = store.commit() {
                     error!(error = %e, "binlog commit failed");
                 }
+                drop(store);
+                self.wrote();
             }
         }
     }
@@ -519,10 +535,11 @@ impl Node {
                 );
             }
         }
-        if store.writes != writes_before {
-            self.shared.written.notify_waiters();
-        }
+        let wrote = store.writes != writes_before;
         drop(store);
+        if wrote {
+            self.wrote();
+        }
         if let Some(e) = self.shared.clients().get_mut(&conn.id) {
             e.last_ms = now;
             e.db = conn.db;

@@ -331,6 +331,61 @@ impl Store {
         removed
     }
 
+    /// Apply frames received from a peer (see [`crate::binlog::decode_frame_records`]):
+    /// each frame's ops that are new here are logged, then applied, together; ops already
+    /// applied are skipped, so a frame received twice changes nothing. Per origin, ops must
+    /// come in order with none missing: a gap means the sender lost ops this node needs, and
+    /// the frame is refused (a full sync repairs that). The caller commits.
+    pub fn apply_remote<F: AsRef<[u8]>>(
+        &mut self,
+        frames: &[F],
+        now: u64,
+    ) -> Result<RemoteApplied, RemoteError> {
+        let mut out = RemoteApplied::default();
+        for frame in frames {
+            let recs = crate::binlog::decode_frame_records(frame.as_ref())
+                .map_err(RemoteError::Malformed)?;
+            let mut next = self.applied.clone();
+            let mut fresh = Vec::with_capacity(recs.len());
+            for rec in recs {
+                let dot = rec.dot();
+                if next.covers(dot) {
+                    continue;
+                }
+                let want = next.get(dot.server).0 + 1;
+                if dot.server.0 == 0 || dot.op.0 != want {
+                    return Err(RemoteError::Gap {
+                        origin: dot.server.0,
+                        expected: want,
+                        got: dot.op.0,
+                    });
+                }
+                if let Record::Key { db, .. } | Record::Flush { db: Some(db), .. } = &rec {
+                    if *db as usize >= DATABASES {
+                        return Err(RemoteError::Malformed(format!("no database {db}")));
+                    }
+                }
+                next.raise(dot.server, dot.op);
+                fresh.push(rec);
+            }
+            if fresh.is_empty() {
+                continue;
+            }
+            self.binlog
+                .append_batch(&fresh)
+                .map_err(RemoteError::Binlog)?;
+            for rec in &fresh {
+                self.clock.observe(rec.hlc(), now);
+                out.last_hlc = out.last_hlc.max(rec.hlc());
+                self.apply_record(rec);
+            }
+            out.ops += fresh.len() as u64;
+            self.dirty += fresh.len() as u64;
+            self.writes += 1;
+        }
+        Ok(out)
+    }
+
     /// Collect all removal knowledge that is stable (on a node without peers: everything
     /// applied). O(keys): run now and then, not per write.
     pub fn gc_all(&mut self) {
@@ -394,6 +449,30 @@ pub fn snapshot_done(
         "snapshot written"
     );
     Ok(())
+}
+
+/// What [`Store::apply_remote`] applied.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteApplied {
+    /// Ops new here.
+    pub ops: u64,
+    /// The latest HLC time among them.
+    pub last_hlc: Hlc,
+}
+
+/// Why frames from a peer were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    #[error("ops of origin {origin} are missing: expected op {expected}, got {got}")]
+    Gap {
+        origin: u32,
+        expected: u64,
+        got: u64,
+    },
+    #[error(transparent)]
+    Binlog(BinlogError),
 }
 
 /// Why a write did not happen.

@@ -43,6 +43,15 @@ struct Flags {
     /// Port for Prometheus metrics (GET /metrics) [default: none].
     #[arg(long)]
     metrics_port: Option<u16>,
+    /// Port for sync channels (gRPC) [default: none].
+    #[arg(long)]
+    sync_port: Option<u16>,
+    /// A region to receive from: REGION=HOST:SYNCPORT (repeat for each peer).
+    #[arg(long = "peer")]
+    peers: Vec<gdc_node::config::Peer>,
+    /// The secret every sync call carries (at least 8 characters).
+    #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true)]
+    cluster_token: Option<String>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
@@ -78,6 +87,15 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     if flags.metrics_port.is_some() {
         c.metrics_port = flags.metrics_port;
     }
+    if flags.sync_port.is_some() {
+        c.sync_port = flags.sync_port;
+    }
+    if !flags.peers.is_empty() {
+        c.peers = flags.peers.clone();
+    }
+    if let Some(v) = &flags.cluster_token {
+        c.cluster_token = Some(v.clone());
+    }
     Ok(c)
 }
 
@@ -93,7 +111,10 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
-    let config = match config(&flags) {
+    let config = match config(&flags)
+        .map_err(|e| e.to_string())
+        .and_then(|c| c.check().map(|()| c))
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "bad configuration");
@@ -117,6 +138,7 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         let addr = format!("{}:{}", config.bind, config.port);
         let metrics_addr = config.metrics_port.map(|p| format!("{}:{p}", config.bind));
+        let (bind, sync_port) = (config.bind.clone(), config.sync_port);
         let node = match Node::open(config) {
             Ok(n) => n,
             Err(e) => {
@@ -143,6 +165,25 @@ fn main() -> ExitCode {
                 }
             }
         }
+        if let Some(port) = sync_port {
+            let saddr = format!("{bind}:{port}");
+            match TcpListener::bind(&saddr).await {
+                Ok(l) => {
+                    tracing::info!(addr = %saddr, "serving sync channels");
+                    let node = std::sync::Arc::clone(&node);
+                    tokio::spawn(async move {
+                        if let Err(e) = node.serve_sync(l).await {
+                            tracing::error!(error = %e, "sync server failed");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, addr = %saddr, "cannot listen for sync");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        node.start_channels();
         tracing::info!(%addr, "ready to accept connections");
         node.serve(listener, shutdown_signal()).await;
         ExitCode::SUCCESS

@@ -395,7 +395,9 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         out.push_str("\r\n");
     }
     if want("replication") {
-        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+        ctx.server.replication_info(&mut out);
+        out.push_str("\r\n");
     }
     if want("keyspace") {
         out.push_str("# Keyspace\r\n");

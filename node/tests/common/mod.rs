@@ -8,6 +8,16 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The cluster token test nodes share.
+pub const TOKEN: &str = "test-cluster-token";
+
+/// A listener on a free loopback port, for a node's sync channels.
+pub fn sync_listener() -> (std::net::TcpListener, SocketAddr) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind sync");
+    let addr = l.local_addr().expect("sync addr");
+    (l, addr)
+}
+
 /// A node running on its own thread; stops when dropped.
 pub struct TestNode {
     pub addr: SocketAddr,
@@ -24,6 +34,27 @@ impl TestNode {
 
     /// A node with settings changed by `change`.
     pub fn start_with(dir: &Path, change: impl FnOnce(&mut Config)) -> TestNode {
+        TestNode::start_full(dir, None, change)
+    }
+
+    /// A node serving sync channels on `sync` (bound beforehand, so that peers can be told
+    /// its address before it starts) and receiving from the peers `change` configures.
+    pub fn start_synced(
+        dir: &Path,
+        sync: std::net::TcpListener,
+        change: impl FnOnce(&mut Config),
+    ) -> TestNode {
+        TestNode::start_full(dir, Some(sync), |c| {
+            c.cluster_token = Some(TOKEN.to_string());
+            change(c);
+        })
+    }
+
+    fn start_full(
+        dir: &Path,
+        sync: Option<std::net::TcpListener>,
+        change: impl FnOnce(&mut Config),
+    ) -> TestNode {
         let mut config = Config {
             dir: dir.to_path_buf(),
             port: 0,
@@ -53,6 +84,15 @@ impl TestNode {
                 );
                 addr_tx.send(addrs).expect("send addr");
                 tokio::spawn(std::sync::Arc::clone(&node).serve_metrics(metrics));
+                if let Some(sync) = sync {
+                    sync.set_nonblocking(true).expect("nonblocking");
+                    let sync = tokio::net::TcpListener::from_std(sync).expect("sync listener");
+                    let n = std::sync::Arc::clone(&node);
+                    tokio::spawn(async move {
+                        let _ = n.serve_sync(sync).await;
+                    });
+                }
+                node.start_channels();
                 node.serve(listener, async {
                     let _ = stop_rx.await;
                 })

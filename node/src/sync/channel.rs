@@ -1,0 +1,186 @@
+//! The receiver side of a channel: one task per peer, subscribing to the peer's sync port
+//! with this node's applied vector, applying what arrives, acknowledging, and when cut,
+//! subscribing again (bounded exponential backoff with jitter) from where it stopped.
+
+use super::ChannelState;
+use super::sender::MESSAGE_BYTES_MAX;
+use crate::config::Peer;
+use crate::server::Node;
+use crate::store::{RemoteApplied, now_ms};
+use gdc_crdt::VersionVector;
+use gdc_proto::sync::subscribe_request::Msg;
+use gdc_proto::sync::sync_client::SyncClient;
+use gdc_proto::sync::{Ack, Hello, SubscribeRequest};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataValue;
+use tracing::{info, warn};
+
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Node {
+    /// Start one inbound channel per configured peer.
+    pub fn start_channels(self: &Arc<Self>) {
+        for peer in self.shared().config.peers.clone() {
+            self.shared().sync.update(&peer, |_| {});
+            tokio::spawn(receive_from(Arc::clone(self), peer));
+        }
+    }
+
+    /// Apply frames from a peer, make them durable per `appendfsync`, and wake whoever
+    /// waits on new writes (blocked clients, this node's own subscribers).
+    pub fn apply_frames<F: AsRef<[u8]>>(
+        &self,
+        frames: &[F],
+    ) -> Result<(RemoteApplied, VersionVector), String> {
+        let mut store = self.lock_store();
+        let applied = store.apply_remote(frames, now_ms());
+        // Frames before a refused one were applied: commit them either way.
+        let committed = store.commit();
+        let vector = store.applied().clone();
+        drop(store);
+        let applied = applied.map_err(|e| e.to_string())?;
+        committed.map_err(|e| e.to_string())?;
+        if applied.ops > 0 {
+            self.wrote();
+        }
+        Ok((applied, vector))
+    }
+}
+
+/// Receive from `peer` for as long as the process runs.
+async fn receive_from(node: Arc<Node>, peer: Peer) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        node.shared()
+            .sync
+            .update(&peer, |c| c.state = ChannelState::Connecting);
+        let result = subscribe(&node, &peer, &mut backoff).await;
+        let why = match result {
+            Ok(()) => "the peer ended the stream".to_string(),
+            Err(e) => e,
+        };
+        warn!(peer = %peer.region, error = %why, "channel cut; will resubscribe");
+        node.shared().sync.update(&peer, |c| {
+            c.state = ChannelState::Error;
+            c.last_error = Some(why);
+        });
+        tokio::time::sleep(backoff + jitter(backoff / 2)).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// A duration in `[0, max)`, different on every call.
+fn jitter(max: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms());
+    let nanos = max.as_nanos().max(1) as u64;
+    Duration::from_nanos(h.finish() % nanos)
+}
+
+/// One subscription: until the stream ends or fails. `backoff` is reset once it delivers.
+async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Result<(), String> {
+    let token = node
+        .shared()
+        .config
+        .cluster_token
+        .clone()
+        .unwrap_or_default();
+    let auth: MetadataValue<_> = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| "the cluster token is not valid in a header".to_string())?;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", peer.addr))
+        .map_err(|e| format!("bad peer address {}: {e}", peer.addr))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", peer.addr))?;
+    let mut client = SyncClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
+        req.metadata_mut()
+            .insert(gdc_proto::AUTHORIZATION, auth.clone());
+        Ok(req)
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(MESSAGE_BYTES_MAX)
+    .max_encoding_message_size(MESSAGE_BYTES_MAX);
+
+    let (server, applied) = {
+        let store = node.lock_store();
+        (store.server(), store.applied().clone())
+    };
+    let (requests, rx) = mpsc::channel(8);
+    let hello = Hello {
+        region: node.shared().config.region.clone(),
+        server_id: server.0,
+        applied: Some((&applied).into()),
+    };
+    requests
+        .send(SubscribeRequest {
+            msg: Some(Msg::Hello(hello)),
+        })
+        .await
+        .map_err(|_| "subscription closed before it began".to_string())?;
+    let mut stream = client
+        .subscribe(ReceiverStream::new(rx))
+        .await
+        .map_err(|s| format!("subscribe refused: {}", s.message()))?
+        .into_inner();
+    info!(peer = %peer.region, addr = %peer.addr, "subscribed");
+    node.shared().sync.update(peer, |c| {
+        c.state = ChannelState::CatchingUp;
+        c.connects += 1;
+    });
+    while let Some(batch) = stream
+        .message()
+        .await
+        .map_err(|s| format!("stream failed: {}", s.message()))?
+    {
+        let bytes: usize = batch.frames.iter().map(Vec::len).sum();
+        let (done, applied) = node.apply_frames(&batch.frames)?;
+        let theirs = batch
+            .sender_applied
+            .as_ref()
+            .map(VersionVector::from)
+            .unwrap_or_default();
+        let behind = ops_behind(&theirs, &applied);
+        node.shared().sync.update(peer, |c| {
+            c.ops_applied += done.ops;
+            c.bytes_received += bytes as u64;
+            c.last_hlc = c.last_hlc.max(done.last_hlc);
+            c.peer_applied = theirs;
+            c.ops_behind = behind;
+            c.last_error = None;
+            c.state = if behind == 0 {
+                ChannelState::Streaming
+            } else {
+                ChannelState::CatchingUp
+            };
+        });
+        *backoff = BACKOFF_MIN;
+        if done.ops > 0 {
+            // Never wait on acknowledgements: a later one says as much.
+            let _ = requests.try_send(SubscribeRequest {
+                msg: Some(Msg::Ack(Ack {
+                    applied: Some((&applied).into()),
+                })),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Ops `theirs` covers that `ours` does not.
+fn ops_behind(theirs: &VersionVector, ours: &VersionVector) -> u64 {
+    theirs
+        .iter()
+        .map(|(s, op)| op.0.saturating_sub(ours.get(s).0))
+        .sum()
+}

@@ -1,0 +1,202 @@
+//! Sync channels: how every write reaches the other regions.
+//!
+//! A channel runs from a sender to a receiver and is opened by the receiver: it calls
+//! `Subscribe` on the sender's sync port with its applied vector, and the sender streams
+//! the frames of its binlog the receiver is missing, then the live tail ([`sender`]). The
+//! receiver applies them, logs them in its own binlog (so it relays them on its own
+//! channels and keeps them across restarts), and acknowledges ([`channel`]). A node opens
+//! one inbound channel per `--peer`.
+
+pub mod channel;
+pub mod sender;
+
+use crate::server::Shared;
+use gdc_crdt::{Hlc, VersionVector};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// Where an inbound channel is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelState {
+    /// Dialling the peer, or waiting to dial again.
+    Connecting,
+    /// Subscribed, and the peer has ops this node has not applied yet.
+    CatchingUp,
+    /// Subscribed and caught up: new ops are applied as the peer logs them.
+    Streaming,
+    /// The last attempt failed (see `last_error`); it is retried with backoff.
+    Error,
+}
+
+impl fmt::Display for ChannelState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChannelState::Connecting => "connecting",
+            ChannelState::CatchingUp => "catching-up",
+            ChannelState::Streaming => "streaming",
+            ChannelState::Error => "error",
+        })
+    }
+}
+
+/// What INFO and GDC.CHANNELS show of an inbound channel.
+#[derive(Clone, Debug)]
+pub struct ChannelStatus {
+    pub peer: String,
+    pub addr: String,
+    pub state: ChannelState,
+    pub last_error: Option<String>,
+    /// Ops received from this peer and applied here (new to this node).
+    pub ops_applied: u64,
+    /// Frame bytes received.
+    pub bytes_received: u64,
+    /// The peer's applied vector, as of its last batch.
+    pub peer_applied: VersionVector,
+    /// HLC time of the last op applied from this peer.
+    pub last_hlc: Hlc,
+    /// Ops the peer has that this node had not applied, as of the last batch.
+    pub ops_behind: u64,
+    /// Times the channel was (re)established.
+    pub connects: u64,
+}
+
+impl ChannelStatus {
+    fn new(peer: &crate::config::Peer) -> ChannelStatus {
+        ChannelStatus {
+            peer: peer.region.clone(),
+            addr: peer.addr.clone(),
+            state: ChannelState::Connecting,
+            last_error: None,
+            ops_applied: 0,
+            bytes_received: 0,
+            peer_applied: VersionVector::new(),
+            last_hlc: Hlc::ZERO,
+            ops_behind: 0,
+            connects: 0,
+        }
+    }
+
+    /// Milliseconds between now and the HLC time of the last op applied from the peer, while
+    /// the peer has more; 0 when caught up.
+    pub fn ms_behind(&self, now_ms: u64) -> u64 {
+        if self.ops_behind == 0 || self.last_hlc == Hlc::ZERO {
+            0
+        } else {
+            now_ms.saturating_sub(self.last_hlc.ms())
+        }
+    }
+}
+
+/// A peer reading from this node (an outbound channel).
+#[derive(Clone, Debug)]
+pub struct SubscriberStatus {
+    pub region: String,
+    pub server_id: u32,
+    /// What it acknowledged having applied.
+    pub acked: VersionVector,
+    pub frames_sent: u64,
+}
+
+/// Channel bookkeeping every connection can read.
+#[derive(Debug, Default)]
+pub struct SyncState {
+    inbound: Mutex<BTreeMap<String, ChannelStatus>>,
+    outbound: Mutex<BTreeMap<u64, SubscriberStatus>>,
+    next_subscriber: AtomicU64,
+}
+
+impl SyncState {
+    /// A number for a new subscriber.
+    pub fn next_subscriber(&self) -> u64 {
+        self.next_subscriber.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn inbound(&self) -> MutexGuard<'_, BTreeMap<String, ChannelStatus>> {
+        self.inbound.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn outbound(&self) -> MutexGuard<'_, BTreeMap<u64, SubscriberStatus>> {
+        self.outbound.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Change the status of the channel from `peer`.
+    pub fn update(&self, peer: &crate::config::Peer, change: impl FnOnce(&mut ChannelStatus)) {
+        let mut all = self.inbound();
+        change(
+            all.entry(peer.region.clone())
+                .or_insert_with(|| ChannelStatus::new(peer)),
+        );
+    }
+}
+
+/// Whether `presented` (an `authorization` metadata value) carries `token`, compared in time
+/// independent of where they differ.
+pub fn token_matches(presented: &[u8], token: &str) -> bool {
+    let want = format!("Bearer {token}");
+    let want = want.as_bytes();
+    if presented.len() != want.len() {
+        return false;
+    }
+    presented
+        .iter()
+        .zip(want)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+impl Shared {
+    /// The INFO replication section's channel lines.
+    pub fn replication_info(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let now = crate::store::now_ms();
+        let inbound = self.sync.inbound();
+        let outbound = self.sync.outbound();
+        let _ = write!(
+            out,
+            "gdc_region:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\n",
+            self.config.region,
+            inbound.len(),
+            outbound.len()
+        );
+        for (i, c) in inbound.values().enumerate() {
+            let _ = write!(
+                out,
+                "gdc_inbound{i}:peer={},addr={},state={},ops_applied={},bytes_received={},ops_behind={},ms_behind={},connects={},last_error={}\r\n",
+                c.peer,
+                c.addr,
+                c.state,
+                c.ops_applied,
+                c.bytes_received,
+                c.ops_behind,
+                c.ms_behind(now),
+                c.connects,
+                c.last_error
+                    .as_deref()
+                    .unwrap_or("")
+                    .replace([',', '\r', '\n'], " ")
+            );
+        }
+        for (i, s) in outbound.values().enumerate() {
+            let _ = write!(
+                out,
+                "gdc_outbound{i}:peer={},server_id={},frames_sent={}\r\n",
+                s.region, s.server_id, s.frames_sent
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_matches;
+
+    #[test]
+    fn only_the_exact_bearer_token_matches() {
+        assert!(token_matches(b"Bearer s3cret-token", "s3cret-token"));
+        assert!(!token_matches(b"Bearer s3cret-tokem", "s3cret-token"));
+        assert!(!token_matches(b"s3cret-token", "s3cret-token"));
+        assert!(!token_matches(b"", "s3cret-token"));
+    }
+}
