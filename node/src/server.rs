@@ -7,6 +7,7 @@ use crate::reply::Reply;
 use crate::resp::parse_request;
 use crate::store::{Store, StoreError, now_ms};
 use bytes::{BufMut, BytesMut};
+use gdc_crdt::VersionVector;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -79,6 +80,9 @@ pub struct SnapshotState {
     pub running: std::sync::atomic::AtomicBool,
     /// Unix seconds of the last snapshot written (LASTSAVE).
     pub last_ok_secs: AtomicU64,
+    /// Snapshots written, as (binlog segment begun after it, applied vector it holds): the
+    /// segments before it may go once every peer reading from this node has them.
+    pub covered: Mutex<Vec<(u64, VersionVector)>>,
 }
 
 /// A snapshot is taken automatically once the binlog has grown this much since the last.
@@ -102,12 +106,67 @@ impl Shared {
         let state = Arc::clone(&self.snapshots);
         std::thread::spawn(move || {
             match crate::store::snapshot_done(&dir, seq, &snap) {
-                Ok(()) => state.last_ok_secs.store(now_ms() / 1000, Ordering::Relaxed),
+                Ok(()) => {
+                    state.last_ok_secs.store(now_ms() / 1000, Ordering::Relaxed);
+                    // Removed by the next expiry cycle, once peers have them.
+                    state
+                        .covered
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((seq, snap.applied));
+                }
                 Err(e) => error!(error = %e, "background snapshot failed"),
             }
             state.running.store(false, Ordering::Release);
         });
         Ok(true)
+    }
+
+    /// A snapshot was written (SAVE): see [`SnapshotState::covered`].
+    pub fn snapshot_written(&self, seq: u64, applied: VersionVector) {
+        self.snapshots
+            .covered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((seq, applied));
+        self.release_segments();
+    }
+
+    /// Remove the binlog segments the newest snapshot possible covers, of those every
+    /// region that has subscribed to this node since it started has acknowledged.
+    pub fn release_segments(&self) {
+        let mut covered = self
+            .snapshots
+            .covered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if covered.is_empty() {
+            return;
+        }
+        let acked = self.sync.acked();
+        let released = covered
+            .iter()
+            .filter(|(_, vv)| {
+                acked.values().all(|(reader, has)| {
+                    // A reader is never sent its own ops: those need no acknowledgement.
+                    vv.iter().all(|(s, op)| s.0 == *reader || has.get(s) >= op)
+                })
+            })
+            .map(|(seq, _)| *seq)
+            .max();
+        let Some(seq) = released else {
+            return;
+        };
+        covered.retain(|(s, _)| *s > seq);
+        drop(covered);
+        match crate::binlog::remove_before(&self.config.dir.join("binlog"), seq) {
+            Ok(n) => info!(
+                before = seq,
+                removed_segments = n,
+                "removed binlog segments"
+            ),
+            Err(e) => error!(error = %e, "cannot remove binlog segments"),
+        }
     }
 }
 
@@ -200,6 +259,7 @@ impl Node {
                 snapshots: Arc::new(SnapshotState {
                     running: Default::default(),
                     last_ok_secs: AtomicU64::new(now_ms() / 1000),
+                    covered: Mutex::new(Vec::new()),
                 }),
                 shutdown: tokio::sync::Notify::new(),
                 pubsub: Default::default(),
@@ -303,6 +363,7 @@ impl Node {
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
+            self.shared.release_segments();
             let mut store = self.store();
             if cycle % FULL_GC_EVERY_CYCLES == 0 {
                 store.gc_all();

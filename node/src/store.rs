@@ -194,10 +194,13 @@ impl Store {
         &self.dir
     }
 
-    /// SAVE: a snapshot written now; the binlog segments it covers are removed.
-    pub fn save(&mut self) -> Result<(), StoreError> {
+    /// SAVE: a snapshot written now. Returns the binlog segment begun after it and the
+    /// applied vector it holds: the segments before it can go once peers have them (see
+    /// [`crate::server::Shared::snapshot_written`]).
+    pub fn save(&mut self) -> Result<(u64, VersionVector), StoreError> {
         let (seq, snap) = self.begin_snapshot()?;
-        snapshot_done(&self.dir, seq, &snap)
+        snapshot_done(&self.dir, seq, &snap)?;
+        Ok((seq, snap.applied))
     }
 
     fn apply_record(&mut self, rec: &Record) {
@@ -434,20 +437,14 @@ fn apply_to(dbs: &mut [Keyspace], applied: &mut VersionVector, rec: &Record) {
     }
 }
 
-/// Write a snapshot taken by [`Store::begin_snapshot`] when binlog segment `seq` began, and
-/// remove the segments before it, which the snapshot covers.
+/// Write a snapshot taken by [`Store::begin_snapshot`] when binlog segment `seq` began.
 pub fn snapshot_done(
     dir: &Path,
     seq: u64,
     snap: &crate::snapshot::Snapshot,
 ) -> Result<(), StoreError> {
     crate::snapshot::write(dir, seq, snap)?;
-    let removed = crate::binlog::remove_before(&dir.join("binlog"), seq)?;
-    info!(
-        segment = seq,
-        removed_segments = removed,
-        "snapshot written"
-    );
+    info!(segment = seq, "snapshot written");
     Ok(())
 }
 

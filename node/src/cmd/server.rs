@@ -466,7 +466,8 @@ pub fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
         return Reply::err("ERR Background save already in progress");
     }
     match ctx.store.save() {
-        Ok(()) => {
+        Ok((seq, applied)) => {
+            ctx.server.snapshot_written(seq, applied);
             ctx.server
                 .snapshots
                 .last_ok_secs
@@ -502,8 +503,11 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(_) => return syntax_error(),
     };
     if save {
-        if let Err(e) = ctx.store.save() {
-            return Reply::err(format!("ERR Errors trying to SHUTDOWN. Check logs. ({e})"));
+        match ctx.store.save() {
+            Ok((seq, applied)) => ctx.server.snapshot_written(seq, applied),
+            Err(e) => {
+                return Reply::err(format!("ERR Errors trying to SHUTDOWN. Check logs. ({e})"));
+            }
         }
     }
     ctx.server.shutdown.notify_one();

@@ -105,9 +105,28 @@ pub struct SyncState {
     inbound: Mutex<BTreeMap<String, ChannelStatus>>,
     outbound: Mutex<BTreeMap<u64, SubscriberStatus>>,
     next_subscriber: AtomicU64,
+    /// Per region that has subscribed since start: its server-id and the newest vector it
+    /// acknowledged. Binlog segments go only once all of them have what they hold.
+    acked: Mutex<BTreeMap<String, (u32, VersionVector)>>,
 }
 
 impl SyncState {
+    pub fn acked(&self) -> MutexGuard<'_, BTreeMap<String, (u32, VersionVector)>> {
+        self.acked.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Note what a subscribing region has (from its Hello or an Ack).
+    pub fn acknowledge(&self, region: &str, server_id: u32, applied: &VersionVector) {
+        let mut acked = self.acked();
+        let entry = acked
+            .entry(region.to_string())
+            .or_insert_with(|| (server_id, VersionVector::new()));
+        if entry.0 != server_id {
+            *entry = (server_id, VersionVector::new());
+        }
+        entry.1.join(applied);
+    }
+
     /// A number for a new subscriber.
     pub fn next_subscriber(&self) -> u64 {
         self.next_subscriber.fetch_add(1, Ordering::Relaxed)

@@ -120,6 +120,15 @@ impl SyncRpc for SyncService {
                 frames_sent: 0,
             },
         );
+        sync.acknowledge(
+            &hello.region,
+            hello.server_id,
+            &hello
+                .applied
+                .as_ref()
+                .map(VersionVector::from)
+                .unwrap_or_default(),
+        );
         info!(peer = %hello.region, server_id = hello.server_id, "subscriber connected");
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(read_acks(Arc::clone(&node), id, inbound));
@@ -132,12 +141,18 @@ impl SyncRpc for SyncService {
 async fn read_acks(node: Arc<Node>, id: u64, mut inbound: Streaming<SubscribeRequest>) {
     while let Ok(Some(req)) = inbound.message().await {
         if let Some(Msg::Ack(ack)) = req.msg {
-            if let Some(s) = node.shared().sync.outbound().get_mut(&id) {
-                s.acked = ack
-                    .applied
-                    .as_ref()
-                    .map(VersionVector::from)
-                    .unwrap_or_default();
+            let applied = ack
+                .applied
+                .as_ref()
+                .map(VersionVector::from)
+                .unwrap_or_default();
+            let sync = &node.shared().sync;
+            let who = sync.outbound().get_mut(&id).map(|s| {
+                s.acked = applied.clone();
+                (s.region.clone(), s.server_id)
+            });
+            if let Some((region, server_id)) = who {
+                sync.acknowledge(&region, server_id, &applied);
             }
         }
     }
