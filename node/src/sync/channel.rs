@@ -22,6 +22,9 @@ use tracing::{info, warn};
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A subscription that sees nothing, not even the sender's heartbeat (every second), this
+/// long is taken for dead: the link is stalled, and a new connection may get through.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Node {
     /// Start one inbound channel per configured peer.
@@ -128,9 +131,9 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         })
         .await
         .map_err(|_| "subscription closed before it began".to_string())?;
-    let mut stream = client
-        .subscribe(ReceiverStream::new(rx))
+    let mut stream = tokio::time::timeout(IDLE_TIMEOUT, client.subscribe(ReceiverStream::new(rx)))
         .await
+        .map_err(|_| "no answer to subscribe".to_string())?
         .map_err(|s| format!("subscribe refused: {}", s.message()))?
         .into_inner();
     info!(peer = %peer.region, addr = %peer.addr, "subscribed");
@@ -138,9 +141,9 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         c.state = ChannelState::CatchingUp;
         c.connects += 1;
     });
-    while let Some(batch) = stream
-        .message()
+    while let Some(batch) = tokio::time::timeout(IDLE_TIMEOUT, stream.message())
         .await
+        .map_err(|_| format!("nothing from the peer for {IDLE_TIMEOUT:?}"))?
         .map_err(|s| format!("stream failed: {}", s.message()))?
     {
         let bytes: usize = batch.frames.iter().map(Vec::len).sum();
