@@ -17,6 +17,11 @@ struct Proc {
 
 impl Proc {
     fn start(dir: &Path, port: u16) -> Proc {
+        Proc::start_with(dir, port, &[])
+    }
+
+    /// With more flags.
+    fn start_with(dir: &Path, port: u16, extra: &[String]) -> Proc {
         let child = Command::new(env!("CARGO_BIN_EXE_gdc-node"))
             .args([
                 "--port",
@@ -26,6 +31,7 @@ impl Proc {
                 "--dir",
             ])
             .arg(dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -325,4 +331,73 @@ fn an_acknowledged_transaction_survives_kill_9_whole() {
         .query(&mut c)
         .expect("get");
     assert_eq!(got, ("1".into(), "2".into(), 5));
+}
+
+#[test]
+fn a_receiver_killed_mid_stream_resumes_with_exact_counters() {
+    let (src_dir, dst_dir) = (tempfile::tempdir().expect("src"), tempfile::tempdir().expect("dst"));
+    let (src_port, sync_port, dst_port) = (free_port(), free_port(), free_port());
+    let token = vec!["--cluster-token".to_string(), "process-test-token".to_string()];
+    let mut src_flags = vec![
+        "--region".to_string(),
+        "src".into(),
+        "--sync-port".into(),
+        sync_port.to_string(),
+    ];
+    src_flags.extend(token.clone());
+    let src = Proc::start_with(src_dir.path(), src_port, &src_flags);
+    let mut dst_flags = vec![
+        "--region".to_string(),
+        "dst".into(),
+        "--peer".into(),
+        format!("src=127.0.0.1:{sync_port}"),
+    ];
+    dst_flags.extend(token);
+    let dst = Proc::start_with(dst_dir.path(), dst_port, &dst_flags);
+
+    // A writer at src, pipelining increments until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let mut c = src.client();
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut written = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut p = redis::pipe();
+                for _ in 0..100 {
+                    p.cmd("INCR").arg("n").ignore();
+                }
+                let _: () = p.query(&mut c).expect("INCR");
+                written += 100;
+            }
+            written
+        })
+    };
+    let count = |c: &mut redis::Connection| -> u64 {
+        redis::cmd("GET")
+            .arg("n")
+            .query::<Option<u64>>(c)
+            .expect("GET")
+            .unwrap_or(0)
+    };
+    let mut d = dst.client();
+    wait_for("dst to be receiving", Duration::from_secs(30), || {
+        (count(&mut d) > 2000).then_some(())
+    });
+    drop(d);
+    dst.kill9();
+    let dst = Proc::start_with(dst_dir.path(), dst_port, &dst_flags);
+    let mut d = dst.client();
+    let before = count(&mut d);
+    wait_for("dst to receive again", Duration::from_secs(30), || {
+        (count(&mut d) > before + 2000).then_some(())
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().expect("writer");
+    let mut s = src.client();
+    assert_eq!(count(&mut s), written);
+    wait_for("dst to catch up", Duration::from_secs(60), || {
+        (count(&mut d) == written).then_some(())
+    });
+    assert_eq!(digest(&mut d), digest(&mut s));
 }
