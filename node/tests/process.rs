@@ -335,9 +335,15 @@ fn an_acknowledged_transaction_survives_kill_9_whole() {
 
 #[test]
 fn a_receiver_killed_mid_stream_resumes_with_exact_counters() {
-    let (src_dir, dst_dir) = (tempfile::tempdir().expect("src"), tempfile::tempdir().expect("dst"));
+    let (src_dir, dst_dir) = (
+        tempfile::tempdir().expect("src"),
+        tempfile::tempdir().expect("dst"),
+    );
     let (src_port, sync_port, dst_port) = (free_port(), free_port(), free_port());
-    let token = vec!["--cluster-token".to_string(), "process-test-token".to_string()];
+    let token = vec![
+        "--cluster-token".to_string(),
+        "process-test-token".to_string(),
+    ];
     let mut src_flags = vec![
         "--region".to_string(),
         "src".into(),

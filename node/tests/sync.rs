@@ -544,3 +544,72 @@ fn regions_cut_apart_keep_serving_and_converge_with_exact_counters() {
         assert_eq!(seen, 6 * 3);
     }
 }
+
+#[test]
+fn wait_counts_regions_that_have_the_write_and_channels_are_listed() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
+    let mut a = nodes[0].client();
+    // b subscribes to a: wait until a knows it, so that WAIT has a region to count.
+    wait_for("b subscribed to a", CONVERGE, || {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut a)
+            .expect("INFO");
+        info.contains("gdc_outbound_channels:1").then_some(())
+    });
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut a)
+        .expect("SET");
+    let n: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(10_000)
+        .query(&mut a)
+        .expect("WAIT");
+    assert_eq!(n, 1);
+    let mut b = nodes[1].client();
+    let v: Option<String> = redis::cmd("GET").arg("k").query(&mut b).expect("GET");
+    assert_eq!(
+        v.as_deref(),
+        Some("v"),
+        "WAIT answered before b had the write"
+    );
+    // Two regions are never reached: the timeout answers with the one that has it.
+    let started = std::time::Instant::now();
+    let n: i64 = redis::cmd("WAIT")
+        .arg(2)
+        .arg(200)
+        .query(&mut a)
+        .expect("WAIT");
+    assert_eq!(n, 1);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    type Fields = std::collections::HashMap<String, Value>;
+    let text = |m: &Fields, k: &str| -> String {
+        redis::from_redis_value(m.get(k).unwrap_or(&Value::Nil)).unwrap_or_default()
+    };
+    let channels: Vec<Fields> = wait_for("a's channel from b streaming", CONVERGE, || {
+        let channels: Vec<Fields> = redis::cmd("GDC.CHANNELS")
+            .query(&mut a)
+            .expect("GDC.CHANNELS");
+        channels
+            .iter()
+            .any(|m| text(m, "direction") == "in" && text(m, "state") == "streaming")
+            .then_some(channels)
+    });
+    assert_eq!(channels.len(), 2, "{channels:?}");
+    let inbound = channels
+        .iter()
+        .find(|m| text(m, "direction") == "in")
+        .expect("an inbound channel");
+    assert_eq!(text(inbound, "peer"), "b");
+    let outbound = channels
+        .iter()
+        .find(|m| text(m, "direction") == "out")
+        .expect("an outbound channel");
+    assert_eq!(text(outbound, "peer"), "b");
+}

@@ -44,6 +44,8 @@ pub struct Conn {
     pub in_exec: bool,
     /// The last command's name (CLIENT LIST).
     pub last_cmd: String,
+    /// This node's op id of the connection's last write (WAIT waits for regions to have it).
+    pub last_write_op: u64,
 }
 
 impl Conn {
@@ -63,6 +65,7 @@ impl Conn {
             pubsub_tx: None,
             in_exec: false,
             last_cmd: String::new(),
+            last_write_op: 0,
         }
     }
 }
@@ -136,6 +139,7 @@ static COMMANDS: &[Spec] = &[
     spec("reset", 1, server::reset),
     spec("wait", 3, server::wait),
     spec("gdc.digest", -1, server::gdc_digest),
+    spec("gdc.channels", 1, server::gdc_channels),
     spec("save", 1, server::save),
     spec("bgsave", -1, server::bgsave),
     spec("lastsave", 1, server::lastsave),
@@ -395,7 +399,11 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.conn.last_cmd = spec.name.to_string();
     }
     let started = std::time::Instant::now();
+    let writes = ctx.store.writes;
     let reply = (spec.run)(ctx, args);
+    if ctx.store.writes != writes {
+        ctx.conn.last_write_op = ctx.store.applied().get(ctx.store.server()).0;
+    }
     let nanos = started.elapsed().as_nanos() as u64;
     let stat = ctx.store.command_stats.entry(spec.name).or_default();
     stat.record(nanos, reply.is_error());

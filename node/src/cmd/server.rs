@@ -536,10 +536,71 @@ pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
 /// WAIT numregions timeout: how many other regions have applied this connection's writes.
 /// This node has no sync channels yet, so none: 0 at once (as Redis answers with no
 /// replicas).
-pub fn wait(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match (int_arg(&args[1]), int_arg(&args[2])) {
-        (Ok(_), Ok(t)) if t >= 0 => Reply::Int(0),
-        (Ok(_), Ok(_)) => Reply::err("ERR timeout is negative"),
-        _ => Reply::err("ERR value is not an integer or out of range"),
+/// WAIT numregions timeout-ms: until the connection's last write has been acknowledged by
+/// `numregions` other regions (those that subscribe to this node), or the timeout (0: no
+/// limit). Answers how many have it.
+pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (want, timeout) = match (int_arg(&args[1]), int_arg(&args[2])) {
+        (Ok(n), Ok(t)) if t >= 0 => (n, t as u64),
+        (Ok(_), Ok(_)) => return Reply::err("ERR timeout is negative"),
+        _ => return Reply::err("ERR value is not an integer or out of range"),
+    };
+    let own = ctx.store.server();
+    let op = ctx.conn.last_write_op;
+    let have = ctx
+        .server
+        .sync
+        .acked()
+        .values()
+        .filter(|(_, acked)| acked.get(own).0 >= op)
+        .count() as i64;
+    if have >= want || ctx.conn.in_exec {
+        return Reply::Int(have);
     }
+    Reply::Block {
+        deadline_ms: (timeout > 0).then(|| ctx.now + timeout),
+        on_timeout: Box::new(Reply::Int(have)),
+    }
+}
+
+/// GDC.CHANNELS: every channel of this node, inbound (this node receives) and outbound (a
+/// peer receives from this node), with its state and lag.
+pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    let now = ctx.now;
+    let own = ctx.store.applied().clone();
+    let sync = &ctx.server.sync;
+    let mut out = Vec::new();
+    let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
+    for c in sync.inbound().values() {
+        out.push(Reply::Map(vec![
+            field("direction", Reply::bulk("in")),
+            field("peer", Reply::bulk(c.peer.clone())),
+            field("addr", Reply::bulk(c.addr.clone())),
+            field("state", Reply::bulk(c.state.to_string())),
+            field("ops_applied", Reply::Int(c.ops_applied as i64)),
+            field("bytes_received", Reply::Int(c.bytes_received as i64)),
+            field("ops_behind", Reply::Int(c.ops_behind as i64)),
+            field("ms_behind", Reply::Int(c.ms_behind(now) as i64)),
+            field("connects", Reply::Int(c.connects as i64)),
+            field(
+                "last_error",
+                Reply::bulk(c.last_error.clone().unwrap_or_default()),
+            ),
+        ]));
+    }
+    for s in sync.outbound().values() {
+        let behind: u64 = own
+            .iter()
+            .filter(|(origin, _)| origin.0 != s.server_id)
+            .map(|(origin, op)| op.0.saturating_sub(s.acked.get(origin).0))
+            .sum();
+        out.push(Reply::Map(vec![
+            field("direction", Reply::bulk("out")),
+            field("peer", Reply::bulk(s.region.clone())),
+            field("server_id", Reply::Int(i64::from(s.server_id))),
+            field("frames_sent", Reply::Int(s.frames_sent as i64)),
+            field("ops_unacknowledged", Reply::Int(behind as i64)),
+        ]));
+    }
+    Reply::Array(out)
 }

@@ -153,6 +153,8 @@ async fn read_acks(node: Arc<Node>, id: u64, mut inbound: Streaming<SubscribeReq
             });
             if let Some((region, server_id)) = who {
                 sync.acknowledge(&region, server_id, &applied);
+                // WAIT looks again.
+                node.shared().written.notify_waiters();
             }
         }
     }
@@ -217,6 +219,9 @@ async fn feed(node: Arc<Node>, hello: Hello, id: u64, tx: mpsc::Sender<Result<Op
         node.lock_store().server().0,
         node.shared().config.region.clone(),
     );
+    // The first batch goes out even when empty: the receiver learns at once where the
+    // sender is (caught up or not).
+    let mut first = true;
     loop {
         tail.borrow_and_update();
         // File reads off the runtime thread.
@@ -240,13 +245,14 @@ async fn feed(node: Arc<Node>, hello: Hello, id: u64, tx: mpsc::Sender<Result<Op
                 break;
             }
         };
-        if frames.is_empty() {
+        if frames.is_empty() && !std::mem::take(&mut first) {
             tokio::select! {
                 _ = tail.changed() => continue,
                 _ = tx.closed() => break,
                 _ = tokio::time::sleep(HEARTBEAT) => {}
             }
         }
+        first = false;
         let sent = frames.len() as u64;
         let batch = OpBatch {
             frames,
