@@ -183,6 +183,61 @@ impl Node {
             "Per origin server-id, the last op applied here.",
             &applied,
         );
+        drop(store);
+        let now = crate::store::now_ms();
+        let inbound: Vec<_> = shared.sync.inbound().values().cloned().collect();
+        let per_peer =
+            |f: &dyn Fn(&crate::sync::ChannelStatus) -> String| -> Vec<(String, String)> {
+                inbound
+                    .iter()
+                    .map(|c| (format!("{{peer=\"{}\"}}", c.peer), f(c)))
+                    .collect()
+            };
+        metric(
+            "gdc_channel_ops_applied_total",
+            "counter",
+            "Per inbound channel, ops received and applied here.",
+            &per_peer(&|c| c.ops_applied.to_string()),
+        );
+        metric(
+            "gdc_channel_bytes_received_total",
+            "counter",
+            "Per inbound channel, frame bytes received.",
+            &per_peer(&|c| c.bytes_received.to_string()),
+        );
+        metric(
+            "gdc_channel_ops_behind",
+            "gauge",
+            "Per inbound channel, ops the peer has that this node has not applied.",
+            &per_peer(&|c| c.ops_behind.to_string()),
+        );
+        metric(
+            "gdc_channel_ms_behind",
+            "gauge",
+            "Per inbound channel, now minus the HLC time of the last op applied, while behind.",
+            &per_peer(&|c| c.ms_behind(now).to_string()),
+        );
+        metric(
+            "gdc_channel_connects_total",
+            "counter",
+            "Per inbound channel, times it was (re)established.",
+            &per_peer(&|c| c.connects.to_string()),
+        );
+        let states: Vec<(String, String)> = inbound
+            .iter()
+            .map(|c| {
+                (
+                    format!("{{peer=\"{}\",state=\"{}\"}}", c.peer, c.state),
+                    "1".to_string(),
+                )
+            })
+            .collect();
+        metric(
+            "gdc_channel_state",
+            "gauge",
+            "Per inbound channel, its state (the sample with value 1).",
+            &states,
+        );
         out
     }
 }

@@ -250,6 +250,24 @@ fn three_regions_writing_concurrently_converge() {
         "{info}"
     );
     assert!(info.contains("state=streaming"), "{info}");
+    // And to Prometheus.
+    let mut http = std::net::TcpStream::connect(nodes[0].metrics_addr).expect("metrics");
+    let body = String::from_utf8(common::exchange(
+        &mut http,
+        b"GET /metrics HTTP/1.1\r\n\r\n",
+        usize::MAX,
+    ))
+    .expect("utf8");
+    let applied: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("gdc_channel_ops_applied_total{peer=\"nyc\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(applied > 1000, "{applied}");
+    assert!(
+        body.contains("gdc_channel_state{peer=\"sgp\",state=\""),
+        "{body}"
+    );
 }
 
 #[test]
