@@ -104,7 +104,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .tcp_nodelay(true)
         .connect()
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", peer.addr))?;
+        .map_err(|e| format!("cannot connect to {}: {}", peer.addr, causes(&e)))?;
     let mut client = SyncClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
         req.metadata_mut()
             .insert(gdc_proto::AUTHORIZATION, auth.clone());
@@ -178,6 +178,19 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         }
     }
     Ok(())
+}
+
+/// An error and its causes, one after another (tonic's own text says only "transport
+/// error").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Ops `theirs` covers that `ours` does not.
