@@ -605,6 +605,13 @@ pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
 }
 
 /// Decode an effect written by [`encode_effect`].
+/// The dot of an encoded effect, read without decoding the rest (to filter by origin).
+pub fn effect_dot(b: &[u8]) -> Result<Dot, DecodeError> {
+    let mut r = Reader { b };
+    r.version()?;
+    r.dot()
+}
+
 pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
     let mut r = Reader { b };
     r.version()?;

@@ -7,7 +7,7 @@
 //! `payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload`.
 //! Payload: format version, kind, then the record (see [`Record`]).
 
-use gdc_crdt::codec::{decode_effect, decode_vv, encode_effect, encode_vv};
+use gdc_crdt::codec::{decode_effect, decode_vv, effect_dot, encode_effect, encode_vv};
 use gdc_crdt::{Dot, Effect, Hlc, OpId, ServerId, VersionVector};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -672,6 +672,52 @@ impl BinlogReader {
 /// The records of a frame handed out by [`BinlogReader::next_frame`] or received from a peer.
 pub fn decode_frame_records(frame: &[u8]) -> Result<Vec<Record>, String> {
     decode_frame(frame)
+}
+
+/// The dots of a frame's records, in order, read without decoding the effects.
+pub fn frame_dots(frame: &[u8]) -> Result<Vec<Dot>, String> {
+    let record_dot = |b: &[u8]| -> Result<Dot, String> {
+        let u32_at = |at: usize| -> Result<u32, String> {
+            let v = b.get(at..at + 4).ok_or("record ends early")?;
+            Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+        };
+        if b.first() != Some(&RECORD_VERSION) {
+            return Err("unsupported record format version".into());
+        }
+        match b.get(1) {
+            Some(0) => {
+                let key_len = u32_at(6)? as usize;
+                let effect = b.get(10 + key_len..).ok_or("record ends early")?;
+                effect_dot(effect).map_err(|e| e.to_string())
+            }
+            Some(1) => {
+                let server = u32_at(6)?;
+                let op = b.get(10..18).ok_or("record ends early")?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(op);
+                Ok(Dot::new(ServerId(server), OpId(u64::from_le_bytes(a)), 0))
+            }
+            _ => Err("unknown record kind".into()),
+        }
+    };
+    if frame.get(1) != Some(&KIND_BATCH) {
+        return record_dot(frame).map(|d| vec![d]);
+    }
+    let u32_at = |at: usize| -> Result<u32, String> {
+        let v = frame.get(at..at + 4).ok_or("batch ends early")?;
+        Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+    };
+    let n = u32_at(2)? as usize;
+    let mut at = 6;
+    let mut out = Vec::with_capacity(n.min(frame.len()));
+    for _ in 0..n {
+        let len = u32_at(at)? as usize;
+        out.push(record_dot(
+            frame.get(at + 4..at + 4 + len).ok_or("batch ends early")?,
+        )?);
+        at += 4 + len;
+    }
+    Ok(out)
 }
 
 /// A frame's payload for `recs` (one record, or a batch): what the binlog and channels carry.

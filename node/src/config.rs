@@ -31,6 +31,9 @@ pub struct Config {
     pub peers: Vec<Peer>,
     /// The secret every sync call carries; required with a sync port.
     pub cluster_token: Option<String>,
+    /// Whether inbound channels ask their peers to gzip what they send (worth it across
+    /// regions; on one machine it costs more CPU than it saves).
+    pub sync_gzip: bool,
 }
 
 /// A region to receive from, and the address of its sync port.
@@ -74,6 +77,7 @@ impl Default for Config {
             sync_port: None,
             peers: Vec::new(),
             cluster_token: None,
+            sync_gzip: true,
         }
     }
 }
@@ -115,6 +119,15 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(mult)
+}
+
+/// `gzip` or `none`: whether channels compress.
+pub fn parse_compression(s: &str) -> Result<bool, String> {
+    match s {
+        "gzip" => Ok(true),
+        "none" => Ok(false),
+        _ => Err(format!("sync compression is gzip or none, not '{s}'")),
+    }
 }
 
 impl Config {
@@ -180,6 +193,9 @@ impl Config {
                         Some(u16::try_from(int()?).map_err(|_| bad("must be a port number"))?)
                 }
                 "cluster-token" => self.cluster_token = Some(text()?).filter(|t| !t.is_empty()),
+                "sync-compression" => {
+                    self.sync_gzip = parse_compression(&text()?).map_err(|e| bad(&e))?
+                }
                 "peers" => {
                     let list = v
                         .as_array()

@@ -52,6 +52,9 @@ struct Flags {
     /// The secret every sync call carries (at least 8 characters).
     #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true)]
     cluster_token: Option<String>,
+    /// Whether inbound channels ask peers to compress: gzip or none [default: gzip].
+    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_compression(s))]
+    sync_compression: Option<bool>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
@@ -92,6 +95,9 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     }
     if !flags.peers.is_empty() {
         c.peers = flags.peers.clone();
+    }
+    if let Some(v) = flags.sync_compression {
+        c.sync_gzip = v;
     }
     if let Some(v) = &flags.cluster_token {
         c.cluster_token = Some(v.clone());

@@ -589,11 +589,7 @@ pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
         ]));
     }
     for s in sync.outbound().values() {
-        let behind: u64 = own
-            .iter()
-            .filter(|(origin, _)| origin.0 != s.server_id)
-            .map(|(origin, op)| op.0.saturating_sub(s.acked.get(origin).0))
-            .sum();
+        let behind = crate::sync::unacknowledged(&own, s);
         out.push(Reply::Map(vec![
             field("direction", Reply::bulk("out")),
             field("peer", Reply::bulk(s.region.clone())),

@@ -13,7 +13,7 @@ use gdc_proto::sync::sync_client::SyncClient;
 use gdc_proto::sync::{Ack, Hello, SubscribeRequest};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataValue;
@@ -30,9 +30,53 @@ impl Node {
     /// Start one inbound channel per configured peer.
     pub fn start_channels(self: &Arc<Self>) {
         for peer in self.shared().config.peers.clone() {
-            self.shared().sync.update(&peer, |_| {});
-            tokio::spawn(receive_from(Arc::clone(self), peer));
+            if let Err(e) = self.open_channel(peer) {
+                warn!(error = %e, "cannot open a channel");
+            }
         }
+    }
+
+    /// Start receiving from `peer`.
+    pub fn open_channel(self: &Arc<Self>, peer: Peer) -> Result<(), ChannelError> {
+        let sync = &self.shared().sync;
+        let mut controls = sync.controls();
+        if controls.contains_key(&peer.region) {
+            return Err(ChannelError::Exists(peer.region));
+        }
+        let (desired, watch) = tokio::sync::watch::channel(Desired::Running);
+        controls.insert(peer.region.clone(), desired);
+        drop(controls);
+        sync.update(&peer, |_| {});
+        tokio::spawn(receive_from(Arc::clone(self), peer, watch));
+        Ok(())
+    }
+
+    /// Pause, resume or close the channel from `region`.
+    pub fn steer_channel(&self, region: &str, want: Desired) -> Result<(), ChannelError> {
+        let sync = &self.shared().sync;
+        let mut controls = sync.controls();
+        let Some(control) = controls.get(region) else {
+            return Err(ChannelError::NotFound(region.to_string()));
+        };
+        control.send_replace(want);
+        // Said at once (the channel's task catches up): a reply shows the new state.
+        match want {
+            Desired::Closed => {
+                controls.remove(region);
+                sync.inbound().remove(region);
+            }
+            Desired::Paused => {
+                if let Some(c) = sync.inbound().get_mut(region) {
+                    c.state = ChannelState::Paused;
+                }
+            }
+            Desired::Running => {
+                if let Some(c) = sync.inbound().get_mut(region) {
+                    c.state = ChannelState::Connecting;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Apply frames from a peer, make them durable per `appendfsync`, and wake whoever
@@ -56,14 +100,54 @@ impl Node {
     }
 }
 
-/// Receive from `peer` for as long as the process runs.
-async fn receive_from(node: Arc<Node>, peer: Peer) {
+/// What an operator wants of an inbound channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Desired {
+    Running,
+    Paused,
+    Closed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("a channel from region '{0}' is already open")]
+    Exists(String),
+    #[error("no channel from region '{0}'")]
+    NotFound(String),
+}
+
+/// Receive from `peer` until the channel is closed.
+async fn receive_from(node: Arc<Node>, peer: Peer, mut desired: watch::Receiver<Desired>) {
     let mut backoff = BACKOFF_MIN;
     loop {
+        let want = *desired.borrow_and_update();
+        match want {
+            Desired::Closed => {
+                node.shared().sync.inbound().remove(&peer.region);
+                info!(peer = %peer.region, "channel closed");
+                return;
+            }
+            Desired::Paused => {
+                node.shared()
+                    .sync
+                    .update(&peer, |c| c.state = ChannelState::Paused);
+                info!(peer = %peer.region, "channel paused");
+                if desired.changed().await.is_err() {
+                    return;
+                }
+                backoff = BACKOFF_MIN;
+                continue;
+            }
+            Desired::Running => {}
+        }
         node.shared()
             .sync
             .update(&peer, |c| c.state = ChannelState::Connecting);
-        let result = subscribe(&node, &peer, &mut backoff).await;
+        let result = tokio::select! {
+            r = subscribe(&node, &peer, &mut backoff) => r,
+            // Paused or closed: the subscription is dropped.
+            _ = desired.changed() => continue,
+        };
         let why = match result {
             Ok(()) => "the peer ended the stream".to_string(),
             Err(e) => e,
@@ -73,7 +157,10 @@ async fn receive_from(node: Arc<Node>, peer: Peer) {
             c.state = ChannelState::Error;
             c.last_error = Some(why);
         });
-        tokio::time::sleep(backoff + jitter(backoff / 2)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(backoff + jitter(backoff / 2)) => {}
+            _ = desired.changed() => {}
+        }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
 }
@@ -110,10 +197,14 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
             .insert(gdc_proto::AUTHORIZATION, auth.clone());
         Ok(req)
     })
-    .accept_compressed(CompressionEncoding::Gzip)
-    .send_compressed(CompressionEncoding::Gzip)
     .max_decoding_message_size(MESSAGE_BYTES_MAX)
     .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    // The sender compresses its batches only when asked to.
+    if node.shared().config.sync_gzip {
+        client = client
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip);
+    }
 
     let (server, applied) = {
         let store = node.lock_store();
@@ -138,7 +229,9 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .into_inner();
     info!(peer = %peer.region, addr = %peer.addr, "subscribed");
     node.shared().sync.update(peer, |c| {
-        c.state = ChannelState::CatchingUp;
+        if c.state != ChannelState::Paused {
+            c.state = ChannelState::CatchingUp;
+        }
         c.connects += 1;
     });
     while let Some(batch) = tokio::time::timeout(IDLE_TIMEOUT, stream.message())
@@ -161,11 +254,13 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
             c.peer_applied = theirs;
             c.ops_behind = behind;
             c.last_error = None;
-            c.state = if behind == 0 {
-                ChannelState::Streaming
-            } else {
-                ChannelState::CatchingUp
-            };
+            if c.state != ChannelState::Paused {
+                c.state = if behind == 0 {
+                    ChannelState::Streaming
+                } else {
+                    ChannelState::CatchingUp
+                };
+            }
         });
         *backoff = BACKOFF_MIN;
         if done.ops > 0 {

@@ -7,6 +7,7 @@
 //! channels and keeps them across restarts), and acknowledges ([`channel`]). A node opens
 //! one inbound channel per `--peer`.
 
+pub mod admin;
 pub mod channel;
 pub mod sender;
 
@@ -26,6 +27,8 @@ pub enum ChannelState {
     CatchingUp,
     /// Subscribed and caught up: new ops are applied as the peer logs them.
     Streaming,
+    /// Paused by an operator: not subscribed, position kept.
+    Paused,
     /// The last attempt failed (see `last_error`); it is retried with backoff.
     Error,
 }
@@ -36,6 +39,7 @@ impl fmt::Display for ChannelState {
             ChannelState::Connecting => "connecting",
             ChannelState::CatchingUp => "catching-up",
             ChannelState::Streaming => "streaming",
+            ChannelState::Paused => "paused",
             ChannelState::Error => "error",
         })
     }
@@ -108,9 +112,17 @@ pub struct SyncState {
     /// Per region that has subscribed since start: its server-id and the newest vector it
     /// acknowledged. Binlog segments go only once all of them have what they hold.
     acked: Mutex<BTreeMap<String, (u32, VersionVector)>>,
+    /// Per inbound channel, what is wanted of it (its task watches).
+    controls: Mutex<BTreeMap<String, tokio::sync::watch::Sender<channel::Desired>>>,
 }
 
 impl SyncState {
+    pub fn controls(
+        &self,
+    ) -> MutexGuard<'_, BTreeMap<String, tokio::sync::watch::Sender<channel::Desired>>> {
+        self.controls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn acked(&self) -> MutexGuard<'_, BTreeMap<String, (u32, VersionVector)>> {
         self.acked.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -148,6 +160,14 @@ impl SyncState {
                 .or_insert_with(|| ChannelStatus::new(peer)),
         );
     }
+}
+
+/// Ops `own` covers that subscriber `s` has not acknowledged (its own ops aside).
+pub fn unacknowledged(own: &VersionVector, s: &SubscriberStatus) -> u64 {
+    own.iter()
+        .filter(|(origin, _)| origin.0 != s.server_id)
+        .map(|(origin, op)| op.0.saturating_sub(s.acked.get(origin).0))
+        .sum()
 }
 
 /// Whether `presented` (an `authorization` metadata value) carries `token`, compared in time

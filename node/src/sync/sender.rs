@@ -1,4 +1,5 @@
-//! The sender side of channels: the `Sync` gRPC service on a node's sync port.
+//! The sender side of channels: the `Sync` gRPC service on a node's sync port (which also
+//! serves the node admin service, [`super::admin`]).
 //!
 //! Each subscriber gets a task that reads this node's binlog files from the oldest segment,
 //! skips what the subscriber has (its applied vector) and its own ops, and streams the rest
@@ -6,9 +7,10 @@
 //! own reads: nothing is queued for it in memory beyond one batch.
 
 use super::{SubscriberStatus, token_matches};
-use crate::binlog::{BinlogError, BinlogReader, decode_frame_records, encode_frame};
+use crate::binlog::{BinlogError, BinlogReader, decode_frame_records, encode_frame, frame_dots};
 use crate::server::Node;
 use gdc_crdt::{ServerId, VersionVector};
+use gdc_proto::admin::node_admin_server::NodeAdminServer;
 use gdc_proto::sync::subscribe_request::Msg;
 use gdc_proto::sync::sync_server::{Sync as SyncRpc, SyncServer};
 use gdc_proto::sync::{Hello, OpBatch, SubscribeRequest};
@@ -69,14 +71,20 @@ impl Node {
             .cluster_token
             .clone()
             .unwrap_or_default();
+        let service_node = Arc::clone(&self);
         let service = SyncServer::new(SyncService { node: self })
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(MESSAGE_BYTES_MAX)
             .max_encoding_message_size(MESSAGE_BYTES_MAX);
+        let admin = NodeAdminServer::new(super::admin::AdminService {
+            node: Arc::clone(&service_node),
+        });
+        let check = TokenCheck { token };
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
-            .add_service(InterceptedService::new(service, TokenCheck { token }))
+            .add_service(InterceptedService::new(service, check.clone()))
+            .add_service(InterceptedService::new(admin, check))
             .serve_with_incoming(TcpListenerStream::new(listener))
             .await
     }
@@ -168,38 +176,52 @@ struct Cursor {
     have: VersionVector,
 }
 
+/// At most this many frames are looked at per read, sent or skipped, so that a subscriber
+/// far behind in a long binlog still hears from the sender (heartbeats) while it skips.
+const SCAN_FRAMES_MAX: usize = 65_536;
+
 impl Cursor {
-    /// The next frames the subscriber is missing, up to a batch's bounds; empty at the end
-    /// of what is written.
-    fn next_batch(&mut self) -> Result<Vec<Vec<u8>>, BinlogError> {
+    /// The next frames the subscriber is missing, up to a batch's bounds, and whether the
+    /// read reached the end of what is written.
+    fn next_batch(&mut self) -> Result<(Vec<Vec<u8>>, bool), BinlogError> {
+        let corrupt = |why: String| BinlogError::Corrupt {
+            path: "binlog".into(),
+            offset: 0,
+            why,
+        };
         let mut frames = Vec::new();
         let mut bytes = 0;
-        while frames.len() < BATCH_FRAMES_MAX && bytes < BATCH_BYTES_MAX {
-            let Some(frame) = self.reader.next_frame()? else {
-                break;
-            };
-            let recs = decode_frame_records(&frame).map_err(|why| BinlogError::Corrupt {
-                path: "binlog".into(),
-                offset: 0,
-                why,
-            })?;
-            let total = recs.len();
-            let missing: Vec<_> = recs
-                .into_iter()
-                .filter(|r| r.dot().server != self.receiver && !self.have.covers(r.dot()))
-                .collect();
-            for r in &missing {
-                self.have.add(r.dot());
+        for _ in 0..SCAN_FRAMES_MAX {
+            if frames.len() >= BATCH_FRAMES_MAX || bytes >= BATCH_BYTES_MAX {
+                return Ok((frames, false));
             }
-            let frame = match missing.len() {
-                0 => continue,
-                n if n == total => frame,
-                _ => encode_frame(&missing),
+            let Some(frame) = self.reader.next_frame()? else {
+                return Ok((frames, true));
             };
+            let wanted = |have: &VersionVector, d: gdc_crdt::Dot| {
+                d.server != self.receiver && !have.covers(d)
+            };
+            let dots = frame_dots(&frame).map_err(corrupt)?;
+            let missing = dots.iter().filter(|d| wanted(&self.have, **d)).count();
+            let frame = if missing == 0 {
+                continue;
+            } else if missing == dots.len() {
+                frame
+            } else {
+                let recs: Vec<_> = decode_frame_records(&frame)
+                    .map_err(corrupt)?
+                    .into_iter()
+                    .filter(|r| wanted(&self.have, r.dot()))
+                    .collect();
+                encode_frame(&recs)
+            };
+            for d in dots {
+                self.have.add(d);
+            }
             bytes += frame.len();
             frames.push(frame);
         }
-        Ok(frames)
+        Ok((frames, false))
     }
 }
 
@@ -222,6 +244,7 @@ async fn feed(node: Arc<Node>, hello: Hello, id: u64, tx: mpsc::Sender<Result<Op
     // The first batch goes out even when empty: the receiver learns at once where the
     // sender is (caught up or not).
     let mut first = true;
+    let mut last_sent = tokio::time::Instant::now();
     loop {
         tail.borrow_and_update();
         // File reads off the runtime thread.
@@ -230,10 +253,10 @@ async fn feed(node: Arc<Node>, hello: Hello, id: u64, tx: mpsc::Sender<Result<Op
             (cursor, r)
         })
         .await;
-        let frames = match read {
-            Ok((c, Ok(frames))) => {
+        let (frames, at_end) = match read {
+            Ok((c, Ok(read))) => {
                 cursor = c;
-                frames
+                read
             }
             Ok((_, Err(e))) => {
                 warn!(peer = %hello.region, error = %e, "cannot read the binlog for a subscriber");
@@ -246,12 +269,20 @@ async fn feed(node: Arc<Node>, hello: Hello, id: u64, tx: mpsc::Sender<Result<Op
             }
         };
         if frames.is_empty() && !std::mem::take(&mut first) {
-            tokio::select! {
-                _ = tail.changed() => continue,
-                _ = tx.closed() => break,
-                _ = tokio::time::sleep(HEARTBEAT) => {}
+            if !at_end {
+                // Still skipping what the subscriber has: a heartbeat now and then.
+                if last_sent.elapsed() < HEARTBEAT {
+                    continue;
+                }
+            } else {
+                tokio::select! {
+                    _ = tail.changed() => continue,
+                    _ = tx.closed() => break,
+                    _ = tokio::time::sleep(HEARTBEAT) => {}
+                }
             }
         }
+        last_sent = tokio::time::Instant::now();
         first = false;
         let sent = frames.len() as u64;
         let batch = OpBatch {
