@@ -427,24 +427,32 @@ impl Binlog {
         if recs.is_empty() {
             return Ok(());
         }
+        let mut payload = std::mem::take(&mut self.scratch);
+        payload.clear();
+        match recs {
+            [one] => one.encode(&mut payload),
+            _ => encode_batch(recs, &mut payload),
+        }
+        let written = self.append_frame(&payload);
+        self.scratch = payload;
+        written
+    }
+
+    /// Append a frame's payload as it is (one received from a peer, already encoded).
+    pub fn append_frame(&mut self, payload: &[u8]) -> Result<(), BinlogError> {
+        if payload.len() > RECORD_BYTES_MAX as usize {
+            // The reader would take it for corruption: refuse it before it is written.
+            return Err(BinlogError::TooLarge(payload.len()));
+        }
         if self.segment_bytes >= SEGMENT_BYTES_MAX {
             self.rotate()?;
         }
-        self.scratch.clear();
-        match recs {
-            [one] => one.encode(&mut self.scratch),
-            _ => encode_batch(recs, &mut self.scratch),
-        }
-        if self.scratch.len() > RECORD_BYTES_MAX as usize {
-            // The reader would take it for corruption: refuse it before it is written.
-            return Err(BinlogError::TooLarge(self.scratch.len()));
-        }
-        let n = self.scratch.len() as u32;
-        let crc = crc32fast::hash(&self.scratch);
+        let n = payload.len() as u32;
+        let crc = crc32fast::hash(payload);
         let w = &mut self.out;
         w.write_all(&n.to_le_bytes())
             .and_then(|_| w.write_all(&crc.to_le_bytes()))
-            .and_then(|_| w.write_all(&self.scratch))
+            .and_then(|_| w.write_all(payload))
             .map_err(io_err(&self.path))?;
         self.segment_bytes += 8 + n as u64;
         self.appended_bytes += 8 + n as u64;

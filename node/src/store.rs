@@ -348,6 +348,7 @@ impl Store {
         for frame in frames {
             let recs = crate::binlog::decode_frame_records(frame.as_ref())
                 .map_err(RemoteError::Malformed)?;
+            let total = recs.len();
             let mut next = self.applied.clone();
             let mut fresh = Vec::with_capacity(recs.len());
             for rec in recs {
@@ -374,9 +375,13 @@ impl Store {
             if fresh.is_empty() {
                 continue;
             }
-            self.binlog
-                .append_batch(&fresh)
-                .map_err(RemoteError::Binlog)?;
+            // All new (the usual case): logged as received, not encoded again.
+            let logged = if fresh.len() == total {
+                self.binlog.append_frame(frame.as_ref())
+            } else {
+                self.binlog.append_batch(&fresh)
+            };
+            logged.map_err(RemoteError::Binlog)?;
             for rec in &fresh {
                 self.clock.observe(rec.hlc(), now);
                 out.last_hlc = out.last_hlc.max(rec.hlc());

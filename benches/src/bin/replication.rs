@@ -6,8 +6,9 @@
 //!   is there (p50/p99 of that time; a loopback round trip, ~30 µs, is the resolution);
 //! * **throughput**: writes pipelined at the source as fast as it takes them; the rate at
 //!   which they become readable at the other side;
-//! * **catch-up**: the receiver starts after the writes were made; time until it has them
-//!   (a gdc receiver restarts with what it had and resumes; a Redis replica syncs in full).
+//! * **catch-up**: the receiver starts after the writes were made; time from when it answers
+//!   clients until it has them (a gdc receiver restarts with what it had and resumes from its
+//!   vector; a Redis replica syncs in full).
 //!
 //! gdc runs twice: with channels compressed (gzip, the default) and without.
 //!
@@ -337,11 +338,12 @@ fn throughput(pair: &mut dyn Pair, ops: u64) -> (f64, f64) {
     (rate(written), rate(seen))
 }
 
-/// Ops per second a receiver started after `ops` writes takes to have them all.
+/// Ops per second a receiver started after `ops` writes takes to have them all, from the
+/// moment it answers clients (its own restart not counted).
 fn catch_up(pair: &mut dyn Pair, ops: u64) -> f64 {
     write_ops(pair.source(), ops, "backlog");
-    let start = Instant::now();
     let dst = pair.start_receiver();
+    let start = Instant::now();
     let seen = until_marker(dst, "backlog");
     ops as f64 / (seen - start).as_secs_f64()
 }
