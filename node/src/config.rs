@@ -34,6 +34,30 @@ pub struct Config {
     /// Whether inbound channels ask their peers to gzip what they send (worth it across
     /// regions; on one machine it costs more CPU than it saves).
     pub sync_gzip: bool,
+    /// TLS on the sync port: this node's certificate and key (PEM).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// With TLS: the CA (PEM) that signs every node's certificate. The sync port then
+    /// requires client certificates it signed (mTLS), and channels dial peers over TLS,
+    /// checking their certificates against it.
+    pub tls_ca: Option<PathBuf>,
+}
+
+/// The TLS material, read from the files the config names.
+#[derive(Clone)]
+pub struct TlsFiles {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    pub ca: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("TlsFiles")
+            .field("ca", &self.ca.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A region to receive from, and the address of its sync port.
@@ -78,6 +102,9 @@ impl Default for Config {
             peers: Vec::new(),
             cluster_token: None,
             sync_gzip: true,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
         }
     }
 }
@@ -193,6 +220,9 @@ impl Config {
                         Some(u16::try_from(int()?).map_err(|_| bad("must be a port number"))?)
                 }
                 "cluster-token" => self.cluster_token = Some(text()?).filter(|t| !t.is_empty()),
+                "tls-cert" => self.tls_cert = Some(text()?.into()),
+                "tls-key" => self.tls_key = Some(text()?.into()),
+                "tls-ca" => self.tls_ca = Some(text()?.into()),
                 "sync-compression" => {
                     self.sync_gzip = parse_compression(&text()?).map_err(|e| bad(&e))?
                 }
@@ -224,8 +254,30 @@ impl Config {
         Ok(())
     }
 
+    /// The TLS files, read (`None`: no TLS).
+    pub fn tls(&self) -> Result<Option<TlsFiles>, String> {
+        let read =
+            |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+        match (&self.tls_cert, &self.tls_key) {
+            (None, None) if self.tls_ca.is_none() => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+                cert: read(cert)?,
+                key: read(key)?,
+                ca: self.tls_ca.as_ref().map(read).transpose()?,
+            })),
+            _ => Err("TLS needs both --tls-cert and --tls-key".into()),
+        }
+    }
+
     /// Settings that only make sense together.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(tls) = self.tls()? {
+            if tls.ca.is_none() && !self.peers.is_empty() {
+                return Err(
+                    "channels over TLS need --tls-ca, to check the peers' certificates".into(),
+                );
+            }
+        }
         if self.sync_port.is_some() || !self.peers.is_empty() {
             match &self.cluster_token {
                 None => {
@@ -316,5 +368,18 @@ mod tests {
         assert!("eu=host:notaport".parse::<Peer>().is_err());
         c.peers.push("eu=other:1".parse().expect("peer"));
         assert!(c.check().expect_err("twice").contains("twice"));
+        c.peers.pop();
+        c.tls_cert = Some("/no/such/cert.pem".into());
+        assert!(
+            c.check()
+                .expect_err("no key")
+                .contains("both --tls-cert and --tls-key")
+        );
+        c.tls_key = Some("/no/such/key.pem".into());
+        assert!(
+            c.check()
+                .expect_err("unreadable")
+                .contains("cannot read /no/such/cert.pem")
+        );
     }
 }

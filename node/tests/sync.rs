@@ -745,3 +745,97 @@ fn channels_are_opened_paused_resumed_and_closed_at_run_time() {
         .into_inner();
     assert!(listed.channels.iter().all(|c| c.direction != "in"));
 }
+
+/// A file of the test certificates (`node/tests/certs`, made by its `gen.sh`).
+fn cert(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/certs")
+        .join(name)
+}
+
+#[test]
+fn channels_run_over_mutual_tls_and_strangers_are_refused() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let listeners: Vec<_> = (0..2).map(|_| sync_listener()).collect();
+    let addr_a = listeners[0].1;
+    let nodes: Vec<TestNode> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, (l, _))| {
+            TestNode::start_synced(dirs[i].path(), l, move |c| {
+                c.region = ["a", "b"][i].into();
+                c.tls_cert = Some(cert("node.pem"));
+                c.tls_key = Some(cert("node.key"));
+                c.tls_ca = Some(cert("ca.pem"));
+                if i == 1 {
+                    c.peers = vec![peer("a", addr_a)];
+                }
+            })
+        })
+        .collect();
+    let mut a = nodes[0].client();
+    let mut b = nodes[1].client();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("over-tls")
+        .query(&mut a)
+        .expect("SET");
+    wait_for("the write at b, over TLS", CONVERGE, || {
+        redis::cmd("GET")
+            .arg("k")
+            .query::<Option<String>>(&mut b)
+            .expect("GET")
+    });
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let read = |p: &str| std::fs::read(cert(p)).expect("cert file");
+    // Each attempt: can a caller with this identity (and the token) list a's channels?
+    let attempt = |scheme: &str, identity: Option<(&str, &str)>| -> bool {
+        use gdc_proto::admin::{ListChannelsRequest, node_admin_client::NodeAdminClient};
+        use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+        rt.block_on(async {
+            let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr_a}"))
+                .expect("endpoint")
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(5));
+            if scheme == "https" {
+                let mut tls = ClientTlsConfig::new()
+                    .domain_name("localhost")
+                    .ca_certificate(Certificate::from_pem(read("ca.pem")));
+                if let Some((c, k)) = identity {
+                    tls = tls.identity(Identity::from_pem(read(c), read(k)));
+                }
+                endpoint = endpoint.tls_config(tls).expect("tls config");
+            }
+            let Ok(channel) = endpoint.connect().await else {
+                return false;
+            };
+            let token: tonic::metadata::MetadataValue<_> =
+                format!("Bearer {TOKEN}").parse().expect("token");
+            let mut client =
+                NodeAdminClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+                    r.metadata_mut().insert("authorization", token.clone());
+                    Ok(r)
+                });
+            client.list_channels(ListChannelsRequest {}).await.is_ok()
+        })
+    };
+    assert!(
+        attempt("https", Some(("node.pem", "node.key"))),
+        "a node's identity works"
+    );
+    assert!(
+        !attempt("https", Some(("intruder.pem", "intruder.key"))),
+        "a certificate from another CA is refused"
+    );
+    assert!(!attempt("https", None), "no client certificate is refused");
+    assert!(!attempt("http", None), "plain text is refused");
+    // a went on serving its clients throughout.
+    let v: String = redis::cmd("GET").arg("k").query(&mut a).expect("GET");
+    assert_eq!(v, "over-tls");
+}

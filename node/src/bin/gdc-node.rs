@@ -55,6 +55,15 @@ struct Flags {
     /// Whether inbound channels ask peers to compress: gzip or none [default: gzip].
     #[arg(long, value_parser = |s: &str| gdc_node::config::parse_compression(s))]
     sync_compression: Option<bool>,
+    /// TLS on the sync port: this node's certificate (PEM).
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// TLS: this node's private key (PEM).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// TLS: the CA (PEM) that signs node certificates; with it, mutual TLS both ways.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
@@ -95,6 +104,15 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     }
     if !flags.peers.is_empty() {
         c.peers = flags.peers.clone();
+    }
+    for (flag, field) in [
+        (&flags.tls_cert, &mut c.tls_cert),
+        (&flags.tls_key, &mut c.tls_key),
+        (&flags.tls_ca, &mut c.tls_ca),
+    ] {
+        if flag.is_some() {
+            field.clone_from(flag);
+        }
     }
     if let Some(v) = flags.sync_compression {
         c.sync_gzip = v;

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataValue;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 use tracing::{info, warn};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -185,10 +186,25 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
     let auth: MetadataValue<_> = format!("Bearer {token}")
         .parse()
         .map_err(|_| "the cluster token is not valid in a header".to_string())?;
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", peer.addr))
+    let tls = node.shared().config.tls()?.filter(|t| t.ca.is_some());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{}", peer.addr))
         .map_err(|e| format!("bad peer address {}: {e}", peer.addr))?
         .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
+        .tcp_nodelay(true);
+    if let Some(tls) = tls {
+        let host = peer.addr.rsplit_once(':').map_or(&*peer.addr, |(h, _)| h);
+        let mut config = ClientTlsConfig::new()
+            .domain_name(host.trim_start_matches('[').trim_end_matches(']'))
+            .identity(Identity::from_pem(tls.cert, tls.key));
+        if let Some(ca) = tls.ca {
+            config = config.ca_certificate(Certificate::from_pem(ca));
+        }
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|e| format!("TLS settings: {}", causes(&e)))?;
+    }
+    let channel = endpoint
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {}: {}", peer.addr, causes(&e)))?;

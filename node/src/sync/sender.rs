@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
@@ -32,6 +33,14 @@ const BATCH_BYTES_MAX: usize = 1 << 20;
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// The largest message either side accepts: one binlog record at its limit, and change.
 pub const MESSAGE_BYTES_MAX: usize = (1 << 30) + (1 << 20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncServeError {
+    #[error("TLS settings: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    Transport(#[from] tonic::transport::Error),
+}
 
 /// The `Sync` service of one node.
 #[derive(Debug)]
@@ -64,7 +73,7 @@ impl Node {
     pub async fn serve_sync(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
-    ) -> Result<(), tonic::transport::Error> {
+    ) -> Result<(), SyncServeError> {
         let token = self
             .shared()
             .config
@@ -81,12 +90,25 @@ impl Node {
             node: Arc::clone(&service_node),
         });
         let check = TokenCheck { token };
-        tonic::transport::Server::builder()
-            .tcp_nodelay(true)
+        let mut server = tonic::transport::Server::builder().tcp_nodelay(true);
+        if let Some(tls) = service_node
+            .shared()
+            .config
+            .tls()
+            .map_err(SyncServeError::Tls)?
+        {
+            let mut config = ServerTlsConfig::new().identity(Identity::from_pem(tls.cert, tls.key));
+            if let Some(ca) = tls.ca {
+                config = config.client_ca_root(Certificate::from_pem(ca));
+            }
+            server = server.tls_config(config)?;
+        }
+        server
             .add_service(InterceptedService::new(service, check.clone()))
             .add_service(InterceptedService::new(admin, check))
             .serve_with_incoming(TcpListenerStream::new(listener))
-            .await
+            .await?;
+        Ok(())
     }
 }
 
