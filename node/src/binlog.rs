@@ -540,8 +540,9 @@ pub struct BinlogReader {
     /// The segment being read, its number, and the file offset of `buf`'s first byte.
     file: Option<(u64, File)>,
     offset: u64,
-    /// Bytes read from the file and not yet handed out.
+    /// Bytes read from the file; those from `start` on are not handed out yet.
     buf: Vec<u8>,
+    start: usize,
     /// Frames handed out.
     frames: u64,
 }
@@ -556,6 +557,7 @@ impl BinlogReader {
             file: None,
             offset: 0,
             buf: Vec::new(),
+            start: 0,
             frames: 0,
         }
     }
@@ -585,7 +587,8 @@ impl BinlogReader {
 
     /// A whole frame from the front of `buf`, checked.
     fn take_frame(&mut self) -> Result<Option<Vec<u8>>, BinlogError> {
-        let Some(head) = self.buf.get(..8) else {
+        let pending = &self.buf[self.start..];
+        let Some(head) = pending.get(..8) else {
             return Ok(None);
         };
         let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
@@ -599,7 +602,7 @@ impl BinlogReader {
             });
         }
         let end = 8 + n as usize;
-        let Some(payload) = self.buf.get(8..end) else {
+        let Some(payload) = pending.get(8..end) else {
             return Ok(None);
         };
         if crc32fast::hash(payload) != crc {
@@ -610,7 +613,7 @@ impl BinlogReader {
             });
         }
         let frame = payload.to_vec();
-        self.buf.drain(..end);
+        self.start += end;
         self.offset += end as u64;
         Ok(Some(frame))
     }
@@ -628,6 +631,9 @@ impl BinlogReader {
         let Some((seq, file)) = &self.file else {
             return Ok(0);
         };
+        // Drop what was handed out (once per read, not once per frame).
+        self.buf.drain(..self.start);
+        self.start = 0;
         let at = self.offset + self.buf.len() as u64;
         let old = self.buf.len();
         self.buf.resize(old + READ_CHUNK, 0);
@@ -657,7 +663,7 @@ impl BinlogReader {
         if self.fill()? > 0 {
             return Ok(true);
         }
-        if !self.buf.is_empty() {
+        if self.start < self.buf.len() {
             return Err(BinlogError::Corrupt {
                 path: self.path(current),
                 offset: self.offset,
@@ -673,6 +679,7 @@ impl BinlogReader {
         self.file = Some((seq, file));
         self.offset = MAGIC.len() as u64;
         self.buf.clear();
+        self.start = 0;
         Ok(())
     }
 }
