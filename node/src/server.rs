@@ -50,6 +50,8 @@ pub struct Shared {
     pub registry: Mutex<BTreeMap<u64, ClientEntry>>,
     /// Sync channels, in and out.
     pub sync: crate::sync::SyncState,
+    /// The data directory's metadata store.
+    pub meta: sled::Db,
     /// Changes whenever committed writes reach the binlog: subscribers read on.
     pub binlog_tail: watch::Sender<u64>,
 }
@@ -141,6 +143,11 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         if covered.is_empty() {
+            return;
+        }
+        // Saved first: after a restart, the regions this decision waited for are still known.
+        if let Err(e) = self.sync.save_acked(&self.meta) {
+            error!(error = %e, "cannot save channel acknowledgements; keeping the binlog");
             return;
         }
         let acked = self.sync.acked();
@@ -247,6 +254,11 @@ impl Node {
     pub fn open(config: Config) -> Result<Arc<Node>, StoreError> {
         let memory_bytes_max = config.memory_bytes_max;
         let store = Store::open(&config.dir, config.appendfsync)?;
+        let meta = store.meta();
+        let sync = crate::sync::SyncState::default();
+        if let Err(e) = sync.load_acked(&meta) {
+            warn!(error = %e, "cannot load saved channel acknowledgements");
+        }
         Ok(Arc::new(Node {
             store: Mutex::new(store),
             shared: Shared {
@@ -267,7 +279,8 @@ impl Node {
                 blocked: AtomicUsize::new(0),
                 memory_bytes_max: AtomicU64::new(memory_bytes_max),
                 registry: Mutex::new(BTreeMap::new()),
-                sync: Default::default(),
+                sync,
+                meta,
                 binlog_tail: watch::Sender::new(0),
             },
         }))
@@ -331,6 +344,9 @@ impl Node {
         if let Err(e) = store.commit().and_then(|()| store.sync()) {
             error!(error = %e, "binlog sync at shutdown failed");
         }
+        if let Err(e) = self.shared.sync.save_acked(&self.shared.meta) {
+            error!(error = %e, "cannot save channel acknowledgements");
+        }
         info!("shut down");
     }
 
@@ -364,6 +380,11 @@ impl Node {
                 _ = stop.changed() => return,
             }
             self.shared.release_segments();
+            if cycle % 10 == 0 {
+                if let Err(e) = self.shared.sync.save_acked(&self.shared.meta) {
+                    error!(error = %e, "cannot save channel acknowledgements");
+                }
+            }
             let mut store = self.store();
             if cycle % FULL_GC_EVERY_CYCLES == 0 {
                 store.gc_all();

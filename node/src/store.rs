@@ -47,6 +47,8 @@ pub struct Store {
     pub writes: u64,
     /// Records of a transaction being run (MULTI/EXEC), logged as one batch at its end.
     batch: Option<Vec<Record>>,
+    /// The data directory's small metadata store (server-id, channel acknowledgements).
+    meta: sled::Db,
     /// Per command: calls and microseconds spent (INFO commandstats). Kept here because
     /// every command runs under this lock anyway.
     pub command_stats: std::collections::HashMap<&'static str, CommandStat>,
@@ -94,7 +96,7 @@ impl CommandStat {
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
-fn server_id(dir: &Path) -> Result<ServerId, StoreError> {
+fn server_id(dir: &Path) -> Result<(ServerId, sled::Db), StoreError> {
     let path = dir.join("meta");
     let meta_err = |source| StoreError::Meta {
         path: path.display().to_string(),
@@ -105,7 +107,7 @@ fn server_id(dir: &Path) -> Result<ServerId, StoreError> {
         let b: [u8; 4] = v.as_ref().try_into().map_err(|_| StoreError::BadServerId)?;
         return match u32::from_le_bytes(b) {
             0 => Err(StoreError::BadServerId),
-            id => Ok(ServerId(id)),
+            id => Ok((ServerId(id), db)),
         };
     }
     let id = fresh_server_id();
@@ -113,7 +115,7 @@ fn server_id(dir: &Path) -> Result<ServerId, StoreError> {
         .map_err(meta_err)?;
     db.flush().map_err(meta_err)?;
     info!(server_id = id, "made a new server-id");
-    Ok(ServerId(id))
+    Ok((ServerId(id), db))
 }
 
 /// A random non-zero 32-bit id (std's hasher keys are seeded from the OS's randomness).
@@ -132,7 +134,7 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
-        let server = server_id(dir)?;
+        let (server, meta) = server_id(dir)?;
         let mut dbs: Vec<Keyspace> = (0..DATABASES).map(|_| Keyspace::new()).collect();
         let mut applied = VersionVector::new();
         let mut max_hlc = Hlc::ZERO;
@@ -171,6 +173,7 @@ impl Store {
             writes: 0,
             batch: None,
             command_stats: Default::default(),
+            meta,
         })
     }
 
@@ -205,6 +208,11 @@ impl Store {
 
     fn apply_record(&mut self, rec: &Record) {
         apply_to(&mut self.dbs, &mut self.applied, rec);
+    }
+
+    /// The metadata store (a handle: it may be kept and used without the store lock).
+    pub fn meta(&self) -> sled::Db {
+        self.meta.clone()
     }
 
     pub fn server(&self) -> ServerId {

@@ -413,16 +413,20 @@ fn a_receiver_restarted_resumes_and_the_sender_keeps_what_it_lacks_until_acknowl
         tempfile::tempdir().expect("a"),
         tempfile::tempdir().expect("b"),
     );
-    let (la, addr_a) = sync_listener();
-    let a = TestNode::start_synced(dir_a.path(), la, |c| c.region = "a".into());
-    let start_b = || {
+    let start_a = || {
+        let (la, addr_a) = sync_listener();
+        let a = TestNode::start_synced(dir_a.path(), la, |c| c.region = "a".into());
+        (a, addr_a)
+    };
+    let (a, addr_a) = start_a();
+    let start_b = |addr_a: SocketAddr| {
         let (lb, _) = sync_listener();
         TestNode::start_synced(dir_b.path(), lb, |c| {
             c.region = "b".into();
             c.peers = vec![peer("a", addr_a)];
         })
     };
-    let b = start_b();
+    let b = start_b(addr_a);
     let mut ca = a.client();
     let _: () = redis::cmd("SET")
         .arg("first")
@@ -438,6 +442,10 @@ fn a_receiver_restarted_resumes_and_the_sender_keeps_what_it_lacks_until_acknowl
     });
     drop(cb);
     drop(b);
+    // a restarts while b is down: it still knows b has to be waited for.
+    drop(a);
+    let (a, addr_a) = start_a();
+    let mut ca = a.client();
     // While b is down: writes, and a snapshot that covers them.
     for i in 0..200 {
         let _: i64 = redis::cmd("INCR").arg("n").query(&mut ca).expect("INCR");
@@ -454,7 +462,7 @@ fn a_receiver_restarted_resumes_and_the_sender_keeps_what_it_lacks_until_acknowl
         segments(dir_a.path()) >= 2,
         "segments were removed too early"
     );
-    let b = start_b();
+    let b = start_b(addr_a);
     let mut cb = b.client();
     wait_for("b caught up", CONVERGE, || {
         let n: Option<i64> = redis::cmd("GET").arg("n").query(&mut cb).expect("GET");

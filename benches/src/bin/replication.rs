@@ -75,7 +75,9 @@ fn spawn(program: &Path, args: &[String], port: u16) -> Server {
 trait Pair {
     fn name(&self) -> &'static str;
     fn source(&self) -> u16;
+    /// (Re)start the receiver; returns its client port.
     fn start_receiver(&mut self) -> u16;
+    fn stop_receiver(&mut self);
 }
 
 struct Gdc {
@@ -128,6 +130,9 @@ impl Pair for Gdc {
     }
     fn source(&self) -> u16 {
         self.src.port
+    }
+    fn stop_receiver(&mut self) {
+        self.dst = None;
     }
     fn start_receiver(&mut self) -> u16 {
         self.dst = None;
@@ -213,6 +218,9 @@ impl Pair for Redis {
     fn source(&self) -> u16 {
         self.src.port
     }
+    fn stop_receiver(&mut self) {
+        self.dst = None;
+    }
     fn start_receiver(&mut self) -> u16 {
         self.dst = None;
         let port = free_port();
@@ -264,13 +272,7 @@ fn lag(pair: &mut dyn Pair, rate: u64, secs: u64) -> (Duration, Duration) {
     };
     let mut s = connect(src);
     let mut d = connect(dst);
-    // Let the receiver catch up with the first writes before sampling.
-    std::thread::sleep(Duration::from_millis(500));
-    let mut samples = Vec::new();
-    let end = Instant::now() + Duration::from_secs(secs);
-    let mut n = 0u64;
-    while Instant::now() < end {
-        n += 1;
+    let mut probe = |n: u64| -> Duration {
         let _: () = redis::cmd("SET")
             .arg("probe")
             .arg(n)
@@ -281,10 +283,18 @@ fn lag(pair: &mut dyn Pair, rate: u64, secs: u64) -> (Duration, Duration) {
             // A replica loading its dataset answers with an error for a while.
             let v: Option<u64> = redis::cmd("GET").arg("probe").query(&mut d).ok().flatten();
             if v == Some(n) {
-                break;
+                return acked.elapsed();
             }
         }
-        samples.push(acked.elapsed());
+    };
+    // The first probe waits out the receiver's initial sync; sampling starts after it.
+    probe(0);
+    let mut samples = Vec::new();
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut n = 0u64;
+    while Instant::now() < end {
+        n += 1;
+        samples.push(probe(n));
         std::thread::sleep(Duration::from_millis(5));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -341,6 +351,7 @@ fn throughput(pair: &mut dyn Pair, ops: u64) -> (f64, f64) {
 /// Ops per second a receiver started after `ops` writes takes to have them all, from the
 /// moment it answers clients (its own restart not counted).
 fn catch_up(pair: &mut dyn Pair, ops: u64) -> f64 {
+    pair.stop_receiver();
     write_ops(pair.source(), ops, "backlog");
     let dst = pair.start_receiver();
     let start = Instant::now();

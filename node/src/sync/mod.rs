@@ -103,6 +103,9 @@ pub struct SubscriberStatus {
     pub frames_sent: u64,
 }
 
+/// Metadata keys of saved acknowledgements: this, then the region's name.
+const ACKED_PREFIX: &[u8] = b"acked/";
+
 /// Channel bookkeeping every connection can read.
 #[derive(Debug, Default)]
 pub struct SyncState {
@@ -112,6 +115,8 @@ pub struct SyncState {
     /// Per region that has subscribed since start: its server-id and the newest vector it
     /// acknowledged. Binlog segments go only once all of them have what they hold.
     acked: Mutex<BTreeMap<String, (u32, VersionVector)>>,
+    /// `acked` changed since it was last saved.
+    acked_dirty: std::sync::atomic::AtomicBool,
     /// Per inbound channel, what is wanted of it (its task watches).
     controls: Mutex<BTreeMap<String, tokio::sync::watch::Sender<channel::Desired>>>,
 }
@@ -137,6 +142,40 @@ impl SyncState {
             *entry = (server_id, VersionVector::new());
         }
         entry.1.join(applied);
+        self.acked_dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Load what regions acknowledged before a restart, so that binlog segments they lack
+    /// are kept for them.
+    pub fn load_acked(&self, meta: &sled::Db) -> Result<(), String> {
+        let mut acked = self.acked();
+        for item in meta.scan_prefix(ACKED_PREFIX) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            let region = String::from_utf8_lossy(&k[ACKED_PREFIX.len()..]).into_owned();
+            let bad = || format!("bad acknowledgement record for region {region}");
+            let id = v.get(..4).ok_or_else(bad)?;
+            let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
+            let (vv, rest) = gdc_crdt::codec::decode_vv(&v[4..]).map_err(|_| bad())?;
+            if !rest.is_empty() {
+                return Err(bad());
+            }
+            acked.insert(region, (id, vv));
+        }
+        Ok(())
+    }
+
+    /// Save `acked` if it changed (an older saved copy only keeps more binlog: safe).
+    pub fn save_acked(&self, meta: &sled::Db) -> Result<(), String> {
+        if !self.acked_dirty.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        for (region, (id, vv)) in self.acked().iter() {
+            let mut v = id.to_le_bytes().to_vec();
+            gdc_crdt::codec::encode_vv(vv, &mut v);
+            let key = [ACKED_PREFIX, region.as_bytes()].concat();
+            meta.insert(key, v).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// A number for a new subscriber.
