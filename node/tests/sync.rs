@@ -847,3 +847,74 @@ fn channels_run_over_mutual_tls_and_strangers_are_refused() {
     let v: String = redis::cmd("GET").arg("k").query(&mut a).expect("GET");
     assert_eq!(v, "over-tls");
 }
+
+/// A sender that answers every subscription with one batch of `frames` (and then nothing).
+struct FakeSender {
+    frames: Vec<Vec<u8>>,
+}
+
+#[tonic::async_trait]
+impl gdc_proto::sync::sync_server::Sync for FakeSender {
+    type SubscribeStream =
+        tokio_stream::Iter<std::vec::IntoIter<Result<gdc_proto::sync::OpBatch, tonic::Status>>>;
+
+    async fn subscribe(
+        &self,
+        _: tonic::Request<tonic::Streaming<gdc_proto::sync::SubscribeRequest>>,
+    ) -> Result<tonic::Response<Self::SubscribeStream>, tonic::Status> {
+        let batch = gdc_proto::sync::OpBatch {
+            frames: self.frames.clone(),
+            sender_id: 99,
+            sender_region: "evil".into(),
+            sender_applied: None,
+        };
+        Ok(tonic::Response::new(tokio_stream::iter(vec![Ok(batch)])))
+    }
+}
+
+#[test]
+fn garbage_from_a_peer_is_refused_and_the_node_goes_on() {
+    // The fake peer, on its own runtime.
+    let (fake, fake_addr) = sync_listener();
+    fake.set_nonblocking(true).expect("nonblocking");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(fake).expect("listener");
+        let frames = vec![b"\x01\x00not a record".to_vec(), vec![0xff; 64]];
+        let _ = tonic::transport::Server::builder()
+            .add_service(gdc_proto::sync::sync_server::SyncServer::new(FakeSender {
+                frames,
+            }))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (l, _) = sync_listener();
+    let node = TestNode::start_synced(dir.path(), l, |c| {
+        c.region = "victim".into();
+        c.peers = vec![peer("evil", fake_addr)];
+        // The fake sender takes no compressed requests.
+        c.sync_gzip = false;
+    });
+    let mut c = node.client();
+    let info = wait_for("the channel to refuse the garbage", CONVERGE, || {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut c)
+            .expect("INFO");
+        info.contains("malformed frame").then_some(info)
+    });
+    assert!(info.contains("peer=evil,"), "{info}");
+    // Nothing was applied, and clients are served as ever.
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut c)
+        .expect("SET");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut c).expect("KEYS");
+    assert_eq!(keys, vec!["k".to_string()]);
+}
