@@ -10,6 +10,9 @@
 //!   clients until it has them (a gdc receiver restarts with what it had and resumes from its
 //!   vector; a Redis replica syncs in full).
 //!
+//! * **fan-out**: the source replicating to two receivers at once; its write rate, and the
+//!   rate at which the slower receiver has the writes.
+//!
 //! gdc runs twice: with channels compressed (gzip, the default) and without.
 //!
 //! ```sh
@@ -78,6 +81,9 @@ trait Pair {
     /// (Re)start the receiver; returns its client port.
     fn start_receiver(&mut self) -> u16;
     fn stop_receiver(&mut self);
+    /// Start one more receiver, called `name`, kept until [`Pair::stop_extra`].
+    fn add_receiver(&mut self, name: &str) -> u16;
+    fn stop_extra(&mut self);
 }
 
 struct Gdc {
@@ -86,6 +92,7 @@ struct Gdc {
     src: Server,
     sync_port: u16,
     dst: Option<Server>,
+    extra: Vec<Server>,
     gzip: bool,
 }
 
@@ -115,6 +122,7 @@ impl Gdc {
             src,
             sync_port,
             dst: None,
+            extra: Vec::new(),
             gzip,
         }
     }
@@ -136,10 +144,26 @@ impl Pair for Gdc {
     }
     fn start_receiver(&mut self) -> u16 {
         self.dst = None;
+        let (server, port) = self.receiver("dst");
+        self.dst = Some(server);
+        port
+    }
+    fn add_receiver(&mut self, name: &str) -> u16 {
+        let (server, port) = self.receiver(name);
+        self.extra.push(server);
+        port
+    }
+    fn stop_extra(&mut self) {
+        self.extra.clear();
+    }
+}
+
+impl Gdc {
+    fn receiver(&self, name: &str) -> (Server, u16) {
         let port = free_port();
         let args: Vec<String> = [
             "--region",
-            "dst",
+            name,
             "--port",
             &port.to_string(),
             "--peer",
@@ -147,7 +171,7 @@ impl Pair for Gdc {
             "--cluster-token",
             TOKEN,
             "--dir",
-            &self.dir.path().join("dst").display().to_string(),
+            &self.dir.path().join(name).display().to_string(),
         ]
         .iter()
         .map(|s| s.to_string())
@@ -159,8 +183,7 @@ impl Pair for Gdc {
             .map(String::from),
         )
         .collect();
-        self.dst = Some(spawn(&self.bin, &args, port));
-        port
+        (spawn(&self.bin, &args, port), port)
     }
 }
 
@@ -168,6 +191,7 @@ struct Redis {
     dir: tempfile::TempDir,
     src: Server,
     dst: Option<Server>,
+    extra: Vec<Server>,
 }
 
 impl Redis {
@@ -187,6 +211,7 @@ impl Redis {
             dir,
             src,
             dst: None,
+            extra: Vec::new(),
         })
     }
 }
@@ -232,6 +257,21 @@ impl Pair for Redis {
         ]);
         self.dst = Some(spawn(Path::new("redis-server"), &args, port));
         port
+    }
+    fn add_receiver(&mut self, name: &str) -> u16 {
+        let port = free_port();
+        let mut args = redis_args(self.dir.path(), name, port);
+        args.extend([
+            "--replicaof".to_string(),
+            "127.0.0.1".into(),
+            self.src.port.to_string(),
+        ]);
+        self.extra
+            .push(spawn(Path::new("redis-server"), &args, port));
+        port
+    }
+    fn stop_extra(&mut self) {
+        self.extra.clear();
     }
 }
 
@@ -359,6 +399,37 @@ fn catch_up(pair: &mut dyn Pair, ops: u64) -> f64 {
     ops as f64 / (seen - start).as_secs_f64()
 }
 
+/// (source write rate, rate at which the slower of two receivers has them) for `ops`
+/// pipelined writes at a source replicating to two receivers.
+fn fan_out(pair: &mut dyn Pair, ops: u64) -> (f64, f64) {
+    pair.stop_receiver();
+    let receivers = [pair.add_receiver("fan1"), pair.add_receiver("fan2")];
+    // Both in sync before the clock starts.
+    let mut src = connect(pair.source());
+    let _: () = redis::cmd("SET")
+        .arg("marker")
+        .arg("ready")
+        .query(&mut src)
+        .expect("SET");
+    for r in receivers {
+        until_marker(r, "ready");
+    }
+    let start = Instant::now();
+    let watchers: Vec<_> = receivers
+        .iter()
+        .map(|&r| std::thread::spawn(move || until_marker(r, "fan")))
+        .collect();
+    let written = write_ops(pair.source(), ops, "fan");
+    let seen = watchers
+        .into_iter()
+        .map(|w| w.join().expect("watcher"))
+        .max()
+        .expect("two receivers");
+    pair.stop_extra();
+    let rate = |t: Instant| ops as f64 / (t - start).as_secs_f64();
+    (rate(written), rate(seen))
+}
+
 fn main() {
     let ops: u64 = std::env::var("OPS")
         .ok()
@@ -397,6 +468,15 @@ fn main() {
         );
         let c = catch_up(p.as_mut(), ops);
         add(&format!("catch-up of {ops} ops (ops/s)"), format!("{c:.0}"));
+        let (w, e) = fan_out(p.as_mut(), ops);
+        add(
+            &format!("{ops} pipelined writes, two receivers: source rate (ops/s)"),
+            format!("{w:.0}"),
+        );
+        add(
+            &format!("{ops} pipelined writes, two receivers: replicated rate (ops/s)"),
+            format!("{e:.0}"),
+        );
     }
     let names: Vec<&str> = pairs.iter().map(|p| p.name()).collect();
     println!("| what | {} |", names.join(" | "));
