@@ -110,12 +110,25 @@ fn server_id(dir: &Path) -> Result<(ServerId, sled::Db), StoreError> {
             id => Ok((ServerId(id), db)),
         };
     }
-    let id = fresh_server_id();
+    let id = new_server_id(&db, &path, ServerId(0))?;
+    Ok((id, db))
+}
+
+/// Make and keep a server-id other than `old`.
+fn new_server_id(db: &sled::Db, path: &Path, old: ServerId) -> Result<ServerId, StoreError> {
+    let meta_err = |source| StoreError::Meta {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut id = fresh_server_id();
+    while id == old.0 {
+        id = fresh_server_id();
+    }
     db.insert("server_id", &id.to_le_bytes())
         .map_err(meta_err)?;
     db.flush().map_err(meta_err)?;
     info!(server_id = id, "made a new server-id");
-    Ok((ServerId(id), db))
+    Ok(ServerId(id))
 }
 
 /// A random non-zero 32-bit id (std's hasher keys are seeded from the OS's randomness).
@@ -134,7 +147,7 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
-        let (server, meta) = server_id(dir)?;
+        let (mut server, meta) = server_id(dir)?;
         let mut dbs: Vec<Keyspace> = (0..DATABASES).map(|_| Keyspace::new()).collect();
         let mut applied = VersionVector::new();
         let mut max_hlc = Hlc::ZERO;
@@ -160,6 +173,16 @@ impl Store {
         })?;
         if let Some((path, bytes, why)) = &cut {
             warn!(path = %path.display(), bytes, why, "cut a torn binlog tail");
+            // Ops in the lost tail may have reached other regions already (channels ship
+            // what is written, before it is forced to disk). Numbering new writes after
+            // the cut would give other writes those ops' ids, which regions that have the
+            // originals would skip. So this node writes under a new server-id from now on;
+            // the old id's ops it lost come back from peers that have them.
+            server = new_server_id(&meta, &dir.join("meta"), server)?;
+            warn!(
+                server_id = server.0,
+                "took a new server-id after cutting the binlog"
+            );
         }
         info!(server_id = server.0, ops = replayed, "replayed the binlog");
         Ok(Store {

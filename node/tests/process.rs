@@ -134,6 +134,7 @@ fn torn_binlog_tail_is_cut_and_the_node_starts() {
         let _: () = c.set(format!("k{i}"), "v").expect("set");
     }
     let before = digest(&mut c);
+    let id_before = server_id(&mut c);
     p.kill9();
     // A crash mid-write: a record header promising more bytes than follow.
     let seg = last_segment(dir.path());
@@ -148,15 +149,30 @@ fn torn_binlog_tail_is_cut_and_the_node_starts() {
     let p = Proc::start(dir.path(), port);
     let mut c = p.client();
     assert_eq!(digest(&mut c), before);
+    // Ops of the lost tail may be at other regions: new writes take a new server-id.
+    let id_after = server_id(&mut c);
+    assert_ne!(id_after, id_before);
     let _: () = c.set("next", "v").expect("set");
     let after = digest(&mut c);
     p.kill9();
     let p = Proc::start(dir.path(), port);
+    let mut c = p.client();
     assert_eq!(
-        digest(&mut p.client()),
+        digest(&mut c),
         after,
         "records written after the cut are readable"
     );
+    assert_eq!(server_id(&mut c), id_after, "kept across a clean restart");
+}
+
+/// The node's server-id, from INFO gdc.
+fn server_id(c: &mut redis::Connection) -> String {
+    let info: String = redis::cmd("INFO").arg("gdc").query(c).expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix("server_id:"))
+        .expect("server_id in INFO gdc")
+        .trim()
+        .to_string()
 }
 
 #[test]
