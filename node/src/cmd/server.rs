@@ -579,6 +579,8 @@ pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
             field("state", Reply::bulk(c.state.to_string())),
             field("ops_applied", Reply::Int(c.ops_applied as i64)),
             field("bytes_received", Reply::Int(c.bytes_received as i64)),
+            field("ops_per_sec", Reply::Int(c.rates(now).0 as i64)),
+            field("bytes_per_sec", Reply::Int(c.rates(now).1 as i64)),
             field("ops_behind", Reply::Int(c.ops_behind as i64)),
             field("ms_behind", Reply::Int(c.ms_behind(now) as i64)),
             field("connects", Reply::Int(c.connects as i64)),

@@ -64,6 +64,21 @@ pub struct ChannelStatus {
     pub ops_behind: u64,
     /// Times the channel was (re)established.
     pub connects: u64,
+    /// Ops and bytes per second, measured over the last whole second or more.
+    rate: Rate,
+}
+
+/// A rate over windows of at least a second.
+#[derive(Clone, Debug, Default)]
+struct Rate {
+    /// Start of the current window (Unix ms), and the totals then.
+    since_ms: u64,
+    ops_then: u64,
+    bytes_then: u64,
+    /// The last closed window's rates, and when it closed.
+    ops_per_sec: f64,
+    bytes_per_sec: f64,
+    closed_ms: u64,
 }
 
 impl ChannelStatus {
@@ -79,6 +94,38 @@ impl ChannelStatus {
             last_hlc: Hlc::ZERO,
             ops_behind: 0,
             connects: 0,
+            rate: Rate::default(),
+        }
+    }
+
+    /// Count a batch: `ops` applied, `bytes` received.
+    pub fn received(&mut self, ops: u64, bytes: u64, now_ms: u64) {
+        self.ops_applied += ops;
+        self.bytes_received += bytes;
+        let r = &mut self.rate;
+        if r.since_ms == 0 {
+            r.since_ms = now_ms;
+            r.ops_then = self.ops_applied - ops;
+            r.bytes_then = self.bytes_received - bytes;
+        }
+        let elapsed = now_ms.saturating_sub(r.since_ms);
+        if elapsed >= 1000 {
+            let secs = elapsed as f64 / 1000.0;
+            r.ops_per_sec = (self.ops_applied - r.ops_then) as f64 / secs;
+            r.bytes_per_sec = (self.bytes_received - r.bytes_then) as f64 / secs;
+            r.closed_ms = now_ms;
+            r.since_ms = now_ms;
+            r.ops_then = self.ops_applied;
+            r.bytes_then = self.bytes_received;
+        }
+    }
+
+    /// (ops/s, bytes/s) lately: 0 once nothing has come for two seconds.
+    pub fn rates(&self, now_ms: u64) -> (u64, u64) {
+        if now_ms.saturating_sub(self.rate.closed_ms) > 2000 {
+            (0, 0)
+        } else {
+            (self.rate.ops_per_sec as u64, self.rate.bytes_per_sec as u64)
         }
     }
 
@@ -241,12 +288,14 @@ impl Shared {
         for (i, c) in inbound.values().enumerate() {
             let _ = write!(
                 out,
-                "gdc_inbound{i}:peer={},addr={},state={},ops_applied={},bytes_received={},ops_behind={},ms_behind={},connects={},last_error={}\r\n",
+                "gdc_inbound{i}:peer={},addr={},state={},ops_applied={},bytes_received={},ops_per_sec={},bytes_per_sec={},ops_behind={},ms_behind={},connects={},last_error={}\r\n",
                 c.peer,
                 c.addr,
                 c.state,
                 c.ops_applied,
                 c.bytes_received,
+                c.rates(now).0,
+                c.rates(now).1,
                 c.ops_behind,
                 c.ms_behind(now),
                 c.connects,
@@ -268,7 +317,20 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::token_matches;
+    use super::{ChannelStatus, token_matches};
+
+    #[test]
+    fn rates_are_measured_over_whole_seconds_and_fall_to_zero_when_idle() {
+        let peer: crate::config::Peer = "eu=h:1".parse().expect("peer");
+        let mut c = ChannelStatus::new(&peer);
+        c.received(100, 1000, 10_000);
+        assert_eq!(c.rates(10_000), (0, 0), "no whole second yet");
+        c.received(100, 1000, 10_500);
+        c.received(100, 1000, 11_000);
+        assert_eq!(c.rates(11_500), (300, 3000));
+        assert_eq!(c.ops_applied, 300);
+        assert_eq!(c.rates(13_500), (0, 0), "idle for over two seconds");
+    }
 
     #[test]
     fn only_the_exact_bearer_token_matches() {
