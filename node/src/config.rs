@@ -34,6 +34,10 @@ pub struct Config {
     /// Whether inbound channels ask their peers to gzip what they send (worth it across
     /// regions; on one machine it costs more CPU than it saves).
     pub sync_gzip: bool,
+    /// `binlog-retention-bytes`: binlog a snapshot covers is kept for regions that have not
+    /// acknowledged it, up to this many bytes (0: no limit); past it, it goes, and those
+    /// regions need a full sync.
+    pub binlog_retention_bytes: u64,
     /// TLS on the sync port: this node's certificate and key (PEM).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -102,6 +106,7 @@ impl Default for Config {
             peers: Vec::new(),
             cluster_token: None,
             sync_gzip: true,
+            binlog_retention_bytes: 8 * 1024 * 1024 * 1024,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
@@ -220,6 +225,7 @@ impl Config {
                         Some(u16::try_from(int()?).map_err(|_| bad("must be a port number"))?)
                 }
                 "cluster-token" => self.cluster_token = Some(text()?).filter(|t| !t.is_empty()),
+                "binlog-retention-bytes" => self.binlog_retention_bytes = size()?,
                 "tls-cert" => self.tls_cert = Some(text()?.into()),
                 "tls-key" => self.tls_key = Some(text()?.into()),
                 "tls-ca" => self.tls_ca = Some(text()?.into()),

@@ -161,8 +161,36 @@ impl Shared {
             })
             .map(|(seq, _)| *seq)
             .max();
-        let Some(seq) = released else {
-            return;
+        let newest = covered.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
+        let dir = self.config.dir.join("binlog");
+        let seq = match released {
+            Some(seq) if seq == newest => seq,
+            _ => {
+                // Regions that have not acknowledged hold the binlog back, up to the limit.
+                let limit = self.config.binlog_retention_bytes;
+                let held: u64 = crate::binlog::segments(&dir)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|(s, _)| *s < newest)
+                    .filter_map(|(_, p)| std::fs::metadata(p).ok())
+                    .map(|m| m.len())
+                    .sum();
+                if limit == 0 || held <= limit {
+                    match released {
+                        Some(seq) => seq,
+                        None => return,
+                    }
+                } else {
+                    let lagging: Vec<&str> = acked.keys().map(String::as_str).collect();
+                    warn!(
+                        held_bytes = held,
+                        limit_bytes = limit,
+                        regions = ?lagging,
+                        "binlog over its retention limit: removing segments some regions lack (they will need a full sync)"
+                    );
+                    newest
+                }
+            }
         };
         covered.retain(|(s, _)| *s > seq);
         drop(covered);

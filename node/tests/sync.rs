@@ -918,3 +918,74 @@ fn garbage_from_a_peer_is_refused_and_the_node_goes_on() {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut c).expect("KEYS");
     assert_eq!(keys, vec!["k".to_string()]);
 }
+
+#[test]
+fn past_the_retention_limit_the_binlog_goes_and_a_lagging_region_is_told() {
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    let (la, addr_a) = sync_listener();
+    let a = TestNode::start_synced(dir_a.path(), la, |c| {
+        c.region = "a".into();
+        c.binlog_retention_bytes = 1;
+    });
+    let start_b = || {
+        let (lb, _) = sync_listener();
+        TestNode::start_synced(dir_b.path(), lb, |c| {
+            c.region = "b".into();
+            c.peers = vec![peer("a", addr_a)];
+        })
+    };
+    let b = start_b();
+    let mut ca = a.client();
+    let _: () = redis::cmd("SET")
+        .arg("first")
+        .arg("1")
+        .query(&mut ca)
+        .expect("SET");
+    let mut cb = b.client();
+    wait_for("first write at b", CONVERGE, || {
+        redis::cmd("GET")
+            .arg("first")
+            .query::<Option<String>>(&mut cb)
+            .expect("GET")
+    });
+    drop(cb);
+    drop(b);
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut ca)
+            .expect("SET");
+    }
+    let _: () = redis::cmd("SAVE").query(&mut ca).expect("SAVE");
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("x")
+        .query(&mut ca)
+        .expect("SET");
+    // b never acknowledged them, but the limit is one byte: they go.
+    wait_for("segments over the limit removed", CONVERGE, || {
+        (segments(dir_a.path()) == 1).then_some(())
+    });
+    let b = start_b();
+    let mut cb = b.client();
+    let info = wait_for("b to report the ops it can no longer get", CONVERGE, || {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut cb)
+            .expect("INFO");
+        info.contains("are missing").then_some(info)
+    });
+    assert!(
+        info.contains("peer=a,") && info.contains("state=error"),
+        "{info}"
+    );
+    // Both go on serving.
+    let v: Option<String> = redis::cmd("GET").arg("first").query(&mut cb).expect("GET");
+    assert_eq!(v.as_deref(), Some("1"));
+    let v: Option<String> = redis::cmd("GET").arg("after").query(&mut ca).expect("GET");
+    assert_eq!(v.as_deref(), Some("x"));
+}
