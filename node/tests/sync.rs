@@ -407,6 +407,31 @@ fn segments(dir: &std::path::Path) -> usize {
         .count()
 }
 
+/// Region b, receiving from region a (whose sync port is `addr_a`), its data in `dir`.
+fn start_b(dir: &std::path::Path, addr_a: SocketAddr) -> TestNode {
+    let (lb, _) = sync_listener();
+    TestNode::start_synced(dir, lb, |c| {
+        c.region = "b".into();
+        c.peers = vec![peer("a", addr_a)];
+    })
+}
+
+/// Write `first` at a; return once b has it.
+fn first_write_arrives(a: &TestNode, b: &TestNode) {
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let _: () = redis::cmd("SET")
+        .arg("first")
+        .arg("1")
+        .query(&mut ca)
+        .expect("SET");
+    wait_for("first write at b", CONVERGE, || {
+        redis::cmd("GET")
+            .arg("first")
+            .query::<Option<String>>(&mut cb)
+            .expect("GET")
+    });
+}
+
 #[test]
 fn a_receiver_restarted_resumes_and_the_sender_keeps_what_it_lacks_until_acknowledged() {
     let (dir_a, dir_b) = (
@@ -419,28 +444,8 @@ fn a_receiver_restarted_resumes_and_the_sender_keeps_what_it_lacks_until_acknowl
         (a, addr_a)
     };
     let (a, addr_a) = start_a();
-    let start_b = |addr_a: SocketAddr| {
-        let (lb, _) = sync_listener();
-        TestNode::start_synced(dir_b.path(), lb, |c| {
-            c.region = "b".into();
-            c.peers = vec![peer("a", addr_a)];
-        })
-    };
-    let b = start_b(addr_a);
-    let mut ca = a.client();
-    let _: () = redis::cmd("SET")
-        .arg("first")
-        .arg("1")
-        .query(&mut ca)
-        .expect("SET");
-    let mut cb = b.client();
-    wait_for("first write at b", CONVERGE, || {
-        redis::cmd("GET")
-            .arg("first")
-            .query::<Option<String>>(&mut cb)
-            .expect("GET")
-    });
-    drop(cb);
+    let b = start_b(dir_b.path(), addr_a);
+    first_write_arrives(&a, &b);
     drop(b);
     // a restarts while b is down: it still knows b has to be waited for.
     drop(a);
@@ -462,7 +467,7 @@ fn a_receiver_restarted_resumes_and_the_sender_keeps_what_it_lacks_until_acknowl
         segments(dir_a.path()) >= 2,
         "segments were removed too early"
     );
-    let b = start_b(addr_a);
+    let b = start_b(dir_b.path(), addr_a);
     let mut cb = b.client();
     wait_for("b caught up", CONVERGE, || {
         let n: Option<i64> = redis::cmd("GET").arg("n").query(&mut cb).expect("GET");
@@ -930,29 +935,10 @@ fn past_the_retention_limit_the_binlog_goes_and_a_lagging_region_is_told() {
         c.region = "a".into();
         c.binlog_retention_bytes = 1;
     });
-    let start_b = || {
-        let (lb, _) = sync_listener();
-        TestNode::start_synced(dir_b.path(), lb, |c| {
-            c.region = "b".into();
-            c.peers = vec![peer("a", addr_a)];
-        })
-    };
-    let b = start_b();
-    let mut ca = a.client();
-    let _: () = redis::cmd("SET")
-        .arg("first")
-        .arg("1")
-        .query(&mut ca)
-        .expect("SET");
-    let mut cb = b.client();
-    wait_for("first write at b", CONVERGE, || {
-        redis::cmd("GET")
-            .arg("first")
-            .query::<Option<String>>(&mut cb)
-            .expect("GET")
-    });
-    drop(cb);
+    let b = start_b(dir_b.path(), addr_a);
+    first_write_arrives(&a, &b);
     drop(b);
+    let mut ca = a.client();
     for i in 0..100 {
         let _: () = redis::cmd("SET")
             .arg(format!("k{i}"))
@@ -970,7 +956,7 @@ fn past_the_retention_limit_the_binlog_goes_and_a_lagging_region_is_told() {
     wait_for("segments over the limit removed", CONVERGE, || {
         (segments(dir_a.path()) == 1).then_some(())
     });
-    let b = start_b();
+    let b = start_b(dir_b.path(), addr_a);
     let mut cb = b.client();
     let info = wait_for("b to report the ops it can no longer get", CONVERGE, || {
         let info: String = redis::cmd("INFO")
