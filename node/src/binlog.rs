@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 8] = b"GDCBLG01";
 const RECORD_VERSION: u8 = 1;
 /// A record larger than this is corruption, not data (an argument is at most 512 MB).
-const RECORD_BYTES_MAX: u32 = 1 << 30;
+pub const RECORD_BYTES_MAX: u32 = 1 << 30;
 /// A segment is closed and a new one begun past this size.
 pub const SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
@@ -196,7 +196,7 @@ fn decode_frame(b: &[u8]) -> Result<Vec<Record>, String> {
     };
     let n = u32_at(2)? as usize;
     let mut at = 6;
-    let mut out = Vec::with_capacity(n.min(b.len()));
+    let mut out = Vec::with_capacity(n.min(b.len() / 8));
     for _ in 0..n {
         let len = u32_at(at)? as usize;
         let rec = b.get(at + 4..at + 4 + len).ok_or("batch ends early")?;
@@ -223,6 +223,8 @@ pub enum BinlogError {
     },
     #[error("a binlog record of {0} bytes is over the limit of {RECORD_BYTES_MAX}")]
     TooLarge(usize),
+    #[error("an earlier binlog write failed; restart the node to cut the torn tail")]
+    Failed,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BinlogError + '_ {
@@ -249,6 +251,9 @@ pub struct Binlog {
     scratch: Vec<u8>,
     /// Bytes appended since the last [`Binlog::start_segment`] (drives automatic snapshots).
     appended_bytes: u64,
+    /// A write failed part way: what follows in the file would sit after a torn frame, so
+    /// nothing more is appended until the node restarts (and cuts the tail).
+    failed: bool,
 }
 
 fn segment_name(seq: u64) -> String {
@@ -404,6 +409,7 @@ impl Binlog {
             unsynced: false,
             scratch: Vec::new(),
             appended_bytes: 0,
+            failed: false,
         };
         Ok((log, cut))
     }
@@ -444,6 +450,9 @@ impl Binlog {
             // The reader would take it for corruption: refuse it before it is written.
             return Err(BinlogError::TooLarge(payload.len()));
         }
+        if self.failed {
+            return Err(BinlogError::Failed);
+        }
         if self.segment_bytes >= SEGMENT_BYTES_MAX {
             self.rotate()?;
         }
@@ -453,7 +462,10 @@ impl Binlog {
         w.write_all(&n.to_le_bytes())
             .and_then(|_| w.write_all(&crc.to_le_bytes()))
             .and_then(|_| w.write_all(payload))
-            .map_err(io_err(&self.path))?;
+            .map_err(|e| {
+                self.failed = true;
+                io_err(&self.path)(e)
+            })?;
         self.segment_bytes += 8 + n as u64;
         self.appended_bytes += 8 + n as u64;
         Ok(())
@@ -479,7 +491,10 @@ impl Binlog {
     /// nothing), and with `always`, force it to disk before the caller replies.
     pub fn commit(&mut self) -> Result<(), BinlogError> {
         if !self.out.buffer().is_empty() {
-            self.out.flush().map_err(io_err(&self.path))?;
+            if let Err(e) = self.out.flush() {
+                self.failed = true;
+                return Err(io_err(&self.path)(e));
+            }
             self.unsynced = true;
         }
         if self.policy == Fsync::Always {
@@ -724,7 +739,7 @@ pub fn frame_dots(frame: &[u8]) -> Result<Vec<Dot>, String> {
     };
     let n = u32_at(2)? as usize;
     let mut at = 6;
-    let mut out = Vec::with_capacity(n.min(frame.len()));
+    let mut out = Vec::with_capacity(n.min(frame.len() / 8));
     for _ in 0..n {
         let len = u32_at(at)? as usize;
         out.push(record_dot(

@@ -369,8 +369,13 @@ impl Node {
         let _ = syncer.await;
         let _ = expirer.await;
         let mut store = self.store();
-        if let Err(e) = store.commit().and_then(|()| store.sync()) {
-            error!(error = %e, "binlog sync at shutdown failed");
+        match store.commit().and_then(|()| store.sync()) {
+            Ok(()) => {
+                if let Err(e) = store.mark_clean_shutdown() {
+                    error!(error = %e, "cannot note the clean shutdown");
+                }
+            }
+            Err(e) => error!(error = %e, "binlog sync at shutdown failed"),
         }
         if let Err(e) = self.shared.sync.save_acked(&self.shared.meta) {
             error!(error = %e, "cannot save channel acknowledgements");

@@ -25,6 +25,9 @@ pub enum StoreError {
     BadServerId,
 }
 
+/// Metadata key present only between a clean shutdown and the next start.
+const CLEAN_SHUTDOWN: &str = "clean_shutdown";
+
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -47,6 +50,8 @@ pub struct Store {
     pub writes: u64,
     /// Records of a transaction being run (MULTI/EXEC), logged as one batch at its end.
     batch: Option<Vec<Record>>,
+    /// About the size of that batch's frame.
+    batch_bytes: usize,
     /// The data directory's small metadata store (server-id, channel acknowledgements).
     meta: sled::Db,
     /// Per command: calls and microseconds spent (INFO commandstats). Kept here because
@@ -173,15 +178,25 @@ impl Store {
         })?;
         if let Some((path, bytes, why)) = &cut {
             warn!(path = %path.display(), bytes, why, "cut a torn binlog tail");
-            // Ops in the lost tail may have reached other regions already (channels ship
-            // what is written, before it is forced to disk). Numbering new writes after
-            // the cut would give other writes those ops' ids, which regions that have the
-            // originals would skip. So this node writes under a new server-id from now on;
-            // the old id's ops it lost come back from peers that have them.
+        }
+        // After anything but a clean shutdown, ops at the end of the binlog may be lost
+        // (a torn tail, or whole frames the disk never got) while other regions already
+        // have them: channels ship what is written, before it is forced to disk. Numbering
+        // new writes after what survived would give them those ops' ids, which regions
+        // that have the originals would skip. So this node writes under a new server-id;
+        // the old id's ops it lost come back from the peers that have them.
+        let meta_err = |source| StoreError::Meta {
+            path: dir.join("meta").display().to_string(),
+            source,
+        };
+        let clean = meta.remove(CLEAN_SHUTDOWN).map_err(meta_err)?.is_some();
+        meta.flush().map_err(meta_err)?;
+        let cut_something = cut.as_ref().is_some_and(|(_, bytes, _)| *bytes > 0);
+        if applied.get(server).0 > 0 && (!clean || cut_something) {
             server = new_server_id(&meta, &dir.join("meta"), server)?;
             warn!(
                 server_id = server.0,
-                "took a new server-id after cutting the binlog"
+                "not shut down cleanly: writing under a new server-id"
             );
         }
         info!(server_id = server.0, ops = replayed, "replayed the binlog");
@@ -195,6 +210,7 @@ impl Store {
             dirty: 0,
             writes: 0,
             batch: None,
+            batch_bytes: 0,
             command_stats: Default::default(),
             meta,
         })
@@ -231,6 +247,18 @@ impl Store {
 
     fn apply_record(&mut self, rec: &Record) {
         apply_to(&mut self.dbs, &mut self.applied, rec);
+    }
+
+    /// Note in the metadata store that the binlog is complete and on disk: the next start
+    /// keeps this server-id. Call last, after [`Store::sync`].
+    pub fn mark_clean_shutdown(&self) -> Result<(), StoreError> {
+        let meta_err = |source| StoreError::Meta {
+            path: self.dir.join("meta").display().to_string(),
+            source,
+        };
+        self.meta.insert(CLEAN_SHUTDOWN, &[1u8]).map_err(meta_err)?;
+        self.meta.flush().map_err(meta_err)?;
+        Ok(())
     }
 
     /// The metadata store (a handle: it may be kept and used without the store lock).
@@ -302,6 +330,15 @@ impl Store {
     fn log(&mut self, rec: &Record) -> Result<(), WriteError> {
         match &mut self.batch {
             Some(b) => {
+                // The batch is one frame: a write that would make it too large is refused
+                // before it is applied, not when EXEC logs what was applied.
+                let bytes = self.batch_bytes
+                    + crate::binlog::encode_frame(std::slice::from_ref(rec)).len()
+                    + 4;
+                if bytes > crate::binlog::RECORD_BYTES_MAX as usize {
+                    return Err(WriteError::Binlog(BinlogError::TooLarge(bytes)));
+                }
+                self.batch_bytes = bytes;
                 b.push(rec.clone());
                 Ok(())
             }
@@ -312,6 +349,7 @@ impl Store {
     /// Begin a transaction: its writes are applied as they come and logged together.
     pub fn begin_batch(&mut self) {
         self.batch = Some(Vec::new());
+        self.batch_bytes = 6;
     }
 
     /// End a transaction: log its writes as one batch (replayed all or none).

@@ -503,6 +503,11 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(_) => return syntax_error(),
     };
     if save {
+        if ctx.server.snapshots.running.load(Ordering::Acquire) {
+            return Reply::err(
+                "ERR Errors trying to SHUTDOWN. Check logs. (a background save is running)",
+            );
+        }
         match ctx.store.save() {
             Ok((seq, applied)) => ctx.server.snapshot_written(seq, applied),
             Err(e) => {

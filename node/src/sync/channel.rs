@@ -244,6 +244,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .map_err(|s| format!("subscribe refused: {}", s.message()))?
         .into_inner();
     info!(peer = %peer.region, addr = %peer.addr, "subscribed");
+    let mut last_acked = applied.clone();
     node.shared().sync.update(peer, |c| {
         if c.state != ChannelState::Paused {
             c.state = ChannelState::CatchingUp;
@@ -278,13 +279,17 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
             }
         });
         *backoff = BACKOFF_MIN;
-        if done.ops > 0 {
-            // Never wait on acknowledgements: a later one says as much.
-            let _ = requests.try_send(SubscribeRequest {
+        // Acknowledge whenever this node has more than it last said (ops may also have come
+        // by another channel). Never wait: if the queue is full, a later batch says it.
+        if applied != last_acked {
+            let ack = SubscribeRequest {
                 msg: Some(Msg::Ack(Ack {
                     applied: Some((&applied).into()),
                 })),
-            });
+            };
+            if requests.try_send(ack).is_ok() {
+                last_acked = applied;
+            }
         }
     }
     Ok(())

@@ -216,11 +216,18 @@ impl SyncState {
         if !self.acked_dirty.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        for (region, (id, vv)) in self.acked().iter() {
-            let mut v = id.to_le_bytes().to_vec();
-            gdc_crdt::codec::encode_vv(vv, &mut v);
-            let key = [ACKED_PREFIX, region.as_bytes()].concat();
-            meta.insert(key, v).map_err(|e| e.to_string())?;
+        let saved = (|| {
+            for (region, (id, vv)) in self.acked().iter() {
+                let mut v = id.to_le_bytes().to_vec();
+                gdc_crdt::codec::encode_vv(vv, &mut v);
+                let key = [ACKED_PREFIX, region.as_bytes()].concat();
+                meta.insert(key, v)?;
+            }
+            meta.flush().map(|_| ())
+        })();
+        if let Err(e) = saved {
+            self.acked_dirty.store(true, Ordering::Relaxed);
+            return Err(e.to_string());
         }
         Ok(())
     }

@@ -201,6 +201,8 @@ struct Cursor {
 /// At most this many frames are looked at per read, sent or skipped, so that a subscriber
 /// far behind in a long binlog still hears from the sender (heartbeats) while it skips.
 const SCAN_FRAMES_MAX: usize = 65_536;
+/// ... and at most this many bytes.
+const SCAN_BYTES_MAX: usize = 64 << 20;
 
 impl Cursor {
     /// The next frames the subscriber is missing, up to a batch's bounds, and whether the
@@ -213,13 +215,18 @@ impl Cursor {
         };
         let mut frames = Vec::new();
         let mut bytes = 0;
+        let mut scanned = 0;
         for _ in 0..SCAN_FRAMES_MAX {
+            if scanned >= SCAN_BYTES_MAX {
+                return Ok((frames, false));
+            }
             if frames.len() >= BATCH_FRAMES_MAX || bytes >= BATCH_BYTES_MAX {
                 return Ok((frames, false));
             }
             let Some(frame) = self.reader.next_frame()? else {
                 return Ok((frames, true));
             };
+            scanned += frame.len();
             let wanted = |have: &VersionVector, d: gdc_crdt::Dot| {
                 d.server != self.receiver && !have.covers(d)
             };
