@@ -161,6 +161,21 @@ impl Shared {
             })
             .map(|(seq, _)| *seq)
             .max();
+        // Regions without everything the newest snapshot covers (named if they are cut off).
+        let lagging: Vec<String> = covered
+            .iter()
+            .max_by_key(|(seq, _)| *seq)
+            .map(|(_, vv)| {
+                acked
+                    .iter()
+                    .filter(|(_, (reader, has))| {
+                        vv.iter().any(|(s, op)| s.0 != *reader && has.get(s) < op)
+                    })
+                    .map(|(region, _)| region.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        drop(acked);
         let newest = covered.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
         let dir = self.config.dir.join("binlog");
         let seq = match released {
@@ -181,7 +196,6 @@ impl Shared {
                         None => return,
                     }
                 } else {
-                    let lagging: Vec<&str> = acked.keys().map(String::as_str).collect();
                     warn!(
                         held_bytes = held,
                         limit_bytes = limit,
