@@ -568,11 +568,30 @@ fn regions_cut_apart_keep_serving_and_converge_with_exact_counters() {
         round(&mut conns, r);
     }
     wait_converged(&nodes);
+    // Batches held on their way (acknowledgements still flowing), then released.
+    for p in all_proxies() {
+        p.cut_one_way(gdc_jepsen::proxy::Direction::Back);
+    }
+    round(&mut conns, 6);
+    let own: i64 = redis::cmd("GET")
+        .arg("total")
+        .query(&mut conns[1])
+        .expect("GET");
+    assert_eq!(own, 6 * 120 + 40, "nyc sees only its own write while held");
+    for p in all_proxies() {
+        p.heal();
+    }
+    // Slow links: every chunk 20 ms late.
+    for p in all_proxies() {
+        p.delay(Duration::from_millis(20));
+    }
+    round(&mut conns, 7);
+    wait_converged(&nodes);
     for c in &mut conns {
         let total: i64 = redis::cmd("GET").arg("total").query(c).expect("GET");
-        assert_eq!(total, 6 * (20 + 40 + 60));
+        assert_eq!(total, 8 * (20 + 40 + 60));
         let seen: i64 = redis::cmd("SCARD").arg("seen").query(c).expect("SCARD");
-        assert_eq!(seen, 6 * 3);
+        assert_eq!(seen, 8 * 3);
     }
 }
 
