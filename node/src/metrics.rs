@@ -183,6 +183,7 @@ impl Node {
             "Per origin server-id, the last op applied here.",
             &applied,
         );
+        let own = store.applied().clone();
         drop(store);
         let now = crate::store::now_ms();
         let inbound: Vec<_> = shared.sync.inbound().values().cloned().collect();
@@ -237,6 +238,26 @@ impl Node {
             "gauge",
             "Per inbound channel, its state (the sample with value 1).",
             &states,
+        );
+        let outbound: Vec<_> = shared.sync.outbound().values().cloned().collect();
+        let per_reader =
+            |f: &dyn Fn(&crate::sync::SubscriberStatus) -> String| -> Vec<(String, String)> {
+                outbound
+                    .iter()
+                    .map(|s| (format!("{{peer=\"{}\"}}", s.region), f(s)))
+                    .collect()
+            };
+        metric(
+            "gdc_subscriber_frames_sent_total",
+            "counter",
+            "Per region reading from this node, binlog frames sent on its current subscription.",
+            &per_reader(&|s| s.frames_sent.to_string()),
+        );
+        metric(
+            "gdc_subscriber_ops_unacknowledged",
+            "gauge",
+            "Per region reading from this node, ops this node has that it has not acknowledged.",
+            &per_reader(&|s| crate::sync::unacknowledged(&own, s).to_string()),
         );
         out
     }

@@ -265,6 +265,10 @@ fn three_regions_writing_concurrently_converge() {
         .unwrap_or_else(|| panic!("{body}"));
     assert!(applied > 1000, "{applied}");
     assert!(
+        body.contains("gdc_subscriber_ops_unacknowledged{peer=\"nyc\"} "),
+        "{body}"
+    );
+    assert!(
         body.contains("gdc_channel_state{peer=\"sgp\",state=\""),
         "{body}"
     );
