@@ -182,31 +182,41 @@ fn encode_batch(recs: &[Record], out: &mut Vec<u8>) {
     }
 }
 
-/// The records of one frame: one record, or a batch of them.
-fn decode_frame(b: &[u8]) -> Result<Vec<Record>, String> {
-    if b.get(1) != Some(&KIND_BATCH) {
-        return Record::decode(b).map(|r| vec![r]);
+/// What `each` makes of every record of a frame (one record, or a batch of them), in order.
+fn each_record<T>(
+    frame: &[u8],
+    each: impl Fn(&[u8]) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    if frame.get(1) != Some(&KIND_BATCH) {
+        return each(frame).map(|r| vec![r]);
     }
-    if b.first() != Some(&RECORD_VERSION) {
+    if frame.first() != Some(&RECORD_VERSION) {
         return Err("unsupported batch format version".into());
     }
     let u32_at = |at: usize| -> Result<u32, String> {
-        let v = b.get(at..at + 4).ok_or("batch ends early")?;
+        let v = frame.get(at..at + 4).ok_or("batch ends early")?;
         Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
     };
     let n = u32_at(2)? as usize;
     let mut at = 6;
-    let mut out = Vec::with_capacity(n.min(b.len() / 8));
+    let mut out = Vec::with_capacity(n.min(frame.len() / 8));
     for _ in 0..n {
         let len = u32_at(at)? as usize;
-        let rec = b.get(at + 4..at + 4 + len).ok_or("batch ends early")?;
-        out.push(Record::decode(rec)?);
+        out.push(each(
+            frame.get(at + 4..at + 4 + len).ok_or("batch ends early")?,
+        )?);
         at += 4 + len;
     }
-    if at != b.len() {
+    if at != frame.len() {
         return Err("bytes left over in a batch".into());
     }
     Ok(out)
+}
+
+/// The records of a frame: read from the binlog, handed out by [`BinlogReader::next_frame`],
+/// or received from a peer.
+pub fn decode_frame(frame: &[u8]) -> Result<Vec<Record>, String> {
+    each_record(frame, Record::decode)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -577,7 +587,7 @@ impl BinlogReader {
         }
     }
 
-    /// The next frame's payload (see [`decode_frame_records`]), or `None` at the end of what
+    /// The next frame's payload (see [`decode_frame`]), or `None` at the end of what
     /// is written so far. A frame still being written is waited for, not reported.
     pub fn next_frame(&mut self) -> Result<Option<Vec<u8>>, BinlogError> {
         loop {
@@ -699,11 +709,6 @@ impl BinlogReader {
     }
 }
 
-/// The records of a frame handed out by [`BinlogReader::next_frame`] or received from a peer.
-pub fn decode_frame_records(frame: &[u8]) -> Result<Vec<Record>, String> {
-    decode_frame(frame)
-}
-
 /// The dots of a frame's records, in order, read without decoding the effects.
 pub fn frame_dots(frame: &[u8]) -> Result<Vec<Dot>, String> {
     let record_dot = |b: &[u8]| -> Result<Dot, String> {
@@ -730,24 +735,7 @@ pub fn frame_dots(frame: &[u8]) -> Result<Vec<Dot>, String> {
             _ => Err("unknown record kind".into()),
         }
     };
-    if frame.get(1) != Some(&KIND_BATCH) {
-        return record_dot(frame).map(|d| vec![d]);
-    }
-    let u32_at = |at: usize| -> Result<u32, String> {
-        let v = frame.get(at..at + 4).ok_or("batch ends early")?;
-        Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
-    };
-    let n = u32_at(2)? as usize;
-    let mut at = 6;
-    let mut out = Vec::with_capacity(n.min(frame.len() / 8));
-    for _ in 0..n {
-        let len = u32_at(at)? as usize;
-        out.push(record_dot(
-            frame.get(at + 4..at + 4 + len).ok_or("batch ends early")?,
-        )?);
-        at += 4 + len;
-    }
-    Ok(out)
+    each_record(frame, record_dot)
 }
 
 /// A frame's payload for `recs` (one record, or a batch): what the binlog and channels carry.
@@ -825,10 +813,7 @@ mod tests {
         assert_eq!(reader.next_frame().expect("read"), None);
         log.commit().expect("commit");
         let frame = reader.next_frame().expect("read").expect("a frame");
-        assert_eq!(
-            decode_frame_records(&frame).expect("decode"),
-            vec![set(1, "a")]
-        );
+        assert_eq!(decode_frame(&frame).expect("decode"), vec![set(1, "a")]);
         assert_eq!(reader.next_frame().expect("read"), None);
         log.append_batch(&[set(2, "b"), set(3, "c")])
             .expect("batch");
@@ -837,7 +822,7 @@ mod tests {
         log.commit().expect("commit");
         let mut got = Vec::new();
         while let Some(f) = reader.next_frame().expect("read") {
-            got.push(decode_frame_records(&f).expect("decode"));
+            got.push(decode_frame(&f).expect("decode"));
         }
         assert_eq!(got, vec![vec![set(2, "b"), set(3, "c")], vec![set(4, "d")]]);
         // Half a frame on disk (the writer mid-write) is waited for, then read whole.
@@ -862,10 +847,7 @@ mod tests {
         f.write_all(&whole[5..]).expect("write");
         f.flush().expect("flush");
         let frame = reader.next_frame().expect("read").expect("a frame");
-        assert_eq!(
-            decode_frame_records(&frame).expect("decode"),
-            vec![set(5, "e")]
-        );
+        assert_eq!(decode_frame(&frame).expect("decode"), vec![set(5, "e")]);
         assert_eq!(reader.frames(), 4);
     }
 

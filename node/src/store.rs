@@ -403,7 +403,7 @@ impl Store {
         removed
     }
 
-    /// Apply frames received from a peer (see [`crate::binlog::decode_frame_records`]):
+    /// Apply frames received from a peer (see [`crate::binlog::decode_frame`]):
     /// each frame's ops that are new here are logged, then applied, together; ops already
     /// applied are skipped, so a frame received twice changes nothing. Per origin, ops must
     /// come in order with none missing: a gap means the sender lost ops this node needs, and
@@ -415,8 +415,8 @@ impl Store {
     ) -> Result<RemoteApplied, RemoteError> {
         let mut out = RemoteApplied::default();
         for frame in frames {
-            let recs = crate::binlog::decode_frame_records(frame.as_ref())
-                .map_err(RemoteError::Malformed)?;
+            let recs =
+                crate::binlog::decode_frame(frame.as_ref()).map_err(RemoteError::Malformed)?;
             let total = recs.len();
             let mut next = self.applied.clone();
             let mut fresh = Vec::with_capacity(recs.len());

@@ -7,7 +7,7 @@
 //! own reads: nothing is queued for it in memory beyond one batch.
 
 use super::{SubscriberStatus, token_matches};
-use crate::binlog::{BinlogError, BinlogReader, decode_frame_records, encode_frame, frame_dots};
+use crate::binlog::{BinlogError, BinlogReader, decode_frame, encode_frame, frame_dots};
 use crate::server::Node;
 use gdc_crdt::{ServerId, VersionVector};
 use gdc_proto::admin::node_admin_server::NodeAdminServer;
@@ -237,7 +237,7 @@ impl Cursor {
             } else if missing == dots.len() {
                 frame
             } else {
-                let recs: Vec<_> = decode_frame_records(&frame)
+                let recs: Vec<_> = decode_frame(&frame)
                     .map_err(corrupt)?
                     .into_iter()
                     .filter(|r| wanted(&self.have, r.dot()))
