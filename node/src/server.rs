@@ -426,11 +426,13 @@ impl Node {
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
-            self.shared.release_segments();
+            // Once a second: save acknowledgements, and remove the binlog they free (which
+            // may list the binlog directory, so not on every cycle).
             if cycle % 10 == 0 {
                 if let Err(e) = self.shared.sync.save_acked(&self.shared.meta) {
                     error!(error = %e, "cannot save channel acknowledgements");
                 }
+                self.shared.release_segments();
             }
             let mut store = self.store();
             if cycle % FULL_GC_EVERY_CYCLES == 0 {

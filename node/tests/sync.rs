@@ -420,19 +420,20 @@ fn start_b(dir: &std::path::Path, addr_a: SocketAddr) -> TestNode {
     })
 }
 
-/// Write `first` at a; return once b has it.
-fn first_write_arrives(a: &TestNode, b: &TestNode) {
-    let (mut ca, mut cb) = (a.client(), b.client());
+/// SET `key` to `value` at `from`; return once `to` reads it.
+fn write_arrives(from: &TestNode, to: &TestNode, key: &str, value: &str) {
+    let (mut cf, mut ct) = (from.client(), to.client());
     let _: () = redis::cmd("SET")
-        .arg("first")
-        .arg("1")
-        .query(&mut ca)
+        .arg(key)
+        .arg(value)
+        .query(&mut cf)
         .expect("SET");
-    wait_for("first write at b", CONVERGE, || {
+    wait_for(&format!("{key} to arrive"), CONVERGE, || {
         redis::cmd("GET")
-            .arg("first")
-            .query::<Option<String>>(&mut cb)
+            .arg(key)
+            .query::<Option<String>>(&mut ct)
             .expect("GET")
+            .filter(|v| v == value)
     });
 }
 
@@ -449,7 +450,7 @@ fn a_receiver_restarted_resumes_and_the_sender_keeps_what_it_lacks_until_acknowl
     };
     let (a, addr_a) = start_a();
     let b = start_b(dir_b.path(), addr_a);
-    first_write_arrives(&a, &b);
+    write_arrives(&a, &b, "first", "1");
     drop(b);
     // a restarts while b is down: it still knows b has to be waited for.
     drop(a);
@@ -811,19 +812,9 @@ fn channels_run_over_mutual_tls_and_strangers_are_refused() {
             })
         })
         .collect();
+    // The write travels over TLS.
+    write_arrives(&nodes[0], &nodes[1], "k", "over-tls");
     let mut a = nodes[0].client();
-    let mut b = nodes[1].client();
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("over-tls")
-        .query(&mut a)
-        .expect("SET");
-    wait_for("the write at b, over TLS", CONVERGE, || {
-        redis::cmd("GET")
-            .arg("k")
-            .query::<Option<String>>(&mut b)
-            .expect("GET")
-    });
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -959,7 +950,7 @@ fn past_the_retention_limit_the_binlog_goes_and_a_lagging_region_is_told() {
         c.binlog_retention_bytes = 1;
     });
     let b = start_b(dir_b.path(), addr_a);
-    first_write_arrives(&a, &b);
+    write_arrives(&a, &b, "first", "1");
     drop(b);
     let mut ca = a.client();
     for i in 0..100 {

@@ -216,6 +216,19 @@ impl Redis {
     }
 }
 
+impl Redis {
+    /// A replica of the source called `name` on `port`.
+    fn replica(&self, name: &str, port: u16) -> Server {
+        let mut args = redis_args(self.dir.path(), name, port);
+        args.extend([
+            "--replicaof".to_string(),
+            "127.0.0.1".into(),
+            self.src.port.to_string(),
+        ]);
+        spawn(Path::new("redis-server"), &args, port)
+    }
+}
+
 fn redis_args(dir: &Path, name: &str, port: u16) -> Vec<String> {
     let d = dir.join(name);
     std::fs::create_dir_all(&d).expect("redis dir");
@@ -248,26 +261,15 @@ impl Pair for Redis {
     }
     fn start_receiver(&mut self) -> u16 {
         self.dst = None;
+        // A new directory each time: a new replica, synced in full.
         let port = free_port();
-        let mut args = redis_args(self.dir.path(), &format!("dst{port}"), port);
-        args.extend([
-            "--replicaof".to_string(),
-            "127.0.0.1".into(),
-            self.src.port.to_string(),
-        ]);
-        self.dst = Some(spawn(Path::new("redis-server"), &args, port));
+        self.dst = Some(self.replica(&format!("dst{port}"), port));
         port
     }
     fn add_receiver(&mut self, name: &str) -> u16 {
         let port = free_port();
-        let mut args = redis_args(self.dir.path(), name, port);
-        args.extend([
-            "--replicaof".to_string(),
-            "127.0.0.1".into(),
-            self.src.port.to_string(),
-        ]);
-        self.extra
-            .push(spawn(Path::new("redis-server"), &args, port));
+        let server = self.replica(name, port);
+        self.extra.push(server);
         port
     }
     fn stop_extra(&mut self) {
