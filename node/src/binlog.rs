@@ -170,16 +170,44 @@ impl Record {
 const KIND_BATCH: u8 = 2;
 
 fn encode_batch(recs: &[Record], out: &mut Vec<u8>) {
+    let encoded: Vec<Vec<u8>> = recs.iter().map(encode_record).collect();
+    batch_of(&encoded, out);
+}
+
+/// One record's bytes, as a frame or a batch holds them.
+pub fn encode_record(rec: &Record) -> Vec<u8> {
+    let mut out = Vec::new();
+    rec.encode(&mut out);
+    out
+}
+
+/// A batch frame of records already encoded by [`encode_record`].
+fn batch_of(encoded: &[Vec<u8>], out: &mut Vec<u8>) {
     out.push(RECORD_VERSION);
     out.push(KIND_BATCH);
-    out.extend_from_slice(&(recs.len() as u32).to_le_bytes());
-    let mut one = Vec::new();
-    for r in recs {
-        one.clear();
-        r.encode(&mut one);
+    out.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
+    for one in encoded {
         out.extend_from_slice(&(one.len() as u32).to_le_bytes());
-        out.extend_from_slice(&one);
+        out.extend_from_slice(one);
     }
+}
+
+/// The frame for records already encoded by [`encode_record`]: the record itself when
+/// there is one, else a batch.
+pub fn frame_of_encoded(encoded: &[Vec<u8>]) -> Vec<u8> {
+    match encoded {
+        [one] => one.clone(),
+        _ => {
+            let mut out = Vec::with_capacity(batch_bytes(encoded));
+            batch_of(encoded, &mut out);
+            out
+        }
+    }
+}
+
+/// The size of the batch frame for records already encoded.
+pub fn batch_bytes(encoded: &[Vec<u8>]) -> usize {
+    6 + encoded.iter().map(|e| 4 + e.len()).sum::<usize>()
 }
 
 /// What `each` makes of every record of a frame (one record, or a batch of them), in order.

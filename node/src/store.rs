@@ -48,9 +48,10 @@ pub struct Store {
     pub dirty: u64,
     /// Writes since start: a change tells blocked clients to look again.
     pub writes: u64,
-    /// Records of a transaction being run (MULTI/EXEC), logged as one batch at its end.
-    batch: Option<Vec<Record>>,
-    /// About the size of that batch's frame.
+    /// Records of a transaction being run (MULTI/EXEC), encoded, logged as one frame at its
+    /// end.
+    batch: Option<Vec<Vec<u8>>>,
+    /// The size that batch's frame has so far.
     batch_bytes: usize,
     /// The data directory's small metadata store (server-id, channel acknowledgements).
     meta: sled::Db,
@@ -332,14 +333,13 @@ impl Store {
             Some(b) => {
                 // The batch is one frame: a write that would make it too large is refused
                 // before it is applied, not when EXEC logs what was applied.
-                let bytes = self.batch_bytes
-                    + crate::binlog::encode_frame(std::slice::from_ref(rec)).len()
-                    + 4;
+                let one = crate::binlog::encode_record(rec);
+                let bytes = self.batch_bytes + 4 + one.len();
                 if bytes > crate::binlog::RECORD_BYTES_MAX as usize {
                     return Err(WriteError::Binlog(BinlogError::TooLarge(bytes)));
                 }
                 self.batch_bytes = bytes;
-                b.push(rec.clone());
+                b.push(one);
                 Ok(())
             }
             None => self.binlog.append(rec).map_err(WriteError::Binlog),
@@ -349,13 +349,16 @@ impl Store {
     /// Begin a transaction: its writes are applied as they come and logged together.
     pub fn begin_batch(&mut self) {
         self.batch = Some(Vec::new());
-        self.batch_bytes = 6;
+        self.batch_bytes = crate::binlog::batch_bytes(&[]);
     }
 
     /// End a transaction: log its writes as one batch (replayed all or none).
     pub fn end_batch(&mut self) -> Result<(), BinlogError> {
         match self.batch.take() {
-            Some(recs) => self.binlog.append_batch(&recs),
+            Some(encoded) if encoded.is_empty() => Ok(()),
+            Some(encoded) => self
+                .binlog
+                .append_frame(&crate::binlog::frame_of_encoded(&encoded)),
             None => Ok(()),
         }
     }
