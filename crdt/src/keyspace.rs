@@ -159,6 +159,59 @@ impl Keyspace {
         self.reindex(key, before, after);
     }
 
+    /// Join another region's FLUSHDB knowledge into this one, removing what it covers.
+    fn join_flushed(&mut self, flushed: &VersionVector, flushed_by: &VersionVector) {
+        if self.flushed.dominates(flushed) && self.flushed_by.dominates(flushed_by) {
+            return;
+        }
+        self.flushed.join(flushed);
+        self.flushed_by.join(flushed_by);
+        let flushed = &self.flushed;
+        self.keys.retain(|_, k| {
+            k.prune_flushed(flushed);
+            !k.is_void()
+        });
+        self.rebuild_expiries();
+    }
+
+    /// Merge another region's state of the keys `in_scope` says it speaks for (every key
+    /// for a full sync, some digest buckets for an anti-entropy repair), then collect the
+    /// removal knowledge `stable` covers, so that a key counts as changed only when the
+    /// merge changed what it holds. Returns the keys that changed.
+    pub fn merge_scope(
+        &mut self,
+        other: &Keyspace,
+        in_scope: impl Fn(&[u8]) -> bool,
+        stable: &VersionVector,
+    ) -> Vec<Blob> {
+        self.join_flushed(&other.flushed, &other.flushed_by);
+        let mut changed = Vec::new();
+        for (key, theirs) in other.keys.iter() {
+            if !in_scope(key) {
+                continue;
+            }
+            let k = match self.keys.get_mut(key) {
+                Some(k) => k,
+                None => self.keys.get_or_insert_with(key, KeyState::default),
+            };
+            k.gc(stable);
+            let was = k.clone();
+            k.merge(theirs);
+            k.prune_flushed(&self.flushed);
+            k.gc(stable);
+            if *k != was {
+                changed.push(key.clone());
+            }
+            if k.is_void() {
+                self.keys.remove(key);
+            }
+        }
+        if !changed.is_empty() {
+            self.rebuild_expiries();
+        }
+        changed
+    }
+
     /// Forget removal knowledge that is causally stable (see [`crate::Tomb::gc`]); drop keys
     /// left void.
     pub fn gc(&mut self, stable: &VersionVector) {
@@ -206,17 +259,7 @@ impl Keyspace {
 
 impl Crdt for Keyspace {
     fn merge(&mut self, other: &Keyspace) {
-        if !self.flushed.dominates(&other.flushed) || !self.flushed_by.dominates(&other.flushed_by)
-        {
-            self.flushed.join(&other.flushed);
-            self.flushed_by.join(&other.flushed_by);
-            let flushed = &self.flushed;
-            self.keys.retain(|_, k| {
-                k.prune_flushed(flushed);
-                !k.is_void()
-            });
-            self.rebuild_expiries();
-        }
+        self.join_flushed(&other.flushed, &other.flushed_by);
         for (key, k) in other.keys.iter() {
             self.merge_key(key, k);
         }

@@ -38,6 +38,12 @@ pub struct Config {
     /// acknowledged it, up to this many bytes (0: no limit); past it, it goes, and those
     /// regions need a full sync.
     pub binlog_retention_bytes: u64,
+    /// `anti-entropy-interval-ms`: how often each inbound channel compares digests with
+    /// its peer and repairs what differs (0: never).
+    pub anti_entropy_interval_ms: u64,
+    /// `enable-debug-command`: whether GDC.DEBUG (test hooks that change data behind the
+    /// binlog's back) is accepted. Off by default, as Redis's DEBUG is.
+    pub debug_command: bool,
     /// TLS on the sync port: this node's certificate and key (PEM).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -107,6 +113,8 @@ impl Default for Config {
             cluster_token: None,
             sync_gzip: true,
             binlog_retention_bytes: 8 * 1024 * 1024 * 1024,
+            anti_entropy_interval_ms: 60_000,
+            debug_command: false,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
@@ -226,6 +234,15 @@ impl Config {
                 }
                 "cluster-token" => self.cluster_token = Some(text()?).filter(|t| !t.is_empty()),
                 "binlog-retention-bytes" => self.binlog_retention_bytes = size()?,
+                "anti-entropy-interval-ms" => self.anti_entropy_interval_ms = int()?,
+                "enable-debug-command" => {
+                    self.debug_command = match v {
+                        toml::Value::Boolean(b) => *b,
+                        toml::Value::String(s) if s == "yes" => true,
+                        toml::Value::String(s) if s == "no" => false,
+                        _ => return Err(bad("must be yes or no")),
+                    }
+                }
                 "tls-cert" => self.tls_cert = Some(text()?.into()),
                 "tls-key" => self.tls_key = Some(text()?.into()),
                 "tls-ca" => self.tls_ca = Some(text()?.into()),

@@ -206,8 +206,38 @@ impl Shared {
                 }
             }
         };
+        // Said before the files go: a subscriber is never served from a binlog with a hole.
+        let base = covered
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .map(|(_, vv)| vv.clone());
         covered.retain(|(s, _)| *s > seq);
         drop(covered);
+        self.remove_binlog_before(seq, base.unwrap_or_default());
+    }
+
+    /// Whether this node never exchanges ops with other regions (no sync port, no peers).
+    pub fn alone(&self) -> bool {
+        alone(&self.config)
+    }
+
+    /// A full sync was merged and snapshot `seq` written with it: the binlog before it has
+    /// a hole (the ops the full sync brought are not in it), so it goes now.
+    pub fn full_sync_saved(&self, seq: u64, applied: VersionVector) {
+        self.snapshots
+            .covered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(s, _)| *s > seq);
+        self.remove_binlog_before(seq, applied);
+    }
+
+    /// Remove the binlog segments before `seq`, the first of which starts after `base`.
+    pub fn remove_binlog_before(&self, seq: u64, base: VersionVector) {
+        if let Err(e) = crate::store::set_binlog_base(&self.meta, seq, &base) {
+            error!(error = %e, "cannot record where the binlog starts; keeping it");
+            return;
+        }
         match crate::binlog::remove_before(&self.config.dir.join("binlog"), seq) {
             Ok(n) => info!(
                 before = seq,
@@ -217,6 +247,12 @@ impl Shared {
             Err(e) => error!(error = %e, "cannot remove binlog segments"),
         }
     }
+}
+
+/// Whether a node with this config never exchanges ops with other regions: then all it
+/// applied is stable at once.
+fn alone(config: &Config) -> bool {
+    config.peers.is_empty() && config.sync_port.is_none()
 }
 
 impl Shared {
@@ -295,7 +331,9 @@ impl Node {
     /// Open the data directory (replaying the binlog).
     pub fn open(config: Config) -> Result<Arc<Node>, StoreError> {
         let memory_bytes_max = config.memory_bytes_max;
-        let store = Store::open(&config.dir, config.appendfsync)?;
+        // A node that may exchange ops with other regions keeps removal knowledge until they
+        // all have it (see Store::set_stable).
+        let store = Store::open(&config.dir, config.appendfsync, alone(&config))?;
         let meta = store.meta();
         let sync = crate::sync::SyncState::default();
         if let Err(e) = sync.load_acked(&meta) {
@@ -435,6 +473,10 @@ impl Node {
                 self.shared.release_segments();
             }
             let mut store = self.store();
+            if cycle % 10 == 0 && !self.shared.alone() {
+                let stable = self.shared.sync.stable(store.applied());
+                store.set_stable(stable);
+            }
             if cycle % FULL_GC_EVERY_CYCLES == 0 {
                 store.gc_all();
             }

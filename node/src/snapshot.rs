@@ -56,11 +56,10 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Write a snapshot named after binlog segment `seq` into `dir`; older snapshots are
-/// removed after.
-pub fn write(dir: &Path, seq: u64, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let mut body = vec![VERSION];
+/// A snapshot as bytes: what a file holds and what a full sync streams.
+pub fn encode(snap: &Snapshot) -> Vec<u8> {
+    let mut body = MAGIC.to_vec();
+    body.push(VERSION);
     encode_vv(&snap.applied, &mut body);
     body.extend_from_slice(&snap.hlc.0.to_le_bytes());
     body.extend_from_slice(&(snap.dbs.len() as u32).to_le_bytes());
@@ -79,12 +78,20 @@ pub fn write(dir: &Path, seq: u64, snap: &Snapshot) -> Result<PathBuf, SnapshotE
             body.extend_from_slice(&state);
         }
     }
+    let crc = crc32fast::hash(&body[MAGIC.len()..]);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
+}
+
+/// Write a snapshot named after binlog segment `seq` into `dir`; older snapshots are
+/// removed after.
+pub fn write(dir: &Path, seq: u64, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let bytes = encode(snap);
     let path = dir.join(format!("snapshot-{seq:020}.gdc"));
     let tmp = dir.join(format!("snapshot-{seq:020}.tmp"));
     let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(MAGIC)
-        .and_then(|()| f.write_all(&body))
-        .and_then(|()| f.write_all(&crc32fast::hash(&body).to_le_bytes()))
+    f.write_all(&bytes)
         .and_then(|()| f.sync_all())
         .map_err(io_err(&tmp))?;
     fs::rename(&tmp, &path).map_err(io_err(&path))?;
@@ -130,7 +137,8 @@ impl Reader<'_> {
     }
 }
 
-fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
+/// A snapshot from bytes [`encode`] made; every length and the checksum are checked.
+pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
     let body = bytes
         .strip_prefix(MAGIC)
         .ok_or("not a gdc snapshot")?
@@ -176,7 +184,7 @@ pub fn load_latest(dir: &Path) -> Result<Option<Snapshot>, SnapshotError> {
         return Ok(None);
     };
     let bytes = fs::read(&path).map_err(io_err(&path))?;
-    parse(&bytes)
+    decode(&bytes)
         .map(Some)
         .map_err(|why| SnapshotError::Damaged { path, why })
 }

@@ -28,6 +28,37 @@ pub enum StoreError {
 /// Metadata key present only between a clean shutdown and the next start.
 const CLEAN_SHUTDOWN: &str = "clean_shutdown";
 
+/// Metadata key: the first binlog segment kept (u64 LE) and the applied vector it starts
+/// after (absent: the binlog holds every op since the first start).
+const BINLOG_BASE: &str = "binlog_base";
+
+/// What a subscriber must already have for this node's binlog to hold everything else it
+/// lacks: see [`BINLOG_BASE`].
+pub fn binlog_base(meta: &sled::Db) -> (u64, VersionVector) {
+    meta.get(BINLOG_BASE)
+        .ok()
+        .flatten()
+        .and_then(|v| {
+            let seq = u64::from_le_bytes(v.get(..8)?.try_into().ok()?);
+            let (vv, _) = gdc_crdt::codec::decode_vv(&v[8..]).ok()?;
+            Some((seq, vv))
+        })
+        .unwrap_or_default()
+}
+
+/// Record that the binlog now starts at segment `seq`, after `base`. Never moves back to an
+/// earlier segment (a snapshot finished late must not undo a later removal).
+pub fn set_binlog_base(meta: &sled::Db, seq: u64, base: &VersionVector) -> Result<(), sled::Error> {
+    if binlog_base(meta).0 > seq {
+        return Ok(());
+    }
+    let mut bytes = seq.to_le_bytes().to_vec();
+    gdc_crdt::codec::encode_vv(base, &mut bytes);
+    meta.insert(BINLOG_BASE, bytes)?;
+    meta.flush()?;
+    Ok(())
+}
+
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -43,6 +74,9 @@ pub struct Store {
     clock: HlcClock,
     /// Per origin, the last op applied here (our own included).
     applied: VersionVector,
+    /// What every region this node exchanges ops with has applied (see
+    /// [`Store::set_stable`]); `None` while it has no peers: then all it applied is stable.
+    stable: Option<VersionVector>,
     binlog: Binlog,
     /// Writes since the last snapshot (INFO's rdb_changes_since_last_save).
     pub dirty: u64,
@@ -148,7 +182,10 @@ fn fresh_server_id() -> u32 {
 
 impl Store {
     /// Open the data directory: identity, then the binlog, replayed into memory.
-    pub fn open(dir: &Path, policy: Fsync) -> Result<Store, StoreError> {
+    ///
+    /// `alone`: the node has never exchanged ops with another region, so removal knowledge
+    /// is collected as soon as applied; otherwise only what [`Store::set_stable`] says.
+    pub fn open(dir: &Path, policy: Fsync, alone: bool) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| BinlogError::Io {
             path: dir.to_path_buf(),
             source,
@@ -170,10 +207,15 @@ impl Store {
         }
         // Replay the binlog after the snapshot, one record at a time.
         let mut replayed = 0u64;
+        let stable = if alone {
+            None
+        } else {
+            Some(VersionVector::new())
+        };
         let (binlog, cut) = Binlog::open(&dir.join("binlog"), policy, |rec| {
             max_hlc = max_hlc.max(rec.hlc());
             if !applied.covers(rec.dot()) {
-                apply_to(&mut dbs, &mut applied, &rec);
+                apply_to(&mut dbs, &mut applied, stable.as_ref(), &rec);
                 replayed += 1;
             }
         })?;
@@ -207,6 +249,7 @@ impl Store {
             server,
             clock: HlcClock::resume(max_hlc, gdc_crdt::hlc::DEFAULT_MAX_AHEAD_MS),
             applied,
+            stable,
             binlog,
             dirty: 0,
             writes: 0,
@@ -247,7 +290,7 @@ impl Store {
     }
 
     fn apply_record(&mut self, rec: &Record) {
-        apply_to(&mut self.dbs, &mut self.applied, rec);
+        apply_to(&mut self.dbs, &mut self.applied, self.stable.as_ref(), rec);
     }
 
     /// Note in the metadata store that the binlog is complete and on disk: the next start
@@ -469,9 +512,100 @@ impl Store {
     /// Collect all removal knowledge that is stable (on a node without peers: everything
     /// applied). O(keys): run now and then, not per write.
     pub fn gc_all(&mut self) {
+        let stable = self.stable.as_ref().unwrap_or(&self.applied);
         for ks in &mut self.dbs {
-            ks.gc(&self.applied);
+            ks.gc(stable);
         }
+    }
+
+    /// Removal knowledge may be forgotten once `stable` covers it: the meet of the applied
+    /// vectors of this node and of every region it exchanges ops with, which then all have
+    /// applied the removal, so no merge of their state can bring the removed piece back.
+    pub fn set_stable(&mut self, stable: VersionVector) {
+        self.stable = Some(stable);
+    }
+
+    /// The vector removal knowledge is collected up to.
+    pub fn stable(&self) -> &VersionVector {
+        self.stable.as_ref().unwrap_or(&self.applied)
+    }
+
+    /// GDC.DEBUG SET-UNLOGGED: write `value` to `key` without logging it, as damage would
+    /// change it behind the binlog's back. The write's origin is a server-id no node has
+    /// (`u32::MAX`), numbered by its HLC time, so no applied vector ever covers it.
+    pub fn debug_set_unlogged(&mut self, db: usize, key: &[u8], value: &[u8], now: u64) {
+        let state = self.dbs[db].get(key);
+        let floor = state.map_or(Hlc::ZERO, KeyState::max_hlc);
+        let hlc = self.clock.tick_after(now, floor);
+        let tag = Tag::new(Dot::new(ServerId(u32::MAX), OpId(hlc.0), 0), hlc);
+        let effect = gdc_crdt::ops::set(
+            state,
+            now,
+            tag,
+            gdc_crdt::Blob::from(value),
+            gdc_crdt::ops::SetTtl::Clear,
+        );
+        self.dbs[db].apply(key, &effect);
+        self.writes += 1;
+    }
+
+    /// A copy of the whole state (for a full sync).
+    pub fn copy_state(&self) -> crate::snapshot::Snapshot {
+        crate::snapshot::Snapshot {
+            applied: self.applied.clone(),
+            hlc: self.clock.last(),
+            dbs: self.dbs.clone(),
+        }
+    }
+
+    /// A copy of the keys of database `db` whose digest bucket `wanted` marks, with every
+    /// database's FLUSHDB knowledge (for an anti-entropy repair).
+    pub fn copy_buckets(&self, db: usize, wanted: &[bool]) -> crate::snapshot::Snapshot {
+        let dbs = self
+            .dbs
+            .iter()
+            .enumerate()
+            .map(|(i, ks)| {
+                let (flushed, by) = ks.flushed();
+                let keys = ks
+                    .iter()
+                    .filter(|(key, _)| {
+                        i == db && wanted.get(gdc_crdt::keyspace::bucket_of(key)) == Some(&true)
+                    })
+                    .map(|(key, k)| (key.clone(), k.clone()));
+                Keyspace::from_parts(keys, flushed.clone(), by.clone())
+            })
+            .collect();
+        crate::snapshot::Snapshot {
+            applied: self.applied.clone(),
+            hlc: self.clock.last(),
+            dbs,
+        }
+    }
+
+    /// Merge another region's state: every database's keys `in_scope` says it speaks for
+    /// (see [`Keyspace::merge_scope`]). With `caught_up`, the state is everything the other
+    /// region had applied (a full sync), so its applied vector and clock are taken on too.
+    /// Returns the keys that changed, per database.
+    pub fn merge_state(
+        &mut self,
+        snap: &crate::snapshot::Snapshot,
+        in_scope: impl Fn(usize, &[u8]) -> bool,
+        caught_up: bool,
+    ) -> Vec<(usize, gdc_crdt::Blob)> {
+        let mut changed = Vec::new();
+        let stable = self.stable.clone().unwrap_or_else(|| self.applied.clone());
+        for (db, theirs) in snap.dbs.iter().enumerate().take(DATABASES) {
+            let keys = self.dbs[db].merge_scope(theirs, |k| in_scope(db, k), &stable);
+            changed.extend(keys.into_iter().map(|k| (db, k)));
+        }
+        if caught_up {
+            self.applied.join(&snap.applied);
+            self.clock.observe(snap.hlc, now_ms());
+        }
+        self.dirty += changed.len() as u64;
+        self.writes += 1;
+        changed
     }
 
     /// End of a batch of commands: make its writes durable per `appendfsync`.
@@ -490,15 +624,20 @@ impl Store {
     }
 }
 
-/// Apply a logged op to the databases. Without peers every op is stable the moment it is
-/// applied here, so removal knowledge goes at once, the same way when replaying. (Sync
-/// channels will bring peers, and stability learned from them.)
-fn apply_to(dbs: &mut [Keyspace], applied: &mut VersionVector, rec: &Record) {
+/// Apply a logged op to the databases, collecting the removal knowledge `stable` covers
+/// (`None`: without peers, every op is stable the moment it is applied here).
+fn apply_to(
+    dbs: &mut [Keyspace],
+    applied: &mut VersionVector,
+    stable: Option<&VersionVector>,
+    rec: &Record,
+) {
     applied.raise(rec.dot().server, rec.dot().op);
+    let stable = stable.unwrap_or(applied);
     match rec {
         Record::Key { db, key, effect } => {
             if let Some(ks) = dbs.get_mut(*db as usize) {
-                ks.apply_and_collect(key, effect, applied);
+                ks.apply_and_collect(key, effect, stable);
             }
         }
         Record::Flush { db, by, cutoff, .. } => {
@@ -508,7 +647,7 @@ fn apply_to(dbs: &mut [Keyspace], applied: &mut VersionVector, rec: &Record) {
                 }
             }
             for ks in dbs.iter_mut() {
-                ks.gc(applied);
+                ks.gc(stable);
             }
         }
     }

@@ -889,6 +889,40 @@ impl gdc_proto::sync::sync_server::Sync for FakeSender {
         };
         Ok(tonic::Response::new(tokio_stream::iter(vec![Ok(batch)])))
     }
+
+    type FullSyncStream = GarbageState;
+    type FetchKeysStream = GarbageState;
+
+    async fn full_sync(
+        &self,
+        _: tonic::Request<gdc_proto::sync::FullSyncRequest>,
+    ) -> Result<tonic::Response<GarbageState>, tonic::Status> {
+        Ok(tonic::Response::new(garbage_state()))
+    }
+
+    async fn digests(
+        &self,
+        _: tonic::Request<gdc_proto::sync::DigestsRequest>,
+    ) -> Result<tonic::Response<gdc_proto::sync::DigestsReply>, tonic::Status> {
+        Err(tonic::Status::unimplemented("no digests here"))
+    }
+
+    async fn fetch_keys(
+        &self,
+        _: tonic::Request<gdc_proto::sync::FetchKeysRequest>,
+    ) -> Result<tonic::Response<GarbageState>, tonic::Status> {
+        Ok(tonic::Response::new(garbage_state()))
+    }
+}
+
+type GarbageState =
+    tokio_stream::Iter<std::vec::IntoIter<Result<gdc_proto::sync::StateChunk, tonic::Status>>>;
+
+fn garbage_state() -> GarbageState {
+    let chunk = gdc_proto::sync::StateChunk {
+        data: b"GDCSNAP1 and then nonsense".to_vec(),
+    };
+    tokio_stream::iter(vec![Ok(chunk)])
 }
 
 #[test]
@@ -938,8 +972,35 @@ fn garbage_from_a_peer_is_refused_and_the_node_goes_on() {
     assert_eq!(keys, vec!["k".to_string()]);
 }
 
+/// The value of `field` on the INFO replication line of the channel from `peer` (or of a
+/// node-wide INFO field when `peer` is `None`).
+fn replication_field(c: &mut redis::Connection, peer: Option<&str>, field: &str) -> String {
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(c)
+        .expect("INFO");
+    let line = match peer {
+        None => info
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:"))),
+        Some(p) => info
+            .lines()
+            .find(|l| l.contains(&format!(":peer={p},")))
+            .and_then(|l| {
+                l.split(',')
+                    .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+            }),
+    };
+    line.unwrap_or_else(|| panic!("no {field} in {info}"))
+        .to_string()
+}
+
+fn get(c: &mut redis::Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(c).expect("GET")
+}
+
 #[test]
-fn past_the_retention_limit_the_binlog_goes_and_a_lagging_region_is_told() {
+fn past_the_retention_limit_a_lagging_region_gets_a_full_sync_and_keeps_its_own_writes() {
     let (dir_a, dir_b) = (
         tempfile::tempdir().expect("a"),
         tempfile::tempdir().expect("b"),
@@ -951,14 +1012,28 @@ fn past_the_retention_limit_the_binlog_goes_and_a_lagging_region_is_told() {
     });
     let b = start_b(dir_b.path(), addr_a);
     write_arrives(&a, &b, "first", "1");
+    let mut cb = b.client();
+    let _: () = redis::cmd("SET")
+        .arg("own")
+        .arg("b")
+        .query(&mut cb)
+        .expect("SET");
+    drop(cb);
     drop(b);
+    // While b is away: a removes what b has, counts, and writes more than its binlog keeps.
     let mut ca = a.client();
+    let _: i64 = redis::cmd("DEL").arg("first").query(&mut ca).expect("DEL");
     for i in 0..100 {
         let _: () = redis::cmd("SET")
             .arg(format!("k{i}"))
             .arg(i)
             .query(&mut ca)
             .expect("SET");
+        let _: i64 = redis::cmd("INCRBY")
+            .arg("counter")
+            .arg(i)
+            .query(&mut ca)
+            .expect("INCRBY");
     }
     let _: () = redis::cmd("SAVE").query(&mut ca).expect("SAVE");
     let _: () = redis::cmd("SET")
@@ -970,22 +1045,114 @@ fn past_the_retention_limit_the_binlog_goes_and_a_lagging_region_is_told() {
     wait_for("segments over the limit removed", CONVERGE, || {
         (segments(dir_a.path()) == 1).then_some(())
     });
+
     let b = start_b(dir_b.path(), addr_a);
     let mut cb = b.client();
-    let info = wait_for("b to report the ops it can no longer get", CONVERGE, || {
-        let info: String = redis::cmd("INFO")
-            .arg("replication")
-            .query(&mut cb)
-            .expect("INFO");
-        info.contains("are missing").then_some(info)
-    });
-    assert!(
-        info.contains("peer=a,") && info.contains("state=error"),
-        "{info}"
+    write_arrives(&a, &b, "later", "y");
+    assert_eq!(
+        replication_field(&mut cb, None, "gdc_full_syncs_received"),
+        "1"
     );
-    // Both go on serving.
-    let v: Option<String> = redis::cmd("GET").arg("first").query(&mut cb).expect("GET");
-    assert_eq!(v.as_deref(), Some("1"));
-    let v: Option<String> = redis::cmd("GET").arg("after").query(&mut ca).expect("GET");
-    assert_eq!(v.as_deref(), Some("x"));
+    assert_eq!(replication_field(&mut cb, Some("a"), "state"), "streaming");
+    assert_eq!(replication_field(&mut ca, None, "gdc_full_syncs_sent"), "1");
+    assert_eq!(
+        get(&mut cb, "first"),
+        None,
+        "the delete made during the cut holds"
+    );
+    assert_eq!(
+        get(&mut cb, "own").as_deref(),
+        Some("b"),
+        "b's own write is kept"
+    );
+    assert_eq!(get(&mut cb, "k99").as_deref(), Some("99"));
+    assert_eq!(get(&mut cb, "after").as_deref(), Some("x"));
+    assert_eq!(get(&mut cb, "counter").as_deref(), Some("4950"));
+
+    // The merged state was saved: a restart keeps it and resubscribes without another
+    // full sync.
+    drop(cb);
+    drop(b);
+    let b = start_b(dir_b.path(), addr_a);
+    let mut cb = b.client();
+    write_arrives(&a, &b, "again", "z");
+    assert_eq!(get(&mut cb, "k42").as_deref(), Some("42"));
+    assert_eq!(get(&mut cb, "counter").as_deref(), Some("4950"));
+    assert_eq!(
+        replication_field(&mut cb, None, "gdc_full_syncs_received"),
+        "0"
+    );
+    assert_eq!(replication_field(&mut ca, None, "gdc_full_syncs_sent"), "1");
+}
+
+#[test]
+fn anti_entropy_repairs_a_key_changed_behind_the_binlogs_back() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let listeners: Vec<_> = (0..2).map(|_| sync_listener()).collect();
+    let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
+    let regions = ["a", "b"];
+    let nodes: Vec<TestNode> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, (l, _))| {
+            let other = peer(regions[1 - i], addrs[1 - i]);
+            TestNode::start_synced(dirs[i].path(), l, |c| {
+                c.region = regions[i].into();
+                c.peers = vec![other];
+                c.anti_entropy_interval_ms = 200;
+                c.debug_command = true;
+            })
+        })
+        .collect();
+    let (mut ca, mut cb) = (nodes[0].client(), nodes[1].client());
+    // Ordinary traffic both ways first: ops on their way are not damage.
+    for i in 0..200 {
+        let c = if i % 2 == 0 { &mut ca } else { &mut cb };
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{}", i % 20))
+            .arg(i)
+            .query(c)
+            .expect("SET");
+    }
+    wait_converged(&nodes);
+    wait_for("a few anti-entropy rounds", CONVERGE, || {
+        let rounds: u64 = replication_field(&mut cb, Some("a"), "anti_entropy_rounds")
+            .parse()
+            .expect("rounds");
+        (rounds >= 3).then_some(())
+    });
+    assert_eq!(replication_field(&mut cb, Some("a"), "repaired_keys"), "0");
+    assert_eq!(replication_field(&mut ca, Some("b"), "repaired_keys"), "0");
+
+    let _: () = redis::cmd("GDC.DEBUG")
+        .arg("SET-UNLOGGED")
+        .arg("k3")
+        .arg("damaged")
+        .query(&mut ca)
+        .expect("GDC.DEBUG");
+    wait_for("b to be repaired", CONVERGE, || {
+        (get(&mut cb, "k3").as_deref() == Some("damaged")).then_some(())
+    });
+    wait_converged(&nodes);
+    assert_eq!(replication_field(&mut cb, Some("a"), "repaired_keys"), "1");
+    assert_eq!(replication_field(&mut ca, Some("b"), "repaired_keys"), "0");
+    assert_eq!(
+        replication_field(&mut cb, None, "gdc_anti_entropy_repaired_keys"),
+        "1"
+    );
+}
+
+#[test]
+fn gdc_debug_is_refused_unless_enabled() {
+    let dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let e = redis::cmd("GDC.DEBUG")
+        .arg("SET-UNLOGGED")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut c)
+        .expect_err("refused");
+    assert!(e.to_string().contains("enable-debug-command"), "{e}");
+    assert_eq!(get(&mut c, "k"), None);
 }

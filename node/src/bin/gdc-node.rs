@@ -64,6 +64,16 @@ struct Flags {
     /// TLS: the CA (PEM) that signs node certificates; with it, mutual TLS both ways.
     #[arg(long)]
     tls_ca: Option<PathBuf>,
+    /// Binlog kept for regions that lack it, in bytes (or 100mb, 8gb) [default: 8gb].
+    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_bytes(s).ok_or("a size such as 100mb"))]
+    binlog_retention_bytes: Option<u64>,
+    /// How often each inbound channel runs anti-entropy with its peer, in ms; 0: never
+    /// [default: 60000].
+    #[arg(long)]
+    anti_entropy_interval_ms: Option<u64>,
+    /// Accept GDC.DEBUG (test hooks): yes or no [default: no].
+    #[arg(long, value_parser = |s: &str| match s { "yes" => Ok(true), "no" => Ok(false), _ => Err("yes or no") })]
+    enable_debug_command: Option<bool>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
@@ -113,6 +123,15 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
         if flag.is_some() {
             field.clone_from(flag);
         }
+    }
+    if let Some(v) = flags.binlog_retention_bytes {
+        c.binlog_retention_bytes = v;
+    }
+    if let Some(v) = flags.anti_entropy_interval_ms {
+        c.anti_entropy_interval_ms = v;
+    }
+    if let Some(v) = flags.enable_debug_command {
+        c.debug_command = v;
     }
     if let Some(v) = flags.sync_compression {
         c.sync_gzip = v;

@@ -461,6 +461,28 @@ pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::bulk(format!("{:016x}", ctx.store.db(db).digest()))
 }
 
+/// GDC.DEBUG SET-UNLOGGED key value: a test hook (accepted only with
+/// `enable-debug-command yes`) that writes a string to a key without logging it, so no
+/// channel carries it: only anti-entropy can bring the regions back together.
+pub fn gdc_debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !ctx.server.config.debug_command {
+        return Reply::err(
+            "ERR GDC.DEBUG is not allowed: start the node with --enable-debug-command yes",
+        );
+    }
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match (sub.as_str(), args.len()) {
+        ("set-unlogged", 4) => {
+            ctx.store
+                .debug_set_unlogged(ctx.conn.db, &args[2], &args[3], ctx.now);
+            Reply::OK
+        }
+        _ => Reply::err(format!(
+            "ERR unknown GDC.DEBUG subcommand or wrong number of arguments for '{sub}'"
+        )),
+    }
+}
+
 pub fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     if ctx.server.snapshots.running.load(Ordering::Acquire) {
         return Reply::err("ERR Background save already in progress");

@@ -6,11 +6,16 @@ use super::ChannelState;
 use super::sender::MESSAGE_BYTES_MAX;
 use crate::config::Peer;
 use crate::server::Node;
+use crate::snapshot::Snapshot;
+use crate::store::DATABASES;
 use crate::store::{RemoteApplied, now_ms};
 use gdc_crdt::VersionVector;
+use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
 use gdc_proto::sync::subscribe_request::Msg;
 use gdc_proto::sync::sync_client::SyncClient;
-use gdc_proto::sync::{Ack, Hello, SubscribeRequest};
+use gdc_proto::sync::{
+    Ack, DigestsRequest, FetchKeysRequest, FullSyncRequest, Hello, StateChunk, SubscribeRequest,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -208,13 +213,9 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {}: {}", peer.addr, causes(&e)))?;
-    let mut client = SyncClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
-        req.metadata_mut()
-            .insert(gdc_proto::AUTHORIZATION, auth.clone());
-        Ok(req)
-    })
-    .max_decoding_message_size(MESSAGE_BYTES_MAX)
-    .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    let mut client = SyncClient::with_interceptor(channel, BearerToken(auth))
+        .max_decoding_message_size(MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(MESSAGE_BYTES_MAX);
     // The sender compresses its batches only when asked to.
     if node.shared().config.sync_gzip {
         client = client
@@ -222,27 +223,45 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
             .send_compressed(CompressionEncoding::Gzip);
     }
 
-    let (server, applied) = {
-        let store = node.lock_store();
-        (store.server(), store.applied().clone())
+    // Anti-entropy runs beside the subscription, on the same connection, while it lives.
+    let interval = node.shared().config.anti_entropy_interval_ms;
+    let _anti_entropy = (interval > 0).then(|| {
+        AbortOnDrop(tokio::spawn(anti_entropy(
+            Arc::clone(node),
+            peer.clone(),
+            client.clone(),
+            Duration::from_millis(interval),
+        )))
+    });
+    let (requests, mut stream, applied) = loop {
+        let (server, applied) = {
+            let store = node.lock_store();
+            (store.server(), store.applied().clone())
+        };
+        let (requests, rx) = mpsc::channel(8);
+        let hello = Hello {
+            region: node.shared().config.region.clone(),
+            server_id: server.0,
+            applied: Some((&applied).into()),
+        };
+        requests
+            .send(SubscribeRequest {
+                msg: Some(Msg::Hello(hello)),
+            })
+            .await
+            .map_err(|_| "subscription closed before it began".to_string())?;
+        let answer = tokio::time::timeout(IDLE_TIMEOUT, client.subscribe(ReceiverStream::new(rx)))
+            .await
+            .map_err(|_| "no answer to subscribe".to_string())?;
+        match answer {
+            Ok(stream) => break (requests, stream.into_inner(), applied),
+            Err(s) if s.code() == tonic::Code::FailedPrecondition => {
+                info!(peer = %peer.region, why = %s.message(), "full sync from the peer");
+                full_sync(node, peer, &mut client).await?;
+            }
+            Err(s) => return Err(format!("subscribe refused: {}", s.message())),
+        }
     };
-    let (requests, rx) = mpsc::channel(8);
-    let hello = Hello {
-        region: node.shared().config.region.clone(),
-        server_id: server.0,
-        applied: Some((&applied).into()),
-    };
-    requests
-        .send(SubscribeRequest {
-            msg: Some(Msg::Hello(hello)),
-        })
-        .await
-        .map_err(|_| "subscription closed before it began".to_string())?;
-    let mut stream = tokio::time::timeout(IDLE_TIMEOUT, client.subscribe(ReceiverStream::new(rx)))
-        .await
-        .map_err(|_| "no answer to subscribe".to_string())?
-        .map_err(|s| format!("subscribe refused: {}", s.message()))?
-        .into_inner();
     info!(peer = %peer.region, addr = %peer.addr, "subscribed");
     let mut last_acked = applied.clone();
     node.shared().sync.update(peer, |c| {
@@ -293,6 +312,196 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         }
     }
     Ok(())
+}
+
+/// The client of one peer's sync port, with the cluster token on every call.
+type PeerClient = SyncClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, BearerToken>,
+>;
+
+/// Puts the cluster token (`Bearer <token>`) on a call.
+#[derive(Clone)]
+struct BearerToken(MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut()
+            .insert(gdc_proto::AUTHORIZATION, self.0.clone());
+        Ok(req)
+    }
+}
+
+/// Aborts a task when dropped: the task lives exactly as long as its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Receive a whole encoded state from a streaming call, decoded (off the runtime threads).
+async fn receive_state(
+    chunks: Result<tonic::Response<tonic::Streaming<StateChunk>>, tonic::Status>,
+) -> Result<Snapshot, String> {
+    let mut stream = chunks
+        .map_err(|s| format!("state transfer refused: {}", s.message()))?
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = tokio::time::timeout(IDLE_TIMEOUT, stream.message())
+        .await
+        .map_err(|_| format!("state transfer stalled for {IDLE_TIMEOUT:?}"))?
+        .map_err(|s| format!("state transfer failed: {}", s.message()))?
+    {
+        bytes.extend_from_slice(&chunk.data);
+    }
+    tokio::task::spawn_blocking(move || crate::snapshot::decode(&bytes))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|why| format!("the peer's state is malformed: {why}"))
+}
+
+/// Full sync: fetch the peer's whole state, merge it (a CRDT join: nothing of this node's
+/// own is lost), take on its applied vector, and write a snapshot at once: the merged state
+/// is not in the binlog, which therefore starts again after it.
+async fn full_sync(node: &Arc<Node>, peer: &Peer, client: &mut PeerClient) -> Result<(), String> {
+    node.shared()
+        .sync
+        .update(peer, |c| c.state = ChannelState::FullSync);
+    let server = node.lock_store().server();
+    let request = FullSyncRequest {
+        region: node.shared().config.region.clone(),
+        server_id: server.0,
+    };
+    let snap = receive_state(client.full_sync(request).await).await?;
+    let keys: usize = snap.dbs.iter().map(gdc_crdt::Keyspace::len).sum();
+    let merging = Arc::clone(node);
+    let (changed, saved) = tokio::task::spawn_blocking(move || {
+        let mut store = merging.lock_store();
+        let changed = store.merge_state(&snap, |_, _| true, true).len();
+        (changed, store.save())
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let (seq, applied) = saved.map_err(|e| format!("cannot save the merged state: {e}"))?;
+    node.shared().full_sync_saved(seq, applied);
+    node.wrote();
+    node.shared().sync.update(peer, |c| c.full_syncs += 1);
+    info!(peer = %peer.region, keys, changed, "full sync merged");
+    Ok(())
+}
+
+/// Every `interval`, compare digests with the peer and repair what differs.
+async fn anti_entropy(node: Arc<Node>, peer: Peer, mut client: PeerClient, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match anti_entropy_round(&node, &peer, &mut client).await {
+            Ok(repaired) => node.shared().sync.update(&peer, |c| {
+                c.anti_entropy_rounds += 1;
+                c.repaired_keys += repaired;
+            }),
+            Err(e) => warn!(peer = %peer.region, error = %e, "anti-entropy round failed"),
+        }
+    }
+}
+
+/// How long anti-entropy waits for this node to apply what the peer had applied when it
+/// answered: differences until then are ops on their way, not damage.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
+
+/// Wait until this node has applied everything `theirs` covers; `false` at the deadline.
+async fn caught_up_with(node: &Node, theirs: &VersionVector) -> bool {
+    let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
+    loop {
+        let written = node.shared().written.notified();
+        if node.lock_store().applied().dominates(theirs) {
+            return true;
+        }
+        tokio::select! {
+            _ = written => {}
+            // Ops may also arrive without a notification reaching this waiter.
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = tokio::time::sleep_until(deadline) => return false,
+        }
+    }
+}
+
+/// One anti-entropy round: the peer's digests; once this node has applied all the peer
+/// had, its own; for each database, the keys of the buckets that differ, merged. Keys the
+/// merge changed were wrong here (this node had every op the peer had, so only damage
+/// explains a difference): returned as a count, and logged at warn.
+async fn anti_entropy_round(
+    node: &Arc<Node>,
+    peer: &Peer,
+    client: &mut PeerClient,
+) -> Result<u64, String> {
+    let reply = client
+        .digests(DigestsRequest {})
+        .await
+        .map_err(|s| format!("digests refused: {}", s.message()))?
+        .into_inner();
+    let theirs = reply
+        .applied
+        .as_ref()
+        .map(VersionVector::from)
+        .unwrap_or_default();
+    if !caught_up_with(node, &theirs).await {
+        return Ok(0);
+    }
+    let reading = Arc::clone(node);
+    let ours: Vec<Vec<u64>> = tokio::task::spawn_blocking(move || {
+        let mut store = reading.lock_store();
+        store.gc_all();
+        (0..DATABASES)
+            .map(|db| store.db(db).bucket_digests())
+            .collect()
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut repaired = 0;
+    for (db, their_db) in reply.databases.iter().enumerate().take(DATABASES) {
+        let differ: Vec<u32> = (0..DIGEST_BUCKETS)
+            .filter(|&b| their_db.buckets.get(b) != ours[db].get(b))
+            .map(|b| b as u32)
+            .collect();
+        if differ.is_empty() {
+            continue;
+        }
+        let mut wanted = vec![false; DIGEST_BUCKETS];
+        for &b in &differ {
+            wanted[b as usize] = true;
+        }
+        let request = FetchKeysRequest {
+            db: db as u32,
+            buckets: differ,
+        };
+        let snap = receive_state(client.fetch_keys(request).await).await?;
+        if !caught_up_with(node, &snap.applied).await {
+            return Ok(repaired);
+        }
+        let changed =
+            node.lock_store()
+                .merge_state(&snap, |d, key| d == db && wanted[bucket_of(key)], false);
+        if !changed.is_empty() {
+            let sample: Vec<String> = changed
+                .iter()
+                .take(10)
+                .map(|(_, k)| String::from_utf8_lossy(k).into_owned())
+                .collect();
+            warn!(
+                peer = %peer.region,
+                db,
+                keys = changed.len(),
+                sample = ?sample,
+                "anti-entropy repaired keys that differed from the peer"
+            );
+            repaired += changed.len() as u64;
+            node.wrote();
+        }
+    }
+    Ok(repaired)
 }
 
 /// An error and its causes, one after another (tonic's own text says only "transport

@@ -27,6 +27,9 @@ pub enum ChannelState {
     CatchingUp,
     /// Subscribed and caught up: new ops are applied as the peer logs them.
     Streaming,
+    /// The peer's binlog no longer holds what this node lacks: receiving and merging the
+    /// peer's whole state, after which the channel subscribes again.
+    FullSync,
     /// Paused by an operator: not subscribed, position kept.
     Paused,
     /// The last attempt failed (see `last_error`); it is retried with backoff.
@@ -39,6 +42,7 @@ impl fmt::Display for ChannelState {
             ChannelState::Connecting => "connecting",
             ChannelState::CatchingUp => "catching-up",
             ChannelState::Streaming => "streaming",
+            ChannelState::FullSync => "full-sync",
             ChannelState::Paused => "paused",
             ChannelState::Error => "error",
         })
@@ -64,6 +68,12 @@ pub struct ChannelStatus {
     pub ops_behind: u64,
     /// Times the channel was (re)established.
     pub connects: u64,
+    /// Full syncs received from the peer.
+    pub full_syncs: u64,
+    /// Anti-entropy rounds run against the peer, and keys they found different and
+    /// repaired here.
+    pub anti_entropy_rounds: u64,
+    pub repaired_keys: u64,
     /// Ops and bytes per second, measured over the last whole second or more.
     rate: Rate,
 }
@@ -94,6 +104,9 @@ impl ChannelStatus {
             last_hlc: Hlc::ZERO,
             ops_behind: 0,
             connects: 0,
+            full_syncs: 0,
+            anti_entropy_rounds: 0,
+            repaired_keys: 0,
             rate: Rate::default(),
         }
     }
@@ -166,6 +179,8 @@ pub struct SyncState {
     acked_dirty: std::sync::atomic::AtomicBool,
     /// Per inbound channel, what is wanted of it (its task watches).
     controls: Mutex<BTreeMap<String, tokio::sync::watch::Sender<channel::Desired>>>,
+    /// Full syncs this node has sent to subscribers.
+    pub full_syncs_sent: AtomicU64,
 }
 
 impl SyncState {
@@ -232,6 +247,28 @@ impl SyncState {
         Ok(())
     }
 
+    /// What every region this node exchanges ops with has applied, as far as this node
+    /// knows: the meet of `applied` (this node's), each inbound channel's last report of
+    /// its peer's vector, and each subscriber's acknowledgement. A peer not heard from yet
+    /// counts as having nothing.
+    pub fn stable(&self, applied: &VersionVector) -> VersionVector {
+        let mut stable = applied.clone();
+        for c in self.inbound().values() {
+            stable = stable.meet(&c.peer_applied);
+        }
+        for (reader, has) in self.acked().values() {
+            // A reader is never sent its own ops: it has them all.
+            let mut has = has.clone();
+            for (s, op) in applied.iter() {
+                if s.0 == *reader {
+                    has.raise(s, op);
+                }
+            }
+            stable = stable.meet(&has);
+        }
+        stable
+    }
+
     /// A number for a new subscriber.
     pub fn next_subscriber(&self) -> u64 {
         self.next_subscriber.fetch_add(1, Ordering::Relaxed)
@@ -287,15 +324,18 @@ impl Shared {
         let outbound = self.sync.outbound();
         let _ = write!(
             out,
-            "gdc_region:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\n",
+            "gdc_region:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
             self.config.region,
             inbound.len(),
-            outbound.len()
+            outbound.len(),
+            inbound.values().map(|c| c.full_syncs).sum::<u64>(),
+            self.sync.full_syncs_sent.load(Ordering::Relaxed),
+            inbound.values().map(|c| c.repaired_keys).sum::<u64>(),
         );
         for (i, c) in inbound.values().enumerate() {
             let _ = write!(
                 out,
-                "gdc_inbound{i}:peer={},addr={},state={},ops_applied={},bytes_received={},ops_per_sec={},bytes_per_sec={},ops_behind={},ms_behind={},connects={},last_error={}\r\n",
+                "gdc_inbound{i}:peer={},addr={},state={},ops_applied={},bytes_received={},ops_per_sec={},bytes_per_sec={},ops_behind={},ms_behind={},connects={},full_syncs={},anti_entropy_rounds={},repaired_keys={},last_error={}\r\n",
                 c.peer,
                 c.addr,
                 c.state,
@@ -306,6 +346,9 @@ impl Shared {
                 c.ops_behind,
                 c.ms_behind(now),
                 c.connects,
+                c.full_syncs,
+                c.anti_entropy_rounds,
+                c.repaired_keys,
                 c.last_error
                     .as_deref()
                     .unwrap_or("")

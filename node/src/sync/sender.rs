@@ -13,7 +13,10 @@ use gdc_crdt::{ServerId, VersionVector};
 use gdc_proto::admin::node_admin_server::NodeAdminServer;
 use gdc_proto::sync::subscribe_request::Msg;
 use gdc_proto::sync::sync_server::{Sync as SyncRpc, SyncServer};
-use gdc_proto::sync::{Hello, OpBatch, SubscribeRequest};
+use gdc_proto::sync::{
+    DatabaseDigests, DigestsReply, DigestsRequest, FetchKeysRequest, FullSyncRequest, Hello,
+    OpBatch, StateChunk, SubscribeRequest,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -38,6 +41,8 @@ pub const MESSAGE_BYTES_MAX: usize = (1 << 30) + (1 << 20);
 pub enum SyncServeError {
     #[error("TLS settings: {0}")]
     Tls(String),
+    #[error("{0}")]
+    Config(&'static str),
     #[error(transparent)]
     Transport(#[from] tonic::transport::Error),
 }
@@ -80,6 +85,13 @@ impl Node {
             .cluster_token
             .clone()
             .unwrap_or_default();
+        if self.shared().alone() {
+            // Removal knowledge is collected for members only; a node serving the sync
+            // port without a configured one would collect it too early for its readers.
+            return Err(SyncServeError::Config(
+                "the sync port must be in the config (sync-port) to be served",
+            ));
+        }
         let service_node = Arc::clone(&self);
         let service = SyncServer::new(SyncService { node: self })
             .accept_compressed(CompressionEncoding::Gzip)
@@ -112,9 +124,116 @@ impl Node {
     }
 }
 
+/// A state is sent in pieces of at most this many bytes.
+const STATE_CHUNK_BYTES: usize = 1 << 20;
+
+/// Stream a state copy (taken under the store lock by the caller) as encoded pieces; the
+/// encoding runs off the runtime threads.
+fn stream_state(snap: crate::snapshot::Snapshot) -> ReceiverStream<Result<StateChunk, Status>> {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let bytes = match tokio::task::spawn_blocking(move || crate::snapshot::encode(&snap)).await
+        {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                return;
+            }
+        };
+        for piece in bytes.chunks(STATE_CHUNK_BYTES) {
+            let chunk = StateChunk {
+                data: piece.to_vec(),
+            };
+            if tx.send(Ok(chunk)).await.is_err() {
+                return;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Why a subscriber with `have` cannot be served from a binlog that starts after `base`
+/// (`None` when it can). The receiver's own ops are never sent, so they do not count.
+fn binlog_lacks(base: &VersionVector, have: &VersionVector, receiver: ServerId) -> Option<String> {
+    let missing: Vec<String> = base
+        .iter()
+        .filter(|(s, op)| *s != receiver && have.get(*s) < *op)
+        .map(|(s, op)| format!("{}:{}..{}", s.0, have.get(s).0 + 1, op.0))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "full sync needed: this node's binlog no longer holds ops {}",
+            missing.join(", ")
+        )
+    })
+}
+
 #[tonic::async_trait]
 impl SyncRpc for SyncService {
     type SubscribeStream = ReceiverStream<Result<OpBatch, Status>>;
+    type FullSyncStream = ReceiverStream<Result<StateChunk, Status>>;
+    type FetchKeysStream = ReceiverStream<Result<StateChunk, Status>>;
+
+    async fn full_sync(
+        &self,
+        request: Request<FullSyncRequest>,
+    ) -> Result<Response<Self::FullSyncStream>, Status> {
+        let req = request.into_inner();
+        let snap = self.node.lock_store().copy_state();
+        info!(
+            peer = %req.region,
+            server_id = req.server_id,
+            keys = snap.dbs.iter().map(gdc_crdt::Keyspace::len).sum::<usize>(),
+            "sending a full sync"
+        );
+        self.node
+            .shared()
+            .sync
+            .full_syncs_sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Response::new(stream_state(snap)))
+    }
+
+    async fn digests(&self, _: Request<DigestsRequest>) -> Result<Response<DigestsReply>, Status> {
+        let node = Arc::clone(&self.node);
+        // O(keys): off the runtime threads (it holds the store lock meanwhile).
+        let (applied, databases) = tokio::task::spawn_blocking(move || {
+            let mut store = node.lock_store();
+            store.gc_all();
+            let databases = (0..crate::store::DATABASES)
+                .map(|db| DatabaseDigests {
+                    buckets: store.db(db).bucket_digests(),
+                })
+                .collect::<Vec<_>>();
+            (store.applied().clone(), databases)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(DigestsReply {
+            applied: Some((&applied).into()),
+            databases,
+        }))
+    }
+
+    async fn fetch_keys(
+        &self,
+        request: Request<FetchKeysRequest>,
+    ) -> Result<Response<Self::FetchKeysStream>, Status> {
+        let req = request.into_inner();
+        let db = req.db as usize;
+        if db >= crate::store::DATABASES {
+            return Err(Status::invalid_argument(format!("no database {db}")));
+        }
+        let mut wanted = vec![false; gdc_crdt::keyspace::DIGEST_BUCKETS];
+        for b in req.buckets {
+            match wanted.get_mut(b as usize) {
+                Some(w) => *w = true,
+                None => return Err(Status::invalid_argument(format!("no bucket {b}"))),
+            }
+        }
+        let snap = self.node.lock_store().copy_buckets(db, &wanted);
+        Ok(Response::new(stream_state(snap)))
+    }
 
     async fn subscribe(
         &self,
@@ -135,6 +254,16 @@ impl SyncRpc for SyncService {
             return Err(Status::invalid_argument("server-id 0 is reserved"));
         }
         let node = Arc::clone(&self.node);
+        let have = hello
+            .applied
+            .as_ref()
+            .map(VersionVector::from)
+            .unwrap_or_default();
+        let (_, base) = crate::store::binlog_base(&node.shared().meta);
+        if let Some(why) = binlog_lacks(&base, &have, ServerId(hello.server_id)) {
+            info!(peer = %hello.region, "{why}");
+            return Err(Status::failed_precondition(why));
+        }
         let sync = &node.shared().sync;
         let id = sync.next_subscriber();
         sync.outbound().insert(
@@ -276,6 +405,9 @@ async fn feed(node: Arc<Node>, hello: Hello, id: u64, tx: mpsc::Sender<Result<Op
     let mut last_sent = tokio::time::Instant::now();
     loop {
         tail.borrow_and_update();
+        // Taken before reading: every op it covers is in the files by then, so a receiver
+        // that has applied a batch read to the end has everything the vector covers.
+        let applied = node.lock_store().applied().clone();
         // File reads off the runtime thread.
         let read = tokio::task::spawn_blocking(move || {
             let r = cursor.next_batch();
@@ -318,7 +450,7 @@ async fn feed(node: Arc<Node>, hello: Hello, id: u64, tx: mpsc::Sender<Result<Op
             frames,
             sender_id,
             sender_region: sender_region.clone(),
-            sender_applied: Some(node.lock_store().applied().into()),
+            sender_applied: Some((&applied).into()),
         };
         if tx.send(Ok(batch)).await.is_err() {
             break;

@@ -61,6 +61,9 @@ impl TestNode {
             appendfsync: Fsync::No,
             ..Config::default()
         };
+        if let Some(l) = &sync {
+            config.sync_port = Some(l.local_addr().expect("sync addr").port());
+        }
         change(&mut config);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
