@@ -323,4 +323,33 @@ mod tests {
         let due: Vec<&Blob> = ks.expired(1000).collect();
         assert_eq!(due, vec![&Blob::from("late")]);
     }
+
+    #[test]
+    fn merge_scope_merges_only_keys_in_scope_and_reports_what_changed() {
+        let tag = |server: u32, op: u64| {
+            Tag::new(Dot::new(ServerId(server), OpId(op), 0), Hlc::new(op, 0))
+        };
+        let set = |ks: &mut Keyspace, key: &str, t: Tag, v: &str| {
+            let e = ops::set(ks.get(key.as_bytes()), 0, t, Blob::from(v), SetTtl::Clear);
+            ks.apply(key.as_bytes(), &e);
+        };
+        let mut theirs = Keyspace::new();
+        set(&mut theirs, "x", tag(1, 1), "new");
+        set(&mut theirs, "y", tag(1, 2), "other");
+        let mut ours = Keyspace::new();
+        set(&mut ours, "z", tag(2, 1), "mine");
+        let stable = VersionVector::new();
+        let changed = ours.merge_scope(&theirs, |k| k != b"y", &stable);
+        assert_eq!(changed, vec![Blob::from("x")]);
+        assert!(ours.get(b"y").is_none(), "out of scope");
+        assert!(
+            ours.get(b"z").is_some(),
+            "a key the other side lacks is kept"
+        );
+        assert_eq!(
+            ours.merge_scope(&theirs, |k| k != b"y", &stable),
+            Vec::<Blob>::new(),
+            "merging the same state again changes nothing"
+        );
+    }
 }

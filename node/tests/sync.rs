@@ -1053,7 +1053,9 @@ fn past_the_retention_limit_a_lagging_region_gets_a_full_sync_and_keeps_its_own_
         replication_field(&mut cb, None, "gdc_full_syncs_received"),
         "1"
     );
-    assert_eq!(replication_field(&mut cb, Some("a"), "state"), "streaming");
+    wait_for("the channel to stream again", CONVERGE, || {
+        (replication_field(&mut cb, Some("a"), "state") == "streaming").then_some(())
+    });
     assert_eq!(replication_field(&mut ca, None, "gdc_full_syncs_sent"), "1");
     assert_eq!(
         get(&mut cb, "first"),
