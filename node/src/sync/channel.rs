@@ -233,6 +233,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
             Duration::from_millis(interval),
         )))
     });
+    let mut full_synced = false;
     let (requests, mut stream, applied) = loop {
         let (server, applied) = {
             let store = node.lock_store();
@@ -255,7 +256,9 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
             .map_err(|_| "no answer to subscribe".to_string())?;
         match answer {
             Ok(stream) => break (requests, stream.into_inner(), applied),
-            Err(s) if s.code() == tonic::Code::FailedPrecondition => {
+            // Once: a peer that still cannot serve after one is not looped on.
+            Err(s) if s.code() == tonic::Code::FailedPrecondition && !full_synced => {
+                full_synced = true;
                 info!(peer = %peer.region, why = %s.message(), "full sync from the peer");
                 full_sync(node, peer, &mut client).await?;
             }
