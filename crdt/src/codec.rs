@@ -604,7 +604,6 @@ pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
     Ok(KeyState::from_raw(parts, ttl, tomb))
 }
 
-/// Decode an effect written by [`encode_effect`].
 /// The dot of an encoded effect, read without decoding the rest (to filter by origin).
 pub fn effect_dot(b: &[u8]) -> Result<Dot, DecodeError> {
     let mut r = Reader { b };
@@ -612,6 +611,7 @@ pub fn effect_dot(b: &[u8]) -> Result<Dot, DecodeError> {
     r.dot()
 }
 
+/// Decode an effect written by [`encode_effect`].
 pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
     let mut r = Reader { b };
     r.version()?;

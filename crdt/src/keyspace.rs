@@ -135,6 +135,11 @@ impl Keyspace {
     pub fn flush(&mut self, cutoff: &VersionVector, by: Dot) {
         self.flushed.join(cutoff);
         self.flushed_by.add(by);
+        self.prune_all_flushed();
+    }
+
+    /// Remove from every key what the FLUSHDB cutoff covers.
+    fn prune_all_flushed(&mut self) {
         let flushed = &self.flushed;
         self.keys.retain(|_, k| {
             k.prune_flushed(flushed);
@@ -143,20 +148,38 @@ impl Keyspace {
         self.rebuild_expiries();
     }
 
-    /// Merge another region's state of one key (full sync, anti-entropy).
-    pub fn merge_key(&mut self, key: &[u8], other: &KeyState) {
-        let k = match self.keys.get_mut(key) {
-            Some(k) => k,
-            None => self.keys.get_or_insert_with(key, KeyState::default),
+    /// Change one key through `f` (given the FLUSHDB cutoff), keeping the expiry index in
+    /// step and dropping the key if nothing is left. An absent key is made (empty) first
+    /// with `create`, else left alone.
+    fn update_key(
+        &mut self,
+        key: &[u8],
+        create: bool,
+        f: impl FnOnce(&mut KeyState, &VersionVector),
+    ) {
+        let k = if create {
+            self.keys.get_or_insert_with(key, KeyState::default)
+        } else {
+            match self.keys.get_mut(key) {
+                Some(k) => k,
+                None => return,
+            }
         };
         let before = k.expire_at();
-        k.merge(other);
-        k.prune_flushed(&self.flushed);
+        f(k, &self.flushed);
         let after = k.expire_at();
         if k.is_void() {
             self.keys.remove(key);
         }
         self.reindex(key, before, after);
+    }
+
+    /// Merge another region's state of one key (full sync, anti-entropy).
+    pub fn merge_key(&mut self, key: &[u8], other: &KeyState) {
+        self.update_key(key, true, |k, flushed| {
+            k.merge(other);
+            k.prune_flushed(flushed);
+        });
     }
 
     /// Join another region's FLUSHDB knowledge into this one, removing what it covers.
@@ -166,18 +189,13 @@ impl Keyspace {
         }
         self.flushed.join(flushed);
         self.flushed_by.join(flushed_by);
-        let flushed = &self.flushed;
-        self.keys.retain(|_, k| {
-            k.prune_flushed(flushed);
-            !k.is_void()
-        });
-        self.rebuild_expiries();
+        self.prune_all_flushed();
     }
 
     /// Merge another region's state of the keys `in_scope` says it speaks for (every key
-    /// for a full sync, some digest buckets for an anti-entropy repair), then collect the
-    /// removal knowledge `stable` covers, so that a key counts as changed only when the
-    /// merge changed what it holds. Returns the keys that changed.
+    /// for a full sync, some digest buckets for an anti-entropy repair), collecting the
+    /// removal knowledge `stable` covers before and after, so that a key counts as changed
+    /// only when the merge changed what it holds. Returns the keys that changed.
     pub fn merge_scope(
         &mut self,
         other: &Keyspace,
@@ -186,28 +204,19 @@ impl Keyspace {
     ) -> Vec<Blob> {
         self.join_flushed(&other.flushed, &other.flushed_by);
         let mut changed = Vec::new();
-        for (key, theirs) in other.keys.iter() {
-            if !in_scope(key) {
-                continue;
-            }
-            let k = match self.keys.get_mut(key) {
-                Some(k) => k,
-                None => self.keys.get_or_insert_with(key, KeyState::default),
-            };
-            k.gc(stable);
-            let was = k.clone();
-            k.merge(theirs);
-            k.prune_flushed(&self.flushed);
-            k.gc(stable);
-            if *k != was {
+        for (key, theirs) in other.keys.iter().filter(|(key, _)| in_scope(key)) {
+            self.update_key(key, false, |k, _| {
+                k.gc(stable);
+            });
+            let was = self.keys.get(key).cloned();
+            self.update_key(key, true, |k, flushed| {
+                k.merge(theirs);
+                k.prune_flushed(flushed);
+                k.gc(stable);
+            });
+            if self.keys.get(key) != was.as_ref() {
                 changed.push(key.clone());
             }
-            if k.is_void() {
-                self.keys.remove(key);
-            }
-        }
-        if !changed.is_empty() {
-            self.rebuild_expiries();
         }
         changed
     }
@@ -244,16 +253,9 @@ impl Keyspace {
 
     /// [`KeyState::gc_removals`] for one key: cheap enough for every write.
     pub fn gc_key(&mut self, key: &[u8], stable: &VersionVector) {
-        let Some(k) = self.keys.get_mut(key) else {
-            return;
-        };
-        let before = k.expire_at();
-        let void = k.gc_removals(stable);
-        let after = k.expire_at();
-        if void {
-            self.keys.remove(key);
-        }
-        self.reindex(key, before, after);
+        self.update_key(key, false, |k, _| {
+            k.gc_removals(stable);
+        });
     }
 }
 

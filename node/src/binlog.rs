@@ -115,40 +115,30 @@ impl Record {
         }
     }
 
-    fn decode(b: &[u8]) -> Result<Record, String> {
-        let take = |b: &[u8], at: usize, n: usize| -> Result<Vec<u8>, String> {
-            b.get(at..at + n)
-                .map(<[u8]>::to_vec)
-                .ok_or_else(|| "record ends early".to_string())
-        };
-        let u32_at = |at: usize| -> Result<u32, String> {
-            let v = take(b, at, 4)?;
-            Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
-        };
-        let u64_at = |at: usize| -> Result<u64, String> {
-            let v = take(b, at, 8)?;
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&v);
-            Ok(u64::from_le_bytes(a))
-        };
+    /// The kind byte of an encoded record, once its format version is checked.
+    fn kind(b: &[u8]) -> Result<u8, String> {
         match b.first() {
             Some(&RECORD_VERSION) => {}
             Some(v) => return Err(format!("record format version {v} is not supported")),
             None => return Err("empty record".into()),
         }
-        match b.get(1) {
-            Some(0) => {
-                let db = u32_at(2)?;
-                let len = u32_at(6)? as usize;
-                let key = take(b, 10, len)?;
+        b.get(1).copied().ok_or_else(|| "record ends early".into())
+    }
+
+    fn decode(b: &[u8]) -> Result<Record, String> {
+        match Record::kind(b)? {
+            0 => {
+                let db = u32_at(b, 2)?;
+                let len = u32_at(b, 6)? as usize;
+                let key = bytes_at(b, 10, len)?.to_vec();
                 let effect = decode_effect(&b[10 + len..]).map_err(|e| e.to_string())?;
                 Ok(Record::Key { db, key, effect })
             }
-            Some(1) => {
-                let db = u32_at(2)?;
-                let server = ServerId(u32_at(6)?);
-                let op = OpId(u64_at(10)?);
-                let hlc = Hlc(u64_at(18)?);
+            1 => {
+                let db = u32_at(b, 2)?;
+                let server = ServerId(u32_at(b, 6)?);
+                let op = OpId(u64_at(b, 10)?);
+                let hlc = Hlc(u64_at(b, 18)?);
                 let rest = b.get(26..).ok_or("record ends early")?;
                 let (cutoff, rest) = decode_vv(rest).map_err(|e| e.to_string())?;
                 if !rest.is_empty() {
@@ -164,6 +154,38 @@ impl Record {
             _ => Err("unknown record kind".into()),
         }
     }
+
+    /// The dot of an encoded record, read without decoding its effect.
+    fn decode_dot(b: &[u8]) -> Result<Dot, String> {
+        match Record::kind(b)? {
+            0 => {
+                let len = u32_at(b, 6)? as usize;
+                let effect = b.get(10 + len..).ok_or("record ends early")?;
+                effect_dot(effect).map_err(|e| e.to_string())
+            }
+            1 => Ok(Dot::new(ServerId(u32_at(b, 6)?), OpId(u64_at(b, 10)?), 0)),
+            _ => Err("unknown record kind".into()),
+        }
+    }
+}
+
+/// The `n` bytes of a record at `at`.
+fn bytes_at(b: &[u8], at: usize, n: usize) -> Result<&[u8], String> {
+    b.get(at..at.saturating_add(n))
+        .ok_or_else(|| "record ends early".into())
+}
+
+/// The little-endian u32 at `at`.
+fn u32_at(b: &[u8], at: usize) -> Result<u32, String> {
+    let v = bytes_at(b, at, 4)?;
+    Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+}
+
+/// The little-endian u64 at `at`.
+fn u64_at(b: &[u8], at: usize) -> Result<u64, String> {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(bytes_at(b, at, 8)?);
+    Ok(u64::from_le_bytes(a))
 }
 
 /// Frame payload kind: several records written, and read back, all or none (MULTI/EXEC).
@@ -221,10 +243,7 @@ fn each_record<T>(
     if frame.first() != Some(&RECORD_VERSION) {
         return Err("unsupported batch format version".into());
     }
-    let u32_at = |at: usize| -> Result<u32, String> {
-        let v = frame.get(at..at + 4).ok_or("batch ends early")?;
-        Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
-    };
+    let u32_at = |at: usize| u32_at(frame, at).map_err(|_| "batch ends early".to_string());
     let n = u32_at(2)? as usize;
     let mut at = 6;
     let mut out = Vec::with_capacity(n.min(frame.len() / 8));
@@ -338,6 +357,12 @@ type BadTail = Option<(u64, String)>;
 
 /// Read one segment's records into `each`; stops at the first bad frame and says where and
 /// why.
+/// A frame's 8-byte head: the payload's length and its CRC-32.
+fn frame_head(head: &[u8]) -> (u32, u32) {
+    let word = |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
+    (word(0), word(4))
+}
+
 fn read_segment(path: &Path, each: &mut impl FnMut(Record)) -> Result<BadTail, BinlogError> {
     let f = File::open(path).map_err(io_err(path))?;
     let len = f.metadata().map_err(io_err(path))?.len();
@@ -356,8 +381,7 @@ fn read_segment(path: &Path, each: &mut impl FnMut(Record)) -> Result<BadTail, B
         if r.read_exact(&mut head).is_err() {
             return Ok(Some((offset, "torn record header".into())));
         }
-        let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let (n, crc) = frame_head(&head);
         if n > RECORD_BYTES_MAX || offset + 8 + n as u64 > len {
             return Ok(Some((offset, "torn record".into())));
         }
@@ -473,10 +497,7 @@ impl Binlog {
         }
         let mut payload = std::mem::take(&mut self.scratch);
         payload.clear();
-        match recs {
-            [one] => one.encode(&mut payload),
-            _ => encode_batch(recs, &mut payload),
-        }
+        encode_frame_into(recs, &mut payload);
         let written = self.append_frame(&payload);
         self.scratch = payload;
         written
@@ -644,8 +665,7 @@ impl BinlogReader {
         let Some(head) = pending.get(..8) else {
             return Ok(None);
         };
-        let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let (n, crc) = frame_head(head);
         let seq = self.file.as_ref().map_or(0, |(s, _)| *s);
         if n > RECORD_BYTES_MAX {
             return Err(BinlogError::Corrupt {
@@ -739,41 +759,22 @@ impl BinlogReader {
 
 /// The dots of a frame's records, in order, read without decoding the effects.
 pub fn frame_dots(frame: &[u8]) -> Result<Vec<Dot>, String> {
-    let record_dot = |b: &[u8]| -> Result<Dot, String> {
-        let u32_at = |at: usize| -> Result<u32, String> {
-            let v = b.get(at..at + 4).ok_or("record ends early")?;
-            Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
-        };
-        if b.first() != Some(&RECORD_VERSION) {
-            return Err("unsupported record format version".into());
-        }
-        match b.get(1) {
-            Some(0) => {
-                let key_len = u32_at(6)? as usize;
-                let effect = b.get(10 + key_len..).ok_or("record ends early")?;
-                effect_dot(effect).map_err(|e| e.to_string())
-            }
-            Some(1) => {
-                let server = u32_at(6)?;
-                let op = b.get(10..18).ok_or("record ends early")?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(op);
-                Ok(Dot::new(ServerId(server), OpId(u64::from_le_bytes(a)), 0))
-            }
-            _ => Err("unknown record kind".into()),
-        }
-    };
-    each_record(frame, record_dot)
+    each_record(frame, Record::decode_dot)
 }
 
 /// A frame's payload for `recs` (one record, or a batch): what the binlog and channels carry.
 pub fn encode_frame(recs: &[Record]) -> Vec<u8> {
     let mut out = Vec::new();
-    match recs {
-        [one] => one.encode(&mut out),
-        _ => encode_batch(recs, &mut out),
-    }
+    encode_frame_into(recs, &mut out);
     out
+}
+
+/// [`encode_frame`] into a buffer of the caller's.
+fn encode_frame_into(recs: &[Record], out: &mut Vec<u8>) {
+    match recs {
+        [one] => one.encode(out),
+        _ => encode_batch(recs, out),
+    }
 }
 
 #[cfg(test)]

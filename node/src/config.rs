@@ -161,6 +161,15 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
+/// `yes` or `no`, as redis.conf says it.
+pub fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("must be yes or no, not '{s}'")),
+    }
+}
+
 /// `gzip` or `none`: whether channels compress.
 pub fn parse_compression(s: &str) -> Result<bool, String> {
     match s {
@@ -205,6 +214,7 @@ impl Config {
                     .and_then(|i| u64::try_from(i).ok())
                     .ok_or_else(|| bad("must be a non-negative integer"))
             };
+            let port = || u16::try_from(int()?).map_err(|_| bad("must be a port number"));
             let size = || match v {
                 toml::Value::Integer(i) => {
                     u64::try_from(*i).map_err(|_| bad("must not be negative"))
@@ -215,32 +225,22 @@ impl Config {
                 _ => Err(bad("must be a size such as 100mb")),
             };
             match key.as_str() {
-                "port" => {
-                    self.port = u16::try_from(int()?).map_err(|_| bad("must be a port number"))?
-                }
+                "port" => self.port = port()?,
                 "bind" => self.bind = text()?,
                 "dir" => self.dir = text()?.into(),
                 "region" => self.region = text()?,
                 "requirepass" => self.requirepass = Some(text()?).filter(|p| !p.is_empty()),
                 "appendfsync" => self.appendfsync = text()?.parse().map_err(|e: String| bad(&e))?,
                 "maxmemory" => self.memory_bytes_max = size()?,
-                "metrics-port" => {
-                    self.metrics_port =
-                        Some(u16::try_from(int()?).map_err(|_| bad("must be a port number"))?)
-                }
-                "sync-port" => {
-                    self.sync_port =
-                        Some(u16::try_from(int()?).map_err(|_| bad("must be a port number"))?)
-                }
+                "metrics-port" => self.metrics_port = Some(port()?),
+                "sync-port" => self.sync_port = Some(port()?),
                 "cluster-token" => self.cluster_token = Some(text()?).filter(|t| !t.is_empty()),
                 "binlog-retention-bytes" => self.binlog_retention_bytes = size()?,
                 "anti-entropy-interval-ms" => self.anti_entropy_interval_ms = int()?,
                 "enable-debug-command" => {
                     self.debug_command = match v {
                         toml::Value::Boolean(b) => *b,
-                        toml::Value::String(s) if s == "yes" => true,
-                        toml::Value::String(s) if s == "no" => false,
-                        _ => return Err(bad("must be yes or no")),
+                        _ => parse_yes_no(&text()?).map_err(|e| bad(&e))?,
                     }
                 }
                 "tls-cert" => self.tls_cert = Some(text()?.into()),

@@ -224,6 +224,18 @@ impl Node {
             "Per inbound channel, times it was (re)established.",
             &per_peer(&|c| c.connects.to_string()),
         );
+        metric(
+            "gdc_channel_full_syncs_total",
+            "counter",
+            "Per inbound channel, full syncs received from the peer.",
+            &per_peer(&|c| c.full_syncs.to_string()),
+        );
+        metric(
+            "gdc_channel_repaired_keys_total",
+            "counter",
+            "Per inbound channel, keys anti-entropy found different from the peer and repaired.",
+            &per_peer(&|c| c.repaired_keys.to_string()),
+        );
         let states: Vec<(String, String)> = inbound
             .iter()
             .map(|c| {
@@ -257,7 +269,7 @@ impl Node {
             "gdc_subscriber_ops_unacknowledged",
             "gauge",
             "Per region reading from this node, ops this node has that it has not acknowledged.",
-            &per_reader(&|s| crate::sync::unacknowledged(&own, s).to_string()),
+            &per_reader(&|s| shared.sync.unacknowledged(&own, s).to_string()),
         );
         out
     }

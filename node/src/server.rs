@@ -151,14 +151,13 @@ impl Shared {
             return;
         }
         let acked = self.sync.acked();
+        // A reader is never sent its own ops: those need no acknowledgement.
+        let has_all = |(reader, has): &(u32, VersionVector), vv: &VersionVector| {
+            vv.iter().all(|(s, op)| s.0 == *reader || has.get(s) >= op)
+        };
         let released = covered
             .iter()
-            .filter(|(_, vv)| {
-                acked.values().all(|(reader, has)| {
-                    // A reader is never sent its own ops: those need no acknowledgement.
-                    vv.iter().all(|(s, op)| s.0 == *reader || has.get(s) >= op)
-                })
-            })
+            .filter(|(_, vv)| acked.values().all(|a| has_all(a, vv)))
             .map(|(seq, _)| *seq)
             .max();
         // Regions without everything the newest snapshot covers (named if they are cut off).
@@ -168,9 +167,7 @@ impl Shared {
             .map(|(_, vv)| {
                 acked
                     .iter()
-                    .filter(|(_, (reader, has))| {
-                        vv.iter().any(|(s, op)| s.0 != *reader && has.get(s) < op)
-                    })
+                    .filter(|(_, a)| !has_all(a, vv))
                     .map(|(region, _)| region.clone())
                     .collect()
             })
@@ -280,6 +277,27 @@ impl Shared {
             ("maxmemory-policy", "noeviction".into()),
             ("save", String::new()),
             ("timeout", "0".into()),
+            ("region", c.region.clone()),
+            (
+                "sync-port",
+                c.sync_port.map_or(String::new(), |p| p.to_string()),
+            ),
+            (
+                "sync-compression",
+                if c.sync_gzip { "gzip" } else { "none" }.into(),
+            ),
+            (
+                "binlog-retention-bytes",
+                c.binlog_retention_bytes.to_string(),
+            ),
+            (
+                "anti-entropy-interval-ms",
+                c.anti_entropy_interval_ms.to_string(),
+            ),
+            (
+                "enable-debug-command",
+                if c.debug_command { "yes" } else { "no" }.into(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -455,6 +473,21 @@ impl Node {
         }
     }
 
+    /// Once a second (it may list the binlog directory, so not on every cycle): save what
+    /// subscribers acknowledged, remove the binlog that frees, and tell the store what every
+    /// region has applied (up to which removal knowledge may go).
+    fn channel_upkeep(&self) {
+        if let Err(e) = self.shared.sync.save_acked(&self.shared.meta) {
+            error!(error = %e, "cannot save channel acknowledgements");
+        }
+        self.shared.release_segments();
+        if !self.shared.alone() {
+            let mut store = self.store();
+            let stable = self.shared.sync.stable(store.applied());
+            store.set_stable(stable);
+        }
+    }
+
     /// Remove expired keys ten times a second, as Redis's active expiry does: a key past its
     /// expiry already reads as missing; removing it frees memory and replicates the removal.
     async fn expire_cycle(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
@@ -464,19 +497,10 @@ impl Node {
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
-            // Once a second: save acknowledgements, and remove the binlog they free (which
-            // may list the binlog directory, so not on every cycle).
             if cycle % 10 == 0 {
-                if let Err(e) = self.shared.sync.save_acked(&self.shared.meta) {
-                    error!(error = %e, "cannot save channel acknowledgements");
-                }
-                self.shared.release_segments();
+                self.channel_upkeep();
             }
             let mut store = self.store();
-            if cycle % 10 == 0 && !self.shared.alone() {
-                let stable = self.shared.sync.stable(store.applied());
-                store.set_stable(stable);
-            }
             if cycle % FULL_GC_EVERY_CYCLES == 0 {
                 store.gc_all();
             }

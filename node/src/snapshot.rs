@@ -1,9 +1,10 @@
 //! Snapshots of the keyspace: every database's key states with the applied vector and HLC
 //! they reflect. A restart loads the newest snapshot and replays only the binlog after it;
-//! the binlog segments it covers are removed.
+//! the binlog segments it covers go once the regions reading from this node have them. A
+//! full sync streams the same encoding.
 //!
-//! File `snapshot-<binlog segment begun after it, 20 digits>.gdc`: the 8-byte magic `GDCSNAP1`, the body, and a
-//! CRC-32 of the body (u32 LE). Body: format version; the applied vector; the HLC (u64 LE);
+//! File `snapshot-<binlog segment begun after it, 20 digits>.gdc`: the 8-byte magic
+//! `GDCSNAP1`, the body, and a CRC-32 of the body (u32 LE). Body: format version; the applied vector; the HLC (u64 LE);
 //! the number of databases (u32 LE); per database its FLUSHDB cutoff and flush ops (version
 //! vectors), its key count (u64 LE) and per key `key length (u32 LE) | key | state length
 //! (u32 LE) | encoded state`. Written to a temporary file, synced, then renamed into place.

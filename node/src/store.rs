@@ -135,15 +135,19 @@ impl CommandStat {
     }
 }
 
+/// The error for a failed read or write of the metadata store at `path`.
+fn meta_err(path: &Path) -> impl FnOnce(sled::Error) -> StoreError + '_ {
+    move |source| StoreError::Meta {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
 /// The server-id, made at first start and kept in the data directory's metadata store.
 fn server_id(dir: &Path) -> Result<(ServerId, sled::Db), StoreError> {
     let path = dir.join("meta");
-    let meta_err = |source| StoreError::Meta {
-        path: path.display().to_string(),
-        source,
-    };
-    let db = sled::open(&path).map_err(meta_err)?;
-    if let Some(v) = db.get("server_id").map_err(meta_err)? {
+    let db = sled::open(&path).map_err(meta_err(&path))?;
+    if let Some(v) = db.get("server_id").map_err(meta_err(&path))? {
         let b: [u8; 4] = v.as_ref().try_into().map_err(|_| StoreError::BadServerId)?;
         return match u32::from_le_bytes(b) {
             0 => Err(StoreError::BadServerId),
@@ -156,17 +160,13 @@ fn server_id(dir: &Path) -> Result<(ServerId, sled::Db), StoreError> {
 
 /// Make and keep a server-id other than `old`.
 fn new_server_id(db: &sled::Db, path: &Path, old: ServerId) -> Result<ServerId, StoreError> {
-    let meta_err = |source| StoreError::Meta {
-        path: path.display().to_string(),
-        source,
-    };
     let mut id = fresh_server_id();
     while id == old.0 {
         id = fresh_server_id();
     }
     db.insert("server_id", &id.to_le_bytes())
-        .map_err(meta_err)?;
-    db.flush().map_err(meta_err)?;
+        .map_err(meta_err(path))?;
+    db.flush().map_err(meta_err(path))?;
     info!(server_id = id, "made a new server-id");
     Ok(ServerId(id))
 }
@@ -228,12 +228,12 @@ impl Store {
         // new writes after what survived would give them those ops' ids, which regions
         // that have the originals would skip. So this node writes under a new server-id;
         // the old id's ops it lost come back from the peers that have them.
-        let meta_err = |source| StoreError::Meta {
-            path: dir.join("meta").display().to_string(),
-            source,
-        };
-        let clean = meta.remove(CLEAN_SHUTDOWN).map_err(meta_err)?.is_some();
-        meta.flush().map_err(meta_err)?;
+        let meta_path = dir.join("meta");
+        let clean = meta
+            .remove(CLEAN_SHUTDOWN)
+            .map_err(meta_err(&meta_path))?
+            .is_some();
+        meta.flush().map_err(meta_err(&meta_path))?;
         let cut_something = cut.as_ref().is_some_and(|(_, bytes, _)| *bytes > 0);
         if applied.get(server).0 > 0 && (!clean || cut_something) {
             server = new_server_id(&meta, &dir.join("meta"), server)?;
@@ -266,11 +266,7 @@ impl Store {
     pub fn begin_snapshot(&mut self) -> Result<(u64, crate::snapshot::Snapshot), BinlogError> {
         self.binlog.commit()?;
         let seq = self.binlog.start_segment()?;
-        let snap = crate::snapshot::Snapshot {
-            applied: self.applied.clone(),
-            hlc: self.clock.last(),
-            dbs: self.dbs.clone(),
-        };
+        let snap = self.copy_state();
         self.dirty = 0;
         Ok((seq, snap))
     }
@@ -296,12 +292,11 @@ impl Store {
     /// Note in the metadata store that the binlog is complete and on disk: the next start
     /// keeps this server-id. Call last, after [`Store::sync`].
     pub fn mark_clean_shutdown(&self) -> Result<(), StoreError> {
-        let meta_err = |source| StoreError::Meta {
-            path: self.dir.join("meta").display().to_string(),
-            source,
-        };
-        self.meta.insert(CLEAN_SHUTDOWN, &[1u8]).map_err(meta_err)?;
-        self.meta.flush().map_err(meta_err)?;
+        let path = self.dir.join("meta");
+        self.meta
+            .insert(CLEAN_SHUTDOWN, &[1u8])
+            .map_err(meta_err(&path))?;
+        self.meta.flush().map_err(meta_err(&path))?;
         Ok(())
     }
 
@@ -512,9 +507,9 @@ impl Store {
     /// Collect all removal knowledge that is stable (on a node without peers: everything
     /// applied). O(keys): run now and then, not per write.
     pub fn gc_all(&mut self) {
-        let stable = self.stable.as_ref().unwrap_or(&self.applied);
+        let stable = self.stable().clone();
         for ks in &mut self.dbs {
-            ks.gc(stable);
+            ks.gc(&stable);
         }
     }
 
@@ -594,7 +589,7 @@ impl Store {
         caught_up: bool,
     ) -> Vec<(usize, gdc_crdt::Blob)> {
         let mut changed = Vec::new();
-        let stable = self.stable.clone().unwrap_or_else(|| self.applied.clone());
+        let stable = self.stable().clone();
         for (db, theirs) in snap.dbs.iter().enumerate().take(DATABASES) {
             let keys = self.dbs[db].merge_scope(theirs, |k| in_scope(db, k), &stable);
             changed.extend(keys.into_iter().map(|k| (db, k)));

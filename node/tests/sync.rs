@@ -44,6 +44,21 @@ fn start(
         .collect()
 }
 
+/// What a node's `GET /metrics` answers.
+fn metrics(node: &TestNode) -> String {
+    let mut http = std::net::TcpStream::connect(node.metrics_addr).expect("metrics");
+    let body = common::exchange(&mut http, b"GET /metrics HTTP/1.1\r\n\r\n", usize::MAX);
+    String::from_utf8(body).expect("utf8")
+}
+
+/// The value of one sample (`name{labels}`) in a metrics page.
+fn sample(body: &str, series: &str) -> u64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in {body}"))
+}
+
 fn digest(c: &mut redis::Connection, db: u32) -> String {
     redis::cmd("GDC.DIGEST")
         .arg(db)
@@ -251,18 +266,8 @@ fn three_regions_writing_concurrently_converge() {
     );
     assert!(info.contains("state=streaming"), "{info}");
     // And to Prometheus.
-    let mut http = std::net::TcpStream::connect(nodes[0].metrics_addr).expect("metrics");
-    let body = String::from_utf8(common::exchange(
-        &mut http,
-        b"GET /metrics HTTP/1.1\r\n\r\n",
-        usize::MAX,
-    ))
-    .expect("utf8");
-    let applied: u64 = body
-        .lines()
-        .find_map(|l| l.strip_prefix("gdc_channel_ops_applied_total{peer=\"nyc\"} "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{body}"));
+    let body = metrics(&nodes[0]);
+    let applied = sample(&body, "gdc_channel_ops_applied_total{peer=\"nyc\"}");
     assert!(applied > 1000, "{applied}");
     assert!(
         body.contains("gdc_subscriber_ops_unacknowledged{peer=\"nyc\"} "),
@@ -1053,6 +1058,10 @@ fn past_the_retention_limit_a_lagging_region_gets_a_full_sync_and_keeps_its_own_
         replication_field(&mut cb, None, "gdc_full_syncs_received"),
         "1"
     );
+    assert_eq!(
+        sample(&metrics(&b), "gdc_channel_full_syncs_total{peer=\"a\"}"),
+        1
+    );
     wait_for("the channel to stream again", CONVERGE, || {
         (replication_field(&mut cb, Some("a"), "state") == "streaming").then_some(())
     });
@@ -1142,6 +1151,25 @@ fn anti_entropy_repairs_a_key_changed_behind_the_binlogs_back() {
         replication_field(&mut cb, None, "gdc_anti_entropy_repaired_keys"),
         "1"
     );
+    assert_eq!(
+        sample(
+            &metrics(&nodes[1]),
+            "gdc_channel_repaired_keys_total{peer=\"a\"}"
+        ),
+        1
+    );
+    let channels: Vec<std::collections::HashMap<String, Value>> = redis::cmd("GDC.CHANNELS")
+        .query(&mut cb)
+        .expect("GDC.CHANNELS");
+    let from_a = channels
+        .iter()
+        .find(|m| m.get("direction") == Some(&Value::BulkString(b"in".to_vec())))
+        .expect("b's channel from a");
+    assert_eq!(
+        from_a.get("repaired_keys"),
+        Some(&Value::Int(1)),
+        "{from_a:?}"
+    );
 }
 
 #[test]
@@ -1157,4 +1185,17 @@ fn gdc_debug_is_refused_unless_enabled() {
         .expect_err("refused");
     assert!(e.to_string().contains("enable-debug-command"), "{e}");
     assert_eq!(get(&mut c, "k"), None);
+    // The sync settings are there for CONFIG GET, defaults included.
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("*-interval-ms")
+        .query(&mut c)
+        .expect("CONFIG GET");
+    assert_eq!(got, vec!["anti-entropy-interval-ms", "60000"]);
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("enable-debug-command")
+        .query(&mut c)
+        .expect("CONFIG GET");
+    assert_eq!(got, vec!["enable-debug-command", "no"]);
 }

@@ -31,6 +31,11 @@ impl From<&sync::VersionVector> for VersionVector {
     }
 }
 
+/// A vector field of a message (absent: the empty vector).
+pub fn from_field(field: Option<&sync::VersionVector>) -> VersionVector {
+    field.map(VersionVector::from).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,7 +72,7 @@ struct Flags {
     #[arg(long)]
     anti_entropy_interval_ms: Option<u64>,
     /// Accept GDC.DEBUG (test hooks): yes or no [default: no].
-    #[arg(long, value_parser = |s: &str| match s { "yes" => Ok(true), "no" => Ok(false), _ => Err("yes or no") })]
+    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_yes_no(s))]
     enable_debug_command: Option<bool>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]

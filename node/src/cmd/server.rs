@@ -396,7 +396,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if want("replication") {
         out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
-        ctx.server.replication_info(&mut out);
+        ctx.server.replication_info(ctx.store.applied(), &mut out);
         out.push_str("\r\n");
     }
     if want("keyspace") {
@@ -560,9 +560,6 @@ pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     Reply::Status("RESET")
 }
 
-/// WAIT numregions timeout: how many other regions have applied this connection's writes.
-/// This node has no sync channels yet, so none: 0 at once (as Redis answers with no
-/// replicas).
 /// WAIT numregions timeout-ms: until the connection's last write has been acknowledged by
 /// `numregions` other regions (those that subscribe to this node), or the timeout (0: no
 /// limit). Answers how many have it.
@@ -593,39 +590,25 @@ pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// GDC.CHANNELS: every channel of this node, inbound (this node receives) and outbound (a
 /// peer receives from this node), with its state and lag.
 pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    let now = ctx.now;
+    use crate::sync::Shown;
     let own = ctx.store.applied().clone();
     let sync = &ctx.server.sync;
-    let mut out = Vec::new();
-    let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
-    for c in sync.inbound().values() {
-        out.push(Reply::Map(vec![
-            field("direction", Reply::bulk("in")),
-            field("peer", Reply::bulk(c.peer.clone())),
-            field("addr", Reply::bulk(c.addr.clone())),
-            field("state", Reply::bulk(c.state.to_string())),
-            field("ops_applied", Reply::Int(c.ops_applied as i64)),
-            field("bytes_received", Reply::Int(c.bytes_received as i64)),
-            field("ops_per_sec", Reply::Int(c.rates(now).0 as i64)),
-            field("bytes_per_sec", Reply::Int(c.rates(now).1 as i64)),
-            field("ops_behind", Reply::Int(c.ops_behind as i64)),
-            field("ms_behind", Reply::Int(c.ms_behind(now) as i64)),
-            field("connects", Reply::Int(c.connects as i64)),
-            field(
-                "last_error",
-                Reply::bulk(c.last_error.clone().unwrap_or_default()),
-            ),
-        ]));
-    }
+    let map = |direction: &str, fields: Vec<(&str, Shown)>| {
+        let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
+        let mut m = vec![field("direction", Reply::bulk(direction.to_string()))];
+        m.extend(fields.into_iter().map(|(k, v)| match v {
+            Shown::Int(n) => field(k, Reply::Int(n as i64)),
+            Shown::Text(t) => field(k, Reply::bulk(t)),
+        }));
+        Reply::Map(m)
+    };
+    let mut out: Vec<Reply> = sync
+        .inbound()
+        .values()
+        .map(|c| map("in", c.shown(ctx.now)))
+        .collect();
     for s in sync.outbound().values() {
-        let behind = crate::sync::unacknowledged(&own, s);
-        out.push(Reply::Map(vec![
-            field("direction", Reply::bulk("out")),
-            field("peer", Reply::bulk(s.region.clone())),
-            field("server_id", Reply::Int(i64::from(s.server_id))),
-            field("frames_sent", Reply::Int(s.frames_sent as i64)),
-            field("ops_unacknowledged", Reply::Int(behind as i64)),
-        ]));
+        out.push(map("out", sync.shown(&own, s)));
     }
     Reply::Array(out)
 }

@@ -41,6 +41,8 @@ impl AdminService {
                 ops_behind: c.ops_behind,
                 ms_behind: c.ms_behind(now),
                 last_error: c.last_error.clone().unwrap_or_default(),
+                full_syncs: c.full_syncs,
+                repaired_keys: c.repaired_keys,
             })
             .collect();
         channels.extend(shared.sync.outbound().values().map(|s| Channel {
@@ -49,9 +51,11 @@ impl AdminService {
             addr: String::new(),
             state: "streaming".into(),
             ops_applied: 0,
-            ops_behind: super::unacknowledged(&own, s),
+            ops_behind: shared.sync.unacknowledged(&own, s),
             ms_behind: 0,
             last_error: String::new(),
+            full_syncs: 0,
+            repaired_keys: 0,
         }));
         Response::new(ChannelList { channels })
     }

@@ -280,11 +280,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
     {
         let bytes: usize = batch.frames.iter().map(Vec::len).sum();
         let (done, applied) = node.apply_frames(&batch.frames)?;
-        let theirs = batch
-            .sender_applied
-            .as_ref()
-            .map(VersionVector::from)
-            .unwrap_or_default();
+        let theirs = gdc_proto::vv::from_field(batch.sender_applied.as_ref());
         let behind = ops_behind(&theirs, &applied);
         node.shared().sync.update(peer, |c| {
             c.received(done.ops, bytes as u64, now_ms());
@@ -445,11 +441,7 @@ async fn anti_entropy_round(
         .await
         .map_err(|s| format!("digests refused: {}", s.message()))?
         .into_inner();
-    let theirs = reply
-        .applied
-        .as_ref()
-        .map(VersionVector::from)
-        .unwrap_or_default();
+    let theirs = gdc_proto::vv::from_field(reply.applied.as_ref());
     if !caught_up_with(node, &theirs).await {
         return Ok(0);
     }

@@ -153,14 +153,56 @@ impl ChannelStatus {
     }
 }
 
-/// A peer reading from this node (an outbound channel).
+/// A peer reading from this node (an outbound channel). What it acknowledged is kept per
+/// region, across its subscriptions ([`SyncState::acked`]).
 #[derive(Clone, Debug)]
 pub struct SubscriberStatus {
     pub region: String,
     pub server_id: u32,
-    /// What it acknowledged having applied.
-    pub acked: VersionVector,
     pub frames_sent: u64,
+}
+
+/// One figure of a channel's status, as INFO and GDC.CHANNELS show it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shown {
+    Int(u64),
+    Text(String),
+}
+
+impl fmt::Display for Shown {
+    /// As INFO shows it: text without the separators of an INFO line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shown::Int(n) => write!(f, "{n}"),
+            Shown::Text(t) => f.write_str(&t.replace([',', '\r', '\n'], " ")),
+        }
+    }
+}
+
+impl ChannelStatus {
+    /// Everything INFO and GDC.CHANNELS show of this inbound channel, in order.
+    pub fn shown(&self, now_ms: u64) -> Vec<(&'static str, Shown)> {
+        let (ops_per_sec, bytes_per_sec) = self.rates(now_ms);
+        vec![
+            ("peer", Shown::Text(self.peer.clone())),
+            ("addr", Shown::Text(self.addr.clone())),
+            ("state", Shown::Text(self.state.to_string())),
+            ("ops_applied", Shown::Int(self.ops_applied)),
+            ("bytes_received", Shown::Int(self.bytes_received)),
+            ("ops_per_sec", Shown::Int(ops_per_sec)),
+            ("bytes_per_sec", Shown::Int(bytes_per_sec)),
+            ("ops_behind", Shown::Int(self.ops_behind)),
+            ("ms_behind", Shown::Int(self.ms_behind(now_ms))),
+            ("connects", Shown::Int(self.connects)),
+            ("full_syncs", Shown::Int(self.full_syncs)),
+            ("anti_entropy_rounds", Shown::Int(self.anti_entropy_rounds)),
+            ("repaired_keys", Shown::Int(self.repaired_keys)),
+            (
+                "last_error",
+                Shown::Text(self.last_error.clone().unwrap_or_default()),
+            ),
+        ]
+    }
 }
 
 /// Metadata keys of saved acknowledgements: this, then the region's name.
@@ -269,6 +311,29 @@ impl SyncState {
         stable
     }
 
+    /// Ops `own` covers that subscriber `s` has not acknowledged (its own ops aside).
+    pub fn unacknowledged(&self, own: &VersionVector, s: &SubscriberStatus) -> u64 {
+        let acked = self.acked();
+        let has = acked.get(&s.region).map(|(_, vv)| vv);
+        own.iter()
+            .filter(|(origin, _)| origin.0 != s.server_id)
+            .map(|(origin, op)| op.0.saturating_sub(has.map_or(0, |vv| vv.get(origin).0)))
+            .sum()
+    }
+
+    /// Everything INFO and GDC.CHANNELS show of subscriber `s`, in order.
+    pub fn shown(&self, own: &VersionVector, s: &SubscriberStatus) -> Vec<(&'static str, Shown)> {
+        vec![
+            ("peer", Shown::Text(s.region.clone())),
+            ("server_id", Shown::Int(u64::from(s.server_id))),
+            ("frames_sent", Shown::Int(s.frames_sent)),
+            (
+                "ops_unacknowledged",
+                Shown::Int(self.unacknowledged(own, s)),
+            ),
+        ]
+    }
+
     /// A number for a new subscriber.
     pub fn next_subscriber(&self) -> u64 {
         self.next_subscriber.fetch_add(1, Ordering::Relaxed)
@@ -292,14 +357,6 @@ impl SyncState {
     }
 }
 
-/// Ops `own` covers that subscriber `s` has not acknowledged (its own ops aside).
-pub fn unacknowledged(own: &VersionVector, s: &SubscriberStatus) -> u64 {
-    own.iter()
-        .filter(|(origin, _)| origin.0 != s.server_id)
-        .map(|(origin, op)| op.0.saturating_sub(s.acked.get(origin).0))
-        .sum()
-}
-
 /// Whether `presented` (an `authorization` metadata value) carries `token`, compared in time
 /// independent of where they differ.
 pub fn token_matches(presented: &[u8], token: &str) -> bool {
@@ -317,7 +374,7 @@ pub fn token_matches(presented: &[u8], token: &str) -> bool {
 
 impl Shared {
     /// The INFO replication section's channel lines.
-    pub fn replication_info(&self, out: &mut String) {
+    pub fn replication_info(&self, own: &VersionVector, out: &mut String) {
         use std::fmt::Write as _;
         let now = crate::store::now_ms();
         let inbound = self.sync.inbound();
@@ -332,35 +389,15 @@ impl Shared {
             self.sync.full_syncs_sent.load(Ordering::Relaxed),
             inbound.values().map(|c| c.repaired_keys).sum::<u64>(),
         );
+        let line = |fields: Vec<(&str, Shown)>| {
+            let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            pairs.join(",")
+        };
         for (i, c) in inbound.values().enumerate() {
-            let _ = write!(
-                out,
-                "gdc_inbound{i}:peer={},addr={},state={},ops_applied={},bytes_received={},ops_per_sec={},bytes_per_sec={},ops_behind={},ms_behind={},connects={},full_syncs={},anti_entropy_rounds={},repaired_keys={},last_error={}\r\n",
-                c.peer,
-                c.addr,
-                c.state,
-                c.ops_applied,
-                c.bytes_received,
-                c.rates(now).0,
-                c.rates(now).1,
-                c.ops_behind,
-                c.ms_behind(now),
-                c.connects,
-                c.full_syncs,
-                c.anti_entropy_rounds,
-                c.repaired_keys,
-                c.last_error
-                    .as_deref()
-                    .unwrap_or("")
-                    .replace([',', '\r', '\n'], " ")
-            );
+            let _ = write!(out, "gdc_inbound{i}:{}\r\n", line(c.shown(now)));
         }
         for (i, s) in outbound.values().enumerate() {
-            let _ = write!(
-                out,
-                "gdc_outbound{i}:peer={},server_id={},frames_sent={}\r\n",
-                s.region, s.server_id, s.frames_sent
-            );
+            let _ = write!(out, "gdc_outbound{i}:{}\r\n", line(self.sync.shown(own, s)));
         }
     }
 }

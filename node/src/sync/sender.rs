@@ -254,11 +254,7 @@ impl SyncRpc for SyncService {
             return Err(Status::invalid_argument("server-id 0 is reserved"));
         }
         let node = Arc::clone(&self.node);
-        let have = hello
-            .applied
-            .as_ref()
-            .map(VersionVector::from)
-            .unwrap_or_default();
+        let have = gdc_proto::vv::from_field(hello.applied.as_ref());
         let (_, base) = crate::store::binlog_base(&node.shared().meta);
         if let Some(why) = binlog_lacks(&base, &have, ServerId(hello.server_id)) {
             info!(peer = %hello.region, "{why}");
@@ -271,27 +267,14 @@ impl SyncRpc for SyncService {
             SubscriberStatus {
                 region: hello.region.clone(),
                 server_id: hello.server_id,
-                acked: hello
-                    .applied
-                    .as_ref()
-                    .map(VersionVector::from)
-                    .unwrap_or_default(),
                 frames_sent: 0,
             },
         );
-        sync.acknowledge(
-            &hello.region,
-            hello.server_id,
-            &hello
-                .applied
-                .as_ref()
-                .map(VersionVector::from)
-                .unwrap_or_default(),
-        );
+        sync.acknowledge(&hello.region, hello.server_id, &have);
         info!(peer = %hello.region, server_id = hello.server_id, "subscriber connected");
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(read_acks(Arc::clone(&node), id, inbound));
-        tokio::spawn(feed(node, hello, id, tx));
+        tokio::spawn(feed(node, hello, have, id, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
@@ -300,16 +283,12 @@ impl SyncRpc for SyncService {
 async fn read_acks(node: Arc<Node>, id: u64, mut inbound: Streaming<SubscribeRequest>) {
     while let Ok(Some(req)) = inbound.message().await {
         if let Some(Msg::Ack(ack)) = req.msg {
-            let applied = ack
-                .applied
-                .as_ref()
-                .map(VersionVector::from)
-                .unwrap_or_default();
+            let applied = gdc_proto::vv::from_field(ack.applied.as_ref());
             let sync = &node.shared().sync;
-            let who = sync.outbound().get_mut(&id).map(|s| {
-                s.acked = applied.clone();
-                (s.region.clone(), s.server_id)
-            });
+            let who = sync
+                .outbound()
+                .get(&id)
+                .map(|s| (s.region.clone(), s.server_id));
             if let Some((region, server_id)) = who {
                 sync.acknowledge(&region, server_id, &applied);
                 // WAIT looks again.
@@ -383,16 +362,18 @@ impl Cursor {
     }
 }
 
-/// Stream the binlog to one subscriber until it goes away.
-async fn feed(node: Arc<Node>, hello: Hello, id: u64, tx: mpsc::Sender<Result<OpBatch, Status>>) {
+/// Stream the binlog to one subscriber, which has `have`, until it goes away.
+async fn feed(
+    node: Arc<Node>,
+    hello: Hello,
+    have: VersionVector,
+    id: u64,
+    tx: mpsc::Sender<Result<OpBatch, Status>>,
+) {
     let mut cursor = Cursor {
         reader: BinlogReader::new(&node.shared().config.dir.join("binlog")),
         receiver: ServerId(hello.server_id),
-        have: hello
-            .applied
-            .as_ref()
-            .map(VersionVector::from)
-            .unwrap_or_default(),
+        have,
     };
     let mut tail = node.shared().binlog_tail.subscribe();
     let (sender_id, sender_region) = (
