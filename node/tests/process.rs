@@ -4,84 +4,31 @@
 mod common;
 
 use common::wait_for;
+use gdc_jepsen::process::{Server, free_port};
 use redis::Commands;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-struct Proc {
-    child: Child,
-    port: u16,
+/// gdc-node on `port` with `appendfsync always`, its data in `dir`, and more flags.
+fn start_with(dir: &Path, port: u16, extra: &[String]) -> Server {
+    let mut args: Vec<String> = ["--port", &port.to_string(), "--appendfsync", "always"]
+        .map(String::from)
+        .to_vec();
+    args.extend(["--dir".to_string(), dir.display().to_string()]);
+    args.extend_from_slice(extra);
+    Server::start(Path::new(env!("CARGO_BIN_EXE_gdc-node")), &args, port).expect("spawn gdc-node")
 }
 
-impl Proc {
-    fn start(dir: &Path, port: u16) -> Proc {
-        Proc::start_with(dir, port, &[])
-    }
-
-    /// With more flags.
-    fn start_with(dir: &Path, port: u16, extra: &[String]) -> Proc {
-        let child = Command::new(env!("CARGO_BIN_EXE_gdc-node"))
-            .args([
-                "--port",
-                &port.to_string(),
-                "--appendfsync",
-                "always",
-                "--dir",
-            ])
-            .arg(dir)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn gdc-node");
-        let p = Proc { child, port };
-        wait_for("gdc-node to answer PING", Duration::from_secs(30), || {
-            let mut c = p.try_client()?;
-            redis::cmd("PING").query::<String>(&mut c).ok()
-        });
-        p
-    }
-
-    fn try_client(&self) -> Option<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .ok()?
-            .get_connection_with_timeout(Duration::from_secs(2))
-            .ok()
-    }
-
-    fn client(&self) -> redis::Connection {
-        self.try_client().expect("connect")
-    }
-
-    /// SHUTDOWN, and wait for the process to end.
-    fn shutdown(mut self) {
-        let mut c = self.client();
-        let _ = redis::cmd("SHUTDOWN").query::<()>(&mut c);
-        let status = self.child.wait().expect("wait");
-        assert!(status.success(), "{status}");
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
+fn start(dir: &Path, port: u16) -> Server {
+    start_with(dir, port, &[])
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// SHUTDOWN, and the process ends well.
+fn shutdown(p: Server) {
+    let status = p.shutdown().expect("wait");
+    assert!(status.success(), "{status}");
 }
 
 fn digest(c: &mut redis::Connection) -> String {
@@ -101,7 +48,7 @@ fn last_segment(dir: &Path) -> PathBuf {
 fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     for i in 0..300 {
         let _: () = c.set(format!("key:{i}"), i).expect("set");
@@ -115,7 +62,7 @@ fn acknowledged_writes_survive_kill_9() {
     let before = digest(&mut c);
     p.kill9();
 
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     assert_eq!(digest(&mut c), before);
     assert_eq!(c.get::<_, i64>("key:299").expect("get"), 299);
@@ -128,7 +75,7 @@ fn acknowledged_writes_survive_kill_9() {
     let _: () = c.set("after", "restart").expect("set");
     let after = digest(&mut c);
     p.kill9();
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     assert_eq!(digest(&mut p.client()), after);
 }
 
@@ -136,7 +83,7 @@ fn acknowledged_writes_survive_kill_9() {
 fn torn_binlog_tail_is_cut_and_the_node_starts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     for i in 0..20 {
         let _: () = c.set(format!("k{i}"), "v").expect("set");
@@ -154,7 +101,7 @@ fn torn_binlog_tail_is_cut_and_the_node_starts() {
         .expect("append");
     drop(f);
 
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     assert_eq!(digest(&mut c), before);
     // Ops of the lost tail may be at other regions: new writes take a new server-id.
@@ -162,8 +109,8 @@ fn torn_binlog_tail_is_cut_and_the_node_starts() {
     assert_ne!(id_after, id_before);
     let _: () = c.set("next", "v").expect("set");
     let after = digest(&mut c);
-    p.shutdown();
-    let p = Proc::start(dir.path(), port);
+    shutdown(p);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     assert_eq!(
         digest(&mut c),
@@ -173,7 +120,7 @@ fn torn_binlog_tail_is_cut_and_the_node_starts() {
     assert_eq!(server_id(&mut c), id_after, "kept across a clean restart");
     // A crash without a torn tail: whole frames may be lost all the same.
     p.kill9();
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     assert_ne!(server_id(&mut p.client()), id_after);
 }
 
@@ -191,7 +138,7 @@ fn server_id(c: &mut redis::Connection) -> String {
 fn corrupt_last_record_is_cut_with_everything_before_it_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     let _: () = c.set("a", "1").expect("set");
     let before_last = digest(&mut c);
@@ -204,7 +151,7 @@ fn corrupt_last_record_is_cut_with_everything_before_it_kept() {
     bytes[n - 3] ^= 0xff;
     std::fs::write(&seg, &bytes).expect("write segment");
 
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     assert_eq!(digest(&mut c), before_last);
     assert_eq!(c.get::<_, String>("a").expect("get"), "1");
@@ -227,7 +174,7 @@ fn files(dir: &Path, prefix: &str) -> Vec<String> {
 fn restart_from_snapshot_and_binlog_tail_gives_the_same_digest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     for i in 0..200 {
         let _: () = c.set(format!("before:{i}"), i).expect("set");
@@ -246,7 +193,7 @@ fn restart_from_snapshot_and_binlog_tail_gives_the_same_digest() {
     // A background snapshot too; wait until it is on disk.
     let started: String = redis::cmd("BGSAVE").query(&mut c).expect("bgsave");
     assert_eq!(started, "Background saving started");
-    common::wait_for(
+    wait_for(
         "the background snapshot to replace the first",
         Duration::from_secs(20),
         || {
@@ -259,7 +206,7 @@ fn restart_from_snapshot_and_binlog_tail_gives_the_same_digest() {
     assert_ne!(before, with_tail);
     p.kill9();
 
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     assert_eq!(digest(&mut c), with_tail);
     assert_eq!(
@@ -295,7 +242,7 @@ fn bad_config_file_is_refused_with_a_clear_error() {
 #[test]
 fn over_maxmemory_writes_get_oom_and_reads_go_on() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = Proc::start(dir.path(), free_port());
+    let p = start(dir.path(), free_port());
     let mut c = p.client();
     let info: String = redis::cmd("INFO")
         .arg("memory")
@@ -336,7 +283,7 @@ fn over_maxmemory_writes_get_oom_and_reads_go_on() {
 fn an_acknowledged_transaction_survives_kill_9_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     let (a, b, n): ((), (), i64) = redis::pipe()
         .atomic()
@@ -349,7 +296,7 @@ fn an_acknowledged_transaction_survives_kill_9_whole() {
     assert_eq!(n, 5);
     let before = digest(&mut c);
     p.kill9();
-    let p = Proc::start(dir.path(), port);
+    let p = start(dir.path(), port);
     let mut c = p.client();
     assert_eq!(digest(&mut c), before);
     let got: (String, String, i64) = redis::pipe()
@@ -379,7 +326,7 @@ fn a_receiver_killed_mid_stream_resumes_with_exact_counters() {
         sync_port.to_string(),
     ];
     src_flags.extend(token.clone());
-    let src = Proc::start_with(src_dir.path(), src_port, &src_flags);
+    let src = start_with(src_dir.path(), src_port, &src_flags);
     let mut dst_flags = vec![
         "--region".to_string(),
         "dst".into(),
@@ -387,7 +334,7 @@ fn a_receiver_killed_mid_stream_resumes_with_exact_counters() {
         format!("src=127.0.0.1:{sync_port}"),
     ];
     dst_flags.extend(token);
-    let dst = Proc::start_with(dst_dir.path(), dst_port, &dst_flags);
+    let dst = start_with(dst_dir.path(), dst_port, &dst_flags);
 
     // A writer at src, pipelining increments until told to stop.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -420,7 +367,7 @@ fn a_receiver_killed_mid_stream_resumes_with_exact_counters() {
     });
     drop(d);
     dst.kill9();
-    let dst = Proc::start_with(dst_dir.path(), dst_port, &dst_flags);
+    let dst = start_with(dst_dir.path(), dst_port, &dst_flags);
     let mut d = dst.client();
     let before = count(&mut d);
     wait_for("dst to receive again", Duration::from_secs(30), || {

@@ -22,68 +22,25 @@
 //! Needs `target/release/gdc-node` (`cargo build --release -p gdc-node`) and, for the
 //! comparison, `redis-server` on the PATH (Debian's `redis-server` package).
 
+use gdc_jepsen::process::{Server, connect, free_port};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "bench-cluster-token";
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn connect(port: u16) -> redis::Connection {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-            .and_then(|c| c.get_connection());
-        if let Ok(mut c) = c {
-            if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                return c;
-            }
-        }
-        assert!(Instant::now() < deadline, "server on {port} did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
+/// Start a server process and wait until it answers.
 fn spawn(program: &Path, args: &[String], port: u16) -> Server {
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-    let s = Server { child, port };
-    drop(connect(port));
-    s
+    Server::start(program, args, port)
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()))
 }
 
-/// The two ends of a replicated pair: the source, and a way to start the receiver.
+/// A source, and receivers started from it: running while the caller keeps them.
 trait Pair {
     fn name(&self) -> &'static str;
     fn source(&self) -> u16;
-    /// (Re)start the receiver; returns its client port.
-    fn start_receiver(&mut self) -> u16;
-    fn stop_receiver(&mut self);
-    /// Start one more receiver, called `name`, kept until [`Pair::stop_extra`].
-    fn add_receiver(&mut self, name: &str) -> u16;
-    fn stop_extra(&mut self);
+    /// Start a receiver called `name`. A gdc receiver started again under the same name
+    /// resumes from what it had; a Redis replica always starts afresh (a full sync).
+    fn receiver(&self, name: &str) -> Server;
 }
 
 struct Gdc {
@@ -91,8 +48,6 @@ struct Gdc {
     dir: tempfile::TempDir,
     src: Server,
     sync_port: u16,
-    dst: Option<Server>,
-    extra: Vec<Server>,
     gzip: bool,
 }
 
@@ -121,8 +76,6 @@ impl Gdc {
             dir,
             src,
             sync_port,
-            dst: None,
-            extra: Vec::new(),
             gzip,
         }
     }
@@ -139,27 +92,7 @@ impl Pair for Gdc {
     fn source(&self) -> u16 {
         self.src.port
     }
-    fn stop_receiver(&mut self) {
-        self.dst = None;
-    }
-    fn start_receiver(&mut self) -> u16 {
-        self.dst = None;
-        let (server, port) = self.receiver("dst");
-        self.dst = Some(server);
-        port
-    }
-    fn add_receiver(&mut self, name: &str) -> u16 {
-        let (server, port) = self.receiver(name);
-        self.extra.push(server);
-        port
-    }
-    fn stop_extra(&mut self) {
-        self.extra.clear();
-    }
-}
-
-impl Gdc {
-    fn receiver(&self, name: &str) -> (Server, u16) {
+    fn receiver(&self, name: &str) -> Server {
         let port = free_port();
         let args: Vec<String> = [
             "--region",
@@ -183,15 +116,13 @@ impl Gdc {
             .map(String::from),
         )
         .collect();
-        (spawn(&self.bin, &args, port), port)
+        spawn(&self.bin, &args, port)
     }
 }
 
 struct Redis {
     dir: tempfile::TempDir,
     src: Server,
-    dst: Option<Server>,
-    extra: Vec<Server>,
 }
 
 impl Redis {
@@ -199,33 +130,9 @@ impl Redis {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let args = redis_args(dir.path(), "src", port);
-        let child = Command::new("redis-server")
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let src = Server { child, port };
-        drop(connect(port));
-        Some(Redis {
-            dir,
-            src,
-            dst: None,
-            extra: Vec::new(),
-        })
-    }
-}
-
-impl Redis {
-    /// A replica of the source called `name` on `port`.
-    fn replica(&self, name: &str, port: u16) -> Server {
-        let mut args = redis_args(self.dir.path(), name, port);
-        args.extend([
-            "--replicaof".to_string(),
-            "127.0.0.1".into(),
-            self.src.port.to_string(),
-        ]);
-        spawn(Path::new("redis-server"), &args, port)
+        // Without redis-server there is nothing to compare with.
+        let src = Server::start(Path::new("redis-server"), &args, port).ok()?;
+        Some(Redis { dir, src })
     }
 }
 
@@ -256,24 +163,16 @@ impl Pair for Redis {
     fn source(&self) -> u16 {
         self.src.port
     }
-    fn stop_receiver(&mut self) {
-        self.dst = None;
-    }
-    fn start_receiver(&mut self) -> u16 {
-        self.dst = None;
+    fn receiver(&self, name: &str) -> Server {
         // A new directory each time: a new replica, synced in full.
         let port = free_port();
-        self.dst = Some(self.replica(&format!("dst{port}"), port));
-        port
-    }
-    fn add_receiver(&mut self, name: &str) -> u16 {
-        let port = free_port();
-        let server = self.replica(name, port);
-        self.extra.push(server);
-        port
-    }
-    fn stop_extra(&mut self) {
-        self.extra.clear();
+        let mut args = redis_args(self.dir.path(), &format!("{name}{port}"), port);
+        args.extend([
+            "--replicaof".to_string(),
+            "127.0.0.1".into(),
+            self.src.port.to_string(),
+        ]);
+        spawn(Path::new("redis-server"), &args, port)
     }
 }
 
@@ -283,8 +182,9 @@ fn ms(d: Duration) -> String {
 }
 
 /// Lag samples at a steady background write rate.
-fn lag(pair: &mut dyn Pair, rate: u64, secs: u64) -> (Duration, Duration) {
-    let dst = pair.start_receiver();
+fn lag(pair: &dyn Pair, rate: u64, secs: u64) -> (Duration, Duration) {
+    let receiver = pair.receiver("dst");
+    let dst = receiver.port;
     let src = pair.source();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = {
@@ -379,8 +279,9 @@ fn until_marker(port: u16, tag: &str) -> Instant {
 }
 
 /// (source write rate, end-to-end rate) for `ops` pipelined writes.
-fn throughput(pair: &mut dyn Pair, ops: u64) -> (f64, f64) {
-    let dst = pair.start_receiver();
+fn throughput(pair: &dyn Pair, ops: u64) -> (f64, f64) {
+    let receiver = pair.receiver("dst");
+    let dst = receiver.port;
     let src = pair.source();
     let start = Instant::now();
     let watcher = std::thread::spawn(move || until_marker(dst, "tput"));
@@ -392,20 +293,19 @@ fn throughput(pair: &mut dyn Pair, ops: u64) -> (f64, f64) {
 
 /// Ops per second a receiver started after `ops` writes takes to have them all, from the
 /// moment it answers clients (its own restart not counted).
-fn catch_up(pair: &mut dyn Pair, ops: u64) -> f64 {
-    pair.stop_receiver();
+fn catch_up(pair: &dyn Pair, ops: u64) -> f64 {
     write_ops(pair.source(), ops, "backlog");
-    let dst = pair.start_receiver();
+    let receiver = pair.receiver("dst");
     let start = Instant::now();
-    let seen = until_marker(dst, "backlog");
+    let seen = until_marker(receiver.port, "backlog");
     ops as f64 / (seen - start).as_secs_f64()
 }
 
 /// (source write rate, rate at which the slower of two receivers has them) for `ops`
 /// pipelined writes at a source replicating to two receivers.
-fn fan_out(pair: &mut dyn Pair, ops: u64) -> (f64, f64) {
-    pair.stop_receiver();
-    let receivers = [pair.add_receiver("fan1"), pair.add_receiver("fan2")];
+fn fan_out(pair: &dyn Pair, ops: u64) -> (f64, f64) {
+    let servers = [pair.receiver("fan1"), pair.receiver("fan2")];
+    let receivers = servers.each_ref().map(|s| s.port);
     // Both in sync before the clock starts.
     let mut src = connect(pair.source());
     let _: () = redis::cmd("SET")
@@ -427,7 +327,7 @@ fn fan_out(pair: &mut dyn Pair, ops: u64) -> (f64, f64) {
         .map(|w| w.join().expect("watcher"))
         .max()
         .expect("two receivers");
-    pair.stop_extra();
+    drop(servers);
     let rate = |t: Instant| ops as f64 / (t - start).as_secs_f64();
     (rate(written), rate(seen))
 }
@@ -455,11 +355,11 @@ fn main() {
         Some((_, vs)) => vs.push(v),
         None => rows.push((what.to_string(), vec![v])),
     };
-    for p in &mut pairs {
-        let (p50, p99) = lag(p.as_mut(), 10_000, 5);
+    for p in &pairs {
+        let (p50, p99) = lag(p.as_ref(), 10_000, 5);
         add("lag p50 at 10k writes/s (ms)", ms(p50));
         add("lag p99 at 10k writes/s (ms)", ms(p99));
-        let (w, e) = throughput(p.as_mut(), ops);
+        let (w, e) = throughput(p.as_ref(), ops);
         add(
             &format!("{ops} pipelined writes: source rate (ops/s)"),
             format!("{w:.0}"),
@@ -468,9 +368,9 @@ fn main() {
             &format!("{ops} pipelined writes: replicated rate (ops/s)"),
             format!("{e:.0}"),
         );
-        let c = catch_up(p.as_mut(), ops);
+        let c = catch_up(p.as_ref(), ops);
         add(&format!("catch-up of {ops} ops (ops/s)"), format!("{c:.0}"));
-        let (w, e) = fan_out(p.as_mut(), ops);
+        let (w, e) = fan_out(p.as_ref(), ops);
         add(
             &format!("{ops} pipelined writes, two receivers: source rate (ops/s)"),
             format!("{w:.0}"),

@@ -1,0 +1,89 @@
+//! Servers as real processes (gdc-node, redis-server) for tests, benchmarks and the
+//! consistency suite: started on a port, waited for until they answer PING, killed when
+//! dropped.
+
+use std::io;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer its first PING.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A connection to the server on `port` that has answered PING, if one can be made now.
+pub fn try_connect(port: u16) -> Option<redis::Connection> {
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .ok()?
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .ok()?;
+    redis::cmd("PING").query::<String>(&mut c).ok()?;
+    Some(c)
+}
+
+/// A connection to the server on `port`, waiting (up to a minute) until it answers PING.
+pub fn connect(port: u16) -> redis::Connection {
+    let deadline = Instant::now() + START_DEADLINE;
+    loop {
+        if let Some(c) = try_connect(port) {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing answers PING on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A server process; killed (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    /// Run `program` with `args` (which make it listen on `port`, output discarded) and
+    /// wait until it answers PING. An error if it cannot be started.
+    pub fn start(program: &Path, args: &[String], port: u16) -> io::Result<Server> {
+        let child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let server = Server { child, port };
+        drop(connect(port));
+        Ok(server)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        try_connect(self.port).expect("connect")
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reap");
+    }
+
+    /// SHUTDOWN, and the exit status once the process has ended.
+    pub fn shutdown(mut self) -> io::Result<ExitStatus> {
+        let _ = redis::cmd("SHUTDOWN").query::<()>(&mut self.client());
+        self.child.wait()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
