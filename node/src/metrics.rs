@@ -194,48 +194,54 @@ impl Node {
                     .map(|c| (format!("{{peer=\"{}\"}}", c.peer), f(c)))
                     .collect()
             };
-        metric(
-            "gdc_channel_ops_applied_total",
-            "counter",
-            "Per inbound channel, ops received and applied here.",
-            &per_peer(&|c| c.ops_applied.to_string()),
-        );
-        metric(
-            "gdc_channel_bytes_received_total",
-            "counter",
-            "Per inbound channel, frame bytes received.",
-            &per_peer(&|c| c.bytes_received.to_string()),
-        );
-        metric(
-            "gdc_channel_ops_behind",
-            "gauge",
-            "Per inbound channel, ops the peer has that this node has not applied.",
-            &per_peer(&|c| c.ops_behind.to_string()),
-        );
-        metric(
-            "gdc_channel_ms_behind",
-            "gauge",
-            "Per inbound channel, now minus the HLC time of the last op applied, while behind.",
-            &per_peer(&|c| c.ms_behind(now).to_string()),
-        );
-        metric(
-            "gdc_channel_connects_total",
-            "counter",
-            "Per inbound channel, times it was (re)established.",
-            &per_peer(&|c| c.connects.to_string()),
-        );
-        metric(
-            "gdc_channel_full_syncs_total",
-            "counter",
-            "Per inbound channel, full syncs received from the peer.",
-            &per_peer(&|c| c.full_syncs.to_string()),
-        );
-        metric(
-            "gdc_channel_repaired_keys_total",
-            "counter",
-            "Per inbound channel, keys anti-entropy found different from the peer and repaired.",
-            &per_peer(&|c| c.repaired_keys.to_string()),
-        );
+        type ChannelFigure = fn(&crate::sync::ChannelStatus, u64) -> u64;
+        let channel_metrics: [(&str, &str, &str, ChannelFigure); 7] = [
+            (
+                "gdc_channel_ops_applied_total",
+                "counter",
+                "Per inbound channel, ops received and applied here.",
+                |c, _| c.ops_applied,
+            ),
+            (
+                "gdc_channel_bytes_received_total",
+                "counter",
+                "Per inbound channel, frame bytes received.",
+                |c, _| c.bytes_received,
+            ),
+            (
+                "gdc_channel_ops_behind",
+                "gauge",
+                "Per inbound channel, ops the peer has that this node has not applied.",
+                |c, _| c.ops_behind,
+            ),
+            (
+                "gdc_channel_ms_behind",
+                "gauge",
+                "Per inbound channel, now minus the HLC time of the last op applied, while behind.",
+                |c, now| c.ms_behind(now),
+            ),
+            (
+                "gdc_channel_connects_total",
+                "counter",
+                "Per inbound channel, times it was (re)established.",
+                |c, _| c.connects,
+            ),
+            (
+                "gdc_channel_full_syncs_total",
+                "counter",
+                "Per inbound channel, full syncs received from the peer.",
+                |c, _| c.full_syncs,
+            ),
+            (
+                "gdc_channel_repaired_keys_total",
+                "counter",
+                "Per inbound channel, keys anti-entropy found different from the peer and repaired.",
+                |c, _| c.repaired_keys,
+            ),
+        ];
+        for (name, kind, help, figure) in channel_metrics {
+            metric(name, kind, help, &per_peer(&|c| figure(c, now).to_string()));
+        }
         let states: Vec<(String, String)> = inbound
             .iter()
             .map(|c| {

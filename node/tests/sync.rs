@@ -19,15 +19,26 @@ fn peer(region: &str, addr: SocketAddr) -> Peer {
     }
 }
 
-/// Start nodes named `regions`, each receiving from the regions `links` gives it.
+/// Start nodes named `regions`, each receiving from the regions `links` gives it. Returns
+/// them with their sync addresses.
 fn start(
     dirs: &[tempfile::TempDir],
     regions: &[&str],
     links: impl Fn(usize) -> Vec<usize>,
 ) -> Vec<TestNode> {
+    start_with(dirs, regions, links, |_, _| {}).0
+}
+
+/// [`start`], with settings `more` changes per node (given its index).
+fn start_with(
+    dirs: &[tempfile::TempDir],
+    regions: &[&str],
+    links: impl Fn(usize) -> Vec<usize>,
+    more: impl Fn(usize, &mut gdc_node::Config),
+) -> (Vec<TestNode>, Vec<SocketAddr>) {
     let listeners: Vec<_> = regions.iter().map(|_| sync_listener()).collect();
     let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
-    listeners
+    let nodes = listeners
         .into_iter()
         .enumerate()
         .map(|(i, (l, _))| {
@@ -35,13 +46,14 @@ fn start(
                 .into_iter()
                 .map(|j| peer(regions[j], addrs[j]))
                 .collect();
-            let region = regions[i].to_string();
-            TestNode::start_synced(dirs[i].path(), l, move |c| {
-                c.region = region;
+            TestNode::start_synced(dirs[i].path(), l, |c| {
+                c.region = regions[i].to_string();
                 c.peers = peers;
+                more(i, c);
             })
         })
-        .collect()
+        .collect();
+    (nodes, addrs)
 }
 
 /// What a node's `GET /metrics` answers.
@@ -682,17 +694,8 @@ fn channels_are_opened_paused_resumed_and_closed_at_run_time() {
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
     // No static channels: b will receive from a once told to.
-    let listeners: Vec<_> = (0..2).map(|_| sync_listener()).collect();
-    let addr_a = listeners[0].1;
-    let addr_b = listeners[1].1;
-    let nodes: Vec<TestNode> = listeners
-        .into_iter()
-        .zip(["a", "b"])
-        .enumerate()
-        .map(|(i, ((l, _), region))| {
-            TestNode::start_synced(dirs[i].path(), l, move |c| c.region = region.into())
-        })
-        .collect();
+    let (nodes, addrs) = start_with(&dirs, &["a", "b"], |_| vec![], |_, _| {});
+    let (addr_a, addr_b) = (addrs[0], addrs[1]);
     let mut a = nodes[0].client();
     let mut b = nodes[1].client();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -800,23 +803,17 @@ fn channels_run_over_mutual_tls_and_strangers_are_refused() {
     let dirs: Vec<_> = (0..2)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
-    let listeners: Vec<_> = (0..2).map(|_| sync_listener()).collect();
-    let addr_a = listeners[0].1;
-    let nodes: Vec<TestNode> = listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, (l, _))| {
-            TestNode::start_synced(dirs[i].path(), l, move |c| {
-                c.region = ["a", "b"][i].into();
-                c.tls_cert = Some(cert("node.pem"));
-                c.tls_key = Some(cert("node.key"));
-                c.tls_ca = Some(cert("ca.pem"));
-                if i == 1 {
-                    c.peers = vec![peer("a", addr_a)];
-                }
-            })
-        })
-        .collect();
+    let (nodes, addrs) = start_with(
+        &dirs,
+        &["a", "b"],
+        |i| if i == 1 { vec![0] } else { vec![] },
+        |_, c| {
+            c.tls_cert = Some(cert("node.pem"));
+            c.tls_key = Some(cert("node.key"));
+            c.tls_ca = Some(cert("ca.pem"));
+        },
+    );
+    let addr_a = addrs[0];
     // The write travels over TLS.
     write_arrives(&nodes[0], &nodes[1], "k", "over-tls");
     let mut a = nodes[0].client();
@@ -1099,22 +1096,15 @@ fn past_the_retention_limit_a_lagging_region_gets_a_full_sync_and_keeps_its_own_
 #[test]
 fn anti_entropy_repairs_a_key_changed_behind_the_binlogs_back() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let listeners: Vec<_> = (0..2).map(|_| sync_listener()).collect();
-    let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
-    let regions = ["a", "b"];
-    let nodes: Vec<TestNode> = listeners
-        .into_iter()
-        .enumerate()
-        .map(|(i, (l, _))| {
-            let other = peer(regions[1 - i], addrs[1 - i]);
-            TestNode::start_synced(dirs[i].path(), l, |c| {
-                c.region = regions[i].into();
-                c.peers = vec![other];
-                c.anti_entropy_interval_ms = 200;
-                c.debug_command = true;
-            })
-        })
-        .collect();
+    let (nodes, _) = start_with(
+        &dirs,
+        &["a", "b"],
+        |i| vec![1 - i],
+        |_, c| {
+            c.anti_entropy_interval_ms = 200;
+            c.debug_command = true;
+        },
+    );
     let (mut ca, mut cb) = (nodes[0].client(), nodes[1].client());
     // Ordinary traffic both ways first: ops on their way are not damage.
     for i in 0..200 {
