@@ -38,6 +38,9 @@ pub struct Config {
     /// acknowledged it, up to this many bytes (0: no limit); past it, it goes, and those
     /// regions need a full sync.
     pub binlog_retention_bytes: u64,
+    /// `binlog-retention-secs`: the same by age: segments last written longer ago than
+    /// this go whoever lacks them (0: no limit).
+    pub binlog_retention_secs: u64,
     /// `anti-entropy-interval-ms`: how often each inbound channel compares digests with
     /// its peer and repairs what differs (0: never).
     pub anti_entropy_interval_ms: u64,
@@ -113,6 +116,7 @@ impl Default for Config {
             cluster_token: None,
             sync_gzip: true,
             binlog_retention_bytes: 8 * 1024 * 1024 * 1024,
+            binlog_retention_secs: 7 * 24 * 3600,
             anti_entropy_interval_ms: 60_000,
             debug_command: false,
             tls_cert: None,
@@ -236,6 +240,7 @@ impl Config {
                 "sync-port" => self.sync_port = Some(port()?),
                 "cluster-token" => self.cluster_token = Some(text()?).filter(|t| !t.is_empty()),
                 "binlog-retention-bytes" => self.binlog_retention_bytes = size()?,
+                "binlog-retention-secs" => self.binlog_retention_secs = int()?,
                 "anti-entropy-interval-ms" => self.anti_entropy_interval_ms = int()?,
                 "enable-debug-command" => {
                     self.debug_command = match v {

@@ -174,34 +174,23 @@ impl Shared {
             .unwrap_or_default();
         drop(acked);
         let newest = covered.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
-        let dir = self.config.dir.join("binlog");
-        let seq = match released {
-            Some(seq) if seq == newest => seq,
-            _ => {
-                // Regions that have not acknowledged hold the binlog back, up to the limit.
-                let limit = self.config.binlog_retention_bytes;
-                let held: u64 = crate::binlog::segments(&dir)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|(s, _)| *s < newest)
-                    .filter_map(|(_, p)| std::fs::metadata(p).ok())
-                    .map(|m| m.len())
-                    .sum();
-                if limit == 0 || held <= limit {
-                    match released {
-                        Some(seq) => seq,
-                        None => return,
-                    }
-                } else {
-                    warn!(
-                        held_bytes = held,
-                        limit_bytes = limit,
-                        regions = ?lagging,
-                        "binlog over its retention limit: removing segments some regions lack (they will need a full sync)"
-                    );
-                    newest
-                }
+        // Regions that have not acknowledged hold the binlog back, up to the limits: past
+        // them it goes all the same, and those regions will need a full sync.
+        let forced = if released == Some(newest) {
+            None
+        } else {
+            self.retention_forces(&covered, newest)
+        };
+        let seq = match (released, forced) {
+            (_, Some((seq, why))) if Some(seq) > released => {
+                warn!(
+                    regions = ?lagging,
+                    "binlog {why}: removing segments some regions lack (they will need a full sync)"
+                );
+                seq
             }
+            (Some(seq), _) => seq,
+            (None, _) => return,
         };
         // Said before the files go: a subscriber is never served from a binlog with a hole.
         let base = covered
@@ -211,6 +200,50 @@ impl Shared {
         covered.retain(|(s, _)| *s > seq);
         drop(covered);
         self.remove_binlog_before(seq, base.unwrap_or_default());
+    }
+
+    /// The newest snapshot (of `covered`) before which the binlog must go whoever lacks it,
+    /// and why: what is held before `newest` is over `binlog-retention-bytes`, or every
+    /// segment before it was last written longer ago than `binlog-retention-secs`.
+    fn retention_forces(
+        &self,
+        covered: &[(u64, VersionVector)],
+        newest: u64,
+    ) -> Option<(u64, String)> {
+        let held: Vec<(u64, std::fs::Metadata)> =
+            crate::binlog::segments(&self.config.dir.join("binlog"))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(s, _)| *s < newest)
+                .filter_map(|(s, p)| std::fs::metadata(p).ok().map(|m| (s, m)))
+                .collect();
+        let (bytes_max, secs_max) = (
+            self.config.binlog_retention_bytes,
+            self.config.binlog_retention_secs,
+        );
+        let bytes: u64 = held.iter().map(|(_, m)| m.len()).sum();
+        if bytes_max > 0 && bytes > bytes_max {
+            return Some((
+                newest,
+                format!("holds {bytes} bytes, over its limit of {bytes_max}"),
+            ));
+        }
+        let old = |m: &std::fs::Metadata| {
+            m.modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() >= secs_max)
+        };
+        let all_old_before = |c: u64| {
+            let before: Vec<_> = held.iter().filter(|(s, _)| *s < c).collect();
+            !before.is_empty() && before.iter().all(|(_, m)| old(m))
+        };
+        let seq = covered
+            .iter()
+            .map(|(s, _)| *s)
+            .filter(|&c| secs_max > 0 && all_old_before(c))
+            .max()?;
+        Some((seq, format!("older than its limit of {secs_max} s")))
     }
 
     /// Whether this node never exchanges ops with other regions (no sync port, no peers).

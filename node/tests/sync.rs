@@ -1003,6 +1003,21 @@ fn get(c: &mut redis::Connection, key: &str) -> Option<String> {
 
 #[test]
 fn past_the_retention_limit_a_lagging_region_gets_a_full_sync_and_keeps_its_own_writes() {
+    lagging_region_gets_a_full_sync(|c| c.binlog_retention_bytes = 1);
+}
+
+#[test]
+fn past_the_retention_age_a_lagging_region_gets_a_full_sync() {
+    lagging_region_gets_a_full_sync(|c| {
+        c.binlog_retention_bytes = 0;
+        c.binlog_retention_secs = 1;
+    });
+}
+
+/// Region b, down while region a writes, deletes, counts and saves; a's binlog goes past
+/// the `retention` limit. Back, b gets one full sync, keeps its own writes, and resumes
+/// from the saved merge after a restart.
+fn lagging_region_gets_a_full_sync(retention: fn(&mut gdc_node::Config)) {
     let (dir_a, dir_b) = (
         tempfile::tempdir().expect("a"),
         tempfile::tempdir().expect("b"),
@@ -1010,7 +1025,7 @@ fn past_the_retention_limit_a_lagging_region_gets_a_full_sync_and_keeps_its_own_
     let (la, addr_a) = sync_listener();
     let a = TestNode::start_synced(dir_a.path(), la, |c| {
         c.region = "a".into();
-        c.binlog_retention_bytes = 1;
+        retention(c);
     });
     let b = start_b(dir_b.path(), addr_a);
     write_arrives(&a, &b, "first", "1");
@@ -1043,7 +1058,7 @@ fn past_the_retention_limit_a_lagging_region_gets_a_full_sync_and_keeps_its_own_
         .arg("x")
         .query(&mut ca)
         .expect("SET");
-    // b never acknowledged them, but the limit is one byte: they go.
+    // b never acknowledged them, but they are past the limit: they go.
     wait_for("segments over the limit removed", CONVERGE, || {
         (segments(dir_a.path()) == 1).then_some(())
     });

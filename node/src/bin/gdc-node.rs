@@ -67,6 +67,10 @@ struct Flags {
     /// Binlog kept for regions that lack it, in bytes (or 100mb, 8gb) [default: 8gb].
     #[arg(long, value_parser = |s: &str| gdc_node::config::parse_bytes(s).ok_or("a size such as 100mb"))]
     binlog_retention_bytes: Option<u64>,
+    /// Binlog kept for regions that lack it, by age of its last write, in seconds; 0: no
+    /// limit [default: 604800, a week].
+    #[arg(long)]
+    binlog_retention_secs: Option<u64>,
     /// How often each inbound channel runs anti-entropy with its peer, in ms; 0: never
     /// [default: 60000].
     #[arg(long)]
@@ -126,6 +130,9 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     }
     if let Some(v) = flags.binlog_retention_bytes {
         c.binlog_retention_bytes = v;
+    }
+    if let Some(v) = flags.binlog_retention_secs {
+        c.binlog_retention_secs = v;
     }
     if let Some(v) = flags.anti_entropy_interval_ms {
         c.anti_entropy_interval_ms = v;
