@@ -23,7 +23,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -397,10 +397,13 @@ async fn anti_entropy(node: Arc<Node>, peer: Peer, mut client: PeerClient, inter
     loop {
         tick.tick().await;
         match anti_entropy_round(&node, &peer, &mut client).await {
-            Ok(repaired) => node.shared().sync.update(&peer, |c| {
-                c.anti_entropy_rounds += 1;
-                c.repaired_keys += repaired;
-            }),
+            Ok(true) => node
+                .shared()
+                .sync
+                .update(&peer, |c| c.anti_entropy_rounds += 1),
+            Ok(false) => {
+                debug!(peer = %peer.region, "anti-entropy round cut short: behind the peer")
+            }
             Err(e) => warn!(peer = %peer.region, error = %e, "anti-entropy round failed"),
         }
     }
@@ -430,12 +433,14 @@ async fn caught_up_with(node: &Node, theirs: &VersionVector) -> bool {
 /// One anti-entropy round: the peer's digests; once this node has applied all the peer
 /// had, its own; for each database, the keys of the buckets that differ, merged. Keys the
 /// merge changed were wrong here (this node had every op the peer had, so only damage
-/// explains a difference): returned as a count, and logged at warn.
+/// explains a difference): counted in the channel's status, and logged at warn. Returns
+/// whether the round went through every database (not when this node stayed behind the
+/// peer).
 async fn anti_entropy_round(
     node: &Arc<Node>,
     peer: &Peer,
     client: &mut PeerClient,
-) -> Result<u64, String> {
+) -> Result<bool, String> {
     let reply = client
         .digests(DigestsRequest {})
         .await
@@ -443,7 +448,7 @@ async fn anti_entropy_round(
         .into_inner();
     let theirs = gdc_proto::vv::from_field(reply.applied.as_ref());
     if !caught_up_with(node, &theirs).await {
-        return Ok(0);
+        return Ok(false);
     }
     let reading = Arc::clone(node);
     let ours: Vec<Vec<u64>> = tokio::task::spawn_blocking(move || {
@@ -455,7 +460,6 @@ async fn anti_entropy_round(
     })
     .await
     .map_err(|e| e.to_string())?;
-    let mut repaired = 0;
     for (db, their_db) in reply.databases.iter().enumerate().take(DATABASES) {
         let differ: Vec<u32> = (0..DIGEST_BUCKETS)
             .filter(|&b| their_db.buckets.get(b) != ours[db].get(b))
@@ -474,7 +478,7 @@ async fn anti_entropy_round(
         };
         let snap = receive_state(client.fetch_keys(request).await).await?;
         if !caught_up_with(node, &snap.applied).await {
-            return Ok(repaired);
+            return Ok(false);
         }
         let changed =
             node.lock_store()
@@ -492,11 +496,13 @@ async fn anti_entropy_round(
                 sample = ?sample,
                 "anti-entropy repaired keys that differed from the peer"
             );
-            repaired += changed.len() as u64;
+            node.shared()
+                .sync
+                .update(peer, |c| c.repaired_keys += changed.len() as u64);
             node.wrote();
         }
     }
-    Ok(repaired)
+    Ok(true)
 }
 
 /// An error and its causes, one after another (tonic's own text says only "transport
