@@ -58,10 +58,6 @@ impl<V> KeyTable<V> {
         self.position(key).map(|i| &mut self.entries[i].1)
     }
 
-    pub fn contains_key(&self, key: &[u8]) -> bool {
-        self.position(key).is_some()
-    }
-
     /// Add a key that is not present (the caller has just looked).
     fn push_new(&mut self, key: Blob, value: V) -> usize {
         let at = self.entries.len();

@@ -26,12 +26,12 @@ pub enum Direction {
 
 /// The faults in force.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Faults {
-    pub stall_forward: bool,
-    pub stall_back: bool,
-    pub delay: Duration,
+struct Faults {
+    stall_forward: bool,
+    stall_back: bool,
+    delay: Duration,
     /// Bumped by [`Proxy::sever`]: connections older than the current value close.
-    pub generation: u64,
+    generation: u64,
 }
 
 impl Faults {
@@ -87,11 +87,6 @@ impl Proxy {
     /// Where to connect to reach the target through the proxy.
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    /// The faults in force now.
-    pub fn faults(&self) -> Faults {
-        self.faults.borrow().clone()
     }
 
     /// Stall both directions.
