@@ -324,9 +324,11 @@ impl<V: Clone + PartialEq> Field<V> {
     }
 
     /// Forget reset records no future op can need: the reset and its remover are causally
-    /// stable and no live entry continues the lifetime it reset.
-    pub fn gc(&mut self, stable: &VersionVector) {
+    /// stable and no live entry continues the lifetime it reset. Returns whether any was.
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        let mut changed = false;
         if let Some(c) = &mut self.counter {
+            let before = c.resets.len();
             let entries = &c.entries;
             c.resets.retain(|(s, r)| {
                 let continued = entries
@@ -335,8 +337,10 @@ impl<V: Clone + PartialEq> Field<V> {
                 let stable_now = stable.get(*s) >= r.op && stable.covers(r.by);
                 continued || !stable_now
             });
+            changed = c.resets.len() != before;
         }
         self.tidy();
+        changed
     }
 
     /// Reset records (for encoding).

@@ -81,11 +81,15 @@ impl HashPart {
         self.fields.retain(|_, f| !f.is_void());
     }
 
-    pub fn gc(&mut self, stable: &VersionVector) {
+    /// [`Field::gc`] of every field, dropping those left void. Returns whether any changed.
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        let before = self.fields.len();
+        let mut changed = false;
         self.fields.retain(|_, f| {
-            f.gc(stable);
+            changed |= f.gc(stable);
             !f.is_void()
         });
+        changed || self.fields.len() != before
     }
 
     pub(crate) fn tidy(&mut self, f: &[u8]) {

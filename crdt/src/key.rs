@@ -134,12 +134,12 @@ impl Part {
         }
     }
 
-    fn gc(&mut self, stable: &VersionVector) {
+    fn gc(&mut self, stable: &VersionVector) -> bool {
         match self {
             Part::Str(f) => f.gc(stable),
             Part::Hash(h) => h.gc(stable),
             Part::ZSet(z) => z.gc(stable),
-            Part::Set(_) | Part::List(_) => {}
+            Part::Set(_) | Part::List(_) => false,
         }
     }
 }
@@ -495,30 +495,26 @@ impl Full {
     }
 
     /// Forget what no future op or merge can need, given a causally stable vector (see
-    /// [`Tomb::gc`]). Returns whether the key is now void and can be dropped.
+    /// [`Tomb::gc`]). Returns whether anything was forgotten.
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
-        if let Some(t) = &mut self.tomb {
-            t.gc(stable);
-        }
+        let mut changed = self.tomb.as_mut().is_some_and(|t| t.gc(stable));
         for p in &mut self.parts {
-            p.gc(stable);
+            changed |= p.gc(stable);
         }
         self.tidy();
-        self.is_void()
+        changed
     }
 
     /// [`Full::gc`] of the tomb and the string field only: cheap whatever the key's size.
     fn gc_tomb(&mut self, stable: &VersionVector) -> bool {
-        if let Some(t) = &mut self.tomb {
-            t.gc(stable);
-        }
+        let mut changed = self.tomb.as_mut().is_some_and(|t| t.gc(stable));
         for p in &mut self.parts {
             if let Part::Str(f) = p {
-                f.gc(stable);
+                changed |= f.gc(stable);
             }
         }
         self.tidy();
-        self.is_void()
+        changed
     }
 
     /// Drop void parts and an empty tomb: one canonical form for equal states.
@@ -842,14 +838,14 @@ impl KeyState {
     }
 
     /// Forget what no future op or merge can need, given a causally stable vector (see
-    /// [`Tomb::gc`]). Returns whether the key is now void and can be dropped.
+    /// [`Tomb::gc`]). Returns whether anything was forgotten (the key may then be void).
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
         if let Repr::Plain(_) = self.0 {
             return false;
         }
-        let void = self.make_full().gc(stable);
+        let changed = self.make_full().gc(stable);
         self.compact();
-        void
+        changed
     }
 
     /// [`KeyState::gc`] of removal knowledge only (the tomb, and the string's counter resets):
@@ -859,9 +855,9 @@ impl KeyState {
         if let Repr::Plain(_) = self.0 {
             return false;
         }
-        let void = self.make_full().gc_tomb(stable);
+        let changed = self.make_full().gc_tomb(stable);
         self.compact();
-        void
+        changed
     }
 }
 

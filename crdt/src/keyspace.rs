@@ -16,15 +16,98 @@ use xxhash_rust::xxh3::xxh3_64;
 pub const DIGEST_BUCKETS: usize = 256;
 
 /// One database (Redis's `SELECT n`).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Keyspace {
-    keys: KeyTable<KeyState>,
+    keys: KeyTable<Slot>,
     /// FLUSHDB/FLUSHALL: every piece (content and TTL) covered is removed.
     flushed: VersionVector,
     /// Per origin, the largest flush op that raised `flushed` (for garbage collection).
     flushed_by: VersionVector,
     /// Keys with an expiry, by expiry time: what the active expiry cycle looks at.
     expiries: BTreeSet<(u64, Blob)>,
+    /// Bucket digests, kept up to date as keys change.
+    digests: Digests,
+}
+
+/// A key's state and its digest as counted in its bucket.
+#[derive(Clone, Debug)]
+struct Slot {
+    state: KeyState,
+    /// The key's digest as summed into its bucket; 0 while the key has changed since (its
+    /// digest is then in no bucket, and is computed again when digests are next read).
+    digest: u64,
+}
+
+impl Slot {
+    fn new(state: KeyState) -> Slot {
+        Slot { state, digest: 0 }
+    }
+}
+
+/// Per bucket, the wrapping sum of the digests of the keys in it (tombstones included: two
+/// regions that would change each other on a merge never look equal). A write only takes its
+/// key's old digest out of the bucket and notes the key; digests of changed keys are computed
+/// when the buckets are read, so a key written a thousand times between two anti-entropy
+/// rounds is encoded once, and a round costs O(keys changed), not O(keys).
+#[derive(Clone, Debug)]
+struct Digests {
+    buckets: Box<[u64; DIGEST_BUCKETS]>,
+    /// Keys changed since the buckets were last read (may repeat, or name keys since removed).
+    changed: Vec<Blob>,
+    /// The list grew past its bound and was dropped: the next read looks at every key.
+    rescan: bool,
+}
+
+impl Default for Digests {
+    fn default() -> Self {
+        Digests {
+            buckets: Box::new([0; DIGEST_BUCKETS]),
+            changed: Vec::new(),
+            rescan: false,
+        }
+    }
+}
+
+impl Digests {
+    /// Take `key`'s digest out of its bucket, as the key is about to change or go.
+    fn forget(&mut self, key: &[u8], slot: &mut Slot, keys_held: usize) {
+        if slot.digest != 0 {
+            let b = &mut self.buckets[bucket_of(key)];
+            *b = b.wrapping_sub(slot.digest);
+            slot.digest = 0;
+            self.note_changed(key, keys_held);
+        }
+    }
+
+    /// Remember to count `key` again. The list is bounded by an eighth of the keys held (plus
+    /// a little); past that, scanning every key is cheaper than keeping the list.
+    fn note_changed(&mut self, key: &[u8], keys_held: usize) {
+        if self.rescan {
+            return;
+        }
+        if self.changed.len() >= keys_held / 8 + 1024 {
+            self.changed = Vec::new();
+            self.rescan = true;
+            return;
+        }
+        self.changed.push(Blob::from(key));
+    }
+
+    /// Count every key again (after a change to all of them, or a load).
+    fn recount_all(&mut self) {
+        self.buckets.fill(0);
+        self.changed = Vec::new();
+        self.rescan = true;
+    }
+
+    /// Count the digest of one key whose digest is in no bucket.
+    fn count(&mut self, key: &[u8], slot: &mut Slot) {
+        if slot.digest == 0 {
+            slot.digest = key_digest(key, &slot.state).max(1);
+            let b = &mut self.buckets[bucket_of(key)];
+            *b = b.wrapping_add(slot.digest);
+        }
+    }
 }
 
 impl Keyspace {
@@ -39,22 +122,28 @@ impl Keyspace {
         flushed_by: VersionVector,
     ) -> Keyspace {
         let mut ks = Keyspace {
-            keys: keys.into_iter().filter(|(_, k)| !k.is_void()).collect(),
+            keys: keys
+                .into_iter()
+                .filter(|(_, k)| !k.is_void())
+                .map(|(key, k)| (key, Slot::new(k)))
+                .collect(),
             flushed,
             flushed_by,
             expiries: BTreeSet::new(),
+            digests: Digests::default(),
         };
+        ks.digests.recount_all();
         ks.rebuild_expiries();
         ks
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&KeyState> {
-        self.keys.get(key)
+        self.keys.get(key).map(|s| &s.state)
     }
 
     /// Every key with any state, including keys kept only as tombstones.
     pub fn iter(&self) -> impl Iterator<Item = (&Blob, &KeyState)> {
-        self.keys.iter()
+        self.keys.iter().map(|(key, s)| (key, &s.state))
     }
 
     /// Number of keys held, tombstones included.
@@ -68,7 +157,10 @@ impl Keyspace {
 
     /// Number of keys a reader sees at `now_ms`.
     pub fn live_len(&self, now_ms: u64) -> usize {
-        self.keys.values().filter(|k| k.exists(now_ms)).count()
+        self.keys
+            .values()
+            .filter(|s| s.state.exists(now_ms))
+            .count()
     }
 
     /// The FLUSHDB cutoff and the flush ops behind it.
@@ -79,24 +171,18 @@ impl Keyspace {
     /// Apply one effect to one key. Returns whether the key now holds removal knowledge
     /// (a tomb), which the caller may want to collect.
     pub fn apply(&mut self, key: &[u8], e: &Effect) -> bool {
-        let k = match self.keys.get_mut(key) {
-            Some(k) => k,
-            None => {
-                if let Some(new) = KeyState::new_from_plain_write(e, &self.flushed) {
-                    self.keys.insert(Blob::from(key), new);
-                    return false;
-                }
-                self.keys.get_or_insert_with(key, KeyState::default)
+        if self.keys.get(key).is_none() {
+            if let Some(new) = KeyState::new_from_plain_write(e, &self.flushed) {
+                self.keys.insert(Blob::from(key), Slot::new(new));
+                self.digests.note_changed(key, self.keys.len());
+                return false;
             }
-        };
-        let before = k.expire_at();
-        k.apply(e, &self.flushed);
-        let after = k.expire_at();
-        let tomb = k.tomb().is_some();
-        if k.is_void() {
-            self.keys.remove(key);
         }
-        self.reindex(key, before, after);
+        let mut tomb = false;
+        self.update_key(key, true, |k, flushed| {
+            k.apply(e, flushed);
+            tomb = k.tomb().is_some();
+        });
         tomb
     }
 
@@ -126,7 +212,7 @@ impl Keyspace {
         self.expiries = self
             .keys
             .iter()
-            .filter_map(|(key, k)| k.expire_at().map(|at| (at, key.clone())))
+            .filter_map(|(key, s)| s.state.expire_at().map(|at| (at, key.clone())))
             .collect();
     }
 
@@ -141,30 +227,38 @@ impl Keyspace {
     /// Remove from every key what the FLUSHDB cutoff covers.
     fn prune_all_flushed(&mut self) {
         let flushed = &self.flushed;
-        self.keys.retain(|_, k| {
-            k.prune_flushed(flushed);
-            !k.is_void()
+        self.digests.recount_all();
+        self.keys.retain(|_, s| {
+            s.state.prune_flushed(flushed);
+            s.digest = 0;
+            !s.state.is_void()
         });
         self.rebuild_expiries();
     }
 
-    /// Change one key through `f` (given the FLUSHDB cutoff), keeping the expiry index in
-    /// step and dropping the key if nothing is left. An absent key is made (empty) first
-    /// with `create`, else left alone.
+    /// Change one key through `f` (given the FLUSHDB cutoff), keeping the expiry index and
+    /// the digests in step and dropping the key if nothing is left. An absent key is made
+    /// (empty) first with `create`, else left alone.
     fn update_key(
         &mut self,
         key: &[u8],
         create: bool,
         f: impl FnOnce(&mut KeyState, &VersionVector),
     ) {
-        let k = if create {
-            self.keys.get_or_insert_with(key, KeyState::default)
-        } else {
-            match self.keys.get_mut(key) {
-                Some(k) => k,
-                None => return,
+        let held = self.keys.len();
+        let slot = match self.keys.get_mut(key) {
+            Some(slot) => {
+                self.digests.forget(key, slot, held);
+                slot
             }
+            None if create => {
+                self.digests.note_changed(key, held + 1);
+                self.keys
+                    .get_or_insert_with(key, || Slot::new(KeyState::default()))
+            }
+            None => return,
         };
+        let k = &mut slot.state;
         let before = k.expire_at();
         f(k, &self.flushed);
         let after = k.expire_at();
@@ -204,17 +298,17 @@ impl Keyspace {
     ) -> Vec<Blob> {
         self.join_flushed(&other.flushed, &other.flushed_by);
         let mut changed = Vec::new();
-        for (key, theirs) in other.keys.iter().filter(|(key, _)| in_scope(key)) {
+        for (key, theirs) in other.iter().filter(|(key, _)| in_scope(key)) {
             self.update_key(key, false, |k, _| {
                 k.gc(stable);
             });
-            let was = self.keys.get(key).cloned();
+            let was = self.get(key).cloned();
             self.update_key(key, true, |k, flushed| {
                 k.merge(theirs);
                 k.prune_flushed(flushed);
                 k.gc(stable);
             });
-            if self.keys.get(key) != was.as_ref() {
+            if self.get(key) != was.as_ref() {
                 changed.push(key.clone());
             }
         }
@@ -231,7 +325,16 @@ impl Keyspace {
             self.flushed = VersionVector::new();
             self.flushed_by = VersionVector::new();
         }
-        self.keys.retain(|_, k| !k.gc(stable));
+        let held = self.keys.len();
+        let digests = &mut self.digests;
+        self.keys.retain(|key, s| {
+            let changed = s.state.gc(stable);
+            let void = s.state.is_void();
+            if changed || void {
+                digests.forget(key, s, held);
+            }
+            !void
+        });
         self.rebuild_expiries();
     }
 }
@@ -240,9 +343,11 @@ impl Keyspace {
     /// [`Keyspace::apply`] followed by [`Keyspace::gc_key`], with a direct path for the most
     /// common write, a SET over a plain string, when what it removes is already stable.
     pub fn apply_and_collect(&mut self, key: &[u8], e: &Effect, stable: &VersionVector) {
-        if let Some(k) = self.keys.get_mut(key) {
-            if let Some(new) = k.overwritten_plainly(e, &self.flushed, stable) {
-                *k = new;
+        let held = self.keys.len();
+        if let Some(slot) = self.keys.get_mut(key) {
+            if let Some(new) = slot.state.overwritten_plainly(e, &self.flushed, stable) {
+                self.digests.forget(key, slot, held);
+                slot.state = new;
                 return;
             }
         }
@@ -262,26 +367,45 @@ impl Keyspace {
 impl Crdt for Keyspace {
     fn merge(&mut self, other: &Keyspace) {
         self.join_flushed(&other.flushed, &other.flushed_by);
-        for (key, k) in other.keys.iter() {
+        for (key, k) in other.iter() {
             self.merge_key(key, k);
         }
     }
 }
 
+/// Equal when they hold the same keys with equal states and the same FLUSHDB knowledge
+/// (the expiry index and digests follow from those).
+impl PartialEq for Keyspace {
+    fn eq(&self, other: &Self) -> bool {
+        self.flushed == other.flushed
+            && self.flushed_by == other.flushed_by
+            && self.keys.len() == other.keys.len()
+            && self.iter().all(|(key, k)| other.get(key) == Some(k))
+    }
+}
+
 impl Keyspace {
-    /// Per bucket, the wrapping sum of the digests of the keys in it (tombstones included:
-    /// two regions that would change each other on a merge never look equal).
-    pub fn bucket_digests(&self) -> Vec<u64> {
-        let mut b = vec![0u64; DIGEST_BUCKETS];
-        for (key, k) in self.keys.iter() {
-            let i = bucket_of(key);
-            b[i] = b[i].wrapping_add(key_digest(key, k));
+    /// Per bucket, the wrapping sum of the digests of the keys in it (see [`Digests`]).
+    pub fn bucket_digests(&mut self) -> &[u64; DIGEST_BUCKETS] {
+        let d = &mut self.digests;
+        if d.rescan {
+            for (key, slot) in self.keys.iter_mut() {
+                d.count(key, slot);
+            }
+            d.rescan = false;
+        } else {
+            for key in std::mem::take(&mut d.changed) {
+                if let Some(slot) = self.keys.get_mut(&key) {
+                    d.count(&key, slot);
+                }
+            }
         }
-        b
+        d.changed = Vec::new();
+        &d.buckets
     }
 
     /// The digest of the whole database: equal in two regions when their states are equal.
-    pub fn digest(&self) -> u64 {
+    pub fn digest(&mut self) -> u64 {
         let mut bytes = Vec::with_capacity(DIGEST_BUCKETS * 8 + 64);
         for d in self.bucket_digests() {
             bytes.extend_from_slice(&d.to_le_bytes());

@@ -68,16 +68,21 @@ impl Tomb {
     /// Drop what no future op or merge can need. `stable` must be causally stable: every
     /// member has applied it, and every op concurrent with it has been applied here. Then no
     /// member still holds a removed piece, and nothing concurrent with a removal is still on
-    /// its way, so forgetting the removal cannot bring the piece back.
-    pub fn gc(&mut self, stable: &VersionVector) {
+    /// its way, so forgetting the removal cannot bring the piece back. Returns whether
+    /// anything was forgotten.
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        let mut changed = false;
         if !self.cutoff.is_empty()
             && stable.dominates(&self.cutoff)
             && stable.dominates(&self.cutoff_by)
         {
             self.cutoff = VersionVector::new();
             self.cutoff_by = VersionVector::new();
+            changed = true;
         }
+        let before = self.cloud.len();
         self.cloud
             .retain(|&d, &mut by| !(stable.covers(d) && stable.covers(by)));
+        changed || self.cloud.len() != before
     }
 }

@@ -145,11 +145,15 @@ impl ZSetPart {
         self.reindex();
     }
 
-    pub fn gc(&mut self, stable: &VersionVector) {
+    /// [`Field::gc`] of every member, dropping those left void. Returns whether any changed.
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        let before = self.members.len();
+        let mut changed = false;
         self.members.retain(|_, f| {
-            f.gc(stable);
+            changed |= f.gc(stable);
             !f.is_void()
         });
+        changed || self.members.len() != before
     }
 
     fn reindex(&mut self) {

@@ -123,7 +123,7 @@ fn reset_records_are_dropped_when_stable_and_counting_restarts_cleanly() {
 
 proptest::proptest! {
     /// The direct path a node without peers takes for plain overwrites gives the same state
-    /// as applying and then collecting.
+    /// as applying and then collecting, and keeps the digests up to date as that does.
     #[test]
     fn direct_overwrite_path_equals_apply_then_collect(cmds in proptest::collection::vec((0u8..4, 0usize..2, proptest::prelude::any::<u8>()), 1..60)) {
         use gdc_crdt::{Dot, Hlc, Keyspace, OpId, ServerId, Tag};
@@ -147,6 +147,8 @@ proptest::proptest! {
                 general.gc_key(key.as_bytes(), &applied);
             }
             proptest::prop_assert_eq!(&direct, &general);
+            // Read every step, so each path must keep its digests up to date.
+            proptest::prop_assert_eq!(direct.bucket_digests(), general.bucket_digests());
         }
     }
 }

@@ -325,6 +325,16 @@ impl Store {
         &self.dbs[db]
     }
 
+    /// A database's bucket digests (counting the keys changed since they were last read).
+    pub fn bucket_digests(&mut self, db: usize) -> Vec<u64> {
+        self.dbs[db].bucket_digests().to_vec()
+    }
+
+    /// A database's digest (GDC.DIGEST).
+    pub fn digest(&mut self, db: usize) -> u64 {
+        self.dbs[db].digest()
+    }
+
     /// A key as a reader sees it at `now`: `None` when absent or expired.
     pub fn get(&self, db: usize, key: &[u8], now: u64) -> Option<&KeyState> {
         self.dbs[db].get(key).filter(|k| k.exists(now))

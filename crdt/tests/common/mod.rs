@@ -390,12 +390,14 @@ impl Cluster {
         stable
     }
 
+    /// Collect what is stable at `r`, then read its digests as an anti-entropy round would
+    /// (so later changes must keep them up to date; [`Cluster::assert_converged`] checks).
     pub fn gc(&mut self, r: usize) {
-        if !self.gc {
-            return;
+        if self.gc {
+            let stable = self.stable(r);
+            self.replicas[r].ks.gc(&stable);
         }
-        let stable = self.stable(r);
-        self.replicas[r].ks.gc(&stable);
+        self.replicas[r].ks.bucket_digests();
     }
 
     pub fn run(&mut self, s: &Step) {
@@ -483,14 +485,34 @@ impl Cluster {
         }
     }
 
-    /// Panics unless every replica holds an equal keyspace with an equal digest.
-    pub fn assert_converged(&self) {
-        let first = &self.replicas[0].ks;
-        for (i, r) in self.replicas.iter().enumerate().skip(1) {
-            assert_eq!(first, &r.ks, "replica 1 and replica {} differ", i + 1);
+    /// Panics unless every replica holds an equal keyspace with an equal digest, and each
+    /// replica's digests, kept up to date through every change, equal digests counted afresh.
+    pub fn assert_converged(&mut self) {
+        for (i, r) in self.replicas.iter_mut().enumerate() {
+            let (flushed, flushed_by) = r.ks.flushed();
+            let mut fresh = Keyspace::from_parts(
+                r.ks.iter().map(|(key, k)| (key.clone(), k.clone())),
+                flushed.clone(),
+                flushed_by.clone(),
+            );
             assert_eq!(
-                first.digest(),
-                r.ks.digest(),
+                r.ks.bucket_digests(),
+                fresh.bucket_digests(),
+                "replica {}'s kept digests are stale",
+                i + 1
+            );
+        }
+        let first_digest = self.replicas[0].ks.digest();
+        for i in 1..self.replicas.len() {
+            assert_eq!(
+                self.replicas[0].ks,
+                self.replicas[i].ks,
+                "replica 1 and replica {} differ",
+                i + 1
+            );
+            assert_eq!(
+                first_digest,
+                self.replicas[i].ks.digest(),
                 "digests of replica 1 and {} differ",
                 i + 1
             );

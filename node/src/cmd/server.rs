@@ -456,9 +456,9 @@ pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return wrong_arity("gdc.digest");
     }
     // Collect what is stable first, so that the digest does not depend on when the
-    // periodic collection last ran (the digest is O(keys) anyway).
+    // periodic collection last ran.
     ctx.store.gc_all();
-    Reply::bulk(format!("{:016x}", ctx.store.db(db).digest()))
+    Reply::bulk(format!("{:016x}", ctx.store.digest(db)))
 }
 
 /// GDC.DEBUG SET-UNLOGGED key value: a test hook (accepted only with

@@ -454,9 +454,7 @@ async fn anti_entropy_round(
     let ours: Vec<Vec<u64>> = tokio::task::spawn_blocking(move || {
         let mut store = reading.lock_store();
         store.gc_all();
-        (0..DATABASES)
-            .map(|db| store.db(db).bucket_digests())
-            .collect()
+        (0..DATABASES).map(|db| store.bucket_digests(db)).collect()
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -196,13 +196,14 @@ impl SyncRpc for SyncService {
 
     async fn digests(&self, _: Request<DigestsRequest>) -> Result<Response<DigestsReply>, Status> {
         let node = Arc::clone(&self.node);
-        // O(keys): off the runtime threads (it holds the store lock meanwhile).
+        // The collection pass is O(keys) (digests only count keys changed since the last
+        // round): off the runtime threads, as it holds the store lock meanwhile.
         let (applied, databases) = tokio::task::spawn_blocking(move || {
             let mut store = node.lock_store();
             store.gc_all();
             let databases = (0..crate::store::DATABASES)
                 .map(|db| DatabaseDigests {
-                    buckets: store.db(db).bucket_digests(),
+                    buckets: store.bucket_digests(db),
                 })
                 .collect::<Vec<_>>();
             (store.applied().clone(), databases)
