@@ -31,9 +31,10 @@ pub struct Config {
     pub peers: Vec<Peer>,
     /// The secret every sync call carries; required with a sync port.
     pub cluster_token: Option<String>,
-    /// Whether inbound channels ask their peers to gzip what they send (worth it across
-    /// regions; on one machine it costs more CPU than it saves).
-    pub sync_gzip: bool,
+    /// Whether inbound channels ask their peers to compress (DEFLATE) what they send in
+    /// messages of 4 KiB or more (worth it across regions; on one machine it costs more CPU
+    /// than it saves).
+    pub sync_compression: bool,
     /// `binlog-retention-bytes`: binlog a snapshot covers is kept for regions that have not
     /// acknowledged it, up to this many bytes (0: no limit); past it, it goes, and those
     /// regions need a full sync.
@@ -114,7 +115,7 @@ impl Default for Config {
             sync_port: None,
             peers: Vec::new(),
             cluster_token: None,
-            sync_gzip: true,
+            sync_compression: true,
             binlog_retention_bytes: 8 * 1024 * 1024 * 1024,
             binlog_retention_secs: 7 * 24 * 3600,
             anti_entropy_interval_ms: 60_000,
@@ -174,12 +175,13 @@ pub fn parse_yes_no(s: &str) -> Result<bool, String> {
     }
 }
 
-/// `gzip` or `none`: whether channels compress.
+/// `deflate` or `none`: whether channels compress (`gzip`, the same algorithm, is accepted
+/// for `deflate`).
 pub fn parse_compression(s: &str) -> Result<bool, String> {
     match s {
-        "gzip" => Ok(true),
+        "deflate" | "gzip" => Ok(true),
         "none" => Ok(false),
-        _ => Err(format!("sync compression is gzip or none, not '{s}'")),
+        _ => Err(format!("sync compression is deflate or none, not '{s}'")),
     }
 }
 
@@ -252,7 +254,7 @@ impl Config {
                 "tls-key" => self.tls_key = Some(text()?.into()),
                 "tls-ca" => self.tls_ca = Some(text()?.into()),
                 "sync-compression" => {
-                    self.sync_gzip = parse_compression(&text()?).map_err(|e| bad(&e))?
+                    self.sync_compression = parse_compression(&text()?).map_err(|e| bad(&e))?
                 }
                 "peers" => {
                     let list = v

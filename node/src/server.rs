@@ -317,7 +317,12 @@ impl Shared {
             ),
             (
                 "sync-compression",
-                if c.sync_gzip { "gzip" } else { "none" }.into(),
+                if c.sync_compression {
+                    "deflate"
+                } else {
+                    "none"
+                }
+                .into(),
             ),
             (
                 "binlog-retention-bytes",

@@ -374,6 +374,7 @@ fn the_sync_port_refuses_callers_without_the_token_and_survives_garbage() {
                     region: "intruder".into(),
                     server_id: 77,
                     applied: None,
+                    deflate: false,
                 })),
             };
             let mut req = tonic::Request::new(tokio_stream::iter(vec![hello]));
@@ -452,6 +453,60 @@ fn write_arrives(from: &TestNode, to: &TestNode, key: &str, value: &str) {
             .expect("GET")
             .filter(|v| v == value)
     });
+}
+
+#[test]
+fn a_compressed_channel_carries_the_same_writes_in_fewer_bytes() {
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (mut a, addrs) = start_with(&dirs[..1], &["a"], |_| vec![], |_, _| {});
+    let a = a.remove(0);
+    // Written before the readers exist, so they catch up in full batches (large enough to
+    // be compressed), of values that compress well.
+    let mut ca = a.client();
+    let mut pipe = redis::pipe();
+    for i in 0..3000 {
+        pipe.cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(format!("value {i} ").repeat(20))
+            .ignore();
+    }
+    let _: () = pipe.query(&mut ca).expect("SETs");
+    let reader = |dir: &tempfile::TempDir, region: &str, compression: bool| {
+        let (l, _) = sync_listener();
+        TestNode::start_synced(dir.path(), l, |c| {
+            c.region = region.into();
+            c.peers = vec![peer("a", addrs[0])];
+            c.sync_compression = compression;
+        })
+    };
+    let (b, c) = (reader(&dirs[1], "b", true), reader(&dirs[2], "c", false));
+    write_arrives(&a, &b, "done", "yes");
+    write_arrives(&a, &c, "done", "yes");
+    for node in [&b, &c] {
+        let mut conn = node.client();
+        assert_eq!(digest(&mut conn, 0), digest(&mut ca, 0));
+        assert_eq!(
+            get(&mut conn, "k2999"),
+            Some("value 2999 ".repeat(20)),
+            "a value read back whole"
+        );
+    }
+    let received = |node: &TestNode| -> u64 {
+        replication_field(&mut node.client(), Some("a"), "bytes_received")
+            .parse()
+            .expect("a number")
+    };
+    let (packed, plain) = (received(&b), received(&c));
+    assert!(
+        plain > 3000 * 200,
+        "the uncompressed channel carried every value: {plain} bytes"
+    );
+    assert!(
+        packed * 5 < plain,
+        "compressed {packed} bytes against {plain} uncompressed"
+    );
 }
 
 #[test]
@@ -869,9 +924,26 @@ fn channels_run_over_mutual_tls_and_strangers_are_refused() {
     assert_eq!(v, "over-tls");
 }
 
-/// A sender that answers every subscription with one batch of `frames` (and then nothing).
+/// A sender that answers its subscriptions in turn with one of `batches` (and then nothing).
 struct FakeSender {
+    batches: Vec<gdc_proto::sync::OpBatch>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+/// A batch from the fake sender.
+fn fake_batch(
     frames: Vec<Vec<u8>>,
+    packed_frames: Vec<u8>,
+    packed_len: u64,
+) -> gdc_proto::sync::OpBatch {
+    gdc_proto::sync::OpBatch {
+        frames,
+        sender_id: 99,
+        sender_region: "evil".into(),
+        sender_applied: None,
+        packed_frames,
+        packed_len,
+    }
 }
 
 #[tonic::async_trait]
@@ -883,12 +955,10 @@ impl gdc_proto::sync::sync_server::Sync for FakeSender {
         &self,
         _: tonic::Request<tonic::Streaming<gdc_proto::sync::SubscribeRequest>>,
     ) -> Result<tonic::Response<Self::SubscribeStream>, tonic::Status> {
-        let batch = gdc_proto::sync::OpBatch {
-            frames: self.frames.clone(),
-            sender_id: 99,
-            sender_region: "evil".into(),
-            sender_applied: None,
-        };
+        let call = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let batch = self.batches[call % self.batches.len()].clone();
         Ok(tonic::Response::new(tokio_stream::iter(vec![Ok(batch)])))
     }
 
@@ -923,6 +993,7 @@ type GarbageState =
 fn garbage_state() -> GarbageState {
     let chunk = gdc_proto::sync::StateChunk {
         data: b"GDCSNAP1 and then nonsense".to_vec(),
+        raw_len: 0,
     };
     tokio_stream::iter(vec![Ok(chunk)])
 }
@@ -939,10 +1010,22 @@ fn garbage_from_a_peer_is_refused_and_the_node_goes_on() {
         .expect("runtime");
     rt.spawn(async move {
         let listener = tokio::net::TcpListener::from_std(fake).expect("listener");
-        let frames = vec![b"\x01\x00not a record".to_vec(), vec![0xff; 64]];
+        let batches = vec![
+            fake_batch(
+                vec![b"\x01\x00not a record".to_vec(), vec![0xff; 64]],
+                vec![],
+                0,
+            ),
+            // A packed batch that is not DEFLATE at all, one that claims more than a
+            // message may hold, and one that inflates to less than it claims.
+            fake_batch(vec![], vec![0xff; 100], 100),
+            fake_batch(vec![], b"\x03\x00".to_vec(), u64::MAX),
+            fake_batch(vec![], b"\x03\x00".to_vec(), 10),
+        ];
         let _ = tonic::transport::Server::builder()
             .add_service(gdc_proto::sync::sync_server::SyncServer::new(FakeSender {
-                frames,
+                batches,
+                calls: Default::default(),
             }))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
             .await;
@@ -952,18 +1035,27 @@ fn garbage_from_a_peer_is_refused_and_the_node_goes_on() {
     let node = TestNode::start_synced(dir.path(), l, |c| {
         c.region = "victim".into();
         c.peers = vec![peer("evil", fake_addr)];
-        // The fake sender takes no compressed requests.
-        c.sync_gzip = false;
     });
     let mut c = node.client();
-    let info = wait_for("the channel to refuse the garbage", CONVERGE, || {
-        let info: String = redis::cmd("INFO")
-            .arg("replication")
-            .query(&mut c)
-            .expect("INFO");
-        info.contains("malformed frame").then_some(info)
-    });
-    assert!(info.contains("peer=evil,"), "{info}");
+    // Each failure is the channel's last error in turn, as it retries.
+    for (what, error) in [
+        ("garbage frames", "malformed frame"),
+        ("a corrupt packed batch", "compressed message is corrupt"),
+        ("an oversized claim", "over the limit"),
+        (
+            "a claim the data does not fill",
+            "inflates to other than the 10 bytes",
+        ),
+    ] {
+        let info = wait_for(what, CONVERGE, || {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query(&mut c)
+                .expect("INFO");
+            info.contains(error).then_some(info)
+        });
+        assert!(info.contains("peer=evil,"), "{info}");
+    }
     // Nothing was applied, and clients are served as ever.
     let _: () = redis::cmd("SET")
         .arg("k")
@@ -1052,6 +1144,13 @@ fn lagging_region_gets_a_full_sync(retention: fn(&mut gdc_node::Config)) {
             .query(&mut ca)
             .expect("INCRBY");
     }
+    // A large value: the state goes in compressed chunks.
+    let bulk = "compressible ".repeat(5000);
+    let _: () = redis::cmd("SET")
+        .arg("bulk")
+        .arg(&bulk)
+        .query(&mut ca)
+        .expect("SET");
     let _: () = redis::cmd("SAVE").query(&mut ca).expect("SAVE");
     let _: () = redis::cmd("SET")
         .arg("after")
@@ -1089,6 +1188,7 @@ fn lagging_region_gets_a_full_sync(retention: fn(&mut gdc_node::Config)) {
         "b's own write is kept"
     );
     assert_eq!(get(&mut cb, "k99").as_deref(), Some("99"));
+    assert_eq!(get(&mut cb, "bulk"), Some(bulk));
     assert_eq!(get(&mut cb, "after").as_deref(), Some("x"));
     assert_eq!(get(&mut cb, "counter").as_deref(), Some("4950"));
 

@@ -13,7 +13,8 @@
 //! * **fan-out**: the source replicating to two receivers at once; its write rate, and the
 //!   rate at which the slower receiver has the writes.
 //!
-//! gdc runs twice: with channels compressed (gzip, the default) and without.
+//! gdc runs twice: with channels compressed (DEFLATE of messages of 4 KiB or more, the
+//! default) and without.
 //!
 //! ```sh
 //! cargo run --release -p gdc-benches --bin replication             # 1M ops
@@ -48,11 +49,11 @@ struct Gdc {
     dir: tempfile::TempDir,
     src: Server,
     sync_port: u16,
-    gzip: bool,
+    compressed: bool,
 }
 
 impl Gdc {
-    fn start(bin: &Path, gzip: bool) -> Gdc {
+    fn start(bin: &Path, compressed: bool) -> Gdc {
         let dir = tempfile::tempdir().expect("tempdir");
         let (port, sync_port) = (free_port(), free_port());
         let args: Vec<String> = [
@@ -76,15 +77,15 @@ impl Gdc {
             dir,
             src,
             sync_port,
-            gzip,
+            compressed,
         }
     }
 }
 
 impl Pair for Gdc {
     fn name(&self) -> &'static str {
-        if self.gzip {
-            "gdc-node (gzip)"
+        if self.compressed {
+            "gdc-node (deflate)"
         } else {
             "gdc-node (no compression)"
         }
@@ -111,7 +112,7 @@ impl Pair for Gdc {
         .chain(
             [
                 "--sync-compression",
-                if self.gzip { "gzip" } else { "none" },
+                if self.compressed { "deflate" } else { "none" },
             ]
             .map(String::from),
         )

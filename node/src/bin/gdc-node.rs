@@ -52,7 +52,7 @@ struct Flags {
     /// The secret every sync call carries (at least 8 characters).
     #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true)]
     cluster_token: Option<String>,
-    /// Whether inbound channels ask peers to compress: gzip or none [default: gzip].
+    /// Whether inbound channels ask peers to compress: deflate or none [default: deflate].
     #[arg(long, value_parser = |s: &str| gdc_node::config::parse_compression(s))]
     sync_compression: Option<bool>,
     /// TLS on the sync port: this node's certificate (PEM).
@@ -141,7 +141,7 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
         c.debug_command = v;
     }
     if let Some(v) = flags.sync_compression {
-        c.sync_gzip = v;
+        c.sync_compression = v;
     }
     if let Some(v) = &flags.cluster_token {
         c.cluster_token = Some(v.clone());

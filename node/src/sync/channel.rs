@@ -3,7 +3,8 @@
 //! subscribing again (bounded exponential backoff with jitter) from where it stopped.
 
 use super::ChannelState;
-use super::sender::MESSAGE_BYTES_MAX;
+use super::pack;
+use super::sender::{MESSAGE_BYTES_MAX, STATE_CHUNK_BYTES};
 use crate::config::Peer;
 use crate::server::Node;
 use crate::snapshot::Snapshot;
@@ -20,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 use tracing::{debug, info, warn};
@@ -216,12 +216,6 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
     let mut client = SyncClient::with_interceptor(channel, BearerToken(auth))
         .max_decoding_message_size(MESSAGE_BYTES_MAX)
         .max_encoding_message_size(MESSAGE_BYTES_MAX);
-    // The sender compresses its batches only when asked to.
-    if node.shared().config.sync_gzip {
-        client = client
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip);
-    }
 
     // Anti-entropy runs beside the subscription, on the same connection, while it lives.
     let interval = node.shared().config.anti_entropy_interval_ms;
@@ -244,6 +238,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
             region: node.shared().config.region.clone(),
             server_id: server.0,
             applied: Some((&applied).into()),
+            deflate: node.shared().config.sync_compression,
         };
         requests
             .send(SubscribeRequest {
@@ -278,8 +273,19 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .map_err(|_| format!("nothing from the peer for {IDLE_TIMEOUT:?}"))?
         .map_err(|s| format!("stream failed: {}", s.message()))?
     {
-        let bytes: usize = batch.frames.iter().map(Vec::len).sum();
-        let (done, applied) = node.apply_frames(&batch.frames)?;
+        let (bytes, done, applied) = if batch.packed_frames.is_empty() {
+            let bytes: usize = batch.frames.iter().map(Vec::len).sum();
+            let (done, applied) = node.apply_frames(&batch.frames)?;
+            (bytes, done, applied)
+        } else {
+            let joined = pack::inflate(
+                &batch.packed_frames,
+                usize::try_from(batch.packed_len).unwrap_or(usize::MAX),
+                MESSAGE_BYTES_MAX,
+            )?;
+            let (done, applied) = node.apply_frames(&pack::split_frames(&joined)?)?;
+            (batch.packed_frames.len(), done, applied)
+        };
         let theirs = gdc_proto::vv::from_field(batch.sender_applied.as_ref());
         let behind = ops_behind(&theirs, &applied);
         node.shared().sync.update(peer, |c| {
@@ -352,7 +358,15 @@ async fn receive_state(
         .map_err(|_| format!("state transfer stalled for {IDLE_TIMEOUT:?}"))?
         .map_err(|s| format!("state transfer failed: {}", s.message()))?
     {
-        bytes.extend_from_slice(&chunk.data);
+        if chunk.raw_len == 0 {
+            bytes.extend_from_slice(&chunk.data);
+        } else {
+            bytes.extend(pack::inflate(
+                &chunk.data,
+                chunk.raw_len as usize,
+                STATE_CHUNK_BYTES,
+            )?);
+        }
     }
     tokio::task::spawn_blocking(move || crate::snapshot::decode(&bytes))
         .await
@@ -371,6 +385,7 @@ async fn full_sync(node: &Arc<Node>, peer: &Peer, client: &mut PeerClient) -> Re
     let request = FullSyncRequest {
         region: node.shared().config.region.clone(),
         server_id: server.0,
+        deflate: node.shared().config.sync_compression,
     };
     let snap = receive_state(client.full_sync(request).await).await?;
     let keys: usize = snap.dbs.iter().map(gdc_crdt::Keyspace::len).sum();
@@ -473,6 +488,7 @@ async fn anti_entropy_round(
         let request = FetchKeysRequest {
             db: db as u32,
             buckets: differ,
+            deflate: node.shared().config.sync_compression,
         };
         let snap = receive_state(client.fetch_keys(request).await).await?;
         if !caught_up_with(node, &snap.applied).await {

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod channel;
+pub mod pack;
 pub mod sender;
 
 use crate::server::Shared;

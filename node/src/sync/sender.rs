@@ -6,6 +6,7 @@
 //! in bounded batches, then waits for the binlog to grow. A slow subscriber slows only its
 //! own reads: nothing is queued for it in memory beyond one batch.
 
+use super::pack::{self, Deflater, PACK_MIN_BYTES};
 use super::{SubscriberStatus, token_matches};
 use crate::binlog::{BinlogError, BinlogReader, decode_frame, encode_frame, frame_dots};
 use crate::server::Node;
@@ -21,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
-use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
@@ -94,8 +94,6 @@ impl Node {
         }
         let service_node = Arc::clone(&self);
         let service = SyncServer::new(SyncService { node: self })
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(MESSAGE_BYTES_MAX)
             .max_encoding_message_size(MESSAGE_BYTES_MAX);
         let admin = NodeAdminServer::new(super::admin::AdminService {
@@ -125,26 +123,55 @@ impl Node {
 }
 
 /// A state is sent in pieces of at most this many bytes.
-const STATE_CHUNK_BYTES: usize = 1 << 20;
+pub const STATE_CHUNK_BYTES: usize = 1 << 20;
 
-/// Stream a state copy (taken under the store lock by the caller) as encoded pieces; the
-/// encoding runs off the runtime threads.
-fn stream_state(snap: crate::snapshot::Snapshot) -> ReceiverStream<Result<StateChunk, Status>> {
+/// Stream a state copy (taken under the store lock by the caller) as encoded pieces,
+/// compressed with `deflate`; encoding and compression run off the runtime threads.
+fn stream_state(
+    snap: crate::snapshot::Snapshot,
+    deflate: bool,
+) -> ReceiverStream<Result<StateChunk, Status>> {
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
+        let internal = |e: tokio::task::JoinError| Status::internal(e.to_string());
         let bytes = match tokio::task::spawn_blocking(move || crate::snapshot::encode(&snap)).await
         {
-            Ok(b) => b,
+            Ok(b) => Arc::new(b),
             Err(e) => {
-                let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                let _ = tx.send(Err(internal(e))).await;
                 return;
             }
         };
-        for piece in bytes.chunks(STATE_CHUNK_BYTES) {
-            let chunk = StateChunk {
-                data: piece.to_vec(),
+        // Moved into each piece's blocking task and back.
+        let mut kept = deflate.then(Deflater::default);
+        for start in (0..bytes.len()).step_by(STATE_CHUNK_BYTES) {
+            let piece = start..bytes.len().min(start + STATE_CHUNK_BYTES);
+            let bytes = Arc::clone(&bytes);
+            let mut deflater = kept.take();
+            let chunk = tokio::task::spawn_blocking(move || {
+                let piece = &bytes[piece];
+                let chunk = match &mut deflater {
+                    Some(d) if piece.len() >= PACK_MIN_BYTES => StateChunk {
+                        data: d.deflate(piece),
+                        raw_len: piece.len() as u32,
+                    },
+                    _ => StateChunk {
+                        data: piece.to_vec(),
+                        raw_len: 0,
+                    },
+                };
+                (deflater, chunk)
+            })
+            .await;
+            let chunk = match chunk {
+                Ok((d, chunk)) => {
+                    kept = d;
+                    Ok(chunk)
+                }
+                Err(e) => Err(internal(e)),
             };
-            if tx.send(Ok(chunk)).await.is_err() {
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
                 return;
             }
         }
@@ -191,7 +218,7 @@ impl SyncRpc for SyncService {
             .sync
             .full_syncs_sent
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Response::new(stream_state(snap)))
+        Ok(Response::new(stream_state(snap, req.deflate)))
     }
 
     async fn digests(&self, _: Request<DigestsRequest>) -> Result<Response<DigestsReply>, Status> {
@@ -233,7 +260,7 @@ impl SyncRpc for SyncService {
             }
         }
         let snap = self.node.lock_store().copy_buckets(db, &wanted);
-        Ok(Response::new(stream_state(snap)))
+        Ok(Response::new(stream_state(snap, req.deflate)))
     }
 
     async fn subscribe(
@@ -305,6 +332,15 @@ struct Cursor {
     receiver: ServerId,
     /// What the subscriber has: its applied vector, raised as frames are sent.
     have: VersionVector,
+    /// Present when the subscriber takes compressed batches.
+    deflater: Option<Deflater>,
+}
+
+/// A batch read for a subscriber: its frames as they are, or packed.
+struct Batch {
+    frames: Vec<Vec<u8>>,
+    count: usize,
+    packed: Option<(Vec<u8>, u64)>,
 }
 
 /// At most this many frames are looked at per read, sent or skipped, so that a subscriber
@@ -314,9 +350,33 @@ const SCAN_FRAMES_MAX: usize = 65_536;
 const SCAN_BYTES_MAX: usize = 64 << 20;
 
 impl Cursor {
+    /// [`Cursor::next_frames`], packed when the subscriber takes compression and they are
+    /// worth it.
+    fn next_batch(&mut self) -> Result<(Batch, bool), BinlogError> {
+        let (frames, at_end) = self.next_frames()?;
+        let count = frames.len();
+        let bytes: usize = frames.iter().map(Vec::len).sum();
+        let batch = match &mut self.deflater {
+            Some(d) if bytes >= PACK_MIN_BYTES => {
+                let joined = pack::join_frames(&frames);
+                Batch {
+                    frames: Vec::new(),
+                    count,
+                    packed: Some((d.deflate(&joined), joined.len() as u64)),
+                }
+            }
+            _ => Batch {
+                frames,
+                count,
+                packed: None,
+            },
+        };
+        Ok((batch, at_end))
+    }
+
     /// The next frames the subscriber is missing, up to a batch's bounds, and whether the
     /// read reached the end of what is written.
-    fn next_batch(&mut self) -> Result<(Vec<Vec<u8>>, bool), BinlogError> {
+    fn next_frames(&mut self) -> Result<(Vec<Vec<u8>>, bool), BinlogError> {
         let corrupt = |why: String| BinlogError::Corrupt {
             path: "binlog".into(),
             offset: 0,
@@ -375,6 +435,7 @@ async fn feed(
         reader: BinlogReader::new(&node.shared().config.dir.join("binlog")),
         receiver: ServerId(hello.server_id),
         have,
+        deflater: hello.deflate.then(Deflater::default),
     };
     let mut tail = node.shared().binlog_tail.subscribe();
     let (sender_id, sender_region) = (
@@ -396,7 +457,7 @@ async fn feed(
             (cursor, r)
         })
         .await;
-        let (frames, at_end) = match read {
+        let (batch, at_end) = match read {
             Ok((c, Ok(read))) => {
                 cursor = c;
                 read
@@ -411,7 +472,7 @@ async fn feed(
                 break;
             }
         };
-        if frames.is_empty() && !std::mem::take(&mut first) {
+        if batch.count == 0 && !std::mem::take(&mut first) {
             if !at_end {
                 // Still skipping what the subscriber has: a heartbeat now and then.
                 if last_sent.elapsed() < HEARTBEAT {
@@ -427,12 +488,15 @@ async fn feed(
         }
         last_sent = tokio::time::Instant::now();
         first = false;
-        let sent = frames.len() as u64;
+        let sent = batch.count as u64;
+        let (packed_frames, packed_len) = batch.packed.unwrap_or_default();
         let batch = OpBatch {
-            frames,
+            frames: batch.frames,
             sender_id,
             sender_region: sender_region.clone(),
             sender_applied: Some((&applied).into()),
+            packed_frames,
+            packed_len,
         };
         if tx.send(Ok(batch)).await.is_err() {
             break;
