@@ -7,7 +7,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
     tonic_prost_build::configure().compile_with_config(
         config,
-        &["proto/sync.proto", "proto/admin.proto"],
+        &[
+            "proto/sync.proto",
+            "proto/admin.proto",
+            "proto/raft.proto",
+            "proto/coordinator.proto",
+        ],
         &["proto"],
     )?;
     Ok(())

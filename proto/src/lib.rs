@@ -1,7 +1,11 @@
-//! gdc's sync and node admin protocols: the generated tonic/prost code for `proto/*.proto`,
-//! and the conversions between its messages and gdc-crdt types (one module per type).
+//! gdc's gRPC protocols (sync, node admin, Raft between coordinators, the coordinator's
+//! API): the generated tonic/prost code for `proto/*.proto`, the cluster token every call
+//! carries, and the conversions between messages and gdc-crdt types (one module per type).
 
+pub mod auth;
 pub mod vv;
+
+pub use auth::AUTHORIZATION;
 
 /// The generated messages, client and server of `gdc.sync.v1`.
 #[allow(missing_debug_implementations, clippy::all)]
@@ -15,5 +19,14 @@ pub mod admin {
     tonic::include_proto!("gdc.admin.v1");
 }
 
-/// The metadata key that carries the cluster token (`Bearer <token>`).
-pub const AUTHORIZATION: &str = "authorization";
+/// The generated messages, client and server of `gdc.raft.v1` (Raft between coordinators).
+#[allow(missing_debug_implementations, clippy::all)]
+pub mod raft {
+    tonic::include_proto!("gdc.raft.v1");
+}
+
+/// The generated messages, client and server of `gdc.coordinator.v1`.
+#[allow(missing_debug_implementations, clippy::all)]
+pub mod coordinator {
+    tonic::include_proto!("gdc.coordinator.v1");
+}

@@ -12,6 +12,7 @@ use crate::store::DATABASES;
 use crate::store::{RemoteApplied, now_ms};
 use gdc_crdt::VersionVector;
 use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
+use gdc_proto::auth::BearerToken;
 use gdc_proto::sync::subscribe_request::Msg;
 use gdc_proto::sync::sync_client::SyncClient;
 use gdc_proto::sync::{
@@ -21,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 use tracing::{debug, info, warn};
 
@@ -188,9 +188,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .cluster_token
         .clone()
         .unwrap_or_default();
-    let auth: MetadataValue<_> = format!("Bearer {token}")
-        .parse()
-        .map_err(|_| "the cluster token is not valid in a header".to_string())?;
+    let auth = BearerToken::new(&token)?;
     let tls = node.shared().config.tls()?.filter(|t| t.ca.is_some());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{}", peer.addr))
@@ -213,7 +211,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {}: {}", peer.addr, causes(&e)))?;
-    let mut client = SyncClient::with_interceptor(channel, BearerToken(auth))
+    let mut client = SyncClient::with_interceptor(channel, auth)
         .max_decoding_message_size(MESSAGE_BYTES_MAX)
         .max_encoding_message_size(MESSAGE_BYTES_MAX);
 
@@ -323,18 +321,6 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
 type PeerClient = SyncClient<
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, BearerToken>,
 >;
-
-/// Puts the cluster token (`Bearer <token>`) on a call.
-#[derive(Clone)]
-struct BearerToken(MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for BearerToken {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut()
-            .insert(gdc_proto::AUTHORIZATION, self.0.clone());
-        Ok(req)
-    }
-}
 
 /// Aborts a task when dropped: the task lives exactly as long as its owner.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -358,21 +358,6 @@ impl SyncState {
     }
 }
 
-/// Whether `presented` (an `authorization` metadata value) carries `token`, compared in time
-/// independent of where they differ.
-pub fn token_matches(presented: &[u8], token: &str) -> bool {
-    let want = format!("Bearer {token}");
-    let want = want.as_bytes();
-    if presented.len() != want.len() {
-        return false;
-    }
-    presented
-        .iter()
-        .zip(want)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
-}
-
 impl Shared {
     /// The INFO replication section's channel lines.
     pub fn replication_info(&self, own: &VersionVector, out: &mut String) {
@@ -405,7 +390,7 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::{ChannelStatus, token_matches};
+    use super::ChannelStatus;
 
     #[test]
     fn rates_are_measured_over_whole_seconds_and_fall_to_zero_when_idle() {
@@ -418,13 +403,5 @@ mod tests {
         assert_eq!(c.rates(11_500), (300, 3000));
         assert_eq!(c.ops_applied, 300);
         assert_eq!(c.rates(13_500), (0, 0), "idle for over two seconds");
-    }
-
-    #[test]
-    fn only_the_exact_bearer_token_matches() {
-        assert!(token_matches(b"Bearer s3cret-token", "s3cret-token"));
-        assert!(!token_matches(b"Bearer s3cret-tokem", "s3cret-token"));
-        assert!(!token_matches(b"s3cret-token", "s3cret-token"));
-        assert!(!token_matches(b"", "s3cret-token"));
     }
 }

@@ -6,12 +6,13 @@
 //! in bounded batches, then waits for the binlog to grow. A slow subscriber slows only its
 //! own reads: nothing is queued for it in memory beyond one batch.
 
+use super::SubscriberStatus;
 use super::pack::{self, Deflater, PACK_MIN_BYTES};
-use super::{SubscriberStatus, token_matches};
 use crate::binlog::{BinlogError, BinlogReader, decode_frame, encode_frame, frame_dots};
 use crate::server::Node;
 use gdc_crdt::{ServerId, VersionVector};
 use gdc_proto::admin::node_admin_server::NodeAdminServer;
+use gdc_proto::auth::TokenCheck;
 use gdc_proto::sync::subscribe_request::Msg;
 use gdc_proto::sync::sync_server::{Sync as SyncRpc, SyncServer};
 use gdc_proto::sync::{
@@ -53,26 +54,6 @@ pub struct SyncService {
     node: Arc<Node>,
 }
 
-/// Refuses calls without the cluster token.
-#[derive(Clone, Debug)]
-pub struct TokenCheck {
-    token: String,
-}
-
-impl tonic::service::Interceptor for TokenCheck {
-    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
-        let presented = req.metadata().get(gdc_proto::AUTHORIZATION);
-        if presented.is_some_and(|v| token_matches(v.as_bytes(), &self.token)) {
-            return Ok(req);
-        }
-        let from = req
-            .remote_addr()
-            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
-        warn!(%from, "sync call refused: missing or wrong cluster token");
-        Err(Status::unauthenticated("missing or wrong cluster token"))
-    }
-}
-
 impl Node {
     /// Serve the `Sync` service on `listener` until the process ends.
     pub async fn serve_sync(
@@ -99,7 +80,7 @@ impl Node {
         let admin = NodeAdminServer::new(super::admin::AdminService {
             node: Arc::clone(&service_node),
         });
-        let check = TokenCheck { token };
+        let check = TokenCheck::new(&token, "sync call");
         let mut server = tonic::transport::Server::builder().tcp_nodelay(true);
         if let Some(tls) = service_node
             .shared()

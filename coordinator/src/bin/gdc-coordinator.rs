@@ -1,0 +1,77 @@
+//! `gdc-coordinator`: one member of the coordinator cluster (see the crate's docs).
+
+use clap::Parser;
+use gdc_coordinator::server::{self, Options};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gdc-coordinator",
+    version,
+    about = "gdc's Raft-replicated channel manager"
+)]
+struct Flags {
+    /// This coordinator's id (1 and up, unique in the cluster).
+    #[arg(long)]
+    id: u64,
+    /// Where to serve Raft and the admin API: HOST:PORT that the other coordinators and
+    /// clients can dial.
+    #[arg(long)]
+    listen: String,
+    /// Data directory (the Raft log and state).
+    #[arg(long)]
+    dir: PathBuf,
+    /// The first members when creating the cluster: ID=HOST:PORT,... (the same list on each).
+    /// Leave out to start a coordinator that waits to be added with `gdcctl member add`.
+    #[arg(long, value_parser = |s: &str| server::parse_cluster(s))]
+    initial_cluster: Option<std::collections::BTreeMap<u64, String>>,
+    /// RESP port for Sentinel-style discovery.
+    #[arg(long)]
+    sentinel_port: Option<u16>,
+    /// The cluster token every call carries (at least 8 characters).
+    #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Leader heartbeat interval in ms.
+    #[arg(long, default_value_t = 250)]
+    heartbeat_ms: u64,
+    /// Election timeout in ms (a follower waits between this and twice this).
+    #[arg(long, default_value_t = 1000)]
+    election_timeout_ms: u64,
+    /// Log format: human or json.
+    #[arg(long, default_value = "human")]
+    log_format: String,
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if flags.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let mut o = Options::new(flags.id, flags.listen, flags.dir, flags.token);
+    o.initial_cluster = flags.initial_cluster.unwrap_or_default();
+    o.sentinel_port = flags.sentinel_port;
+    o.heartbeat_ms = flags.heartbeat_ms;
+    o.election_timeout_ms = flags.election_timeout_ms;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gdc-coordinator: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::run(o, server::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "coordinator failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! `gdcctl`: the operator's tool. It talks to the coordinators' admin API; tables for
+//! people, `--json` for scripts.
+
+use clap::{Parser, Subcommand};
+use gdc_coordinator::client::AdminClient;
+use gdc_coordinator::topology::{Change, ChannelState, Topology};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gdcctl",
+    version,
+    about = "Operate a gdc cluster through its coordinators"
+)]
+struct Flags {
+    /// Coordinator addresses, HOST:PORT,... (any of them; the leader is found).
+    #[arg(long, env = "GDC_COORDINATOR", value_delimiter = ',', global = true)]
+    coordinator: Vec<String>,
+    /// The cluster token.
+    #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Distributed instances.
+    Instance {
+        #[command(subcommand)]
+        op: InstanceOp,
+    },
+    /// Child instances: an instance's regions.
+    Child {
+        #[command(subcommand)]
+        op: ChildOp,
+    },
+    /// Channels between an instance's regions.
+    Channel {
+        #[command(subcommand)]
+        op: ChannelOp,
+    },
+    /// The coordinator cluster's members.
+    Member {
+        #[command(subcommand)]
+        op: MemberOp,
+    },
+    /// Instances, regions, nodes and channels at a glance.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+enum InstanceOp {
+    Create {
+        name: String,
+    },
+    List,
+    /// Delete an instance that has no regions left.
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ChildOp {
+    /// Add a region; channels both ways with every other region unless --no-mesh.
+    Add {
+        instance: String,
+        region: String,
+        #[arg(long)]
+        no_mesh: bool,
+    },
+    /// Remove a region and its channels.
+    Remove { instance: String, region: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum ChannelOp {
+    /// A one-way channel: writes made in FROM reach TO.
+    Create {
+        instance: String,
+        from: String,
+        to: String,
+    },
+    Pause {
+        instance: String,
+        from: String,
+        to: String,
+    },
+    Resume {
+        instance: String,
+        from: String,
+        to: String,
+    },
+    Delete {
+        instance: String,
+        from: String,
+        to: String,
+    },
+    List {
+        instance: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MemberOp {
+    List,
+    /// Add a running coordinator (started without --initial-cluster) as a voter.
+    Add {
+        id: u64,
+        addr: String,
+    },
+    Remove {
+        id: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gdcctl: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(flags)) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gdcctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(flags: Flags) -> Result<String, String> {
+    let token = flags
+        .token
+        .ok_or("no cluster token: give --token or set GDC_CLUSTER_TOKEN")?;
+    let client = AdminClient::new(flags.coordinator, &token)
+        .map_err(|e| format!("{e}: give --coordinator HOST:PORT or set GDC_COORDINATOR"))?;
+    let json = flags.json;
+    let change = |c: Change| {
+        let client = client.clone();
+        async move {
+            let index = client.change(&c).await?;
+            Ok::<_, String>(if json {
+                format!("{}\n", serde_json::json!({ "ok": true, "index": index }))
+            } else {
+                "OK\n".to_string()
+            })
+        }
+    };
+    let channel =
+        |instance: String, from: String, to: String, state: ChannelState| Change::SetChannel {
+            instance,
+            from,
+            to,
+            state,
+        };
+    match flags.command {
+        Command::Instance { op } => match op {
+            InstanceOp::Create { name } => change(Change::CreateInstance { name }).await,
+            InstanceOp::Delete { name } => change(Change::DeleteInstance { name }).await,
+            InstanceOp::List => {
+                let (t, _) = client.topology().await?;
+                if json {
+                    let names: Vec<&String> = t.instances.keys().collect();
+                    return Ok(format!("{}\n", serde_json::json!(names)));
+                }
+                let rows = t
+                    .instances
+                    .iter()
+                    .map(|(name, i)| {
+                        vec![
+                            name.clone(),
+                            i.children.keys().cloned().collect::<Vec<_>>().join(","),
+                            i.channels.len().to_string(),
+                        ]
+                    })
+                    .collect();
+                Ok(table(&["INSTANCE", "REGIONS", "CHANNELS"], rows))
+            }
+        },
+        Command::Child { op } => match op {
+            ChildOp::Add {
+                instance,
+                region,
+                no_mesh,
+            } => {
+                change(Change::AddChild {
+                    instance,
+                    region,
+                    mesh: !no_mesh,
+                })
+                .await
+            }
+            ChildOp::Remove { instance, region } => {
+                change(Change::RemoveChild { instance, region }).await
+            }
+        },
+        Command::Channel { op } => match op {
+            ChannelOp::Create { instance, from, to } => {
+                change(Change::CreateChannel { instance, from, to }).await
+            }
+            ChannelOp::Pause { instance, from, to } => {
+                change(channel(instance, from, to, ChannelState::Paused)).await
+            }
+            ChannelOp::Resume { instance, from, to } => {
+                change(channel(instance, from, to, ChannelState::Running)).await
+            }
+            ChannelOp::Delete { instance, from, to } => {
+                change(Change::DeleteChannel { instance, from, to }).await
+            }
+            ChannelOp::List { instance } => {
+                let (t, _) = client.topology().await?;
+                channels(&t, instance.as_deref(), json)
+            }
+        },
+        Command::Member { op } => {
+            let reply = match op {
+                MemberOp::List => client.members().await?,
+                MemberOp::Add { id, addr } => client.add_member(id, &addr).await?,
+                MemberOp::Remove { id } => client.remove_member(id).await?,
+            };
+            if json {
+                let members: Vec<_> = reply
+                    .members
+                    .iter()
+                    .map(|m| serde_json::json!({"id": m.id, "addr": m.addr, "voter": m.voter, "leader": m.id == reply.leader}))
+                    .collect();
+                return Ok(format!(
+                    "{}\n",
+                    serde_json::json!({"members": members, "leader": reply.leader, "term": reply.term, "applied": reply.applied})
+                ));
+            }
+            let rows = reply
+                .members
+                .iter()
+                .map(|m| {
+                    let role = if m.id == reply.leader {
+                        "leader"
+                    } else if m.voter {
+                        "follower"
+                    } else {
+                        "learner"
+                    };
+                    vec![m.id.to_string(), m.addr.clone(), role.to_string()]
+                })
+                .collect();
+            Ok(format!(
+                "{}term {}, applied index {}\n",
+                table(&["ID", "ADDRESS", "ROLE"], rows),
+                reply.term,
+                reply.applied
+            ))
+        }
+        Command::Status => {
+            let (t, index) = client.topology().await?;
+            let members = client.members().await?;
+            if json {
+                return Ok(format!(
+                    "{}\n",
+                    serde_json::json!({"topology": t, "index": index, "leader": members.leader, "term": members.term})
+                ));
+            }
+            let mut out = format!(
+                "coordinators: {} (leader {}, term {}), topology at log index {index}\n\n",
+                members.members.len(),
+                members.leader,
+                members.term
+            );
+            let rows = t
+                .instances
+                .iter()
+                .flat_map(|(name, i)| {
+                    i.children.iter().map(move |(region, c)| {
+                        vec![
+                            name.clone(),
+                            region.clone(),
+                            c.primary.clone().unwrap_or_else(|| "-".into()),
+                            c.secondaries.join(","),
+                            c.epoch.to_string(),
+                        ]
+                    })
+                })
+                .collect();
+            out.push_str(&table(
+                &["INSTANCE", "REGION", "PRIMARY", "SECONDARIES", "EPOCH"],
+                rows,
+            ));
+            out.push('\n');
+            out.push_str(&channels(&t, None, false)?);
+            Ok(out)
+        }
+    }
+}
+
+fn channels(t: &Topology, instance: Option<&str>, json: bool) -> Result<String, String> {
+    if let Some(name) = instance {
+        if !t.instances.contains_key(name) {
+            return Err(format!("no instance '{name}'"));
+        }
+    }
+    let listed = t
+        .instances
+        .iter()
+        .filter(|(name, _)| instance.is_none_or(|i| i == name.as_str()));
+    if json {
+        let all: Vec<_> = listed
+            .flat_map(|(name, i)| {
+                i.channels.iter().map(move |c| {
+                    serde_json::json!({"instance": name, "from": c.from, "to": c.to, "state": c.state})
+                })
+            })
+            .collect();
+        return Ok(format!("{}\n", serde_json::json!(all)));
+    }
+    let rows = listed
+        .flat_map(|(name, i)| {
+            i.channels.iter().map(move |c| {
+                let state = match c.state {
+                    ChannelState::Running => "running",
+                    ChannelState::Paused => "paused",
+                };
+                vec![
+                    name.clone(),
+                    c.from.clone(),
+                    c.to.clone(),
+                    state.to_string(),
+                ]
+            })
+        })
+        .collect();
+    Ok(table(&["INSTANCE", "FROM", "TO", "STATE"], rows))
+}
+
+/// Columns padded to their widest cell.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

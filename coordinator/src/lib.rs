@@ -1,0 +1,40 @@
+//! gdc-coordinator: the channel manager. A small openraft cluster (1, 3 or 5 members) whose
+//! replicated state machine is the [`topology::Topology`]: distributed instances, their
+//! regions, and the channels between regions. Operators change it through the admin API
+//! (`proto/coordinator.proto`, the `gdcctl` tool); every change is committed through Raft, so
+//! it survives the loss of a minority of coordinators.
+//!
+//! Modules: [`topology`] (the data and its changes), [`store`] (the Raft log and state
+//! machine in sled), [`network`] (Raft RPC to other coordinators over tonic), [`service`]
+//! (the Raft RPC server and the admin API), [`server`] (a coordinator process), [`client`]
+//! (the admin client that follows the leader), [`sentinel`] (the RESP discovery port).
+
+use std::io::Cursor;
+
+pub mod client;
+pub mod network;
+pub mod sentinel;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod topology;
+
+/// A coordinator's id (`--id`).
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// openraft's types for the coordinator: the log holds topology changes, applying one
+    /// gives its outcome, and members are known by their address.
+    pub TypeConfig:
+        D = topology::Change,
+        R = topology::Outcome,
+        NodeId = NodeId,
+        Node = openraft::BasicNode,
+);
+
+/// The coordinator's Raft.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// The metadata key under which a coordinator that is not the leader names the leader's
+/// address.
+pub const LEADER_METADATA: &str = "gdc-leader";

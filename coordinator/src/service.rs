@@ -1,0 +1,194 @@
+//! The coordinator's gRPC services: Raft RPC from other coordinators (`proto/raft.proto`)
+//! and the admin API (`proto/coordinator.proto`), kept apart so that operators never reach
+//! Raft's internals and Raft never depends on the API's shape.
+
+use crate::store::StateMachine;
+use crate::topology::Change;
+use crate::{LEADER_METADATA, NodeId, Raft};
+use gdc_proto::coordinator::coordinator_server::Coordinator;
+use gdc_proto::coordinator::{
+    AddMemberRequest, ChangeReply, ChangeRequest, Member, MembersReply, MembersRequest,
+    RemoveMemberRequest, TopologyReply, TopologyRequest,
+};
+use gdc_proto::raft::RaftMessage;
+use gdc_proto::raft::raft_server::Raft as RaftRpc;
+use openraft::BasicNode;
+use openraft::ChangeMembers;
+use openraft::error::{ForwardToLeader, RaftError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeSet;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
+
+/// Raft RPC from other coordinators, handed to openraft.
+#[derive(Clone)]
+pub struct RaftService {
+    pub raft: Raft,
+}
+
+impl std::fmt::Debug for RaftService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RaftService")
+    }
+}
+
+fn decode<T: DeserializeOwned>(req: Request<RaftMessage>) -> Result<T, Status> {
+    serde_json::from_slice(&req.into_inner().json)
+        .map_err(|e| Status::invalid_argument(format!("not a Raft message: {e}")))
+}
+
+fn encode<T: Serialize>(reply: &T) -> Result<Response<RaftMessage>, Status> {
+    serde_json::to_vec(reply)
+        .map(|json| Response::new(RaftMessage { json }))
+        .map_err(|e| Status::internal(e.to_string()))
+}
+
+#[tonic::async_trait]
+impl RaftRpc for RaftService {
+    async fn append_entries(
+        &self,
+        req: Request<RaftMessage>,
+    ) -> Result<Response<RaftMessage>, Status> {
+        encode(&self.raft.append_entries(decode(req)?).await)
+    }
+
+    async fn vote(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        encode(&self.raft.vote(decode(req)?).await)
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<RaftMessage>,
+    ) -> Result<Response<RaftMessage>, Status> {
+        encode(&self.raft.install_snapshot(decode(req)?).await)
+    }
+}
+
+/// The admin API: changes and reads of the topology, and the coordinator cluster's members.
+#[derive(Clone)]
+pub struct AdminService {
+    pub raft: Raft,
+    pub state: StateMachine,
+}
+
+impl std::fmt::Debug for AdminService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminService")
+    }
+}
+
+/// FAILED_PRECONDITION naming the leader (in the message and in `gdc-leader` metadata), for
+/// a call made to a coordinator that is not the leader.
+fn not_leader(fwd: &ForwardToLeader<NodeId, BasicNode>) -> Status {
+    let mut metadata = MetadataMap::new();
+    let message = match (&fwd.leader_id, &fwd.leader_node) {
+        (Some(id), Some(node)) => {
+            if let Ok(v) = node.addr.parse() {
+                metadata.insert(LEADER_METADATA, v);
+            }
+            format!("not the leader: coordinator {id} at {} is", node.addr)
+        }
+        _ => "not the leader, and no leader is known yet (an election may be on)".to_string(),
+    };
+    Status::with_metadata(tonic::Code::FailedPrecondition, message, metadata)
+}
+
+/// A Raft error as a status: a redirect to the leader, or UNAVAILABLE.
+fn raft_status<E>(e: RaftError<NodeId, E>) -> Status
+where
+    E: std::error::Error + TryAsRef<ForwardToLeader<NodeId, BasicNode>>,
+{
+    match e.forward_to_leader() {
+        Some(fwd) => not_leader(fwd),
+        None => Status::unavailable(e.to_string()),
+    }
+}
+
+use openraft::TryAsRef;
+
+impl AdminService {
+    fn members_reply(&self) -> MembersReply {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        MembersReply {
+            members: membership
+                .nodes()
+                .map(|(id, node)| Member {
+                    id: *id,
+                    addr: node.addr.clone(),
+                    voter: voters.contains(id),
+                })
+                .collect(),
+            leader: m.current_leader.unwrap_or(0),
+            term: m.current_term,
+            applied: m.last_applied.map_or(0, |l| l.index),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Coordinator for AdminService {
+    async fn change(&self, req: Request<ChangeRequest>) -> Result<Response<ChangeReply>, Status> {
+        let change: Change = serde_json::from_str(&req.into_inner().json)
+            .map_err(|e| Status::invalid_argument(format!("not a change: {e}")))?;
+        let written = self.raft.client_write(change).await.map_err(raft_status)?;
+        Ok(Response::new(ChangeReply {
+            index: written.log_id.index,
+            refused: written.data.err().unwrap_or_default(),
+        }))
+    }
+
+    async fn topology(
+        &self,
+        _: Request<TopologyRequest>,
+    ) -> Result<Response<TopologyReply>, Status> {
+        // Linearizable: this coordinator is still the leader and has applied everything
+        // committed before the call.
+        self.raft.ensure_linearizable().await.map_err(raft_status)?;
+        let applied = self.state.read().await;
+        let json = serde_json::to_string(&applied.topology)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(TopologyReply {
+            json,
+            index: applied.last_applied.map_or(0, |l| l.index),
+        }))
+    }
+
+    async fn members(&self, _: Request<MembersRequest>) -> Result<Response<MembersReply>, Status> {
+        Ok(Response::new(self.members_reply()))
+    }
+
+    async fn add_member(
+        &self,
+        req: Request<AddMemberRequest>,
+    ) -> Result<Response<MembersReply>, Status> {
+        let AddMemberRequest { id, addr } = req.into_inner();
+        if id == 0 {
+            return Err(Status::invalid_argument("coordinator ids start at 1"));
+        }
+        // A learner first, which catches up on the log; then a voter.
+        self.raft
+            .add_learner(id, BasicNode::new(addr), true)
+            .await
+            .map_err(raft_status)?;
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+            .map_err(raft_status)?;
+        Ok(Response::new(self.members_reply()))
+    }
+
+    async fn remove_member(
+        &self,
+        req: Request<RemoveMemberRequest>,
+    ) -> Result<Response<MembersReply>, Status> {
+        let id = req.into_inner().id;
+        self.raft
+            .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+            .await
+            .map_err(raft_status)?;
+        Ok(Response::new(self.members_reply()))
+    }
+}

@@ -1,0 +1,392 @@
+//! What the coordinators agree on: distributed instances, their child instances (one per
+//! region), and the channels between regions. Every change is a [`Change`] committed through
+//! Raft and applied here, in log order, by every coordinator; applying is deterministic, so
+//! all of them hold the same topology.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The whole topology (the state machine's data).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Topology {
+    /// Distributed instances by name.
+    pub instances: BTreeMap<String, Instance>,
+}
+
+/// A distributed instance: one logical cache, with a child instance in each region.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Child instances by region name.
+    pub children: BTreeMap<String, Child>,
+    /// Channels between its regions, each one way.
+    pub channels: Vec<Channel>,
+}
+
+/// A child instance: the nodes that serve one region of an instance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Child {
+    /// The node that takes writes (none until a node joins).
+    pub primary: Option<String>,
+    /// Nodes that follow the primary and serve reads.
+    pub secondaries: Vec<String>,
+    /// Raised at every change of primary; a node with an older epoch is fenced.
+    pub epoch: u64,
+}
+
+/// A one-way channel: every write made in `from` reaches `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub from: String,
+    pub to: String,
+    pub state: ChannelState,
+}
+
+/// What a channel's receiver is told to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelState {
+    Running,
+    Paused,
+}
+
+/// One change to the topology (the Raft log's entries).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Change {
+    CreateInstance {
+        name: String,
+    },
+    /// Only an instance with no children left.
+    DeleteInstance {
+        name: String,
+    },
+    /// A region joins the instance; with `mesh` (the default), channels both ways between
+    /// it and every region already there.
+    AddChild {
+        instance: String,
+        region: String,
+        #[serde(default = "yes")]
+        mesh: bool,
+    },
+    /// A region leaves the instance, with every channel to or from it.
+    RemoveChild {
+        instance: String,
+        region: String,
+    },
+    CreateChannel {
+        instance: String,
+        from: String,
+        to: String,
+    },
+    SetChannel {
+        instance: String,
+        from: String,
+        to: String,
+        state: ChannelState,
+    },
+    DeleteChannel {
+        instance: String,
+        from: String,
+        to: String,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What applying a change gives: `Err` with the reason when it was refused (the topology is
+/// then unchanged).
+pub type Outcome = Result<(), String>;
+
+/// Names of instances and regions: what an operator can type and a log line can show.
+fn check_name(what: &str, name: &str) -> Outcome {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} name '{name}' must be 1 to 64 letters, digits, '-', '_' or '.'"
+        ))
+    }
+}
+
+impl Topology {
+    /// Apply `change`; refused changes leave everything as it was.
+    pub fn apply(&mut self, change: &Change) -> Outcome {
+        match change {
+            Change::CreateInstance { name } => {
+                check_name("instance", name)?;
+                if self.instances.contains_key(name) {
+                    return Err(format!("instance '{name}' already exists"));
+                }
+                self.instances.insert(name.clone(), Instance::default());
+                Ok(())
+            }
+            Change::DeleteInstance { name } => {
+                let inst = self.instance(name)?;
+                if !inst.children.is_empty() {
+                    let regions: Vec<&str> = inst.children.keys().map(String::as_str).collect();
+                    return Err(format!(
+                        "instance '{name}' still has regions {}: remove them first",
+                        regions.join(", ")
+                    ));
+                }
+                self.instances.remove(name);
+                Ok(())
+            }
+            Change::AddChild {
+                instance,
+                region,
+                mesh,
+            } => {
+                check_name("region", region)?;
+                let inst = self.instance_mut(instance)?;
+                if inst.children.contains_key(region) {
+                    return Err(format!(
+                        "instance '{instance}' already has region '{region}'"
+                    ));
+                }
+                if *mesh {
+                    let others: Vec<String> = inst.children.keys().cloned().collect();
+                    for other in others {
+                        inst.channels.push(Channel::running(&other, region));
+                        inst.channels.push(Channel::running(region, &other));
+                    }
+                }
+                inst.children.insert(region.clone(), Child::default());
+                Ok(())
+            }
+            Change::RemoveChild { instance, region } => {
+                let inst = self.instance_mut(instance)?;
+                if inst.children.remove(region).is_none() {
+                    return Err(format!("instance '{instance}' has no region '{region}'"));
+                }
+                inst.channels
+                    .retain(|c| c.from != *region && c.to != *region);
+                Ok(())
+            }
+            Change::CreateChannel { instance, from, to } => {
+                let inst = self.instance_mut(instance)?;
+                for r in [from, to] {
+                    if !inst.children.contains_key(r) {
+                        return Err(format!("instance '{instance}' has no region '{r}'"));
+                    }
+                }
+                if from == to {
+                    return Err("a channel joins two different regions".into());
+                }
+                if inst.channel(from, to).is_some() {
+                    return Err(format!("channel {from} -> {to} already exists"));
+                }
+                inst.channels.push(Channel::running(from, to));
+                Ok(())
+            }
+            Change::SetChannel {
+                instance,
+                from,
+                to,
+                state,
+            } => {
+                let inst = self.instance_mut(instance)?;
+                let at = inst
+                    .channel(from, to)
+                    .ok_or_else(|| format!("no channel {from} -> {to} in '{instance}'"))?;
+                inst.channels[at].state = *state;
+                Ok(())
+            }
+            Change::DeleteChannel { instance, from, to } => {
+                let inst = self.instance_mut(instance)?;
+                let at = inst
+                    .channel(from, to)
+                    .ok_or_else(|| format!("no channel {from} -> {to} in '{instance}'"))?;
+                inst.channels.remove(at);
+                Ok(())
+            }
+        }
+    }
+
+    fn instance(&self, name: &str) -> Result<&Instance, String> {
+        self.instances
+            .get(name)
+            .ok_or_else(|| format!("no instance '{name}'"))
+    }
+
+    fn instance_mut(&mut self, name: &str) -> Result<&mut Instance, String> {
+        self.instances
+            .get_mut(name)
+            .ok_or_else(|| format!("no instance '{name}'"))
+    }
+}
+
+impl Instance {
+    /// Where the channel `from -> to` is in the list.
+    fn channel(&self, from: &str, to: &str) -> Option<usize> {
+        self.channels
+            .iter()
+            .position(|c| c.from == from && c.to == to)
+    }
+}
+
+impl Channel {
+    fn running(from: &str, to: &str) -> Channel {
+        Channel {
+            from: from.to_string(),
+            to: to.to_string(),
+            state: ChannelState::Running,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(json: &str) -> Change {
+        serde_json::from_str(json).expect("a change")
+    }
+
+    fn pairs(inst: &Instance) -> Vec<(&str, &str)> {
+        let mut p: Vec<_> = inst
+            .channels
+            .iter()
+            .map(|c| (c.from.as_str(), c.to.as_str()))
+            .collect();
+        p.sort();
+        p
+    }
+
+    #[test]
+    fn regions_join_in_a_full_mesh_unless_told_otherwise() {
+        let mut t = Topology::default();
+        for json in [
+            r#"{"op":"create-instance","name":"shop"}"#,
+            r#"{"op":"add-child","instance":"shop","region":"eu"}"#,
+            r#"{"op":"add-child","instance":"shop","region":"us"}"#,
+            r#"{"op":"add-child","instance":"shop","region":"ap"}"#,
+            r#"{"op":"add-child","instance":"shop","region":"analytics","mesh":false}"#,
+            r#"{"op":"create-channel","instance":"shop","from":"eu","to":"analytics"}"#,
+        ] {
+            assert_eq!(t.apply(&change(json)), Ok(()), "{json}");
+        }
+        let shop = &t.instances["shop"];
+        assert_eq!(
+            pairs(shop),
+            vec![
+                ("ap", "eu"),
+                ("ap", "us"),
+                ("eu", "analytics"),
+                ("eu", "ap"),
+                ("eu", "us"),
+                ("us", "ap"),
+                ("us", "eu"),
+            ]
+        );
+        assert_eq!(
+            t.apply(&change(
+                r#"{"op":"set-channel","instance":"shop","from":"eu","to":"us","state":"paused"}"#
+            )),
+            Ok(())
+        );
+        let eu_us = shop_channel(&t, "eu", "us");
+        assert_eq!(eu_us.state, ChannelState::Paused);
+        // Removing a region takes its channels with it.
+        assert_eq!(
+            t.apply(&change(
+                r#"{"op":"remove-child","instance":"shop","region":"eu"}"#
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            pairs(&t.instances["shop"]),
+            vec![("ap", "us"), ("us", "ap")]
+        );
+    }
+
+    fn shop_channel<'a>(t: &'a Topology, from: &str, to: &str) -> &'a Channel {
+        t.instances["shop"]
+            .channels
+            .iter()
+            .find(|c| c.from == from && c.to == to)
+            .expect("channel")
+    }
+
+    #[test]
+    fn refused_changes_say_why_and_change_nothing() {
+        let mut t = Topology::default();
+        t.apply(&change(r#"{"op":"create-instance","name":"shop"}"#))
+            .expect("created");
+        t.apply(&change(
+            r#"{"op":"add-child","instance":"shop","region":"eu"}"#,
+        ))
+        .expect("added");
+        let before = t.clone();
+        for (json, why) in [
+            (
+                r#"{"op":"create-instance","name":"shop"}"#,
+                "already exists",
+            ),
+            (
+                r#"{"op":"create-instance","name":"a b"}"#,
+                "must be 1 to 64",
+            ),
+            (r#"{"op":"create-instance","name":""}"#, "must be 1 to 64"),
+            (
+                r#"{"op":"delete-instance","name":"shop"}"#,
+                "still has regions eu",
+            ),
+            (
+                r#"{"op":"delete-instance","name":"nope"}"#,
+                "no instance 'nope'",
+            ),
+            (
+                r#"{"op":"add-child","instance":"shop","region":"eu"}"#,
+                "already has region",
+            ),
+            (
+                r#"{"op":"create-channel","instance":"shop","from":"eu","to":"us"}"#,
+                "no region 'us'",
+            ),
+            (
+                r#"{"op":"create-channel","instance":"shop","from":"eu","to":"eu"}"#,
+                "two different regions",
+            ),
+            (
+                r#"{"op":"delete-channel","instance":"shop","from":"eu","to":"us"}"#,
+                "no channel eu -> us",
+            ),
+        ] {
+            let got = t.apply(&change(json));
+            assert!(
+                got.as_ref().is_err_and(|e| e.contains(why)),
+                "{json}: {got:?}"
+            );
+            assert_eq!(t, before, "{json} changed the topology");
+        }
+    }
+
+    #[test]
+    fn changes_and_topologies_round_trip_through_json() {
+        let c = change(r#"{"op":"add-child","instance":"shop","region":"eu"}"#);
+        assert_eq!(
+            c,
+            Change::AddChild {
+                instance: "shop".into(),
+                region: "eu".into(),
+                mesh: true
+            }
+        );
+        let back: Change =
+            serde_json::from_str(&serde_json::to_string(&c).expect("json")).expect("parses");
+        assert_eq!(back, c);
+        assert!(serde_json::from_str::<Change>(r#"{"op":"launch-rockets"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Change>(r#"{"op":"create-instance","name":"x","evil":1}"#)
+                .is_err()
+        );
+    }
+}
