@@ -482,10 +482,17 @@ fn a_compressed_channel_carries_the_same_writes_in_fewer_bytes() {
         })
     };
     let (b, c) = (reader(&dirs[1], "b", true), reader(&dirs[2], "c", false));
-    write_arrives(&a, &b, "done", "yes");
-    write_arrives(&a, &c, "done", "yes");
+    // Written once (a second SET would be an overwrite one reader might not have yet).
+    let _: () = redis::cmd("SET")
+        .arg("done")
+        .arg("yes")
+        .query(&mut ca)
+        .expect("SET");
     for node in [&b, &c] {
         let mut conn = node.client();
+        wait_for("the last write to arrive", CONVERGE, || {
+            get(&mut conn, "done").filter(|v| v == "yes")
+        });
         assert_eq!(digest(&mut conn, 0), digest(&mut ca, 0));
         assert_eq!(
             get(&mut conn, "k2999"),
@@ -1165,6 +1172,10 @@ fn lagging_region_gets_a_full_sync(retention: fn(&mut gdc_node::Config)) {
     let b = start_b(dir_b.path(), addr_a);
     let mut cb = b.client();
     write_arrives(&a, &b, "later", "y");
+    // "later" may have come in the full sync itself, readable a moment before it is counted.
+    wait_for("the full sync to be counted", CONVERGE, || {
+        (replication_field(&mut cb, None, "gdc_full_syncs_received") != "0").then_some(())
+    });
     assert_eq!(
         replication_field(&mut cb, None, "gdc_full_syncs_received"),
         "1"
