@@ -18,9 +18,10 @@ use tonic::{Code, Status};
 type Client = CoordinatorClient<InterceptedService<Channel, BearerToken>>;
 
 /// Calls are tried at most this many times (redirects, members down, elections)...
-const ATTEMPTS: usize = 10;
-/// ...waiting this long between rounds when no coordinator could answer.
-const RETRY_PAUSE: Duration = Duration::from_millis(300);
+const ATTEMPTS: usize = 40;
+/// ...pausing this long after an attempt that failed (a redirect is followed at once): in
+/// all, long enough to ride out an election.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -67,15 +68,12 @@ impl AdminClient {
         let mut next = 0;
         let mut leader: Option<String> = None;
         let mut last_error = String::new();
-        for attempt in 0..ATTEMPTS {
-            let addr = match leader.take() {
-                Some(a) => a,
+        for _ in 0..ATTEMPTS {
+            let (addr, redirected) = match leader.take() {
+                Some(a) => (a, true),
                 None => {
-                    if attempt > 0 && next % self.addrs.len() == 0 {
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                    }
                     next += 1;
-                    self.addrs[(next - 1) % self.addrs.len()].clone()
+                    (self.addrs[(next - 1) % self.addrs.len()].clone(), false)
                 }
             };
             match call(self.client(&addr)?).await {
@@ -85,7 +83,9 @@ impl AdminClient {
                         .metadata()
                         .get(LEADER_METADATA)
                         .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
+                        .map(str::to_string)
+                        // Sent back where it just was: the leader is changing.
+                        .filter(|l| !redirected || *l != addr);
                     last_error = format!("{addr}: {}", s.message());
                     if leader.is_none() {
                         tokio::time::sleep(RETRY_PAUSE).await;
@@ -101,6 +101,7 @@ impl AdminClient {
                     ) =>
                 {
                     last_error = format!("{addr}: {}", s.message());
+                    tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 Err(s) => return Err(format!("{addr}: {}", s.message())),
             }

@@ -1,0 +1,334 @@
+//! Coordinators as real processes: a three-member cluster keeps serving when its leader is
+//! killed with SIGKILL, loses no committed change, and takes the member back on restart.
+
+use gdc_coordinator::client::AdminClient;
+use gdc_coordinator::topology::{Change, ChannelState};
+use gdc_jepsen::process::{Server, free_port};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "coordinator-test-token";
+
+/// One coordinator's ports and directory.
+struct Member {
+    id: u64,
+    listen: String,
+    sentinel: u16,
+}
+
+/// Start coordinator `m`; with an empty `cluster` it waits to be added.
+fn start(m: &Member, cluster: &str, dir: &Path) -> Server {
+    let initial = if cluster.is_empty() {
+        vec![]
+    } else {
+        vec!["--initial-cluster", cluster]
+    };
+    let args: Vec<String> = [
+        "--id",
+        &m.id.to_string(),
+        "--listen",
+        &m.listen,
+        "--dir",
+        &dir.display().to_string(),
+    ]
+    .into_iter()
+    .chain(initial)
+    .chain([
+        "--sentinel-port",
+        &m.sentinel.to_string(),
+        "--token",
+        TOKEN,
+        "--heartbeat-ms",
+        "100",
+        "--election-timeout-ms",
+        "500",
+    ])
+    .map(str::to_string)
+    .collect();
+    Server::start(
+        Path::new(env!("CARGO_BIN_EXE_gdc-coordinator")),
+        &args,
+        m.sentinel,
+    )
+    .expect("start gdc-coordinator")
+}
+
+/// Poll `f` until it gives `Some`, for at most `limit`.
+fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn create(name: &str) -> Change {
+    Change::CreateInstance { name: name.into() }
+}
+
+#[test]
+fn a_three_member_cluster_survives_its_leader_and_takes_it_back() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let members: Vec<Member> = (1..=3)
+        .map(|id| Member {
+            id,
+            listen: format!("127.0.0.1:{}", free_port()),
+            sentinel: free_port(),
+        })
+        .collect();
+    let cluster = members
+        .iter()
+        .map(|m| format!("{}={}", m.id, m.listen))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut servers: Vec<Option<Server>> = members
+        .iter()
+        .zip(&dirs)
+        .map(|(m, d)| Some(start(m, &cluster, d.path())))
+        .collect();
+    let addrs: Vec<String> = members.iter().map(|m| m.listen.clone()).collect();
+    let client = AdminClient::new(addrs.clone(), TOKEN).expect("client");
+
+    // Changes committed before the fault.
+    for change in [
+        create("shop"),
+        Change::AddChild {
+            instance: "shop".into(),
+            region: "eu".into(),
+            mesh: true,
+        },
+        Change::AddChild {
+            instance: "shop".into(),
+            region: "us".into(),
+            mesh: true,
+        },
+    ] {
+        rt.block_on(client.change(&change)).expect("change");
+    }
+    assert_eq!(
+        rt.block_on(client.change(&create("shop"))),
+        Err("instance 'shop' already exists".to_string()),
+        "a refused change says why"
+    );
+    let members_now = rt.block_on(client.members()).expect("members");
+    assert_eq!(members_now.members.len(), 3);
+    assert!(members_now.members.iter().all(|m| m.voter));
+    let leader = members_now.leader;
+    assert!((1..=3).contains(&leader), "a leader: {leader}");
+
+    // kill -9 of the leader: the others elect a new one and go on serving.
+    servers[leader as usize - 1].take().expect("leader").kill9();
+    let started = Instant::now();
+    rt.block_on(client.change(&Change::SetChannel {
+        instance: "shop".into(),
+        from: "eu".into(),
+        to: "us".into(),
+        state: ChannelState::Paused,
+    }))
+    .expect("a change after the leader died");
+    let took = started.elapsed();
+    rt.block_on(client.change(&create("after-failover")))
+        .expect("another change");
+    let (t, _) = rt.block_on(client.topology()).expect("topology");
+    let shop = &t.instances["shop"];
+    assert_eq!(
+        shop.children.keys().collect::<Vec<_>>(),
+        ["eu", "us"],
+        "nothing committed before the fault was lost"
+    );
+    assert_eq!(shop.channels.len(), 2);
+    let eu_us = shop
+        .channels
+        .iter()
+        .find(|c| c.from == "eu" && c.to == "us")
+        .expect("eu -> us");
+    assert_eq!(eu_us.state, ChannelState::Paused);
+    assert!(t.instances.contains_key("after-failover"));
+    let new_leader = rt.block_on(client.members()).expect("members").leader;
+    assert_ne!(
+        new_leader, leader,
+        "a new leader ({took:?} to the first change)"
+    );
+
+    // The old leader restarts from its directory and catches up as a follower.
+    let back = leader as usize - 1;
+    servers[back] = Some(start(&members[back], &cluster, dirs[back].path()));
+    let alone = AdminClient::new(vec![addrs[back].clone()], TOKEN).expect("client");
+    let leader_applied = rt.block_on(client.members()).expect("members").applied;
+    wait_for(
+        "the restarted member to catch up",
+        Duration::from_secs(20),
+        || {
+            let seen = rt.block_on(alone.members()).ok()?;
+            (seen.leader == new_leader && seen.applied >= leader_applied).then_some(())
+        },
+    );
+    // And it can serve: asked alone, it sends the caller to the leader.
+    let (t2, _) = rt
+        .block_on(alone.topology())
+        .expect("topology through the restarted one");
+    assert_eq!(t2, t);
+}
+
+#[test]
+fn calls_without_the_token_are_refused() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = Member {
+        id: 1,
+        listen: format!("127.0.0.1:{}", free_port()),
+        sentinel: free_port(),
+    };
+    let _server = start(&m, &format!("1={}", m.listen), dir.path());
+    let good = AdminClient::new(vec![m.listen.clone()], TOKEN).expect("client");
+    rt.block_on(good.change(&create("shop")))
+        .expect("a one-member cluster commits");
+    let bad = AdminClient::new(vec![m.listen.clone()], "not-the-token").expect("client");
+    let refused = rt.block_on(bad.topology()).expect_err("refused");
+    assert!(
+        refused.contains("missing or wrong cluster token"),
+        "{refused}"
+    );
+    let refused = rt
+        .block_on(bad.change(&create("evil")))
+        .expect_err("refused");
+    assert!(
+        refused.contains("missing or wrong cluster token"),
+        "{refused}"
+    );
+    let (t, _) = rt.block_on(good.topology()).expect("topology");
+    assert_eq!(t.instances.keys().collect::<Vec<_>>(), ["shop"]);
+}
+
+/// Run gdcctl against `coordinator`: its exit status and output (stdout, or stderr on
+/// failure).
+fn gdcctl(coordinator: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gdcctl"))
+        .args(args)
+        .env("GDC_COORDINATOR", coordinator)
+        .env("GDC_CLUSTER_TOKEN", TOKEN)
+        .output()
+        .expect("run gdcctl");
+    let text = if out.status.success() {
+        out.stdout
+    } else {
+        out.stderr
+    };
+    (out.status.success(), String::from_utf8(text).expect("utf8"))
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn gdcctl_manages_instances_channels_and_members() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let members: Vec<Member> = (1..=2)
+        .map(|id| Member {
+            id,
+            listen: format!("127.0.0.1:{}", free_port()),
+            sentinel: free_port(),
+        })
+        .collect();
+    let _first = start(
+        &members[0],
+        &format!("1={}", members[0].listen),
+        dirs[0].path(),
+    );
+    // The second starts empty and waits to be added.
+    let _second = start(&members[1], "", dirs[1].path());
+    let at = members[0].listen.as_str();
+
+    let ok = |args: &[&str]| {
+        let (success, out) = gdcctl(at, args);
+        assert!(success, "gdcctl {args:?}: {out}");
+        out
+    };
+    ok(&["member", "add", "2", &members[1].listen]);
+    let listed = json(&ok(&["member", "list", "--json"]));
+    let ids: Vec<(u64, bool)> = listed["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            (
+                m["id"].as_u64().expect("id"),
+                m["voter"].as_bool().expect("voter"),
+            )
+        })
+        .collect();
+    assert_eq!(ids, [(1, true), (2, true)]);
+
+    assert_eq!(ok(&["instance", "create", "shop"]), "OK\n");
+    ok(&["child", "add", "shop", "eu"]);
+    ok(&["child", "add", "shop", "us"]);
+    ok(&["child", "add", "shop", "analytics", "--no-mesh"]);
+    ok(&["channel", "create", "shop", "us", "analytics"]);
+    ok(&["channel", "pause", "shop", "eu", "us"]);
+    let channels = json(&ok(&["channel", "list", "shop", "--json"]));
+    let mut got: Vec<String> = channels
+        .as_array()
+        .expect("channels")
+        .iter()
+        .map(|c| {
+            format!(
+                "{}>{} {}",
+                c["from"].as_str().unwrap_or(""),
+                c["to"].as_str().unwrap_or(""),
+                c["state"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        ["eu>us paused", "us>analytics running", "us>eu running"]
+    );
+    // Tables for people.
+    let status = ok(&["status"]);
+    assert!(status.contains("coordinators: 2 (leader 1"), "{status}");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["shop", "eu", "-", "0"]),
+        "{status}"
+    );
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["shop", "eu", "us", "paused"]),
+        "{status}"
+    );
+    // Asked through the second member, the same answer (it sends gdcctl to the leader).
+    let (success, through_second) =
+        gdcctl(&members[1].listen, &["channel", "list", "shop", "--json"]);
+    assert!(success, "{through_second}");
+    assert_eq!(json(&through_second), channels);
+
+    // Refusals: a clear message and a failing exit status.
+    let (success, out) = gdcctl(at, &["instance", "delete", "shop"]);
+    assert!(!success);
+    assert!(out.contains("still has regions analytics, eu, us"), "{out}");
+    let (success, out) = gdcctl(at, &["channel", "list", "nope"]);
+    assert!(!success);
+    assert!(out.contains("no instance 'nope'"), "{out}");
+
+    ok(&["member", "remove", "2"]);
+    let listed = json(&ok(&["member", "list", "--json"]));
+    assert_eq!(listed["members"].as_array().expect("members").len(), 1);
+}
