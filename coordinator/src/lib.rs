@@ -35,6 +35,4 @@ openraft::declare_raft_types!(
 /// The coordinator's Raft.
 pub type Raft = openraft::Raft<TypeConfig>;
 
-/// The metadata key under which a coordinator that is not the leader names the leader's
-/// address.
-pub const LEADER_METADATA: &str = "gdc-leader";
+pub use gdc_proto::leader::LEADER_METADATA;

@@ -3,12 +3,13 @@
 //! Raft's internals and Raft never depends on the API's shape.
 
 use crate::store::StateMachine;
-use crate::topology::Change;
+use crate::topology::{Assignment, Change, Role};
 use crate::{LEADER_METADATA, NodeId, Raft};
 use gdc_proto::coordinator::coordinator_server::Coordinator;
 use gdc_proto::coordinator::{
-    AddMemberRequest, ChangeReply, ChangeRequest, Member, MembersReply, MembersRequest,
-    RemoveMemberRequest, TopologyReply, TopologyRequest,
+    AddMemberRequest, Assignment as AssignmentMsg, ChangeReply, ChangeRequest, Member,
+    MembersReply, MembersRequest, RegisterRequest, RemoveMemberRequest, TopologyReply,
+    TopologyRequest, Upstream as UpstreamMsg, WatchRequest,
 };
 use gdc_proto::raft::RaftMessage;
 use gdc_proto::raft::raft_server::Raft as RaftRpc;
@@ -18,6 +19,9 @@ use openraft::error::{ForwardToLeader, RaftError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
@@ -107,7 +111,71 @@ where
 
 use openraft::TryAsRef;
 
+/// An assignment as sent to a node.
+fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
+    AssignmentMsg {
+        role: match a.role {
+            Role::Primary => "primary",
+            Role::Secondary => "secondary",
+            Role::Removed => "removed",
+        }
+        .into(),
+        epoch: a.epoch,
+        upstreams: a
+            .upstreams
+            .iter()
+            .map(|u| UpstreamMsg {
+                region: u.region.clone(),
+                sync_addr: u.sync_addr.clone(),
+                paused: u.paused,
+            })
+            .collect(),
+        index,
+    }
+}
+
+/// A leader checks, this often at least, that it still leads while it streams assignments.
+const WATCH_RECHECK: Duration = Duration::from_secs(1);
+
 impl AdminService {
+    /// Stream `addr`'s assignment to `tx` whenever it changes, while this coordinator leads.
+    async fn stream_assignments(
+        self,
+        addr: String,
+        tx: mpsc::Sender<Result<AssignmentMsg, Status>>,
+    ) {
+        let mut changed = self.state.subscribe();
+        let me = self.raft.metrics().borrow().id;
+        let mut sent: Option<Assignment> = None;
+        loop {
+            // A deposed leader ends the stream: the node calls again and finds the new one.
+            if self.raft.metrics().borrow().current_leader != Some(me) {
+                let _ = tx
+                    .send(Err(Status::unavailable("this coordinator no longer leads")))
+                    .await;
+                return;
+            }
+            let (now, index) = {
+                let applied = self.state.read().await;
+                (
+                    applied.topology.assignment(&addr),
+                    applied.last_applied.map_or(0, |l| l.index),
+                )
+            };
+            if sent.as_ref() != Some(&now) {
+                if tx.send(Ok(assignment_msg(&now, index))).await.is_err() {
+                    return;
+                }
+                sent = Some(now);
+            }
+            tokio::select! {
+                r = changed.changed() => if r.is_err() { return },
+                _ = tokio::time::sleep(WATCH_RECHECK) => {}
+                _ = tx.closed() => return,
+            }
+        }
+    }
+
     fn members_reply(&self) -> MembersReply {
         let m = self.raft.metrics().borrow().clone();
         let membership = m.membership_config.membership();
@@ -178,6 +246,43 @@ impl Coordinator for AdminService {
             .await
             .map_err(raft_status)?;
         Ok(Response::new(self.members_reply()))
+    }
+
+    async fn register(
+        &self,
+        req: Request<RegisterRequest>,
+    ) -> Result<Response<AssignmentMsg>, Status> {
+        let r = req.into_inner();
+        let change = Change::RegisterNode {
+            instance: r.instance,
+            region: r.region,
+            addr: r.addr.clone(),
+            sync_addr: r.sync_addr,
+            server_id: r.server_id,
+        };
+        let written = self.raft.client_write(change).await.map_err(raft_status)?;
+        if let Err(why) = written.data {
+            return Err(Status::invalid_argument(why));
+        }
+        let applied = self.state.read().await;
+        Ok(Response::new(assignment_msg(
+            &applied.topology.assignment(&r.addr),
+            written.log_id.index,
+        )))
+    }
+
+    type WatchStream = ReceiverStream<Result<AssignmentMsg, Status>>;
+
+    async fn watch(
+        &self,
+        req: Request<WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let addr = req.into_inner().addr;
+        // Only the leader streams assignments, and it starts from everything committed.
+        self.raft.ensure_linearizable().await.map_err(raft_status)?;
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(self.clone().stream_assignments(addr, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 
     async fn remove_member(

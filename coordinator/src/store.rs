@@ -54,10 +54,12 @@ pub fn open(dir: &Path) -> Result<(LogStore, StateMachine), String> {
         Ok(None) => Applied::default(),
         Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
     };
+    let index = data.last_applied.map_or(0, |l: LogId<NodeId>| l.index);
     let sm = StateMachine {
         db,
         state,
         applied: Arc::new(RwLock::new(data)),
+        applied_index: Arc::new(tokio::sync::watch::Sender::new(index)),
     };
     Ok((log, sm))
 }
@@ -244,12 +246,24 @@ pub struct StateMachine {
     db: sled::Db,
     state: sled::Tree,
     applied: Arc<RwLock<Applied>>,
+    /// The last log index applied, for whoever waits on changes (assignment streams).
+    applied_index: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl StateMachine {
     /// The applied state, for reading.
     pub async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Applied> {
         self.applied.read().await
+    }
+
+    /// Changes whenever entries are applied or a snapshot installed (to the last index).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied_index.subscribe()
+    }
+
+    fn applied_up_to(&self, applied: &Applied) {
+        self.applied_index
+            .send_replace(applied.last_applied.map_or(0, |l| l.index));
     }
 
     fn save_applied(&self, applied: &Applied) -> StorageResult<()> {
@@ -333,6 +347,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             });
         }
         self.save_applied(&a)?;
+        self.applied_up_to(&a);
         Ok(outcomes)
     }
 
@@ -358,6 +373,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut a = self.applied.write().await;
         self.save_applied(&installed)?;
         *a = installed;
+        self.applied_up_to(&a);
         self.save_snapshot(&SavedSnapshot {
             meta: meta.clone(),
             data,

@@ -1,5 +1,5 @@
 //! What the coordinators agree on: distributed instances, their child instances (one per
-//! region), and the channels between regions. Every change is a [`Change`] committed through
+//! region), the nodes that serve them, and the channels between regions. Every change is a [`Change`] committed through
 //! Raft and applied here, in log order, by every coordinator; applying is deterministic, so
 //! all of them hold the same topology.
 
@@ -11,6 +11,46 @@ use std::collections::BTreeMap;
 pub struct Topology {
     /// Distributed instances by name.
     pub instances: BTreeMap<String, Instance>,
+    /// Nodes by client address (`host:port`, their name).
+    #[serde(default)]
+    pub nodes: BTreeMap<String, NodeInfo>,
+}
+
+/// A node that has registered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub instance: String,
+    pub region: String,
+    /// Where its sync port is reached (`host:port`).
+    pub sync_addr: String,
+    /// Its server-id when it last registered.
+    pub server_id: u32,
+}
+
+/// What a node is told to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Secondary,
+    /// Not (or no longer) in the topology.
+    Removed,
+}
+
+/// A node's assignment: its role, its child instance's epoch, and what it receives from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub role: Role,
+    pub epoch: u64,
+    pub upstreams: Vec<Upstream>,
+}
+
+/// One channel into a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    pub region: String,
+    pub sync_addr: String,
+    pub paused: bool,
 }
 
 /// A distributed instance: one logical cache, with a child instance in each region.
@@ -88,6 +128,15 @@ pub enum Change {
         instance: String,
         from: String,
         to: String,
+    },
+    /// A node joins a region (or, already known, comes back): the region's first node is
+    /// its primary, later ones secondaries.
+    RegisterNode {
+        instance: String,
+        region: String,
+        addr: String,
+        sync_addr: String,
+        server_id: u32,
     },
 }
 
@@ -168,6 +217,51 @@ impl Topology {
                 }
                 inst.channels
                     .retain(|c| c.from != *region && c.to != *region);
+                self.nodes
+                    .retain(|_, n| !(n.instance == *instance && n.region == *region));
+                Ok(())
+            }
+            Change::RegisterNode {
+                instance,
+                region,
+                addr,
+                sync_addr,
+                server_id,
+            } => {
+                if let Some(known) = self.nodes.get(addr) {
+                    if known.instance != *instance || known.region != *region {
+                        return Err(format!(
+                            "node {addr} already serves region '{}' of instance '{}'",
+                            known.region, known.instance
+                        ));
+                    }
+                }
+                let child = self
+                    .instance_mut(instance)?
+                    .children
+                    .get_mut(region)
+                    .ok_or_else(|| format!("instance '{instance}' has no region '{region}'"))?;
+                match &child.primary {
+                    None => {
+                        child.primary = Some(addr.clone());
+                        child.epoch += 1;
+                    }
+                    Some(p) if p == addr => {}
+                    Some(_) => {
+                        if !child.secondaries.contains(addr) {
+                            child.secondaries.push(addr.clone());
+                        }
+                    }
+                }
+                self.nodes.insert(
+                    addr.clone(),
+                    NodeInfo {
+                        instance: instance.clone(),
+                        region: region.clone(),
+                        sync_addr: sync_addr.clone(),
+                        server_id: *server_id,
+                    },
+                );
                 Ok(())
             }
             Change::CreateChannel { instance, from, to } => {
@@ -206,6 +300,61 @@ impl Topology {
                     .ok_or_else(|| format!("no channel {from} -> {to} in '{instance}'"))?;
                 inst.channels.remove(at);
                 Ok(())
+            }
+        }
+    }
+
+    /// What the node at `addr` is to do: a primary receives from the primaries of the
+    /// regions with a channel to its region; a secondary from its region's primary.
+    pub fn assignment(&self, addr: &str) -> Assignment {
+        let removed = Assignment {
+            role: Role::Removed,
+            epoch: 0,
+            upstreams: Vec::new(),
+        };
+        let Some(node) = self.nodes.get(addr) else {
+            return removed;
+        };
+        let Some(inst) = self.instances.get(&node.instance) else {
+            return removed;
+        };
+        let Some(child) = inst.children.get(&node.region) else {
+            return removed;
+        };
+        let sync_addr_of_primary = |region: &str| {
+            let primary = inst.children.get(region)?.primary.as_ref()?;
+            Some(self.nodes.get(primary)?.sync_addr.clone())
+        };
+        if child.primary.as_deref() == Some(addr) {
+            let upstreams = inst
+                .channels
+                .iter()
+                .filter(|c| c.to == node.region)
+                .filter_map(|c| {
+                    Some(Upstream {
+                        region: c.from.clone(),
+                        sync_addr: sync_addr_of_primary(&c.from)?,
+                        paused: c.state == ChannelState::Paused,
+                    })
+                })
+                .collect();
+            Assignment {
+                role: Role::Primary,
+                epoch: child.epoch,
+                upstreams,
+            }
+        } else {
+            Assignment {
+                role: Role::Secondary,
+                epoch: child.epoch,
+                upstreams: sync_addr_of_primary(&node.region)
+                    .map(|sync_addr| Upstream {
+                        region: node.region.clone(),
+                        sync_addr,
+                        paused: false,
+                    })
+                    .into_iter()
+                    .collect(),
             }
         }
     }
@@ -367,6 +516,66 @@ mod tests {
             );
             assert_eq!(t, before, "{json} changed the topology");
         }
+    }
+
+    #[test]
+    fn nodes_get_roles_and_channels_from_the_topology() {
+        let mut t = Topology::default();
+        let register = |region: &str, addr: &str| Change::RegisterNode {
+            instance: "shop".into(),
+            region: region.into(),
+            addr: addr.into(),
+            sync_addr: format!("sync-{addr}"),
+            server_id: 7,
+        };
+        for json in [
+            r#"{"op":"create-instance","name":"shop"}"#,
+            r#"{"op":"add-child","instance":"shop","region":"eu"}"#,
+            r#"{"op":"add-child","instance":"shop","region":"us"}"#,
+        ] {
+            t.apply(&change(json)).expect(json);
+        }
+        t.apply(&register("eu", "eu1")).expect("eu1");
+        t.apply(&register("eu", "eu2")).expect("eu2");
+        // Registering again changes nothing.
+        t.apply(&register("eu", "eu2")).expect("eu2 again");
+        assert_eq!(t.instances["shop"].children["eu"].secondaries, ["eu2"]);
+        let eu1 = t.assignment("eu1");
+        assert_eq!((eu1.role, eu1.epoch), (Role::Primary, 1));
+        assert!(eu1.upstreams.is_empty(), "us has no node yet");
+        t.apply(&register("us", "us1")).expect("us1");
+        let eu1 = t.assignment("eu1");
+        assert_eq!(
+            eu1.upstreams,
+            [Upstream {
+                region: "us".into(),
+                sync_addr: "sync-us1".into(),
+                paused: false
+            }]
+        );
+        let eu2 = t.assignment("eu2");
+        assert_eq!(eu2.role, Role::Secondary);
+        assert_eq!(eu2.upstreams[0].sync_addr, "sync-eu1");
+        assert_eq!(eu2.upstreams[0].region, "eu");
+        t.apply(&change(
+            r#"{"op":"set-channel","instance":"shop","from":"us","to":"eu","state":"paused"}"#,
+        ))
+        .expect("pause");
+        assert!(t.assignment("eu1").upstreams[0].paused);
+        assert_eq!(
+            t.apply(&register("us", "eu1")),
+            Err("node eu1 already serves region 'eu' of instance 'shop'".into())
+        );
+        assert_eq!(
+            t.apply(&register("ap", "ap1")),
+            Err("instance 'shop' has no region 'ap'".into())
+        );
+        t.apply(&change(
+            r#"{"op":"remove-child","instance":"shop","region":"eu"}"#,
+        ))
+        .expect("remove");
+        assert_eq!(t.assignment("eu1").role, Role::Removed);
+        assert!(t.assignment("us1").upstreams.is_empty());
     }
 
     #[test]

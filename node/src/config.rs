@@ -29,6 +29,14 @@ pub struct Config {
     pub sync_port: Option<u16>,
     /// Regions this node receives from: one inbound channel each.
     pub peers: Vec<Peer>,
+    /// `coordinator`: the coordinators to register with (`host:port`); with them, the
+    /// node's role and channels come from the coordinator instead of `peers`.
+    pub coordinators: Vec<String>,
+    /// `instance`: the distributed instance this node serves (with a coordinator).
+    pub instance: Option<String>,
+    /// `announce-ip`: the host other nodes and clients reach this node at (default: `bind`,
+    /// or 127.0.0.1 when that is a wildcard).
+    pub announce_ip: Option<String>,
     /// The secret every sync call carries; required with a sync port.
     pub cluster_token: Option<String>,
     /// Whether inbound channels ask their peers to compress (DEFLATE) what they send in
@@ -114,6 +122,9 @@ impl Default for Config {
             metrics_port: None,
             sync_port: None,
             peers: Vec::new(),
+            coordinators: Vec::new(),
+            instance: None,
+            announce_ip: None,
             cluster_token: None,
             sync_compression: true,
             binlog_retention_bytes: 8 * 1024 * 1024 * 1024,
@@ -270,6 +281,15 @@ impl Config {
                         })
                         .collect::<Result<_, _>>()?;
                 }
+                "coordinator" => {
+                    self.coordinators = text()?
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                }
+                "instance" => self.instance = Some(text()?),
+                "announce-ip" => self.announce_ip = Some(text()?),
                 "maxclients" => self.clients_max = int()? as usize,
                 "proto-max-bulk-len" => self.limits.bulk_bytes_max = size()? as usize,
                 "client-query-buffer-limit" => self.query_buffer_bytes_max = size()? as usize,
@@ -300,6 +320,23 @@ impl Config {
     }
 
     /// Settings that only make sense together.
+    /// Where this node is reached: `(client address, sync address)` as `host:port`.
+    pub fn announced(&self) -> (String, String) {
+        let host = match &self.announce_ip {
+            Some(h) => h.clone(),
+            None if self.bind == "0.0.0.0" || self.bind == "::" => "127.0.0.1".into(),
+            None => self.bind.clone(),
+        };
+        let at = |port: u16| {
+            if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            }
+        };
+        (at(self.port), at(self.sync_port.unwrap_or(0)))
+    }
+
     pub fn check(&self) -> Result<(), String> {
         if let Some(tls) = self.tls()? {
             if tls.ca.is_none() && !self.peers.is_empty() {
@@ -320,6 +357,19 @@ impl Config {
                     return Err("the cluster token must be at least 8 characters".into());
                 }
                 Some(_) => {}
+            }
+        }
+        if !self.coordinators.is_empty() {
+            if self.instance.is_none() {
+                return Err("a node run by a coordinator needs --instance".into());
+            }
+            if self.sync_port.is_none() {
+                return Err("a node run by a coordinator needs --sync-port".into());
+            }
+            if !self.peers.is_empty() {
+                return Err(
+                    "with --coordinator, channels come from the coordinator: drop --peer".into(),
+                );
             }
         }
         let mut regions: Vec<&str> = self.peers.iter().map(|p| p.region.as_str()).collect();
@@ -365,6 +415,28 @@ mod tests {
         assert_eq!(parse_bytes("1gb"), Some(1 << 30));
         assert_eq!(parse_bytes("5k"), Some(5000));
         assert_eq!(parse_bytes("lots"), None);
+    }
+
+    #[test]
+    fn a_coordinated_node_needs_an_instance_and_a_sync_port_and_no_peers() {
+        let mut c = Config::default();
+        c.apply_toml(
+            "coordinator = \"10.0.0.9:7101, 10.0.0.8:7101\"\ncluster-token = \"s3cret-token\"\nannounce-ip = \"10.0.0.5\"\nport = 6380",
+            "t",
+        )
+        .expect("valid");
+        assert_eq!(c.coordinators, ["10.0.0.9:7101", "10.0.0.8:7101"]);
+        assert!(c.check().expect_err("no instance").contains("--instance"));
+        c.apply_toml("instance = \"shop\"", "t").expect("valid");
+        assert!(c.check().expect_err("no sync port").contains("--sync-port"));
+        c.apply_toml("sync-port = 7100", "t").expect("valid");
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(
+            c.announced(),
+            ("10.0.0.5:6380".to_string(), "10.0.0.5:7100".to_string())
+        );
+        c.peers.push("eu=h:1".parse().expect("peer"));
+        assert!(c.check().expect_err("peers").contains("drop --peer"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! carries, and the conversions between messages and gdc-crdt types (one module per type).
 
 pub mod auth;
+pub mod leader;
 pub mod vv;
 
 pub use auth::AUTHORIZATION;

@@ -49,6 +49,16 @@ struct Flags {
     /// A region to receive from: REGION=HOST:SYNCPORT (repeat for each peer).
     #[arg(long = "peer")]
     peers: Vec<gdc_node::config::Peer>,
+    /// Coordinators to register with, HOST:PORT,...: the node's role and channels then come
+    /// from the coordinator (no --peer).
+    #[arg(long, env = "GDC_COORDINATOR", value_delimiter = ',')]
+    coordinator: Vec<String>,
+    /// The distributed instance this node serves (with --coordinator).
+    #[arg(long)]
+    instance: Option<String>,
+    /// The host other nodes and clients reach this node at [default: --bind, or 127.0.0.1].
+    #[arg(long)]
+    announce_ip: Option<String>,
     /// The secret every sync call carries (at least 8 characters).
     #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true)]
     cluster_token: Option<String>,
@@ -139,6 +149,15 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     }
     if let Some(v) = flags.enable_debug_command {
         c.debug_command = v;
+    }
+    if !flags.coordinator.is_empty() {
+        c.coordinators = flags.coordinator.clone();
+    }
+    if flags.instance.is_some() {
+        c.instance.clone_from(&flags.instance);
+    }
+    if flags.announce_ip.is_some() {
+        c.announce_ip.clone_from(&flags.announce_ip);
     }
     if let Some(v) = flags.sync_compression {
         c.sync_compression = v;

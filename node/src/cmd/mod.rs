@@ -353,6 +353,40 @@ const GROWS: &[&str] = &[
     "copy",
 ];
 
+/// Writes that only remove: with [`GROWS`], every command a secondary refuses.
+const SHRINKS: &[&str] = &[
+    "del",
+    "unlink",
+    "flushdb",
+    "flushall",
+    "expire",
+    "pexpire",
+    "expireat",
+    "pexpireat",
+    "persist",
+    "getdel",
+    "getex",
+    "hdel",
+    "srem",
+    "spop",
+    "zrem",
+    "zpopmin",
+    "zpopmax",
+    "zremrangebyrank",
+    "zremrangebyscore",
+    "zremrangebylex",
+    "zrangestore",
+    "zunionstore",
+    "zinterstore",
+    "zdiffstore",
+    "lpop",
+    "rpop",
+    "lrem",
+    "ltrim",
+    "blpop",
+    "brpop",
+];
+
 /// Commands that act on the transaction itself rather than being queued by MULTI.
 const TRANSACTION: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
@@ -370,6 +404,12 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return wrong_arity(spec.name);
+    }
+    if ctx.server.sync.role() == crate::sync::Role::Secondary
+        && (GROWS.contains(&spec.name) || SHRINKS.contains(&spec.name))
+    {
+        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
+        return Reply::err("READONLY You can't write against a read only replica.");
     }
     let limit = ctx
         .server

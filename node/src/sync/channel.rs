@@ -33,8 +33,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Node {
-    /// Start one inbound channel per configured peer.
+    /// Start one inbound channel per configured peer, or, with coordinators configured,
+    /// follow the coordinator's assignment.
     pub fn start_channels(self: &Arc<Self>) {
+        if !self.shared().config.coordinators.is_empty() {
+            tokio::spawn(super::coordinated::follow(Arc::clone(self)));
+            return;
+        }
         for peer in self.shared().config.peers.clone() {
             if let Err(e) = self.open_channel(peer) {
                 warn!(error = %e, "cannot open a channel");
@@ -172,7 +177,7 @@ async fn receive_from(node: Arc<Node>, peer: Peer, mut desired: watch::Receiver<
 }
 
 /// A duration in `[0, max)`, different on every call.
-fn jitter(max: Duration) -> Duration {
+pub(crate) fn jitter(max: Duration) -> Duration {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(now_ms());

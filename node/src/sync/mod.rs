@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod channel;
+pub mod coordinated;
 pub mod pack;
 pub mod sender;
 
@@ -224,9 +225,43 @@ pub struct SyncState {
     controls: Mutex<BTreeMap<String, tokio::sync::watch::Sender<channel::Desired>>>,
     /// Full syncs this node has sent to subscribers.
     pub full_syncs_sent: AtomicU64,
+    /// The role the coordinator gave this node ([`Role`] as a number).
+    role: std::sync::atomic::AtomicU8,
+    /// The epoch of this node's child instance, from the coordinator (0 without one).
+    pub epoch: AtomicU64,
+}
+
+/// What this node is in its region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Takes writes: without a coordinator, or its region's primary.
+    Primary = 0,
+    /// Follows its region's primary, serves reads, refuses writes.
+    Secondary = 1,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Primary => "primary",
+            Role::Secondary => "secondary",
+        })
+    }
 }
 
 impl SyncState {
+    pub fn role(&self) -> Role {
+        if self.role.load(Ordering::Relaxed) == Role::Secondary as u8 {
+            Role::Secondary
+        } else {
+            Role::Primary
+        }
+    }
+
+    pub fn set_role(&self, role: Role) {
+        self.role.store(role as u8, Ordering::Relaxed);
+    }
+
     pub fn controls(
         &self,
     ) -> MutexGuard<'_, BTreeMap<String, tokio::sync::watch::Sender<channel::Desired>>> {
@@ -367,8 +402,10 @@ impl Shared {
         let outbound = self.sync.outbound();
         let _ = write!(
             out,
-            "gdc_region:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
+            "gdc_region:{}\r\ngdc_role:{}\r\ngdc_epoch:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
             self.config.region,
+            self.sync.role(),
+            self.sync.epoch.load(Ordering::Relaxed),
             inbound.len(),
             outbound.len(),
             inbound.values().map(|c| c.full_syncs).sum::<u64>(),

@@ -68,16 +68,19 @@ impl TestNode {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
+            let mut config = config;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let node = Node::open(config).expect("open node");
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind");
+                // The port the node announces (to a coordinator) is the one it serves on.
+                config.port = listener.local_addr().expect("addr").port();
+                let node = Node::open(config).expect("open node");
                 let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind metrics");

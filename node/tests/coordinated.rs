@@ -1,0 +1,206 @@
+//! Nodes run by a coordinator: they register, take the roles it gives (the first node of a
+//! region its primary, later ones secondaries that refuse writes), and open the channels
+//! the topology lists; a paused channel stops carrying writes until it is resumed.
+
+mod common;
+
+use common::{TOKEN, TestNode, sync_listener, wait_for};
+use std::time::Duration;
+
+const CONVERGE: Duration = Duration::from_secs(30);
+use gdc_coordinator::client::AdminClient;
+use gdc_coordinator::server::{self, Options};
+use gdc_coordinator::topology::{Change, ChannelState};
+
+/// A one-member coordinator on its own thread, stopped when dropped.
+struct Coordinator {
+    addr: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Coordinator {
+    fn start() -> Coordinator {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (l, addr) = sync_listener();
+        drop(l);
+        let addr = addr.to_string();
+        let mut o = Options::new(1, addr.clone(), dir.path().to_path_buf(), TOKEN.into());
+        o.initial_cluster = [(1, addr.clone())].into();
+        o.heartbeat_ms = 100;
+        o.election_timeout_ms = 500;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(server::run(o, async {
+                let _ = stopped.await;
+            }))
+            .expect("coordinator");
+        });
+        Coordinator {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn node(dir: &tempfile::TempDir, coordinator: &str, region: &str) -> TestNode {
+    let (l, _) = sync_listener();
+    TestNode::start_synced(dir.path(), l, |c| {
+        c.region = region.into();
+        c.coordinators = vec![coordinator.to_string()];
+        c.instance = Some("shop".into());
+    })
+}
+
+fn info_field(c: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(c)
+        .expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .to_string()
+}
+
+fn get(c: &mut redis::Connection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query(c).expect("GET")
+}
+
+fn arrives(c: &mut redis::Connection, key: &str, value: &str) {
+    wait_for(&format!("{key}={value}"), CONVERGE, || {
+        get(c, key).filter(|v| v == value).map(|_| ())
+    });
+}
+
+#[test]
+fn nodes_take_roles_and_channels_from_the_coordinator() {
+    let coordinator = Coordinator::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let admin = AdminClient::new(vec![coordinator.addr.clone()], TOKEN).expect("client");
+    for change in [
+        Change::CreateInstance {
+            name: "shop".into(),
+        },
+        Change::AddChild {
+            instance: "shop".into(),
+            region: "eu".into(),
+            mesh: true,
+        },
+        Change::AddChild {
+            instance: "shop".into(),
+            region: "us".into(),
+            mesh: true,
+        },
+    ] {
+        rt.block_on(admin.change(&change)).expect("change");
+    }
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
+    let mut c_eu1 = eu1.client();
+    wait_for("eu1 to be eu's primary", CONVERGE, || {
+        (info_field(&mut c_eu1, "gdc_role") == "primary"
+            && info_field(&mut c_eu1, "gdc_epoch") == "1")
+            .then_some(())
+    });
+    let us1 = node(&dirs[1], &coordinator.addr, "us");
+    let eu2 = node(&dirs[2], &coordinator.addr, "eu");
+    let (mut c_us1, mut c_eu2) = (us1.client(), eu2.client());
+    wait_for("eu2 to be a secondary", CONVERGE, || {
+        (info_field(&mut c_eu2, "gdc_role") == "secondary").then_some(())
+    });
+
+    // Writes in either region reach the other, and eu's secondary (through eu's primary).
+    let _: () = redis::cmd("SET")
+        .arg("from-eu")
+        .arg("1")
+        .query(&mut c_eu1)
+        .expect("SET");
+    let _: () = redis::cmd("SET")
+        .arg("from-us")
+        .arg("2")
+        .query(&mut c_us1)
+        .expect("SET");
+    arrives(&mut c_us1, "from-eu", "1");
+    arrives(&mut c_eu1, "from-us", "2");
+    arrives(&mut c_eu2, "from-eu", "1");
+    arrives(&mut c_eu2, "from-us", "2");
+
+    // The secondary refuses writes, as a Redis replica does, and goes on serving reads.
+    for cmd in [
+        vec!["SET", "k", "v"],
+        vec!["DEL", "from-eu"],
+        vec!["FLUSHALL"],
+    ] {
+        let err = redis::cmd(cmd[0])
+            .arg(&cmd[1..])
+            .query::<redis::Value>(&mut c_eu2)
+            .expect_err("refused");
+        assert_eq!(err.code(), Some("READONLY"), "{cmd:?}: {err}");
+        assert_eq!(
+            err.detail(),
+            Some("You can't write against a read only replica.")
+        );
+    }
+    assert_eq!(get(&mut c_eu2, "from-eu").as_deref(), Some("1"));
+
+    // Pausing eu -> us in the topology pauses us's channel; resuming delivers what waited.
+    let set_channel = |state| Change::SetChannel {
+        instance: "shop".into(),
+        from: "eu".into(),
+        to: "us".into(),
+        state,
+    };
+    rt.block_on(admin.change(&set_channel(ChannelState::Paused)))
+        .expect("pause");
+    wait_for("us's channel from eu to pause", CONVERGE, || {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut c_us1)
+            .expect("INFO");
+        info.lines()
+            .any(|l| l.contains("peer=eu,") && l.contains("state=paused"))
+            .then_some(())
+    });
+    let _: () = redis::cmd("SET")
+        .arg("held")
+        .arg("3")
+        .query(&mut c_eu1)
+        .expect("SET");
+    arrives(&mut c_eu2, "held", "3");
+    assert_eq!(
+        get(&mut c_us1, "held"),
+        None,
+        "a paused channel carries nothing"
+    );
+    rt.block_on(admin.change(&set_channel(ChannelState::Running)))
+        .expect("resume");
+    arrives(&mut c_us1, "held", "3");
+
+    // The topology records who is what.
+    let (t, _) = rt.block_on(admin.topology()).expect("topology");
+    let eu = &t.instances["shop"].children["eu"];
+    assert_eq!(eu.primary.as_deref(), Some(eu1.addr.to_string().as_str()));
+    assert_eq!(eu.secondaries, [eu2.addr.to_string()]);
+    assert_eq!(t.nodes.len(), 3);
+}

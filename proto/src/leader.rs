@@ -1,0 +1,124 @@
+//! Calls to the coordinator cluster, made at its leader: the coordinators given are tried in
+//! turn, a redirect (FAILED_PRECONDITION naming the leader in `gdc-leader` metadata) is
+//! followed at once, and failures are retried after a pause, a bounded number of times.
+//! Used by gdcctl and by nodes.
+
+use crate::auth::BearerToken;
+use crate::coordinator::coordinator_client::CoordinatorClient;
+use std::future::Future;
+use std::time::Duration;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+/// The metadata key under which a coordinator that is not the leader names the leader's
+/// address.
+pub const LEADER_METADATA: &str = "gdc-leader";
+
+/// A client of one coordinator, with the token on every call.
+pub type Client = CoordinatorClient<InterceptedService<Channel, BearerToken>>;
+
+/// Calls are tried at most this many times (redirects, members down, elections)...
+const ATTEMPTS: usize = 40;
+/// ...pausing this long after an attempt that failed (a redirect is followed at once): in
+/// all, long enough to ride out an election.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The coordinator cluster, as a client sees it.
+#[derive(Clone, Debug)]
+pub struct Coordinators {
+    /// Where to start: the coordinators given, then the leader they name.
+    addrs: Vec<String>,
+    token: BearerToken,
+}
+
+impl Coordinators {
+    /// The coordinators at `addrs` (`host:port`; one is enough, more let a client start
+    /// while some are down).
+    pub fn new(addrs: Vec<String>, token: &str) -> Result<Coordinators, String> {
+        if addrs.is_empty() {
+            return Err("no coordinator address given".into());
+        }
+        Ok(Coordinators {
+            addrs,
+            token: BearerToken::new(token)?,
+        })
+    }
+
+    pub fn addrs(&self) -> &[String] {
+        &self.addrs
+    }
+
+    /// A client of the coordinator at `addr` (it connects on first use). `timeout` bounds
+    /// each call (`None` for streams).
+    pub fn client(&self, addr: &str, timeout: Option<Duration>) -> Result<Client, String> {
+        let mut endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| format!("bad coordinator address {addr}: {e}"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true);
+        if let Some(t) = timeout {
+            endpoint = endpoint.timeout(t);
+        }
+        Ok(CoordinatorClient::with_interceptor(
+            endpoint.connect_lazy(),
+            self.token.clone(),
+        ))
+    }
+
+    /// Make a call at the leader; `timeout` bounds each attempt (`None` for streams).
+    pub async fn at_leader<T, F, Fut>(
+        &self,
+        timeout: Option<Duration>,
+        call: F,
+    ) -> Result<T, String>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let mut next = 0;
+        let mut leader: Option<String> = None;
+        let mut last_error = String::new();
+        for _ in 0..ATTEMPTS {
+            let (addr, redirected) = match leader.take() {
+                Some(a) => (a, true),
+                None => {
+                    next += 1;
+                    (self.addrs[(next - 1) % self.addrs.len()].clone(), false)
+                }
+            };
+            match call(self.client(&addr, timeout)?).await {
+                Ok(reply) => return Ok(reply.into_inner()),
+                Err(s) if s.code() == Code::FailedPrecondition => {
+                    leader = s
+                        .metadata()
+                        .get(LEADER_METADATA)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                        // Sent back where it just was: the leader is changing.
+                        .filter(|l| !redirected || *l != addr);
+                    last_error = format!("{addr}: {}", s.message());
+                    if leader.is_none() {
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                    }
+                }
+                Err(s)
+                    if matches!(
+                        s.code(),
+                        Code::Unavailable
+                            | Code::DeadlineExceeded
+                            | Code::Unknown
+                            | Code::Cancelled
+                    ) =>
+                {
+                    last_error = format!("{addr}: {}", s.message());
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                Err(s) => return Err(format!("{addr}: {}", s.message())),
+            }
+        }
+        Err(format!(
+            "no coordinator could serve the call ({last_error})"
+        ))
+    }
+}
