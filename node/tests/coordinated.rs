@@ -15,6 +15,7 @@ use gdc_coordinator::topology::{Change, ChannelState};
 /// A one-member coordinator on its own thread, stopped when dropped.
 struct Coordinator {
     addr: String,
+    sentinel: u16,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -28,6 +29,9 @@ impl Coordinator {
         let addr = addr.to_string();
         let mut o = Options::new(1, addr.clone(), dir.path().to_path_buf(), TOKEN.into());
         o.initial_cluster = [(1, addr.clone())].into();
+        let (l, sentinel) = sync_listener();
+        drop(l);
+        o.sentinel_port = Some(sentinel.port());
         o.heartbeat_ms = 100;
         o.election_timeout_ms = 500;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -40,6 +44,7 @@ impl Coordinator {
         });
         Coordinator {
             addr,
+            sentinel: sentinel.port(),
             stop: Some(stop),
             thread: Some(thread),
             _dir: dir,
@@ -196,6 +201,48 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     rt.block_on(admin.change(&set_channel(ChannelState::Running)))
         .expect("resume");
     arrives(&mut c_us1, "held", "3");
+
+    // Sentinel-style discovery names each region's primary and secondaries.
+    let mut sentinel = wait_for("the sentinel port", CONVERGE, || {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", coordinator.sentinel))
+            .and_then(|c| c.get_connection())
+            .ok()
+    });
+    let port = |n: &TestNode| n.addr.port().to_string();
+    let primary: Vec<String> = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg("eu")
+        .query(&mut sentinel)
+        .expect("SENTINEL");
+    assert_eq!(primary, ["127.0.0.1".to_string(), port(&eu1)]);
+    let by_full_name: Vec<String> = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg("shop/us")
+        .query(&mut sentinel)
+        .expect("SENTINEL");
+    assert_eq!(by_full_name, ["127.0.0.1".to_string(), port(&us1)]);
+    let none: Option<Vec<String>> = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg("mars")
+        .query(&mut sentinel)
+        .expect("SENTINEL");
+    assert_eq!(none, None);
+    let replicas: Vec<std::collections::HashMap<String, String>> = redis::cmd("SENTINEL")
+        .arg("replicas")
+        .arg("eu")
+        .query(&mut sentinel)
+        .expect("SENTINEL");
+    assert_eq!(replicas.len(), 1);
+    assert_eq!(replicas[0]["port"], port(&eu2));
+    assert_eq!(replicas[0]["flags"], "slave");
+    let masters: Vec<std::collections::HashMap<String, String>> = redis::cmd("SENTINEL")
+        .arg("masters")
+        .query(&mut sentinel)
+        .expect("SENTINEL");
+    let mut names: Vec<&str> = masters.iter().map(|m| m["name"].as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["eu", "us"]);
+    assert!(masters.iter().all(|m| m["flags"] == "master"));
 
     // The topology records who is what.
     let (t, _) = rt.block_on(admin.topology()).expect("topology");
