@@ -392,6 +392,11 @@ impl Node {
         let store = Store::open(&config.dir, config.appendfsync, alone(&config))?;
         let meta = store.meta();
         let sync = crate::sync::SyncState::default();
+        if !config.coordinators.is_empty() {
+            // Fenced until the coordinator says this node is its region's primary: a
+            // primary that was replaced while it was down must not take writes on return.
+            sync.set_role(crate::sync::Role::Secondary);
+        }
         if let Err(e) = sync.load_acked(&meta) {
             warn!(error = %e, "cannot load saved channel acknowledgements");
         }

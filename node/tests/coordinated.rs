@@ -121,6 +121,15 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
+    // A node that cannot reach its coordinator takes no writes: it may have been replaced.
+    let stray = node(&dirs[0], "127.0.0.1:1", "eu");
+    let err = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut stray.client())
+        .expect_err("fenced");
+    assert_eq!(err.code(), Some("READONLY"));
+    drop(stray);
     let eu1 = node(&dirs[0], &coordinator.addr, "eu");
     let mut c_eu1 = eu1.client();
     wait_for("eu1 to be eu's primary", CONVERGE, || {
@@ -131,8 +140,16 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     let us1 = node(&dirs[1], &coordinator.addr, "us");
     let eu2 = node(&dirs[2], &coordinator.addr, "eu");
     let (mut c_us1, mut c_eu2) = (us1.client(), eu2.client());
-    wait_for("eu2 to be a secondary", CONVERGE, || {
-        (info_field(&mut c_eu2, "gdc_role") == "secondary").then_some(())
+    // Each has its assignment once it knows the region's epoch.
+    wait_for("us1 to be us's primary", CONVERGE, || {
+        (info_field(&mut c_us1, "gdc_role") == "primary"
+            && info_field(&mut c_us1, "gdc_epoch") == "1")
+            .then_some(())
+    });
+    wait_for("eu2 to be eu's secondary", CONVERGE, || {
+        (info_field(&mut c_eu2, "gdc_role") == "secondary"
+            && info_field(&mut c_eu2, "gdc_epoch") == "1")
+            .then_some(())
     });
 
     // Writes in either region reach the other, and eu's secondary (through eu's primary).
