@@ -12,6 +12,7 @@
 use std::io::Cursor;
 
 pub mod client;
+pub mod health;
 pub mod network;
 pub mod sentinel;
 pub mod server;

@@ -38,6 +38,9 @@ pub struct Options {
     /// How long a follower waits without a heartbeat before it stands for election (ms; a
     /// random value between this and twice this).
     pub election_timeout_ms: u64,
+    /// How long a primary may be silent before its most up-to-date secondary replaces it
+    /// (ms); also how long a primary takes writes without reaching the leader.
+    pub failover_timeout_ms: u64,
 }
 
 impl Options {
@@ -53,6 +56,7 @@ impl Options {
             token,
             heartbeat_ms: 250,
             election_timeout_ms: 1000,
+            failover_timeout_ms: 1000,
         }
     }
 }
@@ -153,6 +157,13 @@ pub async fn run(
     if !o.initial_cluster.is_empty() {
         initialize(&raft, &o.initial_cluster).await?;
     }
+    let health =
+        crate::health::Health::new(std::time::Duration::from_millis(o.failover_timeout_ms));
+    tokio::spawn(crate::health::monitor(
+        raft.clone(),
+        state.clone(),
+        std::sync::Arc::clone(&health),
+    ));
     info!(id = o.id, listen = %o.listen, "coordinator serving");
 
     let check = TokenCheck::new(&o.token, "coordinator call");
@@ -166,6 +177,7 @@ pub async fn run(
             CoordinatorServer::new(AdminService {
                 raft: raft.clone(),
                 state,
+                health,
             }),
             check,
         ))

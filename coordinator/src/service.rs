@@ -7,9 +7,9 @@ use crate::topology::{Assignment, Change, Role};
 use crate::{LEADER_METADATA, NodeId, Raft};
 use gdc_proto::coordinator::coordinator_server::Coordinator;
 use gdc_proto::coordinator::{
-    AddMemberRequest, Assignment as AssignmentMsg, ChangeReply, ChangeRequest, Member,
-    MembersReply, MembersRequest, RegisterRequest, RemoveMemberRequest, TopologyReply,
-    TopologyRequest, Upstream as UpstreamMsg, WatchRequest,
+    AddMemberRequest, Assignment as AssignmentMsg, ChangeReply, ChangeRequest, HeartbeatReply,
+    HeartbeatRequest, Member, MembersReply, MembersRequest, RegisterRequest, RemoveMemberRequest,
+    TopologyReply, TopologyRequest, Upstream as UpstreamMsg, WatchRequest,
 };
 use gdc_proto::raft::RaftMessage;
 use gdc_proto::raft::raft_server::Raft as RaftRpc;
@@ -74,6 +74,7 @@ impl RaftRpc for RaftService {
 pub struct AdminService {
     pub raft: Raft,
     pub state: StateMachine,
+    pub health: std::sync::Arc<crate::health::Health>,
 }
 
 impl std::fmt::Debug for AdminService {
@@ -283,6 +284,28 @@ impl Coordinator for AdminService {
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(self.clone().stream_assignments(addr, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatReply>, Status> {
+        // Only the leader's record decides failovers: others send the node there.
+        let m = self.raft.metrics().borrow().clone();
+        if m.current_leader != Some(m.id) {
+            let leader_node = m
+                .current_leader
+                .and_then(|id| m.membership_config.membership().get_node(&id).cloned());
+            return Err(not_leader(&ForwardToLeader {
+                leader_id: m.current_leader,
+                leader_node,
+            }));
+        }
+        let r = req.into_inner();
+        self.health.heard(&r.addr, r.applied_ops);
+        Ok(Response::new(HeartbeatReply {
+            lease_ms: self.health.timeout.as_millis() as u64,
+        }))
     }
 
     async fn remove_member(

@@ -14,6 +14,18 @@ pub struct Topology {
     /// Nodes by client address (`host:port`, their name).
     #[serde(default)]
     pub nodes: BTreeMap<String, NodeInfo>,
+    /// Every change of a region's primary, in order: who took writes from which epoch.
+    #[serde(default)]
+    pub history: Vec<PrimaryEpoch>,
+}
+
+/// From `epoch` on, `primary` was the region's primary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryEpoch {
+    pub instance: String,
+    pub region: String,
+    pub epoch: u64,
+    pub primary: String,
 }
 
 /// A node that has registered.
@@ -138,6 +150,15 @@ pub enum Change {
         sync_addr: String,
         server_id: u32,
     },
+    /// Failover: `node`, a secondary, becomes the region's primary, and the old primary a
+    /// secondary; the epoch goes up by one. Refused unless the region is still at `epoch`
+    /// (so two decisions about one epoch cannot both apply).
+    Promote {
+        instance: String,
+        region: String,
+        node: String,
+        epoch: u64,
+    },
 }
 
 fn yes() -> bool {
@@ -221,6 +242,40 @@ impl Topology {
                     .retain(|_, n| !(n.instance == *instance && n.region == *region));
                 Ok(())
             }
+            Change::Promote {
+                instance,
+                region,
+                node,
+                epoch,
+            } => {
+                let child = self
+                    .instance_mut(instance)?
+                    .children
+                    .get_mut(region)
+                    .ok_or_else(|| format!("instance '{instance}' has no region '{region}'"))?;
+                if child.epoch != *epoch {
+                    return Err(format!(
+                        "region '{region}' is at epoch {}, not {epoch}",
+                        child.epoch
+                    ));
+                }
+                if !child.secondaries.contains(node) {
+                    return Err(format!("{node} is not a secondary of region '{region}'"));
+                }
+                child.secondaries.retain(|s| s != node);
+                if let Some(old) = child.primary.replace(node.clone()) {
+                    child.secondaries.push(old);
+                }
+                child.epoch += 1;
+                let epoch = child.epoch;
+                self.history.push(PrimaryEpoch {
+                    instance: instance.clone(),
+                    region: region.clone(),
+                    epoch,
+                    primary: node.clone(),
+                });
+                Ok(())
+            }
             Change::RegisterNode {
                 instance,
                 region,
@@ -245,6 +300,13 @@ impl Topology {
                     None => {
                         child.primary = Some(addr.clone());
                         child.epoch += 1;
+                        let epoch = child.epoch;
+                        self.history.push(PrimaryEpoch {
+                            instance: instance.clone(),
+                            region: region.clone(),
+                            epoch,
+                            primary: addr.clone(),
+                        });
                     }
                     Some(p) if p == addr => {}
                     Some(_) => {
@@ -569,6 +631,34 @@ mod tests {
         assert_eq!(
             t.apply(&register("ap", "ap1")),
             Err("instance 'shop' has no region 'ap'".into())
+        );
+        // Failover: eu2 takes over at epoch 2; a second decision about epoch 1 is refused.
+        let promote = |node: &str, epoch| Change::Promote {
+            instance: "shop".into(),
+            region: "eu".into(),
+            node: node.into(),
+            epoch,
+        };
+        t.apply(&promote("eu2", 1)).expect("promote");
+        assert_eq!(
+            t.apply(&promote("eu1", 1)),
+            Err("region 'eu' is at epoch 2, not 1".into())
+        );
+        assert_eq!(
+            (t.assignment("eu2").role, t.assignment("eu2").epoch),
+            (Role::Primary, 2)
+        );
+        assert_eq!(t.assignment("eu1").role, Role::Secondary);
+        assert_eq!(t.assignment("eu1").upstreams[0].sync_addr, "sync-eu2");
+        assert_eq!(t.assignment("us1").upstreams[0].sync_addr, "sync-eu2");
+        let epochs: Vec<(&str, u64, &str)> = t
+            .history
+            .iter()
+            .map(|h| (h.region.as_str(), h.epoch, h.primary.as_str()))
+            .collect();
+        assert_eq!(
+            epochs,
+            [("eu", 1, "eu1"), ("us", 1, "us1"), ("eu", 2, "eu2")]
         );
         t.apply(&change(
             r#"{"op":"remove-child","instance":"shop","region":"eu"}"#,

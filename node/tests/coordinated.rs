@@ -64,12 +64,47 @@ impl Drop for Coordinator {
 }
 
 fn node(dir: &tempfile::TempDir, coordinator: &str, region: &str) -> TestNode {
+    node_at(dir, coordinator, region, 0)
+}
+
+/// A node of instance "shop" serving clients on `port` (0: any).
+fn node_at(dir: &tempfile::TempDir, coordinator: &str, region: &str, port: u16) -> TestNode {
     let (l, _) = sync_listener();
     TestNode::start_synced(dir.path(), l, |c| {
         c.region = region.into();
         c.coordinators = vec![coordinator.to_string()];
         c.instance = Some("shop".into());
+        c.port = port;
     })
+}
+
+/// An instance "shop" with regions eu and us, channels both ways.
+fn shop(rt: &tokio::runtime::Runtime, admin: &AdminClient) {
+    for change in [
+        Change::CreateInstance {
+            name: "shop".into(),
+        },
+        Change::AddChild {
+            instance: "shop".into(),
+            region: "eu".into(),
+            mesh: true,
+        },
+        Change::AddChild {
+            instance: "shop".into(),
+            region: "us".into(),
+            mesh: true,
+        },
+    ] {
+        rt.block_on(admin.change(&change)).expect("change");
+    }
+}
+
+/// Wait until the node behind `c` has role `role` at `epoch`.
+fn has_role(c: &mut redis::Connection, role: &str, epoch: u64) {
+    wait_for(&format!("{role} at epoch {epoch}"), CONVERGE, || {
+        (info_field(c, "gdc_role") == role && info_field(c, "gdc_epoch") == epoch.to_string())
+            .then_some(())
+    });
 }
 
 fn info_field(c: &mut redis::Connection, field: &str) -> String {
@@ -267,4 +302,79 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     assert_eq!(eu.primary.as_deref(), Some(eu1.addr.to_string().as_str()));
     assert_eq!(eu.secondaries, [eu2.addr.to_string()]);
     assert_eq!(t.nodes.len(), 3);
+}
+
+#[test]
+fn a_silent_primary_is_replaced_and_fenced_when_it_returns() {
+    let coordinator = Coordinator::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let admin = AdminClient::new(vec![coordinator.addr.clone()], TOKEN).expect("client");
+    shop(&rt, &admin);
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
+    let eu1_port = eu1.addr.port();
+    let mut c_eu1 = eu1.client();
+    has_role(&mut c_eu1, "primary", 1);
+    let (us1, eu2) = (
+        node(&dirs[1], &coordinator.addr, "us"),
+        node(&dirs[2], &coordinator.addr, "eu"),
+    );
+    let (mut c_us1, mut c_eu2) = (us1.client(), eu2.client());
+    has_role(&mut c_us1, "primary", 1);
+    has_role(&mut c_eu2, "secondary", 1);
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut c_eu1)
+        .expect("SET");
+    arrives(&mut c_eu2, "before", "1");
+    arrives(&mut c_us1, "before", "1");
+
+    // eu's primary goes silent: its secondary takes over at epoch 2, writes there reach us.
+    drop(c_eu1);
+    drop(eu1);
+    has_role(&mut c_eu2, "primary", 2);
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("2")
+        .query(&mut c_eu2)
+        .expect("SET at the new primary");
+    arrives(&mut c_us1, "after", "2");
+    let mut sentinel = redis::Client::open(format!("redis://127.0.0.1:{}/", coordinator.sentinel))
+        .and_then(|c| c.get_connection())
+        .expect("sentinel");
+    let primary: Vec<String> = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg("eu")
+        .query(&mut sentinel)
+        .expect("SENTINEL");
+    assert_eq!(primary[1], eu2.addr.port().to_string());
+
+    // The old primary comes back where it was: fenced (a secondary of epoch 2), it refuses
+    // writes and follows the new primary.
+    let eu1 = node_at(&dirs[0], &coordinator.addr, "eu", eu1_port);
+    let mut c_eu1 = eu1.client();
+    has_role(&mut c_eu1, "secondary", 2);
+    let err = redis::cmd("SET")
+        .arg("stale")
+        .arg("x")
+        .query::<()>(&mut c_eu1)
+        .expect_err("fenced");
+    assert_eq!(err.code(), Some("READONLY"));
+    arrives(&mut c_eu1, "after", "2");
+
+    // One primary per region and epoch, in the recorded history.
+    let (t, _) = rt.block_on(admin.topology()).expect("topology");
+    let eu: Vec<(u64, String)> = t
+        .history
+        .iter()
+        .filter(|h| h.region == "eu")
+        .map(|h| (h.epoch, h.primary.clone()))
+        .collect();
+    assert_eq!(eu, [(1, eu1.addr.to_string()), (2, eu2.addr.to_string())]);
 }

@@ -76,10 +76,24 @@ impl Coordinators {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
+        self.at_leader_within(ATTEMPTS, timeout, call).await
+    }
+
+    /// [`Coordinators::at_leader`] with at most `attempts` tries.
+    pub async fn at_leader_within<T, F, Fut>(
+        &self,
+        attempts: usize,
+        timeout: Option<Duration>,
+        call: F,
+    ) -> Result<T, String>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
         let mut next = 0;
         let mut leader: Option<String> = None;
         let mut last_error = String::new();
-        for _ in 0..ATTEMPTS {
+        for _ in 0..attempts {
             let (addr, redirected) = match leader.take() {
                 Some(a) => (a, true),
                 None => {

@@ -38,6 +38,9 @@ struct Flags {
     /// Election timeout in ms (a follower waits between this and twice this).
     #[arg(long, default_value_t = 1000)]
     election_timeout_ms: u64,
+    /// A primary silent this long (ms) is replaced by its most up-to-date live secondary.
+    #[arg(long, default_value_t = 1000)]
+    failover_timeout_ms: u64,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
     o.sentinel_port = flags.sentinel_port;
     o.heartbeat_ms = flags.heartbeat_ms;
     o.election_timeout_ms = flags.election_timeout_ms;
+    o.failover_timeout_ms = flags.failover_timeout_ms;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -1,20 +1,58 @@
 //! A node run by the coordinator (`--coordinator`): it registers with the leader, then
 //! watches its assignment — its role, its child instance's epoch, the channels it receives
 //! from — and applies each one with the same channel machinery `--peer` flags drive.
+//!
+//! Beside that it heartbeats to the leader. A primary takes writes only while it holds a
+//! lease: a heartbeat answered within the failover timeout. Past it the leader may already
+//! have promoted a secondary, so the node stops taking writes until it hears again.
 
 use super::Role;
 use super::channel::{Desired, jitter};
 use crate::config::Peer;
 use crate::server::Node;
+use gdc_proto::coordinator::HeartbeatRequest;
 use gdc_proto::coordinator::{Assignment, RegisterRequest, WatchRequest};
 use gdc_proto::leader::Coordinators;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tracing::{info, warn};
 
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a node heartbeats...
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
+/// ...and how long each may take.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What decides whether this node takes writes: its assignment and its lease.
+#[derive(Debug, Default)]
+struct Standing {
+    /// The last assignment made this node its region's primary.
+    assigned_primary: AtomicBool,
+    /// Unix ms until which the lease holds (from the last answered heartbeat).
+    lease_until_ms: AtomicU64,
+}
+
+impl Standing {
+    /// Set the node's role from its assignment and lease (logging a change).
+    fn settle(&self, node: &Node) {
+        let primary = self.assigned_primary.load(Ordering::Relaxed)
+            && crate::store::now_ms() < self.lease_until_ms.load(Ordering::Relaxed);
+        let role = if primary {
+            Role::Primary
+        } else {
+            Role::Secondary
+        };
+        let sync = &node.shared().sync;
+        if sync.role() != role {
+            if role == Role::Secondary && self.assigned_primary.load(Ordering::Relaxed) {
+                warn!("no answer from the coordinator within the lease: refusing writes");
+            }
+            sync.set_role(role);
+        }
+    }
+}
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
@@ -29,9 +67,15 @@ pub async fn follow(node: Arc<Node>) {
             return;
         }
     };
+    let standing = Arc::new(Standing::default());
+    tokio::spawn(heartbeat(
+        Arc::clone(&node),
+        coordinators.clone(),
+        Arc::clone(&standing),
+    ));
     let mut backoff = BACKOFF_MIN;
     loop {
-        match registered_and_watching(&node, &coordinators, &mut backoff).await {
+        match registered_and_watching(&node, &coordinators, &standing, &mut backoff).await {
             Ok(()) => info!("the coordinator ended the assignment stream; calling again"),
             Err(e) => warn!(error = %e, "coordinator"),
         }
@@ -40,9 +84,40 @@ pub async fn follow(node: Arc<Node>) {
     }
 }
 
+/// Heartbeat to the leader for as long as the node runs, renewing the lease.
+async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<Standing>) {
+    let (addr, _) = node.shared().config.announced();
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let request = HeartbeatRequest {
+            addr: addr.clone(),
+            epoch: node.shared().sync.epoch.load(Ordering::Relaxed),
+            applied_ops: node.lock_store().applied().iter().map(|(_, op)| op.0).sum(),
+        };
+        let sent_ms = crate::store::now_ms();
+        // A redirect or two at most: a heartbeat that cannot be placed now is simply late.
+        let reply = coordinators
+            .at_leader_within(3, Some(HEARTBEAT_TIMEOUT), |mut c| {
+                let request = request.clone();
+                async move { c.heartbeat(request).await }
+            })
+            .await;
+        if let Ok(r) = reply {
+            // Counted from when it was sent: the leader heard it no earlier.
+            standing
+                .lease_until_ms
+                .store(sent_ms + r.lease_ms, Ordering::Relaxed);
+        }
+        standing.settle(&node);
+    }
+}
+
 async fn registered_and_watching(
     node: &Arc<Node>,
     coordinators: &Coordinators,
+    standing: &Standing,
     backoff: &mut Duration,
 ) -> Result<(), String> {
     let config = &node.shared().config;
@@ -61,7 +136,7 @@ async fn registered_and_watching(
         })
         .await
         .map_err(|e| format!("cannot register: {e}"))?;
-    apply(node, &first);
+    apply(node, standing, &first);
     let mut stream = coordinators
         .at_leader(None, |mut c| {
             let addr = addr.clone();
@@ -75,25 +150,26 @@ async fn registered_and_watching(
         .await
         .map_err(|s| format!("assignment stream: {}", s.message()))?
     {
-        apply(node, &a);
+        apply(node, standing, &a);
     }
     Ok(())
 }
 
-/// Take on an assignment: the role first (a secondary refuses writes from now on), then
-/// the channels, opened, re-pointed, paused, resumed or closed to match.
-fn apply(node: &Arc<Node>, a: &Assignment) {
+/// Take on an assignment: the role first (a secondary refuses writes from now on; a
+/// primary takes them while its lease holds), then the channels, opened, re-pointed,
+/// paused, resumed or closed to match.
+fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
     let sync = &node.shared().sync;
-    let role = if a.role == "secondary" {
-        Role::Secondary
-    } else {
-        Role::Primary
-    };
-    if sync.role() != role || sync.epoch.load(Ordering::Relaxed) != a.epoch {
-        info!(role = %role, epoch = a.epoch, assigned = %a.role, "assignment");
+    if sync.epoch.load(Ordering::Relaxed) != a.epoch
+        || standing.assigned_primary.load(Ordering::Relaxed) != (a.role == "primary")
+    {
+        info!(role = %a.role, epoch = a.epoch, "assignment");
     }
-    sync.set_role(role);
+    standing
+        .assigned_primary
+        .store(a.role == "primary", Ordering::Relaxed);
     sync.epoch.store(a.epoch, Ordering::Relaxed);
+    standing.settle(node);
     let wanted: BTreeMap<&str, (&str, bool)> = a
         .upstreams
         .iter()

@@ -75,7 +75,8 @@ impl TestNode {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                // A port given in the config (a node restarted where it was), else any.
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
                     .await
                     .expect("bind");
                 // The port the node announces (to a coordinator) is the one it serves on.

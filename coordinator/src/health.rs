@@ -1,0 +1,184 @@
+//! Health and failover. Nodes heartbeat to the leader a few times a second; the leader
+//! keeps, in memory, when each was last heard from and how many ops it had applied. When a
+//! region's primary has been silent for the failover timeout, the leader promotes the live
+//! secondary that has applied the most (a Raft change, refused if the region's epoch has
+//! moved since: one decision per epoch). A new leader starts counting from when it took
+//! over, so a change of leader never looks like silence.
+
+use crate::Raft;
+use crate::store::StateMachine;
+use crate::topology::{Change, Topology};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// When a node was last heard from, and what it had applied.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    at: Instant,
+    applied_ops: u64,
+}
+
+/// The leader's record of nodes' heartbeats.
+#[derive(Debug)]
+pub struct Health {
+    seen: Mutex<HashMap<String, Seen>>,
+    /// A primary silent this long is replaced.
+    pub timeout: Duration,
+}
+
+impl Health {
+    pub fn new(timeout: Duration) -> Arc<Health> {
+        Arc::new(Health {
+            seen: Mutex::new(HashMap::new()),
+            timeout,
+        })
+    }
+
+    pub fn heard(&self, addr: &str, applied_ops: u64) {
+        self.heard_at(addr, applied_ops, Instant::now());
+    }
+
+    fn heard_at(&self, addr: &str, applied_ops: u64, at: Instant) {
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(addr.to_string(), Seen { at, applied_ops });
+    }
+
+    /// The promotions due at `now`, for a leader that has led since `since`.
+    fn due(&self, t: &Topology, since: Instant, now: Instant) -> Vec<Change> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Heard from within the timeout, counting from when this coordinator began to lead.
+        let recent = |addr: &str| -> Option<Seen> {
+            let s = *seen.get(addr)?;
+            (s.at >= since && now.duration_since(s.at) < self.timeout).then_some(s)
+        };
+        let mut out = Vec::new();
+        for (instance, inst) in &t.instances {
+            for (region, child) in &inst.children {
+                let Some(primary) = &child.primary else {
+                    continue;
+                };
+                let last = seen.get(primary).map_or(since, |s| s.at.max(since));
+                if now.duration_since(last) < self.timeout {
+                    continue;
+                }
+                let best = child
+                    .secondaries
+                    .iter()
+                    .filter_map(|s| recent(s).map(|seen| (seen.applied_ops, s)))
+                    // Most applied; on a tie, the lowest address (the same choice every time).
+                    .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)));
+                if let Some((_, node)) = best {
+                    out.push(Change::Promote {
+                        instance: instance.clone(),
+                        region: region.clone(),
+                        node: node.clone(),
+                        epoch: child.epoch,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Watch the primaries while this coordinator leads, and fail over those gone silent.
+pub async fn monitor(raft: Raft, state: StateMachine, health: Arc<Health>) {
+    let me = raft.metrics().borrow().id;
+    let mut leading_since: Option<Instant> = None;
+    let mut tick = tokio::time::interval(health.timeout / 5);
+    loop {
+        tick.tick().await;
+        if raft.metrics().borrow().current_leader != Some(me) {
+            leading_since = None;
+            continue;
+        }
+        let since = *leading_since.get_or_insert_with(Instant::now);
+        let due = {
+            let applied = state.read().await;
+            health.due(&applied.topology, since, Instant::now())
+        };
+        for change in due {
+            match raft.client_write(change.clone()).await {
+                Ok(w) => match w.data {
+                    Ok(()) => warn!(?change, "primary silent: failed over"),
+                    Err(why) => info!(%why, "failover not applied"),
+                },
+                Err(e) => {
+                    warn!(error = %e, "cannot commit a failover");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topology() -> Topology {
+        let mut t = Topology::default();
+        for json in [
+            r#"{"op":"create-instance","name":"shop"}"#,
+            r#"{"op":"add-child","instance":"shop","region":"eu"}"#,
+            r#"{"op":"register-node","instance":"shop","region":"eu","addr":"p","sync_addr":"p:1","server_id":1}"#,
+            r#"{"op":"register-node","instance":"shop","region":"eu","addr":"s1","sync_addr":"s1:1","server_id":2}"#,
+            r#"{"op":"register-node","instance":"shop","region":"eu","addr":"s2","sync_addr":"s2:1","server_id":3}"#,
+        ] {
+            t.apply(&serde_json::from_str(json).expect(json))
+                .expect(json);
+        }
+        t
+    }
+
+    #[test]
+    fn a_silent_primary_is_replaced_by_the_live_secondary_with_the_most_ops() {
+        let t = topology();
+        let h = Health::new(Duration::from_millis(1000));
+        let since = Instant::now();
+        let at = |ms| since + Duration::from_millis(ms);
+        h.heard_at("p", 100, at(0));
+        h.heard_at("s1", 90, at(0));
+        h.heard_at("s2", 95, at(0));
+        assert!(
+            h.due(&t, since, at(500)).is_empty(),
+            "the primary is not late yet"
+        );
+        assert!(
+            h.due(&t, since, at(1100)).is_empty(),
+            "secondaries silent as well: no one to promote"
+        );
+        // The secondaries go on beating; the primary does not.
+        h.heard_at("s1", 99, at(900));
+        h.heard_at("s2", 95, at(900));
+        let promote = |node: &str| Change::Promote {
+            instance: "shop".into(),
+            region: "eu".into(),
+            node: node.into(),
+            epoch: 1,
+        };
+        assert_eq!(h.due(&t, since, at(1100)), [promote("s1")]);
+        // On a tie, the lowest address.
+        h.heard_at("s2", 99, at(900));
+        assert_eq!(h.due(&t, since, at(1100)), [promote("s1")]);
+    }
+
+    #[test]
+    fn a_new_leader_gives_primaries_a_full_timeout() {
+        let t = topology();
+        let h = Health::new(Duration::from_millis(1000));
+        let before = Instant::now();
+        // Heard by this coordinator before it led: not counted as alive, nor as silent.
+        h.heard_at("p", 1, before);
+        h.heard_at("s1", 1, before);
+        let since = before + Duration::from_millis(5000);
+        let at = |ms| since + Duration::from_millis(ms);
+        h.heard_at("s1", 1, at(800));
+        assert!(h.due(&t, since, at(900)).is_empty());
+        assert_eq!(h.due(&t, since, at(1001)).len(), 1);
+    }
+}
