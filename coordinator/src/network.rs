@@ -45,6 +45,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             .map(|e| {
                 let channel = e.tcp_nodelay(true).connect_lazy();
                 RaftClient::with_interceptor(channel, self.token.clone())
+                    .max_decoding_message_size(crate::server::RAFT_MESSAGE_BYTES_MAX)
+                    .max_encoding_message_size(crate::server::RAFT_MESSAGE_BYTES_MAX)
             })
             .map_err(|e| format!("bad address {}: {e}", node.addr));
         Peer { target, client }

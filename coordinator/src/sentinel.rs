@@ -25,10 +25,21 @@ pub async fn bind(port: u16) -> Result<TcpListener, String> {
         .map_err(|e| format!("cannot listen on sentinel port {port}: {e}"))
 }
 
+/// At most this many connections at once (the port needs no token: it must not be able to
+/// use up the process's descriptors, which Raft needs too)...
+const CONNECTIONS_MAX: usize = 1024;
+/// ...and one idle this long is closed.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Serve connections until the process ends.
 pub async fn serve(listener: TcpListener, coordinator: Coordinator) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
     loop {
         let Ok((stream, from)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else {
+            debug!(%from, "sentinel connection refused: too many open");
             continue;
         };
         let coordinator = coordinator.clone();
@@ -36,6 +47,7 @@ pub async fn serve(listener: TcpListener, coordinator: Coordinator) {
             if let Err(e) = connection(stream, &coordinator).await {
                 debug!(%from, error = %e, "sentinel connection closed");
             }
+            drop(slot);
         });
     }
 }
@@ -44,7 +56,10 @@ async fn connection(stream: TcpStream, coordinator: &Coordinator) -> std::io::Re
     let _ = stream.set_nodelay(true);
     let mut stream = BufReader::new(stream);
     loop {
-        let args = match read_request(&mut stream).await? {
+        let Ok(request) = tokio::time::timeout(IDLE, read_request(&mut stream)).await else {
+            return Ok(());
+        };
+        let args = match request? {
             Some(Ok(args)) => args,
             Some(Err(why)) => {
                 // The stream is out of step after a malformed request: answer and close.

@@ -45,7 +45,8 @@ pub struct Options {
 
 impl Options {
     /// Timeouts that suit coordinators in different regions (a heartbeat every 250 ms, an
-    /// election after 1 to 2 s of silence).
+    /// election after 1 to 2 s of silence). openraft gives a replication call one heartbeat
+    /// interval: between members farther apart than that round trip, raise `heartbeat_ms`.
     pub fn new(id: NodeId, listen: String, dir: PathBuf, token: String) -> Options {
         Options {
             id,
@@ -60,6 +61,9 @@ impl Options {
         }
     }
 }
+
+/// The largest Raft message taken (a batch of log entries or a snapshot chunk, as JSON).
+pub const RAFT_MESSAGE_BYTES_MAX: usize = 64 << 20;
 
 /// A running coordinator's handles.
 #[derive(Clone)]
@@ -125,6 +129,10 @@ pub async fn run(
         heartbeat_interval: o.heartbeat_ms,
         election_timeout_min: o.election_timeout_ms,
         election_timeout_max: o.election_timeout_ms * 2,
+        // Snapshot chunks go as JSON (about 3.5 bytes a byte): small enough for a message,
+        // with time to cross regions.
+        snapshot_max_chunk_size: 512 * 1024,
+        install_snapshot_timeout: o.election_timeout_ms.max(2000),
         ..Default::default()
     }
     .validate()
@@ -170,7 +178,8 @@ pub async fn run(
     let serving = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .add_service(InterceptedService::new(
-            RaftServer::new(RaftService { raft: raft.clone() }),
+            RaftServer::new(RaftService { raft: raft.clone() })
+                .max_decoding_message_size(RAFT_MESSAGE_BYTES_MAX),
             check.clone(),
         ))
         .add_service(InterceptedService::new(

@@ -104,9 +104,12 @@ fn raft_status<E>(e: RaftError<NodeId, E>) -> Status
 where
     E: std::error::Error + TryAsRef<ForwardToLeader<NodeId, BasicNode>>,
 {
-    match e.forward_to_leader() {
-        Some(fwd) => not_leader(fwd),
-        None => Status::unavailable(e.to_string()),
+    match (e.forward_to_leader(), &e) {
+        (Some(fwd), _) => not_leader(fwd),
+        // Refused for a reason retrying will not change (a membership change in progress,
+        // an unknown member...): said once.
+        (None, RaftError::APIError(_)) => Status::aborted(e.to_string()),
+        (None, RaftError::Fatal(_)) => Status::unavailable(e.to_string()),
     }
 }
 
@@ -135,8 +138,9 @@ fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
     }
 }
 
-/// A leader checks, this often at least, that it still leads while it streams assignments.
-const WATCH_RECHECK: Duration = Duration::from_secs(1);
+/// A leader checks, this often, that it still leads while it streams assignments, and
+/// sends the assignment again (a node that hears nothing for a few of these calls again).
+pub const WATCH_RECHECK: Duration = Duration::from_secs(1);
 
 impl AdminService {
     /// Stream `addr`'s assignment to `tx` whenever it changes, while this coordinator leads.
@@ -147,10 +151,19 @@ impl AdminService {
     ) {
         let mut changed = self.state.subscribe();
         let me = self.raft.metrics().borrow().id;
+        let election_ms = self.raft.config().election_timeout_min;
         let mut sent: Option<Assignment> = None;
+        let mut again = false;
         loop {
-            // A deposed leader ends the stream: the node calls again and finds the new one.
-            if self.raft.metrics().borrow().current_leader != Some(me) {
+            // A deposed leader ends the stream, and so does one cut off from its quorum
+            // (openraft's leader only steps down when it sees a higher term): the node
+            // calls again and finds the leader.
+            let leads = {
+                let m = self.raft.metrics().borrow().clone();
+                m.current_leader == Some(me)
+                    && m.millis_since_quorum_ack.is_some_and(|ms| ms < election_ms)
+            };
+            if !leads {
                 let _ = tx
                     .send(Err(Status::unavailable("this coordinator no longer leads")))
                     .await;
@@ -163,17 +176,17 @@ impl AdminService {
                     applied.last_applied.map_or(0, |l| l.index),
                 )
             };
-            if sent.as_ref() != Some(&now) {
+            if again || sent.as_ref() != Some(&now) {
                 if tx.send(Ok(assignment_msg(&now, index))).await.is_err() {
                     return;
                 }
                 sent = Some(now);
             }
-            tokio::select! {
-                r = changed.changed() => if r.is_err() { return },
-                _ = tokio::time::sleep(WATCH_RECHECK) => {}
+            again = tokio::select! {
+                r = changed.changed() => if r.is_err() { return } else { false },
+                _ = tokio::time::sleep(WATCH_RECHECK) => true,
                 _ = tx.closed() => return,
-            }
+            };
         }
     }
 

@@ -319,7 +319,6 @@ impl Config {
         }
     }
 
-    /// Settings that only make sense together.
     /// Where this node is reached: `(client address, sync address)` as `host:port`.
     pub fn announced(&self) -> (String, String) {
         let host = match &self.announce_ip {
@@ -337,6 +336,7 @@ impl Config {
         (at(self.port), at(self.sync_port.unwrap_or(0)))
     }
 
+    /// Settings that only make sense together.
     pub fn check(&self) -> Result<(), String> {
         if let Some(tls) = self.tls()? {
             if tls.ca.is_none() && !self.peers.is_empty() {
@@ -370,6 +370,22 @@ impl Config {
                 return Err(
                     "with --coordinator, channels come from the coordinator: drop --peer".into(),
                 );
+            }
+            // A node's name in the topology is its address: a loopback one would be the same
+            // for nodes on different hosts, and unreachable from them.
+            let loopback = |host: &str| {
+                host == "localhost" || host.starts_with("127.") || host == "::1" || host == "[::1]"
+            };
+            let (addr, _) = self.announced();
+            let host = addr.rsplit_once(':').map_or("", |(h, _)| h);
+            let remote = self
+                .coordinators
+                .iter()
+                .any(|c| !loopback(c.rsplit_once(':').map_or(c.as_str(), |(h, _)| h)));
+            if loopback(host) && remote {
+                return Err(format!(
+                    "this node would announce itself as {addr} to coordinators on other hosts: give --announce-ip (or --bind) an address they can reach"
+                ));
             }
         }
         let mut regions: Vec<&str> = self.peers.iter().map(|p| p.region.as_str()).collect();
@@ -435,6 +451,14 @@ mod tests {
             c.announced(),
             ("10.0.0.5:6380".to_string(), "10.0.0.5:7100".to_string())
         );
+        c.announce_ip = None;
+        assert!(
+            c.check()
+                .expect_err("a loopback name for remote coordinators")
+                .contains("--announce-ip")
+        );
+        c.coordinators = vec!["127.0.0.1:7101".into()];
+        assert_eq!(c.check(), Ok(()), "all on one machine");
         c.peers.push("eu=h:1".parse().expect("peer"));
         assert!(c.check().expect_err("peers").contains("drop --peer"));
     }

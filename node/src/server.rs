@@ -547,7 +547,14 @@ impl Node {
             if cycle % FULL_GC_EVERY_CYCLES == 0 {
                 store.gc_all();
             }
-            let removed = store.remove_expired(now_ms(), EXPIRED_PER_CYCLE_MAX);
+            // A secondary leaves expiry to its primary (as a Redis replica does): its own
+            // deletes would reach no one, and could remove what an EXPIRE on the way extends.
+            // Reads hide expired keys either way.
+            let removed = if self.shared().sync.role() == crate::sync::Role::Secondary {
+                0
+            } else {
+                store.remove_expired(now_ms(), EXPIRED_PER_CYCLE_MAX)
+            };
             if removed > 0 {
                 debug!(removed, "removed expired keys");
                 if let Err(e) = store.commit() {

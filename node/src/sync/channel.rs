@@ -134,7 +134,16 @@ async fn receive_from(node: Arc<Node>, peer: Peer, mut desired: watch::Receiver<
         let want = *desired.borrow_and_update();
         match want {
             Desired::Closed => {
-                node.shared().sync.inbound().remove(&peer.region);
+                // Only this channel's entry: the region may have been re-pointed to a new
+                // address (a failover) whose channel is already running.
+                let mut inbound = node.shared().sync.inbound();
+                if inbound
+                    .get(&peer.region)
+                    .is_some_and(|c| c.addr == peer.addr)
+                {
+                    inbound.remove(&peer.region);
+                }
+                drop(inbound);
                 info!(peer = %peer.region, "channel closed");
                 return;
             }

@@ -20,6 +20,8 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
+/// An assignment stream silent this long is given up and called again.
+const WATCH_SILENCE: Duration = Duration::from_secs(4);
 /// How often a node heartbeats...
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
 /// ...and how long each may take.
@@ -145,9 +147,11 @@ async fn registered_and_watching(
         .await
         .map_err(|e| format!("cannot watch the assignment: {e}"))?;
     *backoff = BACKOFF_MIN;
-    while let Some(a) = stream
-        .message()
+    // The leader sends the assignment at least every second: silence means the connection
+    // or the leader is gone.
+    while let Some(a) = tokio::time::timeout(WATCH_SILENCE, stream.message())
         .await
+        .map_err(|_| format!("no word from the coordinator for {WATCH_SILENCE:?}"))?
         .map_err(|s| format!("assignment stream: {}", s.message()))?
     {
         apply(node, standing, &a);
