@@ -248,11 +248,7 @@ impl Topology {
                 node,
                 epoch,
             } => {
-                let child = self
-                    .instance_mut(instance)?
-                    .children
-                    .get_mut(region)
-                    .ok_or_else(|| format!("instance '{instance}' has no region '{region}'"))?;
+                let child = self.child_mut(instance, region)?;
                 if child.epoch != *epoch {
                     return Err(format!(
                         "region '{region}' is at epoch {}, not {epoch}",
@@ -268,12 +264,7 @@ impl Topology {
                 }
                 child.epoch += 1;
                 let epoch = child.epoch;
-                self.history.push(PrimaryEpoch {
-                    instance: instance.clone(),
-                    region: region.clone(),
-                    epoch,
-                    primary: node.clone(),
-                });
+                self.record_primary(instance, region, epoch, node);
                 Ok(())
             }
             Change::RegisterNode {
@@ -291,22 +282,13 @@ impl Topology {
                         ));
                     }
                 }
-                let child = self
-                    .instance_mut(instance)?
-                    .children
-                    .get_mut(region)
-                    .ok_or_else(|| format!("instance '{instance}' has no region '{region}'"))?;
+                let child = self.child_mut(instance, region)?;
                 match &child.primary {
                     None => {
                         child.primary = Some(addr.clone());
                         child.epoch += 1;
                         let epoch = child.epoch;
-                        self.history.push(PrimaryEpoch {
-                            instance: instance.clone(),
-                            region: region.clone(),
-                            epoch,
-                            primary: addr.clone(),
-                        });
+                        self.record_primary(instance, region, epoch, addr);
                     }
                     Some(p) if p == addr => {}
                     Some(_) => {
@@ -419,6 +401,23 @@ impl Topology {
                     .collect(),
             }
         }
+    }
+
+    fn child_mut(&mut self, instance: &str, region: &str) -> Result<&mut Child, String> {
+        self.instance_mut(instance)?
+            .children
+            .get_mut(region)
+            .ok_or_else(|| format!("instance '{instance}' has no region '{region}'"))
+    }
+
+    /// From `epoch` on, `primary` takes the region's writes.
+    fn record_primary(&mut self, instance: &str, region: &str, epoch: u64, primary: &str) {
+        self.history.push(PrimaryEpoch {
+            instance: instance.to_string(),
+            region: region.to_string(),
+            epoch,
+            primary: primary.to_string(),
+        });
     }
 
     fn instance(&self, name: &str) -> Result<&Instance, String> {

@@ -136,23 +136,7 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
         .build()
         .expect("runtime");
     let admin = AdminClient::new(vec![coordinator.addr.clone()], TOKEN).expect("client");
-    for change in [
-        Change::CreateInstance {
-            name: "shop".into(),
-        },
-        Change::AddChild {
-            instance: "shop".into(),
-            region: "eu".into(),
-            mesh: true,
-        },
-        Change::AddChild {
-            instance: "shop".into(),
-            region: "us".into(),
-            mesh: true,
-        },
-    ] {
-        rt.block_on(admin.change(&change)).expect("change");
-    }
+    shop(&rt, &admin);
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
@@ -167,25 +151,13 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     drop(stray);
     let eu1 = node(&dirs[0], &coordinator.addr, "eu");
     let mut c_eu1 = eu1.client();
-    wait_for("eu1 to be eu's primary", CONVERGE, || {
-        (info_field(&mut c_eu1, "gdc_role") == "primary"
-            && info_field(&mut c_eu1, "gdc_epoch") == "1")
-            .then_some(())
-    });
+    has_role(&mut c_eu1, "primary", 1);
     let us1 = node(&dirs[1], &coordinator.addr, "us");
     let eu2 = node(&dirs[2], &coordinator.addr, "eu");
     let (mut c_us1, mut c_eu2) = (us1.client(), eu2.client());
     // Each has its assignment once it knows the region's epoch.
-    wait_for("us1 to be us's primary", CONVERGE, || {
-        (info_field(&mut c_us1, "gdc_role") == "primary"
-            && info_field(&mut c_us1, "gdc_epoch") == "1")
-            .then_some(())
-    });
-    wait_for("eu2 to be eu's secondary", CONVERGE, || {
-        (info_field(&mut c_eu2, "gdc_role") == "secondary"
-            && info_field(&mut c_eu2, "gdc_epoch") == "1")
-            .then_some(())
-    });
+    has_role(&mut c_us1, "primary", 1);
+    has_role(&mut c_eu2, "secondary", 1);
 
     // Writes in either region reach the other, and eu's secondary (through eu's primary).
     let _: () = redis::cmd("SET")
