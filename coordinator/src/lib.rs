@@ -7,7 +7,8 @@
 //! Modules: [`topology`] (the data and its changes), [`store`] (the Raft log and state
 //! machine in sled), [`network`] (Raft RPC to other coordinators over tonic), [`service`]
 //! (the Raft RPC server and the admin API), [`server`] (a coordinator process), [`client`]
-//! (the admin client that follows the leader), [`sentinel`] (the RESP discovery port).
+//! (the admin client that follows the leader), [`sentinel`] (the RESP discovery port),
+//! [`health`] (heartbeats and failover), [`verify`] (digests compared across regions).
 
 use std::io::Cursor;
 
@@ -19,6 +20,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod topology;
+pub mod verify;
 
 /// A coordinator's id (`--id`).
 pub type NodeId = u64;

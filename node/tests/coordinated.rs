@@ -75,6 +75,8 @@ fn node_at(dir: &tempfile::TempDir, coordinator: &str, region: &str, port: u16) 
         c.coordinators = vec![coordinator.to_string()];
         c.instance = Some("shop".into());
         c.port = port;
+        // GDC.DEBUG SET-UNLOGGED makes regions differ for `verify`.
+        c.debug_command = true;
     })
 }
 
@@ -267,6 +269,22 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     names.sort();
     assert_eq!(names, ["eu", "us"]);
     assert!(masters.iter().all(|m| m["flags"] == "master"));
+
+    // Verify: equal digests everywhere; then a change behind the binlog's back is found.
+    let (t, _) = rt.block_on(admin.topology()).expect("topology");
+    let verdicts = gdc_coordinator::verify::verify(&t, Some("shop"), None);
+    assert_eq!(verdicts.len(), 1);
+    assert!(verdicts[0].equal, "{verdicts:?}");
+    assert_eq!(verdicts[0].regions.len(), 2);
+    let _: () = redis::cmd("GDC.DEBUG")
+        .arg("SET-UNLOGGED")
+        .arg("damage")
+        .arg("x")
+        .query(&mut c_us1)
+        .expect("GDC.DEBUG");
+    let verdicts = gdc_coordinator::verify::verify(&t, None, None);
+    assert!(!verdicts[0].equal);
+    assert_eq!(verdicts[0].differing_databases, [0]);
 
     // The topology records who is what.
     let (t, _) = rt.block_on(admin.topology()).expect("topology");

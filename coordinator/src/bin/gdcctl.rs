@@ -50,6 +50,14 @@ enum Command {
     },
     /// Instances, regions, nodes and channels at a glance.
     Status,
+    /// Compare every region's digests (GDC.DIGEST at each primary): equal, or which
+    /// databases differ. Exits with status 1 unless all are equal.
+    Verify {
+        instance: Option<String>,
+        /// The nodes' requirepass, if they have one.
+        #[arg(long, env = "GDC_REQUIREPASS", hide_env_values = true)]
+        password: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -263,6 +271,52 @@ async fn run(flags: Flags) -> Result<String, String> {
                 reply.term,
                 reply.applied
             ))
+        }
+        Command::Verify { instance, password } => {
+            let (t, _) = client.topology().await?;
+            if let Some(name) = &instance {
+                if !t.instances.contains_key(name) {
+                    return Err(format!("no instance '{name}'"));
+                }
+            }
+            let verdicts =
+                gdc_coordinator::verify::verify(&t, instance.as_deref(), password.as_deref());
+            let all_equal = verdicts.iter().all(|v| v.equal);
+            let out = if json {
+                format!("{}\n", serde_json::json!(verdicts))
+            } else {
+                let rows = verdicts
+                    .iter()
+                    .flat_map(|v| {
+                        v.regions.iter().map(move |r| {
+                            let state = match &r.digests {
+                                Err(e) => format!("unreachable: {e}"),
+                                Ok(_) if v.differing_databases.is_empty() => "equal".into(),
+                                Ok(_) => format!(
+                                    "databases differ: {}",
+                                    v.differing_databases
+                                        .iter()
+                                        .map(|d| d.to_string())
+                                        .collect::<Vec<_>>()
+                                        .join(",")
+                                ),
+                            };
+                            vec![
+                                v.instance.clone(),
+                                r.region.clone(),
+                                r.primary.clone(),
+                                state,
+                            ]
+                        })
+                    })
+                    .collect();
+                table(&["INSTANCE", "REGION", "PRIMARY", "DIGESTS"], rows)
+            };
+            if all_equal {
+                Ok(out)
+            } else {
+                Err(format!("regions differ\n{out}"))
+            }
         }
         Command::Status => {
             let (t, index) = client.topology().await?;
