@@ -29,6 +29,17 @@ pub struct Keyspace {
     digests: Digests,
 }
 
+/// What [`Keyspace::update_key`] does with a key that is not there.
+#[derive(Clone, Copy)]
+enum Absent<'a> {
+    /// Leave it absent.
+    Skip,
+    /// Make it, empty, and change that.
+    Create,
+    /// Make it as this effect's plain write makes it, if it is one; else as `Create`.
+    WrittenBy(&'a Effect),
+}
+
 /// A key's state and its digest as counted in its bucket.
 #[derive(Clone, Debug)]
 struct Slot {
@@ -171,15 +182,8 @@ impl Keyspace {
     /// Apply one effect to one key. Returns whether the key now holds removal knowledge
     /// (a tomb), which the caller may want to collect.
     pub fn apply(&mut self, key: &[u8], e: &Effect) -> bool {
-        if self.keys.get(key).is_none() {
-            if let Some(new) = KeyState::new_from_plain_write(e, &self.flushed) {
-                self.keys.insert(Blob::from(key), Slot::new(new));
-                self.digests.note_changed(key, self.keys.len());
-                return false;
-            }
-        }
         let mut tomb = false;
-        self.update_key(key, true, |k, flushed| {
+        self.update_key(key, Absent::WrittenBy(e), |k, flushed| {
             k.apply(e, flushed);
             tomb = k.tomb().is_some();
         });
@@ -237,12 +241,12 @@ impl Keyspace {
     }
 
     /// Change one key through `f` (given the FLUSHDB cutoff), keeping the expiry index and
-    /// the digests in step and dropping the key if nothing is left. An absent key is made
-    /// (empty) first with `create`, else left alone.
+    /// the digests in step and dropping the key if nothing is left. What happens to an
+    /// absent key is `absent`'s to say. One lookup when the key is there.
     fn update_key(
         &mut self,
         key: &[u8],
-        create: bool,
+        absent: Absent<'_>,
         f: impl FnOnce(&mut KeyState, &VersionVector),
     ) {
         let held = self.keys.len();
@@ -251,12 +255,22 @@ impl Keyspace {
                 self.digests.forget(key, slot, held);
                 slot
             }
-            None if create => {
+            None => {
+                if let Absent::WrittenBy(e) = absent {
+                    // The common write: a plain string, made whole without `f`.
+                    if let Some(new) = KeyState::new_from_plain_write(e, &self.flushed) {
+                        self.digests.note_changed(key, held + 1);
+                        self.keys.insert(Blob::from(key), Slot::new(new));
+                        return;
+                    }
+                }
+                if let Absent::Skip = absent {
+                    return;
+                }
                 self.digests.note_changed(key, held + 1);
                 self.keys
                     .get_or_insert_with(key, || Slot::new(KeyState::default()))
             }
-            None => return,
         };
         let k = &mut slot.state;
         let before = k.expire_at();
@@ -270,7 +284,7 @@ impl Keyspace {
 
     /// Merge another region's state of one key (full sync, anti-entropy).
     pub fn merge_key(&mut self, key: &[u8], other: &KeyState) {
-        self.update_key(key, true, |k, flushed| {
+        self.update_key(key, Absent::Create, |k, flushed| {
             k.merge(other);
             k.prune_flushed(flushed);
         });
@@ -299,11 +313,11 @@ impl Keyspace {
         self.join_flushed(&other.flushed, &other.flushed_by);
         let mut changed = Vec::new();
         for (key, theirs) in other.iter().filter(|(key, _)| in_scope(key)) {
-            self.update_key(key, false, |k, _| {
+            self.update_key(key, Absent::Skip, |k, _| {
                 k.gc(stable);
             });
             let was = self.get(key).cloned();
-            self.update_key(key, true, |k, flushed| {
+            self.update_key(key, Absent::Create, |k, flushed| {
                 k.merge(theirs);
                 k.prune_flushed(flushed);
                 k.gc(stable);
@@ -358,7 +372,7 @@ impl Keyspace {
 
     /// [`KeyState::gc_removals`] for one key: cheap enough for every write.
     pub fn gc_key(&mut self, key: &[u8], stable: &VersionVector) {
-        self.update_key(key, false, |k, _| {
+        self.update_key(key, Absent::Skip, |k, _| {
             k.gc_removals(stable);
         });
     }
