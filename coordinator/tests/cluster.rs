@@ -3,7 +3,7 @@
 
 use gdc_coordinator::client::AdminClient;
 use gdc_coordinator::topology::{Change, ChannelState};
-use gdc_jepsen::process::{Server, free_port};
+use gdc_jepsen::process::{Server, free_port, wait_for};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -51,18 +51,6 @@ fn start(m: &Member, cluster: &str, dir: &Path) -> Server {
         m.sentinel,
     )
     .expect("start gdc-coordinator")
-}
-
-/// Poll `f` until it gives `Some`, for at most `limit`.
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn create(name: &str) -> Change {

@@ -10,6 +10,19 @@ use std::time::{Duration, Instant};
 /// How long a server may take to answer its first PING.
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
+/// Poll `f` until it returns `Some`, or panic naming `what` at the deadline: how tests and
+/// benchmarks wait for a condition instead of sleeping.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// A TCP port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

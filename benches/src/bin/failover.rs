@@ -10,13 +10,14 @@
 //! TRIALS=3 cargo run --release -p gdc-benches --bin failover
 //! ```
 
-use gdc_jepsen::process::{Server, free_port, try_connect};
+use gdc_jepsen::process::{Server, free_port, try_connect, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "bench-cluster-token";
 const FAILOVER_TIMEOUT_MS: u64 = 1000;
+const MINUTE: Duration = Duration::from_secs(60);
 
 fn release(bin: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -86,18 +87,6 @@ fn primary(sentinel: u16) -> Option<u16> {
     addr?.get(1)?.parse().ok()
 }
 
-/// Poll until `f` gives `Some` (panics after a minute).
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
 fn write_ok(port: u16, n: u64) -> bool {
     let Some(mut c) = try_connect(port) else {
         return false;
@@ -138,14 +127,14 @@ fn trial() -> Duration {
     gdcctl(&listen, &["child", "add", "shop", "eu"]);
     gdcctl(&listen, &["child", "add", "shop", "us"]);
     let first = node(dir.path(), &listen, "eu");
-    until("eu's primary", || {
+    wait_for("eu's primary", MINUTE, || {
         (primary(sentinel) == Some(first.port)).then_some(())
     });
     let _secondary = node(dir.path(), &listen, "eu");
     let _us = node(dir.path(), &listen, "us");
     // Writes flowing, and the secondary a live candidate.
     let mut n = 0;
-    until("writes at the primary", || {
+    wait_for("writes at the primary", MINUTE, || {
         n += 1;
         write_ok(first.port, n).then_some(())
     });
@@ -153,7 +142,7 @@ fn trial() -> Duration {
     let old = first.port;
     first.kill9();
     let killed = Instant::now();
-    until("a write at the new primary", || {
+    wait_for("a write at the new primary", MINUTE, || {
         let p = primary(sentinel).filter(|&p| p != old)?;
         n += 1;
         write_ok(p, n).then_some(())

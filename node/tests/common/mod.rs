@@ -6,7 +6,7 @@ use gdc_node::{Config, Node};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The cluster token test nodes share.
 pub const TOKEN: &str = "test-cluster-token";
@@ -174,14 +174,4 @@ pub fn read_at_least(s: &mut TcpStream, n: usize) -> Vec<u8> {
     out
 }
 
-/// Poll `f` until it returns `Some`, or panic at the deadline.
-pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use gdc_jepsen::process::wait_for;
