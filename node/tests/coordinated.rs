@@ -81,8 +81,22 @@ fn node_at(dir: &tempfile::TempDir, coordinator: &str, region: &str, port: u16) 
     })
 }
 
-/// An instance "shop" with regions eu and us, channels both ways.
-fn shop(rt: &tokio::runtime::Runtime, admin: &AdminClient) {
+/// A coordinator holding an instance "shop" with regions eu and us (channels both ways),
+/// a client of it, and three data directories for nodes.
+struct Shop {
+    coordinator: Coordinator,
+    rt: tokio::runtime::Runtime,
+    admin: AdminClient,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+fn shop() -> Shop {
+    let coordinator = Coordinator::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let admin = AdminClient::new(vec![coordinator.addr.clone()], TOKEN).expect("client");
     for change in [
         Change::CreateInstance {
             name: "shop".into(),
@@ -99,6 +113,15 @@ fn shop(rt: &tokio::runtime::Runtime, admin: &AdminClient) {
         },
     ] {
         rt.block_on(admin.change(&change)).expect("change");
+    }
+    let dirs = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    Shop {
+        coordinator,
+        rt,
+        admin,
+        dirs,
     }
 }
 
@@ -133,16 +156,12 @@ fn arrives(c: &mut redis::Connection, key: &str, value: &str) {
 
 #[test]
 fn nodes_take_roles_and_channels_from_the_coordinator() {
-    let coordinator = Coordinator::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let admin = AdminClient::new(vec![coordinator.addr.clone()], TOKEN).expect("client");
-    shop(&rt, &admin);
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
+    let Shop {
+        coordinator,
+        rt,
+        admin,
+        dirs,
+    } = shop();
     // A node that cannot reach its coordinator takes no writes: it may have been replaced.
     let stray = node(&dirs[0], "127.0.0.1:1", "eu");
     let err = redis::cmd("SET")
@@ -297,16 +316,12 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
 
 #[test]
 fn a_silent_primary_is_replaced_and_fenced_when_it_returns() {
-    let coordinator = Coordinator::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let admin = AdminClient::new(vec![coordinator.addr.clone()], TOKEN).expect("client");
-    shop(&rt, &admin);
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
+    let Shop {
+        coordinator,
+        rt,
+        admin,
+        dirs,
+    } = shop();
     let eu1 = node(&dirs[0], &coordinator.addr, "eu");
     let eu1_port = eu1.addr.port();
     let mut c_eu1 = eu1.client();
@@ -408,16 +423,9 @@ fn counter(c: &mut redis::Connection) -> i64 {
 
 #[test]
 fn kill_9_of_a_primary_under_writes_loses_nothing_confirmed_and_fences_it_on_return() {
-    let coordinator = Coordinator::start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let admin = AdminClient::new(vec![coordinator.addr.clone()], TOKEN).expect("client");
-    shop(&rt, &admin);
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
+    let Shop {
+        coordinator, dirs, ..
+    } = shop();
     let eu1_port = gdc_jepsen::process::free_port();
     let eu1 = node_process(dirs[0].path(), &coordinator.addr, "eu", eu1_port);
     has_role(&mut eu1.client(), "primary", 1);
