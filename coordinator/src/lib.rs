@@ -8,11 +8,13 @@
 //! machine in sled), [`network`] (Raft RPC to other coordinators over tonic), [`service`]
 //! (the Raft RPC server and the admin API), [`server`] (a coordinator process), [`client`]
 //! (the admin client that follows the leader), [`sentinel`] (the RESP discovery port),
-//! [`health`] (heartbeats and failover), [`verify`] (digests compared across regions).
+//! [`health`] (heartbeats and failover), [`verify`] (digests compared across regions), [`demo`] (a whole
+//! local cluster as child processes, `gdcctl demo`).
 
 use std::io::Cursor;
 
 pub mod client;
+pub mod demo;
 pub mod health;
 pub mod network;
 pub mod sentinel;

@@ -58,6 +58,28 @@ enum Command {
         #[arg(long, env = "GDC_REQUIREPASS", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Run a whole gdc on this machine: a coordinator and N regions (a primary and M
+    /// secondaries each) as child processes on 127.0.0.1, until Ctrl-C.
+    Demo {
+        #[arg(long, default_value_t = 3)]
+        regions: usize,
+        /// Secondaries per region.
+        #[arg(long, default_value_t = 1)]
+        secondaries: usize,
+        /// Data, logs and endpoints.json [default: a temporary directory, removed at the
+        /// end].
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Nodes' client ports count up from here; sync ports are +100, metrics +200, the
+        /// coordinator +300 and its Sentinel port +301.
+        #[arg(long, default_value_t = 7001)]
+        base_port: u16,
+        #[arg(long, default_value = "demo")]
+        instance: String,
+        /// Don't `cargo build` gdc-node and gdc-coordinator first (when run by cargo).
+        #[arg(long)]
+        no_build: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,8 +148,37 @@ enum MemberOp {
     },
 }
 
+/// The demo's cluster token when none is given: it only guards 127.0.0.1.
+const DEMO_TOKEN: &str = "gdc-demo-token";
+
 fn main() -> ExitCode {
     let flags = Flags::parse();
+    if let Command::Demo {
+        regions,
+        secondaries,
+        dir,
+        base_port,
+        instance,
+        no_build,
+    } = flags.command
+    {
+        let options = gdc_coordinator::demo::Options {
+            regions,
+            secondaries,
+            dir,
+            base_port,
+            instance,
+            token: flags.token.unwrap_or_else(|| DEMO_TOKEN.to_string()),
+            no_build,
+        };
+        return match gdc_coordinator::demo::run(options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gdcctl demo: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -318,6 +369,7 @@ async fn run(flags: Flags) -> Result<String, String> {
                 Err(format!("regions differ\n{out}"))
             }
         }
+        Command::Demo { .. } => Err("the demo runs from main".into()),
         Command::Status => {
             let (t, index) = client.topology().await?;
             let members = client.members().await?;

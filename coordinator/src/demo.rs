@@ -1,0 +1,608 @@
+//! `gdcctl demo`: a whole gdc on this machine for trying it out. One coordinator and N
+//! regions (a primary and M secondaries each) run as child processes on 127.0.0.1; the
+//! instance and its full-mesh channels are created; every endpoint is printed and written to
+//! `DIR/endpoints.json`; Ctrl-C (or SIGTERM) stops everything.
+//!
+//! The processes are the `gdc-node` and `gdc-coordinator` binaries beside `gdcctl`. Run
+//! through `cargo run`, the demo first builds them with the same profile (cargo only builds
+//! the binary it is asked to run), so `cargo run --release --bin gdcctl -- demo` is enough
+//! on a fresh checkout.
+
+use crate::client::AdminClient;
+use crate::topology::Change;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How the demo is laid out (the flags of `gdcctl demo`).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub regions: usize,
+    /// Secondaries per region.
+    pub secondaries: usize,
+    /// Data and logs; `None`: a temporary directory, removed at the end.
+    pub dir: Option<PathBuf>,
+    /// The first client port; see [`Ports`].
+    pub base_port: u16,
+    pub instance: String,
+    pub token: String,
+    /// Don't run `cargo build` for the node and coordinator binaries first.
+    pub no_build: bool,
+}
+
+/// Nodes get consecutive client ports from the base port (region 1's primary, its
+/// secondaries, then region 2's ...). A node's sync port is its client port + 100 and its
+/// metrics port + 200; the coordinator listens on base + 300 and answers Sentinel on
+/// base + 301.
+#[derive(Clone, Copy, Debug)]
+struct Ports {
+    base: u16,
+}
+
+/// Nodes the port plan has room for.
+const NODES_MAX: usize = 100;
+
+impl Ports {
+    fn client(self, node: usize) -> u16 {
+        self.base + node as u16
+    }
+    fn sync(self, node: usize) -> u16 {
+        self.client(node) + 100
+    }
+    fn metrics(self, node: usize) -> u16 {
+        self.client(node) + 200
+    }
+    fn coordinator(self) -> u16 {
+        self.base + 300
+    }
+    fn sentinel(self) -> u16 {
+        self.base + 301
+    }
+    fn all(self, nodes: usize) -> Vec<u16> {
+        let mut ports: Vec<u16> = (0..nodes)
+            .flat_map(|n| [self.client(n), self.sync(n), self.metrics(n)])
+            .collect();
+        ports.extend([self.coordinator(), self.sentinel()]);
+        ports
+    }
+}
+
+/// How long one process may take to come up (a debug build's first start is slow).
+const START_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a process is given to stop after SIGTERM before it is killed.
+const STOP_DEADLINE: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(50);
+
+/// One node of the demo, as endpoints.json lists it.
+#[derive(Clone, Debug, serde::Serialize)]
+struct NodeEntry {
+    region: String,
+    role: &'static str,
+    client: String,
+    sync: String,
+    metrics: String,
+    pid: u32,
+    log: PathBuf,
+}
+
+/// A child process with a name for messages; SIGKILLed if still running when dropped (an
+/// error or panic part-way must not leave processes behind).
+#[derive(Debug)]
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+impl Proc {
+    fn spawn(name: String, program: &Path, args: &[String], log: PathBuf) -> Result<Proc, String> {
+        let out =
+            File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        Ok(Proc {
+            name,
+            child,
+            log,
+            exited: None,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status the first time it is seen to have ended.
+    fn newly_exited(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_some() {
+            return None;
+        }
+        self.exited = self.child.try_wait().ok().flatten();
+        self.exited
+    }
+
+    /// `Err` with the end of its log if it has ended: for failures while starting.
+    fn check_running(&mut self) -> Result<(), String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(format!(
+                "{} exited ({status}) while starting; the end of {}:\n{}",
+                self.name,
+                self.log.display(),
+                log_tail(&self.log)
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn terminate(&mut self) {
+        if self.exited.is_none() && matches!(self.child.try_wait(), Ok(None)) {
+            let _ = kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
+        }
+    }
+
+    /// Wait until it has ended; SIGKILL at the deadline. `true` if it stopped by itself.
+    fn reap(&mut self, deadline: Instant) -> bool {
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => return true,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return false;
+                }
+                Ok(None) => std::thread::sleep(POLL),
+            }
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// Run the demo until Ctrl-C or SIGTERM.
+pub fn run(o: Options) -> Result<(), String> {
+    if o.regions == 0 {
+        return Err("--regions must be at least 1".into());
+    }
+    let nodes = o.regions * (1 + o.secondaries);
+    if nodes > NODES_MAX {
+        return Err(format!(
+            "{nodes} nodes is more than the demo's port plan has room for ({NODES_MAX})"
+        ));
+    }
+    let ports = Ports { base: o.base_port };
+    if usize::from(o.base_port) + 301 > usize::from(u16::MAX) || o.base_port == 0 {
+        return Err(format!(
+            "--base-port {} leaves no room for the coordinator's ports (base + 301)",
+            o.base_port
+        ));
+    }
+    for port in ports.all(nodes) {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            return Err(format!(
+                "port {port} is in use (another demo?); choose another --base-port"
+            ));
+        }
+    }
+    let (node_bin, coordinator_bin) = binaries(o.no_build)?;
+
+    let temp;
+    let dir = match &o.dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("gdc-demo-")
+                .tempdir()
+                .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+            temp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(dir.join("logs"))
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    // From here on Ctrl-C and SIGTERM ask the demo to stop (and clean up) rather than end
+    // gdcctl at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        runtime.spawn(async move {
+            crate::server::shutdown_signal().await;
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+
+    let mut procs = Vec::new();
+    let result = start_and_serve(
+        &o,
+        ports,
+        &dir,
+        &node_bin,
+        &coordinator_bin,
+        &runtime,
+        &stop,
+        &mut procs,
+    );
+    if !procs.is_empty() {
+        eprintln!("stopping {} processes ...", procs.len());
+    }
+    // Nodes first (they may be telling the coordinator about themselves), then the
+    // coordinator, which was started first.
+    for p in procs.iter_mut().rev() {
+        p.terminate();
+        let deadline = Instant::now() + STOP_DEADLINE;
+        if !p.reap(deadline) {
+            eprintln!("{} did not stop within {STOP_DEADLINE:?}; killed", p.name);
+        }
+    }
+    if result.is_ok() {
+        match &o.dir {
+            Some(_) => println!("stopped; data and logs kept in {}", dir.display()),
+            None => println!("stopped; removed {}", dir.display()),
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start_and_serve(
+    o: &Options,
+    ports: Ports,
+    dir: &Path,
+    node_bin: &Path,
+    coordinator_bin: &Path,
+    runtime: &tokio::runtime::Runtime,
+    stop: &AtomicBool,
+    procs: &mut Vec<Proc>,
+) -> Result<(), String> {
+    let stopped = || -> Result<(), String> {
+        if stop.load(Ordering::SeqCst) {
+            Err("interrupted while starting".into())
+        } else {
+            Ok(())
+        }
+    };
+    let coordinator_addr = format!("127.0.0.1:{}", ports.coordinator());
+    let sentinel_addr = format!("127.0.0.1:{}", ports.sentinel());
+    let mut coordinator = Proc::spawn(
+        "the coordinator".into(),
+        coordinator_bin,
+        &[
+            "--id".into(),
+            "1".into(),
+            "--listen".into(),
+            coordinator_addr.clone(),
+            "--dir".into(),
+            dir.join("coordinator").display().to_string(),
+            "--initial-cluster".into(),
+            format!("1={coordinator_addr}"),
+            "--sentinel-port".into(),
+            ports.sentinel().to_string(),
+            "--token".into(),
+            o.token.clone(),
+        ],
+        dir.join("logs/coordinator.log"),
+    )?;
+    let coordinator_pid = coordinator.pid();
+    let admin = AdminClient::new(vec![coordinator_addr.clone()], &o.token)?;
+    let started = Instant::now();
+    let topology = loop {
+        stopped()?;
+        coordinator.check_running()?;
+        match runtime.block_on(admin.topology()) {
+            Ok((t, _)) => break t,
+            Err(e) if started.elapsed() > START_DEADLINE => {
+                return Err(format!("the coordinator did not come up: {e}"));
+            }
+            Err(_) => std::thread::sleep(POLL),
+        }
+    };
+    procs.push(coordinator);
+
+    // A kept --dir may already hold the instance from an earlier run.
+    let regions: Vec<String> = (1..=o.regions).map(|i| format!("r{i}")).collect();
+    let existing = topology.instances.get(&o.instance);
+    // Nodes of a kept instance take back the roles the topology has for them.
+    let fresh = existing.is_none();
+    if existing.is_none() {
+        runtime.block_on(admin.change(&Change::CreateInstance {
+            name: o.instance.clone(),
+        }))?;
+    }
+    for region in &regions {
+        if existing.is_none_or(|i| !i.children.contains_key(region)) {
+            runtime.block_on(admin.change(&Change::AddChild {
+                instance: o.instance.clone(),
+                region: region.clone(),
+                mesh: true,
+            }))?;
+        }
+    }
+
+    let mut entries = Vec::new();
+    for (r, region) in regions.iter().enumerate() {
+        for k in 0..=o.secondaries {
+            stopped()?;
+            let n = r * (1 + o.secondaries) + k;
+            let name = if k == 0 {
+                format!("{region}-primary")
+            } else {
+                format!("{region}-secondary{k}")
+            };
+            let log = dir.join(format!("logs/{name}.log"));
+            let mut p = Proc::spawn(
+                format!("node {name}"),
+                node_bin,
+                &[
+                    "--port".into(),
+                    ports.client(n).to_string(),
+                    "--sync-port".into(),
+                    ports.sync(n).to_string(),
+                    "--metrics-port".into(),
+                    ports.metrics(n).to_string(),
+                    "--dir".into(),
+                    dir.join(&name).display().to_string(),
+                    "--region".into(),
+                    region.clone(),
+                    "--coordinator".into(),
+                    coordinator_addr.clone(),
+                    "--instance".into(),
+                    o.instance.clone(),
+                    "--cluster-token".into(),
+                    o.token.clone(),
+                ],
+                log.clone(),
+            )?;
+            // The first node of a region to register becomes its primary: wait for each
+            // role before starting the next node.
+            let role = match (fresh, k) {
+                (false, _) => "any",
+                (true, 0) => "primary",
+                (true, _) => "secondary",
+            };
+            let started = Instant::now();
+            loop {
+                stopped()?;
+                p.check_running()?;
+                let now = node_role(ports.client(n));
+                if now.as_deref() == Some(role) || (role == "any" && now.is_some()) {
+                    break;
+                }
+                if started.elapsed() > START_DEADLINE {
+                    return Err(format!(
+                        "{} did not become {role} within {START_DEADLINE:?}; see {}",
+                        p.name,
+                        log.display()
+                    ));
+                }
+                std::thread::sleep(POLL);
+            }
+            entries.push(NodeEntry {
+                region: region.clone(),
+                role: "secondary",
+                client: format!("127.0.0.1:{}", ports.client(n)),
+                sync: format!("127.0.0.1:{}", ports.sync(n)),
+                metrics: format!("http://127.0.0.1:{}/metrics", ports.metrics(n)),
+                pid: p.pid(),
+                log,
+            });
+            procs.push(p);
+        }
+    }
+
+    let (topology, _) = runtime.block_on(admin.topology())?;
+    for e in &mut entries {
+        let child = topology
+            .instances
+            .get(&o.instance)
+            .and_then(|i| i.children.get(&e.region));
+        if child.is_some_and(|c| c.primary.as_ref() == Some(&e.client)) {
+            e.role = "primary";
+        }
+    }
+    let endpoints = serde_json::json!({
+        "sentinel": sentinel_addr,
+        "coordinators": [coordinator_addr],
+        "instance": o.instance,
+        "token": o.token,
+        "regions": regions.iter().map(|region| {
+            let of = |role: &str| entries.iter()
+                .filter(|e| &e.region == region && e.role == role)
+                .map(|e| e.client.clone())
+                .collect::<Vec<_>>();
+            serde_json::json!({
+                "name": region,
+                "primary": of("primary").first(),
+                "secondaries": of("secondary"),
+            })
+        }).collect::<Vec<_>>(),
+        "coordinator_pid": coordinator_pid,
+        "nodes": entries,
+    });
+    let endpoints_path = dir.join("endpoints.json");
+    let text = serde_json::to_string_pretty(&endpoints).map_err(|e| e.to_string())?;
+    // Written whole under another name, then renamed: a reader never sees half of it.
+    let partial = dir.join("endpoints.json.partial");
+    std::fs::write(&partial, text + "\n")
+        .and_then(|()| std::fs::rename(&partial, &endpoints_path))
+        .map_err(|e| format!("cannot write {}: {e}", endpoints_path.display()))?;
+    print!(
+        "{}",
+        banner(
+            o,
+            &entries,
+            &coordinator_addr,
+            coordinator_pid,
+            &sentinel_addr,
+            dir
+        )
+    );
+
+    // Serve until asked to stop; say once when a process ends (kill -9 of a primary is how
+    // to watch a failover, so that is not a reason to stop).
+    while !stop.load(Ordering::SeqCst) {
+        for p in procs.iter_mut() {
+            if let Some(status) = p.newly_exited() {
+                println!("{} (pid {}) exited: {status}", p.name, p.pid());
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(())
+}
+
+/// `gdc_role` from the node's INFO, if it answers.
+fn node_role(port: u16) -> Option<String> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+    let mut c = client
+        .get_connection_with_timeout(Duration::from_secs(1))
+        .ok()?;
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut c).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("gdc_role:"))
+        .map(|r| r.trim().to_string())
+}
+
+fn banner(
+    o: &Options,
+    entries: &[NodeEntry],
+    coordinator: &str,
+    coordinator_pid: u32,
+    sentinel: &str,
+    dir: &Path,
+) -> String {
+    let mut out = format!(
+        "\ngdc demo: instance '{}'; regions: {}, secondaries per region: {}; full-mesh channels\n\n",
+        o.instance, o.regions, o.secondaries
+    );
+    let mut widths = [6, 9, 15, 15, 5];
+    for e in entries {
+        widths[2] = widths[2].max(e.client.len());
+        widths[3] = widths[3].max(e.sync.len());
+    }
+    let [w0, w1, w2, w3, w4] = widths;
+    out.push_str(&format!(
+        "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  METRICS\n",
+        "REGION", "ROLE", "CLIENT", "SYNC", "PID"
+    ));
+    for e in entries {
+        out.push_str(&format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {}\n",
+            e.region, e.role, e.client, e.sync, e.pid, e.metrics
+        ));
+    }
+    let port = |addr: &str| addr.rsplit(':').next().unwrap_or_default().to_string();
+    // Examples: r1's primary, and another region's (or r1's again with one region).
+    let primaries: Vec<&NodeEntry> = entries.iter().filter(|e| e.role == "primary").collect();
+    let (first, other) = match primaries.as_slice() {
+        [] => return out,
+        [one] => (*one, *one),
+        [one, two, ..] => (*one, *two),
+    };
+    let (primary_pid, first, other) = (first.pid, port(&first.client), port(&other.client));
+    out.push_str(&format!(
+        "\ncoordinator {coordinator} (pid {coordinator_pid}), Sentinel {sentinel}, token {}\n\
+         data and logs in {}; endpoints in {}\n\n\
+         try:\n\
+         \x20 redis-cli -p {first} SET greeting hello\n\
+         \x20 redis-cli -p {other} GET greeting\n\
+         \x20 redis-cli -p {} SENTINEL get-master-addr-by-name r1\n\
+         \x20 GDC_COORDINATOR={coordinator} GDC_CLUSTER_TOKEN={} cargo run --release --bin gdcctl -- status\n\
+         \x20 kill -9 {primary_pid}    # r1's primary: its secondary takes over within about a second\n\n\
+         Ctrl-C stops everything.\n",
+        o.token,
+        dir.display(),
+        dir.join("endpoints.json").display(),
+        port(sentinel),
+        o.token,
+    ));
+    out
+}
+
+/// The node and coordinator binaries beside this gdcctl; built first when gdcctl runs
+/// under `cargo run`.
+fn binaries(no_build: bool) -> Result<(PathBuf, PathBuf), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("where is gdcctl? {e}"))?;
+    let bin_dir = exe
+        .parent()
+        .ok_or("gdcctl's path has no directory")?
+        .to_path_buf();
+    // cargo sets CARGO and CARGO_MANIFEST_DIR for what it runs.
+    if let (false, Ok(cargo), Ok(manifest_dir)) = (
+        no_build,
+        std::env::var("CARGO"),
+        std::env::var("CARGO_MANIFEST_DIR"),
+    ) {
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "--quiet",
+            "-p",
+            "gdc-node",
+            "-p",
+            "gdc-coordinator",
+        ]);
+        build.arg("--manifest-path");
+        build.arg(Path::new(&manifest_dir).join("Cargo.toml"));
+        match bin_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some("release") => {
+                build.arg("--release");
+            }
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+            None => {}
+        }
+        eprintln!("building gdc-node and gdc-coordinator ...");
+        let status = build
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo build failed ({status})"));
+        }
+    }
+    let node = bin_dir.join("gdc-node");
+    let coordinator = bin_dir.join("gdc-coordinator");
+    for bin in [&node, &coordinator] {
+        if !bin.is_file() {
+            return Err(format!(
+                "{} is missing: build it with `cargo build --release -p gdc-node -p \
+                 gdc-coordinator`, or run the demo with `cargo run --release --bin gdcctl -- demo`",
+                bin.display()
+            ));
+        }
+    }
+    Ok((node, coordinator))
+}

@@ -1,0 +1,214 @@
+//! `gdcctl demo` as a newcomer runs it: a coordinator and two regions (a primary and a
+//! secondary each) come up as processes, every node serves Redis clients, writes cross
+//! regions, a killed primary is replaced, and SIGINT stops everything.
+//!
+//! The demo runs the `gdc-node` beside `gdcctl`; `cargo test --workspace` builds it there.
+
+use gdc_jepsen::process::{try_connect, wait_for};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A base port whose whole plan (nodes +0.., sync +100.., metrics +200.., coordinator +300,
+/// Sentinel +301) is free right now.
+fn free_base(nodes: u16) -> u16 {
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as u64)
+            .unwrap_or(0);
+    (0..100u64)
+        .map(|i| 20_000 + ((seed + i * 7919) % 30_000) as u16)
+        .find(|&base| {
+            let ports = (0..nodes)
+                .flat_map(|n| [base + n, base + 100 + n, base + 200 + n])
+                .chain([base + 300, base + 301]);
+            ports
+                .into_iter()
+                .all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        })
+        .expect("a free block of ports")
+}
+
+fn alive(pid: u32) -> bool {
+    kill(Pid::from_raw(pid as i32), None).is_ok()
+}
+
+#[test]
+fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
+    let gdcctl = Path::new(env!("CARGO_BIN_EXE_gdcctl"));
+    let node_bin = gdcctl.with_file_name("gdc-node");
+    assert!(
+        node_bin.is_file(),
+        "{} is missing: run the workspace's tests (cargo test --workspace), or cargo build -p gdc-node first",
+        node_bin.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = free_base(4);
+    let mut demo = Command::new(gdcctl)
+        .args(["demo", "--regions", "2", "--secondaries", "1", "--no-build"])
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--base-port", &base.to_string()])
+        .env_remove("GDC_CLUSTER_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gdcctl demo");
+
+    let endpoints_path = dir.path().join("endpoints.json");
+    let endpoints: serde_json::Value = wait_for("endpoints.json", Duration::from_secs(120), || {
+        if let Ok(Some(status)) = demo.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = demo.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!("the demo ended early ({status}): {err}");
+        }
+        let text = std::fs::read_to_string(&endpoints_path).ok()?;
+        serde_json::from_str(&text).ok()
+    });
+
+    // The layout the issue names, with this run's ports.
+    assert_eq!(endpoints["sentinel"], format!("127.0.0.1:{}", base + 301));
+    assert_eq!(
+        endpoints["coordinators"],
+        serde_json::json!([format!("127.0.0.1:{}", base + 300)])
+    );
+    let addr = |n: u16| format!("127.0.0.1:{}", base + n);
+    assert_eq!(
+        endpoints["regions"],
+        serde_json::json!([
+            {"name": "r1", "primary": addr(0), "secondaries": [addr(1)]},
+            {"name": "r2", "primary": addr(2), "secondaries": [addr(3)]},
+        ])
+    );
+    let nodes = endpoints["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 4);
+
+    // Every node serves clients; a write at either primary reaches every node.
+    let mut r1 = try_connect(base).expect("r1's primary");
+    let mut r2 = try_connect(base + 2).expect("r2's primary");
+    redis::cmd("SET")
+        .arg("greeting")
+        .arg("hello")
+        .query::<()>(&mut r1)
+        .expect("SET at r1");
+    redis::cmd("SADD")
+        .arg("visitors")
+        .arg("ada")
+        .query::<()>(&mut r2)
+        .expect("SADD at r2");
+    for n in 0..4 {
+        let mut c = try_connect(base + n).expect("a node");
+        wait_for(
+            &format!("both writes at node {n}"),
+            Duration::from_secs(30),
+            || {
+                let greeting: Option<String> =
+                    redis::cmd("GET").arg("greeting").query(&mut c).ok()?;
+                let visitors: Vec<String> =
+                    redis::cmd("SMEMBERS").arg("visitors").query(&mut c).ok()?;
+                (greeting.as_deref() == Some("hello") && visitors == ["ada"]).then_some(())
+            },
+        );
+    }
+    let mut secondary = try_connect(base + 1).expect("r1's secondary");
+    let refused = redis::cmd("SET")
+        .arg("greeting")
+        .arg("bye")
+        .query::<()>(&mut secondary)
+        .expect_err("a secondary refuses writes");
+    assert_eq!(refused.code(), Some("READONLY"), "{refused}");
+
+    // gdcctl status reaches the demo's coordinator with the demo's token.
+    let status = Command::new(gdcctl)
+        .args(["status", "--json"])
+        .env("GDC_COORDINATOR", addr(300))
+        .env("GDC_CLUSTER_TOKEN", "gdc-demo-token")
+        .output()
+        .expect("gdcctl status");
+    assert!(status.status.success(), "{status:?}");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    let children = &status["topology"]["instances"]["demo"]["children"];
+    assert_eq!(children["r1"]["primary"], addr(0));
+    assert_eq!(children["r2"]["secondaries"], serde_json::json!([addr(3)]));
+
+    // kill -9 of r1's primary: Sentinel names its secondary, which takes writes.
+    let r1_primary = nodes
+        .iter()
+        .find(|n| n["client"] == addr(0))
+        .and_then(|n| n["pid"].as_u64())
+        .expect("r1's primary's pid") as u32;
+    kill(Pid::from_raw(r1_primary as i32), Signal::SIGKILL).expect("kill -9");
+    let mut sentinel = try_connect(base + 301).expect("Sentinel port");
+    wait_for(
+        "Sentinel to name r1's secondary",
+        Duration::from_secs(30),
+        || {
+            let named: Vec<String> = redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg("r1")
+                .query(&mut sentinel)
+                .ok()?;
+            (named == ["127.0.0.1".to_string(), (base + 1).to_string()]).then_some(())
+        },
+    );
+    wait_for(
+        "a write at r1's new primary",
+        Duration::from_secs(30),
+        || {
+            redis::cmd("SET")
+                .arg("greeting")
+                .arg("again")
+                .query::<()>(&mut secondary)
+                .ok()
+        },
+    );
+    drop((r1, r2, secondary, sentinel));
+
+    // SIGINT: gdcctl stops every process it started and ends cleanly.
+    kill(Pid::from_raw(demo.id() as i32), Signal::SIGINT).expect("SIGINT");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = demo.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the demo did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = demo.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.success(),
+        "{status}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("exited: signal: 9"), "{stdout}");
+    assert!(
+        stdout.contains("stopped; data and logs kept in"),
+        "{stdout}"
+    );
+    let pids = nodes
+        .iter()
+        .filter_map(|n| n["pid"].as_u64())
+        .chain(endpoints["coordinator_pid"].as_u64());
+    for pid in pids {
+        assert!(!alive(pid as u32), "process {pid} outlived the demo");
+    }
+    for n in [0, 1, 2, 3, 300, 301] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", base + n)).is_err(),
+            "port {} still answers",
+            base + n
+        );
+    }
+    // The secondaries stopped cleanly (SIGTERM), not killed at the deadline.
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("killed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
