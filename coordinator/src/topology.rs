@@ -349,7 +349,12 @@ impl Topology {
     }
 
     /// What the node at `addr` is to do: a primary receives from the primaries of the
-    /// regions with a channel to its region; a secondary from its region's primary.
+    /// regions with a channel to its region, and from its own secondaries; a secondary from
+    /// its region's primary.
+    ///
+    /// A secondary normally has nothing its primary lacks. The exception is a former
+    /// primary that comes back after a failover holding writes it took but never shipped:
+    /// the channel from it is how those reach the new primary, and through it every region.
     pub fn assignment(&self, addr: &str) -> Assignment {
         let removed = Assignment {
             role: Role::Removed,
@@ -381,6 +386,13 @@ impl Topology {
                         paused: c.state == ChannelState::Paused,
                     })
                 })
+                .chain(child.secondaries.iter().filter_map(|s| {
+                    Some(Upstream {
+                        region: node.region.clone(),
+                        sync_addr: self.nodes.get(s)?.sync_addr.clone(),
+                        paused: false,
+                    })
+                }))
                 .collect();
             Assignment {
                 role: Role::Primary,
@@ -603,16 +615,25 @@ mod tests {
         assert_eq!(t.instances["shop"].children["eu"].secondaries, ["eu2"]);
         let eu1 = t.assignment("eu1");
         assert_eq!((eu1.role, eu1.epoch), (Role::Primary, 1));
-        assert!(eu1.upstreams.is_empty(), "us has no node yet");
+        // No channel from us yet (no node there), but one from its own secondary.
+        let from_eu2 = Upstream {
+            region: "eu".into(),
+            sync_addr: "sync-eu2".into(),
+            paused: false,
+        };
+        assert_eq!(eu1.upstreams, std::slice::from_ref(&from_eu2));
         t.apply(&register("us", "us1")).expect("us1");
         let eu1 = t.assignment("eu1");
         assert_eq!(
             eu1.upstreams,
-            [Upstream {
-                region: "us".into(),
-                sync_addr: "sync-us1".into(),
-                paused: false
-            }]
+            [
+                Upstream {
+                    region: "us".into(),
+                    sync_addr: "sync-us1".into(),
+                    paused: false
+                },
+                from_eu2
+            ]
         );
         let eu2 = t.assignment("eu2");
         assert_eq!(eu2.role, Role::Secondary);
@@ -649,6 +670,15 @@ mod tests {
         );
         assert_eq!(t.assignment("eu1").role, Role::Secondary);
         assert_eq!(t.assignment("eu1").upstreams[0].sync_addr, "sync-eu2");
+        // The new primary receives from the old one: what it never shipped drains.
+        let eu2 = t.assignment("eu2");
+        assert_eq!(
+            (
+                eu2.upstreams[1].region.as_str(),
+                eu2.upstreams[1].sync_addr.as_str()
+            ),
+            ("eu", "sync-eu1")
+        );
         assert_eq!(t.assignment("us1").upstreams[0].sync_addr, "sync-eu2");
         let epochs: Vec<(&str, u64, &str)> = t
             .history

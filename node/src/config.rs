@@ -37,6 +37,9 @@ pub struct Config {
     /// `announce-ip`: the host other nodes and clients reach this node at (default: `bind`,
     /// or 127.0.0.1 when that is a wildcard).
     pub announce_ip: Option<String>,
+    /// `announce-sync-port`: the port other nodes reach this node's sync port at, when it
+    /// differs (a forwarded port, a proxy) [default: `sync_port`].
+    pub announce_sync_port: Option<u16>,
     /// The secret every sync call carries; required with a sync port.
     pub cluster_token: Option<String>,
     /// Whether inbound channels ask their peers to compress (DEFLATE) what they send in
@@ -125,6 +128,7 @@ impl Default for Config {
             coordinators: Vec::new(),
             instance: None,
             announce_ip: None,
+            announce_sync_port: None,
             cluster_token: None,
             sync_compression: true,
             binlog_retention_bytes: 8 * 1024 * 1024 * 1024,
@@ -290,6 +294,7 @@ impl Config {
                 }
                 "instance" => self.instance = Some(text()?),
                 "announce-ip" => self.announce_ip = Some(text()?),
+                "announce-sync-port" => self.announce_sync_port = Some(port()?),
                 "maxclients" => self.clients_max = int()? as usize,
                 "proto-max-bulk-len" => self.limits.bulk_bytes_max = size()? as usize,
                 "client-query-buffer-limit" => self.query_buffer_bytes_max = size()? as usize,
@@ -333,7 +338,8 @@ impl Config {
                 format!("{host}:{port}")
             }
         };
-        (at(self.port), at(self.sync_port.unwrap_or(0)))
+        let sync_port = self.announce_sync_port.or(self.sync_port).unwrap_or(0);
+        (at(self.port), at(sync_port))
     }
 
     /// Settings that only make sense together.
@@ -451,6 +457,9 @@ mod tests {
             c.announced(),
             ("10.0.0.5:6380".to_string(), "10.0.0.5:7100".to_string())
         );
+        c.apply_toml("announce-sync-port = 9100", "t")
+            .expect("valid");
+        assert_eq!(c.announced().1, "10.0.0.5:9100", "a forwarded sync port");
         c.announce_ip = None;
         assert!(
             c.check()

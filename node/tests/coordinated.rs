@@ -11,7 +11,8 @@ const CONVERGE: Duration = Duration::from_secs(30);
 use gdc_coordinator::client::AdminClient;
 use gdc_coordinator::server::{self, Options};
 use gdc_coordinator::topology::{Change, ChannelState};
-use gdc_jepsen::process::Server;
+use gdc_jepsen::process::{Server, free_port};
+use gdc_jepsen::proxy::Proxy;
 
 /// A one-member coordinator on its own thread, stopped when dropped.
 struct Coordinator {
@@ -389,6 +390,18 @@ fn a_silent_primary_is_replaced_and_fenced_when_it_returns() {
 /// `appendfsync always`.
 fn node_process(dir: &std::path::Path, coordinator: &str, region: &str, port: u16) -> Server {
     let sync = gdc_jepsen::process::free_port();
+    node_process_announcing(dir, coordinator, region, (port, sync), sync)
+}
+
+/// As [`node_process`], serving sync on `ports.1` but telling the coordinator (and so the
+/// other nodes) it is at `announced_sync`: a proxy in front of it.
+fn node_process_announcing(
+    dir: &std::path::Path,
+    coordinator: &str,
+    region: &str,
+    (port, sync): (u16, u16),
+    announced_sync: u16,
+) -> Server {
     let args: Vec<String> = [
         "--region",
         region,
@@ -396,6 +409,8 @@ fn node_process(dir: &std::path::Path, coordinator: &str, region: &str, port: u1
         &port.to_string(),
         "--sync-port",
         &sync.to_string(),
+        "--announce-sync-port",
+        &announced_sync.to_string(),
         "--dir",
         &dir.display().to_string(),
         "--coordinator",
@@ -491,8 +506,7 @@ fn kill_9_of_a_primary_under_writes_loses_nothing_confirmed_and_fences_it_on_ret
         .expect_err("fenced");
     assert_eq!(err.code(), Some("READONLY"));
     // It kept all 200 of its own increments (fsync always) and receives the new primary's.
-    // (Any of its own that never shipped before the kill stay with it: draining those to
-    // the new primary is not built yet. Here WAIT made sure they all had.)
+    // (Here WAIT made sure all had shipped; the next test kills a primary that had not.)
     wait_for("the old primary to catch up", CONVERGE, || {
         (counter(&mut c_eu1) == 201).then_some(())
     });
@@ -500,4 +514,125 @@ fn kill_9_of_a_primary_under_writes_loses_nothing_confirmed_and_fences_it_on_ret
         at_eu2, 200,
         "every increment reached the secondary before the kill"
     );
+}
+
+fn scard(c: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("SCARD").arg(key).query(c).expect("SCARD")
+}
+
+#[test]
+fn writes_a_killed_primary_never_shipped_reach_every_region_when_it_returns() {
+    let Shop {
+        coordinator, dirs, ..
+    } = shop();
+    // eu's primary is reached through a proxy, so that what it sends can be held back.
+    let (eu1_port, eu1_sync) = (free_port(), free_port());
+    let proxy = Proxy::start(([127, 0, 0, 1], eu1_sync).into()).expect("proxy");
+    let start_eu1 = || {
+        node_process_announcing(
+            dirs[0].path(),
+            &coordinator.addr,
+            "eu",
+            (eu1_port, eu1_sync),
+            proxy.addr().port(),
+        )
+    };
+    let eu1 = start_eu1();
+    has_role(&mut eu1.client(), "primary", 1);
+    let eu2 = node_process(dirs[1].path(), &coordinator.addr, "eu", free_port());
+    let us1 = node_process(dirs[2].path(), &coordinator.addr, "us", free_port());
+    let (mut c_eu1, mut c_eu2, mut c_us1) = (eu1.client(), eu2.client(), us1.client());
+    has_role(&mut c_eu2, "secondary", 1);
+    has_role(&mut c_us1, "primary", 1);
+    let _: i64 = redis::cmd("INCR")
+        .arg("counter")
+        .query(&mut c_eu1)
+        .expect("INCR");
+    for c in [&mut c_eu2, &mut c_us1] {
+        wait_for("the first write everywhere", CONVERGE, || {
+            (counter(c) == 1).then_some(())
+        });
+    }
+
+    // Writes eu's primary takes (on disk: appendfsync always) but cannot send anywhere.
+    proxy.cut();
+    for i in 0..50 {
+        let added: i64 = redis::cmd("SADD")
+            .arg("held")
+            .arg(i)
+            .query(&mut c_eu1)
+            .expect("SADD");
+        assert_eq!(added, 1);
+    }
+    let _: i64 = redis::cmd("INCRBY")
+        .arg("counter")
+        .arg(10)
+        .query(&mut c_eu1)
+        .expect("INCRBY");
+    eu1.kill9();
+    // What was held in the proxy is dropped with its connections.
+    proxy.sever();
+    proxy.heal();
+
+    // The secondary takes over without those writes...
+    has_role(&mut c_eu2, "primary", 2);
+    assert_eq!(scard(&mut c_eu2, "held"), 0, "nothing was shipped");
+    assert_eq!(counter(&mut c_eu2), 1);
+    let _: i64 = redis::cmd("INCR")
+        .arg("counter")
+        .query(&mut c_eu2)
+        .expect("INCR at the new primary");
+
+    // ...and the old primary comes back fenced: its writes drain to the new primary, which
+    // passes them on to us; it receives what was written since.
+    let eu1 = start_eu1();
+    let mut c_eu1 = eu1.client();
+    has_role(&mut c_eu1, "secondary", 2);
+    for (name, c) in [
+        ("eu1", &mut c_eu1),
+        ("eu2", &mut c_eu2),
+        ("us1", &mut c_us1),
+    ] {
+        wait_for(&format!("every write at {name}"), CONVERGE, || {
+            (scard(c, "held") == 50 && counter(c) == 12).then_some(())
+        });
+    }
+}
+
+#[test]
+fn a_primary_counts_each_of_its_secondaries_and_receives_from_each() {
+    let Shop {
+        coordinator, dirs, ..
+    } = shop();
+    let extra = tempfile::tempdir().expect("tempdir");
+    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
+    let mut c_eu1 = eu1.client();
+    has_role(&mut c_eu1, "primary", 1);
+    let eu2 = node(&dirs[1], &coordinator.addr, "eu");
+    let eu3 = node(&extra, &coordinator.addr, "eu");
+    for n in [&eu2, &eu3] {
+        has_role(&mut n.client(), "secondary", 1);
+    }
+    // Each secondary acknowledges for itself (they share a region, not an entry), so WAIT
+    // can count both.
+    redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut c_eu1)
+        .expect("SET");
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(2)
+        .arg(10_000)
+        .query(&mut c_eu1)
+        .expect("WAIT");
+    assert_eq!(acked, 2);
+    // The primary also has a channel from each secondary, named by its address.
+    wait_for("a channel from each secondary", CONVERGE, || {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut c_eu1)
+            .ok()?;
+        (info.contains("gdc_inbound_channels:2") && info.matches("peer=eu@127.0.0.1:").count() == 2)
+            .then_some(())
+    });
 }

@@ -59,6 +59,10 @@ struct Flags {
     /// The host other nodes and clients reach this node at [default: --bind, or 127.0.0.1].
     #[arg(long)]
     announce_ip: Option<String>,
+    /// The port other nodes reach this node's sync port at, when it differs (a forwarded
+    /// port, a proxy) [default: --sync-port].
+    #[arg(long)]
+    announce_sync_port: Option<u16>,
     /// The secret every sync call carries (at least 8 characters).
     #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true)]
     cluster_token: Option<String>,
@@ -158,6 +162,9 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     }
     if flags.announce_ip.is_some() {
         c.announce_ip.clone_from(&flags.announce_ip);
+    }
+    if flags.announce_sync_port.is_some() {
+        c.announce_sync_port = flags.announce_sync_port;
     }
     if let Some(v) = flags.sync_compression {
         c.sync_compression = v;

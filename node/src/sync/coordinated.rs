@@ -174,10 +174,16 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
         .store(a.role == "primary", Ordering::Relaxed);
     sync.epoch.store(a.epoch, Ordering::Relaxed);
     standing.settle(node);
-    let wanted: BTreeMap<&str, (&str, bool)> = a
+    let own_region = &node.shared().config.region;
+    let wanted: BTreeMap<String, (&str, bool)> = a
         .upstreams
         .iter()
-        .map(|u| (u.region.as_str(), (u.sync_addr.as_str(), u.paused)))
+        .map(|u| {
+            (
+                channel_name(own_region, &u.region, &u.sync_addr),
+                (u.sync_addr.as_str(), u.paused),
+            )
+        })
         .collect();
     // What is open now, and where it points.
     let open: BTreeMap<String, String> = {
@@ -200,9 +206,9 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
         }
     }
     for (region, (addr, paused)) in wanted {
-        if open.get(region).is_none_or(|a| a != addr) {
+        if open.get(&region).is_none_or(|a| a != addr) {
             let peer = Peer {
-                region: region.to_string(),
+                region: region.clone(),
                 addr: addr.to_string(),
             };
             if let Err(e) = node.open_channel(peer) {
@@ -215,9 +221,20 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
         } else {
             Desired::Running
         };
-        let now = sync.controls().get(region).map(|c| *c.borrow());
+        let now = sync.controls().get(&region).map(|c| *c.borrow());
         if now != Some(want) {
-            let _ = node.steer_channel(region, want);
+            let _ = node.steer_channel(&region, want);
         }
+    }
+}
+
+/// What an assigned channel is called here: another region's name (it has one primary to
+/// receive from), or, within this node's own region, the region and the sync address of
+/// the node (a secondary's primary, or a primary's secondary).
+fn channel_name(own_region: &str, region: &str, sync_addr: &str) -> String {
+    if region == own_region {
+        format!("{region}@{sync_addr}")
+    } else {
+        region.to_string()
     }
 }

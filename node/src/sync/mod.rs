@@ -155,13 +155,27 @@ impl ChannelStatus {
     }
 }
 
-/// A peer reading from this node (an outbound channel). What it acknowledged is kept per
-/// region, across its subscriptions ([`SyncState::acked`]).
+/// A peer reading from this node (an outbound channel). What it acknowledged is kept
+/// across its subscriptions, under [`ack_key`] ([`SyncState::acked`]).
 #[derive(Clone, Debug)]
 pub struct SubscriberStatus {
     pub region: String,
     pub server_id: u32,
+    /// Its entry in [`SyncState::acked`].
+    pub ack_key: String,
     pub frames_sent: u64,
+}
+
+/// Under what a subscriber's acknowledgements are kept. Another region reads from one node
+/// at a time, its primary, and a new primary there takes over the old one's entry (the old
+/// one is not waited for). In this node's own region every node counts by itself: each
+/// secondary of a primary, and a primary draining what a former primary never shipped.
+pub fn ack_key(own_region: &str, region: &str, server_id: u32) -> String {
+    if region == own_region {
+        format!("{region}/{server_id}")
+    } else {
+        region.to_string()
+    }
 }
 
 /// One figure of a channel's status, as INFO and GDC.CHANNELS show it.
@@ -207,7 +221,7 @@ impl ChannelStatus {
     }
 }
 
-/// Metadata keys of saved acknowledgements: this, then the region's name.
+/// Metadata keys of saved acknowledgements: this, then the [`ack_key`].
 const ACKED_PREFIX: &[u8] = b"acked/";
 
 /// Channel bookkeeping every connection can read.
@@ -216,8 +230,8 @@ pub struct SyncState {
     inbound: Mutex<BTreeMap<String, ChannelStatus>>,
     outbound: Mutex<BTreeMap<u64, SubscriberStatus>>,
     next_subscriber: AtomicU64,
-    /// Per region that has subscribed since start: its server-id and the newest vector it
-    /// acknowledged. Binlog segments go only once all of them have what they hold.
+    /// Per subscriber ([`ack_key`]): its server-id and the newest vector it acknowledged.
+    /// Binlog segments go only once all of them have what they hold.
     acked: Mutex<BTreeMap<String, (u32, VersionVector)>>,
     /// `acked` changed since it was last saved.
     acked_dirty: std::sync::atomic::AtomicBool,
@@ -272,11 +286,11 @@ impl SyncState {
         self.acked.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Note what a subscribing region has (from its Hello or an Ack).
-    pub fn acknowledge(&self, region: &str, server_id: u32, applied: &VersionVector) {
+    /// Note what a subscriber has (from its Hello or an Ack), under its [`ack_key`].
+    pub fn acknowledge(&self, key: &str, server_id: u32, applied: &VersionVector) {
         let mut acked = self.acked();
         let entry = acked
-            .entry(region.to_string())
+            .entry(key.to_string())
             .or_insert_with(|| (server_id, VersionVector::new()));
         if entry.0 != server_id {
             *entry = (server_id, VersionVector::new());
@@ -285,21 +299,21 @@ impl SyncState {
         self.acked_dirty.store(true, Ordering::Relaxed);
     }
 
-    /// Load what regions acknowledged before a restart, so that binlog segments they lack
-    /// are kept for them.
+    /// Load what subscribers acknowledged before a restart, so that binlog segments they
+    /// lack are kept for them.
     pub fn load_acked(&self, meta: &sled::Db) -> Result<(), String> {
         let mut acked = self.acked();
         for item in meta.scan_prefix(ACKED_PREFIX) {
             let (k, v) = item.map_err(|e| e.to_string())?;
-            let region = String::from_utf8_lossy(&k[ACKED_PREFIX.len()..]).into_owned();
-            let bad = || format!("bad acknowledgement record for region {region}");
+            let key = String::from_utf8_lossy(&k[ACKED_PREFIX.len()..]).into_owned();
+            let bad = || format!("bad acknowledgement record for {key}");
             let id = v.get(..4).ok_or_else(bad)?;
             let id = u32::from_le_bytes([id[0], id[1], id[2], id[3]]);
             let (vv, rest) = gdc_crdt::codec::decode_vv(&v[4..]).map_err(|_| bad())?;
             if !rest.is_empty() {
                 return Err(bad());
             }
-            acked.insert(region, (id, vv));
+            acked.insert(key, (id, vv));
         }
         Ok(())
     }
@@ -310,10 +324,10 @@ impl SyncState {
             return Ok(());
         }
         let saved = (|| {
-            for (region, (id, vv)) in self.acked().iter() {
+            for (key, (id, vv)) in self.acked().iter() {
                 let mut v = id.to_le_bytes().to_vec();
                 gdc_crdt::codec::encode_vv(vv, &mut v);
-                let key = [ACKED_PREFIX, region.as_bytes()].concat();
+                let key = [ACKED_PREFIX, key.as_bytes()].concat();
                 meta.insert(key, v)?;
             }
             meta.flush().map(|_| ())
@@ -350,7 +364,7 @@ impl SyncState {
     /// Ops `own` covers that subscriber `s` has not acknowledged (its own ops aside).
     pub fn unacknowledged(&self, own: &VersionVector, s: &SubscriberStatus) -> u64 {
         let acked = self.acked();
-        let has = acked.get(&s.region).map(|(_, vv)| vv);
+        let has = acked.get(&s.ack_key).map(|(_, vv)| vv);
         own.iter()
             .filter(|(origin, _)| origin.0 != s.server_id)
             .map(|(origin, op)| op.0.saturating_sub(has.map_or(0, |vv| vv.get(origin).0)))

@@ -271,15 +271,17 @@ impl SyncRpc for SyncService {
         }
         let sync = &node.shared().sync;
         let id = sync.next_subscriber();
+        let ack_key = super::ack_key(&node.shared().config.region, &hello.region, hello.server_id);
+        sync.acknowledge(&ack_key, hello.server_id, &have);
         sync.outbound().insert(
             id,
             SubscriberStatus {
                 region: hello.region.clone(),
                 server_id: hello.server_id,
+                ack_key,
                 frames_sent: 0,
             },
         );
-        sync.acknowledge(&hello.region, hello.server_id, &have);
         info!(peer = %hello.region, server_id = hello.server_id, "subscriber connected");
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(read_acks(Arc::clone(&node), id, inbound));
@@ -297,9 +299,9 @@ async fn read_acks(node: Arc<Node>, id: u64, mut inbound: Streaming<SubscribeReq
             let who = sync
                 .outbound()
                 .get(&id)
-                .map(|s| (s.region.clone(), s.server_id));
-            if let Some((region, server_id)) = who {
-                sync.acknowledge(&region, server_id, &applied);
+                .map(|s| (s.ack_key.clone(), s.server_id));
+            if let Some((key, server_id)) = who {
+                sync.acknowledge(&key, server_id, &applied);
                 // WAIT looks again.
                 node.shared().written.notify_waiters();
             }
