@@ -8,7 +8,7 @@
 //! machine in sled), [`network`] (Raft RPC to other coordinators over tonic), [`service`]
 //! (the Raft RPC server and the admin API), [`server`] (a coordinator process), [`client`]
 //! (the admin client that follows the leader), [`sentinel`] (the RESP discovery port),
-//! [`health`] (heartbeats and failover), [`verify`] (digests compared across regions), [`demo`] (a whole
+//! [`health`] (heartbeats and failover), [`switchover`] (planned failover), [`verify`] (digests compared across regions), [`demo`] (a whole
 //! local cluster as child processes, `gdcctl demo`).
 
 use std::io::Cursor;
@@ -21,6 +21,7 @@ pub mod sentinel;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod switchover;
 pub mod topology;
 pub mod verify;
 
@@ -41,3 +42,10 @@ openraft::declare_raft_types!(
 pub type Raft = openraft::Raft<TypeConfig>;
 
 pub use gdc_proto::leader::LEADER_METADATA;
+
+/// Wall-clock time in Unix ms (0 if the clock is before 1970).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

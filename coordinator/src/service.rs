@@ -4,7 +4,7 @@
 
 use crate::store::StateMachine;
 use crate::topology::{Assignment, Change, Role};
-use crate::{LEADER_METADATA, NodeId, Raft};
+use crate::{LEADER_METADATA, NodeId, Raft, now_ms};
 use gdc_proto::coordinator::coordinator_server::Coordinator;
 use gdc_proto::coordinator::{
     AddMemberRequest, Assignment as AssignmentMsg, ChangeReply, ChangeRequest, HeartbeatReply,
@@ -121,6 +121,7 @@ fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
         role: match a.role {
             Role::Primary => "primary",
             Role::Secondary => "secondary",
+            Role::Fenced => "fenced",
             Role::Removed => "removed",
         }
         .into(),
@@ -172,7 +173,7 @@ impl AdminService {
             let (now, index) = {
                 let applied = self.state.read().await;
                 (
-                    applied.topology.assignment(&addr),
+                    applied.topology.assignment(&addr, now_ms()),
                     applied.last_applied.map_or(0, |l| l.index),
                 )
             };
@@ -280,7 +281,7 @@ impl Coordinator for AdminService {
         }
         let applied = self.state.read().await;
         Ok(Response::new(assignment_msg(
-            &applied.topology.assignment(&r.addr),
+            &applied.topology.assignment(&r.addr, now_ms()),
             written.log_id.index,
         )))
     }

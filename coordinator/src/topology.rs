@@ -45,6 +45,9 @@ pub struct NodeInfo {
 pub enum Role {
     Primary,
     Secondary,
+    /// The primary while a planned switchover hands its writes to a secondary: it keeps its
+    /// channels but takes no writes.
+    Fenced,
     /// Not (or no longer) in the topology.
     Removed,
 }
@@ -83,6 +86,10 @@ pub struct Child {
     pub secondaries: Vec<String>,
     /// Raised at every change of primary; a node with an older epoch is fenced.
     pub epoch: u64,
+    /// While a planned switchover is under way: until when (Unix ms, the operator's clock)
+    /// the primary takes no writes, if the switchover neither finishes nor is called off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fenced_until_ms: Option<u64>,
 }
 
 /// A one-way channel: every write made in `from` reaches `to`.
@@ -159,10 +166,37 @@ pub enum Change {
         node: String,
         epoch: u64,
     },
+    /// A planned switchover begins: the primary stops taking writes (until `until_ms` at
+    /// the latest) so that a secondary can catch up before it is promoted. Refused unless
+    /// the region is still at `epoch`.
+    Fence {
+        instance: String,
+        region: String,
+        epoch: u64,
+        until_ms: u64,
+    },
+    /// A switchover is called off: the primary takes writes again.
+    Unfence {
+        instance: String,
+        region: String,
+        epoch: u64,
+    },
 }
 
 fn yes() -> bool {
     true
+}
+
+/// Refuse a change decided about another epoch than the region's.
+fn at_epoch(child: &Child, region: &str, epoch: u64) -> Outcome {
+    if child.epoch == epoch {
+        Ok(())
+    } else {
+        Err(format!(
+            "region '{region}' is at epoch {}, not {epoch}",
+            child.epoch
+        ))
+    }
 }
 
 /// What applying a change gives: `Err` with the reason when it was refused (the topology is
@@ -249,12 +283,7 @@ impl Topology {
                 epoch,
             } => {
                 let child = self.child_mut(instance, region)?;
-                if child.epoch != *epoch {
-                    return Err(format!(
-                        "region '{region}' is at epoch {}, not {epoch}",
-                        child.epoch
-                    ));
-                }
+                at_epoch(child, region, *epoch)?;
                 if !child.secondaries.contains(node) {
                     return Err(format!("{node} is not a secondary of region '{region}'"));
                 }
@@ -263,8 +292,33 @@ impl Topology {
                     child.secondaries.push(old);
                 }
                 child.epoch += 1;
+                child.fenced_until_ms = None;
                 let epoch = child.epoch;
                 self.record_primary(instance, region, epoch, node);
+                Ok(())
+            }
+            Change::Fence {
+                instance,
+                region,
+                epoch,
+                until_ms,
+            } => {
+                let child = self.child_mut(instance, region)?;
+                at_epoch(child, region, *epoch)?;
+                if child.primary.is_none() {
+                    return Err(format!("region '{region}' has no primary"));
+                }
+                child.fenced_until_ms = Some(*until_ms);
+                Ok(())
+            }
+            Change::Unfence {
+                instance,
+                region,
+                epoch,
+            } => {
+                let child = self.child_mut(instance, region)?;
+                at_epoch(child, region, *epoch)?;
+                child.fenced_until_ms = None;
                 Ok(())
             }
             Change::RegisterNode {
@@ -355,7 +409,10 @@ impl Topology {
     /// A secondary normally has nothing its primary lacks. The exception is a former
     /// primary that comes back after a failover holding writes it took but never shipped:
     /// the channel from it is how those reach the new primary, and through it every region.
-    pub fn assignment(&self, addr: &str) -> Assignment {
+    ///
+    /// A primary fenced for a switchover (until a time after `now_ms`) keeps its channels
+    /// but is told to take no writes.
+    pub fn assignment(&self, addr: &str, now_ms: u64) -> Assignment {
         let removed = Assignment {
             role: Role::Removed,
             epoch: 0,
@@ -394,8 +451,9 @@ impl Topology {
                     })
                 }))
                 .collect();
+            let fenced = child.fenced_until_ms.is_some_and(|until| now_ms < until);
             Assignment {
-                role: Role::Primary,
+                role: if fenced { Role::Fenced } else { Role::Primary },
                 epoch: child.epoch,
                 upstreams,
             }
@@ -613,7 +671,7 @@ mod tests {
         // Registering again changes nothing.
         t.apply(&register("eu", "eu2")).expect("eu2 again");
         assert_eq!(t.instances["shop"].children["eu"].secondaries, ["eu2"]);
-        let eu1 = t.assignment("eu1");
+        let eu1 = t.assignment("eu1", 0);
         assert_eq!((eu1.role, eu1.epoch), (Role::Primary, 1));
         // No channel from us yet (no node there), but one from its own secondary.
         let from_eu2 = Upstream {
@@ -623,7 +681,7 @@ mod tests {
         };
         assert_eq!(eu1.upstreams, std::slice::from_ref(&from_eu2));
         t.apply(&register("us", "us1")).expect("us1");
-        let eu1 = t.assignment("eu1");
+        let eu1 = t.assignment("eu1", 0);
         assert_eq!(
             eu1.upstreams,
             [
@@ -635,7 +693,7 @@ mod tests {
                 from_eu2
             ]
         );
-        let eu2 = t.assignment("eu2");
+        let eu2 = t.assignment("eu2", 0);
         assert_eq!(eu2.role, Role::Secondary);
         assert_eq!(eu2.upstreams[0].sync_addr, "sync-eu1");
         assert_eq!(eu2.upstreams[0].region, "eu");
@@ -643,7 +701,7 @@ mod tests {
             r#"{"op":"set-channel","instance":"shop","from":"us","to":"eu","state":"paused"}"#,
         ))
         .expect("pause");
-        assert!(t.assignment("eu1").upstreams[0].paused);
+        assert!(t.assignment("eu1", 0).upstreams[0].paused);
         assert_eq!(
             t.apply(&register("us", "eu1")),
             Err("node eu1 already serves region 'eu' of instance 'shop'".into())
@@ -652,6 +710,31 @@ mod tests {
             t.apply(&register("ap", "ap1")),
             Err("instance 'shop' has no region 'ap'".into())
         );
+        // A planned switchover fences eu1 until a time: it keeps its channels and takes no
+        // writes, until the switchover is called off or the time passes.
+        let fence = |epoch, until_ms| Change::Fence {
+            instance: "shop".into(),
+            region: "eu".into(),
+            epoch,
+            until_ms,
+        };
+        assert_eq!(
+            t.apply(&fence(2, 5000)),
+            Err("region 'eu' is at epoch 1, not 2".into())
+        );
+        t.apply(&fence(1, 5000)).expect("fence");
+        let fenced = t.assignment("eu1", 4999);
+        assert_eq!(fenced.role, Role::Fenced);
+        assert_eq!(fenced.upstreams, t.assignment("eu1", 5000).upstreams);
+        assert_eq!(t.assignment("eu1", 5000).role, Role::Primary, "lapsed");
+        t.apply(&Change::Unfence {
+            instance: "shop".into(),
+            region: "eu".into(),
+            epoch: 1,
+        })
+        .expect("unfence");
+        assert_eq!(t.assignment("eu1", 0).role, Role::Primary);
+        t.apply(&fence(1, 5000)).expect("fence again");
         // Failover: eu2 takes over at epoch 2; a second decision about epoch 1 is refused.
         let promote = |node: &str, epoch| Change::Promote {
             instance: "shop".into(),
@@ -665,13 +748,14 @@ mod tests {
             Err("region 'eu' is at epoch 2, not 1".into())
         );
         assert_eq!(
-            (t.assignment("eu2").role, t.assignment("eu2").epoch),
+            (t.assignment("eu2", 0).role, t.assignment("eu2", 0).epoch),
             (Role::Primary, 2)
         );
-        assert_eq!(t.assignment("eu1").role, Role::Secondary);
-        assert_eq!(t.assignment("eu1").upstreams[0].sync_addr, "sync-eu2");
+        assert_eq!(t.assignment("eu1", 0).role, Role::Secondary);
+        assert_eq!(t.instances["shop"].children["eu"].fenced_until_ms, None);
+        assert_eq!(t.assignment("eu1", 0).upstreams[0].sync_addr, "sync-eu2");
         // The new primary receives from the old one: what it never shipped drains.
-        let eu2 = t.assignment("eu2");
+        let eu2 = t.assignment("eu2", 0);
         assert_eq!(
             (
                 eu2.upstreams[1].region.as_str(),
@@ -679,7 +763,7 @@ mod tests {
             ),
             ("eu", "sync-eu1")
         );
-        assert_eq!(t.assignment("us1").upstreams[0].sync_addr, "sync-eu2");
+        assert_eq!(t.assignment("us1", 0).upstreams[0].sync_addr, "sync-eu2");
         let epochs: Vec<(&str, u64, &str)> = t
             .history
             .iter()
@@ -693,8 +777,8 @@ mod tests {
             r#"{"op":"remove-child","instance":"shop","region":"eu"}"#,
         ))
         .expect("remove");
-        assert_eq!(t.assignment("eu1").role, Role::Removed);
-        assert!(t.assignment("us1").upstreams.is_empty());
+        assert_eq!(t.assignment("eu1", 0).role, Role::Removed);
+        assert!(t.assignment("us1", 0).upstreams.is_empty());
     }
 
     #[test]

@@ -31,17 +31,24 @@ pub struct Verdict {
     pub regions: Vec<RegionDigests>,
 }
 
-fn digests_of(addr: &str, password: Option<&str>) -> Result<Vec<String>, String> {
+/// A client connection to the node at `addr` (with its requirepass, if any), whose calls
+/// time out rather than hang.
+pub(crate) fn connect(addr: &str, password: Option<&str>) -> Result<redis::Connection, String> {
     let url = match password {
         Some(p) => format!("redis://:{p}@{addr}/"),
         None => format!("redis://{addr}/"),
     };
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    let mut c = client
+    let c = client
         .get_connection_with_timeout(TIMEOUT)
         .map_err(|e| format!("cannot reach {addr}: {e}"))?;
     c.set_read_timeout(Some(TIMEOUT))
         .map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
+fn digests_of(addr: &str, password: Option<&str>) -> Result<Vec<String>, String> {
+    let mut c = connect(addr, password)?;
     (0..DATABASES)
         .map(|db| {
             redis::cmd("GDC.DIGEST")

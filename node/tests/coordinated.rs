@@ -636,3 +636,148 @@ fn a_primary_counts_each_of_its_secondaries_and_receives_from_each() {
             .then_some(())
     });
 }
+
+#[test]
+fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
+    let Shop {
+        coordinator,
+        rt,
+        admin,
+        dirs,
+    } = shop();
+    let extra = tempfile::tempdir().expect("tempdir");
+    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
+    let mut c_eu1 = eu1.client();
+    has_role(&mut c_eu1, "primary", 1);
+    let eu2 = node(&dirs[1], &coordinator.addr, "eu");
+    let us1 = node(&dirs[2], &coordinator.addr, "us");
+    let (mut c_eu2, mut c_us1) = (eu2.client(), us1.client());
+    has_role(&mut c_eu2, "secondary", 1);
+    has_role(&mut c_us1, "primary", 1);
+    let switch = |to: Option<&str>, timeout_ms| {
+        rt.block_on(gdc_coordinator::switchover::switchover(
+            &admin,
+            "shop",
+            "eu",
+            to,
+            Duration::from_millis(timeout_ms),
+            None,
+        ))
+    };
+
+    // A transaction queued while eu1 took writes and run once it is fenced is refused
+    // whole.
+    let fence = |change: Change| rt.block_on(admin.change(&change)).expect("change");
+    redis::cmd("MULTI").query::<()>(&mut c_eu1).expect("MULTI");
+    redis::cmd("SET")
+        .arg("queued")
+        .arg("1")
+        .query::<()>(&mut c_eu1)
+        .expect("queued");
+    fence(Change::Fence {
+        instance: "shop".into(),
+        region: "eu".into(),
+        epoch: 1,
+        until_ms: u64::MAX,
+    });
+    let mut probe = eu1.client();
+    has_role(&mut probe, "secondary", 1);
+    let err = redis::cmd("EXEC")
+        .query::<()>(&mut c_eu1)
+        .expect_err("fenced");
+    assert_eq!(err.code(), Some("EXECABORT"), "{err}");
+    assert!(err.to_string().contains("READONLY"), "{err}");
+    assert_eq!(get(&mut probe, "queued"), None);
+    fence(Change::Unfence {
+        instance: "shop".into(),
+        region: "eu".into(),
+        epoch: 1,
+    });
+    has_role(&mut probe, "primary", 1);
+
+    // Called off: the chosen secondary is gone, so it cannot catch up; the primary takes
+    // writes again.
+    let eu3 = node(&extra, &coordinator.addr, "eu");
+    has_role(&mut eu3.client(), "secondary", 1);
+    let eu3_addr = eu3.addr.to_string();
+    drop(eu3);
+    assert_eq!(
+        switch(Some("127.0.0.1:1"), 1000),
+        Err("127.0.0.1:1 is not a secondary of region 'eu'".into())
+    );
+    let err = switch(Some(&eu3_addr), 500).expect_err("eu3 is down");
+    assert!(err.contains("called off"), "{err}");
+    wait_for("eu1 to take writes again", CONVERGE, || {
+        redis::cmd("SET")
+            .arg("after")
+            .arg("called-off")
+            .query::<()>(&mut c_eu1)
+            .ok()
+    });
+
+    // Under a stream of writes at eu1, hand eu over to eu2.
+    let writer_addr = eu1.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut c = redis::Client::open(format!("redis://{writer_addr}/"))
+                .and_then(|c| c.get_connection())
+                .expect("writer");
+            let (mut taken, mut refused) = (Vec::new(), 0);
+            for i in 0.. {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                match redis::cmd("SADD").arg("w").arg(i).query::<i64>(&mut c) {
+                    Ok(_) => taken.push(i),
+                    Err(e) if e.code() == Some("READONLY") => refused += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            (taken, refused)
+        })
+    };
+    wait_for("writes to flow", CONVERGE, || {
+        (redis::cmd("SCARD").arg("w").query::<i64>(&mut c_eu2).ok()? > 100).then_some(())
+    });
+    let done = switch(None, 10_000).expect("switchover");
+    // Right away, with no waiting: the new primary has every write the old one took.
+    let at_eu2: std::collections::BTreeSet<i64> = redis::cmd("SMEMBERS")
+        .arg("w")
+        .query(&mut c_eu2)
+        .expect("SMEMBERS");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (taken, refused) = writer.join().expect("writer");
+    assert!(refused > 0, "the old primary refused writes once fenced");
+    let missing: Vec<&i64> = taken.iter().filter(|i| !at_eu2.contains(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "taken at eu1 but not at eu2: {missing:?}"
+    );
+    assert_eq!(
+        (done.from.as_str(), done.to.as_str(), done.epoch),
+        (
+            eu1.addr.to_string().as_str(),
+            eu2.addr.to_string().as_str(),
+            2
+        )
+    );
+    has_role(&mut c_eu2, "primary", 2);
+    has_role(&mut c_eu1, "secondary", 2);
+    redis::cmd("SET")
+        .arg("k")
+        .arg("from-eu2")
+        .query::<()>(&mut c_eu2)
+        .expect("the new primary takes writes");
+    arrives(&mut c_us1, "k", "from-eu2");
+    arrives(&mut c_eu1, "k", "from-eu2");
+    let (t, _) = rt.block_on(admin.topology()).expect("topology");
+    let eu: Vec<(u64, String)> = t
+        .history
+        .iter()
+        .filter(|h| h.region == "eu")
+        .map(|h| (h.epoch, h.primary.clone()))
+        .collect();
+    assert_eq!(eu, [(1, eu1.addr.to_string()), (2, eu2.addr.to_string())]);
+}

@@ -58,6 +58,22 @@ enum Command {
         #[arg(long, env = "GDC_REQUIREPASS", hide_env_values = true)]
         password: Option<String>,
     },
+    /// A planned switchover: REGION's primary stops taking writes, a secondary (--to, or
+    /// the one that has applied the most) catches up with it and becomes the primary. No
+    /// write is lost; writes are refused meanwhile. Called off (the old primary takes
+    /// writes again) if it cannot finish within --timeout-ms.
+    Failover {
+        instance: String,
+        region: String,
+        /// The secondary to promote (its address, as `status` lists it).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// The nodes' requirepass, if they have one.
+        #[arg(long, env = "GDC_REQUIREPASS", hide_env_values = true)]
+        password: Option<String>,
+    },
     /// Run a whole gdc on this machine: a coordinator and N regions (a primary and M
     /// secondaries each) as child processes on 127.0.0.1, until Ctrl-C.
     Demo {
@@ -368,6 +384,31 @@ async fn run(flags: Flags) -> Result<String, String> {
             } else {
                 Err(format!("regions differ\n{out}"))
             }
+        }
+        Command::Failover {
+            instance,
+            region,
+            to,
+            timeout_ms,
+            password,
+        } => {
+            let done = gdc_coordinator::switchover::switchover(
+                &client,
+                &instance,
+                &region,
+                to.as_deref(),
+                std::time::Duration::from_millis(timeout_ms),
+                password.as_deref(),
+            )
+            .await?;
+            Ok(if json {
+                format!("{}\n", serde_json::json!(done))
+            } else {
+                format!(
+                    "{} is region {}'s primary at epoch {} ({} is its secondary; writes were refused for {} ms)\n",
+                    done.to, done.region, done.epoch, done.from, done.fenced_ms
+                )
+            })
         }
         Command::Demo { .. } => Err("the demo runs from main".into()),
         Command::Status => {

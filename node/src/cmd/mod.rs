@@ -390,6 +390,18 @@ const SHRINKS: &[&str] = &[
 /// Commands that act on the transaction itself rather than being queued by MULTI.
 const TRANSACTION: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
+pub(crate) const READONLY: &str = "READONLY You can't write against a read only replica.";
+
+/// A command that changes data (refused by a secondary).
+pub(crate) fn is_write(name: &str) -> bool {
+    GROWS.contains(&name) || SHRINKS.contains(&name)
+}
+
+/// This node refuses writes now (a secondary, or a primary fenced or without its lease).
+pub(crate) fn read_only(ctx: &Ctx<'_>) -> bool {
+    ctx.server.sync.role() == crate::sync::Role::Secondary
+}
+
 /// Run one request. `args` is not empty.
 pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(spec) = lookup(&args[0]) else {
@@ -405,11 +417,10 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return wrong_arity(spec.name);
     }
-    if ctx.server.sync.role() == crate::sync::Role::Secondary
-        && (GROWS.contains(&spec.name) || SHRINKS.contains(&spec.name))
-    {
+    // EXEC decides for its whole queue at once (a role change mid-way must not split it).
+    if !ctx.conn.in_exec && is_write(spec.name) && read_only(ctx) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
-        return Reply::err("READONLY You can't write against a read only replica.");
+        return Reply::err(READONLY);
     }
     let limit = ctx
         .server

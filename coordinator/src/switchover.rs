@@ -1,0 +1,237 @@
+//! `gdcctl failover`: a planned switchover of a region's primary, without losing a write.
+//!
+//! 1. The primary is fenced (a `fence` change): it keeps its channels but takes no writes.
+//! 2. Once it reports itself read-only, its applied vector is read: everything it will
+//!    ever have taken.
+//! 3. The chosen secondary (the one that has applied the most, unless named) is waited for
+//!    until it has all of that.
+//! 4. It is promoted (the epoch goes up; the old primary becomes its secondary).
+//!
+//! If any step fails or the time runs out, the fence is lifted and the old primary takes
+//! writes again. Should gdcctl itself die part-way, the fence lapses at its deadline.
+//! Clients see writes refused (`-READONLY`) between steps 1 and 4, typically milliseconds.
+
+use crate::client::AdminClient;
+use crate::topology::Change;
+use crate::verify::connect;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// What a switchover did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Switched {
+    pub instance: String,
+    pub region: String,
+    /// The old primary, now a secondary.
+    pub from: String,
+    /// The new primary.
+    pub to: String,
+    pub epoch: u64,
+    /// How long writes were refused: from the fence to the promotion.
+    pub fenced_ms: u64,
+}
+
+/// What a node says of itself: its role, epoch and applied vector (server-id → op).
+#[derive(Debug)]
+struct NodeState {
+    role: String,
+    epoch: u64,
+    applied: BTreeMap<u32, u64>,
+}
+
+fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+fn node_state(addr: &str, password: Option<&str>) -> Result<NodeState, String> {
+    let mut c = connect(addr, password)?;
+    let mut info = |section: &str| {
+        redis::cmd("INFO")
+            .arg(section)
+            .query::<String>(&mut c)
+            .map_err(|e| format!("{addr}: INFO {section}: {e}"))
+    };
+    let (replication, gdc) = (info("replication")?, info("gdc")?);
+    let bad = |what: &str| format!("{addr} does not report its {what}");
+    let applied = info_field(&gdc, "applied")
+        .ok_or_else(|| bad("applied vector"))?
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (id, op) = pair.split_once('=')?;
+            Some((id.parse().ok()?, op.parse().ok()?))
+        })
+        .collect::<Option<BTreeMap<u32, u64>>>()
+        .ok_or_else(|| bad("applied vector"))?;
+    Ok(NodeState {
+        role: info_field(&replication, "gdc_role")
+            .ok_or_else(|| bad("role"))?
+            .to_string(),
+        epoch: info_field(&replication, "gdc_epoch")
+            .and_then(|e| e.parse().ok())
+            .ok_or_else(|| bad("epoch"))?,
+        applied,
+    })
+}
+
+/// `a` has every op `b` has.
+fn covers(a: &BTreeMap<u32, u64>, b: &BTreeMap<u32, u64>) -> bool {
+    b.iter()
+        .all(|(id, op)| a.get(id).copied().unwrap_or(0) >= *op)
+}
+
+const POLL: Duration = Duration::from_millis(10);
+
+/// Hand `region`'s writes from its primary to a secondary (`to`, or the one that has
+/// applied the most) within `timeout`. Node calls block briefly: for a command-line tool.
+pub async fn switchover(
+    admin: &AdminClient,
+    instance: &str,
+    region: &str,
+    to: Option<&str>,
+    timeout: Duration,
+    password: Option<&str>,
+) -> Result<Switched, String> {
+    let (t, _) = admin.topology().await?;
+    let child = t
+        .instances
+        .get(instance)
+        .ok_or_else(|| format!("no instance '{instance}'"))?
+        .children
+        .get(region)
+        .ok_or_else(|| format!("instance '{instance}' has no region '{region}'"))?;
+    let from = child
+        .primary
+        .clone()
+        .ok_or_else(|| format!("region '{region}' has no primary"))?;
+    let target = match to {
+        Some(to) if child.secondaries.iter().any(|s| s == to) => to.to_string(),
+        Some(to) => return Err(format!("{to} is not a secondary of region '{region}'")),
+        None => child
+            .secondaries
+            .iter()
+            .filter_map(|s| {
+                let state = node_state(s, password).ok()?;
+                Some((state.applied.values().sum::<u64>(), s))
+            })
+            .max()
+            .map(|(_, s)| s.clone())
+            .ok_or_else(|| format!("no secondary of region '{region}' answers"))?,
+    };
+    let epoch = child.epoch;
+    let started = Instant::now();
+    let deadline = started + timeout;
+    admin
+        .change(&Change::Fence {
+            instance: instance.into(),
+            region: region.into(),
+            epoch,
+            until_ms: crate::now_ms() + timeout.as_millis() as u64,
+        })
+        .await?;
+    match hand_over(
+        admin,
+        instance,
+        region,
+        (&from, &target),
+        epoch,
+        deadline,
+        password,
+    )
+    .await
+    {
+        Ok(()) => Ok(Switched {
+            instance: instance.into(),
+            region: region.into(),
+            from,
+            to: target,
+            epoch: epoch + 1,
+            fenced_ms: started.elapsed().as_millis() as u64,
+        }),
+        Err(e) => {
+            let unfenced = admin
+                .change(&Change::Unfence {
+                    instance: instance.into(),
+                    region: region.into(),
+                    epoch,
+                })
+                .await;
+            Err(match unfenced {
+                Ok(_) => format!("{e}; the switchover is called off, {from} takes writes again"),
+                Err(u) => format!(
+                    "{e}; and the fence could not be lifted ({u}): it lapses at the timeout"
+                ),
+            })
+        }
+    }
+}
+
+/// Steps 2 to 4, once the primary is fenced.
+async fn hand_over(
+    admin: &AdminClient,
+    instance: &str,
+    region: &str,
+    (from, to): (&str, &str),
+    epoch: u64,
+    deadline: Instant,
+    password: Option<&str>,
+) -> Result<(), String> {
+    let mut last: String;
+    let taken = loop {
+        match node_state(from, password) {
+            Ok(s) if s.epoch != epoch => {
+                return Err(format!("{from} moved on to epoch {} meanwhile", s.epoch));
+            }
+            Ok(s) if s.role != "primary" => break s.applied,
+            Ok(_) => last = format!("{from} still takes writes"),
+            Err(e) => last = e,
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out: {last}"));
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    loop {
+        match node_state(to, password) {
+            Ok(s) if covers(&s.applied, &taken) => break,
+            Ok(_) => last = format!("{to} has not caught up with {from}"),
+            Err(e) => last = e,
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out: {last}"));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    admin
+        .change(&Change::Promote {
+            instance: instance.into(),
+            region: region.into(),
+            node: to.into(),
+            epoch,
+        })
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vector_covers_another_when_it_has_every_op() {
+        let v = |pairs: &[(u32, u64)]| pairs.iter().copied().collect::<BTreeMap<_, _>>();
+        assert!(covers(&v(&[(1, 5), (2, 3)]), &v(&[(1, 5)])));
+        assert!(covers(&v(&[(1, 5)]), &v(&[])));
+        assert!(!covers(&v(&[(1, 4), (2, 9)]), &v(&[(1, 5)])));
+        assert!(!covers(&v(&[(2, 9)]), &v(&[(1, 1)])));
+    }
+
+    #[test]
+    fn info_fields_are_found_by_whole_name() {
+        let info = "# Gdc\r\nserver_id:7\r\napplied:7=12,9=3\r\n";
+        assert_eq!(info_field(info, "applied"), Some("7=12,9=3"));
+        assert_eq!(info_field(info, "server"), None);
+    }
+}
