@@ -72,11 +72,38 @@ fn node(dir: &tempfile::TempDir, coordinator: &str, region: &str) -> TestNode {
 /// A node of instance "shop" serving clients on `port` (0: any).
 fn node_at(dir: &tempfile::TempDir, coordinator: &str, region: &str, port: u16) -> TestNode {
     let (l, _) = sync_listener();
-    TestNode::start_synced(dir.path(), l, |c| {
+    node_serving_sync(dir, coordinator, region, port, l, None)
+}
+
+/// A node of instance "shop" that the others reach (for sync) through a proxy.
+fn node_behind_proxy(
+    dir: &tempfile::TempDir,
+    coordinator: &str,
+    region: &str,
+) -> (TestNode, Proxy) {
+    let (l, sync) = sync_listener();
+    let proxy = Proxy::start(sync).expect("proxy");
+    let announced = proxy.addr().port();
+    let node = node_serving_sync(dir, coordinator, region, 0, l, Some(announced));
+    (node, proxy)
+}
+
+/// A node of instance "shop" serving sync on `sync`, and announcing `announced_sync`
+/// instead, if given.
+fn node_serving_sync(
+    dir: &tempfile::TempDir,
+    coordinator: &str,
+    region: &str,
+    port: u16,
+    sync: std::net::TcpListener,
+    announced_sync: Option<u16>,
+) -> TestNode {
+    TestNode::start_synced(dir.path(), sync, |c| {
         c.region = region.into();
         c.coordinators = vec![coordinator.to_string()];
         c.instance = Some("shop".into());
         c.port = port;
+        c.announce_sync_port = announced_sync;
         // GDC.DEBUG SET-UNLOGGED makes regions differ for `verify`.
         c.debug_command = true;
     })
@@ -124,6 +151,16 @@ fn shop() -> Shop {
         admin,
         dirs,
     }
+}
+
+/// eu's primaries by epoch, from the coordinator's recorded history.
+fn eu_primaries(rt: &tokio::runtime::Runtime, admin: &AdminClient) -> Vec<(u64, String)> {
+    let (t, _) = rt.block_on(admin.topology()).expect("topology");
+    t.history
+        .iter()
+        .filter(|h| h.region == "eu")
+        .map(|h| (h.epoch, h.primary.clone()))
+        .collect()
 }
 
 /// Wait until the node behind `c` has role `role` at `epoch`.
@@ -376,14 +413,10 @@ fn a_silent_primary_is_replaced_and_fenced_when_it_returns() {
     arrives(&mut c_eu1, "after", "2");
 
     // One primary per region and epoch, in the recorded history.
-    let (t, _) = rt.block_on(admin.topology()).expect("topology");
-    let eu: Vec<(u64, String)> = t
-        .history
-        .iter()
-        .filter(|h| h.region == "eu")
-        .map(|h| (h.epoch, h.primary.clone()))
-        .collect();
-    assert_eq!(eu, [(1, eu1.addr.to_string()), (2, eu2.addr.to_string())]);
+    assert_eq!(
+        eu_primaries(&rt, &admin),
+        [(1, eu1.addr.to_string()), (2, eu2.addr.to_string())]
+    );
 }
 
 /// gdc-node as a process of instance "shop", run by `coordinator`, on `port`, with
@@ -646,7 +679,9 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
         dirs,
     } = shop();
     let extra = tempfile::tempdir().expect("tempdir");
-    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
+    // What eu1 sends arrives late (a slow link), so its secondary lags behind it.
+    let (eu1, eu1_link) = node_behind_proxy(&dirs[0], &coordinator.addr, "eu");
+    eu1_link.delay(Duration::from_millis(150));
     let mut c_eu1 = eu1.client();
     has_role(&mut c_eu1, "primary", 1);
     let eu2 = node(&dirs[1], &coordinator.addr, "eu");
@@ -755,6 +790,10 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
         missing.is_empty(),
         "taken at eu1 but not at eu2: {missing:?}"
     );
+    assert!(
+        done.fenced_ms >= 150,
+        "it waited for eu2 to catch up: {done:?}"
+    );
     assert_eq!(
         (done.from.as_str(), done.to.as_str(), done.epoch),
         (
@@ -772,12 +811,8 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
         .expect("the new primary takes writes");
     arrives(&mut c_us1, "k", "from-eu2");
     arrives(&mut c_eu1, "k", "from-eu2");
-    let (t, _) = rt.block_on(admin.topology()).expect("topology");
-    let eu: Vec<(u64, String)> = t
-        .history
-        .iter()
-        .filter(|h| h.region == "eu")
-        .map(|h| (h.epoch, h.primary.clone()))
-        .collect();
-    assert_eq!(eu, [(1, eu1.addr.to_string()), (2, eu2.addr.to_string())]);
+    assert_eq!(
+        eu_primaries(&rt, &admin),
+        [(1, eu1.addr.to_string()), (2, eu2.addr.to_string())]
+    );
 }
