@@ -8,7 +8,7 @@
 //! machine in sled), [`network`] (Raft RPC to other coordinators over tonic), [`service`]
 //! (the Raft RPC server and the admin API), [`server`] (a coordinator process), [`client`]
 //! (the admin client that follows the leader), [`sentinel`] (the RESP discovery port),
-//! [`health`] (heartbeats and failover), [`switchover`] (planned failover), [`verify`] (digests compared across regions), [`demo`] (a whole
+//! [`health`] (heartbeats and failover), [`switchover`] (planned failover), [`verify`] (digests compared across regions), [`nodes`] (what nodes say of themselves), [`status`] (gdcctl status), [`demo`] (a whole
 //! local cluster as child processes, `gdcctl demo`).
 
 use std::io::Cursor;
@@ -17,9 +17,11 @@ pub mod client;
 pub mod demo;
 pub mod health;
 pub mod network;
+pub mod nodes;
 pub mod sentinel;
 pub mod server;
 pub mod service;
+pub mod status;
 pub mod store;
 pub mod switchover;
 pub mod topology;

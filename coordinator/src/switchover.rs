@@ -12,8 +12,8 @@
 //! Clients see writes refused (`-READONLY`) between steps 1 and 4, typically milliseconds.
 
 use crate::client::AdminClient;
+use crate::nodes::{self, NodeState};
 use crate::topology::Change;
-use crate::verify::connect;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -31,49 +31,11 @@ pub struct Switched {
     pub fenced_ms: u64,
 }
 
-/// What a node says of itself: its role, epoch and applied vector (server-id → op).
-#[derive(Debug)]
-struct NodeState {
-    role: String,
-    epoch: u64,
-    applied: BTreeMap<u32, u64>,
-}
-
-fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
-    info.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .map(str::trim)
-}
+/// How long a node may take to answer.
+const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn node_state(addr: &str, password: Option<&str>) -> Result<NodeState, String> {
-    let mut c = connect(addr, password)?;
-    let mut info = |section: &str| {
-        redis::cmd("INFO")
-            .arg(section)
-            .query::<String>(&mut c)
-            .map_err(|e| format!("{addr}: INFO {section}: {e}"))
-    };
-    let (replication, gdc) = (info("replication")?, info("gdc")?);
-    let bad = |what: &str| format!("{addr} does not report its {what}");
-    let applied = info_field(&gdc, "applied")
-        .ok_or_else(|| bad("applied vector"))?
-        .split(',')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (id, op) = pair.split_once('=')?;
-            Some((id.parse().ok()?, op.parse().ok()?))
-        })
-        .collect::<Option<BTreeMap<u32, u64>>>()
-        .ok_or_else(|| bad("applied vector"))?;
-    Ok(NodeState {
-        role: info_field(&replication, "gdc_role")
-            .ok_or_else(|| bad("role"))?
-            .to_string(),
-        epoch: info_field(&replication, "gdc_epoch")
-            .and_then(|e| e.parse().ok())
-            .ok_or_else(|| bad("epoch"))?,
-        applied,
-    })
+    nodes::node_state(addr, password, NODE_TIMEOUT)
 }
 
 /// `a` has every op `b` has.
@@ -226,12 +188,5 @@ mod tests {
         assert!(covers(&v(&[(1, 5)]), &v(&[])));
         assert!(!covers(&v(&[(1, 4), (2, 9)]), &v(&[(1, 5)])));
         assert!(!covers(&v(&[(2, 9)]), &v(&[(1, 1)])));
-    }
-
-    #[test]
-    fn info_fields_are_found_by_whole_name() {
-        let info = "# Gdc\r\nserver_id:7\r\napplied:7=12,9=3\r\n";
-        assert_eq!(info_field(info, "applied"), Some("7=12,9=3"));
-        assert_eq!(info_field(info, "server"), None);
     }
 }

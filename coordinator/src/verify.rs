@@ -31,34 +31,6 @@ pub struct Verdict {
     pub regions: Vec<RegionDigests>,
 }
 
-/// A client connection to the node at `addr` (with its requirepass, if any), whose calls
-/// time out rather than hang.
-pub(crate) fn connect(addr: &str, password: Option<&str>) -> Result<redis::Connection, String> {
-    let url = match password {
-        Some(p) => format!("redis://:{p}@{addr}/"),
-        None => format!("redis://{addr}/"),
-    };
-    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-    let c = client
-        .get_connection_with_timeout(TIMEOUT)
-        .map_err(|e| format!("cannot reach {addr}: {e}"))?;
-    c.set_read_timeout(Some(TIMEOUT))
-        .map_err(|e| e.to_string())?;
-    Ok(c)
-}
-
-fn digests_of(addr: &str, password: Option<&str>) -> Result<Vec<String>, String> {
-    let mut c = connect(addr, password)?;
-    (0..DATABASES)
-        .map(|db| {
-            redis::cmd("GDC.DIGEST")
-                .arg(db)
-                .query::<String>(&mut c)
-                .map_err(|e| format!("{addr}: GDC.DIGEST {db}: {e}"))
-        })
-        .collect()
-}
-
 /// Read and compare the digests of every region with a primary (of `only`, if given).
 pub fn verify(t: &Topology, only: Option<&str>, password: Option<&str>) -> Vec<Verdict> {
     t.instances
@@ -73,7 +45,7 @@ pub fn verify(t: &Topology, only: Option<&str>, password: Option<&str>) -> Vec<V
                     Some(RegionDigests {
                         instance: name.clone(),
                         region: region.clone(),
-                        digests: digests_of(&primary, password),
+                        digests: crate::nodes::digests(&primary, password, DATABASES, TIMEOUT),
                         primary,
                     })
                 })

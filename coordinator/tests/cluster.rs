@@ -293,13 +293,15 @@ fn gdcctl_manages_instances_channels_and_members() {
     assert!(
         status
             .lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["shop", "eu", "-", "0"]),
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["shop", "eu", "-", "-", "0", "no", "nodes", "-"]),
         "{status}"
     );
     assert!(
         status
             .lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["shop", "eu", "us", "paused"]),
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["shop", "eu", "us", "paused", "-", "-"]),
         "{status}"
     );
     // Asked through the second member, the same answer (it sends gdcctl to the leader).

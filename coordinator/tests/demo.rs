@@ -32,6 +32,17 @@ fn free_base(nodes: u16) -> u16 {
         .expect("a free block of ports")
 }
 
+/// SIGTERM to a process when dropped (unless its pid was cleared).
+struct StopOnDrop(i32);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            let _ = kill(Pid::from_raw(self.0), Signal::SIGTERM);
+        }
+    }
+}
+
 fn alive(pid: u32) -> bool {
     kill(Pid::from_raw(pid as i32), None).is_ok()
 }
@@ -57,6 +68,8 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start gdcctl demo");
+    // Should an assertion fail, gdcctl is asked to stop its processes all the same.
+    let mut guard = StopOnDrop(demo.id() as i32);
 
     let endpoints_path = dir.path().join("endpoints.json");
     let endpoints: serde_json::Value = wait_for("endpoints.json", Duration::from_secs(120), || {
@@ -123,18 +136,58 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
         .expect_err("a secondary refuses writes");
     assert_eq!(refused.code(), Some("READONLY"), "{refused}");
 
-    // gdcctl status reaches the demo's coordinator with the demo's token.
-    let status = Command::new(gdcctl)
-        .args(["status", "--json"])
-        .env("GDC_COORDINATOR", addr(300))
-        .env("GDC_CLUSTER_TOKEN", "gdc-demo-token")
-        .output()
-        .expect("gdcctl status");
-    assert!(status.status.success(), "{status:?}");
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
-    let children = &status["topology"]["instances"]["demo"]["children"];
+    // gdcctl status reaches the demo's coordinator with the demo's token, and every node.
+    let status = || {
+        let out = Command::new(gdcctl)
+            .args(["status", "--json"])
+            .env("GDC_COORDINATOR", addr(300))
+            .env("GDC_CLUSTER_TOKEN", "gdc-demo-token")
+            .output()
+            .expect("gdcctl status");
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let now = status();
+    let children = &now["topology"]["instances"]["demo"]["children"];
     assert_eq!(children["r1"]["primary"], addr(0));
     assert_eq!(children["r2"]["secondaries"], serde_json::json!([addr(3)]));
+    let seen = |s: &serde_json::Value| -> Vec<(String, String)> {
+        s["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| {
+                let said = n["seen"]["role"].as_str().map_or_else(
+                    || format!("down: {}", n["error"].as_str().unwrap_or("?")),
+                    str::to_string,
+                );
+                (n["addr"].as_str().unwrap_or("?").to_string(), said)
+            })
+            .collect()
+    };
+    let roles = |r: [&str; 4]| -> Vec<(String, String)> {
+        (0..4)
+            .map(|n| (addr(n), r[n as usize].to_string()))
+            .collect()
+    };
+    assert_eq!(
+        seen(&now),
+        roles(["primary", "secondary", "primary", "secondary"])
+    );
+    // A stopped node (SIGSTOP) accepts connections and never answers: status still ends,
+    // naming it.
+    let r2_secondary = nodes
+        .iter()
+        .find(|n| n["client"] == addr(3))
+        .and_then(|n| n["pid"].as_u64())
+        .expect("r2's secondary's pid") as i32;
+    kill(Pid::from_raw(r2_secondary), Signal::SIGSTOP).expect("SIGSTOP");
+    let paused = status();
+    kill(Pid::from_raw(r2_secondary), Signal::SIGCONT).expect("SIGCONT");
+    assert_eq!(
+        seen(&paused)[3],
+        (addr(3), "down: no answer within 2s".to_string())
+    );
 
     // kill -9 of r1's primary: Sentinel names its secondary, which takes writes.
     let r1_primary = nodes
@@ -167,6 +220,16 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
                 .ok()
         },
     );
+    let after = status();
+    assert_eq!(after["nodes"][0]["addr"], addr(1), "the new primary first");
+    assert_eq!(after["nodes"][0]["seen"]["epoch"], 2);
+    assert!(
+        after["nodes"][1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot reach")),
+        "{}",
+        after["nodes"][1]
+    );
     drop((r1, r2, secondary, sentinel));
 
     // SIGINT: gdcctl stops every process it started and ends cleanly.
@@ -179,6 +242,7 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
         assert!(Instant::now() < deadline, "the demo did not stop");
         std::thread::sleep(Duration::from_millis(20));
     };
+    guard.0 = 0;
     let out = demo.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use gdc_coordinator::client::AdminClient;
+use gdc_coordinator::status;
 use gdc_coordinator::topology::{Change, ChannelState, Topology};
 use std::process::ExitCode;
 
@@ -48,8 +49,14 @@ enum Command {
         #[command(subcommand)]
         op: MemberOp,
     },
-    /// Instances, regions, nodes and channels at a glance.
-    Status,
+    /// Instances, regions, nodes and channels at a glance: the topology, and what each node
+    /// says (up or down, its role and epoch, how far behind its channels are).
+    Status {
+        instance: Option<String>,
+        /// The nodes' requirepass, if they have one.
+        #[arg(long, env = "GDC_REQUIREPASS", hide_env_values = true)]
+        password: Option<String>,
+    },
     /// Compare every region's digests (GDC.DIGEST at each primary): equal, or which
     /// databases differ. Exits with status 1 unless all are equal.
     Verify {
@@ -411,13 +418,20 @@ async fn run(flags: Flags) -> Result<String, String> {
             })
         }
         Command::Demo { .. } => Err("the demo runs from main".into()),
-        Command::Status => {
+        Command::Status { instance, password } => {
             let (t, index) = client.topology().await?;
+            if let Some(name) = &instance {
+                if !t.instances.contains_key(name) {
+                    return Err(format!("no instance '{name}'"));
+                }
+            }
             let members = client.members().await?;
+            let nodes = status::probe(&t, instance.as_deref(), password.as_deref());
+            let channels = status::channels(&t, instance.as_deref(), &nodes);
             if json {
                 return Ok(format!(
                     "{}\n",
-                    serde_json::json!({"topology": t, "index": index, "leader": members.leader, "term": members.term})
+                    serde_json::json!({"topology": t, "index": index, "leader": members.leader, "term": members.term, "nodes": nodes, "channels": channels})
                 ));
             }
             let mut out = format!(
@@ -426,29 +440,81 @@ async fn run(flags: Flags) -> Result<String, String> {
                 members.leader,
                 members.term
             );
-            let rows = t
+            let behind = |ms: Option<u64>, ops: Option<u64>| match (ms, ops) {
+                (Some(ms), Some(ops)) => format!("{ms} ms, {ops} ops"),
+                _ => "-".into(),
+            };
+            let empty_regions = t
                 .instances
                 .iter()
+                .filter(|(name, _)| instance.as_ref().is_none_or(|i| i == *name))
                 .flat_map(|(name, i)| {
-                    i.children.iter().map(move |(region, c)| {
-                        vec![
-                            name.clone(),
-                            region.clone(),
-                            c.primary.clone().unwrap_or_else(|| "-".into()),
-                            c.secondaries.join(","),
-                            c.epoch.to_string(),
-                        ]
-                    })
+                    i.children
+                        .iter()
+                        .filter(|(_, c)| c.primary.is_none() && c.secondaries.is_empty())
+                        .map(move |(region, c)| {
+                            [
+                                name.as_str(),
+                                region,
+                                "-",
+                                "-",
+                                &c.epoch.to_string(),
+                                "no nodes",
+                                "-",
+                            ]
+                            .map(str::to_string)
+                            .to_vec()
+                        })
+                });
+            let rows = nodes
+                .iter()
+                .map(|n| {
+                    let b = n.behind();
+                    vec![
+                        n.instance.clone(),
+                        n.region.clone(),
+                        n.addr.clone(),
+                        n.assigned.to_string(),
+                        n.epoch.to_string(),
+                        n.health(),
+                        behind(b.map(|b| b.0), b.map(|b| b.1)),
+                    ]
                 })
+                .chain(empty_regions)
                 .collect();
             out.push_str(&table(
-                &["INSTANCE", "REGION", "PRIMARY", "SECONDARIES", "EPOCH"],
+                &[
+                    "INSTANCE", "REGION", "NODE", "ROLE", "EPOCH", "HEALTH", "BEHIND",
+                ],
                 rows,
             ));
             out.push('\n');
-            out.push_str(&channels(&t, None, false)?);
+            let rows = channels
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.instance.clone(),
+                        c.from.clone(),
+                        c.to.clone(),
+                        channel_state(c.desired).to_string(),
+                        c.state.clone().unwrap_or_else(|| "-".into()),
+                        behind(c.ms_behind, c.ops_behind),
+                    ]
+                })
+                .collect();
+            out.push_str(&table(
+                &["INSTANCE", "FROM", "TO", "WANTED", "AT RECEIVER", "BEHIND"],
+                rows,
+            ));
             Ok(out)
         }
+    }
+}
+
+fn channel_state(s: ChannelState) -> &'static str {
+    match s {
+        ChannelState::Running => "running",
+        ChannelState::Paused => "paused",
     }
 }
 
@@ -475,15 +541,11 @@ fn channels(t: &Topology, instance: Option<&str>, json: bool) -> Result<String, 
     let rows = listed
         .flat_map(|(name, i)| {
             i.channels.iter().map(move |c| {
-                let state = match c.state {
-                    ChannelState::Running => "running",
-                    ChannelState::Paused => "paused",
-                };
                 vec![
                     name.clone(),
                     c.from.clone(),
                     c.to.clone(),
-                    state.to_string(),
+                    channel_state(c.state).to_string(),
                 ]
             })
         })
