@@ -210,15 +210,15 @@ pub fn run(o: Options) -> Result<(), String> {
     }
     let (node_bin, coordinator_bin) = binaries(o.no_build)?;
 
-    let temp;
+    let mut temp = None;
     let dir = match &o.dir {
         Some(d) => d.clone(),
         None => {
-            temp = tempfile::Builder::new()
+            let t = tempfile::Builder::new()
                 .prefix("gdc-demo-")
                 .tempdir()
                 .map_err(|e| format!("cannot make a temporary directory: {e}"))?;
-            temp.path().to_path_buf()
+            temp.insert(t).path().to_path_buf()
         }
     };
     std::fs::create_dir_all(dir.join("logs"))
@@ -259,20 +259,31 @@ pub fn run(o: Options) -> Result<(), String> {
     }
     // Nodes first (they may be telling the coordinator about themselves), then the
     // coordinator, which was started first.
-    for p in procs.iter_mut().rev() {
+    if let Some((coordinator, nodes)) = procs.split_first_mut() {
+        stop_all(nodes);
+        stop_all(std::slice::from_mut(coordinator));
+    }
+    match (&result, temp) {
+        (Ok(()), Some(_)) => println!("stopped; removed {}", dir.display()),
+        (Ok(()), None) => println!("stopped; data and logs kept in {}", dir.display()),
+        // What went wrong is in the logs: keep them.
+        (Err(_), Some(t)) => eprintln!("data and logs kept in {}", t.keep().display()),
+        (Err(_), None) => eprintln!("data and logs in {}", dir.display()),
+    }
+    result
+}
+
+/// SIGTERM to every one, then wait for them all, with one deadline; SIGKILL at it.
+fn stop_all(procs: &mut [Proc]) {
+    for p in procs.iter_mut() {
         p.terminate();
-        let deadline = Instant::now() + STOP_DEADLINE;
+    }
+    let deadline = Instant::now() + STOP_DEADLINE;
+    for p in procs.iter_mut() {
         if !p.reap(deadline) {
             eprintln!("{} did not stop within {STOP_DEADLINE:?}; killed", p.name);
         }
     }
-    if result.is_ok() {
-        match &o.dir {
-            Some(_) => println!("stopped; data and logs kept in {}", dir.display()),
-            None => println!("stopped; removed {}", dir.display()),
-        }
-    }
-    result
 }
 
 #[allow(clippy::too_many_arguments)]

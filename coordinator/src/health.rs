@@ -4,6 +4,9 @@
 //! secondary that has applied the most (a Raft change, refused if the region's epoch has
 //! moved since: one decision per epoch). A new leader starts counting from when it took
 //! over, so a change of leader never looks like silence.
+//!
+//! The leader also lifts a switchover's fence that has stood longer than it was given
+//! (`gdcctl failover` died, or could not finish), so a region is never left without writes.
 
 use crate::Raft;
 use crate::store::StateMachine;
@@ -24,6 +27,8 @@ struct Seen {
 #[derive(Debug)]
 pub struct Health {
     seen: Mutex<HashMap<String, Seen>>,
+    /// Since when this leader has seen each fence (instance, region, epoch).
+    fences: Mutex<HashMap<(String, String, u64), Instant>>,
     /// A primary silent this long is replaced.
     pub timeout: Duration,
 }
@@ -32,6 +37,7 @@ impl Health {
     pub fn new(timeout: Duration) -> Arc<Health> {
         Arc::new(Health {
             seen: Mutex::new(HashMap::new()),
+            fences: Mutex::new(HashMap::new()),
             timeout,
         })
     }
@@ -47,15 +53,15 @@ impl Health {
             .insert(addr.to_string(), Seen { at, applied_ops });
     }
 
-    /// The promotions due at `now`, for a leader that has led since `since`.
+    /// The promotions and fence lifts due at `now`, for a leader that has led since `since`.
     fn due(&self, t: &Topology, since: Instant, now: Instant) -> Vec<Change> {
+        let mut out = self.fences_due(t, since, now);
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         // Heard from within the timeout, counting from when this coordinator began to lead.
         let recent = |addr: &str| -> Option<Seen> {
             let s = *seen.get(addr)?;
             (s.at >= since && now.duration_since(s.at) < self.timeout).then_some(s)
         };
-        let mut out = Vec::new();
         for (instance, inst) in &t.instances {
             for (region, child) in &inst.children {
                 let Some(primary) = &child.primary else {
@@ -77,11 +83,46 @@ impl Health {
                         region: region.clone(),
                         node: node.clone(),
                         epoch: child.epoch,
+                        switchover: false,
                     });
                 }
             }
         }
         out
+    }
+
+    /// Fences that have stood longer than they were given (timed from when this leader
+    /// first saw them, and no earlier than when it began to lead).
+    fn fences_due(&self, t: &Topology, since: Instant, now: Instant) -> Vec<Change> {
+        let mut fences = self.fences.lock().unwrap_or_else(|p| p.into_inner());
+        let standing: Vec<((String, String, u64), u64)> = t
+            .instances
+            .iter()
+            .flat_map(|(instance, inst)| {
+                inst.children.iter().filter_map(move |(region, c)| {
+                    Some((
+                        (instance.clone(), region.clone(), c.epoch),
+                        c.fenced_for_ms?,
+                    ))
+                })
+            })
+            .collect();
+        fences.retain(|k, _| standing.iter().any(|(s, _)| s == k));
+        standing
+            .into_iter()
+            .filter_map(|(key, for_ms)| {
+                let first_seen = *fences.entry(key.clone()).or_insert(now);
+                let from = first_seen.max(since);
+                (now.duration_since(from) >= Duration::from_millis(for_ms)).then(|| {
+                    let (instance, region, epoch) = key;
+                    Change::Unfence {
+                        instance,
+                        region,
+                        epoch,
+                    }
+                })
+            })
+            .collect()
     }
 }
 
@@ -104,8 +145,11 @@ pub async fn monitor(raft: Raft, state: StateMachine, health: Arc<Health>) {
         for change in due {
             match raft.client_write(change.clone()).await {
                 Ok(w) => match w.data {
+                    Ok(()) if matches!(change, Change::Unfence { .. }) => {
+                        warn!(?change, "a switchover did not finish in time: fence lifted")
+                    }
                     Ok(()) => warn!(?change, "primary silent: failed over"),
-                    Err(why) => info!(%why, "failover not applied"),
+                    Err(why) => info!(%why, "change not applied"),
                 },
                 Err(e) => {
                     warn!(error = %e, "cannot commit a failover");
@@ -160,6 +204,7 @@ mod tests {
             region: "eu".into(),
             node: node.into(),
             epoch: 1,
+            switchover: false,
         };
         assert_eq!(h.due(&t, since, at(1100)), [promote("s1")]);
         // On a tie, the lowest address.
@@ -180,5 +225,37 @@ mod tests {
         h.heard_at("s1", 1, at(800));
         assert!(h.due(&t, since, at(900)).is_empty());
         assert_eq!(h.due(&t, since, at(1001)).len(), 1);
+    }
+
+    #[test]
+    fn a_fence_that_stands_too_long_is_lifted_by_the_leader() {
+        let mut t = topology();
+        t.apply(&Change::Fence {
+            instance: "shop".into(),
+            region: "eu".into(),
+            epoch: 1,
+            for_ms: 3000,
+        })
+        .expect("fence");
+        let h = Health::new(Duration::from_millis(1000));
+        let since = Instant::now();
+        let at = |ms| since + Duration::from_millis(ms);
+        for node in ["p", "s1", "s2"] {
+            h.heard_at(node, 1, at(2500));
+        }
+        // Timed from when this leader first saw it, not from when it was made.
+        assert!(h.due(&t, since, at(2500)).is_empty());
+        assert!(h.due(&t, since, at(5000)).is_empty());
+        for node in ["p", "s1", "s2"] {
+            h.heard_at(node, 1, at(5400));
+        }
+        assert_eq!(
+            h.due(&t, since, at(5500)),
+            [Change::Unfence {
+                instance: "shop".into(),
+                region: "eu".into(),
+                epoch: 1
+            }]
+        );
     }
 }

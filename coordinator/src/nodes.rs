@@ -46,6 +46,8 @@ pub struct NodeState {
     /// `primary` or `secondary` (read-only: a secondary, or a fenced primary).
     pub role: String,
     pub epoch: u64,
+    /// The coordinator's log index its assignment was made at (0 without a coordinator).
+    pub assignment_index: u64,
     /// Its applied vector: server-id → op.
     pub applied: BTreeMap<u32, u64>,
     pub inbound: Vec<Inbound>,
@@ -105,6 +107,9 @@ fn parse_state(replication: &str, gdc: &str) -> Result<NodeState, &'static str> 
         epoch: info_field(replication, "gdc_epoch")
             .and_then(|e| e.parse().ok())
             .ok_or("epoch")?,
+        assignment_index: info_field(replication, "gdc_assignment_index")
+            .and_then(|e| e.parse().ok())
+            .ok_or("assignment index")?,
         applied,
         inbound,
     })
@@ -134,10 +139,13 @@ mod tests {
 
     #[test]
     fn a_node_state_is_read_from_info() {
-        let replication = "# Replication\r\nrole:master\r\ngdc_region:eu\r\ngdc_role:primary\r\ngdc_epoch:3\r\ngdc_inbound_channels:1\r\ngdc_inbound0:peer=us,addr=h:1,state=streaming,ops_applied=9,ops_behind=2,ms_behind=40,last_error=\r\n";
+        let replication = "# Replication\r\nrole:master\r\ngdc_region:eu\r\ngdc_role:primary\r\ngdc_epoch:3\r\ngdc_assignment_index:17\r\ngdc_inbound_channels:1\r\ngdc_inbound0:peer=us,addr=h:1,state=streaming,ops_applied=9,ops_behind=2,ms_behind=40,last_error=\r\n";
         let gdc = "# Gdc\r\nserver_id:7\r\napplied:7=12,9=3\r\n";
         let s = parse_state(replication, gdc).expect("parses");
-        assert_eq!((s.role.as_str(), s.epoch), ("primary", 3));
+        assert_eq!(
+            (s.role.as_str(), s.epoch, s.assignment_index),
+            ("primary", 3, 17)
+        );
         assert_eq!(s.applied, [(7, 12), (9, 3)].into());
         assert_eq!(
             s.inbound,

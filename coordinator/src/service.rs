@@ -4,7 +4,7 @@
 
 use crate::store::StateMachine;
 use crate::topology::{Assignment, Change, Role};
-use crate::{LEADER_METADATA, NodeId, Raft, now_ms};
+use crate::{LEADER_METADATA, NodeId, Raft};
 use gdc_proto::coordinator::coordinator_server::Coordinator;
 use gdc_proto::coordinator::{
     AddMemberRequest, Assignment as AssignmentMsg, ChangeReply, ChangeRequest, HeartbeatReply,
@@ -133,6 +133,7 @@ fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
                 region: u.region.clone(),
                 sync_addr: u.sync_addr.clone(),
                 paused: u.paused,
+                server_id: u.server_id,
             })
             .collect(),
         index,
@@ -173,7 +174,7 @@ impl AdminService {
             let (now, index) = {
                 let applied = self.state.read().await;
                 (
-                    applied.topology.assignment(&addr, now_ms()),
+                    applied.topology.assignment(&addr),
                     applied.last_applied.map_or(0, |l| l.index),
                 )
             };
@@ -281,7 +282,7 @@ impl Coordinator for AdminService {
         }
         let applied = self.state.read().await;
         Ok(Response::new(assignment_msg(
-            &applied.topology.assignment(&r.addr, now_ms()),
+            &applied.topology.assignment(&r.addr),
             written.log_id.index,
         )))
     }

@@ -55,14 +55,13 @@ impl NodeReport {
 /// Ask every node in the topology (of `only`, if given), all at once, each given
 /// [`NODE_TIMEOUT`]. In topology order: each region's primary, then its secondaries.
 pub fn probe(t: &Topology, only: Option<&str>, password: Option<&str>) -> Vec<NodeReport> {
-    let now = crate::now_ms();
     let mut reports: Vec<NodeReport> = t
         .instances
         .iter()
         .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
         .flat_map(|(name, inst)| {
             inst.children.iter().flat_map(move |(region, child)| {
-                let fenced = child.fenced_until_ms.is_some_and(|until| now < until);
+                let fenced = child.fenced_for_ms.is_some();
                 let primary = child
                     .primary
                     .iter()

@@ -1,15 +1,19 @@
 //! `gdcctl failover`: a planned switchover of a region's primary, without losing a write.
 //!
 //! 1. The primary is fenced (a `fence` change): it keeps its channels but takes no writes.
-//! 2. Once it reports itself read-only, its applied vector is read: everything it will
-//!    ever have taken.
+//! 2. Once it reports itself read-only *under an assignment at least as new as the fence*
+//!    (a lapsed lease also makes a primary read-only, for a moment), its applied vector is
+//!    read: everything it will ever have taken at this epoch.
 //! 3. The chosen secondary (the one that has applied the most, unless named) is waited for
 //!    until it has all of that.
-//! 4. It is promoted (the epoch goes up; the old primary becomes its secondary).
+//! 4. It is promoted by a switchover `promote`, which is refused unless the region is still
+//!    fenced: the old primary can only take writes again after an `unfence`, which a late
+//!    promotion then follows in the log and is refused. Never two writers.
 //!
-//! If any step fails or the time runs out, the fence is lifted and the old primary takes
-//! writes again. Should gdcctl itself die part-way, the fence lapses at its deadline.
-//! Clients see writes refused (`-READONLY`) between steps 1 and 4, typically milliseconds.
+//! If a step fails or the time runs out, gdcctl lifts the fence and the old primary takes
+//! writes again; should gdcctl die part-way, the leader lifts it once it has stood for the
+//! timeout (by the leader's clock). Clients see writes refused (`-READONLY`) between steps 1
+//! and 4, typically milliseconds.
 
 use crate::client::AdminClient;
 use crate::nodes::{self, NodeState};
@@ -82,28 +86,30 @@ pub async fn switchover(
             .map(|(_, s)| s.clone())
             .ok_or_else(|| format!("no secondary of region '{region}' answers"))?,
     };
+    // Both must answer before writes are stopped for them.
+    node_state(&from, password)?;
+    node_state(&target, password)?;
     let epoch = child.epoch;
     let started = Instant::now();
     let deadline = started + timeout;
-    admin
+    let fence_index = admin
         .change(&Change::Fence {
             instance: instance.into(),
             region: region.into(),
             epoch,
-            until_ms: crate::now_ms() + timeout.as_millis() as u64,
+            for_ms: timeout.as_millis() as u64,
         })
         .await?;
-    match hand_over(
+    let handed = hand_over(
         admin,
-        instance,
-        region,
+        (instance, region, epoch),
         (&from, &target),
-        epoch,
+        fence_index,
         deadline,
         password,
     )
-    .await
-    {
+    .await;
+    match handed {
         Ok(()) => Ok(Switched {
             instance: instance.into(),
             region: region.into(),
@@ -123,20 +129,19 @@ pub async fn switchover(
             Err(match unfenced {
                 Ok(_) => format!("{e}; the switchover is called off, {from} takes writes again"),
                 Err(u) => format!(
-                    "{e}; and the fence could not be lifted ({u}): it lapses at the timeout"
+                    "{e}; and the fence could not be lifted ({u}): the leader lifts it once it has stood for the timeout"
                 ),
             })
         }
     }
 }
 
-/// Steps 2 to 4, once the primary is fenced.
+/// Steps 2 to 4, once the primary is fenced (at log index `fence_index`).
 async fn hand_over(
     admin: &AdminClient,
-    instance: &str,
-    region: &str,
+    (instance, region, epoch): (&str, &str, u64),
     (from, to): (&str, &str),
-    epoch: u64,
+    fence_index: u64,
     deadline: Instant,
     password: Option<&str>,
 ) -> Result<(), String> {
@@ -146,8 +151,8 @@ async fn hand_over(
             Ok(s) if s.epoch != epoch => {
                 return Err(format!("{from} moved on to epoch {} meanwhile", s.epoch));
             }
-            Ok(s) if s.role != "primary" => break s.applied,
-            Ok(_) => last = format!("{from} still takes writes"),
+            Ok(s) if s.role != "primary" && s.assignment_index >= fence_index => break s.applied,
+            Ok(_) => last = format!("{from} has not taken in its fence"),
             Err(e) => last = e,
         }
         if Instant::now() >= deadline {
@@ -166,15 +171,30 @@ async fn hand_over(
         }
         tokio::time::sleep(POLL).await;
     }
-    admin
+    let promoted = admin
         .change(&Change::Promote {
             instance: instance.into(),
             region: region.into(),
             node: to.into(),
             epoch,
+            switchover: true,
         })
-        .await
-        .map(|_| ())
+        .await;
+    match promoted {
+        Ok(_) => Ok(()),
+        // The reply may have been lost after the change was made: look.
+        Err(e) => match admin.topology().await {
+            Ok((t, _))
+                if t.instances
+                    .get(instance)
+                    .and_then(|i| i.children.get(region))
+                    .is_some_and(|c| c.epoch == epoch + 1 && c.primary.as_deref() == Some(to)) =>
+            {
+                Ok(())
+            }
+            _ => Err(e),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ pub struct Upstream {
     pub region: String,
     pub sync_addr: String,
     pub paused: bool,
+    /// The node's server-id, as it last registered.
+    pub server_id: u32,
 }
 
 /// A distributed instance: one logical cache, with a child instance in each region.
@@ -86,10 +88,10 @@ pub struct Child {
     pub secondaries: Vec<String>,
     /// Raised at every change of primary; a node with an older epoch is fenced.
     pub epoch: u64,
-    /// While a planned switchover is under way: until when (Unix ms, the operator's clock)
-    /// the primary takes no writes, if the switchover neither finishes nor is called off.
+    /// While a planned switchover is under way the primary takes no writes; if it neither
+    /// finishes nor is called off, the leader lifts the fence after this many ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fenced_until_ms: Option<u64>,
+    pub fenced_for_ms: Option<u64>,
 }
 
 /// A one-way channel: every write made in `from` reaches `to`.
@@ -160,20 +162,24 @@ pub enum Change {
     /// Failover: `node`, a secondary, becomes the region's primary, and the old primary a
     /// secondary; the epoch goes up by one. Refused unless the region is still at `epoch`
     /// (so two decisions about one epoch cannot both apply).
+    /// `switchover`: the end of a planned switchover, refused unless the region is still
+    /// fenced (its fence may have been lifted, and the old primary taking writes again).
     Promote {
         instance: String,
         region: String,
         node: String,
         epoch: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        switchover: bool,
     },
-    /// A planned switchover begins: the primary stops taking writes (until `until_ms` at
-    /// the latest) so that a secondary can catch up before it is promoted. Refused unless
-    /// the region is still at `epoch`.
+    /// A planned switchover begins: the primary stops taking writes so that a secondary
+    /// can catch up before it is promoted. The leader lifts the fence after `for_ms` if the
+    /// switchover has not ended. Refused unless the region is at `epoch` and not fenced.
     Fence {
         instance: String,
         region: String,
         epoch: u64,
-        until_ms: u64,
+        for_ms: u64,
     },
     /// A switchover is called off: the primary takes writes again.
     Unfence {
@@ -281,9 +287,15 @@ impl Topology {
                 region,
                 node,
                 epoch,
+                switchover,
             } => {
                 let child = self.child_mut(instance, region)?;
                 at_epoch(child, region, *epoch)?;
+                if *switchover && child.fenced_for_ms.is_none() {
+                    return Err(format!(
+                        "region '{region}' is no longer fenced: the switchover was called off"
+                    ));
+                }
                 if !child.secondaries.contains(node) {
                     return Err(format!("{node} is not a secondary of region '{region}'"));
                 }
@@ -292,7 +304,7 @@ impl Topology {
                     child.secondaries.push(old);
                 }
                 child.epoch += 1;
-                child.fenced_until_ms = None;
+                child.fenced_for_ms = None;
                 let epoch = child.epoch;
                 self.record_primary(instance, region, epoch, node);
                 Ok(())
@@ -301,14 +313,17 @@ impl Topology {
                 instance,
                 region,
                 epoch,
-                until_ms,
+                for_ms,
             } => {
                 let child = self.child_mut(instance, region)?;
                 at_epoch(child, region, *epoch)?;
                 if child.primary.is_none() {
                     return Err(format!("region '{region}' has no primary"));
                 }
-                child.fenced_until_ms = Some(*until_ms);
+                if child.fenced_for_ms.is_some() {
+                    return Err(format!("a switchover of region '{region}' is under way"));
+                }
+                child.fenced_for_ms = Some(*for_ms);
                 Ok(())
             }
             Change::Unfence {
@@ -318,7 +333,7 @@ impl Topology {
             } => {
                 let child = self.child_mut(instance, region)?;
                 at_epoch(child, region, *epoch)?;
-                child.fenced_until_ms = None;
+                child.fenced_for_ms = None;
                 Ok(())
             }
             Change::RegisterNode {
@@ -410,9 +425,8 @@ impl Topology {
     /// primary that comes back after a failover holding writes it took but never shipped:
     /// the channel from it is how those reach the new primary, and through it every region.
     ///
-    /// A primary fenced for a switchover (until a time after `now_ms`) keeps its channels
-    /// but is told to take no writes.
-    pub fn assignment(&self, addr: &str, now_ms: u64) -> Assignment {
+    /// A primary fenced for a switchover keeps its channels but is told to take no writes.
+    pub fn assignment(&self, addr: &str) -> Assignment {
         let removed = Assignment {
             role: Role::Removed,
             epoch: 0,
@@ -427,9 +441,9 @@ impl Topology {
         let Some(child) = inst.children.get(&node.region) else {
             return removed;
         };
-        let sync_addr_of_primary = |region: &str| {
+        let primary_of = |region: &str| {
             let primary = inst.children.get(region)?.primary.as_ref()?;
-            Some(self.nodes.get(primary)?.sync_addr.clone())
+            self.nodes.get(primary)
         };
         if child.primary.as_deref() == Some(addr) {
             let upstreams = inst
@@ -437,23 +451,30 @@ impl Topology {
                 .iter()
                 .filter(|c| c.to == node.region)
                 .filter_map(|c| {
+                    let from = primary_of(&c.from)?;
                     Some(Upstream {
                         region: c.from.clone(),
-                        sync_addr: sync_addr_of_primary(&c.from)?,
+                        sync_addr: from.sync_addr.clone(),
                         paused: c.state == ChannelState::Paused,
+                        server_id: from.server_id,
                     })
                 })
                 .chain(child.secondaries.iter().filter_map(|s| {
+                    let secondary = self.nodes.get(s)?;
                     Some(Upstream {
                         region: node.region.clone(),
-                        sync_addr: self.nodes.get(s)?.sync_addr.clone(),
+                        sync_addr: secondary.sync_addr.clone(),
                         paused: false,
+                        server_id: secondary.server_id,
                     })
                 }))
                 .collect();
-            let fenced = child.fenced_until_ms.is_some_and(|until| now_ms < until);
             Assignment {
-                role: if fenced { Role::Fenced } else { Role::Primary },
+                role: if child.fenced_for_ms.is_some() {
+                    Role::Fenced
+                } else {
+                    Role::Primary
+                },
                 epoch: child.epoch,
                 upstreams,
             }
@@ -461,11 +482,12 @@ impl Topology {
             Assignment {
                 role: Role::Secondary,
                 epoch: child.epoch,
-                upstreams: sync_addr_of_primary(&node.region)
-                    .map(|sync_addr| Upstream {
+                upstreams: primary_of(&node.region)
+                    .map(|primary| Upstream {
                         region: node.region.clone(),
-                        sync_addr,
+                        sync_addr: primary.sync_addr.clone(),
                         paused: false,
+                        server_id: primary.server_id,
                     })
                     .into_iter()
                     .collect(),
@@ -671,29 +693,31 @@ mod tests {
         // Registering again changes nothing.
         t.apply(&register("eu", "eu2")).expect("eu2 again");
         assert_eq!(t.instances["shop"].children["eu"].secondaries, ["eu2"]);
-        let eu1 = t.assignment("eu1", 0);
+        let eu1 = t.assignment("eu1");
         assert_eq!((eu1.role, eu1.epoch), (Role::Primary, 1));
         // No channel from us yet (no node there), but one from its own secondary.
         let from_eu2 = Upstream {
             region: "eu".into(),
             sync_addr: "sync-eu2".into(),
             paused: false,
+            server_id: 7,
         };
         assert_eq!(eu1.upstreams, std::slice::from_ref(&from_eu2));
         t.apply(&register("us", "us1")).expect("us1");
-        let eu1 = t.assignment("eu1", 0);
+        let eu1 = t.assignment("eu1");
         assert_eq!(
             eu1.upstreams,
             [
                 Upstream {
                     region: "us".into(),
                     sync_addr: "sync-us1".into(),
-                    paused: false
+                    paused: false,
+                    server_id: 7,
                 },
                 from_eu2
             ]
         );
-        let eu2 = t.assignment("eu2", 0);
+        let eu2 = t.assignment("eu2");
         assert_eq!(eu2.role, Role::Secondary);
         assert_eq!(eu2.upstreams[0].sync_addr, "sync-eu1");
         assert_eq!(eu2.upstreams[0].region, "eu");
@@ -701,7 +725,7 @@ mod tests {
             r#"{"op":"set-channel","instance":"shop","from":"us","to":"eu","state":"paused"}"#,
         ))
         .expect("pause");
-        assert!(t.assignment("eu1", 0).upstreams[0].paused);
+        assert!(t.assignment("eu1").upstreams[0].paused);
         assert_eq!(
             t.apply(&register("us", "eu1")),
             Err("node eu1 already serves region 'eu' of instance 'shop'".into())
@@ -710,52 +734,71 @@ mod tests {
             t.apply(&register("ap", "ap1")),
             Err("instance 'shop' has no region 'ap'".into())
         );
-        // A planned switchover fences eu1 until a time: it keeps its channels and takes no
-        // writes, until the switchover is called off or the time passes.
-        let fence = |epoch, until_ms| Change::Fence {
+        // A planned switchover fences eu1: it keeps its channels and takes no writes, until
+        // the switchover ends or is called off. One at a time.
+        let fence = |epoch| Change::Fence {
             instance: "shop".into(),
             region: "eu".into(),
             epoch,
-            until_ms,
+            for_ms: 5000,
         };
-        assert_eq!(
-            t.apply(&fence(2, 5000)),
-            Err("region 'eu' is at epoch 1, not 2".into())
-        );
-        t.apply(&fence(1, 5000)).expect("fence");
-        let fenced = t.assignment("eu1", 4999);
-        assert_eq!(fenced.role, Role::Fenced);
-        assert_eq!(fenced.upstreams, t.assignment("eu1", 5000).upstreams);
-        assert_eq!(t.assignment("eu1", 5000).role, Role::Primary, "lapsed");
-        t.apply(&Change::Unfence {
+        let unfence = Change::Unfence {
             instance: "shop".into(),
             region: "eu".into(),
             epoch: 1,
-        })
-        .expect("unfence");
-        assert_eq!(t.assignment("eu1", 0).role, Role::Primary);
-        t.apply(&fence(1, 5000)).expect("fence again");
+        };
+        assert_eq!(
+            t.apply(&fence(2)),
+            Err("region 'eu' is at epoch 1, not 2".into())
+        );
+        let unfenced = t.assignment("eu1");
+        t.apply(&fence(1)).expect("fence");
+        assert_eq!(
+            t.apply(&fence(1)),
+            Err("a switchover of region 'eu' is under way".into())
+        );
+        let fenced = t.assignment("eu1");
+        assert_eq!(fenced.role, Role::Fenced);
+        assert_eq!(fenced.upstreams, unfenced.upstreams);
+        t.apply(&unfence).expect("unfence");
+        assert_eq!(t.assignment("eu1").role, Role::Primary);
+        // A switchover's promotion once the fence is gone is refused: eu1 may have taken
+        // writes again.
+        let switch_to_eu2 = Change::Promote {
+            instance: "shop".into(),
+            region: "eu".into(),
+            node: "eu2".into(),
+            epoch: 1,
+            switchover: true,
+        };
+        assert_eq!(
+            t.apply(&switch_to_eu2),
+            Err("region 'eu' is no longer fenced: the switchover was called off".into())
+        );
+        t.apply(&fence(1)).expect("fence again");
         // Failover: eu2 takes over at epoch 2; a second decision about epoch 1 is refused.
         let promote = |node: &str, epoch| Change::Promote {
             instance: "shop".into(),
             region: "eu".into(),
             node: node.into(),
             epoch,
+            switchover: false,
         };
-        t.apply(&promote("eu2", 1)).expect("promote");
+        t.apply(&switch_to_eu2)
+            .expect("the switchover ends: eu2 promoted");
         assert_eq!(
             t.apply(&promote("eu1", 1)),
             Err("region 'eu' is at epoch 2, not 1".into())
         );
         assert_eq!(
-            (t.assignment("eu2", 0).role, t.assignment("eu2", 0).epoch),
+            (t.assignment("eu2").role, t.assignment("eu2").epoch),
             (Role::Primary, 2)
         );
-        assert_eq!(t.assignment("eu1", 0).role, Role::Secondary);
-        assert_eq!(t.instances["shop"].children["eu"].fenced_until_ms, None);
-        assert_eq!(t.assignment("eu1", 0).upstreams[0].sync_addr, "sync-eu2");
+        assert_eq!(t.assignment("eu1").role, Role::Secondary);
+        assert_eq!(t.instances["shop"].children["eu"].fenced_for_ms, None);
+        assert_eq!(t.assignment("eu1").upstreams[0].sync_addr, "sync-eu2");
         // The new primary receives from the old one: what it never shipped drains.
-        let eu2 = t.assignment("eu2", 0);
+        let eu2 = t.assignment("eu2");
         assert_eq!(
             (
                 eu2.upstreams[1].region.as_str(),
@@ -763,7 +806,7 @@ mod tests {
             ),
             ("eu", "sync-eu1")
         );
-        assert_eq!(t.assignment("us1", 0).upstreams[0].sync_addr, "sync-eu2");
+        assert_eq!(t.assignment("us1").upstreams[0].sync_addr, "sync-eu2");
         let epochs: Vec<(&str, u64, &str)> = t
             .history
             .iter()
@@ -777,8 +820,8 @@ mod tests {
             r#"{"op":"remove-child","instance":"shop","region":"eu"}"#,
         ))
         .expect("remove");
-        assert_eq!(t.assignment("eu1", 0).role, Role::Removed);
-        assert!(t.assignment("us1", 0).upstreams.is_empty());
+        assert_eq!(t.assignment("eu1").role, Role::Removed);
+        assert!(t.assignment("us1").upstreams.is_empty());
     }
 
     #[test]

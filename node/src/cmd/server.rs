@@ -561,8 +561,8 @@ pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
 }
 
 /// WAIT numregions timeout-ms: until the connection's last write has been acknowledged by
-/// `numregions` other regions (those that subscribe to this node), or the timeout (0: no
-/// limit). Answers how many have it.
+/// `numregions` other regions (those that subscribe to this node; not this region's own
+/// secondaries), or the timeout (0: no limit). Answers how many have it.
 pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (want, timeout) = match (int_arg(&args[1]), int_arg(&args[2])) {
         (Ok(n), Ok(t)) if t >= 0 => (n, t as u64),
@@ -571,12 +571,16 @@ pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let own = ctx.store.server();
     let op = ctx.conn.last_write_op;
+    // Other regions only: this region's own secondaries are not other child instances.
+    let region = &ctx.server.config.region;
     let have = ctx
         .server
         .sync
         .acked()
-        .values()
-        .filter(|(_, acked)| acked.get(own).0 >= op)
+        .iter()
+        .filter(|(key, (_, acked))| {
+            !crate::sync::is_own_region_key(region, key) && acked.get(own).0 >= op
+        })
         .count() as i64;
     if have >= want || ctx.conn.in_exec {
         return Reply::Int(have);

@@ -34,11 +34,15 @@ struct Standing {
     assigned_primary: AtomicBool,
     /// Unix ms until which the lease holds (from the last answered heartbeat).
     lease_until_ms: AtomicU64,
+    /// Held while the role is worked out and set: the heartbeat and a new assignment both
+    /// settle it, and one must not undo the other with what it read before.
+    settling: std::sync::Mutex<()>,
 }
 
 impl Standing {
     /// Set the node's role from its assignment and lease (logging a change).
     fn settle(&self, node: &Node) {
+        let _one_at_a_time = self.settling.lock().unwrap_or_else(|p| p.into_inner());
         let primary = self.assigned_primary.load(Ordering::Relaxed)
             && crate::store::now_ms() < self.lease_until_ms.load(Ordering::Relaxed);
         let role = if primary {
@@ -164,6 +168,11 @@ async fn registered_and_watching(
 /// paused, resumed or closed to match.
 fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
     let sync = &node.shared().sync;
+    // A leader that has not yet applied what an earlier one told this node may send an
+    // older assignment: it would undo a fence.
+    if a.index < sync.assignment_index.load(Ordering::Relaxed) {
+        return;
+    }
     if sync.epoch.load(Ordering::Relaxed) != a.epoch
         || standing.assigned_primary.load(Ordering::Relaxed) != (a.role == "primary")
     {
@@ -174,6 +183,8 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
         .store(a.role == "primary", Ordering::Relaxed);
     sync.epoch.store(a.epoch, Ordering::Relaxed);
     standing.settle(node);
+    // Only now: whoever reads this index sees the role it brought.
+    sync.assignment_index.store(a.index, Ordering::Relaxed);
     let own_region = &node.shared().config.region;
     let wanted: BTreeMap<String, (&str, bool)> = a
         .upstreams
@@ -225,6 +236,20 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
         if now != Some(want) {
             let _ = node.steer_channel(&region, want);
         }
+    }
+    // The nodes of this region that read from this one are the ones it receives from.
+    let own_nodes: std::collections::BTreeSet<u32> = a
+        .upstreams
+        .iter()
+        .filter(|u| u.region == *own_region)
+        .map(|u| u.server_id)
+        .collect();
+    let forgotten = sync.forget_acks(own_region, &own_nodes, &node.shared().meta);
+    if !forgotten.is_empty() {
+        info!(
+            ?forgotten,
+            "acknowledgements of nodes no longer in the region forgotten"
+        );
     }
 }
 

@@ -166,6 +166,13 @@ pub struct SubscriberStatus {
     pub frames_sent: u64,
 }
 
+/// An [`ack_key`] of a node of `own_region` (or, under the bare name, from before entries
+/// were kept per node).
+pub fn is_own_region_key(own_region: &str, key: &str) -> bool {
+    key.strip_prefix(own_region)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Under what a subscriber's acknowledgements are kept. Another region reads from one node
 /// at a time, its primary, and a new primary there takes over the old one's entry (the old
 /// one is not waited for). In this node's own region every node counts by itself: each
@@ -243,6 +250,8 @@ pub struct SyncState {
     role: std::sync::atomic::AtomicU8,
     /// The epoch of this node's child instance, from the coordinator (0 without one).
     pub epoch: AtomicU64,
+    /// The coordinator's log index of the assignment this node follows (0 without one).
+    pub assignment_index: AtomicU64,
 }
 
 /// What this node is in its region.
@@ -297,6 +306,34 @@ impl SyncState {
         }
         entry.1.join(applied);
         self.acked_dirty.store(true, Ordering::Relaxed);
+    }
+
+    /// Forget the acknowledgements of nodes of `own_region` that are not in `keep` (by
+    /// server-id) and are not subscribed now, here and in `meta`: a node replaced, or back
+    /// under a new server-id after a crash, must not hold binlog and collection back for
+    /// ever. (An entry under the region's bare name is from before entries were per node.)
+    pub fn forget_acks(
+        &self,
+        own_region: &str,
+        keep: &std::collections::BTreeSet<u32>,
+        meta: &sled::Db,
+    ) -> Vec<String> {
+        let subscribed: std::collections::BTreeSet<u32> =
+            self.outbound().values().map(|s| s.server_id).collect();
+        let mut acked = self.acked();
+        let gone: Vec<String> = acked
+            .iter()
+            .filter(|(key, (id, _))| {
+                is_own_region_key(own_region, key) && !keep.contains(id) && !subscribed.contains(id)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &gone {
+            acked.remove(key);
+            // Failing leaves the record to be loaded after a restart: only binlog kept longer.
+            let _ = meta.remove([ACKED_PREFIX, key.as_bytes()].concat());
+        }
+        gone
     }
 
     /// Load what subscribers acknowledged before a restart, so that binlog segments they
@@ -416,10 +453,11 @@ impl Shared {
         let outbound = self.sync.outbound();
         let _ = write!(
             out,
-            "gdc_region:{}\r\ngdc_role:{}\r\ngdc_epoch:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
+            "gdc_region:{}\r\ngdc_role:{}\r\ngdc_epoch:{}\r\ngdc_assignment_index:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
             self.config.region,
             self.sync.role(),
             self.sync.epoch.load(Ordering::Relaxed),
+            self.sync.assignment_index.load(Ordering::Relaxed),
             inbound.len(),
             outbound.len(),
             inbound.values().map(|c| c.full_syncs).sum::<u64>(),
@@ -441,7 +479,45 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::ChannelStatus;
+    use super::{ChannelStatus, SubscriberStatus, SyncState, ack_key, is_own_region_key};
+    use gdc_crdt::{OpId, ServerId, VersionVector};
+
+    #[test]
+    fn acknowledgements_of_nodes_gone_from_the_region_are_forgotten_and_stay_forgotten() {
+        let meta = sled::Config::new().temporary(true).open().expect("sled");
+        let sync = SyncState::default();
+        let mut vv = VersionVector::new();
+        vv.raise(ServerId(1), OpId(10));
+        // Another region, two nodes of this one, one since restarted under a new server-id
+        // (4, then 5), and a record from before entries were per node.
+        assert_eq!(ack_key("eu", "us", 9), "us");
+        assert!(is_own_region_key("eu", "eu/4") && is_own_region_key("eu", "eu"));
+        assert!(!is_own_region_key("eu", "eu-west") && !is_own_region_key("eu", "us"));
+        for (key, id) in [("us", 9), ("eu/4", 4), ("eu/5", 5), ("eu/6", 6), ("eu", 3)] {
+            sync.acknowledge(key, id, &vv);
+        }
+        sync.save_acked(&meta).expect("save");
+        // Node 6 is not in the region's assignment but is subscribed right now: kept.
+        sync.outbound().insert(
+            1,
+            SubscriberStatus {
+                region: "eu".into(),
+                server_id: 6,
+                ack_key: "eu/6".into(),
+                frames_sent: 0,
+            },
+        );
+        let mut gone = sync.forget_acks("eu", &[5].into(), &meta);
+        gone.sort();
+        assert_eq!(gone, ["eu", "eu/4"]);
+        let left: Vec<String> = sync.acked().keys().cloned().collect();
+        assert_eq!(left, ["eu/5", "eu/6", "us"]);
+        // A restart loads only what is left.
+        let reloaded = SyncState::default();
+        reloaded.load_acked(&meta).expect("load");
+        let left: Vec<String> = reloaded.acked().keys().cloned().collect();
+        assert_eq!(left, ["eu/5", "eu/6", "us"]);
+    }
 
     #[test]
     fn rates_are_measured_over_whole_seconds_and_fall_to_zero_when_idle() {
