@@ -27,6 +27,13 @@ impl AdminClient {
         })
     }
 
+    /// Call the coordinators over TLS (`None`: plain).
+    pub fn with_tls(self, tls: Option<gdc_proto::tls::ClientTls>) -> AdminClient {
+        AdminClient {
+            coordinators: self.coordinators.with_tls(tls),
+        }
+    }
+
     /// Commit a change; `Err` with the reason if it was refused.
     pub async fn change(&self, change: &Change) -> Result<u64, String> {
         let json = serde_json::to_string(change).map_err(|e| e.to_string())?;

@@ -5,6 +5,7 @@ use crate::{NodeId, TypeConfig};
 use gdc_proto::auth::BearerToken;
 use gdc_proto::raft::RaftMessage;
 use gdc_proto::raft::raft_client::RaftClient;
+use gdc_proto::tls::ClientTls;
 use openraft::BasicNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -17,7 +18,7 @@ use openraft::raft::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 type Client = RaftClient<InterceptedService<Channel, BearerToken>>;
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -27,11 +28,12 @@ type RpcResult<T, E = openraft::error::Infallible> =
 #[derive(Clone, Debug)]
 pub struct Network {
     token: BearerToken,
+    tls: Option<ClientTls>,
 }
 
 impl Network {
-    pub fn new(token: BearerToken) -> Network {
-        Network { token }
+    pub fn new(token: BearerToken, tls: Option<ClientTls>) -> Network {
+        Network { token, tls }
     }
 }
 
@@ -41,14 +43,12 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Peer {
         // Connects on first use (and again after a failure): a member that is down now
         // may be up by the time it is called.
-        let client = Endpoint::from_shared(format!("http://{}", node.addr))
-            .map(|e| {
-                let channel = e.tcp_nodelay(true).connect_lazy();
-                RaftClient::with_interceptor(channel, self.token.clone())
-                    .max_decoding_message_size(crate::server::RAFT_MESSAGE_BYTES_MAX)
-                    .max_encoding_message_size(crate::server::RAFT_MESSAGE_BYTES_MAX)
-            })
-            .map_err(|e| format!("bad address {}: {e}", node.addr));
+        let client = gdc_proto::tls::endpoint(&node.addr, self.tls.as_ref()).map(|e| {
+            let channel = e.tcp_nodelay(true).connect_lazy();
+            RaftClient::with_interceptor(channel, self.token.clone())
+                .max_decoding_message_size(crate::server::RAFT_MESSAGE_BYTES_MAX)
+                .max_encoding_message_size(crate::server::RAFT_MESSAGE_BYTES_MAX)
+        });
         Peer { target, client }
     }
 }

@@ -41,6 +41,10 @@ pub struct Options {
     /// How long a primary may be silent before its most up-to-date secondary replaces it
     /// (ms); also how long a primary takes writes without reaching the leader.
     pub failover_timeout_ms: u64,
+    /// TLS on the port (`None`: plain). With a CA, clients (other coordinators, nodes,
+    /// gdcctl) must present a certificate it signs, and Raft calls to the other
+    /// coordinators go over TLS with this certificate.
+    pub tls: Option<gdc_proto::tls::TlsFiles>,
 }
 
 impl Options {
@@ -58,6 +62,7 @@ impl Options {
             heartbeat_ms: 250,
             election_timeout_ms: 1000,
             failover_timeout_ms: 1000,
+            tls: None,
         }
     }
 }
@@ -144,7 +149,7 @@ pub async fn run(
     let raft = Raft::new(
         o.id,
         Arc::new(config),
-        Network::new(token),
+        Network::new(token, o.tls.as_ref().and_then(|t| t.client())),
         log,
         state.clone(),
     )
@@ -175,8 +180,13 @@ pub async fn run(
     info!(id = o.id, listen = %o.listen, "coordinator serving");
 
     let check = TokenCheck::new(&o.token, "coordinator call");
-    let serving = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    let mut server = tonic::transport::Server::builder().tcp_nodelay(true);
+    if let Some(tls) = &o.tls {
+        server = server
+            .tls_config(tls.server_config())
+            .map_err(|e| format!("TLS settings: {e}"))?;
+    }
+    let serving = server
         .add_service(InterceptedService::new(
             RaftServer::new(RaftService { raft: raft.clone() })
                 .max_decoding_message_size(RAFT_MESSAGE_BYTES_MAX),

@@ -18,6 +18,21 @@ struct Member {
 
 /// Start coordinator `m`; with an empty `cluster` it waits to be added.
 fn start(m: &Member, cluster: &str, dir: &Path) -> Server {
+    start_with(m, cluster, dir, &[])
+}
+
+/// The test certificates (`node/tests/certs`): a CA, a certificate it signed for
+/// 127.0.0.1, and one signed by another CA.
+fn cert(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../node/tests/certs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// [`start`] with more flags.
+fn start_with(m: &Member, cluster: &str, dir: &Path, more: &[String]) -> Server {
     let initial = if cluster.is_empty() {
         vec![]
     } else {
@@ -44,6 +59,7 @@ fn start(m: &Member, cluster: &str, dir: &Path) -> Server {
         "500",
     ])
     .map(str::to_string)
+    .chain(more.iter().cloned())
     .collect();
     Server::start(
         Path::new(env!("CARGO_BIN_EXE_gdc-coordinator")),
@@ -321,4 +337,80 @@ fn gdcctl_manages_instances_channels_and_members() {
     ok(&["member", "remove", "2"]);
     let listed = json(&ok(&["member", "list", "--json"]));
     assert_eq!(listed["members"].as_array().expect("members").len(), 1);
+}
+
+#[test]
+fn coordinators_over_mutual_tls_serve_only_callers_with_a_certificate_they_trust() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let members: Vec<Member> = (1..=2)
+        .map(|id| Member {
+            id,
+            listen: format!("127.0.0.1:{}", free_port()),
+            sentinel: free_port(),
+        })
+        .collect();
+    let cluster = format!("1={},2={}", members[0].listen, members[1].listen);
+    let tls = [
+        "--tls-cert",
+        &cert("node.pem"),
+        "--tls-key",
+        &cert("node.key"),
+    ]
+    .into_iter()
+    .chain(["--tls-ca", &cert("ca.pem")])
+    .map(str::to_string)
+    .collect::<Vec<_>>();
+    let _servers: Vec<Server> = members
+        .iter()
+        .zip(&dirs)
+        .map(|(m, d)| start_with(m, &cluster, d.path(), &tls))
+        .collect();
+    let addrs: Vec<String> = members.iter().map(|m| m.listen.clone()).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client_tls = |cert_name: &str, key_name: &str| {
+        gdc_proto::tls::ClientTls::read(
+            Some(Path::new(&cert("ca.pem"))),
+            Some(Path::new(&cert(cert_name))),
+            Some(Path::new(&cert(key_name))),
+        )
+        .expect("client TLS")
+    };
+    // A change needs both members (a majority of two): Raft between them runs over TLS.
+    let trusted = AdminClient::new(addrs.clone(), TOKEN)
+        .expect("client")
+        .with_tls(client_tls("node.pem", "node.key"));
+    wait_for("a leader over TLS", Duration::from_secs(30), || {
+        rt.block_on(trusted.change(&create("shop"))).ok()
+    });
+    let (t, _) = rt.block_on(trusted.topology()).expect("topology");
+    assert_eq!(t.instances.keys().collect::<Vec<_>>(), ["shop"]);
+    // Plain HTTP/2, or a certificate another CA signed: no answer.
+    let plain = AdminClient::new(vec![addrs[0].clone()], TOKEN).expect("client");
+    let unsigned = AdminClient::new(vec![addrs[0].clone()], TOKEN)
+        .expect("client")
+        .with_tls(client_tls("intruder.pem", "intruder.key"));
+    for (what, client) in [("plain", plain), ("other CA", unsigned)] {
+        let start = Instant::now();
+        let err = rt.block_on(client.members()).expect_err(what);
+        assert!(err.contains("no coordinator answered"), "{what}: {err}");
+        assert!(start.elapsed() < Duration::from_secs(30), "{what}");
+    }
+    // gdcctl, with its TLS flags.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gdcctl"))
+        .args(["instance", "list", "--json", "--coordinator", &addrs[1]])
+        .args(["--tls-ca", &cert("ca.pem"), "--tls-cert", &cert("node.pem")])
+        .args(["--tls-key", &cert("node.key")])
+        .env("GDC_CLUSTER_TOKEN", TOKEN)
+        .output()
+        .expect("gdcctl");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        json(&String::from_utf8_lossy(&out.stdout)),
+        serde_json::json!(["shop"])
+    );
 }

@@ -68,22 +68,7 @@ pub struct Config {
     pub tls_ca: Option<PathBuf>,
 }
 
-/// The TLS material, read from the files the config names.
-#[derive(Clone)]
-pub struct TlsFiles {
-    pub cert: Vec<u8>,
-    pub key: Vec<u8>,
-    pub ca: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for TlsFiles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the key.
-        f.debug_struct("TlsFiles")
-            .field("ca", &self.ca.is_some())
-            .finish_non_exhaustive()
-    }
-}
+pub use gdc_proto::tls::TlsFiles;
 
 /// A region to receive from, and the address of its sync port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -311,19 +296,12 @@ impl Config {
 
     /// The TLS files, read (`None`: no TLS).
     pub fn tls(&self) -> Result<Option<TlsFiles>, String> {
-        let read =
-            |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
-        match (&self.tls_cert, &self.tls_key) {
-            (None, None) if self.tls_ca.is_none() => Ok(None),
-            (Some(cert), Some(key)) => Ok(Some(TlsFiles {
-                cert: read(cert)?,
-                key: read(key)?,
-                ca: self.tls_ca.as_ref().map(read).transpose()?,
-            })),
-            _ => Err("TLS needs both --tls-cert and --tls-key".into()),
-        }
+        TlsFiles::read(
+            self.tls_cert.as_deref(),
+            self.tls_key.as_deref(),
+            self.tls_ca.as_deref(),
+        )
     }
-
     /// Where this node is reached: `(client address, sync address)` as `host:port`.
     pub fn announced(&self) -> (String, String) {
         let host = match &self.announce_ip {

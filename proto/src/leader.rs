@@ -5,10 +5,11 @@
 
 use crate::auth::BearerToken;
 use crate::coordinator::coordinator_client::CoordinatorClient;
+use crate::tls::ClientTls;
 use std::future::Future;
 use std::time::Duration;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 /// The metadata key under which a coordinator that is not the leader names the leader's
@@ -31,6 +32,8 @@ pub struct Coordinators {
     /// Where to start: the coordinators given, then the leader they name.
     addrs: Vec<String>,
     token: BearerToken,
+    /// TLS to the coordinators' port, when it has it.
+    tls: Option<ClientTls>,
 }
 
 impl Coordinators {
@@ -43,7 +46,14 @@ impl Coordinators {
         Ok(Coordinators {
             addrs,
             token: BearerToken::new(token)?,
+            tls: None,
         })
+    }
+
+    /// Call the coordinators over TLS (`None`: plain).
+    pub fn with_tls(mut self, tls: Option<ClientTls>) -> Coordinators {
+        self.tls = tls;
+        self
     }
 
     pub fn addrs(&self) -> &[String] {
@@ -53,8 +63,8 @@ impl Coordinators {
     /// A client of the coordinator at `addr` (it connects on first use). `timeout` bounds
     /// each call (`None` for streams).
     pub fn client(&self, addr: &str, timeout: Option<Duration>) -> Result<Client, String> {
-        let mut endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| format!("bad coordinator address {addr}: {e}"))?
+        let mut endpoint = crate::tls::endpoint(addr, self.tls.as_ref())
+            .map_err(|e| format!("coordinator {addr}: {e}"))?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
         if let Some(t) = timeout {

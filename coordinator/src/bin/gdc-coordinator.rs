@@ -41,6 +41,16 @@ struct Flags {
     /// A primary silent this long (ms) is replaced by its most up-to-date live secondary.
     #[arg(long, default_value_t = 1000)]
     failover_timeout_ms: u64,
+    /// TLS on the port: this coordinator's certificate (PEM).
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// TLS: its private key (PEM).
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// TLS: the CA (PEM) that signs the certificates of coordinators, nodes and gdcctl;
+    /// with it, every caller must present one (mutual TLS), and Raft calls use TLS too.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
@@ -64,6 +74,17 @@ fn main() -> ExitCode {
     o.heartbeat_ms = flags.heartbeat_ms;
     o.election_timeout_ms = flags.election_timeout_ms;
     o.failover_timeout_ms = flags.failover_timeout_ms;
+    o.tls = match gdc_proto::tls::TlsFiles::read(
+        flags.tls_cert.as_deref(),
+        flags.tls_key.as_deref(),
+        flags.tls_ca.as_deref(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gdc-coordinator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

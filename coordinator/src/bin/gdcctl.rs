@@ -20,6 +20,14 @@ struct Flags {
     /// The cluster token.
     #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
+    /// TLS to the coordinators: the CA that signs their certificates.
+    #[arg(long, env = "GDC_TLS_CA", global = true)]
+    tls_ca: Option<std::path::PathBuf>,
+    /// TLS: gdcctl's own certificate, for coordinators that require one (with --tls-key).
+    #[arg(long, env = "GDC_TLS_CERT", global = true)]
+    tls_cert: Option<std::path::PathBuf>,
+    #[arg(long, env = "GDC_TLS_KEY", global = true)]
+    tls_key: Option<std::path::PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -228,8 +236,14 @@ async fn run(flags: Flags) -> Result<String, String> {
     let token = flags
         .token
         .ok_or("no cluster token: give --token or set GDC_CLUSTER_TOKEN")?;
+    let tls = gdc_proto::tls::ClientTls::read(
+        flags.tls_ca.as_deref(),
+        flags.tls_cert.as_deref(),
+        flags.tls_key.as_deref(),
+    )?;
     let client = AdminClient::new(flags.coordinator, &token)
-        .map_err(|e| format!("{e}: give --coordinator HOST:PORT or set GDC_COORDINATOR"))?;
+        .map_err(|e| format!("{e}: give --coordinator HOST:PORT or set GDC_COORDINATOR"))?
+        .with_tls(tls);
     let json = flags.json;
     let change = |c: Change| {
         let client = client.clone();

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 use tracing::{debug, info, warn};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -203,24 +202,10 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .clone()
         .unwrap_or_default();
     let auth = BearerToken::new(&token)?;
-    let tls = node.shared().config.tls()?.filter(|t| t.ca.is_some());
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{}", peer.addr))
-        .map_err(|e| format!("bad peer address {}: {e}", peer.addr))?
+    let tls = node.shared().config.tls()?.and_then(|t| t.client());
+    let endpoint = gdc_proto::tls::endpoint(&peer.addr, tls.as_ref())?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true);
-    if let Some(tls) = tls {
-        let host = peer.addr.rsplit_once(':').map_or(&*peer.addr, |(h, _)| h);
-        let mut config = ClientTlsConfig::new()
-            .domain_name(host.trim_start_matches('[').trim_end_matches(']'))
-            .identity(Identity::from_pem(tls.cert, tls.key));
-        if let Some(ca) = tls.ca {
-            config = config.ca_certificate(Certificate::from_pem(ca));
-        }
-        endpoint = endpoint
-            .tls_config(config)
-            .map_err(|e| format!("TLS settings: {}", causes(&e)))?;
-    }
     let channel = endpoint
         .connect()
         .await

@@ -24,7 +24,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, warn};
 
@@ -88,11 +87,7 @@ impl Node {
             .tls()
             .map_err(SyncServeError::Tls)?
         {
-            let mut config = ServerTlsConfig::new().identity(Identity::from_pem(tls.cert, tls.key));
-            if let Some(ca) = tls.ca {
-                config = config.client_ca_root(Certificate::from_pem(ca));
-            }
-            server = server.tls_config(config)?;
+            server = server.tls_config(tls.server_config())?;
         }
         server
             .add_service(InterceptedService::new(service, check.clone()))
