@@ -841,3 +841,58 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
         [(1, eu1.addr.to_string()), (2, eu2.addr.to_string())]
     );
 }
+
+#[test]
+fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others() {
+    let Shop {
+        coordinator,
+        rt,
+        admin,
+        dirs,
+    } = shop();
+    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
+    let mut c_eu1 = eu1.client();
+    has_role(&mut c_eu1, "primary", 1);
+    redis::cmd("SET")
+        .arg("from-eu")
+        .arg("1")
+        .query::<()>(&mut c_eu1)
+        .expect("SET");
+
+    // A node that has served on its own for a while, with data, part of it only in its
+    // snapshot (SAVE trims what the binlog must replay).
+    let ap_dir = tempfile::tempdir().expect("tempdir");
+    {
+        let standalone = TestNode::start_with(ap_dir.path(), |c| c.region = "ap".into());
+        let mut c = standalone.client();
+        for i in 0..100 {
+            redis::cmd("SADD")
+                .arg("ap-users")
+                .arg(i)
+                .query::<()>(&mut c)
+                .expect("SADD");
+        }
+        redis::cmd("SAVE").query::<()>(&mut c).expect("SAVE");
+        redis::cmd("SET")
+            .arg("after-save")
+            .arg("yes")
+            .query::<()>(&mut c)
+            .expect("SET");
+    }
+    // Attached: its region joins the instance, and it restarts run by the coordinator.
+    rt.block_on(admin.change(&Change::AddChild {
+        instance: "shop".into(),
+        region: "ap".into(),
+        mesh: true,
+    }))
+    .expect("add ap");
+    let ap1 = node(&ap_dir, &coordinator.addr, "ap");
+    let mut c_ap1 = ap1.client();
+    has_role(&mut c_ap1, "primary", 1);
+    // Its data reaches eu; eu's reaches it.
+    arrives(&mut c_eu1, "after-save", "yes");
+    wait_for("ap's set at eu", CONVERGE, || {
+        (scard(&mut c_eu1, "ap-users") == 100).then_some(())
+    });
+    arrives(&mut c_ap1, "from-eu", "1");
+}
