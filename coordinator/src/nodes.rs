@@ -133,6 +133,49 @@ pub(crate) fn digests(
         .collect()
 }
 
+/// The 256 bucket digests of database `db` (`GDC.DIGEST db BUCKETS`).
+pub(crate) fn bucket_digests(
+    addr: &str,
+    password: Option<&str>,
+    db: usize,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    let mut c = connect(addr, password, timeout)?;
+    redis::cmd("GDC.DIGEST")
+        .arg(db)
+        .arg("BUCKETS")
+        .query(&mut c)
+        .map_err(|e| format!("{addr}: GDC.DIGEST {db} BUCKETS: {e}"))
+}
+
+/// Each key of one bucket of database `db`, with its digest (`GDC.DIGEST db KEYS bucket`;
+/// keys shown as text, lossily).
+pub(crate) fn bucket_keys(
+    addr: &str,
+    password: Option<&str>,
+    db: usize,
+    bucket: usize,
+    timeout: Duration,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut c = connect(addr, password, timeout)?;
+    let flat: Vec<Vec<u8>> = redis::cmd("GDC.DIGEST")
+        .arg(db)
+        .arg("KEYS")
+        .arg(bucket)
+        .query(&mut c)
+        .map_err(|e| format!("{addr}: GDC.DIGEST {db} KEYS {bucket}: {e}"))?;
+    Ok(flat
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [k, d] => Some((
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(d).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -343,6 +343,17 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     let verdicts = gdc_coordinator::verify::verify(&t, None, None);
     assert!(!verdicts[0].equal);
     assert_eq!(verdicts[0].differing_databases, [0]);
+    // Down to the key: one bucket of database 0, and in it the damaged key alone.
+    let differences = &verdicts[0].differences;
+    assert_eq!(differences.len(), 1, "{differences:?}");
+    assert_eq!(
+        (differences[0].database, differences[0].keys.as_slice()),
+        (0, ["damage".to_string()].as_slice())
+    );
+    assert_eq!(
+        differences[0].bucket,
+        gdc_crdt::keyspace::bucket_of(b"damage")
+    );
 
     // The topology records who is what.
     let (t, _) = rt.block_on(admin.topology()).expect("topology");

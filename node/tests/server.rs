@@ -266,6 +266,45 @@ fn digest_changes_with_data_and_is_stable() {
     assert_eq!(one.len(), 16);
     let again: String = redis::cmd("GDC.DIGEST").query(&mut c).expect("digest");
     assert_eq!(one, again);
+    // Per bucket, and per key within a bucket: what `gdcctl verify` narrows down with.
+    let buckets: Vec<String> = redis::cmd("GDC.DIGEST")
+        .arg(0)
+        .arg("BUCKETS")
+        .query(&mut c)
+        .expect("buckets");
+    let bucket = gdc_crdt::keyspace::bucket_of(b"k");
+    assert_eq!(buckets.len(), 256);
+    let zero = format!("{:016x}", 0);
+    let used: Vec<usize> = (0..256).filter(|&b| buckets[b] != zero).collect();
+    assert_eq!(used, [bucket]);
+    let keys: Vec<String> = redis::cmd("GDC.DIGEST")
+        .arg(0)
+        .arg("KEYS")
+        .arg(bucket)
+        .query(&mut c)
+        .expect("keys");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], "k");
+    assert_eq!(
+        keys[1], buckets[bucket],
+        "one key: its digest is its bucket's"
+    );
+    let syntax = "syntax error: GDC.DIGEST [db [BUCKETS | KEYS bucket]]";
+    for (args, error) in [
+        (&["0", "KEYS", "256"][..], "bucket is out of range"),
+        (&["0", "KEYS"][..], syntax),
+        (&["0", "SOME"][..], syntax),
+    ] {
+        let err = redis::cmd("GDC.DIGEST")
+            .arg(args)
+            .query::<Value>(&mut c)
+            .expect_err("refused");
+        assert_eq!(
+            (err.code(), err.detail()),
+            (Some("ERR"), Some(error)),
+            "{args:?}"
+        );
+    }
     let v: Value = redis::cmd("FLUSHALL").query(&mut c).expect("flushall");
     assert_eq!(v, Value::Okay);
     assert_eq!(c.exists::<_, i64>("k").expect("exists"), 0);

@@ -398,7 +398,19 @@ async fn run(flags: Flags) -> Result<String, String> {
                         })
                     })
                     .collect();
-                table(&["INSTANCE", "REGION", "PRIMARY", "DIGESTS"], rows)
+                let mut out = table(&["INSTANCE", "REGION", "PRIMARY", "DIGESTS"], rows);
+                for v in &verdicts {
+                    for d in &v.differences {
+                        out.push_str(&format!(
+                            "{} database {} bucket {}: {}\n",
+                            v.instance,
+                            d.database,
+                            d.bucket,
+                            d.keys.join(" ")
+                        ));
+                    }
+                }
+                out
             };
             if all_equal {
                 Ok(out)

@@ -4,6 +4,7 @@ use super::{Ctx, int_arg, is, syntax_error, write_error, wrong_arity};
 use crate::reply::Reply;
 use crate::store::{DATABASES, now_ms};
 use bytes::Bytes;
+use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
 use std::sync::atomic::Ordering;
 
 pub fn ping(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -452,13 +453,43 @@ pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(Ok(_)) => return Reply::err("ERR DB index is out of range"),
         Some(Err(e)) => return e,
     };
-    if args.len() > 2 {
-        return wrong_arity("gdc.digest");
-    }
+    let detail = args
+        .get(2)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase());
+    let bucket = match (detail.as_deref(), args.len()) {
+        (None, _) | (Some("buckets"), 3) => None,
+        (Some("keys"), 4) => match int_arg(&args[3]) {
+            Ok(b) if (0..DIGEST_BUCKETS as i64).contains(&b) => Some(b as usize),
+            Ok(_) => return Reply::err("ERR bucket is out of range"),
+            Err(e) => return e,
+        },
+        _ => return Reply::err("ERR syntax error: GDC.DIGEST [db [BUCKETS | KEYS bucket]]"),
+    };
     // Collect what is stable first, so that the digest does not depend on when the
     // periodic collection last ran.
     ctx.store.gc_all();
-    Reply::bulk(format!("{:016x}", ctx.store.digest(db)))
+    let hex = |d: u64| Reply::bulk(format!("{d:016x}"));
+    match (detail.as_deref(), bucket) {
+        (None, _) => hex(ctx.store.digest(db)),
+        (_, None) => Reply::Array(ctx.store.bucket_digests(db).into_iter().map(hex).collect()),
+        // Key, digest, key, digest...: what `gdcctl verify` compares for a bucket that
+        // differs.
+        (_, Some(b)) => {
+            let mut keys: Vec<(&[u8], u64)> = ctx
+                .store
+                .db(db)
+                .iter()
+                .filter(|(key, _)| bucket_of(key) == b)
+                .map(|(key, state)| (&key[..], gdc_crdt::codec::key_digest(key, state)))
+                .collect();
+            keys.sort_unstable();
+            Reply::Array(
+                keys.into_iter()
+                    .flat_map(|(k, d)| [Reply::bulk(Bytes::copy_from_slice(k)), hex(d)])
+                    .collect(),
+            )
+        }
+    }
 }
 
 /// GDC.DEBUG SET-UNLOGGED key value: a test hook (accepted only with
