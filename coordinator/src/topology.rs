@@ -150,6 +150,12 @@ pub enum Change {
         from: String,
         to: String,
     },
+    /// A secondary leaves its region for good (its machine is gone, or it is to serve
+    /// elsewhere): it is told it is removed, and the others stop keeping binlog for it.
+    /// A primary is not removed: fail it over first.
+    RemoveNode {
+        addr: String,
+    },
     /// A node joins a region (or, already known, comes back): the region's first node is
     /// its primary, later ones secondaries.
     RegisterNode {
@@ -280,6 +286,22 @@ impl Topology {
                     .retain(|c| c.from != *region && c.to != *region);
                 self.nodes
                     .retain(|_, n| !(n.instance == *instance && n.region == *region));
+                Ok(())
+            }
+            Change::RemoveNode { addr } => {
+                let node = self
+                    .nodes
+                    .get(addr)
+                    .ok_or_else(|| format!("no node {addr}"))?;
+                let (instance, region) = (node.instance.clone(), node.region.clone());
+                let child = self.child_mut(&instance, &region)?;
+                if child.primary.as_deref() == Some(addr.as_str()) {
+                    return Err(format!(
+                        "{addr} is region '{region}'s primary: fail it over first (gdcctl failover)"
+                    ));
+                }
+                child.secondaries.retain(|s| s != addr);
+                self.nodes.remove(addr);
                 Ok(())
             }
             Change::Promote {
@@ -816,11 +838,31 @@ mod tests {
             epochs,
             [("eu", 1, "eu1"), ("us", 1, "us1"), ("eu", 2, "eu2")]
         );
+        // eu1, now a secondary, leaves for good; eu2, the primary, cannot.
+        assert_eq!(
+            t.apply(&change(r#"{"op":"remove-node","addr":"eu2"}"#)),
+            Err("eu2 is region 'eu's primary: fail it over first (gdcctl failover)".into())
+        );
+        t.apply(&change(r#"{"op":"remove-node","addr":"eu1"}"#))
+            .expect("remove eu1");
+        assert_eq!(t.assignment("eu1").role, Role::Removed);
+        assert!(t.instances["shop"].children["eu"].secondaries.is_empty());
+        assert!(
+            t.assignment("eu2")
+                .upstreams
+                .iter()
+                .all(|u| u.sync_addr != "sync-eu1"),
+            "no channel from it"
+        );
+        assert_eq!(
+            t.apply(&change(r#"{"op":"remove-node","addr":"eu1"}"#)),
+            Err("no node eu1".into())
+        );
         t.apply(&change(
             r#"{"op":"remove-child","instance":"shop","region":"eu"}"#,
         ))
         .expect("remove");
-        assert_eq!(t.assignment("eu1").role, Role::Removed);
+        assert_eq!(t.assignment("eu2").role, Role::Removed);
         assert!(t.assignment("us1").upstreams.is_empty());
     }
 

@@ -4,6 +4,11 @@
 //! Sentinel port names as eu's primary — what a Sentinel-aware client sees. Repeated over
 //! fresh clusters; median and max printed.
 //!
+//! Beside it, the same measure for Redis with Sentinel (when `redis-server` is on the
+//! PATH): a master, a replica and three Sentinels (quorum 2) with `down-after-milliseconds`
+//! equal to gdc's failover timeout, the master killed, the clock stopped at the first write
+//! the master Sentinel then names accepts.
+//!
 //! ```sh
 //! cargo build --release -p gdc-node -p gdc-coordinator
 //! cargo run --release -p gdc-benches --bin failover          # 7 trials
@@ -78,13 +83,7 @@ fn node(dir: &Path, coordinator: &str, region: &str) -> Server {
 
 /// eu's primary as the Sentinel port names it.
 fn primary(sentinel: u16) -> Option<u16> {
-    let mut s = try_connect(sentinel)?;
-    let addr: Option<Vec<String>> = redis::cmd("SENTINEL")
-        .arg("get-master-addr-by-name")
-        .arg("eu")
-        .query(&mut s)
-        .ok()?;
-    addr?.get(1)?.parse().ok()
+    master_of(sentinel, "eu")
 }
 
 fn write_ok(port: u16, n: u64) -> bool {
@@ -96,6 +95,104 @@ fn write_ok(port: u16, n: u64) -> bool {
         .arg(n)
         .query::<()>(&mut c)
         .is_ok()
+}
+
+/// `name`'s master as the Sentinel (or gdc's Sentinel port) on `port` names it.
+fn master_of(port: u16, name: &str) -> Option<u16> {
+    let mut s = try_connect(port)?;
+    let addr: Option<Vec<String>> = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(name)
+        .query(&mut s)
+        .ok()?;
+    addr?.get(1)?.parse().ok()
+}
+
+/// Whether `redis-server` can be run.
+fn redis_available() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// One Redis trial: master, replica, three Sentinels; the time from the master's kill to
+/// the first write accepted by the master the Sentinels name.
+fn redis_trial() -> Duration {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let redis = Path::new("redis-server");
+    let (m, r) = (free_port(), free_port());
+    let plain = |port: u16| {
+        args(&[
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+    };
+    let master = Server::start(redis, &plain(m), m).expect("redis master");
+    let mut replica_args = plain(r);
+    replica_args.extend(args(&["--replicaof", "127.0.0.1", &m.to_string()]));
+    let _replica = Server::start(redis, &replica_args, r).expect("redis replica");
+    let sentinels: Vec<(u16, Server)> = (0..3)
+        .map(|i| {
+            let port = free_port();
+            let conf = dir.path().join(format!("sentinel-{i}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nsentinel monitor eu 127.0.0.1 {m} 2\n\
+                     sentinel down-after-milliseconds eu {FAILOVER_TIMEOUT_MS}\n\
+                     sentinel failover-timeout eu 10000\nsentinel parallel-syncs eu 1\n"
+                ),
+            )
+            .expect("sentinel.conf");
+            let s = Server::start(
+                redis,
+                &[conf.display().to_string(), "--sentinel".into()],
+                port,
+            )
+            .expect("redis sentinel");
+            (port, s)
+        })
+        .collect();
+    // Every Sentinel knows the replica and the other two before the kill.
+    for (port, _) in &sentinels {
+        wait_for(
+            "Sentinels to find each other and the replica",
+            MINUTE,
+            || {
+                let mut c = try_connect(*port)?;
+                let others: Vec<redis::Value> = redis::cmd("SENTINEL")
+                    .arg("sentinels")
+                    .arg("eu")
+                    .query(&mut c)
+                    .ok()?;
+                let replicas: Vec<redis::Value> = redis::cmd("SENTINEL")
+                    .arg("replicas")
+                    .arg("eu")
+                    .query(&mut c)
+                    .ok()?;
+                (others.len() == 2 && replicas.len() == 1).then_some(())
+            },
+        );
+    }
+    let mut n = 0;
+    wait_for("writes at the master", MINUTE, || {
+        n += 1;
+        write_ok(m, n).then_some(())
+    });
+    let ask = sentinels[0].0;
+    master.kill9();
+    let killed = Instant::now();
+    wait_for("a write at Redis's new master", MINUTE, || {
+        let p = master_of(ask, "eu").filter(|&p| p != m)?;
+        n += 1;
+        write_ok(p, n).then_some(())
+    });
+    killed.elapsed()
 }
 
 /// One trial: the time from the kill to the first write accepted by the new primary.
@@ -150,24 +247,53 @@ fn trial() -> Duration {
     killed.elapsed()
 }
 
+fn summary(times: &mut [Duration]) -> [String; 3] {
+    times.sort();
+    let ms = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1e3);
+    [
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1]),
+        ms(times[0]),
+    ]
+}
+
 fn main() {
     let trials: usize = std::env::var("TRIALS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(7);
-    let mut times: Vec<Duration> = (0..trials)
-        .map(|i| {
-            let t = trial();
-            eprintln!("trial {}: {:.0} ms", i + 1, t.as_secs_f64() * 1e3);
-            t
-        })
-        .collect();
-    times.sort();
-    let ms = |d: Duration| format!("{:.0}", d.as_secs_f64() * 1e3);
-    println!("| failover (kill -9 of a primary to the first write at its successor) | ms |");
-    println!("|---|---|");
-    println!("| failover timeout | {FAILOVER_TIMEOUT_MS} |");
-    println!("| median of {trials} | {} |", ms(times[times.len() / 2]));
-    println!("| max | {} |", ms(times[times.len() - 1]));
-    println!("| min | {} |", ms(times[0]));
+    let run = |what: &str, trial: fn() -> Duration| -> Vec<Duration> {
+        (0..trials)
+            .map(|i| {
+                let t = trial();
+                eprintln!("{what} trial {}: {:.0} ms", i + 1, t.as_secs_f64() * 1e3);
+                t
+            })
+            .collect()
+    };
+    let gdc = summary(&mut run("gdc", trial));
+    let redis = if redis_available() {
+        Some(summary(&mut run("redis", redis_trial)))
+    } else {
+        eprintln!("SKIPPED: no redis-server on the PATH, so no Redis Sentinel figures");
+        None
+    };
+    let cell = |i: usize| {
+        redis
+            .as_ref()
+            .map_or("skipped".to_string(), |r| r[i].clone())
+    };
+    println!(
+        "| kill -9 of a primary to the first write at its successor (ms) | gdc | Redis + Sentinel |"
+    );
+    println!("|---|---|---|");
+    println!(
+        "| failover timeout / down-after-milliseconds | {FAILOVER_TIMEOUT_MS} | {FAILOVER_TIMEOUT_MS} |"
+    );
+    for (i, row) in [format!("median of {trials}"), "max".into(), "min".into()]
+        .iter()
+        .enumerate()
+    {
+        println!("| {row} | {} | {} |", gdc[i], cell(i));
+    }
 }

@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         op: ChannelOp,
     },
+    /// Nodes of regions.
+    Node {
+        #[command(subcommand)]
+        op: NodeOp,
+    },
     /// The coordinator cluster's members.
     Member {
         #[command(subcommand)]
@@ -164,6 +169,13 @@ enum ChannelOp {
     List {
         instance: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum NodeOp {
+    /// A secondary leaves its region for good (its address, as `status` lists it): the
+    /// others stop keeping binlog for it. A primary must be failed over first.
+    Remove { addr: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -322,6 +334,9 @@ async fn run(flags: Flags) -> Result<String, String> {
                 channels(&t, instance.as_deref(), json)
             }
         },
+        Command::Node {
+            op: NodeOp::Remove { addr },
+        } => change(Change::RemoveNode { addr }).await,
         Command::Member { op } => {
             let reply = match op {
                 MemberOp::List => client.members().await?,
