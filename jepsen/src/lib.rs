@@ -1,5 +1,15 @@
-//! gdc's consistency test suite. So far: the fault-injecting TCP proxy ([`proxy`]) that
-//! sits between nodes in tests, and servers run as real processes ([`process`]).
+//! gdc's consistency test suite (issue 6, under way): real clusters ([`cluster`]: a
+//! coordinator and a primary per region as processes, every sync link through the
+//! fault-injecting [`proxy`]), a nemesis on a seeded schedule ([`nemesis`], [`rng`]),
+//! histories of every operation ([`history`]), workloads with their checkers ([`counter`]),
+//! and runs that tie them together and write their reports ([`run`]). Also the process
+//! helpers the other crates' tests use ([`process`]).
 
+pub mod cluster;
+pub mod counter;
+pub mod history;
+pub mod nemesis;
 pub mod process;
 pub mod proxy;
+pub mod rng;
+pub mod run;

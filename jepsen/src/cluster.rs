@@ -1,0 +1,181 @@
+//! The cluster under test: one coordinator and a primary per region, all real processes on
+//! 127.0.0.1. Every node's sync port is reached through a fault-injecting [`Proxy`] (the
+//! node announces the proxy's port), so the nemesis can cut what each region sends.
+
+use crate::process::{Server, free_port, try_connect, wait_for};
+use crate::proxy::Proxy;
+use gdc_proto::coordinator::ChangeRequest;
+use gdc_proto::leader::Coordinators;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const TOKEN: &str = "jepsen-cluster-token";
+pub const INSTANCE: &str = "jepsen";
+const START: Duration = Duration::from_secs(60);
+
+/// Where the binaries are: `gdc-node` and `gdc-coordinator`.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    pub node: PathBuf,
+    pub coordinator: PathBuf,
+}
+
+impl Binaries {
+    /// Those in `dir`, if both are there.
+    pub fn in_dir(dir: &Path) -> Result<Binaries, String> {
+        let b = Binaries {
+            node: dir.join("gdc-node"),
+            coordinator: dir.join("gdc-coordinator"),
+        };
+        for p in [&b.node, &b.coordinator] {
+            if !p.is_file() {
+                return Err(format!(
+                    "{} is missing: cargo build --release -p gdc-node -p gdc-coordinator",
+                    p.display()
+                ));
+            }
+        }
+        Ok(b)
+    }
+}
+
+/// One region's primary.
+#[derive(Debug)]
+pub struct Region {
+    pub name: String,
+    pub port: u16,
+    /// In front of its sync port: what it sends to the other regions goes through here.
+    pub link: Proxy,
+    pub server: Server,
+}
+
+/// A running cluster; its processes are killed when it is dropped.
+#[derive(Debug)]
+pub struct Cluster {
+    pub regions: Vec<Region>,
+    pub coordinator: Server,
+    pub coordinator_addr: String,
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+impl Cluster {
+    /// Start a coordinator and `regions` regions (`r1`, `r2`, ...) with full-mesh channels,
+    /// data under `dir`.
+    pub fn start(bins: &Binaries, regions: usize, dir: &Path) -> Result<Cluster, String> {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let sentinel = free_port();
+        let coordinator = Server::start(
+            &bins.coordinator,
+            &args(&[
+                "--id",
+                "1",
+                "--listen",
+                &listen,
+                "--dir",
+                &dir.join("coordinator").display().to_string(),
+                "--initial-cluster",
+                &format!("1={listen}"),
+                "--sentinel-port",
+                &sentinel.to_string(),
+                "--token",
+                TOKEN,
+            ]),
+            sentinel,
+        )
+        .map_err(|e| format!("cannot start the coordinator: {e}"))?;
+        let names: Vec<String> = (1..=regions).map(|i| format!("r{i}")).collect();
+        let mut changes = vec![format!(r#"{{"op":"create-instance","name":"{INSTANCE}"}}"#)];
+        changes.extend(
+            names
+                .iter()
+                .map(|r| format!(r#"{{"op":"add-child","instance":"{INSTANCE}","region":"{r}"}}"#)),
+        );
+        change_all(&listen, &changes)?;
+        let mut started = Vec::new();
+        for name in names {
+            let (port, sync) = (free_port(), free_port());
+            let link = Proxy::start(([127, 0, 0, 1], sync).into())
+                .map_err(|e| format!("cannot start a proxy: {e}"))?;
+            let server = Server::start(
+                &bins.node,
+                &args(&[
+                    "--region",
+                    &name,
+                    "--port",
+                    &port.to_string(),
+                    "--sync-port",
+                    &sync.to_string(),
+                    "--announce-sync-port",
+                    &link.addr().port().to_string(),
+                    "--dir",
+                    &dir.join(&name).display().to_string(),
+                    "--coordinator",
+                    &listen,
+                    "--instance",
+                    INSTANCE,
+                    "--cluster-token",
+                    TOKEN,
+                    "--appendfsync",
+                    "always",
+                ]),
+                port,
+            )
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+            wait_for(&format!("{name} to be its region's primary"), START, || {
+                (role(port).as_deref() == Some("primary")).then_some(())
+            });
+            started.push(Region {
+                name,
+                port,
+                link,
+                server,
+            });
+        }
+        Ok(Cluster {
+            regions: started,
+            coordinator,
+            coordinator_addr: listen,
+        })
+    }
+
+    /// Let every link carry bytes again.
+    pub fn heal_all(&self) {
+        for r in &self.regions {
+            r.link.heal();
+        }
+    }
+}
+
+/// The node's `gdc_role`, if it answers.
+pub fn role(port: u16) -> Option<String> {
+    let mut c = try_connect(port)?;
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut c).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("gdc_role:"))
+        .map(|r| r.trim().to_string())
+}
+
+/// Commit topology changes (JSON, as docs/coordinator.md lists them), in order.
+fn change_all(coordinator: &str, changes: &[String]) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let coordinators = Coordinators::new(vec![coordinator.to_string()], TOKEN)?;
+    for json in changes {
+        let reply = runtime.block_on(coordinators.at_leader(
+            Some(Duration::from_secs(10)),
+            |mut c| {
+                let json = json.clone();
+                async move { c.change(ChangeRequest { json }).await }
+            },
+        ))?;
+        if !reply.refused.is_empty() {
+            return Err(format!("{json}: {}", reply.refused));
+        }
+    }
+    Ok(())
+}
