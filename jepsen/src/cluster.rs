@@ -65,27 +65,7 @@ impl Cluster {
     /// Start a coordinator and `regions` regions (`r1`, `r2`, ...) with full-mesh channels,
     /// data under `dir`.
     pub fn start(bins: &Binaries, regions: usize, dir: &Path) -> Result<Cluster, String> {
-        let listen = format!("127.0.0.1:{}", free_port());
-        let sentinel = free_port();
-        let coordinator = Server::start(
-            &bins.coordinator,
-            &args(&[
-                "--id",
-                "1",
-                "--listen",
-                &listen,
-                "--dir",
-                &dir.join("coordinator").display().to_string(),
-                "--initial-cluster",
-                &format!("1={listen}"),
-                "--sentinel-port",
-                &sentinel.to_string(),
-                "--token",
-                TOKEN,
-            ]),
-            sentinel,
-        )
-        .map_err(|e| format!("cannot start the coordinator: {e}"))?;
+        let (coordinator, listen, _) = start_coordinator(&bins.coordinator, dir, &[])?;
         let names: Vec<String> = (1..=regions).map(|i| format!("r{i}")).collect();
         let mut changes = vec![format!(r#"{{"op":"create-instance","name":"{INSTANCE}"}}"#)];
         changes.extend(
@@ -99,31 +79,15 @@ impl Cluster {
             let (port, sync) = (free_port(), free_port());
             let link = Proxy::start(([127, 0, 0, 1], sync).into())
                 .map_err(|e| format!("cannot start a proxy: {e}"))?;
-            let server = Server::start(
-                &bins.node,
-                &args(&[
-                    "--region",
-                    &name,
-                    "--port",
-                    &port.to_string(),
-                    "--sync-port",
-                    &sync.to_string(),
-                    "--announce-sync-port",
-                    &link.addr().port().to_string(),
-                    "--dir",
-                    &dir.join(&name).display().to_string(),
-                    "--coordinator",
-                    &listen,
-                    "--instance",
-                    INSTANCE,
-                    "--cluster-token",
-                    TOKEN,
-                    "--appendfsync",
-                    "always",
-                ]),
+            let node = NodeSpec {
+                region: &name,
                 port,
-            )
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
+                sync,
+                announced_sync: link.addr().port(),
+                dir: &dir.join(&name),
+                coordinator: &listen,
+            };
+            let server = start_node(&bins.node, &node)?;
             wait_for(&format!("{name} to be its region's primary"), START, || {
                 (role(port).as_deref() == Some("primary")).then_some(())
             });
@@ -149,6 +113,76 @@ impl Cluster {
     }
 }
 
+/// Start a one-member coordinator cluster with its data under `dir/coordinator` (and
+/// `extra` flags): the process, its address and its Sentinel port.
+pub fn start_coordinator(
+    bin: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> Result<(Server, String, u16), String> {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let sentinel = free_port();
+    let mut flags = args(&[
+        "--id",
+        "1",
+        "--listen",
+        &listen,
+        "--dir",
+        &dir.join("coordinator").display().to_string(),
+        "--initial-cluster",
+        &format!("1={listen}"),
+        "--sentinel-port",
+        &sentinel.to_string(),
+        "--token",
+        TOKEN,
+    ]);
+    flags.extend(args(extra));
+    let server = Server::start(bin, &flags, sentinel)
+        .map_err(|e| format!("cannot start the coordinator: {e}"))?;
+    Ok((server, listen, sentinel))
+}
+
+/// A node of [`INSTANCE`] run by a coordinator.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeSpec<'a> {
+    pub region: &'a str,
+    pub port: u16,
+    pub sync: u16,
+    /// The sync port others are told to dial (a proxy's, or `sync`).
+    pub announced_sync: u16,
+    pub dir: &'a Path,
+    pub coordinator: &'a str,
+}
+
+/// Start a node (`appendfsync always`) and wait until it answers PING.
+pub fn start_node(bin: &Path, n: &NodeSpec<'_>) -> Result<Server, String> {
+    Server::start(
+        bin,
+        &args(&[
+            "--region",
+            n.region,
+            "--port",
+            &n.port.to_string(),
+            "--sync-port",
+            &n.sync.to_string(),
+            "--announce-sync-port",
+            &n.announced_sync.to_string(),
+            "--dir",
+            &n.dir.display().to_string(),
+            "--coordinator",
+            n.coordinator,
+            "--instance",
+            INSTANCE,
+            "--cluster-token",
+            TOKEN,
+            "--appendfsync",
+            "always",
+        ]),
+        n.port,
+    )
+    .map_err(|e| format!("cannot start a node of {}: {e}", n.region))
+}
+
 /// The node's `gdc_role`, if it answers.
 pub fn role(port: u16) -> Option<String> {
     let mut c = try_connect(port)?;
@@ -159,7 +193,7 @@ pub fn role(port: u16) -> Option<String> {
 }
 
 /// Commit topology changes (JSON, as docs/coordinator.md lists them), in order.
-fn change_all(coordinator: &str, changes: &[String]) -> Result<(), String> {
+pub fn change_all(coordinator: &str, changes: &[String]) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

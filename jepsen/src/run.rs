@@ -39,12 +39,15 @@ pub struct Outcome {
     pub valid: bool,
     pub counter: counter::Verdict,
     /// Each region's GDC.DIGEST of database 0 after settling.
-    pub digests: Vec<(String, String)>,
+    pub digests: PerRegion<String>,
     pub digests_equal: bool,
 }
 
+/// Per region, in order: its name and a value read there.
+type PerRegion<T> = Vec<(String, T)>;
+
 /// Each region's counter and digest, if every region answers.
-fn finals(cluster: &Cluster) -> Option<(Vec<(String, i64)>, Vec<(String, String)>)> {
+fn finals(cluster: &Cluster) -> Option<(PerRegion<i64>, PerRegion<String>)> {
     let mut values = Vec::new();
     let mut digests = Vec::new();
     for r in &cluster.regions {

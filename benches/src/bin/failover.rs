@@ -15,12 +15,12 @@
 //! TRIALS=3 cargo run --release -p gdc-benches --bin failover
 //! ```
 
+use gdc_jepsen::cluster;
 use gdc_jepsen::process::{Server, free_port, try_connect, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "bench-cluster-token";
 const FAILOVER_TIMEOUT_MS: u64 = 1000;
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -39,53 +39,10 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-fn gdcctl(coordinator: &str, cmd: &[&str]) {
-    let out = Command::new(release("gdcctl"))
-        .args(cmd)
-        .env("GDC_COORDINATOR", coordinator)
-        .env("GDC_CLUSTER_TOKEN", TOKEN)
-        .output()
-        .expect("gdcctl");
-    assert!(
-        out.status.success(),
-        "gdcctl {cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn node(dir: &Path, coordinator: &str, region: &str) -> Server {
-    let port = free_port();
-    let sync = free_port();
-    Server::start(
-        &release("gdc-node"),
-        &args(&[
-            "--region",
-            region,
-            "--port",
-            &port.to_string(),
-            "--sync-port",
-            &sync.to_string(),
-            "--dir",
-            &dir.join(format!("{region}-{port}")).display().to_string(),
-            "--coordinator",
-            coordinator,
-            "--instance",
-            "shop",
-            "--cluster-token",
-            TOKEN,
-            "--appendfsync",
-            "always",
-        ]),
-        port,
-    )
-    .expect("gdc-node")
-}
-
 /// eu's primary as the Sentinel port names it.
 fn primary(sentinel: u16) -> Option<u16> {
     master_of(sentinel, "eu")
 }
-
 fn write_ok(port: u16, n: u64) -> bool {
     let Some(mut c) = try_connect(port) else {
         return false;
@@ -198,37 +155,37 @@ fn redis_trial() -> Duration {
 /// One trial: the time from the kill to the first write accepted by the new primary.
 fn trial() -> Duration {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (listen, sentinel) = (format!("127.0.0.1:{}", free_port()), free_port());
-    let _coordinator = Server::start(
+    let (_coordinator, listen, sentinel) = cluster::start_coordinator(
         &release("gdc-coordinator"),
-        &args(&[
-            "--id",
-            "1",
-            "--listen",
-            &listen,
-            "--dir",
-            &dir.path().join("coordinator").display().to_string(),
-            "--initial-cluster",
-            &format!("1={listen}"),
-            "--sentinel-port",
-            &sentinel.to_string(),
-            "--token",
-            TOKEN,
-            "--failover-timeout-ms",
-            &FAILOVER_TIMEOUT_MS.to_string(),
-        ]),
-        sentinel,
+        dir.path(),
+        &["--failover-timeout-ms", &FAILOVER_TIMEOUT_MS.to_string()],
     )
     .expect("gdc-coordinator");
-    gdcctl(&listen, &["instance", "create", "shop"]);
-    gdcctl(&listen, &["child", "add", "shop", "eu"]);
-    gdcctl(&listen, &["child", "add", "shop", "us"]);
-    let first = node(dir.path(), &listen, "eu");
+    let changes = [
+        r#"{"op":"create-instance","name":"jepsen"}"#,
+        r#"{"op":"add-child","instance":"jepsen","region":"eu"}"#,
+        r#"{"op":"add-child","instance":"jepsen","region":"us"}"#,
+    ];
+    cluster::change_all(&listen, &changes.map(String::from)).expect("topology");
+    let node = |region: &str| {
+        let (port, sync) = (free_port(), free_port());
+        let data = dir.path().join(format!("{region}-{port}"));
+        let spec = cluster::NodeSpec {
+            region,
+            port,
+            sync,
+            announced_sync: sync,
+            dir: &data,
+            coordinator: &listen,
+        };
+        cluster::start_node(&release("gdc-node"), &spec).expect("gdc-node")
+    };
+    let first = node("eu");
     wait_for("eu's primary", MINUTE, || {
         (primary(sentinel) == Some(first.port)).then_some(())
     });
-    let _secondary = node(dir.path(), &listen, "eu");
-    let _us = node(dir.path(), &listen, "us");
+    let _secondary = node("eu");
+    let _us = node("us");
     // Writes flowing, and the secondary a live candidate.
     let mut n = 0;
     wait_for("writes at the primary", MINUTE, || {
