@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
+/// A fence as the leader times it: instance, region, epoch and the fence's token.
+type FenceKey = (String, String, u64, u64);
+
 /// When a node was last heard from, and what it had applied.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
@@ -27,8 +30,8 @@ struct Seen {
 #[derive(Debug)]
 pub struct Health {
     seen: Mutex<HashMap<String, Seen>>,
-    /// Since when this leader has seen each fence (instance, region, epoch).
-    fences: Mutex<HashMap<(String, String, u64), Instant>>,
+    /// Since when this leader has seen each fence.
+    fences: Mutex<HashMap<FenceKey, Instant>>,
     /// A primary silent this long is replaced.
     pub timeout: Duration,
 }
@@ -83,7 +86,7 @@ impl Health {
                         region: region.clone(),
                         node: node.clone(),
                         epoch: child.epoch,
-                        switchover: false,
+                        switchover: None,
                     });
                 }
             }
@@ -95,14 +98,15 @@ impl Health {
     /// first saw them, and no earlier than when it began to lead).
     fn fences_due(&self, t: &Topology, since: Instant, now: Instant) -> Vec<Change> {
         let mut fences = self.fences.lock().unwrap_or_else(|p| p.into_inner());
-        let standing: Vec<((String, String, u64), u64)> = t
+        let standing: Vec<(FenceKey, u64)> = t
             .instances
             .iter()
             .flat_map(|(instance, inst)| {
                 inst.children.iter().filter_map(move |(region, c)| {
+                    let f = c.fence?;
                     Some((
-                        (instance.clone(), region.clone(), c.epoch),
-                        c.fenced_for_ms?,
+                        (instance.clone(), region.clone(), c.epoch, f.token),
+                        f.for_ms,
                     ))
                 })
             })
@@ -114,11 +118,12 @@ impl Health {
                 let first_seen = *fences.entry(key.clone()).or_insert(now);
                 let from = first_seen.max(since);
                 (now.duration_since(from) >= Duration::from_millis(for_ms)).then(|| {
-                    let (instance, region, epoch) = key;
+                    let (instance, region, epoch, token) = key;
                     Change::Unfence {
                         instance,
                         region,
                         epoch,
+                        token,
                     }
                 })
             })
@@ -204,7 +209,7 @@ mod tests {
             region: "eu".into(),
             node: node.into(),
             epoch: 1,
-            switchover: false,
+            switchover: None,
         };
         assert_eq!(h.due(&t, since, at(1100)), [promote("s1")]);
         // On a tie, the lowest address.
@@ -234,6 +239,7 @@ mod tests {
             instance: "shop".into(),
             region: "eu".into(),
             epoch: 1,
+            token: 5,
             for_ms: 3000,
         })
         .expect("fence");
@@ -254,7 +260,8 @@ mod tests {
             [Change::Unfence {
                 instance: "shop".into(),
                 region: "eu".into(),
-                epoch: 1
+                epoch: 1,
+                token: 5
             }]
         );
     }

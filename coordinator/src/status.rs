@@ -61,7 +61,7 @@ pub fn probe(t: &Topology, only: Option<&str>, password: Option<&str>) -> Vec<No
         .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
         .flat_map(|(name, inst)| {
             inst.children.iter().flat_map(move |(region, child)| {
-                let fenced = child.fenced_for_ms.is_some();
+                let fenced = child.fence.is_some();
                 let primary = child
                     .primary
                     .iter()

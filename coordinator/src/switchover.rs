@@ -91,12 +91,21 @@ pub async fn switchover(
     node_state(&target, password)?;
     let epoch = child.epoch;
     let started = Instant::now();
-    let deadline = started + timeout;
+    let deadline = started
+        .checked_add(timeout)
+        .ok_or("--timeout-ms is too large")?;
+    // This switchover's own fence: its promote and unfence name it, so neither can act on
+    // another switchover's, and a retried fence is recognised as the same one.
+    let token = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32);
     let fence_index = admin
         .change(&Change::Fence {
             instance: instance.into(),
             region: region.into(),
             epoch,
+            token,
             for_ms: timeout.as_millis() as u64,
         })
         .await?;
@@ -104,7 +113,7 @@ pub async fn switchover(
         admin,
         (instance, region, epoch),
         (&from, &target),
-        fence_index,
+        (token, fence_index),
         deadline,
         password,
     )
@@ -124,6 +133,7 @@ pub async fn switchover(
                     instance: instance.into(),
                     region: region.into(),
                     epoch,
+                    token,
                 })
                 .await;
             Err(match unfenced {
@@ -136,12 +146,13 @@ pub async fn switchover(
     }
 }
 
-/// Steps 2 to 4, once the primary is fenced (at log index `fence_index`).
+/// Steps 2 to 4, once the primary is fenced (by the fence `token`, at log index
+/// `fence_index`).
 async fn hand_over(
     admin: &AdminClient,
     (instance, region, epoch): (&str, &str, u64),
     (from, to): (&str, &str),
-    fence_index: u64,
+    (token, fence_index): (u64, u64),
     deadline: Instant,
     password: Option<&str>,
 ) -> Result<(), String> {
@@ -177,7 +188,7 @@ async fn hand_over(
             region: region.into(),
             node: to.into(),
             epoch,
-            switchover: true,
+            switchover: Some(token),
         })
         .await;
     match promoted {

@@ -88,10 +88,18 @@ pub struct Child {
     pub secondaries: Vec<String>,
     /// Raised at every change of primary; a node with an older epoch is fenced.
     pub epoch: u64,
-    /// While a planned switchover is under way the primary takes no writes; if it neither
-    /// finishes nor is called off, the leader lifts the fence after this many ms.
+    /// While a planned switchover is under way the primary takes no writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fenced_for_ms: Option<u64>,
+    pub fence: Option<Fence>,
+}
+
+/// A switchover's fence: whose it is, and how long the leader lets it stand if the
+/// switchover neither finishes nor is called off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fence {
+    /// Chosen by the switchover; its promote and unfence must name it.
+    pub token: u64,
+    pub for_ms: u64,
 }
 
 /// A one-way channel: every write made in `from` reaches `to`.
@@ -168,30 +176,34 @@ pub enum Change {
     /// Failover: `node`, a secondary, becomes the region's primary, and the old primary a
     /// secondary; the epoch goes up by one. Refused unless the region is still at `epoch`
     /// (so two decisions about one epoch cannot both apply).
-    /// `switchover`: the end of a planned switchover, refused unless the region is still
-    /// fenced (its fence may have been lifted, and the old primary taking writes again).
+    /// `switchover` (a fence's token): the end of a planned switchover, refused unless the
+    /// region still stands behind that fence (it may have been lifted, and the old primary
+    /// taken writes again, even if another switchover has fenced it since).
     Promote {
         instance: String,
         region: String,
         node: String,
         epoch: u64,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        switchover: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        switchover: Option<u64>,
     },
     /// A planned switchover begins: the primary stops taking writes so that a secondary
     /// can catch up before it is promoted. The leader lifts the fence after `for_ms` if the
-    /// switchover has not ended. Refused unless the region is at `epoch` and not fenced.
+    /// switchover has not ended. Refused unless the region is at `epoch` and not fenced by
+    /// another switchover (the same `token` again is a retry, and changes nothing).
     Fence {
         instance: String,
         region: String,
         epoch: u64,
+        token: u64,
         for_ms: u64,
     },
-    /// A switchover is called off: the primary takes writes again.
+    /// The switchover with `token` is called off: the primary takes writes again.
     Unfence {
         instance: String,
         region: String,
         epoch: u64,
+        token: u64,
     },
 }
 
@@ -313,10 +325,12 @@ impl Topology {
             } => {
                 let child = self.child_mut(instance, region)?;
                 at_epoch(child, region, *epoch)?;
-                if *switchover && child.fenced_for_ms.is_none() {
-                    return Err(format!(
-                        "region '{region}' is no longer fenced: the switchover was called off"
-                    ));
+                if let Some(token) = switchover {
+                    if child.fence.map(|f| f.token) != Some(*token) {
+                        return Err(format!(
+                            "region '{region}' is no longer behind this switchover's fence: it was called off"
+                        ));
+                    }
                 }
                 if !child.secondaries.contains(node) {
                     return Err(format!("{node} is not a secondary of region '{region}'"));
@@ -326,7 +340,7 @@ impl Topology {
                     child.secondaries.push(old);
                 }
                 child.epoch += 1;
-                child.fenced_for_ms = None;
+                child.fence = None;
                 let epoch = child.epoch;
                 self.record_primary(instance, region, epoch, node);
                 Ok(())
@@ -335,6 +349,7 @@ impl Topology {
                 instance,
                 region,
                 epoch,
+                token,
                 for_ms,
             } => {
                 let child = self.child_mut(instance, region)?;
@@ -342,20 +357,32 @@ impl Topology {
                 if child.primary.is_none() {
                     return Err(format!("region '{region}' has no primary"));
                 }
-                if child.fenced_for_ms.is_some() {
-                    return Err(format!("a switchover of region '{region}' is under way"));
+                match child.fence {
+                    Some(f) if f.token == *token => {}
+                    Some(_) => {
+                        return Err(format!("a switchover of region '{region}' is under way"));
+                    }
+                    None => {
+                        child.fence = Some(Fence {
+                            token: *token,
+                            for_ms: *for_ms,
+                        })
+                    }
                 }
-                child.fenced_for_ms = Some(*for_ms);
                 Ok(())
             }
             Change::Unfence {
                 instance,
                 region,
                 epoch,
+                token,
             } => {
                 let child = self.child_mut(instance, region)?;
                 at_epoch(child, region, *epoch)?;
-                child.fenced_for_ms = None;
+                if child.fence.map(|f| f.token) != Some(*token) {
+                    return Err(format!("region '{region}' is not behind that fence"));
+                }
+                child.fence = None;
                 Ok(())
             }
             Change::RegisterNode {
@@ -492,7 +519,7 @@ impl Topology {
                 }))
                 .collect();
             Assignment {
-                role: if child.fenced_for_ms.is_some() {
+                role: if child.fence.is_some() {
                     Role::Fenced
                 } else {
                     Role::Primary
@@ -758,55 +785,64 @@ mod tests {
         );
         // A planned switchover fences eu1: it keeps its channels and takes no writes, until
         // the switchover ends or is called off. One at a time.
-        let fence = |epoch| Change::Fence {
+        let fence = |epoch, token| Change::Fence {
             instance: "shop".into(),
             region: "eu".into(),
             epoch,
+            token,
             for_ms: 5000,
         };
-        let unfence = Change::Unfence {
+        let unfence = |token| Change::Unfence {
             instance: "shop".into(),
             region: "eu".into(),
             epoch: 1,
+            token,
         };
         assert_eq!(
-            t.apply(&fence(2)),
+            t.apply(&fence(2, 10)),
             Err("region 'eu' is at epoch 1, not 2".into())
         );
         let unfenced = t.assignment("eu1");
-        t.apply(&fence(1)).expect("fence");
+        t.apply(&fence(1, 10)).expect("fence");
+        t.apply(&fence(1, 10))
+            .expect("the same fence again: a retry");
         assert_eq!(
-            t.apply(&fence(1)),
+            t.apply(&fence(1, 11)),
             Err("a switchover of region 'eu' is under way".into())
+        );
+        assert_eq!(
+            t.apply(&unfence(11)),
+            Err("region 'eu' is not behind that fence".into())
         );
         let fenced = t.assignment("eu1");
         assert_eq!(fenced.role, Role::Fenced);
         assert_eq!(fenced.upstreams, unfenced.upstreams);
-        t.apply(&unfence).expect("unfence");
+        t.apply(&unfence(10)).expect("unfence");
         assert_eq!(t.assignment("eu1").role, Role::Primary);
-        // A switchover's promotion once the fence is gone is refused: eu1 may have taken
-        // writes again.
-        let switch_to_eu2 = Change::Promote {
+        // A switchover's promotion once its fence is gone is refused, even behind another
+        // switchover's fence: eu1 may have taken writes in between.
+        let switch_to_eu2 = |token| Change::Promote {
             instance: "shop".into(),
             region: "eu".into(),
             node: "eu2".into(),
             epoch: 1,
-            switchover: true,
+            switchover: Some(token),
         };
-        assert_eq!(
-            t.apply(&switch_to_eu2),
-            Err("region 'eu' is no longer fenced: the switchover was called off".into())
+        let called_off = Err(
+            "region 'eu' is no longer behind this switchover's fence: it was called off".into(),
         );
-        t.apply(&fence(1)).expect("fence again");
+        assert_eq!(t.apply(&switch_to_eu2(10)), called_off);
+        t.apply(&fence(1, 12)).expect("another switchover");
+        assert_eq!(t.apply(&switch_to_eu2(10)), called_off);
         // Failover: eu2 takes over at epoch 2; a second decision about epoch 1 is refused.
         let promote = |node: &str, epoch| Change::Promote {
             instance: "shop".into(),
             region: "eu".into(),
             node: node.into(),
             epoch,
-            switchover: false,
+            switchover: None,
         };
-        t.apply(&switch_to_eu2)
+        t.apply(&switch_to_eu2(12))
             .expect("the switchover ends: eu2 promoted");
         assert_eq!(
             t.apply(&promote("eu1", 1)),
@@ -817,7 +853,7 @@ mod tests {
             (Role::Primary, 2)
         );
         assert_eq!(t.assignment("eu1").role, Role::Secondary);
-        assert_eq!(t.instances["shop"].children["eu"].fenced_for_ms, None);
+        assert_eq!(t.instances["shop"].children["eu"].fence, None);
         assert_eq!(t.assignment("eu1").upstreams[0].sync_addr, "sync-eu2");
         // The new primary receives from the old one: what it never shipped drains.
         let eu2 = t.assignment("eu2");

@@ -725,6 +725,7 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
         instance: "shop".into(),
         region: "eu".into(),
         epoch: 1,
+        token: 1,
         for_ms: 600_000,
     });
     let mut probe = eu1.client();
@@ -739,6 +740,7 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
         instance: "shop".into(),
         region: "eu".into(),
         epoch: 1,
+        token: 1,
     });
     has_role(&mut probe, "primary", 1);
 
@@ -747,6 +749,7 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
         instance: "shop".into(),
         region: "eu".into(),
         epoch: 1,
+        token: 2,
         for_ms: 300,
     });
     has_role(&mut probe, "secondary", 1);
