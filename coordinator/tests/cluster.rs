@@ -352,6 +352,31 @@ fn coordinators_over_mutual_tls_serve_only_callers_with_a_certificate_they_trust
         })
         .collect();
     let cluster = format!("1={},2={}", members[0].listen, members[1].listen);
+    // TLS without a CA would leave members unable to call each other: refused at start.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gdc-coordinator"))
+        .args([
+            "--id",
+            "1",
+            "--listen",
+            &members[0].listen,
+            "--token",
+            TOKEN,
+        ])
+        .arg("--dir")
+        .arg(dirs[0].path())
+        .args([
+            "--tls-cert",
+            &cert("node.pem"),
+            "--tls-key",
+            &cert("node.key"),
+        ])
+        .output()
+        .expect("gdc-coordinator");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TLS needs --tls-ca too"),
+        "{out:?}"
+    );
     let tls = [
         "--tls-cert",
         &cert("node.pem"),
@@ -400,6 +425,57 @@ fn coordinators_over_mutual_tls_serve_only_callers_with_a_certificate_they_trust
         assert!(err.contains("no coordinator answered"), "{what}: {err}");
         assert!(start.elapsed() < Duration::from_secs(30), "{what}");
     }
+    // A node calls the coordinators over TLS with its own certificate, and takes its role.
+    rt.block_on(trusted.change(&Change::AddChild {
+        instance: "shop".into(),
+        region: "eu".into(),
+        mesh: true,
+    }))
+    .expect("add eu");
+    let node_dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let node_args: Vec<String> = [
+        "--region",
+        "eu",
+        "--instance",
+        "shop",
+        "--coordinator",
+        &addrs[0],
+        "--coordinator-tls",
+        "yes",
+        "--cluster-token",
+        TOKEN,
+        "--tls-cert",
+        &cert("node.pem"),
+        "--tls-key",
+        &cert("node.key"),
+        "--tls-ca",
+        &cert("ca.pem"),
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .chain([
+        "--port".to_string(),
+        port.to_string(),
+        "--sync-port".to_string(),
+        free_port().to_string(),
+        "--dir".to_string(),
+        node_dir.path().display().to_string(),
+    ])
+    .collect();
+    let node_bin = Path::new(env!("CARGO_BIN_EXE_gdcctl")).with_file_name("gdc-node");
+    let node = Server::start(&node_bin, &node_args, port).expect("gdc-node");
+    wait_for(
+        "the node to register over TLS",
+        Duration::from_secs(30),
+        || {
+            let (t, _) = rt.block_on(trusted.topology()).ok()?;
+            let eu = &t.instances["shop"].children["eu"];
+            (eu.primary.as_deref() == Some(&*format!("127.0.0.1:{port}"))).then_some(())
+        },
+    );
+    drop(node);
+
     // gdcctl, with its TLS flags.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gdcctl"))
         .args(["instance", "list", "--json", "--coordinator", &addrs[1]])

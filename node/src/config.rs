@@ -32,6 +32,9 @@ pub struct Config {
     /// `coordinator`: the coordinators to register with (`host:port`); with them, the
     /// node's role and channels come from the coordinator instead of `peers`.
     pub coordinators: Vec<String>,
+    /// `coordinator-tls`: call the coordinators over TLS, with this node's `tls-cert`,
+    /// `tls-key` and `tls-ca` (the coordinators' port must have TLS too).
+    pub coordinator_tls: bool,
     /// `instance`: the distributed instance this node serves (with a coordinator).
     pub instance: Option<String>,
     /// `announce-ip`: the host other nodes and clients reach this node at (default: `bind`,
@@ -111,6 +114,7 @@ impl Default for Config {
             sync_port: None,
             peers: Vec::new(),
             coordinators: Vec::new(),
+            coordinator_tls: false,
             instance: None,
             announce_ip: None,
             announce_sync_port: None,
@@ -250,6 +254,12 @@ impl Config {
                         _ => parse_yes_no(&text()?).map_err(|e| bad(&e))?,
                     }
                 }
+                "coordinator-tls" => {
+                    self.coordinator_tls = match v {
+                        toml::Value::Boolean(b) => *b,
+                        _ => parse_yes_no(&text()?).map_err(|e| bad(&e))?,
+                    }
+                }
                 "tls-cert" => self.tls_cert = Some(text()?.into()),
                 "tls-key" => self.tls_key = Some(text()?.into()),
                 "tls-ca" => self.tls_ca = Some(text()?.into()),
@@ -355,6 +365,12 @@ impl Config {
                     "with --coordinator, channels come from the coordinator: drop --peer".into(),
                 );
             }
+            if self.coordinator_tls && self.tls()?.and_then(|t| t.client()).is_none() {
+                return Err(
+                    "--coordinator-tls needs --tls-cert, --tls-key and --tls-ca (to check the coordinators and be checked by them)"
+                        .into(),
+                );
+            }
             // A node's name in the topology is its address: a loopback one would be the same
             // for nodes on different hosts, and unreachable from them.
             let loopback = |host: &str| {
@@ -446,6 +462,13 @@ mod tests {
         );
         c.coordinators = vec!["127.0.0.1:7101".into()];
         assert_eq!(c.check(), Ok(()), "all on one machine");
+        c.coordinator_tls = true;
+        assert!(
+            c.check()
+                .expect_err("TLS to coordinators without the files")
+                .contains("--coordinator-tls needs --tls-cert, --tls-key and --tls-ca")
+        );
+        c.coordinator_tls = false;
         c.peers.push("eu=h:1".parse().expect("peer"));
         assert!(c.check().expect_err("peers").contains("drop --peer"));
     }

@@ -41,7 +41,9 @@ struct Flags {
     /// A primary silent this long (ms) is replaced by its most up-to-date live secondary.
     #[arg(long, default_value_t = 1000)]
     failover_timeout_ms: u64,
-    /// TLS on the port: this coordinator's certificate (PEM).
+    /// TLS on the port: this coordinator's certificate (PEM; it serves as a client
+    /// certificate too, so it needs both serverAuth and clientAuth usages). With --tls-key
+    /// and --tls-ca.
     #[arg(long)]
     tls_cert: Option<PathBuf>,
     /// TLS: its private key (PEM).
@@ -79,6 +81,12 @@ fn main() -> ExitCode {
         flags.tls_key.as_deref(),
         flags.tls_ca.as_deref(),
     ) {
+        Ok(Some(t)) if t.ca.is_none() => {
+            eprintln!(
+                "gdc-coordinator: TLS needs --tls-ca too: the members call each other over TLS and check each other's certificates with it"
+            );
+            return ExitCode::FAILURE;
+        }
         Ok(t) => t,
         Err(e) => {
             eprintln!("gdc-coordinator: {e}");

@@ -53,6 +53,10 @@ struct Flags {
     /// from the coordinator (no --peer).
     #[arg(long, env = "GDC_COORDINATOR", value_delimiter = ',')]
     coordinator: Vec<String>,
+    /// Call the coordinators over TLS with --tls-cert/--tls-key/--tls-ca: yes or no
+    /// [default: no].
+    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_yes_no(s))]
+    coordinator_tls: Option<bool>,
     /// The distributed instance this node serves (with --coordinator).
     #[arg(long)]
     instance: Option<String>,
@@ -156,6 +160,9 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     }
     if !flags.coordinator.is_empty() {
         c.coordinators = flags.coordinator.clone();
+    }
+    if let Some(v) = flags.coordinator_tls {
+        c.coordinator_tls = v;
     }
     if flags.instance.is_some() {
         c.instance.clone_from(&flags.instance);

@@ -66,9 +66,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 pub async fn follow(node: Arc<Node>) {
     let config = &node.shared().config;
     let token = config.cluster_token.clone().unwrap_or_default();
-    // With a CA, the coordinators are called over TLS, presenting this node's certificate.
+    // Over TLS when asked, presenting this node's certificate.
     let tls = match config.tls() {
-        Ok(t) => t.and_then(|t| t.client()),
+        Ok(t) => t
+            .and_then(|t| t.client())
+            .filter(|_| config.coordinator_tls),
         Err(e) => {
             warn!(error = %e, "cannot read the TLS files");
             return;
