@@ -6,9 +6,11 @@
 //!    read: everything it will ever have taken at this epoch.
 //! 3. The chosen secondary (the one that has applied the most, unless named) is waited for
 //!    until it has all of that.
-//! 4. It is promoted by a switchover `promote`, which is refused unless the region is still
-//!    fenced: the old primary can only take writes again after an `unfence`, which a late
-//!    promotion then follows in the log and is refused. Never two writers.
+//! 4. It is promoted by a switchover `promote` naming this switchover's fence token, which is
+//!    refused unless the region still stands behind that very fence: the old primary can
+//!    only take writes again after an `unfence`, which a late promotion then follows in the
+//!    log and is refused, even if another switchover has fenced the region since. Never two
+//!    writers.
 //!
 //! If a step fails or the time runs out, gdcctl lifts the fence and the old primary takes
 //! writes again; should gdcctl die part-way, the leader lifts it once it has stood for the
