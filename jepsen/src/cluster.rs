@@ -44,9 +44,12 @@ impl Binaries {
 pub struct Region {
     pub name: String,
     pub port: u16,
+    sync: u16,
+    dir: PathBuf,
     /// In front of its sync port: what it sends to the other regions goes through here.
     pub link: Proxy,
-    pub server: Server,
+    /// The process (`None` while it is down).
+    server: std::sync::Mutex<Option<Server>>,
 }
 
 /// A running cluster; its processes are killed when it is dropped.
@@ -55,6 +58,7 @@ pub struct Cluster {
     pub regions: Vec<Region>,
     pub coordinator: Server,
     pub coordinator_addr: String,
+    bins: Binaries,
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -92,17 +96,51 @@ impl Cluster {
                 (role(port).as_deref() == Some("primary")).then_some(())
             });
             started.push(Region {
-                name,
+                name: name.clone(),
                 port,
+                sync,
+                dir: dir.join(&name),
                 link,
-                server,
+                server: std::sync::Mutex::new(Some(server)),
             });
         }
         Ok(Cluster {
             regions: started,
             coordinator,
             coordinator_addr: listen,
+            bins: bins.clone(),
         })
+    }
+
+    /// SIGKILL region `i`'s node (no shutdown code runs).
+    pub fn kill(&self, i: usize) {
+        let r = &self.regions[i];
+        if let Some(s) = r.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            s.kill9();
+        }
+    }
+
+    /// Start region `i`'s node again, with its data, if it is down; wait until it answers.
+    pub fn restart(&self, i: usize) -> Result<(), String> {
+        let r = &self.regions[i];
+        let mut server = r.server.lock().unwrap_or_else(|p| p.into_inner());
+        if server.is_none() {
+            let spec = NodeSpec {
+                region: &r.name,
+                port: r.port,
+                sync: r.sync,
+                announced_sync: r.link.addr().port(),
+                dir: &r.dir,
+                coordinator: &self.coordinator_addr,
+            };
+            *server = Some(start_node(&self.bins.node, &spec)?);
+        }
+        Ok(())
+    }
+
+    /// Restart every node that is down.
+    pub fn restart_all(&self) -> Result<(), String> {
+        (0..self.regions.len()).try_for_each(|i| self.restart(i))
     }
 
     /// Let every link carry bytes again.

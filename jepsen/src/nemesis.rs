@@ -15,6 +15,8 @@ pub enum Nemesis {
     /// Partitions: one region's sending cut (a one-way partition), or every link cut (all
     /// regions apart), for 0.5 to 2.5 s, then healed for as long.
     Partition,
+    /// kill -9 of one region's node, restarted with its data 0.5 to 2.5 s later.
+    Kill,
 }
 
 /// Run `nemesis` against `cluster` until `stop`, recording what it does.
@@ -39,6 +41,21 @@ pub fn run(
         nap(rng);
         if stop.load(Ordering::SeqCst) {
             break;
+        }
+        if nemesis == Nemesis::Kill {
+            let i = rng.range(0, cluster.regions.len() as u64) as usize;
+            cluster.kill(i);
+            let name = &cluster.regions[i].name;
+            history.record("nemesis", "info", "kill", json!(name));
+            nap(rng);
+            let restarted = cluster.restart(i);
+            history.record(
+                "nemesis",
+                "info",
+                "restart",
+                json!({ "region": name, "ok": restarted.is_ok() }),
+            );
+            continue;
         }
         let pick = rng.range(0, cluster.regions.len() as u64 + 1) as usize;
         let cut: Vec<&str> = match cluster.regions.get(pick) {

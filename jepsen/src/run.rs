@@ -82,6 +82,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         stop.store(true, Ordering::SeqCst);
     });
     cluster.heal_all();
+    cluster.restart_all()?;
     history.record("nemesis", "info", "heal", serde_json::json!("final"));
     // Settled: every region reads the same, with equal digests (or the time is up, and the
     // checker says what differs).

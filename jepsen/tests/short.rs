@@ -1,6 +1,6 @@
-//! A short run of the suite: three regions, increments everywhere, partitions on a seeded
-//! schedule; the counter must be valid (nothing acknowledged lost, nothing counted twice,
-//! every region equal) with equal digests.
+//! Short runs of the suite: three regions, increments everywhere, under partitions and
+//! under kill -9 with restarts, on seeded schedules; the counter must be valid (nothing
+//! acknowledged lost, nothing counted twice, every region equal) with equal digests.
 //!
 //! It runs the `gdc-node` and `gdc-coordinator` beside `gdc-jepsen`, which the workspace's
 //! `cargo test` builds there.
@@ -11,8 +11,8 @@ use gdc_jepsen::run::{Options, run, summary};
 use std::path::Path;
 use std::time::Duration;
 
-#[test]
-fn counter_under_partitions_is_valid() {
+/// Run the counter for 8 s under `nemesis` and check it.
+fn short_run(nemesis: Nemesis, seed: u64, fault: &str) {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_gdc-jepsen"))
         .parent()
         .expect("a directory")
@@ -25,8 +25,8 @@ fn counter_under_partitions_is_valid() {
         regions: 3,
         clients_per_region: 2,
         time_limit: Duration::from_secs(8),
-        nemesis: Nemesis::Partition,
-        seed: 42,
+        nemesis,
+        seed,
         out: out.path().to_path_buf(),
     })
     .expect("run");
@@ -37,7 +37,19 @@ fn counter_under_partitions_is_valid() {
     }
     let history = std::fs::read_to_string(out.path().join("history.jsonl")).expect("history");
     assert!(
-        history.lines().any(|l| l.contains("\"partition\"")),
+        history
+            .lines()
+            .any(|l| l.contains(&format!("\"f\":\"{fault}\""))),
         "the nemesis acted"
     );
+}
+
+#[test]
+fn counter_under_partitions_is_valid() {
+    short_run(Nemesis::Partition, 42, "partition");
+}
+
+#[test]
+fn counter_under_kill_9_and_restart_is_valid() {
+    short_run(Nemesis::Kill, 3, "kill");
 }
