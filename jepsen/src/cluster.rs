@@ -120,6 +120,19 @@ impl Cluster {
         }
     }
 
+    /// SIGSTOP (`true`) or SIGCONT region `i`'s node: a process that hangs, and resumes.
+    pub fn pause(&self, i: usize, stop: bool) {
+        let signal = if stop {
+            nix::sys::signal::Signal::SIGSTOP
+        } else {
+            nix::sys::signal::Signal::SIGCONT
+        };
+        let r = &self.regions[i];
+        if let Some(s) = r.server.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid() as i32), signal);
+        }
+    }
+
     /// Start region `i`'s node again, with its data, if it is down; wait until it answers.
     pub fn restart(&self, i: usize) -> Result<(), String> {
         let r = &self.regions[i];
@@ -138,9 +151,12 @@ impl Cluster {
         Ok(())
     }
 
-    /// Restart every node that is down.
+    /// Resume every node, and restart every node that is down.
     pub fn restart_all(&self) -> Result<(), String> {
-        (0..self.regions.len()).try_for_each(|i| self.restart(i))
+        (0..self.regions.len()).try_for_each(|i| {
+            self.pause(i, false);
+            self.restart(i)
+        })
     }
 
     /// Let every link carry bytes again.

@@ -17,6 +17,8 @@ pub enum Nemesis {
     Partition,
     /// kill -9 of one region's node, restarted with its data 0.5 to 2.5 s later.
     Kill,
+    /// SIGSTOP of one region's node, SIGCONT 0.5 to 2.5 s later.
+    Pause,
 }
 
 /// Run `nemesis` against `cluster` until `stop`, recording what it does.
@@ -41,6 +43,16 @@ pub fn run(
         nap(rng);
         if stop.load(Ordering::SeqCst) {
             break;
+        }
+        if nemesis == Nemesis::Pause {
+            let i = rng.range(0, cluster.regions.len() as u64) as usize;
+            cluster.pause(i, true);
+            let name = &cluster.regions[i].name;
+            history.record("nemesis", "info", "pause", json!(name));
+            nap(rng);
+            cluster.pause(i, false);
+            history.record("nemesis", "info", "resume", json!(name));
+            continue;
         }
         if nemesis == Nemesis::Kill {
             let i = rng.range(0, cluster.regions.len() as u64) as usize;

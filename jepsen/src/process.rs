@@ -77,6 +77,10 @@ impl Server {
         Ok(server)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn client(&self) -> redis::Connection {
         try_connect(self.port).expect("connect")
     }

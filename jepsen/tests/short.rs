@@ -1,5 +1,5 @@
-//! Short runs of the suite: three regions, increments everywhere, under partitions and
-//! under kill -9 with restarts, on seeded schedules; the counter must be valid (nothing
+//! Short runs of the suite: three regions, increments everywhere, under partitions, kill -9
+//! with restarts, and SIGSTOP pauses, on seeded schedules; the counter must be valid (nothing
 //! acknowledged lost, nothing counted twice, every region equal) with equal digests.
 //!
 //! It runs the `gdc-node` and `gdc-coordinator` beside `gdc-jepsen`, which the workspace's
@@ -52,4 +52,9 @@ fn counter_under_partitions_is_valid() {
 #[test]
 fn counter_under_kill_9_and_restart_is_valid() {
     short_run(Nemesis::Kill, 3, "kill");
+}
+
+#[test]
+fn counter_under_sigstop_pauses_is_valid() {
+    short_run(Nemesis::Pause, 5, "pause");
 }
