@@ -16,6 +16,21 @@ struct Member {
     sentinel: u16,
 }
 
+/// `n` members' data directories, ids (1 and up) and free ports.
+fn members(n: u64) -> (Vec<tempfile::TempDir>, Vec<Member>) {
+    let dirs = (0..n)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let members = (1..=n)
+        .map(|id| Member {
+            id,
+            listen: format!("127.0.0.1:{}", free_port()),
+            sentinel: free_port(),
+        })
+        .collect();
+    (dirs, members)
+}
+
 /// Start coordinator `m`; with an empty `cluster` it waits to be added.
 fn start(m: &Member, cluster: &str, dir: &Path) -> Server {
     start_with(m, cluster, dir, &[])
@@ -79,16 +94,7 @@ fn a_three_member_cluster_survives_its_leader_and_takes_it_back() {
         .enable_all()
         .build()
         .expect("runtime");
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    let members: Vec<Member> = (1..=3)
-        .map(|id| Member {
-            id,
-            listen: format!("127.0.0.1:{}", free_port()),
-            sentinel: free_port(),
-        })
-        .collect();
+    let (dirs, members) = members(3);
     let cluster = members
         .iter()
         .map(|m| format!("{}={}", m.id, m.listen))
@@ -239,16 +245,7 @@ fn json(text: &str) -> serde_json::Value {
 
 #[test]
 fn gdcctl_manages_instances_channels_and_members() {
-    let dirs: Vec<_> = (0..2)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    let members: Vec<Member> = (1..=2)
-        .map(|id| Member {
-            id,
-            listen: format!("127.0.0.1:{}", free_port()),
-            sentinel: free_port(),
-        })
-        .collect();
+    let (dirs, members) = members(2);
     let _first = start(
         &members[0],
         &format!("1={}", members[0].listen),
@@ -341,16 +338,7 @@ fn gdcctl_manages_instances_channels_and_members() {
 
 #[test]
 fn coordinators_over_mutual_tls_serve_only_callers_with_a_certificate_they_trust() {
-    let dirs: Vec<_> = (0..2)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    let members: Vec<Member> = (1..=2)
-        .map(|id| Member {
-            id,
-            listen: format!("127.0.0.1:{}", free_port()),
-            sentinel: free_port(),
-        })
-        .collect();
+    let (dirs, members) = members(2);
     let cluster = format!("1={},2={}", members[0].listen, members[1].listen);
     // TLS without a CA would leave members unable to call each other: refused at start.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gdc-coordinator"))

@@ -153,6 +153,16 @@ fn shop() -> Shop {
     }
 }
 
+/// Once eu's primary is up: eu's secondary (data in `dirs[1]`) and us's primary (`dirs[2]`),
+/// each holding its role at epoch 1.
+fn eu_secondary_and_us(dirs: &[tempfile::TempDir], coordinator: &str) -> (TestNode, TestNode) {
+    let eu2 = node(&dirs[1], coordinator, "eu");
+    let us1 = node(&dirs[2], coordinator, "us");
+    has_role(&mut eu2.client(), "secondary", 1);
+    has_role(&mut us1.client(), "primary", 1);
+    (eu2, us1)
+}
+
 /// eu's primaries by epoch, from the coordinator's recorded history.
 fn eu_primaries(rt: &tokio::runtime::Runtime, admin: &AdminClient) -> Vec<(u64, String)> {
     let (t, _) = rt.block_on(admin.topology()).expect("topology");
@@ -212,12 +222,9 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     let eu1 = node(&dirs[0], &coordinator.addr, "eu");
     let mut c_eu1 = eu1.client();
     has_role(&mut c_eu1, "primary", 1);
-    let us1 = node(&dirs[1], &coordinator.addr, "us");
-    let eu2 = node(&dirs[2], &coordinator.addr, "eu");
-    let (mut c_us1, mut c_eu2) = (us1.client(), eu2.client());
     // Each has its assignment once it knows the region's epoch.
-    has_role(&mut c_us1, "primary", 1);
-    has_role(&mut c_eu2, "secondary", 1);
+    let (eu2, us1) = eu_secondary_and_us(&dirs, &coordinator.addr);
+    let (mut c_us1, mut c_eu2) = (us1.client(), eu2.client());
 
     // Writes in either region reach the other, and eu's secondary (through eu's primary).
     let _: () = redis::cmd("SET")
@@ -375,13 +382,8 @@ fn a_silent_primary_is_replaced_and_fenced_when_it_returns() {
     let eu1_port = eu1.addr.port();
     let mut c_eu1 = eu1.client();
     has_role(&mut c_eu1, "primary", 1);
-    let (us1, eu2) = (
-        node(&dirs[1], &coordinator.addr, "us"),
-        node(&dirs[2], &coordinator.addr, "eu"),
-    );
+    let (eu2, us1) = eu_secondary_and_us(&dirs, &coordinator.addr);
     let (mut c_us1, mut c_eu2) = (us1.client(), eu2.client());
-    has_role(&mut c_us1, "primary", 1);
-    has_role(&mut c_eu2, "secondary", 1);
     let _: () = redis::cmd("SET")
         .arg("before")
         .arg("1")
@@ -696,11 +698,8 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
     eu1_link.delay(Duration::from_millis(150));
     let mut c_eu1 = eu1.client();
     has_role(&mut c_eu1, "primary", 1);
-    let eu2 = node(&dirs[1], &coordinator.addr, "eu");
-    let us1 = node(&dirs[2], &coordinator.addr, "us");
+    let (eu2, us1) = eu_secondary_and_us(&dirs, &coordinator.addr);
     let (mut c_eu2, mut c_us1) = (eu2.client(), us1.client());
-    has_role(&mut c_eu2, "secondary", 1);
-    has_role(&mut c_us1, "primary", 1);
     let switch = |to: Option<&str>, timeout_ms| {
         rt.block_on(gdc_coordinator::switchover::switchover(
             &admin,
