@@ -1,12 +1,17 @@
 //! The cluster under test: one coordinator and a primary per region, all real processes on
-//! 127.0.0.1. Every node's sync port is reached through a fault-injecting [`Proxy`] (the
-//! node announces the proxy's port), so the nemesis can cut what each region sends.
+//! 127.0.0.1. Every link goes through a fault-injecting [`Proxy`]: one per ordered pair of
+//! regions (the receiver dials its sender's sync port through it, by the node's test-only
+//! `--test-dial-via`), and one between each node and the coordinator. So the nemesis can
+//! cut, stall or slow any link on its own.
 
 use crate::process::{Server, free_port, try_connect, wait_for};
 use crate::proxy::Proxy;
-use gdc_proto::coordinator::ChangeRequest;
+use gdc_proto::coordinator::{ChangeRequest, TopologyRequest};
 use gdc_proto::leader::Coordinators;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 pub const TOKEN: &str = "jepsen-cluster-token";
@@ -39,6 +44,16 @@ impl Binaries {
     }
 }
 
+/// What to start.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterSpec {
+    pub regions: usize,
+    /// `--test-break` for every node (a promise broken on purpose).
+    pub broken: Option<String>,
+    /// Each region's `--test-clock-offset-ms` (missing: 0).
+    pub clock_offsets_ms: Vec<i64>,
+}
+
 /// One region's primary.
 #[derive(Debug)]
 pub struct Region {
@@ -46,31 +61,49 @@ pub struct Region {
     pub port: u16,
     sync: u16,
     dir: PathBuf,
-    /// In front of its sync port: what it sends to the other regions goes through here.
-    pub link: Proxy,
+    /// Between this node and the coordinator.
+    pub coordinator_link: Proxy,
+    /// Its wall clock's shift, in ms (used when it starts).
+    clock_offset_ms: AtomicI64,
     /// The process (`None` while it is down).
-    server: std::sync::Mutex<Option<Server>>,
+    server: Mutex<Option<Server>>,
+}
+
+/// The coordinator: a one-member Raft cluster.
+#[derive(Debug)]
+struct Coordinator {
+    listen: String,
+    sentinel: u16,
+    server: Mutex<Option<Server>>,
 }
 
 /// A running cluster; its processes are killed when it is dropped.
 #[derive(Debug)]
 pub struct Cluster {
     pub regions: Vec<Region>,
-    pub coordinator: Server,
-    pub coordinator_addr: String,
+    /// `links[&(from, to)]` carries what region `from` sends to region `to`.
+    pub links: BTreeMap<(usize, usize), Proxy>,
+    coordinator: Coordinator,
     bins: Binaries,
+    broken: Option<String>,
+    dir: PathBuf,
 }
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Cluster {
-    /// Start a coordinator and `regions` regions (`r1`, `r2`, ...) with full-mesh channels,
+    /// Start a coordinator and the regions (`r1`, `r2`, ...) with full-mesh channels,
     /// data under `dir`.
-    pub fn start(bins: &Binaries, regions: usize, dir: &Path) -> Result<Cluster, String> {
-        let (coordinator, listen, _) = start_coordinator(&bins.coordinator, dir, &[])?;
-        let names: Vec<String> = (1..=regions).map(|i| format!("r{i}")).collect();
+    pub fn start(bins: &Binaries, spec: &ClusterSpec, dir: &Path) -> Result<Cluster, String> {
+        let (listen, sentinel) = (format!("127.0.0.1:{}", free_port()), free_port());
+        let server = start_coordinator_at(&bins.coordinator, dir, &listen, sentinel, &[])?;
+        let names: Vec<String> = (1..=spec.regions).map(|i| format!("r{i}")).collect();
         let mut changes = vec![format!(r#"{{"op":"create-instance","name":"{INSTANCE}"}}"#)];
         changes.extend(
             names
@@ -78,91 +111,203 @@ impl Cluster {
                 .map(|r| format!(r#"{{"op":"add-child","instance":"{INSTANCE}","region":"{r}"}}"#)),
         );
         change_all(&listen, &changes)?;
-        let mut started = Vec::new();
-        for name in names {
-            let (port, sync) = (free_port(), free_port());
-            let link = Proxy::start(([127, 0, 0, 1], sync).into())
-                .map_err(|e| format!("cannot start a proxy: {e}"))?;
-            let node = NodeSpec {
-                region: &name,
-                port,
-                sync,
-                announced_sync: link.addr().port(),
-                dir: &dir.join(&name),
-                coordinator: &listen,
-            };
-            let server = start_node(&bins.node, &node)?;
-            wait_for(&format!("{name} to be its region's primary"), START, || {
-                (role(port).as_deref() == Some("primary")).then_some(())
-            });
-            started.push(Region {
+        let coordinator_addr: std::net::SocketAddr =
+            listen.parse().map_err(|e| format!("{listen}: {e}"))?;
+        let proxy = |target: std::net::SocketAddr| {
+            Proxy::start(target).map_err(|e| format!("cannot start a proxy: {e}"))
+        };
+        let mut regions = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            regions.push(Region {
                 name: name.clone(),
-                port,
-                sync,
-                dir: dir.join(&name),
-                link,
-                server: std::sync::Mutex::new(Some(server)),
+                port: free_port(),
+                sync: free_port(),
+                dir: dir.join(name),
+                coordinator_link: proxy(coordinator_addr)?,
+                clock_offset_ms: AtomicI64::new(spec.clock_offsets_ms.get(i).copied().unwrap_or(0)),
+                server: Mutex::new(None),
             });
         }
-        Ok(Cluster {
-            regions: started,
-            coordinator,
-            coordinator_addr: listen,
+        let mut links = BTreeMap::new();
+        for (from, f) in regions.iter().enumerate() {
+            for to in (0..regions.len()).filter(|&t| t != from) {
+                links.insert((from, to), proxy(([127, 0, 0, 1], f.sync).into())?);
+            }
+        }
+        let cluster = Cluster {
+            regions,
+            links,
+            coordinator: Coordinator {
+                listen,
+                sentinel,
+                server: Mutex::new(Some(server)),
+            },
             bins: bins.clone(),
-        })
+            broken: spec.broken.clone(),
+            dir: dir.to_path_buf(),
+        };
+        for (i, r) in cluster.regions.iter().enumerate() {
+            cluster.restart(i)?;
+            wait_for(
+                &format!("{} to be its region's primary", r.name),
+                START,
+                || (role(r.port).as_deref() == Some("primary")).then_some(()),
+            );
+        }
+        Ok(cluster)
+    }
+
+    /// The flags of region `i`'s node.
+    fn node_flags(&self, i: usize) -> Vec<String> {
+        let r = &self.regions[i];
+        let mut flags = vec![
+            "--test-clock-offset-ms".to_string(),
+            r.clock_offset_ms.load(Ordering::SeqCst).to_string(),
+        ];
+        for ((from, to), link) in &self.links {
+            if *to == i {
+                flags.push("--test-dial-via".into());
+                flags.push(format!(
+                    "127.0.0.1:{}={}",
+                    self.regions[*from].sync,
+                    link.addr()
+                ));
+            }
+        }
+        if let Some(b) = &self.broken {
+            flags.extend(["--test-break".to_string(), b.clone()]);
+        }
+        flags
     }
 
     /// SIGKILL region `i`'s node (no shutdown code runs).
     pub fn kill(&self, i: usize) {
-        let r = &self.regions[i];
-        if let Some(s) = r.server.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(s) = lock(&self.regions[i].server).take() {
             s.kill9();
+        }
+    }
+
+    /// SIGTERM region `i`'s node and wait for it to exit (a clean shutdown).
+    pub fn stop(&self, i: usize) {
+        if let Some(s) = lock(&self.regions[i].server).take() {
+            s.terminate();
         }
     }
 
     /// SIGSTOP (`true`) or SIGCONT region `i`'s node: a process that hangs, and resumes.
     pub fn pause(&self, i: usize, stop: bool) {
-        let signal = if stop {
-            nix::sys::signal::Signal::SIGSTOP
-        } else {
-            nix::sys::signal::Signal::SIGCONT
-        };
-        let r = &self.regions[i];
-        if let Some(s) = r.server.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid() as i32), signal);
+        if let Some(s) = lock(&self.regions[i].server).as_ref() {
+            s.pause(stop);
         }
+    }
+
+    /// Shift region `i`'s clock (in effect from its next start).
+    pub fn set_clock_offset(&self, i: usize, ms: i64) {
+        self.regions[i].clock_offset_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Region `i`'s clock shift, in ms.
+    pub fn clock_offset_ms(&self, i: usize) -> i64 {
+        self.regions[i].clock_offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// The largest difference between two regions' clocks, in ms.
+    pub fn clock_spread_ms(&self) -> u64 {
+        let offsets: Vec<i64> = self
+            .regions
+            .iter()
+            .map(|r| r.clock_offset_ms.load(Ordering::SeqCst))
+            .collect();
+        let (lo, hi) = (offsets.iter().min(), offsets.iter().max());
+        lo.zip(hi).map_or(0, |(lo, hi)| hi.abs_diff(*lo))
     }
 
     /// Start region `i`'s node again, with its data, if it is down; wait until it answers.
     pub fn restart(&self, i: usize) -> Result<(), String> {
         let r = &self.regions[i];
-        let mut server = r.server.lock().unwrap_or_else(|p| p.into_inner());
+        let mut server = lock(&r.server);
         if server.is_none() {
+            let extra = self.node_flags(i);
+            let coordinator = r.coordinator_link.addr().to_string();
             let spec = NodeSpec {
                 region: &r.name,
                 port: r.port,
                 sync: r.sync,
-                announced_sync: r.link.addr().port(),
+                announced_sync: r.sync,
                 dir: &r.dir,
-                coordinator: &self.coordinator_addr,
+                coordinator: &coordinator,
+                extra: &extra,
             };
             *server = Some(start_node(&self.bins.node, &spec)?);
         }
         Ok(())
     }
 
-    /// Resume every node, and restart every node that is down.
+    /// The coordinator: SIGKILL it.
+    pub fn kill_coordinator(&self) {
+        if let Some(s) = lock(&self.coordinator.server).take() {
+            s.kill9();
+        }
+    }
+
+    /// The coordinator: SIGSTOP or SIGCONT it.
+    pub fn pause_coordinator(&self, stop: bool) {
+        if let Some(s) = lock(&self.coordinator.server).as_ref() {
+            s.pause(stop);
+        }
+    }
+
+    /// Start the coordinator again with its data, if it is down.
+    pub fn restart_coordinator(&self) -> Result<(), String> {
+        let c = &self.coordinator;
+        let mut server = lock(&c.server);
+        if server.is_none() {
+            let bin = &self.bins.coordinator;
+            *server = Some(start_coordinator_at(
+                bin,
+                &self.dir,
+                &c.listen,
+                c.sentinel,
+                &[],
+            )?);
+        }
+        Ok(())
+    }
+
+    /// The coordinator's topology, as JSON.
+    pub fn topology(&self) -> Result<serde_json::Value, String> {
+        topology(&self.coordinator.listen)
+    }
+
+    /// Resume every process, and restart every one that is down.
     pub fn restart_all(&self) -> Result<(), String> {
+        self.pause_coordinator(false);
+        self.restart_coordinator()?;
         (0..self.regions.len()).try_for_each(|i| {
             self.pause(i, false);
             self.restart(i)
         })
     }
 
-    /// Let every link carry bytes again.
+    /// The links from one set of regions to another (both ways with `both`).
+    pub fn links_between(&self, a: &[usize], b: &[usize], both: bool) -> Vec<&Proxy> {
+        self.links
+            .iter()
+            .filter(|((from, to), _)| {
+                (a.contains(from) && b.contains(to)) || (both && b.contains(from) && a.contains(to))
+            })
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// Let every link carry bytes again, undelayed.
     pub fn heal_all(&self) {
+        for p in self.links.values() {
+            p.heal();
+            p.delay(Duration::ZERO);
+        }
         for r in &self.regions {
-            r.link.heal();
+            r.coordinator_link.heal();
         }
     }
 }
@@ -176,11 +321,23 @@ pub fn start_coordinator(
 ) -> Result<(Server, String, u16), String> {
     let listen = format!("127.0.0.1:{}", free_port());
     let sentinel = free_port();
+    let server = start_coordinator_at(bin, dir, &listen, sentinel, extra)?;
+    Ok((server, listen, sentinel))
+}
+
+/// [`start_coordinator`] on given ports (to start it again where it was).
+pub fn start_coordinator_at(
+    bin: &Path,
+    dir: &Path,
+    listen: &str,
+    sentinel: u16,
+    extra: &[&str],
+) -> Result<Server, String> {
     let mut flags = args(&[
         "--id",
         "1",
         "--listen",
-        &listen,
+        listen,
         "--dir",
         &dir.join("coordinator").display().to_string(),
         "--initial-cluster",
@@ -191,9 +348,7 @@ pub fn start_coordinator(
         TOKEN,
     ]);
     flags.extend(args(extra));
-    let server = Server::start(bin, &flags, sentinel)
-        .map_err(|e| format!("cannot start the coordinator: {e}"))?;
-    Ok((server, listen, sentinel))
+    Server::start(bin, &flags, sentinel).map_err(|e| format!("cannot start the coordinator: {e}"))
 }
 
 /// A node of [`INSTANCE`] run by a coordinator.
@@ -206,35 +361,35 @@ pub struct NodeSpec<'a> {
     pub announced_sync: u16,
     pub dir: &'a Path,
     pub coordinator: &'a str,
+    /// More flags.
+    pub extra: &'a [String],
 }
 
 /// Start a node (`appendfsync always`) and wait until it answers PING.
 pub fn start_node(bin: &Path, n: &NodeSpec<'_>) -> Result<Server, String> {
-    Server::start(
-        bin,
-        &args(&[
-            "--region",
-            n.region,
-            "--port",
-            &n.port.to_string(),
-            "--sync-port",
-            &n.sync.to_string(),
-            "--announce-sync-port",
-            &n.announced_sync.to_string(),
-            "--dir",
-            &n.dir.display().to_string(),
-            "--coordinator",
-            n.coordinator,
-            "--instance",
-            INSTANCE,
-            "--cluster-token",
-            TOKEN,
-            "--appendfsync",
-            "always",
-        ]),
-        n.port,
-    )
-    .map_err(|e| format!("cannot start a node of {}: {e}", n.region))
+    let mut flags = args(&[
+        "--region",
+        n.region,
+        "--port",
+        &n.port.to_string(),
+        "--sync-port",
+        &n.sync.to_string(),
+        "--announce-sync-port",
+        &n.announced_sync.to_string(),
+        "--dir",
+        &n.dir.display().to_string(),
+        "--coordinator",
+        n.coordinator,
+        "--instance",
+        INSTANCE,
+        "--cluster-token",
+        TOKEN,
+        "--appendfsync",
+        "always",
+    ]);
+    flags.extend(n.extra.iter().cloned());
+    Server::start(bin, &flags, n.port)
+        .map_err(|e| format!("cannot start a node of {}: {e}", n.region))
 }
 
 /// The node's `gdc_role`, if it answers.
@@ -244,6 +399,21 @@ pub fn role(port: u16) -> Option<String> {
     info.lines()
         .find_map(|l| l.strip_prefix("gdc_role:"))
         .map(|r| r.trim().to_string())
+}
+
+/// The coordinators' topology (docs/coordinator.md, "Topology"), as JSON.
+pub fn topology(coordinator: &str) -> Result<serde_json::Value, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let coordinators = Coordinators::new(vec![coordinator.to_string()], TOKEN)?;
+    let reply = runtime.block_on(
+        coordinators.at_leader(Some(Duration::from_secs(10)), |mut c| async move {
+            c.topology(TopologyRequest {}).await
+        }),
+    )?;
+    serde_json::from_str(&reply.json).map_err(|e| format!("the topology: {e}"))
 }
 
 /// Commit topology changes (JSON, as docs/coordinator.md lists them), in order.

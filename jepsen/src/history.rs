@@ -44,9 +44,14 @@ impl History {
             kind,
             f: f.to_string(),
             value,
-            time_ms: self.start.elapsed().as_secs_f64() * 1e3,
+            time_ms: self.elapsed_ms(),
         };
         self.ops.lock().unwrap_or_else(|p| p.into_inner()).push(op);
+    }
+
+    /// Milliseconds since the run began.
+    pub fn elapsed_ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1e3
     }
 
     pub fn ops(&self) -> Vec<Op> {
@@ -68,4 +73,56 @@ impl Default for History {
     fn default() -> History {
         History::new()
     }
+}
+
+/// An operation with its completion: an `invoke` paired with the `ok`, `fail` or `info`
+/// that ended it (each process has at most one operation in flight).
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub process: String,
+    pub f: String,
+    /// What was asked.
+    pub asked: serde_json::Value,
+    /// `ok`, `fail` or `info`; `info` too for an operation still in flight at the end.
+    pub outcome: &'static str,
+    /// What the completion recorded (a read's result, for instance).
+    pub seen: serde_json::Value,
+    pub start_ms: f64,
+    pub end_ms: f64,
+}
+
+impl Call {
+    pub fn ok(&self) -> bool {
+        self.outcome == "ok"
+    }
+
+    /// Whether it may have taken effect (acknowledged or unknown).
+    pub fn maybe(&self) -> bool {
+        self.outcome != "fail"
+    }
+}
+
+/// The clients' operations (not the nemesis's), in the order they were invoked.
+pub fn calls(ops: &[Op]) -> Vec<Call> {
+    let mut calls: Vec<Call> = Vec::new();
+    let mut open: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for op in ops.iter().filter(|o| o.process != "nemesis") {
+        if op.kind == "invoke" {
+            open.insert(&op.process, calls.len());
+            calls.push(Call {
+                process: op.process.clone(),
+                f: op.f.clone(),
+                asked: op.value.clone(),
+                outcome: "info",
+                seen: serde_json::Value::Null,
+                start_ms: op.time_ms,
+                end_ms: f64::INFINITY,
+            });
+        } else if let Some(i) = open.remove(op.process.as_str()) {
+            calls[i].outcome = op.kind;
+            calls[i].seen = op.value.clone();
+            calls[i].end_ms = op.time_ms;
+        }
+    }
+    calls
 }

@@ -5,11 +5,15 @@
 //! and runs that tie them together and write their reports ([`run`]). Also the process
 //! helpers the other crates' tests use ([`process`]).
 
+pub mod client;
 pub mod cluster;
-pub mod counter;
 pub mod history;
+pub mod matrix;
 pub mod nemesis;
 pub mod process;
 pub mod proxy;
+pub mod report;
 pub mod rng;
 pub mod run;
+pub mod safety;
+pub mod workload;

@@ -1,90 +1,330 @@
-//! Faults, on a schedule drawn from the run's seed.
+//! Faults, on a schedule drawn from the run's seed. Each nemesis repeats: wait 0.5 to
+//! 2.5 s, inject a fault, hold it 0.5 to 2.5 s, heal it; every action is recorded in the
+//! history (process `nemesis`).
 
 use crate::cluster::Cluster;
 use crate::history::History;
+use crate::proxy::Proxy;
 use crate::rng::Rng;
+use serde::Serialize;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Which faults a run injects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Nemesis {
     /// None: the baseline.
     None,
-    /// Partitions: one region's sending cut (a one-way partition), or every link cut (all
-    /// regions apart), for 0.5 to 2.5 s, then healed for as long.
+    /// Partitions of the links between regions, of one shape at a time: one region
+    /// isolated, halves, one region's sending cut (one-way), a bridge (two regions apart,
+    /// a third seeing both), or every region apart.
     Partition,
-    /// kill -9 of one region's node, restarted with its data 0.5 to 2.5 s later.
+    /// Flapping links: random links cut and healed every 50 to 300 ms.
+    Flapping,
+    /// WAN delay: every link delayed 50 to 150 ms, redrawn every 0.2 to 1 s (jitter).
+    Delay,
+    /// kill -9 of one region's node, restarted with its data later.
     Kill,
-    /// SIGSTOP of one region's node, SIGCONT 0.5 to 2.5 s later.
+    /// SIGSTOP of one region's node, SIGCONT later.
     Pause,
+    /// Every node in turn stopped (SIGTERM) and started again, each back as primary
+    /// before the next.
+    Restarts,
+    /// The coordinator killed (kill -9) and restarted, paused, or cut off from the nodes.
+    Coordinator,
+    /// Clock skew: every node started with its wall clock shifted by up to ±1 s, and
+    /// now and then one restarted (kill -9) with a new shift.
+    Skew,
 }
 
-/// Run `nemesis` against `cluster` until `stop`, recording what it does.
+pub const ALL: [Nemesis; 9] = [
+    Nemesis::None,
+    Nemesis::Partition,
+    Nemesis::Flapping,
+    Nemesis::Delay,
+    Nemesis::Kill,
+    Nemesis::Pause,
+    Nemesis::Restarts,
+    Nemesis::Coordinator,
+    Nemesis::Skew,
+];
+
+/// The largest clock shift the skew nemesis gives a node.
+pub const SKEW_MAX_MS: i64 = 1000;
+
+impl Nemesis {
+    pub fn name(self) -> &'static str {
+        match self {
+            Nemesis::None => "none",
+            Nemesis::Partition => "partition",
+            Nemesis::Flapping => "flapping",
+            Nemesis::Delay => "delay",
+            Nemesis::Kill => "kill",
+            Nemesis::Pause => "pause",
+            Nemesis::Restarts => "restarts",
+            Nemesis::Coordinator => "coordinator",
+            Nemesis::Skew => "skew",
+        }
+    }
+
+    /// Each region's clock shift at the start (`rng` is the run's).
+    pub fn clock_offsets_ms(self, regions: usize, rng: &mut Rng) -> Vec<i64> {
+        match self {
+            Nemesis::Skew => (0..regions).map(|_| skew(rng)).collect(),
+            _ => vec![0; regions],
+        }
+    }
+}
+
+fn skew(rng: &mut Rng) -> i64 {
+    rng.range(0, 2 * SKEW_MAX_MS as u64 + 1) as i64 - SKEW_MAX_MS
+}
+
+/// What the nemesis does, with the run's stop flag.
+struct Ctx<'a> {
+    cluster: &'a Cluster,
+    rng: &'a mut Rng,
+    history: &'a History,
+    stop: &'a AtomicBool,
+}
+
+impl Ctx<'_> {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Wait `lo..hi` ms, or less if the run stops.
+    fn nap(&mut self, lo: u64, hi: u64) {
+        let end = Instant::now() + Duration::from_millis(self.rng.range(lo, hi));
+        while Instant::now() < end && !self.stopped() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn record(&self, f: &str, value: serde_json::Value) {
+        self.history.record("nemesis", "info", f, value);
+    }
+
+    fn region(&mut self) -> usize {
+        self.rng.range(0, self.cluster.regions.len() as u64) as usize
+    }
+
+    fn name(&self, i: usize) -> &str {
+        &self.cluster.regions[i].name
+    }
+
+    fn names(&self, is: &[usize]) -> Vec<String> {
+        is.iter().map(|&i| self.name(i).to_string()).collect()
+    }
+}
+
+/// Run `nemesis` against `cluster` until `stop`, recording what it does. Returns the
+/// largest difference between two nodes' clocks it caused, in ms.
 pub fn run(
     nemesis: Nemesis,
     cluster: &Cluster,
     rng: &mut Rng,
     history: &History,
     stop: &AtomicBool,
-) {
-    if nemesis == Nemesis::None {
-        return;
-    }
-    let nap = |rng: &mut Rng| {
-        let ms = rng.range(500, 2500);
-        let end = std::time::Instant::now() + Duration::from_millis(ms);
-        while std::time::Instant::now() < end && !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+) -> u64 {
+    let mut x = Ctx {
+        cluster,
+        rng,
+        history,
+        stop,
     };
-    while !stop.load(Ordering::SeqCst) {
-        nap(rng);
-        if stop.load(Ordering::SeqCst) {
+    let mut spread = cluster.clock_spread_ms();
+    if nemesis == Nemesis::None {
+        return spread;
+    }
+    if nemesis == Nemesis::Skew {
+        let offsets: Vec<_> = (0..cluster.regions.len())
+            .map(|i| json!([x.name(i), cluster.clock_offset_ms(i)]))
+            .collect();
+        x.record(
+            "skew",
+            json!({ "offsets_ms": offsets, "spread_ms": spread }),
+        );
+    }
+    while !x.stopped() {
+        x.nap(500, 2500);
+        if x.stopped() {
             break;
         }
-        if nemesis == Nemesis::Pause {
-            let i = rng.range(0, cluster.regions.len() as u64) as usize;
-            cluster.pause(i, true);
-            let name = &cluster.regions[i].name;
-            history.record("nemesis", "info", "pause", json!(name));
-            nap(rng);
-            cluster.pause(i, false);
-            history.record("nemesis", "info", "resume", json!(name));
-            continue;
-        }
-        if nemesis == Nemesis::Kill {
-            let i = rng.range(0, cluster.regions.len() as u64) as usize;
-            cluster.kill(i);
-            let name = &cluster.regions[i].name;
-            history.record("nemesis", "info", "kill", json!(name));
-            nap(rng);
-            let restarted = cluster.restart(i);
-            history.record(
-                "nemesis",
-                "info",
-                "restart",
-                json!({ "region": name, "ok": restarted.is_ok() }),
-            );
-            continue;
-        }
-        let pick = rng.range(0, cluster.regions.len() as u64 + 1) as usize;
-        let cut: Vec<&str> = match cluster.regions.get(pick) {
-            Some(r) => {
-                r.link.cut();
-                vec![r.name.as_str()]
+        match nemesis {
+            Nemesis::None => {}
+            Nemesis::Partition => partition(&mut x),
+            Nemesis::Flapping => flapping(&mut x),
+            Nemesis::Delay => delay(&mut x),
+            Nemesis::Kill => {
+                let i = x.region();
+                cluster.kill(i);
+                x.record("kill", json!(x.name(i)));
+                x.nap(500, 2500);
+                let ok = cluster.restart(i).is_ok();
+                x.record("restart", json!({ "region": x.name(i), "ok": ok }));
             }
-            None => {
-                for r in &cluster.regions {
-                    r.link.cut();
+            Nemesis::Pause => {
+                let i = x.region();
+                cluster.pause(i, true);
+                x.record("pause", json!(x.name(i)));
+                x.nap(500, 2500);
+                cluster.pause(i, false);
+                x.record("resume", json!(x.name(i)));
+            }
+            Nemesis::Restarts => {
+                for i in 0..cluster.regions.len() {
+                    cluster.stop(i);
+                    x.record("stop", json!(x.name(i)));
+                    let ok = cluster.restart(i).is_ok();
+                    x.record("restart", json!({ "region": x.name(i), "ok": ok }));
+                    let port = cluster.regions[i].port;
+                    let end = Instant::now() + Duration::from_secs(30);
+                    while crate::cluster::role(port).as_deref() != Some("primary")
+                        && Instant::now() < end
+                    {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
                 }
-                cluster.regions.iter().map(|r| r.name.as_str()).collect()
             }
-        };
-        history.record("nemesis", "info", "partition", json!({ "cut": cut }));
-        nap(rng);
-        cluster.heal_all();
-        history.record("nemesis", "info", "heal", json!(null));
+            Nemesis::Coordinator => coordinator(&mut x),
+            Nemesis::Skew => {
+                let i = x.region();
+                let ms = skew(x.rng);
+                cluster.kill(i);
+                cluster.set_clock_offset(i, ms);
+                let ok = cluster.restart(i).is_ok();
+                spread = spread.max(cluster.clock_spread_ms());
+                x.record(
+                    "skew",
+                    json!({ "region": x.name(i), "offset_ms": ms, "ok": ok, "spread_ms": spread }),
+                );
+            }
+        }
+    }
+    spread
+}
+
+fn cut(links: &[&Proxy]) {
+    for l in links {
+        l.cut();
+    }
+}
+
+/// One partition of a shape drawn from the seed, held, then healed.
+fn partition(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    let n = c.regions.len();
+    let all: Vec<usize> = (0..n).collect();
+    let i = x.region();
+    let others: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
+    let (shape, links, groups) = match x.rng.range(0, 5) {
+        0 => (
+            "isolated",
+            c.links_between(&[i], &others, true),
+            vec![vec![i], others],
+        ),
+        1 => {
+            // Halves: a random split into two non-empty groups.
+            let mut a = vec![i];
+            for &j in &others {
+                if a.len() < n - 1 && x.rng.range(0, 2) == 0 {
+                    a.push(j);
+                }
+            }
+            let b: Vec<usize> = all.iter().copied().filter(|j| !a.contains(j)).collect();
+            ("halves", c.links_between(&a, &b, true), vec![a, b])
+        }
+        2 => (
+            "one-way",
+            c.links_between(&[i], &others, false),
+            vec![vec![i], others],
+        ),
+        3 if n >= 3 => {
+            // A bridge: `i` sees everyone; the others are split and see only `i` and
+            // their own side.
+            let (a, b) = others.split_at(others.len() / 2);
+            (
+                "bridge",
+                c.links_between(a, b, true),
+                vec![a.to_vec(), vec![i], b.to_vec()],
+            )
+        }
+        _ => {
+            let links = c.links.values().collect();
+            ("apart", links, all.iter().map(|&j| vec![j]).collect())
+        }
+    };
+    cut(&links);
+    let groups: Vec<Vec<String>> = groups.iter().map(|g| x.names(g)).collect();
+    x.record("partition", json!({ "shape": shape, "groups": groups }));
+    x.nap(500, 2500);
+    c.heal_all();
+    x.record("heal", json!(null));
+}
+
+/// Links cut and healed quickly, for as long as a partition would last.
+fn flapping(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    x.record("flapping", json!("start"));
+    let end = Instant::now() + Duration::from_millis(x.rng.range(1000, 3000));
+    while Instant::now() < end && !x.stopped() {
+        for l in c.links.values() {
+            if x.rng.range(0, 2) == 0 {
+                l.cut();
+            } else {
+                l.heal();
+            }
+        }
+        x.nap(50, 300);
+    }
+    c.heal_all();
+    x.record("heal", json!(null));
+}
+
+/// WAN latency with jitter on every link, for a while.
+fn delay(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    x.record("delay", json!("start"));
+    let end = Instant::now() + Duration::from_millis(x.rng.range(1000, 4000));
+    while Instant::now() < end && !x.stopped() {
+        for l in c.links.values() {
+            l.delay(Duration::from_millis(x.rng.range(50, 151)));
+        }
+        x.nap(200, 1000);
+    }
+    c.heal_all();
+    x.record("heal", json!(null));
+}
+
+/// The coordinator killed and restarted, paused, or cut off from every node.
+fn coordinator(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    match x.rng.range(0, 3) {
+        0 => {
+            c.kill_coordinator();
+            x.record("kill", json!("coordinator"));
+            x.nap(500, 2500);
+            let ok = c.restart_coordinator().is_ok();
+            x.record("restart", json!({ "coordinator": true, "ok": ok }));
+        }
+        1 => {
+            c.pause_coordinator(true);
+            x.record("pause", json!("coordinator"));
+            x.nap(500, 2500);
+            c.pause_coordinator(false);
+            x.record("resume", json!("coordinator"));
+        }
+        _ => {
+            for r in &c.regions {
+                r.coordinator_link.cut();
+            }
+            x.record("partition", json!({ "shape": "coordinator-cut-off" }));
+            x.nap(500, 2500);
+            c.heal_all();
+            x.record("heal", json!(null));
+        }
     }
 }

@@ -91,6 +91,25 @@ impl Server {
         self.child.wait().expect("reap");
     }
 
+    /// SIGTERM, and wait for the process to exit.
+    pub fn terminate(mut self) {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+
+    /// SIGSTOP (`true`: it hangs) or SIGCONT (it resumes).
+    pub fn pause(&self, stop: bool) {
+        self.signal(if stop {
+            nix::sys::signal::Signal::SIGSTOP
+        } else {
+            nix::sys::signal::Signal::SIGCONT
+        });
+    }
+
+    fn signal(&self, s: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), s);
+    }
+
     /// SHUTDOWN, and the exit status once the process has ended.
     pub fn shutdown(mut self) -> io::Result<ExitStatus> {
         let _ = redis::cmd("SHUTDOWN").query::<()>(&mut self.client());

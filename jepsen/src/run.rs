@@ -1,142 +1,280 @@
 //! One run: start a cluster, run the workload's clients in every region while the nemesis
-//! injects faults, heal, wait for the regions to settle, check, and write the report
-//! (`history.jsonl`, `results.json`, `summary.txt`) to the run's directory.
+//! injects faults and a monitor samples each region's replication lag, heal, wait for the
+//! regions to settle, check, and write the report (`history.jsonl`, `results.json`,
+//! `summary.txt`, `finals.json`, plots) to the run's directory.
 
-use crate::cluster::{Binaries, Cluster};
-use crate::counter;
-use crate::history::History;
+use crate::client::Client;
+use crate::cluster::{Binaries, Cluster, ClusterSpec};
+use crate::history::{self, History};
 use crate::nemesis::{self, Nemesis};
 use crate::process::try_connect;
 use crate::rng::Rng;
+use crate::workload::{Verdict, Workload};
 use serde::Serialize;
+use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long the regions are given to agree once every fault is healed.
 const SETTLE: Duration = Duration::from_secs(60);
+/// How often the monitor samples lag.
+const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// How far apart two writes must start, beyond the nodes' clock skew, for the history to
+/// be sure of their HLC order (clock reads, and milliseconds rounding).
+const CLOCK_SLACK_MS: f64 = 5.0;
 
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub bins: Binaries,
+    pub workload: Workload,
+    pub nemesis: Nemesis,
     pub regions: usize,
     pub clients_per_region: usize,
     /// How long the clients and the nemesis run.
     pub time_limit: Duration,
-    pub nemesis: Nemesis,
     pub seed: u64,
     /// The run's directory (the cluster's data goes in `data/`).
     pub out: PathBuf,
+    /// A test-only way for every node to break a promise (`gdc-node --test-break`), so the
+    /// checkers can be seen to catch it.
+    pub broken: Option<String>,
 }
 
 /// What a run found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     pub seed: u64,
-    pub workload: &'static str,
-    pub nemesis: String,
+    pub workload: Workload,
+    pub nemesis: Nemesis,
+    pub time_limit_s: f64,
     pub valid: bool,
-    pub counter: counter::Verdict,
+    /// Every region's final reads and digest equal.
+    pub converged: bool,
+    pub verdict: Verdict,
     /// Each region's GDC.DIGEST of database 0 after settling.
     pub digests: PerRegion<String>,
-    pub digests_equal: bool,
+    pub operations: usize,
+    pub faults: usize,
+    pub broken: Option<String>,
 }
 
 /// Per region, in order: its name and a value read there.
-type PerRegion<T> = Vec<(String, T)>;
+pub type PerRegion<T> = Vec<(String, T)>;
 
-/// Each region's counter and digest, if every region answers.
-fn finals(cluster: &Cluster) -> Option<(PerRegion<i64>, PerRegion<String>)> {
+/// One lag sample: when, which region, how far behind its inbound channels are at most.
+#[derive(Clone, Debug, Serialize)]
+pub struct LagSample {
+    pub time_ms: f64,
+    pub region: String,
+    pub ms_behind: i64,
+}
+
+/// Each region's final reads and digest, if every region answers.
+fn finals(cluster: &Cluster, w: Workload) -> Option<(PerRegion<Value>, PerRegion<String>)> {
     let mut values = Vec::new();
     let mut digests = Vec::new();
     for r in &cluster.regions {
         let mut c = try_connect(r.port)?;
-        let v: Option<i64> = redis::cmd("GET").arg(counter::KEY).query(&mut c).ok()?;
+        let v = w.read_final(&mut c).ok()?;
         let d: String = redis::cmd("GDC.DIGEST").arg(0).query(&mut c).ok()?;
-        values.push((r.name.clone(), v.unwrap_or(0)));
+        values.push((r.name.clone(), v));
         digests.push((r.name.clone(), d));
     }
     Some((values, digests))
 }
 
+fn all_equal<T: PartialEq>(v: &PerRegion<T>) -> bool {
+    v.windows(2).all(|w| w[0].1 == w[1].1)
+}
+
+/// The most any inbound channel of the node on `port` is behind, in ms.
+fn ms_behind(port: u16) -> Option<i64> {
+    let mut c = try_connect(port)?;
+    let channels: Vec<Vec<redis::Value>> = redis::cmd("GDC.CHANNELS").query(&mut c).ok()?;
+    let mut most = 0;
+    for ch in channels {
+        let fields: Vec<(String, redis::Value)> = ch
+            .chunks(2)
+            .filter_map(|kv| match kv {
+                [redis::Value::BulkString(k), v] => {
+                    Some((String::from_utf8_lossy(k).into_owned(), v.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let inbound = fields
+            .iter()
+            .any(|(k, v)| k == "direction" && *v == redis::Value::BulkString(b"in".to_vec()));
+        for (k, v) in &fields {
+            if let (true, "ms_behind", redis::Value::Int(n)) = (inbound, k.as_str(), v) {
+                most = most.max(*n);
+            }
+        }
+    }
+    Some(most)
+}
+
 pub fn run(o: &Options) -> Result<Outcome, String> {
     std::fs::create_dir_all(o.out.join("data"))
         .map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
-    let cluster = Cluster::start(&o.bins, o.regions, &o.out.join("data"))?;
+    let mut rng = Rng::new(o.seed);
+    let spec = ClusterSpec {
+        regions: o.regions,
+        broken: o.broken.clone(),
+        clock_offsets_ms: o.nemesis.clock_offsets_ms(o.regions, &mut rng),
+    };
+    let cluster = Cluster::start(&o.bins, &spec, &o.out.join("data"))?;
     let history = History::new();
     let stop = AtomicBool::new(false);
-    let mut rng = Rng::new(o.seed);
-    std::thread::scope(|s| {
+    let lag: Mutex<Vec<LagSample>> = Mutex::new(Vec::new());
+    let skew_ms = std::thread::scope(|s| {
         for (r, region) in cluster.regions.iter().enumerate() {
             for k in 0..o.clients_per_region {
                 let (history, stop) = (&history, &stop);
                 let id = r * o.clients_per_region + k;
-                s.spawn(move || counter::client(id, region.port, history, stop));
+                s.spawn(move || {
+                    let mut c = Client::new(id, region.port, history, stop, o.seed);
+                    o.workload.client(&mut c);
+                });
             }
         }
-        let (cluster, history, stop, rng) = (&cluster, &history, &stop, &mut rng);
-        s.spawn(move || nemesis::run(o.nemesis, cluster, rng, history, stop));
+        let (cluster_ref, history_ref, stop_ref, lag_ref) = (&cluster, &history, &stop, &lag);
+        s.spawn(move || {
+            while !stop_ref.load(Ordering::SeqCst) {
+                for r in &cluster_ref.regions {
+                    if let Some(ms) = ms_behind(r.port) {
+                        let sample = LagSample {
+                            time_ms: history_ref.elapsed_ms(),
+                            region: r.name.clone(),
+                            ms_behind: ms,
+                        };
+                        lag_ref
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(sample);
+                    }
+                }
+                std::thread::sleep(SAMPLE_EVERY);
+            }
+        });
+        let rng = &mut rng;
+        let nemesis =
+            s.spawn(move || nemesis::run(o.nemesis, cluster_ref, rng, history_ref, stop_ref));
         // The run's length: the workload runs this long (not a wait for a condition).
         std::thread::sleep(o.time_limit);
         stop.store(true, Ordering::SeqCst);
+        nemesis.join().unwrap_or(0)
     });
     cluster.heal_all();
     cluster.restart_all()?;
     history.record("nemesis", "info", "heal", serde_json::json!("final"));
+    // Keys with a TTL must have expired before they are looked for: let that time pass.
+    if o.workload.quiesce_ms() > 0 {
+        std::thread::sleep(Duration::from_millis(o.workload.quiesce_ms() + skew_ms));
+    }
     // Settled: every region reads the same, with equal digests (or the time is up, and the
     // checker says what differs).
     let deadline = Instant::now() + SETTLE;
     let (values, digests) = loop {
-        let now = finals(&cluster);
-        let agreed = now.as_ref().is_some_and(|(v, d)| {
-            v.windows(2).all(|w| w[0].1 == w[1].1) && d.windows(2).all(|w| w[0].1 == w[1].1)
-        });
+        let now = finals(&cluster, o.workload);
+        let agreed = now
+            .as_ref()
+            .is_some_and(|(v, d)| all_equal(v) && all_equal(d));
         if agreed || Instant::now() >= deadline {
             break now.ok_or("a region does not answer after healing")?;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     let ops = history.ops();
-    let counter = counter::check(&ops, values);
-    let digests_equal = digests.windows(2).all(|w| w[0].1 == w[1].1);
+    let calls = history::calls(&ops);
+    let slack_ms = skew_ms as f64 + CLOCK_SLACK_MS;
+    let mut verdict = o.workload.check(&calls, &values, slack_ms);
+    let converged = all_equal(&values) && all_equal(&digests);
+    if !all_equal(&values) {
+        let names: Vec<&str> = values.iter().map(|(r, _)| r.as_str()).collect();
+        verdict.anomaly(format!(
+            "regions did not converge: their final reads differ ({names:?}; see finals.json)"
+        ));
+    } else if !all_equal(&digests) {
+        verdict.anomaly(format!(
+            "regions read the same but digests differ: {digests:?}"
+        ));
+    }
+    // Coordinator safety, over the primaries the coordinators recorded.
+    let topology = cluster.topology()?;
+    for a in crate::safety::check(&topology) {
+        verdict.anomaly(format!("coordinator: {a}"));
+    }
+    verdict.stat(
+        "primary_changes",
+        topology["history"].as_array().map_or(0, Vec::len) as u64,
+    );
+    verdict.valid = verdict.anomalies.is_empty();
     let outcome = Outcome {
         seed: o.seed,
-        workload: "counter",
-        nemesis: format!("{:?}", o.nemesis).to_lowercase(),
-        valid: counter.valid && digests_equal,
-        counter,
+        workload: o.workload,
+        nemesis: o.nemesis,
+        time_limit_s: o.time_limit.as_secs_f64(),
+        valid: verdict.valid,
+        converged,
+        verdict,
         digests,
-        digests_equal,
+        operations: calls.len(),
+        faults: ops.iter().filter(|op| op.process == "nemesis").count(),
+        broken: o.broken.clone(),
     };
-    history
-        .write(&o.out.join("history.jsonl"))
-        .map_err(|e| format!("cannot write the history: {e}"))?;
-    let results = serde_json::to_string_pretty(&outcome).map_err(|e| e.to_string())?;
-    std::fs::write(o.out.join("results.json"), results + "\n")
-        .and_then(|()| std::fs::write(o.out.join("summary.txt"), summary(&outcome)))
-        .map_err(|e| format!("cannot write the results: {e}"))?;
+    let lag = lag.into_inner().unwrap_or_else(|p| p.into_inner());
+    let write = || -> std::io::Result<()> {
+        history.write(&o.out.join("history.jsonl"))?;
+        std::fs::write(o.out.join("results.json"), pretty(&outcome))?;
+        std::fs::write(o.out.join("finals.json"), pretty(&values))?;
+        std::fs::write(o.out.join("lag.json"), pretty(&lag))?;
+        std::fs::write(o.out.join("summary.txt"), summary(&outcome))?;
+        crate::report::plots(&o.out, &ops, &calls, &lag)
+    };
+    write().map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(outcome)
+}
+
+/// Pretty JSON, with a final newline.
+fn pretty<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
 }
 
 /// The run in a few lines, for people.
 pub fn summary(o: &Outcome) -> String {
-    let c = &o.counter;
     let mut s = format!(
-        "workload {} nemesis {} seed {}: {}\n\
-         increments: {} acknowledged, {} unknown, {} failed; finals {:?}; digests {}\n",
-        o.workload,
-        o.nemesis,
+        "workload {} nemesis {} seed {}{}: {}\n{} operations, {} nemesis events; converged: {}\n",
+        o.workload.name(),
+        o.nemesis.name(),
         o.seed,
+        o.broken
+            .as_deref()
+            .map(|b| format!(" (broken on purpose: {b})"))
+            .unwrap_or_default(),
         if o.valid { "valid" } else { "INVALID" },
-        c.acknowledged,
-        c.unknown,
-        c.failed,
-        c.finals,
-        if o.digests_equal { "equal" } else { "DIFFER" },
+        o.operations,
+        o.faults,
+        o.converged,
     );
-    for a in &c.anomalies {
+    let stats: Vec<String> = o
+        .verdict
+        .stats
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    s.push_str(&format!("{}\n", stats.join(" ")));
+    for a in o.verdict.anomalies.iter().take(20) {
         s.push_str(&format!("anomaly: {a}\n"));
+    }
+    if o.verdict.anomalies.len() > 20 {
+        s.push_str(&format!(
+            "... and {} more anomalies (results.json)\n",
+            o.verdict.anomalies.len() - 20
+        ));
     }
     s
 }

@@ -311,6 +311,9 @@ pub struct Binlog {
     /// A write failed part way: what follows in the file would sit after a torn frame, so
     /// nothing more is appended until the node restarts (and cuts the tail).
     failed: bool,
+    /// Broken on purpose (`--test-break ack-before-write`): since when acknowledged
+    /// records have been held in memory.
+    held_since: Option<std::time::Instant>,
 }
 
 fn segment_name(seq: u64) -> String {
@@ -472,6 +475,7 @@ impl Binlog {
             scratch: Vec::new(),
             appended_bytes: 0,
             failed: false,
+            held_since: None,
         };
         Ok((log, cut))
     }
@@ -549,6 +553,14 @@ impl Binlog {
     /// End of a batch: hand what was appended to the OS (so a crash of this process loses
     /// nothing), and with `always`, force it to disk before the caller replies.
     pub fn commit(&mut self) -> Result<(), BinlogError> {
+        if crate::testing::ack_before_write() && !self.out.buffer().is_empty() {
+            // Broken on purpose: replies go out while the records wait in memory.
+            let since = *self.held_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() < crate::testing::HOLD {
+                return Ok(());
+            }
+            self.held_since = None;
+        }
         if !self.out.buffer().is_empty() {
             if let Err(e) = self.out.flush() {
                 self.failed = true;

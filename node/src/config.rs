@@ -59,6 +59,11 @@ pub struct Config {
     /// `anti-entropy-interval-ms`: how often each inbound channel compares digests with
     /// its peer and repairs what differs (0: never).
     pub anti_entropy_interval_ms: u64,
+    /// `expire-grace-ms`: on a node with channels, how long after its expiry an expired
+    /// key is removed from memory (it reads as missing from the expiry on). Until then an
+    /// EXPIRE or PERSIST made elsewhere just before the expiry, still on its way, wins as
+    /// the TTL rules say; a removal made at the expiry itself would delete the key under it.
+    pub expire_grace_ms: u64,
     /// `enable-debug-command`: whether GDC.DEBUG (test hooks that change data behind the
     /// binlog's back) is accepted. Off by default, as Redis's DEBUG is.
     pub debug_command: bool,
@@ -69,6 +74,8 @@ pub struct Config {
     /// requires client certificates it signed (mTLS), and channels dial peers over TLS,
     /// checking their certificates against it.
     pub tls_ca: Option<PathBuf>,
+    /// Hooks for the consistency suite (`--test-*` flags only): see [`crate::testing`].
+    pub testing: crate::testing::Testing,
 }
 
 pub use gdc_proto::tls::TlsFiles;
@@ -123,10 +130,12 @@ impl Default for Config {
             binlog_retention_bytes: 8 * 1024 * 1024 * 1024,
             binlog_retention_secs: 7 * 24 * 3600,
             anti_entropy_interval_ms: 60_000,
+            expire_grace_ms: 5000,
             debug_command: false,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
+            testing: Default::default(),
         }
     }
 }
@@ -248,6 +257,7 @@ impl Config {
                 "binlog-retention-bytes" => self.binlog_retention_bytes = size()?,
                 "binlog-retention-secs" => self.binlog_retention_secs = int()?,
                 "anti-entropy-interval-ms" => self.anti_entropy_interval_ms = int()?,
+                "expire-grace-ms" => self.expire_grace_ms = int()?,
                 "enable-debug-command" => {
                     self.debug_command = match v {
                         toml::Value::Boolean(b) => *b,

@@ -15,6 +15,7 @@ pub mod server;
 pub mod snapshot;
 pub mod store;
 pub mod sync;
+pub mod testing;
 
 pub use config::Config;
 pub use server::Node;

@@ -553,9 +553,10 @@ impl Node {
             let removed = if self.shared().sync.role() == crate::sync::Role::Secondary {
                 0
             } else {
-                store.remove_expired(now_ms(), EXPIRED_PER_CYCLE_MAX)
+                let grace = self.shared().config.expire_grace_ms;
+                store.remove_expired(now_ms(), grace, EXPIRED_PER_CYCLE_MAX)
             };
-            if removed > 0 {
+            if removed > 0 || crate::testing::ack_before_write() {
                 debug!(removed, "removed expired keys");
                 if let Err(e) = store.commit() {
                     error!(error = %e, "binlog commit failed");

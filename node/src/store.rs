@@ -59,11 +59,12 @@ pub fn set_binlog_base(meta: &sled::Db, seq: u64, base: &VersionVector) -> Resul
     Ok(())
 }
 
-/// Unix time in milliseconds.
+/// Unix time in milliseconds (shifted by `--test-clock-offset-ms`, which only tests set).
 pub fn now_ms() -> u64 {
-    SystemTime::now()
+    let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| d.as_millis() as u64);
+    ms.saturating_add_signed(crate::testing::clock_offset_ms())
 }
 
 #[derive(Debug)]
@@ -427,13 +428,18 @@ impl Store {
         Ok(())
     }
 
-    /// Remove up to `limit` keys whose expiry has passed (observed-remove deletes, logged
-    /// like any write). Returns how many were removed.
-    pub fn remove_expired(&mut self, now: u64, limit: usize) -> usize {
+    /// Remove up to `limit` keys whose expiry passed `grace_ms` ago or more (observed-remove
+    /// deletes, logged like any write). Returns how many were removed. The grace applies
+    /// only with peers (see `expire-grace-ms`): without them nothing is on its way.
+    pub fn remove_expired(&mut self, now: u64, grace_ms: u64, limit: usize) -> usize {
+        let due_by = match self.stable {
+            Some(_) => now.saturating_sub(grace_ms),
+            None => now,
+        };
         let mut removed = 0;
         for db in 0..DATABASES {
             let due: Vec<Vec<u8>> = self.dbs[db]
-                .expired(now)
+                .expired(due_by)
                 .take(limit - removed)
                 .map(|k| k.to_vec())
                 .collect();

@@ -177,6 +177,7 @@ fn trial() -> Duration {
             announced_sync: sync,
             dir: &data,
             coordinator: &listen,
+            extra: &[],
         };
         cluster::start_node(&release("gdc-node"), &spec).expect("gdc-node")
     };

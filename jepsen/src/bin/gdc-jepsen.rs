@@ -1,9 +1,11 @@
 //! `gdc-jepsen`: run gdc under faults and check what it promises (see jepsen/README.md).
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use gdc_jepsen::cluster::Binaries;
+use gdc_jepsen::matrix;
 use gdc_jepsen::nemesis::Nemesis;
 use gdc_jepsen::run::{Options, run, summary};
+use gdc_jepsen::workload::Workload;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,86 +21,140 @@ struct Flags {
     command: Command,
 }
 
+#[derive(Args, Debug)]
+struct Common {
+    /// Seconds the workload runs (each run, in a matrix).
+    #[arg(long, default_value_t = 20)]
+    time_limit: u64,
+    /// The seed every random choice comes from [default: the clock]; printed, so a run
+    /// can be replayed.
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, default_value_t = 3)]
+    regions: usize,
+    /// Where gdc-node and gdc-coordinator are [default: beside gdc-jepsen].
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// One run of the counter workload (INCRBY in every region) under a nemesis.
+    /// One run: a workload in every region under a nemesis.
     Run {
+        #[arg(long, value_enum, default_value = "counter")]
+        workload: Workload,
         #[arg(long, value_enum, default_value = "partition")]
         nemesis: Nemesis,
-        /// Seconds the workload runs.
-        #[arg(long, default_value_t = 20)]
-        time_limit: u64,
-        /// The seed every random choice comes from [default: the clock]; printed, so a run
-        /// can be replayed.
-        #[arg(long)]
-        seed: Option<u64>,
-        #[arg(long, default_value_t = 3)]
-        regions: usize,
         #[arg(long, default_value_t = 2)]
         clients_per_region: usize,
-        /// Where gdc-node and gdc-coordinator are [default: beside gdc-jepsen].
+        /// Break a promise in every node on purpose (gdc-node --test-break), to see the
+        /// checkers catch it: ack-before-write (try it with --nemesis kill).
         #[arg(long)]
-        bin_dir: Option<PathBuf>,
-        /// The run's directory [default: jepsen-runs/<seed>].
+        broken: Option<String>,
+        /// The run's directory [default: jepsen-runs/<workload>-<nemesis>-<seed>].
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
     },
+    /// Every workload under every nemesis (or the short matrix CI runs), then index.html.
+    Matrix {
+        /// The short matrix: every workload once, under several nemeses.
+        #[arg(long)]
+        short: bool,
+        /// The matrix's directory [default: jepsen-runs/matrix-<seed>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write index.html over the runs in a directory.
+    Index { dir: PathBuf },
+}
+
+fn binaries(dir: Option<PathBuf>) -> Result<Binaries, String> {
+    let dir = dir
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(PathBuf::from))
+        })
+        .ok_or("where are the binaries? give --bin-dir")?;
+    Binaries::in_dir(&dir)
+}
+
+fn seed(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64 >> 16)
+    })
 }
 
 fn main() -> ExitCode {
-    let Command::Run {
-        nemesis,
-        time_limit,
-        seed,
-        regions,
-        clients_per_region,
-        bin_dir,
-        out,
-    } = Flags::parse().command;
-    let seed = seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-    });
-    let bin_dir = bin_dir.or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(PathBuf::from))
-    });
-    let bins = match bin_dir.ok_or("where are the binaries? give --bin-dir".to_string()) {
-        Ok(dir) => Binaries::in_dir(&dir),
-        Err(e) => Err(e),
-    };
-    let bins = match bins {
-        Ok(b) => b,
+    match go(Flags::parse().command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("gdc-jepsen: {e}");
-            return ExitCode::FAILURE;
+            ExitCode::from(2)
         }
-    };
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("jepsen-runs/{seed}")));
-    println!("seed {seed}; run directory {}", out.display());
-    let options = Options {
-        bins,
-        regions,
-        clients_per_region,
-        time_limit: Duration::from_secs(time_limit),
-        nemesis,
-        seed,
-        out,
-    };
-    match run(&options) {
-        Ok(outcome) => {
+    }
+}
+
+/// Whether everything checked was valid.
+fn go(command: Command) -> Result<bool, String> {
+    match command {
+        Command::Run {
+            workload,
+            nemesis,
+            clients_per_region,
+            broken,
+            out,
+            common,
+        } => {
+            let bins = binaries(common.bin_dir)?;
+            let seed = seed(common.seed);
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "jepsen-runs/{}-{}-{seed}",
+                    workload.name(),
+                    nemesis.name()
+                ))
+            });
+            println!("seed {seed}; run directory {}", out.display());
+            let outcome = run(&Options {
+                bins,
+                workload,
+                nemesis,
+                regions: common.regions,
+                clients_per_region,
+                time_limit: Duration::from_secs(common.time_limit),
+                seed,
+                out,
+                broken,
+            })?;
             print!("{}", summary(&outcome));
-            if outcome.valid {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            Ok(outcome.valid)
         }
-        Err(e) => {
-            eprintln!("gdc-jepsen: {e}");
-            ExitCode::FAILURE
+        Command::Matrix { short, out, common } => {
+            let bins = binaries(common.bin_dir)?;
+            let seed = seed(common.seed);
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("jepsen-runs/matrix-{seed}")));
+            println!("matrix seed {seed}; directory {}", out.display());
+            let pairs = if short {
+                matrix::SHORT.to_vec()
+            } else {
+                matrix::full()
+            };
+            let time = Duration::from_secs(common.time_limit);
+            matrix::run_all(&bins, &pairs, time, seed, common.regions, &out)
+                .map_err(|e| format!("cannot write the matrix's report: {e}"))
+        }
+        Command::Index { dir } => {
+            let rows = gdc_jepsen::report::index(&dir).map_err(|e| e.to_string())?;
+            println!("{} runs: {}", rows.len(), dir.join("index.html").display());
+            Ok(rows.iter().all(|r| r.valid))
         }
     }
 }

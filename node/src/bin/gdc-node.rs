@@ -93,9 +93,22 @@ struct Flags {
     /// [default: 60000].
     #[arg(long)]
     anti_entropy_interval_ms: Option<u64>,
+    /// With channels: how long after its expiry an expired key is removed from memory, in
+    /// ms, so an EXPIRE or PERSIST from another region still on its way wins [default: 5000].
+    #[arg(long)]
+    expire_grace_ms: Option<u64>,
     /// Accept GDC.DEBUG (test hooks): yes or no [default: no].
     #[arg(long, value_parser = |s: &str| gdc_node::config::parse_yes_no(s))]
     enable_debug_command: Option<bool>,
+    /// TEST ONLY (gdc-jepsen): shift this node's wall clock by N ms (negative: behind).
+    #[arg(long, allow_negative_numbers = true)]
+    test_clock_offset_ms: Option<i64>,
+    /// TEST ONLY (gdc-jepsen): where a peer's sync address is FROM, dial TO (FROM=TO).
+    #[arg(long, value_parser = |s: &str| gdc_node::testing::parse_dial_via(s))]
+    test_dial_via: Vec<(String, String)>,
+    /// TEST ONLY (gdc-jepsen): break a promise on purpose, to see the suite catch it.
+    #[arg(long, value_enum)]
+    test_break: Option<gdc_node::testing::Broken>,
     /// Log format: human or json.
     #[arg(long, default_value = "human")]
     log_format: String,
@@ -155,9 +168,17 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     if let Some(v) = flags.anti_entropy_interval_ms {
         c.anti_entropy_interval_ms = v;
     }
+    if let Some(v) = flags.expire_grace_ms {
+        c.expire_grace_ms = v;
+    }
     if let Some(v) = flags.enable_debug_command {
         c.debug_command = v;
     }
+    c.testing = gdc_node::testing::Testing {
+        clock_offset_ms: flags.test_clock_offset_ms.unwrap_or(0),
+        dial_via: flags.test_dial_via.clone(),
+        broken: flags.test_break,
+    };
     if !flags.coordinator.is_empty() {
         c.coordinators = flags.coordinator.clone();
     }
@@ -205,6 +226,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    gdc_node::testing::install(&config.testing);
+    if config.testing != gdc_node::testing::Testing::default() {
+        tracing::warn!(hooks = ?config.testing, "TEST-ONLY hooks in force: not for production");
+    }
     // One thread, as Redis: every command runs under the store's one lock, so a second
     // worker thread only adds lock handoffs (measured: BENCHMARKS.md). Using both cores
     // comes with sharding the keyspace.

@@ -140,7 +140,8 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub fn time(_: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     let us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros());
+        .map_or(0, |d| d.as_micros())
+        .saturating_add_signed(i128::from(crate::testing::clock_offset_ms()) * 1000);
     Reply::Array(vec![
         Reply::bulk((us / 1_000_000).to_string()),
         Reply::bulk((us % 1_000_000).to_string()),

@@ -203,7 +203,8 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .unwrap_or_default();
     let auth = BearerToken::new(&token)?;
     let tls = node.shared().config.tls()?.and_then(|t| t.client());
-    let endpoint = gdc_proto::tls::endpoint(&peer.addr, tls.as_ref())?
+    let dial = node.shared().config.testing.dial(&peer.addr);
+    let endpoint = gdc_proto::tls::endpoint(dial, tls.as_ref())?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true);
     let channel = endpoint

@@ -1,0 +1,153 @@
+//! A workload's client: one connection to its region's node at a time, every operation
+//! recorded as `invoke`, then `ok`, `fail` (the server refused: it did not happen) or
+//! `info` (no reply: it may have happened). After an `info` the connection is dropped and
+//! the client goes on as a new process (`<client>.<n>`), as in Jepsen: session guarantees
+//! hold per connection, and a lost reply ends the session.
+
+use crate::history::History;
+use crate::rng::Rng;
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How long a client waits for a reply before calling the outcome unknown.
+pub const REPLY_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// How an operation ended.
+#[derive(Debug)]
+pub enum Reply<T> {
+    Ok(T),
+    /// The server answered with an error: the operation did not happen.
+    Fail,
+    /// No answer: it may or may not have happened.
+    Unknown,
+}
+
+/// One client of a workload.
+pub struct Client<'a> {
+    id: usize,
+    /// Bumped when a reply is lost: the process name changes with it.
+    session: u32,
+    pub process: String,
+    port: u16,
+    conn: Option<redis::Connection>,
+    history: &'a History,
+    stop: &'a AtomicBool,
+    pub rng: Rng,
+    /// Operations this client has invoked: unique values come from it.
+    pub seq: u64,
+}
+
+impl std::fmt::Debug for Client<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("process", &self.process)
+            .field("port", &self.port)
+            .field("connected", &self.conn.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Client<'a> {
+    pub fn new(
+        id: usize,
+        port: u16,
+        history: &'a History,
+        stop: &'a AtomicBool,
+        seed: u64,
+    ) -> Client<'a> {
+        Client {
+            id,
+            session: 0,
+            process: id.to_string(),
+            port,
+            conn: None,
+            history,
+            stop,
+            rng: Rng::new(seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            seq: 0,
+        }
+    }
+
+    /// Whether the run is over.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Milliseconds since the run began.
+    pub fn now_ms(&self) -> f64 {
+        self.history.elapsed_ms()
+    }
+
+    /// A fresh value, unique in the run: `<client>-<n>`.
+    pub fn unique(&mut self) -> String {
+        self.seq += 1;
+        format!("{}-{}", self.id, self.seq)
+    }
+
+    /// The open connection, or a new one; `None` (after a short pause) when the node does
+    /// not take connections now: nothing was invoked.
+    fn connection(&mut self) -> Option<&mut redis::Connection> {
+        if self.conn.is_none() {
+            let opened = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+                .and_then(|c| c.get_connection_with_timeout(REPLY_TIMEOUT))
+                .and_then(|c| c.set_read_timeout(Some(REPLY_TIMEOUT)).map(|()| c))
+                .and_then(|c| c.set_write_timeout(Some(REPLY_TIMEOUT)).map(|()| c));
+            match opened {
+                Ok(c) => self.conn = Some(c),
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    return None;
+                }
+            }
+        }
+        self.conn.as_mut()
+    }
+
+    /// Invoke `f` with `value`, run `query` on the connection, and record how it ended: on
+    /// success with the value `seen` makes of the reply. `None` if no connection could be
+    /// made (nothing invoked).
+    pub fn call<T>(
+        &mut self,
+        f: &str,
+        value: Value,
+        query: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        seen: impl FnOnce(&T) -> Value,
+    ) -> Option<Reply<T>> {
+        let history = self.history;
+        let process = self.process.clone();
+        let conn = self.connection()?;
+        history.record(&process, "invoke", f, value);
+        match query(conn) {
+            Ok(v) => {
+                history.record(&process, "ok", f, seen(&v));
+                Some(Reply::Ok(v))
+            }
+            Err(e) if is_refusal(&e) => {
+                history.record(&process, "fail", f, Value::String(e.to_string()));
+                Some(Reply::Fail)
+            }
+            Err(e) => {
+                history.record(&process, "info", f, Value::String(e.to_string()));
+                self.conn = None;
+                self.session += 1;
+                self.process = format!("{}.{}", self.id, self.session);
+                Some(Reply::Unknown)
+            }
+        }
+    }
+
+    /// Pause between operations, so a workload's histories stay readable (the rate is part
+    /// of the workload, not a wait for a condition).
+    pub fn pace(&self, d: Duration) {
+        if !d.is_zero() {
+            std::thread::sleep(d);
+        }
+    }
+}
+
+/// Whether the server answered with an error (the command did not take effect), as
+/// opposed to a lost connection, a timeout, or a reply the client could not read.
+fn is_refusal(e: &redis::RedisError) -> bool {
+    e.code().is_some() && !e.is_timeout() && !e.is_connection_dropped()
+}

@@ -1,0 +1,211 @@
+//! Lists: clients RPUSH unique elements, LPOP, and LRANGE the whole list (a new key every
+//! few seconds keeps it short). Checked: nothing appears that was never pushed; an element
+//! is in a final list at most once, and never after a pop returned it; every acknowledged
+//! push is in the final list or was popped (beyond what pops with lost replies explain:
+//! lost); each connection's pushes keep their order; each connection reads its own pushes.
+//! Two regions popping the same element concurrently both get it (SEMANTICS.md): counted,
+//! not an anomaly.
+
+use super::Verdict;
+use crate::client::Client;
+use crate::history::Call;
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+const PREFIX: &str = "jepsen-list-";
+
+pub fn run(c: &mut Client<'_>) {
+    while !c.stopped() {
+        let key = super::phase_key(PREFIX, c);
+        match c.rng.range(0, 20) {
+            0..11 => {
+                let element = c.unique();
+                let asked = json!({ "key": key, "element": element });
+                c.call(
+                    "push",
+                    asked.clone(),
+                    |k| redis::cmd("RPUSH").arg(&key).arg(&element).query::<i64>(k),
+                    |_| asked,
+                );
+            }
+            11..15 => {
+                c.call(
+                    "pop",
+                    json!({ "key": key }),
+                    |k| redis::cmd("LPOP").arg(&key).query::<Option<String>>(k),
+                    |e| json!({ "key": key, "element": e }),
+                );
+            }
+            _ => {
+                c.call(
+                    "read",
+                    json!({ "key": key }),
+                    |k| {
+                        redis::cmd("LRANGE")
+                            .arg(&key)
+                            .arg(0)
+                            .arg(-1)
+                            .query::<Vec<String>>(k)
+                    },
+                    |l| json!({ "key": key, "elements": l }),
+                );
+            }
+        }
+        c.pace(Duration::from_millis(2));
+    }
+}
+
+pub fn read_final(conn: &mut redis::Connection) -> redis::RedisResult<Value> {
+    let mut out = Map::new();
+    for key in super::keys(conn, &format!("{PREFIX}*"))? {
+        let l: Vec<String> = redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query(conn)?;
+        out.insert(key, json!(l));
+    }
+    Ok(Value::Object(out))
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
+    for f in ["push", "pop", "read"] {
+        super::count(v, calls, f);
+    }
+    let pushes: HashMap<&str, &Call> = calls
+        .iter()
+        .filter(|c| c.f == "push")
+        .map(|c| (super::field(&c.asked, "element"), c))
+        .collect();
+    let pushed = |e: &str, before: f64| {
+        pushes
+            .get(e)
+            .is_some_and(|p| p.maybe() && p.start_ms < before)
+    };
+    // Elements popped (acknowledged), and how often.
+    let mut popped: HashMap<&str, Vec<&Call>> = HashMap::new();
+    let mut lost_pops: HashMap<&str, u64> = HashMap::new();
+    for p in calls.iter().filter(|c| c.f == "pop") {
+        let key = super::field(&p.asked, "key");
+        match p.outcome {
+            "ok" => {
+                if let Some(e) = p.seen["element"].as_str() {
+                    if !pushed(e, p.end_ms) {
+                        v.anomaly(format!("{key}: a pop returned {e:?}, never pushed"));
+                    }
+                    popped.entry(e).or_default().push(p);
+                }
+            }
+            "info" => *lost_pops.entry(key).or_default() += 1,
+            _ => {}
+        }
+    }
+    v.stat(
+        "elements_popped_twice",
+        popped.values().filter(|p| p.len() > 1).count() as u64,
+    );
+    // Reads: only pushed elements; each connection sees its own pushes, in its order.
+    let mut own: HashMap<&str, Vec<&Call>> = HashMap::new();
+    for p in calls.iter().filter(|c| c.f == "push" && c.ok()) {
+        own.entry(p.process.as_str()).or_default().push(p);
+    }
+    for r in calls.iter().filter(|c| c.f == "read" && c.ok()) {
+        let key = super::field(&r.seen, "key");
+        let seen = strings(&r.seen["elements"]);
+        let at: HashMap<&str, usize> = seen.iter().enumerate().map(|(i, e)| (*e, i)).collect();
+        for e in &seen {
+            if !pushed(e, r.end_ms) {
+                v.anomaly(format!("{key}: a read saw {e:?}, never pushed"));
+            }
+        }
+        let mut last_at = None;
+        for p in own.get(r.process.as_str()).into_iter().flatten() {
+            if super::field(&p.asked, "key") != key || p.end_ms >= r.start_ms {
+                continue;
+            }
+            let e = super::field(&p.asked, "element");
+            match at.get(e) {
+                Some(&i) => {
+                    if last_at.is_some_and(|l| i < l) {
+                        v.anomaly(format!(
+                            "{key}: connection {} read its pushes out of order at {:.0} ms",
+                            r.process, r.start_ms
+                        ));
+                    }
+                    last_at = Some(i);
+                }
+                None => {
+                    let popped_by_then = popped
+                        .get(e)
+                        .is_some_and(|ps| ps.iter().any(|p| p.start_ms < r.end_ms));
+                    if !popped_by_then && !lost_pops.contains_key(key) {
+                        v.anomaly(format!(
+                            "{key}: connection {} did not read its own push of {e:?} at {:.0} \
+                             ms, and no pop took it (not read-your-writes)",
+                            r.process, r.start_ms
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (region, last) in finals {
+        let empty = Map::new();
+        let lists = last.as_object().unwrap_or(&empty);
+        let mut present: HashSet<&str> = HashSet::new();
+        for (key, l) in lists {
+            let l = strings(l);
+            for e in &l {
+                if !present.insert(e) {
+                    v.anomaly(format!("{region}: {key} holds {e:?} twice"));
+                }
+                if !pushed(e, f64::INFINITY) {
+                    v.anomaly(format!("{region}: {key} holds {e:?}, never pushed"));
+                }
+                if let Some(p) = popped.get(e) {
+                    v.anomaly(format!(
+                        "{region}: {key} still holds {e:?}, popped at {:.0} ms (resurrected)",
+                        p[0].end_ms
+                    ));
+                }
+            }
+            // Each connection's acknowledged pushes, in the order it made them.
+            let at: HashMap<&str, usize> = l.iter().enumerate().map(|(i, e)| (*e, i)).collect();
+            for (process, ps) in &own {
+                let order: Vec<usize> = ps
+                    .iter()
+                    .filter(|p| super::field(&p.asked, "key") == key)
+                    .filter_map(|p| at.get(super::field(&p.asked, "element")).copied())
+                    .collect();
+                if order.windows(2).any(|w| w[0] > w[1]) {
+                    v.anomaly(format!(
+                        "{region}: {key} holds connection {process}'s pushes out of order"
+                    ));
+                }
+            }
+        }
+        let mut missing: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (e, p) in &pushes {
+            if p.ok() && !present.contains(e) && !popped.contains_key(e) {
+                missing
+                    .entry(super::field(&p.asked, "key"))
+                    .or_default()
+                    .push(e);
+            }
+        }
+        for (key, es) in missing {
+            let allowed = lost_pops.get(key).copied().unwrap_or(0);
+            if es.len() as u64 > allowed {
+                v.anomaly(format!(
+                    "{region}: {key} lost {} acknowledged pushes (more than the {allowed} pops \
+                     with lost replies could take), e.g. {:?}",
+                    es.len(),
+                    &es[..es.len().min(5)]
+                ));
+            }
+        }
+    }
+}

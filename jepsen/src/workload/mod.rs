@@ -1,0 +1,180 @@
+//! The workloads: what the clients do in every region, what is read from each region once
+//! the faults are healed, and the checker that judges the history against those reads.
+
+pub mod counter;
+pub mod hash;
+pub mod list;
+mod lww;
+pub mod multi;
+pub mod register;
+pub mod set;
+pub mod ttl;
+
+use crate::client::Client;
+use crate::history::Call;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Which operations the clients run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// INCRBY of one key: the final value is within [acknowledged, acknowledged + unknown].
+    Counter,
+    /// SET and GET of a few keys: winners agree with HLC order; read-your-writes and
+    /// monotonic reads per connection.
+    Register,
+    /// SADD, SREM and SMEMBERS: every acknowledged add is kept unless a remove observed it;
+    /// a removed element never comes back; read-your-writes and monotonic reads.
+    Set,
+    /// HSET, HDEL and HGETALL of one hash's fields: as registers, plus no resurrected
+    /// deletes.
+    Hash,
+    /// RPUSH, LPOP and LRANGE: nothing acknowledged lost, nothing popped comes back, each
+    /// connection's pushes stay in order.
+    List,
+    /// SET with and without PX, and PERSIST: keys expire everywhere, persistent ones stay.
+    Ttl,
+    /// MULTI/EXEC of two increments, and MGET of both: no region ever shows half a batch.
+    Multi,
+}
+
+pub const ALL: [Workload; 7] = [
+    Workload::Counter,
+    Workload::Register,
+    Workload::Set,
+    Workload::Hash,
+    Workload::List,
+    Workload::Ttl,
+    Workload::Multi,
+];
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Counter => "counter",
+            Workload::Register => "register",
+            Workload::Set => "set",
+            Workload::Hash => "hash",
+            Workload::List => "list",
+            Workload::Ttl => "ttl",
+            Workload::Multi => "multi",
+        }
+    }
+
+    /// Run one client until the run stops.
+    pub fn client(self, c: &mut Client<'_>) {
+        let step = match self {
+            Workload::Set => return set::run(c),
+            Workload::List => return list::run(c),
+            Workload::Ttl => return ttl::run(c),
+            Workload::Counter => counter::step,
+            Workload::Register => register::step,
+            Workload::Hash => hash::step,
+            Workload::Multi => multi::step,
+        };
+        while !c.stopped() {
+            step(c);
+        }
+    }
+
+    /// What a region holds of this workload's keys, read once the faults are healed.
+    pub fn read_final(self, conn: &mut redis::Connection) -> redis::RedisResult<Value> {
+        match self {
+            Workload::Counter => counter::read_final(conn),
+            Workload::Register => register::read_final(conn),
+            Workload::Set => set::read_final(conn),
+            Workload::Hash => hash::read_final(conn),
+            Workload::List => list::read_final(conn),
+            Workload::Ttl => ttl::read_final(conn),
+            Workload::Multi => multi::read_final(conn),
+        }
+    }
+
+    /// How long after the last operation its final reads must wait, beyond settling: the
+    /// longest TTL the workload sets, which must have passed.
+    pub fn quiesce_ms(self) -> u64 {
+        match self {
+            Workload::Ttl => ttl::TTL_MAX_MS,
+            _ => 0,
+        }
+    }
+
+    /// Judge the history. `finals` are each region's final reads (already found equal, or
+    /// not: convergence is checked by the run); `slack_ms` is how far apart the nodes'
+    /// clocks may be, so how much later in real time a write must start to be sure to
+    /// carry a larger HLC than another.
+    pub fn check(self, calls: &[Call], finals: &[(String, Value)], slack_ms: f64) -> Verdict {
+        let mut v = Verdict::default();
+        match self {
+            Workload::Counter => counter::check(calls, finals, &mut v),
+            Workload::Register => register::check(calls, finals, slack_ms, &mut v),
+            Workload::Set => set::check(calls, finals, &mut v),
+            Workload::Hash => hash::check(calls, finals, slack_ms, &mut v),
+            Workload::List => list::check(calls, finals, &mut v),
+            Workload::Ttl => ttl::check(calls, finals, &mut v),
+            Workload::Multi => multi::check(calls, finals, &mut v),
+        }
+        v.valid = v.anomalies.is_empty();
+        v
+    }
+}
+
+/// What a checker found: counts for the report, and every anomaly in words.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Verdict {
+    pub valid: bool,
+    pub stats: Map<String, Value>,
+    pub anomalies: Vec<String>,
+}
+
+impl Verdict {
+    pub fn stat(&mut self, name: &str, value: impl Into<Value>) {
+        self.stats.insert(name.to_string(), value.into());
+    }
+
+    pub fn anomaly(&mut self, what: String) {
+        self.anomalies.push(what);
+    }
+}
+
+/// How many calls of `f` ended each way: (ok, unknown, failed).
+pub fn outcomes(calls: &[Call], f: &str) -> (u64, u64, u64) {
+    let mut n = (0, 0, 0);
+    for c in calls.iter().filter(|c| c.f == f) {
+        match c.outcome {
+            "ok" => n.0 += 1,
+            "fail" => n.2 += 1,
+            _ => n.1 += 1,
+        }
+    }
+    n
+}
+
+/// Record `f`'s outcomes as `<f>_ok`, `<f>_unknown` and `<f>_failed`.
+pub fn count(v: &mut Verdict, calls: &[Call], f: &str) {
+    let (ok, unknown, failed) = outcomes(calls, f);
+    v.stat(&format!("{f}_ok"), ok);
+    v.stat(&format!("{f}_unknown"), unknown);
+    v.stat(&format!("{f}_failed"), failed);
+}
+
+/// A string field of a JSON object (empty if absent).
+pub fn field<'a>(v: &'a Value, name: &str) -> &'a str {
+    v.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The key a workload is writing now: a new one every [`PHASE_MS`], so that reads of a
+/// whole set or list stay short.
+pub fn phase_key(prefix: &str, c: &Client<'_>) -> String {
+    format!("{prefix}{}", (c.now_ms() / PHASE_MS) as u64)
+}
+
+pub const PHASE_MS: f64 = 2000.0;
+
+/// Every key matching `pattern`, sorted.
+pub fn keys(conn: &mut redis::Connection, pattern: &str) -> redis::RedisResult<Vec<String>> {
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(conn)?;
+    keys.sort();
+    Ok(keys)
+}

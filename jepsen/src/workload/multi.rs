@@ -1,0 +1,86 @@
+//! MULTI batches: clients increment two keys together in MULTI/EXEC, or read both with one
+//! MGET. No region may ever show half a batch (every read, and every EXEC's own results,
+//! see the two equal), and the final pair is equal and within [acknowledged, acknowledged
+//! + unknown] batches.
+
+use super::Verdict;
+use crate::client::Client;
+use crate::history::Call;
+use serde_json::{Value, json};
+
+const A: &str = "jepsen-multi-a";
+const B: &str = "jepsen-multi-b";
+
+pub fn step(c: &mut Client<'_>) {
+    if c.rng.range(0, 2) == 0 {
+        c.call(
+            "batch",
+            json!(null),
+            |k| {
+                redis::pipe()
+                    .atomic()
+                    .cmd("INCRBY")
+                    .arg(A)
+                    .arg(1)
+                    .cmd("INCRBY")
+                    .arg(B)
+                    .arg(1)
+                    .query::<(i64, i64)>(k)
+            },
+            |(a, b)| json!([a, b]),
+        );
+    } else {
+        c.call(
+            "read",
+            json!(null),
+            |k| {
+                redis::cmd("MGET")
+                    .arg(A)
+                    .arg(B)
+                    .query::<(Option<i64>, Option<i64>)>(k)
+            },
+            |(a, b)| json!([a.unwrap_or(0), b.unwrap_or(0)]),
+        );
+    }
+}
+
+pub fn read_final(conn: &mut redis::Connection) -> redis::RedisResult<Value> {
+    let (a, b): (Option<i64>, Option<i64>) = redis::cmd("MGET").arg(A).arg(B).query(conn)?;
+    Ok(json!([a.unwrap_or(0), b.unwrap_or(0)]))
+}
+
+pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
+    super::count(v, calls, "batch");
+    super::count(v, calls, "read");
+    let mut halves = 0u64;
+    for c in calls.iter().filter(|c| c.ok()) {
+        if c.seen[0] != c.seen[1] {
+            halves += 1;
+            if halves <= 10 {
+                v.anomaly(format!(
+                    "{} by connection {} at {:.0} ms saw {} and {}: half a batch",
+                    c.f, c.process, c.start_ms, c.seen[0], c.seen[1]
+                ));
+            }
+        }
+    }
+    if halves > 10 {
+        v.anomaly(format!("{} operations in all saw half a batch", halves));
+    }
+    let (ok, unknown, _) = super::outcomes(calls, "batch");
+    for (region, last) in finals {
+        let (a, b) = (
+            last[0].as_i64().unwrap_or(-1),
+            last[1].as_i64().unwrap_or(-1),
+        );
+        if a != b {
+            v.anomaly(format!("{region}: ends with {a} and {b}: half a batch"));
+        }
+        if a < ok as i64 || a > (ok + unknown) as i64 {
+            v.anomaly(format!(
+                "{region}: {a} batches, not within [{ok} acknowledged, {} with the unknown]",
+                ok + unknown
+            ));
+        }
+    }
+}
