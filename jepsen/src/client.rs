@@ -36,6 +36,8 @@ pub struct Client<'a> {
     pub rng: Rng,
     /// Operations this client has invoked: unique values come from it.
     pub seq: u64,
+    /// The pause after each operation (see [`Client::call`]).
+    pub pace: Duration,
 }
 
 impl std::fmt::Debug for Client<'_> {
@@ -66,6 +68,7 @@ impl<'a> Client<'a> {
             stop,
             rng: Rng::new(seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             seq: 0,
+            pace: Duration::ZERO,
         }
     }
 
@@ -105,8 +108,10 @@ impl<'a> Client<'a> {
     }
 
     /// Invoke `f` with `value`, run `query` on the connection, and record how it ended: on
-    /// success with the value `seen` makes of the reply. `None` if no connection could be
-    /// made (nothing invoked).
+    /// success with the value `seen` makes of the reply; then pause for [`Client::pace`]
+    /// (the workload's rate, which keeps histories and reads of whole collections to a
+    /// size a checker can go through; not a wait for anything). `None` if no connection
+    /// could be made (nothing invoked).
     pub fn call<T>(
         &mut self,
         f: &str,
@@ -118,30 +123,37 @@ impl<'a> Client<'a> {
         let process = self.process.clone();
         let conn = self.connection()?;
         history.record(&process, "invoke", f, value);
-        match query(conn) {
+        let result = query(conn);
+        let reply = self.finish(f, result, seen);
+        if !self.pace.is_zero() {
+            std::thread::sleep(self.pace);
+        }
+        Some(reply)
+    }
+
+    fn finish<T>(
+        &mut self,
+        f: &str,
+        result: redis::RedisResult<T>,
+        seen: impl FnOnce(&T) -> Value,
+    ) -> Reply<T> {
+        let (history, process) = (self.history, self.process.clone());
+        match result {
             Ok(v) => {
                 history.record(&process, "ok", f, seen(&v));
-                Some(Reply::Ok(v))
+                Reply::Ok(v)
             }
             Err(e) if is_refusal(&e) => {
                 history.record(&process, "fail", f, Value::String(e.to_string()));
-                Some(Reply::Fail)
+                Reply::Fail
             }
             Err(e) => {
                 history.record(&process, "info", f, Value::String(e.to_string()));
                 self.conn = None;
                 self.session += 1;
                 self.process = format!("{}.{}", self.id, self.session);
-                Some(Reply::Unknown)
+                Reply::Unknown
             }
-        }
-    }
-
-    /// Pause between operations, so a workload's histories stay readable (the rate is part
-    /// of the workload, not a wait for a condition).
-    pub fn pace(&self, d: Duration) {
-        if !d.is_zero() {
-            std::thread::sleep(d);
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct ClusterSpec {
     pub broken: Option<String>,
     /// Each region's `--test-clock-offset-ms` (missing: 0).
     pub clock_offsets_ms: Vec<i64>,
+    /// More flags for every node.
+    pub node_flags: Vec<String>,
 }
 
 /// One region's primary.
@@ -86,6 +88,7 @@ pub struct Cluster {
     coordinator: Coordinator,
     bins: Binaries,
     broken: Option<String>,
+    node_flags: Vec<String>,
     dir: PathBuf,
 }
 
@@ -144,6 +147,7 @@ impl Cluster {
             },
             bins: bins.clone(),
             broken: spec.broken.clone(),
+            node_flags: spec.node_flags.clone(),
             dir: dir.to_path_buf(),
         };
         for (i, r) in cluster.regions.iter().enumerate() {
@@ -177,6 +181,7 @@ impl Cluster {
         if let Some(b) = &self.broken {
             flags.extend(["--test-break".to_string(), b.clone()]);
         }
+        flags.extend(self.node_flags.iter().cloned());
         flags
     }
 
@@ -192,6 +197,12 @@ impl Cluster {
         if let Some(s) = lock(&self.regions[i].server).take() {
             s.terminate();
         }
+    }
+
+    /// SAVE at region `i`'s node (a snapshot); whether it succeeded.
+    pub fn save(&self, i: usize) -> bool {
+        try_connect(self.regions[i].port)
+            .is_some_and(|mut c| redis::cmd("SAVE").query::<()>(&mut c).is_ok())
     }
 
     /// SIGSTOP (`true`) or SIGCONT region `i`'s node: a process that hangs, and resumes.
@@ -348,7 +359,10 @@ pub fn start_coordinator_at(
         TOKEN,
     ]);
     flags.extend(args(extra));
-    Server::start(bin, &flags, sentinel).map_err(|e| format!("cannot start the coordinator: {e}"))
+    let _ = std::fs::create_dir_all(dir);
+    let log = dir.join("coordinator.log");
+    Server::start_logged(bin, &flags, sentinel, Some(&log))
+        .map_err(|e| format!("cannot start the coordinator: {e}"))
 }
 
 /// A node of [`INSTANCE`] run by a coordinator.
@@ -388,7 +402,12 @@ pub fn start_node(bin: &Path, n: &NodeSpec<'_>) -> Result<Server, String> {
         "always",
     ]);
     flags.extend(n.extra.iter().cloned());
-    Server::start(bin, &flags, n.port)
+    // Its log beside its data directory (`r1.log` for `r1/`), kept across restarts.
+    let log = n.dir.with_extension("log");
+    if let Some(parent) = log.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    Server::start_logged(bin, &flags, n.port, Some(&log))
         .map_err(|e| format!("cannot start a node of {}: {e}", n.region))
 }
 

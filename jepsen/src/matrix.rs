@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The short matrix CI runs: every workload once, under several nemeses.
-pub const SHORT: [(Workload, Nemesis); 8] = [
+pub const SHORT: [(Workload, Nemesis); 9] = [
     (Workload::Counter, Nemesis::Partition),
     (Workload::Register, Nemesis::Skew),
     (Workload::Set, Nemesis::Kill),
@@ -19,6 +19,7 @@ pub const SHORT: [(Workload, Nemesis); 8] = [
     (Workload::Ttl, Nemesis::Delay),
     (Workload::Multi, Nemesis::Coordinator),
     (Workload::Set, Nemesis::Restarts),
+    (Workload::Counter, Nemesis::Retention),
 ];
 
 /// Every workload under every nemesis.

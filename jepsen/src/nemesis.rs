@@ -37,9 +37,14 @@ pub enum Nemesis {
     /// Clock skew: every node started with its wall clock shifted by up to ±1 s, and
     /// now and then one restarted (kill -9) with a new shift.
     Skew,
+    /// A cut longer than binlog retention: one region stops receiving, the others write
+    /// on, take a snapshot (SAVE) and, with 1 byte of retention, drop the binlog it
+    /// covers; the region is restarted (kill -9) and healed, and can only catch up by
+    /// full sync.
+    Retention,
 }
 
-pub const ALL: [Nemesis; 9] = [
+pub const ALL: [Nemesis; 10] = [
     Nemesis::None,
     Nemesis::Partition,
     Nemesis::Flapping,
@@ -49,6 +54,7 @@ pub const ALL: [Nemesis; 9] = [
     Nemesis::Restarts,
     Nemesis::Coordinator,
     Nemesis::Skew,
+    Nemesis::Retention,
 ];
 
 /// The largest clock shift the skew nemesis gives a node.
@@ -66,6 +72,15 @@ impl Nemesis {
             Nemesis::Restarts => "restarts",
             Nemesis::Coordinator => "coordinator",
             Nemesis::Skew => "skew",
+            Nemesis::Retention => "retention",
+        }
+    }
+
+    /// More flags for every node.
+    pub fn node_flags(self) -> Vec<String> {
+        match self {
+            Nemesis::Retention => vec!["--binlog-retention-bytes".into(), "1".into()],
+            _ => Vec::new(),
         }
     }
 
@@ -190,6 +205,7 @@ pub fn run(
                 }
             }
             Nemesis::Coordinator => coordinator(&mut x),
+            Nemesis::Retention => retention(&mut x),
             Nemesis::Skew => {
                 let i = x.region();
                 let ms = skew(x.rng);
@@ -263,6 +279,28 @@ fn partition(x: &mut Ctx<'_>) {
     x.nap(500, 2500);
     c.heal_all();
     x.record("heal", json!(null));
+}
+
+/// One region cut off from what the others send while they snapshot and drop their binlog;
+/// then it is restarted (kill -9), so it subscribes again from what it has, and healed.
+fn retention(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    let i = x.region();
+    let others: Vec<usize> = (0..c.regions.len()).filter(|&j| j != i).collect();
+    cut(&c.links_between(&others, &[i], false));
+    x.record(
+        "partition",
+        json!({ "shape": "retention", "cut_off": x.name(i) }),
+    );
+    x.nap(1000, 2500);
+    let saved: Vec<bool> = others.iter().map(|&j| c.save(j)).collect();
+    x.record("save", json!({ "regions": x.names(&others), "ok": saved }));
+    // Long enough for the nodes' upkeep (every second) to drop what the snapshot covers.
+    x.nap(1500, 2000);
+    c.kill(i);
+    c.heal_all();
+    let ok = c.restart(i).is_ok();
+    x.record("restart", json!({ "region": x.name(i), "ok": ok }));
 }
 
 /// Links cut and healed quickly, for as long as a partition would last.

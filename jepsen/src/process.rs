@@ -67,10 +67,30 @@ impl Server {
     /// Run `program` with `args` (which make it listen on `port`, output discarded) and
     /// wait until it answers PING. An error if it cannot be started.
     pub fn start(program: &Path, args: &[String], port: u16) -> io::Result<Server> {
+        Server::start_logged(program, args, port, None)
+    }
+
+    /// [`Server::start`], with its output appended to `log` if given.
+    pub fn start_logged(
+        program: &Path,
+        args: &[String],
+        port: u16,
+        log: Option<&Path>,
+    ) -> io::Result<Server> {
+        let (out, err) = match log {
+            Some(path) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
+                (Stdio::from(f.try_clone()?), Stdio::from(f))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = Command::new(program)
             .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()?;
         let server = Server { child, port };
         drop(connect(port));

@@ -329,6 +329,30 @@ mod tests {
     }
 
     #[test]
+    fn sever_closes_stalled_connections_too() {
+        let p = Proxy::start(echo()).expect("proxy");
+        let mut s = connect(&p);
+        s.write_all(b"a").expect("write");
+        assert_eq!(read_n(&mut s, 1), b"a");
+        p.cut();
+        p.sever();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut buf = [0u8; 1];
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Err(e)
+                    if e.kind() != io::ErrorKind::WouldBlock
+                        && e.kind() != io::ErrorKind::TimedOut =>
+                {
+                    break;
+                }
+                _ => assert!(Instant::now() < deadline, "connection not closed"),
+            }
+        }
+    }
+
+    #[test]
     fn delay_holds_every_chunk() {
         let p = Proxy::start(echo()).expect("proxy");
         p.delay(Duration::from_millis(100));

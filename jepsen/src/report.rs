@@ -102,10 +102,10 @@ fn latency(path: &Path, calls: &[Call], faults: &[(f64, f64)], end_s: f64) -> Fa
 fn lag_plot(path: &Path, lag: &[LagSample], faults: &[(f64, f64)], end_s: f64) -> Fallible {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let top = lag.iter().map(|s| s.ms_behind as f64).fold(10.0, f64::max);
+    let top = lag.iter().map(|s| s.ops_behind as f64).fold(10.0, f64::max);
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "replication lag: the most any inbound channel is behind (shaded: faults)",
+            "replication lag: ops each region lacks that their origins have (shaded: faults)",
             ("sans-serif", 16),
         )
         .margin(10)
@@ -115,7 +115,7 @@ fn lag_plot(path: &Path, lag: &[LagSample], faults: &[(f64, f64)], end_s: f64) -
     chart
         .configure_mesh()
         .x_desc("time (s)")
-        .y_desc("lag (ms)")
+        .y_desc("ops behind")
         .draw()?;
     chart.draw_series(
         faults
@@ -130,7 +130,7 @@ fn lag_plot(path: &Path, lag: &[LagSample], faults: &[(f64, f64)], end_s: f64) -
         let points = lag
             .iter()
             .filter(|s| s.region == region)
-            .map(|s| (s.time_ms / 1e3, s.ms_behind as f64));
+            .map(|s| (s.time_ms / 1e3, s.ops_behind as f64));
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(region.to_string())

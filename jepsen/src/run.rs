@@ -1,5 +1,5 @@
 //! One run: start a cluster, run the workload's clients in every region while the nemesis
-//! injects faults and a monitor samples each region's replication lag, heal, wait for the
+//! injects faults and a monitor samples each region's replication lag (ops behind), heal, wait for the
 //! regions to settle, check, and write the report (`history.jsonl`, `results.json`,
 //! `summary.txt`, `finals.json`, plots) to the run's directory.
 
@@ -12,6 +12,7 @@ use crate::rng::Rng;
 use crate::workload::{Verdict, Workload};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,12 +65,63 @@ pub struct Outcome {
 /// Per region, in order: its name and a value read there.
 pub type PerRegion<T> = Vec<(String, T)>;
 
-/// One lag sample: when, which region, how far behind its inbound channels are at most.
+/// One lag sample: when, which region, and how many ops it lacks that their origins have
+/// (by the applied vectors in `INFO gdc`, read from every region at about that time).
 #[derive(Clone, Debug, Serialize)]
 pub struct LagSample {
     pub time_ms: f64,
     pub region: String,
-    pub ms_behind: i64,
+    pub ops_behind: u64,
+}
+
+/// A node's applied vector (server-id → op), from `INFO gdc`.
+fn applied(port: u16) -> Option<BTreeMap<u64, u64>> {
+    let mut c = try_connect(port)?;
+    let info: String = redis::cmd("INFO").arg("gdc").query(&mut c).ok()?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let vector = field("applied")?
+        .split(',')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.parse().ok()?, v.parse().ok()?))
+        })
+        .collect();
+    Some(vector)
+}
+
+/// Each region's lag: what it lacks of every origin's ops (the most any region has applied
+/// of that origin: the origin itself, unless it lost some).
+fn lag_sample(cluster: &Cluster, time_ms: f64) -> Vec<LagSample> {
+    let seen: Vec<(String, Option<BTreeMap<u64, u64>>)> = cluster
+        .regions
+        .iter()
+        .map(|r| (r.name.clone(), applied(r.port)))
+        .collect();
+    let mut made: BTreeMap<u64, u64> = BTreeMap::new();
+    for vector in seen.iter().filter_map(|(_, s)| s.as_ref()) {
+        for (&origin, &op) in vector {
+            let e = made.entry(origin).or_default();
+            *e = (*e).max(op);
+        }
+    }
+    seen.into_iter()
+        .filter_map(|(region, s)| {
+            let vector = s?;
+            let ops_behind = made
+                .iter()
+                .map(|(o, n)| n.saturating_sub(vector.get(o).copied().unwrap_or(0)))
+                .sum();
+            Some(LagSample {
+                time_ms,
+                region,
+                ops_behind,
+            })
+        })
+        .collect()
 }
 
 /// Each region's final reads and digest, if every region answers.
@@ -90,11 +142,11 @@ fn all_equal<T: PartialEq>(v: &PerRegion<T>) -> bool {
     v.windows(2).all(|w| w[0].1 == w[1].1)
 }
 
-/// The most any inbound channel of the node on `port` is behind, in ms.
-fn ms_behind(port: u16) -> Option<i64> {
+/// The integer `field` of every inbound channel of the node on `port` (GDC.CHANNELS).
+fn inbound(port: u16, field: &str) -> Option<Vec<i64>> {
     let mut c = try_connect(port)?;
     let channels: Vec<Vec<redis::Value>> = redis::cmd("GDC.CHANNELS").query(&mut c).ok()?;
-    let mut most = 0;
+    let mut out = Vec::new();
     for ch in channels {
         let fields: Vec<(String, redis::Value)> = ch
             .chunks(2)
@@ -105,16 +157,16 @@ fn ms_behind(port: u16) -> Option<i64> {
                 _ => None,
             })
             .collect();
-        let inbound = fields
+        let is_in = fields
             .iter()
             .any(|(k, v)| k == "direction" && *v == redis::Value::BulkString(b"in".to_vec()));
-        for (k, v) in &fields {
-            if let (true, "ms_behind", redis::Value::Int(n)) = (inbound, k.as_str(), v) {
-                most = most.max(*n);
+        for (k, v) in fields.iter().filter(|_| is_in) {
+            if let (true, redis::Value::Int(n)) = (k == field, v) {
+                out.push(*n);
             }
         }
     }
-    Some(most)
+    Some(out)
 }
 
 pub fn run(o: &Options) -> Result<Outcome, String> {
@@ -125,6 +177,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         regions: o.regions,
         broken: o.broken.clone(),
         clock_offsets_ms: o.nemesis.clock_offsets_ms(o.regions, &mut rng),
+        node_flags: o.nemesis.node_flags(),
     };
     let cluster = Cluster::start(&o.bins, &spec, &o.out.join("data"))?;
     let history = History::new();
@@ -144,19 +197,11 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         let (cluster_ref, history_ref, stop_ref, lag_ref) = (&cluster, &history, &stop, &lag);
         s.spawn(move || {
             while !stop_ref.load(Ordering::SeqCst) {
-                for r in &cluster_ref.regions {
-                    if let Some(ms) = ms_behind(r.port) {
-                        let sample = LagSample {
-                            time_ms: history_ref.elapsed_ms(),
-                            region: r.name.clone(),
-                            ms_behind: ms,
-                        };
-                        lag_ref
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(sample);
-                    }
-                }
+                let samples = lag_sample(cluster_ref, history_ref.elapsed_ms());
+                lag_ref
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(samples);
                 std::thread::sleep(SAMPLE_EVERY);
             }
         });
@@ -212,6 +257,14 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         "primary_changes",
         topology["history"].as_array().map_or(0, Vec::len) as u64,
     );
+    // How often a region had to catch up by full sync (the retention nemesis's path).
+    let full_syncs: i64 = cluster
+        .regions
+        .iter()
+        .filter_map(|r| inbound(r.port, "full_syncs"))
+        .flatten()
+        .sum();
+    verdict.stat("full_syncs", full_syncs);
     verdict.valid = verdict.anomalies.is_empty();
     let outcome = Outcome {
         seed: o.seed,

@@ -61,11 +61,12 @@ fn run_one(
 }
 
 /// Run the `i`th pair of the short matrix; it must be valid.
-fn short(i: usize) {
+fn short(i: usize) -> Outcome {
     let (w, n) = SHORT[i];
     let outcome = run_one(w, n, 1000 + i as u64, 6, None);
     assert!(outcome.valid, "{}", summary(&outcome));
     assert!(outcome.operations > 100, "{}", summary(&outcome));
+    outcome
 }
 
 #[test]
@@ -106,6 +107,16 @@ fn multi_under_coordinator_faults() {
 #[test]
 fn set_under_rolling_restarts() {
     short(7);
+}
+
+#[test]
+fn counter_under_cuts_past_binlog_retention_catches_up_by_full_sync() {
+    let outcome = short(8);
+    assert!(
+        outcome.verdict.stats["full_syncs"].as_i64() > Some(0),
+        "the full-sync path ran: {}",
+        summary(&outcome)
+    );
 }
 
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):

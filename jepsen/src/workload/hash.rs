@@ -8,7 +8,6 @@ use crate::client::Client;
 use crate::history::Call;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 pub const KEY: &str = "jepsen-hash";
 const FIELDS: u64 = 6;
@@ -54,7 +53,6 @@ pub fn step(c: &mut Client<'_>) {
             );
         }
     }
-    c.pace(Duration::from_millis(1));
 }
 
 pub fn read_final(conn: &mut redis::Connection) -> redis::RedisResult<Value> {

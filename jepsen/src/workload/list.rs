@@ -11,7 +11,6 @@ use crate::client::Client;
 use crate::history::Call;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 const PREFIX: &str = "jepsen-list-";
 
@@ -52,7 +51,6 @@ pub fn run(c: &mut Client<'_>) {
                 );
             }
         }
-        c.pace(Duration::from_millis(2));
     }
 }
 
@@ -207,5 +205,47 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Workload;
+    use super::super::fake::{call, finals};
+    use serde_json::json;
+
+    #[test]
+    fn the_list_checker_finds_lost_pushes_popped_elements_back_and_disorder() {
+        let el = |e: &str| json!({ "key": "l", "element": e });
+        let push = |p: &str, e: &str, at: f64| call(p, "push", el(e), "ok", el(e), (at, at + 1.0));
+        let pop = |e: &str, outcome| {
+            call(
+                "9",
+                "pop",
+                json!({ "key": "l" }),
+                outcome,
+                el(e),
+                (10.0, 11.0),
+            )
+        };
+        let check = |calls: &[crate::history::Call], end: serde_json::Value| {
+            Workload::List.check(calls, &finals(json!({ "l": end })), 0.0)
+        };
+        let calls = [push("0", "a", 0.0), push("0", "b", 2.0), pop("a", "ok")];
+        assert!(check(&calls, json!(["b"])).valid);
+        let v = check(&calls, json!([]));
+        assert!(v.anomalies[0].contains("lost 1 acknowledged"), "{v:?}");
+        let v = check(&calls, json!(["a", "b"]));
+        assert!(v.anomalies[0].contains("popped"), "{v:?}");
+        let v = check(&calls, json!(["b", "b"]));
+        assert!(v.anomalies[0].contains("twice"), "{v:?}");
+        // A pop whose reply was lost may have taken the missing one.
+        let unknown = [push("0", "a", 0.0), push("0", "b", 2.0), pop("", "info")];
+        assert!(check(&unknown, json!(["b"])).valid);
+        let v = check(
+            &[push("0", "a", 0.0), push("0", "b", 2.0)],
+            json!(["b", "a"]),
+        );
+        assert!(v.anomalies[0].contains("out of order"), "{v:?}");
     }
 }

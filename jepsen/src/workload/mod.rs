@@ -64,6 +64,7 @@ impl Workload {
 
     /// Run one client until the run stops.
     pub fn client(self, c: &mut Client<'_>) {
+        c.pace = self.pace();
         let step = match self {
             Workload::Set => return set::run(c),
             Workload::List => return list::run(c),
@@ -76,6 +77,16 @@ impl Workload {
         while !c.stopped() {
             step(c);
         }
+    }
+
+    /// The pause after each operation of a client: about 500 operations a second per
+    /// client for small values, 200 where reads return whole collections or keys pile up.
+    pub fn pace(self) -> std::time::Duration {
+        let ms = match self {
+            Workload::Set | Workload::List | Workload::Ttl => 5,
+            _ => 2,
+        };
+        std::time::Duration::from_millis(ms)
     }
 
     /// What a region holds of this workload's keys, read once the faults are healed.
@@ -170,11 +181,44 @@ pub fn phase_key(prefix: &str, c: &Client<'_>) -> String {
     format!("{prefix}{}", (c.now_ms() / PHASE_MS) as u64)
 }
 
-pub const PHASE_MS: f64 = 2000.0;
+pub const PHASE_MS: f64 = 1000.0;
 
 /// Every key matching `pattern`, sorted.
 pub fn keys(conn: &mut redis::Connection, pattern: &str) -> redis::RedisResult<Vec<String>> {
     let mut keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(conn)?;
     keys.sort();
     Ok(keys)
+}
+
+/// Histories for the checkers' unit tests.
+#[cfg(test)]
+pub mod fake {
+    use crate::history::Call;
+    use serde_json::Value;
+
+    /// A call by `process` of `f`, asked `asked`, that ended `outcome` having seen `seen`,
+    /// between `start_ms` and `end_ms`.
+    pub fn call(
+        process: &str,
+        f: &str,
+        asked: Value,
+        outcome: &'static str,
+        seen: Value,
+        (start_ms, end_ms): (f64, f64),
+    ) -> Call {
+        Call {
+            process: process.into(),
+            f: f.into(),
+            asked,
+            outcome,
+            seen,
+            start_ms,
+            end_ms,
+        }
+    }
+
+    /// The same final read in regions r1 and r2.
+    pub fn finals(v: Value) -> Vec<(String, Value)> {
+        vec![("r1".into(), v.clone()), ("r2".into(), v)]
+    }
 }

@@ -84,3 +84,24 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Workload;
+    use super::super::fake::{call, finals};
+    use serde_json::json;
+
+    #[test]
+    fn the_multi_checker_finds_half_batches() {
+        let batch = call("0", "batch", json!(null), "ok", json!([1, 1]), (0.0, 1.0));
+        let read = |a: i64, b: i64| call("1", "read", json!(null), "ok", json!([a, b]), (2.0, 3.0));
+        let check = |calls: &[crate::history::Call], a: i64, b: i64| {
+            Workload::Multi.check(calls, &finals(json!([a, b])), 0.0)
+        };
+        assert!(check(&[batch.clone(), read(1, 1)], 1, 1).valid);
+        let v = check(&[batch.clone(), read(1, 0)], 1, 1);
+        assert!(v.anomalies[0].contains("half a batch"), "{v:?}");
+        let v = check(&[batch], 1, 0);
+        assert!(v.anomalies[0].contains("half a batch"), "{v:?}");
+    }
+}

@@ -10,7 +10,6 @@ use crate::client::Client;
 use crate::history::Call;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 const KEYS: u64 = 5;
 const PREFIX: &str = "jepsen-register-";
@@ -37,7 +36,6 @@ pub fn step(c: &mut Client<'_>) {
         );
         read(c);
     }
-    c.pace(Duration::from_millis(1));
 }
 
 pub fn read_final(conn: &mut redis::Connection) -> redis::RedisResult<Value> {

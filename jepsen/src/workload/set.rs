@@ -11,7 +11,6 @@ use crate::client::Client;
 use crate::history::Call;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 const PREFIX: &str = "jepsen-set-";
 
@@ -61,7 +60,6 @@ fn step(c: &mut Client<'_>, mine: &mut Vec<(String, String)>) {
             );
         }
     }
-    c.pace(Duration::from_millis(2));
 }
 
 pub fn read_final(conn: &mut redis::Connection) -> redis::RedisResult<Value> {
@@ -192,4 +190,55 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
         v.stat(&format!("final_elements_{region}"), total as u64);
     }
     v.stat("acknowledged_adds_never_read_before_the_end", never_read);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Workload;
+    use super::super::fake::{call, finals};
+    use serde_json::json;
+
+    #[test]
+    fn the_set_checker_finds_lost_resurrected_and_unread_own_adds() {
+        let el = |e: &str| json!({ "key": "s", "element": e });
+        let add_a = call("0", "add", el("a"), "ok", el("a"), (0.0, 1.0));
+        let add_b = call("0", "add", el("b"), "ok", el("b"), (2.0, 3.0));
+        let rem_b = call("0", "remove", el("b"), "ok", el("b"), (4.0, 5.0));
+        let read = |members: serde_json::Value, at: f64| {
+            let seen = json!({ "key": "s", "members": members });
+            call(
+                "0",
+                "read",
+                json!({ "key": "s" }),
+                "ok",
+                seen,
+                (at, at + 1.0),
+            )
+        };
+        let check = |calls: &[crate::history::Call], end: serde_json::Value| {
+            Workload::Set.check(calls, &finals(json!({ "s": end })), 0.0)
+        };
+        let good = [
+            add_a.clone(),
+            add_b.clone(),
+            rem_b.clone(),
+            read(json!(["a"]), 6.0),
+        ];
+        assert!(check(&good, json!(["a"])).valid);
+        let lost = check(&good, json!([]));
+        assert!(lost.anomalies[0].contains("lost \"a\""), "{lost:?}");
+        let back = check(&good, json!(["a", "b"]));
+        assert!(back.anomalies[0].contains("resurrected"), "{back:?}");
+        let stale = [add_a.clone(), read(json!([]), 2.0)];
+        let v = check(&stale, json!(["a"]));
+        assert!(v.anomalies[0].contains("not read-your-writes"), "{v:?}");
+        let forgot = [add_a, read(json!(["a"]), 2.0), read(json!([]), 4.0)];
+        let v = check(&forgot, json!(["a"]));
+        assert!(
+            v.anomalies.iter().any(|a| a.contains("not monotonic")),
+            "{v:?}"
+        );
+        let v = check(&[], json!(["z"]));
+        assert!(v.anomalies[0].contains("never added"), "{v:?}");
+    }
 }

@@ -10,7 +10,6 @@ use crate::client::{Client, Reply};
 use crate::history::Call;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::time::Duration;
 
 const PREFIX: &str = "jepsen-ttl-";
 pub const TTL_MAX_MS: u64 = 1500;
@@ -62,7 +61,6 @@ pub fn run(c: &mut Client<'_>) {
                 );
             }
         }
-        c.pace(Duration::from_millis(2));
     }
 }
 
@@ -138,5 +136,56 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
         }
         v.stat(&format!("expired_{region}"), expired);
         v.stat(&format!("kept_{region}"), keys.len() as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Workload;
+    use super::super::fake::{call, finals};
+    use serde_json::json;
+
+    #[test]
+    fn the_ttl_checker_finds_keys_that_outlive_their_ttl_and_lost_persistent_keys() {
+        let set_px = call(
+            "0",
+            "set",
+            json!({ "key": "t1", "px": 500 }),
+            "ok",
+            json!(null),
+            (0.0, 1.0),
+        );
+        let set = call(
+            "0",
+            "set",
+            json!({ "key": "t2" }),
+            "ok",
+            json!(null),
+            (0.0, 1.0),
+        );
+        let kept = json!({ "value": "t2", "pttl": -1 });
+        let check = |calls: &[crate::history::Call], end: serde_json::Value| {
+            Workload::Ttl.check(calls, &finals(end), 0.0)
+        };
+        let calls = [set_px.clone(), set.clone()];
+        assert!(check(&calls, json!({ "t2": kept })).valid);
+        let v = check(&calls, json!({}));
+        assert!(v.anomalies[0].contains("t2 is gone"), "{v:?}");
+        let v = check(
+            &calls,
+            json!({ "t1": { "value": "t1", "pttl": -1 }, "t2": kept }),
+        );
+        assert!(v.anomalies[0].contains("outlived"), "{v:?}");
+        let persisted = json!({ "key": "t1", "persisted": 1 });
+        let persist = call(
+            "0",
+            "persist",
+            json!({ "key": "t1" }),
+            "ok",
+            persisted,
+            (2.0, 3.0),
+        );
+        let v = check(&[set_px, set, persist], json!({ "t2": kept }));
+        assert!(v.anomalies[0].contains("t1 is gone"), "{v:?}");
     }
 }
