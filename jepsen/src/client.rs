@@ -1,8 +1,10 @@
-//! A workload's client: one connection to its region's node at a time, every operation
+//! A workload's client: one connection to a node of its region at a time, every operation
 //! recorded as `invoke`, then `ok`, `fail` (the server refused: it did not happen) or
 //! `info` (no reply: it may have happened). After an `info` the connection is dropped and
 //! the client goes on as a new process (`<client>.<n>`), as in Jepsen: session guarantees
-//! hold per connection, and a lost reply ends the session.
+//! hold per connection, and a lost reply ends the session. A node that cannot be reached,
+//! or answers `-READONLY` (a secondary, or a fenced old primary), sends the client on to
+//! the region's next node, on a new connection: how clients follow a failover.
 
 use crate::history::History;
 use crate::rng::Rng;
@@ -29,7 +31,9 @@ pub struct Client<'a> {
     /// Bumped when a reply is lost: the process name changes with it.
     session: u32,
     pub process: String,
-    port: u16,
+    /// The region's nodes; `at` is the one in use.
+    ports: Vec<u16>,
+    at: usize,
     conn: Option<redis::Connection>,
     history: &'a History,
     stop: &'a AtomicBool,
@@ -44,7 +48,7 @@ impl std::fmt::Debug for Client<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("process", &self.process)
-            .field("port", &self.port)
+            .field("port", &self.ports.get(self.at))
             .field("connected", &self.conn.is_some())
             .finish()
     }
@@ -53,7 +57,7 @@ impl std::fmt::Debug for Client<'_> {
 impl<'a> Client<'a> {
     pub fn new(
         id: usize,
-        port: u16,
+        ports: Vec<u16>,
         history: &'a History,
         stop: &'a AtomicBool,
         seed: u64,
@@ -62,13 +66,29 @@ impl<'a> Client<'a> {
             id,
             session: 0,
             process: id.to_string(),
-            port,
+            ports,
+            at: 0,
             conn: None,
             history,
             stop,
             rng: Rng::new(seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             seq: 0,
             pace: Duration::ZERO,
+        }
+    }
+
+    /// Drop the connection: what follows is a new process.
+    fn end_session(&mut self) {
+        self.conn = None;
+        self.session += 1;
+        self.process = format!("{}.{}", self.id, self.session);
+    }
+
+    /// Go on at the region's next node (a new connection, so a new process).
+    fn next_node(&mut self) {
+        self.at = (self.at + 1) % self.ports.len().max(1);
+        if self.conn.is_some() {
+            self.end_session();
         }
     }
 
@@ -92,13 +112,15 @@ impl<'a> Client<'a> {
     /// not take connections now: nothing was invoked.
     fn connection(&mut self) -> Option<&mut redis::Connection> {
         if self.conn.is_none() {
-            let opened = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            let port = self.ports.get(self.at).copied().unwrap_or(0);
+            let opened = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
                 .and_then(|c| c.get_connection_with_timeout(REPLY_TIMEOUT))
                 .and_then(|c| c.set_read_timeout(Some(REPLY_TIMEOUT)).map(|()| c))
                 .and_then(|c| c.set_write_timeout(Some(REPLY_TIMEOUT)).map(|()| c));
             match opened {
                 Ok(c) => self.conn = Some(c),
                 Err(_) => {
+                    self.next_node();
                     std::thread::sleep(Duration::from_millis(50));
                     return None;
                 }
@@ -144,14 +166,16 @@ impl<'a> Client<'a> {
                 Reply::Ok(v)
             }
             Err(e) if is_refusal(&e) => {
-                history.record(&process, "fail", f, Value::String(e.to_string()));
+                let text = e.to_string();
+                history.record(&process, "fail", f, Value::String(text.clone()));
+                if text.contains("READONLY") && self.ports.len() > 1 {
+                    self.next_node();
+                }
                 Reply::Fail
             }
             Err(e) => {
                 history.record(&process, "info", f, Value::String(e.to_string()));
-                self.conn = None;
-                self.session += 1;
-                self.process = format!("{}.{}", self.id, self.session);
+                self.end_session();
                 Reply::Unknown
             }
         }

@@ -1,8 +1,8 @@
-//! The cluster under test: one coordinator and a primary per region, all real processes on
-//! 127.0.0.1. Every link goes through a fault-injecting [`Proxy`]: one per ordered pair of
-//! regions (the receiver dials its sender's sync port through it, by the node's test-only
-//! `--test-dial-via`), and one between each node and the coordinator. So the nemesis can
-//! cut, stall or slow any link on its own.
+//! The cluster under test: one coordinator, and per region a primary and (for the failover
+//! nemesis) secondaries, all real processes on 127.0.0.1. Every link goes through a
+//! fault-injecting [`Proxy`]: one per ordered pair of nodes (the receiver dials its sender's
+//! sync port through it, by the node's test-only `--test-dial-via`), and one between each
+//! node and the coordinator. So the nemesis can cut, stall or slow any link on its own.
 
 use crate::process::{Server, free_port, try_connect, wait_for};
 use crate::proxy::Proxy;
@@ -48,6 +48,8 @@ impl Binaries {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterSpec {
     pub regions: usize,
+    /// Secondaries per region (besides its primary).
+    pub secondaries: usize,
     /// `--test-break` for every node (a promise broken on purpose).
     pub broken: Option<String>,
     /// Each region's `--test-clock-offset-ms` (missing: 0).
@@ -56,19 +58,30 @@ pub struct ClusterSpec {
     pub node_flags: Vec<String>,
 }
 
-/// One region's primary.
+/// One node process.
 #[derive(Debug)]
-pub struct Region {
+pub struct Node {
+    /// `r1` for a region's first node, `r1.2` for its second, ...
     pub name: String,
+    /// Its region's index.
+    pub region: usize,
     pub port: u16,
     sync: u16,
     dir: PathBuf,
     /// Between this node and the coordinator.
     pub coordinator_link: Proxy,
-    /// Its wall clock's shift, in ms (used when it starts).
-    clock_offset_ms: AtomicI64,
     /// The process (`None` while it is down).
     server: Mutex<Option<Server>>,
+}
+
+/// One region: its nodes, the first started as its primary.
+#[derive(Debug)]
+pub struct Region {
+    pub name: String,
+    /// Indices into [`Cluster::nodes`].
+    pub nodes: Vec<usize>,
+    /// Its nodes' wall clocks' shift, in ms (used when one starts).
+    clock_offset_ms: AtomicI64,
 }
 
 /// The coordinator: a one-member Raft cluster.
@@ -83,7 +96,9 @@ struct Coordinator {
 #[derive(Debug)]
 pub struct Cluster {
     pub regions: Vec<Region>,
-    /// `links[&(from, to)]` carries what region `from` sends to region `to`.
+    pub nodes: Vec<Node>,
+    /// `links[&(from, to)]` carries what node `from` sends to node `to` (`to` dials `from`
+    /// through it).
     pub links: BTreeMap<(usize, usize), Proxy>,
     coordinator: Coordinator,
     bins: Binaries,
@@ -101,8 +116,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Cluster {
-    /// Start a coordinator and the regions (`r1`, `r2`, ...) with full-mesh channels,
-    /// data under `dir`.
+    /// Start a coordinator and the regions (`r1`, `r2`, ...) with full-mesh channels, each
+    /// a primary and `spec.secondaries` secondaries, data under `dir`.
     pub fn start(bins: &Binaries, spec: &ClusterSpec, dir: &Path) -> Result<Cluster, String> {
         let (listen, sentinel) = (format!("127.0.0.1:{}", free_port()), free_port());
         let server = start_coordinator_at(&bins.coordinator, dir, &listen, sentinel, &[])?;
@@ -119,26 +134,41 @@ impl Cluster {
         let proxy = |target: std::net::SocketAddr| {
             Proxy::start(target).map_err(|e| format!("cannot start a proxy: {e}"))
         };
-        let mut regions = Vec::new();
+        let (mut regions, mut nodes) = (Vec::new(), Vec::new());
         for (i, name) in names.iter().enumerate() {
+            let mut members = Vec::new();
+            for k in 0..=spec.secondaries {
+                let node = if k == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}.{}", k + 1)
+                };
+                members.push(nodes.len());
+                nodes.push(Node {
+                    dir: dir.join(&node),
+                    name: node,
+                    region: i,
+                    port: free_port(),
+                    sync: free_port(),
+                    coordinator_link: proxy(coordinator_addr)?,
+                    server: Mutex::new(None),
+                });
+            }
             regions.push(Region {
                 name: name.clone(),
-                port: free_port(),
-                sync: free_port(),
-                dir: dir.join(name),
-                coordinator_link: proxy(coordinator_addr)?,
+                nodes: members,
                 clock_offset_ms: AtomicI64::new(spec.clock_offsets_ms.get(i).copied().unwrap_or(0)),
-                server: Mutex::new(None),
             });
         }
         let mut links = BTreeMap::new();
-        for (from, f) in regions.iter().enumerate() {
-            for to in (0..regions.len()).filter(|&t| t != from) {
+        for (from, f) in nodes.iter().enumerate() {
+            for to in (0..nodes.len()).filter(|&t| t != from) {
                 links.insert((from, to), proxy(([127, 0, 0, 1], f.sync).into())?);
             }
         }
         let cluster = Cluster {
             regions,
+            nodes,
             links,
             coordinator: Coordinator {
                 listen,
@@ -150,30 +180,35 @@ impl Cluster {
             node_flags: spec.node_flags.clone(),
             dir: dir.to_path_buf(),
         };
-        for (i, r) in cluster.regions.iter().enumerate() {
-            cluster.restart(i)?;
-            wait_for(
-                &format!("{} to be its region's primary", r.name),
-                START,
-                || (role(r.port).as_deref() == Some("primary")).then_some(()),
-            );
+        // Primaries first: the first node of a region to register is its primary.
+        for want in ["primary", "secondary"] {
+            for (n, node) in cluster.nodes.iter().enumerate() {
+                let first = cluster.regions[node.region].nodes[0] == n;
+                if first != (want == "primary") {
+                    continue;
+                }
+                cluster.restart_node(n)?;
+                wait_for(&format!("{} to be a {want}", node.name), START, || {
+                    (role(node.port).as_deref() == Some(want)).then_some(())
+                });
+            }
         }
         Ok(cluster)
     }
 
-    /// The flags of region `i`'s node.
-    fn node_flags(&self, i: usize) -> Vec<String> {
-        let r = &self.regions[i];
+    /// The flags of node `n`.
+    fn flags_of(&self, n: usize) -> Vec<String> {
+        let offset = &self.regions[self.nodes[n].region].clock_offset_ms;
         let mut flags = vec![
             "--test-clock-offset-ms".to_string(),
-            r.clock_offset_ms.load(Ordering::SeqCst).to_string(),
+            offset.load(Ordering::SeqCst).to_string(),
         ];
         for ((from, to), link) in &self.links {
-            if *to == i {
+            if *to == n {
                 flags.push("--test-dial-via".into());
                 flags.push(format!(
                     "127.0.0.1:{}={}",
-                    self.regions[*from].sync,
+                    self.nodes[*from].sync,
                     link.addr()
                 ));
             }
@@ -185,34 +220,63 @@ impl Cluster {
         flags
     }
 
-    /// SIGKILL region `i`'s node (no shutdown code runs).
-    pub fn kill(&self, i: usize) {
-        if let Some(s) = lock(&self.regions[i].server).take() {
+    /// The client ports of region `i`'s nodes, its first node's first.
+    pub fn ports(&self, i: usize) -> Vec<u16> {
+        self.regions[i]
+            .nodes
+            .iter()
+            .map(|&n| self.nodes[n].port)
+            .collect()
+    }
+
+    /// The node of region `i` that says it is primary, if one does; else its first node.
+    pub fn primary(&self, i: usize) -> usize {
+        let nodes = &self.regions[i].nodes;
+        nodes
+            .iter()
+            .copied()
+            .find(|&n| role(self.nodes[n].port).as_deref() == Some("primary"))
+            .unwrap_or(nodes[0])
+    }
+
+    /// SIGKILL region `i`'s primary (no shutdown code runs); which node that was.
+    pub fn kill(&self, i: usize) -> usize {
+        let n = self.primary(i);
+        self.kill_node(n);
+        n
+    }
+
+    /// SIGKILL node `n`.
+    pub fn kill_node(&self, n: usize) {
+        if let Some(s) = lock(&self.nodes[n].server).take() {
             s.kill9();
         }
     }
 
-    /// SIGTERM region `i`'s node and wait for it to exit (a clean shutdown).
-    pub fn stop(&self, i: usize) {
-        if let Some(s) = lock(&self.regions[i].server).take() {
+    /// SIGTERM node `n` and wait for it to exit (a clean shutdown).
+    pub fn stop_node(&self, n: usize) {
+        if let Some(s) = lock(&self.nodes[n].server).take() {
             s.terminate();
         }
     }
 
-    /// SAVE at region `i`'s node (a snapshot); whether it succeeded.
-    pub fn save(&self, i: usize) -> bool {
-        try_connect(self.regions[i].port)
-            .is_some_and(|mut c| redis::cmd("SAVE").query::<()>(&mut c).is_ok())
-    }
-
-    /// SIGSTOP (`true`) or SIGCONT region `i`'s node: a process that hangs, and resumes.
+    /// SIGSTOP (`true`) or SIGCONT every node of region `i`: a region that hangs, and
+    /// resumes.
     pub fn pause(&self, i: usize, stop: bool) {
-        if let Some(s) = lock(&self.regions[i].server).as_ref() {
-            s.pause(stop);
+        for &n in &self.regions[i].nodes {
+            if let Some(s) = lock(&self.nodes[n].server).as_ref() {
+                s.pause(stop);
+            }
         }
     }
 
-    /// Shift region `i`'s clock (in effect from its next start).
+    /// SAVE at region `i`'s primary (a snapshot); whether it succeeded.
+    pub fn save(&self, i: usize) -> bool {
+        try_connect(self.nodes[self.primary(i)].port)
+            .is_some_and(|mut c| redis::cmd("SAVE").query::<()>(&mut c).is_ok())
+    }
+
+    /// Shift region `i`'s clocks (in effect from its nodes' next start).
     pub fn set_clock_offset(&self, i: usize, ms: i64) {
         self.regions[i].clock_offset_ms.store(ms, Ordering::SeqCst);
     }
@@ -224,28 +288,34 @@ impl Cluster {
 
     /// The largest difference between two regions' clocks, in ms.
     pub fn clock_spread_ms(&self) -> u64 {
-        let offsets: Vec<i64> = self
-            .regions
-            .iter()
-            .map(|r| r.clock_offset_ms.load(Ordering::SeqCst))
+        let offsets: Vec<i64> = (0..self.regions.len())
+            .map(|i| self.clock_offset_ms(i))
             .collect();
         let (lo, hi) = (offsets.iter().min(), offsets.iter().max());
         lo.zip(hi).map_or(0, |(lo, hi)| hi.abs_diff(*lo))
     }
 
-    /// Start region `i`'s node again, with its data, if it is down; wait until it answers.
+    /// Start every node of region `i` that is down again, with its data.
     pub fn restart(&self, i: usize) -> Result<(), String> {
-        let r = &self.regions[i];
-        let mut server = lock(&r.server);
+        self.regions[i]
+            .nodes
+            .iter()
+            .try_for_each(|&n| self.restart_node(n))
+    }
+
+    /// Start node `n` again, with its data, if it is down; wait until it answers.
+    pub fn restart_node(&self, n: usize) -> Result<(), String> {
+        let node = &self.nodes[n];
+        let mut server = lock(&node.server);
         if server.is_none() {
-            let extra = self.node_flags(i);
-            let coordinator = r.coordinator_link.addr().to_string();
+            let extra = self.flags_of(n);
+            let coordinator = node.coordinator_link.addr().to_string();
             let spec = NodeSpec {
-                region: &r.name,
-                port: r.port,
-                sync: r.sync,
-                announced_sync: r.sync,
-                dir: &r.dir,
+                region: &self.regions[node.region].name,
+                port: node.port,
+                sync: node.sync,
+                announced_sync: node.sync,
+                dir: &node.dir,
                 coordinator: &coordinator,
                 extra: &extra,
             };
@@ -300,12 +370,15 @@ impl Cluster {
         })
     }
 
-    /// The links from one set of regions to another (both ways with `both`).
+    /// The links from the nodes of one set of regions to those of another (both ways with
+    /// `both`).
     pub fn links_between(&self, a: &[usize], b: &[usize], both: bool) -> Vec<&Proxy> {
+        let region = |n: &usize| self.nodes[*n].region;
         self.links
             .iter()
             .filter(|((from, to), _)| {
-                (a.contains(from) && b.contains(to)) || (both && b.contains(from) && a.contains(to))
+                let (f, t) = (region(from), region(to));
+                (a.contains(&f) && b.contains(&t)) || (both && b.contains(&f) && a.contains(&t))
             })
             .map(|(_, p)| p)
             .collect()
@@ -317,8 +390,8 @@ impl Cluster {
             p.heal();
             p.delay(Duration::ZERO);
         }
-        for r in &self.regions {
-            r.coordinator_link.heal();
+        for n in &self.nodes {
+            n.coordinator_link.heal();
         }
     }
 }
@@ -403,7 +476,7 @@ pub fn start_node(bin: &Path, n: &NodeSpec<'_>) -> Result<Server, String> {
     ]);
     flags.extend(n.extra.iter().cloned());
     // Its log beside its data directory (`r1.log` for `r1/`), kept across restarts.
-    let log = n.dir.with_extension("log");
+    let log = PathBuf::from(format!("{}.log", n.dir.display()));
     if let Some(parent) = log.parent() {
         let _ = std::fs::create_dir_all(parent);
     }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The short matrix CI runs: every workload once, under several nemeses.
-pub const SHORT: [(Workload, Nemesis); 9] = [
+pub const SHORT: [(Workload, Nemesis); 10] = [
     (Workload::Counter, Nemesis::Partition),
     (Workload::Register, Nemesis::Skew),
     (Workload::Set, Nemesis::Kill),
@@ -20,6 +20,7 @@ pub const SHORT: [(Workload, Nemesis); 9] = [
     (Workload::Multi, Nemesis::Coordinator),
     (Workload::Set, Nemesis::Restarts),
     (Workload::Counter, Nemesis::Retention),
+    (Workload::Register, Nemesis::Failover),
 ];
 
 /// Every workload under every nemesis.

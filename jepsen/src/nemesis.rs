@@ -37,6 +37,10 @@ pub enum Nemesis {
     /// Clock skew: every node started with its wall clock shifted by up to ±1 s, and
     /// now and then one restarted (kill -9) with a new shift.
     Skew,
+    /// Primary failover: kill -9 of one region's primary; the coordinator promotes its
+    /// secondary (each region has one in these runs); the old primary restarts later and
+    /// rejoins as a secondary.
+    Failover,
     /// A cut longer than binlog retention: one region stops receiving, the others write
     /// on, take a snapshot (SAVE) and, with 1 byte of retention, drop the binlog it
     /// covers; the region is restarted (kill -9) and healed, and can only catch up by
@@ -44,7 +48,7 @@ pub enum Nemesis {
     Retention,
 }
 
-pub const ALL: [Nemesis; 10] = [
+pub const ALL: [Nemesis; 11] = [
     Nemesis::None,
     Nemesis::Partition,
     Nemesis::Flapping,
@@ -55,6 +59,7 @@ pub const ALL: [Nemesis; 10] = [
     Nemesis::Coordinator,
     Nemesis::Skew,
     Nemesis::Retention,
+    Nemesis::Failover,
 ];
 
 /// The largest clock shift the skew nemesis gives a node.
@@ -73,6 +78,15 @@ impl Nemesis {
             Nemesis::Coordinator => "coordinator",
             Nemesis::Skew => "skew",
             Nemesis::Retention => "retention",
+            Nemesis::Failover => "failover",
+        }
+    }
+
+    /// Secondaries per region.
+    pub fn secondaries(self) -> usize {
+        match self {
+            Nemesis::Failover => 1,
+            _ => 0,
         }
     }
 
@@ -181,6 +195,7 @@ pub fn run(
                 let ok = cluster.restart(i).is_ok();
                 x.record("restart", json!({ "region": x.name(i), "ok": ok }));
             }
+            Nemesis::Failover => failover(&mut x),
             Nemesis::Pause => {
                 let i = x.region();
                 cluster.pause(i, true);
@@ -190,12 +205,12 @@ pub fn run(
                 x.record("resume", json!(x.name(i)));
             }
             Nemesis::Restarts => {
-                for i in 0..cluster.regions.len() {
-                    cluster.stop(i);
-                    x.record("stop", json!(x.name(i)));
-                    let ok = cluster.restart(i).is_ok();
-                    x.record("restart", json!({ "region": x.name(i), "ok": ok }));
-                    let port = cluster.regions[i].port;
+                for (n, node) in cluster.nodes.iter().enumerate() {
+                    cluster.stop_node(n);
+                    x.record("stop", json!(node.name));
+                    let ok = cluster.restart_node(n).is_ok();
+                    x.record("restart", json!({ "node": node.name, "ok": ok }));
+                    let port = node.port;
                     let end = Instant::now() + Duration::from_secs(30);
                     while crate::cluster::role(port).as_deref() != Some("primary")
                         && Instant::now() < end
@@ -281,6 +296,37 @@ fn partition(x: &mut Ctx<'_>) {
     x.record("heal", json!(null));
 }
 
+/// A region's primary killed; the time until another of its nodes is primary recorded; the
+/// old one started again later.
+fn failover(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    let i = x.region();
+    let old = c.kill(i);
+    x.record("kill", json!({ "node": c.nodes[old].name }));
+    let killed = Instant::now();
+    let end = killed + Duration::from_secs(20);
+    let new = loop {
+        let other = c.regions[i].nodes.iter().copied().find(|&n| {
+            n != old && crate::cluster::role(c.nodes[n].port).as_deref() == Some("primary")
+        });
+        if other.is_some() || Instant::now() >= end {
+            break other;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    x.record(
+        "failover",
+        json!({
+            "region": x.name(i),
+            "to": new.map(|n| c.nodes[n].name.clone()),
+            "after_ms": killed.elapsed().as_millis() as u64,
+        }),
+    );
+    x.nap(500, 2500);
+    let ok = c.restart_node(old).is_ok();
+    x.record("restart", json!({ "node": c.nodes[old].name, "ok": ok }));
+}
+
 /// One region cut off from what the others send while they snapshot and drop their binlog;
 /// then it is restarted (kill -9), so it subscribes again from what it has, and healed.
 fn retention(x: &mut Ctx<'_>) {
@@ -356,8 +402,8 @@ fn coordinator(x: &mut Ctx<'_>) {
             x.record("resume", json!("coordinator"));
         }
         _ => {
-            for r in &c.regions {
-                r.coordinator_link.cut();
+            for n in &c.nodes {
+                n.coordinator_link.cut();
             }
             x.record("partition", json!({ "shape": "coordinator-cut-off" }));
             x.nap(500, 2500);

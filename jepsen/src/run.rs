@@ -97,9 +97,9 @@ fn applied(port: u16) -> Option<BTreeMap<u64, u64>> {
 /// of that origin: the origin itself, unless it lost some).
 fn lag_sample(cluster: &Cluster, time_ms: f64) -> Vec<LagSample> {
     let seen: Vec<(String, Option<BTreeMap<u64, u64>>)> = cluster
-        .regions
+        .nodes
         .iter()
-        .map(|r| (r.name.clone(), applied(r.port)))
+        .map(|n| (n.name.clone(), applied(n.port)))
         .collect();
     let mut made: BTreeMap<u64, u64> = BTreeMap::new();
     for vector in seen.iter().filter_map(|(_, s)| s.as_ref()) {
@@ -128,7 +128,7 @@ fn lag_sample(cluster: &Cluster, time_ms: f64) -> Vec<LagSample> {
 fn finals(cluster: &Cluster, w: Workload) -> Option<(PerRegion<Value>, PerRegion<String>)> {
     let mut values = Vec::new();
     let mut digests = Vec::new();
-    for r in &cluster.regions {
+    for r in &cluster.nodes {
         let mut c = try_connect(r.port)?;
         let v = w.read_final(&mut c).ok()?;
         let d: String = redis::cmd("GDC.DIGEST").arg(0).query(&mut c).ok()?;
@@ -175,6 +175,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     let mut rng = Rng::new(o.seed);
     let spec = ClusterSpec {
         regions: o.regions,
+        secondaries: o.nemesis.secondaries(),
         broken: o.broken.clone(),
         clock_offsets_ms: o.nemesis.clock_offsets_ms(o.regions, &mut rng),
         node_flags: o.nemesis.node_flags(),
@@ -184,12 +185,12 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     let stop = AtomicBool::new(false);
     let lag: Mutex<Vec<LagSample>> = Mutex::new(Vec::new());
     let skew_ms = std::thread::scope(|s| {
-        for (r, region) in cluster.regions.iter().enumerate() {
+        for r in 0..cluster.regions.len() {
             for k in 0..o.clients_per_region {
-                let (history, stop) = (&history, &stop);
+                let (history, stop, ports) = (&history, &stop, cluster.ports(r));
                 let id = r * o.clients_per_region + k;
                 s.spawn(move || {
-                    let mut c = Client::new(id, region.port, history, stop, o.seed);
+                    let mut c = Client::new(id, ports, history, stop, o.seed);
                     o.workload.client(&mut c);
                 });
             }
@@ -259,9 +260,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     );
     // How often a region had to catch up by full sync (the retention nemesis's path).
     let full_syncs: i64 = cluster
-        .regions
+        .nodes
         .iter()
-        .filter_map(|r| inbound(r.port, "full_syncs"))
+        .filter_map(|n| inbound(n.port, "full_syncs"))
         .flatten()
         .sum();
     verdict.stat("full_syncs", full_syncs);

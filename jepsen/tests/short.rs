@@ -119,6 +119,16 @@ fn counter_under_cuts_past_binlog_retention_catches_up_by_full_sync() {
     );
 }
 
+#[test]
+fn register_under_primary_failover() {
+    let outcome = short(9);
+    assert!(
+        outcome.verdict.stats["primary_changes"].as_u64() > Some(3),
+        "a secondary took over: {}",
+        summary(&outcome)
+    );
+}
+
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
 /// kills, each of a node that holds what it acknowledged in the last half second.)

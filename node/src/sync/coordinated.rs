@@ -254,11 +254,12 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
         .filter(|u| u.region == *own_region)
         .map(|u| u.server_id)
         .collect();
-    let forgotten = sync.forget_acks(own_region, &own_nodes, &node.shared().meta);
+    let primary = a.role == "primary";
+    let forgotten = sync.forget_acks(own_region, &own_nodes, primary, &node.shared().meta);
     if !forgotten.is_empty() {
         info!(
             ?forgotten,
-            "acknowledgements of nodes no longer in the region forgotten"
+            "acknowledgements of nodes that no longer read from this one forgotten"
         );
     }
 }

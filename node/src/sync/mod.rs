@@ -308,14 +308,19 @@ impl SyncState {
         self.acked_dirty.store(true, Ordering::Relaxed);
     }
 
-    /// Forget the acknowledgements of nodes of `own_region` that are not in `keep` (by
-    /// server-id) and are not subscribed now, here and in `meta`: a node replaced, or back
-    /// under a new server-id after a crash, must not hold binlog and collection back for
-    /// ever. (An entry under the region's bare name is from before entries were per node.)
+    /// Forget the acknowledgements of readers that no longer read from this node and are
+    /// not subscribed now, here and in `meta`: nodes of `own_region` not in `keep` (by
+    /// server-id: a node replaced, or back under a new server-id after a crash), and, unless
+    /// `primary` (other regions read from primaries only), every other region's. Such an
+    /// entry would hold binlog and the collection of removal knowledge back for ever: a
+    /// demoted primary would keep tombstones the rest of the cluster dropped, and its digest
+    /// would differ. (An entry under the region's bare name is from before entries were per
+    /// node.)
     pub fn forget_acks(
         &self,
         own_region: &str,
         keep: &std::collections::BTreeSet<u32>,
+        primary: bool,
         meta: &sled::Db,
     ) -> Vec<String> {
         let subscribed: std::collections::BTreeSet<u32> =
@@ -324,7 +329,11 @@ impl SyncState {
         let gone: Vec<String> = acked
             .iter()
             .filter(|(key, (id, _))| {
-                is_own_region_key(own_region, key) && !keep.contains(id) && !subscribed.contains(id)
+                let reads_here = match is_own_region_key(own_region, key) {
+                    true => keep.contains(id),
+                    false => primary,
+                };
+                !reads_here && !subscribed.contains(id)
             })
             .map(|(key, _)| key.clone())
             .collect();
@@ -483,7 +492,7 @@ mod tests {
     use gdc_crdt::{OpId, ServerId, VersionVector};
 
     #[test]
-    fn acknowledgements_of_nodes_gone_from_the_region_are_forgotten_and_stay_forgotten() {
+    fn acknowledgements_of_readers_gone_are_forgotten_and_stay_forgotten() {
         let meta = sled::Config::new().temporary(true).open().expect("sled");
         let sync = SyncState::default();
         let mut vv = VersionVector::new();
@@ -507,7 +516,7 @@ mod tests {
                 frames_sent: 0,
             },
         );
-        let mut gone = sync.forget_acks("eu", &[5].into(), &meta);
+        let mut gone = sync.forget_acks("eu", &[5].into(), true, &meta);
         gone.sort();
         assert_eq!(gone, ["eu", "eu/4"]);
         let left: Vec<String> = sync.acked().keys().cloned().collect();
@@ -517,6 +526,12 @@ mod tests {
         reloaded.load_acked(&meta).expect("load");
         let left: Vec<String> = reloaded.acked().keys().cloned().collect();
         assert_eq!(left, ["eu/5", "eu/6", "us"]);
+        // Demoted, it is read by no other region: their acknowledgements go too.
+        assert_eq!(sync.forget_acks("eu", &[5].into(), false, &meta), ["us"]);
+        let reloaded = SyncState::default();
+        reloaded.load_acked(&meta).expect("load");
+        let left: Vec<String> = reloaded.acked().keys().cloned().collect();
+        assert_eq!(left, ["eu/5", "eu/6"]);
     }
 
     #[test]
