@@ -31,9 +31,11 @@ pub fn full() -> Vec<(Workload, Nemesis)> {
         .collect()
 }
 
-/// One run's seed in a matrix: drawn from the matrix's, so the whole matrix replays.
-pub fn seed_of(base: u64, i: usize) -> u64 {
-    crate::rng::Rng::new(base ^ (i as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93)).next_u64() >> 16
+/// One run's seed in a matrix: drawn from the matrix's and the pair, so a pair gets the
+/// same seed whichever other pairs run beside it.
+pub fn seed_of(base: u64, w: Workload, n: Nemesis) -> u64 {
+    let pair = (w as u64) << 8 | n as u64;
+    crate::rng::Rng::new(base ^ pair.wrapping_mul(0xD6E8_FEB8_6659_FD93)).next_u64() >> 16
 }
 
 /// Run `pairs` into `out`, printing each summary as it ends. Returns whether all were valid
@@ -48,9 +50,9 @@ pub fn run_all(
 ) -> std::io::Result<bool> {
     std::fs::create_dir_all(out)?;
     let mut all_valid = true;
-    for (i, &(w, n)) in pairs.iter().enumerate() {
+    for &(w, n) in pairs {
         let dir = out.join(format!("{}-{}", w.name(), n.name()));
-        let seed = seed_of(seed, i);
+        let seed = seed_of(seed, w, n);
         println!("== {} under {} (seed {seed})", w.name(), n.name());
         let options = Options {
             bins: bins.clone(),

@@ -62,6 +62,12 @@ enum Command {
         /// The short matrix: every workload once, under several nemeses.
         #[arg(long)]
         short: bool,
+        /// Only these workloads (comma-separated) [default: all].
+        #[arg(long, value_enum, value_delimiter = ',')]
+        workloads: Vec<Workload>,
+        /// Only these nemeses (comma-separated) [default: all].
+        #[arg(long, value_enum, value_delimiter = ',')]
+        nemeses: Vec<Nemesis>,
         /// The matrix's directory [default: jepsen-runs/matrix-<seed>].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -137,16 +143,28 @@ fn go(command: Command) -> Result<bool, String> {
             print!("{}", summary(&outcome));
             Ok(outcome.valid)
         }
-        Command::Matrix { short, out, common } => {
+        Command::Matrix {
+            short,
+            workloads,
+            nemeses,
+            out,
+            common,
+        } => {
             let bins = binaries(common.bin_dir)?;
             let seed = seed(common.seed);
             let out = out.unwrap_or_else(|| PathBuf::from(format!("jepsen-runs/matrix-{seed}")));
             println!("matrix seed {seed}; directory {}", out.display());
-            let pairs = if short {
+            let pairs: Vec<_> = if short {
                 matrix::SHORT.to_vec()
             } else {
                 matrix::full()
-            };
+            }
+            .into_iter()
+            .filter(|(w, n)| {
+                (workloads.is_empty() || workloads.contains(w))
+                    && (nemeses.is_empty() || nemeses.contains(n))
+            })
+            .collect();
             let time = Duration::from_secs(common.time_limit);
             matrix::run_all(&bins, &pairs, time, seed, common.regions, &out)
                 .map_err(|e| format!("cannot write the matrix's report: {e}"))

@@ -89,7 +89,7 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], slack_ms: f64, v: &mut 
     let Some((_, last)) = finals.first() else {
         return;
     };
-    for (name, r) in &fields {
+    for (name, r) in fields.iter_mut() {
         r.check(&format!("{KEY}.{name}"), last[name].as_str(), slack_ms, v);
     }
 }

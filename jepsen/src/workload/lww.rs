@@ -19,6 +19,19 @@ pub struct Register<'a> {
     pub writes: Vec<(&'a Call, Option<String>)>,
     /// Reads in invocation order, with what each saw (only acknowledged reads).
     pub reads: Vec<(&'a Call, Option<String>)>,
+    /// Built by [`Register::check`]: lookups that would otherwise scan the history.
+    index: Index<'a>,
+}
+
+/// A register's history indexed, so a check of long histories stays linear-ish.
+#[derive(Debug, Default)]
+struct Index<'a> {
+    /// The write of each value (values are unique).
+    writer: HashMap<String, &'a Call>,
+    /// When each connection first finished reading each value.
+    first_read: HashMap<(String, String), f64>,
+    /// The deletes that may have happened.
+    deletes: Vec<&'a Call>,
 }
 
 /// Whether write `a` certainly has a smaller HLC than `b`: `b` began after `a` was
@@ -28,20 +41,42 @@ fn surely_before(a: &Call, b: &Call, slack_ms: f64) -> bool {
 }
 
 impl<'a> Register<'a> {
+    /// Index the history (call before [`Register::check`]'s lookups).
+    fn index(&mut self) {
+        let mut ix = Index::default();
+        for (c, value) in &self.writes {
+            match value {
+                Some(value) => {
+                    ix.writer.insert(value.clone(), *c);
+                }
+                None if c.maybe() => ix.deletes.push(*c),
+                None => {}
+            }
+        }
+        for (r, value) in &self.reads {
+            if let Some(value) = value {
+                let at = ix
+                    .first_read
+                    .entry((r.process.clone(), value.clone()))
+                    .or_insert(r.end_ms);
+                *at = at.min(r.end_ms);
+            }
+        }
+        self.index = ix;
+    }
+
     /// The set-write of `value`.
     fn writer(&self, value: &str) -> Option<&'a Call> {
-        self.writes
-            .iter()
-            .find(|(_, v)| v.as_deref() == Some(value))
-            .map(|(c, _)| *c)
+        self.index.writer.get(value).copied()
     }
 
     /// Whether a delete that may have happened could have removed what `w` wrote before
     /// `by` (it ran after `w` began and before `by`).
     fn deletable(&self, w: &Call, by: f64) -> bool {
-        self.writes
+        self.index
+            .deletes
             .iter()
-            .any(|(d, v)| v.is_none() && d.maybe() && d.end_ms > w.start_ms && d.start_ms < by)
+            .any(|d| d.end_ms > w.start_ms && d.start_ms < by)
     }
 
     /// Whether the connection that made `later` had seen `w` before it began: it wrote
@@ -50,13 +85,16 @@ impl<'a> Register<'a> {
     fn seen_before(&self, w: &Call, value: &str, later: &Call) -> bool {
         let p = later.process.as_str();
         (w.process == p && w.ok() && w.end_ms < later.start_ms)
-            || self.reads.iter().any(|(r, v)| {
-                r.process == p && v.as_deref() == Some(value) && r.end_ms < later.start_ms
-            })
+            || self
+                .index
+                .first_read
+                .get(&(p.to_string(), value.to_string()))
+                .is_some_and(|&at| at < later.start_ms)
     }
 
     /// Check this register (called `name`) against the history and its final value.
-    pub fn check(&self, name: &str, last: Option<&str>, slack_ms: f64, v: &mut Verdict) {
+    pub fn check(&mut self, name: &str, last: Option<&str>, slack_ms: f64, v: &mut Verdict) {
+        self.index();
         // Every value read was written, before the read ended.
         let writer_of =
             |value: &str, when: f64, what: &str, v: &mut Verdict| match self.writer(value) {
@@ -215,7 +253,7 @@ mod tests {
         }
     }
 
-    fn verdict(r: &Register<'_>, last: Option<&str>) -> Verdict {
+    fn verdict(r: &mut Register<'_>, last: Option<&str>) -> Verdict {
         let mut v = Verdict::default();
         r.check("k", last, 5.0, &mut v);
         v
@@ -224,31 +262,34 @@ mod tests {
     #[test]
     fn a_final_value_overwritten_later_in_real_time_is_an_hlc_order_violation() {
         let (a, b) = (call("0", "ok", 0.0, 10.0), call("1", "ok", 20.0, 30.0));
-        let r = Register {
+        let mut r = Register {
             writes: vec![(&a, Some("a".into())), (&b, Some("b".into()))],
             reads: vec![],
+            ..Register::default()
         };
-        assert!(verdict(&r, Some("b")).anomalies.is_empty());
-        let v = verdict(&r, Some("a"));
+        assert!(verdict(&mut r, Some("b")).anomalies.is_empty());
+        let v = verdict(&mut r, Some("a"));
         assert!(v.anomalies[0].contains("HLC order lost"), "{v:?}");
         // Within the clock slack the two are concurrent: either may win.
         let close = call("1", "ok", 12.0, 30.0);
-        let r = Register {
+        let mut r = Register {
             writes: vec![(&a, Some("a".into())), (&close, Some("b".into()))],
             reads: vec![],
+            ..Register::default()
         };
-        assert!(verdict(&r, Some("a")).anomalies.is_empty());
-        let v = verdict(&r, None);
+        assert!(verdict(&mut r, Some("a")).anomalies.is_empty());
+        let v = verdict(&mut r, None);
         assert!(v.anomalies[0].contains("lost write"), "{v:?}");
         // Unless the later one's connection had read the first: then it must win.
         let read_a = call("1", "ok", 11.0, 11.5);
-        let r = Register {
+        let mut r = Register {
             writes: vec![(&a, Some("a".into())), (&close, Some("b".into()))],
             reads: vec![(&read_a, Some("a".into()))],
+            ..Register::default()
         };
-        let v = verdict(&r, Some("a"));
+        let v = verdict(&mut r, Some("a"));
         assert!(v.anomalies[0].contains("HLC order lost"), "{v:?}");
-        let v = verdict(&r, Some("z"));
+        let v = verdict(&mut r, Some("z"));
         assert!(v.anomalies[0].contains("no write set"), "{v:?}");
     }
 
@@ -256,18 +297,20 @@ mod tests {
     fn sessions_must_read_their_writes_monotonically_and_deletes_stay_deleted() {
         let (a, b) = (call("0", "ok", 0.0, 10.0), call("1", "ok", 20.0, 30.0));
         let (r1, r2) = (call("0", "ok", 40.0, 41.0), call("0", "ok", 50.0, 51.0));
-        let stale = Register {
+        let mut stale = Register {
             writes: vec![(&a, Some("a".into())), (&b, Some("b".into()))],
             reads: vec![(&r1, Some("b".into())), (&r2, Some("a".into()))],
+            ..Register::default()
         };
-        let v = verdict(&stale, Some("b"));
+        let v = verdict(&mut stale, Some("b"));
         assert!(v.anomalies[0].contains("not monotonic"), "{v:?}");
         let own = call("1", "ok", 40.0, 41.0);
-        let ryw = Register {
+        let mut ryw = Register {
             writes: vec![(&a, Some("a".into())), (&b, Some("b".into()))],
             reads: vec![(&own, Some("a".into()))],
+            ..Register::default()
         };
-        let v = verdict(&ryw, Some("b"));
+        let v = verdict(&mut ryw, Some("b"));
         assert!(v.anomalies[0].contains("not read-your-writes"), "{v:?}");
         // Within the clock slack, but the connection had read "a" before writing "b".
         let (seen_a, b2, again) = (
@@ -275,19 +318,21 @@ mod tests {
             call("1", "ok", 12.0, 13.0),
             call("1", "ok", 20.0, 21.0),
         );
-        let causal = Register {
+        let mut causal = Register {
             writes: vec![(&a, Some("a".into())), (&b2, Some("b".into()))],
             reads: vec![(&seen_a, Some("a".into())), (&again, Some("a".into()))],
+            ..Register::default()
         };
-        let v = verdict(&causal, Some("b"));
+        let v = verdict(&mut causal, Some("b"));
         assert!(v.anomalies[0].contains("not read-your-writes"), "{v:?}");
         let del = call("0", "ok", 15.0, 16.0);
-        let resurrected = Register {
+        let mut resurrected = Register {
             writes: vec![(&a, Some("a".into())), (&del, None)],
             reads: vec![],
+            ..Register::default()
         };
-        assert!(verdict(&resurrected, None).anomalies.is_empty());
-        let v = verdict(&resurrected, Some("a"));
+        assert!(verdict(&mut resurrected, None).anomalies.is_empty());
+        let v = verdict(&mut resurrected, Some("a"));
         assert!(v.anomalies[0].contains("resurrected delete"), "{v:?}");
     }
 }

@@ -65,7 +65,7 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], slack_ms: f64, v: &mut 
     let Some((_, last)) = finals.first() else {
         return;
     };
-    for (key, r) in &registers {
+    for (key, r) in registers.iter_mut() {
         let end = value(&last[*key]);
         r.check(key, end.as_deref(), slack_ms, v);
     }
