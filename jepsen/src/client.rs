@@ -92,6 +92,16 @@ impl<'a> Client<'a> {
         }
     }
 
+    /// This client's number.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The port of the node it uses now.
+    pub fn node(&self) -> u16 {
+        self.ports.get(self.at).copied().unwrap_or(0)
+    }
+
     /// Whether the run is over.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
@@ -168,7 +178,8 @@ impl<'a> Client<'a> {
             Err(e) if is_refusal(&e) => {
                 let text = e.to_string();
                 history.record(&process, "fail", f, Value::String(text.clone()));
-                if text.contains("READONLY") && self.ports.len() > 1 {
+                let read_only = e.kind() == redis::ErrorKind::ReadOnly || text.contains("READONLY");
+                if read_only && self.ports.len() > 1 {
                     self.next_node();
                 }
                 Reply::Fail

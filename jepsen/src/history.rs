@@ -23,6 +23,31 @@ pub struct Op {
     pub time_ms: f64,
 }
 
+/// Read a history written by [`History::write`].
+pub fn read(path: &Path) -> std::io::Result<Vec<Op>> {
+    let text = std::fs::read_to_string(path)?;
+    let bad = |line: &str| std::io::Error::other(format!("not a history line: {line}"));
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|_| bad(line))?;
+            let kind = match v["type"].as_str() {
+                Some("invoke") => "invoke",
+                Some("ok") => "ok",
+                Some("fail") => "fail",
+                Some("info") => "info",
+                _ => return Err(bad(line)),
+            };
+            Ok(Op {
+                process: v["process"].as_str().ok_or_else(|| bad(line))?.to_string(),
+                kind,
+                f: v["f"].as_str().ok_or_else(|| bad(line))?.to_string(),
+                value: v["value"].clone(),
+                time_ms: v["time_ms"].as_f64().ok_or_else(|| bad(line))?,
+            })
+        })
+        .collect()
+}
+
 /// The history being recorded, shared by clients and the nemesis.
 #[derive(Debug)]
 pub struct History {

@@ -23,12 +23,32 @@ pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option
     }
 }
 
-/// A TCP port nothing listens on right now.
+/// A TCP port nothing listens on right now, below Linux's ephemeral range (32768 and
+/// up): the kernel never hands it out as the source port of an outgoing connection, so a
+/// server that is killed and started again on it finds it free (an ephemeral port can be
+/// taken by any of the thousands of connections a faulty cluster makes meanwhile).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    // A start that differs between processes, then a stride coprime to SPAN: every port
+    // of the range in turn, none twice in one process.
+    static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = *START.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        std::process::id().wrapping_mul(7919) ^ nanos
+    });
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = LOW + start.wrapping_add(n.wrapping_mul(7001)) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free port below 32768")
 }
 
 /// A connection to the server on `port` that has answered PING, if one can be made now.

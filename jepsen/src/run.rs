@@ -5,7 +5,7 @@
 
 use crate::client::Client;
 use crate::cluster::{Binaries, Cluster, ClusterSpec};
-use crate::history::{self, History};
+use crate::history::{self, History, Op};
 use crate::nemesis::{self, Nemesis};
 use crate::process::try_connect;
 use crate::rng::Rng;
@@ -13,7 +13,7 @@ use crate::workload::{Verdict, Workload};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -60,6 +60,8 @@ pub struct Outcome {
     pub operations: usize,
     pub faults: usize,
     pub broken: Option<String>,
+    /// Whether this verdict came from checking a stored run again (`gdc-jepsen check`).
+    pub rechecked: bool,
 }
 
 /// Per region, in order: its name and a value read there.
@@ -236,28 +238,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     };
     let ops = history.ops();
     let calls = history::calls(&ops);
-    let slack_ms = skew_ms as f64 + CLOCK_SLACK_MS;
-    let mut verdict = o.workload.check(&calls, &values, slack_ms);
-    let converged = all_equal(&values) && all_equal(&digests);
-    if !all_equal(&values) {
-        let names: Vec<&str> = values.iter().map(|(r, _)| r.as_str()).collect();
-        verdict.anomaly(format!(
-            "regions did not converge: their final reads differ ({names:?}; see finals.json)"
-        ));
-    } else if !all_equal(&digests) {
-        verdict.anomaly(format!(
-            "regions read the same but digests differ: {digests:?}"
-        ));
-    }
-    // Coordinator safety, over the primaries the coordinators recorded.
+    // Coordinator safety is judged over the primaries the coordinators recorded.
     let topology = cluster.topology()?;
-    for a in crate::safety::check(&topology) {
-        verdict.anomaly(format!("coordinator: {a}"));
-    }
-    verdict.stat(
-        "primary_changes",
-        topology["history"].as_array().map_or(0, Vec::len) as u64,
-    );
+    let (mut verdict, converged) = judge(o.workload, &ops, &values, &digests, &topology);
     // How often a region had to catch up by full sync (the retention nemesis's path).
     let full_syncs: i64 = cluster
         .nodes
@@ -279,12 +262,14 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         operations: calls.len(),
         faults: ops.iter().filter(|op| op.process == "nemesis").count(),
         broken: o.broken.clone(),
+        rechecked: false,
     };
     let lag = lag.into_inner().unwrap_or_else(|p| p.into_inner());
     let write = || -> std::io::Result<()> {
         history.write(&o.out.join("history.jsonl"))?;
         std::fs::write(o.out.join("results.json"), pretty(&outcome))?;
         std::fs::write(o.out.join("finals.json"), pretty(&values))?;
+        std::fs::write(o.out.join("topology.json"), pretty(&topology))?;
         std::fs::write(o.out.join("lag.json"), pretty(&lag))?;
         std::fs::write(o.out.join("summary.txt"), summary(&outcome))?;
         crate::report::plots(&o.out, &ops, &calls, &lag)
@@ -296,6 +281,112 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
 /// Pretty JSON, with a final newline.
 fn pretty<T: Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+/// The clocks' widest difference in a run, from the nemesis's records of the shifts.
+fn clock_spread_ms(ops: &[Op]) -> u64 {
+    let mut shifts: Vec<i64> = Vec::new();
+    for op in ops
+        .iter()
+        .filter(|o| o.process == "nemesis" && o.f == "skew")
+    {
+        if let Some(all) = op.value["offsets_ms"].as_array() {
+            shifts.extend(all.iter().filter_map(|p| p[1].as_i64()));
+        }
+        shifts.extend(op.value["offset_ms"].as_i64());
+    }
+    let (lo, hi) = (shifts.iter().min(), shifts.iter().max());
+    lo.zip(hi).map_or(0, |(lo, hi)| hi.abs_diff(*lo))
+}
+
+/// Everything the checkers find in a run: the workload's checker, convergence over every
+/// node's final reads and digests, and coordinator safety over the recorded primaries.
+fn judge(
+    workload: Workload,
+    ops: &[Op],
+    values: &PerRegion<Value>,
+    digests: &PerRegion<String>,
+    topology: &Value,
+) -> (Verdict, bool) {
+    let calls = history::calls(ops);
+    let slack_ms = clock_spread_ms(ops) as f64 + CLOCK_SLACK_MS;
+    let mut verdict = workload.check(&calls, values, slack_ms);
+    let converged = all_equal(values) && all_equal(digests);
+    if !all_equal(values) {
+        let names: Vec<&str> = values.iter().map(|(r, _)| r.as_str()).collect();
+        verdict.anomaly(format!(
+            "regions did not converge: their final reads differ ({names:?}; see finals.json)"
+        ));
+    } else if !all_equal(digests) {
+        verdict.anomaly(format!(
+            "regions read the same but digests differ: {digests:?}"
+        ));
+    }
+    for a in crate::safety::check(topology) {
+        verdict.anomaly(format!("coordinator: {a}"));
+    }
+    verdict.stat(
+        "primary_changes",
+        topology["history"].as_array().map_or(0, Vec::len) as u64,
+    );
+    (verdict, converged)
+}
+
+/// Check a stored run again (with this build's checkers) from its `history.jsonl`,
+/// `finals.json`, `results.json` and `topology.json`; rewrite its `results.json` and
+/// `summary.txt`. A run from before `topology.json` was kept keeps its coordinator
+/// findings; counts only the live cluster could give (full syncs) are kept as they were.
+pub fn recheck(dir: &Path) -> Result<Outcome, String> {
+    let read = |name: &str| -> Result<Value, String> {
+        let path = dir.join(name);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let before = read("results.json")?;
+    let name = |k: &str| before[k].as_str().unwrap_or("").to_string();
+    let workload = <Workload as clap::ValueEnum>::from_str(&name("workload"), true)?;
+    let nemesis = <Nemesis as clap::ValueEnum>::from_str(&name("nemesis"), true)?;
+    let ops = history::read(&dir.join("history.jsonl")).map_err(|e| e.to_string())?;
+    let values: PerRegion<Value> =
+        serde_json::from_value(read("finals.json")?).map_err(|e| format!("finals.json: {e}"))?;
+    let digests: PerRegion<String> = serde_json::from_value(before["digests"].clone())
+        .map_err(|e| format!("results.json digests: {e}"))?;
+    let stored = read("topology.json").ok();
+    let topology = stored.clone().unwrap_or(Value::Null);
+    let (mut verdict, converged) = judge(workload, &ops, &values, &digests, &topology);
+    let old = &before["verdict"];
+    if stored.is_none() {
+        let carried = old["anomalies"].as_array().into_iter().flatten();
+        for a in carried.filter_map(Value::as_str) {
+            if a.starts_with("coordinator: ") {
+                verdict.anomaly(a.to_string());
+            }
+        }
+        let changes = old["stats"]["primary_changes"].clone();
+        verdict.stats.insert("primary_changes".into(), changes);
+    }
+    let full_syncs = old["stats"]["full_syncs"].clone();
+    verdict.stats.insert("full_syncs".into(), full_syncs);
+    verdict.valid = verdict.anomalies.is_empty();
+    let outcome = Outcome {
+        seed: before["seed"].as_u64().unwrap_or(0),
+        workload,
+        nemesis,
+        time_limit_s: before["time_limit_s"].as_f64().unwrap_or(0.0),
+        valid: verdict.valid,
+        converged,
+        verdict,
+        digests,
+        operations: history::calls(&ops).len(),
+        faults: ops.iter().filter(|op| op.process == "nemesis").count(),
+        broken: before["broken"].as_str().map(String::from),
+        rechecked: true,
+    };
+    std::fs::write(dir.join("results.json"), pretty(&outcome))
+        .and_then(|()| std::fs::write(dir.join("summary.txt"), summary(&outcome)))
+        .map_err(|e| format!("cannot write the results: {e}"))?;
+    Ok(outcome)
 }
 
 /// The run in a few lines, for people.

@@ -76,6 +76,9 @@ enum Command {
     },
     /// Write index.html over the runs in a directory.
     Index { dir: PathBuf },
+    /// Check stored runs again with this build's checkers (a run's directory, or a
+    /// matrix's: every run in it, then its index.html).
+    Check { dirs: Vec<PathBuf> },
 }
 
 fn binaries(dir: Option<PathBuf>) -> Result<Binaries, String> {
@@ -168,6 +171,31 @@ fn go(command: Command) -> Result<bool, String> {
             let time = Duration::from_secs(common.time_limit);
             matrix::run_all(&bins, &pairs, time, seed, common.regions, &out)
                 .map_err(|e| format!("cannot write the matrix's report: {e}"))
+        }
+        Command::Check { dirs } => {
+            let mut all_valid = true;
+            for dir in dirs {
+                let runs: Vec<PathBuf> = if dir.join("results.json").is_file() {
+                    vec![dir.clone()]
+                } else {
+                    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
+                        .map_err(|e| format!("{}: {e}", dir.display()))?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.join("results.json").is_file())
+                        .collect();
+                    runs.sort();
+                    runs
+                };
+                for run in &runs {
+                    let outcome = gdc_jepsen::run::recheck(run)?;
+                    print!("{}: {}", run.display(), summary(&outcome));
+                    all_valid &= outcome.valid;
+                }
+                if !dir.join("results.json").is_file() {
+                    gdc_jepsen::report::index(&dir).map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(all_valid)
         }
         Command::Index { dir } => {
             let rows = gdc_jepsen::report::index(&dir).map_err(|e| e.to_string())?;

@@ -29,11 +29,12 @@ pub fn run(c: &mut Client<'_>) {
                 );
             }
             11..15 => {
+                let node = c.node();
                 c.call(
                     "pop",
                     json!({ "key": key }),
                     |k| redis::cmd("LPOP").arg(&key).query::<Option<String>>(k),
-                    |e| json!({ "key": key, "element": e }),
+                    |e| json!({ "key": key, "element": e, "node": node }),
                 );
             }
             _ => {
@@ -105,6 +106,14 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
         "elements_popped_twice",
         popped.values().filter(|p| p.len() > 1).count() as u64,
     );
+    // Two regions may both pop an element they popped concurrently; one node never twice.
+    for (e, ps) in &popped {
+        let mut nodes: Vec<u64> = ps.iter().filter_map(|p| p.seen["node"].as_u64()).collect();
+        nodes.sort_unstable();
+        if nodes.windows(2).any(|w| w[0] == w[1]) {
+            v.anomaly(format!("{e:?} was popped twice at one node"));
+        }
+    }
     // Reads: only pushed elements; each connection sees its own pushes, in its order.
     let mut own: HashMap<&str, Vec<&Call>> = HashMap::new();
     for p in calls.iter().filter(|c| c.f == "push" && c.ok()) {

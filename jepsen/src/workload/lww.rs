@@ -30,6 +30,8 @@ struct Index<'a> {
     writer: HashMap<String, &'a Call>,
     /// When each connection first finished reading each value.
     first_read: HashMap<(String, String), f64>,
+    /// Every value some read saw (so its write happened, whatever its reply).
+    read: std::collections::HashSet<String>,
     /// The deletes that may have happened.
     deletes: Vec<&'a Call>,
 }
@@ -55,6 +57,7 @@ impl<'a> Register<'a> {
         }
         for (r, value) in &self.reads {
             if let Some(value) = value {
+                ix.read.insert(value.clone());
                 let at = ix
                     .first_read
                     .entry((r.process.clone(), value.clone()))
@@ -71,12 +74,13 @@ impl<'a> Register<'a> {
     }
 
     /// Whether a delete that may have happened could have removed what `w` wrote before
-    /// `by` (it ran after `w` began and before `by`).
+    /// `by`: it began before `by`, and ended after `w` began, or its reply was lost (then it
+    /// may have run any time later: a paused node runs what it had queued when it resumes).
     fn deletable(&self, w: &Call, by: f64) -> bool {
         self.index
             .deletes
             .iter()
-            .any(|d| d.end_ms > w.start_ms && d.start_ms < by)
+            .any(|d| (!d.ok() || d.end_ms > w.start_ms) && d.start_ms < by)
     }
 
     /// Whether the connection that made `later` had seen `w` before it began: it wrote
@@ -145,7 +149,9 @@ impl<'a> Register<'a> {
             }
             None => {
                 for (w, value) in &self.writes {
-                    if w.ok() && value.is_some() && !self.deletable(w, f64::INFINITY) {
+                    let happened =
+                        w.ok() || value.as_ref().is_some_and(|x| self.index.read.contains(x));
+                    if happened && value.is_some() && !self.deletable(w, f64::INFINITY) {
                         v.anomaly(format!(
                             "{name}: ends empty, but {value:?} was acknowledged ({:.0} ms) and \
                              no delete came after it (lost write)",
