@@ -256,5 +256,15 @@ mod tests {
             json!(["b", "a"]),
         );
         assert!(v.anomalies[0].contains("out of order"), "{v:?}");
+        // Two nodes may both pop one element; one node may not pop it twice.
+        let pop_at = |node: u64| {
+            let seen = json!({ "key": "l", "element": "a", "node": node });
+            call("9", "pop", json!({ "key": "l" }), "ok", seen, (10.0, 11.0))
+        };
+        let both = [push("0", "a", 0.0), pop_at(1), pop_at(2)];
+        assert!(check(&both, json!([])).valid);
+        let twice = [push("0", "a", 0.0), pop_at(1), pop_at(1)];
+        let v = check(&twice, json!([]));
+        assert!(v.anomalies[0].contains("twice at one node"), "{v:?}");
     }
 }

@@ -107,7 +107,13 @@ mod tests {
         assert!(check(&[batch.clone(), read(1, 1)], 1, 1).valid);
         let v = check(&[batch.clone(), read(1, 0)], 1, 1);
         assert!(v.anomalies[0].contains("half a batch"), "{v:?}");
-        let v = check(&[batch], 1, 0);
+        let v = check(std::slice::from_ref(&batch), 1, 0);
+        assert!(v.anomalies[0].contains("half a batch"), "{v:?}");
+        // Clients increment by their own amounts: a from one batch and b from another
+        // differ.
+        let by2 = call("1", "batch", json!(2), "ok", json!([3, 3]), (4.0, 5.0));
+        assert!(check(&[batch.clone(), by2.clone()], 3, 3).valid);
+        let v = check(&[batch, by2, read(1, 2)], 3, 3);
         assert!(v.anomalies[0].contains("half a batch"), "{v:?}");
     }
 }
