@@ -172,7 +172,14 @@ fn inbound(port: u16, field: &str) -> Option<Vec<i64>> {
 }
 
 pub fn run(o: &Options) -> Result<Outcome, String> {
-    std::fs::create_dir_all(o.out.join("data"))
+    // A run starts from nothing: a directory used before keeps its report until this run
+    // writes its own, but not its cluster's data.
+    let data = o.out.join("data");
+    if data.exists() {
+        std::fs::remove_dir_all(&data)
+            .map_err(|e| format!("cannot clear {}: {e}", data.display()))?;
+    }
+    std::fs::create_dir_all(&data)
         .map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
     let mut rng = Rng::new(o.seed);
     let spec = ClusterSpec {
@@ -182,7 +189,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         clock_offsets_ms: o.nemesis.clock_offsets_ms(o.regions, &mut rng),
         node_flags: o.nemesis.node_flags(),
     };
-    let cluster = Cluster::start(&o.bins, &spec, &o.out.join("data"))?;
+    let cluster = Cluster::start(&o.bins, &spec, &data)?;
     let history = History::new();
     let stop = AtomicBool::new(false);
     let lag: Mutex<Vec<LagSample>> = Mutex::new(Vec::new());
