@@ -286,15 +286,6 @@ impl Cluster {
         self.regions[i].clock_offset_ms.load(Ordering::SeqCst)
     }
 
-    /// The largest difference between two regions' clocks, in ms.
-    pub fn clock_spread_ms(&self) -> u64 {
-        let offsets: Vec<i64> = (0..self.regions.len())
-            .map(|i| self.clock_offset_ms(i))
-            .collect();
-        let (lo, hi) = (offsets.iter().min(), offsets.iter().max());
-        lo.zip(hi).map_or(0, |(lo, hi)| hi.abs_diff(*lo))
-    }
-
     /// Start every node of region `i` that is down again, with its data.
     pub fn restart(&self, i: usize) -> Result<(), String> {
         self.regions[i]
@@ -493,13 +484,24 @@ pub fn role(port: u16) -> Option<String> {
         .map(|r| r.trim().to_string())
 }
 
-/// The coordinators' topology (docs/coordinator.md, "Topology"), as JSON.
-pub fn topology(coordinator: &str) -> Result<serde_json::Value, String> {
+/// A blocking client of the coordinator at `coordinator`: a runtime to run calls on, and
+/// the coordinators (calls go to the leader, retried a bounded number of times).
+fn coordinator_client(
+    coordinator: &str,
+) -> Result<(tokio::runtime::Runtime, Coordinators), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let coordinators = Coordinators::new(vec![coordinator.to_string()], TOKEN)?;
+    Ok((
+        runtime,
+        Coordinators::new(vec![coordinator.to_string()], TOKEN)?,
+    ))
+}
+
+/// The coordinators' topology (docs/coordinator.md, "Topology"), as JSON.
+pub fn topology(coordinator: &str) -> Result<serde_json::Value, String> {
+    let (runtime, coordinators) = coordinator_client(coordinator)?;
     let reply = runtime.block_on(
         coordinators.at_leader(Some(Duration::from_secs(10)), |mut c| async move {
             c.topology(TopologyRequest {}).await
@@ -510,11 +512,7 @@ pub fn topology(coordinator: &str) -> Result<serde_json::Value, String> {
 
 /// Commit topology changes (JSON, as docs/coordinator.md lists them), in order.
 pub fn change_all(coordinator: &str, changes: &[String]) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let coordinators = Coordinators::new(vec![coordinator.to_string()], TOKEN)?;
+    let (runtime, coordinators) = coordinator_client(coordinator)?;
     for json in changes {
         let reply = runtime.block_on(coordinators.at_leader(
             Some(Duration::from_secs(10)),

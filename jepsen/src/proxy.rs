@@ -302,6 +302,24 @@ mod tests {
         assert_eq!(read_n(&mut s, 4), b"ping");
     }
 
+    /// Wait (up to 5 s) until the proxy has closed `s`.
+    fn assert_closed(s: &mut std::net::TcpStream) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut buf = [0u8; 1];
+            match s.read(&mut buf) {
+                Ok(0) => return,
+                Err(e)
+                    if e.kind() != io::ErrorKind::WouldBlock
+                        && e.kind() != io::ErrorKind::TimedOut =>
+                {
+                    return;
+                }
+                _ => assert!(Instant::now() < deadline, "connection not closed"),
+            }
+        }
+    }
+
     #[test]
     fn sever_closes_open_connections_and_new_ones_work() {
         let p = Proxy::start(echo()).expect("proxy");
@@ -309,20 +327,7 @@ mod tests {
         s.write_all(b"a").expect("write");
         assert_eq!(read_n(&mut s, 1), b"a");
         p.sever();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let mut buf = [0u8; 1];
-            match s.read(&mut buf) {
-                Ok(0) => break,
-                Err(e)
-                    if e.kind() != io::ErrorKind::WouldBlock
-                        && e.kind() != io::ErrorKind::TimedOut =>
-                {
-                    break;
-                }
-                _ => assert!(Instant::now() < deadline, "connection not closed"),
-            }
-        }
+        assert_closed(&mut s);
         let mut s = connect(&p);
         s.write_all(b"b").expect("write");
         assert_eq!(read_n(&mut s, 1), b"b");
@@ -336,20 +341,7 @@ mod tests {
         assert_eq!(read_n(&mut s, 1), b"a");
         p.cut();
         p.sever();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let mut buf = [0u8; 1];
-            match s.read(&mut buf) {
-                Ok(0) => break,
-                Err(e)
-                    if e.kind() != io::ErrorKind::WouldBlock
-                        && e.kind() != io::ErrorKind::TimedOut =>
-                {
-                    break;
-                }
-                _ => assert!(Instant::now() < deadline, "connection not closed"),
-            }
-        }
+        assert_closed(&mut s);
     }
 
     #[test]

@@ -227,3 +227,37 @@ pub fn index(dir: &Path) -> io::Result<Vec<Row>> {
     std::fs::write(dir.join("index.html"), html)?;
     Ok(rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::index;
+
+    #[test]
+    fn the_index_lists_every_run_with_its_verdict_and_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = |name: &str, valid: bool, anomaly: &str| {
+            let d = dir.path().join(name);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            let results = serde_json::json!({
+                "workload": "set", "nemesis": "kill", "seed": 7, "valid": valid,
+                "operations": 100, "verdict": { "anomalies": [anomaly] },
+            });
+            std::fs::write(d.join("results.json"), results.to_string()).expect("write");
+        };
+        run("set-kill", true, "");
+        run("set-pause", false, "r1: s lost <x>");
+        std::fs::create_dir_all(dir.path().join("not-a-run")).expect("mkdir");
+        let rows = index(dir.path()).expect("index");
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].dir.as_str(), rows[0].valid), ("set-kill", true));
+        assert_eq!((rows[1].dir.as_str(), rows[1].valid), ("set-pause", false));
+        let html = std::fs::read_to_string(dir.path().join("index.html")).expect("html");
+        assert!(
+            html.contains("<a href=\"set-pause/latency.svg\">"),
+            "{html}"
+        );
+        assert!(html.contains("class=bad>INVALID"), "{html}");
+        assert!(html.contains("r1: s lost &lt;x&gt;"), "escaped: {html}");
+        assert!(!html.contains("not-a-run"));
+    }
+}

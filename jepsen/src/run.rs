@@ -193,7 +193,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     let history = History::new();
     let stop = AtomicBool::new(false);
     let lag: Mutex<Vec<LagSample>> = Mutex::new(Vec::new());
-    let skew_ms = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         for r in 0..cluster.regions.len() {
             for k in 0..o.clients_per_region {
                 let (history, stop, ports) = (&history, &stop, cluster.ports(r));
@@ -216,18 +216,17 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
             }
         });
         let rng = &mut rng;
-        let nemesis =
-            s.spawn(move || nemesis::run(o.nemesis, cluster_ref, rng, history_ref, stop_ref));
+        s.spawn(move || nemesis::run(o.nemesis, cluster_ref, rng, history_ref, stop_ref));
         // The run's length: the workload runs this long (not a wait for a condition).
         std::thread::sleep(o.time_limit);
         stop.store(true, Ordering::SeqCst);
-        nemesis.join().unwrap_or(0)
     });
     cluster.heal_all();
     cluster.restart_all()?;
     history.record("nemesis", "info", "heal", serde_json::json!("final"));
     // Keys with a TTL must have expired before they are looked for: let that time pass.
     if o.workload.quiesce_ms() > 0 {
+        let skew_ms = clock_spread_ms(&history.ops());
         std::thread::sleep(Duration::from_millis(o.workload.quiesce_ms() + skew_ms));
     }
     // Settled: every region reads the same, with equal digests (or the time is up, and the

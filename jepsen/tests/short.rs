@@ -18,7 +18,7 @@ fn run_one(
     seed: u64,
     secs: u64,
     broken: Option<&str>,
-) -> Outcome {
+) -> (Outcome, tempfile::TempDir) {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_gdc-jepsen"))
         .parent()
         .expect("a directory")
@@ -57,13 +57,13 @@ fn run_one(
             summary(&outcome)
         );
     }
-    outcome
+    (outcome, out)
 }
 
 /// Run the `i`th pair of the short matrix; it must be valid.
 fn short(i: usize) -> Outcome {
     let (w, n) = SHORT[i];
-    let outcome = run_one(w, n, 1000 + i as u64, 6, None);
+    let (outcome, _) = run_one(w, n, 1000 + i as u64, 6, None);
     assert!(outcome.valid, "{}", summary(&outcome));
     assert!(outcome.operations > 100, "{}", summary(&outcome));
     outcome
@@ -131,11 +131,12 @@ fn register_under_primary_failover() {
 
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
-/// kills, each of a node that holds what it acknowledged in the last half second.)
+/// kills, each of a node that holds what it acknowledged in the last half second.) Judged
+/// again from what the run stored (`gdc-jepsen check`), it is found the same.
 #[test]
 fn the_suite_catches_nodes_that_acknowledge_writes_before_writing_them() {
     let broken = Some("ack-before-write");
-    let outcome = run_one(Workload::Counter, Nemesis::Kill, 3, 10, broken);
+    let (outcome, out) = run_one(Workload::Counter, Nemesis::Kill, 3, 10, broken);
     assert!(!outcome.valid, "{}", summary(&outcome));
     let lost = |a: &String| a.contains("lost writes");
     assert!(
@@ -143,4 +144,8 @@ fn the_suite_catches_nodes_that_acknowledge_writes_before_writing_them() {
         "{}",
         summary(&outcome)
     );
+    let again = gdc_jepsen::run::recheck(out.path()).expect("recheck");
+    assert!(again.rechecked && !again.valid, "{}", summary(&again));
+    assert_eq!(again.verdict.anomalies, outcome.verdict.anomalies);
+    assert_eq!(again.verdict.stats, outcome.verdict.stats);
 }

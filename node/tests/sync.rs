@@ -1315,3 +1315,58 @@ fn gdc_debug_is_refused_unless_enabled() {
         .expect("CONFIG GET");
     assert_eq!(got, vec!["enable-debug-command", "no"]);
 }
+
+/// A PERSIST made just before a key's expiry, still on its way to another region when the
+/// expiry passes there, must win (SEMANTICS.md: PERSIST wins over the expiry it removed).
+/// The other region must not delete the key at its expiry: that delete would reach the
+/// origin and remove the key everywhere (found by gdc-jepsen's TTL workload).
+#[test]
+fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
+    use gdc_jepsen::proxy::Proxy;
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (la, addr_a) = sync_listener();
+    let (lb, addr_b) = sync_listener();
+    // b receives from a through a proxy; a from b directly.
+    let link = Proxy::start(addr_a).expect("proxy");
+    let a = TestNode::start_synced(dirs[0].path(), la, |c| {
+        c.region = "a".into();
+        c.peers = vec![peer("b", addr_b)];
+    });
+    let b = TestNode::start_synced(dirs[1].path(), lb, |c| {
+        c.region = "b".into();
+        c.peers = vec![peer("a", link.addr())];
+    });
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .arg("PX")
+        .arg(1500)
+        .query(&mut ca)
+        .expect("SET");
+    wait_for("b to have k", CONVERGE, || {
+        (get(&mut cb, "k").as_deref() == Some("v")).then_some(())
+    });
+    link.cut();
+    let persisted: i64 = redis::cmd("PERSIST")
+        .arg("k")
+        .query(&mut ca)
+        .expect("PERSIST");
+    assert_eq!(persisted, 1);
+    wait_for("k to expire at b", CONVERGE, || {
+        get(&mut cb, "k").is_none().then_some(())
+    });
+    // The cut goes on past the expiry for five of b's expiry cycles (every 100 ms), well
+    // within expire-grace-ms (5 s): without the grace, b deletes k here.
+    std::thread::sleep(Duration::from_millis(500));
+    link.heal();
+    let nodes = [a, b];
+    wait_converged(&nodes);
+    for c in [&mut ca, &mut cb] {
+        assert_eq!(get(c, "k").as_deref(), Some("v"));
+        let ttl: i64 = redis::cmd("PTTL").arg("k").query(c).expect("PTTL");
+        assert_eq!(ttl, -1, "persisted everywhere");
+    }
+}
