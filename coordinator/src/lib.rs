@@ -13,6 +13,7 @@
 
 use std::io::Cursor;
 
+pub mod attach;
 pub mod client;
 pub mod demo;
 pub mod health;

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::reply::Reply;
 use crate::resp::parse_request;
 use crate::store::{Store, StoreError, now_ms};
+use crate::sync::coordinated::Attachment;
 use bytes::{BufMut, BytesMut};
 use gdc_crdt::VersionVector;
 use std::collections::{BTreeMap, VecDeque};
@@ -279,6 +280,38 @@ impl Shared {
     }
 }
 
+/// The coordinators that run this node: its flags', or those GDC.ATTACH saved in its data
+/// directory (a node attached at run time stays attached when restarted with its old flags).
+fn attachment(config: &Config, meta: &sled::Db) -> Result<Option<Attachment>, StoreError> {
+    let saved = Attachment::saved(meta).map_err(StoreError::Attachment)?;
+    if !config.coordinators.is_empty() {
+        return Ok(Some(Attachment {
+            coordinators: config.coordinators.clone(),
+            instance: config.instance.clone().unwrap_or_default(),
+            region: config.region.clone(),
+        }));
+    }
+    let Some(saved) = saved else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| {
+        Err(StoreError::Attachment(format!(
+            "this node was attached to {saved} by GDC.ATTACH, but {why}"
+        )))
+    };
+    if saved.region != config.region {
+        return refuse(&format!("is now started as region '{}'", config.region));
+    }
+    if config.sync_port.is_none() {
+        return refuse("is started without --sync-port");
+    }
+    if !config.peers.is_empty() {
+        return refuse("is started with --peer channels (they come from the coordinator)");
+    }
+    info!(attachment = %saved, "run by the coordinators GDC.ATTACH saved");
+    Ok(Some(saved))
+}
+
 /// Whether a node with this config never exchanges ops with other regions: then all it
 /// applied is stable at once.
 fn alone(config: &Config) -> bool {
@@ -392,10 +425,11 @@ impl Node {
         let store = Store::open(&config.dir, config.appendfsync, alone(&config))?;
         let meta = store.meta();
         let sync = crate::sync::SyncState::default();
-        if !config.coordinators.is_empty() {
+        if let Some(a) = attachment(&config, &meta)? {
             // Fenced until the coordinator says this node is its region's primary: a
             // primary that was replaced while it was down must not take writes on return.
             sync.set_role(crate::sync::Role::Secondary);
+            sync.attachment.send_replace(Some(a));
         }
         if let Err(e) = sync.load_acked(&meta) {
             warn!(error = %e, "cannot load saved channel acknowledgements");

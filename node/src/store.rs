@@ -23,6 +23,8 @@ pub enum StoreError {
     Meta { path: String, source: sled::Error },
     #[error("metadata store holds a bad server-id")]
     BadServerId,
+    #[error("{0}")]
+    Attachment(String),
 }
 
 /// Metadata key present only between a clean shutdown and the next start.

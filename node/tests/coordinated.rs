@@ -855,6 +855,20 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
     );
 }
 
+/// A node of its own in region `region` (no coordinator), serving sync on `sync`, on `port`
+/// (0: any).
+fn standalone(
+    dir: &tempfile::TempDir,
+    region: &str,
+    port: u16,
+    sync: std::net::TcpListener,
+) -> TestNode {
+    TestNode::start_synced(dir.path(), sync, |c| {
+        c.region = region.into();
+        c.port = port;
+    })
+}
+
 #[test]
 fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others() {
     let Shop {
@@ -875,37 +889,109 @@ fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others
     // A node that has served on its own for a while, with data, part of it only in its
     // snapshot (SAVE trims what the binlog must replay).
     let ap_dir = tempfile::tempdir().expect("tempdir");
-    {
-        let standalone = TestNode::start_with(ap_dir.path(), |c| c.region = "ap".into());
-        let mut c = standalone.client();
-        for i in 0..100 {
-            redis::cmd("SADD")
-                .arg("ap-users")
-                .arg(i)
-                .query::<()>(&mut c)
-                .expect("SADD");
-        }
-        redis::cmd("SAVE").query::<()>(&mut c).expect("SAVE");
-        redis::cmd("SET")
-            .arg("after-save")
-            .arg("yes")
-            .query::<()>(&mut c)
-            .expect("SET");
+    let (l, ap_sync) = sync_listener();
+    let ap = standalone(&ap_dir, "ap", 0, l);
+    let mut c_ap = ap.client();
+    for i in 0..100 {
+        redis::cmd("SADD")
+            .arg("ap-users")
+            .arg(i)
+            .query::<()>(&mut c_ap)
+            .expect("SADD");
     }
-    // Attached: its region joins the instance, and it restarts run by the coordinator.
-    rt.block_on(admin.change(&Change::AddChild {
-        instance: "shop".into(),
-        region: "ap".into(),
-        mesh: true,
-    }))
-    .expect("add ap");
-    let ap1 = node(&ap_dir, &coordinator.addr, "ap");
-    let mut c_ap1 = ap1.client();
-    has_role(&mut c_ap1, "primary", 1);
+    redis::cmd("SAVE").query::<()>(&mut c_ap).expect("SAVE");
+    redis::cmd("SET")
+        .arg("after-save")
+        .arg("yes")
+        .query::<()>(&mut c_ap)
+        .expect("SET");
+    let ap_addr = ap.addr.to_string();
+    let attach = |region: &str, token: &str| {
+        rt.block_on(gdc_coordinator::attach::attach(
+            &admin,
+            token,
+            ("shop", region),
+            &ap_addr,
+            true,
+            None,
+            Duration::from_secs(20),
+        ))
+    };
+    let regions = || {
+        let (t, _) = rt.block_on(admin.topology()).expect("topology");
+        t.instances["shop"]
+            .children
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+
+    // Refused, and nothing left behind: under another region's name, or with a token that
+    // is not the node's.
+    let e = attach("us", TOKEN).expect_err("us is not ap");
+    assert!(e.contains("serves region 'ap', not 'us'"), "{e}");
+    let e = attach("ap", "another-token").expect_err("wrong token");
+    assert!(e.contains("the cluster token does not match"), "{e}");
+    assert_eq!(
+        regions(),
+        ["eu", "us"],
+        "the region added for it is removed again"
+    );
+    redis::cmd("SET")
+        .arg("still-writable")
+        .arg("yes")
+        .query::<()>(&mut c_ap)
+        .expect("a refused attach leaves the node as it was");
+
+    // Attached while it runs: ap joins with channels both ways, the node is its primary.
+    let done = attach("ap", TOKEN).expect("attach");
+    assert_eq!(
+        (done.node.as_str(), done.epoch, done.region_added),
+        (ap_addr.as_str(), 1, true)
+    );
+    has_role(&mut c_ap, "primary", 1);
+    let e = attach("ap", TOKEN).expect_err("twice");
+    assert!(e.contains("already has nodes"), "{e}");
     // Its data reaches eu; eu's reaches it.
     arrives(&mut c_eu1, "after-save", "yes");
+    arrives(&mut c_eu1, "still-writable", "yes");
     wait_for("ap's set at eu", CONVERGE, || {
         (scard(&mut c_eu1, "ap-users") == 100).then_some(())
     });
-    arrives(&mut c_ap1, "from-eu", "1");
+    arrives(&mut c_ap, "from-eu", "1");
+
+    // Restarted with the flags it had on its own, it stays attached: fenced until the
+    // coordinator makes it the primary again, and in the instance's channels.
+    let port = ap.addr.port();
+    drop(c_ap);
+    drop(ap);
+    let l = std::net::TcpListener::bind(ap_sync).expect("the same sync port");
+    let ap = standalone(&ap_dir, "ap", port, l);
+    let mut c_ap = ap.client();
+    has_role(&mut c_ap, "primary", 1);
+    redis::cmd("SET")
+        .arg("after-restart")
+        .arg("eu")
+        .query::<()>(&mut c_eu1)
+        .expect("SET");
+    arrives(&mut c_ap, "after-restart", "eu");
+
+    // A node without a sync port cannot be reached by other regions: it is told how to
+    // make it attachable.
+    let lone_dir = tempfile::tempdir().expect("tempdir");
+    let lone = TestNode::start_with(lone_dir.path(), |c| {
+        c.region = "sa".into();
+        c.cluster_token = Some(TOKEN.into());
+    });
+    let e = redis::cmd("GDC.ATTACH")
+        .arg(TOKEN)
+        .arg("shop")
+        .arg(&coordinator.addr)
+        .query::<()>(&mut lone.client())
+        .expect_err("no sync port");
+    assert!(
+        e.to_string()
+            .contains("restart it with --sync-port and --cluster-token"),
+        "{e}"
+    );
 }

@@ -141,6 +141,24 @@ enum ChildOp {
     },
     /// Remove a region and its channels.
     Remove { instance: String, region: String },
+    /// A gdc-node that has run on its own (serving a sync port, with this cluster token)
+    /// joins the instance as REGION's primary, with its data, without a restart: the region
+    /// is added (channels both ways with every other region unless --no-mesh), the node
+    /// follows the coordinators from then on, and its data and the others' merge.
+    Attach {
+        instance: String,
+        region: String,
+        /// The node's client address, HOST:PORT.
+        node: String,
+        #[arg(long)]
+        no_mesh: bool,
+        /// The node's requirepass, if it has one.
+        #[arg(long, env = "GDC_REQUIREPASS", hide_env_values = true)]
+        password: Option<String>,
+        /// How long to wait for the node to become the region's primary.
+        #[arg(long, default_value_t = 10000)]
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -314,6 +332,41 @@ async fn run(flags: Flags) -> Result<String, String> {
             }
             ChildOp::Remove { instance, region } => {
                 change(Change::RemoveChild { instance, region }).await
+            }
+            ChildOp::Attach {
+                instance,
+                region,
+                node,
+                no_mesh,
+                password,
+                timeout_ms,
+            } => {
+                let done = gdc_coordinator::attach::attach(
+                    &client,
+                    &token,
+                    (&instance, &region),
+                    &node,
+                    !no_mesh,
+                    password.as_deref(),
+                    std::time::Duration::from_millis(timeout_ms),
+                )
+                .await?;
+                Ok(if json {
+                    format!("{}\n", serde_json::json!(done))
+                } else {
+                    format!(
+                        "{} is region {}'s primary at epoch {} in instance {}{}\n",
+                        done.node,
+                        done.region,
+                        done.epoch,
+                        done.instance,
+                        if done.region_added {
+                            " (region added)"
+                        } else {
+                            ""
+                        }
+                    )
+                })
             }
         },
         Command::Channel { op } => match op {

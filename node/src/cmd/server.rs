@@ -515,6 +515,22 @@ pub fn gdc_debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
+/// GDC.ATTACH token instance coordinator [coordinator ...]: this node, so far on its own,
+/// joins `instance` with its data, run from now on by those coordinators (what `gdcctl
+/// child attach` sends). The token must be the node's own `--cluster-token`.
+pub fn gdc_attach(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let text = |a: &Bytes| String::from_utf8_lossy(a).into_owned();
+    let attachment = crate::sync::coordinated::Attachment {
+        instance: text(&args[2]),
+        region: ctx.server.config.region.clone(),
+        coordinators: args[3..].iter().map(text).collect(),
+    };
+    match crate::sync::coordinated::attach(ctx.server, &args[1], attachment) {
+        Ok(()) => Reply::OK,
+        Err(e) => Reply::err(format!("ERR {e}")),
+    }
+}
+
 pub fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     if ctx.server.snapshots.running.load(Ordering::Acquire) {
         return Reply::err("ERR Background save already in progress");

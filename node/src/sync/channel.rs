@@ -35,8 +35,10 @@ impl Node {
     /// Start one inbound channel per configured peer, or, with coordinators configured,
     /// follow the coordinator's assignment.
     pub fn start_channels(self: &Arc<Self>) {
-        if !self.shared().config.coordinators.is_empty() {
-            tokio::spawn(super::coordinated::follow(Arc::clone(self)));
+        let mut attachment = self.shared().sync.attachment.subscribe();
+        let attached = attachment.borrow_and_update().clone();
+        if let Some(a) = attached {
+            tokio::spawn(super::coordinated::follow(Arc::clone(self), a));
             return;
         }
         for peer in self.shared().config.peers.clone() {
@@ -44,6 +46,20 @@ impl Node {
                 warn!(error = %e, "cannot open a channel");
             }
         }
+        // Until GDC.ATTACH, if it ever comes.
+        let node = Arc::clone(self);
+        tokio::spawn(async move {
+            let Ok(a) = attachment
+                .wait_for(Option::is_some)
+                .await
+                .map(|a| a.clone())
+            else {
+                return;
+            };
+            if let Some(a) = a {
+                super::coordinated::follow(node, a).await;
+            }
+        });
     }
 
     /// Start receiving from `peer`.

@@ -14,6 +14,7 @@ use gdc_proto::coordinator::HeartbeatRequest;
 use gdc_proto::coordinator::{Assignment, RegisterRequest, WatchRequest};
 use gdc_proto::leader::Coordinators;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -62,8 +63,108 @@ impl Standing {
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
+/// Which coordinators run this node, and for which instance: from `--coordinator` and
+/// `--instance`, or saved in the data directory by GDC.ATTACH.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub coordinators: Vec<String>,
+    pub instance: String,
+    /// The node's region when it was attached: a restart must not move it to another.
+    pub region: String,
+}
+
+/// Metadata key of the attachment GDC.ATTACH made (absent for a node run from its flags).
+const ATTACHMENT: &str = "attachment";
+
+impl Attachment {
+    /// The attachment GDC.ATTACH saved in this data directory, if any.
+    pub fn saved(meta: &sled::Db) -> Result<Option<Attachment>, String> {
+        let Some(raw) = meta.get(ATTACHMENT).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&raw);
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+                .map(str::to_string)
+                .ok_or_else(|| format!("the saved attachment has no {name}"))
+        };
+        Ok(Some(Attachment {
+            instance: field("instance")?,
+            region: field("region")?,
+            coordinators: field("coordinators")?
+                .split(',')
+                .map(str::to_string)
+                .collect(),
+        }))
+    }
+
+    /// Keep this attachment in the data directory (flushed), for the node's restarts.
+    fn save(&self, meta: &sled::Db) -> Result<(), String> {
+        let text = format!(
+            "instance={}\nregion={}\ncoordinators={}\n",
+            self.instance,
+            self.region,
+            self.coordinators.join(",")
+        );
+        meta.insert(ATTACHMENT, text.as_bytes())
+            .and_then(|_| meta.flush())
+            .map(|_| ())
+            .map_err(|e| format!("cannot save the attachment: {e}"))
+    }
+}
+
+impl fmt::Display for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "instance '{}' (region '{}', coordinators {})",
+            self.instance,
+            self.region,
+            self.coordinators.join(",")
+        )
+    }
+}
+
+/// GDC.ATTACH: this node, so far on its own, joins `instance` run by `coordinators`, with
+/// its data. It is fenced (refuses writes) from now until its assignment makes it a
+/// primary, saves the attachment so that a restart with its old flags stays attached, and
+/// starts following the coordinator.
+pub fn attach(
+    node: &crate::server::Shared,
+    token: &[u8],
+    attachment: Attachment,
+) -> Result<(), String> {
+    let config = &node.config;
+    if config.cluster_token.as_deref().map(str::as_bytes) != Some(token) {
+        return Err("the cluster token does not match this node's --cluster-token".into());
+    }
+    if let Some(a) = node.sync.attachment.borrow().as_ref() {
+        return Err(format!(
+            "this node is already run by the coordinators of {a}"
+        ));
+    }
+    if config.sync_port.is_none() {
+        return Err("this node serves no sync port, so no region could receive from it: restart it with --sync-port and --cluster-token (or with --coordinator and --instance)".into());
+    }
+    if !config.peers.is_empty() {
+        return Err("this node receives from --peer channels: restart it without them (or with --coordinator and --instance)".into());
+    }
+    if attachment.coordinators.iter().any(|c| {
+        c.rsplit_once(':')
+            .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+    }) {
+        return Err("coordinators must be HOST:PORT".into());
+    }
+    attachment.save(&node.meta)?;
+    node.sync.set_role(super::Role::Secondary);
+    info!(%attachment, "attached by GDC.ATTACH");
+    node.sync.attachment.send_replace(Some(attachment));
+    Ok(())
+}
+
 /// Register and follow the coordinator for as long as the node runs.
-pub async fn follow(node: Arc<Node>) {
+pub async fn follow(node: Arc<Node>, attachment: Attachment) {
     let config = &node.shared().config;
     let token = config.cluster_token.clone().unwrap_or_default();
     // Over TLS when asked, presenting this node's certificate.
@@ -76,7 +177,7 @@ pub async fn follow(node: Arc<Node>) {
             return;
         }
     };
-    let coordinators = match Coordinators::new(config.coordinators.clone(), &token) {
+    let coordinators = match Coordinators::new(attachment.coordinators.clone(), &token) {
         Ok(c) => c.with_tls(tls),
         Err(e) => {
             warn!(error = %e, "cannot reach the coordinator");
@@ -91,7 +192,14 @@ pub async fn follow(node: Arc<Node>) {
     ));
     let mut backoff = BACKOFF_MIN;
     loop {
-        match registered_and_watching(&node, &coordinators, &standing, &mut backoff).await {
+        let watching = registered_and_watching(
+            &node,
+            &attachment.instance,
+            &coordinators,
+            &standing,
+            &mut backoff,
+        );
+        match watching.await {
             Ok(()) => info!("the coordinator ended the assignment stream; calling again"),
             Err(e) => warn!(error = %e, "coordinator"),
         }
@@ -132,6 +240,7 @@ async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<St
 
 async fn registered_and_watching(
     node: &Arc<Node>,
+    instance: &str,
     coordinators: &Coordinators,
     standing: &Standing,
     backoff: &mut Duration,
@@ -139,7 +248,7 @@ async fn registered_and_watching(
     let config = &node.shared().config;
     let (addr, sync_addr) = config.announced();
     let request = RegisterRequest {
-        instance: config.instance.clone().unwrap_or_default(),
+        instance: instance.to_string(),
         region: config.region.clone(),
         addr: addr.clone(),
         sync_addr,

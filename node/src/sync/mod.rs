@@ -252,6 +252,9 @@ pub struct SyncState {
     pub epoch: AtomicU64,
     /// The coordinator's log index of the assignment this node follows (0 without one).
     pub assignment_index: AtomicU64,
+    /// The coordinators running this node: from its flags, saved, or set by GDC.ATTACH
+    /// (which a waiting task sees, and starts following them).
+    pub attachment: tokio::sync::watch::Sender<Option<coordinated::Attachment>>,
 }
 
 /// What this node is in its region.
