@@ -134,6 +134,7 @@ fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
                 sync_addr: u.sync_addr.clone(),
                 paused: u.paused,
                 server_id: u.server_id,
+                addr: u.addr.clone(),
             })
             .collect(),
         index,

@@ -68,6 +68,8 @@ pub struct Upstream {
     pub paused: bool,
     /// The node's server-id, as it last registered.
     pub server_id: u32,
+    /// The node's client address (its name in the topology).
+    pub addr: String,
 }
 
 /// A distributed instance: one logical cache, with a child instance in each region.
@@ -492,7 +494,7 @@ impl Topology {
         };
         let primary_of = |region: &str| {
             let primary = inst.children.get(region)?.primary.as_ref()?;
-            self.nodes.get(primary)
+            Some((primary, self.nodes.get(primary)?))
         };
         if child.primary.as_deref() == Some(addr) {
             let upstreams = inst
@@ -500,12 +502,13 @@ impl Topology {
                 .iter()
                 .filter(|c| c.to == node.region)
                 .filter_map(|c| {
-                    let from = primary_of(&c.from)?;
+                    let (addr, from) = primary_of(&c.from)?;
                     Some(Upstream {
                         region: c.from.clone(),
                         sync_addr: from.sync_addr.clone(),
                         paused: c.state == ChannelState::Paused,
                         server_id: from.server_id,
+                        addr: addr.clone(),
                     })
                 })
                 .chain(child.secondaries.iter().filter_map(|s| {
@@ -515,6 +518,7 @@ impl Topology {
                         sync_addr: secondary.sync_addr.clone(),
                         paused: false,
                         server_id: secondary.server_id,
+                        addr: s.clone(),
                     })
                 }))
                 .collect();
@@ -532,11 +536,12 @@ impl Topology {
                 role: Role::Secondary,
                 epoch: child.epoch,
                 upstreams: primary_of(&node.region)
-                    .map(|primary| Upstream {
+                    .map(|(addr, primary)| Upstream {
                         region: node.region.clone(),
                         sync_addr: primary.sync_addr.clone(),
                         paused: false,
                         server_id: primary.server_id,
+                        addr: addr.clone(),
                     })
                     .into_iter()
                     .collect(),
@@ -750,6 +755,7 @@ mod tests {
             sync_addr: "sync-eu2".into(),
             paused: false,
             server_id: 7,
+            addr: "eu2".into(),
         };
         assert_eq!(eu1.upstreams, std::slice::from_ref(&from_eu2));
         t.apply(&register("us", "us1")).expect("us1");
@@ -762,6 +768,7 @@ mod tests {
                     sync_addr: "sync-us1".into(),
                     paused: false,
                     server_id: 7,
+                    addr: "us1".into(),
                 },
                 from_eu2
             ]
@@ -769,6 +776,7 @@ mod tests {
         let eu2 = t.assignment("eu2");
         assert_eq!(eu2.role, Role::Secondary);
         assert_eq!(eu2.upstreams[0].sync_addr, "sync-eu1");
+        assert_eq!(eu2.upstreams[0].addr, "eu1");
         assert_eq!(eu2.upstreams[0].region, "eu");
         t.apply(&change(
             r#"{"op":"set-channel","instance":"shop","from":"us","to":"eu","state":"paused"}"#,

@@ -429,6 +429,7 @@ impl Node {
             // Fenced until the coordinator says this node is its region's primary: a
             // primary that was replaced while it was down must not take writes on return.
             sync.set_role(crate::sync::Role::Secondary);
+            sync.set_place(crate::sync::Place::Follows(None));
             sync.attachment.send_replace(Some(a));
         }
         if let Err(e) = sync.load_acked(&meta) {

@@ -485,7 +485,10 @@ fn counter(c: &mut redis::Connection) -> i64 {
 #[test]
 fn kill_9_of_a_primary_under_writes_loses_nothing_confirmed_and_fences_it_on_return() {
     let Shop {
-        coordinator, dirs, ..
+        coordinator,
+        rt,
+        admin,
+        dirs,
     } = shop();
     let eu1_port = gdc_jepsen::process::free_port();
     let eu1 = node_process(dirs[0].path(), &coordinator.addr, "eu", eu1_port);
@@ -505,43 +508,58 @@ fn kill_9_of_a_primary_under_writes_loses_nothing_confirmed_and_fences_it_on_ret
     let (mut c_eu2, mut c_us1) = (eu2.client(), us1.client());
     has_role(&mut c_eu2, "secondary", 1);
     has_role(&mut c_us1, "primary", 1);
+    // A replica of eu's primary, in Redis's terms.
+    let role: redis::Value = redis::cmd("ROLE").query(&mut c_eu2).expect("ROLE");
+    assert_eq!(
+        role_head(&role),
+        [
+            "slave".to_string(),
+            "127.0.0.1".into(),
+            eu1_port.to_string(),
+            "connected".into()
+        ]
+    );
 
-    // Increments at eu's primary, each followed by WAIT 1: the other region (us) has it
-    // before the next is made.
-    let mut c_eu1 = eu1.client();
-    let mut confirmed = 0;
-    for _ in 0..200 {
-        let _: i64 = redis::cmd("INCR")
-            .arg("counter")
-            .query(&mut c_eu1)
-            .expect("INCR");
-        let acked: i64 = redis::cmd("WAIT")
-            .arg(1)
-            .arg(5000)
-            .query(&mut c_eu1)
-            .expect("WAIT");
-        if acked == 1 {
-            confirmed += 1;
-        }
-    }
-    assert_eq!(confirmed, 200, "WAIT confirmed every increment at us");
+    // A client that finds eu's primary as Redis Sentinel clients do (redis-rs's own
+    // Sentinel support: SENTINEL MASTERS, then ROLE at the master it names) increments a
+    // counter without pause, finding the primary again after any error.
+    let load = Load::start(coordinator.sentinel);
+    // A client that follows failovers by pub/sub, as Jedis does.
+    let mut switches = redis::Client::open(format!("redis://127.0.0.1:{}/", coordinator.sentinel))
+        .and_then(|c| c.get_connection())
+        .expect("sentinel port");
+    switches
+        .set_read_timeout(Some(CONVERGE))
+        .expect("read timeout");
+    let mut switches = switches.as_pubsub();
+    switches.subscribe("+switch-master").expect("SUBSCRIBE");
+    load.until_acked(100);
+    let killed = std::time::Instant::now();
+    let acked_before_kill = load.acked();
     eu1.kill9();
 
-    // The secondary takes over; whatever it lacked of the confirmed increments it gets
-    // from us, which relays them; us follows the new primary.
-    has_role(&mut c_eu2, "primary", 2);
-    wait_for(
-        "every confirmed increment at eu's new primary",
-        CONVERGE,
-        || (counter(&mut c_eu2) == confirmed).then_some(()),
+    // The secondary takes over, and the client's writes succeed there, through Sentinel.
+    load.until_acked(acked_before_kill + 100);
+    let (acked, unknown, first_after_kill) = load.stop();
+    let outage = first_after_kill.expect("a write after the kill") - killed;
+    eprintln!(
+        "first write through Sentinel {} ms after kill -9",
+        outage.as_millis()
     );
-    let _: i64 = redis::cmd("INCR")
-        .arg("counter")
-        .query(&mut c_eu2)
-        .expect("INCR at the new primary");
-    wait_for("us to follow eu's new primary", CONVERGE, || {
-        (counter(&mut c_us1) == confirmed + 1).then_some(())
-    });
+    assert!(
+        outage < FAILOVER_TIMEOUT + Duration::from_secs(4),
+        "writes resumed {outage:?} after the kill; the failover timeout is {FAILOVER_TIMEOUT:?}"
+    );
+    has_role(&mut c_eu2, "primary", 2);
+    let switch: String = switches
+        .get_message()
+        .and_then(|m| m.get_payload())
+        .expect("+switch-master");
+    assert_eq!(
+        switch,
+        format!("eu 127.0.0.1 {eu1_port} 127.0.0.1 {}", eu2.port)
+    );
+    drop(switches);
 
     // The old primary restarts fenced: a secondary of epoch 2 that follows the new primary.
     let eu1 = node_process(dirs[0].path(), &coordinator.addr, "eu", eu1_port);
@@ -552,11 +570,157 @@ fn kill_9_of_a_primary_under_writes_loses_nothing_confirmed_and_fences_it_on_ret
         .query::<i64>(&mut c_eu1)
         .expect_err("fenced");
     assert_eq!(err.code(), Some("READONLY"));
-    // It kept all 200 of its own increments (fsync always) and receives the new primary's.
-    // (Here WAIT made sure all had shipped; the next test kills a primary that had not.)
-    wait_for("the old primary to catch up", CONVERGE, || {
-        (counter(&mut c_eu1) == 201).then_some(())
+    let role: redis::Value = redis::cmd("ROLE").query(&mut c_eu1).expect("ROLE");
+    assert_eq!(
+        role_head(&role)[..3],
+        [
+            "slave".to_string(),
+            "127.0.0.1".into(),
+            eu2.port.to_string()
+        ]
+    );
+
+    // Every region ends with the same count, holding every acknowledged increment (fsync
+    // always: what the old primary took but never shipped drains from its disk to its
+    // successor) and at most the ones whose replies were lost.
+    let mut finals = Vec::new();
+    for c in [&mut c_eu2, &mut c_us1, &mut c_eu1] {
+        finals.push(wait_for("every acknowledged increment", CONVERGE, || {
+            let n = counter(c);
+            (n >= acked).then_some(n)
+        }));
+    }
+    wait_for("the regions to agree", CONVERGE, || {
+        let now = [
+            counter(&mut c_eu2),
+            counter(&mut c_us1),
+            counter(&mut c_eu1),
+        ];
+        (now[0] == now[1] && now[1] == now[2]).then_some(())
     });
+    let end = counter(&mut c_eu2);
+    assert!(
+        (acked..=acked + unknown).contains(&end),
+        "{end} increments, {acked} acknowledged and {unknown} unknown"
+    );
+
+    // One primary per epoch, from the coordinator's recorded history.
+    assert_eq!(
+        eu_primaries(&rt, &admin),
+        [
+            (1, format!("127.0.0.1:{eu1_port}")),
+            (2, format!("127.0.0.1:{}", eu2.port))
+        ]
+    );
+}
+
+/// What the test coordinator's failover timeout is (the default).
+const FAILOVER_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The first four fields of a ROLE reply, as text.
+fn role_head(role: &redis::Value) -> Vec<String> {
+    let redis::Value::Array(fields) = role else {
+        panic!("ROLE answered {role:?}");
+    };
+    fields
+        .iter()
+        .take(4)
+        .map(|f| match f {
+            redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            redis::Value::Int(n) => n.to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+/// A writer that increments `counter` at the primary Sentinel names for region eu, for as
+/// long as it runs.
+struct Load {
+    acked: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(i64, Option<std::time::Instant>)>,
+}
+
+impl Load {
+    fn start(sentinel_port: u16) -> Load {
+        use std::sync::atomic::Ordering;
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (acked2, stop2) = (acked.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut sentinel = redis::sentinel::Sentinel::build(vec![format!(
+                "redis://127.0.0.1:{sentinel_port}/"
+            )])
+            .expect("sentinel client");
+            let mut unknown = 0;
+            // The first write acknowledged after one that failed: the outage's end.
+            let (mut failed, mut first_after_failure) = (false, None);
+            let mut conn: Option<redis::Connection> = None;
+            while !stop2.load(Ordering::Relaxed) {
+                let c = match conn.as_mut() {
+                    Some(c) => c,
+                    None => {
+                        let found = sentinel.master_for("eu", None).and_then(|client| {
+                            client.get_connection_with_timeout(Duration::from_secs(1))
+                        });
+                        match found {
+                            Ok(c) => conn.insert(c),
+                            // Named a dead primary, or none yet: ask again, a little later.
+                            Err(_) => {
+                                std::thread::sleep(Duration::from_millis(10));
+                                continue;
+                            }
+                        }
+                    }
+                };
+                match redis::cmd("INCR").arg("counter").query::<i64>(c) {
+                    Ok(_) => {
+                        acked2.fetch_add(1, Ordering::Relaxed);
+                        if failed && first_after_failure.is_none() {
+                            first_after_failure = Some(std::time::Instant::now());
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        // Refused (READONLY) is not applied; a lost reply may be.
+                        if e.code().is_none() {
+                            unknown += 1;
+                        }
+                        conn = None;
+                    }
+                }
+            }
+            (unknown, first_after_failure)
+        });
+        Load {
+            acked,
+            stop,
+            thread,
+        }
+    }
+
+    fn acked(&self) -> i64 {
+        self.acked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn until_acked(&self, n: i64) {
+        wait_for(&format!("{n} acknowledged increments"), CONVERGE, || {
+            (self.acked() >= n).then_some(())
+        });
+    }
+
+    /// Stop, and say how many increments were acknowledged, how many are unknown, and when
+    /// the first after a failure was acknowledged.
+    fn stop(self) -> (i64, i64, Option<std::time::Instant>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let acked = std::sync::Arc::clone(&self.acked);
+        let (unknown, first) = self.thread.join().expect("writer");
+        (
+            acked.load(std::sync::atomic::Ordering::Relaxed),
+            unknown,
+            first,
+        )
+    }
 }
 
 fn scard(c: &mut redis::Connection, key: &str) -> i64 {

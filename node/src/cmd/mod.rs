@@ -142,6 +142,7 @@ static COMMANDS: &[Spec] = &[
     spec("gdc.channels", 1, server::gdc_channels),
     spec("gdc.debug", -2, server::gdc_debug),
     spec("gdc.attach", -4, server::gdc_attach),
+    spec("role", 1, server::role),
     spec("save", 1, server::save),
     spec("bgsave", -1, server::bgsave),
     spec("lastsave", 1, server::lastsave),

@@ -3,6 +3,7 @@
 use super::{Ctx, int_arg, is, syntax_error, write_error, wrong_arity};
 use crate::reply::Reply;
 use crate::store::{DATABASES, now_ms};
+use crate::sync::Place;
 use bytes::Bytes;
 use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
 use std::sync::atomic::Ordering;
@@ -104,7 +105,13 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         (s("proto"), Reply::Int(resp as i64)),
         (s("id"), Reply::Int(ctx.conn.id as i64)),
         (s("mode"), s("standalone")),
-        (s("role"), s("master")),
+        (
+            s("role"),
+            s(match ctx.server.sync.place() {
+                Place::Follows(_) => "replica",
+                _ => "master",
+            }),
+        ),
         (s("modules"), Reply::Array(vec![])),
     ])
 }
@@ -397,7 +404,8 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         out.push_str("\r\n");
     }
     if want("replication") {
-        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+        out.push_str("# Replication\r\n");
+        out.push_str(&redis_replication(&ctx.server.sync.place()));
         ctx.server.replication_info(ctx.store.applied(), &mut out);
         out.push_str("\r\n");
     }
@@ -528,6 +536,77 @@ pub fn gdc_attach(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match crate::sync::coordinated::attach(ctx.server, &args[1], attachment) {
         Ok(()) => Reply::OK,
         Err(e) => Reply::err(format!("ERR {e}")),
+    }
+}
+
+/// `host:port` as Redis reports them apart (an IPv6 host without its brackets).
+fn host_port(addr: &str) -> (String, u16) {
+    let (host, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (host.to_string(), port.parse().unwrap_or(0))
+}
+
+/// The lines of `INFO replication` Redis has, from this node's place in its region.
+fn redis_replication(place: &Place) -> String {
+    match place {
+        Place::Alone => "role:master\r\nconnected_slaves:0\r\n".into(),
+        Place::Primary { secondaries } => {
+            format!("role:master\r\nconnected_slaves:{}\r\n", secondaries.len())
+        }
+        Place::Follows(primary) => {
+            let (host, port) = primary.as_deref().map(host_port).unwrap_or_default();
+            let link = if primary.is_some() { "up" } else { "down" };
+            format!(
+                "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:{link}\r\n"
+            )
+        }
+    }
+}
+
+/// ROLE, as Redis answers it: `master` for a node on its own or its region's primary (with
+/// its secondaries), `slave` for a secondary (with its primary). Sentinel clients send it
+/// to check the node they were sent to. Offsets count the ops the node has applied; a
+/// primary does not know its secondaries' (0).
+pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    let offset = ctx.store.applied().iter().map(|(_, op)| op.0).sum::<u64>() as i64;
+    match ctx.server.sync.place() {
+        Place::Alone => Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Int(offset),
+            Reply::Array(vec![]),
+        ]),
+        Place::Primary { secondaries } => Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Int(offset),
+            Reply::Array(
+                secondaries
+                    .iter()
+                    .map(|s| {
+                        let (host, port) = host_port(s);
+                        Reply::Array(vec![
+                            Reply::bulk(host),
+                            Reply::bulk(port.to_string()),
+                            Reply::bulk("0"),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ]),
+        Place::Follows(primary) => {
+            let (host, port) = primary.as_deref().map(host_port).unwrap_or_default();
+            let state = if primary.is_some() {
+                "connected"
+            } else {
+                "connect"
+            };
+            Reply::Array(vec![
+                Reply::bulk("slave"),
+                Reply::bulk(host),
+                Reply::Int(i64::from(port)),
+                Reply::bulk(state),
+                Reply::Int(offset),
+            ])
+        }
     }
 }
 

@@ -158,6 +158,7 @@ pub fn attach(
     }
     attachment.save(&node.meta)?;
     node.sync.set_role(super::Role::Secondary);
+    node.sync.set_place(super::Place::Follows(None));
     info!(%attachment, "attached by GDC.ATTACH");
     node.sync.attachment.send_replace(Some(attachment));
     Ok(())
@@ -356,6 +357,13 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
             let _ = node.steer_channel(&region, want);
         }
     }
+    let own_nodes = a.upstreams.iter().filter(|u| u.region == *own_region);
+    sync.set_place(match a.role.as_str() {
+        "primary" | "fenced" => super::Place::Primary {
+            secondaries: own_nodes.map(|u| u.addr.clone()).collect(),
+        },
+        _ => super::Place::Follows(own_nodes.map(|u| u.addr.clone()).next()),
+    });
     // The nodes of this region that read from this one are the ones it receives from.
     let own_nodes: std::collections::BTreeSet<u32> = a
         .upstreams

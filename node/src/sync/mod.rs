@@ -255,6 +255,23 @@ pub struct SyncState {
     /// The coordinators running this node: from its flags, saved, or set by GDC.ATTACH
     /// (which a waiting task sees, and starts following them).
     pub attachment: tokio::sync::watch::Sender<Option<coordinated::Attachment>>,
+    /// This node's place in its region, as its assignment gives it (ROLE, INFO).
+    place: Mutex<Place>,
+}
+
+/// A node's place in its region, which ROLE and `INFO replication` report in Redis's
+/// terms: Sentinel clients check with ROLE that the node they were sent to is a master.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Place {
+    /// Not run by a coordinator: a master of its own.
+    #[default]
+    Alone,
+    /// Assigned its region's primary (fenced for a switchover too), with these secondaries
+    /// (client addresses).
+    Primary { secondaries: Vec<String> },
+    /// A secondary of this primary (client address); `None` while it has no primary, is
+    /// not yet assigned, or was removed.
+    Follows(Option<String>),
 }
 
 /// What this node is in its region.
@@ -286,6 +303,14 @@ impl SyncState {
 
     pub fn set_role(&self, role: Role) {
         self.role.store(role as u8, Ordering::Relaxed);
+    }
+
+    pub fn place(&self) -> Place {
+        self.place.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_place(&self, place: Place) {
+        *self.place.lock().unwrap_or_else(|p| p.into_inner()) = place;
     }
 
     pub fn controls(
