@@ -72,7 +72,7 @@ fn node(dir: &tempfile::TempDir, coordinator: &str, region: &str) -> TestNode {
 /// A node of instance "shop" serving clients on `port` (0: any).
 fn node_at(dir: &tempfile::TempDir, coordinator: &str, region: &str, port: u16) -> TestNode {
     let (l, _) = sync_listener();
-    node_serving_sync(dir, coordinator, region, port, l, None)
+    node_serving_sync(dir, coordinator, region, port, l, |_| {})
 }
 
 /// A node of instance "shop" that the others reach (for sync) through a proxy.
@@ -84,28 +84,29 @@ fn node_behind_proxy(
     let (l, sync) = sync_listener();
     let proxy = Proxy::start(sync).expect("proxy");
     let announced = proxy.addr().port();
-    let node = node_serving_sync(dir, coordinator, region, 0, l, Some(announced));
+    let node = node_serving_sync(dir, coordinator, region, 0, l, |c| {
+        c.announce_sync_port = Some(announced);
+    });
     (node, proxy)
 }
 
-/// A node of instance "shop" serving sync on `sync`, and announcing `announced_sync`
-/// instead, if given.
+/// A node of instance "shop" serving sync on `sync`, with settings changed by `change`.
 fn node_serving_sync(
     dir: &tempfile::TempDir,
     coordinator: &str,
     region: &str,
     port: u16,
     sync: std::net::TcpListener,
-    announced_sync: Option<u16>,
+    change: impl FnOnce(&mut gdc_node::Config),
 ) -> TestNode {
     TestNode::start_synced(dir.path(), sync, |c| {
         c.region = region.into();
         c.coordinators = vec![coordinator.to_string()];
         c.instance = Some("shop".into());
         c.port = port;
-        c.announce_sync_port = announced_sync;
         // GDC.DEBUG SET-UNLOGGED makes regions differ for `verify`.
         c.debug_command = true;
+        change(c);
     })
 }
 
@@ -1158,4 +1159,91 @@ fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others
             .contains("restart it with --sync-port and --cluster-token"),
         "{e}"
     );
+}
+
+#[test]
+fn a_secondary_that_lost_its_data_directory_is_rebuilt_by_full_sync() {
+    let Shop {
+        coordinator, dirs, ..
+    } = shop();
+    // eu's primary keeps no binlog a snapshot covers: a node starting from nothing cannot
+    // be sent its ops, only its state.
+    let (l, _) = sync_listener();
+    let eu1 = node_serving_sync(&dirs[0], &coordinator.addr, "eu", 0, l, |c| {
+        c.binlog_retention_bytes = 1;
+    });
+    let mut c_eu1 = eu1.client();
+    has_role(&mut c_eu1, "primary", 1);
+    let eu2_port = gdc_jepsen::process::free_port();
+    let eu2 = node_at(&dirs[1], &coordinator.addr, "eu", eu2_port);
+    let us1 = node(&dirs[2], &coordinator.addr, "us");
+    let (mut c_eu2, mut c_us1) = (eu2.client(), us1.client());
+    has_role(&mut c_eu2, "secondary", 1);
+    has_role(&mut c_us1, "primary", 1);
+    for i in 0..100 {
+        redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query::<()>(&mut c_eu1)
+            .expect("SET");
+    }
+    redis::cmd("SET")
+        .arg("from-us")
+        .arg("1")
+        .query::<()>(&mut c_us1)
+        .expect("SET");
+    arrives(&mut c_eu2, "k99", "99");
+    arrives(&mut c_eu2, "from-us", "1");
+
+    // The secondary's disk is lost while it is down; meanwhile its primary writes more and
+    // snapshots, dropping the binlog before it.
+    drop(c_eu2);
+    drop(eu2);
+    std::fs::remove_dir_all(dirs[1].path()).expect("lose the data directory");
+    std::fs::create_dir(dirs[1].path()).expect("an empty one");
+    redis::cmd("SET")
+        .arg("while-away")
+        .arg("1")
+        .query::<()>(&mut c_eu1)
+        .expect("SET");
+    redis::cmd("SAVE").query::<()>(&mut c_eu1).expect("SAVE");
+    wait_for("eu1's binlog trimmed to its last segment", CONVERGE, || {
+        let segments = std::fs::read_dir(dirs[0].path().join("binlog"))
+            .expect("binlog dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("binlog-"))
+            })
+            .count();
+        (segments == 1).then_some(())
+    });
+
+    // Back at its address with nothing: still eu's secondary, rebuilt by one full sync.
+    let eu2 = node_at(&dirs[1], &coordinator.addr, "eu", eu2_port);
+    let mut c_eu2 = eu2.client();
+    has_role(&mut c_eu2, "secondary", 1);
+    wait_for("a full sync", CONVERGE, || {
+        (info_field(&mut c_eu2, "gdc_full_syncs_received") != "0").then_some(())
+    });
+    arrives(&mut c_eu2, "while-away", "1");
+    arrives(&mut c_eu2, "from-us", "1");
+    for i in 0..100 {
+        assert_eq!(get(&mut c_eu2, &format!("k{i}")), Some(i.to_string()));
+    }
+    // And it follows its primary again.
+    redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query::<()>(&mut c_eu1)
+        .expect("SET");
+    arrives(&mut c_eu2, "after", "1");
+    let digest = |c: &mut redis::Connection| -> String {
+        redis::cmd("GDC.DIGEST")
+            .arg(0)
+            .query(c)
+            .expect("GDC.DIGEST")
+    };
+    wait_for("eu2's digest to be eu1's", CONVERGE, || {
+        (digest(&mut c_eu2) == digest(&mut c_eu1)).then_some(())
+    });
 }
