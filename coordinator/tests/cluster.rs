@@ -220,6 +220,76 @@ fn calls_without_the_token_are_refused() {
     );
     let (t, _) = rt.block_on(good.topology()).expect("topology");
     assert_eq!(t.instances.keys().collect::<Vec<_>>(), ["shop"]);
+
+    // The nodes' calls (register, watch, heartbeat) and Raft between members: each refused
+    // without the token, and with a wrong one.
+    rt.block_on(good.change(&Change::AddChild {
+        instance: "shop".into(),
+        region: "eu".into(),
+        mesh: true,
+    }))
+    .expect("add eu");
+    use gdc_proto::coordinator::coordinator_client::CoordinatorClient;
+    use gdc_proto::coordinator::{HeartbeatRequest, RegisterRequest, WatchRequest};
+    use gdc_proto::raft::RaftMessage;
+    use gdc_proto::raft::raft_client::RaftClient;
+    let url = format!("http://{}", m.listen);
+    for token in [None, Some("not-the-token")] {
+        let codes = rt.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(url.clone())
+                .expect("endpoint")
+                .connect()
+                .await
+                .expect("connect");
+            let with_token = move |req: tonic::Request<()>| {
+                let mut req = req;
+                if let Some(t) = token {
+                    req.metadata_mut().insert(
+                        gdc_proto::AUTHORIZATION,
+                        format!("Bearer {t}").parse().expect("header"),
+                    );
+                }
+                Ok(req)
+            };
+            let mut c = CoordinatorClient::with_interceptor(channel.clone(), with_token);
+            let mut raft = RaftClient::with_interceptor(channel, with_token);
+            let register = RegisterRequest {
+                instance: "shop".into(),
+                region: "eu".into(),
+                addr: "127.0.0.1:1".into(),
+                sync_addr: "127.0.0.1:2".into(),
+                server_id: 7,
+            };
+            let vote = RaftMessage {
+                json: br#"{"vote":{"leader_id":{"term":99,"node_id":2},"committed":false},"last_log_id":null}"#.to_vec(),
+            };
+            [
+                c.register(register).await.map(|_| ()),
+                c.watch(WatchRequest {
+                    addr: "127.0.0.1:1".into(),
+                })
+                .await
+                .map(|_| ()),
+                c.heartbeat(HeartbeatRequest {
+                    addr: "127.0.0.1:1".into(),
+                    epoch: 1,
+                    applied_ops: 0,
+                })
+                .await
+                .map(|_| ()),
+                raft.vote(vote).await.map(|_| ()),
+            ]
+            .map(|r| r.err().map(|s| s.code()))
+        });
+        assert_eq!(
+            codes,
+            [Some(tonic::Code::Unauthenticated); 4],
+            "token {token:?}"
+        );
+    }
+    let (t, _) = rt.block_on(good.topology()).expect("topology");
+    assert!(t.nodes.is_empty(), "no node registered: {:?}", t.nodes);
+    assert_eq!(t.instances["shop"].children["eu"].epoch, 0);
 }
 
 /// Run gdcctl against `coordinator`: its exit status and output (stdout, or stderr on
@@ -476,5 +546,172 @@ fn coordinators_over_mutual_tls_serve_only_callers_with_a_certificate_they_trust
     assert_eq!(
         json(&String::from_utf8_lossy(&out.stdout)),
         serde_json::json!(["shop"])
+    );
+}
+
+/// A gdc-node process (the binary beside gdcctl) on `port`, with `--appendfsync always`
+/// and the test token; `more` adds flags.
+fn node_process(dir: &Path, region: &str, port: u16, more: &[&str]) -> Server {
+    let bin = Path::new(env!("CARGO_BIN_EXE_gdcctl")).with_file_name("gdc-node");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run the workspace's tests (cargo test --workspace), or cargo build -p gdc-node first",
+        bin.display()
+    );
+    let args: Vec<String> = [
+        "--region",
+        region,
+        "--port",
+        &port.to_string(),
+        "--sync-port",
+        &free_port().to_string(),
+        "--dir",
+        &dir.display().to_string(),
+        "--cluster-token",
+        TOKEN,
+        "--appendfsync",
+        "always",
+    ]
+    .iter()
+    .chain(more)
+    .map(|s| s.to_string())
+    .collect();
+    Server::start(&bin, &args, port).expect("start gdc-node")
+}
+
+fn info_field(c: &mut redis::Connection, field: &str) -> Option<String> {
+    let info: String = redis::cmd("INFO").arg("replication").query(c).ok()?;
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(str::to_string)
+}
+
+fn is_role(c: &mut redis::Connection, role: &str, epoch: u64) {
+    wait_for(
+        &format!("{role} at epoch {epoch}"),
+        Duration::from_secs(30),
+        || {
+            (info_field(c, "gdc_role")? == role && info_field(c, "gdc_epoch")? == epoch.to_string())
+                .then_some(())
+        },
+    );
+}
+
+#[test]
+fn gdcctl_attaches_a_node_verifies_switches_over_and_takes_an_instance_apart() {
+    let (dirs, members) = members(1);
+    let m = &members[0];
+    let _coordinator = start(m, &format!("1={}", m.listen), dirs[0].path());
+    let at = m.listen.as_str();
+    let ok = |args: &[&str]| {
+        let (success, out) = gdcctl(at, args);
+        assert!(success, "gdcctl {args:?}: {out}");
+        out
+    };
+    ok(&["instance", "create", "shop"]);
+    ok(&["child", "add", "shop", "eu"]);
+    let data: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let run_by_coordinator = ["--coordinator", at, "--instance", "shop"];
+    let (eu1_port, eu2_port, ap_port) = (free_port(), free_port(), free_port());
+    let eu1 = node_process(data[0].path(), "eu", eu1_port, &run_by_coordinator);
+    is_role(&mut eu1.client(), "primary", 1);
+    let eu2 = node_process(data[1].path(), "eu", eu2_port, &run_by_coordinator);
+    is_role(&mut eu2.client(), "secondary", 1);
+
+    // A node that has run on its own, with data, joins as region ap.
+    let ap = node_process(data[2].path(), "ap", ap_port, &[]);
+    let mut c_ap = ap.client();
+    redis::cmd("SADD")
+        .arg("ap-users")
+        .arg(&[1, 2, 3])
+        .query::<()>(&mut c_ap)
+        .expect("SADD");
+    let ap_addr = format!("127.0.0.1:{ap_port}");
+    assert_eq!(
+        ok(&["child", "attach", "shop", "ap", &ap_addr]),
+        format!("{ap_addr} is region ap's primary at epoch 1 in instance shop (region added)\n")
+    );
+    let (success, out) = gdcctl(at, &["child", "attach", "shop", "ap", &ap_addr]);
+    assert!(!success && out.contains("already has nodes"), "{out}");
+    let mut c_eu1 = eu1.client();
+    redis::cmd("SET")
+        .arg("from-eu")
+        .arg("1")
+        .query::<()>(&mut c_eu1)
+        .expect("SET");
+    wait_for(
+        "the regions to exchange their data",
+        Duration::from_secs(30),
+        || {
+            let at_ap: Option<String> = redis::cmd("GET").arg("from-eu").query(&mut c_ap).ok()?;
+            let at_eu: i64 = redis::cmd("SCARD").arg("ap-users").query(&mut c_eu1).ok()?;
+            (at_ap.as_deref() == Some("1") && at_eu == 3).then_some(())
+        },
+    );
+
+    // verify: equal digests once the writes have crossed (exit status 0).
+    let verdicts = wait_for(
+        "gdcctl verify to find them equal",
+        Duration::from_secs(30),
+        || {
+            let (success, out) = gdcctl(at, &["verify", "shop", "--json"]);
+            success.then(|| json(&out))
+        },
+    );
+    assert_eq!(verdicts[0]["equal"], true, "{verdicts}");
+    assert_eq!(verdicts[0]["regions"].as_array().map(Vec::len), Some(2));
+
+    // failover: a planned switchover to eu's secondary.
+    let switched = json(&ok(&["failover", "shop", "eu", "--json"]));
+    let eu2_addr = format!("127.0.0.1:{eu2_port}");
+    let eu1_addr = format!("127.0.0.1:{eu1_port}");
+    assert_eq!(
+        (&switched["to"], &switched["from"], &switched["epoch"]),
+        (
+            &serde_json::json!(eu2_addr),
+            &serde_json::json!(eu1_addr),
+            &serde_json::json!(2)
+        )
+    );
+    let mut c_eu2 = eu2.client();
+    redis::cmd("SET")
+        .arg("at-eu2")
+        .arg("1")
+        .query::<()>(&mut c_eu2)
+        .expect("the new primary takes writes");
+    is_role(&mut c_eu1, "secondary", 2);
+
+    // node remove: the old primary, stopped for good, leaves the topology.
+    drop(c_eu1);
+    eu1.terminate();
+    ok(&["node", "remove", &eu1_addr]);
+    let topology =
+        json(&ok(&["status", "shop", "--json"]))["topology"]["instances"]["shop"].clone();
+    assert_eq!(
+        topology["children"]["eu"]["primary"],
+        serde_json::json!(eu2_addr)
+    );
+    assert_eq!(
+        topology["children"]["eu"]["secondaries"],
+        serde_json::json!([])
+    );
+
+    // Channels paused, resumed and deleted; then the instance taken apart.
+    ok(&["channel", "pause", "shop", "ap", "eu"]);
+    ok(&["channel", "resume", "shop", "ap", "eu"]);
+    ok(&["channel", "delete", "shop", "ap", "eu"]);
+    let channels = json(&ok(&["channel", "list", "shop", "--json"]));
+    assert_eq!(
+        channels,
+        serde_json::json!([{"instance": "shop", "from": "eu", "to": "ap", "state": "running"}])
+    );
+    ok(&["child", "remove", "shop", "ap"]);
+    ok(&["child", "remove", "shop", "eu"]);
+    assert_eq!(ok(&["instance", "delete", "shop"]), "OK\n");
+    assert_eq!(
+        json(&ok(&["instance", "list", "--json"])),
+        serde_json::json!([])
     );
 }
