@@ -5,6 +5,7 @@
 mod common;
 
 use common::{TOKEN, TestNode, sync_listener, wait_for};
+use gdc_jepsen::proxy::Proxy;
 use gdc_node::config::Peer;
 use redis::Value;
 use std::net::SocketAddr;
@@ -569,7 +570,6 @@ fn a_receiver_restarted_resumes_and_the_sender_keeps_what_it_lacks_until_acknowl
 
 #[test]
 fn regions_cut_apart_keep_serving_and_converge_with_exact_counters() {
-    use gdc_jepsen::proxy::Proxy;
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
@@ -1322,7 +1322,6 @@ fn gdc_debug_is_refused_unless_enabled() {
 /// origin and remove the key everywhere (found by gdc-jepsen's TTL workload).
 #[test]
 fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
-    use gdc_jepsen::proxy::Proxy;
     let dirs: Vec<_> = (0..2)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
@@ -1369,4 +1368,43 @@ fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
         let ttl: i64 = redis::cmd("PTTL").arg("k").query(c).expect("PTTL");
         assert_eq!(ttl, -1, "persisted everywhere");
     }
+}
+
+#[test]
+fn a_stalled_link_shows_as_lag_before_it_is_cut() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let (la, addr_a) = sync_listener();
+    // b receives from a through a proxy.
+    let link = Proxy::start(addr_a).expect("proxy");
+    let _a = TestNode::start_synced(dirs[0].path(), la, |c| c.region = "a".into());
+    let (lb, _) = sync_listener();
+    let b = TestNode::start_synced(dirs[1].path(), lb, |c| {
+        c.region = "b".into();
+        c.peers = vec![peer("a", link.addr())];
+    });
+    let mut cb = b.client();
+    let ms_behind = |cb: &mut redis::Connection| -> u64 {
+        replication_field(cb, Some("a"), "ms_behind")
+            .parse()
+            .expect("a number")
+    };
+    wait_for("the channel to stream", CONVERGE, || {
+        (replication_field(&mut cb, Some("a"), "state") == "streaming").then_some(())
+    });
+    assert_eq!(
+        ms_behind(&mut cb),
+        0,
+        "caught up and hearing a's heartbeats"
+    );
+    // Bytes stop flowing, and the connection stays open: nothing tells b, but silence.
+    link.cut();
+    wait_for("the silence to show as lag", CONVERGE, || {
+        (ms_behind(&mut cb) > 2000).then_some(())
+    });
+    link.heal();
+    wait_for(
+        "the lag to go once a's heartbeats come again",
+        CONVERGE,
+        || (ms_behind(&mut cb) == 0).then_some(()),
+    );
 }

@@ -304,6 +304,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         let behind = ops_behind(&theirs, &applied);
         node.shared().sync.update(peer, |c| {
             c.received(done.ops, bytes as u64, now_ms());
+            c.last_heard_ms = now_ms();
             c.last_hlc = c.last_hlc.max(done.last_hlc);
             c.peer_applied = theirs;
             c.ops_behind = behind;

@@ -68,6 +68,8 @@ pub struct ChannelStatus {
     pub last_hlc: Hlc,
     /// Ops the peer has that this node had not applied, as of the last batch.
     pub ops_behind: u64,
+    /// Unix ms of the last batch from the peer (its heartbeats included); 0 before the first.
+    pub last_heard_ms: u64,
     /// Times the channel was (re)established.
     pub connects: u64,
     /// Full syncs received from the peer.
@@ -105,6 +107,7 @@ impl ChannelStatus {
             peer_applied: VersionVector::new(),
             last_hlc: Hlc::ZERO,
             ops_behind: 0,
+            last_heard_ms: 0,
             connects: 0,
             full_syncs: 0,
             anti_entropy_rounds: 0,
@@ -145,15 +148,26 @@ impl ChannelStatus {
     }
 
     /// Milliseconds between now and the HLC time of the last op applied from the peer, while
-    /// the peer has more; 0 when caught up.
+    /// the peer has more; 0 when caught up. A peer silent for longer than its heartbeats
+    /// allow (a stalled or cut link) may have written since: then at least the time since
+    /// it was last heard. A paused channel is silent on purpose, and counts only the first.
     pub fn ms_behind(&self, now_ms: u64) -> u64 {
-        if self.ops_behind == 0 || self.last_hlc == Hlc::ZERO {
+        let by_ops = if self.ops_behind == 0 || self.last_hlc == Hlc::ZERO {
             0
         } else {
             now_ms.saturating_sub(self.last_hlc.ms())
+        };
+        let silent = now_ms.saturating_sub(self.last_heard_ms);
+        if self.last_heard_ms > 0 && self.state != ChannelState::Paused && silent > SILENCE_MS {
+            by_ops.max(silent)
+        } else {
+            by_ops
         }
     }
 }
+
+/// A sender heartbeats every second: silence past this means the link is stalled or cut.
+const SILENCE_MS: u64 = 2000;
 
 /// A peer reading from this node (an outbound channel). What it acknowledged is kept
 /// across its subscriptions, under [`ack_key`] ([`SyncState::acked`]).
@@ -516,8 +530,43 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::{ChannelStatus, SubscriberStatus, SyncState, ack_key, is_own_region_key};
-    use gdc_crdt::{OpId, ServerId, VersionVector};
+    use super::{
+        ChannelState, ChannelStatus, SubscriberStatus, SyncState, ack_key, is_own_region_key,
+    };
+    use gdc_crdt::{Hlc, OpId, ServerId, VersionVector};
+
+    #[test]
+    fn a_silent_peer_counts_as_behind_by_its_silence() {
+        let peer = crate::config::Peer {
+            region: "eu".into(),
+            addr: "h:1".into(),
+        };
+        let mut c = ChannelStatus::new(&peer);
+        let now = 1_000_000;
+        assert_eq!(c.ms_behind(now), 0, "never heard: connecting says it");
+        c.state = ChannelState::Streaming;
+        c.last_heard_ms = now - 1500;
+        assert_eq!(
+            c.ms_behind(now),
+            0,
+            "caught up, heard within its heartbeats"
+        );
+        c.last_heard_ms = now - 3000;
+        assert_eq!(c.ms_behind(now), 3000, "a stalled link");
+        c.ops_behind = 4;
+        c.last_hlc = Hlc::new(now - 7000, 0);
+        assert_eq!(
+            c.ms_behind(now),
+            7000,
+            "behind by ops, the older of the two"
+        );
+        c.last_heard_ms = now - 100;
+        assert_eq!(c.ms_behind(now), 7000);
+        c.ops_behind = 0;
+        c.state = ChannelState::Paused;
+        c.last_heard_ms = now - 60_000;
+        assert_eq!(c.ms_behind(now), 0, "paused: silent on purpose");
+    }
 
     #[test]
     fn acknowledgements_of_readers_gone_are_forgotten_and_stay_forgotten() {
