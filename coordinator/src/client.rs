@@ -35,13 +35,17 @@ impl AdminClient {
     }
 
     /// Commit a change; `Err` with the reason if it was refused.
+    ///
+    /// The request carries one id on every attempt: a change committed by an attempt whose
+    /// reply was lost is not applied again by the next, which gets the first one's outcome.
     pub async fn change(&self, change: &Change) -> Result<u64, String> {
         let json = serde_json::to_string(change).map_err(|e| e.to_string())?;
+        let request = gdc_proto::leader::request_id();
         let reply = self
             .coordinators
             .at_leader(Some(CALL_TIMEOUT), |mut c| {
                 let json = json.clone();
-                async move { c.change(ChangeRequest { json }).await }
+                async move { c.change(ChangeRequest { json, request }).await }
             })
             .await?;
         if reply.refused.is_empty() {

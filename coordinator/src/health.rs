@@ -148,7 +148,7 @@ pub async fn monitor(raft: Raft, state: StateMachine, health: Arc<Health>) {
             health.due(&applied.topology, since, Instant::now())
         };
         for change in due {
-            match raft.client_write(change.clone()).await {
+            match raft.client_write(change.clone().into()).await {
                 Ok(w) => match w.data {
                     Ok(()) if matches!(change, Change::Unfence { .. }) => {
                         warn!(?change, "a switchover did not finish in time: fence lifted")

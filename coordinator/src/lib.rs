@@ -35,7 +35,7 @@ openraft::declare_raft_types!(
     /// openraft's types for the coordinator: the log holds topology changes, applying one
     /// gives its outcome, and members are known by their address.
     pub TypeConfig:
-        D = topology::Change,
+        D = topology::Proposal,
         R = topology::Outcome,
         NodeId = NodeId,
         Node = openraft::BasicNode,

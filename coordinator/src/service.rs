@@ -3,7 +3,7 @@
 //! Raft's internals and Raft never depends on the API's shape.
 
 use crate::store::StateMachine;
-use crate::topology::{Assignment, Change, Role};
+use crate::topology::{Assignment, Change, Proposal, Role};
 use crate::{LEADER_METADATA, NodeId, Raft};
 use gdc_proto::coordinator::coordinator_server::Coordinator;
 use gdc_proto::coordinator::{
@@ -216,9 +216,18 @@ impl AdminService {
 #[tonic::async_trait]
 impl Coordinator for AdminService {
     async fn change(&self, req: Request<ChangeRequest>) -> Result<Response<ChangeReply>, Status> {
-        let change: Change = serde_json::from_str(&req.into_inner().json)
+        let ChangeRequest { json, request } = req.into_inner();
+        let change: Change = serde_json::from_str(&json)
             .map_err(|e| Status::invalid_argument(format!("not a change: {e}")))?;
-        let written = self.raft.client_write(change).await.map_err(raft_status)?;
+        let proposal = Proposal {
+            request: (request != 0).then_some(request),
+            change,
+        };
+        let written = self
+            .raft
+            .client_write(proposal)
+            .await
+            .map_err(raft_status)?;
         Ok(Response::new(ChangeReply {
             index: written.log_id.index,
             refused: written.data.err().unwrap_or_default(),
@@ -277,7 +286,11 @@ impl Coordinator for AdminService {
             sync_addr: r.sync_addr,
             server_id: r.server_id,
         };
-        let written = self.raft.client_write(change).await.map_err(raft_status)?;
+        let written = self
+            .raft
+            .client_write(change.into())
+            .await
+            .map_err(raft_status)?;
         if let Err(why) = written.data {
             return Err(Status::invalid_argument(why));
         }

@@ -227,6 +227,9 @@ pub struct Applied {
     pub last_applied: Option<LogId<NodeId>>,
     pub membership: StoredMembership<NodeId, openraft::BasicNode>,
     pub topology: Topology,
+    /// What recent requests gave, for their retries.
+    #[serde(default)]
+    pub requests: crate::topology::RecentRequests,
 }
 
 /// A snapshot as saved: its metadata and the encoded [`Applied`].
@@ -339,7 +342,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             a.last_applied = Some(entry.log_id);
             outcomes.push(match entry.payload {
                 EntryPayload::Blank => Ok(()),
-                EntryPayload::Normal(change) => a.topology.apply(&change),
+                EntryPayload::Normal(proposal) => {
+                    let Applied {
+                        topology, requests, ..
+                    } = &mut *a;
+                    requests.apply(topology, &proposal)
+                }
                 EntryPayload::Membership(m) => {
                     a.membership = StoredMembership::new(Some(entry.log_id), m);
                     Ok(())

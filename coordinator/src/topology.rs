@@ -229,6 +229,72 @@ fn at_epoch(child: &Child, region: &str, epoch: u64) -> Outcome {
 /// then unchanged).
 pub type Outcome = Result<(), String>;
 
+/// A change as the log holds it: with the id of the request that proposed it, if any, so
+/// that a retry of a change whose reply was lost (committed, then a timeout or a change of
+/// leader) is answered with the first outcome instead of being applied again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ProposalWire")]
+pub struct Proposal {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<u64>,
+    pub change: Change,
+}
+
+impl From<Change> for Proposal {
+    fn from(change: Change) -> Proposal {
+        Proposal {
+            request: None,
+            change,
+        }
+    }
+}
+
+/// A proposal as written, or a bare change as logs written before proposals hold it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ProposalWire {
+    Proposal {
+        #[serde(default)]
+        request: Option<u64>,
+        change: Change,
+    },
+    Bare(Change),
+}
+
+impl From<ProposalWire> for Proposal {
+    fn from(w: ProposalWire) -> Proposal {
+        match w {
+            ProposalWire::Proposal { request, change } => Proposal { request, change },
+            ProposalWire::Bare(change) => change.into(),
+        }
+    }
+}
+
+/// The outcomes of the last requests applied, by request id: a retry is answered from here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecentRequests(std::collections::VecDeque<(u64, Outcome)>);
+
+impl RecentRequests {
+    /// Retries come within seconds; this many requests back is minutes of changes.
+    const KEPT: usize = 1024;
+
+    /// Apply `p` to `t`, or answer a retry with its first outcome.
+    pub fn apply(&mut self, t: &mut Topology, p: &Proposal) -> Outcome {
+        let Some(id) = p.request else {
+            return t.apply(&p.change);
+        };
+        if let Some((_, first)) = self.0.iter().find(|(seen, _)| *seen == id) {
+            return first.clone();
+        }
+        let outcome = t.apply(&p.change);
+        if self.0.len() == Self::KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back((id, outcome.clone()));
+        outcome
+    }
+}
+
 /// Names of instances and regions: what an operator can type and a log line can show.
 fn check_name(what: &str, name: &str) -> Outcome {
     let ok = !name.is_empty()
@@ -604,6 +670,66 @@ mod tests {
 
     fn change(json: &str) -> Change {
         serde_json::from_str(json).expect("a change")
+    }
+
+    #[test]
+    fn a_retried_request_gets_its_first_outcome_and_is_not_applied_again() {
+        let mut t = Topology::default();
+        let mut requests = RecentRequests::default();
+        let create = |request| Proposal {
+            request,
+            change: change(r#"{"op":"create-instance","name":"shop"}"#),
+        };
+        assert_eq!(requests.apply(&mut t, &create(Some(7))), Ok(()));
+        assert_eq!(
+            requests.apply(&mut t, &create(Some(7))),
+            Ok(()),
+            "a retry whose first attempt was committed"
+        );
+        assert_eq!(
+            requests.apply(&mut t, &create(Some(8))),
+            Err("instance 'shop' already exists".into()),
+            "another request"
+        );
+        assert_eq!(
+            requests.apply(&mut t, &create(None)),
+            Err("instance 'shop' already exists".into())
+        );
+        // A refusal is remembered too: the retry is refused for the same reason, even though
+        // the change would now pass.
+        let delete = |request| Proposal {
+            request,
+            change: change(r#"{"op":"delete-instance","name":"gone"}"#),
+        };
+        let refused = requests.apply(&mut t, &delete(Some(9)));
+        assert!(refused.is_err());
+        t.apply(&change(r#"{"op":"create-instance","name":"gone"}"#))
+            .expect("create");
+        assert_eq!(requests.apply(&mut t, &delete(Some(9))), refused);
+        // Only so many are kept.
+        for id in 100..100 + RecentRequests::KEPT as u64 {
+            let _ = requests.apply(&mut t, &create(Some(id)));
+        }
+        assert_eq!(requests.0.len(), RecentRequests::KEPT);
+        assert!(requests.0.iter().all(|(id, _)| *id >= 100));
+    }
+
+    #[test]
+    fn proposals_read_as_written_and_bare_changes_as_older_logs_hold_them() {
+        let p = Proposal {
+            request: Some(42),
+            change: change(r#"{"op":"create-instance","name":"shop"}"#),
+        };
+        let json = serde_json::to_string(&p).expect("json");
+        assert_eq!(
+            json,
+            r#"{"request":42,"change":{"op":"create-instance","name":"shop"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Proposal>(&json).expect("read"), p);
+        let bare: Proposal =
+            serde_json::from_str(r#"{"op":"create-instance","name":"shop"}"#).expect("bare");
+        assert_eq!(bare, Proposal::from(p.change.clone()));
+        assert!(serde_json::from_str::<Proposal>(r#"{"op":"no-such-op"}"#).is_err());
     }
 
     fn pairs(inst: &Instance) -> Vec<(&str, &str)> {

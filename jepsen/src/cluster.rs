@@ -514,11 +514,12 @@ pub fn topology(coordinator: &str) -> Result<serde_json::Value, String> {
 pub fn change_all(coordinator: &str, changes: &[String]) -> Result<(), String> {
     let (runtime, coordinators) = coordinator_client(coordinator)?;
     for json in changes {
+        let request = gdc_proto::leader::request_id();
         let reply = runtime.block_on(coordinators.at_leader(
             Some(Duration::from_secs(10)),
             |mut c| {
                 let json = json.clone();
-                async move { c.change(ChangeRequest { json }).await }
+                async move { c.change(ChangeRequest { json, request }).await }
             },
         ))?;
         if !reply.refused.is_empty() {

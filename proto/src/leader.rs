@@ -146,3 +146,18 @@ impl Coordinators {
         ))
     }
 }
+
+/// An id for one change request, the same on each of its retries (`ChangeRequest.request`),
+/// that no other caller is likely to pick (never 0, which means none).
+pub fn request_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState is keyed from the OS once per thread, and differently for each one made.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish().max(1)
+}
