@@ -146,6 +146,17 @@ fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
 pub const WATCH_RECHECK: Duration = Duration::from_secs(1);
 
 impl AdminService {
+    /// This coordinator leads and a quorum acknowledged it lately: less than an election
+    /// timeout ago, so no other member can have been elected since. (openraft's leader only
+    /// steps down when it sees a higher term; cut off from its quorum, it still thinks it
+    /// leads.)
+    fn leads_a_quorum(&self) -> bool {
+        let election_ms = self.raft.config().election_timeout_min;
+        let m = self.raft.metrics().borrow().clone();
+        m.current_leader == Some(m.id)
+            && m.millis_since_quorum_ack.is_some_and(|ms| ms < election_ms)
+    }
+
     /// Stream `addr`'s assignment to `tx` whenever it changes, while this coordinator leads.
     async fn stream_assignments(
         self,
@@ -153,20 +164,12 @@ impl AdminService {
         tx: mpsc::Sender<Result<AssignmentMsg, Status>>,
     ) {
         let mut changed = self.state.subscribe();
-        let me = self.raft.metrics().borrow().id;
-        let election_ms = self.raft.config().election_timeout_min;
         let mut sent: Option<Assignment> = None;
         let mut again = false;
         loop {
-            // A deposed leader ends the stream, and so does one cut off from its quorum
-            // (openraft's leader only steps down when it sees a higher term): the node
-            // calls again and finds the leader.
-            let leads = {
-                let m = self.raft.metrics().borrow().clone();
-                m.current_leader == Some(me)
-                    && m.millis_since_quorum_ack.is_some_and(|ms| ms < election_ms)
-            };
-            if !leads {
+            // A deposed leader ends the stream, and so does one cut off from its quorum: the
+            // node calls again and finds the leader.
+            if !self.leads_a_quorum() {
                 let _ = tx
                     .send(Err(Status::unavailable("this coordinator no longer leads")))
                     .await;
@@ -329,6 +332,15 @@ impl Coordinator for AdminService {
                 leader_id: m.current_leader,
                 leader_node,
             }));
+        }
+        // A leader cut off from its quorum grants no lease: the majority may elect another
+        // leader, which fails the primary over once the failover timeout has passed since
+        // it took over. A lease granted less than an election timeout after the last quorum
+        // acknowledgement ends before that.
+        if !self.leads_a_quorum() {
+            return Err(Status::unavailable(
+                "this coordinator has not heard from a quorum lately: no lease",
+            ));
         }
         let r = req.into_inner();
         self.health.heard(&r.addr, r.applied_ops);

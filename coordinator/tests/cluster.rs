@@ -715,3 +715,77 @@ fn gdcctl_attaches_a_node_verifies_switches_over_and_takes_an_instance_apart() {
         serde_json::json!([])
     );
 }
+
+/// A primary's write lease comes only from a leader that a quorum acknowledged lately: one
+/// cut off from the others (here they are stopped) could be deposed without knowing it,
+/// and a new leader would fail the primary over.
+#[test]
+fn a_leader_cut_off_from_its_quorum_grants_no_write_lease() {
+    let (dirs, members) = members(3);
+    let cluster = members
+        .iter()
+        .map(|m| format!("{}={}", m.id, m.listen))
+        .collect::<Vec<_>>()
+        .join(",");
+    let servers: Vec<Server> = members
+        .iter()
+        .zip(&dirs)
+        .map(|(m, d)| start(m, &cluster, d.path()))
+        .collect();
+    let all: Vec<&str> = members.iter().map(|m| m.listen.as_str()).collect();
+    let at = all.join(",");
+    let ok = |args: &[&str]| {
+        let (success, out) = gdcctl(&at, args);
+        assert!(success, "gdcctl {args:?}: {out}");
+        out
+    };
+    ok(&["instance", "create", "shop"]);
+    ok(&["child", "add", "shop", "eu"]);
+    let leader = json(&ok(&["member", "list", "--json"]))["leader"]
+        .as_u64()
+        .expect("a leader");
+    // The node knows the leader alone: its heartbeats reach it, and only it.
+    let leader_addr = &members[leader as usize - 1].listen;
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let node = node_process(
+        data.path(),
+        "eu",
+        port,
+        &["--coordinator", leader_addr, "--instance", "shop"],
+    );
+    let mut c = node.client();
+    is_role(&mut c, "primary", 1);
+    let set = |c: &mut redis::Connection| redis::cmd("SET").arg("k").arg("v").query::<()>(c);
+    set(&mut c).expect("the primary takes writes");
+    // The leader now (it may have changed while the cluster settled: the node's calls
+    // follow it).
+    let leader = json(&ok(&["member", "list", "--json"]))["leader"]
+        .as_u64()
+        .expect("a leader");
+    let followers: Vec<&Server> = members
+        .iter()
+        .zip(&servers)
+        .filter(|(m, _)| m.id != leader)
+        .map(|(_, s)| s)
+        .collect();
+    for f in &followers {
+        f.pause(true);
+    }
+    // The leader still thinks it leads (it has seen no higher term), but cannot show it.
+    let refused = wait_for(
+        "the primary to stop taking writes",
+        Duration::from_secs(30),
+        || set(&mut c).err(),
+    );
+    assert_eq!(refused.code(), Some("READONLY"), "{refused}");
+    for f in &followers {
+        f.pause(false);
+    }
+    wait_for(
+        "writes again once the quorum is back",
+        Duration::from_secs(30),
+        || set(&mut c).ok(),
+    );
+    drop(servers);
+}
