@@ -1247,3 +1247,56 @@ fn a_secondary_that_lost_its_data_directory_is_rebuilt_by_full_sync() {
         (digest(&mut c_eu2) == digest(&mut c_eu1)).then_some(())
     });
 }
+
+#[test]
+fn a_removed_secondary_stops_following_and_keeps_refusing_writes() {
+    let Shop {
+        coordinator,
+        rt,
+        admin,
+        dirs,
+    } = shop();
+    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
+    let mut c_eu1 = eu1.client();
+    has_role(&mut c_eu1, "primary", 1);
+    let eu2 = node(&dirs[1], &coordinator.addr, "eu");
+    let mut c_eu2 = eu2.client();
+    has_role(&mut c_eu2, "secondary", 1);
+    assert_eq!(info_field(&mut c_eu2, "gdc_coordination"), "following");
+    redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query::<()>(&mut c_eu1)
+        .expect("SET");
+    arrives(&mut c_eu2, "before", "1");
+
+    // A primary cannot be removed; a secondary can, and it stops following the
+    // coordinators (registering again would put it back).
+    let refused = rt
+        .block_on(admin.change(&Change::RemoveNode {
+            addr: eu1.addr.to_string(),
+        }))
+        .expect_err("the primary");
+    assert!(refused.contains("fail it over first"), "{refused}");
+    rt.block_on(admin.change(&Change::RemoveNode {
+        addr: eu2.addr.to_string(),
+    }))
+    .expect("remove eu2");
+    wait_for("eu2 to stop following", CONVERGE, || {
+        (info_field(&mut c_eu2, "gdc_coordination") == "removed").then_some(())
+    });
+    assert_eq!(info_field(&mut c_eu1, "connected_slaves"), "0");
+    let (t, _) = rt.block_on(admin.topology()).expect("topology");
+    assert!(t.instances["shop"].children["eu"].secondaries.is_empty());
+    assert!(!t.nodes.contains_key(&eu2.addr.to_string()));
+    // It keeps its data, serves reads, refuses writes, and no longer receives.
+    assert_eq!(get(&mut c_eu2, "before").as_deref(), Some("1"));
+    let err = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut c_eu2)
+        .expect_err("read-only");
+    assert_eq!(err.code(), Some("READONLY"));
+    assert_eq!(info_field(&mut c_eu2, "gdc_inbound_channels"), "0");
+    assert_eq!(info_field(&mut c_eu1, "gdc_coordination"), "following");
+}

@@ -186,7 +186,7 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
         }
     };
     let standing = Arc::new(Standing::default());
-    tokio::spawn(heartbeat(
+    let heartbeats = tokio::spawn(heartbeat(
         Arc::clone(&node),
         coordinators.clone(),
         Arc::clone(&standing),
@@ -201,7 +201,18 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
             &mut backoff,
         );
         match watching.await {
-            Ok(()) => info!("the coordinator ended the assignment stream; calling again"),
+            Ok(Watched::Ended) => {
+                info!("the coordinator ended the assignment stream; calling again")
+            }
+            Ok(Watched::Removed) => {
+                // Registering again would put it back: an operator removed it for good.
+                heartbeats.abort();
+                node.shared().sync.removed.store(true, Ordering::Relaxed);
+                warn!(
+                    "removed from the topology: no longer following the coordinators (restart the node to register it again)"
+                );
+                return;
+            }
             Err(e) => warn!(error = %e, "coordinator"),
         }
         tokio::time::sleep(backoff + jitter(backoff / 2)).await;
@@ -239,13 +250,21 @@ async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<St
     }
 }
 
+/// How following an assignment stream ended.
+enum Watched {
+    /// The stream ended: call again.
+    Ended,
+    /// The node is no longer in the topology.
+    Removed,
+}
+
 async fn registered_and_watching(
     node: &Arc<Node>,
     instance: &str,
     coordinators: &Coordinators,
     standing: &Standing,
     backoff: &mut Duration,
-) -> Result<(), String> {
+) -> Result<Watched, String> {
     let config = &node.shared().config;
     let (addr, sync_addr) = config.announced();
     let request = RegisterRequest {
@@ -262,7 +281,9 @@ async fn registered_and_watching(
         })
         .await
         .map_err(|e| format!("cannot register: {e}"))?;
-    apply(node, standing, &first);
+    if apply(node, standing, &first) {
+        return Ok(Watched::Removed);
+    }
     let mut stream = coordinators
         .at_leader(None, |mut c| {
             let addr = addr.clone();
@@ -278,20 +299,23 @@ async fn registered_and_watching(
         .map_err(|_| format!("no word from the coordinator for {WATCH_SILENCE:?}"))?
         .map_err(|s| format!("assignment stream: {}", s.message()))?
     {
-        apply(node, standing, &a);
+        if apply(node, standing, &a) {
+            return Ok(Watched::Removed);
+        }
     }
-    Ok(())
+    Ok(Watched::Ended)
 }
 
 /// Take on an assignment: the role first (a secondary refuses writes from now on; a
 /// primary takes them while its lease holds), then the channels, opened, re-pointed,
-/// paused, resumed or closed to match.
-fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
+/// paused, resumed or closed to match. True if the assignment says the node was removed
+/// from the topology.
+fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) -> bool {
     let sync = &node.shared().sync;
     // A leader that has not yet applied what an earlier one told this node may send an
     // older assignment: it would undo a fence.
     if a.index < sync.assignment_index.load(Ordering::Relaxed) {
-        return;
+        return false;
     }
     if sync.epoch.load(Ordering::Relaxed) != a.epoch
         || standing.assigned_primary.load(Ordering::Relaxed) != (a.role == "primary")
@@ -379,6 +403,7 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) {
             "acknowledgements of nodes that no longer read from this one forgotten"
         );
     }
+    a.role == "removed"
 }
 
 /// What an assigned channel is called here: another region's name (it has one primary to

@@ -271,6 +271,8 @@ pub struct SyncState {
     pub attachment: tokio::sync::watch::Sender<Option<coordinated::Attachment>>,
     /// This node's place in its region, as its assignment gives it (ROLE, INFO).
     place: Mutex<Place>,
+    /// The coordinators removed this node from the topology, and it stopped following them.
+    pub removed: std::sync::atomic::AtomicBool,
 }
 
 /// A node's place in its region, which ROLE and `INFO replication` report in Redis's
@@ -504,8 +506,13 @@ impl Shared {
         let outbound = self.sync.outbound();
         let _ = write!(
             out,
-            "gdc_region:{}\r\ngdc_role:{}\r\ngdc_epoch:{}\r\ngdc_assignment_index:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
+            "gdc_region:{}\r\ngdc_coordination:{}\r\ngdc_role:{}\r\ngdc_epoch:{}\r\ngdc_assignment_index:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
             self.config.region,
+            match self.sync.attachment.borrow().as_ref() {
+                None => "none",
+                Some(_) if self.sync.removed.load(Ordering::Relaxed) => "removed",
+                Some(_) => "following",
+            },
             self.sync.role(),
             self.sync.epoch.load(Ordering::Relaxed),
             self.sync.assignment_index.load(Ordering::Relaxed),
