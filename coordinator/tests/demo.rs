@@ -1,6 +1,6 @@
-//! `gdcctl demo` as a newcomer runs it: a coordinator and two regions (a primary and a
-//! secondary each) come up as processes, every node serves Redis clients, writes cross
-//! regions, a killed primary is replaced, and SIGINT stops everything.
+//! `gdcctl demo` as a newcomer runs it, with its defaults: a coordinator and three regions
+//! (a primary and a secondary each) come up as processes, every node serves redis-cli,
+//! writes cross regions, a killed primary is replaced, and SIGINT stops everything.
 //!
 //! The demo runs the `gdc-node` beside `gdcctl`; `cargo test --workspace` builds it there.
 
@@ -57,9 +57,9 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
         node_bin.display()
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = free_base(4);
+    let base = free_base(6);
     let mut demo = Command::new(gdcctl)
-        .args(["demo", "--regions", "2", "--secondaries", "1", "--no-build"])
+        .args(["demo", "--no-build"])
         .arg("--dir")
         .arg(dir.path())
         .args(["--base-port", &base.to_string()])
@@ -96,12 +96,38 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
         serde_json::json!([
             {"name": "r1", "primary": addr(0), "secondaries": [addr(1)]},
             {"name": "r2", "primary": addr(2), "secondaries": [addr(3)]},
+            {"name": "r3", "primary": addr(4), "secondaries": [addr(5)]},
         ])
     );
     let nodes = endpoints["nodes"].as_array().expect("nodes");
-    assert_eq!(nodes.len(), 4);
+    assert_eq!(nodes.len(), 6);
 
-    // Every node serves clients; a write at either primary reaches every node.
+    // Every node serves clients; a write at either primary reaches every node. As the
+    // README shows it, with redis-cli where it is installed.
+    let redis_cli = Command::new("redis-cli").arg("--version").output().is_ok();
+    if redis_cli {
+        let cli = |port: u16, args: &[&str]| -> String {
+            let out = Command::new("redis-cli")
+                .arg("-p")
+                .arg(port.to_string())
+                .args(args)
+                .output()
+                .expect("redis-cli");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_eq!(cli(base, &["set", "greeting", "hello"]), "OK");
+        for n in 0..6 {
+            wait_for(
+                &format!("redis-cli to read the greeting at node {n}"),
+                Duration::from_secs(30),
+                || (cli(base + n, &["get", "greeting"]) == "hello").then_some(()),
+            );
+        }
+    } else {
+        eprintln!(
+            "SKIPPED: redis-cli is not installed; the demo's nodes are read with redis-rs only"
+        );
+    }
     let mut r1 = try_connect(base).expect("r1's primary");
     let mut r2 = try_connect(base + 2).expect("r2's primary");
     redis::cmd("SET")
@@ -114,7 +140,7 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
         .arg("ada")
         .query::<()>(&mut r2)
         .expect("SADD at r2");
-    for n in 0..4 {
+    for n in 0..6 {
         let mut c = try_connect(base + n).expect("a node");
         wait_for(
             &format!("both writes at node {n}"),
@@ -165,14 +191,21 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
             })
             .collect()
     };
-    let roles = |r: [&str; 4]| -> Vec<(String, String)> {
-        (0..4)
+    let roles = |r: [&str; 6]| -> Vec<(String, String)> {
+        (0..6)
             .map(|n| (addr(n), r[n as usize].to_string()))
             .collect()
     };
     assert_eq!(
         seen(&now),
-        roles(["primary", "secondary", "primary", "secondary"])
+        roles([
+            "primary",
+            "secondary",
+            "primary",
+            "secondary",
+            "primary",
+            "secondary"
+        ])
     );
     // A stopped node (SIGSTOP) accepts connections and never answers: status still ends,
     // naming it.
@@ -262,7 +295,7 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
     for pid in pids {
         assert!(!alive(pid as u32), "process {pid} outlived the demo");
     }
-    for n in [0, 1, 2, 3, 300, 301] {
+    for n in [0, 1, 2, 3, 4, 5, 300, 301] {
         assert!(
             std::net::TcpStream::connect(("127.0.0.1", base + n)).is_err(),
             "port {} still answers",
