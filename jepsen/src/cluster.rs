@@ -18,21 +18,23 @@ pub const TOKEN: &str = "jepsen-cluster-token";
 pub const INSTANCE: &str = "jepsen";
 const START: Duration = Duration::from_secs(60);
 
-/// Where the binaries are: `gdc-node` and `gdc-coordinator`.
+/// Where the binaries are: `gdc-node`, `gdc-coordinator` and `gdcctl`.
 #[derive(Clone, Debug)]
 pub struct Binaries {
     pub node: PathBuf,
     pub coordinator: PathBuf,
+    pub gdcctl: PathBuf,
 }
 
 impl Binaries {
-    /// Those in `dir`, if both are there.
+    /// Those in `dir`, if all are there.
     pub fn in_dir(dir: &Path) -> Result<Binaries, String> {
         let b = Binaries {
             node: dir.join("gdc-node"),
             coordinator: dir.join("gdc-coordinator"),
+            gdcctl: dir.join("gdcctl"),
         };
-        for p in [&b.node, &b.coordinator] {
+        for p in [&b.node, &b.coordinator, &b.gdcctl] {
             if !p.is_file() {
                 return Err(format!(
                     "{} is missing: cargo build --release -p gdc-node -p gdc-coordinator",
@@ -344,6 +346,21 @@ impl Cluster {
             )?);
         }
         Ok(())
+    }
+
+    /// A planned switchover of region `i` (`gdcctl failover`): what gdcctl answered
+    /// (`--json`), or why it failed.
+    pub fn switchover(&self, i: usize) -> Result<serde_json::Value, String> {
+        let out = std::process::Command::new(&self.bins.gdcctl)
+            .args(["--coordinator", &self.coordinator.listen, "--token", TOKEN])
+            .args(["--json", "failover", INSTANCE, &self.regions[i].name])
+            .args(["--timeout-ms", "10000"])
+            .output()
+            .map_err(|e| format!("{}: {e}", self.bins.gdcctl.display()))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("gdcctl's answer: {e}"))
     }
 
     /// The coordinator's topology, as JSON.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The short matrix CI runs: every workload once, under several nemeses.
-pub const SHORT: [(Workload, Nemesis); 10] = [
+pub const SHORT: [(Workload, Nemesis); 11] = [
     (Workload::Counter, Nemesis::Partition),
     (Workload::Register, Nemesis::Skew),
     (Workload::Set, Nemesis::Kill),
@@ -21,6 +21,7 @@ pub const SHORT: [(Workload, Nemesis); 10] = [
     (Workload::Set, Nemesis::Restarts),
     (Workload::Counter, Nemesis::Retention),
     (Workload::Register, Nemesis::Failover),
+    (Workload::Counter, Nemesis::Switchover),
 ];
 
 /// Every workload under every nemesis.

@@ -41,6 +41,9 @@ pub enum Nemesis {
     /// secondary (each region has one in these runs); the old primary restarts later and
     /// rejoins as a secondary.
     Failover,
+    /// Planned switchover (`gdcctl failover`): one region's primary is fenced, its
+    /// secondary catches up and takes over, the old primary follows it.
+    Switchover,
     /// A cut longer than binlog retention: one region stops receiving, the others write
     /// on, take a snapshot (SAVE) and, with 1 byte of retention, drop the binlog it
     /// covers; the region is restarted (kill -9) and healed, and can only catch up by
@@ -48,7 +51,7 @@ pub enum Nemesis {
     Retention,
 }
 
-pub const ALL: [Nemesis; 11] = [
+pub const ALL: [Nemesis; 12] = [
     Nemesis::None,
     Nemesis::Partition,
     Nemesis::Flapping,
@@ -60,6 +63,7 @@ pub const ALL: [Nemesis; 11] = [
     Nemesis::Skew,
     Nemesis::Retention,
     Nemesis::Failover,
+    Nemesis::Switchover,
 ];
 
 /// The largest clock shift the skew nemesis gives a node.
@@ -79,13 +83,14 @@ impl Nemesis {
             Nemesis::Skew => "skew",
             Nemesis::Retention => "retention",
             Nemesis::Failover => "failover",
+            Nemesis::Switchover => "switchover",
         }
     }
 
     /// Secondaries per region.
     pub fn secondaries(self) -> usize {
         match self {
-            Nemesis::Failover => 1,
+            Nemesis::Failover | Nemesis::Switchover => 1,
             _ => 0,
         }
     }
@@ -192,6 +197,7 @@ pub fn run(
                 x.record("restart", json!({ "region": x.name(i), "ok": ok }));
             }
             Nemesis::Failover => failover(&mut x),
+            Nemesis::Switchover => switchover(&mut x),
             Nemesis::Pause => {
                 let i = x.region();
                 cluster.pause(i, true);
@@ -319,6 +325,23 @@ fn failover(x: &mut Ctx<'_>) {
     x.nap(500, 2500);
     let ok = c.restart_node(old).is_ok();
     x.record("restart", json!({ "node": c.nodes[old].name, "ok": ok }));
+}
+
+/// A planned switchover of a region drawn from the seed, recorded with what it reported:
+/// the new primary and how long writes were refused.
+fn switchover(x: &mut Ctx<'_>) {
+    let i = x.region();
+    x.record("switchover", json!(x.name(i)));
+    let result = match x.cluster.switchover(i) {
+        Ok(done) => json!({
+            "region": x.name(i),
+            "ok": true,
+            "to": done["to"],
+            "fenced_ms": done["fenced_ms"],
+        }),
+        Err(e) => json!({ "region": x.name(i), "ok": false, "error": e }),
+    };
+    x.record("switched", result);
 }
 
 /// One region cut off from what the others send while they snapshot and drop their binlog;

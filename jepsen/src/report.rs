@@ -11,13 +11,14 @@ use std::path::Path;
 const SIZE: (u32, u32) = (1000, 420);
 const FAULT: RGBAColor = RGBAColor(255, 140, 0, 0.18);
 
-/// When faults were in force: from a nemesis action to the heal, resume or restart that
+/// When faults were in force: from a nemesis action to the heal, resume, restart or end of
+/// a switchover that
 /// ends it (in ms since the run began).
 pub fn fault_windows(ops: &[Op]) -> Vec<(f64, f64)> {
     let mut windows = Vec::new();
     let mut open: Option<f64> = None;
     for op in ops.iter().filter(|o| o.process == "nemesis") {
-        let ends = matches!(op.f.as_str(), "heal" | "resume" | "restart");
+        let ends = matches!(op.f.as_str(), "heal" | "resume" | "restart" | "switched");
         match (open, ends) {
             (None, false) => open = Some(op.time_ms),
             (Some(start), true) => {

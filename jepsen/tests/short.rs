@@ -129,6 +129,16 @@ fn register_under_primary_failover() {
     );
 }
 
+#[test]
+fn counter_under_planned_switchovers() {
+    let outcome = short(10);
+    assert!(
+        outcome.verdict.stats["primary_changes"].as_u64() > Some(3),
+        "a switchover handed a region over: {}",
+        summary(&outcome)
+    );
+}
+
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
 /// kills, each of a node that holds what it acknowledged in the last half second.) Judged
