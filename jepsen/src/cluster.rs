@@ -6,7 +6,7 @@
 
 use crate::process::{Server, free_port, try_connect, wait_for};
 use crate::proxy::Proxy;
-use gdc_proto::coordinator::{ChangeRequest, TopologyRequest};
+use gdc_proto::coordinator::{ChangeRequest, MembersRequest, TopologyRequest};
 use gdc_proto::leader::Coordinators;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,8 @@ pub struct ClusterSpec {
     pub clock_offsets_ms: Vec<i64>,
     /// More flags for every node.
     pub node_flags: Vec<String>,
+    /// Coordinators (members of one Raft cluster): 1 unless more are asked for.
+    pub coordinators: usize,
 }
 
 /// One node process.
@@ -70,8 +72,8 @@ pub struct Node {
     pub port: u16,
     sync: u16,
     dir: PathBuf,
-    /// Between this node and the coordinator.
-    pub coordinator_link: Proxy,
+    /// Between this node and each coordinator (in [`Cluster::coordinators`]' order).
+    pub coordinator_links: Vec<Proxy>,
     /// The process (`None` while it is down).
     server: Mutex<Option<Server>>,
 }
@@ -86,9 +88,10 @@ pub struct Region {
     clock_offset_ms: AtomicI64,
 }
 
-/// The coordinator: a one-member Raft cluster.
+/// One coordinator: a member of the Raft cluster.
 #[derive(Debug)]
-struct Coordinator {
+struct Member {
+    id: u64,
     listen: String,
     sentinel: u16,
     server: Mutex<Option<Server>>,
@@ -102,7 +105,9 @@ pub struct Cluster {
     /// `links[&(from, to)]` carries what node `from` sends to node `to` (`to` dials `from`
     /// through it).
     pub links: BTreeMap<(usize, usize), Proxy>,
-    coordinator: Coordinator,
+    coordinators: Vec<Member>,
+    /// `--initial-cluster` of every member: `1=host:port,2=...`.
+    initial_cluster: String,
     bins: Binaries,
     broken: Option<String>,
     node_flags: Vec<String>,
@@ -118,11 +123,32 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Cluster {
-    /// Start a coordinator and the regions (`r1`, `r2`, ...) with full-mesh channels, each
-    /// a primary and `spec.secondaries` secondaries, data under `dir`.
+    /// Start the coordinators and the regions (`r1`, `r2`, ...) with full-mesh channels,
+    /// each a primary and `spec.secondaries` secondaries, data under `dir`.
     pub fn start(bins: &Binaries, spec: &ClusterSpec, dir: &Path) -> Result<Cluster, String> {
-        let (listen, sentinel) = (format!("127.0.0.1:{}", free_port()), free_port());
-        let server = start_coordinator_at(&bins.coordinator, dir, &listen, sentinel, &[])?;
+        let coordinators: Vec<Member> = (1..=spec.coordinators.max(1) as u64)
+            .map(|id| Member {
+                id,
+                listen: format!("127.0.0.1:{}", free_port()),
+                sentinel: free_port(),
+                server: Mutex::new(None),
+            })
+            .collect();
+        let initial_cluster = coordinators
+            .iter()
+            .map(|m| format!("{}={}", m.id, m.listen))
+            .collect::<Vec<_>>()
+            .join(",");
+        for m in &coordinators {
+            let server =
+                start_member(&bins.coordinator, dir, m.id, &m.listen, m.sentinel, &initial_cluster)?;
+            *lock(&m.server) = Some(server);
+        }
+        let listen = coordinators
+            .iter()
+            .map(|m| m.listen.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         let names: Vec<String> = (1..=spec.regions).map(|i| format!("r{i}")).collect();
         let mut changes = vec![format!(r#"{{"op":"create-instance","name":"{INSTANCE}"}}"#)];
         changes.extend(
@@ -131,8 +157,10 @@ impl Cluster {
                 .map(|r| format!(r#"{{"op":"add-child","instance":"{INSTANCE}","region":"{r}"}}"#)),
         );
         change_all(&listen, &changes)?;
-        let coordinator_addr: std::net::SocketAddr =
-            listen.parse().map_err(|e| format!("{listen}: {e}"))?;
+        let coordinator_addrs: Vec<std::net::SocketAddr> = coordinators
+            .iter()
+            .map(|m| m.listen.parse().map_err(|e| format!("{}: {e}", m.listen)))
+            .collect::<Result<_, String>>()?;
         let proxy = |target: std::net::SocketAddr| {
             Proxy::start(target).map_err(|e| format!("cannot start a proxy: {e}"))
         };
@@ -152,7 +180,10 @@ impl Cluster {
                     region: i,
                     port: free_port(),
                     sync: free_port(),
-                    coordinator_link: proxy(coordinator_addr)?,
+                    coordinator_links: coordinator_addrs
+                        .iter()
+                        .map(|&a| proxy(a))
+                        .collect::<Result<_, _>>()?,
                     server: Mutex::new(None),
                 });
             }
@@ -172,11 +203,8 @@ impl Cluster {
             regions,
             nodes,
             links,
-            coordinator: Coordinator {
-                listen,
-                sentinel,
-                server: Mutex::new(Some(server)),
-            },
+            coordinators,
+            initial_cluster,
             bins: bins.clone(),
             broken: spec.broken.clone(),
             node_flags: spec.node_flags.clone(),
@@ -302,7 +330,12 @@ impl Cluster {
         let mut server = lock(&node.server);
         if server.is_none() {
             let extra = self.flags_of(n);
-            let coordinator = node.coordinator_link.addr().to_string();
+            let coordinator = node
+                .coordinator_links
+                .iter()
+                .map(|l| l.addr().to_string())
+                .collect::<Vec<_>>()
+                .join(",");
             let spec = NodeSpec {
                 region: &self.regions[node.region].name,
                 port: node.port,
@@ -317,32 +350,59 @@ impl Cluster {
         Ok(())
     }
 
-    /// The coordinator: SIGKILL it.
-    pub fn kill_coordinator(&self) {
-        if let Some(s) = lock(&self.coordinator.server).take() {
+    /// How many coordinators there are.
+    pub fn coordinator_count(&self) -> usize {
+        self.coordinators.len()
+    }
+
+    /// Every coordinator's address, comma-separated (as `--coordinator` takes them).
+    fn coordinator_addrs(&self) -> String {
+        self.coordinators
+            .iter()
+            .map(|m| m.listen.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The coordinator that leads now (an index into the members), if one is known.
+    pub fn leader(&self) -> Option<usize> {
+        let (runtime, coordinators) = coordinator_client(&self.coordinator_addrs()).ok()?;
+        let reply = runtime
+            .block_on(
+                coordinators.at_leader(Some(Duration::from_secs(2)), |mut c| async move {
+                    c.members(MembersRequest {}).await
+                }),
+            )
+            .ok()?;
+        self.coordinators.iter().position(|m| m.id == reply.leader)
+    }
+
+    /// Coordinator `m`: SIGKILL it.
+    pub fn kill_coordinator(&self, m: usize) {
+        if let Some(s) = lock(&self.coordinators[m].server).take() {
             s.kill9();
         }
     }
 
-    /// The coordinator: SIGSTOP or SIGCONT it.
-    pub fn pause_coordinator(&self, stop: bool) {
-        if let Some(s) = lock(&self.coordinator.server).as_ref() {
+    /// Coordinator `m`: SIGSTOP or SIGCONT it.
+    pub fn pause_coordinator(&self, m: usize, stop: bool) {
+        if let Some(s) = lock(&self.coordinators[m].server).as_ref() {
             s.pause(stop);
         }
     }
 
-    /// Start the coordinator again with its data, if it is down.
-    pub fn restart_coordinator(&self) -> Result<(), String> {
-        let c = &self.coordinator;
+    /// Start coordinator `m` again with its data, if it is down.
+    pub fn restart_coordinator(&self, m: usize) -> Result<(), String> {
+        let c = &self.coordinators[m];
         let mut server = lock(&c.server);
         if server.is_none() {
-            let bin = &self.bins.coordinator;
-            *server = Some(start_coordinator_at(
-                bin,
+            *server = Some(start_member(
+                &self.bins.coordinator,
                 &self.dir,
+                c.id,
                 &c.listen,
                 c.sentinel,
-                &[],
+                &self.initial_cluster,
             )?);
         }
         Ok(())
@@ -352,7 +412,7 @@ impl Cluster {
     /// (`--json`), or why it failed.
     pub fn switchover(&self, i: usize) -> Result<serde_json::Value, String> {
         let out = std::process::Command::new(&self.bins.gdcctl)
-            .args(["--coordinator", &self.coordinator.listen, "--token", TOKEN])
+            .args(["--coordinator", &self.coordinator_addrs(), "--token", TOKEN])
             .args(["--json", "failover", INSTANCE, &self.regions[i].name])
             .args(["--timeout-ms", "10000"])
             .output()
@@ -365,13 +425,15 @@ impl Cluster {
 
     /// The coordinator's topology, as JSON.
     pub fn topology(&self) -> Result<serde_json::Value, String> {
-        topology(&self.coordinator.listen)
+        topology(&self.coordinator_addrs())
     }
 
     /// Resume every process, and restart every one that is down.
     pub fn restart_all(&self) -> Result<(), String> {
-        self.pause_coordinator(false);
-        self.restart_coordinator()?;
+        for m in 0..self.coordinators.len() {
+            self.pause_coordinator(m, false);
+            self.restart_coordinator(m)?;
+        }
         (0..self.regions.len()).try_for_each(|i| {
             self.pause(i, false);
             self.restart(i)
@@ -398,8 +460,8 @@ impl Cluster {
             p.heal();
             p.delay(Duration::ZERO);
         }
-        for n in &self.nodes {
-            n.coordinator_link.heal();
+        for l in self.nodes.iter().flat_map(|n| &n.coordinator_links) {
+            l.heal();
         }
     }
 }
@@ -413,27 +475,48 @@ pub fn start_coordinator(
 ) -> Result<(Server, String, u16), String> {
     let listen = format!("127.0.0.1:{}", free_port());
     let sentinel = free_port();
-    let server = start_coordinator_at(bin, dir, &listen, sentinel, extra)?;
+    let initial = format!("1={listen}");
+    let server = start_member_with(bin, dir, 1, &listen, sentinel, &initial, extra)?;
     Ok((server, listen, sentinel))
 }
 
-/// [`start_coordinator`] on given ports (to start it again where it was).
-pub fn start_coordinator_at(
+/// Start coordinator `id` of the cluster `initial_cluster` (`1=host:port,...`) on given
+/// ports, with its data under `dir/coordinator` (`dir/coordinator<id>` past the first) and
+/// its log beside it.
+fn start_member(
     bin: &Path,
     dir: &Path,
+    id: u64,
     listen: &str,
     sentinel: u16,
+    initial_cluster: &str,
+) -> Result<Server, String> {
+    start_member_with(bin, dir, id, listen, sentinel, initial_cluster, &[])
+}
+
+fn start_member_with(
+    bin: &Path,
+    dir: &Path,
+    id: u64,
+    listen: &str,
+    sentinel: u16,
+    initial_cluster: &str,
     extra: &[&str],
 ) -> Result<Server, String> {
+    let name = if id == 1 {
+        "coordinator".to_string()
+    } else {
+        format!("coordinator{id}")
+    };
     let mut flags = args(&[
         "--id",
-        "1",
+        &id.to_string(),
         "--listen",
         listen,
         "--dir",
-        &dir.join("coordinator").display().to_string(),
+        &dir.join(&name).display().to_string(),
         "--initial-cluster",
-        &format!("1={listen}"),
+        initial_cluster,
         "--sentinel-port",
         &sentinel.to_string(),
         "--token",
@@ -441,9 +524,9 @@ pub fn start_coordinator_at(
     ]);
     flags.extend(args(extra));
     let _ = std::fs::create_dir_all(dir);
-    let log = dir.join("coordinator.log");
+    let log = dir.join(format!("{name}.log"));
     Server::start_logged(bin, &flags, sentinel, Some(&log))
-        .map_err(|e| format!("cannot start the coordinator: {e}"))
+        .map_err(|e| format!("cannot start coordinator {id}: {e}"))
 }
 
 /// A node of [`INSTANCE`] run by a coordinator.
@@ -501,7 +584,8 @@ pub fn role(port: u16) -> Option<String> {
         .map(|r| r.trim().to_string())
 }
 
-/// A blocking client of the coordinator at `coordinator`: a runtime to run calls on, and
+/// A blocking client of the coordinators at `coordinator` (`host:port,...`): a runtime to
+/// run calls on, and
 /// the coordinators (calls go to the leader, retried a bounded number of times).
 fn coordinator_client(
     coordinator: &str,
@@ -510,10 +594,8 @@ fn coordinator_client(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    Ok((
-        runtime,
-        Coordinators::new(vec![coordinator.to_string()], TOKEN)?,
-    ))
+    let addrs = coordinator.split(',').map(str::to_string).collect();
+    Ok((runtime, Coordinators::new(addrs, TOKEN)?))
 }
 
 /// The coordinators' topology (docs/coordinator.md, "Topology"), as JSON.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The short matrix CI runs: every workload once, under several nemeses.
-pub const SHORT: [(Workload, Nemesis); 11] = [
+pub const SHORT: [(Workload, Nemesis); 12] = [
     (Workload::Counter, Nemesis::Partition),
     (Workload::Register, Nemesis::Skew),
     (Workload::Set, Nemesis::Kill),
@@ -22,6 +22,7 @@ pub const SHORT: [(Workload, Nemesis); 11] = [
     (Workload::Counter, Nemesis::Retention),
     (Workload::Register, Nemesis::Failover),
     (Workload::Counter, Nemesis::Switchover),
+    (Workload::Set, Nemesis::Leader),
 ];
 
 /// Every workload under every nemesis.

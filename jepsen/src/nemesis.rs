@@ -44,6 +44,10 @@ pub enum Nemesis {
     /// Planned switchover (`gdcctl failover`): one region's primary is fenced, its
     /// secondary catches up and takes over, the old primary follows it.
     Switchover,
+    /// Three coordinators; their leader killed (kill -9) and restarted, or paused (SIGSTOP)
+    /// long enough for the others to elect a new one, and resumed not knowing it was
+    /// deposed.
+    Leader,
     /// A cut longer than binlog retention: one region stops receiving, the others write
     /// on, take a snapshot (SAVE) and, with 1 byte of retention, drop the binlog it
     /// covers; the region is restarted (kill -9) and healed, and can only catch up by
@@ -51,7 +55,7 @@ pub enum Nemesis {
     Retention,
 }
 
-pub const ALL: [Nemesis; 12] = [
+pub const ALL: [Nemesis; 13] = [
     Nemesis::None,
     Nemesis::Partition,
     Nemesis::Flapping,
@@ -64,6 +68,7 @@ pub const ALL: [Nemesis; 12] = [
     Nemesis::Retention,
     Nemesis::Failover,
     Nemesis::Switchover,
+    Nemesis::Leader,
 ];
 
 /// The largest clock shift the skew nemesis gives a node.
@@ -84,14 +89,23 @@ impl Nemesis {
             Nemesis::Retention => "retention",
             Nemesis::Failover => "failover",
             Nemesis::Switchover => "switchover",
+            Nemesis::Leader => "leader",
         }
     }
 
     /// Secondaries per region.
     pub fn secondaries(self) -> usize {
         match self {
-            Nemesis::Failover | Nemesis::Switchover => 1,
+            Nemesis::Failover | Nemesis::Switchover | Nemesis::Leader => 1,
             _ => 0,
+        }
+    }
+
+    /// Coordinators in the cluster.
+    pub fn coordinators(self) -> usize {
+        match self {
+            Nemesis::Leader => 3,
+            _ => 1,
         }
     }
 
@@ -198,6 +212,7 @@ pub fn run(
             }
             Nemesis::Failover => failover(&mut x),
             Nemesis::Switchover => switchover(&mut x),
+            Nemesis::Leader => leader(&mut x),
             Nemesis::Pause => {
                 let i = x.region();
                 cluster.pause(i, true);
@@ -405,27 +420,53 @@ fn coordinator(x: &mut Ctx<'_>) {
     let c = x.cluster;
     match x.rng.range(0, 3) {
         0 => {
-            c.kill_coordinator();
+            c.kill_coordinator(0);
             x.record("kill", json!("coordinator"));
             x.nap(500, 2500);
-            let ok = c.restart_coordinator().is_ok();
+            let ok = c.restart_coordinator(0).is_ok();
             x.record("restart", json!({ "coordinator": true, "ok": ok }));
         }
         1 => {
-            c.pause_coordinator(true);
+            c.pause_coordinator(0, true);
             x.record("pause", json!("coordinator"));
             x.nap(500, 2500);
-            c.pause_coordinator(false);
+            c.pause_coordinator(0, false);
             x.record("resume", json!("coordinator"));
         }
         _ => {
-            for n in &c.nodes {
-                n.coordinator_link.cut();
+            for l in c.nodes.iter().flat_map(|n| &n.coordinator_links) {
+                l.cut();
             }
             x.record("partition", json!({ "shape": "coordinator-cut-off" }));
             x.nap(500, 2500);
             c.heal_all();
             x.record("heal", json!(null));
         }
+    }
+}
+
+/// The coordinators' leader killed and restarted, or paused past an election and resumed.
+/// (Cutting nodes off from it alone would not hold: the others name the leader by its own
+/// address, and nodes then call it there, past their proxies.)
+fn leader(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    let Some(m) = c.leader() else {
+        x.record("leader", json!(null));
+        return;
+    };
+    let name = format!("coordinator{}", m + 1);
+    if x.rng.range(0, 2) == 0 {
+        c.kill_coordinator(m);
+        x.record("kill", json!(name));
+        x.nap(500, 2500);
+        let ok = c.restart_coordinator(m).is_ok();
+        x.record("restart", json!({ "coordinator": name, "ok": ok }));
+    } else {
+        c.pause_coordinator(m, true);
+        x.record("pause", json!(name));
+        // Past the election timeout (1 to 2 s): the others elect a new leader meanwhile.
+        x.nap(2500, 4000);
+        c.pause_coordinator(m, false);
+        x.record("resume", json!(name));
     }
 }

@@ -188,6 +188,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         broken: o.broken.clone(),
         clock_offsets_ms: o.nemesis.clock_offsets_ms(o.regions, &mut rng),
         node_flags: o.nemesis.node_flags(),
+        coordinators: o.nemesis.coordinators(),
     };
     let cluster = Cluster::start(&o.bins, &spec, &data)?;
     let history = History::new();

@@ -139,6 +139,11 @@ fn counter_under_planned_switchovers() {
     );
 }
 
+#[test]
+fn set_under_coordinator_leader_changes() {
+    short(11);
+}
+
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
 /// kills, each of a node that holds what it acknowledged in the last half second.) Judged
