@@ -11,7 +11,9 @@
 //!    through the region's channels (its binlog, or a full sync where snapshots trimmed it)
 //!    and the others' flows in; CRDT merge combines them key by key.
 //!
-//! If step 3 fails, a region step 2 added is removed again.
+//! If the node refuses step 3, a region step 2 added is removed again. If its answer is
+//! lost, gdcctl asks the node whether it now follows the coordinators. Run again for a node
+//! it attached, it reports what the node became.
 
 use crate::client::AdminClient;
 use crate::nodes;
@@ -35,6 +37,7 @@ const NODE_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(50);
 
 /// Attach the node at `addr` to `instance` as region `region`'s primary, within `timeout`.
+/// Running it again for a node it attached (a lost reply) reports the attachment.
 pub async fn attach(
     admin: &AdminClient,
     token: &str,
@@ -45,18 +48,51 @@ pub async fn attach(
     timeout: Duration,
 ) -> Result<Attached, String> {
     let deadline = Instant::now() + timeout;
-    let serves = node_region(addr, password)?;
+    let (serves, coordination) = node_standing(addr, password)?;
     if serves != region {
         return Err(format!(
             "the node at {addr} serves region '{serves}', not '{region}'"
         ));
     }
+    let region_added = match coordination.as_str() {
+        // Attached already, by an earlier run whose answer was lost, or run by coordinators
+        // from its flags: see what it became.
+        "following" => false,
+        "removed" => {
+            return Err(format!(
+                "the node at {addr} was removed from its instance: restart it to register again"
+            ));
+        }
+        _ => {
+            let added = add_region(admin, instance, region, mesh).await?;
+            attach_node(admin, (instance, region), addr, password, token, added).await?;
+            added
+        }
+    };
+    wait_until_primary(
+        admin,
+        (instance, region),
+        addr,
+        password,
+        deadline,
+        region_added,
+    )
+    .await
+}
+
+/// Add `region` to `instance` unless it is there without nodes; whether it was added.
+async fn add_region(
+    admin: &AdminClient,
+    instance: &str,
+    region: &str,
+    mesh: bool,
+) -> Result<bool, String> {
     let (t, _) = admin.topology().await?;
     let inst = t
         .instances
         .get(instance)
         .ok_or_else(|| format!("no instance '{instance}'"))?;
-    let region_added = match inst.children.get(region) {
+    match inst.children.get(region) {
         None => {
             admin
                 .change(&Change::AddChild {
@@ -65,35 +101,67 @@ pub async fn attach(
                     mesh,
                 })
                 .await?;
-            true
+            Ok(true)
         }
-        Some(c) if c.primary.is_none() && c.secondaries.is_empty() => false,
-        Some(c) => {
-            return Err(format!(
-                "region '{region}' of '{instance}' already has nodes (primary {}): attach a node to a region of its own",
-                c.primary.as_deref().unwrap_or("none")
-            ));
-        }
-    };
+        Some(c) if c.primary.is_none() && c.secondaries.is_empty() => Ok(false),
+        Some(c) => Err(format!(
+            "region '{region}' of '{instance}' already has nodes (primary {}): attach a node to a region of its own",
+            c.primary.as_deref().unwrap_or("none")
+        )),
+    }
+}
+
+/// Send GDC.ATTACH. A refusal takes back the region added for it; a lost answer is settled
+/// by asking the node whether it follows the coordinators now.
+async fn attach_node(
+    admin: &AdminClient,
+    (instance, region): (&str, &str),
+    addr: &str,
+    password: Option<&str>,
+    token: &str,
+    region_added: bool,
+) -> Result<(), String> {
     let members = admin.members().await?;
     let coordinators: Vec<String> = members.members.iter().map(|m| m.addr.clone()).collect();
-    if let Err(e) = send_attach(addr, password, token, instance, &coordinators) {
-        if region_added {
-            let undo = admin
-                .change(&Change::RemoveChild {
-                    instance: instance.into(),
-                    region: region.into(),
-                })
-                .await;
-            if let Err(u) = undo {
+    let refused = match send_attach(addr, password, token, instance, &coordinators) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.code().is_some() => format!("{addr} refused to attach: {e}"),
+        Err(e) => match node_standing(addr, password) {
+            Ok((_, c)) if c == "following" => return Ok(()),
+            Ok(_) => format!("{addr} did not attach: {e}"),
+            // Attached or not, it cannot be told: leave the region for a second run.
+            Err(now) => {
                 return Err(format!(
-                    "{e} (and region '{region}', added for it, could not be removed: {u})"
+                    "no answer from {addr} to GDC.ATTACH ({e}), nor since ({now}): run the same command again once it answers"
                 ));
             }
+        },
+    };
+    if region_added {
+        let undo = admin
+            .change(&Change::RemoveChild {
+                instance: instance.into(),
+                region: region.into(),
+            })
+            .await;
+        if let Err(u) = undo {
+            return Err(format!(
+                "{refused} (and region '{region}', added for it, could not be removed: {u})"
+            ));
         }
-        return Err(e);
     }
-    // Registered and assigned: the node takes writes as the region's primary.
+    Err(refused)
+}
+
+/// Wait until the node says it is the region's primary; what it became.
+async fn wait_until_primary(
+    admin: &AdminClient,
+    (instance, region): (&str, &str),
+    addr: &str,
+    password: Option<&str>,
+    deadline: Instant,
+    region_added: bool,
+) -> Result<Attached, String> {
     loop {
         let state = nodes::node_state(addr, password, NODE_TIMEOUT);
         if let Ok(s) = &state {
@@ -103,7 +171,7 @@ pub async fn attach(
                     .instances
                     .get(instance)
                     .and_then(|i| i.children.get(region))
-                    .ok_or_else(|| format!("region '{region}' left '{instance}' meanwhile"))?;
+                    .ok_or_else(|| format!("region '{region}' is not in '{instance}'"))?;
                 return Ok(Attached {
                     instance: instance.into(),
                     region: region.into(),
@@ -126,17 +194,20 @@ pub async fn attach(
     }
 }
 
-/// The region the node at `addr` serves (`gdc_region` in its INFO).
-fn node_region(addr: &str, password: Option<&str>) -> Result<String, String> {
+/// The region the node at `addr` serves, and whether coordinators run it
+/// (`gdc_coordination`: `none`, `following` or `removed`), from its INFO.
+fn node_standing(addr: &str, password: Option<&str>) -> Result<(String, String), String> {
     let mut c = nodes::connect(addr, password, NODE_TIMEOUT)?;
     let info: String = redis::cmd("INFO")
         .arg("replication")
         .query(&mut c)
         .map_err(|e| format!("{addr}: INFO: {e}"))?;
-    info.lines()
-        .find_map(|l| l.strip_prefix("gdc_region:"))
-        .map(|r| r.trim().to_string())
-        .ok_or_else(|| format!("{addr} does not say its region: is it a gdc-node?"))
+    let field = |name: &str| {
+        nodes::info_field(&info, name)
+            .map(str::to_string)
+            .ok_or_else(|| format!("{addr} does not say its {name}: is it a gdc-node?"))
+    };
+    Ok((field("gdc_region")?, field("gdc_coordination")?))
 }
 
 fn send_attach(
@@ -145,12 +216,12 @@ fn send_attach(
     token: &str,
     instance: &str,
     coordinators: &[String],
-) -> Result<(), String> {
-    let mut c = nodes::connect(addr, password, NODE_TIMEOUT)?;
+) -> Result<(), redis::RedisError> {
+    let mut c = nodes::connect(addr, password, NODE_TIMEOUT)
+        .map_err(|e| redis::RedisError::from((redis::ErrorKind::IoError, "cannot connect", e)))?;
     redis::cmd("GDC.ATTACH")
         .arg(token)
         .arg(instance)
         .arg(coordinators)
         .query::<()>(&mut c)
-        .map_err(|e| format!("{addr} refused to attach: {e}"))
 }

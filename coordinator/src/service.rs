@@ -149,12 +149,15 @@ impl AdminService {
     /// This coordinator leads and a quorum acknowledged it lately: less than an election
     /// timeout ago, so no other member can have been elected since. (openraft's leader only
     /// steps down when it sees a higher term; cut off from its quorum, it still thinks it
-    /// leads.)
+    /// leads.) openraft refreshes the figure when it publishes metrics, at least every one
+    /// and a half heartbeat intervals, so it may be that much older than it says.
     fn leads_a_quorum(&self) -> bool {
-        let election_ms = self.raft.config().election_timeout_min;
+        let config = self.raft.config();
+        let staleness = config.heartbeat_interval * 3 / 2;
         let m = self.raft.metrics().borrow().clone();
         m.current_leader == Some(m.id)
-            && m.millis_since_quorum_ack.is_some_and(|ms| ms < election_ms)
+            && m.millis_since_quorum_ack
+                .is_some_and(|ms| ms + staleness < config.election_timeout_min)
     }
 
     /// Stream `addr`'s assignment to `tx` whenever it changes, while this coordinator leads.

@@ -633,8 +633,26 @@ fn gdcctl_attaches_a_node_verifies_switches_over_and_takes_an_instance_apart() {
         ok(&["child", "attach", "shop", "ap", &ap_addr]),
         format!("{ap_addr} is region ap's primary at epoch 1 in instance shop (region added)\n")
     );
-    let (success, out) = gdcctl(at, &["child", "attach", "shop", "ap", &ap_addr]);
+    // Run again (as after a lost answer), it reports what the node became.
+    assert_eq!(
+        ok(&["child", "attach", "shop", "ap", &ap_addr]),
+        format!("{ap_addr} is region ap's primary at epoch 1 in instance shop\n")
+    );
+    // Another node for a region that has one is refused.
+    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other = node_process(other_dir.path(), "ap", free_port(), &[]);
+    let (success, out) = gdcctl(
+        at,
+        &[
+            "child",
+            "attach",
+            "shop",
+            "ap",
+            &format!("127.0.0.1:{}", other.port),
+        ],
+    );
     assert!(!success && out.contains("already has nodes"), "{out}");
+    drop(other);
     let mut c_eu1 = eu1.client();
     redis::cmd("SET")
         .arg("from-eu")
@@ -788,4 +806,72 @@ fn a_leader_cut_off_from_its_quorum_grants_no_write_lease() {
         || set(&mut c).ok(),
     );
     drop(servers);
+}
+
+/// A primary takes no write past its lease, however long its last heartbeat takes to give
+/// up: the coordinator stops answering (SIGSTOP) at T, so no lease outlasts T + the
+/// failover timeout (1 s here), and every write sent after that must be refused.
+#[test]
+fn a_primary_takes_no_write_past_its_lease() {
+    let (dirs, members) = members(1);
+    let m = &members[0];
+    let coordinator = start(m, &format!("1={}", m.listen), dirs[0].path());
+    let ok = |args: &[&str]| {
+        let (success, out) = gdcctl(&m.listen, args);
+        assert!(success, "gdcctl {args:?}: {out}");
+    };
+    ok(&["instance", "create", "shop"]);
+    ok(&["child", "add", "shop", "eu"]);
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let node = node_process(
+        data.path(),
+        "eu",
+        port,
+        &["--coordinator", &m.listen, "--instance", "shop"],
+    );
+    let mut c = node.client();
+    is_role(&mut c, "primary", 1);
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis()
+    };
+    // Writes for a while, each with when it was sent and whether it was taken.
+    let mut write_for = |ms: u128, out: &mut Vec<(u128, bool)>| {
+        let end = now_ms() + ms;
+        while now_ms() < end {
+            let sent = now_ms();
+            let taken = redis::cmd("SET")
+                .arg("k")
+                .arg(sent.to_string())
+                .query::<()>(&mut c)
+                .is_ok();
+            out.push((sent, taken));
+        }
+    };
+    let mut writes = Vec::new();
+    write_for(300, &mut writes);
+    let stopped = now_ms();
+    coordinator.pause(true);
+    write_for(3000, &mut writes);
+    coordinator.pause(false);
+    let lease_end = stopped + 1000;
+    assert!(
+        writes.iter().any(|&(sent, taken)| sent < stopped && taken),
+        "writes were taken before"
+    );
+    let after: Vec<_> = writes
+        .iter()
+        .filter(|(sent, _)| *sent > lease_end)
+        .collect();
+    assert!(after.len() > 10, "writes were tried past the lease");
+    let taken: Vec<_> = after.iter().filter(|(_, taken)| *taken).collect();
+    assert!(
+        taken.is_empty(),
+        "{} writes sent past the lease were taken, the last {} ms after it",
+        taken.len(),
+        taken.last().map_or(0, |(sent, _)| sent - lease_end)
+    );
 }

@@ -140,8 +140,14 @@ impl Cluster {
             .collect::<Vec<_>>()
             .join(",");
         for m in &coordinators {
-            let server =
-                start_member(&bins.coordinator, dir, m.id, &m.listen, m.sentinel, &initial_cluster)?;
+            let server = start_member(
+                &bins.coordinator,
+                dir,
+                m.id,
+                &m.listen,
+                m.sentinel,
+                &initial_cluster,
+            )?;
             *lock(&m.server) = Some(server);
         }
         let listen = coordinators

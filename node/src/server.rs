@@ -296,17 +296,14 @@ fn attachment(config: &Config, meta: &sled::Db) -> Result<Option<Attachment>, St
     };
     let refuse = |why: &str| {
         Err(StoreError::Attachment(format!(
-            "this node was attached to {saved} by GDC.ATTACH, but {why}"
+            "this node was attached to {saved} by GDC.ATTACH, and now: {why}"
         )))
     };
     if saved.region != config.region {
-        return refuse(&format!("is now started as region '{}'", config.region));
+        return refuse(&format!("it is started as region '{}'", config.region));
     }
-    if config.sync_port.is_none() {
-        return refuse("is started without --sync-port");
-    }
-    if !config.peers.is_empty() {
-        return refuse("is started with --peer channels (they come from the coordinator)");
+    if let Some(why) = Attachment::unfit(config) {
+        return refuse(why);
     }
     info!(attachment = %saved, "run by the coordinators GDC.ATTACH saved");
     Ok(Some(saved))

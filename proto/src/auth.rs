@@ -62,16 +62,12 @@ impl tonic::service::Interceptor for TokenCheck {
 /// Whether `presented` is `Bearer <token>`, compared in constant time (a wrong guess takes
 /// as long whichever byte is wrong).
 pub fn token_matches(presented: &[u8], token: &str) -> bool {
-    let want = format!("Bearer {token}");
-    let want = want.as_bytes();
-    if presented.len() != want.len() {
-        return false;
-    }
-    presented
-        .iter()
-        .zip(want)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    same_secret(presented, format!("Bearer {token}").as_bytes())
+}
+
+/// Whether two secrets are equal, compared in constant time.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -401,7 +401,11 @@ pub(crate) fn is_write(name: &str) -> bool {
 
 /// This node refuses writes now (a secondary, or a primary fenced or without its lease).
 pub(crate) fn read_only(ctx: &Ctx<'_>) -> bool {
-    ctx.server.sync.role() == crate::sync::Role::Secondary
+    let sync = &ctx.server.sync;
+    let lease_until = sync
+        .lease_until_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    sync.role() == crate::sync::Role::Secondary || (lease_until != 0 && ctx.now >= lease_until)
 }
 
 /// Run one request. `args` is not empty.

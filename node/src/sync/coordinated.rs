@@ -16,7 +16,7 @@ use gdc_proto::leader::Coordinators;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing::{info, warn};
 
@@ -33,8 +33,6 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(500);
 struct Standing {
     /// The last assignment made this node its region's primary.
     assigned_primary: AtomicBool,
-    /// Unix ms until which the lease holds (from the last answered heartbeat).
-    lease_until_ms: AtomicU64,
     /// Held while the role is worked out and set: the heartbeat and a new assignment both
     /// settle it, and one must not undo the other with what it read before.
     settling: std::sync::Mutex<()>,
@@ -44,8 +42,9 @@ impl Standing {
     /// Set the node's role from its assignment and lease (logging a change).
     fn settle(&self, node: &Node) {
         let _one_at_a_time = self.settling.lock().unwrap_or_else(|p| p.into_inner());
-        let primary = self.assigned_primary.load(Ordering::Relaxed)
-            && crate::store::now_ms() < self.lease_until_ms.load(Ordering::Relaxed);
+        let lease_until = node.shared().sync.lease_until_ms.load(Ordering::Relaxed);
+        let primary =
+            self.assigned_primary.load(Ordering::Relaxed) && crate::store::now_ms() < lease_until;
         let role = if primary {
             Role::Primary
         } else {
@@ -77,6 +76,18 @@ pub struct Attachment {
 const ATTACHMENT: &str = "attachment";
 
 impl Attachment {
+    /// Why a node with `config` cannot be run by coordinators it was not started with, if
+    /// it cannot.
+    pub fn unfit(config: &crate::config::Config) -> Option<&'static str> {
+        if config.sync_port.is_none() {
+            Some("this node serves no sync port, so no region could receive from it")
+        } else if !config.peers.is_empty() {
+            Some("this node receives from --peer channels (the coordinators give channels)")
+        } else {
+            None
+        }
+    }
+
     /// The attachment GDC.ATTACH saved in this data directory, if any.
     pub fn saved(meta: &sled::Db) -> Result<Option<Attachment>, String> {
         let Some(raw) = meta.get(ATTACHMENT).map_err(|e| e.to_string())? else {
@@ -136,19 +147,27 @@ pub fn attach(
     attachment: Attachment,
 ) -> Result<(), String> {
     let config = &node.config;
-    if config.cluster_token.as_deref().map(str::as_bytes) != Some(token) {
+    let own = config
+        .cluster_token
+        .as_deref()
+        .unwrap_or_default()
+        .as_bytes();
+    if own.is_empty() || !gdc_proto::auth::same_secret(token, own) {
         return Err("the cluster token does not match this node's --cluster-token".into());
     }
     if let Some(a) = node.sync.attachment.borrow().as_ref() {
+        // The same request again (its answer was lost) is done already.
+        if *a == attachment && !node.sync.removed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         return Err(format!(
             "this node is already run by the coordinators of {a}"
         ));
     }
-    if config.sync_port.is_none() {
-        return Err("this node serves no sync port, so no region could receive from it: restart it with --sync-port and --cluster-token (or with --coordinator and --instance)".into());
-    }
-    if !config.peers.is_empty() {
-        return Err("this node receives from --peer channels: restart it without them (or with --coordinator and --instance)".into());
+    if let Some(why) = Attachment::unfit(config) {
+        return Err(format!(
+            "{why}: restart it with --sync-port and --cluster-token and without --peer (or with --coordinator and --instance)"
+        ));
     }
     if attachment.coordinators.iter().any(|c| {
         c.rsplit_once(':')
@@ -242,7 +261,8 @@ async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<St
             .await;
         if let Ok(r) = reply {
             // Counted from when it was sent: the leader heard it no earlier.
-            standing
+            node.shared()
+                .sync
                 .lease_until_ms
                 .store(sent_ms + r.lease_ms, Ordering::Relaxed);
         }

@@ -273,6 +273,11 @@ pub struct SyncState {
     place: Mutex<Place>,
     /// The coordinators removed this node from the topology, and it stopped following them.
     pub removed: std::sync::atomic::AtomicBool,
+    /// A coordinated node: Unix ms until which its write lease holds (from its last
+    /// answered heartbeat); 0 for a node that has never had one (or needs none). Writes
+    /// check it themselves: the role follows it only once the heartbeat that failed to
+    /// renew it has given up, which can be later.
+    pub lease_until_ms: AtomicU64,
 }
 
 /// A node's place in its region, which ROLE and `INFO replication` report in Redis's
