@@ -54,13 +54,23 @@ pub async fn serve(listener: TcpListener, coordinator: Coordinator) {
     }
 }
 
+/// TCP keepalive on discovery connections: a subscriber may send nothing for days, and one
+/// that vanished without closing (a partition, a NAT dropping the flow) is found this way,
+/// as Redis Sentinel finds it (its `tcp-keepalive` is 300 s).
+const KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
+    .with_time(std::time::Duration::from_secs(300))
+    .with_interval(std::time::Duration::from_secs(30));
+
 async fn connection(stream: TcpStream, coordinator: &Coordinator) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&KEEPALIVE);
     let (read, mut write) = stream.into_split();
     // Requests are read on their own task, so that a subscribed connection can wait for a
     // request and for a change of topology at once without dropping a half-read request.
     let (tx, mut requests) = tokio::sync::mpsc::channel(4);
-    let reader = tokio::spawn(async move {
+    // Its only task: dropped with the connection, it stops reading.
+    let mut reading = tokio::task::JoinSet::new();
+    reading.spawn(async move {
         let mut read = BufReader::new(read);
         loop {
             let request = read_request(&mut read).await;
@@ -70,7 +80,6 @@ async fn connection(stream: TcpStream, coordinator: &Coordinator) -> std::io::Re
             }
         }
     });
-    let _stop_reading = AbortOnDrop(reader);
     let mut changes = coordinator.state.subscribe();
     let mut subs = Subscriptions::default();
     loop {
@@ -113,14 +122,6 @@ async fn connection(stream: TcpStream, coordinator: &Coordinator) -> std::io::Re
                 .unwrap_or_else(|| answer(&args, &applied.topology))
         };
         write.write_all(reply.as_bytes()).await?;
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -233,9 +233,8 @@ pub type Outcome = Result<(), String>;
 /// that a retry of a change whose reply was lost (committed, then a timeout or a change of
 /// leader) is answered with the first outcome instead of being applied again.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "ProposalWire")]
+#[serde(from = "ProposalWire", into = "ProposalWire")]
 pub struct Proposal {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<u64>,
     pub change: Change,
 }
@@ -249,8 +248,9 @@ impl From<Change> for Proposal {
     }
 }
 
-/// A proposal as written, or a bare change as logs written before proposals hold it.
-#[derive(Deserialize)]
+/// How a proposal is written: with its request id, or, without one, as a bare change, as
+/// logs written before request ids hold it (so a coordinator of that time reads it too).
+#[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum ProposalWire {
     Proposal {
@@ -259,6 +259,18 @@ enum ProposalWire {
         change: Change,
     },
     Bare(Change),
+}
+
+impl From<Proposal> for ProposalWire {
+    fn from(p: Proposal) -> ProposalWire {
+        match p.request {
+            Some(request) => ProposalWire::Proposal {
+                request: Some(request),
+                change: p.change,
+            },
+            None => ProposalWire::Bare(p.change),
+        }
+    }
 }
 
 impl From<ProposalWire> for Proposal {
@@ -729,6 +741,11 @@ mod tests {
         let bare: Proposal =
             serde_json::from_str(r#"{"op":"create-instance","name":"shop"}"#).expect("bare");
         assert_eq!(bare, Proposal::from(p.change.clone()));
+        assert_eq!(
+            serde_json::to_string(&bare).expect("json"),
+            r#"{"op":"create-instance","name":"shop"}"#,
+            "without a request id, written as before"
+        );
         assert!(serde_json::from_str::<Proposal>(r#"{"op":"no-such-op"}"#).is_err());
     }
 

@@ -509,7 +509,27 @@ fn kill_9_of_a_primary_under_writes_loses_nothing_confirmed_and_fences_it_on_ret
     let (mut c_eu2, mut c_us1) = (eu2.client(), us1.client());
     has_role(&mut c_eu2, "secondary", 1);
     has_role(&mut c_us1, "primary", 1);
-    // A replica of eu's primary, in Redis's terms.
+    // A master with one replica, and a replica of it, in Redis's terms.
+    let mut c_eu1 = eu1.client();
+    let listed = format!("slave0:ip=127.0.0.1,port={},state=online,", eu2.port);
+    wait_for("eu1 to list eu2 as its replica", CONVERGE, || {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut c_eu1)
+            .ok()?;
+        (info.contains("role:master\r\nconnected_slaves:1\r\n") && info.contains(&listed))
+            .then_some(())
+    });
+    let (kind, _, replicas): (String, i64, Vec<(String, String, String)>) =
+        redis::cmd("ROLE").query(&mut c_eu1).expect("ROLE");
+    assert_eq!(kind, "master");
+    assert_eq!(
+        replicas
+            .iter()
+            .map(|(host, port, _)| format!("{host}:{port}"))
+            .collect::<Vec<_>>(),
+        [format!("127.0.0.1:{}", eu2.port)]
+    );
     let role: redis::Value = redis::cmd("ROLE").query(&mut c_eu2).expect("ROLE");
     assert_eq!(
         role_head(&role),

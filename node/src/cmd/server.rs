@@ -405,7 +405,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if want("replication") {
         out.push_str("# Replication\r\n");
-        out.push_str(&redis_replication(&ctx.server.sync.place()));
+        out.push_str(&redis_replication(ctx.server));
         ctx.server.replication_info(ctx.store.applied(), &mut out);
         out.push_str("\r\n");
     }
@@ -546,52 +546,64 @@ fn host_port(addr: &str) -> (String, u16) {
     (host.to_string(), port.parse().unwrap_or(0))
 }
 
-/// The lines of `INFO replication` Redis has, from this node's place in its region.
-fn redis_replication(place: &Place) -> String {
-    match place {
-        Place::Alone => "role:master\r\nconnected_slaves:0\r\n".into(),
-        Place::Primary { secondaries } => {
-            format!("role:master\r\nconnected_slaves:{}\r\n", secondaries.len())
+/// The lines of `INFO replication` Redis has, from this node's place in its region: a
+/// primary lists the secondaries reading from it (`slaveN`), a secondary its primary (none
+/// known: no host or port, the link down).
+fn redis_replication(server: &crate::server::Shared) -> String {
+    use std::fmt::Write as _;
+    match server.sync.place() {
+        Place::Alone | Place::Primary { .. } => {
+            let connected = server.sync.connected_secondaries(&server.config.region);
+            let mut out = format!("role:master\r\nconnected_slaves:{}\r\n", connected.len());
+            for (i, (addr, offset)) in connected.iter().enumerate() {
+                let (host, port) = host_port(addr);
+                let _ = write!(
+                    out,
+                    "slave{i}:ip={host},port={port},state=online,offset={offset},lag=0\r\n"
+                );
+            }
+            out
         }
-        Place::Follows(primary) => {
-            let (host, port) = primary.as_deref().map(host_port).unwrap_or_default();
-            let link = if primary.is_some() { "up" } else { "down" };
+        Place::Follows(Some(primary)) => {
+            let (host, port) = host_port(&primary);
             format!(
-                "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:{link}\r\n"
+                "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:up\r\n"
             )
         }
+        Place::Follows(None) => "role:slave\r\nmaster_link_status:down\r\n".into(),
     }
 }
 
 /// ROLE, as Redis answers it: `master` for a node on its own or its region's primary (with
-/// its secondaries), `slave` for a secondary (with its primary). Sentinel clients send it
-/// to check the node they were sent to. Offsets count the ops the node has applied; a
-/// primary does not know its secondaries' (0).
+/// the secondaries reading from it and what they acknowledged), `slave` for a secondary
+/// (with its primary). Sentinel clients send it to check the node they were sent to.
+/// Offsets count ops applied.
 pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     let offset = ctx.store.applied().iter().map(|(_, op)| op.0).sum::<u64>() as i64;
     match ctx.server.sync.place() {
-        Place::Alone => Reply::Array(vec![
-            Reply::bulk("master"),
-            Reply::Int(offset),
-            Reply::Array(vec![]),
-        ]),
-        Place::Primary { secondaries } => Reply::Array(vec![
-            Reply::bulk("master"),
-            Reply::Int(offset),
-            Reply::Array(
-                secondaries
-                    .iter()
-                    .map(|s| {
-                        let (host, port) = host_port(s);
-                        Reply::Array(vec![
-                            Reply::bulk(host),
-                            Reply::bulk(port.to_string()),
-                            Reply::bulk("0"),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ]),
+        Place::Alone | Place::Primary { .. } => {
+            let connected = ctx
+                .server
+                .sync
+                .connected_secondaries(&ctx.server.config.region);
+            Reply::Array(vec![
+                Reply::bulk("master"),
+                Reply::Int(offset),
+                Reply::Array(
+                    connected
+                        .iter()
+                        .map(|(addr, acked)| {
+                            let (host, port) = host_port(addr);
+                            Reply::Array(vec![
+                                Reply::bulk(host),
+                                Reply::bulk(port.to_string()),
+                                Reply::bulk(acked.to_string()),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ])
+        }
         Place::Follows(primary) => {
             let (host, port) = primary.as_deref().map(host_port).unwrap_or_default();
             let state = if primary.is_some() {

@@ -98,6 +98,9 @@ impl Node {
             }
             Desired::Running => {
                 if let Some(c) = sync.inbound().get_mut(region) {
+                    if c.state == ChannelState::Paused {
+                        c.last_heard_ms = now_ms();
+                    }
                     c.state = ChannelState::Connecting;
                 }
             }
@@ -170,6 +173,10 @@ async fn receive_from(node: Arc<Node>, peer: Peer, mut desired: watch::Receiver<
                 if desired.changed().await.is_err() {
                     return;
                 }
+                // Resumed (or closed): silence counts from now, not from before the pause.
+                node.shared()
+                    .sync
+                    .update(&peer, |c| c.last_heard_ms = now_ms());
                 backoff = BACKOFF_MIN;
                 continue;
             }
@@ -304,7 +311,6 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         let behind = ops_behind(&theirs, &applied);
         node.shared().sync.update(peer, |c| {
             c.received(done.ops, bytes as u64, now_ms());
-            c.last_heard_ms = now_ms();
             c.last_hlc = c.last_hlc.max(done.last_hlc);
             c.peer_applied = theirs;
             c.ops_behind = behind;

@@ -404,7 +404,7 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) -> bool {
     let own_nodes = a.upstreams.iter().filter(|u| u.region == *own_region);
     sync.set_place(match a.role.as_str() {
         "primary" | "fenced" => super::Place::Primary {
-            secondaries: own_nodes.map(|u| u.addr.clone()).collect(),
+            secondaries: own_nodes.map(|u| (u.addr.clone(), u.server_id)).collect(),
         },
         _ => super::Place::Follows(own_nodes.map(|u| u.addr.clone()).next()),
     });

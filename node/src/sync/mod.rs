@@ -68,7 +68,8 @@ pub struct ChannelStatus {
     pub last_hlc: Hlc,
     /// Ops the peer has that this node had not applied, as of the last batch.
     pub ops_behind: u64,
-    /// Unix ms of the last batch from the peer (its heartbeats included); 0 before the first.
+    /// Unix ms of the last batch from the peer (its heartbeats included), or of when the
+    /// channel was opened or resumed, if later: silence is counted from then.
     pub last_heard_ms: u64,
     /// Times the channel was (re)established.
     pub connects: u64,
@@ -107,7 +108,7 @@ impl ChannelStatus {
             peer_applied: VersionVector::new(),
             last_hlc: Hlc::ZERO,
             ops_behind: 0,
-            last_heard_ms: 0,
+            last_heard_ms: crate::store::now_ms(),
             connects: 0,
             full_syncs: 0,
             anti_entropy_rounds: 0,
@@ -118,6 +119,7 @@ impl ChannelStatus {
 
     /// Count a batch: `ops` applied, `bytes` received.
     pub fn received(&mut self, ops: u64, bytes: u64, now_ms: u64) {
+        self.last_heard_ms = now_ms;
         self.ops_applied += ops;
         self.bytes_received += bytes;
         let r = &mut self.rate;
@@ -158,7 +160,7 @@ impl ChannelStatus {
             now_ms.saturating_sub(self.last_hlc.ms())
         };
         let silent = now_ms.saturating_sub(self.last_heard_ms);
-        if self.last_heard_ms > 0 && self.state != ChannelState::Paused && silent > SILENCE_MS {
+        if self.state != ChannelState::Paused && silent > SILENCE_MS {
             by_ops.max(silent)
         } else {
             by_ops
@@ -288,8 +290,8 @@ pub enum Place {
     #[default]
     Alone,
     /// Assigned its region's primary (fenced for a switchover too), with these secondaries
-    /// (client addresses).
-    Primary { secondaries: Vec<String> },
+    /// (client address, server-id).
+    Primary { secondaries: Vec<(String, u32)> },
     /// A secondary of this primary (client address); `None` while it has no primary, is
     /// not yet assigned, or was removed.
     Follows(Option<String>),
@@ -332,6 +334,31 @@ impl SyncState {
 
     pub fn set_place(&self, place: Place) {
         *self.place.lock().unwrap_or_else(|p| p.into_inner()) = place;
+    }
+
+    /// A primary's secondaries that read from it now, as Redis lists connected replicas:
+    /// client address and offset (the ops it acknowledged).
+    pub fn connected_secondaries(&self, own_region: &str) -> Vec<(String, u64)> {
+        let Place::Primary { secondaries } = self.place() else {
+            return Vec::new();
+        };
+        let reading: Vec<u32> = self
+            .outbound()
+            .values()
+            .filter(|s| s.region == own_region)
+            .map(|s| s.server_id)
+            .collect();
+        let acked = self.acked();
+        secondaries
+            .into_iter()
+            .filter(|(_, id)| reading.contains(id))
+            .map(|(addr, id)| {
+                let offset = acked
+                    .get(&ack_key(own_region, own_region, id))
+                    .map_or(0, |(_, vv)| vv.iter().map(|(_, op)| op.0).sum());
+                (addr, offset)
+            })
+            .collect()
     }
 
     pub fn controls(
@@ -555,7 +582,10 @@ mod tests {
         };
         let mut c = ChannelStatus::new(&peer);
         let now = 1_000_000;
-        assert_eq!(c.ms_behind(now), 0, "never heard: connecting says it");
+        c.last_heard_ms = now - 500;
+        assert_eq!(c.ms_behind(now), 0, "just opened");
+        c.last_heard_ms = now - 2500;
+        assert_eq!(c.ms_behind(now), 2500, "opened, and never heard since");
         c.state = ChannelState::Streaming;
         c.last_heard_ms = now - 1500;
         assert_eq!(
