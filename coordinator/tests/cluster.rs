@@ -90,11 +90,22 @@ fn create(name: &str) -> Change {
 
 #[test]
 fn a_three_member_cluster_survives_its_leader_and_takes_it_back() {
+    survives_its_leader_and_takes_it_back(3);
+}
+
+#[test]
+fn a_five_member_cluster_survives_its_leader_and_takes_it_back() {
+    survives_its_leader_and_takes_it_back(5);
+}
+
+/// `n` members: kill -9 of the leader; a new one is elected, changes go on, nothing
+/// committed is lost; the old leader restarts and catches up.
+fn survives_its_leader_and_takes_it_back(n: u64) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let (dirs, members) = members(3);
+    let (dirs, members) = members(n);
     let cluster = members
         .iter()
         .map(|m| format!("{}={}", m.id, m.listen))
@@ -130,10 +141,10 @@ fn a_three_member_cluster_survives_its_leader_and_takes_it_back() {
         "a refused change says why"
     );
     let members_now = rt.block_on(client.members()).expect("members");
-    assert_eq!(members_now.members.len(), 3);
+    assert_eq!(members_now.members.len(), n as usize);
     assert!(members_now.members.iter().all(|m| m.voter));
     let leader = members_now.leader;
-    assert!((1..=3).contains(&leader), "a leader: {leader}");
+    assert!((1..=n).contains(&leader), "a leader: {leader}");
 
     // kill -9 of the leader: the others elect a new one and go on serving.
     servers[leader as usize - 1].take().expect("leader").kill9();
