@@ -154,6 +154,14 @@ fn shop() -> Shop {
     }
 }
 
+/// eu's primary (data in `dirs[0]`), holding its role at epoch 1, and a client of it.
+fn eu_primary(dirs: &[tempfile::TempDir], coordinator: &str) -> (TestNode, redis::Connection) {
+    let eu1 = node(&dirs[0], coordinator, "eu");
+    let mut c = eu1.client();
+    has_role(&mut c, "primary", 1);
+    (eu1, c)
+}
+
 /// Once eu's primary is up: eu's secondary (data in `dirs[1]`) and us's primary (`dirs[2]`),
 /// each holding its role at epoch 1.
 fn eu_secondary_and_us(dirs: &[tempfile::TempDir], coordinator: &str) -> (TestNode, TestNode) {
@@ -220,9 +228,7 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
         .expect_err("fenced");
     assert_eq!(err.code(), Some("READONLY"));
     drop(stray);
-    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
-    let mut c_eu1 = eu1.client();
-    has_role(&mut c_eu1, "primary", 1);
+    let (eu1, mut c_eu1) = eu_primary(&dirs, &coordinator.addr);
     // Each has its assignment once it knows the region's epoch.
     let (eu2, us1) = eu_secondary_and_us(&dirs, &coordinator.addr);
     let (mut c_us1, mut c_eu2) = (us1.client(), eu2.client());
@@ -841,9 +847,7 @@ fn a_primary_receives_from_each_secondary_and_wait_counts_other_regions() {
         coordinator, dirs, ..
     } = shop();
     let extra = tempfile::tempdir().expect("tempdir");
-    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
-    let mut c_eu1 = eu1.client();
-    has_role(&mut c_eu1, "primary", 1);
+    let (_eu1, mut c_eu1) = eu_primary(&dirs, &coordinator.addr);
     let eu2 = node(&dirs[1], &coordinator.addr, "eu");
     let eu3 = node(&extra, &coordinator.addr, "eu");
     let us1 = node(&dirs[2], &coordinator.addr, "us");
@@ -1070,9 +1074,7 @@ fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others
         admin,
         dirs,
     } = shop();
-    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
-    let mut c_eu1 = eu1.client();
-    has_role(&mut c_eu1, "primary", 1);
+    let (_eu1, mut c_eu1) = eu_primary(&dirs, &coordinator.addr);
     redis::cmd("SET")
         .arg("from-eu")
         .arg("1")
@@ -1303,9 +1305,7 @@ fn a_removed_secondary_stops_following_and_keeps_refusing_writes() {
         admin,
         dirs,
     } = shop();
-    let eu1 = node(&dirs[0], &coordinator.addr, "eu");
-    let mut c_eu1 = eu1.client();
-    has_role(&mut c_eu1, "primary", 1);
+    let (eu1, mut c_eu1) = eu_primary(&dirs, &coordinator.addr);
     let eu2 = node(&dirs[1], &coordinator.addr, "eu");
     let mut c_eu2 = eu2.client();
     has_role(&mut c_eu2, "secondary", 1);
