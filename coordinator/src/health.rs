@@ -3,7 +3,8 @@
 //! region's primary has been silent for the failover timeout, the leader promotes the live
 //! secondary that has applied the most (a Raft change, refused if the region's epoch has
 //! moved since: one decision per epoch). A new leader starts counting from when it took
-//! over, so a change of leader never looks like silence.
+//! over, so a change of leader never looks like silence, and gives a primary it has not
+//! heard from yet twice the timeout, time for the node to find it.
 //!
 //! The leader also lifts a switchover's fence that has stood longer than it was given
 //! (`gdcctl failover` died, or could not finish), so a region is never left without writes.
@@ -70,8 +71,15 @@ impl Health {
                 let Some(primary) = &child.primary else {
                     continue;
                 };
-                let last = seen.get(primary).map_or(since, |s| s.at.max(since));
-                if now.duration_since(last) < self.timeout {
+                // Heard since this coordinator took over: silent past the timeout. Not heard
+                // yet: its calls may still be timing out at the old leader, so it gets the
+                // timeout twice over to find this one (a change of leader alone must not
+                // fail primaries over).
+                let silent = match seen.get(primary).filter(|s| s.at >= since) {
+                    Some(s) => now.duration_since(s.at) >= self.timeout,
+                    None => now.duration_since(since) >= self.timeout * 2,
+                };
+                if !silent {
                     continue;
                 }
                 let best = child
@@ -218,7 +226,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_leader_gives_primaries_a_full_timeout() {
+    fn a_new_leader_gives_primaries_twice_the_timeout_to_find_it() {
         let t = topology();
         let h = Health::new(Duration::from_millis(1000));
         let before = Instant::now();
@@ -227,9 +235,9 @@ mod tests {
         h.heard_at("s1", 1, before);
         let since = before + Duration::from_millis(5000);
         let at = |ms| since + Duration::from_millis(ms);
-        h.heard_at("s1", 1, at(800));
-        assert!(h.due(&t, since, at(900)).is_empty());
-        assert_eq!(h.due(&t, since, at(1001)).len(), 1);
+        h.heard_at("s1", 1, at(1800));
+        assert!(h.due(&t, since, at(1900)).is_empty());
+        assert_eq!(h.due(&t, since, at(2001)).len(), 1);
     }
 
     #[test]
