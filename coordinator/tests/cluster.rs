@@ -587,7 +587,8 @@ fn node_process(dir: &Path, region: &str, port: u16, more: &[&str]) -> Server {
     .chain(more)
     .map(|s| s.to_string())
     .collect();
-    Server::start(&bin, &args, port).expect("start gdc-node")
+    Server::start_logged(&bin, &args, port, Some(Path::new("/tmp/mnode.log")))
+        .expect("start gdc-node")
 }
 
 fn info_field(c: &mut redis::Connection, field: &str) -> Option<String> {
@@ -606,6 +607,26 @@ fn is_role(c: &mut redis::Connection, role: &str, epoch: u64) {
                 .then_some(())
         },
     );
+}
+
+/// The leader, once it has led in the same term for 1.5 s (three elections' time at the
+/// tests' timing): three members started together may go through a few terms first.
+fn settled_leader(coordinators: &str) -> u64 {
+    let mut seen: Option<((u64, u64), Instant)> = None;
+    wait_for("a settled leader", Duration::from_secs(30), || {
+        let (success, out) = gdcctl(coordinators, &["member", "list", "--json"]);
+        let now = success.then(|| json(&out))?;
+        let current = (now["leader"].as_u64()?, now["term"].as_u64()?);
+        match seen {
+            Some((s, since)) if s == current => (since.elapsed() > Duration::from_millis(1500)
+                && current.0 > 0)
+                .then_some(current.0),
+            _ => {
+                seen = Some((current, Instant::now()));
+                None
+            }
+        }
+    })
 }
 
 #[test]
@@ -770,9 +791,7 @@ fn a_leader_cut_off_from_its_quorum_grants_no_write_lease() {
     };
     ok(&["instance", "create", "shop"]);
     ok(&["child", "add", "shop", "eu"]);
-    let leader = json(&ok(&["member", "list", "--json"]))["leader"]
-        .as_u64()
-        .expect("a leader");
+    let leader = settled_leader(&at);
     // The node knows the leader alone: its heartbeats reach it, and only it.
     let leader_addr = &members[leader as usize - 1].listen;
     let data = tempfile::tempdir().expect("tempdir");
@@ -787,11 +806,8 @@ fn a_leader_cut_off_from_its_quorum_grants_no_write_lease() {
     is_role(&mut c, "primary", 1);
     let set = |c: &mut redis::Connection| redis::cmd("SET").arg("k").arg("v").query::<()>(c);
     set(&mut c).expect("the primary takes writes");
-    // The leader now (it may have changed while the cluster settled: the node's calls
-    // follow it).
-    let leader = json(&ok(&["member", "list", "--json"]))["leader"]
-        .as_u64()
-        .expect("a leader");
+    // The leader now (the node's calls follow it, should it have changed).
+    let leader = settled_leader(&at);
     let followers: Vec<&Server> = members
         .iter()
         .zip(&servers)
@@ -884,5 +900,72 @@ fn a_primary_takes_no_write_past_its_lease() {
         "{} writes sent past the lease were taken, the last {} ms after it",
         taken.len(),
         taken.last().map_or(0, |(sent, _)| sent - lease_end)
+    );
+}
+
+/// A coordinator that stops answering, while the others lead, costs no primary its lease,
+/// even when it is the first its nodes were given: calls start where the last one was
+/// served (the leader), not at a member that takes a timeout to fail each time.
+#[test]
+fn a_member_that_stops_answering_costs_primaries_no_writes() {
+    let (dirs, members) = members(3);
+    let cluster = members
+        .iter()
+        .map(|m| format!("{}={}", m.id, m.listen))
+        .collect::<Vec<_>>()
+        .join(",");
+    let servers: Vec<Server> = members
+        .iter()
+        .zip(&dirs)
+        .map(|(m, d)| start(m, &cluster, d.path()))
+        .collect();
+    let all: Vec<&str> = members.iter().map(|m| m.listen.as_str()).collect();
+    let ok = |args: &[&str]| {
+        let (success, out) = gdcctl(&all.join(","), args);
+        assert!(success, "gdcctl {args:?}: {out}");
+        out
+    };
+    ok(&["instance", "create", "shop"]);
+    ok(&["child", "add", "shop", "eu"]);
+    let leader = settled_leader(&all.join(",")) as usize;
+    // The node is given a follower first.
+    let follower = (0..3).find(|&i| i + 1 != leader).expect("a follower");
+    let mut order = vec![all[follower]];
+    order.extend(
+        all.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != follower)
+            .map(|(_, a)| *a),
+    );
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let node = node_process(
+        data.path(),
+        "eu",
+        port,
+        &["--coordinator", &order.join(","), "--instance", "shop"],
+    );
+    let mut c = node.client();
+    is_role(&mut c, "primary", 1);
+    let set = |c: &mut redis::Connection| redis::cmd("SET").arg("k").arg("v").query::<()>(c);
+    set(&mut c).expect("the primary takes writes");
+
+    servers[follower].pause(true);
+    let end = Instant::now() + Duration::from_secs(3);
+    let (mut taken, mut refused) = (0, Vec::new());
+    while Instant::now() < end {
+        match set(&mut c) {
+            Ok(()) => taken += 1,
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    servers[follower].pause(false);
+    assert!(taken > 100, "{taken} writes taken");
+    assert!(
+        refused.is_empty(),
+        "{} of {} writes refused with a follower stopped, first: {:?}",
+        refused.len(),
+        refused.len() + taken,
+        refused.first()
     );
 }

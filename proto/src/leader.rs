@@ -34,6 +34,10 @@ pub struct Coordinators {
     token: BearerToken,
     /// TLS to the coordinators' port, when it has it.
     tls: Option<ClientTls>,
+    /// The address that last served a call (the leader, most likely), shared by clones:
+    /// calls start there rather than at the first address, which may be a member that
+    /// takes its time to fail (stopped, or cut off) on every call.
+    last_served: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Coordinators {
@@ -47,6 +51,7 @@ impl Coordinators {
             addrs,
             token: BearerToken::new(token)?,
             tls: None,
+            last_served: Default::default(),
         })
     }
 
@@ -101,7 +106,14 @@ impl Coordinators {
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
         let mut next = 0;
-        let mut leader: Option<String> = None;
+        let served = |addr: Option<String>| {
+            *self.last_served.lock().unwrap_or_else(|p| p.into_inner()) = addr;
+        };
+        let mut leader: Option<String> = self
+            .last_served
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut last_error = String::new();
         for _ in 0..attempts {
             let (addr, redirected) = match leader.take() {
@@ -112,7 +124,10 @@ impl Coordinators {
                 }
             };
             match call(self.client(&addr, timeout)?).await {
-                Ok(reply) => return Ok(reply.into_inner()),
+                Ok(reply) => {
+                    served(Some(addr));
+                    return Ok(reply.into_inner());
+                }
                 Err(s) if s.code() == Code::FailedPrecondition => {
                     leader = s
                         .metadata()
@@ -136,6 +151,7 @@ impl Coordinators {
                     ) =>
                 {
                     last_error = format!("{addr}: {}", s.message());
+                    served(None);
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 Err(s) => return Err(format!("{addr}: {}", s.message())),
