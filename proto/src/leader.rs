@@ -34,10 +34,17 @@ pub struct Coordinators {
     token: BearerToken,
     /// TLS to the coordinators' port, when it has it.
     tls: Option<ClientTls>,
-    /// The address that last served a call (the leader, most likely), shared by clones:
-    /// calls start there rather than at the first address, which may be a member that
-    /// takes its time to fail (stopped, or cut off) on every call.
-    last_served: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// Where calls start, shared by clones.
+    start: std::sync::Arc<std::sync::Mutex<Start>>,
+}
+
+/// Where the next call starts: at the address that last served one (the leader, most
+/// likely), else at the member after the last one tried. Not at the first address every
+/// time: that may be a member that takes its timeout to fail (stopped, or cut off).
+#[derive(Debug, Default)]
+struct Start {
+    served: Option<String>,
+    next: usize,
 }
 
 impl Coordinators {
@@ -51,7 +58,7 @@ impl Coordinators {
             addrs,
             token: BearerToken::new(token)?,
             tls: None,
-            last_served: Default::default(),
+            start: Default::default(),
         })
     }
 
@@ -105,27 +112,25 @@ impl Coordinators {
         F: Fn(Client) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
-        let mut next = 0;
-        let served = |addr: Option<String>| {
-            *self.last_served.lock().unwrap_or_else(|p| p.into_inner()) = addr;
-        };
-        let mut leader: Option<String> = self
-            .last_served
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let start = || self.start.lock().unwrap_or_else(|p| p.into_inner());
+        let mut leader: Option<String> = start().served.clone();
         let mut last_error = String::new();
         for _ in 0..attempts {
             let (addr, redirected) = match leader.take() {
                 Some(a) => (a, true),
                 None => {
-                    next += 1;
-                    (self.addrs[(next - 1) % self.addrs.len()].clone(), false)
+                    let i = {
+                        let mut s = start();
+                        let i = s.next % self.addrs.len();
+                        s.next = i + 1;
+                        i
+                    };
+                    (self.addrs[i].clone(), false)
                 }
             };
             match call(self.client(&addr, timeout)?).await {
                 Ok(reply) => {
-                    served(Some(addr));
+                    start().served = Some(addr);
                     return Ok(reply.into_inner());
                 }
                 Err(s) if s.code() == Code::FailedPrecondition => {
@@ -151,7 +156,12 @@ impl Coordinators {
                     ) =>
                 {
                     last_error = format!("{addr}: {}", s.message());
-                    served(None);
+                    {
+                        let mut s = start();
+                        if s.served.as_deref() == Some(addr.as_str()) {
+                            s.served = None;
+                        }
+                    }
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 Err(s) => return Err(format!("{addr}: {}", s.message())),
