@@ -3,8 +3,9 @@
 //! region's primary has been silent for the failover timeout, the leader promotes the live
 //! secondary that has applied the most (a Raft change, refused if the region's epoch has
 //! moved since: one decision per epoch). A new leader starts counting from when it took
-//! over, so a change of leader never looks like silence, and gives a primary it has not
-//! heard from yet twice the timeout, time for the node to find it.
+//! over (and a leader from when a quorum acknowledges it again, after being cut off or
+//! stopped), so a change of leader never looks like silence, and gives a primary it has
+//! not heard from yet twice the timeout, time for the node to find it.
 //!
 //! The leader also lifts a switchover's fence that has stood longer than it was given
 //! (`gdcctl failover` died, or could not finish), so a region is never left without writes.
@@ -35,7 +36,13 @@ pub struct Health {
     fences: Mutex<HashMap<FenceKey, Instant>>,
     /// A primary silent this long is replaced.
     pub timeout: Duration,
+    /// When the stall watch last ran, and until when this process distrusts its own view
+    /// after a stall (see [`Health::watch_for_stalls`]).
+    stalls: Mutex<(Instant, Option<Instant>)>,
 }
+
+/// A process whose timers fire this late did not run meanwhile (stopped, paused, starved).
+const STALL: Duration = Duration::from_secs(1);
 
 impl Health {
     pub fn new(timeout: Duration) -> Arc<Health> {
@@ -43,7 +50,45 @@ impl Health {
             seen: Mutex::new(HashMap::new()),
             fences: Mutex::new(HashMap::new()),
             timeout,
+            stalls: Mutex::new((Instant::now(), None)),
         })
+    }
+
+    /// Notice when this process stops running for a while (SIGSTOP, a paused VM,
+    /// starvation): for `distrust` afterwards, [`Health::trusts_itself`] says no. A leader
+    /// that was stopped still believes it leads, and openraft's figure of when a quorum last
+    /// acknowledged it is as old as the stop until openraft publishes a new one: meanwhile
+    /// it must neither grant leases nor take the primaries' silence for theirs.
+    pub async fn watch_for_stalls(self: Arc<Self>, distrust: Duration) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.watched_at(Instant::now(), distrust);
+        }
+    }
+
+    /// The stall watch runs at `now`.
+    fn watched_at(&self, now: Instant, distrust: Duration) {
+        let mut stalls = self.stalls.lock().unwrap_or_else(|p| p.into_inner());
+        let stopped = now.duration_since(stalls.0);
+        if stopped > STALL {
+            warn!(
+                stalled_ms = stopped.as_millis() as u64,
+                "this process did not run for a while: no leases or failovers for now"
+            );
+            stalls.1 = Some(now + distrust);
+        }
+        stalls.0 = now;
+    }
+
+    /// Not within the distrust that follows a stall, nor in a stall the watch has not yet
+    /// woken up to (a call served right after the process runs again).
+    pub fn trusts_itself(&self) -> bool {
+        self.trusts_itself_at(Instant::now())
+    }
+
+    fn trusts_itself_at(&self, now: Instant) -> bool {
+        let (watched, until) = *self.stalls.lock().unwrap_or_else(|p| p.into_inner());
+        now.saturating_duration_since(watched) <= STALL && until.is_none_or(|u| now >= u)
     }
 
     pub fn heard(&self, addr: &str, applied_ops: u64) {
@@ -141,12 +186,14 @@ impl Health {
 
 /// Watch the primaries while this coordinator leads, and fail over those gone silent.
 pub async fn monitor(raft: Raft, state: StateMachine, health: Arc<Health>) {
-    let me = raft.metrics().borrow().id;
     let mut leading_since: Option<Instant> = None;
     let mut tick = tokio::time::interval(health.timeout / 5);
     loop {
         tick.tick().await;
-        if raft.metrics().borrow().current_leader != Some(me) {
+        // Leading counts from when a quorum acknowledges it again: a leader that was cut
+        // off, or stopped (SIGSTOP) and resumed not yet knowing whether it was deposed,
+        // heard no heartbeats meanwhile, and must not take that for the primaries' silence.
+        if !crate::service::leads_a_quorum(&raft, &health) {
             leading_since = None;
             continue;
         }
@@ -223,6 +270,35 @@ mod tests {
         // On a tie, the lowest address.
         h.heard_at("s2", 99, at(900));
         assert_eq!(h.due(&t, since, at(1100)), [promote("s1")]);
+    }
+
+    #[test]
+    fn after_a_stall_a_coordinator_distrusts_itself_for_a_while() {
+        let h = Health::new(Duration::from_millis(1000));
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let distrust = Duration::from_millis(1000);
+        for ms in (50..=1000).step_by(50) {
+            h.watched_at(at(ms), distrust);
+            assert!(h.trusts_itself_at(at(ms + 10)), "running at {ms} ms");
+        }
+        // Stopped from 1000 ms to 4000 ms: a call served at once, before the watch has run,
+        // finds the gap itself.
+        assert!(!h.trusts_itself_at(at(4000)));
+        h.watched_at(at(4005), distrust);
+        assert!(
+            !h.trusts_itself_at(at(4010)),
+            "noticed: distrust for a while"
+        );
+        for ms in (4050..=5000).step_by(50) {
+            h.watched_at(at(ms), distrust);
+        }
+        assert!(!h.trusts_itself_at(at(5000)));
+        h.watched_at(at(5050), distrust);
+        assert!(
+            h.trusts_itself_at(at(5060)),
+            "a distrust's time after the stall"
+        );
     }
 
     #[test]

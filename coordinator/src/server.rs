@@ -177,6 +177,12 @@ pub async fn run(
         state.clone(),
         std::sync::Arc::clone(&health),
     ));
+    // Long enough for openraft to publish fresh metrics, and for the others to have elected
+    // a new leader if there is one.
+    tokio::spawn(
+        std::sync::Arc::clone(&health)
+            .watch_for_stalls(std::time::Duration::from_millis(o.election_timeout_ms)),
+    );
     info!(id = o.id, listen = %o.listen, "coordinator serving");
 
     let check = TokenCheck::new(&o.token, "coordinator call");

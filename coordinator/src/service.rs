@@ -145,19 +145,31 @@ fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
 /// sends the assignment again (a node that hears nothing for a few of these calls again).
 pub const WATCH_RECHECK: Duration = Duration::from_secs(1);
 
+/// This coordinator leads and a quorum acknowledged it lately: less than an election
+/// timeout ago, so no other member can have been elected since. (openraft's leader only
+/// steps down when it sees a higher term; cut off from its quorum, or stopped and resumed,
+/// it still thinks it leads.) openraft refreshes the figure when it publishes metrics, at
+/// least every one and a half heartbeat intervals, so it may be that much older than it
+/// says.
+///
+/// Not at all for a while after this process was found to have stopped running
+/// ([`Health::watch_for_stalls`](crate::health::Health::watch_for_stalls)): the figure is
+/// then as old as the stop.
+pub(crate) fn leads_a_quorum(raft: &Raft, health: &crate::health::Health) -> bool {
+    if !health.trusts_itself() {
+        return false;
+    }
+    let config = raft.config();
+    let staleness = config.heartbeat_interval * 3 / 2;
+    let m = raft.metrics().borrow().clone();
+    m.current_leader == Some(m.id)
+        && m.millis_since_quorum_ack
+            .is_some_and(|ms| ms + staleness < config.election_timeout_min)
+}
+
 impl AdminService {
-    /// This coordinator leads and a quorum acknowledged it lately: less than an election
-    /// timeout ago, so no other member can have been elected since. (openraft's leader only
-    /// steps down when it sees a higher term; cut off from its quorum, it still thinks it
-    /// leads.) openraft refreshes the figure when it publishes metrics, at least every one
-    /// and a half heartbeat intervals, so it may be that much older than it says.
     fn leads_a_quorum(&self) -> bool {
-        let config = self.raft.config();
-        let staleness = config.heartbeat_interval * 3 / 2;
-        let m = self.raft.metrics().borrow().clone();
-        m.current_leader == Some(m.id)
-            && m.millis_since_quorum_ack
-                .is_some_and(|ms| ms + staleness < config.election_timeout_min)
+        leads_a_quorum(&self.raft, &self.health)
     }
 
     /// Stream `addr`'s assignment to `tx` whenever it changes, while this coordinator leads.
