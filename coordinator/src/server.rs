@@ -177,11 +177,11 @@ pub async fn run(
         state.clone(),
         std::sync::Arc::clone(&health),
     ));
-    // Long enough for openraft to publish fresh metrics, and for the others to have elected
-    // a new leader if there is one.
+    // Long enough for openraft to publish fresh metrics (at least every 1.5 heartbeats):
+    // then the quorum check sees whether the others still follow this leader.
     tokio::spawn(
         std::sync::Arc::clone(&health)
-            .watch_for_stalls(std::time::Duration::from_millis(o.election_timeout_ms)),
+            .watch_for_stalls(std::time::Duration::from_millis(o.heartbeat_ms * 2)),
     );
     info!(id = o.id, listen = %o.listen, "coordinator serving");
 
