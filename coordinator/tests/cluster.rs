@@ -31,6 +31,25 @@ fn members(n: u64) -> (Vec<tempfile::TempDir>, Vec<Member>) {
     (dirs, members)
 }
 
+/// `--initial-cluster` naming every one of `members`.
+fn initial_cluster(members: &[Member]) -> String {
+    members
+        .iter()
+        .map(|m| format!("{}={}", m.id, m.listen))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Start every one of `members` as one cluster, each in its directory.
+fn start_all(members: &[Member], dirs: &[tempfile::TempDir]) -> Vec<Server> {
+    let cluster = initial_cluster(members);
+    members
+        .iter()
+        .zip(dirs)
+        .map(|(m, d)| start(m, &cluster, d.path()))
+        .collect()
+}
+
 /// Start coordinator `m`; with an empty `cluster` it waits to be added.
 fn start(m: &Member, cluster: &str, dir: &Path) -> Server {
     start_with(m, cluster, dir, &[])
@@ -106,16 +125,9 @@ fn survives_its_leader_and_takes_it_back(n: u64) {
         .build()
         .expect("runtime");
     let (dirs, members) = members(n);
-    let cluster = members
-        .iter()
-        .map(|m| format!("{}={}", m.id, m.listen))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut servers: Vec<Option<Server>> = members
-        .iter()
-        .zip(&dirs)
-        .map(|(m, d)| Some(start(m, &cluster, d.path())))
-        .collect();
+    let cluster = initial_cluster(&members);
+    let mut servers: Vec<Option<Server>> =
+        start_all(&members, &dirs).into_iter().map(Some).collect();
     let addrs: Vec<String> = members.iter().map(|m| m.listen.clone()).collect();
     let client = AdminClient::new(addrs.clone(), TOKEN).expect("client");
 
@@ -772,16 +784,7 @@ fn gdcctl_attaches_a_node_verifies_switches_over_and_takes_an_instance_apart() {
 #[test]
 fn a_leader_cut_off_from_its_quorum_grants_no_write_lease() {
     let (dirs, members) = members(3);
-    let cluster = members
-        .iter()
-        .map(|m| format!("{}={}", m.id, m.listen))
-        .collect::<Vec<_>>()
-        .join(",");
-    let servers: Vec<Server> = members
-        .iter()
-        .zip(&dirs)
-        .map(|(m, d)| start(m, &cluster, d.path()))
-        .collect();
+    let servers = start_all(&members, &dirs);
     let all: Vec<&str> = members.iter().map(|m| m.listen.as_str()).collect();
     let at = all.join(",");
     let ok = |args: &[&str]| {
@@ -909,16 +912,7 @@ fn a_primary_takes_no_write_past_its_lease() {
 #[test]
 fn a_member_that_stops_answering_costs_primaries_no_writes() {
     let (dirs, members) = members(3);
-    let cluster = members
-        .iter()
-        .map(|m| format!("{}={}", m.id, m.listen))
-        .collect::<Vec<_>>()
-        .join(",");
-    let servers: Vec<Server> = members
-        .iter()
-        .zip(&dirs)
-        .map(|(m, d)| start(m, &cluster, d.path()))
-        .collect();
+    let servers = start_all(&members, &dirs);
     let all: Vec<&str> = members.iter().map(|m| m.listen.as_str()).collect();
     let ok = |args: &[&str]| {
         let (success, out) = gdcctl(&all.join(","), args);

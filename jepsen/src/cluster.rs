@@ -147,6 +147,7 @@ impl Cluster {
                 &m.listen,
                 m.sentinel,
                 &initial_cluster,
+                &[],
             )?;
             *lock(&m.server) = Some(server);
         }
@@ -409,6 +410,7 @@ impl Cluster {
                 &c.listen,
                 c.sentinel,
                 &self.initial_cluster,
+                &[],
             )?);
         }
         Ok(())
@@ -482,25 +484,14 @@ pub fn start_coordinator(
     let listen = format!("127.0.0.1:{}", free_port());
     let sentinel = free_port();
     let initial = format!("1={listen}");
-    let server = start_member_with(bin, dir, 1, &listen, sentinel, &initial, extra)?;
+    let server = start_member(bin, dir, 1, &listen, sentinel, &initial, extra)?;
     Ok((server, listen, sentinel))
 }
 
 /// Start coordinator `id` of the cluster `initial_cluster` (`1=host:port,...`) on given
-/// ports, with its data under `dir/coordinator` (`dir/coordinator<id>` past the first) and
-/// its log beside it.
+/// ports (and `extra` flags), with its data under `dir/coordinator` (`dir/coordinator<id>`
+/// past the first) and its log beside it.
 fn start_member(
-    bin: &Path,
-    dir: &Path,
-    id: u64,
-    listen: &str,
-    sentinel: u16,
-    initial_cluster: &str,
-) -> Result<Server, String> {
-    start_member_with(bin, dir, id, listen, sentinel, initial_cluster, &[])
-}
-
-fn start_member_with(
     bin: &Path,
     dir: &Path,
     id: u64,

@@ -201,6 +201,14 @@ fn info_field(c: &mut redis::Connection, field: &str) -> String {
         .to_string()
 }
 
+fn set(c: &mut redis::Connection, key: impl redis::ToRedisArgs, value: impl redis::ToRedisArgs) {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query::<()>(c)
+        .expect("SET");
+}
+
 fn get(c: &mut redis::Connection, key: &str) -> Option<String> {
     redis::cmd("GET").arg(key).query(c).expect("GET")
 }
@@ -868,11 +876,7 @@ fn a_primary_receives_from_each_secondary_and_wait_counts_other_regions() {
             .then_some(())
     });
     // WAIT counts other regions (child instances), not this region's secondaries.
-    redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .query::<()>(&mut c_eu1)
-        .expect("SET");
+    set(&mut c_eu1, "k", "v");
     let wait = |c: &mut redis::Connection, n: i64, ms: i64| -> i64 {
         redis::cmd("WAIT").arg(n).arg(ms).query(c).expect("WAIT")
     };
@@ -968,11 +972,7 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
     // Called off: eu2 cannot catch up (nothing from eu1 reaches it), so once the time is up
     // the fence is lifted and eu1 takes writes again.
     eu1_link.cut();
-    redis::cmd("SET")
-        .arg("unseen")
-        .arg("by-eu2")
-        .query::<()>(&mut c_eu1)
-        .expect("SET");
+    set(&mut c_eu1, "unseen", "by-eu2");
     let err = switch(Some(&eu2.addr.to_string()), 500).expect_err("eu2 lags");
     assert!(err.contains("has not caught up"), "{err}");
     assert!(err.contains("called off"), "{err}");
@@ -1075,11 +1075,7 @@ fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others
         dirs,
     } = shop();
     let (_eu1, mut c_eu1) = eu_primary(&dirs, &coordinator.addr);
-    redis::cmd("SET")
-        .arg("from-eu")
-        .arg("1")
-        .query::<()>(&mut c_eu1)
-        .expect("SET");
+    set(&mut c_eu1, "from-eu", "1");
 
     // A node that has served on its own for a while, with data, part of it only in its
     // snapshot (SAVE trims what the binlog must replay).
@@ -1095,11 +1091,7 @@ fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others
             .expect("SADD");
     }
     redis::cmd("SAVE").query::<()>(&mut c_ap).expect("SAVE");
-    redis::cmd("SET")
-        .arg("after-save")
-        .arg("yes")
-        .query::<()>(&mut c_ap)
-        .expect("SET");
+    set(&mut c_ap, "after-save", "yes");
     let ap_addr = ap.addr.to_string();
     let attach = |region: &str, token: &str| {
         rt.block_on(gdc_coordinator::attach::attach(
@@ -1183,11 +1175,7 @@ fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others
     let ap = standalone(&ap_dir, "ap", port, l);
     let mut c_ap = ap.client();
     has_role(&mut c_ap, "primary", 1);
-    redis::cmd("SET")
-        .arg("after-restart")
-        .arg("eu")
-        .query::<()>(&mut c_eu1)
-        .expect("SET");
+    set(&mut c_eu1, "after-restart", "eu");
     arrives(&mut c_ap, "after-restart", "eu");
 
     // A node without a sync port cannot be reached by other regions: it is told how to
@@ -1230,17 +1218,9 @@ fn a_secondary_that_lost_its_data_directory_is_rebuilt_by_full_sync() {
     has_role(&mut c_eu2, "secondary", 1);
     has_role(&mut c_us1, "primary", 1);
     for i in 0..100 {
-        redis::cmd("SET")
-            .arg(format!("k{i}"))
-            .arg(i)
-            .query::<()>(&mut c_eu1)
-            .expect("SET");
+        set(&mut c_eu1, format!("k{i}"), i);
     }
-    redis::cmd("SET")
-        .arg("from-us")
-        .arg("1")
-        .query::<()>(&mut c_us1)
-        .expect("SET");
+    set(&mut c_us1, "from-us", "1");
     arrives(&mut c_eu2, "k99", "99");
     arrives(&mut c_eu2, "from-us", "1");
 
@@ -1250,11 +1230,7 @@ fn a_secondary_that_lost_its_data_directory_is_rebuilt_by_full_sync() {
     drop(eu2);
     std::fs::remove_dir_all(dirs[1].path()).expect("lose the data directory");
     std::fs::create_dir(dirs[1].path()).expect("an empty one");
-    redis::cmd("SET")
-        .arg("while-away")
-        .arg("1")
-        .query::<()>(&mut c_eu1)
-        .expect("SET");
+    set(&mut c_eu1, "while-away", "1");
     redis::cmd("SAVE").query::<()>(&mut c_eu1).expect("SAVE");
     wait_for("eu1's binlog trimmed to its last segment", CONVERGE, || {
         let segments = std::fs::read_dir(dirs[0].path().join("binlog"))
@@ -1280,11 +1256,7 @@ fn a_secondary_that_lost_its_data_directory_is_rebuilt_by_full_sync() {
         assert_eq!(get(&mut c_eu2, &format!("k{i}")), Some(i.to_string()));
     }
     // And it follows its primary again.
-    redis::cmd("SET")
-        .arg("after")
-        .arg("1")
-        .query::<()>(&mut c_eu1)
-        .expect("SET");
+    set(&mut c_eu1, "after", "1");
     arrives(&mut c_eu2, "after", "1");
     let digest = |c: &mut redis::Connection| -> String {
         redis::cmd("GDC.DIGEST")
@@ -1310,11 +1282,7 @@ fn a_removed_secondary_stops_following_and_keeps_refusing_writes() {
     let mut c_eu2 = eu2.client();
     has_role(&mut c_eu2, "secondary", 1);
     assert_eq!(info_field(&mut c_eu2, "gdc_coordination"), "following");
-    redis::cmd("SET")
-        .arg("before")
-        .arg("1")
-        .query::<()>(&mut c_eu1)
-        .expect("SET");
+    set(&mut c_eu1, "before", "1");
     arrives(&mut c_eu2, "before", "1");
 
     // A primary cannot be removed; a secondary can, and it stops following the
