@@ -1,5 +1,5 @@
-//! `gdcctl demo`: a whole gdc on this machine for trying it out. One coordinator and N
-//! regions (a primary and M secondaries each) run as child processes on 127.0.0.1; the
+//! `gdcctl demo`: a whole gdc on this machine for trying it out. One coordinator (or a
+//! cluster of 3 or 5) and N regions (a primary and M secondaries each) run as child processes on 127.0.0.1; the
 //! instance and its full-mesh channels are created; every endpoint is printed and written to
 //! `DIR/endpoints.json`; Ctrl-C (or SIGTERM) stops everything.
 //!
@@ -25,6 +25,8 @@ pub struct Options {
     pub regions: usize,
     /// Secondaries per region.
     pub secondaries: usize,
+    /// Coordinators: 1, 3 or 5 members of one Raft cluster.
+    pub coordinators: usize,
     /// Data and logs; `None`: a temporary directory, removed at the end.
     pub dir: Option<PathBuf>,
     /// The first client port; see [`Ports`].
@@ -37,8 +39,8 @@ pub struct Options {
 
 /// Nodes get consecutive client ports from the base port (region 1's primary, its
 /// secondaries, then region 2's ...). A node's sync port is its client port + 100 and its
-/// metrics port + 200; the coordinator listens on base + 300 and answers Sentinel on
-/// base + 301.
+/// metrics port + 200; coordinator `m` (from 0) listens on base + 300 + 2m and answers
+/// Sentinel on base + 301 + 2m.
 #[derive(Clone, Copy, Debug)]
 struct Ports {
     base: u16,
@@ -57,17 +59,17 @@ impl Ports {
     fn metrics(self, node: usize) -> u16 {
         self.client(node) + 200
     }
-    fn coordinator(self) -> u16 {
-        self.base + 300
+    fn coordinator(self, m: usize) -> u16 {
+        self.base + 300 + 2 * m as u16
     }
-    fn sentinel(self) -> u16 {
-        self.base + 301
+    fn sentinel(self, m: usize) -> u16 {
+        self.coordinator(m) + 1
     }
-    fn all(self, nodes: usize) -> Vec<u16> {
+    fn all(self, nodes: usize, coordinators: usize) -> Vec<u16> {
         let mut ports: Vec<u16> = (0..nodes)
             .flat_map(|n| [self.client(n), self.sync(n), self.metrics(n)])
             .collect();
-        ports.extend([self.coordinator(), self.sentinel()]);
+        ports.extend((0..coordinators).flat_map(|m| [self.coordinator(m), self.sentinel(m)]));
         ports
     }
 }
@@ -194,14 +196,18 @@ pub fn run(o: Options) -> Result<(), String> {
             "{nodes} nodes is more than the demo's port plan has room for ({NODES_MAX})"
         ));
     }
+    if ![1, 3, 5].contains(&o.coordinators) {
+        return Err("--coordinators must be 1, 3 or 5".into());
+    }
     let ports = Ports { base: o.base_port };
-    if usize::from(o.base_port) + 301 > usize::from(u16::MAX) || o.base_port == 0 {
+    let last = 301 + 2 * (o.coordinators - 1);
+    if usize::from(o.base_port) + last > usize::from(u16::MAX) || o.base_port == 0 {
         return Err(format!(
-            "--base-port {} leaves no room for the coordinator's ports (base + 301)",
+            "--base-port {} leaves no room for the coordinators' ports (base + {last})",
             o.base_port
         ));
     }
-    for port in ports.all(nodes) {
+    for port in ports.all(nodes, o.coordinators) {
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
             return Err(format!(
                 "port {port} is in use (another demo?); choose another --base-port"
@@ -257,12 +263,12 @@ pub fn run(o: Options) -> Result<(), String> {
     if !procs.is_empty() {
         eprintln!("stopping {} processes ...", procs.len());
     }
-    // Nodes first (they may be telling the coordinator about themselves), then the
-    // coordinator, which was started first.
-    if let Some((coordinator, nodes)) = procs.split_first_mut() {
-        stop_all(nodes);
-        stop_all(std::slice::from_mut(coordinator));
-    }
+    // Nodes first (they may be telling the coordinators about themselves), then the
+    // coordinators, which were started first.
+    let started = o.coordinators.min(procs.len());
+    let (coordinators, nodes) = procs.split_at_mut(started);
+    stop_all(nodes);
+    stop_all(coordinators);
     match (&result, temp) {
         (Ok(()), Some(_)) => println!("stopped; removed {}", dir.display()),
         (Ok(()), None) => println!("stopped; data and logs kept in {}", dir.display()),
@@ -304,42 +310,15 @@ fn start_and_serve(
             Ok(())
         }
     };
-    let coordinator_addr = format!("127.0.0.1:{}", ports.coordinator());
-    let sentinel_addr = format!("127.0.0.1:{}", ports.sentinel());
-    let mut coordinator = Proc::spawn(
-        "the coordinator".into(),
-        coordinator_bin,
-        &[
-            "--id".into(),
-            "1".into(),
-            "--listen".into(),
-            coordinator_addr.clone(),
-            "--dir".into(),
-            dir.join("coordinator").display().to_string(),
-            "--initial-cluster".into(),
-            format!("1={coordinator_addr}"),
-            "--sentinel-port".into(),
-            ports.sentinel().to_string(),
-            "--token".into(),
-            o.token.clone(),
-        ],
-        dir.join("logs/coordinator.log"),
-    )?;
-    let coordinator_pid = coordinator.pid();
-    let admin = AdminClient::new(vec![coordinator_addr.clone()], &o.token)?;
-    let started = Instant::now();
-    let topology = loop {
-        stopped()?;
-        coordinator.check_running()?;
-        match runtime.block_on(admin.topology()) {
-            Ok((t, _)) => break t,
-            Err(e) if started.elapsed() > START_DEADLINE => {
-                return Err(format!("the coordinator did not come up: {e}"));
-            }
-            Err(_) => std::thread::sleep(POLL),
-        }
-    };
-    procs.push(coordinator);
+    let topology = start_coordinators(o, ports, dir, coordinator_bin, runtime, &stopped, procs)?;
+    let coordinator_addrs: Vec<String> = (0..o.coordinators)
+        .map(|m| format!("127.0.0.1:{}", ports.coordinator(m)))
+        .collect();
+    let coordinator_addr = coordinator_addrs.join(",");
+    let coordinator_pids: Vec<u32> = procs.iter().map(Proc::pid).collect();
+    let coordinator_pid = coordinator_pids[0];
+    let sentinel_addr = format!("127.0.0.1:{}", ports.sentinel(0));
+    let admin = AdminClient::new(coordinator_addrs.clone(), &o.token)?;
 
     // A kept --dir may already hold the instance from an earlier run.
     let regions: Vec<String> = (1..=o.regions).map(|i| format!("r{i}")).collect();
@@ -444,7 +423,7 @@ fn start_and_serve(
     }
     let endpoints = serde_json::json!({
         "sentinel": sentinel_addr,
-        "coordinators": [coordinator_addr],
+        "coordinators": coordinator_addrs,
         "instance": o.instance,
         "token": o.token,
         "regions": regions.iter().map(|region| {
@@ -459,6 +438,7 @@ fn start_and_serve(
             })
         }).collect::<Vec<_>>(),
         "coordinator_pid": coordinator_pid,
+        "coordinator_pids": coordinator_pids,
         "nodes": entries,
     });
     let endpoints_path = dir.join("endpoints.json");
@@ -493,6 +473,65 @@ fn start_and_serve(
     Ok(())
 }
 
+/// Start the coordinators (one Raft cluster, every member given the same initial
+/// membership) and wait until they answer with the topology.
+fn start_coordinators(
+    o: &Options,
+    ports: Ports,
+    dir: &Path,
+    coordinator_bin: &Path,
+    runtime: &tokio::runtime::Runtime,
+    stopped: &dyn Fn() -> Result<(), String>,
+    procs: &mut Vec<Proc>,
+) -> Result<crate::topology::Topology, String> {
+    let addr = |m: usize| format!("127.0.0.1:{}", ports.coordinator(m));
+    let initial_cluster = (0..o.coordinators)
+        .map(|m| format!("{}={}", m + 1, addr(m)))
+        .collect::<Vec<_>>()
+        .join(",");
+    for m in 0..o.coordinators {
+        let name = if m == 0 {
+            "coordinator".to_string()
+        } else {
+            format!("coordinator{}", m + 1)
+        };
+        procs.push(Proc::spawn(
+            format!("the {name}"),
+            coordinator_bin,
+            &[
+                "--id".into(),
+                (m + 1).to_string(),
+                "--listen".into(),
+                addr(m),
+                "--dir".into(),
+                dir.join(&name).display().to_string(),
+                "--initial-cluster".into(),
+                initial_cluster.clone(),
+                "--sentinel-port".into(),
+                ports.sentinel(m).to_string(),
+                "--token".into(),
+                o.token.clone(),
+            ],
+            dir.join(format!("logs/{name}.log")),
+        )?);
+    }
+    let admin = AdminClient::new((0..o.coordinators).map(addr).collect(), &o.token)?;
+    let started = Instant::now();
+    loop {
+        stopped()?;
+        for p in procs.iter_mut() {
+            p.check_running()?;
+        }
+        match runtime.block_on(admin.topology()) {
+            Ok((t, _)) => return Ok(t),
+            Err(e) if started.elapsed() > START_DEADLINE => {
+                return Err(format!("the coordinators did not come up: {e}"));
+            }
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
 /// `gdc_role` from the node's INFO, if it answers.
 fn node_role(port: u16) -> Option<String> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
@@ -514,8 +553,8 @@ fn banner(
     dir: &Path,
 ) -> String {
     let mut out = format!(
-        "\ngdc demo: instance '{}'; regions: {}, secondaries per region: {}; full-mesh channels\n\n",
-        o.instance, o.regions, o.secondaries
+        "\ngdc demo: instance '{}'; regions: {}, secondaries per region: {}, coordinators: {}; full-mesh channels\n\n",
+        o.instance, o.regions, o.secondaries, o.coordinators
     );
     let mut widths = [6, 9, 15, 15, 5];
     for e in entries {
@@ -543,7 +582,7 @@ fn banner(
     };
     let (primary_pid, first, other) = (first.pid, port(&first.client), port(&other.client));
     out.push_str(&format!(
-        "\ncoordinator {coordinator} (pid {coordinator_pid}), Sentinel {sentinel}, token {}\n\
+        "\ncoordinators {coordinator} (first pid {coordinator_pid}), Sentinel {sentinel}, token {}\n\
          data and logs in {}; endpoints in {}\n\n\
          try:\n\
          \x20 redis-cli -p {first} SET greeting hello\n\

@@ -73,7 +73,7 @@ impl Health {
         if stopped > STALL {
             warn!(
                 stalled_ms = stopped.as_millis() as u64,
-                "this process did not run for a while: no leases or failovers for now"
+                "this process did not run for a while: no failovers for now"
             );
             stalls.1 = Some(now + distrust);
         }

@@ -348,13 +348,12 @@ impl Coordinator for AdminService {
                 leader_node,
             }));
         }
-        // A leader cut off from its quorum grants no lease: the majority may elect another
-        // leader, which fails the primary over once the failover timeout has passed since
-        // it took over. A lease granted less than an election timeout after the last quorum
-        // acknowledgement ends before that.
+        // A leader cut off from its quorum does not answer for the coordinators: the
+        // majority may elect another. The node then counts itself out of their reach (it
+        // takes writes all the same), and this one records no heartbeat it cannot act on.
         if !self.leads_a_quorum() {
             return Err(Status::unavailable(
-                "this coordinator has not heard from a quorum lately: no lease",
+                "this coordinator has not heard from a quorum lately",
             ));
         }
         let r = req.into_inner();

@@ -9,11 +9,16 @@
 //! - `--test-break ack-before-write`: break a promise on purpose, so the suite can be seen
 //!   to catch it: the node answers writes while their binlog records wait in its memory
 //!   (up to [`HOLD`]), so a kill -9 loses writes it acknowledged.
+//! - `--test-break writes-need-coordinator`: the availability gdc gave up, brought back on
+//!   purpose: a coordinated primary refuses writes while it has had no answer from the
+//!   coordinators within the failover timeout (the write lease of old), so the suite can be
+//!   seen to catch a region that stops taking writes when the coordinators are out of reach.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 static CLOCK_OFFSET_MS: AtomicI64 = AtomicI64::new(0);
 static ACK_BEFORE_WRITE: AtomicBool = AtomicBool::new(false);
+static WRITES_NEED_COORDINATOR: AtomicBool = AtomicBool::new(false);
 
 /// How long `ack-before-write` holds acknowledged records before writing them.
 pub const HOLD: std::time::Duration = std::time::Duration::from_millis(500);
@@ -31,12 +36,18 @@ pub struct Testing {
 pub enum Broken {
     /// Acknowledge writes before their records reach the binlog file.
     AckBeforeWrite,
+    /// Refuse writes without a recent answer from the coordinators.
+    WritesNeedCoordinator,
 }
 
 /// Make the process-wide hooks (the clock's, the stamps') take effect.
 pub fn install(t: &Testing) {
     CLOCK_OFFSET_MS.store(t.clock_offset_ms, Ordering::Relaxed);
     ACK_BEFORE_WRITE.store(t.broken == Some(Broken::AckBeforeWrite), Ordering::Relaxed);
+    WRITES_NEED_COORDINATOR.store(
+        t.broken == Some(Broken::WritesNeedCoordinator),
+        Ordering::Relaxed,
+    );
 }
 
 /// How far the node's wall clock is shifted, in ms.
@@ -47,6 +58,11 @@ pub fn clock_offset_ms() -> i64 {
 /// Whether writes are acknowledged before they are written (broken on purpose).
 pub fn ack_before_write() -> bool {
     ACK_BEFORE_WRITE.load(Ordering::Relaxed)
+}
+
+/// Whether writes wait on the coordinators' answers (broken on purpose).
+pub fn writes_need_coordinator() -> bool {
+    WRITES_NEED_COORDINATOR.load(Ordering::Relaxed)
 }
 
 /// `FROM=TO`, two `host:port` addresses.

@@ -102,6 +102,9 @@ enum Command {
         /// Secondaries per region.
         #[arg(long, default_value_t = 1)]
         secondaries: usize,
+        /// Coordinators: 1, or 3 or 5 (one Raft cluster; a majority must be up).
+        #[arg(long, default_value_t = 1)]
+        coordinators: usize,
         /// Data, logs and endpoints.json [default: a temporary directory, removed at the
         /// end].
         #[arg(long)]
@@ -217,6 +220,7 @@ fn main() -> ExitCode {
     if let Command::Demo {
         regions,
         secondaries,
+        coordinators,
         dir,
         base_port,
         instance,
@@ -226,6 +230,7 @@ fn main() -> ExitCode {
         let options = gdc_coordinator::demo::Options {
             regions,
             secondaries,
+            coordinators,
             dir,
             base_port,
             instance,

@@ -399,13 +399,13 @@ pub(crate) fn is_write(name: &str) -> bool {
     GROWS.contains(&name) || SHRINKS.contains(&name)
 }
 
-/// This node refuses writes now (a secondary, or a primary fenced or without its lease).
+/// This node refuses writes now: a secondary, or a primary fenced for a switchover. A
+/// primary's writes never wait on the coordinators (docs/coordinator.md, "Writes without
+/// the coordinators"), unless a test breaks that on purpose.
 pub(crate) fn read_only(ctx: &Ctx<'_>) -> bool {
     let sync = &ctx.server.sync;
-    let lease_until = sync
-        .lease_until_ms
-        .load(std::sync::atomic::Ordering::Relaxed);
-    sync.role() == crate::sync::Role::Secondary || (lease_until != 0 && ctx.now >= lease_until)
+    sync.role() == crate::sync::Role::Secondary
+        || (crate::testing::writes_need_coordinator() && !sync.in_contact(ctx.now))
 }
 
 /// Run one request. `args` is not empty.

@@ -2,9 +2,14 @@
 //! watches its assignment — its role, its child instance's epoch, the channels it receives
 //! from — and applies each one with the same channel machinery `--peer` flags drive.
 //!
-//! Beside that it heartbeats to the leader. A primary takes writes only while it holds a
-//! lease: a heartbeat answered within the failover timeout. Past it the leader may already
-//! have promoted a secondary, so the node stops taking writes until it hears again.
+//! Beside that it heartbeats to the leader, which fails a silent primary over. A primary's
+//! writes never wait on the coordinators: it takes them for as long as its last assignment
+//! says it is the primary, and steps down only when an assignment of a newer epoch reaches
+//! it. Two nodes of a region may then take writes for a while (one cut off from the
+//! coordinators, one they promoted): each writes under its own server-id, and CRDT merge
+//! makes that as safe as two regions writing (docs/coordinator.md, "Writes without the
+//! coordinators"). The last assignment is kept in the data directory, so a node restarted
+//! while the coordinators are out of reach takes up its role again.
 
 use super::Role;
 use super::channel::{Desired, jitter};
@@ -13,10 +18,11 @@ use crate::server::Node;
 use gdc_proto::coordinator::HeartbeatRequest;
 use gdc_proto::coordinator::{Assignment, RegisterRequest, WatchRequest};
 use gdc_proto::leader::Coordinators;
+use prost::Message as _;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tracing::{info, warn};
 
@@ -27,38 +33,114 @@ const WATCH_SILENCE: Duration = Duration::from_secs(4);
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
 /// ...and how long each may take.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_millis(500);
+/// A node restarted with a saved assignment waits this long for the coordinators to give
+/// it one before it takes up the saved one: coordinators in reach answer a registration
+/// well within it, and a region's writes should not wait much longer on ones out of reach.
+const RESUME_AFTER: Duration = Duration::from_secs(2);
+/// A primary fenced for a switchover lifts the fence itself once it has heard nothing from
+/// the coordinators for this long (gdcctl's default switchover timeout): the leader lifts
+/// a fence that stands too long, but a leader out of reach cannot, and the region must not
+/// stay without writes until the coordinators return.
+const FENCE_ALONE_MS: u64 = 10_000;
 
-/// What decides whether this node takes writes: its assignment and its lease.
+/// The role the last assignment gave this node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Assigned {
+    /// No assignment yet: read-only.
+    #[default]
+    Nothing,
+    Primary,
+    Secondary,
+    /// The primary, fenced for a planned switchover: no writes.
+    Fenced,
+    /// Out of the topology.
+    Removed,
+}
+
+impl Assigned {
+    fn of(a: &Assignment) -> Assigned {
+        match a.role.as_str() {
+            "primary" => Assigned::Primary,
+            "fenced" => Assigned::Fenced,
+            "removed" => Assigned::Removed,
+            _ => Assigned::Secondary,
+        }
+    }
+}
+
+/// What decides whether this node takes writes: its last assignment (and, for a fenced
+/// primary, whether the coordinators are still there to end the fence).
 #[derive(Debug, Default)]
 struct Standing {
-    /// The last assignment made this node its region's primary.
-    assigned_primary: AtomicBool,
-    /// Held while the role is worked out and set: the heartbeat and a new assignment both
-    /// settle it, and one must not undo the other with what it read before.
-    settling: std::sync::Mutex<()>,
+    /// The last assignment taken on, and the role it gave. Locked while the role is worked
+    /// out and set: the heartbeat and a new assignment both settle it, and one must not
+    /// undo the other with what it read before.
+    assigned: std::sync::Mutex<(Option<Assignment>, Assigned)>,
 }
 
 impl Standing {
-    /// Set the node's role from its assignment and lease (logging a change).
+    /// Set the node's role from its assignment (logging a change).
     fn settle(&self, node: &Node) {
-        let _one_at_a_time = self.settling.lock().unwrap_or_else(|p| p.into_inner());
-        let lease_until = node.shared().sync.lease_until_ms.load(Ordering::Relaxed);
-        let primary =
-            self.assigned_primary.load(Ordering::Relaxed) && crate::store::now_ms() < lease_until;
+        let assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
+        let sync = &node.shared().sync;
+        let primary = match assigned.1 {
+            Assigned::Primary => true,
+            Assigned::Fenced => sync.out_of_reach_ms(crate::store::now_ms()) >= FENCE_ALONE_MS,
+            _ => false,
+        };
         let role = if primary {
             Role::Primary
         } else {
             Role::Secondary
         };
-        let sync = &node.shared().sync;
         if sync.role() != role {
-            if role == Role::Secondary && self.assigned_primary.load(Ordering::Relaxed) {
-                warn!("no answer from the coordinator within the lease: refusing writes");
+            if role == Role::Primary && assigned.1 == Assigned::Fenced {
+                warn!(
+                    "fenced, and the coordinators out of reach for too long: taking writes again"
+                );
             }
             sync.set_role(role);
         }
     }
+
+    /// Whether the node has taken on an assignment since it started.
+    fn has_assignment(&self) -> bool {
+        self.assigned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .is_some()
+    }
 }
+
+/// Metadata key of the last assignment a coordinated node took on.
+const ASSIGNMENT: &str = "assignment";
+/// The format of the saved assignment: this byte, then the assignment as protobuf.
+const ASSIGNMENT_FORMAT: u8 = 1;
+
+/// The assignment this node last took on, as saved in its data directory.
+fn saved_assignment(meta: &sled::Db) -> Result<Option<Assignment>, String> {
+    let Some(raw) = meta.get(ASSIGNMENT).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    match raw.split_first() {
+        Some((&ASSIGNMENT_FORMAT, bytes)) => Assignment::decode(bytes)
+            .map(Some)
+            .map_err(|e| format!("the saved assignment cannot be read: {e}")),
+        _ => Err("the saved assignment is of an unknown format".into()),
+    }
+}
+
+/// Keep `a` as this node's last assignment (flushed: it is what a restart takes up).
+fn save_assignment(meta: &sled::Db, a: &Assignment) -> Result<(), String> {
+    let mut raw = vec![ASSIGNMENT_FORMAT];
+    raw.extend(a.encode_to_vec());
+    meta.insert(ASSIGNMENT, raw)
+        .and_then(|_| meta.flush())
+        .map(|_| ())
+        .map_err(|e| format!("cannot save the assignment: {e}"))
+}
+
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
@@ -205,6 +287,21 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
         }
     };
     let standing = Arc::new(Standing::default());
+    // Out of the coordinators' reach until they first answer.
+    let sync = &node.shared().sync;
+    let _ = sync.contact_until_ms.compare_exchange(
+        0,
+        crate::store::now_ms(),
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    match saved_assignment(&node.shared().meta) {
+        Ok(Some(saved)) => {
+            tokio::spawn(resume(Arc::clone(&node), Arc::clone(&standing), saved));
+        }
+        Ok(None) => {}
+        Err(e) => warn!(error = %e, "starting read-only until the coordinators answer"),
+    }
     let heartbeats = tokio::spawn(heartbeat(
         Arc::clone(&node),
         coordinators.clone(),
@@ -239,7 +336,25 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
     }
 }
 
-/// Heartbeat to the leader for as long as the node runs, renewing the lease.
+/// Take up the saved assignment if the coordinators have given none by [`RESUME_AFTER`]:
+/// a primary restarted while they are out of reach goes on taking its region's writes.
+/// Should they have replaced it meanwhile, their assignment makes it a secondary once they
+/// answer (a newer one wins over the saved one).
+async fn resume(node: Arc<Node>, standing: Arc<Standing>, saved: Assignment) {
+    tokio::time::sleep(RESUME_AFTER).await;
+    if standing.has_assignment() || saved.role == "removed" {
+        return;
+    }
+    warn!(
+        role = %saved.role,
+        epoch = saved.epoch,
+        "no assignment from the coordinators yet: taking up the saved one"
+    );
+    apply(&node, &standing, &saved);
+}
+
+/// Heartbeat to the leader for as long as the node runs; an answer means the coordinators
+/// are in reach (INFO, and a fence's end).
 async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<Standing>) {
     let (addr, _) = node.shared().config.announced();
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
@@ -263,7 +378,7 @@ async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<St
             // Counted from when it was sent: the leader heard it no earlier.
             node.shared()
                 .sync
-                .lease_until_ms
+                .contact_until_ms
                 .store(sent_ms + r.lease_ms, Ordering::Relaxed);
         }
         standing.settle(&node);
@@ -327,25 +442,35 @@ async fn registered_and_watching(
 }
 
 /// Take on an assignment: the role first (a secondary refuses writes from now on; a
-/// primary takes them while its lease holds), then the channels, opened, re-pointed,
-/// paused, resumed or closed to match. True if the assignment says the node was removed
-/// from the topology.
+/// primary takes them), then the channels, opened, re-pointed, paused, resumed or closed to
+/// match. A new one is saved for the node's restarts. True if the assignment says the node
+/// was removed from the topology.
 fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) -> bool {
     let sync = &node.shared().sync;
     // A leader that has not yet applied what an earlier one told this node may send an
-    // older assignment: it would undo a fence.
+    // older assignment: it would undo a fence, or a newer epoch.
     if a.index < sync.assignment_index.load(Ordering::Relaxed) {
         return false;
     }
-    if sync.epoch.load(Ordering::Relaxed) != a.epoch
-        || standing.assigned_primary.load(Ordering::Relaxed) != (a.role == "primary")
     {
-        info!(role = %a.role, epoch = a.epoch, "assignment");
+        let mut assigned = standing.assigned.lock().unwrap_or_else(|p| p.into_inner());
+        let role = Assigned::of(a);
+        if sync.epoch.load(Ordering::Relaxed) != a.epoch || assigned.1 != role {
+            info!(role = %a.role, epoch = a.epoch, "assignment");
+        }
+        // Saved when what it says changes (the leader sends it again every second).
+        let same = |b: &Assignment| Assignment {
+            index: 0,
+            ..b.clone()
+        };
+        if assigned.0.as_ref().map(same) != Some(same(a)) {
+            if let Err(e) = save_assignment(&node.shared().meta, a) {
+                warn!(error = %e, "a restart will wait for the coordinators");
+            }
+        }
+        *assigned = (Some(a.clone()), role);
+        sync.epoch.store(a.epoch, Ordering::Relaxed);
     }
-    standing
-        .assigned_primary
-        .store(a.role == "primary", Ordering::Relaxed);
-    sync.epoch.store(a.epoch, Ordering::Relaxed);
     standing.settle(node);
     // Only now: whoever reads this index sees the role it brought.
     sync.assignment_index.store(a.index, Ordering::Relaxed);
@@ -434,5 +559,33 @@ fn channel_name(own_region: &str, region: &str, sync_addr: &str) -> String {
         format!("{region}@{sync_addr}")
     } else {
         region.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdc_proto::coordinator::Upstream;
+
+    #[test]
+    fn the_saved_assignment_reads_back_whole_and_a_foreign_one_is_refused() {
+        let meta = sled::Config::new().temporary(true).open().expect("sled");
+        assert_eq!(saved_assignment(&meta), Ok(None));
+        let a = Assignment {
+            role: "primary".into(),
+            epoch: 3,
+            upstreams: vec![Upstream {
+                region: "us".into(),
+                sync_addr: "10.0.0.2:7101".into(),
+                paused: true,
+                server_id: 9,
+                addr: "10.0.0.2:7001".into(),
+            }],
+            index: 42,
+        };
+        save_assignment(&meta, &a).expect("save");
+        assert_eq!(saved_assignment(&meta), Ok(Some(a)));
+        meta.insert(ASSIGNMENT, &b"\x07junk"[..]).expect("insert");
+        assert!(saved_assignment(&meta).is_err());
     }
 }

@@ -275,11 +275,10 @@ pub struct SyncState {
     place: Mutex<Place>,
     /// The coordinators removed this node from the topology, and it stopped following them.
     pub removed: std::sync::atomic::AtomicBool,
-    /// A coordinated node: Unix ms until which its write lease holds (from its last
-    /// answered heartbeat); 0 for a node that has never had one (or needs none). Writes
-    /// check it themselves: the role follows it only once the heartbeat that failed to
-    /// renew it has given up, which can be later.
-    pub lease_until_ms: AtomicU64,
+    /// A coordinated node: Unix ms until which the coordinators' last answer to its
+    /// heartbeat stands (sent + the failover timeout); 0 before the first. Past it the node
+    /// is out of their reach (INFO says so); it takes writes all the same.
+    pub contact_until_ms: AtomicU64,
 }
 
 /// A node's place in its region, which ROLE and `INFO replication` report in Redis's
@@ -326,6 +325,21 @@ impl SyncState {
 
     pub fn set_role(&self, role: Role) {
         self.role.store(role as u8, Ordering::Relaxed);
+    }
+
+    /// Whether the coordinators answered this node's heartbeat lately (as of `now_ms`): a
+    /// node they do not run is never out of their reach.
+    pub fn in_contact(&self, now_ms: u64) -> bool {
+        self.attachment.borrow().is_none() || now_ms < self.contact_until_ms.load(Ordering::Relaxed)
+    }
+
+    /// How long this coordinated node has been out of the coordinators' reach, in ms (0
+    /// while in reach, or for a node they do not run).
+    pub fn out_of_reach_ms(&self, now_ms: u64) -> u64 {
+        if self.in_contact(now_ms) {
+            return 0;
+        }
+        now_ms.saturating_sub(self.contact_until_ms.load(Ordering::Relaxed))
     }
 
     pub fn place(&self) -> Place {
@@ -538,13 +552,14 @@ impl Shared {
         let outbound = self.sync.outbound();
         let _ = write!(
             out,
-            "gdc_region:{}\r\ngdc_coordination:{}\r\ngdc_role:{}\r\ngdc_epoch:{}\r\ngdc_assignment_index:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
+            "gdc_region:{}\r\ngdc_coordination:{}\r\ngdc_coordinators_out_of_reach_ms:{}\r\ngdc_role:{}\r\ngdc_epoch:{}\r\ngdc_assignment_index:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
             self.config.region,
             match self.sync.attachment.borrow().as_ref() {
                 None => "none",
                 Some(_) if self.sync.removed.load(Ordering::Relaxed) => "removed",
                 Some(_) => "following",
             },
+            self.sync.out_of_reach_ms(now),
             self.sync.role(),
             self.sync.epoch.load(Ordering::Relaxed),
             self.sync.assignment_index.load(Ordering::Relaxed),
