@@ -17,6 +17,9 @@ use std::time::Duration;
 pub const TOKEN: &str = "jepsen-cluster-token";
 pub const INSTANCE: &str = "jepsen";
 const START: Duration = Duration::from_secs(60);
+/// How long the coordinators let a primary be silent before they fail it over (their
+/// `--failover-timeout-ms`, given explicitly: the availability check's bound is built on it).
+pub const FAILOVER_TIMEOUT_MS: u64 = 1000;
 
 /// Where the binaries are: `gdc-node`, `gdc-coordinator` and `gdcctl`.
 #[derive(Clone, Debug)]
@@ -139,6 +142,7 @@ impl Cluster {
             .map(|m| format!("{}={}", m.id, m.listen))
             .collect::<Vec<_>>()
             .join(",");
+        let failover_timeout_ms = FAILOVER_TIMEOUT_MS.to_string();
         for m in &coordinators {
             let server = start_member(
                 &bins.coordinator,
@@ -147,7 +151,7 @@ impl Cluster {
                 &m.listen,
                 m.sentinel,
                 &initial_cluster,
-                &[],
+                &["--failover-timeout-ms", &failover_timeout_ms],
             )?;
             *lock(&m.server) = Some(server);
         }
@@ -403,6 +407,7 @@ impl Cluster {
         let c = &self.coordinators[m];
         let mut server = lock(&c.server);
         if server.is_none() {
+            let failover_timeout_ms = FAILOVER_TIMEOUT_MS.to_string();
             *server = Some(start_member(
                 &self.bins.coordinator,
                 &self.dir,
@@ -410,7 +415,7 @@ impl Cluster {
                 &c.listen,
                 c.sentinel,
                 &self.initial_cluster,
-                &[],
+                &["--failover-timeout-ms", &failover_timeout_ms],
             )?);
         }
         Ok(())
