@@ -65,6 +65,12 @@ pub struct ClusterSpec {
     pub coordinators: usize,
 }
 
+/// The region of the node named `node` (`r1` for `r1` and `r1.2`): how a stored run, which
+/// has only the nodes' names, tells their regions.
+pub fn region_of(node: &str) -> &str {
+    node.split_once('.').map_or(node, |(region, _)| region)
+}
+
 /// One node process.
 #[derive(Debug)]
 pub struct Node {
