@@ -286,14 +286,7 @@ impl Cluster {
             .unwrap_or(nodes[0])
     }
 
-    /// SIGKILL region `i`'s primary (no shutdown code runs); which node that was.
-    pub fn kill(&self, i: usize) -> usize {
-        let n = self.primary(i);
-        self.kill_node(n);
-        n
-    }
-
-    /// SIGKILL node `n`.
+    /// SIGKILL node `n` (no shutdown code runs).
     pub fn kill_node(&self, n: usize) {
         if let Some(s) = lock(&self.nodes[n].server).take() {
             s.kill9();
