@@ -57,9 +57,13 @@ pub enum Nemesis {
     /// covers; the region is restarted (kill -9) and healed, and can only catch up by
     /// full sync.
     Retention,
+    /// One region cut off from the coordinators and from the other regions at once, past
+    /// the failover timeout, while its clients still reach it: it must keep taking writes,
+    /// and must not be failed over (each region has a secondary in these runs).
+    Wan,
 }
 
-pub const ALL: [Nemesis; 13] = [
+pub const ALL: [Nemesis; 14] = [
     Nemesis::None,
     Nemesis::Partition,
     Nemesis::Flapping,
@@ -73,10 +77,16 @@ pub const ALL: [Nemesis; 13] = [
     Nemesis::Failover,
     Nemesis::Switchover,
     Nemesis::Leader,
+    Nemesis::Wan,
 ];
 
 /// The largest clock shift the skew nemesis gives a node.
 pub const SKEW_MAX_MS: i64 = 1000;
+
+/// How long the wan nemesis holds a region cut off (a range drawn from): past the
+/// coordinators' failover timeout, so a coordinator that saw the region's secondary and
+/// not its primary would fail the region over.
+const WAN_HOLD_MS: (u64, u64) = (2000, 6000);
 
 impl Nemesis {
     pub fn name(self) -> &'static str {
@@ -94,13 +104,14 @@ impl Nemesis {
             Nemesis::Failover => "failover",
             Nemesis::Switchover => "switchover",
             Nemesis::Leader => "leader",
+            Nemesis::Wan => "wan",
         }
     }
 
     /// Secondaries per region.
     pub fn secondaries(self) -> usize {
         match self {
-            Nemesis::Failover | Nemesis::Switchover | Nemesis::Leader => 1,
+            Nemesis::Failover | Nemesis::Switchover | Nemesis::Leader | Nemesis::Wan => 1,
             _ => 0,
         }
     }
@@ -285,6 +296,7 @@ pub fn run(
             }
             Nemesis::Coordinator => coordinator(&mut x),
             Nemesis::Retention => retention(&mut x),
+            Nemesis::Wan => wan(&mut x),
             Nemesis::Skew => {
                 let i = x.region();
                 let ms = skew(x.rng);
@@ -433,6 +445,24 @@ fn retention(x: &mut Ctx<'_>) {
         ok,
         &[n],
     );
+}
+
+/// One region cut off from the coordinators and from the other regions at once (every
+/// link between its nodes and theirs, both ways), while links among its own nodes stay up
+/// and its clients, which connect directly, still reach it; held past the failover timeout,
+/// then healed. The coordinator hears from none of its nodes, so must fail none over.
+fn wan(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    let i = x.region();
+    let others: Vec<usize> = (0..c.regions.len()).filter(|&j| j != i).collect();
+    let mut links = c.links_between(&[i], &others, true);
+    let own = c.regions[i].nodes.iter().map(|&n| &c.nodes[n]);
+    links.extend(own.flat_map(|node| &node.coordinator_links));
+    cut(&links);
+    x.record("partition", json!({ "shape": "wan", "cut_off": x.name(i) }));
+    x.nap(WAN_HOLD_MS.0, WAN_HOLD_MS.1);
+    c.heal_all();
+    x.record("heal", json!(null));
 }
 
 /// Links cut and healed quickly, for as long as a partition would last.

@@ -144,6 +144,11 @@ fn set_under_coordinator_leader_changes() {
     short(11);
 }
 
+#[test]
+fn list_under_a_region_cut_off_from_everything_else() {
+    short(12);
+}
+
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
 /// kills, each of a node that holds what it acknowledged in the last half second.) Judged
