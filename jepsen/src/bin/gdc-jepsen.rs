@@ -48,7 +48,8 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         clients_per_region: usize,
         /// Break a promise in every node on purpose (gdc-node --test-break), to see the
-        /// checkers catch it: ack-before-write (try it with --nemesis kill).
+        /// checkers catch it: ack-before-write (try it with --nemesis kill), or
+        /// writes-need-coordinator (with --nemesis wan).
         #[arg(long)]
         broken: Option<String>,
         /// The run's directory [default: jepsen-runs/<workload>-<nemesis>-<seed>].
