@@ -77,6 +77,10 @@ enum Command {
     },
     /// Write index.html over the runs in a directory.
     Index { dir: PathBuf },
+    /// Print the README's results table (markdown) of a matrix's runs: a row per workload,
+    /// a column per nemesis; each cell the verdict, thousands of operations, and the share
+    /// of writes refused or unknown.
+    Table { dir: PathBuf },
     /// Check stored runs again with this build's checkers (a run's directory, or a
     /// matrix's: every run in it, then its index.html).
     Check { dirs: Vec<PathBuf> },
@@ -202,6 +206,11 @@ fn go(command: Command) -> Result<bool, String> {
             let rows = gdc_jepsen::report::index(&dir).map_err(|e| e.to_string())?;
             println!("{} runs: {}", rows.len(), dir.join("index.html").display());
             Ok(rows.iter().all(|r| r.valid))
+        }
+        Command::Table { dir } => {
+            let table = gdc_jepsen::report::table(&dir).map_err(|e| e.to_string())?;
+            print!("{table}");
+            Ok(true)
         }
     }
 }
