@@ -148,7 +148,6 @@ impl Cluster {
             .map(|m| format!("{}={}", m.id, m.listen))
             .collect::<Vec<_>>()
             .join(",");
-        let failover_timeout_ms = FAILOVER_TIMEOUT_MS.to_string();
         for m in &coordinators {
             let server = start_member(
                 &bins.coordinator,
@@ -157,7 +156,7 @@ impl Cluster {
                 &m.listen,
                 m.sentinel,
                 &initial_cluster,
-                &["--failover-timeout-ms", &failover_timeout_ms],
+                &["--failover-timeout-ms", &FAILOVER_TIMEOUT_MS.to_string()],
             )?;
             *lock(&m.server) = Some(server);
         }
@@ -406,7 +405,6 @@ impl Cluster {
         let c = &self.coordinators[m];
         let mut server = lock(&c.server);
         if server.is_none() {
-            let failover_timeout_ms = FAILOVER_TIMEOUT_MS.to_string();
             *server = Some(start_member(
                 &self.bins.coordinator,
                 &self.dir,
@@ -414,7 +412,7 @@ impl Cluster {
                 &c.listen,
                 c.sentinel,
                 &self.initial_cluster,
-                &["--failover-timeout-ms", &failover_timeout_ms],
+                &["--failover-timeout-ms", &FAILOVER_TIMEOUT_MS.to_string()],
             )?);
         }
         Ok(())
