@@ -178,6 +178,33 @@ fn inbound(port: u16, field: &str) -> Option<Vec<i64>> {
     Some(out)
 }
 
+/// Each node's final reads and digest once settled: every node reads the same, with equal
+/// digests (or the time is up, and the checker says what differs).
+fn settle(cluster: &Cluster, w: Workload) -> Result<(PerRegion<Value>, PerRegion<String>), String> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let now = finals(cluster, w);
+        let agreed = now
+            .as_ref()
+            .is_some_and(|(v, d)| all_equal(v) && all_equal(d));
+        if agreed || Instant::now() >= deadline {
+            return now.ok_or_else(|| "a region does not answer after healing".to_string());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How often a region had to catch up by full sync (the retention nemesis's path), over
+/// every node's inbound channels.
+fn full_syncs(cluster: &Cluster) -> i64 {
+    cluster
+        .nodes
+        .iter()
+        .filter_map(|n| inbound(n.port, "full_syncs"))
+        .flatten()
+        .sum()
+}
+
 pub fn run(o: &Options) -> Result<Outcome, String> {
     // A run starts from nothing: a directory used before keeps its report until this run
     // writes its own, but not its cluster's data.
@@ -237,19 +264,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         let skew_ms = clock_spread_ms(&history.ops());
         std::thread::sleep(Duration::from_millis(o.workload.quiesce_ms() + skew_ms));
     }
-    // Settled: every region reads the same, with equal digests (or the time is up, and the
-    // checker says what differs).
-    let deadline = Instant::now() + SETTLE;
-    let (values, digests) = loop {
-        let now = finals(&cluster, o.workload);
-        let agreed = now
-            .as_ref()
-            .is_some_and(|(v, d)| all_equal(v) && all_equal(d));
-        if agreed || Instant::now() >= deadline {
-            break now.ok_or("a region does not answer after healing")?;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (values, digests) = settle(&cluster, o.workload)?;
     let ops = history.ops();
     let calls = history::calls(&ops);
     // Coordinator safety is judged over the primaries the coordinators recorded.
@@ -260,14 +275,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     };
     let (mut verdict, converged, availability) =
         judge(o.workload, &ops, &values, &digests, &topology, &span);
-    // How often a region had to catch up by full sync (the retention nemesis's path).
-    let full_syncs: i64 = cluster
-        .nodes
-        .iter()
-        .filter_map(|n| inbound(n.port, "full_syncs"))
-        .flatten()
-        .sum();
-    verdict.stat("full_syncs", full_syncs);
+    verdict.stat("full_syncs", full_syncs(&cluster));
     verdict.valid = verdict.anomalies.is_empty();
     let outcome = Outcome {
         seed: o.seed,
