@@ -17,6 +17,9 @@ use std::time::Duration;
 pub const TOKEN: &str = "jepsen-cluster-token";
 pub const INSTANCE: &str = "jepsen";
 const START: Duration = Duration::from_secs(60);
+/// How long the coordinators let a primary be silent before they fail it over (their
+/// `--failover-timeout-ms`, given explicitly: the availability check's bound is built on it).
+pub const FAILOVER_TIMEOUT_MS: u64 = 1000;
 
 /// Where the binaries are: `gdc-node`, `gdc-coordinator` and `gdcctl`.
 #[derive(Clone, Debug)]
@@ -60,6 +63,12 @@ pub struct ClusterSpec {
     pub node_flags: Vec<String>,
     /// Coordinators (members of one Raft cluster): 1 unless more are asked for.
     pub coordinators: usize,
+}
+
+/// The region of the node named `node` (`r1` for `r1` and `r1.2`): how a stored run, which
+/// has only the nodes' names, tells their regions.
+pub fn region_of(node: &str) -> &str {
+    node.split_once('.').map_or(node, |(region, _)| region)
 }
 
 /// One node process.
@@ -147,7 +156,7 @@ impl Cluster {
                 &m.listen,
                 m.sentinel,
                 &initial_cluster,
-                &[],
+                &["--failover-timeout-ms", &FAILOVER_TIMEOUT_MS.to_string()],
             )?;
             *lock(&m.server) = Some(server);
         }
@@ -276,14 +285,7 @@ impl Cluster {
             .unwrap_or(nodes[0])
     }
 
-    /// SIGKILL region `i`'s primary (no shutdown code runs); which node that was.
-    pub fn kill(&self, i: usize) -> usize {
-        let n = self.primary(i);
-        self.kill_node(n);
-        n
-    }
-
-    /// SIGKILL node `n`.
+    /// SIGKILL node `n` (no shutdown code runs).
     pub fn kill_node(&self, n: usize) {
         if let Some(s) = lock(&self.nodes[n].server).take() {
             s.kill9();
@@ -410,7 +412,7 @@ impl Cluster {
                 &c.listen,
                 c.sentinel,
                 &self.initial_cluster,
-                &[],
+                &["--failover-timeout-ms", &FAILOVER_TIMEOUT_MS.to_string()],
             )?);
         }
         Ok(())

@@ -2,9 +2,11 @@
 //! coordinator and a primary per region as processes, every sync link through the
 //! fault-injecting [`proxy`]), a nemesis on a seeded schedule ([`nemesis`], [`rng`]),
 //! histories of every operation ([`history`]), workloads with their checkers ([`counter`]),
-//! and runs that tie them together and write their reports ([`run`]). Also the process
-//! helpers the other crates' tests use ([`process`]).
+//! each region's availability ([`availability`]), and runs that tie them together and write
+//! their reports ([`run`]). Also the process helpers the other crates' tests use
+//! ([`process`]).
 
+pub mod availability;
 pub mod client;
 pub mod cluster;
 pub mod history;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The short matrix CI runs: every workload once, under several nemeses.
-pub const SHORT: [(Workload, Nemesis); 12] = [
+pub const SHORT: [(Workload, Nemesis); 13] = [
     (Workload::Counter, Nemesis::Partition),
     (Workload::Register, Nemesis::Skew),
     (Workload::Set, Nemesis::Kill),
@@ -23,6 +23,7 @@ pub const SHORT: [(Workload, Nemesis); 12] = [
     (Workload::Register, Nemesis::Failover),
     (Workload::Counter, Nemesis::Switchover),
     (Workload::Set, Nemesis::Leader),
+    (Workload::List, Nemesis::Wan),
 ];
 
 /// Every workload under every nemesis.

@@ -1,13 +1,17 @@
 //! Faults, on a schedule drawn from the run's seed. Each nemesis repeats: wait 0.5 to
 //! 2.5 s, inject a fault, hold it 0.5 to 2.5 s, heal it; every action is recorded in the
-//! history (process `nemesis`).
+//! history (process `nemesis`). A record of an action that takes nodes down (kill, stop,
+//! pause) lists them under `down` and is made before the action; one that brings nodes back
+//! lists them under `up` and is made after it: the availability check leaves out the time a
+//! region had every node down.
 
+use crate::availability::{DOWN, UP};
 use crate::cluster::Cluster;
 use crate::history::History;
 use crate::proxy::Proxy;
 use crate::rng::Rng;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -53,9 +57,13 @@ pub enum Nemesis {
     /// covers; the region is restarted (kill -9) and healed, and can only catch up by
     /// full sync.
     Retention,
+    /// One region cut off from the coordinators and from the other regions at once, past
+    /// the failover timeout, while its clients still reach it: it must keep taking writes,
+    /// and must not be failed over (each region has a secondary in these runs).
+    Wan,
 }
 
-pub const ALL: [Nemesis; 13] = [
+pub const ALL: [Nemesis; 14] = [
     Nemesis::None,
     Nemesis::Partition,
     Nemesis::Flapping,
@@ -69,10 +77,16 @@ pub const ALL: [Nemesis; 13] = [
     Nemesis::Failover,
     Nemesis::Switchover,
     Nemesis::Leader,
+    Nemesis::Wan,
 ];
 
 /// The largest clock shift the skew nemesis gives a node.
 pub const SKEW_MAX_MS: i64 = 1000;
+
+/// How long the wan nemesis holds a region cut off (a range drawn from): past the
+/// coordinators' failover timeout, so a coordinator that saw the region's secondary and
+/// not its primary would fail the region over.
+const WAN_HOLD_MS: (u64, u64) = (2000, 6000);
 
 impl Nemesis {
     pub fn name(self) -> &'static str {
@@ -90,13 +104,14 @@ impl Nemesis {
             Nemesis::Failover => "failover",
             Nemesis::Switchover => "switchover",
             Nemesis::Leader => "leader",
+            Nemesis::Wan => "wan",
         }
     }
 
     /// Secondaries per region.
     pub fn secondaries(self) -> usize {
         match self {
-            Nemesis::Failover | Nemesis::Switchover | Nemesis::Leader => 1,
+            Nemesis::Failover | Nemesis::Switchover | Nemesis::Leader | Nemesis::Wan => 1,
             _ => 0,
         }
     }
@@ -151,7 +166,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn record(&self, f: &str, value: serde_json::Value) {
+    fn record(&self, f: &str, value: Value) {
         self.history.record("nemesis", "info", f, value);
     }
 
@@ -165,6 +180,44 @@ impl Ctx<'_> {
 
     fn names(&self, is: &[usize]) -> Vec<String> {
         is.iter().map(|&i| self.name(i).to_string()).collect()
+    }
+
+    /// `value` (an object) with the names of `nodes` (indices into the cluster's) under
+    /// `list`.
+    fn naming(&self, mut value: Value, list: &str, nodes: &[usize]) -> Value {
+        let names: Vec<&str> = nodes
+            .iter()
+            .map(|&n| self.cluster.nodes[n].name.as_str())
+            .collect();
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert(list.to_string(), json!(names));
+        }
+        value
+    }
+
+    /// Record `f`, about to take `nodes` down: they are listed under [`DOWN`].
+    fn record_down(&self, f: &str, value: Value, nodes: &[usize]) {
+        self.record(f, self.naming(value, DOWN, nodes));
+    }
+
+    /// Record `f`, having brought `nodes` back: they are listed under [`UP`] if that worked
+    /// (`ok`).
+    fn record_up(&self, f: &str, value: Value, ok: bool, nodes: &[usize]) {
+        let back = if ok { nodes } else { &[] };
+        self.record(f, self.naming(value, UP, back));
+    }
+
+    /// kill -9 of region `i`'s primary, recorded first; which node that was.
+    fn kill(&self, i: usize) -> usize {
+        let n = self.cluster.primary(i);
+        let node = &self.cluster.nodes[n].name;
+        self.record_down(
+            "kill",
+            json!({ "region": self.name(i), "node": node }),
+            &[n],
+        );
+        self.cluster.kill_node(n);
+        n
     }
 }
 
@@ -204,29 +257,34 @@ pub fn run(
             Nemesis::Delay => delay(&mut x),
             Nemesis::Kill => {
                 let i = x.region();
-                cluster.kill(i);
-                x.record("kill", json!(x.name(i)));
+                let n = x.kill(i);
                 x.nap(500, 2500);
                 let ok = cluster.restart(i).is_ok();
-                x.record("restart", json!({ "region": x.name(i), "ok": ok }));
+                x.record_up(
+                    "restart",
+                    json!({ "region": x.name(i), "ok": ok }),
+                    ok,
+                    &[n],
+                );
             }
             Nemesis::Failover => failover(&mut x),
             Nemesis::Switchover => switchover(&mut x),
             Nemesis::Leader => leader(&mut x),
             Nemesis::Pause => {
                 let i = x.region();
+                let nodes = &cluster.regions[i].nodes;
+                x.record_down("pause", json!({ "region": x.name(i) }), nodes);
                 cluster.pause(i, true);
-                x.record("pause", json!(x.name(i)));
                 x.nap(500, 2500);
                 cluster.pause(i, false);
-                x.record("resume", json!(x.name(i)));
+                x.record_up("resume", json!({ "region": x.name(i) }), true, nodes);
             }
             Nemesis::Restarts => {
                 for (n, node) in cluster.nodes.iter().enumerate() {
+                    x.record_down("stop", json!({ "node": node.name }), &[n]);
                     cluster.stop_node(n);
-                    x.record("stop", json!(node.name));
                     let ok = cluster.restart_node(n).is_ok();
-                    x.record("restart", json!({ "node": node.name, "ok": ok }));
+                    x.record_up("restart", json!({ "node": node.name, "ok": ok }), ok, &[n]);
                     let port = node.port;
                     let end = Instant::now() + Duration::from_secs(30);
                     while crate::cluster::role(port).as_deref() != Some("primary")
@@ -238,16 +296,15 @@ pub fn run(
             }
             Nemesis::Coordinator => coordinator(&mut x),
             Nemesis::Retention => retention(&mut x),
+            Nemesis::Wan => wan(&mut x),
             Nemesis::Skew => {
                 let i = x.region();
                 let ms = skew(x.rng);
-                cluster.kill(i);
+                let n = x.kill(i);
                 cluster.set_clock_offset(i, ms);
                 let ok = cluster.restart(i).is_ok();
-                x.record(
-                    "skew",
-                    json!({ "region": x.name(i), "offset_ms": ms, "ok": ok }),
-                );
+                let value = json!({ "region": x.name(i), "offset_ms": ms, "ok": ok });
+                x.record_up("skew", value, ok, &[n]);
             }
         }
     }
@@ -316,8 +373,7 @@ fn partition(x: &mut Ctx<'_>) {
 fn failover(x: &mut Ctx<'_>) {
     let c = x.cluster;
     let i = x.region();
-    let old = c.kill(i);
-    x.record("kill", json!({ "node": c.nodes[old].name }));
+    let old = x.kill(i);
     let killed = Instant::now();
     let end = killed + Duration::from_secs(20);
     let new = loop {
@@ -339,7 +395,12 @@ fn failover(x: &mut Ctx<'_>) {
     );
     x.nap(500, 2500);
     let ok = c.restart_node(old).is_ok();
-    x.record("restart", json!({ "node": c.nodes[old].name, "ok": ok }));
+    x.record_up(
+        "restart",
+        json!({ "node": c.nodes[old].name, "ok": ok }),
+        ok,
+        &[old],
+    );
 }
 
 /// A planned switchover of a region drawn from the seed, recorded with what it reported:
@@ -375,10 +436,33 @@ fn retention(x: &mut Ctx<'_>) {
     x.record("save", json!({ "regions": x.names(&others), "ok": saved }));
     // Long enough for the nodes' upkeep (every second) to drop what the snapshot covers.
     x.nap(1500, 2000);
-    c.kill(i);
+    let n = x.kill(i);
     c.heal_all();
     let ok = c.restart(i).is_ok();
-    x.record("restart", json!({ "region": x.name(i), "ok": ok }));
+    x.record_up(
+        "restart",
+        json!({ "region": x.name(i), "ok": ok }),
+        ok,
+        &[n],
+    );
+}
+
+/// One region cut off from the coordinators and from the other regions at once (every
+/// link between its nodes and theirs, both ways), while links among its own nodes stay up
+/// and its clients, which connect directly, still reach it; held past the failover timeout,
+/// then healed. The coordinator hears from none of its nodes, so must fail none over.
+fn wan(x: &mut Ctx<'_>) {
+    let c = x.cluster;
+    let i = x.region();
+    let others: Vec<usize> = (0..c.regions.len()).filter(|&j| j != i).collect();
+    let mut links = c.links_between(&[i], &others, true);
+    let own = c.regions[i].nodes.iter().map(|&n| &c.nodes[n]);
+    links.extend(own.flat_map(|node| &node.coordinator_links));
+    cut(&links);
+    x.record("partition", json!({ "shape": "wan", "cut_off": x.name(i) }));
+    x.nap(WAN_HOLD_MS.0, WAN_HOLD_MS.1);
+    c.heal_all();
+    x.record("heal", json!(null));
 }
 
 /// Links cut and healed quickly, for as long as a partition would last.

@@ -1,9 +1,12 @@
-//! Pictures of a run, and a page over many: `latency.svg` (every operation's latency over
+//! Pictures of a run, and pages over many: `latency.svg` (every operation's latency over
 //! time, by outcome) and `lag.svg` (each region's replication lag over time), with the
-//! nemesis's fault windows shaded; `index.html` links every run of a directory.
+//! nemesis's fault windows shaded; `index.html` links every run of a directory, and
+//! [`table`] makes the README's results table of it.
 
+use crate::availability::REFUSED_OR_UNKNOWN_SHARE;
 use crate::history::{Call, Op};
 use crate::run::LagSample;
+use crate::{nemesis, workload};
 use plotters::prelude::*;
 use std::io;
 use std::path::Path;
@@ -156,6 +159,8 @@ pub struct Row {
     pub valid: bool,
     pub operations: u64,
     pub anomalies: Vec<String>,
+    /// The share of writes refused or unknown (`None` in runs from before it was measured).
+    pub refused_or_unknown_share: Option<f64>,
 }
 
 /// Every run under `dir` (each subdirectory with a `results.json`), sorted by name.
@@ -186,6 +191,7 @@ pub fn rows(dir: &Path) -> io::Result<Vec<Row>> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            refused_or_unknown_share: r["verdict"]["stats"][REFUSED_OR_UNKNOWN_SHARE].as_f64(),
         });
     }
     rows.sort_by(|a, b| a.dir.cmp(&b.dir));
@@ -229,9 +235,50 @@ pub fn index(dir: &Path) -> io::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The README's results table (markdown) over the runs in `dir`: a row per workload, a
+/// column per nemesis, in the suite's order, each cell the verdict, the operations in
+/// thousands and the share of writes refused or unknown.
+pub fn table(dir: &Path) -> io::Result<String> {
+    let rows = rows(dir)?;
+    let workloads: Vec<&str> = workload::ALL
+        .iter()
+        .map(|w| w.name())
+        .filter(|&w| rows.iter().any(|r| r.workload == w))
+        .collect();
+    let nemeses: Vec<&str> = nemesis::ALL
+        .iter()
+        .map(|n| n.name())
+        .filter(|&n| rows.iter().any(|r| r.nemesis == n))
+        .collect();
+    let mut out = format!("| workload | {} |\n", nemeses.join(" | "));
+    out.push_str(&format!("|---|{}\n", "---|".repeat(nemeses.len())));
+    for w in workloads {
+        let cells: Vec<String> = nemeses
+            .iter()
+            .map(|&n| {
+                rows.iter()
+                    .find(|r| r.workload == w && r.nemesis == n)
+                    .map_or_else(String::new, cell)
+            })
+            .collect();
+        out.push_str(&format!("| {w} | {} |\n", cells.join(" | ")));
+    }
+    Ok(out)
+}
+
+/// A run as a cell of the results table: `valid 51k · 0.4%`.
+fn cell(r: &Row) -> String {
+    let verdict = if r.valid { "valid" } else { "INVALID" };
+    let thousands = (r.operations + 500) / 1000;
+    match r.refused_or_unknown_share {
+        Some(share) => format!("{verdict} {thousands}k · {:.1}%", share * 100.0),
+        None => format!("{verdict} {thousands}k"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::index;
+    use super::{index, table};
 
     #[test]
     fn the_index_lists_every_run_with_its_verdict_and_links() {
@@ -260,5 +307,45 @@ mod tests {
         assert!(html.contains("class=bad>INVALID"), "{html}");
         assert!(html.contains("r1: s lost &lt;x&gt;"), "escaped: {html}");
         assert!(!html.contains("not-a-run"));
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_workload_and_a_column_per_nemesis_present() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = |name: &str, results: serde_json::Value| {
+            let d = dir.path().join(name);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            std::fs::write(d.join("results.json"), results.to_string()).expect("write");
+        };
+        let stats = |share: f64| serde_json::json!({ "writes_refused_or_unknown_share": share });
+        run(
+            "counter-kill",
+            serde_json::json!({
+                "workload": "counter", "nemesis": "kill", "valid": false, "operations": 35_499,
+                "verdict": { "anomalies": ["availability: ..."], "stats": stats(0.25) },
+            }),
+        );
+        run(
+            "counter-none",
+            serde_json::json!({
+                "workload": "counter", "nemesis": "none", "valid": true, "operations": 51_234,
+                "verdict": { "anomalies": [], "stats": stats(0.004) },
+            }),
+        );
+        // From before availability was measured: no share.
+        run(
+            "register-none",
+            serde_json::json!({
+                "workload": "register", "nemesis": "none", "valid": true, "operations": 77_600,
+                "verdict": { "anomalies": [], "stats": {} },
+            }),
+        );
+        assert_eq!(
+            table(dir.path()).expect("table"),
+            "| workload | none | kill |\n\
+             |---|---|---|\n\
+             | counter | valid 51k · 0.4% | INVALID 35k · 25.0% |\n\
+             | register | valid 78k |  |\n"
+        );
     }
 }

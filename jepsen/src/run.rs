@@ -3,6 +3,7 @@
 //! regions to settle, check, and write the report (`history.jsonl`, `results.json`,
 //! `summary.txt`, `finals.json`, plots) to the run's directory.
 
+use crate::availability::{self, RegionAvailability};
 use crate::client::Client;
 use crate::cluster::{Binaries, Cluster, ClusterSpec};
 use crate::history::{self, History, Op};
@@ -25,6 +26,8 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 /// How far apart two writes must start, beyond the nodes' clock skew, for the history to
 /// be sure of their HLC order (clock reads, and milliseconds rounding).
 const CLOCK_SLACK_MS: f64 = 5.0;
+/// The clients per region of stored runs that did not record theirs: every run then had 2.
+const CLIENTS_PER_REGION_OF_OLD_RUNS: usize = 2;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -62,6 +65,10 @@ pub struct Outcome {
     pub broken: Option<String>,
     /// Whether this verdict came from checking a stored run again (`gdc-jepsen check`).
     pub rechecked: bool,
+    /// Clients per region: which region a client belongs to follows from it.
+    pub clients_per_region: usize,
+    /// How each region's writes went, and its longest stretch without one.
+    pub availability: Vec<RegionAvailability>,
 }
 
 /// Per region, in order: its name and a value read there.
@@ -171,6 +178,33 @@ fn inbound(port: u16, field: &str) -> Option<Vec<i64>> {
     Some(out)
 }
 
+/// Each node's final reads and digest once settled: every node reads the same, with equal
+/// digests (or the time is up, and the checker says what differs).
+fn settle(cluster: &Cluster, w: Workload) -> Result<(PerRegion<Value>, PerRegion<String>), String> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let now = finals(cluster, w);
+        let agreed = now
+            .as_ref()
+            .is_some_and(|(v, d)| all_equal(v) && all_equal(d));
+        if agreed || Instant::now() >= deadline {
+            return now.ok_or_else(|| "a region does not answer after healing".to_string());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How often a region had to catch up by full sync (the retention nemesis's path), over
+/// every node's inbound channels.
+fn full_syncs(cluster: &Cluster) -> i64 {
+    cluster
+        .nodes
+        .iter()
+        .filter_map(|n| inbound(n.port, "full_syncs"))
+        .flatten()
+        .sum()
+}
+
 pub fn run(o: &Options) -> Result<Outcome, String> {
     // A run starts from nothing: a directory used before keeps its report until this run
     // writes its own, but not its cluster's data.
@@ -230,32 +264,18 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         let skew_ms = clock_spread_ms(&history.ops());
         std::thread::sleep(Duration::from_millis(o.workload.quiesce_ms() + skew_ms));
     }
-    // Settled: every region reads the same, with equal digests (or the time is up, and the
-    // checker says what differs).
-    let deadline = Instant::now() + SETTLE;
-    let (values, digests) = loop {
-        let now = finals(&cluster, o.workload);
-        let agreed = now
-            .as_ref()
-            .is_some_and(|(v, d)| all_equal(v) && all_equal(d));
-        if agreed || Instant::now() >= deadline {
-            break now.ok_or("a region does not answer after healing")?;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (values, digests) = settle(&cluster, o.workload)?;
     let ops = history.ops();
     let calls = history::calls(&ops);
     // Coordinator safety is judged over the primaries the coordinators recorded.
     let topology = cluster.topology()?;
-    let (mut verdict, converged) = judge(o.workload, &ops, &values, &digests, &topology);
-    // How often a region had to catch up by full sync (the retention nemesis's path).
-    let full_syncs: i64 = cluster
-        .nodes
-        .iter()
-        .filter_map(|n| inbound(n.port, "full_syncs"))
-        .flatten()
-        .sum();
-    verdict.stat("full_syncs", full_syncs);
+    let span = Span {
+        clients_per_region: o.clients_per_region,
+        end_ms: o.time_limit.as_secs_f64() * 1e3,
+    };
+    let (mut verdict, converged, availability) =
+        judge(o.workload, &ops, &values, &digests, &topology, &span);
+    verdict.stat("full_syncs", full_syncs(&cluster));
     verdict.valid = verdict.anomalies.is_empty();
     let outcome = Outcome {
         seed: o.seed,
@@ -270,6 +290,8 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         faults: ops.iter().filter(|op| op.process == "nemesis").count(),
         broken: o.broken.clone(),
         rechecked: false,
+        clients_per_region: o.clients_per_region,
+        availability,
     };
     let lag = lag.into_inner().unwrap_or_else(|p| p.into_inner());
     let write = || -> std::io::Result<()> {
@@ -306,15 +328,24 @@ fn clock_spread_ms(ops: &[Op]) -> u64 {
     lo.zip(hi).map_or(0, |(lo, hi)| hi.abs_diff(*lo))
 }
 
+/// What availability is measured over: how clients map to regions, and when the workload
+/// ended (it began at 0).
+struct Span {
+    clients_per_region: usize,
+    end_ms: f64,
+}
+
 /// Everything the checkers find in a run: the workload's checker, convergence over every
-/// node's final reads and digests, and coordinator safety over the recorded primaries.
+/// node's final reads and digests, coordinator safety over the recorded primaries, and each
+/// region's availability (measured, and judged against its bound).
 fn judge(
     workload: Workload,
     ops: &[Op],
     values: &PerRegion<Value>,
     digests: &PerRegion<String>,
     topology: &Value,
-) -> (Verdict, bool) {
+    span: &Span,
+) -> (Verdict, bool, Vec<RegionAvailability>) {
     let calls = history::calls(ops);
     let slack_ms = clock_spread_ms(ops) as f64 + CLOCK_SLACK_MS;
     let mut verdict = workload.check(&calls, values, slack_ms);
@@ -336,13 +367,19 @@ fn judge(
         "primary_changes",
         topology["history"].as_array().map_or(0, Vec::len) as u64,
     );
-    (verdict, converged)
+    let regions = availability::regions(values.iter().map(|(node, _)| node.as_str()));
+    let measured =
+        availability::measure(ops, &calls, &regions, span.clients_per_region, span.end_ms);
+    availability::check(&measured, &mut verdict);
+    (verdict, converged, measured)
 }
 
 /// Check a stored run again (with this build's checkers) from its `history.jsonl`,
 /// `finals.json`, `results.json` and `topology.json`; rewrite its `results.json` and
 /// `summary.txt`. A run from before `topology.json` was kept keeps its coordinator
 /// findings; counts only the live cluster could give (full syncs) are kept as they were.
+/// A run from before the nemesis recorded which nodes it took down has no down windows, so
+/// a region it killed counts as taking no writes meanwhile.
 pub fn recheck(dir: &Path) -> Result<Outcome, String> {
     let read = |name: &str| -> Result<Value, String> {
         let path = dir.join(name);
@@ -361,7 +398,16 @@ pub fn recheck(dir: &Path) -> Result<Outcome, String> {
         .map_err(|e| format!("results.json digests: {e}"))?;
     let stored = read("topology.json").ok();
     let topology = stored.clone().unwrap_or(Value::Null);
-    let (mut verdict, converged) = judge(workload, &ops, &values, &digests, &topology);
+    let clients_per_region = before["clients_per_region"]
+        .as_u64()
+        .map_or(CLIENTS_PER_REGION_OF_OLD_RUNS, |n| n as usize);
+    let time_limit_s = before["time_limit_s"].as_f64().unwrap_or(0.0);
+    let span = Span {
+        clients_per_region,
+        end_ms: time_limit_s * 1e3,
+    };
+    let (mut verdict, converged, availability) =
+        judge(workload, &ops, &values, &digests, &topology, &span);
     let old = &before["verdict"];
     if stored.is_none() {
         let carried = old["anomalies"].as_array().into_iter().flatten();
@@ -380,7 +426,7 @@ pub fn recheck(dir: &Path) -> Result<Outcome, String> {
         seed: before["seed"].as_u64().unwrap_or(0),
         workload,
         nemesis,
-        time_limit_s: before["time_limit_s"].as_f64().unwrap_or(0.0),
+        time_limit_s,
         valid: verdict.valid,
         converged,
         verdict,
@@ -389,6 +435,8 @@ pub fn recheck(dir: &Path) -> Result<Outcome, String> {
         faults: ops.iter().filter(|op| op.process == "nemesis").count(),
         broken: before["broken"].as_str().map(String::from),
         rechecked: true,
+        clients_per_region,
+        availability,
     };
     std::fs::write(dir.join("results.json"), pretty(&outcome))
         .and_then(|()| std::fs::write(dir.join("summary.txt"), summary(&outcome)))
@@ -419,6 +467,9 @@ pub fn summary(o: &Outcome) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     s.push_str(&format!("{}\n", stats.join(" ")));
+    for region in &o.availability {
+        s.push_str(&format!("{}\n", region.line()));
+    }
     for a in o.verdict.anomalies.iter().take(20) {
         s.push_str(&format!("anomaly: {a}\n"));
     }
@@ -429,4 +480,61 @@ pub fn summary(o: &Outcome) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recheck;
+    use serde_json::json;
+
+    /// A run stored before availability was measured (no clients per region, no down
+    /// lists): judged again, each region's availability is measured, with 2 clients a region.
+    #[test]
+    fn a_stored_run_is_judged_again_with_each_regions_availability() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: String| {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        };
+        let mut history = String::new();
+        let mut incr = |process: &str, end_ms: f64| {
+            for (kind, t) in [("invoke", end_ms - 1.0), ("ok", end_ms)] {
+                let op = json!({ "process": process, "type": kind, "f": "incr", "value": 1, "time_ms": t });
+                history.push_str(&format!("{op}\n"));
+            }
+        };
+        incr("0", 100.0);
+        incr("3.1", 100.0);
+        incr("1", 2500.0);
+        incr("0.2", 4900.0);
+        write("history.jsonl", history);
+        write("finals.json", json!([["r1", 4], ["r2", 4]]).to_string());
+        let results = json!({
+            "seed": 1, "workload": "counter", "nemesis": "kill", "time_limit_s": 5.0,
+            "digests": [["r1", "d"], ["r2", "d"]], "verdict": { "stats": { "full_syncs": 0 } },
+        });
+        write("results.json", results.to_string());
+        let outcome = recheck(dir.path()).expect("recheck");
+        assert_eq!(outcome.clients_per_region, 2);
+        let stretches: Vec<(&str, f64)> = outcome
+            .availability
+            .iter()
+            .map(|r| (r.region.as_str(), r.longest_stretch_ms))
+            .collect();
+        assert_eq!(stretches, vec![("r1", 2400.0), ("r2", 4900.0)]);
+        assert_eq!(
+            outcome.verdict.anomalies,
+            vec![
+                "availability: r2 took no write for 4900 ms (from 0.1 s to 5.0 s) though a node \
+                 of it was up; the bound is 3000 ms"
+                    .to_string()
+            ]
+        );
+        let summary = std::fs::read_to_string(dir.path().join("summary.txt")).expect("summary");
+        assert!(
+            summary.contains(
+                "r1: 3 writes, 0.0% refused, 0.0% unknown, longest stretch without a write 2400 ms"
+            ),
+            "{summary}"
+        );
+    }
 }

@@ -48,7 +48,8 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         clients_per_region: usize,
         /// Break a promise in every node on purpose (gdc-node --test-break), to see the
-        /// checkers catch it: ack-before-write (try it with --nemesis kill).
+        /// checkers catch it: ack-before-write (try it with --nemesis kill), or
+        /// writes-need-coordinator (with --nemesis wan).
         #[arg(long)]
         broken: Option<String>,
         /// The run's directory [default: jepsen-runs/<workload>-<nemesis>-<seed>].
@@ -76,6 +77,10 @@ enum Command {
     },
     /// Write index.html over the runs in a directory.
     Index { dir: PathBuf },
+    /// Print the README's results table (markdown) of a matrix's runs: a row per workload,
+    /// a column per nemesis; each cell the verdict, thousands of operations, and the share
+    /// of writes refused or unknown.
+    Table { dir: PathBuf },
     /// Check stored runs again with this build's checkers (a run's directory, or a
     /// matrix's: every run in it, then its index.html).
     Check { dirs: Vec<PathBuf> },
@@ -201,6 +206,11 @@ fn go(command: Command) -> Result<bool, String> {
             let rows = gdc_jepsen::report::index(&dir).map_err(|e| e.to_string())?;
             println!("{} runs: {}", rows.len(), dir.join("index.html").display());
             Ok(rows.iter().all(|r| r.valid))
+        }
+        Command::Table { dir } => {
+            let table = gdc_jepsen::report::table(&dir).map_err(|e| e.to_string())?;
+            print!("{table}");
+            Ok(true)
         }
     }
 }
