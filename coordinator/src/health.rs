@@ -21,11 +21,13 @@ use tracing::{info, warn};
 /// A fence as the leader times it: instance, region, epoch and the fence's token.
 type FenceKey = (String, String, u64, u64);
 
-/// When a node was last heard from, and what it had applied.
+/// When a node was last heard from, what it had applied, and since when it has been
+/// heard without a gap as long as the failover timeout.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
     at: Instant,
     applied_ops: u64,
+    since: Instant,
 }
 
 /// The leader's record of nodes' heartbeats.
@@ -96,20 +98,36 @@ impl Health {
     }
 
     fn heard_at(&self, addr: &str, applied_ops: u64, at: Instant) {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(addr.to_string(), Seen { at, applied_ops });
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let since = seen
+            .get(addr)
+            .filter(|s| at.saturating_duration_since(s.at) < self.timeout)
+            .map_or(at, |s| s.since);
+        seen.insert(
+            addr.to_string(),
+            Seen {
+                at,
+                applied_ops,
+                since,
+            },
+        );
     }
 
     /// The promotions and fence lifts due at `now`, for a leader that has led since `since`.
     fn due(&self, t: &Topology, since: Instant, now: Instant) -> Vec<Change> {
         let mut out = self.fences_due(t, since, now);
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        // Heard from within the timeout, counting from when this coordinator began to lead.
+        // Heard from within the timeout, counting from when this coordinator began to lead,
+        // and without a gap for at least the timeout: a region cut off from the
+        // coordinators (a WAN partition) comes back all at once, and a secondary whose
+        // heartbeats happen to arrive first must not replace its primary, which took writes
+        // all along and is about to be heard too.
         let recent = |addr: &str| -> Option<Seen> {
             let s = *seen.get(addr)?;
-            (s.at >= since && now.duration_since(s.at) < self.timeout).then_some(s)
+            (s.at >= since
+                && now.duration_since(s.at) < self.timeout
+                && now.duration_since(s.since) >= self.timeout)
+                .then_some(s)
         };
         for (instance, inst) in &t.instances {
             for (region, child) in &inst.children {
@@ -273,6 +291,41 @@ mod tests {
     }
 
     #[test]
+    fn a_region_heard_again_after_a_cut_is_not_failed_over() {
+        let t = topology();
+        let h = Health::new(Duration::from_millis(1000));
+        let since = Instant::now();
+        let at = |ms| since + Duration::from_millis(ms);
+        for node in ["p", "s1", "s2"] {
+            h.heard_at(node, 100, at(0));
+        }
+        // The whole region cut off for 5 s; its secondary's heartbeats arrive first.
+        h.heard_at("s1", 150, at(5000));
+        h.heard_at("s1", 150, at(5200));
+        assert!(
+            h.due(&t, since, at(5300)).is_empty(),
+            "the secondary has not been heard for a timeout yet"
+        );
+        h.heard_at("p", 160, at(5350));
+        for ms in (5400..=7000).step_by(200) {
+            h.heard_at("p", 160, at(ms));
+            h.heard_at("s1", 160, at(ms));
+        }
+        assert!(
+            h.due(&t, since, at(7100)).is_empty(),
+            "the primary is heard"
+        );
+        // Had the primary stayed silent, the secondary heard for a timeout replaces it.
+        let t2 = topology();
+        let h2 = Health::new(Duration::from_millis(1000));
+        h2.heard_at("p", 100, at(0));
+        for ms in (5000..=6000).step_by(200) {
+            h2.heard_at("s1", 150, at(ms));
+        }
+        assert_eq!(h2.due(&t2, since, at(6050)).len(), 1);
+    }
+
+    #[test]
     fn after_a_stall_a_coordinator_distrusts_itself_for_a_while() {
         let h = Health::new(Duration::from_millis(1000));
         let t0 = Instant::now();
@@ -311,6 +364,7 @@ mod tests {
         h.heard_at("s1", 1, before);
         let since = before + Duration::from_millis(5000);
         let at = |ms| since + Duration::from_millis(ms);
+        h.heard_at("s1", 1, at(1000));
         h.heard_at("s1", 1, at(1800));
         assert!(h.due(&t, since, at(1900)).is_empty());
         assert_eq!(h.due(&t, since, at(2001)).len(), 1);

@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A base port whose whole plan (nodes +0.., sync +100.., metrics +200.., coordinator +300,
-/// Sentinel +301) is free right now.
-fn free_base(nodes: u16) -> u16 {
+/// A base port whose whole plan (nodes +0.., sync +100.., metrics +200.., coordinators +300,
+/// +302, ..., their Sentinel ports one above) is free right now.
+fn free_base(nodes: u16, coordinators: u16) -> u16 {
     let seed = std::process::id() as u64
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -24,7 +24,7 @@ fn free_base(nodes: u16) -> u16 {
         .find(|&base| {
             let ports = (0..nodes)
                 .flat_map(|n| [base + n, base + 100 + n, base + 200 + n])
-                .chain([base + 300, base + 301]);
+                .chain((0..2 * coordinators).map(|k| base + 300 + k));
             ports
                 .into_iter()
                 .all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
@@ -57,7 +57,7 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
         node_bin.display()
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = free_base(6);
+    let base = free_base(6, 1);
     let mut demo = Command::new(gdcctl)
         .args(["demo", "--no-build"])
         .arg("--dir")
@@ -308,4 +308,90 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `gdcctl demo --coordinators 3`: one Raft cluster of three members; with one of them
+/// killed (kill -9), the others still lead, and the region's primary takes writes
+/// throughout; SIGINT stops every process.
+#[test]
+fn demo_with_three_coordinators_survives_one_killed() {
+    let gdcctl = Path::new(env!("CARGO_BIN_EXE_gdcctl"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = free_base(1, 3);
+    let mut demo = Command::new(gdcctl)
+        .args(["demo", "--no-build", "--regions", "1", "--secondaries", "0"])
+        .args(["--coordinators", "3", "--base-port", &base.to_string()])
+        .arg("--dir")
+        .arg(dir.path())
+        .env_remove("GDC_CLUSTER_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gdcctl demo");
+    let mut guard = StopOnDrop(demo.id() as i32);
+    let endpoints_path = dir.path().join("endpoints.json");
+    let endpoints: serde_json::Value = wait_for("endpoints.json", Duration::from_secs(120), || {
+        if let Ok(Some(status)) = demo.try_wait() {
+            panic!("the demo ended early ({status})");
+        }
+        serde_json::from_str(&std::fs::read_to_string(&endpoints_path).ok()?).ok()
+    });
+    let addr = |n: u16| format!("127.0.0.1:{}", base + n);
+    assert_eq!(
+        endpoints["coordinators"],
+        serde_json::json!([addr(300), addr(302), addr(304)])
+    );
+    let pids: Vec<u64> = endpoints["coordinator_pids"]
+        .as_array()
+        .expect("coordinator_pids")
+        .iter()
+        .filter_map(|p| p.as_u64())
+        .collect();
+    assert_eq!(pids.len(), 3);
+    let members = || -> Option<serde_json::Value> {
+        let out = Command::new(gdcctl)
+            .args([
+                "--coordinator",
+                &format!("{},{},{}", addr(300), addr(302), addr(304)),
+            ])
+            .args(["--token", "gdc-demo-token", "--json", "member", "list"])
+            .output()
+            .ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    };
+    let leader = wait_for("a leader", Duration::from_secs(30), || {
+        members()?["leader"].as_u64().filter(|&l| l > 0)
+    });
+    kill(
+        Pid::from_raw(pids[leader as usize - 1] as i32),
+        Signal::SIGKILL,
+    )
+    .expect("kill -9");
+    let mut c = try_connect(base).expect("r1's primary");
+    for n in 1..=50i64 {
+        let v: i64 = redis::cmd("INCR").arg("n").query(&mut c).expect("a write");
+        assert_eq!(v, n);
+    }
+    wait_for("another leader", Duration::from_secs(30), || {
+        members()?["leader"]
+            .as_u64()
+            .filter(|&l| l > 0 && l != leader)
+    });
+    kill(Pid::from_raw(demo.id() as i32), Signal::SIGINT).expect("SIGINT");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = demo.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the demo did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    guard.0 = 0;
+    assert!(status.success(), "{status}");
+    for pid in pids
+        .iter()
+        .chain(endpoints["nodes"][0]["pid"].as_u64().as_ref())
+    {
+        assert!(!alive(*pid as u32), "process {pid} outlived the demo");
+    }
 }

@@ -87,6 +87,15 @@ impl Node {
                 .load(Ordering::Relaxed)
                 .to_string()),
         );
+        metric(
+            "gdc_coordinators_out_of_reach_ms",
+            "gauge",
+            "How long a coordinated node has had no answer from the coordinators (0: in reach). Writes do not wait on them.",
+            &one(shared
+                .sync
+                .out_of_reach_ms(crate::store::now_ms())
+                .to_string()),
+        );
         let mut stats: Vec<_> = store.command_stats.iter().collect();
         stats.sort_by_key(|(name, _)| **name);
         let per = |f: &dyn Fn(&CommandStat) -> String| -> Vec<(String, String)> {
