@@ -94,8 +94,8 @@ enum Command {
         #[arg(long, env = "GDC_REQUIREPASS", hide_env_values = true)]
         password: Option<String>,
     },
-    /// Run a whole gdc on this machine: a coordinator and N regions (a primary and M
-    /// secondaries each) as child processes on 127.0.0.1, until Ctrl-C.
+    /// Run a whole gdc on this machine: a coordinator (or 3 or 5) and N regions (a primary
+    /// and M secondaries each) as child processes on 127.0.0.1, until Ctrl-C.
     Demo {
         #[arg(long, default_value_t = 3)]
         regions: usize,
@@ -110,7 +110,7 @@ enum Command {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
         /// Nodes' client ports count up from here; sync ports are +100, metrics +200, the
-        /// coordinator +300 and its Sentinel port +301.
+        /// coordinators +300, +302, ... and their Sentinel ports one above.
         #[arg(long, default_value_t = 7001)]
         base_port: u16,
         #[arg(long, default_value = "demo")]
