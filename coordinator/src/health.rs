@@ -138,17 +138,22 @@ impl Health {
                 // yet: its calls may still be timing out at the old leader, so it gets the
                 // timeout twice over to find this one (a change of leader alone must not
                 // fail primaries over).
-                let silent = match seen.get(primary).filter(|s| s.at >= since) {
-                    Some(s) => now.duration_since(s.at) >= self.timeout,
+                let last = seen.get(primary).filter(|s| s.at >= since).map(|s| s.at);
+                let silent = match last {
+                    Some(at) => now.duration_since(at) >= self.timeout,
                     None => now.duration_since(since) >= self.timeout * 2,
                 };
                 if !silent {
                     continue;
                 }
+                // A secondary that went quiet with its primary (the whole region cut off at
+                // once) is no witness of the primary's death: it must have been heard well
+                // after the primary's last heartbeat.
+                let outlived = |s: &Seen| last.is_none_or(|at| s.at >= at + self.timeout / 2);
                 let best = child
                     .secondaries
                     .iter()
-                    .filter_map(|s| recent(s).map(|seen| (seen.applied_ops, s)))
+                    .filter_map(|s| recent(s).filter(outlived).map(|seen| (seen.applied_ops, s)))
                     // Most applied; on a tie, the lowest address (the same choice every time).
                     .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)));
                 if let Some((_, node)) = best {
@@ -288,6 +293,24 @@ mod tests {
         // On a tie, the lowest address.
         h.heard_at("s2", 99, at(900));
         assert_eq!(h.due(&t, since, at(1100)), [promote("s1")]);
+    }
+
+    #[test]
+    fn a_region_cut_off_all_at_once_is_not_failed_over() {
+        let t = topology();
+        let h = Health::new(Duration::from_millis(1000));
+        let since = Instant::now();
+        let at = |ms| since + Duration::from_millis(ms);
+        for ms in (0..=1000).step_by(200) {
+            h.heard_at("p", 100, at(ms));
+            h.heard_at("s1", 100, at(ms + 50));
+        }
+        // The primary's last heartbeat at 1000 ms, its secondary's at 1050 ms: at 2010 ms
+        // the primary is past the timeout while the secondary is not yet.
+        assert!(h.due(&t, since, at(2010)).is_empty());
+        // A secondary that went on beating after its primary stopped is a witness.
+        h.heard_at("s1", 100, at(1800));
+        assert_eq!(h.due(&t, since, at(2010)).len(), 1);
     }
 
     #[test]

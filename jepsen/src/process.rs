@@ -85,7 +85,8 @@ pub struct Server {
 
 impl Server {
     /// Run `program` with `args` (which make it listen on `port`, output discarded) and
-    /// wait until it answers PING. An error if it cannot be started.
+    /// wait until it answers PING. An error if it cannot be started, exits first, or does
+    /// not answer within a minute.
     pub fn start(program: &Path, args: &[String], port: u16) -> io::Result<Server> {
         Server::start_logged(program, args, port, None)
     }
@@ -112,9 +113,28 @@ impl Server {
             .stdout(out)
             .stderr(err)
             .spawn()?;
-        let server = Server { child, port };
-        drop(connect(port));
-        Ok(server)
+        let mut server = Server { child, port };
+        // Dropped on an error: the process is killed.
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if try_connect(port).is_some() {
+                return Ok(server);
+            }
+            // A process that cannot start (its port taken, a bad flag) is reported at once.
+            if let Some(status) = server.child.try_wait()? {
+                return Err(io::Error::other(format!(
+                    "{} exited before it answered PING on port {port}: {status}",
+                    program.display()
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("nothing answers PING on port {port}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn pid(&self) -> u32 {

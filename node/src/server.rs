@@ -586,7 +586,9 @@ impl Node {
                 0
             } else {
                 let grace = self.shared().config.expire_grace_ms;
-                store.remove_expired(now_ms(), grace, EXPIRED_PER_CYCLE_MAX)
+                let now = now_ms();
+                let caught_up = self.shared().sync.caught_up_until_ms().unwrap_or(now);
+                store.remove_expired(now, caught_up, grace, EXPIRED_PER_CYCLE_MAX)
             };
             if removed > 0 || crate::testing::ack_before_write() {
                 debug!(removed, "removed expired keys");

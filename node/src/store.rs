@@ -431,11 +431,19 @@ impl Store {
     }
 
     /// Remove up to `limit` keys whose expiry passed `grace_ms` ago or more (observed-remove
-    /// deletes, logged like any write). Returns how many were removed. The grace applies
-    /// only with peers (see `expire-grace-ms`): without them nothing is on its way.
-    pub fn remove_expired(&mut self, now: u64, grace_ms: u64, limit: usize) -> usize {
+    /// deletes, logged like any write), and lies that far before `caught_up_ms`, until when
+    /// every peer is known to have delivered all it had. Returns how many were removed. The
+    /// grace applies only with peers (see `expire-grace-ms`): without them nothing is on its
+    /// way.
+    pub fn remove_expired(
+        &mut self,
+        now: u64,
+        caught_up_ms: u64,
+        grace_ms: u64,
+        limit: usize,
+    ) -> usize {
         let due_by = match self.stable {
-            Some(_) => now.saturating_sub(grace_ms),
+            Some(_) => now.min(caught_up_ms).saturating_sub(grace_ms),
             None => now,
         };
         let mut removed = 0;

@@ -1370,6 +1370,60 @@ fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
     }
 }
 
+/// The same, with the cut lasting well past the expiry *and* the grace (a WAN partition
+/// longer than `expire-grace-ms`, 200 ms here): b holds the removal of k back while its
+/// channel from a has not caught up since before the expiry, so the PERSIST made at a
+/// still wins once the cut heals (found by gdc-jepsen's TTL workload under the wan nemesis).
+#[test]
+fn a_persist_held_up_by_a_cut_longer_than_the_grace_still_keeps_the_key() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (la, addr_a) = sync_listener();
+    let (lb, addr_b) = sync_listener();
+    let link = Proxy::start(addr_a).expect("proxy");
+    let a = TestNode::start_synced(dirs[0].path(), la, |c| {
+        c.region = "a".into();
+        c.peers = vec![peer("b", addr_b)];
+    });
+    let b = TestNode::start_synced(dirs[1].path(), lb, |c| {
+        c.region = "b".into();
+        c.peers = vec![peer("a", link.addr())];
+        c.expire_grace_ms = 200;
+    });
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .arg("PX")
+        .arg(1000)
+        .query(&mut ca)
+        .expect("SET");
+    wait_for("b to have k", CONVERGE, || {
+        (get(&mut cb, "k").as_deref() == Some("v")).then_some(())
+    });
+    link.cut();
+    let persisted: i64 = redis::cmd("PERSIST")
+        .arg("k")
+        .query(&mut ca)
+        .expect("PERSIST");
+    assert_eq!(persisted, 1);
+    wait_for("k to expire at b", CONVERGE, || {
+        get(&mut cb, "k").is_none().then_some(())
+    });
+    // The cut goes on for 1.5 s past the expiry: seven times the grace, fifteen of b's
+    // expiry cycles. Without the hold, b deletes k here.
+    std::thread::sleep(Duration::from_millis(1500));
+    link.heal();
+    let nodes = [a, b];
+    wait_converged(&nodes);
+    for c in [&mut ca, &mut cb] {
+        assert_eq!(get(c, "k").as_deref(), Some("v"));
+        let ttl: i64 = redis::cmd("PTTL").arg("k").query(c).expect("PTTL");
+        assert_eq!(ttl, -1, "persisted everywhere");
+    }
+}
+
 #[test]
 fn a_stalled_link_shows_as_lag_before_it_is_cut() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();

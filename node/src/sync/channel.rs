@@ -314,6 +314,9 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
             c.last_hlc = c.last_hlc.max(done.last_hlc);
             c.peer_applied = theirs;
             c.ops_behind = behind;
+            if behind == 0 {
+                c.caught_up_ms = now_ms();
+            }
             c.last_error = None;
             if c.state != ChannelState::Paused {
                 c.state = if behind == 0 {

@@ -71,6 +71,10 @@ pub struct ChannelStatus {
     /// Unix ms of the last batch from the peer (its heartbeats included), or of when the
     /// channel was opened or resumed, if later: silence is counted from then.
     pub last_heard_ms: u64,
+    /// Unix ms of the last batch after which this node had everything the peer had
+    /// applied when it sent it (0: not yet): every op the peer made before then is here.
+    /// Expired keys wait for it (see [`SyncState::caught_up_until_ms`]).
+    pub caught_up_ms: u64,
     /// Times the channel was (re)established.
     pub connects: u64,
     /// Full syncs received from the peer.
@@ -109,6 +113,7 @@ impl ChannelStatus {
             last_hlc: Hlc::ZERO,
             ops_behind: 0,
             last_heard_ms: crate::store::now_ms(),
+            caught_up_ms: 0,
             connects: 0,
             full_syncs: 0,
             anti_entropy_rounds: 0,
@@ -325,6 +330,16 @@ impl SyncState {
 
     pub fn set_role(&self, role: Role) {
         self.role.store(role as u8, Ordering::Relaxed);
+    }
+
+    /// Unix ms until which every inbound channel's peer is known to have delivered all it
+    /// had (the oldest [`ChannelStatus::caught_up_ms`]); `None` without inbound channels. A
+    /// key that expired before this (less the expire grace) can be removed: no PERSIST or
+    /// EXPIRE made before its expiry can still be on its way. A channel that is cut, paused
+    /// or not yet caught up holds removals back, so a region cut off for longer than the
+    /// grace does not delete keys under writes it has not received.
+    pub fn caught_up_until_ms(&self) -> Option<u64> {
+        self.inbound().values().map(|c| c.caught_up_ms).min()
     }
 
     /// Whether the coordinators answered this node's heartbeat lately (as of `now_ms`): a
