@@ -848,19 +848,28 @@ fn a_leader_cut_off_from_its_quorum_costs_its_primary_no_writes() {
     drop(servers);
 }
 
+/// One coordinator, with instance shop and its region eu: its directories (kept while the
+/// test runs), its ports and its process.
+fn one_coordinator_with_shop() -> (Vec<tempfile::TempDir>, Member, Server) {
+    let (dirs, mut members) = members(1);
+    let m = members.remove(0);
+    let coordinator = start(&m, &format!("1={}", m.listen), dirs[0].path());
+    for args in [
+        &["instance", "create", "shop"][..],
+        &["child", "add", "shop", "eu"],
+    ] {
+        let (success, out) = gdcctl(&m.listen, args);
+        assert!(success, "gdcctl {args:?}: {out}");
+    }
+    (dirs, m, coordinator)
+}
+
 /// Writes sent to a primary for 3 s while its only coordinator is stopped (SIGSTOP) from
 /// 300 ms in: each with when it was sent (ms since the Unix epoch) and whether it was taken;
 /// and when the coordinator was stopped.
 fn writes_with_the_coordinator_stopped(more: &[&str]) -> (Vec<(u128, bool)>, u128) {
-    let (dirs, members) = members(1);
-    let m = &members[0];
-    let coordinator = start(m, &format!("1={}", m.listen), dirs[0].path());
-    let ok = |args: &[&str]| {
-        let (success, out) = gdcctl(&m.listen, args);
-        assert!(success, "gdcctl {args:?}: {out}");
-    };
-    ok(&["instance", "create", "shop"]);
-    ok(&["child", "add", "shop", "eu"]);
+    let (_dirs, m, coordinator) = one_coordinator_with_shop();
+    let m = &m;
     let data = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let flags: Vec<&str> = ["--coordinator", &m.listen, "--instance", "shop"]
@@ -942,15 +951,8 @@ fn broken_on_purpose_a_primary_refuses_writes_without_its_coordinator() {
 /// coordinator is back, it is still the primary of the same epoch.
 #[test]
 fn a_primary_restarted_while_its_coordinator_is_stopped_takes_writes_again() {
-    let (dirs, members) = members(1);
-    let m = &members[0];
-    let coordinator = start(m, &format!("1={}", m.listen), dirs[0].path());
-    let ok = |args: &[&str]| {
-        let (success, out) = gdcctl(&m.listen, args);
-        assert!(success, "gdcctl {args:?}: {out}");
-    };
-    ok(&["instance", "create", "shop"]);
-    ok(&["child", "add", "shop", "eu"]);
+    let (_dirs, m, coordinator) = one_coordinator_with_shop();
+    let m = &m;
     let data = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let flags = ["--coordinator", m.listen.as_str(), "--instance", "shop"];

@@ -43,6 +43,21 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// SIGINT to the demo, and its exit status once it has stopped (within a minute).
+fn interrupt(demo: &mut std::process::Child, guard: &mut StopOnDrop) -> std::process::ExitStatus {
+    kill(Pid::from_raw(demo.id() as i32), Signal::SIGINT).expect("SIGINT");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = demo.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the demo did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    guard.0 = 0;
+    status
+}
+
 fn alive(pid: u32) -> bool {
     kill(Pid::from_raw(pid as i32), None).is_ok()
 }
@@ -266,16 +281,7 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
     drop((r1, r2, secondary, sentinel));
 
     // SIGINT: gdcctl stops every process it started and ends cleanly.
-    kill(Pid::from_raw(demo.id() as i32), Signal::SIGINT).expect("SIGINT");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = demo.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the demo did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    guard.0 = 0;
+    let status = interrupt(&mut demo, &mut guard);
     let out = demo.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -377,16 +383,7 @@ fn demo_with_three_coordinators_survives_one_killed() {
             .as_u64()
             .filter(|&l| l > 0 && l != leader)
     });
-    kill(Pid::from_raw(demo.id() as i32), Signal::SIGINT).expect("SIGINT");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = demo.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the demo did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    guard.0 = 0;
+    let status = interrupt(&mut demo, &mut guard);
     assert!(status.success(), "{status}");
     for pid in pids
         .iter()

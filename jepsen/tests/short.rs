@@ -61,6 +61,15 @@ fn run_one(
     (outcome, out)
 }
 
+/// The stored run in `dir`, judged again (`gdc-jepsen check`), is found invalid with the
+/// same anomalies and counts as `outcome`.
+fn judged_again_the_same(outcome: &Outcome, dir: &Path) {
+    let again = gdc_jepsen::run::recheck(dir).expect("recheck");
+    assert!(again.rechecked && !again.valid, "{}", summary(&again));
+    assert_eq!(again.verdict.anomalies, outcome.verdict.anomalies);
+    assert_eq!(again.verdict.stats, outcome.verdict.stats);
+}
+
 /// Run the `i`th pair of the short matrix; it must be valid.
 fn short(i: usize) -> Outcome {
     let (w, n) = SHORT[i];
@@ -165,10 +174,7 @@ fn the_suite_catches_nodes_that_acknowledge_writes_before_writing_them() {
         "{}",
         summary(&outcome)
     );
-    let again = gdc_jepsen::run::recheck(out.path()).expect("recheck");
-    assert!(again.rechecked && !again.valid, "{}", summary(&again));
-    assert_eq!(again.verdict.anomalies, outcome.verdict.anomalies);
-    assert_eq!(again.verdict.stats, outcome.verdict.stats);
+    judged_again_the_same(&outcome, out.path());
 }
 
 /// A cut this long leaves a region that refuses writes a failover timeout into it without
@@ -211,8 +217,5 @@ fn the_suite_catches_regions_that_stop_taking_writes_without_the_coordinators() 
         "{}",
         summary(&outcome)
     );
-    let again = gdc_jepsen::run::recheck(out.path()).expect("recheck");
-    assert!(again.rechecked && !again.valid, "{}", summary(&again));
-    assert_eq!(again.verdict.anomalies, outcome.verdict.anomalies);
-    assert_eq!(again.verdict.stats, outcome.verdict.stats);
+    judged_again_the_same(&outcome, out.path());
 }

@@ -1316,12 +1316,13 @@ fn gdc_debug_is_refused_unless_enabled() {
     assert_eq!(got, vec!["enable-debug-command", "no"]);
 }
 
-/// A PERSIST made just before a key's expiry, still on its way to another region when the
-/// expiry passes there, must win (SEMANTICS.md: PERSIST wins over the expiry it removed).
-/// The other region must not delete the key at its expiry: that delete would reach the
-/// origin and remove the key everywhere (found by gdc-jepsen's TTL workload).
-#[test]
-fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
+/// A PERSIST made at a while b's link from a is cut, `past_expiry` before the cut heals
+/// (b's grace `grace_ms`, the key's TTL `px_ms`): it must win everywhere once healed.
+fn a_persist_made_during_a_cut_keeps_the_key(
+    px_ms: u64,
+    grace_ms: Option<u64>,
+    past_expiry: Duration,
+) {
     let dirs: Vec<_> = (0..2)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
@@ -1336,13 +1337,16 @@ fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
     let b = TestNode::start_synced(dirs[1].path(), lb, |c| {
         c.region = "b".into();
         c.peers = vec![peer("a", link.addr())];
+        if let Some(ms) = grace_ms {
+            c.expire_grace_ms = ms;
+        }
     });
     let (mut ca, mut cb) = (a.client(), b.client());
     let _: () = redis::cmd("SET")
         .arg("k")
         .arg("v")
         .arg("PX")
-        .arg(1500)
+        .arg(px_ms)
         .query(&mut ca)
         .expect("SET");
     wait_for("b to have k", CONVERGE, || {
@@ -1357,9 +1361,8 @@ fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
     wait_for("k to expire at b", CONVERGE, || {
         get(&mut cb, "k").is_none().then_some(())
     });
-    // The cut goes on past the expiry for five of b's expiry cycles (every 100 ms), well
-    // within expire-grace-ms (5 s): without the grace, b deletes k here.
-    std::thread::sleep(Duration::from_millis(500));
+    // The cut's length past the expiry (not a wait for a condition).
+    std::thread::sleep(past_expiry);
     link.heal();
     let nodes = [a, b];
     wait_converged(&nodes);
@@ -1370,58 +1373,25 @@ fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
     }
 }
 
+/// A PERSIST made just before a key's expiry, still on its way to another region when the
+/// expiry passes there, must win (SEMANTICS.md: PERSIST wins over the expiry it removed).
+/// The other region must not delete the key at its expiry: that delete would reach the
+/// origin and remove the key everywhere (found by gdc-jepsen's TTL workload). The cut goes
+/// on past the expiry for five of b's expiry cycles (every 100 ms), well within
+/// expire-grace-ms (5 s): without the grace, b deletes k then.
+#[test]
+fn a_persist_on_its_way_when_the_expiry_passes_elsewhere_keeps_the_key() {
+    a_persist_made_during_a_cut_keeps_the_key(1500, None, Duration::from_millis(500));
+}
+
 /// The same, with the cut lasting well past the expiry *and* the grace (a WAN partition
-/// longer than `expire-grace-ms`, 200 ms here): b holds the removal of k back while its
-/// channel from a has not caught up since before the expiry, so the PERSIST made at a
-/// still wins once the cut heals (found by gdc-jepsen's TTL workload under the wan nemesis).
+/// longer than `expire-grace-ms`, 200 ms here; 1.5 s, fifteen expiry cycles): b holds the
+/// removal of k back while its channel from a has not caught up since before the expiry,
+/// so the PERSIST made at a still wins once the cut heals (found by gdc-jepsen's TTL
+/// workload under the wan nemesis).
 #[test]
 fn a_persist_held_up_by_a_cut_longer_than_the_grace_still_keeps_the_key() {
-    let dirs: Vec<_> = (0..2)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    let (la, addr_a) = sync_listener();
-    let (lb, addr_b) = sync_listener();
-    let link = Proxy::start(addr_a).expect("proxy");
-    let a = TestNode::start_synced(dirs[0].path(), la, |c| {
-        c.region = "a".into();
-        c.peers = vec![peer("b", addr_b)];
-    });
-    let b = TestNode::start_synced(dirs[1].path(), lb, |c| {
-        c.region = "b".into();
-        c.peers = vec![peer("a", link.addr())];
-        c.expire_grace_ms = 200;
-    });
-    let (mut ca, mut cb) = (a.client(), b.client());
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .arg("PX")
-        .arg(1000)
-        .query(&mut ca)
-        .expect("SET");
-    wait_for("b to have k", CONVERGE, || {
-        (get(&mut cb, "k").as_deref() == Some("v")).then_some(())
-    });
-    link.cut();
-    let persisted: i64 = redis::cmd("PERSIST")
-        .arg("k")
-        .query(&mut ca)
-        .expect("PERSIST");
-    assert_eq!(persisted, 1);
-    wait_for("k to expire at b", CONVERGE, || {
-        get(&mut cb, "k").is_none().then_some(())
-    });
-    // The cut goes on for 1.5 s past the expiry: seven times the grace, fifteen of b's
-    // expiry cycles. Without the hold, b deletes k here.
-    std::thread::sleep(Duration::from_millis(1500));
-    link.heal();
-    let nodes = [a, b];
-    wait_converged(&nodes);
-    for c in [&mut ca, &mut cb] {
-        assert_eq!(get(c, "k").as_deref(), Some("v"));
-        let ttl: i64 = redis::cmd("PTTL").arg("k").query(c).expect("PTTL");
-        assert_eq!(ttl, -1, "persisted everywhere");
-    }
+    a_persist_made_during_a_cut_keeps_the_key(1000, Some(200), Duration::from_millis(1500));
 }
 
 #[test]
