@@ -157,6 +157,18 @@ impl Health {
                     // Most applied; on a tie, the lowest address (the same choice every time).
                     .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(a.1)));
                 if let Some((_, node)) = best {
+                    // What the decision rested on, for whoever reads why a region failed
+                    // over (the figures the heartbeats gave, in ms before now).
+                    let ago = |at: Instant| now.saturating_duration_since(at).as_millis() as u64;
+                    let candidate = seen.get(node.as_str());
+                    info!(
+                        %instance, %region, primary = %primary, %node,
+                        primary_heard_ms_ago = last.map(ago),
+                        node_heard_ms_ago = candidate.map(|s| ago(s.at)),
+                        node_heard_since_ms_ago = candidate.map(|s| ago(s.since)),
+                        leading_ms = ago(since),
+                        "a primary to fail over"
+                    );
                     out.push(Change::Promote {
                         instance: instance.clone(),
                         region: region.clone(),
