@@ -1,7 +1,8 @@
 //! `gdcctl demo`: a whole gdc on this machine for trying it out. One coordinator (or a
-//! cluster of 3 or 5) and N regions (a primary and M secondaries each) run as child processes on 127.0.0.1; the
-//! instance and its full-mesh channels are created; every endpoint is printed and written to
-//! `DIR/endpoints.json`; Ctrl-C (or SIGTERM) stops everything.
+//! cluster of 3 or 5) and N regions (a primary and M secondaries each) run as child
+//! processes on 127.0.0.1 ([`process`]); the instance and its full-mesh channels are
+//! created; every endpoint is printed and written to `DIR/endpoints.json`; Ctrl-C (or
+//! SIGTERM) stops everything.
 //!
 //! The processes are the `gdc-node` and `gdc-coordinator` binaries beside `gdcctl`. Run
 //! through `cargo run`, the demo first builds them with the same profile (cargo only builds
@@ -10,11 +11,10 @@
 
 use crate::client::AdminClient;
 use crate::topology::Change;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use std::fs::File;
+
+mod process;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -62,6 +62,9 @@ impl Ports {
     fn coordinator(self, m: usize) -> u16 {
         self.base + 300 + 2 * m as u16
     }
+    fn coordinator_addr(self, m: usize) -> String {
+        format!("127.0.0.1:{}", self.coordinator(m))
+    }
     fn sentinel(self, m: usize) -> u16 {
         self.coordinator(m) + 1
     }
@@ -76,9 +79,7 @@ impl Ports {
 
 /// How long one process may take to come up (a debug build's first start is slow).
 const START_DEADLINE: Duration = Duration::from_secs(60);
-/// How long a process is given to stop after SIGTERM before it is killed.
-const STOP_DEADLINE: Duration = Duration::from_secs(15);
-const POLL: Duration = Duration::from_millis(50);
+use process::{POLL, Proc, stop_all};
 
 /// One node of the demo, as endpoints.json lists it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -90,99 +91,6 @@ struct NodeEntry {
     metrics: String,
     pid: u32,
     log: PathBuf,
-}
-
-/// A child process with a name for messages; SIGKILLed if still running when dropped (an
-/// error or panic part-way must not leave processes behind).
-#[derive(Debug)]
-struct Proc {
-    name: String,
-    child: Child,
-    log: PathBuf,
-    exited: Option<ExitStatus>,
-}
-
-impl Proc {
-    fn spawn(name: String, program: &Path, args: &[String], log: PathBuf) -> Result<Proc, String> {
-        let out =
-            File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
-        Ok(Proc {
-            name,
-            child,
-            log,
-            exited: None,
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Its exit status the first time it is seen to have ended.
-    fn newly_exited(&mut self) -> Option<ExitStatus> {
-        if self.exited.is_some() {
-            return None;
-        }
-        self.exited = self.child.try_wait().ok().flatten();
-        self.exited
-    }
-
-    /// `Err` with the end of its log if it has ended: for failures while starting.
-    fn check_running(&mut self) -> Result<(), String> {
-        match self.child.try_wait() {
-            Ok(Some(status)) => Err(format!(
-                "{} exited ({status}) while starting; the end of {}:\n{}",
-                self.name,
-                self.log.display(),
-                log_tail(&self.log)
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    fn terminate(&mut self) {
-        if self.exited.is_none() && matches!(self.child.try_wait(), Ok(None)) {
-            let _ = kill(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
-        }
-    }
-
-    /// Wait until it has ended; SIGKILL at the deadline. `true` if it stopped by itself.
-    fn reap(&mut self, deadline: Instant) -> bool {
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) | Err(_) => return true,
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return false;
-                }
-                Ok(None) => std::thread::sleep(POLL),
-            }
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
 /// Run the demo until Ctrl-C or SIGTERM.
@@ -279,19 +187,6 @@ pub fn run(o: Options) -> Result<(), String> {
     result
 }
 
-/// SIGTERM to every one, then wait for them all, with one deadline; SIGKILL at it.
-fn stop_all(procs: &mut [Proc]) {
-    for p in procs.iter_mut() {
-        p.terminate();
-    }
-    let deadline = Instant::now() + STOP_DEADLINE;
-    for p in procs.iter_mut() {
-        if !p.reap(deadline) {
-            eprintln!("{} did not stop within {STOP_DEADLINE:?}; killed", p.name);
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 fn start_and_serve(
     o: &Options,
@@ -312,7 +207,7 @@ fn start_and_serve(
     };
     let topology = start_coordinators(o, ports, dir, coordinator_bin, runtime, &stopped, procs)?;
     let coordinator_addrs: Vec<String> = (0..o.coordinators)
-        .map(|m| format!("127.0.0.1:{}", ports.coordinator(m)))
+        .map(|m| ports.coordinator_addr(m))
         .collect();
     let coordinator_addr = coordinator_addrs.join(",");
     let coordinator_pids: Vec<u32> = procs.iter().map(Proc::pid).collect();
@@ -484,7 +379,7 @@ fn start_coordinators(
     stopped: &dyn Fn() -> Result<(), String>,
     procs: &mut Vec<Proc>,
 ) -> Result<crate::topology::Topology, String> {
-    let addr = |m: usize| format!("127.0.0.1:{}", ports.coordinator(m));
+    let addr = |m: usize| ports.coordinator_addr(m);
     let initial_cluster = (0..o.coordinators)
         .map(|m| format!("{}={}", m + 1, addr(m)))
         .collect::<Vec<_>>()

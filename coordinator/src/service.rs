@@ -359,7 +359,7 @@ impl Coordinator for AdminService {
         let r = req.into_inner();
         self.health.heard(&r.addr, r.applied_ops);
         Ok(Response::new(HeartbeatReply {
-            lease_ms: self.health.timeout.as_millis() as u64,
+            contact_ms: self.health.timeout.as_millis() as u64,
         }))
     }
 

@@ -1047,3 +1047,49 @@ fn a_member_that_stops_answering_costs_primaries_no_contact() {
         out_of_reach.first()
     );
 }
+
+/// A primary fenced for a switchover that its coordinator cannot finish (stopped) lifts
+/// the fence itself once it has heard nothing from it for 10 s, so the region takes writes
+/// again; not sooner; and the coordinator, back, fences it again (its switchover stands).
+#[test]
+fn a_fenced_primary_left_alone_by_its_coordinator_takes_writes_again() {
+    let (_dirs, m, coordinator) = one_coordinator_with_shop();
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let flags = ["--coordinator", m.listen.as_str(), "--instance", "shop"];
+    let node = node_process(data.path(), "eu", port, &flags);
+    let mut c = node.client();
+    is_role(&mut c, "primary", 1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let admin = AdminClient::new(vec![m.listen.clone()], TOKEN).expect("client");
+    let fence = Change::Fence {
+        instance: "shop".into(),
+        region: "eu".into(),
+        epoch: 1,
+        token: 7,
+        for_ms: 600_000,
+    };
+    rt.block_on(admin.change(&fence)).expect("fence");
+    let set = |c: &mut redis::Connection| redis::cmd("SET").arg("k").arg("v").query::<()>(c);
+    let refused = wait_for("the fence", Duration::from_secs(10), || set(&mut c).err());
+    assert_eq!(refused.code(), Some("READONLY"), "{refused}");
+    coordinator.pause(true);
+    // 5 s alone is not enough (the leader may still finish the switchover meanwhile)...
+    let stopped = Instant::now();
+    while stopped.elapsed() < Duration::from_secs(5) {
+        let e = set(&mut c).expect_err("still fenced");
+        assert_eq!(e.code(), Some("READONLY"), "{e}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // ...10 s is.
+    wait_for("writes again", Duration::from_secs(20), || set(&mut c).ok());
+    coordinator.pause(false);
+    wait_for(
+        "fenced again by the coordinator",
+        Duration::from_secs(20),
+        || set(&mut c).err().filter(|e| e.code() == Some("READONLY")),
+    );
+}

@@ -43,6 +43,41 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// `gdcctl demo --no-build` with its data in `dir`, ports from `base` and `more` flags; the
+/// process, a guard that stops it should the test fail, and its endpoints.json once written.
+fn start_demo(
+    dir: &Path,
+    base: u16,
+    more: &[&str],
+) -> (std::process::Child, StopOnDrop, serde_json::Value) {
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_gdcctl"))
+        .args(["demo", "--no-build"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--base-port", &base.to_string()])
+        .args(more)
+        .env_remove("GDC_CLUSTER_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gdcctl demo");
+    // Should an assertion fail, gdcctl is asked to stop its processes all the same.
+    let guard = StopOnDrop(demo.id() as i32);
+    let endpoints_path = dir.join("endpoints.json");
+    let endpoints = wait_for("endpoints.json", Duration::from_secs(120), || {
+        if let Ok(Some(status)) = demo.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = demo.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!("the demo ended early ({status}): {err}");
+        }
+        let text = std::fs::read_to_string(&endpoints_path).ok()?;
+        serde_json::from_str(&text).ok()
+    });
+    (demo, guard, endpoints)
+}
+
 /// SIGINT to the demo, and its exit status once it has stopped (within a minute).
 fn interrupt(demo: &mut std::process::Child, guard: &mut StopOnDrop) -> std::process::ExitStatus {
     kill(Pid::from_raw(demo.id() as i32), Signal::SIGINT).expect("SIGINT");
@@ -73,31 +108,7 @@ fn demo_serves_every_region_fails_over_and_stops_on_sigint() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let base = free_base(6, 1);
-    let mut demo = Command::new(gdcctl)
-        .args(["demo", "--no-build"])
-        .arg("--dir")
-        .arg(dir.path())
-        .args(["--base-port", &base.to_string()])
-        .env_remove("GDC_CLUSTER_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start gdcctl demo");
-    // Should an assertion fail, gdcctl is asked to stop its processes all the same.
-    let mut guard = StopOnDrop(demo.id() as i32);
-
-    let endpoints_path = dir.path().join("endpoints.json");
-    let endpoints: serde_json::Value = wait_for("endpoints.json", Duration::from_secs(120), || {
-        if let Ok(Some(status)) = demo.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = demo.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
-            panic!("the demo ended early ({status}): {err}");
-        }
-        let text = std::fs::read_to_string(&endpoints_path).ok()?;
-        serde_json::from_str(&text).ok()
-    });
+    let (mut demo, mut guard, endpoints) = start_demo(dir.path(), base, &[]);
 
     // The layout the issue names, with this run's ports.
     assert_eq!(endpoints["sentinel"], format!("127.0.0.1:{}", base + 301));
@@ -324,24 +335,15 @@ fn demo_with_three_coordinators_survives_one_killed() {
     let gdcctl = Path::new(env!("CARGO_BIN_EXE_gdcctl"));
     let dir = tempfile::tempdir().expect("tempdir");
     let base = free_base(1, 3);
-    let mut demo = Command::new(gdcctl)
-        .args(["demo", "--no-build", "--regions", "1", "--secondaries", "0"])
-        .args(["--coordinators", "3", "--base-port", &base.to_string()])
-        .arg("--dir")
-        .arg(dir.path())
-        .env_remove("GDC_CLUSTER_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start gdcctl demo");
-    let mut guard = StopOnDrop(demo.id() as i32);
-    let endpoints_path = dir.path().join("endpoints.json");
-    let endpoints: serde_json::Value = wait_for("endpoints.json", Duration::from_secs(120), || {
-        if let Ok(Some(status)) = demo.try_wait() {
-            panic!("the demo ended early ({status})");
-        }
-        serde_json::from_str(&std::fs::read_to_string(&endpoints_path).ok()?).ok()
-    });
+    let more = [
+        "--regions",
+        "1",
+        "--secondaries",
+        "0",
+        "--coordinators",
+        "3",
+    ];
+    let (mut demo, mut guard, endpoints) = start_demo(dir.path(), base, &more);
     let addr = |n: u16| format!("127.0.0.1:{}", base + n);
     assert_eq!(
         endpoints["coordinators"],

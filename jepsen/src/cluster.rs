@@ -4,10 +4,10 @@
 //! sync port through it, by the node's test-only `--test-dial-via`), and one between each
 //! node and the coordinator. So the nemesis can cut, stall or slow any link on its own.
 
+use crate::coordinators::{change_all, coordinator_client, topology};
 use crate::process::{Server, free_port, try_connect, wait_for};
 use crate::proxy::Proxy;
-use gdc_proto::coordinator::{ChangeRequest, MembersRequest, TopologyRequest};
-use gdc_proto::leader::Coordinators;
+use gdc_proto::coordinator::MembersRequest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -464,6 +464,17 @@ impl Cluster {
             .collect()
     }
 
+    /// The links that cut region `i` off from the coordinators and from the other regions
+    /// (every coordinator link of its nodes, and every link between its nodes and theirs,
+    /// both ways); the links among its own nodes are not among them.
+    pub fn cut_off(&self, i: usize) -> Vec<&Proxy> {
+        let others: Vec<usize> = (0..self.regions.len()).filter(|&j| j != i).collect();
+        let mut links = self.links_between(&[i], &others, true);
+        let own = self.regions[i].nodes.iter().map(|&n| &self.nodes[n]);
+        links.extend(own.flat_map(|node| &node.coordinator_links));
+        links
+    }
+
     /// Let every link carry bytes again, undelayed.
     pub fn heal_all(&self) {
         for p in self.links.values() {
@@ -581,48 +592,4 @@ pub fn role(port: u16) -> Option<String> {
     info.lines()
         .find_map(|l| l.strip_prefix("gdc_role:"))
         .map(|r| r.trim().to_string())
-}
-
-/// A blocking client of the coordinators at `coordinator` (`host:port,...`): a runtime to
-/// run calls on, and
-/// the coordinators (calls go to the leader, retried a bounded number of times).
-fn coordinator_client(
-    coordinator: &str,
-) -> Result<(tokio::runtime::Runtime, Coordinators), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let addrs = coordinator.split(',').map(str::to_string).collect();
-    Ok((runtime, Coordinators::new(addrs, TOKEN)?))
-}
-
-/// The coordinators' topology (docs/coordinator.md, "Topology"), as JSON.
-pub fn topology(coordinator: &str) -> Result<serde_json::Value, String> {
-    let (runtime, coordinators) = coordinator_client(coordinator)?;
-    let reply = runtime.block_on(
-        coordinators.at_leader(Some(Duration::from_secs(10)), |mut c| async move {
-            c.topology(TopologyRequest {}).await
-        }),
-    )?;
-    serde_json::from_str(&reply.json).map_err(|e| format!("the topology: {e}"))
-}
-
-/// Commit topology changes (JSON, as docs/coordinator.md lists them), in order.
-pub fn change_all(coordinator: &str, changes: &[String]) -> Result<(), String> {
-    let (runtime, coordinators) = coordinator_client(coordinator)?;
-    for json in changes {
-        let request = gdc_proto::leader::request_id();
-        let reply = runtime.block_on(coordinators.at_leader(
-            Some(Duration::from_secs(10)),
-            |mut c| {
-                let json = json.clone();
-                async move { c.change(ChangeRequest { json, request }).await }
-            },
-        ))?;
-        if !reply.refused.is_empty() {
-            return Err(format!("{json}: {}", reply.refused));
-        }
-    }
-    Ok(())
 }

@@ -9,6 +9,7 @@
 pub mod availability;
 pub mod client;
 pub mod cluster;
+pub mod coordinators;
 pub mod history;
 pub mod matrix;
 pub mod nemesis;

@@ -454,11 +454,7 @@ fn retention(x: &mut Ctx<'_>) {
 fn wan(x: &mut Ctx<'_>) {
     let c = x.cluster;
     let i = x.region();
-    let others: Vec<usize> = (0..c.regions.len()).filter(|&j| j != i).collect();
-    let mut links = c.links_between(&[i], &others, true);
-    let own = c.regions[i].nodes.iter().map(|&n| &c.nodes[n]);
-    links.extend(own.flat_map(|node| &node.coordinator_links));
-    cut(&links);
+    cut(&c.cut_off(i));
     x.record("partition", json!({ "shape": "wan", "cut_off": x.name(i) }));
     x.nap(WAN_HOLD_MS.0, WAN_HOLD_MS.1);
     c.heal_all();

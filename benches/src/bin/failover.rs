@@ -166,7 +166,7 @@ fn trial() -> Duration {
         r#"{"op":"add-child","instance":"jepsen","region":"eu"}"#,
         r#"{"op":"add-child","instance":"jepsen","region":"us"}"#,
     ];
-    cluster::change_all(&listen, &changes.map(String::from)).expect("topology");
+    gdc_jepsen::coordinators::change_all(&listen, &changes.map(String::from)).expect("topology");
     let node = |region: &str| {
         let (port, sync) = (free_port(), free_port());
         let data = dir.path().join(format!("{region}-{port}"));

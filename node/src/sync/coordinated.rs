@@ -43,39 +43,14 @@ const RESUME_AFTER: Duration = Duration::from_secs(2);
 /// stay without writes until the coordinators return.
 const FENCE_ALONE_MS: u64 = 10_000;
 
-/// The role the last assignment gave this node.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Assigned {
-    /// No assignment yet: read-only.
-    #[default]
-    Nothing,
-    Primary,
-    Secondary,
-    /// The primary, fenced for a planned switchover: no writes.
-    Fenced,
-    /// Out of the topology.
-    Removed,
-}
-
-impl Assigned {
-    fn of(a: &Assignment) -> Assigned {
-        match a.role.as_str() {
-            "primary" => Assigned::Primary,
-            "fenced" => Assigned::Fenced,
-            "removed" => Assigned::Removed,
-            _ => Assigned::Secondary,
-        }
-    }
-}
-
 /// What decides whether this node takes writes: its last assignment (and, for a fenced
 /// primary, whether the coordinators are still there to end the fence).
 #[derive(Debug, Default)]
 struct Standing {
-    /// The last assignment taken on, and the role it gave. Locked while the role is worked
+    /// The last assignment taken on (none yet: read-only). Locked while the role is worked
     /// out and set: the heartbeat and a new assignment both settle it, and one must not
     /// undo the other with what it read before.
-    assigned: std::sync::Mutex<(Option<Assignment>, Assigned)>,
+    assigned: std::sync::Mutex<Option<Assignment>>,
 }
 
 impl Standing {
@@ -83,18 +58,17 @@ impl Standing {
     fn settle(&self, node: &Node) {
         let assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
         let sync = &node.shared().sync;
-        let primary = match assigned.1 {
-            Assigned::Primary => true,
-            Assigned::Fenced => sync.out_of_reach_ms(crate::store::now_ms()) >= FENCE_ALONE_MS,
-            _ => false,
-        };
+        let role_given = assigned.as_ref().map_or("", |a| a.role.as_str());
+        let fenced = role_given == "fenced";
+        let primary = role_given == "primary"
+            || (fenced && sync.out_of_reach_ms(crate::store::now_ms()) >= FENCE_ALONE_MS);
         let role = if primary {
             Role::Primary
         } else {
             Role::Secondary
         };
         if sync.role() != role {
-            if role == Role::Primary && assigned.1 == Assigned::Fenced {
+            if role == Role::Primary && fenced {
                 warn!(
                     "fenced, and the coordinators out of reach for too long: taking writes again"
                 );
@@ -108,7 +82,6 @@ impl Standing {
         self.assigned
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .0
             .is_some()
     }
 }
@@ -379,7 +352,7 @@ async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<St
             node.shared()
                 .sync
                 .contact_until_ms
-                .store(sent_ms + r.lease_ms, Ordering::Relaxed);
+                .store(sent_ms + r.contact_ms, Ordering::Relaxed);
         }
         standing.settle(&node);
     }
@@ -454,21 +427,20 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) -> bool {
     }
     {
         let mut assigned = standing.assigned.lock().unwrap_or_else(|p| p.into_inner());
-        let role = Assigned::of(a);
-        if sync.epoch.load(Ordering::Relaxed) != a.epoch || assigned.1 != role {
+        let before = assigned.as_ref();
+        if before.is_none_or(|b| b.role != a.role || b.epoch != a.epoch) {
             info!(role = %a.role, epoch = a.epoch, "assignment");
         }
-        // Saved when what it says changes (the leader sends it again every second).
-        let same = |b: &Assignment| Assignment {
-            index: 0,
-            ..b.clone()
-        };
-        if assigned.0.as_ref().map(same) != Some(same(a)) {
+        // Saved when what it says changes (the leader sends it again every second, and its
+        // index moves with every change to the topology).
+        if before
+            .is_none_or(|b| b.role != a.role || b.epoch != a.epoch || b.upstreams != a.upstreams)
+        {
             if let Err(e) = save_assignment(&node.shared().meta, a) {
                 warn!(error = %e, "a restart will wait for the coordinators");
             }
         }
-        *assigned = (Some(a.clone()), role);
+        *assigned = Some(a.clone());
         sync.epoch.store(a.epoch, Ordering::Relaxed);
     }
     standing.settle(node);
