@@ -39,12 +39,39 @@ pub struct Coordinators {
 }
 
 /// Where the next call starts: at the address that last served one (the leader, most
-/// likely), else at the member after the last one tried. Not at the first address every
-/// time: that may be a member that takes its timeout to fail (stopped, or cut off).
+/// likely), else at the member after the last one tried, passing over members that failed
+/// lately. Not at the first address every time: that may be a member that takes its
+/// timeout to fail (stopped, or cut off).
 #[derive(Debug, Default)]
 struct Start {
     served: Option<String>,
     next: usize,
+    /// When each address last failed to answer (cleared when it serves a call).
+    failed: std::collections::HashMap<String, std::time::Instant>,
+}
+
+/// A member that failed to answer is passed over for this long while others may answer:
+/// when the leader has a hiccup, the next call goes to a live member that names it, not to
+/// a stopped one that takes the whole timeout to fail.
+const PASS_OVER: Duration = Duration::from_secs(10);
+
+impl Start {
+    /// The next address to try in turn: the first from `next` on that has not failed
+    /// lately, else simply the one at `next`.
+    fn pick(&mut self, addrs: &[String]) -> usize {
+        let n = addrs.len();
+        let lately = |a: &String| {
+            self.failed
+                .get(a)
+                .is_some_and(|at| at.elapsed() < PASS_OVER)
+        };
+        let i = (0..n)
+            .map(|k| (self.next + k) % n)
+            .find(|&i| !lately(&addrs[i]))
+            .unwrap_or(self.next % n);
+        self.next = i + 1;
+        i
+    }
 }
 
 impl Coordinators {
@@ -119,18 +146,15 @@ impl Coordinators {
             let (addr, redirected) = match leader.take() {
                 Some(a) => (a, true),
                 None => {
-                    let i = {
-                        let mut s = start();
-                        let i = s.next % self.addrs.len();
-                        s.next = i + 1;
-                        i
-                    };
+                    let i = start().pick(&self.addrs);
                     (self.addrs[i].clone(), false)
                 }
             };
             match call(self.client(&addr, timeout)?).await {
                 Ok(reply) => {
-                    start().served = Some(addr);
+                    let mut s = start();
+                    s.failed.remove(&addr);
+                    s.served = Some(addr);
                     return Ok(reply.into_inner());
                 }
                 Err(s) if s.code() == Code::FailedPrecondition => {
@@ -161,6 +185,7 @@ impl Coordinators {
                         if s.served.as_deref() == Some(addr.as_str()) {
                             s.served = None;
                         }
+                        s.failed.insert(addr, std::time::Instant::now());
                     }
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
@@ -186,4 +211,30 @@ pub fn request_id() -> u64 {
     );
     h.write_u32(std::process::id());
     h.finish().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_pass_over_members_that_failed_lately_unless_all_did() {
+        let addrs: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let mut start = Start {
+            next: 1,
+            ..Start::default()
+        };
+        start.failed.insert("b".into(), std::time::Instant::now());
+        assert_eq!(start.pick(&addrs), 2, "b failed lately: c");
+        assert_eq!(start.pick(&addrs), 0, "then a");
+        assert_eq!(start.pick(&addrs), 2, "b still passed over");
+        let long_ago = std::time::Instant::now() - PASS_OVER;
+        start.failed.insert("b".into(), long_ago);
+        assert_eq!(start.pick(&addrs), 0);
+        assert_eq!(start.pick(&addrs), 1, "b failed long ago: tried in turn");
+        for a in &addrs {
+            start.failed.insert(a.clone(), std::time::Instant::now());
+        }
+        assert_eq!(start.pick(&addrs), 2, "all failed lately: simply the next");
+    }
 }
