@@ -574,6 +574,9 @@ pub fn start_node(bin: &Path, n: &NodeSpec<'_>) -> Result<Server, String> {
         TOKEN,
         "--appendfsync",
         "always",
+        // GDC.DEBUG STATE shows what differs when digests do (see run::divergence).
+        "--enable-debug-command",
+        "yes",
     ]);
     flags.extend(n.extra.iter().cloned());
     // Its log beside its data directory (`r1.log` for `r1/`), kept across restarts.

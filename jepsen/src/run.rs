@@ -194,6 +194,67 @@ fn settle(cluster: &Cluster, w: Workload) -> Result<(PerRegion<Value>, PerRegion
     }
 }
 
+/// What differs between the nodes whose digests differ: the database's digest buckets
+/// that differ, the keys whose digests differ in them, and each node's state of those keys
+/// (GDC.DEBUG STATE), as text for `divergence.txt`. A few of each: enough to see the kind.
+fn divergence(cluster: &Cluster) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::fmt::Write;
+    let mut conns: Vec<(String, redis::Connection)> = cluster
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.name.clone(), try_connect(n.port)?)))
+        .collect();
+    let buckets: Vec<Vec<String>> = conns
+        .iter_mut()
+        .map(|(_, c)| {
+            redis::cmd("GDC.DIGEST")
+                .arg(0)
+                .arg("BUCKETS")
+                .query(c)
+                .unwrap_or_default()
+        })
+        .collect();
+    let width = buckets.iter().map(Vec::len).max().unwrap_or(0);
+    let differ: Vec<usize> = (0..width)
+        .filter(|&b| buckets.windows(2).any(|w| w[0].get(b) != w[1].get(b)))
+        .collect();
+    let mut out = format!("digest buckets that differ: {differ:?}\n");
+    for &b in differ.iter().take(4) {
+        let per_node: Vec<BTreeMap<String, String>> = conns
+            .iter_mut()
+            .map(|(_, c)| {
+                let flat: Vec<String> = redis::cmd("GDC.DIGEST")
+                    .arg(0)
+                    .arg("KEYS")
+                    .arg(b)
+                    .query(c)
+                    .unwrap_or_default();
+                flat.chunks(2)
+                    .filter_map(|kv| Some((kv.first()?.clone(), kv.get(1)?.clone())))
+                    .collect()
+            })
+            .collect();
+        let keys: BTreeSet<&String> = per_node.iter().flat_map(|m| m.keys()).collect();
+        for key in keys
+            .into_iter()
+            .filter(|k| per_node.windows(2).any(|w| w[0].get(*k) != w[1].get(*k)))
+            .take(5)
+        {
+            let _ = writeln!(out, "bucket {b}, key {key}:");
+            for (name, c) in conns.iter_mut() {
+                let state: Option<String> = redis::cmd("GDC.DEBUG")
+                    .arg("STATE")
+                    .arg(key)
+                    .query(c)
+                    .unwrap_or_else(|e| Some(format!("({e})")));
+                let _ = writeln!(out, "  {name}: {}", state.as_deref().unwrap_or("(none)"));
+            }
+        }
+    }
+    out
+}
+
 /// How often a region had to catch up by full sync (the retention nemesis's path), over
 /// every node's inbound channels.
 fn full_syncs(cluster: &Cluster) -> i64 {
@@ -215,6 +276,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     }
     std::fs::create_dir_all(&data)
         .map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
+    let _ = std::fs::remove_file(o.out.join("divergence.txt"));
     let mut rng = Rng::new(o.seed);
     let spec = ClusterSpec {
         regions: o.regions,
@@ -265,6 +327,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         std::thread::sleep(Duration::from_millis(o.workload.quiesce_ms() + skew_ms));
     }
     let (values, digests) = settle(&cluster, o.workload)?;
+    if !all_equal(&digests) {
+        let _ = std::fs::write(o.out.join("divergence.txt"), divergence(&cluster));
+    }
     let ops = history.ops();
     let calls = history::calls(&ops);
     // Coordinator safety is judged over the primaries the coordinators recorded.

@@ -1261,6 +1261,18 @@ fn anti_entropy_repairs_a_key_changed_behind_the_binlogs_back() {
         (get(&mut cb, "k3").as_deref() == Some("damaged")).then_some(())
     });
     wait_converged(&nodes);
+    // The whole state of the repaired key, as GDC.DEBUG STATE shows it, is the same on both.
+    let state = |c: &mut redis::Connection, key: &str| -> Option<String> {
+        redis::cmd("GDC.DEBUG")
+            .arg("STATE")
+            .arg(key)
+            .query(c)
+            .expect("GDC.DEBUG STATE")
+    };
+    let repaired = state(&mut cb, "k3").expect("k3's state");
+    assert!(repaired.contains("KeyState"), "{repaired}");
+    assert_eq!(state(&mut ca, "k3"), Some(repaired));
+    assert_eq!(state(&mut ca, "no-such-key"), None);
     assert_eq!(replication_field(&mut cb, Some("a"), "repaired_keys"), "1");
     assert_eq!(replication_field(&mut ca, Some("b"), "repaired_keys"), "0");
     assert_eq!(

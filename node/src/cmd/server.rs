@@ -517,6 +517,15 @@ pub fn gdc_debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .debug_set_unlogged(ctx.conn.db, &args[2], &args[3], ctx.now);
             Reply::OK
         }
+        // The key's whole CRDT state (tags, TTL entries, removal knowledge), as text: what
+        // to compare when two nodes' digests differ but their reads do not.
+        ("state", 3) => {
+            ctx.store.gc_all();
+            match ctx.store.db(ctx.conn.db).get(&args[2]) {
+                Some(state) => Reply::bulk(format!("{state:?}")),
+                None => Reply::Nil,
+            }
+        }
         _ => Reply::err(format!(
             "ERR unknown GDC.DEBUG subcommand or wrong number of arguments for '{sub}'"
         )),
