@@ -476,6 +476,18 @@ fn banner(
         [one, two, ..] => (*one, *two),
     };
     let (primary_pid, first, other) = (first.pid, port(&first.client), port(&other.client));
+    // This gdcctl, by its path (`target/release/gdcctl`): another `cargo run` would build
+    // again first.
+    let gdcctl = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            let here = std::env::current_dir().ok()?;
+            Some(
+                exe.strip_prefix(&here)
+                    .map_or(exe.clone(), Path::to_path_buf),
+            )
+        })
+        .map_or_else(|| "gdcctl".to_string(), |p| p.display().to_string());
     out.push_str(&format!(
         "\ncoordinators {coordinator} (first pid {coordinator_pid}), Sentinel {sentinel}, token {}\n\
          data and logs in {}; endpoints in {}\n\n\
@@ -483,7 +495,7 @@ fn banner(
          \x20 redis-cli -p {first} SET greeting hello\n\
          \x20 redis-cli -p {other} GET greeting\n\
          \x20 redis-cli -p {} SENTINEL get-master-addr-by-name r1\n\
-         \x20 GDC_COORDINATOR={coordinator} GDC_CLUSTER_TOKEN={} cargo run --release --bin gdcctl -- status\n\
+         \x20 GDC_COORDINATOR={coordinator} GDC_CLUSTER_TOKEN={} {gdcctl} status\n\
          \x20 kill -9 {primary_pid}    # r1's primary: its secondary takes over within about a second\n\n\
          Ctrl-C stops everything.\n",
         o.token,
@@ -494,6 +506,18 @@ fn banner(
     ));
     out
 }
+
+/// What `cargo run` sets in the environment of the program it runs (prefixes), beyond
+/// `CARGO` itself; settings a user may export (`CARGO_HOME`, `CARGO_TARGET_DIR`, ...) are
+/// not among them.
+const CARGO_RUN_VARS: &[&str] = &[
+    "CARGO_MANIFEST_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_RUSTC_CURRENT_DIR",
+];
 
 /// The node and coordinator binaries beside this gdcctl; built first when gdcctl runs
 /// under `cargo run`.
@@ -510,14 +534,16 @@ fn binaries(no_build: bool) -> Result<(PathBuf, PathBuf), String> {
         std::env::var("CARGO_MANIFEST_DIR"),
     ) {
         let mut build = Command::new(cargo);
-        build.args([
-            "build",
-            "--quiet",
-            "-p",
-            "gdc-node",
-            "-p",
-            "gdc-coordinator",
-        ]);
+        // Not the variables `cargo run` set for gdcctl itself: build scripts that track
+        // them would see them change between this build and the user's, and the two builds
+        // would rebuild each other's dependencies every time.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if CARGO_RUN_VARS.iter().any(|v| name.starts_with(v)) {
+                build.env_remove(&*name);
+            }
+        }
+        build.args(["build", "-p", "gdc-node", "-p", "gdc-coordinator"]);
         build.arg("--manifest-path");
         build.arg(Path::new(&manifest_dir).join("Cargo.toml"));
         match bin_dir.file_name().and_then(|n| n.to_str()) {
@@ -530,7 +556,7 @@ fn binaries(no_build: bool) -> Result<(PathBuf, PathBuf), String> {
             }
             None => {}
         }
-        eprintln!("building gdc-node and gdc-coordinator ...");
+        eprintln!("building gdc-node and gdc-coordinator (the first time takes minutes) ...");
         let status = build
             .status()
             .map_err(|e| format!("cannot run cargo: {e}"))?;

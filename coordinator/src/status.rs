@@ -43,11 +43,20 @@ impl NodeReport {
     }
 
     /// The most any of its inbound channels is behind, in ms, and the ops they all lack.
+    /// A primary's channels from its own region's other nodes do not count: they only
+    /// drain what a former primary never shipped, and after a failover the one from the
+    /// dead old primary would count its silence as lag for ever.
     pub fn behind(&self) -> Option<(u64, u64)> {
         let s = self.seen.as_ref()?;
+        let own_region = format!("{}@", self.region);
+        let counted = || {
+            s.inbound
+                .iter()
+                .filter(|c| self.assigned == "secondary" || !c.peer.starts_with(&own_region))
+        };
         Some((
-            s.inbound.iter().map(|c| c.ms_behind).max().unwrap_or(0),
-            s.inbound.iter().map(|c| c.ops_behind).sum(),
+            counted().map(|c| c.ms_behind).max().unwrap_or(0),
+            counted().map(|c| c.ops_behind).sum(),
         ))
     }
 }
@@ -127,23 +136,147 @@ pub fn channels(t: &Topology, only: Option<&str>, reports: &[NodeReport]) -> Vec
         .filter(|(name, _)| only.is_none_or(|o| o == name.as_str()))
         .flat_map(|(name, inst)| {
             inst.channels.iter().map(move |c| {
-                let receiver = inst
-                    .children
-                    .get(&c.to)
-                    .and_then(|child| child.primary.as_ref())
-                    .and_then(|p| reports.iter().find(|r| &r.addr == p))
-                    .and_then(|r| r.seen.as_ref())
-                    .and_then(|s| s.inbound.iter().find(|i| i.peer == c.from));
+                let primary_state = |region: &str| {
+                    inst.children
+                        .get(region)
+                        .and_then(|child| child.primary.as_ref())
+                        .and_then(|p| reports.iter().find(|r| &r.addr == p))
+                        .and_then(|r| r.seen.as_ref())
+                };
+                let receiver = primary_state(&c.to);
+                let channel = receiver.and_then(|s| s.inbound.iter().find(|i| i.peer == c.from));
+                // A paused channel hears nothing from its sender, so the receiver's count
+                // stops where the pause began: what it lacks is what the sender's primary
+                // has applied and it has not.
+                let ops_behind = match (channel, primary_state(&c.from)) {
+                    (Some(i), Some(sender)) if i.state == "paused" => {
+                        receiver.map(|r| ops_lacking(&sender.applied, &r.applied))
+                    }
+                    _ => channel.map(|i| i.ops_behind),
+                };
                 ChannelReport {
                     instance: name.clone(),
                     from: c.from.clone(),
                     to: c.to.clone(),
                     desired: c.state,
-                    state: receiver.map(|i| i.state.clone()),
-                    ms_behind: receiver.map(|i| i.ms_behind),
-                    ops_behind: receiver.map(|i| i.ops_behind),
+                    state: channel.map(|i| i.state.clone()),
+                    ms_behind: channel.map(|i| i.ms_behind),
+                    ops_behind,
                 }
             })
         })
         .collect()
+}
+
+/// Ops `has` covers that `lacks` does not (applied vectors: server-id → op).
+fn ops_lacking(
+    has: &std::collections::BTreeMap<u32, u64>,
+    lacks: &std::collections::BTreeMap<u32, u64>,
+) -> u64 {
+    has.iter()
+        .map(|(id, op)| op.saturating_sub(lacks.get(id).copied().unwrap_or(0)))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nodes::Inbound;
+    use crate::topology::{Channel, Child, Instance};
+    use std::collections::BTreeMap;
+
+    fn inbound(peer: &str, state: &str, ops_behind: u64, ms_behind: u64) -> Inbound {
+        Inbound {
+            peer: peer.into(),
+            state: state.into(),
+            ops_behind,
+            ms_behind,
+        }
+    }
+
+    fn report(region: &str, addr: &str, assigned: &'static str, seen: NodeState) -> NodeReport {
+        NodeReport {
+            instance: "shop".into(),
+            region: region.into(),
+            addr: addr.into(),
+            assigned,
+            epoch: 2,
+            seen: Some(seen),
+            error: None,
+        }
+    }
+
+    fn state(applied: &[(u32, u64)], inbound: Vec<Inbound>) -> NodeState {
+        NodeState {
+            role: "primary".into(),
+            epoch: 2,
+            assignment_index: 0,
+            applied: applied.iter().copied().collect(),
+            inbound,
+        }
+    }
+
+    #[test]
+    fn a_primary_is_not_behind_for_its_channel_from_a_dead_former_primary() {
+        let channels = || {
+            vec![
+                inbound("us", "streaming", 3, 40),
+                inbound("eu@10.0.0.1:7101", "error", 0, 90_000),
+            ]
+        };
+        let primary = report("eu", "10.0.0.2:7001", "primary", state(&[], channels()));
+        assert_eq!(primary.behind(), Some((40, 3)));
+        // A secondary's channel from its own region's primary is all its lag.
+        let secondary = report("eu", "10.0.0.3:7001", "secondary", state(&[], channels()));
+        assert_eq!(secondary.behind(), Some((90_000, 3)));
+    }
+
+    #[test]
+    fn a_paused_channel_counts_what_its_receiver_lacks_of_the_senders_ops() {
+        let child = |primary: &str| Child {
+            primary: Some(primary.into()),
+            epoch: 2,
+            ..Child::default()
+        };
+        let mut t = Topology::default();
+        t.instances.insert(
+            "shop".into(),
+            Instance {
+                children: BTreeMap::from([
+                    ("eu".into(), child("eu:1")),
+                    ("us".into(), child("us:1")),
+                ]),
+                channels: vec![
+                    Channel {
+                        from: "us".into(),
+                        to: "eu".into(),
+                        state: ChannelState::Paused,
+                    },
+                    Channel {
+                        from: "eu".into(),
+                        to: "us".into(),
+                        state: ChannelState::Running,
+                    },
+                ],
+            },
+        );
+        // eu paused its channel from us when it had us's 100 ops; us has 130 by now, and
+        // eu's own channel figure still says 0.
+        let eu = state(&[(1, 50), (2, 100)], vec![inbound("us", "paused", 0, 0)]);
+        let us = state(
+            &[(1, 48), (2, 130)],
+            vec![inbound("eu", "streaming", 2, 15)],
+        );
+        let reports = [
+            report("eu", "eu:1", "primary", eu),
+            report("us", "us:1", "primary", us),
+        ];
+        let listed = channels(&t, None, &reports);
+        let find = |from: &str| listed.iter().find(|c| c.from == from).expect("listed");
+        assert_eq!(find("us").ops_behind, Some(30));
+        assert_eq!(find("us").state.as_deref(), Some("paused"));
+        // A running channel keeps its receiver's own figure.
+        assert_eq!(find("eu").ops_behind, Some(2));
+        assert_eq!(find("eu").ms_behind, Some(15));
+    }
 }

@@ -382,3 +382,106 @@ fn a_receiver_killed_mid_stream_resumes_with_exact_counters() {
     });
     assert_eq!(digest(&mut d), digest(&mut s));
 }
+
+/// gdc-node on `port` with `args`, its data in `dir/data`, its log in `dir/node.log`, and
+/// `env` (RUST_LOG unset: the default filter); once it takes a write.
+fn logged_node(
+    dir: &Path,
+    port: u16,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> (std::process::Child, PathBuf) {
+    let log = dir.join("node.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gdc-node"))
+        .args(["--port", &port.to_string(), "--dir"])
+        .arg(dir.join("data"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn gdc-node");
+    let answered = wait_for("the node to answer", Duration::from_secs(20), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(Err(format!(
+                "exited ({status}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )));
+        }
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
+        let mut c = client.get_connection().ok()?;
+        let _: () = c.set("k", "v").ok()?;
+        Some(Ok(()))
+    });
+    if let Err(e) = answered {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("gdc-node does not take writes: {e}");
+    }
+    (child, log)
+}
+
+/// A node started in a shell that exports gdcctl's `GDC_COORDINATOR` runs standalone (the
+/// variable is gdcctl's, not the node's), and what it logs to a file carries no colour
+/// codes.
+#[test]
+fn a_standalone_node_ignores_gdcctls_environment_and_logs_plain_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("GDC_COORDINATOR", "127.0.0.1:1")];
+    let (mut child, log) = logged_node(dir.path(), free_port(), &[], &env);
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).expect("read the log");
+    assert!(text.contains("INFO"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in the log file: {text:?}"
+    );
+}
+
+/// A caller the sync port's TLS refuses (here: plain text) is logged at the default level
+/// with the reason, and the node serves on.
+#[test]
+fn a_refused_tls_handshake_is_logged_with_its_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/certs")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    let (port, sync_port) = (free_port(), free_port());
+    let args = [
+        "--sync-port".to_string(),
+        sync_port.to_string(),
+        "--cluster-token".into(),
+        "test-token".into(),
+        "--tls-cert".into(),
+        cert("node.pem"),
+        "--tls-key".into(),
+        cert("node.key"),
+        "--tls-ca".into(),
+        cert("ca.pem"),
+    ];
+    let (mut child, log) = logged_node(dir.path(), port, &args, &[]);
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", sync_port)).expect("connect");
+    plain
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .expect("write");
+    let logged = wait_for("the refusal in the log", Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.lines()
+            .find(|l| l.contains("tls accept error"))
+            .map(str::to_string)
+    });
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+    let served = client
+        .get_connection()
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(logged.contains("error="), "{logged}");
+    assert_eq!(served.expect("PING after the refusal"), "PONG");
+}

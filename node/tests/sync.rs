@@ -1444,3 +1444,58 @@ fn a_stalled_link_shows_as_lag_before_it_is_cut() {
         || (ms_behind(&mut cb) == 0).then_some(()),
     );
 }
+
+/// A channel a TLS port refuses says what to check in its `last_error` (the sender's CA
+/// and this node's certificate, or TLS against plain text), not only "connection closed".
+#[test]
+fn a_channel_refused_by_tls_says_it_is_tls() {
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    // b reads from a with a certificate a's CA did not sign; c reads from a in plain text.
+    let (nodes, _) = start_with(
+        &dirs,
+        &["a", "b", "c"],
+        |i| if i == 0 { vec![] } else { vec![0] },
+        |i, c| match i {
+            0 => {
+                c.tls_cert = Some(cert("node.pem"));
+                c.tls_key = Some(cert("node.key"));
+                c.tls_ca = Some(cert("ca.pem"));
+            }
+            1 => {
+                c.tls_cert = Some(cert("intruder.pem"));
+                c.tls_key = Some(cert("intruder.key"));
+                c.tls_ca = Some(cert("ca.pem"));
+            }
+            _ => {}
+        },
+    );
+    let last_error = |node: &TestNode| -> Option<String> {
+        let mut c = node.client();
+        let channels: Vec<Vec<String>> = redis::cmd("GDC.CHANNELS").query(&mut c).ok()?;
+        let fields = channels
+            .into_iter()
+            .find(|f| f.contains(&"in".to_string()))?;
+        let at = fields.iter().position(|f| f == "last_error")?;
+        fields.get(at + 1).filter(|e| !e.is_empty()).cloned()
+    };
+    let b = wait_for("b's channel to fail", CONVERGE, || last_error(&nodes[1]));
+    // rustls's alert when it arrives in time, else the hint.
+    assert!(
+        b.starts_with("subscribe refused")
+            && (b.contains("UnknownCA") || b.contains("does the peer's CA trust")),
+        "{b}"
+    );
+    let c = wait_for("c's channel to fail", CONVERGE, || last_error(&nodes[2]));
+    assert!(
+        c.starts_with("subscribe refused") && c.contains("is the peer's sync port TLS?"),
+        "{c}"
+    );
+    // a serves on.
+    redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut nodes[0].client())
+        .expect("a takes writes");
+}

@@ -58,12 +58,19 @@ struct Flags {
     log_format: String,
 }
 
+/// What is logged unless RUST_LOG says otherwise: info (openraft's at warn), and the TLS
+/// handshakes the port refuses (tonic says why only at debug: an untrusted certificate, or
+/// plain text).
+const DEFAULT_LOG_FILTER: &str = "info,openraft=warn,tonic::transport::server::io_stream=debug";
+
 fn main() -> ExitCode {
     let flags = Flags::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only on a terminal: not as escape codes in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if flags.log_format == "json" {
         logs.json().init();

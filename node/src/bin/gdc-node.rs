@@ -50,8 +50,9 @@ struct Flags {
     #[arg(long = "peer")]
     peers: Vec<gdc_node::config::Peer>,
     /// Coordinators to register with, HOST:PORT,...: the node's role and channels then come
-    /// from the coordinator (no --peer).
-    #[arg(long, env = "GDC_COORDINATOR", value_delimiter = ',')]
+    /// from the coordinator (no --peer). Not read from GDC_COORDINATOR: that is gdcctl's,
+    /// and a node started standalone in a shell that exports it must stay standalone.
+    #[arg(long, value_delimiter = ',')]
     coordinator: Vec<String>,
     /// Call the coordinators over TLS with --tls-cert/--tls-key/--tls-ca: yes or no
     /// [default: no].
@@ -203,12 +204,18 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     Ok(c)
 }
 
+/// What is logged unless RUST_LOG says otherwise: info, and the TLS handshakes the sync
+/// port refuses (tonic says why only at debug: an untrusted certificate, or plain text).
+const DEFAULT_LOG_FILTER: &str = "info,tonic::transport::server::io_stream=debug";
+
 fn main() -> ExitCode {
     let flags = Flags::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only on a terminal: not as escape codes in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if flags.log_format == "json" {
         logs.json().init();

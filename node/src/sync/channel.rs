@@ -278,7 +278,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
                 info!(peer = %peer.region, why = %s.message(), "full sync from the peer");
                 full_sync(node, peer, &mut client).await?;
             }
-            Err(s) => return Err(format!("subscribe refused: {}", s.message())),
+            Err(s) => return Err(subscribe_refused(&s, tls.is_some())),
         }
     };
     info!(peer = %peer.region, addr = %peer.addr, "subscribed");
@@ -292,7 +292,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
     while let Some(batch) = tokio::time::timeout(IDLE_TIMEOUT, stream.message())
         .await
         .map_err(|_| format!("nothing from the peer for {IDLE_TIMEOUT:?}"))?
-        .map_err(|s| format!("stream failed: {}", s.message()))?
+        .map_err(|s| format!("stream failed: {}", status_causes(&s)))?
     {
         let (bytes, done, applied) = if batch.packed_frames.is_empty() {
             let bytes: usize = batch.frames.iter().map(Vec::len).sum();
@@ -542,6 +542,34 @@ fn causes(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A refused call's message and what caused it: a TLS handshake that failed (an untrusted
+/// certificate, or TLS against a plaintext port) reaches tonic's caller as a bare "transport
+/// error" or "h2 protocol error", with the reason only among its causes.
+fn status_causes(s: &tonic::Status) -> String {
+    match std::error::Error::source(s) {
+        Some(cause) => format!("{}: {}", s.message(), causes(cause)),
+        None => s.message().to_string(),
+    }
+}
+
+/// Why a subscription was refused. A peer that drops the connection before it answers
+/// (a transport error, not a refusal of its own) has most likely refused this node's TLS:
+/// its certificate, or plain text against a TLS port. What the caller sees then depends on
+/// timing (rustls's alert, "connection closed", "broken pipe"), so unless the alert came,
+/// say what to check (`tls`: whether this node dials over TLS).
+fn subscribe_refused(s: &tonic::Status, tls: bool) -> String {
+    let text = format!("subscribe refused: {}", status_causes(s));
+    if std::error::Error::source(s).is_none() || text.contains("alert") {
+        return text;
+    }
+    let hint = if tls {
+        "does the peer's CA trust this node's certificate?"
+    } else {
+        "is the peer's sync port TLS? then give this node --tls-cert, --tls-key and --tls-ca"
+    };
+    format!("{text} (the peer hung up before answering: {hint})")
 }
 
 /// Ops `theirs` covers that `ours` does not.
