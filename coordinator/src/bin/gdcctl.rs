@@ -17,7 +17,7 @@ struct Flags {
     /// Coordinator addresses, HOST:PORT,... (any of them; the leader is found).
     #[arg(long, env = "GDC_COORDINATOR", value_delimiter = ',', global = true)]
     coordinator: Vec<String>,
-    /// The cluster token.
+    /// The cluster token (`gdcctl demo` makes its cluster with gdc-demo-token unless given).
     #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
     /// TLS to the coordinators: the CA that signs their certificates.
@@ -96,7 +96,13 @@ enum Command {
     },
     /// Run a whole gdc on this machine: a coordinator (or 3 or 5) and N regions (a primary
     /// and M secondaries each) as child processes on 127.0.0.1, until Ctrl-C.
+    ///
+    /// Of the options every gdcctl command takes, only --token applies (default
+    /// gdc-demo-token); --coordinator, --tls-* and --json do not: the demo starts its own
+    /// coordinators, without TLS.
     Demo {
+        /// Regions, named r1, r2, ...: each an independent child instance with its own
+        /// primary, channels both ways with every other region.
         #[arg(long, default_value_t = 3)]
         regions: usize,
         /// Secondaries per region.
@@ -113,6 +119,7 @@ enum Command {
         /// coordinators +300, +302, ... and their Sentinel ports one above.
         #[arg(long, default_value_t = 7001)]
         base_port: u16,
+        /// The name of the distributed instance the regions form (gdcctl status shows it).
         #[arg(long, default_value = "demo")]
         instance: String,
         /// Don't `cargo build` gdc-node and gdc-coordinator first (when run by cargo).
