@@ -117,14 +117,3 @@ pub fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ))
     }
 }
-
-/// Commands a RESP2 client may send while subscribed.
-pub const ALLOWED_WHILE_SUBSCRIBED: &[&str] = &[
-    "subscribe",
-    "psubscribe",
-    "unsubscribe",
-    "punsubscribe",
-    "ping",
-    "quit",
-    "reset",
-];

@@ -2,7 +2,7 @@
 //! the store lock, so no other client sees or interleaves with half of them, and logs their
 //! writes as one binlog batch.
 
-use super::{Ctx, READONLY, execute, is_write, lookup, read_only};
+use super::{Ctx, READONLY, execute, is_write, read_only};
 use crate::reply::Reply;
 use bytes::Bytes;
 
@@ -37,11 +37,7 @@ pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
         return Reply::err("EXECABORT Transaction discarded because of previous errors.");
     }
     // Queued while this node took writes, run now that it does not: all or nothing.
-    if read_only(ctx)
-        && queue
-            .iter()
-            .any(|args| lookup(&args[0]).is_some_and(|spec| is_write(spec.name)))
-    {
+    if read_only(ctx) && queue.iter().any(|args| is_write(args)) {
         return Reply::err(format!(
             "EXECABORT Transaction discarded because of: {READONLY}"
         ));
