@@ -26,6 +26,33 @@ pub enum Message {
     },
 }
 
+impl Message {
+    /// Encode the message for its subscriber, as RESP2 or RESP3 (`resp`) says.
+    pub fn write(self, out: &mut bytes::BytesMut, resp: u8) {
+        use crate::reply::Reply;
+        let push = match self {
+            Message::Message { channel, payload } => {
+                vec![
+                    Reply::bulk("message"),
+                    Reply::Bulk(channel),
+                    Reply::Bulk(payload),
+                ]
+            }
+            Message::PMessage {
+                pattern,
+                channel,
+                payload,
+            } => vec![
+                Reply::bulk("pmessage"),
+                Reply::Bulk(pattern),
+                Reply::Bulk(channel),
+                Reply::Bulk(payload),
+            ],
+        };
+        Reply::Push(push).write(out, resp);
+    }
+}
+
 /// One client's end of its message queue, and the flag that tells it to go when the queue
 /// overflowed.
 #[derive(Debug, Clone)]

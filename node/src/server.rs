@@ -1,21 +1,18 @@
-//! The RESP server: accepts clients, reads requests, runs each batch of pipelined commands
-//! under the store lock, makes the batch durable per `appendfsync`, and only then replies.
+//! The node and its RESP server: opens the data directory, accepts clients (each served by
+//! [`crate::session`], which runs each batch of pipelined commands under the store lock and
+//! makes it durable per `appendfsync` before replying), and runs the periodic upkeep: fsync
+//! every second, expiry, binlog retention.
 
-use crate::cmd::{self, Conn, Ctx};
 use crate::config::Config;
-use crate::reply::Reply;
-use crate::resp::parse_request;
 use crate::store::{Store, StoreError, now_ms};
 use crate::sync::coordinated::Attachment;
-use bytes::{BufMut, BytesMut};
 use gdc_crdt::VersionVector;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
@@ -381,31 +378,6 @@ impl Shared {
     }
 }
 
-/// Encode a published message for a subscriber.
-fn write_message(out: &mut BytesMut, m: crate::pubsub::Message, resp: u8) {
-    use crate::pubsub::Message;
-    let push = match m {
-        Message::Message { channel, payload } => {
-            vec![
-                Reply::bulk("message"),
-                Reply::Bulk(channel),
-                Reply::Bulk(payload),
-            ]
-        }
-        Message::PMessage {
-            pattern,
-            channel,
-            payload,
-        } => vec![
-            Reply::bulk("pmessage"),
-            Reply::Bulk(pattern),
-            Reply::Bulk(channel),
-            Reply::Bulk(payload),
-        ],
-    };
-    Reply::Push(push).write(out, resp);
-}
-
 /// A running node: its store and shared state.
 #[derive(Debug)]
 pub struct Node {
@@ -500,7 +472,7 @@ impl Node {
                         let stop = stop_rx.clone();
                         tokio::spawn(async move {
                             debug!(%peer, "client connected");
-                            node.client(socket, stop).await;
+                            crate::session::serve(node, socket, stop).await;
                         });
                     }
                     Err(e) => {
@@ -599,249 +571,5 @@ impl Node {
                 self.wrote();
             }
         }
-    }
-
-    async fn client(self: Arc<Self>, mut socket: TcpStream, mut stop: watch::Receiver<bool>) {
-        let shared = &self.shared;
-        if shared.clients.fetch_add(1, Ordering::Relaxed) >= shared.config.clients_max {
-            let _ = socket
-                .write_all(b"-ERR max number of clients reached\r\n")
-                .await;
-            shared.clients.fetch_sub(1, Ordering::Relaxed);
-            return;
-        }
-        let mut conn = Conn::new(
-            shared.next_client_id.fetch_add(1, Ordering::Relaxed),
-            shared.config.requirepass.is_none(),
-        );
-        let kill = Arc::new(tokio::sync::Notify::new());
-        shared.clients().insert(
-            conn.id,
-            ClientEntry {
-                addr: socket
-                    .peer_addr()
-                    .map(|a| a.to_string())
-                    .unwrap_or_default(),
-                laddr: socket
-                    .local_addr()
-                    .map(|a| a.to_string())
-                    .unwrap_or_default(),
-                created_ms: now_ms(),
-                last_ms: now_ms(),
-                db: 0,
-                name: None,
-                resp: 2,
-                last_cmd: String::new(),
-                kill: Arc::clone(&kill),
-            },
-        );
-        let (tx, mut messages) = tokio::sync::mpsc::channel(crate::pubsub::SUBSCRIBER_QUEUE_MAX);
-        let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        conn.pubsub_tx = Some(crate::pubsub::Sender {
-            tx,
-            overflowed: Arc::clone(&overflowed),
-        });
-        let mut inbuf = BytesMut::with_capacity(16 * 1024);
-        let mut out = BytesMut::with_capacity(16 * 1024);
-        let mut pending: VecDeque<crate::resp::Args> = VecDeque::new();
-        loop {
-            // Take every whole request already buffered.
-            let mut protocol_error = None;
-            loop {
-                match parse_request(&mut inbuf, &shared.config.limits) {
-                    Ok(Some(args)) => pending.push_back(args),
-                    Ok(None) => break,
-                    Err(e) => {
-                        protocol_error = Some(e);
-                        break;
-                    }
-                }
-            }
-            if protocol_error.is_none() && inbuf.len() > shared.config.query_buffer_bytes_max {
-                warn!(
-                    client = conn.id,
-                    "closing a client over the query buffer limit"
-                );
-                break;
-            }
-            if pending.is_empty() && protocol_error.is_none() {
-                // Nothing to run: wait for input, or a published message to pass on.
-                tokio::select! {
-                    r = socket.read_buf(&mut inbuf) => match r {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => continue,
-                    },
-                    _ = kill.notified() => break,
-                    Some(m) = messages.recv() => {
-                        if overflowed.load(Ordering::Relaxed) {
-                            warn!(client = conn.id, "closing a subscriber that fell behind");
-                            break;
-                        }
-                        write_message(&mut out, m, conn.resp);
-                    }
-                    _ = stop.changed() => break,
-                }
-            }
-            // Run what is queued; a blocking command holds the rest back until it is answered.
-            while !pending.is_empty() {
-                let woken = shared.written.notified();
-                tokio::pin!(woken);
-                woken.as_mut().enable();
-                let Some(blocked) = self.run_batch(&mut conn, &mut pending, &mut out) else {
-                    break;
-                };
-                if !out.is_empty() {
-                    if socket.write_all(&out).await.is_err() {
-                        return self.client_gone(&conn);
-                    }
-                    out.clear();
-                }
-                let wait = blocked
-                    .deadline_ms
-                    .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
-                shared.blocked.fetch_add(1, Ordering::Relaxed);
-                let woke = tokio::select! {
-                    _ = &mut woken => Some(false),
-                    _ = sleep_or_forever(wait) => Some(true),
-                    r = socket.read_buf(&mut inbuf) => match r {
-                        Ok(0) | Err(_) => None,
-                        // A blocked client's input waits, but not past the query buffer limit.
-                        Ok(_) if inbuf.len() > shared.config.query_buffer_bytes_max => None,
-                        Ok(_) => Some(false),
-                    },
-                    _ = stop.changed() => None,
-                    _ = kill.notified() => None,
-                };
-                shared.blocked.fetch_sub(1, Ordering::Relaxed);
-                let Some(timed_out) = woke else {
-                    return self.client_gone(&conn);
-                };
-                if timed_out {
-                    pending.pop_front();
-                    blocked.on_timeout.write(&mut out, conn.resp);
-                }
-            }
-            if let Some(e) = &protocol_error {
-                debug!(client = conn.id, error = %e, "protocol error");
-                Reply::err(format!("ERR {e}")).write(&mut out, conn.resp);
-            }
-            if !out.is_empty() {
-                if socket.write_all(&out).await.is_err() {
-                    break;
-                }
-                out.clear();
-            }
-            if protocol_error.is_some() || conn.closing {
-                break;
-            }
-        }
-        self.client_gone(&conn);
-    }
-
-    /// Forget a client that has gone.
-    fn client_gone(&self, conn: &Conn) {
-        let shared = &self.shared;
-        shared.clients().remove(&conn.id);
-        for c in &conn.channels {
-            shared.pubsub.unsubscribe(false, c, conn.id);
-        }
-        for p in &conn.patterns {
-            shared.pubsub.unsubscribe(true, p, conn.id);
-        }
-        shared.clients.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// Run queued requests under one lock, then commit the binlog before any reply leaves.
-    /// Stops at a command that must wait (left at the front of `pending`) and says so.
-    fn run_batch(
-        &self,
-        conn: &mut Conn,
-        pending: &mut VecDeque<crate::resp::Args>,
-        out: &mut BytesMut,
-    ) -> Option<Blocked> {
-        let mut store = self.store();
-        let now = now_ms();
-        let writes_before = store.writes;
-        let mut replies = 0;
-        let mut blocked = None;
-        while let Some(args) = pending.pop_front() {
-            if args.is_empty() {
-                continue;
-            }
-            let mut ctx = Ctx {
-                store: &mut store,
-                conn,
-                server: &self.shared,
-                now,
-            };
-            match cmd::execute(&mut ctx, &args) {
-                Reply::Block {
-                    deadline_ms,
-                    on_timeout,
-                } => {
-                    if deadline_ms.is_some_and(|d| d <= now) {
-                        on_timeout.write(out, conn.resp);
-                        replies += 1;
-                        continue;
-                    }
-                    pending.push_front(args);
-                    blocked = Some(Blocked {
-                        deadline_ms,
-                        on_timeout: *on_timeout,
-                    });
-                    break;
-                }
-                reply => reply.write(out, conn.resp),
-            }
-            replies += 1;
-            if conn.closing {
-                pending.clear();
-                break;
-            }
-        }
-        self.shared
-            .commands_processed
-            .fetch_add(replies, Ordering::Relaxed);
-        if store.binlog().appended_bytes() > SNAPSHOT_AFTER_BINLOG_BYTES {
-            if let Err(e) = self.shared.start_bgsave(&mut store) {
-                error!(error = %e, "could not start an automatic snapshot");
-            }
-        }
-        if let Err(e) = store.commit() {
-            // The writes are applied but may not be durable: say so instead of acknowledging.
-            error!(error = %e, "binlog commit failed");
-            out.clear();
-            for _ in 0..replies {
-                out.put_slice(
-                    b"-MISCONF Errors writing to the binlog; writes may not be durable\r\n",
-                );
-            }
-        }
-        let wrote = store.writes != writes_before;
-        drop(store);
-        if wrote {
-            self.wrote();
-        }
-        if let Some(e) = self.shared.clients().get_mut(&conn.id) {
-            e.last_ms = now;
-            e.db = conn.db;
-            e.name.clone_from(&conn.name);
-            e.resp = conn.resp;
-            e.last_cmd.clone_from(&conn.last_cmd);
-        }
-        blocked
-    }
-}
-
-/// A command waiting for a write.
-struct Blocked {
-    deadline_ms: Option<u64>,
-    on_timeout: Reply,
-}
-
-async fn sleep_or_forever(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
     }
 }

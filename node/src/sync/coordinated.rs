@@ -24,7 +24,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
 /// An assignment stream silent this long is given up and called again.
@@ -347,12 +347,15 @@ async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<St
                 async move { c.heartbeat(request).await }
             })
             .await;
-        if let Ok(r) = reply {
-            // Counted from when it was sent: the leader heard it no earlier.
-            node.shared()
-                .sync
-                .contact_until_ms
-                .store(sent_ms + r.contact_ms, Ordering::Relaxed);
+        match reply {
+            Ok(r) => {
+                // Counted from when it was sent: the leader heard it no earlier.
+                node.shared()
+                    .sync
+                    .contact_until_ms
+                    .store(sent_ms + r.contact_ms, Ordering::Relaxed);
+            }
+            Err(e) => debug!(error = %e, "heartbeat not answered"),
         }
         standing.settle(&node);
     }

@@ -1,0 +1,318 @@
+//! One client connection, from accept to close: read whole requests, run each batch of
+//! pipelined commands under the store lock ([`Session::run_batch`]), wait while a blocking
+//! command (BLPOP) holds the rest back, and write replies and published messages.
+
+use crate::cmd::{self, Conn, Ctx};
+use crate::pubsub::Message;
+use crate::reply::Reply;
+use crate::resp::{Args, parse_request};
+use crate::server::{ClientEntry, Node, SNAPSHOT_AFTER_BINLOG_BYTES};
+use crate::store::now_ms;
+use bytes::{BufMut, BytesMut};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, mpsc, watch};
+use tracing::{debug, error, warn};
+
+/// Serve one client until it goes, is killed (CLIENT KILL), or the server stops.
+pub async fn serve(node: Arc<Node>, mut socket: TcpStream, stop: watch::Receiver<bool>) {
+    let shared = node.shared();
+    if shared.clients.fetch_add(1, Ordering::Relaxed) >= shared.config.clients_max {
+        let _ = socket
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        shared.clients.fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    let mut session = Session::register(node, socket, stop);
+    session.run().await;
+    session.gone();
+}
+
+/// The session ends: the client closed or was killed (CLIENT KILL), a write to it failed,
+/// or the server stops.
+struct Closed;
+
+struct Session {
+    node: Arc<Node>,
+    socket: TcpStream,
+    conn: Conn,
+    stop: watch::Receiver<bool>,
+    /// CLIENT KILL wakes this.
+    kill: Arc<Notify>,
+    /// Published messages for this client, and whether its queue overflowed.
+    messages: mpsc::Receiver<Message>,
+    overflowed: Arc<AtomicBool>,
+    inbuf: BytesMut,
+    out: BytesMut,
+    /// Whole requests read and not yet run.
+    pending: VecDeque<Args>,
+}
+
+impl Session {
+    /// A new client: numbered, listed for CLIENT LIST, given its message queue.
+    fn register(node: Arc<Node>, socket: TcpStream, stop: watch::Receiver<bool>) -> Session {
+        let shared = node.shared();
+        let mut conn = Conn::new(
+            shared.next_client_id.fetch_add(1, Ordering::Relaxed),
+            shared.config.requirepass.is_none(),
+        );
+        let kill = Arc::new(Notify::new());
+        let addr =
+            |a: std::io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+        shared.clients().insert(
+            conn.id,
+            ClientEntry {
+                addr: addr(socket.peer_addr()),
+                laddr: addr(socket.local_addr()),
+                created_ms: now_ms(),
+                last_ms: now_ms(),
+                db: 0,
+                name: None,
+                resp: 2,
+                last_cmd: String::new(),
+                kill: Arc::clone(&kill),
+            },
+        );
+        let (tx, messages) = mpsc::channel(crate::pubsub::SUBSCRIBER_QUEUE_MAX);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        conn.pubsub_tx = Some(crate::pubsub::Sender {
+            tx,
+            overflowed: Arc::clone(&overflowed),
+        });
+        Session {
+            node,
+            socket,
+            conn,
+            stop,
+            kill,
+            messages,
+            overflowed,
+            inbuf: BytesMut::with_capacity(16 * 1024),
+            out: BytesMut::with_capacity(16 * 1024),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Read, run and reply until the session ends.
+    async fn run(&mut self) {
+        loop {
+            let protocol_error = self.parse();
+            if protocol_error.is_none()
+                && self.inbuf.len() > self.node.shared().config.query_buffer_bytes_max
+            {
+                warn!(
+                    client = self.conn.id,
+                    "closing a client over the query buffer limit"
+                );
+                return;
+            }
+            if self.pending.is_empty() && protocol_error.is_none() {
+                match self.wait_for_input().await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(Closed) => return,
+                }
+            }
+            if let Err(Closed) = self.run_pending().await {
+                return;
+            }
+            if let Some(e) = &protocol_error {
+                debug!(client = self.conn.id, error = %e, "protocol error");
+                Reply::err(format!("ERR {e}")).write(&mut self.out, self.conn.resp);
+            }
+            if self.flush().await.is_err() || protocol_error.is_some() || self.conn.closing {
+                return;
+            }
+        }
+    }
+
+    /// Take every whole request already buffered; the protocol error that stopped it, if any.
+    fn parse(&mut self) -> Option<crate::resp::ProtocolError> {
+        loop {
+            match parse_request(&mut self.inbuf, &self.node.shared().config.limits) {
+                Ok(Some(args)) => self.pending.push_back(args),
+                Ok(None) => return None,
+                Err(e) => return Some(e),
+            }
+        }
+    }
+
+    /// Nothing to run: wait for input (true: some came), or pass on a published message
+    /// (false).
+    async fn wait_for_input(&mut self) -> Result<bool, Closed> {
+        tokio::select! {
+            r = self.socket.read_buf(&mut self.inbuf) => match r {
+                Ok(0) | Err(_) => Err(Closed),
+                Ok(_) => Ok(true),
+            },
+            _ = self.kill.notified() => Err(Closed),
+            Some(m) = self.messages.recv() => {
+                if self.overflowed.load(Ordering::Relaxed) {
+                    warn!(client = self.conn.id, "closing a subscriber that fell behind");
+                    return Err(Closed);
+                }
+                m.write(&mut self.out, self.conn.resp);
+                Ok(false)
+            }
+            _ = self.stop.changed() => Err(Closed),
+        }
+    }
+
+    /// Run what is queued; a blocking command holds the rest back until a write wakes it
+    /// or its timeout passes (then it is answered with its timeout reply).
+    async fn run_pending(&mut self) -> Result<(), Closed> {
+        let node = Arc::clone(&self.node);
+        let shared = node.shared();
+        while !self.pending.is_empty() {
+            let woken = shared.written.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let Some(blocked) = self.run_batch() else {
+                break;
+            };
+            self.flush().await.map_err(|_| Closed)?;
+            let wait = blocked
+                .deadline_ms
+                .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
+            shared.blocked.fetch_add(1, Ordering::Relaxed);
+            let limit = shared.config.query_buffer_bytes_max;
+            let woke = tokio::select! {
+                _ = &mut woken => Some(false),
+                _ = sleep_or_forever(wait) => Some(true),
+                r = self.socket.read_buf(&mut self.inbuf) => match r {
+                    Ok(0) | Err(_) => None,
+                    // A blocked client's input waits, but not past the query buffer limit.
+                    Ok(_) if self.inbuf.len() > limit => None,
+                    Ok(_) => Some(false),
+                },
+                _ = self.stop.changed() => None,
+                _ = self.kill.notified() => None,
+            };
+            shared.blocked.fetch_sub(1, Ordering::Relaxed);
+            let timed_out = woke.ok_or(Closed)?;
+            if timed_out {
+                self.pending.pop_front();
+                blocked.on_timeout.write(&mut self.out, self.conn.resp);
+            }
+        }
+        Ok(())
+    }
+
+    /// Write what the replies and messages so far have put in the output buffer.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.socket.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Run queued requests under one lock, then commit the binlog before any reply leaves.
+    /// Stops at a command that must wait (left at the front of `pending`) and says so.
+    fn run_batch(&mut self) -> Option<Blocked> {
+        let shared = self.node.shared();
+        let mut store = self.node.lock_store();
+        let now = now_ms();
+        let writes_before = store.writes;
+        let mut replies = 0;
+        let mut blocked = None;
+        let (conn, out) = (&mut self.conn, &mut self.out);
+        while let Some(args) = self.pending.pop_front() {
+            if args.is_empty() {
+                continue;
+            }
+            let mut ctx = Ctx {
+                store: &mut store,
+                conn,
+                server: shared,
+                now,
+            };
+            match cmd::execute(&mut ctx, &args) {
+                Reply::Block {
+                    deadline_ms,
+                    on_timeout,
+                } => {
+                    if deadline_ms.is_some_and(|d| d <= now) {
+                        on_timeout.write(out, conn.resp);
+                        replies += 1;
+                        continue;
+                    }
+                    self.pending.push_front(args);
+                    blocked = Some(Blocked {
+                        deadline_ms,
+                        on_timeout: *on_timeout,
+                    });
+                    break;
+                }
+                reply => reply.write(out, conn.resp),
+            }
+            replies += 1;
+            if conn.closing {
+                self.pending.clear();
+                break;
+            }
+        }
+        shared
+            .commands_processed
+            .fetch_add(replies, Ordering::Relaxed);
+        if store.binlog().appended_bytes() > SNAPSHOT_AFTER_BINLOG_BYTES {
+            if let Err(e) = shared.start_bgsave(&mut store) {
+                error!(error = %e, "could not start an automatic snapshot");
+            }
+        }
+        if let Err(e) = store.commit() {
+            // The writes are applied but may not be durable: say so instead of acknowledging.
+            error!(error = %e, "binlog commit failed");
+            out.clear();
+            for _ in 0..replies {
+                out.put_slice(
+                    b"-MISCONF Errors writing to the binlog; writes may not be durable\r\n",
+                );
+            }
+        }
+        let wrote = store.writes != writes_before;
+        drop(store);
+        if wrote {
+            self.node.wrote();
+        }
+        if let Some(e) = shared.clients().get_mut(&conn.id) {
+            e.last_ms = now;
+            e.db = conn.db;
+            e.name.clone_from(&conn.name);
+            e.resp = conn.resp;
+            e.last_cmd.clone_from(&conn.last_cmd);
+        }
+        blocked
+    }
+
+    /// Forget a client that has gone: its listing and its subscriptions.
+    fn gone(&self) {
+        let shared = self.node.shared();
+        shared.clients().remove(&self.conn.id);
+        for c in &self.conn.channels {
+            shared.pubsub.unsubscribe(false, c, self.conn.id);
+        }
+        for p in &self.conn.patterns {
+            shared.pubsub.unsubscribe(true, p, self.conn.id);
+        }
+        shared.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A command waiting for a write.
+struct Blocked {
+    deadline_ms: Option<u64>,
+    on_timeout: Reply,
+}
+
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
