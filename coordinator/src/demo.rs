@@ -487,7 +487,16 @@ fn banner(
                     .map_or(exe.clone(), Path::to_path_buf),
             )
         })
-        .map_or_else(|| "gdcctl".to_string(), |p| p.display().to_string());
+        .map_or_else(
+            || "gdcctl".to_string(),
+            // Linux's name for an executable replaced while it runs.
+            |p| {
+                p.display()
+                    .to_string()
+                    .trim_end_matches(" (deleted)")
+                    .to_string()
+            },
+        );
     out.push_str(&format!(
         "\ncoordinators {coordinator} (first pid {coordinator_pid}), Sentinel {sentinel}, token {}\n\
          data and logs in {}; endpoints in {}\n\n\
@@ -543,7 +552,9 @@ fn binaries(no_build: bool) -> Result<(PathBuf, PathBuf), String> {
                 build.env_remove(&*name);
             }
         }
+        // The two binaries only: not gdcctl, which is running (cargo would replace it).
         build.args(["build", "-p", "gdc-node", "-p", "gdc-coordinator"]);
+        build.args(["--bin", "gdc-node", "--bin", "gdc-coordinator"]);
         build.arg("--manifest-path");
         build.arg(Path::new(&manifest_dir).join("Cargo.toml"));
         match bin_dir.file_name().and_then(|n| n.to_str()) {
