@@ -449,6 +449,15 @@ impl Node {
         self.store()
     }
 
+    /// The store, if no one holds it now.
+    pub fn try_lock_store(&self) -> Option<MutexGuard<'_, Store>> {
+        match self.store.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock cannot leave the store half-written: every write is
         // logged and applied whole, so a poisoned lock is still safe to use.

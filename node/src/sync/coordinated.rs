@@ -275,11 +275,11 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
         Ok(None) => {}
         Err(e) => warn!(error = %e, "starting read-only until the coordinators answer"),
     }
-    let heartbeats = tokio::spawn(heartbeat(
+    let heartbeats = Heartbeats::start(
         Arc::clone(&node),
         coordinators.clone(),
         Arc::clone(&standing),
-    ));
+    );
     let mut backoff = BACKOFF_MIN;
     loop {
         let watching = registered_and_watching(
@@ -295,7 +295,7 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
             }
             Ok(Watched::Removed) => {
                 // Registering again would put it back: an operator removed it for good.
-                heartbeats.abort();
+                drop(heartbeats);
                 node.shared().sync.removed.store(true, Ordering::Relaxed);
                 warn!(
                     "removed from the topology: no longer following the coordinators (restart the node to register it again)"
@@ -326,18 +326,61 @@ async fn resume(node: Arc<Node>, standing: Arc<Standing>, saved: Assignment) {
     apply(&node, &standing, &saved);
 }
 
+/// The heartbeats, on a thread and a runtime of their own: a primary busy catching up
+/// after a heal (applying other regions' writes, fsyncing with `appendfsync always`) keeps
+/// the node's runtime busy, and heartbeats that wait their turn there were late enough for
+/// the coordinators to fail a live primary over (the wan nemesis saw it). They stop when
+/// this is dropped.
+struct Heartbeats {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Heartbeats {
+    fn start(node: Arc<Node>, coordinators: Coordinators, standing: Arc<Standing>) -> Heartbeats {
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let run = move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => return warn!(error = %e, "cannot start the heartbeats"),
+            };
+            runtime.block_on(async move {
+                tokio::select! {
+                    _ = heartbeat(node, coordinators, standing) => {}
+                    _ = stopped => {}
+                }
+            });
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("gdc-heartbeat".into())
+            .spawn(run)
+        {
+            warn!(error = %e, "cannot start the heartbeats");
+        }
+        Heartbeats { _stop: stop }
+    }
+}
+
 /// Heartbeat to the leader for as long as the node runs; an answer means the coordinators
 /// are in reach (INFO, and a fence's end).
 async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<Standing>) {
     let (addr, _) = node.shared().config.announced();
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // What the node has applied, as of when the store was last free: a heartbeat does not
+    // wait for a long batch (the figure only ranks candidates for a failover).
+    let mut applied_ops = 0;
     loop {
         tick.tick().await;
+        if let Some(store) = node.try_lock_store() {
+            applied_ops = store.applied().iter().map(|(_, op)| op.0).sum();
+        }
         let request = HeartbeatRequest {
             addr: addr.clone(),
             epoch: node.shared().sync.epoch.load(Ordering::Relaxed),
-            applied_ops: node.lock_store().applied().iter().map(|(_, op)| op.0).sum(),
+            applied_ops,
         };
         let sent_ms = crate::store::now_ms();
         // A redirect or two at most: a heartbeat that cannot be placed now is simply late.
