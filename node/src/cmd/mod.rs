@@ -1,7 +1,10 @@
 //! Commands: the table of names and arities, argument parsing helpers, and dispatch. One
 //! file per command family.
 
+mod connection;
+mod gdc;
 mod hash;
+mod introspection;
 mod keys;
 mod list;
 mod pubsub;
@@ -145,27 +148,37 @@ const fn spec(name: &'static str, arity: i32, flags: Flags, run: Handler) -> Spe
 
 static COMMANDS: &[Spec] = &[
     // connection and server
-    spec("ping", -1, NO_AUTH | SUBSCRIBED, server::ping),
-    spec("echo", 2, READ, server::echo),
-    spec("select", 2, READ, server::select),
-    spec("quit", -1, NO_AUTH | NOT_QUEUED | SUBSCRIBED, server::quit),
-    spec("hello", -1, NO_AUTH, server::hello),
-    spec("auth", -2, NO_AUTH, server::auth),
+    spec("ping", -1, NO_AUTH | SUBSCRIBED, connection::ping),
+    spec("echo", 2, READ, connection::echo),
+    spec("select", 2, READ, connection::select),
+    spec(
+        "quit",
+        -1,
+        NO_AUTH | NOT_QUEUED | SUBSCRIBED,
+        connection::quit,
+    ),
+    spec("hello", -1, NO_AUTH, connection::hello),
+    spec("auth", -2, NO_AUTH, connection::auth),
     spec("dbsize", 1, READ, server::dbsize),
     spec("flushdb", -1, WRITE, server::flushdb),
     spec("flushall", -1, WRITE, server::flushall),
     spec("time", 1, READ, server::time),
     spec("command", -1, READ, server::command),
     spec("config", -2, READ, server::config),
-    spec("info", -1, READ, server::info),
-    spec("client", -2, READ, server::client),
-    spec("reset", 1, NO_AUTH | NOT_QUEUED | SUBSCRIBED, server::reset),
+    spec("info", -1, READ, introspection::info),
+    spec("client", -2, READ, connection::client),
+    spec(
+        "reset",
+        1,
+        NO_AUTH | NOT_QUEUED | SUBSCRIBED,
+        connection::reset,
+    ),
     spec("wait", 3, READ, server::wait),
-    spec("gdc.digest", -1, READ, server::gdc_digest),
-    spec("gdc.channels", 1, READ, server::gdc_channels),
-    spec("gdc.debug", -2, READ, server::gdc_debug),
-    spec("gdc.attach", -4, READ, server::gdc_attach),
-    spec("role", 1, READ, server::role),
+    spec("gdc.digest", -1, READ, gdc::gdc_digest),
+    spec("gdc.channels", 1, READ, introspection::gdc_channels),
+    spec("gdc.debug", -2, READ, gdc::gdc_debug),
+    spec("gdc.attach", -4, READ, gdc::gdc_attach),
+    spec("role", 1, READ, introspection::role),
     spec("save", 1, READ, server::save),
     spec("bgsave", -1, READ, server::bgsave),
     spec("lastsave", 1, READ, server::lastsave),
@@ -177,7 +190,7 @@ static COMMANDS: &[Spec] = &[
     spec("punsubscribe", -1, SUBSCRIBED, pubsub::punsubscribe),
     spec("publish", 3, READ, pubsub::publish),
     spec("pubsub", -2, READ, pubsub::pubsub),
-    spec("gdc.info", 1, READ, server::gdc_info),
+    spec("gdc.info", 1, READ, introspection::gdc_info),
     // transactions
     spec("multi", 1, NOT_QUEUED, transaction::multi),
     spec("exec", 1, NOT_QUEUED, transaction::exec),

@@ -330,9 +330,21 @@ async fn resume(node: Arc<Node>, standing: Arc<Standing>, saved: Assignment) {
 /// after a heal (applying other regions' writes, fsyncing with `appendfsync always`) keeps
 /// the node's runtime busy, and heartbeats that wait their turn there were late enough for
 /// the coordinators to fail a live primary over (the wan nemesis saw it). They stop when
-/// this is dropped.
+/// this is dropped, which waits for their thread to end: it holds the node, and a node
+/// opened again on the same data directory (a restart in-process) needs it let go.
 struct Heartbeats {
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Heartbeats {
+    fn drop(&mut self) {
+        // The heartbeat in flight is dropped at once; the thread ends within moments.
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Heartbeats {
@@ -353,13 +365,15 @@ impl Heartbeats {
                 }
             });
         };
-        if let Err(e) = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("gdc-heartbeat".into())
             .spawn(run)
-        {
-            warn!(error = %e, "cannot start the heartbeats");
+            .map_err(|e| warn!(error = %e, "cannot start the heartbeats"))
+            .ok();
+        Heartbeats {
+            stop: Some(stop),
+            thread,
         }
-        Heartbeats { _stop: stop }
     }
 }
 

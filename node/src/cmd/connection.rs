@@ -1,0 +1,220 @@
+//! Connection commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, CLIENT, RESET.
+
+use super::{Ctx, int_arg, is, syntax_error, wrong_arity};
+use crate::reply::Reply;
+use crate::store::{DATABASES, now_ms};
+use crate::sync::Place;
+use bytes::Bytes;
+
+pub fn ping(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match args.len() {
+        1 => Reply::Status("PONG"),
+        2 => Reply::Bulk(args[1].clone()),
+        _ => wrong_arity("ping"),
+    }
+}
+
+pub fn echo(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Bulk(args[1].clone())
+}
+
+pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match int_arg(&args[1]) {
+        Ok(n) if (0..DATABASES as i64).contains(&n) => {
+            ctx.conn.db = n as usize;
+            Reply::OK
+        }
+        Ok(_) => Reply::err("ERR DB index is out of range"),
+        Err(e) => e,
+    }
+}
+
+pub fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    ctx.conn.closing = true;
+    Reply::OK
+}
+
+fn check_password(ctx: &Ctx<'_>, user: &[u8], pw: &[u8]) -> bool {
+    user == b"default"
+        && match &ctx.server.config.requirepass {
+            Some(p) => p.as_bytes() == pw,
+            None => true,
+        }
+}
+
+pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (user, pw): (&[u8], &[u8]) = match args.len() {
+        2 => (b"default", &args[1]),
+        3 => (&args[1], &args[2]),
+        _ => return syntax_error(),
+    };
+    if ctx.server.config.requirepass.is_none() && args.len() == 2 {
+        return Reply::err(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+    }
+    if check_password(ctx, user, pw) {
+        ctx.conn.authenticated = true;
+        Reply::OK
+    } else {
+        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+    }
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]
+pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut i = 1;
+    let mut resp = ctx.conn.resp;
+    if let Some(v) = args.get(1) {
+        match int_arg(v) {
+            Ok(v @ 2..=3) => resp = v as u8,
+            Ok(_) => return Reply::err("NOPROTO unsupported protocol version"),
+            Err(_) => return Reply::err("ERR Protocol version is not an integer or out of range"),
+        }
+        i = 2;
+    }
+    while i < args.len() {
+        if is(&args[i], "auth") && i + 2 < args.len() {
+            if !check_password(ctx, &args[i + 1], &args[i + 2]) {
+                return Reply::err("WRONGPASS invalid username-password pair or user is disabled.");
+            }
+            ctx.conn.authenticated = true;
+            i += 3;
+        } else if is(&args[i], "setname") && i + 1 < args.len() {
+            ctx.conn.name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return Reply::err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            ));
+        }
+    }
+    if !ctx.conn.authenticated {
+        return Reply::err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+    }
+    ctx.conn.resp = resp;
+    let s = |v: &str| Reply::bulk(v.to_string());
+    Reply::Map(vec![
+        (s("server"), s("redis")),
+        (s("version"), s(crate::REDIS_VERSION)),
+        (s("proto"), Reply::Int(resp as i64)),
+        (s("id"), Reply::Int(ctx.conn.id as i64)),
+        (s("mode"), s("standalone")),
+        (
+            s("role"),
+            s(match ctx.server.sync.place() {
+                Place::Follows(_) => "replica",
+                _ => "master",
+            }),
+        ),
+        (s("modules"), Reply::Array(vec![])),
+    ])
+}
+
+pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    if is(sub, "id") {
+        Reply::Int(ctx.conn.id as i64)
+    } else if is(sub, "setname") && args.len() == 3 {
+        ctx.conn.name = Some(args[2].clone());
+        Reply::OK
+    } else if is(sub, "getname") {
+        ctx.conn.name.clone().map_or(Reply::Nil, Reply::Bulk)
+    } else if is(sub, "setinfo") && args.len() == 4 {
+        Reply::OK
+    } else if is(sub, "list") || is(sub, "info") {
+        let now = now_ms();
+        let me = ctx.conn.id;
+        let clients = ctx.server.clients();
+        let line = |id: &u64, e: &crate::server::ClientEntry| {
+            format!(
+                "id={id} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 multi=-1 cmd={} user=default resp={}\n",
+                e.addr,
+                e.laddr,
+                e.name
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default(),
+                now.saturating_sub(e.created_ms) / 1000,
+                now.saturating_sub(e.last_ms) / 1000,
+                e.db,
+                if *id == me {
+                    "client|list"
+                } else {
+                    &e.last_cmd
+                },
+                e.resp,
+            )
+        };
+        let text: String = if is(sub, "info") {
+            clients.get(&me).map(|e| line(&me, e)).unwrap_or_default()
+        } else {
+            clients.iter().map(|(id, e)| line(id, e)).collect()
+        };
+        Reply::bulk(text)
+    } else if is(sub, "kill") && args.len() >= 3 {
+        // CLIENT KILL addr | CLIENT KILL ID id | CLIENT KILL ADDR addr
+        let clients = ctx.server.clients();
+        let targets: Vec<u64> = match &args[2..] {
+            [addr] => clients
+                .iter()
+                .filter(|(_, e)| e.addr.as_bytes() == &addr[..])
+                .map(|(id, _)| *id)
+                .collect(),
+            [f, v] if is(f, "id") => match int_arg(v) {
+                Ok(id) => clients
+                    .keys()
+                    .filter(|k| **k as i64 == id)
+                    .copied()
+                    .collect(),
+                Err(e) => return e,
+            },
+            [f, v] if is(f, "addr") => clients
+                .iter()
+                .filter(|(_, e)| e.addr.as_bytes() == &v[..])
+                .map(|(id, _)| *id)
+                .collect(),
+            _ => return syntax_error(),
+        };
+        for id in &targets {
+            if let Some(e) = clients.get(id) {
+                e.kill.notify_one();
+            }
+        }
+        if args.len() == 3 {
+            if targets.is_empty() {
+                Reply::err("ERR No such client")
+            } else {
+                Reply::OK
+            }
+        } else {
+            Reply::Int(targets.len() as i64)
+        }
+    } else {
+        Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(sub)
+        ))
+    }
+}
+
+/// RESET: the connection back to its just-connected state.
+pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    for c in std::mem::take(&mut ctx.conn.channels) {
+        ctx.server.pubsub.unsubscribe(false, &c, ctx.conn.id);
+    }
+    for p in std::mem::take(&mut ctx.conn.patterns) {
+        ctx.server.pubsub.unsubscribe(true, &p, ctx.conn.id);
+    }
+    ctx.conn.multi = None;
+    ctx.conn.multi_failed = false;
+    ctx.conn.watched.clear();
+    ctx.conn.db = 0;
+    ctx.conn.resp = 2;
+    ctx.conn.name = None;
+    ctx.conn.authenticated = ctx.server.config.requirepass.is_none();
+    Reply::Status("RESET")
+}

@@ -1,0 +1,252 @@
+//! What a node says of itself: INFO (with its gdc sections), ROLE, GDC.INFO, GDC.CHANNELS.
+
+use super::{Ctx, is};
+use crate::reply::Reply;
+use crate::store::{DATABASES, now_ms};
+use crate::sync::Place;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let want = |s: &str| {
+        args.len() == 1
+            || args[1..]
+                .iter()
+                .any(|a| is(a, s) || is(a, "all") || is(a, "everything") || is(a, "default"))
+    };
+    let mut out = String::new();
+    let st = &ctx.store;
+    if want("server") {
+        out.push_str(&format!(
+            "# Server\r\nredis_version:{}\r\ngdc_version:{}\r\nredis_mode:standalone\r\nos:{}\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n",
+            crate::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::process::id(),
+            ctx.server.config.port,
+            (now_ms() - ctx.server.started_ms) / 1000,
+        ));
+    }
+    if want("clients") {
+        out.push_str(&format!(
+            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n\r\n",
+            ctx.server.clients.load(Ordering::Relaxed),
+            ctx.server.blocked.load(Ordering::Relaxed)
+        ));
+    }
+    if want("memory") {
+        out.push_str(&format!(
+            "# Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\n\r\n",
+            crate::alloc::live_bytes().max(0),
+            ctx.server.memory_bytes_max.load(Ordering::Relaxed),
+        ));
+    }
+    if want("persistence") {
+        out.push_str(&format!(
+            "# Persistence\r\nloading:0\r\naof_enabled:1\r\nappendfsync:{}\r\nrdb_changes_since_last_save:{}\r\nbinlog_segment_bytes:{}\r\n\r\n",
+            st.binlog().policy().name(),
+            st.dirty,
+            st.binlog().segment_bytes(),
+        ));
+    }
+    if want("stats") {
+        out.push_str(&format!(
+            "# Stats\r\ntotal_commands_processed:{}\r\n\r\n",
+            ctx.server.commands_processed.load(Ordering::Relaxed)
+        ));
+    }
+    // Sections Redis leaves out of the default INFO.
+    let want_extra = |s: &str| {
+        args[1..]
+            .iter()
+            .any(|a| is(a, s) || is(a, "all") || is(a, "everything"))
+    };
+    let mut stats: Vec<_> = ctx.store.command_stats.iter().collect();
+    stats.sort_by_key(|(name, _)| **name);
+    if want_extra("commandstats") {
+        out.push_str("# Commandstats\r\n");
+        for (name, s) in &stats {
+            let usec = s.nanos as f64 / 1e3;
+            out.push_str(&format!(
+                "cmdstat_{name}:calls={},usec={},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
+                s.calls,
+                usec as u64,
+                usec / s.calls.max(1) as f64,
+                s.failed
+            ));
+        }
+        out.push_str("\r\n");
+    }
+    if want_extra("latencystats") {
+        // Bounds of power-of-two histogram buckets: an upper bound on each percentile.
+        out.push_str("# Latencystats\r\n");
+        for (name, s) in &stats {
+            let p = |f: f64| s.percentile_nanos(f) as f64 / 1e3;
+            out.push_str(&format!(
+                "latency_percentiles_usec_{name}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
+                p(0.5),
+                p(0.99),
+                p(0.999)
+            ));
+        }
+        out.push_str("\r\n");
+    }
+    if want("replication") {
+        out.push_str("# Replication\r\n");
+        out.push_str(&redis_replication(ctx.server));
+        ctx.server.replication_info(ctx.store.applied(), &mut out);
+        out.push_str("\r\n");
+    }
+    if want("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        for db in 0..DATABASES {
+            let ks = st.db(db);
+            let n = ks.live_len(ctx.now);
+            if n > 0 {
+                let expires = ks
+                    .iter()
+                    .filter(|(_, k)| k.exists(ctx.now) && k.expire_at().is_some())
+                    .count();
+                out.push_str(&format!("db{db}:keys={n},expires={expires},avg_ttl=0\r\n"));
+            }
+        }
+        out.push_str("\r\n");
+    }
+    if want("gdc") {
+        out.push_str(&gdc_section(ctx));
+    }
+    Reply::Bulk(Bytes::from(out))
+}
+
+fn gdc_section(ctx: &Ctx<'_>) -> String {
+    let st = &ctx.store;
+    let applied: Vec<String> = st
+        .applied()
+        .iter()
+        .map(|(s, o)| format!("{}={}", s.0, o.0))
+        .collect();
+    format!(
+        "# Gdc\r\nserver_id:{}\r\nregion:{}\r\napplied:{}\r\nhlc:{}\r\nhlc_future_rejected:{}\r\nbinlog_segment_bytes:{}\r\nkeys_held:{}\r\n\r\n",
+        st.server().0,
+        ctx.server.config.region,
+        applied.join(","),
+        st.clock().last().0,
+        st.clock().future_rejected(),
+        st.binlog().segment_bytes(),
+        (0..DATABASES).map(|d| st.db(d).len()).sum::<usize>(),
+    )
+}
+
+/// GDC.INFO: the gdc section of INFO.
+pub fn gdc_info(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    Reply::Bulk(Bytes::from(gdc_section(ctx)))
+}
+
+/// `host:port` as Redis reports them apart (an IPv6 host without its brackets).
+fn host_port(addr: &str) -> (String, u16) {
+    let (host, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (host.to_string(), port.parse().unwrap_or(0))
+}
+
+/// The lines of `INFO replication` Redis has, from this node's place in its region: a
+/// primary lists the secondaries reading from it (`slaveN`), a secondary its primary (none
+/// known: no host or port, the link down).
+fn redis_replication(server: &crate::server::Shared) -> String {
+    use std::fmt::Write as _;
+    match server.sync.place() {
+        Place::Alone | Place::Primary { .. } => {
+            let connected = server.sync.connected_secondaries(&server.config.region);
+            let mut out = format!("role:master\r\nconnected_slaves:{}\r\n", connected.len());
+            for (i, (addr, offset)) in connected.iter().enumerate() {
+                let (host, port) = host_port(addr);
+                let _ = write!(
+                    out,
+                    "slave{i}:ip={host},port={port},state=online,offset={offset},lag=0\r\n"
+                );
+            }
+            out
+        }
+        Place::Follows(Some(primary)) => {
+            let (host, port) = host_port(&primary);
+            format!(
+                "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:up\r\n"
+            )
+        }
+        Place::Follows(None) => "role:slave\r\nmaster_link_status:down\r\n".into(),
+    }
+}
+
+/// ROLE, as Redis answers it: `master` for a node on its own or its region's primary (with
+/// the secondaries reading from it and what they acknowledged), `slave` for a secondary
+/// (with its primary). Sentinel clients send it to check the node they were sent to.
+/// Offsets count ops applied.
+pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    let offset = ctx.store.applied().iter().map(|(_, op)| op.0).sum::<u64>() as i64;
+    match ctx.server.sync.place() {
+        Place::Alone | Place::Primary { .. } => {
+            let connected = ctx
+                .server
+                .sync
+                .connected_secondaries(&ctx.server.config.region);
+            Reply::Array(vec![
+                Reply::bulk("master"),
+                Reply::Int(offset),
+                Reply::Array(
+                    connected
+                        .iter()
+                        .map(|(addr, acked)| {
+                            let (host, port) = host_port(addr);
+                            Reply::Array(vec![
+                                Reply::bulk(host),
+                                Reply::bulk(port.to_string()),
+                                Reply::bulk(acked.to_string()),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ])
+        }
+        Place::Follows(primary) => {
+            let (host, port) = primary.as_deref().map(host_port).unwrap_or_default();
+            let state = if primary.is_some() {
+                "connected"
+            } else {
+                "connect"
+            };
+            Reply::Array(vec![
+                Reply::bulk("slave"),
+                Reply::bulk(host),
+                Reply::Int(i64::from(port)),
+                Reply::bulk(state),
+                Reply::Int(offset),
+            ])
+        }
+    }
+}
+
+/// GDC.CHANNELS: every channel of this node, inbound (this node receives) and outbound (a
+/// peer receives from this node), with its state and lag.
+pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    use crate::sync::Shown;
+    let own = ctx.store.applied().clone();
+    let sync = &ctx.server.sync;
+    let map = |direction: &str, fields: Vec<(&str, Shown)>| {
+        let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
+        let mut m = vec![field("direction", Reply::bulk(direction.to_string()))];
+        m.extend(fields.into_iter().map(|(k, v)| match v {
+            Shown::Int(n) => field(k, Reply::Int(n as i64)),
+            Shown::Text(t) => field(k, Reply::bulk(t)),
+        }));
+        Reply::Map(m)
+    };
+    let mut out: Vec<Reply> = sync
+        .inbound()
+        .values()
+        .map(|c| map("in", c.shown(ctx.now)))
+        .collect();
+    for s in sync.outbound().values() {
+        out.push(map("out", sync.shown(&own, s)));
+    }
+    Reply::Array(out)
+}
