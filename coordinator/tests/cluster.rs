@@ -863,21 +863,53 @@ fn one_coordinator_with_shop() -> (Vec<tempfile::TempDir>, Member, Server) {
     (dirs, m, coordinator)
 }
 
+/// The primary of shop's region eu under `m` (its only coordinator), with `more` flags: its
+/// data directory, port and flags (to start it again), the process, and a client once it
+/// holds the role.
+struct EuPrimary {
+    data: tempfile::TempDir,
+    port: u16,
+    flags: Vec<String>,
+    node: Server,
+    client: redis::Connection,
+}
+
+fn eu_primary(m: &Member, more: &[&str]) -> EuPrimary {
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let flags: Vec<String> = ["--coordinator", &m.listen, "--instance", "shop"]
+        .into_iter()
+        .chain(more.iter().copied())
+        .map(String::from)
+        .collect();
+    let node = node_process(data.path(), "eu", port, &as_strs(&flags));
+    let mut client = node.client();
+    is_role(&mut client, "primary", 1);
+    EuPrimary {
+        data,
+        port,
+        flags,
+        node,
+        client,
+    }
+}
+
+fn as_strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// Writes sent to a primary for 3 s while its only coordinator is stopped (SIGSTOP) from
 /// 300 ms in: each with when it was sent (ms since the Unix epoch) and whether it was taken;
 /// and when the coordinator was stopped.
 fn writes_with_the_coordinator_stopped(more: &[&str]) -> (Vec<(u128, bool)>, u128) {
     let (_dirs, m, coordinator) = one_coordinator_with_shop();
-    let m = &m;
-    let data = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let flags: Vec<&str> = ["--coordinator", &m.listen, "--instance", "shop"]
-        .into_iter()
-        .chain(more.iter().copied())
-        .collect();
-    let node = node_process(data.path(), "eu", port, &flags);
-    let mut c = node.client();
-    is_role(&mut c, "primary", 1);
+    // The node runs, on its data directory, for as long as these live.
+    let EuPrimary {
+        data: _data,
+        node: _node,
+        client: mut c,
+        ..
+    } = eu_primary(&m, more);
     let now_ms = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -951,13 +983,14 @@ fn broken_on_purpose_a_primary_refuses_writes_without_its_coordinator() {
 #[test]
 fn a_primary_restarted_while_its_coordinator_is_stopped_takes_writes_again() {
     let (_dirs, m, coordinator) = one_coordinator_with_shop();
-    let m = &m;
-    let data = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let flags = ["--coordinator", m.listen.as_str(), "--instance", "shop"];
-    let node = node_process(data.path(), "eu", port, &flags);
-    let mut c = node.client();
-    is_role(&mut c, "primary", 1);
+    let EuPrimary {
+        data,
+        port,
+        flags,
+        node,
+        client: mut c,
+    } = eu_primary(&m, &[]);
+    let flags = as_strs(&flags);
     redis::cmd("INCRBY")
         .arg("n")
         .arg(5)
@@ -1057,12 +1090,13 @@ fn a_member_that_stops_answering_costs_primaries_no_contact() {
 #[test]
 fn a_fenced_primary_left_alone_by_its_coordinator_takes_writes_again() {
     let (_dirs, m, coordinator) = one_coordinator_with_shop();
-    let data = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let flags = ["--coordinator", m.listen.as_str(), "--instance", "shop"];
-    let node = node_process(data.path(), "eu", port, &flags);
-    let mut c = node.client();
-    is_role(&mut c, "primary", 1);
+    // The node runs, on its data directory, for as long as these live.
+    let EuPrimary {
+        data: _data,
+        node: _node,
+        client: mut c,
+        ..
+    } = eu_primary(&m, &[]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -98,6 +98,17 @@ impl Server {
         port: u16,
         log: Option<&Path>,
     ) -> io::Result<Server> {
+        Server::start_with_env(program, args, port, log, &[])
+    }
+
+    /// [`Server::start_logged`], with these environment variables set (`None`: removed).
+    pub fn start_with_env(
+        program: &Path,
+        args: &[String],
+        port: u16,
+        log: Option<&Path>,
+        env: &[(&str, Option<&str>)],
+    ) -> io::Result<Server> {
         let (out, err) = match log {
             Some(path) => {
                 let f = std::fs::OpenOptions::new()
@@ -108,11 +119,15 @@ impl Server {
             }
             None => (Stdio::null(), Stdio::null()),
         };
-        let child = Command::new(program)
-            .args(args)
-            .stdout(out)
-            .stderr(err)
-            .spawn()?;
+        let mut command = Command::new(program);
+        command.args(args).stdout(out).stderr(err);
+        for (name, value) in env {
+            match value {
+                Some(v) => command.env(name, v),
+                None => command.env_remove(name),
+            };
+        }
+        let child = command.spawn()?;
         let mut server = Server { child, port };
         // Dropped on an error: the process is killed.
         let deadline = Instant::now() + START_DEADLINE;

@@ -385,41 +385,35 @@ fn a_receiver_killed_mid_stream_resumes_with_exact_counters() {
 
 /// gdc-node on `port` with `args`, its data in `dir/data`, its log in `dir/node.log`, and
 /// `env` (RUST_LOG unset: the default filter); once it takes a write.
-fn logged_node(
-    dir: &Path,
-    port: u16,
-    args: &[String],
-    env: &[(&str, &str)],
-) -> (std::process::Child, PathBuf) {
+fn logged_node(dir: &Path, port: u16, args: &[String], env: &[(&str, &str)]) -> (Server, PathBuf) {
     let log = dir.join("node.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gdc-node"))
-        .args(["--port", &port.to_string(), "--dir"])
-        .arg(dir.join("data"))
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("spawn gdc-node");
-    let answered = wait_for("the node to answer", Duration::from_secs(20), || {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(Err(format!(
-                "exited ({status}): {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )));
-        }
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).ok()?;
-        let mut c = client.get_connection().ok()?;
-        let _: () = c.set("k", "v").ok()?;
-        Some(Ok(()))
+    let mut all = vec![
+        "--port".to_string(),
+        port.to_string(),
+        "--dir".into(),
+        dir.join("data").display().to_string(),
+    ];
+    all.extend_from_slice(args);
+    let mut vars: Vec<(&str, Option<&str>)> = env.iter().map(|(k, v)| (*k, Some(*v))).collect();
+    vars.push(("RUST_LOG", None));
+    let node = Server::start_with_env(
+        Path::new(env!("CARGO_BIN_EXE_gdc-node")),
+        &all,
+        port,
+        Some(&log),
+        &vars,
+    )
+    .unwrap_or_else(|e| {
+        panic!(
+            "gdc-node: {e}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
     });
-    if let Err(e) = answered {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("gdc-node does not take writes: {e}");
-    }
-    (child, log)
+    let _: () = node
+        .client()
+        .set("k", "v")
+        .expect("a standalone node takes writes");
+    (node, log)
 }
 
 /// A node started in a shell that exports gdcctl's `GDC_COORDINATOR` runs standalone (the
@@ -429,9 +423,8 @@ fn logged_node(
 fn a_standalone_node_ignores_gdcctls_environment_and_logs_plain_text() {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("GDC_COORDINATOR", "127.0.0.1:1")];
-    let (mut child, log) = logged_node(dir.path(), free_port(), &[], &env);
-    let _ = child.kill();
-    let _ = child.wait();
+    let (node, log) = logged_node(dir.path(), free_port(), &[], &env);
+    node.kill9();
     let text = std::fs::read_to_string(&log).expect("read the log");
     assert!(text.contains("INFO"), "{text}");
     assert!(
@@ -465,7 +458,7 @@ fn a_refused_tls_handshake_is_logged_with_its_reason() {
         "--tls-ca".into(),
         cert("ca.pem"),
     ];
-    let (mut child, log) = logged_node(dir.path(), port, &args, &[]);
+    let (node, log) = logged_node(dir.path(), port, &args, &[]);
     let mut plain = std::net::TcpStream::connect(("127.0.0.1", sync_port)).expect("connect");
     plain
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
@@ -480,8 +473,7 @@ fn a_refused_tls_handshake_is_logged_with_its_reason() {
     let served = client
         .get_connection()
         .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-    let _ = child.kill();
-    let _ = child.wait();
+    node.kill9();
     assert!(logged.contains("error="), "{logged}");
     assert_eq!(served.expect("PING after the refusal"), "PONG");
 }
