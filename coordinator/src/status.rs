@@ -168,6 +168,114 @@ pub fn channels(t: &Topology, only: Option<&str>, reports: &[NodeReport]) -> Vec
         .collect()
 }
 
+/// `gdcctl status` as a person reads it: a table of nodes (what the topology makes each
+/// one, what it says, how far behind it is) and one of channels, of `instance` if given.
+pub fn render(
+    t: &Topology,
+    instance: Option<&str>,
+    nodes: &[NodeReport],
+    channels: &[ChannelReport],
+) -> String {
+    let mut out = String::new();
+    let behind = |ms: Option<u64>, ops: Option<u64>| match (ms, ops) {
+        (Some(ms), Some(ops)) => format!("{ms} ms, {ops} ops"),
+        _ => "-".into(),
+    };
+    let empty_regions = t
+        .instances
+        .iter()
+        .filter(|(name, _)| instance.is_none_or(|i| i == name.as_str()))
+        .flat_map(|(name, i)| {
+            i.children
+                .iter()
+                .filter(|(_, c)| c.primary.is_none() && c.secondaries.is_empty())
+                .map(move |(region, c)| {
+                    [
+                        name.as_str(),
+                        region,
+                        "-",
+                        "-",
+                        &c.epoch.to_string(),
+                        "no nodes",
+                        "-",
+                    ]
+                    .map(str::to_string)
+                    .to_vec()
+                })
+        });
+    let rows = nodes
+        .iter()
+        .map(|n| {
+            let b = n.behind();
+            vec![
+                n.instance.clone(),
+                n.region.clone(),
+                n.addr.clone(),
+                n.assigned.to_string(),
+                n.epoch.to_string(),
+                n.health(),
+                behind(b.map(|b| b.0), b.map(|b| b.1)),
+            ]
+        })
+        .chain(empty_regions)
+        .collect();
+    out.push_str(&table(
+        &[
+            "INSTANCE", "REGION", "NODE", "ROLE", "EPOCH", "HEALTH", "BEHIND",
+        ],
+        rows,
+    ));
+    out.push('\n');
+    let rows = channels
+        .iter()
+        .map(|c| {
+            vec![
+                c.instance.clone(),
+                c.from.clone(),
+                c.to.clone(),
+                channel_state(c.desired).to_string(),
+                c.state.clone().unwrap_or_else(|| "-".into()),
+                behind(c.ms_behind, c.ops_behind),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["INSTANCE", "FROM", "TO", "WANTED", "AT RECEIVER", "BEHIND"],
+        rows,
+    ));
+    out
+}
+
+/// A channel's wanted state, as gdcctl prints it.
+pub fn channel_state(s: ChannelState) -> &'static str {
+    match s {
+        ChannelState::Running => "running",
+        ChannelState::Paused => "paused",
+    }
+}
+
+/// Columns padded to their widest cell.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// Ops `has` covers that `lacks` does not (applied vectors: server-id → op).
 fn ops_lacking(
     has: &std::collections::BTreeMap<u32, u64>,

@@ -326,7 +326,7 @@ async fn run(flags: Flags) -> Result<String, String> {
                         ]
                     })
                     .collect();
-                Ok(table(&["INSTANCE", "REGIONS", "CHANNELS"], rows))
+                Ok(status::table(&["INSTANCE", "REGIONS", "CHANNELS"], rows))
             }
         },
         Command::Child { op } => match op {
@@ -435,7 +435,7 @@ async fn run(flags: Flags) -> Result<String, String> {
                 .collect();
             Ok(format!(
                 "{}term {}, applied index {}\n",
-                table(&["ID", "ADDRESS", "ROLE"], rows),
+                status::table(&["ID", "ADDRESS", "ROLE"], rows),
                 reply.term,
                 reply.applied
             ))
@@ -478,7 +478,7 @@ async fn run(flags: Flags) -> Result<String, String> {
                         })
                     })
                     .collect();
-                let mut out = table(&["INSTANCE", "REGION", "PRIMARY", "DIGESTS"], rows);
+                let mut out = status::table(&["INSTANCE", "REGION", "PRIMARY", "DIGESTS"], rows);
                 for v in &verdicts {
                     for d in &v.differences {
                         out.push_str(&format!(
@@ -540,87 +540,14 @@ async fn run(flags: Flags) -> Result<String, String> {
                     serde_json::json!({"topology": t, "index": index, "leader": members.leader, "term": members.term, "nodes": nodes, "channels": channels})
                 ));
             }
-            let mut out = format!(
+            let header = format!(
                 "coordinators: {} (leader {}, term {}), topology at log index {index}\n\n",
                 members.members.len(),
                 members.leader,
                 members.term
             );
-            let behind = |ms: Option<u64>, ops: Option<u64>| match (ms, ops) {
-                (Some(ms), Some(ops)) => format!("{ms} ms, {ops} ops"),
-                _ => "-".into(),
-            };
-            let empty_regions = t
-                .instances
-                .iter()
-                .filter(|(name, _)| instance.as_ref().is_none_or(|i| i == *name))
-                .flat_map(|(name, i)| {
-                    i.children
-                        .iter()
-                        .filter(|(_, c)| c.primary.is_none() && c.secondaries.is_empty())
-                        .map(move |(region, c)| {
-                            [
-                                name.as_str(),
-                                region,
-                                "-",
-                                "-",
-                                &c.epoch.to_string(),
-                                "no nodes",
-                                "-",
-                            ]
-                            .map(str::to_string)
-                            .to_vec()
-                        })
-                });
-            let rows = nodes
-                .iter()
-                .map(|n| {
-                    let b = n.behind();
-                    vec![
-                        n.instance.clone(),
-                        n.region.clone(),
-                        n.addr.clone(),
-                        n.assigned.to_string(),
-                        n.epoch.to_string(),
-                        n.health(),
-                        behind(b.map(|b| b.0), b.map(|b| b.1)),
-                    ]
-                })
-                .chain(empty_regions)
-                .collect();
-            out.push_str(&table(
-                &[
-                    "INSTANCE", "REGION", "NODE", "ROLE", "EPOCH", "HEALTH", "BEHIND",
-                ],
-                rows,
-            ));
-            out.push('\n');
-            let rows = channels
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.instance.clone(),
-                        c.from.clone(),
-                        c.to.clone(),
-                        channel_state(c.desired).to_string(),
-                        c.state.clone().unwrap_or_else(|| "-".into()),
-                        behind(c.ms_behind, c.ops_behind),
-                    ]
-                })
-                .collect();
-            out.push_str(&table(
-                &["INSTANCE", "FROM", "TO", "WANTED", "AT RECEIVER", "BEHIND"],
-                rows,
-            ));
-            Ok(out)
+            Ok(header + &status::render(&t, instance.as_deref(), &nodes, &channels))
         }
-    }
-}
-
-fn channel_state(s: ChannelState) -> &'static str {
-    match s {
-        ChannelState::Running => "running",
-        ChannelState::Paused => "paused",
     }
 }
 
@@ -651,32 +578,10 @@ fn channels(t: &Topology, instance: Option<&str>, json: bool) -> Result<String, 
                     name.clone(),
                     c.from.clone(),
                     c.to.clone(),
-                    channel_state(c.state).to_string(),
+                    status::channel_state(c.state).to_string(),
                 ]
             })
         })
         .collect();
-    Ok(table(&["INSTANCE", "FROM", "TO", "STATE"], rows))
-}
-
-/// Columns padded to their widest cell.
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let mut out = String::new();
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
-    for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    Ok(status::table(&["INSTANCE", "FROM", "TO", "STATE"], rows))
 }
