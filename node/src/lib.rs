@@ -24,24 +24,26 @@
 //! channels), [`testing`] (the Jepsen-style suite's hooks).
 
 pub mod alloc;
-pub mod binlog;
+pub mod clients;
 pub mod cmd;
 pub mod config;
+pub mod engine;
 pub mod glob;
 pub mod metrics;
+pub mod node;
 pub mod pubsub;
 pub mod reply;
 pub mod resp;
 pub mod scan;
 pub mod server;
 mod session;
-pub mod snapshot;
-pub mod store;
+pub mod shared;
 pub mod sync;
+pub mod tasks;
 pub mod testing;
 
 pub use config::Config;
-pub use server::Node;
+pub use node::{Listeners, Node};
 
 /// The Redis version gdc answers as (client libraries gate features on it).
 pub const REDIS_VERSION: &str = "7.2.0";

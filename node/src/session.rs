@@ -2,12 +2,15 @@
 //! pipelined commands under the store lock ([`Session::run_batch`]), wait while a blocking
 //! command (BLPOP) holds the rest back, and write replies and published messages.
 
+use crate::clients::ClientEntry;
 use crate::cmd::{self, Conn, Ctx};
+use crate::engine::retention::SNAPSHOT_AFTER_BINLOG_BYTES;
+use crate::engine::store::now_ms;
 use crate::pubsub::Message;
 use crate::reply::Reply;
 use crate::resp::{Args, parse_request};
-use crate::server::{ClientEntry, Node, SNAPSHOT_AFTER_BINLOG_BYTES};
-use crate::store::now_ms;
+use crate::shared::Shared;
+use crate::tasks::Tasks;
 use bytes::{BufMut, BytesMut};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,20 +18,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 use tracing::{debug, error, warn};
 
 /// Serve one client until it goes, is killed (CLIENT KILL), or the server stops.
-pub async fn serve(node: Arc<Node>, mut socket: TcpStream, stop: watch::Receiver<bool>) {
-    let shared = node.shared();
-    if shared.clients.fetch_add(1, Ordering::Relaxed) >= shared.config.clients_max {
+pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, stop: Tasks) {
+    if !shared.clients().try_connect() {
         let _ = socket
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
-        shared.clients.fetch_sub(1, Ordering::Relaxed);
         return;
     }
-    let mut session = Session::register(node, socket, stop);
+    let mut session = Session::register(shared, socket, stop);
     session.run().await;
     session.gone();
 }
@@ -38,10 +39,11 @@ pub async fn serve(node: Arc<Node>, mut socket: TcpStream, stop: watch::Receiver
 struct Closed;
 
 struct Session {
-    node: Arc<Node>,
+    shared: Arc<Shared>,
     socket: TcpStream,
     conn: Conn,
-    stop: watch::Receiver<bool>,
+    /// The node's tasks: the session ends when they stop.
+    stop: Tasks,
     /// CLIENT KILL wakes this.
     kill: Arc<Notify>,
     /// Published messages for this client, and whether its queue overflowed.
@@ -55,29 +57,22 @@ struct Session {
 
 impl Session {
     /// A new client: numbered, listed for CLIENT LIST, given its message queue.
-    fn register(node: Arc<Node>, socket: TcpStream, stop: watch::Receiver<bool>) -> Session {
-        let shared = node.shared();
-        let mut conn = Conn::new(
-            shared.next_client_id.fetch_add(1, Ordering::Relaxed),
-            shared.config.requirepass.is_none(),
-        );
+    fn register(shared: Arc<Shared>, socket: TcpStream, stop: Tasks) -> Session {
         let kill = Arc::new(Notify::new());
         let addr =
             |a: std::io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
-        shared.clients().insert(
-            conn.id,
-            ClientEntry {
-                addr: addr(socket.peer_addr()),
-                laddr: addr(socket.local_addr()),
-                created_ms: now_ms(),
-                last_ms: now_ms(),
-                db: 0,
-                name: None,
-                resp: 2,
-                last_cmd: String::new(),
-                kill: Arc::clone(&kill),
-            },
-        );
+        let id = shared.clients().register(ClientEntry {
+            addr: addr(socket.peer_addr()),
+            laddr: addr(socket.local_addr()),
+            created_ms: now_ms(),
+            last_ms: now_ms(),
+            db: 0,
+            name: None,
+            resp: 2,
+            last_cmd: String::new(),
+            kill: Arc::clone(&kill),
+        });
+        let mut conn = Conn::new(id, shared.config().requirepass.is_none());
         let (tx, messages) = mpsc::channel(crate::pubsub::SUBSCRIBER_QUEUE_MAX);
         let overflowed = Arc::new(AtomicBool::new(false));
         conn.pubsub_tx = Some(crate::pubsub::Sender {
@@ -85,7 +80,7 @@ impl Session {
             overflowed: Arc::clone(&overflowed),
         });
         Session {
-            node,
+            shared,
             socket,
             conn,
             stop,
@@ -103,7 +98,7 @@ impl Session {
         loop {
             let protocol_error = self.parse();
             if protocol_error.is_none()
-                && self.inbuf.len() > self.node.shared().config.query_buffer_bytes_max
+                && self.inbuf.len() > self.shared.config().query_buffer_bytes_max
             {
                 warn!(
                     client = self.conn.id,
@@ -134,7 +129,7 @@ impl Session {
     /// Take every whole request already buffered; the protocol error that stopped it, if any.
     fn parse(&mut self) -> Option<crate::resp::ProtocolError> {
         loop {
-            match parse_request(&mut self.inbuf, &self.node.shared().config.limits) {
+            match parse_request(&mut self.inbuf, &self.shared.config().limits) {
                 Ok(Some(args)) => self.pending.push_back(args),
                 Ok(None) => return None,
                 Err(e) => return Some(e),
@@ -159,17 +154,16 @@ impl Session {
                 m.write(&mut self.out, self.conn.resp);
                 Ok(false)
             }
-            _ = self.stop.changed() => Err(Closed),
+            () = self.stop.stopped() => Err(Closed),
         }
     }
 
     /// Run what is queued; a blocking command holds the rest back until a write wakes it
     /// or its timeout passes (then it is answered with its timeout reply).
     async fn run_pending(&mut self) -> Result<(), Closed> {
-        let node = Arc::clone(&self.node);
-        let shared = node.shared();
+        let shared = Arc::clone(&self.shared);
         while !self.pending.is_empty() {
-            let woken = shared.written.notified();
+            let woken = shared.engine().written();
             tokio::pin!(woken);
             woken.as_mut().enable();
             let Some(blocked) = self.run_batch() else {
@@ -179,8 +173,8 @@ impl Session {
             let wait = blocked
                 .deadline_ms
                 .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
-            shared.blocked.fetch_add(1, Ordering::Relaxed);
-            let limit = shared.config.query_buffer_bytes_max;
+            shared.clients().set_blocked(true);
+            let limit = shared.config().query_buffer_bytes_max;
             let woke = tokio::select! {
                 _ = &mut woken => Some(false),
                 _ = sleep_or_forever(wait) => Some(true),
@@ -190,10 +184,10 @@ impl Session {
                     Ok(_) if self.inbuf.len() > limit => None,
                     Ok(_) => Some(false),
                 },
-                _ = self.stop.changed() => None,
+                () = self.stop.stopped() => None,
                 _ = self.kill.notified() => None,
             };
-            shared.blocked.fetch_sub(1, Ordering::Relaxed);
+            shared.clients().set_blocked(false);
             let timed_out = woke.ok_or(Closed)?;
             if timed_out {
                 self.pending.pop_front();
@@ -215,8 +209,9 @@ impl Session {
     /// Run queued requests under one lock, then commit the binlog before any reply leaves.
     /// Stops at a command that must wait (left at the front of `pending`) and says so.
     fn run_batch(&mut self) -> Option<Blocked> {
-        let shared = self.node.shared();
-        let mut store = self.node.lock_store();
+        let shared = &self.shared;
+        let config = shared.config();
+        let mut store = shared.engine().lock_store();
         let now = now_ms();
         let writes_before = store.writes;
         let mut replies = 0;
@@ -230,6 +225,7 @@ impl Session {
                 store: &mut store,
                 conn,
                 server: shared,
+                config: &config,
                 now,
             };
             match cmd::execute(&mut ctx, &args) {
@@ -257,11 +253,9 @@ impl Session {
                 break;
             }
         }
-        shared
-            .commands_processed
-            .fetch_add(replies, Ordering::Relaxed);
+        shared.clients().count_commands(replies);
         if store.binlog().appended_bytes() > SNAPSHOT_AFTER_BINLOG_BYTES {
-            if let Err(e) = shared.start_bgsave(&mut store) {
+            if let Err(e) = shared.engine().start_bgsave(&mut store) {
                 error!(error = %e, "could not start an automatic snapshot");
             }
         }
@@ -278,9 +272,9 @@ impl Session {
         let wrote = store.writes != writes_before;
         drop(store);
         if wrote {
-            self.node.wrote();
+            shared.engine().wrote();
         }
-        if let Some(e) = shared.clients().get_mut(&conn.id) {
+        if let Some(e) = shared.clients().listing().get_mut(&conn.id) {
             e.last_ms = now;
             e.db = conn.db;
             e.name.clone_from(&conn.name);
@@ -292,15 +286,14 @@ impl Session {
 
     /// Forget a client that has gone: its listing and its subscriptions.
     fn gone(&self) {
-        let shared = self.node.shared();
-        shared.clients().remove(&self.conn.id);
+        let shared = &self.shared;
         for c in &self.conn.channels {
-            shared.pubsub.unsubscribe(false, c, self.conn.id);
+            shared.pubsub().unsubscribe(false, c, self.conn.id);
         }
         for p in &self.conn.patterns {
-            shared.pubsub.unsubscribe(true, p, self.conn.id);
+            shared.pubsub().unsubscribe(true, p, self.conn.id);
         }
-        shared.clients.fetch_sub(1, Ordering::Relaxed);
+        shared.clients().gone(self.conn.id);
     }
 }
 

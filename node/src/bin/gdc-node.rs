@@ -2,11 +2,9 @@
 
 use clap::Parser;
 use gdc_node::alloc::Counting;
-use gdc_node::binlog::Fsync;
-use gdc_node::{Config, Node};
+use gdc_node::{Config, Listeners, Node};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tokio::net::TcpListener;
 
 /// Counts heap bytes for `maxmemory` and INFO.
 #[global_allocator]
@@ -21,13 +19,13 @@ struct Flags {
     config: Option<PathBuf>,
     /// TCP port for clients [default: 6379].
     #[arg(long)]
-    port: Option<u16>,
+    port: Option<String>,
     /// Address to listen on [default: 127.0.0.1, protected mode].
     #[arg(long)]
     bind: Option<String>,
     /// Data directory [default: gdc-data].
     #[arg(long)]
-    dir: Option<PathBuf>,
+    dir: Option<String>,
     /// This node's region name [default: local].
     #[arg(long)]
     region: Option<String>,
@@ -36,19 +34,19 @@ struct Flags {
     requirepass: Option<String>,
     /// When the binlog is forced to disk: always, everysec or no [default: everysec].
     #[arg(long)]
-    appendfsync: Option<Fsync>,
+    appendfsync: Option<String>,
     /// Memory limit (bytes, or 100mb, 2gb); over it writes get -OOM [default: none].
-    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_bytes(s).ok_or("a size such as 100mb"))]
-    maxmemory: Option<u64>,
+    #[arg(long)]
+    maxmemory: Option<String>,
     /// Port for Prometheus metrics (GET /metrics) [default: none].
     #[arg(long)]
-    metrics_port: Option<u16>,
+    metrics_port: Option<String>,
     /// Port for sync channels (gRPC) [default: none].
     #[arg(long)]
-    sync_port: Option<u16>,
+    sync_port: Option<String>,
     /// A region to receive from: REGION=HOST:SYNCPORT (repeat for each peer).
     #[arg(long = "peer")]
-    peers: Vec<gdc_node::config::Peer>,
+    peers: Vec<String>,
     /// Coordinators to register with, HOST:PORT,...: the node's role and channels then come
     /// from the coordinator (no --peer). Not read from GDC_COORDINATOR: that is gdcctl's,
     /// and a node started standalone in a shell that exports it must stay standalone.
@@ -56,8 +54,8 @@ struct Flags {
     coordinator: Vec<String>,
     /// Call the coordinators over TLS with --tls-cert/--tls-key/--tls-ca: yes or no
     /// [default: no].
-    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_yes_no(s))]
-    coordinator_tls: Option<bool>,
+    #[arg(long)]
+    coordinator_tls: Option<String>,
     /// The distributed instance this node serves (with --coordinator).
     #[arg(long)]
     instance: Option<String>,
@@ -67,40 +65,40 @@ struct Flags {
     /// The port other nodes reach this node's sync port at, when it differs (a forwarded
     /// port, a proxy) [default: --sync-port].
     #[arg(long)]
-    announce_sync_port: Option<u16>,
+    announce_sync_port: Option<String>,
     /// The secret every sync call carries (at least 8 characters).
     #[arg(long, env = "GDC_CLUSTER_TOKEN", hide_env_values = true)]
     cluster_token: Option<String>,
     /// Whether inbound channels ask peers to compress: deflate or none [default: deflate].
-    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_compression(s))]
-    sync_compression: Option<bool>,
+    #[arg(long)]
+    sync_compression: Option<String>,
     /// TLS on the sync port: this node's certificate (PEM).
     #[arg(long)]
-    tls_cert: Option<PathBuf>,
+    tls_cert: Option<String>,
     /// TLS: this node's private key (PEM).
     #[arg(long)]
-    tls_key: Option<PathBuf>,
+    tls_key: Option<String>,
     /// TLS: the CA (PEM) that signs node certificates; with it, mutual TLS both ways.
     #[arg(long)]
-    tls_ca: Option<PathBuf>,
+    tls_ca: Option<String>,
     /// Binlog kept for regions that lack it, in bytes (or 100mb, 8gb) [default: 8gb].
-    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_bytes(s).ok_or("a size such as 100mb"))]
-    binlog_retention_bytes: Option<u64>,
+    #[arg(long)]
+    binlog_retention_bytes: Option<String>,
     /// Binlog kept for regions that lack it, by age of its last write, in seconds; 0: no
     /// limit [default: 604800, a week].
     #[arg(long)]
-    binlog_retention_secs: Option<u64>,
+    binlog_retention_secs: Option<String>,
     /// How often each inbound channel runs anti-entropy with its peer, in ms; 0: never
     /// [default: 60000].
     #[arg(long)]
-    anti_entropy_interval_ms: Option<u64>,
+    anti_entropy_interval_ms: Option<String>,
     /// With channels: how long after its expiry an expired key is removed from memory, in
     /// ms, so an EXPIRE or PERSIST from another region still on its way wins [default: 5000].
     #[arg(long)]
-    expire_grace_ms: Option<u64>,
+    expire_grace_ms: Option<String>,
     /// Accept GDC.DEBUG (test hooks): yes or no [default: no].
-    #[arg(long, value_parser = |s: &str| gdc_node::config::parse_yes_no(s))]
-    enable_debug_command: Option<bool>,
+    #[arg(long)]
+    enable_debug_command: Option<String>,
     /// TEST ONLY (gdc-jepsen): shift this node's wall clock by N ms (negative: behind).
     #[arg(long, allow_negative_numbers = true)]
     test_clock_offset_ms: Option<i64>,
@@ -115,92 +113,63 @@ struct Flags {
     log_format: String,
 }
 
-/// Defaults, then the config file, then flags.
+/// Defaults, then the config file, then flags: each flag is the setting of the same name,
+/// parsed as the config file's (see gdc_node::config::settings).
 fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
     let mut c = Config::default();
     if let Some(path) = &flags.config {
         c.apply_file(path)?;
     }
-    if let Some(v) = flags.port {
-        c.port = v;
-    }
-    if let Some(v) = &flags.bind {
-        c.bind = v.clone();
-    }
-    if let Some(v) = &flags.dir {
-        c.dir = v.clone();
-    }
-    if let Some(v) = &flags.region {
-        c.region = v.clone();
-    }
-    if let Some(v) = &flags.requirepass {
-        c.requirepass = Some(v.clone());
-    }
-    if let Some(v) = flags.appendfsync {
-        c.appendfsync = v;
-    }
-    if let Some(v) = flags.maxmemory {
-        c.memory_bytes_max = v;
-    }
-    if flags.metrics_port.is_some() {
-        c.metrics_port = flags.metrics_port;
-    }
-    if flags.sync_port.is_some() {
-        c.sync_port = flags.sync_port;
-    }
-    if !flags.peers.is_empty() {
-        c.peers = flags.peers.clone();
-    }
-    for (flag, field) in [
-        (&flags.tls_cert, &mut c.tls_cert),
-        (&flags.tls_key, &mut c.tls_key),
-        (&flags.tls_ca, &mut c.tls_ca),
-    ] {
-        if flag.is_some() {
-            field.clone_from(flag);
-        }
-    }
-    if let Some(v) = flags.binlog_retention_bytes {
-        c.binlog_retention_bytes = v;
-    }
-    if let Some(v) = flags.binlog_retention_secs {
-        c.binlog_retention_secs = v;
-    }
-    if let Some(v) = flags.anti_entropy_interval_ms {
-        c.anti_entropy_interval_ms = v;
-    }
-    if let Some(v) = flags.expire_grace_ms {
-        c.expire_grace_ms = v;
-    }
-    if let Some(v) = flags.enable_debug_command {
-        c.debug_command = v;
+    let list = |v: &[String]| (!v.is_empty()).then(|| v.join(","));
+    let given = [
+        ("port", flags.port.clone()),
+        ("bind", flags.bind.clone()),
+        ("dir", flags.dir.clone()),
+        ("region", flags.region.clone()),
+        ("requirepass", flags.requirepass.clone()),
+        ("appendfsync", flags.appendfsync.clone()),
+        ("maxmemory", flags.maxmemory.clone()),
+        ("metrics-port", flags.metrics_port.clone()),
+        ("sync-port", flags.sync_port.clone()),
+        ("peers", list(&flags.peers)),
+        ("coordinator", list(&flags.coordinator)),
+        ("coordinator-tls", flags.coordinator_tls.clone()),
+        ("instance", flags.instance.clone()),
+        ("announce-ip", flags.announce_ip.clone()),
+        ("announce-sync-port", flags.announce_sync_port.clone()),
+        ("cluster-token", flags.cluster_token.clone()),
+        ("sync-compression", flags.sync_compression.clone()),
+        ("tls-cert", flags.tls_cert.clone()),
+        ("tls-key", flags.tls_key.clone()),
+        ("tls-ca", flags.tls_ca.clone()),
+        (
+            "binlog-retention-bytes",
+            flags.binlog_retention_bytes.clone(),
+        ),
+        ("binlog-retention-secs", flags.binlog_retention_secs.clone()),
+        (
+            "anti-entropy-interval-ms",
+            flags.anti_entropy_interval_ms.clone(),
+        ),
+        ("expire-grace-ms", flags.expire_grace_ms.clone()),
+        ("enable-debug-command", flags.enable_debug_command.clone()),
+    ];
+    for (name, value) in given {
+        let Some(value) = value else { continue };
+        c.set(name, &value)
+            .map_err(|e| gdc_node::config::ConfigError::Flag {
+                flag: name.to_string(),
+                why: match e {
+                    gdc_node::config::settings::SetError::Value(why) => why,
+                    other => format!("{other:?}"),
+                },
+            })?;
     }
     c.testing = gdc_node::testing::Testing {
         clock_offset_ms: flags.test_clock_offset_ms.unwrap_or(0),
         dial_via: flags.test_dial_via.clone(),
         broken: flags.test_break,
     };
-    if !flags.coordinator.is_empty() {
-        c.coordinators = flags.coordinator.clone();
-    }
-    if let Some(v) = flags.coordinator_tls {
-        c.coordinator_tls = v;
-    }
-    if flags.instance.is_some() {
-        c.instance.clone_from(&flags.instance);
-    }
-    if flags.announce_ip.is_some() {
-        c.announce_ip.clone_from(&flags.announce_ip);
-    }
-    if flags.announce_sync_port.is_some() {
-        c.announce_sync_port = flags.announce_sync_port;
-    }
-    if let Some(v) = flags.sync_compression {
-        c.sync_compression = v;
-    }
-    if let Some(v) = &flags.cluster_token {
-        c.cluster_token = Some(v.clone());
-    }
     Ok(c)
 }
 
@@ -251,9 +220,13 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let addr = format!("{}:{}", config.bind, config.port);
-        let metrics_addr = config.metrics_port.map(|p| format!("{}:{p}", config.bind));
-        let (bind, sync_port) = (config.bind.clone(), config.sync_port);
+        let listeners = match Listeners::bind(&config).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
         let node = match Node::open(config) {
             Ok(n) => n,
             Err(e) => {
@@ -261,46 +234,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let listener = match TcpListener::bind(&addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(error = %e, %addr, "cannot listen");
-                return ExitCode::FAILURE;
-            }
-        };
-        if let Some(maddr) = metrics_addr {
-            match TcpListener::bind(&maddr).await {
-                Ok(l) => {
-                    tracing::info!(addr = %maddr, "serving metrics");
-                    tokio::spawn(std::sync::Arc::clone(&node).serve_metrics(l));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, addr = %maddr, "cannot listen for metrics");
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        if let Some(port) = sync_port {
-            let saddr = format!("{bind}:{port}");
-            match TcpListener::bind(&saddr).await {
-                Ok(l) => {
-                    tracing::info!(addr = %saddr, "serving sync channels");
-                    let node = std::sync::Arc::clone(&node);
-                    tokio::spawn(async move {
-                        if let Err(e) = node.serve_sync(l).await {
-                            tracing::error!(error = %e, "sync server failed");
-                        }
-                    });
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, addr = %saddr, "cannot listen for sync");
-                    return ExitCode::FAILURE;
-                }
-            }
-        }
-        node.start_channels();
+        let addr = listeners
+            .resp
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         tracing::info!(%addr, "ready to accept connections");
-        node.serve(listener, shutdown_signal()).await;
+        node.run(listeners, shutdown_signal()).await;
         ExitCode::SUCCESS
     })
 }

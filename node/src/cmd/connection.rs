@@ -1,9 +1,9 @@
 //! Connection commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, CLIENT, RESET.
 
 use super::{Ctx, int_arg, is, syntax_error, wrong_arity};
+use crate::engine::store::{DATABASES, now_ms};
 use crate::reply::Reply;
-use crate::store::{DATABASES, now_ms};
-use crate::sync::Place;
+use crate::sync::coordination::Place;
 use bytes::Bytes;
 
 pub fn ping(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -36,7 +36,7 @@ pub fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
 
 fn check_password(ctx: &Ctx<'_>, user: &[u8], pw: &[u8]) -> bool {
     user == b"default"
-        && match &ctx.server.config.requirepass {
+        && match &ctx.config.requirepass {
             Some(p) => p.as_bytes() == pw,
             None => true,
         }
@@ -48,7 +48,7 @@ pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         3 => (&args[1], &args[2]),
         _ => return syntax_error(),
     };
-    if ctx.server.config.requirepass.is_none() && args.len() == 2 {
+    if ctx.config.requirepass.is_none() && args.len() == 2 {
         return Reply::err(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
@@ -105,7 +105,7 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         (s("mode"), s("standalone")),
         (
             s("role"),
-            s(match ctx.server.sync.place() {
+            s(match ctx.server.replication().coordination().place() {
                 Place::Follows(_) => "replica",
                 _ => "master",
             }),
@@ -128,8 +128,8 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     } else if is(sub, "list") || is(sub, "info") {
         let now = now_ms();
         let me = ctx.conn.id;
-        let clients = ctx.server.clients();
-        let line = |id: &u64, e: &crate::server::ClientEntry| {
+        let clients = ctx.server.clients().listing();
+        let line = |id: &u64, e: &crate::clients::ClientEntry| {
             format!(
                 "id={id} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 multi=-1 cmd={} user=default resp={}\n",
                 e.addr,
@@ -157,7 +157,7 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Reply::bulk(text)
     } else if is(sub, "kill") && args.len() >= 3 {
         // CLIENT KILL addr | CLIENT KILL ID id | CLIENT KILL ADDR addr
-        let clients = ctx.server.clients();
+        let clients = ctx.server.clients().listing();
         let targets: Vec<u64> = match &args[2..] {
             [addr] => clients
                 .iter()
@@ -204,10 +204,10 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// RESET: the connection back to its just-connected state.
 pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     for c in std::mem::take(&mut ctx.conn.channels) {
-        ctx.server.pubsub.unsubscribe(false, &c, ctx.conn.id);
+        ctx.server.pubsub().unsubscribe(false, &c, ctx.conn.id);
     }
     for p in std::mem::take(&mut ctx.conn.patterns) {
-        ctx.server.pubsub.unsubscribe(true, &p, ctx.conn.id);
+        ctx.server.pubsub().unsubscribe(true, &p, ctx.conn.id);
     }
     ctx.conn.multi = None;
     ctx.conn.multi_failed = false;
@@ -215,6 +215,6 @@ pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     ctx.conn.db = 0;
     ctx.conn.resp = 2;
     ctx.conn.name = None;
-    ctx.conn.authenticated = ctx.server.config.requirepass.is_none();
+    ctx.conn.authenticated = ctx.config.requirepass.is_none();
     Reply::Status("RESET")
 }

@@ -1,8 +1,8 @@
 //! gdc's own commands for operators and tests: GDC.DIGEST, GDC.DEBUG, GDC.ATTACH.
 
 use super::{Ctx, int_arg};
+use crate::engine::store::DATABASES;
 use crate::reply::Reply;
-use crate::store::DATABASES;
 use bytes::Bytes;
 use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
 
@@ -57,7 +57,7 @@ pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// `enable-debug-command yes`) that writes a string to a key without logging it, so no
 /// channel carries it: only anti-entropy can bring the regions back together.
 pub fn gdc_debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    if !ctx.server.config.debug_command {
+    if !ctx.config.debug_command {
         return Reply::err(
             "ERR GDC.DEBUG is not allowed: start the node with --enable-debug-command yes",
         );
@@ -89,12 +89,12 @@ pub fn gdc_debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// child attach` sends). The token must be the node's own `--cluster-token`.
 pub fn gdc_attach(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let text = |a: &Bytes| String::from_utf8_lossy(a).into_owned();
-    let attachment = crate::sync::coordinated::Attachment {
+    let attachment = crate::engine::meta::Attachment {
         instance: text(&args[2]),
-        region: ctx.server.config.region.clone(),
+        region: ctx.config.region.clone(),
         coordinators: args[3..].iter().map(text).collect(),
     };
-    match crate::sync::coordinated::attach(ctx.server, &args[1], attachment) {
+    match crate::sync::coordinated::attach(ctx.server.replication(), &args[1], attachment) {
         Ok(()) => Reply::OK,
         Err(e) => Reply::err(format!("ERR {e}")),
     }

@@ -1,11 +1,12 @@
 //! What a node says of itself: INFO (with its gdc sections), ROLE, GDC.INFO, GDC.CHANNELS.
 
 use super::{Ctx, is};
+use crate::engine::store::{DATABASES, now_ms};
 use crate::reply::Reply;
-use crate::store::{DATABASES, now_ms};
-use crate::sync::Place;
+use crate::sync::Replication;
+use crate::sync::coordination::Place;
+use crate::sync::status::{ChannelReport, Direction, Shown};
 use bytes::Bytes;
-use std::sync::atomic::Ordering;
 
 pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let want = |s: &str| {
@@ -23,22 +24,22 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
             std::process::id(),
-            ctx.server.config.port,
-            (now_ms() - ctx.server.started_ms) / 1000,
+            ctx.config.port,
+            (now_ms() - ctx.server.started_ms()) / 1000,
         ));
     }
     if want("clients") {
         out.push_str(&format!(
             "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n\r\n",
-            ctx.server.clients.load(Ordering::Relaxed),
-            ctx.server.blocked.load(Ordering::Relaxed)
+            ctx.server.clients().connected(),
+            ctx.server.clients().blocked()
         ));
     }
     if want("memory") {
         out.push_str(&format!(
             "# Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\n\r\n",
             crate::alloc::live_bytes().max(0),
-            ctx.server.memory_bytes_max.load(Ordering::Relaxed),
+            ctx.config.memory_bytes_max,
         ));
     }
     if want("persistence") {
@@ -52,7 +53,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if want("stats") {
         out.push_str(&format!(
             "# Stats\r\ntotal_commands_processed:{}\r\n\r\n",
-            ctx.server.commands_processed.load(Ordering::Relaxed)
+            ctx.server.clients().commands_processed()
         ));
     }
     // Sections Redis leaves out of the default INFO.
@@ -93,8 +94,8 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if want("replication") {
         out.push_str("# Replication\r\n");
-        out.push_str(&redis_replication(ctx.server));
-        ctx.server.replication_info(ctx.store.applied(), &mut out);
+        out.push_str(&redis_replication(ctx.server.replication()));
+        gdc_replication(ctx.server.replication(), ctx.store.applied(), &mut out);
         out.push_str("\r\n");
     }
     if want("keyspace") {
@@ -128,7 +129,7 @@ fn gdc_section(ctx: &Ctx<'_>) -> String {
     format!(
         "# Gdc\r\nserver_id:{}\r\nregion:{}\r\napplied:{}\r\nhlc:{}\r\nhlc_future_rejected:{}\r\nbinlog_segment_bytes:{}\r\nkeys_held:{}\r\n\r\n",
         st.server().0,
-        ctx.server.config.region,
+        ctx.config.region,
         applied.join(","),
         st.clock().last().0,
         st.clock().future_rejected(),
@@ -152,11 +153,11 @@ fn host_port(addr: &str) -> (String, u16) {
 /// The lines of `INFO replication` Redis has, from this node's place in its region: a
 /// primary lists the secondaries reading from it (`slaveN`), a secondary its primary (none
 /// known: no host or port, the link down).
-fn redis_replication(server: &crate::server::Shared) -> String {
+fn redis_replication(replication: &Replication) -> String {
     use std::fmt::Write as _;
-    match server.sync.place() {
+    match replication.coordination().place() {
         Place::Alone | Place::Primary { .. } => {
-            let connected = server.sync.connected_secondaries(&server.config.region);
+            let connected = replication.connected_secondaries();
             let mut out = format!("role:master\r\nconnected_slaves:{}\r\n", connected.len());
             for (i, (addr, offset)) in connected.iter().enumerate() {
                 let (host, port) = host_port(addr);
@@ -183,12 +184,9 @@ fn redis_replication(server: &crate::server::Shared) -> String {
 /// Offsets count ops applied.
 pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     let offset = ctx.store.applied().iter().map(|(_, op)| op.0).sum::<u64>() as i64;
-    match ctx.server.sync.place() {
+    match ctx.server.replication().coordination().place() {
         Place::Alone | Place::Primary { .. } => {
-            let connected = ctx
-                .server
-                .sync
-                .connected_secondaries(&ctx.server.config.region);
+            let connected = ctx.server.replication().connected_secondaries();
             Reply::Array(vec![
                 Reply::bulk("master"),
                 Reply::Int(offset),
@@ -225,28 +223,59 @@ pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     }
 }
 
+/// The gdc lines of `INFO replication`: this node's standing, then one line per channel.
+fn gdc_replication(replication: &Replication, own: &gdc_crdt::VersionVector, out: &mut String) {
+    use std::fmt::Write as _;
+    let now = now_ms();
+    let reports = replication.reports(own, now);
+    let inbound = || reports.iter().filter(|r| r.direction == Direction::In);
+    let coordination = replication.coordination();
+    let _ = write!(
+        out,
+        "gdc_region:{}\r\ngdc_coordination:{}\r\ngdc_coordinators_out_of_reach_ms:{}\r\ngdc_role:{}\r\ngdc_epoch:{}\r\ngdc_assignment_index:{}\r\ngdc_inbound_channels:{}\r\ngdc_outbound_channels:{}\r\ngdc_full_syncs_received:{}\r\ngdc_full_syncs_sent:{}\r\ngdc_anti_entropy_repaired_keys:{}\r\n",
+        replication.config().region,
+        coordination.mode(),
+        coordination.out_of_reach_ms(now),
+        coordination.role(),
+        coordination.epoch(),
+        coordination.assignment_index(),
+        inbound().count(),
+        reports.len() - inbound().count(),
+        inbound().map(|c| c.full_syncs).sum::<u64>(),
+        replication.channels().full_syncs_sent(),
+        inbound().map(|c| c.repaired_keys).sum::<u64>(),
+    );
+    let line = |r: &ChannelReport| {
+        let pairs: Vec<String> = r.fields().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.join(",")
+    };
+    for direction in [Direction::In, Direction::Out] {
+        let prefix = match direction {
+            Direction::In => "gdc_inbound",
+            Direction::Out => "gdc_outbound",
+        };
+        let of_direction = reports.iter().filter(|r| r.direction == direction);
+        for (i, r) in of_direction.enumerate() {
+            let _ = write!(out, "{prefix}{i}:{}\r\n", line(r));
+        }
+    }
+}
+
 /// GDC.CHANNELS: every channel of this node, inbound (this node receives) and outbound (a
 /// peer receives from this node), with its state and lag.
 pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    use crate::sync::Shown;
-    let own = ctx.store.applied().clone();
-    let sync = &ctx.server.sync;
-    let map = |direction: &str, fields: Vec<(&str, Shown)>| {
-        let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
-        let mut m = vec![field("direction", Reply::bulk(direction.to_string()))];
-        m.extend(fields.into_iter().map(|(k, v)| match v {
+    let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
+    let reports = ctx
+        .server
+        .replication()
+        .reports(ctx.store.applied(), ctx.now);
+    let out = reports.iter().map(|r| {
+        let mut m = vec![field("direction", Reply::bulk(r.direction.as_str()))];
+        m.extend(r.fields().into_iter().map(|(k, v)| match v {
             Shown::Int(n) => field(k, Reply::Int(n as i64)),
             Shown::Text(t) => field(k, Reply::bulk(t)),
         }));
         Reply::Map(m)
-    };
-    let mut out: Vec<Reply> = sync
-        .inbound()
-        .values()
-        .map(|c| map("in", c.shown(ctx.now)))
-        .collect();
-    for s in sync.outbound().values() {
-        out.push(map("out", sync.shown(&own, s)));
-    }
-    Reply::Array(out)
+    });
+    Reply::Array(out.collect())
 }

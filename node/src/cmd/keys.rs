@@ -325,7 +325,9 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             i += 1;
         } else if is(&args[i], "db") && i + 1 < args.len() {
             match int_arg(&args[i + 1]) {
-                Ok(n) if (0..crate::store::DATABASES as i64).contains(&n) => db = n as usize,
+                Ok(n) if (0..crate::engine::store::DATABASES as i64).contains(&n) => {
+                    db = n as usize
+                }
                 Ok(_) => return Reply::err("ERR DB index is out of range"),
                 Err(e) => return e,
             }

@@ -14,8 +14,8 @@ mod string;
 mod transaction;
 mod zset;
 
+use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
-use crate::store::{Store, WriteError};
 use bytes::Bytes;
 use gdc_crdt::{Effect, KeyState, OpError, Tag};
 use std::collections::HashMap;
@@ -78,7 +78,9 @@ impl Conn {
 pub struct Ctx<'a> {
     pub store: &'a mut Store,
     pub conn: &'a mut Conn,
-    pub server: &'a crate::server::Shared,
+    pub server: &'a crate::shared::Shared,
+    /// The settings in force for this batch.
+    pub config: &'a crate::config::Config,
     /// Unix ms, fixed for the whole batch.
     pub now: u64,
 }
@@ -369,9 +371,7 @@ pub(crate) fn is_write(args: &[Bytes]) -> bool {
 /// primary's writes never wait on the coordinators (docs/coordinator.md, "Writes without
 /// the coordinators"), unless a test breaks that on purpose.
 pub(crate) fn read_only(ctx: &Ctx<'_>) -> bool {
-    let sync = &ctx.server.sync;
-    sync.role() == crate::sync::Role::Secondary
-        || (crate::testing::writes_need_coordinator() && !sync.in_contact(ctx.now))
+    ctx.server.replication().refuses_writes(ctx.now)
 }
 
 /// Run one request. `args` is not empty.
@@ -394,10 +394,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return Reply::err(READONLY);
     }
-    let limit = ctx
-        .server
-        .memory_bytes_max
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let limit = ctx.config.memory_bytes_max;
     if limit > 0 && spec.has(GROWS) && crate::alloc::live_bytes() as u64 > limit {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         return Reply::err("OOM command not allowed when used memory > 'maxmemory'.");

@@ -22,7 +22,9 @@ fn subscribe_to(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> Reply {
     };
     let mut out = Vec::new();
     for name in &args[1..] {
-        ctx.server.pubsub.subscribe(pattern, name, ctx.conn.id, &tx);
+        ctx.server
+            .pubsub()
+            .subscribe(pattern, name, ctx.conn.id, &tx);
         let set = if pattern {
             &mut ctx.conn.patterns
         } else {
@@ -58,7 +60,7 @@ fn unsubscribe_from(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> Reply {
     }
     let mut out = Vec::new();
     for name in names {
-        ctx.server.pubsub.unsubscribe(pattern, &name, ctx.conn.id);
+        ctx.server.pubsub().unsubscribe(pattern, &name, ctx.conn.id);
         let set = if pattern {
             &mut ctx.conn.patterns
         } else {
@@ -87,13 +89,13 @@ pub fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Int(ctx.server.pubsub.publish(&args[1], &args[2]) as i64)
+    Reply::Int(ctx.server.pubsub().publish(&args[1], &args[2]) as i64)
 }
 
 /// PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT
 pub fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let sub = &args[1];
-    let ps = &ctx.server.pubsub;
+    let ps = &ctx.server.pubsub();
     if super::is(sub, "channels") && args.len() <= 3 {
         Reply::Array(
             ps.channels(args.get(2).map(|p| &p[..]))

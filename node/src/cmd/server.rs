@@ -2,10 +2,9 @@
 //! SHUTDOWN, WAIT.
 
 use super::{Ctx, int_arg, is, syntax_error, write_error};
+use crate::config::settings::SetError;
 use crate::reply::Reply;
-use crate::store::now_ms;
 use bytes::Bytes;
-use std::sync::atomic::Ordering;
 
 pub fn dbsize(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     Reply::Int(ctx.store.db(ctx.conn.db).live_len(ctx.now) as i64)
@@ -65,54 +64,29 @@ pub fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let sub = &args[1];
     if is(sub, "get") && args.len() >= 3 {
-        let mut out = Vec::new();
-        let params = ctx.server.config_params();
-        for pat in &args[2..] {
-            for (k, v) in &params {
-                if crate::glob::matches(pat, k.as_bytes())
-                    && !out
-                        .iter()
-                        .any(|(a, _): &(Reply, Reply)| *a == Reply::bulk(k.clone()))
-                {
-                    out.push((Reply::bulk(k.clone()), Reply::bulk(v.clone())));
-                }
-            }
-        }
-        Reply::Map(out)
+        let patterns: Vec<&[u8]> = args[2..].iter().map(|a| a.as_ref()).collect();
+        let found = ctx.config.matching(&patterns);
+        Reply::Map(
+            found
+                .into_iter()
+                .map(|(k, v)| (Reply::bulk(k), Reply::bulk(v)))
+                .collect(),
+        )
     } else if is(sub, "set") && args.len() >= 4 && args.len() % 2 == 0 {
-        // maxmemory takes effect at once; other parameters are accepted and reported back.
-        let mut memory = None;
-        for kv in args[2..].chunks(2) {
-            if is(&kv[0], "maxmemory") {
-                match crate::config::parse_bytes(&String::from_utf8_lossy(&kv[1])) {
-                    Some(v) => memory = Some(v),
-                    None => {
-                        return Reply::err(
-                            "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument couldn't be parsed into an integer",
-                        );
-                    }
-                }
-            }
+        let text: Vec<String> = args[2..]
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let pairs: Vec<(&str, &str)> = text
+            .chunks(2)
+            .map(|kv| (kv[0].as_str(), kv[1].as_str()))
+            .collect();
+        match ctx.server.change_config(&pairs) {
+            Ok(()) => Reply::OK,
+            Err((name, e)) => Reply::err(config_set_error(&name, e)),
         }
-        if let Some(v) = memory {
-            ctx.server.memory_bytes_max.store(v, Ordering::Relaxed);
-        }
-        let mut set = ctx
-            .server
-            .config_overrides
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        for kv in args[2..].chunks(2) {
-            if !is(&kv[0], "maxmemory") {
-                set.insert(
-                    String::from_utf8_lossy(&kv[0]).to_ascii_lowercase(),
-                    String::from_utf8_lossy(&kv[1]).into_owned(),
-                );
-            }
-        }
-        Reply::OK
     } else if is(sub, "resetstat") && args.len() == 2 {
-        ctx.server.commands_processed.store(0, Ordering::Relaxed);
+        ctx.server.clients().reset_stats();
         ctx.store.command_stats.clear();
         Reply::OK
     } else {
@@ -123,17 +97,29 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
+/// CONFIG SET's errors, in Redis 7's words.
+fn config_set_error(name: &str, e: SetError) -> String {
+    match e {
+        SetError::Unknown => {
+            format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+        }
+        SetError::Duplicate => "ERR CONFIG SET failed - duplicate parameter".into(),
+        SetError::AtStartOnly => format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+        ),
+        SetError::Value(why) => {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        }
+    }
+}
+
 pub fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    if ctx.server.snapshots.running.load(Ordering::Acquire) {
+    if ctx.server.engine().retention().bgsave_running() {
         return Reply::err("ERR Background save already in progress");
     }
     match ctx.store.save() {
         Ok((seq, applied)) => {
-            ctx.server.snapshot_written(seq, applied);
-            ctx.server
-                .snapshots
-                .last_ok_secs
-                .store(now_ms() / 1000, Ordering::Relaxed);
+            ctx.server.engine().snapshot_written(seq, applied);
             Reply::OK
         }
         Err(e) => Reply::err(format!("ERR {e}")),
@@ -144,7 +130,7 @@ pub fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if args.len() > 2 || args.get(1).is_some_and(|a| !is(a, "schedule")) {
         return syntax_error();
     }
-    match ctx.server.start_bgsave(ctx.store) {
+    match ctx.server.engine().start_bgsave(ctx.store) {
         Ok(true) => Reply::Status("Background saving started"),
         Ok(false) => Reply::err("ERR Background save already in progress"),
         Err(e) => Reply::err(format!("ERR {e}")),
@@ -152,7 +138,7 @@ pub fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub fn lastsave(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    Reply::Int(ctx.server.snapshots.last_ok_secs.load(Ordering::Relaxed) as i64)
+    Reply::Int(ctx.server.engine().retention().last_save_secs() as i64)
 }
 
 /// SHUTDOWN [NOSAVE | SAVE]: the binlog is made durable in any case; SAVE also writes a
@@ -165,19 +151,19 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Some(_) => return syntax_error(),
     };
     if save {
-        if ctx.server.snapshots.running.load(Ordering::Acquire) {
+        if ctx.server.engine().retention().bgsave_running() {
             return Reply::err(
                 "ERR Errors trying to SHUTDOWN. Check logs. (a background save is running)",
             );
         }
         match ctx.store.save() {
-            Ok((seq, applied)) => ctx.server.snapshot_written(seq, applied),
+            Ok((seq, applied)) => ctx.server.engine().snapshot_written(seq, applied),
             Err(e) => {
                 return Reply::err(format!("ERR Errors trying to SHUTDOWN. Check logs. ({e})"));
             }
         }
     }
-    ctx.server.shutdown.notify_one();
+    ctx.server.request_shutdown();
     ctx.conn.closing = true;
     Reply::Silence
 }
@@ -194,14 +180,15 @@ pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let own = ctx.store.server();
     let op = ctx.conn.last_write_op;
     // Other regions only: this region's own secondaries are not other child instances.
-    let region = &ctx.server.config.region;
+    let region = &ctx.config.region;
     let have = ctx
         .server
-        .sync
-        .acked()
+        .engine()
+        .acks()
+        .table()
         .iter()
         .filter(|(key, (_, acked))| {
-            !crate::sync::is_own_region_key(region, key) && acked.get(own).0 >= op
+            !crate::engine::acks::is_own_region_key(region, key) && acked.get(own).0 >= op
         })
         .count() as i64;
     if have >= want || ctx.conn.in_exec {

@@ -313,7 +313,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(_) => return Reply::err("ERR offset is out of range"),
         Err(e) => return e,
     };
-    if offset + args[3].len() > ctx.server.config.limits.bulk_bytes_max {
+    if offset + args[3].len() > ctx.config.limits.bulk_bytes_max {
         return Reply::err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     }
     let mut v = match read(ctx, &args[1]) {

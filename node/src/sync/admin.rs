@@ -1,17 +1,18 @@
 //! The node admin service (`proto/admin.proto`): open, pause, resume, close and list
 //! channels at run time. Served on the sync port behind the cluster token.
 
+use super::Replication;
 use super::channel::{ChannelError, Desired};
+use super::status::ChannelReport;
 use crate::config::Peer;
-use crate::server::Node;
 use gdc_proto::admin::node_admin_server::NodeAdmin;
-use gdc_proto::admin::{Channel, ChannelList, ChannelRef, ListChannelsRequest, OpenChannelRequest};
+use gdc_proto::admin::{ChannelList, ChannelRef, ListChannelsRequest, OpenChannelRequest};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 #[derive(Debug)]
 pub struct AdminService {
-    pub node: Arc<Node>,
+    pub node: Arc<Replication>,
 }
 
 impl From<ChannelError> for Status {
@@ -25,38 +26,13 @@ impl From<ChannelError> for Status {
 
 impl AdminService {
     fn list(&self) -> Response<ChannelList> {
-        let shared = self.node.shared();
-        let now = crate::store::now_ms();
-        let own = self.node.lock_store().applied().clone();
-        let mut channels: Vec<Channel> = shared
-            .sync
-            .inbound()
-            .values()
-            .map(|c| Channel {
-                direction: "in".into(),
-                peer: c.peer.clone(),
-                addr: c.addr.clone(),
-                state: c.state.to_string(),
-                ops_applied: c.ops_applied,
-                ops_behind: c.ops_behind,
-                ms_behind: c.ms_behind(now),
-                last_error: c.last_error.clone().unwrap_or_default(),
-                full_syncs: c.full_syncs,
-                repaired_keys: c.repaired_keys,
-            })
+        let own = self.node.engine().lock_store().applied().clone();
+        let channels = self
+            .node
+            .reports(&own, crate::engine::store::now_ms())
+            .iter()
+            .map(ChannelReport::to_proto)
             .collect();
-        channels.extend(shared.sync.outbound().values().map(|s| Channel {
-            direction: "out".into(),
-            peer: s.region.clone(),
-            addr: String::new(),
-            state: "streaming".into(),
-            ops_applied: 0,
-            ops_behind: shared.sync.unacknowledged(&own, s),
-            ms_behind: 0,
-            last_error: String::new(),
-            full_syncs: 0,
-            repaired_keys: 0,
-        }));
         Response::new(ChannelList { channels })
     }
 
@@ -80,7 +56,7 @@ impl NodeAdmin for AdminService {
         let peer: Peer = format!("{}={}", r.region, r.addr)
             .parse()
             .map_err(Status::invalid_argument)?;
-        if peer.region == self.node.shared().config.region {
+        if peer.region == self.node.config().region {
             return Err(Status::invalid_argument(
                 "a region cannot receive from itself",
             ));

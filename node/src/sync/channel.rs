@@ -2,14 +2,14 @@
 //! with this node's applied vector, applying what arrives, acknowledging, and when cut,
 //! subscribing again (bounded exponential backoff with jitter) from where it stopped.
 
-use super::ChannelState;
+use super::Replication;
 use super::pack;
 use super::sender::{MESSAGE_BYTES_MAX, STATE_CHUNK_BYTES};
+use super::status::ChannelState;
 use crate::config::Peer;
-use crate::server::Node;
-use crate::snapshot::Snapshot;
-use crate::store::DATABASES;
-use crate::store::{RemoteApplied, now_ms};
+use crate::engine::snapshot::Snapshot;
+use crate::engine::store::DATABASES;
+use crate::engine::store::{RemoteApplied, now_ms};
 use gdc_crdt::VersionVector;
 use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
 use gdc_proto::auth::BearerToken;
@@ -31,24 +31,25 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// long is taken for dead: the link is stalled, and a new connection may get through.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
-impl Node {
+impl Replication {
     /// Start one inbound channel per configured peer, or, with coordinators configured,
     /// follow the coordinator's assignment.
     pub fn start_channels(self: &Arc<Self>) {
-        let mut attachment = self.shared().sync.attachment.subscribe();
+        let mut attachment = self.coordination().watch_attachment();
         let attached = attachment.borrow_and_update().clone();
         if let Some(a) = attached {
-            tokio::spawn(super::coordinated::follow(Arc::clone(self), a));
+            self.tasks()
+                .spawn(super::coordinated::follow(Arc::clone(self), a));
             return;
         }
-        for peer in self.shared().config.peers.clone() {
+        for peer in self.config().peers.clone() {
             if let Err(e) = self.open_channel(peer) {
                 warn!(error = %e, "cannot open a channel");
             }
         }
         // Until GDC.ATTACH, if it ever comes.
         let node = Arc::clone(self);
-        tokio::spawn(async move {
+        self.tasks().spawn(async move {
             let Ok(a) = attachment
                 .wait_for(Option::is_some)
                 .await
@@ -64,7 +65,7 @@ impl Node {
 
     /// Start receiving from `peer`.
     pub fn open_channel(self: &Arc<Self>, peer: Peer) -> Result<(), ChannelError> {
-        let sync = &self.shared().sync;
+        let sync = self.channels();
         let mut controls = sync.controls();
         if controls.contains_key(&peer.region) {
             return Err(ChannelError::Exists(peer.region));
@@ -73,13 +74,14 @@ impl Node {
         controls.insert(peer.region.clone(), desired);
         drop(controls);
         sync.update(&peer, |_| {});
-        tokio::spawn(receive_from(Arc::clone(self), peer, watch));
+        self.tasks()
+            .spawn(receive_from(Arc::clone(self), peer, watch));
         Ok(())
     }
 
     /// Pause, resume or close the channel from `region`.
     pub fn steer_channel(&self, region: &str, want: Desired) -> Result<(), ChannelError> {
-        let sync = &self.shared().sync;
+        let sync = self.channels();
         let mut controls = sync.controls();
         let Some(control) = controls.get(region) else {
             return Err(ChannelError::NotFound(region.to_string()));
@@ -114,7 +116,7 @@ impl Node {
         &self,
         frames: &[F],
     ) -> Result<(RemoteApplied, VersionVector), String> {
-        let mut store = self.lock_store();
+        let mut store = self.engine().lock_store();
         let applied = store.apply_remote(frames, now_ms());
         // Frames before a refused one were applied: commit them either way.
         let committed = store.commit();
@@ -123,7 +125,7 @@ impl Node {
         let applied = applied.map_err(|e| e.to_string())?;
         committed.map_err(|e| e.to_string())?;
         if applied.ops > 0 {
-            self.wrote();
+            self.engine().wrote();
         }
         Ok((applied, vector))
     }
@@ -146,7 +148,7 @@ pub enum ChannelError {
 }
 
 /// Receive from `peer` until the channel is closed.
-async fn receive_from(node: Arc<Node>, peer: Peer, mut desired: watch::Receiver<Desired>) {
+async fn receive_from(node: Arc<Replication>, peer: Peer, mut desired: watch::Receiver<Desired>) {
     let mut backoff = BACKOFF_MIN;
     loop {
         let want = *desired.borrow_and_update();
@@ -154,7 +156,7 @@ async fn receive_from(node: Arc<Node>, peer: Peer, mut desired: watch::Receiver<
             Desired::Closed => {
                 // Only this channel's entry: the region may have been re-pointed to a new
                 // address (a failover) whose channel is already running.
-                let mut inbound = node.shared().sync.inbound();
+                let mut inbound = node.channels().inbound();
                 if inbound
                     .get(&peer.region)
                     .is_some_and(|c| c.addr == peer.addr)
@@ -166,24 +168,21 @@ async fn receive_from(node: Arc<Node>, peer: Peer, mut desired: watch::Receiver<
                 return;
             }
             Desired::Paused => {
-                node.shared()
-                    .sync
+                node.channels()
                     .update(&peer, |c| c.state = ChannelState::Paused);
                 info!(peer = %peer.region, "channel paused");
                 if desired.changed().await.is_err() {
                     return;
                 }
                 // Resumed (or closed): silence counts from now, not from before the pause.
-                node.shared()
-                    .sync
+                node.channels()
                     .update(&peer, |c| c.last_heard_ms = now_ms());
                 backoff = BACKOFF_MIN;
                 continue;
             }
             Desired::Running => {}
         }
-        node.shared()
-            .sync
+        node.channels()
             .update(&peer, |c| c.state = ChannelState::Connecting);
         let result = tokio::select! {
             r = subscribe(&node, &peer, &mut backoff) => r,
@@ -195,7 +194,7 @@ async fn receive_from(node: Arc<Node>, peer: Peer, mut desired: watch::Receiver<
             Err(e) => e,
         };
         warn!(peer = %peer.region, error = %why, "channel cut; will resubscribe");
-        node.shared().sync.update(&peer, |c| {
+        node.channels().update(&peer, |c| {
             c.state = ChannelState::Error;
             c.last_error = Some(why);
         });
@@ -217,16 +216,15 @@ pub(crate) fn jitter(max: Duration) -> Duration {
 }
 
 /// One subscription: until the stream ends or fails. `backoff` is reset once it delivers.
-async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Result<(), String> {
-    let token = node
-        .shared()
-        .config
-        .cluster_token
-        .clone()
-        .unwrap_or_default();
+async fn subscribe(
+    node: &Arc<Replication>,
+    peer: &Peer,
+    backoff: &mut Duration,
+) -> Result<(), String> {
+    let token = node.config().cluster_token.clone().unwrap_or_default();
     let auth = BearerToken::new(&token)?;
-    let tls = node.shared().config.tls()?.and_then(|t| t.client());
-    let dial = node.shared().config.testing.dial(&peer.addr);
+    let tls = node.config().tls()?.and_then(|t| t.client());
+    let dial = node.config().testing.dial(&peer.addr);
     let endpoint = gdc_proto::tls::endpoint(dial, tls.as_ref())?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true);
@@ -239,9 +237,9 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         .max_encoding_message_size(MESSAGE_BYTES_MAX);
 
     // Anti-entropy runs beside the subscription, on the same connection, while it lives.
-    let interval = node.shared().config.anti_entropy_interval_ms;
+    let interval = node.config().anti_entropy_interval_ms;
     let _anti_entropy = (interval > 0).then(|| {
-        AbortOnDrop(tokio::spawn(anti_entropy(
+        AbortOnDrop(node.tasks().spawn(anti_entropy(
             Arc::clone(node),
             peer.clone(),
             client.clone(),
@@ -251,15 +249,15 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
     let mut full_synced = false;
     let (requests, mut stream, applied) = loop {
         let (server, applied) = {
-            let store = node.lock_store();
+            let store = node.engine().lock_store();
             (store.server(), store.applied().clone())
         };
         let (requests, rx) = mpsc::channel(8);
         let hello = Hello {
-            region: node.shared().config.region.clone(),
+            region: node.config().region.clone(),
             server_id: server.0,
             applied: Some((&applied).into()),
-            deflate: node.shared().config.sync_compression,
+            deflate: node.config().sync_compression,
         };
         requests
             .send(SubscribeRequest {
@@ -283,7 +281,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
     };
     info!(peer = %peer.region, addr = %peer.addr, "subscribed");
     let mut last_acked = applied.clone();
-    node.shared().sync.update(peer, |c| {
+    node.channels().update(peer, |c| {
         if c.state != ChannelState::Paused {
             c.state = ChannelState::CatchingUp;
         }
@@ -309,7 +307,7 @@ async fn subscribe(node: &Arc<Node>, peer: &Peer, backoff: &mut Duration) -> Res
         };
         let theirs = gdc_proto::vv::from_field(batch.sender_applied.as_ref());
         let behind = ops_behind(&theirs, &applied);
-        node.shared().sync.update(peer, |c| {
+        node.channels().update(peer, |c| {
             c.received(done.ops, bytes as u64, now_ms());
             c.last_hlc = c.last_hlc.max(done.last_hlc);
             c.peer_applied = theirs;
@@ -380,7 +378,7 @@ async fn receive_state(
             )?);
         }
     }
-    tokio::task::spawn_blocking(move || crate::snapshot::decode(&bytes))
+    tokio::task::spawn_blocking(move || crate::engine::snapshot::decode(&bytes))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|why| format!("the peer's state is malformed: {why}"))
@@ -389,44 +387,51 @@ async fn receive_state(
 /// Full sync: fetch the peer's whole state, merge it (a CRDT join: nothing of this node's
 /// own is lost), take on its applied vector, and write a snapshot at once: the merged state
 /// is not in the binlog, which therefore starts again after it.
-async fn full_sync(node: &Arc<Node>, peer: &Peer, client: &mut PeerClient) -> Result<(), String> {
-    node.shared()
-        .sync
+async fn full_sync(
+    node: &Arc<Replication>,
+    peer: &Peer,
+    client: &mut PeerClient,
+) -> Result<(), String> {
+    node.channels()
         .update(peer, |c| c.state = ChannelState::FullSync);
-    let server = node.lock_store().server();
+    let server = node.engine().lock_store().server();
     let request = FullSyncRequest {
-        region: node.shared().config.region.clone(),
+        region: node.config().region.clone(),
         server_id: server.0,
-        deflate: node.shared().config.sync_compression,
+        deflate: node.config().sync_compression,
     };
     let snap = receive_state(client.full_sync(request).await).await?;
     let keys: usize = snap.dbs.iter().map(gdc_crdt::Keyspace::len).sum();
     let merging = Arc::clone(node);
     let (changed, saved) = tokio::task::spawn_blocking(move || {
-        let mut store = merging.lock_store();
+        let mut store = merging.engine().lock_store();
         let changed = store.merge_state(&snap, |_, _| true, true).len();
         (changed, store.save())
     })
     .await
     .map_err(|e| e.to_string())?;
     let (seq, applied) = saved.map_err(|e| format!("cannot save the merged state: {e}"))?;
-    node.shared().full_sync_saved(seq, applied);
-    node.wrote();
-    node.shared().sync.update(peer, |c| c.full_syncs += 1);
+    node.engine().full_sync_saved(seq, applied);
+    node.engine().wrote();
+    node.channels().update(peer, |c| c.full_syncs += 1);
     info!(peer = %peer.region, keys, changed, "full sync merged");
     Ok(())
 }
 
 /// Every `interval`, compare digests with the peer and repair what differs.
-async fn anti_entropy(node: Arc<Node>, peer: Peer, mut client: PeerClient, interval: Duration) {
+async fn anti_entropy(
+    node: Arc<Replication>,
+    peer: Peer,
+    mut client: PeerClient,
+    interval: Duration,
+) {
     let mut tick = tokio::time::interval(interval);
     tick.tick().await;
     loop {
         tick.tick().await;
         match anti_entropy_round(&node, &peer, &mut client).await {
             Ok(true) => node
-                .shared()
-                .sync
+                .channels()
                 .update(&peer, |c| c.anti_entropy_rounds += 1),
             Ok(false) => {
                 debug!(peer = %peer.region, "anti-entropy round cut short: behind the peer")
@@ -441,11 +446,11 @@ async fn anti_entropy(node: Arc<Node>, peer: Peer, mut client: PeerClient, inter
 const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
 
 /// Wait until this node has applied everything `theirs` covers; `false` at the deadline.
-async fn caught_up_with(node: &Node, theirs: &VersionVector) -> bool {
+async fn caught_up_with(node: &Replication, theirs: &VersionVector) -> bool {
     let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
     loop {
-        let written = node.shared().written.notified();
-        if node.lock_store().applied().dominates(theirs) {
+        let written = node.engine().written();
+        if node.engine().lock_store().applied().dominates(theirs) {
             return true;
         }
         tokio::select! {
@@ -464,7 +469,7 @@ async fn caught_up_with(node: &Node, theirs: &VersionVector) -> bool {
 /// whether the round went through every database (not when this node stayed behind the
 /// peer).
 async fn anti_entropy_round(
-    node: &Arc<Node>,
+    node: &Arc<Replication>,
     peer: &Peer,
     client: &mut PeerClient,
 ) -> Result<bool, String> {
@@ -479,7 +484,7 @@ async fn anti_entropy_round(
     }
     let reading = Arc::clone(node);
     let ours: Vec<Vec<u64>> = tokio::task::spawn_blocking(move || {
-        let mut store = reading.lock_store();
+        let mut store = reading.engine().lock_store();
         store.gc_all();
         (0..DATABASES).map(|db| store.bucket_digests(db)).collect()
     })
@@ -500,15 +505,17 @@ async fn anti_entropy_round(
         let request = FetchKeysRequest {
             db: db as u32,
             buckets: differ,
-            deflate: node.shared().config.sync_compression,
+            deflate: node.config().sync_compression,
         };
         let snap = receive_state(client.fetch_keys(request).await).await?;
         if !caught_up_with(node, &snap.applied).await {
             return Ok(false);
         }
-        let changed =
-            node.lock_store()
-                .merge_state(&snap, |d, key| d == db && wanted[bucket_of(key)], false);
+        let changed = node.engine().lock_store().merge_state(
+            &snap,
+            |d, key| d == db && wanted[bucket_of(key)],
+            false,
+        );
         if !changed.is_empty() {
             let sample: Vec<String> = changed
                 .iter()
@@ -522,10 +529,9 @@ async fn anti_entropy_round(
                 sample = ?sample,
                 "anti-entropy repaired keys that differed from the peer"
             );
-            node.shared()
-                .sync
+            node.channels()
                 .update(peer, |c| c.repaired_keys += changed.len() as u64);
-            node.wrote();
+            node.engine().wrote();
         }
     }
     Ok(true)

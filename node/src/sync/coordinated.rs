@@ -11,18 +11,16 @@
 //! coordinators"). The last assignment is kept in the data directory, so a node restarted
 //! while the coordinators are out of reach takes up its role again.
 
-use super::Role;
+use super::Replication;
 use super::channel::{Desired, jitter};
-use crate::config::Peer;
-use crate::server::Node;
+use super::coordination::{Place, Role};
+use crate::config::{Config, Peer};
+use crate::engine::meta::{Attachment, Meta};
 use gdc_proto::coordinator::HeartbeatRequest;
 use gdc_proto::coordinator::{Assignment, RegisterRequest, WatchRequest};
 use gdc_proto::leader::Coordinators;
-use prost::Message as _;
-use std::collections::BTreeMap;
-use std::fmt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
@@ -55,13 +53,13 @@ struct Standing {
 
 impl Standing {
     /// Set the node's role from its assignment (logging a change).
-    fn settle(&self, node: &Node) {
+    fn settle(&self, node: &Replication) {
         let assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
-        let sync = &node.shared().sync;
+        let sync = node.coordination();
         let role_given = assigned.as_ref().map_or("", |a| a.role.as_str());
         let fenced = role_given == "fenced";
         let primary = role_given == "primary"
-            || (fenced && sync.out_of_reach_ms(crate::store::now_ms()) >= FENCE_ALONE_MS);
+            || (fenced && sync.out_of_reach_ms(crate::engine::store::now_ms()) >= FENCE_ALONE_MS);
         let role = if primary {
             Role::Primary
         } else {
@@ -86,122 +84,57 @@ impl Standing {
     }
 }
 
-/// Metadata key of the last assignment a coordinated node took on.
-const ASSIGNMENT: &str = "assignment";
-/// The format of the saved assignment: this byte, then the assignment as protobuf.
-const ASSIGNMENT_FORMAT: u8 = 1;
-
-/// The assignment this node last took on, as saved in its data directory.
-fn saved_assignment(meta: &sled::Db) -> Result<Option<Assignment>, String> {
-    let Some(raw) = meta.get(ASSIGNMENT).map_err(|e| e.to_string())? else {
-        return Ok(None);
-    };
-    match raw.split_first() {
-        Some((&ASSIGNMENT_FORMAT, bytes)) => Assignment::decode(bytes)
-            .map(Some)
-            .map_err(|e| format!("the saved assignment cannot be read: {e}")),
-        _ => Err("the saved assignment is of an unknown format".into()),
-    }
-}
-
-/// Keep `a` as this node's last assignment (flushed: it is what a restart takes up).
-fn save_assignment(meta: &sled::Db, a: &Assignment) -> Result<(), String> {
-    let mut raw = vec![ASSIGNMENT_FORMAT];
-    raw.extend(a.encode_to_vec());
-    meta.insert(ASSIGNMENT, raw)
-        .and_then(|_| meta.flush())
-        .map(|_| ())
-        .map_err(|e| format!("cannot save the assignment: {e}"))
-}
-
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// Which coordinators run this node, and for which instance: from `--coordinator` and
-/// `--instance`, or saved in the data directory by GDC.ATTACH.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attachment {
-    pub coordinators: Vec<String>,
-    pub instance: String,
-    /// The node's region when it was attached: a restart must not move it to another.
-    pub region: String,
-}
-
-/// Metadata key of the attachment GDC.ATTACH made (absent for a node run from its flags).
-const ATTACHMENT: &str = "attachment";
-
-impl Attachment {
-    /// Why a node with `config` cannot be run by coordinators it was not started with, if
-    /// it cannot.
-    pub fn unfit(config: &crate::config::Config) -> Option<&'static str> {
-        if config.sync_port.is_none() {
-            Some("this node serves no sync port, so no region could receive from it")
-        } else if !config.peers.is_empty() {
-            Some("this node receives from --peer channels (the coordinators give channels)")
-        } else {
-            None
-        }
-    }
-
-    /// The attachment GDC.ATTACH saved in this data directory, if any.
-    pub fn saved(meta: &sled::Db) -> Result<Option<Attachment>, String> {
-        let Some(raw) = meta.get(ATTACHMENT).map_err(|e| e.to_string())? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8_lossy(&raw);
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
-                .map(str::to_string)
-                .ok_or_else(|| format!("the saved attachment has no {name}"))
-        };
-        Ok(Some(Attachment {
-            instance: field("instance")?,
-            region: field("region")?,
-            coordinators: field("coordinators")?
-                .split(',')
-                .map(str::to_string)
-                .collect(),
-        }))
-    }
-
-    /// Keep this attachment in the data directory (flushed), for the node's restarts.
-    fn save(&self, meta: &sled::Db) -> Result<(), String> {
-        let text = format!(
-            "instance={}\nregion={}\ncoordinators={}\n",
-            self.instance,
-            self.region,
-            self.coordinators.join(",")
-        );
-        meta.insert(ATTACHMENT, text.as_bytes())
-            .and_then(|_| meta.flush())
-            .map(|_| ())
-            .map_err(|e| format!("cannot save the attachment: {e}"))
+/// Why a node with `config` cannot be run by coordinators it was not started with, if it
+/// cannot.
+pub fn unfit(config: &Config) -> Option<&'static str> {
+    if config.sync_port.is_none() {
+        Some("this node serves no sync port, so no region could receive from it")
+    } else if !config.peers.is_empty() {
+        Some("this node receives from --peer channels (the coordinators give channels)")
+    } else {
+        None
     }
 }
 
-impl fmt::Display for Attachment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "instance '{}' (region '{}', coordinators {})",
-            self.instance,
-            self.region,
-            self.coordinators.join(",")
-        )
+/// The coordinators that run a node at its start: its flags', or those GDC.ATTACH saved in
+/// its data directory (a node attached at run time stays attached when restarted with its
+/// old flags).
+pub fn attachment_at_start(config: &Config, meta: &Meta) -> Result<Option<Attachment>, String> {
+    let saved = meta.attachment().map_err(|e| e.to_string())?;
+    if !config.coordinators.is_empty() {
+        return Ok(Some(Attachment {
+            coordinators: config.coordinators.clone(),
+            instance: config.instance.clone().unwrap_or_default(),
+            region: config.region.clone(),
+        }));
     }
+    let Some(saved) = saved else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| {
+        Err(format!(
+            "this node was attached to {saved} by GDC.ATTACH, and now: {why}"
+        ))
+    };
+    if saved.region != config.region {
+        return refuse(&format!("it is started as region '{}'", config.region));
+    }
+    if let Some(why) = unfit(config) {
+        return refuse(why);
+    }
+    info!(attachment = %saved, "run by the coordinators GDC.ATTACH saved");
+    Ok(Some(saved))
 }
 
 /// GDC.ATTACH: this node, so far on its own, joins `instance` run by `coordinators`, with
 /// its data. It is fenced (refuses writes) from now until its assignment makes it a
 /// primary, saves the attachment so that a restart with its old flags stays attached, and
 /// starts following the coordinator.
-pub fn attach(
-    node: &crate::server::Shared,
-    token: &[u8],
-    attachment: Attachment,
-) -> Result<(), String> {
-    let config = &node.config;
+pub fn attach(node: &Replication, token: &[u8], attachment: Attachment) -> Result<(), String> {
+    let config = node.config();
     let own = config
         .cluster_token
         .as_deref()
@@ -210,16 +143,17 @@ pub fn attach(
     if own.is_empty() || !gdc_proto::auth::same_secret(token, own) {
         return Err("the cluster token does not match this node's --cluster-token".into());
     }
-    if let Some(a) = node.sync.attachment.borrow().as_ref() {
+    let coordination = node.coordination();
+    if let Some(a) = coordination.attachment() {
         // The same request again (its answer was lost) is done already.
-        if *a == attachment && !node.sync.removed.load(Ordering::Relaxed) {
+        if a == attachment && !coordination.removed() {
             return Ok(());
         }
         return Err(format!(
             "this node is already run by the coordinators of {a}"
         ));
     }
-    if let Some(why) = Attachment::unfit(config) {
+    if let Some(why) = unfit(config) {
         return Err(format!(
             "{why}: restart it with --sync-port and --cluster-token and without --peer (or with --coordinator and --instance)"
         ));
@@ -230,17 +164,20 @@ pub fn attach(
     }) {
         return Err("coordinators must be HOST:PORT".into());
     }
-    attachment.save(&node.meta)?;
-    node.sync.set_role(super::Role::Secondary);
-    node.sync.set_place(super::Place::Follows(None));
+    node.engine()
+        .meta()
+        .set_attachment(&attachment)
+        .map_err(|e| format!("cannot save the attachment: {e}"))?;
+    coordination.set_role(Role::Secondary);
+    coordination.set_place(Place::Follows(None));
     info!(%attachment, "attached by GDC.ATTACH");
-    node.sync.attachment.send_replace(Some(attachment));
+    coordination.attach(attachment);
     Ok(())
 }
 
 /// Register and follow the coordinator for as long as the node runs.
-pub async fn follow(node: Arc<Node>, attachment: Attachment) {
-    let config = &node.shared().config;
+pub async fn follow(node: Arc<Replication>, attachment: Attachment) {
+    let config = &node.config();
     let token = config.cluster_token.clone().unwrap_or_default();
     // Over TLS when asked, presenting this node's certificate.
     let tls = match config.tls() {
@@ -261,16 +198,12 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
     };
     let standing = Arc::new(Standing::default());
     // Out of the coordinators' reach until they first answer.
-    let sync = &node.shared().sync;
-    let _ = sync.contact_until_ms.compare_exchange(
-        0,
-        crate::store::now_ms(),
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    );
-    match saved_assignment(&node.shared().meta) {
+    node.coordination()
+        .start_contact(crate::engine::store::now_ms());
+    match node.engine().meta().assignment() {
         Ok(Some(saved)) => {
-            tokio::spawn(resume(Arc::clone(&node), Arc::clone(&standing), saved));
+            node.tasks()
+                .spawn(resume(Arc::clone(&node), Arc::clone(&standing), saved));
         }
         Ok(None) => {}
         Err(e) => warn!(error = %e, "starting read-only until the coordinators answer"),
@@ -296,7 +229,7 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
             Ok(Watched::Removed) => {
                 // Registering again would put it back: an operator removed it for good.
                 drop(heartbeats);
-                node.shared().sync.removed.store(true, Ordering::Relaxed);
+                node.coordination().set_removed(true);
                 warn!(
                     "removed from the topology: no longer following the coordinators (restart the node to register it again)"
                 );
@@ -313,7 +246,7 @@ pub async fn follow(node: Arc<Node>, attachment: Attachment) {
 /// a primary restarted while they are out of reach goes on taking its region's writes.
 /// Should they have replaced it meanwhile, their assignment makes it a secondary once they
 /// answer (a newer one wins over the saved one).
-async fn resume(node: Arc<Node>, standing: Arc<Standing>, saved: Assignment) {
+async fn resume(node: Arc<Replication>, standing: Arc<Standing>, saved: Assignment) {
     tokio::time::sleep(RESUME_AFTER).await;
     if standing.has_assignment() || saved.role == "removed" {
         return;
@@ -348,7 +281,11 @@ impl Drop for Heartbeats {
 }
 
 impl Heartbeats {
-    fn start(node: Arc<Node>, coordinators: Coordinators, standing: Arc<Standing>) -> Heartbeats {
+    fn start(
+        node: Arc<Replication>,
+        coordinators: Coordinators,
+        standing: Arc<Standing>,
+    ) -> Heartbeats {
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let run = move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -379,8 +316,8 @@ impl Heartbeats {
 
 /// Heartbeat to the leader for as long as the node runs; an answer means the coordinators
 /// are in reach (INFO, and a fence's end).
-async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<Standing>) {
-    let (addr, _) = node.shared().config.announced();
+async fn heartbeat(node: Arc<Replication>, coordinators: Coordinators, standing: Arc<Standing>) {
+    let (addr, _) = node.config().announced();
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // What the node has applied, as of when the store was last free: a heartbeat does not
@@ -388,15 +325,15 @@ async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<St
     let mut applied_ops = 0;
     loop {
         tick.tick().await;
-        if let Some(store) = node.try_lock_store() {
+        if let Some(store) = node.engine().try_lock_store() {
             applied_ops = store.applied().iter().map(|(_, op)| op.0).sum();
         }
         let request = HeartbeatRequest {
             addr: addr.clone(),
-            epoch: node.shared().sync.epoch.load(Ordering::Relaxed),
+            epoch: node.coordination().epoch(),
             applied_ops,
         };
-        let sent_ms = crate::store::now_ms();
+        let sent_ms = crate::engine::store::now_ms();
         // A redirect or two at most: a heartbeat that cannot be placed now is simply late.
         let reply = coordinators
             .at_leader_within(3, Some(HEARTBEAT_TIMEOUT), |mut c| {
@@ -407,10 +344,7 @@ async fn heartbeat(node: Arc<Node>, coordinators: Coordinators, standing: Arc<St
         match reply {
             Ok(r) => {
                 // Counted from when it was sent: the leader heard it no earlier.
-                node.shared()
-                    .sync
-                    .contact_until_ms
-                    .store(sent_ms + r.contact_ms, Ordering::Relaxed);
+                node.coordination().heard_until(sent_ms + r.contact_ms);
             }
             Err(e) => debug!(error = %e, "heartbeat not answered"),
         }
@@ -427,20 +361,20 @@ enum Watched {
 }
 
 async fn registered_and_watching(
-    node: &Arc<Node>,
+    node: &Arc<Replication>,
     instance: &str,
     coordinators: &Coordinators,
     standing: &Standing,
     backoff: &mut Duration,
 ) -> Result<Watched, String> {
-    let config = &node.shared().config;
+    let config = &node.config();
     let (addr, sync_addr) = config.announced();
     let request = RegisterRequest {
         instance: instance.to_string(),
         region: config.region.clone(),
         addr: addr.clone(),
         sync_addr,
-        server_id: node.lock_store().server().0,
+        server_id: node.engine().lock_store().server().0,
     };
     let first = coordinators
         .at_leader(Some(REGISTER_TIMEOUT), |mut c| {
@@ -478,11 +412,11 @@ async fn registered_and_watching(
 /// primary takes them), then the channels, opened, re-pointed, paused, resumed or closed to
 /// match. A new one is saved for the node's restarts. True if the assignment says the node
 /// was removed from the topology.
-fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) -> bool {
-    let sync = &node.shared().sync;
+fn apply(node: &Arc<Replication>, standing: &Standing, a: &Assignment) -> bool {
+    let coordination = node.coordination();
     // A leader that has not yet applied what an earlier one told this node may send an
     // older assignment: it would undo a fence, or a newer epoch.
-    if a.index < sync.assignment_index.load(Ordering::Relaxed) {
+    if a.index < coordination.assignment_index() {
         return false;
     }
     {
@@ -496,17 +430,56 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) -> bool {
         if before
             .is_none_or(|b| b.role != a.role || b.epoch != a.epoch || b.upstreams != a.upstreams)
         {
-            if let Err(e) = save_assignment(&node.shared().meta, a) {
+            if let Err(e) = node.engine().meta().set_assignment(a) {
                 warn!(error = %e, "a restart will wait for the coordinators");
             }
         }
         *assigned = Some(a.clone());
-        sync.epoch.store(a.epoch, Ordering::Relaxed);
+        coordination.set_epoch(a.epoch);
     }
     standing.settle(node);
     // Only now: whoever reads this index sees the role it brought.
-    sync.assignment_index.store(a.index, Ordering::Relaxed);
-    let own_region = &node.shared().config.region;
+    coordination.set_assignment_index(a.index);
+    let own_region = &node.config().region;
+    steer_channels(node, own_region, a);
+    let own_nodes = a.upstreams.iter().filter(|u| u.region == *own_region);
+    coordination.set_place(match a.role.as_str() {
+        "primary" | "fenced" => Place::Primary {
+            secondaries: own_nodes.map(|u| (u.addr.clone(), u.server_id)).collect(),
+        },
+        _ => Place::Follows(own_nodes.map(|u| u.addr.clone()).next()),
+    });
+    // The nodes of this region that read from this one are the ones it receives from.
+    let own_nodes: BTreeSet<u32> = a
+        .upstreams
+        .iter()
+        .filter(|u| u.region == *own_region)
+        .map(|u| u.server_id)
+        .collect();
+    let primary = a.role == "primary";
+    let subscribed: BTreeSet<u32> = node
+        .channels()
+        .outbound()
+        .values()
+        .map(|s| s.server_id)
+        .collect();
+    let engine = node.engine();
+    let forgotten =
+        engine
+            .acks()
+            .forget(own_region, &own_nodes, &subscribed, primary, engine.meta());
+    if !forgotten.is_empty() {
+        info!(
+            ?forgotten,
+            "acknowledgements of nodes that no longer read from this one forgotten"
+        );
+    }
+    a.role == "removed"
+}
+
+/// Open, re-point, pause, resume or close channels to match assignment `a`.
+fn steer_channels(node: &Arc<Replication>, own_region: &str, a: &Assignment) {
+    let sync = node.channels();
     let wanted: BTreeMap<String, (&str, bool)> = a
         .upstreams
         .iter()
@@ -558,29 +531,6 @@ fn apply(node: &Arc<Node>, standing: &Standing, a: &Assignment) -> bool {
             let _ = node.steer_channel(&region, want);
         }
     }
-    let own_nodes = a.upstreams.iter().filter(|u| u.region == *own_region);
-    sync.set_place(match a.role.as_str() {
-        "primary" | "fenced" => super::Place::Primary {
-            secondaries: own_nodes.map(|u| (u.addr.clone(), u.server_id)).collect(),
-        },
-        _ => super::Place::Follows(own_nodes.map(|u| u.addr.clone()).next()),
-    });
-    // The nodes of this region that read from this one are the ones it receives from.
-    let own_nodes: std::collections::BTreeSet<u32> = a
-        .upstreams
-        .iter()
-        .filter(|u| u.region == *own_region)
-        .map(|u| u.server_id)
-        .collect();
-    let primary = a.role == "primary";
-    let forgotten = sync.forget_acks(own_region, &own_nodes, primary, &node.shared().meta);
-    if !forgotten.is_empty() {
-        info!(
-            ?forgotten,
-            "acknowledgements of nodes that no longer read from this one forgotten"
-        );
-    }
-    a.role == "removed"
 }
 
 /// What an assigned channel is called here: another region's name (it has one primary to
@@ -591,33 +541,5 @@ fn channel_name(own_region: &str, region: &str, sync_addr: &str) -> String {
         format!("{region}@{sync_addr}")
     } else {
         region.to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use gdc_proto::coordinator::Upstream;
-
-    #[test]
-    fn the_saved_assignment_reads_back_whole_and_a_foreign_one_is_refused() {
-        let meta = sled::Config::new().temporary(true).open().expect("sled");
-        assert_eq!(saved_assignment(&meta), Ok(None));
-        let a = Assignment {
-            role: "primary".into(),
-            epoch: 3,
-            upstreams: vec![Upstream {
-                region: "us".into(),
-                sync_addr: "10.0.0.2:7101".into(),
-                paused: true,
-                server_id: 9,
-                addr: "10.0.0.2:7001".into(),
-            }],
-            index: 42,
-        };
-        save_assignment(&meta, &a).expect("save");
-        assert_eq!(saved_assignment(&meta), Ok(Some(a)));
-        meta.insert(ASSIGNMENT, &b"\x07junk"[..]).expect("insert");
-        assert!(saved_assignment(&meta).is_err());
     }
 }

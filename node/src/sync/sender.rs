@@ -6,10 +6,11 @@
 //! in bounded batches, then waits for the binlog to grow. A slow subscriber slows only its
 //! own reads: nothing is queued for it in memory beyond one batch.
 
-use super::SubscriberStatus;
+use super::Replication;
 use super::pack::{self, Deflater, PACK_MIN_BYTES};
-use crate::binlog::{BinlogError, BinlogReader, decode_frame, encode_frame, frame_dots};
-use crate::server::Node;
+use super::status::SubscriberStatus;
+use crate::engine::acks::ack_key;
+use crate::engine::binlog::{BinlogError, BinlogReader, decode_frame, encode_frame, frame_dots};
 use gdc_crdt::{ServerId, VersionVector};
 use gdc_proto::admin::node_admin_server::NodeAdminServer;
 use gdc_proto::auth::TokenCheck;
@@ -50,22 +51,18 @@ pub enum SyncServeError {
 /// The `Sync` service of one node.
 #[derive(Debug)]
 pub struct SyncService {
-    node: Arc<Node>,
+    node: Arc<Replication>,
 }
 
-impl Node {
-    /// Serve the `Sync` service on `listener` until the process ends.
+impl Replication {
+    /// Serve the `Sync` service (and the node admin service) on `listener` until the node
+    /// stops.
     pub async fn serve_sync(
         self: Arc<Self>,
         listener: tokio::net::TcpListener,
     ) -> Result<(), SyncServeError> {
-        let token = self
-            .shared()
-            .config
-            .cluster_token
-            .clone()
-            .unwrap_or_default();
-        if self.shared().alone() {
+        let token = self.config().cluster_token.clone().unwrap_or_default();
+        if self.engine().alone() {
             // Removal knowledge is collected for members only; a node serving the sync
             // port without a configured one would collect it too early for its readers.
             return Err(SyncServeError::Config(
@@ -81,18 +78,16 @@ impl Node {
         });
         let check = TokenCheck::new(&token, "sync call");
         let mut server = tonic::transport::Server::builder().tcp_nodelay(true);
-        if let Some(tls) = service_node
-            .shared()
-            .config
-            .tls()
-            .map_err(SyncServeError::Tls)?
-        {
+        if let Some(tls) = service_node.config().tls().map_err(SyncServeError::Tls)? {
             server = server.tls_config(tls.server_config())?;
         }
         server
             .add_service(InterceptedService::new(service, check.clone()))
             .add_service(InterceptedService::new(admin, check))
-            .serve_with_incoming(TcpListenerStream::new(listener))
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                service_node.tasks().stopped(),
+            )
             .await?;
         Ok(())
     }
@@ -104,20 +99,22 @@ pub const STATE_CHUNK_BYTES: usize = 1 << 20;
 /// Stream a state copy (taken under the store lock by the caller) as encoded pieces,
 /// compressed with `deflate`; encoding and compression run off the runtime threads.
 fn stream_state(
-    snap: crate::snapshot::Snapshot,
+    tasks: &crate::tasks::Tasks,
+    snap: crate::engine::snapshot::Snapshot,
     deflate: bool,
 ) -> ReceiverStream<Result<StateChunk, Status>> {
     let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let internal = |e: tokio::task::JoinError| Status::internal(e.to_string());
-        let bytes = match tokio::task::spawn_blocking(move || crate::snapshot::encode(&snap)).await
-        {
-            Ok(b) => Arc::new(b),
-            Err(e) => {
-                let _ = tx.send(Err(internal(e))).await;
-                return;
-            }
-        };
+        let bytes =
+            match tokio::task::spawn_blocking(move || crate::engine::snapshot::encode(&snap)).await
+            {
+                Ok(b) => Arc::new(b),
+                Err(e) => {
+                    let _ = tx.send(Err(internal(e))).await;
+                    return;
+                }
+            };
         // Moved into each piece's blocking task and back.
         let mut kept = deflate.then(Deflater::default);
         for start in (0..bytes.len()).step_by(STATE_CHUNK_BYTES) {
@@ -182,19 +179,19 @@ impl SyncRpc for SyncService {
         request: Request<FullSyncRequest>,
     ) -> Result<Response<Self::FullSyncStream>, Status> {
         let req = request.into_inner();
-        let snap = self.node.lock_store().copy_state();
+        let snap = self.node.engine().lock_store().copy_state();
         info!(
             peer = %req.region,
             server_id = req.server_id,
             keys = snap.dbs.iter().map(gdc_crdt::Keyspace::len).sum::<usize>(),
             "sending a full sync"
         );
-        self.node
-            .shared()
-            .sync
-            .full_syncs_sent
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Response::new(stream_state(snap, req.deflate)))
+        self.node.channels().full_sync_sent();
+        Ok(Response::new(stream_state(
+            self.node.tasks(),
+            snap,
+            req.deflate,
+        )))
     }
 
     async fn digests(&self, _: Request<DigestsRequest>) -> Result<Response<DigestsReply>, Status> {
@@ -202,9 +199,9 @@ impl SyncRpc for SyncService {
         // The collection pass is O(keys) (digests only count keys changed since the last
         // round): off the runtime threads, as it holds the store lock meanwhile.
         let (applied, databases) = tokio::task::spawn_blocking(move || {
-            let mut store = node.lock_store();
+            let mut store = node.engine().lock_store();
             store.gc_all();
-            let databases = (0..crate::store::DATABASES)
+            let databases = (0..crate::engine::store::DATABASES)
                 .map(|db| DatabaseDigests {
                     buckets: store.bucket_digests(db),
                 })
@@ -225,7 +222,7 @@ impl SyncRpc for SyncService {
     ) -> Result<Response<Self::FetchKeysStream>, Status> {
         let req = request.into_inner();
         let db = req.db as usize;
-        if db >= crate::store::DATABASES {
+        if db >= crate::engine::store::DATABASES {
             return Err(Status::invalid_argument(format!("no database {db}")));
         }
         let mut wanted = vec![false; gdc_crdt::keyspace::DIGEST_BUCKETS];
@@ -235,8 +232,12 @@ impl SyncRpc for SyncService {
                 None => return Err(Status::invalid_argument(format!("no bucket {b}"))),
             }
         }
-        let snap = self.node.lock_store().copy_buckets(db, &wanted);
-        Ok(Response::new(stream_state(snap, req.deflate)))
+        let snap = self.node.engine().lock_store().copy_buckets(db, &wanted);
+        Ok(Response::new(stream_state(
+            self.node.tasks(),
+            snap,
+            req.deflate,
+        )))
     }
 
     async fn subscribe(
@@ -259,15 +260,17 @@ impl SyncRpc for SyncService {
         }
         let node = Arc::clone(&self.node);
         let have = gdc_proto::vv::from_field(hello.applied.as_ref());
-        let (_, base) = crate::store::binlog_base(&node.shared().meta);
+        let (_, base) = node.engine().meta().binlog_base();
         if let Some(why) = binlog_lacks(&base, &have, ServerId(hello.server_id)) {
             info!(peer = %hello.region, "{why}");
             return Err(Status::failed_precondition(why));
         }
-        let sync = &node.shared().sync;
+        let sync = node.channels();
         let id = sync.next_subscriber();
-        let ack_key = super::ack_key(&node.shared().config.region, &hello.region, hello.server_id);
-        sync.acknowledge(&ack_key, hello.server_id, &have);
+        let ack_key = ack_key(&node.config().region, &hello.region, hello.server_id);
+        node.engine()
+            .acks()
+            .acknowledge(&ack_key, hello.server_id, &have);
         sync.outbound().insert(
             id,
             SubscriberStatus {
@@ -279,26 +282,28 @@ impl SyncRpc for SyncService {
         );
         info!(peer = %hello.region, server_id = hello.server_id, "subscriber connected");
         let (tx, rx) = mpsc::channel(2);
-        tokio::spawn(read_acks(Arc::clone(&node), id, inbound));
-        tokio::spawn(feed(node, hello, have, id, tx));
+        node.tasks()
+            .spawn(read_acks(Arc::clone(&node), id, inbound));
+        node.tasks()
+            .spawn(feed(Arc::clone(&node), hello, have, id, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
 
 /// Record the subscriber's acknowledgements as they come.
-async fn read_acks(node: Arc<Node>, id: u64, mut inbound: Streaming<SubscribeRequest>) {
+async fn read_acks(node: Arc<Replication>, id: u64, mut inbound: Streaming<SubscribeRequest>) {
     while let Ok(Some(req)) = inbound.message().await {
         if let Some(Msg::Ack(ack)) = req.msg {
             let applied = gdc_proto::vv::from_field(ack.applied.as_ref());
-            let sync = &node.shared().sync;
-            let who = sync
+            let who = node
+                .channels()
                 .outbound()
                 .get(&id)
                 .map(|s| (s.ack_key.clone(), s.server_id));
             if let Some((key, server_id)) = who {
-                sync.acknowledge(&key, server_id, &applied);
+                node.engine().acks().acknowledge(&key, server_id, &applied);
                 // WAIT looks again.
-                node.shared().written.notify_waiters();
+                node.engine().wake_waiters();
             }
         }
     }
@@ -403,22 +408,22 @@ impl Cursor {
 
 /// Stream the binlog to one subscriber, which has `have`, until it goes away.
 async fn feed(
-    node: Arc<Node>,
+    node: Arc<Replication>,
     hello: Hello,
     have: VersionVector,
     id: u64,
     tx: mpsc::Sender<Result<OpBatch, Status>>,
 ) {
     let mut cursor = Cursor {
-        reader: BinlogReader::new(&node.shared().config.dir.join("binlog")),
+        reader: BinlogReader::new(&node.config().dir.join("binlog")),
         receiver: ServerId(hello.server_id),
         have,
         deflater: hello.deflate.then(Deflater::default),
     };
-    let mut tail = node.shared().binlog_tail.subscribe();
+    let mut tail = node.engine().follow_tail();
     let (sender_id, sender_region) = (
-        node.lock_store().server().0,
-        node.shared().config.region.clone(),
+        node.engine().lock_store().server().0,
+        node.config().region.clone(),
     );
     // The first batch goes out even when empty: the receiver learns at once where the
     // sender is (caught up or not).
@@ -428,7 +433,7 @@ async fn feed(
         tail.borrow_and_update();
         // Taken before reading: every op it covers is in the files by then, so a receiver
         // that has applied a batch read to the end has everything the vector covers.
-        let applied = node.lock_store().applied().clone();
+        let applied = node.engine().lock_store().applied().clone();
         // File reads off the runtime thread.
         let read = tokio::task::spawn_blocking(move || {
             let r = cursor.next_batch();
@@ -479,10 +484,10 @@ async fn feed(
         if tx.send(Ok(batch)).await.is_err() {
             break;
         }
-        if let Some(s) = node.shared().sync.outbound().get_mut(&id) {
+        if let Some(s) = node.channels().outbound().get_mut(&id) {
             s.frames_sent += sent;
         }
     }
-    node.shared().sync.outbound().remove(&id);
+    node.channels().outbound().remove(&id);
     info!(peer = %hello.region, "subscriber gone");
 }

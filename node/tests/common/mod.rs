@@ -1,8 +1,8 @@
 //! Test helpers: a node served in-process on a free port, and waiting with deadlines.
 #![allow(dead_code)]
 
-use gdc_node::binlog::Fsync;
-use gdc_node::{Config, Node};
+use gdc_node::engine::binlog::Fsync;
+use gdc_node::{Config, Listeners, Node};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -90,17 +90,16 @@ impl TestNode {
                     metrics.local_addr().expect("metrics addr"),
                 );
                 addr_tx.send(addrs).expect("send addr");
-                tokio::spawn(std::sync::Arc::clone(&node).serve_metrics(metrics));
-                if let Some(sync) = sync {
-                    sync.set_nonblocking(true).expect("nonblocking");
-                    let sync = tokio::net::TcpListener::from_std(sync).expect("sync listener");
-                    let n = std::sync::Arc::clone(&node);
-                    tokio::spawn(async move {
-                        let _ = n.serve_sync(sync).await;
-                    });
-                }
-                node.start_channels();
-                node.serve(listener, async {
+                let sync = sync.map(|l| {
+                    l.set_nonblocking(true).expect("nonblocking");
+                    tokio::net::TcpListener::from_std(l).expect("sync listener")
+                });
+                let listeners = Listeners {
+                    resp: listener,
+                    sync,
+                    metrics: Some(metrics),
+                };
+                node.run(listeners, async {
                     let _ = stop_rx.await;
                 })
                 .await;

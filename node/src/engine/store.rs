@@ -2,7 +2,8 @@
 //! goes through [`Store::write`]: the effect is built from the key's state here, appended to
 //! the binlog, then applied.
 
-use crate::binlog::{Binlog, BinlogError, Fsync, Record};
+use crate::engine::binlog::{Binlog, BinlogError, Fsync, Record};
+use crate::engine::meta::{Meta, MetaError};
 use gdc_crdt::{
     Dot, Effect, Hlc, HlcClock, KeyState, Keyspace, OpError, OpId, ServerId, Tag, VersionVector,
 };
@@ -18,47 +19,11 @@ pub enum StoreError {
     #[error(transparent)]
     Binlog(#[from] BinlogError),
     #[error(transparent)]
-    Snapshot(#[from] crate::snapshot::SnapshotError),
-    #[error("metadata store in {path}: {source}")]
-    Meta { path: String, source: sled::Error },
-    #[error("metadata store holds a bad server-id")]
-    BadServerId,
+    Snapshot(#[from] crate::engine::snapshot::SnapshotError),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
     #[error("{0}")]
     Attachment(String),
-}
-
-/// Metadata key present only between a clean shutdown and the next start.
-const CLEAN_SHUTDOWN: &str = "clean_shutdown";
-
-/// Metadata key: the first binlog segment kept (u64 LE) and the applied vector it starts
-/// after (absent: the binlog holds every op since the first start).
-const BINLOG_BASE: &str = "binlog_base";
-
-/// What a subscriber must already have for this node's binlog to hold everything else it
-/// lacks: see [`BINLOG_BASE`].
-pub fn binlog_base(meta: &sled::Db) -> (u64, VersionVector) {
-    meta.get(BINLOG_BASE)
-        .ok()
-        .flatten()
-        .and_then(|v| {
-            let seq = u64::from_le_bytes(v.get(..8)?.try_into().ok()?);
-            let (vv, _) = gdc_crdt::codec::decode_vv(&v[8..]).ok()?;
-            Some((seq, vv))
-        })
-        .unwrap_or_default()
-}
-
-/// Record that the binlog now starts at segment `seq`, after `base`. Never moves back to an
-/// earlier segment (a snapshot finished late must not undo a later removal).
-pub fn set_binlog_base(meta: &sled::Db, seq: u64, base: &VersionVector) -> Result<(), sled::Error> {
-    if binlog_base(meta).0 > seq {
-        return Ok(());
-    }
-    let mut bytes = seq.to_le_bytes().to_vec();
-    gdc_crdt::codec::encode_vv(base, &mut bytes);
-    meta.insert(BINLOG_BASE, bytes)?;
-    meta.flush()?;
-    Ok(())
 }
 
 /// Unix time in milliseconds (shifted by `--test-clock-offset-ms`, which only tests set).
@@ -91,7 +56,7 @@ pub struct Store {
     /// The size that batch's frame has so far.
     batch_bytes: usize,
     /// The data directory's small metadata store (server-id, channel acknowledgements).
-    meta: sled::Db,
+    meta: Meta,
     /// Per command: calls and microseconds spent (INFO commandstats). Kept here because
     /// every command runs under this lock anyway.
     pub command_stats: std::collections::HashMap<&'static str, CommandStat>,
@@ -138,38 +103,21 @@ impl CommandStat {
     }
 }
 
-/// The error for a failed read or write of the metadata store at `path`.
-fn meta_err(path: &Path) -> impl FnOnce(sled::Error) -> StoreError + '_ {
-    move |source| StoreError::Meta {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 /// The server-id, made at first start and kept in the data directory's metadata store.
-fn server_id(dir: &Path) -> Result<(ServerId, sled::Db), StoreError> {
-    let path = dir.join("meta");
-    let db = sled::open(&path).map_err(meta_err(&path))?;
-    if let Some(v) = db.get("server_id").map_err(meta_err(&path))? {
-        let b: [u8; 4] = v.as_ref().try_into().map_err(|_| StoreError::BadServerId)?;
-        return match u32::from_le_bytes(b) {
-            0 => Err(StoreError::BadServerId),
-            id => Ok((ServerId(id), db)),
-        };
+fn server_id(meta: &Meta) -> Result<ServerId, MetaError> {
+    match meta.server_id()? {
+        Some(id) => Ok(id),
+        None => new_server_id(meta, ServerId(0)),
     }
-    let id = new_server_id(&db, &path, ServerId(0))?;
-    Ok((id, db))
 }
 
 /// Make and keep a server-id other than `old`.
-fn new_server_id(db: &sled::Db, path: &Path, old: ServerId) -> Result<ServerId, StoreError> {
+fn new_server_id(meta: &Meta, old: ServerId) -> Result<ServerId, MetaError> {
     let mut id = fresh_server_id();
     while id == old.0 {
         id = fresh_server_id();
     }
-    db.insert("server_id", &id.to_le_bytes())
-        .map_err(meta_err(path))?;
-    db.flush().map_err(meta_err(path))?;
+    meta.set_server_id(ServerId(id))?;
     info!(server_id = id, "made a new server-id");
     Ok(ServerId(id))
 }
@@ -193,11 +141,12 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
-        let (mut server, meta) = server_id(dir)?;
+        let meta = Meta::open(dir)?;
+        let mut server = server_id(&meta)?;
         let mut dbs: Vec<Keyspace> = (0..DATABASES).map(|_| Keyspace::new()).collect();
         let mut applied = VersionVector::new();
         let mut max_hlc = Hlc::ZERO;
-        if let Some(snap) = crate::snapshot::load_latest(dir)? {
+        if let Some(snap) = crate::engine::snapshot::load_latest(dir)? {
             info!(
                 keys = snap.dbs.iter().map(Keyspace::len).sum::<usize>(),
                 "loaded the snapshot"
@@ -231,15 +180,10 @@ impl Store {
         // new writes after what survived would give them those ops' ids, which regions
         // that have the originals would skip. So this node writes under a new server-id;
         // the old id's ops it lost come back from the peers that have them.
-        let meta_path = dir.join("meta");
-        let clean = meta
-            .remove(CLEAN_SHUTDOWN)
-            .map_err(meta_err(&meta_path))?
-            .is_some();
-        meta.flush().map_err(meta_err(&meta_path))?;
+        let clean = meta.take_clean_shutdown()?;
         let cut_something = cut.as_ref().is_some_and(|(_, bytes, _)| *bytes > 0);
         if applied.get(server).0 > 0 && (!clean || cut_something) {
-            server = new_server_id(&meta, &dir.join("meta"), server)?;
+            server = new_server_id(&meta, server)?;
             warn!(
                 server_id = server.0,
                 "not shut down cleanly: writing under a new server-id"
@@ -266,7 +210,9 @@ impl Store {
     /// Everything a snapshot holds, copied, and a new binlog segment begun after it (its
     /// sequence number is returned): the caller writes it with [`snapshot_done`] (on
     /// another thread, for BGSAVE).
-    pub fn begin_snapshot(&mut self) -> Result<(u64, crate::snapshot::Snapshot), BinlogError> {
+    pub fn begin_snapshot(
+        &mut self,
+    ) -> Result<(u64, crate::engine::snapshot::Snapshot), BinlogError> {
         self.binlog.commit()?;
         let seq = self.binlog.start_segment()?;
         let snap = self.copy_state();
@@ -295,16 +241,11 @@ impl Store {
     /// Note in the metadata store that the binlog is complete and on disk: the next start
     /// keeps this server-id. Call last, after [`Store::sync`].
     pub fn mark_clean_shutdown(&self) -> Result<(), StoreError> {
-        let path = self.dir.join("meta");
-        self.meta
-            .insert(CLEAN_SHUTDOWN, &[1u8])
-            .map_err(meta_err(&path))?;
-        self.meta.flush().map_err(meta_err(&path))?;
-        Ok(())
+        Ok(self.meta.mark_clean_shutdown()?)
     }
 
     /// The metadata store (a handle: it may be kept and used without the store lock).
-    pub fn meta(&self) -> sled::Db {
+    pub fn meta(&self) -> Meta {
         self.meta.clone()
     }
 
@@ -384,9 +325,9 @@ impl Store {
             Some(b) => {
                 // The batch is one frame: a write that would make it too large is refused
                 // before it is applied, not when EXEC logs what was applied.
-                let one = crate::binlog::encode_record(rec);
+                let one = crate::engine::binlog::encode_record(rec);
                 let bytes = self.batch_bytes + 4 + one.len();
-                if bytes > crate::binlog::RECORD_BYTES_MAX as usize {
+                if bytes > crate::engine::binlog::RECORD_BYTES_MAX as usize {
                     return Err(WriteError::Binlog(BinlogError::TooLarge(bytes)));
                 }
                 self.batch_bytes = bytes;
@@ -400,7 +341,7 @@ impl Store {
     /// Begin a transaction: its writes are applied as they come and logged together.
     pub fn begin_batch(&mut self) {
         self.batch = Some(Vec::new());
-        self.batch_bytes = crate::binlog::batch_bytes(&[]);
+        self.batch_bytes = crate::engine::binlog::batch_bytes(&[]);
     }
 
     /// End a transaction: log its writes as one batch (replayed all or none).
@@ -409,7 +350,7 @@ impl Store {
             Some(encoded) if encoded.is_empty() => Ok(()),
             Some(encoded) => self
                 .binlog
-                .append_frame(&crate::binlog::frame_of_encoded(&encoded)),
+                .append_frame(&crate::engine::binlog::frame_of_encoded(&encoded)),
             None => Ok(()),
         }
     }
@@ -470,7 +411,7 @@ impl Store {
         removed
     }
 
-    /// Apply frames received from a peer (see [`crate::binlog::decode_frame`]):
+    /// Apply frames received from a peer (see [`crate::engine::binlog::decode_frame`]):
     /// each frame's ops that are new here are logged, then applied, together; ops already
     /// applied are skipped, so a frame received twice changes nothing. Per origin, ops must
     /// come in order with none missing: a gap means the sender lost ops this node needs, and
@@ -482,8 +423,8 @@ impl Store {
     ) -> Result<RemoteApplied, RemoteError> {
         let mut out = RemoteApplied::default();
         for frame in frames {
-            let recs =
-                crate::binlog::decode_frame(frame.as_ref()).map_err(RemoteError::Malformed)?;
+            let recs = crate::engine::binlog::decode_frame(frame.as_ref())
+                .map_err(RemoteError::Malformed)?;
             let total = recs.len();
             let mut next = self.applied.clone();
             let mut fresh = Vec::with_capacity(recs.len());
@@ -571,8 +512,8 @@ impl Store {
     }
 
     /// A copy of the whole state (for a full sync).
-    pub fn copy_state(&self) -> crate::snapshot::Snapshot {
-        crate::snapshot::Snapshot {
+    pub fn copy_state(&self) -> crate::engine::snapshot::Snapshot {
+        crate::engine::snapshot::Snapshot {
             applied: self.applied.clone(),
             hlc: self.clock.last(),
             dbs: self.dbs.clone(),
@@ -581,7 +522,7 @@ impl Store {
 
     /// A copy of the keys of database `db` whose digest bucket `wanted` marks, with every
     /// database's FLUSHDB knowledge (for an anti-entropy repair).
-    pub fn copy_buckets(&self, db: usize, wanted: &[bool]) -> crate::snapshot::Snapshot {
+    pub fn copy_buckets(&self, db: usize, wanted: &[bool]) -> crate::engine::snapshot::Snapshot {
         let dbs = self
             .dbs
             .iter()
@@ -597,7 +538,7 @@ impl Store {
                 Keyspace::from_parts(keys, flushed.clone(), by.clone())
             })
             .collect();
-        crate::snapshot::Snapshot {
+        crate::engine::snapshot::Snapshot {
             applied: self.applied.clone(),
             hlc: self.clock.last(),
             dbs,
@@ -610,7 +551,7 @@ impl Store {
     /// Returns the keys that changed, per database.
     pub fn merge_state(
         &mut self,
-        snap: &crate::snapshot::Snapshot,
+        snap: &crate::engine::snapshot::Snapshot,
         in_scope: impl Fn(usize, &[u8]) -> bool,
         caught_up: bool,
     ) -> Vec<(usize, gdc_crdt::Blob)> {
@@ -678,9 +619,9 @@ fn apply_to(
 pub fn snapshot_done(
     dir: &Path,
     seq: u64,
-    snap: &crate::snapshot::Snapshot,
+    snap: &crate::engine::snapshot::Snapshot,
 ) -> Result<(), StoreError> {
-    crate::snapshot::write(dir, seq, snap)?;
+    crate::engine::snapshot::write(dir, seq, snap)?;
     info!(segment = seq, "snapshot written");
     Ok(())
 }

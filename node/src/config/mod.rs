@@ -1,6 +1,10 @@
-//! The node's settings.
+//! The node's settings: [`Config`], what they must be together ([`Config::check`]), and,
+//! in [`settings`], each setting's name, parse, default display and whether it can change
+//! at run time, declared once for the TOML file, the flags, CONFIG GET and CONFIG SET.
 
-use crate::binlog::Fsync;
+pub mod settings;
+
+use crate::engine::binlog::Fsync;
 use crate::resp::{DEFAULT_LIMITS, Limits};
 use std::path::PathBuf;
 
@@ -76,6 +80,8 @@ pub struct Config {
     pub tls_ca: Option<PathBuf>,
     /// Hooks for the consistency suite (`--test-*` flags only): see [`crate::testing`].
     pub testing: crate::testing::Testing,
+    /// Values of the settings that have no effect on gdc ([`settings::Change::NoEffect`]).
+    pub inert: std::collections::BTreeMap<&'static str, String>,
 }
 
 pub use gdc_proto::tls::TlsFiles;
@@ -136,6 +142,7 @@ impl Default for Config {
             tls_key: None,
             tls_ca: None,
             testing: Default::default(),
+            inert: Default::default(),
         }
     }
 }
@@ -152,6 +159,8 @@ pub enum ConfigError {
     Syntax { path: String, why: String },
     #[error("config file {path}: unknown setting '{key}'")]
     Unknown { path: String, key: String },
+    #[error("--{flag} {why}")]
+    Flag { flag: String, why: String },
     #[error("config file {path}: '{key}' {why}")]
     Value {
         path: String,
@@ -218,92 +227,28 @@ impl Config {
                     why: e.message().to_string(),
                 })?;
         for (key, v) in &table {
-            let bad = |why: &str| ConfigError::Value {
+            let bad = |why: String| ConfigError::Value {
                 path: origin.to_string(),
                 key: key.clone(),
-                why: why.to_string(),
+                why,
             };
-            let text = || {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| bad("must be a string"))
+            // Every value as text, as a flag or CONFIG SET would give it.
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+                toml::Value::Array(list) => list
+                    .iter()
+                    .map(|p| p.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| bad("must be a list of strings".into()))?
+                    .join(","),
+                _ => return Err(bad("must be a string, a number or yes/no".into())),
             };
-            let int = || {
-                v.as_integer()
-                    .and_then(|i| u64::try_from(i).ok())
-                    .ok_or_else(|| bad("must be a non-negative integer"))
-            };
-            let port = || u16::try_from(int()?).map_err(|_| bad("must be a port number"));
-            let size = || match v {
-                toml::Value::Integer(i) => {
-                    u64::try_from(*i).map_err(|_| bad("must not be negative"))
-                }
-                toml::Value::String(s) => {
-                    parse_bytes(s).ok_or_else(|| bad("must be a size such as 100mb"))
-                }
-                _ => Err(bad("must be a size such as 100mb")),
-            };
-            match key.as_str() {
-                "port" => self.port = port()?,
-                "bind" => self.bind = text()?,
-                "dir" => self.dir = text()?.into(),
-                "region" => self.region = text()?,
-                "requirepass" => self.requirepass = Some(text()?).filter(|p| !p.is_empty()),
-                "appendfsync" => self.appendfsync = text()?.parse().map_err(|e: String| bad(&e))?,
-                "maxmemory" => self.memory_bytes_max = size()?,
-                "metrics-port" => self.metrics_port = Some(port()?),
-                "sync-port" => self.sync_port = Some(port()?),
-                "cluster-token" => self.cluster_token = Some(text()?).filter(|t| !t.is_empty()),
-                "binlog-retention-bytes" => self.binlog_retention_bytes = size()?,
-                "binlog-retention-secs" => self.binlog_retention_secs = int()?,
-                "anti-entropy-interval-ms" => self.anti_entropy_interval_ms = int()?,
-                "expire-grace-ms" => self.expire_grace_ms = int()?,
-                "enable-debug-command" => {
-                    self.debug_command = match v {
-                        toml::Value::Boolean(b) => *b,
-                        _ => parse_yes_no(&text()?).map_err(|e| bad(&e))?,
-                    }
-                }
-                "coordinator-tls" => {
-                    self.coordinator_tls = match v {
-                        toml::Value::Boolean(b) => *b,
-                        _ => parse_yes_no(&text()?).map_err(|e| bad(&e))?,
-                    }
-                }
-                "tls-cert" => self.tls_cert = Some(text()?.into()),
-                "tls-key" => self.tls_key = Some(text()?.into()),
-                "tls-ca" => self.tls_ca = Some(text()?.into()),
-                "sync-compression" => {
-                    self.sync_compression = parse_compression(&text()?).map_err(|e| bad(&e))?
-                }
-                "peers" => {
-                    let list = v
-                        .as_array()
-                        .ok_or_else(|| bad("must be a list of \"REGION=HOST:SYNCPORT\""))?;
-                    self.peers = list
-                        .iter()
-                        .map(|p| {
-                            p.as_str()
-                                .ok_or_else(|| bad("must be a list of strings"))?
-                                .parse()
-                                .map_err(|e: String| bad(&e))
-                        })
-                        .collect::<Result<_, _>>()?;
-                }
-                "coordinator" => {
-                    self.coordinators = text()?
-                        .split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                }
-                "instance" => self.instance = Some(text()?),
-                "announce-ip" => self.announce_ip = Some(text()?),
-                "announce-sync-port" => self.announce_sync_port = Some(port()?),
-                "maxclients" => self.clients_max = int()? as usize,
-                "proto-max-bulk-len" => self.limits.bulk_bytes_max = size()? as usize,
-                "client-query-buffer-limit" => self.query_buffer_bytes_max = size()? as usize,
-                _ => {
+            match self.set(key, &text) {
+                Ok(()) => {}
+                Err(settings::SetError::Value(why)) => return Err(bad(why)),
+                Err(_) => {
                     return Err(ConfigError::Unknown {
                         path: origin.to_string(),
                         key: key.clone(),

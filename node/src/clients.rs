@@ -1,0 +1,103 @@
+//! The connected clients: how many, each one's listing (CLIENT LIST, CLIENT KILL), how many
+//! wait in a blocking command, and the commands they ran (INFO stats).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+/// What CLIENT LIST shows of a client, and how CLIENT KILL reaches it.
+#[derive(Debug, Clone)]
+pub struct ClientEntry {
+    pub addr: String,
+    pub laddr: String,
+    pub created_ms: u64,
+    pub last_ms: u64,
+    pub db: usize,
+    pub name: Option<bytes::Bytes>,
+    pub resp: u8,
+    pub last_cmd: String,
+    pub kill: Arc<Notify>,
+}
+
+/// Every connected client.
+#[derive(Debug)]
+pub struct Clients {
+    max: usize,
+    connected: AtomicUsize,
+    next_id: AtomicU64,
+    blocked: AtomicUsize,
+    commands_processed: AtomicU64,
+    listing: Mutex<BTreeMap<u64, ClientEntry>>,
+}
+
+impl Clients {
+    /// Clients, at most `max` connected at once (`maxclients`).
+    pub fn new(max: usize) -> Clients {
+        Clients {
+            max,
+            connected: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            blocked: AtomicUsize::new(0),
+            commands_processed: AtomicU64::new(0),
+            listing: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Count a new connection, unless `maxclients` are connected already.
+    pub fn try_connect(&self) -> bool {
+        if self.connected.fetch_add(1, Ordering::Relaxed) >= self.max {
+            self.connected.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// List a connected client under a new id (returned).
+    pub fn register(&self, entry: ClientEntry) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.listing().insert(id, entry);
+        id
+    }
+
+    /// A client counted by [`Clients::try_connect`] went.
+    pub fn gone(&self, id: u64) {
+        self.listing().remove(&id);
+        self.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn connected(&self) -> usize {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Each client's listing, by id.
+    pub fn listing(&self) -> MutexGuard<'_, BTreeMap<u64, ClientEntry>> {
+        self.listing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A client starts (`true`) or stops waiting in a blocking command.
+    pub fn set_blocked(&self, blocked: bool) {
+        if blocked {
+            self.blocked.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.blocked.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn blocked(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
+    }
+
+    pub fn count_commands(&self, n: u64) {
+        self.commands_processed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn commands_processed(&self) -> u64 {
+        self.commands_processed.load(Ordering::Relaxed)
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset_stats(&self) {
+        self.commands_processed.store(0, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,505 @@
+//! Every setting a node knows, declared once: its redis.conf name, how its value is parsed
+//! and shown, and whether it can change while the node runs. The TOML file, the command
+//! line flags, CONFIG GET and CONFIG SET all go through [`SETTINGS`].
+
+use super::{Config, Peer, parse_bytes, parse_compression, parse_yes_no};
+
+/// When a setting can change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Read at start only: CONFIG SET refuses it.
+    AtStart,
+    /// CONFIG SET changes it, and the node acts on the new value at once.
+    AtRunTime,
+    /// A Redis setting with no effect on gdc (an encoding threshold, say: gdc keeps one
+    /// representation per type). Accepted, kept and shown, so that clients and tools that
+    /// set it keep working; docs/configuration.md lists them.
+    NoEffect,
+}
+
+/// One setting.
+#[derive(Debug)]
+pub struct Setting {
+    pub name: &'static str,
+    pub change: Change,
+    /// CONFIG GET shows it (a secret is not shown).
+    pub shown: bool,
+    value: Value,
+}
+
+#[derive(Debug)]
+enum Value {
+    /// A field of [`Config`].
+    Field {
+        set: fn(&mut Config, &str) -> Result<(), String>,
+        get: fn(&Config) -> String,
+    },
+    /// A [`Change::NoEffect`] setting: its default, and what a value must be.
+    Inert {
+        default: &'static str,
+        check: fn(&str) -> Result<(), String>,
+    },
+}
+
+fn int(v: &str) -> Result<u64, String> {
+    v.trim()
+        .parse()
+        .map_err(|_| "must be a non-negative integer".to_string())
+}
+
+fn port(v: &str) -> Result<u16, String> {
+    u16::try_from(int(v)?).map_err(|_| "must be a port number".to_string())
+}
+
+fn size(v: &str) -> Result<u64, String> {
+    parse_bytes(v).ok_or_else(|| "must be a size such as 100mb".to_string())
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+/// Empty text means none.
+fn text(v: &str) -> Option<String> {
+    Some(v.to_string()).filter(|v| !v.is_empty())
+}
+
+fn any_int(v: &str) -> Result<(), String> {
+    v.trim()
+        .parse::<i64>()
+        .map(|_| ())
+        .map_err(|_| "must be an integer".to_string())
+}
+
+/// A setting whose only value in gdc is `only`: a Redis feature gdc does not have (yet)
+/// is refused rather than pretended.
+macro_rules! only {
+    ($only:literal, $why:literal) => {
+        |v: &str| {
+            if v == $only {
+                Ok(())
+            } else {
+                Err(format!("must be '{}' in gdc: {}", $only, $why))
+            }
+        }
+    };
+}
+
+macro_rules! field {
+    ($name:literal, $change:ident, |$c:ident, $v:ident| $set:expr, |$g:ident| $get:expr) => {
+        Setting {
+            name: $name,
+            change: Change::$change,
+            shown: true,
+            value: Value::Field {
+                set: |$c: &mut Config, $v: &str| {
+                    $set;
+                    Ok(())
+                },
+                get: |$g: &Config| $get,
+            },
+        }
+    };
+}
+
+macro_rules! inert {
+    ($name:literal, $default:literal, $check:expr) => {
+        Setting {
+            name: $name,
+            change: Change::NoEffect,
+            shown: true,
+            value: Value::Inert {
+                default: $default,
+                check: $check,
+            },
+        }
+    };
+}
+
+/// Every setting, by redis.conf name.
+pub static SETTINGS: &[Setting] = &[
+    field!("bind", AtStart, |c, v| c.bind = v.to_string(), |c| c
+        .bind
+        .clone()),
+    field!("port", AtStart, |c, v| c.port = port(v)?, |c| c
+        .port
+        .to_string()),
+    field!("dir", AtStart, |c, v| c.dir = v.into(), |c| c
+        .dir
+        .display()
+        .to_string()),
+    field!("region", AtStart, |c, v| c.region = v.to_string(), |c| c
+        .region
+        .clone()),
+    field!(
+        "requirepass",
+        AtRunTime,
+        |c, v| c.requirepass = text(v),
+        |c| c.requirepass.clone().unwrap_or_default()
+    ),
+    field!(
+        "appendfsync",
+        AtStart,
+        |c, v| c.appendfsync = v.parse()?,
+        |c| c.appendfsync.name().into()
+    ),
+    inert!("appendonly", "yes", only!("yes", "the binlog is always on")),
+    field!(
+        "proto-max-bulk-len",
+        AtRunTime,
+        |c, v| c.limits.bulk_bytes_max = size(v)? as usize,
+        |c| c.limits.bulk_bytes_max.to_string()
+    ),
+    field!(
+        "maxclients",
+        AtStart,
+        |c, v| c.clients_max = int(v)? as usize,
+        |c| c.clients_max.to_string()
+    ),
+    field!(
+        "client-query-buffer-limit",
+        AtRunTime,
+        |c, v| c.query_buffer_bytes_max = size(v)? as usize,
+        |c| c.query_buffer_bytes_max.to_string()
+    ),
+    field!(
+        "databases",
+        AtStart,
+        |_c, v| only!("16", "it has Redis's 16 databases")(v)?,
+        |_c| crate::engine::store::DATABASES.to_string()
+    ),
+    field!(
+        "maxmemory",
+        AtRunTime,
+        |c, v| c.memory_bytes_max = size(v)?,
+        |c| c.memory_bytes_max.to_string()
+    ),
+    inert!(
+        "maxmemory-policy",
+        "noeviction",
+        only!("noeviction", "it does not evict yet")
+    ),
+    inert!("save", "", |_| Ok(())),
+    inert!("timeout", "0", only!("0", "it does not close idle clients")),
+    inert!(
+        "notify-keyspace-events",
+        "",
+        only!("", "it does not send keyspace notifications yet")
+    ),
+    inert!(
+        "min-replicas-to-write",
+        "0",
+        only!("0", "a region's writes never wait on its secondaries")
+    ),
+    inert!(
+        "replica-read-only",
+        "yes",
+        only!("yes", "secondaries always refuse writes")
+    ),
+    inert!(
+        "replica-serve-stale-data",
+        "yes",
+        only!("yes", "secondaries always serve reads")
+    ),
+    inert!("hash-max-ziplist-entries", "512", any_int),
+    inert!("hash-max-ziplist-value", "64", any_int),
+    inert!("hash-max-listpack-entries", "512", any_int),
+    inert!("hash-max-listpack-value", "64", any_int),
+    inert!("zset-max-ziplist-entries", "128", any_int),
+    inert!("zset-max-ziplist-value", "64", any_int),
+    inert!("zset-max-listpack-entries", "128", any_int),
+    inert!("zset-max-listpack-value", "64", any_int),
+    inert!("set-max-intset-entries", "512", any_int),
+    inert!("set-max-listpack-entries", "128", any_int),
+    inert!("set-max-listpack-value", "64", any_int),
+    inert!("list-max-ziplist-size", "-2", any_int),
+    inert!("list-max-listpack-size", "-2", any_int),
+    inert!("list-compress-depth", "0", any_int),
+    inert!("stream-node-max-entries", "100", any_int),
+    inert!("stream-node-max-bytes", "4096", any_int),
+    field!(
+        "metrics-port",
+        AtStart,
+        |c, v| c.metrics_port = Some(port(v)?),
+        |c| c.metrics_port.map_or(String::new(), |p| p.to_string())
+    ),
+    field!(
+        "sync-port",
+        AtStart,
+        |c, v| c.sync_port = Some(port(v)?),
+        |c| c.sync_port.map_or(String::new(), |p| p.to_string())
+    ),
+    field!("peers", AtStart, |c, v| c.peers = parse_peers(v)?, |c| c
+        .peers
+        .iter()
+        .map(|p| format!("{}={}", p.region, p.addr))
+        .collect::<Vec<_>>()
+        .join(",")),
+    field!(
+        "sync-compression",
+        AtStart,
+        |c, v| c.sync_compression = parse_compression(v)?,
+        |c| if c.sync_compression {
+            "deflate"
+        } else {
+            "none"
+        }
+        .into()
+    ),
+    field!(
+        "binlog-retention-bytes",
+        AtStart,
+        |c, v| c.binlog_retention_bytes = size(v)?,
+        |c| c.binlog_retention_bytes.to_string()
+    ),
+    field!(
+        "binlog-retention-secs",
+        AtStart,
+        |c, v| c.binlog_retention_secs = int(v)?,
+        |c| c.binlog_retention_secs.to_string()
+    ),
+    field!(
+        "anti-entropy-interval-ms",
+        AtStart,
+        |c, v| c.anti_entropy_interval_ms = int(v)?,
+        |c| c.anti_entropy_interval_ms.to_string()
+    ),
+    field!(
+        "expire-grace-ms",
+        AtRunTime,
+        |c, v| c.expire_grace_ms = int(v)?,
+        |c| c.expire_grace_ms.to_string()
+    ),
+    field!(
+        "enable-debug-command",
+        AtStart,
+        |c, v| c.debug_command = parse_yes_no(v)?,
+        |c| yes_no(c.debug_command)
+    ),
+    field!(
+        "coordinator",
+        AtStart,
+        |c, v| {
+            c.coordinators = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        },
+        |c| c.coordinators.join(",")
+    ),
+    field!(
+        "coordinator-tls",
+        AtStart,
+        |c, v| c.coordinator_tls = parse_yes_no(v)?,
+        |c| yes_no(c.coordinator_tls)
+    ),
+    field!("instance", AtStart, |c, v| c.instance = text(v), |c| c
+        .instance
+        .clone()
+        .unwrap_or_default()),
+    field!(
+        "announce-ip",
+        AtStart,
+        |c, v| c.announce_ip = text(v),
+        |c| c.announce_ip.clone().unwrap_or_default()
+    ),
+    field!(
+        "announce-sync-port",
+        AtStart,
+        |c, v| c.announce_sync_port = Some(port(v)?),
+        |c| c
+            .announce_sync_port
+            .map_or(String::new(), |p| p.to_string())
+    ),
+    Setting {
+        name: "cluster-token",
+        change: Change::AtStart,
+        shown: false,
+        value: Value::Field {
+            set: |c, v| {
+                c.cluster_token = text(v);
+                Ok(())
+            },
+            get: |c| c.cluster_token.clone().unwrap_or_default(),
+        },
+    },
+    field!(
+        "tls-cert",
+        AtStart,
+        |c, v| c.tls_cert = text(v).map(Into::into),
+        |c| path_text(&c.tls_cert)
+    ),
+    field!(
+        "tls-key",
+        AtStart,
+        |c, v| c.tls_key = text(v).map(Into::into),
+        |c| path_text(&c.tls_key)
+    ),
+    field!(
+        "tls-ca",
+        AtStart,
+        |c, v| c.tls_ca = text(v).map(Into::into),
+        |c| path_text(&c.tls_ca)
+    ),
+];
+
+fn path_text(p: &Option<std::path::PathBuf>) -> String {
+    p.as_ref()
+        .map_or(String::new(), |p| p.display().to_string())
+}
+
+/// `REGION=HOST:PORT,...`.
+fn parse_peers(v: &str) -> Result<Vec<Peer>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::parse)
+        .collect()
+}
+
+/// The setting called `name` (as redis.conf writes it, any case).
+pub fn find(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+impl Setting {
+    /// Parse `value` into `config`.
+    pub fn set(&self, config: &mut Config, value: &str) -> Result<(), String> {
+        match &self.value {
+            Value::Field { set, .. } => set(config, value),
+            Value::Inert { check, .. } => {
+                check(value)?;
+                config.inert.insert(self.name, value.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// The value in `config`, as CONFIG GET shows it.
+    pub fn get(&self, config: &Config) -> String {
+        match &self.value {
+            Value::Field { get, .. } => get(config),
+            Value::Inert { default, .. } => config
+                .inert
+                .get(self.name)
+                .cloned()
+                .unwrap_or_else(|| default.to_string()),
+        }
+    }
+}
+
+impl Config {
+    /// Set the setting `name` from text, as the file, a flag or CONFIG SET gives it.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), SetError> {
+        let setting = find(name).ok_or(SetError::Unknown)?;
+        setting.set(self, value).map_err(SetError::Value)
+    }
+
+    /// CONFIG SET: the `(name, value)` pairs, all or none, each a setting that can change
+    /// while the node runs. The config with them applied is returned.
+    pub fn changed(&self, pairs: &[(&str, &str)]) -> Result<Config, (String, SetError)> {
+        let mut next = self.clone();
+        for (i, (name, value)) in pairs.iter().enumerate() {
+            let fail = |e| Err((name.to_string(), e));
+            if pairs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                return fail(SetError::Duplicate);
+            }
+            let Some(setting) = find(name) else {
+                return fail(SetError::Unknown);
+            };
+            if setting.change == Change::AtStart {
+                return fail(SetError::AtStartOnly);
+            }
+            if let Err(why) = setting.set(&mut next, value) {
+                return fail(SetError::Value(why));
+            }
+        }
+        Ok(next)
+    }
+
+    /// CONFIG GET: every shown setting whose name matches one of `patterns`, in the order
+    /// of the first pattern each matches.
+    pub fn matching(&self, patterns: &[&[u8]]) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        for pattern in patterns {
+            let pattern = pattern.to_ascii_lowercase();
+            for s in SETTINGS.iter().filter(|s| s.shown) {
+                if crate::glob::matches(&pattern, s.name.as_bytes())
+                    && !out.iter().any(|(n, _)| *n == s.name)
+                {
+                    out.push((s.name, s.get(self)));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Why a setting was not set.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetError {
+    Unknown,
+    AtStartOnly,
+    Duplicate,
+    Value(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_shows_what_it_was_set_to() {
+        let mut names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        let len = names.len();
+        names.dedup();
+        assert_eq!(names.len(), len, "a setting is declared twice");
+        let mut c = Config::default();
+        for s in SETTINGS {
+            // What it shows by default reads back as itself.
+            let shown = s.get(&c);
+            s.set(&mut c, &shown)
+                .unwrap_or_else(|e| panic!("{} = '{shown}': {e}", s.name));
+            assert_eq!(s.get(&c), shown, "{}", s.name);
+        }
+        c.set("maxmemory", "1kb").expect("size");
+        assert_eq!(c.memory_bytes_max, 1024);
+        c.set("peers", "eu=h:1, us=h:2").expect("peers");
+        assert_eq!(find("peers").expect("peers").get(&c), "eu=h:1,us=h:2");
+        assert_eq!(c.set("nosuch", "1"), Err(SetError::Unknown));
+        assert!(matches!(c.set("port", "x"), Err(SetError::Value(_))));
+    }
+
+    #[test]
+    fn config_set_changes_only_what_can_change_and_all_or_nothing() {
+        let c = Config::default();
+        let next = c
+            .changed(&[("maxmemory", "10mb"), ("zset-max-ziplist-entries", "0")])
+            .expect("both can change");
+        assert_eq!(next.memory_bytes_max, 10_000_000);
+        assert_eq!(
+            next.matching(&[b"zset-max-ziplist-e*"]),
+            [("zset-max-ziplist-entries", "0".to_string())]
+        );
+        let e = c
+            .changed(&[("maxmemory", "10mb"), ("port", "7000")])
+            .expect_err("port is read at start");
+        assert_eq!(e, ("port".to_string(), SetError::AtStartOnly));
+        assert_eq!(
+            c.changed(&[("maxmemory", "1"), ("MAXMEMORY", "2")])
+                .expect_err("twice"),
+            ("MAXMEMORY".to_string(), SetError::Duplicate)
+        );
+        let e = c
+            .changed(&[("maxmemory-policy", "allkeys-lru")])
+            .expect_err("no eviction yet");
+        assert!(matches!(e.1, SetError::Value(w) if w.contains("does not evict")));
+        assert!(c.matching(&[b"cluster-token"]).is_empty(), "a secret");
+        assert_eq!(
+            c.matching(&[b"MAXMEMORY"]),
+            [("maxmemory", "0".to_string())]
+        );
+    }
+}

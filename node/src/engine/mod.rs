@@ -1,0 +1,186 @@
+//! The engine: a node's data and everything that keeps it. It depends on nothing above it
+//! (no RESP, no channels, no commands).
+//!
+//! - [`store`]: the databases, the node's identity and clock, its applied vector; every
+//!   write and every remote effect goes through it, under the engine's one lock.
+//! - [`binlog`]: the durable log of effects, which senders follow to ship them.
+//! - [`snapshot`]: snapshots, and [`retention`] the binlog segments they let go.
+//! - [`meta`]: the data directory's small records, each with a typed get and put.
+//! - [`acks`]: what each reader of the binlog acknowledged (what retention waits for).
+//!
+//! [`Engine`] owns them: the store behind its lock, the notifications a write gives
+//! (blocked clients look again, senders read on), snapshots and retention.
+
+pub mod acks;
+pub mod binlog;
+pub mod meta;
+pub mod retention;
+pub mod snapshot;
+pub mod store;
+
+use acks::Acks;
+use meta::Meta;
+use retention::Retention;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use store::{Store, StoreError};
+use tokio::sync::{Notify, watch};
+use tracing::error;
+
+/// How to open an engine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    pub dir: PathBuf,
+    pub appendfsync: binlog::Fsync,
+    /// The node never exchanges ops with other regions: all it applies is stable at once.
+    pub alone: bool,
+    /// Binlog retention limits (0: none): past them, segments go whoever lacks them.
+    pub binlog_retention_bytes: u64,
+    pub binlog_retention_secs: u64,
+}
+
+/// A node's data: the store behind its lock, and what tells others it changed.
+#[derive(Debug)]
+pub struct Engine {
+    store: Mutex<Store>,
+    meta: Meta,
+    acks: Acks,
+    retention: Retention,
+    /// Woken after every batch that wrote: blocked clients (BLPOP) look again.
+    written: Notify,
+    /// Changes whenever committed writes reach the binlog: senders read on.
+    tail: watch::Sender<u64>,
+    alone: bool,
+}
+
+impl Engine {
+    /// Open the data directory: the store (replaying the binlog), and the acknowledgements
+    /// saved before a restart.
+    pub fn open(options: EngineOptions) -> Result<Engine, StoreError> {
+        let store = Store::open(&options.dir, options.appendfsync, options.alone)?;
+        let meta = store.meta();
+        let acks = Acks::default();
+        if let Err(e) = acks.load(&meta) {
+            tracing::warn!(error = %e, "cannot load saved channel acknowledgements");
+        }
+        Ok(Engine {
+            store: Mutex::new(store),
+            meta,
+            acks,
+            retention: Retention::new(&options),
+            written: Notify::new(),
+            tail: watch::Sender::new(0),
+            alone: options.alone,
+        })
+    }
+
+    /// The store, locked.
+    pub fn lock_store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store half-written: every write is
+        // logged and applied whole, so a poisoned lock is still safe to use.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The store, if no one holds it now.
+    pub fn try_lock_store(&self) -> Option<MutexGuard<'_, Store>> {
+        match self.store.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Committed writes were made: blocked clients look again, senders read on.
+    pub fn wrote(&self) {
+        self.written.notify_waiters();
+        self.tail.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wake whoever waits on [`Engine::written`] without a write (WAIT: an acknowledgement
+    /// came).
+    pub fn wake_waiters(&self) {
+        self.written.notify_waiters();
+    }
+
+    /// Completes at the next [`Engine::wrote`] (create it before looking, not to miss one).
+    pub fn written(&self) -> tokio::sync::futures::Notified<'_> {
+        self.written.notified()
+    }
+
+    /// Changes at every [`Engine::wrote`]: what a sender waits on at the binlog's tail.
+    pub fn follow_tail(&self) -> watch::Receiver<u64> {
+        self.tail.subscribe()
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub fn acks(&self) -> &Acks {
+        &self.acks
+    }
+
+    pub fn retention(&self) -> &Retention {
+        &self.retention
+    }
+
+    /// Whether this node never exchanges ops with other regions.
+    pub fn alone(&self) -> bool {
+        self.alone
+    }
+
+    /// Start a background snapshot (BGSAVE): `false` when one is already running.
+    pub fn start_bgsave(&self, store: &mut Store) -> Result<bool, binlog::BinlogError> {
+        self.retention.start_bgsave(store)
+    }
+
+    /// A snapshot was written (SAVE): the binlog it covers may go once readers have it.
+    pub fn snapshot_written(&self, seq: u64, applied: gdc_crdt::VersionVector) {
+        self.retention.saved(seq, applied);
+        self.release_segments();
+    }
+
+    /// Remove the binlog segments the newest snapshot possible covers (see
+    /// [`Retention::release`]); the acknowledgements are saved first, so that after a
+    /// restart the readers this decision waited for are still known.
+    pub fn release_segments(&self) {
+        if !self.retention.has_covered() {
+            return;
+        }
+        if let Err(e) = self.acks.save(&self.meta) {
+            error!(error = %e, "cannot save channel acknowledgements; keeping the binlog");
+            return;
+        }
+        self.retention.release(&self.acks.table(), &self.meta);
+    }
+
+    /// A full sync was merged and snapshot `seq` written with it: the binlog before it has
+    /// a hole (the ops the full sync brought are not in it), so it goes now.
+    pub fn full_sync_saved(&self, seq: u64, applied: gdc_crdt::VersionVector) {
+        self.retention.forget_covered_until(seq);
+        self.retention.remove_before(&self.meta, seq, applied);
+    }
+
+    /// Save what readers acknowledged, if it changed.
+    pub fn save_acks(&self) {
+        if let Err(e) = self.acks.save(&self.meta) {
+            error!(error = %e, "cannot save channel acknowledgements");
+        }
+    }
+
+    /// At shutdown: commit and sync the binlog, note the clean shutdown (the next start
+    /// keeps the server-id), save the acknowledgements.
+    pub fn close(&self) {
+        let mut store = self.lock_store();
+        match store.commit().and_then(|()| store.sync()) {
+            Ok(()) => {
+                if let Err(e) = store.mark_clean_shutdown() {
+                    error!(error = %e, "cannot note the clean shutdown");
+                }
+            }
+            Err(e) => error!(error = %e, "binlog sync at shutdown failed"),
+        }
+        drop(store);
+        self.save_acks();
+    }
+}

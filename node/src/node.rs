@@ -1,0 +1,196 @@
+//! The one place a node is wired: [`Node::open`] opens the data directory and builds the
+//! parts (engine, replication, what clients share), each given only the handles it uses;
+//! [`Node::run`] serves clients, channels and metrics, runs the upkeep, and owns every task
+//! it starts. Shutdown (SIGTERM, SHUTDOWN, or the caller's signal) stops accepting, stops
+//! every task (clients, channels, servers), then commits and syncs the binlog.
+
+use crate::config::Config;
+use crate::engine::store::{StoreError, now_ms};
+use crate::engine::{Engine, EngineOptions};
+use crate::shared::Shared;
+use crate::sync::Replication;
+use crate::tasks::Tasks;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tracing::{debug, error, info, warn};
+
+/// At most this many expired keys are removed per 100 ms cycle, so the cycle never holds
+/// the store lock long.
+const EXPIRED_PER_CYCLE_MAX: usize = 2000;
+
+/// A full garbage collection (counter reset records inside hashes and sorted sets) runs
+/// every this many expiry cycles: once a minute.
+const FULL_GC_EVERY_CYCLES: u64 = 600;
+
+/// How long shutdown waits for the node's tasks to end before it commits all the same.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A node: its parts, and the tasks that serve them.
+#[derive(Debug)]
+pub struct Node {
+    shared: Arc<Shared>,
+    tasks: Tasks,
+}
+
+/// Where a node serves: clients, and optionally sync channels and metrics.
+#[derive(Debug)]
+pub struct Listeners {
+    pub resp: TcpListener,
+    pub sync: Option<TcpListener>,
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Bind the ports `config` names (on its `bind` address).
+    pub async fn bind(config: &Config) -> Result<Listeners, String> {
+        let bind = |port: u16, what: &'static str| {
+            let addr = format!("{}:{port}", config.bind);
+            async move {
+                TcpListener::bind(&addr)
+                    .await
+                    .map_err(|e| format!("cannot listen for {what} on {addr}: {e}"))
+            }
+        };
+        Ok(Listeners {
+            resp: bind(config.port, "clients").await?,
+            sync: match config.sync_port {
+                Some(p) => Some(bind(p, "sync channels").await?),
+                None => None,
+            },
+            metrics: match config.metrics_port {
+                Some(p) => Some(bind(p, "metrics").await?),
+                None => None,
+            },
+        })
+    }
+}
+
+impl Node {
+    /// Open the data directory (replaying the binlog) and build the node's parts.
+    pub fn open(config: Config) -> Result<Node, StoreError> {
+        let config = Arc::new(config);
+        let alone = config.peers.is_empty() && config.sync_port.is_none();
+        let engine = Arc::new(Engine::open(EngineOptions {
+            dir: config.dir.clone(),
+            appendfsync: config.appendfsync,
+            alone,
+            binlog_retention_bytes: config.binlog_retention_bytes,
+            binlog_retention_secs: config.binlog_retention_secs,
+        })?);
+        let attachment = crate::sync::coordinated::attachment_at_start(&config, engine.meta())
+            .map_err(StoreError::Attachment)?;
+        let tasks = Tasks::default();
+        let replication = Arc::new(Replication::new(
+            Arc::clone(&config),
+            Arc::clone(&engine),
+            attachment,
+            tasks.clone(),
+        ));
+        let shared = Arc::new(Shared::new(config, engine, replication));
+        Ok(Node { shared, tasks })
+    }
+
+    /// What every connection shares.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Serve on `listeners` until `shutdown` completes or a client sends SHUTDOWN; then
+    /// stop every task and make the binlog durable.
+    pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) {
+        let shared = &self.shared;
+        let tasks = &self.tasks;
+        let addr = |l: &TcpListener| l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        if let Some(l) = listeners.sync {
+            info!(addr = %addr(&l), "serving sync channels");
+            let replication = Arc::clone(shared.replication());
+            tasks.spawn(async move {
+                if let Err(e) = replication.serve_sync(l).await {
+                    error!(error = %e, "sync server failed");
+                }
+            });
+        }
+        if let Some(l) = listeners.metrics {
+            info!(addr = %addr(&l), "serving metrics");
+            tasks.spawn(crate::metrics::serve(Arc::clone(shared), l, tasks.clone()));
+        }
+        shared.replication().start_channels();
+        tasks.spawn(fsync_every_second(Arc::clone(shared.engine())));
+        tasks.spawn(upkeep(Arc::clone(shared)));
+        tasks.spawn(crate::server::serve(
+            Arc::clone(shared),
+            listeners.resp,
+            tasks.clone(),
+        ));
+        tokio::select! {
+            () = shutdown => {}
+            () = shared.shutdown_requested() => {}
+        }
+        tasks.stop();
+        if tokio::time::timeout(DRAIN_TIMEOUT, tasks.ended())
+            .await
+            .is_err()
+        {
+            warn!(left = tasks.running(), "tasks still running at shutdown");
+        }
+        shared.engine().close();
+        info!(tasks_left = tasks.running(), "shut down");
+    }
+}
+
+/// `appendfsync everysec`: fsync off the runtime thread and outside the store lock, so a
+/// slow disk does not stall the clients (Redis also syncs its AOF in a background thread).
+async fn fsync_every_second(engine: Arc<Engine>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let handle = engine.lock_store().sync_handle();
+        if let Some(file) = handle {
+            match tokio::task::spawn_blocking(move || file.sync_data()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => error!(error = %e, "binlog fsync failed"),
+                Err(e) => error!(error = %e, "binlog fsync task failed"),
+            }
+        }
+    }
+}
+
+/// Ten times a second: remove expired keys, as Redis's active expiry does (a key past its
+/// expiry already reads as missing; removing it frees memory and replicates the removal);
+/// once a second, the channels' upkeep; once a minute, a full garbage collection.
+async fn upkeep(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let (engine, replication) = (shared.engine(), shared.replication());
+    for cycle in 1u64.. {
+        tick.tick().await;
+        if cycle % 10 == 0 {
+            replication.upkeep();
+        }
+        let mut store = engine.lock_store();
+        if cycle % FULL_GC_EVERY_CYCLES == 0 {
+            store.gc_all();
+        }
+        // A secondary leaves expiry to its primary (as a Redis replica does): its own
+        // deletes would reach no one, and could remove what an EXPIRE on the way extends.
+        // Reads hide expired keys either way.
+        let removed =
+            if replication.coordination().role() == crate::sync::coordination::Role::Secondary {
+                0
+            } else {
+                let grace = shared.config().expire_grace_ms;
+                let now = now_ms();
+                let caught_up = replication.channels().caught_up_until_ms().unwrap_or(now);
+                store.remove_expired(now, caught_up, grace, EXPIRED_PER_CYCLE_MAX)
+            };
+        if removed > 0 || crate::testing::ack_before_write() {
+            debug!(removed, "removed expired keys");
+            if let Err(e) = store.commit() {
+                error!(error = %e, "binlog commit failed");
+            }
+            drop(store);
+            engine.wrote();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! What every connection shares: one owner per part, each behind an accessor. The store
+//! itself is the engine's (locked per batch of commands); commands get the rest through
+//! [`Shared`].
+
+use crate::clients::Clients;
+use crate::config::Config;
+use crate::config::settings::SetError;
+use crate::engine::Engine;
+use crate::pubsub::PubSub;
+use crate::sync::Replication;
+use std::sync::{Arc, RwLock};
+use tokio::sync::Notify;
+
+#[derive(Debug)]
+pub struct Shared {
+    /// The settings in force: those CONFIG SET changes are swapped in whole (the parts
+    /// hold the settings they were built with, none of which can change at run time).
+    config: RwLock<Arc<Config>>,
+    engine: Arc<Engine>,
+    replication: Arc<Replication>,
+    clients: Clients,
+    pubsub: PubSub,
+    started_ms: u64,
+    /// SHUTDOWN asks the node to stop.
+    shutdown: Notify,
+}
+
+impl Shared {
+    pub fn new(config: Arc<Config>, engine: Arc<Engine>, replication: Arc<Replication>) -> Shared {
+        Shared {
+            clients: Clients::new(config.clients_max),
+            config: RwLock::new(config),
+            engine,
+            replication,
+            pubsub: PubSub::default(),
+            started_ms: crate::engine::store::now_ms(),
+            shutdown: Notify::new(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// CONFIG SET: change these settings, all or none (see [`Config::changed`]).
+    pub fn change_config(&self, pairs: &[(&str, &str)]) -> Result<(), (String, SetError)> {
+        let mut config = self.config.write().unwrap_or_else(|p| p.into_inner());
+        *config = Arc::new(config.changed(pairs)?);
+        Ok(())
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn replication(&self) -> &Arc<Replication> {
+        &self.replication
+    }
+
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    pub fn pubsub(&self) -> &PubSub {
+        &self.pubsub
+    }
+
+    /// Unix ms the node started at.
+    pub fn started_ms(&self) -> u64 {
+        self.started_ms
+    }
+
+    /// Ask the node to stop (SHUTDOWN).
+    pub fn request_shutdown(&self) {
+        self.shutdown.notify_one();
+    }
+
+    /// Completes when [`Shared::request_shutdown`] is called.
+    pub async fn shutdown_requested(&self) {
+        self.shutdown.notified().await
+    }
+}
