@@ -90,6 +90,26 @@ impl Engine {
         }
     }
 
+    /// Apply frames from a peer, make them durable per `appendfsync`, and wake whoever
+    /// waits on new writes (blocked clients, this node's own readers).
+    pub fn apply_remote_frames<F: AsRef<[u8]>>(
+        &self,
+        frames: &[F],
+    ) -> Result<(store::RemoteApplied, gdc_crdt::VersionVector), String> {
+        let mut store = self.lock_store();
+        let applied = store.apply_remote(frames, store::now_ms());
+        // Frames before a refused one were applied: commit them either way.
+        let committed = store.commit();
+        let vector = store.applied().clone();
+        drop(store);
+        let applied = applied.map_err(|e| e.to_string())?;
+        committed.map_err(|e| e.to_string())?;
+        if applied.ops > 0 {
+            self.wrote();
+        }
+        Ok((applied, vector))
+    }
+
     /// Committed writes were made: blocked clients look again, senders read on.
     pub fn wrote(&self) {
         self.written.notify_waiters();

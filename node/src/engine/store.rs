@@ -227,7 +227,7 @@ impl Store {
 
     /// SAVE: a snapshot written now. Returns the binlog segment begun after it and the
     /// applied vector it holds: the segments before it can go once peers have them (see
-    /// [`crate::server::Shared::snapshot_written`]).
+    /// [`crate::engine::Engine::snapshot_written`]).
     pub fn save(&mut self) -> Result<(u64, VersionVector), StoreError> {
         let (seq, snap) = self.begin_snapshot()?;
         snapshot_done(&self.dir, seq, &snap)?;

@@ -2,7 +2,7 @@
 //! channels at run time. Served on the sync port behind the cluster token.
 
 use super::Replication;
-use super::channel::{ChannelError, Desired};
+use super::control::{ChannelError, Desired};
 use super::status::ChannelReport;
 use crate::config::Peer;
 use gdc_proto::admin::node_admin_server::NodeAdmin;

@@ -3,13 +3,15 @@
 //! subscribing again (bounded exponential backoff with jitter) from where it stopped.
 
 use super::Replication;
+use super::backoff::jitter;
+use super::control::Desired;
 use super::pack;
-use super::sender::{MESSAGE_BYTES_MAX, STATE_CHUNK_BYTES};
 use super::status::ChannelState;
+use super::{MESSAGE_BYTES_MAX, STATE_CHUNK_BYTES};
 use crate::config::Peer;
 use crate::engine::snapshot::Snapshot;
 use crate::engine::store::DATABASES;
-use crate::engine::store::{RemoteApplied, now_ms};
+use crate::engine::store::now_ms;
 use gdc_crdt::VersionVector;
 use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
 use gdc_proto::auth::BearerToken;
@@ -31,124 +33,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// long is taken for dead: the link is stalled, and a new connection may get through.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
-impl Replication {
-    /// Start one inbound channel per configured peer, or, with coordinators configured,
-    /// follow the coordinator's assignment.
-    pub fn start_channels(self: &Arc<Self>) {
-        let mut attachment = self.coordination().watch_attachment();
-        let attached = attachment.borrow_and_update().clone();
-        if let Some(a) = attached {
-            self.tasks()
-                .spawn(super::coordinated::follow(Arc::clone(self), a));
-            return;
-        }
-        for peer in self.config().peers.clone() {
-            if let Err(e) = self.open_channel(peer) {
-                warn!(error = %e, "cannot open a channel");
-            }
-        }
-        // Until GDC.ATTACH, if it ever comes.
-        let node = Arc::clone(self);
-        self.tasks().spawn(async move {
-            let Ok(a) = attachment
-                .wait_for(Option::is_some)
-                .await
-                .map(|a| a.clone())
-            else {
-                return;
-            };
-            if let Some(a) = a {
-                super::coordinated::follow(node, a).await;
-            }
-        });
-    }
-
-    /// Start receiving from `peer`.
-    pub fn open_channel(self: &Arc<Self>, peer: Peer) -> Result<(), ChannelError> {
-        let sync = self.channels();
-        let mut controls = sync.controls();
-        if controls.contains_key(&peer.region) {
-            return Err(ChannelError::Exists(peer.region));
-        }
-        let (desired, watch) = tokio::sync::watch::channel(Desired::Running);
-        controls.insert(peer.region.clone(), desired);
-        drop(controls);
-        sync.update(&peer, |_| {});
-        self.tasks()
-            .spawn(receive_from(Arc::clone(self), peer, watch));
-        Ok(())
-    }
-
-    /// Pause, resume or close the channel from `region`.
-    pub fn steer_channel(&self, region: &str, want: Desired) -> Result<(), ChannelError> {
-        let sync = self.channels();
-        let mut controls = sync.controls();
-        let Some(control) = controls.get(region) else {
-            return Err(ChannelError::NotFound(region.to_string()));
-        };
-        control.send_replace(want);
-        // Said at once (the channel's task catches up): a reply shows the new state.
-        match want {
-            Desired::Closed => {
-                controls.remove(region);
-                sync.inbound().remove(region);
-            }
-            Desired::Paused => {
-                if let Some(c) = sync.inbound().get_mut(region) {
-                    c.state = ChannelState::Paused;
-                }
-            }
-            Desired::Running => {
-                if let Some(c) = sync.inbound().get_mut(region) {
-                    if c.state == ChannelState::Paused {
-                        c.last_heard_ms = now_ms();
-                    }
-                    c.state = ChannelState::Connecting;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Apply frames from a peer, make them durable per `appendfsync`, and wake whoever
-    /// waits on new writes (blocked clients, this node's own subscribers).
-    pub fn apply_frames<F: AsRef<[u8]>>(
-        &self,
-        frames: &[F],
-    ) -> Result<(RemoteApplied, VersionVector), String> {
-        let mut store = self.engine().lock_store();
-        let applied = store.apply_remote(frames, now_ms());
-        // Frames before a refused one were applied: commit them either way.
-        let committed = store.commit();
-        let vector = store.applied().clone();
-        drop(store);
-        let applied = applied.map_err(|e| e.to_string())?;
-        committed.map_err(|e| e.to_string())?;
-        if applied.ops > 0 {
-            self.engine().wrote();
-        }
-        Ok((applied, vector))
-    }
-}
-
-/// What an operator wants of an inbound channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Desired {
-    Running,
-    Paused,
-    Closed,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChannelError {
-    #[error("a channel from region '{0}' is already open")]
-    Exists(String),
-    #[error("no channel from region '{0}'")]
-    NotFound(String),
-}
-
 /// Receive from `peer` until the channel is closed.
-async fn receive_from(node: Arc<Replication>, peer: Peer, mut desired: watch::Receiver<Desired>) {
+pub(super) async fn receive_from(
+    node: Arc<Replication>,
+    peer: Peer,
+    mut desired: watch::Receiver<Desired>,
+) {
     let mut backoff = BACKOFF_MIN;
     loop {
         let want = *desired.borrow_and_update();
@@ -204,15 +94,6 @@ async fn receive_from(node: Arc<Replication>, peer: Peer, mut desired: watch::Re
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
-}
-
-/// A duration in `[0, max)`, different on every call.
-pub(crate) fn jitter(max: Duration) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(now_ms());
-    let nanos = max.as_nanos().max(1) as u64;
-    Duration::from_nanos(h.finish() % nanos)
 }
 
 /// One subscription: until the stream ends or fails. `backoff` is reset once it delivers.
@@ -294,7 +175,7 @@ async fn subscribe(
     {
         let (bytes, done, applied) = if batch.packed_frames.is_empty() {
             let bytes: usize = batch.frames.iter().map(Vec::len).sum();
-            let (done, applied) = node.apply_frames(&batch.frames)?;
+            let (done, applied) = node.engine().apply_remote_frames(&batch.frames)?;
             (bytes, done, applied)
         } else {
             let joined = pack::inflate(
@@ -302,7 +183,9 @@ async fn subscribe(
                 usize::try_from(batch.packed_len).unwrap_or(usize::MAX),
                 MESSAGE_BYTES_MAX,
             )?;
-            let (done, applied) = node.apply_frames(&pack::split_frames(&joined)?)?;
+            let (done, applied) = node
+                .engine()
+                .apply_remote_frames(&pack::split_frames(&joined)?)?;
             (batch.packed_frames.len(), done, applied)
         };
         let theirs = gdc_proto::vv::from_field(batch.sender_applied.as_ref());

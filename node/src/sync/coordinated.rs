@@ -12,7 +12,8 @@
 //! while the coordinators are out of reach takes up its role again.
 
 use super::Replication;
-use super::channel::{Desired, jitter};
+use super::backoff::jitter;
+use super::control::Desired;
 use super::coordination::{Place, Role};
 use crate::config::{Config, Peer};
 use crate::engine::meta::{Attachment, Meta};

@@ -1,6 +1,6 @@
 //! What the coordinators say this node is: its role, its child instance's epoch, the
 //! assignment it follows, its place in its region, and whether they are in reach. Set by
-//! [`super::coordinated`] (the task that follows them) and GDC.ATTACH; read by the write
+//! the task that follows them (`coordinated`) and GDC.ATTACH; read by the write
 //! gate, ROLE and INFO.
 
 use crate::engine::meta::Attachment;

@@ -13,7 +13,9 @@
 //! [`status::ChannelReport`] is the one report of a channel every view renders.
 
 pub mod admin;
+pub mod backoff;
 pub mod channel;
+pub mod control;
 pub mod coordinated;
 pub mod coordination;
 pub mod pack;
@@ -25,13 +27,22 @@ use crate::engine::Engine;
 use crate::engine::acks::ack_key;
 use crate::engine::meta::Attachment;
 use crate::tasks::Tasks;
+use control::{ChannelError, Desired};
 use coordination::{Coordination, Place, Role};
 use gdc_crdt::VersionVector;
+use status::ChannelState;
 use status::{ChannelReport, ChannelStatus, SubscriberStatus};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
+use tracing::warn;
+
+/// The largest message either side of a channel accepts: one binlog record at its limit,
+/// and change.
+pub const MESSAGE_BYTES_MAX: usize = (1 << 30) + (1 << 20);
+/// A state (full sync) is sent in pieces of at most this many bytes.
+pub const STATE_CHUNK_BYTES: usize = 1 << 20;
 
 /// A node's replication: its channels in and out, and its standing with the coordinators.
 #[derive(Debug)]
@@ -50,7 +61,7 @@ pub struct Channels {
     outbound: Mutex<BTreeMap<u64, SubscriberStatus>>,
     next_subscriber: AtomicU64,
     /// Per inbound channel, what is wanted of it (its task watches).
-    controls: Mutex<BTreeMap<String, watch::Sender<channel::Desired>>>,
+    controls: Mutex<BTreeMap<String, watch::Sender<control::Desired>>>,
     /// Full syncs this node has sent to readers.
     full_syncs_sent: AtomicU64,
 }
@@ -168,6 +179,92 @@ impl Replication {
         out
     }
 
+    /// Start one inbound channel per configured peer, or, with coordinators configured,
+    /// follow the coordinator's assignment.
+    pub fn start_channels(self: &Arc<Self>) {
+        let mut attachment = self.coordination().watch_attachment();
+        let attached = attachment.borrow_and_update().clone();
+        if let Some(a) = attached {
+            self.tasks().spawn(coordinated::follow(Arc::clone(self), a));
+            return;
+        }
+        for peer in self.config().peers.clone() {
+            if let Err(e) = self.open_channel(peer) {
+                warn!(error = %e, "cannot open a channel");
+            }
+        }
+        // Until GDC.ATTACH, if it ever comes.
+        let node = Arc::clone(self);
+        self.tasks().spawn(async move {
+            let Ok(a) = attachment
+                .wait_for(Option::is_some)
+                .await
+                .map(|a| a.clone())
+            else {
+                return;
+            };
+            if let Some(a) = a {
+                coordinated::follow(node, a).await;
+            }
+        });
+    }
+
+    /// Start receiving from `peer`.
+    pub fn open_channel(self: &Arc<Self>, peer: Peer) -> Result<(), ChannelError> {
+        let sync = self.channels();
+        let mut controls = sync.controls();
+        if controls.contains_key(&peer.region) {
+            return Err(ChannelError::Exists(peer.region));
+        }
+        let (desired, watch) = tokio::sync::watch::channel(Desired::Running);
+        controls.insert(peer.region.clone(), desired);
+        drop(controls);
+        sync.update(&peer, |_| {});
+        self.tasks()
+            .spawn(channel::receive_from(Arc::clone(self), peer, watch));
+        Ok(())
+    }
+
+    /// Pause, resume or close the channel from `region`.
+    pub fn steer_channel(&self, region: &str, want: Desired) -> Result<(), ChannelError> {
+        let sync = self.channels();
+        let mut controls = sync.controls();
+        let Some(control) = controls.get(region) else {
+            return Err(ChannelError::NotFound(region.to_string()));
+        };
+        control.send_replace(want);
+        // Said at once (the channel's task catches up): a reply shows the new state.
+        match want {
+            Desired::Closed => {
+                controls.remove(region);
+                sync.inbound().remove(region);
+            }
+            Desired::Paused => {
+                if let Some(c) = sync.inbound().get_mut(region) {
+                    c.state = ChannelState::Paused;
+                }
+            }
+            Desired::Running => {
+                if let Some(c) = sync.inbound().get_mut(region) {
+                    if c.state == ChannelState::Paused {
+                        c.last_heard_ms = crate::engine::store::now_ms();
+                    }
+                    c.state = ChannelState::Connecting;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Serve the `Sync` service (and the node admin service) on `listener` until the node
+    /// stops.
+    pub async fn serve_sync(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+    ) -> Result<(), sender::SyncServeError> {
+        sender::serve(self, listener).await
+    }
+
     /// Once a second: save what readers acknowledged, remove the binlog that frees, and
     /// tell the store what every region has applied (up to which removal knowledge may go).
     pub fn upkeep(&self) {
@@ -190,7 +287,7 @@ impl Channels {
         self.outbound.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn controls(&self) -> MutexGuard<'_, BTreeMap<String, watch::Sender<channel::Desired>>> {
+    pub fn controls(&self) -> MutexGuard<'_, BTreeMap<String, watch::Sender<control::Desired>>> {
         self.controls.lock().unwrap_or_else(|p| p.into_inner())
     }
 

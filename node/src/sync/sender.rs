@@ -9,6 +9,7 @@
 use super::Replication;
 use super::pack::{self, Deflater, PACK_MIN_BYTES};
 use super::status::SubscriberStatus;
+use super::{MESSAGE_BYTES_MAX, STATE_CHUNK_BYTES};
 use crate::engine::acks::ack_key;
 use crate::engine::binlog::{BinlogError, BinlogReader, decode_frame, encode_frame, frame_dots};
 use gdc_crdt::{ServerId, VersionVector};
@@ -35,8 +36,6 @@ const BATCH_BYTES_MAX: usize = 1 << 20;
 /// An idle channel still gets an (empty) batch this often, with the sender's applied vector:
 /// the receiver's lag figures stay current and a dead connection is noticed.
 const HEARTBEAT: Duration = Duration::from_secs(1);
-/// The largest message either side accepts: one binlog record at its limit, and change.
-pub const MESSAGE_BYTES_MAX: usize = (1 << 30) + (1 << 20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncServeError {
@@ -54,47 +53,42 @@ pub struct SyncService {
     node: Arc<Replication>,
 }
 
-impl Replication {
-    /// Serve the `Sync` service (and the node admin service) on `listener` until the node
-    /// stops.
-    pub async fn serve_sync(
-        self: Arc<Self>,
-        listener: tokio::net::TcpListener,
-    ) -> Result<(), SyncServeError> {
-        let token = self.config().cluster_token.clone().unwrap_or_default();
-        if self.engine().alone() {
-            // Removal knowledge is collected for members only; a node serving the sync
-            // port without a configured one would collect it too early for its readers.
-            return Err(SyncServeError::Config(
-                "the sync port must be in the config (sync-port) to be served",
-            ));
-        }
-        let service_node = Arc::clone(&self);
-        let service = SyncServer::new(SyncService { node: self })
-            .max_decoding_message_size(MESSAGE_BYTES_MAX)
-            .max_encoding_message_size(MESSAGE_BYTES_MAX);
-        let admin = NodeAdminServer::new(super::admin::AdminService {
-            node: Arc::clone(&service_node),
-        });
-        let check = TokenCheck::new(&token, "sync call");
-        let mut server = tonic::transport::Server::builder().tcp_nodelay(true);
-        if let Some(tls) = service_node.config().tls().map_err(SyncServeError::Tls)? {
-            server = server.tls_config(tls.server_config())?;
-        }
-        server
-            .add_service(InterceptedService::new(service, check.clone()))
-            .add_service(InterceptedService::new(admin, check))
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
-                service_node.tasks().stopped(),
-            )
-            .await?;
-        Ok(())
+/// Serve the `Sync` service (and the node admin service) on `listener` until the node
+/// stops.
+pub async fn serve(
+    node: Arc<Replication>,
+    listener: tokio::net::TcpListener,
+) -> Result<(), SyncServeError> {
+    let token = node.config().cluster_token.clone().unwrap_or_default();
+    if node.engine().alone() {
+        // Removal knowledge is collected for members only; a node serving the sync
+        // port without a configured one would collect it too early for its readers.
+        return Err(SyncServeError::Config(
+            "the sync port must be in the config (sync-port) to be served",
+        ));
     }
+    let service_node = Arc::clone(&node);
+    let service = SyncServer::new(SyncService { node })
+        .max_decoding_message_size(MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    let admin = NodeAdminServer::new(super::admin::AdminService {
+        node: Arc::clone(&service_node),
+    });
+    let check = TokenCheck::new(&token, "sync call");
+    let mut server = tonic::transport::Server::builder().tcp_nodelay(true);
+    if let Some(tls) = service_node.config().tls().map_err(SyncServeError::Tls)? {
+        server = server.tls_config(tls.server_config())?;
+    }
+    server
+        .add_service(InterceptedService::new(service, check.clone()))
+        .add_service(InterceptedService::new(admin, check))
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            service_node.tasks().stopped(),
+        )
+        .await?;
+    Ok(())
 }
-
-/// A state is sent in pieces of at most this many bytes.
-pub const STATE_CHUNK_BYTES: usize = 1 << 20;
 
 /// Stream a state copy (taken under the store lock by the caller) as encoded pieces,
 /// compressed with `deflate`; encoding and compression run off the runtime threads.
