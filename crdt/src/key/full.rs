@@ -1,0 +1,423 @@
+//! `Full`, the general form of a key's state: its parts, TTL entries and tomb, with what
+//! changes them (effect application, state merge, FLUSHDB pruning and garbage collection).
+//! `KeyState` holds it whenever the key is more than one plain string write.
+
+use super::kind::{Kind, loc_kind};
+use super::part::Part;
+use super::ttl::TtlEntry;
+use crate::blob::Blob;
+use crate::effect::{Addition, Effect, FieldLoc, Loc, Value};
+use crate::field::{CounterEntry, CounterReset, Field};
+use crate::hash::HashPart;
+use crate::hlc::Hlc;
+use crate::ids::{Dot, ServerId, Tag};
+use crate::list::{ListElem, ListId, ListPart};
+use crate::set::SetPart;
+use crate::tomb::Tomb;
+use crate::vv::VersionVector;
+use crate::zset::ZSetPart;
+use smallvec::SmallVec;
+
+/// The general form of a key's state.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Full {
+    /// Sorted by kind; only parts with content or reset records.
+    pub(super) parts: SmallVec<[Part; 1]>,
+    /// Live TTL entries, sorted by dot.
+    pub(super) ttl: Vec<TtlEntry>,
+    pub(super) tomb: Option<Box<Tomb>>,
+    /// At least the largest HLC of anything in the key (maybe of content since removed):
+    /// kept so that a write to a large key finds its floor without a scan. Not part of the
+    /// state: equality and encoding ignore it.
+    hlc_floor: Hlc,
+}
+
+impl PartialEq for Full {
+    fn eq(&self, o: &Full) -> bool {
+        self.parts == o.parts && self.ttl == o.ttl && self.tomb == o.tomb
+    }
+}
+
+impl Full {
+    /// Whether nothing at all is left: the key can be dropped from the keyspace.
+    pub fn is_void(&self) -> bool {
+        self.parts.is_empty() && self.ttl.is_empty() && self.tomb.is_none()
+    }
+
+    /// The type the key reads as, `None` when it has no live content.
+    pub fn kind(&self) -> Option<Kind> {
+        self.visible().map(Part::kind)
+    }
+
+    /// The part the key reads as.
+    pub fn visible(&self) -> Option<&Part> {
+        if self.parts.len() == 1 {
+            return self.parts.first().filter(|p| p.is_live());
+        }
+        self.parts
+            .iter()
+            .filter(|p| p.is_live())
+            .max_by_key(|p| p.max_stamp())
+    }
+
+    /// Live parts other than the visible one (content hidden by a type clash).
+    pub fn hidden(&self) -> impl Iterator<Item = &Part> {
+        let visible = self.kind();
+        self.parts
+            .iter()
+            .filter(move |p| p.is_live() && Some(p.kind()) != visible)
+    }
+
+    /// All parts, including hidden ones and ones kept only for reset records.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    pub(super) fn string(&self) -> Option<&Field<Blob>> {
+        match self.visible()? {
+            Part::Str(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn hash(&self) -> Option<&HashPart> {
+        match self.visible()? {
+            Part::Hash(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    pub fn set(&self) -> Option<&SetPart> {
+        match self.visible()? {
+            Part::Set(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn zset(&self) -> Option<&ZSetPart> {
+        match self.visible()? {
+            Part::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self) -> Option<&ListPart> {
+        match self.visible()? {
+            Part::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Live TTL entries.
+    pub fn ttl_entries(&self) -> &[TtlEntry] {
+        &self.ttl
+    }
+
+    pub fn tomb(&self) -> Option<&Tomb> {
+        self.tomb.as_deref()
+    }
+
+    /// When the key expires (Unix ms): the latest live expiry, unless a live PERSIST wins.
+    pub fn expire_at(&self) -> Option<u64> {
+        let mut at = None;
+        for e in &self.ttl {
+            match e.at {
+                None => return None,
+                Some(t) => at = at.max(Some(t)),
+            }
+        }
+        at
+    }
+
+    /// The largest HLC of anything in the key: a write that overwrites the key must be
+    /// stamped after it (see [`crate::HlcClock::tick_after`]).
+    pub fn max_hlc(&self) -> Hlc {
+        self.hlc_floor
+    }
+
+    fn scan_max_hlc(&self) -> Hlc {
+        let p = self
+            .parts
+            .iter()
+            .filter_map(|p| p.max_stamp())
+            .map(|s| s.hlc);
+        let t = self.ttl.iter().map(|e| e.tag.hlc);
+        p.chain(t).max().unwrap_or(Hlc::ZERO)
+    }
+
+    /// Per origin, the largest op this region has applied to the key's content: the cutoff
+    /// of a write that observes the whole key.
+    pub fn observed(&self) -> VersionVector {
+        let mut vv = VersionVector::new();
+        for p in &self.parts {
+            p.observe_into(&mut vv);
+        }
+        vv
+    }
+
+    fn part_mut(&mut self, kind: Kind) -> &mut Part {
+        let i = match self.parts.binary_search_by_key(&kind, Part::kind) {
+            Ok(i) => i,
+            Err(i) => {
+                self.parts.insert(i, Part::empty(kind));
+                i
+            }
+        };
+        &mut self.parts[i]
+    }
+
+    /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
+    /// covers are skipped: the flush observed and removed them.
+    pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
+        self.hlc_floor = self.hlc_floor.max(e.tag.hlc);
+        let by = e.tag.dot;
+        let mut tomb = self.tomb.take().unwrap_or_default();
+        if let Some(cut) = &e.cutoff {
+            if tomb.add_cutoff(cut, by) {
+                for p in &mut self.parts {
+                    p.prune(&tomb);
+                }
+            }
+        }
+        for r in &e.removes {
+            tomb.add_removed(r.dot, by);
+            self.remove_piece(&r.loc, r.dot);
+        }
+        for r in &e.resets {
+            self.reset_field(&r.loc, r.server, &r.reset);
+        }
+        for (i, a) in e.adds.iter().enumerate() {
+            let tag = e.tag.piece(i as u32);
+            // The piece an addition writes: LSET writes into an existing element.
+            let piece = match a {
+                Addition::ListSet { id, .. } => id.dot,
+                _ => tag.dot,
+            };
+            if !flushed.covers(piece) {
+                self.add_piece(a, tag, &tomb);
+            }
+        }
+        self.tomb = Some(tomb);
+        self.tidy();
+    }
+
+    fn remove_piece(&mut self, loc: &Loc, dot: Dot) {
+        match loc {
+            Loc::Field(fl) => self.remove_from_field(fl, dot),
+            Loc::Set(m) => {
+                if let Some(Part::Set(s)) = self.part_if(Kind::Set) {
+                    s.remove(m, dot);
+                }
+            }
+            Loc::List(id) => {
+                if let Some(Part::List(l)) = self.part_if(Kind::List) {
+                    l.remove(id);
+                }
+            }
+            Loc::Ttl => self.ttl.retain(|t| t.tag.dot != dot),
+        }
+    }
+
+    fn part_if(&mut self, kind: Kind) -> Option<&mut Part> {
+        let i = self.parts.binary_search_by_key(&kind, Part::kind).ok()?;
+        Some(&mut self.parts[i])
+    }
+
+    /// Record a counter reset on the field at `loc` (creating it: the reset must be kept even
+    /// when the entry it resets has not arrived yet).
+    fn reset_field(&mut self, loc: &FieldLoc, server: ServerId, reset: &CounterReset) {
+        match (loc, self.part_mut(loc_kind(loc))) {
+            (FieldLoc::Str, Part::Str(f)) => f.add_reset(server, reset.clone()),
+            (FieldLoc::Hash(name), Part::Hash(h)) => {
+                h.field_mut(name).add_reset(server, reset.clone())
+            }
+            (FieldLoc::ZSet(m), Part::ZSet(z)) => {
+                z.update(m, |f| f.add_reset(server, reset.clone()))
+            }
+            _ => unreachable!("part_mut returns the part of the location's kind"),
+        }
+    }
+
+    fn remove_from_field(&mut self, loc: &FieldLoc, dot: Dot) {
+        match (loc, self.part_if(loc_kind(loc))) {
+            (FieldLoc::Str, Some(Part::Str(f))) => {
+                f.remove_dot(dot);
+            }
+            (FieldLoc::Hash(name), Some(Part::Hash(h))) => h.remove(name, dot),
+            (FieldLoc::ZSet(m), Some(Part::ZSet(z))) => z.remove(m, dot),
+            _ => {}
+        }
+    }
+
+    fn add_piece(&mut self, a: &Addition, tag: Tag, tomb: &Tomb) {
+        match a {
+            Addition::Write { loc, value } => match (loc, value) {
+                (FieldLoc::Str, Value::Bytes(v)) => {
+                    if let Part::Str(f) = self.part_mut(Kind::String) {
+                        f.add_reg(tag, v.clone(), tomb);
+                    }
+                }
+                (FieldLoc::Hash(name), Value::Bytes(v)) => {
+                    if let Part::Hash(h) = self.part_mut(Kind::Hash) {
+                        h.field_mut(name).add_reg(tag, v.clone(), tomb);
+                        h.tidy(name);
+                    }
+                }
+                (FieldLoc::ZSet(m), Value::Score(s)) => {
+                    if let Part::ZSet(z) = self.part_mut(Kind::ZSet) {
+                        z.update(m, |f| f.add_reg(tag, *s, tomb));
+                    }
+                }
+                _ => debug_assert!(false, "value type does not fit {loc:?}"),
+            },
+            Addition::Incr { loc, start, total } => {
+                let entry = CounterEntry {
+                    start: *start,
+                    tag,
+                    total: *total,
+                };
+                match loc {
+                    FieldLoc::Str => {
+                        if let Part::Str(f) = self.part_mut(Kind::String) {
+                            f.add_entry(entry, tomb);
+                        }
+                    }
+                    FieldLoc::Hash(name) => {
+                        if let Part::Hash(h) = self.part_mut(Kind::Hash) {
+                            h.field_mut(name).add_entry(entry, tomb);
+                            h.tidy(name);
+                        }
+                    }
+                    FieldLoc::ZSet(m) => {
+                        if let Part::ZSet(z) = self.part_mut(Kind::ZSet) {
+                            z.update(m, |f| f.add_entry(entry, tomb));
+                        }
+                    }
+                }
+            }
+            Addition::Member(m) => {
+                if let Part::Set(s) = self.part_mut(Kind::Set) {
+                    s.add(m, tag, tomb);
+                }
+            }
+            Addition::ListInsert { pos, value } => {
+                if let Part::List(l) = self.part_mut(Kind::List) {
+                    let id = ListId {
+                        pos: pos.clone(),
+                        dot: tag.dot,
+                    };
+                    let elem = ListElem {
+                        stamp: tag.stamp(),
+                        value: value.clone(),
+                    };
+                    l.put(id, elem, tomb);
+                }
+            }
+            Addition::ListSet { id, value } => {
+                if let Part::List(l) = self.part_mut(Kind::List) {
+                    let elem = ListElem {
+                        stamp: tag.stamp(),
+                        value: value.clone(),
+                    };
+                    l.put(id.clone(), elem, tomb);
+                }
+            }
+            Addition::Expire(at) => self.add_ttl(TtlEntry { tag, at: Some(*at) }, tomb),
+            Addition::Persist => self.add_ttl(TtlEntry { tag, at: None }, tomb),
+        }
+    }
+
+    fn add_ttl(&mut self, t: TtlEntry, tomb: &Tomb) {
+        if tomb.kills_ttl(t.tag.dot) {
+            return;
+        }
+        if let Err(i) = self.ttl.binary_search_by_key(&t.tag.dot, |e| e.tag.dot) {
+            self.ttl.insert(i, t);
+        }
+    }
+
+    /// Remove every piece (content and TTL) covered by a FLUSHDB/FLUSHALL cutoff.
+    pub fn prune_flushed(&mut self, flushed: &VersionVector) {
+        if flushed.is_empty() {
+            return;
+        }
+        let tomb = Tomb {
+            cutoff: flushed.clone(),
+            ..Tomb::default()
+        };
+        for p in &mut self.parts {
+            p.prune(&tomb);
+        }
+        self.ttl.retain(|t| !flushed.covers(t.tag.dot));
+        self.tidy();
+    }
+
+    /// Forget what no future op or merge can need, given a causally stable vector (see
+    /// [`Tomb::gc`]). Returns whether anything was forgotten.
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        let mut changed = self.tomb.as_mut().is_some_and(|t| t.gc(stable));
+        for p in &mut self.parts {
+            changed |= p.gc(stable);
+        }
+        self.tidy();
+        changed
+    }
+
+    /// [`Full::gc`] of the tomb and the string field only: cheap whatever the key's size.
+    pub(super) fn gc_tomb(&mut self, stable: &VersionVector) -> bool {
+        let mut changed = self.tomb.as_mut().is_some_and(|t| t.gc(stable));
+        for p in &mut self.parts {
+            if let Part::Str(f) = p {
+                changed |= f.gc(stable);
+            }
+        }
+        self.tidy();
+        changed
+    }
+
+    /// Drop void parts and an empty tomb: one canonical form for equal states.
+    fn tidy(&mut self) {
+        self.parts.retain(|p| !p.is_void());
+        if self.tomb.as_ref().is_some_and(|t| t.is_empty()) {
+            self.tomb = None;
+        }
+    }
+
+    pub(super) fn from_raw(
+        parts: SmallVec<[Part; 1]>,
+        ttl: Vec<TtlEntry>,
+        tomb: Option<Tomb>,
+    ) -> Self {
+        let mut k = Full {
+            parts,
+            ttl,
+            tomb: tomb.map(Box::new),
+            hlc_floor: Hlc::ZERO,
+        };
+        k.tidy();
+        k.hlc_floor = k.scan_max_hlc();
+        k
+    }
+}
+
+impl Full {
+    pub(super) fn merge(&mut self, other: &Full) {
+        self.hlc_floor = self.hlc_floor.max(other.hlc_floor);
+        let mut tomb = self.tomb.take().unwrap_or_default();
+        if let Some(t) = &other.tomb {
+            tomb.join(t);
+        }
+        for p in &other.parts {
+            self.part_mut(p.kind()).merge(p, &tomb);
+        }
+        for t in &other.ttl {
+            self.add_ttl(*t, &tomb);
+        }
+        for p in &mut self.parts {
+            p.prune(&tomb);
+        }
+        self.ttl.retain(|t| !tomb.kills_ttl(t.tag.dot));
+        self.tomb = Some(tomb);
+        self.tidy();
+    }
+}

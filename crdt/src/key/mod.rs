@@ -1,0 +1,22 @@
+//! The key envelope: a key's typed content, its TTL entries and its removal knowledge, with
+//! the type-clash rule, effect application, state merge and garbage collection.
+//!
+//! One concern per file:
+//! * `kind`: [`Kind`], the Redis type a key reads as;
+//! * `part`: [`Part`], a key's content of one type, and the per-type dispatch;
+//! * `ttl`: [`TtlEntry`], one expiry or PERSIST;
+//! * `full`: the general form of a key's state and what changes it (effects, merge, GC);
+//! * `plain`: the compact form of a key that is one plain string write;
+//! * `state`: [`KeyState`], the key as the rest of the crate sees it, in either form.
+
+mod full;
+mod kind;
+mod part;
+mod plain;
+mod state;
+mod ttl;
+
+pub use kind::Kind;
+pub use part::Part;
+pub use state::KeyState;
+pub use ttl::TtlEntry;

@@ -1,0 +1,306 @@
+//! `KeyState`, everything a region holds for one key: the public face of the key envelope.
+//! It keeps a plain string write in the compact form and anything else in the general form,
+//! converting between them so that equal states have one representation.
+
+use super::full::Full;
+use super::kind::Kind;
+use super::part::Part;
+use super::plain::PlainReg;
+use super::ttl::TtlEntry;
+use crate::Crdt;
+use crate::blob::Blob;
+use crate::effect::{Addition, Effect, FieldLoc, Value};
+use crate::field::{Field, RegEntry};
+use crate::hash::HashPart;
+use crate::hlc::Hlc;
+use crate::ids::ServerId;
+use crate::list::ListPart;
+use crate::set::SetPart;
+use crate::tomb::Tomb;
+use crate::vv::VersionVector;
+use crate::zset::ZSetPart;
+use smallvec::SmallVec;
+use std::borrow::Cow;
+
+/// Everything a region holds for one key.
+///
+/// Content of several types can coexist after concurrent writes of different types (a type
+/// clash); the key reads as the type of the live content with the largest stamp, and the
+/// other content stays hidden until a write that observed it removes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyState(Repr);
+
+#[derive(Clone, Debug, PartialEq)]
+enum Repr {
+    /// A string written by one op, with no TTL, counter, tombstone or other content: the
+    /// common case of a cache, held in 48 bytes (the value inline up to 16 bytes).
+    Plain(PlainReg),
+    Full(Box<Full>),
+}
+
+impl Default for KeyState {
+    fn default() -> Self {
+        KeyState(Repr::Full(Box::default()))
+    }
+}
+
+impl KeyState {
+    pub fn new() -> Self {
+        KeyState::default()
+    }
+
+    fn full(&self) -> Option<&Full> {
+        match &self.0 {
+            Repr::Plain(_) => None,
+            Repr::Full(f) => Some(f),
+        }
+    }
+
+    /// The general form, for a change.
+    fn make_full(&mut self) -> &mut Full {
+        if let Repr::Plain(reg) = &self.0 {
+            let part = Part::Str(Field::single(reg.to_reg()));
+            self.0 = Repr::Full(Box::new(Full::from_raw(
+                smallvec::smallvec![part],
+                Vec::new(),
+                None,
+            )));
+        }
+        match &mut self.0 {
+            Repr::Full(f) => f,
+            Repr::Plain(_) => unreachable!("just made full"),
+        }
+    }
+
+    /// Back to the plain form when the state fits it: one canonical form for equal states.
+    fn compact(&mut self) {
+        let Repr::Full(f) = &self.0 else { return };
+        if !f.ttl.is_empty() || f.tomb.is_some() || f.parts.len() != 1 {
+            return;
+        }
+        if let Part::Str(field) = &f.parts[0] {
+            if let Some(plain) = field.as_single().and_then(PlainReg::from_reg) {
+                self.0 = Repr::Plain(plain);
+            }
+        }
+    }
+
+    pub(crate) fn from_raw(
+        parts: SmallVec<[Part; 1]>,
+        ttl: Vec<TtlEntry>,
+        tomb: Option<Tomb>,
+    ) -> Self {
+        let mut k = KeyState(Repr::Full(Box::new(Full::from_raw(parts, ttl, tomb))));
+        k.compact();
+        k
+    }
+
+    /// Whether nothing at all is left: the key can be dropped from the keyspace.
+    pub fn is_void(&self) -> bool {
+        self.full().is_some_and(Full::is_void)
+    }
+
+    /// The type the key reads as, `None` when it has no live content.
+    pub fn kind(&self) -> Option<Kind> {
+        match &self.0 {
+            Repr::Plain(_) => Some(Kind::String),
+            Repr::Full(f) => f.kind(),
+        }
+    }
+
+    /// Live parts other than the visible one (content hidden by a type clash).
+    pub fn hidden(&self) -> impl Iterator<Item = &Part> {
+        self.full().into_iter().flat_map(Full::hidden)
+    }
+
+    /// All parts, including hidden ones and ones kept only for reset records.
+    pub fn parts(&self) -> Cow<'_, [Part]> {
+        match &self.0 {
+            Repr::Plain(reg) => Cow::Owned(vec![Part::Str(Field::single(reg.to_reg()))]),
+            Repr::Full(f) => Cow::Borrowed(f.parts()),
+        }
+    }
+
+    /// The string field, when the key reads as a string.
+    pub fn string(&self) -> Option<Cow<'_, Field<Blob>>> {
+        match &self.0 {
+            Repr::Plain(reg) => Some(Cow::Owned(Field::single(reg.to_reg()))),
+            Repr::Full(f) => f.string().map(Cow::Borrowed),
+        }
+    }
+
+    /// The bytes a string key reads as (GET), without building a field.
+    pub fn string_value(&self) -> Option<Cow<'_, [u8]>> {
+        match &self.0 {
+            Repr::Plain(reg) => Some(Cow::Borrowed(reg.value.as_slice())),
+            Repr::Full(f) => f.string().map(crate::string::value),
+        }
+    }
+
+    pub fn hash(&self) -> Option<&HashPart> {
+        self.full()?.hash()
+    }
+
+    pub fn set(&self) -> Option<&SetPart> {
+        self.full()?.set()
+    }
+
+    pub fn zset(&self) -> Option<&ZSetPart> {
+        self.full()?.zset()
+    }
+
+    pub fn list(&self) -> Option<&ListPart> {
+        self.full()?.list()
+    }
+
+    /// Live TTL entries.
+    pub fn ttl_entries(&self) -> &[TtlEntry] {
+        self.full().map_or(&[], |f| f.ttl_entries())
+    }
+
+    pub fn tomb(&self) -> Option<&Tomb> {
+        self.full()?.tomb()
+    }
+
+    /// When the key expires (Unix ms): the latest live expiry, unless a live PERSIST wins.
+    pub fn expire_at(&self) -> Option<u64> {
+        self.full()?.expire_at()
+    }
+
+    /// Whether the key has content and it has expired at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at().is_some_and(|t| t <= now_ms)
+    }
+
+    /// Whether the key exists for a reader at `now_ms`.
+    pub fn exists(&self, now_ms: u64) -> bool {
+        self.kind().is_some() && !self.is_expired(now_ms)
+    }
+
+    /// The largest HLC of anything in the key: a write that overwrites the key must be
+    /// stamped after it (see [`crate::HlcClock::tick_after`]).
+    pub fn max_hlc(&self) -> Hlc {
+        match &self.0 {
+            Repr::Plain(reg) => reg.hlc,
+            Repr::Full(f) => f.max_hlc(),
+        }
+    }
+
+    /// Per origin, the largest op this region has applied to the key's content: the cutoff
+    /// of a write that observes the whole key.
+    pub fn observed(&self) -> VersionVector {
+        match &self.0 {
+            Repr::Plain(reg) => std::iter::once((ServerId(reg.server.get()), reg.op)).collect(),
+            Repr::Full(f) => f.observed(),
+        }
+    }
+
+    /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
+    /// covers are skipped: the flush observed and removed them.
+    pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
+        self.make_full().apply(e, flushed);
+        self.compact();
+    }
+
+    /// The plain string `e` writes, when all it adds is one string value.
+    fn plain_written(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
+        let [
+            Addition::Write {
+                loc: FieldLoc::Str,
+                value: Value::Bytes(v),
+            },
+        ] = e.adds.as_slice()
+        else {
+            return None;
+        };
+        if flushed.covers(e.tag.dot) {
+            return None;
+        }
+        let reg = RegEntry {
+            tag: e.tag,
+            value: v.clone(),
+        };
+        PlainReg::from_reg(&reg).map(|p| KeyState(Repr::Plain(p)))
+    }
+
+    /// What `apply(e)` makes of a key that has nothing, built directly, when `e` is a plain
+    /// string write (a SET of a new key: the common case); `None` otherwise.
+    pub fn new_from_plain_write(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
+        if e.cutoff.is_some() || !e.removes.is_empty() || !e.resets.is_empty() {
+            return None;
+        }
+        KeyState::plain_written(e, flushed)
+    }
+
+    /// What `apply(e)` then `gc(stable)` make of this key, built directly, when `e` is a
+    /// plain string write that observed exactly this plain string and everything it removes
+    /// is stable (a SET over a SET on a node without peers); `None` otherwise.
+    pub fn overwritten_plainly(
+        &self,
+        e: &Effect,
+        flushed: &VersionVector,
+        stable: &VersionVector,
+    ) -> Option<KeyState> {
+        let Repr::Plain(cur) = &self.0 else {
+            return None;
+        };
+        let cut = e.cutoff.as_ref()?;
+        let saw_exactly_cur = cut.len() == 1 && cut.get(ServerId(cur.server.get())) == cur.op;
+        let stable_now = stable.dominates(cut) && stable.covers(e.tag.dot);
+        if !saw_exactly_cur || !stable_now || !e.removes.is_empty() || !e.resets.is_empty() {
+            return None;
+        }
+        KeyState::plain_written(e, flushed)
+    }
+
+    /// Remove every piece (content and TTL) covered by a FLUSHDB/FLUSHALL cutoff.
+    pub fn prune_flushed(&mut self, flushed: &VersionVector) {
+        if flushed.is_empty() {
+            return;
+        }
+        self.make_full().prune_flushed(flushed);
+        self.compact();
+    }
+
+    /// Forget what no future op or merge can need, given a causally stable vector (see
+    /// [`Tomb::gc`]). Returns whether anything was forgotten (the key may then be void).
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        if let Repr::Plain(_) = self.0 {
+            return false;
+        }
+        let changed = self.make_full().gc(stable);
+        self.compact();
+        changed
+    }
+
+    /// [`KeyState::gc`] of removal knowledge only (the tomb, and the string's counter resets):
+    /// O(removals), not O(elements), for use after every write. Reset records in hash fields
+    /// and sorted-set members wait for a full [`KeyState::gc`].
+    pub fn gc_removals(&mut self, stable: &VersionVector) -> bool {
+        if let Repr::Plain(_) = self.0 {
+            return false;
+        }
+        let changed = self.make_full().gc_tomb(stable);
+        self.compact();
+        changed
+    }
+}
+
+impl Crdt for KeyState {
+    fn merge(&mut self, other: &KeyState) {
+        let plain_as_full;
+        let other_full: &Full = match &other.0 {
+            Repr::Full(f) => f,
+            Repr::Plain(reg) => {
+                plain_as_full = Full::from_raw(
+                    smallvec::smallvec![Part::Str(Field::single(reg.to_reg()))],
+                    Vec::new(),
+                    None,
+                );
+                &plain_as_full
+            }
+        };
+        self.make_full().merge(other_full);
+        self.compact();
+    }
+}
