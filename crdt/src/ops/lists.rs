@@ -1,0 +1,118 @@
+//! Builders for the list commands: pushes at either end, LINSERT, LSET and the removals by
+//! index (pops, LREM, LTRIM).
+
+use super::observe::{begin, emptied, removal};
+use crate::blob::Blob;
+use crate::effect::{Addition, Effect, Loc};
+use crate::error::OpError;
+use crate::ids::Tag;
+use crate::key::{KeyState, Kind};
+use crate::list::{ListId, Pos, pos_between};
+
+/// Which end of a list.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    Left,
+    Right,
+}
+
+/// LPUSH, RPUSH, LPUSHX, RPUSHX (the caller checks existence for the X forms), and the
+/// pushing half of LMOVE. Values are pushed one by one, so `LPUSH k a b c` reads `c b a`.
+pub fn list_push(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    end: End,
+    values: &[Blob],
+) -> Result<Effect, OpError> {
+    let mut e = Effect::new(tag);
+    let l = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list);
+    let me = tag.dot.server;
+    let mut edge: Option<Pos> = match end {
+        End::Left => l.and_then(|l| l.first()).map(|(id, _)| id.pos.clone()),
+        End::Right => l.and_then(|l| l.last()).map(|(id, _)| id.pos.clone()),
+    };
+    for v in values {
+        let pos = match end {
+            End::Left => pos_between(None, edge.as_ref(), me),
+            End::Right => pos_between(edge.as_ref(), None, me),
+        };
+        edge = Some(pos.clone());
+        e.adds.push(Addition::ListInsert {
+            pos,
+            value: v.clone(),
+        });
+    }
+    Ok(e)
+}
+
+/// LINSERT: a new element right before or after the element at `pivot` (an index the caller
+/// found). `Err(NoSuchKey)` when the list does not exist.
+pub fn list_insert(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    pivot: usize,
+    before: bool,
+    value: Blob,
+) -> Result<Effect, OpError> {
+    let mut e = Effect::new(tag);
+    let l = begin(key, now_ms, Kind::List, &mut e)?
+        .and_then(KeyState::list)
+        .ok_or(OpError::NoSuchKey)?;
+    let (lo, hi) = if before {
+        (pivot.checked_sub(1), Some(pivot))
+    } else {
+        (Some(pivot), Some(pivot + 1))
+    };
+    let at = |i: Option<usize>| i.and_then(|i| l.get(i as i64)).map(|(id, _)| &id.pos);
+    let pos = pos_between(at(lo), at(hi), tag.dot.server);
+    e.adds.push(Addition::ListInsert { pos, value });
+    Ok(e)
+}
+
+/// LSET: last writer wins on the element at `index`.
+pub fn list_set(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    index: i64,
+    value: Blob,
+) -> Result<Effect, OpError> {
+    let mut e = Effect::new(tag);
+    let l = begin(key, now_ms, Kind::List, &mut e)?
+        .and_then(KeyState::list)
+        .ok_or(OpError::NoSuchKey)?;
+    let (id, _) = l.get(index).ok_or(OpError::IndexOutOfRange)?;
+    e.adds.push(Addition::ListSet {
+        id: id.clone(),
+        value,
+    });
+    Ok(e)
+}
+
+/// LPOP, RPOP, LREM, LTRIM, the popping half of LMOVE/BLPOP: removes the elements at the
+/// given indexes. Concurrent removals of one element remove it once.
+pub fn list_remove(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    indexes: &[usize],
+) -> Result<Option<Effect>, OpError> {
+    let mut e = Effect::new(tag);
+    let Some(l) = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list) else {
+        return Ok(None);
+    };
+    let mut ids: Vec<&ListId> = indexes
+        .iter()
+        .filter_map(|&i| l.get(i as i64).map(|(id, _)| id))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let all = ids.len() == l.len();
+    for id in ids {
+        e.removes.push(removal(Loc::List(id.clone()), id.dot));
+    }
+    emptied(key, all, &mut e);
+    Ok((!e.removes.is_empty()).then_some(e))
+}

@@ -1,0 +1,117 @@
+//! Effect builders: for each family of write commands, the effect it replicates, made at the
+//! origin from the key's state there and the command's arguments. Conditions (NX, XX, GT,
+//! integer range, ...) are judged here or by the caller, at the origin; the effect carries
+//! only the outcome.
+//!
+//! Every builder treats a key that does not exist at `now_ms` (absent, or expired) as
+//! absent: its effect also removes whatever it observed of the old key, as Redis would
+//! before creating a fresh one. A write of one type removes the content of other types it
+//! observed (left hidden by an earlier type clash).
+//!
+//! One family of commands per file: `strings`, `keys` (DEL, EXPIRE, PERSIST on any type),
+//! `hashes`, `sets`, `zsets`, `lists` and `whole` (a whole value written by RENAME, COPY and
+//! the *STORE commands); what a write observes and removes of the old key is in `observe`,
+//! the counter entry of an increment in `counter`, and the handling of names repeated in one
+//! command in `dedup`.
+
+mod counter;
+mod dedup;
+mod hashes;
+mod keys;
+mod lists;
+mod observe;
+mod sets;
+mod strings;
+mod whole;
+mod zsets;
+
+pub use hashes::{hdel, hincr_by, hincr_by_float, hset};
+pub use keys::{delete, expire, persist};
+pub use lists::{End, list_insert, list_push, list_remove, list_set};
+pub use sets::{sadd, srem};
+pub use strings::{SetTtl, incr_by, incr_by_float, set};
+pub use whole::{Whole, replace};
+pub use zsets::{zadd, zincr_by, zrem};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob::Blob;
+    use crate::error::OpError;
+    use crate::hlc::Hlc;
+    use crate::ids::{Dot, OpId, ServerId, Tag};
+    use crate::key::KeyState;
+    use crate::vv::VersionVector;
+
+    fn tag(op: u64) -> Tag {
+        Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(1000 + op, 0))
+    }
+
+    fn b(s: &str) -> Blob {
+        Blob::from(s)
+    }
+
+    #[test]
+    fn repeated_names_in_one_command_count_once_and_the_last_value_wins() {
+        let none = VersionVector::new();
+        let mut k = KeyState::new();
+        let (e, added) = sadd(None, 0, tag(1), &[b("a"), b("b"), b("a")]).expect("set");
+        assert_eq!(added, 2);
+        k.apply(&e, &none);
+        assert_eq!(k.set().map(|s| s.len()), Some(2));
+
+        let mut h = KeyState::new();
+        let pairs = [(b("f"), b("1")), (b("g"), b("2")), (b("f"), b("3"))];
+        let (e, added) = hset(None, 0, tag(2), &pairs).expect("hash");
+        assert_eq!(added, 2);
+        h.apply(&e, &none);
+        let f = h.hash().and_then(|h| h.get(b"f")).expect("field f");
+        assert_eq!(&*crate::string::value(f), b"3");
+    }
+
+    #[test]
+    fn replace_writes_a_whole_value_of_any_type_over_any_type() {
+        let none = VersionVector::new();
+        let mut k = KeyState::new();
+        k.apply(&set(None, 0, tag(1), b("v"), SetTtl::At(50)), &none);
+        for (op, whole) in [
+            (2, Whole::List(vec![b("a"), b("b"), b("c")])),
+            (3, Whole::Hash(vec![(b("f"), b("1"))])),
+            (4, Whole::Set(vec![b("x"), b("y")])),
+            (5, Whole::ZSet(vec![(b("m"), 2.5)])),
+            (6, Whole::Str(b("s"))),
+        ] {
+            k.apply(&replace(Some(&k), tag(op), &whole, Some(9000)), &none);
+            let mut got = Whole::of(&k).expect("a value");
+            if let Whole::Set(m) = &mut got {
+                m.sort();
+            }
+            assert_eq!(got, whole);
+            assert_eq!(k.expire_at(), Some(9000));
+            assert_eq!(k.hidden().count(), 0);
+        }
+    }
+
+    #[test]
+    fn wrong_type_is_refused_with_redis_error() {
+        let none = VersionVector::new();
+        let mut k = KeyState::new();
+        k.apply(&set(None, 0, tag(1), b("v"), SetTtl::Clear), &none);
+        assert_eq!(
+            sadd(Some(&k), 0, tag(2), &[b("m")]).err(),
+            Some(OpError::WrongType)
+        );
+        assert_eq!(
+            OpError::WrongType.to_string(),
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+        assert_eq!(
+            incr_by(Some(&k), 0, tag(2), 1).err(),
+            Some(OpError::NotInteger)
+        );
+        assert_eq!(
+            list_set(None, 0, tag(2), 0, b("x")).err(),
+            Some(OpError::NoSuchKey)
+        );
+    }
+}

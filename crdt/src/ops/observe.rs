@@ -1,0 +1,137 @@
+//! What a write observes of the key it changes, and the removals that follow: the pieces,
+//! counter entries and TTL entries the origin saw, removed piece by piece or by a cutoff.
+//! Shared by every builder; `begin` is the start of every typed write (type check, hidden
+//! content, an expired key treated as absent).
+
+use crate::effect::{Effect, FieldLoc, Loc, Removal, Reset};
+use crate::error::OpError;
+use crate::field::Field;
+use crate::ids::Dot;
+use crate::key::{KeyState, Kind, Part};
+
+pub(super) fn removal(loc: Loc, dot: Dot) -> Removal {
+    Removal { loc, dot }
+}
+
+/// Remove everything the origin observed of one field: its pieces and counter entries.
+pub(super) fn observe_field<V: Clone + PartialEq>(f: &Field<V>, loc: &FieldLoc, e: &mut Effect) {
+    for d in f.dots() {
+        e.removes.push(removal(Loc::Field(loc.clone()), d));
+    }
+    reset_field(f, loc, e);
+}
+
+/// Reset the counter entries the origin observed in one field.
+fn reset_field<V: Clone + PartialEq>(f: &Field<V>, loc: &FieldLoc, e: &mut Effect) {
+    for (server, reset) in f.resets_for(e.tag.dot) {
+        e.resets.push(Reset {
+            loc: loc.clone(),
+            server,
+            reset,
+        });
+    }
+}
+
+/// Remove one part's content piece by piece.
+fn observe_part(p: &Part, e: &mut Effect) {
+    match p {
+        Part::Str(f) => observe_field(f, &FieldLoc::Str, e),
+        Part::Hash(h) => {
+            for (name, f) in h.fields() {
+                observe_field(f, &FieldLoc::Hash(name.clone()), e);
+            }
+        }
+        Part::Set(s) => {
+            for (m, tags) in s.entries() {
+                for t in tags {
+                    e.removes.push(removal(Loc::Set(m.clone()), t.dot));
+                }
+            }
+        }
+        Part::ZSet(z) => {
+            for (m, _) in z.iter() {
+                if let Some(f) = z.field(m) {
+                    observe_field(f, &FieldLoc::ZSet(m.clone()), e);
+                }
+            }
+        }
+        Part::List(l) => {
+            for (id, _) in l.iter() {
+                e.removes.push(removal(Loc::List(id.clone()), id.dot));
+            }
+        }
+    }
+}
+
+/// Reset the counters of every part: what a whole-key cutoff needs alongside.
+fn reset_all(k: &KeyState, e: &mut Effect) {
+    for p in k.parts().iter() {
+        match p {
+            Part::Str(f) => reset_field(f, &FieldLoc::Str, e),
+            Part::Hash(h) => {
+                for (name, f) in h.fields() {
+                    reset_field(f, &FieldLoc::Hash(name.clone()), e);
+                }
+            }
+            Part::ZSet(z) => {
+                for (m, _) in z.iter() {
+                    if let Some(f) = z.field(m) {
+                        reset_field(f, &FieldLoc::ZSet(m.clone()), e);
+                    }
+                }
+            }
+            Part::Set(_) | Part::List(_) => {}
+        }
+    }
+}
+
+pub(super) fn remove_ttl(k: &KeyState, e: &mut Effect) {
+    for t in k.ttl_entries() {
+        e.removes.push(removal(Loc::Ttl, t.tag.dot));
+    }
+}
+
+/// A removal that leaves the key empty at the origin also removes the TTL it observed, as
+/// Redis deletes a key whose last element goes (and its TTL with it).
+pub(super) fn emptied(key: Option<&KeyState>, all_removed: bool, e: &mut Effect) {
+    if let (Some(k), true) = (key, all_removed) {
+        remove_ttl(k, e);
+    }
+}
+
+/// Observe and remove the whole key: content (by cutoff), counters, TTL.
+pub(super) fn observe_all(k: &KeyState, e: &mut Effect) {
+    observe_content(k, e);
+    remove_ttl(k, e);
+}
+
+/// Observe and remove all content, keeping the TTL.
+pub(super) fn observe_content(k: &KeyState, e: &mut Effect) {
+    let seen = k.observed();
+    if !seen.is_empty() {
+        e.cutoff = Some(seen);
+    }
+    reset_all(k, e);
+}
+
+/// The start of a typed write: checks the type and observes what the write replaces.
+/// Returns the key as the write sees it (`None`: absent).
+pub(super) fn begin<'a>(
+    key: Option<&'a KeyState>,
+    now_ms: u64,
+    kind: Kind,
+    e: &mut Effect,
+) -> Result<Option<&'a KeyState>, OpError> {
+    let Some(k) = key else { return Ok(None) };
+    if !k.exists(now_ms) {
+        observe_all(k, e);
+        return Ok(None);
+    }
+    if k.kind() != Some(kind) {
+        return Err(OpError::WrongType);
+    }
+    for p in k.hidden() {
+        observe_part(p, e);
+    }
+    Ok(Some(k))
+}
