@@ -3,6 +3,23 @@
 //! Pure data, no I/O: identifiers and a hybrid logical clock, every supported Redis value
 //! type as a CRDT, the effects writes replicate, state merge, canonical encoding, digests and
 //! garbage collection. `docs/semantics.md` states the rules for users; the tests prove them.
+//!
+//! Modules, one type or one concern each:
+//! * identifiers and clocks: [`ids`] (server-ids, op ids, dots, tags), [`hlc`] (the hybrid
+//!   logical clock), [`vv`] (version vectors);
+//! * values: [`blob`] (byte strings), [`field`] (a register plus a resettable counter),
+//!   [`string`] (reading a field as Redis reads a string), [`hash`], [`set`], [`zset`] and
+//!   [`list`] (the collection CRDTs), [`tomb`] (what a key remembers about removals);
+//! * keys: [`key`] (the key envelope: `key/kind.rs` the Redis type, `key/part.rs` content of
+//!   one type, `key/ttl.rs` expiries, `key/full.rs` the general form of a key's state and what
+//!   changes it, `key/plain.rs` the compact form of one plain string write, `key/state.rs`
+//!   [`KeyState`]), [`table`] (the dense hash table of a database's keys), [`keyspace`] (one
+//!   database: FLUSHDB, merge, GC, digests);
+//! * writes: [`effect`] (what a write replicates), [`ops`] (the effect builders, one family of
+//!   commands per file under `ops/`, with the shared observe, counter and dedup helpers),
+//!   [`error`] (why a write or a decode fails);
+//! * encoding: [`codec`] (the canonical binary encoding and digests; under `codec/` one
+//!   encoded thing per file: `primitive`, `vv`, `field`, `key`, `effect`).
 
 pub mod blob;
 pub mod codec;

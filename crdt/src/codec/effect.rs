@@ -1,0 +1,195 @@
+//! Effects: the tag, the cutoff, then the removals, counter resets and additions, each in the
+//! order the effect holds them; and the dot of an encoded effect, read without decoding it.
+
+use super::primitive::{
+    FORMAT_VERSION, Reader, put_bytes, put_dot, put_list_id, put_num, put_pos, put_tag, put_u64,
+    put_var,
+};
+use super::vv::encode_vv;
+use crate::effect::{Addition, Effect, FieldLoc, Loc, Removal, Reset, Value};
+use crate::error::DecodeError;
+use crate::field::CounterReset;
+use crate::ids::{Dot, OpId};
+
+fn put_field_loc(out: &mut Vec<u8>, l: &FieldLoc) {
+    match l {
+        FieldLoc::Str => out.push(0),
+        FieldLoc::Hash(n) => {
+            out.push(1);
+            put_bytes(out, n);
+        }
+        FieldLoc::ZSet(m) => {
+            out.push(2);
+            put_bytes(out, m);
+        }
+    }
+}
+
+/// Encode an effect.
+pub fn encode_effect(e: &Effect, out: &mut Vec<u8>) {
+    out.push(FORMAT_VERSION);
+    put_tag(out, e.tag);
+    match &e.cutoff {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            encode_vv(v, out);
+        }
+    }
+    put_var(out, e.removes.len() as u64);
+    for r in &e.removes {
+        match &r.loc {
+            Loc::Field(l) => {
+                out.push(0);
+                put_field_loc(out, l);
+            }
+            Loc::Set(m) => {
+                out.push(1);
+                put_bytes(out, m);
+            }
+            Loc::List(id) => {
+                out.push(2);
+                put_list_id(out, id);
+            }
+            Loc::Ttl => out.push(3),
+        }
+        put_dot(out, r.dot);
+    }
+    put_var(out, e.resets.len() as u64);
+    for r in &e.resets {
+        put_field_loc(out, &r.loc);
+        put_var(out, r.server.0 as u64);
+        put_var(out, r.reset.start.0);
+        put_var(out, r.reset.op.0);
+        put_num(out, r.reset.total);
+        put_dot(out, r.reset.by);
+    }
+    put_var(out, e.adds.len() as u64);
+    for a in &e.adds {
+        match a {
+            Addition::Write { loc, value } => {
+                out.push(0);
+                put_field_loc(out, loc);
+                match value {
+                    Value::Bytes(b) => {
+                        out.push(0);
+                        put_bytes(out, b);
+                    }
+                    Value::Score(s) => {
+                        out.push(1);
+                        put_u64(out, s.to_bits());
+                    }
+                }
+            }
+            Addition::Incr { loc, start, total } => {
+                out.push(1);
+                put_field_loc(out, loc);
+                put_var(out, start.0);
+                put_num(out, *total);
+            }
+            Addition::Member(m) => {
+                out.push(2);
+                put_bytes(out, m);
+            }
+            Addition::ListInsert { pos, value } => {
+                out.push(3);
+                put_pos(out, pos);
+                put_bytes(out, value);
+            }
+            Addition::ListSet { id, value } => {
+                out.push(4);
+                put_list_id(out, id);
+                put_bytes(out, value);
+            }
+            Addition::Expire(at) => {
+                out.push(5);
+                put_u64(out, *at);
+            }
+            Addition::Persist => out.push(6),
+        }
+    }
+}
+
+impl Reader<'_> {
+    fn field_loc(&mut self) -> Result<FieldLoc, DecodeError> {
+        Ok(match self.u8()? {
+            0 => FieldLoc::Str,
+            1 => FieldLoc::Hash(self.blob()?),
+            2 => FieldLoc::ZSet(self.blob()?),
+            _ => return Err(DecodeError::Invalid("field location")),
+        })
+    }
+}
+
+/// The dot of an encoded effect, read without decoding the rest (to filter by origin).
+pub fn effect_dot(b: &[u8]) -> Result<Dot, DecodeError> {
+    let mut r = Reader { b };
+    r.version()?;
+    r.dot()
+}
+
+/// Decode an effect written by [`encode_effect`].
+pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
+    let mut r = Reader { b };
+    r.version()?;
+    let mut e = Effect::new(r.tag()?);
+    e.cutoff = match r.u8()? {
+        0 => None,
+        1 => Some(r.vv()?),
+        _ => return Err(DecodeError::Invalid("cutoff flag")),
+    };
+    for _ in 0..r.count()? {
+        let loc = match r.u8()? {
+            0 => Loc::Field(r.field_loc()?),
+            1 => Loc::Set(r.blob()?),
+            2 => Loc::List(r.list_id()?),
+            3 => Loc::Ttl,
+            _ => return Err(DecodeError::Invalid("removal location")),
+        };
+        e.removes.push(Removal { loc, dot: r.dot()? });
+    }
+    for _ in 0..r.count()? {
+        let loc = r.field_loc()?;
+        let server = r.server()?;
+        let reset = CounterReset {
+            start: OpId(r.var()?),
+            op: OpId(r.var()?),
+            total: r.num()?,
+            by: r.dot()?,
+        };
+        e.resets.push(Reset { loc, server, reset });
+    }
+    for _ in 0..r.count()? {
+        let a = match r.u8()? {
+            0 => {
+                let loc = r.field_loc()?;
+                let value = match r.u8()? {
+                    0 => Value::Bytes(r.blob()?),
+                    1 => Value::Score(f64::from_bits(r.u64()?)),
+                    _ => return Err(DecodeError::Invalid("value kind")),
+                };
+                Addition::Write { loc, value }
+            }
+            1 => Addition::Incr {
+                loc: r.field_loc()?,
+                start: OpId(r.var()?),
+                total: r.num()?,
+            },
+            2 => Addition::Member(r.blob()?),
+            3 => Addition::ListInsert {
+                pos: r.pos()?,
+                value: r.blob()?,
+            },
+            4 => Addition::ListSet {
+                id: r.list_id()?,
+                value: r.blob()?,
+            },
+            5 => Addition::Expire(r.u64()?),
+            6 => Addition::Persist,
+            _ => return Err(DecodeError::Invalid("addition kind")),
+        };
+        e.adds.push(a);
+    }
+    r.finish()?;
+    Ok(e)
+}

@@ -1,0 +1,218 @@
+//! Key states: the parts (each collection written sorted), the TTL entries and the tomb; and
+//! the digest of a key, built on its encoding.
+
+use super::field::put_field;
+use super::primitive::{
+    FORMAT_VERSION, Reader, put_bytes, put_dot, put_list_id, put_tag, put_u64, put_var,
+};
+use super::vv::encode_vv;
+use crate::error::DecodeError;
+use crate::field::Field;
+use crate::hash::HashPart;
+use crate::hlc::Hlc;
+use crate::ids::Stamp;
+use crate::key::{KeyState, Kind, Part, TtlEntry};
+use crate::list::{ListElem, ListPart};
+use crate::set::SetPart;
+use crate::tomb::Tomb;
+use crate::zset::ZSetPart;
+use smallvec::SmallVec;
+use xxhash_rust::xxh3::xxh3_64;
+
+fn put_part(out: &mut Vec<u8>, p: &Part) {
+    out.push(p.kind() as u8);
+    match p {
+        Part::Str(f) => put_field(out, f),
+        Part::Hash(h) => {
+            let mut fields: Vec<_> = h.all_fields().collect();
+            fields.sort_unstable_by_key(|(name, _)| *name);
+            put_var(out, fields.len() as u64);
+            for (name, f) in fields {
+                put_bytes(out, name);
+                put_field(out, f);
+            }
+        }
+        Part::Set(s) => {
+            let mut members: Vec<_> = s.entries().collect();
+            members.sort_unstable_by_key(|(m, _)| *m);
+            put_var(out, members.len() as u64);
+            for (m, tags) in members {
+                put_bytes(out, m);
+                put_var(out, tags.len() as u64);
+                for t in tags {
+                    put_tag(out, *t);
+                }
+            }
+        }
+        Part::ZSet(z) => {
+            let mut members: Vec<_> = z.all_members().collect();
+            members.sort_unstable_by_key(|(m, _)| *m);
+            put_var(out, members.len() as u64);
+            for (m, f) in members {
+                put_bytes(out, m);
+                put_field(out, f);
+            }
+        }
+        Part::List(l) => {
+            put_var(out, l.len() as u64);
+            for (id, e) in l.iter() {
+                put_list_id(out, id);
+                put_u64(out, e.stamp.hlc.0);
+                put_var(out, e.stamp.server.0 as u64);
+                put_bytes(out, &e.value);
+            }
+        }
+    }
+}
+
+/// Encode a key's whole state.
+pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
+    out.push(FORMAT_VERSION);
+    let parts = k.parts();
+    put_var(out, parts.len() as u64);
+    for p in parts.iter() {
+        put_part(out, p);
+    }
+    put_var(out, k.ttl_entries().len() as u64);
+    for t in k.ttl_entries() {
+        put_tag(out, t.tag);
+        match t.at {
+            None => out.push(0),
+            Some(at) => {
+                out.push(1);
+                put_u64(out, at);
+            }
+        }
+    }
+    match k.tomb() {
+        None => out.push(0),
+        Some(t) => {
+            out.push(1);
+            encode_vv(&t.cutoff, out);
+            encode_vv(&t.cutoff_by, out);
+            put_var(out, t.cloud.len() as u64);
+            for (d, by) in &t.cloud {
+                put_dot(out, *d);
+                put_dot(out, *by);
+            }
+        }
+    }
+}
+
+/// The digest of one key: xxh3 of the key and its state's encoding.
+pub fn key_digest(key: &[u8], k: &KeyState) -> u64 {
+    let mut b = Vec::with_capacity(key.len() + 64);
+    put_bytes(&mut b, key);
+    encode_key(k, &mut b);
+    xxh3_64(&b)
+}
+
+impl Reader<'_> {
+    fn part(&mut self) -> Result<Part, DecodeError> {
+        let none = Tomb::default();
+        let kind = match self.u8()? {
+            0 => Kind::String,
+            1 => Kind::Hash,
+            2 => Kind::Set,
+            3 => Kind::ZSet,
+            4 => Kind::List,
+            _ => return Err(DecodeError::Invalid("type")),
+        };
+        Ok(match kind {
+            Kind::String => Part::Str(self.field()?),
+            Kind::Hash => {
+                let mut h = HashPart::default();
+                for _ in 0..self.count()? {
+                    let name = self.blob()?;
+                    let f = self.field()?;
+                    h.field_mut(&name).merge(&f, &none);
+                    h.tidy(&name);
+                }
+                Part::Hash(Box::new(h))
+            }
+            Kind::Set => {
+                let mut s = SetPart::default();
+                for _ in 0..self.count()? {
+                    let m = self.blob()?;
+                    for _ in 0..self.count()? {
+                        s.add(&m, self.tag()?, &none);
+                    }
+                }
+                Part::Set(Box::new(s))
+            }
+            Kind::ZSet => {
+                let mut z = ZSetPart::default();
+                for _ in 0..self.count()? {
+                    let m = self.blob()?;
+                    let f: Field<f64> = self.field()?;
+                    z.update(&m, |cur| cur.merge(&f, &none));
+                }
+                Part::ZSet(Box::new(z))
+            }
+            Kind::List => {
+                let mut l = ListPart::default();
+                for _ in 0..self.count()? {
+                    let id = self.list_id()?;
+                    let hlc = Hlc(self.u64()?);
+                    let server = self.server()?;
+                    let value = self.blob()?;
+                    let elem = ListElem {
+                        stamp: Stamp { hlc, server },
+                        value,
+                    };
+                    l.put(id, elem, &none);
+                }
+                Part::List(Box::new(l))
+            }
+        })
+    }
+}
+
+/// Decode a key state written by [`encode_key`].
+pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
+    let mut r = Reader { b };
+    r.version()?;
+    let mut parts: SmallVec<[Part; 1]> = SmallVec::new();
+    for _ in 0..r.count()? {
+        let p = r.part()?;
+        if parts
+            .last()
+            .is_some_and(|last: &Part| last.kind() >= p.kind())
+        {
+            return Err(DecodeError::Invalid("part order"));
+        }
+        parts.push(p);
+    }
+    let mut ttl: Vec<TtlEntry> = Vec::new();
+    for _ in 0..r.count()? {
+        let tag = r.tag()?;
+        let at = match r.u8()? {
+            0 => None,
+            1 => Some(r.u64()?),
+            _ => return Err(DecodeError::Invalid("ttl kind")),
+        };
+        if ttl.last().is_some_and(|last| last.tag.dot >= tag.dot) {
+            return Err(DecodeError::Invalid("ttl order"));
+        }
+        ttl.push(TtlEntry { tag, at });
+    }
+    let tomb = match r.u8()? {
+        0 => None,
+        1 => {
+            let mut t = Tomb {
+                cutoff: r.vv()?,
+                cutoff_by: r.vv()?,
+                ..Tomb::default()
+            };
+            for _ in 0..r.count()? {
+                let d = r.dot()?;
+                let by = r.dot()?;
+                t.add_removed(d, by);
+            }
+            Some(t)
+        }
+        _ => return Err(DecodeError::Invalid("tomb flag")),
+    };
+    r.finish()?;
+    Ok(KeyState::from_raw(parts, ttl, tomb))
+}

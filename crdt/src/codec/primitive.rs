@@ -1,0 +1,194 @@
+//! The primitive items of the encoding, written and read: the format-version byte, LEB128
+//! varints, 8-byte little-endian integers, byte strings, dots, tags, counter numbers and list
+//! positions; and `Reader`, the bounds-checked cursor every decoder reads untrusted input
+//! with.
+
+use crate::blob::Blob;
+use crate::error::DecodeError;
+use crate::field::Num;
+use crate::hlc::Hlc;
+use crate::ids::{Dot, OpId, ServerId, Tag};
+use crate::list::{ListId, Pos};
+use smallvec::SmallVec;
+
+/// The version of this encoding, first byte of every encoded key state and effect.
+pub const FORMAT_VERSION: u8 = 1;
+
+pub(super) fn put_var(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub(super) fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+pub(super) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_var(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+pub(super) fn put_dot(out: &mut Vec<u8>, d: Dot) {
+    put_var(out, d.server.0 as u64);
+    put_var(out, d.op.0);
+    put_var(out, d.idx as u64);
+}
+
+pub(super) fn put_tag(out: &mut Vec<u8>, t: Tag) {
+    put_dot(out, t.dot);
+    put_u64(out, t.hlc.0);
+}
+
+pub(super) fn put_num(out: &mut Vec<u8>, n: Num) {
+    match n {
+        Num::Int(i) => {
+            out.push(0);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Num::Float(f) => {
+            out.push(1);
+            put_u64(out, f.to_bits());
+        }
+    }
+}
+
+pub(super) fn put_pos(out: &mut Vec<u8>, p: &Pos) {
+    put_var(out, p.0.len() as u64);
+    for d in &p.0 {
+        put_u64(out, *d);
+    }
+}
+
+pub(super) fn put_list_id(out: &mut Vec<u8>, id: &ListId) {
+    put_pos(out, &id.pos);
+    put_dot(out, id.dot);
+}
+
+/// A cursor over untrusted input: every read is bounds-checked and every count is checked
+/// against what is left before anything is allocated for it.
+pub(super) struct Reader<'a> {
+    pub(super) b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn u8(&mut self) -> Result<u8, DecodeError> {
+        let (&x, rest) = self.b.split_first().ok_or(DecodeError::Truncated)?;
+        self.b = rest;
+        Ok(x)
+    }
+
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if n > self.b.len() {
+            return Err(DecodeError::Truncated);
+        }
+        let (x, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(x)
+    }
+
+    pub(super) fn var(&mut self) -> Result<u64, DecodeError> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let byte = self.u8()?;
+            let bits = (byte & 0x7f) as u64;
+            if i == 9 && bits > 1 {
+                return Err(DecodeError::Invalid("varint"));
+            }
+            v |= bits << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError::Invalid("varint"))
+    }
+
+    pub(super) fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        u32::try_from(self.var()?).map_err(|_| DecodeError::Invalid(what))
+    }
+
+    /// A count of items that each take at least one byte.
+    pub(super) fn count(&mut self) -> Result<usize, DecodeError> {
+        let n = self.var()?;
+        if n > self.b.len() as u64 {
+            return Err(DecodeError::Truncated);
+        }
+        Ok(n as usize)
+    }
+
+    pub(super) fn u64(&mut self) -> Result<u64, DecodeError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    pub(super) fn blob(&mut self) -> Result<Blob, DecodeError> {
+        let n = self.count()?;
+        Ok(Blob::from(self.take(n)?))
+    }
+
+    pub(super) fn server(&mut self) -> Result<ServerId, DecodeError> {
+        match self.u32("server-id")? {
+            0 => Err(DecodeError::Invalid("server-id 0")),
+            s => Ok(ServerId(s)),
+        }
+    }
+
+    pub(super) fn dot(&mut self) -> Result<Dot, DecodeError> {
+        let server = self.server()?;
+        let op = OpId(self.var()?);
+        let idx = self.u32("piece index")?;
+        Ok(Dot { server, op, idx })
+    }
+
+    pub(super) fn tag(&mut self) -> Result<Tag, DecodeError> {
+        let dot = self.dot()?;
+        Ok(Tag::new(dot, Hlc(self.u64()?)))
+    }
+
+    pub(super) fn num(&mut self) -> Result<Num, DecodeError> {
+        match self.u8()? {
+            0 => {
+                let b = self.take(16)?;
+                let mut a = [0u8; 16];
+                a.copy_from_slice(b);
+                Ok(Num::Int(i128::from_le_bytes(a)))
+            }
+            1 => Ok(Num::Float(f64::from_bits(self.u64()?))),
+            _ => Err(DecodeError::Invalid("number kind")),
+        }
+    }
+
+    pub(super) fn pos(&mut self) -> Result<Pos, DecodeError> {
+        let n = self.count()?;
+        let mut digits = SmallVec::new();
+        for _ in 0..n {
+            digits.push(self.u64()?);
+        }
+        Ok(Pos(digits))
+    }
+
+    pub(super) fn list_id(&mut self) -> Result<ListId, DecodeError> {
+        Ok(ListId {
+            pos: self.pos()?,
+            dot: self.dot()?,
+        })
+    }
+
+    pub(super) fn version(&mut self) -> Result<(), DecodeError> {
+        match self.u8()? {
+            FORMAT_VERSION => Ok(()),
+            v => Err(DecodeError::Version(v)),
+        }
+    }
+
+    pub(super) fn finish(&self) -> Result<(), DecodeError> {
+        match self.b.len() {
+            0 => Ok(()),
+            n => Err(DecodeError::Trailing(n)),
+        }
+    }
+}
