@@ -3,7 +3,8 @@
 //! command path nothing. Hand-written rather than through the `metrics` crates: those would
 //! add a registry lookup to every command for figures the node already has.
 
-use crate::engine::store::{CommandStat, DATABASES, LATENCY_BUCKETS, Store, now_ms};
+use crate::engine::stats::{CommandStat, LATENCY_BUCKETS};
+use crate::engine::store::{DATABASES, Store, now_ms};
 use crate::shared::Shared;
 use crate::sync::status::{ChannelReport, Direction};
 use crate::tasks::Tasks;

@@ -94,7 +94,7 @@ pub fn gdc_attach(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         region: ctx.config.region.clone(),
         coordinators: args[3..].iter().map(text).collect(),
     };
-    match crate::sync::coordinated::attach(ctx.server.replication(), &args[1], attachment) {
+    match ctx.server.replication().attach(&args[1], attachment) {
         Ok(()) => Reply::OK,
         Err(e) => Reply::err(format!("ERR {e}")),
     }

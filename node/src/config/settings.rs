@@ -51,6 +51,15 @@ fn port(v: &str) -> Result<u16, String> {
     u16::try_from(int(v)?).map_err(|_| "must be a port number".to_string())
 }
 
+/// A port, or none for empty text.
+fn port_or_none(v: &str) -> Result<Option<u16>, String> {
+    if v.is_empty() {
+        Ok(None)
+    } else {
+        port(v).map(Some)
+    }
+}
+
 fn size(v: &str) -> Result<u64, String> {
     parse_bytes(v).ok_or_else(|| "must be a size such as 100mb".to_string())
 }
@@ -220,13 +229,13 @@ pub static SETTINGS: &[Setting] = &[
     field!(
         "metrics-port",
         AtStart,
-        |c, v| c.metrics_port = Some(port(v)?),
+        |c, v| c.metrics_port = port_or_none(v)?,
         |c| c.metrics_port.map_or(String::new(), |p| p.to_string())
     ),
     field!(
         "sync-port",
         AtStart,
-        |c, v| c.sync_port = Some(port(v)?),
+        |c, v| c.sync_port = port_or_none(v)?,
         |c| c.sync_port.map_or(String::new(), |p| p.to_string())
     ),
     field!("peers", AtStart, |c, v| c.peers = parse_peers(v)?, |c| c
@@ -307,7 +316,7 @@ pub static SETTINGS: &[Setting] = &[
     field!(
         "announce-sync-port",
         AtStart,
-        |c, v| c.announce_sync_port = Some(port(v)?),
+        |c, v| c.announce_sync_port = port_or_none(v)?,
         |c| c
             .announce_sync_port
             .map_or(String::new(), |p| p.to_string())
@@ -478,7 +487,7 @@ mod tests {
         let next = c
             .changed(&[("maxmemory", "10mb"), ("zset-max-ziplist-entries", "0")])
             .expect("both can change");
-        assert_eq!(next.memory_bytes_max, 10_000_000);
+        assert_eq!(next.memory_bytes_max, 10 * 1024 * 1024);
         assert_eq!(
             next.matching(&[b"zset-max-ziplist-e*"]),
             [("zset-max-ziplist-entries", "0".to_string())]

@@ -256,6 +256,12 @@ impl Replication {
         Ok(())
     }
 
+    /// GDC.ATTACH: from now on run by `attachment`'s coordinators (see
+    /// [`coordinated::attach`]).
+    pub fn attach(&self, token: &[u8], attachment: Attachment) -> Result<(), String> {
+        coordinated::attach(self, token, attachment)
+    }
+
     /// Serve the `Sync` service (and the node admin service) on `listener` until the node
     /// stops.
     pub async fn serve_sync(

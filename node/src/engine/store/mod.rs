@@ -59,48 +59,7 @@ pub struct Store {
     meta: Meta,
     /// Per command: calls and microseconds spent (INFO commandstats). Kept here because
     /// every command runs under this lock anyway.
-    pub command_stats: std::collections::HashMap<&'static str, CommandStat>,
-}
-
-/// Latency histogram buckets: bucket `b` counts calls that took less than 2^b ns (and at
-/// least 2^(b-1)); the last one also counts everything slower (about 1 s and up).
-pub const LATENCY_BUCKETS: usize = 31;
-
-/// One command's counters.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CommandStat {
-    pub calls: u64,
-    pub nanos: u64,
-    pub failed: u64,
-    pub latency: [u64; LATENCY_BUCKETS],
-}
-
-impl CommandStat {
-    pub fn record(&mut self, nanos: u64, failed: bool) {
-        self.calls += 1;
-        self.nanos += nanos;
-        self.failed += failed as u64;
-        let bucket = (u64::BITS - nanos.leading_zeros()) as usize;
-        self.latency[bucket.min(LATENCY_BUCKETS - 1)] += 1;
-    }
-
-    /// The upper bound, in nanoseconds, of the calls in bucket `b`.
-    pub fn bucket_bound_nanos(b: usize) -> u64 {
-        1 << b
-    }
-
-    /// The bound below which at least `fraction` of the calls finished (0 without calls).
-    pub fn percentile_nanos(&self, fraction: f64) -> u64 {
-        let want = (self.calls as f64 * fraction).ceil() as u64;
-        let mut seen = 0;
-        for (b, n) in self.latency.iter().enumerate() {
-            seen += n;
-            if seen >= want.max(1) {
-                return Self::bucket_bound_nanos(b);
-            }
-        }
-        0
-    }
+    pub command_stats: std::collections::HashMap<&'static str, super::stats::CommandStat>,
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
@@ -411,66 +370,6 @@ impl Store {
         removed
     }
 
-    /// Apply frames received from a peer (see [`crate::engine::binlog::decode_frame`]):
-    /// each frame's ops that are new here are logged, then applied, together; ops already
-    /// applied are skipped, so a frame received twice changes nothing. Per origin, ops must
-    /// come in order with none missing: a gap means the sender lost ops this node needs, and
-    /// the frame is refused (a full sync repairs that). The caller commits.
-    pub fn apply_remote<F: AsRef<[u8]>>(
-        &mut self,
-        frames: &[F],
-        now: u64,
-    ) -> Result<RemoteApplied, RemoteError> {
-        let mut out = RemoteApplied::default();
-        for frame in frames {
-            let recs = crate::engine::binlog::decode_frame(frame.as_ref())
-                .map_err(RemoteError::Malformed)?;
-            let total = recs.len();
-            let mut next = self.applied.clone();
-            let mut fresh = Vec::with_capacity(recs.len());
-            for rec in recs {
-                let dot = rec.dot();
-                if next.covers(dot) {
-                    continue;
-                }
-                let want = next.get(dot.server).0 + 1;
-                if dot.server.0 == 0 || dot.op.0 != want {
-                    return Err(RemoteError::Gap {
-                        origin: dot.server.0,
-                        expected: want,
-                        got: dot.op.0,
-                    });
-                }
-                if let Record::Key { db, .. } | Record::Flush { db: Some(db), .. } = &rec {
-                    if *db as usize >= DATABASES {
-                        return Err(RemoteError::Malformed(format!("no database {db}")));
-                    }
-                }
-                next.raise(dot.server, dot.op);
-                fresh.push(rec);
-            }
-            if fresh.is_empty() {
-                continue;
-            }
-            // All new (the usual case): logged as received, not encoded again.
-            let logged = if fresh.len() == total {
-                self.binlog.append_frame(frame.as_ref())
-            } else {
-                self.binlog.append_batch(&fresh)
-            };
-            logged.map_err(RemoteError::Binlog)?;
-            for rec in &fresh {
-                self.clock.observe(rec.hlc(), now);
-                out.last_hlc = out.last_hlc.max(rec.hlc());
-                self.apply_record(rec);
-            }
-            out.ops += fresh.len() as u64;
-            self.dirty += fresh.len() as u64;
-            self.writes += 1;
-        }
-        Ok(out)
-    }
-
     /// Collect all removal knowledge that is stable (on a node without peers: everything
     /// applied). O(keys): run now and then, not per write.
     pub fn gc_all(&mut self) {
@@ -509,65 +408,6 @@ impl Store {
         );
         self.dbs[db].apply(key, &effect);
         self.writes += 1;
-    }
-
-    /// A copy of the whole state (for a full sync).
-    pub fn copy_state(&self) -> crate::engine::snapshot::Snapshot {
-        crate::engine::snapshot::Snapshot {
-            applied: self.applied.clone(),
-            hlc: self.clock.last(),
-            dbs: self.dbs.clone(),
-        }
-    }
-
-    /// A copy of the keys of database `db` whose digest bucket `wanted` marks, with every
-    /// database's FLUSHDB knowledge (for an anti-entropy repair).
-    pub fn copy_buckets(&self, db: usize, wanted: &[bool]) -> crate::engine::snapshot::Snapshot {
-        let dbs = self
-            .dbs
-            .iter()
-            .enumerate()
-            .map(|(i, ks)| {
-                let (flushed, by) = ks.flushed();
-                let keys = ks
-                    .iter()
-                    .filter(|(key, _)| {
-                        i == db && wanted.get(gdc_crdt::keyspace::bucket_of(key)) == Some(&true)
-                    })
-                    .map(|(key, k)| (key.clone(), k.clone()));
-                Keyspace::from_parts(keys, flushed.clone(), by.clone())
-            })
-            .collect();
-        crate::engine::snapshot::Snapshot {
-            applied: self.applied.clone(),
-            hlc: self.clock.last(),
-            dbs,
-        }
-    }
-
-    /// Merge another region's state: every database's keys `in_scope` says it speaks for
-    /// (see [`Keyspace::merge_scope`]). With `caught_up`, the state is everything the other
-    /// region had applied (a full sync), so its applied vector and clock are taken on too.
-    /// Returns the keys that changed, per database.
-    pub fn merge_state(
-        &mut self,
-        snap: &crate::engine::snapshot::Snapshot,
-        in_scope: impl Fn(usize, &[u8]) -> bool,
-        caught_up: bool,
-    ) -> Vec<(usize, gdc_crdt::Blob)> {
-        let mut changed = Vec::new();
-        let stable = self.stable().clone();
-        for (db, theirs) in snap.dbs.iter().enumerate().take(DATABASES) {
-            let keys = self.dbs[db].merge_scope(theirs, |k| in_scope(db, k), &stable);
-            changed.extend(keys.into_iter().map(|k| (db, k)));
-        }
-        if caught_up {
-            self.applied.join(&snap.applied);
-            self.clock.observe(snap.hlc, now_ms());
-        }
-        self.dirty += changed.len() as u64;
-        self.writes += 1;
-        changed
     }
 
     /// End of a batch of commands: make its writes durable per `appendfsync`.
@@ -626,30 +466,6 @@ pub fn snapshot_done(
     Ok(())
 }
 
-/// What [`Store::apply_remote`] applied.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RemoteApplied {
-    /// Ops new here.
-    pub ops: u64,
-    /// The latest HLC time among them.
-    pub last_hlc: Hlc,
-}
-
-/// Why frames from a peer were refused.
-#[derive(Debug, thiserror::Error)]
-pub enum RemoteError {
-    #[error("malformed frame: {0}")]
-    Malformed(String),
-    #[error("ops of origin {origin} are missing: expected op {expected}, got {got}")]
-    Gap {
-        origin: u32,
-        expected: u64,
-        got: u64,
-    },
-    #[error(transparent)]
-    Binlog(BinlogError),
-}
-
 /// Why a write did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -658,3 +474,6 @@ pub enum WriteError {
     #[error(transparent)]
     Binlog(BinlogError),
 }
+
+mod remote;
+pub use remote::{RemoteApplied, RemoteError};

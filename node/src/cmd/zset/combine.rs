@@ -1,0 +1,164 @@
+//! ZUNION, ZINTER, ZDIFF and their STORE forms.
+
+use super::range::reply_range;
+use crate::cmd::{Ctx, float_arg, int_arg, is, refused, syntax_error};
+use crate::reply::Reply;
+use bytes::Bytes;
+use gdc_crdt::{Blob, Kind, OpError, ops};
+
+#[derive(Copy, Clone, PartialEq)]
+enum Combine {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Copy, Clone)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+/// The members and scores of `numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
+/// [WITHSCORES]` combined; sets count as sorted sets with score 1. Returns the result (in
+/// Redis order) and whether WITHSCORES was given.
+fn combine(
+    ctx: &Ctx<'_>,
+    args: &[Bytes],
+    how: Combine,
+    allow_scores: bool,
+) -> Result<(Vec<(Blob, f64)>, bool), Reply> {
+    let n = match int_arg(&args[0]) {
+        Ok(n) if n > 0 => n as usize,
+        Ok(_) => {
+            return Err(Reply::err(
+                "ERR at least 1 input key is needed for 'zunionstore' command",
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    if args.len() < 1 + n {
+        return Err(syntax_error());
+    }
+    let keys = &args[1..1 + n];
+    let (mut weights, mut agg, mut scores) = (vec![1.0; n], Aggregate::Sum, false);
+    let mut i = 1 + n;
+    while i < args.len() {
+        if is(&args[i], "weights") && how != Combine::Diff && i + n < args.len() {
+            for (j, w) in args[i + 1..=i + n].iter().enumerate() {
+                weights[j] =
+                    float_arg(w).map_err(|_| Reply::err("ERR weight value is not a float"))?;
+            }
+            i += n + 1;
+        } else if is(&args[i], "aggregate") && how != Combine::Diff && i + 1 < args.len() {
+            agg = match () {
+                _ if is(&args[i + 1], "sum") => Aggregate::Sum,
+                _ if is(&args[i + 1], "min") => Aggregate::Min,
+                _ if is(&args[i + 1], "max") => Aggregate::Max,
+                _ => return Err(syntax_error()),
+            };
+            i += 2;
+        } else if is(&args[i], "withscores") && allow_scores {
+            scores = true;
+            i += 1;
+        } else {
+            return Err(syntax_error());
+        }
+    }
+    let mut inputs: Vec<std::collections::HashMap<Blob, f64>> = Vec::with_capacity(n);
+    for (j, key) in keys.iter().enumerate() {
+        let k = ctx.get(key);
+        let m: std::collections::HashMap<Blob, f64> = match k.and_then(|k| k.kind()) {
+            None => Default::default(),
+            Some(Kind::ZSet) => k
+                .and_then(|k| k.zset())
+                .map(|z| z.iter().map(|(m, s)| (m.clone(), s * weights[j])).collect())
+                .unwrap_or_default(),
+            Some(Kind::Set) => k
+                .and_then(|k| k.set())
+                .map(|s| s.members().map(|m| (m.clone(), weights[j])).collect())
+                .unwrap_or_default(),
+            Some(_) => return Err(refused(OpError::WrongType)),
+        };
+        inputs.push(m);
+    }
+    let fold = |a: f64, b: f64| match agg {
+        Aggregate::Sum => {
+            let s = a + b;
+            if s.is_nan() { 0.0 } else { s }
+        }
+        Aggregate::Min => a.min(b),
+        Aggregate::Max => a.max(b),
+    };
+    let mut it = inputs.into_iter();
+    let mut acc = it.next().unwrap_or_default();
+    for m in it {
+        match how {
+            Combine::Union => {
+                for (k, v) in m {
+                    let e = acc.entry(k).or_insert(f64::NAN);
+                    *e = if e.is_nan() { v } else { fold(*e, v) };
+                }
+            }
+            Combine::Inter => {
+                acc.retain(|k, _| m.contains_key(k));
+                for (k, v) in acc.iter_mut() {
+                    *v = fold(*v, m[k]);
+                }
+            }
+            Combine::Diff => acc.retain(|k, _| !m.contains_key(k)),
+        }
+    }
+    let mut out: Vec<(Blob, f64)> = acc.into_iter().collect();
+    out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    Ok((out, scores))
+}
+
+fn combine_reply(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> Reply {
+    match combine(ctx, &args[1..], how, true) {
+        Ok((items, scores)) => reply_range(ctx, items, scores),
+        Err(e) => e,
+    }
+}
+
+fn combine_store(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> Reply {
+    let items = match combine(ctx, &args[2..], how, false) {
+        Ok((items, _)) => items,
+        Err(e) => return e,
+    };
+    let n = items.len() as i64;
+    let r = if items.is_empty() {
+        ctx.write(&args[1], |k, _, tag| Ok((ops::delete(k, tag), ())))
+    } else {
+        let whole = ops::Whole::ZSet(items);
+        ctx.write(&args[1], |k, _, tag| {
+            Ok((Some(ops::replace(k, tag, &whole, None)), ()))
+        })
+    };
+    r.map_or_else(|e| e, |()| Reply::Int(n))
+}
+
+pub fn zunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    combine_reply(ctx, args, Combine::Union)
+}
+
+pub fn zinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    combine_reply(ctx, args, Combine::Inter)
+}
+
+pub fn zdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    combine_reply(ctx, args, Combine::Diff)
+}
+
+pub fn zunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    combine_store(ctx, args, Combine::Union)
+}
+
+pub fn zinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    combine_store(ctx, args, Combine::Inter)
+}
+
+pub fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    combine_store(ctx, args, Combine::Diff)
+}

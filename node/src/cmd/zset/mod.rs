@@ -1,0 +1,355 @@
+//! Sorted-set commands.
+
+mod combine;
+mod range;
+
+pub use combine::{zdiff, zdiffstore, zinter, zinterstore, zunion, zunionstore};
+pub use range::{
+    zlexcount, zrange, zrangebylex, zrangebyscore, zrangestore, zremrangebylex, zremrangebyscore,
+    zrevrange, zrevrangebylex, zrevrangebyscore,
+};
+
+use super::{Ctx, check_type, float_arg, int_arg, is, syntax_error};
+use crate::reply::Reply;
+use bytes::Bytes;
+use gdc_crdt::zset::ZSetPart;
+use gdc_crdt::{Blob, Kind, OpError, ops};
+use range::reply_range;
+
+fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSetPart>, Reply> {
+    let k = ctx.get(key);
+    check_type(k, Kind::ZSet)?;
+    Ok(k.and_then(|k| k.zset()))
+}
+
+/// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]
+pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, false);
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        match () {
+            _ if is(a, "nx") => nx = true,
+            _ if is(a, "xx") => xx = true,
+            _ if is(a, "gt") => gt = true,
+            _ if is(a, "lt") => lt = true,
+            _ if is(a, "ch") => ch = true,
+            _ if is(a, "incr") => incr = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    let rest = &args[i..];
+    if rest.is_empty() || rest.len() % 2 == 1 {
+        return syntax_error();
+    }
+    if nx && xx {
+        return Reply::err("ERR XX and NX options at the same time are not compatible");
+    }
+    if (gt && lt) || (nx && (gt || lt)) {
+        return Reply::err("ERR GT, LT, and/or NX options at the same time are not compatible");
+    }
+    if incr && rest.len() > 2 {
+        return Reply::err("ERR INCR option supports a single increment-element pair");
+    }
+    let mut items = Vec::with_capacity(rest.len() / 2);
+    for sm in rest.chunks(2) {
+        match float_arg(&sm[0]) {
+            Ok(s) => items.push((s, Blob::from(&sm[1][..]))),
+            Err(e) => return e,
+        }
+    }
+    let key = &args[1];
+    let z = match read(ctx, key) {
+        Ok(z) => z,
+        Err(e) => return e,
+    };
+    let allowed = |old: Option<f64>, new: f64| match old {
+        None => !xx,
+        Some(o) => !nx && (!gt || new > o) && (!lt || new < o),
+    };
+    if incr {
+        let (by, m) = &items[0];
+        let old = z.and_then(|z| z.score(m));
+        if !allowed(old, old.unwrap_or(0.0) + by) {
+            return Reply::Nil;
+        }
+        return match ctx.write(key, |k, now, tag| {
+            ops::zincr_by(k, now, tag, m, *by).map(|(e, v)| (Some(e), v))
+        }) {
+            Ok(v) => Reply::Double(v),
+            Err(e) => e,
+        };
+    }
+    let mut writes: Vec<(Blob, f64)> = Vec::new();
+    let (mut added, mut changed) = (0, 0);
+    for (s, m) in items {
+        let old = z
+            .and_then(|z| z.score(&m))
+            .or_else(|| writes.iter().rev().find(|w| w.0 == m).map(|w| w.1));
+        if !allowed(old, s) {
+            continue;
+        }
+        match old {
+            None => added += 1,
+            Some(o) if o != s => changed += 1,
+            Some(_) => continue,
+        }
+        writes.push((m, s));
+    }
+    if !writes.is_empty() {
+        if let Err(e) = ctx.write(key, |k, now, tag| {
+            ops::zadd(k, now, tag, &writes).map(|(e, n)| (Some(e), n))
+        }) {
+            return e;
+        }
+    }
+    Reply::Int(if ch { added + changed } else { added })
+}
+
+pub fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let by = match float_arg(&args[2]) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let m = Blob::from(&args[3][..]);
+    match ctx.write(&args[1], |k, now, tag| {
+        ops::zincr_by(k, now, tag, &m, by).map(|(e, v)| (Some(e), v))
+    }) {
+        Ok(v) => Reply::Double(v),
+        Err(e) => e,
+    }
+}
+
+pub fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let m: Vec<Blob> = args[2..].iter().map(|a| Blob::from(&a[..])).collect();
+    match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &m)) {
+        Ok(n) => Reply::Int(n as i64),
+        Err(e) => e,
+    }
+}
+
+pub fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(z) => z
+            .and_then(|z| z.score(&args[2]))
+            .map_or(Reply::Nil, Reply::Double),
+        Err(e) => e,
+    }
+}
+
+pub fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(z) => Reply::Int(z.map_or(0, |z| z.len() as i64)),
+        Err(e) => e,
+    }
+}
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let a = match super::keys::scan_args(&args[2..], false) {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    let z = match read(ctx, &args[1]) {
+        Ok(z) => z,
+        Err(e) => return e,
+    };
+    let items = z
+        .into_iter()
+        .flat_map(|z| z.iter())
+        .map(|(m, s)| (m.as_slice(), s));
+    let (next, batch) = crate::scan::scan(items, a.cursor, a.count);
+    let mut out = Vec::new();
+    for (m, s) in batch {
+        if a.pattern
+            .as_ref()
+            .is_none_or(|p| crate::glob::matches(p, m))
+        {
+            out.push(Reply::bulk(Bytes::copy_from_slice(m)));
+            out.push(Reply::bulk(crate::reply::format_double(s)));
+        }
+    }
+    super::keys::scan_reply(next, out)
+}
+
+fn rank(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Reply {
+    let with_score = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "withscore") => true,
+        Some(_) => return syntax_error(),
+    };
+    let z = match read(ctx, &args[1]) {
+        Ok(Some(z)) => z,
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    };
+    let Some(score) = z.score(&args[2]) else {
+        return Reply::Nil;
+    };
+    let pos = z
+        .iter()
+        .position(|(m, _)| m.as_slice() == &args[2][..])
+        .unwrap_or(0);
+    let r = if rev { z.len() - 1 - pos } else { pos } as i64;
+    if with_score {
+        Reply::Array(vec![Reply::Int(r), Reply::Double(score)])
+    } else {
+        Reply::Int(r)
+    }
+}
+
+pub fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rank(ctx, args, false)
+}
+
+pub fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    rank(ctx, args, true)
+}
+
+/// A score bound: `1.5`, `(1.5` (exclusive), `-inf`, `+inf`.
+fn bound(b: &[u8]) -> Result<(f64, bool), Reply> {
+    let (b, exclusive) = match b.strip_prefix(b"(") {
+        Some(rest) => (rest, true),
+        None => (b, false),
+    };
+    float_arg(b)
+        .map(|v| (v, exclusive))
+        .map_err(|_| Reply::err("ERR min or max is not a float"))
+}
+
+fn in_range(s: f64, min: (f64, bool), max: (f64, bool)) -> bool {
+    (if min.1 { s > min.0 } else { s >= min.0 }) && (if max.1 { s < max.0 } else { s <= max.0 })
+}
+
+pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (min, max) = match (bound(&args[2]), bound(&args[3])) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    match read(ctx, &args[1]) {
+        Ok(z) => Reply::Int(z.map_or(0, |z| {
+            z.iter().filter(|(_, s)| in_range(*s, min, max)).count() as i64
+        })),
+        Err(e) => e,
+    }
+}
+
+pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match read(ctx, &args[1]) {
+        Ok(z) => Reply::Array(
+            args[2..]
+                .iter()
+                .map(|m| z.and_then(|z| z.score(m)).map_or(Reply::Nil, Reply::Double))
+                .collect(),
+        ),
+        Err(e) => e,
+    }
+}
+
+fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
+    let count = match super::pop_count(args.get(2)) {
+        Ok(c) => c.unwrap_or(1),
+        Err(e) => return e,
+    };
+    let picked: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
+        Ok(Some(z)) => {
+            if max {
+                z.iter()
+                    .rev()
+                    .take(count)
+                    .map(|(m, s)| (m.clone(), s))
+                    .collect()
+            } else {
+                z.iter().take(count).map(|(m, s)| (m.clone(), s)).collect()
+            }
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => return e,
+    };
+    if !picked.is_empty() {
+        let members: Vec<Blob> = picked.iter().map(|(m, _)| m.clone()).collect();
+        if let Err(e) = ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members)) {
+            return e;
+        }
+    }
+    let mut out = Vec::new();
+    for (m, s) in picked {
+        out.push(Reply::bulk(Bytes::copy_from_slice(&m)));
+        out.push(Reply::Double(s));
+    }
+    Reply::Array(out)
+}
+
+pub fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    pop(ctx, args, false)
+}
+
+pub fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    pop(ctx, args, true)
+}
+
+pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (start, stop) = match (int_arg(&args[2]), int_arg(&args[3])) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return Reply::err(OpError::NotInteger.to_string()),
+    };
+    let members: Vec<Blob> = match read(ctx, &args[1]) {
+        Ok(Some(z)) => {
+            let n = z.len() as i64;
+            let a = if start < 0 { (n + start).max(0) } else { start };
+            let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
+            if a > b || a >= n {
+                Vec::new()
+            } else {
+                z.iter()
+                    .skip(a as usize)
+                    .take((b - a + 1) as usize)
+                    .map(|(m, _)| m.clone())
+                    .collect()
+            }
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => return e,
+    };
+    if members.is_empty() {
+        return Reply::Int(0);
+    }
+    match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members)) {
+        Ok(n) => Reply::Int(n as i64),
+        Err(e) => e,
+    }
+}
+
+/// ZRANDMEMBER key [count [WITHSCORES]]: a negative count may repeat members.
+pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match args.get(2).map(|c| int_arg(c)).transpose() {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    let scores = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "withscores") => true,
+        Some(_) => return syntax_error(),
+    };
+    let members: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
+        Ok(z) => z
+            .into_iter()
+            .flat_map(|z| z.iter())
+            .map(|(m, s)| (m.clone(), s))
+            .collect(),
+        Err(e) => return e,
+    };
+    let Some(count) = count else {
+        if members.is_empty() {
+            return Reply::Nil;
+        }
+        return Reply::bulk(Bytes::copy_from_slice(
+            &members[super::random_below(members.len())].0,
+        ));
+    };
+    let picks = super::random_picks(members.len(), count);
+    let items = picks.into_iter().map(|i| members[i].clone()).collect();
+    reply_range(ctx, items, scores)
+}

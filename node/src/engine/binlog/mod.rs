@@ -1,0 +1,420 @@
+//! The binlog: every op this node applies, in order, in append-only segment files of
+//! CRC-framed records. Sync channels will ship it; on restart it is replayed. A torn or
+//! corrupt tail (a crash mid-write) is detected, cut, and logged.
+//!
+//! Segment file `binlog-<sequence number, 20 digits>.log` (numbers only grow; a snapshot
+//! names the segment begun after it): the 8-byte magic `GDCBLG01`, then records, each
+//! `payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload`.
+//! Payload: format version, kind, then the record (see [`Record`]).
+
+//!
+//! Files: this one (the writer, its segments, replay at open), [`record`] (records and
+//! frames, their encoding), [`reader`] (a reader that follows the binlog as it grows).
+
+pub mod reader;
+pub mod record;
+
+pub use reader::BinlogReader;
+pub use record::{
+    Record, batch_bytes, decode_frame, encode_frame, encode_record, frame_dots, frame_of_encoded,
+};
+
+use record::encode_frame_into;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"GDCBLG01";
+const RECORD_VERSION: u8 = 1;
+/// A record larger than this is corruption, not data (an argument is at most 512 MB).
+pub const RECORD_BYTES_MAX: u32 = 1 << 30;
+/// A segment is closed and a new one begun past this size.
+pub const SEGMENT_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// When appended records are forced to disk (`appendfsync`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    /// Before any reply that acknowledges them.
+    Always,
+    /// Once a second.
+    EverySec,
+    /// When the operating system decides.
+    No,
+}
+
+impl std::str::FromStr for Fsync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Ok(Fsync::Always),
+            "everysec" => Ok(Fsync::EverySec),
+            "no" => Ok(Fsync::No),
+            _ => Err(format!(
+                "appendfsync must be always, everysec or no, not '{s}'"
+            )),
+        }
+    }
+}
+
+impl Fsync {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BinlogError {
+    #[error("binlog i/o on {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "binlog segment {path} is corrupt at byte {offset} ({why}) and is not the last one; refusing to start without it"
+    )]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        why: String,
+    },
+    #[error("a binlog record of {0} bytes is over the limit of {RECORD_BYTES_MAX}")]
+    TooLarge(usize),
+    #[error("an earlier binlog write failed; restart the node to cut the torn tail")]
+    Failed,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BinlogError + '_ {
+    move |source| BinlogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A torn or corrupt tail cut at open: the segment, the bytes cut, and why.
+pub type Cut = (PathBuf, u64, String);
+
+#[derive(Debug)]
+pub struct Binlog {
+    dir: PathBuf,
+    out: BufWriter<File>,
+    path: PathBuf,
+    /// The current segment's sequence number.
+    seq: u64,
+    segment_bytes: u64,
+    policy: Fsync,
+    /// Written to the OS but not yet forced to disk.
+    unsynced: bool,
+    scratch: Vec<u8>,
+    /// Bytes appended since the last [`Binlog::start_segment`] (drives automatic snapshots).
+    appended_bytes: u64,
+    /// A write failed part way: what follows in the file would sit after a torn frame, so
+    /// nothing more is appended until the node restarts (and cuts the tail).
+    failed: bool,
+    /// Broken on purpose (`--test-break ack-before-write`): since when acknowledged
+    /// records have been held in memory.
+    held_since: Option<std::time::Instant>,
+}
+
+fn segment_name(seq: u64) -> String {
+    format!("binlog-{seq:020}.log")
+}
+
+/// The sequence number in a segment's file name.
+fn segment_seq(path: &Path) -> Option<u64> {
+    path.file_name()?
+        .to_str()?
+        .strip_prefix("binlog-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
+}
+
+/// Remove the segments in `dir` numbered below `seq` (a snapshot taken when segment `seq`
+/// began covers them). Returns how many were removed.
+pub fn remove_before(dir: &Path, seq: u64) -> Result<usize, BinlogError> {
+    let mut removed = 0;
+    for (s, path) in segments(dir)? {
+        if s >= seq {
+            break;
+        }
+        fs::remove_file(&path).map_err(io_err(&path))?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// The segments in `dir`, by sequence number.
+pub fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, BinlogError> {
+    let mut v: Vec<(u64, PathBuf)> = fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| segment_seq(&p).map(|s| (s, p)))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Where a segment stops being readable, and why.
+type BadTail = Option<(u64, String)>;
+
+/// Read one segment's records into `each`; stops at the first bad frame and says where and
+/// why.
+/// A frame's 8-byte head: the payload's length and its CRC-32.
+fn frame_head(head: &[u8]) -> (u32, u32) {
+    let word = |at: usize| u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]]);
+    (word(0), word(4))
+}
+
+fn read_segment(path: &Path, each: &mut impl FnMut(Record)) -> Result<BadTail, BinlogError> {
+    let f = File::open(path).map_err(io_err(path))?;
+    let len = f.metadata().map_err(io_err(path))?.len();
+    let mut r = BufReader::new(f);
+    let mut magic = [0u8; 8];
+    if r.read_exact(&mut magic).is_err() || &magic != MAGIC {
+        return Ok(Some((0, "missing segment header".into())));
+    }
+    let mut offset = 8u64;
+    let mut payload = Vec::new();
+    loop {
+        if offset == len {
+            return Ok(None);
+        }
+        let mut head = [0u8; 8];
+        if r.read_exact(&mut head).is_err() {
+            return Ok(Some((offset, "torn record header".into())));
+        }
+        let (n, crc) = frame_head(&head);
+        if n > RECORD_BYTES_MAX || offset + 8 + n as u64 > len {
+            return Ok(Some((offset, "torn record".into())));
+        }
+        payload.resize(n as usize, 0);
+        if r.read_exact(&mut payload).is_err() {
+            return Ok(Some((offset, "torn record".into())));
+        }
+        if crc32fast::hash(&payload) != crc {
+            return Ok(Some((offset, "checksum mismatch".into())));
+        }
+        match decode_frame(&payload) {
+            Ok(recs) => recs.into_iter().for_each(&mut *each),
+            Err(why) => return Ok(Some((offset, why))),
+        }
+        offset += 8 + n as u64;
+    }
+}
+
+impl Binlog {
+    /// Open the binlog in `dir` (creating it and its first segment), handing every intact
+    /// record to `each` in order, one at a time. A bad tail of the last segment is cut; a
+    /// bad record anywhere else is an error.
+    pub fn open(
+        dir: &Path,
+        policy: Fsync,
+        mut each: impl FnMut(Record),
+    ) -> Result<(Binlog, Option<Cut>), BinlogError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let segs = segments(dir)?;
+        let mut cut = None;
+        for (i, (_, path)) in segs.iter().enumerate() {
+            let bad = read_segment(path, &mut each)?;
+            if let Some((offset, why)) = bad {
+                if i + 1 != segs.len() {
+                    return Err(BinlogError::Corrupt {
+                        path: path.clone(),
+                        offset,
+                        why,
+                    });
+                }
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_err(path))?;
+                let len = f.metadata().map_err(io_err(path))?.len();
+                let keep = offset;
+                f.set_len(keep).map_err(io_err(path))?;
+                f.sync_all().map_err(io_err(path))?;
+                cut = Some((path.clone(), len - keep, why));
+            }
+        }
+        // Append to the last segment, or begin the first.
+        let (seq, path, mut file) = match segs.last() {
+            Some((seq, p)) => (
+                *seq,
+                p.clone(),
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(p)
+                    .map_err(io_err(p))?,
+            ),
+            None => {
+                let p = dir.join(segment_name(1));
+                let f = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(&p)
+                    .map_err(io_err(&p))?;
+                (1, p, f)
+            }
+        };
+        let mut len = file.seek(SeekFrom::End(0)).map_err(io_err(&path))?;
+        if len == 0 {
+            file.write_all(MAGIC).map_err(io_err(&path))?;
+            file.sync_all().map_err(io_err(&path))?;
+            len = MAGIC.len() as u64;
+        }
+        let log = Binlog {
+            dir: dir.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            path,
+            seq,
+            segment_bytes: len,
+            policy,
+            unsynced: false,
+            scratch: Vec::new(),
+            appended_bytes: 0,
+            failed: false,
+            held_since: None,
+        };
+        Ok((log, cut))
+    }
+
+    pub fn policy(&self) -> Fsync {
+        self.policy
+    }
+
+    /// Bytes in the current segment.
+    pub fn segment_bytes(&self) -> u64 {
+        self.segment_bytes
+    }
+
+    /// Append a record (buffered; [`Binlog::commit`] makes it durable per the policy).
+    pub fn append(&mut self, rec: &Record) -> Result<(), BinlogError> {
+        self.append_batch(std::slice::from_ref(rec))
+    }
+
+    /// Append records as one frame: after a crash they are all replayed or none is.
+    pub fn append_batch(&mut self, recs: &[Record]) -> Result<(), BinlogError> {
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let mut payload = std::mem::take(&mut self.scratch);
+        payload.clear();
+        encode_frame_into(recs, &mut payload);
+        let written = self.append_frame(&payload);
+        self.scratch = payload;
+        written
+    }
+
+    /// Append a frame's payload as it is (one received from a peer, already encoded).
+    pub fn append_frame(&mut self, payload: &[u8]) -> Result<(), BinlogError> {
+        if payload.len() > RECORD_BYTES_MAX as usize {
+            // The reader would take it for corruption: refuse it before it is written.
+            return Err(BinlogError::TooLarge(payload.len()));
+        }
+        if self.failed {
+            return Err(BinlogError::Failed);
+        }
+        if self.segment_bytes >= SEGMENT_BYTES_MAX {
+            self.rotate()?;
+        }
+        let n = payload.len() as u32;
+        let crc = crc32fast::hash(payload);
+        let w = &mut self.out;
+        w.write_all(&n.to_le_bytes())
+            .and_then(|_| w.write_all(&crc.to_le_bytes()))
+            .and_then(|_| w.write_all(payload))
+            .map_err(|e| {
+                self.failed = true;
+                io_err(&self.path)(e)
+            })?;
+        self.segment_bytes += 8 + n as u64;
+        self.appended_bytes += 8 + n as u64;
+        Ok(())
+    }
+
+    /// Bytes appended since the last snapshot began a segment.
+    pub fn appended_bytes(&self) -> u64 {
+        self.appended_bytes
+    }
+
+    /// Begin a new segment, unless the current one is empty (when a snapshot is taken, so
+    /// that the segments before it can be removed once the snapshot is on disk). Returns the
+    /// sequence number of the segment that now receives appends.
+    pub fn start_segment(&mut self) -> Result<u64, BinlogError> {
+        if self.segment_bytes > MAGIC.len() as u64 {
+            self.rotate()?;
+        }
+        self.appended_bytes = 0;
+        Ok(self.seq)
+    }
+
+    /// End of a batch: hand what was appended to the OS (so a crash of this process loses
+    /// nothing), and with `always`, force it to disk before the caller replies.
+    pub fn commit(&mut self) -> Result<(), BinlogError> {
+        if crate::testing::ack_before_write() && !self.out.buffer().is_empty() {
+            // Broken on purpose: replies go out while the records wait in memory.
+            let since = *self.held_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() < crate::testing::HOLD {
+                return Ok(());
+            }
+            self.held_since = None;
+        }
+        if !self.out.buffer().is_empty() {
+            if let Err(e) = self.out.flush() {
+                self.failed = true;
+                return Err(io_err(&self.path)(e));
+            }
+            self.unsynced = true;
+        }
+        if self.policy == Fsync::Always {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Force written records to disk (the `everysec` timer calls this).
+    pub fn sync(&mut self) -> Result<(), BinlogError> {
+        if self.unsynced {
+            self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// For the `everysec` timer: a handle to force the written records to disk without
+    /// holding up writers (the caller syncs it on another thread). `None` when nothing is
+    /// waiting to be synced.
+    pub fn sync_handle(&mut self) -> Option<File> {
+        if !self.unsynced {
+            return None;
+        }
+        let f = self.out.get_ref().try_clone().ok()?;
+        self.unsynced = false;
+        Some(f)
+    }
+
+    fn rotate(&mut self) -> Result<(), BinlogError> {
+        self.out.flush().map_err(io_err(&self.path))?;
+        self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
+        let seq = self.seq + 1;
+        let path = self.dir.join(segment_name(seq));
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        f.write_all(MAGIC).map_err(io_err(&path))?;
+        self.out = BufWriter::with_capacity(1 << 16, f);
+        self.path = path;
+        self.seq = seq;
+        self.segment_bytes = MAGIC.len() as u64;
+        self.unsynced = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

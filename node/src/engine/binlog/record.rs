@@ -1,0 +1,238 @@
+//! A binlog record (one op, or a FLUSHDB/FLUSHALL), and frames: one record or a batch (a
+//! transaction's records, replayed all or none). Payload: format version, kind, then the
+//! record; a batch frame holds its records' payloads. Channels carry the same frames.
+
+use super::RECORD_VERSION;
+use gdc_crdt::codec::{decode_effect, decode_vv, effect_dot, encode_effect, encode_vv};
+use gdc_crdt::{Dot, Effect, Hlc, OpId, ServerId, VersionVector};
+
+/// One binlog record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// An effect on one key of database `db`.
+    Key {
+        db: u32,
+        key: Vec<u8>,
+        effect: Effect,
+    },
+    /// FLUSHDB (`db` set) or FLUSHALL: removes everything `cutoff` covers.
+    Flush {
+        db: Option<u32>,
+        by: Dot,
+        hlc: Hlc,
+        cutoff: VersionVector,
+    },
+}
+
+impl Record {
+    /// The op's dot (its origin and op id).
+    pub fn dot(&self) -> Dot {
+        match self {
+            Record::Key { effect, .. } => effect.tag.dot,
+            Record::Flush { by, .. } => *by,
+        }
+    }
+
+    pub fn hlc(&self) -> Hlc {
+        match self {
+            Record::Key { effect, .. } => effect.tag.hlc,
+            Record::Flush { hlc, .. } => *hlc,
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(RECORD_VERSION);
+        match self {
+            Record::Key { db, key, effect } => {
+                out.push(0);
+                out.extend_from_slice(&db.to_le_bytes());
+                out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                out.extend_from_slice(key);
+                encode_effect(effect, out);
+            }
+            Record::Flush {
+                db,
+                by,
+                hlc,
+                cutoff,
+            } => {
+                out.push(1);
+                out.extend_from_slice(&db.map_or(u32::MAX, |d| d).to_le_bytes());
+                out.extend_from_slice(&by.server.0.to_le_bytes());
+                out.extend_from_slice(&by.op.0.to_le_bytes());
+                out.extend_from_slice(&hlc.0.to_le_bytes());
+                encode_vv(cutoff, out);
+            }
+        }
+    }
+
+    /// The kind byte of an encoded record, once its format version is checked.
+    fn kind(b: &[u8]) -> Result<u8, String> {
+        match b.first() {
+            Some(&RECORD_VERSION) => {}
+            Some(v) => return Err(format!("record format version {v} is not supported")),
+            None => return Err("empty record".into()),
+        }
+        b.get(1).copied().ok_or_else(|| "record ends early".into())
+    }
+
+    fn decode(b: &[u8]) -> Result<Record, String> {
+        match Record::kind(b)? {
+            0 => {
+                let db = u32_at(b, 2)?;
+                let len = u32_at(b, 6)? as usize;
+                let key = bytes_at(b, 10, len)?.to_vec();
+                let effect = decode_effect(&b[10 + len..]).map_err(|e| e.to_string())?;
+                Ok(Record::Key { db, key, effect })
+            }
+            1 => {
+                let db = u32_at(b, 2)?;
+                let server = ServerId(u32_at(b, 6)?);
+                let op = OpId(u64_at(b, 10)?);
+                let hlc = Hlc(u64_at(b, 18)?);
+                let rest = b.get(26..).ok_or("record ends early")?;
+                let (cutoff, rest) = decode_vv(rest).map_err(|e| e.to_string())?;
+                if !rest.is_empty() {
+                    return Err("bytes left over in a flush record".into());
+                }
+                Ok(Record::Flush {
+                    db: (db != u32::MAX).then_some(db),
+                    by: Dot::new(server, op, 0),
+                    hlc,
+                    cutoff,
+                })
+            }
+            _ => Err("unknown record kind".into()),
+        }
+    }
+
+    /// The dot of an encoded record, read without decoding its effect.
+    fn decode_dot(b: &[u8]) -> Result<Dot, String> {
+        match Record::kind(b)? {
+            0 => {
+                let len = u32_at(b, 6)? as usize;
+                let effect = b.get(10 + len..).ok_or("record ends early")?;
+                effect_dot(effect).map_err(|e| e.to_string())
+            }
+            1 => Ok(Dot::new(ServerId(u32_at(b, 6)?), OpId(u64_at(b, 10)?), 0)),
+            _ => Err("unknown record kind".into()),
+        }
+    }
+}
+
+/// The `n` bytes of a record at `at`.
+fn bytes_at(b: &[u8], at: usize, n: usize) -> Result<&[u8], String> {
+    b.get(at..at.saturating_add(n))
+        .ok_or_else(|| "record ends early".into())
+}
+
+/// The little-endian u32 at `at`.
+fn u32_at(b: &[u8], at: usize) -> Result<u32, String> {
+    let v = bytes_at(b, at, 4)?;
+    Ok(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+}
+
+/// The little-endian u64 at `at`.
+fn u64_at(b: &[u8], at: usize) -> Result<u64, String> {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(bytes_at(b, at, 8)?);
+    Ok(u64::from_le_bytes(a))
+}
+
+/// Frame payload kind: several records written, and read back, all or none (MULTI/EXEC).
+const KIND_BATCH: u8 = 2;
+
+fn encode_batch(recs: &[Record], out: &mut Vec<u8>) {
+    let encoded: Vec<Vec<u8>> = recs.iter().map(encode_record).collect();
+    batch_of(&encoded, out);
+}
+
+/// One record's bytes, as a frame or a batch holds them.
+pub fn encode_record(rec: &Record) -> Vec<u8> {
+    let mut out = Vec::new();
+    rec.encode(&mut out);
+    out
+}
+
+/// A batch frame of records already encoded by [`encode_record`].
+fn batch_of(encoded: &[Vec<u8>], out: &mut Vec<u8>) {
+    out.push(RECORD_VERSION);
+    out.push(KIND_BATCH);
+    out.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
+    for one in encoded {
+        out.extend_from_slice(&(one.len() as u32).to_le_bytes());
+        out.extend_from_slice(one);
+    }
+}
+
+/// The frame for records already encoded by [`encode_record`]: the record itself when
+/// there is one, else a batch.
+pub fn frame_of_encoded(encoded: &[Vec<u8>]) -> Vec<u8> {
+    match encoded {
+        [one] => one.clone(),
+        _ => {
+            let mut out = Vec::with_capacity(batch_bytes(encoded));
+            batch_of(encoded, &mut out);
+            out
+        }
+    }
+}
+
+/// The size of the batch frame for records already encoded.
+pub fn batch_bytes(encoded: &[Vec<u8>]) -> usize {
+    6 + encoded.iter().map(|e| 4 + e.len()).sum::<usize>()
+}
+
+/// What `each` makes of every record of a frame (one record, or a batch of them), in order.
+fn each_record<T>(
+    frame: &[u8],
+    each: impl Fn(&[u8]) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    if frame.get(1) != Some(&KIND_BATCH) {
+        return each(frame).map(|r| vec![r]);
+    }
+    if frame.first() != Some(&RECORD_VERSION) {
+        return Err("unsupported batch format version".into());
+    }
+    let u32_at = |at: usize| u32_at(frame, at).map_err(|_| "batch ends early".to_string());
+    let n = u32_at(2)? as usize;
+    let mut at = 6;
+    let mut out = Vec::with_capacity(n.min(frame.len() / 8));
+    for _ in 0..n {
+        let len = u32_at(at)? as usize;
+        out.push(each(
+            frame.get(at + 4..at + 4 + len).ok_or("batch ends early")?,
+        )?);
+        at += 4 + len;
+    }
+    if at != frame.len() {
+        return Err("bytes left over in a batch".into());
+    }
+    Ok(out)
+}
+
+/// The records of a frame: read from the binlog, handed out by [`BinlogReader::next_frame`],
+/// or received from a peer.
+pub fn decode_frame(frame: &[u8]) -> Result<Vec<Record>, String> {
+    each_record(frame, Record::decode)
+}
+
+/// The dots of a frame's records, in order, read without decoding the effects.
+pub fn frame_dots(frame: &[u8]) -> Result<Vec<Dot>, String> {
+    each_record(frame, Record::decode_dot)
+}
+
+/// A frame's payload for `recs` (one record, or a batch): what the binlog and channels carry.
+pub fn encode_frame(recs: &[Record]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame_into(recs, &mut out);
+    out
+}
+
+/// [`encode_frame`] into a buffer of the caller's.
+pub(super) fn encode_frame_into(recs: &[Record], out: &mut Vec<u8>) {
+    match recs {
+        [one] => one.encode(out),
+        _ => encode_batch(recs, out),
+    }
+}

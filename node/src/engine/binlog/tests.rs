@@ -1,0 +1,133 @@
+use super::*;
+use gdc_crdt::ops::{self, SetTtl};
+use gdc_crdt::{Blob, Dot, Hlc, OpId, ServerId, Tag};
+
+fn set(op: u64, key: &str) -> Record {
+    let tag = Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
+    Record::Key {
+        db: 0,
+        key: key.as_bytes().to_vec(),
+        effect: ops::set(None, 0, tag, Blob::from("v"), SetTtl::Clear),
+    }
+}
+
+fn replay(dir: &Path) -> (Vec<Record>, Option<Cut>) {
+    let mut recs = Vec::new();
+    let (_, cut) = Binlog::open(dir, Fsync::No, |r| recs.push(r)).expect("open");
+    (recs, cut)
+}
+
+#[test]
+fn segments_are_numbered_in_order_whatever_the_ops_origins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    let remote = |op: u64, key: &str| {
+        let mut r = set(op, key);
+        if let Record::Key { effect, .. } = &mut r {
+            effect.tag.dot.server = ServerId(9);
+        }
+        r
+    };
+    log.append(&remote(500, "a")).expect("append");
+    assert_eq!(log.start_segment().expect("segment"), 2);
+    log.append(&set(1, "b")).expect("append");
+    assert_eq!(log.start_segment().expect("segment"), 3);
+    // An empty segment is not followed by another.
+    assert_eq!(log.start_segment().expect("segment"), 3);
+    log.append(&remote(501, "c")).expect("append");
+    log.commit().expect("commit");
+    drop(log);
+    let seqs: Vec<u64> = segments(dir.path())
+        .expect("segments")
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    let (recs, _) = replay(dir.path());
+    assert_eq!(recs, vec![remote(500, "a"), set(1, "b"), remote(501, "c")]);
+    assert_eq!(remove_before(dir.path(), 3).expect("remove"), 2);
+    let (recs, _) = replay(dir.path());
+    assert_eq!(recs, vec![remote(501, "c")]);
+}
+
+#[test]
+fn a_reader_follows_the_writer_across_segments_and_waits_for_torn_frames() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    let mut reader = BinlogReader::new(dir.path());
+    assert_eq!(reader.next_frame().expect("read"), None);
+    log.append(&set(1, "a")).expect("append");
+    // Appended but not committed: still in the writer's buffer, not readable.
+    assert_eq!(reader.next_frame().expect("read"), None);
+    log.commit().expect("commit");
+    let frame = reader.next_frame().expect("read").expect("a frame");
+    assert_eq!(decode_frame(&frame).expect("decode"), vec![set(1, "a")]);
+    assert_eq!(reader.next_frame().expect("read"), None);
+    log.append_batch(&[set(2, "b"), set(3, "c")])
+        .expect("batch");
+    log.start_segment().expect("segment");
+    log.append(&set(4, "d")).expect("append");
+    log.commit().expect("commit");
+    let mut got = Vec::new();
+    while let Some(f) = reader.next_frame().expect("read") {
+        got.push(decode_frame(&f).expect("decode"));
+    }
+    assert_eq!(got, vec![vec![set(2, "b"), set(3, "c")], vec![set(4, "d")]]);
+    // Half a frame on disk (the writer mid-write) is waited for, then read whole.
+    let whole = {
+        let mut v = Vec::new();
+        let payload = encode_frame(&[set(5, "e")]);
+        v.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        v.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        v.extend_from_slice(&payload);
+        v
+    };
+    drop(log);
+    let last = segments(dir.path())
+        .expect("segments")
+        .pop()
+        .expect("seg")
+        .1;
+    let mut f = OpenOptions::new().append(true).open(&last).expect("open");
+    f.write_all(&whole[..5]).expect("write");
+    f.flush().expect("flush");
+    assert_eq!(reader.next_frame().expect("read"), None);
+    f.write_all(&whole[5..]).expect("write");
+    f.flush().expect("flush");
+    let frame = reader.next_frame().expect("read").expect("a frame");
+    assert_eq!(decode_frame(&frame).expect("decode"), vec![set(5, "e")]);
+    assert_eq!(reader.frames(), 4);
+}
+
+#[test]
+fn a_batch_is_replayed_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::Always, |_| {}).expect("open");
+    log.append(&set(1, "a")).expect("append");
+    log.append_batch(&[set(2, "b"), set(3, "c"), set(4, "d")])
+        .expect("append batch");
+    log.commit().expect("commit");
+    drop(log);
+    let (recs, cut) = replay(dir.path());
+    assert_eq!(
+        recs,
+        vec![set(1, "a"), set(2, "b"), set(3, "c"), set(4, "d")]
+    );
+    assert!(cut.is_none());
+    // Tear the batch's frame: none of it comes back, the record before it does.
+    let seg = segments(dir.path())
+        .expect("segments")
+        .pop()
+        .expect("a segment")
+        .1;
+    let len = fs::metadata(&seg).expect("metadata").len();
+    let f = OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .expect("open segment");
+    f.set_len(len - 5).expect("truncate");
+    drop(f);
+    let (recs, cut) = replay(dir.path());
+    assert_eq!(recs, vec![set(1, "a")]);
+    assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
+}
