@@ -1,27 +1,45 @@
 //! gdc-node: a region's child instance. A Redis-compatible RESP server whose every write is a
-//! gdc-crdt effect, logged in a durable binlog before it is acknowledged.
+//! gdc-crdt effect, logged in a durable binlog before it is acknowledged, and shipped to the
+//! other regions by sync channels.
+//!
+//! # The modules, bottom up
+//!
+//! Each depends only on those above it in this list; none imports a module below it.
+//!
+//! - Leaves: [`config`] (every setting, declared once in [`config::settings`]), [`resp`]
+//!   (request parsing), [`reply`] (RESP2/RESP3 encoding), [`glob`], [`scan`], [`alloc`]
+//!   (counted heap bytes), [`testing`] (the Jepsen-style suite's hooks), [`tasks`] (the
+//!   node's tasks, owned and stopped together).
+//! - [`engine`]: the data and what keeps it: the store, the binlog, snapshots and binlog
+//!   retention, the metadata records, the readers' acknowledgements. [`engine::Engine`] owns
+//!   the store behind its one lock.
+//! - [`sync`]: replication. [`sync::Replication`] owns the channels' status
+//!   ([`sync::Channels`]) and the node's standing with the coordinators
+//!   ([`sync::coordination::Coordination`]), the write gate, and the tasks that receive
+//!   ([`sync::channel`]), send ([`sync::sender`]) and follow the coordinators
+//!   ([`sync::coordinated`]). [`sync::status::ChannelReport`] is the one report of a channel.
+//! - [`clients`] (the connected clients), [`pubsub`] (local publish/subscribe), and
+//!   [`shared::Shared`]: what every command may use (settings in force, engine,
+//!   replication, clients, pub/sub).
+//! - [`cmd`]: the command table ([`cmd`]'s `table.rs`: name, arity, flags, handler) and the
+//!   handlers, one file per command family.
+//! - [`server`] (the listener), `session` (one client connection), [`metrics`] (`/metrics`).
+//! - [`node`]: [`Node::open`] builds the parts, each given the handles it uses;
+//!   [`Node::run`] serves and owns every task until shutdown.
 //!
 //! # The path of a write
 //!
-//! 1. [`server`] accepts the connection; [`session`] reads whole requests ([`resp`]) and runs
+//! 1. [`server`] accepts the connection; `session` reads whole requests ([`resp`]) and runs
 //!    each batch of pipelined commands under the store lock.
-//! 2. [`cmd`] looks the command up in its table (name, arity, flags: a secondary refuses a
-//!    write, `maxmemory` a write that grows) and runs its handler, which builds the write's
-//!    effect from the key's state ([`store::Store::write`]).
-//! 3. [`store`] appends the effect to the [`binlog`] and applies it to the keyspace (a
-//!    gdc-crdt `Keyspace`); the session commits the binlog per `appendfsync`, and only then
-//!    replies.
-//! 4. [`sync`]: the sync port's sender ([`sync::sender`]) follows the binlog's tail and ships
-//!    the new frames to every channel reading from this node; in the other regions, the
-//!    receiver ([`sync::channel`]) applies them through the same store, merge rules and all.
-//!
-//! # The rest
-//!
-//! [`config`] (settings from flags and the TOML file), [`reply`] (RESP2/RESP3 encoding),
-//! [`pubsub`] (local publish/subscribe), [`snapshot`] (snapshots and the binlog they let go),
-//! [`scan`] and [`glob`] (SCAN cursors, patterns), [`metrics`] (`/metrics`), [`alloc`]
-//! (counted heap bytes), [`sync::coordinated`] (a node run by the coordinators: its role and
-//! channels), [`testing`] (the Jepsen-style suite's hooks).
+//! 2. [`cmd`] looks the command up in its table (a secondary refuses a write, `maxmemory` a
+//!    write that grows) and runs its handler, which builds the write's effect from the key's
+//!    state ([`engine::store::Store::write`]).
+//! 3. The store appends the effect to the binlog ([`engine::binlog`]) and applies it to the
+//!    keyspace (a gdc-crdt `Keyspace`); the session commits the binlog per `appendfsync`,
+//!    and only then replies; [`engine::Engine::wrote`] wakes blocked clients and senders.
+//! 4. [`sync::sender`] follows the binlog's tail and ships the new frames to every channel
+//!    reading from this node; in the other regions, [`sync::channel`] applies them through
+//!    the same store ([`engine::Engine::apply_remote_frames`]), merge rules and all.
 
 pub mod alloc;
 pub mod clients;

@@ -479,8 +479,9 @@ fn a_refused_tls_handshake_is_logged_with_its_reason() {
 }
 
 /// SIGTERM to a node under load — clients writing, a channel in and a channel out, anti-
-/// entropy on — ends it within 5 s, cleanly (the restart finds a clean shutdown), with every
-/// acknowledged write in its own binlog (restarted without peers, it has them all).
+/// entropy on — ends it within 5 s, cleanly (the restart finds a clean shutdown), with no
+/// task of its own left running (its log says so) and every acknowledged write in its own
+/// binlog (restarted without peers, it has them all).
 #[test]
 fn sigterm_under_load_ends_the_node_within_5_s_with_every_acknowledged_write() {
     let dirs = [
@@ -490,7 +491,7 @@ fn sigterm_under_load_ends_the_node_within_5_s_with_every_acknowledged_write() {
     let ports = [free_port(), free_port()];
     let sync_ports = [free_port(), free_port()];
     let names = ["a", "b"];
-    let node = |i: usize, peers: bool| {
+    let node = |i: usize, peers: bool| -> Vec<String> {
         let mut args = vec![
             "--region".to_string(),
             names[i].to_string(),
@@ -508,10 +509,10 @@ fn sigterm_under_load_ends_the_node_within_5_s_with_every_acknowledged_write() {
                 format!("{}=127.0.0.1:{}", names[other], sync_ports[other]),
             ]);
         }
-        start_with(dirs[i].path(), ports[i], &args)
+        args
     };
-    let a = node(0, true);
-    let b = node(1, true);
+    let (a, a_log) = logged_node(dirs[0].path(), ports[0], &node(0, true), &[]);
+    let b = start_with(dirs[1].path(), ports[1], &node(1, true));
     let stop = std::sync::atomic::AtomicBool::new(false);
     let acked = std::sync::atomic::AtomicU64::new(0);
     let writers = 4;
@@ -539,6 +540,8 @@ fn sigterm_under_load_ends_the_node_within_5_s_with_every_acknowledged_write() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
     });
+    let text = std::fs::read_to_string(&a_log).expect("log");
+    assert!(text.contains("tasks_left=0"), "{text}");
     drop(b);
     let acked = acked.load(std::sync::atomic::Ordering::Relaxed) as i64;
     let log = dirs[0].path().join("restart.log");
@@ -548,7 +551,7 @@ fn sigterm_under_load_ends_the_node_within_5_s_with_every_acknowledged_write() {
         "--region",
         "a",
         "--dir",
-        &dirs[0].path().display().to_string(),
+        &dirs[0].path().join("data").display().to_string(),
     ]
     .map(String::from)
     .to_vec();
