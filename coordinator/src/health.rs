@@ -219,6 +219,27 @@ impl Health {
     }
 }
 
+/// This coordinator leads and a quorum acknowledged it lately: less than an election
+/// timeout ago, so no other member can have been elected since. (openraft's leader only
+/// steps down when it sees a higher term; cut off from its quorum, or stopped and resumed,
+/// it still thinks it leads.) openraft refreshes the figure when it publishes metrics, at
+/// least every one and a half heartbeat intervals, so it may be that much older than it
+/// says.
+///
+/// Not at all for a while after this process was found to have stopped running
+/// ([`Health::watch_for_stalls`]): the figure is then as old as the stop.
+pub(crate) fn leads_a_quorum(raft: &Raft, health: &Health) -> bool {
+    if !health.trusts_itself() {
+        return false;
+    }
+    let config = raft.config();
+    let staleness = config.heartbeat_interval * 3 / 2;
+    let m = raft.metrics().borrow().clone();
+    m.current_leader == Some(m.id)
+        && m.millis_since_quorum_ack
+            .is_some_and(|ms| ms + staleness < config.election_timeout_min)
+}
+
 /// Watch the primaries while this coordinator leads, and fail over those gone silent.
 pub async fn monitor(raft: Raft, state: StateMachine, health: Arc<Health>) {
     let mut leading_since: Option<Instant> = None;
@@ -228,7 +249,7 @@ pub async fn monitor(raft: Raft, state: StateMachine, health: Arc<Health>) {
         // Leading counts from when a quorum acknowledges it again: a leader that was cut
         // off, or stopped (SIGSTOP) and resumed not yet knowing whether it was deposed,
         // heard no heartbeats meanwhile, and must not take that for the primaries' silence.
-        if !crate::service::leads_a_quorum(&raft, &health) {
+        if !leads_a_quorum(&raft, &health) {
             leading_since = None;
             continue;
         }

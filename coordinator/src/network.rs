@@ -20,6 +20,11 @@ use serde::de::DeserializeOwned;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+/// The largest Raft message sent or taken (a batch of log entries or a snapshot chunk, as
+/// JSON): the limit of the calls made here and of the Raft RPC server every coordinator
+/// runs.
+pub const RAFT_MESSAGE_BYTES_MAX: usize = 64 << 20;
+
 type Client = RaftClient<InterceptedService<Channel, BearerToken>>;
 type RpcResult<T, E = openraft::error::Infallible> =
     Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
@@ -46,8 +51,8 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         let client = gdc_proto::tls::endpoint(&node.addr, self.tls.as_ref()).map(|e| {
             let channel = e.tcp_nodelay(true).connect_lazy();
             RaftClient::with_interceptor(channel, self.token.clone())
-                .max_decoding_message_size(crate::server::RAFT_MESSAGE_BYTES_MAX)
-                .max_encoding_message_size(crate::server::RAFT_MESSAGE_BYTES_MAX)
+                .max_decoding_message_size(RAFT_MESSAGE_BYTES_MAX)
+                .max_encoding_message_size(RAFT_MESSAGE_BYTES_MAX)
         });
         Peer { target, client }
     }

@@ -9,7 +9,7 @@
 //! this coordinator's applied topology (as a Sentinel's, they may lag a failover by a
 //! moment; clients ask again on a failed write).
 
-use crate::server::Coordinator;
+use crate::store::StateMachine;
 use crate::topology::Topology;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -34,7 +34,7 @@ const CONNECTIONS_MAX: usize = 1024;
 const IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Serve connections until the process ends.
-pub async fn serve(listener: TcpListener, coordinator: Coordinator) {
+pub async fn serve(listener: TcpListener, state: StateMachine) {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
     loop {
         let Ok((stream, from)) = listener.accept().await else {
@@ -44,9 +44,9 @@ pub async fn serve(listener: TcpListener, coordinator: Coordinator) {
             debug!(%from, "sentinel connection refused: too many open");
             continue;
         };
-        let coordinator = coordinator.clone();
+        let state = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, &coordinator).await {
+            if let Err(e) = connection(stream, &state).await {
                 debug!(%from, error = %e, "sentinel connection closed");
             }
             drop(slot);
@@ -61,7 +61,7 @@ const KEEPALIVE: socket2::TcpKeepalive = socket2::TcpKeepalive::new()
     .with_time(std::time::Duration::from_secs(300))
     .with_interval(std::time::Duration::from_secs(30));
 
-async fn connection(stream: TcpStream, coordinator: &Coordinator) -> std::io::Result<()> {
+async fn connection(stream: TcpStream, state: &StateMachine) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&KEEPALIVE);
     let (read, mut write) = stream.into_split();
@@ -80,7 +80,7 @@ async fn connection(stream: TcpStream, coordinator: &Coordinator) -> std::io::Re
             }
         }
     });
-    let mut changes = coordinator.state.subscribe();
+    let mut changes = state.subscribe();
     let mut subs = Subscriptions::default();
     loop {
         // A subscriber waits for events as long as it likes.
@@ -99,7 +99,7 @@ async fn connection(stream: TcpStream, coordinator: &Coordinator) -> std::io::Re
                     return Ok(());
                 }
                 let events = {
-                    let applied = coordinator.state.read().await;
+                    let applied = state.read().await;
                     subs.events(&applied.topology)
                 };
                 write.write_all(events.as_bytes()).await?;
@@ -117,7 +117,7 @@ async fn connection(stream: TcpStream, coordinator: &Coordinator) -> std::io::Re
             None => return Ok(()),
         };
         let reply = {
-            let applied = coordinator.state.read().await;
+            let applied = state.read().await;
             subs.request(&args, &applied.topology)
                 .unwrap_or_else(|| answer(&args, &applied.topology))
         };

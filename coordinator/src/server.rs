@@ -1,6 +1,6 @@
 //! One coordinator process: its storage, its Raft, and the ports it serves.
 
-use crate::network::Network;
+use crate::network::{Network, RAFT_MESSAGE_BYTES_MAX};
 use crate::service::{AdminService, RaftService};
 use crate::{NodeId, Raft, store};
 use gdc_proto::auth::{BearerToken, TokenCheck};
@@ -64,22 +64,6 @@ impl Options {
             failover_timeout_ms: 1000,
             tls: None,
         }
-    }
-}
-
-/// The largest Raft message taken (a batch of log entries or a snapshot chunk, as JSON).
-pub const RAFT_MESSAGE_BYTES_MAX: usize = 64 << 20;
-
-/// A running coordinator's handles.
-#[derive(Clone)]
-pub struct Coordinator {
-    pub raft: Raft,
-    pub state: store::StateMachine,
-}
-
-impl std::fmt::Debug for Coordinator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Coordinator")
     }
 }
 
@@ -160,12 +144,8 @@ pub async fn run(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", o.listen))?;
     if let Some(port) = o.sentinel_port {
-        let coordinator = Coordinator {
-            raft: raft.clone(),
-            state: state.clone(),
-        };
         let sentinel = crate::sentinel::bind(port).await?;
-        tokio::spawn(crate::sentinel::serve(sentinel, coordinator));
+        tokio::spawn(crate::sentinel::serve(sentinel, state.clone()));
     }
     if !o.initial_cluster.is_empty() {
         initialize(&raft, &o.initial_cluster).await?;

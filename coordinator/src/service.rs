@@ -2,6 +2,7 @@
 //! and the admin API (`proto/coordinator.proto`), kept apart so that operators never reach
 //! Raft's internals and Raft never depends on the API's shape.
 
+use crate::health::{self, Health};
 use crate::store::StateMachine;
 use crate::topology::{Assignment, Change, Proposal, Role};
 use crate::{LEADER_METADATA, NodeId, Raft};
@@ -15,6 +16,7 @@ use gdc_proto::raft::RaftMessage;
 use gdc_proto::raft::raft_server::Raft as RaftRpc;
 use openraft::BasicNode;
 use openraft::ChangeMembers;
+use openraft::TryAsRef;
 use openraft::error::{ForwardToLeader, RaftError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -74,7 +76,7 @@ impl RaftRpc for RaftService {
 pub struct AdminService {
     pub raft: Raft,
     pub state: StateMachine,
-    pub health: std::sync::Arc<crate::health::Health>,
+    pub health: std::sync::Arc<Health>,
 }
 
 impl std::fmt::Debug for AdminService {
@@ -113,8 +115,6 @@ where
     }
 }
 
-use openraft::TryAsRef;
-
 /// An assignment as sent to a node.
 fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
     AssignmentMsg {
@@ -145,31 +145,9 @@ fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
 /// sends the assignment again (a node that hears nothing for a few of these calls again).
 pub const WATCH_RECHECK: Duration = Duration::from_secs(1);
 
-/// This coordinator leads and a quorum acknowledged it lately: less than an election
-/// timeout ago, so no other member can have been elected since. (openraft's leader only
-/// steps down when it sees a higher term; cut off from its quorum, or stopped and resumed,
-/// it still thinks it leads.) openraft refreshes the figure when it publishes metrics, at
-/// least every one and a half heartbeat intervals, so it may be that much older than it
-/// says.
-///
-/// Not at all for a while after this process was found to have stopped running
-/// ([`Health::watch_for_stalls`](crate::health::Health::watch_for_stalls)): the figure is
-/// then as old as the stop.
-pub(crate) fn leads_a_quorum(raft: &Raft, health: &crate::health::Health) -> bool {
-    if !health.trusts_itself() {
-        return false;
-    }
-    let config = raft.config();
-    let staleness = config.heartbeat_interval * 3 / 2;
-    let m = raft.metrics().borrow().clone();
-    m.current_leader == Some(m.id)
-        && m.millis_since_quorum_ack
-            .is_some_and(|ms| ms + staleness < config.election_timeout_min)
-}
-
 impl AdminService {
     fn leads_a_quorum(&self) -> bool {
-        leads_a_quorum(&self.raft, &self.health)
+        health::leads_a_quorum(&self.raft, &self.health)
     }
 
     /// Stream `addr`'s assignment to `tx` whenever it changes, while this coordinator leads.
