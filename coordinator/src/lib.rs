@@ -4,29 +4,28 @@
 //! (`proto/coordinator.proto`, the `gdcctl` tool); every change is committed through Raft, so
 //! it survives the loss of a minority of coordinators.
 //!
-//! Modules: [`topology`] (the data and its changes), [`store`] (the Raft log and state
-//! machine in sled), [`network`] (Raft RPC to other coordinators over tonic), [`service`]
-//! (the Raft RPC server and the admin API), [`server`] (a coordinator process), [`client`]
-//! (the admin client that follows the leader), [`sentinel`] (the RESP discovery port),
-//! [`health`] (heartbeats and failover), [`switchover`] (planned failover), [`verify`] (digests compared across regions), [`nodes`] (what nodes say of themselves), [`status`] (gdcctl status), [`demo`] (a whole
-//! local cluster as child processes, `gdcctl demo`).
+//! The server, from the bottom up: [`topology`] (the data and its changes), [`store`] (the
+//! Raft log and state machine in sled), [`network`] (Raft RPC to other coordinators over
+//! tonic), [`health`] (heartbeats, failover, and whether this coordinator still leads),
+//! [`service`] (the Raft RPC server and the admin API), [`sentinel`] (the RESP discovery
+//! port), [`server`] (a coordinator process). [`client`] is the admin API's client, which
+//! follows the leader.
+//!
+//! The operator's tools, which use the library and which nothing server-side uses, are
+//! under [`tools`]: `gdcctl status`, `verify`, `failover` (switchover), `child attach`,
+//! `demo`, and the blocking Redis client they ask nodes with.
 
 use std::io::Cursor;
 
-pub mod attach;
 pub mod client;
-pub mod demo;
 pub mod health;
 pub mod network;
-pub mod nodes;
 pub mod sentinel;
 pub mod server;
 pub mod service;
-pub mod status;
 pub mod store;
-pub mod switchover;
+pub mod tools;
 pub mod topology;
-pub mod verify;
 
 /// A coordinator's id (`--id`).
 pub type NodeId = u64;

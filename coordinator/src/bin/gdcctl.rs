@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use gdc_coordinator::client::AdminClient;
-use gdc_coordinator::status;
+use gdc_coordinator::tools::status;
 use gdc_coordinator::topology::{Change, ChannelState, Topology};
 use std::process::ExitCode;
 
@@ -234,7 +234,7 @@ fn main() -> ExitCode {
         no_build,
     } = flags.command
     {
-        let options = gdc_coordinator::demo::Options {
+        let options = gdc_coordinator::tools::demo::Options {
             regions,
             secondaries,
             coordinators,
@@ -244,7 +244,7 @@ fn main() -> ExitCode {
             token: flags.token.unwrap_or_else(|| DEMO_TOKEN.to_string()),
             no_build,
         };
-        return match gdc_coordinator::demo::run(options) {
+        return match gdc_coordinator::tools::demo::run(options) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("gdcctl demo: {e}");
@@ -353,7 +353,7 @@ async fn run(flags: Flags) -> Result<String, String> {
                 password,
                 timeout_ms,
             } => {
-                let done = gdc_coordinator::attach::attach(
+                let done = gdc_coordinator::tools::attach::attach(
                     &client,
                     &token,
                     (&instance, &region),
@@ -447,8 +447,11 @@ async fn run(flags: Flags) -> Result<String, String> {
                     return Err(format!("no instance '{name}'"));
                 }
             }
-            let verdicts =
-                gdc_coordinator::verify::verify(&t, instance.as_deref(), password.as_deref());
+            let verdicts = gdc_coordinator::tools::verify::verify(
+                &t,
+                instance.as_deref(),
+                password.as_deref(),
+            );
             let all_equal = verdicts.iter().all(|v| v.equal);
             let out = if json {
                 format!("{}\n", serde_json::json!(verdicts))
@@ -505,7 +508,7 @@ async fn run(flags: Flags) -> Result<String, String> {
             timeout_ms,
             password,
         } => {
-            let done = gdc_coordinator::switchover::switchover(
+            let done = gdc_coordinator::tools::switchover::switchover(
                 &client,
                 &instance,
                 &region,

@@ -16,7 +16,7 @@
 //! it attached, it reports what the node became.
 
 use crate::client::AdminClient;
-use crate::nodes;
+use crate::tools::nodes;
 use crate::topology::Change;
 use std::time::{Duration, Instant};
 

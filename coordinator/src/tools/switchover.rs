@@ -18,7 +18,7 @@
 //! and 4, typically milliseconds.
 
 use crate::client::AdminClient;
-use crate::nodes::{self, NodeState};
+use crate::tools::nodes::{self, NodeState};
 use crate::topology::Change;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

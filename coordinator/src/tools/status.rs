@@ -1,7 +1,7 @@
 //! `gdcctl status`: the topology as the coordinators hold it, beside what each node says of
 //! itself (whether it answers, its role and epoch, how far behind its channels are).
 
-use crate::nodes::{self, NodeState};
+use crate::tools::nodes::{self, NodeState};
 use crate::topology::{ChannelState, Topology};
 use std::time::Duration;
 
@@ -289,7 +289,7 @@ fn ops_lacking(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nodes::Inbound;
+    use crate::tools::nodes::Inbound;
     use crate::topology::{Channel, Child, Instance};
     use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 //! Regions still exchanging writes may differ for a moment: verify a quiet cluster, or
 //! again.
 
-use crate::nodes;
+use crate::tools::nodes;
 use crate::topology::Topology;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -62,7 +62,7 @@ pub fn verify(t: &Topology, only: Option<&str>, password: Option<&str>) -> Vec<V
                     Some(RegionDigests {
                         instance: name.clone(),
                         region: region.clone(),
-                        digests: crate::nodes::digests(&primary, password, DATABASES, TIMEOUT),
+                        digests: nodes::digests(&primary, password, DATABASES, TIMEOUT),
                         primary,
                     })
                 })
