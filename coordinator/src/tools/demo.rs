@@ -7,14 +7,16 @@
 //! The processes are the `gdc-node` and `gdc-coordinator` binaries beside `gdcctl`. Run
 //! through `cargo run`, the demo first builds them with the same profile (cargo only builds
 //! the binary it is asked to run), so `cargo run --release --bin gdcctl -- demo` is enough
-//! on a fresh checkout.
+//! on a fresh checkout ([`binaries`]).
+
+mod binaries;
+mod process;
 
 use crate::client::AdminClient;
-use crate::topology::Change;
-
-mod process;
+use crate::topology::{Change, Topology};
+use binaries::binaries;
+use process::{POLL, Proc, stop_all};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -79,7 +81,6 @@ impl Ports {
 
 /// How long one process may take to come up (a debug build's first start is slow).
 const START_DEADLINE: Duration = Duration::from_secs(60);
-use process::{POLL, Proc, stop_all};
 
 /// One node of the demo, as endpoints.json lists it.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -211,97 +212,25 @@ fn start_and_serve(
         .collect();
     let coordinator_addr = coordinator_addrs.join(",");
     let coordinator_pids: Vec<u32> = procs.iter().map(Proc::pid).collect();
-    let coordinator_pid = coordinator_pids[0];
-    let sentinel_addr = format!("127.0.0.1:{}", ports.sentinel(0));
     let admin = AdminClient::new(coordinator_addrs.clone(), &o.token)?;
 
-    // A kept --dir may already hold the instance from an earlier run.
     let regions: Vec<String> = (1..=o.regions).map(|i| format!("r{i}")).collect();
-    let existing = topology.instances.get(&o.instance);
-    // Nodes of a kept instance take back the roles the topology has for them.
-    let fresh = existing.is_none();
-    if existing.is_none() {
-        runtime.block_on(admin.change(&Change::CreateInstance {
-            name: o.instance.clone(),
-        }))?;
-    }
-    for region in &regions {
-        if existing.is_none_or(|i| !i.children.contains_key(region)) {
-            runtime.block_on(admin.change(&Change::AddChild {
-                instance: o.instance.clone(),
-                region: region.clone(),
-                mesh: true,
-            }))?;
-        }
-    }
-
+    let fresh = create_instance(o, &regions, &topology, &admin, runtime)?;
+    let launch = NodeLaunch {
+        o,
+        ports,
+        dir,
+        node_bin,
+        coordinator_addr: &coordinator_addr,
+        fresh,
+    };
     let mut entries = Vec::new();
     for (r, region) in regions.iter().enumerate() {
         for k in 0..=o.secondaries {
             stopped()?;
             let n = r * (1 + o.secondaries) + k;
-            let name = if k == 0 {
-                format!("{region}-primary")
-            } else {
-                format!("{region}-secondary{k}")
-            };
-            let log = dir.join(format!("logs/{name}.log"));
-            let mut p = Proc::spawn(
-                format!("node {name}"),
-                node_bin,
-                &[
-                    "--port".into(),
-                    ports.client(n).to_string(),
-                    "--sync-port".into(),
-                    ports.sync(n).to_string(),
-                    "--metrics-port".into(),
-                    ports.metrics(n).to_string(),
-                    "--dir".into(),
-                    dir.join(&name).display().to_string(),
-                    "--region".into(),
-                    region.clone(),
-                    "--coordinator".into(),
-                    coordinator_addr.clone(),
-                    "--instance".into(),
-                    o.instance.clone(),
-                    "--cluster-token".into(),
-                    o.token.clone(),
-                ],
-                log.clone(),
-            )?;
-            // The first node of a region to register becomes its primary: wait for each
-            // role before starting the next node.
-            let role = match (fresh, k) {
-                (false, _) => "any",
-                (true, 0) => "primary",
-                (true, _) => "secondary",
-            };
-            let started = Instant::now();
-            loop {
-                stopped()?;
-                p.check_running()?;
-                let now = node_role(ports.client(n));
-                if now.as_deref() == Some(role) || (role == "any" && now.is_some()) {
-                    break;
-                }
-                if started.elapsed() > START_DEADLINE {
-                    return Err(format!(
-                        "{} did not become {role} within {START_DEADLINE:?}; see {}",
-                        p.name,
-                        log.display()
-                    ));
-                }
-                std::thread::sleep(POLL);
-            }
-            entries.push(NodeEntry {
-                region: region.clone(),
-                role: "secondary",
-                client: format!("127.0.0.1:{}", ports.client(n)),
-                sync: format!("127.0.0.1:{}", ports.sync(n)),
-                metrics: format!("http://127.0.0.1:{}/metrics", ports.metrics(n)),
-                pid: p.pid(),
-                log,
-            });
+            let (p, entry) = launch.start(region, n, k, &stopped)?;
+            entries.push(entry);
             procs.push(p);
         }
     }
@@ -316,6 +245,158 @@ fn start_and_serve(
             e.role = "primary";
         }
     }
+    let sentinel_addr = format!("127.0.0.1:{}", ports.sentinel(0));
+    write_endpoints(
+        o,
+        dir,
+        &regions,
+        &entries,
+        &sentinel_addr,
+        &coordinator_addrs,
+        &coordinator_pids,
+    )?;
+    print!(
+        "{}",
+        banner(
+            o,
+            &entries,
+            &coordinator_addr,
+            coordinator_pids[0],
+            &sentinel_addr,
+            dir
+        )
+    );
+    serve(stop, procs);
+    Ok(())
+}
+
+/// Create the instance and its regions, unless a kept `--dir` already holds them from an
+/// earlier run. Whether the instance is new: the nodes of a kept one take back the roles
+/// the topology has for them.
+fn create_instance(
+    o: &Options,
+    regions: &[String],
+    topology: &Topology,
+    admin: &AdminClient,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<bool, String> {
+    let existing = topology.instances.get(&o.instance);
+    if existing.is_none() {
+        runtime.block_on(admin.change(&Change::CreateInstance {
+            name: o.instance.clone(),
+        }))?;
+    }
+    for region in regions {
+        if existing.is_none_or(|i| !i.children.contains_key(region)) {
+            runtime.block_on(admin.change(&Change::AddChild {
+                instance: o.instance.clone(),
+                region: region.clone(),
+                mesh: true,
+            }))?;
+        }
+    }
+    Ok(existing.is_none())
+}
+
+/// What every node of the demo is started with.
+struct NodeLaunch<'a> {
+    o: &'a Options,
+    ports: Ports,
+    dir: &'a Path,
+    node_bin: &'a Path,
+    /// Every coordinator's address, as `--coordinator` takes them.
+    coordinator_addr: &'a str,
+    /// A new instance: each region's first node becomes its primary, the others its
+    /// secondaries.
+    fresh: bool,
+}
+
+impl NodeLaunch<'_> {
+    /// Start node `n`, number `k` of `region` (0: its primary, if the instance is new), and
+    /// wait until it has its role: the first node of a region to register becomes its
+    /// primary, so each role is waited for before the next node starts.
+    fn start(
+        &self,
+        region: &str,
+        n: usize,
+        k: usize,
+        stopped: &dyn Fn() -> Result<(), String>,
+    ) -> Result<(Proc, NodeEntry), String> {
+        let (o, ports, dir) = (self.o, self.ports, self.dir);
+        let name = if k == 0 {
+            format!("{region}-primary")
+        } else {
+            format!("{region}-secondary{k}")
+        };
+        let log = dir.join(format!("logs/{name}.log"));
+        let mut p = Proc::spawn(
+            format!("node {name}"),
+            self.node_bin,
+            &[
+                "--port".into(),
+                ports.client(n).to_string(),
+                "--sync-port".into(),
+                ports.sync(n).to_string(),
+                "--metrics-port".into(),
+                ports.metrics(n).to_string(),
+                "--dir".into(),
+                dir.join(&name).display().to_string(),
+                "--region".into(),
+                region.to_string(),
+                "--coordinator".into(),
+                self.coordinator_addr.to_string(),
+                "--instance".into(),
+                o.instance.clone(),
+                "--cluster-token".into(),
+                o.token.clone(),
+            ],
+            log.clone(),
+        )?;
+        let role = match (self.fresh, k) {
+            (false, _) => "any",
+            (true, 0) => "primary",
+            (true, _) => "secondary",
+        };
+        let started = Instant::now();
+        loop {
+            stopped()?;
+            p.check_running()?;
+            let now = node_role(ports.client(n));
+            if now.as_deref() == Some(role) || (role == "any" && now.is_some()) {
+                break;
+            }
+            if started.elapsed() > START_DEADLINE {
+                return Err(format!(
+                    "{} did not become {role} within {START_DEADLINE:?}; see {}",
+                    p.name,
+                    log.display()
+                ));
+            }
+            std::thread::sleep(POLL);
+        }
+        let entry = NodeEntry {
+            region: region.to_string(),
+            role: "secondary",
+            client: format!("127.0.0.1:{}", ports.client(n)),
+            sync: format!("127.0.0.1:{}", ports.sync(n)),
+            metrics: format!("http://127.0.0.1:{}/metrics", ports.metrics(n)),
+            pid: p.pid(),
+            log,
+        };
+        Ok((p, entry))
+    }
+}
+
+/// Write `DIR/endpoints.json`: every endpoint of the demo, for scripts.
+fn write_endpoints(
+    o: &Options,
+    dir: &Path,
+    regions: &[String],
+    entries: &[NodeEntry],
+    sentinel_addr: &str,
+    coordinator_addrs: &[String],
+    coordinator_pids: &[u32],
+) -> Result<(), String> {
     let endpoints = serde_json::json!({
         "sentinel": sentinel_addr,
         "coordinators": coordinator_addrs,
@@ -332,7 +413,7 @@ fn start_and_serve(
                 "secondaries": of("secondary"),
             })
         }).collect::<Vec<_>>(),
-        "coordinator_pid": coordinator_pid,
+        "coordinator_pid": coordinator_pids[0],
         "coordinator_pids": coordinator_pids,
         "nodes": entries,
     });
@@ -342,21 +423,12 @@ fn start_and_serve(
     let partial = dir.join("endpoints.json.partial");
     std::fs::write(&partial, text + "\n")
         .and_then(|()| std::fs::rename(&partial, &endpoints_path))
-        .map_err(|e| format!("cannot write {}: {e}", endpoints_path.display()))?;
-    print!(
-        "{}",
-        banner(
-            o,
-            &entries,
-            &coordinator_addr,
-            coordinator_pid,
-            &sentinel_addr,
-            dir
-        )
-    );
+        .map_err(|e| format!("cannot write {}: {e}", endpoints_path.display()))
+}
 
-    // Serve until asked to stop; say once when a process ends (kill -9 of a primary is how
-    // to watch a failover, so that is not a reason to stop).
+/// Serve until asked to stop; say once when a process ends (kill -9 of a primary is how to
+/// watch a failover, so that is not a reason to stop).
+fn serve(stop: &AtomicBool, procs: &mut [Proc]) {
     while !stop.load(Ordering::SeqCst) {
         for p in procs.iter_mut() {
             if let Some(status) = p.newly_exited() {
@@ -365,7 +437,6 @@ fn start_and_serve(
         }
         std::thread::sleep(POLL);
     }
-    Ok(())
 }
 
 /// Start the coordinators (one Raft cluster, every member given the same initial
@@ -378,7 +449,7 @@ fn start_coordinators(
     runtime: &tokio::runtime::Runtime,
     stopped: &dyn Fn() -> Result<(), String>,
     procs: &mut Vec<Proc>,
-) -> Result<crate::topology::Topology, String> {
+) -> Result<Topology, String> {
     let addr = |m: usize| ports.coordinator_addr(m);
     let initial_cluster = (0..o.coordinators)
         .map(|m| format!("{}={}", m + 1, addr(m)))
@@ -514,77 +585,4 @@ fn banner(
         o.token,
     ));
     out
-}
-
-/// What `cargo run` sets in the environment of the program it runs (prefixes), beyond
-/// `CARGO` itself; settings a user may export (`CARGO_HOME`, `CARGO_TARGET_DIR`, ...) are
-/// not among them.
-const CARGO_RUN_VARS: &[&str] = &[
-    "CARGO_MANIFEST_",
-    "CARGO_PKG_",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_NAME",
-    "CARGO_PRIMARY_PACKAGE",
-    "CARGO_RUSTC_CURRENT_DIR",
-];
-
-/// The node and coordinator binaries beside this gdcctl; built first when gdcctl runs
-/// under `cargo run`.
-fn binaries(no_build: bool) -> Result<(PathBuf, PathBuf), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("where is gdcctl? {e}"))?;
-    let bin_dir = exe
-        .parent()
-        .ok_or("gdcctl's path has no directory")?
-        .to_path_buf();
-    // cargo sets CARGO and CARGO_MANIFEST_DIR for what it runs.
-    if let (false, Ok(cargo), Ok(manifest_dir)) = (
-        no_build,
-        std::env::var("CARGO"),
-        std::env::var("CARGO_MANIFEST_DIR"),
-    ) {
-        let mut build = Command::new(cargo);
-        // Not the variables `cargo run` set for gdcctl itself: build scripts that track
-        // them would see them change between this build and the user's, and the two builds
-        // would rebuild each other's dependencies every time.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if CARGO_RUN_VARS.iter().any(|v| name.starts_with(v)) {
-                build.env_remove(&*name);
-            }
-        }
-        // The two binaries only: not gdcctl, which is running (cargo would replace it).
-        build.args(["build", "-p", "gdc-node", "-p", "gdc-coordinator"]);
-        build.args(["--bin", "gdc-node", "--bin", "gdc-coordinator"]);
-        build.arg("--manifest-path");
-        build.arg(Path::new(&manifest_dir).join("Cargo.toml"));
-        match bin_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                build.arg("--release");
-            }
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
-            None => {}
-        }
-        eprintln!("building gdc-node and gdc-coordinator (the first time takes minutes) ...");
-        let status = build
-            .status()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !status.success() {
-            return Err(format!("cargo build failed ({status})"));
-        }
-    }
-    let node = bin_dir.join("gdc-node");
-    let coordinator = bin_dir.join("gdc-coordinator");
-    for bin in [&node, &coordinator] {
-        if !bin.is_file() {
-            return Err(format!(
-                "{} is missing: build it with `cargo build --release -p gdc-node -p \
-                 gdc-coordinator`, or run the demo with `cargo run --release --bin gdcctl -- demo`",
-                bin.display()
-            ));
-        }
-    }
-    Ok((node, coordinator))
 }
