@@ -4,7 +4,7 @@
 //! sync port through it, by the node's test-only `--test-dial-via`), and one between each
 //! node and the coordinator. So the nemesis can cut, stall or slow any link on its own.
 
-use crate::coordinators::{change_all, coordinator_client, topology};
+use crate::coordinators::{TOKEN, change_all, coordinator_client, topology};
 use crate::process::{Server, free_port, try_connect, wait_for};
 use crate::proxy::Proxy;
 use gdc_proto::coordinator::MembersRequest;
@@ -14,7 +14,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-pub const TOKEN: &str = "jepsen-cluster-token";
 pub const INSTANCE: &str = "jepsen";
 const START: Duration = Duration::from_secs(60);
 /// How long the coordinators let a primary be silent before they fail it over (their

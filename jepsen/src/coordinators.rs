@@ -1,10 +1,13 @@
 //! Blocking calls to the coordinators (a runtime of their own, the leader found and retried
 //! a bounded number of times): the topology, and changes to it.
 
-use crate::cluster::TOKEN;
 use gdc_proto::coordinator::{ChangeRequest, TopologyRequest};
 use gdc_proto::leader::Coordinators;
 use std::time::Duration;
+
+/// The cluster token of every test cluster: its coordinators, nodes and gdcctl calls are
+/// given it when the cluster starts, and every call made here carries it.
+pub const TOKEN: &str = "jepsen-cluster-token";
 
 /// A blocking client of the coordinators at `coordinator` (`host:port,...`): a runtime to
 /// run calls on, and

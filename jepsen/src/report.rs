@@ -5,7 +5,7 @@
 
 use crate::availability::REFUSED_OR_UNKNOWN_SHARE;
 use crate::history::{Call, Op};
-use crate::run::LagSample;
+use crate::lag::LagSample;
 use crate::{nemesis, workload};
 use plotters::prelude::*;
 use std::io;

@@ -7,13 +7,14 @@ use crate::availability::{self, RegionAvailability};
 use crate::client::Client;
 use crate::cluster::{Binaries, Cluster, ClusterSpec};
 use crate::history::{self, History, Op};
+use crate::lag::{self, LagSample};
 use crate::nemesis::{self, Nemesis};
 use crate::process::try_connect;
+use crate::report;
 use crate::rng::Rng;
 use crate::workload::{Verdict, Workload};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +22,6 @@ use std::time::{Duration, Instant};
 
 /// How long the regions are given to agree once every fault is healed.
 const SETTLE: Duration = Duration::from_secs(60);
-/// How often the monitor samples lag.
-const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 /// How far apart two writes must start, beyond the nodes' clock skew, for the history to
 /// be sure of their HLC order (clock reads, and milliseconds rounding).
 const CLOCK_SLACK_MS: f64 = 5.0;
@@ -73,65 +72,6 @@ pub struct Outcome {
 
 /// Per region, in order: its name and a value read there.
 pub type PerRegion<T> = Vec<(String, T)>;
-
-/// One lag sample: when, which region, and how many ops it lacks that their origins have
-/// (by the applied vectors in `INFO gdc`, read from every region at about that time).
-#[derive(Clone, Debug, Serialize)]
-pub struct LagSample {
-    pub time_ms: f64,
-    pub region: String,
-    pub ops_behind: u64,
-}
-
-/// A node's applied vector (server-id → op), from `INFO gdc`.
-fn applied(port: u16) -> Option<BTreeMap<u64, u64>> {
-    let mut c = try_connect(port)?;
-    let info: String = redis::cmd("INFO").arg("gdc").query(&mut c).ok()?;
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .map(str::trim)
-    };
-    let vector = field("applied")?
-        .split(',')
-        .filter_map(|kv| {
-            let (k, v) = kv.split_once('=')?;
-            Some((k.parse().ok()?, v.parse().ok()?))
-        })
-        .collect();
-    Some(vector)
-}
-
-/// Each region's lag: what it lacks of every origin's ops (the most any region has applied
-/// of that origin: the origin itself, unless it lost some).
-fn lag_sample(cluster: &Cluster, time_ms: f64) -> Vec<LagSample> {
-    let seen: Vec<(String, Option<BTreeMap<u64, u64>>)> = cluster
-        .nodes
-        .iter()
-        .map(|n| (n.name.clone(), applied(n.port)))
-        .collect();
-    let mut made: BTreeMap<u64, u64> = BTreeMap::new();
-    for vector in seen.iter().filter_map(|(_, s)| s.as_ref()) {
-        for (&origin, &op) in vector {
-            let e = made.entry(origin).or_default();
-            *e = (*e).max(op);
-        }
-    }
-    seen.into_iter()
-        .filter_map(|(region, s)| {
-            let vector = s?;
-            let ops_behind = made
-                .iter()
-                .map(|(o, n)| n.saturating_sub(vector.get(o).copied().unwrap_or(0)))
-                .sum();
-            Some(LagSample {
-                time_ms,
-                region,
-                ops_behind,
-            })
-        })
-        .collect()
-}
 
 /// Each region's final reads and digest, if every region answers.
 fn finals(cluster: &Cluster, w: Workload) -> Option<(PerRegion<Value>, PerRegion<String>)> {
@@ -302,16 +242,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
             }
         }
         let (cluster_ref, history_ref, stop_ref, lag_ref) = (&cluster, &history, &stop, &lag);
-        s.spawn(move || {
-            while !stop_ref.load(Ordering::SeqCst) {
-                let samples = lag_sample(cluster_ref, history_ref.elapsed_ms());
-                lag_ref
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(samples);
-                std::thread::sleep(SAMPLE_EVERY);
-            }
-        });
+        s.spawn(move || lag::monitor(cluster_ref, history_ref, stop_ref, lag_ref));
         let rng = &mut rng;
         s.spawn(move || nemesis::run(o.nemesis, cluster_ref, rng, history_ref, stop_ref));
         // The run's length: the workload runs this long (not a wait for a condition).
@@ -366,7 +297,7 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         std::fs::write(o.out.join("topology.json"), pretty(&topology))?;
         std::fs::write(o.out.join("lag.json"), pretty(&lag))?;
         std::fs::write(o.out.join("summary.txt"), summary(&outcome))?;
-        crate::report::plots(&o.out, &ops, &calls, &lag)
+        report::plots(&o.out, &ops, &calls, &lag)
     };
     write().map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(outcome)
