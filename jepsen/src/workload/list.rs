@@ -74,62 +74,93 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
     for f in ["push", "pop", "read"] {
         super::count(v, calls, f);
     }
-    let pushes: HashMap<&str, &Call> = calls
-        .iter()
-        .filter(|c| c.f == "push")
-        .map(|c| (super::field(&c.asked, "element"), c))
-        .collect();
-    let pushed = |e: &str, before: f64| {
-        pushes
-            .get(e)
-            .is_some_and(|p| p.maybe() && p.start_ms < before)
+    let mut ix = Index {
+        pushes: calls
+            .iter()
+            .filter(|c| c.f == "push")
+            .map(|c| (super::field(&c.asked, "element"), c))
+            .collect(),
+        popped: HashMap::new(),
+        lost_pops: HashMap::new(),
+        own: HashMap::new(),
     };
-    // Elements popped (acknowledged), and how often.
-    let mut popped: HashMap<&str, Vec<&Call>> = HashMap::new();
-    let mut lost_pops: HashMap<&str, u64> = HashMap::new();
-    for p in calls.iter().filter(|c| c.f == "pop") {
-        let key = super::field(&p.asked, "key");
-        match p.outcome {
-            "ok" => {
-                if let Some(e) = p.seen["element"].as_str() {
-                    if !pushed(e, p.end_ms) {
-                        v.anomaly(format!("{key}: a pop returned {e:?}, never pushed"));
-                    }
-                    popped.entry(e).or_default().push(p);
-                }
-            }
-            "info" => *lost_pops.entry(key).or_default() += 1,
-            _ => {}
-        }
-    }
-    v.stat(
-        "elements_popped_twice",
-        popped.values().filter(|p| p.len() > 1).count() as u64,
-    );
-    // Two regions may both pop an element they popped concurrently; one node never twice.
-    for (e, ps) in &popped {
-        let mut nodes: Vec<u64> = ps.iter().filter_map(|p| p.seen["node"].as_u64()).collect();
-        nodes.sort_unstable();
-        if nodes.windows(2).any(|w| w[0] == w[1]) {
-            v.anomaly(format!("{e:?} was popped twice at one node"));
-        }
-    }
-    // Reads: only pushed elements; each connection sees its own pushes, in its order.
-    let mut own: HashMap<&str, Vec<&Call>> = HashMap::new();
+    ix.check_pops(calls, v);
     for p in calls.iter().filter(|c| c.f == "push" && c.ok()) {
-        own.entry(p.process.as_str()).or_default().push(p);
+        ix.own.entry(p.process.as_str()).or_default().push(p);
     }
     for r in calls.iter().filter(|c| c.f == "read" && c.ok()) {
+        ix.check_read(r, v);
+    }
+    for (region, last) in finals {
+        let present = ix.check_final_lists(region, last, v);
+        ix.check_lost(region, &present, v);
+    }
+}
+
+/// The history's pushes and pops, as the checks look them up.
+struct Index<'a> {
+    /// Every push, by its element (elements are unique).
+    pushes: HashMap<&'a str, &'a Call>,
+    /// Elements popped (acknowledged), and the pops that returned each.
+    popped: HashMap<&'a str, Vec<&'a Call>>,
+    /// Pops whose reply was lost, by key: each may have taken any element.
+    lost_pops: HashMap<&'a str, u64>,
+    /// Each connection's acknowledged pushes, in the order it made them.
+    own: HashMap<&'a str, Vec<&'a Call>>,
+}
+
+impl<'a> Index<'a> {
+    /// Whether `e` was pushed by a push that may have happened, begun before `before`.
+    fn pushed(&self, e: &str, before: f64) -> bool {
+        self.pushes
+            .get(e)
+            .is_some_and(|p| p.maybe() && p.start_ms < before)
+    }
+
+    /// Pops: only pushed elements, recorded with the pops that returned them (and the pops
+    /// with lost replies, by key). Two regions may both pop an element they popped
+    /// concurrently; one node never twice.
+    fn check_pops(&mut self, calls: &'a [Call], v: &mut Verdict) {
+        for p in calls.iter().filter(|c| c.f == "pop") {
+            let key = super::field(&p.asked, "key");
+            match p.outcome {
+                "ok" => {
+                    if let Some(e) = p.seen["element"].as_str() {
+                        if !self.pushed(e, p.end_ms) {
+                            v.anomaly(format!("{key}: a pop returned {e:?}, never pushed"));
+                        }
+                        self.popped.entry(e).or_default().push(p);
+                    }
+                }
+                "info" => *self.lost_pops.entry(key).or_default() += 1,
+                _ => {}
+            }
+        }
+        v.stat(
+            "elements_popped_twice",
+            self.popped.values().filter(|p| p.len() > 1).count() as u64,
+        );
+        for (e, ps) in &self.popped {
+            let mut nodes: Vec<u64> = ps.iter().filter_map(|p| p.seen["node"].as_u64()).collect();
+            nodes.sort_unstable();
+            if nodes.windows(2).any(|w| w[0] == w[1]) {
+                v.anomaly(format!("{e:?} was popped twice at one node"));
+            }
+        }
+    }
+
+    /// A read: only pushed elements; its connection sees its own pushes, in its order.
+    fn check_read(&self, r: &Call, v: &mut Verdict) {
         let key = super::field(&r.seen, "key");
         let seen = strings(&r.seen["elements"]);
         let at: HashMap<&str, usize> = seen.iter().enumerate().map(|(i, e)| (*e, i)).collect();
         for e in &seen {
-            if !pushed(e, r.end_ms) {
+            if !self.pushed(e, r.end_ms) {
                 v.anomaly(format!("{key}: a read saw {e:?}, never pushed"));
             }
         }
         let mut last_at = None;
-        for p in own.get(r.process.as_str()).into_iter().flatten() {
+        for p in self.own.get(r.process.as_str()).into_iter().flatten() {
             if super::field(&p.asked, "key") != key || p.end_ms >= r.start_ms {
                 continue;
             }
@@ -145,10 +176,11 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
                     last_at = Some(i);
                 }
                 None => {
-                    let popped_by_then = popped
+                    let popped_by_then = self
+                        .popped
                         .get(e)
                         .is_some_and(|ps| ps.iter().any(|p| p.start_ms < r.end_ms));
-                    if !popped_by_then && !lost_pops.contains_key(key) {
+                    if !popped_by_then && !self.lost_pops.contains_key(key) {
                         v.anomaly(format!(
                             "{key}: connection {} did not read its own push of {e:?} at {:.0} \
                              ms, and no pop took it (not read-your-writes)",
@@ -159,20 +191,27 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
             }
         }
     }
-    for (region, last) in finals {
-        let empty = Map::new();
-        let lists = last.as_object().unwrap_or(&empty);
+
+    /// A region's final lists: each element at most once, pushed, and not popped; each
+    /// connection's acknowledged pushes in the order it made them. The elements present.
+    fn check_final_lists<'v>(
+        &self,
+        region: &str,
+        last: &'v Value,
+        v: &mut Verdict,
+    ) -> HashSet<&'v str> {
         let mut present: HashSet<&str> = HashSet::new();
-        for (key, l) in lists {
+        // A final read that is not an object holds no lists.
+        for (key, l) in last.as_object().into_iter().flatten() {
             let l = strings(l);
             for e in &l {
                 if !present.insert(e) {
                     v.anomaly(format!("{region}: {key} holds {e:?} twice"));
                 }
-                if !pushed(e, f64::INFINITY) {
+                if !self.pushed(e, f64::INFINITY) {
                     v.anomaly(format!("{region}: {key} holds {e:?}, never pushed"));
                 }
-                if let Some(p) = popped.get(e) {
+                if let Some(p) = self.popped.get(e) {
                     v.anomaly(format!(
                         "{region}: {key} still holds {e:?}, popped at {:.0} ms (resurrected)",
                         p[0].end_ms
@@ -181,7 +220,7 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
             }
             // Each connection's acknowledged pushes, in the order it made them.
             let at: HashMap<&str, usize> = l.iter().enumerate().map(|(i, e)| (*e, i)).collect();
-            for (process, ps) in &own {
+            for (process, ps) in &self.own {
                 let order: Vec<usize> = ps
                     .iter()
                     .filter(|p| super::field(&p.asked, "key") == key)
@@ -194,9 +233,15 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
                 }
             }
         }
+        present
+    }
+
+    /// Acknowledged pushes neither in a region's final lists (`present`) nor popped: lost,
+    /// beyond what the pops with lost replies of their key could have taken.
+    fn check_lost(&self, region: &str, present: &HashSet<&str>, v: &mut Verdict) {
         let mut missing: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (e, p) in &pushes {
-            if p.ok() && !present.contains(e) && !popped.contains_key(e) {
+        for (e, p) in &self.pushes {
+            if p.ok() && !present.contains(e) && !self.popped.contains_key(e) {
                 missing
                     .entry(super::field(&p.asked, "key"))
                     .or_default()
@@ -204,7 +249,7 @@ pub fn check(calls: &[Call], finals: &[(String, Value)], v: &mut Verdict) {
             }
         }
         for (key, es) in missing {
-            let allowed = lost_pops.get(key).copied().unwrap_or(0);
+            let allowed = self.lost_pops.get(key).copied().unwrap_or(0);
             if es.len() as u64 > allowed {
                 v.anomaly(format!(
                     "{region}: {key} lost {} acknowledged pushes (more than the {allowed} pops \

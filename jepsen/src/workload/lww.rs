@@ -99,25 +99,42 @@ impl<'a> Register<'a> {
     /// Check this register (called `name`) against the history and its final value.
     pub fn check(&mut self, name: &str, last: Option<&str>, slack_ms: f64, v: &mut Verdict) {
         self.index();
-        // Every value read was written, before the read ended.
-        let writer_of =
-            |value: &str, when: f64, what: &str, v: &mut Verdict| match self.writer(value) {
-                Some(w) if w.maybe() && w.start_ms < when => Some(w),
-                Some(w) if w.maybe() => {
-                    v.anomaly(format!(
-                        "{name}: {what} saw {value:?}, written only later (at {:.0} ms)",
-                        w.start_ms
-                    ));
-                    None
-                }
-                _ => {
-                    v.anomaly(format!("{name}: {what} saw {value:?}, which no write set"));
-                    None
-                }
-            };
+        self.check_final(name, last, slack_ms, v);
+        self.check_sessions(name, slack_ms, v);
+    }
+
+    /// The write of `value`, which `what` (a read, ended at `when`) saw: every value read
+    /// was written, before the read ended. `None`, with the anomaly, if it was not.
+    fn writer_of(
+        &self,
+        name: &str,
+        value: &str,
+        when: f64,
+        what: &str,
+        v: &mut Verdict,
+    ) -> Option<&'a Call> {
+        match self.writer(value) {
+            Some(w) if w.maybe() && w.start_ms < when => Some(w),
+            Some(w) if w.maybe() => {
+                v.anomaly(format!(
+                    "{name}: {what} saw {value:?}, written only later (at {:.0} ms)",
+                    w.start_ms
+                ));
+                None
+            }
+            _ => {
+                v.anomaly(format!("{name}: {what} saw {value:?}, which no write set"));
+                None
+            }
+        }
+    }
+
+    /// The final value: the last write in HLC order, and not one its own connection deleted
+    /// later; an empty register: no write that happened with no delete after it.
+    fn check_final(&self, name: &str, last: Option<&str>, slack_ms: f64, v: &mut Verdict) {
         match last {
             Some(value) => {
-                if let Some(w) = writer_of(value, f64::INFINITY, "the final read", v) {
+                if let Some(w) = self.writer_of(name, value, f64::INFINITY, "the final read", v) {
                     if let Some((later, lv)) = self.writes.iter().find(|(o, ov)| {
                         ov.is_some()
                             && o.ok()
@@ -161,7 +178,12 @@ impl<'a> Register<'a> {
                 }
             }
         }
-        // Session guarantees, per connection: the last own write, the last read.
+    }
+
+    /// Session guarantees, per connection: read-your-writes against its last own write,
+    /// and monotonic reads against its last read.
+    fn check_sessions(&self, name: &str, slack_ms: f64, v: &mut Verdict) {
+        // Per connection: the last own write, the last read.
         let mut own: HashMap<&str, (&Call, Option<&str>)> = HashMap::new();
         let mut seen: HashMap<&str, (&Call, Option<&Call>)> = HashMap::new();
         let mut events: Vec<(&Call, bool, Option<&str>)> = self
@@ -184,7 +206,7 @@ impl<'a> Register<'a> {
                 continue;
             }
             let w = match value {
-                Some(value) => match writer_of(value, call.end_ms, "a read", v) {
+                Some(value) => match self.writer_of(name, value, call.end_ms, "a read", v) {
                     Some(w) => Some(w),
                     None => continue,
                 },
