@@ -7,7 +7,7 @@
 //! The processes are the `gdc-node` and `gdc-coordinator` binaries beside `gdcctl`. Run
 //! through `cargo run`, the demo first builds them with the same profile (cargo only builds
 //! the binary it is asked to run), so `cargo run --release --bin gdcctl -- demo` is enough
-//! on a fresh checkout ([`binaries`]).
+//! on a fresh checkout (`binaries`).
 
 mod binaries;
 mod process;
