@@ -27,11 +27,6 @@ pub mod store;
 pub mod tools;
 pub mod topology;
 
-/// The tools' paths from before they moved under [`tools`], which node/tests/coordinated.rs
-/// still names; for those callers only (new code names `tools::...`).
-#[doc(hidden)]
-pub use tools::{attach, switchover, verify};
-
 /// A coordinator's id (`--id`).
 pub type NodeId = u64;
 

@@ -352,7 +352,7 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
 
     // Verify: equal digests everywhere; then a change behind the binlog's back is found.
     let (t, _) = rt.block_on(admin.topology()).expect("topology");
-    let verdicts = gdc_coordinator::verify::verify(&t, Some("shop"), None);
+    let verdicts = gdc_coordinator::tools::verify::verify(&t, Some("shop"), None);
     assert_eq!(verdicts.len(), 1);
     assert!(verdicts[0].equal, "{verdicts:?}");
     assert_eq!(verdicts[0].regions.len(), 2);
@@ -362,7 +362,7 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
         .arg("x")
         .query(&mut c_us1)
         .expect("GDC.DEBUG");
-    let verdicts = gdc_coordinator::verify::verify(&t, None, None);
+    let verdicts = gdc_coordinator::tools::verify::verify(&t, None, None);
     assert!(!verdicts[0].equal);
     assert_eq!(verdicts[0].differing_databases, [0]);
     // Down to the key: one bucket of database 0, and in it the damaged key alone.
@@ -902,7 +902,7 @@ fn a_planned_switchover_hands_over_every_write_and_can_be_called_off() {
     let (eu2, us1) = eu_secondary_and_us(&dirs, &coordinator.addr);
     let (mut c_eu2, mut c_us1) = (eu2.client(), us1.client());
     let switch = |to: Option<&str>, timeout_ms| {
-        rt.block_on(gdc_coordinator::switchover::switchover(
+        rt.block_on(gdc_coordinator::tools::switchover::switchover(
             &admin,
             "shop",
             "eu",
@@ -1094,7 +1094,7 @@ fn a_standalone_node_attached_to_an_instance_brings_its_data_and_gets_the_others
     set(&mut c_ap, "after-save", "yes");
     let ap_addr = ap.addr.to_string();
     let attach = |region: &str, token: &str| {
-        rt.block_on(gdc_coordinator::attach::attach(
+        rt.block_on(gdc_coordinator::tools::attach::attach(
             &admin,
             token,
             ("shop", region),

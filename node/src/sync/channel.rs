@@ -18,12 +18,14 @@ use gdc_proto::auth::BearerToken;
 use gdc_proto::sync::subscribe_request::Msg;
 use gdc_proto::sync::sync_client::SyncClient;
 use gdc_proto::sync::{
-    Ack, DigestsRequest, FetchKeysRequest, FullSyncRequest, Hello, StateChunk, SubscribeRequest,
+    Ack, DigestsRequest, FetchKeysRequest, FullSyncRequest, Hello, OpBatch, StateChunk,
+    SubscribeRequest,
 };
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::Streaming;
 use tracing::{debug, info, warn};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -102,6 +104,30 @@ async fn subscribe(
     peer: &Peer,
     backoff: &mut Duration,
 ) -> Result<(), String> {
+    let (mut client, tls) = connect(node, peer).await?;
+    // Anti-entropy runs beside the subscription, on the same connection, while it lives.
+    let interval = node.config().anti_entropy_interval_ms;
+    let _anti_entropy = (interval > 0).then(|| {
+        AbortOnDrop(node.tasks().spawn(anti_entropy(
+            Arc::clone(node),
+            peer.clone(),
+            client.clone(),
+            Duration::from_millis(interval),
+        )))
+    });
+    let (requests, stream, applied) = open_stream(node, peer, &mut client, tls).await?;
+    info!(peer = %peer.region, addr = %peer.addr, "subscribed");
+    node.channels().update(peer, |c| {
+        if c.state != ChannelState::Paused {
+            c.state = ChannelState::CatchingUp;
+        }
+        c.connects += 1;
+    });
+    receive(node, peer, requests, stream, applied, backoff).await
+}
+
+/// Connect to `peer`'s sync port (over TLS when configured: the flag says so).
+async fn connect(node: &Replication, peer: &Peer) -> Result<(PeerClient, bool), String> {
     let token = node.config().cluster_token.clone().unwrap_or_default();
     let auth = BearerToken::new(&token)?;
     let tls = node.config().tls()?.and_then(|t| t.client());
@@ -113,22 +139,30 @@ async fn subscribe(
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {}: {}", peer.addr, causes(&e)))?;
-    let mut client = SyncClient::with_interceptor(channel, auth)
+    let client = SyncClient::with_interceptor(channel, auth)
         .max_decoding_message_size(MESSAGE_BYTES_MAX)
         .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    Ok((client, tls.is_some()))
+}
 
-    // Anti-entropy runs beside the subscription, on the same connection, while it lives.
-    let interval = node.config().anti_entropy_interval_ms;
-    let _anti_entropy = (interval > 0).then(|| {
-        AbortOnDrop(node.tasks().spawn(anti_entropy(
-            Arc::clone(node),
-            peer.clone(),
-            client.clone(),
-            Duration::from_millis(interval),
-        )))
-    });
+/// Say Hello with this node's applied vector, and get the stream of what the peer has;
+/// a peer whose binlog no longer holds what this node lacks gets a full sync first (once).
+/// Returns the request queue (for acknowledgements), the stream, and the vector said.
+async fn open_stream(
+    node: &Arc<Replication>,
+    peer: &Peer,
+    client: &mut PeerClient,
+    tls: bool,
+) -> Result<
+    (
+        mpsc::Sender<SubscribeRequest>,
+        Streaming<OpBatch>,
+        VersionVector,
+    ),
+    String,
+> {
     let mut full_synced = false;
-    let (requests, mut stream, applied) = loop {
+    loop {
         let (server, applied) = {
             let store = node.engine().lock_store();
             (store.server(), store.applied().clone())
@@ -150,24 +184,27 @@ async fn subscribe(
             .await
             .map_err(|_| "no answer to subscribe".to_string())?;
         match answer {
-            Ok(stream) => break (requests, stream.into_inner(), applied),
+            Ok(stream) => return Ok((requests, stream.into_inner(), applied)),
             // Once: a peer that still cannot serve after one is not looped on.
             Err(s) if s.code() == tonic::Code::FailedPrecondition && !full_synced => {
                 full_synced = true;
                 info!(peer = %peer.region, why = %s.message(), "full sync from the peer");
-                full_sync(node, peer, &mut client).await?;
+                full_sync(node, peer, client).await?;
             }
-            Err(s) => return Err(subscribe_refused(&s, tls.is_some())),
+            Err(s) => return Err(subscribe_refused(&s, tls)),
         }
-    };
-    info!(peer = %peer.region, addr = %peer.addr, "subscribed");
-    let mut last_acked = applied.clone();
-    node.channels().update(peer, |c| {
-        if c.state != ChannelState::Paused {
-            c.state = ChannelState::CatchingUp;
-        }
-        c.connects += 1;
-    });
+    }
+}
+
+/// Apply what the stream brings, keep the channel's status, and acknowledge.
+async fn receive(
+    node: &Replication,
+    peer: &Peer,
+    requests: mpsc::Sender<SubscribeRequest>,
+    mut stream: Streaming<OpBatch>,
+    mut last_acked: VersionVector,
+    backoff: &mut Duration,
+) -> Result<(), String> {
     while let Some(batch) = tokio::time::timeout(IDLE_TIMEOUT, stream.message())
         .await
         .map_err(|_| format!("nothing from the peer for {IDLE_TIMEOUT:?}"))?
