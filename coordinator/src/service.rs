@@ -14,6 +14,7 @@ use gdc_proto::coordinator::{
 };
 use gdc_proto::raft::RaftMessage;
 use gdc_proto::raft::raft_server::Raft as RaftRpc;
+use gdc_proto::role::AssignedRole;
 use openraft::BasicNode;
 use openraft::ChangeMembers;
 use openraft::TryAsRef;
@@ -119,11 +120,12 @@ where
 fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
     AssignmentMsg {
         role: match a.role {
-            Role::Primary => "primary",
-            Role::Secondary => "secondary",
-            Role::Fenced => "fenced",
-            Role::Removed => "removed",
+            Role::Primary => AssignedRole::Primary,
+            Role::Secondary => AssignedRole::Secondary,
+            Role::Fenced => AssignedRole::Fenced,
+            Role::Removed => AssignedRole::Removed,
         }
+        .as_str()
         .into(),
         epoch: a.epoch,
         upstreams: a

@@ -1,10 +1,11 @@
 //! gdc's gRPC protocols (sync, node admin, Raft between coordinators, the coordinator's
 //! API): the generated tonic/prost code for `proto/*.proto`, the cluster token every call
 //! carries, TLS for the ports and their clients, and the conversions between messages and
-//! gdc-crdt types (one module per type).
+//! gdc-crdt types (one module per type), and the role an assignment gives, typed ([`role`]).
 
 pub mod auth;
 pub mod leader;
+pub mod role;
 pub mod tls;
 pub mod vv;
 

@@ -16,7 +16,7 @@
 //! it attached, it reports what the node became.
 
 use crate::client::AdminClient;
-use crate::tools::nodes;
+use crate::tools::nodes::{self, NodeRole};
 use crate::topology::Change;
 use std::time::{Duration, Instant};
 
@@ -165,7 +165,7 @@ async fn wait_until_primary(
     loop {
         let state = nodes::node_state(addr, password, NODE_TIMEOUT);
         if let Ok(s) = &state {
-            if s.role == "primary" && s.assignment_index > 0 {
+            if s.role == NodeRole::Primary && s.assignment_index > 0 {
                 let (t, _) = admin.topology().await?;
                 let child = t
                     .instances
@@ -194,20 +194,12 @@ async fn wait_until_primary(
     }
 }
 
-/// The region the node at `addr` serves, and whether coordinators run it
-/// (`gdc_coordination`: `none`, `following` or `removed`), from its INFO.
+/// The region the node at `addr` serves, and whether coordinators run it (`none`,
+/// `following` or `removed`), from GDC.STATUS.
 fn node_standing(addr: &str, password: Option<&str>) -> Result<(String, String), String> {
-    let mut c = nodes::connect(addr, password, NODE_TIMEOUT)?;
-    let info: String = redis::cmd("INFO")
-        .arg("replication")
-        .query(&mut c)
-        .map_err(|e| format!("{addr}: INFO: {e}"))?;
-    let field = |name: &str| {
-        nodes::info_field(&info, name)
-            .map(str::to_string)
-            .ok_or_else(|| format!("{addr} does not say its {name}: is it a gdc-node?"))
-    };
-    Ok((field("gdc_region")?, field("gdc_coordination")?))
+    let s = nodes::node_state(addr, password, NODE_TIMEOUT)
+        .map_err(|e| format!("{e}: is it a gdc-node?"))?;
+    Ok((s.region, s.coordination))
 }
 
 fn send_attach(

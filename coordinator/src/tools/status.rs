@@ -1,7 +1,7 @@
 //! `gdcctl status`: the topology as the coordinators hold it, beside what each node says of
 //! itself (whether it answers, its role and epoch, how far behind its channels are).
 
-use crate::tools::nodes::{self, NodeState};
+use crate::tools::nodes::{self, NodeRole, NodeState};
 use crate::topology::{ChannelState, Topology};
 use std::time::Duration;
 
@@ -29,9 +29,9 @@ impl NodeReport {
             (None, e) => format!("down ({})", e.as_deref().unwrap_or("no answer")),
             (Some(s), _) => {
                 let expected = if self.assigned == "primary" {
-                    "primary"
+                    NodeRole::Primary
                 } else {
-                    "secondary"
+                    NodeRole::Secondary
                 };
                 if s.role == expected && s.epoch == self.epoch {
                     "ok".into()
@@ -316,7 +316,9 @@ mod tests {
 
     fn state(applied: &[(u32, u64)], inbound: Vec<Inbound>) -> NodeState {
         NodeState {
-            role: "primary".into(),
+            region: "eu".into(),
+            coordination: "following".into(),
+            role: NodeRole::Primary,
             epoch: 2,
             assignment_index: 0,
             applied: applied.iter().copied().collect(),

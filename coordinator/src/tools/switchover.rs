@@ -18,7 +18,7 @@
 //! and 4, typically milliseconds.
 
 use crate::client::AdminClient;
-use crate::tools::nodes::{self, NodeState};
+use crate::tools::nodes::{self, NodeRole, NodeState};
 use crate::topology::Change;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -164,7 +164,9 @@ async fn hand_over(
             Ok(s) if s.epoch != epoch => {
                 return Err(format!("{from} moved on to epoch {} meanwhile", s.epoch));
             }
-            Ok(s) if s.role != "primary" && s.assignment_index >= fence_index => break s.applied,
+            Ok(s) if s.role != NodeRole::Primary && s.assignment_index >= fence_index => {
+                break s.applied;
+            }
             Ok(_) => last = format!("{from} has not taken in its fence"),
             Err(e) => last = e,
         }

@@ -264,18 +264,50 @@ fn gdc_replication(replication: &Replication, own: &gdc_crdt::VersionVector, out
 /// GDC.CHANNELS: every channel of this node, inbound (this node receives) and outbound (a
 /// peer receives from this node), with its state and lag.
 pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
     let reports = ctx
         .server
         .replication()
         .reports(ctx.store.applied(), ctx.now);
-    let out = reports.iter().map(|r| {
-        let mut m = vec![field("direction", Reply::bulk(r.direction.as_str()))];
-        m.extend(r.fields().into_iter().map(|(k, v)| match v {
-            Shown::Int(n) => field(k, Reply::Int(n as i64)),
-            Shown::Text(t) => field(k, Reply::bulk(t)),
-        }));
-        Reply::Map(m)
-    });
-    Reply::Array(out.collect())
+    Reply::Array(reports.iter().map(channel_map).collect())
+}
+
+/// One channel as GDC.CHANNELS and GDC.STATUS show it.
+fn channel_map(r: &ChannelReport) -> Reply {
+    let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
+    let mut m = vec![field("direction", Reply::bulk(r.direction.as_str()))];
+    m.extend(r.fields().into_iter().map(|(k, v)| match v {
+        Shown::Int(n) => field(k, Reply::Int(n as i64)),
+        Shown::Text(t) => field(k, Reply::bulk(t)),
+    }));
+    Reply::Map(m)
+}
+
+/// GDC.STATUS: what this node is, for the operator's tools (gdcctl status, verify,
+/// switchover, attach): its region, whether coordinators run it (none, following or
+/// removed), its role, epoch and the coordinators' assignment index, its applied vector
+/// (server-id to op), and its channels as GDC.CHANNELS shows them.
+pub fn gdc_status(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    let replication = ctx.server.replication();
+    let coordination = replication.coordination();
+    let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
+    let int = |n: u64| Reply::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let applied = ctx
+        .store
+        .applied()
+        .iter()
+        .map(|(s, op)| field(&s.0.to_string(), int(op.0)))
+        .collect();
+    let reports = replication.reports(ctx.store.applied(), ctx.now);
+    Reply::Map(vec![
+        field("region", Reply::bulk(ctx.config.region.clone())),
+        field("coordination", Reply::bulk(coordination.mode())),
+        field("role", Reply::bulk(coordination.role().to_string())),
+        field("epoch", int(coordination.epoch())),
+        field("assignment_index", int(coordination.assignment_index())),
+        field("applied", Reply::Map(applied)),
+        field(
+            "channels",
+            Reply::Array(reports.iter().map(channel_map).collect()),
+        ),
+    ])
 }

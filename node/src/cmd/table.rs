@@ -77,6 +77,7 @@ static COMMANDS: &[Spec] = &[
     spec("wait", 3, READ, server::wait),
     spec("gdc.digest", -1, READ, gdc::gdc_digest),
     spec("gdc.channels", 1, READ, introspection::gdc_channels),
+    spec("gdc.status", 1, READ, introspection::gdc_status),
     spec("gdc.debug", -2, READ, gdc::gdc_debug),
     spec("gdc.attach", -4, READ, gdc::gdc_attach),
     spec("role", 1, READ, introspection::role),

@@ -20,6 +20,7 @@ use crate::engine::meta::{Attachment, Meta};
 use gdc_proto::coordinator::HeartbeatRequest;
 use gdc_proto::coordinator::{Assignment, RegisterRequest, WatchRequest};
 use gdc_proto::leader::Coordinators;
+use gdc_proto::role::AssignedRole;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,9 +58,9 @@ impl Standing {
     fn settle(&self, node: &Replication) {
         let assigned = self.assigned.lock().unwrap_or_else(|p| p.into_inner());
         let sync = node.coordination();
-        let role_given = assigned.as_ref().map_or("", |a| a.role.as_str());
-        let fenced = role_given == "fenced";
-        let primary = role_given == "primary"
+        let role_given = assigned.as_ref().and_then(Assignment::assigned_role);
+        let fenced = role_given == Some(AssignedRole::Fenced);
+        let primary = role_given == Some(AssignedRole::Primary)
             || (fenced && sync.out_of_reach_ms(crate::engine::store::now_ms()) >= FENCE_ALONE_MS);
         let role = if primary {
             Role::Primary
@@ -249,7 +250,7 @@ pub async fn follow(node: Arc<Replication>, attachment: Attachment) {
 /// answer (a newer one wins over the saved one).
 async fn resume(node: Arc<Replication>, standing: Arc<Standing>, saved: Assignment) {
     tokio::time::sleep(RESUME_AFTER).await;
-    if standing.has_assignment() || saved.role == "removed" {
+    if standing.has_assignment() || saved.assigned_role() == Some(AssignedRole::Removed) {
         return;
     }
     warn!(
@@ -444,8 +445,9 @@ fn apply(node: &Arc<Replication>, standing: &Standing, a: &Assignment) -> bool {
     let own_region = &node.config().region;
     steer_channels(node, own_region, a);
     let own_nodes = a.upstreams.iter().filter(|u| u.region == *own_region);
-    coordination.set_place(match a.role.as_str() {
-        "primary" | "fenced" => Place::Primary {
+    let role = a.assigned_role();
+    coordination.set_place(match role {
+        Some(AssignedRole::Primary | AssignedRole::Fenced) => Place::Primary {
             secondaries: own_nodes.map(|u| (u.addr.clone(), u.server_id)).collect(),
         },
         _ => Place::Follows(own_nodes.map(|u| u.addr.clone()).next()),
@@ -457,7 +459,7 @@ fn apply(node: &Arc<Replication>, standing: &Standing, a: &Assignment) -> bool {
         .filter(|u| u.region == *own_region)
         .map(|u| u.server_id)
         .collect();
-    let primary = a.role == "primary";
+    let primary = role == Some(AssignedRole::Primary);
     let subscribed: BTreeSet<u32> = node
         .channels()
         .outbound()
@@ -475,7 +477,7 @@ fn apply(node: &Arc<Replication>, standing: &Standing, a: &Assignment) -> bool {
             "acknowledgements of nodes that no longer read from this one forgotten"
         );
     }
-    a.role == "removed"
+    role == Some(AssignedRole::Removed)
 }
 
 /// Open, re-point, pause, resume or close channels to match assignment `a`.
