@@ -1,37 +1,37 @@
 //! Connection commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, CLIENT, RESET.
 
-use super::{Ctx, int_arg, is, syntax_error, wrong_arity};
+use super::{CmdResult, Ctx, int_arg, is, syntax_error, wrong_arity};
 use crate::engine::store::{DATABASES, now_ms};
 use crate::reply::Reply;
 use crate::sync::coordination::Place;
 use bytes::Bytes;
 
-pub fn ping(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match args.len() {
+pub fn ping(_: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match args.len() {
         1 => Reply::Status("PONG"),
         2 => Reply::Bulk(args[1].clone()),
         _ => wrong_arity("ping"),
-    }
+    })
 }
 
-pub fn echo(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Bulk(args[1].clone())
+pub fn echo(_: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Bulk(args[1].clone()))
 }
 
-pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match int_arg(&args[1]) {
+pub fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match int_arg(&args[1]) {
         Ok(n) if (0..DATABASES as i64).contains(&n) => {
             ctx.conn.db = n as usize;
             Reply::OK
         }
         Ok(_) => Reply::err("ERR DB index is out of range"),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.conn.closing = true;
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 fn check_password(ctx: &Ctx<'_>, user: &[u8], pw: &[u8]) -> bool {
@@ -42,41 +42,47 @@ fn check_password(ctx: &Ctx<'_>, user: &[u8], pw: &[u8]) -> bool {
         }
 }
 
-pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (user, pw): (&[u8], &[u8]) = match args.len() {
         2 => (b"default", &args[1]),
         3 => (&args[1], &args[2]),
-        _ => return syntax_error(),
+        _ => return Ok(syntax_error()),
     };
     if ctx.config.requirepass.is_none() && args.len() == 2 {
-        return Reply::err(
+        return Ok(Reply::err(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        );
+        ));
     }
-    if check_password(ctx, user, pw) {
+    Ok(if check_password(ctx, user, pw) {
         ctx.conn.authenticated = true;
         Reply::OK
     } else {
         Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
-    }
+    })
 }
 
 /// HELLO [protover [AUTH user pass] [SETNAME name]]
-pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut i = 1;
     let mut resp = ctx.conn.resp;
     if let Some(v) = args.get(1) {
         match int_arg(v) {
             Ok(v @ 2..=3) => resp = v as u8,
-            Ok(_) => return Reply::err("NOPROTO unsupported protocol version"),
-            Err(_) => return Reply::err("ERR Protocol version is not an integer or out of range"),
+            Ok(_) => return Ok(Reply::err("NOPROTO unsupported protocol version")),
+            Err(_) => {
+                return Ok(Reply::err(
+                    "ERR Protocol version is not an integer or out of range",
+                ));
+            }
         }
         i = 2;
     }
     while i < args.len() {
         if is(&args[i], "auth") && i + 2 < args.len() {
             if !check_password(ctx, &args[i + 1], &args[i + 2]) {
-                return Reply::err("WRONGPASS invalid username-password pair or user is disabled.");
+                return Ok(Reply::err(
+                    "WRONGPASS invalid username-password pair or user is disabled.",
+                ));
             }
             ctx.conn.authenticated = true;
             i += 3;
@@ -84,20 +90,20 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             ctx.conn.name = Some(args[i + 1].clone());
             i += 2;
         } else {
-            return Reply::err(format!(
+            return Ok(Reply::err(format!(
                 "ERR Syntax error in HELLO option '{}'",
                 String::from_utf8_lossy(&args[i])
-            ));
+            )));
         }
     }
     if !ctx.conn.authenticated {
-        return Reply::err(
+        return Ok(Reply::err(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
-        );
+        ));
     }
     ctx.conn.resp = resp;
     let s = |v: &str| Reply::bulk(v.to_string());
-    Reply::Map(vec![
+    Ok(Reply::Map(vec![
         (s("server"), s("redis")),
         (s("version"), s(crate::REDIS_VERSION)),
         (s("proto"), Reply::Int(resp as i64)),
@@ -111,12 +117,12 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }),
         ),
         (s("modules"), Reply::Array(vec![])),
-    ])
+    ]))
 }
 
-pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
-    if is(sub, "id") {
+    Ok(if is(sub, "id") {
         Reply::Int(ctx.conn.id as i64)
     } else if is(sub, "setname") && args.len() == 3 {
         ctx.conn.name = Some(args[2].clone());
@@ -170,14 +176,14 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                     .filter(|k| **k as i64 == id)
                     .copied()
                     .collect(),
-                Err(e) => return e,
+                Err(e) => return Err(e),
             },
             [f, v] if is(f, "addr") => clients
                 .iter()
                 .filter(|(_, e)| e.addr.as_bytes() == &v[..])
                 .map(|(id, _)| *id)
                 .collect(),
-            _ => return syntax_error(),
+            _ => return Ok(syntax_error()),
         };
         for id in &targets {
             if let Some(e) = clients.get(id) {
@@ -198,11 +204,11 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
             String::from_utf8_lossy(sub)
         ))
-    }
+    })
 }
 
 /// RESET: the connection back to its just-connected state.
-pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     for c in std::mem::take(&mut ctx.conn.channels) {
         ctx.server.pubsub().unsubscribe(false, &c, ctx.conn.id);
     }
@@ -216,5 +222,5 @@ pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     ctx.conn.resp = 2;
     ctx.conn.name = None;
     ctx.conn.authenticated = ctx.config.requirepass.is_none();
-    Reply::Status("RESET")
+    Ok(Reply::Status("RESET"))
 }

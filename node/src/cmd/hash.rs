@@ -1,6 +1,6 @@
 //! Hash commands.
 
-use super::{Ctx, check_type, float_arg, int_arg, refused, wrong_arity};
+use super::{CmdResult, Ctx, check_type, float_arg, int_arg, refused, wrong_arity};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::hash::HashPart;
@@ -30,39 +30,39 @@ fn write_fields(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[(Blob, Blob)]) -> Result
     })
 }
 
-pub fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 1 {
-        return wrong_arity("hset");
+        return Ok(wrong_arity("hset"));
     }
-    write_fields(ctx, &args[1], &pairs(&args[2..])).map_or_else(|e| e, |n| Reply::Int(n as i64))
+    write_fields(ctx, &args[1], &pairs(&args[2..])).map(|n| Reply::Int(n as i64))
 }
 
-pub fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 1 {
-        return wrong_arity("hmset");
+        return Ok(wrong_arity("hmset"));
     }
-    write_fields(ctx, &args[1], &pairs(&args[2..])).map_or_else(|e| e, |_| Reply::OK)
+    write_fields(ctx, &args[1], &pairs(&args[2..])).map(|_| Reply::OK)
 }
 
-pub fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(h) if h.and_then(|h| h.get(&args[2])).is_some() => Reply::Int(0),
         Ok(_) => {
             write_fields(ctx, &args[1], &pairs(&args[2..4])).map_or_else(|e| e, |_| Reply::Int(1))
         }
         Err(e) => e,
-    }
+    })
 }
 
-pub fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(h) => field(h, &args[2]).map_or(Reply::Nil, Reply::Bulk),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(h) => Reply::Array(
             args[2..]
                 .iter()
@@ -70,29 +70,31 @@ pub fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .collect(),
         ),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let names: Vec<Blob> = args[2..].iter().map(|f| Blob::from(&f[..])).collect();
-    match ctx.write(&args[1], |k, now, tag| ops::hdel(k, now, tag, &names)) {
-        Ok(n) => Reply::Int(n as i64),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| ops::hdel(k, now, tag, &names)) {
+            Ok(n) => Reply::Int(n as i64),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(h) => Reply::Int(h.and_then(|h| h.get(&args[2])).is_some() as i64),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(h) => Reply::Int(h.map_or(0, |h| h.len() as i64)),
         Err(e) => e,
-    }
+    })
 }
 
 fn listing(ctx: &Ctx<'_>, key: &[u8], keys: bool, vals: bool) -> Reply {
@@ -118,64 +120,55 @@ fn listing(ctx: &Ctx<'_>, key: &[u8], keys: bool, vals: bool) -> Reply {
     }
 }
 
-pub fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    listing(ctx, &args[1], true, false)
+pub fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(listing(ctx, &args[1], true, false))
 }
 
-pub fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    listing(ctx, &args[1], false, true)
+pub fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(listing(ctx, &args[1], false, true))
 }
 
-pub fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    listing(ctx, &args[1], true, true)
+pub fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(listing(ctx, &args[1], true, true))
 }
 
-pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let by = match int_arg(&args[3]) {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
+pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let by = int_arg(&args[3])?;
     let name = Blob::from(&args[2][..]);
-    match ctx.write(&args[1], |k, now, tag| {
-        ops::hincr_by(k, now, tag, &name, by).map(|(e, v)| (Some(e), v))
-    }) {
-        Ok(v) => Reply::Int(v),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| {
+            ops::hincr_by(k, now, tag, &name, by).map(|(e, v)| (Some(e), v))
+        }) {
+            Ok(v) => Reply::Int(v),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let by = match float_arg(&args[3]) {
         Ok(f) if f.is_finite() => f,
-        Ok(_) => return refused(OpError::NanOrInfinity),
-        Err(e) => return e,
+        Ok(_) => return Ok(refused(OpError::NanOrInfinity)),
+        Err(e) => return Err(e),
     };
     let name = Blob::from(&args[2][..]);
-    if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+    ctx.write(&args[1], |k, now, tag| {
         ops::hincr_by_float(k, now, tag, &name, by).map(|(e, v)| (Some(e), v))
-    }) {
-        return e;
-    }
+    })?;
     hget(ctx, &args[..3])
 }
 
-pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(h) => Reply::Int(field(h, &args[2]).map_or(0, |v| v.len() as i64)),
         Err(e) => e,
-    }
+    })
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
-pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let a = match super::keys::scan_args(&args[2..], false) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
-    let h = match read(ctx, &args[1]) {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
+pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let a = super::keys::scan_args(&args[2..], false)?;
+    let h = read(ctx, &args[1])?;
     let items = h
         .into_iter()
         .flat_map(|h| h.fields())
@@ -191,22 +184,19 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             out.push(Reply::bulk(Bytes::copy_from_slice(&value(f))));
         }
     }
-    super::keys::scan_reply(next, out)
+    Ok(super::keys::scan_reply(next, out))
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]: a negative count may repeat fields.
-pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match args.get(2).map(|c| int_arg(c)).transpose() {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = args.get(2).map(|c| int_arg(c)).transpose()?;
     let values = match args.get(3) {
         None => false,
         Some(a) if super::is(a, "withvalues") => true,
-        Some(_) => return super::syntax_error(),
+        Some(_) => return Ok(super::syntax_error()),
     };
     if args.len() > 4 {
-        return super::syntax_error();
+        return Ok(super::syntax_error());
     }
     let fields: Vec<(Bytes, Bytes)> = match read(ctx, &args[1]) {
         Ok(h) => h
@@ -214,13 +204,15 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .flat_map(|h| h.fields())
             .map(|(n, f)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(&value(f))))
             .collect(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let Some(count) = count else {
         if fields.is_empty() {
-            return Reply::Nil;
+            return Ok(Reply::Nil);
         }
-        return Reply::Bulk(fields[super::random_below(fields.len())].0.clone());
+        return Ok(Reply::Bulk(
+            fields[super::random_below(fields.len())].0.clone(),
+        ));
     };
     let picks = super::random_picks(fields.len(), count);
     let mut out = Vec::new();
@@ -230,5 +222,5 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             out.push(Reply::Bulk(fields[i].1.clone()));
         }
     }
-    Reply::Array(out)
+    Ok(Reply::Array(out))
 }

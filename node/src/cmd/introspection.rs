@@ -1,6 +1,6 @@
 //! What a node says of itself: INFO (with its gdc sections), ROLE, GDC.INFO, GDC.CHANNELS.
 
-use super::{Ctx, is};
+use super::{CmdResult, Ctx, is};
 use crate::engine::store::{DATABASES, now_ms};
 use crate::reply::Reply;
 use crate::sync::Replication;
@@ -8,7 +8,7 @@ use crate::sync::coordination::Place;
 use crate::sync::status::{ChannelReport, Direction, Shown};
 use bytes::Bytes;
 
-pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let want = |s: &str| {
         args.len() == 1
             || args[1..]
@@ -116,7 +116,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if want("gdc") {
         out.push_str(&gdc_section(ctx));
     }
-    Reply::Bulk(Bytes::from(out))
+    Ok(Reply::Bulk(Bytes::from(out)))
 }
 
 fn gdc_section(ctx: &Ctx<'_>) -> String {
@@ -139,8 +139,8 @@ fn gdc_section(ctx: &Ctx<'_>) -> String {
 }
 
 /// GDC.INFO: the gdc section of INFO.
-pub fn gdc_info(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    Reply::Bulk(Bytes::from(gdc_section(ctx)))
+pub fn gdc_info(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Bulk(Bytes::from(gdc_section(ctx))))
 }
 
 /// `host:port` as Redis reports them apart (an IPv6 host without its brackets).
@@ -182,9 +182,9 @@ fn redis_replication(replication: &Replication) -> String {
 /// the secondaries reading from it and what they acknowledged), `slave` for a secondary
 /// (with its primary). Sentinel clients send it to check the node they were sent to.
 /// Offsets count ops applied.
-pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let offset = ctx.store.applied().iter().map(|(_, op)| op.0).sum::<u64>() as i64;
-    match ctx.server.replication().coordination().place() {
+    Ok(match ctx.server.replication().coordination().place() {
         Place::Alone | Place::Primary { .. } => {
             let connected = ctx.server.replication().connected_secondaries();
             Reply::Array(vec![
@@ -220,7 +220,7 @@ pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
                 Reply::Int(offset),
             ])
         }
-    }
+    })
 }
 
 /// The gdc lines of `INFO replication`: this node's standing, then one line per channel.
@@ -263,12 +263,12 @@ fn gdc_replication(replication: &Replication, own: &gdc_crdt::VersionVector, out
 
 /// GDC.CHANNELS: every channel of this node, inbound (this node receives) and outbound (a
 /// peer receives from this node), with its state and lag.
-pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn gdc_channels(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let reports = ctx
         .server
         .replication()
         .reports(ctx.store.applied(), ctx.now);
-    Reply::Array(reports.iter().map(channel_map).collect())
+    Ok(Reply::Array(reports.iter().map(channel_map).collect()))
 }
 
 /// One channel as GDC.CHANNELS and GDC.STATUS show it.
@@ -286,7 +286,7 @@ fn channel_map(r: &ChannelReport) -> Reply {
 /// switchover, attach): its region, whether coordinators run it (none, following or
 /// removed), its role, epoch and the coordinators' assignment index, its applied vector
 /// (server-id to op), and its channels as GDC.CHANNELS shows them.
-pub fn gdc_status(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn gdc_status(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let replication = ctx.server.replication();
     let coordination = replication.coordination();
     let field = |k: &str, v: Reply| (Reply::bulk(k.to_string()), v);
@@ -298,7 +298,7 @@ pub fn gdc_status(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
         .map(|(s, op)| field(&s.0.to_string(), int(op.0)))
         .collect();
     let reports = replication.reports(ctx.store.applied(), ctx.now);
-    Reply::Map(vec![
+    Ok(Reply::Map(vec![
         field("region", Reply::bulk(ctx.config.region.clone())),
         field("coordination", Reply::bulk(coordination.mode())),
         field("role", Reply::bulk(coordination.role().to_string())),
@@ -309,5 +309,5 @@ pub fn gdc_status(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
             "channels",
             Reply::Array(reports.iter().map(channel_map).collect()),
         ),
-    ])
+    ]))
 }

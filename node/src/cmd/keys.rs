@@ -1,42 +1,42 @@
 //! Key commands: DEL, EXISTS, TYPE, the EXPIRE family, TTL, PERSIST, KEYS.
 
-use super::{Ctx, int_arg, is};
+use super::{CmdResult, Ctx, int_arg, is};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::ops;
 
-pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for key in &args[1..] {
         let existed = ctx.get(key).is_some();
         let r = ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())));
-        if let Err(e) = r {
-            return e;
-        }
+        r?;
         n += existed as i64;
     }
-    Reply::Int(n)
+    Ok(Reply::Int(n))
 }
 
-pub fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Int(args[1..].iter().filter(|k| ctx.get(k).is_some()).count() as i64)
+pub fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        args[1..].iter().filter(|k| ctx.get(k).is_some()).count() as i64,
+    ))
 }
 
-pub fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let name = ctx
         .get(&args[1])
         .and_then(|k| k.kind())
         .map_or("none", |k| k.name());
-    Reply::Status(name)
+    Ok(Reply::Status(name))
 }
 
 /// EXPIRE family: `at_ms` computed by the caller; NX XX GT LT judged here, as Redis does.
-fn expire_at(ctx: &mut Ctx<'_>, args: &[Bytes], at_ms: Option<i64>) -> Reply {
+fn expire_at(ctx: &mut Ctx<'_>, args: &[Bytes], at_ms: Option<i64>) -> CmdResult {
     let Some(at_ms) = at_ms else {
-        return Reply::err(format!(
+        return Ok(Reply::err(format!(
             "ERR invalid expire time in '{}' command",
             String::from_utf8_lossy(&args[0]).to_ascii_lowercase()
-        ));
+        )));
     };
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in &args[3..] {
@@ -46,22 +46,26 @@ fn expire_at(ctx: &mut Ctx<'_>, args: &[Bytes], at_ms: Option<i64>) -> Reply {
             _ if is(a, "gt") => gt = true,
             _ if is(a, "lt") => lt = true,
             _ => {
-                return Reply::err(format!(
+                return Ok(Reply::err(format!(
                     "ERR Unsupported option {}",
                     String::from_utf8_lossy(a)
-                ));
+                )));
             }
         }
     }
     if nx && (xx || gt || lt) {
-        return Reply::err("ERR NX and XX, GT or LT options at the same time are not compatible");
+        return Ok(Reply::err(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Reply::err("ERR GT and LT options at the same time are not compatible");
+        return Ok(Reply::err(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     let key = &args[1];
     let Some(k) = ctx.get(key) else {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     };
     let cur = k.expire_at();
     let ok = match cur {
@@ -69,7 +73,7 @@ fn expire_at(ctx: &mut Ctx<'_>, args: &[Bytes], at_ms: Option<i64>) -> Reply {
         Some(t) => !nx && (!gt || at_ms > t as i64) && (!lt || at_ms < t as i64),
     };
     if !ok {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     }
     let now = ctx.now as i64;
     let r = if at_ms <= now {
@@ -79,10 +83,10 @@ fn expire_at(ctx: &mut Ctx<'_>, args: &[Bytes], at_ms: Option<i64>) -> Reply {
             Ok((ops::expire(k, now, tag, at_ms as u64), ()))
         })
     };
-    match r {
+    Ok(match r {
         Ok(()) => Reply::Int(1),
         Err(e) => e,
-    }
+    })
 }
 
 fn relative(ctx: &Ctx<'_>, arg: &[u8], unit_ms: i64) -> Result<Option<i64>, Reply> {
@@ -96,32 +100,24 @@ fn absolute(arg: &[u8], unit_ms: i64) -> Result<Option<i64>, Reply> {
     Ok(n.checked_mul(unit_ms))
 }
 
-pub fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match relative(ctx, &args[2], 1000) {
-        Ok(at) => expire_at(ctx, args, at),
-        Err(e) => e,
-    }
+pub fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let at = relative(ctx, &args[2], 1000)?;
+    expire_at(ctx, args, at)
 }
 
-pub fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match relative(ctx, &args[2], 1) {
-        Ok(at) => expire_at(ctx, args, at),
-        Err(e) => e,
-    }
+pub fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let at = relative(ctx, &args[2], 1)?;
+    expire_at(ctx, args, at)
 }
 
-pub fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match absolute(&args[2], 1000) {
-        Ok(at) => expire_at(ctx, args, at),
-        Err(e) => e,
-    }
+pub fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let at = absolute(&args[2], 1000)?;
+    expire_at(ctx, args, at)
 }
 
-pub fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match absolute(&args[2], 1) {
-        Ok(at) => expire_at(ctx, args, at),
-        Err(e) => e,
-    }
+pub fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let at = absolute(&args[2], 1)?;
+    expire_at(ctx, args, at)
 }
 
 /// Milliseconds left: -2 when absent, -1 without TTL.
@@ -134,13 +130,13 @@ fn ttl_ms(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
     }
 }
 
-pub fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let ms = ttl_ms(ctx, &args[1]);
-    Reply::Int(if ms < 0 { ms } else { (ms + 500) / 1000 })
+    Ok(Reply::Int(if ms < 0 { ms } else { (ms + 500) / 1000 }))
 }
 
-pub fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Int(ttl_ms(ctx, &args[1]))
+pub fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(ttl_ms(ctx, &args[1])))
 }
 
 fn expire_time(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
@@ -150,27 +146,29 @@ fn expire_time(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
     }
 }
 
-pub fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let t = expire_time(ctx, &args[1]);
-    Reply::Int(if t < 0 { t } else { t / 1000 })
+    Ok(Reply::Int(if t < 0 { t } else { t / 1000 }))
 }
 
-pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Int(expire_time(ctx, &args[1]))
+pub fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(expire_time(ctx, &args[1])))
 }
 
-pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let has_ttl = ctx.get(&args[1]).is_some_and(|k| k.expire_at().is_some());
     if !has_ttl {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     }
-    match ctx.write(&args[1], |k, now, tag| Ok((ops::persist(k, now, tag), ()))) {
-        Ok(()) => Reply::Int(1),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| Ok((ops::persist(k, now, tag), ()))) {
+            Ok(()) => Reply::Int(1),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let pat = &args[1];
     let out: Vec<Reply> = ctx
         .store
@@ -179,7 +177,7 @@ pub fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .filter(|(key, k)| k.exists(ctx.now) && crate::glob::matches(pat, key))
         .map(|(key, _)| Reply::bulk(Bytes::copy_from_slice(key)))
         .collect();
-    Reply::Array(out)
+    Ok(Reply::Array(out))
 }
 
 /// Parsed SCAN-family options.
@@ -230,11 +228,8 @@ pub fn scan_reply(next: u64, items: Vec<Reply>) -> Reply {
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let a = match scan_args(&args[1..], true) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
+pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let a = scan_args(&args[1..], true)?;
     let now = ctx.now;
     let items = ctx
         .store
@@ -258,7 +253,7 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         })
         .map(|(key, _)| Reply::bulk(Bytes::copy_from_slice(key)))
         .collect();
-    scan_reply(next, out)
+    Ok(scan_reply(next, out))
 }
 
 fn whole_of(ctx: &Ctx<'_>, key: &[u8]) -> Option<(ops::Whole, Option<u64>)> {
@@ -286,37 +281,35 @@ fn delete_key(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(), Reply> {
     ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
 }
 
-fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_absent: bool) -> Reply {
+fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_absent: bool) -> CmdResult {
     let (src, dst) = (&args[1], &args[2]);
     let Some((whole, ttl)) = whole_of(ctx, src) else {
-        return Reply::err("ERR no such key");
+        return Ok(Reply::err("ERR no such key"));
     };
     if only_if_absent && ctx.get(dst).is_some() {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     }
     if src != dst {
         let db = ctx.conn.db;
-        if let Err(e) = write_whole(ctx, db, dst, &whole, ttl).and_then(|()| delete_key(ctx, src)) {
-            return e;
-        }
+        write_whole(ctx, db, dst, &whole, ttl).and_then(|()| delete_key(ctx, src))?;
     }
-    if only_if_absent {
+    Ok(if only_if_absent {
         Reply::Int(1)
     } else {
         Reply::OK
-    }
+    })
 }
 
-pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     rename_to(ctx, args, false)
 }
 
-pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     rename_to(ctx, args, true)
 }
 
 /// COPY source destination [DB db] [REPLACE]
-pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (mut db, mut replace) = (ctx.conn.db, false);
     let mut i = 3;
     while i < args.len() {
@@ -328,64 +321,67 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 Ok(n) if (0..crate::engine::store::DATABASES as i64).contains(&n) => {
                     db = n as usize
                 }
-                Ok(_) => return Reply::err("ERR DB index is out of range"),
-                Err(e) => return e,
+                Ok(_) => return Ok(Reply::err("ERR DB index is out of range")),
+                Err(e) => return Err(e),
             }
             i += 2;
         } else {
-            return super::syntax_error();
+            return Ok(super::syntax_error());
         }
     }
     let Some((whole, ttl)) = whole_of(ctx, &args[1]) else {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     };
     if db == ctx.conn.db && args[1] == args[2] {
-        return Reply::err("ERR source and destination objects are the same");
+        return Ok(Reply::err(
+            "ERR source and destination objects are the same",
+        ));
     }
     if !replace && ctx.store.get(db, &args[2], ctx.now).is_some() {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     }
-    match write_whole(ctx, db, &args[2], &whole, ttl) {
+    Ok(match write_whole(ctx, db, &args[2], &whole, ttl) {
         Ok(()) => Reply::Int(1),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     exists(ctx, args)
 }
 
-pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let ks = ctx.store.db(ctx.conn.db);
     let live = ks.live_len(now);
     if live == 0 {
-        return Reply::Nil;
+        return Ok(Reply::Nil);
     }
     let pick = super::random_below(live);
-    ks.iter()
+    Ok(ks
+        .iter()
         .filter(|(_, k)| k.exists(now))
         .nth(pick)
         .map_or(Reply::Nil, |(key, _)| {
             Reply::bulk(Bytes::copy_from_slice(key))
-        })
+        }))
 }
 
 /// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key: plausible answers (gdc keeps no such stats).
-pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     if is(sub, "help") {
-        return Reply::Array(vec![Reply::Status(
+        return Ok(Reply::Array(vec![Reply::Status(
             "OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT <key>",
-        )]);
+        )]));
     }
     let Some(key) = args.get(2) else {
-        return super::wrong_arity("object");
+        return Ok(super::wrong_arity("object"));
     };
     let Some(k) = ctx.get(key) else {
-        return Reply::Nil;
+        return Ok(Reply::Nil);
     };
-    if is(sub, "encoding") {
+    Ok(if is(sub, "encoding") {
         let enc = match k.kind() {
             Some(gdc_crdt::Kind::String) => {
                 let v = k.string_value().unwrap_or_default();
@@ -401,7 +397,7 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             Some(gdc_crdt::Kind::Set) => "hashtable",
             Some(gdc_crdt::Kind::ZSet) => "skiplist",
             Some(gdc_crdt::Kind::List) => "quicklist",
-            None => return Reply::Nil,
+            None => return Ok(Reply::Nil),
         };
         Reply::bulk(enc)
     } else if is(sub, "freq") || is(sub, "idletime") {
@@ -413,5 +409,5 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             "ERR unknown subcommand '{}'. Try OBJECT HELP.",
             String::from_utf8_lossy(sub)
         ))
-    }
+    })
 }

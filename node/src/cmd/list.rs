@@ -1,6 +1,6 @@
 //! List commands.
 
-use super::{Ctx, check_type, int_arg};
+use super::{CmdResult, Ctx, check_type, int_arg};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::list::ListPart;
@@ -17,56 +17,55 @@ fn len(ctx: &Ctx<'_>, key: &[u8]) -> usize {
     ctx.get(key).and_then(|k| k.list()).map_or(0, ListPart::len)
 }
 
-fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> Reply {
+fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> CmdResult {
     match read(ctx, &args[1]) {
-        Ok(None) if only_existing => return Reply::Int(0),
+        Ok(None) if only_existing => return Ok(Reply::Int(0)),
         Ok(_) => {}
-        Err(e) => return e,
+        Err(e) => return Err(e),
     }
     let values: Vec<Blob> = args[2..].iter().map(|a| Blob::from(&a[..])).collect();
-    match ctx.write(&args[1], |k, now, tag| {
-        ops::list_push(k, now, tag, end, &values).map(|e| (Some(e), ()))
-    }) {
-        Ok(()) => Reply::Int(len(ctx, &args[1]) as i64),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| {
+            ops::list_push(k, now, tag, end, &values).map(|e| (Some(e), ()))
+        }) {
+            Ok(()) => Reply::Int(len(ctx, &args[1]) as i64),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, End::Left, false)
 }
 
-pub fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, End::Right, false)
 }
 
-pub fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, End::Left, true)
 }
 
-pub fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, End::Right, true)
 }
 
 /// LPOP/RPOP key [count]
-fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
-    let count = match super::pop_count(args.get(2)) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
+    let count = super::pop_count(args.get(2))?;
     if args.len() > 3 {
-        return super::syntax_error();
+        return Ok(super::syntax_error());
     }
     let l = match read(ctx, &args[1]) {
         Ok(Some(l)) => l,
         Ok(None) => {
-            return if count.is_some() {
+            return Ok(if count.is_some() {
                 Reply::NilArray
             } else {
                 Reply::Nil
-            };
+            });
         }
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let n = count.unwrap_or(1).min(l.len());
     let idx: Vec<usize> = match end {
@@ -78,122 +77,111 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
         .filter_map(|&i| l.get(i as i64))
         .map(|(_, e)| Reply::bulk(Bytes::copy_from_slice(&e.value)))
         .collect();
-    if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+    ctx.write(&args[1], |k, now, tag| {
         ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
-    }) {
-        return e;
-    }
-    match count {
+    })?;
+    Ok(match count {
         None => values.into_iter().next().unwrap_or(Reply::Nil),
         Some(_) => Reply::Array(values),
-    }
+    })
 }
 
-pub fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     pop(ctx, args, End::Left)
 }
 
-pub fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     pop(ctx, args, End::Right)
 }
 
-pub fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(l) => Reply::Int(l.map_or(0, |l| l.len() as i64)),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = match (int_arg(&args[2]), int_arg(&args[3])) {
         (Ok(a), Ok(b)) => (a, b),
-        _ => return Reply::err(OpError::NotInteger.to_string()),
+        _ => return Ok(Reply::err(OpError::NotInteger.to_string())),
     };
-    let l = match read(ctx, &args[1]) {
-        Ok(Some(l)) => l,
-        Ok(None) => return Reply::Array(vec![]),
-        Err(e) => return e,
+    let Some(l) = read(ctx, &args[1])? else {
+        return Ok(Reply::Array(vec![]));
     };
     let n = l.len() as i64;
     let a = if start < 0 { (n + start).max(0) } else { start };
     let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
     if a > b || a >= n {
-        return Reply::Array(vec![]);
+        return Ok(Reply::Array(vec![]));
     }
-    Reply::Array(
+    Ok(Reply::Array(
         l.iter()
             .skip(a as usize)
             .take((b - a + 1) as usize)
             .map(|(_, e)| Reply::bulk(Bytes::copy_from_slice(&e.value)))
             .collect(),
-    )
+    ))
 }
 
-pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let i = match int_arg(&args[2]) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
-    match read(ctx, &args[1]) {
+pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let i = int_arg(&args[2])?;
+    Ok(match read(ctx, &args[1]) {
         Ok(l) => l.and_then(|l| l.get(i)).map_or(Reply::Nil, |(_, e)| {
             Reply::bulk(Bytes::copy_from_slice(&e.value))
         }),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let i = match int_arg(&args[2]) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
+pub fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let i = int_arg(&args[2])?;
     let v = Blob::from(&args[3][..]);
-    match ctx.write(&args[1], |k, now, tag| {
-        ops::list_set(k, now, tag, i, v).map(|e| (Some(e), ()))
-    }) {
-        Ok(()) => Reply::OK,
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| {
+            ops::list_set(k, now, tag, i, v).map(|e| (Some(e), ()))
+        }) {
+            Ok(()) => Reply::OK,
+            Err(e) => e,
+        },
+    )
 }
 
 /// LINSERT key BEFORE|AFTER pivot element
-pub fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let before = if super::is(&args[2], "before") {
         true
     } else if super::is(&args[2], "after") {
         false
     } else {
-        return super::syntax_error();
+        return Ok(super::syntax_error());
     };
     let pivot = match read(ctx, &args[1]) {
-        Ok(None) => return Reply::Int(0),
+        Ok(None) => return Ok(Reply::Int(0)),
         Ok(Some(l)) => l
             .iter()
             .position(|(_, e)| e.value.as_slice() == &args[3][..]),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let Some(pivot) = pivot else {
-        return Reply::Int(-1);
+        return Ok(Reply::Int(-1));
     };
     let v = Blob::from(&args[4][..]);
-    match ctx.write(&args[1], |k, now, tag| {
-        ops::list_insert(k, now, tag, pivot, before, v).map(|e| (Some(e), ()))
-    }) {
-        Ok(()) => Reply::Int(len(ctx, &args[1]) as i64),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| {
+            ops::list_insert(k, now, tag, pivot, before, v).map(|e| (Some(e), ()))
+        }) {
+            Ok(()) => Reply::Int(len(ctx, &args[1]) as i64),
+            Err(e) => e,
+        },
+    )
 }
 
 /// LREM key count element
-pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match int_arg(&args[2]) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    let l = match read(ctx, &args[1]) {
-        Ok(Some(l)) => l,
-        Ok(None) => return Reply::Int(0),
-        Err(e) => return e,
+pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = int_arg(&args[2])?;
+    let Some(l) = read(ctx, &args[1])? else {
+        return Ok(Reply::Int(0));
     };
     let hits = l
         .iter()
@@ -212,25 +200,23 @@ pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let n = idx.len() as i64;
     if n > 0 {
-        if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+        ctx.write(&args[1], |k, now, tag| {
             ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
-        }) {
-            return e;
-        }
+        })?;
     }
-    Reply::Int(n)
+    Ok(Reply::Int(n))
 }
 
 /// LTRIM key start stop
-pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = match (int_arg(&args[2]), int_arg(&args[3])) {
         (Ok(a), Ok(b)) => (a, b),
-        _ => return Reply::err(OpError::NotInteger.to_string()),
+        _ => return Ok(Reply::err(OpError::NotInteger.to_string())),
     };
     let n = match read(ctx, &args[1]) {
         Ok(Some(l)) => l.len() as i64,
-        Ok(None) => return Reply::OK,
-        Err(e) => return e,
+        Ok(None) => return Ok(Reply::OK),
+        Err(e) => return Err(e),
     };
     let a = if start < 0 { (n + start).max(0) } else { start };
     let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
@@ -239,13 +225,11 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .map(|i| i as usize)
         .collect();
     if !idx.is_empty() {
-        if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+        ctx.write(&args[1], |k, now, tag| {
             ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
-        }) {
-            return e;
-        }
+        })?;
     }
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 fn end_arg(a: &[u8]) -> Option<End> {
@@ -291,15 +275,15 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
-pub fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match (end_arg(&args[3]), end_arg(&args[4])) {
+pub fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match (end_arg(&args[3]), end_arg(&args[4])) {
         (Some(from), Some(to)) => move_one(ctx, &args[1], &args[2], from, to),
         _ => super::syntax_error(),
-    }
+    })
 }
 
-pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    move_one(ctx, &args[1], &args[2], End::Right, End::Left)
+pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(move_one(ctx, &args[1], &args[2], End::Right, End::Left))
 }
 
 /// A blocking command's timeout in seconds (0: forever) as a Unix-ms deadline.
@@ -327,95 +311,86 @@ fn block(ctx: &Ctx<'_>, deadline_ms: Option<u64>, on_timeout: Reply) -> Reply {
 }
 
 /// BLPOP/BRPOP key [key ...] timeout: pop from the first non-empty list, or wait.
-fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
-    let until = match deadline(ctx, &args[args.len() - 1]) {
-        Ok(d) => d,
-        Err(e) => return e,
-    };
+fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
+    let until = deadline(ctx, &args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
         match read(ctx, key) {
             Ok(Some(_)) => {
-                let popped = pop(ctx, &[Bytes::from_static(b"pop"), key.clone()], end);
-                return match popped {
+                let popped = pop(ctx, &[Bytes::from_static(b"pop"), key.clone()], end)?;
+                return Ok(match popped {
                     Reply::Bulk(v) => Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]),
                     other => other,
-                };
+                });
             }
             Ok(None) => {}
-            Err(e) => return e,
+            Err(e) => return Err(e),
         }
     }
-    block(ctx, until, Reply::NilArray)
+    Ok(block(ctx, until, Reply::NilArray))
 }
 
-pub fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     bpop(ctx, args, End::Left)
 }
 
-pub fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     bpop(ctx, args, End::Right)
 }
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
-pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let until = match deadline(ctx, &args[5]) {
-        Ok(d) => d,
-        Err(e) => return e,
-    };
+pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let until = deadline(ctx, &args[5])?;
     let (Some(from), Some(to)) = (end_arg(&args[3]), end_arg(&args[4])) else {
-        return super::syntax_error();
+        return Ok(super::syntax_error());
     };
-    match read(ctx, &args[1]) {
+    Ok(match read(ctx, &args[1]) {
         Ok(Some(_)) => move_one(ctx, &args[1], &args[2], from, to),
         Ok(None) => block(ctx, until, Reply::Nil),
         Err(e) => e,
-    }
+    })
 }
 
 /// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
-pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (mut rank, mut count, mut maxlen) = (1i64, None::<usize>, 0usize);
     let mut i = 3;
     while i < args.len() {
         let Some(v) = args.get(i + 1) else {
-            return super::syntax_error();
+            return Ok(super::syntax_error());
         };
-        let n = match int_arg(v) {
-            Ok(n) => n,
-            Err(e) => return e,
-        };
+        let n = int_arg(v)?;
         if super::is(&args[i], "rank") {
             if n == 0 || n == i64::MIN {
-                return Reply::err(
+                return Ok(Reply::err(
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
-                );
+                ));
             }
             rank = n;
         } else if super::is(&args[i], "count") {
             if n < 0 {
-                return Reply::err("ERR COUNT can't be negative");
+                return Ok(Reply::err("ERR COUNT can't be negative"));
             }
             count = Some(n as usize);
         } else if super::is(&args[i], "maxlen") {
             if n < 0 {
-                return Reply::err("ERR MAXLEN can't be negative");
+                return Ok(Reply::err("ERR MAXLEN can't be negative"));
             }
             maxlen = n as usize;
         } else {
-            return super::syntax_error();
+            return Ok(super::syntax_error());
         }
         i += 2;
     }
     let l = match read(ctx, &args[1]) {
         Ok(Some(l)) => l,
         Ok(None) => {
-            return if count.is_some() {
+            return Ok(if count.is_some() {
                 Reply::Array(vec![])
             } else {
                 Reply::Nil
-            };
+            });
         }
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let n = l.len();
     let scan = if maxlen == 0 { n } else { maxlen.min(n) };
@@ -439,7 +414,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         )
     };
     let skip = rank.unsigned_abs() as usize - 1;
-    match count {
+    Ok(match count {
         None => idx.nth(skip).map_or(Reply::Nil, |i| Reply::Int(i as i64)),
         Some(c) => {
             let take = if c == 0 { usize::MAX } else { c };
@@ -450,5 +425,5 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                     .collect(),
             )
         }
-    }
+    })
 }

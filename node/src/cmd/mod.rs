@@ -108,6 +108,10 @@ impl Ctx<'_> {
     }
 }
 
+/// What a handler answers: its reply, or (with `?`) the error reply that stopped it. Both
+/// go to the client the same way; the split only lets argument checks use `?`.
+pub type CmdResult = Result<Reply, Reply>;
+
 pub fn write_error(e: WriteError) -> Reply {
     match e {
         WriteError::Refused(op) => Reply::err(op.to_string()),
@@ -171,7 +175,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let started = std::time::Instant::now();
     let writes = ctx.store.writes;
-    let reply = (spec.run)(ctx, args);
+    let reply = (spec.run)(ctx, args).unwrap_or_else(|refused| refused);
     if ctx.store.writes != writes {
         ctx.conn.last_write_op = ctx.store.applied().get(ctx.store.server()).0;
     }

@@ -1,6 +1,6 @@
 //! SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
 
-use super::Ctx;
+use super::{CmdResult, Ctx};
 use crate::reply::Reply;
 use bytes::Bytes;
 
@@ -16,9 +16,9 @@ fn subscribed(ctx: &Ctx<'_>) -> usize {
     ctx.conn.channels.len() + ctx.conn.patterns.len()
 }
 
-fn subscribe_to(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> Reply {
+fn subscribe_to(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> CmdResult {
     let Some(tx) = ctx.conn.pubsub_tx.clone() else {
-        return Reply::err("ERR this connection cannot subscribe");
+        return Ok(Reply::err("ERR this connection cannot subscribe"));
     };
     let mut out = Vec::new();
     for name in &args[1..] {
@@ -34,10 +34,10 @@ fn subscribe_to(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> Reply {
         let kind = if pattern { "psubscribe" } else { "subscribe" };
         out.push(confirm(kind, Some(name.clone()), subscribed(ctx)));
     }
-    Reply::Many(out)
+    Ok(Reply::Many(out))
 }
 
-fn unsubscribe_from(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> Reply {
+fn unsubscribe_from(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> CmdResult {
     let kind = if pattern {
         "punsubscribe"
     } else {
@@ -56,7 +56,7 @@ fn unsubscribe_from(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> Reply {
         v
     };
     if names.is_empty() {
-        return confirm(kind, None, subscribed(ctx));
+        return Ok(confirm(kind, None, subscribed(ctx)));
     }
     let mut out = Vec::new();
     for name in names {
@@ -69,34 +69,36 @@ fn unsubscribe_from(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> Reply {
         set.remove(&name);
         out.push(confirm(kind, Some(name), subscribed(ctx)));
     }
-    Reply::Many(out)
+    Ok(Reply::Many(out))
 }
 
-pub fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     subscribe_to(ctx, args, false)
 }
 
-pub fn psubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn psubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     subscribe_to(ctx, args, true)
 }
 
-pub fn unsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn unsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     unsubscribe_from(ctx, args, false)
 }
 
-pub fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     unsubscribe_from(ctx, args, true)
 }
 
-pub fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Int(ctx.server.pubsub().publish(&args[1], &args[2]) as i64)
+pub fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        ctx.server.pubsub().publish(&args[1], &args[2]) as i64
+    ))
 }
 
 /// PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT
-pub fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     let ps = &ctx.server.pubsub();
-    if super::is(sub, "channels") && args.len() <= 3 {
+    Ok(if super::is(sub, "channels") && args.len() <= 3 {
         Reply::Array(
             ps.channels(args.get(2).map(|p| &p[..]))
                 .into_iter()
@@ -117,5 +119,5 @@ pub fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
             String::from_utf8_lossy(sub)
         ))
-    }
+    })
 }

@@ -1,54 +1,56 @@
 //! Server commands: DBSIZE, FLUSHDB, FLUSHALL, TIME, COMMAND, CONFIG, SAVE, BGSAVE, LASTSAVE,
 //! SHUTDOWN, WAIT.
 
-use super::{Ctx, int_arg, is, syntax_error, write_error};
+use super::{CmdResult, Ctx, int_arg, is, syntax_error, write_error};
 use crate::config::settings::SetError;
 use crate::reply::Reply;
 use bytes::Bytes;
 
-pub fn dbsize(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    Reply::Int(ctx.store.db(ctx.conn.db).live_len(ctx.now) as i64)
+pub fn dbsize(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        ctx.store.db(ctx.conn.db).live_len(ctx.now) as i64
+    ))
 }
 
 fn flush_mode_ok(args: &[Bytes]) -> bool {
     args.iter().skip(1).all(|a| is(a, "sync") || is(a, "async")) && args.len() <= 2
 }
 
-pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !flush_mode_ok(args) {
-        return syntax_error();
+        return Ok(syntax_error());
     }
-    match ctx.store.flush(Some(ctx.conn.db), ctx.now) {
+    Ok(match ctx.store.flush(Some(ctx.conn.db), ctx.now) {
         Ok(()) => Reply::OK,
         Err(e) => write_error(e),
-    }
+    })
 }
 
-pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !flush_mode_ok(args) {
-        return syntax_error();
+        return Ok(syntax_error());
     }
-    match ctx.store.flush(None, ctx.now) {
+    Ok(match ctx.store.flush(None, ctx.now) {
         Ok(()) => Reply::OK,
         Err(e) => write_error(e),
-    }
+    })
 }
 
-pub fn time(_: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn time(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros())
         .saturating_add_signed(i128::from(crate::testing::clock_offset_ms()) * 1000);
-    Reply::Array(vec![
+    Ok(Reply::Array(vec![
         Reply::bulk((us / 1_000_000).to_string()),
         Reply::bulk((us % 1_000_000).to_string()),
-    ])
+    ]))
 }
 
 /// COMMAND, COMMAND COUNT, COMMAND DOCS: enough for redis-cli and client libraries, which
 /// use them only to learn about commands.
-pub fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match args.get(1) {
+pub fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match args.get(1) {
         None => Reply::Array(vec![]),
         Some(a) if is(a, "count") => Reply::Int(super::count() as i64),
         Some(a) if is(a, "docs") => Reply::Map(vec![]),
@@ -57,13 +59,13 @@ pub fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
             String::from_utf8_lossy(a)
         )),
-    }
+    })
 }
 
 /// CONFIG GET pattern, CONFIG SET (accepted and reported back), CONFIG RESETSTAT.
-pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
-    if is(sub, "get") && args.len() >= 3 {
+    Ok(if is(sub, "get") && args.len() >= 3 {
         let patterns: Vec<&[u8]> = args[2..].iter().map(|a| a.as_ref()).collect();
         let found = ctx.config.matching(&patterns);
         Reply::Map(
@@ -94,7 +96,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
             String::from_utf8_lossy(sub)
         ))
-    }
+    })
 }
 
 /// CONFIG SET's errors, in Redis 7's words.
@@ -113,69 +115,73 @@ fn config_set_error(name: &str, e: SetError) -> String {
     }
 }
 
-pub fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn save(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     if ctx.server.engine().retention().bgsave_running() {
-        return Reply::err("ERR Background save already in progress");
+        return Ok(Reply::err("ERR Background save already in progress"));
     }
-    match ctx.store.save() {
+    Ok(match ctx.store.save() {
         Ok((seq, applied)) => {
             ctx.server.engine().snapshot_written(seq, applied);
             Reply::OK
         }
         Err(e) => Reply::err(format!("ERR {e}")),
-    }
+    })
 }
 
-pub fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 || args.get(1).is_some_and(|a| !is(a, "schedule")) {
-        return syntax_error();
+        return Ok(syntax_error());
     }
-    match ctx.server.engine().start_bgsave(ctx.store) {
+    Ok(match ctx.server.engine().start_bgsave(ctx.store) {
         Ok(true) => Reply::Status("Background saving started"),
         Ok(false) => Reply::err("ERR Background save already in progress"),
         Err(e) => Reply::err(format!("ERR {e}")),
-    }
+    })
 }
 
-pub fn lastsave(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    Reply::Int(ctx.server.engine().retention().last_save_secs() as i64)
+pub fn lastsave(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(
+        ctx.server.engine().retention().last_save_secs() as i64
+    ))
 }
 
 /// SHUTDOWN [NOSAVE | SAVE]: the binlog is made durable in any case; SAVE also writes a
 /// snapshot first. The connection closes without a reply, as with Redis.
-pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let save = match args.get(1) {
         None => false,
         Some(a) if is(a, "save") => true,
         Some(a) if is(a, "nosave") => false,
-        Some(_) => return syntax_error(),
+        Some(_) => return Ok(syntax_error()),
     };
     if save {
         if ctx.server.engine().retention().bgsave_running() {
-            return Reply::err(
+            return Ok(Reply::err(
                 "ERR Errors trying to SHUTDOWN. Check logs. (a background save is running)",
-            );
+            ));
         }
         match ctx.store.save() {
             Ok((seq, applied)) => ctx.server.engine().snapshot_written(seq, applied),
             Err(e) => {
-                return Reply::err(format!("ERR Errors trying to SHUTDOWN. Check logs. ({e})"));
+                return Ok(Reply::err(format!(
+                    "ERR Errors trying to SHUTDOWN. Check logs. ({e})"
+                )));
             }
         }
     }
     ctx.server.request_shutdown();
     ctx.conn.closing = true;
-    Reply::Silence
+    Ok(Reply::Silence)
 }
 
 /// WAIT numregions timeout-ms: until the connection's last write has been acknowledged by
 /// `numregions` other regions (those that subscribe to this node; not this region's own
 /// secondaries), or the timeout (0: no limit). Answers how many have it.
-pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (want, timeout) = match (int_arg(&args[1]), int_arg(&args[2])) {
         (Ok(n), Ok(t)) if t >= 0 => (n, t as u64),
-        (Ok(_), Ok(_)) => return Reply::err("ERR timeout is negative"),
-        _ => return Reply::err("ERR value is not an integer or out of range"),
+        (Ok(_), Ok(_)) => return Ok(Reply::err("ERR timeout is negative")),
+        _ => return Ok(Reply::err("ERR value is not an integer or out of range")),
     };
     let own = ctx.store.server();
     let op = ctx.conn.last_write_op;
@@ -192,10 +198,10 @@ pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         })
         .count() as i64;
     if have >= want || ctx.conn.in_exec {
-        return Reply::Int(have);
+        return Ok(Reply::Int(have));
     }
-    Reply::Block {
+    Ok(Reply::Block {
         deadline_ms: (timeout > 0).then(|| ctx.now + timeout),
         on_timeout: Box::new(Reply::Int(have)),
-    }
+    })
 }

@@ -1,6 +1,6 @@
 //! Set commands.
 
-use super::{Ctx, check_type};
+use super::{CmdResult, Ctx, check_type};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::set::SetPart;
@@ -16,26 +16,30 @@ fn blobs(args: &[Bytes]) -> Vec<Blob> {
     args.iter().map(|a| Blob::from(&a[..])).collect()
 }
 
-pub fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m = blobs(&args[2..]);
-    match ctx.write(&args[1], |k, now, tag| {
-        ops::sadd(k, now, tag, &m).map(|(e, n)| (Some(e), n))
-    }) {
-        Ok(n) => Reply::Int(n as i64),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| {
+            ops::sadd(k, now, tag, &m).map(|(e, n)| (Some(e), n))
+        }) {
+            Ok(n) => Reply::Int(n as i64),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m = blobs(&args[2..]);
-    match ctx.write(&args[1], |k, now, tag| ops::srem(k, now, tag, &m)) {
-        Ok(n) => Reply::Int(n as i64),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| ops::srem(k, now, tag, &m)) {
+            Ok(n) => Reply::Int(n as i64),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(s) => Reply::Set(
             s.into_iter()
                 .flat_map(|s| s.members())
@@ -43,18 +47,18 @@ pub fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .collect(),
         ),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(s) => Reply::Int(s.is_some_and(|s| s.contains(&args[2])) as i64),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(s) => Reply::Array(
             args[2..]
                 .iter()
@@ -62,26 +66,20 @@ pub fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .collect(),
         ),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(s) => Reply::Int(s.map_or(0, |s| s.len() as i64)),
         Err(e) => e,
-    }
+    })
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
-pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let a = match super::keys::scan_args(&args[2..], false) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
-    let s = match read(ctx, &args[1]) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
+pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let a = super::keys::scan_args(&args[2..], false)?;
+    let s = read(ctx, &args[1])?;
     let items = s
         .into_iter()
         .flat_map(|s| s.members())
@@ -96,7 +94,7 @@ pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         })
         .map(|(m, ())| Reply::bulk(Bytes::copy_from_slice(m)))
         .collect();
-    super::keys::scan_reply(next, out)
+    Ok(super::keys::scan_reply(next, out))
 }
 
 /// Members of the sets at `keys` (a missing key is an empty set); WRONGTYPE for another type.
@@ -137,8 +135,8 @@ fn combine(sets: Vec<Vec<Blob>>, op: Algebra) -> Vec<Blob> {
     v
 }
 
-fn algebra(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Algebra) -> Reply {
-    match sets(ctx, keys) {
+fn algebra(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Algebra) -> CmdResult {
+    Ok(match sets(ctx, keys) {
         Ok(s) => Reply::Set(
             combine(s, op)
                 .into_iter()
@@ -146,13 +144,13 @@ fn algebra(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Algebra) -> Reply {
                 .collect(),
         ),
         Err(e) => e,
-    }
+    })
 }
 
-fn algebra_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Algebra) -> Reply {
+fn algebra_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Algebra) -> CmdResult {
     let result = match sets(ctx, &args[2..]) {
         Ok(s) => combine(s, op),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let n = result.len() as i64;
     let r = if result.is_empty() {
@@ -163,61 +161,63 @@ fn algebra_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Algebra) -> Reply {
             Ok((Some(ops::replace(k, tag, &whole, None)), ()))
         })
     };
-    r.map_or_else(|e| e, |()| Reply::Int(n))
+    r.map(|()| Reply::Int(n))
 }
 
-pub fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     algebra(ctx, &args[1..], Algebra::Inter)
 }
 
-pub fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     algebra(ctx, &args[1..], Algebra::Union)
 }
 
-pub fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     algebra(ctx, &args[1..], Algebra::Diff)
 }
 
-pub fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     algebra_store(ctx, args, Algebra::Inter)
 }
 
-pub fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     algebra_store(ctx, args, Algebra::Union)
 }
 
-pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     algebra_store(ctx, args, Algebra::Diff)
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
-pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let n = match super::int_arg(&args[1]) {
         Ok(n) if n > 0 => n as usize,
-        Ok(_) => return Reply::err("ERR numkeys should be greater than 0"),
-        Err(e) => return e,
+        Ok(_) => return Ok(Reply::err("ERR numkeys should be greater than 0")),
+        Err(e) => return Err(e),
     };
     if args.len() < 2 + n {
-        return Reply::err("ERR Number of keys can't be greater than number of args");
+        return Ok(Reply::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     let mut limit = 0usize;
     let rest = &args[2 + n..];
     if !rest.is_empty() {
         if rest.len() != 2 || !super::is(&rest[0], "limit") {
-            return super::syntax_error();
+            return Ok(super::syntax_error());
         }
         limit = match super::int_arg(&rest[1]) {
             Ok(l) if l >= 0 => l as usize,
-            _ => return Reply::err("ERR LIMIT can't be negative"),
+            _ => return Ok(Reply::err("ERR LIMIT can't be negative")),
         };
     }
-    match sets(ctx, &args[2..2 + n]) {
+    Ok(match sets(ctx, &args[2..2 + n]) {
         Ok(s) => {
             let c = combine(s, Algebra::Inter).len();
             Reply::Int(if limit > 0 { c.min(limit) } else { c } as i64)
         }
         Err(e) => e,
-    }
+    })
 }
 
 /// Up to `count` distinct members picked at random.
@@ -229,55 +229,47 @@ fn pick(members: &[Blob], count: usize) -> Vec<Blob> {
 }
 
 /// SPOP key [count]
-pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match super::pop_count(args.get(2)) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = super::pop_count(args.get(2))?;
     if args.len() > 3 {
-        return super::syntax_error();
+        return Ok(super::syntax_error());
     }
     let members: Vec<Blob> = match read(ctx, &args[1]) {
         Ok(s) => s
             .map(|s| s.members().cloned().collect())
             .unwrap_or_default(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let popped = pick(&members, count.unwrap_or(1));
     if !popped.is_empty() {
-        if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+        ctx.write(&args[1], |k, now, tag| {
             ops::srem(k, now, tag, &popped).map(|(e, _)| (e, ()))
-        }) {
-            return e;
-        }
+        })?;
     }
     let replies: Vec<Reply> = popped
         .iter()
         .map(|m| Reply::bulk(Bytes::copy_from_slice(m)))
         .collect();
-    match count {
+    Ok(match count {
         None => replies.into_iter().next().unwrap_or(Reply::Nil),
         Some(_) => Reply::Set(replies),
-    }
+    })
 }
 
 /// SRANDMEMBER key [count]: a negative count may repeat members.
-pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match args.get(2).map(|c| super::int_arg(c)).transpose() {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = args.get(2).map(|c| super::int_arg(c)).transpose()?;
     if args.len() > 3 {
-        return super::syntax_error();
+        return Ok(super::syntax_error());
     }
     let members: Vec<Blob> = match read(ctx, &args[1]) {
         Ok(s) => s
             .map(|s| s.members().cloned().collect())
             .unwrap_or_default(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let bulk = |m: &Blob| Reply::bulk(Bytes::copy_from_slice(m));
-    match count {
+    Ok(match count {
         None => pick(&members, 1).first().map_or(Reply::Nil, bulk),
         Some(c) => Reply::Array(
             super::random_picks(members.len(), c)
@@ -285,21 +277,19 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .map(|i| bulk(&members[i]))
                 .collect(),
         ),
-    }
+    })
 }
 
 /// SMOVE source destination member
-pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m = vec![Blob::from(&args[3][..])];
     let present = match read(ctx, &args[1]) {
         Ok(s) => s.is_some_and(|s| s.contains(&args[3])),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
-    if let Err(e) = read(ctx, &args[2]) {
-        return e;
-    }
+    read(ctx, &args[2])?;
     if !present {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     }
     let r = ctx
         .write(&args[1], |k, now, tag| {
@@ -310,5 +300,5 @@ pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 ops::sadd(k, now, tag, &m).map(|(e, _)| (Some(e), ()))
             })
         });
-    r.map_or_else(|e| e, |()| Reply::Int(1))
+    r.map(|()| Reply::Int(1))
 }

@@ -1,6 +1,6 @@
 //! String and counter commands.
 
-use super::{Ctx, check_type, float_arg, int_arg, is, refused, syntax_error};
+use super::{CmdResult, Ctx, check_type, float_arg, int_arg, is, refused, syntax_error};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::ops::{self, SetTtl};
@@ -18,8 +18,8 @@ fn bulk_or_nil(v: Option<Bytes>) -> Reply {
     v.map_or(Reply::Nil, Reply::Bulk)
 }
 
-pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    read(ctx, &args[1]).map_or_else(|e| e, bulk_or_nil)
+pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    read(ctx, &args[1]).map(bulk_or_nil)
 }
 
 fn put(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: SetTtl) -> Result<(), Reply> {
@@ -30,7 +30,7 @@ fn put(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: SetTtl) -> Result<(), R
 }
 
 /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
-pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (mut nx, mut xx, mut get, mut ttl) = (false, false, false, None::<SetTtl>);
     let mut i = 3;
     while i < args.len() {
@@ -44,12 +44,9 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         };
         if let Some(unit) = unit {
             if ttl.is_some() || i + 1 >= args.len() {
-                return syntax_error();
+                return Ok(syntax_error());
             }
-            let n = match int_arg(&args[i + 1]) {
-                Ok(n) => n,
-                Err(e) => return e,
-            };
+            let n = int_arg(&args[i + 1])?;
             // EXAT and PXAT give a Unix time; EX and PX a time from now.
             let absolute = a.len() == 4;
             let at_ms = n.checked_mul(unit).and_then(|ms| {
@@ -60,7 +57,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 }
             });
             let Some(at_ms) = at_ms.filter(|_| n > 0) else {
-                return Reply::err("ERR invalid expire time in 'set' command");
+                return Ok(Reply::err("ERR invalid expire time in 'set' command"));
             };
             ttl = Some(SetTtl::At(at_ms as u64));
             i += 2;
@@ -75,115 +72,102 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         } else if is(a, "keepttl") && ttl.is_none() {
             ttl = Some(SetTtl::Keep);
         } else {
-            return syntax_error();
+            return Ok(syntax_error());
         }
         i += 1;
     }
     let key = &args[1];
-    let old = if get {
-        match read(ctx, key) {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    } else {
-        None
-    };
+    let old = if get { read(ctx, key)? } else { None };
     let exists = (nx || xx) && ctx.get(key).is_some();
     if (nx && exists) || (xx && !exists) {
-        return if get { bulk_or_nil(old) } else { Reply::Nil };
+        return Ok(if get { bulk_or_nil(old) } else { Reply::Nil });
     }
-    if let Err(e) = put(ctx, key, &args[2], ttl.unwrap_or(SetTtl::Clear)) {
-        return e;
-    }
-    if get { bulk_or_nil(old) } else { Reply::OK }
+    put(ctx, key, &args[2], ttl.unwrap_or(SetTtl::Clear))?;
+    Ok(if get { bulk_or_nil(old) } else { Reply::OK })
 }
 
-pub fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.get(&args[1]).is_some() {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     }
-    put(ctx, &args[1], &args[2], SetTtl::Clear).map_or_else(|e| e, |()| Reply::Int(1))
+    put(ctx, &args[1], &args[2], SetTtl::Clear).map(|()| Reply::Int(1))
 }
 
-fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, name: &str) -> Reply {
-    let n = match int_arg(&args[2]) {
-        Ok(n) => n,
-        Err(e) => return e,
-    };
+fn set_with_ttl(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: i64, name: &str) -> CmdResult {
+    let n = int_arg(&args[2])?;
     let Some(at) = n
         .checked_mul(unit_ms)
         .and_then(|ms| ms.checked_add(ctx.now as i64))
         .filter(|_| n > 0)
     else {
-        return Reply::err(format!("ERR invalid expire time in '{name}' command"));
+        return Ok(Reply::err(format!(
+            "ERR invalid expire time in '{name}' command"
+        )));
     };
-    put(ctx, &args[1], &args[3], SetTtl::At(at as u64)).map_or_else(|e| e, |()| Reply::OK)
+    put(ctx, &args[1], &args[3], SetTtl::At(at as u64)).map(|()| Reply::OK)
 }
 
-pub fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     set_with_ttl(ctx, args, 1000, "setex")
 }
 
-pub fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     set_with_ttl(ctx, args, 1, "psetex")
 }
 
-pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let old = match read(ctx, &args[1]) {
-        Ok(v) => v,
-        Err(e) => return e,
-    };
-    put(ctx, &args[1], &args[2], SetTtl::Clear).map_or_else(|e| e, |()| bulk_or_nil(old))
+pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let old = read(ctx, &args[1])?;
+    put(ctx, &args[1], &args[2], SetTtl::Clear).map(|()| bulk_or_nil(old))
 }
 
-pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let old = match read(ctx, &args[1]) {
         Ok(Some(v)) => v,
-        Ok(None) => return Reply::Nil,
-        Err(e) => return e,
+        Ok(None) => return Ok(Reply::Nil),
+        Err(e) => return Err(e),
     };
-    match ctx.write(&args[1], |k, _, tag| Ok((ops::delete(k, tag), ()))) {
-        Ok(()) => Reply::Bulk(old),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, _, tag| Ok((ops::delete(k, tag), ()))) {
+            Ok(()) => Reply::Bulk(old),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    Reply::Array(
+pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(Reply::Array(
         args[1..]
             .iter()
             .map(|k| bulk_or_nil(read(ctx, k).ok().flatten()))
             .collect(),
-    )
+    ))
 }
 
-pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 0 {
-        return super::wrong_arity("mset");
+        return Ok(super::wrong_arity("mset"));
     }
     for kv in args[1..].chunks(2) {
-        if let Err(e) = put(ctx, &kv[0], &kv[1], SetTtl::Clear) {
-            return e;
-        }
+        put(ctx, &kv[0], &kv[1], SetTtl::Clear)?;
     }
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut v = match read(ctx, &args[1]) {
         Ok(v) => v.map(|b| b.to_vec()).unwrap_or_default(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     v.extend_from_slice(&args[2]);
     let len = v.len() as i64;
-    put(ctx, &args[1], &v, SetTtl::Keep).map_or_else(|e| e, |()| Reply::Int(len))
+    put(ctx, &args[1], &v, SetTtl::Keep).map(|()| Reply::Int(len))
 }
 
-pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(v) => Reply::Int(v.map_or(0, |v| v.len() as i64)),
         Err(e) => e,
-    }
+    })
 }
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
@@ -195,49 +179,45 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
     }
 }
 
-pub fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    incr_by(ctx, &args[1], 1)
+pub fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(incr_by(ctx, &args[1], 1))
 }
 
-pub fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    incr_by(ctx, &args[1], -1)
+pub fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(incr_by(ctx, &args[1], -1))
 }
 
-pub fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match int_arg(&args[2]) {
+pub fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match int_arg(&args[2]) {
         Ok(n) => incr_by(ctx, &args[1], n),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match int_arg(&args[2]) {
+pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match int_arg(&args[2]) {
         Ok(n) if n != i64::MIN => incr_by(ctx, &args[1], -n),
         Ok(_) => refused(OpError::Overflow),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let by = match float_arg(&args[2]) {
         Ok(f) if f.is_finite() => f,
-        Ok(_) => return refused(OpError::NanOrInfinity),
-        Err(e) => return e,
+        Ok(_) => return Ok(refused(OpError::NanOrInfinity)),
+        Err(e) => return Err(e),
     };
-    if let Err(e) = ctx.write(&args[1], |k, now, tag| {
+    ctx.write(&args[1], |k, now, tag| {
         ops::incr_by_float(k, now, tag, by).map(|(e, v)| (Some(e), v))
-    }) {
-        return e;
-    }
+    })?;
     get(ctx, &args[..2])
 }
 
 /// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
-pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let v = match read(ctx, &args[1]) {
-        Ok(Some(v)) => v,
-        Ok(None) => return Reply::Nil,
-        Err(e) => return e,
+pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let Some(v) = read(ctx, &args[1])? else {
+        return Ok(Reply::Nil);
     };
     let key = &args[1];
     let r = match &args[2..] {
@@ -248,8 +228,8 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         [unit, n] => {
             let ms = match int_arg(n) {
                 Ok(n) if n > 0 => n,
-                Ok(_) => return Reply::err("ERR invalid expire time in 'getex' command"),
-                Err(e) => return e,
+                Ok(_) => return Ok(Reply::err("ERR invalid expire time in 'getex' command")),
+                Err(e) => return Err(e),
             };
             let at = if is(unit, "ex") {
                 ms.checked_mul(1000)
@@ -261,10 +241,10 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             } else if is(unit, "pxat") {
                 Some(ms)
             } else {
-                return syntax_error();
+                return Ok(syntax_error());
             };
             let Some(at) = at else {
-                return Reply::err("ERR invalid expire time in 'getex' command");
+                return Ok(Reply::err("ERR invalid expire time in 'getex' command"));
             };
             if at <= ctx.now as i64 {
                 ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
@@ -274,9 +254,9 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 })
             }
         }
-        _ => return syntax_error(),
+        _ => return Ok(syntax_error()),
     };
-    r.map_or_else(|e| e, |()| Reply::Bulk(v))
+    r.map(|()| Reply::Bulk(v))
 }
 
 /// Clamp Redis-style inclusive range indexes to `0..len`; `None` when empty.
@@ -290,12 +270,12 @@ fn range(len: i64, start: i64, end: i64) -> Option<(usize, usize)> {
     (a <= b && a < len && b >= 0).then_some((a as usize, b as usize))
 }
 
-pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (s, e) = match (int_arg(&args[2]), int_arg(&args[3])) {
         (Ok(s), Ok(e)) => (s, e),
-        _ => return refused(OpError::NotInteger),
+        _ => return Ok(refused(OpError::NotInteger)),
     };
-    match read(ctx, &args[1]) {
+    Ok(match read(ctx, &args[1]) {
         Ok(v) => {
             let v = v.unwrap_or_default();
             match range(v.len() as i64, s, e) {
@@ -304,42 +284,44 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
         }
         Err(e) => e,
-    }
+    })
 }
 
-pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let offset = match int_arg(&args[2]) {
         Ok(o) if o >= 0 => o as usize,
-        Ok(_) => return Reply::err("ERR offset is out of range"),
-        Err(e) => return e,
+        Ok(_) => return Ok(Reply::err("ERR offset is out of range")),
+        Err(e) => return Err(e),
     };
     if offset + args[3].len() > ctx.config.limits.bulk_bytes_max {
-        return Reply::err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return Ok(Reply::err(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     let mut v = match read(ctx, &args[1]) {
         Ok(v) => v.map(|b| b.to_vec()).unwrap_or_default(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     if args[3].is_empty() {
-        return Reply::Int(v.len() as i64);
+        return Ok(Reply::Int(v.len() as i64));
     }
     if v.len() < offset + args[3].len() {
         v.resize(offset + args[3].len(), 0);
     }
     v[offset..offset + args[3].len()].copy_from_slice(&args[3]);
     let len = v.len() as i64;
-    put(ctx, &args[1], &v, SetTtl::Keep).map_or_else(|e| e, |()| Reply::Int(len))
+    put(ctx, &args[1], &v, SetTtl::Keep).map(|()| Reply::Int(len))
 }
 
-pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() % 2 == 0 {
-        return super::wrong_arity("msetnx");
+        return Ok(super::wrong_arity("msetnx"));
     }
     if args[1..].chunks(2).any(|kv| ctx.get(&kv[0]).is_some()) {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     }
-    match mset(ctx, args) {
+    Ok(match mset(ctx, args)? {
         Reply::Status(_) => Reply::Int(1),
         other => other,
-    }
+    })
 }

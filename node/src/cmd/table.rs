@@ -2,15 +2,14 @@
 //! flags it) next to its handler. Adding a command is adding one line here.
 
 use super::{
-    Ctx, connection, gdc, hash, introspection, keys, list, pubsub, server, set, string,
+    CmdResult, Ctx, connection, gdc, hash, introspection, keys, list, pubsub, server, set, string,
     transaction, zset,
 };
-use crate::reply::Reply;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
+type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
 
 /// What a command is to the dispatcher, as Redis's command flags say it: a set of the
 /// constants below.

@@ -2,25 +2,25 @@
 //! the store lock, so no other client sees or interleaves with half of them, and logs their
 //! writes as one binlog batch.
 
-use super::{Ctx, READONLY, execute, is_write, read_only};
+use super::{CmdResult, Ctx, READONLY, execute, is_write, read_only};
 use crate::reply::Reply;
 use bytes::Bytes;
 
-pub fn multi(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn multi(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     if ctx.conn.multi.is_some() {
-        return Reply::err("ERR MULTI calls can not be nested");
+        return Ok(Reply::err("ERR MULTI calls can not be nested"));
     }
     ctx.conn.multi = Some(Vec::new());
     ctx.conn.multi_failed = false;
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-pub fn discard(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn discard(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     if ctx.conn.multi.take().is_none() {
-        return Reply::err("ERR DISCARD without MULTI");
+        return Ok(Reply::err("ERR DISCARD without MULTI"));
     }
     ctx.conn.watched.clear();
-    Reply::OK
+    Ok(Reply::OK)
 }
 
 /// A key's version: changes with every write to it (including its removal).
@@ -28,25 +28,27 @@ fn version(ctx: &Ctx<'_>, db: usize, key: &[u8]) -> Option<gdc_crdt::Hlc> {
     ctx.store.db(db).get(key).map(gdc_crdt::KeyState::max_hlc)
 }
 
-pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let Some(queue) = ctx.conn.multi.take() else {
-        return Reply::err("ERR EXEC without MULTI");
+        return Ok(Reply::err("ERR EXEC without MULTI"));
     };
     let watched = std::mem::take(&mut ctx.conn.watched);
     if std::mem::take(&mut ctx.conn.multi_failed) {
-        return Reply::err("EXECABORT Transaction discarded because of previous errors.");
+        return Ok(Reply::err(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
     }
     // Queued while this node took writes, run now that it does not: all or nothing.
     if read_only(ctx) && queue.iter().any(|args| is_write(args)) {
-        return Reply::err(format!(
+        return Ok(Reply::err(format!(
             "EXECABORT Transaction discarded because of: {READONLY}"
-        ));
+        )));
     }
     if watched
         .iter()
         .any(|(db, key, v)| version(ctx, *db, key) != *v)
     {
-        return Reply::NilArray;
+        return Ok(Reply::NilArray);
     }
     ctx.conn.in_exec = true;
     ctx.store.begin_batch();
@@ -55,24 +57,26 @@ pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     // The transaction's writes reach the binlog as one frame: replayed (and, with sync
     // channels, shipped) all or none.
     if let Err(e) = ctx.store.end_batch() {
-        return Reply::err(format!("MISCONF Errors writing to the binlog: {e}"));
+        return Ok(Reply::err(format!(
+            "MISCONF Errors writing to the binlog: {e}"
+        )));
     }
-    Reply::Array(replies)
+    Ok(Reply::Array(replies))
 }
 
-pub fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.conn.multi.is_some() {
-        return Reply::err("ERR WATCH inside MULTI is not allowed");
+        return Ok(Reply::err("ERR WATCH inside MULTI is not allowed"));
     }
     let db = ctx.conn.db;
     for key in &args[1..] {
         let v = version(ctx, db, key);
         ctx.conn.watched.push((db, key.clone(), v));
     }
-    Reply::OK
+    Ok(Reply::OK)
 }
 
-pub fn unwatch(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+pub fn unwatch(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.conn.watched.clear();
-    Reply::OK
+    Ok(Reply::OK)
 }

@@ -1,7 +1,7 @@
 //! ZUNION, ZINTER, ZDIFF and their STORE forms.
 
 use super::range::reply_range;
-use crate::cmd::{Ctx, float_arg, int_arg, is, refused, syntax_error};
+use crate::cmd::{CmdResult, Ctx, float_arg, int_arg, is, refused, syntax_error};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::{Blob, Kind, OpError, ops};
@@ -115,17 +115,17 @@ fn combine(
     Ok((out, scores))
 }
 
-fn combine_reply(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> Reply {
-    match combine(ctx, &args[1..], how, true) {
+fn combine_reply(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
+    Ok(match combine(ctx, &args[1..], how, true) {
         Ok((items, scores)) => reply_range(ctx, items, scores),
         Err(e) => e,
-    }
+    })
 }
 
-fn combine_store(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> Reply {
+fn combine_store(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
     let items = match combine(ctx, &args[2..], how, false) {
         Ok((items, _)) => items,
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let n = items.len() as i64;
     let r = if items.is_empty() {
@@ -136,29 +136,29 @@ fn combine_store(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> Reply {
             Ok((Some(ops::replace(k, tag, &whole, None)), ()))
         })
     };
-    r.map_or_else(|e| e, |()| Reply::Int(n))
+    r.map(|()| Reply::Int(n))
 }
 
-pub fn zunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     combine_reply(ctx, args, Combine::Union)
 }
 
-pub fn zinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     combine_reply(ctx, args, Combine::Inter)
 }
 
-pub fn zdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     combine_reply(ctx, args, Combine::Diff)
 }
 
-pub fn zunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     combine_store(ctx, args, Combine::Union)
 }
 
-pub fn zinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     combine_store(ctx, args, Combine::Inter)
 }
 
-pub fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     combine_store(ctx, args, Combine::Diff)
 }

@@ -9,7 +9,7 @@ pub use range::{
     zrevrange, zrevrangebylex, zrevrangebyscore,
 };
 
-use super::{Ctx, check_type, float_arg, int_arg, is, syntax_error};
+use super::{CmdResult, Ctx, check_type, float_arg, int_arg, is, syntax_error};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::zset::ZSetPart;
@@ -23,7 +23,7 @@ fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSetPart>, Reply>
 }
 
 /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]
-pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
     let mut i = 2;
@@ -42,29 +42,32 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let rest = &args[i..];
     if rest.is_empty() || rest.len() % 2 == 1 {
-        return syntax_error();
+        return Ok(syntax_error());
     }
     if nx && xx {
-        return Reply::err("ERR XX and NX options at the same time are not compatible");
+        return Ok(Reply::err(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
     }
     if (gt && lt) || (nx && (gt || lt)) {
-        return Reply::err("ERR GT, LT, and/or NX options at the same time are not compatible");
+        return Ok(Reply::err(
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ));
     }
     if incr && rest.len() > 2 {
-        return Reply::err("ERR INCR option supports a single increment-element pair");
+        return Ok(Reply::err(
+            "ERR INCR option supports a single increment-element pair",
+        ));
     }
     let mut items = Vec::with_capacity(rest.len() / 2);
     for sm in rest.chunks(2) {
         match float_arg(&sm[0]) {
             Ok(s) => items.push((s, Blob::from(&sm[1][..]))),
-            Err(e) => return e,
+            Err(e) => return Err(e),
         }
     }
     let key = &args[1];
-    let z = match read(ctx, key) {
-        Ok(z) => z,
-        Err(e) => return e,
-    };
+    let z = read(ctx, key)?;
     let allowed = |old: Option<f64>, new: f64| match old {
         None => !xx,
         Some(o) => !nx && (!gt || new > o) && (!lt || new < o),
@@ -73,14 +76,16 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let (by, m) = &items[0];
         let old = z.and_then(|z| z.score(m));
         if !allowed(old, old.unwrap_or(0.0) + by) {
-            return Reply::Nil;
+            return Ok(Reply::Nil);
         }
-        return match ctx.write(key, |k, now, tag| {
-            ops::zincr_by(k, now, tag, m, *by).map(|(e, v)| (Some(e), v))
-        }) {
-            Ok(v) => Reply::Double(v),
-            Err(e) => e,
-        };
+        return Ok(
+            match ctx.write(key, |k, now, tag| {
+                ops::zincr_by(k, now, tag, m, *by).map(|(e, v)| (Some(e), v))
+            }) {
+                Ok(v) => Reply::Double(v),
+                Err(e) => e,
+            },
+        );
     }
     let mut writes: Vec<(Blob, f64)> = Vec::new();
     let (mut added, mut changed) = (0, 0);
@@ -99,63 +104,56 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         writes.push((m, s));
     }
     if !writes.is_empty() {
-        if let Err(e) = ctx.write(key, |k, now, tag| {
+        ctx.write(key, |k, now, tag| {
             ops::zadd(k, now, tag, &writes).map(|(e, n)| (Some(e), n))
-        }) {
-            return e;
-        }
+        })?;
     }
-    Reply::Int(if ch { added + changed } else { added })
+    Ok(Reply::Int(if ch { added + changed } else { added }))
 }
 
-pub fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let by = match float_arg(&args[2]) {
-        Ok(f) => f,
-        Err(e) => return e,
-    };
+pub fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let by = float_arg(&args[2])?;
     let m = Blob::from(&args[3][..]);
-    match ctx.write(&args[1], |k, now, tag| {
-        ops::zincr_by(k, now, tag, &m, by).map(|(e, v)| (Some(e), v))
-    }) {
-        Ok(v) => Reply::Double(v),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| {
+            ops::zincr_by(k, now, tag, &m, by).map(|(e, v)| (Some(e), v))
+        }) {
+            Ok(v) => Reply::Double(v),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m: Vec<Blob> = args[2..].iter().map(|a| Blob::from(&a[..])).collect();
-    match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &m)) {
-        Ok(n) => Reply::Int(n as i64),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &m)) {
+            Ok(n) => Reply::Int(n as i64),
+            Err(e) => e,
+        },
+    )
 }
 
-pub fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(z) => z
             .and_then(|z| z.score(&args[2]))
             .map_or(Reply::Nil, Reply::Double),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(z) => Reply::Int(z.map_or(0, |z| z.len() as i64)),
         Err(e) => e,
-    }
+    })
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
-pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let a = match super::keys::scan_args(&args[2..], false) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
-    let z = match read(ctx, &args[1]) {
-        Ok(z) => z,
-        Err(e) => return e,
-    };
+pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let a = super::keys::scan_args(&args[2..], false)?;
+    let z = read(ctx, &args[1])?;
     let items = z
         .into_iter()
         .flat_map(|z| z.iter())
@@ -171,40 +169,38 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             out.push(Reply::bulk(crate::reply::format_double(s)));
         }
     }
-    super::keys::scan_reply(next, out)
+    Ok(super::keys::scan_reply(next, out))
 }
 
-fn rank(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Reply {
+fn rank(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
     let with_score = match args.get(3) {
         None => false,
         Some(a) if is(a, "withscore") => true,
-        Some(_) => return syntax_error(),
+        Some(_) => return Ok(syntax_error()),
     };
-    let z = match read(ctx, &args[1]) {
-        Ok(Some(z)) => z,
-        Ok(None) => return Reply::Nil,
-        Err(e) => return e,
+    let Some(z) = read(ctx, &args[1])? else {
+        return Ok(Reply::Nil);
     };
     let Some(score) = z.score(&args[2]) else {
-        return Reply::Nil;
+        return Ok(Reply::Nil);
     };
     let pos = z
         .iter()
         .position(|(m, _)| m.as_slice() == &args[2][..])
         .unwrap_or(0);
     let r = if rev { z.len() - 1 - pos } else { pos } as i64;
-    if with_score {
+    Ok(if with_score {
         Reply::Array(vec![Reply::Int(r), Reply::Double(score)])
     } else {
         Reply::Int(r)
-    }
+    })
 }
 
-pub fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     rank(ctx, args, false)
 }
 
-pub fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zrevrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     rank(ctx, args, true)
 }
 
@@ -223,21 +219,21 @@ fn in_range(s: f64, min: (f64, bool), max: (f64, bool)) -> bool {
     (if min.1 { s > min.0 } else { s >= min.0 }) && (if max.1 { s < max.0 } else { s <= max.0 })
 }
 
-pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (min, max) = match (bound(&args[2]), bound(&args[3])) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return Ok(e),
     };
-    match read(ctx, &args[1]) {
+    Ok(match read(ctx, &args[1]) {
         Ok(z) => Reply::Int(z.map_or(0, |z| {
             z.iter().filter(|(_, s)| in_range(*s, min, max)).count() as i64
         })),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match read(ctx, &args[1]) {
+pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match read(ctx, &args[1]) {
         Ok(z) => Reply::Array(
             args[2..]
                 .iter()
@@ -245,13 +241,13 @@ pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 .collect(),
         ),
         Err(e) => e,
-    }
+    })
 }
 
-fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
+fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     let count = match super::pop_count(args.get(2)) {
         Ok(c) => c.unwrap_or(1),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let picked: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
         Ok(Some(z)) => {
@@ -266,34 +262,32 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
             }
         }
         Ok(None) => Vec::new(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     if !picked.is_empty() {
         let members: Vec<Blob> = picked.iter().map(|(m, _)| m.clone()).collect();
-        if let Err(e) = ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members)) {
-            return e;
-        }
+        ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members))?;
     }
     let mut out = Vec::new();
     for (m, s) in picked {
         out.push(Reply::bulk(Bytes::copy_from_slice(&m)));
         out.push(Reply::Double(s));
     }
-    Reply::Array(out)
+    Ok(Reply::Array(out))
 }
 
-pub fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     pop(ctx, args, false)
 }
 
-pub fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     pop(ctx, args, true)
 }
 
-pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = match (int_arg(&args[2]), int_arg(&args[3])) {
         (Ok(a), Ok(b)) => (a, b),
-        _ => return Reply::err(OpError::NotInteger.to_string()),
+        _ => return Ok(Reply::err(OpError::NotInteger.to_string())),
     };
     let members: Vec<Blob> = match read(ctx, &args[1]) {
         Ok(Some(z)) => {
@@ -311,27 +305,26 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
         }
         Ok(None) => Vec::new(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     if members.is_empty() {
-        return Reply::Int(0);
+        return Ok(Reply::Int(0));
     }
-    match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members)) {
-        Ok(n) => Reply::Int(n as i64),
-        Err(e) => e,
-    }
+    Ok(
+        match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members)) {
+            Ok(n) => Reply::Int(n as i64),
+            Err(e) => e,
+        },
+    )
 }
 
 /// ZRANDMEMBER key [count [WITHSCORES]]: a negative count may repeat members.
-pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let count = match args.get(2).map(|c| int_arg(c)).transpose() {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
+pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = args.get(2).map(|c| int_arg(c)).transpose()?;
     let scores = match args.get(3) {
         None => false,
         Some(a) if is(a, "withscores") => true,
-        Some(_) => return syntax_error(),
+        Some(_) => return Ok(syntax_error()),
     };
     let members: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
         Ok(z) => z
@@ -339,17 +332,17 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .flat_map(|z| z.iter())
             .map(|(m, s)| (m.clone(), s))
             .collect(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let Some(count) = count else {
         if members.is_empty() {
-            return Reply::Nil;
+            return Ok(Reply::Nil);
         }
-        return Reply::bulk(Bytes::copy_from_slice(
+        return Ok(Reply::bulk(Bytes::copy_from_slice(
             &members[super::random_below(members.len())].0,
-        ));
+        )));
     };
     let picks = super::random_picks(members.len(), count);
     let items = picks.into_iter().map(|i| members[i].clone()).collect();
-    reply_range(ctx, items, scores)
+    Ok(reply_range(ctx, items, scores))
 }

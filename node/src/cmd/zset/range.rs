@@ -2,7 +2,7 @@
 //! read, store or remove.
 
 use super::{bound, in_range, read};
-use crate::cmd::{Ctx, int_arg, is, syntax_error};
+use crate::cmd::{CmdResult, Ctx, int_arg, is, syntax_error};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::zset::ZSetPart;
@@ -186,23 +186,20 @@ fn run_range(ctx: &mut Ctx<'_>, key: &[u8], q: &Query, scores: bool) -> Reply {
 }
 
 /// ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match parse_range(&args[2..], true) {
+pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match parse_range(&args[2..], true) {
         Ok((q, scores)) => run_range(ctx, &args[1], &q, scores),
         Err(e) => e,
-    }
+    })
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]
-pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let (q, _) = match parse_range(&args[3..], false) {
-        Ok(x) => x,
-        Err(e) => return e,
-    };
+pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (q, _) = parse_range(&args[3..], false)?;
     let items = match read(ctx, &args[2]) {
         Ok(Some(z)) => select(z, &q),
         Ok(None) => Vec::new(),
-        Err(e) => return e,
+        Err(e) => return Err(e),
     };
     let n = items.len() as i64;
     let r = if items.is_empty() {
@@ -213,11 +210,11 @@ pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             Ok((Some(ops::replace(k, tag, &whole, None)), ()))
         })
     };
-    r.map_or_else(|e| e, |()| Reply::Int(n))
+    r.map(|()| Reply::Int(n))
 }
 
 /// The older range commands: options after the bounds are WITHSCORES and LIMIT only.
-fn legacy(ctx: &mut Ctx<'_>, args: &[Bytes], kind: &str, rev: bool) -> Reply {
+fn legacy(ctx: &mut Ctx<'_>, args: &[Bytes], kind: &str, rev: bool) -> CmdResult {
     let mut opts: Vec<Bytes> = vec![
         args[2].clone(),
         args[3].clone(),
@@ -228,52 +225,52 @@ fn legacy(ctx: &mut Ctx<'_>, args: &[Bytes], kind: &str, rev: bool) -> Reply {
     }
     for a in &args[4..] {
         if kind == "BYRANK" && !is(a, "withscores") {
-            return syntax_error();
+            return Ok(syntax_error());
         }
         opts.push(a.clone());
     }
     if kind == "BYRANK" {
         opts.remove(2);
     }
-    match parse_range(&opts, kind != "BYLEX") {
+    Ok(match parse_range(&opts, kind != "BYLEX") {
         Ok((q, scores)) => run_range(ctx, &args[1], &q, scores),
         Err(e) => e,
-    }
+    })
 }
 
-pub fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     legacy(ctx, args, "BYRANK", true)
 }
 
-pub fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     legacy(ctx, args, "BYSCORE", false)
 }
 
-pub fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zrevrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     legacy(ctx, args, "BYSCORE", true)
 }
 
-pub fn zrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     legacy(ctx, args, "BYLEX", false)
 }
 
-pub fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     legacy(ctx, args, "BYLEX", true)
 }
 
-pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (lo, hi) = match (lex(&args[2]), lex(&args[3])) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return Ok(e),
     };
-    match read(ctx, &args[1]) {
+    Ok(match read(ctx, &args[1]) {
         Ok(z) => Reply::Int(z.map_or(0, |z| {
             z.iter()
                 .filter(|(m, _)| above(m, &lo) && below(m, &hi))
                 .count() as i64
         })),
         Err(e) => e,
-    }
+    })
 }
 
 fn remove_selected(ctx: &mut Ctx<'_>, key: &[u8], q: &Query) -> Reply {
@@ -291,8 +288,8 @@ fn remove_selected(ctx: &mut Ctx<'_>, key: &[u8], q: &Query) -> Reply {
     }
 }
 
-pub fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match (bound(&args[2]), bound(&args[3])) {
+pub fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match (bound(&args[2]), bound(&args[3])) {
         (Ok(a), Ok(b)) => remove_selected(
             ctx,
             &args[1],
@@ -303,11 +300,11 @@ pub fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             },
         ),
         (Err(e), _) | (_, Err(e)) => e,
-    }
+    })
 }
 
-pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match (lex(&args[2]), lex(&args[3])) {
+pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    Ok(match (lex(&args[2]), lex(&args[3])) {
         (Ok(a), Ok(b)) => remove_selected(
             ctx,
             &args[1],
@@ -318,5 +315,5 @@ pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             },
         ),
         (Err(e), _) | (_, Err(e)) => e,
-    }
+    })
 }
