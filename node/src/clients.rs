@@ -28,6 +28,9 @@ pub struct Clients {
     next_id: AtomicU64,
     blocked: AtomicUsize,
     commands_processed: AtomicU64,
+    /// Connections accepted, and those refused at `maxclients` (INFO stats).
+    received: AtomicU64,
+    rejected: AtomicU64,
     listing: Mutex<BTreeMap<u64, ClientEntry>>,
 }
 
@@ -40,17 +43,35 @@ impl Clients {
             next_id: AtomicU64::new(1),
             blocked: AtomicUsize::new(0),
             commands_processed: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
             listing: Mutex::new(BTreeMap::new()),
         }
     }
 
     /// Count a new connection, unless `maxclients` are connected already.
     pub fn try_connect(&self) -> bool {
+        self.received.fetch_add(1, Ordering::Relaxed);
         if self.connected.fetch_add(1, Ordering::Relaxed) >= self.max {
             self.connected.fetch_sub(1, Ordering::Relaxed);
+            self.rejected.fetch_add(1, Ordering::Relaxed);
             return false;
         }
         true
+    }
+
+    /// Connections received since start (`total_connections_received`), and of them those
+    /// refused at `maxclients` (`rejected_connections`).
+    pub fn connections(&self) -> (u64, u64) {
+        (
+            self.received.load(Ordering::Relaxed),
+            self.rejected.load(Ordering::Relaxed),
+        )
+    }
+
+    /// `maxclients`.
+    pub fn max(&self) -> usize {
+        self.max
     }
 
     /// List a connected client under a new id (returned).
@@ -99,5 +120,7 @@ impl Clients {
     /// CONFIG RESETSTAT.
     pub fn reset_stats(&self) {
         self.commands_processed.store(0, Ordering::Relaxed);
+        self.received.store(0, Ordering::Relaxed);
+        self.rejected.store(0, Ordering::Relaxed);
     }
 }

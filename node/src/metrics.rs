@@ -119,8 +119,7 @@ fn clients(page: &mut Page, shared: &Shared) {
 
 /// Calls, failures and a latency histogram per command.
 fn commands(page: &mut Page, store: &Store) {
-    let mut stats: Vec<_> = store.command_stats.iter().collect();
-    stats.sort_by_key(|(name, _)| **name);
+    let stats = store.stats.commands();
     let per = |f: &dyn Fn(&CommandStat) -> String| -> Vec<(String, String)> {
         stats
             .iter()

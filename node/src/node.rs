@@ -165,6 +165,7 @@ async fn upkeep(shared: Arc<Shared>) {
     let (engine, replication) = (shared.engine(), shared.replication());
     for cycle in 1u64.. {
         tick.tick().await;
+        crate::alloc::note_peak();
         if cycle % 10 == 0 {
             replication.upkeep();
         }

@@ -802,3 +802,61 @@ fn client_limits_close_only_the_offender() {
     );
     assert_eq!(first.get::<_, String>("k").expect("get"), "v");
 }
+
+/// The value of `field` in an INFO reply.
+fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
+}
+
+/// INFO as Redis 7.0 prints it: the fields clients and exporters read, sections chosen as
+/// Redis chooses them (several names, `all`, `default`, any case), and errors counted by
+/// their first word, calls refused before they ran counted as rejected.
+#[test]
+fn info_has_redis_fields_sections_and_error_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let info = |c: &mut redis::Connection, args: &[&str]| -> String {
+        let mut cmd = redis::cmd("INFO");
+        for a in args {
+            cmd.arg(*a);
+        }
+        cmd.query(c).expect("INFO")
+    };
+    let server = info(&mut c, &["server"]);
+    assert_eq!(info_field(&server, "arch_bits").as_deref(), Some("64"));
+    assert_eq!(info_field(&server, "run_id").map(|r| r.len()), Some(40));
+    assert_eq!(info_field(&server, "redis_mode").as_deref(), Some("standalone"));
+    assert!(!server.contains("# Clients"), "{server}");
+    let cpu_sentinel = info(&mut c, &["cpu", "sentinel"]);
+    assert!(cpu_sentinel.starts_with("# CPU\r\nused_cpu_sys:"), "{cpu_sentinel}");
+    assert!(!cpu_sentinel.contains("used_memory"), "{cpu_sentinel}");
+    let default = info(&mut c, &[]);
+    for field in ["used_cpu_user", "used_memory_peak", "maxclients", "cluster_enabled"] {
+        assert!(info_field(&default, field).is_some(), "{field}: {default}");
+    }
+    assert!(!default.contains("rejected_calls"), "commandstats is not a default section");
+    let all = info(&mut c, &["cpu", "ALL"]);
+    assert_eq!(all.matches("used_cpu_user_children").count(), 1, "{all}");
+    assert!(all.contains("master_repl_offset") && all.contains("rejected_calls"));
+
+    // Errors: an unknown command, a wrong type, and a call refused for its arity.
+    let _: () = c.set("s", "v").expect("SET");
+    assert!(redis::cmd("NOSUCH").query::<()>(&mut c).is_err());
+    assert!(c.lpush::<_, _, i64>("s", "x").is_err());
+    assert!(redis::cmd("GET").query::<()>(&mut c).is_err());
+    let stats = info(&mut c, &["errorstats", "stats", "commandstats"]);
+    assert_eq!(info_field(&stats, "errorstat_ERR").as_deref(), Some("count=2"));
+    assert_eq!(info_field(&stats, "errorstat_WRONGTYPE").as_deref(), Some("count=1"));
+    assert_eq!(info_field(&stats, "total_error_replies").as_deref(), Some("3"));
+    let get = info_field(&stats, "cmdstat_get").expect("cmdstat_get");
+    assert!(get.contains("rejected_calls=1,failed_calls=0"), "{get}");
+    let lpush = info_field(&stats, "cmdstat_lpush").expect("cmdstat_lpush");
+    assert!(lpush.contains("rejected_calls=0,failed_calls=1"), "{lpush}");
+    let connections: u64 = info_field(&stats, "total_connections_received")
+        .and_then(|n| n.parse().ok())
+        .expect("connections");
+    assert!(connections >= 1, "{stats}");
+}

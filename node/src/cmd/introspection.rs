@@ -1,6 +1,7 @@
-//! What a node says of itself: INFO (with its gdc sections), ROLE, GDC.INFO, GDC.CHANNELS.
+//! What a node says of itself: ROLE, GDC.INFO, GDC.CHANNELS, GDC.STATUS, and the gdc parts of
+//! INFO (`info.rs` prints INFO).
 
-use super::{CmdResult, Ctx, is};
+use super::{CmdResult, Ctx};
 use crate::engine::store::{DATABASES, now_ms};
 use crate::reply::Reply;
 use crate::sync::Replication;
@@ -8,118 +9,7 @@ use crate::sync::coordination::Place;
 use crate::sync::status::{ChannelReport, Direction, Shown};
 use bytes::Bytes;
 
-pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let want = |s: &str| {
-        args.len() == 1
-            || args[1..]
-                .iter()
-                .any(|a| is(a, s) || is(a, "all") || is(a, "everything") || is(a, "default"))
-    };
-    let mut out = String::new();
-    let st = &ctx.store;
-    if want("server") {
-        out.push_str(&format!(
-            "# Server\r\nredis_version:{}\r\ngdc_version:{}\r\nredis_mode:standalone\r\nos:{}\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\n\r\n",
-            crate::REDIS_VERSION,
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::process::id(),
-            ctx.config.port,
-            (now_ms() - ctx.server.started_ms()) / 1000,
-        ));
-    }
-    if want("clients") {
-        out.push_str(&format!(
-            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\n\r\n",
-            ctx.server.clients().connected(),
-            ctx.server.clients().blocked()
-        ));
-    }
-    if want("memory") {
-        out.push_str(&format!(
-            "# Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\n\r\n",
-            crate::alloc::live_bytes().max(0),
-            ctx.config.memory_bytes_max,
-        ));
-    }
-    if want("persistence") {
-        out.push_str(&format!(
-            "# Persistence\r\nloading:0\r\naof_enabled:1\r\nappendfsync:{}\r\nrdb_changes_since_last_save:{}\r\nbinlog_segment_bytes:{}\r\n\r\n",
-            st.binlog().policy().name(),
-            st.dirty,
-            st.binlog().segment_bytes(),
-        ));
-    }
-    if want("stats") {
-        out.push_str(&format!(
-            "# Stats\r\ntotal_commands_processed:{}\r\n\r\n",
-            ctx.server.clients().commands_processed()
-        ));
-    }
-    // Sections Redis leaves out of the default INFO.
-    let want_extra = |s: &str| {
-        args[1..]
-            .iter()
-            .any(|a| is(a, s) || is(a, "all") || is(a, "everything"))
-    };
-    let mut stats: Vec<_> = ctx.store.command_stats.iter().collect();
-    stats.sort_by_key(|(name, _)| **name);
-    if want_extra("commandstats") {
-        out.push_str("# Commandstats\r\n");
-        for (name, s) in &stats {
-            let usec = s.nanos as f64 / 1e3;
-            out.push_str(&format!(
-                "cmdstat_{name}:calls={},usec={},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
-                s.calls,
-                usec as u64,
-                usec / s.calls.max(1) as f64,
-                s.failed
-            ));
-        }
-        out.push_str("\r\n");
-    }
-    if want_extra("latencystats") {
-        // Bounds of power-of-two histogram buckets: an upper bound on each percentile.
-        out.push_str("# Latencystats\r\n");
-        for (name, s) in &stats {
-            let p = |f: f64| s.percentile_nanos(f) as f64 / 1e3;
-            out.push_str(&format!(
-                "latency_percentiles_usec_{name}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
-                p(0.5),
-                p(0.99),
-                p(0.999)
-            ));
-        }
-        out.push_str("\r\n");
-    }
-    if want("replication") {
-        out.push_str("# Replication\r\n");
-        out.push_str(&redis_replication(ctx.server.replication()));
-        gdc_replication(ctx.server.replication(), ctx.store.applied(), &mut out);
-        out.push_str("\r\n");
-    }
-    if want("keyspace") {
-        out.push_str("# Keyspace\r\n");
-        for db in 0..DATABASES {
-            let ks = st.db(db);
-            let n = ks.live_len(ctx.now);
-            if n > 0 {
-                let expires = ks
-                    .iter()
-                    .filter(|(_, k)| k.exists(ctx.now) && k.expire_at().is_some())
-                    .count();
-                out.push_str(&format!("db{db}:keys={n},expires={expires},avg_ttl=0\r\n"));
-            }
-        }
-        out.push_str("\r\n");
-    }
-    if want("gdc") {
-        out.push_str(&gdc_section(ctx));
-    }
-    Ok(Reply::Bulk(Bytes::from(out)))
-}
-
-fn gdc_section(ctx: &Ctx<'_>) -> String {
+pub(super) fn gdc_section(ctx: &Ctx<'_>) -> String {
     let st = &ctx.store;
     let applied: Vec<String> = st
         .applied()
@@ -153,7 +43,7 @@ fn host_port(addr: &str) -> (String, u16) {
 /// The lines of `INFO replication` Redis has, from this node's place in its region: a
 /// primary lists the secondaries reading from it (`slaveN`), a secondary its primary (none
 /// known: no host or port, the link down).
-fn redis_replication(replication: &Replication) -> String {
+pub(super) fn redis_replication(replication: &Replication) -> String {
     use std::fmt::Write as _;
     match replication.coordination().place() {
         Place::Alone | Place::Primary { .. } => {
@@ -224,7 +114,11 @@ pub fn role(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 }
 
 /// The gdc lines of `INFO replication`: this node's standing, then one line per channel.
-fn gdc_replication(replication: &Replication, own: &gdc_crdt::VersionVector, out: &mut String) {
+pub(super) fn gdc_replication(
+    replication: &Replication,
+    own: &gdc_crdt::VersionVector,
+    out: &mut String,
+) {
     use std::fmt::Write as _;
     let now = now_ms();
     let reports = replication.reports(own, now);

@@ -4,6 +4,7 @@
 mod connection;
 mod gdc;
 mod hash;
+mod info;
 mod introspection;
 mod keys;
 mod list;
@@ -17,7 +18,7 @@ mod zset;
 
 pub use table::count;
 pub(crate) use table::is_write;
-use table::{GROWS, NO_AUTH, NOT_QUEUED, SUBSCRIBED, lookup};
+use table::{GROWS, NO_AUTH, NOT_QUEUED, SUBSCRIBED, Spec, lookup};
 
 use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
@@ -132,34 +133,20 @@ pub(crate) fn read_only(ctx: &Ctx<'_>) -> bool {
 pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(spec) = lookup(&args[0]) else {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
-        return unknown(args);
+        let reply = unknown(args);
+        if let Reply::Error(e) = &reply {
+            ctx.store.stats.error(e);
+        }
+        return reply;
     };
-    if !ctx.conn.authenticated && !spec.has(NO_AUTH) {
+    if let Some(refusal) = refusal(ctx, spec, args) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
-        return Reply::err("NOAUTH Authentication required.");
-    }
-    let n = args.len() as i32;
-    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
-        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
-        return wrong_arity(spec.name);
-    }
-    // EXEC decides for its whole queue at once (a role change mid-way must not split it).
-    if !ctx.conn.in_exec && spec.is_write() && read_only(ctx) {
-        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
-        return Reply::err(READONLY);
-    }
-    let limit = ctx.config.memory_bytes_max;
-    if limit > 0 && spec.has(GROWS) && crate::alloc::live_bytes() as u64 > limit {
-        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
-        return Reply::err("OOM command not allowed when used memory > 'maxmemory'.");
+        if let Reply::Error(e) = &refusal {
+            ctx.store.stats.rejected(spec.name, e);
+        }
+        return refusal;
     }
     let subscribed = !ctx.conn.channels.is_empty() || !ctx.conn.patterns.is_empty();
-    if subscribed && ctx.conn.resp < 3 && !spec.has(SUBSCRIBED) {
-        return Reply::err(format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            spec.name
-        ));
-    }
     if subscribed && ctx.conn.resp < 3 && spec.name == "ping" {
         let msg = args.get(1).cloned().unwrap_or_default();
         return Reply::Push(vec![Reply::bulk("pong"), Reply::Bulk(msg)]);
@@ -180,9 +167,43 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.conn.last_write_op = ctx.store.applied().get(ctx.store.server()).0;
     }
     let nanos = started.elapsed().as_nanos() as u64;
-    let stat = ctx.store.command_stats.entry(spec.name).or_default();
-    stat.record(nanos, reply.is_error());
+    let error = match &reply {
+        Reply::Error(e) => Some(e.as_str()),
+        _ => None,
+    };
+    ctx.store.stats.ran(spec.name, nanos, error);
     reply
+}
+
+/// Why `spec` may not run now, as Redis says it: before AUTH, a wrong number of arguments,
+/// a write on a node that refuses writes, a write that grows memory over `maxmemory`, a
+/// command a RESP2 client in subscribe mode may not send. (Counted as a rejected call.)
+fn refusal(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) -> Option<Reply> {
+    if !ctx.conn.authenticated && !spec.has(NO_AUTH) {
+        return Some(Reply::err("NOAUTH Authentication required."));
+    }
+    let n = args.len() as i32;
+    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
+        return Some(wrong_arity(spec.name));
+    }
+    // EXEC decides for its whole queue at once (a role change mid-way must not split it).
+    if !ctx.conn.in_exec && spec.is_write() && read_only(ctx) {
+        return Some(Reply::err(READONLY));
+    }
+    let limit = ctx.config.memory_bytes_max;
+    if limit > 0 && spec.has(GROWS) && crate::alloc::live_bytes() as u64 > limit {
+        return Some(Reply::err(
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ));
+    }
+    let subscribed = !ctx.conn.channels.is_empty() || !ctx.conn.patterns.is_empty();
+    if subscribed && ctx.conn.resp < 3 && !spec.has(SUBSCRIBED) {
+        return Some(Reply::err(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        )));
+    }
+    None
 }
 
 /// Redis's reply to an unknown command.

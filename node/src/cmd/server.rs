@@ -89,7 +89,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     } else if is(sub, "resetstat") && args.len() == 2 {
         ctx.server.clients().reset_stats();
-        ctx.store.command_stats.clear();
+        ctx.store.stats.reset();
         Reply::OK
     } else {
         Reply::err(format!(

@@ -2,8 +2,8 @@
 //! flags it) next to its handler. Adding a command is adding one line here.
 
 use super::{
-    CmdResult, Ctx, connection, gdc, hash, introspection, keys, list, pubsub, server, set, string,
-    transaction, zset,
+    CmdResult, Ctx, connection, gdc, hash, info, introspection, keys, list, pubsub, server, set,
+    string, transaction, zset,
 };
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -65,7 +65,7 @@ static COMMANDS: &[Spec] = &[
     spec("time", 1, READ, server::time),
     spec("command", -1, READ, server::command),
     spec("config", -2, READ, server::config),
-    spec("info", -1, READ, introspection::info),
+    spec("info", -1, READ, info::info),
     spec("client", -2, READ, connection::client),
     spec(
         "reset",

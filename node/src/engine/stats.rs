@@ -1,5 +1,66 @@
-//! Per command: calls, failures and a latency histogram (INFO commandstats and
-//! latencystats, `/metrics`). Kept in the store, as every command runs under its lock.
+//! What the commands did: per command, calls, failures, rejections and a latency histogram
+//! (INFO commandstats and latencystats, `/metrics`); error replies by their first word (INFO
+//! errorstats); keys removed by expiry. Kept in the store, as every command runs under its
+//! lock.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// The counters (CONFIG RESETSTAT clears them).
+#[derive(Debug, Default)]
+pub struct Stats {
+    commands: HashMap<&'static str, CommandStat>,
+    /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...).
+    errors: BTreeMap<String, u64>,
+    /// Keys removed because they expired.
+    pub expired_keys: u64,
+}
+
+impl Stats {
+    /// A command ran for `nanos`; `error`: the error reply it gave, if it did.
+    pub fn ran(&mut self, name: &'static str, nanos: u64, error: Option<&str>) {
+        self.commands
+            .entry(name)
+            .or_default()
+            .record(nanos, error.is_some());
+        if let Some(e) = error {
+            self.error(e);
+        }
+    }
+
+    /// A command was refused before it ran (arity, a read-only node, maxmemory, ...): its
+    /// `rejected_calls`, and the error.
+    pub fn rejected(&mut self, name: &'static str, error: &str) {
+        self.commands.entry(name).or_default().rejected += 1;
+        self.error(error);
+    }
+
+    /// An error reply, counted by its first word (as Redis's errorstats).
+    pub fn error(&mut self, message: &str) {
+        let word = message.split(' ').next().unwrap_or_default();
+        match self.errors.get_mut(word) {
+            Some(n) => *n += 1,
+            None => {
+                self.errors.insert(word.to_string(), 1);
+            }
+        }
+    }
+
+    /// Per command, by name.
+    pub fn commands(&self) -> Vec<(&'static str, &CommandStat)> {
+        let mut all: Vec<_> = self.commands.iter().map(|(n, s)| (*n, s)).collect();
+        all.sort_by_key(|(name, _)| *name);
+        all
+    }
+
+    /// Error replies by first word, and their total.
+    pub fn errors(&self) -> (&BTreeMap<String, u64>, u64) {
+        (&self.errors, self.errors.values().sum())
+    }
+
+    pub fn reset(&mut self) {
+        *self = Stats::default();
+    }
+}
 
 /// Latency histogram buckets: bucket `b` counts calls that took less than 2^b ns (and at
 /// least 2^(b-1)); the last one also counts everything slower (about 1 s and up).
@@ -11,6 +72,8 @@ pub struct CommandStat {
     pub calls: u64,
     pub nanos: u64,
     pub failed: u64,
+    /// Refused before it ran.
+    pub rejected: u64,
     pub latency: [u64; LATENCY_BUCKETS],
 }
 

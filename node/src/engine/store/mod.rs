@@ -57,9 +57,9 @@ pub struct Store {
     batch_bytes: usize,
     /// The data directory's small metadata store (server-id, channel acknowledgements).
     meta: Meta,
-    /// Per command: calls and microseconds spent (INFO commandstats). Kept here because
+    /// What the commands did (INFO commandstats, errorstats, stats). Kept here because
     /// every command runs under this lock anyway.
-    pub command_stats: std::collections::HashMap<&'static str, super::stats::CommandStat>,
+    pub stats: super::stats::Stats,
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
@@ -161,7 +161,7 @@ impl Store {
             writes: 0,
             batch: None,
             batch_bytes: 0,
-            command_stats: Default::default(),
+            stats: Default::default(),
             meta,
         })
     }
@@ -362,6 +362,7 @@ impl Store {
                     return removed;
                 }
                 removed += 1;
+                self.stats.expired_keys += 1;
             }
             if removed >= limit {
                 break;
