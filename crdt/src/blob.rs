@@ -78,3 +78,9 @@ impl fmt::Debug for Blob {
         write!(f, "b\"{}\"", self.0.escape_ascii())
     }
 }
+
+impl crate::heap::HeapSize for Blob {
+    fn heap_bytes(&self) -> usize {
+        Blob::heap_bytes(self)
+    }
+}

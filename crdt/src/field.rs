@@ -1,6 +1,7 @@
 //! A field: the value of a string key, of a hash field, or a sorted-set member's score.
 //! It is a multi-value register read as last-writer-wins, plus a resettable counter.
 
+use crate::heap::HeapSize;
 use crate::ids::{Dot, OpId, ServerId, Stamp, Tag};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
@@ -373,5 +374,35 @@ fn contribution(e: &CounterEntry, reset: Option<&CounterReset>) -> Num {
         }
         Some(r) if r.op < e.start => e.total, // a reset of an earlier lifetime
         Some(_) => Num::ZERO,                 // a reset of a later lifetime: we are behind
+    }
+}
+
+impl<V: HeapSize> HeapSize for RegEntry<V> {
+    fn heap_bytes(&self) -> usize {
+        self.value.heap_bytes()
+    }
+}
+
+impl HeapSize for CounterEntry {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl HeapSize for CounterReset {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl HeapSize for Counter {
+    fn heap_bytes(&self) -> usize {
+        crate::heap::smallvec_bytes(&self.entries) + crate::heap::smallvec_bytes(&self.resets)
+    }
+}
+
+impl<V: HeapSize> HeapSize for Field<V> {
+    fn heap_bytes(&self) -> usize {
+        self.regs.heap_bytes() + self.counter.heap_bytes()
     }
 }

@@ -98,3 +98,9 @@ impl HashPart {
         }
     }
 }
+
+impl crate::heap::HeapSize for HashPart {
+    fn heap_bytes(&self) -> usize {
+        self.fields.heap_bytes()
+    }
+}

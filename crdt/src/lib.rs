@@ -18,6 +18,7 @@
 //! * writes: [`effect`] (what a write replicates), [`ops`] (the effect builders, one family of
 //!   commands per file under `ops/`, with the shared observe, counter and dedup helpers),
 //!   [`error`] (why a write or a decode fails);
+//! * memory: [`heap`] (heap bytes a value holds, for MEMORY USAGE);
 //! * encoding: [`codec`] (the canonical binary encoding and digests; under `codec/` one
 //!   encoded thing per file: `primitive`, `vv`, `field`, `key`, `effect`).
 
@@ -27,6 +28,7 @@ pub mod effect;
 pub mod error;
 pub mod field;
 pub mod hash;
+pub mod heap;
 pub mod hlc;
 pub mod ids;
 pub mod key;

@@ -176,6 +176,30 @@ impl ListPart {
     }
 }
 
+impl crate::heap::HeapSize for Pos {
+    fn heap_bytes(&self) -> usize {
+        crate::heap::smallvec_bytes(&self.0)
+    }
+}
+
+impl crate::heap::HeapSize for ListId {
+    fn heap_bytes(&self) -> usize {
+        self.pos.heap_bytes()
+    }
+}
+
+impl crate::heap::HeapSize for ListElem {
+    fn heap_bytes(&self) -> usize {
+        self.value.heap_bytes()
+    }
+}
+
+impl crate::heap::HeapSize for ListPart {
+    fn heap_bytes(&self) -> usize {
+        self.elems.heap_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

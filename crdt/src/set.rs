@@ -93,3 +93,9 @@ impl SetPart {
         }
     }
 }
+
+impl crate::heap::HeapSize for SetPart {
+    fn heap_bytes(&self) -> usize {
+        self.members.heap_bytes()
+    }
+}

@@ -86,3 +86,9 @@ impl Tomb {
         changed || self.cloud.len() != before
     }
 }
+
+impl crate::heap::HeapSize for Tomb {
+    fn heap_bytes(&self) -> usize {
+        self.cutoff.heap_bytes() + self.cutoff_by.heap_bytes() + self.cloud.heap_bytes()
+    }
+}

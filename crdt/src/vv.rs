@@ -93,6 +93,12 @@ impl FromIterator<(ServerId, OpId)> for VersionVector {
     }
 }
 
+impl crate::heap::HeapSize for VersionVector {
+    fn heap_bytes(&self) -> usize {
+        crate::heap::smallvec_bytes(&self.entries)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

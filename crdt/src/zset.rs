@@ -165,3 +165,9 @@ impl ZSetPart {
             .collect();
     }
 }
+
+impl crate::heap::HeapSize for ZSetPart {
+    fn heap_bytes(&self) -> usize {
+        self.members.heap_bytes() + self.index.heap_bytes()
+    }
+}

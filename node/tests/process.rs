@@ -572,3 +572,69 @@ fn sigterm_under_load_ends_the_node_within_5_s_with_every_acknowledged_write() {
     assert!(!text.contains("not shut down cleanly"), "{text}");
     shutdown(again);
 }
+
+/// `used_memory`, from INFO memory.
+fn used_memory(c: &mut redis::Connection) -> i64 {
+    let info: String = redis::cmd("INFO").arg("memory").query(c).expect("info");
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory")
+}
+
+/// MEMORY USAGE is a real size: for keys of every collection type it is close to what
+/// writing them cost the node's heap (the binary counts its allocations), CRDT metadata
+/// included; it grows with content, and a missing key has none.
+#[test]
+fn memory_usage_is_close_to_what_a_key_costs_the_heap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = start(dir.path(), free_port());
+    let mut c = p.client();
+    let usage = |c: &mut redis::Connection, key: &str| -> Option<i64> {
+        redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(key)
+            .query(c)
+            .expect("MEMORY USAGE")
+    };
+    assert_eq!(usage(&mut c, "missing"), None);
+    let _: () = c.set("s", "v").expect("SET");
+    let small = usage(&mut c, "s").expect("a string");
+    assert!(small > 0 && small < 200, "{small}");
+    let fields = 20_000;
+    for (kind, cmd) in [("h", "HSET"), ("z", "ZADD"), ("t", "SADD"), ("l", "RPUSH")] {
+        let before = used_memory(&mut c);
+        let mut pipe = redis::pipe();
+        for i in 0..fields {
+            let member = format!("member-{i:08}-with-some-length");
+            match cmd {
+                "HSET" => pipe
+                    .cmd(cmd)
+                    .arg(kind)
+                    .arg(&member)
+                    .arg("a-value-of-20-bytes!"),
+                "ZADD" => pipe.cmd(cmd).arg(kind).arg(i).arg(&member),
+                _ => pipe.cmd(cmd).arg(kind).arg(&member),
+            };
+            pipe.ignore();
+        }
+        let _: () = pipe.query(&mut c).expect("writes");
+        let cost = used_memory(&mut c) - before;
+        let reported = usage(&mut c, kind).expect("the key");
+        let ratio = reported as f64 / cost as f64;
+        eprintln!("{cmd}: MEMORY USAGE {reported}, heap cost {cost} ({ratio:.2})");
+        assert!(
+            (0.6..=1.5).contains(&ratio),
+            "{cmd}: MEMORY USAGE {reported} against {cost} bytes of heap ({ratio:.2})"
+        );
+    }
+    let e = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg("h")
+        .arg("SAMPLES")
+        .arg("x")
+        .query::<i64>(&mut c)
+        .expect_err("not a number");
+    assert!(e.to_string().contains("not an integer"), "{e}");
+    shutdown(p);
+}

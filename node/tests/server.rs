@@ -828,16 +828,30 @@ fn info_has_redis_fields_sections_and_error_counts() {
     let server = info(&mut c, &["server"]);
     assert_eq!(info_field(&server, "arch_bits").as_deref(), Some("64"));
     assert_eq!(info_field(&server, "run_id").map(|r| r.len()), Some(40));
-    assert_eq!(info_field(&server, "redis_mode").as_deref(), Some("standalone"));
+    assert_eq!(
+        info_field(&server, "redis_mode").as_deref(),
+        Some("standalone")
+    );
     assert!(!server.contains("# Clients"), "{server}");
     let cpu_sentinel = info(&mut c, &["cpu", "sentinel"]);
-    assert!(cpu_sentinel.starts_with("# CPU\r\nused_cpu_sys:"), "{cpu_sentinel}");
+    assert!(
+        cpu_sentinel.starts_with("# CPU\r\nused_cpu_sys:"),
+        "{cpu_sentinel}"
+    );
     assert!(!cpu_sentinel.contains("used_memory"), "{cpu_sentinel}");
     let default = info(&mut c, &[]);
-    for field in ["used_cpu_user", "used_memory_peak", "maxclients", "cluster_enabled"] {
+    for field in [
+        "used_cpu_user",
+        "used_memory_peak",
+        "maxclients",
+        "cluster_enabled",
+    ] {
         assert!(info_field(&default, field).is_some(), "{field}: {default}");
     }
-    assert!(!default.contains("rejected_calls"), "commandstats is not a default section");
+    assert!(
+        !default.contains("rejected_calls"),
+        "commandstats is not a default section"
+    );
     let all = info(&mut c, &["cpu", "ALL"]);
     assert_eq!(all.matches("used_cpu_user_children").count(), 1, "{all}");
     assert!(all.contains("master_repl_offset") && all.contains("rejected_calls"));
@@ -848,9 +862,18 @@ fn info_has_redis_fields_sections_and_error_counts() {
     assert!(c.lpush::<_, _, i64>("s", "x").is_err());
     assert!(redis::cmd("GET").query::<()>(&mut c).is_err());
     let stats = info(&mut c, &["errorstats", "stats", "commandstats"]);
-    assert_eq!(info_field(&stats, "errorstat_ERR").as_deref(), Some("count=2"));
-    assert_eq!(info_field(&stats, "errorstat_WRONGTYPE").as_deref(), Some("count=1"));
-    assert_eq!(info_field(&stats, "total_error_replies").as_deref(), Some("3"));
+    assert_eq!(
+        info_field(&stats, "errorstat_ERR").as_deref(),
+        Some("count=2")
+    );
+    assert_eq!(
+        info_field(&stats, "errorstat_WRONGTYPE").as_deref(),
+        Some("count=1")
+    );
+    assert_eq!(
+        info_field(&stats, "total_error_replies").as_deref(),
+        Some("3")
+    );
     let get = info_field(&stats, "cmdstat_get").expect("cmdstat_get");
     assert!(get.contains("rejected_calls=1,failed_calls=0"), "{get}");
     let lpush = info_field(&stats, "cmdstat_lpush").expect("cmdstat_lpush");

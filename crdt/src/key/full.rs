@@ -421,3 +421,9 @@ impl Full {
         self.tidy();
     }
 }
+
+impl crate::heap::HeapSize for Full {
+    fn heap_bytes(&self) -> usize {
+        self.parts.heap_bytes() + self.ttl.heap_bytes() + self.tomb.heap_bytes()
+    }
+}

@@ -116,3 +116,15 @@ impl Part {
         }
     }
 }
+
+impl crate::heap::HeapSize for Part {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Part::Str(f) => f.heap_bytes(),
+            Part::Hash(h) => h.heap_bytes(),
+            Part::Set(s) => s.heap_bytes(),
+            Part::ZSet(z) => z.heap_bytes(),
+            Part::List(l) => l.heap_bytes(),
+        }
+    }
+}

@@ -304,3 +304,12 @@ impl Crdt for KeyState {
         self.compact();
     }
 }
+
+impl crate::heap::HeapSize for KeyState {
+    fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Plain(p) => p.value.heap_bytes(),
+            Repr::Full(f) => f.heap_bytes(),
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod info;
 mod introspection;
 mod keys;
 mod list;
+mod memory;
 mod pubsub;
 mod server;
 mod set;

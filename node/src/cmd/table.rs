@@ -2,8 +2,8 @@
 //! flags it) next to its handler. Adding a command is adding one line here.
 
 use super::{
-    CmdResult, Ctx, connection, gdc, hash, info, introspection, keys, list, pubsub, server, set,
-    string, transaction, zset,
+    CmdResult, Ctx, connection, gdc, hash, info, introspection, keys, list, memory, pubsub, server,
+    set, string, transaction, zset,
 };
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -66,6 +66,7 @@ static COMMANDS: &[Spec] = &[
     spec("command", -1, READ, server::command),
     spec("config", -2, READ, server::config),
     spec("info", -1, READ, info::info),
+    spec("memory", -2, READ, memory::memory),
     spec("client", -2, READ, connection::client),
     spec(
         "reset",
