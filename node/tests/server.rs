@@ -184,6 +184,13 @@ fn inline_commands_and_resp3() {
     let hello = exchange_until(&mut s, b"HELLO 3\r\n", b"modules\r\n*0\r\n");
     assert_eq!(hello[0], b'%', "HELLO 3 answers a RESP3 map");
     assert_eq!(exchange(&mut s, b"GET missing\r\n", 3), b"_\r\n");
+    // RESP3: HRANDFIELD ... WITHVALUES answers pairs, as Redis 7.0 does.
+    assert_eq!(exchange(&mut s, b"HSET h f v\r\n", 4), b":1\r\n");
+    let pairs = b"*2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n";
+    assert_eq!(
+        exchange(&mut s, b"HRANDFIELD h -2 WITHVALUES\r\n", pairs.len()),
+        pairs
+    );
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! Hash commands.
 
-use super::{CmdResult, Ctx, check_type, float_arg, int_arg, refused, wrong_arity};
+use super::{CmdResult, Ctx, check_type, float_arg, int_arg, wrong_arity};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::hash::HashPart;
 use gdc_crdt::string::value;
-use gdc_crdt::{Blob, Kind, OpError, ops};
+use gdc_crdt::{Blob, Kind, ops};
 
 fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a HashPart>, Reply> {
     let k = ctx.get(key);
@@ -146,11 +146,11 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let by = match float_arg(&args[3]) {
-        Ok(f) if f.is_finite() => f,
-        Ok(_) => return Ok(refused(OpError::NanOrInfinity)),
-        Err(e) => return Err(e),
-    };
+    // An infinite increment is refused as such (Redis 7.0's words differ from INCRBYFLOAT's).
+    let by = float_arg(&args[3])?;
+    if !by.is_finite() {
+        return Ok(Reply::err("ERR value is NaN or Infinity"));
+    }
     let name = Blob::from(&args[2][..]);
     ctx.write(&args[1], |k, now, tag| {
         ops::hincr_by_float(k, now, tag, &name, by).map(|(e, v)| (Some(e), v))
@@ -189,7 +189,6 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// HRANDFIELD key [count [WITHVALUES]]: a negative count may repeat fields.
 pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let count = args.get(2).map(|c| int_arg(c)).transpose()?;
     let values = match args.get(3) {
         None => false,
         Some(a) if super::is(a, "withvalues") => true,
@@ -198,6 +197,10 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 4 {
         return Ok(super::syntax_error());
     }
+    let count = args
+        .get(2)
+        .map(|c| super::picks_count(c, values))
+        .transpose()?;
     let fields: Vec<(Bytes, Bytes)> = match read(ctx, &args[1]) {
         Ok(h) => h
             .into_iter()
@@ -214,12 +217,18 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             fields[super::random_below(fields.len())].0.clone(),
         ));
     };
-    let picks = super::random_picks(fields.len(), count);
+    let picks = super::random_picks(fields.len(), count)?;
     let mut out = Vec::new();
     for i in picks {
-        out.push(Reply::Bulk(fields[i].0.clone()));
-        if values {
-            out.push(Reply::Bulk(fields[i].1.clone()));
+        let (field, value) = (
+            Reply::Bulk(fields[i].0.clone()),
+            Reply::Bulk(fields[i].1.clone()),
+        );
+        match (values, ctx.conn.resp) {
+            (false, _) => out.push(field),
+            // RESP3: each field with its value, as a pair.
+            (true, 3) => out.push(Reply::Array(vec![field, value])),
+            (true, _) => out.extend([field, value]),
         }
     }
     Ok(Reply::Array(out))

@@ -275,23 +275,49 @@ pub fn pop_count(arg: Option<&Bytes>) -> Result<Option<usize>, Reply> {
     }
 }
 
-/// Indexes below `len` picked at random: `count` distinct ones when it is positive, `-count`
-/// that may repeat when it is negative (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER, SPOP).
-pub fn random_picks(len: usize, count: i64) -> Vec<usize> {
+/// The most picks SRANDMEMBER, HRANDFIELD and ZRANDMEMBER answer with: a reply is built in
+/// memory before it is sent, so a count past this is refused (Redis streams such replies).
+pub const PICKS_MAX: u64 = 10_000_000;
+
+/// The count of SRANDMEMBER, HRANDFIELD or ZRANDMEMBER, checked as Redis checks it before it
+/// looks at the key: its reply must not overflow (with `paired`, WITHVALUES or WITHSCORES,
+/// each pick is two entries).
+pub fn picks_count(arg: &[u8], paired: bool) -> Result<i64, Reply> {
+    let count = int_arg(arg)?;
+    if count < -i64::MAX {
+        return Err(Reply::err(format!(
+            "ERR value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
+    if paired && count < -(i64::MAX / 2) {
+        return Err(Reply::err("ERR value is out of range"));
+    }
+    Ok(count)
+}
+
+/// Indexes of picks among `len` elements: up to `count` distinct ones, or with a negative
+/// count exactly `-count`, repeats allowed (Redis's rules).
+pub fn random_picks(len: usize, count: i64) -> Result<Vec<usize>, Reply> {
     if len == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     if count < 0 {
-        return (0..count.unsigned_abs())
-            .map(|_| random_below(len))
-            .collect();
+        let n = count.unsigned_abs();
+        if n > PICKS_MAX {
+            return Err(Reply::err(format!(
+                "ERR value is out of range: gdc answers at most {PICKS_MAX} random picks"
+            )));
+        }
+        return Ok((0..n).map(|_| random_below(len)).collect());
     }
     let mut pool: Vec<usize> = (0..len).collect();
     let mut out = Vec::new();
     while out.len() < count as usize && !pool.is_empty() {
         out.push(pool.swap_remove(random_below(pool.len())));
     }
-    out
+    Ok(out)
 }
 
 /// Map a builder's refusal into a reply.

@@ -223,6 +223,7 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// Up to `count` distinct members picked at random.
 fn pick(members: &[Blob], count: usize) -> Vec<Blob> {
     super::random_picks(members.len(), count as i64)
+        .unwrap_or_default()
         .into_iter()
         .map(|i| members[i].clone())
         .collect()
@@ -258,7 +259,10 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// SRANDMEMBER key [count]: a negative count may repeat members.
 pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let count = args.get(2).map(|c| super::int_arg(c)).transpose()?;
+    let count = args
+        .get(2)
+        .map(|c| super::picks_count(c, false))
+        .transpose()?;
     if args.len() > 3 {
         return Ok(super::syntax_error());
     }
@@ -272,7 +276,7 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(match count {
         None => pick(&members, 1).first().map_or(Reply::Nil, bulk),
         Some(c) => Reply::Array(
-            super::random_picks(members.len(), c)
+            super::random_picks(members.len(), c)?
                 .into_iter()
                 .map(|i| bulk(&members[i]))
                 .collect(),

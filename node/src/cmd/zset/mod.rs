@@ -320,12 +320,15 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// ZRANDMEMBER key [count [WITHSCORES]]: a negative count may repeat members.
 pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let count = args.get(2).map(|c| int_arg(c)).transpose()?;
     let scores = match args.get(3) {
         None => false,
         Some(a) if is(a, "withscores") => true,
         Some(_) => return Ok(syntax_error()),
     };
+    let count = args
+        .get(2)
+        .map(|c| super::picks_count(c, scores))
+        .transpose()?;
     let members: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
         Ok(z) => z
             .into_iter()
@@ -342,7 +345,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             &members[super::random_below(members.len())].0,
         )));
     };
-    let picks = super::random_picks(members.len(), count);
+    let picks = super::random_picks(members.len(), count)?;
     let items = picks.into_iter().map(|i| members[i].clone()).collect();
     Ok(reply_range(ctx, items, scores))
 }
