@@ -554,6 +554,29 @@ fn blpop_waits_for_a_push_or_its_timeout() {
     );
     let dst: Vec<String> = pusher.lrange("dst", 0, -1).expect("lrange");
     assert_eq!(dst, vec!["a"]);
+    // BLMPOP and BRPOPLPUSH wait for a push too.
+    let blocked = |pusher: &mut redis::Connection| {
+        common::wait_for(
+            "the command to block",
+            std::time::Duration::from_secs(10),
+            || {
+                let info: String = redis::cmd("INFO").arg("clients").query(pusher).ok()?;
+                info.contains("blocked_clients:1").then_some(())
+            },
+        )
+    };
+    std::io::Write::write_all(&mut waiter, b"BLMPOP 10 2 m1 m2 RIGHT COUNT 2\r\n").expect("write");
+    blocked(&mut pusher);
+    let _: i64 = pusher.rpush("m2", &["x", "y", "z"]).expect("rpush");
+    let want: &[u8] = b"*2\r\n$2\r\nm2\r\n*2\r\n$1\r\nz\r\n$1\r\ny\r\n";
+    assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
+    std::io::Write::write_all(&mut waiter, b"BRPOPLPUSH r1 r2 10\r\n").expect("write");
+    blocked(&mut pusher);
+    let _: i64 = pusher.rpush("r1", "job").expect("rpush");
+    let want: &[u8] = b"$3\r\njob\r\n";
+    assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
+    let r2: Vec<String> = pusher.lrange("r2", 0, -1).expect("lrange");
+    assert_eq!(r2, vec!["job"]);
 }
 
 #[test]

@@ -345,8 +345,84 @@ pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     Ok(match read(ctx, &args[1]) {
         Ok(Some(_)) => move_one(ctx, &args[1], &args[2], from, to),
-        Ok(None) => block(ctx, until, Reply::Nil),
+        Ok(None) => block(ctx, until, Reply::NilArray),
         Err(e) => e,
+    })
+}
+
+/// BRPOPLPUSH source destination timeout: BLMOVE source destination RIGHT LEFT timeout.
+pub fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let until = deadline(ctx, &args[3])?;
+    Ok(match read(ctx, &args[1]) {
+        Ok(Some(_)) => move_one(ctx, &args[1], &args[2], End::Right, End::Left),
+        // Redis answers a timed-out BRPOPLPUSH or BLMOVE with a null array.
+        Ok(None) => block(ctx, until, Reply::NilArray),
+        Err(e) => e,
+    })
+}
+
+/// What LMPOP and BLMPOP were asked: the keys in order, the end, how many.
+struct Mpop<'a> {
+    keys: &'a [Bytes],
+    end: End,
+    count: usize,
+}
+
+/// `numkeys key [key ...] LEFT|RIGHT [COUNT count]`, as Redis checks it.
+fn mpop_args(args: &[Bytes]) -> Result<Mpop<'_>, Reply> {
+    let positive = |arg: &[u8], what: &str| -> Result<usize, Reply> {
+        match super::int_arg(arg) {
+            Ok(n) if n > 0 => Ok(n as usize),
+            _ => Err(Reply::err(format!("ERR {what} should be greater than 0"))),
+        }
+    };
+    let numkeys = positive(&args[0], "numkeys")?;
+    let Some(keys) = args.get(1..).and_then(|rest| rest.get(..numkeys)) else {
+        return Err(super::syntax_error());
+    };
+    let rest = &args[1 + numkeys..];
+    let Some(end) = rest.first().and_then(|a| end_arg(a)) else {
+        return Err(super::syntax_error());
+    };
+    let count = match &rest[1..] {
+        [] => 1,
+        [word, n] if super::is(word, "count") => positive(n, "count")?,
+        _ => return Err(super::syntax_error()),
+    };
+    Ok(Mpop { keys, end, count })
+}
+
+/// Pop from the first list of `m.keys` that has elements: `[key, [elements]]`, or `None`
+/// when none has (a key of another type is WRONGTYPE, as Redis finds it in order).
+fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_>) -> Result<Option<Reply>, Reply> {
+    for key in m.keys {
+        if read(ctx, key)?.is_none() {
+            continue;
+        }
+        let count = Bytes::from(m.count.to_string());
+        let popped = pop(
+            ctx,
+            &[Bytes::from_static(b"pop"), key.clone(), count],
+            m.end,
+        )?;
+        return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), popped])));
+    }
+    Ok(None)
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let m = mpop_args(&args[1..])?;
+    Ok(mpop(ctx, &m)?.unwrap_or(Reply::NilArray))
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let until = deadline(ctx, &args[1])?;
+    let m = mpop_args(&args[2..])?;
+    Ok(match mpop(ctx, &m)? {
+        Some(reply) => reply,
+        None => block(ctx, until, Reply::NilArray),
     })
 }
 

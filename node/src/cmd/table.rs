@@ -227,6 +227,9 @@ static COMMANDS: &[Spec] = &[
     spec("lpos", -3, READ, list::lpos),
     spec("blpop", -3, WRITE, list::blpop),
     spec("brpop", -3, WRITE, list::brpop),
+    spec("brpoplpush", 4, GROWS, list::brpoplpush),
+    spec("lmpop", -4, WRITE, list::lmpop),
+    spec("blmpop", -5, WRITE, list::blmpop),
     spec("blmove", 6, GROWS, list::blmove),
 ];
 
@@ -277,6 +280,9 @@ mod tests {
     /// Of the commands gdc has, those Redis 7.0 flags `write`: a secondary must refuse
     /// exactly these.
     const REDIS_WRITES: &[&str] = &[
+        "brpoplpush",
+        "lmpop",
+        "blmpop",
         "del",
         "unlink",
         "flushdb",
