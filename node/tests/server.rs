@@ -191,6 +191,12 @@ fn inline_commands_and_resp3() {
         exchange(&mut s, b"HRANDFIELD h -2 WITHVALUES\r\n", pairs.len()),
         pairs
     );
+    // ZPOPMIN with a count answers pairs with double scores; without, a flat pair.
+    assert_eq!(exchange(&mut s, b"ZADD z 1 a 2 b 3 c\r\n", 4), b":3\r\n");
+    let want = b"*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2\r\n";
+    assert_eq!(exchange(&mut s, b"ZPOPMIN z 2\r\n", want.len()), want);
+    let want = b"*2\r\n$1\r\nc\r\n,3\r\n";
+    assert_eq!(exchange(&mut s, b"ZPOPMAX z\r\n", want.len()), want);
 }
 
 #[test]
@@ -577,6 +583,17 @@ fn blpop_waits_for_a_push_or_its_timeout() {
     assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
     let r2: Vec<String> = pusher.lrange("r2", 0, -1).expect("lrange");
     assert_eq!(r2, vec!["job"]);
+    // So do BZPOPMIN and BZMPOP.
+    std::io::Write::write_all(&mut waiter, b"BZPOPMIN z1 z2 10\r\n").expect("write");
+    blocked(&mut pusher);
+    let _: i64 = pusher.zadd("z2", "m", 5).expect("zadd");
+    let want: &[u8] = b"*3\r\n$2\r\nz2\r\n$1\r\nm\r\n$1\r\n5\r\n";
+    assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
+    std::io::Write::write_all(&mut waiter, b"BZMPOP 10 1 z3 MAX\r\n").expect("write");
+    blocked(&mut pusher);
+    let _: i64 = pusher.zadd("z3", "n", 6).expect("zadd");
+    let want: &[u8] = b"*2\r\n$2\r\nz3\r\n*1\r\n*2\r\n$1\r\nn\r\n$1\r\n6\r\n";
+    assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! List commands.
 
-use super::{CmdResult, Ctx, check_type, int_arg};
+use super::{CmdResult, Ctx, block, check_type, deadline, int_arg};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::list::ListPart;
@@ -284,30 +284,6 @@ pub fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(move_one(ctx, &args[1], &args[2], End::Right, End::Left))
-}
-
-/// A blocking command's timeout in seconds (0: forever) as a Unix-ms deadline.
-fn deadline(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Option<u64>, Reply> {
-    let secs = super::float_arg(arg)
-        .map_err(|_| Reply::err("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
-        return Err(Reply::err("ERR timeout is negative"));
-    }
-    if !secs.is_finite() {
-        return Err(Reply::err("ERR timeout is not a float or out of range"));
-    }
-    Ok((secs > 0.0).then(|| ctx.now + (secs * 1000.0) as u64))
-}
-
-/// Wait, or (inside EXEC, where nothing may wait) answer as a timeout at once.
-fn block(ctx: &Ctx<'_>, deadline_ms: Option<u64>, on_timeout: Reply) -> Reply {
-    if ctx.conn.in_exec {
-        return on_timeout;
-    }
-    Reply::Block {
-        deadline_ms,
-        on_timeout: Box::new(on_timeout),
-    }
 }
 
 /// BLPOP/BRPOP key [key ...] timeout: pop from the first non-empty list, or wait.

@@ -207,6 +207,30 @@ fn refusal(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) -> Option<Reply> {
     None
 }
 
+/// A blocking command's timeout in seconds (0: forever) as a Unix-ms deadline.
+pub fn deadline(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Option<u64>, Reply> {
+    let secs =
+        float_arg(arg).map_err(|_| Reply::err("ERR timeout is not a float or out of range"))?;
+    if secs < 0.0 {
+        return Err(Reply::err("ERR timeout is negative"));
+    }
+    if !secs.is_finite() {
+        return Err(Reply::err("ERR timeout is not a float or out of range"));
+    }
+    Ok((secs > 0.0).then(|| ctx.now + (secs * 1000.0) as u64))
+}
+
+/// Wait, or (inside EXEC, where nothing may wait) answer as a timeout at once.
+pub fn block(ctx: &Ctx<'_>, deadline_ms: Option<u64>, on_timeout: Reply) -> Reply {
+    if ctx.conn.in_exec {
+        return on_timeout;
+    }
+    Reply::Block {
+        deadline_ms,
+        on_timeout: Box::new(on_timeout),
+    }
+}
+
 /// Redis's reply to an unknown command.
 fn unknown(args: &[Bytes]) -> Reply {
     let mut msg = format!(

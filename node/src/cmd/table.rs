@@ -227,6 +227,10 @@ static COMMANDS: &[Spec] = &[
     spec("lpos", -3, READ, list::lpos),
     spec("blpop", -3, WRITE, list::blpop),
     spec("brpop", -3, WRITE, list::brpop),
+    spec("zmpop", -4, WRITE, zset::zmpop),
+    spec("bzmpop", -5, WRITE, zset::bzmpop),
+    spec("bzpopmin", -3, WRITE, zset::bzpopmin),
+    spec("bzpopmax", -3, WRITE, zset::bzpopmax),
     spec("brpoplpush", 4, GROWS, list::brpoplpush),
     spec("lmpop", -4, WRITE, list::lmpop),
     spec("blmpop", -5, WRITE, list::blmpop),
@@ -280,6 +284,10 @@ mod tests {
     /// Of the commands gdc has, those Redis 7.0 flags `write`: a secondary must refuse
     /// exactly these.
     const REDIS_WRITES: &[&str] = &[
+        "zmpop",
+        "bzmpop",
+        "bzpopmin",
+        "bzpopmax",
         "brpoplpush",
         "lmpop",
         "blmpop",

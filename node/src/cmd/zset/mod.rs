@@ -245,35 +245,144 @@ pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
-    let count = match super::pop_count(args.get(2)) {
-        Ok(c) => c.unwrap_or(1),
-        Err(e) => return Err(e),
-    };
-    let picked: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
-        Ok(Some(z)) => {
-            if max {
-                z.iter()
-                    .rev()
-                    .take(count)
-                    .map(|(m, s)| (m.clone(), s))
-                    .collect()
-            } else {
-                z.iter().take(count).map(|(m, s)| (m.clone(), s)).collect()
-            }
+    let count = super::pop_count(args.get(2))?;
+    let picked = pop_from(ctx, &args[1], max, count.unwrap_or(1))?;
+    let resp3 = ctx.conn.resp == 3;
+    let mut out = Vec::new();
+    for (m, s) in picked {
+        let (m, s) = (Reply::bulk(Bytes::copy_from_slice(&m)), Reply::Double(s));
+        // RESP3 with a count: each member with its score, as a pair.
+        if count.is_some() && resp3 {
+            out.push(Reply::Array(vec![m, s]));
+        } else {
+            out.extend([m, s]);
         }
-        Ok(None) => Vec::new(),
-        Err(e) => return Err(e),
+    }
+    Ok(Reply::Array(out))
+}
+
+/// Remove and return up to `count` members of `key` with the lowest (or, `max`, highest)
+/// scores, in that order.
+fn pop_from(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    max: bool,
+    count: usize,
+) -> Result<Vec<(Blob, f64)>, Reply> {
+    let picked: Vec<(Blob, f64)> = match read(ctx, key)? {
+        Some(z) if max => z
+            .iter()
+            .rev()
+            .take(count)
+            .map(|(m, s)| (m.clone(), s))
+            .collect(),
+        Some(z) => z.iter().take(count).map(|(m, s)| (m.clone(), s)).collect(),
+        None => Vec::new(),
     };
     if !picked.is_empty() {
         let members: Vec<Blob> = picked.iter().map(|(m, _)| m.clone()).collect();
-        ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members))?;
+        ctx.write(key, |k, now, tag| ops::zrem(k, now, tag, &members))?;
     }
-    let mut out = Vec::new();
-    for (m, s) in picked {
-        out.push(Reply::bulk(Bytes::copy_from_slice(&m)));
-        out.push(Reply::Double(s));
+    Ok(picked)
+}
+
+/// BZPOPMIN / BZPOPMAX key [key ...] timeout: `[key, member, score]` from the first sorted
+/// set with members, or wait for one.
+fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
+    let until = super::deadline(ctx, &args[args.len() - 1])?;
+    for key in &args[1..args.len() - 1] {
+        if read(ctx, key)?.is_none() {
+            continue;
+        }
+        if let Some((m, s)) = pop_from(ctx, key, max, 1)?.pop() {
+            return Ok(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::bulk(Bytes::copy_from_slice(&m)),
+                Reply::Double(s),
+            ]));
+        }
     }
-    Ok(Reply::Array(out))
+    Ok(super::block(ctx, until, Reply::NilArray))
+}
+
+pub fn bzpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, false)
+}
+
+pub fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, true)
+}
+
+/// What ZMPOP and BZMPOP were asked: the keys in order, MIN or MAX, how many.
+struct Mpop<'a> {
+    keys: &'a [Bytes],
+    max: bool,
+    count: usize,
+}
+
+/// `numkeys key [key ...] MIN|MAX [COUNT count]`, as Redis checks it.
+fn mpop_args(args: &[Bytes]) -> Result<Mpop<'_>, Reply> {
+    let positive = |arg: &[u8], what: &str| -> Result<usize, Reply> {
+        match int_arg(arg) {
+            Ok(n) if n > 0 => Ok(n as usize),
+            _ => Err(Reply::err(format!("ERR {what} should be greater than 0"))),
+        }
+    };
+    let numkeys = positive(&args[0], "numkeys")?;
+    let Some(keys) = args.get(1..).and_then(|rest| rest.get(..numkeys)) else {
+        return Err(syntax_error());
+    };
+    let rest = &args[1 + numkeys..];
+    let max = match rest.first() {
+        Some(w) if is(w, "min") => false,
+        Some(w) if is(w, "max") => true,
+        _ => return Err(syntax_error()),
+    };
+    let count = match &rest[1..] {
+        [] => 1,
+        [word, n] if is(word, "count") => positive(n, "count")?,
+        _ => return Err(syntax_error()),
+    };
+    Ok(Mpop { keys, max, count })
+}
+
+/// Pop from the first sorted set of `m.keys` with members: `[key, [[member, score], ...]]`.
+fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_>) -> Result<Option<Reply>, Reply> {
+    for key in m.keys {
+        if read(ctx, key)?.is_none() {
+            continue;
+        }
+        let pairs = pop_from(ctx, key, m.max, m.count)?
+            .into_iter()
+            .map(|(member, s)| {
+                Reply::Array(vec![
+                    Reply::bulk(Bytes::copy_from_slice(&member)),
+                    Reply::Double(s),
+                ])
+            })
+            .collect();
+        return Ok(Some(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            Reply::Array(pairs),
+        ])));
+    }
+    Ok(None)
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let m = mpop_args(&args[1..])?;
+    Ok(mpop(ctx, &m)?.unwrap_or(Reply::NilArray))
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let until = super::deadline(ctx, &args[1])?;
+    let m = mpop_args(&args[2..])?;
+    Ok(match mpop(ctx, &m)? {
+        Some(reply) => reply,
+        None => super::block(ctx, until, Reply::NilArray),
+    })
 }
 
 pub fn zpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
