@@ -325,3 +325,163 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         other => other,
     })
 }
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]: the longest common
+/// subsequence of two strings, its length, or where its runs are in each (Redis's dynamic
+/// programming, walked back from the end, so runs come last to first).
+pub fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let string = |key: &[u8]| match ctx.get(key) {
+        None => Ok(Bytes::new()),
+        Some(k) if k.kind() == Some(gdc_crdt::Kind::String) => {
+            Ok(Bytes::from(k.string_value().unwrap_or_default().to_vec()))
+        }
+        Some(_) => Err(Reply::err(
+            "ERR The specified keys must contain string values",
+        )),
+    };
+    let (a, b) = (string(&args[1])?, string(&args[2])?);
+    let (mut idx, mut len, mut with_len, mut min_len) = (false, false, false, 0u64);
+    let mut i = 3;
+    while i < args.len() {
+        let opt = &args[i];
+        if is(opt, "idx") {
+            idx = true;
+        } else if is(opt, "len") {
+            len = true;
+        } else if is(opt, "withmatchlen") {
+            with_len = true;
+        } else if is(opt, "minmatchlen") && i + 1 < args.len() {
+            min_len = int_arg(&args[i + 1])?.max(0) as u64;
+            i += 1;
+        } else {
+            return Ok(syntax_error());
+        }
+        i += 1;
+    }
+    if idx && len {
+        return Ok(Reply::err(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
+    if cells.saturating_mul(4) > ctx.config.limits.bulk_bytes_max as u64 {
+        return Ok(Reply::err(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    let table = LcsTable::new(&a, &b);
+    if len {
+        return Ok(Reply::Int(i64::from(table.at(a.len(), b.len()))));
+    }
+    let (common, runs) = table.walk(&a, &b);
+    if !idx {
+        return Ok(Reply::Bulk(Bytes::from(common)));
+    }
+    let pair = |s: usize, e: usize| Reply::Array(vec![Reply::Int(s as i64), Reply::Int(e as i64)]);
+    let matches = runs
+        .into_iter()
+        .filter(|r| min_len == 0 || r.len() >= min_len)
+        .map(|r| {
+            let mut m = vec![pair(r.a.0, r.a.1), pair(r.b.0, r.b.1)];
+            if with_len {
+                m.push(Reply::Int(r.len() as i64));
+            }
+            Reply::Array(m)
+        })
+        .collect();
+    Ok(Reply::Map(vec![
+        (Reply::bulk("matches"), Reply::Array(matches)),
+        (
+            Reply::bulk("len"),
+            Reply::Int(i64::from(table.at(a.len(), b.len()))),
+        ),
+    ]))
+}
+
+/// LCS lengths of every pair of prefixes of `a` and `b`.
+struct LcsTable {
+    width: usize,
+    cells: Vec<u32>,
+}
+
+/// A run of the common subsequence: where it is in each string (first and last index).
+struct LcsRun {
+    a: (usize, usize),
+    b: (usize, usize),
+}
+
+impl LcsRun {
+    fn len(&self) -> u64 {
+        (self.a.1 - self.a.0 + 1) as u64
+    }
+}
+
+impl LcsTable {
+    fn new(a: &[u8], b: &[u8]) -> LcsTable {
+        let width = b.len() + 1;
+        let mut t = LcsTable {
+            width,
+            cells: vec![0; (a.len() + 1) * width],
+        };
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                t.cells[i * width + j] = if a[i - 1] == b[j - 1] {
+                    t.at(i - 1, j - 1) + 1
+                } else {
+                    t.at(i - 1, j).max(t.at(i, j - 1))
+                };
+            }
+        }
+        t
+    }
+
+    fn at(&self, i: usize, j: usize) -> u32 {
+        self.cells[i * self.width + j]
+    }
+
+    /// The common subsequence, and its runs from last to first, as Redis walks back.
+    fn walk(&self, a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<LcsRun>) {
+        let mut common = vec![0u8; self.at(a.len(), b.len()) as usize];
+        let mut left = common.len();
+        let mut runs = Vec::new();
+        let mut run: Option<LcsRun> = None;
+        let (mut i, mut j) = (a.len(), b.len());
+        while i > 0 && j > 0 {
+            let mut emit = false;
+            if a[i - 1] == b[j - 1] {
+                common[left - 1] = a[i - 1];
+                left -= 1;
+                match &mut run {
+                    None => {
+                        run = Some(LcsRun {
+                            a: (i - 1, i - 1),
+                            b: (j - 1, j - 1),
+                        })
+                    }
+                    // Contiguous with the run: it extends backward.
+                    Some(r) if r.a.0 == i && r.b.0 == j => {
+                        r.a.0 -= 1;
+                        r.b.0 -= 1;
+                    }
+                    Some(_) => emit = true,
+                }
+                if run.as_ref().is_some_and(|r| r.a.0 == 0 || r.b.0 == 0) {
+                    emit = true;
+                }
+                i -= 1;
+                j -= 1;
+            } else {
+                if self.at(i - 1, j) > self.at(i, j - 1) {
+                    i -= 1;
+                } else {
+                    j -= 1;
+                }
+                emit = run.is_some();
+            }
+            if emit {
+                runs.extend(run.take());
+            }
+        }
+        (common, runs)
+    }
+}

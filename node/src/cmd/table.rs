@@ -140,6 +140,8 @@ static COMMANDS: &[Spec] = &[
     spec("incrbyfloat", 3, GROWS, string::incrbyfloat),
     spec("getex", -2, WRITE, string::getex),
     spec("getrange", 4, READ, string::getrange),
+    spec("substr", 4, READ, string::getrange),
+    spec("lcs", -3, READ, string::lcs),
     spec("setrange", 4, GROWS, string::setrange),
     spec("msetnx", -3, GROWS, string::msetnx),
     // hashes
