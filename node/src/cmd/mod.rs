@@ -19,7 +19,7 @@ mod zset;
 
 pub use table::count;
 pub(crate) use table::is_write;
-use table::{GROWS, NO_AUTH, NOT_QUEUED, SUBSCRIBED, Spec, lookup};
+use table::{GROWS, NO_AUTH, NO_MULTI, NOT_QUEUED, SUBSCRIBED, Spec, lookup};
 
 use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
@@ -186,6 +186,9 @@ fn refusal(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) -> Option<Reply> {
     let n = args.len() as i32;
     if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
         return Some(wrong_arity(spec.name));
+    }
+    if ctx.conn.multi.is_some() && spec.has(NO_MULTI) {
+        return Some(Reply::err("ERR Command not allowed inside a transaction"));
     }
     // EXEC decides for its whole queue at once (a role change mid-way must not split it).
     if !ctx.conn.in_exec && spec.is_write() && read_only(ctx) {

@@ -27,6 +27,8 @@ pub(super) const NO_AUTH: Flags = 4;
 pub(super) const NOT_QUEUED: Flags = 8;
 /// Allowed to a RESP2 client in subscribe mode.
 pub(super) const SUBSCRIBED: Flags = 16;
+/// Refused inside MULTI, which it aborts (Redis's `no-multi`).
+pub(super) const NO_MULTI: Flags = 32;
 
 /// A command: its name, arity as Redis states it (n: exactly n arguments counting the name;
 /// -n: at least n), flags and handler. Adding a command is adding one of these.
@@ -81,10 +83,10 @@ static COMMANDS: &[Spec] = &[
     spec("gdc.debug", -2, READ, gdc::gdc_debug),
     spec("gdc.attach", -4, READ, gdc::gdc_attach),
     spec("role", 1, READ, introspection::role),
-    spec("save", 1, READ, server::save),
+    spec("save", 1, NO_MULTI, server::save),
     spec("bgsave", -1, READ, server::bgsave),
     spec("lastsave", 1, READ, server::lastsave),
-    spec("shutdown", -1, READ, server::shutdown),
+    spec("shutdown", -1, NO_MULTI, server::shutdown),
     // pub/sub (local to this node)
     spec("subscribe", -2, SUBSCRIBED, pubsub::subscribe),
     spec("psubscribe", -2, SUBSCRIBED, pubsub::psubscribe),
