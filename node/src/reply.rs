@@ -131,11 +131,37 @@ fn bulk(out: &mut BytesMut, b: &[u8]) {
 }
 
 /// A score or float as Redis prints it: `inf`, `-inf`, or the shortest exact decimal.
+/// A double as Redis 7.0 replies with one (scores, RESP3 doubles): C's `%.17g`, so that
+/// it reads back as the same double (`1.1` shows as `1.1000000000000001`, `1e20` as
+/// `1e+20`), and `inf` / `-inf`.
 pub fn format_double(d: f64) -> String {
     if d.is_infinite() {
-        if d > 0.0 { "inf".into() } else { "-inf".into() }
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    // 17 significant digits, rounded once; the exponent decides fixed or scientific.
+    let sci = format!("{d:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    };
+    if (-4..17).contains(&exp) {
+        let decimals = (16 - exp).max(0) as usize;
+        trim(format!("{d:.decimals$}"))
     } else {
-        format!("{d}")
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa.to_string()), exp.abs())
     }
 }
 
@@ -161,5 +187,17 @@ mod tests {
         assert_eq!(enc(&m, 3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&Reply::Double(1.5), 2), b"$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), 3), b",1.5\r\n");
+        for (d, shown) in [
+            (1.1, "1.1000000000000001"),
+            (0.1879068008567704, "0.18790680085677039"),
+            (1e20, "1e+20"),
+            (-2.5e-7, "-2.4999999999999999e-07"),
+            (100.0, "100"),
+            (123456789012345680.0, "1.2345678901234568e+17"),
+            (0.0001, "0.0001"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(format_double(d), shown, "{d}");
+        }
     }
 }
