@@ -190,6 +190,7 @@ impl Session {
             shared.clients().set_blocked(false);
             let timed_out = woke.ok_or(Closed)?;
             if timed_out {
+                self.conn.blocked_since = None;
                 self.pending.pop_front();
                 blocked.on_timeout.write(&mut self.out, self.conn.resp);
             }
@@ -228,12 +229,20 @@ impl Session {
                 config: &config,
                 now,
             };
-            match cmd::execute(&mut ctx, &args) {
+            let reply = cmd::execute(&mut ctx, &args);
+            // Only the command at the front can be waiting; any other reply ends its wait.
+            if matches!(reply, Reply::Block { .. }) {
+                conn.blocked_since.get_or_insert(now);
+            } else {
+                conn.blocked_since = None;
+            }
+            match reply {
                 Reply::Block {
                     deadline_ms,
                     on_timeout,
                 } => {
                     if deadline_ms.is_some_and(|d| d <= now) {
+                        conn.blocked_since = None;
                         on_timeout.write(out, conn.resp);
                         replies += 1;
                         continue;

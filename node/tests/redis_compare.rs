@@ -397,6 +397,8 @@ fn replies_match_redis_server_byte_for_byte() {
         &["ZRANGE", "zs", "0", "-1", "WITHSCORES"],
         &["ZINCRBY", "zs", "0.1", "a"],
         &["ZADD", "zs", "INCR", "0.2", "b"],
+        &["LPOP", "m3", "1", "2"],
+        &["RPOP", "m3", "x", "2"],
         &["MULTI"],
         &["SET", "foo", "bar"],
         &["SHUTDOWN"],

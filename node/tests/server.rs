@@ -583,6 +583,23 @@ fn blpop_waits_for_a_push_or_its_timeout() {
     assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
     let r2: Vec<String> = pusher.lrange("r2", 0, -1).expect("lrange");
     assert_eq!(r2, vec!["job"]);
+    // A waiter's key turning into another type leaves it waiting (as in Redis), and writes
+    // that wake it do not push its deadline back.
+    std::io::Write::write_all(&mut waiter, b"BLPOP w 1\r\n").expect("write");
+    blocked(&mut pusher);
+    let started = std::time::Instant::now();
+    let _: () = pusher.set("w", "a string").expect("set");
+    for i in 0..8 {
+        let _: () = pusher.set(format!("other{i}"), i).expect("set");
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    let want: &[u8] = b"*-1\r\n";
+    assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
+    let waited = started.elapsed();
+    assert!(
+        waited < std::time::Duration::from_millis(1900),
+        "the 1 s timeout held across wake-ups: {waited:?}"
+    );
     // So do BZPOPMIN and BZMPOP.
     std::io::Write::write_all(&mut waiter, b"BZPOPMIN z1 z2 10\r\n").expect("write");
     blocked(&mut pusher);

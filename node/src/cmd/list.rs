@@ -52,10 +52,13 @@ pub fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// LPOP/RPOP key [count]
 fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
-    let count = super::pop_count(args.get(2))?;
     if args.len() > 3 {
-        return Ok(super::syntax_error());
+        return Ok(super::wrong_arity(match end {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }));
     }
+    let count = super::pop_count(args.get(2))?;
     let l = match read(ctx, &args[1]) {
         Ok(Some(l)) => l,
         Ok(None) => {
@@ -290,7 +293,7 @@ pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
     let until = deadline(ctx, &args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
-        match read(ctx, key) {
+        match super::waited_on(ctx, read(ctx, key)) {
             Ok(Some(_)) => {
                 let popped = pop(ctx, &[Bytes::from_static(b"pop"), key.clone()], end)?;
                 return Ok(match popped {
@@ -319,7 +322,7 @@ pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (Some(from), Some(to)) = (end_arg(&args[3]), end_arg(&args[4])) else {
         return Ok(super::syntax_error());
     };
-    Ok(match read(ctx, &args[1]) {
+    Ok(match super::waited_on(ctx, read(ctx, &args[1])) {
         Ok(Some(_)) => move_one(ctx, &args[1], &args[2], from, to),
         Ok(None) => block(ctx, until, Reply::NilArray),
         Err(e) => e,
@@ -329,7 +332,7 @@ pub fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// BRPOPLPUSH source destination timeout: BLMOVE source destination RIGHT LEFT timeout.
 pub fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let until = deadline(ctx, &args[3])?;
-    Ok(match read(ctx, &args[1]) {
+    Ok(match super::waited_on(ctx, read(ctx, &args[1])) {
         Ok(Some(_)) => move_one(ctx, &args[1], &args[2], End::Right, End::Left),
         // Redis answers a timed-out BRPOPLPUSH or BLMOVE with a null array.
         Ok(None) => block(ctx, until, Reply::NilArray),
@@ -372,7 +375,7 @@ fn mpop_args(args: &[Bytes]) -> Result<Mpop<'_>, Reply> {
 /// when none has (a key of another type is WRONGTYPE, as Redis finds it in order).
 fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_>) -> Result<Option<Reply>, Reply> {
     for key in m.keys {
-        if read(ctx, key)?.is_none() {
+        if super::waited_on(ctx, read(ctx, key))?.is_none() {
             continue;
         }
         let count = Bytes::from(m.count.to_string());

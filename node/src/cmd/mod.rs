@@ -55,6 +55,10 @@ pub struct Conn {
     pub last_cmd: String,
     /// This node's op id of the connection's last write (WAIT waits for regions to have it).
     pub last_write_op: u64,
+    /// Unix ms at which the command this connection waits in first blocked (`None`: not
+    /// waiting). A retry after a write keeps the first deadline, and finds a key that has
+    /// meanwhile become another type not ready (it waits on, as in Redis) instead of failing.
+    pub blocked_since: Option<u64>,
 }
 
 impl Conn {
@@ -75,6 +79,7 @@ impl Conn {
             in_exec: false,
             last_cmd: String::new(),
             last_write_op: 0,
+            blocked_since: None,
         }
     }
 }
@@ -210,7 +215,8 @@ fn refusal(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) -> Option<Reply> {
     None
 }
 
-/// A blocking command's timeout in seconds (0: forever) as a Unix-ms deadline.
+/// A blocking command's timeout in seconds (0: forever) as a Unix-ms deadline, counted from
+/// when the command first blocked.
 pub fn deadline(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Option<u64>, Reply> {
     let secs =
         float_arg(arg).map_err(|_| Reply::err("ERR timeout is not a float or out of range"))?;
@@ -220,7 +226,18 @@ pub fn deadline(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Option<u64>, Reply> {
     if !secs.is_finite() {
         return Err(Reply::err("ERR timeout is not a float or out of range"));
     }
-    Ok((secs > 0.0).then(|| ctx.now + (secs * 1000.0) as u64))
+    let since = ctx.conn.blocked_since.unwrap_or(ctx.now);
+    Ok((secs > 0.0).then(|| since + (secs * 1000.0) as u64))
+}
+
+/// The key a blocking command waits on, read: a key of another type fails the command when
+/// it first runs, and is only not ready yet on a retry (Redis serves a blocked client only
+/// from keys of the type it waits for).
+pub fn waited_on<T>(ctx: &Ctx<'_>, read: Result<Option<T>, Reply>) -> Result<Option<T>, Reply> {
+    match read {
+        Err(_) if ctx.conn.blocked_since.is_some() => Ok(None),
+        other => other,
+    }
 }
 
 /// Wait, or (inside EXEC, where nothing may wait) answer as a timeout at once.

@@ -291,7 +291,7 @@ fn pop_from(
 fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
     let until = super::deadline(ctx, &args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
-        if read(ctx, key)?.is_none() {
+        if super::waited_on(ctx, read(ctx, key))?.is_none() {
             continue;
         }
         if let Some((m, s)) = pop_from(ctx, key, max, 1)?.pop() {
@@ -349,7 +349,7 @@ fn mpop_args(args: &[Bytes]) -> Result<Mpop<'_>, Reply> {
 /// Pop from the first sorted set of `m.keys` with members: `[key, [[member, score], ...]]`.
 fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_>) -> Result<Option<Reply>, Reply> {
     for key in m.keys {
-        if read(ctx, key)?.is_none() {
+        if super::waited_on(ctx, read(ctx, key))?.is_none() {
             continue;
         }
         let pairs = pop_from(ctx, key, m.max, m.count)?
