@@ -231,6 +231,7 @@ static COMMANDS: &[Spec] = &[
     spec("lpos", -3, READ, list::lpos),
     spec("blpop", -3, WRITE, list::blpop),
     spec("brpop", -3, WRITE, list::brpop),
+    spec("zintercard", -3, READ, zset::zintercard),
     spec("zmpop", -4, WRITE, zset::zmpop),
     spec("bzmpop", -5, WRITE, zset::bzmpop),
     spec("bzpopmin", -3, WRITE, zset::bzpopmin),

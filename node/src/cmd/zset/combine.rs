@@ -25,19 +25,12 @@ enum Aggregate {
 /// Redis order) and whether WITHSCORES was given.
 fn combine(
     ctx: &Ctx<'_>,
+    name: &str,
     args: &[Bytes],
     how: Combine,
     allow_scores: bool,
 ) -> Result<(Vec<(Blob, f64)>, bool), Reply> {
-    let n = match int_arg(&args[0]) {
-        Ok(n) if n > 0 => n as usize,
-        Ok(_) => {
-            return Err(Reply::err(
-                "ERR at least 1 input key is needed for 'zunionstore' command",
-            ));
-        }
-        Err(e) => return Err(e),
-    };
+    let n = numkeys(name, &args[0])?;
     if args.len() < 1 + n {
         return Err(syntax_error());
     }
@@ -115,15 +108,30 @@ fn combine(
     Ok((out, scores))
 }
 
+/// `numkeys` of these commands: at least 1.
+fn numkeys(name: &str, arg: &[u8]) -> Result<usize, Reply> {
+    match int_arg(arg)? {
+        n if n > 0 => Ok(n as usize),
+        _ => Err(Reply::err(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        ))),
+    }
+}
+
+/// The command's name as Redis's errors spell it.
+fn name(args: &[Bytes]) -> String {
+    String::from_utf8_lossy(&args[0]).to_ascii_lowercase()
+}
+
 fn combine_reply(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
-    Ok(match combine(ctx, &args[1..], how, true) {
+    Ok(match combine(ctx, &name(args), &args[1..], how, true) {
         Ok((items, scores)) => reply_range(ctx, items, scores),
         Err(e) => e,
     })
 }
 
 fn combine_store(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
-    let items = match combine(ctx, &args[2..], how, false) {
+    let items = match combine(ctx, &name(args), &args[2..], how, false) {
         Ok((items, _)) => items,
         Err(e) => return Err(e),
     };
@@ -161,4 +169,28 @@ pub fn zinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     combine_store(ctx, args, Combine::Diff)
+}
+
+/// ZINTERCARD numkeys key [key ...] [LIMIT limit]: how many members all the keys share
+/// (sets count as sorted sets), counting stops at `limit` (0: no limit).
+pub fn zintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let n = numkeys("zintercard", &args[1])?;
+    let Some(rest) = args.get(2 + n..) else {
+        return Ok(syntax_error());
+    };
+    let limit = match rest {
+        [] => 0,
+        [word, l] if is(word, "limit") => match int_arg(l) {
+            Ok(l) if l >= 0 => l as usize,
+            _ => return Ok(Reply::err("ERR LIMIT can't be negative")),
+        },
+        _ => return Ok(syntax_error()),
+    };
+    let (shared, _) = combine(ctx, "zintercard", &args[1..2 + n], Combine::Inter, false)?;
+    let count = if limit > 0 {
+        shared.len().min(limit)
+    } else {
+        shared.len()
+    };
+    Ok(Reply::Int(count as i64))
 }

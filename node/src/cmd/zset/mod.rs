@@ -3,7 +3,7 @@
 mod combine;
 mod range;
 
-pub use combine::{zdiff, zdiffstore, zinter, zinterstore, zunion, zunionstore};
+pub use combine::{zdiff, zdiffstore, zinter, zintercard, zinterstore, zunion, zunionstore};
 pub use range::{
     zlexcount, zrange, zrangebylex, zrangebyscore, zrangestore, zremrangebylex, zremrangebyscore,
     zrevrange, zrevrangebylex, zrevrangebyscore,
