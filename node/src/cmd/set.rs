@@ -192,8 +192,7 @@ pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let n = match super::int_arg(&args[1]) {
         Ok(n) if n > 0 => n as usize,
-        Ok(_) => return Ok(Reply::err("ERR numkeys should be greater than 0")),
-        Err(e) => return Err(e),
+        _ => return Ok(Reply::err("ERR numkeys should be greater than 0")),
     };
     if args.len() < 2 + n {
         return Ok(Reply::err(
