@@ -308,6 +308,31 @@ pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     rename_to(ctx, args, true)
 }
 
+/// MOVE key db: the key into another database of this node, its TTL with it. As RENAME
+/// does, it is two effects: the value written whole in the target database, and removed
+/// here (so a write made concurrently elsewhere to the key here survives, as with DEL).
+/// 0 when the key is missing or the target already holds it.
+pub fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let db = match int_arg(&args[2])? {
+        n if (0..crate::engine::store::DATABASES as i64).contains(&n) => n as usize,
+        _ => return Ok(Reply::err("ERR DB index is out of range")),
+    };
+    if db == ctx.conn.db {
+        return Ok(Reply::err(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let Some((whole, ttl)) = whole_of(ctx, &args[1]) else {
+        return Ok(Reply::Int(0));
+    };
+    if ctx.store.get(db, &args[1], ctx.now).is_some() {
+        return Ok(Reply::Int(0));
+    }
+    write_whole(ctx, db, &args[1], &whole, ttl)?;
+    delete_key(ctx, &args[1])?;
+    Ok(Reply::Int(1))
+}
+
 /// COPY source destination [DB db] [REPLACE]
 pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (mut db, mut replace) = (ctx.conn.db, false);

@@ -119,6 +119,7 @@ static COMMANDS: &[Spec] = &[
     spec("scan", -2, READ, keys::scan),
     spec("rename", 3, GROWS, keys::rename),
     spec("renamenx", 3, GROWS, keys::renamenx),
+    spec("move", 3, WRITE, keys::move_key),
     spec("copy", -3, GROWS, keys::copy),
     spec("touch", -2, READ, keys::touch),
     spec("randomkey", 1, READ, keys::randomkey),
@@ -289,6 +290,7 @@ mod tests {
     /// Of the commands gdc has, those Redis 7.0 flags `write`: a secondary must refuse
     /// exactly these.
     const REDIS_WRITES: &[&str] = &[
+        "move",
         "zmpop",
         "bzmpop",
         "bzpopmin",
