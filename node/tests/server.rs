@@ -947,3 +947,34 @@ fn info_has_redis_fields_sections_and_error_counts() {
         .expect("connections");
     assert!(connections >= 1, "{stats}");
 }
+
+/// A blocked command runs again at every write that wakes it; it is still one call to
+/// INFO commandstats (and to `gdc_command_calls_total`), as in Redis.
+#[test]
+fn a_blocked_command_counts_as_one_call() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut waiter = node.raw();
+    let mut c = node.client();
+    std::io::Write::write_all(&mut waiter, b"BLPOP q 10\r\n").expect("write");
+    common::wait_for(
+        "the BLPOP to block",
+        std::time::Duration::from_secs(10),
+        || {
+            let info: String = redis::cmd("INFO").arg("clients").query(&mut c).ok()?;
+            info.contains("blocked_clients:1").then_some(())
+        },
+    );
+    for i in 0..5 {
+        let _: () = c.set(format!("wake{i}"), i).expect("a write that wakes it");
+    }
+    let _: i64 = c.rpush("q", "job").expect("rpush");
+    let want: &[u8] = b"*2\r\n$1\r\nq\r\n$3\r\njob\r\n";
+    assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .expect("info");
+    let blpop = info_field(&stats, "cmdstat_blpop").expect("cmdstat_blpop");
+    assert!(blpop.starts_with("calls=1,"), "{blpop}");
+}

@@ -177,7 +177,10 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Reply::Error(e) => Some(e.as_str()),
         _ => None,
     };
-    ctx.store.stats.ran(spec.name, nanos, error);
+    // A blocked command runs again at every wake-up: counted once, when it first ran.
+    if ctx.conn.blocked_since.is_none() {
+        ctx.store.stats.ran(spec.name, nanos, error);
+    }
     reply
 }
 

@@ -201,7 +201,8 @@ pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(have));
     }
     Ok(Reply::Block {
-        deadline_ms: (timeout > 0).then(|| ctx.now + timeout),
+        // Counted from when it first waited: a wake-up does not push the timeout back.
+        deadline_ms: (timeout > 0).then(|| ctx.conn.blocked_since.unwrap_or(ctx.now) + timeout),
         on_timeout: Box::new(Reply::Int(have)),
     })
 }
