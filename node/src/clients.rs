@@ -2,7 +2,7 @@
 //! wait in a blocking command, and the commands they ran (INFO stats).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -18,6 +18,40 @@ pub struct ClientEntry {
     pub resp: u8,
     pub last_cmd: String,
     pub kill: Arc<Notify>,
+    pub unblock: Arc<Unblock>,
+}
+
+/// How CLIENT UNBLOCK reaches a client waiting in a blocking command.
+#[derive(Debug, Default)]
+pub struct Unblock {
+    waiting: AtomicBool,
+    /// Answer with an error rather than as if the command had timed out.
+    error: AtomicBool,
+    notify: Notify,
+}
+
+impl Unblock {
+    /// The client starts (`true`) or stops waiting.
+    pub fn set_waiting(&self, waiting: bool) {
+        self.waiting.store(waiting, Ordering::Relaxed);
+    }
+
+    /// CLIENT UNBLOCK: end the wait, as a timeout or (`error`) with an error; whether the
+    /// client was waiting.
+    pub fn unblock(&self, error: bool) -> bool {
+        if !self.waiting.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.error.store(error, Ordering::Relaxed);
+        self.notify.notify_one();
+        true
+    }
+
+    /// Completes when CLIENT UNBLOCK asks; then whether it asked for an error.
+    pub async fn requested(&self) -> bool {
+        self.notify.notified().await;
+        self.error.swap(false, Ordering::Relaxed)
+    }
 }
 
 /// Every connected client.

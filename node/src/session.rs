@@ -46,6 +46,8 @@ struct Session {
     stop: Tasks,
     /// CLIENT KILL wakes this.
     kill: Arc<Notify>,
+    /// CLIENT UNBLOCK wakes this.
+    unblock: Arc<crate::clients::Unblock>,
     /// Published messages for this client, and whether its queue overflowed.
     messages: mpsc::Receiver<Message>,
     overflowed: Arc<AtomicBool>,
@@ -59,6 +61,7 @@ impl Session {
     /// A new client: numbered, listed for CLIENT LIST, given its message queue.
     fn register(shared: Arc<Shared>, socket: TcpStream, stop: Tasks) -> Session {
         let kill = Arc::new(Notify::new());
+        let unblock = Arc::new(crate::clients::Unblock::default());
         let addr =
             |a: std::io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
         let id = shared.clients().register(ClientEntry {
@@ -71,6 +74,7 @@ impl Session {
             resp: 2,
             last_cmd: String::new(),
             kill: Arc::clone(&kill),
+            unblock: Arc::clone(&unblock),
         });
         let mut conn = Conn::new(id, shared.config().requirepass.is_none());
         let (tx, messages) = mpsc::channel(crate::pubsub::SUBSCRIBER_QUEUE_MAX);
@@ -85,6 +89,7 @@ impl Session {
             conn,
             stop,
             kill,
+            unblock,
             messages,
             overflowed,
             inbuf: BytesMut::with_capacity(16 * 1024),
@@ -174,10 +179,16 @@ impl Session {
                 .deadline_ms
                 .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
             shared.clients().set_blocked(true);
+            self.unblock.set_waiting(true);
             let limit = shared.config().query_buffer_bytes_max;
+            let mut unblocked_with_error = false;
             let woke = tokio::select! {
                 _ = &mut woken => Some(false),
                 _ = sleep_or_forever(wait) => Some(true),
+                error = self.unblock.requested() => {
+                    unblocked_with_error = error;
+                    Some(true)
+                }
                 r = self.socket.read_buf(&mut self.inbuf) => match r {
                     Ok(0) | Err(_) => None,
                     // A blocked client's input waits, but not past the query buffer limit.
@@ -188,11 +199,17 @@ impl Session {
                 _ = self.kill.notified() => None,
             };
             shared.clients().set_blocked(false);
+            self.unblock.set_waiting(false);
             let timed_out = woke.ok_or(Closed)?;
             if timed_out {
                 self.conn.blocked_since = None;
                 self.pending.pop_front();
-                blocked.on_timeout.write(&mut self.out, self.conn.resp);
+                if unblocked_with_error {
+                    Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+                        .write(&mut self.out, self.conn.resp);
+                } else {
+                    blocked.on_timeout.write(&mut self.out, self.conn.resp);
+                }
             }
         }
         Ok(())

@@ -978,3 +978,61 @@ fn a_blocked_command_counts_as_one_call() {
     let blpop = info_field(&stats, "cmdstat_blpop").expect("cmdstat_blpop");
     assert!(blpop.starts_with("calls=1,"), "{blpop}");
 }
+
+/// CLIENT UNBLOCK ends a client's wait in a blocking command: as a timeout by default or
+/// with TIMEOUT, with an error with ERROR; 0 for a client that is not waiting.
+#[test]
+fn client_unblock_ends_a_wait() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut waiter = node.raw();
+    let id = exchange(&mut waiter, b"CLIENT ID\r\n", 3);
+    let id = String::from_utf8_lossy(&id[1..id.len() - 2]).to_string();
+    let mut c = node.client();
+    let block = |waiter: &mut std::net::TcpStream, c: &mut redis::Connection| {
+        std::io::Write::write_all(waiter, b"BLPOP l 0\r\n").expect("write");
+        common::wait_for(
+            "the BLPOP to block",
+            std::time::Duration::from_secs(10),
+            || {
+                let info: String = redis::cmd("INFO").arg("clients").query(c).ok()?;
+                info.contains("blocked_clients:1").then_some(())
+            },
+        );
+    };
+    for (reason, want) in [
+        (None, &b"*-1\r\n"[..]),
+        (Some("TIMEOUT"), &b"*-1\r\n"[..]),
+        (
+            Some("ERROR"),
+            &b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"[..],
+        ),
+    ] {
+        block(&mut waiter, &mut c);
+        let mut cmd = redis::cmd("CLIENT");
+        cmd.arg("UNBLOCK").arg(&id);
+        if let Some(r) = reason {
+            cmd.arg(r);
+        }
+        assert_eq!(cmd.query::<i64>(&mut c).expect("unblock"), 1, "{reason:?}");
+        assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
+    }
+    let not_waiting: i64 = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(&id)
+        .query(&mut c)
+        .expect("unblock");
+    assert_eq!(not_waiting, 0);
+    assert!(
+        redis::cmd("CLIENT")
+            .arg("UNBLOCK")
+            .arg("asd")
+            .query::<i64>(&mut c)
+            .is_err()
+    );
+    // The client still waits and is served as before.
+    block(&mut waiter, &mut c);
+    let _: i64 = c.lpush("l", "foo").expect("lpush");
+    let want: &[u8] = b"*2\r\n$1\r\nl\r\n$3\r\nfoo\r\n";
+    assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
+}

@@ -161,6 +161,25 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             clients.iter().map(|(id, e)| line(id, e)).collect()
         };
         Reply::bulk(text)
+    } else if is(sub, "unblock") && (3..=4).contains(&args.len()) {
+        // CLIENT UNBLOCK id [TIMEOUT | ERROR]: the reason is checked first, as Redis does.
+        let error = match args.get(3) {
+            None => false,
+            Some(a) if is(a, "timeout") => false,
+            Some(a) if is(a, "error") => true,
+            Some(_) => {
+                return Ok(Reply::err(
+                    "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                ));
+            }
+        };
+        let id = int_arg(&args[2])?;
+        let clients = ctx.server.clients().listing();
+        let unblocked = u64::try_from(id)
+            .ok()
+            .and_then(|id| clients.get(&id))
+            .is_some_and(|e| e.unblock.unblock(error));
+        Reply::Int(i64::from(unblocked))
     } else if is(sub, "kill") && args.len() >= 3 {
         // CLIENT KILL addr | CLIENT KILL ID id | CLIENT KILL ADDR addr
         let clients = ctx.server.clients().listing();
