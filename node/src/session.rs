@@ -271,7 +271,11 @@ impl Session {
                     });
                     break;
                 }
-                reply => reply.write(out, conn.resp),
+                reply => {
+                    if conn.replies.send() {
+                        reply.write(out, conn.resp);
+                    }
+                }
             }
             replies += 1;
             if conn.closing {

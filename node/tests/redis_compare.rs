@@ -427,6 +427,8 @@ fn replies_match_redis_server_byte_for_byte() {
         &["MOVE", "mv", "16"],
         &["MOVE", "mv", "-1"],
         &["MOVE", "nokey", "1"],
+        &["CLIENT", "REPLY", "FOO"],
+        &["CLIENT", "REPLY", "ON"],
         &["CLIENT", "UNBLOCK", "asd"],
         &["CLIENT", "UNBLOCK", "999999"],
         &["CLIENT", "UNBLOCK", "999999", "ERROR"],

@@ -184,6 +184,25 @@ fn inline_commands_and_resp3() {
     let hello = exchange_until(&mut s, b"HELLO 3\r\n", b"modules\r\n*0\r\n");
     assert_eq!(hello[0], b'%', "HELLO 3 answers a RESP3 map");
     assert_eq!(exchange(&mut s, b"GET missing\r\n", 3), b"_\r\n");
+    // CLIENT REPLY: OFF answers nothing until ON; SKIP skips itself and the next reply.
+    let want = b"+OK\r\n$1\r\n1\r\n";
+    assert_eq!(
+        exchange(
+            &mut s,
+            b"CLIENT REPLY OFF\r\nSET r 1\r\nGET r\r\nCLIENT REPLY ON\r\nGET r\r\n",
+            want.len()
+        ),
+        want
+    );
+    let want = b"$1\r\n2\r\n";
+    assert_eq!(
+        exchange(
+            &mut s,
+            b"CLIENT REPLY SKIP\r\nSET r 2\r\nGET r\r\n",
+            want.len()
+        ),
+        want
+    );
     // RESP3: HRANDFIELD ... WITHVALUES answers pairs, as Redis 7.0 does.
     assert_eq!(exchange(&mut s, b"HSET h f v\r\n", 4), b":1\r\n");
     let pairs = b"*2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n";

@@ -127,6 +127,23 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "setname") && args.len() == 3 {
         ctx.conn.name = Some(args[2].clone());
         Reply::OK
+    } else if is(sub, "reply") && args.len() == 3 {
+        // CLIENT REPLY ON | OFF | SKIP: OFF and SKIP are not answered.
+        let mode = &args[2];
+        if is(mode, "on") {
+            ctx.conn.replies = super::Replies::On;
+            Reply::OK
+        } else if is(mode, "off") {
+            ctx.conn.replies = super::Replies::Off;
+            Reply::Silence
+        } else if is(mode, "skip") {
+            if ctx.conn.replies == super::Replies::On {
+                ctx.conn.replies = super::Replies::SkipNext;
+            }
+            Reply::Silence
+        } else {
+            syntax_error()
+        }
     } else if is(sub, "getname") {
         ctx.conn.name.clone().map_or(Reply::Nil, Reply::Bulk)
     } else if is(sub, "setinfo") && args.len() == 4 {

@@ -59,6 +59,38 @@ pub struct Conn {
     /// waiting). A retry after a write keeps the first deadline, and finds a key that has
     /// meanwhile become another type not ready (it waits on, as in Redis) instead of failing.
     pub blocked_since: Option<u64>,
+    /// CLIENT REPLY: whether this connection's replies are sent.
+    pub replies: Replies,
+}
+
+/// CLIENT REPLY's modes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Replies {
+    #[default]
+    On,
+    Off,
+    /// CLIENT REPLY SKIP ran: its own reply and the next command's are not sent.
+    SkipNext,
+    /// The next command's reply is not sent.
+    Skip,
+}
+
+impl Replies {
+    /// Whether the reply of the command that just ran goes out; moves SKIP along.
+    pub fn send(&mut self) -> bool {
+        match *self {
+            Replies::On => true,
+            Replies::Off => false,
+            Replies::SkipNext => {
+                *self = Replies::Skip;
+                false
+            }
+            Replies::Skip => {
+                *self = Replies::On;
+                false
+            }
+        }
+    }
 }
 
 impl Conn {
@@ -80,6 +112,7 @@ impl Conn {
             last_cmd: String::new(),
             last_write_op: 0,
             blocked_since: None,
+            replies: Replies::On,
         }
     }
 }
