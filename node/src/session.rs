@@ -272,7 +272,10 @@ impl Session {
                     break;
                 }
                 reply => {
-                    if conn.replies.send() {
+                    // Pub/sub confirmations are pushed, as messages are: CLIENT REPLY
+                    // OFF does not hold them back (Redis's CLIENT_PUSHING).
+                    let pushed = matches!(reply, Reply::Push(_) | Reply::Many(_));
+                    if pushed || conn.replies.send() {
                         reply.write(out, conn.resp);
                     }
                 }
