@@ -101,10 +101,10 @@ impl Session {
     /// Read, run and reply until the session ends.
     async fn run(&mut self) {
         loop {
-            let protocol_error = self.parse();
-            if protocol_error.is_none()
-                && self.inbuf.len() > self.shared.config().query_buffer_bytes_max
-            {
+            // The settings in force, read once per round (CONFIG SET may change them).
+            let config = self.shared.config();
+            let protocol_error = self.parse(&config.limits);
+            if protocol_error.is_none() && self.inbuf.len() > config.query_buffer_bytes_max {
                 warn!(
                     client = self.conn.id,
                     "closing a client over the query buffer limit"
@@ -132,9 +132,9 @@ impl Session {
     }
 
     /// Take every whole request already buffered; the protocol error that stopped it, if any.
-    fn parse(&mut self) -> Option<crate::resp::ProtocolError> {
+    fn parse(&mut self, limits: &crate::resp::Limits) -> Option<crate::resp::ProtocolError> {
         loop {
-            match parse_request(&mut self.inbuf, &self.shared.config().limits) {
+            match parse_request(&mut self.inbuf, limits) {
                 Ok(Some(args)) => self.pending.push_back(args),
                 Ok(None) => return None,
                 Err(e) => return Some(e),

@@ -1,6 +1,6 @@
 //! List commands.
 
-use super::{CmdResult, Ctx, block, check_type, deadline, int_arg};
+use super::{CmdResult, Ctx, Mpop, block, check_type, deadline, int_arg};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::list::ListPart;
@@ -59,18 +59,26 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
         }));
     }
     let count = super::pop_count(args.get(2))?;
-    let l = match read(ctx, &args[1]) {
-        Ok(Some(l)) => l,
-        Ok(None) => {
-            return Ok(if count.is_some() {
-                Reply::NilArray
-            } else {
-                Reply::Nil
-            });
-        }
-        Err(e) => return Err(e),
+    let values = pop_from(ctx, &args[1], end, count.unwrap_or(1))?;
+    Ok(match (count, values) {
+        (None, v) => v.into_iter().flatten().next().unwrap_or(Reply::Nil),
+        (Some(_), None) => Reply::NilArray,
+        (Some(_), Some(v)) => Reply::Array(v),
+    })
+}
+
+/// Remove up to `count` elements at `end` of list `key` and return them in pop order;
+/// `None` when there is no list.
+fn pop_from(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    end: End,
+    count: usize,
+) -> Result<Option<Vec<Reply>>, Reply> {
+    let Some(l) = read(ctx, key)? else {
+        return Ok(None);
     };
-    let n = count.unwrap_or(1).min(l.len());
+    let n = count.min(l.len());
     let idx: Vec<usize> = match end {
         End::Left => (0..n).collect(),
         End::Right => (0..n).map(|i| l.len() - 1 - i).collect(),
@@ -80,13 +88,10 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
         .filter_map(|&i| l.get(i as i64))
         .map(|(_, e)| Reply::bulk(Bytes::copy_from_slice(&e.value)))
         .collect();
-    ctx.write(&args[1], |k, now, tag| {
+    ctx.write(key, |k, now, tag| {
         ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
     })?;
-    Ok(match count {
-        None => values.into_iter().next().unwrap_or(Reply::Nil),
-        Some(_) => Reply::Array(values),
-    })
+    Ok(Some(values))
 }
 
 pub fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -293,17 +298,14 @@ pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
     let until = deadline(ctx, &args[args.len() - 1])?;
     for key in &args[1..args.len() - 1] {
-        match super::waited_on(ctx, read(ctx, key)) {
-            Ok(Some(_)) => {
-                let popped = pop(ctx, &[Bytes::from_static(b"pop"), key.clone()], end)?;
-                return Ok(match popped {
-                    Reply::Bulk(v) => Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]),
-                    other => other,
-                });
-            }
-            Ok(None) => {}
-            Err(e) => return Err(e),
+        if super::waited_on(ctx, read(ctx, key))?.is_none() {
+            continue;
         }
+        let popped = pop_from(ctx, key, end, 1)?.into_iter().flatten().next();
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            popped.unwrap_or(Reply::Nil),
+        ]));
     }
     Ok(block(ctx, until, Reply::NilArray))
 }
@@ -340,65 +342,32 @@ pub fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })
 }
 
-/// What LMPOP and BLMPOP were asked: the keys in order, the end, how many.
-struct Mpop<'a> {
-    keys: &'a [Bytes],
-    end: End,
-    count: usize,
-}
-
-/// `numkeys key [key ...] LEFT|RIGHT [COUNT count]`, as Redis checks it.
-fn mpop_args(args: &[Bytes]) -> Result<Mpop<'_>, Reply> {
-    let positive = |arg: &[u8], what: &str| -> Result<usize, Reply> {
-        match super::int_arg(arg) {
-            Ok(n) if n > 0 => Ok(n as usize),
-            _ => Err(Reply::err(format!("ERR {what} should be greater than 0"))),
-        }
-    };
-    let numkeys = positive(&args[0], "numkeys")?;
-    let Some(keys) = args.get(1..).and_then(|rest| rest.get(..numkeys)) else {
-        return Err(super::syntax_error());
-    };
-    let rest = &args[1 + numkeys..];
-    let Some(end) = rest.first().and_then(|a| end_arg(a)) else {
-        return Err(super::syntax_error());
-    };
-    let count = match &rest[1..] {
-        [] => 1,
-        [word, n] if super::is(word, "count") => positive(n, "count")?,
-        _ => return Err(super::syntax_error()),
-    };
-    Ok(Mpop { keys, end, count })
-}
-
 /// Pop from the first list of `m.keys` that has elements: `[key, [elements]]`, or `None`
 /// when none has (a key of another type is WRONGTYPE, as Redis finds it in order).
-fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_>) -> Result<Option<Reply>, Reply> {
+fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_, End>) -> Result<Option<Reply>, Reply> {
     for key in m.keys {
         if super::waited_on(ctx, read(ctx, key))?.is_none() {
             continue;
         }
-        let count = Bytes::from(m.count.to_string());
-        let popped = pop(
-            ctx,
-            &[Bytes::from_static(b"pop"), key.clone(), count],
-            m.end,
-        )?;
-        return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), popped])));
+        let popped = pop_from(ctx, key, m.from, m.count)?.unwrap_or_default();
+        return Ok(Some(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            Reply::Array(popped),
+        ])));
     }
     Ok(None)
 }
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let m = mpop_args(&args[1..])?;
+    let m = Mpop::parse(&args[1..], end_arg)?;
     Ok(mpop(ctx, &m)?.unwrap_or(Reply::NilArray))
 }
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let until = deadline(ctx, &args[1])?;
-    let m = mpop_args(&args[2..])?;
+    let m = Mpop::parse(&args[2..], end_arg)?;
     Ok(match mpop(ctx, &m)? {
         Some(reply) => reply,
         None => block(ctx, until, Reply::NilArray),

@@ -62,7 +62,12 @@ pub fn memory(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// counters, removal knowledge). The whole state is walked: SAMPLES is accepted for
 /// compatibility, and the answer is exact to the estimate's rules (gdc_crdt::heap).
 fn key_bytes(key: &[u8], state: &KeyState) -> usize {
-    let key_heap = Blob::from(key).heap_bytes();
+    // A key longer than a blob's inline buffer has its bytes on the heap.
+    let key_heap = if key.len() > gdc_crdt::blob::BLOB_INLINE_BYTES {
+        key.len()
+    } else {
+        0
+    };
     ENTRY_BYTES + key_heap + state.heap_bytes()
 }
 

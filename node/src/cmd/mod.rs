@@ -262,8 +262,47 @@ pub fn deadline(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Option<u64>, Reply> {
     if !secs.is_finite() {
         return Err(Reply::err("ERR timeout is not a float or out of range"));
     }
-    let since = ctx.conn.blocked_since.unwrap_or(ctx.now);
-    Ok((secs > 0.0).then(|| since + (secs * 1000.0) as u64))
+    Ok((secs > 0.0).then(|| wait_started(ctx) + (secs * 1000.0) as u64))
+}
+
+/// Unix ms a blocking command's wait counts from: when it first blocked, or now.
+pub fn wait_started(ctx: &Ctx<'_>) -> u64 {
+    ctx.conn.blocked_since.unwrap_or(ctx.now)
+}
+
+/// What LMPOP, BLMPOP, ZMPOP and BZMPOP were asked: the keys in order, which end to pop
+/// from (LEFT/RIGHT, MIN/MAX), how many.
+#[derive(Debug)]
+pub struct Mpop<'a, E> {
+    pub keys: &'a [Bytes],
+    pub from: E,
+    pub count: usize,
+}
+
+impl<'a, E> Mpop<'a, E> {
+    /// `numkeys key [key ...] <end> [COUNT count]`, as Redis checks it; `end` reads the end.
+    pub fn parse(args: &'a [Bytes], end: fn(&[u8]) -> Option<E>) -> Result<Self, Reply> {
+        let positive = |arg: &[u8], what: &str| -> Result<usize, Reply> {
+            match int_arg(arg) {
+                Ok(n) if n > 0 => Ok(n as usize),
+                _ => Err(Reply::err(format!("ERR {what} should be greater than 0"))),
+            }
+        };
+        let numkeys = positive(&args[0], "numkeys")?;
+        let Some(keys) = args.get(1..).and_then(|rest| rest.get(..numkeys)) else {
+            return Err(syntax_error());
+        };
+        let rest = &args[1 + numkeys..];
+        let Some(from) = rest.first().and_then(|a| end(a)) else {
+            return Err(syntax_error());
+        };
+        let count = match &rest[1..] {
+            [] => 1,
+            [word, n] if is(word, "count") => positive(n, "count")?,
+            _ => return Err(syntax_error()),
+        };
+        Ok(Mpop { keys, from, count })
+    }
 }
 
 /// The key a blocking command waits on, read: a key of another type fails the command when

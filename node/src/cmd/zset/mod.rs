@@ -313,46 +313,24 @@ pub fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     bpop(ctx, args, true)
 }
 
-/// What ZMPOP and BZMPOP were asked: the keys in order, MIN or MAX, how many.
-struct Mpop<'a> {
-    keys: &'a [Bytes],
-    max: bool,
-    count: usize,
-}
-
-/// `numkeys key [key ...] MIN|MAX [COUNT count]`, as Redis checks it.
-fn mpop_args(args: &[Bytes]) -> Result<Mpop<'_>, Reply> {
-    let positive = |arg: &[u8], what: &str| -> Result<usize, Reply> {
-        match int_arg(arg) {
-            Ok(n) if n > 0 => Ok(n as usize),
-            _ => Err(Reply::err(format!("ERR {what} should be greater than 0"))),
-        }
-    };
-    let numkeys = positive(&args[0], "numkeys")?;
-    let Some(keys) = args.get(1..).and_then(|rest| rest.get(..numkeys)) else {
-        return Err(syntax_error());
-    };
-    let rest = &args[1 + numkeys..];
-    let max = match rest.first() {
-        Some(w) if is(w, "min") => false,
-        Some(w) if is(w, "max") => true,
-        _ => return Err(syntax_error()),
-    };
-    let count = match &rest[1..] {
-        [] => 1,
-        [word, n] if is(word, "count") => positive(n, "count")?,
-        _ => return Err(syntax_error()),
-    };
-    Ok(Mpop { keys, max, count })
+/// MIN or MAX: whether ZMPOP pops the highest scores.
+fn max_arg(a: &[u8]) -> Option<bool> {
+    if is(a, "min") {
+        Some(false)
+    } else if is(a, "max") {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 /// Pop from the first sorted set of `m.keys` with members: `[key, [[member, score], ...]]`.
-fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_>) -> Result<Option<Reply>, Reply> {
+fn mpop(ctx: &mut Ctx<'_>, m: &super::Mpop<'_, bool>) -> Result<Option<Reply>, Reply> {
     for key in m.keys {
         if super::waited_on(ctx, read(ctx, key))?.is_none() {
             continue;
         }
-        let pairs = pop_from(ctx, key, m.max, m.count)?
+        let pairs = pop_from(ctx, key, m.from, m.count)?
             .into_iter()
             .map(|(member, s)| {
                 Reply::Array(vec![
@@ -371,14 +349,14 @@ fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_>) -> Result<Option<Reply>, Reply> {
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
 pub fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let m = mpop_args(&args[1..])?;
+    let m = super::Mpop::parse(&args[1..], max_arg)?;
     Ok(mpop(ctx, &m)?.unwrap_or(Reply::NilArray))
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 pub fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let until = super::deadline(ctx, &args[1])?;
-    let m = mpop_args(&args[2..])?;
+    let m = super::Mpop::parse(&args[2..], max_arg)?;
     Ok(match mpop(ctx, &m)? {
         Some(reply) => reply,
         None => super::block(ctx, until, Reply::NilArray),
