@@ -1055,3 +1055,55 @@ fn client_unblock_ends_a_wait() {
     let want: &[u8] = b"*2\r\n$1\r\nl\r\n$3\r\nfoo\r\n";
     assert_eq!(common::read_at_least(&mut waiter, want.len()), want);
 }
+
+/// CONFIG SET of a setting that can change at run time takes effect at once (a password
+/// set now is required of new connections; a smaller proto-max-bulk-len refuses a longer
+/// argument); one read only at start is refused with Redis's error and changes nothing.
+#[test]
+fn config_set_takes_effect_or_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let e = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("port")
+        .arg("7000")
+        .query::<()>(&mut c)
+        .expect_err("immutable");
+    assert!(e.to_string().contains("can't set immutable config"), "{e}");
+    let port: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query(&mut c)
+        .expect("get");
+    assert_ne!(port[1], "7000");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("proto-max-bulk-len")
+        .arg("1mb")
+        .query(&mut c)
+        .expect("set");
+    let mut raw = node.raw();
+    let big = "x".repeat(2 * 1024 * 1024);
+    let req = format!("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n${}\r\n{big}\r\n", big.len());
+    let reply = exchange(&mut raw, req.as_bytes(), 5);
+    assert!(
+        reply.starts_with(b"-ERR"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("s3cret")
+        .query(&mut c)
+        .expect("set");
+    let mut fresh = node.raw();
+    let refused = exchange(&mut fresh, b"GET k\r\n", 6);
+    assert!(
+        refused.starts_with(b"-NOAUTH"),
+        "{}",
+        String::from_utf8_lossy(&refused)
+    );
+    assert_eq!(exchange(&mut fresh, b"AUTH s3cret\r\n", 5), b"+OK\r\n");
+}

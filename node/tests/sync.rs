@@ -1499,3 +1499,67 @@ fn a_channel_refused_by_tls_says_it_is_tls() {
         .query::<()>(&mut nodes[0].client())
         .expect("a takes writes");
 }
+
+/// A client blocked in a region is served by a write made in another region (BLPOP,
+/// BZPOPMIN), and a MOVE reaches the other region as what it is: the key gone from its
+/// database and whole, TTL and all, in the target one.
+#[test]
+fn blocking_pops_are_served_by_remote_writes_and_move_replicates() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
+    let mut a = nodes[0].client();
+    let mut b = nodes[1].client();
+    for (pop, push) in [("BLPOP", "RPUSH"), ("BZPOPMIN", "ZADD")] {
+        let mut waiter = nodes[1].raw();
+        std::io::Write::write_all(&mut waiter, format!("{pop} q{pop} 30\r\n").as_bytes())
+            .expect("write");
+        wait_for("the pop to block", Duration::from_secs(10), || {
+            let info: String = redis::cmd("INFO").arg("clients").query(&mut b).ok()?;
+            info.contains("blocked_clients:1").then_some(())
+        });
+        let mut cmd = redis::cmd(push);
+        cmd.arg(format!("q{pop}"));
+        if push == "ZADD" {
+            cmd.arg(1);
+        }
+        let _: i64 = cmd.arg("job").query(&mut a).expect("push in region a");
+        let key = format!("q{pop}");
+        let want = match pop {
+            "BLPOP" => format!("*2\r\n${}\r\n{key}\r\n$3\r\njob\r\n", key.len()),
+            _ => format!("*3\r\n${}\r\n{key}\r\n$3\r\njob\r\n$1\r\n1\r\n", key.len()),
+        };
+        assert_eq!(
+            common::read_at_least(&mut waiter, want.len()),
+            want.as_bytes(),
+            "{pop}"
+        );
+    }
+    let _: () = redis::cmd("SET")
+        .arg("mv")
+        .arg("v")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut a)
+        .expect("SET");
+    let moved: i64 = redis::cmd("MOVE")
+        .arg("mv")
+        .arg(3)
+        .query(&mut a)
+        .expect("MOVE");
+    assert_eq!(moved, 1);
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut b).expect("SELECT");
+    wait_for("the moved key in region b", Duration::from_secs(10), || {
+        let v: Option<String> = redis::cmd("GET").arg("mv").query(&mut b).ok()?;
+        (v.as_deref() == Some("v")).then_some(())
+    });
+    let ttl: i64 = redis::cmd("TTL").arg("mv").query(&mut b).expect("TTL");
+    assert!(ttl > 900, "the TTL moved too: {ttl}");
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut b).expect("SELECT");
+    let left: i64 = redis::cmd("EXISTS")
+        .arg("mv")
+        .query(&mut b)
+        .expect("EXISTS");
+    assert_eq!(left, 0, "gone from database 0 in region b too");
+}
