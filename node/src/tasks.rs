@@ -36,10 +36,6 @@ impl Tasks {
         self.stop.cancelled().await
     }
 
-    pub fn is_stopping(&self) -> bool {
-        self.stop.is_cancelled()
-    }
-
     /// Stop every task (new ones end at once).
     pub fn stop(&self) {
         self.stop.cancel();
