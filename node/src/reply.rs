@@ -56,7 +56,7 @@ impl Reply {
     pub fn write(&self, out: &mut BytesMut, resp: u8) {
         match self {
             Reply::Status(s) => line(out, b'+', s.as_bytes()),
-            Reply::Error(e) => line(out, b'-', e.as_bytes()),
+            Reply::Error(e) => error_line(out, e.as_bytes()),
             Reply::Int(i) => line(out, b':', itoa(*i).as_bytes()),
             Reply::Bulk(b) => bulk(out, b),
             Reply::Nil if resp >= 3 => out.put_slice(b"_\r\n"),
@@ -117,6 +117,17 @@ fn itoa(i: i64) -> String {
 fn line(out: &mut BytesMut, kind: u8, body: &[u8]) {
     out.put_u8(kind);
     out.put_slice(body);
+    out.put_slice(b"\r\n");
+}
+
+/// An error line. A CR or LF inside it (an unknown command's arguments are quoted in its
+/// error) would end the line early and desynchronize the client: each becomes a space, as
+/// Redis maps them.
+fn error_line(out: &mut BytesMut, body: &[u8]) {
+    out.put_u8(b'-');
+    for &b in body {
+        out.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+    }
     out.put_slice(b"\r\n");
 }
 

@@ -460,6 +460,49 @@ fn replies_match_redis_server_byte_for_byte() {
         &["DBSIZE"],
         &["GET", "nosuchcommand", "x", "y"],
         &["NOSUCHCOMMAND", "x"],
+        // An unknown command's arguments are quoted in its error: line breaks become spaces
+        // and what is shown stops after 128 bytes.
+        &["NOSUCHCOMMAND", "a\r\nb", "\n"],
+        &["NOSUCH", &"x".repeat(300), "y"],
+        &["NOSUCH", &"x".repeat(100), &"y".repeat(100), "z"],
+        // SORT and SORT_RO
+        &[
+            "RPUSH", "sl", "3", "1", "2", "10", "-5", "2.5", " 7", "0x10", "",
+        ],
+        &["SADD", "ss", "c", "a", "b", "10", "2"],
+        &["ZADD", "sz", "3", "a", "1", "b", "2", "c", "2", "d"],
+        &["MSET", "w_3", "30", "w_1", "10", "w_2", "5", "w_10", "x"],
+        &["HSET", "o_3", "f", "1"],
+        &["HSET", "o_1", "f", "3"],
+        &["SORT", "sl"],
+        &["SORT", "sl", "DESC", "LIMIT", "1", "3"],
+        &["SORT", "sl", "ALPHA"],
+        &["SORT", "sl", "BY", "w_*"],
+        &[
+            "SORT", "sl", "BY", "o_*->f", "DESC", "GET", "#", "GET", "w_*", "GET", "o_*->f",
+        ],
+        &["SORT", "sl", "BY", "nosort", "DESC", "LIMIT", "1", "2"],
+        &["SORT", "sl", "LIMIT", "-1", "-1"],
+        &["SORT", "sl", "LIMIT", "20", "1"],
+        &["SORT", "sz"],
+        &["SORT", "sz", "ALPHA", "DESC"],
+        &["SORT", "sz", "BY", "nosort", "DESC", "LIMIT", "0", "2"],
+        &["SORT", "ss", "ALPHA", "BY", "nosort", "STORE", "sdst"],
+        &["LRANGE", "sdst", "0", "-1"],
+        &[
+            "SORT", "sl", "GET", "nope", "GET", "o_*->f", "STORE", "sdst",
+        ],
+        &["LRANGE", "sdst", "0", "-1"],
+        &["SORT", "missing", "STORE", "sdst"],
+        &["EXISTS", "sdst"],
+        &["SORT", "ss"],
+        &["SORT", "sl", "BY", "w_*", "GET", "w_*"],
+        &["SORT", "sl", "GET"],
+        &["SORT", "sl", "LIMIT", "a", "1"],
+        &["SORT", "w_1"],
+        &["SORT", "w_1", "foo"],
+        &["SORT_RO", "sl", "STORE", "x"],
+        &["SORT_RO", "sl", "BY", "w_*", "GET", "#"],
     ];
     for cmd in script {
         let req = request(cmd);

@@ -12,6 +12,7 @@ mod memory;
 mod pubsub;
 mod server;
 mod set;
+mod sort;
 mod string;
 mod table;
 mod transaction;
@@ -145,6 +146,24 @@ impl Ctx<'_> {
         self.store
             .write(db, key, self.now, build)
             .map_err(write_error)
+    }
+
+    /// The destination of a *STORE command: written whole, or deleted when the result is
+    /// empty (`None`), as Redis never stores an empty collection.
+    pub fn store_whole(
+        &mut self,
+        key: &[u8],
+        whole: Option<gdc_crdt::ops::Whole>,
+    ) -> Result<(), Reply> {
+        self.write(key, |k, _, tag| {
+            Ok((
+                match &whole {
+                    Some(w) => Some(gdc_crdt::ops::replace(k, tag, w, None)),
+                    None => gdc_crdt::ops::delete(k, tag),
+                },
+                (),
+            ))
+        })
     }
 }
 
@@ -326,16 +345,24 @@ pub fn block(ctx: &Ctx<'_>, deadline_ms: Option<u64>, on_timeout: Reply) -> Repl
     }
 }
 
-/// Redis's reply to an unknown command.
+/// Redis's reply to an unknown command: the name (to 128 bytes) and the first arguments
+/// quoted, until they fill 128 bytes.
 fn unknown(args: &[Bytes]) -> Reply {
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        String::from_utf8_lossy(&args[0])
-    );
-    for a in args.iter().skip(1).take(20) {
-        msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
+    const SHOWN: usize = 128;
+    let name = &args[0][..args[0].len().min(SHOWN)];
+    let mut quoted = String::new();
+    for a in &args[1..] {
+        if quoted.len() >= SHOWN {
+            break;
+        }
+        let room = SHOWN - quoted.len();
+        let shown = String::from_utf8_lossy(&a[..a.len().min(room)]);
+        quoted.push_str(&format!("'{shown}' "));
     }
-    Reply::err(msg)
+    Reply::err(format!(
+        "ERR unknown command '{}', with args beginning with: {quoted}",
+        String::from_utf8_lossy(name)
+    ))
 }
 
 pub fn wrong_arity(name: &str) -> Reply {

@@ -153,15 +153,9 @@ fn algebra_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Algebra) -> CmdResult {
         Err(e) => return Err(e),
     };
     let n = result.len() as i64;
-    let r = if result.is_empty() {
-        ctx.write(&args[1], |k, _, tag| Ok((ops::delete(k, tag), ())))
-    } else {
-        let whole = ops::Whole::Set(result);
-        ctx.write(&args[1], |k, _, tag| {
-            Ok((Some(ops::replace(k, tag, &whole, None)), ()))
-        })
-    };
-    r.map(|()| Reply::Int(n))
+    let whole = (!result.is_empty()).then(|| ops::Whole::Set(result));
+    ctx.store_whole(&args[1], whole)?;
+    Ok(Reply::Int(n))
 }
 
 pub fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -3,7 +3,7 @@
 
 use super::{
     CmdResult, Ctx, connection, gdc, hash, info, introspection, keys, list, memory, pubsub, server,
-    set, string, transaction, zset,
+    set, sort, string, transaction, zset,
 };
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -121,6 +121,8 @@ static COMMANDS: &[Spec] = &[
     spec("renamenx", 3, GROWS, keys::renamenx),
     spec("move", 3, WRITE, keys::move_key),
     spec("copy", -3, GROWS, keys::copy),
+    spec("sort", -2, GROWS, sort::sort),
+    spec("sort_ro", -2, READ, sort::sort_ro),
     spec("touch", -2, READ, keys::touch),
     spec("randomkey", 1, READ, keys::randomkey),
     spec("object", -2, READ, keys::object),
@@ -310,6 +312,7 @@ mod tests {
         "rename",
         "renamenx",
         "copy",
+        "sort",
         "set",
         "setnx",
         "setex",

@@ -202,15 +202,9 @@ pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Err(e) => return Err(e),
     };
     let n = items.len() as i64;
-    let r = if items.is_empty() {
-        ctx.write(&args[1], |k, _, tag| Ok((ops::delete(k, tag), ())))
-    } else {
-        let whole = ops::Whole::ZSet(items);
-        ctx.write(&args[1], |k, _, tag| {
-            Ok((Some(ops::replace(k, tag, &whole, None)), ()))
-        })
-    };
-    r.map(|()| Reply::Int(n))
+    let whole = (!items.is_empty()).then(|| ops::Whole::ZSet(items));
+    ctx.store_whole(&args[1], whole)?;
+    Ok(Reply::Int(n))
 }
 
 /// The older range commands: options after the bounds are WITHSCORES and LIMIT only.
