@@ -180,10 +180,21 @@ async fn upkeep(shared: Arc<Shared>) {
             if replication.coordination().role() == crate::sync::coordination::Role::Secondary {
                 0
             } else {
-                let grace = shared.config().expire_grace_ms;
+                let config = shared.config();
                 let now = now_ms();
                 let caught_up = replication.channels().caught_up_until_ms().unwrap_or(now);
-                store.remove_expired(now, caught_up, grace, EXPIRED_PER_CYCLE_MAX)
+                let started = std::time::Instant::now();
+                let removed = store.remove_expired(
+                    now,
+                    caught_up,
+                    config.expire_grace_ms,
+                    EXPIRED_PER_CYCLE_MAX,
+                );
+                let millis = started.elapsed().as_millis() as u64;
+                let threshold = config.latency_threshold_ms;
+                let latency = &mut store.stats.latency;
+                latency.observe("expire-cycle", millis, threshold, now / 1000);
+                removed
             };
         if removed > 0 || crate::testing::ack_before_write() {
             debug!(removed, "removed expired keys");

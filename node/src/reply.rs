@@ -22,6 +22,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A double in RESP3; a bulk string in RESP2.
     Double(f64),
+    /// Text for people (INFO, CLIENT LIST, the DOCTORs): a RESP3 verbatim string of format
+    /// `txt`; a bulk string in RESP2.
+    Text(Bytes),
     /// Nothing is sent (SHUTDOWN closes the connection instead of answering).
     Silence,
     /// Several replies to one command, sent one after another (SUBSCRIBE a b).
@@ -98,6 +101,13 @@ impl Reply {
                     it.write(out, resp);
                 }
             }
+            Reply::Text(t) if resp >= 3 => {
+                header(out, b'=', t.len() + 4);
+                out.put_slice(b"txt:");
+                out.put_slice(t);
+                out.put_slice(b"\r\n");
+            }
+            Reply::Text(t) => bulk(out, t),
             Reply::Double(d) => {
                 let s = format_double(*d);
                 if resp >= 3 {
@@ -196,6 +206,11 @@ mod tests {
         let m = Reply::Map(vec![(Reply::bulk("a"), Reply::Int(1))]);
         assert_eq!(enc(&m, 2), b"*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&m, 3), b"%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Text("a\r\nb".into()), 2), b"$4\r\na\r\nb\r\n");
+        assert_eq!(
+            enc(&Reply::Text("a\r\nb".into()), 3),
+            b"=8\r\ntxt:a\r\nb\r\n"
+        );
         assert_eq!(enc(&Reply::Double(1.5), 2), b"$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), 3), b",1.5\r\n");
         for (d, shown) in [

@@ -503,6 +503,18 @@ fn replies_match_redis_server_byte_for_byte() {
         &["SORT", "w_1", "foo"],
         &["SORT_RO", "sl", "STORE", "x"],
         &["SORT_RO", "sl", "BY", "w_*", "GET", "#"],
+        // Subcommands: looked up and checked for arity on their own.
+        &["CLIENT", "NOSUCH"],
+        &["client", "nosuch", "a"],
+        &["CONFIG", "GET"],
+        &["LATENCY", "HELP", "x"],
+        &["LATENCY", "GRAPH", "nope"],
+        &["LATENCY", "HISTORY", "nope"],
+        &["LATENCY", "RESET", "nope"],
+        &["SLOWLOG", "GET", "-2"],
+        &["SLOWLOG", "LEN", "x"],
+        &["OBJECT", "ENCODING"],
+        &["MEMORY", "USAGE"],
     ];
     for cmd in script {
         let req = request(cmd);

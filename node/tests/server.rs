@@ -1108,3 +1108,114 @@ fn config_set_takes_effect_or_is_refused() {
     );
     assert_eq!(exchange(&mut fresh, b"AUTH s3cret\r\n", 5), b"+OK\r\n");
 }
+
+/// SLOWLOG keeps the newest `slowlog-max-len` commands at least `slowlog-log-slower-than`
+/// µs long, with their arguments (secrets redacted), client address and name; EXEC is not
+/// logged, the commands it ran are. LATENCY HISTOGRAM counts each command and subcommand.
+#[test]
+fn slowlog_and_latency_histograms_record_what_ran() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    type Entry = (i64, i64, i64, Vec<String>, String, String);
+    let _: () = redis::cmd("CONFIG")
+        .arg(&[
+            "SET",
+            "slowlog-log-slower-than",
+            "0",
+            "slowlog-max-len",
+            "4",
+        ])
+        .query(&mut c)
+        .expect("config set");
+    let _: () = redis::cmd("SLOWLOG")
+        .arg("RESET")
+        .query(&mut c)
+        .expect("reset");
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["SETNAME", "me"])
+        .query(&mut c)
+        .expect("setname");
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(&["k", "v"])
+        .cmd("CONFIG")
+        .arg(&["SET", "requirepass", "secret"])
+        .query(&mut c)
+        .expect("multi");
+    let log: Vec<Entry> = redis::cmd("SLOWLOG").arg("GET").query(&mut c).expect("get");
+    let args: Vec<Vec<String>> = log.iter().map(|e| e.3.clone()).collect();
+    assert_eq!(
+        args,
+        [
+            vec!["CONFIG", "SET", "requirepass", "(redacted)"],
+            vec!["SET", "k", "v"],
+            vec!["MULTI"],
+            vec!["CLIENT", "SETNAME", "me"],
+        ],
+        "newest first, EXEC itself not logged"
+    );
+    assert!(log.windows(2).all(|w| w[0].0 == w[1].0 + 1), "ids: {log:?}");
+    assert!(log.iter().all(|e| e.4.starts_with("127.0.0.1:")), "{log:?}");
+    assert_eq!(log[0].5, "me");
+    let len: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut c).expect("len");
+    assert_eq!(len, 4, "slowlog-max-len");
+    let err = redis::cmd("SLOWLOG")
+        .arg(&["GET", "-2"])
+        .query::<()>(&mut c)
+        .expect_err("count < -1");
+    assert!(
+        err.to_string()
+            .contains("count should be greater than or equal to -1")
+    );
+    let _: () = redis::cmd("AUTH")
+        .arg("secret")
+        .query(&mut c)
+        .expect("auth");
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "slowlog-log-slower-than", "-1"])
+        .query(&mut c)
+        .expect("off");
+    let before: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut c).expect("len");
+    let _: () = c.set("k", "w").expect("set");
+    let after: i64 = redis::cmd("SLOWLOG").arg("LEN").query(&mut c).expect("len");
+    assert_eq!(before, after, "a negative threshold logs nothing");
+    let log: Vec<Entry> = redis::cmd("SLOWLOG").arg("GET").query(&mut c).expect("get");
+    assert_eq!(log[1].3, ["AUTH", "(redacted)"]);
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut c)
+        .expect("resetstat");
+    let _: () = c.set("a", "b").expect("set");
+    let _: () = c.set("c", "d").expect("set");
+    let _: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).expect("id");
+    let histo: redis::Value = redis::cmd("LATENCY")
+        .arg(&["HISTOGRAM", "set", "client", "nosuch"])
+        .query(&mut c)
+        .expect("histogram");
+    let text = format!("{histo:?}");
+    let names: Vec<String> = match histo {
+        redis::Value::Array(items) | redis::Value::Set(items) => items
+            .iter()
+            .step_by(2)
+            .map(|n| redis::from_redis_value(n).expect("name"))
+            .collect(),
+        redis::Value::Map(pairs) => pairs
+            .iter()
+            .map(|(n, _)| redis::from_redis_value(n).expect("name"))
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(names, ["client|id", "set"], "{text}");
+    let err = redis::cmd("LATENCY")
+        .arg(&["HELP", "x"])
+        .query::<()>(&mut c)
+        .expect_err("arity");
+    assert!(
+        err.to_string()
+            .contains("wrong number of arguments for 'latency|help' command"),
+        "{err}"
+    );
+}

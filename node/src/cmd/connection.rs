@@ -177,7 +177,7 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else {
             clients.iter().map(|(id, e)| line(id, e)).collect()
         };
-        Reply::bulk(text)
+        Reply::Text(text.into())
     } else if is(sub, "unblock") && (3..=4).contains(&args.len()) {
         // CLIENT UNBLOCK id [TIMEOUT | ERROR]: the reason is checked first, as Redis does.
         let error = match args.get(3) {

@@ -77,7 +77,7 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
     }
-    Ok(Reply::Bulk(Bytes::from(out)))
+    Ok(Reply::Text(Bytes::from(out)))
 }
 
 /// `1.50M`, as Redis's `*_human` fields.

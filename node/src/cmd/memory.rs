@@ -20,9 +20,9 @@ pub fn memory(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "stats") && alone {
         Ok(stats(ctx))
     } else if is(sub, "doctor") && alone {
-        Ok(Reply::bulk(
-            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
-        ))
+        Ok(Reply::Text(Bytes::from_static(
+            b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+        )))
     } else if is(sub, "malloc-stats") && alone {
         Ok(Reply::bulk("Stats not supported for the current allocator"))
     } else if is(sub, "purge") && alone {

@@ -9,6 +9,7 @@ mod introspection;
 mod keys;
 mod list;
 mod memory;
+mod monitoring;
 mod pubsub;
 mod server;
 mod set;
@@ -20,7 +21,7 @@ mod zset;
 
 pub use table::count;
 pub(crate) use table::is_write;
-use table::{GROWS, NO_AUTH, NO_MULTI, NOT_QUEUED, SUBSCRIBED, Spec, lookup};
+use table::{GROWS, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_SLOWLOG, SUBSCRIBED, Spec, lookup};
 
 use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
@@ -197,10 +198,20 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         return reply;
     };
-    if let Some(refusal) = refusal(ctx, spec, args) {
+    let Ok(sub) = spec.sub(args) else {
+        ctx.conn.multi_failed |= ctx.conn.multi.is_some();
+        let reply = unknown_sub(args);
+        if let Reply::Error(e) = &reply {
+            ctx.store.stats.error(e);
+        }
+        return reply;
+    };
+    // What errors, stats and CLIENT LIST call it: `client|id` for a subcommand.
+    let (name, arity) = sub.map_or((spec.name, spec.arity), |s| (s.full, s.arity));
+    if let Some(refusal) = refusal(ctx, spec, name, arity, args) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         if let Reply::Error(e) = &refusal {
-            ctx.store.stats.rejected(spec.name, e);
+            ctx.store.stats.rejected(name, e);
         }
         return refusal;
     }
@@ -215,8 +226,8 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Reply::Status("QUEUED");
         }
     }
-    if ctx.conn.last_cmd != spec.name {
-        ctx.conn.last_cmd = spec.name.to_string();
+    if ctx.conn.last_cmd != name {
+        ctx.conn.last_cmd = name.to_string();
     }
     let started = std::time::Instant::now();
     let writes = ctx.store.writes;
@@ -231,7 +242,11 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     // A blocked command runs again at every wake-up: counted once, when it first ran.
     if ctx.conn.blocked_since.is_none() {
-        ctx.store.stats.ran(spec.name, nanos, error);
+        ctx.store.stats.ran(name, nanos, error);
+    }
+    // The slow log has a command once it is done (not while it blocks).
+    if !matches!(reply, Reply::Block { .. }) && !spec.has(SKIP_SLOWLOG) {
+        monitoring::observe(ctx, args, nanos);
     }
     reply
 }
@@ -239,13 +254,13 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// Why `spec` may not run now, as Redis says it: before AUTH, a wrong number of arguments,
 /// a write on a node that refuses writes, a write that grows memory over `maxmemory`, a
 /// command a RESP2 client in subscribe mode may not send. (Counted as a rejected call.)
-fn refusal(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) -> Option<Reply> {
+fn refusal(ctx: &Ctx<'_>, spec: &Spec, name: &str, arity: i32, args: &[Bytes]) -> Option<Reply> {
     if !ctx.conn.authenticated && !spec.has(NO_AUTH) {
         return Some(Reply::err("NOAUTH Authentication required."));
     }
     let n = args.len() as i32;
-    if (spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity) {
-        return Some(wrong_arity(spec.name));
+    if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Some(wrong_arity(name));
     }
     if ctx.conn.multi.is_some() && spec.has(NO_MULTI) {
         return Some(Reply::err("ERR Command not allowed inside a transaction"));
@@ -264,7 +279,7 @@ fn refusal(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) -> Option<Reply> {
     if subscribed && ctx.conn.resp < 3 && !spec.has(SUBSCRIBED) {
         return Some(Reply::err(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            spec.name
+            name
         )));
     }
     None
@@ -362,6 +377,16 @@ fn unknown(args: &[Bytes]) -> Reply {
     Reply::err(format!(
         "ERR unknown command '{}', with args beginning with: {quoted}",
         String::from_utf8_lossy(name)
+    ))
+}
+
+/// Redis's reply to a container command given a subcommand it does not have.
+fn unknown_sub(args: &[Bytes]) -> Reply {
+    let sub = &args[1][..args[1].len().min(128)];
+    Reply::err(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        String::from_utf8_lossy(&args[0]).to_uppercase()
     ))
 }
 

@@ -2,8 +2,8 @@
 //! flags it) next to its handler. Adding a command is adding one line here.
 
 use super::{
-    CmdResult, Ctx, connection, gdc, hash, info, introspection, keys, list, memory, pubsub, server,
-    set, sort, string, transaction, zset,
+    CmdResult, Ctx, connection, gdc, hash, info, introspection, keys, list, memory, monitoring,
+    pubsub, server, set, sort, string, transaction, zset,
 };
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -29,6 +29,8 @@ pub(super) const NOT_QUEUED: Flags = 8;
 pub(super) const SUBSCRIBED: Flags = 16;
 /// Refused inside MULTI, which it aborts (Redis's `no-multi`).
 pub(super) const NO_MULTI: Flags = 32;
+/// Never in the slow log or the latency monitor (EXEC: the commands it runs are).
+pub(super) const SKIP_SLOWLOG: Flags = 64;
 
 /// A command: its name, arity as Redis states it (n: exactly n arguments counting the name;
 /// -n: at least n), flags and handler. Adding a command is adding one of these.
@@ -37,6 +39,18 @@ pub(super) struct Spec {
     pub(super) arity: i32,
     flags: Flags,
     pub(super) run: Handler,
+    /// A container command's subcommands (CLIENT ID, CONFIG GET, ...): each is looked up,
+    /// checked for arity and counted on its own, as Redis 7 does. Empty for the others.
+    pub(super) subs: &'static [Sub],
+}
+
+/// A subcommand. Its handler is its container's, which reads the subcommand from `args[1]`.
+pub(super) struct Sub {
+    pub(super) name: &'static str,
+    /// `container|sub`, as Redis names it in errors, stats and CLIENT LIST.
+    pub(super) full: &'static str,
+    /// Counting the container's name and the subcommand's.
+    pub(super) arity: i32,
 }
 
 const fn spec(name: &'static str, arity: i32, flags: Flags, run: Handler) -> Spec {
@@ -45,7 +59,31 @@ const fn spec(name: &'static str, arity: i32, flags: Flags, run: Handler) -> Spe
         arity,
         flags,
         run,
+        subs: &[],
     }
+}
+
+const fn container(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    run: Handler,
+    subs: &'static [Sub],
+) -> Spec {
+    Spec {
+        name,
+        arity,
+        flags,
+        run,
+        subs,
+    }
+}
+
+/// The subcommands of container `$c`, each `name arity` with Redis 7.0's arities.
+macro_rules! subs {
+    ($c:literal: $($name:literal $arity:literal),* $(,)?) => {
+        &[$(Sub { name: $name, full: concat!($c, "|", $name), arity: $arity }),*]
+    };
 }
 
 static COMMANDS: &[Spec] = &[
@@ -65,11 +103,35 @@ static COMMANDS: &[Spec] = &[
     spec("flushdb", -1, WRITE, server::flushdb),
     spec("flushall", -1, WRITE, server::flushall),
     spec("time", 1, READ, server::time),
-    spec("command", -1, READ, server::command),
-    spec("config", -2, READ, server::config),
+    container(
+        "command",
+        -1,
+        READ,
+        server::command,
+        subs!("command": "count" 2, "docs" -2, "info" -2),
+    ),
+    container(
+        "config",
+        -2,
+        READ,
+        server::config,
+        subs!("config": "get" -3, "set" -4, "resetstat" 2),
+    ),
     spec("info", -1, READ, info::info),
-    spec("memory", -2, READ, memory::memory),
-    spec("client", -2, READ, connection::client),
+    container(
+        "memory",
+        -2,
+        READ,
+        memory::memory,
+        subs!("memory": "usage" -3, "stats" 2, "doctor" 2, "malloc-stats" 2, "purge" 2, "help" 2),
+    ),
+    container(
+        "client",
+        -2,
+        READ,
+        connection::client,
+        subs!("client": "id" 2, "setname" 3, "getname" 2, "setinfo" 4, "reply" 3, "list" -2, "info" 2, "kill" -3, "unblock" -3),
+    ),
     spec(
         "reset",
         1,
@@ -77,6 +139,20 @@ static COMMANDS: &[Spec] = &[
         connection::reset,
     ),
     spec("wait", 3, READ, server::wait),
+    container(
+        "slowlog",
+        -2,
+        READ,
+        monitoring::slowlog,
+        subs!("slowlog": "get" -2, "len" 2, "reset" 2, "help" 2),
+    ),
+    container(
+        "latency",
+        -2,
+        READ,
+        monitoring::latency,
+        subs!("latency": "latest" 2, "history" 3, "reset" -2, "graph" 3, "doctor" 2, "histogram" -2, "help" 2),
+    ),
     spec("gdc.digest", -1, READ, gdc::gdc_digest),
     spec("gdc.channels", 1, READ, introspection::gdc_channels),
     spec("gdc.status", 1, READ, introspection::gdc_status),
@@ -93,11 +169,17 @@ static COMMANDS: &[Spec] = &[
     spec("unsubscribe", -1, SUBSCRIBED, pubsub::unsubscribe),
     spec("punsubscribe", -1, SUBSCRIBED, pubsub::punsubscribe),
     spec("publish", 3, READ, pubsub::publish),
-    spec("pubsub", -2, READ, pubsub::pubsub),
+    container(
+        "pubsub",
+        -2,
+        READ,
+        pubsub::pubsub,
+        subs!("pubsub": "channels" -2, "numsub" -2, "numpat" 2),
+    ),
     spec("gdc.info", 1, READ, introspection::gdc_info),
     // transactions
     spec("multi", 1, NOT_QUEUED, transaction::multi),
-    spec("exec", 1, NOT_QUEUED, transaction::exec),
+    spec("exec", 1, NOT_QUEUED | SKIP_SLOWLOG, transaction::exec),
     spec("discard", 1, NOT_QUEUED, transaction::discard),
     spec("watch", -2, NOT_QUEUED, transaction::watch),
     spec("unwatch", 1, READ, transaction::unwatch),
@@ -125,7 +207,13 @@ static COMMANDS: &[Spec] = &[
     spec("sort_ro", -2, READ, sort::sort_ro),
     spec("touch", -2, READ, keys::touch),
     spec("randomkey", 1, READ, keys::randomkey),
-    spec("object", -2, READ, keys::object),
+    container(
+        "object",
+        -2,
+        READ,
+        keys::object,
+        subs!("object": "encoding" 3, "freq" 3, "idletime" 3, "refcount" 3, "help" 2),
+    ),
     // strings and counters
     spec("get", 2, READ, string::get),
     spec("set", -3, GROWS, string::set),
@@ -264,6 +352,19 @@ pub(super) fn lookup(name: &[u8]) -> Option<&'static Spec> {
 }
 
 impl Spec {
+    /// The subcommand `args[1]` names, for a container command given one: `Err` when it
+    /// names none.
+    pub(super) fn sub(&self, args: &[Bytes]) -> Result<Option<&'static Sub>, ()> {
+        match (self.subs, args.get(1)) {
+            ([], _) | (_, None) => Ok(None),
+            (subs, Some(a)) => subs
+                .iter()
+                .find(|s| a.eq_ignore_ascii_case(s.name.as_bytes()))
+                .map(Some)
+                .ok_or(()),
+        }
+    }
+
     /// Whether every flag of `f` is set.
     pub(super) fn has(&self, f: Flags) -> bool {
         self.flags & f == f

@@ -78,6 +78,14 @@ pub struct Config {
     /// requires client certificates it signed (mTLS), and channels dial peers over TLS,
     /// checking their certificates against it.
     pub tls_ca: Option<PathBuf>,
+    /// `slowlog-log-slower-than`: commands that take at least this many µs go to the slow
+    /// log (negative: none do).
+    pub slowlog_slower_than_us: i64,
+    /// `slowlog-max-len`: slow log entries kept.
+    pub slowlog_len_max: usize,
+    /// `latency-monitor-threshold`: commands at least this many ms long are latency events
+    /// (0: the monitor is off).
+    pub latency_threshold_ms: u64,
     /// Hooks for the consistency suite (`--test-*` flags only): see [`crate::testing`].
     pub testing: crate::testing::Testing,
     /// Values of the settings that have no effect on gdc ([`settings::Change::NoEffect`]).
@@ -141,6 +149,9 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_ca: None,
+            slowlog_slower_than_us: 10_000,
+            slowlog_len_max: 128,
+            latency_threshold_ms: 0,
             testing: Default::default(),
             inert: Default::default(),
         }

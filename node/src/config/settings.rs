@@ -73,11 +73,14 @@ fn text(v: &str) -> Option<String> {
     Some(v.to_string()).filter(|v| !v.is_empty())
 }
 
-fn any_int(v: &str) -> Result<(), String> {
+fn signed(v: &str) -> Result<i64, String> {
     v.trim()
-        .parse::<i64>()
-        .map(|_| ())
+        .parse()
         .map_err(|_| "must be an integer".to_string())
+}
+
+fn any_int(v: &str) -> Result<(), String> {
+    signed(v).map(|_| ())
 }
 
 /// A setting whose only value in gdc is `only`: a Redis feature gdc does not have (yet)
@@ -187,6 +190,24 @@ pub static SETTINGS: &[Setting] = &[
         "maxmemory-policy",
         "noeviction",
         only!("noeviction", "it does not evict yet")
+    ),
+    field!(
+        "slowlog-log-slower-than",
+        AtRunTime,
+        |c, v| c.slowlog_slower_than_us = signed(v)?,
+        |c| c.slowlog_slower_than_us.to_string()
+    ),
+    field!(
+        "slowlog-max-len",
+        AtRunTime,
+        |c, v| c.slowlog_len_max = int(v)? as usize,
+        |c| c.slowlog_len_max.to_string()
+    ),
+    field!(
+        "latency-monitor-threshold",
+        AtRunTime,
+        |c, v| c.latency_threshold_ms = int(v)?,
+        |c| c.latency_threshold_ms.to_string()
     ),
     inert!("save", "", |_| Ok(())),
     inert!("timeout", "0", only!("0", "it does not close idle clients")),

@@ -7,15 +7,18 @@
 //! - [`snapshot`]: snapshots, and [`retention`] the binlog segments they let go.
 //! - [`meta`]: the data directory's small records, each with a typed get and put.
 //! - [`acks`]: what each reader of the binlog acknowledged (what retention waits for).
-//! - [`stats`]: per-command counters (INFO commandstats), kept under the store's lock.
+//! - [`stats`]: per-command counters (INFO commandstats), the [`slowlog`] and the
+//!   [`latency`] monitor, kept under the store's lock.
 //!
 //! [`Engine`] owns them: the store behind its lock, the notifications a write gives
 //! (blocked clients look again, senders read on), snapshots and retention.
 
 pub mod acks;
 pub mod binlog;
+pub mod latency;
 pub mod meta;
 pub mod retention;
+pub mod slowlog;
 pub mod snapshot;
 pub mod stats;
 pub mod store;

@@ -1,4 +1,5 @@
 //! What the commands did: per command, calls, failures, rejections and a latency histogram
+//! (by full name: `client|id` for a subcommand)
 //! (INFO commandstats and latencystats, `/metrics`); error replies by their first word (INFO
 //! errorstats); keys removed by expiry. Kept in the store, as every command runs under its
 //! lock.
@@ -13,6 +14,10 @@ pub struct Stats {
     errors: BTreeMap<String, u64>,
     /// Keys removed because they expired.
     pub expired_keys: u64,
+    /// SLOWLOG (CONFIG RESETSTAT keeps it, as in Redis).
+    pub slowlog: super::slowlog::SlowLog,
+    /// LATENCY's events (CONFIG RESETSTAT keeps them, as in Redis).
+    pub latency: super::latency::Latency,
 }
 
 impl Stats {
@@ -57,8 +62,15 @@ impl Stats {
         (&self.errors, self.errors.values().sum())
     }
 
+    /// CONFIG RESETSTAT: the counters, not the slow log or latency events.
     pub fn reset(&mut self) {
-        *self = Stats::default();
+        let slowlog = std::mem::take(&mut self.slowlog);
+        let latency = std::mem::take(&mut self.latency);
+        *self = Stats {
+            slowlog,
+            latency,
+            ..Stats::default()
+        };
     }
 }
 
