@@ -516,6 +516,7 @@ fn replies_match_redis_server_byte_for_byte() {
         &["OBJECT", "ENCODING"],
         &["MEMORY", "USAGE"],
     ];
+    every_redis_setting_is_known(&mut theirs, &mut ours);
     for cmd in script {
         let req = request(cmd);
         theirs.write_all(&req).expect("write redis");
@@ -526,6 +527,33 @@ fn replies_match_redis_server_byte_for_byte() {
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&want),
             "reply to {cmd:?}"
+        );
+    }
+}
+
+/// CONFIG GET of every parameter redis-server 7.0 shows names it in gdc too (most have no
+/// effect on gdc: docs/compatibility.md).
+fn every_redis_setting_is_known(theirs: &mut TcpStream, ours: &mut TcpStream) {
+    theirs
+        .write_all(&request(&["CONFIG", "GET", "*"]))
+        .expect("write redis");
+    let all = read_reply(theirs);
+    let text = String::from_utf8_lossy(&all);
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    // A flat array of bulk strings: `$len`, name, `$len`, value, ...
+    let names: Vec<&str> = lines[1..]
+        .chunks(4)
+        .filter_map(|c| c.get(1).copied())
+        .collect();
+    assert!(names.len() > 150, "{} parameters", names.len());
+    for name in names {
+        ours.write_all(&request(&["CONFIG", "GET", name]))
+            .expect("write gdc");
+        let got = read_reply(ours);
+        assert!(
+            got.starts_with(b"*2\r\n"),
+            "CONFIG GET {name}: {}",
+            String::from_utf8_lossy(&got)
         );
     }
 }

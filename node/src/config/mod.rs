@@ -2,6 +2,7 @@
 //! in [`settings`], each setting's name, parse, default display and whether it can change
 //! at run time, declared once for the TOML file, the flags, CONFIG GET and CONFIG SET.
 
+mod redis;
 pub mod settings;
 
 use crate::engine::binlog::Fsync;

@@ -1,6 +1,8 @@
 //! Every setting a node knows, declared once: its redis.conf name, how its value is parsed
 //! and shown, and whether it can change while the node runs. The TOML file, the command
-//! line flags, CONFIG GET and CONFIG SET all go through [`SETTINGS`].
+//! line flags, CONFIG GET and CONFIG SET all go through [`all`]: gdc's own settings and
+//! Redis's ([`SETTINGS`]), and the Redis 7.0 settings that have no effect on gdc
+//! ([`super::redis::REDIS_ONLY`]).
 
 use super::{Config, Peer, parse_bytes, parse_compression, parse_yes_no};
 
@@ -22,23 +24,35 @@ pub enum Change {
 pub struct Setting {
     pub name: &'static str,
     pub change: Change,
-    /// CONFIG GET shows it (a secret is not shown).
-    pub shown: bool,
-    value: Value,
+    pub shown: Shown,
+    pub(super) value: Value,
+}
+
+/// When CONFIG GET shows a setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    Always,
+    /// Only when asked for by its exact name, not by a pattern (Redis's hidden settings).
+    ByName,
+    /// Never (a secret).
+    Never,
 }
 
 #[derive(Debug)]
-enum Value {
+pub(super) enum Value {
     /// A field of [`Config`].
     Field {
         set: fn(&mut Config, &str) -> Result<(), String>,
         get: fn(&Config) -> String,
     },
-    /// A [`Change::NoEffect`] setting: its default, and what a value must be.
+    /// A setting with no effect on gdc: its default, and what a value must be (the check
+    /// gives the value as it is kept and shown: `1mb` is kept as `1048576`, as Redis does).
     Inert {
         default: &'static str,
-        check: fn(&str) -> Result<(), String>,
+        check: fn(&str) -> Result<String, String>,
     },
+    /// Another name of the setting named here (`slave-read-only` is `replica-read-only`).
+    Alias(&'static str),
 }
 
 fn int(v: &str) -> Result<u64, String> {
@@ -61,7 +75,7 @@ fn port_or_none(v: &str) -> Result<Option<u16>, String> {
 }
 
 fn size(v: &str) -> Result<u64, String> {
-    parse_bytes(v).ok_or_else(|| "must be a size such as 100mb".to_string())
+    parse_bytes(v).ok_or_else(|| "argument must be a memory value".to_string())
 }
 
 fn yes_no(b: bool) -> String {
@@ -76,11 +90,27 @@ fn text(v: &str) -> Option<String> {
 fn signed(v: &str) -> Result<i64, String> {
     v.trim()
         .parse()
-        .map_err(|_| "must be an integer".to_string())
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())
 }
 
-fn any_int(v: &str) -> Result<(), String> {
-    signed(v).map(|_| ())
+pub(super) fn any_int(v: &str) -> Result<String, String> {
+    signed(v).map(|n| n.to_string())
+}
+
+pub(super) fn any_text(v: &str) -> Result<String, String> {
+    Ok(v.to_string())
+}
+
+pub(super) fn any_yes_no(v: &str) -> Result<String, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Ok("yes".into()),
+        "no" => Ok("no".into()),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+pub(super) fn any_size(v: &str) -> Result<String, String> {
+    size(v).map(|n| n.to_string())
 }
 
 /// A setting whose only value in gdc is `only`: a Redis feature gdc does not have (yet)
@@ -89,7 +119,7 @@ macro_rules! only {
     ($only:literal, $why:literal) => {
         |v: &str| {
             if v == $only {
-                Ok(())
+                Ok(v.to_string())
             } else {
                 Err(format!("must be '{}' in gdc: {}", $only, $why))
             }
@@ -102,7 +132,7 @@ macro_rules! field {
         Setting {
             name: $name,
             change: Change::$change,
-            shown: true,
+            shown: Shown::Always,
             value: Value::Field {
                 set: |$c: &mut Config, $v: &str| {
                     $set;
@@ -119,7 +149,7 @@ macro_rules! inert {
         Setting {
             name: $name,
             change: Change::NoEffect,
-            shown: true,
+            shown: Shown::Always,
             value: Value::Inert {
                 default: $default,
                 check: $check,
@@ -177,7 +207,9 @@ pub static SETTINGS: &[Setting] = &[
     field!(
         "databases",
         AtStart,
-        |_c, v| only!("16", "it has Redis's 16 databases")(v)?,
+        |_c, v| {
+            only!("16", "it has Redis's 16 databases")(v)?;
+        },
         |_c| crate::engine::store::DATABASES.to_string()
     ),
     field!(
@@ -209,7 +241,7 @@ pub static SETTINGS: &[Setting] = &[
         |c, v| c.latency_threshold_ms = int(v)?,
         |c| c.latency_threshold_ms.to_string()
     ),
-    inert!("save", "", |_| Ok(())),
+    inert!("save", "", any_text),
     inert!("timeout", "0", only!("0", "it does not close idle clients")),
     inert!(
         "notify-keyspace-events",
@@ -231,22 +263,6 @@ pub static SETTINGS: &[Setting] = &[
         "yes",
         only!("yes", "secondaries always serve reads")
     ),
-    inert!("hash-max-ziplist-entries", "512", any_int),
-    inert!("hash-max-ziplist-value", "64", any_int),
-    inert!("hash-max-listpack-entries", "512", any_int),
-    inert!("hash-max-listpack-value", "64", any_int),
-    inert!("zset-max-ziplist-entries", "128", any_int),
-    inert!("zset-max-ziplist-value", "64", any_int),
-    inert!("zset-max-listpack-entries", "128", any_int),
-    inert!("zset-max-listpack-value", "64", any_int),
-    inert!("set-max-intset-entries", "512", any_int),
-    inert!("set-max-listpack-entries", "128", any_int),
-    inert!("set-max-listpack-value", "64", any_int),
-    inert!("list-max-ziplist-size", "-2", any_int),
-    inert!("list-max-listpack-size", "-2", any_int),
-    inert!("list-compress-depth", "0", any_int),
-    inert!("stream-node-max-entries", "100", any_int),
-    inert!("stream-node-max-bytes", "4096", any_int),
     field!(
         "metrics-port",
         AtStart,
@@ -345,7 +361,7 @@ pub static SETTINGS: &[Setting] = &[
     Setting {
         name: "cluster-token",
         change: Change::AtStart,
-        shown: false,
+        shown: Shown::Never,
         value: Value::Field {
             set: |c, v| {
                 c.cluster_token = text(v);
@@ -388,9 +404,14 @@ fn parse_peers(v: &str) -> Result<Vec<Peer>, String> {
         .collect()
 }
 
+/// Every setting: gdc's, then the Redis settings with no effect on it.
+pub fn all() -> impl Iterator<Item = &'static Setting> {
+    SETTINGS.iter().chain(super::redis::REDIS_ONLY)
+}
+
 /// The setting called `name` (as redis.conf writes it, any case).
 pub fn find(name: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    all().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
 impl Setting {
@@ -399,10 +420,13 @@ impl Setting {
         match &self.value {
             Value::Field { set, .. } => set(config, value),
             Value::Inert { check, .. } => {
-                check(value)?;
-                config.inert.insert(self.name, value.to_string());
+                let kept = check(value)?;
+                config.inert.insert(self.name, kept);
                 Ok(())
             }
+            Value::Alias(to) => find(to)
+                .expect("an alias names a setting")
+                .set(config, value),
         }
     }
 
@@ -415,6 +439,7 @@ impl Setting {
                 .get(self.name)
                 .cloned()
                 .unwrap_or_else(|| default.to_string()),
+            Value::Alias(to) => find(to).expect("an alias names a setting").get(config),
         }
     }
 }
@@ -439,6 +464,11 @@ impl Config {
                 return fail(SetError::Unknown);
             };
             if setting.change == Change::AtStart {
+                // Setting it to the value in force changes nothing, and is no error: a
+                // client that writes back what CONFIG GET gave must not fail on it.
+                if setting.get(self) == *value {
+                    continue;
+                }
                 return fail(SetError::AtStartOnly);
             }
             if let Err(why) = setting.set(&mut next, value) {
@@ -454,10 +484,13 @@ impl Config {
         let mut out: Vec<(&'static str, String)> = Vec::new();
         for pattern in patterns {
             let pattern = pattern.to_ascii_lowercase();
-            for s in SETTINGS.iter().filter(|s| s.shown) {
-                if crate::glob::matches(&pattern, s.name.as_bytes())
-                    && !out.iter().any(|(n, _)| *n == s.name)
-                {
+            for s in all() {
+                let asked = match s.shown {
+                    Shown::Always => crate::glob::matches(&pattern, s.name.as_bytes()),
+                    Shown::ByName => pattern == s.name.as_bytes(),
+                    Shown::Never => false,
+                };
+                if asked && !out.iter().any(|(n, _)| *n == s.name) {
                     out.push((s.name, s.get(self)));
                 }
             }
@@ -481,13 +514,13 @@ mod tests {
 
     #[test]
     fn every_setting_shows_what_it_was_set_to() {
-        let mut names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        let mut names: Vec<&str> = all().map(|s| s.name).collect();
         names.sort_unstable();
         let len = names.len();
         names.dedup();
         assert_eq!(names.len(), len, "a setting is declared twice");
         let mut c = Config::default();
-        for s in SETTINGS {
+        for s in all() {
             // What it shows by default reads back as itself.
             let shown = s.get(&c);
             s.set(&mut c, &shown)
@@ -500,6 +533,52 @@ mod tests {
         assert_eq!(find("peers").expect("peers").get(&c), "eu=h:1,us=h:2");
         assert_eq!(c.set("nosuch", "1"), Err(SetError::Unknown));
         assert!(matches!(c.set("port", "x"), Err(SetError::Value(_))));
+    }
+
+    #[test]
+    fn redis_settings_are_known_checked_aliased_and_hidden_as_in_redis() {
+        let c = Config::default();
+        let next = c
+            .changed(&[("list-max-ziplist-size", "5"), ("repl-backlog-size", "1mb")])
+            .expect("no effect, accepted");
+        assert_eq!(
+            next.matching(&[b"list-max-listpack-size", b"repl-backlog-size"]),
+            [
+                ("list-max-listpack-size", "5".to_string()),
+                ("repl-backlog-size", "1048576".to_string())
+            ],
+            "an alias sets its setting; a size is kept in bytes"
+        );
+        assert_eq!(
+            c.changed(&[("daemonize", "yes")]).expect_err("immutable").1,
+            SetError::AtStartOnly
+        );
+        c.changed(&[("daemonize", "no"), ("port", "6379")])
+            .expect("the values in force: nothing changes");
+        let e = c
+            .changed(&[("maxmemory", "1"), ("maxmemory-clients", "200%")])
+            .expect_err("over 100%");
+        assert_eq!(
+            e,
+            (
+                "maxmemory-clients".to_string(),
+                SetError::Value("percentage argument must be less or equal to 100".into())
+            )
+        );
+        assert!(matches!(
+            c.changed(&[("activerehashing", "maybe")]).expect_err("yes or no").1,
+            SetError::Value(w) if w == "argument must be 'yes' or 'no'"
+        ));
+        assert!(
+            c.matching(&[b"*"])
+                .iter()
+                .all(|(n, _)| *n != "key-load-delay"),
+            "hidden from patterns"
+        );
+        assert_eq!(
+            c.matching(&[b"key-load-delay"]),
+            [("key-load-delay", "0".to_string())]
+        );
     }
 
     #[test]
