@@ -1,11 +1,12 @@
 //! Local publish/subscribe: channels and patterns, each subscriber fed through a bounded
 //! queue. A subscriber that falls too far behind is disconnected (as Redis's pubsub output
 //! buffer limit does) rather than let its queue grow without bound. Messages do not cross
-//! regions (SEMANTICS.md: a channel option, off by default, not built yet).
+//! regions (SEMANTICS.md: a channel option, off by default, not built yet). MONITOR clients
+//! are fed the same way.
 
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -24,6 +25,8 @@ pub enum Message {
         channel: Bytes,
         payload: Bytes,
     },
+    /// A line of MONITOR's feed (without its `+` and line end).
+    Monitor(Bytes),
 }
 
 impl Message {
@@ -31,6 +34,12 @@ impl Message {
     pub fn write(self, out: &mut bytes::BytesMut, resp: u8) {
         use crate::reply::Reply;
         let push = match self {
+            Message::Monitor(line) => {
+                out.extend_from_slice(b"+");
+                out.extend_from_slice(&line);
+                out.extend_from_slice(b"\r\n");
+                return;
+            }
             Message::Message { channel, payload } => {
                 vec![
                     Reply::bulk("message"),
@@ -65,12 +74,23 @@ pub struct Sender {
 struct Registry {
     channels: HashMap<Bytes, HashMap<u64, Sender>>,
     patterns: HashMap<Bytes, HashMap<u64, Sender>>,
+    monitors: HashMap<u64, Sender>,
 }
 
 /// Every subscription of every client.
 #[derive(Debug, Default)]
 pub struct PubSub {
     reg: Mutex<Registry>,
+    /// How many clients are in MONITOR mode: read on every command, so without a lock.
+    monitoring: AtomicUsize,
+}
+
+/// Queue a message for one client; a full queue marks it to be closed.
+fn send(s: &Sender, m: Message) {
+    if s.tx.try_send(m).is_err() {
+        // Full (or gone): the client's loop closes it when it next looks.
+        s.overflowed.store(true, Ordering::Relaxed);
+    }
 }
 
 impl PubSub {
@@ -110,12 +130,6 @@ impl PubSub {
     pub fn publish(&self, channel: &Bytes, payload: &Bytes) -> usize {
         let r = self.reg();
         let mut n = 0;
-        let send = |s: &Sender, m: Message| {
-            if s.tx.try_send(m).is_err() {
-                // Full (or gone): the client's loop closes it when it next looks.
-                s.overflowed.store(true, Ordering::Relaxed);
-            }
-        };
         if let Some(subs) = r.channels.get(channel) {
             for tx in subs.values() {
                 send(
@@ -165,5 +179,30 @@ impl PubSub {
 
     pub fn numpat(&self) -> usize {
         self.reg().patterns.len()
+    }
+
+    /// MONITOR: `client` is fed every command from now on, until [`Self::unmonitor`].
+    pub fn monitor(&self, client: u64, tx: &Sender) {
+        if self.reg().monitors.insert(client, tx.clone()).is_none() {
+            self.monitoring.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn unmonitor(&self, client: u64) {
+        if self.reg().monitors.remove(&client).is_some() {
+            self.monitoring.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether any client is in MONITOR mode.
+    pub fn monitored(&self) -> bool {
+        self.monitoring.load(Ordering::Relaxed) > 0
+    }
+
+    /// A line to every MONITOR client.
+    pub fn feed_monitors(&self, line: Bytes) {
+        for tx in self.reg().monitors.values() {
+            send(tx, Message::Monitor(line.clone()));
+        }
     }
 }

@@ -326,6 +326,7 @@ impl Session {
         for p in &self.conn.patterns {
             shared.pubsub().unsubscribe(true, p, self.conn.id);
         }
+        shared.pubsub().unmonitor(self.conn.id);
         shared.clients().gone(self.conn.id);
     }
 }

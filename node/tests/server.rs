@@ -1219,3 +1219,69 @@ fn slowlog_and_latency_histograms_record_what_ran() {
         "{err}"
     );
 }
+
+/// MONITOR feeds every command any client runs, once it ran, quoted as Redis quotes it:
+/// passwords redacted, administrative commands (CONFIG) not shown, a transaction's commands
+/// before its EXEC. RESET ends it.
+#[test]
+fn monitor_shows_every_command_that_ran() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    // Connected first: what the client library sends on connecting is not this test's.
+    let mut c = node.client();
+    let mut monitor = node.raw();
+    assert_eq!(
+        common::exchange(&mut monitor, b"MONITOR\r\n", 5),
+        b"+OK\r\n"
+    );
+    let _: () = c.set("a b", "x\"y\n\u{1}").expect("set");
+    let _: Option<String> = c.get("nosuch").expect("get");
+    let _: Vec<(String, String)> = redis::cmd("CONFIG")
+        .arg(&["GET", "maxmemory"])
+        .query(&mut c)
+        .expect("config get");
+    assert!(redis::cmd("AUTH").arg("pw").query::<()>(&mut c).is_err());
+    assert!(redis::cmd("NOSUCH").query::<()>(&mut c).is_err());
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("n")
+        .ignore()
+        .query(&mut c)
+        .expect("multi");
+    let want = [
+        r#""SET" "a b" "x\"y\n\x01""#,
+        r#""GET" "nosuch""#,
+        r#""AUTH" "(redacted)""#,
+        r#""MULTI""#,
+        r#""INCR" "n""#,
+        r#""EXEC""#,
+    ];
+    let mut lines: Vec<String> = Vec::new();
+    let mut got = Vec::new();
+    while lines.len() < want.len() {
+        got.extend(common::read_at_least(&mut monitor, 1));
+        lines = String::from_utf8_lossy(&got)
+            .split_terminator("\r\n")
+            .map(str::to_string)
+            .collect();
+    }
+    for (line, want) in lines.iter().zip(want) {
+        // +<secs>.<micros> [<db> <addr>] <args>
+        let (head, args) = line.split_once("] ").expect("a monitor line");
+        assert!(
+            head.starts_with('+') && head.contains(" [0 127.0.0.1:"),
+            "{line}"
+        );
+        assert_eq!(args, want, "{lines:?}");
+    }
+    assert_eq!(lines.len(), want.len(), "{lines:?}");
+    let reset = common::exchange(&mut monitor, b"RESET\r\n", 1);
+    assert!(
+        String::from_utf8_lossy(&reset).ends_with("+RESET\r\n"),
+        "{reset:?}"
+    );
+    let _: () = c.set("after", "reset").expect("set");
+    let pong = common::exchange(&mut monitor, b"PING\r\n", 7);
+    assert_eq!(pong, b"+PONG\r\n", "no longer fed after RESET");
+}

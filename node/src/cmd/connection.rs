@@ -251,6 +251,8 @@ pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     for p in std::mem::take(&mut ctx.conn.patterns) {
         ctx.server.pubsub().unsubscribe(true, &p, ctx.conn.id);
     }
+    ctx.server.pubsub().unmonitor(ctx.conn.id);
+    ctx.conn.monitor = false;
     ctx.conn.multi = None;
     ctx.conn.multi_failed = false;
     ctx.conn.watched.clear();

@@ -21,7 +21,7 @@ mod zset;
 
 pub use table::count;
 pub(crate) use table::is_write;
-use table::{GROWS, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_SLOWLOG, SUBSCRIBED, Spec, lookup};
+use table::{ADMIN, GROWS, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_SLOWLOG, SUBSCRIBED, Spec, lookup};
 
 use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
@@ -63,6 +63,8 @@ pub struct Conn {
     pub blocked_since: Option<u64>,
     /// CLIENT REPLY: whether this connection's replies are sent.
     pub replies: Replies,
+    /// In MONITOR mode: fed every command.
+    pub monitor: bool,
 }
 
 /// CLIENT REPLY's modes.
@@ -115,6 +117,7 @@ impl Conn {
             last_write_op: 0,
             blocked_since: None,
             replies: Replies::On,
+            monitor: false,
         }
     }
 }
@@ -241,13 +244,14 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         _ => None,
     };
     // A blocked command runs again at every wake-up: counted once, when it first ran.
-    if ctx.conn.blocked_since.is_none() {
+    let first_run = ctx.conn.blocked_since.is_none();
+    if first_run {
         ctx.store.stats.ran(name, nanos, error);
     }
-    // The slow log has a command once it is done (not while it blocks).
-    if !matches!(reply, Reply::Block { .. }) && !spec.has(SKIP_SLOWLOG) {
-        monitoring::observe(ctx, args, nanos);
-    }
+    // MONITOR sees a command once, when it first runs; the slow log once it is done.
+    let shown = first_run && !spec.has(ADMIN) && !sub.is_some_and(|s| s.flags & ADMIN != 0);
+    let timed = !matches!(reply, Reply::Block { .. }) && !spec.has(SKIP_SLOWLOG);
+    monitoring::observe(ctx, args, nanos, shown, timed);
     reply
 }
 

@@ -1,37 +1,134 @@
-//! SLOWLOG and LATENCY: what was slow, as Redis 7.0 reports it. The data is kept by the
-//! engine's stats ([`crate::engine::slowlog`], [`crate::engine::latency`], the per-command
-//! histograms); [`observe`] feeds it after every command.
+//! What ran and what was slow, as Redis 7.0 reports it: MONITOR, SLOWLOG and LATENCY. The
+//! slow log and latency data are kept by the engine's stats ([`crate::engine::slowlog`],
+//! [`crate::engine::latency`], the per-command histograms); [`observe`] feeds them, and the
+//! MONITOR clients, after every command.
 
 use super::{CmdResult, Ctx, int_arg, is};
 use crate::engine::stats::{CommandStat, LATENCY_BUCKETS};
 use crate::reply::Reply;
 use bytes::Bytes;
+use std::borrow::Cow;
 
-/// A command took `nanos`: into the slow log and the latency monitor if slow enough.
-pub(super) fn observe(ctx: &mut Ctx<'_>, args: &[Bytes], nanos: u64) {
+/// A command ran and took `nanos`: to the MONITOR clients (`shown`: not an administrative
+/// command, and its first run), and into the slow log and the latency monitor if slow
+/// enough (`timed`: done, and not EXEC).
+pub(super) fn observe(ctx: &mut Ctx<'_>, args: &[Bytes], nanos: u64, shown: bool, timed: bool) {
+    if shown && ctx.server.pubsub().monitored() {
+        let line = monitor_line(ctx, &redacted(args));
+        ctx.server.pubsub().feed_monitors(line);
+    }
+    if !timed {
+        return;
+    }
     let micros = nanos / 1000;
-    let (threshold, len_max) = (
-        ctx.config.slowlog_slower_than_us,
-        ctx.config.slowlog_len_max,
-    );
+    let threshold = ctx.config.slowlog_slower_than_us;
     let now_secs = ctx.now / 1000;
     if threshold >= 0 && micros >= threshold as u64 {
-        let addr = ctx
-            .server
-            .clients()
-            .listing()
-            .get(&ctx.conn.id)
-            .map(|e| e.addr.clone())
-            .unwrap_or_default();
-        let name = ctx.conn.name.clone().unwrap_or_default();
+        let client = (client_addr(ctx), ctx.conn.name.clone().unwrap_or_default());
+        let len_max = ctx.config.slowlog_len_max;
         let log = &mut ctx.store.stats.slowlog;
-        log.push(len_max, args, now_secs, micros, (addr, name));
+        log.push(len_max, &redacted(args), now_secs, micros, client);
     }
     let threshold_ms = ctx.config.latency_threshold_ms;
     ctx.store
         .stats
         .latency
         .observe("command", micros / 1000, threshold_ms, now_secs);
+}
+
+fn client_addr(ctx: &Ctx<'_>) -> String {
+    ctx.server
+        .clients()
+        .listing()
+        .get(&ctx.conn.id)
+        .map(|e| e.addr.clone())
+        .unwrap_or_default()
+}
+
+/// The arguments as MONITOR and the slow log show them: passwords never are (AUTH's
+/// arguments, HELLO's AUTH pair, the values of secret settings in CONFIG SET).
+fn redacted(args: &[Bytes]) -> Cow<'_, [Bytes]> {
+    const HIDDEN: Bytes = Bytes::from_static(b"(redacted)");
+    let secret_setting = |n: &Bytes| {
+        ["requirepass", "masterauth", "cluster-token"]
+            .iter()
+            .any(|s| is(n, s))
+    };
+    let mut out = Cow::Borrowed(args);
+    if is(&args[0], "auth") {
+        out.to_mut()[1..].fill(HIDDEN);
+    } else if is(&args[0], "hello") {
+        if let Some(at) = args.iter().position(|a| is(a, "auth")) {
+            for a in out.to_mut().iter_mut().skip(at + 1).take(2) {
+                *a = HIDDEN;
+            }
+        }
+    } else if is(&args[0], "config") && args.get(1).is_some_and(|a| is(a, "set")) {
+        for i in (2..args.len().saturating_sub(1)).step_by(2) {
+            if secret_setting(&args[i]) {
+                out.to_mut()[i + 1] = HIDDEN;
+            }
+        }
+    }
+    out
+}
+
+/// A MONITOR line: `<unix secs>.<µs> [<db> <client addr>] "arg" ...`, each argument quoted
+/// and escaped as Redis quotes it.
+fn monitor_line(ctx: &Ctx<'_>, args: &[Bytes]) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now.as_secs(),
+        now.subsec_micros(),
+        ctx.conn.db,
+        client_addr(ctx)
+    )
+    .into_bytes();
+    for a in args {
+        line.push(b' ');
+        quote_into(&mut line, a);
+    }
+    Bytes::from(line)
+}
+
+/// Redis's quoting of a string (`sdscatrepr`).
+fn quote_into(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            7 => out.extend_from_slice(b"\\a"),
+            8 => out.extend_from_slice(b"\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => out.push(b),
+            b => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// MONITOR: this client is fed every command any client runs from now on (RESET or
+/// disconnecting ends it). Not from inside a transaction; a second MONITOR is ignored.
+pub fn monitor(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    if ctx.conn.in_exec {
+        return Err(Reply::err(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    if ctx.conn.monitor {
+        return Ok(Reply::Silence);
+    }
+    let Some(tx) = ctx.conn.pubsub_tx.as_ref() else {
+        return Err(Reply::err("ERR this connection cannot be fed"));
+    };
+    ctx.server.pubsub().monitor(ctx.conn.id, tx);
+    ctx.conn.monitor = true;
+    Ok(Reply::OK)
 }
 
 pub fn slowlog(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -263,4 +360,57 @@ fn doctor(ctx: &Ctx<'_>) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{quote_into, redacted};
+    use bytes::Bytes;
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words.iter().map(|w| Bytes::from(w.to_string())).collect()
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        for (given, shown) in [
+            (
+                &["auth", "user", "pw"][..],
+                &["auth", "(redacted)", "(redacted)"][..],
+            ),
+            (
+                &["hello", "3", "AUTH", "u", "pw", "SETNAME", "x"],
+                &[
+                    "hello",
+                    "3",
+                    "AUTH",
+                    "(redacted)",
+                    "(redacted)",
+                    "SETNAME",
+                    "x",
+                ],
+            ),
+            (
+                &["config", "set", "maxmemory", "1", "requirepass", "pw"],
+                &[
+                    "config",
+                    "set",
+                    "maxmemory",
+                    "1",
+                    "requirepass",
+                    "(redacted)",
+                ],
+            ),
+            (&["set", "auth", "pw"], &["set", "auth", "pw"]),
+        ] {
+            assert_eq!(redacted(&args(given)).as_ref(), args(shown).as_slice());
+        }
+    }
+
+    #[test]
+    fn arguments_are_quoted_as_redis_quotes_them() {
+        let mut out = Vec::new();
+        quote_into(&mut out, "x\"y\nz\u{1}\\ é".as_bytes());
+        assert_eq!(String::from_utf8_lossy(&out), r#""x\"y\nz\x01\\ \xc3\xa9""#);
+    }
 }

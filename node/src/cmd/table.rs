@@ -31,6 +31,8 @@ pub(super) const SUBSCRIBED: Flags = 16;
 pub(super) const NO_MULTI: Flags = 32;
 /// Never in the slow log or the latency monitor (EXEC: the commands it runs are).
 pub(super) const SKIP_SLOWLOG: Flags = 64;
+/// An administrative command (Redis's `admin`): never shown to MONITOR.
+pub(super) const ADMIN: Flags = 128;
 
 /// A command: its name, arity as Redis states it (n: exactly n arguments counting the name;
 /// -n: at least n), flags and handler. Adding a command is adding one of these.
@@ -51,6 +53,8 @@ pub(super) struct Sub {
     pub(super) full: &'static str,
     /// Counting the container's name and the subcommand's.
     pub(super) arity: i32,
+    /// Its own flags (the container's apply too).
+    pub(super) flags: Flags,
 }
 
 const fn spec(name: &'static str, arity: i32, flags: Flags, run: Handler) -> Spec {
@@ -79,10 +83,15 @@ const fn container(
     }
 }
 
-/// The subcommands of container `$c`, each `name arity` with Redis 7.0's arities.
+/// The subcommands of container `$c`, each `name arity [FLAG]` with Redis 7.0's arities.
 macro_rules! subs {
-    ($c:literal: $($name:literal $arity:literal),* $(,)?) => {
-        &[$(Sub { name: $name, full: concat!($c, "|", $name), arity: $arity }),*]
+    ($c:literal: $($name:literal $arity:literal $($flag:ident)?),* $(,)?) => {
+        &[$(Sub {
+            name: $name,
+            full: concat!($c, "|", $name),
+            arity: $arity,
+            flags: READ $(| $flag)?,
+        }),*]
     };
 }
 
@@ -115,7 +124,7 @@ static COMMANDS: &[Spec] = &[
         -2,
         READ,
         server::config,
-        subs!("config": "get" -3, "set" -4, "resetstat" 2),
+        subs!("config": "get" -3 ADMIN, "set" -4 ADMIN, "resetstat" 2 ADMIN),
     ),
     spec("info", -1, READ, info::info),
     container(
@@ -130,7 +139,7 @@ static COMMANDS: &[Spec] = &[
         -2,
         READ,
         connection::client,
-        subs!("client": "id" 2, "setname" 3, "getname" 2, "setinfo" 4, "reply" 3, "list" -2, "info" 2, "kill" -3, "unblock" -3),
+        subs!("client": "id" 2, "setname" 3, "getname" 2, "setinfo" 4, "reply" 3, "list" -2 ADMIN, "info" 2, "kill" -3 ADMIN, "unblock" -3 ADMIN),
     ),
     spec(
         "reset",
@@ -144,25 +153,26 @@ static COMMANDS: &[Spec] = &[
         -2,
         READ,
         monitoring::slowlog,
-        subs!("slowlog": "get" -2, "len" 2, "reset" 2, "help" 2),
+        subs!("slowlog": "get" -2 ADMIN, "len" 2 ADMIN, "reset" 2 ADMIN, "help" 2),
     ),
     container(
         "latency",
         -2,
         READ,
         monitoring::latency,
-        subs!("latency": "latest" 2, "history" 3, "reset" -2, "graph" 3, "doctor" 2, "histogram" -2, "help" 2),
+        subs!("latency": "latest" 2 ADMIN, "history" 3 ADMIN, "reset" -2 ADMIN, "graph" 3 ADMIN, "doctor" 2 ADMIN, "histogram" -2 ADMIN, "help" 2),
     ),
     spec("gdc.digest", -1, READ, gdc::gdc_digest),
     spec("gdc.channels", 1, READ, introspection::gdc_channels),
     spec("gdc.status", 1, READ, introspection::gdc_status),
-    spec("gdc.debug", -2, READ, gdc::gdc_debug),
+    spec("gdc.debug", -2, ADMIN, gdc::gdc_debug),
     spec("gdc.attach", -4, READ, gdc::gdc_attach),
     spec("role", 1, READ, introspection::role),
-    spec("save", 1, NO_MULTI, server::save),
-    spec("bgsave", -1, READ, server::bgsave),
+    spec("save", 1, NO_MULTI | ADMIN, server::save),
+    spec("bgsave", -1, ADMIN, server::bgsave),
     spec("lastsave", 1, READ, server::lastsave),
-    spec("shutdown", -1, NO_MULTI, server::shutdown),
+    spec("shutdown", -1, NO_MULTI | ADMIN, server::shutdown),
+    spec("monitor", 1, ADMIN, monitoring::monitor),
     // pub/sub (local to this node)
     spec("subscribe", -2, SUBSCRIBED, pubsub::subscribe),
     spec("psubscribe", -2, SUBSCRIBED, pubsub::psubscribe),
