@@ -249,7 +249,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.store.stats.ran(name, nanos, error);
     }
     // MONITOR sees a command once, when it first runs; the slow log once it is done.
-    let shown = first_run && !spec.has(ADMIN) && !sub.is_some_and(|s| s.flags & ADMIN != 0);
+    let shown = first_run && !spec.has(ADMIN) && sub.is_none_or(|s| s.flags & ADMIN == 0);
     let timed = !matches!(reply, Reply::Block { .. }) && !spec.has(SKIP_SLOWLOG);
     monitoring::observe(ctx, args, nanos, shown, timed);
     reply
