@@ -17,8 +17,98 @@ pub struct ClientEntry {
     pub name: Option<bytes::Bytes>,
     pub resp: u8,
     pub last_cmd: String,
+    /// What it was doing when it last ran commands.
+    pub activity: Activity,
     pub kill: Arc<Notify>,
     pub unblock: Arc<Unblock>,
+}
+
+/// What a client is doing, as CLIENT LIST shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Activity {
+    /// Channels and patterns subscribed to.
+    pub sub: usize,
+    pub psub: usize,
+    /// Commands queued since MULTI (`None`: not in a transaction), and their bytes.
+    pub multi: Option<usize>,
+    pub multi_bytes: usize,
+    pub blocked: bool,
+    pub monitor: bool,
+    /// CLIENT NO-EVICT ON.
+    pub no_evict: bool,
+    /// Its query buffer: bytes in it, and free in its allocation.
+    pub query_bytes: usize,
+    pub query_free: usize,
+    /// Bytes of the command it is running.
+    pub argv_bytes: usize,
+}
+
+impl Activity {
+    /// Redis's flag letters (`N` for none).
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        for (on, letter) in [
+            (self.monitor, 'O'),
+            (self.sub + self.psub > 0, 'P'),
+            (self.multi.is_some(), 'x'),
+            (self.blocked, 'b'),
+            (self.no_evict, 'e'),
+        ] {
+            if on {
+                f.push(letter);
+            }
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+}
+
+impl ClientEntry {
+    /// Its CLIENT LIST line (without the line end), with Redis 7.0's fields in Redis's order.
+    pub fn line(&self, id: u64, now_ms: u64) -> String {
+        let a = &self.activity;
+        let name = self
+            .name
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let read_buffer = a.query_bytes + a.query_free;
+        let total = read_buffer + a.argv_bytes + a.multi_bytes;
+        format!(
+            "id={id} addr={} laddr={} fd=0 name={name} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={read_buffer} rbp={read_buffer} obl=0 oll=0 omem=0 tot-mem={total} events=r cmd={} user=default redir=-1 resp={}",
+            self.addr,
+            self.laddr,
+            now_ms.saturating_sub(self.created_ms) / 1000,
+            now_ms.saturating_sub(self.last_ms) / 1000,
+            a.flags(),
+            self.db,
+            a.sub,
+            a.psub,
+            a.multi.map_or(-1, |n| n as i64),
+            a.query_bytes,
+            a.query_free,
+            a.argv_bytes,
+            a.multi_bytes,
+            if self.last_cmd.is_empty() {
+                "NULL"
+            } else {
+                &self.last_cmd
+            },
+            self.resp,
+        )
+    }
+
+    /// CLIENT KILL TYPE and CLIENT LIST TYPE: `normal` or `pubsub` (gdc has no replica or
+    /// master clients: its regions replicate over sync channels).
+    pub fn kind(&self) -> &'static str {
+        if self.activity.sub + self.activity.psub > 0 {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
 }
 
 /// How CLIENT UNBLOCK reaches a client waiting in a blocking command.
@@ -66,6 +156,17 @@ pub struct Clients {
     received: AtomicU64,
     rejected: AtomicU64,
     listing: Mutex<BTreeMap<u64, ClientEntry>>,
+    /// CLIENT PAUSE in force, if any.
+    pause: Mutex<Option<Pause>>,
+    /// CLIENT UNPAUSE wakes the paused clients.
+    unpaused: Notify,
+}
+
+/// A CLIENT PAUSE: until when (Unix ms), and whether only writes wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    pub until_ms: u64,
+    pub writes_only: bool,
 }
 
 impl Clients {
@@ -80,7 +181,55 @@ impl Clients {
             received: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             listing: Mutex::new(BTreeMap::new()),
+            pause: Mutex::new(None),
+            unpaused: Notify::new(),
         }
+    }
+
+    fn pause_state(&self) -> MutexGuard<'_, Option<Pause>> {
+        self.pause.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// CLIENT PAUSE: a pause already in force is only ever made longer or stricter.
+    pub fn pause(&self, until_ms: u64, writes_only: bool) {
+        let mut p = self.pause_state();
+        *p = Some(match *p {
+            Some(old) => Pause {
+                until_ms: old.until_ms.max(until_ms),
+                writes_only: old.writes_only && writes_only,
+            },
+            None => Pause {
+                until_ms,
+                writes_only,
+            },
+        });
+    }
+
+    /// CLIENT UNPAUSE.
+    pub fn unpause(&self) {
+        *self.pause_state() = None;
+        self.unpaused.notify_waiters();
+    }
+
+    /// The pause in force at `now`, if any.
+    pub fn paused(&self, now_ms: u64) -> Option<Pause> {
+        let mut p = self.pause_state();
+        if p.is_some_and(|p| p.until_ms <= now_ms) {
+            *p = None;
+        }
+        *p
+    }
+
+    /// Until when a command must wait (`write`: whether it writes), if it must.
+    pub fn paused_until(&self, write: bool, now_ms: u64) -> Option<u64> {
+        self.paused(now_ms)
+            .filter(|p| write || !p.writes_only)
+            .map(|p| p.until_ms)
+    }
+
+    /// Completes at CLIENT UNPAUSE.
+    pub fn unpaused(&self) -> tokio::sync::futures::Notified<'_> {
+        self.unpaused.notified()
     }
 
     /// Count a new connection, unless `maxclients` are connected already.

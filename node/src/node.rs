@@ -175,27 +175,29 @@ async fn upkeep(shared: Arc<Shared>) {
         }
         // A secondary leaves expiry to its primary (as a Redis replica does): its own
         // deletes would reach no one, and could remove what an EXPIRE on the way extends.
-        // Reads hide expired keys either way.
-        let removed =
-            if replication.coordination().role() == crate::sync::coordination::Role::Secondary {
-                0
-            } else {
-                let config = shared.config();
-                let now = now_ms();
-                let caught_up = replication.channels().caught_up_until_ms().unwrap_or(now);
-                let started = std::time::Instant::now();
-                let removed = store.remove_expired(
-                    now,
-                    caught_up,
-                    config.expire_grace_ms,
-                    EXPIRED_PER_CYCLE_MAX,
-                );
-                let millis = started.elapsed().as_millis() as u64;
-                let threshold = config.latency_threshold_ms;
-                let latency = &mut store.stats.latency;
-                latency.observe("expire-cycle", millis, threshold, now / 1000);
-                removed
-            };
+        // During a CLIENT PAUSE nothing is deleted either, as in Redis. Reads hide expired
+        // keys either way.
+        let secondary =
+            replication.coordination().role() == crate::sync::coordination::Role::Secondary;
+        let removed = if secondary || shared.clients().paused(now_ms()).is_some() {
+            0
+        } else {
+            let config = shared.config();
+            let now = now_ms();
+            let caught_up = replication.channels().caught_up_until_ms().unwrap_or(now);
+            let started = std::time::Instant::now();
+            let removed = store.remove_expired(
+                now,
+                caught_up,
+                config.expire_grace_ms,
+                EXPIRED_PER_CYCLE_MAX,
+            );
+            let millis = started.elapsed().as_millis() as u64;
+            let threshold = config.latency_threshold_ms;
+            let latency = &mut store.stats.latency;
+            latency.observe("expire-cycle", millis, threshold, now / 1000);
+            removed
+        };
         if removed > 0 || crate::testing::ack_before_write() {
             debug!(removed, "removed expired keys");
             if let Err(e) = store.commit() {

@@ -54,7 +54,7 @@ struct Session {
     inbuf: BytesMut,
     out: BytesMut,
     /// Whole requests read and not yet run.
-    pending: VecDeque<Args>,
+    pending: Pending,
 }
 
 impl Session {
@@ -73,6 +73,7 @@ impl Session {
             name: None,
             resp: 2,
             last_cmd: String::new(),
+            activity: Default::default(),
             kill: Arc::clone(&kill),
             unblock: Arc::clone(&unblock),
         });
@@ -94,7 +95,7 @@ impl Session {
             overflowed,
             inbuf: BytesMut::with_capacity(16 * 1024),
             out: BytesMut::with_capacity(16 * 1024),
-            pending: VecDeque::new(),
+            pending: Pending::default(),
         }
     }
 
@@ -134,8 +135,9 @@ impl Session {
     /// Take every whole request already buffered; the protocol error that stopped it, if any.
     fn parse(&mut self, limits: &crate::resp::Limits) -> Option<crate::resp::ProtocolError> {
         loop {
+            let before = self.inbuf.len();
             match parse_request(&mut self.inbuf, limits) {
-                Ok(Some(args)) => self.pending.push_back(args),
+                Ok(Some(args)) => self.pending.push_back(args, before - self.inbuf.len()),
                 Ok(None) => return None,
                 Err(e) => return Some(e),
             }
@@ -145,11 +147,33 @@ impl Session {
     /// Nothing to run: wait for input (true: some came), or pass on a published message
     /// (false).
     async fn wait_for_input(&mut self) -> Result<bool, Closed> {
+        // An idle client's empty read buffer is given back after a while (as Redis does):
+        // thousands of idle connections then hold no read buffers. It is allocated again
+        // when input comes.
+        let idle = (self.inbuf.is_empty() && self.inbuf.capacity() > 0).then_some(IDLE_SHRINK);
         tokio::select! {
-            r = self.socket.read_buf(&mut self.inbuf) => match r {
-                Ok(0) | Err(_) => Err(Closed),
-                Ok(_) => Ok(true),
-            },
+            r = self.socket.readable() => {
+                r.map_err(|_| Closed)?;
+                if self.inbuf.capacity() - self.inbuf.len() < READ_BUFFER_BYTES / 2 {
+                    self.inbuf.reserve(READ_BUFFER_BYTES);
+                }
+                match self.socket.try_read_buf(&mut self.inbuf) {
+                    Ok(0) => Err(Closed),
+                    Ok(_) => Ok(true),
+                    // Readiness can be spurious: wait again.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(true),
+                    Err(_) => Err(Closed),
+                }
+            }
+            () = sleep_or_forever(idle) => {
+                self.inbuf = BytesMut::new();
+                self.conn.query = crate::cmd::QueryBuffer::default();
+                if let Some(e) = self.shared.clients().listing().get_mut(&self.conn.id) {
+                    e.activity.query_bytes = 0;
+                    e.activity.query_free = 0;
+                }
+                Ok(false)
+            }
             _ = self.kill.notified() => Err(Closed),
             Some(m) = self.messages.recv() => {
                 if self.overflowed.load(Ordering::Relaxed) {
@@ -178,6 +202,10 @@ impl Session {
             let wait = blocked
                 .deadline_ms
                 .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
+            if blocked.paused {
+                self.wait_for_unpause(wait).await?;
+                continue;
+            }
             shared.clients().set_blocked(true);
             self.unblock.set_waiting(true);
             let limit = shared.config().query_buffer_bytes_max;
@@ -215,6 +243,24 @@ impl Session {
         Ok(())
     }
 
+    /// A command waits out a CLIENT PAUSE: until its end (`wait`) or CLIENT UNPAUSE. The
+    /// client's input waits too (up to the query buffer limit).
+    async fn wait_for_unpause(&mut self, wait: Option<Duration>) -> Result<(), Closed> {
+        let shared = Arc::clone(&self.shared);
+        let limit = shared.config().query_buffer_bytes_max;
+        tokio::select! {
+            _ = sleep_or_forever(wait) => Ok(()),
+            _ = shared.clients().unpaused() => Ok(()),
+            r = self.socket.read_buf(&mut self.inbuf) => match r {
+                Ok(0) | Err(_) => Err(Closed),
+                Ok(_) if self.inbuf.len() > limit => Err(Closed),
+                Ok(_) => Ok(()),
+            },
+            () = self.stop.stopped() => Err(Closed),
+            _ = self.kill.notified() => Err(Closed),
+        }
+    }
+
     /// Write what the replies and messages so far have put in the output buffer.
     async fn flush(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
@@ -235,10 +281,30 @@ impl Session {
         let mut replies = 0;
         let mut blocked = None;
         let (conn, out) = (&mut self.conn, &mut self.out);
-        while let Some(args) = self.pending.pop_front() {
+        // The bytes of the requests this batch ran (the read buffer's recent use).
+        let mut read = 0;
+        while let Some((args, bytes)) = self.pending.pop_front() {
+            read += bytes;
             if args.is_empty() {
                 continue;
             }
+            // CLIENT PAUSE: the command waits (at the front) until the pause ends.
+            let write = cmd::waits_for_write_pause(conn, &args);
+            if let Some(until) = shared.clients().paused_until(write, now) {
+                self.pending.push_front(args, bytes);
+                blocked = Some(Blocked {
+                    deadline_ms: Some(until),
+                    on_timeout: Reply::Silence,
+                    paused: true,
+                });
+                break;
+            }
+            // What CLIENT LIST shows of this client's query buffer while the command runs:
+            // the command itself, and what came after it.
+            conn.query = crate::cmd::QueryBuffer {
+                bytes: bytes + self.pending.bytes + self.inbuf.len(),
+                free: self.inbuf.capacity() - self.inbuf.len(),
+            };
             let mut ctx = Ctx {
                 store: &mut store,
                 conn,
@@ -264,10 +330,11 @@ impl Session {
                         replies += 1;
                         continue;
                     }
-                    self.pending.push_front(args);
+                    self.pending.push_front(args, bytes);
                     blocked = Some(Blocked {
                         deadline_ms,
                         on_timeout: *on_timeout,
+                        paused: false,
                     });
                     break;
                 }
@@ -313,6 +380,12 @@ impl Session {
             e.name.clone_from(&conn.name);
             e.resp = conn.resp;
             e.last_cmd.clone_from(&conn.last_cmd);
+            resize_read_buffer(&mut self.inbuf, read);
+            conn.query = crate::cmd::QueryBuffer {
+                bytes: self.pending.bytes + self.inbuf.len(),
+                free: self.inbuf.capacity() - self.inbuf.len(),
+            };
+            e.activity = conn.activity(blocked.is_some());
         }
         blocked
     }
@@ -331,10 +404,69 @@ impl Session {
     }
 }
 
-/// A command waiting for a write.
+/// What a client's read buffer starts with, and grows back to after use.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// A read buffer past this is shrunk once a batch used less than half of it.
+const BIG_READ_BUFFER_BYTES: usize = 32 * 1024;
+/// An idle client's empty read buffer is freed after this long.
+const IDLE_SHRINK: Duration = Duration::from_secs(2);
+
+/// After a batch that read `read` bytes: an emptied buffer much bigger than that use is
+/// shrunk (one big request does not keep a big buffer); otherwise it gets its room back.
+fn resize_read_buffer(inbuf: &mut BytesMut, read: usize) {
+    if !inbuf.is_empty() {
+        return;
+    }
+    let capacity = inbuf.capacity() + read;
+    if capacity > BIG_READ_BUFFER_BYTES && read < capacity / 2 {
+        *inbuf = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    } else {
+        // The requests' bytes are dropped: this takes their space back.
+        inbuf.reserve(READ_BUFFER_BYTES);
+    }
+}
+
+/// Whole requests read and not yet run, with the bytes each took in the query buffer.
+#[derive(Default)]
+struct Pending {
+    requests: VecDeque<(Args, usize)>,
+    /// Their bytes in all.
+    bytes: usize,
+}
+
+impl Pending {
+    fn push_back(&mut self, args: Args, bytes: usize) {
+        self.bytes += bytes;
+        self.requests.push_back((args, bytes));
+    }
+
+    fn push_front(&mut self, args: Args, bytes: usize) {
+        self.bytes += bytes;
+        self.requests.push_front((args, bytes));
+    }
+
+    fn pop_front(&mut self) -> Option<(Args, usize)> {
+        let popped = self.requests.pop_front()?;
+        self.bytes -= popped.1;
+        Some(popped)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.requests.clear();
+        self.bytes = 0;
+    }
+}
+
+/// A command waiting for a write, or for a CLIENT PAUSE to end (`paused`: at the deadline
+/// it runs; a blocked command is answered with `on_timeout`).
 struct Blocked {
     deadline_ms: Option<u64>,
     on_timeout: Reply,
+    paused: bool,
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {

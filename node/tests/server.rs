@@ -1285,3 +1285,94 @@ fn monitor_shows_every_command_that_ran() {
     let pong = common::exchange(&mut monitor, b"PING\r\n", 7);
     assert_eq!(pong, b"+PONG\r\n", "no longer fed after RESET");
 }
+
+fn client_line(c: &mut redis::Connection, args: &[&str]) -> String {
+    redis::cmd("CLIENT")
+        .arg(args)
+        .query::<String>(c)
+        .expect("client list")
+}
+
+/// CLIENT LIST and INFO show Redis 7.0's fields (the running command's own query buffer,
+/// MULTI's queue, subscriptions); CLIENT KILL's filters pick clients (by default not the
+/// caller); CLIENT PAUSE WRITE holds writes back, not reads, until CLIENT UNPAUSE.
+#[test]
+fn client_list_kill_and_pause_as_redis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let info = client_line(&mut c, &["INFO"]);
+    assert!(
+        info.contains(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=26 ")
+            && info.contains(" argv-mem=10 multi-mem=0 ")
+            && info.contains(" cmd=client|info user=default redir=-1 resp="),
+        "{info}"
+    );
+    let mut raw = node.raw();
+    let subscribed = common::exchange_until(&mut raw, b"SUBSCRIBE ch\r\n", b":1\r\n");
+    assert!(subscribed.ends_with(b":1\r\n"));
+    let pubsub = client_line(&mut c, &["LIST", "TYPE", "pubsub"]);
+    assert_eq!(pubsub.lines().count(), 1, "{pubsub}");
+    assert!(
+        pubsub.contains(" flags=P ") && pubsub.contains(" sub=1 "),
+        "{pubsub}"
+    );
+    let mut queued = node.raw();
+    let q = common::exchange_until(&mut queued, b"MULTI\r\nSET k v\r\n", b"+QUEUED\r\n");
+    assert!(q.ends_with(b"+QUEUED\r\n"));
+    let all = client_line(&mut c, &["LIST"]);
+    assert!(
+        all.contains(" flags=x ") && all.contains(" multi=1 "),
+        "{all}"
+    );
+
+    // KILL TYPE pubsub takes the subscriber only; SKIPME (by default yes) spares the caller.
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "pubsub"])
+        .query(&mut c)
+        .expect("kill");
+    assert_eq!(killed, 1);
+    assert!(common::read_at_least(&mut raw, 1).is_empty(), "closed");
+    let my_id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).expect("id");
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "ID", &my_id.to_string()])
+        .query(&mut c)
+        .expect("kill");
+    assert_eq!(killed, 0, "not the caller by default");
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "SKIPME", "YES"])
+        .query(&mut c)
+        .expect("kill");
+    assert_eq!(killed, 1, "the one in MULTI");
+    assert!(common::read_at_least(&mut queued, 1).is_empty(), "closed");
+
+    // PAUSE WRITE: a read runs, a write waits until UNPAUSE.
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["PAUSE", "100000", "WRITE"])
+        .query(&mut c)
+        .expect("pause");
+    let mut writer = node.raw();
+    std::io::Write::write_all(&mut writer, b"SET paused 1\r\nGET paused\r\n").expect("write");
+    let mut reader = node.client();
+    let v: Option<String> = reader.get("paused").expect("a read is not paused");
+    assert_eq!(v, None);
+    // The writer has run nothing yet (cmd=NULL) and holds its requests (qbuf is not 0).
+    common::wait_for(
+        "the write to wait",
+        std::time::Duration::from_secs(10),
+        || {
+            let list = client_line(&mut c, &["LIST"]);
+            list.lines()
+                .any(|l| l.contains(" cmd=NULL ") && !l.contains(" qbuf=0 "))
+                .then_some(())
+        },
+    );
+    let v: Option<String> = reader.get("paused").expect("read");
+    assert_eq!(v, None, "the write still waits");
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut c)
+        .expect("unpause");
+    let replies = common::read_at_least(&mut writer, b"+OK\r\n$1\r\n1\r\n".len());
+    assert_eq!(replies, b"+OK\r\n$1\r\n1\r\n");
+}

@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, CLIENT, RESET.
 
 use super::{CmdResult, Ctx, int_arg, is, syntax_error, wrong_arity};
-use crate::engine::store::{DATABASES, now_ms};
+use crate::engine::store::DATABASES;
 use crate::reply::Reply;
 use crate::sync::coordination::Place;
 use bytes::Bytes;
@@ -118,129 +118,6 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ),
         (s("modules"), Reply::Array(vec![])),
     ]))
-}
-
-pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = &args[1];
-    Ok(if is(sub, "id") {
-        Reply::Int(ctx.conn.id as i64)
-    } else if is(sub, "setname") && args.len() == 3 {
-        ctx.conn.name = Some(args[2].clone());
-        Reply::OK
-    } else if is(sub, "reply") && args.len() == 3 {
-        // CLIENT REPLY ON | OFF | SKIP: OFF and SKIP are not answered.
-        let mode = &args[2];
-        if is(mode, "on") {
-            ctx.conn.replies = super::Replies::On;
-            Reply::OK
-        } else if is(mode, "off") {
-            ctx.conn.replies = super::Replies::Off;
-            Reply::Silence
-        } else if is(mode, "skip") {
-            if ctx.conn.replies == super::Replies::On {
-                ctx.conn.replies = super::Replies::SkipNext;
-            }
-            Reply::Silence
-        } else {
-            syntax_error()
-        }
-    } else if is(sub, "getname") {
-        ctx.conn.name.clone().map_or(Reply::Nil, Reply::Bulk)
-    } else if is(sub, "setinfo") && args.len() == 4 {
-        Reply::OK
-    } else if is(sub, "list") || is(sub, "info") {
-        let now = now_ms();
-        let me = ctx.conn.id;
-        let clients = ctx.server.clients().listing();
-        let line = |id: &u64, e: &crate::clients::ClientEntry| {
-            format!(
-                "id={id} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 multi=-1 cmd={} user=default resp={}\n",
-                e.addr,
-                e.laddr,
-                e.name
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default(),
-                now.saturating_sub(e.created_ms) / 1000,
-                now.saturating_sub(e.last_ms) / 1000,
-                e.db,
-                if *id == me {
-                    "client|list"
-                } else {
-                    &e.last_cmd
-                },
-                e.resp,
-            )
-        };
-        let text: String = if is(sub, "info") {
-            clients.get(&me).map(|e| line(&me, e)).unwrap_or_default()
-        } else {
-            clients.iter().map(|(id, e)| line(id, e)).collect()
-        };
-        Reply::Text(text.into())
-    } else if is(sub, "unblock") && (3..=4).contains(&args.len()) {
-        // CLIENT UNBLOCK id [TIMEOUT | ERROR]: the reason is checked first, as Redis does.
-        let error = match args.get(3) {
-            None => false,
-            Some(a) if is(a, "timeout") => false,
-            Some(a) if is(a, "error") => true,
-            Some(_) => {
-                return Ok(Reply::err(
-                    "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
-                ));
-            }
-        };
-        let id = int_arg(&args[2])?;
-        let clients = ctx.server.clients().listing();
-        let unblocked = u64::try_from(id)
-            .ok()
-            .and_then(|id| clients.get(&id))
-            .is_some_and(|e| e.unblock.unblock(error));
-        Reply::Int(i64::from(unblocked))
-    } else if is(sub, "kill") && args.len() >= 3 {
-        // CLIENT KILL addr | CLIENT KILL ID id | CLIENT KILL ADDR addr
-        let clients = ctx.server.clients().listing();
-        let targets: Vec<u64> = match &args[2..] {
-            [addr] => clients
-                .iter()
-                .filter(|(_, e)| e.addr.as_bytes() == &addr[..])
-                .map(|(id, _)| *id)
-                .collect(),
-            [f, v] if is(f, "id") => match int_arg(v) {
-                Ok(id) => clients
-                    .keys()
-                    .filter(|k| **k as i64 == id)
-                    .copied()
-                    .collect(),
-                Err(e) => return Err(e),
-            },
-            [f, v] if is(f, "addr") => clients
-                .iter()
-                .filter(|(_, e)| e.addr.as_bytes() == &v[..])
-                .map(|(id, _)| *id)
-                .collect(),
-            _ => return Ok(syntax_error()),
-        };
-        for id in &targets {
-            if let Some(e) = clients.get(id) {
-                e.kill.notify_one();
-            }
-        }
-        if args.len() == 3 {
-            if targets.is_empty() {
-                Reply::err("ERR No such client")
-            } else {
-                Reply::OK
-            }
-        } else {
-            Reply::Int(targets.len() as i64)
-        }
-    } else {
-        Reply::err(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(sub)
-        ))
-    })
 }
 
 /// RESET: the connection back to its just-connected state.

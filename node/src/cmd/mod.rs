@@ -1,6 +1,7 @@
 //! Commands: the table of names and arities, argument parsing helpers, and dispatch. One
 //! file per command family.
 
+mod client;
 mod connection;
 mod gdc;
 mod hash;
@@ -65,6 +66,38 @@ pub struct Conn {
     pub replies: Replies,
     /// In MONITOR mode: fed every command.
     pub monitor: bool,
+    /// CLIENT NO-EVICT.
+    pub no_evict: bool,
+    /// The query buffer while the current command runs (CLIENT LIST).
+    pub query: QueryBuffer,
+}
+
+/// A connection's query buffer, as CLIENT LIST shows it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QueryBuffer {
+    /// Bytes in it (the running command's included).
+    pub bytes: usize,
+    /// Free bytes in its allocation.
+    pub free: usize,
+}
+
+impl Conn {
+    /// What CLIENT LIST shows of this connection now (`blocked`: waiting in a command).
+    pub fn activity(&self, blocked: bool) -> crate::clients::Activity {
+        let queued = self.multi.as_ref();
+        crate::clients::Activity {
+            sub: self.channels.len(),
+            psub: self.patterns.len(),
+            multi: queued.map(Vec::len),
+            multi_bytes: queued.map_or(0, |q| q.iter().flatten().map(Bytes::len).sum()),
+            blocked,
+            monitor: self.monitor,
+            no_evict: self.no_evict,
+            query_bytes: self.query.bytes,
+            query_free: self.query.free,
+            argv_bytes: 0,
+        }
+    }
 }
 
 /// CLIENT REPLY's modes.
@@ -118,6 +151,8 @@ impl Conn {
             blocked_since: None,
             replies: Replies::On,
             monitor: false,
+            no_evict: false,
+            query: QueryBuffer::default(),
         }
     }
 }
@@ -253,6 +288,19 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let timed = !matches!(reply, Reply::Block { .. }) && !spec.has(SKIP_SLOWLOG);
     monitoring::observe(ctx, args, nanos, shown, timed);
     reply
+}
+
+/// Whether a CLIENT PAUSE WRITE holds this request back: a command that writes or may
+/// reach other clients (PUBLISH), or an EXEC with one queued; not a command being queued.
+pub fn waits_for_write_pause(conn: &Conn, args: &[Bytes]) -> bool {
+    let writes = |a: &[Bytes]| is_write(a) || is(&a[0], "publish");
+    if is(&args[0], "exec") {
+        return conn
+            .multi
+            .as_ref()
+            .is_some_and(|q| q.iter().any(|a| !a.is_empty() && writes(a)));
+    }
+    conn.multi.is_none() && writes(args)
 }
 
 /// Why `spec` may not run now, as Redis says it: before AUTH, a wrong number of arguments,

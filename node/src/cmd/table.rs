@@ -2,8 +2,8 @@
 //! flags it) next to its handler. Adding a command is adding one line here.
 
 use super::{
-    CmdResult, Ctx, connection, gdc, hash, info, introspection, keys, list, memory, monitoring,
-    pubsub, server, set, sort, string, transaction, zset,
+    CmdResult, Ctx, client, connection, gdc, hash, info, introspection, keys, list, memory,
+    monitoring, pubsub, server, set, sort, string, transaction, zset,
 };
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -138,8 +138,8 @@ static COMMANDS: &[Spec] = &[
         "client",
         -2,
         READ,
-        connection::client,
-        subs!("client": "id" 2, "setname" 3, "getname" 2, "setinfo" 4, "reply" 3, "list" -2 ADMIN, "info" 2, "kill" -3 ADMIN, "unblock" -3 ADMIN),
+        client::client,
+        subs!("client": "id" 2, "setname" 3, "getname" 2, "setinfo" 4, "reply" 3, "no-evict" 3 ADMIN, "list" -2 ADMIN, "info" 2, "kill" -3 ADMIN, "unblock" -3 ADMIN, "pause" -3 ADMIN, "unpause" 2 ADMIN),
     ),
     spec(
         "reset",
