@@ -332,11 +332,8 @@ impl<V: Clone + PartialEq> Field<V> {
             let before = c.resets.len();
             let entries = &c.entries;
             c.resets.retain(|(s, r)| {
-                let continued = entries
-                    .iter()
-                    .any(|e| e.tag.dot.server == *s && e.start == r.start && e.tag.dot.op > r.op);
                 let stable_now = stable.get(*s) >= r.op && stable.covers(r.by);
-                continued || !stable_now
+                continues(entries, *s, r) || !stable_now
             });
             changed = c.resets.len() != before;
         }
@@ -349,6 +346,15 @@ impl<V: Clone + PartialEq> Field<V> {
         self.counter.as_ref().map_or(&[], |c| &c.resets)
     }
 
+    /// Reset records a live entry continues: the ones the value depends on. The others are
+    /// removal knowledge only, kept until collected (see [`Field::gc`]).
+    pub fn continued_resets(&self) -> impl Iterator<Item = &(ServerId, CounterReset)> {
+        let entries = self.entries();
+        self.resets()
+            .iter()
+            .filter(move |(s, r)| continues(entries, *s, r))
+    }
+
     fn tidy(&mut self) {
         if self
             .counter
@@ -358,6 +364,14 @@ impl<V: Clone + PartialEq> Field<V> {
             self.counter = None;
         }
     }
+}
+
+/// Whether one of `entries` continues the lifetime that `server`'s reset `r` reset (the
+/// origin incremented again without having seen the reset): the value then subtracts it.
+fn continues(entries: &[CounterEntry], server: ServerId, r: &CounterReset) -> bool {
+    entries
+        .iter()
+        .any(|e| e.tag.dot.server == server && e.start == r.start && e.tag.dot.op > r.op)
 }
 
 /// What one origin's entry adds to the value, given the latest reset of that origin.

@@ -3,7 +3,7 @@
 
 use crate::Crdt;
 use crate::blob::Blob;
-use crate::codec::{encode_vv, key_digest};
+use crate::codec::{encode_content, key_digest};
 use crate::effect::Effect;
 use crate::ids::Dot;
 use crate::key::KeyState;
@@ -44,19 +44,37 @@ enum Absent<'a> {
 #[derive(Clone, Debug)]
 struct Slot {
     state: KeyState,
-    /// The key's digest as summed into its bucket; 0 while the key has changed since (its
-    /// digest is then in no bucket, and is computed again when digests are next read).
+    /// The key's digest as summed into its bucket, [`NO_CONTENT`] if the key holds only
+    /// removal knowledge (nothing is summed for it); [`UNCOUNTED`] while the key has changed
+    /// since (its digest is then in no bucket, and is computed again when digests are next
+    /// read).
     digest: u64,
+}
+
+/// [`Slot::digest`] of a key changed since the buckets were last read.
+const UNCOUNTED: u64 = 0;
+/// [`Slot::digest`] of a counted key that holds only removal knowledge.
+const NO_CONTENT: u64 = 1;
+
+/// What a counted [`Slot::digest`] adds to its bucket.
+fn summed(digest: u64) -> u64 {
+    if digest == NO_CONTENT { 0 } else { digest }
 }
 
 impl Slot {
     fn new(state: KeyState) -> Slot {
-        Slot { state, digest: 0 }
+        Slot {
+            state,
+            digest: UNCOUNTED,
+        }
     }
 }
 
-/// Per bucket, the wrapping sum of the digests of the keys in it (tombstones included: two
-/// regions that would change each other on a merge never look equal). A write only takes its
+/// Per bucket, the wrapping sum of the digests of the keys in it. A key's digest covers its
+/// content and TTL entries, not its removal knowledge (see [`crate::codec::encode_content`]):
+/// how much of that a region has collected depends on what it has heard from the others, so
+/// two regions that applied the same ops must have equal digests whatever they collected,
+/// and a key that holds only removal knowledge counts as absent. A write only takes its
 /// key's old digest out of the bucket and notes the key; digests of changed keys are computed
 /// when the buckets are read, so a key written a thousand times between two anti-entropy
 /// rounds is encoded once, and a round costs O(keys changed), not O(keys).
@@ -82,10 +100,10 @@ impl Default for Digests {
 impl Digests {
     /// Take `key`'s digest out of its bucket, as the key is about to change or go.
     fn forget(&mut self, key: &[u8], slot: &mut Slot, keys_held: usize) {
-        if slot.digest != 0 {
+        if slot.digest != UNCOUNTED {
             let b = &mut self.buckets[bucket_of(key)];
-            *b = b.wrapping_sub(slot.digest);
-            slot.digest = 0;
+            *b = b.wrapping_sub(summed(slot.digest));
+            slot.digest = UNCOUNTED;
             self.note_changed(key, keys_held);
         }
     }
@@ -113,10 +131,11 @@ impl Digests {
 
     /// Count the digest of one key whose digest is in no bucket.
     fn count(&mut self, key: &[u8], slot: &mut Slot) {
-        if slot.digest == 0 {
-            slot.digest = key_digest(key, &slot.state).max(1);
+        if slot.digest == UNCOUNTED {
+            // A content digest never takes a marker's value (a 2^-63 distortion).
+            slot.digest = key_digest(key, &slot.state).map_or(NO_CONTENT, |d| d.max(2));
             let b = &mut self.buckets[bucket_of(key)];
-            *b = b.wrapping_add(slot.digest);
+            *b = b.wrapping_add(summed(slot.digest));
         }
     }
 }
@@ -234,7 +253,7 @@ impl Keyspace {
         self.digests.recount_all();
         self.keys.retain(|_, s| {
             s.state.prune_flushed(flushed);
-            s.digest = 0;
+            s.digest = UNCOUNTED;
             !s.state.is_void()
         });
         self.rebuild_expiries();
@@ -301,28 +320,38 @@ impl Keyspace {
     }
 
     /// Merge another region's state of the keys `in_scope` says it speaks for (every key
-    /// for a full sync, some digest buckets for an anti-entropy repair), collecting the
-    /// removal knowledge `stable` covers before and after, so that a key counts as changed
-    /// only when the merge changed what it holds. Returns the keys that changed.
+    /// for a full sync, some digest buckets for an anti-entropy repair), collecting after
+    /// it the removal knowledge `stable` covers. Returns the keys whose content changed (see
+    /// [`crate::codec::encode_content`]): removal knowledge the other region has not
+    /// collected yet is joined, but is no difference in what the key holds.
     pub fn merge_scope(
         &mut self,
         other: &Keyspace,
         in_scope: impl Fn(&[u8]) -> bool,
         stable: &VersionVector,
     ) -> Vec<Blob> {
-        self.join_flushed(&other.flushed, &other.flushed_by);
+        // FLUSHDB knowledge that is stable here was applied and collected here already:
+        // joining it again would only make every key be pruned and counted afresh.
+        if !(stable.dominates(&other.flushed) && stable.dominates(&other.flushed_by)) {
+            self.join_flushed(&other.flushed, &other.flushed_by);
+        }
+        // Empty for a key that holds nothing but removal knowledge, as for an absent one.
+        let content = |k: Option<&KeyState>| {
+            let mut out = Vec::new();
+            if k.is_some_and(|k| !encode_content(k, &mut out)) {
+                out.clear();
+            }
+            out
+        };
         let mut changed = Vec::new();
         for (key, theirs) in other.iter().filter(|(key, _)| in_scope(key)) {
-            self.update_key(key, Absent::Skip, |k, _| {
-                k.gc(stable);
-            });
-            let was = self.get(key).cloned();
+            let was = content(self.get(key));
             self.update_key(key, Absent::Create, |k, flushed| {
                 k.merge(theirs);
                 k.prune_flushed(flushed);
                 k.gc(stable);
             });
-            if self.get(key) != was.as_ref() {
+            if content(self.get(key)) != was {
                 changed.push(key.clone());
             }
         }
@@ -418,14 +447,13 @@ impl Keyspace {
         &d.buckets
     }
 
-    /// The digest of the whole database: equal in two regions when their states are equal.
+    /// The digest of the whole database: equal in two regions that applied the same ops
+    /// (FLUSHDB knowledge is removal knowledge: not counted, see [`Digests`]).
     pub fn digest(&mut self) -> u64 {
-        let mut bytes = Vec::with_capacity(DIGEST_BUCKETS * 8 + 64);
+        let mut bytes = Vec::with_capacity(DIGEST_BUCKETS * 8);
         for d in self.bucket_digests() {
             bytes.extend_from_slice(&d.to_le_bytes());
         }
-        encode_vv(&self.flushed, &mut bytes);
-        encode_vv(&self.flushed_by, &mut bytes);
         xxh3_64(&bytes)
     }
 }

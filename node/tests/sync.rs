@@ -1300,6 +1300,247 @@ fn anti_entropy_repairs_a_key_changed_behind_the_binlogs_back() {
     );
 }
 
+/// The value of `field` in a node's `INFO gdc` section (`applied`, `keys_held`, ...).
+fn gdc_field(c: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("gdc").query(c).expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .to_string()
+}
+
+/// Anti-entropy rounds the channel from `peer` has gone through.
+fn rounds(c: &mut redis::Connection, peer: &str) -> u64 {
+    replication_field(c, Some(peer), "anti_entropy_rounds")
+        .parse()
+        .expect("rounds")
+}
+
+/// Wait until the channel from `peer` has gone through `more` rounds from now (the first
+/// may have begun before).
+fn wait_rounds(c: &mut redis::Connection, peer: &str, more: u64) {
+    let since = rounds(c, peer);
+    wait_for(&format!("{more} rounds from {peer}"), CONVERGE, || {
+        (rounds(c, peer) >= since + more).then_some(())
+    });
+}
+
+/// Regions a and b, each receiving from the other, with anti-entropy every second and
+/// expired keys removed 100 ms after their expiry (so that removals by expiry replicate
+/// while the regions write); `more` changes the settings further.
+fn pair_with_anti_entropy(
+    dirs: &[tempfile::TempDir],
+    more: impl Fn(&mut gdc_node::Config),
+) -> Vec<TestNode> {
+    start_with(
+        dirs,
+        &["a", "b"],
+        |i| vec![1 - i],
+        |_, c| {
+            c.anti_entropy_interval_ms = 1000;
+            c.expire_grace_ms = 100;
+            more(c);
+        },
+    )
+    .0
+}
+
+/// [`random_write`], and besides what issue 16 ran (INCRBY on three keys with a DEL now and
+/// then) and expiries short enough to pass while the regions write.
+fn random_write_with_expiries(conns: &mut [redis::Connection; 2], rng: &mut Rng, region: &str) {
+    let ms = |rng: &mut Rng| 50 + rng.below(500);
+    let c = &mut conns[0];
+    let counter = format!("c:{}", rng.below(3));
+    let cmd = match rng.below(10) {
+        0 | 1 => redis::cmd("INCRBY")
+            .arg(&counter)
+            .arg(rng.below(10))
+            .clone(),
+        2 => redis::cmd("DEL").arg(&counter).clone(),
+        3 => redis::cmd("SET")
+            .arg(format!("s:{}", rng.below(6)))
+            .arg(region)
+            .arg("PX")
+            .arg(ms(rng))
+            .clone(),
+        4 => {
+            let kind = ["s", "h", "set", "z", "l", "n"][rng.below(6) as usize];
+            redis::cmd("PEXPIRE")
+                .arg(format!("{kind}:{}", rng.below(6)))
+                .arg(ms(rng))
+                .clone()
+        }
+        _ => return random_write(conns, rng, region),
+    };
+    let _: Result<Value, _> = cmd.query(c);
+}
+
+/// Both regions write every type at once, for `duration`.
+fn write_every_type_concurrently(nodes: &[TestNode], duration: Duration) {
+    let until = std::time::Instant::now() + duration;
+    let writers: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut conns = [n.client(), n.client()];
+            let _: () = redis::cmd("SELECT")
+                .arg(1)
+                .query(&mut conns[1])
+                .expect("SELECT");
+            let region = ["a", "b"][i];
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (i as u64 + 1));
+                while std::time::Instant::now() < until {
+                    random_write_with_expiries(&mut conns, &mut rng, region);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("writer");
+    }
+}
+
+/// Each region's repaired-keys count, as INFO, GDC.CHANNELS and /metrics show it: one number
+/// per view, all equal.
+fn repaired_keys(nodes: &[TestNode]) -> [u64; 2] {
+    let mut counts = [0; 2];
+    for (i, (node, peer)) in nodes.iter().zip(["b", "a"]).enumerate() {
+        let mut c = node.client();
+        let per_channel: u64 = replication_field(&mut c, Some(peer), "repaired_keys")
+            .parse()
+            .expect("repaired_keys");
+        let total: u64 = replication_field(&mut c, None, "gdc_anti_entropy_repaired_keys")
+            .parse()
+            .expect("gdc_anti_entropy_repaired_keys");
+        let exported = sample(
+            &metrics(node),
+            &format!("gdc_channel_repaired_keys_total{{peer=\"{peer}\"}}"),
+        );
+        assert_eq!((per_channel, total), (exported, exported), "node {i}");
+        counts[i] = exported;
+    }
+    counts
+}
+
+/// Issue 16's lead: at one of a pair, `SET x 1; SET y 1; DEL x`. Once both have applied the
+/// same ops their digests are equal, and stay equal while each collects x's tomb once it
+/// hears that the other has the DEL.
+#[test]
+fn regions_with_the_same_ops_have_equal_digests_while_they_collect_a_delete() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let (nodes, _) = start_with(
+        &dirs,
+        &["a", "b"],
+        |i| vec![1 - i],
+        |_, c| {
+            c.debug_command = true;
+        },
+    );
+    let (mut ca, mut cb) = (nodes[0].client(), nodes[1].client());
+    for (cmd, key) in [("SET", "x"), ("SET", "y"), ("DEL", "x")] {
+        let mut c = redis::cmd(cmd);
+        c.arg(key);
+        if cmd == "SET" {
+            c.arg(1);
+        }
+        let _: Value = c.query(&mut ca).expect("write");
+    }
+    wait_for("b to apply what a applied", CONVERGE, || {
+        (gdc_field(&mut ca, "applied") == gdc_field(&mut cb, "applied")).then_some(())
+    });
+    let bucket = gdc_crdt::keyspace::bucket_of(b"x");
+    // At every look until both have dropped x's tomb (GDC.DEBUG STATE collects what is
+    // stable at that node first, so each drops it as soon as it may).
+    wait_for("both regions to collect x's tomb", CONVERGE, || {
+        let states: Vec<Option<String>> = [&mut ca, &mut cb]
+            .into_iter()
+            .map(|c| {
+                redis::cmd("GDC.DEBUG")
+                    .arg("STATE")
+                    .arg("x")
+                    .query(c)
+                    .expect("GDC.DEBUG STATE")
+            })
+            .collect();
+        let digests = [digest(&mut ca, 0), digest(&mut cb, 0)];
+        assert_eq!(digests[0], digests[1], "same ops; x: {states:?}");
+        // What `gdcctl verify` compares when digests differ.
+        let keys: Vec<Vec<String>> = [&mut ca, &mut cb]
+            .into_iter()
+            .map(|c| {
+                redis::cmd("GDC.DIGEST")
+                    .arg(0)
+                    .arg("KEYS")
+                    .arg(bucket)
+                    .query(c)
+                    .expect("GDC.DIGEST KEYS")
+            })
+            .collect();
+        assert_eq!(keys[0], keys[1], "x: {states:?}");
+        assert!(
+            !keys[0].contains(&"x".to_string()),
+            "a key with only its tomb is listed as absent: {keys:?}"
+        );
+        states.iter().all(Option::is_none).then_some(())
+    });
+}
+
+/// Issue 16: two regions write every type at once, with anti-entropy every second and no
+/// fault. Anti-entropy finds nothing to repair, and the regions converge.
+#[test]
+fn anti_entropy_repairs_nothing_while_two_regions_write_every_type_without_faults() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let nodes = pair_with_anti_entropy(&dirs, |_| {});
+    let (mut ca, mut cb) = (nodes[0].client(), nodes[1].client());
+    write_every_type_concurrently(&nodes, Duration::from_secs(6));
+    let (from_b, from_a) = (rounds(&mut ca, "b"), rounds(&mut cb, "a"));
+    assert!(
+        from_b >= 3 && from_a >= 3,
+        "rounds while writing: {from_b} at a, {from_a} at b"
+    );
+    assert_eq!(repaired_keys(&nodes), [0, 0], "while writing");
+    wait_converged(&nodes);
+    // Rounds that start once the regions are quiet and equal: they compare like with like.
+    wait_rounds(&mut ca, "b", 2);
+    wait_rounds(&mut cb, "a", 2);
+    assert_eq!(repaired_keys(&nodes), [0, 0], "once quiet");
+    let seen: Vec<_> = [&mut ca, &mut cb].into_iter().map(visible).collect();
+    assert!(seen[0].len() > 5, "the workload left keys: {:?}", seen[0]);
+    assert_eq!(seen[0], seen[1]);
+}
+
+/// A key damaged behind the binlog's back at one region, after both wrote every type with
+/// deletes: anti-entropy at the other region repairs it, and counts exactly that key.
+#[test]
+fn anti_entropy_counts_exactly_the_key_damaged_amid_concurrent_writes() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let nodes = pair_with_anti_entropy(&dirs, |c| c.debug_command = true);
+    let (mut ca, mut cb) = (nodes[0].client(), nodes[1].client());
+    write_every_type_concurrently(&nodes, Duration::from_secs(3));
+    wait_converged(&nodes);
+    wait_rounds(&mut cb, "a", 1);
+    assert_eq!(repaired_keys(&nodes), [0, 0]);
+
+    // A counter the workload incremented and deleted, so it carries removal knowledge.
+    let key = "c:1";
+    let _: () = redis::cmd("GDC.DEBUG")
+        .arg("SET-UNLOGGED")
+        .arg(key)
+        .arg("damaged")
+        .query(&mut ca)
+        .expect("GDC.DEBUG");
+    wait_for("b to be repaired", CONVERGE, || {
+        (get(&mut cb, key).as_deref() == Some("damaged")).then_some(())
+    });
+    wait_converged(&nodes);
+    // Further rounds both ways find nothing more.
+    wait_rounds(&mut ca, "b", 2);
+    wait_rounds(&mut cb, "a", 2);
+    assert_eq!(repaired_keys(&nodes), [0, 1]);
+    assert_eq!(get(&mut ca, key).as_deref(), Some("damaged"));
+}
+
 #[test]
 fn gdc_debug_is_refused_unless_enabled() {
     let dir = tempfile::tempdir().expect("dir");

@@ -6,7 +6,7 @@ use super::primitive::{Reader, put_bytes, put_dot, put_num, put_tag, put_u64, pu
 use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::field::{CounterEntry, CounterReset, Field};
-use crate::ids::OpId;
+use crate::ids::{OpId, ServerId};
 use crate::tomb::Tomb;
 
 /// How a register value is written.
@@ -34,6 +34,19 @@ impl RegValue for f64 {
 }
 
 pub(super) fn put_field<V: RegValue>(out: &mut Vec<u8>, f: &Field<V>) {
+    put_held(out, f);
+    put_resets(out, f.resets().len(), f.resets());
+}
+
+/// A field as [`put_field`] writes it, but with only the reset records its value depends on
+/// (see [`Field::continued_resets`]): for a key's content digest.
+pub(super) fn put_field_content<V: RegValue>(out: &mut Vec<u8>, f: &Field<V>) {
+    put_held(out, f);
+    put_resets(out, f.continued_resets().count(), f.continued_resets());
+}
+
+/// A field's register writes and counter entries.
+fn put_held<V: RegValue>(out: &mut Vec<u8>, f: &Field<V>) {
     put_var(out, f.regs().len() as u64);
     for r in f.regs() {
         put_tag(out, r.tag);
@@ -45,8 +58,16 @@ pub(super) fn put_field<V: RegValue>(out: &mut Vec<u8>, f: &Field<V>) {
         put_tag(out, e.tag);
         put_num(out, e.total);
     }
-    put_var(out, f.resets().len() as u64);
-    for (s, r) in f.resets() {
+}
+
+/// `n` reset records, and the records.
+fn put_resets<'a>(
+    out: &mut Vec<u8>,
+    n: usize,
+    resets: impl IntoIterator<Item = &'a (ServerId, CounterReset)>,
+) {
+    put_var(out, n as u64);
+    for (s, r) in resets {
         put_var(out, s.0 as u64);
         put_var(out, r.start.0);
         put_var(out, r.op.0);

@@ -1,11 +1,12 @@
 //! Key states: the parts (each collection written sorted), the TTL entries and the tomb; and
-//! the digest of a key, built on its encoding.
+//! the digest of a key, built on the encoding of its content (the state without the tomb).
 
-use super::field::put_field;
+use super::field::{put_field, put_field_content};
 use super::primitive::{
     FORMAT_VERSION, Reader, put_bytes, put_dot, put_list_id, put_tag, put_u64, put_var,
 };
 use super::vv::encode_vv;
+use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::field::Field;
 use crate::hash::HashPart;
@@ -19,17 +20,33 @@ use crate::zset::ZSetPart;
 use smallvec::SmallVec;
 use xxhash_rust::xxh3::xxh3_64;
 
-fn put_part(out: &mut Vec<u8>, p: &Part) {
+/// What of a key an encoding writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Scope {
+    /// Everything: content, TTL entries and removal knowledge (snapshots, state transfer).
+    Whole,
+    /// What the key holds from its ops, without removal knowledge (digests).
+    Content,
+}
+
+fn put_part(out: &mut Vec<u8>, p: &Part, scope: Scope) {
+    let field = |out: &mut Vec<u8>, f: &Field<Blob>| match scope {
+        Scope::Whole => put_field(out, f),
+        Scope::Content => put_field_content(out, f),
+    };
     out.push(p.kind() as u8);
     match p {
-        Part::Str(f) => put_field(out, f),
+        Part::Str(f) => field(out, f),
         Part::Hash(h) => {
-            let mut fields: Vec<_> = h.all_fields().collect();
+            let mut fields: Vec<_> = match scope {
+                Scope::Whole => h.all_fields().collect(),
+                Scope::Content => h.fields().collect(),
+            };
             fields.sort_unstable_by_key(|(name, _)| *name);
             put_var(out, fields.len() as u64);
             for (name, f) in fields {
                 put_bytes(out, name);
-                put_field(out, f);
+                field(out, f);
             }
         }
         Part::Set(s) => {
@@ -45,12 +62,18 @@ fn put_part(out: &mut Vec<u8>, p: &Part) {
             }
         }
         Part::ZSet(z) => {
-            let mut members: Vec<_> = z.all_members().collect();
+            let mut members: Vec<_> = z
+                .all_members()
+                .filter(|(_, f)| scope == Scope::Whole || f.is_live())
+                .collect();
             members.sort_unstable_by_key(|(m, _)| *m);
             put_var(out, members.len() as u64);
             for (m, f) in members {
                 put_bytes(out, m);
-                put_field(out, f);
+                match scope {
+                    Scope::Whole => put_field(out, f),
+                    Scope::Content => put_field_content(out, f),
+                }
             }
         }
         Part::List(l) => {
@@ -65,16 +88,9 @@ fn put_part(out: &mut Vec<u8>, p: &Part) {
     }
 }
 
-/// Encode a key's whole state.
-pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
-    out.push(FORMAT_VERSION);
-    let parts = k.parts();
-    put_var(out, parts.len() as u64);
-    for p in parts.iter() {
-        put_part(out, p);
-    }
-    put_var(out, k.ttl_entries().len() as u64);
-    for t in k.ttl_entries() {
+fn put_ttl(out: &mut Vec<u8>, ttl: &[TtlEntry]) {
+    put_var(out, ttl.len() as u64);
+    for t in ttl {
         put_tag(out, t.tag);
         match t.at {
             None => out.push(0),
@@ -84,6 +100,17 @@ pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// Encode a key's whole state.
+pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
+    out.push(FORMAT_VERSION);
+    let parts = k.parts();
+    put_var(out, parts.len() as u64);
+    for p in parts.iter() {
+        put_part(out, p, Scope::Whole);
+    }
+    put_ttl(out, k.ttl_entries());
     match k.tomb() {
         None => out.push(0),
         Some(t) => {
@@ -99,12 +126,33 @@ pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
     }
 }
 
-/// The digest of one key: xxh3 of the key and its state's encoding.
-pub fn key_digest(key: &[u8], k: &KeyState) -> u64 {
+/// Encode what a key holds from the ops applied to it: its live content (hidden content of
+/// a type clash included) and TTL entries, written as [`encode_key`] writes them, without
+/// its removal knowledge — the tomb, and counter resets and fields kept only for collection.
+/// Removal knowledge is collected once every region is known to have applied the removal,
+/// which depends on what this node has heard from the others, not on the ops it applied:
+/// two regions that applied the same ops hold the same content, whatever each has
+/// collected. Returns whether the key holds anything (else it reads as absent everywhere,
+/// and `out` has only the empty encoding).
+pub fn encode_content(k: &KeyState, out: &mut Vec<u8>) -> bool {
+    out.push(FORMAT_VERSION);
+    let parts = k.parts();
+    let live = || parts.iter().filter(|p| p.is_live());
+    put_var(out, live().count() as u64);
+    for p in live() {
+        put_part(out, p, Scope::Content);
+    }
+    put_ttl(out, k.ttl_entries());
+    live().next().is_some() || !k.ttl_entries().is_empty()
+}
+
+/// The digest of one key: xxh3 of the key and its content's encoding (see
+/// [`encode_content`]); `None` when the key holds only removal knowledge, which no digest
+/// counts.
+pub fn key_digest(key: &[u8], k: &KeyState) -> Option<u64> {
     let mut b = Vec::with_capacity(key.len() + 64);
     put_bytes(&mut b, key);
-    encode_key(k, &mut b);
-    xxh3_64(&b)
+    encode_content(k, &mut b).then(|| xxh3_64(&b))
 }
 
 impl Reader<'_> {

@@ -7,6 +7,9 @@ use bytes::Bytes;
 use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
 
 /// GDC.DIGEST [db]: the digest of a database as 16 hex digits; equal data, equal digests.
+/// It counts what the keys hold (content and TTLs), not removal knowledge, whose collection
+/// depends on what this node has heard from the others: nodes that applied the same ops
+/// have equal digests whenever they are asked.
 pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = match args.get(1).map(|a| int_arg(a)) {
         None => ctx.conn.db,
@@ -30,22 +33,23 @@ pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ));
         }
     };
-    // Collect what is stable first, so that the digest does not depend on when the
-    // periodic collection last ran.
-    ctx.store.gc_all();
+    // Digests count what keys hold, not their removal knowledge: no collection first.
     let hex = |d: u64| Reply::bulk(format!("{d:016x}"));
     Ok(match (detail.as_deref(), bucket) {
         (None, _) => hex(ctx.store.digest(db)),
         (_, None) => Reply::Array(ctx.store.bucket_digests(db).into_iter().map(hex).collect()),
         // Key, digest, key, digest...: what `gdcctl verify` compares for a bucket that
-        // differs.
+        // differs. A key that holds only removal knowledge counts as absent, as in the
+        // bucket's digest.
         (_, Some(b)) => {
             let mut keys: Vec<(&[u8], u64)> = ctx
                 .store
                 .db(db)
                 .iter()
                 .filter(|(key, _)| bucket_of(key) == b)
-                .map(|(key, state)| (&key[..], gdc_crdt::codec::key_digest(key, state)))
+                .filter_map(|(key, state)| {
+                    Some((&key[..], gdc_crdt::codec::key_digest(key, state)?))
+                })
                 .collect();
             keys.sort_unstable();
             Reply::Array(

@@ -383,11 +383,14 @@ async fn caught_up_with(node: &Replication, theirs: &VersionVector) -> bool {
 }
 
 /// One anti-entropy round: the peer's digests; once this node has applied all the peer
-/// had, its own; for each database, the keys of the buckets that differ, merged. Keys the
-/// merge changed were wrong here (this node had every op the peer had, so only damage
-/// explains a difference): counted in the channel's status, and logged at warn. Returns
-/// whether the round went through every database (not when this node stayed behind the
-/// peer).
+/// had, its own; for each database, the keys of the buckets that differ, merged. Digests
+/// count what keys hold, not removal knowledge, so nodes that applied the same ops have
+/// equal digests whatever each has collected. Buckets also differ while this node has ops
+/// the peer has not applied yet (its own writes on their way): merging the peer's keys then
+/// changes nothing. Keys whose content the merge changed were wrong here (this node had
+/// every op the peer's keys reflect, so only damage explains a difference): counted in the
+/// channel's status, and logged at warn. Returns whether the round went through every
+/// database (not when this node stayed behind the peer).
 async fn anti_entropy_round(
     node: &Arc<Replication>,
     peer: &Peer,
@@ -405,7 +408,6 @@ async fn anti_entropy_round(
     let reading = Arc::clone(node);
     let ours: Vec<Vec<u64>> = tokio::task::spawn_blocking(move || {
         let mut store = reading.engine().lock_store();
-        store.gc_all();
         (0..DATABASES).map(|db| store.bucket_digests(db)).collect()
     })
     .await

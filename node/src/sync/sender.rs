@@ -190,11 +190,11 @@ impl SyncRpc for SyncService {
 
     async fn digests(&self, _: Request<DigestsRequest>) -> Result<Response<DigestsReply>, Status> {
         let node = Arc::clone(&self.node);
-        // The collection pass is O(keys) (digests only count keys changed since the last
-        // round): off the runtime threads, as it holds the store lock meanwhile.
+        // Digests only count keys changed since the last round, but after a change to every
+        // key (a FLUSHDB, a load) they count them all: off the runtime threads, as that
+        // holds the store lock meanwhile.
         let (applied, databases) = tokio::task::spawn_blocking(move || {
             let mut store = node.engine().lock_store();
-            store.gc_all();
             let databases = (0..crate::engine::store::DATABASES)
                 .map(|db| DatabaseDigests {
                     buckets: store.bucket_digests(db),
