@@ -390,7 +390,8 @@ async fn caught_up_with(node: &Replication, theirs: &VersionVector) -> bool {
 /// changes nothing. Keys whose content the merge changed were wrong here (this node had
 /// every op the peer's keys reflect, so only damage explains a difference): counted in the
 /// channel's status, and logged at warn. Returns whether the round went through every
-/// database (not when this node stayed behind the peer).
+/// database (not when this node stayed behind the peer, or the peer's keys were older than
+/// what this node has collected).
 async fn anti_entropy_round(
     node: &Arc<Replication>,
     peer: &Peer,
@@ -433,11 +434,16 @@ async fn anti_entropy_round(
         if !caught_up_with(node, &snap.applied).await {
             return Ok(false);
         }
-        let changed = node.engine().lock_store().merge_state(
-            &snap,
-            |d, key| d == db && wanted[bucket_of(key)],
-            false,
-        );
+        // The peer may have made a removal after copying its keys, and this node heard by
+        // now that every region has it and forgot it: such a copy is left for the next
+        // round.
+        let Some(changed) = node
+            .engine()
+            .lock_store()
+            .merge_repair(&snap, |d, key| d == db && wanted[bucket_of(key)])
+        else {
+            return Ok(false);
+        };
         if !changed.is_empty() {
             let sample: Vec<String> = changed
                 .iter()

@@ -125,6 +125,23 @@ impl Store {
         self.writes += 1;
         changed
     }
+
+    /// Merge keys another region copied for an anti-entropy repair (see
+    /// [`Store::merge_state`]), unless the copy is older than removal knowledge this node
+    /// may have collected: `None` then, and nothing is merged. Removal knowledge goes once
+    /// every region has applied the removal (the stable vector); a copy made before a
+    /// removal the stable vector covers may hold a piece this node removed and no longer
+    /// remembers removing, which a merge would bring back.
+    pub fn merge_repair(
+        &mut self,
+        snap: &Snapshot,
+        in_scope: impl Fn(usize, &[u8]) -> bool,
+    ) -> Option<Vec<(usize, gdc_crdt::Blob)>> {
+        if !snap.applied.dominates(self.stable()) {
+            return None;
+        }
+        Some(self.merge_state(snap, in_scope, false))
+    }
 }
 
 /// What [`Store::apply_remote`] applied.
@@ -149,4 +166,61 @@ pub enum RemoteError {
     },
     #[error(transparent)]
     Binlog(BinlogError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::binlog::{Fsync, encode_frame};
+    use gdc_crdt::ops::{self, SetTtl};
+    use gdc_crdt::{Blob, Dot, OpId, ServerId, Tag, VersionVector};
+
+    /// A copy of the keys `db0` holds in database 0, as of `applied`.
+    fn copy(applied: VersionVector, db0: Keyspace) -> Snapshot {
+        let mut dbs: Vec<Keyspace> = (0..DATABASES).map(|_| Keyspace::new()).collect();
+        dbs[0] = db0;
+        Snapshot {
+            applied,
+            hlc: Hlc::ZERO,
+            dbs,
+        }
+    }
+
+    #[test]
+    fn a_repair_copied_before_a_removal_collected_here_is_not_merged() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(dir.path(), Fsync::No, false).expect("open");
+        let peer = ServerId(7);
+        let tag = |op: u64| Tag::new(Dot::new(peer, OpId(op), 0), Hlc::new(1_000 + op, 0));
+        let upto = |op: u64| -> VersionVector { std::iter::once((peer, OpId(op))).collect() };
+        // The peer sets k, copies it for a repair, then deletes it.
+        let mut theirs = Keyspace::new();
+        let set = ops::set(None, 1_001, tag(1), Blob::from("v"), SetTtl::Clear);
+        theirs.apply(b"k", &set);
+        let before_the_delete = copy(upto(1), theirs.clone());
+        let del = ops::delete(theirs.get(b"k"), tag(2)).expect("a delete");
+        theirs.apply(b"k", &del);
+        let key = |effect| Record::Key {
+            db: 0,
+            key: b"k".to_vec(),
+            effect,
+        };
+        let frames = [encode_frame(&[key(set), key(del)])];
+        store.apply_remote(&frames, 2_000).expect("applied");
+        // Every region has the delete: this node forgets k's tomb.
+        store.set_stable(upto(2));
+        store.gc_all();
+        assert!(store.db(0).get(b"k").is_none());
+
+        assert_eq!(store.merge_repair(&before_the_delete, |_, _| true), None);
+        assert!(store.db(0).get(b"k").is_none(), "k stays removed");
+        assert_eq!(
+            store.merge_repair(&copy(upto(2), theirs), |_, _| true),
+            Some(Vec::new()),
+            "a copy as recent as what was collected is merged, and changes nothing"
+        );
+        // What the refused merge would have done.
+        let back = store.merge_state(&before_the_delete, |_, _| true, false);
+        assert_eq!(back, vec![(0, Blob::from("k"))]);
+    }
 }
