@@ -9,7 +9,8 @@
 //! - Leaves: [`config`] (every setting, declared once in [`config::settings`]), [`resp`]
 //!   (request parsing), [`reply`] (RESP2/RESP3 encoding), [`glob`], [`scan`], [`alloc`]
 //!   (counted heap bytes), [`testing`] (the Jepsen-style suite's hooks), [`tasks`] (the
-//!   node's tasks, owned and stopped together).
+//!   node's tasks, owned and stopped together), [`rdb`] (Redis's serialization of one value,
+//!   for DUMP and RESTORE).
 //! - [`engine`]: the data and what keeps it: the store, the binlog, snapshots and binlog
 //!   retention, the metadata records, the readers' acknowledgements. [`engine::Engine`] owns
 //!   the store behind its one lock.
@@ -50,6 +51,7 @@ pub mod glob;
 pub mod metrics;
 pub mod node;
 pub mod pubsub;
+pub mod rdb;
 pub mod reply;
 pub mod resp;
 pub mod scan;
