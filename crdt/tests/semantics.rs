@@ -277,6 +277,26 @@ fn del_keeps_concurrent_write() {
     );
 }
 
+/// COPY, RESTORE and the destinations of RENAME and MOVE write a value whole: it replaces
+/// what the writing region had seen of the key, and an element a concurrent write elsewhere
+/// added survives, as with DEL.
+#[test]
+fn a_whole_value_write_replaces_what_it_saw_and_keeps_a_concurrent_add() {
+    let mut c = regions();
+    c.sadd(A, "s", &["x"]);
+    c.deliver_all();
+    let whole = ops::Whole::Set(vec![b("r")]);
+    assert!(c.write(B, "s", |s, _, t| Some(ops::replace(s, t, &whole, None))));
+    c.sadd(C, "s", &["y"]);
+    c.deliver_all();
+    let sorted = |c: &Cluster, r| {
+        let mut m = c.members(r, "s");
+        m.sort();
+        m
+    };
+    assert_eq!(c.everywhere(sorted), ["r", "y"]);
+}
+
 #[test]
 fn del_removes_what_it_observed_everywhere() {
     let mut c = regions();

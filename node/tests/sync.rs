@@ -1804,3 +1804,47 @@ fn blocking_pops_are_served_by_remote_writes_and_move_replicates() {
         .expect("EXISTS");
     assert_eq!(left, 0, "gone from database 0 in region b too");
 }
+
+/// A RESTORE reaches the other regions as the whole-value write it is, TTL and all (the
+/// payload is decoded where it runs; what replicates is the write); one with REPLACE and a
+/// TTL already past reaches them as the key's removal.
+#[test]
+fn restore_replicates_as_a_whole_value_write() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
+    let mut a = nodes[0].client();
+    let mut b = nodes[1].client();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg(&["src", "x", "y", "z"])
+        .query(&mut a)
+        .expect("RPUSH");
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("src").query(&mut a).expect("DUMP");
+    let _: () = redis::cmd("RESTORE")
+        .arg("dst")
+        .arg(100_000)
+        .arg(&payload)
+        .query(&mut a)
+        .expect("RESTORE");
+    wait_for("the restored list in region b", CONVERGE, || {
+        let v: Vec<String> = redis::cmd("LRANGE")
+            .arg(&["dst", "0", "-1"])
+            .query(&mut b)
+            .ok()?;
+        (v == ["x", "y", "z"]).then_some(())
+    });
+    let ttl: i64 = redis::cmd("TTL").arg("dst").query(&mut b).expect("TTL");
+    assert!((90..=100).contains(&ttl), "the TTL came too: {ttl}");
+    let _: () = redis::cmd("RESTORE")
+        .arg("dst")
+        .arg(1)
+        .arg(&payload)
+        .arg(&["ABSTTL", "REPLACE"])
+        .query(&mut b)
+        .expect("RESTORE in the past");
+    wait_for("the removal in region a", CONVERGE, || {
+        let n: i64 = redis::cmd("EXISTS").arg("dst").query(&mut a).ok()?;
+        (n == 0).then_some(())
+    });
+}

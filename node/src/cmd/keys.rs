@@ -256,13 +256,13 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(scan_reply(next, out))
 }
 
-fn whole_of(ctx: &Ctx<'_>, key: &[u8]) -> Option<(ops::Whole, Option<u64>)> {
+pub(super) fn whole_of(ctx: &Ctx<'_>, key: &[u8]) -> Option<(ops::Whole, Option<u64>)> {
     let k = ctx.get(key)?;
     Some((ops::Whole::of(k)?, k.expire_at()))
 }
 
 /// Write `whole` over `key` in database `db`.
-fn write_whole(
+pub(super) fn write_whole(
     ctx: &mut Ctx<'_>,
     db: usize,
     key: &[u8],
@@ -277,7 +277,7 @@ fn write_whole(
         .map_err(super::write_error)
 }
 
-fn delete_key(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(), Reply> {
+pub(super) fn delete_key(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(), Reply> {
     ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
 }
 

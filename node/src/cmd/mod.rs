@@ -3,6 +3,7 @@
 
 mod client;
 mod connection;
+mod dump;
 mod gdc;
 mod hash;
 mod info;

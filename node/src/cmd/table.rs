@@ -2,7 +2,7 @@
 //! flags it) next to its handler. Adding a command is adding one line here.
 
 use super::{
-    CmdResult, Ctx, client, connection, gdc, hash, info, introspection, keys, list, memory,
+    CmdResult, Ctx, client, connection, dump, gdc, hash, info, introspection, keys, list, memory,
     monitoring, pubsub, server, set, sort, string, transaction, zset,
 };
 use bytes::Bytes;
@@ -224,6 +224,8 @@ static COMMANDS: &[Spec] = &[
         keys::object,
         subs!("object": "encoding" 3, "freq" 3, "idletime" 3, "refcount" 3, "help" 2),
     ),
+    spec("dump", 2, READ, dump::dump),
+    spec("restore", -4, GROWS, dump::restore),
     // strings and counters
     spec("get", 2, READ, string::get),
     spec("set", -3, GROWS, string::set),
@@ -424,6 +426,7 @@ mod tests {
         "renamenx",
         "copy",
         "sort",
+        "restore",
         "set",
         "setnx",
         "setex",

@@ -1,6 +1,8 @@
 //! Test helpers: a node served in-process on a free port, and waiting with deadlines.
 #![allow(dead_code)]
 
+pub mod redis_server;
+
 use gdc_node::engine::binlog::Fsync;
 use gdc_node::{Config, Listeners, Node};
 use std::io::{Read, Write};
