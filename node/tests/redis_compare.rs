@@ -2,6 +2,9 @@
 //! byte for byte. Skipped where redis-server is not installed (scripts/test says so in its
 //! output); a failure where `GDC_REQUIRE_REDIS_SERVER` is set, as `.ci/run` sets it.
 
+/// COMMAND, compared for every command gdc has.
+#[path = "redis_compare/command.rs"]
+mod command;
 mod common;
 
 use common::TestNode;
@@ -163,6 +166,61 @@ fn replies_match_redis_server_byte_for_byte() {
         &["EXISTS", "empty"],
         &["ZUNIONSTORE", "bad", "2", "za", "s"],
         &["ZRANDMEMBER", "nothing"],
+        // SWAPDB: every key and its TTL change places.
+        &["SET", "swap:a", "in0"],
+        &["SELECT", "3"],
+        &["SET", "swap:a", "in3", "EX", "100"],
+        &["SADD", "swap:s", "m"],
+        &["SELECT", "0"],
+        &["SWAPDB", "0", "3"],
+        &["GET", "swap:a"],
+        &["TTL", "swap:a"],
+        &["SMEMBERS", "swap:s"],
+        &["SWAPDB", "3", "0"],
+        &["GET", "swap:a"],
+        &["EXISTS", "swap:s"],
+        &["SWAPDB", "0", "0"],
+        &["SWAPDB", "x", "0"],
+        &["SWAPDB", "0", "x"],
+        &["SWAPDB", "0", "16"],
+        &["SWAPDB", "-1", "0"],
+        // Cluster and replication commands a gdc node answers as a lone redis-server would.
+        &["READONLY"],
+        &["READWRITE"],
+        &["REPLICAOF", "NO", "ONE"],
+        &["SLAVEOF", "no", "one"],
+        &["REPLICAOF", "127.0.0.1", "x"],
+        &["REPLICAOF", "127.0.0.1", "70000"],
+        &["FAILOVER", "ABORT"],
+        &["FAILOVER", "ABORT", "x"],
+        &["FAILOVER", "TIMEOUT", "0"],
+        &["FAILOVER", "TIMEOUT", "x"],
+        &["FAILOVER", "TO", "h", "x"],
+        &["LOLWUT", "VERSION", "x"],
+        // An infinite score times weight 0 is 0, not nan; so is -inf + inf when summed.
+        &["ZADD", "zinf", "-inf", "a", "+inf", "b"],
+        &["ZUNIONSTORE", "zw", "1", "zinf", "WEIGHTS", "0"],
+        &["ZRANGE", "zw", "0", "-1", "WITHSCORES"],
+        &["ZADD", "zinf2", "+inf", "a", "-inf", "b"],
+        &["ZUNION", "2", "zinf", "zinf2", "WITHSCORES"],
+        // The older range commands take WITHSCORES and LIMIT only.
+        &["ZRANGEBYSCORE", "za", "0", "5", "REV"],
+        &["ZRANGEBYSCORE", "za", "0", "5", "BYSCORE"],
+        &["ZRANGEBYLEX", "za", "-", "+", "BYLEX"],
+        &["ZRANGEBYLEX", "za", "-", "+", "WITHSCORES"],
+        &["ZREVRANGE", "za", "0", "1", "LIMIT", "0", "1"],
+        &["ZREVRANGE", "za", "0", "1", "REV"],
+        &["ZRANGEBYSCORE", "za", "0", "5", "LIMIT", "0", "rev"],
+        &[
+            "ZRANGEBYSCORE",
+            "za",
+            "0",
+            "5",
+            "LIMIT",
+            "1",
+            "1",
+            "WITHSCORES",
+        ],
         &["ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d"],
         &["ZRANGEBYLEX", "lex", "[b", "+"],
         &["ZREVRANGEBYLEX", "lex", "(d", "-", "LIMIT", "0", "2"],

@@ -276,6 +276,8 @@ fn requirepass_requires_auth() {
     let mut s = node.raw();
     let noauth: &[u8] = b"-NOAUTH Authentication required.\r\n";
     assert_eq!(exchange(&mut s, b"GET k\r\n", noauth.len()), noauth);
+    // PING too, as Redis refuses it (no `no_auth` flag).
+    assert_eq!(exchange(&mut s, b"PING\r\n", noauth.len()), noauth);
     let wrongpass: &[u8] = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";
     assert_eq!(
         exchange(&mut s, b"AUTH wrong\r\n", wrongpass.len()),

@@ -1848,3 +1848,116 @@ fn restore_replicates_as_a_whole_value_write() {
         (n == 0).then_some(())
     });
 }
+
+/// Two regions, each receiving from the other through a proxy that can be cut.
+fn pair_through_proxies(dirs: &[tempfile::TempDir]) -> (Vec<TestNode>, Vec<Proxy>) {
+    let listeners: Vec<_> = (0..2).map(|_| sync_listener()).collect();
+    // proxies[i] carries region 1-i's ops to region i.
+    let proxies: Vec<Proxy> = (0..2)
+        .map(|i| Proxy::start(listeners[1 - i].1).expect("proxy"))
+        .collect();
+    let regions = ["a", "b"];
+    let nodes = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, (l, _))| {
+            let from = peer(regions[1 - i], proxies[i].addr());
+            TestNode::start_synced(dirs[i].path(), l, |c| {
+                c.region = regions[i].to_string();
+                c.peers = vec![from];
+            })
+        })
+        .collect();
+    (nodes, proxies)
+}
+
+/// A database's keys and their values, as `(key, value)` with sets' members sorted.
+fn db_contents(c: &mut redis::Connection, db: u32) -> Vec<(String, String)> {
+    let _: () = redis::cmd("SELECT").arg(db).query(c).expect("SELECT");
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(c).expect("KEYS");
+    keys.sort();
+    let out = keys
+        .into_iter()
+        .map(|k| {
+            let kind: String = redis::cmd("TYPE").arg(&k).query(c).expect("TYPE");
+            let value = match kind.as_str() {
+                "string" => redis::cmd("GET").arg(&k).query(c).expect("GET"),
+                _ => {
+                    let mut m: Vec<String> =
+                        redis::cmd("SMEMBERS").arg(&k).query(c).expect("SMEMBERS");
+                    m.sort();
+                    m.join(",")
+                }
+            };
+            (k, value)
+        })
+        .collect();
+    let _: () = redis::cmd("SELECT").arg(0).query(c).expect("SELECT");
+    out
+}
+
+/// SWAPDB replicates as whole-value writes and deletes of every key of both databases:
+/// every region ends with the databases swapped, TTLs too, and a write another region made
+/// concurrently to a swapped key is kept as it would be against SET, SADD or DEL.
+#[test]
+fn swapdb_replicates_as_whole_value_writes_of_both_databases() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (nodes, proxies) = pair_through_proxies(&dirs);
+    let mut a = nodes[0].client();
+    let mut b = nodes[1].client();
+    let run = |c: &mut redis::Connection, args: &[&str]| {
+        let _: Value = redis::cmd(args[0])
+            .arg(&args[1..])
+            .query(c)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    };
+    for args in [
+        &["SET", "x", "zero"][..],
+        &["SET", "only0", "v", "EX", "1000"],
+        &["SADD", "s", "m0"],
+        &["SELECT", "1"],
+        &["SET", "x", "one"],
+        &["SET", "only1", "w"],
+        &["SELECT", "0"],
+    ] {
+        run(&mut a, args);
+    }
+    wait_converged(&nodes);
+    for p in &proxies {
+        p.cut();
+        p.sever();
+    }
+    // While cut off: b adds to the set in database 0 and writes a key a never saw.
+    run(&mut b, &["SADD", "s", "from-b"]);
+    run(&mut b, &["SET", "b-only", "kept"]);
+    run(&mut a, &["SWAPDB", "0", "1"]);
+    assert_eq!(
+        db_contents(&mut a, 0),
+        [("only1".into(), "w".into()), ("x".into(), "one".into())]
+    );
+    for p in &proxies {
+        p.heal();
+    }
+    wait_converged(&nodes);
+    let want0: Vec<(String, String)> = vec![
+        ("b-only".into(), "kept".into()),
+        ("only1".into(), "w".into()),
+        ("s".into(), "from-b".into()),
+        ("x".into(), "one".into()),
+    ];
+    let want1: Vec<(String, String)> = vec![
+        ("only0".into(), "v".into()),
+        ("s".into(), "m0".into()),
+        ("x".into(), "zero".into()),
+    ];
+    for c in [&mut a, &mut b] {
+        assert_eq!(db_contents(c, 0), want0);
+        assert_eq!(db_contents(c, 1), want1);
+        let _: () = redis::cmd("SELECT").arg(1).query(c).expect("SELECT");
+        let ttl: i64 = redis::cmd("TTL").arg("only0").query(c).expect("TTL");
+        assert!((990..=1000).contains(&ttl), "the TTL moved with the key: {ttl}");
+        let _: () = redis::cmd("SELECT").arg(0).query(c).expect("SELECT");
+    }
+}

@@ -139,3 +139,9 @@ pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.conn.authenticated = ctx.config.requirepass.is_none();
     Ok(Reply::Status("RESET"))
 }
+
+/// READONLY and READWRITE: Redis Cluster's, for reading from a replica; a gdc node is not
+/// in a Redis Cluster, so it answers as a redis-server with cluster support disabled.
+pub fn cluster_only(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Ok(Reply::err("ERR This instance has cluster support disabled"))
+}

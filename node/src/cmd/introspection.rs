@@ -1,7 +1,7 @@
 //! What a node says of itself: ROLE, GDC.INFO, GDC.CHANNELS, GDC.STATUS, and the gdc parts of
 //! INFO (`info.rs` prints INFO).
 
-use super::{CmdResult, Ctx};
+use super::{CmdResult, Ctx, int_arg, is, syntax_error};
 use crate::engine::store::{DATABASES, now_ms};
 use crate::reply::Reply;
 use crate::sync::Replication;
@@ -204,4 +204,75 @@ pub fn gdc_status(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
             Reply::Array(reports.iter().map(channel_map).collect()),
         ),
     ]))
+}
+
+/// REPLICAOF host port | NO ONE (and SLAVEOF). A region's primary and its secondaries are
+/// chosen by the coordinator, never by a client: the command answers as Redis would where
+/// it changes nothing (NO ONE on a node that already takes writes, the primary this node
+/// already follows) and is refused otherwise, naming what to use instead.
+pub fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let place = ctx.server.replication().coordination().place();
+    if is(&args[1], "no") && is(&args[2], "one") {
+        return Ok(match place {
+            Place::Alone | Place::Primary { .. } => Reply::OK,
+            Place::Follows(_) => Reply::err(format!("{NOT_HERE} (gdcctl failover)")),
+        });
+    }
+    let port = match int_arg(&args[2]) {
+        Ok(p) if (0..=65535).contains(&p) => p as u16,
+        _ => return Ok(Reply::err("ERR Invalid master port")),
+    };
+    if let Place::Follows(Some(primary)) = &place {
+        let (host, at) = host_port(primary);
+        if args[1] == host.as_bytes() && at == port {
+            return Ok(Reply::Status("OK Already connected to specified master"));
+        }
+    }
+    Ok(Reply::err(format!(
+        "{NOT_HERE} (gdcctl node and gdcctl failover)"
+    )))
+}
+
+/// Why REPLICAOF and FAILOVER do nothing here.
+const NOT_HERE: &str =
+    "ERR a gdc node's role is set by the coordinator, not by REPLICAOF or FAILOVER";
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]: Redis's coordinated failover of a
+/// primary to one of its replicas is gdcctl's `failover` here (the coordinator runs it, and
+/// it keeps every write). Its arguments are checked as Redis checks them.
+pub fn failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() == 2 && is(&args[1], "abort") {
+        return Ok(Reply::err("ERR No failover in progress."));
+    }
+    let (mut to, mut force, mut timeout) = (false, false, false);
+    let mut i = 1;
+    while i < args.len() {
+        if is(&args[i], "timeout") && i + 1 < args.len() && !timeout {
+            if int_arg(&args[i + 1])? <= 0 {
+                return Ok(Reply::err("ERR FAILOVER timeout must be greater than 0"));
+            }
+            timeout = true;
+            i += 2;
+        } else if is(&args[i], "to") && i + 2 < args.len() && !to {
+            int_arg(&args[i + 2])?;
+            to = true;
+            i += 3;
+        } else if is(&args[i], "force") && !force {
+            force = true;
+            i += 1;
+        } else {
+            return Ok(syntax_error());
+        }
+    }
+    if let Place::Follows(_) = ctx.server.replication().coordination().place() {
+        return Ok(Reply::err(
+            "ERR FAILOVER is not valid when server is a replica.",
+        ));
+    }
+    if force && (!to || !timeout) {
+        return Ok(Reply::err(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ));
+    }
+    Ok(Reply::err(format!("{NOT_HERE} (gdcctl failover)")))
 }

@@ -333,6 +333,86 @@ pub fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(1))
 }
 
+/// SWAPDB index1 index2: every key of one database takes the other's value, TTL and all,
+/// or is deleted where the other has none. It replicates as those whole-value writes and
+/// deletes, in one batch every region applies whole (docs/semantics.md).
+pub fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let index = |arg: &[u8], which: &str| match int_arg(arg) {
+        Ok(n) if (0..crate::engine::store::DATABASES as i64).contains(&n) => Ok(n as usize),
+        Ok(_) => Err(Reply::err("ERR DB index is out of range")),
+        Err(_) => Err(Reply::err(format!("ERR invalid {which} DB index"))),
+    };
+    let a = index(&args[1], "first")?;
+    let b = index(&args[2], "second")?;
+    if a == b {
+        return Ok(Reply::OK);
+    }
+    let now = ctx.now;
+    let live = |ctx: &Ctx<'_>, db: usize| -> Vec<Bytes> {
+        ctx.store
+            .db(db)
+            .iter()
+            .filter(|(_, k)| k.exists(now))
+            .map(|(key, _)| Bytes::copy_from_slice(key))
+            .collect()
+    };
+    let mut keys = live(ctx, a);
+    keys.extend(live(ctx, b));
+    keys.sort_unstable();
+    keys.dedup();
+    // Each key's value in both databases, read before any is written.
+    let values: Vec<_> = keys
+        .iter()
+        .map(|key| {
+            let whole = |db| {
+                let k = ctx.store.get(db, key, now)?;
+                Some((ops::Whole::of(k)?, k.expire_at()))
+            };
+            (whole(a), whole(b))
+        })
+        .collect();
+    let own_batch = !ctx.store.in_batch();
+    if own_batch {
+        ctx.store.begin_batch();
+    }
+    let mut written = Ok(());
+    for (key, (in_a, in_b)) in keys.iter().zip(&values) {
+        written = set_whole(ctx, a, key, in_b.as_ref())
+            .and_then(|()| set_whole(ctx, b, key, in_a.as_ref()));
+        if written.is_err() {
+            break;
+        }
+    }
+    if own_batch {
+        if let Err(e) = ctx.store.end_batch() {
+            return Ok(Reply::err(format!(
+                "MISCONF Errors writing to the binlog: {e}"
+            )));
+        }
+    }
+    written?;
+    Ok(Reply::OK)
+}
+
+/// Make `key` of database `db` hold `value` (a whole value and its expiry time), or delete
+/// it for `None`.
+fn set_whole(
+    ctx: &mut Ctx<'_>,
+    db: usize,
+    key: &[u8],
+    value: Option<&(ops::Whole, Option<u64>)>,
+) -> Result<(), Reply> {
+    match value {
+        Some((whole, expire_at)) => write_whole(ctx, db, key, whole, *expire_at),
+        None => {
+            let now = ctx.now;
+            ctx.store
+                .write(db, key, now, |k, _, tag| Ok((ops::delete(k, tag), ())))
+                .map_err(super::write_error)
+        }
+    }
+}
+
 /// COPY source destination [DB db] [REPLACE]
 pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (mut db, mut replace) = (ctx.conn.db, false);

@@ -2,6 +2,7 @@
 //! file per command family.
 
 mod client;
+mod command;
 mod connection;
 mod dump;
 mod gdc;
@@ -23,7 +24,10 @@ mod zset;
 
 pub use table::count;
 pub(crate) use table::is_write;
-use table::{ADMIN, GROWS, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_SLOWLOG, SUBSCRIBED, Spec, lookup};
+use table::{
+    ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,
+    lookup,
+};
 
 use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
@@ -237,7 +241,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         return reply;
     };
-    let Ok(sub) = spec.sub(args) else {
+    let Ok(sub) = spec.command.sub(args) else {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         let reply = unknown_sub(args);
         if let Reply::Error(e) = &reply {
@@ -245,9 +249,11 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         return reply;
     };
-    // What errors, stats and CLIENT LIST call it: `client|id` for a subcommand.
-    let (name, arity) = sub.map_or((spec.name, spec.arity), |s| (s.full, s.arity));
-    if let Some(refusal) = refusal(ctx, spec, name, arity, args) {
+    // What runs: the subcommand's description when there is one (`client|id` in errors,
+    // stats and CLIENT LIST, and its own flags), with the container's handler.
+    let command = sub.unwrap_or(&spec.command);
+    let name = command.name;
+    if let Some(refusal) = refusal(ctx, command, args) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         if let Reply::Error(e) = &refusal {
             ctx.store.stats.rejected(name, e);
@@ -255,12 +261,12 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return refusal;
     }
     let subscribed = !ctx.conn.channels.is_empty() || !ctx.conn.patterns.is_empty();
-    if subscribed && ctx.conn.resp < 3 && spec.name == "ping" {
+    if subscribed && ctx.conn.resp < 3 && name == "ping" {
         let msg = args.get(1).cloned().unwrap_or_default();
         return Reply::Push(vec![Reply::bulk("pong"), Reply::Bulk(msg)]);
     }
     if let Some(queue) = &mut ctx.conn.multi {
-        if !spec.has(NOT_QUEUED) {
+        if !command.has(NOT_QUEUED) {
             queue.push(args.to_vec());
             return Reply::Status("QUEUED");
         }
@@ -285,8 +291,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.store.stats.ran(name, nanos, error);
     }
     // MONITOR sees a command once, when it first runs; the slow log once it is done.
-    let shown = first_run && !spec.has(ADMIN) && sub.is_none_or(|s| s.flags & ADMIN == 0);
-    let timed = !matches!(reply, Reply::Block { .. }) && !spec.has(SKIP_SLOWLOG);
+    // Redis hides admin commands from MONITOR (a subcommand by its own flags).
+    let shown = first_run && !command.has(ADMIN) && !command.has(SKIP_MONITOR);
+    let timed = !matches!(reply, Reply::Block { .. }) && !command.has(SKIP_SLOWLOG);
     monitoring::observe(ctx, args, nanos, shown, timed);
     reply
 }
@@ -304,32 +311,34 @@ pub fn waits_for_write_pause(conn: &Conn, args: &[Bytes]) -> bool {
     conn.multi.is_none() && writes(args)
 }
 
-/// Why `spec` may not run now, as Redis says it: before AUTH, a wrong number of arguments,
-/// a write on a node that refuses writes, a write that grows memory over `maxmemory`, a
-/// command a RESP2 client in subscribe mode may not send. (Counted as a rejected call.)
-fn refusal(ctx: &Ctx<'_>, spec: &Spec, name: &str, arity: i32, args: &[Bytes]) -> Option<Reply> {
-    if !ctx.conn.authenticated && !spec.has(NO_AUTH) {
+/// Why `command` may not run now, as Redis says it: before AUTH, a wrong number of
+/// arguments, a write on a node that refuses writes, a write that grows memory over
+/// `maxmemory`, a command a RESP2 client in subscribe mode may not send. (Counted as a
+/// rejected call.)
+fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Option<Reply> {
+    let (name, arity) = (command.name, command.arity);
+    if !ctx.conn.authenticated && !command.has(NO_AUTH) {
         return Some(Reply::err("NOAUTH Authentication required."));
     }
     let n = args.len() as i32;
     if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
         return Some(wrong_arity(name));
     }
-    if ctx.conn.multi.is_some() && spec.has(NO_MULTI) {
+    if ctx.conn.multi.is_some() && command.has(NO_MULTI) {
         return Some(Reply::err("ERR Command not allowed inside a transaction"));
     }
     // EXEC decides for its whole queue at once (a role change mid-way must not split it).
-    if !ctx.conn.in_exec && spec.is_write() && read_only(ctx) {
+    if !ctx.conn.in_exec && command.is_write() && read_only(ctx) {
         return Some(Reply::err(READONLY));
     }
     let limit = ctx.config.memory_bytes_max;
-    if limit > 0 && spec.has(GROWS) && crate::alloc::live_bytes() as u64 > limit {
+    if limit > 0 && command.has(DENYOOM) && crate::alloc::live_bytes() as u64 > limit {
         return Some(Reply::err(
             "OOM command not allowed when used memory > 'maxmemory'.",
         ));
     }
     let subscribed = !ctx.conn.channels.is_empty() || !ctx.conn.patterns.is_empty();
-    if subscribed && ctx.conn.resp < 3 && !spec.has(SUBSCRIBED) {
+    if subscribed && ctx.conn.resp < 3 && !command.has(SUBSCRIBED) {
         return Some(Reply::err(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             name

@@ -1,5 +1,5 @@
-//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, TIME, COMMAND, CONFIG, SAVE, BGSAVE, LASTSAVE,
-//! SHUTDOWN, WAIT.
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, TIME, CONFIG, SAVE, BGSAVE, LASTSAVE, SHUTDOWN,
+//! WAIT.
 
 use super::{CmdResult, Ctx, int_arg, is, syntax_error, write_error};
 use crate::config::settings::SetError;
@@ -45,21 +45,6 @@ pub fn time(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         Reply::bulk((us / 1_000_000).to_string()),
         Reply::bulk((us % 1_000_000).to_string()),
     ]))
-}
-
-/// COMMAND, COMMAND COUNT, COMMAND DOCS: enough for redis-cli and client libraries, which
-/// use them only to learn about commands.
-pub fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(match args.get(1) {
-        None => Reply::Array(vec![]),
-        Some(a) if is(a, "count") => Reply::Int(super::count() as i64),
-        Some(a) if is(a, "docs") => Reply::Map(vec![]),
-        Some(a) if is(a, "info") => Reply::Array(vec![]),
-        Some(a) => Reply::err(format!(
-            "ERR unknown subcommand '{}'. Try COMMAND HELP.",
-            String::from_utf8_lossy(a)
-        )),
-    })
 }
 
 /// CONFIG GET pattern, CONFIG SET (accepted and reported back), CONFIG RESETSTAT.
@@ -205,4 +190,22 @@ pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         deadline_ms: (timeout > 0).then(|| super::wait_started(ctx) + timeout),
         on_timeout: Box::new(Reply::Int(have)),
     })
+}
+
+/// LOLWUT [VERSION v]: Redis draws art for versions 5 and 6 and otherwise prints its
+/// version; gdc prints its own and the Redis version it answers as, whatever is asked.
+pub fn lolwut(_: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut i = 1;
+    while i < args.len() {
+        if is(&args[i], "version") && i + 1 < args.len() {
+            int_arg(&args[i + 1])?;
+            i += 1;
+        }
+        i += 1;
+    }
+    Ok(Reply::Text(Bytes::from(format!(
+        "gdc ver. {}, answering as Redis ver. {}\n",
+        env!("CARGO_PKG_VERSION"),
+        crate::REDIS_VERSION
+    ))))
 }

@@ -66,7 +66,11 @@ fn combine(
             None => Default::default(),
             Some(Kind::ZSet) => k
                 .and_then(|k| k.zset())
-                .map(|z| z.iter().map(|(m, s)| (m.clone(), s * weights[j])).collect())
+                .map(|z| {
+                    z.iter()
+                        .map(|(m, s)| (m.clone(), weighted(s, weights[j])))
+                        .collect()
+                })
                 .unwrap_or_default(),
             Some(Kind::Set) => k
                 .and_then(|k| k.set())
@@ -106,6 +110,13 @@ fn combine(
     let mut out: Vec<(Blob, f64)> = acc.into_iter().collect();
     out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     Ok((out, scores))
+}
+
+/// A score times its key's weight; 0 where that is not a number (an infinite score with
+/// weight 0), as Redis has it.
+fn weighted(score: f64, weight: f64) -> f64 {
+    let w = score * weight;
+    if w.is_nan() { 0.0 } else { w }
 }
 
 /// `numkeys` of these commands: at least 1.

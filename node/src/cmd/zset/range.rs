@@ -207,26 +207,28 @@ pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(n))
 }
 
-/// The older range commands: options after the bounds are WITHSCORES and LIMIT only.
+/// The older range commands: options after the bounds are WITHSCORES and LIMIT only
+/// (ZRANGE's BYSCORE, BYLEX and REV are a syntax error there).
 fn legacy(ctx: &mut Ctx<'_>, args: &[Bytes], kind: &str, rev: bool) -> CmdResult {
-    let mut opts: Vec<Bytes> = vec![
-        args[2].clone(),
-        args[3].clone(),
-        Bytes::from(kind.to_string()),
-    ];
+    let mut opts: Vec<Bytes> = vec![args[2].clone(), args[3].clone()];
+    if kind != "BYRANK" {
+        opts.push(Bytes::from(kind.to_string()));
+    }
     if rev {
         opts.push(Bytes::from_static(b"REV"));
     }
+    let mut limit_args = 0; // LIMIT's offset and count are numbers, never options
     for a in &args[4..] {
-        if kind == "BYRANK" && !is(a, "withscores") {
+        if limit_args > 0 {
+            limit_args -= 1;
+        } else if is(a, "limit") {
+            limit_args = 2;
+        } else if ["byscore", "bylex", "rev"].iter().any(|k| is(a, k)) {
             return Ok(syntax_error());
         }
         opts.push(a.clone());
     }
-    if kind == "BYRANK" {
-        opts.remove(2);
-    }
-    Ok(match parse_range(&opts, kind != "BYLEX") {
+    Ok(match parse_range(&opts, true) {
         Ok((q, scores)) => run_range(ctx, &args[1], &q, scores),
         Err(e) => e,
     })

@@ -303,6 +303,11 @@ impl Store {
         self.batch_bytes = crate::engine::binlog::batch_bytes(&[]);
     }
 
+    /// Whether a transaction's writes are being gathered (inside EXEC).
+    pub fn in_batch(&self) -> bool {
+        self.batch.is_some()
+    }
+
     /// End a transaction: log its writes as one batch (replayed all or none).
     pub fn end_batch(&mut self) -> Result<(), BinlogError> {
         match self.batch.take() {
