@@ -1957,7 +1957,10 @@ fn swapdb_replicates_as_whole_value_writes_of_both_databases() {
         assert_eq!(db_contents(c, 1), want1);
         let _: () = redis::cmd("SELECT").arg(1).query(c).expect("SELECT");
         let ttl: i64 = redis::cmd("TTL").arg("only0").query(c).expect("TTL");
-        assert!((990..=1000).contains(&ttl), "the TTL moved with the key: {ttl}");
+        assert!(
+            (990..=1000).contains(&ttl),
+            "the TTL moved with the key: {ttl}"
+        );
         let _: () = redis::cmd("SELECT").arg(0).query(c).expect("SELECT");
     }
 }

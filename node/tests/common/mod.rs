@@ -175,4 +175,4 @@ pub fn read_at_least(s: &mut TcpStream, n: usize) -> Vec<u8> {
     out
 }
 
-pub use gdc_jepsen::process::wait_for;
+pub use gdc_jepsen::process::{free_port, wait_for};

@@ -37,23 +37,43 @@ impl Redis {
             eprintln!("SKIPPED {test}: redis-server is not installed");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        Some(Redis { child, port })
+        // A free port can be taken by another test's server between our probe and
+        // redis-server's bind: that server exits, or we would talk to the other test's.
+        // Only a server answering with its own process id is ours; else try another port.
+        for _ in 0..10 {
+            let port = super::free_port();
+            let child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let mut redis = Redis { child, port };
+            if redis.answers_as_itself() {
+                return Some(redis);
+            }
+        }
+        panic!("redis-server did not start on any of 10 free ports");
+    }
+
+    /// Whether this server runs and answers on its port (not another's server).
+    fn answers_as_itself(&mut self) -> bool {
+        let pid = format!("process_id:{}\r\n", self.child.id());
+        let (child, port) = (&mut self.child, self.port);
+        super::wait_for("redis-server", Duration::from_secs(10), || {
+            if child.try_wait().ok().flatten().is_some() {
+                return Some(false);
+            }
+            let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+            Some(String::from_utf8_lossy(&call(&mut s, &["INFO", "server"])).contains(&pid))
+        })
     }
 
     /// A connection, once the server accepts one.
