@@ -402,6 +402,90 @@ fn multi_exec_runs_queued_commands_and_watch_aborts_on_change() {
     assert_eq!(other.get::<_, String>("a").expect("get"), "mine");
 }
 
+/// WATCH sees a key expire as a change, as Redis does, but not the removal of a key that
+/// had already expired when it was watched.
+#[test]
+fn watch_counts_an_expiry_but_not_a_stale_key_going() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut s = node.raw();
+    let mut c = node.client();
+    let gone = |c: &mut redis::Connection, key: &str| {
+        common::wait_for(
+            "the key to expire",
+            std::time::Duration::from_secs(10),
+            || {
+                let n: i64 = redis::cmd("EXISTS").arg(key).query(c).ok()?;
+                (n == 0).then_some(())
+            },
+        )
+    };
+    let transaction = |s: &mut std::net::TcpStream, want: &[u8]| {
+        for (req, want) in [
+            (&b"MULTI\r\n"[..], &b"+OK\r\n"[..]),
+            (b"PING\r\n", b"+QUEUED\r\n"),
+            (b"EXEC\r\n", want),
+        ] {
+            assert_eq!(exchange(s, req, want.len()), want);
+        }
+    };
+    // Live when watched, expired before EXEC: the transaction does not run.
+    let _: () = redis::cmd("SET")
+        .arg(&["live", "v", "PX", "200"])
+        .query(&mut c)
+        .expect("SET");
+    assert_eq!(exchange(&mut s, b"WATCH live\r\n", 5), b"+OK\r\n");
+    gone(&mut c, "live");
+    transaction(&mut s, b"*-1\r\n");
+    // Already expired when watched, removed meanwhile: it runs.
+    let _: () = redis::cmd("SET")
+        .arg(&["stale", "v", "PX", "1"])
+        .query(&mut c)
+        .expect("SET");
+    gone(&mut c, "stale");
+    assert_eq!(exchange(&mut s, b"WATCH stale\r\n", 5), b"+OK\r\n");
+    let _: i64 = redis::cmd("DEL").arg("stale").query(&mut c).expect("DEL");
+    transaction(&mut s, b"*1\r\n+PONG\r\n");
+}
+
+/// CONFIG REWRITE writes what CONFIG SET changed into the file the node started from,
+/// keeping its comments, and INFO names the file.
+#[test]
+fn config_rewrite_writes_the_settings_in_force_to_the_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("gdc.toml");
+    std::fs::write(&file, "# ours\nslowlog-max-len = 10\n").expect("write");
+    let node = TestNode::start_with(&dir.path().join("data"), |c| {
+        c.apply_file(&file).expect("config file");
+    });
+    let mut c = node.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "slowlog-max-len", "99", "maxmemory", "3mb"])
+        .query(&mut c)
+        .expect("CONFIG SET");
+    let _: () = redis::cmd("CONFIG")
+        .arg("REWRITE")
+        .query(&mut c)
+        .expect("REWRITE");
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(text.starts_with("# ours\nslowlog-max-len = 99\n"), "{text}");
+    assert!(text.contains("\nmaxmemory = 3145728\n"), "{text}");
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(&mut c)
+        .expect("INFO");
+    let named = format!("config_file:{}\r\n", file.display());
+    assert!(info.contains(&named), "{info}");
+    // A file removed meanwhile is written anew, as Redis does.
+    std::fs::remove_file(&file).expect("remove");
+    let _: () = redis::cmd("CONFIG")
+        .arg("REWRITE")
+        .query(&mut c)
+        .expect("REWRITE");
+    let text = std::fs::read_to_string(&file).expect("read");
+    assert!(text.contains("\nslowlog-max-len = 99\n"), "{text}");
+}
+
 /// The number of keys the node holds in memory (tombstones included), from GDC.INFO.
 fn keys_held(c: &mut redis::Connection) -> i64 {
     let info: String = redis::cmd("GDC.INFO").query(c).expect("gdc.info");

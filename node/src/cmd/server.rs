@@ -72,6 +72,11 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Ok(()) => Reply::OK,
             Err((name, e)) => Reply::err(config_set_error(&name, e)),
         }
+    } else if is(sub, "rewrite") && args.len() == 2 {
+        match rewrite(ctx.config) {
+            Ok(()) => Reply::OK,
+            Err(why) => Reply::err(why),
+        }
     } else if is(sub, "resetstat") && args.len() == 2 {
         ctx.server.clients().reset_stats();
         ctx.store.stats.reset();
@@ -82,6 +87,28 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             String::from_utf8_lossy(sub)
         ))
     })
+}
+
+/// CONFIG REWRITE: the config file the node started from, with the settings in force. It
+/// is written whole to a file beside it, then renamed over it, so a crash midway leaves the
+/// old file.
+fn rewrite(config: &crate::config::Config) -> Result<(), String> {
+    let path = config
+        .config_file
+        .as_ref()
+        .ok_or("ERR The server is running without a config file")?;
+    let failed = |e: String| format!("ERR Rewriting config file: {e}");
+    // A file removed since the start is written anew, as Redis does.
+    let text = match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        read => read.map_err(|e| failed(e.to_string()))?,
+    };
+    let new = config.rewritten(&text).map_err(failed)?;
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(".rewrite");
+    std::fs::write(&tmp, new)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| failed(e.to_string()))
 }
 
 /// CONFIG SET's errors, in Redis 7's words.

@@ -23,9 +23,13 @@ pub fn discard(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-/// A key's version: changes with every write to it (including its removal).
+/// A key's version as WATCH sees it: changes with every write to it, and when it expires.
+/// An absent or already expired key has none, so removing an expired key does not count as
+/// a change (Redis: "WATCH stale keys should not fail EXEC").
 fn version(ctx: &Ctx<'_>, db: usize, key: &[u8]) -> Option<gdc_crdt::Hlc> {
-    ctx.store.db(db).get(key).map(gdc_crdt::KeyState::max_hlc)
+    ctx.store
+        .get(db, key, ctx.now)
+        .map(gdc_crdt::KeyState::max_hlc)
 }
 
 pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {

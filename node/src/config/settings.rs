@@ -430,6 +430,18 @@ impl Setting {
         }
     }
 
+    /// The name of the setting this one is (an alias's target's).
+    pub fn canonical_name(&self) -> &'static str {
+        match &self.value {
+            Value::Alias(to) => find(to).expect("an alias names a setting").name,
+            _ => self.name,
+        }
+    }
+
+    pub fn is_alias(&self) -> bool {
+        matches!(self.value, Value::Alias(_))
+    }
+
     /// The value in `config`, as CONFIG GET shows it.
     pub fn get(&self, config: &Config) -> String {
         match &self.value {

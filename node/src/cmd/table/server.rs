@@ -152,6 +152,14 @@ pub(super) static COMMANDS: &[Spec] = &[
                     Group::Server,
                     "O(N) when N is the number of configuration parameters provided",
                 ),
+            cmd("config|rewrite", 2)
+                .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+                .doc(
+                    "Rewrite the configuration file with the in memory configuration",
+                    "2.8.0",
+                    Group::Server,
+                    "O(1)",
+                ),
             cmd("config|resetstat", 2)
                 .flags(ADMIN | NOSCRIPT | LOADING | STALE)
                 .doc(
