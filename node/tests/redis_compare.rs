@@ -100,6 +100,22 @@ fn replies_match_redis_server_byte_for_byte() {
         &["SINTERSTORE", "dst", "set", "set2"],
         &["SMEMBERS", "dst"],
         &["SMOVE", "set2", "set", "c"],
+        // A member moved onto its own set: nothing changes, TTL included.
+        &["SADD", "smself", "m"],
+        &["EXPIRE", "smself", "100"],
+        &["SMOVE", "smself", "smself", "m"],
+        &["TTL", "smself"],
+        &["SMOVE", "smself", "smself", "nosuch"],
+        // A member the destination already has: only the source changes, so a WATCH of
+        // the destination does not fail the transaction.
+        &["SADD", "smsrc", "a", "b"],
+        &["SADD", "smdst", "a"],
+        &["WATCH", "smdst"],
+        &["SMOVE", "smsrc", "smdst", "a"],
+        &["MULTI"],
+        &["PING"],
+        &["EXEC"],
+        &["SMEMBERS", "smsrc"],
         &["SCARD", "set"],
         &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
         &["ZADD", "z", "NX", "XX", "1", "a"],

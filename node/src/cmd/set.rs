@@ -284,18 +284,20 @@ pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Ok(s) => s.is_some_and(|s| s.contains(&args[3])),
         Err(e) => return Err(e),
     };
-    read(ctx, &args[2])?;
-    if !present {
-        return Ok(Reply::Int(0));
+    let in_destination = read(ctx, &args[2])?.is_some_and(|s| s.contains(&args[3]));
+    // Moving a member onto its own set changes nothing (no write: the key keeps its TTL).
+    if !present || args[1] == args[2] {
+        return Ok(Reply::Int(i64::from(present)));
     }
-    let r = ctx
-        .write(&args[1], |k, now, tag| {
-            ops::srem(k, now, tag, &m).map(|(e, _)| (e, ()))
-        })
-        .and_then(|()| {
-            ctx.write(&args[2], |k, now, tag| {
-                ops::sadd(k, now, tag, &m).map(|(e, _)| (Some(e), ()))
-            })
-        });
-    r.map(|()| Reply::Int(1))
+    ctx.write(&args[1], |k, now, tag| {
+        ops::srem(k, now, tag, &m).map(|(e, _)| (e, ()))
+    })?;
+    // Already in the destination: as in Redis, only the source changes (a WATCH of the
+    // destination stays clean).
+    if !in_destination {
+        ctx.write(&args[2], |k, now, tag| {
+            ops::sadd(k, now, tag, &m).map(|(e, _)| (Some(e), ()))
+        })?;
+    }
+    Ok(Reply::Int(1))
 }
