@@ -100,13 +100,15 @@ pub fn read_reply(s: &mut TcpStream) -> Vec<u8> {
             .and_then(|x| x.parse().ok())
             .unwrap_or(0);
         match line[0] {
-            b'$' if n >= 0 => {
+            // Bulk strings, RESP3 verbatim strings and blob errors.
+            b'$' | b'=' | b'!' if n >= 0 => {
                 let mut body = vec![0u8; n as usize + 2];
                 s.read_exact(&mut body).expect("bulk body");
                 out.extend_from_slice(&body);
             }
-            b'*' | b'~' if n > 0 => pending += n as usize,
-            b'%' if n > 0 => pending += 2 * n as usize,
+            // Arrays, sets and pushes; maps and attributes hold pairs.
+            b'*' | b'~' | b'>' if n > 0 => pending += n as usize,
+            b'%' | b'|' if n > 0 => pending += 2 * n as usize,
             _ => {}
         }
     }
