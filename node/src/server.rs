@@ -8,10 +8,18 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::{debug, warn};
 
-/// Accept clients on `listener` until the node stops.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener, tasks: Tasks) {
+/// Accept clients on `listener` until the node stops; from CONFIG SET port on, on the new
+/// port only (connected clients stay).
+pub async fn serve(shared: Arc<Shared>, mut listener: TcpListener, tasks: Tasks) {
     loop {
-        let (socket, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            next = shared.next_listener() => {
+                listener = next;
+                continue;
+            }
+        };
+        let (socket, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors, most often: wait for some to be freed.

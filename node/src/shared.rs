@@ -8,7 +8,7 @@ use crate::config::settings::SetError;
 use crate::engine::Engine;
 use crate::pubsub::PubSub;
 use crate::sync::Replication;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::Notify;
 
 #[derive(Debug)]
@@ -23,6 +23,9 @@ pub struct Shared {
     started_ms: u64,
     /// SHUTDOWN asks the node to stop.
     shutdown: Notify,
+    /// A client listener CONFIG SET port bound, for the accept loop to take over.
+    next_listener: Mutex<Option<tokio::net::TcpListener>>,
+    listener_changed: Notify,
 }
 
 impl Shared {
@@ -35,6 +38,8 @@ impl Shared {
             pubsub: PubSub::default(),
             started_ms: crate::engine::store::now_ms(),
             shutdown: Notify::new(),
+            next_listener: Mutex::new(None),
+            listener_changed: Notify::new(),
         }
     }
 
@@ -44,10 +49,49 @@ impl Shared {
     }
 
     /// CONFIG SET: change these settings, all or none (see [`Config::changed`]).
+    /// A new `port` is listened on before anything changes: a port that cannot be bound
+    /// fails the whole CONFIG SET, as in Redis. A node registered with coordinators keeps
+    /// its port, its name in their topology.
     pub fn change_config(&self, pairs: &[(&str, &str)]) -> Result<(), (String, SetError)> {
         let mut config = self.config.write().unwrap_or_else(|p| p.into_inner());
-        *config = Arc::new(config.changed(pairs)?);
+        let next = config.changed(pairs)?;
+        if next.port != config.port {
+            let refused = |e: SetError| Err(("port".to_string(), e));
+            if !config.coordinators.is_empty() {
+                return refused(SetError::AtStartOnly);
+            }
+            let listener = std::net::TcpListener::bind(format!("{}:{}", next.bind, next.port))
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(tokio::net::TcpListener::from_std);
+            match listener {
+                Ok(l) => {
+                    *self.next_listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(l);
+                    self.listener_changed.notify_one();
+                }
+                Err(e) => {
+                    return refused(SetError::Value(format!(
+                        "Unable to listen on this port: {e}"
+                    )));
+                }
+            }
+        }
+        *config = Arc::new(next);
         Ok(())
+    }
+
+    /// The client listener CONFIG SET port bound, once there is one.
+    pub async fn next_listener(&self) -> tokio::net::TcpListener {
+        loop {
+            if let Some(l) = self
+                .next_listener
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            {
+                return l;
+            }
+            self.listener_changed.notified().await;
+        }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {

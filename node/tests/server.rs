@@ -486,6 +486,63 @@ fn config_rewrite_writes_the_settings_in_force_to_the_config_file() {
     assert!(text.contains("\nslowlog-max-len = 99\n"), "{text}");
 }
 
+/// CONFIG SET port listens on the new port from then on, clients already connected stay;
+/// a port that cannot be bound fails the whole CONFIG SET and changes nothing.
+#[test]
+fn config_set_port_moves_the_listener_or_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let get = |c: &mut redis::Connection, name: &str| -> String {
+        let kv: Vec<String> = redis::cmd("CONFIG")
+            .arg(&["GET", name])
+            .query(c)
+            .expect("GET");
+        kv[1].clone()
+    };
+    let (port, memory) = (get(&mut c, "port"), get(&mut c, "maxmemory"));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken_port = taken.local_addr().expect("addr").port().to_string();
+    let e = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "10000001", "port", &taken_port])
+        .query::<()>(&mut c)
+        .expect_err("a port in use");
+    assert!(
+        e.to_string()
+            .contains("CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"),
+        "{e}"
+    );
+    assert_eq!(
+        (get(&mut c, "port"), get(&mut c, "maxmemory")),
+        (port.clone(), memory)
+    );
+    assert!(
+        std::net::TcpStream::connect(node.addr).is_ok(),
+        "still listening"
+    );
+
+    let free = common::free_port().to_string();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "port", &free])
+        .query(&mut c)
+        .expect("SET port");
+    let mut moved = redis::Client::open(format!("redis://127.0.0.1:{free}/"))
+        .and_then(|cl| cl.get_connection())
+        .expect("a client on the new port");
+    let pong: String = redis::cmd("PING").query(&mut moved).expect("PING");
+    assert_eq!(pong, "PONG");
+    assert_eq!(get(&mut c, "port"), free, "the connected client stays");
+    common::wait_for(
+        "the old port to close",
+        std::time::Duration::from_secs(10),
+        || {
+            std::net::TcpStream::connect(node.addr)
+                .is_err()
+                .then_some(())
+        },
+    );
+}
+
 /// The number of keys the node holds in memory (tombstones included), from GDC.INFO.
 fn keys_held(c: &mut redis::Connection) -> i64 {
     let info: String = redis::cmd("GDC.INFO").query(c).expect("gdc.info");

@@ -163,7 +163,8 @@ pub static SETTINGS: &[Setting] = &[
     field!("bind", AtStart, |c, v| c.bind = v.to_string(), |c| c
         .bind
         .clone()),
-    field!("port", AtStart, |c, v| c.port = port(v)?, |c| c
+    // At run time a node without coordinators listens on the new port (Shared::change_config).
+    field!("port", AtRunTime, |c, v| c.port = port(v)?, |c| c
         .port
         .to_string()),
     field!("dir", AtStart, |c, v| c.dir = v.into(), |c| c
@@ -605,9 +606,9 @@ mod tests {
             [("zset-max-ziplist-entries", "0".to_string())]
         );
         let e = c
-            .changed(&[("maxmemory", "10mb"), ("port", "7000")])
-            .expect_err("port is read at start");
-        assert_eq!(e, ("port".to_string(), SetError::AtStartOnly));
+            .changed(&[("maxmemory", "10mb"), ("bind", "0.0.0.0")])
+            .expect_err("bind is read at start");
+        assert_eq!(e, ("bind".to_string(), SetError::AtStartOnly));
         assert_eq!(
             c.changed(&[("maxmemory", "1"), ("MAXMEMORY", "2")])
                 .expect_err("twice"),
