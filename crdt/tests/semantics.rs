@@ -239,7 +239,7 @@ fn incrbyfloat_and_incr_mix_into_a_float() {
     let mut c = regions();
     c.incr(A, "n", 10);
     assert!(c.write(B, "n", |s, now, t| {
-        gdc_crdt::ops::incr_by_float(s, now, t, 0.5)
+        gdc_crdt::ops::incr_by_float(s, now, t, gdc_crdt::field::Num::Float(0.5))
             .ok()
             .map(|x| x.0)
     }));

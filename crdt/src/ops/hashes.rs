@@ -89,7 +89,7 @@ pub fn hincr_by_float(
     now_ms: u64,
     tag: Tag,
     name: &Blob,
-    by: f64,
+    by: Num,
 ) -> Result<(Effect, f64), OpError> {
     let mut e = Effect::new(tag);
     let h = begin(key, now_ms, Kind::Hash, &mut e)?.and_then(KeyState::hash);
@@ -98,15 +98,11 @@ pub fn hincr_by_float(
         Some(f) => parse_f64(&value(f)).ok_or(OpError::HashNotFloat)?,
         None => 0.0,
     };
-    let new = cur + by;
+    let new = cur + by.as_f64();
     if !new.is_finite() {
         return Err(OpError::NanOrInfinity);
     }
-    e.adds.push(next_incr(
-        f,
-        tag,
-        FieldLoc::Hash(name.clone()),
-        Num::Float(by),
-    ));
+    e.adds
+        .push(next_incr(f, tag, FieldLoc::Hash(name.clone()), by));
     Ok((e, new))
 }

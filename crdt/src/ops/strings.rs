@@ -69,7 +69,7 @@ pub fn incr_by_float(
     key: Option<&KeyState>,
     now_ms: u64,
     tag: Tag,
-    by: f64,
+    by: Num,
 ) -> Result<(Effect, f64), OpError> {
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
@@ -79,11 +79,10 @@ pub fn incr_by_float(
         Some(f) => parse_f64(&value(f)).ok_or(OpError::NotFloat)?,
         None => 0.0,
     };
-    let new = cur + by;
+    let new = cur + by.as_f64();
     if !new.is_finite() {
         return Err(OpError::NanOrInfinity);
     }
-    e.adds
-        .push(next_incr(f, tag, FieldLoc::Str, Num::Float(by)));
+    e.adds.push(next_incr(f, tag, FieldLoc::Str, by));
     Ok((e, new))
 }

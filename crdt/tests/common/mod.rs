@@ -277,7 +277,11 @@ impl Cluster {
             }
             Cmd::Del(_) => ops::delete(state, tag),
             Cmd::Incr(_, n) => ops::incr_by(state, now, tag, n).ok().map(|r| r.0),
-            Cmd::IncrFloat(_, n) => ops::incr_by_float(state, now, tag, n).ok().map(|r| r.0),
+            Cmd::IncrFloat(_, n) => {
+                ops::incr_by_float(state, now, tag, gdc_crdt::field::Num::Float(n))
+                    .ok()
+                    .map(|r| r.0)
+            }
             Cmd::Expire(_, ms) => ops::expire(state, now, tag, now + ms),
             Cmd::Persist(_) => ops::persist(state, now, tag),
             Cmd::HSet(_, f, v) => ops::hset(state, now, tag, &[(e(f), b(v))])

@@ -1,6 +1,6 @@
 //! Hash commands.
 
-use super::{CmdResult, Ctx, check_type, float_arg, int_arg, wrong_arity};
+use super::{CmdResult, Ctx, check_type, int_arg, wrong_arity};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::hash::HashPart;
@@ -147,8 +147,8 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // An infinite increment is refused as such (Redis 7.0's words differ from INCRBYFLOAT's).
-    let by = float_arg(&args[3])?;
-    if !by.is_finite() {
+    let by = super::increment_arg(&args[3])?;
+    if !by.as_f64().is_finite() {
         return Ok(Reply::err("ERR value is NaN or Infinity"));
     }
     let name = Blob::from(&args[2][..]);

@@ -434,14 +434,15 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Ok(super::syntax_error());
         }
     }
-    let Some((whole, ttl)) = whole_of(ctx, &args[1]) else {
-        return Ok(Reply::Int(0));
-    };
+    // Refused before the source is looked at, as Redis does (a missing one included).
     if db == ctx.conn.db && args[1] == args[2] {
         return Ok(Reply::err(
             "ERR source and destination objects are the same",
         ));
     }
+    let Some((whole, ttl)) = whole_of(ctx, &args[1]) else {
+        return Ok(Reply::Int(0));
+    };
     if !replace && ctx.store.get(db, &args[2], ctx.now).is_some() {
         return Ok(Reply::Int(0));
     }

@@ -252,14 +252,14 @@ fn end_arg(a: &[u8]) -> Option<End> {
 
 /// Pop from one end of `src`, push to one end of `dst`: LMOVE and RPOPLPUSH.
 fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> Reply {
-    let (idx, value) = match read(ctx, src) {
+    let (idx, value, len) = match read(ctx, src) {
         Ok(Some(l)) => {
             let i = match from {
                 End::Left => 0,
                 End::Right => l.len() - 1,
             };
             match l.get(i as i64) {
-                Some((_, e)) => (i, e.value.clone()),
+                Some((_, e)) => (i, e.value.clone(), l.len()),
                 None => return Reply::Nil,
             }
         }
@@ -268,6 +268,19 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
     };
     if let Err(e) = read(ctx, dst) {
         return e;
+    }
+    if src == dst && len == 1 {
+        // A one-element list moved onto itself stays as it is. A pop then a push would
+        // delete the key in between, and its TTL with it: it is written whole instead (a
+        // write all the same, as WATCH sees it in Redis), TTL kept.
+        let expire_at = ctx.get(src).and_then(|k| k.expire_at());
+        let whole = ops::Whole::List(vec![value.clone()]);
+        return match ctx.write(src, |k, _, tag| {
+            Ok((Some(ops::replace(k, tag, &whole, expire_at)), ()))
+        }) {
+            Ok(()) => Reply::bulk(Bytes::copy_from_slice(&value)),
+            Err(e) => e,
+        };
     }
     let r = ctx
         .write(src, |k, now, tag| {

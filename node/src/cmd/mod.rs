@@ -478,6 +478,25 @@ pub fn float_arg(b: &[u8]) -> Result<f64, Reply> {
     gdc_crdt::string::parse_f64(b).ok_or_else(not_float)
 }
 
+/// An INCRBYFLOAT or HINCRBYFLOAT increment: an integer (`3`, `1e2`) is kept as one, so
+/// that adding it to an integer is exact past 2^53, as Redis's long double arithmetic is
+/// (-4611686018427387904 + 3); anything else is a float, added as a double (Redis's long
+/// double keeps 11 more bits: docs/compatibility.md).
+pub fn increment_arg(b: &[u8]) -> Result<gdc_crdt::field::Num, Reply> {
+    use gdc_crdt::field::Num;
+    const EXACT: f64 = (1u64 << 53) as f64; // every integer up to this is a double
+    match gdc_crdt::string::parse_i64(b) {
+        Some(i) => Ok(Num::Int(i128::from(i))),
+        None => float_arg(b).map(|f| {
+            if f.fract() == 0.0 && f.abs() <= EXACT {
+                Num::Int(f as i128) // `1e2`: an integer all the same
+            } else {
+                Num::Float(f)
+            }
+        }),
+    }
+}
+
 fn not_float() -> Reply {
     Reply::err(OpError::NotFloat.to_string())
 }

@@ -280,7 +280,9 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// SMOVE source destination member
 pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m = vec![Blob::from(&args[3][..])];
+    // Redis looks at the destination's type only once the source exists.
     let present = match read(ctx, &args[1]) {
+        Ok(None) => return Ok(Reply::Int(0)),
         Ok(s) => s.is_some_and(|s| s.contains(&args[3])),
         Err(e) => return Err(e),
     };

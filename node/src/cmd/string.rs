@@ -1,6 +1,6 @@
 //! String and counter commands.
 
-use super::{CmdResult, Ctx, check_type, float_arg, int_arg, is, refused, syntax_error};
+use super::{CmdResult, Ctx, check_type, int_arg, is, refused, syntax_error};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::ops::{self, SetTtl};
@@ -203,8 +203,8 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let by = match float_arg(&args[2]) {
-        Ok(f) if f.is_finite() => f,
+    let by = match super::increment_arg(&args[2]) {
+        Ok(n) if n.as_f64().is_finite() => n,
         Ok(_) => return Ok(refused(OpError::NanOrInfinity)),
         Err(e) => return Err(e),
     };
