@@ -175,11 +175,12 @@ async fn upkeep(shared: Arc<Shared>) {
         }
         // A secondary leaves expiry to its primary (as a Redis replica does): its own
         // deletes would reach no one, and could remove what an EXPIRE on the way extends.
-        // During a CLIENT PAUSE nothing is deleted either, as in Redis. Reads hide expired
-        // keys either way.
+        // During a CLIENT PAUSE, or after DEBUG SET-ACTIVE-EXPIRE 0, nothing is deleted
+        // either, as in Redis. Reads hide expired keys either way.
         let secondary =
             replication.coordination().role() == crate::sync::coordination::Role::Secondary;
-        let removed = if secondary || shared.clients().paused(now_ms()).is_some() {
+        let paused = shared.clients().paused(now_ms()).is_some();
+        let removed = if secondary || paused || !shared.active_expire() {
             0
         } else {
             let config = shared.config();

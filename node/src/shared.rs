@@ -26,6 +26,9 @@ pub struct Shared {
     /// A client listener CONFIG SET port bound, for the accept loop to take over.
     next_listener: Mutex<Option<tokio::net::TcpListener>>,
     listener_changed: Notify,
+    /// Whether the expiry cycle removes expired keys (DEBUG SET-ACTIVE-EXPIRE; reads hide
+    /// them either way).
+    active_expire: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -40,6 +43,7 @@ impl Shared {
             shutdown: Notify::new(),
             next_listener: Mutex::new(None),
             listener_changed: Notify::new(),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -77,6 +81,16 @@ impl Shared {
         }
         *config = Arc::new(next);
         Ok(())
+    }
+
+    pub fn active_expire(&self) -> bool {
+        self.active_expire
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_active_expire(&self, on: bool) {
+        self.active_expire
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The client listener CONFIG SET port bound, once there is one.

@@ -249,6 +249,9 @@ fn replies_match_redis_server_byte_for_byte() {
         &["SWAPDB", "0", "x"],
         &["SWAPDB", "0", "16"],
         &["SWAPDB", "-1", "0"],
+        &["CONFIG", "HELP"],
+        // DEBUG is off by default in both.
+        &["DEBUG", "SLEEP", "0"],
         // Neither was started from a config file.
         &["CONFIG", "REWRITE"],
         // Cluster and replication commands a gdc node answers as a lone redis-server would.

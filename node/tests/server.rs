@@ -552,6 +552,60 @@ fn keys_held(c: &mut redis::Connection) -> i64 {
         .expect("keys_held")
 }
 
+/// DEBUG is refused as Redis refuses it unless enabled; enabled, SET-ACTIVE-EXPIRE 0 keeps
+/// expired keys in memory (hidden from reads) until it is set back to 1.
+#[test]
+fn debug_set_active_expire_stops_and_restarts_the_expiry_cycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let off = TestNode::start(dir.path(), None);
+    let e = redis::cmd("DEBUG")
+        .arg(&["SLEEP", "0"])
+        .query::<()>(&mut off.client())
+        .expect_err("off by default");
+    assert!(e.to_string().contains("DEBUG command not allowed"), "{e}");
+    drop(off);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start_with(dir.path(), |c| c.debug_command = true);
+    let mut c = node.client();
+    let _: () = redis::cmd("DEBUG")
+        .arg(&["SLEEP", "0.01"])
+        .query(&mut c)
+        .expect("SLEEP");
+    let _: () = redis::cmd("DEBUG")
+        .arg(&["SET-ACTIVE-EXPIRE", "0"])
+        .query(&mut c)
+        .expect("SET-ACTIVE-EXPIRE");
+    let held = keys_held(&mut c);
+    let _: () = redis::cmd("SET")
+        .arg(&["k", "v", "PX", "1"])
+        .query(&mut c)
+        .expect("SET");
+    common::wait_for("k to expire", std::time::Duration::from_secs(10), || {
+        let n: i64 = redis::cmd("EXISTS").arg("k").query(&mut c).ok()?;
+        (n == 0).then_some(())
+    });
+    // Several expiry cycles (100 ms apart) pass: the key is still held.
+    let _: () = redis::cmd("DEBUG")
+        .arg(&["SLEEP", "0.5"])
+        .query(&mut c)
+        .expect("SLEEP");
+    assert_eq!(
+        keys_held(&mut c),
+        held + 1,
+        "kept while active expiry is off"
+    );
+    let _: () = redis::cmd("DEBUG")
+        .arg(&["SET-ACTIVE-EXPIRE", "1"])
+        .query(&mut c)
+        .expect("SET-ACTIVE-EXPIRE");
+    common::wait_for(
+        "the expiry cycle to remove k",
+        std::time::Duration::from_secs(10),
+        || (keys_held(&mut c) == held).then_some(()),
+    );
+}
+
 #[test]
 fn expired_keys_are_removed_from_memory_by_the_active_cycle() {
     let dir = tempfile::tempdir().expect("tempdir");

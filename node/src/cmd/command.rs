@@ -157,8 +157,14 @@ fn docs(c: &Command) -> Reply {
     if !d.complexity.is_empty() {
         map.push(pair("complexity", Reply::bulk(d.complexity)));
     }
+    let flags = [
+        d.deprecated.is_some().then_some("deprecated"),
+        d.syscmd.then_some("syscmd"),
+    ];
+    if flags.iter().any(Option::is_some) {
+        map.push(pair("doc_flags", statuses(flags.into_iter().flatten())));
+    }
     if let Some((since, replaced_by)) = d.deprecated {
-        map.push(pair("doc_flags", statuses(["deprecated"].into_iter())));
         map.push(pair("deprecated_since", Reply::bulk(since)));
         map.push(pair("replaced_by", Reply::bulk(replaced_by)));
     }

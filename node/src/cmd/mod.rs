@@ -478,6 +478,11 @@ pub fn float_arg(b: &[u8]) -> Result<f64, Reply> {
     gdc_crdt::string::parse_f64(b).ok_or_else(not_float)
 }
 
+/// A HELP subcommand's reply: its lines, as status replies.
+pub fn help(lines: &[&'static str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::Status(l)).collect())
+}
+
 /// An INCRBYFLOAT or HINCRBYFLOAT increment: an integer (`3`, `1e2`) is kept as one, so
 /// that adding it to an integer is exact past 2^53, as Redis's long double arithmetic is
 /// (-4611686018427387904 + 3); anything else is a float, added as a double (Redis's long

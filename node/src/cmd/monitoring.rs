@@ -167,7 +167,7 @@ pub fn slowlog(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         log.reset();
         Reply::OK
     } else {
-        help(&[
+        super::help(&[
             "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GET [<count>]",
             "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
@@ -182,10 +182,6 @@ pub fn slowlog(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Print this help.",
         ])
     })
-}
-
-fn help(lines: &[&'static str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::Status(l)).collect())
 }
 
 pub fn latency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -234,7 +230,7 @@ pub fn latency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             )),
         }
     } else {
-        help(&[
+        super::help(&[
             "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "DOCTOR",
             "    Return a human readable latency analysis report.",

@@ -77,6 +77,20 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Ok(()) => Reply::OK,
             Err(why) => Reply::err(why),
         }
+    } else if is(sub, "help") && args.len() == 2 {
+        super::help(&[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ])
     } else if is(sub, "resetstat") && args.len() == 2 {
         ctx.server.clients().reset_stats();
         ctx.store.stats.reset();
@@ -235,4 +249,57 @@ pub fn lolwut(_: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         env!("CARGO_PKG_VERSION"),
         crate::REDIS_VERSION
     ))))
+}
+
+/// DEBUG: refused unless `enable-debug-command yes`, with Redis's words. gdc has the
+/// subcommands tests and client test suites use that make sense for it: SLEEP (the node
+/// stops answering, as Redis does) and SET-ACTIVE-EXPIRE. Its own test hooks are GDC.DEBUG.
+pub fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if !ctx.config.debug_command {
+        return Ok(Reply::err(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    Ok(match (sub.as_str(), args.len()) {
+        ("help", 2) => super::help(&[
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            "HELP",
+            "    Print this help.",
+        ]),
+        ("sleep", 3) => {
+            // Read as C's atof reads it: a bad number sleeps 0.
+            let secs = leading_float(&args[2]);
+            if secs > 0.0 && secs.is_finite() {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+            }
+            Reply::OK
+        }
+        ("set-active-expire", 3) => {
+            ctx.server
+                .set_active_expire(leading_float(&args[2]) as i64 != 0);
+            Reply::OK
+        }
+        _ => Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(&args[1])
+        )),
+    })
+}
+
+/// The longest number `arg` starts with, as C's atof reads it (0 for none).
+fn leading_float(arg: &[u8]) -> f64 {
+    let text = String::from_utf8_lossy(arg);
+    let text = text.trim_start();
+    (1..=text.len())
+        .rev()
+        .filter(|&n| text.is_char_boundary(n))
+        .find_map(|n| text[..n].parse::<f64>().ok())
+        .unwrap_or(0.0)
 }

@@ -176,6 +176,15 @@ pub(super) static COMMANDS: &[Spec] = &[
                     Group::Connection,
                     "O(N) Where N is the number of paused clients",
                 ),
+            cmd("client|help", 2)
+                .flags(LOADING | STALE)
+                .acl(acl::CONNECTION)
+                .doc(
+                    "Show helpful text about the different subcommands",
+                    "5.0.0",
+                    Group::Connection,
+                    "O(1)",
+                ),
             cmd("client|unblock", -3)
                 .flags(ADMIN | NOSCRIPT | LOADING | STALE)
                 .acl(acl::CONNECTION)

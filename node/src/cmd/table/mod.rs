@@ -179,6 +179,8 @@ pub(super) struct Doc {
     pub(super) complexity: &'static str,
     /// The version that deprecated it, and what to use instead.
     pub(super) deprecated: Option<(&'static str, &'static str)>,
+    /// Redis's `syscmd` doc flag: a command for the system, not for applications.
+    pub(super) syscmd: bool,
 }
 
 /// A command or subcommand as COMMAND describes it.
@@ -225,6 +227,7 @@ const fn cmd(name: &'static str, arity: i32) -> Command {
             group: Group::Generic,
             complexity: "",
             deprecated: None,
+            syscmd: false,
         },
         subs: &[],
     }
@@ -269,7 +272,13 @@ impl Command {
             group,
             complexity,
             deprecated: None,
+            syscmd: false,
         };
+        self
+    }
+
+    const fn syscmd(mut self) -> Self {
+        self.doc.syscmd = true;
         self
     }
 

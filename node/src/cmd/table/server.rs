@@ -160,6 +160,14 @@ pub(super) static COMMANDS: &[Spec] = &[
                     Group::Server,
                     "O(1)",
                 ),
+            cmd("config|help", 2)
+                .flags(LOADING | STALE)
+                .doc(
+                    "Show helpful text about the different subcommands",
+                    "5.0.0",
+                    Group::Server,
+                    "O(1)",
+                ),
             cmd("config|resetstat", 2)
                 .flags(ADMIN | NOSCRIPT | LOADING | STALE)
                 .doc(
@@ -498,6 +506,16 @@ pub(super) static COMMANDS: &[Spec] = &[
             "",
         )
         .run(server::lolwut),
+    cmd("debug", -2)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc(
+            "A container for debugging commands",
+            "1.0.0",
+            Group::Server,
+            "Depends on subcommand.",
+        )
+        .syscmd()
+        .run(server::debug),
     // gdc's own: not in Redis, described in its terms ("since" is gdc's version).
     cmd("gdc.digest", -1)
         .flags(READONLY)
