@@ -4,6 +4,7 @@
 use crate::Crdt;
 use crate::blob::Blob;
 use crate::codec::{encode_content, key_digest};
+use crate::conflict::Conflicts;
 use crate::effect::Effect;
 use crate::ids::Dot;
 use crate::key::KeyState;
@@ -209,6 +210,18 @@ impl Keyspace {
         tomb
     }
 
+    /// [`Keyspace::apply`] of an op made in another region: also which conflict rules
+    /// decided what the key now holds (see [`crate::conflict`]).
+    pub fn apply_remote(&mut self, key: &[u8], e: &Effect) -> (bool, Conflicts) {
+        let mut tomb = false;
+        let mut found = Conflicts::NONE;
+        self.update_key(key, Absent::WrittenBy(e), |k, flushed| {
+            found = k.apply_remote(e, flushed);
+            tomb = k.tomb().is_some();
+        });
+        (tomb, found)
+    }
+
     /// Keys whose expiry is at or before `now_ms`, earliest first.
     pub fn expired(&self, now_ms: u64) -> impl Iterator<Item = &Blob> {
         self.expiries
@@ -386,17 +399,45 @@ impl Keyspace {
     /// [`Keyspace::apply`] followed by [`Keyspace::gc_key`], with a direct path for the most
     /// common write, a SET over a plain string, when what it removes is already stable.
     pub fn apply_and_collect(&mut self, key: &[u8], e: &Effect, stable: &VersionVector) {
+        self.apply_and_collect_as(key, e, stable, false);
+    }
+
+    /// [`Keyspace::apply_and_collect`] of an op made in another region: also which conflict
+    /// rules decided what the key now holds.
+    pub fn apply_remote_and_collect(
+        &mut self,
+        key: &[u8],
+        e: &Effect,
+        stable: &VersionVector,
+    ) -> Conflicts {
+        self.apply_and_collect_as(key, e, stable, true)
+    }
+
+    fn apply_and_collect_as(
+        &mut self,
+        key: &[u8],
+        e: &Effect,
+        stable: &VersionVector,
+        remote: bool,
+    ) -> Conflicts {
         let held = self.keys.len();
         if let Some(slot) = self.keys.get_mut(key) {
+            // A SET that saw exactly the string here: it follows it, no conflict.
             if let Some(new) = slot.state.overwritten_plainly(e, &self.flushed, stable) {
                 self.digests.forget(key, slot, held);
                 slot.state = new;
-                return;
+                return Conflicts::NONE;
             }
         }
-        if self.apply(key, e) {
+        let (tomb, found) = if remote {
+            self.apply_remote(key, e)
+        } else {
+            (self.apply(key, e), Conflicts::NONE)
+        };
+        if tomb {
             self.gc_key(key, stable);
         }
+        found
     }
 
     /// [`KeyState::gc_removals`] for one key: cheap enough for every write.

@@ -15,15 +15,17 @@
 //!   changes it, `key/plain.rs` the compact form of one plain string write, `key/state.rs`
 //!   [`KeyState`]), [`table`] (the dense hash table of a database's keys), [`keyspace`] (one
 //!   database: FLUSHDB, merge, GC, digests);
-//! * writes: [`effect`] (what a write replicates), [`ops`] (the effect builders, one family of
-//!   commands per file under `ops/`, with the shared observe, counter and dedup helpers),
-//!   [`error`] (why a write or a decode fails);
+//! * writes: [`effect`] (what a write replicates), [`conflict`] (the conflicts the rules
+//!   resolved, counted as another region's ops are applied), [`ops`] (the effect builders,
+//!   one family of commands per file under `ops/`, with the shared observe, counter and
+//!   dedup helpers), [`error`] (why a write or a decode fails);
 //! * memory: [`heap`] (heap bytes a value holds, for MEMORY USAGE);
 //! * encoding: [`codec`] (the canonical binary encoding and digests; under `codec/` one
 //!   encoded thing per file: `primitive`, `vv`, `field`, `key`, `effect`).
 
 pub mod blob;
 pub mod codec;
+pub mod conflict;
 pub mod effect;
 pub mod error;
 pub mod field;
@@ -43,6 +45,7 @@ pub mod vv;
 pub mod zset;
 
 pub use blob::Blob;
+pub use conflict::{Conflict, ConflictCounts, Conflicts};
 pub use effect::{Addition, Effect, FieldLoc, Loc, Removal, Reset, Value};
 pub use error::{DecodeError, OpError};
 pub use field::{CounterEntry, CounterReset, Field, Num, RegEntry};

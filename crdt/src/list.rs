@@ -161,6 +161,23 @@ impl ListPart {
         }
     }
 
+    /// The element with this id, if it is here.
+    pub fn elem(&self, id: &ListId) -> Option<&ListElem> {
+        self.elems.get(id)
+    }
+
+    /// The elements right before and right after the one with this id.
+    pub fn neighbors(&self, id: &ListId) -> (Option<&ListElem>, Option<&ListElem>) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let before = self.elems.range(..id).next_back().map(|(_, e)| e);
+        let after = self
+            .elems
+            .range((Excluded(id), Unbounded))
+            .next()
+            .map(|(_, e)| e);
+        (before, after)
+    }
+
     pub fn remove(&mut self, id: &ListId) {
         self.elems.remove(id);
     }

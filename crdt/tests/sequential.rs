@@ -5,9 +5,9 @@
 mod common;
 
 use common::{Cluster, Cmd, ELEMS, Family, KEYS, TtlArg, cmd, key_of};
-use gdc_crdt::KeyState;
 use gdc_crdt::Num;
 use gdc_crdt::string::{format_num, parse_f64, parse_i64, value};
+use gdc_crdt::{ConflictCounts, KeyState};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -238,6 +238,12 @@ fn matches_redis(steps: &[(usize, Cmd, u64)]) {
                     "region {i}, key {k}, after {cmd:?} at region {r}"
                 );
             }
+            // Without concurrency no rule had anything to decide.
+            assert_eq!(
+                rep.conflicts,
+                ConflictCounts::default(),
+                "region {i} counted conflicts after {cmd:?} at region {r}"
+            );
         }
     }
 }

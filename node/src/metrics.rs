@@ -218,6 +218,21 @@ fn data(page: &mut Page, shared: &Shared, store: &Store) {
         "Per origin server-id, the last op applied here.",
         &applied,
     );
+    let conflicts: Vec<(String, String)> = store
+        .stats
+        .conflicts
+        .iter()
+        .map(|(c, n)| {
+            let labels = format!("{{type=\"{}\",rule=\"{}\"}}", c.data_type(), c.rule());
+            (labels, n.to_string())
+        })
+        .collect();
+    page.metric(
+        "gdc_conflicts_total",
+        "counter",
+        "Ops from other regions whose outcome a conflict rule decided here, by data type and rule.",
+        &conflicts,
+    );
 }
 
 /// Per channel: figures of inbound ones by peer, of outbound ones by reader.

@@ -79,6 +79,7 @@ impl Node {
             binlog_retention_bytes: config.binlog_retention_bytes,
             binlog_retention_secs: config.binlog_retention_secs,
         })?);
+        engine.lock_store().set_conflict_log(config.conflict_log);
         let attachment = crate::sync::coordinated::attachment_at_start(&config, engine.meta())
             .map_err(StoreError::Attachment)?;
         let tasks = Tasks::default();

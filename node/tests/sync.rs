@@ -1964,3 +1964,136 @@ fn swapdb_replicates_as_whole_value_writes_of_both_databases() {
         let _: () = redis::cmd("SELECT").arg(0).query(c).expect("SELECT");
     }
 }
+
+/// Every conflict counter of a node, `(type_rule, count)`, as INFO gdc shows it; the same
+/// numbers in `/metrics` are checked on the way.
+fn conflict_counts(node: &TestNode) -> Vec<(String, u64)> {
+    let mut c = node.client();
+    let info: String = redis::cmd("INFO").arg("gdc").query(&mut c).expect("INFO");
+    let page = metrics(node);
+    let counts: Vec<(String, u64)> = info
+        .lines()
+        .filter_map(|l| l.strip_prefix("conflicts_")?.split_once(':'))
+        .map(|(name, n)| (name.to_string(), n.trim().parse().expect("count")))
+        .collect();
+    assert_eq!(counts.len(), gdc_crdt::Conflict::COUNT, "{info}");
+    for rule in gdc_crdt::Conflict::ALL {
+        let name = format!("{}_{}", rule.data_type(), rule.rule());
+        let shown = counts.iter().find(|(n, _)| *n == name).map(|(_, n)| *n);
+        let series = format!(
+            "gdc_conflicts_total{{type=\"{}\",rule=\"{}\"}}",
+            rule.data_type(),
+            rule.rule()
+        );
+        assert_eq!(shown, Some(sample(&page, &series)), "{series}");
+    }
+    counts
+}
+
+fn run(c: &mut redis::Connection, args: &[&str]) {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    let _: Value = cmd.query(c).expect(args[0]);
+}
+
+/// Issue 16's conflict counters: writes that reach the other region before the next one is
+/// made count nothing; two regions cut apart that make six pairs of conflicting writes
+/// count, once healed, exactly one conflict of each pair's rule in each region, in INFO gdc
+/// and `/metrics` alike; CONFIG RESETSTAT clears them.
+#[test]
+fn conflicts_made_while_cut_apart_are_counted_exactly_in_each_region() {
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (nodes, proxies) = pair_through_proxies(&dirs);
+    let mut conns: Vec<_> = nodes.iter().map(TestNode::client).collect();
+    let zero = |node: &TestNode| {
+        let counts = conflict_counts(node);
+        assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
+    };
+
+    // One region at a time, each write seen by the other before it writes.
+    let a_first: &[&[&str]] = &[
+        &["SET", "s", "v0"],
+        &["SADD", "set", "m"],
+        &["HSET", "h", "f", "v0", "g", "v0"],
+        &["RPUSH", "l", "x", "y"],
+        &["SET", "d", "v0"],
+        &["INCR", "n"],
+    ];
+    for w in a_first {
+        run(&mut conns[0], w);
+    }
+    wait_converged(&nodes);
+    let b_then: &[&[&str]] = &[
+        &["SET", "s", "v1"],
+        &["SREM", "set", "m"],
+        &["HDEL", "h", "g"],
+        &["LPOP", "l"],
+        &["INCR", "n"],
+        &["SADD", "set", "m"],
+    ];
+    for w in b_then {
+        run(&mut conns[1], w);
+    }
+    wait_converged(&nodes);
+    run(&mut conns[0], &["HSET", "h", "g", "v1"]);
+    run(&mut conns[0], &["RPUSH", "l", "z"]);
+    wait_converged(&nodes);
+    zero(&nodes[0]);
+    zero(&nodes[1]);
+
+    // Cut apart: each pair of writes is concurrent.
+    for p in &proxies {
+        p.cut();
+        p.sever();
+    }
+    run(&mut conns[0], &["CONFIG", "SET", "gdc-conflict-log", "yes"]);
+    let pairs: &[(&[&str], &[&str])] = &[
+        (&["SET", "s", "a"], &["SET", "s", "b"]),
+        (&["SREM", "set", "m"], &["SADD", "set", "m"]),
+        (&["HDEL", "h", "f"], &["HSET", "h", "f", "v2"]),
+        (&["DEL", "d"], &["SET", "d", "b"]),
+        (&["LPOP", "l"], &["LPOP", "l"]),
+        (&["SET", "t", "s"], &["SADD", "t", "m"]),
+    ];
+    for (at_a, at_b) in pairs {
+        run(&mut conns[0], at_a);
+        run(&mut conns[1], at_b);
+    }
+    for p in &proxies {
+        p.heal();
+    }
+    wait_converged(&nodes);
+    let expected: Vec<(String, u64)> = gdc_crdt::Conflict::ALL
+        .iter()
+        .map(|c| {
+            let name = format!("{}_{}", c.data_type(), c.rule());
+            let once = [
+                "string_lww",
+                "set_add_wins",
+                "hash_add_wins",
+                "key_delete_kept_write",
+                "list_removed_once",
+                "key_type_clash",
+            ];
+            let n = u64::from(once.contains(&name.as_str()));
+            (name, n)
+        })
+        .collect();
+    for (i, node) in nodes.iter().enumerate() {
+        // Converged digests mean both have applied every op; the counts are final.
+        wait_for(&format!("region {i}'s conflicts"), CONVERGE, || {
+            (conflict_counts(node) == expected).then_some(())
+        });
+    }
+    let mut c = nodes[0].client();
+    let seen: String = redis::cmd("GET").arg("s").query(&mut c).expect("GET");
+    assert!(seen == "a" || seen == "b", "{seen}");
+
+    run(&mut conns[0], &["CONFIG", "RESETSTAT"]);
+    zero(&nodes[0]);
+    assert_eq!(conflict_counts(&nodes[1]), expected);
+}

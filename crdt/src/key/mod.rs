@@ -7,8 +7,10 @@
 //! * `ttl`: [`TtlEntry`], one expiry or PERSIST;
 //! * `full`: the general form of a key's state and what changes it (effects, merge, GC);
 //! * `plain`: the compact form of a key that is one plain string write;
-//! * `state`: [`KeyState`], the key as the rest of the crate sees it, in either form.
+//! * `state`: [`KeyState`], the key as the rest of the crate sees it, in either form;
+//! * `conflicts`: which conflict rules an op from another region needed as it was applied.
 
+mod conflicts;
 mod full;
 mod kind;
 mod part;

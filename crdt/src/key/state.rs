@@ -9,6 +9,7 @@ use super::plain::PlainReg;
 use super::ttl::TtlEntry;
 use crate::Crdt;
 use crate::blob::Blob;
+use crate::conflict::Conflicts;
 use crate::effect::{Addition, Effect, FieldLoc, Value};
 use crate::field::{Field, RegEntry};
 use crate::hash::HashPart;
@@ -200,6 +201,17 @@ impl KeyState {
     pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
         self.make_full().apply(e, flushed);
         self.compact();
+    }
+
+    /// [`KeyState::apply`] of an op made in another region, telling which conflict rules
+    /// decided what the key now holds (see `key/conflicts.rs`). Applies exactly as `apply`.
+    pub fn apply_remote(&mut self, e: &Effect, flushed: &VersionVector) -> Conflicts {
+        let full = self.make_full();
+        let mut found = full.conflicts_before(e);
+        full.apply(e, flushed);
+        found.join(full.conflicts_after(e));
+        self.compact();
+        found
     }
 
     /// The plain string `e` writes, when all it adds is one string value.

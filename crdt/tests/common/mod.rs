@@ -5,7 +5,8 @@
 
 use gdc_crdt::ops::{self, End, SetTtl};
 use gdc_crdt::{
-    Blob, Crdt, Dot, Effect, HlcClock, KeyState, Keyspace, OpId, ServerId, Tag, VersionVector,
+    Blob, ConflictCounts, Crdt, Dot, Effect, HlcClock, KeyState, Keyspace, OpId, ServerId, Tag,
+    VersionVector,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -200,6 +201,8 @@ pub struct Replica {
     pub reports: BTreeMap<ServerId, VersionVector>,
     /// Position in each origin's stream.
     pub cursor: Vec<usize>,
+    /// Conflicts the rules resolved as other regions' ops were applied here.
+    pub conflicts: ConflictCounts,
 }
 
 #[derive(Debug)]
@@ -228,6 +231,7 @@ impl Cluster {
                 applied: VersionVector::new(),
                 reports: BTreeMap::new(),
                 cursor: vec![0; n],
+                conflicts: ConflictCounts::default(),
             })
             .collect();
         Cluster {
@@ -566,7 +570,13 @@ pub fn apply_msg(rep: &mut Replica, msg: &Msg, now_ms: u64, raw: bool) {
             match body {
                 Body::Key { key, effect } => {
                     rep.clock.observe(effect.tag.hlc, now_ms);
-                    rep.ks.apply(key, effect);
+                    if *origin == rep.id {
+                        rep.ks.apply(key, effect);
+                    } else {
+                        // As a node applies another region's op: counting conflicts.
+                        let (_, found) = rep.ks.apply_remote(key, effect);
+                        rep.conflicts.record(found);
+                    }
                 }
                 Body::Flush { cutoff, by } => rep.ks.flush(cutoff, *by),
             }

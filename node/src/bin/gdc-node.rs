@@ -99,6 +99,10 @@ struct Flags {
     /// Accept GDC.DEBUG (test hooks): yes or no [default: no].
     #[arg(long)]
     enable_debug_command: Option<String>,
+    /// Log a sample of the keys whose conflicts the merge rules resolved (at most one line
+    /// per rule per second): yes or no [default: no].
+    #[arg(long)]
+    gdc_conflict_log: Option<String>,
     /// TEST ONLY (gdc-jepsen): shift this node's wall clock by N ms (negative: behind).
     #[arg(long, allow_negative_numbers = true)]
     test_clock_offset_ms: Option<i64>,
@@ -153,6 +157,7 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
         ),
         ("expire-grace-ms", flags.expire_grace_ms.clone()),
         ("enable-debug-command", flags.enable_debug_command.clone()),
+        ("gdc-conflict-log", flags.gdc_conflict_log.clone()),
     ];
     for (name, value) in given {
         let Some(value) = value else { continue };

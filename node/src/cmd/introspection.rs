@@ -8,6 +8,7 @@ use crate::sync::Replication;
 use crate::sync::coordination::Place;
 use crate::sync::status::{ChannelReport, Direction, Shown};
 use bytes::Bytes;
+use std::fmt::Write as _;
 
 pub(super) fn gdc_section(ctx: &Ctx<'_>) -> String {
     let st = &ctx.store;
@@ -16,8 +17,8 @@ pub(super) fn gdc_section(ctx: &Ctx<'_>) -> String {
         .iter()
         .map(|(s, o)| format!("{}={}", s.0, o.0))
         .collect();
-    format!(
-        "# Gdc\r\nserver_id:{}\r\nregion:{}\r\napplied:{}\r\nhlc:{}\r\nhlc_future_rejected:{}\r\nbinlog_segment_bytes:{}\r\nkeys_held:{}\r\n\r\n",
+    let mut out = format!(
+        "# Gdc\r\nserver_id:{}\r\nregion:{}\r\napplied:{}\r\nhlc:{}\r\nhlc_future_rejected:{}\r\nbinlog_segment_bytes:{}\r\nkeys_held:{}\r\n",
         st.server().0,
         ctx.config.region,
         applied.join(","),
@@ -25,7 +26,14 @@ pub(super) fn gdc_section(ctx: &Ctx<'_>) -> String {
         st.clock().future_rejected(),
         st.binlog().segment_bytes(),
         (0..DATABASES).map(|d| st.db(d).len()).sum::<usize>(),
-    )
+    );
+    // Per conflict rule, the other regions' ops whose outcome it decided here
+    // (docs/semantics.md, "Conflict counters").
+    for (c, n) in st.stats.conflicts.iter() {
+        let _ = write!(out, "conflicts_{}_{}:{n}\r\n", c.data_type(), c.rule());
+    }
+    out.push_str("\r\n");
+    out
 }
 
 /// GDC.INFO: the gdc section of INFO.
@@ -44,7 +52,6 @@ fn host_port(addr: &str) -> (String, u16) {
 /// primary lists the secondaries reading from it (`slaveN`), a secondary its primary (none
 /// known: no host or port, the link down).
 pub(super) fn redis_replication(replication: &Replication) -> String {
-    use std::fmt::Write as _;
     match replication.coordination().place() {
         Place::Alone | Place::Primary { .. } => {
             let connected = replication.connected_secondaries();
@@ -119,7 +126,6 @@ pub(super) fn gdc_replication(
     own: &gdc_crdt::VersionVector,
     out: &mut String,
 ) {
-    use std::fmt::Write as _;
     let now = now_ms();
     let reports = replication.reports(own, now);
     let inbound = || reports.iter().filter(|r| r.direction == Direction::In);

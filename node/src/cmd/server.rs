@@ -69,7 +69,11 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .map(|kv| (kv[0].as_str(), kv[1].as_str()))
             .collect();
         match ctx.server.change_config(&pairs) {
-            Ok(()) => Reply::OK,
+            Ok(()) => {
+                // The store samples conflicts to the log under its own lock: tell it.
+                ctx.store.set_conflict_log(ctx.server.config().conflict_log);
+                Reply::OK
+            }
             Err((name, e)) => Reply::err(config_set_error(&name, e)),
         }
     } else if is(sub, "rewrite") && args.len() == 2 {

@@ -72,6 +72,10 @@ pub struct Config {
     /// `enable-debug-command`: whether GDC.DEBUG (test hooks that change data behind the
     /// binlog's back) is accepted. Off by default, as Redis's DEBUG is.
     pub debug_command: bool,
+    /// `gdc-conflict-log`: whether a sample of the keys whose conflicts the merge rules
+    /// resolved is logged at INFO (at most one line per rule per second). Off by default:
+    /// the counters in INFO gdc and `/metrics` are always kept.
+    pub conflict_log: bool,
     /// TLS on the sync port: this node's certificate and key (PEM).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -150,6 +154,7 @@ impl Default for Config {
             anti_entropy_interval_ms: 60_000,
             expire_grace_ms: 5000,
             debug_command: false,
+            conflict_log: false,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,

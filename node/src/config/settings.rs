@@ -318,6 +318,12 @@ pub static SETTINGS: &[Setting] = &[
         |c| c.expire_grace_ms.to_string()
     ),
     field!(
+        "gdc-conflict-log",
+        AtRunTime,
+        |c, v| c.conflict_log = parse_yes_no(v)?,
+        |c| yes_no(c.conflict_log)
+    ),
+    field!(
         "enable-debug-command",
         AtStart,
         |c, v| c.debug_command = parse_yes_no(v)?,

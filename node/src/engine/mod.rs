@@ -7,14 +7,16 @@
 //! - [`snapshot`]: snapshots, and [`retention`] the binlog segments they let go.
 //! - [`meta`]: the data directory's small records, each with a typed get and put.
 //! - [`acks`]: what each reader of the binlog acknowledged (what retention waits for).
-//! - [`stats`]: per-command counters (INFO commandstats), the [`slowlog`] and the
-//!   [`latency`] monitor, kept under the store's lock.
+//! - [`stats`]: per-command counters (INFO commandstats), conflict counters, the
+//!   [`slowlog`] and the [`latency`] monitor, kept under the store's lock; [`conflicts`]
+//!   the sample log of conflicts the rules resolved.
 //!
 //! [`Engine`] owns them: the store behind its lock, the notifications a write gives
 //! (blocked clients look again, senders read on), snapshots and retention.
 
 pub mod acks;
 pub mod binlog;
+pub mod conflicts;
 pub mod latency;
 pub mod meta;
 pub mod retention;

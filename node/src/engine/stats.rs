@@ -1,7 +1,8 @@
 //! What the commands did: per command, calls, failures, rejections and a latency histogram
 //! (by full name: `client|id` for a subcommand)
 //! (INFO commandstats and latencystats, `/metrics`); error replies by their first word (INFO
-//! errorstats); keys removed by expiry. Kept in the store, as every command runs under its
+//! errorstats); keys removed by expiry; conflicts the merge rules resolved as other
+//! regions' ops were applied (INFO gdc, `/metrics`). Kept in the store, as every command runs under its
 //! lock.
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +15,8 @@ pub struct Stats {
     errors: BTreeMap<String, u64>,
     /// Keys removed because they expired.
     pub expired_keys: u64,
+    /// Per conflict rule, the other regions' ops whose outcome it decided here.
+    pub conflicts: gdc_crdt::ConflictCounts,
     /// SLOWLOG (CONFIG RESETSTAT keeps it, as in Redis).
     pub slowlog: super::slowlog::SlowLog,
     /// LATENCY's events (CONFIG RESETSTAT keeps them, as in Redis).

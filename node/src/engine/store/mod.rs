@@ -5,7 +5,8 @@
 use crate::engine::binlog::{Binlog, BinlogError, Fsync, Record};
 use crate::engine::meta::{Meta, MetaError};
 use gdc_crdt::{
-    Dot, Effect, Hlc, HlcClock, KeyState, Keyspace, OpError, OpId, ServerId, Tag, VersionVector,
+    Conflicts, Dot, Effect, Hlc, HlcClock, KeyState, Keyspace, OpError, OpId, ServerId, Tag,
+    VersionVector,
 };
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -60,6 +61,8 @@ pub struct Store {
     /// What the commands did (INFO commandstats, errorstats, stats). Kept here because
     /// every command runs under this lock anyway.
     pub stats: super::stats::Stats,
+    /// The sample of conflicts resolved, logged when `gdc-conflict-log` is on.
+    conflict_log: super::conflicts::ConflictLog,
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
@@ -126,7 +129,8 @@ impl Store {
         let (binlog, cut) = Binlog::open(&dir.join("binlog"), policy, |rec| {
             max_hlc = max_hlc.max(rec.hlc());
             if !applied.covers(rec.dot()) {
-                apply_to(&mut dbs, &mut applied, stable.as_ref(), &rec);
+                // Replayed, not received: its conflicts were counted before the restart.
+                apply_to(&mut dbs, &mut applied, stable.as_ref(), &rec, false);
                 replayed += 1;
             }
         })?;
@@ -162,6 +166,7 @@ impl Store {
             batch: None,
             batch_bytes: 0,
             stats: Default::default(),
+            conflict_log: Default::default(),
             meta,
         })
     }
@@ -194,7 +199,40 @@ impl Store {
     }
 
     fn apply_record(&mut self, rec: &Record) {
-        apply_to(&mut self.dbs, &mut self.applied, self.stable.as_ref(), rec);
+        apply_to(
+            &mut self.dbs,
+            &mut self.applied,
+            self.stable.as_ref(),
+            rec,
+            false,
+        );
+    }
+
+    /// Apply an op received from another region, counting (and sampling to the log) the
+    /// conflicts the merge rules resolved.
+    fn apply_received(&mut self, rec: &Record) {
+        let found = apply_to(
+            &mut self.dbs,
+            &mut self.applied,
+            self.stable.as_ref(),
+            rec,
+            true,
+        );
+        if found.is_empty() {
+            return;
+        }
+        self.stats.conflicts.record(found);
+        if let Record::Key { db, key, .. } = rec {
+            let origin = rec.dot().server;
+            let now = std::time::Instant::now();
+            self.conflict_log
+                .resolved(found, *db, key, origin, self.server, now);
+        }
+    }
+
+    /// `gdc-conflict-log`: whether resolved conflicts are sampled to the log.
+    pub fn set_conflict_log(&mut self, on: bool) {
+        self.conflict_log.set_enabled(on);
     }
 
     /// Note in the metadata store that the binlog is complete and on disk: the next start
@@ -433,18 +471,24 @@ impl Store {
 }
 
 /// Apply a logged op to the databases, collecting the removal knowledge `stable` covers
-/// (`None`: without peers, every op is stable the moment it is applied here).
+/// (`None`: without peers, every op is stable the moment it is applied here). `received`:
+/// it was made in another region and just arrived; then the conflicts the merge rules
+/// resolved are returned (a FLUSHDB's are not told apart).
 fn apply_to(
     dbs: &mut [Keyspace],
     applied: &mut VersionVector,
     stable: Option<&VersionVector>,
     rec: &Record,
-) {
+    received: bool,
+) -> Conflicts {
     applied.raise(rec.dot().server, rec.dot().op);
     let stable = stable.unwrap_or(applied);
     match rec {
         Record::Key { db, key, effect } => {
             if let Some(ks) = dbs.get_mut(*db as usize) {
+                if received {
+                    return ks.apply_remote_and_collect(key, effect, stable);
+                }
                 ks.apply_and_collect(key, effect, stable);
             }
         }
@@ -459,6 +503,7 @@ fn apply_to(
             }
         }
     }
+    Conflicts::NONE
 }
 
 /// Write a snapshot taken by [`Store::begin_snapshot`] when binlog segment `seq` began.

@@ -58,7 +58,7 @@ impl Store {
             for rec in &fresh {
                 self.clock.observe(rec.hlc(), now);
                 out.last_hlc = out.last_hlc.max(rec.hlc());
-                self.apply_record(rec);
+                self.apply_received(rec);
             }
             out.ops += fresh.len() as u64;
             self.dirty += fresh.len() as u64;
