@@ -183,6 +183,14 @@ impl<V: Clone + PartialEq> Field<V> {
     }
 
     /// The largest stamp of live content (decides type clashes).
+    /// The earliest write still held (a register value or a live counter entry): its stamp,
+    /// then its place among the pieces of its op (`HSET h a 1 b 2` writes a, then b).
+    pub fn first_written(&self) -> Option<(Stamp, u32)> {
+        let r = self.regs.iter().map(|r| r.tag);
+        let c = self.entries().iter().map(|e| e.tag);
+        r.chain(c).map(|t| (t.stamp(), t.dot.idx)).min()
+    }
+
     pub fn max_stamp(&self) -> Option<Stamp> {
         let r = self.regs.iter().map(|r| r.tag.stamp());
         let c = self.entries().iter().map(|e| e.tag.stamp());

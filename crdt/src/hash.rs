@@ -23,6 +23,15 @@ impl HashPart {
         self.fields.iter().filter(|(_, f)| f.is_live())
     }
 
+    /// Live fields in the order they were written: by the earliest write each still holds,
+    /// so every region lists them alike. (A field written anew goes last; Redis keeps its
+    /// place.)
+    pub fn fields_in_order(&self) -> Vec<(&Blob, &Field<Blob>)> {
+        let mut v: Vec<_> = self.fields().collect();
+        v.sort_by_key(|(name, f)| (f.first_written(), *name));
+        v
+    }
+
     /// All fields, including ones kept only for reset records (for encoding).
     pub(crate) fn all_fields(&self) -> impl Iterator<Item = (&Blob, &Field<Blob>)> {
         self.fields.iter()

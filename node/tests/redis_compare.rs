@@ -250,6 +250,14 @@ fn replies_match_redis_server_byte_for_byte() {
         &["SWAPDB", "0", "16"],
         &["SWAPDB", "-1", "0"],
         &["CONFIG", "HELP"],
+        // A small hash lists its fields in the order they were added.
+        &["HSET", "horder", "b", "1"],
+        &["HSET", "horder", "a", "2", "zz", "3", "aa", "4"],
+        &["HINCRBY", "horder", "n", "5"],
+        &["HSETNX", "horder", "c", "6"],
+        &["HGETALL", "horder"],
+        &["HKEYS", "horder"],
+        &["HVALS", "horder"],
         // DEBUG is off by default in both.
         &["DEBUG", "SLEEP", "0"],
         // Neither was started from a config file.

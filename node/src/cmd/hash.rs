@@ -97,14 +97,25 @@ pub fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })
 }
 
+/// Redis's `hash-max-listpack-entries` default: up to this many fields, its hashes keep
+/// the order fields were added in.
+const SMALL_HASH_FIELDS: usize = 128;
+
 fn listing(ctx: &Ctx<'_>, key: &[u8], keys: bool, vals: bool) -> Reply {
     let h = match read(ctx, key) {
         Ok(h) => h,
         Err(e) => return e,
     };
+    // A small hash lists its fields in the order they were written, as Redis's listpack
+    // does; a large one in no set order, as Redis's hash table.
+    let fields = match h {
+        None => Vec::new(),
+        Some(h) if h.len() <= SMALL_HASH_FIELDS => h.fields_in_order(),
+        Some(h) => h.fields().collect(),
+    };
     let mut out = Vec::new();
     let mut map = Vec::new();
-    for (name, f) in h.into_iter().flat_map(|h| h.fields()) {
+    for (name, f) in fields {
         let n = Reply::bulk(Bytes::copy_from_slice(name));
         let v = Reply::bulk(Bytes::copy_from_slice(&value(f)));
         match (keys, vals) {
