@@ -29,6 +29,7 @@ pub struct Activity {
     /// Channels and patterns subscribed to.
     pub sub: usize,
     pub psub: usize,
+    pub ssub: usize,
     /// Commands queued since MULTI (`None`: not in a transaction), and their bytes.
     pub multi: Option<usize>,
     pub multi_bytes: usize,
@@ -49,7 +50,7 @@ impl Activity {
         let mut f = String::new();
         for (on, letter) in [
             (self.monitor, 'O'),
-            (self.sub + self.psub > 0, 'P'),
+            (self.sub + self.psub + self.ssub > 0, 'P'),
             (self.multi.is_some(), 'x'),
             (self.blocked, 'b'),
             (self.no_evict, 'e'),
@@ -77,7 +78,7 @@ impl ClientEntry {
         let read_buffer = a.query_bytes + a.query_free;
         let total = read_buffer + a.argv_bytes + a.multi_bytes;
         format!(
-            "id={id} addr={} laddr={} fd=0 name={name} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={read_buffer} rbp={read_buffer} obl=0 oll=0 omem=0 tot-mem={total} events=r cmd={} user=default redir=-1 resp={}",
+            "id={id} addr={} laddr={} fd=0 name={name} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={read_buffer} rbp={read_buffer} obl=0 oll=0 omem=0 tot-mem={total} events=r cmd={} user=default redir=-1 resp={}",
             self.addr,
             self.laddr,
             now_ms.saturating_sub(self.created_ms) / 1000,
@@ -86,6 +87,7 @@ impl ClientEntry {
             self.db,
             a.sub,
             a.psub,
+            a.ssub,
             a.multi.map_or(-1, |n| n as i64),
             a.query_bytes,
             a.query_free,
@@ -103,7 +105,7 @@ impl ClientEntry {
     /// CLIENT KILL TYPE and CLIENT LIST TYPE: `normal` or `pubsub` (gdc has no replica or
     /// master clients: its regions replicate over sync channels).
     pub fn kind(&self) -> &'static str {
-        if self.activity.sub + self.activity.psub > 0 {
+        if self.activity.sub + self.activity.psub + self.activity.ssub > 0 {
             "pubsub"
         } else {
             "normal"

@@ -25,6 +25,11 @@ pub enum Message {
         channel: Bytes,
         payload: Bytes,
     },
+    /// A message of a shard channel (SPUBLISH).
+    SMessage {
+        channel: Bytes,
+        payload: Bytes,
+    },
     /// A line of MONITOR's feed (without its `+` and line end).
     Monitor(Bytes),
 }
@@ -43,6 +48,13 @@ impl Message {
             Message::Message { channel, payload } => {
                 vec![
                     Reply::bulk("message"),
+                    Reply::Bulk(channel),
+                    Reply::Bulk(payload),
+                ]
+            }
+            Message::SMessage { channel, payload } => {
+                vec![
+                    Reply::bulk("smessage"),
                     Reply::Bulk(channel),
                     Reply::Bulk(payload),
                 ]
@@ -70,11 +82,31 @@ pub struct Sender {
     pub overflowed: Arc<AtomicBool>,
 }
 
+/// What a client subscribes to: a channel, a pattern of channels, or a shard channel (Redis
+/// 7's sharded pub/sub: with one shard per node, a namespace of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
 #[derive(Debug, Default)]
 struct Registry {
     channels: HashMap<Bytes, HashMap<u64, Sender>>,
     patterns: HashMap<Bytes, HashMap<u64, Sender>>,
+    shard_channels: HashMap<Bytes, HashMap<u64, Sender>>,
     monitors: HashMap<u64, Sender>,
+}
+
+impl Registry {
+    fn of(&mut self, kind: Kind) -> &mut HashMap<Bytes, HashMap<u64, Sender>> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard_channels,
+        }
+    }
 }
 
 /// Every subscription of every client.
@@ -98,25 +130,17 @@ impl PubSub {
         self.reg.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn subscribe(&self, pattern: bool, name: &Bytes, client: u64, tx: &Sender) {
-        let mut r = self.reg();
-        let map = if pattern {
-            &mut r.patterns
-        } else {
-            &mut r.channels
-        };
-        map.entry(name.clone())
+    pub fn subscribe(&self, kind: Kind, name: &Bytes, client: u64, tx: &Sender) {
+        self.reg()
+            .of(kind)
+            .entry(name.clone())
             .or_default()
             .insert(client, tx.clone());
     }
 
-    pub fn unsubscribe(&self, pattern: bool, name: &[u8], client: u64) {
+    pub fn unsubscribe(&self, kind: Kind, name: &[u8], client: u64) {
         let mut r = self.reg();
-        let map = if pattern {
-            &mut r.patterns
-        } else {
-            &mut r.channels
-        };
+        let map = r.of(kind);
         if let Some(subs) = map.get_mut(name) {
             subs.remove(&client);
             if subs.is_empty() {
@@ -160,11 +184,26 @@ impl PubSub {
         n
     }
 
-    /// Channels with at least one subscriber, optionally matching a pattern.
-    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+    /// SPUBLISH: deliver to every subscriber of shard channel `channel`; returns how many.
+    pub fn spublish(&self, channel: &Bytes, payload: &Bytes) -> usize {
         let r = self.reg();
+        let subs = r.shard_channels.get(channel);
+        for tx in subs.into_iter().flat_map(HashMap::values) {
+            let m = Message::SMessage {
+                channel: channel.clone(),
+                payload: payload.clone(),
+            };
+            send(tx, m);
+        }
+        subs.map_or(0, HashMap::len)
+    }
+
+    /// Channels (or shard channels) with at least one subscriber, optionally matching a
+    /// pattern.
+    pub fn channels_of(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut r = self.reg();
         let mut v: Vec<Bytes> = r
-            .channels
+            .of(kind)
             .keys()
             .filter(|c| pattern.is_none_or(|p| crate::glob::matches(p, c)))
             .cloned()
@@ -173,8 +212,14 @@ impl PubSub {
         v
     }
 
-    pub fn numsub(&self, channel: &[u8]) -> usize {
-        self.reg().channels.get(channel).map_or(0, HashMap::len)
+    /// Channels with at least one subscriber, optionally matching a pattern.
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.channels_of(Kind::Channel, pattern)
+    }
+
+    /// Subscribers of a channel (or shard channel).
+    pub fn numsub(&self, kind: Kind, channel: &[u8]) -> usize {
+        self.reg().of(kind).get(channel).map_or(0, HashMap::len)
     }
 
     pub fn numpat(&self) -> usize {

@@ -391,14 +391,9 @@ impl Session {
     }
 
     /// Forget a client that has gone: its listing and its subscriptions.
-    fn gone(&self) {
+    fn gone(&mut self) {
         let shared = &self.shared;
-        for c in &self.conn.channels {
-            shared.pubsub().unsubscribe(false, c, self.conn.id);
-        }
-        for p in &self.conn.patterns {
-            shared.pubsub().unsubscribe(true, p, self.conn.id);
-        }
+        self.conn.unsubscribe_all(shared.pubsub());
         shared.pubsub().unmonitor(self.conn.id);
         shared.clients().gone(self.conn.id);
     }

@@ -853,3 +853,67 @@ fn every_redis_setting_is_known(theirs: &mut TcpStream, ours: &mut TcpStream) {
         );
     }
 }
+
+/// Sharded pub/sub (one shard per node): SSUBSCRIBE, SPUBLISH, SUNSUBSCRIBE and PUBSUB
+/// SHARD*, with two clients each side, RESP2 then RESP3, compared byte for byte.
+#[test]
+fn sharded_pubsub_matches_redis_server() {
+    let Some(redis) = Redis::start("sharded_pubsub_matches_redis_server") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    for resp in ["2", "3"] {
+        let mut theirs = [redis.connect(), redis.connect()];
+        let mut ours = [node.raw(), node.raw()];
+        for c in theirs.iter_mut().chain(ours.iter_mut()) {
+            call(c, &["HELLO", resp]);
+        }
+        // (which client, the command): a (un)subscribe gets a reply per channel, and a
+        // publish that reached client 0 is followed by what it read.
+        let script: &[(usize, &[&str])] = &[
+            (0, &["SSUBSCRIBE", "c1", "c2"]),
+            (0, &["SUBSCRIBE", "n1"]),
+            (1, &["PUBSUB", "SHARDCHANNELS", "c1*"]),
+            (1, &["PUBSUB", "SHARDNUMSUB", "c1", "zz"]),
+            (1, &["PUBSUB", "NUMSUB", "c1"]),
+            (1, &["PUBLISH", "c1", "not to a shard channel"]),
+            (1, &["SPUBLISH", "n1", "not to a channel"]),
+            (1, &["SPUBLISH", "c1", "hi"]),
+            (0, &["SUNSUBSCRIBE", "c1"]),
+            (0, &["SUNSUBSCRIBE"]),
+            (0, &["SUNSUBSCRIBE"]),
+            (0, &["UNSUBSCRIBE"]),
+            (1, &["PUBSUB", "SHARDCHANNELS"]),
+            (1, &["PUBSUB", "HELP"]),
+        ];
+        for (who, cmd) in script {
+            let replies = if cmd[0].ends_with("SUBSCRIBE") {
+                cmd.len().saturating_sub(1).max(1)
+            } else {
+                1
+            };
+            theirs[*who].write_all(&request(cmd)).expect("write redis");
+            ours[*who].write_all(&request(cmd)).expect("write gdc");
+            let want: Vec<u8> = (0..replies)
+                .flat_map(|_| read_reply(&mut theirs[*who]))
+                .collect();
+            let got: Vec<u8> = (0..replies)
+                .flat_map(|_| read_reply(&mut ours[*who]))
+                .collect();
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "RESP{resp} reply to {cmd:?}"
+            );
+            if cmd[0] == "SPUBLISH" && want != b":0\r\n" {
+                let (want, got) = (read_reply(&mut theirs[0]), read_reply(&mut ours[0]));
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want),
+                    "RESP{resp} message of {cmd:?}"
+                );
+            }
+        }
+    }
+}

@@ -122,12 +122,7 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// RESET: the connection back to its just-connected state.
 pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    for c in std::mem::take(&mut ctx.conn.channels) {
-        ctx.server.pubsub().unsubscribe(false, &c, ctx.conn.id);
-    }
-    for p in std::mem::take(&mut ctx.conn.patterns) {
-        ctx.server.pubsub().unsubscribe(true, &p, ctx.conn.id);
-    }
+    ctx.conn.unsubscribe_all(ctx.server.pubsub());
     ctx.server.pubsub().unmonitor(ctx.conn.id);
     ctx.conn.monitor = false;
     ctx.conn.multi = None;

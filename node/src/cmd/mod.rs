@@ -55,6 +55,8 @@ pub struct Conn {
     /// Subscribed channels and patterns.
     pub channels: std::collections::HashSet<Bytes>,
     pub patterns: std::collections::HashSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    pub shard_channels: std::collections::HashSet<Bytes>,
     /// Where published messages for this client are queued.
     pub pubsub_tx: Option<crate::pubsub::Sender>,
     /// Running EXEC: blocking commands do not block.
@@ -87,12 +89,40 @@ pub struct QueryBuffer {
 }
 
 impl Conn {
+    /// The client's subscriptions of one kind.
+    pub fn subscriptions(
+        &mut self,
+        kind: crate::pubsub::Kind,
+    ) -> &mut std::collections::HashSet<Bytes> {
+        match kind {
+            crate::pubsub::Kind::Channel => &mut self.channels,
+            crate::pubsub::Kind::Pattern => &mut self.patterns,
+            crate::pubsub::Kind::Shard => &mut self.shard_channels,
+        }
+    }
+
+    /// Whether it subscribes to anything (a RESP2 client is then in subscribe mode).
+    pub fn subscribed(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard_channels.is_empty()
+    }
+
+    /// Leave every subscription (RESET, a client gone).
+    pub fn unsubscribe_all(&mut self, pubsub: &crate::pubsub::PubSub) {
+        use crate::pubsub::Kind;
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            for name in std::mem::take(self.subscriptions(kind)) {
+                pubsub.unsubscribe(kind, &name, self.id);
+            }
+        }
+    }
+
     /// What CLIENT LIST shows of this connection now (`blocked`: waiting in a command).
     pub fn activity(&self, blocked: bool) -> crate::clients::Activity {
         let queued = self.multi.as_ref();
         crate::clients::Activity {
             sub: self.channels.len(),
             psub: self.patterns.len(),
+            ssub: self.shard_channels.len(),
             multi: queued.map(Vec::len),
             multi_bytes: queued.map_or(0, |q| q.iter().flatten().map(Bytes::len).sum()),
             blocked,
@@ -149,6 +179,7 @@ impl Conn {
             watched: Vec::new(),
             channels: Default::default(),
             patterns: Default::default(),
+            shard_channels: Default::default(),
             pubsub_tx: None,
             in_exec: false,
             last_cmd: String::new(),
@@ -260,7 +291,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         return refusal;
     }
-    let subscribed = !ctx.conn.channels.is_empty() || !ctx.conn.patterns.is_empty();
+    let subscribed = ctx.conn.subscribed();
     if subscribed && ctx.conn.resp < 3 && name == "ping" {
         let msg = args.get(1).cloned().unwrap_or_default();
         return Reply::Push(vec![Reply::bulk("pong"), Reply::Bulk(msg)]);
@@ -337,7 +368,7 @@ fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Option<Reply> {
             "OOM command not allowed when used memory > 'maxmemory'.",
         ));
     }
-    let subscribed = !ctx.conn.channels.is_empty() || !ctx.conn.patterns.is_empty();
+    let subscribed = ctx.conn.subscribed();
     if subscribed && ctx.conn.resp < 3 && !command.has(SUBSCRIBED) {
         return Some(Reply::err(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",

@@ -246,6 +246,36 @@ pub(super) static COMMANDS: &[Spec] = &[
             "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
         )
         .run(pubsub::publish),
+    cmd("ssubscribe", -2)
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED)
+        .keys(&[key(NOT_KEY, index(1), range(-1, 1, 0))])
+        .doc(
+            "Listen for messages published to the given shard channels",
+            "7.0.0",
+            Group::Pubsub,
+            "O(N) where N is the number of shard channels to subscribe to.",
+        )
+        .run(pubsub::ssubscribe),
+    cmd("sunsubscribe", -1)
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED)
+        .keys(&[key(NOT_KEY, index(1), range(-1, 1, 0))])
+        .doc(
+            "Stop listening for messages posted to the given shard channels",
+            "7.0.0",
+            Group::Pubsub,
+            "O(N) where N is the number of clients already subscribed to a shard channel.",
+        )
+        .run(pubsub::sunsubscribe),
+    cmd("spublish", 3)
+        .flags(PUBSUB | LOADING | STALE | FAST)
+        .keys(&[key(NOT_KEY, index(1), range(0, 1, 0))])
+        .doc(
+            "Post a message to a shard channel",
+            "7.0.0",
+            Group::Pubsub,
+            "O(N) where N is the number of clients subscribed to the receiving shard channel.",
+        )
+        .run(pubsub::spublish),
     cmd("pubsub", -2)
         .doc(
             "A container for Pub/Sub commands",
@@ -269,6 +299,30 @@ pub(super) static COMMANDS: &[Spec] = &[
                     "2.8.0",
                     Group::Pubsub,
                     "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
+                ),
+            cmd("pubsub|shardchannels", -2)
+                .flags(PUBSUB | LOADING | STALE)
+                .doc(
+                    "List active shard channels",
+                    "7.0.0",
+                    Group::Pubsub,
+                    "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
+                ),
+            cmd("pubsub|shardnumsub", -2)
+                .flags(PUBSUB | LOADING | STALE)
+                .doc(
+                    "Get the count of subscribers for shard channels",
+                    "7.0.0",
+                    Group::Pubsub,
+                    "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
+                ),
+            cmd("pubsub|help", 2)
+                .flags(LOADING | STALE)
+                .doc(
+                    "Show helpful text about the different subcommands",
+                    "6.2.0",
+                    Group::Pubsub,
+                    "O(1)",
                 ),
             cmd("pubsub|numpat", 2)
                 .flags(PUBSUB | LOADING | STALE)
