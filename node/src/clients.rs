@@ -160,6 +160,8 @@ pub struct Clients {
     listing: Mutex<BTreeMap<u64, ClientEntry>>,
     /// CLIENT PAUSE in force, if any.
     pause: Mutex<Option<Pause>>,
+    /// The pause's end (Unix ms; 0: none), read without the lock by every command.
+    pause_until_ms: AtomicU64,
     /// CLIENT UNPAUSE wakes the paused clients.
     unpaused: Notify,
 }
@@ -184,6 +186,7 @@ impl Clients {
             rejected: AtomicU64::new(0),
             listing: Mutex::new(BTreeMap::new()),
             pause: Mutex::new(None),
+            pause_until_ms: AtomicU64::new(0),
             unpaused: Notify::new(),
         }
     }
@@ -195,7 +198,7 @@ impl Clients {
     /// CLIENT PAUSE: a pause already in force is only ever made longer or stricter.
     pub fn pause(&self, until_ms: u64, writes_only: bool) {
         let mut p = self.pause_state();
-        *p = Some(match *p {
+        let now = match *p {
             Some(old) => Pause {
                 until_ms: old.until_ms.max(until_ms),
                 writes_only: old.writes_only && writes_only,
@@ -204,12 +207,15 @@ impl Clients {
                 until_ms,
                 writes_only,
             },
-        });
+        };
+        *p = Some(now);
+        self.pause_until_ms.store(now.until_ms, Ordering::Relaxed);
     }
 
     /// CLIENT UNPAUSE.
     pub fn unpause(&self) {
         *self.pause_state() = None;
+        self.pause_until_ms.store(0, Ordering::Relaxed);
         self.unpaused.notify_waiters();
     }
 
@@ -222,11 +228,14 @@ impl Clients {
         *p
     }
 
-    /// Until when a command must wait (`write`: whether it writes), if it must.
-    pub fn paused_until(&self, write: bool, now_ms: u64) -> Option<u64> {
-        self.paused(now_ms)
-            .filter(|p| write || !p.writes_only)
-            .map(|p| p.until_ms)
+    /// Until when a command must wait, if it must (`writes`: whether it writes, asked only
+    /// while a pause is on). Every command asks: without a pause, no lock is taken.
+    pub fn paused_until(&self, now_ms: u64, writes: impl FnOnce() -> bool) -> Option<u64> {
+        if self.pause_until_ms.load(Ordering::Relaxed) <= now_ms {
+            return None;
+        }
+        let p = self.paused(now_ms)?;
+        (!p.writes_only || writes()).then_some(p.until_ms)
     }
 
     /// Completes at CLIENT UNPAUSE.

@@ -289,8 +289,8 @@ impl Session {
                 continue;
             }
             // CLIENT PAUSE: the command waits (at the front) until the pause ends.
-            let write = cmd::waits_for_write_pause(conn, &args);
-            if let Some(until) = shared.clients().paused_until(write, now) {
+            let writes = || cmd::waits_for_write_pause(conn, &args);
+            if let Some(until) = shared.clients().paused_until(now, writes) {
                 self.pending.push_front(args, bytes);
                 blocked = Some(Blocked {
                     deadline_ms: Some(until),

@@ -1550,18 +1550,23 @@ fn client_list_kill_and_pause_as_redis() {
         .expect("pause");
     let mut writer = node.raw();
     std::io::Write::write_all(&mut writer, b"SET paused 1\r\nGET paused\r\n").expect("write");
+    // A shard-channel publish may reach other clients: it waits as a write does.
+    let mut publisher = node.raw();
+    std::io::Write::write_all(&mut publisher, b"SPUBLISH ch m\r\n").expect("write");
     let mut reader = node.client();
     let v: Option<String> = reader.get("paused").expect("a read is not paused");
     assert_eq!(v, None);
-    // The writer has run nothing yet (cmd=NULL) and holds its requests (qbuf is not 0).
+    // Both have run nothing yet (cmd=NULL) and hold their requests (qbuf is not 0).
     common::wait_for(
-        "the write to wait",
+        "the write and the publish to wait",
         std::time::Duration::from_secs(10),
         || {
             let list = client_line(&mut c, &["LIST"]);
-            list.lines()
-                .any(|l| l.contains(" cmd=NULL ") && !l.contains(" qbuf=0 "))
-                .then_some(())
+            let waiting = list
+                .lines()
+                .filter(|l| l.contains(" cmd=NULL ") && !l.contains(" qbuf=0 "))
+                .count();
+            (waiting == 2).then_some(())
         },
     );
     let v: Option<String> = reader.get("paused").expect("read");
@@ -1572,4 +1577,5 @@ fn client_list_kill_and_pause_as_redis() {
         .expect("unpause");
     let replies = common::read_at_least(&mut writer, b"+OK\r\n$1\r\n1\r\n".len());
     assert_eq!(replies, b"+OK\r\n$1\r\n1\r\n");
+    assert_eq!(common::read_at_least(&mut publisher, 4), b":0\r\n");
 }

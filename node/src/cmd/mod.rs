@@ -3,6 +3,7 @@
 
 mod client;
 mod command;
+mod conn;
 mod connection;
 mod dump;
 mod gdc;
@@ -22,6 +23,7 @@ mod table;
 mod transaction;
 mod zset;
 
+pub use conn::{Conn, QueryBuffer, Replies};
 pub use table::count;
 pub(crate) use table::is_write;
 use table::{
@@ -34,164 +36,6 @@ use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::{Effect, KeyState, OpError, Tag};
 use std::sync::LazyLock;
-
-/// Per-connection state.
-#[derive(Debug)]
-pub struct Conn {
-    pub id: u64,
-    pub db: usize,
-    /// Protocol version: 2 or 3 (HELLO).
-    pub resp: u8,
-    pub authenticated: bool,
-    pub name: Option<Bytes>,
-    /// Close after replying (QUIT).
-    pub closing: bool,
-    /// Commands queued since MULTI.
-    pub multi: Option<Vec<Vec<Bytes>>>,
-    /// A command queued since MULTI was refused: EXEC answers EXECABORT.
-    pub multi_failed: bool,
-    /// WATCHed keys: database, key, and the key's version when watched.
-    pub watched: Vec<(usize, Bytes, Option<gdc_crdt::Hlc>)>,
-    /// Subscribed channels and patterns.
-    pub channels: std::collections::HashSet<Bytes>,
-    pub patterns: std::collections::HashSet<Bytes>,
-    /// Shard channels (SSUBSCRIBE).
-    pub shard_channels: std::collections::HashSet<Bytes>,
-    /// Where published messages for this client are queued.
-    pub pubsub_tx: Option<crate::pubsub::Sender>,
-    /// Running EXEC: blocking commands do not block.
-    pub in_exec: bool,
-    /// The last command's name (CLIENT LIST).
-    pub last_cmd: String,
-    /// This node's op id of the connection's last write (WAIT waits for regions to have it).
-    pub last_write_op: u64,
-    /// Unix ms at which the command this connection waits in first blocked (`None`: not
-    /// waiting). A retry after a write keeps the first deadline, and finds a key that has
-    /// meanwhile become another type not ready (it waits on, as in Redis) instead of failing.
-    pub blocked_since: Option<u64>,
-    /// CLIENT REPLY: whether this connection's replies are sent.
-    pub replies: Replies,
-    /// In MONITOR mode: fed every command.
-    pub monitor: bool,
-    /// CLIENT NO-EVICT.
-    pub no_evict: bool,
-    /// The query buffer while the current command runs (CLIENT LIST).
-    pub query: QueryBuffer,
-}
-
-/// A connection's query buffer, as CLIENT LIST shows it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct QueryBuffer {
-    /// Bytes in it (the running command's included).
-    pub bytes: usize,
-    /// Free bytes in its allocation.
-    pub free: usize,
-}
-
-impl Conn {
-    /// The client's subscriptions of one kind.
-    pub fn subscriptions(
-        &mut self,
-        kind: crate::pubsub::Kind,
-    ) -> &mut std::collections::HashSet<Bytes> {
-        match kind {
-            crate::pubsub::Kind::Channel => &mut self.channels,
-            crate::pubsub::Kind::Pattern => &mut self.patterns,
-            crate::pubsub::Kind::Shard => &mut self.shard_channels,
-        }
-    }
-
-    /// Whether it subscribes to anything (a RESP2 client is then in subscribe mode).
-    pub fn subscribed(&self) -> bool {
-        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard_channels.is_empty()
-    }
-
-    /// Leave every subscription (RESET, a client gone).
-    pub fn unsubscribe_all(&mut self, pubsub: &crate::pubsub::PubSub) {
-        use crate::pubsub::Kind;
-        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
-            for name in std::mem::take(self.subscriptions(kind)) {
-                pubsub.unsubscribe(kind, &name, self.id);
-            }
-        }
-    }
-
-    /// What CLIENT LIST shows of this connection now (`blocked`: waiting in a command).
-    pub fn activity(&self, blocked: bool) -> crate::clients::Activity {
-        let queued = self.multi.as_ref();
-        crate::clients::Activity {
-            sub: self.channels.len(),
-            psub: self.patterns.len(),
-            ssub: self.shard_channels.len(),
-            multi: queued.map(Vec::len),
-            multi_bytes: queued.map_or(0, |q| q.iter().flatten().map(Bytes::len).sum()),
-            blocked,
-            monitor: self.monitor,
-            no_evict: self.no_evict,
-            query_bytes: self.query.bytes,
-            query_free: self.query.free,
-            argv_bytes: 0,
-        }
-    }
-}
-
-/// CLIENT REPLY's modes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Replies {
-    #[default]
-    On,
-    Off,
-    /// CLIENT REPLY SKIP ran: its own reply and the next command's are not sent.
-    SkipNext,
-    /// The next command's reply is not sent.
-    Skip,
-}
-
-impl Replies {
-    /// Whether the reply of the command that just ran goes out; moves SKIP along.
-    pub fn send(&mut self) -> bool {
-        match *self {
-            Replies::On => true,
-            Replies::Off => false,
-            Replies::SkipNext => {
-                *self = Replies::Skip;
-                false
-            }
-            Replies::Skip => {
-                *self = Replies::On;
-                false
-            }
-        }
-    }
-}
-
-impl Conn {
-    pub fn new(id: u64, authenticated: bool) -> Conn {
-        Conn {
-            id,
-            db: 0,
-            resp: 2,
-            authenticated,
-            name: None,
-            closing: false,
-            multi: None,
-            multi_failed: false,
-            watched: Vec::new(),
-            channels: Default::default(),
-            patterns: Default::default(),
-            shard_channels: Default::default(),
-            pubsub_tx: None,
-            in_exec: false,
-            last_cmd: String::new(),
-            last_write_op: 0,
-            blocked_since: None,
-            replies: Replies::On,
-            monitor: false,
-            no_evict: false,
-            query: QueryBuffer::default(),
-        }
-    }
-}
 
 /// What every command may use.
 #[derive(Debug)]
@@ -330,9 +174,10 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 /// Whether a CLIENT PAUSE WRITE holds this request back: a command that writes or may
-/// reach other clients (PUBLISH), or an EXEC with one queued; not a command being queued.
+/// reach other clients (PUBLISH, SPUBLISH), or an EXEC with one queued; not a command being
+/// queued.
 pub fn waits_for_write_pause(conn: &Conn, args: &[Bytes]) -> bool {
-    let writes = |a: &[Bytes]| is_write(a) || is(&a[0], "publish");
+    let writes = |a: &[Bytes]| is_write(a) || is(&a[0], "publish") || is(&a[0], "spublish");
     if is(&args[0], "exec") {
         return conn
             .multi
