@@ -278,7 +278,16 @@ pub(super) fn write_whole(
 }
 
 pub(super) fn delete_key(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(), Reply> {
-    ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
+    let db = ctx.conn.db;
+    delete_in(ctx, db, key)
+}
+
+/// Delete `key` of database `db`.
+fn delete_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8]) -> Result<(), Reply> {
+    let now = ctx.now;
+    ctx.store
+        .write(db, key, now, |k, _, tag| Ok((ops::delete(k, tag), ())))
+        .map_err(super::write_error)
 }
 
 fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_absent: bool) -> CmdResult {
@@ -371,26 +380,14 @@ pub fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             (whole(a), whole(b))
         })
         .collect();
-    let own_batch = !ctx.store.in_batch();
-    if own_batch {
-        ctx.store.begin_batch();
-    }
-    let mut written = Ok(());
-    for (key, (in_a, in_b)) in keys.iter().zip(&values) {
-        written = set_whole(ctx, a, key, in_b.as_ref())
-            .and_then(|()| set_whole(ctx, b, key, in_a.as_ref()));
-        if written.is_err() {
-            break;
-        }
-    }
-    if own_batch {
-        if let Err(e) = ctx.store.end_batch() {
-            return Ok(Reply::err(format!(
-                "MISCONF Errors writing to the binlog: {e}"
-            )));
-        }
-    }
-    written?;
+    ctx.in_one_batch(|ctx| {
+        keys.iter()
+            .zip(&values)
+            .try_for_each(|(key, (in_a, in_b))| {
+                set_whole(ctx, a, key, in_b.as_ref())?;
+                set_whole(ctx, b, key, in_a.as_ref())
+            })
+    })??;
     Ok(Reply::OK)
 }
 
@@ -404,12 +401,7 @@ fn set_whole(
 ) -> Result<(), Reply> {
     match value {
         Some((whole, expire_at)) => write_whole(ctx, db, key, whole, *expire_at),
-        None => {
-            let now = ctx.now;
-            ctx.store
-                .write(db, key, now, |k, _, tag| Ok((ops::delete(k, tag), ())))
-                .map_err(super::write_error)
-        }
+        None => delete_in(ctx, db, key),
     }
 }
 

@@ -67,6 +67,20 @@ impl Ctx<'_> {
             .map_err(write_error)
     }
 
+    /// Run `f` with its writes logged as one binlog batch (replayed, and shipped to other
+    /// regions, all or none), or inside the batch already open (EXEC's).
+    pub fn in_one_batch<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Result<T, Reply> {
+        if self.store.in_batch() {
+            return Ok(f(self));
+        }
+        self.store.begin_batch();
+        let out = f(self);
+        self.store
+            .end_batch()
+            .map_err(|e| write_error(WriteError::Binlog(e)))?;
+        Ok(out)
+    }
+
     /// The destination of a *STORE command: written whole, or deleted when the result is
     /// empty (`None`), as Redis never stores an empty collection.
     pub fn store_whole(

@@ -55,17 +55,9 @@ pub fn exec(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         return Ok(Reply::NilArray);
     }
     ctx.conn.in_exec = true;
-    ctx.store.begin_batch();
-    let replies = queue.iter().map(|args| execute(ctx, args)).collect();
+    let replies = ctx.in_one_batch(|ctx| queue.iter().map(|args| execute(ctx, args)).collect());
     ctx.conn.in_exec = false;
-    // The transaction's writes reach the binlog as one frame: replayed (and, with sync
-    // channels, shipped) all or none.
-    if let Err(e) = ctx.store.end_batch() {
-        return Ok(Reply::err(format!(
-            "MISCONF Errors writing to the binlog: {e}"
-        )));
-    }
-    Ok(Reply::Array(replies))
+    Ok(replies.map_or_else(|e| e, Reply::Array))
 }
 
 pub fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
