@@ -273,11 +273,11 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
         // A one-element list moved onto itself stays as it is. A pop then a push would
         // delete the key in between, and its TTL with it: it is written whole instead (a
         // write all the same, as WATCH sees it in Redis), TTL kept.
-        let expire_at = ctx.get(src).and_then(|k| k.expire_at());
-        let whole = ops::Whole::List(vec![value.clone()]);
-        return match ctx.write(src, |k, _, tag| {
-            Ok((Some(ops::replace(k, tag, &whole, expire_at)), ()))
-        }) {
+        let Some((whole, expire_at)) = super::keys::whole_of(ctx, src) else {
+            return Reply::Nil;
+        };
+        let db = ctx.conn.db;
+        return match super::keys::write_whole(ctx, db, src, &whole, expire_at) {
             Ok(()) => Reply::bulk(Bytes::copy_from_slice(&value)),
             Err(e) => e,
         };
