@@ -275,6 +275,46 @@ fn nodes_take_roles_and_channels_from_the_coordinator() {
     }
     assert_eq!(get(&mut c_eu2, "from-eu").as_deref(), Some("1"));
 
+    // Roles are the coordinator's: REPLICAOF and FAILOVER answer as Redis does where they
+    // would change nothing, and otherwise refuse, naming gdcctl; so does CONFIG SET port.
+    let reply = |c: &mut redis::Connection, args: &[&str]| -> String {
+        match redis::cmd(args[0]).arg(&args[1..]).query::<String>(c) {
+            Ok(v) => v,
+            Err(e) => e.to_string(),
+        }
+    };
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut c_eu2).expect("ROLE");
+    let (host, port): (String, i64) = match (&role[1], &role[2]) {
+        (redis::Value::BulkString(h), redis::Value::Int(p)) => {
+            (String::from_utf8_lossy(h).into_owned(), *p)
+        }
+        other => panic!("ROLE of a secondary: {other:?}"),
+    };
+    let followed = reply(&mut c_eu2, &["REPLICAOF", &host, &port.to_string()]);
+    assert_eq!(followed, "OK Already connected to specified master");
+    let promoted = reply(&mut c_eu2, &["REPLICAOF", "NO", "ONE"]);
+    assert!(promoted.contains("gdcctl failover"), "{promoted}");
+    let other = reply(&mut c_eu2, &["REPLICAOF", "10.0.0.9", "7000"]);
+    assert!(other.contains("set by the coordinator"), "{other}");
+    let on_replica = reply(&mut c_eu2, &["FAILOVER"]);
+    assert!(
+        on_replica.contains("FAILOVER is not valid when server is a replica"),
+        "{on_replica}"
+    );
+    assert_eq!(reply(&mut c_eu1, &["REPLICAOF", "NO", "ONE"]), "OK");
+    let failover = reply(&mut c_eu1, &["FAILOVER"]);
+    assert!(failover.contains("gdcctl failover"), "{failover}");
+    let port_change = reply(&mut c_eu1, &["CONFIG", "SET", "port", "1"]);
+    assert!(
+        port_change.contains("can't set immutable config"),
+        "{port_change}"
+    );
+    assert_eq!(
+        get(&mut c_eu2, "from-eu").as_deref(),
+        Some("1"),
+        "nothing changed"
+    );
+
     // Pausing eu -> us in the topology pauses us's channel; resuming delivers what waited.
     let set_channel = |state| Change::SetChannel {
         instance: "shop".into(),

@@ -543,6 +543,44 @@ fn config_set_port_moves_the_listener_or_changes_nothing() {
     );
 }
 
+/// An idle client's read buffer is given back (after 2 s, as Redis frees an idle client's
+/// query buffer), and allocated again when a request comes.
+#[test]
+fn an_idle_clients_read_buffer_is_freed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut idle = node.raw();
+    assert_eq!(
+        exchange(&mut idle, b"CLIENT SETNAME idle\r\n", 5),
+        b"+OK\r\n"
+    );
+    let mut c = node.client();
+    let buffer_of_idle = |c: &mut redis::Connection| -> String {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(c).expect("LIST");
+        let line = list
+            .lines()
+            .find(|l| l.contains(" name=idle "))
+            .expect("listed");
+        let rbs = line
+            .split(' ')
+            .find(|f| f.starts_with("rbs="))
+            .expect("rbs");
+        rbs.to_string()
+    };
+    assert_ne!(buffer_of_idle(&mut c), "rbs=0", "a buffer while in use");
+    common::wait_for(
+        "the idle buffer to be freed",
+        std::time::Duration::from_secs(10),
+        || (buffer_of_idle(&mut c) == "rbs=0").then_some(()),
+    );
+    assert_eq!(
+        exchange(&mut idle, b"PING\r\n", 7),
+        b"+PONG\r\n",
+        "read into a new one"
+    );
+    assert_ne!(buffer_of_idle(&mut c), "rbs=0");
+}
+
 /// The number of keys the node holds in memory (tombstones included), from GDC.INFO.
 fn keys_held(c: &mut redis::Connection) -> i64 {
     let info: String = redis::cmd("GDC.INFO").query(c).expect("gdc.info");
