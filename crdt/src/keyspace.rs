@@ -230,6 +230,20 @@ impl Keyspace {
             .map(|(_, k)| k)
     }
 
+    /// Keys whose expiry lies in `(after_ms, upto_ms]`, earliest first, with it.
+    pub fn expiring_between(
+        &self,
+        after_ms: u64,
+        upto_ms: u64,
+    ) -> impl Iterator<Item = (u64, &Blob)> {
+        let from = (after_ms.saturating_add(1), Blob::from(&b""[..]));
+        self.expiries
+            .range(from..)
+            .filter(move |(at, _)| *at > after_ms)
+            .take_while(move |(at, _)| *at <= upto_ms)
+            .map(|(at, k)| (*at, k))
+    }
+
     /// Keep the expiry index in step with a key whose expiry went from `before` to `after`.
     fn reindex(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
         if before == after {

@@ -42,6 +42,8 @@ pub struct Activity {
     pub query_free: usize,
     /// Bytes of the command it is running.
     pub argv_bytes: usize,
+    /// CLIENT TRACKING ON, redirected to this client (0: none).
+    pub tracking: Option<u64>,
 }
 
 impl Activity {
@@ -54,6 +56,7 @@ impl Activity {
             (self.multi.is_some(), 'x'),
             (self.blocked, 'b'),
             (self.no_evict, 'e'),
+            (self.tracking.is_some(), 't'),
         ] {
             if on {
                 f.push(letter);
@@ -78,7 +81,7 @@ impl ClientEntry {
         let read_buffer = a.query_bytes + a.query_free;
         let total = read_buffer + a.argv_bytes + a.multi_bytes;
         format!(
-            "id={id} addr={} laddr={} fd=0 name={name} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={read_buffer} rbp={read_buffer} obl=0 oll=0 omem=0 tot-mem={total} events=r cmd={} user=default redir=-1 resp={}",
+            "id={id} addr={} laddr={} fd=0 name={name} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={read_buffer} rbp={read_buffer} obl=0 oll=0 omem=0 tot-mem={total} events=r cmd={} user=default redir={} resp={}",
             self.addr,
             self.laddr,
             now_ms.saturating_sub(self.created_ms) / 1000,
@@ -98,6 +101,7 @@ impl ClientEntry {
             } else {
                 &self.last_cmd
             },
+            a.tracking.map_or(-1, |r| r as i64),
             self.resp,
         )
     }

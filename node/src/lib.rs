@@ -19,8 +19,9 @@
 //!   ([`sync::coordination::Coordination`]), the write gate, and the tasks that receive
 //!   ([`sync::channel`]), send ([`sync::sender`]) and follow the coordinators
 //!   ([`sync::coordinated`]). [`sync::status::ChannelReport`] is the one report of a channel.
-//! - [`clients`] (the connected clients), [`pubsub`] (local publish/subscribe), and
-//!   [`shared::Shared`]: what every command may use (settings in force, engine,
+//! - [`clients`] (the connected clients), [`pubsub`] (local publish/subscribe), [`notify`]
+//!   (keyspace notifications and client-side caching: the store's observer, told of every
+//!   changed key), and [`shared::Shared`]: what every command may use (settings in force, engine,
 //!   replication, clients, pub/sub).
 //! - [`cmd`]: the command table ([`cmd`]'s `table.rs`: name, arity, flags, handler) and the
 //!   handlers, one file per command family.
@@ -50,6 +51,7 @@ pub mod engine;
 pub mod glob;
 pub mod metrics;
 pub mod node;
+pub mod notify;
 pub mod pubsub;
 pub mod rdb;
 pub mod reply;

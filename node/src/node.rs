@@ -181,6 +181,14 @@ async fn upkeep(shared: Arc<Shared>) {
         let secondary =
             replication.coordination().role() == crate::sync::coordination::Role::Secondary;
         let paused = shared.clients().paused(now_ms()).is_some();
+        // Clients hear of a key's expiry when it passes (it reads as missing from then
+        // on), whatever the role; removing it, with peers, waits for the grace.
+        let announced = if paused || !shared.active_expire() {
+            0
+        } else {
+            store.announce_expired(now_ms())
+        };
+        shared.notifier().tracking().enforce_limit(shared.pubsub());
         let removed = if secondary || paused || !shared.active_expire() {
             0
         } else {
@@ -200,7 +208,7 @@ async fn upkeep(shared: Arc<Shared>) {
             latency.observe("expire-cycle", millis, threshold, now / 1000);
             removed
         };
-        if removed > 0 || crate::testing::ack_before_write() {
+        if removed > 0 || announced > 0 || crate::testing::ack_before_write() {
             debug!(removed, "removed expired keys");
             if let Err(e) = store.commit() {
                 error!(error = %e, "binlog commit failed");

@@ -32,13 +32,48 @@ pub enum Message {
     },
     /// A line of MONITOR's feed (without its `+` and line end).
     Monitor(Bytes),
+    /// Client-side caching: drop these keys (`None`: everything). `redirected`: sent to
+    /// the client another one redirects its invalidations to.
+    Invalidate {
+        keys: Option<Vec<Bytes>>,
+        redirected: bool,
+    },
+    /// The client invalidations were redirected to is gone.
+    RedirectBroken(u64),
 }
+
+/// The channel a RESP2 client redirected to hears invalidations on.
+pub const INVALIDATE_CHANNEL: &str = "__redis__:invalidate";
 
 impl Message {
     /// Encode the message for its subscriber, as RESP2 or RESP3 (`resp`) says.
-    pub fn write(self, out: &mut bytes::BytesMut, resp: u8) {
+    /// `subscribed`: the client is in subscribe mode (a RESP2 client hears redirected
+    /// invalidations only then, as a message of [`INVALIDATE_CHANNEL`]; without RESP3, a
+    /// client hears nothing of its own).
+    pub fn write(self, out: &mut bytes::BytesMut, resp: u8, subscribed: bool) {
         use crate::reply::Reply;
         let push = match self {
+            Message::Invalidate { keys, redirected } => {
+                let keys = match keys {
+                    Some(keys) => Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
+                    None => Reply::Nil,
+                };
+                if resp >= 3 {
+                    vec![Reply::bulk("invalidate"), keys]
+                } else if redirected && subscribed {
+                    vec![
+                        Reply::bulk("message"),
+                        Reply::bulk(INVALIDATE_CHANNEL),
+                        keys,
+                    ]
+                } else {
+                    return;
+                }
+            }
+            Message::RedirectBroken(id) if resp >= 3 => {
+                vec![Reply::bulk("tracking-redir-broken"), Reply::Int(id as i64)]
+            }
+            Message::RedirectBroken(_) => return,
             Message::Monitor(line) => {
                 out.extend_from_slice(b"+");
                 out.extend_from_slice(&line);
@@ -97,6 +132,8 @@ struct Registry {
     patterns: HashMap<Bytes, HashMap<u64, Sender>>,
     shard_channels: HashMap<Bytes, HashMap<u64, Sender>>,
     monitors: HashMap<u64, Sender>,
+    /// Every connected client's queue (invalidations go to a client by its id).
+    clients: HashMap<u64, Sender>,
 }
 
 impl Registry {
@@ -128,6 +165,32 @@ fn send(s: &Sender, m: Message) {
 impl PubSub {
     fn reg(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.reg.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A client connected: messages can be sent to it by its id.
+    pub fn connect(&self, client: u64, tx: &Sender) {
+        self.reg().clients.insert(client, tx.clone());
+    }
+
+    /// A client is gone.
+    pub fn disconnect(&self, client: u64) {
+        self.reg().clients.remove(&client);
+    }
+
+    /// Whether client `client` is connected.
+    pub fn is_connected(&self, client: u64) -> bool {
+        self.reg().clients.contains_key(&client)
+    }
+
+    /// Queue a message for client `client`: false when it is not connected.
+    pub fn send_to(&self, client: u64, m: Message) -> bool {
+        match self.reg().clients.get(&client) {
+            Some(tx) => {
+                send(tx, m);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn subscribe(&self, kind: Kind, name: &Bytes, client: u64, tx: &Sender) {

@@ -80,10 +80,12 @@ impl Session {
         let mut conn = Conn::new(id, shared.config().requirepass.is_none());
         let (tx, messages) = mpsc::channel(crate::pubsub::SUBSCRIBER_QUEUE_MAX);
         let overflowed = Arc::new(AtomicBool::new(false));
-        conn.pubsub_tx = Some(crate::pubsub::Sender {
+        let sender = crate::pubsub::Sender {
             tx,
             overflowed: Arc::clone(&overflowed),
-        });
+        };
+        shared.pubsub().connect(id, &sender);
+        conn.pubsub_tx = Some(sender);
         Session {
             shared,
             socket,
@@ -180,7 +182,7 @@ impl Session {
                     warn!(client = self.conn.id, "closing a subscriber that fell behind");
                     return Err(Closed);
                 }
-                m.write(&mut self.out, self.conn.resp);
+                m.write(&mut self.out, self.conn.resp, self.conn.subscribed());
                 Ok(false)
             }
             () = self.stop.stopped() => Err(Closed),
@@ -276,11 +278,13 @@ impl Session {
         let shared = &self.shared;
         let config = shared.config();
         let mut store = shared.engine().lock_store();
+        store.serving(self.conn.id);
         let now = now_ms();
         let writes_before = store.writes;
         let mut replies = 0;
         let mut blocked = None;
-        let (conn, out) = (&mut self.conn, &mut self.out);
+        let (conn, out, messages) = (&mut self.conn, &mut self.out, &mut self.messages);
+        let tracking = shared.notifier().tracking();
         // The bytes of the requests this batch ran (the read buffer's recent use).
         let mut read = 0;
         while let Some((args, bytes)) = self.pending.pop_front() {
@@ -298,6 +302,12 @@ impl Session {
                     paused: true,
                 });
                 break;
+            }
+            // Messages queued for this client so far go before this command's reply (its
+            // own invalidations, made while a command ran, go after that command's reply).
+            tracking.enforce_limit(shared.pubsub());
+            while let Ok(m) = messages.try_recv() {
+                m.write(out, conn.resp, conn.subscribed());
             }
             // What CLIENT LIST shows of this client's query buffer while the command runs:
             // the command itself, and what came after it.
@@ -395,6 +405,8 @@ impl Session {
         let shared = &self.shared;
         self.conn.unsubscribe_all(shared.pubsub());
         shared.pubsub().unmonitor(self.conn.id);
+        shared.pubsub().disconnect(self.conn.id);
+        shared.notifier().tracking().disable(self.conn.id);
         shared.clients().gone(self.conn.id);
     }
 }

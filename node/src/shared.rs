@@ -6,6 +6,7 @@ use crate::clients::Clients;
 use crate::config::Config;
 use crate::config::settings::SetError;
 use crate::engine::Engine;
+use crate::notify::Notifier;
 use crate::pubsub::PubSub;
 use crate::sync::Replication;
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,7 +20,9 @@ pub struct Shared {
     engine: Arc<Engine>,
     replication: Arc<Replication>,
     clients: Clients,
-    pubsub: PubSub,
+    pubsub: Arc<PubSub>,
+    /// Keyspace notifications and client-side caching: the store's observer.
+    notifier: Arc<Notifier>,
     started_ms: u64,
     /// SHUTDOWN asks the node to stop.
     shutdown: Notify,
@@ -33,12 +36,19 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Arc<Config>, engine: Arc<Engine>, replication: Arc<Replication>) -> Shared {
+        let pubsub = Arc::new(PubSub::default());
+        let notifier = Arc::new(Notifier::new(Arc::clone(&pubsub)));
+        notifier.configure(&config);
+        engine
+            .lock_store()
+            .set_observer(Arc::clone(&notifier) as Arc<dyn crate::engine::store::KeyObserver>);
         Shared {
             clients: Clients::new(config.clients_max),
             config: RwLock::new(config),
             engine,
             replication,
-            pubsub: PubSub::default(),
+            pubsub,
+            notifier,
             started_ms: crate::engine::store::now_ms(),
             shutdown: Notify::new(),
             next_listener: Mutex::new(None),
@@ -79,6 +89,7 @@ impl Shared {
                 }
             }
         }
+        self.notifier.configure(&next);
         *config = Arc::new(next);
         Ok(())
     }
@@ -122,6 +133,10 @@ impl Shared {
 
     pub fn pubsub(&self) -> &PubSub {
         &self.pubsub
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     /// Unix ms the node started at.

@@ -34,9 +34,21 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         kill(ctx, args)
     } else if is(sub, "pause") {
         pause(ctx, args)
+    } else if is(sub, "tracking") {
+        super::tracking::tracking(ctx, args)
+    } else if is(sub, "caching") {
+        super::tracking::caching(ctx, args)
+    } else if is(sub, "getredir") {
+        super::tracking::getredir(ctx)
+    } else if is(sub, "trackinginfo") {
+        super::tracking::trackinginfo(ctx)
     } else if is(sub, "help") {
         Ok(super::help(&[
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
             "GETNAME",
             "    Return the name of the current connection.",
             "ID",
@@ -77,6 +89,11 @@ pub fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Accepted, as Redis 7.2 accepts it.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
             "HELP",

@@ -45,6 +45,11 @@ pub struct Conn {
     pub no_evict: bool,
     /// The query buffer while the current command runs (CLIENT LIST).
     pub query: QueryBuffer,
+    /// CLIENT TRACKING ON: the client its invalidations go to (0: itself). The tracking
+    /// itself is the notifier's ([`crate::notify::tracking`]).
+    pub tracking: Option<u64>,
+    /// CLIENT CACHING was given for the next command.
+    pub caching: bool,
 }
 
 /// A connection's query buffer, as CLIENT LIST shows it.
@@ -99,6 +104,7 @@ impl Conn {
             query_bytes: self.query.bytes,
             query_free: self.query.free,
             argv_bytes: 0,
+            tracking: self.tracking,
         }
     }
 }
@@ -157,6 +163,8 @@ impl Conn {
             monitor: false,
             no_evict: false,
             query: QueryBuffer::default(),
+            tracking: None,
+            caching: false,
         }
     }
 }

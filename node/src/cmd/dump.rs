@@ -91,10 +91,12 @@ pub fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if expire_at.is_some_and(|at| at <= now) {
         if exists {
             delete_key(ctx, key)?;
+            ctx.notify(crate::notify::events::GENERIC, "del", key);
         }
         return Ok(Reply::OK);
     }
     let db = ctx.conn.db;
     write_whole(ctx, db, key, &whole, expire_at.map(|at| at as u64))?;
+    ctx.notify(crate::notify::events::GENERIC, "restore", key);
     Ok(Reply::OK)
 }

@@ -1,6 +1,7 @@
 //! Hash commands.
 
 use super::{CmdResult, Ctx, check_type, int_arg, wrong_arity};
+use crate::notify::events::HASH;
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::hash::HashPart;
@@ -25,9 +26,11 @@ fn pairs(args: &[Bytes]) -> Vec<(Blob, Blob)> {
 }
 
 fn write_fields(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[(Blob, Blob)]) -> Result<usize, Reply> {
-    ctx.write(key, |k, now, tag| {
+    let n = ctx.write(key, |k, now, tag| {
         ops::hset(k, now, tag, pairs).map(|(e, n)| (Some(e), n))
-    })
+    })?;
+    ctx.notify(HASH, "hset", key);
+    Ok(n)
 }
 
 pub fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -77,7 +80,13 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let names: Vec<Blob> = args[2..].iter().map(|f| Blob::from(&f[..])).collect();
     Ok(
         match ctx.write(&args[1], |k, now, tag| ops::hdel(k, now, tag, &names)) {
-            Ok(n) => Reply::Int(n as i64),
+            Ok(n) => {
+                if n > 0 {
+                    ctx.notify(HASH, "hdel", &args[1]);
+                    ctx.notify_if_gone(&args[1]);
+                }
+                Reply::Int(n as i64)
+            }
             Err(e) => e,
         },
     )
@@ -150,7 +159,10 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         match ctx.write(&args[1], |k, now, tag| {
             ops::hincr_by(k, now, tag, &name, by).map(|(e, v)| (Some(e), v))
         }) {
-            Ok(v) => Reply::Int(v),
+            Ok(v) => {
+                ctx.notify(HASH, "hincrby", &args[1]);
+                Reply::Int(v)
+            }
             Err(e) => e,
         },
     )
@@ -166,6 +178,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ctx.write(&args[1], |k, now, tag| {
         ops::hincr_by_float(k, now, tag, &name, by).map(|(e, v)| (Some(e), v))
     })?;
+    ctx.notify(HASH, "hincrbyfloat", &args[1]);
     hget(ctx, &args[..3])
 }
 

@@ -1,6 +1,7 @@
 //! Key commands: DEL, EXISTS, TYPE, the EXPIRE family, TTL, PERSIST, KEYS.
 
 use super::{CmdResult, Ctx, int_arg, is};
+use crate::notify::events::GENERIC;
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::ops;
@@ -11,6 +12,9 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let existed = ctx.get(key).is_some();
         let r = ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())));
         r?;
+        if existed {
+            ctx.notify(GENERIC, "del", key);
+        }
         n += existed as i64;
     }
     Ok(Reply::Int(n))
@@ -78,13 +82,18 @@ fn expire_at(ctx: &mut Ctx<'_>, args: &[Bytes], at_ms: Option<i64>) -> CmdResult
     let now = ctx.now as i64;
     let r = if at_ms <= now {
         ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
+            .map(|()| "del")
     } else {
         ctx.write(key, |k, now, tag| {
             Ok((ops::expire(k, now, tag, at_ms as u64), ()))
         })
+        .map(|()| "expire")
     };
     Ok(match r {
-        Ok(()) => Reply::Int(1),
+        Ok(event) => {
+            ctx.notify(GENERIC, event, key);
+            Reply::Int(1)
+        }
         Err(e) => e,
     })
 }
@@ -162,7 +171,10 @@ pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     Ok(
         match ctx.write(&args[1], |k, now, tag| Ok((ops::persist(k, now, tag), ()))) {
-            Ok(()) => Reply::Int(1),
+            Ok(()) => {
+                ctx.notify(GENERIC, "persist", &args[1]);
+                Reply::Int(1)
+            }
             Err(e) => e,
         },
     )
@@ -301,6 +313,8 @@ fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_absent: bool) -> CmdResu
     if src != dst {
         let db = ctx.conn.db;
         write_whole(ctx, db, dst, &whole, ttl).and_then(|()| delete_key(ctx, src))?;
+        ctx.notify(GENERIC, "rename_from", src);
+        ctx.notify(GENERIC, "rename_to", dst);
     }
     Ok(if only_if_absent {
         Reply::Int(1)
@@ -339,6 +353,9 @@ pub fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     write_whole(ctx, db, &args[1], &whole, ttl)?;
     delete_key(ctx, &args[1])?;
+    ctx.notify(GENERIC, "move_from", &args[1]);
+    let notifier = ctx.server.notifier();
+    notifier.fire(GENERIC, "move_to", db, &args[1]);
     Ok(Reply::Int(1))
 }
 
@@ -439,7 +456,11 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     Ok(match write_whole(ctx, db, &args[2], &whole, ttl) {
-        Ok(()) => Reply::Int(1),
+        Ok(()) => {
+            let notifier = ctx.server.notifier();
+            notifier.fire(GENERIC, "copy_to", db, &args[2]);
+            Reply::Int(1)
+        }
         Err(e) => e,
     })
 }

@@ -1,6 +1,7 @@
 //! List commands.
 
 use super::{CmdResult, Ctx, Mpop, block, check_type, deadline, int_arg};
+use crate::notify::events::LIST;
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::list::ListPart;
@@ -28,7 +29,10 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> Cmd
         match ctx.write(&args[1], |k, now, tag| {
             ops::list_push(k, now, tag, end, &values).map(|e| (Some(e), ()))
         }) {
-            Ok(()) => Reply::Int(len(ctx, &args[1]) as i64),
+            Ok(()) => {
+                ctx.notify(LIST, push_event(end), &args[1]);
+                Reply::Int(len(ctx, &args[1]) as i64)
+            }
             Err(e) => e,
         },
     )
@@ -88,9 +92,13 @@ fn pop_from(
         .filter_map(|&i| l.get(i as i64))
         .map(|(_, e)| Reply::bulk(Bytes::copy_from_slice(&e.value)))
         .collect();
-    ctx.write(key, |k, now, tag| {
-        ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
-    })?;
+    if !idx.is_empty() {
+        ctx.write(key, |k, now, tag| {
+            ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
+        })?;
+        ctx.notify(LIST, pop_event(end), key);
+        ctx.notify_if_gone(key);
+    }
     Ok(Some(values))
 }
 
@@ -149,7 +157,10 @@ pub fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         match ctx.write(&args[1], |k, now, tag| {
             ops::list_set(k, now, tag, i, v).map(|e| (Some(e), ()))
         }) {
-            Ok(()) => Reply::OK,
+            Ok(()) => {
+                ctx.notify(LIST, "lset", &args[1]);
+                Reply::OK
+            }
             Err(e) => e,
         },
     )
@@ -179,7 +190,10 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         match ctx.write(&args[1], |k, now, tag| {
             ops::list_insert(k, now, tag, pivot, before, v).map(|e| (Some(e), ()))
         }) {
-            Ok(()) => Reply::Int(len(ctx, &args[1]) as i64),
+            Ok(()) => {
+                ctx.notify(LIST, "linsert", &args[1]);
+                Reply::Int(len(ctx, &args[1]) as i64)
+            }
             Err(e) => e,
         },
     )
@@ -211,6 +225,8 @@ pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.write(&args[1], |k, now, tag| {
             ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
         })?;
+        ctx.notify(LIST, "lrem", &args[1]);
+        ctx.notify_if_gone(&args[1]);
     }
     Ok(Reply::Int(n))
 }
@@ -237,6 +253,9 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
         })?;
     }
+    // Redis tells of a trim of an existing list, whether or not it removed anything.
+    ctx.notify(LIST, "ltrim", &args[1]);
+    ctx.notify_if_gone(&args[1]);
     Ok(Reply::OK)
 }
 
@@ -278,7 +297,11 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
         };
         let db = ctx.conn.db;
         return match super::keys::write_whole(ctx, db, src, &whole, expire_at) {
-            Ok(()) => Reply::bulk(Bytes::copy_from_slice(&value)),
+            Ok(()) => {
+                ctx.notify(LIST, push_event(to), dst);
+                ctx.notify(LIST, pop_event(from), src);
+                Reply::bulk(Bytes::copy_from_slice(&value))
+            }
             Err(e) => e,
         };
     }
@@ -292,7 +315,31 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
                 ops::list_push(k, now, tag, to, &v).map(|e| (Some(e), ()))
             })
         });
-    r.map_or_else(|e| e, |()| Reply::bulk(Bytes::copy_from_slice(&value)))
+    r.map_or_else(
+        |e| e,
+        |()| {
+            // Redis's order: the push, then the pop and the source's removal.
+            ctx.notify(LIST, push_event(to), dst);
+            ctx.notify(LIST, pop_event(from), src);
+            ctx.notify_if_gone(src);
+            Reply::bulk(Bytes::copy_from_slice(&value))
+        },
+    )
+}
+
+/// The keyspace events of a push and a pop at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT

@@ -20,6 +20,7 @@ mod set;
 mod sort;
 mod string;
 mod table;
+mod tracking;
 mod transaction;
 mod zset;
 
@@ -67,6 +68,20 @@ impl Ctx<'_> {
             .map_err(write_error)
     }
 
+    /// Keyspace event `event` of class `class` on `key` of the current database (see
+    /// [`crate::notify`]): a command names what it did, once it did it.
+    pub fn notify(&self, class: crate::notify::events::Classes, event: &'static str, key: &[u8]) {
+        self.server.notifier().fire(class, event, self.conn.db, key);
+    }
+
+    /// `del` when `key` no longer exists: a command that removed the last of a
+    /// collection says so after its own event, as Redis's do.
+    pub fn notify_if_gone(&self, key: &[u8]) {
+        if self.get(key).is_none() {
+            self.notify(crate::notify::events::GENERIC, "del", key);
+        }
+    }
+
     /// Run `f` with its writes logged as one binlog batch (replayed, and shipped to other
     /// regions, all or none), or inside the batch already open (EXEC's).
     pub fn in_one_batch<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Result<T, Reply> {
@@ -81,13 +96,17 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    /// The destination of a *STORE command: written whole, or deleted when the result is
-    /// empty (`None`), as Redis never stores an empty collection.
+    /// The destination of a *STORE command: written whole (keyspace event `event` of
+    /// `class`), or deleted when the result is empty (`None`: `del`, if it existed), as
+    /// Redis never stores an empty collection.
     pub fn store_whole(
         &mut self,
         key: &[u8],
         whole: Option<gdc_crdt::ops::Whole>,
+        (class, event): (crate::notify::events::Classes, &'static str),
     ) -> Result<(), Reply> {
+        let existed = self.get(key).is_some();
+        let stored = whole.is_some();
         self.write(key, |k, _, tag| {
             Ok((
                 match &whole {
@@ -96,7 +115,13 @@ impl Ctx<'_> {
                 },
                 (),
             ))
-        })
+        })?;
+        if stored {
+            self.notify(class, event, key);
+        } else if existed {
+            self.notify(crate::notify::events::GENERIC, "del", key);
+        }
+        Ok(())
     }
 }
 
@@ -166,6 +191,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let started = std::time::Instant::now();
     let writes = ctx.store.writes;
     let reply = (spec.run)(ctx, args).unwrap_or_else(|refused| refused);
+    tracking::after_command(ctx, command, args);
     if ctx.store.writes != writes {
         ctx.conn.last_write_op = ctx.store.applied().get(ctx.store.server()).0;
     }

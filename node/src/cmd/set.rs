@@ -1,6 +1,7 @@
 //! Set commands.
 
 use super::{CmdResult, Ctx, check_type};
+use crate::notify::events::SET;
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::set::SetPart;
@@ -22,7 +23,12 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         match ctx.write(&args[1], |k, now, tag| {
             ops::sadd(k, now, tag, &m).map(|(e, n)| (Some(e), n))
         }) {
-            Ok(n) => Reply::Int(n as i64),
+            Ok(n) => {
+                if n > 0 {
+                    ctx.notify(SET, "sadd", &args[1]);
+                }
+                Reply::Int(n as i64)
+            }
             Err(e) => e,
         },
     )
@@ -32,7 +38,13 @@ pub fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m = blobs(&args[2..]);
     Ok(
         match ctx.write(&args[1], |k, now, tag| ops::srem(k, now, tag, &m)) {
-            Ok(n) => Reply::Int(n as i64),
+            Ok(n) => {
+                if n > 0 {
+                    ctx.notify(SET, "srem", &args[1]);
+                    ctx.notify_if_gone(&args[1]);
+                }
+                Reply::Int(n as i64)
+            }
             Err(e) => e,
         },
     )
@@ -154,7 +166,12 @@ fn algebra_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Algebra) -> CmdResult {
     };
     let n = result.len() as i64;
     let whole = (!result.is_empty()).then(|| ops::Whole::Set(result));
-    ctx.store_whole(&args[1], whole)?;
+    let event = match op {
+        Algebra::Inter => "sinterstore",
+        Algebra::Union => "sunionstore",
+        Algebra::Diff => "sdiffstore",
+    };
+    ctx.store_whole(&args[1], whole, (SET, event))?;
     Ok(Reply::Int(n))
 }
 
@@ -239,6 +256,8 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.write(&args[1], |k, now, tag| {
             ops::srem(k, now, tag, &popped).map(|(e, _)| (e, ()))
         })?;
+        ctx.notify(SET, "spop", &args[1]);
+        ctx.notify_if_gone(&args[1]);
     }
     let replies: Vec<Reply> = popped
         .iter()
@@ -294,12 +313,15 @@ pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ctx.write(&args[1], |k, now, tag| {
         ops::srem(k, now, tag, &m).map(|(e, _)| (e, ()))
     })?;
+    ctx.notify(SET, "srem", &args[1]);
+    ctx.notify_if_gone(&args[1]);
     // Already in the destination: as in Redis, only the source changes (a WATCH of the
     // destination stays clean).
     if !in_destination {
         ctx.write(&args[2], |k, now, tag| {
             ops::sadd(k, now, tag, &m).map(|(e, _)| (Some(e), ()))
         })?;
+        ctx.notify(SET, "sadd", &args[2]);
     }
     Ok(Reply::Int(1))
 }

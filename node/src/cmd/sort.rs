@@ -121,7 +121,8 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
         .map(|v| v.map_or_else(|| Blob::from(&b""[..]), |v| Blob::from(&v[..])))
         .collect();
     let n = values.len() as i64;
-    ctx.store_whole(dst, (!values.is_empty()).then_some(Whole::List(values)))?;
+    let whole = (!values.is_empty()).then_some(Whole::List(values));
+    ctx.store_whole(dst, whole, (crate::notify::events::LIST, "sortstore"))?;
     Ok(Reply::Int(n))
 }
 

@@ -1,6 +1,7 @@
 //! String and counter commands.
 
 use super::{CmdResult, Ctx, check_type, int_arg, is, refused, syntax_error};
+use crate::notify::events::{GENERIC, STRING};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::ops::{self, SetTtl};
@@ -22,11 +23,27 @@ pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     read(ctx, &args[1]).map(bulk_or_nil)
 }
 
-fn put(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: SetTtl) -> Result<(), Reply> {
+/// Write a string value: keyspace event `event`, and `expire` when it sets an expiry.
+fn put_as(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    value: &[u8],
+    ttl: SetTtl,
+    event: &'static str,
+) -> Result<(), Reply> {
     let value = Blob::from(value);
     ctx.write(key, |k, now, tag| {
         Ok((Some(ops::set(k, now, tag, value, ttl)), ()))
-    })
+    })?;
+    ctx.notify(STRING, event, key);
+    if matches!(ttl, SetTtl::At(_)) {
+        ctx.notify(GENERIC, "expire", key);
+    }
+    Ok(())
+}
+
+fn put(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: SetTtl) -> Result<(), Reply> {
+    put_as(ctx, key, value, ttl, "set")
 }
 
 /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
@@ -128,7 +145,10 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     Ok(
         match ctx.write(&args[1], |k, _, tag| Ok((ops::delete(k, tag), ()))) {
-            Ok(()) => Reply::Bulk(old),
+            Ok(()) => {
+                ctx.notify(GENERIC, "del", &args[1]);
+                Reply::Bulk(old)
+            }
             Err(e) => e,
         },
     )
@@ -160,7 +180,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     v.extend_from_slice(&args[2]);
     let len = v.len() as i64;
-    put(ctx, &args[1], &v, SetTtl::Keep).map(|()| Reply::Int(len))
+    put_as(ctx, &args[1], &v, SetTtl::Keep, "append").map(|()| Reply::Int(len))
 }
 
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -174,7 +194,10 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> Reply {
     match ctx.write(key, |k, now, tag| {
         ops::incr_by(k, now, tag, by).map(|(e, v)| (Some(e), v))
     }) {
-        Ok(v) => Reply::Int(v),
+        Ok(v) => {
+            ctx.notify(STRING, "incrby", key);
+            Reply::Int(v)
+        }
         Err(e) => e,
     }
 }
@@ -211,6 +234,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ctx.write(&args[1], |k, now, tag| {
         ops::incr_by_float(k, now, tag, by).map(|(e, v)| (Some(e), v))
     })?;
+    ctx.notify(STRING, "incrbyfloat", &args[1]);
     get(ctx, &args[..2])
 }
 
@@ -223,7 +247,13 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let r = match &args[2..] {
         [] => Ok(()),
         [p] if is(p, "persist") => {
+            let had_ttl = ctx.get(key).and_then(|k| k.expire_at()).is_some();
             ctx.write(key, |k, now, tag| Ok((ops::persist(k, now, tag), ())))
+                .map(|()| {
+                    if had_ttl {
+                        ctx.notify(GENERIC, "persist", key);
+                    }
+                })
         }
         [unit, n] => {
             let ms = match int_arg(n) {
@@ -246,13 +276,16 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let Some(at) = at else {
                 return Ok(Reply::err("ERR invalid expire time in 'getex' command"));
             };
-            if at <= ctx.now as i64 {
+            let event = if at <= ctx.now as i64 {
                 ctx.write(key, |k, _, tag| Ok((ops::delete(k, tag), ())))
+                    .map(|()| "del")
             } else {
                 ctx.write(key, |k, now, tag| {
                     Ok((ops::expire(k, now, tag, at as u64), ()))
                 })
-            }
+                .map(|()| "expire")
+            };
+            event.map(|e| ctx.notify(GENERIC, e, key))
         }
         _ => return Ok(syntax_error()),
     };
@@ -310,7 +343,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     v[offset..offset + args[3].len()].copy_from_slice(&args[3]);
     let len = v.len() as i64;
-    put(ctx, &args[1], &v, SetTtl::Keep).map(|()| Reply::Int(len))
+    put_as(ctx, &args[1], &v, SetTtl::Keep, "setrange").map(|()| Reply::Int(len))
 }
 
 pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -76,6 +76,11 @@ pub struct Config {
     /// resolved is logged at INFO (at most one line per rule per second). Off by default:
     /// the counters in INFO gdc and `/metrics` are always kept.
     pub conflict_log: bool,
+    /// `notify-keyspace-events`: the classes of keyspace events sent
+    /// ([`crate::notify::events`]).
+    pub notify_keyspace_events: u32,
+    /// `tracking-table-max-keys`: how many keys client-side caching tracks (0: no limit).
+    pub tracking_keys_max: u64,
     /// TLS on the sync port: this node's certificate and key (PEM).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -155,6 +160,8 @@ impl Default for Config {
             expire_grace_ms: 5000,
             debug_command: false,
             conflict_log: false,
+            notify_keyspace_events: 0,
+            tracking_keys_max: 1_000_000,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,

@@ -317,7 +317,6 @@ pub static REDIS_ONLY: &[Setting] = &[
     inert!("tls-session-cache-size", "20480", any_int),
     inert!("tls-session-cache-timeout", "300", any_int),
     inert!("tls-session-caching", "yes", any_yes_no),
-    inert!("tracking-table-max-keys", "1000000", any_int),
     fixed!("unixsocket", "", any_text),
     fixed!("unixsocketperm", "0", any_int),
     hidden!("key-load-delay", "0"),

@@ -244,10 +244,17 @@ pub static SETTINGS: &[Setting] = &[
     ),
     inert!("save", "", any_text),
     inert!("timeout", "0", only!("0", "it does not close idle clients")),
-    inert!(
+    field!(
         "notify-keyspace-events",
-        "",
-        only!("", "it does not send keyspace notifications yet")
+        AtRunTime,
+        |c, v| c.notify_keyspace_events = crate::notify::events::parse(v)?,
+        |c| crate::notify::events::format(c.notify_keyspace_events)
+    ),
+    field!(
+        "tracking-table-max-keys",
+        AtRunTime,
+        |c, v| c.tracking_keys_max = int(v)?,
+        |c| c.tracking_keys_max.to_string()
     ),
     inert!(
         "min-replicas-to-write",

@@ -185,6 +185,42 @@ pub(super) static COMMANDS: &[Spec] = &[
                     Group::Connection,
                     "O(1)",
                 ),
+            cmd("client|tracking", -3)
+                .flags(NOSCRIPT | LOADING | STALE)
+                .acl(acl::CONNECTION)
+                .doc(
+                    "Enable or disable server assisted client side caching support",
+                    "6.0.0",
+                    Group::Connection,
+                    "O(1). Some options may introduce additional complexity.",
+                ),
+            cmd("client|caching", 3)
+                .flags(NOSCRIPT | LOADING | STALE)
+                .acl(acl::CONNECTION)
+                .doc(
+                    "Instruct the server about tracking or not keys in the next request",
+                    "6.0.0",
+                    Group::Connection,
+                    "O(1)",
+                ),
+            cmd("client|getredir", 2)
+                .flags(NOSCRIPT | LOADING | STALE)
+                .acl(acl::CONNECTION)
+                .doc(
+                    "Get tracking notifications redirection client ID if any",
+                    "6.0.0",
+                    Group::Connection,
+                    "O(1)",
+                ),
+            cmd("client|trackinginfo", 2)
+                .flags(NOSCRIPT | LOADING | STALE)
+                .acl(acl::CONNECTION)
+                .doc(
+                    "Return information about server assisted client side caching for the current connection",
+                    "6.2.0",
+                    Group::Connection,
+                    "O(1)",
+                ),
             cmd("client|unblock", -3)
                 .flags(ADMIN | NOSCRIPT | LOADING | STALE)
                 .acl(acl::CONNECTION)

@@ -148,7 +148,12 @@ fn combine_store(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
     };
     let n = items.len() as i64;
     let whole = (!items.is_empty()).then(|| ops::Whole::ZSet(items));
-    ctx.store_whole(&args[1], whole)?;
+    let event = match how {
+        Combine::Union => "zunionstore",
+        Combine::Inter => "zinterstore",
+        Combine::Diff => "zdiffstore",
+    };
+    ctx.store_whole(&args[1], whole, (crate::notify::events::ZSET, event))?;
     Ok(Reply::Int(n))
 }
 

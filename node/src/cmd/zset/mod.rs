@@ -10,6 +10,7 @@ pub use range::{
 };
 
 use super::{CmdResult, Ctx, check_type, float_arg, int_arg, is, syntax_error};
+use crate::notify::events::ZSET;
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::zset::ZSetPart;
@@ -82,7 +83,10 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             match ctx.write(key, |k, now, tag| {
                 ops::zincr_by(k, now, tag, m, *by).map(|(e, v)| (Some(e), v))
             }) {
-                Ok(v) => Reply::Double(v),
+                Ok(v) => {
+                    ctx.notify(ZSET, "zincr", key);
+                    Reply::Double(v)
+                }
                 Err(e) => e,
             },
         );
@@ -107,6 +111,7 @@ pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.write(key, |k, now, tag| {
             ops::zadd(k, now, tag, &writes).map(|(e, n)| (Some(e), n))
         })?;
+        ctx.notify(ZSET, "zadd", key);
     }
     Ok(Reply::Int(if ch { added + changed } else { added }))
 }
@@ -118,7 +123,10 @@ pub fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         match ctx.write(&args[1], |k, now, tag| {
             ops::zincr_by(k, now, tag, &m, by).map(|(e, v)| (Some(e), v))
         }) {
-            Ok(v) => Reply::Double(v),
+            Ok(v) => {
+                ctx.notify(ZSET, "zincr", &args[1]);
+                Reply::Double(v)
+            }
             Err(e) => e,
         },
     )
@@ -128,7 +136,13 @@ pub fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let m: Vec<Blob> = args[2..].iter().map(|a| Blob::from(&a[..])).collect();
     Ok(
         match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &m)) {
-            Ok(n) => Reply::Int(n as i64),
+            Ok(n) => {
+                if n > 0 {
+                    ctx.notify(ZSET, "zrem", &args[1]);
+                    ctx.notify_if_gone(&args[1]);
+                }
+                Reply::Int(n as i64)
+            }
             Err(e) => e,
         },
     )
@@ -282,6 +296,8 @@ fn pop_from(
     if !picked.is_empty() {
         let members: Vec<Blob> = picked.iter().map(|(m, _)| m.clone()).collect();
         ctx.write(key, |k, now, tag| ops::zrem(k, now, tag, &members))?;
+        ctx.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        ctx.notify_if_gone(key);
     }
     Ok(picked)
 }
@@ -399,7 +415,11 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     Ok(
         match ctx.write(&args[1], |k, now, tag| ops::zrem(k, now, tag, &members)) {
-            Ok(n) => Reply::Int(n as i64),
+            Ok(n) => {
+                ctx.notify(ZSET, "zremrangebyrank", &args[1]);
+                ctx.notify_if_gone(&args[1]);
+                Reply::Int(n as i64)
+            }
             Err(e) => e,
         },
     )

@@ -3,6 +3,7 @@
 
 use super::{bound, in_range, read};
 use crate::cmd::{CmdResult, Ctx, int_arg, is, syntax_error};
+use crate::notify::events::ZSET;
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::zset::ZSetPart;
@@ -203,7 +204,7 @@ pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     let n = items.len() as i64;
     let whole = (!items.is_empty()).then(|| ops::Whole::ZSet(items));
-    ctx.store_whole(&args[1], whole)?;
+    ctx.store_whole(&args[1], whole, (ZSET, "zrangestore"))?;
     Ok(Reply::Int(n))
 }
 
@@ -269,7 +270,8 @@ pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })
 }
 
-fn remove_selected(ctx: &mut Ctx<'_>, key: &[u8], q: &Query) -> Reply {
+/// ZREMRANGEBYSCORE / ZREMRANGEBYLEX (their keyspace event `event`).
+fn remove_selected(ctx: &mut Ctx<'_>, key: &[u8], q: &Query, event: &'static str) -> Reply {
     let members: Vec<Blob> = match read(ctx, key) {
         Ok(Some(z)) => select(z, q).into_iter().map(|(m, _)| m).collect(),
         Ok(None) => Vec::new(),
@@ -279,7 +281,11 @@ fn remove_selected(ctx: &mut Ctx<'_>, key: &[u8], q: &Query) -> Reply {
         return Reply::Int(0);
     }
     match ctx.write(key, |k, now, tag| ops::zrem(k, now, tag, &members)) {
-        Ok(n) => Reply::Int(n as i64),
+        Ok(n) => {
+            ctx.notify(ZSET, event, key);
+            ctx.notify_if_gone(key);
+            Reply::Int(n as i64)
+        }
         Err(e) => e,
     }
 }
@@ -294,6 +300,7 @@ pub fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 rev: false,
                 limit: None,
             },
+            "zremrangebyscore",
         ),
         (Err(e), _) | (_, Err(e)) => e,
     })
@@ -309,6 +316,7 @@ pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 rev: false,
                 limit: None,
             },
+            "zremrangebylex",
         ),
         (Err(e), _) | (_, Err(e)) => e,
     })

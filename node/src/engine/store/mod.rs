@@ -63,6 +63,12 @@ pub struct Store {
     pub stats: super::stats::Stats,
     /// The sample of conflicts resolved, logged when `gdc-conflict-log` is on.
     conflict_log: super::conflicts::ConflictLog,
+    /// Who hears of changed keys (keyspace notifications, client-side caching).
+    observer: Option<std::sync::Arc<dyn KeyObserver>>,
+    /// The client whose commands run now (its writes are told as its own).
+    client: u64,
+    /// Which expiries were told.
+    announced: changes::Announced,
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
@@ -167,6 +173,9 @@ impl Store {
             batch_bytes: 0,
             stats: Default::default(),
             conflict_log: Default::default(),
+            observer: None,
+            client: 0,
+            announced: changes::Announced::starting_at(now_ms()),
             meta,
         })
     }
@@ -199,6 +208,9 @@ impl Store {
     }
 
     fn apply_record(&mut self, rec: &Record) {
+        if let (Record::Flush { db, .. }, Some(o)) = (rec, self.listener()) {
+            o.flushed(db.map(|d| d as usize), Some(self.client));
+        }
         apply_to(
             &mut self.dbs,
             &mut self.applied,
@@ -210,7 +222,12 @@ impl Store {
 
     /// Apply an op received from another region, counting (and sampling to the log) the
     /// conflicts the merge rules resolved.
-    fn apply_received(&mut self, rec: &Record) {
+    fn apply_received(&mut self, rec: &Record, now: u64) {
+        let observer = self.listener().cloned();
+        let existed = match (rec, &observer) {
+            (Record::Key { db, key, .. }, Some(_)) => self.get(*db as usize, key, now).is_some(),
+            _ => false,
+        };
         let found = apply_to(
             &mut self.dbs,
             &mut self.applied,
@@ -218,6 +235,20 @@ impl Store {
             rec,
             true,
         );
+        if let Some(o) = observer {
+            match rec {
+                Record::Key { db, key, effect } => {
+                    let after = self.get(*db as usize, key, now);
+                    let change = Change::Remote {
+                        effect,
+                        existed,
+                        after,
+                    };
+                    o.changed(*db as usize, key, change);
+                }
+                Record::Flush { db, .. } => o.flushed(db.map(|d| d as usize), None),
+            }
+        }
         if found.is_empty() {
             return;
         }
@@ -288,6 +319,25 @@ impl Store {
     /// Make a write: `build` turns the key's state here, the time and a fresh tag into an
     /// effect (or nothing to do, or a refusal). The effect is logged, then applied.
     pub fn write<T>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+        build: impl FnOnce(Option<&KeyState>, u64, Tag) -> Result<(Option<Effect>, T), OpError>,
+    ) -> Result<T, WriteError> {
+        let existed = self.get(db, key, now).is_some();
+        let out = self.write_untold(db, key, now, build)?;
+        if let Some(o) = self.listener() {
+            let created = !existed && self.get(db, key, now).is_some();
+            let client = self.client;
+            o.changed(db, key, Change::Command { client, created });
+        }
+        Ok(out)
+    }
+
+    /// [`Store::write`], told to no one (the removal of an expired key, told when it
+    /// expired).
+    fn write_untold<T>(
         &mut self,
         db: usize,
         key: &[u8],
@@ -397,7 +447,7 @@ impl Store {
                 .map(|k| k.to_vec())
                 .collect();
             for key in due {
-                let r = self.write(db, &key, now, |k, _, tag| {
+                let r = self.write_untold(db, &key, now, |k, _, tag| {
                     Ok((gdc_crdt::ops::delete(k, tag), ()))
                 });
                 if let Err(e) = r {
@@ -456,6 +506,9 @@ impl Store {
 
     /// End of a batch of commands: make its writes durable per `appendfsync`.
     pub fn commit(&mut self) -> Result<(), BinlogError> {
+        if let Some(o) = &self.observer {
+            o.batch_done();
+        }
         self.binlog.commit()
     }
 
@@ -526,5 +579,7 @@ pub enum WriteError {
     Binlog(BinlogError),
 }
 
+mod changes;
 mod remote;
+pub use changes::{Change, KeyObserver};
 pub use remote::{RemoteApplied, RemoteError};

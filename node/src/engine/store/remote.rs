@@ -58,7 +58,7 @@ impl Store {
             for rec in &fresh {
                 self.clock.observe(rec.hlc(), now);
                 out.last_hlc = out.last_hlc.max(rec.hlc());
-                self.apply_received(rec);
+                self.apply_received(rec, now);
             }
             out.ops += fresh.len() as u64;
             self.dirty += fresh.len() as u64;
@@ -115,6 +115,11 @@ impl Store {
         let stable = self.stable().clone();
         for (db, theirs) in snap.dbs.iter().enumerate().take(DATABASES) {
             let keys = self.dbs[db].merge_scope(theirs, |k| in_scope(db, k), &stable);
+            if let Some(o) = self.listener() {
+                for key in &keys {
+                    o.changed(db, key, super::Change::Merged);
+                }
+            }
             changed.extend(keys.into_iter().map(|k| (db, k)));
         }
         if caught_up {
