@@ -1357,3 +1357,79 @@ fn a_removed_secondary_stops_following_and_keeps_refusing_writes() {
     assert_eq!(info_field(&mut c_eu2, "gdc_inbound_channels"), "0");
     assert_eq!(info_field(&mut c_eu1, "gdc_coordination"), "following");
 }
+
+/// A raw connection to a node process, reads bounded by `CONVERGE`.
+fn raw_client(port: u16) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(CONVERGE)).expect("timeout");
+    s
+}
+
+/// Clients of one region hear of writes made in another, as of their own region's: a
+/// RESP3 client tracking `k` at us is told to drop it when eu writes `k`, and a subscriber
+/// at us hears eu's SET, HSET and DEL as keyevent notifications (node processes, under a
+/// coordinator).
+#[test]
+fn tracking_and_keyspace_events_hear_writes_made_in_another_region() {
+    use common::redis_server::{bulks, call, read_reply};
+    let Shop {
+        coordinator, dirs, ..
+    } = shop();
+    let addr = &coordinator.addr;
+    let (eu_port, us_port) = (free_port(), free_port());
+    let eu = node_process(dirs[0].path(), addr, "eu", eu_port);
+    let us = node_process(dirs[2].path(), addr, "us", us_port);
+    has_role(&mut eu.client(), "primary", 1);
+    has_role(&mut us.client(), "primary", 1);
+
+    let mut tracker = raw_client(us_port);
+    call(&mut tracker, &["HELLO", "3"]);
+    assert_eq!(
+        call(&mut tracker, &["CLIENT", "TRACKING", "ON"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(call(&mut tracker, &["GET", "k"]), b"_\r\n");
+    let mut listener = raw_client(us_port);
+    call(
+        &mut listener,
+        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
+    );
+    call(&mut listener, &["PSUBSCRIBE", "__keyevent@0__:*"]);
+
+    let mut writer = eu.client();
+    set(&mut writer, "k", "v");
+    let push = read_reply(&mut tracker);
+    assert_eq!(push, b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n");
+    redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("1")
+        .query::<()>(&mut writer)
+        .expect("HSET");
+    redis::cmd("DEL")
+        .arg("h")
+        .query::<()>(&mut writer)
+        .expect("DEL");
+    let mut heard = Vec::new();
+    for _ in 0..3 {
+        let m = bulks(&read_reply(&mut listener));
+        heard.push(format!(
+            "{} {}",
+            String::from_utf8_lossy(&m[2]),
+            String::from_utf8_lossy(&m[3])
+        ));
+    }
+    assert_eq!(
+        heard,
+        [
+            "__keyevent@0__:set k",
+            "__keyevent@0__:hset h",
+            "__keyevent@0__:del h"
+        ]
+    );
+    // The tracked key reads as eu wrote it; read again, it is tracked again.
+    assert_eq!(call(&mut tracker, &["GET", "k"]), b"$1\r\nv\r\n");
+    set(&mut writer, "k", "w");
+    let push = read_reply(&mut tracker);
+    assert_eq!(push, b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n");
+}

@@ -917,3 +917,164 @@ fn sharded_pubsub_matches_redis_server() {
         }
     }
 }
+
+/// Keyspace notifications (`notify-keyspace-events KEA` with `n` and `m`): every write
+/// command's events, their order and channels, as redis-server sends them, read by a
+/// subscriber to every keyspace and keyevent channel. After each command a marker message
+/// is published, so each command's events are compared on their own.
+#[test]
+fn keyspace_events_match_redis_server() {
+    let Some(redis) = Redis::start("keyspace_events_match_redis_server") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let script: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["SET", "k", "v2", "EX", "100"],
+        &["SETNX", "k", "x"],
+        &["SETNX", "k2", "x"],
+        &["SETEX", "k3", "100", "v"],
+        &["PSETEX", "k4", "100000", "v"],
+        &["GETSET", "k", "v3"],
+        &["GETDEL", "k2"],
+        &["GETDEL", "k2"],
+        &["MSET", "a", "1", "b", "2"],
+        &["MSETNX", "a", "1", "c", "3"],
+        &["APPEND", "a", "xx"],
+        &["SETRANGE", "a", "1", "Z"],
+        &["INCR", "n"],
+        &["INCRBY", "n", "5"],
+        &["DECR", "n"],
+        &["DECRBY", "n", "2"],
+        &["INCRBYFLOAT", "f", "1.5"],
+        &["GETEX", "k3", "PERSIST"],
+        &["GETEX", "k3", "PERSIST"],
+        &["GETEX", "k3", "EX", "100"],
+        &["GETEX", "k3", "EXAT", "1"],
+        &["GET", "nokey"],
+        &["MGET", "a", "nokey"],
+        &["EXPIRE", "a", "100"],
+        &["EXPIRE", "a", "-1"],
+        &["PERSIST", "c"],
+        &["EXPIRE", "c", "100"],
+        &["PERSIST", "c"],
+        &["DEL", "c", "nokey"],
+        &["RENAME", "k", "kk"],
+        &["RENAMENX", "kk", "n"],
+        &["RENAME", "kk", "kk"],
+        &["RENAME", "kk", "n"],
+        &["HSET", "h", "f", "1", "g", "2"],
+        &["HSETNX", "h", "f", "1"],
+        &["HSETNX", "h", "z", "1"],
+        &["HMSET", "h", "a", "1"],
+        &["HINCRBY", "h", "f", "2"],
+        &["HINCRBYFLOAT", "h", "f", "0.5"],
+        &["HDEL", "h", "nope"],
+        &["HDEL", "h", "f", "g", "z", "a"],
+        &["SADD", "s", "a", "b"],
+        &["SADD", "s", "a"],
+        &["SREM", "s", "x"],
+        &["SREM", "s", "a"],
+        &["SPOP", "s"],
+        &["SADD", "s1", "a", "b", "c"],
+        &["SADD", "s2", "c", "d"],
+        &["SINTERSTORE", "s3", "s1", "s2"],
+        &["SUNIONSTORE", "s3", "s1", "s2"],
+        &["SDIFFSTORE", "s3", "s1", "s1"],
+        &["SDIFFSTORE", "s3", "s1", "s1"],
+        &["SMOVE", "s1", "s2", "a"],
+        &["SMOVE", "s1", "s2", "c"],
+        &["SMOVE", "s1", "s9", "b"],
+        &["SPOP", "s2", "5"],
+        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        &["ZADD", "z", "1", "a"],
+        &["ZADD", "z", "XX", "5", "zz"],
+        &["ZADD", "z", "INCR", "2", "a"],
+        &["ZINCRBY", "z", "1", "b"],
+        &["ZREM", "z", "nope"],
+        &["ZREM", "z", "c"],
+        &["ZADD", "z", "4", "d", "5", "e", "6", "f"],
+        &["ZREMRANGEBYSCORE", "z", "4", "4"],
+        &["ZREMRANGEBYRANK", "z", "0", "0"],
+        &["ZADD", "zl", "0", "a", "0", "b"],
+        &["ZREMRANGEBYLEX", "zl", "[a", "[a"],
+        &["ZPOPMIN", "z"],
+        &["ZPOPMAX", "z", "5"],
+        &["ZADD", "za", "1", "x", "2", "y"],
+        &["ZADD", "zb", "2", "y"],
+        &["ZUNIONSTORE", "zc", "2", "za", "zb"],
+        &["ZINTERSTORE", "zc", "2", "za", "zb"],
+        &["ZDIFFSTORE", "zc", "2", "za", "za"],
+        &["ZRANGESTORE", "zd", "za", "0", "-1"],
+        &["ZMPOP", "1", "za", "MIN", "COUNT", "5"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["LPUSH", "l", "z"],
+        &["LPUSHX", "nol", "a"],
+        &["RPUSHX", "l", "d"],
+        &["LPOP", "l"],
+        &["RPOP", "l", "2"],
+        &["LINSERT", "l", "BEFORE", "a", "x"],
+        &["LSET", "l", "0", "y"],
+        &["LREM", "l", "0", "nope"],
+        &["LREM", "l", "1", "y"],
+        &["LTRIM", "l", "0", "0"],
+        &["LTRIM", "l", "1", "0"],
+        &["LTRIM", "l", "1", "0"],
+        &["RPUSH", "l1", "a", "b"],
+        &["LMOVE", "l1", "l2", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "l1", "l2"],
+        &["LMOVE", "l2", "l2", "LEFT", "LEFT"],
+        &["RPUSH", "one", "a"],
+        &["LMOVE", "one", "one", "LEFT", "RIGHT"],
+        &["LMPOP", "1", "l2", "LEFT", "COUNT", "10"],
+        &["RPUSH", "bl", "a"],
+        &["BLPOP", "bl", "1"],
+        &["SET", "mv", "1"],
+        &["MOVE", "mv", "1"],
+        &["COPY", "s3", "s4"],
+        &["COPY", "zd", "s4", "REPLACE"],
+        &["RPUSH", "sl", "3", "1", "2"],
+        &["SORT", "sl", "STORE", "sd"],
+        &["SORT", "nolist", "STORE", "sd"],
+        &[
+            "DEL", "s4", "sd", "sl", "zd", "n", "f", "k3", "k4", "b", "one", "zb", "s2",
+        ],
+    ];
+    let marker = "__keyspace@0__:marker";
+    let mut events_of = |server: &str, writer: &mut TcpStream, sub: &mut TcpStream| {
+        call(
+            writer,
+            &["CONFIG", "SET", "notify-keyspace-events", "KEAnm"],
+        );
+        let subscribed = call(sub, &["PSUBSCRIBE", "__key*__:*"]);
+        assert!(
+            subscribed.starts_with(b"*3\r\n$10\r\npsubscribe"),
+            "{server}"
+        );
+        let mut all = Vec::new();
+        for cmd in script {
+            call(writer, cmd);
+            call(writer, &["PUBLISH", marker, "end"]);
+            let mut events = Vec::new();
+            loop {
+                let message = bulks(&read_reply(sub));
+                if message[2] == marker.as_bytes() {
+                    break;
+                }
+                events.push(format!(
+                    "{} {}",
+                    String::from_utf8_lossy(&message[2]),
+                    String::from_utf8_lossy(&message[3])
+                ));
+            }
+            all.push(events);
+        }
+        all
+    };
+    let want = events_of("redis", &mut redis.connect(), &mut redis.connect());
+    let got = events_of("gdc", &mut node.raw(), &mut node.raw());
+    for ((cmd, want), got) in script.iter().zip(&want).zip(&got) {
+        assert_eq!(got, want, "the events of {cmd:?}");
+    }
+}

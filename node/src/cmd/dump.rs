@@ -97,6 +97,10 @@ pub fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let db = ctx.conn.db;
     write_whole(ctx, db, key, &whole, expire_at.map(|at| at as u64))?;
+    // REPLACE deletes the key and adds it again: a `new` key, as in Redis.
+    if exists {
+        ctx.notify(crate::notify::events::NEW, "new", key);
+    }
     ctx.notify(crate::notify::events::GENERIC, "restore", key);
     Ok(Reply::OK)
 }

@@ -312,7 +312,12 @@ fn rename_to(ctx: &mut Ctx<'_>, args: &[Bytes], only_if_absent: bool) -> CmdResu
     }
     if src != dst {
         let db = ctx.conn.db;
+        let replaced = ctx.get(dst).is_some();
         write_whole(ctx, db, dst, &whole, ttl).and_then(|()| delete_key(ctx, src))?;
+        // Redis deletes the destination and adds it again: a `new` key all the same.
+        if replaced {
+            ctx.notify(crate::notify::events::NEW, "new", dst);
+        }
         ctx.notify(GENERIC, "rename_from", src);
         ctx.notify(GENERIC, "rename_to", dst);
     }
@@ -452,12 +457,16 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some((whole, ttl)) = whole_of(ctx, &args[1]) else {
         return Ok(Reply::Int(0));
     };
-    if !replace && ctx.store.get(db, &args[2], ctx.now).is_some() {
+    let replaced = ctx.store.get(db, &args[2], ctx.now).is_some();
+    if !replace && replaced {
         return Ok(Reply::Int(0));
     }
     Ok(match write_whole(ctx, db, &args[2], &whole, ttl) {
         Ok(()) => {
             let notifier = ctx.server.notifier();
+            if replaced {
+                notifier.fire(crate::notify::events::NEW, "new", db, &args[2]);
+            }
             notifier.fire(GENERIC, "copy_to", db, &args[2]);
             Reply::Int(1)
         }

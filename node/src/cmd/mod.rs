@@ -190,6 +190,7 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let started = std::time::Instant::now();
     let writes = ctx.store.writes;
+    tracking::before_command(ctx, command, args);
     let reply = (spec.run)(ctx, args).unwrap_or_else(|refused| refused);
     tracking::after_command(ctx, command, args);
     if ctx.store.writes != writes {

@@ -313,6 +313,7 @@ pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ctx.write(&args[1], |k, now, tag| {
         ops::srem(k, now, tag, &m).map(|(e, _)| (e, ()))
     })?;
+    // Redis's order: the source's events before the destination is made.
     ctx.notify(SET, "srem", &args[1]);
     ctx.notify_if_gone(&args[1]);
     // Already in the destination: as in Redis, only the source changes (a WATCH of the

@@ -15,6 +15,13 @@ fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Reply> {
         .map(|v| Bytes::copy_from_slice(&v)))
 }
 
+/// [`read`] by a write that returns the value it replaces (GETSET, GETDEL, GETEX, SET
+/// GET): a missing key is told as a `keymiss`, as Redis's read lookup tells it.
+fn read_before_write(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+    super::tracking::notify_miss(ctx, key);
+    read(ctx, key)
+}
+
 fn bulk_or_nil(v: Option<Bytes>) -> Reply {
     v.map_or(Reply::Nil, Reply::Bulk)
 }
@@ -94,7 +101,11 @@ pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         i += 1;
     }
     let key = &args[1];
-    let old = if get { read(ctx, key)? } else { None };
+    let old = if get {
+        read_before_write(ctx, key)?
+    } else {
+        None
+    };
     let exists = (nx || xx) && ctx.get(key).is_some();
     if (nx && exists) || (xx && !exists) {
         return Ok(if get { bulk_or_nil(old) } else { Reply::Nil });
@@ -133,12 +144,12 @@ pub fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let old = read(ctx, &args[1])?;
+    let old = read_before_write(ctx, &args[1])?;
     put(ctx, &args[1], &args[2], SetTtl::Clear).map(|()| bulk_or_nil(old))
 }
 
 pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let old = match read(ctx, &args[1]) {
+    let old = match read_before_write(ctx, &args[1]) {
         Ok(Some(v)) => v,
         Ok(None) => return Ok(Reply::Nil),
         Err(e) => return Err(e),
@@ -240,7 +251,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
 pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let Some(v) = read(ctx, &args[1])? else {
+    let Some(v) = read_before_write(ctx, &args[1])? else {
         return Ok(Reply::Nil);
     };
     let key = &args[1];

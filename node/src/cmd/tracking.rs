@@ -3,7 +3,7 @@
 //! table ([`after_command`]). The table and the invalidations are the notifier's
 //! ([`crate::notify::tracking`]).
 
-use super::table::{Command, PUBSUB, READONLY};
+use super::table::{Command, KEY_RO, PUBSUB, READONLY};
 use super::{CmdResult, Ctx, is, syntax_error};
 use crate::notify::tracking::Options;
 use crate::reply::Reply;
@@ -136,22 +136,35 @@ pub fn trackinginfo(ctx: &mut Ctx<'_>) -> CmdResult {
     ]))
 }
 
-/// After a command ran: a read's keys are remembered for a tracking client; a key a read
-/// found expired is told as expired now if the expiry cycle has not yet (as Redis's lazy
-/// expiry tells it), and a key it did not find as a `keymiss`. CLIENT CACHING holds for
-/// one command (a whole transaction).
+/// Before a command runs: `keymiss` for each key it reads that is missing — every key of
+/// a read, the source keys of a write (as Redis's read lookups tell them; OBJECT and
+/// MEMORY look without telling; GETDEL, GETEX, GETSET and SET GET tell their own).
+pub(super) fn before_command(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) {
+    if !ctx.server.notifier().sends(crate::notify::events::KEY_MISS)
+        || command.name.starts_with("object|")
+        || command.name.starts_with("memory|")
+    {
+        return;
+    }
+    let reads = command.has(READONLY) && !command.has(PUBSUB);
+    for (i, flags) in command.find_keys(args) {
+        if reads || flags & KEY_RO != 0 {
+            notify_miss(ctx, &args[i]);
+        }
+    }
+}
+
+/// After a command ran: a read's keys are remembered for a tracking client, and a key a
+/// read found expired is told as expired now if the expiry cycle has not yet (as Redis's
+/// lazy expiry tells it). CLIENT CACHING holds for one command (a whole transaction).
 pub(super) fn after_command(ctx: &mut Ctx<'_>, command: &Command, args: &[Bytes]) {
-    use crate::notify::events::{EXPIRED, KEY_MISS};
     let tracking = ctx.conn.tracking.is_some();
     let reads = command.has(READONLY) && !command.has(PUBSUB);
-    if reads && (tracking || ctx.server.notifier().sends(EXPIRED | KEY_MISS)) {
+    if reads && (tracking || ctx.server.notifier().sends(crate::notify::events::EXPIRED)) {
         let keys = command.find_keys(args);
         let db = ctx.conn.db;
         for &(i, _) in &keys {
             ctx.store.announce_if_expired(db, &args[i], ctx.now);
-            if ctx.get(&args[i]).is_none() {
-                ctx.notify(KEY_MISS, "keymiss", &args[i]);
-            }
         }
         if tracking {
             let caching = ctx.conn.caching;
@@ -165,5 +178,12 @@ pub(super) fn after_command(ctx: &mut Ctx<'_>, command: &Command, args: &[Bytes]
     let in_transaction = ctx.conn.multi.is_some() || ctx.conn.in_exec;
     if ctx.conn.caching && !in_transaction && !command.name.starts_with("client") {
         ctx.conn.caching = false;
+    }
+}
+
+/// `keymiss` when a command looked for `key` and did not find it.
+pub(super) fn notify_miss(ctx: &Ctx<'_>, key: &[u8]) {
+    if ctx.get(key).is_none() {
+        ctx.notify(crate::notify::events::KEY_MISS, "keymiss", key);
     }
 }

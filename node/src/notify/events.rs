@@ -89,11 +89,13 @@ pub fn format(classes: Classes) -> String {
 }
 
 /// The events an op from another region gives where it arrives (docs/semantics.md,
-/// "Keyspace notifications"): named by what the op did, as the command that made it names
-/// it at its origin where the op tells (a field write is `hset`, an added member `sadd`);
-/// a whole-value write of a collection (RENAME, RESTORE, a *STORE) is `restore`; a
-/// removal of list elements `lrem`. `new` comes first when the key did not exist, `del`
-/// last when the op left it empty.
+/// "Keyspace notifications"): named by what the op did, as its origin's command names it
+/// where the op tells — a string write is `set`, a field write `hset`, an added member
+/// `sadd`, an increment `incrby`/`hincrby`/`zincr`; list elements added at the tail are
+/// `rpush`, at the head `lpush`, elsewhere `linsert`; removed list elements `lrem`. A
+/// whole-value write (RENAME, RESTORE, a *STORE at its origin) is named by what it writes;
+/// a delete is `del`. `new` comes first when the key did not exist, `del` last when the op
+/// left it empty.
 pub fn of_remote(
     effect: &Effect,
     existed: bool,
@@ -109,19 +111,20 @@ pub fn of_remote(
         add((NEW, "new"));
     }
     let content = |a: &Addition| !matches!(a, Addition::Expire(_) | Addition::Persist);
-    let whole = effect.cutoff.is_some();
-    if whole && !effect.adds.iter().any(content) {
+    let writes = effect.adds.iter().any(content);
+    if effect.cutoff.is_some() && !writes {
         add((GENERIC, "del"));
-    } else if whole && !effect.adds.iter().all(is_string_write) {
-        add((GENERIC, "restore"));
     } else {
-        for removal in &effect.removes {
-            if let Some(e) = removed(&removal.loc) {
-                add(e);
-            }
+        // A write's removals are what it overwrites, not removals of their own.
+        let removals = effect.removes.iter().filter(|_| !writes);
+        for e in removals.filter_map(|r| removed(&r.loc)) {
+            add(e);
         }
         for a in &effect.adds {
-            add(added(a));
+            add(match a {
+                Addition::ListInsert { .. } => (LIST, list_insert(effect, existed, after)),
+                a => added(a),
+            });
         }
     }
     if existed && after.is_none() {
@@ -130,15 +133,27 @@ pub fn of_remote(
     events
 }
 
-fn is_string_write(a: &Addition) -> bool {
-    matches!(
-        a,
-        Addition::Write {
-            loc: FieldLoc::Str,
-            ..
-        } | Addition::Expire(_)
-            | Addition::Persist
-    )
+/// Where an op's new list elements went: `rpush` when one is now last (or the list is
+/// new), `lpush` when one is first, `linsert` otherwise.
+fn list_insert(effect: &Effect, existed: bool, after: Option<&KeyState>) -> &'static str {
+    let Some(list) = after.and_then(KeyState::list) else {
+        return "linsert";
+    };
+    let inserted = |end: Option<(&gdc_crdt::list::ListId, _)>| {
+        end.is_some_and(|(id, _)| {
+            effect
+                .adds
+                .iter()
+                .any(|a| matches!(a, Addition::ListInsert { pos, .. } if *pos == id.pos))
+        })
+    };
+    if !existed || inserted(list.last()) {
+        "rpush"
+    } else if inserted(list.first()) {
+        "lpush"
+    } else {
+        "linsert"
+    }
 }
 
 fn added(a: &Addition) -> (Classes, &'static str) {
@@ -196,5 +211,105 @@ mod tests {
             assert_eq!(format(parse(given).expect("valid")), shown, "{given}");
         }
         assert_eq!(parse("KEq"), Err(BAD_CLASS.to_string()));
+    }
+
+    /// Applies effects as a channel would, naming each one's events.
+    struct Region {
+        keys: gdc_crdt::Keyspace,
+        op: u64,
+    }
+
+    const NOW: u64 = 1_000;
+
+    impl Region {
+        fn tag(&mut self) -> gdc_crdt::Tag {
+            use gdc_crdt::{Dot, Hlc, OpId, ServerId, Tag};
+            self.op += 1;
+            Tag::new(
+                Dot::new(ServerId(1), OpId(self.op), 0),
+                Hlc::new(self.op, 0),
+            )
+        }
+
+        fn apply(
+            &mut self,
+            key: &str,
+            make: impl FnOnce(Option<&KeyState>, gdc_crdt::Tag) -> Option<Effect>,
+        ) -> Vec<&'static str> {
+            let tag = self.tag();
+            let before = self.keys.get(key.as_bytes()).filter(|k| k.exists(NOW));
+            let existed = before.is_some();
+            let effect = make(self.keys.get(key.as_bytes()), tag).expect("an effect");
+            self.keys.apply(key.as_bytes(), &effect);
+            let after = self.keys.get(key.as_bytes()).filter(|k| k.exists(NOW));
+            of_remote(&effect, existed, after)
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect()
+        }
+    }
+
+    #[test]
+    fn an_op_from_another_region_is_named_by_what_it_did() {
+        use gdc_crdt::Blob;
+        use gdc_crdt::ops::{self, End, SetTtl};
+        let mut r = Region {
+            keys: gdc_crdt::Keyspace::new(),
+            op: 0,
+        };
+        let b = |s: &str| Blob::from(s);
+        let set = |v: &str| {
+            let v = b(v);
+            move |k: Option<&KeyState>, t| Some(ops::set(k, NOW, t, v, SetTtl::Clear))
+        };
+        assert_eq!(r.apply("s", set("1")), ["new", "set"]);
+        assert_eq!(r.apply("s", set("2")), ["set"]);
+        let incr = |k: Option<&KeyState>, t| ops::incr_by(k, NOW, t, 5).ok().map(|(e, _)| e);
+        assert_eq!(r.apply("n", incr), ["new", "incrby"]);
+        let expire = |k: Option<&KeyState>, t| ops::expire(k, NOW, t, NOW + 10_000);
+        assert_eq!(r.apply("s", expire), ["expire"]);
+        let persist = |k: Option<&KeyState>, t| ops::persist(k, NOW, t);
+        assert_eq!(r.apply("s", persist), ["persist"]);
+        let delete = |k: Option<&KeyState>, t| ops::delete(k, t);
+        assert_eq!(r.apply("s", delete), ["del"]);
+
+        let fields = [(b("f"), b("1")), (b("g"), b("2"))];
+        let hset = |k: Option<&KeyState>, t| ops::hset(k, NOW, t, &fields).ok().map(|(e, _)| e);
+        assert_eq!(r.apply("h", hset), ["new", "hset"]);
+        let hset_again =
+            |k: Option<&KeyState>, t| ops::hset(k, NOW, t, &fields[..1]).ok().map(|(e, _)| e);
+        assert_eq!(
+            r.apply("h", hset_again),
+            ["hset"],
+            "an overwrite is no hdel"
+        );
+        let names = [b("f")];
+        let hdel = |k: Option<&KeyState>, t| ops::hdel(k, NOW, t, &names).ok().and_then(|e| e.0);
+        assert_eq!(r.apply("h", hdel), ["hdel"]);
+        let names = [b("g")];
+        let hdel = |k: Option<&KeyState>, t| ops::hdel(k, NOW, t, &names).ok().and_then(|e| e.0);
+        assert_eq!(r.apply("h", hdel), ["hdel", "del"]);
+
+        let members = [b("a")];
+        let sadd = |k: Option<&KeyState>, t| ops::sadd(k, NOW, t, &members).ok().map(|(e, _)| e);
+        assert_eq!(r.apply("set", sadd), ["new", "sadd"]);
+        let srem = |k: Option<&KeyState>, t| ops::srem(k, NOW, t, &members).ok().and_then(|e| e.0);
+        assert_eq!(r.apply("set", srem), ["srem", "del"]);
+
+        let scores = [(b("m"), 1.0)];
+        let zadd = |k: Option<&KeyState>, t| ops::zadd(k, NOW, t, &scores).ok().map(|(e, _)| e);
+        assert_eq!(r.apply("z", zadd), ["new", "zadd"]);
+        let rescored = [(b("m"), 2.0)];
+        let zadd = |k: Option<&KeyState>, t| ops::zadd(k, NOW, t, &rescored).ok().map(|(e, _)| e);
+        assert_eq!(r.apply("z", zadd), ["zadd"]);
+
+        let push = |end| {
+            move |k: Option<&KeyState>, t| ops::list_push(k, NOW, t, end, &[b("x"), b("y")]).ok()
+        };
+        assert_eq!(r.apply("l", push(End::Left)), ["new", "rpush"]);
+        assert_eq!(r.apply("l", push(End::Right)), ["rpush"]);
+        assert_eq!(r.apply("l", push(End::Left)), ["lpush"]);
+        let pop = |k: Option<&KeyState>, t| ops::list_remove(k, NOW, t, &[0]).ok().flatten();
+        assert_eq!(r.apply("l", pop), ["lrem"]);
     }
 }

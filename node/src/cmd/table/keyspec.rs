@@ -10,7 +10,7 @@ use bytes::Bytes;
 pub(in crate::cmd) type KeyFlags = u16;
 
 /// Read only.
-pub(super) const RO: KeyFlags = 1;
+pub(in crate::cmd) const RO: KeyFlags = 1;
 /// Read and written.
 pub(super) const RW: KeyFlags = 1 << 1;
 /// Overwritten: the old value is not read.

@@ -14,7 +14,7 @@ mod server;
 mod string;
 mod zset;
 
-pub(super) use keyspec::{Begin, Find, KeyFlags, KeySpec, key_flag_names};
+pub(super) use keyspec::{Begin, Find, KeyFlags, KeySpec, RO as KEY_RO, key_flag_names};
 
 use super::{CmdResult, Ctx};
 use bytes::Bytes;
