@@ -10,7 +10,8 @@
 //!   (request parsing), [`reply`] (RESP2/RESP3 encoding), [`glob`], [`scan`], [`alloc`]
 //!   (counted heap bytes), [`testing`] (the Jepsen-style suite's hooks), [`tasks`] (the
 //!   node's tasks, owned and stopped together), [`rdb`] (Redis's serialization of one value,
-//!   for DUMP and RESTORE).
+//!   for DUMP and RESTORE), [`acl`] (Redis 7.0's ACL model: users, rules, the permission
+//!   check, ACL LOG and the ACL file; it sees the commands through [`acl::Commands`]).
 //! - [`engine`]: the data and what keeps it: the store, the binlog, snapshots and binlog
 //!   retention, the metadata records, the readers' acknowledgements. [`engine::Engine`] owns
 //!   the store behind its one lock.
@@ -43,6 +44,7 @@
 //!    reading from this node; in the other regions, [`sync::channel`] applies them through
 //!    the same store ([`engine::Engine::apply_remote_frames`]), merge rules and all.
 
+pub mod acl;
 pub mod alloc;
 pub mod clients;
 pub mod cmd;
