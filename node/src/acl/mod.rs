@@ -1,4 +1,4 @@
-//! Redis 7.0's access control lists: users, their rules, the permission check
+//! Redis 7.0's access control lists: users, their rules, the permission check, the ACL log,
 //! and the ACL file, as a model that knows nothing of connections or the store. The command
 //! table gives it its view of the commands ([`Commands`]); AUTH, HELLO, the ACL command and
 //! the dispatch use it.
@@ -11,7 +11,7 @@
 //!   patterns) and the rules that change it; `describe.rs` writes it back as rules, by
 //!   Redis's algorithm, so that ACL LIST prints what redis-server prints.
 //! - [`check`]: what a check is asked and what a refusal says (NOPERM, DRYRUN).
-//! - `rules.rs`: splitting arguments into rules. [`error`]: Redis's texts.
+//! - [`log`]: ACL LOG. `rules.rs`: splitting arguments into rules. [`error`]: Redis's texts.
 
 pub mod category;
 pub mod check;
@@ -19,6 +19,7 @@ pub mod commands;
 mod describe;
 pub mod error;
 mod file;
+pub mod log;
 mod rules;
 mod selector;
 #[cfg(test)]
@@ -31,6 +32,7 @@ pub use check::{ChannelRef, Denied, DenyReason, KeyAccess, KeyRef, Request};
 pub use commands::{CommandId, CommandSpec, Commands};
 pub use error::{AclError, RuleError};
 pub use file::{USERS_RECORD_FORMAT, UsersRecord};
+pub use log::{AclLog, LogContext, LogEntry, LogReason, LogValue};
 pub use user::{Sanitize, SelectorInfo, User, UserInfo, hex_sha256};
 pub use users::{DEFAULT_USER, Users};
 

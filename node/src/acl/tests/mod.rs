@@ -8,6 +8,7 @@
 mod check;
 mod describe;
 mod file;
+mod log;
 mod setuser;
 
 use std::sync::Arc;
