@@ -51,9 +51,9 @@ pub struct Commands {
 pub const COMMANDS_MAX: usize = 4096;
 
 impl Commands {
-    /// The view of `specs`. A subcommand (`a|b`) belongs to the container `a` when the list
-    /// has it, and stands alone otherwise; a name given twice keeps its first description;
-    /// names past [`COMMANDS_MAX`] are left out.
+    /// The view of `specs`. A subcommand (`a|b`) belongs to its container `a`; without it in
+    /// the list, it is counted in categories but no rule can name it. A name given twice
+    /// keeps one description; names past [`COMMANDS_MAX`] are left out.
     pub fn new<'a>(specs: impl IntoIterator<Item = CommandSpec<'a>>) -> Commands {
         let mut specs: Vec<CommandSpec<'a>> = specs.into_iter().collect();
         specs.sort_by(|a, b| a.name.cmp(b.name));
@@ -227,5 +227,50 @@ impl CommandBits {
             }
         }
         (on, off)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> CommandSpec<'_> {
+        CommandSpec {
+            name,
+            categories: Categories::default(),
+            no_auth: false,
+        }
+    }
+
+    #[test]
+    fn names_are_found_in_any_case_and_subcommands_only_under_their_container() {
+        let commands = Commands::new(["select", "client|id", "client", "orphan|x"].map(spec));
+        let name = |n: &[u8]| commands.lookup(n).map(|id| commands.name(id));
+        assert_eq!(name(b"SELECT"), Some("select"));
+        assert_eq!(name(b"Client|ID"), Some("client|id"));
+        assert_eq!(name(b"client|id|x"), None);
+        assert_eq!(name(b"select|0"), None);
+        assert_eq!(name(b"client|nope"), None);
+        assert_eq!(name(b"orphan|x"), None);
+        let client = commands.lookup(b"client").expect("known");
+        let walked: Vec<&str> = commands.walk().map(|id| commands.name(id)).collect();
+        assert_eq!(walked, ["client", "client|id", "orphan|x", "select"]);
+        assert_eq!(commands.subcommands(client).len(), 1);
+    }
+
+    #[test]
+    fn bits_for_a_container_cover_its_subcommands() {
+        let commands = Commands::new(["client", "client|id", "client|kill", "get"].map(spec));
+        let client = commands.lookup(b"client").expect("known");
+        let id = commands.lookup(b"client|id").expect("known");
+        let get = commands.lookup(b"get").expect("known");
+        let mut bits = CommandBits::none(&commands);
+        bits.set_with_subcommands(&commands, client, true);
+        assert!(bits.get(client) && bits.get(id) && !bits.get(get));
+        assert_eq!(CommandBits::all(&commands), {
+            let mut all = bits.clone();
+            all.set(get, true);
+            all
+        });
     }
 }
