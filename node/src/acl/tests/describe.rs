@@ -242,3 +242,24 @@ fn the_default_user_is_listed_as_redis_lists_it() {
         "user default on nopass ~* &* +@all"
     );
 }
+
+/// 300 random rule lists and the lines redis-server 7.0.15 printed for them.
+const REDIS_RANDOM: &str = include_str!("../testdata/redis70_random_setuser.tsv");
+
+#[test]
+fn random_rule_lists_are_described_as_redis_describes_them() {
+    let mut cases = 0;
+    for row in REDIS_RANDOM.lines().filter(|l| !l.starts_with('#')) {
+        let (rules, redis_line) = row.split_once('\t').expect("rules, tab, line");
+        let mut users = redis_users();
+        setuser(&mut users, "u", rules).unwrap_or_else(|e| panic!("{rules}: {e}"));
+        let line = list_line(&users, "u");
+        assert_eq!(line, by_name(redis_line), "rules: {rules}");
+        let mut again = redis_users();
+        let described = line.strip_prefix("user u ").expect("a list line");
+        setuser(&mut again, "u", described).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(list_line(&again, "u"), line);
+        cases += 1;
+    }
+    assert_eq!(cases, 300);
+}

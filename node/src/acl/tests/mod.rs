@@ -102,12 +102,18 @@ fn list_line(users: &Users, name: &str) -> String {
 
 /// A line redis-server printed, with the single-command rules of each selector put in the
 /// order gdc prints them: by command, a container before its subcommands, a command's
-/// first arguments after it.
+/// first arguments after it in the order given.
 fn by_name(redis_line: &str) -> String {
+    let commands = redis_commands();
+    // A subcommand sorts under its container; a first argument (`+select|0`) keeps its
+    // place after its command, as both Redis and gdc print them in the order added.
     let key = |rule: &str| {
         let name = &rule[1..];
         match name.split_once('|') {
-            Some((base, sub)) => (base.to_string(), sub.to_string()),
+            Some((base, sub)) if commands.lookup(name.as_bytes()).is_some() => {
+                (base.to_string(), sub.to_string())
+            }
+            Some((base, _)) => (base.to_string(), String::new()),
             None => (name.to_string(), String::new()),
         }
     };
