@@ -16,6 +16,8 @@ pub struct ClientEntry {
     pub db: usize,
     pub name: Option<bytes::Bytes>,
     pub resp: u8,
+    /// The ACL user it runs as.
+    pub user: bytes::Bytes,
     pub last_cmd: String,
     /// What it was doing when it last ran commands.
     pub activity: Activity,
@@ -81,7 +83,7 @@ impl ClientEntry {
         let read_buffer = a.query_bytes + a.query_free;
         let total = read_buffer + a.argv_bytes + a.multi_bytes;
         format!(
-            "id={id} addr={} laddr={} fd=0 name={name} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={read_buffer} rbp={read_buffer} obl=0 oll=0 omem=0 tot-mem={total} events=r cmd={} user=default redir={} resp={}",
+            "id={id} addr={} laddr={} fd=0 name={name} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={read_buffer} rbp={read_buffer} obl=0 oll=0 omem=0 tot-mem={total} events=r cmd={} user={} redir={} resp={}",
             self.addr,
             self.laddr,
             now_ms.saturating_sub(self.created_ms) / 1000,
@@ -101,6 +103,7 @@ impl ClientEntry {
             } else {
                 &self.last_cmd
             },
+            String::from_utf8_lossy(&self.user),
             a.tracking.map_or(-1, |r| r as i64),
             self.resp,
         )

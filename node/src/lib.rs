@@ -44,6 +44,7 @@
 //!    reading from this node; in the other regions, [`sync::channel`] applies them through
 //!    the same store ([`engine::Engine::apply_remote_frames`]), merge rules and all.
 
+pub mod accounts;
 pub mod acl;
 pub mod alloc;
 pub mod clients;

@@ -89,7 +89,13 @@ impl Node {
             attachment,
             tasks.clone(),
         ));
-        let shared = Arc::new(Shared::new(config, engine, replication));
+        let accounts = crate::accounts::Accounts::open(
+            &config,
+            Arc::new(crate::cmd::acl_view()),
+            engine.meta().clone(),
+        )
+        .map_err(StoreError::Attachment)?;
+        let shared = Arc::new(Shared::new(config, engine, replication, accounts));
         Ok(Node { shared, tasks })
     }
 

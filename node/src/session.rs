@@ -72,12 +72,13 @@ impl Session {
             db: 0,
             name: None,
             resp: 2,
+            user: bytes::Bytes::from_static(crate::acl::DEFAULT_USER),
             last_cmd: String::new(),
             activity: Default::default(),
             kill: Arc::clone(&kill),
             unblock: Arc::clone(&unblock),
         });
-        let mut conn = Conn::new(id, shared.config().requirepass.is_none());
+        let mut conn = Conn::new(id, cmd::default_login(&shared));
         let (tx, messages) = mpsc::channel(crate::pubsub::SUBSCRIBER_QUEUE_MAX);
         let overflowed = Arc::new(AtomicBool::new(false));
         let sender = crate::pubsub::Sender {
@@ -389,6 +390,9 @@ impl Session {
             e.db = conn.db;
             e.name.clone_from(&conn.name);
             e.resp = conn.resp;
+            if e.user != conn.user {
+                e.user = conn.user.clone();
+            }
             e.last_cmd.clone_from(&conn.last_cmd);
             resize_read_buffer(&mut self.inbuf, read);
             conn.query = crate::cmd::QueryBuffer {

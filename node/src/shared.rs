@@ -2,6 +2,7 @@
 //! itself is the engine's (locked per batch of commands); commands get the rest through
 //! [`Shared`].
 
+use crate::accounts::Accounts;
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::config::settings::SetError;
@@ -20,6 +21,8 @@ pub struct Shared {
     engine: Arc<Engine>,
     replication: Arc<Replication>,
     clients: Clients,
+    /// The ACL users and the ACL LOG.
+    accounts: Accounts,
     pubsub: Arc<PubSub>,
     /// Keyspace notifications and client-side caching: the store's observer.
     notifier: Arc<Notifier>,
@@ -35,7 +38,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Arc<Config>, engine: Arc<Engine>, replication: Arc<Replication>) -> Shared {
+    pub fn new(
+        config: Arc<Config>,
+        engine: Arc<Engine>,
+        replication: Arc<Replication>,
+        accounts: Accounts,
+    ) -> Shared {
         let pubsub = Arc::new(PubSub::default());
         let notifier = Arc::new(Notifier::new(Arc::clone(&pubsub)));
         notifier.configure(&config);
@@ -44,6 +52,7 @@ impl Shared {
             .set_observer(Arc::clone(&notifier) as Arc<dyn crate::engine::store::KeyObserver>);
         Shared {
             clients: Clients::new(config.clients_max),
+            accounts,
             config: RwLock::new(config),
             engine,
             replication,
@@ -90,6 +99,7 @@ impl Shared {
             }
         }
         self.notifier.configure(&next);
+        self.accounts.configure(&config, &next);
         *config = Arc::new(next);
         Ok(())
     }
@@ -129,6 +139,21 @@ impl Shared {
 
     pub fn clients(&self) -> &Clients {
         &self.clients
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// The users changed: clients of users that are gone are closed (as Redis closes those
+    /// of a deleted user).
+    pub fn users_changed(&self) {
+        let users = self.accounts.users();
+        for entry in self.clients.listing().values() {
+            if users.get(&entry.user).is_none() {
+                entry.kill.notify_one();
+            }
+        }
     }
 
     pub fn pubsub(&self) -> &PubSub {

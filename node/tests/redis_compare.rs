@@ -1078,3 +1078,150 @@ fn keyspace_events_match_redis_server() {
         assert_eq!(got, want, "the events of {cmd:?}");
     }
 }
+
+/// ACL as redis-server 7.0 answers it: SETUSER's rules and errors, GETUSER, LIST, USERS,
+/// WHOAMI, DRYRUN, DELUSER, AUTH and the NOPERM refusals word for word, the ACL LOG
+/// entries (all but their age and client line), `requirepass` as the default user's
+/// password, CLIENT KILL USER. An admin connection and a user's, RESP2 then RESP3.
+#[test]
+fn acl_matches_redis_server() {
+    let Some(redis) = Redis::start("acl_matches_redis_server") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    // (which connection: 0 the admin, 1 a user's; the command)
+    let script: &[(usize, &[&str])] = &[
+        (
+            0,
+            &[
+                "ACL",
+                "SETUSER",
+                "antirez",
+                ">foo",
+                "on",
+                "+set",
+                "~object:1234",
+            ],
+        ),
+        (
+            0,
+            &[
+                "ACL",
+                "SETUSER",
+                "antirez",
+                "resetchannels",
+                "+@pubsub",
+                "&chan:*",
+            ],
+        ),
+        (0, &["ACL", "GETUSER", "antirez"]),
+        (0, &["ACL", "GETUSER", "nobody"]),
+        (0, &["ACL", "LIST"]),
+        (0, &["ACL", "USERS"]),
+        (0, &["ACL", "WHOAMI"]),
+        (0, &["ACL", "SETUSER", "x", "badrule"]),
+        (0, &["ACL", "SETUSER", "x", "+nosuchcommand"]),
+        (0, &["ACL", "SETUSER", "x", "allkeys", "~a"]),
+        (0, &["ACL", "SETUSER", "x", "(+get"]),
+        (0, &["ACL", "SETUSER", "x y", "on"]),
+        (0, &["ACL", "SETUSER", "x", "#abc"]),
+        (0, &["ACL", "USERS"]),
+        (
+            0,
+            &[
+                "ACL",
+                "SETUSER",
+                "sel",
+                "on",
+                "nopass",
+                "+get",
+                "~a*",
+                "(+set ~b*)",
+                "(%R~c* +@read)",
+            ],
+        ),
+        (0, &["ACL", "GETUSER", "sel"]),
+        (0, &["ACL", "DRYRUN", "sel", "get", "a1"]),
+        (0, &["ACL", "DRYRUN", "sel", "get", "b1"]),
+        (0, &["ACL", "DRYRUN", "sel", "set", "b1", "v"]),
+        (0, &["ACL", "DRYRUN", "sel", "set", "c1", "v"]),
+        (0, &["ACL", "DRYRUN", "sel", "strlen", "c1"]),
+        (0, &["ACL", "DRYRUN", "antirez", "get", "foo"]),
+        (0, &["ACL", "DRYRUN", "antirez", "set", "object:1234", "v"]),
+        (0, &["ACL", "DRYRUN", "antirez", "set", "other", "v"]),
+        (0, &["ACL", "DRYRUN", "antirez", "publish", "chan:1", "m"]),
+        (0, &["ACL", "DRYRUN", "antirez", "publish", "other", "m"]),
+        (0, &["ACL", "DRYRUN", "nouser", "get", "x"]),
+        (0, &["ACL", "DRYRUN", "antirez", "nosuchcommand"]),
+        (0, &["ACL", "DRYRUN", "antirez", "get"]),
+        (0, &["ACL", "CAT", "nope"]),
+        (0, &["ACL", "GENPASS", "0"]),
+        (0, &["ACL", "GENPASS", "x"]),
+        (0, &["ACL", "DELUSER", "default"]),
+        (0, &["ACL", "DELUSER", "nobody", "sel"]),
+        (0, &["ACL", "SAVE"]),
+        (0, &["ACL", "LOAD"]),
+        (0, &["ACL", "LOG", "x"]),
+        (0, &["ACL", "LOG", "RESET"]),
+        (1, &["AUTH", "antirez", "wrong"]),
+        (1, &["AUTH", "nobody", "foo"]),
+        (1, &["AUTH", "antirez", "foo"]),
+        (1, &["ACL", "WHOAMI"]),
+        (1, &["GET", "foo"]),
+        (1, &["GET", "foo"]),
+        (1, &["SET", "somekeynotallowed", "1"]),
+        (1, &["SET", "object:1234", "1"]),
+        (1, &["PUBLISH", "chan:1", "x"]),
+        (1, &["PUBLISH", "other", "x"]),
+        (1, &["CLIENT", "ID"]),
+        (1, &["MULTI"]),
+        (1, &["MULTI"]),
+        (1, &["AUTH", "default", "anything"]),
+        (1, &["ACL", "WHOAMI"]),
+        (0, &["ACL", "LOG"]),
+        (0, &["ACL", "LOG", "2"]),
+        (0, &["CLIENT", "KILL", "USER", "nouser"]),
+        (0, &["CONFIG", "SET", "requirepass", "secret"]),
+        (0, &["ACL", "LIST"]),
+        (0, &["AUTH", "wrong"]),
+        (0, &["AUTH", "secret"]),
+        (0, &["CONFIG", "SET", "requirepass", ""]),
+        (0, &["ACL", "LIST"]),
+        (0, &["AUTH", "x"]),
+        (0, &["ACL", "SETUSER", "antirez", "reset"]),
+        (0, &["ACL", "GETUSER", "antirez"]),
+        (0, &["ACL", "DELUSER", "antirez"]),
+        (0, &["ACL", "USERS"]),
+    ];
+    // ACL LOG's age and client line are this moment's and this connection's.
+    let comparable = |reply: Vec<u8>| -> String {
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        let mut lines: Vec<&str> = text.split("\r\n").collect();
+        for i in 0..lines.len() {
+            if matches!(lines[i], "age-seconds" | "client-info") && i + 2 < lines.len() {
+                lines[i + 1] = "";
+                lines[i + 2] = "";
+            }
+        }
+        lines.join("\r\n")
+    };
+    for resp in ["2", "3"] {
+        let mut theirs = [redis.connect(), redis.connect()];
+        let mut ours = [node.raw(), node.raw()];
+        for c in theirs.iter_mut().chain(ours.iter_mut()) {
+            call(c, &["HELLO", resp]);
+        }
+        for (who, cmd) in script {
+            let want = comparable(call(&mut theirs[*who], cmd));
+            let got = comparable(call(&mut ours[*who], cmd));
+            // CLIENT ID differs by how many clients each server has seen.
+            if cmd[0] != "CLIENT" || cmd[1] != "ID" {
+                assert_eq!(got, want, "RESP{resp} reply to {cmd:?}");
+            }
+        }
+        for c in theirs.iter_mut().chain(ours.iter_mut()) {
+            call(c, &["ACL", "LOG", "RESET"]);
+        }
+    }
+}

@@ -74,6 +74,11 @@ impl Selector {
         self.future_commands
     }
 
+    /// Every command, key and channel allowed: no check can refuse anything.
+    pub(super) fn allows_everything(&self) -> bool {
+        self.all_commands && self.all_keys && self.all_channels
+    }
+
     pub(super) fn allowed(&self) -> &CommandBits {
         &self.allowed
     }

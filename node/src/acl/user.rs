@@ -167,6 +167,12 @@ impl User {
         }))
     }
 
+    /// Whether the user may run anything on any key and channel (the default user as Redis
+    /// makes it): the dispatcher then skips the check.
+    pub fn unrestricted(&self) -> bool {
+        self.root.allows_everything()
+    }
+
     /// Whether some selector grants `access` to `key` (Redis's ACLUserCheckKeyPerm).
     pub fn check_key(&self, key: &[u8], access: KeyAccess) -> bool {
         let key = KeyRef { name: key, access };

@@ -46,6 +46,11 @@ impl Users {
         &self.commands
     }
 
+    /// The command view, shared (to build another set of users on it).
+    pub fn commands_handle(&self) -> Arc<Commands> {
+        Arc::clone(&self.commands)
+    }
+
     /// `acl-pubsub-default`: the channels of users, selectors and `reset`s made from now on.
     pub fn set_pubsub_default(&mut self, pubsub: PubsubDefault) {
         self.pubsub = pubsub;

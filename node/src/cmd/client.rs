@@ -243,11 +243,12 @@ struct KillFilter {
     kind: Option<&'static str>,
     addr: Option<Bytes>,
     laddr: Option<Bytes>,
+    user: Option<Bytes>,
     skip_me: bool,
 }
 
 impl KillFilter {
-    fn parse(args: &[Bytes]) -> Result<KillFilter, Reply> {
+    fn parse(args: &[Bytes], users: &crate::acl::Users) -> Result<KillFilter, Reply> {
         let mut f = KillFilter {
             skip_me: true,
             ..KillFilter::default()
@@ -271,13 +272,13 @@ impl KillFilter {
             } else if is(name, "laddr") {
                 f.laddr = Some(v.clone());
             } else if is(name, "user") {
-                // Every client is the default user until ACLs (issue 17).
-                if !is(v, "default") {
+                if users.get(v).is_none() {
                     return Err(Reply::err(format!(
                         "ERR No such user '{}'",
                         String::from_utf8_lossy(v)
                     )));
                 }
+                f.user = Some(v.clone());
             } else if is(name, "skipme") {
                 f.skip_me = if is(v, "yes") {
                     true
@@ -299,6 +300,7 @@ impl KillFilter {
             && self.kind.is_none_or(|k| k == e.kind())
             && self.addr.as_ref().is_none_or(|a| e.addr.as_bytes() == a)
             && self.laddr.as_ref().is_none_or(|a| e.laddr.as_bytes() == a)
+            && self.user.as_ref().is_none_or(|u| e.user == u)
     }
 }
 
@@ -313,7 +315,7 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ..KillFilter::default()
         }
     } else {
-        KillFilter::parse(&args[2..])?
+        KillFilter::parse(&args[2..], &ctx.server.accounts().users())?
     };
     let clients = ctx.server.clients().listing();
     let mut killed = 0;

@@ -11,6 +11,8 @@ pub struct Conn {
     /// Protocol version: 2 or 3 (HELLO).
     pub resp: u8,
     pub authenticated: bool,
+    /// The ACL user the connection runs as (`default` until AUTH).
+    pub user: Bytes,
     pub name: Option<Bytes>,
     /// Close after replying (QUIT).
     pub closing: bool,
@@ -146,6 +148,7 @@ impl Conn {
             db: 0,
             resp: 2,
             authenticated,
+            user: Bytes::from_static(crate::acl::DEFAULT_USER),
             name: None,
             closing: false,
             multi: None,

@@ -34,30 +34,25 @@ pub fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-fn check_password(ctx: &Ctx<'_>, user: &[u8], pw: &[u8]) -> bool {
-    user == b"default"
-        && match &ctx.config.requirepass {
-            Some(p) => p.as_bytes() == pw,
-            None => true,
-        }
-}
-
 pub fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (user, pw): (&[u8], &[u8]) = match args.len() {
         2 => (b"default", &args[1]),
         3 => (&args[1], &args[2]),
         _ => return Ok(syntax_error()),
     };
-    if ctx.config.requirepass.is_none() && args.len() == 2 {
+    let default_nopass = || {
+        let users = ctx.server.accounts().users();
+        let default = users.get(crate::acl::DEFAULT_USER);
+        default.is_some_and(|u| u.nopass())
+    };
+    if args.len() == 2 && default_nopass() {
         return Ok(Reply::err(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
-    Ok(if check_password(ctx, user, pw) {
-        ctx.conn.authenticated = true;
-        Reply::OK
-    } else {
-        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+    Ok(match super::acl::authenticate(ctx, user, pw) {
+        Ok(()) => Reply::OK,
+        Err(e) => e,
     })
 }
 
@@ -79,12 +74,9 @@ pub fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     while i < args.len() {
         if is(&args[i], "auth") && i + 2 < args.len() {
-            if !check_password(ctx, &args[i + 1], &args[i + 2]) {
-                return Ok(Reply::err(
-                    "WRONGPASS invalid username-password pair or user is disabled.",
-                ));
+            if let Err(e) = super::acl::authenticate(ctx, &args[i + 1], &args[i + 2]) {
+                return Ok(e);
             }
-            ctx.conn.authenticated = true;
             i += 3;
         } else if is(&args[i], "setname") && i + 1 < args.len() {
             ctx.conn.name = Some(args[i + 1].clone());
@@ -131,7 +123,8 @@ pub fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.conn.db = 0;
     ctx.conn.resp = 2;
     ctx.conn.name = None;
-    ctx.conn.authenticated = ctx.config.requirepass.is_none();
+    ctx.conn.user = Bytes::from_static(crate::acl::DEFAULT_USER);
+    ctx.conn.authenticated = super::default_login(ctx.server);
     Ok(Reply::Status("RESET"))
 }
 

@@ -1,6 +1,7 @@
 //! Commands: the table of names and arities, argument parsing helpers, and dispatch. One
 //! file per command family.
 
+mod acl;
 mod client;
 mod command;
 mod conn;
@@ -24,13 +25,14 @@ mod tracking;
 mod transaction;
 mod zset;
 
+pub use acl::default_login;
 pub use conn::{Conn, QueryBuffer, Replies};
-pub use table::count;
 pub(crate) use table::is_write;
 use table::{
     ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,
     lookup,
 };
+pub use table::{acl_view, count};
 
 use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
@@ -240,6 +242,9 @@ fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Option<Reply> {
     let n = args.len() as i32;
     if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
         return Some(wrong_arity(name));
+    }
+    if let Some(noperm) = acl::refusal(ctx, command, args) {
+        return Some(noperm);
     }
     if ctx.conn.multi.is_some() && command.has(NO_MULTI) {
         return Some(Reply::err("ERR Command not allowed inside a transaction"));

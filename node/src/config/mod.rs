@@ -81,6 +81,13 @@ pub struct Config {
     pub notify_keyspace_events: u32,
     /// `tracking-table-max-keys`: how many keys client-side caching tracks (0: no limit).
     pub tracking_keys_max: u64,
+    /// `aclfile`: where ACL LOAD and ACL SAVE read and write the users (read at start);
+    /// without one, a node keeps its users in its data directory.
+    pub acl_file: Option<PathBuf>,
+    /// `acllog-max-len`: ACL LOG's entries at most.
+    pub acl_log_len_max: usize,
+    /// `acl-pubsub-default allchannels` (Redis 6's) rather than `resetchannels`.
+    pub acl_pubsub_all: bool,
     /// TLS on the sync port: this node's certificate and key (PEM).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -162,6 +169,9 @@ impl Default for Config {
             conflict_log: false,
             notify_keyspace_events: 0,
             tracking_keys_max: 1_000_000,
+            acl_file: None,
+            acl_log_len_max: 128,
+            acl_pubsub_all: false,
             tls_cert: None,
             tls_key: None,
             tls_ca: None,

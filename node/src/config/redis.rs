@@ -120,12 +120,6 @@ pub static REDIS_ONLY: &[Setting] = &[
     inert!("list-compress-depth", "0", any_int),
     inert!("stream-node-max-entries", "100", any_int),
     inert!("stream-node-max-bytes", "4096", any_size),
-    inert!("acl-pubsub-default", "resetchannels", |v| one_of(
-        v,
-        &["allchannels", "resetchannels"]
-    )),
-    fixed!("aclfile", "", any_text),
-    inert!("acllog-max-len", "128", any_int),
     inert!("active-defrag-cycle-max", "25", any_int),
     inert!("active-defrag-cycle-min", "1", any_int),
     inert!("active-defrag-ignore-bytes", "104857600", any_size),

@@ -251,6 +251,40 @@ pub static SETTINGS: &[Setting] = &[
         |c| crate::notify::events::format(c.notify_keyspace_events)
     ),
     field!(
+        "aclfile",
+        AtStart,
+        |c, v| c.acl_file = text(v).map(std::path::PathBuf::from),
+        |c| c
+            .acl_file
+            .as_ref()
+            .map_or(String::new(), |p| p.display().to_string())
+    ),
+    field!(
+        "acllog-max-len",
+        AtRunTime,
+        |c, v| c.acl_log_len_max = int(v)? as usize,
+        |c| c.acl_log_len_max.to_string()
+    ),
+    field!(
+        "acl-pubsub-default",
+        AtRunTime,
+        |c, v| c.acl_pubsub_all = match v.to_ascii_lowercase().as_str() {
+            "allchannels" => true,
+            "resetchannels" => false,
+            _ => {
+                return Err(
+                    "argument(s) must be one of the following: allchannels, resetchannels".into(),
+                );
+            }
+        },
+        |c| if c.acl_pubsub_all {
+            "allchannels"
+        } else {
+            "resetchannels"
+        }
+        .into()
+    ),
+    field!(
         "tracking-table-max-keys",
         AtRunTime,
         |c, v| c.tracking_keys_max = int(v)?,

@@ -10,6 +10,7 @@
 //! | `acked/<reader>` | what a reader of this node's binlog acknowledged: its server-id (u32 LE), vector |
 //! | `assignment` | the coordinator's last assignment taken on: a format byte, then protobuf |
 //! | `attachment` | the coordinators GDC.ATTACH attached this node to (`name=value` lines) |
+//! | `acl_users` | the ACL users: a format line, the coordinators' version of them (0: this node's own), then one ACL LIST line each |
 
 use gdc_crdt::{ServerId, VersionVector};
 use gdc_proto::coordinator::Assignment;
@@ -25,6 +26,9 @@ const ASSIGNMENT: &str = "assignment";
 /// The format of the saved assignment: this byte, then the assignment as protobuf.
 const ASSIGNMENT_FORMAT: u8 = 1;
 const ATTACHMENT: &str = "attachment";
+const ACL_USERS: &str = "acl_users";
+/// The format of the saved users (the first line).
+const ACL_USERS_FORMAT: &str = "gdc-acl-users 1";
 
 /// A metadata store failed, or holds a record that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +254,36 @@ impl Meta {
             a.coordinators.join(",")
         );
         self.put(ATTACHMENT, text.into_bytes())
+    }
+
+    /// The ACL users saved last, with the coordinators' version of them (0: this node's
+    /// own), as ACL LIST lines.
+    pub fn acl_users(&self) -> Result<Option<(u64, Vec<Vec<u8>>)>, MetaError> {
+        let Some(raw) = self.get(ACL_USERS)? else {
+            return Ok(None);
+        };
+        let mut lines = raw.split(|&b| b == b'\n');
+        if lines.next() != Some(ACL_USERS_FORMAT.as_bytes()) {
+            return Err(self.bad("the saved ACL users are of an unknown format"));
+        }
+        let version = lines
+            .next()
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+            .ok_or_else(|| self.bad("the saved ACL users have no version"))?;
+        let users = lines
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        Ok(Some((version, users)))
+    }
+
+    pub fn set_acl_users(&self, version: u64, lines: &[Vec<u8>]) -> Result<(), MetaError> {
+        let mut raw = format!("{ACL_USERS_FORMAT}\n{version}\n").into_bytes();
+        for line in lines {
+            raw.extend_from_slice(line);
+            raw.push(b'\n');
+        }
+        self.put(ACL_USERS, raw)
     }
 
     /// Write a raw record under `key` (tests: a record another version or a fault left).

@@ -18,13 +18,13 @@ pub(super) const OW: KeyFlags = 1 << 2;
 /// Removed.
 pub(super) const RM: KeyFlags = 1 << 3;
 /// The value is returned, copied or used.
-pub(super) const ACCESS: KeyFlags = 1 << 4;
+pub(in crate::cmd) const ACCESS: KeyFlags = 1 << 4;
 /// The value is updated.
-pub(super) const UPDATE: KeyFlags = 1 << 5;
+pub(in crate::cmd) const UPDATE: KeyFlags = 1 << 5;
 /// Something is added to the value.
-pub(super) const INSERT: KeyFlags = 1 << 6;
+pub(in crate::cmd) const INSERT: KeyFlags = 1 << 6;
 /// Something is removed from the value.
-pub(super) const DELETE: KeyFlags = 1 << 7;
+pub(in crate::cmd) const DELETE: KeyFlags = 1 << 7;
 /// Not a key, though it looks like one (no gdc command has such an argument yet).
 pub(super) const NOT_KEY: KeyFlags = 1 << 8;
 /// The spec may not find every key: GETKEYS asks the command's own finder.

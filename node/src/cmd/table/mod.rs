@@ -16,6 +16,11 @@ mod zset;
 
 pub(super) use keyspec::{Begin, Find, KeyFlags, KeySpec, RO as KEY_RO, key_flag_names};
 
+/// The key flags the ACL reads (how a command uses a key).
+pub(super) mod key_flags {
+    pub(in crate::cmd) use super::keyspec::{ACCESS, DELETE, INSERT, UPDATE};
+}
+
 use super::{CmdResult, Ctx};
 use bytes::Bytes;
 use keyspec::Getkeys;
@@ -397,6 +402,17 @@ pub(super) fn category(name: &[u8]) -> Option<Acl> {
         .map(|i| 1 << i)
 }
 
+/// The ACL's view of every command and subcommand: its full name, its categories (those
+/// its flags imply too) and whether every user may run it (`no_auth`).
+pub fn acl_view() -> crate::acl::Commands {
+    let commands = all().flat_map(|s| std::iter::once(&s.command).chain(s.command.subs));
+    crate::acl::Commands::new(commands.map(|c| crate::acl::CommandSpec {
+        name: c.name,
+        categories: crate::acl::Categories(c.categories()),
+        no_auth: c.has(NO_AUTH),
+    }))
+}
+
 /// Every command, family by family, in the order COMMAND lists them.
 pub(super) fn all() -> impl Iterator<Item = &'static Spec> {
     [
@@ -443,6 +459,15 @@ pub(super) fn lookup_full(name: &[u8]) -> Option<&'static Command> {
             .find(|s| sub.eq_ignore_ascii_case(s.short_name().as_bytes())),
         _ => None,
     }
+}
+
+/// The command or subcommand a request names (ACL DRYRUN's), if gdc has it.
+pub(super) fn command_of(args: &[Bytes]) -> Option<&'static Command> {
+    let spec = lookup(args.first()?)?;
+    spec.command
+        .sub(args)
+        .ok()
+        .map(|sub| sub.unwrap_or(&spec.command))
 }
 
 /// Whether `args` (a request; not empty) is a write command.
