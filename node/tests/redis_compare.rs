@@ -1042,7 +1042,7 @@ fn keyspace_events_match_redis_server() {
         ],
     ];
     let marker = "__keyspace@0__:marker";
-    let mut events_of = |server: &str, writer: &mut TcpStream, sub: &mut TcpStream| {
+    let events_of = |server: &str, writer: &mut TcpStream, sub: &mut TcpStream| {
         call(
             writer,
             &["CONFIG", "SET", "notify-keyspace-events", "KEAnm"],

@@ -30,6 +30,10 @@ const ACL_USERS: &str = "acl_users";
 /// The format of the saved users (the first line).
 const ACL_USERS_FORMAT: &str = "gdc-acl-users 1";
 
+/// The ACL users saved: the coordinators' version of them (0: the node's own), and their
+/// ACL LIST lines.
+pub type SavedUsers = (u64, Vec<Vec<u8>>);
+
 /// A metadata store failed, or holds a record that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -258,7 +262,7 @@ impl Meta {
 
     /// The ACL users saved last, with the coordinators' version of them (0: this node's
     /// own), as ACL LIST lines.
-    pub fn acl_users(&self) -> Result<Option<(u64, Vec<Vec<u8>>)>, MetaError> {
+    pub fn acl_users(&self) -> Result<Option<SavedUsers>, MetaError> {
         let Some(raw) = self.get(ACL_USERS)? else {
             return Ok(None);
         };
