@@ -22,7 +22,7 @@
 //!   ([`sync::coordinated`]). [`sync::status::ChannelReport`] is the one report of a channel.
 //! - [`clients`] (the connected clients), [`pubsub`] (local publish/subscribe), [`notify`]
 //!   (keyspace notifications and client-side caching: the store's observer, told of every
-//!   changed key), and [`shared::Shared`]: what every command may use (settings in force, engine,
+//!   changed key), [`accounts`] (the ACL users and the ACL LOG), and [`shared::Shared`]: what every command may use (settings in force, engine,
 //!   replication, clients, pub/sub).
 //! - [`cmd`]: the command table ([`cmd`]'s `table.rs`: name, arity, flags, handler) and the
 //!   handlers, one file per command family.
