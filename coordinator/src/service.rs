@@ -8,9 +8,10 @@ use crate::topology::{Assignment, Change, Proposal, Role};
 use crate::{LEADER_METADATA, NodeId, Raft};
 use gdc_proto::coordinator::coordinator_server::Coordinator;
 use gdc_proto::coordinator::{
-    AddMemberRequest, Assignment as AssignmentMsg, ChangeReply, ChangeRequest, HeartbeatReply,
-    HeartbeatRequest, Member, MembersReply, MembersRequest, RegisterRequest, RemoveMemberRequest,
-    TopologyReply, TopologyRequest, Upstream as UpstreamMsg, WatchRequest,
+    AclRecord as AclRecordMsg, AddMemberRequest, Assignment as AssignmentMsg, ChangeReply,
+    ChangeRequest, HeartbeatReply, HeartbeatRequest, Member, MembersReply, MembersRequest,
+    RegisterRequest, RemoveMemberRequest, TopologyReply, TopologyRequest, Upstream as UpstreamMsg,
+    WatchRequest,
 };
 use gdc_proto::raft::RaftMessage;
 use gdc_proto::raft::raft_server::Raft as RaftRpc;
@@ -140,6 +141,10 @@ fn assignment_msg(a: &Assignment, index: u64) -> AssignmentMsg {
             })
             .collect(),
         index,
+        acl: Some(AclRecordMsg {
+            version: a.acl.version,
+            lines: a.acl.lines.clone(),
+        }),
     }
 }
 

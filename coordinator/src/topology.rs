@@ -11,6 +11,7 @@ mod apply;
 mod assignment;
 mod change;
 
+pub use apply::{ACL_BYTES_MAX, ACL_LINES_MAX};
 pub use assignment::{Assignment, Role, Upstream};
 pub use change::{Change, Outcome, Proposal, RecentRequests};
 
@@ -57,6 +58,29 @@ pub struct Instance {
     pub children: BTreeMap<String, Child>,
     /// Channels between its regions, each one way.
     pub channels: Vec<Channel>,
+    /// Its ACL users, the same at every node. Left out of the JSON until first set, as
+    /// topologies from before ACLs were replicated hold it (they read as never set).
+    #[serde(default, skip_serializing_if = "AclRecord::never_set")]
+    pub acl: AclRecord,
+}
+
+/// An instance's ACL users: one ACL LIST line per user (`user default on nopass ~* &*
+/// +@all`), which the nodes read and check in full. Changed only by a compare-and-set on
+/// `version` (`set-acl`), so a node that read version N and writes N+1 cannot undo a change
+/// it never saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclRecord {
+    /// Raised by one at every change; 0: never set (the nodes keep their own users).
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default)]
+    pub lines: Vec<String>,
+}
+
+impl AclRecord {
+    fn never_set(&self) -> bool {
+        self.version == 0
+    }
 }
 
 /// A child instance: the nodes that serve one region of an instance.
@@ -211,6 +235,138 @@ mod tests {
             pairs(&t.instances["shop"]),
             vec![("ap", "us"), ("us", "ap")]
         );
+    }
+
+    /// shop with region eu, whose node eu1 has registered.
+    fn shop_with_eu1() -> Topology {
+        let mut t = Topology::default();
+        for json in [
+            r#"{"op":"create-instance","name":"shop"}"#,
+            r#"{"op":"add-child","instance":"shop","region":"eu"}"#,
+            r#"{"op":"register-node","instance":"shop","region":"eu","addr":"eu1","sync_addr":"s1","server_id":1}"#,
+        ] {
+            t.apply(&change(json)).expect(json);
+        }
+        t
+    }
+
+    fn set_acl(expected_version: u64, lines: &[&str]) -> Change {
+        Change::SetAcl {
+            instance: "shop".into(),
+            expected_version,
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    fn acl(version: u64, lines: &[&str]) -> AclRecord {
+        AclRecord {
+            version,
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn set_acl_applies_only_at_the_expected_version_and_raises_it_by_one() {
+        let mut t = shop_with_eu1();
+        assert_eq!(t.instances["shop"].acl, acl(0, &[]), "never set");
+        let first = [
+            "user default on nopass ~* &* +@all",
+            "user app on #5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8 ~app:* +@read",
+        ];
+        assert_eq!(t.apply(&set_acl(0, &first)), Ok(()));
+        assert_eq!(t.instances["shop"].acl, acl(1, &first));
+        assert_eq!(t.assignment("eu1").acl, acl(1, &first));
+        // A writer that read version 0 (or one that never was) is refused, and nothing
+        // changes: it re-reads and tries again.
+        let before = t.clone();
+        assert_eq!(
+            t.apply(&set_acl(0, &["user default off"])),
+            Err("the ACL of instance 'shop' is at version 1, not 0".into())
+        );
+        assert_eq!(
+            t.apply(&set_acl(7, &["user default off"])),
+            Err("the ACL of instance 'shop' is at version 1, not 7".into())
+        );
+        assert_eq!(t, before);
+        assert_eq!(t.apply(&set_acl(1, &["user default off"])), Ok(()));
+        assert_eq!(t.assignment("eu1").acl, acl(2, &["user default off"]));
+        // A removed node is told nothing of the users.
+        assert_eq!(t.assignment("gone").acl, acl(0, &[]));
+    }
+
+    #[test]
+    fn set_acl_refuses_unknown_instances_lines_that_are_not_users_and_too_much() {
+        let mut t = shop_with_eu1();
+        let before = t.clone();
+        let too_many: Vec<String> = (0..=ACL_LINES_MAX)
+            .map(|i| format!("user u{i} on"))
+            .collect();
+        let too_long = vec![format!("user big on >{}", "x".repeat(ACL_BYTES_MAX))];
+        for (c, why) in [
+            (
+                Change::SetAcl {
+                    instance: "nope".into(),
+                    expected_version: 0,
+                    lines: vec![],
+                },
+                "no instance 'nope'".to_string(),
+            ),
+            (
+                set_acl(0, &["user default on", "default on nopass"]),
+                "ACL line 2 is not one line starting with 'user ': 'default on nopass'".into(),
+            ),
+            (
+                set_acl(0, &["user a on\nuser b on"]),
+                "ACL line 1 is not one line".into(),
+            ),
+            (
+                Change::SetAcl {
+                    instance: "shop".into(),
+                    expected_version: 0,
+                    lines: too_many,
+                },
+                format!("an ACL holds at most {ACL_LINES_MAX} users"),
+            ),
+            (
+                Change::SetAcl {
+                    instance: "shop".into(),
+                    expected_version: 0,
+                    lines: too_long,
+                },
+                format!("and {ACL_BYTES_MAX} bytes, not 1 and"),
+            ),
+        ] {
+            let got = t.apply(&c);
+            assert!(
+                got.as_ref().is_err_and(|e| e.contains(&why)),
+                "{why}: {got:?}"
+            );
+            assert_eq!(t, before);
+        }
+    }
+
+    #[test]
+    fn topologies_from_before_replicated_acls_read_as_never_set_and_are_written_as_before() {
+        let old = r#"{"instances":{"shop":{"children":{},"channels":[]}}}"#;
+        let mut t: Topology = serde_json::from_str(old).expect("an old topology");
+        assert_eq!(t.instances["shop"].acl, acl(0, &[]));
+        let written = serde_json::to_string(&t).expect("json");
+        assert_eq!(
+            written,
+            r#"{"instances":{"shop":{"children":{},"channels":[]}},"nodes":{},"history":[]}"#
+        );
+        t.apply(&change(
+            r#"{"op":"set-acl","instance":"shop","expected_version":0,"lines":["user default on nopass ~* &* +@all"]}"#,
+        ))
+        .expect("set-acl as JSON");
+        let written = serde_json::to_string(&t).expect("json");
+        assert!(
+            written
+                .contains(r#""acl":{"version":1,"lines":["user default on nopass ~* &* +@all"]}"#),
+            "{written}"
+        );
+        let back: Topology = serde_json::from_str(&written).expect("read back");
+        assert_eq!(back, t);
     }
 
     fn shop_channel<'a>(t: &'a Topology, from: &str, to: &str) -> &'a Channel {

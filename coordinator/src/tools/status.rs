@@ -368,6 +368,7 @@ mod tests {
                         state: ChannelState::Running,
                     },
                 ],
+                ..Instance::default()
             },
         );
         // eu paused its channel from us when it had us's 100 ops; us has 130 by now, and

@@ -3,7 +3,7 @@
 //! was.
 
 use super::change::{Change, Outcome};
-use super::{Channel, ChannelState, Child, Fence, Instance, NodeInfo, Topology};
+use super::{AclRecord, Channel, ChannelState, Child, Fence, Instance, NodeInfo, Topology};
 
 impl Topology {
     /// Apply `change`; refused changes leave everything as it was.
@@ -59,6 +59,11 @@ impl Topology {
                 state,
             } => self.set_channel(instance, from, to, *state),
             Change::DeleteChannel { instance, from, to } => self.delete_channel(instance, from, to),
+            Change::SetAcl {
+                instance,
+                expected_version,
+                lines,
+            } => self.set_acl(instance, *expected_version, lines),
         }
     }
 
@@ -263,6 +268,43 @@ impl Topology {
         Ok(())
     }
 
+    /// A compare-and-set: refused unless the ACL is at `expected_version`. The lines are
+    /// only checked to be user lines within the limits; the nodes read and check the rules.
+    fn set_acl(&mut self, instance: &str, expected_version: u64, lines: &[String]) -> Outcome {
+        let acl = &mut self.instance_mut(instance)?.acl;
+        if acl.version != expected_version {
+            return Err(format!(
+                "the ACL of instance '{instance}' is at version {}, not {expected_version}",
+                acl.version
+            ));
+        }
+        let bytes: usize = lines.iter().map(String::len).sum();
+        if lines.len() > ACL_LINES_MAX || bytes > ACL_BYTES_MAX {
+            return Err(format!(
+                "an ACL holds at most {ACL_LINES_MAX} users and {ACL_BYTES_MAX} bytes, not {} and {bytes}",
+                lines.len()
+            ));
+        }
+        if let Some((n, line)) = lines
+            .iter()
+            .enumerate()
+            .find(|(_, l)| !l.starts_with("user ") || l.contains(['\n', '\r']))
+        {
+            return Err(format!(
+                "ACL line {} is not one line starting with 'user ': '{line}'",
+                n + 1
+            ));
+        }
+        let version = expected_version
+            .checked_add(1)
+            .ok_or("the ACL's version cannot go higher")?;
+        *acl = AclRecord {
+            version,
+            lines: lines.to_vec(),
+        };
+        Ok(())
+    }
+
     fn delete_channel(&mut self, instance: &str, from: &str, to: &str) -> Outcome {
         let inst = self.instance_mut(instance)?;
         let at = inst
@@ -272,6 +314,12 @@ impl Topology {
         Ok(())
     }
 }
+
+/// An instance's ACL holds at most this many users...
+pub const ACL_LINES_MAX: usize = 10_000;
+/// ...and this many bytes of lines: every assignment a node of the instance is sent
+/// carries them all, and a gRPC message is at most 4 MiB.
+pub const ACL_BYTES_MAX: usize = 1 << 20;
 
 /// Names of instances and regions: what an operator can type and a log line can show.
 fn check_name(what: &str, name: &str) -> Outcome {

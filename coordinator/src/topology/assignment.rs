@@ -1,7 +1,7 @@
 //! What the topology tells each node to be: its role, its region's epoch, and the channels
 //! into it.
 
-use super::{ChannelState, Topology};
+use super::{AclRecord, ChannelState, Topology};
 use serde::{Deserialize, Serialize};
 
 /// What a node is told to be.
@@ -17,12 +17,16 @@ pub enum Role {
     Removed,
 }
 
-/// A node's assignment: its role, its child instance's epoch, and what it receives from.
+/// A node's assignment: its role, its child instance's epoch, what it receives from, and
+/// its instance's ACL users.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
     pub role: Role,
     pub epoch: u64,
     pub upstreams: Vec<Upstream>,
+    /// Part of the assignment so that a change of the users reaches every node of the
+    /// instance at once, as a change of its channels does.
+    pub acl: AclRecord,
 }
 
 /// One channel into a node.
@@ -52,6 +56,7 @@ impl Topology {
             role: Role::Removed,
             epoch: 0,
             upstreams: Vec::new(),
+            acl: AclRecord::default(),
         };
         let Some(node) = self.nodes.get(addr) else {
             return removed;
@@ -100,6 +105,7 @@ impl Topology {
                 },
                 epoch: child.epoch,
                 upstreams,
+                acl: inst.acl.clone(),
             }
         } else {
             Assignment {
@@ -115,6 +121,7 @@ impl Topology {
                     })
                     .into_iter()
                     .collect(),
+                acl: inst.acl.clone(),
             }
         }
     }

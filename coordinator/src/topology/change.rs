@@ -92,6 +92,14 @@ pub enum Change {
         epoch: u64,
         token: u64,
     },
+    /// The instance's ACL users become `lines` (one ACL LIST line each), at version
+    /// `expected_version + 1`. Refused unless the instance's ACL is at `expected_version`
+    /// (0: never set), so a writer that read an older version re-reads and tries again.
+    SetAcl {
+        instance: String,
+        expected_version: u64,
+        lines: Vec<String>,
+    },
 }
 
 fn yes() -> bool {

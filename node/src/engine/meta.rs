@@ -322,6 +322,10 @@ mod tests {
                 addr: "10.0.0.2:7001".into(),
             }],
             index: 42,
+            acl: Some(gdc_proto::coordinator::AclRecord {
+                version: 2,
+                lines: vec!["user default on nopass ~* &* +@all".into()],
+            }),
         };
         meta.set_assignment(&a).expect("save");
         assert_eq!(meta.assignment().expect("read"), Some(a));
