@@ -6,8 +6,10 @@
 //! [`status`] (`gdcctl status`), [`verify`] (digests compared across regions),
 //! [`switchover`] (`gdcctl failover`: a planned failover), [`attach`] (a standalone node
 //! joins as a region's primary), [`demo`] (a whole local cluster as child processes,
-//! `gdcctl demo`), and [`nodes`] (the blocking Redis client they ask nodes with).
+//! `gdcctl demo`), [`acl`] (an instance's ACL users, listed and loaded from a file), and
+//! [`nodes`] (the blocking Redis client they ask nodes with).
 
+pub mod acl;
 pub mod attach;
 pub mod demo;
 pub mod nodes;

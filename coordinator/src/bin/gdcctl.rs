@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use gdc_coordinator::client::AdminClient;
-use gdc_coordinator::tools::status;
+use gdc_coordinator::tools::{acl, status};
 use gdc_coordinator::topology::{Change, ChannelState, Topology};
 use std::process::ExitCode;
 
@@ -56,6 +56,12 @@ enum Command {
     Node {
         #[command(subcommand)]
         op: NodeOp,
+    },
+    /// An instance's ACL users: one set for all its nodes, which take each new version
+    /// from their assignment.
+    Acl {
+        #[command(subcommand)]
+        op: AclOp,
     },
     /// The coordinator cluster's members.
     Member {
@@ -204,6 +210,23 @@ enum NodeOp {
     /// A secondary leaves its region for good (its address, as `status` lists it): the
     /// others stop keeping binlog for it. A primary must be failed over first.
     Remove { addr: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum AclOp {
+    /// The instance's ACL version (0: never set) and its users, one ACL LIST line each.
+    List {
+        #[arg(long)]
+        instance: String,
+    },
+    /// Set the instance's users from an ACL file (lines `user <name> <rules>...`; blank
+    /// lines and `#` comments skipped). Refused if the ACL changed between reading its
+    /// version and setting it: run it again.
+    Load {
+        #[arg(long)]
+        instance: String,
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -402,6 +425,38 @@ async fn run(flags: Flags) -> Result<String, String> {
         Command::Node {
             op: NodeOp::Remove { addr },
         } => change(Change::RemoveNode { addr }).await,
+        Command::Acl { op } => match op {
+            AclOp::List { instance } => {
+                let acl = acl::list(&client, &instance).await?;
+                Ok(if json {
+                    format!(
+                        "{}\n",
+                        serde_json::json!({"instance": instance, "version": acl.version, "lines": acl.lines})
+                    )
+                } else {
+                    let mut out = format!("version {}\n", acl.version);
+                    for line in &acl.lines {
+                        out.push_str(line);
+                        out.push('\n');
+                    }
+                    out
+                })
+            }
+            AclOp::Load { instance, file } => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                let lines = acl::read_file(&file.display().to_string(), &text)?;
+                let loaded = acl::load(&client, &instance, lines).await?;
+                Ok(if json {
+                    format!("{}\n", serde_json::json!(loaded))
+                } else {
+                    format!(
+                        "instance {}: ACL version {} ({} users)\n",
+                        loaded.instance, loaded.version, loaded.users
+                    )
+                })
+            }
+        },
         Command::Member { op } => {
             let reply = match op {
                 MemberOp::List => client.members().await?,
