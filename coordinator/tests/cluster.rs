@@ -1130,3 +1130,153 @@ fn a_fenced_primary_left_alone_by_its_coordinator_takes_writes_again() {
         || set(&mut c).err().filter(|e| e.code() == Some("READONLY")),
     );
 }
+
+/// The next assignment on `stream` whose ACL is at `version`, within `within`; the others
+/// (the leader's resends of the one before) are passed over.
+async fn acl_at(
+    stream: &mut tonic::Streaming<gdc_proto::coordinator::Assignment>,
+    version: u64,
+    within: Duration,
+) -> gdc_proto::coordinator::AclRecord {
+    let wait = async {
+        loop {
+            let a = stream
+                .message()
+                .await
+                .expect("the assignment stream")
+                .expect("not ended");
+            let acl = a.acl.expect("an ACL record");
+            if acl.version == version {
+                return acl;
+            }
+        }
+    };
+    tokio::time::timeout(within, wait)
+        .await
+        .unwrap_or_else(|_| panic!("no assignment with ACL version {version} within {within:?}"))
+}
+
+/// An instance's ACL users: set by a compare-and-set on their version (a stale version is
+/// refused and changes nothing), pushed at once to every watching node of the instance
+/// (well before the leader's resend a second later), loaded and listed by gdcctl, and
+/// still there after the coordinator is killed (kill -9) and restarted.
+#[test]
+fn acl_changes_are_compare_and_set_reach_watching_nodes_at_once_and_survive_a_restart() {
+    use gdc_proto::coordinator::{AclRecord, RegisterRequest, WatchRequest};
+    use gdc_proto::leader::Coordinators;
+    let (dirs, m, coordinator) = one_coordinator_with_shop();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let admin = AdminClient::new(vec![m.listen.clone()], TOKEN).expect("client");
+    let nodes = Coordinators::new(vec![m.listen.clone()], TOKEN).expect("coordinators");
+    let register = RegisterRequest {
+        instance: "shop".into(),
+        region: "eu".into(),
+        addr: "127.0.0.1:1".into(),
+        sync_addr: "127.0.0.1:2".into(),
+        server_id: 7,
+    };
+    let registered = |nodes: &Coordinators| {
+        let register = register.clone();
+        let nodes = nodes.clone();
+        async move {
+            nodes
+                .at_leader(Some(Duration::from_secs(10)), |mut c| {
+                    let register = register.clone();
+                    async move { c.register(register).await }
+                })
+                .await
+                .expect("register")
+        }
+    };
+    let record = |version, lines: &[&str]| AclRecord {
+        version,
+        lines: lines.iter().map(|l| l.to_string()).collect(),
+    };
+    let set_acl = |expected_version, lines: &[&str]| Change::SetAcl {
+        instance: "shop".into(),
+        expected_version,
+        lines: lines.iter().map(|l| l.to_string()).collect(),
+    };
+    let first = [
+        "user default on nopass ~* &* +@all",
+        "user app on >secret ~app:* +@read",
+    ];
+
+    rt.block_on(async {
+        let a = registered(&nodes).await;
+        assert_eq!(a.acl, Some(record(0, &[])), "never set");
+        let mut stream = nodes
+            .at_leader(None, |mut c| async move {
+                c.watch(WatchRequest {
+                    addr: "127.0.0.1:1".into(),
+                })
+                .await
+            })
+            .await
+            .expect("watch");
+        acl_at(&mut stream, 0, Duration::from_secs(5)).await;
+
+        admin.change(&set_acl(0, &first)).await.expect("set-acl");
+        // The leader resends every second: the change must come well before that.
+        assert_eq!(
+            acl_at(&mut stream, 1, Duration::from_millis(800)).await,
+            record(1, &first)
+        );
+
+        // A writer that read version 0 is refused, naming both versions; nothing changes.
+        assert_eq!(
+            admin.change(&set_acl(0, &["user default off"])).await,
+            Err("the ACL of instance 'shop' is at version 1, not 0".to_string())
+        );
+        let (t, _) = admin.topology().await.expect("topology");
+        assert_eq!(t.instances["shop"].acl.version, 1);
+        assert_eq!(t.instances["shop"].acl.lines, first);
+    });
+
+    // gdcctl: a file with comments and blank lines, loaded over the version it reads.
+    let file = dirs[0].path().join("users.acl");
+    std::fs::write(
+        &file,
+        "# shop's users\n\nuser default on nopass ~* &* +@all\nuser ops on >pw +@admin\n",
+    )
+    .expect("write the ACL file");
+    let ok = |args: &[&str]| {
+        let (success, out) = gdcctl(&m.listen, args);
+        assert!(success, "gdcctl {args:?}: {out}");
+        out
+    };
+    let file = file.display().to_string();
+    assert_eq!(
+        ok(&["acl", "load", "--instance", "shop", &file]),
+        "instance shop: ACL version 2 (2 users)\n"
+    );
+    let second = [
+        "user default on nopass ~* &* +@all",
+        "user ops on >pw +@admin",
+    ];
+    assert_eq!(
+        ok(&["acl", "list", "--instance", "shop"]),
+        format!("version 2\n{}\n{}\n", second[0], second[1])
+    );
+    assert_eq!(
+        json(&ok(&["acl", "list", "--instance", "shop", "--json"])),
+        serde_json::json!({"instance": "shop", "version": 2, "lines": second})
+    );
+    let (success, out) = gdcctl(&m.listen, &["acl", "list", "--instance", "nope"]);
+    assert!(!success);
+    assert_eq!(out, "gdcctl: no instance 'nope'\n");
+
+    // Killed and restarted from its directory, the coordinator still holds version 2, and
+    // tells a node that registers again.
+    coordinator.kill9();
+    let _coordinator = start(&m, &format!("1={}", m.listen), dirs[0].path());
+    rt.block_on(async {
+        let (t, _) = admin.topology().await.expect("topology after the restart");
+        assert_eq!(t.instances["shop"].acl.version, 2);
+        assert_eq!(t.instances["shop"].acl.lines, second);
+        assert_eq!(registered(&nodes).await.acl, Some(record(2, &second)));
+    });
+}
