@@ -10,14 +10,18 @@
 //! makes that as safe as two regions writing (docs/coordinator.md, "Writes without the
 //! coordinators"). The last assignment is kept in the data directory, so a node restarted
 //! while the coordinators are out of reach takes up its role again.
+//!
+//! Every assignment also carries the instance's ACL users, at a version: the node keeps
+//! the newest it has seen ([`super::coordination::Coordination::acl`]), and changes them
+//! through the coordinators ([`set_acl`]), by a compare-and-set on that version.
 
 use super::Replication;
 use super::backoff::jitter;
 use super::control::Desired;
-use super::coordination::{Place, Role};
+use super::coordination::{AclRecord, Followed, Place, Role};
 use crate::config::{Config, Peer};
 use crate::engine::meta::{Attachment, Meta};
-use gdc_proto::coordinator::HeartbeatRequest;
+use gdc_proto::coordinator::{AclRecord as AclRecordMsg, ChangeRequest, HeartbeatRequest};
 use gdc_proto::coordinator::{Assignment, RegisterRequest, WatchRequest};
 use gdc_proto::leader::Coordinators;
 use gdc_proto::role::AssignedRole;
@@ -27,6 +31,9 @@ use std::time::Duration;
 use tracing::{debug, info, warn};
 
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Each attempt at a change this node asks of the coordinators (`set-acl`) may take this
+/// long.
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// An assignment stream silent this long is given up and called again.
 const WATCH_SILENCE: Duration = Duration::from_secs(4);
 /// How often a node heartbeats...
@@ -198,12 +205,21 @@ pub async fn follow(node: Arc<Replication>, attachment: Attachment) {
             return;
         }
     };
+    node.coordination().set_followed(Followed {
+        coordinators: coordinators.clone(),
+        instance: attachment.instance.clone(),
+    });
     let standing = Arc::new(Standing::default());
     // Out of the coordinators' reach until they first answer.
     node.coordination()
         .start_contact(crate::engine::store::now_ms());
     match node.engine().meta().assignment() {
         Ok(Some(saved)) => {
+            // The users it had before the restart, at once: they decide no role, and a
+            // newer version from the coordinators replaces them.
+            if let Some(acl) = &saved.acl {
+                take_acl(&node, acl);
+            }
             node.tasks()
                 .spawn(resume(Arc::clone(&node), Arc::clone(&standing), saved));
         }
@@ -429,9 +445,9 @@ fn apply(node: &Arc<Replication>, standing: &Standing, a: &Assignment) -> bool {
         }
         // Saved when what it says changes (the leader sends it again every second, and its
         // index moves with every change to the topology).
-        if before
-            .is_none_or(|b| b.role != a.role || b.epoch != a.epoch || b.upstreams != a.upstreams)
-        {
+        if before.is_none_or(|b| {
+            b.role != a.role || b.epoch != a.epoch || b.upstreams != a.upstreams || b.acl != a.acl
+        }) {
             if let Err(e) = node.engine().meta().set_assignment(a) {
                 warn!(error = %e, "a restart will wait for the coordinators");
             }
@@ -442,6 +458,9 @@ fn apply(node: &Arc<Replication>, standing: &Standing, a: &Assignment) -> bool {
     standing.settle(node);
     // Only now: whoever reads this index sees the role it brought.
     coordination.set_assignment_index(a.index);
+    if let Some(acl) = &a.acl {
+        take_acl(node, acl);
+    }
     let own_region = &node.config().region;
     steer_channels(node, own_region, a);
     let own_nodes = a.upstreams.iter().filter(|u| u.region == *own_region);
@@ -478,6 +497,72 @@ fn apply(node: &Arc<Replication>, standing: &Standing, a: &Assignment) -> bool {
         );
     }
     role == Some(AssignedRole::Removed)
+}
+
+/// Keep the ACL record `acl` if it is newer than the node's (logging it).
+fn take_acl(node: &Replication, acl: &AclRecordMsg) {
+    let record = AclRecord {
+        version: acl.version,
+        lines: acl.lines.clone(),
+    };
+    if node.coordination().offer_acl(record) {
+        info!(
+            version = acl.version,
+            users = acl.lines.len(),
+            "ACL users from the coordinators"
+        );
+    }
+}
+
+/// `set-acl` as the coordinators read a change (their `Change`, docs/coordinator.md).
+#[derive(serde::Serialize)]
+#[serde(tag = "op", rename = "set-acl")]
+struct SetAcl<'a> {
+    instance: &'a str,
+    expected_version: u64,
+    lines: &'a [String],
+}
+
+/// Set the instance's ACL users to `lines`, if they are at `expected_version`, through the
+/// coordinators' leader: the new version, or why not (the coordinators' refusal, which
+/// names the version they hold when it is not `expected_version`). The node holds the new
+/// record at once (a compare-and-set makes it the only one of its version); the other
+/// nodes receive it with their assignments.
+pub async fn set_acl(
+    node: &Replication,
+    expected_version: u64,
+    lines: Vec<String>,
+) -> Result<u64, String> {
+    let coordination = node.coordination();
+    let Some(followed) = coordination.followed() else {
+        return Err("not coordinated".into());
+    };
+    if coordination.removed() {
+        return Err(
+            "removed from the topology: this node no longer follows the coordinators".into(),
+        );
+    }
+    let json = serde_json::to_string(&SetAcl {
+        instance: &followed.instance,
+        expected_version,
+        lines: &lines,
+    })
+    .map_err(|e| format!("cannot encode the change: {e}"))?;
+    // One id on every attempt: one whose reply was lost is not applied twice.
+    let request = gdc_proto::leader::request_id();
+    let reply = followed
+        .coordinators
+        .at_leader(Some(CHANGE_TIMEOUT), |mut c| {
+            let json = json.clone();
+            async move { c.change(ChangeRequest { json, request }).await }
+        })
+        .await?;
+    if !reply.refused.is_empty() {
+        return Err(reply.refused);
+    }
+    let version = expected_version + 1;
+    coordination.offer_acl(AclRecord { version, lines });
+    Ok(version)
 }
 
 /// Open, re-point, pause, resume or close channels to match assignment `a`.
@@ -544,5 +629,128 @@ fn channel_name(own_region: &str, region: &str, sync_addr: &str) -> String {
         format!("{region}@{sync_addr}")
     } else {
         region.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, EngineOptions};
+    use gdc_coordinator::client::AdminClient;
+    use gdc_coordinator::topology::Change;
+
+    const TOKEN: &str = "coordinated-test-token";
+
+    fn lines(l: &[&str]) -> Vec<String> {
+        l.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn set_acl_is_sent_as_the_change_the_coordinators_read() {
+        let users = lines(&[
+            "user default on nopass ~* &* +@all",
+            r#"user "odd" on >a"b\c"#,
+        ]);
+        let json = serde_json::to_string(&SetAcl {
+            instance: "shop",
+            expected_version: 4,
+            lines: &users,
+        })
+        .expect("json");
+        let read: Change = serde_json::from_str(&json).expect("a change");
+        assert_eq!(
+            read,
+            Change::SetAcl {
+                instance: "shop".into(),
+                expected_version: 4,
+                lines: users,
+            }
+        );
+    }
+
+    /// A node on its own, in `dir`.
+    fn node(dir: &std::path::Path) -> Replication {
+        let config = Config {
+            dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        let engine = Engine::open(EngineOptions {
+            dir: config.dir.clone(),
+            appendfsync: config.appendfsync,
+            alone: true,
+            binlog_retention_bytes: 0,
+            binlog_retention_secs: 0,
+        })
+        .expect("engine");
+        Replication::new(
+            Arc::new(config),
+            Arc::new(engine),
+            None,
+            crate::tasks::Tasks::default(),
+        )
+    }
+
+    /// A node sets its instance's users through a real coordinator (one member, in this
+    /// process): over the version it expects, and refused, naming both versions, over an
+    /// older one. A node the coordinators do not run cannot.
+    #[tokio::test]
+    async fn a_node_sets_its_instances_acl_by_compare_and_set_through_the_coordinators() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listen = format!("127.0.0.1:{}", gdc_jepsen::process::free_port());
+        let mut options = gdc_coordinator::server::Options::new(
+            1,
+            listen.clone(),
+            dir.path().join("coordinator"),
+            TOKEN.into(),
+        );
+        options.initial_cluster = [(1, listen.clone())].into();
+        options.heartbeat_ms = 100;
+        options.election_timeout_ms = 500;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let coordinator = tokio::spawn(gdc_coordinator::server::run(options, async {
+            let _ = stopped.await;
+        }));
+        let admin = AdminClient::new(vec![listen.clone()], TOKEN).expect("admin");
+        admin
+            .change(&Change::CreateInstance {
+                name: "shop".into(),
+            })
+            .await
+            .expect("create shop");
+
+        let node = node(&dir.path().join("node"));
+        let first = lines(&["user default on nopass ~* &* +@all"]);
+        assert_eq!(
+            node.set_acl(0, first.clone()).await,
+            Err("not coordinated".to_string())
+        );
+        node.coordination().set_followed(Followed {
+            coordinators: Coordinators::new(vec![listen], TOKEN).expect("coordinators"),
+            instance: "shop".into(),
+        });
+        let acl = node.coordination().acl();
+        assert_eq!(node.set_acl(0, first.clone()).await, Ok(1));
+        assert_eq!(
+            *acl.borrow(),
+            AclRecord {
+                version: 1,
+                lines: first.clone()
+            },
+            "held at once"
+        );
+        assert_eq!(
+            node.set_acl(0, lines(&["user default off"])).await,
+            Err("the ACL of instance 'shop' is at version 1, not 0".to_string())
+        );
+        assert_eq!(acl.borrow().version, 1);
+        let (t, _) = admin.topology().await.expect("topology");
+        assert_eq!(t.instances["shop"].acl.version, 1);
+        assert_eq!(t.instances["shop"].acl.lines, first);
+
+        let _ = stop.send(());
+        coordinator
+            .await
+            .expect("the coordinator's task")
+            .expect("the coordinator ran");
     }
 }

@@ -1,9 +1,10 @@
 //! What the coordinators say this node is: its role, its child instance's epoch, the
-//! assignment it follows, its place in its region, and whether they are in reach. Set by
-//! the task that follows them (`coordinated`) and GDC.ATTACH; read by the write
-//! gate, ROLE and INFO.
+//! assignment it follows, its place in its region, whether they are in reach, and its
+//! instance's ACL users. Set by the task that follows them (`coordinated`) and GDC.ATTACH;
+//! read by the write gate, ROLE, INFO and whoever applies the users.
 
 use crate::engine::meta::Attachment;
+use gdc_proto::leader::Coordinators;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -42,6 +43,23 @@ pub enum Place {
     Follows(Option<String>),
 }
 
+/// The instance's ACL users as the coordinators hold them: one ACL LIST line per user
+/// (`user default on nopass ~* &* +@all`), at a version the coordinators raise by one at
+/// every change. Version 0: never set (the node keeps its own users).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AclRecord {
+    pub version: u64,
+    pub lines: Vec<String>,
+}
+
+/// Where this node's own changes to its instance go: the coordinators it follows, and its
+/// instance's name there.
+#[derive(Clone, Debug)]
+pub struct Followed {
+    pub coordinators: Coordinators,
+    pub instance: String,
+}
+
 /// How this node stands with the coordinators.
 #[derive(Debug)]
 pub struct Coordination {
@@ -61,6 +79,11 @@ pub struct Coordination {
     /// the failover timeout); 0 before the first. Past it the node is out of their reach
     /// (INFO says so); it takes writes all the same.
     contact_until_ms: AtomicU64,
+    /// The newest ACL record the coordinators sent: only a higher version replaces it (a
+    /// leader that has not caught up may send an older one).
+    acl: watch::Sender<AclRecord>,
+    /// Set once the node follows the coordinators.
+    followed: Mutex<Option<Followed>>,
 }
 
 impl Coordination {
@@ -76,6 +99,8 @@ impl Coordination {
             place: Mutex::new(Place::Alone),
             removed: AtomicBool::new(false),
             contact_until_ms: AtomicU64::new(0),
+            acl: watch::Sender::new(AclRecord::default()),
+            followed: Mutex::new(None),
         };
         if fenced {
             c.set_role(Role::Secondary);
@@ -157,6 +182,36 @@ impl Coordination {
         }
     }
 
+    /// The instance's ACL users, now and as each newer version arrives.
+    pub fn acl(&self) -> watch::Receiver<AclRecord> {
+        self.acl.subscribe()
+    }
+
+    /// Take `record` if its version is newer than the one held (a stale leader's older
+    /// record, or the same version again, changes nothing); whether it was taken.
+    pub fn offer_acl(&self, record: AclRecord) -> bool {
+        self.acl.send_if_modified(|held| {
+            let newer = record.version > held.version;
+            if newer {
+                *held = record;
+            }
+            newer
+        })
+    }
+
+    /// The coordinators this node follows, once it does.
+    pub fn followed(&self) -> Option<Followed> {
+        self.followed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The node follows these coordinators from now on.
+    pub fn set_followed(&self, followed: Followed) {
+        *self.followed.lock().unwrap_or_else(|p| p.into_inner()) = Some(followed);
+    }
+
     /// The coordinators answered a heartbeat: in reach until `until_ms`.
     pub fn heard_until(&self, until_ms: u64) {
         self.contact_until_ms.store(until_ms, Ordering::Relaxed);
@@ -185,5 +240,41 @@ impl Coordination {
             return 0;
         }
         now_ms.saturating_sub(self.contact_until_ms.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(version: u64, lines: &[&str]) -> AclRecord {
+        AclRecord {
+            version,
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn an_older_acl_version_is_never_taken_over_a_newer_one() {
+        let c = Coordination::new(None);
+        let mut acl = c.acl();
+        assert_eq!(*acl.borrow_and_update(), record(0, &[]), "never set");
+        assert!(c.offer_acl(record(2, &["user default on nopass ~* &* +@all"])));
+        assert!(acl.has_changed().expect("open"));
+        assert_eq!(
+            *acl.borrow_and_update(),
+            record(2, &["user default on nopass ~* &* +@all"])
+        );
+        // A stale leader's older record, and the same version again: neither is taken, and
+        // watchers are not woken.
+        assert!(!c.offer_acl(record(1, &["user default off"])));
+        assert!(!c.offer_acl(record(2, &["user default off"])));
+        assert!(!acl.has_changed().expect("open"));
+        assert_eq!(
+            *acl.borrow(),
+            record(2, &["user default on nopass ~* &* +@all"])
+        );
+        assert!(c.offer_acl(record(3, &["user default off"])));
+        assert_eq!(*acl.borrow_and_update(), record(3, &["user default off"]));
     }
 }

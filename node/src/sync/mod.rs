@@ -256,6 +256,14 @@ impl Replication {
         Ok(())
     }
 
+    /// Set the instance's ACL users to `lines` if the coordinators hold them at
+    /// `expected_version`: the new version, or why not (their refusal names the version
+    /// they hold; "not coordinated" for a node they do not run). See
+    /// [`coordinated::set_acl`].
+    pub async fn set_acl(&self, expected_version: u64, lines: Vec<String>) -> Result<u64, String> {
+        coordinated::set_acl(self, expected_version, lines).await
+    }
+
     /// GDC.ATTACH: from now on run by `attachment`'s coordinators (see
     /// [`coordinated::attach`]).
     pub fn attach(&self, token: &[u8], attachment: Attachment) -> Result<(), String> {
