@@ -216,6 +216,7 @@ enum NodeOp {
 enum AclOp {
     /// The instance's ACL version (0: never set) and its users, one ACL LIST line each.
     List {
+        /// The distributed instance.
         #[arg(long)]
         instance: String,
     },
@@ -223,8 +224,10 @@ enum AclOp {
     /// lines and `#` comments skipped). Refused if the ACL changed between reading its
     /// version and setting it: run it again.
     Load {
+        /// The distributed instance.
         #[arg(long)]
         instance: String,
+        /// The ACL file (as redis.conf's `aclfile`, or ACL SAVE, writes one).
         file: std::path::PathBuf,
     },
 }
