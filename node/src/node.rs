@@ -126,6 +126,7 @@ impl Node {
         shared.replication().start_channels();
         tasks.spawn(fsync_every_second(Arc::clone(shared.engine())));
         tasks.spawn(upkeep(Arc::clone(shared)));
+        tasks.spawn(take_coordinated_users(Arc::clone(shared)));
         tasks.spawn(crate::server::serve(
             Arc::clone(shared),
             listeners.resp,
@@ -144,6 +145,29 @@ impl Node {
         }
         shared.engine().close();
         info!(tasks_left = tasks.running(), "shut down");
+    }
+}
+
+/// With coordinators: the instance's users, each new version as it arrives (and at start
+/// the saved assignment's), put in force; connections of users that are gone are closed.
+async fn take_coordinated_users(shared: Arc<Shared>) {
+    let mut acl = shared.replication().coordination().acl();
+    loop {
+        let record = acl.borrow_and_update().clone();
+        if record.version > 0 {
+            let lines: Vec<Vec<u8>> = record.lines.into_iter().map(String::into_bytes).collect();
+            let config = shared.config();
+            if shared
+                .accounts()
+                .take_coordinated(&config, record.version, &lines)
+            {
+                info!(version = record.version, "took the instance's ACL users");
+                shared.users_changed();
+            }
+        }
+        if acl.changed().await.is_err() {
+            return;
+        }
     }
 }
 

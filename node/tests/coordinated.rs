@@ -1433,3 +1433,93 @@ fn tracking_and_keyspace_events_hear_writes_made_in_another_region() {
     let push = read_reply(&mut tracker);
     assert_eq!(push, b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n");
 }
+
+/// Whether `user` logs in with `password` at the node behind `port` (a new connection).
+fn logs_in(port: u16, user: &str, password: &str) -> bool {
+    let mut c = raw_client(port);
+    common::redis_server::call(&mut c, &["AUTH", user, password]) == b"+OK\r\n"
+}
+
+/// One set of users for the whole instance: users the coordinators are given (as `gdcctl
+/// acl load` gives them) log in at every region within a second, also at a node that was
+/// down when they were created; a user deleted is refused everywhere and its connections
+/// are closed; a node's own ACL SETUSER is refused rather than let its users differ.
+#[test]
+fn acl_users_are_one_set_for_every_region() {
+    use common::redis_server::{call, read_reply};
+    let Shop {
+        coordinator,
+        rt,
+        admin,
+        dirs,
+    } = shop();
+    let addr = &coordinator.addr;
+    let (eu_port, us_port) = (free_port(), free_port());
+    let eu = node_process(dirs[0].path(), addr, "eu", eu_port);
+    let us = node_process(dirs[2].path(), addr, "us", us_port);
+    has_role(&mut eu.client(), "primary", 1);
+    has_role(&mut us.client(), "primary", 1);
+    let set_users = |expected_version: u64, users: &[&str]| {
+        let change = Change::SetAcl {
+            instance: "shop".into(),
+            expected_version,
+            lines: users.iter().map(|u| u.to_string()).collect(),
+        };
+        rt.block_on(admin.change(&change)).expect("set-acl");
+    };
+    let default = "user default on nopass ~* &* +@all";
+    let alice = "user alice on >wonderland ~* &* +@all";
+    set_users(0, &[default, alice]);
+    for port in [eu_port, us_port] {
+        wait_for("alice logs in", Duration::from_secs(1), || {
+            logs_in(port, "alice", "wonderland").then_some(())
+        });
+    }
+    assert!(!logs_in(us_port, "alice", "wrong"));
+    let mut own = raw_client(eu_port);
+    assert_eq!(
+        call(&mut own, &["ACL", "SETUSER", "mallory", "on"]),
+        b"-ERR this node's users are its instance's, held by the coordinators: change them with gdcctl acl load\r\n"
+    );
+
+    // us is down while bob is made; back, it takes the newest users.
+    us.terminate();
+    let bob = "user bob on >builder ~bob:* +@all";
+    set_users(1, &[default, alice, bob]);
+    wait_for("bob logs in at eu", Duration::from_secs(1), || {
+        logs_in(eu_port, "bob", "builder").then_some(())
+    });
+    let us = node_process(dirs[2].path(), addr, "us", us_port);
+    has_role(&mut us.client(), "primary", 1);
+    wait_for("bob logs in at us", CONVERGE, || {
+        logs_in(us_port, "bob", "builder").then_some(())
+    });
+
+    // alice is deleted: refused at both, and her connection at us is closed.
+    let mut alices = raw_client(us_port);
+    assert_eq!(
+        call(&mut alices, &["AUTH", "alice", "wonderland"]),
+        b"+OK\r\n"
+    );
+    set_users(2, &[default, bob]);
+    for port in [eu_port, us_port] {
+        wait_for("alice refused", Duration::from_secs(1), || {
+            (!logs_in(port, "alice", "wonderland")).then_some(())
+        });
+    }
+    use std::io::{Read, Write};
+    let mut rest = Vec::new();
+    let closed = alices.read_to_end(&mut rest).is_ok();
+    assert!(closed && rest.is_empty(), "alice's connection is closed");
+    // bob's rules hold where he logs in.
+    let mut bobs = raw_client(us_port);
+    call(&mut bobs, &["AUTH", "bob", "builder"]);
+    assert_eq!(call(&mut bobs, &["SET", "bob:1", "x"]), b"+OK\r\n");
+    bobs.write_all(&common::redis_server::request(&["SET", "other", "x"]))
+        .expect("write");
+    assert_eq!(
+        read_reply(&mut bobs),
+        b"-NOPERM this user has no permissions to access one of the keys used as arguments\r\n"
+    );
+    drop((eu, us));
+}

@@ -226,7 +226,21 @@ const HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
+/// With coordinators, the users are the instance's, which they hold: changed with
+/// `gdcctl acl load` (a node's own ACL SETUSER, DELUSER and LOAD through them is not built
+/// yet), refused here rather than let one node's users differ from the others'.
+fn coordinated(ctx: &Ctx<'_>) -> Result<(), Reply> {
+    let followed = ctx.server.replication().coordination().followed().is_some();
+    if followed || !ctx.config.coordinators.is_empty() {
+        return Err(Reply::err(
+            "ERR this node's users are its instance's, held by the coordinators: change them with gdcctl acl load",
+        ));
+    }
+    Ok(())
+}
+
 fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    coordinated(ctx)?;
     let (name, rules) = (&args[2], &args[3..]);
     let accounts = ctx.server.accounts();
     accounts
@@ -237,6 +251,7 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn deluser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    coordinated(ctx)?;
     let names = &args[2..];
     let accounts = ctx.server.accounts();
     let n = accounts
@@ -366,6 +381,7 @@ const NO_ACL_FILE: &str = "ERR This Redis instance is not configured to use an A
 /// ACL LOAD: every user replaced by the `aclfile`'s (all or nothing); connections of users
 /// that are gone are closed.
 fn load(ctx: &mut Ctx<'_>) -> CmdResult {
+    coordinated(ctx)?;
     let Some(path) = ctx.config.acl_file.clone() else {
         return Err(Reply::err(NO_ACL_FILE));
     };
