@@ -163,6 +163,8 @@ async fn take_coordinated_users(shared: Arc<Shared>) {
             {
                 info!(version = record.version, "took the instance's ACL users");
                 shared.users_changed();
+                // A change of users waiting to be made again on these wakes up.
+                shared.engine().wake_waiters();
             }
         }
         if acl.changed().await.is_err() {

@@ -1441,12 +1441,14 @@ fn logs_in(port: u16, user: &str, password: &str) -> bool {
 }
 
 /// One set of users for the whole instance: users the coordinators are given (as `gdcctl
-/// acl load` gives them) log in at every region within a second, also at a node that was
-/// down when they were created; a user deleted is refused everywhere and its connections
-/// are closed; a node's own ACL SETUSER is refused rather than let its users differ.
+/// acl load` gives them) or made by ACL SETUSER at either region log in at every region
+/// within a second, also at a node that was down when they were made; two regions' changes
+/// made at once both hold; a user deleted is refused everywhere and its connections are
+/// closed.
 #[test]
 fn acl_users_are_one_set_for_every_region() {
-    use common::redis_server::{call, read_reply};
+    use common::redis_server::{call, read_reply, request};
+    use std::io::{Read, Write};
     let Shop {
         coordinator,
         rt,
@@ -1476,16 +1478,29 @@ fn acl_users_are_one_set_for_every_region() {
         });
     }
     assert!(!logs_in(us_port, "alice", "wrong"));
-    let mut own = raw_client(eu_port);
-    assert_eq!(
-        call(&mut own, &["ACL", "SETUSER", "mallory", "on"]),
-        b"-ERR this node's users are its instance's, held by the coordinators: change them with gdcctl acl load\r\n"
-    );
+    // Made at eu and at us at once: the second is made again on top of the first.
+    let (mut at_eu, mut at_us) = (raw_client(eu_port), raw_client(us_port));
+    let carol = ["ACL", "SETUSER", "carol", "on", ">c", "~*", "+@all"];
+    let dave = ["ACL", "SETUSER", "dave", "on", ">d", "~*", "+@all"];
+    at_eu.write_all(&request(&carol)).expect("write");
+    at_us.write_all(&request(&dave)).expect("write");
+    assert_eq!(read_reply(&mut at_eu), b"+OK\r\n");
+    assert_eq!(read_reply(&mut at_us), b"+OK\r\n");
+    for port in [eu_port, us_port] {
+        wait_for("carol and dave log in", Duration::from_secs(1), || {
+            (logs_in(port, "carol", "c") && logs_in(port, "dave", "d")).then_some(())
+        });
+    }
 
     // us is down while bob is made; back, it takes the newest users.
     us.terminate();
     let bob = "user bob on >builder ~bob:* +@all";
-    set_users(1, &[default, alice, bob]);
+    let users: Vec<String> = redis::cmd("ACL")
+        .arg("USERS")
+        .query(&mut eu.client())
+        .expect("ACL USERS");
+    assert_eq!(users, ["alice", "carol", "dave", "default"]);
+    set_users(3, &[default, alice, bob]);
     wait_for("bob logs in at eu", Duration::from_secs(1), || {
         logs_in(eu_port, "bob", "builder").then_some(())
     });
@@ -1501,13 +1516,12 @@ fn acl_users_are_one_set_for_every_region() {
         call(&mut alices, &["AUTH", "alice", "wonderland"]),
         b"+OK\r\n"
     );
-    set_users(2, &[default, bob]);
+    set_users(4, &[default, bob]);
     for port in [eu_port, us_port] {
         wait_for("alice refused", Duration::from_secs(1), || {
             (!logs_in(port, "alice", "wonderland")).then_some(())
         });
     }
-    use std::io::{Read, Write};
     let mut rest = Vec::new();
     let closed = alices.read_to_end(&mut rest).is_ok();
     assert!(closed && rest.is_empty(), "alice's connection is closed");

@@ -8,6 +8,7 @@ use super::{CmdResult, Ctx, int_arg, is};
 use crate::acl::{AclError, ChannelRef, Denied, KeyAccess, KeyRef, LogContext, Request, User};
 use crate::reply::Reply;
 use bytes::Bytes;
+use std::sync::{Arc, Mutex};
 
 /// Whether the connection's user may run `command` with `args` (None: yes). A refusal is
 /// logged in ACL LOG and answered with Redis's NOPERM error (inside EXEC, the one that says
@@ -186,7 +187,7 @@ pub fn acl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "log") {
         log(ctx, args)
     } else if is(sub, "load") {
-        load(ctx)
+        load(ctx, args)
     } else if is(sub, "save") {
         save(ctx)
     } else {
@@ -226,43 +227,144 @@ const HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// With coordinators, the users are the instance's, which they hold: changed with
-/// `gdcctl acl load` (a node's own ACL SETUSER, DELUSER and LOAD through them is not built
-/// yet), refused here rather than let one node's users differ from the others'.
-fn coordinated(ctx: &Ctx<'_>) -> Result<(), Reply> {
-    let followed = ctx.server.replication().coordination().followed().is_some();
-    if followed || !ctx.config.coordinators.is_empty() {
+/// How long a change of users waits for the coordinators to confirm it.
+const USERS_CHANGE_WAIT_MS: u64 = 10_000;
+/// How many times a change is made again on a newer version of the users when another
+/// region changed them first.
+const USERS_CHANGE_ATTEMPTS_MAX: u32 = 3;
+
+/// A change of the users made at a node that follows coordinators, on its way to them: the
+/// command waits (blocked, without the store lock) until they confirm or refuse it.
+#[derive(Debug)]
+pub struct UsersChange {
+    /// The command that made it (a retry of the same command picks its outcome up).
+    args: Vec<Bytes>,
+    /// What the command answers once the change is made.
+    reply: Reply,
+    /// The version of the users it was made on, and the users it makes.
+    expected: u64,
+    lines: Vec<Vec<u8>>,
+    attempts: u32,
+    outcome: Arc<Mutex<Option<Result<u64, String>>>>,
+}
+
+/// Change the users with `change`. Standalone: at once, kept in the data directory (or
+/// the aclfile's users, until ACL SAVE). With coordinators the users are the instance's:
+/// the change is made on the users in force and sent to the coordinators, compare-and-set
+/// on their version; once confirmed it is in force here (and, as they send it, at every
+/// node of every region). When another change got there first, it is made again on the
+/// newer users.
+fn change_users(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    change: impl Fn(&mut crate::acl::Users) -> Result<Reply, AclError>,
+) -> CmdResult {
+    let coordinated = ctx.server.replication().coordination().followed().is_some()
+        || !ctx.config.coordinators.is_empty();
+    let accounts = ctx.server.accounts();
+    if !coordinated {
+        let reply = accounts.change(ctx.config, change).map_err(acl_error)?;
+        ctx.server.users_changed();
+        return Ok(reply);
+    }
+    if ctx.conn.in_exec {
         return Err(Reply::err(
-            "ERR this node's users are its instance's, held by the coordinators: change them with gdcctl acl load",
+            "ERR the users of a node that follows coordinators cannot be changed inside MULTI",
         ));
     }
-    Ok(())
+    let mut attempts = 0;
+    if let Some(pending) = ctx.conn.users_change.take_if(|p| p.args == args) {
+        let outcome = pending
+            .outcome
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match outcome {
+            None => {
+                ctx.conn.users_change = Some(pending);
+                return Ok(wait_for_coordinators(ctx));
+            }
+            Some(Ok(version)) => {
+                accounts.take_coordinated(ctx.config, version, &pending.lines);
+                ctx.server.users_changed();
+                return Ok(pending.reply);
+            }
+            Some(Err(e))
+                if e.contains("is at version") && pending.attempts < USERS_CHANGE_ATTEMPTS_MAX =>
+            {
+                if accounts.version() <= pending.expected {
+                    // The newer users are on their way here: wait for them.
+                    *pending.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(Err(e));
+                    ctx.conn.users_change = Some(pending);
+                    return Ok(wait_for_coordinators(ctx));
+                }
+                attempts = pending.attempts + 1;
+            }
+            Some(Err(e)) => {
+                return Err(Reply::err(format!(
+                    "ERR the coordinators did not make the change of users: {e}"
+                )));
+            }
+        }
+    }
+    let mut next = crate::acl::Users::clone(&accounts.users());
+    let reply = change(&mut next).map_err(acl_error)?;
+    let lines = next.to_rules_lines();
+    let expected = accounts.version();
+    let outcome = Arc::new(Mutex::new(None));
+    let (replication, engine) = (
+        Arc::clone(ctx.server.replication()),
+        Arc::clone(ctx.server.engine()),
+    );
+    let sent: Vec<String> = lines
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    let done = Arc::clone(&outcome);
+    ctx.server.replication().tasks().spawn(async move {
+        let made = replication.set_acl(expected, sent).await;
+        *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(made);
+        engine.wake_waiters();
+    });
+    ctx.conn.users_change = Some(UsersChange {
+        args: args.to_vec(),
+        reply,
+        expected,
+        lines,
+        attempts,
+        outcome,
+    });
+    Ok(wait_for_coordinators(ctx))
+}
+
+fn wait_for_coordinators(ctx: &Ctx<'_>) -> Reply {
+    let deadline = super::wait_started(ctx) + USERS_CHANGE_WAIT_MS;
+    super::block(
+        ctx,
+        Some(deadline),
+        Reply::err(
+            "ERR the coordinators did not confirm the change of users in time (it may still be made)",
+        ),
+    )
 }
 
 fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    coordinated(ctx)?;
     let (name, rules) = (&args[2], &args[3..]);
-    let accounts = ctx.server.accounts();
-    accounts
-        .change(ctx.config, |users| users.set_user(name, rules))
-        .map_err(acl_error)?;
-    ctx.server.users_changed();
-    Ok(Reply::OK)
+    change_users(ctx, args, |users| {
+        users.set_user(name, rules).map(|()| Reply::OK)
+    })
 }
 
 fn deluser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    coordinated(ctx)?;
     let names = &args[2..];
-    let accounts = ctx.server.accounts();
-    let n = accounts
-        .change(ctx.config, |users| users.delete(names))
-        .map_err(acl_error)?;
+    let reply = change_users(ctx, args, |users| {
+        users.delete(names).map(|n| Reply::Int(n as i64))
+    })?;
     // A connection of a deleted user goes, this one after its reply.
-    if names.contains(&ctx.conn.user) {
+    if !matches!(reply, Reply::Block { .. }) && names.contains(&ctx.conn.user) {
         ctx.conn.closing = true;
     }
-    ctx.server.users_changed();
-    Ok(Reply::Int(n as i64))
+    Ok(reply)
 }
 
 fn getuser(ctx: &Ctx<'_>, name: &[u8]) -> Reply {
@@ -380,8 +482,7 @@ const NO_ACL_FILE: &str = "ERR This Redis instance is not configured to use an A
 
 /// ACL LOAD: every user replaced by the `aclfile`'s (all or nothing); connections of users
 /// that are gone are closed.
-fn load(ctx: &mut Ctx<'_>) -> CmdResult {
-    coordinated(ctx)?;
+fn load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(path) = ctx.config.acl_file.clone() else {
         return Err(Reply::err(NO_ACL_FILE));
     };
@@ -392,12 +493,9 @@ fn load(ctx: &mut Ctx<'_>) -> CmdResult {
         ))
     })?;
     let name = path.display().to_string();
-    ctx.server
-        .accounts()
-        .change(ctx.config, |users| users.load_file(&name, &text))
-        .map_err(acl_error)?;
-    ctx.server.users_changed();
-    Ok(Reply::OK)
+    change_users(ctx, args, |users| {
+        users.load_file(&name, &text).map(|()| Reply::OK)
+    })
 }
 
 /// ACL SAVE: the users into the `aclfile`, written whole to a new file first.

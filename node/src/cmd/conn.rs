@@ -52,6 +52,8 @@ pub struct Conn {
     pub tracking: Option<u64>,
     /// CLIENT CACHING was given for the next command.
     pub caching: bool,
+    /// A change of the users this connection made, on its way to the coordinators.
+    pub users_change: Option<super::acl::UsersChange>,
 }
 
 /// A connection's query buffer, as CLIENT LIST shows it.
@@ -168,6 +170,7 @@ impl Conn {
             query: QueryBuffer::default(),
             tracking: None,
             caching: false,
+            users_change: None,
         }
     }
 }
