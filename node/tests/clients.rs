@@ -1,0 +1,195 @@
+//! What a client hears and who it is, on one node: client-side caching at expiry and at its
+//! table's limit, keyspace notifications of expiries, refusals of bad input that change
+//! nothing, and ACL users kept across a restart. (Across regions: coordinated.rs; as
+//! redis-server answers: redis_compare.rs.)
+
+mod common;
+
+use common::TestNode;
+use common::redis_server::{bulks, call, read_reply};
+use common::wait_for;
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn debug_node(dir: &std::path::Path) -> TestNode {
+    TestNode::start_with(dir, |c| c.debug_command = true)
+}
+
+/// A RESP3 connection tracking the keys it reads.
+fn tracker(node: &TestNode) -> TcpStream {
+    let mut c = node.raw();
+    call(&mut c, &["HELLO", "3"]);
+    assert_eq!(call(&mut c, &["CLIENT", "TRACKING", "ON"]), b"+OK\r\n");
+    c
+}
+
+fn invalidation(key: &str) -> Vec<u8> {
+    format!(
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{key}\r\n",
+        key.len()
+    )
+    .into_bytes()
+}
+
+/// With active expiry off, a read that finds a tracked key expired invalidates it, after
+/// the read's reply and not inside it (Redis's lazy expiry; its test needs DEBUG, which its
+/// external runs skip).
+#[test]
+fn a_read_that_finds_a_tracked_key_expired_invalidates_it_after_its_reply() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = debug_node(dir.path());
+    let mut admin = node.raw();
+    assert_eq!(
+        call(&mut admin, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]),
+        b"+OK\r\n"
+    );
+    let mut c = tracker(&node);
+    call(&mut c, &["MSET", "x", "1", "y", "2"]);
+    assert_eq!(
+        call(&mut c, &["MGET", "x", "y"]),
+        b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+    call(&mut admin, &["PEXPIRE", "y", "50"]);
+    // The PEXPIRE itself invalidated y; read it again so that it is tracked again.
+    assert_eq!(read_reply(&mut c), invalidation("y"));
+    assert_eq!(call(&mut c, &["GET", "y"]), b"$1\r\n2\r\n");
+    wait_for("y expires", WAIT, || {
+        (call(&mut admin, &["PTTL", "y"]) == b":-2\r\n").then_some(())
+    });
+    c.write_all(&common::redis_server::request(&["MGET", "x", "y"]))
+        .expect("write");
+    assert_eq!(read_reply(&mut c), b"*2\r\n$1\r\n1\r\n_\r\n");
+    assert_eq!(read_reply(&mut c), invalidation("y"));
+    // Told once: a second read of the expired key tells nothing more.
+    assert_eq!(call(&mut c, &["GET", "y"]), b"_\r\n");
+    assert_eq!(call(&mut c, &["PING"]), b"+PONG\r\n");
+}
+
+/// With active expiry on, a key's expiry is told when it passes: an `expired` event (once,
+/// though the key's removal follows) and an invalidation for a BCAST client.
+#[test]
+fn an_expiry_is_told_once_when_it_passes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = debug_node(dir.path());
+    let mut admin = node.raw();
+    call(
+        &mut admin,
+        &["CONFIG", "SET", "notify-keyspace-events", "Ex"],
+    );
+    let mut events = node.raw();
+    call(&mut events, &["PSUBSCRIBE", "__keyevent@*"]);
+    let mut bcast = node.raw();
+    call(&mut bcast, &["HELLO", "3"]);
+    call(
+        &mut bcast,
+        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "k"],
+    );
+    call(&mut admin, &["SET", "k1", "v", "PX", "30"]);
+    assert_eq!(read_reply(&mut bcast), invalidation("k1"), "the SET");
+    assert_eq!(read_reply(&mut bcast), invalidation("k1"), "the expiry");
+    let heard = bulks(&read_reply(&mut events));
+    assert_eq!(
+        heard[2..],
+        [b"__keyevent@0__:expired".to_vec(), b"k1".to_vec()]
+    );
+    // After the removal: a publish shows that nothing else was queued before it.
+    wait_for("k1 removed", WAIT, || {
+        (call(&mut admin, &["DBSIZE"]) == b":0\r\n").then_some(())
+    });
+    call(&mut admin, &["PUBLISH", "__keyevent@0__:mark", "m"]);
+    let next = bulks(&read_reply(&mut events));
+    assert_eq!(next[2], b"__keyevent@0__:mark");
+}
+
+/// `tracking-table-max-keys`: keys over it are forgotten and their readers told, down to
+/// exactly the limit (INFO's counts say so).
+#[test]
+fn the_tracking_table_keeps_to_its_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut admin = node.raw();
+    let mut c = tracker(&node);
+    for i in 0..20 {
+        call(&mut c, &["GET", &format!("key{i}")]);
+    }
+    let info = |admin: &mut TcpStream, field: &str| -> String {
+        let text = String::from_utf8_lossy(&call(admin, &["INFO", "stats"])).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+            .expect("field")
+    };
+    assert_eq!(info(&mut admin, "tracking_total_keys"), "20");
+    assert_eq!(
+        call(
+            &mut admin,
+            &["CONFIG", "SET", "tracking-table-max-keys", "5"]
+        ),
+        b"+OK\r\n"
+    );
+    // The limit is kept before the next command: 15 invalidations come first.
+    c.write_all(&common::redis_server::request(&["PING"]))
+        .expect("write");
+    for _ in 0..15 {
+        let push = read_reply(&mut c);
+        assert!(push.starts_with(b">2\r\n$10\r\ninvalidate\r\n"), "{push:?}");
+    }
+    assert_eq!(read_reply(&mut c), b"+PONG\r\n");
+    assert_eq!(info(&mut admin, "tracking_total_keys"), "5");
+    assert_eq!(info(&mut admin, "tracking_total_items"), "5");
+}
+
+/// Bad input is refused with Redis's words and changes nothing: a tracking redirect to a
+/// client that does not exist, a notification class that does not exist, an ACL rule that
+/// does not parse.
+#[test]
+fn bad_tracking_notification_and_acl_input_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.raw();
+    assert_eq!(
+        call(&mut c, &["CLIENT", "TRACKING", "ON", "REDIRECT", "987654"]),
+        b"-ERR The client ID you want redirect to does not exist\r\n"
+    );
+    assert_eq!(call(&mut c, &["CLIENT", "GETREDIR"]), b":-1\r\n");
+    call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEg"]);
+    assert_eq!(
+        call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "KEgq"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n"
+    );
+    assert_eq!(
+        call(&mut c, &["CONFIG", "GET", "notify-keyspace-events"]),
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\ngKE\r\n"
+    );
+    assert_eq!(
+        call(&mut c, &["ACL", "SETUSER", "eve", "on", "+get", "nonsense"]),
+        b"-ERR Error in ACL SETUSER modifier 'nonsense': Syntax error\r\n"
+    );
+    assert_eq!(call(&mut c, &["ACL", "USERS"]), b"*1\r\n$7\r\ndefault\r\n");
+}
+
+/// A standalone node keeps its users in its data directory: after a restart they log in
+/// with the same rules.
+#[test]
+fn users_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let node = TestNode::start(dir.path(), None);
+        let mut c = node.raw();
+        let made = call(
+            &mut c,
+            &["ACL", "SETUSER", "ann", "on", ">pw", "~a:*", "+get"],
+        );
+        assert_eq!(made, b"+OK\r\n");
+    }
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.raw();
+    assert_eq!(call(&mut c, &["AUTH", "ann", "pw"]), b"+OK\r\n");
+    assert_eq!(call(&mut c, &["GET", "a:1"]), b"$-1\r\n");
+    assert_eq!(
+        call(&mut c, &["GET", "b"]),
+        b"-NOPERM this user has no permissions to access one of the keys used as arguments\r\n"
+    );
+}
