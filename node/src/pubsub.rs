@@ -261,6 +261,19 @@ impl PubSub {
         subs.map_or(0, HashMap::len)
     }
 
+    /// What client `client` subscribes to: each channel, pattern and shard channel, with
+    /// its kind.
+    pub fn subscriptions_of(&self, client: u64) -> Vec<(Kind, Bytes)> {
+        let mut r = self.reg();
+        let mut out = Vec::new();
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            let of_kind = r.of(kind).iter();
+            let subscribed = of_kind.filter(|(_, subs)| subs.contains_key(&client));
+            out.extend(subscribed.map(|(name, _)| (kind, name.clone())));
+        }
+        out
+    }
+
     /// Channels (or shard channels) with at least one subscriber, optionally matching a
     /// pattern.
     pub fn channels_of(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {

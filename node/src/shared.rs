@@ -145,12 +145,23 @@ impl Shared {
         &self.accounts
     }
 
-    /// The users changed: clients of users that are gone are closed (as Redis closes those
-    /// of a deleted user).
+    /// The users changed: clients of users that are gone are closed, and so are clients
+    /// subscribed to a channel or pattern their user may no longer use, as Redis 7.0
+    /// closes them.
     pub fn users_changed(&self) {
         let users = self.accounts.users();
-        for entry in self.clients.listing().values() {
-            if users.get(&entry.user).is_none() {
+        for (id, entry) in self.clients.listing().iter() {
+            let allowed = users.get(&entry.user).is_some_and(|u| {
+                u.unrestricted()
+                    || self
+                        .pubsub
+                        .subscriptions_of(*id)
+                        .iter()
+                        .all(|(kind, name)| {
+                            u.check_channel(name, *kind == crate::pubsub::Kind::Pattern)
+                        })
+            });
+            if !allowed {
                 entry.kill.notify_one();
             }
         }

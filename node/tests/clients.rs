@@ -193,3 +193,49 @@ fn users_survive_a_restart() {
         b"-NOPERM this user has no permissions to access one of the keys used as arguments\r\n"
     );
 }
+
+/// A subscriber whose user may no longer use a channel it listens on is disconnected, as
+/// Redis 7.0 does; one whose channels are still allowed stays.
+#[test]
+fn a_subscriber_whose_channels_are_taken_away_is_disconnected() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut admin = node.raw();
+    let made = call(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "sub",
+            "on",
+            ">pw",
+            "+@all",
+            "resetchannels",
+            "&news:*",
+        ],
+    );
+    assert_eq!(made, b"+OK\r\n");
+    let subscriber = |channel: &str| {
+        let mut c = node.raw();
+        assert_eq!(call(&mut c, &["AUTH", "sub", "pw"]), b"+OK\r\n");
+        let reply = call(&mut c, &["SUBSCRIBE", channel]);
+        assert!(reply.starts_with(b"*3\r\n$9\r\nsubscribe"), "{reply:?}");
+        c
+    };
+    let (mut news, mut sport) = (subscriber("news:1"), subscriber("news:2"));
+    // news:2 stays allowed, news:1 does not.
+    let changed = call(
+        &mut admin,
+        &["ACL", "SETUSER", "sub", "resetchannels", "&news:2"],
+    );
+    assert_eq!(changed, b"+OK\r\n");
+    let mut rest = Vec::new();
+    assert!(
+        news.read_to_end(&mut rest).is_ok() && rest.is_empty(),
+        "closed"
+    );
+    assert_eq!(call(&mut admin, &["PUBLISH", "news:2", "hi"]), b":1\r\n");
+    let message = bulks(&read_reply(&mut sport));
+    assert_eq!(message, [&b"message"[..], b"news:2", b"hi"]);
+}

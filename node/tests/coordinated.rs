@@ -1443,8 +1443,8 @@ fn logs_in(port: u16, user: &str, password: &str) -> bool {
 /// One set of users for the whole instance: users the coordinators are given (as `gdcctl
 /// acl load` gives them) or made by ACL SETUSER at either region log in at every region
 /// within a second, also at a node that was down when they were made; two regions' changes
-/// made at once both hold; a user deleted is refused everywhere and its connections are
-/// closed.
+/// made at once both hold; a user deleted at one region is refused everywhere and its
+/// connections are closed.
 #[test]
 fn acl_users_are_one_set_for_every_region() {
     use common::redis_server::{call, read_reply, request};
@@ -1492,15 +1492,15 @@ fn acl_users_are_one_set_for_every_region() {
         });
     }
 
-    // us is down while bob is made; back, it takes the newest users.
+    // us is down while bob is made at eu; back, it takes the newest users.
     us.terminate();
-    let bob = "user bob on >builder ~bob:* +@all";
     let users: Vec<String> = redis::cmd("ACL")
         .arg("USERS")
         .query(&mut eu.client())
         .expect("ACL USERS");
     assert_eq!(users, ["alice", "carol", "dave", "default"]);
-    set_users(3, &[default, alice, bob]);
+    let bob = ["ACL", "SETUSER", "bob", "on", ">builder", "~bob:*", "+@all"];
+    assert_eq!(call(&mut at_eu, &bob), b"+OK\r\n");
     wait_for("bob logs in at eu", Duration::from_secs(1), || {
         logs_in(eu_port, "bob", "builder").then_some(())
     });
@@ -1510,13 +1510,13 @@ fn acl_users_are_one_set_for_every_region() {
         logs_in(us_port, "bob", "builder").then_some(())
     });
 
-    // alice is deleted: refused at both, and her connection at us is closed.
+    // alice is deleted at eu: refused at both, and her connection at us is closed.
     let mut alices = raw_client(us_port);
     assert_eq!(
         call(&mut alices, &["AUTH", "alice", "wonderland"]),
         b"+OK\r\n"
     );
-    set_users(4, &[default, bob]);
+    assert_eq!(call(&mut at_eu, &["ACL", "DELUSER", "alice"]), b":1\r\n");
     for port in [eu_port, us_port] {
         wait_for("alice refused", Duration::from_secs(1), || {
             (!logs_in(port, "alice", "wonderland")).then_some(())
