@@ -1358,6 +1358,17 @@ fn a_removed_secondary_stops_following_and_keeps_refusing_writes() {
     assert_eq!(info_field(&mut c_eu1, "gdc_coordination"), "following");
 }
 
+/// eu's and us's primaries as node processes (data in `dirs[0]` and `dirs[2]`), each
+/// holding its role at epoch 1, with their client ports.
+fn eu_and_us_processes(addr: &str, dirs: &[tempfile::TempDir]) -> (Server, u16, Server, u16) {
+    let (eu_port, us_port) = (free_port(), free_port());
+    let eu = node_process(dirs[0].path(), addr, "eu", eu_port);
+    let us = node_process(dirs[2].path(), addr, "us", us_port);
+    has_role(&mut eu.client(), "primary", 1);
+    has_role(&mut us.client(), "primary", 1);
+    (eu, eu_port, us, us_port)
+}
+
 /// A raw connection to a node process, reads bounded by `CONVERGE`.
 fn raw_client(port: u16) -> std::net::TcpStream {
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -1376,11 +1387,7 @@ fn tracking_and_keyspace_events_hear_writes_made_in_another_region() {
         coordinator, dirs, ..
     } = shop();
     let addr = &coordinator.addr;
-    let (eu_port, us_port) = (free_port(), free_port());
-    let eu = node_process(dirs[0].path(), addr, "eu", eu_port);
-    let us = node_process(dirs[2].path(), addr, "us", us_port);
-    has_role(&mut eu.client(), "primary", 1);
-    has_role(&mut us.client(), "primary", 1);
+    let (eu, eu_port, us, us_port) = eu_and_us_processes(addr, &dirs);
 
     let mut tracker = raw_client(us_port);
     call(&mut tracker, &["HELLO", "3"]);
@@ -1456,11 +1463,7 @@ fn acl_users_are_one_set_for_every_region() {
         dirs,
     } = shop();
     let addr = &coordinator.addr;
-    let (eu_port, us_port) = (free_port(), free_port());
-    let eu = node_process(dirs[0].path(), addr, "eu", eu_port);
-    let us = node_process(dirs[2].path(), addr, "us", us_port);
-    has_role(&mut eu.client(), "primary", 1);
-    has_role(&mut us.client(), "primary", 1);
+    let (eu, eu_port, us, us_port) = eu_and_us_processes(addr, &dirs);
     let set_users = |expected_version: u64, users: &[&str]| {
         let change = Change::SetAcl {
             instance: "shop".into(),
