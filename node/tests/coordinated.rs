@@ -1387,7 +1387,7 @@ fn tracking_and_keyspace_events_hear_writes_made_in_another_region() {
         coordinator, dirs, ..
     } = shop();
     let addr = &coordinator.addr;
-    let (eu, eu_port, us, us_port) = eu_and_us_processes(addr, &dirs);
+    let (eu, _, _us, us_port) = eu_and_us_processes(addr, &dirs);
 
     let mut tracker = raw_client(us_port);
     call(&mut tracker, &["HELLO", "3"]);
