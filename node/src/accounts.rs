@@ -12,7 +12,7 @@ use crate::acl::{AclError, AclLog, Commands, PubsubDefault, Users};
 use crate::config::Config;
 use crate::engine::meta::Meta;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
 use tracing::{error, warn};
 
 #[derive(Debug)]
@@ -24,8 +24,6 @@ pub struct Accounts {
     /// The coordinators' version of the users held (0: this node's own).
     version: AtomicU64,
     meta: Meta,
-    /// Bumped by every change: a connection whose user may have gone looks again.
-    generation: AtomicU64,
 }
 
 fn pubsub_default(config: &Config) -> PubsubDefault {
@@ -70,7 +68,6 @@ impl Accounts {
             log: Mutex::new(AclLog::new(config.acl_log_len_max)),
             version: AtomicU64::new(version),
             meta,
-            generation: AtomicU64::new(0),
         };
         accounts.changed();
         Ok(accounts)
@@ -84,11 +81,6 @@ impl Accounts {
     /// Whether some user can be refused something (else no command needs a check).
     pub fn restricted(&self) -> bool {
         self.restricted.load(Ordering::Relaxed)
-    }
-
-    /// Bumped by every change of the users.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Relaxed)
     }
 
     /// The coordinators' version of the users held (0: this node's own).
@@ -108,16 +100,13 @@ impl Accounts {
         config: &Config,
         change: impl FnOnce(&mut Users) -> Result<T, AclError>,
     ) -> Result<T, AclError> {
-        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+        let users = self.write();
         let mut next = Users::clone(&users);
         let out = change(&mut next)?;
         if config.acl_file.is_none() {
             self.save(0, &next);
         }
-        *users = Arc::new(next);
-        drop(users);
-        self.version.store(0, Ordering::Relaxed);
-        self.changed();
+        self.put(users, next, 0);
         Ok(out)
     }
 
@@ -125,11 +114,14 @@ impl Accounts {
     /// this node holds it or a newer one. Lines that do not read as users are refused
     /// whole (the node keeps what it has).
     pub fn take_coordinated(&self, config: &Config, version: u64, lines: &[Vec<u8>]) -> bool {
+        // Under the lock: a command and the task that follows the coordinators may offer
+        // the same version at once.
+        let users = self.write();
         if version <= self.version() {
             return false;
         }
-        let commands = self.users().commands_handle();
-        let mut users = match Users::from_rules_lines(commands, pubsub_default(config), lines) {
+        let commands = users.commands_handle();
+        let mut next = match Users::from_rules_lines(commands, pubsub_default(config), lines) {
             Ok(u) => u,
             Err(e) => {
                 error!(version, error = %e, "the coordinators' ACL users cannot be read");
@@ -137,12 +129,10 @@ impl Accounts {
             }
         };
         if let Some(p) = &config.requirepass {
-            users.set_default_password(Some(p.as_bytes()));
+            next.set_default_password(Some(p.as_bytes()));
         }
-        self.save(version, &users);
-        *self.users.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(users);
-        self.version.store(version, Ordering::Relaxed);
-        self.changed();
+        self.save(version, &next);
+        self.put(users, next, version);
         true
     }
 
@@ -154,14 +144,25 @@ impl Accounts {
         if before.requirepass == config.requirepass && !pubsub {
             return;
         }
-        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+        let users = self.write();
         let mut next = Users::clone(&users);
         next.set_pubsub_default(pubsub_default(config));
         if before.requirepass != config.requirepass {
             next.set_default_password(config.requirepass.as_deref().map(str::as_bytes));
         }
+        let version = self.version();
+        self.put(users, next, version);
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Arc<Users>> {
+        self.users.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Put `next` in force (in place of what `users`, the lock, holds), at `version`.
+    fn put(&self, mut users: RwLockWriteGuard<'_, Arc<Users>>, next: Users, version: u64) {
         *users = Arc::new(next);
         drop(users);
+        self.version.store(version, Ordering::Relaxed);
         self.changed();
     }
 
@@ -178,6 +179,5 @@ impl Accounts {
             .filter_map(|n| users.get(n))
             .any(|u| !u.unrestricted());
         self.restricted.store(restricted, Ordering::Relaxed);
-        self.generation.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -430,34 +430,15 @@ async fn run(flags: Flags) -> Result<String, String> {
         } => change(Change::RemoveNode { addr }).await,
         Command::Acl { op } => match op {
             AclOp::List { instance } => {
-                let acl = acl::list(&client, &instance).await?;
-                Ok(if json {
-                    format!(
-                        "{}\n",
-                        serde_json::json!({"instance": instance, "version": acl.version, "lines": acl.lines})
-                    )
-                } else {
-                    let mut out = format!("version {}\n", acl.version);
-                    for line in &acl.lines {
-                        out.push_str(line);
-                        out.push('\n');
-                    }
-                    out
-                })
+                let record = acl::list(&client, &instance).await?;
+                Ok(acl::show_record(&instance, &record, json))
             }
             AclOp::Load { instance, file } => {
                 let text = std::fs::read_to_string(&file)
                     .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
                 let lines = acl::read_file(&file.display().to_string(), &text)?;
                 let loaded = acl::load(&client, &instance, lines).await?;
-                Ok(if json {
-                    format!("{}\n", serde_json::json!(loaded))
-                } else {
-                    format!(
-                        "instance {}: ACL version {} ({} users)\n",
-                        loaded.instance, loaded.version, loaded.users
-                    )
-                })
+                Ok(acl::show_loaded(&loaded, json))
             }
         },
         Command::Member { op } => {

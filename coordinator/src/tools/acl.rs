@@ -48,6 +48,35 @@ pub async fn list(admin: &AdminClient, instance: &str) -> Result<AclRecord, Stri
         .ok_or_else(|| format!("no instance '{instance}'"))
 }
 
+/// What `gdcctl acl list` prints: the version, then one line per user (or as JSON).
+pub fn show_record(instance: &str, record: &AclRecord, json: bool) -> String {
+    if json {
+        let shown = serde_json::json!({
+            "instance": instance,
+            "version": record.version,
+            "lines": record.lines,
+        });
+        return format!("{shown}\n");
+    }
+    let mut out = format!("version {}\n", record.version);
+    for line in &record.lines {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// What `gdcctl acl load` prints.
+pub fn show_loaded(loaded: &Loaded, json: bool) -> String {
+    if json {
+        return format!("{}\n", serde_json::json!(loaded));
+    }
+    format!(
+        "instance {}: ACL version {} ({} users)\n",
+        loaded.instance, loaded.version, loaded.users
+    )
+}
+
 /// Set `instance`'s users to `lines`, over the version read just before.
 pub async fn load(
     admin: &AdminClient,

@@ -105,7 +105,7 @@ impl KeyObserver for Notifier {
         self.tracking.invalidate(&self.pubsub, key, writer);
     }
 
-    fn flushed(&self, _db: Option<usize>, _by: Option<u64>) {
+    fn flushed(&self) {
         self.tracking.flushed(&self.pubsub);
     }
 

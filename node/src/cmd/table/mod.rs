@@ -5,6 +5,7 @@
 //! positions, its `movablekeys` flag and COMMAND GETKEYS are derived from the key specs
 //! (`keyspec`). One list per command family; adding a command is adding one entry there.
 
+mod access;
 mod connection;
 mod hash_set;
 mod keyspace;
@@ -418,6 +419,7 @@ pub(super) fn all() -> impl Iterator<Item = &'static Spec> {
     [
         connection::COMMANDS,
         server::COMMANDS,
+        access::COMMANDS,
         keyspace::COMMANDS,
         string::COMMANDS,
         hash_set::COMMANDS,

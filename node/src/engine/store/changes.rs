@@ -20,9 +20,9 @@ pub trait KeyObserver: Send + Sync + std::fmt::Debug {
     fn listening(&self) -> bool;
     /// `key` of database `db` changed.
     fn changed(&self, db: usize, key: &[u8], change: Change<'_>);
-    /// Database `db` (`None`: all) was emptied, by client `by` of this node or (`None`)
-    /// by another region.
-    fn flushed(&self, db: Option<usize>, by: Option<u64>);
+    /// A database (or all) was emptied, here or by another region (as in Redis, whoever
+    /// listens drops everything: which database, and who, do not matter).
+    fn flushed(&self);
     /// The end of a batch of changes (the store committed): what is told per batch goes.
     fn batch_done(&self);
 }

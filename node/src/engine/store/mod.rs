@@ -208,8 +208,8 @@ impl Store {
     }
 
     fn apply_record(&mut self, rec: &Record) {
-        if let (Record::Flush { db, .. }, Some(o)) = (rec, self.listener()) {
-            o.flushed(db.map(|d| d as usize), Some(self.client));
+        if let (Record::Flush { .. }, Some(o)) = (rec, self.listener()) {
+            o.flushed();
         }
         apply_to(
             &mut self.dbs,
@@ -246,7 +246,7 @@ impl Store {
                     };
                     o.changed(*db as usize, key, change);
                 }
-                Record::Flush { db, .. } => o.flushed(db.map(|d| d as usize), None),
+                Record::Flush { .. } => o.flushed(),
             }
         }
         if found.is_empty() {
