@@ -239,3 +239,52 @@ fn a_subscriber_whose_channels_are_taken_away_is_disconnected() {
     let message = bulks(&read_reply(&mut sport));
     assert_eq!(message, [&b"message"[..], b"news:2", b"hi"]);
 }
+
+/// With an `aclfile`, the node starts with its users, ACL SAVE writes them there and ACL
+/// LOAD reads them back; a file that does not read is refused whole, nothing changed.
+#[test]
+fn the_aclfile_is_read_at_start_saved_and_loaded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("users.acl");
+    std::fs::write(&file, "user ann on >pw ~a:* +get\n").expect("write aclfile");
+    let start = |file: &std::path::Path| {
+        let file = file.to_path_buf();
+        TestNode::start_with(&dir.path().join("data"), move |c| c.acl_file = Some(file))
+    };
+    let node = start(&file);
+    let mut c = node.raw();
+    assert_eq!(call(&mut c, &["AUTH", "ann", "pw"]), b"+OK\r\n");
+    assert_eq!(call(&mut c, &["AUTH", "default", "x"]), b"+OK\r\n");
+    assert_eq!(
+        call(&mut c, &["ACL", "SETUSER", "bob", "on", "nopass"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(call(&mut c, &["ACL", "SAVE"]), b"+OK\r\n");
+    let saved = std::fs::read_to_string(&file).expect("read aclfile");
+    assert!(saved.contains("user bob on nopass"), "{saved}");
+    assert!(saved.contains("user ann on #"), "{saved}");
+
+    std::fs::write(&file, "user carl on nopass +@all ~*\nuser dora nonsense\n").expect("write");
+    let refused = call(&mut c, &["ACL", "LOAD"]);
+    // Redis's words, as redis-server 7.0.15 gives them for this file.
+    let words = format!(
+        "-ERR {}:2: Syntax error. WARNING: ACL errors detected, no change to the previously active ACL rules was performed\r\n",
+        file.display()
+    );
+    assert_eq!(String::from_utf8_lossy(&refused), words);
+    assert_eq!(
+        call(&mut c, &["ACL", "USERS"]),
+        b"*3\r\n$3\r\nann\r\n$3\r\nbob\r\n$7\r\ndefault\r\n",
+        "nothing changed"
+    );
+    std::fs::write(&file, "user carl on nopass +@all ~*\n").expect("write");
+    assert_eq!(call(&mut c, &["ACL", "LOAD"]), b"+OK\r\n");
+    assert_eq!(
+        call(&mut c, &["ACL", "USERS"]),
+        b"*2\r\n$4\r\ncarl\r\n$7\r\ndefault\r\n"
+    );
+    drop(node);
+    let node = start(&file);
+    let mut c = node.raw();
+    assert_eq!(call(&mut c, &["AUTH", "carl", "any"]), b"+OK\r\n");
+}

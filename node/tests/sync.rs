@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::redis_server::{call, read_reply};
 use common::{TOKEN, TestNode, sync_listener, wait_for};
 use gdc_jepsen::proxy::Proxy;
 use gdc_node::config::Peer;
@@ -1251,6 +1252,11 @@ fn anti_entropy_repairs_a_key_changed_behind_the_binlogs_back() {
     assert_eq!(replication_field(&mut cb, Some("a"), "repaired_keys"), "0");
     assert_eq!(replication_field(&mut ca, Some("b"), "repaired_keys"), "0");
 
+    // A client of b caching k3 hears of its repair, as of any change.
+    let mut tracker = nodes[1].raw();
+    call(&mut tracker, &["HELLO", "3"]);
+    call(&mut tracker, &["CLIENT", "TRACKING", "ON"]);
+    call(&mut tracker, &["GET", "k3"]);
     let _: () = redis::cmd("GDC.DEBUG")
         .arg("SET-UNLOGGED")
         .arg("k3")
@@ -1260,6 +1266,10 @@ fn anti_entropy_repairs_a_key_changed_behind_the_binlogs_back() {
     wait_for("b to be repaired", CONVERGE, || {
         (get(&mut cb, "k3").as_deref() == Some("damaged")).then_some(())
     });
+    assert_eq!(
+        read_reply(&mut tracker),
+        b">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nk3\r\n"
+    );
     wait_converged(&nodes);
     // The whole state of the repaired key, as GDC.DEBUG STATE shows it, is the same on both.
     let state = |c: &mut redis::Connection, key: &str| -> Option<String> {
