@@ -6,12 +6,18 @@ use crate::blob::Blob;
 use crate::codec::{encode_content, key_digest};
 use crate::conflict::Conflicts;
 use crate::effect::Effect;
+use crate::heap::HeapSize;
 use crate::ids::Dot;
 use crate::key::KeyState;
 use crate::table::KeyTable;
 use crate::vv::VersionVector;
-use std::collections::BTreeSet;
+use std::cell::Cell;
+use std::collections::{BTreeSet, VecDeque};
 use xxhash_rust::xxh3::xxh3_64;
+
+/// What a key's entry in the table costs besides its name's and state's heap (the entry,
+/// and its index slot with a control byte at the table's load).
+pub const KEY_ENTRY_BYTES: usize = size_of::<(Blob, Slot)>() + 6;
 
 /// Number of buckets the keyspace digest is split into (a power of two).
 pub const DIGEST_BUCKETS: usize = 256;
@@ -28,6 +34,20 @@ pub struct Keyspace {
     expiries: BTreeSet<(u64, Blob)>,
     /// Bucket digests, kept up to date as keys change.
     digests: Digests,
+    /// Keys an op left holding nothing but removal knowledge (a DEL, an eviction), oldest
+    /// first: collected as soon as the op is stable, not at the next full collection, so
+    /// that what a removal frees is soon free (see [`Keyspace::collect_stable`]).
+    uncollected: VecDeque<Uncollected>,
+    /// The bytes those keys hold, as estimated when queued.
+    uncollected_bytes: usize,
+}
+
+/// A key holding only removal knowledge, and the op that left it so.
+#[derive(Clone, Debug)]
+struct Uncollected {
+    dot: Dot,
+    key: Blob,
+    bytes: usize,
 }
 
 /// What [`Keyspace::update_key`] does with a key that is not there.
@@ -41,16 +61,24 @@ enum Absent<'a> {
     WrittenBy(&'a Effect),
 }
 
-/// A key's state and its digest as counted in its bucket.
+/// A key's state, its digest as counted in its bucket, and how it was used here.
 #[derive(Clone, Debug)]
 struct Slot {
     state: KeyState,
-    /// The key's digest as summed into its bucket, [`NO_CONTENT`] if the key holds only
-    /// removal knowledge (nothing is summed for it); [`UNCOUNTED`] while the key has changed
-    /// since (its digest is then in no bucket, and is computed again when digests are next
-    /// read).
-    digest: u64,
+    /// Two things in one word, not to make every key 8 bytes larger: the low
+    /// [`DIGEST_BITS`] hold the key's digest as summed into its bucket ([`NO_CONTENT`] if
+    /// the key holds only removal knowledge, nothing being summed for it; [`UNCOUNTED`]
+    /// while the key has changed since: its digest is then in no bucket, and is computed
+    /// again when digests are next read); the high 24 bits are the key's access word (see
+    /// [`Keyspace::touch`]). A cell, so that a read can note its use.
+    word: Cell<u64>,
 }
+
+/// The bits of [`Slot::word`] that hold the digest.
+const DIGEST_BITS: u32 = 40;
+const DIGEST_MASK: u64 = (1 << DIGEST_BITS) - 1;
+/// The largest access word: 24 bits, as Redis keeps in every object.
+pub const ACCESS_MAX: u32 = (1 << 24) - 1;
 
 /// [`Slot::digest`] of a key changed since the buckets were last read.
 const UNCOUNTED: u64 = 0;
@@ -63,11 +91,32 @@ fn summed(digest: u64) -> u64 {
 }
 
 impl Slot {
-    fn new(state: KeyState) -> Slot {
-        Slot {
+    fn new(state: KeyState, access: u32) -> Slot {
+        let slot = Slot {
             state,
-            digest: UNCOUNTED,
-        }
+            word: Cell::new(UNCOUNTED),
+        };
+        slot.set_access(access);
+        slot
+    }
+
+    fn digest(&self) -> u64 {
+        self.word.get() & DIGEST_MASK
+    }
+
+    fn set_digest(&self, digest: u64) {
+        self.word
+            .set((self.word.get() & !DIGEST_MASK) | (digest & DIGEST_MASK));
+    }
+
+    fn access(&self) -> u32 {
+        (self.word.get() >> DIGEST_BITS) as u32
+    }
+
+    fn set_access(&self, access: u32) {
+        let access = u64::from(access.min(ACCESS_MAX));
+        self.word
+            .set((self.word.get() & DIGEST_MASK) | (access << DIGEST_BITS));
     }
 }
 
@@ -100,11 +149,11 @@ impl Default for Digests {
 
 impl Digests {
     /// Take `key`'s digest out of its bucket, as the key is about to change or go.
-    fn forget(&mut self, key: &[u8], slot: &mut Slot, keys_held: usize) {
-        if slot.digest != UNCOUNTED {
+    fn forget(&mut self, key: &[u8], slot: &Slot, keys_held: usize) {
+        if slot.digest() != UNCOUNTED {
             let b = &mut self.buckets[bucket_of(key)];
-            *b = b.wrapping_sub(summed(slot.digest));
-            slot.digest = UNCOUNTED;
+            *b = b.wrapping_sub(summed(slot.digest()));
+            slot.set_digest(UNCOUNTED);
             self.note_changed(key, keys_held);
         }
     }
@@ -131,12 +180,14 @@ impl Digests {
     }
 
     /// Count the digest of one key whose digest is in no bucket.
-    fn count(&mut self, key: &[u8], slot: &mut Slot) {
-        if slot.digest == UNCOUNTED {
-            // A content digest never takes a marker's value (a 2^-63 distortion).
-            slot.digest = key_digest(key, &slot.state).map_or(NO_CONTENT, |d| d.max(2));
+    fn count(&mut self, key: &[u8], slot: &Slot) {
+        if slot.digest() == UNCOUNTED {
+            // A content digest never takes a marker's value (a 2^-39 distortion).
+            let digest =
+                key_digest(key, &slot.state).map_or(NO_CONTENT, |d| (d & DIGEST_MASK).max(2));
+            slot.set_digest(digest);
             let b = &mut self.buckets[bucket_of(key)];
-            *b = b.wrapping_add(summed(slot.digest));
+            *b = b.wrapping_add(summed(digest));
         }
     }
 }
@@ -156,12 +207,14 @@ impl Keyspace {
             keys: keys
                 .into_iter()
                 .filter(|(_, k)| !k.is_void())
-                .map(|(key, k)| (key, Slot::new(k)))
+                .map(|(key, k)| (key, Slot::new(k, 0)))
                 .collect(),
             flushed,
             flushed_by,
             expiries: BTreeSet::new(),
             digests: Digests::default(),
+            uncollected: VecDeque::new(),
+            uncollected_bytes: 0,
         };
         ks.digests.recount_all();
         ks.rebuild_expiries();
@@ -197,6 +250,55 @@ impl Keyspace {
     /// The FLUSHDB cutoff and the flush ops behind it.
     pub fn flushed(&self) -> (&VersionVector, &VersionVector) {
         (&self.flushed, &self.flushed_by)
+    }
+
+    /// `key`'s state, noting the read in its access word: `used` gets the word and gives
+    /// the new one. The word is this region's own record of how the key is used (what an
+    /// eviction policy ranks keys by); it is no part of the key's state, digest or encoding.
+    /// A key made here starts at 0.
+    pub fn get_touched(&self, key: &[u8], used: impl FnOnce(u32) -> u32) -> Option<&KeyState> {
+        self.keys.get(key).map(|s| {
+            s.set_access(used(s.access()));
+            &s.state
+        })
+    }
+
+    /// Change `key`'s access word (see [`Keyspace::get_touched`]), if the key is held.
+    pub fn touch(&self, key: &[u8], used: impl FnOnce(u32) -> u32) {
+        if let Some(s) = self.keys.get(key) {
+            s.set_access(used(s.access()));
+        }
+    }
+
+    /// `key`'s access word, if the key is held.
+    pub fn access(&self, key: &[u8]) -> Option<u32> {
+        self.keys.get(key).map(Slot::access)
+    }
+
+    /// The key held at position `i` of `0..len()` (positions are in no particular order and
+    /// change as keys come and go: for random samples), with its access word.
+    pub fn at(&self, i: usize) -> Option<(&Blob, &KeyState, u32)> {
+        self.keys.at(i).map(|(key, s)| (key, &s.state, s.access()))
+    }
+
+    /// Number of keys with an expiry.
+    pub fn expiring_len(&self) -> usize {
+        self.expiries.len()
+    }
+
+    /// The keys with an expiry, from the first expiring at or after `from_ms` onwards, then
+    /// from the earliest (a sample of keys with an expiry starts at a random time).
+    pub fn expiring_from(&self, from_ms: u64) -> impl Iterator<Item = (u64, &Blob)> {
+        let start = (from_ms, Blob::new());
+        self.expiries
+            .range(start.clone()..)
+            .chain(self.expiries.range(..start))
+            .map(|(at, k)| (*at, k))
+    }
+
+    /// The earliest and the latest expiry held.
+    pub fn expiry_span(&self) -> Option<(u64, u64)> {
+        Some((self.expiries.first()?.0, self.expiries.last()?.0))
     }
 
     /// Apply one effect to one key. Returns whether the key now holds removal knowledge
@@ -280,7 +382,7 @@ impl Keyspace {
         self.digests.recount_all();
         self.keys.retain(|_, s| {
             s.state.prune_flushed(flushed);
-            s.digest = UNCOUNTED;
+            s.set_digest(UNCOUNTED);
             !s.state.is_void()
         });
         self.rebuild_expiries();
@@ -306,7 +408,7 @@ impl Keyspace {
                     // The common write: a plain string, made whole without `f`.
                     if let Some(new) = KeyState::new_from_plain_write(e, &self.flushed) {
                         self.digests.note_changed(key, held + 1);
-                        self.keys.insert(Blob::from(key), Slot::new(new));
+                        self.keys.insert(Blob::from(key), Slot::new(new, 0));
                         return;
                     }
                 }
@@ -315,7 +417,7 @@ impl Keyspace {
                 }
                 self.digests.note_changed(key, held + 1);
                 self.keys
-                    .get_or_insert_with(key, || Slot::new(KeyState::default()))
+                    .get_or_insert_with(key, || Slot::new(KeyState::default(), 0))
             }
         };
         let k = &mut slot.state;
@@ -450,8 +552,51 @@ impl Keyspace {
         };
         if tomb {
             self.gc_key(key, stable);
+            self.queue_uncollected(key, e.tag.dot);
         }
         found
+    }
+
+    /// Queue `key` for [`Keyspace::collect_stable`] if `dot` left it holding nothing but
+    /// removal knowledge.
+    fn queue_uncollected(&mut self, key: &[u8], dot: Dot) {
+        let Some(slot) = self.keys.get(key) else {
+            return;
+        };
+        if slot.state.kind().is_some() || slot.state.tomb().is_none() {
+            return;
+        }
+        let bytes =
+            KEY_ENTRY_BYTES + size_of::<Uncollected>() + 2 * key.len() + slot.state.heap_bytes();
+        self.uncollected_bytes += bytes;
+        self.uncollected.push_back(Uncollected {
+            dot,
+            key: Blob::from(key),
+            bytes,
+        });
+    }
+
+    /// Collect the removal knowledge of queued keys (see [`Keyspace::uncollected_bytes`])
+    /// whose op `stable` covers, oldest first. Returns how many keys were looked at.
+    pub fn collect_stable(&mut self, stable: &VersionVector) -> usize {
+        let mut n = 0;
+        while let Some(front) = self.uncollected.front() {
+            if !stable.covers(front.dot) {
+                break;
+            }
+            let done = self.uncollected.pop_front().expect("front is there");
+            self.uncollected_bytes -= done.bytes;
+            self.gc_key(&done.key, stable);
+            n += 1;
+        }
+        n
+    }
+
+    /// Bytes held by keys that hold nothing but removal knowledge not yet stable (an
+    /// estimate made when each was queued): memory a removal will free once every region
+    /// has applied it.
+    pub fn uncollected_bytes(&self) -> usize {
+        self.uncollected_bytes
     }
 
     /// [`KeyState::gc_removals`] for one key: cheap enough for every write.

@@ -54,6 +54,11 @@ impl<V> KeyTable<V> {
         self.position(key).map(|i| &self.entries[i].1)
     }
 
+    /// The entry at position `i` (entries are in no particular order).
+    pub fn at(&self, i: usize) -> Option<(&Blob, &V)> {
+        self.entries.get(i).map(|(k, v)| (k, v))
+    }
+
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
         self.position(key).map(|i| &mut self.entries[i].1)
     }

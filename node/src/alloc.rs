@@ -75,6 +75,18 @@ pub fn live_bytes() -> isize {
     COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).sum()
 }
 
+/// Live bytes when the node was ready to serve (INFO's `used_memory_startup`).
+static STARTUP: AtomicIsize = AtomicIsize::new(0);
+
+/// Note the live bytes now as the node's memory at start.
+pub fn note_startup() {
+    STARTUP.store(live_bytes(), Ordering::Relaxed);
+}
+
+pub fn startup_bytes() -> u64 {
+    STARTUP.load(Ordering::Relaxed).max(0) as u64
+}
+
 /// The most live bytes seen by [`note_peak`].
 static PEAK: AtomicIsize = AtomicIsize::new(0);
 
@@ -97,3 +109,30 @@ pub fn rss_bytes() -> u64 {
         .unwrap_or(0);
     pages * 4096
 }
+
+/// Heap bytes held by one part of the node that keeps its own count (for INFO memory's
+/// parts and for what `maxmemory` leaves out).
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicUsize);
+
+impl Gauge {
+    pub const fn new() -> Gauge {
+        Gauge(AtomicUsize::new(0))
+    }
+
+    pub fn add(&self, bytes: usize) {
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn sub(&self, bytes: usize) {
+        self.0.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.0.load(Ordering::Relaxed) as u64
+    }
+}
+
+/// The ops read from the binlog for other regions and queued on their channels, not yet
+/// taken by the transport (INFO's `mem_replication_backlog` and `mem_clients_slaves`).
+pub static SYNC_SEND_BUFFERS: Gauge = Gauge::new();

@@ -293,6 +293,18 @@ impl Clients {
     }
 
     /// Each client's listing, by id.
+    /// What the clients' buffers hold (INFO's `mem_clients_normal`: their CLIENT LIST
+    /// `tot-mem`, as of their last batch).
+    pub fn memory_bytes(&self) -> u64 {
+        self.listing()
+            .values()
+            .map(|e| {
+                let a = &e.activity;
+                (a.query_bytes + a.query_free + a.argv_bytes + a.multi_bytes) as u64
+            })
+            .sum()
+    }
+
     pub fn listing(&self) -> MutexGuard<'_, BTreeMap<u64, ClientEntry>> {
         self.listing.lock().unwrap_or_else(|p| p.into_inner())
     }

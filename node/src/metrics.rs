@@ -196,6 +196,27 @@ fn data(page: &mut Page, shared: &Shared, store: &Store) {
         shared.config().memory_bytes_max,
     );
     page.one(
+        "gdc_evicted_keys_total",
+        "counter",
+        "Keys this node evicted to stay within maxmemory.",
+        store.eviction_stats.evicted_keys,
+    );
+    let config = shared.config();
+    let own = (store.server(), config.region.as_str());
+    let evictions: Vec<(String, String)> = shared
+        .replication()
+        .channels()
+        .by_region(&store.eviction_stats.by_origin, own)
+        .into_iter()
+        .map(|(region, n)| (format!("{{region=\"{region}\"}}"), n.to_string()))
+        .collect();
+    page.metric(
+        "gdc_evictions_applied_total",
+        "counter",
+        "Evictions applied here, by the region whose memory limit made them.",
+        &evictions,
+    );
+    page.one(
         "gdc_binlog_segment_bytes",
         "gauge",
         "Bytes in the current binlog segment.",

@@ -125,6 +125,7 @@ impl Node {
         }
         shared.replication().start_channels();
         tasks.spawn(fsync_every_second(Arc::clone(shared.engine())));
+        crate::alloc::note_startup();
         tasks.spawn(upkeep(Arc::clone(shared)));
         tasks.spawn(take_coordinated_users(Arc::clone(shared)));
         tasks.spawn(crate::server::serve(
@@ -221,6 +222,15 @@ async fn upkeep(shared: Arc<Shared>) {
             store.announce_expired(now_ms())
         };
         shared.notifier().tracking().enforce_limit(shared.pubsub());
+        // Memory over the limit with no command coming (a lowered `maxmemory`, effects
+        // from other regions, a round that ran out of time) is brought back here. A
+        // secondary leaves it to its primary, whose evictions reach it.
+        let writes_before = store.writes;
+        if !secondary && !paused {
+            store.set_eviction(shared.config().eviction());
+            store.make_room(now_ms());
+        }
+        let evicted = store.writes != writes_before;
         let removed = if secondary || paused || !shared.active_expire() {
             0
         } else {
@@ -240,7 +250,7 @@ async fn upkeep(shared: Arc<Shared>) {
             latency.observe("expire-cycle", millis, threshold, now / 1000);
             removed
         };
-        if removed > 0 || announced > 0 || crate::testing::ack_before_write() {
+        if removed > 0 || announced > 0 || evicted || crate::testing::ack_before_write() {
             debug!(removed, "removed expired keys");
             if let Err(e) = store.commit() {
                 error!(error = %e, "binlog commit failed");

@@ -280,6 +280,7 @@ impl Session {
         let config = shared.config();
         let mut store = shared.engine().lock_store();
         store.serving(self.conn.id);
+        store.set_eviction(config.eviction());
         let now = now_ms();
         let writes_before = store.writes;
         let mut replies = 0;

@@ -35,9 +35,15 @@ struct Flags {
     /// When the binlog is forced to disk: always, everysec or no [default: everysec].
     #[arg(long)]
     appendfsync: Option<String>,
-    /// Memory limit (bytes, or 100mb, 2gb); over it writes get -OOM [default: none].
+    /// Memory limit (bytes, or 100mb, 2gb); over it keys are evicted by the policy, and
+    /// when none can go writes get -OOM [default: none].
     #[arg(long)]
     maxmemory: Option<String>,
+    /// Which keys go at the limit: noeviction, allkeys-lru, allkeys-lfu, allkeys-random,
+    /// allkeys-lrm, volatile-lru, volatile-lfu, volatile-random, volatile-ttl, volatile-lrm
+    /// [default: noeviction].
+    #[arg(long)]
+    maxmemory_policy: Option<String>,
     /// Port for Prometheus metrics (GET /metrics) [default: none].
     #[arg(long)]
     metrics_port: Option<String>,
@@ -133,6 +139,7 @@ fn config(flags: &Flags) -> Result<Config, gdc_node::config::ConfigError> {
         ("requirepass", flags.requirepass.clone()),
         ("appendfsync", flags.appendfsync.clone()),
         ("maxmemory", flags.maxmemory.clone()),
+        ("maxmemory-policy", flags.maxmemory_policy.clone()),
         ("metrics-port", flags.metrics_port.clone()),
         ("sync-port", flags.sync_port.clone()),
         ("peers", list(&flags.peers)),

@@ -150,6 +150,11 @@ fn clients(ctx: &Ctx<'_>, out: &mut String) {
     );
 }
 
+/// INFO memory, with Redis 7.0's fields in its order. `used_memory` is every live heap
+/// byte; the overhead is what holds no key: the memory at start, client buffers, the
+/// channels' and the binlog's buffers, and removal knowledge not yet collected (which
+/// gdc adds as `mem_removal_knowledge`); the rest is the dataset. What eviction leaves out
+/// (`mem_not_counted_for_evict`) is the buffers and the removal knowledge.
 fn memory(ctx: &Ctx<'_>, out: &mut String) {
     let used = crate::alloc::live_bytes().max(0) as u64;
     let peak = (crate::alloc::note_peak().max(0) as u64).max(used);
@@ -157,15 +162,25 @@ fn memory(ctx: &Ctx<'_>, out: &mut String) {
     let max = ctx.config.memory_bytes_max;
     let system = system_memory_bytes();
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let startup = crate::alloc::startup_bytes().min(used);
+    let replication = crate::alloc::SYNC_SEND_BUFFERS.bytes();
+    let binlog = ctx.store.binlog().buffer_bytes();
+    let clients = ctx.server.clients().memory_bytes();
+    let removals = ctx.store.uncollected_bytes();
+    let overhead = (startup + replication + binlog + clients + removals).min(used);
+    let dataset = used - overhead;
+    let not_counted = ctx.store.not_counted_bytes() + removals;
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_scripts_eval:0\r\nused_memory_vm_functions:0\r\nused_memory_scripts:0\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_scripts_eval:0\r\nused_memory_vm_functions:0\r\nused_memory_scripts:0\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:{replication}\r\nmem_total_replication_buffers:{replication}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients}\r\nmem_cluster_links:0\r\nmem_aof_buffer:{binlog}\r\nmem_removal_knowledge:{removals}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
         human(used),
         human(rss),
         human(peak),
         ratio(used, peak) * 100.0,
+        ratio(dataset, used - startup) * 100.0,
         human(system),
         human(max),
+        ctx.store.eviction().policy.name(),
         ratio(rss, used),
     );
 }
@@ -204,9 +219,12 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
     let tracking = ctx.server.notifier().tracking().counts();
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{received}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:0\r\ntotal_net_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{rejected}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{errors}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n",
+        "# Stats\r\ntotal_connections_received:{received}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:0\r\ntotal_net_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\nrejected_connections:{rejected}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:{}\r\ncurrent_eviction_exceeded_time:{}\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{errors}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:0\r\ntotal_writes_processed:0\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n",
         clients.commands_processed(),
         ctx.store.stats.expired_keys,
+        ctx.store.eviction_stats.evicted_keys,
+        ctx.store.eviction_stats.exceeded().0,
+        ctx.store.eviction_stats.exceeded().1,
         pubsub.channels(None).len(),
         pubsub.numpat(),
         tracking.keys,

@@ -32,6 +32,13 @@ pub(super) fn gdc_section(ctx: &Ctx<'_>) -> String {
     for (c, n) in st.stats.conflicts.iter() {
         let _ = write!(out, "conflicts_{}_{}:{n}\r\n", c.data_type(), c.rule());
     }
+    // Per region, the evictions it made that were applied here (this region's own
+    // included): which region's memory limit removed how many keys here.
+    let channels = ctx.server.replication().channels();
+    let own = (st.server(), ctx.config.region.as_str());
+    for (region, n) in channels.by_region(&st.eviction_stats.by_origin, own) {
+        let _ = write!(out, "evictions_from_{region}:{n}\r\n");
+    }
     out.push_str("\r\n");
     out
 }

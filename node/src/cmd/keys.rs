@@ -1,6 +1,7 @@
 //! Key commands: DEL, EXISTS, TYPE, the EXPIRE family, TTL, PERSIST, KEYS.
 
 use super::{CmdResult, Ctx, int_arg, is};
+use crate::engine::eviction::{Access, Clock};
 use crate::notify::events::GENERIC;
 use crate::reply::Reply;
 use bytes::Bytes;
@@ -20,15 +21,16 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(n))
 }
 
+/// EXISTS reads without using the keys (their access words stay); TOUCH uses them.
 pub fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(
-        args[1..].iter().filter(|k| ctx.get(k).is_some()).count() as i64,
+        args[1..].iter().filter(|k| ctx.peek(k).is_some()).count() as i64,
     ))
 }
 
 pub fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let name = ctx
-        .get(&args[1])
+        .peek(&args[1])
         .and_then(|k| k.kind())
         .map_or("none", |k| k.name());
     Ok(Reply::Status(name))
@@ -131,7 +133,7 @@ pub fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Milliseconds left: -2 when absent, -1 without TTL.
 fn ttl_ms(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
-    match ctx.get(key) {
+    match ctx.peek(key) {
         None => -2,
         Some(k) => k
             .expire_at()
@@ -149,7 +151,7 @@ pub fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn expire_time(ctx: &Ctx<'_>, key: &[u8]) -> i64 {
-    match ctx.get(key) {
+    match ctx.peek(key) {
         None => -2,
         Some(k) => k.expire_at().map_or(-1, |t| t as i64),
     }
@@ -475,7 +477,9 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    exists(ctx, args)
+    Ok(Reply::Int(
+        args[1..].iter().filter(|k| ctx.get(k).is_some()).count() as i64,
+    ))
 }
 
 pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
@@ -495,7 +499,9 @@ pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         }))
 }
 
-/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key: plausible answers (gdc keeps no such stats).
+/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key. FREQ and IDLETIME read the key's access
+/// word (this region's own: docs/semantics.md, "Eviction"); REFCOUNT answers as Redis's
+/// shared small integers would, which Redis keeps only when no policy needs a clock per key.
 pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
     if is(sub, "help") {
@@ -506,9 +512,13 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(key) = args.get(2) else {
         return Ok(super::wrong_arity("object"));
     };
-    let Some(k) = ctx.get(key) else {
+    let Some(k) = ctx.peek(key) else {
         return Ok(Reply::Nil);
     };
+    let eviction = ctx.store.eviction();
+    let word = ctx.store.db(ctx.conn.db).access(key).unwrap_or(0);
+    let lfu = eviction.policy.clock() == Clock::Frequency;
+    const SWITCHING: &str = "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
     Ok(if is(sub, "encoding") {
         let enc = match k.kind() {
             Some(gdc_crdt::Kind::String) => {
@@ -528,10 +538,31 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             None => return Ok(Reply::Nil),
         };
         Reply::bulk(enc)
-    } else if is(sub, "freq") || is(sub, "idletime") {
-        Reply::Int(0)
+    } else if is(sub, "freq") {
+        if !lfu {
+            return Ok(Reply::err(format!(
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. {SWITCHING}"
+            )));
+        }
+        Reply::Int(i64::from(eviction.access.frequency(word, ctx.now)))
+    } else if is(sub, "idletime") {
+        if lfu {
+            return Ok(Reply::err(format!(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. {SWITCHING}"
+            )));
+        }
+        Reply::Int((Access::idle_ms(word, ctx.now) / 1000) as i64)
     } else if is(sub, "refcount") {
-        Reply::Int(1)
+        let shared_integers = ctx.config.memory_bytes_max == 0 || !eviction.policy.ranks_by_clock();
+        let small_integer = k
+            .string_value()
+            .and_then(|v| gdc_crdt::string::parse_i64(&v))
+            .is_some_and(|n| (0..10_000).contains(&n));
+        Reply::Int(if shared_integers && small_integer {
+            i64::from(i32::MAX)
+        } else {
+            1
+        })
     } else {
         Reply::err(format!(
             "ERR unknown subcommand '{}'. Try OBJECT HELP.",

@@ -27,12 +27,12 @@ mod zset;
 
 pub use acl::default_login;
 pub use conn::{Conn, QueryBuffer, Replies};
-pub(crate) use table::is_write;
 use table::{
     ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,
     lookup,
 };
 pub use table::{acl_view, count};
+pub(crate) use table::{denies_oom, is_write};
 
 use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
@@ -53,8 +53,15 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// A key as the client sees it (absent when expired).
+    /// A key as the client sees it (absent when expired), noted as used (see
+    /// [`Store::get_used`]).
     pub fn get(&self, key: &[u8]) -> Option<&KeyState> {
+        self.store.get_used(self.conn.db, key, self.now)
+    }
+
+    /// [`Ctx::get`] without noting a use: what OBJECT, TYPE, EXISTS and TTL read, as
+    /// Redis's do.
+    pub fn peek(&self, key: &[u8]) -> Option<&KeyState> {
         self.store.get(self.conn.db, key, self.now)
     }
 
@@ -79,7 +86,7 @@ impl Ctx<'_> {
     /// `del` when `key` no longer exists: a command that removed the last of a
     /// collection says so after its own event, as Redis's do.
     pub fn notify_if_gone(&self, key: &[u8]) {
-        if self.get(key).is_none() {
+        if self.peek(key).is_none() {
             self.notify(crate::notify::events::GENERIC, "del", key);
         }
     }
@@ -107,7 +114,7 @@ impl Ctx<'_> {
         whole: Option<gdc_crdt::ops::Whole>,
         (class, event): (crate::notify::events::Classes, &'static str),
     ) -> Result<(), Reply> {
-        let existed = self.get(key).is_some();
+        let existed = self.peek(key).is_some();
         let stored = whole.is_some();
         self.write(key, |k, _, tag| {
             Ok((
@@ -169,8 +176,22 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // stats and CLIENT LIST, and its own flags), with the container's handler.
     let command = sub.unwrap_or(&spec.command);
     let name = command.name;
-    if let Some(refusal) = refusal(ctx, command, args) {
+    // Room is made before every command, as Redis does; only a command that may grow
+    // memory is refused when none could be made. EXEC's commands ran this check when EXEC
+    // did.
+    // A node that takes no writes evicts nothing (a secondary's primary does, and its
+    // evictions reach it) and refuses nothing for memory.
+    let out_of_memory = ctx.config.memory_bytes_max > 0
+        && !ctx.conn.in_exec
+        && !read_only(ctx)
+        && ctx.store.make_room(ctx.now) == crate::engine::store::Room::Full;
+    if let Some(refusal) = refusal(ctx, command, args, out_of_memory) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
+        if name == "exec" {
+            // A refused EXEC ends the transaction, as Redis's does.
+            ctx.conn.multi = None;
+            ctx.conn.watched.clear();
+        }
         if let Reply::Error(e) = &refusal {
             ctx.store.stats.rejected(name, e);
         }
@@ -234,7 +255,7 @@ pub fn waits_for_write_pause(conn: &Conn, args: &[Bytes]) -> bool {
 /// arguments, a write on a node that refuses writes, a write that grows memory over
 /// `maxmemory`, a command a RESP2 client in subscribe mode may not send. (Counted as a
 /// rejected call.)
-fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Option<Reply> {
+fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes], out_of_memory: bool) -> Option<Reply> {
     let (name, arity) = (command.name, command.arity);
     if !ctx.conn.authenticated && !command.has(NO_AUTH) {
         return Some(Reply::err("NOAUTH Authentication required."));
@@ -253,11 +274,14 @@ fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Option<Reply> {
     if !ctx.conn.in_exec && command.is_write() && read_only(ctx) {
         return Some(Reply::err(READONLY));
     }
-    let limit = ctx.config.memory_bytes_max;
-    if limit > 0 && command.has(DENYOOM) && crate::alloc::live_bytes() as u64 > limit {
-        return Some(Reply::err(
-            "OOM command not allowed when used memory > 'maxmemory'.",
-        ));
+    if out_of_memory && oom_refused(ctx, command) {
+        let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+        if name == "exec" {
+            return Some(Reply::err(format!(
+                "EXECABORT Transaction discarded because of: {oom}"
+            )));
+        }
+        return Some(Reply::err(oom));
     }
     let subscribed = ctx.conn.subscribed();
     if subscribed && ctx.conn.resp < 3 && !command.has(SUBSCRIBED) {
@@ -267,6 +291,20 @@ fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Option<Reply> {
         )));
     }
     None
+}
+
+/// Whether `command` is refused while memory is full: one that may grow memory, an EXEC
+/// with one queued, and anything queued in MULTI (a queue could grow without bound) but
+/// what ends it.
+fn oom_refused(ctx: &Ctx<'_>, command: &Command) -> bool {
+    if command.has(DENYOOM) {
+        return true;
+    }
+    match (command.name, &ctx.conn.multi) {
+        ("exec", Some(queue)) => queue.iter().any(|a| !a.is_empty() && denies_oom(a)),
+        ("discard" | "quit" | "reset", _) => false,
+        (_, multi) => multi.is_some(),
+    }
 }
 
 /// A blocking command's timeout in seconds (0: forever) as a Unix-ms deadline, counted from

@@ -98,6 +98,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "resetstat") && args.len() == 2 {
         ctx.server.clients().reset_stats();
         ctx.store.stats.reset();
+        ctx.store.eviction_stats = Default::default();
         Reply::OK
     } else {
         Reply::err(format!(

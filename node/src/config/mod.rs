@@ -26,8 +26,19 @@ pub struct Config {
     pub clients_max: usize,
     /// `client-query-buffer-limit`: bytes a client may have buffered unparsed.
     pub query_buffer_bytes_max: usize,
-    /// `maxmemory`: over it, commands that may grow memory get `-OOM` (0: no limit).
+    /// `maxmemory`: over it, keys are evicted by `maxmemory-policy`, and when none can go,
+    /// commands that may grow memory get `-OOM` (0: no limit).
     pub memory_bytes_max: u64,
+    /// `maxmemory-policy`.
+    pub memory_policy: crate::engine::eviction::Policy,
+    /// `maxmemory-samples`: keys looked at per database for each eviction.
+    pub memory_samples: u32,
+    /// `maxmemory-eviction-tenacity` (0..=100): how long a round of eviction may run.
+    pub eviction_tenacity: u32,
+    /// `lfu-log-factor`: how slowly the LFU counter grows.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`: minutes per step the LFU counter falls while unused (0: never).
+    pub lfu_decay_minutes: u32,
     /// Port for Prometheus metrics over HTTP (`None`: not served).
     pub metrics_port: Option<u16>,
     /// Port for sync channels (gRPC; `None`: this node neither sends nor receives).
@@ -138,6 +149,24 @@ impl std::str::FromStr for Peer {
     }
 }
 
+impl Config {
+    /// What eviction and access tracking run by.
+    pub fn eviction(&self) -> crate::engine::eviction::Eviction {
+        use crate::engine::eviction::{Access, Eviction};
+        Eviction {
+            limit: self.memory_bytes_max,
+            policy: self.memory_policy,
+            samples: self.memory_samples as usize,
+            tenacity: self.eviction_tenacity,
+            access: Access {
+                clock: self.memory_policy.clock(),
+                log_factor: self.lfu_log_factor,
+                decay_minutes: self.lfu_decay_minutes,
+            },
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -151,6 +180,11 @@ impl Default for Config {
             clients_max: 10_000,
             query_buffer_bytes_max: 1024 * 1024 * 1024,
             memory_bytes_max: 0,
+            memory_policy: Default::default(),
+            memory_samples: 5,
+            eviction_tenacity: 10,
+            lfu_log_factor: 10,
+            lfu_decay_minutes: 1,
             metrics_port: None,
             sync_port: None,
             peers: Vec::new(),

@@ -202,8 +202,6 @@ pub static REDIS_ONLY: &[Setting] = &[
     inert!("lazyfree-lazy-server-del", "no", any_yes_no),
     inert!("lazyfree-lazy-user-del", "no", any_yes_no),
     inert!("lazyfree-lazy-user-flush", "no", any_yes_no),
-    inert!("lfu-decay-time", "1", any_int),
-    inert!("lfu-log-factor", "10", any_int),
     fixed!("logfile", "", any_text),
     inert!("loglevel", "notice", |v| one_of(
         v,
@@ -213,8 +211,6 @@ pub static REDIS_ONLY: &[Setting] = &[
     inert!("masterauth", "", any_text),
     inert!("masteruser", "", any_text),
     inert!("maxmemory-clients", "0", clients_memory),
-    inert!("maxmemory-eviction-tenacity", "10", any_int),
-    inert!("maxmemory-samples", "5", any_int),
     inert!("min-replicas-max-lag", "10", any_int),
     alias!("min-slaves-max-lag", "min-replicas-max-lag"),
     alias!("min-slaves-to-write", "min-replicas-to-write"),

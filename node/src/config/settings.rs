@@ -93,6 +93,27 @@ fn signed(v: &str) -> Result<i64, String> {
         .map_err(|_| "argument couldn't be parsed into an integer".to_string())
 }
 
+/// An integer within Redis's bounds for the setting, refused in its words.
+fn between(v: &str, low: u32, high: u32) -> Result<u32, String> {
+    let n = signed(v)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (low..=high).contains(n))
+        .ok_or_else(|| format!("argument must be between {low} and {high} inclusive"))
+}
+
+/// `maxmemory-policy`: one of the policies, by name in any case.
+fn policy(v: &str) -> Result<crate::engine::eviction::Policy, String> {
+    use crate::engine::eviction::Policy;
+    Policy::parse(v).ok_or_else(|| {
+        let names: Vec<&str> = Policy::ALL.iter().map(|p| p.name()).collect();
+        format!(
+            "argument(s) must be one of the following: {}",
+            names.join(", ")
+        )
+    })
+}
+
 pub(super) fn any_int(v: &str) -> Result<String, String> {
     signed(v).map(|n| n.to_string())
 }
@@ -219,10 +240,35 @@ pub static SETTINGS: &[Setting] = &[
         |c, v| c.memory_bytes_max = size(v)?,
         |c| c.memory_bytes_max.to_string()
     ),
-    inert!(
+    field!(
         "maxmemory-policy",
-        "noeviction",
-        only!("noeviction", "it does not evict yet")
+        AtRunTime,
+        |c, v| c.memory_policy = policy(v)?,
+        |c| c.memory_policy.name().to_string()
+    ),
+    field!(
+        "maxmemory-samples",
+        AtRunTime,
+        |c, v| c.memory_samples = between(v, 1, i32::MAX as u32)?,
+        |c| c.memory_samples.to_string()
+    ),
+    field!(
+        "maxmemory-eviction-tenacity",
+        AtRunTime,
+        |c, v| c.eviction_tenacity = between(v, 0, 100)?,
+        |c| c.eviction_tenacity.to_string()
+    ),
+    field!(
+        "lfu-log-factor",
+        AtRunTime,
+        |c, v| c.lfu_log_factor = between(v, 0, i32::MAX as u32)?,
+        |c| c.lfu_log_factor.to_string()
+    ),
+    field!(
+        "lfu-decay-time",
+        AtRunTime,
+        |c, v| c.lfu_decay_minutes = between(v, 0, i32::MAX as u32)?,
+        |c| c.lfu_decay_minutes.to_string()
     ),
     field!(
         "slowlog-log-slower-than",
@@ -662,9 +708,50 @@ mod tests {
             ("MAXMEMORY".to_string(), SetError::Duplicate)
         );
         let e = c
-            .changed(&[("maxmemory-policy", "allkeys-lru")])
-            .expect_err("no eviction yet");
-        assert!(matches!(e.1, SetError::Value(w) if w.contains("does not evict")));
+            .changed(&[("maxmemory", "10mb"), ("maxmemory-policy", "lru")])
+            .expect_err("no such policy");
+        assert_eq!(
+            e,
+            (
+                "maxmemory-policy".to_string(),
+                SetError::Value("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction, volatile-lrm, allkeys-lrm".into())
+            )
+        );
+        let next = c
+            .changed(&[("maxmemory-policy", "ALLKEYS-LRU")])
+            .expect("any case");
+        assert_eq!(
+            next.matching(&[b"maxmemory-policy"]),
+            [("maxmemory-policy", "allkeys-lru".to_string())]
+        );
+        for (name, value, why) in [
+            ("maxmemory", "-1", "argument must be a memory value"),
+            (
+                "maxmemory-samples",
+                "0",
+                "argument must be between 1 and 2147483647 inclusive",
+            ),
+            (
+                "maxmemory-eviction-tenacity",
+                "101",
+                "argument must be between 0 and 100 inclusive",
+            ),
+            (
+                "lfu-log-factor",
+                "-1",
+                "argument must be between 0 and 2147483647 inclusive",
+            ),
+            (
+                "lfu-decay-time",
+                "x",
+                "argument couldn't be parsed into an integer",
+            ),
+        ] {
+            assert_eq!(
+                c.changed(&[(name, value)]).expect_err(name),
+                (name.to_string(), SetError::Value(why.into()))
+            );
+        }
         assert!(c.matching(&[b"cluster-token"]).is_empty(), "a secret");
         assert_eq!(
             c.matching(&[b"MAXMEMORY"]),

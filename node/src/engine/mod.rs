@@ -17,6 +17,7 @@
 pub mod acks;
 pub mod binlog;
 pub mod conflicts;
+pub mod eviction;
 pub mod latency;
 pub mod meta;
 pub mod retention;

@@ -101,6 +101,10 @@ impl KeyObserver for Notifier {
                 self.fire(events::EXPIRED, "expired", db, key);
                 None
             }
+            Change::Evicted => {
+                self.fire(events::EVICTED, "evicted", db, key);
+                None
+            }
         };
         self.tracking.invalidate(&self.pubsub, key, writer);
     }

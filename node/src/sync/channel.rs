@@ -11,7 +11,7 @@ use super::{MESSAGE_BYTES_MAX, STATE_CHUNK_BYTES};
 use crate::config::Peer;
 use crate::engine::snapshot::Snapshot;
 use crate::engine::store::DATABASES;
-use crate::engine::store::now_ms;
+use crate::engine::store::{Room, now_ms};
 use gdc_crdt::VersionVector;
 use gdc_crdt::keyspace::{DIGEST_BUCKETS, bucket_of};
 use gdc_proto::auth::BearerToken;
@@ -210,6 +210,7 @@ async fn receive(
         .map_err(|_| format!("nothing from the peer for {IDLE_TIMEOUT:?}"))?
         .map_err(|s| format!("stream failed: {}", status_causes(&s)))?
     {
+        wait_for_room(node, peer).await;
         let (bytes, done, applied) = if batch.packed_frames.is_empty() {
             let bytes: usize = batch.frames.iter().map(Vec::len).sum();
             let (done, applied) = node.engine().apply_remote_frames(&batch.frames)?;
@@ -225,6 +226,8 @@ async fn receive(
                 .apply_remote_frames(&pack::split_frames(&joined)?)?;
             (batch.packed_frames.len(), done, applied)
         };
+        node.channels()
+            .note_server(batch.sender_id, &batch.sender_region);
         let theirs = gdc_proto::vv::from_field(batch.sender_applied.as_ref());
         let behind = ops_behind(&theirs, &applied);
         node.channels().update(peer, |c| {
@@ -259,6 +262,55 @@ async fn receive(
         }
     }
     Ok(())
+}
+
+/// How often a channel waiting for memory looks again.
+const ROOM_POLL: Duration = Duration::from_millis(50);
+
+/// Before effects are applied: make room by the eviction policy if memory is over
+/// `maxmemory`; when nothing can go (`noeviction`, nothing evictable), wait until there is
+/// room — a raised limit, keys deleted, removal knowledge collected. The effects are never
+/// dropped (the regions would differ for good) and never queued here: the peer keeps them,
+/// held back by the stream's flow control. A secondary takes everything its primary sends,
+/// as a Redis replica ignores `maxmemory`.
+async fn wait_for_room(node: &Replication, peer: &Peer) {
+    let mut waited = false;
+    loop {
+        let room = {
+            let mut store = node.engine().lock_store();
+            if node.coordination().role() == super::coordination::Role::Secondary {
+                return;
+            }
+            let writes = store.writes;
+            let room = store.make_room(now_ms());
+            if store.writes != writes {
+                if let Err(e) = store.commit() {
+                    warn!(error = %e, "binlog commit failed");
+                }
+                drop(store);
+                node.engine().wrote();
+            }
+            room
+        };
+        if room != Room::Full {
+            break;
+        }
+        if !waited {
+            waited = true;
+            warn!(peer = %peer.region, "out of memory: the channel waits for room");
+            node.channels()
+                .update(peer, |c| c.state = ChannelState::OutOfMemory);
+        }
+        tokio::time::sleep(ROOM_POLL).await;
+    }
+    if waited {
+        info!(peer = %peer.region, "room again: the channel resumes");
+        node.channels().update(peer, |c| {
+            if c.state == ChannelState::OutOfMemory {
+                c.state = ChannelState::CatchingUp;
+            }
+        });
+    }
 }
 
 /// The client of one peer's sync port, with the cluster token on every call.

@@ -64,6 +64,9 @@ pub struct Channels {
     controls: Mutex<BTreeMap<String, watch::Sender<control::Desired>>>,
     /// Full syncs this node has sent to readers.
     full_syncs_sent: AtomicU64,
+    /// The region of every server-id heard from (a region's nodes write under several in
+    /// time: failovers, restarts), to say which region made an op.
+    regions: Mutex<BTreeMap<u32, String>>,
 }
 
 impl Replication {
@@ -293,6 +296,40 @@ impl Replication {
 }
 
 impl Channels {
+    /// Server `id` writes in `region`.
+    pub fn note_server(&self, id: u32, region: &str) {
+        let mut regions = self.regions.lock().unwrap_or_else(|p| p.into_inner());
+        if regions.get(&id).is_none_or(|r| r != region) {
+            regions.insert(id, region.to_string());
+        }
+    }
+
+    /// The region server `id` wrote in, if it was heard from.
+    pub fn region_of(&self, id: u32) -> Option<String> {
+        let regions = self.regions.lock().unwrap_or_else(|p| p.into_inner());
+        regions.get(&id).cloned()
+    }
+
+    /// Counts by server-id summed by region (`own` is this node's server-id and region; a
+    /// server-id no channel named is shown as `server-<id>`).
+    pub fn by_region(
+        &self,
+        counts: &BTreeMap<gdc_crdt::ServerId, u64>,
+        own: (gdc_crdt::ServerId, &str),
+    ) -> BTreeMap<String, u64> {
+        let mut by_region = BTreeMap::new();
+        for (server, n) in counts {
+            let region = if *server == own.0 {
+                own.1.to_string()
+            } else {
+                self.region_of(server.0)
+                    .unwrap_or_else(|| format!("server-{}", server.0))
+            };
+            *by_region.entry(region).or_insert(0) += n;
+        }
+        by_region
+    }
+
     pub fn inbound(&self) -> MutexGuard<'_, BTreeMap<String, ChannelStatus>> {
         self.inbound.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -164,7 +164,7 @@ fn binlog_lacks(base: &VersionVector, have: &VersionVector, receiver: ServerId) 
 
 #[tonic::async_trait]
 impl SyncRpc for SyncService {
-    type SubscribeStream = ReceiverStream<Result<OpBatch, Status>>;
+    type SubscribeStream = Queued;
     type FullSyncStream = ReceiverStream<Result<StateChunk, Status>>;
     type FetchKeysStream = ReceiverStream<Result<StateChunk, Status>>;
 
@@ -275,12 +275,51 @@ impl SyncRpc for SyncService {
             },
         );
         info!(peer = %hello.region, server_id = hello.server_id, "subscriber connected");
+        node.channels().note_server(hello.server_id, &hello.region);
         let (tx, rx) = mpsc::channel(2);
         node.tasks()
             .spawn(read_acks(Arc::clone(&node), id, inbound));
         node.tasks()
             .spawn(feed(Arc::clone(&node), hello, have, id, tx));
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(Response::new(Queued { rx }))
+    }
+}
+
+/// A subscriber's queue of batches, counted as channel send buffers while queued
+/// ([`crate::alloc::SYNC_SEND_BUFFERS`]): eviction leaves them out, INFO shows them.
+#[derive(Debug)]
+pub struct Queued {
+    rx: mpsc::Receiver<Result<OpBatch, Status>>,
+}
+
+/// What a queued batch holds on the heap, near enough.
+fn batch_bytes(b: &OpBatch) -> usize {
+    b.frames.iter().map(Vec::len).sum::<usize>() + b.packed_frames.len()
+}
+
+impl tokio_stream::Stream for Queued {
+    type Item = Result<OpBatch, Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let polled = self.rx.poll_recv(cx);
+        if let std::task::Poll::Ready(Some(Ok(b))) = &polled {
+            crate::alloc::SYNC_SEND_BUFFERS.sub(batch_bytes(b));
+        }
+        polled
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.rx.close();
+        while let Ok(item) = self.rx.try_recv() {
+            if let Ok(b) = item {
+                crate::alloc::SYNC_SEND_BUFFERS.sub(batch_bytes(&b));
+            }
+        }
     }
 }
 
@@ -475,7 +514,10 @@ async fn feed(
             packed_frames,
             packed_len,
         };
+        let bytes = batch_bytes(&batch);
+        crate::alloc::SYNC_SEND_BUFFERS.add(bytes);
         if tx.send(Ok(batch)).await.is_err() {
+            crate::alloc::SYNC_SEND_BUFFERS.sub(bytes);
             break;
         }
         if let Some(s) = node.channels().outbound().get_mut(&id) {

@@ -18,6 +18,9 @@ pub enum ChannelState {
     FullSync,
     /// Paused by an operator: not subscribed, position kept.
     Paused,
+    /// Memory is over `maxmemory` and nothing can be evicted: the peer's effects wait (in
+    /// its binlog, and the stream's flow control) until there is room again.
+    OutOfMemory,
     /// The last attempt failed (see `last_error`); it is retried with backoff.
     Error,
 }
@@ -30,6 +33,7 @@ impl fmt::Display for ChannelState {
             ChannelState::Streaming => "streaming",
             ChannelState::FullSync => "full-sync",
             ChannelState::Paused => "paused",
+            ChannelState::OutOfMemory => "paused: out of memory",
             ChannelState::Error => "error",
         })
     }

@@ -477,6 +477,15 @@ pub(crate) fn is_write(args: &[Bytes]) -> bool {
     lookup(&args[0]).is_some_and(|s| s.command.is_write())
 }
 
+/// Whether a request may grow memory (Redis's `denyoom` flag, by subcommand too): refused
+/// while memory is over `maxmemory` and nothing can be evicted.
+pub(crate) fn denies_oom(args: &[Bytes]) -> bool {
+    lookup(&args[0]).is_some_and(|s| {
+        let sub = s.command.sub(args).ok().flatten();
+        sub.unwrap_or(&s.command).has(DENYOOM)
+    })
+}
+
 /// The number of commands gdc answers (COMMAND COUNT).
 pub fn count() -> usize {
     BY_NAME.len()

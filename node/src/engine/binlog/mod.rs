@@ -285,6 +285,11 @@ impl Binlog {
     }
 
     /// Bytes in the current segment.
+    /// The heap its buffers hold (the write buffer and the encoding scratch).
+    pub fn buffer_bytes(&self) -> u64 {
+        (self.out.capacity() + self.scratch.capacity()) as u64
+    }
+
     pub fn segment_bytes(&self) -> u64 {
         self.segment_bytes
     }

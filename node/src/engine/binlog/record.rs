@@ -6,14 +6,21 @@ use super::RECORD_VERSION;
 use gdc_crdt::codec::{decode_effect, decode_vv, effect_dot, encode_effect, encode_vv};
 use gdc_crdt::{Dot, Effect, Hlc, OpId, ServerId, VersionVector};
 
+/// The kind byte of each record.
+const KIND_KEY: u8 = 0;
+const KIND_FLUSH: u8 = 1;
+const KIND_EVICTED: u8 = 2;
+
 /// One binlog record.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
-    /// An effect on one key of database `db`.
+    /// An effect on one key of database `db`. `evicted`: the effect removes the key to make
+    /// room under `maxmemory` (a DEL by its rule, told and counted as an eviction).
     Key {
         db: u32,
         key: Vec<u8>,
         effect: Effect,
+        evicted: bool,
     },
     /// FLUSHDB (`db` set) or FLUSHALL: removes everything `cutoff` covers.
     Flush {
@@ -43,8 +50,14 @@ impl Record {
     fn encode(&self, out: &mut Vec<u8>) {
         out.push(RECORD_VERSION);
         match self {
-            Record::Key { db, key, effect } => {
-                out.push(0);
+            Record::Key {
+                db,
+                key,
+                effect,
+                evicted,
+            } => {
+                // An eviction is a key record of its own kind: the layout is the same.
+                out.push(if *evicted { KIND_EVICTED } else { KIND_KEY });
                 out.extend_from_slice(&db.to_le_bytes());
                 out.extend_from_slice(&(key.len() as u32).to_le_bytes());
                 out.extend_from_slice(key);
@@ -56,7 +69,7 @@ impl Record {
                 hlc,
                 cutoff,
             } => {
-                out.push(1);
+                out.push(KIND_FLUSH);
                 out.extend_from_slice(&db.map_or(u32::MAX, |d| d).to_le_bytes());
                 out.extend_from_slice(&by.server.0.to_le_bytes());
                 out.extend_from_slice(&by.op.0.to_le_bytes());
@@ -78,14 +91,19 @@ impl Record {
 
     fn decode(b: &[u8]) -> Result<Record, String> {
         match Record::kind(b)? {
-            0 => {
+            kind @ (KIND_KEY | KIND_EVICTED) => {
                 let db = u32_at(b, 2)?;
                 let len = u32_at(b, 6)? as usize;
                 let key = bytes_at(b, 10, len)?.to_vec();
                 let effect = decode_effect(&b[10 + len..]).map_err(|e| e.to_string())?;
-                Ok(Record::Key { db, key, effect })
+                Ok(Record::Key {
+                    db,
+                    key,
+                    effect,
+                    evicted: kind == KIND_EVICTED,
+                })
             }
-            1 => {
+            KIND_FLUSH => {
                 let db = u32_at(b, 2)?;
                 let server = ServerId(u32_at(b, 6)?);
                 let op = OpId(u64_at(b, 10)?);
@@ -109,12 +127,12 @@ impl Record {
     /// The dot of an encoded record, read without decoding its effect.
     fn decode_dot(b: &[u8]) -> Result<Dot, String> {
         match Record::kind(b)? {
-            0 => {
+            KIND_KEY | KIND_EVICTED => {
                 let len = u32_at(b, 6)? as usize;
                 let effect = b.get(10 + len..).ok_or("record ends early")?;
                 effect_dot(effect).map_err(|e| e.to_string())
             }
-            1 => Ok(Dot::new(ServerId(u32_at(b, 6)?), OpId(u64_at(b, 10)?), 0)),
+            KIND_FLUSH => Ok(Dot::new(ServerId(u32_at(b, 6)?), OpId(u64_at(b, 10)?), 0)),
             _ => Err("unknown record kind".into()),
         }
     }

@@ -8,6 +8,7 @@ fn set(op: u64, key: &str) -> Record {
         db: 0,
         key: key.as_bytes().to_vec(),
         effect: ops::set(None, 0, tag, Blob::from("v"), SetTtl::Clear),
+        evicted: false,
     }
 }
 

@@ -43,6 +43,8 @@ pub enum Change<'a> {
     Merged,
     /// Its expiry passed.
     Expired,
+    /// This node evicted it.
+    Evicted,
 }
 
 /// Which expiries were told: all up to a time, and those a read told before the cycle.

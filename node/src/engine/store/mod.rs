@@ -69,6 +69,14 @@ pub struct Store {
     client: u64,
     /// Which expiries were told.
     announced: changes::Announced,
+    /// The settings eviction and access tracking run by.
+    eviction: crate::engine::eviction::Eviction,
+    /// Eviction's counters.
+    pub eviction_stats: evict::EvictionStats,
+    /// Eviction's best candidates, kept between picks.
+    pool: crate::engine::eviction::Pool,
+    /// The database the random policies look at next.
+    next_random_db: usize,
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
@@ -177,6 +185,10 @@ impl Store {
             client: 0,
             announced: changes::Announced::starting_at(now_ms()),
             meta,
+            eviction: Default::default(),
+            eviction_stats: Default::default(),
+            pool: Default::default(),
+            next_random_db: 0,
         })
     }
 
@@ -235,9 +247,17 @@ impl Store {
             rec,
             true,
         );
+        if let Record::Key { db, key, .. } = rec {
+            // Another region's write is a use of the key here too.
+            let access = self.eviction.access;
+            self.dbs[*db as usize].touch(key, |w| access.write(w, now));
+        }
+        self.note_remote_eviction(rec);
         if let Some(o) = observer {
             match rec {
-                Record::Key { db, key, effect } => {
+                Record::Key {
+                    db, key, effect, ..
+                } => {
                     let after = self.get(*db as usize, key, now);
                     let change = Change::Remote {
                         effect,
@@ -307,9 +327,19 @@ impl Store {
         self.dbs[db].digest()
     }
 
-    /// A key as a reader sees it at `now`: `None` when absent or expired.
+    /// A key as a reader sees it at `now`: `None` when absent or expired. The read is no
+    /// use of the key (OBJECT, TYPE, EXISTS, TTL): see [`Store::get_used`].
     pub fn get(&self, db: usize, key: &[u8], now: u64) -> Option<&KeyState> {
         self.dbs[db].get(key).filter(|k| k.exists(now))
+    }
+
+    /// [`Store::get`] for a command that uses the key: noted in its access word, which the
+    /// eviction policy ranks keys by.
+    pub fn get_used(&self, db: usize, key: &[u8], now: u64) -> Option<&KeyState> {
+        let access = self.eviction.access;
+        self.dbs[db]
+            .get_touched(key, |w| access.read(w, now))
+            .filter(|k| k.exists(now))
     }
 
     fn next_op(&self) -> OpId {
@@ -345,6 +375,18 @@ impl Store {
         now: u64,
         build: impl FnOnce(Option<&KeyState>, u64, Tag) -> Result<(Option<Effect>, T), OpError>,
     ) -> Result<T, WriteError> {
+        self.write_record(db, key, now, false, build)
+    }
+
+    /// Build, log and apply one write; `evicted`: it is an eviction.
+    fn write_record<T>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+        evicted: bool,
+        build: impl FnOnce(Option<&KeyState>, u64, Tag) -> Result<(Option<Effect>, T), OpError>,
+    ) -> Result<T, WriteError> {
         let state = self.dbs[db].get(key);
         let floor = state.map_or(Hlc::ZERO, KeyState::max_hlc);
         let op = self.next_op();
@@ -358,9 +400,12 @@ impl Store {
                 db: db as u32,
                 key: key.to_vec(),
                 effect,
+                evicted,
             };
             self.log(&rec)?;
             self.apply_record(&rec);
+            let access = self.eviction.access;
+            self.dbs[db].touch(key, |w| access.write(w, now));
             self.dirty += 1;
             self.writes += 1;
         }
@@ -477,7 +522,12 @@ impl Store {
     /// Removal knowledge may be forgotten once `stable` covers it: the meet of the applied
     /// vectors of this node and of every region it exchanges ops with, which then all have
     /// applied the removal, so no merge of their state can bring the removed piece back.
+    /// Keys a removal left with nothing but removal knowledge are collected as soon as it
+    /// is stable.
     pub fn set_stable(&mut self, stable: VersionVector) {
+        for ks in &mut self.dbs {
+            ks.collect_stable(&stable);
+        }
         self.stable = Some(stable);
     }
 
@@ -538,7 +588,9 @@ fn apply_to(
     applied.raise(rec.dot().server, rec.dot().op);
     let stable = stable.unwrap_or(applied);
     match rec {
-        Record::Key { db, key, effect } => {
+        Record::Key {
+            db, key, effect, ..
+        } => {
             if let Some(ks) = dbs.get_mut(*db as usize) {
                 if received {
                     return ks.apply_remote_and_collect(key, effect, stable);
@@ -581,6 +633,8 @@ pub enum WriteError {
 }
 
 mod changes;
+mod evict;
 mod remote;
 pub use changes::{Change, KeyObserver};
+pub use evict::{EvictionStats, Room};
 pub use remote::{RemoteApplied, RemoteError};

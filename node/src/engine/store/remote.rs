@@ -209,6 +209,7 @@ mod tests {
             db: 0,
             key: b"k".to_vec(),
             effect,
+            evicted: false,
         };
         let frames = [encode_frame(&[key(set), key(del)])];
         store.apply_remote(&frames, 2_000).expect("applied");
