@@ -9,7 +9,8 @@ use gdc_crdt::{Dot, Effect, Hlc, OpId, ServerId, VersionVector};
 /// The kind byte of each record.
 const KIND_KEY: u8 = 0;
 const KIND_FLUSH: u8 = 1;
-const KIND_EVICTED: u8 = 2;
+/// Not 2: a frame whose second byte is [`KIND_BATCH`] is read as a batch.
+const KIND_EVICTED: u8 = 3;
 
 /// One binlog record.
 #[derive(Clone, Debug, PartialEq)]
