@@ -131,8 +131,28 @@ impl Gauge {
     pub fn bytes(&self) -> u64 {
         self.0.load(Ordering::Relaxed) as u64
     }
+
+    /// Count `bytes` until the guard goes.
+    pub fn hold(&'static self, bytes: usize) -> Held {
+        self.add(bytes);
+        Held(self, bytes)
+    }
+}
+
+/// Bytes counted in a [`Gauge`] while it lives.
+#[derive(Debug)]
+pub struct Held(&'static Gauge, usize);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.sub(self.1);
+    }
 }
 
 /// The ops read from the binlog for other regions and queued on their channels, not yet
 /// taken by the transport (INFO's `mem_replication_backlog` and `mem_clients_slaves`).
 pub static SYNC_SEND_BUFFERS: Gauge = Gauge::new();
+
+/// The batches received from other regions and being applied (twice their frames: as
+/// received, and as split for applying).
+pub static SYNC_RECEIVE_BUFFERS: Gauge = Gauge::new();

@@ -19,6 +19,9 @@ use tracing::{debug, error, info, warn};
 /// At most this many expired keys are removed per 100 ms cycle, so the cycle never holds
 /// the store lock long.
 const EXPIRED_PER_CYCLE_MAX: usize = 2000;
+/// At most this many rounds of eviction (each within `maxmemory-eviction-tenacity`'s time)
+/// per cycle.
+const EVICTION_ROUNDS_PER_CYCLE_MAX: usize = 200;
 
 /// A full garbage collection (counter reset records inside hashes and sorted sets) runs
 /// every this many expiry cycles: once a minute.
@@ -191,6 +194,46 @@ async fn fsync_every_second(engine: Arc<Engine>) {
     }
 }
 
+/// Memory over the limit with no command coming (a lowered `maxmemory`, effects from other
+/// regions, a round that ran out of time) is brought back here, round after round until
+/// done (as Redis's eviction timer), the lock let go between rounds so that clients run. A
+/// secondary leaves it to its primary, whose evictions reach it; a CLIENT PAUSE holds it.
+async fn make_room(shared: &Shared) {
+    let replication = shared.replication();
+    if replication.coordination().role() == crate::sync::coordination::Role::Secondary
+        || shared.clients().paused(now_ms()).is_some()
+    {
+        return;
+    }
+    let eviction = shared.config().eviction();
+    for _ in 0..EVICTION_ROUNDS_PER_CYCLE_MAX {
+        if evict_round(shared, eviction) != crate::engine::store::Room::Running {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// One round of eviction, its writes committed.
+fn evict_round(
+    shared: &Shared,
+    eviction: crate::engine::eviction::Eviction,
+) -> crate::engine::store::Room {
+    let engine = shared.engine();
+    let mut store = engine.lock_store();
+    store.set_eviction(eviction);
+    let writes = store.writes;
+    let room = store.make_room(now_ms());
+    if store.writes != writes {
+        if let Err(e) = store.commit() {
+            error!(error = %e, "binlog commit failed");
+        }
+        drop(store);
+        engine.wrote();
+    }
+    room
+}
+
 /// Ten times a second: remove expired keys, as Redis's active expiry does (a key past its
 /// expiry already reads as missing; removing it frees memory and replicates the removal);
 /// once a second, the channels' upkeep; once a minute, a full garbage collection.
@@ -203,6 +246,7 @@ async fn upkeep(shared: Arc<Shared>) {
         if cycle % 10 == 0 {
             replication.upkeep();
         }
+        make_room(&shared).await;
         let mut store = engine.lock_store();
         if cycle % FULL_GC_EVERY_CYCLES == 0 {
             store.gc_all();
@@ -222,15 +266,6 @@ async fn upkeep(shared: Arc<Shared>) {
             store.announce_expired(now_ms())
         };
         shared.notifier().tracking().enforce_limit(shared.pubsub());
-        // Memory over the limit with no command coming (a lowered `maxmemory`, effects
-        // from other regions, a round that ran out of time) is brought back here. A
-        // secondary leaves it to its primary, whose evictions reach it.
-        let writes_before = store.writes;
-        if !secondary && !paused {
-            store.set_eviction(shared.config().eviction());
-            store.make_room(now_ms());
-        }
-        let evicted = store.writes != writes_before;
         let removed = if secondary || paused || !shared.active_expire() {
             0
         } else {
@@ -250,7 +285,7 @@ async fn upkeep(shared: Arc<Shared>) {
             latency.observe("expire-cycle", millis, threshold, now / 1000);
             removed
         };
-        if removed > 0 || announced > 0 || evicted || crate::testing::ack_before_write() {
+        if removed > 0 || announced > 0 || crate::testing::ack_before_write() {
             debug!(removed, "removed expired keys");
             if let Err(e) = store.commit() {
                 error!(error = %e, "binlog commit failed");

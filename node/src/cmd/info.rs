@@ -163,7 +163,10 @@ fn memory(ctx: &Ctx<'_>, out: &mut String) {
     let system = system_memory_bytes();
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let startup = crate::alloc::startup_bytes().min(used);
-    let replication = crate::alloc::SYNC_SEND_BUFFERS.bytes();
+    // The channels' buffers, both ways (Redis's replication buffer and its master
+    // client's).
+    let replication =
+        crate::alloc::SYNC_SEND_BUFFERS.bytes() + crate::alloc::SYNC_RECEIVE_BUFFERS.bytes();
     let binlog = ctx.store.binlog().buffer_bytes();
     let clients = ctx.server.clients().memory_bytes();
     let removals = ctx.store.uncollected_bytes();

@@ -210,10 +210,12 @@ async fn receive(
         .map_err(|_| format!("nothing from the peer for {IDLE_TIMEOUT:?}"))?
         .map_err(|s| format!("stream failed: {}", status_causes(&s)))?
     {
-        wait_for_room(node, peer).await;
+        let frame_bytes: usize = batch.frames.iter().map(Vec::len).sum();
+        let _held = crate::alloc::SYNC_RECEIVE_BUFFERS
+            .hold(2 * (frame_bytes + batch.packed_len as usize) + batch.packed_frames.len());
         let (bytes, done, applied) = if batch.packed_frames.is_empty() {
             let bytes: usize = batch.frames.iter().map(Vec::len).sum();
-            let (done, applied) = node.engine().apply_remote_frames(&batch.frames)?;
+            let (done, applied) = apply_with_room(node, peer, &batch.frames).await?;
             (bytes, done, applied)
         } else {
             let joined = pack::inflate(
@@ -221,9 +223,8 @@ async fn receive(
                 usize::try_from(batch.packed_len).unwrap_or(usize::MAX),
                 MESSAGE_BYTES_MAX,
             )?;
-            let (done, applied) = node
-                .engine()
-                .apply_remote_frames(&pack::split_frames(&joined)?)?;
+            let (done, applied) =
+                apply_with_room(node, peer, &pack::split_frames(&joined)?).await?;
             (batch.packed_frames.len(), done, applied)
         };
         node.channels()
@@ -264,6 +265,36 @@ async fn receive(
     Ok(())
 }
 
+/// A batch is applied in pieces of about this many frame bytes, room made before each, so
+/// that a region at its limit goes over it by one piece at most.
+const PIECE_BYTES: usize = 64 * 1024;
+
+/// Apply a batch's frames piece by piece, each once there is room for it.
+async fn apply_with_room<F: AsRef<[u8]>>(
+    node: &Replication,
+    peer: &Peer,
+    frames: &[F],
+) -> Result<(crate::engine::store::RemoteApplied, VersionVector), String> {
+    let mut done = crate::engine::store::RemoteApplied::default();
+    let mut rest = frames;
+    loop {
+        let mut end = 0;
+        let mut bytes = 0;
+        while end < rest.len() && (end == 0 || bytes < PIECE_BYTES) {
+            bytes += rest[end].as_ref().len();
+            end += 1;
+        }
+        wait_for_room(node, peer).await;
+        let (piece, applied) = node.engine().apply_remote_frames(&rest[..end])?;
+        done.ops += piece.ops;
+        done.last_hlc = done.last_hlc.max(piece.last_hlc);
+        rest = &rest[end..];
+        if rest.is_empty() {
+            return Ok((done, applied));
+        }
+    }
+}
+
 /// How often a channel waiting for memory looks again.
 const ROOM_POLL: Duration = Duration::from_millis(50);
 
@@ -292,8 +323,14 @@ async fn wait_for_room(node: &Replication, peer: &Peer) {
             }
             room
         };
-        if room != Room::Full {
-            break;
+        match room {
+            Room::Enough => break,
+            // More to evict: other clients get the lock between rounds.
+            Room::Running => {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Room::Full => {}
         }
         if !waited {
             waited = true;

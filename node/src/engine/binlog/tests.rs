@@ -132,3 +132,33 @@ fn a_batch_is_replayed_whole_or_not_at_all() {
     assert_eq!(recs, vec![set(1, "a")]);
     assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
 }
+
+/// An eviction is a record of its own kind, alone in its frame or in a batch, and reads
+/// back as one (its kind byte must not be taken for a batch's).
+#[test]
+fn an_eviction_record_reads_back_alone_and_in_a_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    let evicted = |op: u64, key: &str| {
+        let mut r = set(op, key);
+        if let Record::Key { evicted, .. } = &mut r {
+            *evicted = true;
+        }
+        r
+    };
+    log.append(&evicted(1, "a")).expect("append");
+    log.append_batch(&[set(2, "b"), evicted(3, "c")])
+        .expect("append");
+    log.append(&set(4, "d")).expect("append");
+    log.commit().expect("commit");
+    drop(log);
+    let (recs, cut) = replay(dir.path());
+    assert!(
+        cut.as_ref().is_none_or(|(_, bytes, _)| *bytes == 0),
+        "{cut:?}"
+    );
+    assert_eq!(
+        recs,
+        vec![evicted(1, "a"), set(2, "b"), evicted(3, "c"), set(4, "d")]
+    );
+}

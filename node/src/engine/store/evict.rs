@@ -9,6 +9,9 @@ use gdc_crdt::{Blob, KeyState, ServerId};
 use std::time::Instant;
 use tracing::warn;
 
+/// Samples taken for one pick before eviction concludes nothing can go.
+const SAMPLE_ROUNDS_MAX: usize = 32;
+
 /// What a round of eviction achieved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Room {
@@ -59,6 +62,10 @@ impl EvictionStats {
 impl Store {
     /// The settings eviction and access tracking run by from now on.
     pub fn set_eviction(&mut self, e: Eviction) {
+        if e.policy != self.eviction.policy {
+            // Its candidates were scored by another rule.
+            self.pool.clear();
+        }
         self.eviction = e;
     }
 
@@ -78,7 +85,9 @@ impl Store {
     /// INFO's `mem_not_counted_for_evict`, but for removal knowledge: the channels' send
     /// buffers and the binlog's.
     pub fn not_counted_bytes(&self) -> u64 {
-        crate::alloc::SYNC_SEND_BUFFERS.bytes() + self.binlog.buffer_bytes()
+        crate::alloc::SYNC_SEND_BUFFERS.bytes()
+            + crate::alloc::SYNC_RECEIVE_BUFFERS.bytes()
+            + self.binlog.buffer_bytes()
     }
 
     /// Bytes held by keys that hold only removal knowledge not yet stable.
@@ -162,16 +171,18 @@ impl Store {
         if !eviction::ranks(e.policy) {
             return self.random_victim(e.policy.volatile());
         }
-        // Candidates left in the pool from earlier rounds may be gone or changed: each is
-        // checked when its turn comes.
-        for _ in 0..2 {
+        // Every pick samples afresh (as Redis's does); candidates kept from earlier picks
+        // may be gone or changed since, and are checked when their turn comes.
+        // A sample may hold nothing evictable (keys holding only removal knowledge): a few
+        // more are taken before giving up.
+        for _ in 0..SAMPLE_ROUNDS_MAX {
+            for db in 0..DATABASES {
+                self.sample_into_pool(db, &e, now);
+            }
             while let Some(c) = self.pool.take_best() {
                 if self.evictable(c.db, &c.key, e.policy) {
                     return Some((c.db, c.key));
                 }
-            }
-            for db in 0..DATABASES {
-                self.sample_into_pool(db, &e, now);
             }
         }
         None
