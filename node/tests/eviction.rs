@@ -422,7 +422,8 @@ fn regions_with_different_limits_converge() {
     assert_eq!(info_u64(&mut conns[2], "stats", "evicted_keys"), 0);
     for c in conns.iter_mut() {
         assert_eq!(info_u64(c, "gdc", "evictions_from_a"), evicted_at_a);
-        let from_b = info_field(c, "gdc", "evictions_from_b").map_or(0, |v| v.parse().unwrap());
+        let from_b =
+            info_field(c, "gdc", "evictions_from_b").map_or(0, |v| v.parse().expect("a count"));
         assert_eq!(from_b, evicted_at_b);
     }
     // What the smallest region holds, every region holds.
