@@ -58,7 +58,7 @@ pub struct ClusterSpec {
     pub broken: Option<String>,
     /// Each region's `--test-clock-offset-ms` (missing: 0).
     pub clock_offsets_ms: Vec<i64>,
-    /// More flags for every node.
+    /// More flags for every node (the nemesis's and the workload's), also when it restarts.
     pub node_flags: Vec<String>,
     /// Coordinators (members of one Raft cluster): 1 unless more are asked for.
     pub coordinators: usize,

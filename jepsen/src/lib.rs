@@ -9,7 +9,8 @@
 //!   operation), [`client`] (a workload's client), [`workload`] (what the clients do, and
 //!   each workload's checker), [`availability`] (whether each region kept taking writes),
 //!   [`nemesis`] (faults on a seeded schedule), [`lag`] (each region's replication lag,
-//!   sampled) and [`safety`] (the coordinators' history of primaries);
+//!   sampled), [`counters`] (figures of the nodes' INFO a workload asks for, sampled) and
+//!   [`safety`] (the coordinators' history of primaries);
 //! - [`report`] (plots of a run and the pages over many), [`run`] (one run tying them
 //!   together, and its report), and [`matrix`] (many runs: workloads × nemeses).
 
@@ -17,6 +18,7 @@ pub mod availability;
 pub mod client;
 pub mod cluster;
 pub mod coordinators;
+pub mod counters;
 pub mod history;
 pub mod lag;
 pub mod matrix;

@@ -6,6 +6,7 @@
 use crate::availability::{self, RegionAvailability};
 use crate::client::Client;
 use crate::cluster::{Binaries, Cluster, ClusterSpec};
+use crate::counters;
 use crate::history::{self, History, Op};
 use crate::lag::{self, LagSample};
 use crate::nemesis::{self, Nemesis};
@@ -14,7 +15,7 @@ use crate::report;
 use crate::rng::Rng;
 use crate::workload::{Verdict, Workload};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -223,13 +224,15 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         secondaries: o.nemesis.secondaries(),
         broken: o.broken.clone(),
         clock_offsets_ms: o.nemesis.clock_offsets_ms(o.regions, &mut rng),
-        node_flags: o.nemesis.node_flags(),
+        node_flags: [o.nemesis.node_flags(), o.workload.node_flags()].concat(),
         coordinators: o.nemesis.coordinators(),
     };
     let cluster = Cluster::start(&o.bins, &spec, &data)?;
     let history = History::new();
     let stop = AtomicBool::new(false);
     let lag: Mutex<Vec<LagSample>> = Mutex::new(Vec::new());
+    let fields = o.workload.info_fields();
+    let samples: Mutex<Vec<counters::Sample>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for r in 0..cluster.regions.len() {
             for k in 0..o.clients_per_region {
@@ -243,6 +246,10 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         }
         let (cluster_ref, history_ref, stop_ref, lag_ref) = (&cluster, &history, &stop, &lag);
         s.spawn(move || lag::monitor(cluster_ref, history_ref, stop_ref, lag_ref));
+        if !fields.is_empty() {
+            let samples = &samples;
+            s.spawn(move || counters::monitor(cluster_ref, fields, stop_ref, samples));
+        }
         let rng = &mut rng;
         s.spawn(move || nemesis::run(o.nemesis, cluster_ref, rng, history_ref, stop_ref));
         // The run's length: the workload runs this long (not a wait for a condition).
@@ -261,6 +268,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
     if !all_equal(&digests) {
         let _ = std::fs::write(o.out.join("divergence.txt"), divergence(&cluster));
     }
+    let mut samples = samples.into_inner().unwrap_or_else(|p| p.into_inner());
+    samples.extend(counters::sample(&cluster, fields));
+    let counters = counters::totals(&samples, fields);
     let ops = history.ops();
     let calls = history::calls(&ops);
     // Coordinator safety is judged over the primaries the coordinators recorded.
@@ -269,8 +279,9 @@ pub fn run(o: &Options) -> Result<Outcome, String> {
         clients_per_region: o.clients_per_region,
         end_ms: o.time_limit.as_secs_f64() * 1e3,
     };
-    let (mut verdict, converged, availability) =
-        judge(o.workload, &ops, &values, &digests, &topology, &span);
+    let (mut verdict, converged, availability) = judge(
+        o.workload, &ops, &values, &digests, &topology, &span, &counters,
+    );
     verdict.stat("full_syncs", full_syncs(&cluster));
     verdict.valid = verdict.anomalies.is_empty();
     let outcome = Outcome {
@@ -331,9 +342,10 @@ struct Span {
     end_ms: f64,
 }
 
-/// Everything the checkers find in a run: the workload's checker, convergence over every
-/// node's final reads and digests, coordinator safety over the recorded primaries, and each
-/// region's availability (measured, and judged against its bound).
+/// Everything the checkers find in a run: the workload's checker (and its check of the
+/// figures sampled from the nodes' INFO, `counters`), convergence over every node's final
+/// reads and digests, coordinator safety over the recorded primaries, and each region's
+/// availability (measured, and judged against its bound).
 fn judge(
     workload: Workload,
     ops: &[Op],
@@ -341,10 +353,13 @@ fn judge(
     digests: &PerRegion<String>,
     topology: &Value,
     span: &Span,
+    counters: &Map<String, Value>,
 ) -> (Verdict, bool, Vec<RegionAvailability>) {
     let calls = history::calls(ops);
     let slack_ms = clock_spread_ms(ops) as f64 + CLOCK_SLACK_MS;
     let mut verdict = workload.check(&calls, values, slack_ms);
+    verdict.stats.extend(counters.clone());
+    workload.check_counters(counters, &mut verdict);
     let converged = all_equal(values) && all_equal(digests);
     if !all_equal(values) {
         let names: Vec<&str> = values.iter().map(|(r, _)| r.as_str()).collect();
@@ -373,7 +388,8 @@ fn judge(
 /// Check a stored run again (with this build's checkers) from its `history.jsonl`,
 /// `finals.json`, `results.json` and `topology.json`; rewrite its `results.json` and
 /// `summary.txt`. A run from before `topology.json` was kept keeps its coordinator
-/// findings; counts only the live cluster could give (full syncs) are kept as they were.
+/// findings; counts only the live cluster could give (full syncs, the figures sampled from
+/// the nodes' INFO) are kept as they were.
 /// A run from before the nemesis recorded which nodes it took down has no down windows, so
 /// a region it killed counts as taking no writes meanwhile.
 pub fn recheck(dir: &Path) -> Result<Outcome, String> {
@@ -402,9 +418,13 @@ pub fn recheck(dir: &Path) -> Result<Outcome, String> {
         clients_per_region,
         end_ms: time_limit_s * 1e3,
     };
-    let (mut verdict, converged, availability) =
-        judge(workload, &ops, &values, &digests, &topology, &span);
     let old = &before["verdict"];
+    let empty = Map::new();
+    let old_stats = old["stats"].as_object().unwrap_or(&empty);
+    let counters = counters::carried(old_stats, workload.info_fields());
+    let (mut verdict, converged, availability) = judge(
+        workload, &ops, &values, &digests, &topology, &span, &counters,
+    );
     if stored.is_none() {
         let carried = old["anomalies"].as_array().into_iter().flatten();
         for a in carried.filter_map(Value::as_str) {

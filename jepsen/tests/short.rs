@@ -159,6 +159,16 @@ fn list_under_a_region_cut_off_from_everything_else() {
     short(12);
 }
 
+#[test]
+fn cache_under_kill_9_evicts_and_nothing_evicted_comes_back() {
+    let outcome = short(13);
+    assert!(
+        outcome.verdict.stats["evicted_keys"].as_u64() > Some(0),
+        "keys were evicted: {}",
+        summary(&outcome)
+    );
+}
+
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
 /// kills, each of a node that holds what it acknowledged in the last half second.) Judged

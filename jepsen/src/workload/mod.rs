@@ -1,6 +1,7 @@
 //! The workloads: what the clients do in every region, what is read from each region once
 //! the faults are healed, and the checker that judges the history against those reads.
 
+pub mod cache;
 pub mod counter;
 pub mod hash;
 pub mod list;
@@ -37,9 +38,13 @@ pub enum Workload {
     Ttl,
     /// MULTI/EXEC of two increments, and MGET of both: no region ever shows half a batch.
     Multi,
+    /// SET of values of 4 KiB over many keys, and GET, with a small maxmemory and
+    /// allkeys-lru on every node: nothing read was never written, nothing evicted comes
+    /// back at a node, and keys were evicted.
+    Cache,
 }
 
-pub const ALL: [Workload; 7] = [
+pub const ALL: [Workload; 8] = [
     Workload::Counter,
     Workload::Register,
     Workload::Set,
@@ -47,6 +52,7 @@ pub const ALL: [Workload; 7] = [
     Workload::List,
     Workload::Ttl,
     Workload::Multi,
+    Workload::Cache,
 ];
 
 impl Workload {
@@ -59,6 +65,33 @@ impl Workload {
             Workload::List => "list",
             Workload::Ttl => "ttl",
             Workload::Multi => "multi",
+            Workload::Cache => "cache",
+        }
+    }
+
+    /// The nemeses the full matrix runs it under: all, but the cache only under partitions
+    /// and kill -9, what issue 18 asks of eviction (`gdc-jepsen run` takes any pair).
+    pub fn runs_under(self, n: crate::nemesis::Nemesis) -> bool {
+        use crate::nemesis::Nemesis;
+        match self {
+            Workload::Cache => matches!(n, Nemesis::Partition | Nemesis::Kill),
+            _ => true,
+        }
+    }
+
+    /// More flags for every node (kept when a node restarts).
+    pub fn node_flags(self) -> Vec<String> {
+        match self {
+            Workload::Cache => cache::node_flags(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The INFO fields the run samples on every node for this workload's checks.
+    pub fn info_fields(self) -> &'static [crate::counters::Field] {
+        match self {
+            Workload::Cache => &cache::FIELDS,
+            _ => &[],
         }
     }
 
@@ -69,6 +102,7 @@ impl Workload {
             Workload::Set => return set::run(c),
             Workload::List => return list::run(c),
             Workload::Ttl => return ttl::run(c),
+            Workload::Cache => return cache::run(c),
             Workload::Counter => counter::step,
             Workload::Register => register::step,
             Workload::Hash => hash::step,
@@ -99,6 +133,7 @@ impl Workload {
             Workload::List => list::read_final(conn),
             Workload::Ttl => ttl::read_final(conn),
             Workload::Multi => multi::read_final(conn),
+            Workload::Cache => cache::read_final(conn),
         }
     }
 
@@ -125,9 +160,18 @@ impl Workload {
             Workload::List => list::check(calls, finals, &mut v),
             Workload::Ttl => ttl::check(calls, finals, &mut v),
             Workload::Multi => multi::check(calls, finals, &mut v),
+            Workload::Cache => cache::check(calls, finals, &mut v),
         }
         v.valid = v.anomalies.is_empty();
         v
+    }
+
+    /// Judge the figures sampled from the nodes' INFO ([`Workload::info_fields`], as
+    /// [`crate::counters::totals`] makes them).
+    pub fn check_counters(self, counters: &Map<String, Value>, v: &mut Verdict) {
+        if self == Workload::Cache {
+            cache::check_evictions(counters, v);
+        }
     }
 }
 
