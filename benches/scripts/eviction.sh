@@ -162,6 +162,7 @@ for pipeline in 1 16; do
             echo "$name $pipeline max_rss $(($(max_col "$work/samples" 2) * 1024))"
             echo "$name $pipeline evicted $(info_field "$port" stats evicted_keys)"
             echo "$name $pipeline dbsize $(redis-cli -p "$port" dbsize)"
+            echo "$name $pipeline used_end $(info_field "$port" memory used_memory)"
             echo "$name $pipeline errors $(info_field "$port" stats total_error_replies)"
         } >>"$results"
         stop "$name"
@@ -182,6 +183,7 @@ for name in gdc redis; do
         echo "$name zipf $f $(awk -v f="$f" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' <<<"$out")"
     done >>"$results"
     echo "$name zipf max_used $(max_col "$work/samples" 1)" >>"$results"
+    echo "$name zipf used_end $(info_field "$port" memory used_memory)" >>"$results"
     echo "$name zipf evicted $(info_field "$port" stats evicted_keys)" >>"$results"
     stop "$name"
 done
@@ -205,6 +207,18 @@ echo "redis-benchmark -t set -n $N -r 1000000 -d $SIZE -c $CLIENTS, into that li
 echo
 echo "| SET | pipeline | $gdc_label | redis-server | gdc / redis |"
 echo "|---|---|---|---|---|"
+# (used_memory at the end − empty) / DBSIZE, for test $1 (a pipeline, or zipf)
+per_key() {
+    awk -v u="$(get "$1" "$2" used_end)" -v b="${base_of[$1]}" -v k="$(get "$1" "$2" dbsize)" \
+        'BEGIN { printf "%.0f", (k > 0 ? (u - b) / k : 0) }'
+}
+per_key_row() {
+    local g r
+    g="$(per_key gdc "$pipeline")"
+    r="$(per_key redis "$pipeline")"
+    awk -v p="$pipeline" -v g="$g" -v r="$r" \
+        'BEGIN { printf "| (used_memory − empty) / keys, at the end (B) | %s | %d | %d | %.2f |\n", p, g, r, g / r }'
+}
 for pipeline in 1 16; do
     row() { # label field divisor format
         local g r
@@ -220,6 +234,7 @@ for pipeline in 1 16; do
     row "max RSS / maxmemory" max_rss "${limit_of[gdc]}" "${limit_of[redis]}" "%.2f"
     row "evicted_keys" evicted 1 1 "%d"
     row "keys at the end (DBSIZE)" dbsize 1 1 "%d"
+    per_key_row
     row "error replies" errors 1 1 "%d"
 done
 
@@ -240,6 +255,7 @@ zrow "hit rate (%)" hit_rate "%.2f" " points"
 zrow "exact LRU at the server's DBSIZE, hit rate (%)" lru_hit_rate "%.2f" " points"
 zrow "keys at the end (DBSIZE)" dbsize "%d" ""
 zrow "evicted_keys" evicted "%d" ""
+echo "| (used_memory − empty) / keys, at the end (B) | $(per_key gdc zipf) | $(per_key redis zipf) | |"
 awk -v g="$(get gdc zipf max_used)" -v r="$(get redis zipf max_used)" \
     -v gl="${limit_of[gdc]}" -v rl="${limit_of[redis]}" \
     'BEGIN { printf "| max used_memory / maxmemory | %.3f | %.3f | |\n", g / gl, r / rl }'
