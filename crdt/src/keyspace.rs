@@ -86,6 +86,13 @@ const UNCOUNTED: u64 = 0;
 const NO_CONTENT: u64 = 1;
 
 /// What a counted [`Slot::digest`] adds to its bucket.
+/// A key's digest as its bucket sums it: [`key_digest`] in [`DIGEST_BITS`] bits, `None` for
+/// a key that holds only removal knowledge (GDC.DIGEST KEYS shows these).
+pub fn counted_digest(key: &[u8], state: &KeyState) -> Option<u64> {
+    // A content digest never takes a marker's value (a 2^-39 distortion).
+    key_digest(key, state).map(|d| (d & DIGEST_MASK).max(2))
+}
+
 fn summed(digest: u64) -> u64 {
     if digest == NO_CONTENT { 0 } else { digest }
 }
@@ -182,9 +189,7 @@ impl Digests {
     /// Count the digest of one key whose digest is in no bucket.
     fn count(&mut self, key: &[u8], slot: &Slot) {
         if slot.digest() == UNCOUNTED {
-            // A content digest never takes a marker's value (a 2^-39 distortion).
-            let digest =
-                key_digest(key, &slot.state).map_or(NO_CONTENT, |d| (d & DIGEST_MASK).max(2));
+            let digest = counted_digest(key, &slot.state).unwrap_or(NO_CONTENT);
             slot.set_digest(digest);
             let b = &mut self.buckets[bucket_of(key)];
             *b = b.wrapping_add(summed(digest));

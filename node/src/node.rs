@@ -207,31 +207,11 @@ async fn make_room(shared: &Shared) {
     }
     let eviction = shared.config().eviction();
     for _ in 0..EVICTION_ROUNDS_PER_CYCLE_MAX {
-        if evict_round(shared, eviction) != crate::engine::store::Room::Running {
+        if shared.engine().make_room(Some(eviction)) != crate::engine::store::Room::Running {
             return;
         }
         tokio::task::yield_now().await;
     }
-}
-
-/// One round of eviction, its writes committed.
-fn evict_round(
-    shared: &Shared,
-    eviction: crate::engine::eviction::Eviction,
-) -> crate::engine::store::Room {
-    let engine = shared.engine();
-    let mut store = engine.lock_store();
-    store.set_eviction(eviction);
-    let writes = store.writes;
-    let room = store.make_room(now_ms());
-    if store.writes != writes {
-        if let Err(e) = store.commit() {
-            error!(error = %e, "binlog commit failed");
-        }
-        drop(store);
-        engine.wrote();
-    }
-    room
 }
 
 /// Ten times a second: remove expired keys, as Redis's active expiry does (a key past its

@@ -48,7 +48,7 @@ pub fn gdc_digest(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 .iter()
                 .filter(|(key, _)| bucket_of(key) == b)
                 .filter_map(|(key, state)| {
-                    Some((&key[..], gdc_crdt::codec::key_digest(key, state)?))
+                    Some((&key[..], gdc_crdt::keyspace::counted_digest(key, state)?))
                 })
                 .collect();
             keys.sort_unstable();

@@ -118,6 +118,25 @@ impl Engine {
         Ok((applied, vector))
     }
 
+    /// One round of eviction ([`Store::make_room`]) by `eviction` (`None`: the settings the
+    /// store has), its evictions committed and told.
+    pub fn make_room(&self, eviction: Option<eviction::Eviction>) -> store::Room {
+        let mut store = self.lock_store();
+        if let Some(e) = eviction {
+            store.set_eviction(e);
+        }
+        let writes = store.writes;
+        let room = store.make_room(store::now_ms());
+        if store.writes != writes {
+            if let Err(e) = store.commit() {
+                error!(error = %e, "binlog commit failed");
+            }
+            drop(store);
+            self.wrote();
+        }
+        room
+    }
+
     /// Committed writes were made: blocked clients look again, senders read on.
     pub fn wrote(&self) {
         self.written.notify_waiters();

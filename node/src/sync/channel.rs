@@ -307,22 +307,10 @@ const ROOM_POLL: Duration = Duration::from_millis(50);
 async fn wait_for_room(node: &Replication, peer: &Peer) {
     let mut waited = false;
     loop {
-        let room = {
-            let mut store = node.engine().lock_store();
-            if node.coordination().role() == super::coordination::Role::Secondary {
-                return;
-            }
-            let writes = store.writes;
-            let room = store.make_room(now_ms());
-            if store.writes != writes {
-                if let Err(e) = store.commit() {
-                    warn!(error = %e, "binlog commit failed");
-                }
-                drop(store);
-                node.engine().wrote();
-            }
-            room
-        };
+        if node.coordination().role() == super::coordination::Role::Secondary {
+            return;
+        }
+        let room = node.engine().make_room(None);
         match room {
             Room::Enough => break,
             // More to evict: other clients get the lock between rounds.
