@@ -210,13 +210,21 @@ async fn receive(
         .map_err(|_| format!("nothing from the peer for {IDLE_TIMEOUT:?}"))?
         .map_err(|s| format!("stream failed: {}", status_causes(&s)))?
     {
+        // What the batch holds while it is applied: its frames as received and as split
+        // (a packed batch's claimed size is the peer's word: bounded as inflating bounds it).
         let frame_bytes: usize = batch.frames.iter().map(Vec::len).sum();
-        let _held = crate::alloc::SYNC_RECEIVE_BUFFERS
-            .hold(2 * (frame_bytes + batch.packed_len as usize) + batch.packed_frames.len());
+        let unpacked = usize::try_from(batch.packed_len)
+            .unwrap_or(usize::MAX)
+            .min(MESSAGE_BYTES_MAX);
+        let _held = crate::alloc::SYNC_RECEIVE_BUFFERS.hold(
+            frame_bytes
+                .saturating_add(unpacked)
+                .saturating_mul(2)
+                .saturating_add(batch.packed_frames.len()),
+        );
         let (bytes, done, applied) = if batch.packed_frames.is_empty() {
-            let bytes: usize = batch.frames.iter().map(Vec::len).sum();
             let (done, applied) = apply_with_room(node, peer, &batch.frames).await?;
-            (bytes, done, applied)
+            (frame_bytes, done, applied)
         } else {
             let joined = pack::inflate(
                 &batch.packed_frames,
