@@ -91,6 +91,17 @@ fn shrink_to(c: &mut redis::Connection, limit: u64) {
     });
 }
 
+/// The Prometheus page a node serves on `port`.
+fn metrics(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .expect("request");
+    let mut page = String::new();
+    s.read_to_string(&mut page).expect("page");
+    page
+}
+
 fn digest(c: &mut redis::Connection) -> String {
     redis::cmd("GDC.DIGEST").query(c).expect("digest")
 }
@@ -368,19 +379,26 @@ fn regions_with_different_limits_converge() {
     let names = ["a", "b", "c"];
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let syncs: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let metrics_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let nodes: Vec<Server> = (0..3)
         .map(|i| {
             let peers: Vec<(&str, u16)> = (0..3)
                 .filter(|j| *j != i)
                 .map(|j| (names[j], syncs[j]))
                 .collect();
+            let metrics_port = metrics_ports[i].to_string();
             region(
                 dirs[i].path(),
                 names[i],
                 ports[i],
                 syncs[i],
                 &peers,
-                &["--maxmemory-policy", "allkeys-lru"],
+                &[
+                    "--maxmemory-policy",
+                    "allkeys-lru",
+                    "--metrics-port",
+                    &metrics_port,
+                ],
             )
         })
         .collect();
@@ -420,6 +438,13 @@ fn regions_with_different_limits_converge() {
     assert!(evicted_at_a > 1000, "a evicted {evicted_at_a}");
     let evicted_at_b = info_u64(&mut conns[1], "stats", "evicted_keys");
     assert_eq!(info_u64(&mut conns[2], "stats", "evicted_keys"), 0);
+    let page = metrics(metrics_ports[2]);
+    assert!(
+        page.contains(&format!(
+            "gdc_evictions_applied_total{{region=\"a\"}} {evicted_at_a}"
+        )),
+        "{page}"
+    );
     for c in conns.iter_mut() {
         assert_eq!(info_u64(c, "gdc", "evictions_from_a"), evicted_at_a);
         let from_b =
@@ -466,8 +491,16 @@ fn a_full_region_pauses_its_channel_and_catches_up() {
         tempfile::tempdir().expect("b"),
     );
     let (pa, pb, sa, sb) = (free_port(), free_port(), free_port(), free_port());
+    let mb = free_port();
     let a = region(da.path(), "a", pa, sa, &[("b", sb)], &[]);
-    let b = region(db.path(), "b", pb, sb, &[("a", sa)], &[]);
+    let b = region(
+        db.path(),
+        "b",
+        pb,
+        sb,
+        &[("a", sa)],
+        &["--metrics-port", &mb.to_string()],
+    );
     let (mut ca, mut cb) = (a.client(), b.client());
     let limit = counted(&mut cb) + 1024 * 1024;
     config_set(&mut cb, "maxmemory", limit);
@@ -489,12 +522,19 @@ fn a_full_region_pauses_its_channel_and_catches_up() {
     wait_for("b's channel to pause", CONVERGE, || {
         (channel_state(&mut cb) == "paused: out of memory").then_some(())
     });
+    // And to Prometheus.
+    let page = metrics(mb);
+    assert!(
+        page.contains("gdc_channel_state{peer=\"a\",state=\"paused: out of memory\"} 1"),
+        "{page}"
+    );
     let refused = set(&mut cb, "local", &value, None).expect_err("b is full");
     assert!(refused.to_string().contains("OOM"), "{refused}");
-    // Over by what the transport holds (its 2 MiB window) and one piece of a batch at most.
+    // Over by what the transport holds at most: its 2 MiB window, the message being decoded
+    // (up to a 1 MiB batch), and one piece of a batch applied.
     let held_bytes = counted(&mut cb);
     assert!(
-        held_bytes < limit + 3 * 1024 * 1024,
+        held_bytes < limit + 4 * 1024 * 1024,
         "b held its limit: {held_bytes} for {limit}"
     );
     // a is unaffected.

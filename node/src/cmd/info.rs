@@ -215,6 +215,7 @@ fn persistence(ctx: &Ctx<'_>, out: &mut String) {
 }
 
 fn stats(ctx: &Ctx<'_>, out: &mut String) {
+    let (exceeded_total, exceeded_now) = ctx.store.eviction_stats.exceeded();
     let clients = ctx.server.clients();
     let (received, rejected) = clients.connections();
     let (_, errors) = ctx.store.stats.errors();
@@ -226,8 +227,8 @@ fn stats(ctx: &Ctx<'_>, out: &mut String) {
         clients.commands_processed(),
         ctx.store.stats.expired_keys,
         ctx.store.eviction_stats.evicted_keys,
-        ctx.store.eviction_stats.exceeded().0,
-        ctx.store.eviction_stats.exceeded().1,
+        exceeded_total,
+        exceeded_now,
         pubsub.channels(None).len(),
         pubsub.numpat(),
         tracking.keys,

@@ -38,7 +38,6 @@ use crate::engine::store::{Store, WriteError};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::{Effect, KeyState, OpError, Tag};
-use std::sync::LazyLock;
 
 /// What every command may use.
 #[derive(Debug)]
@@ -471,17 +470,9 @@ pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
-/// A random number below `n` (> 0), for SPOP, SRANDMEMBER and RANDOMKEY.
-pub fn random_below(n: usize) -> usize {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static SEED: LazyLock<std::collections::hash_map::RandomState> =
-        LazyLock::new(std::collections::hash_map::RandomState::new);
-    let mut h = SEED.build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    (h.finish() % n as u64) as usize
-}
+/// A random number below `n` (> 0), for SPOP, SRANDMEMBER and RANDOMKEY: the node's one
+/// source of cheap randomness, which eviction samples with too.
+pub use crate::engine::eviction::random_below;
 
 /// An optional count that must not be negative (LPOP, SPOP, ZPOPMIN): `None` when absent.
 pub fn pop_count(arg: Option<&Bytes>) -> Result<Option<usize>, Reply> {

@@ -220,7 +220,7 @@ fn random_unit() -> f64 {
     (random_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// A random number below `n` (> 0), for sampling keys.
+/// A random number below `n` (> 0): sampling keys, and the commands that pick at random.
 pub fn random_below(n: usize) -> usize {
     (random_u64() % n as u64) as usize
 }
