@@ -675,6 +675,37 @@ mod tests {
     use crate::ids::{OpId, ServerId, Tag};
     use crate::ops::{self, SetTtl};
 
+    /// A removal's knowledge is held (and its bytes told) until the removal is stable,
+    /// then collected at once, oldest first; a key's access word is no part of its digest.
+    #[test]
+    fn removal_knowledge_is_collected_as_soon_as_stable() {
+        let mut ks = Keyspace::new();
+        let tag = |op: u64| Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
+        let mut stable = VersionVector::new();
+        for (op, key) in [(1, "a"), (2, "b")] {
+            let e = ops::set(None, 0, tag(op), Blob::from("v"), SetTtl::Clear);
+            ks.apply_and_collect(key.as_bytes(), &e, &stable);
+        }
+        let before = ks.digest();
+        ks.touch(b"a", |_| 12345);
+        assert_eq!(ks.access(b"a"), Some(12345));
+        assert_eq!(ks.digest(), before, "the access word is not digested");
+        for (op, key) in [(3, "a"), (4, "b")] {
+            let e = ops::delete(ks.get(key.as_bytes()), tag(op)).expect("an effect");
+            ks.apply_and_collect(key.as_bytes(), &e, &stable);
+        }
+        assert_eq!(ks.len(), 2, "both held as removal knowledge");
+        let both = ks.uncollected_bytes();
+        assert!(both > 0);
+        stable.raise(ServerId(1), OpId(3));
+        assert_eq!(ks.collect_stable(&stable), 1);
+        assert_eq!(ks.len(), 1);
+        assert!(ks.uncollected_bytes() < both && ks.uncollected_bytes() > 0);
+        stable.raise(ServerId(1), OpId(4));
+        assert_eq!(ks.collect_stable(&stable), 1);
+        assert_eq!((ks.len(), ks.uncollected_bytes()), (0, 0));
+    }
+
     #[test]
     fn expired_keys_are_listed_earliest_first_and_leave_when_removed() {
         let mut ks = Keyspace::new();
