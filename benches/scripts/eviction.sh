@@ -7,13 +7,13 @@
 #   GDC_SERVER=redis benches/scripts/eviction.sh # both columns redis-server: checks the script
 #
 # The limit: each server gets the maxmemory that holds KEYS_FIT (100k) keys of SIZE bytes on
-# that server: a fresh server's used_memory after KEYS_FIT SETs (key:000000000000.. and
-# SIZE-byte values, the form redis-benchmark writes), that is its empty baseline plus the
-# keys. The same number of keys, not the same number of bytes, since the two servers spend
+# that server: a fresh server's counted memory (used_memory less mem_not_counted_for_evict)
+# after KEYS_FIT SETs (key:000000000000.. and SIZE-byte values, the form redis-benchmark
+# writes), that is its empty baseline plus the keys. The same number of keys, not the same number of bytes, since the two servers spend
 # different bytes on a key.
 #
 # 1. SET throughput: `redis-benchmark -t set -n N -r 1000000 -d SIZE -c 50`, -P 1 and -P 16,
-#    into that limit with maxmemory-policy allkeys-lru; INFO's used_memory and the process's
+#    into that limit with maxmemory-policy allkeys-lru; the counted memory and the process's
 #    VmRSS sampled every 100 ms during the run.
 # 2. Hit rate: the zipf_cache client (benches/src/bin/zipf_cache.rs), a read-through cache
 #    over ZIPF_KEYS keys drawn from Zipf(ZIPF_S), GET and SET on a miss, ZIPF_WARMUP requests
@@ -101,11 +101,19 @@ stop() {
 info_field() { # port section field
     redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v f="$3" '$1 == f { print $2 }'
 }
+# What maxmemory is compared with, on both servers: used_memory less
+# mem_not_counted_for_evict (gdc: its channel and binlog buffers, and the metadata store's
+# fixed tables; Redis: its replication and AOF buffers).
+counted() {
+    redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '
+        $1 == "used_memory" { u = $2 } $1 == "mem_not_counted_for_evict" { n = $2 }
+        END { if (u != "") print u - n }'
+}
 rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
-# "used_memory rss_kb" every 100 ms into file $3, for port $1 and pid $2, until killed.
+# "counted rss_kb" every 100 ms into file $3, for port $1 and pid $2, until killed.
 sample() {
     while :; do
-        echo "$(info_field "$1" memory used_memory 2>/dev/null || true) $(rss_kb "$2" 2>/dev/null || true)" >>"$3"
+        echo "$(counted "$1" 2>/dev/null || true) $(rss_kb "$2" 2>/dev/null || true)" >>"$3"
         sleep 0.1
     done
 }
@@ -126,18 +134,18 @@ limit() {
     done
 }
 
-# The limit per server: a fresh server's used_memory with KEYS_FIT keys.
+# The limit per server: a fresh server's counted memory with KEYS_FIT keys.
 declare -A limit_of per_key_of base_of
 for name in gdc redis; do
     port="$(port_of "$name")"
     start "$name"
-    base="$(info_field "$port" memory used_memory)"
+    base="$(counted "$port")"
     seq 0 $((KEYS_FIT - 1)) | awk -v d="$SIZE" '
         BEGIN { v = sprintf("%*s", d, ""); gsub(/ /, "x", v) }
         { printf "SET key:%012d %s\n", $1, v }' | redis-cli -p "$port" --pipe >/dev/null
     keys="$(redis-cli -p "$port" dbsize)"
     [ "$keys" = "$KEYS_FIT" ] || { echo "$name: $keys keys after loading $KEYS_FIT" >&2; exit 1; }
-    limit_of[$name]="$(info_field "$port" memory used_memory)"
+    limit_of[$name]="$(counted "$port")"
     base_of[$name]="$base"
     per_key_of[$name]=$(((limit_of[$name] - base) / KEYS_FIT))
     stop "$name"
@@ -162,7 +170,7 @@ for pipeline in 1 16; do
             echo "$name $pipeline max_rss $(($(max_col "$work/samples" 2) * 1024))"
             echo "$name $pipeline evicted $(info_field "$port" stats evicted_keys)"
             echo "$name $pipeline dbsize $(redis-cli -p "$port" dbsize)"
-            echo "$name $pipeline used_end $(info_field "$port" memory used_memory)"
+            echo "$name $pipeline used_end $(counted "$port")"
             echo "$name $pipeline errors $(info_field "$port" stats total_error_replies)"
         } >>"$results"
         stop "$name"
@@ -183,7 +191,7 @@ for name in gdc redis; do
         echo "$name zipf $f $(awk -v f="$f" '{ for (i = 1; i < NF; i++) if ($i == f) print $(i + 1) }' <<<"$out")"
     done >>"$results"
     echo "$name zipf max_used $(max_col "$work/samples" 1)" >>"$results"
-    echo "$name zipf used_end $(info_field "$port" memory used_memory)" >>"$results"
+    echo "$name zipf used_end $(counted "$port")" >>"$results"
     echo "$name zipf evicted $(info_field "$port" stats evicted_keys)" >>"$results"
     stop "$name"
 done
@@ -196,9 +204,9 @@ echo
 echo "| limit | $gdc_label | redis-server | gdc / redis |"
 echo "|---|---|---|---|"
 awk -v g="${base_of[gdc]}" -v r="${base_of[redis]}" \
-    'BEGIN { printf "| used_memory, empty (B) | %d | %d | %.2f |\n", g, r, g / r }'
+    'BEGIN { printf "| counted memory, empty (B) | %d | %d | %.2f |\n", g, r, g / r }'
 awk -v g="${per_key_of[gdc]}" -v r="${per_key_of[redis]}" \
-    'BEGIN { printf "| used_memory per key (B) | %d | %d | %.2f |\n", g, r, g / r }'
+    'BEGIN { printf "| counted memory per key (B) | %d | %d | %.2f |\n", g, r, g / r }'
 awk -v g="${limit_of[gdc]}" -v r="${limit_of[redis]}" -v k="$KEYS_FIT" \
     'BEGIN { printf "| maxmemory: empty + %d keys (B) | %d | %d | %.2f |\n", k, g, r, g / r }'
 
@@ -207,7 +215,7 @@ echo "redis-benchmark -t set -n $N -r 1000000 -d $SIZE -c $CLIENTS, into that li
 echo
 echo "| SET | pipeline | $gdc_label | redis-server | gdc / redis |"
 echo "|---|---|---|---|---|"
-# (used_memory at the end − empty) / DBSIZE, for test $1 (a pipeline, or zipf)
+# (counted memory at the end − empty) / DBSIZE, for test $1 (a pipeline, or zipf)
 per_key() {
     awk -v u="$(get "$1" "$2" used_end)" -v b="${base_of[$1]}" -v k="$(get "$1" "$2" dbsize)" \
         'BEGIN { printf "%.0f", (k > 0 ? (u - b) / k : 0) }'
@@ -217,7 +225,7 @@ per_key_row() {
     g="$(per_key gdc "$pipeline")"
     r="$(per_key redis "$pipeline")"
     awk -v p="$pipeline" -v g="$g" -v r="$r" \
-        'BEGIN { printf "| (used_memory − empty) / keys, at the end (B) | %s | %d | %d | %.2f |\n", p, g, r, g / r }'
+        'BEGIN { printf "| (counted − empty) / keys, at the end (B) | %s | %d | %d | %.2f |\n", p, g, r, g / r }'
 }
 for pipeline in 1 16; do
     row() { # label field divisor format
@@ -230,7 +238,7 @@ for pipeline in 1 16; do
                          (rv > 0 ? sprintf("%.2f", gv / rv) : "") }'
     }
     row "requests/s" rate 1 1 "%.0f"
-    row "max used_memory / maxmemory" max_used "${limit_of[gdc]}" "${limit_of[redis]}" "%.3f"
+    row "max counted memory / maxmemory" max_used "${limit_of[gdc]}" "${limit_of[redis]}" "%.3f"
     row "max RSS / maxmemory" max_rss "${limit_of[gdc]}" "${limit_of[redis]}" "%.2f"
     row "evicted_keys" evicted 1 1 "%d"
     row "keys at the end (DBSIZE)" dbsize 1 1 "%d"
@@ -255,8 +263,8 @@ zrow "hit rate (%)" hit_rate "%.2f" " points"
 zrow "exact LRU at the server's DBSIZE, hit rate (%)" lru_hit_rate "%.2f" " points"
 zrow "keys at the end (DBSIZE)" dbsize "%d" ""
 zrow "evicted_keys" evicted "%d" ""
-echo "| (used_memory − empty) / keys, at the end (B) | $(per_key gdc zipf) | $(per_key redis zipf) | |"
+echo "| (counted − empty) / keys, at the end (B) | $(per_key gdc zipf) | $(per_key redis zipf) | |"
 awk -v g="$(get gdc zipf max_used)" -v r="$(get redis zipf max_used)" \
     -v gl="${limit_of[gdc]}" -v rl="${limit_of[redis]}" \
-    'BEGIN { printf "| max used_memory / maxmemory | %.3f | %.3f | |\n", g / gl, r / rl }'
+    'BEGIN { printf "| max counted memory / maxmemory | %.3f | %.3f | |\n", g / gl, r / rl }'
 zrow "measured phase (s)" secs "%.1f" " s"

@@ -93,6 +93,11 @@ pub fn counted_digest(key: &[u8], state: &KeyState) -> Option<u64> {
     key_digest(key, state).map(|d| (d & DIGEST_MASK).max(2))
 }
 
+/// An access word left as it is (for changes that are no use of the key: merges, collection).
+fn same(word: u32) -> u32 {
+    word
+}
+
 fn summed(digest: u64) -> u64 {
     if digest == NO_CONTENT { 0 } else { digest }
 }
@@ -268,13 +273,6 @@ impl Keyspace {
         })
     }
 
-    /// Change `key`'s access word (see [`Keyspace::get_touched`]), if the key is held.
-    pub fn touch(&self, key: &[u8], used: impl FnOnce(u32) -> u32) {
-        if let Some(s) = self.keys.get(key) {
-            s.set_access(used(s.access()));
-        }
-    }
-
     /// `key`'s access word, if the key is held.
     pub fn access(&self, key: &[u8]) -> Option<u32> {
         self.keys.get(key).map(Slot::access)
@@ -309,8 +307,14 @@ impl Keyspace {
     /// Apply one effect to one key. Returns whether the key now holds removal knowledge
     /// (a tomb), which the caller may want to collect.
     pub fn apply(&mut self, key: &[u8], e: &Effect) -> bool {
+        self.apply_used(key, e, same)
+    }
+
+    /// [`Keyspace::apply`], also changing the key's access word (see
+    /// [`Keyspace::get_touched`]) in the same lookup.
+    fn apply_used(&mut self, key: &[u8], e: &Effect, used: impl FnOnce(u32) -> u32) -> bool {
         let mut tomb = false;
-        self.update_key(key, Absent::WrittenBy(e), |k, flushed| {
+        self.update_key(key, Absent::WrittenBy(e), used, |k, flushed| {
             k.apply(e, flushed);
             tomb = k.tomb().is_some();
         });
@@ -320,9 +324,18 @@ impl Keyspace {
     /// [`Keyspace::apply`] of an op made in another region: also which conflict rules
     /// decided what the key now holds (see [`crate::conflict`]).
     pub fn apply_remote(&mut self, key: &[u8], e: &Effect) -> (bool, Conflicts) {
+        self.apply_remote_used(key, e, same)
+    }
+
+    fn apply_remote_used(
+        &mut self,
+        key: &[u8],
+        e: &Effect,
+        used: impl FnOnce(u32) -> u32,
+    ) -> (bool, Conflicts) {
         let mut tomb = false;
         let mut found = Conflicts::NONE;
-        self.update_key(key, Absent::WrittenBy(e), |k, flushed| {
+        self.update_key(key, Absent::WrittenBy(e), used, |k, flushed| {
             found = k.apply_remote(e, flushed);
             tomb = k.tomb().is_some();
         });
@@ -394,12 +407,14 @@ impl Keyspace {
     }
 
     /// Change one key through `f` (given the FLUSHDB cutoff), keeping the expiry index and
-    /// the digests in step and dropping the key if nothing is left. What happens to an
-    /// absent key is `absent`'s to say. One lookup when the key is there.
+    /// the digests in step and dropping the key if nothing is left; `used` changes its
+    /// access word (0 for a key made here). What happens to an absent key is `absent`'s to
+    /// say. One lookup when the key is there.
     fn update_key(
         &mut self,
         key: &[u8],
         absent: Absent<'_>,
+        used: impl FnOnce(u32) -> u32,
         f: impl FnOnce(&mut KeyState, &VersionVector),
     ) {
         let held = self.keys.len();
@@ -413,7 +428,7 @@ impl Keyspace {
                     // The common write: a plain string, made whole without `f`.
                     if let Some(new) = KeyState::new_from_plain_write(e, &self.flushed) {
                         self.digests.note_changed(key, held + 1);
-                        self.keys.insert(Blob::from(key), Slot::new(new, 0));
+                        self.keys.insert(Blob::from(key), Slot::new(new, used(0)));
                         return;
                     }
                 }
@@ -425,6 +440,7 @@ impl Keyspace {
                     .get_or_insert_with(key, || Slot::new(KeyState::default(), 0))
             }
         };
+        slot.set_access(used(slot.access()));
         let k = &mut slot.state;
         let before = k.expire_at();
         f(k, &self.flushed);
@@ -437,7 +453,7 @@ impl Keyspace {
 
     /// Merge another region's state of one key (full sync, anti-entropy).
     pub fn merge_key(&mut self, key: &[u8], other: &KeyState) {
-        self.update_key(key, Absent::Create, |k, flushed| {
+        self.update_key(key, Absent::Create, same, |k, flushed| {
             k.merge(other);
             k.prune_flushed(flushed);
         });
@@ -480,7 +496,7 @@ impl Keyspace {
         let mut changed = Vec::new();
         for (key, theirs) in other.iter().filter(|(key, _)| in_scope(key)) {
             let was = content(self.get(key));
-            self.update_key(key, Absent::Create, |k, flushed| {
+            self.update_key(key, Absent::Create, same, |k, flushed| {
                 k.merge(theirs);
                 k.prune_flushed(flushed);
                 k.gc(stable);
@@ -519,8 +535,16 @@ impl Keyspace {
 impl Keyspace {
     /// [`Keyspace::apply`] followed by [`Keyspace::gc_key`], with a direct path for the most
     /// common write, a SET over a plain string, when what it removes is already stable.
-    pub fn apply_and_collect(&mut self, key: &[u8], e: &Effect, stable: &VersionVector) {
-        self.apply_and_collect_as(key, e, stable, false);
+    /// `used` changes the key's access word in the same lookup (see
+    /// [`Keyspace::get_touched`]).
+    pub fn apply_and_collect(
+        &mut self,
+        key: &[u8],
+        e: &Effect,
+        stable: &VersionVector,
+        used: impl FnOnce(u32) -> u32,
+    ) {
+        self.apply_and_collect_as(key, e, stable, false, used);
     }
 
     /// [`Keyspace::apply_and_collect`] of an op made in another region: also which conflict
@@ -530,8 +554,9 @@ impl Keyspace {
         key: &[u8],
         e: &Effect,
         stable: &VersionVector,
+        used: impl FnOnce(u32) -> u32,
     ) -> Conflicts {
-        self.apply_and_collect_as(key, e, stable, true)
+        self.apply_and_collect_as(key, e, stable, true, used)
     }
 
     fn apply_and_collect_as(
@@ -540,6 +565,7 @@ impl Keyspace {
         e: &Effect,
         stable: &VersionVector,
         remote: bool,
+        used: impl FnOnce(u32) -> u32,
     ) -> Conflicts {
         let held = self.keys.len();
         if let Some(slot) = self.keys.get_mut(key) {
@@ -547,13 +573,14 @@ impl Keyspace {
             if let Some(new) = slot.state.overwritten_plainly(e, &self.flushed, stable) {
                 self.digests.forget(key, slot, held);
                 slot.state = new;
+                slot.set_access(used(slot.access()));
                 return Conflicts::NONE;
             }
         }
         let (tomb, found) = if remote {
-            self.apply_remote(key, e)
+            self.apply_remote_used(key, e, used)
         } else {
-            (self.apply(key, e), Conflicts::NONE)
+            (self.apply_used(key, e, used), Conflicts::NONE)
         };
         if tomb {
             self.gc_key(key, stable);
@@ -606,7 +633,7 @@ impl Keyspace {
 
     /// [`KeyState::gc_removals`] for one key: cheap enough for every write.
     pub fn gc_key(&mut self, key: &[u8], stable: &VersionVector) {
-        self.update_key(key, Absent::Skip, |k, _| {
+        self.update_key(key, Absent::Skip, same, |k, _| {
             k.gc_removals(stable);
         });
     }
@@ -684,15 +711,15 @@ mod tests {
         let mut stable = VersionVector::new();
         for (op, key) in [(1, "a"), (2, "b")] {
             let e = ops::set(None, 0, tag(op), Blob::from("v"), SetTtl::Clear);
-            ks.apply_and_collect(key.as_bytes(), &e, &stable);
+            ks.apply_and_collect(key.as_bytes(), &e, &stable, same);
         }
         let before = ks.digest();
-        ks.touch(b"a", |_| 12345);
+        ks.get_touched(b"a", |_| 12345);
         assert_eq!(ks.access(b"a"), Some(12345));
         assert_eq!(ks.digest(), before, "the access word is not digested");
         for (op, key) in [(3, "a"), (4, "b")] {
             let e = ops::delete(ks.get(key.as_bytes()), tag(op)).expect("an effect");
-            ks.apply_and_collect(key.as_bytes(), &e, &stable);
+            ks.apply_and_collect(key.as_bytes(), &e, &stable, same);
         }
         assert_eq!(ks.len(), 2, "both held as removal knowledge");
         let both = ks.uncollected_bytes();

@@ -143,7 +143,7 @@ proptest::proptest! {
             };
             let Some(e) = e else { continue };
             applied.add(tag.dot);
-            direct.apply_and_collect(key.as_bytes(), &e, &applied);
+            direct.apply_and_collect(key.as_bytes(), &e, &applied, |w| w);
             if general.apply(key.as_bytes(), &e) {
                 general.gc_key(key.as_bytes(), &applied);
             }

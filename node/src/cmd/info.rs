@@ -154,7 +154,8 @@ fn clients(ctx: &Ctx<'_>, out: &mut String) {
 /// byte; the overhead is what holds no key: the memory at start, client buffers, the
 /// channels' and the binlog's buffers, and removal knowledge not yet collected (which
 /// gdc adds as `mem_removal_knowledge`); the rest is the dataset. What eviction leaves out
-/// (`mem_not_counted_for_evict`) is the buffers and the removal knowledge.
+/// (`mem_not_counted_for_evict`) is the buffers, the removal knowledge and the metadata
+/// store's fixed tables (gdc's `mem_metadata_store`, part of the memory at start).
 fn memory(ctx: &Ctx<'_>, out: &mut String) {
     let used = crate::alloc::live_bytes().max(0) as u64;
     let peak = (crate::alloc::note_peak().max(0) as u64).max(used);
@@ -173,9 +174,10 @@ fn memory(ctx: &Ctx<'_>, out: &mut String) {
     let overhead = (startup + replication + binlog + clients + removals).min(used);
     let dataset = used - overhead;
     let not_counted = ctx.store.not_counted_bytes() + removals;
+    let metadata = crate::alloc::METADATA_STORE.bytes();
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_scripts_eval:0\r\nused_memory_vm_functions:0\r\nused_memory_scripts:0\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:{replication}\r\nmem_total_replication_buffers:{replication}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients}\r\nmem_cluster_links:0\r\nmem_aof_buffer:{binlog}\r\nmem_removal_knowledge:{removals}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{overhead}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_scripts_eval:0\r\nused_memory_vm_functions:0\r\nused_memory_scripts:0\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_not_counted_for_evict:{not_counted}\r\nmem_replication_backlog:{replication}\r\nmem_total_replication_buffers:{replication}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients}\r\nmem_cluster_links:0\r\nmem_aof_buffer:{binlog}\r\nmem_removal_knowledge:{removals}\r\nmem_metadata_store:{metadata}\r\nmem_allocator:libc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
         human(used),
         human(rss),
         human(peak),

@@ -305,16 +305,18 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Offer a candidate: kept if the pool has room or it beats the worst entry.
-    pub fn offer(&mut self, c: Candidate) {
+    /// Offer a candidate: kept (its key copied) if the pool has room or it beats the worst
+    /// entry.
+    pub fn offer(&mut self, score: u64, db: usize, key: &gdc_crdt::Blob) {
         if self.entries.len() == POOL_SIZE {
-            if c.score <= self.entries[0].score {
+            if score <= self.entries[0].score {
                 return;
             }
             self.entries.remove(0);
         }
-        let at = self.entries.partition_point(|e| e.score <= c.score);
-        self.entries.insert(at, c);
+        let at = self.entries.partition_point(|e| e.score <= score);
+        let key = key.clone();
+        self.entries.insert(at, Candidate { score, db, key });
     }
 
     /// The best candidate, taken out.
@@ -438,11 +440,8 @@ mod tests {
     fn the_pool_keeps_the_best_candidates() {
         let mut pool = Pool::default();
         for score in 0..40u64 {
-            pool.offer(Candidate {
-                score: (score * 7) % 40,
-                db: 0,
-                key: gdc_crdt::Blob::from(&score.to_be_bytes()[..]),
-            });
+            let key = gdc_crdt::Blob::from(&score.to_be_bytes()[..]);
+            pool.offer((score * 7) % 40, 0, &key);
         }
         let best: Vec<u64> = std::iter::from_fn(|| pool.take_best().map(|c| c.score)).collect();
         assert_eq!(best, (24..40).rev().collect::<Vec<_>>());

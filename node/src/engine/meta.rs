@@ -48,6 +48,8 @@ pub enum MetaError {
 pub struct Meta {
     db: sled::Db,
     path: PathBuf,
+    /// What opening the store allocated (see [`crate::alloc::METADATA_STORE`]).
+    _footprint: std::sync::Arc<crate::alloc::Held>,
 }
 
 /// Which coordinators run a node, and for which instance: from `--coordinator` and
@@ -76,11 +78,18 @@ impl Meta {
     /// Open (or make) the metadata store of data directory `dir`.
     pub fn open(dir: &Path) -> Result<Meta, MetaError> {
         let path = dir.join("meta");
+        let before = crate::alloc::live_bytes();
         let db = sled::open(&path).map_err(|source| MetaError::Store {
             path: path.display().to_string(),
             source,
         })?;
-        Ok(Meta { db, path })
+        let opened = (crate::alloc::live_bytes() - before).max(0) as usize;
+        let _footprint = std::sync::Arc::new(crate::alloc::METADATA_STORE.hold(opened));
+        Ok(Meta {
+            db,
+            path,
+            _footprint,
+        })
     }
 
     fn err(&self, source: sled::Error) -> MetaError {

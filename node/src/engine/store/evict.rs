@@ -4,7 +4,7 @@
 //! region that made it. docs/semantics.md, "Eviction".
 
 use super::{Change, DATABASES, Record, Store, WriteError};
-use crate::engine::eviction::{self, Candidate, EVICTED_PER_CHECK, Eviction, Policy};
+use crate::engine::eviction::{self, EVICTED_PER_CHECK, Eviction, Policy};
 use gdc_crdt::{Blob, KeyState, ServerId};
 use std::time::Instant;
 use tracing::warn;
@@ -75,19 +75,21 @@ impl Store {
 
     /// Bytes that count toward `maxmemory`: all live heap but what evicting keys cannot
     /// free — the channels' send buffers and the binlog's buffer (as Redis leaves out its
-    /// replicas' buffers and AOF buffer), and removal knowledge waiting for every region to
-    /// apply it (evicting more keys would only add to it; see docs/semantics.md).
+    /// replicas' buffers and AOF buffer), the metadata store's fixed tables, and removal
+    /// knowledge waiting for every region to apply it (evicting more keys would only add
+    /// to it; see docs/semantics.md).
     pub fn counted_bytes(&self) -> u64 {
         let live = crate::alloc::live_bytes().max(0) as u64;
         live.saturating_sub(self.not_counted_bytes() + self.uncollected_bytes())
     }
 
     /// INFO's `mem_not_counted_for_evict`, but for removal knowledge: the channels' send
-    /// buffers and the binlog's.
+    /// buffers, the binlog's, and the metadata store's fixed tables.
     pub fn not_counted_bytes(&self) -> u64 {
         crate::alloc::SYNC_SEND_BUFFERS.bytes()
             + crate::alloc::SYNC_RECEIVE_BUFFERS.bytes()
             + self.binlog.buffer_bytes()
+            + crate::alloc::METADATA_STORE.bytes()
     }
 
     /// Bytes held by keys that hold only removal knowledge not yet stable.
@@ -204,11 +206,7 @@ impl Store {
                 return;
             }
             if let Some(score) = eviction::score(e, word, state.expire_at(), now) {
-                self.pool.offer(Candidate {
-                    score,
-                    db,
-                    key: key.clone(),
-                });
+                self.pool.offer(score, db, key);
             }
         };
         if e.policy.volatile() {

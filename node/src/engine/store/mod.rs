@@ -144,7 +144,7 @@ impl Store {
             max_hlc = max_hlc.max(rec.hlc());
             if !applied.covers(rec.dot()) {
                 // Replayed, not received: its conflicts were counted before the restart.
-                apply_to(&mut dbs, &mut applied, stable.as_ref(), &rec, false);
+                apply_to(&mut dbs, &mut applied, stable.as_ref(), &rec, false, |w| w);
                 replayed += 1;
             }
         })?;
@@ -219,16 +219,19 @@ impl Store {
         Ok((seq, snap.applied))
     }
 
-    fn apply_record(&mut self, rec: &Record) {
+    /// Apply a write made here at `now` (a use of its key).
+    fn apply_record(&mut self, rec: &Record, now: u64) {
         if let (Record::Flush { .. }, Some(o)) = (rec, self.listener()) {
             o.flushed();
         }
+        let access = self.eviction.access;
         apply_to(
             &mut self.dbs,
             &mut self.applied,
             self.stable.as_ref(),
             rec,
             false,
+            |w| access.write(w, now),
         );
     }
 
@@ -240,18 +243,16 @@ impl Store {
             (Record::Key { db, key, .. }, Some(_)) => self.get(*db as usize, key, now).is_some(),
             _ => false,
         };
+        // Another region's write is a use of the key here too.
+        let access = self.eviction.access;
         let found = apply_to(
             &mut self.dbs,
             &mut self.applied,
             self.stable.as_ref(),
             rec,
             true,
+            |w| access.write(w, now),
         );
-        if let Record::Key { db, key, .. } = rec {
-            // Another region's write is a use of the key here too.
-            let access = self.eviction.access;
-            self.dbs[*db as usize].touch(key, |w| access.write(w, now));
-        }
         self.note_remote_eviction(rec);
         if let Some(o) = observer {
             match rec {
@@ -403,9 +404,7 @@ impl Store {
                 evicted,
             };
             self.log(&rec)?;
-            self.apply_record(&rec);
-            let access = self.eviction.access;
-            self.dbs[db].touch(key, |w| access.write(w, now));
+            self.apply_record(&rec, now);
             self.dirty += 1;
             self.writes += 1;
         }
@@ -463,7 +462,7 @@ impl Store {
             cutoff: self.applied.clone(),
         };
         self.log(&rec)?;
-        self.apply_record(&rec);
+        self.apply_record(&rec, now);
         self.dirty += 1;
         self.writes += 1;
         Ok(())
@@ -578,12 +577,14 @@ impl Store {
 /// (`None`: without peers, every op is stable the moment it is applied here). `received`:
 /// it was made in another region and just arrived; then the conflicts the merge rules
 /// resolved are returned (a FLUSHDB's are not told apart).
+/// Apply one record; `used` changes the written key's access word (in the same lookup).
 fn apply_to(
     dbs: &mut [Keyspace],
     applied: &mut VersionVector,
     stable: Option<&VersionVector>,
     rec: &Record,
     received: bool,
+    used: impl FnOnce(u32) -> u32,
 ) -> Conflicts {
     applied.raise(rec.dot().server, rec.dot().op);
     let stable = stable.unwrap_or(applied);
@@ -593,9 +594,9 @@ fn apply_to(
         } => {
             if let Some(ks) = dbs.get_mut(*db as usize) {
                 if received {
-                    return ks.apply_remote_and_collect(key, effect, stable);
+                    return ks.apply_remote_and_collect(key, effect, stable, used);
                 }
-                ks.apply_and_collect(key, effect, stable);
+                ks.apply_and_collect(key, effect, stable, used);
             }
         }
         Record::Flush { db, by, cutoff, .. } => {
