@@ -60,6 +60,7 @@ pub mod rdb;
 pub mod reply;
 pub mod resp;
 pub mod scan;
+pub mod script;
 pub mod server;
 mod session;
 pub mod shared;

@@ -25,6 +25,14 @@ pub enum Reply {
     /// Text for people (INFO, CLIENT LIST, the DOCTORs): a RESP3 verbatim string of format
     /// `txt`; a bulk string in RESP2.
     Text(Bytes),
+    /// A status line made at run time (a script's `{ok = ...}`); CR and LF become spaces.
+    StatusText(String),
+    /// A RESP3 boolean; `:1` / `:0` in RESP2 (a script's boolean under RESP3).
+    Bool(bool),
+    /// A RESP3 big number; a bulk string in RESP2.
+    BigNumber(String),
+    /// A RESP3 verbatim string of the 3-byte format given; a bulk string in RESP2.
+    Verbatim([u8; 3], Bytes),
     /// Nothing is sent (SHUTDOWN closes the connection instead of answering).
     Silence,
     /// Several replies to one command, sent one after another (SUBSCRIBE a b).
@@ -59,6 +67,19 @@ impl Reply {
     pub fn write(&self, out: &mut BytesMut, resp: u8) {
         match self {
             Reply::Status(s) => line(out, b'+', s.as_bytes()),
+            Reply::StatusText(s) => error_line_as(out, b'+', s.as_bytes()),
+            Reply::Bool(b) if resp >= 3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+            Reply::Bool(b) => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+            Reply::BigNumber(n) if resp >= 3 => error_line_as(out, b'(', n.as_bytes()),
+            Reply::BigNumber(n) => bulk(out, n.as_bytes()),
+            Reply::Verbatim(format, t) if resp >= 3 => {
+                header(out, b'=', t.len() + 4);
+                out.put_slice(format);
+                out.put_u8(b':');
+                out.put_slice(t);
+                out.put_slice(b"\r\n");
+            }
+            Reply::Verbatim(_, t) => bulk(out, t),
             Reply::Error(e) => error_line(out, e.as_bytes()),
             Reply::Int(i) => line(out, b':', itoa(*i).as_bytes()),
             Reply::Bulk(b) => bulk(out, b),
@@ -134,7 +155,13 @@ fn line(out: &mut BytesMut, kind: u8, body: &[u8]) {
 /// error) would end the line early and desynchronize the client: each becomes a space, as
 /// Redis maps them.
 fn error_line(out: &mut BytesMut, body: &[u8]) {
-    out.put_u8(b'-');
+    error_line_as(out, b'-', body);
+}
+
+/// A line of kind `kind` whose CR and LF become spaces (error and status text made at run
+/// time).
+fn error_line_as(out: &mut BytesMut, kind: u8, body: &[u8]) {
+    out.put_u8(kind);
     for &b in body {
         out.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
     }

@@ -35,6 +35,8 @@ pub struct Shared {
     /// Whether the expiry cycle removes expired keys (DEBUG SET-ACTIVE-EXPIRE; reads hide
     /// them either way).
     active_expire: std::sync::atomic::AtomicBool,
+    /// The Lua scripts EVAL and SCRIPT LOAD have seen.
+    scripts: crate::script::Scripts,
 }
 
 impl Shared {
@@ -63,7 +65,12 @@ impl Shared {
             next_listener: Mutex::new(None),
             listener_changed: Notify::new(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            scripts: crate::script::Scripts::default(),
         }
+    }
+
+    pub fn scripts(&self) -> &crate::script::Scripts {
+        &self.scripts
     }
 
     /// The settings in force.

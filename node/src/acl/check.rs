@@ -128,6 +128,16 @@ impl Denied {
     }
 
     /// The reason EXEC gives for a queued command the rules no longer allow.
+    /// The error `redis.call` raises for a command the user may not run.
+    pub fn script_error(&self) -> String {
+        let reason = match self.reason {
+            DenyReason::Command => "can't run this command or subcommand",
+            DenyReason::Key => "can't access at least one of the keys mentioned in the command",
+            DenyReason::Channel => "can't publish to the channel mentioned in the command",
+        };
+        format!("ERR The user executing the script {reason}")
+    }
+
     pub fn exec_error(&self) -> String {
         let reason = match self.reason {
             DenyReason::Command => "no permission to execute the command or subcommand",

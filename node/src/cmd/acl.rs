@@ -21,7 +21,9 @@ pub(super) fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Optio
     let users = accounts.users();
     let user = users.get(&ctx.conn.user)?;
     let denied = check(user, users.commands(), command, args).err()?;
-    let context = if ctx.conn.in_exec || ctx.conn.multi.is_some() {
+    let context = if ctx.conn.in_script {
+        LogContext::Lua
+    } else if ctx.conn.in_exec || ctx.conn.multi.is_some() {
         LogContext::Multi
     } else {
         LogContext::Toplevel
@@ -30,7 +32,9 @@ pub(super) fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Optio
     accounts
         .log()
         .add_denied(&denied, context, &ctx.conn.user, client, ctx.now);
-    Some(Reply::err(if ctx.conn.in_exec {
+    Some(Reply::err(if ctx.conn.in_script {
+        denied.script_error()
+    } else if ctx.conn.in_exec {
         denied.exec_error()
     } else {
         denied.noperm_error()

@@ -29,8 +29,13 @@ pub struct Conn {
     pub shard_channels: std::collections::HashSet<Bytes>,
     /// Where published messages for this client are queued.
     pub pubsub_tx: Option<crate::pubsub::Sender>,
-    /// Running EXEC: blocking commands do not block.
+    /// Running EXEC, or a script's commands: blocking commands do not block.
     pub in_exec: bool,
+    /// The connection a script's commands run on (see [`Conn::for_script`]).
+    pub in_script: bool,
+    /// Memory was full (nothing could be evicted) when the current command began: a
+    /// script's first write that may grow memory is refused (Redis's rule).
+    pub out_of_memory: bool,
     /// The last command's name (CLIENT LIST).
     pub last_cmd: String,
     /// This node's op id of the connection's last write (WAIT waits for regions to have it).
@@ -161,6 +166,8 @@ impl Conn {
             shard_channels: Default::default(),
             pubsub_tx: None,
             in_exec: false,
+            in_script: false,
+            out_of_memory: false,
             last_cmd: String::new(),
             last_write_op: 0,
             blocked_since: None,
@@ -172,5 +179,19 @@ impl Conn {
             caching: false,
             users_change: None,
         }
+    }
+
+    /// The connection a script run by `caller` calls commands on: the caller's database,
+    /// user and id (CLIENT ID inside a script, the ACL log), RESP2 until `redis.setresp`;
+    /// it never blocks, queues or subscribes.
+    pub fn for_script(caller: &Conn) -> Conn {
+        let mut conn = Conn::new(caller.id, true);
+        conn.db = caller.db;
+        conn.user = caller.user.clone();
+        conn.name = caller.name.clone();
+        conn.in_exec = true;
+        conn.in_script = true;
+        conn.out_of_memory = caller.out_of_memory;
+        conn
     }
 }

@@ -16,6 +16,7 @@ mod list;
 mod memory;
 mod monitoring;
 mod pubsub;
+mod scripting;
 mod server;
 mod set;
 mod sort;
@@ -184,6 +185,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         && !ctx.conn.in_exec
         && !read_only(ctx)
         && ctx.store.make_room(ctx.now) == crate::engine::store::Room::Full;
+    if !ctx.conn.in_script {
+        ctx.conn.out_of_memory = out_of_memory;
+    }
     if let Some(refusal) = refusal(ctx, command, args, out_of_memory) {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         if name == "exec" {

@@ -11,6 +11,7 @@ mod hash_set;
 mod keyspace;
 mod keyspec;
 mod list;
+mod scripting;
 mod server;
 mod string;
 mod zset;
@@ -152,6 +153,7 @@ pub(super) enum Group {
     Hash,
     Pubsub,
     Transactions,
+    Scripting,
     Connection,
     Server,
     Cluster,
@@ -168,6 +170,7 @@ impl Group {
             Group::Hash => "hash",
             Group::Pubsub => "pubsub",
             Group::Transactions => "transactions",
+            Group::Scripting => "scripting",
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Cluster => "cluster",
@@ -425,6 +428,7 @@ pub(super) fn all() -> impl Iterator<Item = &'static Spec> {
         hash_set::COMMANDS,
         zset::COMMANDS,
         list::COMMANDS,
+        scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()

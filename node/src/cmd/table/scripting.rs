@@ -1,0 +1,98 @@
+//! The command table's scripting commands.
+
+use super::keyspec::*;
+use super::*;
+use crate::cmd::scripting;
+
+pub(super) static COMMANDS: &[Spec] = &[
+    cmd("eval", -3)
+        .flags(NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE)
+        .acl(acl::SCRIPTING)
+        .keys(&[key(RW | ACCESS | UPDATE, index(2), keynum(0, 1, 1))])
+        .doc(
+            "Execute a Lua script server side",
+            "2.6.0",
+            Group::Scripting,
+            "Depends on the script that is executed.",
+        )
+        .run(scripting::eval),
+    cmd("eval_ro", -3)
+        .flags(NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY)
+        .acl(acl::SCRIPTING)
+        .keys(&[key(RO | ACCESS, index(2), keynum(0, 1, 1))])
+        .doc(
+            "Execute a read-only Lua script server side",
+            "7.0.0",
+            Group::Scripting,
+            "Depends on the script that is executed.",
+        )
+        .run(scripting::eval_ro),
+    cmd("evalsha", -3)
+        .flags(NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE)
+        .acl(acl::SCRIPTING)
+        .keys(&[key(RW | ACCESS | UPDATE, index(2), keynum(0, 1, 1))])
+        .doc(
+            "Execute a Lua script server side",
+            "2.6.0",
+            Group::Scripting,
+            "Depends on the script that is executed.",
+        )
+        .run(scripting::evalsha),
+    cmd("evalsha_ro", -3)
+        .flags(NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY)
+        .acl(acl::SCRIPTING)
+        .keys(&[key(RO | ACCESS, index(2), keynum(0, 1, 1))])
+        .doc(
+            "Execute a read-only Lua script server side",
+            "7.0.0",
+            Group::Scripting,
+            "Depends on the script that is executed.",
+        )
+        .run(scripting::evalsha_ro),
+    cmd("script", -2)
+        .doc(
+            "A container for Lua scripts management commands",
+            "2.6.0",
+            Group::Scripting,
+            "Depends on subcommand.",
+        )
+        .subs(&[
+            cmd("script|exists", -3)
+                .flags(NOSCRIPT)
+                .acl(acl::SCRIPTING)
+                .doc(
+                    "Check existence of scripts in the script cache.",
+                    "2.6.0",
+                    Group::Scripting,
+                    "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+                ),
+            cmd("script|flush", -2)
+                .flags(NOSCRIPT)
+                .acl(acl::SCRIPTING)
+                .doc(
+                    "Remove all the scripts from the script cache.",
+                    "2.6.0",
+                    Group::Scripting,
+                    "O(N) with N being the number of scripts in cache",
+                ),
+            cmd("script|help", 2)
+                .flags(LOADING | STALE)
+                .acl(acl::SCRIPTING)
+                .doc(
+                    "Show helpful text about the different subcommands",
+                    "5.0.0",
+                    Group::Scripting,
+                    "O(1)",
+                ),
+            cmd("script|load", 3)
+                .flags(NOSCRIPT | STALE)
+                .acl(acl::SCRIPTING)
+                .doc(
+                    "Load the specified Lua script into the script cache.",
+                    "2.6.0",
+                    Group::Scripting,
+                    "O(N) with N being the length in bytes of the script body.",
+                ),
+        ])
+        .run(scripting::script),
+];

@@ -1,0 +1,470 @@
+//! The Lua state that runs scripts: one per thread that runs them, made on first use with
+//! Redis's libraries and sandbox (`sandbox.lua`), made afresh after SCRIPT FLUSH.
+
+use super::convert::{lua_to_reply, reply_to_lua};
+use super::{Script, ScriptFlags, Scripts, sha1_hex};
+use crate::reply::Reply;
+use bytes::Bytes;
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tracing::{debug, info, warn};
+
+thread_local! {
+    static STATE: RefCell<Option<Vm>> = const { RefCell::new(None) };
+}
+
+struct Vm {
+    lua: Lua,
+    /// The [`Scripts`] generation it was made in.
+    generation: u64,
+    /// The globals behind the sandbox's read-only view (KEYS and ARGV are set there).
+    real_globals: Table,
+    /// The `redis` table behind its read-only view: a run sets its `call` and `pcall`.
+    redis: Table,
+    /// `redis.call` and `redis.pcall` outside a run.
+    no_run: Function,
+    xpcall: Function,
+    handler: Function,
+    /// Compiled scripts, by SHA-1.
+    compiled: HashMap<String, Function>,
+}
+
+/// The protocol version a running script's commands reply in (`redis.setresp`).
+struct Resp(u8);
+
+impl Vm {
+    fn new(generation: u64) -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        super::libs::open_all(&lua)?;
+        let real_globals = lua.globals();
+        let redis = redis_table(&lua)?;
+        let no_run = lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+            Err(ScriptError::raise(
+                "ERR redis.call/pcall can only be called inside a script invocation",
+            ))
+        })?;
+        redis.set("call", no_run.clone())?;
+        redis.set("pcall", no_run.clone())?;
+        real_globals.set("redis", redis.clone())?;
+        let xpcall: Function = real_globals.get("xpcall")?;
+        let error_text = lua.create_function(|_, e: Value| {
+            Ok(match e {
+                Value::Error(e) => error_message(&e),
+                other => other.to_string().unwrap_or_default(),
+            })
+        })?;
+        let globals: Table = lua
+            .load(include_str!("sandbox.lua"))
+            .set_name("@gdc_sandbox")
+            .call(error_text)?;
+        lua.set_globals(globals)?;
+        let handler = lua.create_function(|lua, err: Value| error_handler(lua, err))?;
+        Ok(Vm {
+            lua,
+            generation,
+            real_globals,
+            redis,
+            no_run,
+            xpcall,
+            handler,
+            compiled: HashMap::new(),
+        })
+    }
+
+    /// Compile `body` (its shebang line blanked, its line feed kept, so that line numbers
+    /// stay the user's), as Redis's error says when it does not.
+    fn compile(&mut self, sha: &str, body: &[u8], shebang: usize) -> Result<Function, String> {
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let f = self
+            .lua
+            .load(&body[shebang..])
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling script (new function): {}", message(&e)))?;
+        self.compiled.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+}
+
+/// Run `f` with this thread's Lua state, made (again, after SCRIPT FLUSH) as needed.
+fn with_vm<T>(scripts: &Scripts, f: impl FnOnce(&mut Vm) -> T) -> Result<T, String> {
+    STATE.with(|cell| {
+        let mut state = cell.borrow_mut();
+        let generation = scripts.generation();
+        if state.as_ref().is_none_or(|vm| vm.generation != generation) {
+            *state = Some(Vm::new(generation).map_err(|e| {
+                warn!(error = %e, "could not make a Lua state");
+                format!("ERR could not make a Lua state: {e}")
+            })?);
+        }
+        Ok(f(state.as_mut().expect("made above")))
+    })
+}
+
+/// EVAL's and SCRIPT LOAD's first step: the script of `body`, compiled here and cached
+/// (shared), or the error reply (a bad shebang, a syntax error).
+pub fn load(scripts: &Scripts, body: &Bytes) -> Result<Arc<Script>, String> {
+    let sha = sha1_hex(body);
+    if let Some(s) = scripts.get(&sha) {
+        return Ok(s);
+    }
+    let (flags, shebang) = ScriptFlags::parse(body).map_err(|e| format!("ERR {e}"))?;
+    with_vm(scripts, |vm| vm.compile(&sha, body, shebang))??;
+    let script = Arc::new(Script {
+        sha,
+        body: body.clone(),
+        flags,
+    });
+    scripts.add(Arc::clone(&script));
+    Ok(script)
+}
+
+/// What a running script's `redis.call` and `redis.pcall` do with a command: its reply,
+/// or the error they raise or return (`CODE message`).
+pub trait Run {
+    fn call(&mut self, args: &[Bytes], resp: u8) -> Result<Reply, String>;
+}
+
+/// Run `script` with `keys` and `argv` (KEYS and ARGV), its commands going to `run`: its
+/// reply, what it returned or the error that stopped it.
+pub fn run(
+    scripts: &Scripts,
+    script: &Script,
+    keys: &[Bytes],
+    argv: &[Bytes],
+    run: &mut dyn Run,
+) -> Reply {
+    let reply = with_vm(scripts, |vm| {
+        let (_, shebang) = ScriptFlags::parse(&script.body).unwrap_or_default();
+        let f = match vm.compile(&script.sha, &script.body, shebang) {
+            Ok(f) => f,
+            Err(e) => return Reply::Error(e),
+        };
+        match run_compiled(vm, &f, &script.sha, keys, argv, run) {
+            Ok(reply) => reply,
+            Err(e) => Reply::Error(format!(
+                "ERR Error running script {}, {}",
+                script.sha,
+                message(&e)
+            )),
+        }
+    });
+    reply.unwrap_or_else(Reply::Error)
+}
+
+fn run_compiled(
+    vm: &mut Vm,
+    f: &Function,
+    sha: &str,
+    keys: &[Bytes],
+    argv: &[Bytes],
+    run: &mut dyn Run,
+) -> mlua::Result<Reply> {
+    let lua = &vm.lua;
+    vm.real_globals.raw_set("KEYS", strings(lua, keys)?)?;
+    vm.real_globals.raw_set("ARGV", strings(lua, argv)?)?;
+    lua.set_app_data(Resp(2));
+    let run = std::cell::RefCell::new(run);
+    let (ok, value): (bool, Value) = lua.scope(|scope| {
+        // What redis.call and redis.pcall share: the command's reply, or its error text.
+        let command = |lua: &Lua, args: MultiValue| -> mlua::Result<Result<Value, String>> {
+            let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
+            let reply = command_args(&args).and_then(|args| run.borrow_mut().call(&args, resp));
+            match reply {
+                Ok(reply) => reply_to_lua(lua, reply, resp),
+                Err(e) => Ok(Err(e)),
+            }
+        };
+        let call =
+            scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
+                Ok(v) => Ok(v),
+                Err(e) => Err(ScriptError::raise(&e)),
+            })?;
+        let pcall =
+            scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
+                Ok(v) => Ok(v),
+                Err(e) => error_table(lua, &e),
+            })?;
+        vm.redis.raw_set("call", call)?;
+        vm.redis.raw_set("pcall", pcall)?;
+        let out = vm.xpcall.call((f.clone(), vm.handler.clone()));
+        vm.redis.raw_set("call", vm.no_run.clone())?;
+        vm.redis.raw_set("pcall", vm.no_run.clone())?;
+        out
+    })?;
+    let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
+    lua.remove_app_data::<Resp>();
+    if ok {
+        return Ok(lua_to_reply(&value, resp));
+    }
+    Ok(Reply::Error(script_error(&value, sha)))
+}
+
+/// The error reply of a script stopped by `err` (the handler's table): its message, and
+/// where in the script it happened.
+fn script_error(err: &Value, sha: &str) -> String {
+    let Value::Table(t) = err else {
+        let text = match err {
+            Value::String(s) => s.to_string_lossy(),
+            _ => "execution failure".to_string(),
+        };
+        return format!("ERR Error running script {sha}, {text}");
+    };
+    let field = |name: &str| match t.raw_get::<Value>(name) {
+        Ok(Value::String(s)) => Some(s.to_string_lossy()),
+        Ok(Value::Number(n)) => Some((n as i64).to_string()),
+        Ok(Value::Integer(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut text = field("err").unwrap_or_else(|| "ERR unknown error".to_string());
+    if let (Some(source), Some(line)) = (field("source"), field("line")) {
+        text.push_str(&format!(" script: {sha}, on {source}:{line}."));
+    }
+    text
+}
+
+/// The message handler scripts run under: an error becomes a table `{err = 'CODE message'}`
+/// with where it happened — the first frame of the script itself, not of a native function
+/// nor of the sandbox's redis.call (Redis's handler looks past the native function too).
+fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
+    let table = match err {
+        Value::Table(t) => t,
+        other => {
+            let text = match &other {
+                Value::String(s) => format!("ERR {}", s.to_string_lossy()),
+                Value::Error(e) => error_message(e),
+                Value::Nil => "ERR nil".to_string(),
+                v => format!("ERR {}", v.to_string().unwrap_or_default()),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("err", text)?;
+            t
+        }
+    };
+    for level in 1..32 {
+        let Some(frame) = lua.inspect_stack(level, |d| {
+            let source = d.source();
+            (
+                source.what.to_string(),
+                source.source.map(|s| s.to_string()),
+                d.current_line(),
+            )
+        }) else {
+            break;
+        };
+        let (what, source, line) = frame;
+        if what == "C" || source.as_deref() == Some("@gdc_sandbox") {
+            continue;
+        }
+        if let (Some(source), Some(line)) = (source, line) {
+            table.raw_set("source", source)?;
+            table.raw_set("line", line)?;
+        }
+        break;
+    }
+    Ok(Value::Table(table))
+}
+
+/// An error `redis.call` raised: its text is the reply's, `CODE message`.
+#[derive(Debug)]
+struct ScriptError(String);
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+impl ScriptError {
+    fn raise(text: &str) -> mlua::Error {
+        mlua::Error::external(ScriptError(text.trim_matches(['\r', '\n']).to_string()))
+    }
+}
+
+/// An error as Redis's scripts see it, `{err = 'CODE message'}`.
+fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(0, 1)?;
+    t.raw_set("err", text.trim_matches(['\r', '\n']))?;
+    Ok(Value::Table(t))
+}
+
+/// A native error's text with its code: a command's error as it was, any other Lua error
+/// as an ERR.
+fn error_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => error_message(cause),
+        mlua::Error::ExternalError(x) => match x.downcast_ref::<ScriptError>() {
+            Some(ScriptError(text)) => text.clone(),
+            None => format!("ERR {x}"),
+        },
+        other => format!("ERR {}", message(other)),
+    }
+}
+
+/// A Lua error's message alone (mlua adds a traceback to some).
+fn message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => message(cause),
+        other => other.to_string(),
+    }
+}
+
+/// A command's arguments from `redis.call`'s: strings, and numbers as C's `%.17g` writes
+/// them (Redis's rule: Lua's own number format loses precision).
+fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, String> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call".into());
+    }
+    args.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Number(n) => Ok(Bytes::from(number_text(*n))),
+            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+            _ => Err("ERR Lua redis lib command arguments must be strings or integers".into()),
+        })
+        .collect()
+}
+
+/// A Lua number as C's `%.17g` writes it.
+fn number_text(n: f64) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    crate::reply::format_double(n)
+}
+
+fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, b) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(b)?)?;
+    }
+    Ok(t)
+}
+
+/// The `redis` table's native functions and constants (redis.call and the reply helpers
+/// are the sandbox's, in Lua).
+fn redis_table(lua: &Lua) -> mlua::Result<Table> {
+    let redis = lua.create_table()?;
+    redis.set(
+        "sha1hex",
+        lua.create_function(|_, args: MultiValue| {
+            let (1, Some(Value::String(s))) = (args.len(), args.front()) else {
+                return Err(mlua::Error::runtime("wrong number of arguments"));
+            };
+            Ok(sha1_hex(&s.as_bytes()))
+        })?,
+    )?;
+    redis.set(
+        "log",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() < 2 {
+                return Err(mlua::Error::runtime(
+                    "redis.log() requires two arguments or more.",
+                ));
+            }
+            let level = match &args[0] {
+                Value::Number(n) => *n as i64,
+                Value::Integer(i) => *i,
+                _ => {
+                    return Err(mlua::Error::runtime(
+                        "First argument must be a number (log level).",
+                    ));
+                }
+            };
+            if !(0..=3).contains(&level) {
+                return Err(mlua::Error::runtime("Invalid debug level."));
+            }
+            let text: Vec<String> = args
+                .iter()
+                .skip(1)
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s.to_string_lossy()),
+                    Value::Number(n) => Some(number_text(*n)),
+                    _ => None,
+                })
+                .collect();
+            let text = text.join(" ");
+            match level {
+                0 | 1 => debug!(target: "gdc_node::script", "{text}"),
+                2 => info!(target: "gdc_node::script", "{text}"),
+                _ => warn!(target: "gdc_node::script", "{text}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    redis.set(
+        "setresp",
+        lua.create_function(|lua, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(mlua::Error::runtime(
+                    "redis.setresp() requires one argument.",
+                ));
+            }
+            let resp = match &args[0] {
+                Value::Number(n) => *n as i64,
+                Value::Integer(i) => *i,
+                _ => 0,
+            };
+            if resp != 2 && resp != 3 {
+                return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
+            }
+            lua.set_app_data(Resp(resp as u8));
+            Ok(())
+        })?,
+    )?;
+    // A script's writes always reach every region, as its effects: there is nothing to
+    // turn off (docs/semantics.md, "Scripts").
+    redis.set(
+        "set_repl",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(mlua::Error::runtime(
+                    "redis.set_repl() requires two arguments.",
+                ));
+            }
+            Ok(())
+        })?,
+    )?;
+    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    for (name, level) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+    ] {
+        redis.set(name, level)?;
+    }
+    for (name, flags) in [
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        redis.set(name, flags)?;
+    }
+    redis.set("REDIS_VERSION", crate::REDIS_VERSION)?;
+    redis.set("REDIS_VERSION_NUM", version_num(crate::REDIS_VERSION))?;
+    Ok(redis)
+}
+
+/// `7.2.0` as Redis's number, 0x070200.
+fn version_num(version: &str) -> i64 {
+    version
+        .split('.')
+        .take(3)
+        .fold(0, |n, part| (n << 8) | part.parse::<i64>().unwrap_or(0))
+}

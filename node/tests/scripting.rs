@@ -1,0 +1,416 @@
+//! Lua scripts over real sockets: EVAL's replies and errors as Redis 7.0 gives them, the
+//! sandbox, the script cache, and a script's writes reaching another region whole.
+
+mod common;
+
+use common::{TestNode, sync_listener, wait_for};
+use gdc_node::config::Peer;
+use redis::Value;
+use std::time::Duration;
+
+const CONVERGE: Duration = Duration::from_secs(60);
+
+fn eval(c: &mut redis::Connection, script: &str, keys: &[&str], args: &[&str]) -> Value {
+    redis::cmd("EVAL")
+        .arg(script)
+        .arg(keys.len())
+        .arg(keys)
+        .arg(args)
+        .query(c)
+        .unwrap_or_else(|e| Value::SimpleString(format!("error: {e}")))
+}
+
+/// The error reply a script gets, as text (`CODE message`).
+fn eval_error(c: &mut redis::Connection, script: &str) -> String {
+    match redis::cmd("EVAL").arg(script).arg(0).query::<Value>(c) {
+        Err(e) => {
+            let code = e.code().unwrap_or("").to_string();
+            format!("{code} {}", e.detail().unwrap_or(""))
+        }
+        Ok(v) => panic!("{script}: no error but {v:?}"),
+    }
+}
+
+fn bulk(s: &str) -> Value {
+    Value::BulkString(s.as_bytes().to_vec())
+}
+
+#[test]
+fn scripts_answer_as_redis_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    assert_eq!(eval(&mut c, "return 1", &[], &[]), Value::Int(1));
+    assert_eq!(eval(&mut c, "return 3.99", &[], &[]), Value::Int(3));
+    assert_eq!(
+        eval(&mut c, "return {1,2,3,'ciao',{1,2}}", &[], &[]),
+        Value::Array(vec![
+            Value::Int(1),
+            Value::Int(2),
+            Value::Int(3),
+            bulk("ciao"),
+            Value::Array(vec![Value::Int(1), Value::Int(2)]),
+        ])
+    );
+    // An array ends at its first nil; false is a nil reply, true is 1.
+    assert_eq!(
+        eval(&mut c, "return {1,2,nil,4}", &[], &[]),
+        Value::Array(vec![Value::Int(1), Value::Int(2)])
+    );
+    assert_eq!(eval(&mut c, "return false", &[], &[]), Value::Nil);
+    assert_eq!(eval(&mut c, "return true", &[], &[]), Value::Int(1));
+    assert_eq!(
+        eval(&mut c, "return redis.status_reply('FINE')", &[], &[]),
+        Value::SimpleString("FINE".into())
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "return redis.call('set', KEYS[1], ARGV[1])",
+            &["k"],
+            &["v"]
+        ),
+        Value::Okay
+    );
+    assert_eq!(
+        eval(&mut c, "return redis.call('get', KEYS[1])", &["k"], &[]),
+        bulk("v")
+    );
+    // A missing value is false in Lua; a status reply a table with `ok`.
+    assert_eq!(
+        eval(
+            &mut c,
+            "local v = redis.call('get', 'nosuch'); local s = redis.call('set', 'a', 'b'); \
+             return {type(v), tostring(v), s.ok}",
+            &[],
+            &[]
+        ),
+        Value::Array(vec![bulk("boolean"), bulk("false"), bulk("OK")])
+    );
+    // Numbers reach commands as %.17g writes them.
+    eval(&mut c, "redis.call('set', 'n', 0.1)", &[], &[]);
+    let n: String = redis::cmd("GET").arg("n").query(&mut c).expect("GET");
+    assert_eq!(n, "0.10000000000000001");
+    // RESP3 inside the script: a map reply is a table with `map`.
+    let _: () = redis::cmd("HSET")
+        .arg("h")
+        .arg("f")
+        .arg("1")
+        .query(&mut c)
+        .expect("HSET");
+    assert_eq!(
+        eval(
+            &mut c,
+            "redis.setresp(3); local m = redis.call('hgetall', 'h'); return m.map.f",
+            &[],
+            &[]
+        ),
+        bulk("1")
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "return redis.sha1hex('Pizza & Mandolino')",
+            &[],
+            &[]
+        ),
+        bulk("74822d82031af7493c20eefa13bd07ec4fada82f")
+    );
+}
+
+#[test]
+fn script_errors_are_redis_s() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let _: () = redis::cmd("SET")
+        .arg("s")
+        .arg("text")
+        .query(&mut c)
+        .expect("SET");
+    let sha = |body: &str| gdc_node::script::sha1_hex(body.as_bytes());
+    let script = "return redis.call('incr', 's')";
+    assert_eq!(
+        eval_error(&mut c, script),
+        format!(
+            "ERR value is not an integer or out of range script: {}, on @user_script:1.",
+            sha(script)
+        )
+    );
+    // pcall returns the error; the script returns it as its reply.
+    assert_eq!(
+        eval_error(&mut c, "return redis.pcall('incr', 's')"),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "local ok, e = pcall(redis.call, 'incr', 's'); return {tostring(ok), e}",
+            &[],
+            &[]
+        ),
+        Value::Array(vec![
+            bulk("false"),
+            bulk("ERR value is not an integer or out of range")
+        ])
+    );
+    assert_eq!(
+        eval_error(&mut c, "return redis.error_reply('MY code here')"),
+        "MY code here"
+    );
+    assert_eq!(
+        eval_error(&mut c, "return 'x' .."),
+        "ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'"
+    );
+    for (script, error) in [
+        (
+            "return redis.call('nosuch')",
+            "ERR Unknown Redis command called from script",
+        ),
+        (
+            "return redis.call('get')",
+            "ERR Wrong number of args calling Redis command from script",
+        ),
+        (
+            "return redis.call('eval', 'return 1', '0')",
+            "ERR This Redis command is not allowed from script",
+        ),
+        (
+            "return redis.call()",
+            "ERR Please specify at least one argument for this redis lib call",
+        ),
+        (
+            "return redis.call('get', {})",
+            "ERR Lua redis lib command arguments must be strings or integers",
+        ),
+        (
+            "return a",
+            "ERR Script attempted to access nonexistent global variable 'a'",
+        ),
+    ] {
+        assert_eq!(
+            eval_error(&mut c, script),
+            format!("{error} script: {}, on @user_script:1.", sha(script)),
+            "{script}"
+        );
+    }
+    for (args, error) in [
+        (
+            vec!["return 1", "2", "a"],
+            "ERR Number of keys can't be greater than number of args",
+        ),
+        (
+            vec!["return 1", "-1"],
+            "ERR Number of keys can't be negative",
+        ),
+        (
+            vec!["return 1", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+    ] {
+        let e = redis::cmd("EVAL")
+            .arg(&args)
+            .query::<Value>(&mut c)
+            .expect_err("refused");
+        assert_eq!(
+            format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or("")),
+            error
+        );
+    }
+    // Read-only scripts: EVAL_RO, and the no-writes flag.
+    let ro = redis::cmd("EVAL_RO")
+        .arg("return redis.call('set', 'a', 'b')")
+        .arg(0)
+        .query::<Value>(&mut c)
+        .expect_err("refused");
+    assert!(
+        ro.detail()
+            .unwrap_or("")
+            .starts_with("Write commands are not allowed from read-only scripts."),
+        "{ro}"
+    );
+    let flagged = "#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')";
+    assert!(eval_error(&mut c, flagged).starts_with("ERR Write commands are not allowed"));
+    assert_eq!(
+        eval_error(&mut c, "#!lua flags=bogus\nreturn 1"),
+        "ERR Unexpected flag in script shebang: bogus"
+    );
+    let ro_flagged = redis::cmd("EVAL_RO")
+        .arg("#!lua\nreturn 1")
+        .arg(0)
+        .query::<Value>(&mut c)
+        .expect_err("refused");
+    assert_eq!(
+        ro_flagged.detail(),
+        Some("Can not execute a script with write flag using *_ro command.")
+    );
+    // Nothing a refused script tried was written, and the node serves on.
+    let a: Option<String> = redis::cmd("GET").arg("a").query(&mut c).expect("GET");
+    assert_eq!(a, None);
+}
+
+#[test]
+fn the_sandbox_is_redis_s() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    for script in [
+        "a = 10",
+        "_G = {}",
+        "setmetatable(_G, {})",
+        "local g = getmetatable(_G); g.__index = {}",
+        "redis = function() return 1 end",
+        "redis.call = function() return 1 end",
+        "rawset(_G, 'x', 1)",
+        "string.rep = nil",
+        "getmetatable('').__index = {}",
+    ] {
+        let e = eval_error(&mut c, script);
+        assert!(
+            e.starts_with("ERR user_script:1: Attempt to modify a readonly table"),
+            "{script}: {e}"
+        );
+    }
+    for name in [
+        "loadfile", "dofile", "print", "io", "os", "debug", "require",
+    ] {
+        let e = eval_error(&mut c, &format!("return {name}"));
+        assert!(
+            e.starts_with(&format!(
+                "ERR Script attempted to access nonexistent global variable '{name}'"
+            )),
+            "{name}: {e}"
+        );
+    }
+    // No binary chunks; source text loads, and runs in the same sandbox.
+    let e = eval_error(
+        &mut c,
+        "return loadstring(string.dump(function() return 1 end))()",
+    );
+    assert!(e.contains("attempt to call a nil value"), "{e}");
+    assert_eq!(
+        eval(&mut c, "return loadstring('return 7')()", &[], &[]),
+        Value::Int(7)
+    );
+    let e = eval_error(&mut c, "loadstring('b = 1')()");
+    assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+    // Strings keep their methods; _G reads as an empty table.
+    assert_eq!(eval(&mut c, "return ('x'):rep(3)", &[], &[]), bulk("xxx"));
+    assert_eq!(eval(&mut c, "return _G", &[], &[]), Value::Array(vec![]));
+}
+
+#[test]
+fn the_script_cache_serves_evalsha() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let body = "return 'hello'";
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(body)
+        .query(&mut c)
+        .expect("LOAD");
+    assert_eq!(sha, gdc_node::script::sha1_hex(body.as_bytes()));
+    let evalsha = |c: &mut redis::Connection, sha: &str| {
+        redis::cmd("EVALSHA").arg(sha).arg(0).query::<Value>(c)
+    };
+    assert_eq!(evalsha(&mut c, &sha).expect("EVALSHA"), bulk("hello"));
+    assert_eq!(
+        evalsha(&mut c, &sha.to_uppercase()).expect("EVALSHA"),
+        bulk("hello")
+    );
+    // A script EVAL ran is cached too.
+    eval(&mut c, "return 2", &[], &[]);
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(&sha)
+        .arg(gdc_node::script::sha1_hex(b"return 2"))
+        .arg("ffffffffffffffffffffffffffffffffffffffff")
+        .query(&mut c)
+        .expect("EXISTS");
+    assert_eq!(exists, vec![1, 1, 0]);
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut c)
+        .expect("FLUSH");
+    let e = evalsha(&mut c, &sha).expect_err("flushed");
+    assert_eq!(e.code(), Some("NOSCRIPT"));
+    let e = evalsha(&mut c, "short").expect_err("no such sha");
+    assert_eq!(e.code(), Some("NOSCRIPT"));
+    let e = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .arg("LATER")
+        .query::<Value>(&mut c)
+        .expect_err("bad mode");
+    assert_eq!(
+        e.detail(),
+        Some("SCRIPT FLUSH only support SYNC|ASYNC option")
+    );
+}
+
+/// A script moves a unit from one key to another, many times, in region a; region b
+/// applies each script's writes whole: a reader there never sees the sum off, and at the
+/// end b holds what a holds.
+#[test]
+fn a_script_s_writes_reach_another_region_whole() {
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let (la, sa) = sync_listener();
+    let (lb, sb) = sync_listener();
+    let peer = |region: &str, addr: std::net::SocketAddr| Peer {
+        region: region.to_string(),
+        addr: addr.to_string(),
+    };
+    let a = TestNode::start_synced(dirs[0].path(), la, |c| {
+        c.region = "a".into();
+        c.peers = vec![peer("b", sb)];
+    });
+    let b = TestNode::start_synced(dirs[1].path(), lb, |c| {
+        c.region = "b".into();
+        c.peers = vec![peer("a", sa)];
+    });
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let _: () = redis::cmd("MSET")
+        .arg("from")
+        .arg(1000)
+        .arg("to")
+        .arg(0)
+        .query(&mut ca)
+        .expect("MSET");
+    wait_for("b has the start", CONVERGE, || {
+        let v: Option<i64> = redis::cmd("GET").arg("from").query(&mut cb).ok()?;
+        (v == Some(1000)).then_some(())
+    });
+    let transfer = "redis.call('decrby', KEYS[1], ARGV[1]); \
+                    return redis.call('incrby', KEYS[2], ARGV[1])";
+    let writer = std::thread::spawn(move || {
+        for _ in 0..300 {
+            assert_ne!(eval(&mut ca, transfer, &["from", "to"], &["1"]), Value::Nil);
+        }
+        ca
+    });
+    let mut reads = 0;
+    while !writer.is_finished() || reads == 0 {
+        let (from, to): (i64, i64) = redis::cmd("MGET")
+            .arg("from")
+            .arg("to")
+            .query(&mut cb)
+            .expect("MGET");
+        assert_eq!(from + to, 1000, "half a script applied: {from} + {to}");
+        reads += 1;
+    }
+    let mut ca = writer.join().expect("writer");
+    let to: i64 = redis::cmd("GET").arg("to").query(&mut ca).expect("GET");
+    assert_eq!(to, 300);
+    wait_for("b has every transfer", CONVERGE, || {
+        let (from, to): (i64, i64) = redis::cmd("MGET")
+            .arg("from")
+            .arg("to")
+            .query(&mut cb)
+            .ok()?;
+        assert_eq!(from + to, 1000);
+        (to == 300).then_some(())
+    });
+}
