@@ -260,7 +260,10 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
             break;
         };
         let (what, source, line) = frame;
-        if what == "C" || source.as_deref() == Some("@gdc_sandbox") {
+        let library = source
+            .as_deref()
+            .is_some_and(|s| s == "@gdc_sandbox" || super::libs::is_library_chunk(s));
+        if what == "C" || library {
             continue;
         }
         if let (Some(source), Some(line)) = (source, line) {

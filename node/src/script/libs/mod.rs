@@ -1,7 +1,18 @@
 //! The libraries Redis gives scripts beside Lua's own, written in Rust to behave as the C
-//! libraries Redis 7.0 embeds: cjson, cmsgpack, struct and bit.
+//! libraries Redis 7.0 embeds: struct and bit (cjson and cmsgpack are to come).
 
-/// Open every library as a global of `lua`.
-pub fn open_all(_lua: &mlua::Lua) -> mlua::Result<()> {
+mod bit;
+mod lua_struct;
+
+/// Open every library as a global of `lua` (before the sandbox protects the globals).
+pub fn open_all(lua: &mlua::Lua) -> mlua::Result<()> {
+    lua_struct::open(lua)?;
+    bit::open(lua)?;
     Ok(())
+}
+
+/// Whether a stack frame of this chunk is a library's, not the script's (an error is
+/// reported where the script called the library).
+pub fn is_library_chunk(source: &str) -> bool {
+    matches!(source, "=struct" | "=bit")
 }
