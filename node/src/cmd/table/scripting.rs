@@ -8,7 +8,8 @@ pub(super) static COMMANDS: &[Spec] = &[
     cmd("eval", -3)
         .flags(NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE)
         .acl(acl::SCRIPTING)
-        .keys(&[key(RW | ACCESS | UPDATE, index(2), keynum(0, 1, 1))])
+        .keys(&[key(RW | ACCESS | UPDATE, index(2), keynum(0, 1, 1))
+            .note("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE")])
         .doc(
             "Execute a Lua script server side",
             "2.6.0",
@@ -19,7 +20,8 @@ pub(super) static COMMANDS: &[Spec] = &[
     cmd("eval_ro", -3)
         .flags(NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY)
         .acl(acl::SCRIPTING)
-        .keys(&[key(RO | ACCESS, index(2), keynum(0, 1, 1))])
+        .keys(&[key(RO | ACCESS, index(2), keynum(0, 1, 1))
+            .note("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS")])
         .doc(
             "Execute a read-only Lua script server side",
             "7.0.0",
@@ -60,6 +62,7 @@ pub(super) static COMMANDS: &[Spec] = &[
             cmd("script|exists", -3)
                 .flags(NOSCRIPT)
                 .acl(acl::SCRIPTING)
+                .tips(&["request_policy:all_shards", "response_policy:agg_logical_and"])
                 .doc(
                     "Check existence of scripts in the script cache.",
                     "2.6.0",
@@ -69,6 +72,7 @@ pub(super) static COMMANDS: &[Spec] = &[
             cmd("script|flush", -2)
                 .flags(NOSCRIPT)
                 .acl(acl::SCRIPTING)
+                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
                 .doc(
                     "Remove all the scripts from the script cache.",
                     "2.6.0",
@@ -87,6 +91,7 @@ pub(super) static COMMANDS: &[Spec] = &[
             cmd("script|load", 3)
                 .flags(NOSCRIPT | STALE)
                 .acl(acl::SCRIPTING)
+                .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
                 .doc(
                     "Load the specified Lua script into the script cache.",
                     "2.6.0",
