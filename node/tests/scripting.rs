@@ -107,6 +107,35 @@ fn scripts_answer_as_redis_does() {
         ),
         bulk("1")
     );
+    // The cjson, struct and bit libraries.
+    assert_eq!(
+        eval(
+            &mut c,
+            "return {cjson.encode({a = {1, 2, 'x/y'}}), tostring(cjson.decode('[true, null, 1.5]')[3])}",
+            &[],
+            &[]
+        ),
+        Value::Array(vec![bulk(r#"{"a":[1,2,"x\/y"]}"#), bulk("1.5")])
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "return {bit.band(0xff, 0x0f), bit.tohex(65535), struct.unpack('>I2', struct.pack('>I2', 513))}",
+            &[],
+            &[]
+        ),
+        Value::Array(vec![
+            Value::Int(15),
+            bulk("0000ffff"),
+            Value::Int(513),
+            Value::Int(3)
+        ])
+    );
+    let e = eval_error(&mut c, "local t = cjson.decode('x')");
+    assert!(
+        e.starts_with("ERR user_script:1: Expected value but found invalid token at character 1"),
+        "{e}"
+    );
     assert_eq!(
         eval(
             &mut c,

@@ -1,0 +1,2850 @@
+//! The `cjson` library of Redis scripts: lua-cjson 2.1.0 as Redis 7.0.15 embeds it, written in
+//! Rust over mlua.
+//!
+//! `cjson.encode` turns a Lua value into JSON text and `cjson.decode` turns JSON text into Lua
+//! values; `cjson.encode_sparse_array`, `encode_max_depth`, `decode_max_depth`,
+//! `encode_number_precision`, `encode_keep_buffer`, `encode_invalid_numbers` and
+//! `decode_invalid_numbers` read and change the settings of the table they belong to;
+//! `cjson.new()` makes a table with its own, default, settings (Redis exposes it too);
+//! `cjson.null` (a NULL light userdata) stands for JSON `null`; `_NAME` and `_VERSION` are
+//! "cjson" and "2.1.0". Outputs and error messages are lua-cjson's, byte for byte:
+//!
+//! - Numbers are written as glibc's `printf("%.14g")` writes them (the precision is a setting);
+//!   NaN and infinity are refused unless allowed. Numbers are read as glibc's `strtod` reads
+//!   them, so by default hexadecimal numbers, `inf`, `nan`, leading zeros and a leading `+`
+//!   are accepted, as lua-cjson accepts them.
+//! - A table is an array when all its keys are positive integers, unless it is excessively
+//!   sparse; otherwise it is an object, its number keys written as strings, its keys in the
+//!   order `next` gives them. An empty table is `{}`.
+//! - Nesting is limited by the depth settings (1000 by default) and, as lua-cjson is by
+//!   `lua_checkstack`, by the 8000 Lua stack slots a C function may use (one or two a level).
+//! - Errors are raised as Lua strings, as `luaL_error` raises them from a C function: prefixed
+//!   with the calling Lua function's `source:line: `, or with nothing when a C function such as
+//!   `pcall` called cjson (`pcall(cjson.decode, "x")` gives `false` and
+//!   `"Expected value but found invalid token at character 1"`). Wrong arguments give
+//!   `luaL_argerror`'s messages (`bad argument #1 to 'encode' (expected 1 argument)`).
+//!
+//! One difference is known. mlua raises a Rust function's errors as userdata, so each function
+//! is a small Lua wrapper (chunk `=cjson`) that raises the message as a string. When a script
+//! tail-calls it (`return cjson.decode(s)`), Lua 5.1 drops the script's frame, so the error
+//! has no position prefix and a wrong-arguments message names the function `?`; lua-cjson's C
+//! function keeps both. Error handlers that inspect the stack also see the wrapper's frame
+//! (source `=cjson`) between the script and the error.
+//!
+//! The work is iterative: neither deep nesting nor large tables use native stack or many mlua
+//! references (mlua keeps those on an auxiliary Lua stack of at most 8000 slots); the tables
+//! being walked or built wait in a Lua table.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use mlua::{Function, LightUserData, Lua, MultiValue, Table, Value};
+
+const MODULE_NAME: &str = "cjson";
+const MODULE_VERSION: &str = "2.1.0";
+
+/// How many Lua stack slots a C function may hold (Lua 5.1's `LUAI_MAXCSTACK`). lua-cjson keeps
+/// a slot or two per nesting level and reports "excessive nesting" / "too many nested data
+/// structures" when `lua_checkstack` refuses more, so the same count is kept here.
+const C_STACK_SLOTS: usize = 8000;
+
+/// Lua wrapper around each Rust function: the Rust side returns `nil, results...` or an error
+/// message (already prefixed with the caller's position, as `luaL_error` prefixes it), which
+/// the wrapper raises as a plain Lua string (mlua raises callback errors as userdata).
+const WRAPPER: &str = r#"
+local error = ...
+local function finish(err, ...)
+  if err ~= nil then
+    error(err, 0)
+  end
+  return ...
+end
+return function(impl)
+  return function(...)
+    return finish(impl(...))
+  end
+end
+"#;
+
+/// Makes the `cjson` table and sets it as a global, as Redis loads the library.
+pub fn open(lua: &Lua) -> mlua::Result<()> {
+    let globals = lua.globals();
+    let error = base_function(&globals, "error")?;
+    let wrap: Function = lua.load(WRAPPER).set_name("=cjson").call(error)?;
+    let lib = Lib { wrap };
+    let module = new_module(lua, &lib)?;
+    globals.set(MODULE_NAME, module)
+}
+
+fn base_function(globals: &Table, name: &str) -> mlua::Result<Function> {
+    match globals.raw_get::<Value>(name)? {
+        Value::Function(f) => Ok(f),
+        _ => Err(mlua::Error::runtime(format!(
+            "cjson needs the base library's '{name}'"
+        ))),
+    }
+}
+
+/// What every `cjson` table's functions share: the error-raising wrapper (made with the base
+/// library's `error` when the library is opened, so scripts cannot replace it).
+#[derive(Clone, Debug)]
+struct Lib {
+    wrap: Function,
+}
+
+/// One `cjson` table's settings, as lua-cjson keeps them (booleans are 0 or 1, as
+/// `lua_toboolean` gives them).
+#[derive(Clone, Copy, Debug)]
+struct Config {
+    sparse_convert: i32,
+    sparse_ratio: i32,
+    sparse_safe: i32,
+    encode_max_depth: i32,
+    decode_max_depth: i32,
+    /// 0: refuse NaN and infinity; 1: write them (`nan`, `inf`, `-inf`); 2: write `null`.
+    encode_invalid_numbers: i32,
+    decode_invalid_numbers: i32,
+    keep_buffer: i32,
+    number_precision: i32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sparse_convert: 0,
+            sparse_ratio: 2,
+            sparse_safe: 10,
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            encode_invalid_numbers: 0,
+            decode_invalid_numbers: 1,
+            keep_buffer: 1,
+            number_precision: 14,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    cfg: Config,
+    /// The encoding buffer kept between calls while `encode_keep_buffer` is on.
+    buf: Vec<u8>,
+    /// Working memory kept between calls (taken by a call, so a nested call, from a finalizer,
+    /// makes its own).
+    scratch: Scratch,
+}
+
+/// Working memory of encode and decode, reused between calls.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// A Lua table where the tables being walked or built wait, so that neither deep nesting
+    /// nor many tables hold mlua references (the auxiliary stack that holds them is small).
+    holding: Option<Table>,
+    levels: Vec<Level>,
+    frames: Vec<DecodeFrame>,
+    text: Vec<u8>,
+}
+
+impl Scratch {
+    fn holding(&mut self, lua: &Lua) -> mlua::Result<Table> {
+        match &self.holding {
+            Some(t) => Ok(t.clone()),
+            None => Ok(self.holding.insert(lua.create_table()?).clone()),
+        }
+    }
+
+    /// Lets go of the tables held in `holding[1..=used]` and of unusually large buffers (a
+    /// holding table grown large is left to the garbage collector).
+    fn release(&mut self, used: i64) -> mlua::Result<()> {
+        if used > 1024 {
+            self.holding = None;
+        } else if let Some(holding) = &self.holding {
+            for i in 1..=used {
+                holding.raw_set(i, Value::Nil)?;
+            }
+        }
+        const KEEP: usize = 1 << 16;
+        let size = self.text.capacity()
+            + self
+                .levels
+                .iter()
+                .map(|l| l.text.capacity() + l.entries.capacity() * std::mem::size_of::<Entry>())
+                .sum::<usize>()
+            + self.frames.iter().map(|f| f.key.capacity()).sum::<usize>();
+        if size > KEEP {
+            self.levels = Vec::new();
+            self.frames = Vec::new();
+            self.text = Vec::new();
+        }
+        Ok(())
+    }
+}
+
+fn take_scratch(shared: &Shared) -> (Config, Scratch) {
+    let mut state = lock(shared);
+    (state.cfg, std::mem::take(&mut state.scratch))
+}
+
+fn give_back_scratch(shared: &Shared, scratch: Scratch) {
+    lock(shared).scratch = scratch;
+}
+
+type Shared = Arc<Mutex<State>>;
+
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a call failed: a lua-cjson error (raised as a Lua string by the wrapper), or an error of
+/// mlua itself (memory and the like), passed on as it is.
+#[derive(Debug)]
+enum Fail {
+    Msg(Vec<u8>),
+    Lua(mlua::Error),
+}
+
+impl From<mlua::Error> for Fail {
+    fn from(e: mlua::Error) -> Self {
+        Fail::Lua(e)
+    }
+}
+
+fn fail(msg: impl Into<Vec<u8>>) -> Fail {
+    Fail::Msg(msg.into())
+}
+
+type Res<T> = std::result::Result<T, Fail>;
+
+/// Registers `imp` under `name`, behind the wrapper that raises its error messages.
+fn add_function<F>(lua: &Lua, lib: &Lib, module: &Table, name: &str, imp: F) -> mlua::Result<()>
+where
+    F: Fn(&Lua, MultiValue) -> Res<MultiValue> + mlua::MaybeSend + 'static,
+{
+    let raw = lua.create_function(move |lua, args: MultiValue| match imp(lua, args) {
+        Ok(mut results) => {
+            results.push_front(Value::Nil);
+            Ok(results)
+        }
+        Err(Fail::Msg(msg)) => {
+            let mut full = caller_position(lua);
+            full.extend_from_slice(&msg);
+            Ok(MultiValue::from_iter([Value::String(
+                lua.create_string(full)?,
+            )]))
+        }
+        Err(Fail::Lua(e)) => Err(e),
+    })?;
+    let wrapped: Function = lib.wrap.call(raw)?;
+    module.raw_set(name, wrapped)
+}
+
+fn new_module(lua: &Lua, lib: &Lib) -> mlua::Result<Table> {
+    let module = lua.create_table()?;
+    // Arc and Mutex keep the functions `Send` when mlua's `send` feature is on (a `Table` is
+    // then `Send` too); without it nothing leaves the Lua state's thread.
+    #[allow(clippy::arc_with_non_send_sync)]
+    let shared: Shared = Arc::new(Mutex::new(State::default()));
+
+    let s = shared.clone();
+    add_function(lua, lib, &module, "encode", move |lua, args| {
+        encode(lua, &s, args)
+    })?;
+    let s = shared.clone();
+    add_function(lua, lib, &module, "decode", move |lua, args| {
+        decode(lua, &s, args)
+    })?;
+    let s = shared.clone();
+    add_function(
+        lua,
+        lib,
+        &module,
+        "encode_sparse_array",
+        move |lua, args| {
+            configure(lua, &s, args, 3, |lua, cfg, v| {
+                Ok(MultiValue::from_iter([
+                    enum_option(lua, &v[0], 1, &mut cfg.sparse_convert, BOOL_OPTIONS)?,
+                    integer_option(lua, &v[1], 2, &mut cfg.sparse_ratio, 0, i32::MAX)?,
+                    integer_option(lua, &v[2], 3, &mut cfg.sparse_safe, 0, i32::MAX)?,
+                ]))
+            })
+        },
+    )?;
+    let s = shared.clone();
+    add_function(lua, lib, &module, "encode_max_depth", move |lua, args| {
+        configure(lua, &s, args, 1, |lua, cfg, v| {
+            let r = integer_option(lua, &v[0], 1, &mut cfg.encode_max_depth, 1, i32::MAX)?;
+            Ok(MultiValue::from_iter([r]))
+        })
+    })?;
+    let s = shared.clone();
+    add_function(lua, lib, &module, "decode_max_depth", move |lua, args| {
+        configure(lua, &s, args, 1, |lua, cfg, v| {
+            let r = integer_option(lua, &v[0], 1, &mut cfg.decode_max_depth, 1, i32::MAX)?;
+            Ok(MultiValue::from_iter([r]))
+        })
+    })?;
+    let s = shared.clone();
+    add_function(
+        lua,
+        lib,
+        &module,
+        "encode_number_precision",
+        move |lua, args| {
+            configure(lua, &s, args, 1, |lua, cfg, v| {
+                let r = integer_option(lua, &v[0], 1, &mut cfg.number_precision, 1, 14)?;
+                Ok(MultiValue::from_iter([r]))
+            })
+        },
+    )?;
+    let s = shared.clone();
+    add_function(lua, lib, &module, "encode_keep_buffer", move |lua, args| {
+        configure(lua, &s, args, 1, |lua, cfg, v| {
+            let r = enum_option(lua, &v[0], 1, &mut cfg.keep_buffer, BOOL_OPTIONS)?;
+            Ok(MultiValue::from_iter([r]))
+        })
+    })?;
+    let s = shared.clone();
+    add_function(
+        lua,
+        lib,
+        &module,
+        "encode_invalid_numbers",
+        move |lua, args| {
+            configure(lua, &s, args, 1, |lua, cfg, v| {
+                let options: &[&str] = &["off", "on", "null"];
+                let r = enum_option(lua, &v[0], 1, &mut cfg.encode_invalid_numbers, options)?;
+                Ok(MultiValue::from_iter([r]))
+            })
+        },
+    )?;
+    let s = shared;
+    add_function(
+        lua,
+        lib,
+        &module,
+        "decode_invalid_numbers",
+        move |lua, args| {
+            configure(lua, &s, args, 1, |lua, cfg, v| {
+                let r = enum_option(lua, &v[0], 1, &mut cfg.decode_invalid_numbers, BOOL_OPTIONS)?;
+                Ok(MultiValue::from_iter([r]))
+            })
+        },
+    )?;
+    let l = lib.clone();
+    module.raw_set(
+        "new",
+        lua.create_function(move |lua, _: MultiValue| new_module(lua, &l))?,
+    )?;
+    module.raw_set("null", Value::LightUserData(null()))?;
+    module.raw_set("_NAME", MODULE_NAME)?;
+    module.raw_set("_VERSION", MODULE_VERSION)?;
+    Ok(module)
+}
+
+fn null() -> LightUserData {
+    LightUserData(std::ptr::null_mut())
+}
+
+// ===== Arguments and settings =====
+
+/// The type name Lua gives a value (`lua_typename`): light and full userdata are both
+/// "userdata".
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "nil",
+        Value::Boolean(_) => "boolean",
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Table(_) => "table",
+        Value::Function(_) => "function",
+        Value::Thread(_) => "thread",
+        _ => "userdata",
+    }
+}
+
+/// `luaL_where(L, 1)` as `luaL_error` prefixes it to a C function's errors: `source:line: ` of
+/// the Lua function that called it, nothing when a C function (such as `pcall`) called it.
+/// Here that caller is two levels up, above the wrapper.
+fn caller_position(lua: &Lua) -> Vec<u8> {
+    lua.inspect_stack(2, |d| {
+        let line = d.current_line().unwrap_or(0);
+        if line == 0 {
+            return Vec::new();
+        }
+        let src = d.source().short_src.unwrap_or_default();
+        format!("{src}:{line}: ").into_bytes()
+    })
+    .unwrap_or_default()
+}
+
+/// `luaL_argerror`: the message names the function as Lua names its caller's call of it (the
+/// name the wrapper, one level up, was called by), and does not count `self` in a method call.
+fn arg_error(lua: &Lua, narg: i32, extra: &[u8]) -> Fail {
+    let names = lua.inspect_stack(1, |d| {
+        let n = d.names();
+        (
+            n.name.map(|s| s.into_owned()),
+            n.name_what == Some("method"),
+        )
+    });
+    let mut msg = Vec::new();
+    match names {
+        None => msg.extend_from_slice(format!("bad argument #{narg} (").as_bytes()),
+        Some((name, method)) => {
+            let mut narg = narg;
+            if method {
+                narg -= 1;
+                if narg == 0 {
+                    let name = name.unwrap_or_else(|| "(null)".to_owned());
+                    msg.extend_from_slice(format!("calling '{name}' on bad self (").as_bytes());
+                    msg.extend_from_slice(extra);
+                    msg.push(b')');
+                    return Fail::Msg(msg);
+                }
+            }
+            let name = name.unwrap_or_else(|| "?".to_owned());
+            msg.extend_from_slice(format!("bad argument #{narg} to '{name}' (").as_bytes());
+        }
+    }
+    msg.extend_from_slice(extra);
+    msg.push(b')');
+    Fail::Msg(msg)
+}
+
+/// `luaL_typerror`.
+fn type_error(lua: &Lua, narg: i32, expected: &str, got: &Value) -> Fail {
+    let extra = format!("{expected} expected, got {}", type_name(got));
+    arg_error(lua, narg, extra.as_bytes())
+}
+
+/// `luaL_checklstring`: a string, or a number converted as Lua converts it.
+fn check_string(lua: &Lua, v: &Value, narg: i32) -> Res<mlua::LuaString> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Integer(_) | Value::Number(_) => match lua.coerce_string(v.clone())? {
+            Some(s) => Ok(s),
+            None => Err(type_error(lua, narg, "string", v)),
+        },
+        _ => Err(type_error(lua, narg, "string", v)),
+    }
+}
+
+/// A double converted to a C integer type as x86-64 does it (`cvttsd2si`): truncated toward
+/// zero, and the lowest value of the type when out of range or NaN.
+fn c_double_to_i64(d: f64) -> i64 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
+        d as i64
+    } else {
+        i64::MIN
+    }
+}
+
+fn c_double_to_i32(d: f64) -> i32 {
+    if (-2_147_483_648.0..2_147_483_648.0).contains(&d.trunc()) {
+        d as i32
+    } else {
+        i32::MIN
+    }
+}
+
+/// lua-cjson's setting functions: at most `nargs` arguments (missing ones are nil), then `body`
+/// reads and changes the settings. Settings changed before an error stay changed, as in
+/// lua-cjson. Nothing stays locked while Lua may run (an allocation can run a finalizer that
+/// calls cjson again).
+fn configure(
+    lua: &Lua,
+    shared: &Shared,
+    args: MultiValue,
+    nargs: usize,
+    body: impl FnOnce(&Lua, &mut Config, &[Value]) -> Res<MultiValue>,
+) -> Res<MultiValue> {
+    if args.len() > nargs {
+        let narg = i32::try_from(nargs + 1).unwrap_or(i32::MAX);
+        return Err(arg_error(lua, narg, b"found too many arguments"));
+    }
+    let mut values: Vec<Value> = args.into_iter().collect();
+    values.resize(nargs, Value::Nil);
+    let mut cfg = lock(shared).cfg;
+    let result = body(lua, &mut cfg, &values);
+    let mut state = lock(shared);
+    state.cfg = cfg;
+    if cfg.keep_buffer == 0 {
+        state.buf = Vec::new();
+    }
+    drop(state);
+    result
+}
+
+/// An integer setting: changed when `v` is not nil (a number, or a string Lua converts to one,
+/// truncated to a C `int`), then returned. The range error always names argument 1, as in
+/// lua-cjson.
+fn integer_option(
+    lua: &Lua,
+    v: &Value,
+    narg: i32,
+    setting: &mut i32,
+    min: i32,
+    max: i32,
+) -> Res<Value> {
+    if !v.is_nil() {
+        let number = match v {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Number(n) => Some(*n),
+            Value::String(_) => lua.coerce_number(v.clone())?,
+            _ => None,
+        };
+        let Some(number) = number else {
+            return Err(type_error(lua, narg, "number", v));
+        };
+        // lua_tointeger gives a lua_Integer (64 bits), which lua-cjson stores in an int.
+        let value = c_double_to_i64(number) as i32;
+        if !(min <= value && value <= max) {
+            let extra = format!("expected integer between {min} and {max}");
+            return Err(arg_error(lua, 1, extra.as_bytes()));
+        }
+        *setting = value;
+    }
+    Ok(Value::Integer(i64::from(*setting)))
+}
+
+const BOOL_OPTIONS: &[&str] = &["off", "on"];
+
+/// An option setting: a boolean, or one of `options` by name (`luaL_checkoption`); returned as
+/// a boolean when it is off or on, else by name.
+fn enum_option(lua: &Lua, v: &Value, narg: i32, setting: &mut i32, options: &[&str]) -> Res<Value> {
+    match v {
+        Value::Nil => {}
+        Value::Boolean(b) => *setting = i32::from(*b),
+        _ => {
+            let s = check_string(lua, v, narg)?;
+            let bytes = s.as_bytes();
+            // C compares (and prints) the string up to its first NUL.
+            let name = bytes.split(|&b| b == 0).next().unwrap_or_default();
+            match options.iter().position(|o| o.as_bytes() == name) {
+                Some(i) => *setting = i32::try_from(i).unwrap_or(0),
+                None => {
+                    let mut extra = b"invalid option '".to_vec();
+                    extra.extend_from_slice(name);
+                    extra.push(b'\'');
+                    return Err(arg_error(lua, narg, &extra));
+                }
+            }
+        }
+    }
+    if *setting == 0 || *setting == 1 {
+        return Ok(Value::Boolean(*setting != 0));
+    }
+    let name = usize::try_from(*setting)
+        .ok()
+        .and_then(|i| options.get(i))
+        .copied()
+        .unwrap_or("");
+    Ok(Value::String(lua.create_string(name)?))
+}
+
+// ===== Encoding =====
+
+fn encode(lua: &Lua, shared: &Shared, args: MultiValue) -> Res<MultiValue> {
+    if args.len() != 1 {
+        return Err(arg_error(lua, 1, b"expected 1 argument"));
+    }
+    let value = args.into_iter().next().unwrap_or(Value::Nil);
+    // Nothing stays locked while Lua runs: a finalizer could call cjson again.
+    let (cfg, mut scratch, mut buf) = {
+        let mut state = lock(shared);
+        let buf = if state.cfg.keep_buffer != 0 {
+            std::mem::take(&mut state.buf)
+        } else {
+            Vec::new()
+        };
+        (state.cfg, std::mem::take(&mut state.scratch), buf)
+    };
+    buf.clear();
+    let mut encoder = Encoder {
+        lua,
+        cfg: &cfg,
+        out: &mut buf,
+        levels: std::mem::take(&mut scratch.levels),
+        depth: 0,
+        slots: 1, // the argument
+        pending: None,
+        pending_top: 0,
+        pending_used: 0,
+        scratch: &mut scratch,
+    };
+    let encoded = encoder.run(value);
+    let used = encoder.pending_used;
+    scratch.levels = encoder.levels;
+    let released = scratch.release(used);
+    let result = match encoded {
+        Ok(()) => released
+            .and_then(|()| lua.create_string(&buf))
+            .map_err(Fail::from),
+        Err(e) => Err(e),
+    };
+    let mut state = lock(shared);
+    state.scratch = scratch;
+    if cfg.keep_buffer != 0 && state.cfg.keep_buffer != 0 {
+        if buf.capacity() > (1 << 16) && buf.len() < buf.capacity() / 4 {
+            buf.shrink_to(buf.len().max(1 << 16));
+        }
+        state.buf = buf;
+    }
+    drop(state);
+    Ok(MultiValue::from_iter([Value::String(result?)]))
+}
+
+/// A table key as read: a number, a string (escaped, a range of `Level::text`), or a key of
+/// another type (its type name), which cannot be written.
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    Number(f64),
+    Str(usize, usize),
+    Bad(&'static str),
+}
+
+/// A table value as read: written already (a range of `Level::text`), a table to write when
+/// its turn comes (its slot among the pending tables), or an error to raise then.
+#[derive(Debug)]
+enum Val {
+    Text(usize, usize),
+    Table(i64),
+    Error(String),
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: Key,
+    val: Val,
+}
+
+/// A table being written: its entries, read in one pass in `next` order (sorted by index for
+/// an array), and how far writing them has gone.
+#[derive(Debug, Default)]
+struct Level {
+    entries: Vec<Entry>,
+    text: Vec<u8>,
+    /// The array's length, or 0 for an object.
+    array_len: i32,
+    /// Array: the next index to write; object: the next entry.
+    cursor: i64,
+    /// Array: the next entry to match against the index.
+    next_entry: usize,
+    /// Where this table's pending tables start.
+    pending_base: i64,
+}
+
+impl Level {
+    /// The stack slots lua-cjson holds at this level while it writes an element: the value,
+    /// or the key and the value.
+    fn slots(&self) -> usize {
+        if self.array_len > 0 { 1 } else { 2 }
+    }
+}
+
+/// What to do after writing some of a table.
+enum Step {
+    Descend(i64),
+    Close,
+}
+
+struct Encoder<'a> {
+    lua: &'a Lua,
+    cfg: &'a Config,
+    out: &'a mut Vec<u8>,
+    /// `levels[..depth]` are the tables being written, outermost first (deeper ones are kept
+    /// for their allocations).
+    levels: Vec<Level>,
+    depth: usize,
+    slots: usize,
+    /// The tables met as values and not written yet wait here, in a Lua table (no mlua
+    /// reference is held per table, however many there are).
+    pending: Option<Table>,
+    pending_top: i64,
+    /// The highest slot of `pending` used, to clear them all at the end.
+    pending_used: i64,
+    scratch: &'a mut Scratch,
+}
+
+impl Encoder<'_> {
+    /// Writes `root` depth first, as lua-cjson does, so the first error met is the one it
+    /// reports. Iterative: deep nesting holds no native stack.
+    fn run(&mut self, root: Value) -> Res<()> {
+        let Value::Table(table) = root else {
+            return scalar(self.out, &root, self.cfg).map_err(fail);
+        };
+        self.open(table)?;
+        while self.depth > 0 {
+            let step = self.write_some()?;
+            match step {
+                Step::Descend(slot) => {
+                    let table = match &self.pending {
+                        Some(pending) => pending.raw_get::<Table>(slot)?,
+                        None => return Err(Fail::Lua(mlua::Error::runtime("cjson: lost table"))),
+                    };
+                    self.open(table)?;
+                }
+                Step::Close => {
+                    self.depth -= 1;
+                    let level = &self.levels[self.depth];
+                    self.out.push(if level.array_len > 0 { b']' } else { b'}' });
+                    self.pending_top = level.pending_base;
+                    if let Some(parent) = self.depth.checked_sub(1) {
+                        self.slots -= self.levels[parent].slots();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts writing `table`: checks the nesting, reads its entries, decides array or object.
+    fn open(&mut self, table: Table) -> Res<()> {
+        let depth = self.depth + 1;
+        if let Some(parent) = self.depth.checked_sub(1) {
+            self.slots += self.levels[parent].slots();
+        }
+        if depth > usize::try_from(self.cfg.encode_max_depth).unwrap_or(0)
+            || self.slots + 3 > C_STACK_SLOTS
+        {
+            return Err(fail(format!(
+                "Cannot serialise, excessive nesting ({depth})"
+            )));
+        }
+        if self.levels.len() < depth {
+            self.levels.push(Level::default());
+        }
+        let cfg = self.cfg;
+        let lua = self.lua;
+        let mut level = std::mem::take(&mut self.levels[depth - 1]);
+        level.entries.clear();
+        level.text.clear();
+        level.pending_base = self.pending_top;
+        let pending = match &self.pending {
+            Some(t) => t.clone(),
+            None => self.pending.insert(self.scratch.holding(lua)?).clone(),
+        };
+        // lua-cjson's array test: every key a positive integer; the largest is kept in a C
+        // `int` (a key beyond its range stores INT_MIN there, as x86-64 converts it).
+        let mut array = true;
+        let mut max: i32 = 0;
+        let mut items: i32 = 0;
+        let mut top = self.pending_top;
+        let mut stopped = false;
+        let Level { entries, text, .. } = &mut level;
+        let pass = table.for_each::<Value, Value>(|k, v| {
+            let key = match k {
+                Value::Integer(i) => Key::Number(i as f64),
+                Value::Number(n) => Key::Number(n),
+                Value::String(s) => {
+                    let start = text.len();
+                    write_string(text, &s.as_bytes());
+                    Key::Str(start, text.len())
+                }
+                other => Key::Bad(type_name(&other)),
+            };
+            if array {
+                match key {
+                    Key::Number(k) if k != 0.0 && k.floor() == k && k >= 1.0 => {
+                        if k > f64::from(max) {
+                            max = c_double_to_i32(k);
+                        }
+                        items = items.wrapping_add(1);
+                    }
+                    _ => array = false,
+                }
+            }
+            let val = match v {
+                Value::Table(t) => {
+                    top += 1;
+                    pending.raw_set(top, t)?;
+                    Val::Table(top)
+                }
+                other => {
+                    let start = text.len();
+                    match scalar(text, &other, cfg) {
+                        Ok(()) => Val::Text(start, text.len()),
+                        Err(msg) => Val::Error(msg),
+                    }
+                }
+            };
+            entries.push(Entry { key, val });
+            if let Key::Bad(_) = key {
+                // Writing the object stops at this key: the rest is never needed.
+                stopped = true;
+                return Err(mlua::Error::runtime(String::new()));
+            }
+            Ok(())
+        });
+        self.pending_used = self.pending_used.max(top);
+        match pass {
+            Err(_) if stopped => {}
+            Err(e) => return Err(e.into()),
+            Ok(()) => {}
+        }
+        self.pending_top = top;
+        if array
+            && cfg.sparse_ratio > 0
+            && max > items.wrapping_mul(cfg.sparse_ratio)
+            && max > cfg.sparse_safe
+        {
+            if cfg.sparse_convert == 0 {
+                return Err(fail("Cannot serialise table: excessively sparse array"));
+            }
+            array = false;
+        }
+        if array && max > 0 {
+            level.array_len = max;
+            level.entries.sort_unstable_by(|a, b| match (a.key, b.key) {
+                (Key::Number(x), Key::Number(y)) => x.total_cmp(&y),
+                _ => std::cmp::Ordering::Equal,
+            });
+            level.cursor = 1;
+            level.next_entry = 0;
+            self.out.push(b'[');
+        } else {
+            level.array_len = 0;
+            level.cursor = 0;
+            self.out.push(b'{');
+        }
+        self.levels[depth - 1] = level;
+        self.depth = depth;
+        Ok(())
+    }
+
+    /// Writes the innermost table's entries until one is a table or the table is done.
+    fn write_some(&mut self) -> Res<Step> {
+        let level = &mut self.levels[self.depth - 1];
+        let out = &mut *self.out;
+        if level.array_len > 0 {
+            while level.cursor <= i64::from(level.array_len) {
+                let index = level.cursor;
+                if index > 1 {
+                    out.push(b',');
+                }
+                level.cursor += 1;
+                let entry = level.entries.get(level.next_entry);
+                let Some(entry) =
+                    entry.filter(|e| matches!(e.key, Key::Number(k) if k == index as f64))
+                else {
+                    out.extend_from_slice(b"null");
+                    continue;
+                };
+                level.next_entry += 1;
+                match &entry.val {
+                    Val::Text(a, b) => out.extend_from_slice(&level.text[*a..*b]),
+                    Val::Table(slot) => return Ok(Step::Descend(*slot)),
+                    Val::Error(msg) => return Err(fail(msg.as_str())),
+                }
+            }
+            return Ok(Step::Close);
+        }
+        while let Some(entry) = usize::try_from(level.cursor)
+            .ok()
+            .and_then(|i| level.entries.get(i))
+        {
+            if level.cursor > 0 {
+                out.push(b',');
+            }
+            level.cursor += 1;
+            match entry.key {
+                Key::Number(n) => {
+                    out.push(b'"');
+                    number(out, n, self.cfg).map_err(fail)?;
+                    out.extend_from_slice(b"\":");
+                }
+                Key::Str(a, b) => {
+                    out.extend_from_slice(&level.text[a..b]);
+                    out.push(b':');
+                }
+                Key::Bad(type_name) => {
+                    return Err(fail(format!(
+                        "Cannot serialise {type_name}: table key must be a number or string"
+                    )));
+                }
+            }
+            match &entry.val {
+                Val::Text(a, b) => out.extend_from_slice(&level.text[*a..*b]),
+                Val::Table(slot) => return Ok(Step::Descend(*slot)),
+                Val::Error(msg) => return Err(fail(msg.as_str())),
+            }
+        }
+        Ok(Step::Close)
+    }
+}
+
+/// Writes a value that is not a table, or gives lua-cjson's error for it.
+fn scalar(out: &mut Vec<u8>, v: &Value, cfg: &Config) -> Result<(), String> {
+    match v {
+        Value::String(s) => write_string(out, &s.as_bytes()),
+        Value::Integer(i) => number(out, *i as f64, cfg)?,
+        Value::Number(n) => number(out, *n, cfg)?,
+        Value::Boolean(true) => out.extend_from_slice(b"true"),
+        Value::Boolean(false) => out.extend_from_slice(b"false"),
+        Value::Nil => out.extend_from_slice(b"null"),
+        Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
+        other => {
+            return Err(format!(
+                "Cannot serialise {}: type not supported",
+                type_name(other)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn number(out: &mut Vec<u8>, n: f64, cfg: &Config) -> Result<(), String> {
+    if !n.is_finite() {
+        match cfg.encode_invalid_numbers {
+            0 => return Err("Cannot serialise number: must not be NaN or Inf".to_owned()),
+            1 => {
+                if n.is_nan() {
+                    out.extend_from_slice(b"nan");
+                    return Ok(());
+                }
+            }
+            _ => {
+                out.extend_from_slice(b"null");
+                return Ok(());
+            }
+        }
+    }
+    let precision = usize::try_from(cfg.number_precision).unwrap_or(14);
+    format_g(out, n, precision);
+    Ok(())
+}
+
+/// A JSON string as lua-cjson writes it: `"`, `\` and `/` escaped, control characters and DEL
+/// as `\b \t \n \f \r` or `\u00xx`, every other byte as it is.
+fn write_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'/' => b"\\/",
+            0x08 => b"\\b",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            0x0c => b"\\f",
+            b'\r' => b"\\r",
+            0x00..=0x1f | 0x7f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&s[start..i]);
+        start = i + 1;
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
+
+/// A number as C's `printf("%.<precision>g")` writes it (glibc: `nan`, `-nan`, `inf`, `-inf`).
+fn format_g(out: &mut Vec<u8>, n: f64, precision: usize) {
+    let negative = n.is_sign_negative();
+    if n.is_nan() {
+        out.extend_from_slice(if negative { b"-nan" } else { b"nan" });
+        return;
+    }
+    if negative {
+        out.push(b'-');
+    }
+    if n.is_infinite() {
+        out.extend_from_slice(b"inf");
+        return;
+    }
+    let precision = precision.clamp(1, 17);
+    let magnitude = n.abs();
+    if magnitude.fract() == 0.0 && magnitude < POWERS_OF_TEN[precision] {
+        // An integer of at most `precision` digits is written whole.
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = magnitude as u64;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+        return;
+    }
+    // The correctly rounded digits, as %e would give them: d.ddd...e<exp>.
+    let sci = format!("{:.*e}", precision - 1, n.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let p = i64::try_from(precision).unwrap_or(14);
+    if exp < -4 || exp >= p {
+        // d.ddd without trailing zeros, then e±dd.
+        let frac = trim_zeros(&digits[1..]);
+        out.push(digits[0]);
+        if !frac.is_empty() {
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(e.to_string().as_bytes());
+    } else if exp >= 0 {
+        let int_len = usize::try_from(exp).unwrap_or(0) + 1;
+        out.extend_from_slice(&digits[..int_len]);
+        let frac = trim_zeros(&digits[int_len..]);
+        if !frac.is_empty() {
+            out.push(b'.');
+            out.extend_from_slice(frac);
+        }
+    } else {
+        out.extend_from_slice(b"0.");
+        for _ in 0..(-exp - 1) {
+            out.push(b'0');
+        }
+        out.extend_from_slice(trim_zeros(&digits));
+    }
+}
+
+const POWERS_OF_TEN: [f64; 18] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17,
+];
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let end = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+    &digits[..end]
+}
+
+// ===== Decoding =====
+
+fn decode(lua: &Lua, shared: &Shared, args: MultiValue) -> Res<MultiValue> {
+    if args.len() != 1 {
+        return Err(arg_error(lua, 1, b"expected 1 argument"));
+    }
+    let arg = args.into_iter().next().unwrap_or(Value::Nil);
+    let text = check_string(lua, &arg, 1)?;
+    let bytes = text.as_bytes();
+    let data: &[u8] = &bytes;
+    // Only the first character is sure to be ASCII; a NUL among the first two means UTF-16/32.
+    if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
+        return Err(fail("JSON parser does not support UTF-16 or UTF-32"));
+    }
+    let (cfg, mut scratch) = take_scratch(shared);
+    let mut decoder = Decoder {
+        lua,
+        data,
+        pos: 0,
+        text: std::mem::take(&mut scratch.text),
+        invalid_numbers: cfg.decode_invalid_numbers != 0,
+        max_depth: usize::try_from(cfg.decode_max_depth).unwrap_or(0),
+        frames: std::mem::take(&mut scratch.frames),
+        depth: 0,
+        outer: None,
+        outer_used: 0,
+    };
+    let result = decoder.run(&mut scratch);
+    let used = decoder.outer_used;
+    scratch.text = decoder.text;
+    scratch.frames = decoder.frames;
+    let released = scratch.release(used);
+    give_back_scratch(shared, scratch);
+    let value = result?;
+    released?;
+    Ok(MultiValue::from_iter([value]))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tok {
+    ObjBegin,
+    ObjEnd,
+    ArrBegin,
+    ArrEnd,
+    /// A string, its bytes in `Decoder::text`.
+    Str,
+    Number(f64),
+    Boolean(bool),
+    Null,
+    Colon,
+    Comma,
+    End,
+    Error(&'static str),
+}
+
+impl Tok {
+    /// How a parse error names what it found.
+    fn found(self) -> &'static str {
+        match self {
+            Tok::ObjBegin => "T_OBJ_BEGIN",
+            Tok::ObjEnd => "T_OBJ_END",
+            Tok::ArrBegin => "T_ARR_BEGIN",
+            Tok::ArrEnd => "T_ARR_END",
+            Tok::Str => "T_STRING",
+            Tok::Number(_) => "T_NUMBER",
+            Tok::Boolean(_) => "T_BOOLEAN",
+            Tok::Null => "T_NULL",
+            Tok::Colon => "T_COLON",
+            Tok::Comma => "T_COMMA",
+            Tok::End => "T_END",
+            Tok::Error(what) => what,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Token {
+    tok: Tok,
+    /// Where it starts (or where its error is), from 0.
+    index: usize,
+}
+
+/// A container being filled: an array with the index of its next element, or an object with
+/// the key of the value being read.
+#[derive(Debug, Default)]
+struct DecodeFrame {
+    object: bool,
+    index: i64,
+    key: Vec<u8>,
+}
+
+impl DecodeFrame {
+    /// The stack slots lua-cjson holds at this level: the table, and an object's key.
+    fn slots(&self) -> usize {
+        if self.object { 2 } else { 1 }
+    }
+}
+
+/// A value read and not stored yet (a string's bytes are in `Decoder::text`).
+enum Pending {
+    Text,
+    Number(f64),
+    Boolean(bool),
+    Null,
+    Table(Table),
+}
+
+struct Decoder<'a> {
+    lua: &'a Lua,
+    data: &'a [u8],
+    pos: usize,
+    /// The last string token's bytes.
+    text: Vec<u8>,
+    invalid_numbers: bool,
+    max_depth: usize,
+    /// `frames[..depth]` are the containers being filled, outermost first (deeper ones are kept
+    /// for their allocations).
+    frames: Vec<DecodeFrame>,
+    depth: usize,
+    /// The containers around the one being filled wait here (`outer[d]` at depth d).
+    outer: Option<Table>,
+    outer_used: i64,
+}
+
+/// Stores `value` at `key` in `table`. Strings that are valid UTF-8 (nearly all) are pushed
+/// straight from Rust; others are made into Lua strings first.
+fn store<K: mlua::IntoLua>(
+    lua: &Lua,
+    table: &Table,
+    key: K,
+    value: Pending,
+    text: &[u8],
+) -> mlua::Result<()> {
+    match value {
+        Pending::Text => match std::str::from_utf8(text) {
+            Ok(s) => table.raw_set(key, s),
+            Err(_) => table.raw_set(key, lua.create_string(text)?),
+        },
+        Pending::Number(n) => table.raw_set(key, n),
+        Pending::Boolean(b) => table.raw_set(key, b),
+        Pending::Null => table.raw_set(key, Value::LightUserData(null())),
+        Pending::Table(t) => table.raw_set(key, t),
+    }
+}
+
+/// A count printed with C's `%d` from a wider integer: its low 32 bits.
+fn c_int(n: usize) -> i32 {
+    n as u32 as i32
+}
+
+impl Decoder<'_> {
+    /// The byte at `i`; 0 past the end, as the C string's terminator reads (a NUL inside the
+    /// text ends it as well, as in lua-cjson).
+    fn at(&self, i: usize) -> u8 {
+        self.data.get(i).copied().unwrap_or(0)
+    }
+
+    fn starts_with(&self, i: usize, word: &[u8]) -> bool {
+        self.data.get(i..i + word.len()) == Some(word)
+    }
+
+    fn starts_with_ignore_case(&self, i: usize, word: &[u8]) -> bool {
+        self.data
+            .get(i..i + word.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(word))
+    }
+
+    fn parse_error(&self, expected: &str, token: &Token) -> Fail {
+        fail(format!(
+            "Expected {expected} but found {} at character {}",
+            token.tok.found(),
+            c_int(token.index + 1)
+        ))
+    }
+
+    /// Reads the document. Values are built depth first, as lua-cjson builds them; the
+    /// container being filled is `current`, the ones around it wait in a Lua table (`outer`).
+    fn run(&mut self, scratch: &mut Scratch) -> Res<Value> {
+        let lua = self.lua;
+        let mut slots = 1; // the argument
+        let mut current: Option<Table> = None;
+        let mut token = self.next_token();
+        loop {
+            let mut value = match token.tok {
+                Tok::Str => Pending::Text,
+                Tok::Number(n) => Pending::Number(n),
+                Tok::Boolean(b) => Pending::Boolean(b),
+                Tok::Null => Pending::Null,
+                Tok::ObjBegin | Tok::ArrBegin => {
+                    let object = token.tok == Tok::ObjBegin;
+                    let depth = self.depth + 1;
+                    let needed = if object { 3 } else { 2 };
+                    if depth > self.max_depth || slots + needed > C_STACK_SLOTS {
+                        return Err(fail(format!(
+                            "Found too many nested data structures ({}) at character {}",
+                            c_int(depth),
+                            c_int(self.pos)
+                        )));
+                    }
+                    let table = lua.create_table()?;
+                    token = self.next_token();
+                    let closer = if object { Tok::ObjEnd } else { Tok::ArrEnd };
+                    if token.tok == closer {
+                        Pending::Table(table)
+                    } else {
+                        if self.frames.len() < depth {
+                            self.frames.push(DecodeFrame::default());
+                        }
+                        if object {
+                            self.object_key(&token, depth - 1)?;
+                            token = self.next_token();
+                        }
+                        let frame = &mut self.frames[depth - 1];
+                        frame.object = object;
+                        frame.index = 1;
+                        slots += frame.slots();
+                        if let Some(parent) = current.replace(table) {
+                            let outer = match &self.outer {
+                                Some(t) => t,
+                                None => self.outer.insert(scratch.holding(lua)?),
+                            };
+                            let level = i64::try_from(self.depth).unwrap_or(i64::MAX);
+                            outer.raw_set(level, parent)?;
+                            self.outer_used = self.outer_used.max(level);
+                        }
+                        self.depth = depth;
+                        continue;
+                    }
+                }
+                _ => return Err(self.parse_error("value", &token)),
+            };
+            // Store the value in its container; close the containers that end here.
+            loop {
+                let (Some(depth), Some(table)) = (self.depth.checked_sub(1), current.as_ref())
+                else {
+                    let value = match value {
+                        Pending::Text => Value::String(lua.create_string(&self.text)?),
+                        Pending::Number(n) => Value::Number(n),
+                        Pending::Boolean(b) => Value::Boolean(b),
+                        Pending::Null => Value::LightUserData(null()),
+                        Pending::Table(t) => Value::Table(t),
+                    };
+                    let end = self.next_token();
+                    if end.tok != Tok::End {
+                        return Err(self.parse_error("the end", &end));
+                    }
+                    return Ok(value);
+                };
+                let frame = &self.frames[depth];
+                if frame.object {
+                    match std::str::from_utf8(&frame.key) {
+                        Ok(k) => store(lua, table, k, value, &self.text)?,
+                        Err(_) => {
+                            let k = lua.create_string(&frame.key)?;
+                            store(lua, table, k, value, &self.text)?;
+                        }
+                    }
+                    let after = self.next_token();
+                    match after.tok {
+                        Tok::ObjEnd => {}
+                        Tok::Comma => {
+                            let next = self.next_token();
+                            self.object_key(&next, depth)?;
+                            token = self.next_token();
+                            break;
+                        }
+                        _ => return Err(self.parse_error("comma or object end", &after)),
+                    }
+                } else {
+                    store(lua, table, frame.index, value, &self.text)?;
+                    let after = self.next_token();
+                    match after.tok {
+                        Tok::ArrEnd => {}
+                        Tok::Comma => {
+                            self.frames[depth].index += 1;
+                            token = self.next_token();
+                            break;
+                        }
+                        _ => return Err(self.parse_error("comma or array end", &after)),
+                    }
+                }
+                // The container is complete: it becomes the value to store in its parent.
+                slots -= self.frames[depth].slots();
+                self.depth = depth;
+                value = match current.take() {
+                    Some(t) => Pending::Table(t),
+                    None => Pending::Null,
+                };
+                if let (true, Some(outer)) = (depth > 0, &self.outer) {
+                    let level = i64::try_from(depth).unwrap_or(i64::MAX);
+                    current = Some(outer.raw_get(level)?);
+                }
+            }
+        }
+    }
+
+    /// An object's key (the string `token`), kept in `frames[frame]`, and the colon after it.
+    fn object_key(&mut self, token: &Token, frame: usize) -> Res<()> {
+        if token.tok != Tok::Str {
+            return Err(self.parse_error("object key string", token));
+        }
+        let key = &mut self.frames[frame].key;
+        key.clear();
+        key.extend_from_slice(&self.text);
+        let colon = self.next_token();
+        if colon.tok != Tok::Colon {
+            return Err(self.parse_error("colon", &colon));
+        }
+        Ok(())
+    }
+
+    fn next_token(&mut self) -> Token {
+        while matches!(self.at(self.pos), b' ' | b'\t' | b'\n' | b'\r') {
+            self.pos += 1;
+        }
+        let index = self.pos;
+        let single = |tok| Token { tok, index };
+        let tok = match self.at(index) {
+            0 => return single(Tok::End),
+            b'{' => Tok::ObjBegin,
+            b'}' => Tok::ObjEnd,
+            b'[' => Tok::ArrBegin,
+            b']' => Tok::ArrEnd,
+            b',' => Tok::Comma,
+            b':' => Tok::Colon,
+            b'"' => return self.string_token(),
+            b'-' | b'0'..=b'9' => {
+                if !self.invalid_numbers && self.is_invalid_number() {
+                    return single(Tok::Error("invalid number"));
+                }
+                return self.number_token();
+            }
+            b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'+' => {
+                if self.starts_with(index, b"true") {
+                    self.pos += 4;
+                    return single(Tok::Boolean(true));
+                }
+                if self.starts_with(index, b"false") {
+                    self.pos += 5;
+                    return single(Tok::Boolean(false));
+                }
+                if self.starts_with(index, b"null") {
+                    self.pos += 4;
+                    return single(Tok::Null);
+                }
+                if self.invalid_numbers && self.is_invalid_number() {
+                    return self.number_token();
+                }
+                return single(Tok::Error("invalid token"));
+            }
+            _ => return single(Tok::Error("invalid token")),
+        };
+        self.pos += 1;
+        single(tok)
+    }
+
+    /// lua-cjson's test for what strict JSON refuses but `strtod` reads: a leading `+`,
+    /// hexadecimal, leading zeros, infinity and NaN.
+    fn is_invalid_number(&self) -> bool {
+        let mut p = self.pos;
+        match self.at(p) {
+            b'+' => return true,
+            b'-' => p += 1,
+            _ => {}
+        }
+        let c = self.at(p);
+        if c == b'0' {
+            let c2 = self.at(p + 1);
+            return c2 | 0x20 == b'x' || c2.is_ascii_digit();
+        }
+        // A signed char: bytes from 0x80 compare below '9'.
+        if c <= b'9' || c >= 0x80 {
+            return false;
+        }
+        self.starts_with_ignore_case(p, b"inf") || self.starts_with_ignore_case(p, b"nan")
+    }
+
+    fn number_token(&mut self) -> Token {
+        let index = self.pos;
+        match strtod(self.data, index) {
+            Some((n, end)) => {
+                self.pos = end;
+                Token {
+                    tok: Tok::Number(n),
+                    index,
+                }
+            }
+            None => Token {
+                tok: Tok::Error("invalid number"),
+                index,
+            },
+        }
+    }
+
+    fn string_token(&mut self) -> Token {
+        let error = |index, what| Token {
+            tok: Tok::Error(what),
+            index,
+        };
+        let index = self.pos;
+        self.pos += 1;
+        self.text.clear();
+        loop {
+            let c = self.at(self.pos);
+            match c {
+                b'"' => break,
+                0 => return error(self.pos, "unexpected end of string"),
+                b'\\' => {
+                    let translated = match self.at(self.pos + 1) {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 0x08,
+                        b't' => b'\t',
+                        b'n' => b'\n',
+                        b'f' => 0x0c,
+                        b'r' => b'\r',
+                        b'u' => {
+                            if !self.unicode_escape() {
+                                return error(self.pos, "invalid unicode escape code");
+                            }
+                            continue;
+                        }
+                        _ => return error(self.pos, "invalid escape code"),
+                    };
+                    self.text.push(translated);
+                    self.pos += 2;
+                }
+                _ => {
+                    // Copy the run of plain bytes at once.
+                    let start = self.pos;
+                    let run = self.data[start..]
+                        .iter()
+                        .position(|&b| matches!(b, b'"' | b'\\' | 0))
+                        .unwrap_or(self.data.len() - start);
+                    self.text.extend_from_slice(&self.data[start..start + run]);
+                    self.pos += run;
+                }
+            }
+        }
+        self.pos += 1;
+        Token {
+            tok: Tok::Str,
+            index,
+        }
+    }
+
+    fn hex4(&self, i: usize) -> Option<u32> {
+        let mut v = 0;
+        for k in 0..4 {
+            let d = char::from(self.at(i + k)).to_digit(16)?;
+            v = (v << 4) | d;
+        }
+        Some(v)
+    }
+
+    /// `\uXXXX` at `pos` (a UTF-16 code unit, or a surrogate pair as two escapes) appended to
+    /// the string as UTF-8; false when it is not a valid escape.
+    fn unicode_escape(&mut self) -> bool {
+        let Some(mut code) = self.hex4(self.pos + 2) else {
+            return false;
+        };
+        let mut len = 6;
+        if code & 0xf800 == 0xd800 {
+            // A surrogate: it must be a high one, followed by an escaped low one.
+            if code & 0x400 != 0 {
+                return false;
+            }
+            if self.at(self.pos + 6) != b'\\' || self.at(self.pos + 7) != b'u' {
+                return false;
+            }
+            let Some(low) = self.hex4(self.pos + 8) else {
+                return false;
+            };
+            if low & 0xfc00 != 0xdc00 {
+                return false;
+            }
+            code = (((code & 0x3ff) << 10) | (low & 0x3ff)) + 0x10000;
+            len = 12;
+        }
+        let mut utf8 = [0u8; 4];
+        let n = if code < 0x80 {
+            utf8[0] = code as u8;
+            1
+        } else if code < 0x800 {
+            utf8[0] = 0xc0 | (code >> 6) as u8;
+            utf8[1] = 0x80 | (code & 0x3f) as u8;
+            2
+        } else if code < 0x10000 {
+            utf8[0] = 0xe0 | (code >> 12) as u8;
+            utf8[1] = 0x80 | ((code >> 6) & 0x3f) as u8;
+            utf8[2] = 0x80 | (code & 0x3f) as u8;
+            3
+        } else {
+            utf8[0] = 0xf0 | (code >> 18) as u8;
+            utf8[1] = 0x80 | ((code >> 12) & 0x3f) as u8;
+            utf8[2] = 0x80 | ((code >> 6) & 0x3f) as u8;
+            utf8[3] = 0x80 | (code & 0x3f) as u8;
+            4
+        };
+        self.text.extend_from_slice(&utf8[..n]);
+        self.pos += len;
+        true
+    }
+}
+
+// ===== Reading numbers as glibc's strtod reads them =====
+
+/// The number at the start of `data[start..]` and where it ends, as glibc's `strtod` reads it
+/// in the C locale (decimal, hexadecimal with an optional binary exponent, `inf`, `infinity`,
+/// `nan`, `nan(...)`, each with an optional sign); None when there is none.
+fn strtod(data: &[u8], start: usize) -> Option<(f64, usize)> {
+    let at = |i: usize| data.get(i).copied().unwrap_or(0);
+    let ci = |i: usize, word: &[u8]| {
+        data.get(i..i + word.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(word))
+    };
+    let mut p = start;
+    let negative = match at(p) {
+        b'-' => {
+            p += 1;
+            true
+        }
+        b'+' => {
+            p += 1;
+            false
+        }
+        _ => false,
+    };
+    let signed = |v: f64| if negative { -v } else { v };
+    if ci(p, b"inf") {
+        let end = if ci(p + 3, b"inity") { p + 8 } else { p + 3 };
+        return Some((signed(f64::INFINITY), end));
+    }
+    if ci(p, b"nan") {
+        let mut end = p + 3;
+        if at(end) == b'(' {
+            let mut q = end + 1;
+            while at(q).is_ascii_alphanumeric() || at(q) == b'_' {
+                q += 1;
+            }
+            if at(q) == b')' {
+                end = q + 1;
+            }
+        }
+        return Some((signed(f64::NAN), end));
+    }
+    if at(p) == b'0' && at(p + 1) | 0x20 == b'x' {
+        let digits = p + 2;
+        let mut q = digits;
+        while at(q).is_ascii_hexdigit() {
+            q += 1;
+        }
+        let int_end = q;
+        let mut frac_end = q;
+        if at(q) == b'.' {
+            let mut r = q + 1;
+            while at(r).is_ascii_hexdigit() {
+                r += 1;
+            }
+            frac_end = r;
+        }
+        let has_digits = int_end > digits || frac_end > int_end + 1;
+        if !has_digits {
+            // Only the "0" before the 'x' is a number.
+            return Some((signed(0.0), p + 1));
+        }
+        let frac = if frac_end > int_end {
+            &data[int_end + 1..frac_end]
+        } else {
+            &[][..]
+        };
+        let (exp, end) = binary_exponent(data, frac_end);
+        let value = hex_to_f64(&data[digits..int_end], frac, exp);
+        return Some((signed(value), end));
+    }
+    let mut q = p;
+    while at(q).is_ascii_digit() {
+        q += 1;
+    }
+    let mut count = q - p;
+    if at(q) == b'.' {
+        let mut r = q + 1;
+        while at(r).is_ascii_digit() {
+            r += 1;
+        }
+        count += r - q - 1;
+        q = r;
+    }
+    if count == 0 {
+        return None;
+    }
+    if at(q) | 0x20 == b'e' {
+        let mut r = q + 1;
+        if matches!(at(r), b'+' | b'-') {
+            r += 1;
+        }
+        if at(r).is_ascii_digit() {
+            while at(r).is_ascii_digit() {
+                r += 1;
+            }
+            q = r;
+        }
+    }
+    // Plain ASCII digits, '.', 'e' and a sign: Rust reads them correctly rounded, as glibc does.
+    let text = std::str::from_utf8(&data[p..q]).ok()?;
+    let value: f64 = text.parse().ok()?;
+    Some((signed(value), q))
+}
+
+/// A hexadecimal float's `p[+-]digits` exponent at `i`, and where the number ends; no
+/// exponent (0) when the digits are missing.
+fn binary_exponent(data: &[u8], i: usize) -> (i64, usize) {
+    let at = |i: usize| data.get(i).copied().unwrap_or(0);
+    if at(i) | 0x20 != b'p' {
+        return (0, i);
+    }
+    let mut q = i + 1;
+    let negative = match at(q) {
+        b'-' => {
+            q += 1;
+            true
+        }
+        b'+' => {
+            q += 1;
+            false
+        }
+        _ => false,
+    };
+    if !at(q).is_ascii_digit() {
+        return (0, i);
+    }
+    let mut exp: i64 = 0;
+    while at(q).is_ascii_digit() {
+        // Far beyond any double's range: saturate.
+        exp = (exp * 10 + i64::from(at(q) - b'0')).min(1 << 40);
+        q += 1;
+    }
+    (if negative { -exp } else { exp }, q)
+}
+
+/// The hexadecimal number `int.frac * 2^exp`, rounded to nearest (ties to even) as glibc does.
+fn hex_to_f64(int: &[u8], frac: &[u8], exp: i64) -> f64 {
+    let mut mantissa: u64 = 0;
+    let mut exp2 = exp;
+    let mut kept = 0; // significant hex digits in `mantissa` (at most 15: 60 bits)
+    let mut sticky = false; // any nonzero digit dropped
+    let digit = |c: u8| u64::from(char::from(c).to_digit(16).unwrap_or(0));
+    for &c in int {
+        let d = digit(c);
+        if kept == 0 && d == 0 {
+            continue;
+        }
+        if kept < 15 {
+            mantissa = mantissa << 4 | d;
+            kept += 1;
+        } else {
+            exp2 += 4;
+            sticky |= d != 0;
+        }
+    }
+    for &c in frac {
+        let d = digit(c);
+        if kept == 0 && d == 0 {
+            exp2 -= 4;
+            continue;
+        }
+        if kept < 15 {
+            mantissa = mantissa << 4 | d;
+            kept += 1;
+            exp2 -= 4;
+        } else {
+            sticky |= d != 0;
+        }
+    }
+    if mantissa == 0 {
+        return 0.0;
+    }
+    // The value is mantissa * 2^exp2; its leading bit has exponent `top`.
+    let bits = i64::from(64 - mantissa.leading_zeros());
+    let top = exp2 + bits - 1;
+    if top > 1023 {
+        return f64::INFINITY;
+    }
+    // The exponent of the last bit kept: 53 bits for a normal number, 2^-1074 below.
+    let quantum = (top - 52).max(-1074);
+    let shift = quantum - exp2;
+    let mut q = quantum;
+    let mut m = if shift <= 0 {
+        mantissa << (-shift)
+    } else {
+        let wide = u128::from(mantissa);
+        let shift = u32::try_from(shift).unwrap_or(u32::MAX).min(100);
+        let kept_bits = wide >> shift;
+        let rest = wide & ((1u128 << shift) - 1);
+        let half = 1u128 << (shift - 1);
+        let up = rest > half || (rest == half && (sticky || kept_bits & 1 == 1));
+        u64::try_from(kept_bits).unwrap_or(u64::MAX) + u64::from(up)
+    };
+    if m == 1 << 53 {
+        m >>= 1;
+        q += 1;
+    }
+    if m < 1 << 52 {
+        // Subnormal (q is -1074): the bits are the count of 2^-1074.
+        return f64::from_bits(m);
+    }
+    let biased = q + 52 + 1023;
+    if biased >= 2047 {
+        return f64::INFINITY;
+    }
+    let biased = u64::try_from(biased).unwrap_or(0);
+    f64::from_bits((biased << 52) | (m & ((1 << 52) - 1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lua() -> Lua {
+        let lua = Lua::new();
+        open(&lua).expect("open cjson");
+        lua
+    }
+
+    /// Runs a chunk (named as Redis names scripts) that returns a string.
+    fn eval(lua: &Lua, code: &str) -> String {
+        match lua
+            .load(code)
+            .set_name("@user_script")
+            .eval::<mlua::LuaString>()
+        {
+            Ok(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+            Err(e) => panic!("{code}: {e}"),
+        }
+    }
+
+    fn eval_bytes(lua: &Lua, code: &str) -> Vec<u8> {
+        match lua
+            .load(code)
+            .set_name("@user_script")
+            .eval::<mlua::LuaString>()
+        {
+            Ok(s) => s.as_bytes().to_vec(),
+            Err(e) => panic!("{code}: {e}"),
+        }
+    }
+
+    /// The error message `pcall` gives for `call` (a Lua expression calling cjson), checking
+    /// that it is a string prefixed with the caller's position, as `luaL_error` prefixes it.
+    fn error_of(lua: &Lua, call: &str) -> String {
+        let code = format!(
+            "local ok, e = pcall(function() local r = {call} return r end) \
+             assert(not ok, 'no error') assert(type(e) == 'string', type(e)) return e"
+        );
+        let e = eval(lua, &code);
+        match e.strip_prefix("user_script:1: ") {
+            Some(rest) => rest.to_owned(),
+            None => panic!("{call}: no position in {e:?}"),
+        }
+    }
+
+    fn enc(lua: &Lua, expr: &str) -> String {
+        eval(lua, &format!("return cjson.encode({expr})"))
+    }
+
+    #[test]
+    fn module_fields() {
+        let lua = lua();
+        assert_eq!(eval(&lua, "return cjson._NAME"), "cjson");
+        assert_eq!(eval(&lua, "return cjson._VERSION"), "2.1.0");
+        assert_eq!(
+            eval(
+                &lua,
+                "return type(cjson.null) .. tostring(cjson.null == cjson.decode('null'))"
+            ),
+            "userdatatrue"
+        );
+        for f in [
+            "encode",
+            "decode",
+            "encode_sparse_array",
+            "encode_max_depth",
+            "decode_max_depth",
+            "encode_number_precision",
+            "encode_keep_buffer",
+            "encode_invalid_numbers",
+            "decode_invalid_numbers",
+            "new",
+        ] {
+            assert_eq!(eval(&lua, &format!("return type(cjson.{f})")), "function");
+        }
+        assert_eq!(eval(&lua, "return tostring(cjson.safe)"), "nil");
+    }
+
+    #[test]
+    fn encode_scalars() {
+        let lua = lua();
+        assert_eq!(enc(&lua, "nil"), "null");
+        assert_eq!(enc(&lua, "cjson.null"), "null");
+        assert_eq!(enc(&lua, "true"), "true");
+        assert_eq!(enc(&lua, "false"), "false");
+        assert_eq!(enc(&lua, "'hello'"), "\"hello\"");
+        assert_eq!(enc(&lua, "''"), "\"\"");
+        assert_eq!(enc(&lua, "{}"), "{}");
+    }
+
+    #[test]
+    fn encode_numbers() {
+        let lua = lua();
+        let cases = [
+            ("1", "1"),
+            ("-1", "-1"),
+            ("0", "0"),
+            ("-0", "-0"),
+            ("0.1", "0.1"),
+            ("1/3", "0.33333333333333"),
+            ("2/3", "0.66666666666667"),
+            ("100", "100"),
+            ("1e14", "1e+14"),
+            ("1e13", "10000000000000"),
+            ("123456789012345", "1.2345678901234e+14"),
+            ("99999999999999.5", "1e+14"),
+            ("2^53", "9.007199254741e+15"),
+            ("0.0001", "0.0001"),
+            ("0.00001", "1e-05"),
+            ("1.5e-7", "1.5e-07"),
+            ("1e300", "1e+300"),
+            ("-1.7976931348623157e308", "-1.7976931348623e+308"),
+            ("5e-324", "4.9406564584125e-324"),
+            ("3.14159", "3.14159"),
+            ("1023.2", "1023.2"),
+        ];
+        for (expr, want) in cases {
+            assert_eq!(enc(&lua, expr), want, "{expr}");
+        }
+    }
+
+    #[test]
+    fn encode_number_precision() {
+        let lua = lua();
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_number_precision())"),
+            "14"
+        );
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_number_precision(3))"),
+            "3"
+        );
+        assert_eq!(enc(&lua, "1/3"), "0.333");
+        assert_eq!(enc(&lua, "12345"), "1.23e+04");
+        assert_eq!(enc(&lua, "{[1/3] = 1}"), "{\"0.333\":1}");
+        eval(&lua, "cjson.encode_number_precision(1) return ''");
+        assert_eq!(enc(&lua, "0.25"), "0.2");
+        assert_eq!(enc(&lua, "0.35"), "0.3");
+        assert_eq!(enc(&lua, "25"), "2e+01");
+        assert_eq!(
+            error_of(&lua, "cjson.encode_number_precision(15)"),
+            "bad argument #1 to 'encode_number_precision' (expected integer between 1 and 14)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode_number_precision(0)"),
+            "bad argument #1 to 'encode_number_precision' (expected integer between 1 and 14)"
+        );
+    }
+
+    #[test]
+    fn encode_invalid_numbers() {
+        let lua = lua();
+        let msg = "Cannot serialise number: must not be NaN or Inf";
+        assert_eq!(error_of(&lua, "cjson.encode(0/0)"), msg);
+        assert_eq!(error_of(&lua, "cjson.encode({1/0})"), msg);
+        assert_eq!(error_of(&lua, "cjson.encode({[1/0] = 1, x = 1})"), msg);
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_invalid_numbers())"),
+            "false"
+        );
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_invalid_numbers(true))"),
+            "true"
+        );
+        assert_eq!(enc(&lua, "{0/0, 1/0, -1/0}"), "[nan,inf,-inf]");
+        assert_eq!(enc(&lua, "-(0/0)"), "nan");
+        assert_eq!(
+            eval(&lua, "return cjson.encode_invalid_numbers('null')"),
+            "null"
+        );
+        assert_eq!(enc(&lua, "{0/0, 1/0, -1/0, 2}"), "[null,null,null,2]");
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_invalid_numbers('on'))"),
+            "true"
+        );
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_invalid_numbers('off'))"),
+            "false"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode_invalid_numbers('maybe')"),
+            "bad argument #1 to 'encode_invalid_numbers' (invalid option 'maybe')"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode_invalid_numbers({})"),
+            "bad argument #1 to 'encode_invalid_numbers' (string expected, got table)"
+        );
+    }
+
+    #[test]
+    fn encode_strings() {
+        let lua = lua();
+        assert_eq!(enc(&lua, r#"'a"b\\c/d'"#), r#""a\"b\\c\/d""#);
+        assert_eq!(
+            enc(&lua, r"'\8\9\10\11\12\13\0\1\31\127 ~'"),
+            r#""\b\t\n\u000b\f\r\u0000\u0001\u001f\u007f ~""#
+        );
+        assert_eq!(
+            eval_bytes(&lua, "return cjson.encode('caf\\195\\169 \\255')"),
+            b"\"caf\xc3\xa9 \xff\""
+        );
+    }
+
+    #[test]
+    fn encode_tables() {
+        let lua = lua();
+        assert_eq!(enc(&lua, "{1, 2, 3}"), "[1,2,3]");
+        assert_eq!(
+            enc(&lua, "{'a', {'b', {}}, true}"),
+            "[\"a\",[\"b\",{}],true]"
+        );
+        assert_eq!(enc(&lua, "{a = 1}"), "{\"a\":1}");
+        assert_eq!(enc(&lua, "{[1] = 'x', [3] = 'y'}"), "[\"x\",null,\"y\"]");
+        assert_eq!(
+            enc(&lua, "{[10] = 1}"),
+            "[null,null,null,null,null,null,null,null,null,1]"
+        );
+        assert_eq!(enc(&lua, "{[1.5] = 1}"), "{\"1.5\":1}");
+        assert_eq!(enc(&lua, "{[0] = 1}"), "{\"0\":1}");
+        assert_eq!(enc(&lua, "{[-1] = 1}"), "{\"-1\":1}");
+        assert_eq!(enc(&lua, "{cjson.null, nil, 3}"), "[null,null,3]");
+        assert_eq!(
+            enc(&lua, "{{a = {b = {c = 'd'}}}}"),
+            "[{\"a\":{\"b\":{\"c\":\"d\"}}}]"
+        );
+        let mixed = enc(&lua, "{1, x = 2}");
+        assert!(
+            mixed == "{\"1\":1,\"x\":2}" || mixed == "{\"x\":2,\"1\":1}",
+            "{mixed}"
+        );
+        // Metatables are ignored: raw contents only.
+        assert_eq!(
+            enc(
+                &lua,
+                "setmetatable({}, {__index = function() return 1 end})"
+            ),
+            "{}"
+        );
+    }
+
+    #[test]
+    fn encode_errors() {
+        let lua = lua();
+        assert_eq!(
+            error_of(&lua, "cjson.encode(print)"),
+            "Cannot serialise function: type not supported"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode({coroutine.create(function() end)})"),
+            "Cannot serialise thread: type not supported"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode({[true] = 1})"),
+            "Cannot serialise boolean: table key must be a number or string"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode({[{}] = 1})"),
+            "Cannot serialise table: table key must be a number or string"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode()"),
+            "bad argument #1 to 'encode' (expected 1 argument)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode(1, 2)"),
+            "bad argument #1 to 'encode' (expected 1 argument)"
+        );
+        assert_eq!(
+            eval(&lua, "local ok, e = pcall(cjson.encode) return e"),
+            "bad argument #1 to '?' (expected 1 argument)"
+        );
+        assert_eq!(
+            eval(
+                &lua,
+                "local e = cjson.encode local ok, m = pcall(function() e() end) return m"
+            ),
+            "user_script:1: bad argument #1 to 'e' (expected 1 argument)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson:encode(1)"),
+            "calling 'encode' on bad self (expected 1 argument)"
+        );
+    }
+
+    #[test]
+    fn sparse_arrays() {
+        let lua = lua();
+        let msg = "Cannot serialise table: excessively sparse array";
+        assert_eq!(error_of(&lua, "cjson.encode({[11] = 1})"), msg);
+        assert_eq!(enc(&lua, "{[1] = 1, [2] = 2, [4] = 4}"), "[1,2,null,4]");
+        assert_eq!(error_of(&lua, "cjson.encode({[1] = 1, [12] = 1})"), msg);
+        assert_eq!(
+            eval(
+                &lua,
+                "local a, b, c = cjson.encode_sparse_array() \
+                 return tostring(a) .. ' ' .. b .. ' ' .. c"
+            ),
+            "false 2 10"
+        );
+        assert_eq!(
+            eval(
+                &lua,
+                "local a, b, c = cjson.encode_sparse_array(true) \
+                 return tostring(a) .. ' ' .. b .. ' ' .. c"
+            ),
+            "true 2 10"
+        );
+        assert_eq!(enc(&lua, "{[11] = 1}"), "{\"11\":1}");
+        eval(&lua, "cjson.encode_sparse_array(false, 0) return ''");
+        assert_eq!(
+            enc(&lua, "{[12] = 1}"),
+            "[null,null,null,null,null,null,null,null,null,null,null,1]"
+        );
+        eval(&lua, "cjson.encode_sparse_array(false, 1, 0) return ''");
+        assert_eq!(error_of(&lua, "cjson.encode({[2] = 1})"), msg);
+        assert_eq!(enc(&lua, "{1, 2}"), "[1,2]");
+        assert_eq!(
+            error_of(&lua, "cjson.encode_sparse_array(nil, -1)"),
+            "bad argument #1 to 'encode_sparse_array' (expected integer between 0 and 2147483647)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode_sparse_array(nil, 'x')"),
+            "bad argument #2 to 'encode_sparse_array' (number expected, got string)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode_sparse_array(1, 2, 3, 4)"),
+            "bad argument #4 to 'encode_sparse_array' (found too many arguments)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode_sparse_array('yes')"),
+            "bad argument #1 to 'encode_sparse_array' (invalid option 'yes')"
+        );
+        assert_eq!(
+            eval(
+                &lua,
+                "local a, b, c = cjson.encode_sparse_array('on', '3', 4.9) \
+                 return tostring(a) .. ' ' .. b .. ' ' .. c"
+            ),
+            "true 3 4"
+        );
+    }
+
+    #[test]
+    fn huge_integer_keys_follow_c_int_conversion() {
+        let lua = lua();
+        // A key beyond INT_MAX stores INT_MIN as the largest key: not an array.
+        assert_eq!(enc(&lua, "{[2^31] = 1}"), "{\"2147483648\":1}");
+        assert_eq!(
+            error_of(&lua, "cjson.encode({[2^31 - 1] = 1, [2^31 - 2] = 1})"),
+            "Cannot serialise table: excessively sparse array"
+        );
+    }
+
+    #[test]
+    fn encode_depth() {
+        let lua = lua();
+        let nest = "local t = {} local c = t for i = 1, N do c[1] = {} c = c[1] end";
+        assert_eq!(
+            eval(
+                &lua,
+                &format!("{} return cjson.encode(t)", nest.replace('N', "999"))
+            )
+            .len(),
+            2 * 1000
+        );
+        assert_eq!(
+            error_of(
+                &lua,
+                &format!(
+                    "(function() {} local r = cjson.encode(t) return r end)()",
+                    nest.replace('N', "1000")
+                )
+            ),
+            "Cannot serialise, excessive nesting (1001)"
+        );
+        // A table holding itself.
+        assert_eq!(
+            error_of(
+                &lua,
+                "(function() local t = {} t.a = t local r = cjson.encode(t) return r end)()"
+            ),
+            "Cannot serialise, excessive nesting (1001)"
+        );
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_max_depth(2))"),
+            "2"
+        );
+        assert_eq!(enc(&lua, "{{1}}"), "[[1]]");
+        assert_eq!(
+            error_of(&lua, "cjson.encode({{{1}}})"),
+            "Cannot serialise, excessive nesting (3)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode_max_depth(0)"),
+            "bad argument #1 to 'encode_max_depth' (expected integer between 1 and 2147483647)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.encode_max_depth(1, 2)"),
+            "bad argument #2 to 'encode_max_depth' (found too many arguments)"
+        );
+    }
+
+    #[test]
+    fn encode_depth_is_bounded_by_c_stack_slots() {
+        let lua = lua();
+        eval(&lua, "cjson.encode_max_depth(100000) return ''");
+        // lua-cjson holds one slot per array level, two per object level, and needs three
+        // free: arrays stop at depth 7998, objects at 4000.
+        assert_eq!(
+            error_of(
+                &lua,
+                "(function() local t = {} t[1] = t local r = cjson.encode(t) return r end)()"
+            ),
+            "Cannot serialise, excessive nesting (7998)"
+        );
+        assert_eq!(
+            error_of(
+                &lua,
+                "(function() local t = {} t.a = t local r = cjson.encode(t) return r end)()"
+            ),
+            "Cannot serialise, excessive nesting (4000)"
+        );
+        let out = eval(
+            &lua,
+            "local t = {} local c = t for i = 1, 7996 do c[1] = {} c = c[1] end \
+             return cjson.encode(t)",
+        );
+        assert_eq!(out.len(), 2 * 7997);
+    }
+
+    #[test]
+    fn decode_values() {
+        let lua = lua();
+        let check = |code: &str, want: &str| assert_eq!(eval(&lua, code), want, "{code}");
+        check("return cjson.decode('\"abc\"')", "abc");
+        check("return tostring(cjson.decode('true'))", "true");
+        check("return tostring(cjson.decode(' false '))", "false");
+        check(
+            "return tostring(cjson.decode('null') == cjson.null)",
+            "true",
+        );
+        check("return tostring(cjson.decode('123'))", "123");
+        check("return tostring(cjson.decode(123))", "123");
+        check("return tostring(cjson.decode('-1.5e3'))", "-1500");
+        check(
+            "return table.concat(cjson.decode('[0.0, -5e3, -1, 0.3e-3, 1023.2, 0e10]'), ' ')",
+            "0 -5000 -1 0.0003 1023.2 0",
+        );
+        check(
+            "local d = cjson.decode('{\"keya\": \"a\", \"keyb\": \"b\"}') return d.keya .. d.keyb",
+            "ab",
+        );
+        check(
+            "local d = cjson.decode('[1, null, 3]') \
+             return #d .. tostring(d[2] == cjson.null) .. d[3]",
+            "3true3",
+        );
+        check(
+            "local d = cjson.decode('{\"a\": {\"b\": [1, {\"c\": []}]}, \"a\": 5}') \
+             return tostring(d.a)",
+            "5",
+        );
+        check(
+            "local d = cjson.decode('{\"a\": {\"b\": [1, {\"c\": [], \"d\": {}}]}}') \
+             return type(d.a.b[2].c) .. tostring(next(d.a.b[2].c)) .. type(d.a.b[2].d)",
+            "tableniltable",
+        );
+        check(
+            "local d = cjson.decode(' [ [ ] , { } , [ [ 1 ] ] ] ') \
+             return #d .. #d[1] .. tostring(next(d[2])) .. d[3][1][1]",
+            "30nil1",
+        );
+    }
+
+    #[test]
+    fn decode_strings() {
+        let lua = lua();
+        assert_eq!(
+            eval_bytes(
+                &lua,
+                r#"return cjson.decode('"a\\"b\\\\c\\/d\\b\\f\\n\\r\\t"')"#
+            ),
+            b"a\"b\\c/d\x08\x0c\n\r\t"
+        );
+        assert_eq!(
+            eval_bytes(
+                &lua,
+                r#"return cjson.decode('"\\u0041\\u00e9\\u20AC\\ud83d\\ude00\\u0000"')"#
+            ),
+            "A\u{e9}\u{20ac}\u{1f600}\0".as_bytes()
+        );
+        // Raw bytes (control characters, invalid UTF-8) pass unchanged.
+        assert_eq!(
+            eval_bytes(&lua, "return cjson.decode('\"\\1\\255\\10\"')"),
+            b"\x01\xff\n"
+        );
+        let cases = [
+            (
+                "'\"abc'",
+                "Expected value but found unexpected end of string at character 5",
+            ),
+            (
+                "'\"a\\\\x\"'",
+                "Expected value but found invalid escape code at character 3",
+            ),
+            (
+                "'\"\\\\u12\"'",
+                "Expected value but found invalid unicode escape code at character 2",
+            ),
+            (
+                "'\"\\\\udc00\"'",
+                "Expected value but found invalid unicode escape code at character 2",
+            ),
+            (
+                "'\"\\\\ud800\"'",
+                "Expected value but found invalid unicode escape code at character 2",
+            ),
+            (
+                "'\"\\\\ud800\\\\u0041\"'",
+                "Expected value but found invalid unicode escape code at character 2",
+            ),
+            (
+                "'\"a\\0b\"'",
+                "Expected value but found unexpected end of string at character 3",
+            ),
+            (
+                "'{\"a\\\\'",
+                "Expected object key string but found invalid escape code at character 4",
+            ),
+        ];
+        for (arg, want) in cases {
+            assert_eq!(
+                error_of(&lua, &format!("cjson.decode({arg})")),
+                want,
+                "{arg}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_numbers_like_strtod() {
+        let lua = lua();
+        let cases = [
+            ("'0x10'", "16"),
+            ("'-0x1p4'", "-16"),
+            ("'0x1.8p1'", "3"),
+            ("'+5'", "5"),
+            ("'007'", "7"),
+            ("'1.'", "1"),
+            ("'-.5'", "-0.5"),
+            ("'inf'", "inf"),
+            ("'-Infinity'", "-inf"),
+            ("'nan'", "nan"),
+            ("'-nan'", "-nan"),
+            ("'NaN(123)'", "nan"),
+            ("'1e400'", "inf"),
+            ("'1e-400'", "0"),
+            ("'[1E2,2e+2,3e-2]'", "100 200 0.03"),
+            ("'0.1'", "0.1"),
+        ];
+        for (arg, want) in cases {
+            let code = format!(
+                "local d = cjson.decode({arg}) \
+                 if type(d) == 'table' then return table.concat(d, ' ') end return tostring(d)"
+            );
+            assert_eq!(eval(&lua, &code), want, "{arg}");
+        }
+        let errors = [
+            (
+                "'-'",
+                "Expected value but found invalid number at character 1",
+            ),
+            (
+                "'+'",
+                "Expected value but found invalid number at character 1",
+            ),
+            (
+                "'- 1'",
+                "Expected value but found invalid number at character 1",
+            ),
+            (
+                "'0x'",
+                "Expected the end but found invalid token at character 2",
+            ),
+            (
+                "'1e'",
+                "Expected the end but found invalid token at character 2",
+            ),
+            (
+                "'infinit'",
+                "Expected the end but found invalid token at character 4",
+            ),
+            (
+                "'.5'",
+                "Expected value but found invalid token at character 1",
+            ),
+        ];
+        for (arg, want) in errors {
+            assert_eq!(
+                error_of(&lua, &format!("cjson.decode({arg})")),
+                want,
+                "{arg}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_invalid_numbers_off() {
+        let lua = lua();
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.decode_invalid_numbers())"),
+            "true"
+        );
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.decode_invalid_numbers(false))"),
+            "false"
+        );
+        let errors = [
+            (
+                "'0x10'",
+                "Expected value but found invalid number at character 1",
+            ),
+            (
+                "'-inf'",
+                "Expected value but found invalid number at character 1",
+            ),
+            (
+                "'01'",
+                "Expected value but found invalid number at character 1",
+            ),
+            (
+                "'[1, +1]'",
+                "Expected value but found invalid token at character 5",
+            ),
+            (
+                "'nan'",
+                "Expected value but found invalid token at character 1",
+            ),
+            (
+                "'Infinity'",
+                "Expected value but found invalid token at character 1",
+            ),
+        ];
+        for (arg, want) in errors {
+            assert_eq!(
+                error_of(&lua, &format!("cjson.decode({arg})")),
+                want,
+                "{arg}"
+            );
+        }
+        assert_eq!(eval(&lua, "return tostring(cjson.decode('-0.5e1'))"), "-5");
+        assert_eq!(eval(&lua, "return tostring(cjson.decode('-.5'))"), "-0.5");
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.decode_invalid_numbers('on'))"),
+            "true"
+        );
+    }
+
+    #[test]
+    fn decode_errors() {
+        let lua = lua();
+        let cases = [
+            ("''", "Expected value but found T_END at character 1"),
+            ("'   '", "Expected value but found T_END at character 4"),
+            (
+                "'x'",
+                "Expected value but found invalid token at character 1",
+            ),
+            (
+                "'[1,]'",
+                "Expected value but found T_ARR_END at character 4",
+            ),
+            (
+                "'[1 2]'",
+                "Expected comma or array end but found T_NUMBER at character 4",
+            ),
+            (
+                "'{1:2}'",
+                "Expected object key string but found T_NUMBER at character 2",
+            ),
+            (
+                "'{,}'",
+                "Expected object key string but found T_COMMA at character 2",
+            ),
+            (
+                "'{\"a\" 1}'",
+                "Expected colon but found T_NUMBER at character 6",
+            ),
+            (
+                "'{\"a\":1,}'",
+                "Expected object key string but found T_OBJ_END at character 8",
+            ),
+            (
+                "'{\"a\":1 \"b\"}'",
+                "Expected comma or object end but found T_STRING at character 8",
+            ),
+            (
+                "'[1] [2]'",
+                "Expected the end but found T_ARR_BEGIN at character 5",
+            ),
+            (
+                "'1 2'",
+                "Expected the end but found T_NUMBER at character 3",
+            ),
+            (
+                "'[1'",
+                "Expected comma or array end but found T_END at character 3",
+            ),
+            ("'{\"a\":'", "Expected value but found T_END at character 6"),
+            (
+                "'tru'",
+                "Expected value but found invalid token at character 1",
+            ),
+            (
+                "'nul'",
+                "Expected value but found invalid token at character 1",
+            ),
+            ("']'", "Expected value but found T_ARR_END at character 1"),
+            ("':'", "Expected value but found T_COLON at character 1"),
+            ("'\\0\\0'", "JSON parser does not support UTF-16 or UTF-32"),
+            ("'[\\0'", "JSON parser does not support UTF-16 or UTF-32"),
+            ("'[1]\\0garbage'", "__ok"),
+        ];
+        for (arg, want) in cases {
+            if want == "__ok" {
+                assert_eq!(
+                    eval(&lua, &format!("return tostring(cjson.decode({arg})[1])")),
+                    "1"
+                );
+                continue;
+            }
+            assert_eq!(
+                error_of(&lua, &format!("cjson.decode({arg})")),
+                want,
+                "{arg}"
+            );
+        }
+        assert_eq!(
+            error_of(&lua, "cjson.decode()"),
+            "bad argument #1 to 'decode' (expected 1 argument)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.decode('1', 2)"),
+            "bad argument #1 to 'decode' (expected 1 argument)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.decode(nil)"),
+            "bad argument #1 to 'decode' (string expected, got nil)"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.decode({})"),
+            "bad argument #1 to 'decode' (string expected, got table)"
+        );
+    }
+
+    #[test]
+    fn decode_depth() {
+        let lua = lua();
+        let deep =
+            |n: usize, open: &str, close: &str| format!("'{}{}'", open.repeat(n), close.repeat(n));
+        assert_eq!(
+            eval(
+                &lua,
+                &format!(
+                    "local d = cjson.decode({}) local n = 0 \
+                     while type(d) == 'table' do n = n + 1 d = d[1] end return tostring(n)",
+                    deep(1000, "[", "]")
+                )
+            ),
+            "1000"
+        );
+        assert_eq!(
+            error_of(&lua, &format!("cjson.decode({})", deep(1001, "[", "]"))),
+            "Found too many nested data structures (1001) at character 1001"
+        );
+        assert_eq!(
+            error_of(
+                &lua,
+                &format!("cjson.decode({})", deep(1001, "{\"a\":", "}"))
+            ),
+            "Found too many nested data structures (1001) at character 5001"
+        );
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.decode_max_depth(1))"),
+            "1"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.decode('{\"obj\": {\"array\": [1,2,3,4]}}')"),
+            "Found too many nested data structures (2) at character 9"
+        );
+        assert_eq!(
+            error_of(&lua, "cjson.decode('[[]]')"),
+            "Found too many nested data structures (2) at character 2"
+        );
+        assert_eq!(eval(&lua, "return cjson.decode('[1]')[1] .. ''"), "1");
+        // Raised far, the depth is bounded by the C stack slots lua-cjson may use.
+        eval(&lua, "cjson.decode_max_depth(100000) return ''");
+        assert_eq!(
+            error_of(&lua, &format!("cjson.decode({})", deep(8000, "[", "]"))),
+            "Found too many nested data structures (7999) at character 7999"
+        );
+        assert_eq!(
+            error_of(
+                &lua,
+                &format!("cjson.decode({})", deep(5000, "{\"a\":", "}"))
+            ),
+            "Found too many nested data structures (4000) at character 19996"
+        );
+        let ok = eval(
+            &lua,
+            &format!(
+                "local d = cjson.decode({}) local n = 0 \
+                 while type(d) == 'table' do n = n + 1 d = d[1] end return tostring(n)",
+                deep(7998, "[", "]")
+            ),
+        );
+        assert_eq!(ok, "7998");
+    }
+
+    #[test]
+    fn round_trips() {
+        let lua = lua();
+        let out = eval(
+            &lua,
+            r#"
+            local big = {}
+            for i = 1, 20000 do big[i] = {id = i, name = 'item' .. i, tags = {'a', 'b'}} end
+            local s = cjson.encode(big)
+            local d = cjson.decode(s)
+            assert(#d == 20000 and d[20000].name == 'item20000' and d[123].tags[2] == 'b')
+            assert(cjson.encode(d) == s)
+            local map = {}
+            for i = 1, 20000 do map['k' .. i] = i end
+            local m = cjson.decode(cjson.encode(map))
+            for i = 1, 20000 do assert(m['k' .. i] == i) end
+            return 'ok'
+            "#,
+        );
+        assert_eq!(out, "ok");
+    }
+
+    /// Redis's "EVAL - JSON smoke test" (tests/unit/scripting.tcl).
+    #[test]
+    fn redis_smoke_test() {
+        let lua = lua();
+        lua.load(
+            r#"
+            local some_map = {
+                s1="Some string",
+                n1=100,
+                a1={"Some","String","Array"},
+                nil1=nil,
+                b1=true,
+                b2=false}
+            local encoded = cjson.encode(some_map)
+            local decoded = cjson.decode(encoded)
+            assert(table.concat(some_map) == table.concat(decoded))
+
+            cjson.encode_keep_buffer(false)
+            encoded = cjson.encode(some_map)
+            decoded = cjson.decode(encoded)
+            assert(table.concat(some_map) == table.concat(decoded))
+
+            local table1 = {one="one", [1]="one"}
+            encoded = cjson.encode(table1)
+            decoded = cjson.decode(encoded)
+            assert(decoded["one"] == table1["one"])
+            assert(decoded["1"] == table1[1])
+
+            local array1 = {[1]="one", [2]="two"}
+            encoded = cjson.encode(array1)
+            decoded = cjson.decode(encoded)
+            assert(table.concat(array1) == table.concat(decoded))
+
+            local invalid_map = {}
+            invalid_map[false] = "false"
+            local ok, encoded = pcall(cjson.encode, invalid_map)
+            assert(ok == false)
+
+            cjson.encode_max_depth(1)
+            ok, encoded = pcall(cjson.encode, some_map)
+            assert(ok == false)
+
+            cjson.decode_max_depth(1)
+            ok, decoded = pcall(cjson.decode, '{"obj": {"array": [1,2,3,4]}}')
+            assert(ok == false)
+
+            ok, encoded = pcall(cjson.encode, {num1=0/0})
+            assert(ok == false)
+            cjson.encode_invalid_numbers(true)
+            ok, encoded = pcall(cjson.encode, {num1=0/0})
+            assert(ok == true)
+
+            cjson.decode_max_depth(1000)
+            cjson.encode_max_depth(1000)
+            cjson.encode_invalid_numbers(false)
+            "#,
+        )
+        .exec()
+        .expect("smoke test");
+    }
+
+    #[test]
+    fn keep_buffer_and_new() {
+        let lua = lua();
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_keep_buffer())"),
+            "true"
+        );
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_keep_buffer('off'))"),
+            "false"
+        );
+        assert_eq!(enc(&lua, "{1}"), "[1]");
+        assert_eq!(
+            eval(&lua, "return tostring(cjson.encode_keep_buffer(1 == 1))"),
+            "true"
+        );
+        assert_eq!(enc(&lua, "{2}"), "[2]");
+        assert_eq!(
+            error_of(&lua, "cjson.encode_keep_buffer(1)"),
+            "bad argument #1 to 'encode_keep_buffer' (invalid option '1')"
+        );
+        // new() gives a table with its own, default, settings.
+        assert_eq!(
+            eval(
+                &lua,
+                "cjson.encode_max_depth(5) local c = cjson.new() \
+                 return c.encode_max_depth() .. ' ' .. cjson.encode_max_depth() .. ' ' \
+                 .. c.encode({a = {1}}) .. tostring(c.null == cjson.null)"
+            ),
+            "1000 5 {\"a\":[1]}true"
+        );
+    }
+
+    #[test]
+    fn scripts_cannot_swap_the_base_functions_used() {
+        let lua = lua();
+        assert_eq!(
+            eval(
+                &lua,
+                "next = nil error = nil \
+                 local ok, e = pcall(cjson.decode, '[') \
+                 return cjson.encode({a = {b = 1}}) .. ' ' .. e"
+            ),
+            "{\"a\":{\"b\":1}} Expected value but found T_END at character 2"
+        );
+    }
+
+    #[test]
+    fn errors_carry_the_callers_position_as_lual_error_does() {
+        let lua = lua();
+        assert_eq!(
+            eval(&lua, "local ok, e = pcall(cjson.decode, 'x') return e"),
+            "Expected value but found invalid token at character 1"
+        );
+        assert_eq!(
+            eval(
+                &lua,
+                "local ok, e = pcall(function()\n\n local r = cjson.decode('x') end) return e"
+            ),
+            "user_script:3: Expected value but found invalid token at character 1"
+        );
+        assert_eq!(
+            eval(
+                &lua,
+                "local ok, e = pcall(cjson.encode_max_depth, 0) return e"
+            ),
+            "bad argument #1 to '?' (expected integer between 1 and 2147483647)"
+        );
+        // Inside a coroutine as well.
+        assert_eq!(
+            eval(
+                &lua,
+                "local co = coroutine.create(function() local r = cjson.decode('[') end) \
+                 local ok, e = coroutine.resume(co) return e"
+            ),
+            "user_script:1: Expected value but found T_END at character 2"
+        );
+        // Known difference: a tail call drops the caller's frame before the wrapper runs, so
+        // there is no position (lua-cjson gives "user_script:1: ...") and no name ('decode').
+        assert_eq!(
+            eval(
+                &lua,
+                "local ok, e = pcall(function() return cjson.decode('x') end) return e"
+            ),
+            "Expected value but found invalid token at character 1"
+        );
+        assert_eq!(
+            eval(
+                &lua,
+                "local ok, e = pcall(function() return cjson.decode() end) return e"
+            ),
+            "bad argument #1 to '?' (expected 1 argument)"
+        );
+    }
+
+    #[test]
+    fn nothing_is_kept_alive_after_a_call() {
+        let lua = lua();
+        let code = "local w = setmetatable({}, {__mode = 'v'}) \
+            do local t = {{1}, {2}, {a = {b = {}}}} w[1] = t[3].a w[2] = t \
+               cjson.encode(t) end \
+            do local d = cjson.decode('[[[1]], {\"a\": [[2]]}]') w[3] = d[2].a w[4] = d end \
+            do local t = {{print}} w[5] = t[1] pcall(cjson.encode, t) end \
+            do w[6] = cjson.decode('[[[[1]]]]') pcall(cjson.decode, '[[[[1]]]') end \
+            collectgarbage() collectgarbage() \
+            local n = 0 for _ in pairs(w) do n = n + 1 end return tostring(n)";
+        assert_eq!(eval(&lua, code), "0");
+    }
+
+    #[test]
+    fn finalizers_may_call_cjson_during_a_call() {
+        let lua = lua();
+        let code = r#"
+            local calls = 0
+            local function garbage()
+              for i = 1, 50 do
+                local p = newproxy(true)
+                getmetatable(p).__gc = function()
+                  calls = calls + 1
+                  local s = cjson.encode({a = {1, {b = 'c'}}})
+                  assert(cjson.decode(s).a[2].b == 'c')
+                  cjson.encode_number_precision(14)
+                end
+              end
+            end
+            collectgarbage('setpause', 100)
+            local big = {}
+            for i = 1, 3000 do big[i] = {s = string.rep('x', i % 50) .. i, n = {i}} end
+            for i = 1, 10 do
+              garbage()
+              local s = cjson.encode(big)
+              local d = cjson.decode(s)
+              assert(#d == 3000 and d[3000].n[1] == 3000 and cjson.encode(d) == s)
+            end
+            collectgarbage()
+            return tostring(calls > 0)
+        "#;
+        assert_eq!(eval(&lua, code), "true");
+    }
+
+    #[test]
+    fn results_count_as_in_lua_cjson() {
+        let lua = lua();
+        assert_eq!(
+            eval(
+                &lua,
+                "return select('#', cjson.encode(1)) .. select('#', cjson.decode('1')) \
+                 .. select('#', cjson.encode_sparse_array()) .. select('#', cjson.encode_max_depth())"
+            ),
+            "1131"
+        );
+    }
+
+    #[test]
+    fn format_g_matches_printf() {
+        let g = |n: f64, p: usize| {
+            let mut out = Vec::new();
+            format_g(&mut out, n, p);
+            String::from_utf8(out).unwrap_or_default()
+        };
+        assert_eq!(g(0.5, 1), "0.5");
+        assert_eq!(g(2.5, 1), "2");
+        assert_eq!(g(3.5, 1), "4");
+        assert_eq!(g(9.5, 1), "1e+01");
+        assert_eq!(g(0.000123456, 3), "0.000123");
+        assert_eq!(g(1e-5, 14), "1e-05");
+        assert_eq!(g(123456.0, 6), "123456");
+        assert_eq!(g(1234567.0, 6), "1.23457e+06");
+        assert_eq!(g(1e100, 14), "1e+100");
+        assert_eq!(g(f64::NAN, 14), "nan");
+        assert_eq!(g(-f64::NAN, 14), "-nan");
+        assert_eq!(g(f64::NEG_INFINITY, 14), "-inf");
+    }
+
+    #[test]
+    fn hex_floats_round_like_glibc() {
+        let h = |s: &str| strtod(s.as_bytes(), 0).map(|(v, end)| (v.to_bits(), end));
+        assert_eq!(h("0x1p-1074"), Some((1, 9)));
+        assert_eq!(h("0x1p-1075"), Some((0, 9)));
+        assert_eq!(h("0x1.8p-1074"), Some((2, 11)));
+        assert_eq!(h("0x1p1024"), Some((f64::INFINITY.to_bits(), 8)));
+        assert_eq!(
+            h("0x1fffffffffffff"),
+            Some((9007199254740991f64.to_bits(), 16))
+        );
+        assert_eq!(
+            h("0x20000000000001"),
+            Some((9007199254740992f64.to_bits(), 16))
+        );
+        assert_eq!(
+            h("0x20000000000003"),
+            Some((9007199254740996f64.to_bits(), 16))
+        );
+        assert_eq!(
+            h("0x20000000000001000000001"),
+            Some(((9007199254740994f64 * 68719476736.0).to_bits(), 25))
+        );
+        assert_eq!(h("0xp3"), Some((0, 1)));
+        assert_eq!(h("0x.8"), Some((0.5f64.to_bits(), 4)));
+        assert_eq!(h("0x1p"), Some((1f64.to_bits(), 3)));
+    }
+}
