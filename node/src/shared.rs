@@ -37,6 +37,8 @@ pub struct Shared {
     active_expire: std::sync::atomic::AtomicBool,
     /// The Lua scripts EVAL and SCRIPT LOAD have seen.
     scripts: crate::script::Scripts,
+    /// The function libraries FUNCTION LOAD loaded.
+    functions: crate::script::functions::Functions,
 }
 
 impl Shared {
@@ -66,7 +68,12 @@ impl Shared {
             listener_changed: Notify::new(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
             scripts: crate::script::Scripts::default(),
+            functions: crate::script::functions::Functions::default(),
         }
+    }
+
+    pub fn functions(&self) -> &crate::script::functions::Functions {
+        &self.functions
     }
 
     pub fn scripts(&self) -> &crate::script::Scripts {

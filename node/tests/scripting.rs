@@ -443,3 +443,153 @@ fn a_script_s_writes_reach_another_region_whole() {
         (to == 300).then_some(())
     });
 }
+
+fn function_load(c: &mut redis::Connection, code: &str) -> redis::RedisResult<String> {
+    redis::cmd("FUNCTION").arg("LOAD").arg(code).query(c)
+}
+
+fn error_text(e: &redis::RedisError) -> String {
+    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
+}
+
+#[test]
+fn functions_load_and_run_as_redis_s() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let code = "#!lua name=mylib\n\
+                redis.register_function('setter', function(keys, args) \
+                  return redis.call('set', keys[1], args[1]) end)\n\
+                redis.register_function{function_name = 'getter', \
+                  callback = function(keys) return redis.call('get', keys[1]) end, \
+                  flags = {'no-writes'}, description = 'reads a key'}";
+    assert_eq!(function_load(&mut c, code).expect("LOAD"), "mylib");
+    let fcall = |c: &mut redis::Connection, cmd: &str, f: &str, keys: &[&str], args: &[&str]| {
+        redis::cmd(cmd)
+            .arg(f)
+            .arg(keys.len())
+            .arg(keys)
+            .arg(args)
+            .query::<Value>(c)
+    };
+    assert_eq!(
+        fcall(&mut c, "FCALL", "setter", &["k"], &["v"]).expect("FCALL"),
+        Value::Okay
+    );
+    assert_eq!(
+        fcall(&mut c, "FCALL_RO", "getter", &["k"], &[]).expect("FCALL_RO"),
+        bulk("v")
+    );
+    let e = fcall(&mut c, "FCALL_RO", "setter", &["k"], &["w"]).expect_err("not read-only");
+    assert_eq!(
+        error_text(&e),
+        "ERR Can not execute a script with write flag using *_ro command."
+    );
+    let e = fcall(&mut c, "FCALL", "nosuch", &[], &[]).expect_err("no such function");
+    assert_eq!(error_text(&e), "ERR Function not found");
+    // A command's error names the function and the library's line.
+    let _: () = redis::cmd("SET")
+        .arg("s")
+        .arg("text")
+        .query(&mut c)
+        .expect("SET");
+    function_load(
+        &mut c,
+        "#!lua name=errs\nredis.register_function('incr_s', function() return redis.call('incr', 's') end)",
+    )
+    .expect("LOAD");
+    let e = fcall(&mut c, "FCALL", "incr_s", &[], &[]).expect_err("not an integer");
+    assert_eq!(
+        error_text(&e),
+        "ERR value is not an integer or out of range script: incr_s, on @user_function:2."
+    );
+    for (code, error) in [
+        (code, "ERR Library 'mylib' already exists"),
+        ("return 1", "ERR Missing library metadata"),
+        ("#!lua name=x\nreturn 1", "ERR No functions registered"),
+        ("#!js name=x\nreturn 1", "ERR Engine 'js' not found"),
+        (
+            "#!lua name=x\nredis.register_function('setter', function() return 1 end)",
+            "ERR Function setter already exists",
+        ),
+        (
+            "#!lua name=x\nredis.register_function('a', function() end)\nredis.register_function('a', function() end)",
+            "ERR Error registering functions: ERR Function already exists in the library",
+        ),
+        (
+            "#!lua name=x\nredis.register_function{function_name='a', callback=function() end, flags={'bogus'}}",
+            "ERR Error registering functions: ERR unknown flag given",
+        ),
+    ] {
+        let e = function_load(&mut c, code).expect_err("refused");
+        assert_eq!(error_text(&e), error, "{code}");
+    }
+    let e = function_load(&mut c, "#!lua name=x\na = 1").expect_err("global");
+    assert!(
+        error_text(&e).contains("Attempt to modify a readonly table"),
+        "{e}"
+    );
+    let e = function_load(&mut c, "#!lua name=x\nwhile true do end").expect_err("endless");
+    assert!(error_text(&e).contains("FUNCTION LOAD timeout"), "{e}");
+    // LIST, DELETE, STATS.
+    let list: Value = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .arg("LIBRARYNAME")
+        .arg("my*")
+        .query(&mut c)
+        .expect("LIST");
+    let Value::Array(libs) = list else {
+        panic!("{list:?}")
+    };
+    assert_eq!(libs.len(), 1);
+    let stats: Value = redis::cmd("FUNCTION")
+        .arg("STATS")
+        .query(&mut c)
+        .expect("STATS");
+    let shown = format!("{stats:?}");
+    assert!(
+        shown.contains("libraries_count") && shown.contains("int(2)"),
+        "{shown}"
+    );
+    let _: () = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("errs")
+        .query(&mut c)
+        .expect("DELETE");
+    let e = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("errs")
+        .query::<Value>(&mut c)
+        .expect_err("gone");
+    assert_eq!(error_text(&e), "ERR Library not found");
+}
+
+/// Libraries outlive a restart, kill -9 included: they are kept in the metadata store.
+#[test]
+fn functions_outlive_a_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = gdc_jepsen::process::free_port();
+    let args = vec![
+        "--port".to_string(),
+        port.to_string(),
+        "--dir".to_string(),
+        dir.path().display().to_string(),
+    ];
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_gdc-node"));
+    let server = gdc_jepsen::process::Server::start(bin, &args, port).expect("start");
+    let mut c = server.client();
+    function_load(
+        &mut c,
+        "#!lua name=kept\nredis.register_function('seven', function() return 7 end)",
+    )
+    .expect("LOAD");
+    server.kill9();
+    let server = gdc_jepsen::process::Server::start(bin, &args, port).expect("restart");
+    let mut c = server.client();
+    let seven: i64 = redis::cmd("FCALL")
+        .arg("seven")
+        .arg(0)
+        .query(&mut c)
+        .expect("FCALL after the restart");
+    assert_eq!(seven, 7);
+}

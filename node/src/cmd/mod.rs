@@ -28,6 +28,7 @@ mod zset;
 
 pub use acl::default_login;
 pub use conn::{Conn, QueryBuffer, Replies};
+pub use scripting::restore_functions;
 use table::{
     ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,
     lookup,

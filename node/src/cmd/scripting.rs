@@ -5,9 +5,9 @@
 use super::table::{DENYOOM, NOSCRIPT, lookup};
 use super::{CmdResult, Conn, Ctx, READONLY, execute, int_arg, is, read_only};
 use crate::reply::Reply;
-use crate::script::{self, Script};
+use crate::script::functions::{self, Library, Metadata};
+use crate::script::{self, ScriptFlags};
 use bytes::Bytes;
-use std::sync::Arc;
 
 const NO_SCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
@@ -50,38 +50,50 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro: bool) -> Cm
         script::load(scripts, &args[1]).map_err(Reply::Error)?
     };
     let flags = script.flags;
-    if !flags.compat {
-        if !flags.no_writes {
-            if read_only(ctx) {
-                return Err(Reply::err(
-                    "READONLY Can not run script with write flag on readonly replica",
-                ));
-            }
-            if ro {
-                return Err(Reply::err(
-                    "ERR Can not execute a script with write flag using *_ro command.",
-                ));
-            }
-        }
-        if ctx.conn.out_of_memory && !flags.allow_oom && !flags.no_writes {
-            return Err(Reply::err(
-                "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
-            ));
-        }
-    }
+    check_flags(ctx, flags, ro)?;
     let (keys, argv) = args[3..].split_at(numkeys as usize);
     let read_only_script = ro || flags.no_writes;
-    let reply = ctx.in_one_batch(|ctx| run(ctx, &script, keys, argv, read_only_script))?;
+    let scripts = ctx.server.scripts();
+    let reply = ctx.in_one_batch(|ctx| {
+        run(ctx, flags, read_only_script, |calls| {
+            script::run(scripts, &script, keys, argv, calls)
+        })
+    })?;
     Ok(reply)
 }
 
-/// Run `script` for the client of `ctx`, its commands on a connection of their own.
+/// The checks a script with flags (a shebang, or a function's) passes before it runs, as
+/// Redis words their refusals.
+fn check_flags(ctx: &Ctx<'_>, flags: ScriptFlags, ro: bool) -> Result<(), Reply> {
+    if flags.compat {
+        return Ok(());
+    }
+    if !flags.no_writes {
+        if read_only(ctx) {
+            return Err(Reply::err(
+                "READONLY Can not run script with write flag on readonly replica",
+            ));
+        }
+        if ro {
+            return Err(Reply::err(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+    }
+    if ctx.conn.out_of_memory && !flags.allow_oom && !flags.no_writes {
+        return Err(Reply::err(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
+    }
+    Ok(())
+}
+
+/// Run a script (`go`) for the client of `ctx`, its commands on a connection of their own.
 fn run(
     ctx: &mut Ctx<'_>,
-    script: &Arc<Script>,
-    keys: &[Bytes],
-    argv: &[Bytes],
+    flags: ScriptFlags,
     read_only_script: bool,
+    go: impl FnOnce(&mut Calls<'_>) -> Reply,
 ) -> Reply {
     let mut conn = Conn::for_script(ctx.conn);
     let mut calls = Calls {
@@ -93,10 +105,10 @@ fn run(
             now: ctx.now,
         },
         read_only: read_only_script,
-        allow_oom: script.flags.allow_oom,
+        allow_oom: flags.allow_oom,
         wrote: false,
     };
-    script::run(ctx.server.scripts(), script, keys, argv, &mut calls)
+    go(&mut calls)
 }
 
 /// What a running script's commands run against, and what the script did so far.
@@ -199,4 +211,305 @@ pub fn script(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ]))
+}
+
+pub fn fcall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    fcall_generic(ctx, args, false)
+}
+
+pub fn fcall_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    fcall_generic(ctx, args, true)
+}
+
+/// `FCALL function numkeys key... arg...`; `ro`: FCALL_RO.
+fn fcall_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
+    let name = String::from_utf8_lossy(&args[1]).into_owned();
+    let Some((library, meta)) = ctx.server.functions().function(&name) else {
+        return Err(Reply::err("ERR Function not found"));
+    };
+    let numkeys = gdc_crdt::string::parse_i64(&args[2])
+        .ok_or_else(|| Reply::err("ERR Bad number of keys provided"))?;
+    if numkeys > (args.len() - 3) as i64 {
+        return Err(Reply::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if numkeys < 0 {
+        return Err(Reply::err("ERR Number of keys can't be negative"));
+    }
+    check_flags(ctx, meta.flags, ro)?;
+    let (keys, argv) = args[3..].split_at(numkeys as usize);
+    let read_only_script = ro || meta.flags.no_writes;
+    let scripts = ctx.server.scripts();
+    let reply = ctx.in_one_batch(|ctx| {
+        run(ctx, meta.flags, read_only_script, |calls| {
+            script::run_function(scripts, &library, &name, keys, argv, calls)
+        })
+    })?;
+    Ok(reply)
+}
+
+/// FUNCTION LOAD, LIST, DELETE, FLUSH, STATS, KILL, HELP.
+pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    let functions = ctx.server.functions();
+    if is(sub, "load") {
+        let mut at = 2;
+        let mut replace = false;
+        while at < args.len() - 1 {
+            if !is(&args[at], "replace") {
+                return Err(Reply::err(format!(
+                    "ERR Unknown option given: {}",
+                    String::from_utf8_lossy(&args[at])
+                )));
+            }
+            replace = true;
+            at += 1;
+        }
+        let Some(code) = args.get(at) else {
+            return Err(Reply::err("ERR Function code is missing"));
+        };
+        let name = load_library(ctx, code, replace).map_err(Reply::Error)?;
+        save_functions(ctx);
+        return Ok(Reply::bulk(name));
+    }
+    if is(sub, "list") {
+        return function_list(ctx, &args[2..]);
+    }
+    if is(sub, "delete") {
+        let name = String::from_utf8_lossy(&args[2]);
+        if !functions.delete(&name) {
+            return Err(Reply::err("ERR Library not found"));
+        }
+        save_functions(ctx);
+        return Ok(Reply::OK);
+    }
+    if is(sub, "flush") {
+        match args.get(2) {
+            None => {}
+            Some(mode) if args.len() == 3 && (is(mode, "sync") || is(mode, "async")) => {}
+            Some(_) => {
+                return Err(Reply::err(
+                    "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+                ));
+            }
+        }
+        functions.flush();
+        save_functions(ctx);
+        return Ok(Reply::OK);
+    }
+    if is(sub, "stats") {
+        let (libraries, functions) = functions.counts();
+        let engine = Reply::Map(vec![
+            (Reply::bulk("libraries_count"), Reply::Int(libraries as i64)),
+            (Reply::bulk("functions_count"), Reply::Int(functions as i64)),
+        ]);
+        return Ok(Reply::Map(vec![
+            (Reply::bulk("running_script"), Reply::Nil),
+            (
+                Reply::bulk("engines"),
+                Reply::Map(vec![(Reply::bulk("LUA"), engine)]),
+            ),
+        ]));
+    }
+    if is(sub, "kill") {
+        return Err(Reply::err("NOTBUSY No scripts in execution right now."));
+    }
+    Ok(super::help(&[
+        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LOAD [REPLACE] <FUNCTION CODE>",
+        "    Create a new library with the given library name and code.",
+        "DELETE <LIBRARY NAME>",
+        "    Delete the given library.",
+        "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+        "    Return general information on all the libraries:",
+        "    * Library name",
+        "    * The engine used to run the Library",
+        "    * Library description",
+        "    * Functions list",
+        "    * Library code (if WITHCODE is given)",
+        "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+        "STATS",
+        "    Return information about the current function running:",
+        "    * Function name",
+        "    * Command used to run the function",
+        "    * Duration in MS that the function is running",
+        "    If no function is running, return nil",
+        "    In addition, returns a list of available engines.",
+        "KILL",
+        "    Kill the current running function.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the libraries.",
+        "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "      in case of functions name collision with another library).",
+        "HELP",
+        "    Prints this help.",
+    ]))
+}
+
+/// FUNCTION LOAD's work: run the library's code, check what it registered, keep it.
+/// Returns the library's name.
+pub fn load_library(ctx: &Ctx<'_>, code: &Bytes, replace: bool) -> Result<String, String> {
+    let functions = ctx.server.functions();
+    let md = Metadata::parse(code)?;
+    if !functions::valid_name(&md.name) {
+        return Err(functions::BAD_NAME.into());
+    }
+    if !md.engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{}' not found", md.engine));
+    }
+    if !replace && functions.library(&md.name).is_some() {
+        return Err(format!("ERR Library '{}' already exists", md.name));
+    }
+    let name = md.name.clone();
+    let library = run_library(ctx.server, code, md)?;
+    functions.add(library, replace)?;
+    Ok(name)
+}
+
+/// A library, made by running its code here; refused if it registers no function.
+fn run_library(
+    shared: &crate::shared::Shared,
+    code: &Bytes,
+    md: Metadata,
+) -> Result<Library, String> {
+    let registered = script::run_library(shared.scripts(), &code[md.body_at..])?;
+    if registered.is_empty() {
+        return Err("ERR No functions registered".into());
+    }
+    Ok(Library {
+        name: md.name,
+        code: code.clone(),
+        body_at: md.body_at,
+        functions: registered
+            .into_iter()
+            .map(|r| {
+                let meta = functions::FunctionMeta {
+                    description: r.description,
+                    flags: r.flags,
+                };
+                (r.name, meta)
+            })
+            .collect(),
+        version: shared.functions().next_version(),
+    })
+}
+
+/// Keep the libraries in the metadata store, for a restart.
+fn save_functions(ctx: &Ctx<'_>) {
+    let libraries = ctx.server.functions().libraries();
+    let saved = ctx
+        .store
+        .meta()
+        .set_function_libraries(libraries.iter().map(|l| &l.code[..]));
+    if let Err(e) = saved {
+        tracing::warn!(error = %e, "could not save the function libraries");
+    }
+}
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
+fn function_list(ctx: &Ctx<'_>, options: &[Bytes]) -> CmdResult {
+    let (mut with_code, mut pattern) = (false, None);
+    let mut i = 0;
+    while i < options.len() {
+        let arg = &options[i];
+        if !with_code && is(arg, "withcode") {
+            with_code = true;
+        } else if pattern.is_none() && is(arg, "libraryname") {
+            let Some(p) = options.get(i + 1) else {
+                return Err(Reply::err("ERR library name argument was not given"));
+            };
+            pattern = Some(p.clone());
+            i += 1;
+        } else {
+            return Err(Reply::err(format!(
+                "ERR Unknown argument {}",
+                String::from_utf8_lossy(arg)
+            )));
+        }
+        i += 1;
+    }
+    let libraries = ctx.server.functions().libraries();
+    let listed = libraries
+        .iter()
+        .filter(|l| {
+            pattern
+                .as_ref()
+                .is_none_or(|p| crate::glob::matches(p, l.name.as_bytes()))
+        })
+        .map(|l| {
+            let functions = l
+                .functions
+                .iter()
+                .map(|(name, f)| {
+                    let flags = flag_names(f.flags).into_iter().map(Reply::Status).collect();
+                    Reply::Map(vec![
+                        (Reply::bulk("name"), Reply::bulk(name.clone())),
+                        (
+                            Reply::bulk("description"),
+                            f.description.clone().map_or(Reply::Nil, Reply::bulk),
+                        ),
+                        (Reply::bulk("flags"), Reply::Set(flags)),
+                    ])
+                })
+                .collect();
+            let mut fields = vec![
+                (Reply::bulk("library_name"), Reply::bulk(l.name.clone())),
+                (Reply::bulk("engine"), Reply::bulk("LUA")),
+                (Reply::bulk("functions"), Reply::Array(functions)),
+            ];
+            if with_code {
+                fields.push((Reply::bulk("library_code"), Reply::Bulk(l.code.clone())));
+            }
+            Reply::Map(fields)
+        })
+        .collect();
+    Ok(Reply::Array(listed))
+}
+
+/// A function's flags as FUNCTION LIST names them, in Redis's order.
+fn flag_names(f: ScriptFlags) -> Vec<&'static str> {
+    [
+        (f.no_writes, "no-writes"),
+        (f.allow_oom, "allow-oom"),
+        (f.allow_stale, "allow-stale"),
+        (f.no_cluster, "no-cluster"),
+        (f.allow_cross_slot_keys, "allow-cross-slot-keys"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
+}
+
+/// Load the libraries the metadata store kept (at start).
+pub fn restore_functions(shared: &crate::shared::Shared, meta: &crate::engine::meta::Meta) {
+    let saved = match meta.function_libraries() {
+        Ok(saved) => saved,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the saved function libraries");
+            return;
+        }
+    };
+    let mut libraries = Vec::new();
+    for code in saved {
+        let code = Bytes::from(code);
+        let loaded = Metadata::parse(&code).and_then(|md| run_library(shared, &code, md));
+        match loaded {
+            Ok(l) => libraries.push(l),
+            Err(e) => tracing::error!(error = %e, "a saved function library did not load"),
+        }
+    }
+    shared.functions().set_all(libraries);
 }

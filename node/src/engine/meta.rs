@@ -29,6 +29,9 @@ const ATTACHMENT: &str = "attachment";
 const ACL_USERS: &str = "acl_users";
 /// The format of the saved users (the first line).
 const ACL_USERS_FORMAT: &str = "gdc-acl-users 1";
+/// The function libraries (FUNCTION LOAD), and the format they are saved in.
+const FUNCTIONS: &str = "functions";
+const FUNCTIONS_FORMAT: &str = "gdc-functions 1\n";
 
 /// The ACL users saved: the coordinators' version of them (0: the node's own), and their
 /// ACL LIST lines.
@@ -297,6 +300,41 @@ impl Meta {
             raw.push(b'\n');
         }
         self.put(ACL_USERS, raw)
+    }
+
+    /// The function libraries saved last (FUNCTION LOAD's code, each whole).
+    pub fn function_libraries(&self) -> Result<Vec<Vec<u8>>, MetaError> {
+        let Some(raw) = self.get(FUNCTIONS)? else {
+            return Ok(Vec::new());
+        };
+        let Some(mut rest) = raw.strip_prefix(FUNCTIONS_FORMAT.as_bytes()) else {
+            return Err(self.bad("the saved function libraries are of an unknown format"));
+        };
+        let mut libraries = Vec::new();
+        while !rest.is_empty() {
+            let (len, tail) = rest
+                .split_at_checked(8)
+                .ok_or_else(|| self.bad("a saved library is cut short"))?;
+            let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+            let (code, tail) = tail
+                .split_at_checked(len)
+                .ok_or_else(|| self.bad("a saved library is cut short"))?;
+            libraries.push(code.to_vec());
+            rest = tail;
+        }
+        Ok(libraries)
+    }
+
+    pub fn set_function_libraries<'a>(
+        &self,
+        libraries: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), MetaError> {
+        let mut raw = FUNCTIONS_FORMAT.as_bytes().to_vec();
+        for code in libraries {
+            raw.extend_from_slice(&(code.len() as u64).to_le_bytes());
+            raw.extend_from_slice(code);
+        }
+        self.put(FUNCTIONS, raw)
     }
 
     /// Write a raw record under `key` (tests: a record another version or a fault left).

@@ -8,10 +8,11 @@
 //! runs it there.
 
 mod convert;
+pub mod functions;
 pub mod libs;
 mod vm;
 
-pub use vm::{Run, load, run};
+pub use vm::{Registered, Run, load, run, run_function, run_library};
 
 use bytes::Bytes;
 use std::collections::HashMap;

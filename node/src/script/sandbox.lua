@@ -6,7 +6,8 @@
 -- through an empty proxy whose metatable refuses writes; the functions that could reach
 -- behind a proxy (rawset, setmetatable, getmetatable, getfenv, setfenv, loadstring, load)
 -- are wrapped. Takes the function that gives a native error's text; returns the protected
--- globals, which become the state's globals.
+-- globals, which become the state's globals, the setter of what FUNCTION LOAD's code sees as
+-- globals, and the function that makes a table read-only.
 local error_text = ...
 local real_globals = _G
 local real_string = string
@@ -39,6 +40,13 @@ local function locked(t)
     return proxy
 end
 
+-- While FUNCTION LOAD runs a library's code, the globals it sees (only `redis`, with
+-- register_function): set with set_load_api, nil otherwise.
+local load_api
+local function set_load_api(api)
+    load_api = api
+end
+
 local protect
 -- A read-only view of `t`; `globals`: reading an absent name is an error.
 function protect(t, globals)
@@ -51,7 +59,12 @@ function protect(t, globals)
     local meta = { __newindex = refuse }
     if globals then
         meta.__index = function(_, name)
-            local v = t[name]
+            local v
+            if load_api then
+                v = load_api[name]
+            else
+                v = t[name]
+            end
             if v == nil then
                 real_error("Script attempted to access nonexistent global variable '"
                     .. real_tostring(name) .. "'", 0)
@@ -189,4 +202,4 @@ real_globals._G = globals
 string_meta.__index = proxy_of[real_string] or protect(real_string)
 string_meta.__metatable = locked({ __index = string_meta.__index, __newindex = refuse })
 
-return globals
+return globals, set_load_api, protect

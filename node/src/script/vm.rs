@@ -2,6 +2,7 @@
 //! Redis's libraries and sandbox (`sandbox.lua`), made afresh after SCRIPT FLUSH.
 
 use super::convert::{lua_to_reply, reply_to_lua};
+use super::functions::Library;
 use super::{Script, ScriptFlags, Scripts, sha1_hex};
 use crate::reply::Reply;
 use bytes::Bytes;
@@ -29,7 +30,27 @@ struct Vm {
     handler: Function,
     /// Compiled scripts, by SHA-1.
     compiled: HashMap<String, Function>,
+    /// Sets what FUNCTION LOAD's code sees as globals (the sandbox's).
+    set_load_api: Function,
+    /// Those globals: `redis` with register_function, log and the version.
+    load_api: Table,
+    /// `bind(f, keys, args)`: a function of no arguments calling `f(keys, args)`.
+    bind: Function,
+    /// Libraries run here: their version, and their functions' callbacks.
+    libraries: HashMap<String, (u64, HashMap<String, Function>)>,
 }
+
+/// A function a library's code registered as it ran.
+#[derive(Debug)]
+pub struct Registered {
+    pub name: String,
+    pub description: Option<String>,
+    pub flags: ScriptFlags,
+    callback: Function,
+}
+
+/// What `redis.register_function` adds to while FUNCTION LOAD runs a library's code.
+struct Registering(Vec<Registered>);
 
 /// The protocol version a running script's commands reply in (`redis.setresp`).
 struct Resp(u8);
@@ -58,12 +79,31 @@ impl Vm {
                 other => other.to_string().unwrap_or_default(),
             })
         })?;
-        let globals: Table = lua
+        let (globals, set_load_api, protect): (Table, Function, Function) = lua
             .load(include_str!("sandbox.lua"))
             .set_name("@gdc_sandbox")
             .call(error_text)?;
         lua.set_globals(globals)?;
         let handler = lua.create_function(|lua, err: Value| error_handler(lua, err))?;
+        let load_redis = lua.create_table()?;
+        load_redis.set("register_function", lua.create_function(register_function)?)?;
+        for name in [
+            "log",
+            "LOG_DEBUG",
+            "LOG_VERBOSE",
+            "LOG_NOTICE",
+            "LOG_WARNING",
+            "REDIS_VERSION",
+            "REDIS_VERSION_NUM",
+        ] {
+            load_redis.set(name, redis.get::<Value>(name)?)?;
+        }
+        let load_api = lua.create_table()?;
+        load_api.set("redis", protect.call::<Table>(load_redis)?)?;
+        let bind = lua
+            .load("local f, keys, args = ...\nreturn function() return f(keys, args) end")
+            .set_name("=gdc_bind")
+            .into_function()?;
         Ok(Vm {
             lua,
             generation,
@@ -73,6 +113,10 @@ impl Vm {
             xpcall,
             handler,
             compiled: HashMap::new(),
+            set_load_api,
+            load_api,
+            bind,
+            libraries: HashMap::new(),
         })
     }
 
@@ -90,6 +134,243 @@ impl Vm {
             .map_err(|e| format!("ERR Error compiling script (new function): {}", message(&e)))?;
         self.compiled.insert(sha.to_string(), f.clone());
         Ok(f)
+    }
+
+    /// Run a library's code (after its shebang line) to have its functions registered,
+    /// within FUNCTION LOAD's half-second limit; Redis's errors.
+    fn run_library(&mut self, body: &[u8]) -> Result<Vec<Registered>, String> {
+        let lua = &self.lua;
+        let f = lua
+            .load(body)
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling function: {}", message(&e)))?;
+        lua.set_app_data(Registering(Vec::new()));
+        let started = std::time::Instant::now();
+        let ran = self
+            .set_load_api
+            .call::<()>(self.load_api.clone())
+            .and_then(|()| {
+                lua.set_hook(
+                    mlua::HookTriggers::new().every_nth_instruction(100_000),
+                    move |_, _| {
+                        if started.elapsed() > LOAD_TIME_MAX {
+                            return Err(ScriptError::raise("ERR FUNCTION LOAD timeout"));
+                        }
+                        Ok(mlua::VmState::Continue)
+                    },
+                )?;
+                self.xpcall.call::<(bool, Value)>((f, self.handler.clone()))
+            });
+        lua.remove_hook();
+        let _ = self.set_load_api.call::<()>(Value::Nil);
+        let registered = lua
+            .remove_app_data::<Registering>()
+            .map_or_else(Vec::new, |r| r.0);
+        match ran {
+            Ok((true, _)) => Ok(registered),
+            Ok((false, err)) => Err(format!(
+                "ERR Error registering functions: {}",
+                error_field(&err)
+            )),
+            Err(e) => Err(format!(
+                "ERR Error registering functions: {}",
+                error_message(&e)
+            )),
+        }
+    }
+
+    /// The callbacks of `library` here, running its code first if this state has not run
+    /// this load of it.
+    fn library(&mut self, library: &Library) -> Result<&HashMap<String, Function>, String> {
+        let fresh = self
+            .libraries
+            .get(&library.name)
+            .is_some_and(|(v, _)| *v == library.version);
+        if !fresh {
+            let registered = self.run_library(&library.code[library.body_at..])?;
+            let callbacks = registered
+                .into_iter()
+                .map(|r| (r.name, r.callback))
+                .collect();
+            self.libraries
+                .insert(library.name.clone(), (library.version, callbacks));
+        }
+        Ok(&self.libraries[&library.name].1)
+    }
+}
+
+/// How long FUNCTION LOAD lets a library's code run (Redis's 500 ms).
+const LOAD_TIME_MAX: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// FUNCTION LOAD's run of a library's code: the functions it registered, or the error.
+pub fn run_library(scripts: &Scripts, body: &[u8]) -> Result<Vec<Registered>, String> {
+    with_vm(scripts, |vm| vm.run_library(body))?
+}
+
+/// Run function `name` of `library` with `keys` and `args`, its commands going to `run`.
+pub fn run_function(
+    scripts: &Scripts,
+    library: &Library,
+    name: &str,
+    keys: &[Bytes],
+    args: &[Bytes],
+    run: &mut dyn Run,
+) -> Reply {
+    let reply = with_vm(scripts, |vm| {
+        let callback = match vm.library(library) {
+            Ok(callbacks) => match callbacks.get(name) {
+                Some(f) => f.clone(),
+                None => return Reply::err("ERR Function not found"),
+            },
+            Err(e) => return Reply::Error(e),
+        };
+        let lua = vm.lua.clone();
+        let bound = strings(&lua, keys)
+            .and_then(|k| Ok((k, strings(&lua, args)?)))
+            .and_then(|(k, a)| vm.bind.call::<Function>((callback, k, a)));
+        let f = match bound {
+            Ok(f) => f,
+            Err(e) => return Reply::Error(error_message(&e)),
+        };
+        match call_under_handler(vm, &f, name, run) {
+            Ok(reply) => reply,
+            Err(e) => Reply::Error(format!(
+                "ERR Error running function {name}, {}",
+                message(&e)
+            )),
+        }
+    });
+    reply.unwrap_or_else(Reply::Error)
+}
+
+/// `redis.register_function(name, callback)` or `redis.register_function{function_name =,
+/// callback =, flags =, description =}`, as Redis reads them.
+fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if lua.app_data_ref::<Registering>().is_none() {
+        return Err(ScriptError::raise(
+            "ERR redis.register_function can only be called on FUNCTION LOAD command",
+        ));
+    }
+    let fail = |text: &str| Err(ScriptError::raise(&format!("ERR {text}")));
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.to_string_lossy()),
+        Value::Number(n) => Some(number_text(*n)),
+        Value::Integer(i) => Some(i.to_string()),
+        _ => None,
+    };
+    let (name, description, callback, flags) = match args.len() {
+        2 => {
+            let Some(name) = text(&args[0]) else {
+                return fail("first argument to redis.register_function must be a string");
+            };
+            let Value::Function(f) = &args[1] else {
+                return fail("second argument to redis.register_function must be a function");
+            };
+            (name, None, f.clone(), ScriptFlags::default())
+        }
+        1 => {
+            let Value::Table(t) = &args[0] else {
+                return fail(
+                    "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
+                );
+            };
+            let (mut name, mut description, mut callback) = (None, None, None);
+            let mut flags = ScriptFlags::default();
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let Value::String(k) = k else {
+                    return fail(
+                        "named argument key given to redis.register_function is not a string",
+                    );
+                };
+                match k.to_string_lossy().to_ascii_lowercase().as_str() {
+                    "function_name" => match text(&v) {
+                        Some(n) => name = Some(n),
+                        None => {
+                            return fail(
+                                "function_name argument given to redis.register_function must be a string",
+                            );
+                        }
+                    },
+                    "description" => match text(&v) {
+                        Some(d) => description = Some(d),
+                        None => {
+                            return fail(
+                                "description argument given to redis.register_function must be a string",
+                            );
+                        }
+                    },
+                    "callback" => match v {
+                        Value::Function(f) => callback = Some(f),
+                        _ => {
+                            return fail(
+                                "callback argument given to redis.register_function must be a function",
+                            );
+                        }
+                    },
+                    "flags" => {
+                        let Value::Table(list) = v else {
+                            return fail(
+                                "flags argument to redis.register_function must be a table representing function flags",
+                            );
+                        };
+                        for flag in list.sequence_values::<Value>() {
+                            let Some(flag) = text(&flag?) else {
+                                return fail("unknown flag given");
+                            };
+                            match flag.to_ascii_lowercase().as_str() {
+                                "no-writes" => flags.no_writes = true,
+                                "allow-oom" => flags.allow_oom = true,
+                                "allow-stale" => flags.allow_stale = true,
+                                "no-cluster" => flags.no_cluster = true,
+                                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+                                _ => return fail("unknown flag given"),
+                            }
+                        }
+                    }
+                    _ => return fail("unknown argument given to redis.register_function"),
+                }
+            }
+            let Some(name) = name else {
+                return fail("redis.register_function must get a function name argument");
+            };
+            let Some(callback) = callback else {
+                return fail("redis.register_function must get a callback argument");
+            };
+            (name, description, callback, flags)
+        }
+        _ => return fail("wrong number of arguments to redis.register_function"),
+    };
+    if !super::functions::valid_name(&name) {
+        return Err(ScriptError::raise(super::functions::BAD_NAME));
+    }
+    let mut registering = lua.app_data_mut::<Registering>().ok_or_else(|| {
+        ScriptError::raise(
+            "ERR redis.register_function can only be called on FUNCTION LOAD command",
+        )
+    })?;
+    if registering.0.iter().any(|r| r.name == name) {
+        return fail("Function already exists in the library");
+    }
+    registering.0.push(Registered {
+        name,
+        description,
+        flags,
+        callback,
+    });
+    Ok(())
+}
+
+/// The `err` field of the handler's error table.
+fn error_field(err: &Value) -> String {
+    match err {
+        Value::Table(t) => match t.raw_get::<Value>("err") {
+            Ok(Value::String(s)) => s.to_string_lossy(),
+            _ => "ERR unknown error".to_string(),
+        },
+        Value::String(s) => format!("ERR {}", s.to_string_lossy()),
+        other => format!("ERR {}", other.to_string().unwrap_or_default()),
     }
 }
 
@@ -170,6 +451,19 @@ fn run_compiled(
     let lua = &vm.lua;
     vm.real_globals.raw_set("KEYS", strings(lua, keys)?)?;
     vm.real_globals.raw_set("ARGV", strings(lua, argv)?)?;
+    call_under_handler(vm, f, sha, run)
+}
+
+/// Call `f` (a script, or a function bound to its arguments) under the message handler,
+/// with redis.call and redis.pcall running commands through `run`; `name` is what an error
+/// says ran (a script's SHA-1, a function's name).
+fn call_under_handler(
+    vm: &mut Vm,
+    f: &Function,
+    name: &str,
+    run: &mut dyn Run,
+) -> mlua::Result<Reply> {
+    let lua = &vm.lua;
     lua.set_app_data(Resp(2));
     let run = std::cell::RefCell::new(run);
     let (ok, value): (bool, Value) = lua.scope(|scope| {
@@ -204,7 +498,7 @@ fn run_compiled(
     if ok {
         return Ok(lua_to_reply(&value, resp));
     }
-    Ok(Reply::Error(script_error(&value, sha)))
+    Ok(Reply::Error(script_error(&value, name)))
 }
 
 /// The error reply of a script stopped by `err` (the handler's table): its message, and

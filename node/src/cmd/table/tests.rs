@@ -9,10 +9,17 @@ fn every() -> Vec<&'static Command> {
 }
 
 /// Writes whose keys are whole databases: no key spec says they write.
-const WRITES_WITHOUT_KEYS: &[&str] = &["flushdb", "flushall", "swapdb"];
+const WRITES_WITHOUT_KEYS: &[&str] = &[
+    "flushdb",
+    "flushall",
+    "swapdb",
+    "function|delete",
+    "function|flush",
+    "function|load",
+];
 
 /// Not writes themselves, but what they run may write their keys (Redis's `may_replicate`).
-const SCRIPTS: &[&str] = &["eval", "evalsha"];
+const SCRIPTS: &[&str] = &["eval", "evalsha", "fcall"];
 
 #[test]
 fn key_specs_agree_with_the_flags() {

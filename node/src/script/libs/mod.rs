@@ -16,5 +16,5 @@ pub fn open_all(lua: &mlua::Lua) -> mlua::Result<()> {
 /// Whether a stack frame of this chunk is a library's, not the script's (an error is
 /// reported where the script called the library).
 pub fn is_library_chunk(source: &str) -> bool {
-    matches!(source, "=cjson" | "=struct" | "=bit")
+    matches!(source, "=cjson" | "=struct" | "=bit" | "=gdc_bind")
 }

@@ -1,0 +1,192 @@
+//! Function libraries (FUNCTION LOAD, FCALL): the libraries this node holds, by name, with
+//! the functions each registered. A library's code is what is kept; each Lua state runs it
+//! again (registering its functions there) when it first calls one of them.
+
+use super::ScriptFlags;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One function of a library.
+#[derive(Clone, Debug)]
+pub struct FunctionMeta {
+    pub description: Option<String>,
+    pub flags: ScriptFlags,
+}
+
+/// A loaded library.
+#[derive(Debug)]
+pub struct Library {
+    pub name: String,
+    /// All of FUNCTION LOAD's argument, its shebang line included.
+    pub code: Bytes,
+    /// Where the code after the shebang line starts (its line feed kept).
+    pub body_at: usize,
+    pub functions: BTreeMap<String, FunctionMeta>,
+    /// Unique to this load: a Lua state that ran an older load of the name runs it again.
+    pub version: u64,
+}
+
+/// What a library's shebang says: `#!<engine> name=<name>`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub engine: String,
+    pub name: String,
+    pub body_at: usize,
+}
+
+impl Metadata {
+    /// Read the shebang, with Redis's errors.
+    pub fn parse(code: &[u8]) -> Result<Metadata, String> {
+        if !code.starts_with(b"#!") {
+            return Err("ERR Missing library metadata".into());
+        }
+        let Some(end) = code.iter().position(|&b| b == b'\n') else {
+            return Err("ERR Invalid library metadata".into());
+        };
+        let line = String::from_utf8_lossy(&code[..end]);
+        let mut parts = line.split_ascii_whitespace();
+        let Some(engine) = parts.next() else {
+            return Err("ERR Invalid library metadata".into());
+        };
+        let mut name = None;
+        for part in parts {
+            let is_name = part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=");
+            if is_name {
+                if name.is_some() {
+                    return Err(
+                        "ERR Invalid metadata value, name argument was given multiple times".into(),
+                    );
+                }
+                name = Some(part[5..].to_string());
+                continue;
+            }
+            return Err(format!("ERR Invalid metadata value given: {part}"));
+        }
+        let Some(name) = name else {
+            return Err("ERR Library name was not given".into());
+        };
+        Ok(Metadata {
+            engine: engine[2..].to_string(),
+            name,
+            body_at: end,
+        })
+    }
+}
+
+/// Whether a library or function name is made of letters, digits and underscores.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+pub const BAD_NAME: &str = "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+
+/// The libraries this node holds.
+#[derive(Debug, Default)]
+pub struct Functions {
+    libraries: Mutex<BTreeMap<String, Arc<Library>>>,
+    versions: AtomicU64,
+}
+
+impl Functions {
+    /// A version for a library about to be added.
+    pub fn next_version(&self) -> u64 {
+        self.versions.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn libraries(&self) -> Vec<Arc<Library>> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn library(&self, name: &str) -> Option<Arc<Library>> {
+        self.lock().get(name).cloned()
+    }
+
+    /// The library that has function `name`, and the function.
+    pub fn function(&self, name: &str) -> Option<(Arc<Library>, FunctionMeta)> {
+        self.lock().values().find_map(|lib| {
+            let f = lib.functions.get(name)?;
+            Some((Arc::clone(lib), f.clone()))
+        })
+    }
+
+    /// Add `library` (replacing one of its name when `replace`), unless a function of it
+    /// is another library's.
+    pub fn add(&self, library: Library, replace: bool) -> Result<(), String> {
+        let mut libs = self.lock();
+        if libs.contains_key(&library.name) && !replace {
+            return Err(format!("ERR Library '{}' already exists", library.name));
+        }
+        for (other, lib) in libs.iter() {
+            if *other == library.name {
+                continue;
+            }
+            if let Some(f) = library
+                .functions
+                .keys()
+                .find(|f| lib.functions.contains_key(*f))
+            {
+                return Err(format!("ERR Function {f} already exists"));
+            }
+        }
+        libs.insert(library.name.clone(), Arc::new(library));
+        Ok(())
+    }
+
+    pub fn delete(&self, name: &str) -> bool {
+        self.lock().remove(name).is_some()
+    }
+
+    pub fn flush(&self) {
+        self.lock().clear();
+    }
+
+    /// Replace every library with `libraries`.
+    pub fn set_all(&self, libraries: Vec<Library>) {
+        let mut libs = self.lock();
+        libs.clear();
+        for l in libraries {
+            libs.insert(l.name.clone(), Arc::new(l));
+        }
+    }
+
+    /// How many libraries and functions.
+    pub fn counts(&self) -> (usize, usize) {
+        let libs = self.lock();
+        (libs.len(), libs.values().map(|l| l.functions.len()).sum())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Library>>> {
+        self.libraries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_metadata_is_read_as_redis_reads_it() {
+        let md = Metadata::parse(b"#!lua name=mylib\nreturn 1").expect("metadata");
+        assert_eq!(md.engine, "lua");
+        assert_eq!(md.name, "mylib");
+        assert_eq!(md.body_at, 16);
+        for (code, error) in [
+            (&b"return 1"[..], "ERR Missing library metadata"),
+            (b"#!lua name=x", "ERR Invalid library metadata"),
+            (b"#!lua\n", "ERR Library name was not given"),
+            (
+                b"#!lua name=a name=b\n",
+                "ERR Invalid metadata value, name argument was given multiple times",
+            ),
+            (
+                b"#!lua foo=bar\n",
+                "ERR Invalid metadata value given: foo=bar",
+            ),
+        ] {
+            assert_eq!(Metadata::parse(code), Err(error.to_string()));
+        }
+        assert!(valid_name("a_1") && !valid_name("a-1") && !valid_name(""));
+    }
+}
