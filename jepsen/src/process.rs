@@ -166,6 +166,11 @@ impl Server {
         self.child.wait().expect("reap");
     }
 
+    /// Wait for the process to exit by itself (SHUTDOWN).
+    pub fn wait_exit(mut self) {
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, and wait for the process to exit.
     pub fn terminate(mut self) {
         self.signal(nix::sys::signal::Signal::SIGTERM);

@@ -42,6 +42,8 @@ async fn answer(shared: Arc<Shared>, mut socket: tokio::net::TcpStream) {
     }
     let request = String::from_utf8_lossy(&buf[..n]);
     let response = if request.starts_with("GET /metrics ") {
+        // A script holds the store lock on its own thread: wait without it.
+        shared.engine().busy().wait_done().await;
         let body = render(&shared);
         format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -195,6 +195,11 @@ impl Session {
     async fn run_pending(&mut self) -> Result<(), Closed> {
         let shared = Arc::clone(&self.shared);
         while !self.pending.is_empty() {
+            // A script holds the store: wait for it, or answer as Redis does while it is busy.
+            if let Some(running) = shared.engine().busy().running() {
+                self.while_busy(&running).await?;
+                continue;
+            }
             let woken = shared.engine().written();
             tokio::pin!(woken);
             woken.as_mut().enable();
@@ -202,6 +207,13 @@ impl Session {
                 break;
             };
             self.flush().await.map_err(|_| Closed)?;
+            if let Some(job) = blocked.script {
+                let reply = self.run_script(job).await;
+                if self.conn.replies.send() {
+                    reply.write(&mut self.out, self.conn.resp);
+                }
+                continue;
+            }
             let wait = blocked
                 .deadline_ms
                 .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
@@ -244,6 +256,61 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Run a script on the script thread (it takes the store lock there), marked as the
+    /// running script meanwhile; its reply.
+    async fn run_script(&mut self, job: crate::reply::ScriptRun) -> Reply {
+        let shared = Arc::clone(&self.shared);
+        let running = Arc::new(job.0.running());
+        shared.engine().busy().start(Arc::clone(&running));
+        let (on_thread, r) = (Arc::clone(&shared), Arc::clone(&running));
+        let ran = tokio::task::spawn_blocking(move || cmd::run_job(&on_thread, &job.0, r)).await;
+        shared.engine().busy().finish(&running);
+        match ran {
+            Ok((reply, last_write)) => {
+                if let Some(op) = last_write {
+                    self.conn.last_write_op = op;
+                }
+                reply
+            }
+            Err(e) => {
+                error!(error = %e, "a script's thread failed");
+                Reply::err("ERR the script's thread failed")
+            }
+        }
+    }
+
+    /// Another client's script runs: until `busy-reply-threshold` the next command waits
+    /// for it; after, it is answered `-BUSY`, but for SCRIPT KILL, FUNCTION KILL, FUNCTION
+    /// STATS and SHUTDOWN, and a command Redis allows while busy, which waits.
+    async fn while_busy(
+        &mut self,
+        running: &Arc<crate::script::busy::Running>,
+    ) -> Result<(), Closed> {
+        let shared = Arc::clone(&self.shared);
+        let threshold = Duration::from_millis(shared.config().busy_reply_ms);
+        let elapsed = running.started.elapsed();
+        let answer = match self.pending.front() {
+            Some(args) if threshold > Duration::ZERO && elapsed >= threshold => {
+                cmd::while_busy(&shared, running, args)
+            }
+            _ => None,
+        };
+        if let Some(reply) = answer {
+            self.pending.pop_front();
+            if self.conn.replies.send() {
+                reply.write(&mut self.out, self.conn.resp);
+            }
+            return self.flush().await.map_err(|_| Closed);
+        }
+        let wait = (threshold > elapsed).then(|| threshold - elapsed);
+        tokio::select! {
+            () = shared.engine().busy().wait_done() => Ok(()),
+            () = sleep_or_forever(wait) => Ok(()),
+            _ = self.kill.notified() => Err(Closed),
+            () = self.stop.stopped() => Err(Closed),
+        }
     }
 
     /// A command waits out a CLIENT PAUSE: until its end (`wait`) or CLIENT UNPAUSE. The
@@ -302,6 +369,7 @@ impl Session {
                     deadline_ms: Some(until),
                     on_timeout: Reply::Silence,
                     paused: true,
+                    script: None,
                 });
                 break;
             }
@@ -347,6 +415,17 @@ impl Session {
                         deadline_ms,
                         on_timeout: *on_timeout,
                         paused: false,
+                        script: None,
+                    });
+                    break;
+                }
+                Reply::Script(job) => {
+                    // Run off this thread once the batch is committed; its reply follows.
+                    blocked = Some(Blocked {
+                        deadline_ms: None,
+                        on_timeout: Reply::Silence,
+                        paused: false,
+                        script: Some(job),
                     });
                     break;
                 }
@@ -457,6 +536,10 @@ impl Pending {
         self.requests.push_front((args, bytes));
     }
 
+    fn front(&self) -> Option<&Args> {
+        self.requests.front().map(|(args, _)| args)
+    }
+
     fn pop_front(&mut self) -> Option<(Args, usize)> {
         let popped = self.requests.pop_front()?;
         self.bytes -= popped.1;
@@ -479,6 +562,8 @@ struct Blocked {
     deadline_ms: Option<u64>,
     on_timeout: Reply,
     paused: bool,
+    /// Not a wait: a script to run on the script thread.
+    script: Option<crate::reply::ScriptRun>,
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {

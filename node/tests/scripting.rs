@@ -593,3 +593,106 @@ fn functions_outlive_a_kill_9() {
         .expect("FCALL after the restart");
     assert_eq!(seven, 7);
 }
+
+/// A script past `busy-reply-threshold`: other clients get -BUSY (not a wait without end),
+/// SCRIPT KILL stops a script that has not written, FUNCTION KILL a function, and the node
+/// serves on; a script that wrote cannot be killed, and SHUTDOWN NOSAVE ends the process
+/// without any of its writes (after the restart, the key it set is absent).
+#[test]
+fn busy_scripts_are_answered_killed_or_shut_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = gdc_jepsen::process::free_port();
+    let args = vec![
+        "--port".to_string(),
+        port.to_string(),
+        "--dir".to_string(),
+        dir.path().display().to_string(),
+    ];
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_gdc-node"));
+    let server = gdc_jepsen::process::Server::start(bin, &args, port).expect("start");
+    let mut c = server.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("busy-reply-threshold")
+        .arg(50)
+        .query(&mut c)
+        .expect("CONFIG SET");
+    let busy_with = |script: &'static str, fcall: bool| {
+        let mut runner = server.client();
+        std::thread::spawn(move || {
+            let cmd = if fcall { "FCALL" } else { "EVAL" };
+            redis::cmd(cmd)
+                .arg(script)
+                .arg(0)
+                .query::<Value>(&mut runner)
+        })
+    };
+    let busy_error = |c: &mut redis::Connection| {
+        wait_for(
+            "the script is busy",
+            Duration::from_secs(10),
+            || match redis::cmd("PING").query::<String>(c) {
+                Err(e) if e.code() == Some("BUSY") => Some(error_text(&e)),
+                _ => None,
+            },
+        )
+    };
+    // A script that only reads: SCRIPT KILL stops it.
+    let looping = busy_with("while true do end", false);
+    assert_eq!(
+        busy_error(&mut c),
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    );
+    let e = redis::cmd("FUNCTION")
+        .arg("KILL")
+        .query::<Value>(&mut c)
+        .expect_err("not a function");
+    assert_eq!(e.code(), Some("BUSY"));
+    let _: () = redis::cmd("SCRIPT")
+        .arg("KILL")
+        .query(&mut c)
+        .expect("SCRIPT KILL");
+    let e = looping.join().expect("runner").expect_err("killed");
+    assert!(
+        error_text(&e).starts_with("ERR Script killed by user with SCRIPT KILL..."),
+        "{e}"
+    );
+    let pong: String = redis::cmd("PING").query(&mut c).expect("PING");
+    assert_eq!(pong, "PONG");
+    let e = redis::cmd("SCRIPT")
+        .arg("KILL")
+        .query::<Value>(&mut c)
+        .expect_err("nothing runs");
+    assert_eq!(error_text(&e), "NOTBUSY No scripts in execution right now.");
+    // A function: FUNCTION KILL stops it.
+    function_load(
+        &mut c,
+        "#!lua name=spin\nredis.register_function('spin', function() while true do end end)",
+    )
+    .expect("LOAD");
+    let spinning = busy_with("spin", true);
+    assert_eq!(
+        busy_error(&mut c),
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    );
+    let _: () = redis::cmd("FUNCTION")
+        .arg("KILL")
+        .query(&mut c)
+        .expect("FUNCTION KILL");
+    assert!(spinning.join().expect("runner").is_err());
+    // A script that wrote: unkillable; SHUTDOWN NOSAVE ends the process, writes and all.
+    let writer = busy_with("redis.call('set', 'half', '1') while true do end", false);
+    busy_error(&mut c);
+    let e = redis::cmd("SCRIPT")
+        .arg("KILL")
+        .query::<Value>(&mut c)
+        .expect_err("unkillable");
+    assert_eq!(e.code(), Some("UNKILLABLE"));
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<Value>(&mut c);
+    assert!(writer.join().expect("runner").is_err());
+    server.wait_exit();
+    let server = gdc_jepsen::process::Server::start(bin, &args, port).expect("restart");
+    let mut c = server.client();
+    let half: Option<String> = redis::cmd("GET").arg("half").query(&mut c).expect("GET");
+    assert_eq!(half, None, "nothing of the shut-down script was kept");
+}

@@ -5,9 +5,11 @@
 use super::table::{DENYOOM, NOSCRIPT, lookup};
 use super::{CmdResult, Conn, Ctx, READONLY, execute, int_arg, is, read_only};
 use crate::reply::Reply;
+use crate::script::busy::Running;
 use crate::script::functions::{self, Library, Metadata};
-use crate::script::{self, ScriptFlags};
+use crate::script::{self, Script, ScriptFlags};
 use bytes::Bytes;
+use std::sync::Arc;
 
 const NO_SCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
@@ -51,15 +53,133 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro: bool) -> Cm
     };
     let flags = script.flags;
     check_flags(ctx, flags, ro)?;
-    let (keys, argv) = args[3..].split_at(numkeys as usize);
+    dispatch(ctx, Runs::Eval(script), flags, ro, args, numkeys as usize)
+}
+
+/// What a script job runs.
+#[derive(Debug)]
+enum Runs {
+    Eval(Arc<Script>),
+    /// A library's function, by name.
+    Function(Arc<Library>, String),
+}
+
+/// A script to run on the script thread, that the connection hands over (see
+/// [`crate::script::busy`]).
+#[derive(Debug)]
+pub struct ScriptJob {
+    runs: Runs,
+    keys: Vec<Bytes>,
+    argv: Vec<Bytes>,
+    flags: ScriptFlags,
+    read_only: bool,
+    /// What the script's commands run as (the caller's database and user).
+    caller: std::sync::Mutex<Option<Conn>>,
+    /// The command that runs it.
+    command: Vec<Bytes>,
+}
+
+impl ScriptJob {
+    /// What the running script is known by (SCRIPT KILL, FUNCTION STATS).
+    pub fn running(&self) -> Running {
+        match &self.runs {
+            Runs::Eval(s) => Running::new(true, s.sha.clone(), self.command.clone()),
+            Runs::Function(_, name) => Running::new(false, name.clone(), self.command.clone()),
+        }
+    }
+}
+
+/// Run a script: at once inside a transaction (EXEC runs whole under the lock), else on
+/// the script thread, which the connection hands it to (`Reply::Script`).
+fn dispatch(
+    ctx: &mut Ctx<'_>,
+    runs: Runs,
+    flags: ScriptFlags,
+    ro: bool,
+    args: &[Bytes],
+    numkeys: usize,
+) -> CmdResult {
+    let (keys, argv) = args[3..].split_at(numkeys);
     let read_only_script = ro || flags.no_writes;
-    let scripts = ctx.server.scripts();
-    let reply = ctx.in_one_batch(|ctx| {
-        run(ctx, flags, read_only_script, |calls| {
-            script::run(scripts, &script, keys, argv, calls)
+    if ctx.conn.in_exec {
+        let scripts = ctx.server.scripts();
+        return ctx.in_one_batch(|ctx| {
+            run(ctx, flags, read_only_script, None, |calls| {
+                run_what(scripts, &runs, keys, argv, calls)
+            })
+        });
+    }
+    Ok(Reply::Script(crate::reply::ScriptRun(Arc::new(
+        ScriptJob {
+            runs,
+            keys: keys.to_vec(),
+            argv: argv.to_vec(),
+            flags,
+            read_only: read_only_script,
+            caller: std::sync::Mutex::new(Some(Conn::for_script(ctx.conn))),
+            command: args.to_vec(),
+        },
+    ))))
+}
+
+fn run_what(
+    scripts: &crate::script::Scripts,
+    runs: &Runs,
+    keys: &[Bytes],
+    argv: &[Bytes],
+    calls: &mut Calls<'_>,
+) -> Reply {
+    match runs {
+        Runs::Eval(s) => script::run(scripts, s, keys, argv, calls),
+        Runs::Function(library, name) => {
+            script::run_function(scripts, library, name, keys, argv, calls)
+        }
+    }
+}
+
+/// Run `job` on this (the script) thread: take the store lock, run the script as one
+/// batch, commit it. Returns the reply, and the op id of the script's last write if it
+/// wrote (for the caller's WAIT).
+pub fn run_job(
+    shared: &crate::shared::Shared,
+    job: &ScriptJob,
+    running: Arc<Running>,
+) -> (Reply, Option<u64>) {
+    let Some(mut caller) = job.caller.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+        return (Reply::err("ERR the script already ran"), None);
+    };
+    let config = shared.config();
+    let mut store = shared.engine().lock_store();
+    let writes = store.writes;
+    let mut ctx = Ctx {
+        store: &mut store,
+        conn: &mut caller,
+        server: shared,
+        config: &config,
+        now: crate::engine::store::now_ms(),
+    };
+    let scripts = shared.scripts();
+    let reply = ctx
+        .in_one_batch(|ctx| {
+            run(ctx, job.flags, job.read_only, Some(running), |calls| {
+                run_what(scripts, &job.runs, &job.keys, &job.argv, calls)
+            })
         })
-    })?;
-    Ok(reply)
+        .unwrap_or_else(|e| e);
+    let wrote = store.writes != writes;
+    let last_write = wrote.then(|| store.applied().get(store.server()).0);
+    let reply = match store.commit() {
+        Ok(()) => reply,
+        Err(e) => {
+            tracing::error!(error = %e, "binlog commit failed");
+            Reply::err("MISCONF Errors writing to the binlog; writes may not be durable")
+        }
+    };
+    drop(store);
+    if wrote {
+        shared.engine().wrote();
+    }
+    (reply, last_write)
 }
 
 /// The checks a script with flags (a shebang, or a function's) passes before it runs, as
@@ -93,6 +213,7 @@ fn run(
     ctx: &mut Ctx<'_>,
     flags: ScriptFlags,
     read_only_script: bool,
+    running: Option<Arc<Running>>,
     go: impl FnOnce(&mut Calls<'_>) -> Reply,
 ) -> Reply {
     let mut conn = Conn::for_script(ctx.conn);
@@ -107,6 +228,7 @@ fn run(
         read_only: read_only_script,
         allow_oom: flags.allow_oom,
         wrote: false,
+        running,
     };
     go(&mut calls)
 }
@@ -120,9 +242,15 @@ struct Calls<'a> {
     /// The script has run a write: from then on it runs to its end (Redis's rule: a script
     /// is refused only before it changed anything).
     wrote: bool,
+    /// The script on the script thread (SCRIPT KILL reaches it through this).
+    running: Option<Arc<Running>>,
 }
 
 impl script::Run for Calls<'_> {
+    fn running(&self) -> Option<Arc<Running>> {
+        self.running.clone()
+    }
+
     fn call(&mut self, args: &[Bytes], resp: u8) -> Result<Reply, String> {
         let ctx = &mut self.ctx;
         ctx.conn.resp = resp;
@@ -157,6 +285,9 @@ impl script::Run for Calls<'_> {
         }
         if command.is_write() {
             self.wrote = true;
+            if let Some(r) = &self.running {
+                r.note_write();
+            }
         }
         match execute(ctx, args) {
             Reply::Error(e) => Err(e),
@@ -183,6 +314,10 @@ pub fn script(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .collect();
         return Ok(Reply::Array(found));
     }
+    if is(sub, "kill") {
+        // A running script is the connections' to kill (`cmd::while_busy`).
+        return Err(Reply::err(crate::script::busy::NOT_BUSY));
+    }
     if is(sub, "flush") {
         match args.get(2) {
             None => {}
@@ -206,6 +341,8 @@ pub fn script(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
         "    * ASYNC: Asynchronously flush the scripts cache.",
         "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
         "HELP",
@@ -238,15 +375,14 @@ fn fcall_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
         return Err(Reply::err("ERR Number of keys can't be negative"));
     }
     check_flags(ctx, meta.flags, ro)?;
-    let (keys, argv) = args[3..].split_at(numkeys as usize);
-    let read_only_script = ro || meta.flags.no_writes;
-    let scripts = ctx.server.scripts();
-    let reply = ctx.in_one_batch(|ctx| {
-        run(ctx, meta.flags, read_only_script, |calls| {
-            script::run_function(scripts, &library, &name, keys, argv, calls)
-        })
-    })?;
-    Ok(reply)
+    dispatch(
+        ctx,
+        Runs::Function(library, name),
+        meta.flags,
+        ro,
+        args,
+        numkeys as usize,
+    )
 }
 
 /// FUNCTION LOAD, LIST, DELETE, FLUSH, STATS, KILL, HELP.
@@ -313,7 +449,8 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ]));
     }
     if is(sub, "kill") {
-        return Err(Reply::err("NOTBUSY No scripts in execution right now."));
+        // A running function is the connections' to kill (`cmd::while_busy`).
+        return Err(Reply::err(crate::script::busy::NOT_BUSY));
     }
     Ok(super::help(&[
         "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -33,6 +33,9 @@ pub struct Config {
     pub memory_policy: crate::engine::eviction::Policy,
     /// `maxmemory-samples`: keys looked at per database for each eviction.
     pub memory_samples: u32,
+    /// `busy-reply-threshold` (`lua-time-limit`), ms: how long other clients wait for a
+    /// running script before they are answered `-BUSY` (0: they wait to its end).
+    pub busy_reply_ms: u64,
     /// `maxmemory-eviction-tenacity` (0..=100): how long a round of eviction may run.
     pub eviction_tenacity: u32,
     /// `lfu-log-factor`: how slowly the LFU counter grows.
@@ -182,6 +185,7 @@ impl Default for Config {
             memory_bytes_max: 0,
             memory_policy: Default::default(),
             memory_samples: 5,
+            busy_reply_ms: 5000,
             eviction_tenacity: 10,
             lfu_log_factor: 10,
             lfu_decay_minutes: 1,

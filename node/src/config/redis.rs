@@ -143,7 +143,6 @@ pub static REDIS_ONLY: &[Setting] = &[
     fixed!("bgsave_cpulist", "", any_text),
     inert!("bind-source-addr", "", any_text),
     fixed!("bio_cpulist", "", any_text),
-    inert!("busy-reply-threshold", "5000", any_int),
     inert!(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -207,7 +206,7 @@ pub static REDIS_ONLY: &[Setting] = &[
         v,
         &["debug", "verbose", "notice", "warning"]
     )),
-    inert!("lua-time-limit", "5000", any_int),
+    alias!("lua-time-limit", "busy-reply-threshold"),
     inert!("masterauth", "", any_text),
     inert!("masteruser", "", any_text),
     inert!("maxmemory-clients", "0", clients_memory),

@@ -253,6 +253,12 @@ pub static SETTINGS: &[Setting] = &[
         |c| c.memory_samples.to_string()
     ),
     field!(
+        "busy-reply-threshold",
+        AtRunTime,
+        |c, v| c.busy_reply_ms = u64::from(between(v, 0, i32::MAX as u32)?),
+        |c| c.busy_reply_ms.to_string()
+    ),
+    field!(
         "maxmemory-eviction-tenacity",
         AtRunTime,
         |c, v| c.eviction_tenacity = between(v, 0, 100)?,

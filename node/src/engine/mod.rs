@@ -59,6 +59,8 @@ pub struct Engine {
     /// Changes whenever committed writes reach the binlog: senders read on.
     tail: watch::Sender<u64>,
     alone: bool,
+    /// The script running on the script thread (holding the store lock), if one is.
+    busy: crate::script::busy::Busy,
 }
 
 impl Engine {
@@ -79,7 +81,15 @@ impl Engine {
             written: Notify::new(),
             tail: watch::Sender::new(0),
             alone: options.alone,
+            busy: crate::script::busy::Busy::default(),
         })
+    }
+
+    /// The script running now. Code on the runtime thread waits for it to end
+    /// ([`crate::script::busy::Busy::wait_done`]) before taking the store lock, which the
+    /// script holds.
+    pub fn busy(&self) -> &crate::script::busy::Busy {
+        &self.busy
     }
 
     /// The store, locked.

@@ -7,6 +7,7 @@
 //! scripts has its own Lua state ([`vm`]), which compiles a cached script when it first
 //! runs it there.
 
+pub mod busy;
 mod convert;
 pub mod functions;
 pub mod libs;

@@ -411,6 +411,9 @@ pub fn load(scripts: &Scripts, body: &Bytes) -> Result<Arc<Script>, String> {
 /// or the error they raise or return (`CODE message`).
 pub trait Run {
     fn call(&mut self, args: &[Bytes], resp: u8) -> Result<Reply, String>;
+
+    /// The script as the script thread runs it: a KILL stops it through this.
+    fn running(&self) -> Option<Arc<super::busy::Running>>;
 }
 
 /// Run `script` with `keys` and `argv` (KEYS and ARGV), its commands going to `run`: its
@@ -465,8 +468,23 @@ fn call_under_handler(
 ) -> mlua::Result<Reply> {
     let lua = &vm.lua;
     lua.set_app_data(Resp(2));
+    if let Some(running) = run.running() {
+        // Checked often enough that a script that catches the error (pcall) is stopped
+        // again at once.
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(1000),
+            move |_, _| {
+                if running.killed() {
+                    return Err(ScriptError::raise(
+                        "ERR Script killed by user with SCRIPT KILL...",
+                    ));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        )?;
+    }
     let run = std::cell::RefCell::new(run);
-    let (ok, value): (bool, Value) = lua.scope(|scope| {
+    let ran: mlua::Result<(bool, Value)> = lua.scope(|scope| {
         // What redis.call and redis.pcall share: the command's reply, or its error text.
         let command = |lua: &Lua, args: MultiValue| -> mlua::Result<Result<Value, String>> {
             let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
@@ -492,7 +510,9 @@ fn call_under_handler(
         vm.redis.raw_set("call", vm.no_run.clone())?;
         vm.redis.raw_set("pcall", vm.no_run.clone())?;
         out
-    })?;
+    });
+    lua.remove_hook();
+    let (ok, value) = ran?;
     let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
     lua.remove_app_data::<Resp>();
     if ok {

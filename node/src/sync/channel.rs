@@ -163,6 +163,7 @@ async fn open_stream(
 > {
     let mut full_synced = false;
     loop {
+        node.engine().busy().wait_done().await;
         let (server, applied) = {
             let store = node.engine().lock_store();
             (store.server(), store.applied().clone())
@@ -292,6 +293,8 @@ async fn apply_with_room<F: AsRef<[u8]>>(
             bytes += rest[end].as_ref().len();
             end += 1;
         }
+        // A script holds the store lock on its own thread: wait without it.
+        node.engine().busy().wait_done().await;
         wait_for_room(node, peer).await;
         let (piece, applied) = node.engine().apply_remote_frames(&rest[..end])?;
         done.ops += piece.ops;
@@ -454,6 +457,7 @@ const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
 async fn caught_up_with(node: &Replication, theirs: &VersionVector) -> bool {
     let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
     loop {
+        node.engine().busy().wait_done().await;
         let written = node.engine().written();
         if node.engine().lock_store().applied().dominates(theirs) {
             return true;

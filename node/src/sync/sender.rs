@@ -173,6 +173,7 @@ impl SyncRpc for SyncService {
         request: Request<FullSyncRequest>,
     ) -> Result<Response<Self::FullSyncStream>, Status> {
         let req = request.into_inner();
+        self.node.engine().busy().wait_done().await;
         let snap = self.node.engine().lock_store().copy_state();
         info!(
             peer = %req.region,
@@ -226,6 +227,7 @@ impl SyncRpc for SyncService {
                 None => return Err(Status::invalid_argument(format!("no bucket {b}"))),
             }
         }
+        self.node.engine().busy().wait_done().await;
         let snap = self.node.engine().lock_store().copy_buckets(db, &wanted);
         Ok(Response::new(stream_state(
             self.node.tasks(),
@@ -466,6 +468,7 @@ async fn feed(
         tail.borrow_and_update();
         // Taken before reading: every op it covers is in the files by then, so a receiver
         // that has applied a batch read to the end has everything the vector covers.
+        node.engine().busy().wait_done().await;
         let applied = node.engine().lock_store().applied().clone();
         // File reads off the runtime thread.
         let read = tokio::task::spawn_blocking(move || {

@@ -88,6 +88,16 @@ pub(super) static COMMANDS: &[Spec] = &[
                     Group::Scripting,
                     "O(1)",
                 ),
+            cmd("script|kill", 2)
+                .flags(NOSCRIPT | ALLOW_BUSY)
+                .acl(acl::SCRIPTING)
+                .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
+                .doc(
+                    "Kill the script currently in execution.",
+                    "2.6.0",
+                    Group::Scripting,
+                    "O(1)",
+                ),
             cmd("script|load", 3)
                 .flags(NOSCRIPT | STALE)
                 .acl(acl::SCRIPTING)
