@@ -58,6 +58,15 @@ fn scripts_answer_as_redis_does() {
         Value::Array(vec![Value::Int(1), Value::Int(2)])
     );
     assert_eq!(eval(&mut c, "return false", &[], &[]), Value::Nil);
+    assert_eq!(
+        eval(
+            &mut c,
+            "return redis.acl_check_cmd('set', 'x', '1')",
+            &[],
+            &[]
+        ),
+        Value::Int(1)
+    );
     assert_eq!(eval(&mut c, "return true", &[], &[]), Value::Int(1));
     assert_eq!(
         eval(&mut c, "return redis.status_reply('FINE')", &[], &[]),
@@ -215,6 +224,10 @@ fn script_errors_are_redis_s() {
         (
             "return a",
             "ERR Script attempted to access nonexistent global variable 'a'",
+        ),
+        (
+            "return redis.acl_check_cmd('nosuch')",
+            "ERR Invalid command passed to redis.acl_check_cmd()",
         ),
     ] {
         assert_eq!(

@@ -41,6 +41,19 @@ pub(super) fn refusal(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> Optio
     }))
 }
 
+/// Whether the connection's user may run `command` with `args`, asked without logging a
+/// refusal (`redis.acl_check_cmd`).
+pub(super) fn permits(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) -> bool {
+    let accounts = ctx.server.accounts();
+    if !accounts.restricted() {
+        return true;
+    }
+    let users = accounts.users();
+    users
+        .get(&ctx.conn.user)
+        .is_some_and(|user| check(user, users.commands(), command, args).is_ok())
+}
+
 /// The check itself: the command, its first argument, its keys with how it uses them, the
 /// channels it publishes or subscribes to.
 fn check(

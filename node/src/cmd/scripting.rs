@@ -251,6 +251,17 @@ impl script::Run for Calls<'_> {
         self.running.clone()
     }
 
+    fn acl_check(&mut self, args: &[Bytes]) -> Result<bool, String> {
+        let known = lookup(&args[0]).and_then(|spec| {
+            let sub = spec.command.sub(args).ok()?;
+            Some(sub.unwrap_or(&spec.command))
+        });
+        let Some(command) = known else {
+            return Err("ERR Invalid command passed to redis.acl_check_cmd()".into());
+        };
+        Ok(super::acl::permits(&self.ctx, command, args))
+    }
+
     fn call(&mut self, args: &[Bytes], resp: u8) -> Result<Reply, String> {
         let ctx = &mut self.ctx;
         ctx.conn.resp = resp;

@@ -71,6 +71,7 @@ impl Vm {
         })?;
         redis.set("call", no_run.clone())?;
         redis.set("pcall", no_run.clone())?;
+        redis.set("acl_check_cmd", no_run.clone())?;
         real_globals.set("redis", redis.clone())?;
         let xpcall: Function = real_globals.get("xpcall")?;
         let error_text = lua.create_function(|_, e: Value| {
@@ -414,6 +415,9 @@ pub trait Run {
 
     /// The script as the script thread runs it: a KILL stops it through this.
     fn running(&self) -> Option<Arc<super::busy::Running>>;
+
+    /// `redis.acl_check_cmd`: whether the caller's user may run `args`, or the error.
+    fn acl_check(&mut self, args: &[Bytes]) -> Result<bool, String>;
 }
 
 /// Run `script` with `keys` and `argv` (KEYS and ARGV), its commands going to `run`: its
@@ -504,11 +508,18 @@ fn call_under_handler(
                 Ok(v) => Ok(v),
                 Err(e) => error_table(lua, &e),
             })?;
+        let run = &run;
+        let acl_check = scope.create_function(move |_, args: MultiValue| {
+            let checked = command_args(&args).and_then(|args| run.borrow_mut().acl_check(&args));
+            checked.map_err(|e| ScriptError::raise(&e))
+        })?;
         vm.redis.raw_set("call", call)?;
         vm.redis.raw_set("pcall", pcall)?;
+        vm.redis.raw_set("acl_check_cmd", acl_check)?;
         let out = vm.xpcall.call((f.clone(), vm.handler.clone()));
         vm.redis.raw_set("call", vm.no_run.clone())?;
         vm.redis.raw_set("pcall", vm.no_run.clone())?;
+        vm.redis.raw_set("acl_check_cmd", vm.no_run.clone())?;
         out
     });
     lua.remove_hook();
