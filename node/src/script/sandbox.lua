@@ -123,7 +123,8 @@ redis.status_reply = function(...)
     return { ok = (...) }
 end
 
--- pcall answers an error as its text: a table's `err`, a native error's message.
+-- pcall answers an error as its text: a table's `err`, a native error's message; it lets a
+-- SCRIPT KILL through.
 pcall = function(f, ...)
     local out = { real_pcall(f, ...) }
     if not out[1] then
@@ -132,6 +133,10 @@ pcall = function(f, ...)
             out[2] = err.err
         elseif real_type(err) == 'userdata' then
             out[2] = error_text(err)
+            -- A killed script stays killed: pcall does not catch it.
+            if out[2]:find('Script killed by user', 1, true) then
+                real_error(err, 0)
+            end
         end
         return false, out[2]
     end
