@@ -371,8 +371,8 @@ pub fn fcall_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// `FCALL function numkeys key... arg...`; `ro`: FCALL_RO.
 fn fcall_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
-    let name = String::from_utf8_lossy(&args[1]).into_owned();
-    let Some((library, meta)) = ctx.server.functions().function(&name) else {
+    let asked = String::from_utf8_lossy(&args[1]);
+    let Some((library, name, meta)) = ctx.server.functions().function(&asked) else {
         return Err(Reply::err("ERR Function not found"));
     };
     let numkeys = gdc_crdt::string::parse_i64(&args[2])
@@ -432,9 +432,15 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::OK);
     }
     if is(sub, "flush") {
+        if args.len() > 3 {
+            return Err(Reply::err(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+                String::from_utf8_lossy(sub)
+            )));
+        }
         match args.get(2) {
             None => {}
-            Some(mode) if args.len() == 3 && (is(mode, "sync") || is(mode, "async")) => {}
+            Some(mode) if is(mode, "sync") || is(mode, "async") => {}
             Some(_) => {
                 return Err(Reply::err(
                     "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",

@@ -46,7 +46,8 @@ impl Metadata {
             return Err("ERR Invalid library metadata".into());
         };
         let line = String::from_utf8_lossy(&code[..end]);
-        let mut parts = line.split_ascii_whitespace();
+        let parts = split_args(&line).ok_or("ERR Invalid library metadata")?;
+        let mut parts = parts.iter().map(String::as_str);
         let Some(engine) = parts.next() else {
             return Err("ERR Invalid library metadata".into());
         };
@@ -72,6 +73,59 @@ impl Metadata {
             name,
             body_at: end,
         })
+    }
+}
+
+/// A line split into arguments as Redis splits a shebang (`sdssplitargs`): spaces part them;
+/// double quotes (with `\n`, `\t`, `\"`, `\\` and `\xHH` escapes) and single quotes group, and a
+/// closing quote must end the argument. `None` for unbalanced quotes.
+fn split_args(line: &str) -> Option<Vec<String>> {
+    let mut args = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Some(args);
+        }
+        let mut arg = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' | '\'' => {
+                    let quote = c;
+                    loop {
+                        match chars.next()? {
+                            '\\' if quote == '"' => match chars.next()? {
+                                'n' => arg.push('\n'),
+                                'r' => arg.push('\r'),
+                                't' => arg.push('\t'),
+                                'b' => arg.push('\u{8}'),
+                                'a' => arg.push('\u{7}'),
+                                'x' => {
+                                    let hex: String =
+                                        [chars.next()?, chars.next()?].iter().collect();
+                                    arg.push(char::from(u8::from_str_radix(&hex, 16).ok()?));
+                                }
+                                other => arg.push(other),
+                            },
+                            '\\' if chars.peek() == Some(&'\'') => {
+                                chars.next();
+                                arg.push('\'');
+                            }
+                            c if c == quote => break,
+                            other => arg.push(other),
+                        }
+                    }
+                    // A closing quote ends the argument.
+                    if chars.peek().is_some_and(|c| !c.is_ascii_whitespace()) {
+                        return None;
+                    }
+                    break;
+                }
+                c if c.is_ascii_whitespace() => break,
+                other => arg.push(other),
+            }
+        }
+        args.push(arg);
     }
 }
 
@@ -103,11 +157,15 @@ impl Functions {
         self.lock().get(name).cloned()
     }
 
-    /// The library that has function `name`, and the function.
-    pub fn function(&self, name: &str) -> Option<(Arc<Library>, FunctionMeta)> {
+    /// The library that has function `name` (its case ignored, as Redis does), the
+    /// function's name as registered, and the function.
+    pub fn function(&self, name: &str) -> Option<(Arc<Library>, String, FunctionMeta)> {
         self.lock().values().find_map(|lib| {
-            let f = lib.functions.get(name)?;
-            Some((Arc::clone(lib), f.clone()))
+            let (registered, f) = lib
+                .functions
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))?;
+            Some((Arc::clone(lib), registered.clone(), f.clone()))
         })
     }
 
@@ -125,7 +183,7 @@ impl Functions {
             if let Some(f) = library
                 .functions
                 .keys()
-                .find(|f| lib.functions.contains_key(*f))
+                .find(|f| lib.functions.keys().any(|g| g.eq_ignore_ascii_case(f)))
             {
                 return Err(format!("ERR Function {f} already exists"));
             }
@@ -188,5 +246,12 @@ mod tests {
             assert_eq!(Metadata::parse(code), Err(error.to_string()));
         }
         assert!(valid_name("a_1") && !valid_name("a-1") && !valid_name(""));
+        let md = Metadata::parse(b"#!lua name=\"foo\"\nreturn 1").expect("quoted");
+        assert_eq!(md.name, "foo");
+        assert_eq!(
+            split_args("a \"b c\" 'd'"),
+            Some(vec!["a".into(), "b c".into(), "d".into()])
+        );
+        assert_eq!(split_args("a \"b"), None);
     }
 }

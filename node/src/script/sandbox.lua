@@ -48,7 +48,8 @@ local function set_load_api(api)
 end
 
 local protect
--- A read-only view of `t`; `globals`: reading an absent name is an error.
+-- A read-only view of `t`; `globals`: reading an absent name is an error (`true`: these are
+-- the globals, which FUNCTION LOAD's code sees as `load_api`; 'strict': another table).
 function protect(t, globals)
     if proxy_of[t] then
         return proxy_of[t]
@@ -60,7 +61,7 @@ function protect(t, globals)
     if globals then
         meta.__index = function(_, name)
             local v
-            if load_api then
+            if globals == true and load_api then
                 v = load_api[name]
             else
                 v = t[name]

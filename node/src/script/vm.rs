@@ -100,7 +100,8 @@ impl Vm {
             load_redis.set(name, redis.get::<Value>(name)?)?;
         }
         let load_api = lua.create_table()?;
-        load_api.set("redis", protect.call::<Table>(load_redis)?)?;
+        // Reading a field it lacks (redis.call) is an error, as reading a missing global.
+        load_api.set("redis", protect.call::<Table>((load_redis, "strict"))?)?;
         let bind = lua
             .load("local f, keys, args = ...\nreturn function() return f(keys, args) end")
             .set_name("=gdc_bind")
