@@ -575,6 +575,51 @@ fn functions_load_and_run_as_redis_s() {
         .query::<Value>(&mut c)
         .expect_err("gone");
     assert_eq!(error_text(&e), "ERR Library not found");
+    // DUMP and RESTORE (redis-server 7.0.15's payload format: byte for byte the same, as
+    // checked by hand against it).
+    let payload: Vec<u8> = redis::cmd("FUNCTION")
+        .arg("DUMP")
+        .query(&mut c)
+        .expect("DUMP");
+    assert_eq!(payload[0], 245, "RDB_OPCODE_FUNCTION2");
+    let _: () = redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query(&mut c)
+        .expect("FLUSH");
+    let e = fcall(&mut c, "FCALL_RO", "getter", &["k"], &[]).expect_err("flushed");
+    assert_eq!(error_text(&e), "ERR Function not found");
+    let restore = |c: &mut redis::Connection, payload: &[u8], policy: Option<&str>| {
+        let mut cmd = redis::cmd("FUNCTION");
+        cmd.arg("RESTORE").arg(payload);
+        if let Some(p) = policy {
+            cmd.arg(p);
+        }
+        cmd.query::<Value>(c)
+    };
+    assert_eq!(
+        restore(&mut c, &payload, None).expect("RESTORE"),
+        Value::Okay
+    );
+    assert_eq!(
+        fcall(&mut c, "FCALL_RO", "getter", &["k"], &[]).expect("restored"),
+        bulk("v")
+    );
+    let e = restore(&mut c, &payload, Some("APPEND")).expect_err("exists");
+    assert_eq!(error_text(&e), "ERR Library mylib already exists");
+    assert_eq!(
+        restore(&mut c, &payload, Some("REPLACE")).expect("REPLACE"),
+        Value::Okay
+    );
+    let e = restore(&mut c, &payload, Some("SOMETIMES")).expect_err("policy");
+    assert_eq!(
+        error_text(&e),
+        "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+    );
+    let e = restore(&mut c, b"not a payload", None).expect_err("bad payload");
+    assert_eq!(
+        error_text(&e),
+        "ERR DUMP payload version or checksum are wrong"
+    );
 }
 
 /// Libraries outlive a restart, kill -9 included: they are kept in the metadata store.

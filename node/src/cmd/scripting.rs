@@ -451,6 +451,16 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         save_functions(ctx);
         return Ok(Reply::OK);
     }
+    if is(sub, "dump") {
+        let libraries = functions.libraries();
+        let payload = crate::rdb::dump_functions(libraries.iter().map(|l| &l.code[..]));
+        return Ok(Reply::bulk(payload));
+    }
+    if is(sub, "restore") {
+        function_restore(ctx, args)?;
+        save_functions(ctx);
+        return Ok(Reply::OK);
+    }
     if is(sub, "stats") {
         let (libraries, functions) = functions.counts();
         let engine = Reply::Map(vec![
@@ -513,10 +523,60 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ]))
 }
 
-/// FUNCTION LOAD's work: run the library's code, check what it registered, keep it.
-/// Returns the library's name.
-pub fn load_library(ctx: &Ctx<'_>, code: &Bytes, replace: bool) -> Result<String, String> {
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: every library of the payload, or none.
+fn function_restore(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<(), Reply> {
+    if args.len() > 4 {
+        return Err(Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
+    let policy = args.get(3);
+    let (flush, replace) = match policy {
+        None => (false, false),
+        Some(p) if is(p, "append") => (false, false),
+        Some(p) if is(p, "replace") => (false, true),
+        Some(p) if is(p, "flush") => (true, false),
+        Some(_) => {
+            return Err(Reply::err(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ));
+        }
+    };
+    let codes =
+        crate::rdb::restore_functions(&args[2]).map_err(|e| Reply::err(format!("ERR {e}")))?;
+    let mut libraries: Vec<Library> = Vec::new();
+    for code in codes {
+        let code = Bytes::from(code);
+        let library = checked_metadata(&code)
+            .and_then(|md| run_library(ctx.server, &code, md))
+            .map_err(Reply::Error)?;
+        if libraries.iter().any(|l| l.name == library.name) {
+            return Err(Reply::err(format!(
+                "ERR Library '{}' already exists",
+                library.name
+            )));
+        }
+        let clash = library.functions.keys().find(|f| {
+            libraries
+                .iter()
+                .any(|l| l.functions.keys().any(|g| g.eq_ignore_ascii_case(f)))
+        });
+        if let Some(f) = clash {
+            return Err(Reply::err(format!("ERR Function {f} already exists")));
+        }
+        libraries.push(library);
+    }
     let functions = ctx.server.functions();
+    if flush {
+        functions.set_all(libraries);
+        return Ok(());
+    }
+    functions.join(libraries, replace).map_err(Reply::Error)
+}
+
+/// A library's metadata, checked as FUNCTION LOAD checks it: its name, its engine.
+fn checked_metadata(code: &[u8]) -> Result<Metadata, String> {
     let md = Metadata::parse(code)?;
     if !functions::valid_name(&md.name) {
         return Err(functions::BAD_NAME.into());
@@ -524,6 +584,14 @@ pub fn load_library(ctx: &Ctx<'_>, code: &Bytes, replace: bool) -> Result<String
     if !md.engine.eq_ignore_ascii_case("lua") {
         return Err(format!("ERR Engine '{}' not found", md.engine));
     }
+    Ok(md)
+}
+
+/// FUNCTION LOAD's work: run the library's code, check what it registered, keep it.
+/// Returns the library's name.
+pub fn load_library(ctx: &Ctx<'_>, code: &Bytes, replace: bool) -> Result<String, String> {
+    let functions = ctx.server.functions();
+    let md = checked_metadata(code)?;
     if !replace && functions.library(&md.name).is_some() {
         return Err(format!("ERR Library '{}' already exists", md.name));
     }

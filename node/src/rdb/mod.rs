@@ -87,5 +87,52 @@ pub fn restore(payload: &[u8]) -> Result<Whole, Error> {
     read::value(&mut r, kind)
 }
 
+/// RDB's opcode before a function library (Redis 7.0's `RDB_OPCODE_FUNCTION2`), and the
+/// release candidates' older one.
+const FUNCTION2: u8 = 245;
+const FUNCTION_RC: u8 = 246;
+
+/// FUNCTION DUMP's payload: each library's code, after the opcode, then the footer.
+pub fn dump_functions<'a>(codes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut w = write::Writer::default();
+    for code in codes {
+        w.out.push(FUNCTION2);
+        w.string(code);
+    }
+    let mut out = w.out;
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The libraries' code a FUNCTION RESTORE payload holds; the error as Redis words it (no
+/// code: the caller adds ERR).
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let body_bytes = payload
+        .len()
+        .checked_sub(FOOTER_BYTES)
+        .ok_or("DUMP payload version or checksum are wrong")?;
+    let footer = &payload[body_bytes..];
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..].try_into().expect("8 bytes"));
+    if version > RDB_VERSION || crc64::crc64(&payload[..body_bytes + 2]) != crc {
+        return Err("DUMP payload version or checksum are wrong");
+    }
+    let mut r = read::Reader::new(&payload[..body_bytes]);
+    let mut codes = Vec::new();
+    while !r.is_done() {
+        let kind = r.byte().map_err(|_| "can not read data type")?;
+        if kind != FUNCTION2 && kind != FUNCTION_RC {
+            return Err("given type is not a function");
+        }
+        let code = r
+            .string()
+            .map_err(|_| "failed loading the given functions payload")?;
+        codes.push(code.into_owned());
+    }
+    Ok(codes)
+}
+
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,11 @@ impl<'a> Reader<'a> {
         Reader { bytes, at: 0 }
     }
 
+    /// Whether every byte was read.
+    pub fn is_done(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+
     pub fn byte(&mut self) -> Result<u8, Error> {
         Ok(self.take(1)?[0])
     }
@@ -78,7 +83,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string: its bytes, an integer stored in 1, 2 or 4 bytes, or LZF-compressed.
-    fn string(&mut self) -> Result<Cow<'a, [u8]>, Error> {
+    pub(super) fn string(&mut self) -> Result<Cow<'a, [u8]>, Error> {
         match self.len()? {
             Len::Plain(n) => Ok(Cow::Borrowed(
                 self.take(usize::try_from(n).map_err(|_| bad("length"))?)?,

@@ -74,7 +74,7 @@ impl Writer {
 
     /// A string as Redis writes it: a decimal integer that fits 32 bits as 1, 2 or 4 bytes;
     /// else LZF-compressed when that saves more than 4 bytes; else length and bytes.
-    fn string(&mut self, s: &[u8]) {
+    pub(super) fn string(&mut self, s: &[u8]) {
         if let Some(i) = small_int(s) {
             if let Ok(b) = i8::try_from(i) {
                 self.out.extend_from_slice(&[0xc0, b as u8]);

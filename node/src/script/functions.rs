@@ -192,6 +192,36 @@ impl Functions {
         Ok(())
     }
 
+    /// FUNCTION RESTORE's APPEND and REPLACE: add `libraries` (a library of a name held is
+    /// refused, or with `replace` replaces it), unless a function of them is another
+    /// library's; all or none.
+    pub fn join(&self, libraries: Vec<Library>, replace: bool) -> Result<(), String> {
+        let mut libs = self.lock();
+        for l in &libraries {
+            if libs.contains_key(&l.name) && !replace {
+                return Err(format!("ERR Library {} already exists", l.name));
+            }
+        }
+        let staying = libs
+            .values()
+            .filter(|old| !libraries.iter().any(|l| l.name == old.name));
+        for old in staying {
+            for l in &libraries {
+                if let Some(f) = l
+                    .functions
+                    .keys()
+                    .find(|f| old.functions.keys().any(|g| g.eq_ignore_ascii_case(f)))
+                {
+                    return Err(format!("ERR Function {f} already exists"));
+                }
+            }
+        }
+        for l in libraries {
+            libs.insert(l.name.clone(), Arc::new(l));
+        }
+        Ok(())
+    }
+
     pub fn delete(&self, name: &str) -> bool {
         self.lock().remove(name).is_some()
     }

@@ -147,6 +147,15 @@ pub(super) static COMMANDS: &[Spec] = &[
                 .acl(acl::SCRIPTING)
                 .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
                 .doc("Delete a function by name", "7.0.0", Group::Scripting, "O(1)"),
+            cmd("function|dump", 2)
+                .flags(NOSCRIPT)
+                .acl(acl::SCRIPTING)
+                .doc(
+                    "Dump all functions into a serialized binary payload",
+                    "7.0.0",
+                    Group::Scripting,
+                    "O(N) where N is the number of functions",
+                ),
             cmd("function|flush", -2)
                 .flags(NOSCRIPT | WRITE)
                 .acl(acl::SCRIPTING)
@@ -195,6 +204,16 @@ pub(super) static COMMANDS: &[Spec] = &[
                     "7.0.0",
                     Group::Scripting,
                     "O(1) (considering compilation time is redundant)",
+                ),
+            cmd("function|restore", -3)
+                .flags(NOSCRIPT | WRITE | DENYOOM)
+                .acl(acl::SCRIPTING)
+                .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+                .doc(
+                    "Restore all the functions on the given payload",
+                    "7.0.0",
+                    Group::Scripting,
+                    "O(N) where N is the number of functions on the payload",
                 ),
             cmd("function|stats", 2)
                 .flags(NOSCRIPT | ALLOW_BUSY)

@@ -16,6 +16,7 @@ const WRITES_WITHOUT_KEYS: &[&str] = &[
     "function|delete",
     "function|flush",
     "function|load",
+    "function|restore",
 ];
 
 /// Not writes themselves, but what they run may write their keys (Redis's `may_replicate`).
