@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The short matrix CI runs: every workload once, under several nemeses.
-pub const SHORT: [(Workload, Nemesis); 14] = [
+pub const SHORT: [(Workload, Nemesis); 15] = [
     (Workload::Counter, Nemesis::Partition),
     (Workload::Register, Nemesis::Skew),
     (Workload::Set, Nemesis::Kill),
@@ -25,6 +25,7 @@ pub const SHORT: [(Workload, Nemesis); 14] = [
     (Workload::Set, Nemesis::Leader),
     (Workload::List, Nemesis::Wan),
     (Workload::Cache, Nemesis::Kill),
+    (Workload::Script, Nemesis::Partition),
 ];
 
 /// Every workload under every nemesis it runs under ([`Workload::runs_under`]).

@@ -169,6 +169,12 @@ fn cache_under_kill_9_evicts_and_nothing_evicted_comes_back() {
     );
 }
 
+/// Lua scripts under partitions: no region shows half a script; unlocks compare and delete.
+#[test]
+fn script_under_partitions() {
+    short(14);
+}
+
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
 /// kills, each of a node that holds what it acknowledged in the last half second.) Judged

@@ -286,6 +286,27 @@ fn script_errors_are_redis_s() {
         ro_flagged.detail(),
         Some("Can not execute a script with write flag using *_ro command.")
     );
+    // An error reply is counted once in INFO errorstats: by the command that failed inside
+    // the script, or by the script itself.
+    let errorstats = |c: &mut redis::Connection| -> String {
+        let info: String = redis::cmd("INFO").arg("errorstats").query(c).expect("INFO");
+        info.lines()
+            .filter(|l| l.starts_with("errorstat_"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut c)
+        .expect("RESETSTAT");
+    eval_error(&mut c, "return redis.call('incr', 's')");
+    assert_eq!(errorstats(&mut c), "errorstat_ERR:count=1");
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut c)
+        .expect("RESETSTAT");
+    eval_error(&mut c, "return redis.error_reply('MY_CODE custom')");
+    assert_eq!(errorstats(&mut c), "errorstat_MY_CODE:count=1");
     // Nothing a refused script tried was written, and the node serves on.
     let a: Option<String> = redis::cmd("GET").arg("a").query(&mut c).expect("GET");
     assert_eq!(a, None);

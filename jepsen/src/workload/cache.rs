@@ -61,12 +61,12 @@ pub const KEYS: u64 = 4096;
 /// The size of every value: large enough that even a debug build's few hundred writes a
 /// second fill the room within the first seconds of a run.
 pub const VALUE_BYTES: usize = 4096;
-/// Every node's `maxmemory` (33.5 MB): an idle gdc-node's `used_memory` is about 28.8 MB
-/// (the allocator counts all of its heap), a node of a run's cluster about 31 MB before any
-/// key (channels, clients), so this leaves room for some 600 values (measured at e5bc9ff).
-/// Not much more: a debug build's run of 6 s writes about a thousand values, and must fill
-/// the room within its first seconds.
-pub const MAXMEMORY: &str = "32mb";
+/// Every node's `maxmemory` (4 MiB of counted memory: used_memory less what eviction leaves
+/// out, the metadata store's fixed 28 MB and the channels' and binlog's buffers). A node of
+/// a run's cluster counts about 1.5 MB before any key (clients, the key tables), so this
+/// leaves room for some 600 values. Not much more: a debug build's run of 6 s writes about
+/// a thousand values, and must fill the room within its first seconds.
+pub const MAXMEMORY: &str = "4mb";
 /// The keys a client keeps reading again: the last ones it wrote or read with a value. Long
 /// enough that most are evicted between two reads of them, so reads find keys gone and
 /// then look again.

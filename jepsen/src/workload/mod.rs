@@ -8,6 +8,7 @@ pub mod list;
 mod lww;
 pub mod multi;
 pub mod register;
+pub mod script;
 pub mod set;
 pub mod ttl;
 
@@ -42,9 +43,13 @@ pub enum Workload {
     /// allkeys-lru on every node: nothing read was never written, nothing evicted comes
     /// back at a node, and keys were evicted.
     Cache,
+    /// A Lua transfer between two hash fields, HMGET of both, and a Redlock-style
+    /// compare-and-delete unlock: no region ever shows half a script, the fields always sum
+    /// to zero, an unlock deletes only with its token.
+    Script,
 }
 
-pub const ALL: [Workload; 8] = [
+pub const ALL: [Workload; 9] = [
     Workload::Counter,
     Workload::Register,
     Workload::Set,
@@ -53,6 +58,7 @@ pub const ALL: [Workload; 8] = [
     Workload::Ttl,
     Workload::Multi,
     Workload::Cache,
+    Workload::Script,
 ];
 
 impl Workload {
@@ -66,6 +72,7 @@ impl Workload {
             Workload::Ttl => "ttl",
             Workload::Multi => "multi",
             Workload::Cache => "cache",
+            Workload::Script => "script",
         }
     }
 
@@ -107,6 +114,7 @@ impl Workload {
             Workload::Register => register::step,
             Workload::Hash => hash::step,
             Workload::Multi => multi::step,
+            Workload::Script => script::step,
         };
         while !c.stopped() {
             step(c);
@@ -134,6 +142,7 @@ impl Workload {
             Workload::Ttl => ttl::read_final(conn),
             Workload::Multi => multi::read_final(conn),
             Workload::Cache => cache::read_final(conn),
+            Workload::Script => script::read_final(conn),
         }
     }
 
@@ -161,6 +170,7 @@ impl Workload {
             Workload::Ttl => ttl::check(calls, finals, &mut v),
             Workload::Multi => multi::check(calls, finals, &mut v),
             Workload::Cache => cache::check(calls, finals, &mut v),
+            Workload::Script => script::check(calls, finals, &mut v),
         }
         v.valid = v.anomalies.is_empty();
         v

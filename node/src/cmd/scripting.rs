@@ -229,8 +229,17 @@ fn run(
         allow_oom: flags.allow_oom,
         wrote: false,
         running,
+        error_counted: false,
     };
-    go(&mut calls)
+    let reply = go(&mut calls);
+    // An error reply is counted once: by the command that failed inside the script, else
+    // here (as Redis counts a script's error).
+    if let Reply::Error(e) = &reply {
+        if !calls.error_counted {
+            ctx.store.stats.error(e);
+        }
+    }
+    reply
 }
 
 /// What a running script's commands run against, and what the script did so far.
@@ -244,11 +253,17 @@ struct Calls<'a> {
     wrote: bool,
     /// The script on the script thread (SCRIPT KILL reaches it through this).
     running: Option<Arc<Running>>,
+    /// The script's error reply is a command's, counted in the error stats already.
+    error_counted: bool,
 }
 
 impl script::Run for Calls<'_> {
     fn running(&self) -> Option<Arc<Running>> {
         self.running.clone()
+    }
+
+    fn error_counted(&mut self) {
+        self.error_counted = true;
     }
 
     fn acl_check(&mut self, args: &[Bytes]) -> Result<bool, String> {
@@ -270,29 +285,44 @@ impl script::Run for Calls<'_> {
             Some(sub.unwrap_or(&spec.command))
         });
         let Some(command) = known else {
-            return Err("ERR Unknown Redis command called from script".into());
+            let e = "ERR Unknown Redis command called from script";
+            ctx.store.stats.error(e);
+            return Err(e.into());
+        };
+        let refused = |ctx: &mut Ctx<'_>, e: &str| {
+            ctx.store.stats.rejected(command.name, e);
+            Err(e.to_string())
         };
         let n = args.len() as i32;
         let arity = command.arity;
         if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
-            return Err("ERR Wrong number of args calling Redis command from script".into());
+            return refused(
+                ctx,
+                "ERR Wrong number of args calling Redis command from script",
+            );
         }
         if command.has(NOSCRIPT) {
-            return Err("ERR This Redis command is not allowed from script".into());
+            return refused(ctx, "ERR This Redis command is not allowed from script");
         }
         if let Some(Reply::Error(e)) = super::acl::refusal(ctx, command, args) {
-            return Err(e);
+            return refused(ctx, &e);
         }
         if command.is_write() {
             if self.read_only {
-                return Err("ERR Write commands are not allowed from read-only scripts.".into());
+                return refused(
+                    ctx,
+                    "ERR Write commands are not allowed from read-only scripts.",
+                );
             }
             if !self.wrote && read_only(ctx) {
-                return Err(READONLY.into());
+                return refused(ctx, READONLY);
             }
         }
         if !self.allow_oom && !self.wrote && ctx.conn.out_of_memory && command.has(DENYOOM) {
-            return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+            return refused(
+                ctx,
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            );
         }
         if command.is_write() {
             self.wrote = true;

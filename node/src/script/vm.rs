@@ -236,7 +236,12 @@ pub fn run_function(
             Err(e) => return Reply::Error(error_message(&e)),
         };
         match call_under_handler(vm, &f, name, run) {
-            Ok(reply) => reply,
+            Ok((reply, counted)) => {
+                if counted {
+                    run.error_counted();
+                }
+                reply
+            }
             Err(e) => Reply::Error(format!(
                 "ERR Error running function {name}, {}",
                 message(&e)
@@ -419,6 +424,9 @@ pub trait Run {
 
     /// `redis.acl_check_cmd`: whether the caller's user may run `args`, or the error.
     fn acl_check(&mut self, args: &[Bytes]) -> Result<bool, String>;
+
+    /// The script ended with an error a command counted in the error stats already.
+    fn error_counted(&mut self);
 }
 
 /// Run `script` with `keys` and `argv` (KEYS and ARGV), its commands going to `run`: its
@@ -437,7 +445,12 @@ pub fn run(
             Err(e) => return Reply::Error(e),
         };
         match run_compiled(vm, &f, &script.sha, keys, argv, run) {
-            Ok(reply) => reply,
+            Ok((reply, counted)) => {
+                if counted {
+                    run.error_counted();
+                }
+                reply
+            }
             Err(e) => Reply::Error(format!(
                 "ERR Error running script {}, {}",
                 script.sha,
@@ -455,7 +468,7 @@ fn run_compiled(
     keys: &[Bytes],
     argv: &[Bytes],
     run: &mut dyn Run,
-) -> mlua::Result<Reply> {
+) -> mlua::Result<(Reply, bool)> {
     let lua = &vm.lua;
     vm.real_globals.raw_set("KEYS", strings(lua, keys)?)?;
     vm.real_globals.raw_set("ARGV", strings(lua, argv)?)?;
@@ -470,7 +483,7 @@ fn call_under_handler(
     f: &Function,
     name: &str,
     run: &mut dyn Run,
-) -> mlua::Result<Reply> {
+) -> mlua::Result<(Reply, bool)> {
     let lua = &vm.lua;
     lua.set_app_data(Resp(2));
     if let Some(running) = run.running() {
@@ -490,24 +503,30 @@ fn call_under_handler(
     }
     let run = std::cell::RefCell::new(run);
     let ran: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-        // What redis.call and redis.pcall share: the command's reply, or its error text.
-        let command = |lua: &Lua, args: MultiValue| -> mlua::Result<Result<Value, String>> {
-            let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
-            let reply = command_args(&args).and_then(|args| run.borrow_mut().call(&args, resp));
-            match reply {
-                Ok(reply) => reply_to_lua(lua, reply, resp),
-                Err(e) => Ok(Err(e)),
-            }
-        };
+        // What redis.call and redis.pcall share: the command's reply, or its error text and
+        // whether the command counted it (it did, but for bad arguments to redis.call).
+        let command =
+            |lua: &Lua, args: MultiValue| -> mlua::Result<Result<Value, (String, bool)>> {
+                let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
+                let args = match command_args(&args) {
+                    Ok(args) => args,
+                    Err(e) => return Ok(Err((e, false))),
+                };
+                let reply = run.borrow_mut().call(&args, resp);
+                match reply {
+                    Ok(reply) => Ok(reply_to_lua(lua, reply, resp)?.map_err(|e| (e, true))),
+                    Err(e) => Ok(Err((e, true))),
+                }
+            };
         let call =
             scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
                 Ok(v) => Ok(v),
-                Err(e) => Err(ScriptError::raise(&e)),
+                Err((e, counted)) => Err(ScriptError::raise_as(&e, counted)),
             })?;
         let pcall =
             scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
                 Ok(v) => Ok(v),
-                Err(e) => error_table(lua, &e),
+                Err((e, counted)) => error_table(lua, &e, counted),
             })?;
         let run = &run;
         let acl_check = scope.create_function(move |_, args: MultiValue| {
@@ -527,10 +546,11 @@ fn call_under_handler(
     let (ok, value) = ran?;
     let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
     lua.remove_app_data::<Resp>();
+    let counted = counted(&value);
     if ok {
-        return Ok(lua_to_reply(&value, resp));
+        return Ok((lua_to_reply(&value, resp), counted));
     }
-    Ok(Reply::Error(script_error(&value, name)))
+    Ok((Reply::Error(script_error(&value, name)), counted))
 }
 
 /// The error reply of a script stopped by `err` (the handler's table): its message, and
@@ -562,6 +582,10 @@ fn script_error(err: &Value, sha: &str) -> String {
 fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
     let table = match err {
         Value::Table(t) => t,
+        Value::Error(e) if error_counted(&e) => match error_table(lua, &error_message(&e), true)? {
+            Value::Table(t) => t,
+            _ => unreachable!("error_table makes a table"),
+        },
         other => {
             let text = match &other {
                 Value::String(s) => format!("ERR {}", s.to_string_lossy()),
@@ -601,9 +625,10 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
     Ok(Value::Table(table))
 }
 
-/// An error `redis.call` raised: its text is the reply's, `CODE message`.
+/// An error `redis.call` raised: its text is the reply's, `CODE message`; `counted`: the
+/// command counted it in the error stats already (the script's reply must not again).
 #[derive(Debug)]
-struct ScriptError(String);
+struct ScriptError(String, bool);
 
 impl std::fmt::Display for ScriptError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -615,15 +640,32 @@ impl std::error::Error for ScriptError {}
 
 impl ScriptError {
     fn raise(text: &str) -> mlua::Error {
-        mlua::Error::external(ScriptError(text.trim_matches(['\r', '\n']).to_string()))
+        ScriptError::raise_as(text, false)
+    }
+
+    fn raise_as(text: &str, counted: bool) -> mlua::Error {
+        let text = text.trim_matches(['\r', '\n']).to_string();
+        mlua::Error::external(ScriptError(text, counted))
     }
 }
 
-/// An error as Redis's scripts see it, `{err = 'CODE message'}`.
-fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(0, 1)?;
+/// The error-table field that says its error was counted already (Redis's name).
+const COUNTED: &str = "ignore_error_stats_update";
+
+/// An error as Redis's scripts see it, `{err = 'CODE message'}`; `counted` as
+/// [`ScriptError`]'s.
+fn error_table(lua: &Lua, text: &str, counted: bool) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(0, 2)?;
     t.raw_set("err", text.trim_matches(['\r', '\n']))?;
+    if counted {
+        t.raw_set(COUNTED, true)?;
+    }
     Ok(Value::Table(t))
+}
+
+/// Whether an error table says its error was counted already.
+fn counted(v: &Value) -> bool {
+    matches!(v, Value::Table(t) if t.raw_get::<bool>(COUNTED).unwrap_or(false))
 }
 
 /// A native error's text with its code: a command's error as it was, any other Lua error
@@ -632,10 +674,21 @@ fn error_message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::CallbackError { cause, .. } => error_message(cause),
         mlua::Error::ExternalError(x) => match x.downcast_ref::<ScriptError>() {
-            Some(ScriptError(text)) => text.clone(),
+            Some(ScriptError(text, _)) => text.clone(),
             None => format!("ERR {x}"),
         },
         other => format!("ERR {}", message(other)),
+    }
+}
+
+/// Whether a native error is a command's, counted already.
+fn error_counted(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => error_counted(cause),
+        mlua::Error::ExternalError(x) => x
+            .downcast_ref::<ScriptError>()
+            .is_some_and(|ScriptError(_, counted)| *counted),
+        _ => false,
     }
 }
 
