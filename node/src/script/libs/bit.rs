@@ -19,6 +19,7 @@
 //! is tail-called (`return bit.band(...)`) Lua keeps no record of the caller, so such an error
 //! names the function `'?'` and has no position, where Redis's has both.
 
+use super::{arg_error, require_base_functions, type_name};
 use mlua::{Function, Lua, MultiValue, Value};
 
 /// Added to a double so that its low 32 bits land in the low word of its representation:
@@ -187,21 +188,6 @@ fn bits(lua: &Lua, args: &MultiValue, narg: usize) -> Result<u32, Failure> {
     }
 }
 
-/// The type name Lua's error messages give: `luaL_typename`.
-fn type_name(value: Option<&Value>) -> &'static str {
-    match value {
-        None => "no value",
-        Some(Value::Nil) => "nil",
-        Some(Value::Boolean(_)) => "boolean",
-        Some(Value::Number(_) | Value::Integer(_)) => "number",
-        Some(Value::String(_)) => "string",
-        Some(Value::Table(_)) => "table",
-        Some(Value::Function(_)) => "function",
-        Some(Value::Thread(_)) => "thread",
-        Some(_) => "userdata",
-    }
-}
-
 /// Why a call failed, before the message is given its position and the function its name.
 #[derive(Debug)]
 enum Failure {
@@ -224,58 +210,8 @@ fn settle(lua: &Lua, result: Result<Value, Failure>) -> mlua::Result<(bool, Valu
         Err(Failure::Lua(e)) => Err(e),
         Err(Failure::Arg(narg, msg)) => Ok((
             false,
-            Value::String(lua.create_string(arg_error(lua, narg, &msg))?),
+            Value::String(lua.create_string(arg_error(lua, narg, msg.as_bytes()))?),
         )),
-    }
-}
-
-/// The raiser keeps the base library's functions it calls; they must be there when it is made.
-fn require_base_functions(lua: &Lua, names: &[&str]) -> mlua::Result<()> {
-    for name in names {
-        if !matches!(lua.globals().raw_get::<Value>(*name)?, Value::Function(_)) {
-            return Err(mlua::Error::runtime(format!(
-                "open the base library before this one: `{name}` is missing"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Stack levels as seen from a core function: the raiser that the script called, and the
-/// function that called it.
-const LEVEL_RAISER: usize = 1;
-const LEVEL_CALLER: usize = 2;
-
-/// `luaL_where(L, 1)` as the C function would have seen it: `source:line: ` of its caller, or
-/// nothing where the caller is no Lua function with a line.
-fn position(lua: &Lua) -> String {
-    lua.inspect_stack(LEVEL_CALLER, |debug| {
-        let line = debug.current_line().filter(|&line| line > 0)?;
-        let source = debug.source().short_src?.into_owned();
-        Some(format!("{source}:{line}: "))
-    })
-    .flatten()
-    .unwrap_or_default()
-}
-
-/// `luaL_argerror`'s message, naming the function as its caller called it.
-fn arg_error(lua: &Lua, narg: usize, msg: &str) -> String {
-    let (name, is_method) = lua
-        .inspect_stack(LEVEL_RAISER, |debug| {
-            let names = debug.names();
-            (
-                names.name.map(|n| n.into_owned()),
-                names.name_what == Some("method"),
-            )
-        })
-        .unwrap_or((None, false));
-    let name = name.unwrap_or_else(|| "?".to_owned());
-    let position = position(lua);
-    if is_method && narg == 1 {
-        format!("{position}calling '{name}' on bad self ({msg})")
-    } else {
-        let narg = if is_method { narg - 1 } else { narg };
-        format!("{position}bad argument #{narg} to '{name}' ({msg})")
     }
 }
 

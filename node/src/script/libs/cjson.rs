@@ -225,7 +225,7 @@ where
             Ok(results)
         }
         Err(Fail::Msg(msg)) => {
-            let mut full = caller_position(lua);
+            let mut full = super::caller_position(lua);
             full.extend_from_slice(&msg);
             Ok(MultiValue::from_iter([Value::String(
                 lua.create_string(full)?,
@@ -349,65 +349,12 @@ fn null() -> LightUserData {
 /// The type name Lua gives a value (`lua_typename`): light and full userdata are both
 /// "userdata".
 fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Nil => "nil",
-        Value::Boolean(_) => "boolean",
-        Value::Integer(_) | Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Table(_) => "table",
-        Value::Function(_) => "function",
-        Value::Thread(_) => "thread",
-        _ => "userdata",
-    }
+    super::type_name(Some(v))
 }
 
-/// `luaL_where(L, 1)` as `luaL_error` prefixes it to a C function's errors: `source:line: ` of
-/// the Lua function that called it, nothing when a C function (such as `pcall`) called it.
-/// Here that caller is two levels up, above the wrapper.
-fn caller_position(lua: &Lua) -> Vec<u8> {
-    lua.inspect_stack(2, |d| {
-        let line = d.current_line().unwrap_or(0);
-        if line == 0 {
-            return Vec::new();
-        }
-        let src = d.source().short_src.unwrap_or_default();
-        format!("{src}:{line}: ").into_bytes()
-    })
-    .unwrap_or_default()
-}
-
-/// `luaL_argerror`: the message names the function as Lua names its caller's call of it (the
-/// name the wrapper, one level up, was called by), and does not count `self` in a method call.
+/// `luaL_argerror`, its position added when it is raised.
 fn arg_error(lua: &Lua, narg: i32, extra: &[u8]) -> Fail {
-    let names = lua.inspect_stack(1, |d| {
-        let n = d.names();
-        (
-            n.name.map(|s| s.into_owned()),
-            n.name_what == Some("method"),
-        )
-    });
-    let mut msg = Vec::new();
-    match names {
-        None => msg.extend_from_slice(format!("bad argument #{narg} (").as_bytes()),
-        Some((name, method)) => {
-            let mut narg = narg;
-            if method {
-                narg -= 1;
-                if narg == 0 {
-                    let name = name.unwrap_or_else(|| "(null)".to_owned());
-                    msg.extend_from_slice(format!("calling '{name}' on bad self (").as_bytes());
-                    msg.extend_from_slice(extra);
-                    msg.push(b')');
-                    return Fail::Msg(msg);
-                }
-            }
-            let name = name.unwrap_or_else(|| "?".to_owned());
-            msg.extend_from_slice(format!("bad argument #{narg} to '{name}' (").as_bytes());
-        }
-    }
-    msg.extend_from_slice(extra);
-    msg.push(b')');
-    Fail::Msg(msg)
+    Fail::Msg(super::arg_message(lua, narg.max(0) as usize, extra))
 }
 
 /// `luaL_typerror`.

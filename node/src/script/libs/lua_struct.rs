@@ -31,6 +31,7 @@
 //! Where it is tail-called (`return struct.pack(...)`) Lua keeps no record of the caller, so such
 //! an error names the function `'?'` and has no position, where Redis's has both.
 
+use super::{arg_error, caller_position, require_base_functions, type_name};
 use mlua::{Function, IntoLuaMulti, Lua, LuaString, MultiValue, Table, Value};
 
 /// The bytes of the widest integer `i`/`I` may take, as lua-struct limits it.
@@ -521,17 +522,7 @@ fn to_number(lua: &Lua, value: &Value) -> Result<Option<f64>, Failure> {
 
 /// `luaL_typerror`'s message: "number expected, got nil".
 fn type_error(narg: usize, expected: &str, value: Option<&Value>) -> Failure {
-    let got = match value {
-        None => "no value",
-        Some(Value::Nil) => "nil",
-        Some(Value::Boolean(_)) => "boolean",
-        Some(Value::Number(_) | Value::Integer(_)) => "number",
-        Some(Value::String(_)) => "string",
-        Some(Value::Table(_)) => "table",
-        Some(Value::Function(_)) => "function",
-        Some(Value::Thread(_)) => "thread",
-        Some(_) => "userdata",
-    };
+    let got = type_name(value);
     Failure::Arg(narg, format!("{expected} expected, got {got}").into_bytes())
 }
 
@@ -572,65 +563,12 @@ fn settle(lua: &Lua, result: Result<Answer, Failure>) -> mlua::Result<MultiValue
         Err(Failure::Lua(e)) => return Err(e),
         Err(Failure::Arg(narg, msg)) => arg_error(lua, narg, &msg),
         Err(Failure::Error(msg)) => {
-            let mut full = position(lua);
+            let mut full = caller_position(lua);
             full.extend_from_slice(&msg);
             full
         }
     };
     (false, lua.create_string(msg)?).into_lua_multi(lua)
-}
-
-/// The raiser keeps the base library's functions it calls; they must be there when it is made.
-fn require_base_functions(lua: &Lua, names: &[&str]) -> mlua::Result<()> {
-    for name in names {
-        if !matches!(lua.globals().raw_get::<Value>(*name)?, Value::Function(_)) {
-            return Err(mlua::Error::runtime(format!(
-                "open the base library before this one: `{name}` is missing"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Stack levels as seen from a core function: the raiser that the script called, and the
-/// function that called it.
-const LEVEL_RAISER: usize = 1;
-const LEVEL_CALLER: usize = 2;
-
-/// `luaL_where(L, 1)` as the C function would have seen it: `source:line: ` of its caller, or
-/// nothing where the caller is no Lua function with a line.
-fn position(lua: &Lua) -> Vec<u8> {
-    lua.inspect_stack(LEVEL_CALLER, |debug| {
-        let line = debug.current_line().filter(|&line| line > 0)?;
-        let source = debug.source().short_src?.into_owned();
-        Some(format!("{source}:{line}: ").into_bytes())
-    })
-    .flatten()
-    .unwrap_or_default()
-}
-
-/// `luaL_argerror`'s message, naming the function as its caller called it.
-fn arg_error(lua: &Lua, narg: usize, msg: &[u8]) -> Vec<u8> {
-    let (name, is_method) = lua
-        .inspect_stack(LEVEL_RAISER, |debug| {
-            let names = debug.names();
-            (
-                names.name.map(|n| n.into_owned()),
-                names.name_what == Some("method"),
-            )
-        })
-        .unwrap_or((None, false));
-    let name = name.unwrap_or_else(|| "?".to_owned());
-    let mut full = position(lua);
-    if is_method && narg == 1 {
-        full.extend_from_slice(format!("calling '{name}' on bad self (").as_bytes());
-    } else {
-        let narg = if is_method { narg - 1 } else { narg };
-        full.extend_from_slice(format!("bad argument #{narg} to '{name}' (").as_bytes());
-    }
-    full.extend_from_slice(msg);
-    full.push(b')');
-    full
 }
 
 #[cfg(test)]
