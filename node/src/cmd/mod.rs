@@ -7,6 +7,7 @@ mod command;
 mod conn;
 mod connection;
 mod dump;
+mod functions;
 mod gdc;
 mod hash;
 mod info;
@@ -28,7 +29,8 @@ mod zset;
 
 pub use acl::default_login;
 pub use conn::{Conn, QueryBuffer, Replies};
-pub use scripting::{ScriptJob, restore_functions, run_job};
+pub use functions::restore_functions;
+pub use scripting::{ScriptJob, run_job, while_busy};
 use table::{
     ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,
     lookup,
@@ -543,69 +545,5 @@ pub fn check_type(k: Option<&KeyState>, kind: gdc_crdt::Kind) -> Result<(), Repl
     match k.and_then(KeyState::kind) {
         Some(found) if found != kind => Err(refused(OpError::WrongType)),
         _ => Ok(()),
-    }
-}
-
-/// The answer to `args` while another client's script has been running past
-/// `busy-reply-threshold`: SCRIPT KILL and FUNCTION KILL, FUNCTION STATS, SHUTDOWN (the
-/// process exits: the script's writes, a batch not yet logged, are lost whole), `-BUSY` for
-/// the rest; `None` for a command Redis allows while busy (it waits for the script).
-pub fn while_busy(
-    shared: &crate::shared::Shared,
-    running: &crate::script::busy::Running,
-    args: &[Bytes],
-) -> Option<Reply> {
-    use crate::script::busy::{BUSY_EVAL, BUSY_FUNCTION};
-    let busy = if running.eval {
-        BUSY_EVAL
-    } else {
-        BUSY_FUNCTION
-    };
-    let sub = |name: &str| args.len() == 2 && is(&args[1], name);
-    let outcome = |r: Result<(), &'static str>| Some(r.map_or_else(Reply::err, |()| Reply::OK));
-    if args.is_empty() {
-        return None;
-    }
-    if is(&args[0], "script") && sub("kill") {
-        return outcome(shared.engine().busy().kill(true));
-    }
-    if is(&args[0], "function") && sub("kill") {
-        return outcome(shared.engine().busy().kill(false));
-    }
-    if is(&args[0], "function") && sub("stats") {
-        if running.eval {
-            return Some(Reply::err(BUSY_EVAL));
-        }
-        let running_script = Reply::Map(vec![
-            (Reply::bulk("name"), Reply::bulk(running.name.clone())),
-            (
-                Reply::bulk("command"),
-                Reply::Array(running.command.iter().cloned().map(Reply::Bulk).collect()),
-            ),
-            (
-                Reply::bulk("duration_ms"),
-                Reply::Int(running.started.elapsed().as_millis() as i64),
-            ),
-        ]);
-        let (libraries, functions) = shared.functions().counts();
-        let engine = Reply::Map(vec![
-            (Reply::bulk("libraries_count"), Reply::Int(libraries as i64)),
-            (Reply::bulk("functions_count"), Reply::Int(functions as i64)),
-        ]);
-        return Some(Reply::Map(vec![
-            (Reply::bulk("running_script"), running_script),
-            (
-                Reply::bulk("engines"),
-                Reply::Map(vec![(Reply::bulk("LUA"), engine)]),
-            ),
-        ]));
-    }
-    if is(&args[0], "shutdown") {
-        tracing::warn!("SHUTDOWN while a script runs: exiting at once");
-        std::process::exit(0);
-    }
-    match lookup(&args[0]) {
-        Some(spec) if spec.command.has(table::ALLOW_BUSY) => None,
-        _ => Some(Reply::err(busy)),
     }
 }

@@ -7,13 +7,16 @@
 //! scripts has its own Lua state ([`vm`]), which compiles a cached script when it first
 //! runs it there.
 
+mod api;
 pub mod busy;
 mod convert;
+mod errors;
 pub mod functions;
 pub mod libs;
 mod vm;
 
-pub use vm::{Registered, Run, load, run, run_function, run_library};
+pub use api::Registered;
+pub use vm::{Run, load, run, run_function, run_library};
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -34,6 +37,44 @@ pub struct ScriptFlags {
 }
 
 impl ScriptFlags {
+    /// The flags by name, in Redis's order (FUNCTION LIST lists them so).
+    const NAMES: [&'static str; 5] = [
+        "no-writes",
+        "allow-oom",
+        "allow-stale",
+        "no-cluster",
+        "allow-cross-slot-keys",
+    ];
+
+    fn field(&mut self, i: usize) -> &mut bool {
+        match i {
+            0 => &mut self.no_writes,
+            1 => &mut self.allow_oom,
+            2 => &mut self.allow_stale,
+            3 => &mut self.no_cluster,
+            _ => &mut self.allow_cross_slot_keys,
+        }
+    }
+
+    /// Set the flag named `name` (exactly); `false` for no such flag.
+    pub fn set(&mut self, name: &str) -> bool {
+        match Self::NAMES.iter().position(|n| *n == name) {
+            Some(i) => {
+                *self.field(i) = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The names of the flags set, in Redis's order.
+    pub fn names(mut self) -> Vec<&'static str> {
+        (0..Self::NAMES.len())
+            .filter(|&i| *self.field(i))
+            .map(|i| Self::NAMES[i])
+            .collect()
+    }
+
     /// The flags of `body`'s shebang, and the shebang's length (its line, without the line
     /// feed, which is kept so that line numbers stay the user's). Errors as Redis words them.
     pub fn parse(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
@@ -58,16 +99,10 @@ impl ScriptFlags {
             let Some(list) = part.strip_prefix("flags=") else {
                 return Err(format!("Unknown lua shebang option: {part}"));
             };
-            for flag in list.split(',') {
-                match flag {
-                    "no-writes" => flags.no_writes = true,
-                    "allow-oom" => flags.allow_oom = true,
-                    "allow-stale" => flags.allow_stale = true,
-                    "no-cluster" => flags.no_cluster = true,
-                    "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
-                    // `flags=` alone: no flags.
-                    "" if list.is_empty() => {}
-                    other => return Err(format!("Unexpected flag in script shebang: {other}")),
+            // `flags=` alone: no flags.
+            for flag in list.split(',').filter(|_| !list.is_empty()) {
+                if !flags.set(flag) {
+                    return Err(format!("Unexpected flag in script shebang: {flag}"));
                 }
             }
         }
@@ -81,6 +116,9 @@ pub struct Script {
     /// Lower-case hex SHA-1 of the body.
     pub sha: String,
     pub body: Bytes,
+    /// Where the code starts: after the shebang line (its line feed kept, so that line
+    /// numbers stay the user's).
+    pub body_at: usize,
     pub flags: ScriptFlags,
 }
 
@@ -160,6 +198,9 @@ mod tests {
             ScriptFlags::parse(b"#!lua flags=bad\n"),
             Err("Unexpected flag in script shebang: bad".to_string())
         );
+        let (f, _) = ScriptFlags::parse(b"#!lua flags=allow-stale,no-writes\n").expect("two");
+        assert_eq!(f.names(), ["no-writes", "allow-stale"]);
+        assert!(ScriptFlags::parse(b"#!lua flags=\n").is_ok_and(|(f, _)| f.names().is_empty()));
         assert_eq!(
             ScriptFlags::parse(b"#!lua name=x\n"),
             Err("Unknown lua shebang option: name=x".to_string())

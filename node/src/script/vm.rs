@@ -1,7 +1,12 @@
 //! The Lua state that runs scripts: one per thread that runs them, made on first use with
 //! Redis's libraries and sandbox (`sandbox.lua`), made afresh after SCRIPT FLUSH.
 
+use super::api::{Registered, Registering, Resp, command_args, redis_table, register_function};
 use super::convert::{lua_to_reply, reply_to_lua};
+use super::errors::{
+    ScriptError, counted, error_field, error_handler, error_message, error_table, message,
+    script_error,
+};
 use super::functions::Library;
 use super::{Script, ScriptFlags, Scripts, sha1_hex};
 use crate::reply::Reply;
@@ -10,7 +15,7 @@ use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 thread_local! {
     static STATE: RefCell<Option<Vm>> = const { RefCell::new(None) };
@@ -39,21 +44,6 @@ struct Vm {
     /// Libraries run here: their version, and their functions' callbacks.
     libraries: HashMap<String, (u64, HashMap<String, Function>)>,
 }
-
-/// A function a library's code registered as it ran.
-#[derive(Debug)]
-pub struct Registered {
-    pub name: String,
-    pub description: Option<String>,
-    pub flags: ScriptFlags,
-    callback: Function,
-}
-
-/// What `redis.register_function` adds to while FUNCTION LOAD runs a library's code.
-struct Registering(Vec<Registered>);
-
-/// The protocol version a running script's commands reply in (`redis.setresp`).
-struct Resp(u8);
 
 impl Vm {
     fn new(generation: u64) -> mlua::Result<Vm> {
@@ -251,136 +241,6 @@ pub fn run_function(
     reply.unwrap_or_else(Reply::Error)
 }
 
-/// `redis.register_function(name, callback)` or `redis.register_function{function_name =,
-/// callback =, flags =, description =}`, as Redis reads them.
-fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
-    if lua.app_data_ref::<Registering>().is_none() {
-        return Err(ScriptError::raise(
-            "ERR redis.register_function can only be called on FUNCTION LOAD command",
-        ));
-    }
-    let fail = |text: &str| Err(ScriptError::raise(&format!("ERR {text}")));
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.to_string_lossy()),
-        Value::Number(n) => Some(number_text(*n)),
-        Value::Integer(i) => Some(i.to_string()),
-        _ => None,
-    };
-    let (name, description, callback, flags) = match args.len() {
-        2 => {
-            let Some(name) = text(&args[0]) else {
-                return fail("first argument to redis.register_function must be a string");
-            };
-            let Value::Function(f) = &args[1] else {
-                return fail("second argument to redis.register_function must be a function");
-            };
-            (name, None, f.clone(), ScriptFlags::default())
-        }
-        1 => {
-            let Value::Table(t) = &args[0] else {
-                return fail(
-                    "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
-                );
-            };
-            let (mut name, mut description, mut callback) = (None, None, None);
-            let mut flags = ScriptFlags::default();
-            for pair in t.pairs::<Value, Value>() {
-                let (k, v) = pair?;
-                let Value::String(k) = k else {
-                    return fail(
-                        "named argument key given to redis.register_function is not a string",
-                    );
-                };
-                match k.to_string_lossy().to_ascii_lowercase().as_str() {
-                    "function_name" => match text(&v) {
-                        Some(n) => name = Some(n),
-                        None => {
-                            return fail(
-                                "function_name argument given to redis.register_function must be a string",
-                            );
-                        }
-                    },
-                    "description" => match text(&v) {
-                        Some(d) => description = Some(d),
-                        None => {
-                            return fail(
-                                "description argument given to redis.register_function must be a string",
-                            );
-                        }
-                    },
-                    "callback" => match v {
-                        Value::Function(f) => callback = Some(f),
-                        _ => {
-                            return fail(
-                                "callback argument given to redis.register_function must be a function",
-                            );
-                        }
-                    },
-                    "flags" => {
-                        let Value::Table(list) = v else {
-                            return fail(
-                                "flags argument to redis.register_function must be a table representing function flags",
-                            );
-                        };
-                        for flag in list.sequence_values::<Value>() {
-                            let Some(flag) = text(&flag?) else {
-                                return fail("unknown flag given");
-                            };
-                            match flag.to_ascii_lowercase().as_str() {
-                                "no-writes" => flags.no_writes = true,
-                                "allow-oom" => flags.allow_oom = true,
-                                "allow-stale" => flags.allow_stale = true,
-                                "no-cluster" => flags.no_cluster = true,
-                                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
-                                _ => return fail("unknown flag given"),
-                            }
-                        }
-                    }
-                    _ => return fail("unknown argument given to redis.register_function"),
-                }
-            }
-            let Some(name) = name else {
-                return fail("redis.register_function must get a function name argument");
-            };
-            let Some(callback) = callback else {
-                return fail("redis.register_function must get a callback argument");
-            };
-            (name, description, callback, flags)
-        }
-        _ => return fail("wrong number of arguments to redis.register_function"),
-    };
-    if !super::functions::valid_name(&name) {
-        return Err(ScriptError::raise(super::functions::BAD_NAME));
-    }
-    let mut registering = lua.app_data_mut::<Registering>().ok_or_else(|| {
-        ScriptError::raise(
-            "ERR redis.register_function can only be called on FUNCTION LOAD command",
-        )
-    })?;
-    if registering.0.iter().any(|r| r.name == name) {
-        return fail("Function already exists in the library");
-    }
-    registering.0.push(Registered {
-        name,
-        description,
-        flags,
-        callback,
-    });
-    Ok(())
-}
-
-/// The `err` field of the handler's error table.
-fn error_field(err: &Value) -> String {
-    match err {
-        Value::Table(t) => match t.raw_get::<Value>("err") {
-            Ok(Value::String(s)) => s.to_string_lossy(),
-            _ => "ERR unknown error".to_string(),
-        },
-        Value::String(s) => format!("ERR {}", s.to_string_lossy()),
-        other => format!("ERR {}", other.to_string().unwrap_or_default()),
-    }
-}
-
 /// Run `f` with this thread's Lua state, made (again, after SCRIPT FLUSH) as needed.
 fn with_vm<T>(scripts: &Scripts, f: impl FnOnce(&mut Vm) -> T) -> Result<T, String> {
     STATE.with(|cell| {
@@ -408,6 +268,7 @@ pub fn load(scripts: &Scripts, body: &Bytes) -> Result<Arc<Script>, String> {
     let script = Arc::new(Script {
         sha,
         body: body.clone(),
+        body_at: shebang,
         flags,
     });
     scripts.add(Arc::clone(&script));
@@ -439,8 +300,7 @@ pub fn run(
     run: &mut dyn Run,
 ) -> Reply {
     let reply = with_vm(scripts, |vm| {
-        let (_, shebang) = ScriptFlags::parse(&script.body).unwrap_or_default();
-        let f = match vm.compile(&script.sha, &script.body, shebang) {
+        let f = match vm.compile(&script.sha, &script.body, script.body_at) {
             Ok(f) => f,
             Err(e) => return Reply::Error(e),
         };
@@ -553,300 +413,10 @@ fn call_under_handler(
     Ok((Reply::Error(script_error(&value, name)), counted))
 }
 
-/// The error reply of a script stopped by `err` (the handler's table): its message, and
-/// where in the script it happened.
-fn script_error(err: &Value, sha: &str) -> String {
-    let Value::Table(t) = err else {
-        let text = match err {
-            Value::String(s) => s.to_string_lossy(),
-            _ => "execution failure".to_string(),
-        };
-        return format!("ERR Error running script {sha}, {text}");
-    };
-    let field = |name: &str| match t.raw_get::<Value>(name) {
-        Ok(Value::String(s)) => Some(s.to_string_lossy()),
-        Ok(Value::Number(n)) => Some((n as i64).to_string()),
-        Ok(Value::Integer(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let mut text = field("err").unwrap_or_else(|| "ERR unknown error".to_string());
-    if let (Some(source), Some(line)) = (field("source"), field("line")) {
-        text.push_str(&format!(" script: {sha}, on {source}:{line}."));
-    }
-    text
-}
-
-/// The message handler scripts run under: an error becomes a table `{err = 'CODE message'}`
-/// with where it happened — the first frame of the script itself, not of a native function
-/// nor of the sandbox's redis.call (Redis's handler looks past the native function too).
-fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Value> {
-    let table = match err {
-        Value::Table(t) => t,
-        Value::Error(e) if error_counted(&e) => match error_table(lua, &error_message(&e), true)? {
-            Value::Table(t) => t,
-            _ => unreachable!("error_table makes a table"),
-        },
-        other => {
-            let text = match &other {
-                Value::String(s) => format!("ERR {}", s.to_string_lossy()),
-                Value::Error(e) => error_message(e),
-                Value::Nil => "ERR nil".to_string(),
-                v => format!("ERR {}", v.to_string().unwrap_or_default()),
-            };
-            let t = lua.create_table()?;
-            t.raw_set("err", text)?;
-            t
-        }
-    };
-    for level in 1..32 {
-        let Some(frame) = lua.inspect_stack(level, |d| {
-            let source = d.source();
-            (
-                source.what.to_string(),
-                source.source.map(|s| s.to_string()),
-                d.current_line(),
-            )
-        }) else {
-            break;
-        };
-        let (what, source, line) = frame;
-        let library = source
-            .as_deref()
-            .is_some_and(|s| s == "@gdc_sandbox" || super::libs::is_library_chunk(s));
-        if what == "C" || library {
-            continue;
-        }
-        if let (Some(source), Some(line)) = (source, line) {
-            table.raw_set("source", source)?;
-            table.raw_set("line", line)?;
-        }
-        break;
-    }
-    Ok(Value::Table(table))
-}
-
-/// An error `redis.call` raised: its text is the reply's, `CODE message`; `counted`: the
-/// command counted it in the error stats already (the script's reply must not again).
-#[derive(Debug)]
-struct ScriptError(String, bool);
-
-impl std::fmt::Display for ScriptError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ScriptError {}
-
-impl ScriptError {
-    fn raise(text: &str) -> mlua::Error {
-        ScriptError::raise_as(text, false)
-    }
-
-    fn raise_as(text: &str, counted: bool) -> mlua::Error {
-        let text = text.trim_matches(['\r', '\n']).to_string();
-        mlua::Error::external(ScriptError(text, counted))
-    }
-}
-
-/// The error-table field that says its error was counted already (Redis's name).
-const COUNTED: &str = "ignore_error_stats_update";
-
-/// An error as Redis's scripts see it, `{err = 'CODE message'}`; `counted` as
-/// [`ScriptError`]'s.
-fn error_table(lua: &Lua, text: &str, counted: bool) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(0, 2)?;
-    t.raw_set("err", text.trim_matches(['\r', '\n']))?;
-    if counted {
-        t.raw_set(COUNTED, true)?;
-    }
-    Ok(Value::Table(t))
-}
-
-/// Whether an error table says its error was counted already.
-fn counted(v: &Value) -> bool {
-    matches!(v, Value::Table(t) if t.raw_get::<bool>(COUNTED).unwrap_or(false))
-}
-
-/// A native error's text with its code: a command's error as it was, any other Lua error
-/// as an ERR.
-fn error_message(e: &mlua::Error) -> String {
-    match e {
-        mlua::Error::CallbackError { cause, .. } => error_message(cause),
-        mlua::Error::ExternalError(x) => match x.downcast_ref::<ScriptError>() {
-            Some(ScriptError(text, _)) => text.clone(),
-            None => format!("ERR {x}"),
-        },
-        other => format!("ERR {}", message(other)),
-    }
-}
-
-/// Whether a native error is a command's, counted already.
-fn error_counted(e: &mlua::Error) -> bool {
-    match e {
-        mlua::Error::CallbackError { cause, .. } => error_counted(cause),
-        mlua::Error::ExternalError(x) => x
-            .downcast_ref::<ScriptError>()
-            .is_some_and(|ScriptError(_, counted)| *counted),
-        _ => false,
-    }
-}
-
-/// A Lua error's message alone (mlua adds a traceback to some).
-fn message(e: &mlua::Error) -> String {
-    match e {
-        mlua::Error::SyntaxError { message, .. } => message.clone(),
-        mlua::Error::RuntimeError(m) => m.clone(),
-        mlua::Error::CallbackError { cause, .. } => message(cause),
-        other => other.to_string(),
-    }
-}
-
-/// A command's arguments from `redis.call`'s: strings, and numbers as C's `%.17g` writes
-/// them (Redis's rule: Lua's own number format loses precision).
-fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, String> {
-    if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call".into());
-    }
-    args.iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Number(n) => Ok(Bytes::from(number_text(*n))),
-            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
-            _ => Err("ERR Lua redis lib command arguments must be strings or integers".into()),
-        })
-        .collect()
-}
-
-/// A Lua number as C's `%.17g` writes it.
-fn number_text(n: f64) -> String {
-    if n.is_nan() {
-        return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
-    }
-    crate::reply::format_double(n)
-}
-
 fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(items.len(), 0)?;
     for (i, b) in items.iter().enumerate() {
         t.raw_set(i + 1, lua.create_string(b)?)?;
     }
     Ok(t)
-}
-
-/// The `redis` table's native functions and constants (redis.call and the reply helpers
-/// are the sandbox's, in Lua).
-fn redis_table(lua: &Lua) -> mlua::Result<Table> {
-    let redis = lua.create_table()?;
-    redis.set(
-        "sha1hex",
-        lua.create_function(|_, args: MultiValue| {
-            let (1, Some(Value::String(s))) = (args.len(), args.front()) else {
-                return Err(mlua::Error::runtime("wrong number of arguments"));
-            };
-            Ok(sha1_hex(&s.as_bytes()))
-        })?,
-    )?;
-    redis.set(
-        "log",
-        lua.create_function(|_, args: MultiValue| {
-            if args.len() < 2 {
-                return Err(mlua::Error::runtime(
-                    "redis.log() requires two arguments or more.",
-                ));
-            }
-            let level = match &args[0] {
-                Value::Number(n) => *n as i64,
-                Value::Integer(i) => *i,
-                _ => {
-                    return Err(mlua::Error::runtime(
-                        "First argument must be a number (log level).",
-                    ));
-                }
-            };
-            if !(0..=3).contains(&level) {
-                return Err(mlua::Error::runtime("Invalid debug level."));
-            }
-            let text: Vec<String> = args
-                .iter()
-                .skip(1)
-                .filter_map(|v| match v {
-                    Value::String(s) => Some(s.to_string_lossy()),
-                    Value::Number(n) => Some(number_text(*n)),
-                    _ => None,
-                })
-                .collect();
-            let text = text.join(" ");
-            match level {
-                0 | 1 => debug!(target: "gdc_node::script", "{text}"),
-                2 => info!(target: "gdc_node::script", "{text}"),
-                _ => warn!(target: "gdc_node::script", "{text}"),
-            }
-            Ok(())
-        })?,
-    )?;
-    redis.set(
-        "setresp",
-        lua.create_function(|lua, args: MultiValue| {
-            if args.len() != 1 {
-                return Err(mlua::Error::runtime(
-                    "redis.setresp() requires one argument.",
-                ));
-            }
-            let resp = match &args[0] {
-                Value::Number(n) => *n as i64,
-                Value::Integer(i) => *i,
-                _ => 0,
-            };
-            if resp != 2 && resp != 3 {
-                return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
-            }
-            lua.set_app_data(Resp(resp as u8));
-            Ok(())
-        })?,
-    )?;
-    // A script's writes always reach every region, as its effects: there is nothing to
-    // turn off (docs/semantics.md, "Scripts").
-    redis.set(
-        "set_repl",
-        lua.create_function(|_, args: MultiValue| {
-            if args.len() != 1 {
-                return Err(mlua::Error::runtime(
-                    "redis.set_repl() requires two arguments.",
-                ));
-            }
-            Ok(())
-        })?,
-    )?;
-    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
-    redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
-    redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    for (name, level) in [
-        ("LOG_DEBUG", 0),
-        ("LOG_VERBOSE", 1),
-        ("LOG_NOTICE", 2),
-        ("LOG_WARNING", 3),
-    ] {
-        redis.set(name, level)?;
-    }
-    for (name, flags) in [
-        ("REPL_NONE", 0),
-        ("REPL_AOF", 1),
-        ("REPL_SLAVE", 2),
-        ("REPL_REPLICA", 2),
-        ("REPL_ALL", 3),
-    ] {
-        redis.set(name, flags)?;
-    }
-    redis.set("REDIS_VERSION", crate::REDIS_VERSION)?;
-    redis.set("REDIS_VERSION_NUM", version_num(crate::REDIS_VERSION))?;
-    Ok(redis)
-}
-
-/// `7.2.0` as Redis's number, 0x070200.
-fn version_num(version: &str) -> i64 {
-    version
-        .split('.')
-        .take(3)
-        .fold(0, |n, part| (n << 8) | part.parse::<i64>().unwrap_or(0))
 }

@@ -467,7 +467,8 @@ pub(super) fn lookup_full(name: &[u8]) -> Option<&'static Command> {
     }
 }
 
-/// The command or subcommand a request names (ACL DRYRUN's), if gdc has it.
+/// The command or subcommand a request names (ACL DRYRUN, scripts' commands, busy checks),
+/// if gdc has it.
 pub(super) fn command_of(args: &[Bytes]) -> Option<&'static Command> {
     let spec = lookup(args.first()?)?;
     spec.command
@@ -484,10 +485,7 @@ pub(crate) fn is_write(args: &[Bytes]) -> bool {
 /// Whether a request may grow memory (Redis's `denyoom` flag, by subcommand too): refused
 /// while memory is over `maxmemory` and nothing can be evicted.
 pub(crate) fn denies_oom(args: &[Bytes]) -> bool {
-    lookup(&args[0]).is_some_and(|s| {
-        let sub = s.command.sub(args).ok().flatten();
-        sub.unwrap_or(&s.command).has(DENYOOM)
-    })
+    command_of(args).is_some_and(|c| c.has(DENYOOM))
 }
 
 /// The number of commands gdc answers (COMMAND COUNT).

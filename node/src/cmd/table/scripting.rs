@@ -2,7 +2,7 @@
 
 use super::keyspec::*;
 use super::*;
-use crate::cmd::scripting;
+use crate::cmd::{functions, scripting};
 
 pub(super) static COMMANDS: &[Spec] = &[
     cmd("eval", -3)
@@ -121,7 +121,7 @@ pub(super) static COMMANDS: &[Spec] = &[
             Group::Scripting,
             "Depends on the function that is executed.",
         )
-        .run(scripting::fcall),
+        .run(functions::fcall),
     cmd("fcall_ro", -3)
         .flags(NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY)
         .acl(acl::SCRIPTING)
@@ -133,7 +133,7 @@ pub(super) static COMMANDS: &[Spec] = &[
             Group::Scripting,
             "Depends on the function that is executed.",
         )
-        .run(scripting::fcall_ro),
+        .run(functions::fcall_ro),
     cmd("function", -2)
         .doc(
             "A container for function commands",
@@ -230,5 +230,5 @@ pub(super) static COMMANDS: &[Spec] = &[
                     "O(1)",
                 ),
         ])
-        .run(scripting::function),
+        .run(functions::function),
 ];
