@@ -58,6 +58,17 @@ fn scripts_answer_as_redis_does() {
         Value::Array(vec![Value::Int(1), Value::Int(2)])
     );
     assert_eq!(eval(&mut c, "return false", &[], &[]), Value::Nil);
+    // A blocking command a script may call (BLMPOP; BLPOP is `noscript`, as in Redis) does
+    // not block there: it answers as at its timeout, even with timeout 0 (forever).
+    assert_eq!(
+        eval(
+            &mut c,
+            "return redis.call('blmpop', 0, 1, 'nolist', 'LEFT')",
+            &[],
+            &[]
+        ),
+        Value::Nil
+    );
     assert_eq!(
         eval(
             &mut c,
@@ -643,19 +654,37 @@ fn functions_load_and_run_as_redis_s() {
     );
 }
 
+/// A gdc-node process on a data directory of its own, started again on the same one.
+struct Process {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Process {
+    fn new() -> Process {
+        Process {
+            dir: tempfile::tempdir().expect("tempdir"),
+            port: gdc_jepsen::process::free_port(),
+        }
+    }
+
+    fn start(&self) -> gdc_jepsen::process::Server {
+        let args = [
+            "--port".to_string(),
+            self.port.to_string(),
+            "--dir".to_string(),
+            self.dir.path().display().to_string(),
+        ];
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_gdc-node"));
+        gdc_jepsen::process::Server::start(bin, &args, self.port).expect("start gdc-node")
+    }
+}
+
 /// Libraries outlive a restart, kill -9 included: they are kept in the metadata store.
 #[test]
 fn functions_outlive_a_kill_9() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = gdc_jepsen::process::free_port();
-    let args = vec![
-        "--port".to_string(),
-        port.to_string(),
-        "--dir".to_string(),
-        dir.path().display().to_string(),
-    ];
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_gdc-node"));
-    let server = gdc_jepsen::process::Server::start(bin, &args, port).expect("start");
+    let node = Process::new();
+    let server = node.start();
     let mut c = server.client();
     function_load(
         &mut c,
@@ -663,7 +692,7 @@ fn functions_outlive_a_kill_9() {
     )
     .expect("LOAD");
     server.kill9();
-    let server = gdc_jepsen::process::Server::start(bin, &args, port).expect("restart");
+    let server = node.start();
     let mut c = server.client();
     let seven: i64 = redis::cmd("FCALL")
         .arg("seven")
@@ -679,16 +708,8 @@ fn functions_outlive_a_kill_9() {
 /// without any of its writes (after the restart, the key it set is absent).
 #[test]
 fn busy_scripts_are_answered_killed_or_shut_down() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = gdc_jepsen::process::free_port();
-    let args = vec![
-        "--port".to_string(),
-        port.to_string(),
-        "--dir".to_string(),
-        dir.path().display().to_string(),
-    ];
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_gdc-node"));
-    let server = gdc_jepsen::process::Server::start(bin, &args, port).expect("start");
+    let node = Process::new();
+    let server = node.start();
     let mut c = server.client();
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
@@ -770,8 +791,114 @@ fn busy_scripts_are_answered_killed_or_shut_down() {
     let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<Value>(&mut c);
     assert!(writer.join().expect("runner").is_err());
     server.wait_exit();
-    let server = gdc_jepsen::process::Server::start(bin, &args, port).expect("restart");
+    let server = node.start();
     let mut c = server.client();
     let half: Option<String> = redis::cmd("GET").arg("half").query(&mut c).expect("GET");
     assert_eq!(half, None, "nothing of the shut-down script was kept");
+}
+
+/// kill -9 in the middle of a script that wrote: after the restart none of its writes is
+/// there (they were one batch, not yet logged), and what was acknowledged before it is.
+#[test]
+fn a_script_cut_by_kill_9_leaves_none_of_its_writes() {
+    let node = Process::new();
+    let server = node.start();
+    let mut c = server.client();
+    let _: () = redis::cmd("SET")
+        .arg("before")
+        .arg("1")
+        .query(&mut c)
+        .expect("SET");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("busy-reply-threshold")
+        .arg(50)
+        .query(&mut c)
+        .expect("CONFIG SET");
+    let mut runner = server.client();
+    let script = std::thread::spawn(move || {
+        redis::cmd("EVAL")
+            .arg("redis.call('set', 'a', '1') redis.call('set', 'b', '2') while true do end")
+            .arg(0)
+            .query::<Value>(&mut runner)
+    });
+    wait_for(
+        "the script is busy",
+        Duration::from_secs(10),
+        || match redis::cmd("PING").query::<String>(&mut c) {
+            Err(e) if e.code() == Some("BUSY") => Some(()),
+            _ => None,
+        },
+    );
+    server.kill9();
+    assert!(script.join().expect("runner").is_err());
+    let server = node.start();
+    let mut c = server.client();
+    let (before, a, b): (Option<String>, Option<String>, Option<String>) = redis::cmd("MGET")
+        .arg("before")
+        .arg("a")
+        .arg("b")
+        .query(&mut c)
+        .expect("MGET");
+    assert_eq!(
+        before.as_deref(),
+        Some("1"),
+        "acknowledged before the script"
+    );
+    assert_eq!((a, b), (None, None), "none of the cut script's writes");
+}
+
+/// Scripts over `maxmemory` (nothing evictable, noeviction) get Redis's OOM rules: a
+/// script's first write that may grow memory is refused, reads run; a script with a
+/// shebang and without allow-oom does not start, one with no-writes or allow-oom runs.
+#[test]
+fn scripts_over_maxmemory_follow_redis_s_oom_rules() {
+    let node = Process::new();
+    let server = node.start();
+    let mut c = server.client();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut c)
+        .expect("SET");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(1)
+        .query(&mut c)
+        .expect("CONFIG SET");
+    let write = "return redis.call('set', 'x', 'y')";
+    assert_eq!(
+        eval_error(&mut c, write),
+        format!(
+            "OOM command not allowed when used memory > 'maxmemory'. script: {}, on @user_script:1.",
+            gdc_node::script::sha1_hex(write.as_bytes())
+        )
+    );
+    assert_eq!(
+        eval(&mut c, "return redis.call('get', 'k')", &[], &[]),
+        bulk("v")
+    );
+    assert_eq!(
+        eval_error(&mut c, "#!lua\nreturn 1"),
+        "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "#!lua flags=no-writes\nreturn redis.call('get', 'k')",
+            &[],
+            &[]
+        ),
+        bulk("v")
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "#!lua flags=allow-oom\nreturn redis.call('set', 'x', 'y')",
+            &[],
+            &[]
+        ),
+        Value::Okay
+    );
 }
