@@ -6,7 +6,7 @@ use super::{CmdResult, Ctx, is};
 use crate::reply::Reply;
 use crate::script;
 use crate::script::busy::Running;
-use crate::script::functions::{self, Library, Metadata};
+use crate::script::functions::{self, Clash, Library, Metadata};
 use bytes::Bytes;
 
 pub fn fcall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -88,7 +88,7 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ));
             }
         }
-        functions.flush();
+        functions.set_all(Vec::new());
         save_functions(ctx);
         return Ok(Reply::OK);
     }
@@ -203,7 +203,12 @@ fn function_restore(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<(), Reply> {
         functions.set_all(libraries);
         return Ok(());
     }
-    functions.join(libraries, replace).map_err(Reply::Error)
+    functions.link(libraries, replace).map_err(|clash| {
+        Reply::Error(match clash {
+            Clash::Library(name) => format!("ERR Library {name} already exists"),
+            Clash::Function(name) => format!("ERR Function {name} already exists"),
+        })
+    })
 }
 
 /// A library's metadata, checked as FUNCTION LOAD checks it: its name, its engine.
@@ -228,7 +233,12 @@ pub fn load_library(ctx: &Ctx<'_>, code: &Bytes, replace: bool) -> Result<String
     }
     let name = md.name.clone();
     let library = run_library(ctx.server, code, md)?;
-    functions.add(library, replace)?;
+    functions
+        .link(vec![library], replace)
+        .map_err(|clash| match clash {
+            Clash::Library(name) => format!("ERR Library '{name}' already exists"),
+            Clash::Function(name) => format!("ERR Function {name} already exists"),
+        })?;
     Ok(name)
 }
 

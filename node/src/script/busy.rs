@@ -56,12 +56,15 @@ pub const NOT_BUSY: &str = "NOTBUSY No scripts in execution right now.";
 #[derive(Debug, Default)]
 pub struct Busy {
     running: Mutex<Option<Arc<Running>>>,
+    /// Whether `running` holds a script: every batch of commands asks, without the lock.
+    active: AtomicBool,
     done: Notify,
 }
 
 impl Busy {
     pub fn start(&self, running: Arc<Running>) {
         *self.lock() = Some(running);
+        self.active.store(true, Ordering::Release);
     }
 
     /// `running` ended.
@@ -69,12 +72,16 @@ impl Busy {
         let mut now = self.lock();
         if now.as_ref().is_some_and(|r| Arc::ptr_eq(r, running)) {
             *now = None;
+            self.active.store(false, Ordering::Release);
         }
         drop(now);
         self.done.notify_waiters();
     }
 
     pub fn running(&self) -> Option<Arc<Running>> {
+        if !self.active.load(Ordering::Acquire) {
+            return None;
+        }
         self.lock().clone()
     }
 

@@ -4,7 +4,7 @@
 
 use super::ScriptFlags;
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -139,8 +139,36 @@ pub const BAD_NAME: &str = "ERR Library names can only contain letters, numbers,
 /// The libraries this node holds.
 #[derive(Debug, Default)]
 pub struct Functions {
-    libraries: Mutex<BTreeMap<String, Arc<Library>>>,
+    held: Mutex<Held>,
     versions: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    libraries: BTreeMap<String, Arc<Library>>,
+    /// Each function's name in lower case (FCALL ignores case), and its library's name.
+    by_function: HashMap<String, String>,
+}
+
+impl Held {
+    fn reindex(&mut self) {
+        self.by_function = self
+            .libraries
+            .iter()
+            .flat_map(|(lib, l)| {
+                l.functions
+                    .keys()
+                    .map(|f| (f.to_ascii_lowercase(), lib.clone()))
+            })
+            .collect();
+    }
+}
+
+/// Why libraries were not linked: a name taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Clash {
+    Library(String),
+    Function(String),
 }
 
 impl Functions {
@@ -150,103 +178,75 @@ impl Functions {
     }
 
     pub fn libraries(&self) -> Vec<Arc<Library>> {
-        self.lock().values().cloned().collect()
+        self.lock().libraries.values().cloned().collect()
     }
 
     pub fn library(&self, name: &str) -> Option<Arc<Library>> {
-        self.lock().get(name).cloned()
+        self.lock().libraries.get(name).cloned()
     }
 
     /// The library that has function `name` (its case ignored, as Redis does), the
     /// function's name as registered, and the function.
     pub fn function(&self, name: &str) -> Option<(Arc<Library>, String, FunctionMeta)> {
-        self.lock().values().find_map(|lib| {
-            let (registered, f) = lib
-                .functions
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))?;
-            Some((Arc::clone(lib), registered.clone(), f.clone()))
-        })
+        let held = self.lock();
+        let library = held.by_function.get(&name.to_ascii_lowercase())?;
+        let lib = held.libraries.get(library)?;
+        let (registered, f) = lib
+            .functions
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))?;
+        Some((Arc::clone(lib), registered.clone(), f.clone()))
     }
 
-    /// Add `library` (replacing one of its name when `replace`), unless a function of it
-    /// is another library's.
-    pub fn add(&self, library: Library, replace: bool) -> Result<(), String> {
-        let mut libs = self.lock();
-        if libs.contains_key(&library.name) && !replace {
-            return Err(format!("ERR Library '{}' already exists", library.name));
+    /// Add `libraries`, all or none: a library of a name held is a clash unless `replace`
+    /// (it is replaced then), and so is a function of another library's name (FUNCTION
+    /// LOAD, RESTORE's APPEND and REPLACE).
+    pub fn link(&self, libraries: Vec<Library>, replace: bool) -> Result<(), Clash> {
+        let mut held = self.lock();
+        if let Some(l) = libraries
+            .iter()
+            .find(|l| !replace && held.libraries.contains_key(&l.name))
+        {
+            return Err(Clash::Library(l.name.clone()));
         }
-        for (other, lib) in libs.iter() {
-            if *other == library.name {
-                continue;
-            }
-            if let Some(f) = library
-                .functions
-                .keys()
-                .find(|f| lib.functions.keys().any(|g| g.eq_ignore_ascii_case(f)))
-            {
-                return Err(format!("ERR Function {f} already exists"));
-            }
-        }
-        libs.insert(library.name.clone(), Arc::new(library));
-        Ok(())
-    }
-
-    /// FUNCTION RESTORE's APPEND and REPLACE: add `libraries` (a library of a name held is
-    /// refused, or with `replace` replaces it), unless a function of them is another
-    /// library's; all or none.
-    pub fn join(&self, libraries: Vec<Library>, replace: bool) -> Result<(), String> {
-        let mut libs = self.lock();
-        for l in &libraries {
-            if libs.contains_key(&l.name) && !replace {
-                return Err(format!("ERR Library {} already exists", l.name));
-            }
-        }
-        let staying = libs
-            .values()
-            .filter(|old| !libraries.iter().any(|l| l.name == old.name));
-        for old in staying {
-            for l in &libraries {
-                if let Some(f) = l
-                    .functions
-                    .keys()
-                    .find(|f| old.functions.keys().any(|g| g.eq_ignore_ascii_case(f)))
-                {
-                    return Err(format!("ERR Function {f} already exists"));
-                }
+        for f in libraries.iter().flat_map(|l| l.functions.keys()) {
+            let owner = held.by_function.get(&f.to_ascii_lowercase());
+            if owner.is_some_and(|owner| !libraries.iter().any(|l| l.name == *owner)) {
+                return Err(Clash::Function(f.clone()));
             }
         }
         for l in libraries {
-            libs.insert(l.name.clone(), Arc::new(l));
+            held.libraries.insert(l.name.clone(), Arc::new(l));
         }
+        held.reindex();
         Ok(())
     }
 
     pub fn delete(&self, name: &str) -> bool {
-        self.lock().remove(name).is_some()
+        let mut held = self.lock();
+        let deleted = held.libraries.remove(name).is_some();
+        held.reindex();
+        deleted
     }
 
-    pub fn flush(&self) {
-        self.lock().clear();
-    }
-
-    /// Replace every library with `libraries`.
+    /// Replace every library with `libraries` (none: FUNCTION FLUSH).
     pub fn set_all(&self, libraries: Vec<Library>) {
-        let mut libs = self.lock();
-        libs.clear();
-        for l in libraries {
-            libs.insert(l.name.clone(), Arc::new(l));
-        }
+        let mut held = self.lock();
+        held.libraries = libraries
+            .into_iter()
+            .map(|l| (l.name.clone(), Arc::new(l)))
+            .collect();
+        held.reindex();
     }
 
     /// How many libraries and functions.
     pub fn counts(&self) -> (usize, usize) {
-        let libs = self.lock();
-        (libs.len(), libs.values().map(|l| l.functions.len()).sum())
+        let held = self.lock();
+        (held.libraries.len(), held.by_function.len())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Library>>> {
-        self.libraries.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
