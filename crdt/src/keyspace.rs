@@ -85,7 +85,6 @@ const UNCOUNTED: u64 = 0;
 /// [`Slot::digest`] of a counted key that holds only removal knowledge.
 const NO_CONTENT: u64 = 1;
 
-/// What a counted [`Slot::digest`] adds to its bucket.
 /// A key's digest as its bucket sums it: [`key_digest`] in [`DIGEST_BITS`] bits, `None` for
 /// a key that holds only removal knowledge (GDC.DIGEST KEYS shows these).
 pub fn counted_digest(key: &[u8], state: &KeyState) -> Option<u64> {
@@ -98,6 +97,7 @@ fn same(word: u32) -> u32 {
     word
 }
 
+/// What a counted [`Slot::digest`] adds to its bucket.
 fn summed(digest: u64) -> u64 {
     if digest == NO_CONTENT { 0 } else { digest }
 }

@@ -29,9 +29,8 @@ const ATTACHMENT: &str = "attachment";
 const ACL_USERS: &str = "acl_users";
 /// The format of the saved users (the first line).
 const ACL_USERS_FORMAT: &str = "gdc-acl-users 1";
-/// The function libraries (FUNCTION LOAD), and the format they are saved in.
+/// The function libraries (FUNCTION LOAD), as FUNCTION DUMP's payload.
 const FUNCTIONS: &str = "functions";
-const FUNCTIONS_FORMAT: &str = "gdc-functions 1\n";
 
 /// The ACL users saved: the coordinators' version of them (0: the node's own), and their
 /// ACL LIST lines.
@@ -302,39 +301,21 @@ impl Meta {
         self.put(ACL_USERS, raw)
     }
 
-    /// The function libraries saved last (FUNCTION LOAD's code, each whole).
+    /// The function libraries saved last (FUNCTION LOAD's code, each whole), kept as
+    /// FUNCTION DUMP's payload (its checksum guards them).
     pub fn function_libraries(&self) -> Result<Vec<Vec<u8>>, MetaError> {
         let Some(raw) = self.get(FUNCTIONS)? else {
             return Ok(Vec::new());
         };
-        let Some(mut rest) = raw.strip_prefix(FUNCTIONS_FORMAT.as_bytes()) else {
-            return Err(self.bad("the saved function libraries are of an unknown format"));
-        };
-        let mut libraries = Vec::new();
-        while !rest.is_empty() {
-            let (len, tail) = rest
-                .split_at_checked(8)
-                .ok_or_else(|| self.bad("a saved library is cut short"))?;
-            let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
-            let (code, tail) = tail
-                .split_at_checked(len)
-                .ok_or_else(|| self.bad("a saved library is cut short"))?;
-            libraries.push(code.to_vec());
-            rest = tail;
-        }
-        Ok(libraries)
+        crate::rdb::restore_functions(&raw)
+            .map_err(|e| self.bad(format!("the saved function libraries: {e}")))
     }
 
     pub fn set_function_libraries<'a>(
         &self,
         libraries: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<(), MetaError> {
-        let mut raw = FUNCTIONS_FORMAT.as_bytes().to_vec();
-        for code in libraries {
-            raw.extend_from_slice(&(code.len() as u64).to_le_bytes());
-            raw.extend_from_slice(code);
-        }
-        self.put(FUNCTIONS, raw)
+        self.put(FUNCTIONS, crate::rdb::dump_functions(libraries))
     }
 
     /// Write a raw record under `key` (tests: a record another version or a fault left).
@@ -378,6 +359,21 @@ mod tests {
         assert_eq!(meta.assignment().expect("read"), Some(a));
         meta.put_raw(ASSIGNMENT, b"\x07junk");
         assert!(meta.assignment().is_err());
+    }
+
+    #[test]
+    fn function_libraries_read_back_and_a_damaged_record_is_refused() {
+        let (_dir, meta) = meta();
+        assert!(meta.function_libraries().expect("none").is_empty());
+        let codes: [&[u8]; 2] = [b"#!lua name=a\nx", b"#!lua name=b\ny"];
+        meta.set_function_libraries(codes).expect("save");
+        assert_eq!(
+            meta.function_libraries().expect("read"),
+            codes.map(<[u8]>::to_vec)
+        );
+        meta.put_raw(FUNCTIONS, b"not a payload at all");
+        let e = meta.function_libraries().expect_err("damaged");
+        assert!(e.to_string().contains("checksum"), "{e}");
     }
 
     #[test]
