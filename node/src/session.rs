@@ -203,17 +203,20 @@ impl Session {
             let woken = shared.engine().written();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let Some(blocked) = self.run_batch() else {
+            let Some(stop) = self.run_batch() else {
                 break;
             };
             self.flush().await.map_err(|_| Closed)?;
-            if let Some(job) = blocked.script {
-                let reply = self.run_script(job).await;
-                if self.conn.replies.send() {
-                    reply.write(&mut self.out, self.conn.resp);
+            let blocked = match stop {
+                Stop::Wait(blocked) => blocked,
+                Stop::Script(job) => {
+                    let reply = self.run_script(job).await;
+                    if self.conn.replies.send() {
+                        reply.write(&mut self.out, self.conn.resp);
+                    }
+                    continue;
                 }
-                continue;
-            }
+            };
             let wait = blocked
                 .deadline_ms
                 .map(|d| Duration::from_millis(d.saturating_sub(now_ms())));
@@ -341,8 +344,9 @@ impl Session {
     }
 
     /// Run queued requests under one lock, then commit the binlog before any reply leaves.
-    /// Stops at a command that must wait (left at the front of `pending`) and says so.
-    fn run_batch(&mut self) -> Option<Blocked> {
+    /// Stops at a command that must wait (left at the front of `pending`), or after a script
+    /// to run on the script thread, and says so.
+    fn run_batch(&mut self) -> Option<Stop> {
         let shared = &self.shared;
         let config = shared.config();
         let mut store = shared.engine().lock_store();
@@ -365,12 +369,11 @@ impl Session {
             let writes = || cmd::waits_for_write_pause(conn, &args);
             if let Some(until) = shared.clients().paused_until(now, writes) {
                 self.pending.push_front(args, bytes);
-                blocked = Some(Blocked {
+                blocked = Some(Stop::Wait(Blocked {
                     deadline_ms: Some(until),
                     on_timeout: Reply::Silence,
                     paused: true,
-                    script: None,
-                });
+                }));
                 break;
             }
             // Messages queued for this client so far go before this command's reply (its
@@ -411,22 +414,16 @@ impl Session {
                         continue;
                     }
                     self.pending.push_front(args, bytes);
-                    blocked = Some(Blocked {
+                    blocked = Some(Stop::Wait(Blocked {
                         deadline_ms,
                         on_timeout: *on_timeout,
                         paused: false,
-                        script: None,
-                    });
+                    }));
                     break;
                 }
                 Reply::Script(job) => {
                     // Run off this thread once the batch is committed; its reply follows.
-                    blocked = Some(Blocked {
-                        deadline_ms: None,
-                        on_timeout: Reply::Silence,
-                        paused: false,
-                        script: Some(job),
-                    });
+                    blocked = Some(Stop::Script(job));
                     break;
                 }
                 reply => {
@@ -479,7 +476,7 @@ impl Session {
                 bytes: self.pending.bytes + self.inbuf.len(),
                 free: self.inbuf.capacity() - self.inbuf.len(),
             };
-            e.activity = conn.activity(blocked.is_some());
+            e.activity = conn.activity(matches!(blocked, Some(Stop::Wait(_))));
         }
         blocked
     }
@@ -562,8 +559,14 @@ struct Blocked {
     deadline_ms: Option<u64>,
     on_timeout: Reply,
     paused: bool,
-    /// Not a wait: a script to run on the script thread.
-    script: Option<crate::reply::ScriptRun>,
+}
+
+/// Why a batch of commands stopped before the end of what was read.
+enum Stop {
+    /// A command waits (see [`Blocked`]).
+    Wait(Blocked),
+    /// A script is to run on the script thread, its reply to follow.
+    Script(crate::reply::ScriptRun),
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {
