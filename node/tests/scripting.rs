@@ -318,9 +318,58 @@ fn script_errors_are_redis_s() {
         .expect("RESETSTAT");
     eval_error(&mut c, "return redis.error_reply('MY_CODE custom')");
     assert_eq!(errorstats(&mut c), "errorstat_MY_CODE:count=1");
+    // EVAL's own call counts as failed when its script failed (commandstats).
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut c)
+        .expect("RESETSTAT");
+    eval_error(&mut c, "return redis.error_reply('MY_CODE custom')");
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .expect("INFO");
+    let eval_stat = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_eval:"))
+        .expect("cmdstat_eval");
+    assert!(
+        eval_stat.contains("calls=1,") && eval_stat.ends_with("rejected_calls=0,failed_calls=1"),
+        "{eval_stat}"
+    );
     // Nothing a refused script tried was written, and the node serves on.
     let a: Option<String> = redis::cmd("GET").arg("a").query(&mut c).expect("GET");
     assert_eq!(a, None);
+}
+
+/// MONITOR shows EVAL (and FCALL) before the commands it runs, and those as `lua`'s.
+#[test]
+fn monitor_shows_a_script_then_its_commands() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut monitor = node.raw();
+    common::exchange_until(&mut monitor, b"MONITOR\r\n", b"+OK\r\n");
+    let mut c = node.client();
+    eval(
+        &mut c,
+        "redis.call('set', KEYS[1], ARGV[1])",
+        &["foo"],
+        &["bar"],
+    );
+    let seen = common::exchange_until(&mut monitor, b"", b"\"bar\"\r\n");
+    let seen = String::from_utf8_lossy(&seen);
+    // The client library's CLIENT SETINFO come first; then the script, then its command.
+    let lines: Vec<&str> = seen.lines().rev().take(2).collect();
+    assert!(
+        lines[1]
+            .ends_with("\"EVAL\" \"redis.call('set', KEYS[1], ARGV[1])\" \"1\" \"foo\" \"bar\""),
+        "{seen}"
+    );
+    assert!(
+        lines[0].ends_with("[0 lua] \"set\" \"foo\" \"bar\""),
+        "{seen}"
+    );
+    monitor.write_all(b"QUIT\r\n").expect("QUIT");
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub fn fcall_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// `FCALL function numkeys key... arg...`; `ro`: FCALL_RO.
 fn fcall_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
+    super::monitoring::feed_monitors(ctx, args);
     let asked = String::from_utf8_lossy(&args[1]);
     let Some((library, name, meta)) = ctx.server.functions().function(&asked) else {
         return Err(Reply::err("ERR Function not found"));

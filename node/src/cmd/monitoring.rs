@@ -13,9 +13,8 @@ use std::borrow::Cow;
 /// command, and its first run), and into the slow log and the latency monitor if slow
 /// enough (`timed`: done, and not EXEC).
 pub(super) fn observe(ctx: &mut Ctx<'_>, args: &[Bytes], nanos: u64, shown: bool, timed: bool) {
-    if shown && ctx.server.pubsub().monitored() {
-        let line = monitor_line(ctx, &redacted(args));
-        ctx.server.pubsub().feed_monitors(line);
+    if shown {
+        feed_monitors(ctx, args);
     }
     if !timed {
         return;
@@ -36,7 +35,21 @@ pub(super) fn observe(ctx: &mut Ctx<'_>, args: &[Bytes], nanos: u64, shown: bool
         .observe("command", micros / 1000, threshold_ms, now_secs);
 }
 
+/// Show a command to the MONITOR clients. EVAL and FCALL call this themselves, before
+/// they run (they are `skip_monitor`), so that they come before the commands they run.
+pub(super) fn feed_monitors(ctx: &Ctx<'_>, args: &[Bytes]) {
+    if ctx.server.pubsub().monitored() {
+        let line = monitor_line(ctx, &redacted(args));
+        ctx.server.pubsub().feed_monitors(line);
+    }
+}
+
+/// The client a command came from, as MONITOR and the slow log name it: a script's
+/// commands are `lua`'s, as in Redis.
 fn client_addr(ctx: &Ctx<'_>) -> String {
+    if ctx.conn.in_script {
+        return "lua".into();
+    }
     ctx.server
         .clients()
         .listing()

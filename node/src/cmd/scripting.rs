@@ -32,6 +32,7 @@ pub fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// `EVAL script numkeys key... arg...` (or a SHA-1 for EVALSHA); `ro`: the *_RO form,
 /// whose script may not write.
 fn eval_generic(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
+    super::monitoring::feed_monitors(ctx, args);
     let numkeys = keys_given(int_arg(&args[2])?, args)?;
     let scripts = ctx.server.scripts();
     let script = if by_sha {
@@ -154,6 +155,7 @@ pub fn run_job(
         return (Reply::err("ERR the script already ran"), None);
     };
     let config = shared.config();
+    let started = std::time::Instant::now();
     let mut store = shared.engine().lock_store();
     let writes = store.writes;
     let mut ctx = Ctx {
@@ -171,6 +173,13 @@ pub fn run_job(
             })
         })
         .unwrap_or_else(|e| e);
+    // EVAL's (FCALL's) call was counted when the connection handed the script over.
+    if let Some(command) = command_of(&job.command) {
+        let nanos = started.elapsed().as_nanos() as u64;
+        store
+            .stats
+            .finished_later(command.name, nanos, reply.is_error());
+    }
     let wrote = store.writes != writes;
     let last_write = wrote.then(|| store.applied().get(store.server()).0);
     let reply = match store.commit() {

@@ -35,6 +35,14 @@ impl Stats {
         }
     }
 
+    /// A command counted when it began (a script, handed to the script thread) ended after
+    /// `nanos` more: its time, and whether it failed.
+    pub fn finished_later(&mut self, name: &'static str, nanos: u64, failed: bool) {
+        let stat = self.commands.entry(name).or_default();
+        stat.nanos += nanos;
+        stat.failed += failed as u64;
+    }
+
     /// A command was refused before it ran (arity, a read-only node, maxmemory, ...): its
     /// `rejected_calls`, and the error.
     pub fn rejected(&mut self, name: &'static str, error: &str) {
