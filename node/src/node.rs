@@ -99,7 +99,7 @@ impl Node {
         )
         .map_err(StoreError::Attachment)?;
         let shared = Arc::new(Shared::new(config, engine, replication, accounts));
-        crate::cmd::restore_functions(&shared, shared.engine().meta());
+        crate::cmd::migrate_saved_functions(&shared);
         Ok(Node { shared, tasks })
     }
 

@@ -356,7 +356,8 @@ fn monitor_shows_a_script_then_its_commands() {
         &["foo"],
         &["bar"],
     );
-    let seen = common::exchange_until(&mut monitor, b"", b"\"bar\"\r\n");
+    // Until the script's command (the EVAL line ends with "bar" too).
+    let seen = common::exchange_until(&mut monitor, b"", b"\"set\" \"foo\" \"bar\"\r\n");
     let seen = String::from_utf8_lossy(&seen);
     // The client library's CLIENT SETINFO come first; then the script, then its command.
     let lines: Vec<&str> = seen.lines().rev().take(2).collect();
@@ -474,12 +475,8 @@ fn the_script_cache_serves_evalsha() {
 /// A script moves a unit from one key to another, many times, in region a; region b
 /// applies each script's writes whole: a reader there never sees the sum off, and at the
 /// end b holds what a holds.
-#[test]
-fn a_script_s_writes_reach_another_region_whole() {
-    let dirs = [
-        tempfile::tempdir().expect("tempdir"),
-        tempfile::tempdir().expect("tempdir"),
-    ];
+/// Regions `a` and `b`, each a node on its directory of `dirs`, with a channel each way.
+fn two_regions(dirs: &[tempfile::TempDir; 2]) -> (TestNode, TestNode) {
     let (la, sa) = sync_listener();
     let (lb, sb) = sync_listener();
     let peer = |region: &str, addr: std::net::SocketAddr| Peer {
@@ -494,6 +491,16 @@ fn a_script_s_writes_reach_another_region_whole() {
         c.region = "b".into();
         c.peers = vec![peer("a", sa)];
     });
+    (a, b)
+}
+
+#[test]
+fn a_script_s_writes_reach_another_region_whole() {
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let (a, b) = two_regions(&dirs);
     let (mut ca, mut cb) = (a.client(), b.client());
     let _: () = redis::cmd("MSET")
         .arg("from")
@@ -729,7 +736,7 @@ impl Process {
     }
 }
 
-/// Libraries outlive a restart, kill -9 included: they are kept in the metadata store.
+/// Libraries outlive a restart, kill -9 included: from a snapshot and from the binlog.
 #[test]
 fn functions_outlive_a_kill_9() {
     let node = Process::new();
@@ -740,15 +747,157 @@ fn functions_outlive_a_kill_9() {
         "#!lua name=kept\nredis.register_function('seven', function() return 7 end)",
     )
     .expect("LOAD");
+    // One library in a snapshot, one only in the binlog after it.
+    let _: () = redis::cmd("SAVE").query(&mut c).expect("SAVE");
+    function_load(
+        &mut c,
+        "#!lua name=later\nredis.register_function('eight', function() return 8 end)",
+    )
+    .expect("LOAD");
     server.kill9();
     let server = node.start();
     let mut c = server.client();
-    let seven: i64 = redis::cmd("FCALL")
-        .arg("seven")
-        .arg(0)
-        .query(&mut c)
-        .expect("FCALL after the restart");
-    assert_eq!(seven, 7);
+    for (name, want) in [("seven", 7), ("eight", 8)] {
+        let got: i64 = redis::cmd("FCALL")
+            .arg(name)
+            .arg(0)
+            .query(&mut c)
+            .expect("FCALL after the restart");
+        assert_eq!(got, want);
+    }
+}
+
+/// An older gdc kept libraries in the metadata store: the first start writes them into the
+/// shared scripting state (so they reach other regions and outlive a restart from there),
+/// and the store no longer holds them.
+#[test]
+fn libraries_an_older_node_kept_move_to_the_shared_state() {
+    let node = Process::new();
+    let code = b"#!lua name=old\nredis.register_function('old', function() return 'old' end)";
+    {
+        let meta = gdc_node::engine::meta::Meta::open(node.dir.path()).expect("meta");
+        meta.set_function_libraries([&code[..]]).expect("save");
+    }
+    for _ in 0..2 {
+        let server = node.start();
+        let mut c = server.client();
+        let got: String = redis::cmd("FCALL")
+            .arg("old")
+            .arg(0)
+            .query(&mut c)
+            .expect("FCALL");
+        assert_eq!(got, "old");
+        server.kill9();
+    }
+    let meta = gdc_node::engine::meta::Meta::open(node.dir.path()).expect("meta");
+    assert!(meta.function_libraries().expect("read").is_empty());
+}
+
+/// FUNCTION LOAD, DELETE and FLUSH, SCRIPT LOAD and FLUSH at one region reach the other:
+/// FCALL and EVALSHA work (or stop working) there too.
+#[test]
+fn functions_and_loaded_scripts_reach_every_region() {
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let (a, b) = two_regions(&dirs);
+    let (mut ca, mut cb) = (a.client(), b.client());
+    let fcall = |c: &mut redis::Connection, name: &str| -> Result<String, String> {
+        redis::cmd("FCALL")
+            .arg(name)
+            .arg(0)
+            .query(c)
+            .map_err(|e| error_text(&e))
+    };
+    let lib = |version: &str| {
+        format!("#!lua name=lib\nredis.register_function('f', function() return '{version}' end)")
+    };
+    assert_eq!(function_load(&mut ca, &lib("one")).expect("LOAD"), "lib");
+    wait_for("b runs a's function", CONVERGE, || {
+        (fcall(&mut cb, "f").ok()? == "one").then_some(())
+    });
+    let replaced: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg(lib("two"))
+        .query(&mut cb)
+        .expect("LOAD REPLACE");
+    assert_eq!(replaced, "lib");
+    wait_for("a runs b's replacement", CONVERGE, || {
+        (fcall(&mut ca, "f").ok()? == "two").then_some(())
+    });
+    // The two regions list the same library, code and all.
+    let list = |c: &mut redis::Connection| -> Value {
+        redis::cmd("FUNCTION")
+            .arg("LIST")
+            .arg("WITHCODE")
+            .query(c)
+            .expect("LIST")
+    };
+    assert_eq!(list(&mut ca), list(&mut cb));
+
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("return 'loaded'")
+        .query(&mut ca)
+        .expect("SCRIPT LOAD");
+    let evalsha = |c: &mut redis::Connection| -> Result<String, String> {
+        redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(0)
+            .query(c)
+            .map_err(|e| error_text(&e))
+    };
+    wait_for("b runs a's loaded script", CONVERGE, || {
+        (evalsha(&mut cb).ok()? == "loaded").then_some(())
+    });
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(&sha)
+        .query(&mut cb)
+        .expect("EXISTS");
+    assert_eq!(exists, vec![1]);
+
+    let _: () = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("lib")
+        .query(&mut ca)
+        .expect("DELETE");
+    wait_for("b no longer has the function", CONVERGE, || {
+        (fcall(&mut cb, "f").err()? == "ERR Function not found").then_some(())
+    });
+    function_load(
+        &mut cb,
+        "#!lua name=other\nredis.register_function('g', function() return 'g' end)",
+    )
+    .expect("LOAD");
+    wait_for("a has b's library", CONVERGE, || {
+        (fcall(&mut ca, "g").ok()? == "g").then_some(())
+    });
+    let _: () = redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query(&mut ca)
+        .expect("FLUSH");
+    wait_for("b's libraries are flushed", CONVERGE, || {
+        (list(&mut cb) == Value::Array(vec![])).then_some(())
+    });
+
+    // b ran the script, so its own cache holds it: a's SCRIPT FLUSH empties that too.
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut ca)
+        .expect("SCRIPT FLUSH");
+    wait_for("b forgot the loaded script", CONVERGE, || {
+        let e = evalsha(&mut cb).err()?;
+        e.starts_with("NOSCRIPT").then_some(())
+    });
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(&sha)
+        .query(&mut cb)
+        .expect("EXISTS");
+    assert_eq!(exists, vec![0]);
 }
 
 /// A script past `busy-reply-threshold`: other clients get -BUSY (not a wait without end),

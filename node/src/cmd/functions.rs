@@ -1,12 +1,14 @@
-//! FUNCTION and FCALL: libraries of Lua functions, loaded with FUNCTION LOAD, kept in the
-//! metadata store, run as scripts are (see `scripting`).
+//! FUNCTION and FCALL: libraries of Lua functions, loaded with FUNCTION LOAD into the
+//! scripting state every region shares (a change is a binlog record, so it reaches every
+//! region and survives a restart), run as scripts are (see `scripting`).
 
 use super::scripting::{Runs, check_flags, dispatch, keys_given};
-use super::{CmdResult, Ctx, is};
+use super::{CmdResult, Ctx, is, write_error};
+use crate::engine::store::ScriptingChange;
 use crate::reply::Reply;
 use crate::script;
 use crate::script::busy::Running;
-use crate::script::functions::{self, Clash, Library, Metadata};
+use crate::script::functions::{self, Clash, Functions, Library, Metadata};
 use bytes::Bytes;
 
 pub fn fcall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -21,7 +23,7 @@ pub fn fcall_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn fcall_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
     super::monitoring::feed_monitors(ctx, args);
     let asked = String::from_utf8_lossy(&args[1]);
-    let Some((library, name, meta)) = ctx.server.functions().function(&asked) else {
+    let Some((library, name, meta)) = registry(ctx).function(&asked) else {
         return Err(Reply::err("ERR Function not found"));
     };
     let numkeys = gdc_crdt::string::parse_i64(&args[2])
@@ -41,7 +43,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
 /// FUNCTION LOAD, LIST, DELETE, FLUSH, STATS, KILL, HELP.
 pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = &args[1];
-    let functions = ctx.server.functions();
+    let functions = registry(ctx);
     if is(sub, "load") {
         let mut at = 2;
         let mut replace = false;
@@ -58,19 +60,23 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let Some(code) = args.get(at) else {
             return Err(Reply::err("ERR Function code is missing"));
         };
-        let name = load_library(ctx, code, replace).map_err(Reply::Error)?;
-        save_functions(ctx);
+        let library = check_library(ctx, code, replace).map_err(Reply::Error)?;
+        let name = library.name.clone();
+        write_libraries(ctx, vec![library], false)?;
         return Ok(Reply::bulk(name));
     }
     if is(sub, "list") {
         return function_list(ctx, &args[2..]);
     }
     if is(sub, "delete") {
-        let name = String::from_utf8_lossy(&args[2]);
-        if !functions.delete(&name) {
+        let name = String::from_utf8_lossy(&args[2]).into_owned();
+        if functions.library(&name).is_none() {
             return Err(Reply::err("ERR Library not found"));
         }
-        save_functions(ctx);
+        let deleted = ScriptingChange::Library { name, code: None };
+        ctx.store
+            .change_scripting(deleted, ctx.now)
+            .map_err(write_error)?;
         return Ok(Reply::OK);
     }
     if is(sub, "flush") {
@@ -89,8 +95,7 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ));
             }
         }
-        functions.set_all(Vec::new());
-        save_functions(ctx);
+        write_libraries(ctx, Vec::new(), true)?;
         return Ok(Reply::OK);
     }
     if is(sub, "dump") {
@@ -100,7 +105,6 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     if is(sub, "restore") {
         function_restore(ctx, args)?;
-        save_functions(ctx);
         return Ok(Reply::OK);
     }
     if is(sub, "stats") {
@@ -156,7 +160,7 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: every library of the payload, or none.
-fn function_restore(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<(), Reply> {
+fn function_restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<(), Reply> {
     if args.len() > 4 {
         return Err(Reply::err(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
@@ -199,17 +203,72 @@ fn function_restore(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<(), Reply> {
         }
         libraries.push(library);
     }
-    let functions = ctx.server.functions();
-    if flush {
-        functions.set_all(libraries);
-        return Ok(());
+    if !flush {
+        registry(ctx)
+            .check_link(&libraries, replace)
+            .map_err(|clash| {
+                Reply::Error(match clash {
+                    Clash::Library(name) => format!("ERR Library {name} already exists"),
+                    Clash::Function(name) => format!("ERR Function {name} already exists"),
+                })
+            })?;
     }
-    functions.link(libraries, replace).map_err(|clash| {
-        Reply::Error(match clash {
-            Clash::Library(name) => format!("ERR Library {name} already exists"),
-            Clash::Function(name) => format!("ERR Function {name} already exists"),
-        })
-    })
+    write_libraries(ctx, libraries, flush)
+}
+
+/// The function registry, brought up to the shared scripting state.
+pub(super) fn registry<'a>(ctx: &Ctx<'a>) -> &'a Functions {
+    sync_registry(ctx, Vec::new());
+    ctx.server.functions()
+}
+
+/// Bring the registry up to the shared scripting state; `prepared`: libraries a command
+/// just made from their code (not made again).
+fn sync_registry(ctx: &Ctx<'_>, prepared: Vec<Library>) {
+    let scripting = ctx.store.scripting();
+    let live: Vec<(&str, &Bytes)> = scripting
+        .live_libraries()
+        .into_iter()
+        .map(|(name, _, code)| (name, code))
+        .collect();
+    let shared = ctx.server;
+    let make = |code: &Bytes| Metadata::parse(code).and_then(|md| run_library(shared, code, md));
+    shared
+        .functions()
+        .sync(scripting.generation(), &live, prepared, make);
+}
+
+/// Write `libraries` to the shared state as one batch, after tombstones for every other
+/// library there with `flush_others` (FUNCTION FLUSH, RESTORE FLUSH), and make the
+/// registry match.
+fn write_libraries(
+    ctx: &mut Ctx<'_>,
+    libraries: Vec<Library>,
+    flush_others: bool,
+) -> Result<(), Reply> {
+    let mut changes = Vec::new();
+    if flush_others {
+        for (name, _, _) in ctx.store.scripting().live_libraries() {
+            if !libraries.iter().any(|l| l.name == name) {
+                let name = name.to_owned();
+                changes.push(ScriptingChange::Library { name, code: None });
+            }
+        }
+    }
+    for l in &libraries {
+        let (name, code) = (l.name.clone(), Some(l.code.clone()));
+        changes.push(ScriptingChange::Library { name, code });
+    }
+    ctx.in_one_batch(|ctx| {
+        for change in changes {
+            ctx.store
+                .change_scripting(change, ctx.now)
+                .map_err(write_error)?;
+        }
+        Ok::<(), Reply>(())
+    })??;
+    sync_registry(ctx, libraries);
+    Ok(())
 }
 
 /// A library's metadata, checked as FUNCTION LOAD checks it: its name, its engine.
@@ -224,23 +283,22 @@ fn checked_metadata(code: &[u8]) -> Result<Metadata, String> {
     Ok(md)
 }
 
-/// FUNCTION LOAD's work: run the library's code, check what it registered, keep it.
-/// Returns the library's name.
-pub fn load_library(ctx: &Ctx<'_>, code: &Bytes, replace: bool) -> Result<String, String> {
-    let functions = ctx.server.functions();
+/// FUNCTION LOAD's checks: the library made by running its code, unless its name or a
+/// function's is taken (by another library; by any, without `replace`).
+fn check_library(ctx: &Ctx<'_>, code: &Bytes, replace: bool) -> Result<Library, String> {
+    let functions = registry(ctx);
     let md = checked_metadata(code)?;
     if !replace && functions.library(&md.name).is_some() {
         return Err(format!("ERR Library '{}' already exists", md.name));
     }
-    let name = md.name.clone();
     let library = run_library(ctx.server, code, md)?;
     functions
-        .link(vec![library], replace)
+        .check_link(std::slice::from_ref(&library), replace)
         .map_err(|clash| match clash {
             Clash::Library(name) => format!("ERR Library '{name}' already exists"),
             Clash::Function(name) => format!("ERR Function {name} already exists"),
         })?;
-    Ok(name)
+    Ok(library)
 }
 
 /// A library, made by running its code here; refused if it registers no function.
@@ -271,18 +329,6 @@ fn run_library(
     })
 }
 
-/// Keep the libraries in the metadata store, for a restart.
-fn save_functions(ctx: &Ctx<'_>) {
-    let libraries = ctx.server.functions().libraries();
-    let saved = ctx
-        .store
-        .meta()
-        .set_function_libraries(libraries.iter().map(|l| &l.code[..]));
-    if let Err(e) = saved {
-        tracing::warn!(error = %e, "could not save the function libraries");
-    }
-}
-
 /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE].
 fn function_list(ctx: &Ctx<'_>, options: &[Bytes]) -> CmdResult {
     let (mut with_code, mut pattern) = (false, None);
@@ -305,7 +351,7 @@ fn function_list(ctx: &Ctx<'_>, options: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    let libraries = ctx.server.functions().libraries();
+    let libraries = registry(ctx).libraries();
     let listed = libraries
         .iter()
         .filter(|l| {
@@ -343,25 +389,49 @@ fn function_list(ctx: &Ctx<'_>, options: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(listed))
 }
 
-/// Load the libraries the metadata store kept (at start).
-pub fn restore_functions(shared: &crate::shared::Shared, meta: &crate::engine::meta::Meta) {
+/// Libraries an older gdc kept in the metadata store (not shared with other regions) are
+/// written to the shared scripting state at start, once; a name the state has is left.
+pub fn migrate_saved_functions(shared: &crate::shared::Shared) {
+    let meta = shared.engine().meta();
     let saved = match meta.function_libraries() {
+        Ok(saved) if saved.is_empty() => return,
         Ok(saved) => saved,
         Err(e) => {
             tracing::error!(error = %e, "could not read the saved function libraries");
             return;
         }
     };
-    let mut libraries = Vec::new();
+    let mut store = shared.engine().lock_store();
+    let now = crate::engine::store::now_ms();
     for code in saved {
         let code = Bytes::from(code);
-        let loaded = Metadata::parse(&code).and_then(|md| run_library(shared, &code, md));
-        match loaded {
-            Ok(l) => libraries.push(l),
-            Err(e) => tracing::error!(error = %e, "a saved function library did not load"),
+        let name = match Metadata::parse(&code) {
+            Ok(md) => md.name,
+            Err(e) => {
+                tracing::error!(error = %e, "a saved function library is damaged");
+                continue;
+            }
+        };
+        if store.scripting().libraries().contains_key(&name) {
+            continue;
+        }
+        let change = ScriptingChange::Library {
+            name,
+            code: Some(code),
+        };
+        if let Err(e) = store.change_scripting(change, now) {
+            tracing::error!(error = %e, "could not keep a saved function library");
+            return;
         }
     }
-    shared.functions().set_all(libraries);
+    let kept = store.commit().map_err(|e| e.to_string()).and_then(|()| {
+        meta.set_function_libraries(std::iter::empty())
+            .map_err(|e| e.to_string())
+    });
+    match kept {
+        Ok(()) => tracing::info!("moved the saved function libraries to the shared state"),
+        Err(e) => tracing::error!(error = %e, "could not move the saved function libraries"),
+    }
 }
 
 /// FUNCTION STATS: the function running now (`None` when none runs), and the libraries.

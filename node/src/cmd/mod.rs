@@ -29,7 +29,7 @@ mod zset;
 
 pub use acl::default_login;
 pub use conn::{Conn, QueryBuffer, Replies};
-pub use functions::restore_functions;
+pub use functions::migrate_saved_functions;
 pub use scripting::{ScriptJob, run_job, while_busy};
 use table::{
     ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,

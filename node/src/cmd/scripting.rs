@@ -3,7 +3,8 @@
 //! batch, so other regions apply them whole, as EXEC's (docs/semantics.md, "Scripts").
 
 use super::table::{ALLOW_BUSY, DENYOOM, NOSCRIPT, command_of};
-use super::{CmdResult, Conn, Ctx, READONLY, execute, int_arg, is, read_only};
+use super::{CmdResult, Conn, Ctx, READONLY, execute, int_arg, is, read_only, write_error};
+use crate::engine::store::ScriptingChange;
 use crate::reply::Reply;
 use crate::script::busy::Running;
 use crate::script::functions::Library;
@@ -34,19 +35,37 @@ pub fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn eval_generic(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
     super::monitoring::feed_monitors(ctx, args);
     let numkeys = keys_given(int_arg(&args[2])?, args)?;
-    let scripts = ctx.server.scripts();
+    let scripts = script_cache(ctx);
     let script = if by_sha {
         if args[1].len() != 40 {
             return Err(Reply::err(NO_SCRIPT));
         }
         let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-        scripts.get(&sha).ok_or_else(|| Reply::err(NO_SCRIPT))?
+        cached(ctx, &sha).ok_or_else(|| Reply::err(NO_SCRIPT))?
     } else {
         script::load(scripts, &args[1]).map_err(Reply::Error)?
     };
     let flags = script.flags;
     check_flags(ctx, flags, ro)?;
     dispatch(ctx, Runs::Eval(script), flags, ro, args, numkeys)
+}
+
+/// The script of SHA-1 `sha` (lower case): in this node's cache, or loaded by SCRIPT LOAD
+/// in any region (compiled here then, and cached).
+fn cached(ctx: &Ctx<'_>, sha: &str) -> Option<Arc<Script>> {
+    let scripts = script_cache(ctx);
+    if let Some(script) = scripts.get(sha) {
+        return Some(script);
+    }
+    let body = ctx.store.scripting().script(sha)?;
+    script::load(scripts, body).ok()
+}
+
+/// This node's script cache, flushed first if a SCRIPT FLUSH of any region arrived.
+fn script_cache<'a>(ctx: &Ctx<'a>) -> &'a crate::script::Scripts {
+    let scripts = ctx.server.scripts();
+    scripts.sync_flushes(ctx.store.scripting().script_flushes());
+    scripts
 }
 
 /// EVAL's and FCALL's `numkeys`, checked against the arguments that follow it.
@@ -347,10 +366,19 @@ impl script::Run for Calls<'_> {
 
 /// SCRIPT EXISTS, FLUSH, HELP, LOAD.
 pub fn script(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let scripts = ctx.server.scripts();
+    let scripts = script_cache(ctx);
     let sub = &args[1];
     if is(sub, "load") {
         let script = script::load(scripts, &args[2]).map_err(Reply::Error)?;
+        // Loaded for every region (a read-only node keeps it to itself).
+        let known = ctx.store.scripting().script(&script.sha).is_some();
+        if !known && !read_only(ctx) {
+            let body = script.body.clone();
+            let change = ScriptingChange::Script { body };
+            ctx.store
+                .change_scripting(change, ctx.now)
+                .map_err(write_error)?;
+        }
         return Ok(Reply::bulk(script.sha.clone()));
     }
     if is(sub, "exists") {
@@ -358,7 +386,8 @@ pub fn script(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .iter()
             .map(|sha| {
                 let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                Reply::Int(i64::from(scripts.contains(&sha)))
+                let known = scripts.contains(&sha) || ctx.store.scripting().script(&sha).is_some();
+                Reply::Int(i64::from(known))
             })
             .collect();
         return Ok(Reply::Array(found));
@@ -378,6 +407,14 @@ pub fn script(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
         scripts.flush();
+        // Every region forgets the loads this one had seen (and flushes its cache).
+        if !ctx.store.scripting().scripts().is_empty() && !read_only(ctx) {
+            let cutoff = ctx.store.applied().clone();
+            let change = ScriptingChange::FlushScripts { cutoff };
+            ctx.store
+                .change_scripting(change, ctx.now)
+                .map_err(write_error)?;
+        }
         return Ok(Reply::OK);
     }
     Ok(super::help(&[

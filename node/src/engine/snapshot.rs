@@ -7,16 +7,26 @@
 //! `GDCSNAP1`, the body, and a CRC-32 of the body (u32 LE). Body: format version; the applied vector; the HLC (u64 LE);
 //! the number of databases (u32 LE); per database its FLUSHDB cutoff and flush ops (version
 //! vectors), its key count (u64 LE) and per key `key length (u32 LE) | key | state length
-//! (u32 LE) | encoded state`. Written to a temporary file, synced, then renamed into place.
+//! (u32 LE) | encoded state`; then (from version 2) the shared scripting state: the library
+//! count (u32 LE) and per library its name, stamp (HLC u64 LE, server-id u32 LE) and code
+//! (a byte 1 before it, 0 for a deleted library), the loaded-script count (u32 LE) and per
+//! script its load's dot (server-id u32 LE, op u64 LE) and body, and the scripts' flush
+//! vector; names, code and bodies as `length (u32 LE) | bytes`. Version 1 (no scripting
+//! state) is still read. Written to a temporary file, synced, then renamed into place.
 
+use crate::engine::store::{LibraryEntry, Scripting, Stamp};
+use bytes::Bytes;
 use gdc_crdt::codec::{decode_key, decode_vv, encode_key, encode_vv};
-use gdc_crdt::{Blob, Hlc, KeyState, Keyspace, VersionVector};
+use gdc_crdt::{Blob, Dot, Hlc, KeyState, Keyspace, OpId, ServerId, VersionVector};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GDCSNAP1";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// The version before the scripting state.
+const VERSION_KEYS_ONLY: u8 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -32,6 +42,7 @@ pub struct Snapshot {
     pub applied: VersionVector,
     pub hlc: Hlc,
     pub dbs: Vec<Keyspace>,
+    pub scripting: Scripting,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
@@ -79,9 +90,38 @@ pub fn encode(snap: &Snapshot) -> Vec<u8> {
             body.extend_from_slice(&state);
         }
     }
+    encode_scripting(&snap.scripting, &mut body);
     let crc = crc32fast::hash(&body[MAGIC.len()..]);
     body.extend_from_slice(&crc.to_le_bytes());
     body
+}
+
+fn with_length(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+fn encode_scripting(scripting: &Scripting, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(scripting.libraries().len() as u32).to_le_bytes());
+    for (name, entry) in scripting.libraries() {
+        with_length(out, name.as_bytes());
+        out.extend_from_slice(&entry.stamp.hlc.0.to_le_bytes());
+        out.extend_from_slice(&entry.stamp.server.0.to_le_bytes());
+        match &entry.code {
+            Some(code) => {
+                out.push(1);
+                with_length(out, code);
+            }
+            None => out.push(0),
+        }
+    }
+    out.extend_from_slice(&(scripting.scripts().len() as u32).to_le_bytes());
+    for (dot, body) in scripting.scripts().values() {
+        out.extend_from_slice(&dot.server.0.to_le_bytes());
+        out.extend_from_slice(&dot.op.0.to_le_bytes());
+        with_length(out, body);
+    }
+    encode_vv(scripting.scripts_flushed(), out);
 }
 
 /// Write a snapshot named after binlog segment `seq` into `dir`; older snapshots are
@@ -136,6 +176,37 @@ impl Reader<'_> {
         self.b = rest;
         Ok(v)
     }
+    fn with_length(&mut self) -> Result<&[u8], String> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    fn scripting(&mut self) -> Result<Scripting, String> {
+        let mut libraries = BTreeMap::new();
+        for _ in 0..self.u32()? {
+            let name = String::from_utf8(self.with_length()?.to_vec())
+                .map_err(|_| "a library name that is not UTF-8")?;
+            let hlc = Hlc(self.u64()?);
+            let server = ServerId(self.u32()?);
+            let code = match self.take(1)?[0] {
+                0 => None,
+                1 => Some(Bytes::copy_from_slice(self.with_length()?)),
+                _ => return Err("a bad library entry".into()),
+            };
+            let stamp = Stamp { hlc, server };
+            libraries.insert(name, LibraryEntry { stamp, code });
+        }
+        let mut scripts = BTreeMap::new();
+        for _ in 0..self.u32()? {
+            let server = ServerId(self.u32()?);
+            let op = OpId(self.u64()?);
+            let body = Bytes::copy_from_slice(self.with_length()?);
+            let sha = crate::script::sha1_hex(&body);
+            scripts.insert(sha, (Dot::new(server, op, 0), body));
+        }
+        let flushed = self.vv()?;
+        Ok(Scripting::from_parts(libraries, scripts, flushed))
+    }
 }
 
 /// A snapshot from bytes [`encode`] made; every length and the checksum are checked.
@@ -150,9 +221,9 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
         return Err("checksum mismatch".into());
     }
     let mut r = Reader { b: body };
-    match r.take(1)?[0] {
-        VERSION => {}
-        v => return Err(format!("format version {v} is not supported")),
+    let version = r.take(1)?[0];
+    if version != VERSION && version != VERSION_KEYS_ONLY {
+        return Err(format!("format version {version} is not supported"));
     }
     let applied = r.vv()?;
     let hlc = Hlc(r.u64()?);
@@ -172,10 +243,19 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
         }
         dbs.push(Keyspace::from_parts(keys, flushed, by));
     }
+    let scripting = match version {
+        VERSION_KEYS_ONLY => Scripting::default(),
+        _ => r.scripting()?,
+    };
     if !r.b.is_empty() {
         return Err("bytes left over".into());
     }
-    Ok(Snapshot { applied, hlc, dbs })
+    Ok(Snapshot {
+        applied,
+        hlc,
+        dbs,
+        scripting,
+    })
 }
 
 /// The newest snapshot in `dir`, if any. A damaged newest snapshot is an error: starting
@@ -188,4 +268,53 @@ pub fn load_latest(dir: &Path) -> Result<Option<Snapshot>, SnapshotError> {
     decode(&bytes)
         .map(Some)
         .map_err(|why| SnapshotError::Damaged { path, why })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::store::ScriptingChange;
+
+    #[test]
+    fn the_scripting_state_survives_a_snapshot_and_version_1_still_reads() {
+        let mut scripting = Scripting::default();
+        let dot = |op| Dot::new(ServerId(3), OpId(op), 0);
+        let library = |name: &str, code: Option<&'static [u8]>| ScriptingChange::Library {
+            name: name.into(),
+            code: code.map(Bytes::from_static),
+        };
+        scripting.apply(dot(1), Hlc(5), &library("kept", Some(b"#!lua name=kept\n")));
+        scripting.apply(dot(2), Hlc(6), &library("gone", None));
+        let body = Bytes::from_static(b"return 1");
+        scripting.apply(dot(3), Hlc(7), &ScriptingChange::Script { body });
+        let mut cutoff = VersionVector::new();
+        cutoff.raise(ServerId(9), OpId(4));
+        scripting.apply(dot(4), Hlc(8), &ScriptingChange::FlushScripts { cutoff });
+        let snap = Snapshot {
+            applied: VersionVector::new(),
+            hlc: Hlc(8),
+            dbs: vec![Keyspace::new(), Keyspace::new()],
+            scripting,
+        };
+        let back = decode(&encode(&snap)).expect("decode");
+        assert_eq!(back.scripting.libraries(), snap.scripting.libraries());
+        assert_eq!(back.scripting.scripts(), snap.scripting.scripts());
+        assert_eq!(
+            back.scripting.scripts_flushed(),
+            snap.scripting.scripts_flushed()
+        );
+        // A version 1 snapshot: the same keys, no scripting state after them.
+        let mut old = encode(&Snapshot {
+            scripting: Scripting::default(),
+            ..snap.clone()
+        });
+        let state_bytes = 4 + 4 + 1; // no libraries, no scripts, an empty vector
+        old.truncate(old.len() - 4 - state_bytes);
+        old[MAGIC.len()] = VERSION_KEYS_ONLY;
+        let crc = crc32fast::hash(&old[MAGIC.len()..]);
+        old.extend_from_slice(&crc.to_le_bytes());
+        let back = decode(&old).expect("decode version 1");
+        assert_eq!(back.dbs.len(), 2);
+        assert!(back.scripting.libraries().is_empty());
+    }
 }

@@ -1,6 +1,8 @@
 //! Function libraries (FUNCTION LOAD, FCALL): the libraries this node holds, by name, with
-//! the functions each registered. A library's code is what is kept; each Lua state runs it
-//! again (registering its functions there) when it first calls one of them.
+//! the functions each registered. The libraries are the store's shared scripting state
+//! (every region's); this registry is what that state means here, brought up to date
+//! before each use ([`Functions::sync`]). A library's code is what is kept; each Lua state
+//! runs it again (registering its functions there) when it first calls one of them.
 
 use super::ScriptFlags;
 use bytes::Bytes;
@@ -148,23 +150,11 @@ struct Held {
     libraries: BTreeMap<String, Arc<Library>>,
     /// Each function's name in lower case (FCALL ignores case), and its library's name.
     by_function: HashMap<String, String>,
+    /// The generation of the shared state this was made from.
+    synced: Option<u64>,
 }
 
-impl Held {
-    fn reindex(&mut self) {
-        self.by_function = self
-            .libraries
-            .iter()
-            .flat_map(|(lib, l)| {
-                l.functions
-                    .keys()
-                    .map(|f| (f.to_ascii_lowercase(), lib.clone()))
-            })
-            .collect();
-    }
-}
-
-/// Why libraries were not linked: a name taken.
+/// Why libraries could not be added: a name taken.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Clash {
     Library(String),
@@ -198,11 +188,11 @@ impl Functions {
         Some((Arc::clone(lib), registered.clone(), f.clone()))
     }
 
-    /// Add `libraries`, all or none: a library of a name held is a clash unless `replace`
-    /// (it is replaced then), and so is a function of another library's name (FUNCTION
-    /// LOAD, RESTORE's APPEND and REPLACE).
-    pub fn link(&self, libraries: Vec<Library>, replace: bool) -> Result<(), Clash> {
-        let mut held = self.lock();
+    /// Whether `libraries` could be added, all of them: a library of a name held is a clash
+    /// unless `replace` (it would be replaced), and so is a function of another library's
+    /// name (FUNCTION LOAD, RESTORE's APPEND and REPLACE).
+    pub fn check_link(&self, libraries: &[Library], replace: bool) -> Result<(), Clash> {
+        let held = self.lock();
         if let Some(l) = libraries
             .iter()
             .find(|l| !replace && held.libraries.contains_key(&l.name))
@@ -215,28 +205,65 @@ impl Functions {
                 return Err(Clash::Function(f.clone()));
             }
         }
-        for l in libraries {
-            held.libraries.insert(l.name.clone(), Arc::new(l));
-        }
-        held.reindex();
         Ok(())
     }
 
-    pub fn delete(&self, name: &str) -> bool {
+    /// Make the registry what the shared state's `live` libraries (name and code, the
+    /// latest written first) mean, unless it was made from that state's `generation`
+    /// already. Each library is added unless a function of it is a later library's: every
+    /// region holding the same state then has the same functions (two regions may load
+    /// libraries with a function of the same name at the same time; the later load wins
+    /// and the other is left out, logged). A library held with the same code is kept, one
+    /// of `prepared` (just checked by a command) is taken, any other is made by `make`.
+    pub fn sync(
+        &self,
+        generation: u64,
+        live: &[(&str, &Bytes)],
+        prepared: Vec<Library>,
+        make: impl Fn(&Bytes) -> Result<Library, String>,
+    ) {
         let mut held = self.lock();
-        let deleted = held.libraries.remove(name).is_some();
-        held.reindex();
-        deleted
-    }
-
-    /// Replace every library with `libraries` (none: FUNCTION FLUSH).
-    pub fn set_all(&self, libraries: Vec<Library>) {
-        let mut held = self.lock();
-        held.libraries = libraries
-            .into_iter()
-            .map(|l| (l.name.clone(), Arc::new(l)))
-            .collect();
-        held.reindex();
+        if held.synced == Some(generation) {
+            return;
+        }
+        let mut prepared: HashMap<String, Library> =
+            prepared.into_iter().map(|l| (l.name.clone(), l)).collect();
+        let mut libraries = BTreeMap::new();
+        let mut by_function = HashMap::new();
+        for &(name, code) in live {
+            let library = match held.libraries.get(name) {
+                Some(l) if l.code == *code => Arc::clone(l),
+                _ => match prepared.remove(name).filter(|l| l.code == *code) {
+                    Some(l) => Arc::new(l),
+                    None => match make(code) {
+                        Ok(l) => Arc::new(l),
+                        Err(e) => {
+                            tracing::error!(library = name, error = %e, "a library did not load");
+                            continue;
+                        }
+                    },
+                },
+            };
+            let taken = library
+                .functions
+                .keys()
+                .find(|f| by_function.contains_key(&f.to_ascii_lowercase()));
+            if let Some(f) = taken {
+                tracing::warn!(
+                    library = name,
+                    function = %f,
+                    "a library is left out: a later library has a function of the same name"
+                );
+                continue;
+            }
+            for f in library.functions.keys() {
+                by_function.insert(f.to_ascii_lowercase(), name.to_owned());
+            }
+            libraries.insert(name.to_owned(), library);
+        }
+        held.libraries = libraries;
+        held.by_function = by_function;
+        held.synced = Some(generation);
     }
 
     /// How many libraries and functions.
@@ -283,5 +310,67 @@ mod tests {
             Some(vec!["a".into(), "b c".into(), "d".into()])
         );
         assert_eq!(split_args("a \"b"), None);
+    }
+
+    /// A library for the registry's own tests: code `name:f,g` registers `f` and `g`.
+    fn made(code: &Bytes) -> Result<Library, String> {
+        let text = std::str::from_utf8(code).map_err(|e| e.to_string())?;
+        let (name, functions) = text.split_once(':').ok_or("no name")?;
+        Ok(Library {
+            name: name.into(),
+            code: code.clone(),
+            body_at: 0,
+            functions: functions
+                .split(',')
+                .map(|f| {
+                    let meta = FunctionMeta {
+                        description: None,
+                        flags: ScriptFlags::default(),
+                    };
+                    (f.to_owned(), meta)
+                })
+                .collect(),
+            version: 0,
+        })
+    }
+
+    #[test]
+    fn the_later_library_keeps_a_function_name_both_registered() {
+        let (x, y, z) = (
+            Bytes::from("x:f,g"),
+            Bytes::from("y:F,h"),
+            Bytes::from("z:k"),
+        );
+        let functions = Functions::default();
+        // The latest written first: y took `f` (case ignored) after x did.
+        functions.sync(1, &[("y", &y), ("z", &z), ("x", &x)], Vec::new(), made);
+        let names: Vec<String> = functions
+            .libraries()
+            .iter()
+            .map(|l| l.name.clone())
+            .collect();
+        assert_eq!(names, vec!["y", "z"]);
+        assert_eq!(
+            functions.function("f").map(|(l, _, _)| l.name.clone()),
+            Some("y".into())
+        );
+        assert!(functions.function("g").is_none());
+        // The same generation again changes nothing; y deleted, x is back.
+        functions.sync(1, &[("x", &x)], Vec::new(), made);
+        assert_eq!(functions.counts(), (2, 3));
+        functions.sync(2, &[("z", &z), ("x", &x)], Vec::new(), made);
+        assert_eq!(functions.counts(), (2, 3));
+        assert_eq!(
+            functions.function("G").map(|(l, _, _)| l.name.clone()),
+            Some("x".into())
+        );
+        // A library that does not load is left out, the rest stay.
+        functions.sync(
+            3,
+            &[("bad", &Bytes::from("nocolon")), ("z", &z)],
+            Vec::new(),
+            made,
+        );
+        assert_eq!(functions.counts(), (1, 1));
     }
 }

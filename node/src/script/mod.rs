@@ -128,6 +128,8 @@ pub struct Scripts {
     by_sha: Mutex<HashMap<String, Arc<Script>>>,
     /// Bumped by SCRIPT FLUSH: a Lua state made before it starts afresh.
     generation: AtomicU64,
+    /// The SCRIPT FLUSHes of the shared state this cache has been flushed for.
+    shared_flushes: AtomicU64,
 }
 
 impl Scripts {
@@ -152,6 +154,14 @@ impl Scripts {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Flush the cache if the shared state has seen a SCRIPT FLUSH (from any region) since
+    /// it last looked: `flushes` is the shared state's count of them.
+    pub fn sync_flushes(&self, flushes: u64) {
+        if self.shared_flushes.swap(flushes, Ordering::Relaxed) != flushes {
+            self.flush();
+        }
     }
 
     /// How many scripts, and the bytes of their bodies (INFO memory).

@@ -1,8 +1,11 @@
-//! A binlog record (one op, or a FLUSHDB/FLUSHALL), and frames: one record or a batch (a
+//! A binlog record (one op, a FLUSHDB/FLUSHALL, or a change to the shared scripting state),
+//! and frames: one record or a batch (a
 //! transaction's records, replayed all or none). Payload: format version, kind, then the
 //! record; a batch frame holds its records' payloads. Channels carry the same frames.
 
 use super::RECORD_VERSION;
+use crate::engine::store::ScriptingChange;
+use bytes::Bytes;
 use gdc_crdt::codec::{decode_effect, decode_vv, effect_dot, encode_effect, encode_vv};
 use gdc_crdt::{Dot, Effect, Hlc, OpId, ServerId, VersionVector};
 
@@ -11,6 +14,13 @@ const KIND_KEY: u8 = 0;
 const KIND_FLUSH: u8 = 1;
 /// Not 2: a frame whose second byte is [`KIND_BATCH`] is read as a batch.
 const KIND_EVICTED: u8 = 3;
+const KIND_SCRIPTING: u8 = 4;
+
+/// What a scripting record changes (the byte after its HLC time).
+const SCRIPTING_LIBRARY: u8 = 0;
+const SCRIPTING_LIBRARY_DELETED: u8 = 1;
+const SCRIPTING_SCRIPT: u8 = 2;
+const SCRIPTING_FLUSH_SCRIPTS: u8 = 3;
 
 /// One binlog record.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +40,12 @@ pub enum Record {
         hlc: Hlc,
         cutoff: VersionVector,
     },
+    /// A change to the libraries or loaded scripts every region shares.
+    Scripting {
+        by: Dot,
+        hlc: Hlc,
+        change: ScriptingChange,
+    },
 }
 
 impl Record {
@@ -37,14 +53,14 @@ impl Record {
     pub fn dot(&self) -> Dot {
         match self {
             Record::Key { effect, .. } => effect.tag.dot,
-            Record::Flush { by, .. } => *by,
+            Record::Flush { by, .. } | Record::Scripting { by, .. } => *by,
         }
     }
 
     pub fn hlc(&self) -> Hlc {
         match self {
             Record::Key { effect, .. } => effect.tag.hlc,
-            Record::Flush { hlc, .. } => *hlc,
+            Record::Flush { hlc, .. } | Record::Scripting { hlc, .. } => *hlc,
         }
     }
 
@@ -76,6 +92,36 @@ impl Record {
                 out.extend_from_slice(&by.op.0.to_le_bytes());
                 out.extend_from_slice(&hlc.0.to_le_bytes());
                 encode_vv(cutoff, out);
+            }
+            Record::Scripting { by, hlc, change } => {
+                out.push(KIND_SCRIPTING);
+                out.extend_from_slice(&by.server.0.to_le_bytes());
+                out.extend_from_slice(&by.op.0.to_le_bytes());
+                out.extend_from_slice(&hlc.0.to_le_bytes());
+                let with_length = |out: &mut Vec<u8>, b: &[u8]| {
+                    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                    out.extend_from_slice(b);
+                };
+                match change {
+                    ScriptingChange::Library { name, code } => {
+                        out.push(match code {
+                            Some(_) => SCRIPTING_LIBRARY,
+                            None => SCRIPTING_LIBRARY_DELETED,
+                        });
+                        with_length(out, name.as_bytes());
+                        if let Some(code) = code {
+                            with_length(out, code);
+                        }
+                    }
+                    ScriptingChange::Script { body } => {
+                        out.push(SCRIPTING_SCRIPT);
+                        with_length(out, body);
+                    }
+                    ScriptingChange::FlushScripts { cutoff } => {
+                        out.push(SCRIPTING_FLUSH_SCRIPTS);
+                        encode_vv(cutoff, out);
+                    }
+                }
             }
         }
     }
@@ -121,6 +167,38 @@ impl Record {
                     cutoff,
                 })
             }
+            KIND_SCRIPTING => {
+                let by = Dot::new(ServerId(u32_at(b, 2)?), OpId(u64_at(b, 6)?), 0);
+                let hlc = Hlc(u64_at(b, 14)?);
+                let what = *b.get(22).ok_or("record ends early")?;
+                let mut at = 23;
+                let change = match what {
+                    SCRIPTING_LIBRARY | SCRIPTING_LIBRARY_DELETED => {
+                        let name = String::from_utf8(with_length(b, &mut at)?.to_vec())
+                            .map_err(|_| "a library name that is not UTF-8")?;
+                        let code = match what {
+                            SCRIPTING_LIBRARY => {
+                                Some(Bytes::copy_from_slice(with_length(b, &mut at)?))
+                            }
+                            _ => None,
+                        };
+                        ScriptingChange::Library { name, code }
+                    }
+                    SCRIPTING_SCRIPT => ScriptingChange::Script {
+                        body: Bytes::copy_from_slice(with_length(b, &mut at)?),
+                    },
+                    SCRIPTING_FLUSH_SCRIPTS => {
+                        let (cutoff, rest) = decode_vv(&b[at..]).map_err(|e| e.to_string())?;
+                        at = b.len() - rest.len();
+                        ScriptingChange::FlushScripts { cutoff }
+                    }
+                    _ => return Err("unknown scripting change".into()),
+                };
+                if at != b.len() {
+                    return Err("bytes left over in a scripting record".into());
+                }
+                Ok(Record::Scripting { by, hlc, change })
+            }
             _ => Err("unknown record kind".into()),
         }
     }
@@ -134,6 +212,7 @@ impl Record {
                 effect_dot(effect).map_err(|e| e.to_string())
             }
             KIND_FLUSH => Ok(Dot::new(ServerId(u32_at(b, 6)?), OpId(u64_at(b, 10)?), 0)),
+            KIND_SCRIPTING => Ok(Dot::new(ServerId(u32_at(b, 2)?), OpId(u64_at(b, 6)?), 0)),
             _ => Err("unknown record kind".into()),
         }
     }
@@ -143,6 +222,14 @@ impl Record {
 fn bytes_at(b: &[u8], at: usize, n: usize) -> Result<&[u8], String> {
     b.get(at..at.saturating_add(n))
         .ok_or_else(|| "record ends early".into())
+}
+
+/// The bytes at `*at` after their length (u32 LE); `*at` moves past them.
+fn with_length<'a>(b: &'a [u8], at: &mut usize) -> Result<&'a [u8], String> {
+    let len = u32_at(b, *at)? as usize;
+    let bytes = bytes_at(b, *at + 4, len)?;
+    *at += 4 + len;
+    Ok(bytes)
 }
 
 /// The little-endian u32 at `at`.

@@ -162,3 +162,46 @@ fn an_eviction_record_reads_back_alone_and_in_a_batch() {
         vec![evicted(1, "a"), set(2, "b"), evicted(3, "c"), set(4, "d")]
     );
 }
+
+#[test]
+fn scripting_records_read_back_as_written_and_bad_ones_are_refused() {
+    use crate::engine::store::ScriptingChange;
+    let by = |op: u64| Dot::new(ServerId(7), OpId(op), 0);
+    let mut cutoff = gdc_crdt::VersionVector::new();
+    cutoff.raise(ServerId(7), OpId(3));
+    let recs: Vec<Record> = [
+        ScriptingChange::Library {
+            name: "mylib".into(),
+            code: Some(bytes::Bytes::from_static(b"#!lua name=mylib\nreturn 1")),
+        },
+        ScriptingChange::Library {
+            name: "mylib".into(),
+            code: None,
+        },
+        ScriptingChange::Script {
+            body: bytes::Bytes::from_static(b"return 1"),
+        },
+        ScriptingChange::FlushScripts { cutoff },
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, change)| Record::Scripting {
+        by: by(i as u64 + 1),
+        hlc: Hlc::new(100 + i as u64, 0),
+        change,
+    })
+    .collect();
+    for rec in &recs {
+        let frame = encode_frame(std::slice::from_ref(rec));
+        assert_eq!(decode_frame(&frame).expect("decode"), vec![rec.clone()]);
+        // Cut short anywhere, or with a byte too many, it is refused, not misread.
+        for len in 2..frame.len() {
+            assert!(decode_frame(&frame[..len]).is_err(), "cut at {len}");
+        }
+        let mut long = frame.clone();
+        long.push(0);
+        assert!(decode_frame(&long).is_err());
+    }
+    let batch = encode_frame(&recs);
+    assert_eq!(decode_frame(&batch).expect("decode"), recs);
+}

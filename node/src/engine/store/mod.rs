@@ -77,6 +77,8 @@ pub struct Store {
     pool: crate::engine::eviction::Pool,
     /// The database the random policies look at next.
     next_random_db: usize,
+    /// The function libraries and loaded scripts every region shares.
+    scripting: Scripting,
 }
 
 /// The server-id, made at first start and kept in the data directory's metadata store.
@@ -122,6 +124,7 @@ impl Store {
         let mut dbs: Vec<Keyspace> = (0..DATABASES).map(|_| Keyspace::new()).collect();
         let mut applied = VersionVector::new();
         let mut max_hlc = Hlc::ZERO;
+        let mut scripting = Scripting::default();
         if let Some(snap) = crate::engine::snapshot::load_latest(dir)? {
             info!(
                 keys = snap.dbs.iter().map(Keyspace::len).sum::<usize>(),
@@ -129,6 +132,7 @@ impl Store {
             );
             applied = snap.applied;
             max_hlc = snap.hlc;
+            scripting = snap.scripting;
             for (i, ks) in snap.dbs.into_iter().enumerate().take(DATABASES) {
                 dbs[i] = ks;
             }
@@ -144,7 +148,13 @@ impl Store {
             max_hlc = max_hlc.max(rec.hlc());
             if !applied.covers(rec.dot()) {
                 // Replayed, not received: its conflicts were counted before the restart.
-                apply_to(&mut dbs, &mut applied, stable.as_ref(), &rec, false, |w| w);
+                let mut state = State {
+                    dbs: &mut dbs,
+                    scripting: &mut scripting,
+                    applied: &mut applied,
+                    stable: stable.as_ref(),
+                };
+                state.apply(&rec, false, |w| w);
                 replayed += 1;
             }
         })?;
@@ -189,6 +199,7 @@ impl Store {
             eviction_stats: Default::default(),
             pool: Default::default(),
             next_random_db: 0,
+            scripting,
         })
     }
 
@@ -219,20 +230,23 @@ impl Store {
         Ok((seq, snap.applied))
     }
 
+    /// The parts of the store a record changes.
+    fn state(&mut self) -> State<'_> {
+        State {
+            dbs: &mut self.dbs,
+            scripting: &mut self.scripting,
+            applied: &mut self.applied,
+            stable: self.stable.as_ref(),
+        }
+    }
+
     /// Apply a write made here at `now` (a use of its key).
     fn apply_record(&mut self, rec: &Record, now: u64) {
         if let (Record::Flush { .. }, Some(o)) = (rec, self.listener()) {
             o.flushed();
         }
         let access = self.eviction.access;
-        apply_to(
-            &mut self.dbs,
-            &mut self.applied,
-            self.stable.as_ref(),
-            rec,
-            false,
-            |w| access.write(w, now),
-        );
+        self.state().apply(rec, false, |w| access.write(w, now));
     }
 
     /// Apply an op received from another region, counting (and sampling to the log) the
@@ -245,14 +259,7 @@ impl Store {
         };
         // Another region's write is a use of the key here too.
         let access = self.eviction.access;
-        let found = apply_to(
-            &mut self.dbs,
-            &mut self.applied,
-            self.stable.as_ref(),
-            rec,
-            true,
-            |w| access.write(w, now),
-        );
+        let found = self.state().apply(rec, true, |w| access.write(w, now));
         self.note_remote_eviction(rec);
         if let Some(o) = observer {
             match rec {
@@ -268,6 +275,7 @@ impl Store {
                     o.changed(*db as usize, key, change);
                 }
                 Record::Flush { .. } => o.flushed(),
+                Record::Scripting { .. } => {}
             }
         }
         if found.is_empty() {
@@ -468,6 +476,30 @@ impl Store {
         Ok(())
     }
 
+    /// FUNCTION LOAD, DELETE, FLUSH, RESTORE, SCRIPT LOAD and FLUSH: a change to the
+    /// scripting state every region shares, logged and applied as a write.
+    pub fn change_scripting(
+        &mut self,
+        change: ScriptingChange,
+        now: u64,
+    ) -> Result<(), WriteError> {
+        let rec = Record::Scripting {
+            by: Dot::new(self.server, self.next_op(), 0),
+            hlc: self.clock.tick(now),
+            change,
+        };
+        self.log(&rec)?;
+        self.apply_record(&rec, now);
+        self.dirty += 1;
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// The function libraries and loaded scripts every region shares.
+    pub fn scripting(&self) -> &Scripting {
+        &self.scripting
+    }
+
     /// Remove up to `limit` keys whose expiry passed `grace_ms` ago or more (observed-remove
     /// deletes, logged like any write), and lies that far before `caught_up_ms`, until when
     /// every peer is known to have delivered all it had. Returns how many were removed. The
@@ -577,40 +609,44 @@ impl Store {
 /// (`None`: without peers, every op is stable the moment it is applied here). `received`:
 /// it was made in another region and just arrived; then the conflicts the merge rules
 /// resolved are returned (a FLUSHDB's are not told apart).
-/// Apply one record; `used` changes the written key's access word (in the same lookup).
-fn apply_to(
-    dbs: &mut [Keyspace],
-    applied: &mut VersionVector,
-    stable: Option<&VersionVector>,
-    rec: &Record,
-    received: bool,
-    used: impl FnOnce(u32) -> u32,
-) -> Conflicts {
-    applied.raise(rec.dot().server, rec.dot().op);
-    let stable = stable.unwrap_or(applied);
-    match rec {
-        Record::Key {
-            db, key, effect, ..
-        } => {
-            if let Some(ks) = dbs.get_mut(*db as usize) {
-                if received {
-                    return ks.apply_remote_and_collect(key, effect, stable, used);
-                }
-                ks.apply_and_collect(key, effect, stable, used);
-            }
-        }
-        Record::Flush { db, by, cutoff, .. } => {
-            for (i, ks) in dbs.iter_mut().enumerate() {
-                if db.is_none_or(|d| d as usize == i) {
-                    ks.flush(cutoff, *by);
+/// What a record changes, borrowed from the store (or from what a start replays into).
+struct State<'a> {
+    dbs: &'a mut [Keyspace],
+    scripting: &'a mut Scripting,
+    applied: &'a mut VersionVector,
+    stable: Option<&'a VersionVector>,
+}
+
+impl State<'_> {
+    /// Apply one record; `used` changes the written key's access word (in the same lookup).
+    fn apply(&mut self, rec: &Record, received: bool, used: impl FnOnce(u32) -> u32) -> Conflicts {
+        self.applied.raise(rec.dot().server, rec.dot().op);
+        let stable = self.stable.unwrap_or(self.applied);
+        match rec {
+            Record::Key {
+                db, key, effect, ..
+            } => {
+                if let Some(ks) = self.dbs.get_mut(*db as usize) {
+                    if received {
+                        return ks.apply_remote_and_collect(key, effect, stable, used);
+                    }
+                    ks.apply_and_collect(key, effect, stable, used);
                 }
             }
-            for ks in dbs.iter_mut() {
-                ks.gc(stable);
+            Record::Flush { db, by, cutoff, .. } => {
+                for (i, ks) in self.dbs.iter_mut().enumerate() {
+                    if db.is_none_or(|d| d as usize == i) {
+                        ks.flush(cutoff, *by);
+                    }
+                }
+                for ks in self.dbs.iter_mut() {
+                    ks.gc(stable);
+                }
             }
+            Record::Scripting { by, hlc, change } => self.scripting.apply(*by, *hlc, change),
         }
+        Conflicts::NONE
     }
-    Conflicts::NONE
 }
 
 /// Write a snapshot taken by [`Store::begin_snapshot`] when binlog segment `seq` began.
@@ -636,6 +672,8 @@ pub enum WriteError {
 mod changes;
 mod evict;
 mod remote;
+mod scripting;
 pub use changes::{Change, KeyObserver};
 pub use evict::{EvictionStats, Room};
 pub use remote::{RemoteApplied, RemoteError};
+pub use scripting::{LibraryEntry, Scripting, ScriptingChange, Stamp};

@@ -73,6 +73,7 @@ impl Store {
             applied: self.applied.clone(),
             hlc: self.clock.last(),
             dbs: self.dbs.clone(),
+            scripting: self.scripting.clone(),
         }
     }
 
@@ -98,11 +99,13 @@ impl Store {
             applied: self.applied.clone(),
             hlc: self.clock.last(),
             dbs,
+            scripting: self.scripting.clone(),
         }
     }
 
     /// Merge another region's state: every database's keys `in_scope` says it speaks for
-    /// (see [`Keyspace::merge_scope`]). With `caught_up`, the state is everything the other
+    /// (see [`Keyspace::merge_scope`]), and the shared scripting state (whole: its rules
+    /// never bring back what a removal removed). With `caught_up`, the state is everything the other
     /// region had applied (a full sync), so its applied vector and clock are taken on too.
     /// Returns the keys that changed, per database.
     pub fn merge_state(
@@ -122,6 +125,7 @@ impl Store {
             }
             changed.extend(keys.into_iter().map(|k| (db, k)));
         }
+        self.scripting.merge(&snap.scripting);
         if caught_up {
             self.applied.join(&snap.applied);
             self.clock.observe(snap.hlc, now_ms());
@@ -188,6 +192,7 @@ mod tests {
             applied,
             hlc: Hlc::ZERO,
             dbs,
+            scripting: Default::default(),
         }
     }
 

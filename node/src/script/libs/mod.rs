@@ -1,14 +1,16 @@
 //! The libraries Redis gives scripts beside Lua's own, written in Rust to behave as the C
-//! libraries Redis 7.0 embeds: cjson, struct and bit (cmsgpack is to come).
+//! libraries Redis 7.0 embeds: cjson, struct, cmsgpack and bit.
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod lua_struct;
 
 /// Open every library as a global of `lua` (before the sandbox protects the globals).
 pub fn open_all(lua: &mlua::Lua) -> mlua::Result<()> {
     cjson::open(lua)?;
     lua_struct::open(lua)?;
+    cmsgpack::open(lua)?;
     bit::open(lua)?;
     Ok(())
 }
@@ -101,5 +103,8 @@ pub(super) fn require_base_functions(lua: &mlua::Lua, names: &[&str]) -> mlua::R
 /// Whether a stack frame of this chunk is a library's, not the script's (an error is
 /// reported where the script called the library).
 pub fn is_library_chunk(source: &str) -> bool {
-    matches!(source, "=cjson" | "=struct" | "=bit" | "=gdc_bind")
+    matches!(
+        source,
+        "=cjson" | "=struct" | "=cmsgpack" | "=bit" | "=gdc_bind"
+    )
 }
