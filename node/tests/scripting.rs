@@ -165,6 +165,38 @@ fn scripts_answer_as_redis_does() {
         ),
         bulk("74822d82031af7493c20eefa13bd07ec4fada82f")
     );
+    // cmsgpack, as Redis's tests use it.
+    assert_eq!(
+        eval(
+            &mut c,
+            "local s = cmsgpack.pack({1, 'two', {three = 3}}) \
+             local t = cmsgpack.unpack(s) return {#s, t[2], t[3].three}",
+            &[],
+            &[]
+        ),
+        Value::Array(vec![Value::Int(14), bulk("two"), Value::Int(3)])
+    );
+    // SORT of a set by a constant is ordered in a script (Redis keeps scripts' results
+    // deterministic so), and not outside one.
+    let _: i64 = redis::cmd("SADD")
+        .arg("myset")
+        .arg(&["c", "a", "b", "aa"])
+        .query(&mut c)
+        .expect("SADD");
+    assert_eq!(
+        eval(
+            &mut c,
+            "return redis.call('sort', KEYS[1], 'by', '_', 'get', '#', 'get', '_:*')",
+            &["myset"],
+            &[]
+        ),
+        Value::Array(
+            ["a", "aa", "b", "c"]
+                .iter()
+                .flat_map(|m| [bulk(m), Value::Nil])
+                .collect()
+        )
+    );
 }
 
 #[test]

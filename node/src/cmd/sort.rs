@@ -93,8 +93,9 @@ fn elements(k: Option<&KeyState>) -> Result<(Vec<Blob>, bool), Reply> {
 fn run(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
     let mut o = parse(args, read_only)?;
     let (mut items, ordered) = elements(ctx.get(&args[1]))?;
-    if o.dont_sort && !ordered && o.store.is_some() {
-        // A set has no order of its own: what is stored must not depend on it.
+    if o.dont_sort && !ordered && (o.store.is_some() || ctx.conn.in_script) {
+        // A set has no order of its own: what is stored, or what a script sees (Redis 7.0
+        // keeps scripts' results deterministic so), must not depend on it.
         (o.dont_sort, o.alpha, o.by) = (false, true, None);
     }
     let (start, end) = window(items.len(), o.start, o.count);
