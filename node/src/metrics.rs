@@ -42,9 +42,11 @@ async fn answer(shared: Arc<Shared>, mut socket: tokio::net::TcpStream) {
     }
     let request = String::from_utf8_lossy(&buf[..n]);
     let response = if request.starts_with("GET /metrics ") {
-        // A script holds the store lock on its own thread: wait without it.
-        shared.engine().busy().wait_done().await;
-        let body = render(&shared);
+        // The script thread may hold the store: render at a turn of this thread.
+        let body = {
+            let _turn = shared.engine().busy().turn().await;
+            render(&shared)
+        };
         format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()

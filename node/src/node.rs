@@ -184,8 +184,7 @@ async fn fsync_every_second(engine: Arc<Engine>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        engine.busy().wait_done().await;
-        let handle = engine.lock_store().sync_handle();
+        let handle = engine.lock_store_at_turn().await.sync_handle();
         if let Some(file) = handle {
             match tokio::task::spawn_blocking(move || file.sync_data()).await {
                 Ok(Ok(())) => {}
@@ -224,8 +223,9 @@ async fn upkeep(shared: Arc<Shared>) {
     let (engine, replication) = (shared.engine(), shared.replication());
     for cycle in 1u64.. {
         tick.tick().await;
-        // A script holds the store lock on its own thread: this thread waits without it.
-        engine.busy().wait_done().await;
+        // The script thread may hold the store: this thread waits for its turn without it,
+        // and keeps the turn for the cycle (nothing in it waits on a script).
+        let _turn = engine.busy().turn().await;
         crate::alloc::note_peak();
         if cycle % 10 == 0 {
             replication.upkeep();

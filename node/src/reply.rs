@@ -35,9 +35,6 @@ pub enum Reply {
     Verbatim([u8; 3], Bytes),
     /// Nothing is sent (SHUTDOWN closes the connection instead of answering).
     Silence,
-    /// A script for the connection to run on the script thread, then answer with its
-    /// reply. Never written.
-    Script(ScriptRun),
     /// Several replies to one command, sent one after another (SUBSCRIBE a b).
     Many(Vec<Reply>),
     /// An out-of-band message: a RESP3 push, an array in RESP2 (pub/sub).
@@ -49,16 +46,6 @@ pub enum Reply {
         deadline_ms: Option<u64>,
         on_timeout: Box<Reply>,
     },
-}
-
-/// A script job (see [`Reply::Script`]); equal only to itself.
-#[derive(Clone, Debug)]
-pub struct ScriptRun(pub std::sync::Arc<crate::cmd::ScriptJob>);
-
-impl PartialEq for ScriptRun {
-    fn eq(&self, other: &ScriptRun) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
 impl Reply {
@@ -123,7 +110,7 @@ impl Reply {
                     it.write(out, resp);
                 }
             }
-            Reply::Silence | Reply::Block { .. } | Reply::Script(_) => {}
+            Reply::Silence | Reply::Block { .. } => {}
             Reply::Many(items) => {
                 for it in items {
                     it.write(out, resp);

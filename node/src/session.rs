@@ -4,7 +4,6 @@
 
 use crate::clients::ClientEntry;
 use crate::cmd::{self, Conn, Ctx};
-use crate::engine::retention::SNAPSHOT_AFTER_BINLOG_BYTES;
 use crate::engine::store::now_ms;
 use crate::pubsub::Message;
 use crate::reply::Reply;
@@ -194,26 +193,33 @@ impl Session {
     /// or its timeout passes (then it is answered with its timeout reply).
     async fn run_pending(&mut self) -> Result<(), Closed> {
         let shared = Arc::clone(&self.shared);
+        let busy = shared.engine().busy();
         while !self.pending.is_empty() {
-            // A script holds the store: wait for it, or answer as Redis does while it is busy.
-            if let Some(running) = shared.engine().busy().running() {
-                self.while_busy(&running).await?;
+            if self.answered_while_busy().await? {
                 continue;
             }
+            // Script commands go to the script thread without a turn at the store (unless
+            // a CLIENT PAUSE holds them back: the batch below waits it out).
+            if self.scripts_next() {
+                self.run_on_script_thread().await?;
+                continue;
+            }
+            let Some(turn) = self.take_turn(busy).await? else {
+                continue;
+            };
             let woken = shared.engine().written();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let Some(stop) = self.run_batch() else {
+            let stop = self.run_batch();
+            drop(turn);
+            let Some(stop) = stop else {
                 break;
             };
             self.flush().await.map_err(|_| Closed)?;
             let blocked = match stop {
                 Stop::Wait(blocked) => blocked,
-                Stop::Script(job) => {
-                    let reply = self.run_script(job).await;
-                    if self.conn.replies.send() {
-                        reply.write(&mut self.out, self.conn.resp);
-                    }
+                Stop::Scripts => {
+                    self.run_on_script_thread().await?;
                     continue;
                 }
             };
@@ -261,59 +267,143 @@ impl Session {
         Ok(())
     }
 
-    /// Run a script on the script thread (it takes the store lock there), marked as the
-    /// running script meanwhile; its reply.
-    async fn run_script(&mut self, job: crate::reply::ScriptRun) -> Reply {
-        let shared = Arc::clone(&self.shared);
-        let running = Arc::new(job.0.running());
-        shared.engine().busy().start(Arc::clone(&running));
-        let (on_thread, r) = (Arc::clone(&shared), Arc::clone(&running));
-        let ran = tokio::task::spawn_blocking(move || cmd::run_job(&on_thread, &job.0, r)).await;
-        shared.engine().busy().finish(&running);
-        match ran {
-            Ok((reply, last_write)) => {
-                if let Some(op) = last_write {
-                    self.conn.last_write_op = op;
-                }
-                reply
-            }
-            Err(e) => {
-                error!(error = %e, "a script's thread failed");
-                Reply::err("ERR the script's thread failed")
-            }
+    /// Whether the next command is a script command free to run (no CLIENT PAUSE holds it).
+    fn scripts_next(&self) -> bool {
+        let Some(args) = self.pending.front() else {
+            return false;
+        };
+        if !cmd::runs_on_script_thread(&self.conn, args) {
+            return false;
         }
+        let writes = || cmd::waits_for_write_pause(&self.conn, args);
+        self.shared
+            .clients()
+            .paused_until(now_ms(), writes)
+            .is_none()
     }
 
-    /// Another client's script runs: until `busy-reply-threshold` the next command waits
-    /// for it; after, it is answered `-BUSY`, but for SCRIPT KILL, FUNCTION KILL, FUNCTION
-    /// STATS and SHUTDOWN, and a command Redis allows while busy, which waits.
-    async fn while_busy(
-        &mut self,
-        running: &Arc<crate::script::busy::Running>,
-    ) -> Result<(), Closed> {
+    /// While a script runs past `busy-reply-threshold`, the front command is answered as
+    /// Redis answers while busy: `-BUSY`, but SCRIPT KILL, FUNCTION KILL, FUNCTION STATS and
+    /// SHUTDOWN act. Whether it was (a command Redis allows while busy waits for its turn).
+    async fn answered_while_busy(&mut self) -> Result<bool, Closed> {
         let shared = Arc::clone(&self.shared);
-        let threshold = Duration::from_millis(shared.config().busy_reply_ms);
-        let elapsed = running.started.elapsed();
-        let answer = match self.pending.front() {
-            Some(args) if threshold > Duration::ZERO && elapsed >= threshold => {
-                cmd::while_busy(&shared, running, args)
-            }
-            _ => None,
+        let Some(running) = shared.engine().busy().running() else {
+            return Ok(false);
         };
-        if let Some(reply) = answer {
-            self.pending.pop_front();
-            if self.conn.replies.send() {
-                reply.write(&mut self.out, self.conn.resp);
-            }
-            return self.flush().await.map_err(|_| Closed);
+        let threshold = Duration::from_millis(shared.config().busy_reply_ms);
+        if threshold == Duration::ZERO || running.started.elapsed() < threshold {
+            return Ok(false);
         }
-        let wait = (threshold > elapsed).then(|| threshold - elapsed);
+        let Some(reply) = self
+            .pending
+            .front()
+            .and_then(|args| cmd::while_busy(&shared, &running, args))
+        else {
+            return Ok(false);
+        };
+        self.pending.pop_front();
+        if self.conn.replies.send() {
+            reply.write(&mut self.out, self.conn.resp);
+        }
+        self.flush().await.map_err(|_| Closed)?;
+        Ok(true)
+    }
+
+    /// A turn at the store lock for the next batch, waiting (without blocking the thread)
+    /// while the script thread holds the lock; `None` when a running script reached
+    /// `busy-reply-threshold` meanwhile (the caller looks at the front command again).
+    async fn take_turn<'a>(
+        &mut self,
+        busy: &'a crate::script::busy::Busy,
+    ) -> Result<Option<crate::script::busy::Turn<'a>>, Closed> {
+        let threshold = Duration::from_millis(self.shared.config().busy_reply_ms);
+        // Up to the running script's threshold, or one threshold from now for a script
+        // that begins meanwhile (after it, a command Redis allows while busy waits for its
+        // turn without end).
+        let wait = busy_wait(busy, threshold).filter(|left| *left > Duration::ZERO);
         tokio::select! {
-            () = shared.engine().busy().wait_done() => Ok(()),
-            () = sleep_or_forever(wait) => Ok(()),
+            turn = busy.turn() => Ok(Some(turn)),
+            () = sleep_or_forever(wait) => Ok(None),
             _ = self.kill.notified() => Err(Closed),
             () = self.stop.stopped() => Err(Closed),
         }
+    }
+
+    /// Hand the script commands at the front of what is queued to the script thread, with
+    /// this connection's state, and answer them with its replies. A script running past
+    /// `busy-reply-threshold` while these still wait their turn takes them back: the
+    /// connection answers the first as Redis does while busy.
+    async fn run_on_script_thread(&mut self) -> Result<(), Closed> {
+        let shared = Arc::clone(&self.shared);
+        let mut commands = Vec::new();
+        let mut sizes = Vec::new();
+        while let Some(args) = self.pending.front() {
+            if !cmd::runs_on_script_thread(&self.conn, args) {
+                break;
+            }
+            let (args, bytes) = self.pending.pop_front().expect("a front");
+            commands.push(args);
+            sizes.push(bytes);
+        }
+        // A stand-in while the state is with the script thread (nothing reads it).
+        let stand_in = Conn::new(self.conn.id, self.conn.authenticated);
+        let conn = std::mem::replace(&mut self.conn, stand_in);
+        let handoff = Arc::new(cmd::script_thread::Handoff::new(conn, commands));
+        let mut replies = shared.script_thread().hand(&shared, Arc::clone(&handoff));
+        let busy = shared.engine().busy();
+        let threshold = Duration::from_millis(shared.config().busy_reply_ms);
+        let read: usize = sizes.iter().sum();
+        let mut closed = false;
+        // Past the running script's threshold, handed commands not yet begun are taken back.
+        let wait = busy_wait(busy, threshold);
+        let early = tokio::select! {
+            r = &mut replies => Some(r.ok()),
+            () = sleep_or_forever(wait) => None,
+            _ = self.kill.notified() => {
+                closed = true;
+                None
+            }
+            () = self.stop.stopped() => {
+                closed = true;
+                None
+            }
+        };
+        let replies = match early {
+            Some(replies) => replies,
+            None => {
+                if let Some(conn) = handoff.withdraw() {
+                    // Not run: back to the front, in order.
+                    self.conn = conn;
+                    for (args, &bytes) in handoff.commands().iter().zip(&sizes).rev() {
+                        self.pending.push_front(args.clone(), bytes);
+                    }
+                    return if closed { Err(Closed) } else { Ok(()) };
+                }
+                // Begun: wait for the replies (a KILL of this client, or the node's stop,
+                // ends the session after them).
+                (&mut replies).await.ok()
+            }
+        };
+        self.conn = handoff.finished().unwrap_or_else(|| {
+            error!("the script thread kept a connection's state");
+            Conn::new(self.conn.id, false)
+        });
+        let ran = handoff.commands().len();
+        let replies = replies.unwrap_or_else(|| {
+            error!("the script thread failed");
+            vec![Reply::err("ERR the script thread failed"); ran]
+        });
+        shared.clients().count_commands(replies.len() as u64);
+        for reply in replies {
+            if self.conn.replies.send() {
+                reply.write(&mut self.out, self.conn.resp);
+            }
+        }
+        self.note_activity(now_ms(), read, false);
+        if closed {
+            return Err(Closed);
+        }
+        Ok(())
     }
 
     /// A command waits out a CLIENT PAUSE: until its end (`wait`) or CLIENT UNPAUSE. The
@@ -344,8 +434,8 @@ impl Session {
     }
 
     /// Run queued requests under one lock, then commit the binlog before any reply leaves.
-    /// Stops at a command that must wait (left at the front of `pending`), or after a script
-    /// to run on the script thread, and says so.
+    /// Stops at a command that must wait, or at script commands (for the script thread),
+    /// left at the front of `pending`, and says so. The caller holds a turn at the lock.
     fn run_batch(&mut self) -> Option<Stop> {
         let shared = &self.shared;
         let config = shared.config();
@@ -374,6 +464,12 @@ impl Session {
                     on_timeout: Reply::Silence,
                     paused: true,
                 }));
+                break;
+            }
+            // Script commands run on the script thread, once this batch is done.
+            if cmd::runs_on_script_thread(conn, &args) {
+                self.pending.push_front(args, bytes);
+                blocked = Some(Stop::Scripts);
                 break;
             }
             // Messages queued for this client so far go before this command's reply (its
@@ -421,11 +517,6 @@ impl Session {
                     }));
                     break;
                 }
-                Reply::Script(job) => {
-                    // Run off this thread once the batch is committed; its reply follows.
-                    blocked = Some(Stop::Script(job));
-                    break;
-                }
                 reply => {
                     // Pub/sub confirmations are pushed, as messages are: CLIENT REPLY
                     // OFF does not hold them back (Redis's CLIENT_PUSHING).
@@ -442,12 +533,7 @@ impl Session {
             }
         }
         shared.clients().count_commands(replies);
-        if store.binlog().appended_bytes() > SNAPSHOT_AFTER_BINLOG_BYTES {
-            if let Err(e) = shared.engine().start_bgsave(&mut store) {
-                error!(error = %e, "could not start an automatic snapshot");
-            }
-        }
-        if let Err(e) = store.commit() {
+        if let Err(e) = shared.engine().end_batch(&mut store) {
             // The writes are applied but may not be durable: say so instead of acknowledging.
             error!(error = %e, "binlog commit failed");
             out.clear();
@@ -462,7 +548,15 @@ impl Session {
         if wrote {
             shared.engine().wrote();
         }
-        if let Some(e) = shared.clients().listing().get_mut(&conn.id) {
+        self.note_activity(now, read, matches!(blocked, Some(Stop::Wait(_))));
+        blocked
+    }
+
+    /// What CLIENT LIST shows of this client, after commands ran at `now` that read `read`
+    /// bytes of its query buffer; `waiting`: one waits now.
+    fn note_activity(&mut self, now: u64, read: usize, waiting: bool) {
+        let conn = &mut self.conn;
+        if let Some(e) = self.shared.clients().listing().get_mut(&conn.id) {
             e.last_ms = now;
             e.db = conn.db;
             e.name.clone_from(&conn.name);
@@ -476,9 +570,8 @@ impl Session {
                 bytes: self.pending.bytes + self.inbuf.len(),
                 free: self.inbuf.capacity() - self.inbuf.len(),
             };
-            e.activity = conn.activity(matches!(blocked, Some(Stop::Wait(_))));
+            e.activity = conn.activity(waiting);
         }
-        blocked
     }
 
     /// Forget a client that has gone: its listing and its subscriptions.
@@ -565,8 +658,22 @@ struct Blocked {
 enum Stop {
     /// A command waits (see [`Blocked`]).
     Wait(Blocked),
-    /// A script is to run on the script thread, its reply to follow.
-    Script(crate::reply::ScriptRun),
+    /// Script commands are next: they run on the script thread.
+    Scripts,
+}
+
+/// How long a command may wait for the script thread before it looks again at whether a
+/// script runs past `threshold`: until the running script's threshold, or one threshold
+/// (a script that begins meanwhile reaches its own no sooner); `None` when the threshold is
+/// off.
+fn busy_wait(busy: &crate::script::busy::Busy, threshold: Duration) -> Option<Duration> {
+    if threshold == Duration::ZERO {
+        return None;
+    }
+    Some(match busy.running() {
+        Some(r) => threshold.saturating_sub(r.started.elapsed()),
+        None => threshold,
+    })
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {

@@ -932,6 +932,121 @@ fn functions_and_loaded_scripts_reach_every_region() {
     assert_eq!(exists, vec![0]);
 }
 
+/// Scripts run on the script thread, many clients' in one turn: a pipeline of scripts and
+/// other commands is answered in order; a script sent while another runs past
+/// `busy-reply-threshold` is answered -BUSY (not held until the other ends), and runs once
+/// the other is killed; other clients' commands are served between scripts.
+#[test]
+fn scripts_of_many_clients_keep_order_and_busy_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    // A pipeline mixing scripts and commands: every reply in its place.
+    let incr = "return redis.call('incr', KEYS[1])";
+    let replies: Vec<Value> = redis::pipe()
+        .cmd("SET")
+        .arg("k")
+        .arg(1)
+        .cmd("EVAL")
+        .arg(incr)
+        .arg(1)
+        .arg("k")
+        .cmd("GET")
+        .arg("k")
+        .cmd("EVAL")
+        .arg(incr)
+        .arg(1)
+        .arg("k")
+        .cmd("EVAL")
+        .arg(incr)
+        .arg(1)
+        .arg("k")
+        .cmd("GET")
+        .arg("k")
+        .query(&mut c)
+        .expect("pipeline");
+    assert_eq!(
+        replies,
+        vec![
+            Value::Okay,
+            Value::Int(2),
+            bulk("2"),
+            Value::Int(3),
+            Value::Int(4),
+            bulk("4"),
+        ]
+    );
+    // Eight clients' scripts at once, with a reader of plain commands beside them.
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let mut w = node.client();
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    let _: i64 = redis::cmd("EVAL")
+                        .arg(incr)
+                        .arg(1)
+                        .arg("n")
+                        .query(&mut w)
+                        .expect("EVAL");
+                }
+            })
+        })
+        .collect();
+    let mut reads = 0;
+    while writers.iter().any(|w| !w.is_finished()) || reads == 0 {
+        let _: Option<i64> = redis::cmd("GET").arg("n").query(&mut c).expect("GET");
+        reads += 1;
+    }
+    for w in writers {
+        w.join().expect("writer");
+    }
+    let n: i64 = redis::cmd("GET").arg("n").query(&mut c).expect("GET");
+    assert_eq!(n, 1600);
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("busy-reply-threshold")
+        .arg(50)
+        .query(&mut c)
+        .expect("CONFIG SET");
+    // Connected before the script runs: a client library's handshake (CLIENT SETINFO)
+    // waits for a busy script, as in Redis.
+    let (mut runner, mut other) = (node.client(), node.client());
+    let looping = std::thread::spawn(move || {
+        redis::cmd("EVAL")
+            .arg("while true do end")
+            .arg(0)
+            .query::<Value>(&mut runner)
+    });
+    let busy = wait_for(
+        "a script behind the busy one is answered",
+        CONVERGE,
+        || match redis::cmd("EVAL")
+            .arg("return 'ran'")
+            .arg(0)
+            .query::<Value>(&mut other)
+        {
+            Err(e) if e.code() == Some("BUSY") => Some(error_text(&e)),
+            _ => None,
+        },
+    );
+    assert_eq!(
+        busy,
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    );
+    let _: () = redis::cmd("SCRIPT")
+        .arg("KILL")
+        .query(&mut c)
+        .expect("SCRIPT KILL");
+    assert!(looping.join().expect("runner").is_err());
+    let ran: String = redis::cmd("EVAL")
+        .arg("return 'ran'")
+        .arg(0)
+        .query(&mut other)
+        .expect("EVAL after the kill");
+    assert_eq!(ran, "ran");
+}
+
 /// A script past `busy-reply-threshold`: other clients get -BUSY (not a wait without end),
 /// SCRIPT KILL stops a script that has not written, FUNCTION KILL a function, and the node
 /// serves on; a script that wrote cannot be killed, and SHUTDOWN NOSAVE ends the process

@@ -33,9 +33,15 @@ pub struct Conn {
     pub in_exec: bool,
     /// The connection a script's commands run on (see [`Conn::for_script`]).
     pub in_script: bool,
+    /// Its commands run on the script thread now (a script there may be killed, and is
+    /// what FUNCTION STATS shows).
+    pub on_script_thread: bool,
     /// Memory was full (nothing could be evicted) when the current command began: a
     /// script's first write that may grow memory is refused (Redis's rule).
     pub out_of_memory: bool,
+    /// The error reply of the command running now is counted in the error stats already
+    /// (a script's, by the command inside it that failed).
+    pub error_counted: bool,
     /// The last command's name (CLIENT LIST).
     pub last_cmd: String,
     /// This node's op id of the connection's last write (WAIT waits for regions to have it).
@@ -167,6 +173,8 @@ impl Conn {
             pubsub_tx: None,
             in_exec: false,
             in_script: false,
+            on_script_thread: false,
+            error_counted: false,
             out_of_memory: false,
             last_cmd: String::new(),
             last_write_op: 0,

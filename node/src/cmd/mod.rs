@@ -17,6 +17,7 @@ mod list;
 mod memory;
 mod monitoring;
 mod pubsub;
+pub mod script_thread;
 mod scripting;
 mod server;
 mod set;
@@ -30,7 +31,7 @@ mod zset;
 pub use acl::default_login;
 pub use conn::{Conn, QueryBuffer, Replies};
 pub use functions::migrate_saved_functions;
-pub use scripting::{ScriptJob, run_job, while_busy};
+pub use scripting::{runs_on_script_thread, while_busy};
 use table::{
     ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,
     lookup,
@@ -232,8 +233,9 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     // A blocked command runs again at every wake-up: counted once, when it first ran.
     let first_run = ctx.conn.blocked_since.is_none();
+    let error_counted = std::mem::take(&mut ctx.conn.error_counted);
     if first_run {
-        ctx.store.stats.ran(name, nanos, error);
+        ctx.store.stats.ran(name, nanos, error, error_counted);
     }
     // MONITOR sees a command once, when it first runs; the slow log once it is done.
     // Redis hides admin commands from MONITOR (a subcommand by its own flags).

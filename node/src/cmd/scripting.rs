@@ -81,7 +81,7 @@ pub(super) fn keys_given(numkeys: i64, args: &[Bytes]) -> Result<usize, Reply> {
     Ok(numkeys as usize)
 }
 
-/// What a script job runs.
+/// What a script runs.
 #[derive(Debug)]
 pub(super) enum Runs {
     Eval(Arc<Script>),
@@ -89,33 +89,30 @@ pub(super) enum Runs {
     Function(Arc<Library>, String),
 }
 
-/// A script to run on the script thread, that the connection hands over (see
-/// [`crate::script::busy`]).
-#[derive(Debug)]
-pub struct ScriptJob {
-    runs: Runs,
-    keys: Vec<Bytes>,
-    argv: Vec<Bytes>,
-    flags: ScriptFlags,
-    read_only: bool,
-    /// What the script's commands run as (the caller's database and user).
-    caller: std::sync::Mutex<Option<Conn>>,
-    /// The command that runs it.
-    command: Vec<Bytes>,
-}
-
-impl ScriptJob {
-    /// What the running script is known by (SCRIPT KILL, FUNCTION STATS).
-    pub fn running(&self) -> Running {
-        match &self.runs {
-            Runs::Eval(s) => Running::new(true, s.sha.clone(), self.command.clone()),
-            Runs::Function(_, name) => Running::new(false, name.clone(), self.command.clone()),
-        }
+/// Whether `args` is a script command the connection hands to the script thread
+/// ([`super::script_thread`]): EVAL, EVALSHA, FCALL and their _RO forms, outside a
+/// transaction (EXEC runs its scripts with it; MULTI queues them).
+pub fn runs_on_script_thread(conn: &Conn, args: &[Bytes]) -> bool {
+    // Most commands are told apart by their first letter, without comparing names.
+    let first = args[0].first().map(u8::to_ascii_lowercase);
+    if !matches!(first, Some(b'e' | b'f')) || conn.multi.is_some() || conn.in_exec {
+        return false;
     }
+    [
+        "eval",
+        "evalsha",
+        "eval_ro",
+        "evalsha_ro",
+        "fcall",
+        "fcall_ro",
+    ]
+    .iter()
+    .any(|name| is(&args[0], name))
 }
 
-/// Run a script: at once inside a transaction (EXEC runs whole under the lock), else on
-/// the script thread, which the connection hands it to (`Reply::Script`).
+/// Run a script: inside a transaction with it (EXEC runs whole under the lock, and cannot
+/// be stopped halfway), else on the script thread, where SCRIPT KILL and FUNCTION KILL
+/// reach it and FUNCTION STATS shows it.
 pub(super) fn dispatch(
     ctx: &mut Ctx<'_>,
     runs: Runs,
@@ -126,25 +123,24 @@ pub(super) fn dispatch(
 ) -> CmdResult {
     let (keys, argv) = args[3..].split_at(numkeys);
     let read_only_script = ro || flags.no_writes;
-    if ctx.conn.in_exec {
-        let scripts = ctx.server.scripts();
-        return ctx.in_one_batch(|ctx| {
-            run(ctx, flags, read_only_script, None, |calls| {
-                run_what(scripts, &runs, keys, argv, calls)
-            })
+    let scripts = ctx.server.scripts();
+    let running = ctx.conn.on_script_thread.then(|| {
+        let running = Arc::new(match &runs {
+            Runs::Eval(s) => Running::new(true, s.sha.clone(), args.to_vec()),
+            Runs::Function(_, name) => Running::new(false, name.clone(), args.to_vec()),
         });
+        ctx.server.engine().busy().start(Arc::clone(&running));
+        running
+    });
+    let reply = ctx.in_one_batch(|ctx| {
+        run(ctx, flags, read_only_script, running.clone(), |calls| {
+            run_what(scripts, &runs, keys, argv, calls)
+        })
+    });
+    if let Some(running) = &running {
+        ctx.server.engine().busy().finish(running);
     }
-    Ok(Reply::Script(crate::reply::ScriptRun(Arc::new(
-        ScriptJob {
-            runs,
-            keys: keys.to_vec(),
-            argv: argv.to_vec(),
-            flags,
-            read_only: read_only_script,
-            caller: std::sync::Mutex::new(Some(Conn::for_script(ctx.conn))),
-            command: args.to_vec(),
-        },
-    ))))
+    reply
 }
 
 fn run_what(
@@ -160,59 +156,6 @@ fn run_what(
             script::run_function(scripts, library, name, keys, argv, calls)
         }
     }
-}
-
-/// Run `job` on this (the script) thread: take the store lock, run the script as one
-/// batch, commit it. Returns the reply, and the op id of the script's last write if it
-/// wrote (for the caller's WAIT).
-pub fn run_job(
-    shared: &crate::shared::Shared,
-    job: &ScriptJob,
-    running: Arc<Running>,
-) -> (Reply, Option<u64>) {
-    let Some(mut caller) = job.caller.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-        return (Reply::err("ERR the script already ran"), None);
-    };
-    let config = shared.config();
-    let started = std::time::Instant::now();
-    let mut store = shared.engine().lock_store();
-    let writes = store.writes;
-    let mut ctx = Ctx {
-        store: &mut store,
-        conn: &mut caller,
-        server: shared,
-        config: &config,
-        now: crate::engine::store::now_ms(),
-    };
-    let scripts = shared.scripts();
-    let reply = ctx
-        .in_one_batch(|ctx| {
-            run(ctx, job.flags, job.read_only, Some(running), |calls| {
-                run_what(scripts, &job.runs, &job.keys, &job.argv, calls)
-            })
-        })
-        .unwrap_or_else(|e| e);
-    // EVAL's (FCALL's) call was counted when the connection handed the script over.
-    if let Some(command) = command_of(&job.command) {
-        let nanos = started.elapsed().as_nanos() as u64;
-        store
-            .stats
-            .finished_later(command.name, nanos, reply.is_error());
-    }
-    let wrote = store.writes != writes;
-    let last_write = wrote.then(|| store.applied().get(store.server()).0);
-    let reply = match store.commit() {
-        Ok(()) => reply,
-        Err(e) => {
-            tracing::error!(error = %e, "binlog commit failed");
-            Reply::err("MISCONF Errors writing to the binlog; writes may not be durable")
-        }
-    };
-    drop(store);
-    if wrote {
-        shared.engine().wrote();
-    }
-    (reply, last_write)
 }
 
 /// The checks a script with flags (a shebang, or a function's) passes before it runs, as
@@ -266,12 +209,8 @@ fn run(
     };
     let reply = go(&mut calls);
     // An error reply is counted once: by the command that failed inside the script, else
-    // here (as Redis counts a script's error).
-    if let Reply::Error(e) = &reply {
-        if !calls.error_counted {
-            ctx.store.stats.error(e);
-        }
-    }
+    // as the script's (EVAL's) error.
+    ctx.conn.error_counted = calls.error_counted && reply.is_error();
     reply
 }
 

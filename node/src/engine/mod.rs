@@ -85,11 +85,21 @@ impl Engine {
         })
     }
 
-    /// The script running now. Code on the runtime thread waits for it to end
-    /// ([`crate::script::busy::Busy::wait_done`]) before taking the store lock, which the
-    /// script holds.
+    /// The script thread's turns at the store lock, and the script running now. Code on
+    /// the runtime thread takes a turn ([`crate::script::busy::Busy::turn`]) before it
+    /// locks the store, so that it never blocks on a script.
     pub fn busy(&self) -> &crate::script::busy::Busy {
         &self.busy
+    }
+
+    /// The store, locked at a turn of the runtime thread: it waits for the script thread to
+    /// let go of it instead of blocking the thread.
+    pub async fn lock_store_at_turn(&self) -> AtTurn<'_> {
+        let turn = self.busy.turn().await;
+        AtTurn {
+            store: self.lock_store(),
+            _turn: turn,
+        }
     }
 
     /// The store, locked.
@@ -191,6 +201,17 @@ impl Engine {
         self.retention.start_bgsave(store)
     }
 
+    /// The end of a batch of commands, before any reply leaves: a snapshot begun if the
+    /// binlog has grown enough since the last, and the binlog committed.
+    pub fn end_batch(&self, store: &mut Store) -> Result<(), binlog::BinlogError> {
+        if store.binlog().appended_bytes() > retention::SNAPSHOT_AFTER_BINLOG_BYTES {
+            if let Err(e) = self.start_bgsave(store) {
+                tracing::error!(error = %e, "could not start an automatic snapshot");
+            }
+        }
+        store.commit()
+    }
+
     /// A snapshot was written (SAVE): the binlog it covers may go once readers have it.
     pub fn snapshot_written(&self, seq: u64, applied: gdc_crdt::VersionVector) {
         self.retention.saved(seq, applied);
@@ -239,5 +260,27 @@ impl Engine {
         }
         drop(store);
         self.save_acks();
+    }
+}
+
+/// The store locked at a turn of the runtime thread (see [`Engine::lock_store_at_turn`]).
+/// The lock goes before the turn.
+#[derive(Debug)]
+pub struct AtTurn<'a> {
+    store: MutexGuard<'a, Store>,
+    _turn: crate::script::busy::Turn<'a>,
+}
+
+impl std::ops::Deref for AtTurn<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for AtTurn<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
     }
 }

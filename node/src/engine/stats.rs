@@ -24,23 +24,22 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// A command ran for `nanos`; `error`: the error reply it gave, if it did.
-    pub fn ran(&mut self, name: &'static str, nanos: u64, error: Option<&str>) {
+    /// A command ran for `nanos`; `error`: the error reply it gave, if it did, which
+    /// `error_counted` says is in the error stats already (a script's).
+    pub fn ran(
+        &mut self,
+        name: &'static str,
+        nanos: u64,
+        error: Option<&str>,
+        error_counted: bool,
+    ) {
         self.commands
             .entry(name)
             .or_default()
             .record(nanos, error.is_some());
-        if let Some(e) = error {
+        if let Some(e) = error.filter(|_| !error_counted) {
             self.error(e);
         }
-    }
-
-    /// A command counted when it began (a script, handed to the script thread) ended after
-    /// `nanos` more: its time, and whether it failed.
-    pub fn finished_later(&mut self, name: &'static str, nanos: u64, failed: bool) {
-        let stat = self.commands.entry(name).or_default();
-        stat.nanos += nanos;
-        stat.failed += failed as u64;
     }
 
     /// A command was refused before it ran (arity, a read-only node, maxmemory, ...): its

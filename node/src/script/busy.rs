@@ -1,12 +1,15 @@
-//! The script running now. A script called outside a transaction runs on a thread of its
-//! own, holding the store lock, while the connections go on: until `busy-reply-threshold`
-//! they wait for it, after it they answer other clients `-BUSY`, and SCRIPT KILL or
-//! FUNCTION KILL may stop it if it has not written (Redis's rules).
+//! The script thread's hold on the store, and the script running now. Scripts called outside
+//! a transaction run on a thread of their own ([`crate::cmd::script_thread`]), which takes
+//! turns with the runtime thread at the store lock: while it holds the lock, code on the
+//! runtime thread waits for its turn ([`Busy::turn`]) instead of blocking on the lock, and
+//! the script thread takes no new turn while someone waits. A script running past
+//! `busy-reply-threshold` makes the connections answer other clients `-BUSY`; SCRIPT KILL
+//! or FUNCTION KILL may stop it if it has not written (Redis's rules).
 
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// A script on its way.
@@ -52,13 +55,35 @@ pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 pub const NOT_BUSY: &str = "NOTBUSY No scripts in execution right now.";
 
-/// The script running on the script thread, if one is.
+/// The script thread's turns at the store lock, and the script it runs, if any.
 #[derive(Debug, Default)]
 pub struct Busy {
     running: Mutex<Option<Arc<Running>>>,
     /// Whether `running` holds a script: every batch of commands asks, without the lock.
     active: AtomicBool,
-    done: Notify,
+    /// The script thread holds the store lock, or is about to take it.
+    holding: AtomicBool,
+    /// Turns asked for on the runtime thread: the script thread waits for them to end.
+    wanted: AtomicUsize,
+    /// Rung when the script thread lets go of the store lock.
+    released: Notify,
+    /// The script thread, to wake when the last wanted turn ends.
+    script_thread: OnceLock<std::thread::Thread>,
+}
+
+/// A turn at the store lock on the runtime thread: the script thread does not hold the lock
+/// and takes it again only after this ends.
+#[derive(Debug)]
+pub struct Turn<'a>(&'a Busy);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if self.0.wanted.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Some(t) = self.0.script_thread.get() {
+                t.unpark();
+            }
+        }
+    }
 }
 
 impl Busy {
@@ -74,8 +99,6 @@ impl Busy {
             *now = None;
             self.active.store(false, Ordering::Release);
         }
-        drop(now);
-        self.done.notify_waiters();
     }
 
     pub fn running(&self) -> Option<Arc<Running>> {
@@ -85,17 +108,51 @@ impl Busy {
         self.lock().clone()
     }
 
-    /// Wait until no script runs.
-    pub async fn wait_done(&self) {
+    /// Wait for a turn at the store lock (runtime thread): the script thread lets go of it
+    /// at its next pause and waits while the turn lasts. Dropping the future gives the
+    /// place up.
+    pub async fn turn(&self) -> Turn<'_> {
+        // Asked for before looking at `holding`, the script thread's side does it the other
+        // way round: one of the two sees the other (both orderings are SeqCst).
+        self.wanted.fetch_add(1, Ordering::SeqCst);
+        let turn = Turn(self);
         loop {
-            let done = self.done.notified();
-            tokio::pin!(done);
-            done.as_mut().enable();
-            if self.running().is_none() {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if !self.holding.load(Ordering::SeqCst) {
+                return turn;
+            }
+            released.await;
+        }
+    }
+
+    /// The script thread takes a turn: it waits while turns are wanted on the runtime
+    /// thread. Then it may lock the store.
+    pub fn take_turn(&self) {
+        let _ = self.script_thread.set(std::thread::current());
+        loop {
+            self.holding.store(true, Ordering::SeqCst);
+            if self.wanted.load(Ordering::SeqCst) == 0 {
                 return;
             }
-            done.await;
+            self.end_turn();
+            while self.wanted.load(Ordering::SeqCst) > 0 {
+                // Woken when the last turn ends; the timeout only bounds a missed wake.
+                std::thread::park_timeout(Duration::from_millis(10));
+            }
         }
+    }
+
+    /// The script thread let go of the store lock.
+    pub fn end_turn(&self) {
+        self.holding.store(false, Ordering::SeqCst);
+        self.released.notify_waiters();
+    }
+
+    /// Whether the runtime thread waits for a turn (the script thread ends its turn soon).
+    pub fn turn_wanted(&self) -> bool {
+        self.wanted.load(Ordering::SeqCst) > 0
     }
 
     /// SCRIPT KILL (`eval`) or FUNCTION KILL: ask the running script to stop, or Redis's

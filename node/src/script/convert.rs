@@ -62,7 +62,7 @@ pub fn reply_to_lua(lua: &Lua, reply: Reply, resp: u8) -> mlua::Result<Result<Va
             }
             single(lua, "map", Value::Table(map))?
         }
-        Reply::Silence | Reply::Block { .. } | Reply::Script(_) => Value::Boolean(false),
+        Reply::Silence | Reply::Block { .. } => Value::Boolean(false),
     }))
 }
 

@@ -19,7 +19,40 @@ use tracing::warn;
 
 thread_local! {
     static STATE: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// What the Lua state's hook looks at now.
+    static WATCH: RefCell<Watch> = const { RefCell::new(Watch::Idle) };
 }
+
+/// What the hook (every 1000 instructions) stops.
+enum Watch {
+    Idle,
+    /// A script a KILL may stop.
+    Script(Arc<super::busy::Running>),
+    /// A library's code, FUNCTION LOAD's, begun then.
+    Loading(std::time::Instant),
+}
+
+fn watch(what: Watch) {
+    WATCH.with(|w| *w.borrow_mut() = what);
+}
+
+/// The hook's check: the error that stops the running code, if any.
+fn stopped() -> Option<mlua::Error> {
+    WATCH.with(|w| match &*w.borrow() {
+        Watch::Script(r) if r.killed() => Some(ScriptError::raise(
+            "ERR Script killed by user with SCRIPT KILL...",
+        )),
+        Watch::Loading(started) if started.elapsed() > LOAD_TIME_MAX => {
+            Some(ScriptError::raise("ERR FUNCTION LOAD timeout"))
+        }
+        _ => None,
+    })
+}
+
+/// The dispatcher's kinds.
+const KIND_CALL: i64 = 1;
+const KIND_PCALL: i64 = 2;
+const KIND_ACL_CHECK: i64 = 3;
 
 struct Vm {
     lua: Lua,
@@ -27,10 +60,8 @@ struct Vm {
     generation: u64,
     /// The globals behind the sandbox's read-only view (KEYS and ARGV are set there).
     real_globals: Table,
-    /// The `redis` table behind its read-only view: a run sets its `call` and `pcall`.
-    redis: Table,
-    /// `redis.call` and `redis.pcall` outside a run.
-    no_run: Function,
+    /// Where a run puts its dispatcher (field `f`) for `redis.call` and the rest.
+    slot: Table,
     xpcall: Function,
     handler: Function,
     /// Compiled scripts, by SHA-1.
@@ -59,10 +90,34 @@ impl Vm {
                 "ERR redis.call/pcall can only be called inside a script invocation",
             ))
         })?;
-        redis.set("call", no_run.clone())?;
-        redis.set("pcall", no_run.clone())?;
-        redis.set("acl_check_cmd", no_run.clone())?;
+        // `redis.call`, `redis.pcall` and `redis.acl_check_cmd`, made once: each calls the
+        // run's dispatcher (`slot.f`) with its kind. Native functions, so that a script's
+        // `return redis.call(...)` keeps the script's frame (a position for its errors).
+        let slot = lua.create_table()?;
+        for (name, kind) in [
+            ("call", KIND_CALL),
+            ("pcall", KIND_PCALL),
+            ("acl_check_cmd", KIND_ACL_CHECK),
+        ] {
+            let (slot, no_run) = (slot.clone(), no_run.clone());
+            let api = lua.create_function(move |_, args: MultiValue| {
+                match slot.raw_get::<Option<Function>>("f")? {
+                    Some(dispatch) => dispatch.call::<Value>((kind, args)),
+                    None => no_run.call::<Value>(()),
+                }
+            })?;
+            redis.set(name, api)?;
+        }
         real_globals.set("redis", redis.clone())?;
+        // Checked often enough that a script that catches the error (pcall) is stopped
+        // again at once.
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(1000),
+            |_, _| match stopped() {
+                Some(e) => Err(e),
+                None => Ok(mlua::VmState::Continue),
+            },
+        )?;
         let xpcall: Function = real_globals.get("xpcall")?;
         let error_text = lua.create_function(|_, e: Value| {
             Ok(match e {
@@ -100,8 +155,7 @@ impl Vm {
             lua,
             generation,
             real_globals,
-            redis,
-            no_run,
+            slot,
             xpcall,
             handler,
             compiled: HashMap::new(),
@@ -138,23 +192,12 @@ impl Vm {
             .into_function()
             .map_err(|e| format!("ERR Error compiling function: {}", message(&e)))?;
         lua.set_app_data(Registering(Vec::new()));
-        let started = std::time::Instant::now();
+        watch(Watch::Loading(std::time::Instant::now()));
         let ran = self
             .set_load_api
             .call::<()>(self.load_api.clone())
-            .and_then(|()| {
-                lua.set_hook(
-                    mlua::HookTriggers::new().every_nth_instruction(100_000),
-                    move |_, _| {
-                        if started.elapsed() > LOAD_TIME_MAX {
-                            return Err(ScriptError::raise("ERR FUNCTION LOAD timeout"));
-                        }
-                        Ok(mlua::VmState::Continue)
-                    },
-                )?;
-                self.xpcall.call::<(bool, Value)>((f, self.handler.clone()))
-            });
-        lua.remove_hook();
+            .and_then(|()| self.xpcall.call::<(bool, Value)>((f, self.handler.clone())));
+        watch(Watch::Idle);
         let _ = self.set_load_api.call::<()>(Value::Nil);
         let registered = lua
             .remove_app_data::<Registering>()
@@ -347,62 +390,48 @@ fn call_under_handler(
     let lua = &vm.lua;
     lua.set_app_data(Resp(2));
     if let Some(running) = run.running() {
-        // Checked often enough that a script that catches the error (pcall) is stopped
-        // again at once.
-        lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(1000),
-            move |_, _| {
-                if running.killed() {
-                    return Err(ScriptError::raise(
-                        "ERR Script killed by user with SCRIPT KILL...",
-                    ));
-                }
-                Ok(mlua::VmState::Continue)
-            },
-        )?;
+        watch(Watch::Script(running));
     }
     let run = std::cell::RefCell::new(run);
     let ran: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-        // What redis.call and redis.pcall share: the command's reply, or its error text and
-        // whether the command counted it (it did, but for bad arguments to redis.call).
-        let command =
-            |lua: &Lua, args: MultiValue| -> mlua::Result<Result<Value, (String, bool)>> {
-                let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
-                let args = match command_args(&args) {
-                    Ok(args) => args,
-                    Err(e) => return Ok(Err((e, false))),
-                };
-                let reply = run.borrow_mut().call(&args, resp);
-                match reply {
-                    Ok(reply) => Ok(reply_to_lua(lua, reply, resp)?.map_err(|e| (e, true))),
-                    Err(e) => Ok(Err((e, true))),
-                }
+        // The run's dispatcher: a command's reply (redis.call, redis.pcall), its error
+        // raised (redis.call) or returned as a table (redis.pcall), with whether the
+        // command counted it (it did, but for bad arguments); or an ACL check.
+        let dispatch = scope.create_function(|lua, args: MultiValue| {
+            let mut args = args.into_iter();
+            let kind = match args.next() {
+                Some(Value::Integer(kind)) => kind,
+                _ => KIND_CALL,
             };
-        let call =
-            scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
+            let args: MultiValue = args.collect();
+            let mut run = run.borrow_mut();
+            if kind == KIND_ACL_CHECK {
+                let checked = command_args(&args).and_then(|args| run.acl_check(&args));
+                return match checked {
+                    Ok(allowed) => Ok(Value::Boolean(allowed)),
+                    Err(e) => Err(ScriptError::raise(&e)),
+                };
+            }
+            let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
+            let outcome = match command_args(&args) {
+                Ok(args) => match run.call(&args, resp) {
+                    Ok(reply) => reply_to_lua(lua, reply, resp)?.map_err(|e| (e, true)),
+                    Err(e) => Err((e, true)),
+                },
+                Err(e) => Err((e, false)),
+            };
+            match outcome {
                 Ok(v) => Ok(v),
-                Err((e, counted)) => Err(ScriptError::raise_as(&e, counted)),
-            })?;
-        let pcall =
-            scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
-                Ok(v) => Ok(v),
+                Err((e, counted)) if kind == KIND_CALL => Err(ScriptError::raise_as(&e, counted)),
                 Err((e, counted)) => error_table(lua, &e, counted),
-            })?;
-        let run = &run;
-        let acl_check = scope.create_function(move |_, args: MultiValue| {
-            let checked = command_args(&args).and_then(|args| run.borrow_mut().acl_check(&args));
-            checked.map_err(|e| ScriptError::raise(&e))
+            }
         })?;
-        vm.redis.raw_set("call", call)?;
-        vm.redis.raw_set("pcall", pcall)?;
-        vm.redis.raw_set("acl_check_cmd", acl_check)?;
+        vm.slot.raw_set("f", dispatch)?;
         let out = vm.xpcall.call((f.clone(), vm.handler.clone()));
-        vm.redis.raw_set("call", vm.no_run.clone())?;
-        vm.redis.raw_set("pcall", vm.no_run.clone())?;
-        vm.redis.raw_set("acl_check_cmd", vm.no_run.clone())?;
+        vm.slot.raw_set("f", Value::Nil)?;
         out
     });
-    lua.remove_hook();
+    watch(Watch::Idle);
     let (ok, value) = ran?;
     let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
     lua.remove_app_data::<Resp>();

@@ -163,9 +163,8 @@ async fn open_stream(
 > {
     let mut full_synced = false;
     loop {
-        node.engine().busy().wait_done().await;
         let (server, applied) = {
-            let store = node.engine().lock_store();
+            let store = node.engine().lock_store_at_turn().await;
             (store.server(), store.applied().clone())
         };
         let (requests, rx) = mpsc::channel(8);
@@ -293,10 +292,12 @@ async fn apply_with_room<F: AsRef<[u8]>>(
             bytes += rest[end].as_ref().len();
             end += 1;
         }
-        // A script holds the store lock on its own thread: wait without it.
-        node.engine().busy().wait_done().await;
         wait_for_room(node, peer).await;
-        let (piece, applied) = node.engine().apply_remote_frames(&rest[..end])?;
+        // The script thread may hold the store: wait for a turn without it.
+        let (piece, applied) = {
+            let _turn = node.engine().busy().turn().await;
+            node.engine().apply_remote_frames(&rest[..end])?
+        };
         done.ops += piece.ops;
         done.last_hlc = done.last_hlc.max(piece.last_hlc);
         rest = &rest[end..];
@@ -457,9 +458,14 @@ const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
 async fn caught_up_with(node: &Replication, theirs: &VersionVector) -> bool {
     let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
     loop {
-        node.engine().busy().wait_done().await;
         let written = node.engine().written();
-        if node.engine().lock_store().applied().dominates(theirs) {
+        if node
+            .engine()
+            .lock_store_at_turn()
+            .await
+            .applied()
+            .dominates(theirs)
+        {
             return true;
         }
         tokio::select! {

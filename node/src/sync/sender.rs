@@ -173,8 +173,7 @@ impl SyncRpc for SyncService {
         request: Request<FullSyncRequest>,
     ) -> Result<Response<Self::FullSyncStream>, Status> {
         let req = request.into_inner();
-        self.node.engine().busy().wait_done().await;
-        let snap = self.node.engine().lock_store().copy_state();
+        let snap = self.node.engine().lock_store_at_turn().await.copy_state();
         info!(
             peer = %req.region,
             server_id = req.server_id,
@@ -227,8 +226,12 @@ impl SyncRpc for SyncService {
                 None => return Err(Status::invalid_argument(format!("no bucket {b}"))),
             }
         }
-        self.node.engine().busy().wait_done().await;
-        let snap = self.node.engine().lock_store().copy_buckets(db, &wanted);
+        let snap = self
+            .node
+            .engine()
+            .lock_store_at_turn()
+            .await
+            .copy_buckets(db, &wanted);
         Ok(Response::new(stream_state(
             self.node.tasks(),
             snap,
@@ -468,8 +471,7 @@ async fn feed(
         tail.borrow_and_update();
         // Taken before reading: every op it covers is in the files by then, so a receiver
         // that has applied a batch read to the end has everything the vector covers.
-        node.engine().busy().wait_done().await;
-        let applied = node.engine().lock_store().applied().clone();
+        let applied = node.engine().lock_store_at_turn().await.applied().clone();
         // File reads off the runtime thread.
         let read = tokio::task::spawn_blocking(move || {
             let r = cursor.next_batch();
