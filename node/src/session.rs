@@ -297,7 +297,7 @@ impl Session {
         let Some(reply) = self
             .pending
             .front()
-            .and_then(|args| cmd::while_busy(&shared, &running, args))
+            .and_then(|args| cmd::while_busy(&shared, &mut self.conn, &running, args))
         else {
             return Ok(false);
         };

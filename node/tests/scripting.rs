@@ -165,6 +165,17 @@ fn scripts_answer_as_redis_does() {
         ),
         bulk("74822d82031af7493c20eefa13bd07ec4fada82f")
     );
+    // A command of thousands of arguments.
+    assert_eq!(
+        eval(
+            &mut c,
+            "local a = {} for i = 1, 7999 do a[i] = 1 end \
+             return redis.call('lpush', 'many', unpack(a))",
+            &[],
+            &[]
+        ),
+        Value::Int(7999)
+    );
     // cmsgpack, as Redis's tests use it.
     assert_eq!(
         eval(
@@ -1034,11 +1045,26 @@ fn scripts_of_many_clients_keep_order_and_busy_rules() {
         busy,
         "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
     );
+    // MULTI runs while busy; a command refused then fails the transaction, as in Redis.
+    let ok: String = redis::cmd("MULTI").query(&mut other).expect("MULTI");
+    assert_eq!(ok, "OK");
+    let e = redis::cmd("INCR")
+        .arg("xx")
+        .query::<Value>(&mut other)
+        .expect_err("busy");
+    assert_eq!(e.code(), Some("BUSY"));
     let _: () = redis::cmd("SCRIPT")
         .arg("KILL")
         .query(&mut c)
         .expect("SCRIPT KILL");
     assert!(looping.join().expect("runner").is_err());
+    let e = redis::cmd("EXEC")
+        .query::<Value>(&mut other)
+        .expect_err("aborted");
+    assert_eq!(
+        error_text(&e),
+        "EXECABORT Transaction discarded because of previous errors."
+    );
     let ran: String = redis::cmd("EVAL")
         .arg("return 'ran'")
         .arg(0)

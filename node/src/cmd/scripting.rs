@@ -381,6 +381,7 @@ pub fn script(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// the rest; `None` for a command Redis allows while busy (it waits for the script).
 pub fn while_busy(
     shared: &crate::shared::Shared,
+    conn: &mut Conn,
     running: &crate::script::busy::Running,
     args: &[Bytes],
 ) -> Option<Reply> {
@@ -411,8 +412,37 @@ pub fn while_busy(
         tracing::warn!("SHUTDOWN while a script runs: exiting at once");
         std::process::exit(0);
     }
+    // MULTI and DISCARD change only the connection: they run (a transaction begun while
+    // busy has its commands refused, so EXEC aborts it, as in Redis).
+    if is(&args[0], "multi") && args.len() == 1 {
+        if conn.multi.is_some() {
+            return Some(Reply::err("ERR MULTI calls can not be nested"));
+        }
+        conn.multi = Some(Vec::new());
+        return Some(Reply::OK);
+    }
+    if is(&args[0], "discard") && args.len() == 1 {
+        if conn.multi.take().is_none() {
+            return Some(Reply::err("ERR DISCARD without MULTI"));
+        }
+        conn.multi_failed = false;
+        conn.watched.clear();
+        return Some(Reply::OK);
+    }
     match command_of(args) {
         Some(command) if command.has(ALLOW_BUSY) => None,
-        _ => Some(Reply::err(busy)),
+        // Refused: a transaction it was sent in fails, and an EXEC ends it.
+        _ if conn.multi.is_some() && is(&args[0], "exec") => {
+            conn.multi = None;
+            conn.multi_failed = false;
+            conn.watched.clear();
+            Some(Reply::err(format!(
+                "EXECABORT Transaction discarded because of: {busy}"
+            )))
+        }
+        _ => {
+            conn.multi_failed |= conn.multi.is_some();
+            Some(Reply::err(busy))
+        }
     }
 }

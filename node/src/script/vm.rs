@@ -49,19 +49,17 @@ fn stopped() -> Option<mlua::Error> {
     })
 }
 
-/// The dispatcher's kinds.
-const KIND_CALL: i64 = 1;
-const KIND_PCALL: i64 = 2;
-const KIND_ACL_CHECK: i64 = 3;
-
 struct Vm {
     lua: Lua,
     /// The [`Scripts`] generation it was made in.
     generation: u64,
     /// The globals behind the sandbox's read-only view (KEYS and ARGV are set there).
     real_globals: Table,
-    /// Where a run puts its dispatcher (field `f`) for `redis.call` and the rest.
-    slot: Table,
+    /// The `redis` table behind its read-only view: a run sets its `call`, `pcall` and
+    /// `acl_check_cmd`.
+    redis: Table,
+    /// Those outside a run.
+    no_run: Function,
     xpcall: Function,
     handler: Function,
     /// Compiled scripts, by SHA-1.
@@ -90,23 +88,8 @@ impl Vm {
                 "ERR redis.call/pcall can only be called inside a script invocation",
             ))
         })?;
-        // `redis.call`, `redis.pcall` and `redis.acl_check_cmd`, made once: each calls the
-        // run's dispatcher (`slot.f`) with its kind. Native functions, so that a script's
-        // `return redis.call(...)` keeps the script's frame (a position for its errors).
-        let slot = lua.create_table()?;
-        for (name, kind) in [
-            ("call", KIND_CALL),
-            ("pcall", KIND_PCALL),
-            ("acl_check_cmd", KIND_ACL_CHECK),
-        ] {
-            let (slot, no_run) = (slot.clone(), no_run.clone());
-            let api = lua.create_function(move |_, args: MultiValue| {
-                match slot.raw_get::<Option<Function>>("f")? {
-                    Some(dispatch) => dispatch.call::<Value>((kind, args)),
-                    None => no_run.call::<Value>(()),
-                }
-            })?;
-            redis.set(name, api)?;
+        for name in ["call", "pcall", "acl_check_cmd"] {
+            redis.set(name, no_run.clone())?;
         }
         real_globals.set("redis", redis.clone())?;
         // Checked often enough that a script that catches the error (pcall) is stopped
@@ -155,7 +138,8 @@ impl Vm {
             lua,
             generation,
             real_globals,
-            slot,
+            redis,
+            no_run,
             xpcall,
             handler,
             compiled: HashMap::new(),
@@ -394,41 +378,46 @@ fn call_under_handler(
     }
     let run = std::cell::RefCell::new(run);
     let ran: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-        // The run's dispatcher: a command's reply (redis.call, redis.pcall), its error
-        // raised (redis.call) or returned as a table (redis.pcall), with whether the
-        // command counted it (it did, but for bad arguments); or an ACL check.
-        let dispatch = scope.create_function(|lua, args: MultiValue| {
-            let mut args = args.into_iter();
-            let kind = match args.next() {
-                Some(Value::Integer(kind)) => kind,
-                _ => KIND_CALL,
-            };
-            let args: MultiValue = args.collect();
-            let mut run = run.borrow_mut();
-            if kind == KIND_ACL_CHECK {
-                let checked = command_args(&args).and_then(|args| run.acl_check(&args));
-                return match checked {
-                    Ok(allowed) => Ok(Value::Boolean(allowed)),
-                    Err(e) => Err(ScriptError::raise(&e)),
+        // What redis.call and redis.pcall share: the command's reply, or its error text and
+        // whether the command counted it (it did, but for bad arguments to redis.call).
+        // Made for each run (they reach this run's commands); a native function each, so
+        // that a script's `return redis.call(...)` keeps the script's frame, and a command
+        // of thousands of arguments takes them from the stack once.
+        let command =
+            |lua: &Lua, args: MultiValue| -> mlua::Result<Result<Value, (String, bool)>> {
+                let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
+                let args = match command_args(&args) {
+                    Ok(args) => args,
+                    Err(e) => return Ok(Err((e, false))),
                 };
-            }
-            let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
-            let outcome = match command_args(&args) {
-                Ok(args) => match run.call(&args, resp) {
-                    Ok(reply) => reply_to_lua(lua, reply, resp)?.map_err(|e| (e, true)),
-                    Err(e) => Err((e, true)),
-                },
-                Err(e) => Err((e, false)),
+                let reply = run.borrow_mut().call(&args, resp);
+                match reply {
+                    Ok(reply) => Ok(reply_to_lua(lua, reply, resp)?.map_err(|e| (e, true))),
+                    Err(e) => Ok(Err((e, true))),
+                }
             };
-            match outcome {
+        let call =
+            scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
                 Ok(v) => Ok(v),
-                Err((e, counted)) if kind == KIND_CALL => Err(ScriptError::raise_as(&e, counted)),
+                Err((e, counted)) => Err(ScriptError::raise_as(&e, counted)),
+            })?;
+        let pcall =
+            scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
+                Ok(v) => Ok(v),
                 Err((e, counted)) => error_table(lua, &e, counted),
-            }
+            })?;
+        let run = &run;
+        let acl_check = scope.create_function(move |_, args: MultiValue| {
+            let checked = command_args(&args).and_then(|args| run.borrow_mut().acl_check(&args));
+            checked.map_err(|e| ScriptError::raise(&e))
         })?;
-        vm.slot.raw_set("f", dispatch)?;
+        vm.redis.raw_set("call", call)?;
+        vm.redis.raw_set("pcall", pcall)?;
+        vm.redis.raw_set("acl_check_cmd", acl_check)?;
         let out = vm.xpcall.call((f.clone(), vm.handler.clone()));
-        vm.slot.raw_set("f", Value::Nil)?;
+        for name in ["call", "pcall", "acl_check_cmd"] {
+            vm.redis.raw_set(name, vm.no_run.clone())?;
+        }
         out
     });
     watch(Watch::Idle);
