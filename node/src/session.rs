@@ -316,6 +316,9 @@ impl Session {
         &mut self,
         busy: &'a crate::script::busy::Busy,
     ) -> Result<Option<crate::script::busy::Turn<'a>>, Closed> {
+        if let Some(turn) = busy.try_turn() {
+            return Ok(Some(turn));
+        }
         let threshold = Duration::from_millis(self.shared.config().busy_reply_ms);
         // Up to the running script's threshold, or one threshold from now for a script
         // that begins meanwhile (after it, a command Redis allows while busy waits for its

@@ -165,6 +165,20 @@ fn scripts_answer_as_redis_does() {
         ),
         bulk("74822d82031af7493c20eefa13bd07ec4fada82f")
     );
+    // A 100 MB return value comes back whole, and the node serves on.
+    let big = eval(
+        &mut c,
+        "return string.rep('x', 100 * 1024 * 1024)",
+        &[],
+        &[],
+    );
+    match big {
+        Value::BulkString(b) => {
+            assert_eq!(b.len(), 100 * 1024 * 1024);
+            assert!(b.iter().all(|&x| x == b'x'));
+        }
+        other => panic!("not a bulk string: {other:?}"),
+    }
     // A command of thousands of arguments.
     assert_eq!(
         eval(

@@ -127,6 +127,14 @@ impl Busy {
         }
     }
 
+    /// A turn at once, if the script thread does not hold the store lock (the common case:
+    /// no timer, no wait).
+    pub fn try_turn(&self) -> Option<Turn<'_>> {
+        self.wanted.fetch_add(1, Ordering::SeqCst);
+        let turn = Turn(self);
+        (!self.holding.load(Ordering::SeqCst)).then_some(turn)
+    }
+
     /// The script thread takes a turn: it waits while turns are wanted on the runtime
     /// thread. Then it may lock the store.
     pub fn take_turn(&self) {
