@@ -125,22 +125,18 @@ pub(super) fn dispatch(
     let read_only_script = ro || flags.no_writes;
     let scripts = ctx.server.scripts();
     let running = ctx.conn.on_script_thread.then(|| {
-        let running = Arc::new(match &runs {
+        Arc::new(match &runs {
             Runs::Eval(s) => Running::new(true, s.sha.clone(), args.to_vec()),
             Runs::Function(_, name) => Running::new(false, name.clone(), args.to_vec()),
-        });
-        ctx.server.engine().busy().start(Arc::clone(&running));
-        running
-    });
-    let reply = ctx.in_one_batch(|ctx| {
-        run(ctx, flags, read_only_script, running.clone(), |calls| {
-            run_what(scripts, &runs, keys, argv, calls)
         })
     });
-    if let Some(running) = &running {
-        ctx.server.engine().busy().finish(running);
-    }
-    reply
+    let busy = ctx.server.engine().busy();
+    let _shown = running.as_ref().map(|r| busy.show(Arc::clone(r)));
+    ctx.in_one_batch(|ctx| {
+        run(ctx, flags, read_only_script, running, |calls| {
+            run_what(scripts, &runs, keys, argv, calls)
+        })
+    })
 }
 
 fn run_what(

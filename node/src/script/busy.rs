@@ -71,6 +71,16 @@ pub struct Busy {
     script_thread: OnceLock<std::thread::Thread>,
 }
 
+/// The running script, shown as such while this lives (see [`Busy::show`]).
+#[derive(Debug)]
+pub struct Shown<'a>(&'a Busy, Arc<Running>);
+
+impl Drop for Shown<'_> {
+    fn drop(&mut self) {
+        self.0.finish(&self.1);
+    }
+}
+
 /// A turn at the store lock on the runtime thread: the script thread does not hold the lock
 /// and takes it again only after this ends.
 #[derive(Debug)]
@@ -87,9 +97,16 @@ impl Drop for Turn<'_> {
 }
 
 impl Busy {
-    pub fn start(&self, running: Arc<Running>) {
+    fn start(&self, running: Arc<Running>) {
         *self.lock() = Some(running);
         self.active.store(true, Ordering::Release);
+    }
+
+    /// `running` is the running script until the returned guard goes, however its run
+    /// ends (a panic included: no script is then shown running for ever).
+    pub fn show(&self, running: Arc<Running>) -> Shown<'_> {
+        self.start(Arc::clone(&running));
+        Shown(self, running)
     }
 
     /// `running` ended.
