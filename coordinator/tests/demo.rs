@@ -12,7 +12,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A base port whose whole plan (nodes +0.., sync +100.., metrics +200.., coordinators +300,
-/// +302, ..., their Sentinel ports one above) is free right now.
+/// +302, ..., their Sentinel ports one above) is free right now, all of it below Linux's
+/// ephemeral range (32768 and up): there the kernel may hand a port out as the source of
+/// any outgoing connection between this check and the demo's bind (seen: a sync port
+/// "already in use").
 fn free_base(nodes: u16, coordinators: u16) -> u16 {
     let seed = std::process::id() as u64
         ^ std::time::SystemTime::now()
@@ -20,7 +23,7 @@ fn free_base(nodes: u16, coordinators: u16) -> u16 {
             .map(|d| d.subsec_nanos() as u64)
             .unwrap_or(0);
     (0..100u64)
-        .map(|i| 20_000 + ((seed + i * 7919) % 30_000) as u16)
+        .map(|i| 10_000 + ((seed + i * 7919) % 22_000) as u16)
         .find(|&base| {
             let ports = (0..nodes)
                 .flat_map(|n| [base + n, base + 100 + n, base + 200 + n])
