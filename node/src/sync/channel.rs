@@ -403,7 +403,7 @@ async fn full_sync(
 ) -> Result<(), String> {
     node.channels()
         .update(peer, |c| c.state = ChannelState::FullSync);
-    let server = node.engine().lock_store().server();
+    let server = node.engine().lock_store_at_turn().await.server();
     let request = FullSyncRequest {
         region: node.config().region.clone(),
         server_id: server.0,
@@ -534,7 +534,8 @@ async fn anti_entropy_round(
         // round.
         let Some(changed) = node
             .engine()
-            .lock_store()
+            .lock_store_at_turn()
+            .await
             .merge_repair(&snap, |d, key| d == db && wanted[bucket_of(key)])
         else {
             return Ok(false);

@@ -460,7 +460,7 @@ async fn feed(
     };
     let mut tail = node.engine().follow_tail();
     let (sender_id, sender_region) = (
-        node.engine().lock_store().server().0,
+        node.engine().lock_store_at_turn().await.server().0,
         node.config().region.clone(),
     );
     // The first batch goes out even when empty: the receiver learns at once where the
