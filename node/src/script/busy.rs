@@ -110,7 +110,7 @@ impl Busy {
     }
 
     /// `running` ended.
-    pub fn finish(&self, running: &Arc<Running>) {
+    fn finish(&self, running: &Arc<Running>) {
         let mut now = self.lock();
         if now.as_ref().is_some_and(|r| Arc::ptr_eq(r, running)) {
             *now = None;
