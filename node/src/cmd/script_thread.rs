@@ -9,6 +9,10 @@
 //! back, and goes on with the handoffs queued meanwhile until the runtime thread wants a
 //! turn. Many connections' scripts thus share one turn at the lock and one wake-up of the
 //! thread, and a pipeline's scripts one hand-over.
+//!
+//! Replies go back through one task on the runtime ([`deliver`]), not to each connection
+//! directly: waking a task from another thread costs a system call, and while that task is
+//! already woken, replies finished meanwhile ride along with the same wake-up.
 
 use super::{Conn, Ctx, execute};
 use crate::reply::Reply;
@@ -16,7 +20,7 @@ use crate::resp::Args;
 use crate::shared::Shared;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use tracing::error;
 
 /// The most handoffs run in one turn at the store lock.
@@ -99,11 +103,37 @@ struct Queued {
     replies: oneshot::Sender<Vec<Reply>>,
 }
 
+/// A handoff's replies, where they go, and whether its commands wrote.
+type Finished = (oneshot::Sender<Vec<Reply>>, Vec<Reply>, bool);
+
 /// The script thread's queue: the thread starts with the first script, and ends when the
 /// node's [`Shared`] goes (the queue's sender with it).
 #[derive(Debug, Default)]
 pub struct ScriptThread {
     queue: Mutex<Option<mpsc::Sender<Queued>>>,
+}
+
+/// The most replies [`deliver`] takes at once.
+const DELIVER_AT_ONCE: usize = 64;
+
+/// On the runtime: hand each connection the replies the script thread finished, after
+/// waking whoever follows the writes (channels, WAIT) there too. Ends with the thread (its
+/// sender).
+async fn deliver(
+    engine: Arc<crate::engine::Engine>,
+    mut finished: tokio_mpsc::UnboundedReceiver<Finished>,
+) {
+    let mut batch = Vec::with_capacity(DELIVER_AT_ONCE);
+    while finished.recv_many(&mut batch, DELIVER_AT_ONCE).await > 0 {
+        if batch.iter().any(|(_, _, wrote)| *wrote) {
+            engine.wrote();
+        }
+        for (to, replies, _) in batch.drain(..) {
+            // Sent from the runtime's own thread: the connection's task is woken there,
+            // without a system call.
+            let _ = to.send(replies);
+        }
+    }
 }
 
 impl ScriptThread {
@@ -122,7 +152,7 @@ impl ScriptThread {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         // A thread that failed is replaced.
         for _ in 0..2 {
-            let sender = queue.get_or_insert_with(start);
+            let sender = queue.get_or_insert_with(|| start(shared));
             match sender.send(queued) {
                 Ok(()) => break,
                 Err(mpsc::SendError(back)) => {
@@ -136,11 +166,14 @@ impl ScriptThread {
     }
 }
 
-fn start() -> mpsc::Sender<Queued> {
+/// Start the thread, and its [`deliver`] task on the runtime of the caller.
+fn start(shared: &Shared) -> mpsc::Sender<Queued> {
     let (tx, rx) = mpsc::channel();
+    let (finished, to_deliver) = tokio_mpsc::unbounded_channel();
+    tokio::spawn(deliver(Arc::clone(shared.engine()), to_deliver));
     let started = std::thread::Builder::new()
         .name("gdc-scripts".into())
-        .spawn(move || run(&rx));
+        .spawn(move || run(&rx, &finished));
     if let Err(e) = started {
         error!(error = %e, "could not start the script thread");
     }
@@ -157,7 +190,7 @@ impl Drop for TurnHeld<'_> {
     }
 }
 
-fn run(queue: &mpsc::Receiver<Queued>) {
+fn run(queue: &mpsc::Receiver<Queued>, finished: &tokio_mpsc::UnboundedSender<Finished>) {
     while let Ok(first) = queue.recv() {
         let shared = Arc::clone(&first.shared);
         let engine = shared.engine();
@@ -199,11 +232,9 @@ fn run(queue: &mpsc::Receiver<Queued>) {
                     let misconf = "MISCONF Errors writing to the binlog; writes may not be durable";
                     replies.fill(Reply::err(misconf));
                 }
-                if store.writes != writes {
-                    engine.wrote();
-                }
                 queued.handoff.give_back(conn);
-                let _ = queued.replies.send(replies);
+                // Fails only when the runtime is gone (no one waits then).
+                let _ = finished.send((queued.replies, replies, store.writes != writes));
                 handed += 1;
             }
             if busy.turn_wanted() || handed >= HANDOFFS_PER_TURN_MAX {

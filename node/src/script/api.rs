@@ -1,6 +1,6 @@
 //! The `redis` table scripts see (its native functions and constants), and the
-//! `redis.register_function` FUNCTION LOAD's code calls. redis.call and redis.pcall are set
-//! for each run (`vm`); error_reply and status_reply are the sandbox's (sandbox.lua).
+//! `redis.register_function` FUNCTION LOAD's code calls. redis.call and redis.pcall are
+//! `vm`'s; error_reply and status_reply are the sandbox's (sandbox.lua).
 
 use super::ScriptFlags;
 use super::errors::ScriptError;
@@ -20,9 +20,6 @@ pub struct Registered {
 
 /// What `redis.register_function` adds to while FUNCTION LOAD runs a library's code.
 pub(super) struct Registering(pub(super) Vec<Registered>);
-
-/// The protocol version a running script's commands reply in (`redis.setresp`).
-pub(super) struct Resp(pub(super) u8);
 
 /// `redis.register_function(name, callback)` or `redis.register_function{function_name =,
 /// callback =, flags =, description =}`, as Redis reads them.
@@ -215,7 +212,7 @@ pub(super) fn redis_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     redis.set(
         "setresp",
-        lua.create_function(|lua, args: MultiValue| {
+        lua.create_function(|_, args: MultiValue| {
             if args.len() != 1 {
                 return Err(mlua::Error::runtime(
                     "redis.setresp() requires one argument.",
@@ -229,7 +226,7 @@ pub(super) fn redis_table(lua: &Lua) -> mlua::Result<Table> {
             if resp != 2 && resp != 3 {
                 return Err(mlua::Error::runtime("RESP version must be 2 or 3."));
             }
-            lua.set_app_data(Resp(resp as u8));
+            super::current::set_resp(resp as u8);
             Ok(())
         })?,
     )?;

@@ -10,6 +10,7 @@
 mod api;
 pub mod busy;
 mod convert;
+mod current;
 mod errors;
 pub mod functions;
 pub mod libs;

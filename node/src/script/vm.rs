@@ -1,8 +1,9 @@
 //! The Lua state that runs scripts: one per thread that runs them, made on first use with
 //! Redis's libraries and sandbox (`sandbox.lua`), made afresh after SCRIPT FLUSH.
 
-use super::api::{Registered, Registering, Resp, command_args, redis_table, register_function};
+use super::api::{Registered, Registering, command_args, redis_table, register_function};
 use super::convert::{lua_to_reply, reply_to_lua};
+use super::current;
 use super::errors::{
     ScriptError, counted, error_field, error_handler, error_message, error_table, message,
     script_error,
@@ -55,11 +56,6 @@ struct Vm {
     generation: u64,
     /// The globals behind the sandbox's read-only view (KEYS and ARGV are set there).
     real_globals: Table,
-    /// The `redis` table behind its read-only view: a run sets its `call`, `pcall` and
-    /// `acl_check_cmd`.
-    redis: Table,
-    /// Those outside a run.
-    no_run: Function,
     xpcall: Function,
     handler: Function,
     /// Compiled scripts, by SHA-1.
@@ -83,14 +79,7 @@ impl Vm {
         super::libs::open_all(&lua)?;
         let real_globals = lua.globals();
         let redis = redis_table(&lua)?;
-        let no_run = lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
-            Err(ScriptError::raise(
-                "ERR redis.call/pcall can only be called inside a script invocation",
-            ))
-        })?;
-        for name in ["call", "pcall", "acl_check_cmd"] {
-            redis.set(name, no_run.clone())?;
-        }
+        set_run_functions(&lua, &redis)?;
         real_globals.set("redis", redis.clone())?;
         // Checked often enough that a script that catches the error (pcall) is stopped
         // again at once.
@@ -138,8 +127,6 @@ impl Vm {
             lua,
             generation,
             real_globals,
-            redis,
-            no_run,
             xpcall,
             handler,
             compiled: HashMap::new(),
@@ -371,64 +358,62 @@ fn call_under_handler(
     name: &str,
     run: &mut dyn Run,
 ) -> mlua::Result<(Reply, bool)> {
-    let lua = &vm.lua;
-    lua.set_app_data(Resp(2));
     if let Some(running) = run.running() {
         watch(Watch::Script(running));
     }
-    let run = std::cell::RefCell::new(run);
-    let ran: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-        // What redis.call and redis.pcall share: the command's reply, or its error text and
-        // whether the command counted it (it did, but for bad arguments to redis.call).
-        // Made for each run (they reach this run's commands); a native function each, so
-        // that a script's `return redis.call(...)` keeps the script's frame, and a command
-        // of thousands of arguments takes them from the stack once.
-        let command =
-            |lua: &Lua, args: MultiValue| -> mlua::Result<Result<Value, (String, bool)>> {
-                let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
-                let args = match command_args(&args) {
-                    Ok(args) => args,
-                    Err(e) => return Ok(Err((e, false))),
-                };
-                let reply = run.borrow_mut().call(&args, resp);
-                match reply {
-                    Ok(reply) => Ok(reply_to_lua(lua, reply, resp)?.map_err(|e| (e, true))),
-                    Err(e) => Ok(Err((e, true))),
-                }
-            };
-        let call =
-            scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
-                Ok(v) => Ok(v),
-                Err((e, counted)) => Err(ScriptError::raise_as(&e, counted)),
-            })?;
-        let pcall =
-            scope.create_function(move |lua, args: MultiValue| match command(lua, args)? {
-                Ok(v) => Ok(v),
-                Err((e, counted)) => error_table(lua, &e, counted),
-            })?;
-        let run = &run;
-        let acl_check = scope.create_function(move |_, args: MultiValue| {
-            let checked = command_args(&args).and_then(|args| run.borrow_mut().acl_check(&args));
-            checked.map_err(|e| ScriptError::raise(&e))
-        })?;
-        vm.redis.raw_set("call", call)?;
-        vm.redis.raw_set("pcall", pcall)?;
-        vm.redis.raw_set("acl_check_cmd", acl_check)?;
-        let out = vm.xpcall.call((f.clone(), vm.handler.clone()));
-        for name in ["call", "pcall", "acl_check_cmd"] {
-            vm.redis.raw_set(name, vm.no_run.clone())?;
-        }
-        out
-    });
+    let ran: mlua::Result<(bool, Value)> =
+        current::running(run, || vm.xpcall.call((f.clone(), vm.handler.clone())));
     watch(Watch::Idle);
     let (ok, value) = ran?;
-    let resp = lua.app_data_ref::<Resp>().map_or(2, |r| r.0);
-    lua.remove_app_data::<Resp>();
+    let resp = current::resp();
     let counted = counted(&value);
     if ok {
         return Ok((lua_to_reply(&value, resp), counted));
     }
     Ok((Reply::Error(script_error(&value, name)), counted))
+}
+
+/// Set `redis.call`, `redis.pcall` and `redis.acl_check_cmd`: each reaches the run on
+/// ([`current`]), and is a native function, so that a script's `return redis.call(...)`
+/// keeps the script's frame, and a command of thousands of arguments takes them from the
+/// stack once.
+fn set_run_functions(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+    let call = lua.create_function(|lua, args: MultiValue| match command(lua, &args)? {
+        Ok(v) => Ok(v),
+        Err((e, counted)) => Err(ScriptError::raise_as(&e, counted)),
+    })?;
+    let pcall = lua.create_function(|lua, args: MultiValue| match command(lua, &args)? {
+        Ok(v) => Ok(v),
+        Err((e, counted)) => error_table(lua, &e, counted),
+    })?;
+    let acl_check = lua.create_function(|_, args: MultiValue| {
+        let checked = current::with_run(|run| command_args(&args).and_then(|a| run.acl_check(&a)))
+            .ok_or_else(not_in_run)?;
+        checked.map_err(|e| ScriptError::raise(&e))
+    })?;
+    redis.set("call", call)?;
+    redis.set("pcall", pcall)?;
+    redis.set("acl_check_cmd", acl_check)?;
+    Ok(())
+}
+
+/// What redis.call and redis.pcall share: the command's reply, or its error text and whether
+/// the command counted it (it did, but for bad arguments to redis.call).
+fn command(lua: &Lua, args: &MultiValue) -> mlua::Result<Result<Value, (String, bool)>> {
+    let resp = current::resp();
+    let reply = current::with_run(|run| match command_args(args) {
+        Ok(args) => run.call(&args, resp).map_err(|e| (e, true)),
+        Err(e) => Err((e, false)),
+    })
+    .ok_or_else(not_in_run)?;
+    match reply {
+        Ok(reply) => Ok(reply_to_lua(lua, reply, resp)?.map_err(|e| (e, true))),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+fn not_in_run() -> mlua::Error {
+    ScriptError::raise("ERR redis.call/pcall can only be called inside a script invocation")
 }
 
 fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {

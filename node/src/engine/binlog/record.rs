@@ -255,7 +255,12 @@ fn encode_batch(recs: &[Record], out: &mut Vec<u8>) {
 
 /// One record's bytes, as a frame or a batch holds them.
 pub fn encode_record(rec: &Record) -> Vec<u8> {
-    let mut out = Vec::new();
+    // Most records fit: no reallocation as the record grows.
+    let guess = match rec {
+        Record::Key { key, .. } => 64 + key.len(),
+        _ => 64,
+    };
+    let mut out = Vec::with_capacity(guess);
     rec.encode(&mut out);
     out
 }
