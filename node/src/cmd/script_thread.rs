@@ -11,15 +11,19 @@
 //! thread, and a pipeline's scripts one hand-over.
 //!
 //! Replies go back through one task on the runtime ([`deliver`]), not to each connection
-//! directly: waking a task from another thread costs a system call, and while that task is
-//! already woken, replies finished meanwhile ride along with the same wake-up.
+//! directly, since waking a task from another thread costs a system call. The thread holds
+//! them ([`Held`]) and hands them over together at the end of its turn, as Redis writes its
+//! replies before it sleeps; also once they wait [`crate::script::LONG_RUN`], and while a
+//! script runs longer than that, so that a long script does not hold earlier replies back.
 
 use super::{Conn, Ctx, execute};
 use crate::reply::Reply;
 use crate::resp::Args;
 use crate::shared::Shared;
+use std::cell::RefCell;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
 use tracing::error;
 
@@ -113,22 +117,59 @@ pub struct ScriptThread {
     queue: Mutex<Option<mpsc::Sender<Queued>>>,
 }
 
-/// The most replies [`deliver`] takes at once.
-const DELIVER_AT_ONCE: usize = 64;
+/// Replies the script thread holds, to hand over together.
+struct Held {
+    /// Since when the oldest waits.
+    since: Option<Instant>,
+    finished: Vec<Finished>,
+    to: tokio_mpsc::UnboundedSender<Vec<Finished>>,
+}
+
+thread_local! {
+    static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
+
+fn hold(finished: Finished) {
+    HELD.with(|held| {
+        if let Some(held) = held.borrow_mut().as_mut() {
+            held.since.get_or_insert_with(Instant::now);
+            held.finished.push(finished);
+        }
+    });
+}
+
+/// Hand the held replies to [`deliver`]: all of them, or (`old_only`) if the oldest has
+/// waited [`crate::script::LONG_RUN`].
+fn hand_out(old_only: bool) {
+    HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        let Some(held) = held.as_mut() else {
+            return;
+        };
+        let Some(since) = held.since else {
+            return;
+        };
+        if old_only && since.elapsed() < crate::script::LONG_RUN {
+            return;
+        }
+        held.since = None;
+        // Fails only when the runtime is gone (no one waits then).
+        let _ = held.to.send(std::mem::take(&mut held.finished));
+    });
+}
 
 /// On the runtime: hand each connection the replies the script thread finished, after
 /// waking whoever follows the writes (channels, WAIT) there too. Ends with the thread (its
 /// sender).
 async fn deliver(
     engine: Arc<crate::engine::Engine>,
-    mut finished: tokio_mpsc::UnboundedReceiver<Finished>,
+    mut finished: tokio_mpsc::UnboundedReceiver<Vec<Finished>>,
 ) {
-    let mut batch = Vec::with_capacity(DELIVER_AT_ONCE);
-    while finished.recv_many(&mut batch, DELIVER_AT_ONCE).await > 0 {
+    while let Some(batch) = finished.recv().await {
         if batch.iter().any(|(_, _, wrote)| *wrote) {
             engine.wrote();
         }
-        for (to, replies, _) in batch.drain(..) {
+        for (to, replies, _) in batch {
             // Sent from the runtime's own thread: the connection's task is woken there,
             // without a system call.
             let _ = to.send(replies);
@@ -173,7 +214,17 @@ fn start(shared: &Shared) -> mpsc::Sender<Queued> {
     tokio::spawn(deliver(Arc::clone(shared.engine()), to_deliver));
     let started = std::thread::Builder::new()
         .name("gdc-scripts".into())
-        .spawn(move || run(&rx, &finished));
+        .spawn(move || {
+            HELD.with(|held| {
+                *held.borrow_mut() = Some(Held {
+                    since: None,
+                    finished: Vec::new(),
+                    to: finished,
+                });
+            });
+            crate::script::while_long(|| hand_out(false));
+            run(&rx);
+        });
     if let Err(e) = started {
         error!(error = %e, "could not start the script thread");
     }
@@ -190,7 +241,7 @@ impl Drop for TurnHeld<'_> {
     }
 }
 
-fn run(queue: &mpsc::Receiver<Queued>, finished: &tokio_mpsc::UnboundedSender<Finished>) {
+fn run(queue: &mpsc::Receiver<Queued>) {
     while let Ok(first) = queue.recv() {
         let shared = Arc::clone(&first.shared);
         let engine = shared.engine();
@@ -203,6 +254,7 @@ fn run(queue: &mpsc::Receiver<Queued>, finished: &tokio_mpsc::UnboundedSender<Fi
         let mut next = Some(first);
         let mut handed = 0;
         while let Some(queued) = next.take() {
+            hand_out(true);
             // `None`: the connection gave up waiting (it answers the commands itself).
             if let Some(mut conn) = queued.handoff.claim() {
                 let writes = store.writes;
@@ -224,8 +276,7 @@ fn run(queue: &mpsc::Receiver<Queued>, finished: &tokio_mpsc::UnboundedSender<Fi
                     })
                     .collect();
                 conn.on_script_thread = false;
-                // Committed and answered at once: a long script next in this turn must not
-                // hold these replies back.
+                // Committed before its replies are held: they may be handed out at any time.
                 if let Err(e) = engine.end_batch(&mut store) {
                     error!(error = %e, "binlog commit failed");
                     // Applied but maybe not durable: say so instead of acknowledging.
@@ -233,8 +284,7 @@ fn run(queue: &mpsc::Receiver<Queued>, finished: &tokio_mpsc::UnboundedSender<Fi
                     replies.fill(Reply::err(misconf));
                 }
                 queued.handoff.give_back(conn);
-                // Fails only when the runtime is gone (no one waits then).
-                let _ = finished.send((queued.replies, replies, store.writes != writes));
+                hold((queued.replies, replies, store.writes != writes));
                 handed += 1;
             }
             if busy.turn_wanted() || handed >= HANDOFFS_PER_TURN_MAX {
@@ -244,5 +294,6 @@ fn run(queue: &mpsc::Receiver<Queued>, finished: &tokio_mpsc::UnboundedSender<Fi
         }
         drop(store);
         drop(turn);
+        hand_out(false);
     }
 }

@@ -22,6 +22,29 @@ thread_local! {
     static STATE: RefCell<Option<Vm>> = const { RefCell::new(None) };
     /// What the Lua state's hook looks at now.
     static WATCH: RefCell<Watch> = const { RefCell::new(Watch::Idle) };
+    /// What the hook calls while a script runs longer than [`LONG_RUN`].
+    static WHILE_LONG: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
+}
+
+/// How long a script runs before [`while_long`]'s function is called.
+pub const LONG_RUN: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Have `f` called on this thread, from the hook, while a script runs longer than
+/// [`LONG_RUN`] (the script thread hands out the replies it holds).
+pub fn while_long(f: fn()) {
+    WHILE_LONG.set(Some(f));
+}
+
+/// The hook's call of [`while_long`]'s function.
+fn call_while_long() {
+    let Some(f) = WHILE_LONG.get() else {
+        return;
+    };
+    let long =
+        WATCH.with(|w| matches!(&*w.borrow(), Watch::Script(r) if r.started.elapsed() > LONG_RUN));
+    if long {
+        f();
+    }
 }
 
 /// What the hook (every 1000 instructions) stops.
@@ -87,7 +110,10 @@ impl Vm {
             mlua::HookTriggers::new().every_nth_instruction(1000),
             |_, _| match stopped() {
                 Some(e) => Err(e),
-                None => Ok(mlua::VmState::Continue),
+                None => {
+                    call_while_long();
+                    Ok(mlua::VmState::Continue)
+                }
             },
         )?;
         let xpcall: Function = real_globals.get("xpcall")?;
