@@ -3,7 +3,9 @@
 # server at a time, each fresh: `redis-benchmark -c 50 -n N` of EVALSHA of
 #   one-line:  return redis.call('incr', KEYS[1])
 #   rmw:       a 3-command read-modify-write (GET, then SET of the value + 1, then GET)
-# over random keys (-r 100000), at -P 1 and -P 16. Both servers log every write (gdc: its
+# over random keys (-r 100000), at -P 1 and -P 16; and, for reference, the plain INCR the
+# one-line script runs (what a script adds is the gap between the rows). Both servers log
+# every write (gdc: its
 # binlog; Redis: AOF), appendfsync everysec. Installs Debian's redis-server and
 # redis-tools when they are missing.
 #
@@ -42,9 +44,11 @@ start() { # name port
     until redis-cli -p "$2" ping >/dev/null 2>&1; do sleep 0.1; done
 }
 stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
-rate() { # port sha pipeline
-    redis-benchmark -p "$1" -n "$N" -c 50 -r 100000 -P "$3" -q \
-        evalsha "$2" 1 "key:__rand_int__" | tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }'
+rate() { # port pipeline command...
+    local port="$1" pipeline="$2"
+    shift 2
+    redis-benchmark -p "$port" -n "$N" -c 50 -r 100000 -P "$pipeline" -q \
+        "$@" | tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }'
 }
 declare -A r
 for name in gdc redis; do
@@ -53,16 +57,17 @@ for name in gdc redis; do
     one="$(redis-cli -p "$port" script load "$ONE")"
     rmw="$(redis-cli -p "$port" script load "$RMW")"
     for p in 1 16; do
-        r[$name,one,$p]="$(rate "$port" "$one" "$p")"
-        r[$name,rmw,$p]="$(rate "$port" "$rmw" "$p")"
+        r[$name,incr,$p]="$(rate "$port" "$p" incr "key:__rand_int__")"
+        r[$name,one,$p]="$(rate "$port" "$p" evalsha "$one" 1 "key:__rand_int__")"
+        r[$name,rmw,$p]="$(rate "$port" "$p" evalsha "$rmw" 1 "key:__rand_int__")"
     done
     stop "$port"
 done
-echo "redis-benchmark -n $N -c 50 -r 100000 EVALSHA, requests/s:"
+echo "redis-benchmark -n $N -c 50 -r 100000 EVALSHA (and plain INCR), requests/s:"
 echo
 echo "| script | pipeline | gdc-node | redis-server | gdc / redis |"
 echo "|---|---|---|---|---|"
-for s in one rmw; do for p in 1 16; do
+for s in incr one rmw; do for p in 1 16; do
     g=${r[gdc,$s,$p]}; x=${r[redis,$s,$p]}
     awk -v s="$s" -v p="$p" -v g="$g" -v x="$x" 'BEGIN { printf "| %s | %s | %d | %d | %.2f |\n", s, p, g, x, g / x }'
 done; done
