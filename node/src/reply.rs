@@ -22,6 +22,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// A double in RESP3; a bulk string in RESP2.
     Double(f64),
+    /// A double already written out (GEOPOS's coordinates, in Redis's human-friendly long
+    /// double form): a RESP3 double of that text; a bulk string in RESP2.
+    DoubleText(String),
     /// Text for people (INFO, CLIENT LIST, the DOCTORs): a RESP3 verbatim string of format
     /// `txt`; a bulk string in RESP2.
     Text(Bytes),
@@ -137,6 +140,8 @@ impl Reply {
                     bulk(out, s.as_bytes());
                 }
             }
+            Reply::DoubleText(s) if resp >= 3 => line(out, b',', s.as_bytes()),
+            Reply::DoubleText(s) => bulk(out, s.as_bytes()),
         }
     }
 }

@@ -2107,3 +2107,62 @@ fn conflicts_made_while_cut_apart_are_counted_exactly_in_each_region() {
     zero(&nodes[0]);
     assert_eq!(conflict_counts(&nodes[1]), expected);
 }
+
+/// A geospatial index is a sorted set: GEOADDs made in two regions, one of them of the same
+/// member at two places, converge; the later place is kept everywhere, and searches,
+/// distances and positions read the same in both regions.
+#[test]
+fn geo_indexes_written_in_two_regions_converge_and_search_alike() {
+    let dirs = [tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir")];
+    let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
+    let (mut a, mut b) = (nodes[0].client(), nodes[1].client());
+    let geoadd = |c: &mut redis::Connection, long: &str, lat: &str, m: &str| -> i64 {
+        redis::cmd("GEOADD")
+            .arg("Sicily")
+            .arg(long)
+            .arg(lat)
+            .arg(m)
+            .query(c)
+            .expect("GEOADD")
+    };
+    assert_eq!(geoadd(&mut a, "13.361389", "38.115556", "Palermo"), 1);
+    assert_eq!(geoadd(&mut b, "15.087269", "37.502669", "Catania"), 1);
+    assert_eq!(geoadd(&mut a, "13.5", "37.9", "ship"), 1);
+    assert_eq!(geoadd(&mut b, "14.5", "37.6", "ship"), 1);
+    wait_converged(&nodes);
+    let mut positions = Vec::new();
+    for c in [&mut a, &mut b] {
+        let found: Vec<String> = redis::cmd("GEOSEARCH")
+            .arg(&[
+                "Sicily",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYRADIUS",
+                "200",
+                "km",
+                "ASC",
+            ])
+            .query(c)
+            .expect("query");
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0], "Catania");
+        assert_eq!(found[2], "Palermo");
+        let d: String = redis::cmd("GEODIST")
+            .arg(&["Sicily", "Palermo", "Catania", "km"])
+            .query(c)
+            .expect("query");
+        assert_eq!(d, "166.2742");
+        let pos: Vec<Vec<String>> = redis::cmd("GEOPOS")
+            .arg(&["Sicily", "ship"])
+            .query(c)
+            .expect("query");
+        positions.push(pos);
+    }
+    assert_eq!(positions[0], positions[1]);
+    let long: f64 = positions[0][0][0].parse().expect("a number");
+    assert!(
+        (long - 13.5).abs() < 1e-5 || (long - 14.5).abs() < 1e-5,
+        "one of the two places: {long}"
+    );
+}

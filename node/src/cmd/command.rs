@@ -85,6 +85,13 @@ fn key_spec(k: &KeySpec) -> Reply {
     let int = |name, v: i32| pair(name, Reply::Int(v.into()));
     let (kind, spec) = match k.begin {
         Begin::Index(i) => ("index", vec![int("index", i)]),
+        Begin::Keyword { keyword, startfrom } => (
+            "keyword",
+            vec![
+                pair("keyword", Reply::bulk(keyword)),
+                int("startfrom", startfrom),
+            ],
+        ),
         Begin::Unknown => ("unknown", vec![]),
     };
     map.push(pair("begin_search", typed(kind, spec)));

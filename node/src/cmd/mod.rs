@@ -9,6 +9,7 @@ mod connection;
 mod dump;
 mod functions;
 mod gdc;
+mod geo;
 mod hash;
 mod info;
 mod introspection;

@@ -29,6 +29,8 @@ pub fn reply_to_lua(lua: &Lua, reply: Reply, resp: u8) -> mlua::Result<Result<Va
             Value::String(lua.create_string(crate::reply::format_double(d))?)
         }
         Reply::Double(d) => single(lua, "double", Value::Number(d))?,
+        Reply::DoubleText(t) if resp < 3 => Value::String(lua.create_string(t)?),
+        Reply::DoubleText(t) => single(lua, "double", Value::Number(t.parse().unwrap_or(0.0)))?,
         Reply::BigNumber(n) if resp < 3 => Value::String(lua.create_string(n)?),
         Reply::BigNumber(n) => single(lua, "big_number", Value::String(lua.create_string(n)?))?,
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items)

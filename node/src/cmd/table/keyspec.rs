@@ -54,12 +54,17 @@ pub(in crate::cmd) fn key_flag_names(flags: KeyFlags) -> impl Iterator<Item = &'
         .map(|i| NAMES[i])
 }
 
-/// Where the search for a spec's keys begins. (Redis also begins after a keyword, as
-/// XREAD's STREAMS: no command gdc has needs it yet.)
+/// Where the search for a spec's keys begins.
 #[derive(Clone, Copy, Debug)]
 pub(in crate::cmd) enum Begin {
     /// At this argument (the command's name is 0).
     Index(i32),
+    /// After `keyword` (any case), looked for from argument `startfrom` on (negative: from
+    /// that far before the end, backwards); no keys when it is not there.
+    Keyword {
+        keyword: &'static str,
+        startfrom: i32,
+    },
     /// No rule can say: the command's own finder must.
     Unknown,
 }
@@ -107,6 +112,10 @@ pub(super) const fn key(flags: KeyFlags, begin: Begin, find: Find) -> KeySpec {
 
 pub(super) const fn index(i: i32) -> Begin {
     Begin::Index(i)
+}
+
+pub(super) const fn keyword(keyword: &'static str, startfrom: i32) -> Begin {
+    Begin::Keyword { keyword, startfrom }
 }
 
 pub(super) const fn range(lastkey: i32, keystep: i32, limit: i32) -> Find {
@@ -303,6 +312,20 @@ impl Fallback {
     }
 }
 
+/// The argument after `keyword`, searched as Redis searches it: forward from `startfrom`
+/// to the second-to-last argument, or (a negative `startfrom`) backward from that far
+/// before the end to the second argument.
+fn after_keyword(args: &[Bytes], keyword: &str, startfrom: i32) -> Option<usize> {
+    let argc = args.len() as i64;
+    let found = |i: &i64| args[*i as usize].eq_ignore_ascii_case(keyword.as_bytes());
+    let at = if startfrom > 0 {
+        (i64::from(startfrom)..argc - 1).find(found)
+    } else {
+        (2..=argc + i64::from(startfrom)).rev().find(found)
+    };
+    at.map(|i| i as usize + 1)
+}
+
 /// SORT's keys: the sorted key, and the destination of the last STORE, looking past
 /// LIMIT's, GET's and BY's arguments as Redis does.
 fn sort_keys(args: &[Bytes]) -> Vec<(usize, KeyFlags)> {
@@ -349,6 +372,12 @@ fn by_specs(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<(usize, KeyFlags)>>
     for spec in specs.iter().filter(|s| s.flags & NOT_KEY == 0) {
         let first = match spec.begin {
             Begin::Index(i) => i64::from(i),
+            Begin::Keyword { keyword, startfrom } => {
+                match after_keyword(args, keyword, startfrom) {
+                    Some(at) => at as i64,
+                    None => continue,
+                }
+            }
             Begin::Unknown => return None,
         };
         let (first, last, step) = match spec.find {

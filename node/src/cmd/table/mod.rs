@@ -7,6 +7,7 @@
 
 mod access;
 mod connection;
+mod geo;
 mod hash_set;
 mod keyspace;
 mod keyspec;
@@ -105,6 +106,7 @@ pub(super) mod acl {
     pub(in crate::cmd) const LIST: Acl = 1 << 5;
     pub(in crate::cmd) const HASH: Acl = 1 << 6;
     pub(in crate::cmd) const STRING: Acl = 1 << 7;
+    pub(in crate::cmd) const GEO: Acl = 1 << 10;
     pub(in crate::cmd) const PUBSUB: Acl = 1 << 12;
     pub(in crate::cmd) const ADMIN: Acl = 1 << 13;
     pub(in crate::cmd) const FAST: Acl = 1 << 14;
@@ -115,8 +117,8 @@ pub(super) mod acl {
     pub(in crate::cmd) const TRANSACTION: Acl = 1 << 19;
     pub(in crate::cmd) const SCRIPTING: Acl = 1 << 20;
 
-    /// Every category's name, its bit being its index (bitmap, hyperloglog, geo and stream
-    /// have no command in gdc yet).
+    /// Every category's name, its bit being its index (bitmap, hyperloglog and stream have
+    /// no command in gdc yet).
     pub(in crate::cmd) const NAMES: [&str; 21] = [
         "@keyspace",
         "@read",
@@ -151,6 +153,7 @@ pub(super) enum Group {
     Set,
     SortedSet,
     Hash,
+    Geo,
     Pubsub,
     Transactions,
     Scripting,
@@ -168,6 +171,7 @@ impl Group {
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
             Group::Hash => "hash",
+            Group::Geo => "geo",
             Group::Pubsub => "pubsub",
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
@@ -427,6 +431,7 @@ pub(super) fn all() -> impl Iterator<Item = &'static Spec> {
         string::COMMANDS,
         hash_set::COMMANDS,
         zset::COMMANDS,
+        geo::COMMANDS,
         list::COMMANDS,
         scripting::COMMANDS,
     ]

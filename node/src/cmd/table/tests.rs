@@ -64,6 +64,7 @@ fn key_specs_agree_with_the_flags() {
             let least = if c.name.contains('|') { 2 } else { 1 };
             match k.begin {
                 Begin::Index(i) => assert!(i >= least, "{}", c.name),
+                Begin::Keyword { startfrom, .. } => assert!(startfrom >= least, "{}", c.name),
                 Begin::Unknown => {}
             }
             match k.find {
