@@ -1225,3 +1225,322 @@ fn acl_matches_redis_server() {
         }
     }
 }
+
+/// Geo commands, byte for byte: positions to the 17th decimal, distances to the 4th, the
+/// order of unsorted and ANY results (the cells read in Redis's order), every error, and the
+/// RESP3 forms.
+#[test]
+fn geo_replies_match_redis_server() {
+    let Some(redis) = Redis::start("geo_replies_match_redis_server") else {
+        return;
+    };
+    let mut theirs = redis.connect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut ours = node.raw();
+    // A grid of points around Sicily, so that searches cross cell edges.
+    let mut points: Vec<Vec<String>> = Vec::new();
+    for i in 0..12 {
+        let mut add = vec!["GEOADD".to_string(), "grid".to_string()];
+        for j in 0..12 {
+            let long = 12.0 + f64::from(i) * 0.37;
+            let lat = 36.5 + f64::from(j) * 0.23;
+            add.extend([format!("{long}"), format!("{lat}"), format!("p{i}-{j}")]);
+        }
+        points.push(add);
+    }
+    let script: &[&[&str]] = &[
+        &[
+            "GEOADD",
+            "Sicily",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania",
+        ],
+        &[
+            "GEOADD",
+            "Sicily",
+            "NX",
+            "CH",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "2.1",
+            "3.2",
+            "x",
+        ],
+        &["GEOADD", "Sicily", "XX", "CH", "13.4", "38.1", "Palermo"],
+        &["GEOADD", "Sicily", "XX", "NX", "1", "2", "m"],
+        &["GEOADD", "Sicily", "1", "2"],
+        &["GEOADD", "Sicily", "181", "0", "bad"],
+        &["GEOADD", "Sicily", "10", "86", "bad"],
+        &["GEOADD", "Sicily", "ten", "6", "bad"],
+        &["GEODIST", "Sicily", "Palermo", "Catania"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "KM"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "mi"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "ft"],
+        &["GEODIST", "Sicily", "Palermo", "Catania", "parsec"],
+        &["GEODIST", "Sicily", "Palermo", "nope"],
+        &["GEODIST", "nokey", "a", "b"],
+        &["GEOPOS", "Sicily", "Palermo", "Catania", "nope"],
+        &["GEOHASH", "Sicily", "Palermo", "Catania", "x", "nope"],
+        &["GEORADIUS", "grid", "13.5", "37.6", "60", "km"],
+        &[
+            "GEORADIUS",
+            "grid",
+            "13.5",
+            "37.6",
+            "60",
+            "km",
+            "DESC",
+            "WITHDIST",
+            "WITHHASH",
+            "WITHCOORD",
+        ],
+        &[
+            "GEORADIUS",
+            "grid",
+            "13.5",
+            "37.6",
+            "200",
+            "km",
+            "COUNT",
+            "5",
+        ],
+        &[
+            "GEORADIUS",
+            "grid",
+            "13.5",
+            "37.6",
+            "200",
+            "km",
+            "COUNT",
+            "5",
+            "ANY",
+        ],
+        &[
+            "GEORADIUS",
+            "grid",
+            "13.5",
+            "37.6",
+            "5000",
+            "km",
+            "COUNT",
+            "3",
+            "ANY",
+            "WITHDIST",
+        ],
+        &["GEORADIUS", "grid", "13.5", "37.6", "-1", "km"],
+        &["GEORADIUS", "grid", "13.5", "37.6", "x", "km"],
+        &["GEORADIUS", "grid", "13.5", "37.6", "1", "km", "COUNT", "0"],
+        &["GEORADIUS", "grid", "13.5", "37.6", "1", "km", "ANY"],
+        &[
+            "GEORADIUS",
+            "grid",
+            "13.5",
+            "37.6",
+            "1",
+            "km",
+            "STORE",
+            "d",
+            "WITHDIST",
+        ],
+        &[
+            "GEORADIUS",
+            "grid",
+            "13.5",
+            "37.6",
+            "50",
+            "km",
+            "STORE",
+            "d",
+        ],
+        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        &[
+            "GEORADIUS",
+            "grid",
+            "13.5",
+            "37.6",
+            "50",
+            "km",
+            "STOREDIST",
+            "d",
+        ],
+        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        &[
+            "GEORADIUS_RO",
+            "grid",
+            "13.5",
+            "37.6",
+            "50",
+            "km",
+            "STORE",
+            "d",
+        ],
+        &[
+            "GEORADIUSBYMEMBER",
+            "grid",
+            "p3-3",
+            "40",
+            "km",
+            "ASC",
+            "WITHDIST",
+        ],
+        &["GEORADIUSBYMEMBER", "grid", "nope", "40", "km"],
+        &["GEORADIUSBYMEMBER", "nokey", "nope", "40", "km"],
+        &[
+            "GEORADIUSBYMEMBER_RO",
+            "grid",
+            "p0-0",
+            "1000",
+            "mi",
+            "COUNT",
+            "4",
+        ],
+        &[
+            "GEOSEARCH",
+            "grid",
+            "FROMLONLAT",
+            "13.5",
+            "37.6",
+            "BYBOX",
+            "100",
+            "80",
+            "km",
+            "ASC",
+            "WITHCOORD",
+        ],
+        &[
+            "GEOSEARCH",
+            "grid",
+            "FROMMEMBER",
+            "p5-5",
+            "BYRADIUS",
+            "30",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "grid",
+            "FROMMEMBER",
+            "nope",
+            "BYRADIUS",
+            "30",
+            "km",
+        ],
+        &["GEOSEARCH", "grid", "BYRADIUS", "30", "km"],
+        &["GEOSEARCH", "grid", "FROMLONLAT", "13.5", "37.6"],
+        &[
+            "GEOSEARCH",
+            "grid",
+            "FROMLONLAT",
+            "13.5",
+            "37.6",
+            "BYBOX",
+            "-1",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "grid",
+            "FROMLONLAT",
+            "13.5",
+            "37.6",
+            "BYRADIUS",
+            "30",
+            "km",
+            "STOREDIST",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "d2",
+            "grid",
+            "FROMLONLAT",
+            "13.5",
+            "37.6",
+            "BYRADIUS",
+            "30",
+            "km",
+            "STOREDIST",
+        ],
+        &["ZRANGE", "d2", "0", "-1", "WITHSCORES"],
+        &[
+            "GEOSEARCHSTORE",
+            "d2",
+            "grid",
+            "FROMLONLAT",
+            "13.5",
+            "37.6",
+            "BYRADIUS",
+            "30",
+            "km",
+            "WITHDIST",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "d2",
+            "nokey",
+            "FROMLONLAT",
+            "13.5",
+            "37.6",
+            "BYRADIUS",
+            "30",
+            "km",
+        ],
+        &["EXISTS", "d2"],
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "GEORADIUS",
+            "grid",
+            "1",
+            "2",
+            "3",
+            "km",
+            "STORE",
+            "a",
+            "STOREDIST",
+            "b",
+        ],
+        &["SET", "str", "x"],
+        &["GEOPOS", "str", "a"],
+        &["GEOADD", "str", "1", "2", "a"],
+        &["HELLO", "3"],
+        &["GEOPOS", "Sicily", "Palermo", "nope"],
+        &[
+            "GEORADIUS",
+            "grid",
+            "13.5",
+            "37.6",
+            "40",
+            "km",
+            "WITHDIST",
+            "WITHCOORD",
+            "COUNT",
+            "2",
+        ],
+        &["GEODIST", "Sicily", "Palermo", "Catania"],
+        &["GEOHASH", "Sicily", "nope"],
+    ];
+    let grid = points
+        .iter()
+        .map(|p| p.iter().map(String::as_str).collect::<Vec<_>>());
+    let script = grid.chain(script.iter().map(|a| a.to_vec()));
+    for args in script {
+        let want = call(&mut theirs, &args);
+        let got = call(&mut ours, &args);
+        if args[0] == "HELLO" {
+            // The servers' versions and client ids differ: only the protocol matters.
+            continue;
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "reply to {args:?}"
+        );
+    }
+}

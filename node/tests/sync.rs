@@ -2113,7 +2113,10 @@ fn conflicts_made_while_cut_apart_are_counted_exactly_in_each_region() {
 /// distances and positions read the same in both regions.
 #[test]
 fn geo_indexes_written_in_two_regions_converge_and_search_alike() {
-    let dirs = [tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir")];
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
     let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
     let (mut a, mut b) = (nodes[0].client(), nodes[1].client());
     let geoadd = |c: &mut redis::Connection, long: &str, lat: &str, m: &str| -> i64 {
