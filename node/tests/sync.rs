@@ -2169,3 +2169,53 @@ fn geo_indexes_written_in_two_regions_converge_and_search_alike() {
         "one of the two places: {long}"
     );
 }
+
+/// A bitmap is a string: bits set in turn in two regions are all there everywhere, and
+/// writes that cross converge to one region's value (the string's rule, for now).
+#[test]
+fn bitmaps_written_in_two_regions_converge() {
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
+    let (mut a, mut b) = (nodes[0].client(), nodes[1].client());
+    let setbit = |c: &mut redis::Connection, key: &str, at: u32| -> i64 {
+        redis::cmd("SETBIT")
+            .arg(key)
+            .arg(at)
+            .arg(1)
+            .query(c)
+            .expect("SETBIT")
+    };
+    assert_eq!(setbit(&mut a, "turns", 3), 0);
+    wait_converged(&nodes);
+    assert_eq!(setbit(&mut b, "turns", 20), 0);
+    let _: Vec<i64> = redis::cmd("BITFIELD")
+        .arg(&["turns", "SET", "u8", "#4", "200"])
+        .query(&mut b)
+        .expect("BITFIELD");
+    assert_eq!(setbit(&mut a, "both", 1), 0);
+    assert_eq!(setbit(&mut b, "both", 9), 0);
+    wait_converged(&nodes);
+    for c in [&mut a, &mut b] {
+        let count: i64 = redis::cmd("BITCOUNT")
+            .arg("turns")
+            .query(c)
+            .expect("BITCOUNT");
+        assert_eq!(count, 2 + 200u8.count_ones() as i64);
+        let field: Vec<i64> = redis::cmd("BITFIELD_RO")
+            .arg(&["turns", "GET", "u8", "#4"])
+            .query(c)
+            .expect("BITFIELD_RO");
+        assert_eq!(field, [200]);
+    }
+    let both: Vec<Vec<u8>> = [&mut a, &mut b]
+        .into_iter()
+        .map(|c| redis::cmd("GET").arg("both").query(c).expect("GET"))
+        .collect();
+    assert_eq!(both[0], both[1]);
+    // One region's value when the writes crossed; both bits when the second saw the first.
+    let outcomes: [&[u8]; 3] = [b"\x40", b"\x00\x40", b"\x40\x40"];
+    assert!(outcomes.contains(&both[0].as_slice()), "{:?}", both[0]);
+}

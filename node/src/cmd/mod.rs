@@ -2,6 +2,7 @@
 //! file per command family.
 
 mod acl;
+mod bits;
 mod client;
 mod command;
 mod conn;

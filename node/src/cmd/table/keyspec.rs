@@ -168,6 +168,8 @@ pub(in crate::cmd) enum Getkeys {
     SortRo,
     /// SET: the key, read and written with GET, else overwritten.
     Set,
+    /// BITFIELD: the key, read only when every subcommand is a GET.
+    Bitfield,
 }
 
 /// The legacy first key, last key and step of `specs`, and whether the keys move
@@ -244,6 +246,7 @@ enum Fallback {
     Sort,
     SortRo,
     Set,
+    Bitfield,
     /// Keys counted by an argument: the counted keys, then the destination if any.
     Numkeys {
         dest: Option<usize>,
@@ -257,6 +260,7 @@ fn fallback(cmd: &Command) -> Option<Fallback> {
         Getkeys::Sort => return Some(Fallback::Sort),
         Getkeys::SortRo => return Some(Fallback::SortRo),
         Getkeys::Set => return Some(Fallback::Set),
+        Getkeys::Bitfield => return Some(Fallback::Bitfield),
         Getkeys::Specs => {}
     }
     let counted = cmd.keys.iter().find_map(|s| match (s.begin, s.find) {
@@ -297,6 +301,7 @@ impl Fallback {
                     },
                 )]
             }
+            Fallback::Bitfield => vec![(1, bitfield_flags(args))],
             Fallback::Numkeys { dest, count, first } => {
                 let n = args.get(count).map_or(0, |a| atoi(a));
                 let room = args.len().saturating_sub(first) as i64;
@@ -324,6 +329,24 @@ fn after_keyword(args: &[Bytes], keyword: &str, startfrom: i32) -> Option<usize>
         (2..=argc + i64::from(startfrom)).rev().find(found)
     };
     at.map(|i| i as usize + 1)
+}
+
+/// How BITFIELD uses its key, as Redis reads its subcommands: read only when each is a
+/// complete GET or OVERFLOW (anything else, even a syntax error, counts as a write).
+fn bitfield_flags(args: &[Bytes]) -> KeyFlags {
+    let mut i = 2;
+    while i < args.len() {
+        let left = args.len() - i - 1;
+        let a = &args[i];
+        if a.eq_ignore_ascii_case(b"get") && left >= 2 {
+            i += 3;
+        } else if a.eq_ignore_ascii_case(b"overflow") && left >= 1 {
+            i += 2;
+        } else {
+            return RW | ACCESS | UPDATE;
+        }
+    }
+    RO | ACCESS
 }
 
 /// SORT's keys: the sorted key, and the destination of the last STORE, looking past

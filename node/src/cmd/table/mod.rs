@@ -6,6 +6,7 @@
 //! (`keyspec`). One list per command family; adding a command is adding one entry there.
 
 mod access;
+mod bitmap;
 mod connection;
 mod geo;
 mod hash_set;
@@ -106,6 +107,7 @@ pub(super) mod acl {
     pub(in crate::cmd) const LIST: Acl = 1 << 5;
     pub(in crate::cmd) const HASH: Acl = 1 << 6;
     pub(in crate::cmd) const STRING: Acl = 1 << 7;
+    pub(in crate::cmd) const BITMAP: Acl = 1 << 8;
     pub(in crate::cmd) const GEO: Acl = 1 << 10;
     pub(in crate::cmd) const PUBSUB: Acl = 1 << 12;
     pub(in crate::cmd) const ADMIN: Acl = 1 << 13;
@@ -117,8 +119,8 @@ pub(super) mod acl {
     pub(in crate::cmd) const TRANSACTION: Acl = 1 << 19;
     pub(in crate::cmd) const SCRIPTING: Acl = 1 << 20;
 
-    /// Every category's name, its bit being its index (bitmap, hyperloglog and stream have
-    /// no command in gdc yet).
+    /// Every category's name, its bit being its index (hyperloglog and stream have no
+    /// command in gdc yet).
     pub(in crate::cmd) const NAMES: [&str; 21] = [
         "@keyspace",
         "@read",
@@ -153,6 +155,7 @@ pub(super) enum Group {
     Set,
     SortedSet,
     Hash,
+    Bitmap,
     Geo,
     Pubsub,
     Transactions,
@@ -171,6 +174,7 @@ impl Group {
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
             Group::Hash => "hash",
+            Group::Bitmap => "bitmap",
             Group::Geo => "geo",
             Group::Pubsub => "pubsub",
             Group::Transactions => "transactions",
@@ -429,6 +433,7 @@ pub(super) fn all() -> impl Iterator<Item = &'static Spec> {
         access::COMMANDS,
         keyspace::COMMANDS,
         string::COMMANDS,
+        bitmap::COMMANDS,
         hash_set::COMMANDS,
         zset::COMMANDS,
         geo::COMMANDS,
