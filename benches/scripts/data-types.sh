@@ -6,6 +6,9 @@
 #
 #   geoadd:  GEOADD points 13.<rand> 38.<rand> m:<rand>  (one index, up to 100k members)
 #   geopos:  GEOPOS points m:__rand_int__                 (after the GEOADD rows)
+#   setbit:  SETBIT bits:<rand> 1000 1                    (100k bitmaps of 1001 bits:
+#            redis-benchmark's random numbers have leading zeros, which no bit offset may)
+#   getbit:  GETBIT bits:<rand> 1000
 #
 #   benches/scripts/data-types.sh        # N=200000
 set -euo pipefail
@@ -47,13 +50,15 @@ rate() { # port pipeline command...
         "$@" | tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }'
 }
 declare -A r
-rows="geoadd geopos"
+rows="geoadd geopos setbit getbit"
 for name in gdc redis; do
     port=$GDC_PORT; [ "$name" = redis ] && port=$REDIS_PORT
     start "$name" "$port"
     for p in 1 16; do
         r[$name,geoadd,$p]="$(rate "$port" "$p" geoadd points "13.__rand_int__" "38.__rand_int__" "m:__rand_int__")"
         r[$name,geopos,$p]="$(rate "$port" "$p" geopos points "m:__rand_int__")"
+        r[$name,setbit,$p]="$(rate "$port" "$p" setbit "bits:__rand_int__" 1000 1)"
+        r[$name,getbit,$p]="$(rate "$port" "$p" getbit "bits:__rand_int__" 1000)"
     done
     stop "$port"
 done
