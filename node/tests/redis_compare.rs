@@ -1748,3 +1748,86 @@ fn bit_replies_match_redis_server() {
         );
     }
 }
+
+/// HyperLogLogs, byte for byte: the strings PFADD and PFMERGE make (sparse, promoted to
+/// dense), counts, errors, and HLLs moving between the servers as strings, either way.
+#[test]
+fn hll_replies_and_strings_match_redis_server() {
+    let Some(redis) = Redis::start("hll_replies_and_strings_match_redis_server") else {
+        return;
+    };
+    let mut theirs = redis.connect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut ours = node.raw();
+    let mut script: Vec<Vec<Vec<u8>>> = Vec::new();
+    let cmd = |args: &[&str]| {
+        args.iter()
+            .map(|a| a.as_bytes().to_vec())
+            .collect::<Vec<_>>()
+    };
+    for s in [
+        &["PFADD", "h"][..],
+        &["GET", "h"],
+        &["PFADD", "h", "a", "b", "c"],
+        &["PFADD", "h", "a", "b", "c"],
+        &["GET", "h"],
+        &["PFADD", "h2", "x", "y", "z", "a"],
+        &["PFCOUNT", "h", "h2"],
+        &["PFMERGE", "h3", "h", "h2"],
+        &["GET", "h3"],
+        &["PFMERGE", "h4", "nokey1", "nokey2"],
+        &["GET", "h4"],
+        &["SET", "s", "notanhll"],
+        &["PFADD", "s", "a"],
+        &["PFCOUNT", "s"],
+        &["PFMERGE", "h3", "s"],
+        &["SADD", "set", "a"],
+        &["PFADD", "set", "a"],
+        &["PFCOUNT", "nokey"],
+    ] {
+        script.push(cmd(s));
+    }
+    // A sparse HLL whose runs stop short of the 16384 registers: corrupt.
+    let bad = b"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x7f\x00".to_vec();
+    script.push(vec![b"SET".to_vec(), b"bad".to_vec(), bad]);
+    script.push(cmd(&["PFCOUNT", "bad"]));
+    script.push(cmd(&["PFADD", "bad", "x"]));
+    // Enough elements to promote one HLL to dense, in batches (no PFCOUNT between: Redis
+    // would store its count in the header, gdc does not).
+    for batch in 0..40 {
+        let mut add = cmd(&["PFADD", "big"]);
+        add.extend((0..100).map(|i| format!("e{batch}-{i}").into_bytes()));
+        script.push(add);
+    }
+    script.push(cmd(&["GET", "big"]));
+    script.push(cmd(&["STRLEN", "big"]));
+    script.push(cmd(&["PFCOUNT", "big", "h"]));
+    script.push(cmd(&["PFMERGE", "big2", "h", "big"]));
+    script.push(cmd(&["GET", "big2"]));
+    for args in &script {
+        let want = call(&mut theirs, args);
+        let got = call(&mut ours, args);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "reply to {:?}",
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a))
+                .collect::<Vec<_>>()
+        );
+    }
+    // An HLL moves as a string: counted (cache included) and grown in the other server.
+    for forth in [true, false] {
+        let (from, to) = if forth {
+            (&mut theirs, &mut ours)
+        } else {
+            (&mut ours, &mut theirs)
+        };
+        let v = bulks(&call(from, &["GET", "big"])).remove(0);
+        assert_eq!(call(to, &[&b"SET"[..], &b"moved"[..], &v[..]]), b"+OK\r\n");
+        let counted = call(from, &["PFCOUNT", "big"]);
+        assert_eq!(call(to, &["PFCOUNT", "moved"]), counted);
+        assert_eq!(call(to, &["PFADD", "moved", "one-more"]), b":1\r\n");
+    }
+}

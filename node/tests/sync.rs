@@ -2219,3 +2219,46 @@ fn bitmaps_written_in_two_regions_converge() {
     let outcomes: [&[u8]; 3] = [b"\x40", b"\x00\x40", b"\x40\x40"];
     assert!(outcomes.contains(&both[0].as_slice()), "{:?}", both[0]);
 }
+
+/// A HyperLogLog is a string: elements added in turn in two regions all count everywhere,
+/// and a PFMERGE made in one region reaches the other.
+#[test]
+fn hyperloglogs_written_in_two_regions_converge() {
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
+    let (mut a, mut b) = (nodes[0].client(), nodes[1].client());
+    let pfadd = |c: &mut redis::Connection, key: &str, from: u32| -> i64 {
+        let mut cmd = redis::cmd("PFADD");
+        cmd.arg(key);
+        for i in from..from + 500 {
+            cmd.arg(format!("e{i}"));
+        }
+        cmd.query(c).expect("PFADD")
+    };
+    assert_eq!(pfadd(&mut a, "visits", 0), 1);
+    wait_converged(&nodes);
+    assert_eq!(pfadd(&mut b, "visits", 500), 1);
+    assert_eq!(pfadd(&mut b, "other", 5000), 1);
+    let _: String = redis::cmd("PFMERGE")
+        .arg(&["all", "visits", "other"])
+        .query(&mut b)
+        .expect("PFMERGE");
+    wait_converged(&nodes);
+    let mut counts = Vec::new();
+    for c in [&mut a, &mut b] {
+        let visits: u64 = redis::cmd("PFCOUNT")
+            .arg("visits")
+            .query(c)
+            .expect("PFCOUNT");
+        let all: u64 = redis::cmd("PFCOUNT").arg("all").query(c).expect("PFCOUNT");
+        counts.push((visits, all));
+    }
+    assert_eq!(counts[0], counts[1]);
+    let (visits, all) = counts[0];
+    // HyperLogLog's standard error is 0.81%: well within 5% here.
+    assert!((950..=1050).contains(&visits), "{visits}");
+    assert!((1425..=1575).contains(&all), "{all}");
+}

@@ -12,6 +12,7 @@ mod functions;
 mod gdc;
 mod geo;
 mod hash;
+mod hll;
 mod info;
 mod introspection;
 mod keys;

@@ -33,6 +33,8 @@ pub struct Config {
     pub memory_policy: crate::engine::eviction::Policy,
     /// `maxmemory-samples`: keys looked at per database for each eviction.
     pub memory_samples: u32,
+    /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog; a larger one becomes dense.
+    pub hll_sparse_bytes_max: usize,
     /// `busy-reply-threshold` (`lua-time-limit`), ms: how long other clients wait for a
     /// running script before they are answered `-BUSY` (0: they wait to its end).
     pub busy_reply_ms: u64,
@@ -185,6 +187,7 @@ impl Default for Config {
             memory_bytes_max: 0,
             memory_policy: Default::default(),
             memory_samples: 5,
+            hll_sparse_bytes_max: 3000,
             busy_reply_ms: 5000,
             eviction_tenacity: 10,
             lfu_log_factor: 10,

@@ -188,7 +188,6 @@ pub static REDIS_ONLY: &[Setting] = &[
         v,
         &["no", "yes", "local"]
     )),
-    inert!("hll-sparse-max-bytes", "3000", any_size),
     inert!("hz", "10", any_int),
     inert!("ignore-warnings", "", any_text),
     fixed!("io-threads", "1", any_int),

@@ -253,6 +253,13 @@ pub static SETTINGS: &[Setting] = &[
         |c| c.memory_samples.to_string()
     ),
     field!(
+        "hll-sparse-max-bytes",
+        AtRunTime,
+        |c, v| c.hll_sparse_bytes_max =
+            usize::try_from(size(v)?).map_err(|_| "too large".to_string())?,
+        |c| c.hll_sparse_bytes_max.to_string()
+    ),
+    field!(
         "busy-reply-threshold",
         AtRunTime,
         |c, v| c.busy_reply_ms = u64::from(between(v, 0, i32::MAX as u32)?),

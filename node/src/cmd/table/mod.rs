@@ -10,6 +10,7 @@ mod bitmap;
 mod connection;
 mod geo;
 mod hash_set;
+mod hyperloglog;
 mod keyspace;
 mod keyspec;
 mod list;
@@ -108,6 +109,7 @@ pub(super) mod acl {
     pub(in crate::cmd) const HASH: Acl = 1 << 6;
     pub(in crate::cmd) const STRING: Acl = 1 << 7;
     pub(in crate::cmd) const BITMAP: Acl = 1 << 8;
+    pub(in crate::cmd) const HYPERLOGLOG: Acl = 1 << 9;
     pub(in crate::cmd) const GEO: Acl = 1 << 10;
     pub(in crate::cmd) const PUBSUB: Acl = 1 << 12;
     pub(in crate::cmd) const ADMIN: Acl = 1 << 13;
@@ -119,8 +121,7 @@ pub(super) mod acl {
     pub(in crate::cmd) const TRANSACTION: Acl = 1 << 19;
     pub(in crate::cmd) const SCRIPTING: Acl = 1 << 20;
 
-    /// Every category's name, its bit being its index (hyperloglog and stream have no
-    /// command in gdc yet).
+    /// Every category's name, its bit being its index (stream has no command in gdc yet).
     pub(in crate::cmd) const NAMES: [&str; 21] = [
         "@keyspace",
         "@read",
@@ -156,6 +157,7 @@ pub(super) enum Group {
     SortedSet,
     Hash,
     Bitmap,
+    Hyperloglog,
     Geo,
     Pubsub,
     Transactions,
@@ -175,6 +177,7 @@ impl Group {
             Group::SortedSet => "sorted-set",
             Group::Hash => "hash",
             Group::Bitmap => "bitmap",
+            Group::Hyperloglog => "hyperloglog",
             Group::Geo => "geo",
             Group::Pubsub => "pubsub",
             Group::Transactions => "transactions",
@@ -434,6 +437,7 @@ pub(super) fn all() -> impl Iterator<Item = &'static Spec> {
         keyspace::COMMANDS,
         string::COMMANDS,
         bitmap::COMMANDS,
+        hyperloglog::COMMANDS,
         hash_set::COMMANDS,
         zset::COMMANDS,
         geo::COMMANDS,

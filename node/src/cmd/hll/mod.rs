@@ -1,0 +1,122 @@
+//! HyperLogLog commands: PFADD, PFCOUNT and PFMERGE over Redis's own HLL string
+//! ([`sketch`]), so a value moves between gdc and redis-server either way. A write
+//! replicates as the string's resulting value, so it follows the string's rule for now
+//! (docs/semantics.md, "hyperloglog").
+
+mod sketch;
+
+use super::{CmdResult, Ctx, check_type};
+use crate::notify::events::STRING;
+use crate::reply::Reply;
+use bytes::Bytes;
+use gdc_crdt::Kind;
+use sketch::Bad;
+
+const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
+
+fn bad(b: Bad) -> Reply {
+    Reply::err(match b {
+        Bad::NotHll => NOT_HLL,
+        Bad::Corrupt => CORRUPT,
+    })
+}
+
+/// The HLL string at `key`, if any; an error for another type or a string that is no HLL.
+fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
+    let k = ctx.get(key);
+    check_type(k, Kind::String)?;
+    let Some(v) = k.and_then(|k| k.string_value()) else {
+        return Ok(None);
+    };
+    sketch::check(&v).map_err(bad)?;
+    Ok(Some(v.into_owned()))
+}
+
+/// Write the HLL string, keeping the key's TTL (Redis changes the value in place).
+fn write(ctx: &mut Ctx<'_>, key: &[u8], value: Vec<u8>) -> Result<(), Reply> {
+    let value = gdc_crdt::Blob::from(value.as_slice());
+    ctx.write(key, |k, now, tag| {
+        Ok((
+            Some(gdc_crdt::ops::set(
+                k,
+                now,
+                tag,
+                value,
+                gdc_crdt::ops::SetTtl::Keep,
+            )),
+            (),
+        ))
+    })?;
+    ctx.notify(STRING, "pfadd", key);
+    Ok(())
+}
+
+/// PFADD key [element ...]
+pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let sparse_max = ctx.config.hll_sparse_bytes_max;
+    let (mut v, mut updated) = match read(ctx, key)? {
+        Some(v) => (v, false),
+        None => {
+            let mut v = sketch::empty();
+            // A new HLL is a change: its cached count is marked stale, as Redis marks it.
+            v[15] |= 0x80;
+            (v, true)
+        }
+    };
+    for ele in &args[2..] {
+        updated |= sketch::add(&mut v, ele, sparse_max).map_err(|_| Reply::err(CORRUPT))?;
+    }
+    if updated {
+        write(ctx, key, v)?;
+    }
+    Ok(Reply::Int(i64::from(updated)))
+}
+
+/// PFCOUNT key [key ...]
+///
+/// Redis stores the count it computes in the string's header, a write made by a read; gdc
+/// does not, since that write would replace a concurrent PFADD of another region (the
+/// string's rule): a stale cache is counted again (docs/compatibility.md).
+pub fn pfcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 2 {
+        let mut max = vec![0u8; sketch::REGISTERS];
+        for key in &args[1..] {
+            if let Some(v) = read(ctx, key)? {
+                sketch::merge_into(&mut max, &v).map_err(|_| Reply::err(CORRUPT))?;
+            }
+        }
+        return Ok(Reply::Int(sketch::count_registers(&max) as i64));
+    }
+    let Some(v) = read(ctx, &args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let n = match sketch::cached_count(&v) {
+        Some(n) => n,
+        None => sketch::count(&v).map_err(|_| Reply::err(CORRUPT))?,
+    };
+    Ok(Reply::Int(n as i64))
+}
+
+/// PFMERGE destkey [sourcekey ...]: the destination's own registers count too.
+pub fn pfmerge(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut max = vec![0u8; sketch::REGISTERS];
+    let mut dense = false;
+    let mut dest = None;
+    for (i, key) in args[1..].iter().enumerate() {
+        let Some(v) = read(ctx, key)? else {
+            continue;
+        };
+        dense |= sketch::is_dense(&v);
+        sketch::merge_into(&mut max, &v).map_err(|_| Reply::err(CORRUPT))?;
+        if i == 0 {
+            dest = Some(v);
+        }
+    }
+    let into = dest.unwrap_or_else(sketch::empty);
+    let merged = sketch::with_registers(into, &max, dense, ctx.config.hll_sparse_bytes_max)
+        .map_err(|_| Reply::err(CORRUPT))?;
+    write(ctx, &args[1], merged)?;
+    Ok(Reply::Status("OK"))
+}

@@ -1,0 +1,493 @@
+//! Redis's HyperLogLog string, byte for byte: a 16-byte header (`HYLL`, the encoding, three
+//! unused bytes, the cached cardinality with its "invalid" bit), then 16384 six-bit
+//! registers, dense (packed, 12288 bytes) or sparse (runs: ZERO `00xxxxxx`, XZERO
+//! `01xxxxxx yyyyyyyy`, VAL `1vvvvvxx`). Adding, merging and counting follow Redis's steps
+//! (MurmurHash64A, the sparse run splitting and joining, Ertl's estimator), so the strings
+//! and counts are redis-server's.
+
+const P: u32 = 14;
+pub const REGISTERS: usize = 1 << P;
+const Q: u32 = 64 - P;
+const HEADER: usize = 16;
+const DENSE_LEN: usize = HEADER + (REGISTERS * 6).div_ceil(8);
+const DENSE: u8 = 0;
+const SPARSE: u8 = 1;
+const REGISTER_MAX: u8 = 63;
+const VAL_MAX_VALUE: u8 = 32;
+const VAL_MAX_LEN: usize = 4;
+const ZERO_MAX_LEN: usize = 64;
+const XZERO_MAX_LEN: usize = 16384;
+const ALPHA_INF: f64 = 0.721_347_520_444_481_7;
+
+/// A string that is no HyperLogLog Redis would accept, or one corrupted inside.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bad {
+    /// Not an HLL string at all (WRONGTYPE).
+    NotHll,
+    /// An HLL header over registers that do not decode (INVALIDOBJ).
+    Corrupt,
+}
+
+/// Whether `v` is an HLL string as Redis checks one.
+pub fn check(v: &[u8]) -> Result<(), Bad> {
+    if v.len() < HEADER || &v[..4] != b"HYLL" || v[4] > SPARSE {
+        return Err(Bad::NotHll);
+    }
+    if v[4] == DENSE && v.len() != DENSE_LEN {
+        return Err(Bad::NotHll);
+    }
+    Ok(())
+}
+
+/// An empty HLL: sparse, one XZERO run over every register, a valid cached count of 0.
+pub fn empty() -> Vec<u8> {
+    let mut v = Vec::with_capacity(HEADER + 2);
+    v.extend_from_slice(b"HYLL");
+    v.push(SPARSE);
+    v.extend_from_slice(&[0; 11]);
+    let mut left = REGISTERS;
+    while left > 0 {
+        let run = left.min(XZERO_MAX_LEN);
+        push_xzero(&mut v, run);
+        left -= run;
+    }
+    v
+}
+
+/// Redis's MurmurHash64A (little-endian words).
+fn murmur64a(data: &[u8], seed: u64) -> u64 {
+    const M: u64 = 0xc6a4_a793_5bd1_e995;
+    const R: u32 = 47;
+    let mut h = seed ^ (data.len() as u64).wrapping_mul(M);
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let mut k = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h ^= k;
+        h = h.wrapping_mul(M);
+    }
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        for (i, b) in tail.iter().enumerate() {
+            h ^= u64::from(*b) << (8 * i);
+        }
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> R;
+    h = h.wrapping_mul(M);
+    h ^= h >> R;
+    h
+}
+
+/// The register an element goes to, and the length of its run of zeros plus one.
+fn pattern(ele: &[u8]) -> (usize, u8) {
+    let hash = murmur64a(ele, 0xadc8_3b19);
+    let index = (hash & (REGISTERS as u64 - 1)) as usize;
+    let rest = (hash >> P) | (1u64 << Q);
+    (index, rest.trailing_zeros() as u8 + 1)
+}
+
+fn dense_get(regs: &[u8], i: usize) -> u8 {
+    let byte = i * 6 / 8;
+    let fb = (i * 6) & 7;
+    let b0 = u16::from(regs[byte]);
+    let b1 = u16::from(regs.get(byte + 1).copied().unwrap_or(0));
+    (((b0 >> fb) | (b1 << (8 - fb))) & u16::from(REGISTER_MAX)) as u8
+}
+
+fn dense_set(regs: &mut [u8], i: usize, val: u8) {
+    let byte = i * 6 / 8;
+    let fb = (i * 6) & 7;
+    let v = u16::from(val);
+    regs[byte] &= !((u16::from(REGISTER_MAX) << fb) as u8);
+    regs[byte] |= (v << fb) as u8;
+    if byte + 1 < regs.len() {
+        regs[byte + 1] &= !(u16::from(REGISTER_MAX) >> (8 - fb)) as u8;
+        regs[byte + 1] |= (v >> (8 - fb)) as u8;
+    }
+}
+
+fn push_xzero(v: &mut Vec<u8>, len: usize) {
+    let l = len - 1;
+    v.push((l >> 8) as u8 | 0x40);
+    v.push((l & 0xff) as u8);
+}
+
+fn val_op(val: u8, len: usize) -> u8 {
+    ((val - 1) << 2) | (len as u8 - 1) | 0x80
+}
+
+/// A sparse opcode: its register span and its bytes.
+#[derive(Clone, Copy)]
+enum Op {
+    Zero(usize),
+    Xzero(usize),
+    Val(u8, usize),
+}
+
+fn op_at(v: &[u8], at: usize) -> Option<(Op, usize)> {
+    let b = *v.get(at)?;
+    Some(match b & 0xc0 {
+        0x00 => (Op::Zero(usize::from(b & 0x3f) + 1), 1),
+        0x40 => {
+            let lo = *v.get(at + 1)?;
+            (
+                Op::Xzero(((usize::from(b & 0x3f) << 8) | usize::from(lo)) + 1),
+                2,
+            )
+        }
+        _ => (Op::Val(((b >> 2) & 0x1f) + 1, usize::from(b & 3) + 1), 1),
+    })
+}
+
+fn span_of(op: Op) -> usize {
+    match op {
+        Op::Zero(n) | Op::Xzero(n) | Op::Val(_, n) => n,
+    }
+}
+
+/// Every register of a sparse body, in order; `None` when the runs do not cover exactly
+/// the registers (a corrupt string).
+fn sparse_registers(v: &[u8]) -> Option<Vec<u8>> {
+    let mut regs = vec![0u8; REGISTERS];
+    let mut i = 0;
+    let mut at = HEADER;
+    while at < v.len() {
+        let (op, len) = op_at(v, at)?;
+        let span = span_of(op);
+        if let Op::Val(val, _) = op {
+            if i + span > REGISTERS {
+                return None;
+            }
+            regs[i..i + span].fill(val);
+        }
+        i += span;
+        at += len;
+    }
+    (i == REGISTERS).then_some(regs)
+}
+
+fn invalidate_cache(v: &mut [u8]) {
+    v[15] |= 0x80;
+}
+
+/// Turn a sparse HLL into a dense one (the header kept, cache included).
+fn to_dense(v: &mut Vec<u8>) -> Result<(), Bad> {
+    if v[4] == DENSE {
+        return Ok(());
+    }
+    let regs = sparse_registers(v).ok_or(Bad::Corrupt)?;
+    let mut dense = vec![0u8; DENSE_LEN];
+    dense[..HEADER].copy_from_slice(&v[..HEADER]);
+    dense[4] = DENSE;
+    for (i, r) in regs.iter().enumerate() {
+        if *r != 0 {
+            dense_set(&mut dense[HEADER..], i, *r);
+        }
+    }
+    *v = dense;
+    Ok(())
+}
+
+/// Raise register `index` to `count`: whether it changed. `sparse_max`: the sparse size past
+/// which the HLL becomes dense (`hll-sparse-max-bytes`).
+fn set(v: &mut Vec<u8>, index: usize, count: u8, sparse_max: usize) -> Result<bool, Bad> {
+    if v[4] == DENSE {
+        let regs = &mut v[HEADER..];
+        if count > dense_get(regs, index) {
+            dense_set(regs, index, count);
+            return Ok(true);
+        }
+        return Ok(false);
+    }
+    if count > VAL_MAX_VALUE {
+        return promote(v, index, count);
+    }
+    // Find the opcode covering `index`.
+    let (mut at, mut first, mut prev) = (HEADER, 0usize, None::<usize>);
+    let mut found = None;
+    while at < v.len() {
+        let (op, len) = op_at(v, at).ok_or(Bad::Corrupt)?;
+        let span = span_of(op);
+        if index < first + span {
+            found = Some((op, len));
+            break;
+        }
+        prev = Some(at);
+        at += len;
+        first += span;
+    }
+    let Some((op, oplen)) = found else {
+        return Err(Bad::Corrupt);
+    };
+    let span = span_of(op);
+    let last = first + span - 1;
+    match op {
+        Op::Val(old, _) if old >= count => return Ok(false),
+        Op::Val(_, 1) | Op::Zero(1) => {
+            v[at] = val_op(count, 1);
+            join_values(v, prev);
+            invalidate_cache(v);
+            return Ok(true);
+        }
+        _ => {}
+    }
+    // Split the run in up to three: before, the register, after.
+    let mut seq: Vec<u8> = Vec::with_capacity(5);
+    let zeros = |seq: &mut Vec<u8>, len: usize| {
+        if len > ZERO_MAX_LEN {
+            push_xzero(seq, len);
+        } else {
+            seq.push(len as u8 - 1);
+        }
+    };
+    match op {
+        Op::Zero(_) | Op::Xzero(_) => {
+            if index != first {
+                zeros(&mut seq, index - first);
+            }
+            seq.push(val_op(count, 1));
+            if index != last {
+                zeros(&mut seq, last - index);
+            }
+        }
+        Op::Val(cur, _) => {
+            if index != first {
+                seq.push(val_op(cur, index - first));
+            }
+            seq.push(val_op(count, 1));
+            if index != last {
+                seq.push(val_op(cur, last - index));
+            }
+        }
+    }
+    if seq.len() > oplen && v.len() + seq.len() - oplen > sparse_max {
+        return promote(v, index, count);
+    }
+    v.splice(at..at + oplen, seq);
+    join_values(v, prev);
+    invalidate_cache(v);
+    Ok(true)
+}
+
+/// Join neighboring VAL runs of one value (up to 4 registers), looking at up to five
+/// opcodes from `prev` (or the first), as Redis does after a change.
+fn join_values(v: &mut Vec<u8>, prev: Option<usize>) {
+    let mut at = prev.unwrap_or(HEADER);
+    let mut looks = 5;
+    while at < v.len() && looks > 0 {
+        looks -= 1;
+        let b = v[at];
+        if b & 0xc0 == 0x40 {
+            at += 2;
+            continue;
+        }
+        if b & 0x80 == 0 {
+            at += 1;
+            continue;
+        }
+        if at + 1 < v.len() && v[at + 1] & 0x80 != 0 {
+            let (v1, l1) = (((b >> 2) & 0x1f) + 1, usize::from(b & 3) + 1);
+            let n = v[at + 1];
+            let (v2, l2) = (((n >> 2) & 0x1f) + 1, usize::from(n & 3) + 1);
+            if v1 == v2 && l1 + l2 <= VAL_MAX_LEN {
+                v[at + 1] = val_op(v1, l1 + l2);
+                v.remove(at);
+                continue;
+            }
+        }
+        at += 1;
+    }
+}
+
+fn promote(v: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Bad> {
+    to_dense(v)?;
+    dense_set(&mut v[HEADER..], index, count);
+    Ok(true)
+}
+
+/// Add an element: whether a register changed.
+pub fn add(v: &mut Vec<u8>, ele: &[u8], sparse_max: usize) -> Result<bool, Bad> {
+    let (index, count) = pattern(ele);
+    let changed = set(v, index, count, sparse_max)?;
+    if changed && v[4] == DENSE {
+        invalidate_cache(v);
+    }
+    Ok(changed)
+}
+
+/// Raise `max` to this HLL's registers.
+pub fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), Bad> {
+    if v[4] == DENSE {
+        for (i, m) in max.iter_mut().enumerate() {
+            *m = (*m).max(dense_get(&v[HEADER..], i));
+        }
+        return Ok(());
+    }
+    let regs = sparse_registers(v).ok_or(Bad::Corrupt)?;
+    for (m, r) in max.iter_mut().zip(regs) {
+        *m = (*m).max(r);
+    }
+    Ok(())
+}
+
+/// Whether it is dense.
+pub fn is_dense(v: &[u8]) -> bool {
+    v[4] == DENSE
+}
+
+/// An HLL of the given registers, in the encoding `dense` says, made as Redis makes
+/// PFMERGE's destination (`into`: the destination as it was, or a new HLL).
+pub fn with_registers(
+    mut into: Vec<u8>,
+    regs: &[u8],
+    dense: bool,
+    sparse_max: usize,
+) -> Result<Vec<u8>, Bad> {
+    if dense {
+        to_dense(&mut into)?;
+    }
+    for (i, r) in regs.iter().enumerate() {
+        if *r != 0 {
+            set(&mut into, i, *r, sparse_max)?;
+        }
+    }
+    invalidate_cache(&mut into);
+    Ok(into)
+}
+
+/// The cached count, when the header's cache is valid.
+pub fn cached_count(v: &[u8]) -> Option<u64> {
+    (v[15] & 0x80 == 0).then(|| u64::from_le_bytes(v[8..16].try_into().expect("8 bytes")))
+}
+
+fn sigma(mut x: f64) -> f64 {
+    if x == 1.0 {
+        return f64::INFINITY;
+    }
+    let mut y = 1.0;
+    let mut z = x;
+    loop {
+        x *= x;
+        let before = z;
+        z += x * y;
+        y += y;
+        if before == z {
+            return z;
+        }
+    }
+}
+
+fn tau(mut x: f64) -> f64 {
+    if x == 0.0 || x == 1.0 {
+        return 0.0;
+    }
+    let mut y = 1.0;
+    let mut z = 1.0 - x;
+    loop {
+        x = x.sqrt();
+        let before = z;
+        y *= 0.5;
+        z -= (1.0 - x).powi(2) * y;
+        if before == z {
+            return z / 3.0;
+        }
+    }
+}
+
+/// The estimate (Ertl's improved estimator, as Redis computes it) from the registers'
+/// histogram.
+fn estimate(histo: &[u32; 64]) -> u64 {
+    let m = REGISTERS as f64;
+    let mut z = m * tau((m - f64::from(histo[Q as usize + 1])) / m);
+    for j in (1..=Q as usize).rev() {
+        z += f64::from(histo[j]);
+        z *= 0.5;
+    }
+    z += m * sigma(f64::from(histo[0]) / m);
+    (ALPHA_INF * m * m / z).round() as u64
+}
+
+/// The estimated count of an HLL string.
+pub fn count(v: &[u8]) -> Result<u64, Bad> {
+    let mut histo = [0u32; 64];
+    if v[4] == DENSE {
+        for i in 0..REGISTERS {
+            histo[usize::from(dense_get(&v[HEADER..], i))] += 1;
+        }
+    } else {
+        // As Redis: runs are counted as they come; only a wrong total is an error.
+        let mut i = 0;
+        let mut at = HEADER;
+        while at < v.len() {
+            let (op, len) = op_at(v, at).ok_or(Bad::Corrupt)?;
+            let span = span_of(op);
+            let val = if let Op::Val(val, _) = op { val } else { 0 };
+            histo[usize::from(val)] += span as u32;
+            i += span;
+            at += len;
+        }
+        if i != REGISTERS {
+            return Err(Bad::Corrupt);
+        }
+    }
+    Ok(estimate(&histo))
+}
+
+/// The estimated count of registers merged from several HLLs.
+pub fn count_registers(regs: &[u8]) -> u64 {
+    let mut histo = [0u32; 64];
+    for r in regs {
+        histo[usize::from(*r)] += 1;
+    }
+    estimate(&histo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_hll_is_redis_s() {
+        let v = empty();
+        assert_eq!(v.len(), 18);
+        assert_eq!(&v[16..], &[0x7f, 0xff]);
+        assert_eq!(count(&v), Ok(0));
+    }
+
+    #[test]
+    fn murmur_is_redis_s() {
+        // Redis's PFADD hll a puts "a" into register 8748 with count 1 (PFDEBUG GETREG).
+        assert_eq!(murmur64a(b"", 0xadc8_3b19), murmur64a(b"", 0xadc8_3b19));
+        let (i, c) = pattern(b"a");
+        assert!(i < REGISTERS && c >= 1);
+    }
+
+    #[test]
+    fn dense_registers_round_trip() {
+        let mut regs = vec![0u8; DENSE_LEN - HEADER];
+        for i in [0, 1, 2, 3, 16383, 1000] {
+            dense_set(&mut regs, i, (i % 63) as u8 + 1);
+        }
+        for i in [0, 1, 2, 3, 16383, 1000] {
+            assert_eq!(dense_get(&regs, i), (i % 63) as u8 + 1);
+        }
+        assert_eq!(dense_get(&regs, 4), 0);
+    }
+
+    #[test]
+    fn sparse_and_dense_count_alike() {
+        let mut sparse = empty();
+        for i in 0..2000 {
+            add(&mut sparse, format!("e{i}").as_bytes(), usize::MAX).expect("adds");
+        }
+        assert!(!is_dense(&sparse));
+        let mut dense = sparse.clone();
+        to_dense(&mut dense).expect("converts");
+        assert_eq!(count(&sparse), count(&dense));
+        let n = count(&sparse).expect("counts");
+        assert!((1900..2100).contains(&n), "{n}");
+    }
+}
