@@ -9,6 +9,8 @@
 #   setbit:  SETBIT bits:<rand> 1000 1                    (100k bitmaps of 1001 bits:
 #            redis-benchmark's random numbers have leading zeros, which no bit offset may)
 #   getbit:  GETBIT bits:<rand> 1000
+#   pfadd:   PFADD visitors v:<rand>                      (one HyperLogLog, dense soon)
+#   pfcount: PFCOUNT visitors
 #
 #   benches/scripts/data-types.sh        # N=200000
 set -euo pipefail
@@ -50,7 +52,7 @@ rate() { # port pipeline command...
         "$@" | tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }'
 }
 declare -A r
-rows="geoadd geopos setbit getbit"
+rows="geoadd geopos setbit getbit pfadd pfcount"
 for name in gdc redis; do
     port=$GDC_PORT; [ "$name" = redis ] && port=$REDIS_PORT
     start "$name" "$port"
@@ -59,6 +61,8 @@ for name in gdc redis; do
         r[$name,geopos,$p]="$(rate "$port" "$p" geopos points "m:__rand_int__")"
         r[$name,setbit,$p]="$(rate "$port" "$p" setbit "bits:__rand_int__" 1000 1)"
         r[$name,getbit,$p]="$(rate "$port" "$p" getbit "bits:__rand_int__" 1000)"
+        r[$name,pfadd,$p]="$(rate "$port" "$p" pfadd visitors "v:__rand_int__")"
+        r[$name,pfcount,$p]="$(rate "$port" "$p" pfcount visitors)"
     done
     stop "$port"
 done

@@ -11,6 +11,7 @@ use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::Kind;
 use sketch::Bad;
+use std::borrow::Cow;
 
 const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
 const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
@@ -22,15 +23,21 @@ fn bad(b: Bad) -> Reply {
     })
 }
 
-/// The HLL string at `key`, if any; an error for another type or a string that is no HLL.
-fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
+/// The HLL string at `key`, if any, where it lies; an error for another type or a string
+/// that is no HLL.
+fn look<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<Cow<'a, [u8]>>, Reply> {
     let k = ctx.get(key);
     check_type(k, Kind::String)?;
     let Some(v) = k.and_then(|k| k.string_value()) else {
         return Ok(None);
     };
     sketch::check(&v).map_err(bad)?;
-    Ok(Some(v.into_owned()))
+    Ok(Some(v))
+}
+
+/// [`look`], a copy to change.
+fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
+    Ok(look(ctx, key)?.map(Cow::into_owned))
 }
 
 /// Write the HLL string, keeping the key's TTL (Redis changes the value in place).
@@ -56,6 +63,12 @@ fn write(ctx: &mut Ctx<'_>, key: &[u8], value: Vec<u8>) -> Result<(), Reply> {
 pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let sparse_max = ctx.config.hll_sparse_bytes_max;
+    // Most PFADDs to a large HLL change nothing: known without a copy of the string.
+    if let Some(v) = look(ctx, key)? {
+        if !args[2..].iter().any(|e| sketch::may_change(&v, e)) {
+            return Ok(Reply::Int(0));
+        }
+    }
     let (mut v, mut updated) = match read(ctx, key)? {
         Some(v) => (v, false),
         None => {
@@ -78,25 +91,50 @@ pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 ///
 /// Redis stores the count it computes in the string's header, a write made by a read; gdc
 /// does not, since that write would replace a concurrent PFADD of another region (the
-/// string's rule): a stale cache is counted again (docs/compatibility.md).
+/// string's rule): it remembers the count on this node instead (docs/compatibility.md).
 pub fn pfcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 {
         let mut max = vec![0u8; sketch::REGISTERS];
         for key in &args[1..] {
-            if let Some(v) = read(ctx, key)? {
+            if let Some(v) = look(ctx, key)? {
                 sketch::merge_into(&mut max, &v).map_err(|_| Reply::err(CORRUPT))?;
             }
         }
         return Ok(Reply::Int(sketch::count_registers(&max) as i64));
     }
-    let Some(v) = read(ctx, &args[1])? else {
+    let Some(v) = look(ctx, &args[1])? else {
         return Ok(Reply::Int(0));
     };
     let n = match sketch::cached_count(&v) {
         Some(n) => n,
-        None => sketch::count(&v).map_err(|_| Reply::err(CORRUPT))?,
+        None => remembered_count(&v)?,
     };
     Ok(Reply::Int(n as i64))
+}
+
+/// Counts this thread computed lately, by the HLL string's hash: the node's own stand-in
+/// for the count Redis stores in the header (a count is a function of the string).
+const REMEMBERED_MAX: usize = 4096;
+
+thread_local! {
+    static REMEMBERED: std::cell::RefCell<std::collections::HashMap<u64, u64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn remembered_count(v: &[u8]) -> Result<u64, Reply> {
+    let hash = xxhash_rust::xxh3::xxh3_64(v);
+    if let Some(n) = REMEMBERED.with(|r| r.borrow().get(&hash).copied()) {
+        return Ok(n);
+    }
+    let n = sketch::count(v).map_err(|_| Reply::err(CORRUPT))?;
+    REMEMBERED.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= REMEMBERED_MAX {
+            r.clear();
+        }
+        r.insert(hash, n);
+    });
+    Ok(n)
 }
 
 /// PFMERGE destkey [sourcekey ...]: the destination's own registers count too.

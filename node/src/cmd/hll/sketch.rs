@@ -308,6 +308,16 @@ fn promote(v: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Bad> {
     Ok(true)
 }
 
+/// Whether adding `ele` to a dense HLL would change it (`true` for a sparse one: its
+/// string is small, and changing it is how to know).
+pub fn may_change(v: &[u8], ele: &[u8]) -> bool {
+    if v[4] != DENSE {
+        return true;
+    }
+    let (index, count) = pattern(ele);
+    count > dense_get(&v[HEADER..], index)
+}
+
 /// Add an element: whether a register changed.
 pub fn add(v: &mut Vec<u8>, ele: &[u8], sparse_max: usize) -> Result<bool, Bad> {
     let (index, count) = pattern(ele);
@@ -414,8 +424,12 @@ fn estimate(histo: &[u32; 64]) -> u64 {
 pub fn count(v: &[u8]) -> Result<u64, Bad> {
     let mut histo = [0u32; 64];
     if v[4] == DENSE {
-        for i in 0..REGISTERS {
-            histo[usize::from(dense_get(&v[HEADER..], i))] += 1;
+        // Four registers in every three bytes.
+        for b in v[HEADER..].chunks_exact(3) {
+            let w = u32::from(b[0]) | (u32::from(b[1]) << 8) | (u32::from(b[2]) << 16);
+            for shift in [0, 6, 12, 18] {
+                histo[((w >> shift) & 63) as usize] += 1;
+            }
         }
     } else {
         // As Redis: runs are counted as they come; only a wrong total is an error.
