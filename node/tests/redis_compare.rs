@@ -1805,6 +1805,23 @@ fn hll_replies_and_strings_match_redis_server() {
     script.push(cmd(&["PFCOUNT", "big", "h"]));
     script.push(cmd(&["PFMERGE", "big2", "h", "big"]));
     script.push(cmd(&["GET", "big2"]));
+    for s in [
+        &["PFADD", "dbg", "a", "b", "c", "d", "e"][..],
+        &["PFDEBUG", "ENCODING", "dbg"],
+        &["PFDEBUG", "DECODE", "dbg"],
+        &["PFDEBUG", "FOO", "dbg"],
+        &["PFDEBUG", "ENCODING", "nokey"],
+        &["PFDEBUG", "ENCODING", "s"],
+        &["PFDEBUG", "TODENSE", "dbg"],
+        &["PFDEBUG", "TODENSE", "dbg"],
+        &["PFDEBUG", "DECODE", "dbg"],
+        &["GET", "dbg"],
+        &["PFADD", "dbg2", "x"],
+        &["PFDEBUG", "GETREG", "dbg2"],
+        &["GET", "dbg2"],
+    ] {
+        script.push(cmd(s));
+    }
     for args in &script {
         let want = call(&mut theirs, args);
         let got = call(&mut ours, args);

@@ -1,4 +1,4 @@
-//! HyperLogLog commands: PFADD, PFCOUNT and PFMERGE over Redis's own HLL string
+//! HyperLogLog commands: PFADD, PFCOUNT, PFMERGE, PFDEBUG and PFSELFTEST over Redis's own HLL string
 //! ([`sketch`]), so a value moves between gdc and redis-server either way. A write
 //! replicates as the string's resulting value, so it follows the string's rule for now
 //! (docs/semantics.md, "hyperloglog").
@@ -156,5 +156,65 @@ pub fn pfmerge(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let merged = sketch::with_registers(into, &max, dense, ctx.config.hll_sparse_bytes_max)
         .map_err(|_| Reply::err(CORRUPT))?;
     write(ctx, &args[1], merged)?;
+    Ok(Reply::Status("OK"))
+}
+
+/// PFDEBUG GETREG | DECODE | ENCODING | TODENSE key
+pub fn pfdebug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    let key = &args[2];
+    let Some(mut v) = read(ctx, key)? else {
+        return Err(Reply::err("ERR The specified key does not exist"));
+    };
+    let is = |name: &str| super::is(sub, name);
+    if is("getreg") || is("todense") {
+        let converted = sketch::make_dense(&mut v).map_err(|_| Reply::err(CORRUPT))?;
+        let registers = is("getreg").then(|| {
+            Reply::Array(
+                sketch::dense_registers(&v)
+                    .map(|r| Reply::Int(i64::from(r)))
+                    .collect(),
+            )
+        });
+        if converted {
+            let value = gdc_crdt::Blob::from(v.as_slice());
+            ctx.write(key, |k, now, tag| {
+                Ok((
+                    Some(gdc_crdt::ops::set(
+                        k,
+                        now,
+                        tag,
+                        value,
+                        gdc_crdt::ops::SetTtl::Keep,
+                    )),
+                    (),
+                ))
+            })?;
+        }
+        return Ok(registers.unwrap_or(Reply::Int(i64::from(converted))));
+    }
+    if is("decode") {
+        if sketch::is_dense(&v) {
+            return Err(Reply::err("ERR HLL encoding is not sparse"));
+        }
+        return Ok(Reply::bulk(sketch::decode_runs(&v)));
+    }
+    if is("encoding") {
+        return Ok(Reply::Status(if sketch::is_dense(&v) {
+            "dense"
+        } else {
+            "sparse"
+        }));
+    }
+    Err(Reply::err(format!(
+        "ERR Unknown PFDEBUG subcommand '{}'",
+        String::from_utf8_lossy(sub)
+    )))
+}
+
+/// PFSELFTEST
+pub fn pfselftest(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let seed = crate::engine::store::now_ms() | 1;
+    sketch::self_test(ctx.config.hll_sparse_bytes_max, seed).map_err(Reply::err)?;
     Ok(Reply::Status("OK"))
 }

@@ -348,6 +348,100 @@ pub fn is_dense(v: &[u8]) -> bool {
     v[4] == DENSE
 }
 
+/// Make it dense (PFDEBUG TODENSE and GETREG): whether it was sparse.
+pub fn make_dense(v: &mut Vec<u8>) -> Result<bool, Bad> {
+    let was_sparse = v[4] == SPARSE;
+    to_dense(v)?;
+    Ok(was_sparse)
+}
+
+/// A dense HLL's registers.
+pub fn dense_registers(v: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    (0..REGISTERS).map(|i| dense_get(&v[HEADER..], i))
+}
+
+/// A sparse HLL's runs as PFDEBUG DECODE writes them (`z:len`, `Z:len`, `v:value,len`).
+pub fn decode_runs(v: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut at = HEADER;
+    while let Some((op, len)) = op_at(v, at) {
+        out.push(match op {
+            Op::Zero(n) => format!("z:{n}"),
+            Op::Xzero(n) => format!("Z:{n}"),
+            Op::Val(val, n) => format!("v:{val},{n}"),
+        });
+        at += len;
+    }
+    out.join(" ")
+}
+
+/// PFSELFTEST: registers set and read back without touching their neighbours, and counts
+/// within six standard errors of 10^k distinct elements, dense and sparse agreeing. The
+/// error text is Redis's.
+pub fn self_test(sparse_max: usize, seed: u64) -> Result<(), String> {
+    self_test_up_to(sparse_max, seed, 10_000_000)
+}
+
+/// [`self_test`] over `elements` distinct elements.
+fn self_test_up_to(sparse_max: usize, mut seed: u64, elements: u64) -> Result<(), String> {
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut dense = vec![0u8; DENSE_LEN];
+    dense[..4].copy_from_slice(b"HYLL");
+    let mut want = vec![0u8; REGISTERS];
+    for _ in 0..1000 {
+        for (i, w) in want.iter_mut().enumerate() {
+            *w = (random() & u64::from(REGISTER_MAX)) as u8;
+            dense_set(&mut dense[HEADER..], i, *w);
+        }
+        for (i, w) in want.iter().enumerate() {
+            let got = dense_get(&dense[HEADER..], i);
+            if got != *w {
+                return Err(format!(
+                    "TESTFAILED Register {i} should be {w} but is {got}"
+                ));
+            }
+        }
+    }
+    dense[HEADER..].fill(0);
+    let mut sparse = empty();
+    let relerr = 1.04 / (REGISTERS as f64).sqrt();
+    let salt = random();
+    let mut checkpoint: u64 = 1;
+    for j in 1..=elements {
+        let ele = (j ^ salt).to_le_bytes();
+        let _ = add(&mut dense, &ele, sparse_max);
+        add(&mut sparse, &ele, sparse_max).map_err(|_| "TESTFAILED corrupt".to_string())?;
+        if j != checkpoint {
+            continue;
+        }
+        if (j as usize) < sparse_max / 2 && is_dense(&sparse) {
+            return Err("TESTFAILED sparse encoding not used".into());
+        }
+        let n = count(&dense).map_err(|_| "TESTFAILED corrupt".to_string())?;
+        if count(&sparse) != Ok(n) {
+            return Err("TESTFAILED dense/sparse disagree".into());
+        }
+        let abserr = checkpoint.abs_diff(n);
+        let maxerr = if j == 10 {
+            1
+        } else {
+            (relerr * 6.0 * checkpoint as f64).ceil() as u64
+        };
+        if abserr > maxerr {
+            return Err(format!(
+                "TESTFAILED Too big error. card:{checkpoint} abserr:{abserr}"
+            ));
+        }
+        checkpoint *= 10;
+    }
+    Ok(())
+}
+
 /// An HLL of the given registers, in the encoding `dense` says, made as Redis makes
 /// PFMERGE's destination (`into`: the destination as it was, or a new HLL).
 pub fn with_registers(
@@ -489,6 +583,14 @@ mod tests {
             assert_eq!(dense_get(&regs, i), (i % 63) as u8 + 1);
         }
         assert_eq!(dense_get(&regs, 4), 0);
+    }
+
+    #[test]
+    fn the_self_test_passes() {
+        assert_eq!(
+            self_test_up_to(3000, 0x1234_5678_9abc_def1, 100_000),
+            Ok(())
+        );
     }
 
     #[test]

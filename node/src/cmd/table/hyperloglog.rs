@@ -42,4 +42,27 @@ pub(super) static COMMANDS: &[Spec] = &[
             "O(N) to merge N HyperLogLogs, but with high constant times.",
         )
         .run(hll::pfmerge),
+    cmd("pfdebug", 3)
+        .flags(WRITE | DENYOOM | ADMIN)
+        .acl(acl::HYPERLOGLOG)
+        .keys(&[key(RW | ACCESS, index(2), range(0, 1, 0))])
+        .doc(
+            "Internal commands for debugging HyperLogLog values",
+            "2.8.9",
+            Group::Hyperloglog,
+            "N/A",
+        )
+        .syscmd()
+        .run(hll::pfdebug),
+    cmd("pfselftest", 1)
+        .flags(ADMIN)
+        .acl(acl::HYPERLOGLOG)
+        .doc(
+            "An internal command for testing HyperLogLog values",
+            "2.8.9",
+            Group::Hyperloglog,
+            "N/A",
+        )
+        .syscmd()
+        .run(hll::pfselftest),
 ];
