@@ -25,8 +25,16 @@ impl From<ChannelError> for Status {
 }
 
 impl AdminService {
-    fn list(&self) -> Response<ChannelList> {
-        let own = self.node.engine().lock_store().applied().clone();
+    /// The channels' reports. The store is read at a turn with the script thread, so that a
+    /// long script does not hold the runtime thread here.
+    async fn list(&self) -> Response<ChannelList> {
+        let own = self
+            .node
+            .engine()
+            .lock_store_at_turn()
+            .await
+            .applied()
+            .clone();
         let channels = self
             .node
             .reports(&own, crate::engine::store::now_ms())
@@ -36,13 +44,13 @@ impl AdminService {
         Response::new(ChannelList { channels })
     }
 
-    fn steer(
+    async fn steer(
         &self,
         req: Request<ChannelRef>,
         want: Desired,
     ) -> Result<Response<ChannelList>, Status> {
         self.node.steer_channel(&req.into_inner().region, want)?;
-        Ok(self.list())
+        Ok(self.list().await)
     }
 }
 
@@ -62,34 +70,34 @@ impl NodeAdmin for AdminService {
             ));
         }
         self.node.open_channel(peer)?;
-        Ok(self.list())
+        Ok(self.list().await)
     }
 
     async fn pause_channel(
         &self,
         req: Request<ChannelRef>,
     ) -> Result<Response<ChannelList>, Status> {
-        self.steer(req, Desired::Paused)
+        self.steer(req, Desired::Paused).await
     }
 
     async fn resume_channel(
         &self,
         req: Request<ChannelRef>,
     ) -> Result<Response<ChannelList>, Status> {
-        self.steer(req, Desired::Running)
+        self.steer(req, Desired::Running).await
     }
 
     async fn close_channel(
         &self,
         req: Request<ChannelRef>,
     ) -> Result<Response<ChannelList>, Status> {
-        self.steer(req, Desired::Closed)
+        self.steer(req, Desired::Closed).await
     }
 
     async fn list_channels(
         &self,
         _: Request<ListChannelsRequest>,
     ) -> Result<Response<ChannelList>, Status> {
-        Ok(self.list())
+        Ok(self.list().await)
     }
 }
