@@ -14,44 +14,11 @@
 #
 #   benches/scripts/data-types.sh        # N=200000
 set -euo pipefail
-cd "$(dirname "$0")/../.."
 N="${N:-200000}"
 GDC_PORT="${GDC_PORT:-7825}"
 REDIS_PORT="${REDIS_PORT:-7826}"
-bin="${CARGO_TARGET_DIR:-target}/release"
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-    apt-get update -q && apt-get install -y -q redis-server redis-tools
-fi
-cargo build --release -q -p gdc-node --bin gdc-node
-work="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-start() { # name port
-    rm -rf "$work/$1"; mkdir -p "$work/$1"
-    if [ "$1" = gdc ]; then
-        "$bin/gdc-node" --port "$2" --dir "$work/$1" --appendfsync everysec >"$work/$1.log" 2>&1 &
-        pid=$!
-    else
-        redis-server --port "$2" --dir "$work/$1" --appendonly yes --appendfsync everysec \
-            --save "" --daemonize no >"$work/$1.log" 2>&1 &
-        pid=$!
-    fi
-    until redis-cli -p "$2" ping >/dev/null 2>&1; do sleep 0.1; done
-}
-stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
-rate() { # port pipeline command...
-    local port="$1" pipeline="$2"
-    shift 2
-    redis-benchmark -p "$port" -n "$N" -c 50 -r 100000 -P "$pipeline" -q \
-        "$@" | tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }'
-}
-declare -A r
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 rows="geoadd geopos setbit getbit pfadd pfcount"
 for name in gdc redis; do
     port=$GDC_PORT; [ "$name" = redis ] && port=$REDIS_PORT
@@ -66,11 +33,4 @@ for name in gdc redis; do
     done
     stop "$port"
 done
-echo "redis-benchmark -n $N -c 50 -r 100000, requests/s:"
-echo
-echo "| command | pipeline | gdc-node | redis-server | gdc / redis |"
-echo "|---|---|---|---|---|"
-for s in $rows; do for p in 1 16; do
-    g=${r[gdc,$s,$p]}; x=${r[redis,$s,$p]}
-    awk -v s="$s" -v p="$p" -v g="$g" -v x="$x" 'BEGIN { printf "| %s | %s | %d | %d | %.2f |\n", s, p, g, x, g / x }'
-done; done
+table "redis-benchmark -n $N -c 50 -r 100000, requests/s:" command $rows

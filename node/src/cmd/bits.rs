@@ -37,33 +37,6 @@ fn offset_arg(ctx: &Ctx<'_>, b: &[u8], width: Option<u32>) -> Result<u64, Reply>
     Ok(n as u64)
 }
 
-/// Write the string's new value, keeping its TTL, with keyspace event `event`
-/// (`None`: none).
-fn write(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    value: &[u8],
-    event: Option<&'static str>,
-) -> Result<(), Reply> {
-    let value = gdc_crdt::Blob::from(value);
-    ctx.write(key, |k, now, tag| {
-        Ok((
-            Some(gdc_crdt::ops::set(
-                k,
-                now,
-                tag,
-                value,
-                gdc_crdt::ops::SetTtl::Keep,
-            )),
-            (),
-        ))
-    })?;
-    if let Some(event) = event {
-        ctx.notify(STRING, event, key);
-    }
-    Ok(())
-}
-
 fn bit_at(bytes: &[u8], offset: u64) -> bool {
     let byte = (offset >> 3) as usize;
     bytes
@@ -98,7 +71,7 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else {
         value[byte] &= !mask;
     }
-    write(ctx, &args[1], &value, Some("setbit"))?;
+    super::string::rewrite(ctx, &args[1], &value, Some("setbit"))?;
     Ok(Reply::Int(i64::from(was)))
 }
 
@@ -543,7 +516,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
     // Redis makes the key (zeros up to the farthest field) even when every write failed,
     // and tells only of a change.
     if changes > 0 || !existed || grew {
-        write(ctx, key, &value, (changes > 0).then_some("setbit"))?;
+        super::string::rewrite(ctx, key, &value, (changes > 0).then_some("setbit"))?;
     }
     Ok(Reply::Array(replies))
 }

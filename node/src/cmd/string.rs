@@ -49,6 +49,24 @@ fn put_as(
     Ok(())
 }
 
+/// Write a string's new value, keeping its TTL, as a command that changes a string in place
+/// does (SETRANGE, SETBIT, PFADD): keyspace event `event`, if any.
+pub(super) fn rewrite(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    value: &[u8],
+    event: Option<&'static str>,
+) -> Result<(), Reply> {
+    let value = Blob::from(value);
+    ctx.write(key, |k, now, tag| {
+        Ok((Some(ops::set(k, now, tag, value, SetTtl::Keep)), ()))
+    })?;
+    if let Some(event) = event {
+        ctx.notify(STRING, event, key);
+    }
+    Ok(())
+}
+
 fn put(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], ttl: SetTtl) -> Result<(), Reply> {
     put_as(ctx, key, value, ttl, "set")
 }
@@ -354,7 +372,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     v[offset..offset + args[3].len()].copy_from_slice(&args[3]);
     let len = v.len() as i64;
-    put_as(ctx, &args[1], &v, SetTtl::Keep, "setrange").map(|()| Reply::Int(len))
+    rewrite(ctx, &args[1], &v, Some("setrange")).map(|()| Reply::Int(len))
 }
 
 pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -164,44 +164,29 @@ pub fn text_of(long: f64, lat: f64) -> Option<String> {
     )
 }
 
-/// `cell` moved one cell along longitude (the odd bits) by `d` (-1, 0 or 1).
-fn move_long(cell: Cell, d: i8) -> Cell {
-    if d == 0 {
-        return cell;
-    }
-    let shift = 64 - u32::from(cell.step) * 2;
-    let mut x = cell.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = cell.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64 >> shift;
-    x = if d > 0 {
-        x.wrapping_add(zz + 1)
-    } else {
-        (x | zz).wrapping_sub(zz + 1)
-    };
-    x &= 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
-    Cell {
-        bits: x | y,
-        step: cell.step,
-    }
-}
+/// The odd bits: longitude's.
+const LONG_BITS: u64 = 0xaaaa_aaaa_aaaa_aaaa;
+/// The even bits: latitude's.
+const LAT_BITS: u64 = 0x5555_5555_5555_5555;
 
-/// `cell` moved one cell along latitude (the even bits) by `d` (-1, 0 or 1).
-fn move_lat(cell: Cell, d: i8) -> Cell {
+/// `cell` moved one cell by `d` (-1, 0 or 1) along the coordinate whose bits `mine` marks
+/// (adding to those bits alone, the others filled with ones to carry across them).
+fn move_along(cell: Cell, mine: u64, d: i8) -> Cell {
     if d == 0 {
         return cell;
     }
     let shift = 64 - u32::from(cell.step) * 2;
-    let x = cell.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let mut y = cell.bits & 0x5555_5555_5555_5555;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
-    y = if d > 0 {
-        y.wrapping_add(zz + 1)
+    let mut own = cell.bits & mine;
+    let others = cell.bits & !mine;
+    let fill = !mine >> shift;
+    own = if d > 0 {
+        own.wrapping_add(fill + 1)
     } else {
-        (y | zz).wrapping_sub(zz + 1)
+        (own | fill).wrapping_sub(fill + 1)
     };
-    y &= 0x5555_5555_5555_5555u64 >> shift;
+    own &= mine >> shift;
     Cell {
-        bits: x | y,
+        bits: own | others,
         step: cell.step,
     }
 }
@@ -242,7 +227,7 @@ fn neighbor(cell: Cell, side: Side) -> Cell {
         Side::SouthEast => (1, -1),
         Side::SouthWest => (-1, -1),
     };
-    move_lat(move_long(cell, long), lat)
+    move_along(move_along(cell, LONG_BITS, long), LAT_BITS, lat)
 }
 
 /// How many bits per coordinate make a cell about the size of `range_m` at latitude `lat`.

@@ -6,7 +6,6 @@
 mod sketch;
 
 use super::{CmdResult, Ctx, check_type};
-use crate::notify::events::STRING;
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::Kind;
@@ -40,25 +39,6 @@ fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
     Ok(look(ctx, key)?.map(Cow::into_owned))
 }
 
-/// Write the HLL string, keeping the key's TTL (Redis changes the value in place).
-fn write(ctx: &mut Ctx<'_>, key: &[u8], value: Vec<u8>) -> Result<(), Reply> {
-    let value = gdc_crdt::Blob::from(value.as_slice());
-    ctx.write(key, |k, now, tag| {
-        Ok((
-            Some(gdc_crdt::ops::set(
-                k,
-                now,
-                tag,
-                value,
-                gdc_crdt::ops::SetTtl::Keep,
-            )),
-            (),
-        ))
-    })?;
-    ctx.notify(STRING, "pfadd", key);
-    Ok(())
-}
-
 /// PFADD key [element ...]
 pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
@@ -82,7 +62,7 @@ pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         updated |= sketch::add(&mut v, ele, sparse_max).map_err(|_| Reply::err(CORRUPT))?;
     }
     if updated {
-        write(ctx, key, v)?;
+        super::string::rewrite(ctx, key, &v, Some("pfadd"))?;
     }
     Ok(Reply::Int(i64::from(updated)))
 }
@@ -155,7 +135,7 @@ pub fn pfmerge(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let into = dest.unwrap_or_else(sketch::empty);
     let merged = sketch::with_registers(into, &max, dense, ctx.config.hll_sparse_bytes_max)
         .map_err(|_| Reply::err(CORRUPT))?;
-    write(ctx, &args[1], merged)?;
+    super::string::rewrite(ctx, &args[1], &merged, Some("pfadd"))?;
     Ok(Reply::Status("OK"))
 }
 
@@ -177,19 +157,7 @@ pub fn pfdebug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             )
         });
         if converted {
-            let value = gdc_crdt::Blob::from(v.as_slice());
-            ctx.write(key, |k, now, tag| {
-                Ok((
-                    Some(gdc_crdt::ops::set(
-                        k,
-                        now,
-                        tag,
-                        value,
-                        gdc_crdt::ops::SetTtl::Keep,
-                    )),
-                    (),
-                ))
-            })?;
+            super::string::rewrite(ctx, key, &v, None)?;
         }
         return Ok(registers.unwrap_or(Reply::Int(i64::from(converted))));
     }
