@@ -53,15 +53,14 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         _ => return Err(Reply::err(BAD_BIT)),
     };
     let byte = (offset >> 3) as usize;
-    let (mut value, existed) = match read(ctx, &args[1])? {
-        Some(v) => (v.into_owned(), true),
-        None => (Vec::new(), false),
-    };
-    let was = bit_at(&value, offset);
-    let grows = value.len() <= byte;
-    if !grows && was == on && existed {
+    let current = read(ctx, &args[1])?;
+    let was = current.as_deref().is_some_and(|v| bit_at(v, offset));
+    // A bit already as asked, inside the string: nothing to write, and no copy of it.
+    if current.as_ref().is_some_and(|v| v.len() > byte) && was == on {
         return Ok(Reply::Int(i64::from(was)));
     }
+    let mut value = current.map(Cow::into_owned).unwrap_or_default();
+    let grows = value.len() <= byte;
     if grows {
         value.resize(byte + 1, 0);
     }
