@@ -3,19 +3,12 @@
 //! byte), with Redis 7.0's replies and errors. A write replicates as the string's resulting
 //! value, so it follows the string's rule (docs/semantics.md, "Bitmaps").
 
-use super::{CmdResult, Ctx, check_type, int_arg, is, syntax_error};
+use super::string::value_in_place as read;
+use super::{CmdResult, Ctx, int_arg, is, syntax_error};
 use crate::notify::events::STRING;
 use crate::reply::Reply;
 use bytes::Bytes;
-use gdc_crdt::Kind;
 use std::borrow::Cow;
-
-/// The string at `key` (empty when missing), read where it lies.
-fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<Cow<'a, [u8]>>, Reply> {
-    let k = ctx.get(key);
-    check_type(k, Kind::String)?;
-    Ok(k.and_then(|k| k.string_value()))
-}
 
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 

@@ -9,10 +9,17 @@ use gdc_crdt::{Blob, Kind, OpError};
 
 /// The value of a string key, `Err(WRONGTYPE)` for another type.
 fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Reply> {
+    Ok(value_in_place(ctx, key)?.map(|v| Bytes::copy_from_slice(&v)))
+}
+
+/// The string at `key`, where it lies (no copy): what bitmap and HyperLogLog reads look at.
+pub(super) fn value_in_place<'a>(
+    ctx: &'a Ctx<'_>,
+    key: &[u8],
+) -> Result<Option<std::borrow::Cow<'a, [u8]>>, Reply> {
     let k = ctx.get(key);
     check_type(k, Kind::String)?;
-    Ok(k.and_then(|k| k.string_value())
-        .map(|v| Bytes::copy_from_slice(&v)))
+    Ok(k.and_then(|k| k.string_value()))
 }
 
 /// [`read`] by a write that returns the value it replaces (GETSET, GETDEL, GETEX, SET

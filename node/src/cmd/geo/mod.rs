@@ -5,19 +5,15 @@
 
 mod geohash;
 
-use super::{CmdResult, Ctx, check_type, float_arg, int_arg, is, syntax_error};
+use super::{CmdResult, Ctx, float_arg, int_arg, is, syntax_error};
 use crate::notify::events::ZSET;
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::zset::{Score, ZSetPart};
-use gdc_crdt::{Blob, Kind, ops};
+use gdc_crdt::{Blob, ops};
 use geohash::{Search, Shape};
 
-fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSetPart>, Reply> {
-    let k = ctx.get(key);
-    check_type(k, Kind::ZSet)?;
-    Ok(k.and_then(|k| k.zset()))
-}
+use super::zset::read;
 
 /// A longitude and a latitude, as Redis reads and checks them.
 fn position_args(args: &[Bytes]) -> Result<(f64, f64), Reply> {

@@ -5,10 +5,9 @@
 
 mod sketch;
 
-use super::{CmdResult, Ctx, check_type};
+use super::{CmdResult, Ctx};
 use crate::reply::Reply;
 use bytes::Bytes;
-use gdc_crdt::Kind;
 use sketch::Bad;
 use std::borrow::Cow;
 
@@ -25,13 +24,11 @@ fn bad(b: Bad) -> Reply {
 /// The HLL string at `key`, if any, where it lies; an error for another type or a string
 /// that is no HLL.
 fn look<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<Cow<'a, [u8]>>, Reply> {
-    let k = ctx.get(key);
-    check_type(k, Kind::String)?;
-    let Some(v) = k.and_then(|k| k.string_value()) else {
-        return Ok(None);
-    };
-    sketch::check(&v).map_err(bad)?;
-    Ok(Some(v))
+    let v = super::string::value_in_place(ctx, key)?;
+    if let Some(v) = &v {
+        sketch::check(v).map_err(bad)?;
+    }
+    Ok(v)
 }
 
 /// [`look`], a copy to change.
@@ -43,14 +40,12 @@ fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
 pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let sparse_max = ctx.config.hll_sparse_bytes_max;
-    // Most PFADDs to a large HLL change nothing: known without a copy of the string.
-    if let Some(v) = look(ctx, key)? {
-        if !args[2..].iter().any(|e| sketch::may_change(&v, e)) {
+    let (mut v, mut updated) = match look(ctx, key)? {
+        // Most PFADDs to a large HLL change nothing: known without a copy of the string.
+        Some(v) if !args[2..].iter().any(|e| sketch::may_change(&v, e)) => {
             return Ok(Reply::Int(0));
         }
-    }
-    let (mut v, mut updated) = match read(ctx, key)? {
-        Some(v) => (v, false),
+        Some(v) => (v.into_owned(), false),
         None => {
             let mut v = sketch::empty();
             // A new HLL is a change: its cached count is marked stale, as Redis marks it.

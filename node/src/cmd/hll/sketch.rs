@@ -526,20 +526,9 @@ pub fn count(v: &[u8]) -> Result<u64, Bad> {
             }
         }
     } else {
-        // As Redis: runs are counted as they come; only a wrong total is an error.
-        let mut i = 0;
-        let mut at = HEADER;
-        while at < v.len() {
-            let (op, len) = op_at(v, at).ok_or(Bad::Corrupt)?;
-            let span = span_of(op);
-            let val = if let Op::Val(val, _) = op { val } else { 0 };
-            histo[usize::from(val)] += span as u32;
-            i += span;
-            at += len;
-        }
-        if i != REGISTERS {
-            return Err(Bad::Corrupt);
-        }
+        return sparse_registers(v)
+            .map(|regs| count_registers(&regs))
+            .ok_or(Bad::Corrupt);
     }
     Ok(estimate(&histo))
 }

@@ -17,7 +17,8 @@ use gdc_crdt::zset::ZSetPart;
 use gdc_crdt::{Blob, Kind, OpError, ops};
 use range::reply_range;
 
-fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSetPart>, Reply> {
+/// The sorted set at `key` (a geospatial index too).
+pub(super) fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a ZSetPart>, Reply> {
     let k = ctx.get(key);
     check_type(k, Kind::ZSet)?;
     Ok(k.and_then(|k| k.zset()))
