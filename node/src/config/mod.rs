@@ -4,6 +4,7 @@
 
 mod redis;
 pub mod settings;
+mod words;
 
 use crate::engine::binlog::Fsync;
 use crate::resp::{DEFAULT_LIMITS, Limits};

@@ -4,7 +4,8 @@
 //! cannot change at run time cannot change here either. Their defaults are Redis 7.0.15's.
 //! docs/compatibility.md says which matter and why they have no effect.
 
-use super::settings::{Change, Setting, Shown, Value, any_int, any_size, any_text, any_yes_no};
+use super::settings::{Change, Setting, Shown, Value};
+use super::words::{any_int, any_size, any_text, any_yes_no};
 
 macro_rules! setting {
     ($name:literal, $change:ident, $shown:ident, $value:expr) => {

@@ -4,7 +4,8 @@
 //! Redis's ([`SETTINGS`]), and the Redis 7.0 settings that have no effect on gdc
 //! ([`super::redis::REDIS_ONLY`]).
 
-use super::{Config, Peer, parse_bytes, parse_compression, parse_yes_no};
+use super::words::*;
+use super::{Config, parse_compression, parse_yes_no};
 
 /// When a setting can change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,85 +54,6 @@ pub(super) enum Value {
     },
     /// Another name of the setting named here (`slave-read-only` is `replica-read-only`).
     Alias(&'static str),
-}
-
-fn int(v: &str) -> Result<u64, String> {
-    v.trim()
-        .parse()
-        .map_err(|_| "must be a non-negative integer".to_string())
-}
-
-fn port(v: &str) -> Result<u16, String> {
-    u16::try_from(int(v)?).map_err(|_| "must be a port number".to_string())
-}
-
-/// A port, or none for empty text.
-fn port_or_none(v: &str) -> Result<Option<u16>, String> {
-    if v.is_empty() {
-        Ok(None)
-    } else {
-        port(v).map(Some)
-    }
-}
-
-fn size(v: &str) -> Result<u64, String> {
-    parse_bytes(v).ok_or_else(|| "argument must be a memory value".to_string())
-}
-
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.into()
-}
-
-/// Empty text means none.
-fn text(v: &str) -> Option<String> {
-    Some(v.to_string()).filter(|v| !v.is_empty())
-}
-
-fn signed(v: &str) -> Result<i64, String> {
-    v.trim()
-        .parse()
-        .map_err(|_| "argument couldn't be parsed into an integer".to_string())
-}
-
-/// An integer within Redis's bounds for the setting, refused in its words.
-fn between(v: &str, low: u32, high: u32) -> Result<u32, String> {
-    let n = signed(v)?;
-    u32::try_from(n)
-        .ok()
-        .filter(|n| (low..=high).contains(n))
-        .ok_or_else(|| format!("argument must be between {low} and {high} inclusive"))
-}
-
-/// `maxmemory-policy`: one of the policies, by name in any case.
-fn policy(v: &str) -> Result<crate::engine::eviction::Policy, String> {
-    use crate::engine::eviction::Policy;
-    Policy::parse(v).ok_or_else(|| {
-        let names: Vec<&str> = Policy::ALL.iter().map(|p| p.name()).collect();
-        format!(
-            "argument(s) must be one of the following: {}",
-            names.join(", ")
-        )
-    })
-}
-
-pub(super) fn any_int(v: &str) -> Result<String, String> {
-    signed(v).map(|n| n.to_string())
-}
-
-pub(super) fn any_text(v: &str) -> Result<String, String> {
-    Ok(v.to_string())
-}
-
-pub(super) fn any_yes_no(v: &str) -> Result<String, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "yes" => Ok("yes".into()),
-        "no" => Ok("no".into()),
-        _ => Err("argument must be 'yes' or 'no'".into()),
-    }
-}
-
-pub(super) fn any_size(v: &str) -> Result<String, String> {
-    size(v).map(|n| n.to_string())
 }
 
 /// A setting whose only value in gdc is `only`: a Redis feature gdc does not have (yet)
@@ -496,20 +418,6 @@ pub static SETTINGS: &[Setting] = &[
         |c| path_text(&c.tls_ca)
     ),
 ];
-
-fn path_text(p: &Option<std::path::PathBuf>) -> String {
-    p.as_ref()
-        .map_or(String::new(), |p| p.display().to_string())
-}
-
-/// `REGION=HOST:PORT,...`.
-fn parse_peers(v: &str) -> Result<Vec<Peer>, String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::parse)
-        .collect()
-}
 
 /// Every setting: gdc's, then the Redis settings with no effect on it.
 pub fn all() -> impl Iterator<Item = &'static Setting> {
