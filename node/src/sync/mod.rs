@@ -19,6 +19,7 @@ pub mod control;
 pub mod coordinated;
 pub mod coordination;
 pub mod pack;
+mod repair;
 pub mod sender;
 pub mod status;
 
