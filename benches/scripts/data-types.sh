@@ -11,6 +11,8 @@
 #   getbit:  GETBIT bits:<rand> 1000
 #   pfadd:   PFADD visitors v:<rand>                      (one HyperLogLog, dense soon)
 #   pfcount: PFCOUNT visitors
+# and, after those, memory: used_memory (INFO) taken by a 10-million-bit bitmap
+# (SETBIT bm 9999999 1, then 1000 SETBITs at multiples of 9973), in a fresh server.
 #
 #   benches/scripts/data-types.sh        # N=200000
 set -euo pipefail
@@ -19,6 +21,7 @@ GDC_PORT="${GDC_PORT:-7825}"
 REDIS_PORT="${REDIS_PORT:-7826}"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+declare -A bitmap
 rows="geoadd geopos setbit getbit pfadd pfcount"
 for name in gdc redis; do
     port=$GDC_PORT; [ "$name" = redis ] && port=$REDIS_PORT
@@ -32,5 +35,14 @@ for name in gdc redis; do
         r[$name,pfcount,$p]="$(rate "$port" "$p" pfcount visitors)"
     done
     stop "$port"
+    start "$name" "$port"
+    used() { redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '/^used_memory:/ { print $2 }'; }
+    before=$(used)
+    { echo "SETBIT bm 9999999 1"; for i in $(seq 1 1000); do echo "SETBIT bm $((i * 9973)) 1"; done; } |
+        redis-cli -p "$port" >/dev/null
+    bitmap[$name]=$(( $(used) - before ))
+    stop "$port"
 done
 table "redis-benchmark -n $N -c 50 -r 100000, requests/s:" command $rows
+echo
+awk -v g="${bitmap[gdc]}" -v x="${bitmap[redis]}" 'BEGIN { printf "10-million-bit bitmap, used_memory: gdc-node %d, redis-server %d, gdc / redis %.2f\n", g, x, g / x }'
