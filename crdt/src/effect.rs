@@ -7,6 +7,7 @@ use crate::blob::Blob;
 use crate::field::{CounterReset, Num};
 use crate::ids::{Dot, OpId, ServerId, Tag};
 use crate::list::{ListId, Pos};
+use crate::stream::{StreamAdd, StreamLoc};
 use crate::vv::VersionVector;
 
 /// Where a field lives in a key.
@@ -24,6 +25,7 @@ pub enum Loc {
     Set(Blob),
     List(ListId),
     Ttl,
+    Stream(Box<StreamLoc>),
 }
 
 /// A piece the origin observed and removes.
@@ -62,6 +64,8 @@ pub enum Addition {
     Expire(u64),
     /// PERSIST: wins over concurrent expiries.
     Persist,
+    /// A stream's entry, numbers, or consumer-group piece.
+    Stream(Box<StreamAdd>),
 }
 
 /// A register value: bytes for strings and hash fields, a score for sorted-set members.

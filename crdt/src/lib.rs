@@ -38,6 +38,7 @@ pub mod keyspace;
 pub mod list;
 pub mod ops;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod tomb;

@@ -52,6 +52,10 @@ pub fn encode_effect(e: &Effect, out: &mut Vec<u8>) {
                 put_list_id(out, id);
             }
             Loc::Ttl => out.push(3),
+            Loc::Stream(l) => {
+                out.push(4);
+                super::stream::put_loc(out, l);
+            }
         }
         put_dot(out, r.dot);
     }
@@ -106,6 +110,10 @@ pub fn encode_effect(e: &Effect, out: &mut Vec<u8>) {
                 put_u64(out, *at);
             }
             Addition::Persist => out.push(6),
+            Addition::Stream(a) => {
+                out.push(7);
+                super::stream::put_add(out, a);
+            }
         }
     }
 }
@@ -144,6 +152,7 @@ pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
             1 => Loc::Set(r.blob()?),
             2 => Loc::List(r.list_id()?),
             3 => Loc::Ttl,
+            4 => Loc::Stream(Box::new(r.stream_loc()?)),
             _ => return Err(DecodeError::Invalid("removal location")),
         };
         e.removes.push(Removal { loc, dot: r.dot()? });
@@ -186,6 +195,7 @@ pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
             },
             5 => Addition::Expire(r.u64()?),
             6 => Addition::Persist,
+            7 => Addition::Stream(Box::new(r.stream_add()?)),
             _ => return Err(DecodeError::Invalid("addition kind")),
         };
         e.adds.push(a);

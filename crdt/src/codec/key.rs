@@ -85,6 +85,7 @@ fn put_part(out: &mut Vec<u8>, p: &Part, scope: Scope) {
                 put_bytes(out, &e.value);
             }
         }
+        Part::Stream(x) => super::stream::put_stream(out, x),
     }
 }
 
@@ -164,6 +165,7 @@ impl Reader<'_> {
             2 => Kind::Set,
             3 => Kind::ZSet,
             4 => Kind::List,
+            5 => Kind::Stream,
             _ => return Err(DecodeError::Invalid("type")),
         };
         Ok(match kind {
@@ -212,6 +214,7 @@ impl Reader<'_> {
                 }
                 Part::List(Box::new(l))
             }
+            Kind::Stream => Part::Stream(Box::new(self.stream()?)),
         })
     }
 }

@@ -12,12 +12,13 @@
 //! version byte, varints, fixed-width integers, byte strings, ids, and `Reader`, the
 //! bounds-checked cursor over untrusted input), `vv` (version vectors), `field` (a field's
 //! registers, counter entries and resets), `key` (key states, their content, and key
-//! digests) and `effect` (effects).
+//! digests), `stream` (a stream's part and pieces) and `effect` (effects).
 
 mod effect;
 mod field;
 mod key;
 mod primitive;
+mod stream;
 mod vv;
 
 pub use effect::{decode_effect, effect_dot, encode_effect};

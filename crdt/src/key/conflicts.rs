@@ -85,7 +85,7 @@ impl Full {
                         found.add(Conflict::ListRemovedOnce);
                     }
                 }
-                Loc::Field(FieldLoc::Str) | Loc::Ttl => {}
+                Loc::Field(FieldLoc::Str) | Loc::Ttl | Loc::Stream(_) => {}
             }
         }
         for a in &e.adds {
@@ -153,7 +153,7 @@ impl Full {
                         }
                     }
                 }
-                Addition::ListSet { .. } => {}
+                Addition::ListSet { .. } | Addition::Stream(_) => {}
                 Addition::Expire(_) | Addition::Persist => {
                     if self.ttl.len() > 1 && self.ttl.iter().any(|t| t.tag == tag) {
                         found.add(if self.ttl.iter().any(|t| t.at.is_none()) {
@@ -282,6 +282,7 @@ fn content_kind(a: &Addition) -> Option<Kind> {
         Addition::Write { loc, .. } | Addition::Incr { loc, .. } => Some(loc_kind(loc)),
         Addition::Member(_) => Some(Kind::Set),
         Addition::ListInsert { .. } | Addition::ListSet { .. } => Some(Kind::List),
+        Addition::Stream(_) => Some(Kind::Stream),
         Addition::Expire(_) | Addition::Persist => None,
     }
 }

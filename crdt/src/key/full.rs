@@ -13,6 +13,7 @@ use crate::hlc::Hlc;
 use crate::ids::{Dot, ServerId, Tag};
 use crate::list::{ListElem, ListId, ListPart};
 use crate::set::SetPart;
+use crate::stream::StreamPart;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use crate::zset::ZSetPart;
@@ -104,6 +105,13 @@ impl Full {
     pub fn list(&self) -> Option<&ListPart> {
         match self.visible()? {
             Part::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn stream(&self) -> Option<&StreamPart> {
+        match self.visible()? {
+            Part::Stream(x) => Some(x),
             _ => None,
         }
     }
@@ -215,6 +223,11 @@ impl Full {
                 }
             }
             Loc::Ttl => self.ttl.retain(|t| t.tag.dot != dot),
+            Loc::Stream(at) => {
+                if let Some(Part::Stream(x)) = self.part_if(Kind::Stream) {
+                    x.remove(at, dot);
+                }
+            }
         }
     }
 
@@ -324,6 +337,11 @@ impl Full {
             }
             Addition::Expire(at) => self.add_ttl(TtlEntry { tag, at: Some(*at) }, tomb),
             Addition::Persist => self.add_ttl(TtlEntry { tag, at: None }, tomb),
+            Addition::Stream(a) => {
+                if let Part::Stream(x) = self.part_mut(Kind::Stream) {
+                    x.add(a, tag, tomb);
+                }
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub enum Kind {
     Set = 2,
     ZSet = 3,
     List = 4,
+    Stream = 5,
 }
 
 impl Kind {
@@ -23,6 +24,7 @@ impl Kind {
             Kind::Set => "set",
             Kind::ZSet => "zset",
             Kind::List => "list",
+            Kind::Stream => "stream",
         }
     }
 }

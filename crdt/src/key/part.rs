@@ -9,6 +9,7 @@ use crate::hash::HashPart;
 use crate::ids::Stamp;
 use crate::list::ListPart;
 use crate::set::SetPart;
+use crate::stream::StreamPart;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use crate::zset::ZSetPart;
@@ -21,6 +22,7 @@ pub enum Part {
     Set(Box<SetPart>),
     ZSet(Box<ZSetPart>),
     List(Box<ListPart>),
+    Stream(Box<StreamPart>),
 }
 
 impl Part {
@@ -31,6 +33,7 @@ impl Part {
             Kind::Set => Part::Set(Box::default()),
             Kind::ZSet => Part::ZSet(Box::default()),
             Kind::List => Part::List(Box::default()),
+            Kind::Stream => Part::Stream(Box::default()),
         }
     }
 
@@ -41,6 +44,7 @@ impl Part {
             Part::Set(_) => Kind::Set,
             Part::ZSet(_) => Kind::ZSet,
             Part::List(_) => Kind::List,
+            Part::Stream(_) => Kind::Stream,
         }
     }
 
@@ -52,6 +56,7 @@ impl Part {
             Part::Set(s) => s.is_live(),
             Part::ZSet(z) => z.is_live(),
             Part::List(l) => l.is_live(),
+            Part::Stream(x) => x.is_live(),
         }
     }
 
@@ -63,6 +68,7 @@ impl Part {
             Part::Set(s) => !s.is_live(),
             Part::ZSet(z) => z.all_members().next().is_none(),
             Part::List(l) => !l.is_live(),
+            Part::Stream(x) => x.is_void(),
         }
     }
 
@@ -73,6 +79,7 @@ impl Part {
             Part::Set(s) => s.max_stamp(),
             Part::ZSet(z) => z.max_stamp(),
             Part::List(l) => l.max_stamp(),
+            Part::Stream(x) => x.max_stamp(),
         }
     }
 
@@ -83,6 +90,7 @@ impl Part {
             Part::Set(s) => s.observe_into(vv),
             Part::ZSet(z) => z.observe_into(vv),
             Part::List(l) => l.observe_into(vv),
+            Part::Stream(x) => x.observe_into(vv),
         }
     }
 
@@ -93,6 +101,7 @@ impl Part {
             Part::Set(s) => s.prune(tomb),
             Part::ZSet(z) => z.prune(tomb),
             Part::List(l) => l.prune(tomb),
+            Part::Stream(x) => x.prune(tomb),
         }
     }
 
@@ -103,6 +112,7 @@ impl Part {
             (Part::Set(a), Part::Set(b)) => a.merge(b, tomb),
             (Part::ZSet(a), Part::ZSet(b)) => a.merge(b, tomb),
             (Part::List(a), Part::List(b)) => a.merge(b, tomb),
+            (Part::Stream(a), Part::Stream(b)) => a.merge(b, tomb),
             _ => unreachable!("parts are merged with parts of their own kind"),
         }
     }
@@ -112,7 +122,7 @@ impl Part {
             Part::Str(f) => f.gc(stable),
             Part::Hash(h) => h.gc(stable),
             Part::ZSet(z) => z.gc(stable),
-            Part::Set(_) | Part::List(_) => false,
+            Part::Set(_) | Part::List(_) | Part::Stream(_) => false,
         }
     }
 }
@@ -125,6 +135,7 @@ impl crate::heap::HeapSize for Part {
             Part::Set(s) => s.heap_bytes(),
             Part::ZSet(z) => z.heap_bytes(),
             Part::List(l) => l.heap_bytes(),
+            Part::Stream(x) => x.heap_bytes(),
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::hlc::Hlc;
 use crate::ids::ServerId;
 use crate::list::ListPart;
 use crate::set::SetPart;
+use crate::stream::StreamPart;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use crate::zset::ZSetPart;
@@ -152,6 +153,10 @@ impl KeyState {
 
     pub fn list(&self) -> Option<&ListPart> {
         self.full()?.list()
+    }
+
+    pub fn stream(&self) -> Option<&StreamPart> {
+        self.full()?.stream()
     }
 
     /// Live TTL entries.

@@ -9,7 +9,7 @@
 //! observed (left hidden by an earlier type clash).
 //!
 //! One family of commands per file: `strings`, `keys` (DEL, EXPIRE, PERSIST on any type),
-//! `hashes`, `sets`, `zsets`, `lists` and `whole` (a whole value written by RENAME, COPY and
+//! `hashes`, `sets`, `zsets`, `lists`, `streams` and `whole` (a whole value written by RENAME, COPY and
 //! the *STORE commands); what a write observes and removes of the old key is in `observe`,
 //! the counter entry of an increment in `counter`, and the handling of names repeated in one
 //! command in `dedup`.
@@ -21,6 +21,7 @@ mod keys;
 mod lists;
 mod observe;
 mod sets;
+mod streams;
 mod strings;
 mod whole;
 mod zsets;
@@ -29,6 +30,7 @@ pub use hashes::{hdel, hincr_by, hincr_by_float, hset};
 pub use keys::{delete, expire, persist};
 pub use lists::{End, list_insert, list_push, list_remove, list_set};
 pub use sets::{sadd, srem};
+pub use streams::{GroupChange, GroupValue, StreamValue, group_change, xadd, xremove, xsetid};
 pub use strings::{SetTtl, incr_by, incr_by_float, set};
 pub use whole::{Whole, replace};
 pub use zsets::{zadd, zincr_by, zrem};

@@ -60,6 +60,7 @@ fn observe_part(p: &Part, e: &mut Effect) {
                 e.removes.push(removal(Loc::List(id.clone()), id.dot));
             }
         }
+        Part::Stream(x) => super::streams::observe_stream(x, e),
     }
 }
 
@@ -80,7 +81,7 @@ fn reset_all(k: &KeyState, e: &mut Effect) {
                     }
                 }
             }
-            Part::Set(_) | Part::List(_) => {}
+            Part::Set(_) | Part::List(_) | Part::Stream(_) => {}
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::dedup::{dedup, last_wins};
 use super::observe::observe_all;
+use super::streams::{StreamValue, whole_stream};
 use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Value};
 use crate::ids::Tag;
@@ -18,6 +19,7 @@ pub enum Whole {
     Set(Vec<Blob>),
     ZSet(Vec<(Blob, f64)>),
     List(Vec<Blob>),
+    Stream(Box<StreamValue>),
 }
 
 impl Whole {
@@ -34,6 +36,7 @@ impl Whole {
             Kind::Set => Whole::Set(k.set()?.members().cloned().collect()),
             Kind::ZSet => Whole::ZSet(k.zset()?.iter().map(|(m, s)| (m.clone(), s)).collect()),
             Kind::List => Whole::List(k.list()?.iter().map(|(_, e)| e.value.clone()).collect()),
+            Kind::Stream => Whole::Stream(Box::new(StreamValue::of(k.stream()?))),
         })
     }
 }
@@ -83,6 +86,7 @@ pub fn replace(key: Option<&KeyState>, tag: Tag, whole: &Whole, expire_at: Optio
                 });
             }
         }
+        Whole::Stream(v) => whole_stream(v, &mut e),
     }
     if let Some(at) = expire_at {
         e.adds.push(Addition::Expire(at));

@@ -12,7 +12,10 @@ use bytes::Bytes;
 pub fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(match whole_of(ctx, &args[1]) {
         None => Reply::Nil,
-        Some((whole, _)) => Reply::bulk(rdb::dump(&whole)),
+        Some((whole, _)) => match rdb::dump(&whole) {
+            Some(payload) => Reply::bulk(payload),
+            None => Reply::err("ERR DUMP of a stream is not supported by gdc yet"),
+        },
     })
 }
 

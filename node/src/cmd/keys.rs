@@ -535,6 +535,7 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Some(gdc_crdt::Kind::Set) => "hashtable",
             Some(gdc_crdt::Kind::ZSet) => "skiplist",
             Some(gdc_crdt::Kind::List) => "quicklist",
+            Some(gdc_crdt::Kind::Stream) => "stream",
             None => return Ok(Reply::Nil),
         };
         Reply::bulk(enc)

@@ -3,6 +3,7 @@
 
 use gdc_crdt::effect::{Addition, FieldLoc, Loc};
 use gdc_crdt::field::Num;
+use gdc_crdt::stream::{StreamAdd, StreamLoc};
 use gdc_crdt::{Effect, KeyState};
 
 /// A set of event classes (Redis's `NOTIFY_*` bits).
@@ -121,10 +122,10 @@ pub fn of_remote(
             add(e);
         }
         for a in &effect.adds {
-            add(match a {
-                Addition::ListInsert { .. } => (LIST, list_insert(effect, existed, after)),
-                a => added(a),
-            });
+            match a {
+                Addition::ListInsert { .. } => add((LIST, list_insert(effect, existed, after))),
+                a => added(a).into_iter().for_each(&mut add),
+            }
         }
     }
     if existed && after.is_none() {
@@ -156,9 +157,11 @@ fn list_insert(effect: &Effect, existed: bool, after: Option<&KeyState>) -> &'st
     }
 }
 
-fn added(a: &Addition) -> (Classes, &'static str) {
+/// The event of one addition; `None` for a stream's numbers and consumer-group pieces,
+/// which the effect does not say the command of.
+fn added(a: &Addition) -> Option<(Classes, &'static str)> {
     let float = |n: &Num| matches!(n, Num::Float(_));
-    match a {
+    Some(match a {
         Addition::Write { loc, .. } => match loc {
             FieldLoc::Str => (STRING, "set"),
             FieldLoc::Hash(_) => (HASH, "hset"),
@@ -176,7 +179,11 @@ fn added(a: &Addition) -> (Classes, &'static str) {
         Addition::ListSet { .. } => (LIST, "lset"),
         Addition::Expire(_) => (GENERIC, "expire"),
         Addition::Persist => (GENERIC, "persist"),
-    }
+        Addition::Stream(s) => match **s {
+            StreamAdd::Entry { .. } => (STREAM, "xadd"),
+            _ => return None,
+        },
+    })
 }
 
 fn removed(loc: &Loc) -> Option<(Classes, &'static str)> {
@@ -188,6 +195,10 @@ fn removed(loc: &Loc) -> Option<(Classes, &'static str)> {
         Loc::List(_) => (LIST, "lrem"),
         // A PERSIST's removal of expiries comes with its own addition.
         Loc::Ttl => return None,
+        Loc::Stream(s) => match **s {
+            StreamLoc::Entry(_) => (STREAM, "xdel"),
+            _ => return None,
+        },
     })
 }
 

@@ -56,15 +56,17 @@ fn bad(why: &'static str) -> Error {
     Error::Format(why)
 }
 
-/// The payload DUMP answers for `whole`.
-pub fn dump(whole: &Whole) -> Vec<u8> {
+/// The payload DUMP answers for `whole`; `None` for a stream (not written yet).
+pub fn dump(whole: &Whole) -> Option<Vec<u8>> {
     let mut w = write::Writer::default();
-    w.value(whole);
+    if !w.value(whole) {
+        return None;
+    }
     let mut out = w.out;
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64::crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Some(out)
 }
 
 /// The value a payload holds, checked whole: footer first, then the value. Bytes between

@@ -295,6 +295,8 @@ fn quicklist(r: &mut Reader<'_>, kind: u8) -> Result<Whole, Error> {
 fn check(whole: &Whole) -> Result<(), Error> {
     let ok = match whole {
         Whole::Str(_) => true,
+        // RESTORE reads no stream payloads yet (`restore` never makes one).
+        Whole::Stream(_) => false,
         Whole::List(l) => !l.is_empty(),
         Whole::Set(s) => !s.is_empty() && distinct(s.iter()),
         Whole::Hash(h) => !h.is_empty() && distinct(h.iter().map(|(f, _)| f)),

@@ -19,9 +19,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Append `whole`, type byte first.
-    pub fn value(&mut self, whole: &Whole) {
+    /// Append `whole`, type byte first. `false` for a stream, which gdc cannot write in
+    /// Redis's format yet.
+    pub fn value(&mut self, whole: &Whole) -> bool {
         match whole {
+            Whole::Stream(_) => return false,
             Whole::Str(s) => {
                 self.out.push(kind::STRING);
                 self.string(s);
@@ -54,6 +56,7 @@ impl Writer {
                 }
             }
         }
+        true
     }
 
     /// A length: 6 bits, 14 bits, or a marker and 32 or 64 bits, big-endian.

@@ -1,0 +1,724 @@
+//! Stream: an append-only log of entries ordered by id, with consumer groups.
+//!
+//! * Entries are immutable pieces keyed by their id. XDEL and trimming remove the entries the
+//!   origin observed. Ids made by `*` carry the origin's server-id in the low 32 bits of the
+//!   sequence ([`next_auto_id`]), so two regions appending in the same millisecond never make
+//!   the same id and every region orders all entries alike. Of two entries given the same id
+//!   explicitly in two regions, the one with the later stamp stays.
+//! * The stream's numbers (last id, largest deleted id, entries added) are a multi-value
+//!   register whose values join ([`Meta::join`]): each write that changes them removes the
+//!   values it observed and adds the joined value it computed. A stream lives while a value
+//!   does, so an emptied stream still exists, as in Redis.
+//! * A consumer group is a multi-value register of its [`GroupHead`] (delivery cursors), its
+//!   pending entries (per id, a multi-value register read last-writer-wins) and its consumers
+//!   (per name, the largest seen-time). XACK removes the pending entries it observed; a
+//!   concurrent delivery elsewhere survives, so delivery is at least once.
+
+use crate::blob::Blob;
+use crate::ids::{Dot, ServerId, Stamp, Tag};
+use crate::tomb::Tomb;
+use crate::vv::VersionVector;
+use smallvec::SmallVec;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A stream entry id: milliseconds and a sequence number, ordered as Redis orders them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct StreamId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl StreamId {
+    pub const ZERO: StreamId = StreamId { ms: 0, seq: 0 };
+    pub const MAX: StreamId = StreamId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
+
+    pub const fn new(ms: u64, seq: u64) -> Self {
+        StreamId { ms, seq }
+    }
+
+    /// The next id in order, `None` after the largest.
+    pub fn next(self) -> Option<StreamId> {
+        match self.seq.checked_add(1) {
+            Some(seq) => Some(StreamId { seq, ..self }),
+            None => self.ms.checked_add(1).map(|ms| StreamId { ms, seq: 0 }),
+        }
+    }
+
+    /// The previous id in order, `None` before the smallest.
+    pub fn prev(self) -> Option<StreamId> {
+        match self.seq.checked_sub(1) {
+            Some(seq) => Some(StreamId { seq, ..self }),
+            None => self.ms.checked_sub(1).map(|ms| StreamId { ms, seq: u64::MAX }),
+        }
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+/// The id `XADD *` makes at `server` when the stream's last id is `last` and the clock reads
+/// `now_ms`: the low 32 bits of the sequence are the server-id, so ids made concurrently by
+/// two servers differ. `None` when no larger id exists.
+pub fn next_auto_id(last: StreamId, now_ms: u64, server: ServerId) -> Option<StreamId> {
+    let low = server.0 as u64;
+    if now_ms > last.ms {
+        return Some(StreamId::new(now_ms, low));
+    }
+    // The smallest sequence above `last.seq` whose low half is ours.
+    let high = (last.seq >> 32) + u64::from(last.seq & 0xffff_ffff >= low);
+    match high.checked_mul(1 << 32).and_then(|h| h.checked_add(low)) {
+        Some(seq) if high < (1 << 32) => Some(StreamId::new(last.ms, seq)),
+        _ => last.ms.checked_add(1).map(|ms| StreamId::new(ms, low)),
+    }
+}
+
+/// One entry: the fields and values, flat, and the tag of the XADD that made it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub tag: Tag,
+    pub fields: Box<[Blob]>,
+}
+
+/// The stream's numbers. Values of one epoch join by maximum (entries added per origin);
+/// XSETID starts a new epoch, whose values win over every older epoch's.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Meta {
+    pub epoch: u64,
+    pub last: StreamId,
+    pub max_deleted: StreamId,
+    /// Entries added before this epoch began (XSETID's ENTRIESADDED).
+    pub added_base: u64,
+    /// Entries added in this epoch, per origin, sorted by server.
+    pub added: SmallVec<[(ServerId, u64); 1]>,
+}
+
+impl Meta {
+    pub fn join(&mut self, o: &Meta) {
+        if o.epoch > self.epoch {
+            *self = o.clone();
+            return;
+        }
+        if o.epoch < self.epoch {
+            return;
+        }
+        self.last = self.last.max(o.last);
+        self.max_deleted = self.max_deleted.max(o.max_deleted);
+        self.added_base = self.added_base.max(o.added_base);
+        join_counts(&mut self.added, &o.added);
+    }
+
+    /// Entries ever added (Redis's `entries-added`).
+    pub fn entries_added(&self) -> u64 {
+        self.added_base + self.added.iter().map(|(_, n)| n).sum::<u64>()
+    }
+
+    /// Count one more entry added by `server`.
+    pub fn count_added(&mut self, server: ServerId) {
+        match self.added.binary_search_by_key(&server, |(s, _)| *s) {
+            Ok(i) => self.added[i].1 += 1,
+            Err(i) => self.added.insert(i, (server, 1)),
+        }
+    }
+
+    /// A new epoch (XSETID): these values replace every value of older epochs.
+    pub fn restart(&self, last: StreamId, max_deleted: StreamId, added: u64) -> Meta {
+        Meta {
+            epoch: self.epoch + 1,
+            last,
+            max_deleted,
+            added_base: added,
+            added: SmallVec::new(),
+        }
+    }
+}
+
+fn join_counts<T: Copy + Ord>(a: &mut SmallVec<[(ServerId, T); 1]>, b: &[(ServerId, T)]) {
+    for &(s, n) in b {
+        match a.binary_search_by_key(&s, |(s, _)| *s) {
+            Ok(i) => a[i].1 = a[i].1.max(n),
+            Err(i) => a.insert(i, (s, n)),
+        }
+    }
+}
+
+/// A consumer group's delivery state. Values of one epoch join by maximum; XGROUP SETID
+/// starts a new epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct GroupHead {
+    pub epoch: u64,
+    /// Entries up to this id are not delivered by `>` (XGROUP CREATE/SETID's id).
+    pub base: StreamId,
+    /// Per origin of entries, the largest id of its entries the group delivered. An origin's
+    /// entries arrive in its order, and its ids grow with it, so an entry of that origin at
+    /// or below the cursor was delivered (or removed) already, wherever it was delivered.
+    pub cursors: SmallVec<[(ServerId, StreamId); 1]>,
+    /// Redis's `entries-read`; `None` when unknown.
+    pub entries_read: Option<u64>,
+}
+
+impl GroupHead {
+    pub fn join(&mut self, o: &GroupHead) {
+        if o.epoch > self.epoch {
+            *self = o.clone();
+            return;
+        }
+        if o.epoch < self.epoch {
+            return;
+        }
+        self.base = self.base.max(o.base);
+        join_counts(&mut self.cursors, &o.cursors);
+        self.entries_read = self.entries_read.max(o.entries_read);
+    }
+
+    /// Redis's last-delivered-id: the largest id delivered or set.
+    pub fn last_delivered(&self) -> StreamId {
+        self.cursors
+            .iter()
+            .map(|(_, id)| *id)
+            .fold(self.base, StreamId::max)
+    }
+
+    /// The cursor of entries made by `server`.
+    pub fn cursor(&self, server: ServerId) -> StreamId {
+        match self.cursors.binary_search_by_key(&server, |(s, _)| *s) {
+            Ok(i) => self.cursors[i].1.max(self.base),
+            Err(_) => self.base,
+        }
+    }
+
+    /// Whether `>` has delivered (or skipped) the entry `id` made by `server`.
+    pub fn delivered(&self, id: StreamId, server: ServerId) -> bool {
+        id <= self.cursor(server)
+    }
+
+    /// Note the delivery of the entry `id` made by `server`.
+    pub fn deliver(&mut self, id: StreamId, server: ServerId) {
+        match self.cursors.binary_search_by_key(&server, |(s, _)| *s) {
+            Ok(i) => self.cursors[i].1 = self.cursors[i].1.max(id),
+            Err(i) => self.cursors.insert(i, (server, id)),
+        }
+    }
+
+    /// A new epoch (XGROUP SETID): delivery restarts after `base`.
+    pub fn restart(&self, base: StreamId, entries_read: Option<u64>) -> GroupHead {
+        GroupHead {
+            epoch: self.epoch + 1,
+            base,
+            cursors: SmallVec::new(),
+            entries_read,
+        }
+    }
+}
+
+/// A delivered entry not yet acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    pub consumer: Blob,
+    /// Unix ms of the last delivery.
+    pub delivered_ms: u64,
+    pub count: u64,
+}
+
+/// Values of a multi-value register, each with the tag of the write that made it, sorted by
+/// dot.
+pub type Values<T> = SmallVec<[(Tag, T); 1]>;
+
+fn put_value<T>(vals: &mut Values<T>, tag: Tag, v: T, tomb: &Tomb) {
+    if tomb.kills(tag.dot) {
+        return;
+    }
+    if let Err(i) = vals.binary_search_by_key(&tag.dot, |(t, _)| t.dot) {
+        vals.insert(i, (tag, v));
+    }
+}
+
+fn remove_value<T>(vals: &mut Values<T>, dot: Dot) {
+    vals.retain(|(t, _)| t.dot != dot);
+}
+
+fn prune_values<T>(vals: &mut Values<T>, tomb: &Tomb) {
+    vals.retain(|(t, _)| !tomb.kills(t.dot));
+}
+
+/// A consumer group.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Group {
+    heads: Values<GroupHead>,
+    pending: BTreeMap<StreamId, Values<Pending>>,
+    /// Per consumer, its seen-times (Unix ms).
+    consumers: BTreeMap<Blob, Values<u64>>,
+}
+
+impl Group {
+    /// Whether the group exists.
+    pub fn is_live(&self) -> bool {
+        !self.heads.is_empty()
+    }
+
+    fn is_void(&self) -> bool {
+        self.heads.is_empty() && self.pending.is_empty() && self.consumers.is_empty()
+    }
+
+    /// The delivery state: the join of the head's values.
+    pub fn head(&self) -> GroupHead {
+        let mut it = self.heads.iter();
+        let mut h = it.next().map(|(_, h)| h.clone()).unwrap_or_default();
+        for (_, o) in it {
+            h.join(o);
+        }
+        h
+    }
+
+    pub fn head_values(&self) -> &[(Tag, GroupHead)] {
+        &self.heads
+    }
+
+    /// Pending entries in id order, each read last-writer-wins.
+    pub fn pending(&self) -> impl DoubleEndedIterator<Item = (StreamId, &Pending)> + '_ {
+        self.pending.iter().filter_map(|(id, v)| Some((*id, lww(v)?)))
+    }
+
+    /// Pending entries from `from` on, in id order.
+    pub fn pending_from(&self, from: StreamId) -> impl Iterator<Item = (StreamId, &Pending)> + '_ {
+        self.pending
+            .range(from..)
+            .filter_map(|(id, v)| Some((*id, lww(v)?)))
+    }
+
+    pub fn pending_entry(&self, id: StreamId) -> Option<&Pending> {
+        self.pending.get(&id).and_then(|v| lww(v))
+    }
+
+    /// The values of one pending entry (what an XACK observes).
+    pub fn pending_values(&self, id: StreamId) -> &[(Tag, Pending)] {
+        self.pending.get(&id).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Ids with pending values, in order (the encoding's view).
+    pub fn pending_ids(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.pending.keys().copied()
+    }
+
+    /// Names with consumer records, in order (the encoding's view).
+    pub fn consumer_names(&self) -> impl Iterator<Item = &Blob> + '_ {
+        self.consumers.keys()
+    }
+
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Consumers with their seen-time, by name; a consumer some pending entry names exists
+    /// even when its own record was removed concurrently.
+    pub fn consumers(&self) -> BTreeMap<&Blob, u64> {
+        let mut out: BTreeMap<&Blob, u64> = self
+            .consumers
+            .iter()
+            .map(|(n, v)| (n, v.iter().map(|(_, t)| *t).max().unwrap_or(0)))
+            .collect();
+        for (_, p) in self.pending() {
+            out.entry(&p.consumer).or_insert(0);
+        }
+        out
+    }
+
+    pub fn consumer_values(&self, name: &[u8]) -> &[(Tag, u64)] {
+        self.consumers.get(name).map_or(&[], |v| v.as_slice())
+    }
+
+    fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
+        let h = self.heads.iter().map(|(t, _)| t.dot);
+        let p = self.pending.values().flatten().map(|(t, _)| t.dot);
+        let c = self.consumers.values().flatten().map(|(t, _)| t.dot);
+        h.chain(p).chain(c)
+    }
+
+    fn stamps(&self) -> impl Iterator<Item = Stamp> + '_ {
+        let h = self.heads.iter().map(|(t, _)| t.stamp());
+        let p = self.pending.values().flatten().map(|(t, _)| t.stamp());
+        let c = self.consumers.values().flatten().map(|(t, _)| t.stamp());
+        h.chain(p).chain(c)
+    }
+
+    fn prune(&mut self, tomb: &Tomb) {
+        prune_values(&mut self.heads, tomb);
+        self.pending.retain(|_, v| {
+            prune_values(v, tomb);
+            !v.is_empty()
+        });
+        self.consumers.retain(|_, v| {
+            prune_values(v, tomb);
+            !v.is_empty()
+        });
+    }
+
+    fn merge(&mut self, o: &Group, tomb: &Tomb) {
+        for (t, h) in &o.heads {
+            put_value(&mut self.heads, *t, h.clone(), tomb);
+        }
+        for (id, vals) in &o.pending {
+            for (t, p) in vals {
+                self.put_pending(*id, *t, p.clone(), tomb);
+            }
+        }
+        for (name, vals) in &o.consumers {
+            for (t, seen) in vals {
+                self.put_consumer(name, *t, *seen, tomb);
+            }
+        }
+    }
+
+    fn put_pending(&mut self, id: StreamId, tag: Tag, p: Pending, tomb: &Tomb) {
+        if !tomb.kills(tag.dot) {
+            put_value(self.pending.entry(id).or_default(), tag, p, tomb);
+        }
+    }
+
+    fn put_consumer(&mut self, name: &Blob, tag: Tag, seen: u64, tomb: &Tomb) {
+        if !tomb.kills(tag.dot) {
+            put_value(self.consumers.entry(name.clone()).or_default(), tag, seen, tomb);
+        }
+    }
+}
+
+/// The last-writer-wins value of a multi-value register.
+fn lww<T>(vals: &Values<T>) -> Option<&T> {
+    vals.iter().max_by_key(|(t, _)| t.stamp()).map(|(_, v)| v)
+}
+
+/// Where a removed piece of a stream lives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StreamLoc {
+    Entry(StreamId),
+    Meta,
+    Head(Blob),
+    Pending(Blob, StreamId),
+    Consumer(Blob, Blob),
+}
+
+/// New content of a stream.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StreamAdd {
+    Entry { id: StreamId, fields: Box<[Blob]> },
+    Meta(Meta),
+    Head { group: Blob, head: GroupHead },
+    Pending { group: Blob, id: StreamId, pending: Pending },
+    Consumer { group: Blob, name: Blob, seen_ms: u64 },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct StreamPart {
+    entries: BTreeMap<StreamId, Entry>,
+    meta: Values<Meta>,
+    groups: BTreeMap<Blob, Group>,
+}
+
+impl PartialEq for StreamPart {
+    fn eq(&self, o: &StreamPart) -> bool {
+        self.entries == o.entries && self.meta == o.meta && self.groups == o.groups
+    }
+}
+
+impl StreamPart {
+    /// Whether the stream exists (it may have no entries).
+    pub fn is_live(&self) -> bool {
+        !self.meta.is_empty()
+    }
+
+    pub(crate) fn is_void(&self) -> bool {
+        self.meta.is_empty() && self.entries.is_empty() && self.groups.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The stream's numbers: the join of the register's values.
+    pub fn meta(&self) -> Meta {
+        let mut it = self.meta.iter();
+        let mut m = it.next().map(|(_, m)| m.clone()).unwrap_or_default();
+        for (_, o) in it {
+            m.join(o);
+        }
+        m
+    }
+
+    pub fn meta_values(&self) -> &[(Tag, Meta)] {
+        &self.meta
+    }
+
+    /// The last id: the register's, or the top entry's when a concurrent XSETID set it lower.
+    pub fn last_id(&self) -> StreamId {
+        let top = self.last().map_or(StreamId::ZERO, |(id, _)| *id);
+        self.meta().last.max(top)
+    }
+
+    pub fn entries(&self) -> &BTreeMap<StreamId, Entry> {
+        &self.entries
+    }
+
+    pub fn get(&self, id: StreamId) -> Option<&Entry> {
+        self.entries.get(&id)
+    }
+
+    pub fn first(&self) -> Option<(&StreamId, &Entry)> {
+        self.entries.first_key_value()
+    }
+
+    pub fn last(&self) -> Option<(&StreamId, &Entry)> {
+        self.entries.last_key_value()
+    }
+
+    /// Entries with ids in `from..=to`, in order.
+    pub fn range(
+        &self,
+        from: StreamId,
+        to: StreamId,
+    ) -> impl DoubleEndedIterator<Item = (&StreamId, &Entry)> + '_ {
+        let r = if from <= to {
+            Some(self.entries.range(from..=to))
+        } else {
+            None
+        };
+        r.into_iter().flatten()
+    }
+
+    pub fn groups(&self) -> impl Iterator<Item = (&Blob, &Group)> + '_ {
+        self.groups.iter().filter(|(_, g)| g.is_live())
+    }
+
+    pub fn group(&self, name: &[u8]) -> Option<&Group> {
+        self.groups.get(name).filter(|g| g.is_live())
+    }
+
+    /// Every group, live or kept only for pieces a destroy has not observed.
+    pub fn all_groups(&self) -> impl Iterator<Item = (&Blob, &Group)> + '_ {
+        self.groups.iter()
+    }
+
+    pub fn max_stamp(&self) -> Option<Stamp> {
+        let e = self.entries.values().map(|e| e.tag.stamp());
+        let m = self.meta.iter().map(|(t, _)| t.stamp());
+        let g = self.groups.values().flat_map(Group::stamps);
+        e.chain(m).chain(g).max()
+    }
+
+    pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
+        let e = self.entries.values().map(|e| e.tag.dot);
+        let m = self.meta.iter().map(|(t, _)| t.dot);
+        let g = self.groups.values().flat_map(Group::dots);
+        e.chain(m).chain(g)
+    }
+
+    pub fn observe_into(&self, vv: &mut VersionVector) {
+        for d in self.dots() {
+            vv.add(d);
+        }
+    }
+
+    /// Add a piece made by `tag`.
+    pub fn add(&mut self, a: &StreamAdd, tag: Tag, tomb: &Tomb) {
+        if tomb.kills(tag.dot) {
+            return;
+        }
+        match a {
+            StreamAdd::Entry { id, fields } => self.put_entry(
+                *id,
+                Entry {
+                    tag,
+                    fields: fields.clone(),
+                },
+            ),
+            StreamAdd::Meta(m) => put_value(&mut self.meta, tag, m.clone(), tomb),
+            StreamAdd::Head { group, head } => {
+                let g = self.groups.entry(group.clone()).or_default();
+                put_value(&mut g.heads, tag, head.clone(), tomb);
+            }
+            StreamAdd::Pending { group, id, pending } => {
+                let g = self.groups.entry(group.clone()).or_default();
+                g.put_pending(*id, tag, pending.clone(), tomb);
+            }
+            StreamAdd::Consumer {
+                group,
+                name,
+                seen_ms,
+            } => {
+                let g = self.groups.entry(group.clone()).or_default();
+                g.put_consumer(name, tag, *seen_ms, tomb);
+            }
+        }
+    }
+
+    /// Of two entries with one id, the one with the later stamp stays.
+    fn put_entry(&mut self, id: StreamId, e: Entry) {
+        match self.entries.get_mut(&id) {
+            Some(cur) if cur.tag.stamp() >= e.tag.stamp() => {}
+            Some(cur) => *cur = e,
+            None => {
+                self.entries.insert(id, e);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, loc: &StreamLoc, dot: Dot) {
+        match loc {
+            StreamLoc::Entry(id) => {
+                if self.entries.get(id).is_some_and(|e| e.tag.dot == dot) {
+                    self.entries.remove(id);
+                }
+            }
+            StreamLoc::Meta => remove_value(&mut self.meta, dot),
+            StreamLoc::Head(g) => self.in_group(g, |g| remove_value(&mut g.heads, dot)),
+            StreamLoc::Pending(g, id) => self.in_group(g, |g| {
+                if let Some(v) = g.pending.get_mut(id) {
+                    remove_value(v, dot);
+                    if v.is_empty() {
+                        g.pending.remove(id);
+                    }
+                }
+            }),
+            StreamLoc::Consumer(g, name) => self.in_group(g, |g| {
+                if let Some(v) = g.consumers.get_mut(name) {
+                    remove_value(v, dot);
+                    if v.is_empty() {
+                        g.consumers.remove(name);
+                    }
+                }
+            }),
+        }
+    }
+
+    fn in_group(&mut self, name: &Blob, f: impl FnOnce(&mut Group)) {
+        if let Some(g) = self.groups.get_mut(name) {
+            f(g);
+            if g.is_void() {
+                self.groups.remove(name);
+            }
+        }
+    }
+
+    pub fn prune(&mut self, tomb: &Tomb) {
+        self.entries.retain(|_, e| !tomb.kills(e.tag.dot));
+        prune_values(&mut self.meta, tomb);
+        self.groups.retain(|_, g| {
+            g.prune(tomb);
+            !g.is_void()
+        });
+    }
+
+    pub fn merge(&mut self, o: &StreamPart, tomb: &Tomb) {
+        for (id, e) in &o.entries {
+            if !tomb.kills(e.tag.dot) {
+                self.put_entry(*id, e.clone());
+            }
+        }
+        for (t, m) in &o.meta {
+            put_value(&mut self.meta, *t, m.clone(), tomb);
+        }
+        for (name, g) in &o.groups {
+            self.groups.entry(name.clone()).or_default().merge(g, tomb);
+        }
+        self.groups.retain(|_, g| !g.is_void());
+    }
+}
+
+impl crate::heap::HeapSize for StreamPart {
+    fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(StreamId, Entry)>();
+        let mut n = crate::heap::btree_bytes(self.entries.len(), entry);
+        for e in self.entries.values() {
+            n += e.fields.len() * std::mem::size_of::<Blob>();
+            n += e.fields.iter().map(Blob::heap_bytes).sum::<usize>();
+        }
+        n += self.meta.len() * std::mem::size_of::<(Tag, Meta)>();
+        for (name, g) in &self.groups {
+            n += name.heap_bytes() + std::mem::size_of::<Group>();
+            n += g.heads.len() * std::mem::size_of::<(Tag, GroupHead)>();
+            n += crate::heap::btree_bytes(
+                g.pending.len(),
+                std::mem::size_of::<(StreamId, Values<Pending>)>(),
+            );
+            n += g
+                .pending
+                .values()
+                .flatten()
+                .map(|(_, p)| p.consumer.heap_bytes())
+                .sum::<usize>();
+            n += crate::heap::btree_bytes(
+                g.consumers.len(),
+                std::mem::size_of::<(Blob, Values<u64>)>(),
+            );
+            n += g.consumers.keys().map(Blob::heap_bytes).sum::<usize>();
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_ids_carry_the_server_in_the_low_half_and_grow() {
+        let s = ServerId(7);
+        assert_eq!(
+            next_auto_id(StreamId::ZERO, 100, s),
+            Some(StreamId::new(100, 7))
+        );
+        // Same millisecond: the next multiple of 2^32, plus the server.
+        assert_eq!(
+            next_auto_id(StreamId::new(100, 7), 100, s),
+            Some(StreamId::new(100, (1 << 32) + 7))
+        );
+        // Another server's id in the same millisecond: above it, ours.
+        assert_eq!(
+            next_auto_id(StreamId::new(100, 9), 100, s),
+            Some(StreamId::new(100, (1 << 32) + 7))
+        );
+        assert_eq!(
+            next_auto_id(StreamId::new(100, 5), 100, s),
+            Some(StreamId::new(100, 7))
+        );
+        // The clock behind the last id: the last id's millisecond.
+        assert_eq!(
+            next_auto_id(StreamId::new(200, 0), 100, s),
+            Some(StreamId::new(200, 7))
+        );
+        // The sequence exhausted: the next millisecond.
+        assert_eq!(
+            next_auto_id(StreamId::new(200, u64::MAX), 100, s),
+            Some(StreamId::new(201, 7))
+        );
+        assert_eq!(next_auto_id(StreamId::MAX, 100, s), None);
+    }
+
+    #[test]
+    fn meta_epochs_win_and_counts_join_per_origin() {
+        let (a, b) = (ServerId(1), ServerId(2));
+        let mut x = Meta::default();
+        x.count_added(a);
+        let mut y = x.clone();
+        x.count_added(a);
+        y.count_added(b);
+        y.last = StreamId::new(5, 0);
+        let mut j = x.clone();
+        j.join(&y);
+        assert_eq!(j.entries_added(), 3);
+        assert_eq!(j.last, StreamId::new(5, 0));
+        let r = x.restart(StreamId::new(1, 0), StreamId::ZERO, 10);
+        let mut k = j.clone();
+        k.join(&r);
+        assert_eq!((k.entries_added(), k.last), (10, StreamId::new(1, 0)));
+    }
+}
