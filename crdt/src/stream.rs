@@ -21,6 +21,7 @@ use crate::vv::VersionVector;
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A stream entry id: milliseconds and a sequence number, ordered as Redis orders them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -413,11 +414,76 @@ pub enum StreamAdd {
     Consumer { group: Blob, name: Blob, seen_ms: u64 },
 }
 
+/// The most entries (live or deleted) a node of a stream's layout takes before the next
+/// appended entry starts a new one: Redis's `stream-node-max-entries` (0: no limit), set by
+/// the server's configuration. A process-wide setting, as it is in Redis.
+pub static NODE_ENTRIES_MAX: AtomicUsize = AtomicUsize::new(100);
+
+/// One node of a stream's layout: entries live in it, and entries ever put in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Node {
+    pub live: usize,
+    pub total: usize,
+}
+
+/// How a region groups a stream's entries into nodes, as Redis groups them into listpacks:
+/// what approximate trimming (`~`) removes whole, and what XINFO counts. Each region lays
+/// out the entries it puts in order of arrival, so layouts may differ between regions; the
+/// entries a trim removes are decided at its origin and replicated one by one, so the
+/// entries themselves converge. Not part of the state: equality and encoding ignore it.
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    /// Nodes by the id of the first entry put in them.
+    nodes: BTreeMap<StreamId, Node>,
+}
+
+impl Layout {
+    pub fn nodes(&self) -> &BTreeMap<StreamId, Node> {
+        &self.nodes
+    }
+
+    /// The node an entry `id` is in: the one with the greatest first id at or below it.
+    fn node_of(&mut self, id: StreamId) -> Option<(&StreamId, &mut Node)> {
+        self.nodes.range_mut(..=id).next_back()
+    }
+
+    /// A new entry `id`; `tail`: it is after every other entry.
+    fn put(&mut self, id: StreamId, tail: bool) {
+        let max = NODE_ENTRIES_MAX.load(Ordering::Relaxed);
+        match self.node_of(id) {
+            Some((_, n)) if !tail || max == 0 || n.total < max => {
+                n.live += 1;
+                n.total += 1;
+            }
+            _ => {
+                self.nodes.insert(id, Node { live: 1, total: 1 });
+            }
+        }
+    }
+
+    /// An entry `id` removed: a node whose last live entry goes goes with it.
+    fn remove(&mut self, id: StreamId) {
+        let mut emptied = None;
+        if let Some((first, n)) = self.node_of(id) {
+            n.live = n.live.saturating_sub(1);
+            if n.live == 0 {
+                emptied = Some(*first);
+            }
+        }
+        if let Some(first) = emptied {
+            self.nodes.remove(&first);
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct StreamPart {
     entries: BTreeMap<StreamId, Entry>,
     meta: Values<Meta>,
     groups: BTreeMap<Blob, Group>,
+    layout: Layout,
+    /// Per server, how many entries it made (derived: where `>` must look for entries).
+    origins: SmallVec<[(ServerId, usize); 1]>,
 }
 
 impl PartialEq for StreamPart {
@@ -564,10 +630,64 @@ impl StreamPart {
     fn put_entry(&mut self, id: StreamId, e: Entry) {
         match self.entries.get_mut(&id) {
             Some(cur) if cur.tag.stamp() >= e.tag.stamp() => {}
-            Some(cur) => *cur = e,
-            None => {
-                self.entries.insert(id, e);
+            Some(cur) => {
+                let old = std::mem::replace(cur, e);
+                let new = self.entries[&id].tag.dot.server;
+                self.count_origin(old.tag.dot.server, false);
+                self.count_origin(new, true);
             }
+            None => {
+                let tail = self.entries.last_key_value().is_none_or(|(l, _)| *l < id);
+                self.count_origin(e.tag.dot.server, true);
+                self.entries.insert(id, e);
+                self.layout.put(id, tail);
+            }
+        }
+    }
+
+    fn count_origin(&mut self, server: ServerId, added: bool) {
+        match self.origins.binary_search_by_key(&server, |(s, _)| *s) {
+            Ok(i) if added => self.origins[i].1 += 1,
+            Ok(i) => {
+                self.origins[i].1 -= 1;
+                if self.origins[i].1 == 0 {
+                    self.origins.remove(i);
+                }
+            }
+            Err(i) if added => self.origins.insert(i, (server, 1)),
+            Err(_) => {}
+        }
+    }
+
+    /// The servers that made the stream's entries.
+    pub fn origins(&self) -> impl Iterator<Item = ServerId> + '_ {
+        self.origins.iter().map(|(s, _)| *s)
+    }
+
+    /// The region's grouping of the entries into nodes.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The node layout recounted after entries went in bulk.
+    fn recount(&mut self) {
+        let firsts: Vec<(StreamId, usize)> =
+            self.layout.nodes.iter().map(|(f, n)| (*f, n.total)).collect();
+        let mut nodes = BTreeMap::new();
+        for (i, (first, total)) in firsts.iter().enumerate() {
+            let live = match firsts.get(i + 1) {
+                Some((next, _)) => self.entries.range(*first..*next).count(),
+                None => self.entries.range(*first..).count(),
+            };
+            if live > 0 {
+                nodes.insert(*first, Node { live, total: *total });
+            }
+        }
+        self.layout.nodes = nodes;
+        self.origins.clear();
+        let servers: Vec<ServerId> = self.entries.values().map(|e| e.tag.dot.server).collect();
+        for s in servers {
+            self.count_origin(s, true);
         }
     }
 
@@ -576,6 +696,8 @@ impl StreamPart {
             StreamLoc::Entry(id) => {
                 if self.entries.get(id).is_some_and(|e| e.tag.dot == dot) {
                     self.entries.remove(id);
+                    self.layout.remove(*id);
+                    self.count_origin(dot.server, false);
                 }
             }
             StreamLoc::Meta => remove_value(&mut self.meta, dot),
@@ -609,7 +731,11 @@ impl StreamPart {
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
+        let before = self.entries.len();
         self.entries.retain(|_, e| !tomb.kills(e.tag.dot));
+        if self.entries.len() != before {
+            self.recount();
+        }
         prune_values(&mut self.meta, tomb);
         self.groups.retain(|_, g| {
             g.prune(tomb);

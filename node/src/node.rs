@@ -73,6 +73,7 @@ impl Listeners {
 impl Node {
     /// Open the data directory (replaying the binlog) and build the node's parts.
     pub fn open(config: Config) -> Result<Node, StoreError> {
+        config.apply_process_wide();
         let config = Arc::new(config);
         let alone = config.peers.is_empty() && config.sync_port.is_none();
         let engine = Arc::new(Engine::open(EngineOptions {

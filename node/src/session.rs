@@ -355,6 +355,7 @@ impl Session {
                 now,
             };
             let reply = cmd::execute(&mut ctx, &args);
+            let retry_args = conn.retry_args.take();
             // Only the command at the front can be waiting; any other reply ends its wait.
             if matches!(reply, Reply::Block { .. }) {
                 conn.blocked_since.get_or_insert(now);
@@ -372,6 +373,7 @@ impl Session {
                         replies += 1;
                         continue;
                     }
+                    let args = retry_args.unwrap_or(args);
                     self.pending.push_front(args, bytes);
                     blocked = Some(Stop::Wait(Blocked {
                         deadline_ms,

@@ -121,6 +121,7 @@ impl Shared {
         }
         self.notifier.configure(&next);
         self.accounts.configure(&config, &next);
+        next.apply_process_wide();
         *config = Arc::new(next);
         Ok(())
     }

@@ -63,13 +63,16 @@ pub fn xadd(
         remove_entries(x, trimmed, &mut e);
     }
     write_meta(x, m, &mut e);
-    add(
-        &mut e,
-        StreamAdd::Entry {
-            id,
-            fields: fields.into(),
-        },
-    );
+    // A trim that takes the new entry too (MAXLEN 0) leaves only the numbers it changed.
+    if !trimmed.contains(&id) {
+        add(
+            &mut e,
+            StreamAdd::Entry {
+                id,
+                fields: fields.into(),
+            },
+        );
+    }
     Ok(e)
 }
 

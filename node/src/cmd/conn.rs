@@ -50,6 +50,9 @@ pub struct Conn {
     /// waiting). A retry after a write keeps the first deadline, and finds a key that has
     /// meanwhile become another type not ready (it waits on, as in Redis) instead of failing.
     pub blocked_since: Option<u64>,
+    /// The command to retry instead of the one that asked to wait: XREAD's `$` made the
+    /// stream's last id at the time it first blocked.
+    pub retry_args: Option<Vec<bytes::Bytes>>,
     /// CLIENT REPLY: whether this connection's replies are sent.
     pub replies: Replies,
     /// In MONITOR mode: fed every command.
@@ -179,6 +182,7 @@ impl Conn {
             last_cmd: String::new(),
             last_write_op: 0,
             blocked_since: None,
+            retry_args: None,
             replies: Replies::On,
             monitor: false,
             no_evict: false,

@@ -25,6 +25,7 @@ mod scripting;
 mod server;
 mod set;
 mod sort;
+mod stream;
 mod string;
 mod table;
 mod tracking;
@@ -239,6 +240,8 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let error_counted = std::mem::take(&mut ctx.conn.error_counted);
     if first_run {
         ctx.store.stats.ran(name, nanos, error, error_counted);
+    } else if let Some(e) = error {
+        ctx.store.stats.failed_after_wait(name, e);
     }
     // MONITOR sees a command once, when it first runs; the slow log once it is done.
     // Redis hides admin commands from MONITOR (a subcommand by its own flags).

@@ -36,6 +36,9 @@ pub struct Config {
     pub memory_samples: u32,
     /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog; a larger one becomes dense.
     pub hll_sparse_bytes_max: usize,
+    /// `stream-node-max-entries`: the entries a stream node takes before a new one starts
+    /// (what `~` trimming removes whole); 0: no limit.
+    pub stream_node_entries_max: usize,
     /// `busy-reply-threshold` (`lua-time-limit`), ms: how long other clients wait for a
     /// running script before they are answered `-BUSY` (0: they wait to its end).
     pub busy_reply_ms: u64,
@@ -189,6 +192,7 @@ impl Default for Config {
             memory_policy: Default::default(),
             memory_samples: 5,
             hll_sparse_bytes_max: 3000,
+            stream_node_entries_max: 100,
             busy_reply_ms: 5000,
             eviction_tenacity: 10,
             lfu_log_factor: 10,
@@ -292,6 +296,17 @@ pub fn parse_compression(s: &str) -> Result<bool, String> {
         "deflate" | "gzip" => Ok(true),
         "none" => Ok(false),
         _ => Err(format!("sync compression is deflate or none, not '{s}'")),
+    }
+}
+
+impl Config {
+    /// Put in force the settings that are process-wide rather than read from the config
+    /// where used: the stream node size, which the stream type reads as entries arrive.
+    pub fn apply_process_wide(&self) {
+        gdc_crdt::stream::NODE_ENTRIES_MAX.store(
+            self.stream_node_entries_max,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 

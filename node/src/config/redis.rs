@@ -119,7 +119,6 @@ pub static REDIS_ONLY: &[Setting] = &[
     alias!("list-max-ziplist-size", "list-max-listpack-size"),
     inert!("list-max-listpack-size", "-2", any_int),
     inert!("list-compress-depth", "0", any_int),
-    inert!("stream-node-max-entries", "100", any_int),
     inert!("stream-node-max-bytes", "4096", any_size),
     inert!("active-defrag-cycle-max", "25", any_int),
     inert!("active-defrag-cycle-min", "1", any_int),

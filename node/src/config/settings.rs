@@ -182,6 +182,12 @@ pub static SETTINGS: &[Setting] = &[
         |c| c.hll_sparse_bytes_max.to_string()
     ),
     field!(
+        "stream-node-max-entries",
+        AtRunTime,
+        |c, v| c.stream_node_entries_max = between(v, 0, i32::MAX as u32)? as usize,
+        |c| c.stream_node_entries_max.to_string()
+    ),
+    field!(
         "busy-reply-threshold",
         AtRunTime,
         |c, v| c.busy_reply_ms = u64::from(between(v, 0, i32::MAX as u32)?),

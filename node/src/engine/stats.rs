@@ -42,6 +42,13 @@ impl Stats {
         }
     }
 
+    /// A command that waited, counted when it first ran, failed when it woke (a stream
+    /// deleted under XREADGROUP): its `failed_calls`, and the error.
+    pub fn failed_after_wait(&mut self, name: &'static str, error: &str) {
+        self.commands.entry(name).or_default().failed += 1;
+        self.error(error);
+    }
+
     /// A command was refused before it ran (arity, a read-only node, maxmemory, ...): its
     /// `rejected_calls`, and the error.
     pub fn rejected(&mut self, name: &'static str, error: &str) {

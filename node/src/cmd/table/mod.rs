@@ -16,6 +16,7 @@ mod keyspec;
 mod list;
 mod scripting;
 mod server;
+mod stream;
 mod string;
 mod zset;
 
@@ -111,6 +112,7 @@ pub(super) mod acl {
     pub(in crate::cmd) const BITMAP: Acl = 1 << 8;
     pub(in crate::cmd) const HYPERLOGLOG: Acl = 1 << 9;
     pub(in crate::cmd) const GEO: Acl = 1 << 10;
+    pub(in crate::cmd) const STREAM: Acl = 1 << 11;
     pub(in crate::cmd) const PUBSUB: Acl = 1 << 12;
     pub(in crate::cmd) const ADMIN: Acl = 1 << 13;
     pub(in crate::cmd) const FAST: Acl = 1 << 14;
@@ -121,7 +123,7 @@ pub(super) mod acl {
     pub(in crate::cmd) const TRANSACTION: Acl = 1 << 19;
     pub(in crate::cmd) const SCRIPTING: Acl = 1 << 20;
 
-    /// Every category's name, its bit being its index (stream has no command in gdc yet).
+    /// Every category's name, its bit being its index.
     pub(in crate::cmd) const NAMES: [&str; 21] = [
         "@keyspace",
         "@read",
@@ -159,6 +161,7 @@ pub(super) enum Group {
     Bitmap,
     Hyperloglog,
     Geo,
+    Stream,
     Pubsub,
     Transactions,
     Scripting,
@@ -179,6 +182,7 @@ impl Group {
             Group::Bitmap => "bitmap",
             Group::Hyperloglog => "hyperloglog",
             Group::Geo => "geo",
+            Group::Stream => "stream",
             Group::Pubsub => "pubsub",
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
@@ -442,6 +446,7 @@ pub(super) fn all() -> impl Iterator<Item = &'static Spec> {
         zset::COMMANDS,
         geo::COMMANDS,
         list::COMMANDS,
+        stream::COMMANDS,
         scripting::COMMANDS,
     ]
     .into_iter()
