@@ -53,7 +53,10 @@ impl StreamId {
     pub fn prev(self) -> Option<StreamId> {
         match self.seq.checked_sub(1) {
             Some(seq) => Some(StreamId { seq, ..self }),
-            None => self.ms.checked_sub(1).map(|ms| StreamId { ms, seq: u64::MAX }),
+            None => self
+                .ms
+                .checked_sub(1)
+                .map(|ms| StreamId { ms, seq: u64::MAX }),
         }
     }
 }
@@ -283,7 +286,9 @@ impl Group {
 
     /// Pending entries in id order, each read last-writer-wins.
     pub fn pending(&self) -> impl DoubleEndedIterator<Item = (StreamId, &Pending)> + '_ {
-        self.pending.iter().filter_map(|(id, v)| Some((*id, lww(v)?)))
+        self.pending
+            .iter()
+            .filter_map(|(id, v)| Some((*id, lww(v)?)))
     }
 
     /// Pending entries from `from` on, in id order.
@@ -384,7 +389,12 @@ impl Group {
 
     fn put_consumer(&mut self, name: &Blob, tag: Tag, seen: u64, tomb: &Tomb) {
         if !tomb.kills(tag.dot) {
-            put_value(self.consumers.entry(name.clone()).or_default(), tag, seen, tomb);
+            put_value(
+                self.consumers.entry(name.clone()).or_default(),
+                tag,
+                seen,
+                tomb,
+            );
         }
     }
 }
@@ -407,11 +417,25 @@ pub enum StreamLoc {
 /// New content of a stream.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StreamAdd {
-    Entry { id: StreamId, fields: Box<[Blob]> },
+    Entry {
+        id: StreamId,
+        fields: Box<[Blob]>,
+    },
     Meta(Meta),
-    Head { group: Blob, head: GroupHead },
-    Pending { group: Blob, id: StreamId, pending: Pending },
-    Consumer { group: Blob, name: Blob, seen_ms: u64 },
+    Head {
+        group: Blob,
+        head: GroupHead,
+    },
+    Pending {
+        group: Blob,
+        id: StreamId,
+        pending: Pending,
+    },
+    Consumer {
+        group: Blob,
+        name: Blob,
+        seen_ms: u64,
+    },
 }
 
 /// The most entries (live or deleted) a node of a stream's layout takes before the next
@@ -560,6 +584,26 @@ impl StreamPart {
         r.into_iter().flatten()
     }
 
+    /// The entries `>` delivers to a group with delivery state `head`: in id order, those it
+    /// has not delivered, wherever it delivered them (each origin's entries have their own
+    /// cursor, so an entry that arrives late with a smaller id is still delivered).
+    pub fn undelivered<'a>(
+        &'a self,
+        head: &'a GroupHead,
+    ) -> impl Iterator<Item = (StreamId, &'a Entry)> + 'a {
+        let start = self
+            .origins()
+            .map(|o| head.cursor(o))
+            .min()
+            .unwrap_or(StreamId::MAX);
+        start
+            .next()
+            .into_iter()
+            .flat_map(move |s| self.entries.range(s..))
+            .filter(move |(id, e)| !head.delivered(**id, e.tag.dot.server))
+            .map(|(id, e)| (*id, e))
+    }
+
     pub fn groups(&self) -> impl Iterator<Item = (&Blob, &Group)> + '_ {
         self.groups.iter().filter(|(_, g)| g.is_live())
     }
@@ -671,8 +715,12 @@ impl StreamPart {
 
     /// The node layout recounted after entries went in bulk.
     fn recount(&mut self) {
-        let firsts: Vec<(StreamId, usize)> =
-            self.layout.nodes.iter().map(|(f, n)| (*f, n.total)).collect();
+        let firsts: Vec<(StreamId, usize)> = self
+            .layout
+            .nodes
+            .iter()
+            .map(|(f, n)| (*f, n.total))
+            .collect();
         let mut nodes = BTreeMap::new();
         for (i, (first, total)) in firsts.iter().enumerate() {
             let live = match firsts.get(i + 1) {
@@ -680,7 +728,13 @@ impl StreamPart {
                 None => self.entries.range(*first..).count(),
             };
             if live > 0 {
-                nodes.insert(*first, Node { live, total: *total });
+                nodes.insert(
+                    *first,
+                    Node {
+                        live,
+                        total: *total,
+                    },
+                );
             }
         }
         self.layout.nodes = nodes;

@@ -56,6 +56,11 @@ proptest! {
     }
 
     #[test]
+    fn streams_converge((steps, gc) in schedule(Family::Stream)) {
+        converges(&steps, gc);
+    }
+
+    #[test]
     fn ttls_converge((steps, gc) in schedule(Family::Ttl)) {
         converges(&steps, gc);
     }

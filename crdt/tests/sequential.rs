@@ -6,8 +6,9 @@ mod common;
 
 use common::{Cluster, Cmd, ELEMS, Family, KEYS, TtlArg, cmd, key_of};
 use gdc_crdt::Num;
+use gdc_crdt::stream::{StreamId, next_auto_id};
 use gdc_crdt::string::{format_num, parse_f64, parse_i64, value};
-use gdc_crdt::{ConflictCounts, KeyState};
+use gdc_crdt::{ConflictCounts, KeyState, ServerId};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +21,20 @@ enum Seen {
     /// (member, score) in Redis order.
     ZSet(Vec<(Vec<u8>, f64)>),
     List(Vec<Vec<u8>>),
+    Stream(Stream),
 }
+
+/// A stream as a reader sees it: entries, the last id, and per group its last delivered id
+/// and pending entries (id, consumer).
+#[derive(Clone, Debug, PartialEq, Default)]
+struct Stream {
+    entries: Vec<(StreamId, Vec<u8>)>,
+    last: StreamId,
+    groups: BTreeMap<Vec<u8>, GroupSeen>,
+}
+
+/// A group as a reader sees it: its last delivered id and pending entries (id, consumer).
+type GroupSeen = (StreamId, Vec<(StreamId, Vec<u8>)>);
 
 /// The sequential model: key -> (value, expire_at).
 type Model = BTreeMap<&'static str, (Seen, Option<u64>)>;
@@ -43,6 +57,25 @@ fn read(k: &KeyState, now: u64) -> Option<(Seen, Option<u64>)> {
         Seen::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s)).collect())
     } else if let Some(l) = k.list() {
         Seen::List(l.iter().map(|(_, e)| e.value.to_vec()).collect())
+    } else if let Some(x) = k.stream() {
+        Seen::Stream(Stream {
+            entries: x
+                .entries()
+                .iter()
+                .map(|(id, e)| (*id, e.fields[1].to_vec()))
+                .collect(),
+            last: x.last_id(),
+            groups: x
+                .groups()
+                .map(|(name, g)| {
+                    let pending = g
+                        .pending()
+                        .map(|(id, p)| (id, p.consumer.to_vec()))
+                        .collect();
+                    (name.to_vec(), (g.head().last_delivered(), pending))
+                })
+                .collect(),
+        })
     } else {
         unreachable!("an existing key has a visible type")
     };
@@ -53,8 +86,9 @@ fn sort_zset(z: &mut [(Vec<u8>, f64)]) {
     z.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
 }
 
-/// Run `c` on the model at wall time `now`, as Redis would.
-fn model_exec(m: &mut Model, c: &Cmd, now: u64) {
+/// Run `c` on the model at wall time `now` at the region whose server-id is `server` (it
+/// names the ids `*` makes), as Redis would.
+fn model_exec(m: &mut Model, c: &Cmd, now: u64, server: ServerId) {
     m.retain(|_, (_, at)| at.is_none_or(|t| t > now));
     let e = |i: usize| ELEMS[i].as_bytes().to_vec();
     let b = |v: u8| vec![v];
@@ -188,6 +222,80 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64) {
             Some((Seen::List(l), ttl))
         }
         (Cmd::LInsert(..), None) => None,
+        (Cmd::XAdd(_, v, maxlen), cur @ (None | Some(Seen::Stream(_)))) => {
+            let mut x = match cur {
+                Some(Seen::Stream(x)) => x,
+                _ => Stream::default(),
+            };
+            let Some(id) = next_auto_id(x.last, now, server) else {
+                return;
+            };
+            x.last = id;
+            x.entries.push((id, b(*v)));
+            if let Some(max) = maxlen {
+                let over = x.entries.len().saturating_sub(*max as usize);
+                x.entries.drain(..over);
+            }
+            Some((Seen::Stream(x), ttl))
+        }
+        (Cmd::XDel(_, i), Some(Seen::Stream(mut x))) => {
+            if !x.entries.is_empty() {
+                let n = x.entries.len();
+                x.entries.remove(i % n);
+            }
+            Some((Seen::Stream(x), ttl))
+        }
+        (Cmd::XGroup(_, g), cur @ (None | Some(Seen::Stream(_)))) => {
+            let mut x = match cur {
+                Some(Seen::Stream(x)) => x,
+                _ => Stream::default(),
+            };
+            x.groups.entry(e(*g)).or_default();
+            Some((Seen::Stream(x), ttl))
+        }
+        (Cmd::XDestroy(_, g), Some(Seen::Stream(mut x))) => {
+            x.groups.remove(&e(*g));
+            Some((Seen::Stream(x), ttl))
+        }
+        (Cmd::XRead(_, g, consumer, n), Some(Seen::Stream(mut x))) => {
+            let entries = x.entries.clone();
+            if let Some((last, pending)) = x.groups.get_mut(&e(*g)) {
+                let from = *last;
+                let picked = entries
+                    .iter()
+                    .filter(|(id, _)| *id > from)
+                    .take(*n as usize);
+                for (id, _) in picked {
+                    *last = *id;
+                    pending.retain(|(p, _)| p != id);
+                    pending.push((*id, e(*consumer)));
+                }
+                pending.sort();
+            }
+            Some((Seen::Stream(x), ttl))
+        }
+        (Cmd::XAck(_, g, i), Some(Seen::Stream(mut x))) => {
+            if let Some((_, pending)) = x.groups.get_mut(&e(*g)) {
+                if !pending.is_empty() {
+                    let n = pending.len();
+                    pending.remove(i % n);
+                }
+            }
+            Some((Seen::Stream(x), ttl))
+        }
+        (Cmd::XClaim(_, g, consumer, i), Some(Seen::Stream(mut x))) => {
+            if let Some((_, pending)) = x.groups.get_mut(&e(*g)) {
+                if !pending.is_empty() {
+                    let n = pending.len();
+                    pending[i % n].1 = e(*consumer);
+                }
+            }
+            Some((Seen::Stream(x), ttl))
+        }
+        (
+            Cmd::XDel(..) | Cmd::XDestroy(..) | Cmd::XRead(..) | Cmd::XAck(..) | Cmd::XClaim(..),
+            None,
+        ) => None,
         // Any other pairing is a command against the wrong type: refused, nothing changes.
         _ => return,
     };
@@ -212,7 +320,7 @@ fn matches_redis(steps: &[(usize, Cmd, u64)]) {
     for (r, cmd, tick) in steps {
         c.tick(*tick);
         let now = c.wall(*r);
-        model_exec(&mut model, cmd, now);
+        model_exec(&mut model, cmd, now, c.replicas[*r].id);
         c.exec(*r, cmd);
         c.deliver_all();
         // Everyone reports and collects garbage now and then, as nodes will.

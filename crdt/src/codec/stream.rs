@@ -5,9 +5,7 @@ use super::primitive::{Reader, put_bytes, put_tag, put_u64, put_var};
 use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::ids::{ServerId, Tag};
-use crate::stream::{
-    GroupHead, Meta, Pending, StreamAdd, StreamId, StreamLoc, StreamPart, Values,
-};
+use crate::stream::{GroupHead, Meta, Pending, StreamAdd, StreamId, StreamLoc, StreamPart, Values};
 use crate::tomb::Tomb;
 use smallvec::SmallVec;
 

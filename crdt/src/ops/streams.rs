@@ -208,7 +208,11 @@ pub fn group_change(
     }
     for (name, seen) in &c.consumers {
         for (t, _) in g.map_or(&[][..], |g| g.consumer_values(name)) {
-            remove(&mut e, StreamLoc::Consumer(group.clone(), name.clone()), t.dot);
+            remove(
+                &mut e,
+                StreamLoc::Consumer(group.clone(), name.clone()),
+                t.dot,
+            );
         }
         if let Some(seen_ms) = seen {
             add(

@@ -3,7 +3,8 @@
 //! stability reports and garbage collection mixed in, as the sync channels will do.
 #![allow(dead_code)]
 
-use gdc_crdt::ops::{self, End, SetTtl};
+use gdc_crdt::ops::{self, End, GroupChange, SetTtl};
+use gdc_crdt::stream::{GroupHead, Pending, StreamId, next_auto_id};
 use gdc_crdt::{
     Blob, ConflictCounts, Crdt, Dot, Effect, HlcClock, KeyState, Keyspace, OpId, ServerId, Tag,
     VersionVector,
@@ -35,6 +36,20 @@ pub enum Cmd {
     Pop(usize, bool),
     LSet(usize, i64, u8),
     LInsert(usize, usize, bool, u8),
+    /// XADD key * f v [MAXLEN n]
+    XAdd(usize, u8, Option<u8>),
+    /// XDEL of the stream's i-th entry.
+    XDel(usize, usize),
+    /// XGROUP CREATE key group 0 MKSTREAM
+    XGroup(usize, usize),
+    /// XGROUP DESTROY key group
+    XDestroy(usize, usize),
+    /// XREADGROUP GROUP group consumer COUNT n STREAMS key >
+    XRead(usize, usize, usize, u8),
+    /// XACK of the group's i-th pending entry.
+    XAck(usize, usize, usize),
+    /// XCLAIM of the group's i-th pending entry for a consumer.
+    XClaim(usize, usize, usize, usize),
     Flush,
 }
 
@@ -55,6 +70,7 @@ pub enum Family {
     ZSet,
     List,
     Ttl,
+    Stream,
     All,
 }
 
@@ -95,7 +111,22 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
     let lset = (key(), -3i64..3, any::<u8>()).prop_map(|(k, i, v)| Cmd::LSet(k, i, v));
     let linsert = (key(), 0usize..4, any::<bool>(), any::<u8>())
         .prop_map(|(k, i, b, v)| Cmd::LInsert(k, i, b, v));
+    let group = 0usize..2;
+    let xadd = (key(), any::<u8>(), prop::option::weighted(0.2, 0u8..4))
+        .prop_map(|(k, v, m)| Cmd::XAdd(k, v, m));
+    let xdel = (key(), 0usize..8).prop_map(|(k, i)| Cmd::XDel(k, i));
+    let xgroup = (key(), group.clone()).prop_map(|(k, g)| Cmd::XGroup(k, g));
+    let xdestroy = (key(), group.clone()).prop_map(|(k, g)| Cmd::XDestroy(k, g));
+    let xread =
+        (key(), group.clone(), elem(), 1u8..4).prop_map(|(k, g, c, n)| Cmd::XRead(k, g, c, n));
+    let xack = (key(), group.clone(), 0usize..6).prop_map(|(k, g, i)| Cmd::XAck(k, g, i));
+    let xclaim = (key(), group, elem(), 0usize..6).prop_map(|(k, g, c, i)| Cmd::XClaim(k, g, c, i));
     match f {
+        Family::Stream => prop_oneof![
+            5 => xadd, 2 => xdel, 2 => xgroup, 1 => xdestroy, 3 => xread, 2 => xack,
+            1 => xclaim, 1 => del, 1 => expire
+        ]
+        .boxed(),
         Family::String => prop_oneof![4 => set, 2 => del, 1 => expire, 1 => persist].boxed(),
         Family::Counter => {
             prop_oneof![4 => incr, 1 => incrf, 2 => set, 2 => del, 1 => expire].boxed()
@@ -117,6 +148,7 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
             3 => set, 2 => del, 2 => incr, 1 => incrf, 2 => expire, 1 => persist,
             2 => hset, 1 => hdel, 1 => hincr, 2 => sadd, 1 => srem, 2 => zadd, 1 => zincr,
             1 => zrem, 2 => push, 1 => pop, 1 => lset, 1 => linsert,
+            2 => xadd, 1 => xdel, 1 => xgroup, 1 => xread, 1 => xack,
             1 => Just(Cmd::Flush)
         ]
         .boxed(),
@@ -327,6 +359,98 @@ impl Cluster {
                     ops::list_insert(state, now, tag, i % len, before, b(v)).ok()
                 }
             }
+            Cmd::XAdd(_, v, maxlen) => {
+                let x = live(state, now).and_then(|s| s.stream());
+                let last = x.map_or(StreamId::ZERO, |x| x.last_id());
+                let id = next_auto_id(last, now, tag.dot.server)?;
+                let mut ids: Vec<StreamId> = x
+                    .map(|x| x.entries().keys().copied().collect())
+                    .unwrap_or_default();
+                ids.push(id);
+                let over = maxlen.map_or(0, |m| ids.len().saturating_sub(m as usize));
+                ops::xadd(state, now, tag, id, &[e(0), b(v)], &ids[..over]).ok()
+            }
+            Cmd::XDel(_, i) => {
+                let x = live(state, now).and_then(|s| s.stream())?;
+                let id = *x.entries().keys().nth(i % x.len().max(1))?;
+                ops::xremove(state, now, tag, &[id], true).ok().flatten()
+            }
+            Cmd::XGroup(_, g) => {
+                if live(state, now)
+                    .and_then(|s| s.stream())
+                    .is_some_and(|x| x.group(ELEMS[g].as_bytes()).is_some())
+                {
+                    return None;
+                }
+                let c = GroupChange {
+                    make_stream: true,
+                    head: Some(GroupHead::default()),
+                    ..GroupChange::default()
+                };
+                ops::group_change(state, now, tag, &e(g), &c).ok().flatten()
+            }
+            Cmd::XDestroy(_, g) => {
+                live(state, now)
+                    .and_then(|s| s.stream())?
+                    .group(ELEMS[g].as_bytes())?;
+                let c = GroupChange {
+                    destroy: true,
+                    ..GroupChange::default()
+                };
+                ops::group_change(state, now, tag, &e(g), &c).ok().flatten()
+            }
+            Cmd::XRead(_, g, consumer, n) => {
+                let x = live(state, now).and_then(|s| s.stream())?;
+                let mut head = x.group(ELEMS[g].as_bytes())?.head();
+                let picked: Vec<(StreamId, ServerId)> = x
+                    .undelivered(&head)
+                    .take(n as usize)
+                    .map(|(id, en)| (id, en.tag.dot.server))
+                    .collect();
+                let mut c = GroupChange::default();
+                for (id, origin) in picked {
+                    head.deliver(id, origin);
+                    let p = Pending {
+                        consumer: e(consumer),
+                        delivered_ms: now,
+                        count: 1,
+                    };
+                    c.pending.push((id, Some(p)));
+                }
+                c.head = Some(head);
+                c.consumers.push((e(consumer), Some(now)));
+                ops::group_change(state, now, tag, &e(g), &c).ok().flatten()
+            }
+            Cmd::XAck(_, g, i) => {
+                let grp = live(state, now)
+                    .and_then(|s| s.stream())?
+                    .group(ELEMS[g].as_bytes())?;
+                let n = grp.pending_len().max(1);
+                let (id, _) = grp.pending().nth(i % n)?;
+                let c = GroupChange {
+                    pending: vec![(id, None)],
+                    ..GroupChange::default()
+                };
+                ops::group_change(state, now, tag, &e(g), &c).ok().flatten()
+            }
+            Cmd::XClaim(_, g, consumer, i) => {
+                let grp = live(state, now)
+                    .and_then(|s| s.stream())?
+                    .group(ELEMS[g].as_bytes())?;
+                let n = grp.pending_len().max(1);
+                let (id, p) = grp.pending().nth(i % n)?;
+                let p = Pending {
+                    consumer: e(consumer),
+                    delivered_ms: now,
+                    count: p.count + 1,
+                };
+                let c = GroupChange {
+                    pending: vec![(id, Some(p))],
+                    consumers: vec![(e(consumer), Some(now))],
+                    ..GroupChange::default()
+                };
+                ops::group_change(state, now, tag, &e(g), &c).ok().flatten()
+            }
             Cmd::Flush => None,
         })
     }
@@ -528,6 +652,11 @@ impl Cluster {
     }
 }
 
+/// A key as a command finds it: absent when expired.
+fn live(k: Option<&KeyState>, now: u64) -> Option<&KeyState> {
+    k.filter(|k| k.exists(now))
+}
+
 /// The key a command writes (FLUSHDB: the first, unused).
 pub fn key_of(c: &Cmd) -> &'static str {
     let k = match c {
@@ -548,7 +677,14 @@ pub fn key_of(c: &Cmd) -> &'static str {
         | Cmd::Push(k, ..)
         | Cmd::Pop(k, _)
         | Cmd::LSet(k, ..)
-        | Cmd::LInsert(k, ..) => *k,
+        | Cmd::LInsert(k, ..)
+        | Cmd::XAdd(k, ..)
+        | Cmd::XDel(k, _)
+        | Cmd::XGroup(k, _)
+        | Cmd::XDestroy(k, _)
+        | Cmd::XRead(k, ..)
+        | Cmd::XAck(k, ..)
+        | Cmd::XClaim(k, ..) => *k,
         Cmd::Flush => 0,
     };
     KEYS[k]

@@ -12,10 +12,7 @@ use bytes::Bytes;
 pub fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(match whole_of(ctx, &args[1]) {
         None => Reply::Nil,
-        Some((whole, _)) => match rdb::dump(&whole) {
-            Some(payload) => Reply::bulk(payload),
-            None => Reply::err("ERR DUMP of a stream is not supported by gdc yet"),
-        },
+        Some((whole, _)) => Reply::bulk(rdb::dump(&whole)),
     })
 }
 

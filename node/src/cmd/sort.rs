@@ -86,7 +86,9 @@ fn elements(k: Option<&KeyState>) -> Result<(Vec<Blob>, bool), Reply> {
         Some(Whole::List(v)) => Ok((v, true)),
         Some(Whole::ZSet(v)) => Ok((v.into_iter().map(|(m, _)| m).collect(), true)),
         Some(Whole::Set(v)) => Ok((v, false)),
-        Some(Whole::Str(_) | Whole::Hash(_) | Whole::Stream(_)) => Err(Reply::err(OpError::WrongType.to_string())),
+        Some(Whole::Str(_) | Whole::Hash(_) | Whole::Stream(_)) => {
+            Err(Reply::err(OpError::WrongType.to_string()))
+        }
     }
 }
 

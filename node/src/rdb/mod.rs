@@ -11,6 +11,7 @@ mod crc64;
 mod lzf;
 mod packed;
 mod read;
+mod stream;
 mod write;
 
 use gdc_crdt::ops::Whole;
@@ -39,6 +40,9 @@ mod kind {
     pub const HASH_LISTPACK: u8 = 16;
     pub const ZSET_LISTPACK: u8 = 17;
     pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const STREAM_LISTPACKS: u8 = 15;
+    pub const STREAM_LISTPACKS_2: u8 = 19;
+    pub const STREAM_LISTPACKS_3: u8 = 21;
 }
 
 /// Why a payload was refused.
@@ -56,17 +60,15 @@ fn bad(why: &'static str) -> Error {
     Error::Format(why)
 }
 
-/// The payload DUMP answers for `whole`; `None` for a stream (not written yet).
-pub fn dump(whole: &Whole) -> Option<Vec<u8>> {
+/// The payload DUMP answers for `whole`.
+pub fn dump(whole: &Whole) -> Vec<u8> {
     let mut w = write::Writer::default();
-    if !w.value(whole) {
-        return None;
-    }
+    w.value(whole);
     let mut out = w.out;
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64::crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    Some(out)
+    out
 }
 
 /// The value a payload holds, checked whole: footer first, then the value. Bytes between

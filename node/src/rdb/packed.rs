@@ -132,6 +132,58 @@ pub fn listpack(b: &[u8]) -> Result<Vec<Entry<'_>>, Error> {
     Ok(out)
 }
 
+/// A listpack of `items`, each in its smallest encoding (Redis's `lpAppend`).
+pub fn to_listpack(items: &[Entry<'_>]) -> Vec<u8> {
+    let mut out = vec![0u8; 6];
+    for item in items {
+        let start = out.len();
+        match *item {
+            Entry::Int(i) if (0..=127).contains(&i) => out.push(i as u8),
+            Entry::Int(i) if (-4096..=4095).contains(&i) => {
+                let u = (i as u16) & 0x1fff;
+                out.extend_from_slice(&[0xc0 | (u >> 8) as u8, u as u8]);
+            }
+            Entry::Int(i) if i16::try_from(i).is_ok() => {
+                out.push(0xf1);
+                out.extend_from_slice(&(i as i16).to_le_bytes());
+            }
+            Entry::Int(i) if (-(1 << 23)..(1 << 23)).contains(&i) => {
+                out.push(0xf2);
+                out.extend_from_slice(&(i as i32).to_le_bytes()[..3]);
+            }
+            Entry::Int(i) if i32::try_from(i).is_ok() => {
+                out.push(0xf3);
+                out.extend_from_slice(&(i as i32).to_le_bytes());
+            }
+            Entry::Int(i) => {
+                out.push(0xf4);
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            Entry::Text(t) if t.len() < 64 => {
+                out.push(0x80 | t.len() as u8);
+                out.extend_from_slice(t);
+            }
+            Entry::Text(t) if t.len() < 4096 => {
+                out.extend_from_slice(&[0xe0 | (t.len() >> 8) as u8, t.len() as u8]);
+                out.extend_from_slice(t);
+            }
+            Entry::Text(t) => {
+                out.push(0xf0);
+                out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+                out.extend_from_slice(t);
+            }
+        }
+        let (back, n) = backlen(out.len() - start);
+        out.extend_from_slice(&back[..n]);
+    }
+    out.push(0xff);
+    let total = out.len() as u32;
+    out[..4].copy_from_slice(&total.to_le_bytes());
+    let count = u16::try_from(items.len()).unwrap_or(u16::MAX);
+    out[4..6].copy_from_slice(&count.to_le_bytes());
+    out
+}
+
 /// One ziplist entry's encoding and data at the start of `b` (after its previous length):
 /// the element and its size.
 fn ziplist_entry(b: &[u8]) -> Result<(Entry<'_>, usize), Error> {

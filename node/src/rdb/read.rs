@@ -74,8 +74,27 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// A plain length as a number (stream ids, counts and times).
+    pub(super) fn number(&mut self) -> Result<u64, Error> {
+        match self.len()? {
+            Len::Plain(n) => Ok(n),
+            Len::Special(_) => Err(bad("length encoding")),
+        }
+    }
+
+    /// `n` raw bytes.
+    pub(super) fn raw(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        self.take(n)
+    }
+
+    /// A time in Unix ms: 8 bytes, little-endian.
+    pub(super) fn millis(&mut self) -> Result<u64, Error> {
+        let s = self.take(8)?;
+        Ok(u64::from_le_bytes(s.try_into().expect("8 bytes")))
+    }
+
     /// A count or size: a plain length.
-    fn count(&mut self) -> Result<usize, Error> {
+    pub(super) fn count(&mut self) -> Result<usize, Error> {
         match self.len()? {
             Len::Plain(n) => usize::try_from(n).map_err(|_| bad("length")),
             Len::Special(_) => Err(bad("length encoding")),
@@ -112,7 +131,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn blob(&mut self) -> Result<Blob, Error> {
+    pub(super) fn blob(&mut self) -> Result<Blob, Error> {
         Ok(match self.string()? {
             Cow::Borrowed(b) => Blob::from(b),
             Cow::Owned(v) => Blob::from(v),
@@ -158,8 +177,7 @@ fn int_text(i: i64) -> Cow<'static, [u8]> {
     Cow::Owned(i.to_string().into_bytes())
 }
 
-/// The value of type `kind` at the reader, checked whole. Types gdc does not have (streams,
-/// modules) and empty collections are refused, as Redis refuses the latter.
+/// The value of type `kind` at the reader, checked whole. Types gdc does not have (modules) and empty collections are refused, as Redis refuses the latter.
 pub fn value(r: &mut Reader<'_>, kind: u8) -> Result<Whole, Error> {
     let whole = match kind {
         kind::STRING => Whole::Str(r.blob()?),
@@ -239,6 +257,9 @@ pub fn value(r: &mut Reader<'_>, kind: u8) -> Result<Whole, Error> {
             let pairs = entries.chunks_exact(2);
             Whole::Hash(pairs.map(|p| (p[0].to_blob(), p[1].to_blob())).collect())
         }
+        kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 | kind::STREAM_LISTPACKS_3 => {
+            Whole::Stream(Box::new(super::stream::read(r, kind)?))
+        }
         _ => return Err(bad("a type gdc does not have")),
     };
     check(&whole)?;
@@ -295,8 +316,8 @@ fn quicklist(r: &mut Reader<'_>, kind: u8) -> Result<Whole, Error> {
 fn check(whole: &Whole) -> Result<(), Error> {
     let ok = match whole {
         Whole::Str(_) => true,
-        // RESTORE reads no stream payloads yet (`restore` never makes one).
-        Whole::Stream(_) => false,
+        // An empty stream is a stream (XADD ... MAXLEN 0 makes one).
+        Whole::Stream(_) => true,
         Whole::List(l) => !l.is_empty(),
         Whole::Set(s) => !s.is_empty() && distinct(s.iter()),
         Whole::Hash(h) => !h.is_empty() && distinct(h.iter().map(|(f, _)| f)),

@@ -19,11 +19,10 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Append `whole`, type byte first. `false` for a stream, which gdc cannot write in
-    /// Redis's format yet.
-    pub fn value(&mut self, whole: &Whole) -> bool {
+    /// Append `whole`, type byte first.
+    pub fn value(&mut self, whole: &Whole) {
         match whole {
-            Whole::Stream(_) => return false,
+            Whole::Stream(v) => super::stream::write(self, v),
             Whole::Str(s) => {
                 self.out.push(kind::STRING);
                 self.string(s);
@@ -56,11 +55,10 @@ impl Writer {
                 }
             }
         }
-        true
     }
 
     /// A length: 6 bits, 14 bits, or a marker and 32 or 64 bits, big-endian.
-    fn len(&mut self, n: u64) {
+    pub(super) fn len(&mut self, n: u64) {
         if n < 1 << 6 {
             self.out.push(n as u8);
         } else if n < 1 << 14 {

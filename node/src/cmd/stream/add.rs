@@ -34,7 +34,12 @@ const NOT_GREATER: &str =
     "ERR The ID specified in XADD is equal or smaller than the target stream top item";
 
 /// The id XADD gives an entry after `last`, or the error Redis answers.
-fn choose_id(want: &NewId, last: StreamId, now: u64, me: gdc_crdt::ServerId) -> Result<StreamId, Reply> {
+fn choose_id(
+    want: &NewId,
+    last: StreamId,
+    now: u64,
+    me: gdc_crdt::ServerId,
+) -> Result<StreamId, Reply> {
     if last == StreamId::MAX {
         return Err(Reply::err(
             "ERR The stream has exhausted the last possible ID, unable to add more items",
@@ -44,7 +49,9 @@ fn choose_id(want: &NewId, last: StreamId, now: u64, me: gdc_crdt::ServerId) -> 
         NewId::Auto => next_auto_id(last, now, me).ok_or_else(|| Reply::err(NOT_GREATER))?,
         NewId::InMs(ms) if *ms == last.ms => StreamId::new(
             *ms,
-            last.seq.checked_add(1).ok_or_else(|| Reply::err(NOT_GREATER))?,
+            last.seq
+                .checked_add(1)
+                .ok_or_else(|| Reply::err(NOT_GREATER))?,
         ),
         NewId::InMs(ms) => StreamId::new(*ms, 0),
         NewId::Given(id) => *id,
@@ -143,7 +150,9 @@ pub fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// XLEN key
 pub fn xlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(Reply::Int(stream(ctx, &args[1])?.map_or(0, |x| x.len()) as i64))
+    Ok(Reply::Int(
+        stream(ctx, &args[1])?.map_or(0, |x| x.len()) as i64
+    ))
 }
 
 /// XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]

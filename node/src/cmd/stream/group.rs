@@ -122,7 +122,9 @@ pub fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if (create || setid) && is(&args[i], "entriesread") && i + 1 < args.len() {
             let n = int_arg(&args[i + 1])?;
             if n < 0 && n != -1 {
-                return Ok(Reply::err("ERR value for ENTRIESREAD must be positive or -1"));
+                return Ok(Reply::err(
+                    "ERR value for ENTRIESREAD must be positive or -1",
+                ));
             }
             entries_read = Some(n);
             i += 2;
@@ -141,8 +143,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if matches!(sub.as_str(), "setid" | "createconsumer" | "delconsumer") && g.is_none() {
         return Ok(no_group(key, &name));
     }
-    if (create && !(5..=8).contains(&args.len())) || (setid && args.len() != 5 && args.len() != 7)
-    {
+    if (create && !(5..=8).contains(&args.len())) || (setid && args.len() != 5 && args.len() != 7) {
         return Ok(wrong());
     }
     let read_count = entries_read.and_then(|n| u64::try_from(n).ok());
@@ -174,7 +175,10 @@ pub fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         "setid" => {
             let id = id_arg(false)?;
-            let head = g.map(Group::head).unwrap_or_default().restart(id, read_count);
+            let head = g
+                .map(Group::head)
+                .unwrap_or_default()
+                .restart(id, read_count);
             let c = GroupChange {
                 head: Some(head),
                 ..GroupChange::default()
@@ -238,25 +242,6 @@ enum Wanted {
     History(StreamId),
 }
 
-/// The entries `>` delivers: in id order, those the group has not delivered, whichever
-/// region delivered them (each origin's entries have their own cursor).
-fn undelivered<'a>(
-    x: &'a StreamPart,
-    head: &'a GroupHead,
-) -> impl Iterator<Item = (StreamId, &'a gdc_crdt::stream::Entry)> + 'a {
-    let start = x
-        .origins()
-        .map(|o| head.cursor(o))
-        .min()
-        .unwrap_or(StreamId::MAX);
-    start
-        .next()
-        .into_iter()
-        .flat_map(move |s| x.range(s, StreamId::MAX))
-        .filter(move |(id, e)| !head.delivered(**id, e.tag.dot.server))
-        .map(|(id, e)| (*id, e))
-}
-
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK]
 /// STREAMS key [key ...] id [id ...]
 pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -315,7 +300,8 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Wanted::New => {
                 let mut head = g.head();
                 let m = x.meta();
-                let picked: Vec<(StreamId, ServerId, Reply)> = undelivered(x, &head)
+                let picked: Vec<(StreamId, ServerId, Reply)> = x
+                    .undelivered(&head)
                     .take(count)
                     .map(|(id, e)| (id, e.tag.dot.server, entry_reply(id, e)))
                     .collect();

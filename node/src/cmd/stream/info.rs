@@ -173,10 +173,7 @@ fn stream_info(x: &StreamPart, full: Option<usize>) -> Reply {
                 .consumers()
                 .into_iter()
                 .map(|(cname, seen)| {
-                    let mine: Vec<_> = g
-                        .pending()
-                        .filter(|(_, p)| p.consumer == *cname)
-                        .collect();
+                    let mine: Vec<_> = g.pending().filter(|(_, p)| p.consumer == *cname).collect();
                     Reply::Map(vec![
                         field("name", bulk(cname)),
                         field("seen-time", Reply::Int(seen as i64)),

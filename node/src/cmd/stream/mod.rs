@@ -293,11 +293,10 @@ pub(super) fn plan_trim(
         let from = nodes[i].0;
         let mut ids: Vec<StreamId> = match (x, nodes.get(i + 1)) {
             (None, _) => Vec::new(),
-            (Some(x), Some((next, _, _))) => {
-                x.range(from, next.prev().unwrap_or(StreamId::ZERO))
-                    .map(|(id, _)| *id)
-                    .collect()
-            }
+            (Some(x), Some((next, _, _))) => x
+                .range(from, next.prev().unwrap_or(StreamId::ZERO))
+                .map(|(id, _)| *id)
+                .collect(),
             (Some(x), None) => x.range(from, StreamId::MAX).map(|(id, _)| *id).collect(),
         };
         if let Some(a) = appended.filter(|a| *a >= from && nodes.get(i + 1).is_none()) {
@@ -307,13 +306,13 @@ pub(super) fn plan_trim(
     };
     let mut out = Vec::new();
     let mut removed = 0u64;
-    for i in 0..nodes.len() {
+    for (i, &(_, live, _)) in nodes.iter().enumerate() {
         if let Strategy::MaxLen(max) = strategy {
             if length <= max {
                 break;
             }
         }
-        let live = nodes[i].1 as u64;
+        let live = live as u64;
         if trim.limit != 0 && removed + live > trim.limit {
             break;
         }

@@ -43,7 +43,11 @@ fn range(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
     let n = count.unwrap_or(usize::MAX);
     let entries = x.range(start, end);
     let out: Vec<Reply> = if rev {
-        entries.rev().take(n).map(|(id, e)| entry_reply(*id, e)).collect()
+        entries
+            .rev()
+            .take(n)
+            .map(|(id, e)| entry_reply(*id, e))
+            .collect()
     } else {
         entries.take(n).map(|(id, e)| entry_reply(*id, e)).collect()
     };
@@ -166,7 +170,11 @@ pub(super) fn streams_reply(ctx: &Ctx<'_>, served: Vec<(Bytes, Vec<Reply>)>) -> 
 
 /// Wait (BLOCK given), retrying `retry` when it differs from the command as given; or
 /// answer that nothing was read.
-pub(super) fn wait_or_nil(ctx: &mut Ctx<'_>, block_ms: Option<u64>, retry: Option<Vec<Bytes>>) -> Reply {
+pub(super) fn wait_or_nil(
+    ctx: &mut Ctx<'_>,
+    block_ms: Option<u64>,
+    retry: Option<Vec<Bytes>>,
+) -> Reply {
     let Some(ms) = block_ms else {
         return Reply::NilArray;
     };
