@@ -83,6 +83,42 @@ pub fn next_auto_id(last: StreamId, now_ms: u64, server: ServerId) -> Option<Str
     }
 }
 
+/// What Redis knows of a stream to estimate a read counter: entries added ever, entries
+/// now, the first and last ids, the largest deleted id.
+#[derive(Clone, Copy, Debug)]
+pub struct Counts {
+    pub added: u64,
+    pub len: u64,
+    pub first: StreamId,
+    pub last: StreamId,
+    pub max_deleted: StreamId,
+}
+
+impl Counts {
+    /// The logical read counter of `id` (entries added up to it), `None` when it cannot be
+    /// told (Redis's `streamEstimateDistanceFromFirstEverEntry`).
+    pub fn estimate_read(&self, id: StreamId) -> Option<u64> {
+        if self.added == 0 {
+            return Some(0);
+        }
+        if (self.len == 0 && id <= self.last) || id == self.last {
+            return Some(self.added);
+        }
+        if id > self.last {
+            return None;
+        }
+        if self.max_deleted == StreamId::ZERO || self.max_deleted < self.first {
+            if id < self.first {
+                return Some(self.added - self.len);
+            }
+            if id == self.first {
+                return Some(self.added - self.len + 1);
+            }
+        }
+        None
+    }
+}
+
 /// One entry: the fields and values, flat, and the tag of the XADD that made it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -552,6 +588,18 @@ impl StreamPart {
     pub fn last_id(&self) -> StreamId {
         let top = self.last().map_or(StreamId::ZERO, |(id, _)| *id);
         self.meta().last.max(top)
+    }
+
+    /// What the read-counter estimate needs.
+    pub fn counts(&self) -> Counts {
+        let m = self.meta();
+        Counts {
+            added: m.entries_added(),
+            len: self.entries.len() as u64,
+            first: self.first().map_or(StreamId::ZERO, |(id, _)| *id),
+            last: self.last_id(),
+            max_deleted: m.max_deleted,
+        }
     }
 
     pub fn entries(&self) -> &BTreeMap<StreamId, Entry> {

@@ -727,13 +727,54 @@ fn dump_and_restore_move_every_type_between_redis_server_and_gdc() {
         .parse()
         .expect("PTTL");
     assert!((99_000..=100_000).contains(&pttl), "{pttl}");
-    // Streams are not a gdc type.
-    call(&mut theirs, &["XADD", "st", "*", "f", "v"]);
-    let stream = bulks(&call(&mut theirs, &["DUMP", "st"])).remove(0);
-    assert_eq!(
-        call(&mut ours, &[b"RESTORE", &b"st"[..], b"0", &stream]),
-        b"-ERR Bad data format\r\n"
-    );
+    // A stream moves whole: entries (one deleted, one with fields of its own), its numbers,
+    // a group with pending entries and a consumer with none.
+    for setup in [
+        &["XADD", "st", "1-1", "a", "1", "b", "hello"][..],
+        &["XADD", "st", "1-2", "a", "2", "b", "x"],
+        &["XADD", "st", "2-0", "other", "7"],
+        &["XADD", "st", "3-5", "a", "-5000", "b", "99999999999"],
+        &["XDEL", "st", "1-2"],
+        &["XGROUP", "CREATE", "st", "g", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "st",
+            ">",
+        ],
+        &["XGROUP", "CREATECONSUMER", "st", "g", "bob"],
+        &["XADD", "empty", "MAXLEN", "0", "5-5", "f", "v"],
+    ] {
+        assert!(!call(&mut theirs, setup).starts_with(b"-"), "{setup:?}");
+    }
+    for key in ["st", "empty"] {
+        let payload = bulks(&call(&mut theirs, &["DUMP", key])).remove(0);
+        let restored = call(&mut ours, &[b"RESTORE", key.as_bytes(), b"0", &payload]);
+        assert_eq!(restored, b"+OK\r\n", "{key} into gdc");
+        let want = contents(&mut theirs, "stream", key);
+        assert_eq!(
+            contents(&mut ours, "stream", key),
+            want,
+            "{key} read from gdc"
+        );
+        let ours_payload = bulks(&call(&mut ours, &["DUMP", key])).remove(0);
+        let back = format!("back:{key}");
+        let restored = call(
+            &mut theirs,
+            &[b"RESTORE", back.as_bytes(), b"0", &ours_payload],
+        );
+        assert_eq!(restored, b"+OK\r\n", "{key} back into redis-server");
+        assert_eq!(
+            contents(&mut theirs, "stream", &back),
+            want,
+            "{key} from gdc read in redis-server"
+        );
+    }
 }
 
 /// RESTORE's and DUMP's replies, errors above all, byte for byte as redis-server's; a
@@ -1616,5 +1657,171 @@ fn hll_replies_and_strings_match_redis_server() {
         let counted = call(from, &["PFCOUNT", "big"]);
         assert_eq!(call(to, &["PFCOUNT", "moved"]), counted);
         assert_eq!(call(to, &["PFADD", "moved", "one-more"]), b":1\r\n");
+    }
+}
+
+/// Stream commands with explicit ids (ids made by `*` carry the region's server-id in gdc:
+/// docs/semantics.md), in RESP2 and RESP3, errors included: the same bytes as redis-server.
+#[test]
+fn stream_replies_match_redis_server() {
+    let Some(redis) = Redis::start("stream_replies_match_redis_server") else {
+        return;
+    };
+    let mut theirs = redis.connect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut ours = node.raw();
+    let script: &[&[&str]] = &[
+        &["XADD", "s", "1-1", "f", "v"],
+        &["XADD", "s", "1-1", "f", "v"],
+        &["XADD", "s", "0-0", "f", "v"],
+        &["XADD", "s", "1-*", "f", "v2"],
+        &["XADD", "s", "5", "a", "1", "b", "2"],
+        &["XADD", "s", "5-*", "a", "1"],
+        &["XADD", "s", "bad-id", "a", "1"],
+        &["XADD", "s", "6-0", "a"],
+        &["XADD", "s", "MAXLEN", "-1", "7-0", "a", "1"],
+        &["XADD", "s", "MAXLEN", "5", "MINID", "1", "7-0", "a", "1"],
+        &["XADD", "s", "LIMIT", "5", "7-0", "a", "1"],
+        &["XADD", "s", "MAXLEN", "5", "LIMIT", "5", "7-0", "a", "1"],
+        &["XADD", "nokey", "NOMKSTREAM", "1-1", "a", "1"],
+        &["EXISTS", "nokey"],
+        &["XADD", "s", "MAXLEN", "=", "4", "7-0", "x", "y"],
+        &["XLEN", "s"],
+        &["XRANGE", "s", "-", "+"],
+        &["XRANGE", "s", "(1-1", "+", "COUNT", "2"],
+        &["XRANGE", "s", "-", "+", "COUNT", "0"],
+        &["XRANGE", "s", "5", "5"],
+        &[
+            "XRANGE",
+            "s",
+            "(18446744073709551615-18446744073709551615",
+            "+",
+        ],
+        &["XRANGE", "s", "-", "(0-0"],
+        &["XRANGE", "s", "-", "+", "COUNT"],
+        &["XREVRANGE", "s", "+", "-", "COUNT", "2"],
+        &["XRANGE", "nokey", "-", "+"],
+        &["XDEL", "s", "1-2", "1-2", "99-9"],
+        &["XDEL", "s", "bad"],
+        &["XDEL", "nokey", "bad"],
+        &["XTRIM", "s", "MAXLEN", "2"],
+        &["XTRIM", "s", "MINID", "~", "0"],
+        &["XTRIM", "s"],
+        &["XTRIM", "s", "MAXLEN", "1", "NOMKSTREAM"],
+        &["XTRIM", "nokey", "MAXLEN", "0"],
+        &["XSETID", "s", "1-0"],
+        &["XSETID", "s", "100-0", "ENTRIESADDED", "1"],
+        &["XSETID", "s", "100-0", "ENTRIESADDED", "-1"],
+        &["XSETID", "s", "100-0", "MAXDELETEDID", "200-0"],
+        &[
+            "XSETID",
+            "s",
+            "100-0",
+            "ENTRIESADDED",
+            "50",
+            "MAXDELETEDID",
+            "50-0",
+        ],
+        &["XSETID", "nokey", "1-0"],
+        &["XSETID", "s", "1-1", "0"],
+        &["XADD", "s", "99-0", "a", "1"],
+        &["SET", "str", "x"],
+        &["XADD", "str", "1-1", "a", "1"],
+        &["XRANGE", "str", "-", "+"],
+        &["XLEN", "str"],
+        &["XREAD", "COUNT", "1", "STREAMS", "s", "nokey", "0", "0"],
+        &["XREAD", "STREAMS", "s", "$"],
+        &["XREAD", "STREAMS", "s"],
+        &["XREAD", "STREAMS", "s", ">"],
+        &["XREAD", "GROUP", "g", "c", "STREAMS", "s", "0"],
+        &["XREAD", "BLOCK", "-1", "STREAMS", "s", "0"],
+        &["XREAD", "COUNT", "1", "STREAMS", "str", "0"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "CREATE", "nokey", "g", "$"],
+        &[
+            "XGROUP",
+            "CREATE",
+            "new",
+            "g",
+            "$",
+            "MKSTREAM",
+            "ENTRIESREAD",
+            "3",
+        ],
+        &["XGROUP", "CREATE", "s", "g2", "$", "ENTRIESREAD", "-2"],
+        &["XGROUP", "CREATE", "s", "g3", "0", "BOGUS"],
+        &["XGROUP", "SETID", "s", "nogroup", "0"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "c1"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "c1"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c1",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", ">"],
+        &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", ">"],
+        &["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", "0"],
+        &["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", "$"],
+        &["XREADGROUP", "GROUP", "nogroup", "c1", "STREAMS", "s", ">"],
+        &["XREADGROUP", "STREAMS", "s", ">"],
+        &["XPENDING", "s", "g"],
+        &["XPENDING", "s", "g", "-", "+", "10", "nobody"],
+        &["XPENDING", "s", "nogroup"],
+        &["XPENDING", "s", "g", "-", "+"],
+        &["XACK", "s", "g", "5-0", "5-0", "1-1"],
+        &["XACK", "s", "g", "bad"],
+        &["XACK", "s", "nogroup", "bad"],
+        &["XCLAIM", "s", "g", "c3", "0", "7-0", "JUSTID"],
+        &["XCLAIM", "s", "g", "c3", "0", "7-0", "BOGUS"],
+        &["XCLAIM", "s", "g", "c3", "x", "7-0"],
+        &["XCLAIM", "s", "g", "c3", "0", "7-0", "IDLE", "x"],
+        &[
+            "XAUTOCLAIM",
+            "s",
+            "g",
+            "c4",
+            "0",
+            "0",
+            "COUNT",
+            "1",
+            "JUSTID",
+        ],
+        &["XAUTOCLAIM", "s", "g", "c4", "0", "0", "COUNT", "0"],
+        &["XPENDING", "s", "g"],
+        &["XINFO", "GROUPS", "s"],
+        &["XINFO", "GROUPS", "nokey"],
+        &["XINFO", "CONSUMERS", "s", "nogroup"],
+        &["XINFO", "STREAM", "s", "FULL", "BOGUS"],
+        &["XINFO", "HELP"],
+        &["XGROUP", "HELP"],
+        &["XINFO", "HELP", "extra"],
+        &["XGROUP", "DELCONSUMER", "s", "g", "c3"],
+        &["XGROUP", "DESTROY", "s", "g"],
+        &["XGROUP", "DESTROY", "s", "g"],
+        &["XINFO", "GROUPS", "s"],
+    ];
+    for args in script {
+        same_reply(&mut theirs, &mut ours, args);
+    }
+    // RESP3: XREAD answers a map of streams.
+    for s in [&mut theirs, &mut ours] {
+        assert!(call(s, &["HELLO", "3"]).starts_with(b"%"));
+    }
+    for args in [
+        &["XREAD", "STREAMS", "s", "new", "0", "0"][..],
+        &["XREAD", "STREAMS", "new", "0"],
+        &["XINFO", "GROUPS", "new"],
+        &["XPENDING", "new", "g"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "new", "0"],
+    ] {
+        same_reply(&mut theirs, &mut ours, args);
     }
 }

@@ -2262,3 +2262,109 @@ fn hyperloglogs_written_in_two_regions_converge() {
     assert!((950..=1050).contains(&visits), "{visits}");
     assert!((1425..=1575).contains(&all), "{all}");
 }
+
+/// Streams: entries appended with `*` in two regions at once all arrive, with distinct ids in
+/// one order everywhere; a consumer group's deliveries and acknowledgements in one region
+/// reach the other, which delivers only what the group has not; a reader blocked in one
+/// region is woken by an entry added in the other.
+#[test]
+fn streams_written_in_two_regions_converge_and_groups_deliver_once_acknowledged() {
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
+    let (mut a, mut b) = (nodes[0].client(), nodes[1].client());
+    let xadd = |c: &mut redis::Connection, region: &str, i: u32| -> String {
+        redis::cmd("XADD")
+            .arg(&["jobs", "*", "region", region, "n"])
+            .arg(i)
+            .query(c)
+            .expect("XADD")
+    };
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(xadd(&mut a, "a", i));
+        ids.push(xadd(&mut b, "b", i));
+    }
+    wait_converged(&nodes);
+    let ranges: Vec<Vec<(String, Vec<String>)>> = [&mut a, &mut b]
+        .into_iter()
+        .map(|c| {
+            redis::cmd("XRANGE")
+                .arg(&["jobs", "-", "+"])
+                .query(c)
+                .expect("XRANGE")
+        })
+        .collect();
+    assert_eq!(ranges[0], ranges[1], "one order everywhere");
+    assert_eq!(ranges[0].len(), 80, "no entry lost");
+    let mut seen: Vec<String> = ranges[0].iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    seen.sort();
+    assert_eq!(seen, ids, "each acknowledged id, once");
+
+    // A group made in region a; region a reads and acknowledges the first 30 entries.
+    run(&mut a, &["XGROUP", "CREATE", "jobs", "workers", "0"]);
+    let read = |c: &mut redis::Connection, who: &str, n: u32| -> Vec<String> {
+        let reply: Vec<(String, Vec<(String, Vec<String>)>)> = redis::cmd("XREADGROUP")
+            .arg(&["GROUP", "workers", who, "COUNT"])
+            .arg(n)
+            .arg(&["STREAMS", "jobs", ">"])
+            .query(c)
+            .expect("XREADGROUP");
+        reply
+            .into_iter()
+            .flat_map(|(_, entries)| entries.into_iter().map(|(id, _)| id))
+            .collect()
+    };
+    let first = read(&mut a, "alice", 30);
+    assert_eq!(first.len(), 30);
+    let mut ack = redis::cmd("XACK");
+    ack.arg(&["jobs", "workers"]).arg(&first);
+    let acked: i64 = ack.query(&mut a).expect("XACK");
+    assert_eq!(acked, 30);
+    wait_converged(&nodes);
+    // Region b delivers only the 50 the group has not had, and has nothing pending.
+    let rest = read(&mut b, "bob", 100);
+    assert_eq!(rest.len(), 50);
+    assert!(
+        rest.iter().all(|id| !first.contains(id)),
+        "nothing redelivered"
+    );
+    let pending: (
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<Vec<(String, String)>>,
+    ) = redis::cmd("XPENDING")
+        .arg(&["jobs", "workers"])
+        .query(&mut b)
+        .expect("XPENDING");
+    assert_eq!(
+        pending.0, 50,
+        "bob's 50 only: alice's acknowledgements arrived"
+    );
+    wait_converged(&nodes);
+    assert!(
+        read(&mut a, "alice", 100).is_empty(),
+        "b's deliveries reached a"
+    );
+
+    // A reader blocked in region b is woken by an entry added in region a.
+    let mut waiter = nodes[1].raw();
+    std::io::Write::write_all(&mut waiter, b"XREAD BLOCK 30000 STREAMS jobs $\r\n").expect("write");
+    wait_for("the read to block", Duration::from_secs(10), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut b).ok()?;
+        info.contains("blocked_clients:1").then_some(())
+    });
+    let id = xadd(&mut a, "a", 99);
+    let want = format!(
+        "*1\r\n*2\r\n$4\r\njobs\r\n*1\r\n*2\r\n${}\r\n{id}\r\n*4\r\n$6\r\nregion\r\n$1\r\na\r\n$1\r\nn\r\n$2\r\n99\r\n",
+        id.len()
+    );
+    assert_eq!(
+        common::read_at_least(&mut waiter, want.len()),
+        want.as_bytes()
+    );
+}

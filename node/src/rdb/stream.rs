@@ -10,7 +10,7 @@ use super::write::Writer;
 use super::{Error, bad, kind};
 use gdc_crdt::Blob;
 use gdc_crdt::ops::{GroupValue, StreamValue};
-use gdc_crdt::stream::{GroupHead, Meta, Pending, StreamId};
+use gdc_crdt::stream::{Counts, GroupHead, Meta, Pending, StreamId};
 
 /// An entry's flags in its node.
 const DELETED: i64 = 1;
@@ -163,6 +163,19 @@ pub(super) fn read(r: &mut Reader<'_>, kind: u8) -> Result<StreamValue, Error> {
                 ))
             })
             .collect::<Result<_, Error>>()?;
+        // Before Redis 7 a group kept no read counter: estimated, as Redis loads it.
+        let entries_read = if v2 {
+            entries_read
+        } else {
+            Counts {
+                added,
+                len: length as u64,
+                first: entries.first().map_or(StreamId::ZERO, |(id, _)| *id),
+                last,
+                max_deleted,
+            }
+            .estimate_read(delivered)
+        };
         groups.push(GroupValue {
             name,
             head: GroupHead {

@@ -200,8 +200,37 @@ pub fn contents(s: &mut TcpStream, kind: &str, key: &str) -> Vec<Vec<u8>> {
             pairs.sort();
             pairs.concat()
         }
+        // Entries, groups, and the stream's numbers (not its node counts: a layout).
+        "stream" => vec![
+            call(s, &["XRANGE", key, "-", "+"]),
+            call(s, &["XINFO", "GROUPS", key]),
+            without_node_counts(&call(s, &["XINFO", "STREAM", key])),
+        ],
         other => panic!("no reader for {other}"),
     }
+}
+
+/// An XINFO STREAM reply without `radix-tree-keys` and `radix-tree-nodes`, which count how
+/// a server lays the entries out, not what the stream holds.
+fn without_node_counts(reply: &[u8]) -> Vec<u8> {
+    let lines: Vec<&[u8]> = reply.split(|b| *b == b'\n').collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines
+            .get(i + 1)
+            .is_some_and(|l| l.starts_with(b"radix-tree-"))
+        {
+            i += 3;
+            continue;
+        }
+        out.extend_from_slice(lines[i]);
+        if i + 1 < lines.len() {
+            out.push(b'\n');
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Bytes written in hexadecimal.

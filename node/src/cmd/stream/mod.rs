@@ -124,32 +124,9 @@ pub(super) fn has_tombstones(x: &StreamPart, from: StreamId) -> bool {
     from <= max_deleted
 }
 
-/// The logical read counter of `id` (how many entries were added up to it), `None` when it
-/// cannot be told (Redis's `streamEstimateDistanceFromFirstEverEntry`).
+/// The logical read counter of `id`, `None` when it cannot be told.
 pub(super) fn estimate_read(x: &StreamPart, id: StreamId) -> Option<u64> {
-    let m = x.meta();
-    let added = m.entries_added();
-    let last = x.last_id();
-    let len = x.len() as u64;
-    if added == 0 {
-        return Some(0);
-    }
-    if (len == 0 && id <= last) || id == last {
-        return Some(added);
-    }
-    if id > last {
-        return None;
-    }
-    let first = first_id(x);
-    if m.max_deleted == StreamId::ZERO || m.max_deleted < first {
-        if id < first {
-            return Some(added - len);
-        }
-        if id == first {
-            return Some(added - len + 1);
-        }
-    }
-    None
+    x.counts().estimate_read(id)
 }
 
 /// How a stream is trimmed: to a length, or to a smallest id.
