@@ -175,6 +175,13 @@ fn script_under_partitions() {
     short(14);
 }
 
+/// Streams and a consumer group under partitions: nothing acknowledged lost, one order
+/// everywhere, every entry delivered at least once.
+#[test]
+fn stream_under_partitions() {
+    short(15);
+}
+
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
 /// kills, each of a node that holds what it acknowledged in the last half second.) Judged

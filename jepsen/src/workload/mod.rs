@@ -10,6 +10,7 @@ pub mod multi;
 pub mod register;
 pub mod script;
 pub mod set;
+pub mod stream;
 pub mod ttl;
 
 use crate::client::Client;
@@ -47,9 +48,13 @@ pub enum Workload {
     /// compare-and-delete unlock: no region ever shows half a script, the fields always sum
     /// to zero, an unlock deletes only with its token.
     Script,
+    /// XADD in every region, and a consumer group read with XREADGROUP, XACK and XAUTOCLAIM
+    /// in every region: no acknowledged XADD lost, one set of ids in one order everywhere,
+    /// every entry delivered to the group at least once (duplicates counted).
+    Stream,
 }
 
-pub const ALL: [Workload; 9] = [
+pub const ALL: [Workload; 10] = [
     Workload::Counter,
     Workload::Register,
     Workload::Set,
@@ -59,6 +64,7 @@ pub const ALL: [Workload; 9] = [
     Workload::Multi,
     Workload::Cache,
     Workload::Script,
+    Workload::Stream,
 ];
 
 impl Workload {
@@ -73,6 +79,7 @@ impl Workload {
             Workload::Multi => "multi",
             Workload::Cache => "cache",
             Workload::Script => "script",
+            Workload::Stream => "stream",
         }
     }
 
@@ -110,6 +117,7 @@ impl Workload {
             Workload::List => return list::run(c),
             Workload::Ttl => return ttl::run(c),
             Workload::Cache => return cache::run(c),
+            Workload::Stream => return stream::run(c),
             Workload::Counter => counter::step,
             Workload::Register => register::step,
             Workload::Hash => hash::step,
@@ -143,6 +151,21 @@ impl Workload {
             Workload::Multi => multi::read_final(conn),
             Workload::Cache => cache::read_final(conn),
             Workload::Script => script::read_final(conn),
+            Workload::Stream => stream::read_final(conn),
+        }
+    }
+
+    /// What runs once the faults are healed and the regions agree, before the final reads
+    /// (which the regions must then agree on again): the stream's drain. Returns whether it
+    /// wrote anything.
+    pub fn after_settling(
+        self,
+        conn: &mut redis::Connection,
+        history: &crate::history::History,
+    ) -> Result<bool, String> {
+        match self {
+            Workload::Stream => stream::drain(conn, history).map(|()| true),
+            _ => Ok(false),
         }
     }
 
@@ -171,6 +194,7 @@ impl Workload {
             Workload::Multi => multi::check(calls, finals, &mut v),
             Workload::Cache => cache::check(calls, finals, &mut v),
             Workload::Script => script::check(calls, finals, &mut v),
+            Workload::Stream => stream::check(calls, finals, &mut v),
         }
         v.valid = v.anomalies.is_empty();
         v
