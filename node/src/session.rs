@@ -335,12 +335,6 @@ impl Session {
                 blocked = Some(Stop::Scripts);
                 break;
             }
-            // Messages queued for this client so far go before this command's reply (its
-            // own invalidations, made while a command ran, go after that command's reply).
-            tracking.enforce_limit(shared.pubsub());
-            while let Ok(m) = messages.try_recv() {
-                m.write(out, conn.resp, conn.subscribed());
-            }
             // What CLIENT LIST shows of this client's query buffer while the command runs:
             // the command itself, and what came after it.
             conn.query = crate::cmd::QueryBuffer {
@@ -354,6 +348,15 @@ impl Session {
                 config: &config,
                 now,
             };
+            // Room is made before the command, as Redis does: what that evicts is told to
+            // tracking clients before the command's reply.
+            cmd::make_room(&mut ctx);
+            // Messages queued for this client so far go before this command's reply (its
+            // own invalidations, made while a command ran, go after that command's reply).
+            tracking.enforce_limit(shared.pubsub());
+            while let Ok(m) = messages.try_recv() {
+                m.write(out, ctx.conn.resp, ctx.conn.subscribed());
+            }
             let reply = cmd::execute(&mut ctx, &args);
             let retry_args = conn.retry_args.take();
             // Only the command at the front can be waiting; any other reply ends its wait.

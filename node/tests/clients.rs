@@ -141,6 +141,38 @@ fn the_tracking_table_keeps_to_its_limit() {
     assert_eq!(info(&mut admin, "tracking_total_items"), "5");
 }
 
+/// A script that runs a read makes a tracking caller remember the keys the script
+/// declared (Redis's rule, not the keys of the read); one that only writes remembers none;
+/// and a FLUSHALL empties the table even when no client tracks any more.
+#[test]
+fn scripts_track_their_declared_keys_and_flushall_empties_the_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut admin = node.raw();
+    let mut c = tracker(&node);
+    let keys = |admin: &mut TcpStream| -> String {
+        let text = String::from_utf8_lossy(&call(admin, &["INFO", "stats"])).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix("tracking_total_keys:").map(str::to_string))
+            .expect("field")
+    };
+    let eval = |c: &mut TcpStream, body: &str| {
+        call(c, &["EVAL", body, "2", "k1", "k2"]);
+    };
+    eval(&mut c, "redis.call('set', 'k3', 'v')");
+    assert_eq!(keys(&mut admin), "0", "a script that only writes");
+    eval(&mut c, "redis.call('get', 'k3')");
+    assert_eq!(keys(&mut admin), "2", "k1 and k2, not k3");
+    call(&mut admin, &["MSET", "k2", "x", "k1", "y"]);
+    assert_eq!(read_reply(&mut c), invalidation("k2"));
+    assert_eq!(read_reply(&mut c), invalidation("k1"));
+    call(&mut c, &["GET", "k3"]);
+    assert_eq!(keys(&mut admin), "1");
+    assert_eq!(call(&mut c, &["CLIENT", "TRACKING", "OFF"]), b"+OK\r\n");
+    call(&mut admin, &["FLUSHALL"]);
+    assert_eq!(keys(&mut admin), "0", "emptied with no client tracking");
+}
+
 /// Bad input is refused with Redis's words and changes nothing: a tracking redirect to a
 /// client that does not exist, a notification class that does not exist, an ACL rule that
 /// does not parse.

@@ -641,3 +641,42 @@ fn an_eviction_is_told_to_subscribers() {
     assert_eq!(msg.get_channel_name(), "__keyevent@0__:evicted");
     assert_eq!(msg.get_payload::<String>().expect("payload"), "foo");
 }
+
+/// What making room for a command evicts is told to a tracking client before that
+/// command's reply, as Redis evicts before it runs a command (Redis's unit/tracking checks
+/// it with SETBIT and GETBIT, as here).
+#[test]
+fn an_eviction_before_a_command_is_told_before_its_reply() {
+    use common::redis_server::{call, read_reply, request};
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _node = start(dir.path(), port, &[]);
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    call(&mut c, &["HELLO", "3"]);
+    assert_eq!(call(&mut c, &["CLIENT", "TRACKING", "ON"]), b"+OK\r\n");
+    let info = String::from_utf8_lossy(&call(&mut c, &["INFO", "memory"])).into_owned();
+    let field = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let limit = field("used_memory") - field("mem_not_counted_for_evict") + 100 * 1024;
+    call(&mut c, &["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    call(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "volatile-random"],
+    );
+    call(&mut c, &["SETEX", "volatile-key", "10000", "x"]);
+    assert_eq!(call(&mut c, &["GET", "volatile-key"]), b"$1\r\nx\r\n");
+    // 200 kB: past the limit, so room is made before the next command at the latest.
+    c.write_all(&request(&["SETBIT", "big-key", "1600000", "0"]))
+        .expect("write");
+    assert_eq!(read_reply(&mut c), b":0\r\n");
+    c.write_all(&request(&["GETBIT", "big-key", "0"]))
+        .expect("write");
+    let invalidate = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$12\r\nvolatile-key\r\n";
+    assert_eq!(read_reply(&mut c), invalidate);
+    assert_eq!(read_reply(&mut c), b":0\r\n");
+}

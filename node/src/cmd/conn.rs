@@ -53,6 +53,9 @@ pub struct Conn {
     /// The command to retry instead of the one that asked to wait: XREAD's `$` made the
     /// stream's last id at the time it first blocked.
     pub retry_args: Option<Vec<bytes::Bytes>>,
+    /// Whether memory was still full once room was made for the next command (`None`: not
+    /// made yet; the command makes it).
+    pub room_full: Option<bool>,
     /// CLIENT REPLY: whether this connection's replies are sent.
     pub replies: Replies,
     /// In MONITOR mode: fed every command.
@@ -183,6 +186,7 @@ impl Conn {
             last_write_op: 0,
             blocked_since: None,
             retry_args: None,
+            room_full: None,
             replies: Replies::On,
             monitor: false,
             no_evict: false,

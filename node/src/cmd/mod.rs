@@ -184,15 +184,14 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // stats and CLIENT LIST, and its own flags), with the container's handler.
     let command = sub.unwrap_or(&spec.command);
     let name = command.name;
-    // Room is made before every command, as Redis does; only a command that may grow
+    // Room is made before every command (by the session, before it sends the messages
+    // queued for the client: [`make_room`]), as Redis does; only a command that may grow
     // memory is refused when none could be made. EXEC's commands ran this check when EXEC
     // did.
-    // A node that takes no writes evicts nothing (a secondary's primary does, and its
-    // evictions reach it) and refuses nothing for memory.
-    let out_of_memory = ctx.config.memory_bytes_max > 0
-        && !ctx.conn.in_exec
-        && !read_only(ctx)
-        && ctx.store.make_room(ctx.now) == crate::engine::store::Room::Full;
+    let out_of_memory = match ctx.conn.room_full.take() {
+        Some(full) => full,
+        None => room_full(ctx),
+    };
     if !ctx.conn.in_script {
         ctx.conn.out_of_memory = out_of_memory;
     }
@@ -249,6 +248,21 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let timed = !matches!(reply, Reply::Block { .. }) && !command.has(SKIP_SLOWLOG);
     monitoring::observe(ctx, args, nanos, shown, timed);
     reply
+}
+
+/// Make room for the next command (evicting by the policy), noting for it whether memory
+/// is full still.
+pub fn make_room(ctx: &mut Ctx<'_>) {
+    ctx.conn.room_full = Some(room_full(ctx));
+}
+
+/// Whether no room could be made. A node that takes no writes evicts nothing (a
+/// secondary's primary does, and its evictions reach it) and refuses nothing for memory.
+fn room_full(ctx: &mut Ctx<'_>) -> bool {
+    ctx.config.memory_bytes_max > 0
+        && !ctx.conn.in_exec
+        && !read_only(ctx)
+        && ctx.store.make_room(ctx.now) == crate::engine::store::Room::Full
 }
 
 /// Whether a CLIENT PAUSE WRITE holds this request back: a command that writes or may

@@ -2,7 +2,7 @@
 //! any command, so nothing runs between its commands; its writes are logged as one binlog
 //! batch, so other regions apply them whole, as EXEC's (docs/semantics.md, "Scripts").
 
-use super::table::{ALLOW_BUSY, DENYOOM, NOSCRIPT, command_of};
+use super::table::{ALLOW_BUSY, DENYOOM, NOSCRIPT, PUBSUB, READONLY as READONLY_FLAG, command_of};
 use super::{CmdResult, Conn, Ctx, READONLY, execute, int_arg, is, read_only, write_error};
 use crate::engine::store::ScriptingChange;
 use crate::reply::Reply;
@@ -133,7 +133,7 @@ pub(super) fn dispatch(
     let busy = ctx.server.engine().busy();
     let _shown = running.as_ref().map(|r| busy.show(Arc::clone(r)));
     ctx.in_one_batch(|ctx| {
-        run(ctx, flags, read_only_script, running, |calls| {
+        run(ctx, flags, read_only_script, running, keys, |calls| {
             run_what(scripts, &runs, keys, argv, calls)
         })
     })
@@ -186,9 +186,15 @@ fn run(
     flags: ScriptFlags,
     read_only_script: bool,
     running: Option<Arc<Running>>,
+    keys: &[Bytes],
     go: impl FnOnce(&mut Calls<'_>) -> Reply,
 ) -> Reply {
     let mut conn = Conn::for_script(ctx.conn);
+    let tracking = ctx.conn.tracking.is_some().then(|| Tracking {
+        keys: keys.to_vec(),
+        caching: ctx.conn.caching,
+        remembered: false,
+    });
     let mut calls = Calls {
         ctx: Ctx {
             store: &mut *ctx.store,
@@ -202,6 +208,7 @@ fn run(
         wrote: false,
         running,
         error_counted: false,
+        tracking,
     };
     let reply = go(&mut calls);
     // An error reply is counted once: by the command that failed inside the script, else
@@ -223,6 +230,18 @@ struct Calls<'a> {
     running: Option<Arc<Running>>,
     /// The script's error reply is a command's, counted in the error stats already.
     error_counted: bool,
+    /// The caller tracks keys (client-side caching): what a read inside the script makes
+    /// it remember.
+    tracking: Option<Tracking>,
+}
+
+/// What a tracking caller remembers once its script runs a read: the keys the script
+/// declared (Redis's rule, not the keys of the read itself).
+struct Tracking {
+    keys: Vec<Bytes>,
+    /// CLIENT CACHING YES was given for the script (OPTIN).
+    caching: bool,
+    remembered: bool,
 }
 
 impl script::Run for Calls<'_> {
@@ -292,7 +311,16 @@ impl script::Run for Calls<'_> {
                 r.note_write();
             }
         }
-        match execute(ctx, args) {
+        let reply = execute(ctx, args);
+        if let Some(t) = &mut self.tracking {
+            if !t.remembered && command.has(READONLY_FLAG) && !command.has(PUBSUB) {
+                t.remembered = true;
+                let keys = t.keys.iter().map(|k| &k[..]);
+                let tracking = self.ctx.server.notifier().tracking();
+                tracking.remember(self.ctx.conn.id, keys, t.caching);
+            }
+        }
+        match reply {
             Reply::Error(e) => Err(e),
             reply => Ok(reply),
         }

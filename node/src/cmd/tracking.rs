@@ -159,7 +159,9 @@ pub(super) fn before_command(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) {
 /// lazy expiry tells it). CLIENT CACHING holds for one command (a whole transaction).
 pub(super) fn after_command(ctx: &mut Ctx<'_>, command: &Command, args: &[Bytes]) {
     let tracking = ctx.conn.tracking.is_some();
-    let reads = command.has(READONLY) && !command.has(PUBSUB);
+    // A read-only script's keys are remembered by the reads it runs, as Redis's are.
+    let script = matches!(command.name, "eval_ro" | "evalsha_ro" | "fcall_ro");
+    let reads = command.has(READONLY) && !command.has(PUBSUB) && !script;
     if reads && (tracking || ctx.server.notifier().sends(crate::notify::events::EXPIRED)) {
         let keys = command.find_keys(args);
         let db = ctx.conn.db;

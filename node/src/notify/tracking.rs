@@ -70,6 +70,9 @@ pub struct Tracking {
     state: Mutex<State>,
     /// How many clients track: read without the lock on every change.
     clients: AtomicUsize,
+    /// How many keys the table holds: read without the lock on every change (keys read by
+    /// clients that have since stopped tracking stay until they change, as in Redis).
+    keys: AtomicUsize,
     /// `tracking-table-max-keys` (0: no limit).
     keys_max: AtomicUsize,
 }
@@ -84,9 +87,14 @@ impl Tracking {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether any client tracks.
+    /// Whether any client tracks, or any key is remembered.
     pub fn active(&self) -> bool {
-        self.clients.load(Ordering::Relaxed) > 0
+        self.clients.load(Ordering::Relaxed) > 0 || self.keys.load(Ordering::Relaxed) > 0
+    }
+
+    /// Note the table's size after a change.
+    fn counted(&self, state: &State) {
+        self.keys.store(state.table.len(), Ordering::Relaxed);
     }
 
     pub fn set_keys_max(&self, max: u64) {
@@ -208,6 +216,7 @@ impl Tracking {
                 state.items += 1;
             }
         }
+        self.counted(&state);
     }
 
     /// `key` changed, by client `writer` of this node (`None`: another region, an
@@ -224,14 +233,14 @@ impl Tracking {
             }
         }
         state.tell_readers(pubsub, key, writer);
+        self.counted(&state);
     }
 
     /// A database (or all) was emptied: every tracking client is told to drop everything,
     /// and the table is emptied.
+    /// The table is emptied even with no client tracking now: keys read by clients that
+    /// have since turned tracking off are forgotten too, as in Redis.
     pub fn flushed(&self, pubsub: &PubSub) {
-        if !self.active() {
-            return;
-        }
         let mut state = self.state();
         let ids: Vec<u64> = state.clients.keys().copied().collect();
         for id in ids {
@@ -239,6 +248,7 @@ impl Tracking {
         }
         state.table.clear();
         state.items = 0;
+        self.counted(&state);
     }
 
     /// The end of a batch: each BCAST client is told, per prefix, of the keys under it
@@ -291,6 +301,7 @@ impl Tracking {
         for key in over {
             state.tell_readers(pubsub, &key, None);
         }
+        self.counted(&state);
     }
 
     pub fn counts(&self) -> Counts {
