@@ -11,8 +11,11 @@
 #   getbit:  GETBIT bits:<rand> 1000
 #   pfadd:   PFADD visitors v:<rand>                      (one HyperLogLog, dense soon)
 #   pfcount: PFCOUNT visitors
-# and, after those, memory: used_memory (INFO) taken by a 10-million-bit bitmap
-# (SETBIT bm 9999999 1, then 1000 SETBITs at multiples of 9973), in a fresh server.
+#   xadd:    XADD events * f v:<rand>                     (one stream, growing)
+#   xrange:  XRANGE events - + COUNT 10                   (after the XADD rows)
+# and, after those, memory, in a fresh server each: used_memory (INFO) taken by a
+# 10-million-bit bitmap (SETBIT bm 9999999 1, then 1000 SETBITs at multiples of 9973), and
+# per stream entry, by 100,000 entries `XADD st * field value-<i>`.
 #
 #   benches/scripts/data-types.sh        # N=200000
 set -euo pipefail
@@ -21,8 +24,8 @@ GDC_PORT="${GDC_PORT:-7825}"
 REDIS_PORT="${REDIS_PORT:-7826}"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-declare -A bitmap
-rows="geoadd geopos setbit getbit pfadd pfcount"
+declare -A bitmap entry
+rows="geoadd geopos setbit getbit pfadd pfcount xadd xrange"
 for name in gdc redis; do
     port=$GDC_PORT; [ "$name" = redis ] && port=$REDIS_PORT
     start "$name" "$port"
@@ -33,6 +36,8 @@ for name in gdc redis; do
         r[$name,getbit,$p]="$(rate "$port" "$p" getbit "bits:__rand_int__" 1000)"
         r[$name,pfadd,$p]="$(rate "$port" "$p" pfadd visitors "v:__rand_int__")"
         r[$name,pfcount,$p]="$(rate "$port" "$p" pfcount visitors)"
+        r[$name,xadd,$p]="$(rate "$port" "$p" xadd events "*" f "v:__rand_int__")"
+        r[$name,xrange,$p]="$(rate "$port" "$p" xrange events - + COUNT 10)"
     done
     stop "$port"
     start "$name" "$port"
@@ -42,7 +47,13 @@ for name in gdc redis; do
         redis-cli -p "$port" >/dev/null
     bitmap[$name]=$(( $(used) - before ))
     stop "$port"
+    start "$name" "$port"
+    before=$(used)
+    for i in $(seq 1 100000); do echo "XADD st * field value-$i"; done | redis-cli -p "$port" >/dev/null
+    entry[$name]=$(( ($(used) - before) / 100000 ))
+    stop "$port"
 done
 table "redis-benchmark -n $N -c 50 -r 100000, requests/s:" command $rows
 echo
 awk -v g="${bitmap[gdc]}" -v x="${bitmap[redis]}" 'BEGIN { printf "10-million-bit bitmap, used_memory: gdc-node %d, redis-server %d, gdc / redis %.2f\n", g, x, g / x }'
+awk -v g="${entry[gdc]}" -v x="${entry[redis]}" 'BEGIN { printf "stream entry (100,000 of `field value-<i>`), used_memory bytes each: gdc-node %d, redis-server %d, gdc / redis %.2f\n", g, x, g / x }'
