@@ -8,7 +8,8 @@
 //! * identifiers and clocks: [`ids`] (server-ids, op ids, dots, tags), [`hlc`] (the hybrid
 //!   logical clock), [`vv`] (version vectors);
 //! * values: [`blob`] (byte strings), [`field`] (a register plus a resettable counter),
-//!   [`string`] (reading a field as Redis reads a string), [`hash`], [`set`], [`zset`] and
+//!   [`string`] (reading a field as Redis reads a string), [`hll`] (Redis's HyperLogLog
+//!   string, which concurrent writes of merge by register maximum), [`hash`], [`set`], [`zset`] and
 //!   [`list`] (the collection CRDTs), [`tomb`] (what a key remembers about removals);
 //! * keys: [`key`] (the key envelope: `key/kind.rs` the Redis type, `key/part.rs` content of
 //!   one type, `key/ttl.rs` expiries, `key/full.rs` the general form of a key's state and what
@@ -32,6 +33,7 @@ pub mod field;
 pub mod hash;
 pub mod heap;
 pub mod hlc;
+pub mod hll;
 pub mod ids;
 pub mod key;
 pub mod keyspace;

@@ -3,6 +3,7 @@
 
 use crate::blob::Blob;
 use crate::field::{Field, Num};
+use crate::hll;
 use std::borrow::Cow;
 
 /// Parse as Redis parses an integer argument or value (`string2ll`): optional `-`, digits,
@@ -94,6 +95,23 @@ pub fn value(f: &Field<Blob>) -> Cow<'_, [u8]> {
             }
         }
     }
+}
+
+/// The value of a string key: [`value`], except that concurrent writes of HyperLogLog
+/// strings (PFADDs, PFMERGEs crossing between regions) read as their union, each register
+/// the largest: every element added anywhere counts (docs/semantics.md, "hyperloglog"). A
+/// later write in any region observes that union and replaces the writes it joined.
+pub fn key_value(f: &Field<Blob>) -> Cow<'_, [u8]> {
+    let regs = f.regs();
+    if regs.len() > 1
+        && f.increments().is_none()
+        && regs.iter().all(|r| hll::check(&r.value).is_ok())
+    {
+        if let Some(u) = hll::union(regs.iter().map(|r| r.value.as_slice())) {
+            return Cow::Owned(u);
+        }
+    }
+    value(f)
 }
 
 #[cfg(test)]

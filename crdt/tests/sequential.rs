@@ -6,6 +6,7 @@ mod common;
 
 use common::{Cluster, Cmd, ELEMS, Family, KEYS, TtlArg, cmd, key_of};
 use gdc_crdt::Num;
+use gdc_crdt::hll;
 use gdc_crdt::stream::{StreamId, next_auto_id};
 use gdc_crdt::string::{format_num, parse_f64, parse_i64, value};
 use gdc_crdt::{ConflictCounts, KeyState, ServerId};
@@ -222,6 +223,17 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64, server: ServerId) {
             Some((Seen::List(l), ttl))
         }
         (Cmd::LInsert(..), None) => None,
+        (Cmd::PfAdd(_, elements), cur @ (None | Some(Seen::Str(_)))) => {
+            let (mut v, ttl) = match cur {
+                Some(Seen::Str(v)) if hll::check(&v).is_ok() => (v, ttl),
+                Some(Seen::Str(_)) => return,
+                _ => (hll::empty(), ttl),
+            };
+            for e in elements {
+                hll::add(&mut v, &[*e], hll::SPARSE_BYTES_DEFAULT).expect("an HLL");
+            }
+            Some((Seen::Str(v), ttl))
+        }
         (Cmd::XAdd(_, v, maxlen), cur @ (None | Some(Seen::Stream(_)))) => {
             let mut x = match cur {
                 Some(Seen::Stream(x)) => x,

@@ -135,7 +135,7 @@ impl KeyState {
     pub fn string_value(&self) -> Option<Cow<'_, [u8]>> {
         match &self.0 {
             Repr::Plain(reg) => Some(Cow::Borrowed(reg.value.as_slice())),
-            Repr::Full(f) => f.string().map(crate::string::value),
+            Repr::Full(f) => f.string().map(crate::string::key_value),
         }
     }
 

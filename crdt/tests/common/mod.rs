@@ -3,6 +3,7 @@
 //! stability reports and garbage collection mixed in, as the sync channels will do.
 #![allow(dead_code)]
 
+use gdc_crdt::hll;
 use gdc_crdt::ops::{self, End, GroupChange, SetTtl};
 use gdc_crdt::stream::{GroupHead, Pending, StreamId, next_auto_id};
 use gdc_crdt::{
@@ -36,6 +37,8 @@ pub enum Cmd {
     Pop(usize, bool),
     LSet(usize, i64, u8),
     LInsert(usize, usize, bool, u8),
+    /// PFADD key elements...
+    PfAdd(usize, Vec<u8>),
     /// XADD key * f v [MAXLEN n]
     XAdd(usize, u8, Option<u8>),
     /// XDEL of the stream's i-th entry.
@@ -70,6 +73,9 @@ pub enum Family {
     ZSet,
     List,
     Ttl,
+    Hll,
+    /// PFADD only: the oracle of HyperLogLog's merge.
+    HllAdds,
     Stream,
     All,
 }
@@ -111,6 +117,8 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
     let lset = (key(), -3i64..3, any::<u8>()).prop_map(|(k, i, v)| Cmd::LSet(k, i, v));
     let linsert = (key(), 0usize..4, any::<bool>(), any::<u8>())
         .prop_map(|(k, i, b, v)| Cmd::LInsert(k, i, b, v));
+    let pfadd =
+        (key(), prop::collection::vec(any::<u8>(), 1..4)).prop_map(|(k, e)| Cmd::PfAdd(k, e));
     let group = 0usize..2;
     let xadd = (key(), any::<u8>(), prop::option::weighted(0.2, 0u8..4))
         .prop_map(|(k, v, m)| Cmd::XAdd(k, v, m));
@@ -128,6 +136,8 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
         ]
         .boxed(),
         Family::String => prop_oneof![4 => set, 2 => del, 1 => expire, 1 => persist].boxed(),
+        Family::Hll => prop_oneof![5 => pfadd, 1 => set, 1 => del, 1 => expire].boxed(),
+        Family::HllAdds => pfadd.boxed(),
         Family::Counter => {
             prop_oneof![4 => incr, 1 => incrf, 2 => set, 2 => del, 1 => expire].boxed()
         }
@@ -148,7 +158,7 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
             3 => set, 2 => del, 2 => incr, 1 => incrf, 2 => expire, 1 => persist,
             2 => hset, 1 => hdel, 1 => hincr, 2 => sadd, 1 => srem, 2 => zadd, 1 => zincr,
             1 => zrem, 2 => push, 1 => pop, 1 => lset, 1 => linsert,
-            2 => xadd, 1 => xdel, 1 => xgroup, 1 => xread, 1 => xack,
+            2 => xadd, 1 => xdel, 1 => xgroup, 1 => xread, 1 => xack, 2 => pfadd,
             1 => Just(Cmd::Flush)
         ]
         .boxed(),
@@ -358,6 +368,22 @@ impl Cluster {
                 } else {
                     ops::list_insert(state, now, tag, i % len, before, b(v)).ok()
                 }
+            }
+            Cmd::PfAdd(_, elements) => {
+                let k = live(state, now);
+                if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
+                    return None; // WRONGTYPE
+                }
+                let mut v = match k.and_then(|s| s.string_value()) {
+                    Some(v) if hll::check(&v).is_ok() => v.into_owned(),
+                    Some(_) => return None,
+                    None => hll::empty(),
+                };
+                for e in elements {
+                    hll::add(&mut v, &[e], hll::SPARSE_BYTES_DEFAULT).ok()?;
+                }
+                let ttl = SetTtl::Keep;
+                Some(ops::set(state, now, tag, Blob::from(v), ttl))
             }
             Cmd::XAdd(_, v, maxlen) => {
                 let x = live(state, now).and_then(|s| s.stream());
@@ -678,6 +704,7 @@ pub fn key_of(c: &Cmd) -> &'static str {
         | Cmd::Pop(k, _)
         | Cmd::LSet(k, ..)
         | Cmd::LInsert(k, ..)
+        | Cmd::PfAdd(k, _)
         | Cmd::XAdd(k, ..)
         | Cmd::XDel(k, _)
         | Cmd::XGroup(k, _)

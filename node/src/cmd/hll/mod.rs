@@ -1,9 +1,9 @@
-//! HyperLogLog commands: PFADD, PFCOUNT, PFMERGE, PFDEBUG and PFSELFTEST over Redis's own HLL string
-//! ([`sketch`]), so a value moves between gdc and redis-server either way. A write
-//! replicates as the string's resulting value, so it follows the string's rule for now
-//! (docs/semantics.md, "hyperloglog").
+//! HyperLogLog commands: PFADD, PFCOUNT, PFMERGE, PFDEBUG and PFSELFTEST over Redis's own
+//! HLL string (`gdc_crdt::hll`, here `sketch`), so a value moves between gdc and
+//! redis-server either way. A write replicates as the string's resulting value; writes that
+//! cross between regions read as their union (docs/semantics.md, "hyperloglog").
 
-mod sketch;
+use gdc_crdt::hll as sketch;
 
 use super::{CmdResult, Ctx};
 use crate::reply::Reply;

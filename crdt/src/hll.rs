@@ -442,6 +442,24 @@ fn self_test_up_to(sparse_max: usize, mut seed: u64, elements: u64) -> Result<()
     Ok(())
 }
 
+/// `hll-sparse-max-bytes`'s default: the sparse limit of a union read from concurrent
+/// writes, the same in every region whatever each one's setting.
+pub const SPARSE_BYTES_DEFAULT: usize = 3000;
+
+/// The union of HLL strings written concurrently in several regions: each register the
+/// largest of theirs, dense if one of them is (else sparse while it fits the default
+/// limit). `None` when one of them does not decode.
+pub fn union<'a>(values: impl Iterator<Item = &'a [u8]>) -> Option<Vec<u8>> {
+    let mut max = vec![0u8; REGISTERS];
+    let mut dense = false;
+    for v in values {
+        check(v).ok()?;
+        dense |= is_dense(v);
+        merge_into(&mut max, v).ok()?;
+    }
+    with_registers(empty(), &max, dense, SPARSE_BYTES_DEFAULT).ok()
+}
+
 /// An HLL of the given registers, in the encoding `dense` says, made as Redis makes
 /// PFMERGE's destination (`into`: the destination as it was, or a new HLL).
 pub fn with_registers(
