@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The short matrix CI runs: every workload once, under several nemeses.
-pub const SHORT: [(Workload, Nemesis); 16] = [
+pub const SHORT: [(Workload, Nemesis); 17] = [
     (Workload::Counter, Nemesis::Partition),
     (Workload::Register, Nemesis::Skew),
     (Workload::Set, Nemesis::Kill),
@@ -27,6 +27,7 @@ pub const SHORT: [(Workload, Nemesis); 16] = [
     (Workload::Cache, Nemesis::Kill),
     (Workload::Script, Nemesis::Partition),
     (Workload::Stream, Nemesis::Partition),
+    (Workload::Hll, Nemesis::Partition),
 ];
 
 /// Every workload under every nemesis it runs under ([`Workload::runs_under`]).

@@ -182,6 +182,12 @@ fn stream_under_partitions() {
     short(15);
 }
 
+/// HyperLogLogs under partitions: PFADDs that cross all count, the count equal everywhere.
+#[test]
+fn hll_under_partitions() {
+    short(16);
+}
+
 /// Nodes that acknowledge writes before writing them (`--test-break ack-before-write`):
 /// kill -9 loses acknowledged increments, and the counter checker says so. (10 s: several
 /// kills, each of a node that holds what it acknowledged in the last half second.) Judged

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod counter;
 pub mod hash;
+pub mod hll;
 pub mod list;
 mod lww;
 pub mod multi;
@@ -52,9 +53,12 @@ pub enum Workload {
     /// in every region: no acknowledged XADD lost, one set of ids in one order everywhere,
     /// every entry delivered to the group at least once (duplicates counted).
     Stream,
+    /// PFADD of unique elements in every region, and PFCOUNT: the final count equal
+    /// everywhere and within HyperLogLog's error of the distinct acknowledged elements.
+    Hll,
 }
 
-pub const ALL: [Workload; 10] = [
+pub const ALL: [Workload; 11] = [
     Workload::Counter,
     Workload::Register,
     Workload::Set,
@@ -65,6 +69,7 @@ pub const ALL: [Workload; 10] = [
     Workload::Cache,
     Workload::Script,
     Workload::Stream,
+    Workload::Hll,
 ];
 
 impl Workload {
@@ -80,6 +85,7 @@ impl Workload {
             Workload::Cache => "cache",
             Workload::Script => "script",
             Workload::Stream => "stream",
+            Workload::Hll => "hll",
         }
     }
 
@@ -123,6 +129,7 @@ impl Workload {
             Workload::Hash => hash::step,
             Workload::Multi => multi::step,
             Workload::Script => script::step,
+            Workload::Hll => hll::step,
         };
         while !c.stopped() {
             step(c);
@@ -152,6 +159,7 @@ impl Workload {
             Workload::Cache => cache::read_final(conn),
             Workload::Script => script::read_final(conn),
             Workload::Stream => stream::read_final(conn),
+            Workload::Hll => hll::read_final(conn),
         }
     }
 
@@ -195,6 +203,7 @@ impl Workload {
             Workload::Cache => cache::check(calls, finals, &mut v),
             Workload::Script => script::check(calls, finals, &mut v),
             Workload::Stream => stream::check(calls, finals, &mut v),
+            Workload::Hll => hll::check(calls, finals, &mut v),
         }
         v.valid = v.anomalies.is_empty();
         v
