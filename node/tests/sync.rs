@@ -2369,4 +2369,32 @@ fn streams_written_in_two_regions_converge_and_groups_deliver_once_acknowledged(
         common::read_at_least(&mut waiter, want.len()),
         want.as_bytes()
     );
+    // So is a consumer blocked in region b on the group (the entry above was delivered to
+    // nobody: region b's `>` gets it, with the next).
+    let mut consumer = nodes[1].raw();
+    std::io::Write::write_all(
+        &mut consumer,
+        b"XREADGROUP GROUP workers carol COUNT 1 BLOCK 30000 STREAMS jobs >\r\n",
+    )
+    .expect("write");
+    let got = read_reply(&mut consumer);
+    assert!(
+        got.starts_with(b"*1\r\n"),
+        "the waiting entry at once: {got:?}"
+    );
+    std::io::Write::write_all(
+        &mut consumer,
+        b"XREADGROUP GROUP workers carol COUNT 1 BLOCK 30000 STREAMS jobs >\r\n",
+    )
+    .expect("write");
+    wait_for("the group read to block", Duration::from_secs(10), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut b).ok()?;
+        info.contains("blocked_clients:1").then_some(())
+    });
+    let id = xadd(&mut a, "a", 100);
+    let got = read_reply(&mut consumer);
+    assert!(
+        String::from_utf8_lossy(&got).contains(&id),
+        "woken with {id}: {got:?}"
+    );
 }
