@@ -3,6 +3,7 @@
 //! every region (the origin included). Applying it twice, or after a full-state merge that
 //! already holds it, changes nothing.
 
+use crate::bits::BitWrite;
 use crate::blob::Blob;
 use crate::field::{CounterReset, Num};
 use crate::ids::{Dot, OpId, ServerId, Tag};
@@ -26,6 +27,8 @@ pub enum Loc {
     List(ListId),
     Ttl,
     Stream(Box<StreamLoc>),
+    /// A string's bit write not folded in yet.
+    Bits,
 }
 
 /// A piece the origin observed and removes.
@@ -66,6 +69,9 @@ pub enum Addition {
     Persist,
     /// A stream's entry, numbers, or consumer-group piece.
     Stream(Box<StreamAdd>),
+    /// A write of some bits of a string (SETBIT, BITFIELD): concurrent writes of
+    /// different bits all survive.
+    Bits(BitWrite),
 }
 
 /// A register value: bytes for strings and hash fields, a score for sorted-set members.

@@ -24,6 +24,7 @@
 //! * encoding: [`codec`] (the canonical binary encoding and digests; under `codec/` one
 //!   encoded thing per file: `primitive`, `vv`, `field`, `key`, `effect`).
 
+pub mod bits;
 pub mod blob;
 pub mod codec;
 pub mod conflict;

@@ -58,6 +58,11 @@ proptest! {
     }
 
     #[test]
+    fn bitmaps_converge((steps, gc) in schedule(Family::Bits)) {
+        converges(&steps, gc);
+    }
+
+    #[test]
     fn hyperloglogs_converge((steps, gc) in schedule(Family::Hll)) {
         converges(&steps, gc);
     }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::Cluster;
+use gdc_crdt::bits::BitWrite;
 use gdc_crdt::hll;
 use gdc_crdt::ops::{self, End, SetTtl};
 use gdc_crdt::string::value;
@@ -209,6 +210,81 @@ fn concurrent_appends_keep_one_side() {
     }
     c.deliver_all();
     assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xc".into()));
+}
+
+// ---- bitmaps: bit writes, the later of a bit's ----
+
+impl Cluster {
+    fn setbit(&mut self, r: usize, k: &str, offset: u64, on: bool) {
+        let w = BitWrite {
+            offset,
+            width: 1,
+            value: u64::from(on),
+        };
+        assert!(self.write(r, k, |s, now, t| ops::write_bits(s, now, t, &[w]).ok()));
+    }
+    fn pending_bits(&self, r: usize, k: &str) -> usize {
+        self.key(r, k)
+            .and_then(|s| s.str_part())
+            .map_or(0, |s| s.bits().len())
+    }
+}
+
+#[test]
+fn concurrent_setbits_of_different_bits_both_survive() {
+    let mut c = regions();
+    c.setbit(A, "b", 3, true);
+    c.setbit(B, "b", 20, true);
+    c.setbit(C, "b", 9, true);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get_bytes(r, "b")), [0x10, 0x40, 0x08]);
+}
+
+#[test]
+fn concurrent_writes_of_one_bit_keep_the_later() {
+    let mut c = regions();
+    c.setbit(A, "b", 5, true);
+    c.deliver_all();
+    // Crossing writes of one bit: A's, made a millisecond later, wins.
+    c.setbit(B, "b", 5, true);
+    c.tick(1);
+    c.setbit(A, "b", 5, false);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get_bytes(r, "b")), [0x00]);
+}
+
+#[test]
+fn a_setbit_crossing_a_set_applies_over_it() {
+    let mut c = regions();
+    c.set(A, "b", "@");
+    c.deliver_all();
+    c.set(A, "b", "@@");
+    c.setbit(C, "b", 7, true);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "b")), Some("A@".into()));
+}
+
+#[test]
+fn many_setbits_fold_into_a_whole_write_and_a_crossing_one_survives_it() {
+    let mut c = regions();
+    for i in 0..ops_fold() as u64 {
+        c.setbit(A, "b", i, true);
+    }
+    assert_eq!(
+        c.pending_bits(A, "b"),
+        0,
+        "the last write was the whole value"
+    );
+    c.setbit(A, "b", 100, true);
+    c.setbit(B, "b", 101, true);
+    c.deliver_all();
+    let v = c.everywhere(|c, r| c.get_bytes(r, "b"));
+    assert_eq!(&v[..2], [0xff, 0xff]);
+    assert_eq!(v[12], 0x0c, "bits 100 and 101: {v:?}");
+}
+
+fn ops_fold() -> usize {
+    gdc_crdt::ops::FOLD_BITS_MIN
 }
 
 // ---- HyperLogLog: concurrent writes merge by register maximum ----

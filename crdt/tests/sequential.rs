@@ -223,6 +223,22 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64, server: ServerId) {
             Some((Seen::List(l), ttl))
         }
         (Cmd::LInsert(..), None) => None,
+        (Cmd::SetBit(_, offset, bit), cur @ (None | Some(Seen::Str(_)))) => {
+            let mut v = match cur {
+                Some(Seen::Str(v)) => v,
+                _ => Vec::new(),
+            };
+            let (byte, mask) = (*offset as usize / 8, 0x80u8 >> (offset % 8));
+            if v.len() <= byte {
+                v.resize(byte + 1, 0);
+            }
+            if *bit {
+                v[byte] |= mask;
+            } else {
+                v[byte] &= !mask;
+            }
+            Some((Seen::Str(v), ttl))
+        }
         (Cmd::PfAdd(_, elements), cur @ (None | Some(Seen::Str(_)))) => {
             let (mut v, ttl) = match cur {
                 Some(Seen::Str(v)) if hll::check(&v).is_ok() => (v, ttl),

@@ -2,8 +2,8 @@
 //! order the effect holds them; and the dot of an encoded effect, read without decoding it.
 
 use super::primitive::{
-    FORMAT_VERSION, Reader, put_bytes, put_dot, put_list_id, put_num, put_pos, put_tag, put_u64,
-    put_var,
+    FORMAT_VERSION, Reader, put_bit_write, put_bytes, put_dot, put_list_id, put_num, put_pos,
+    put_tag, put_u64, put_var,
 };
 use super::vv::encode_vv;
 use crate::effect::{Addition, Effect, FieldLoc, Loc, Removal, Reset, Value};
@@ -56,6 +56,7 @@ pub fn encode_effect(e: &Effect, out: &mut Vec<u8>) {
                 out.push(4);
                 super::stream::put_loc(out, l);
             }
+            Loc::Bits => out.push(5),
         }
         put_dot(out, r.dot);
     }
@@ -114,6 +115,10 @@ pub fn encode_effect(e: &Effect, out: &mut Vec<u8>) {
                 out.push(7);
                 super::stream::put_add(out, a);
             }
+            Addition::Bits(w) => {
+                out.push(8);
+                put_bit_write(out, w);
+            }
         }
     }
 }
@@ -131,14 +136,14 @@ impl Reader<'_> {
 
 /// The dot of an encoded effect, read without decoding the rest (to filter by origin).
 pub fn effect_dot(b: &[u8]) -> Result<Dot, DecodeError> {
-    let mut r = Reader { b };
+    let mut r = Reader::new(b);
     r.version()?;
     r.dot()
 }
 
 /// Decode an effect written by [`encode_effect`].
 pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
-    let mut r = Reader { b };
+    let mut r = Reader::new(b);
     r.version()?;
     let mut e = Effect::new(r.tag()?);
     e.cutoff = match r.u8()? {
@@ -153,6 +158,7 @@ pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
             2 => Loc::List(r.list_id()?),
             3 => Loc::Ttl,
             4 => Loc::Stream(Box::new(r.stream_loc()?)),
+            5 => Loc::Bits,
             _ => return Err(DecodeError::Invalid("removal location")),
         };
         e.removes.push(Removal { loc, dot: r.dot()? });
@@ -196,6 +202,7 @@ pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
             5 => Addition::Expire(r.u64()?),
             6 => Addition::Persist,
             7 => Addition::Stream(Box::new(r.stream_add()?)),
+            8 => Addition::Bits(r.bit_write()?),
             _ => return Err(DecodeError::Invalid("addition kind")),
         };
         e.adds.push(a);

@@ -3,15 +3,17 @@
 
 use super::field::{put_field, put_field_content};
 use super::primitive::{
-    FORMAT_VERSION, Reader, put_bytes, put_dot, put_list_id, put_tag, put_u64, put_var,
+    FORMAT_VERSION, Reader, put_bit_write, put_bytes, put_dot, put_list_id, put_tag, put_u64,
+    put_var,
 };
 use super::vv::encode_vv;
+use crate::bits::BitWrite;
 use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::field::Field;
 use crate::hash::HashPart;
 use crate::hlc::Hlc;
-use crate::ids::Stamp;
+use crate::ids::{Stamp, Tag};
 use crate::key::{KeyState, Kind, Part, TtlEntry};
 use crate::list::{ListElem, ListPart};
 use crate::set::SetPart;
@@ -36,6 +38,13 @@ fn put_part(out: &mut Vec<u8>, p: &Part, scope: Scope) {
     };
     out.push(p.kind() as u8);
     match p {
+        // The whole state puts its bit writes at the end of the key's encoding (so that a
+        // key without any encodes as before them, in version 2's one added byte); the
+        // content, after the register.
+        Part::Str(s) if scope == Scope::Content && !s.bits().is_empty() => {
+            put_field_content(out, &s.field);
+            put_bit_writes(out, s.bits());
+        }
         Part::Str(f) => field(out, f),
         Part::Hash(h) => {
             let mut fields: Vec<_> = match scope {
@@ -89,6 +98,14 @@ fn put_part(out: &mut Vec<u8>, p: &Part, scope: Scope) {
     }
 }
 
+fn put_bit_writes(out: &mut Vec<u8>, bits: &[(Tag, BitWrite)]) {
+    put_var(out, bits.len() as u64);
+    for (t, w) in bits {
+        put_tag(out, *t);
+        put_bit_write(out, w);
+    }
+}
+
 fn put_ttl(out: &mut Vec<u8>, ttl: &[TtlEntry]) {
     put_var(out, ttl.len() as u64);
     for t in ttl {
@@ -125,6 +142,12 @@ pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
             }
         }
     }
+    // The string's bit writes not folded in yet (since version 2).
+    let bits = parts.iter().find_map(|p| match p {
+        Part::Str(s) => Some(s.bits()),
+        _ => None,
+    });
+    put_bit_writes(out, bits.unwrap_or(&[]));
 }
 
 /// Encode what a key holds from the ops applied to it: its live content (hidden content of
@@ -169,7 +192,7 @@ impl Reader<'_> {
             _ => return Err(DecodeError::Invalid("type")),
         };
         Ok(match kind {
-            Kind::String => Part::Str(self.field()?),
+            Kind::String => Part::Str(self.field()?.into()),
             Kind::Hash => {
                 let mut h = HashPart::default();
                 for _ in 0..self.count()? {
@@ -221,7 +244,7 @@ impl Reader<'_> {
 
 /// Decode a key state written by [`encode_key`].
 pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
-    let mut r = Reader { b };
+    let mut r = Reader::new(b);
     r.version()?;
     let mut parts: SmallVec<[Part; 1]> = SmallVec::new();
     for _ in 0..r.count()? {
@@ -264,6 +287,18 @@ pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
         }
         _ => return Err(DecodeError::Invalid("tomb flag")),
     };
+    let n = if r.version >= 2 { r.count()? } else { 0 };
+    if n > 0 {
+        let none = Tomb::default();
+        let Some(Part::Str(s)) = parts.iter_mut().find(|p| p.kind() == Kind::String) else {
+            return Err(DecodeError::Invalid("bit writes without a string"));
+        };
+        for _ in 0..n {
+            let tag = r.tag()?;
+            let w = r.bit_write()?;
+            s.add_bits(tag, w, &none);
+        }
+    }
     r.finish()?;
     Ok(KeyState::from_raw(parts, ttl, tomb))
 }

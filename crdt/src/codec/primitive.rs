@@ -3,6 +3,7 @@
 //! positions; and `Reader`, the bounds-checked cursor every decoder reads untrusted input
 //! with.
 
+use crate::bits::BitWrite;
 use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::field::Num;
@@ -11,8 +12,9 @@ use crate::ids::{Dot, OpId, ServerId, Tag};
 use crate::list::{ListId, Pos};
 use smallvec::SmallVec;
 
-/// The version of this encoding, first byte of every encoded key state and effect.
-pub const FORMAT_VERSION: u8 = 1;
+/// The version of this encoding, first byte of every encoded key state and effect. Version
+/// 2 adds a string's bit writes to a key state; version 1 (without them) still reads.
+pub const FORMAT_VERSION: u8 = 2;
 
 pub(super) fn put_var(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -62,6 +64,12 @@ pub(super) fn put_pos(out: &mut Vec<u8>, p: &Pos) {
     }
 }
 
+pub(super) fn put_bit_write(out: &mut Vec<u8>, w: &BitWrite) {
+    put_var(out, w.offset);
+    out.push(w.width);
+    put_var(out, w.value);
+}
+
 pub(super) fn put_list_id(out: &mut Vec<u8>, id: &ListId) {
     put_pos(out, &id.pos);
     put_dot(out, id.dot);
@@ -71,6 +79,8 @@ pub(super) fn put_list_id(out: &mut Vec<u8>, id: &ListId) {
 /// against what is left before anything is allocated for it.
 pub(super) struct Reader<'a> {
     pub(super) b: &'a [u8],
+    /// The version the input is in, once read.
+    pub(super) version: u8,
 }
 
 impl<'a> Reader<'a> {
@@ -171,6 +181,20 @@ impl<'a> Reader<'a> {
         Ok(Pos(digits))
     }
 
+    pub(super) fn bit_write(&mut self) -> Result<BitWrite, DecodeError> {
+        let offset = self.var()?;
+        let width = self.u8()?;
+        let value = self.var()?;
+        if width == 0 || width > 64 || offset.checked_add(u64::from(width)).is_none() {
+            return Err(DecodeError::Invalid("bit write"));
+        }
+        Ok(BitWrite {
+            offset,
+            width,
+            value,
+        })
+    }
+
     pub(super) fn list_id(&mut self) -> Result<ListId, DecodeError> {
         Ok(ListId {
             pos: self.pos()?,
@@ -178,9 +202,19 @@ impl<'a> Reader<'a> {
         })
     }
 
+    pub(super) fn new(b: &'a [u8]) -> Self {
+        Reader {
+            b,
+            version: FORMAT_VERSION,
+        }
+    }
+
     pub(super) fn version(&mut self) -> Result<(), DecodeError> {
         match self.u8()? {
-            FORMAT_VERSION => Ok(()),
+            v @ (1 | FORMAT_VERSION) => {
+                self.version = v;
+                Ok(())
+            }
             v => Err(DecodeError::Version(v)),
         }
     }

@@ -30,7 +30,7 @@ impl Reader<'_> {
 
 /// Decode a version vector written by [`encode_vv`]; returns it and the bytes after it.
 pub fn decode_vv(b: &[u8]) -> Result<(VersionVector, &[u8]), DecodeError> {
-    let mut r = Reader { b };
+    let mut r = Reader::new(b);
     let v = r.vv()?;
     Ok((v, r.b))
 }

@@ -85,7 +85,7 @@ impl Full {
                         found.add(Conflict::ListRemovedOnce);
                     }
                 }
-                Loc::Field(FieldLoc::Str) | Loc::Ttl | Loc::Stream(_) => {}
+                Loc::Field(FieldLoc::Str) | Loc::Ttl | Loc::Stream(_) | Loc::Bits => {}
             }
         }
         for a in &e.adds {
@@ -153,7 +153,7 @@ impl Full {
                         }
                     }
                 }
-                Addition::ListSet { .. } | Addition::Stream(_) => {}
+                Addition::ListSet { .. } | Addition::Stream(_) | Addition::Bits(_) => {}
                 Addition::Expire(_) | Addition::Persist => {
                     if self.ttl.len() > 1 && self.ttl.iter().any(|t| t.tag == tag) {
                         found.add(if self.ttl.iter().any(|t| t.at.is_none()) {
@@ -283,6 +283,7 @@ fn content_kind(a: &Addition) -> Option<Kind> {
         Addition::Member(_) => Some(Kind::Set),
         Addition::ListInsert { .. } | Addition::ListSet { .. } => Some(Kind::List),
         Addition::Stream(_) => Some(Kind::Stream),
+        Addition::Bits(_) => Some(Kind::String),
         Addition::Expire(_) | Addition::Persist => None,
     }
 }

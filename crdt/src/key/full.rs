@@ -5,6 +5,7 @@
 use super::kind::{Kind, loc_kind};
 use super::part::Part;
 use super::ttl::TtlEntry;
+use crate::bits::StrPart;
 use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Loc, Value};
 use crate::field::{CounterEntry, CounterReset, Field};
@@ -75,8 +76,12 @@ impl Full {
     }
 
     pub(super) fn string(&self) -> Option<&Field<Blob>> {
+        self.str_part().map(|s| &s.field)
+    }
+
+    pub(super) fn str_part(&self) -> Option<&StrPart> {
         match self.visible()? {
-            Part::Str(f) => Some(f),
+            Part::Str(s) => Some(s),
             _ => None,
         }
     }
@@ -223,6 +228,11 @@ impl Full {
                 }
             }
             Loc::Ttl => self.ttl.retain(|t| t.tag.dot != dot),
+            Loc::Bits => {
+                if let Some(Part::Str(s)) = self.part_if(Kind::String) {
+                    s.remove_bits(dot);
+                }
+            }
             Loc::Stream(at) => {
                 if let Some(Part::Stream(x)) = self.part_if(Kind::Stream) {
                     x.remove(at, dot);
@@ -337,6 +347,11 @@ impl Full {
             }
             Addition::Expire(at) => self.add_ttl(TtlEntry { tag, at: Some(*at) }, tomb),
             Addition::Persist => self.add_ttl(TtlEntry { tag, at: None }, tomb),
+            Addition::Bits(w) => {
+                if let Part::Str(s) = self.part_mut(Kind::String) {
+                    s.add_bits(tag, *w, tomb);
+                }
+            }
             Addition::Stream(a) => {
                 if let Part::Stream(x) = self.part_mut(Kind::Stream) {
                     x.add(a, tag, tomb);

@@ -3,8 +3,7 @@
 //! ops, pruning, merge and GC. Several parts coexist in one key after a type clash.
 
 use super::kind::Kind;
-use crate::blob::Blob;
-use crate::field::Field;
+use crate::bits::StrPart;
 use crate::hash::HashPart;
 use crate::ids::Stamp;
 use crate::list::ListPart;
@@ -17,7 +16,7 @@ use crate::zset::ZSetPart;
 /// A key's content of one type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Part {
-    Str(Field<Blob>),
+    Str(StrPart),
     Hash(Box<HashPart>),
     Set(Box<SetPart>),
     ZSet(Box<ZSetPart>),
@@ -28,7 +27,7 @@ pub enum Part {
 impl Part {
     pub(super) fn empty(kind: Kind) -> Part {
         match kind {
-            Kind::String => Part::Str(Field::default()),
+            Kind::String => Part::Str(StrPart::default()),
             Kind::Hash => Part::Hash(Box::default()),
             Kind::Set => Part::Set(Box::default()),
             Kind::ZSet => Part::ZSet(Box::default()),

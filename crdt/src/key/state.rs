@@ -61,7 +61,7 @@ impl KeyState {
     /// The general form, for a change.
     fn make_full(&mut self) -> &mut Full {
         if let Repr::Plain(reg) = &self.0 {
-            let part = Part::Str(Field::single(reg.to_reg()));
+            let part = Part::Str(Field::single(reg.to_reg()).into());
             self.0 = Repr::Full(Box::new(Full::from_raw(
                 smallvec::smallvec![part],
                 Vec::new(),
@@ -81,7 +81,8 @@ impl KeyState {
             return;
         }
         if let Part::Str(field) = &f.parts[0] {
-            if let Some(plain) = field.as_single().and_then(PlainReg::from_reg) {
+            let single = field.bits().is_empty().then(|| field.as_single()).flatten();
+            if let Some(plain) = single.and_then(PlainReg::from_reg) {
                 self.0 = Repr::Plain(plain);
             }
         }
@@ -118,7 +119,7 @@ impl KeyState {
     /// All parts, including hidden ones and ones kept only for reset records.
     pub fn parts(&self) -> Cow<'_, [Part]> {
         match &self.0 {
-            Repr::Plain(reg) => Cow::Owned(vec![Part::Str(Field::single(reg.to_reg()))]),
+            Repr::Plain(reg) => Cow::Owned(vec![Part::Str(Field::single(reg.to_reg()).into())]),
             Repr::Full(f) => Cow::Borrowed(f.parts()),
         }
     }
@@ -135,8 +136,20 @@ impl KeyState {
     pub fn string_value(&self) -> Option<Cow<'_, [u8]>> {
         match &self.0 {
             Repr::Plain(reg) => Some(Cow::Borrowed(reg.value.as_slice())),
-            Repr::Full(f) => f.string().map(crate::string::key_value),
+            Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value),
         }
+    }
+
+    /// Whether the string has bit writes not folded into its register yet.
+    pub fn has_bit_writes(&self) -> bool {
+        self.full()
+            .and_then(Full::str_part)
+            .is_some_and(|s| !s.bits().is_empty())
+    }
+
+    /// The string's content, register and bit writes (for its encoding).
+    pub fn str_part(&self) -> Option<&crate::bits::StrPart> {
+        self.full().and_then(Full::str_part)
     }
 
     pub fn hash(&self) -> Option<&HashPart> {
@@ -310,7 +323,7 @@ impl Crdt for KeyState {
             Repr::Full(f) => f,
             Repr::Plain(reg) => {
                 plain_as_full = Full::from_raw(
-                    smallvec::smallvec![Part::Str(Field::single(reg.to_reg()))],
+                    smallvec::smallvec![Part::Str(Field::single(reg.to_reg()).into())],
                     Vec::new(),
                     None,
                 );

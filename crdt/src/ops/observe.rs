@@ -35,7 +35,12 @@ fn reset_field<V: Clone + PartialEq>(f: &Field<V>, loc: &FieldLoc, e: &mut Effec
 /// Remove one part's content piece by piece.
 fn observe_part(p: &Part, e: &mut Effect) {
     match p {
-        Part::Str(f) => observe_field(f, &FieldLoc::Str, e),
+        Part::Str(f) => {
+            observe_field(f, &FieldLoc::Str, e);
+            for (t, _) in f.bits() {
+                e.removes.push(removal(Loc::Bits, t.dot));
+            }
+        }
         Part::Hash(h) => {
             for (name, f) in h.fields() {
                 observe_field(f, &FieldLoc::Hash(name.clone()), e);

@@ -3,13 +3,14 @@
 
 use super::counter::next_incr;
 use super::observe::{begin, observe_all, observe_content};
+use crate::bits::BitWrite;
 use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Value};
 use crate::error::OpError;
 use crate::field::Num;
 use crate::ids::Tag;
 use crate::key::{KeyState, Kind};
-use crate::string::{parse_f64, parse_i64, value};
+use crate::string::{parse_f64, parse_i64};
 
 /// What SET does with the key's TTL.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -43,6 +44,42 @@ pub fn set(key: Option<&KeyState>, now_ms: u64, tag: Tag, value: Blob, ttl: SetT
     e
 }
 
+/// Bit writes a string key holds before the next one at its origin writes the whole value
+/// (once they also number at least one per 64 bytes of it).
+pub const FOLD_BITS_MIN: usize = 16;
+
+/// SETBIT and BITFIELD's writes: the bits they set, replicated as they are, so that writes
+/// of other bits made concurrently elsewhere survive (docs/semantics.md, "bitmap"). A key
+/// that does not exist gets an empty string under them. The TTL is kept.
+pub fn write_bits(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    writes: &[BitWrite],
+) -> Result<Effect, OpError> {
+    let mut e = Effect::new(tag);
+    let Some(k) = begin(key, now_ms, Kind::String, &mut e)? else {
+        e.adds.push(Addition::Write {
+            loc: FieldLoc::Str,
+            value: Value::Bytes(Blob::new()),
+        });
+        e.adds.extend(writes.iter().map(|w| Addition::Bits(*w)));
+        return Ok(e);
+    };
+    let pending = k.str_part().map_or(0, |s| s.bits().len());
+    let value = k.string_value().unwrap_or_default();
+    if pending + writes.len() >= FOLD_BITS_MIN && pending * 64 >= value.len() {
+        // Many pending: the whole value, which observes and replaces them.
+        let mut v = value.into_owned();
+        for w in writes {
+            w.apply(&mut v);
+        }
+        return Ok(set(key, now_ms, tag, Blob::from(v), SetTtl::Keep));
+    }
+    e.adds.extend(writes.iter().map(|w| Addition::Bits(*w)));
+    Ok(e)
+}
+
 /// INCR, DECR, INCRBY, DECRBY. Returns the effect and the new value.
 pub fn incr_by(
     key: Option<&KeyState>,
@@ -54,11 +91,24 @@ pub fn incr_by(
     let k = begin(key, now_ms, Kind::String, &mut e)?;
     let f = k.and_then(KeyState::string);
     let f = f.as_deref();
-    let cur = match f {
-        Some(f) => parse_i64(&value(f)).ok_or(OpError::NotInteger)?,
+    let cur = match k {
+        Some(k) => parse_i64(&k.string_value().unwrap_or_default()).ok_or(OpError::NotInteger)?,
         None => 0,
     };
     let new = cur.checked_add(by).ok_or(OpError::Overflow)?;
+    if k.is_some_and(KeyState::has_bit_writes) {
+        // Bit writes are not folded into a counter: the result is written whole.
+        return Ok((
+            set(
+                key,
+                now_ms,
+                tag,
+                Blob::from(new.to_string().as_str()),
+                SetTtl::Keep,
+            ),
+            new,
+        ));
+    }
     e.adds
         .push(next_incr(f, tag, FieldLoc::Str, Num::Int(by as i128)));
     Ok((e, new))
@@ -75,13 +125,18 @@ pub fn incr_by_float(
     let k = begin(key, now_ms, Kind::String, &mut e)?;
     let f = k.and_then(KeyState::string);
     let f = f.as_deref();
-    let cur = match f {
-        Some(f) => parse_f64(&value(f)).ok_or(OpError::NotFloat)?,
+    let cur = match k {
+        Some(k) => parse_f64(&k.string_value().unwrap_or_default()).ok_or(OpError::NotFloat)?,
         None => 0.0,
     };
     let new = cur + by.as_f64();
     if !new.is_finite() {
         return Err(OpError::NanOrInfinity);
+    }
+    if k.is_some_and(KeyState::has_bit_writes) {
+        // Bit writes are not folded into a counter: the result is written whole.
+        let v = crate::string::format_num(Num::Float(new));
+        return Ok((set(key, now_ms, tag, Blob::from(v), SetTtl::Keep), new));
     }
     e.adds.push(next_incr(f, tag, FieldLoc::Str, by));
     Ok((e, new))

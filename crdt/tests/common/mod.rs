@@ -37,6 +37,8 @@ pub enum Cmd {
     Pop(usize, bool),
     LSet(usize, i64, u8),
     LInsert(usize, usize, bool, u8),
+    /// SETBIT key offset bit (offsets within a few bytes, so that writes meet).
+    SetBit(usize, u8, bool),
     /// PFADD key elements...
     PfAdd(usize, Vec<u8>),
     /// XADD key * f v [MAXLEN n]
@@ -74,6 +76,8 @@ pub enum Family {
     List,
     Ttl,
     Hll,
+    /// SETBIT with SET, DEL and INCR.
+    Bits,
     /// PFADD only: the oracle of HyperLogLog's merge.
     HllAdds,
     Stream,
@@ -117,6 +121,7 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
     let lset = (key(), -3i64..3, any::<u8>()).prop_map(|(k, i, v)| Cmd::LSet(k, i, v));
     let linsert = (key(), 0usize..4, any::<bool>(), any::<u8>())
         .prop_map(|(k, i, b, v)| Cmd::LInsert(k, i, b, v));
+    let setbit = (key(), 0u8..24, any::<bool>()).prop_map(|(k, o, b)| Cmd::SetBit(k, o, b));
     let pfadd =
         (key(), prop::collection::vec(any::<u8>(), 1..4)).prop_map(|(k, e)| Cmd::PfAdd(k, e));
     let group = 0usize..2;
@@ -135,7 +140,10 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
             1 => xclaim, 1 => del, 1 => expire
         ]
         .boxed(),
-        Family::String => prop_oneof![4 => set, 2 => del, 1 => expire, 1 => persist].boxed(),
+        Family::String => {
+            prop_oneof![4 => set, 2 => del, 1 => expire, 1 => persist, 4 => setbit].boxed()
+        }
+        Family::Bits => prop_oneof![6 => setbit, 1 => set, 1 => del, 1 => incr].boxed(),
         Family::Hll => prop_oneof![5 => pfadd, 1 => set, 1 => del, 1 => expire].boxed(),
         Family::HllAdds => pfadd.boxed(),
         Family::Counter => {
@@ -158,7 +166,7 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
             3 => set, 2 => del, 2 => incr, 1 => incrf, 2 => expire, 1 => persist,
             2 => hset, 1 => hdel, 1 => hincr, 2 => sadd, 1 => srem, 2 => zadd, 1 => zincr,
             1 => zrem, 2 => push, 1 => pop, 1 => lset, 1 => linsert,
-            2 => xadd, 1 => xdel, 1 => xgroup, 1 => xread, 1 => xack, 2 => pfadd,
+            2 => xadd, 1 => xdel, 1 => xgroup, 1 => xread, 1 => xack, 2 => pfadd, 2 => setbit,
             1 => Just(Cmd::Flush)
         ]
         .boxed(),
@@ -368,6 +376,18 @@ impl Cluster {
                 } else {
                     ops::list_insert(state, now, tag, i % len, before, b(v)).ok()
                 }
+            }
+            Cmd::SetBit(_, offset, bit) => {
+                let k = live(state, now);
+                if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
+                    return None; // WRONGTYPE
+                }
+                let w = gdc_crdt::bits::BitWrite {
+                    offset: u64::from(offset),
+                    width: 1,
+                    value: u64::from(bit),
+                };
+                ops::write_bits(state, now, tag, &[w]).ok()
             }
             Cmd::PfAdd(_, elements) => {
                 let k = live(state, now);
@@ -705,6 +725,7 @@ pub fn key_of(c: &Cmd) -> &'static str {
         | Cmd::LSet(k, ..)
         | Cmd::LInsert(k, ..)
         | Cmd::PfAdd(k, _)
+        | Cmd::SetBit(k, ..)
         | Cmd::XAdd(k, ..)
         | Cmd::XDel(k, _)
         | Cmd::XGroup(k, _)

@@ -8,6 +8,8 @@ use super::{CmdResult, Ctx, int_arg, is, syntax_error};
 use crate::notify::events::STRING;
 use crate::reply::Reply;
 use bytes::Bytes;
+use gdc_crdt::bits::BitWrite;
+use gdc_crdt::ops;
 use std::borrow::Cow;
 
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
@@ -37,6 +39,23 @@ fn bit_at(bytes: &[u8], offset: u64) -> bool {
         .is_some_and(|b| b & (0x80 >> (offset & 7)) != 0)
 }
 
+/// Write bits of the string at `key` (replicated as those bits: docs/semantics.md,
+/// "bitmap"), keyspace event `event`.
+fn write_bits(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    writes: &[BitWrite],
+    event: Option<&'static str>,
+) -> Result<(), Reply> {
+    ctx.write(key, |k, now, tag| {
+        ops::write_bits(k, now, tag, writes).map(|e| (Some(e), ()))
+    })?;
+    if let Some(event) = event {
+        ctx.notify(STRING, event, key);
+    }
+    Ok(())
+}
+
 /// SETBIT key offset value
 pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     const BAD_BIT: &str = "ERR bit is not an integer or out of range";
@@ -52,18 +71,13 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if current.as_ref().is_some_and(|v| v.len() > byte) && was == on {
         return Ok(Reply::Int(i64::from(was)));
     }
-    let mut value = current.map(Cow::into_owned).unwrap_or_default();
-    let grows = value.len() <= byte;
-    if grows {
-        value.resize(byte + 1, 0);
-    }
-    let mask = 0x80u8 >> (offset & 7);
-    if on {
-        value[byte] |= mask;
-    } else {
-        value[byte] &= !mask;
-    }
-    super::string::rewrite(ctx, &args[1], &value, Some("setbit"))?;
+    drop(current);
+    let w = BitWrite {
+        offset,
+        width: 1,
+        value: u64::from(on),
+    };
+    write_bits(ctx, &args[1], &[w], Some("setbit"))?;
     Ok(Reply::Int(i64::from(was)))
 }
 
@@ -466,6 +480,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
         value.resize(needed, 0);
     }
     let mut changes = 0;
+    let mut writes = Vec::new();
     let mut replies = Vec::with_capacity(fields.len());
     for f in &fields {
         let (delta, is_set) = match f.op {
@@ -503,12 +518,25 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
         set_unsigned(&mut value, f.offset, f.width, new);
         if grew || old != new {
             changes += 1;
+            writes.push(BitWrite {
+                offset: f.offset,
+                width: f.width as u8,
+                value: new,
+            });
         }
     }
     // Redis makes the key (zeros up to the farthest field) even when every write failed,
     // and tells only of a change.
     if changes > 0 || !existed || grew {
-        super::string::rewrite(ctx, key, &value, (changes > 0).then_some("setbit"))?;
+        if grew && writes.is_empty() {
+            // The string's new length, its last bit unchanged (zero).
+            writes.push(BitWrite {
+                offset: (needed as u64) * 8 - 1,
+                width: 1,
+                value: 0,
+            });
+        }
+        write_bits(ctx, key, &writes, (changes > 0).then_some("setbit"))?;
     }
     Ok(Reply::Array(replies))
 }

@@ -179,6 +179,7 @@ fn added(a: &Addition) -> Option<(Classes, &'static str)> {
         Addition::ListSet { .. } => (LIST, "lset"),
         Addition::Expire(_) => (GENERIC, "expire"),
         Addition::Persist => (GENERIC, "persist"),
+        Addition::Bits(_) => (STRING, "setbit"),
         Addition::Stream(s) => match **s {
             StreamAdd::Entry { .. } => (STREAM, "xadd"),
             _ => return None,
@@ -195,6 +196,9 @@ fn removed(loc: &Loc) -> Option<(Classes, &'static str)> {
         Loc::List(_) => (LIST, "lrem"),
         // A PERSIST's removal of expiries comes with its own addition.
         Loc::Ttl => return None,
+        // A string write's removal of the bit writes it folds in comes with its own
+        // addition.
+        Loc::Bits => return None,
         Loc::Stream(s) => match **s {
             StreamLoc::Entry(_) => (STREAM, "xdel"),
             _ => return None,

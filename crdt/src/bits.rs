@@ -1,0 +1,188 @@
+//! Bit writes: what SETBIT and BITFIELD's SET and INCRBY replicate instead of the whole
+//! string, so that writes of different bits made concurrently in two regions both survive.
+//! A string key keeps the bit writes not yet known everywhere beside its register
+//! ([`StrPart`]) and reads as the register's value with them applied in stamp order (so of
+//! two writes of one bit, the later wins, and a bit write made concurrently with a write of
+//! the whole string is applied over it). When a key holds many, the next bit write at its
+//! origin writes the whole value instead, which observes and replaces them (a write that
+//! crosses it elsewhere still applies over it), so a bitmap's pending writes stay few.
+
+use crate::blob::Blob;
+use crate::field::Field;
+use crate::ids::{Dot, Stamp, Tag};
+use crate::tomb::Tomb;
+use crate::vv::VersionVector;
+use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::ops::{Deref, DerefMut};
+
+/// A write of `width` bits (1 to 64) at bit `offset` (bit 0 is the most significant bit of
+/// byte 0, Redis's order): the low `width` bits of `value`, most significant first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BitWrite {
+    pub offset: u64,
+    pub width: u8,
+    pub value: u64,
+}
+
+impl BitWrite {
+    /// Apply to `bytes`, growing them with zero bytes as far as the write reaches.
+    pub fn apply(&self, bytes: &mut Vec<u8>) {
+        let end = self.offset + u64::from(self.width);
+        let need = end.div_ceil(8) as usize;
+        if bytes.len() < need {
+            bytes.resize(need, 0);
+        }
+        for i in 0..u64::from(self.width) {
+            let bit = (self.value >> (u64::from(self.width) - 1 - i)) & 1;
+            let at = self.offset + i;
+            let (byte, mask) = ((at / 8) as usize, 0x80u8 >> (at % 8));
+            if bit == 1 {
+                bytes[byte] |= mask;
+            } else {
+                bytes[byte] &= !mask;
+            }
+        }
+    }
+}
+
+/// A string key's content: its register and counter ([`Field`]), and the bit writes made
+/// on top of it that are not folded in yet, sorted by dot.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct StrPart {
+    pub field: Field<Blob>,
+    bits: SmallVec<[(Tag, BitWrite); 0]>,
+}
+
+impl From<Field<Blob>> for StrPart {
+    fn from(field: Field<Blob>) -> Self {
+        StrPart {
+            field,
+            bits: SmallVec::new(),
+        }
+    }
+}
+
+impl Deref for StrPart {
+    type Target = Field<Blob>;
+    fn deref(&self) -> &Field<Blob> {
+        &self.field
+    }
+}
+
+impl DerefMut for StrPart {
+    fn deref_mut(&mut self) -> &mut Field<Blob> {
+        &mut self.field
+    }
+}
+
+impl StrPart {
+    /// Bit writes not folded in yet, sorted by dot.
+    pub fn bits(&self) -> &[(Tag, BitWrite)] {
+        &self.bits
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.field.is_live() || !self.bits.is_empty()
+    }
+
+    pub fn is_void(&self) -> bool {
+        self.field.is_void() && self.bits.is_empty()
+    }
+
+    pub fn max_stamp(&self) -> Option<Stamp> {
+        let bits = self.bits.iter().map(|(t, _)| t.stamp()).max();
+        self.field.max_stamp().max(bits)
+    }
+
+    pub fn observe_into(&self, vv: &mut VersionVector) {
+        self.field.observe_into(vv);
+        for (t, _) in &self.bits {
+            vv.add(t.dot);
+        }
+    }
+
+    pub fn add_bits(&mut self, tag: Tag, w: BitWrite, tomb: &Tomb) {
+        if tomb.kills(tag.dot) {
+            return;
+        }
+        if let Err(i) = self.bits.binary_search_by_key(&tag.dot, |(t, _)| t.dot) {
+            self.bits.insert(i, (tag, w));
+        }
+    }
+
+    pub fn remove_bits(&mut self, dot: Dot) {
+        self.bits.retain(|(t, _)| t.dot != dot);
+    }
+
+    pub fn prune(&mut self, tomb: &Tomb) {
+        self.field.prune(tomb);
+        self.bits.retain(|(t, _)| !tomb.kills(t.dot));
+    }
+
+    pub fn merge(&mut self, o: &StrPart, tomb: &Tomb) {
+        self.field.merge(&o.field, tomb);
+        for (t, w) in &o.bits {
+            self.add_bits(*t, *w, tomb);
+        }
+    }
+
+    /// The bytes the key reads as: the register's value (crossing HyperLogLogs joined), with
+    /// the bit writes applied in stamp order.
+    pub fn value(&self) -> Cow<'_, [u8]> {
+        let base = crate::string::key_value(&self.field);
+        if self.bits.is_empty() {
+            return base;
+        }
+        let mut v = base.into_owned();
+        let mut bits: SmallVec<[&(Tag, BitWrite); 4]> = self.bits.iter().collect();
+        bits.sort_by_key(|(t, _)| t.stamp());
+        for (_, w) in bits {
+            w.apply(&mut v);
+        }
+        Cow::Owned(v)
+    }
+
+    /// The register's garbage collection (bit writes are folded in by a write that
+    /// observed them: [`crate::ops::write_bits`]).
+    pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        self.field.gc(stable)
+    }
+}
+
+impl crate::heap::HeapSize for StrPart {
+    fn heap_bytes(&self) -> usize {
+        self.field.heap_bytes() + crate::heap::smallvec_bytes(&self.bits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_land_at_redis_bit_positions_and_grow_the_string() {
+        let mut v = Vec::new();
+        BitWrite {
+            offset: 7,
+            width: 1,
+            value: 1,
+        }
+        .apply(&mut v);
+        assert_eq!(v, [0x01]);
+        BitWrite {
+            offset: 4,
+            width: 8,
+            value: 0xff,
+        }
+        .apply(&mut v);
+        assert_eq!(v, [0x0f, 0xf0]);
+        BitWrite {
+            offset: 4,
+            width: 4,
+            value: 0,
+        }
+        .apply(&mut v);
+        assert_eq!(v, [0x00, 0xf0]);
+    }
+}
