@@ -143,6 +143,30 @@ impl StrPart {
         Cow::Owned(v)
     }
 
+    /// The bit at `offset` (0 past the end) and the length the value has in bytes, read
+    /// without building the value.
+    pub fn bit(&self, offset: u64) -> (bool, usize) {
+        let base = crate::string::key_value(&self.field);
+        let reach = |w: &BitWrite| (w.offset + u64::from(w.width)).div_ceil(8) as usize;
+        let len = self
+            .bits
+            .iter()
+            .map(|(_, w)| reach(w))
+            .fold(base.len(), usize::max);
+        let latest = self
+            .bits
+            .iter()
+            .filter(|(_, w)| w.offset <= offset && offset < w.offset + u64::from(w.width))
+            .max_by_key(|(t, _)| t.stamp());
+        let on = match latest {
+            Some((_, w)) => (w.value >> (w.offset + u64::from(w.width) - 1 - offset)) & 1 == 1,
+            None => base
+                .get((offset / 8) as usize)
+                .is_some_and(|b| b & (0x80 >> (offset % 8)) != 0),
+        };
+        (on, len)
+    }
+
     /// The register's garbage collection (bit writes are folded in by a write that
     /// observed them: [`crate::ops::write_bits`]).
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
@@ -159,6 +183,33 @@ impl crate::heap::HeapSize for StrPart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bit_reads_the_same_from_the_writes_as_from_the_value() {
+        let mut s = StrPart::default();
+        let none = Tomb::default();
+        let tag = |op: u64, ms: u64| {
+            Tag::new(
+                Dot::new(crate::ids::ServerId(1), crate::ids::OpId(op), 0),
+                crate::hlc::Hlc::new(ms, 0),
+            )
+        };
+        let w = |offset, width, value| BitWrite {
+            offset,
+            width,
+            value,
+        };
+        s.add_bits(tag(1, 10), w(0, 16, 0xabcd), &none);
+        s.add_bits(tag(2, 20), w(4, 4, 0x0), &none);
+        s.add_bits(tag(3, 5), w(8, 1, 0), &none);
+        let v = s.value();
+        for offset in 0..20 {
+            let want = v
+                .get((offset / 8) as usize)
+                .is_some_and(|b| b & (0x80 >> (offset % 8)) != 0);
+            assert_eq!(s.bit(offset), (want, v.len()), "{offset}");
+        }
+    }
 
     #[test]
     fn writes_land_at_redis_bit_positions_and_grow_the_string() {

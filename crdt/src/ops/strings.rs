@@ -67,10 +67,10 @@ pub fn write_bits(
         return Ok(e);
     };
     let pending = k.str_part().map_or(0, |s| s.bits().len());
-    let value = k.string_value().unwrap_or_default();
-    if pending + writes.len() >= FOLD_BITS_MIN && pending * 64 >= value.len() {
+    let len = k.str_part().map_or(0, |s| s.bit(0).1);
+    if pending + writes.len() >= FOLD_BITS_MIN && pending * 64 >= len {
         // Many pending: the whole value, which observes and replaces them.
-        let mut v = value.into_owned();
+        let mut v = k.string_value().unwrap_or_default().into_owned();
         for w in writes {
             w.apply(&mut v);
         }

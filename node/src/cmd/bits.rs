@@ -1,7 +1,7 @@
 //! Bitmap and bitfield commands: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and
 //! BITFIELD_RO, over the string value (bit 0 is the most significant bit of the first
-//! byte), with Redis 7.0's replies and errors. A write replicates as the string's resulting
-//! value, so it follows the string's rule (docs/semantics.md, "Bitmaps").
+//! byte), with Redis 7.0's replies and errors. SETBIT and BITFIELD replicate the bits they
+//! write (docs/semantics.md, "bitmap"); BITOP writes its destination whole.
 
 use super::string::value_in_place as read;
 use super::{CmdResult, Ctx, int_arg, is, syntax_error};
@@ -30,6 +30,18 @@ fn offset_arg(ctx: &Ctx<'_>, b: &[u8], width: Option<u32>) -> Result<u64, Reply>
         return Err(Reply::err(BAD_OFFSET));
     }
     Ok(n as u64)
+}
+
+/// The bit at `offset` of the string at `key` and the string's length, read where they
+/// lie (a bitmap's bit writes not folded in yet included); `None` for a missing key.
+fn bit_and_len(ctx: &Ctx<'_>, key: &[u8], offset: u64) -> Result<Option<(bool, usize)>, Reply> {
+    let k = ctx.get(key);
+    super::check_type(k, gdc_crdt::Kind::String)?;
+    let Some(k) = k else { return Ok(None) };
+    if let Some(s) = k.str_part() {
+        return Ok(Some(s.bit(offset)));
+    }
+    Ok(k.string_value().map(|v| (bit_at(&v, offset), v.len())))
 }
 
 fn bit_at(bytes: &[u8], offset: u64) -> bool {
@@ -65,13 +77,12 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         _ => return Err(Reply::err(BAD_BIT)),
     };
     let byte = (offset >> 3) as usize;
-    let current = read(ctx, &args[1])?;
-    let was = current.as_deref().is_some_and(|v| bit_at(v, offset));
-    // A bit already as asked, inside the string: nothing to write, and no copy of it.
-    if current.as_ref().is_some_and(|v| v.len() > byte) && was == on {
+    let current = bit_and_len(ctx, &args[1], offset)?;
+    let was = current.is_some_and(|(bit, _)| bit);
+    // A bit already as asked, inside the string: nothing to write.
+    if current.is_some_and(|(_, len)| len > byte) && was == on {
         return Ok(Reply::Int(i64::from(was)));
     }
-    drop(current);
     let w = BitWrite {
         offset,
         width: 1,
@@ -84,10 +95,8 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// GETBIT key offset
 pub fn getbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let offset = offset_arg(ctx, &args[2], None)?;
-    let value = read(ctx, &args[1])?;
-    Ok(Reply::Int(i64::from(
-        value.is_some_and(|v| bit_at(&v, offset)),
-    )))
+    let bit = bit_and_len(ctx, &args[1], offset)?;
+    Ok(Reply::Int(i64::from(bit.is_some_and(|(on, _)| on))))
 }
 
 /// A BITCOUNT or BITPOS range over a string of `len` bytes: the first and last byte, and
