@@ -14,8 +14,9 @@
 #   xadd:    XADD events * f v:<rand>                     (one stream, growing)
 #   xrange:  XRANGE events - + COUNT 10                   (after the XADD rows)
 # and, after those, memory, in a fresh server each: used_memory (INFO) taken by a
-# 10-million-bit bitmap (SETBIT bm 9999999 1, then 1000 SETBITs at multiples of 9973), and
-# per stream entry, by 100,000 entries `XADD st * field value-<i>`.
+# 10-million-bit bitmap (SETBIT bm 9999999 1, then 1000 SETBITs at multiples of 9973: a
+# sparse one), by a dense one (1,250,000 random bytes SET, then 5000 SETBITs at multiples
+# of 1999), and per stream entry, by 100,000 entries `XADD st * field value-<i>`.
 #
 #   benches/scripts/data-types.sh        # N=200000
 set -euo pipefail
@@ -24,7 +25,7 @@ GDC_PORT="${GDC_PORT:-7825}"
 REDIS_PORT="${REDIS_PORT:-7826}"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-declare -A bitmap entry
+declare -A bitmap dense entry
 rows="geoadd geopos setbit getbit pfadd pfcount xadd xrange"
 for name in gdc redis; do
     port=$GDC_PORT; [ "$name" = redis ] && port=$REDIS_PORT
@@ -49,6 +50,12 @@ for name in gdc redis; do
     stop "$port"
     start "$name" "$port"
     before=$(used)
+    head -c 1250000 /dev/urandom | redis-cli -p "$port" -x set dense >/dev/null
+    for i in $(seq 1 5000); do echo "SETBIT dense $((i * 1999)) 1"; done | redis-cli -p "$port" >/dev/null
+    dense[$name]=$(( $(used) - before ))
+    stop "$port"
+    start "$name" "$port"
+    before=$(used)
     for i in $(seq 1 100000); do echo "XADD st * field value-$i"; done | redis-cli -p "$port" >/dev/null
     entry[$name]=$(( ($(used) - before) / 100000 ))
     stop "$port"
@@ -56,4 +63,5 @@ done
 table "redis-benchmark -n $N -c 50 -r 100000, requests/s:" command $rows
 echo
 awk -v g="${bitmap[gdc]}" -v x="${bitmap[redis]}" 'BEGIN { printf "10-million-bit bitmap, used_memory: gdc-node %d, redis-server %d, gdc / redis %.2f\n", g, x, g / x }'
+awk -v g="${dense[gdc]}" -v x="${dense[redis]}" 'BEGIN { printf "dense 10-million-bit bitmap (1,250,000 random bytes, 5000 SETBITs), used_memory: gdc-node %d, redis-server %d, gdc / redis %.2f\n", g, x, g / x }'
 awk -v g="${entry[gdc]}" -v x="${entry[redis]}" 'BEGIN { printf "stream entry (100,000 of `field value-<i>`), used_memory bytes each: gdc-node %d, redis-server %d, gdc / redis %.2f\n", g, x, g / x }'

@@ -45,7 +45,8 @@ pub fn set(key: Option<&KeyState>, now_ms: u64, tag: Tag, value: Blob, ttl: SetT
 }
 
 /// Bit writes a string key holds before the next one at its origin writes the whole value
-/// (once they also number at least one per 64 bytes of it).
+/// (once they also number at least one per 256 bytes of it: pending writes, some 48 bytes
+/// each, then hold less than a fifth of the string's size).
 pub const FOLD_BITS_MIN: usize = 16;
 
 /// SETBIT and BITFIELD's writes: the bits they set, replicated as they are, so that writes
@@ -68,7 +69,7 @@ pub fn write_bits(
     };
     let pending = k.str_part().map_or(0, |s| s.bits().len());
     let len = k.str_part().map_or(0, |s| s.bit(0).1);
-    if pending + writes.len() >= FOLD_BITS_MIN && pending * 64 >= len {
+    if pending + writes.len() >= FOLD_BITS_MIN && pending * 256 >= len {
         // Many pending: the whole value, which observes and replaces them.
         let mut v = k.string_value().unwrap_or_default().into_owned();
         for w in writes {
