@@ -50,8 +50,11 @@ pub fn set(key: Option<&KeyState>, now_ms: u64, tag: Tag, value: Blob, ttl: SetT
 pub const FOLD_BITS_MIN: usize = 16;
 
 /// SETBIT and BITFIELD's writes: the bits they set, replicated as they are, so that writes
-/// of other bits made concurrently elsewhere survive (docs/semantics.md, "bitmap"). A key
-/// that does not exist gets an empty string under them. The TTL is kept.
+/// of other bits made concurrently elsewhere survive (docs/semantics.md, "bitmap"). A write
+/// that makes the key or lengthens the string writes the whole value too (so the string
+/// takes its room, as in Redis), and so does one that finds many bit writes pending (which
+/// it folds in); its own bit writes go with it, to apply over a whole write that crosses it.
+/// The TTL is kept.
 pub fn write_bits(
     key: Option<&KeyState>,
     now_ms: u64,
@@ -59,23 +62,27 @@ pub fn write_bits(
     writes: &[BitWrite],
 ) -> Result<Effect, OpError> {
     let mut e = Effect::new(tag);
-    let Some(k) = begin(key, now_ms, Kind::String, &mut e)? else {
-        e.adds.push(Addition::Write {
-            loc: FieldLoc::Str,
-            value: Value::Bytes(Blob::new()),
-        });
-        e.adds.extend(writes.iter().map(|w| Addition::Bits(*w)));
-        return Ok(e);
+    let k = begin(key, now_ms, Kind::String, &mut e)?;
+    let pending = k.and_then(KeyState::str_part).map_or(0, |s| s.bits().len());
+    let len = match k {
+        None => 0,
+        Some(k) => match k.str_part() {
+            Some(s) => s.bit(0).1,
+            None => k.string_value().map_or(0, |v| v.len()),
+        },
     };
-    let pending = k.str_part().map_or(0, |s| s.bits().len());
-    let len = k.str_part().map_or(0, |s| s.bit(0).1);
-    if pending + writes.len() >= FOLD_BITS_MIN && pending * 256 >= len {
-        // Many pending: the whole value, which observes and replaces them.
-        let mut v = k.string_value().unwrap_or_default().into_owned();
+    let reach = |w: &BitWrite| (w.offset + u64::from(w.width)).div_ceil(8) as usize;
+    let grows = k.is_none() || writes.iter().any(|w| reach(w) > len);
+    let fold = pending + writes.len() >= FOLD_BITS_MIN && pending * 256 >= len;
+    if grows || fold {
+        let mut v = k
+            .and_then(KeyState::string_value)
+            .unwrap_or_default()
+            .into_owned();
         for w in writes {
             w.apply(&mut v);
         }
-        return Ok(set(key, now_ms, tag, Blob::from(v), SetTtl::Keep));
+        e = set(key, now_ms, tag, Blob::from(v), SetTtl::Keep);
     }
     e.adds.extend(writes.iter().map(|w| Addition::Bits(*w)));
     Ok(e)
