@@ -38,11 +38,16 @@ pub enum Conflict {
     ListRemovedOnce,
     /// Concurrent LSETs of one list element: the larger (HLC, server-id) is read.
     ListSetLww,
+    /// Concurrent writes of HyperLogLog strings: the key reads as their union.
+    HllUnion,
+    /// A bit write (SETBIT, BITFIELD) and a write of the whole string made concurrently:
+    /// the bits apply over the whole value.
+    BitsOverWholeWrite,
 }
 
 impl Conflict {
     /// How many there are: the size of a table indexed by [`Conflict::index`].
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 16;
 
     /// Every conflict, in the order INFO and `/metrics` list them.
     pub const ALL: [Conflict; Conflict::COUNT] = [
@@ -60,6 +65,8 @@ impl Conflict {
         Conflict::ListInsertsOrdered,
         Conflict::ListRemovedOnce,
         Conflict::ListSetLww,
+        Conflict::HllUnion,
+        Conflict::BitsOverWholeWrite,
     ];
 
     pub const fn index(self) -> usize {
@@ -79,6 +86,8 @@ impl Conflict {
             Conflict::ListInsertsOrdered | Conflict::ListRemovedOnce | Conflict::ListSetLww => {
                 "list"
             }
+            Conflict::HllUnion => "hyperloglog",
+            Conflict::BitsOverWholeWrite => "bitmap",
         }
     }
 
@@ -97,6 +106,8 @@ impl Conflict {
             Conflict::ListInsertsOrdered => "inserts_ordered",
             Conflict::ListRemovedOnce => "removed_once",
             Conflict::ListSetLww => "lset_lww",
+            Conflict::HllUnion => "union",
+            Conflict::BitsOverWholeWrite => "bits_over_whole_write",
         }
     }
 }

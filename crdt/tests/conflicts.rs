@@ -38,6 +38,8 @@ enum W<'a> {
     Rpush(&'a str),
     Lpop,
     Lset(i64, &'a str),
+    Pfadd(&'a str),
+    Setbit(u64, bool),
 }
 
 const K: &str = "k";
@@ -62,6 +64,22 @@ fn write(c: &mut Cluster, r: usize, w: W<'_>) {
         W::Rpush(v) => ops::list_push(s, now, t, End::Right, &[b(v)]).ok(),
         W::Lpop => ops::list_remove(s, now, t, &[0]).ok().flatten(),
         W::Lset(i, v) => ops::list_set(s, now, t, i, b(v)).ok(),
+        W::Pfadd(e) => {
+            let mut v = s
+                .and_then(|k| k.string_value())
+                .map(|v| v.into_owned())
+                .unwrap_or_else(gdc_crdt::hll::empty);
+            gdc_crdt::hll::add(&mut v, e.as_bytes(), gdc_crdt::hll::SPARSE_BYTES_DEFAULT).ok()?;
+            Some(ops::set(s, now, t, Blob::from(v), SetTtl::Keep))
+        }
+        W::Setbit(offset, on) => {
+            let w = gdc_crdt::bits::BitWrite {
+                offset,
+                width: 1,
+                value: u64::from(on),
+            };
+            ops::write_bits(s, now, t, &[w]).ok()
+        }
     });
     assert!(made, "the write made no effect");
 }
@@ -139,6 +157,23 @@ fn counted_once_in_all(setup: &[W<'_>], at_a: W<'_>, at_b: W<'_>, rule: Conflict
     let (a, b) = in_order(setup, at_a, at_b);
     assert_eq!(a, ConflictCounts::default(), "region A, in order");
     assert_eq!(b, ConflictCounts::default(), "region B, in order");
+}
+
+#[test]
+fn concurrent_pfadds_count_hyperloglog_union() {
+    counted_once_in_each_region(&[W::Pfadd("x")], W::Pfadd("a"), W::Pfadd("b"), HllUnion);
+}
+
+/// A SETBIT made concurrently with a SET (at A, whose clock is ahead: the larger stamp)
+/// applies over it: counted where the bit write arrives.
+#[test]
+fn a_setbit_crossing_a_set_counts_bits_over_whole_write() {
+    counted_once_in_all(
+        &[W::Set("\0\0")],
+        W::Set("zz"),
+        W::Setbit(3, true),
+        BitsOverWholeWrite,
+    );
 }
 
 #[test]

@@ -119,6 +119,7 @@ impl Full {
                     if let Some(f) = self.field_at(loc) {
                         if f.has_concurrent_reg(tag) {
                             found.add(match loc {
+                                FieldLoc::Str if f.all_hll() => Conflict::HllUnion,
                                 FieldLoc::Str => Conflict::StringLww,
                                 FieldLoc::Hash(_) => Conflict::HashFieldLww,
                                 FieldLoc::ZSet(_) => Conflict::ZSetScoreLww,
@@ -153,7 +154,16 @@ impl Full {
                         }
                     }
                 }
-                Addition::ListSet { .. } | Addition::Stream(_) | Addition::Bits(_) => {}
+                Addition::ListSet { .. } | Addition::Stream(_) => {}
+                // A bit write under a whole write with a larger stamp (one that observed
+                // it would have removed it): made concurrently, applied over it.
+                Addition::Bits(_) => {
+                    if let Some(Part::Str(s)) = self.part(Kind::String) {
+                        if s.regs().iter().any(|r| r.tag.stamp() > tag.stamp()) {
+                            found.add(Conflict::BitsOverWholeWrite);
+                        }
+                    }
+                }
                 Addition::Expire(_) | Addition::Persist => {
                     if self.ttl.len() > 1 && self.ttl.iter().any(|t| t.tag == tag) {
                         found.add(if self.ttl.iter().any(|t| t.at.is_none()) {
@@ -229,6 +239,14 @@ impl FieldAt<'_> {
         match self {
             FieldAt::Bytes(f) => check(f, tag),
             FieldAt::Score(f) => check(f, tag),
+        }
+    }
+
+    /// Whether every register value is a HyperLogLog string (they read as their union).
+    fn all_hll(&self) -> bool {
+        match self {
+            FieldAt::Bytes(f) => f.regs().iter().all(|r| crate::hll::check(&r.value).is_ok()),
+            FieldAt::Score(_) => false,
         }
     }
 
