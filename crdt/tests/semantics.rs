@@ -7,7 +7,9 @@ mod common;
 use common::Cluster;
 use gdc_crdt::bits::BitWrite;
 use gdc_crdt::hll;
+use gdc_crdt::ops::GroupChange;
 use gdc_crdt::ops::{self, End, SetTtl};
+use gdc_crdt::stream::{GroupHead, Pending, StreamId, StreamPart};
 use gdc_crdt::string::value;
 use gdc_crdt::{Blob, KeyState, Kind};
 
@@ -210,6 +212,133 @@ fn concurrent_appends_keep_one_side() {
     }
     c.deliver_all();
     assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xc".into()));
+}
+
+// ---- streams: entries kept, numbers joined, groups at least once ----
+
+impl Cluster {
+    fn xadd(&mut self, r: usize, k: &str, id: StreamId, v: &str) {
+        assert!(self.write(r, k, |s, now, t| {
+            ops::xadd(s, now, t, id, &[b("f"), b(v)], &[]).ok()
+        }));
+    }
+    fn stream_of(&self, r: usize, k: &str) -> &StreamPart {
+        self.key(r, k).and_then(|s| s.stream()).expect("a stream")
+    }
+    fn group_write(&mut self, r: usize, k: &str, c: GroupChange) {
+        assert!(self.write(r, k, |s, now, t| {
+            ops::group_change(s, now, t, &b("g"), &c).ok().flatten()
+        }));
+    }
+}
+
+fn entries(c: &Cluster, r: usize) -> Vec<(StreamId, Vec<u8>)> {
+    c.stream_of(r, "s")
+        .entries()
+        .iter()
+        .map(|(id, e)| (*id, e.fields[1].to_vec()))
+        .collect()
+}
+
+#[test]
+fn one_id_given_in_two_regions_keeps_the_later_entry() {
+    let mut c = regions();
+    let id = StreamId::new(5, 0);
+    c.xadd(B, "s", id, "b");
+    c.tick(1);
+    c.xadd(A, "s", id, "a");
+    c.deliver_all();
+    assert_eq!(c.everywhere(entries), [(id, b"a".to_vec())]);
+}
+
+#[test]
+fn xsetid_wins_over_concurrent_numbers_and_keeps_their_entries() {
+    let mut c = regions();
+    c.xadd(A, "s", StreamId::new(5, 0), "x");
+    c.deliver_all();
+    assert!(c.write(A, "s", |s, now, t| {
+        ops::xsetid(s, now, t, StreamId::new(100, 0), None, Some(50))
+            .ok()
+            .flatten()
+    }));
+    c.xadd(B, "s", StreamId::new(6, 0), "y");
+    c.deliver_all();
+    let m = c.everywhere(|c, r| c.stream_of(r, "s").meta());
+    assert_eq!((m.last, m.entries_added()), (StreamId::new(100, 0), 50));
+    assert_eq!(c.everywhere(entries).len(), 2);
+}
+
+#[test]
+fn an_ack_crossing_a_claim_leaves_the_entry_pending_and_a_destroy_keeps_a_crossing_delivery() {
+    let mut c = regions();
+    let id = StreamId::new(5, 0);
+    c.xadd(A, "s", id, "x");
+    c.group_write(
+        A,
+        "s",
+        GroupChange {
+            head: Some(GroupHead::default()),
+            ..GroupChange::default()
+        },
+    );
+    let pending = |who: &str, count| Pending {
+        consumer: b(who),
+        delivered_ms: 1,
+        count,
+    };
+    c.group_write(
+        A,
+        "s",
+        GroupChange {
+            pending: vec![(id, Some(pending("alice", 1)))],
+            ..GroupChange::default()
+        },
+    );
+    c.deliver_all();
+    // A acknowledges while B claims it for bob: the claim survives (at least once).
+    c.group_write(
+        A,
+        "s",
+        GroupChange {
+            pending: vec![(id, None)],
+            ..GroupChange::default()
+        },
+    );
+    c.group_write(
+        B,
+        "s",
+        GroupChange {
+            pending: vec![(id, Some(pending("bob", 2)))],
+            ..GroupChange::default()
+        },
+    );
+    c.deliver_all();
+    let owner = c.everywhere(|c, r| {
+        let g = c.stream_of(r, "s").group(b"g").expect("the group");
+        g.pending_entry(id).map(|p| p.consumer.to_vec())
+    });
+    assert_eq!(owner, Some(b"bob".to_vec()));
+    // A destroys the group while B delivers: the delivery keeps it (add wins).
+    c.group_write(
+        A,
+        "s",
+        GroupChange {
+            destroy: true,
+            ..GroupChange::default()
+        },
+    );
+    let mut head = GroupHead::default();
+    head.deliver(id, gdc_crdt::ServerId(1));
+    c.group_write(
+        B,
+        "s",
+        GroupChange {
+            head: Some(head),
+            ..GroupChange::default()
+        },
+    );
+    c.deliver_all();
+    assert!(c.everywhere(|c, r| c.stream_of(r, "s").group(b"g").is_some()));
 }
 
 // ---- bitmaps: bit writes, the later of a bit's ----

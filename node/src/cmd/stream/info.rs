@@ -5,7 +5,7 @@ use super::{entry_reply, estimate_read, first_id, has_tombstones, id_reply, stre
 use crate::cmd::{CmdResult, Ctx, int_arg, is};
 use crate::reply::Reply;
 use bytes::Bytes;
-use gdc_crdt::stream::{Group, StreamPart};
+use gdc_crdt::stream::{Group, StreamId, StreamPart};
 
 const XINFO_HELP: &[&str] = &[
     "CONSUMERS <key> <groupname>",
@@ -62,11 +62,7 @@ pub fn xinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ))
     };
     let now = ctx.now;
-    let per_consumer = |g: &Group, name: &[u8]| {
-        g.pending()
-            .filter(|(_, p)| p.consumer.as_slice() == name)
-            .count() as i64
-    };
+    let per_consumer = |g: &Group, name: &[u8]| g.pending_of(name, StreamId::ZERO).count() as i64;
     Ok(match sub.as_str() {
         "consumers" => {
             let Some(g) = x.group(&args[3]) else {
@@ -173,7 +169,7 @@ fn stream_info(x: &StreamPart, full: Option<usize>) -> Reply {
                 .consumers()
                 .into_iter()
                 .map(|(cname, seen)| {
-                    let mine: Vec<_> = g.pending().filter(|(_, p)| p.consumer == *cname).collect();
+                    let mine: Vec<_> = g.pending_of(cname, StreamId::ZERO).collect();
                     Reply::Map(vec![
                         field("name", bulk(cname)),
                         field("seen-time", Reply::Int(seen as i64)),

@@ -1,11 +1,12 @@
 //! Stream commands (docs/semantics.md, "stream"): `add` (XADD, XTRIM, XDEL, XLEN, XSETID),
-//! `read` (XRANGE, XREVRANGE, XREAD), `group` (XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM,
-//! XAUTOCLAIM) and `info` (XINFO). Here: what they share — stream ids as arguments and in
+//! `read` (XRANGE, XREVRANGE, XREAD), `group` (XGROUP, XREADGROUP, XACK), `pending`
+//! (XPENDING, XCLAIM, XAUTOCLAIM) and `info` (XINFO). Here: what they share — stream ids as arguments and in
 //! replies, entries in replies, and trimming.
 
 pub mod add;
 pub mod group;
 pub mod info;
+pub mod pending;
 pub mod read;
 
 use super::{Ctx, check_type, int_arg, is, syntax_error};

@@ -2,7 +2,7 @@
 
 use super::keyspec::*;
 use super::*;
-use crate::cmd::stream::{add, group, info, read};
+use crate::cmd::stream::{add, group, info, pending, read};
 
 pub(super) static COMMANDS: &[Spec] = &[
     cmd("xack", -4)
@@ -40,7 +40,7 @@ pub(super) static COMMANDS: &[Spec] = &[
             Group::Stream,
             "O(1) if COUNT is small.",
         )
-        .run(group::xautoclaim),
+        .run(pending::xautoclaim),
     cmd("xclaim", -6)
         .flags(WRITE | FAST)
         .acl(acl::STREAM)
@@ -52,7 +52,7 @@ pub(super) static COMMANDS: &[Spec] = &[
             Group::Stream,
             "O(log N) with N being the number of messages in the PEL of the consumer group.",
         )
-        .run(group::xclaim),
+        .run(pending::xclaim),
     cmd("xdel", -3)
         .flags(WRITE | FAST)
         .acl(acl::STREAM)
@@ -205,7 +205,7 @@ pub(super) static COMMANDS: &[Spec] = &[
             Group::Stream,
             "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.",
         )
-        .run(group::xpending),
+        .run(pending::xpending),
     cmd("xrange", -4)
         .flags(READONLY)
         .acl(acl::STREAM)

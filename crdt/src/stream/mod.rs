@@ -21,7 +21,12 @@ use crate::vv::VersionVector;
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod group;
+mod layout;
+
+pub use group::{Group, GroupHead, Pending};
+pub use layout::{Layout, NODE_ENTRIES_MAX, Node};
 
 /// A stream entry id: milliseconds and a sequence number, ordered as Redis orders them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -179,7 +184,10 @@ impl Meta {
     }
 }
 
-fn join_counts<T: Copy + Ord>(a: &mut SmallVec<[(ServerId, T); 1]>, b: &[(ServerId, T)]) {
+pub(super) fn join_counts<T: Copy + Ord>(
+    a: &mut SmallVec<[(ServerId, T); 1]>,
+    b: &[(ServerId, T)],
+) {
     for &(s, n) in b {
         match a.binary_search_by_key(&s, |(s, _)| *s) {
             Ok(i) => a[i].1 = a[i].1.max(n),
@@ -188,89 +196,11 @@ fn join_counts<T: Copy + Ord>(a: &mut SmallVec<[(ServerId, T); 1]>, b: &[(Server
     }
 }
 
-/// A consumer group's delivery state. Values of one epoch join by maximum; XGROUP SETID
-/// starts a new epoch.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct GroupHead {
-    pub epoch: u64,
-    /// Entries up to this id are not delivered by `>` (XGROUP CREATE/SETID's id).
-    pub base: StreamId,
-    /// Per origin of entries, the largest id of its entries the group delivered. An origin's
-    /// entries arrive in its order, and its ids grow with it, so an entry of that origin at
-    /// or below the cursor was delivered (or removed) already, wherever it was delivered.
-    pub cursors: SmallVec<[(ServerId, StreamId); 1]>,
-    /// Redis's `entries-read`; `None` when unknown.
-    pub entries_read: Option<u64>,
-}
-
-impl GroupHead {
-    pub fn join(&mut self, o: &GroupHead) {
-        if o.epoch > self.epoch {
-            *self = o.clone();
-            return;
-        }
-        if o.epoch < self.epoch {
-            return;
-        }
-        self.base = self.base.max(o.base);
-        join_counts(&mut self.cursors, &o.cursors);
-        self.entries_read = self.entries_read.max(o.entries_read);
-    }
-
-    /// Redis's last-delivered-id: the largest id delivered or set.
-    pub fn last_delivered(&self) -> StreamId {
-        self.cursors
-            .iter()
-            .map(|(_, id)| *id)
-            .fold(self.base, StreamId::max)
-    }
-
-    /// The cursor of entries made by `server`.
-    pub fn cursor(&self, server: ServerId) -> StreamId {
-        match self.cursors.binary_search_by_key(&server, |(s, _)| *s) {
-            Ok(i) => self.cursors[i].1.max(self.base),
-            Err(_) => self.base,
-        }
-    }
-
-    /// Whether `>` has delivered (or skipped) the entry `id` made by `server`.
-    pub fn delivered(&self, id: StreamId, server: ServerId) -> bool {
-        id <= self.cursor(server)
-    }
-
-    /// Note the delivery of the entry `id` made by `server`.
-    pub fn deliver(&mut self, id: StreamId, server: ServerId) {
-        match self.cursors.binary_search_by_key(&server, |(s, _)| *s) {
-            Ok(i) => self.cursors[i].1 = self.cursors[i].1.max(id),
-            Err(i) => self.cursors.insert(i, (server, id)),
-        }
-    }
-
-    /// A new epoch (XGROUP SETID): delivery restarts after `base`.
-    pub fn restart(&self, base: StreamId, entries_read: Option<u64>) -> GroupHead {
-        GroupHead {
-            epoch: self.epoch + 1,
-            base,
-            cursors: SmallVec::new(),
-            entries_read,
-        }
-    }
-}
-
-/// A delivered entry not yet acknowledged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pending {
-    pub consumer: Blob,
-    /// Unix ms of the last delivery.
-    pub delivered_ms: u64,
-    pub count: u64,
-}
-
 /// Values of a multi-value register, each with the tag of the write that made it, sorted by
 /// dot.
 pub type Values<T> = SmallVec<[(Tag, T); 1]>;
 
-fn put_value<T>(vals: &mut Values<T>, tag: Tag, v: T, tomb: &Tomb) {
+pub(super) fn put_value<T>(vals: &mut Values<T>, tag: Tag, v: T, tomb: &Tomb) {
     if tomb.kills(tag.dot) {
         return;
     }
@@ -279,165 +209,12 @@ fn put_value<T>(vals: &mut Values<T>, tag: Tag, v: T, tomb: &Tomb) {
     }
 }
 
-fn remove_value<T>(vals: &mut Values<T>, dot: Dot) {
+pub(super) fn remove_value<T>(vals: &mut Values<T>, dot: Dot) {
     vals.retain(|(t, _)| t.dot != dot);
 }
 
-fn prune_values<T>(vals: &mut Values<T>, tomb: &Tomb) {
+pub(super) fn prune_values<T>(vals: &mut Values<T>, tomb: &Tomb) {
     vals.retain(|(t, _)| !tomb.kills(t.dot));
-}
-
-/// A consumer group.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct Group {
-    heads: Values<GroupHead>,
-    pending: BTreeMap<StreamId, Values<Pending>>,
-    /// Per consumer, its seen-times (Unix ms).
-    consumers: BTreeMap<Blob, Values<u64>>,
-}
-
-impl Group {
-    /// Whether the group exists.
-    pub fn is_live(&self) -> bool {
-        !self.heads.is_empty()
-    }
-
-    fn is_void(&self) -> bool {
-        self.heads.is_empty() && self.pending.is_empty() && self.consumers.is_empty()
-    }
-
-    /// The delivery state: the join of the head's values.
-    pub fn head(&self) -> GroupHead {
-        let mut it = self.heads.iter();
-        let mut h = it.next().map(|(_, h)| h.clone()).unwrap_or_default();
-        for (_, o) in it {
-            h.join(o);
-        }
-        h
-    }
-
-    pub fn head_values(&self) -> &[(Tag, GroupHead)] {
-        &self.heads
-    }
-
-    /// Pending entries in id order, each read last-writer-wins.
-    pub fn pending(&self) -> impl DoubleEndedIterator<Item = (StreamId, &Pending)> + '_ {
-        self.pending
-            .iter()
-            .filter_map(|(id, v)| Some((*id, lww(v)?)))
-    }
-
-    /// Pending entries from `from` on, in id order.
-    pub fn pending_from(&self, from: StreamId) -> impl Iterator<Item = (StreamId, &Pending)> + '_ {
-        self.pending
-            .range(from..)
-            .filter_map(|(id, v)| Some((*id, lww(v)?)))
-    }
-
-    pub fn pending_entry(&self, id: StreamId) -> Option<&Pending> {
-        self.pending.get(&id).and_then(|v| lww(v))
-    }
-
-    /// The values of one pending entry (what an XACK observes).
-    pub fn pending_values(&self, id: StreamId) -> &[(Tag, Pending)] {
-        self.pending.get(&id).map_or(&[], |v| v.as_slice())
-    }
-
-    /// Ids with pending values, in order (the encoding's view).
-    pub fn pending_ids(&self) -> impl Iterator<Item = StreamId> + '_ {
-        self.pending.keys().copied()
-    }
-
-    /// Names with consumer records, in order (the encoding's view).
-    pub fn consumer_names(&self) -> impl Iterator<Item = &Blob> + '_ {
-        self.consumers.keys()
-    }
-
-    pub fn pending_len(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Consumers with their seen-time, by name; a consumer some pending entry names exists
-    /// even when its own record was removed concurrently.
-    pub fn consumers(&self) -> BTreeMap<&Blob, u64> {
-        let mut out: BTreeMap<&Blob, u64> = self
-            .consumers
-            .iter()
-            .map(|(n, v)| (n, v.iter().map(|(_, t)| *t).max().unwrap_or(0)))
-            .collect();
-        for (_, p) in self.pending() {
-            out.entry(&p.consumer).or_insert(0);
-        }
-        out
-    }
-
-    pub fn consumer_values(&self, name: &[u8]) -> &[(Tag, u64)] {
-        self.consumers.get(name).map_or(&[], |v| v.as_slice())
-    }
-
-    fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        let h = self.heads.iter().map(|(t, _)| t.dot);
-        let p = self.pending.values().flatten().map(|(t, _)| t.dot);
-        let c = self.consumers.values().flatten().map(|(t, _)| t.dot);
-        h.chain(p).chain(c)
-    }
-
-    fn stamps(&self) -> impl Iterator<Item = Stamp> + '_ {
-        let h = self.heads.iter().map(|(t, _)| t.stamp());
-        let p = self.pending.values().flatten().map(|(t, _)| t.stamp());
-        let c = self.consumers.values().flatten().map(|(t, _)| t.stamp());
-        h.chain(p).chain(c)
-    }
-
-    fn prune(&mut self, tomb: &Tomb) {
-        prune_values(&mut self.heads, tomb);
-        self.pending.retain(|_, v| {
-            prune_values(v, tomb);
-            !v.is_empty()
-        });
-        self.consumers.retain(|_, v| {
-            prune_values(v, tomb);
-            !v.is_empty()
-        });
-    }
-
-    fn merge(&mut self, o: &Group, tomb: &Tomb) {
-        for (t, h) in &o.heads {
-            put_value(&mut self.heads, *t, h.clone(), tomb);
-        }
-        for (id, vals) in &o.pending {
-            for (t, p) in vals {
-                self.put_pending(*id, *t, p.clone(), tomb);
-            }
-        }
-        for (name, vals) in &o.consumers {
-            for (t, seen) in vals {
-                self.put_consumer(name, *t, *seen, tomb);
-            }
-        }
-    }
-
-    fn put_pending(&mut self, id: StreamId, tag: Tag, p: Pending, tomb: &Tomb) {
-        if !tomb.kills(tag.dot) {
-            put_value(self.pending.entry(id).or_default(), tag, p, tomb);
-        }
-    }
-
-    fn put_consumer(&mut self, name: &Blob, tag: Tag, seen: u64, tomb: &Tomb) {
-        if !tomb.kills(tag.dot) {
-            put_value(
-                self.consumers.entry(name.clone()).or_default(),
-                tag,
-                seen,
-                tomb,
-            );
-        }
-    }
-}
-
-/// The last-writer-wins value of a multi-value register.
-fn lww<T>(vals: &Values<T>) -> Option<&T> {
-    vals.iter().max_by_key(|(t, _)| t.stamp()).map(|(_, v)| v)
 }
 
 /// Where a removed piece of a stream lives.
@@ -472,68 +249,6 @@ pub enum StreamAdd {
         name: Blob,
         seen_ms: u64,
     },
-}
-
-/// The most entries (live or deleted) a node of a stream's layout takes before the next
-/// appended entry starts a new one: Redis's `stream-node-max-entries` (0: no limit), set by
-/// the server's configuration. A process-wide setting, as it is in Redis.
-pub static NODE_ENTRIES_MAX: AtomicUsize = AtomicUsize::new(100);
-
-/// One node of a stream's layout: entries live in it, and entries ever put in it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Node {
-    pub live: usize,
-    pub total: usize,
-}
-
-/// How a region groups a stream's entries into nodes, as Redis groups them into listpacks:
-/// what approximate trimming (`~`) removes whole, and what XINFO counts. Each region lays
-/// out the entries it puts in order of arrival, so layouts may differ between regions; the
-/// entries a trim removes are decided at its origin and replicated one by one, so the
-/// entries themselves converge. Not part of the state: equality and encoding ignore it.
-#[derive(Clone, Debug, Default)]
-pub struct Layout {
-    /// Nodes by the id of the first entry put in them.
-    nodes: BTreeMap<StreamId, Node>,
-}
-
-impl Layout {
-    pub fn nodes(&self) -> &BTreeMap<StreamId, Node> {
-        &self.nodes
-    }
-
-    /// The node an entry `id` is in: the one with the greatest first id at or below it.
-    fn node_of(&mut self, id: StreamId) -> Option<(&StreamId, &mut Node)> {
-        self.nodes.range_mut(..=id).next_back()
-    }
-
-    /// A new entry `id`; `tail`: it is after every other entry.
-    fn put(&mut self, id: StreamId, tail: bool) {
-        let max = NODE_ENTRIES_MAX.load(Ordering::Relaxed);
-        match self.node_of(id) {
-            Some((_, n)) if !tail || max == 0 || n.total < max => {
-                n.live += 1;
-                n.total += 1;
-            }
-            _ => {
-                self.nodes.insert(id, Node { live: 1, total: 1 });
-            }
-        }
-    }
-
-    /// An entry `id` removed: a node whose last live entry goes goes with it.
-    fn remove(&mut self, id: StreamId) {
-        let mut emptied = None;
-        if let Some((first, n)) = self.node_of(id) {
-            n.live = n.live.saturating_sub(1);
-            if n.live == 0 {
-                emptied = Some(*first);
-            }
-        }
-        if let Some(first) = emptied {
-            self.nodes.remove(&first);
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default)]
