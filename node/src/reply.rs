@@ -47,8 +47,17 @@ pub enum Reply {
     /// written: the connection loop acts on it.
     Block {
         deadline_ms: Option<u64>,
-        on_timeout: Box<Reply>,
+        wait: Box<Wait>,
     },
+}
+
+/// What a waiting command answers at its deadline, and what runs at each retry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wait {
+    pub on_timeout: Reply,
+    /// The command to retry instead of the one that asked to wait (XREAD's `$` made the
+    /// stream's last id when it first blocked); `None`: that one.
+    pub retry: Option<Vec<Bytes>>,
 }
 
 impl Reply {

@@ -358,7 +358,6 @@ impl Session {
                 m.write(out, ctx.conn.resp, ctx.conn.subscribed());
             }
             let reply = cmd::execute(&mut ctx, &args);
-            let retry_args = conn.retry_args.take();
             // Only the command at the front can be waiting; any other reply ends its wait.
             if matches!(reply, Reply::Block { .. }) {
                 conn.blocked_since.get_or_insert(now);
@@ -366,21 +365,18 @@ impl Session {
                 conn.blocked_since = None;
             }
             match reply {
-                Reply::Block {
-                    deadline_ms,
-                    on_timeout,
-                } => {
+                Reply::Block { deadline_ms, wait } => {
+                    let crate::reply::Wait { on_timeout, retry } = *wait;
                     if deadline_ms.is_some_and(|d| d <= now) {
                         conn.blocked_since = None;
                         on_timeout.write(out, conn.resp);
                         replies += 1;
                         continue;
                     }
-                    let args = retry_args.unwrap_or(args);
-                    self.pending.push_front(args, bytes);
+                    self.pending.push_front(retry.unwrap_or(args), bytes);
                     blocked = Some(Stop::Wait(Blocked {
                         deadline_ms,
-                        on_timeout: *on_timeout,
+                        on_timeout,
                         paused: false,
                     }));
                     break;

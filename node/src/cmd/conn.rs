@@ -50,9 +50,6 @@ pub struct Conn {
     /// waiting). A retry after a write keeps the first deadline, and finds a key that has
     /// meanwhile become another type not ready (it waits on, as in Redis) instead of failing.
     pub blocked_since: Option<u64>,
-    /// The command to retry instead of the one that asked to wait: XREAD's `$` made the
-    /// stream's last id at the time it first blocked.
-    pub retry_args: Option<Vec<bytes::Bytes>>,
     /// Whether memory was still full once room was made for the next command (`None`: not
     /// made yet; the command makes it).
     pub room_full: Option<bool>,
@@ -185,7 +182,6 @@ impl Conn {
             last_cmd: String::new(),
             last_write_op: 0,
             blocked_since: None,
-            retry_args: None,
             room_full: None,
             replies: Replies::On,
             monitor: false,

@@ -401,12 +401,22 @@ pub fn waited_on<T>(ctx: &Ctx<'_>, read: Result<Option<T>, Reply>) -> Result<Opt
 
 /// Wait, or (inside EXEC, where nothing may wait) answer as a timeout at once.
 pub fn block(ctx: &Ctx<'_>, deadline_ms: Option<u64>, on_timeout: Reply) -> Reply {
+    block_retrying(ctx, deadline_ms, on_timeout, None)
+}
+
+/// [`block`], retrying `retry` (when given) instead of the command as it came.
+pub fn block_retrying(
+    ctx: &Ctx<'_>,
+    deadline_ms: Option<u64>,
+    on_timeout: Reply,
+    retry: Option<Vec<Bytes>>,
+) -> Reply {
     if ctx.conn.in_exec {
         return on_timeout;
     }
     Reply::Block {
         deadline_ms,
-        on_timeout: Box::new(on_timeout),
+        wait: Box::new(crate::reply::Wait { on_timeout, retry }),
     }
 }
 

@@ -234,7 +234,10 @@ pub fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Reply::Block {
         // Counted from when it first waited: a wake-up does not push the timeout back.
         deadline_ms: (timeout > 0).then(|| super::wait_started(ctx) + timeout),
-        on_timeout: Box::new(Reply::Int(have)),
+        wait: Box::new(crate::reply::Wait {
+            on_timeout: Reply::Int(have),
+            retry: None,
+        }),
     })
 }
 

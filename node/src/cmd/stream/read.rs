@@ -1,7 +1,9 @@
 //! XRANGE, XREVRANGE and XREAD; the argument grammar XREAD shares with XREADGROUP.
 
 use super::{bound, entry_reply, stream, strict_id};
-use crate::cmd::{CmdResult, Ctx, block, int_arg, is, syntax_error, wait_started, waited_on};
+use crate::cmd::{
+    CmdResult, Ctx, block_retrying, int_arg, is, syntax_error, wait_started, waited_on,
+};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::stream::StreamId;
@@ -179,11 +181,7 @@ pub(super) fn wait_or_nil(
         return Reply::NilArray;
     };
     let deadline = (ms > 0).then(|| wait_started(ctx) + ms);
-    let reply = block(ctx, deadline, Reply::NilArray);
-    if matches!(reply, Reply::Block { .. }) {
-        ctx.conn.retry_args = retry;
-    }
-    reply
+    block_retrying(ctx, deadline, Reply::NilArray, retry)
 }
 
 /// The most entries a blocked read takes per stream when its COUNT does not say.
