@@ -5,12 +5,13 @@
 //! regions' ops were applied (INFO gdc, `/metrics`). Kept in the store, as every command runs under its
 //! lock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The counters (CONFIG RESETSTAT clears them).
 #[derive(Debug, Default)]
 pub struct Stats {
-    commands: HashMap<&'static str, CommandStat>,
+    /// hashbrown's default hasher: counted for every command, so the cheap hash matters.
+    commands: hashbrown::HashMap<&'static str, CommandStat>,
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...).
     errors: BTreeMap<String, u64>,
     /// Keys removed because they expired.
