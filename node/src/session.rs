@@ -32,6 +32,11 @@ pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, stop: Tasks) {
     }
     let mut session = Session::register(shared, socket, stop);
     session.run().await;
+    // A session that ends with its last batch uncommitted (the client went before its
+    // replies were written) still commits it, and tells of its writes.
+    if session.commit_due.is_some() {
+        let _ = session.commit().await;
+    }
     session.gone();
 }
 
@@ -56,6 +61,20 @@ struct Session {
     out: BytesMut,
     /// Whole requests read and not yet run.
     pending: Pending,
+    /// The binlog commit the replies in `out` wait for (see [`Session::commit`]).
+    commit_due: Option<CommitDue>,
+}
+
+/// A batch ran and left records in the binlog's buffer: its replies leave once they are
+/// with the OS.
+struct CommitDue {
+    /// The commit count that covers them ([`crate::engine::Engine::end_batch_uncommitted`]).
+    target: u64,
+    /// The replies in `out` that answer commands of such batches (told of a failed commit).
+    replies: u64,
+    /// Whether these batches wrote: blocked clients and channel senders are told once the
+    /// writes are committed.
+    wrote: bool,
 }
 
 impl Session {
@@ -100,6 +119,7 @@ impl Session {
             inbuf: BytesMut::with_capacity(16 * 1024),
             out: BytesMut::with_capacity(16 * 1024),
             pending: Pending::default(),
+            commit_due: None,
         }
     }
 
@@ -289,6 +309,7 @@ impl Session {
 
     /// Write what the replies and messages so far have put in the output buffer.
     async fn flush(&mut self) -> std::io::Result<()> {
+        self.commit().await;
         if !self.out.is_empty() {
             self.socket.write_all(&self.out).await?;
             self.out.clear();
@@ -296,7 +317,33 @@ impl Session {
         Ok(())
     }
 
-    /// Run queued requests under one lock, then commit the binlog before any reply leaves.
+    /// Before replies leave: commit the binlog records of the batches they answer (and of
+    /// any batch whose writes they may have read). The session first lets every other
+    /// ready session run its batch, so that one commit (one write(2)) covers them all; a
+    /// commit another session made already is not made again.
+    async fn commit(&mut self) {
+        let Some(due) = self.commit_due.take() else {
+            return;
+        };
+        tokio::task::yield_now().await;
+        let engine = self.shared.engine();
+        if let Err(e) = engine.commit_through(due.target) {
+            // The writes are applied but may not be durable: say so instead of acknowledging.
+            error!(error = %e, "binlog commit failed");
+            self.out.clear();
+            for _ in 0..due.replies {
+                self.out.put_slice(
+                    b"-MISCONF Errors writing to the binlog; writes may not be durable\r\n",
+                );
+            }
+        }
+        if due.wrote {
+            engine.wrote();
+        }
+    }
+
+    /// Run queued requests under one lock; their binlog records are committed before any
+    /// reply leaves ([`Session::commit`]).
     /// Stops at a command that must wait, or at script commands (for the script thread),
     /// left at the front of `pending`, and says so. The caller holds a turn at the lock.
     fn run_batch(&mut self) -> Option<Stop> {
@@ -397,20 +444,26 @@ impl Session {
             }
         }
         shared.clients().count_commands(replies);
-        if let Err(e) = shared.engine().end_batch(&mut store) {
-            // The writes are applied but may not be durable: say so instead of acknowledging.
-            error!(error = %e, "binlog commit failed");
-            out.clear();
-            for _ in 0..replies {
-                out.put_slice(
-                    b"-MISCONF Errors writing to the binlog; writes may not be durable\r\n",
-                );
-            }
-        }
+        let target = shared.engine().end_batch_uncommitted(&mut store);
         let wrote = store.writes != writes_before;
         drop(store);
-        if wrote {
-            shared.engine().wrote();
+        match (target, &mut self.commit_due) {
+            (Some(target), Some(due)) => {
+                due.target = due.target.max(target);
+                due.replies += replies;
+                due.wrote |= wrote;
+            }
+            (Some(target), None) => {
+                self.commit_due = Some(CommitDue {
+                    target,
+                    replies,
+                    wrote,
+                })
+            }
+            // Committed already (by another session, or a record as large as the
+            // binlog's buffer went straight to the OS).
+            (None, _) if wrote => shared.engine().wrote(),
+            (None, _) => {}
         }
         self.note_activity(now, read, matches!(blocked, Some(Stop::Wait(_))));
         blocked

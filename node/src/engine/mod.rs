@@ -204,10 +204,35 @@ impl Engine {
     /// The end of a batch of commands, before any reply leaves: a snapshot begun if the
     /// binlog has grown enough since the last, and the binlog committed.
     pub fn end_batch(&self, store: &mut Store) -> Result<(), binlog::BinlogError> {
+        self.end_batch_uncommitted(store);
+        store.commit()
+    }
+
+    /// [`Engine::end_batch`] but for the commit, which the caller makes with
+    /// [`Engine::commit_through`] before its replies leave: the commit count that covers
+    /// what the binlog holds uncommitted (this batch's records, or others' the batch may
+    /// have read), if it holds any.
+    ///
+    /// This is how a client's batch gets its binlog write grouped with every other client's
+    /// that ran meanwhile (one write(2) for them all, as Redis writes its AOF once per event
+    /// loop turn): the session yields before committing, so every other session that is
+    /// ready runs its batch first.
+    pub fn end_batch_uncommitted(&self, store: &mut Store) -> Option<u64> {
         if store.binlog().appended_bytes() > retention::SNAPSHOT_AFTER_BINLOG_BYTES {
             if let Err(e) = self.start_bgsave(store) {
                 tracing::error!(error = %e, "could not start an automatic snapshot");
             }
+        }
+        store.batch_done();
+        store.binlog().pending_commit()
+    }
+
+    /// Commit the binlog, unless commit `target` (from [`Engine::end_batch_uncommitted`])
+    /// has happened already (another client's batch made it).
+    pub fn commit_through(&self, target: u64) -> Result<(), binlog::BinlogError> {
+        let mut store = self.lock_store();
+        if store.binlog().committed(target) {
+            return Ok(());
         }
         store.commit()
     }

@@ -114,6 +114,9 @@ pub struct Binlog {
     /// Broken on purpose (`--test-break ack-before-write`): since when acknowledged
     /// records have been held in memory.
     held_since: Option<std::time::Instant>,
+    /// Commits that handed appended records to the OS: a writer that appended while this
+    /// was `n` has its records there once it is past `n` (see [`Binlog::pending_commit`]).
+    commits: u64,
 }
 
 fn segment_name(seq: u64) -> String {
@@ -276,6 +279,7 @@ impl Binlog {
             appended_bytes: 0,
             failed: false,
             held_since: None,
+            commits: 0,
         };
         Ok((log, cut))
     }
@@ -372,11 +376,23 @@ impl Binlog {
                 return Err(io_err(&self.path)(e));
             }
             self.unsynced = true;
+            self.commits += 1;
         }
         if self.policy == Fsync::Always {
             self.sync()?;
         }
         Ok(())
+    }
+
+    /// The commit count past which records appended so far are with the OS, if some are
+    /// still only in this process's buffer (`None`: nothing is waiting for a commit).
+    pub fn pending_commit(&self) -> Option<u64> {
+        (!self.out.buffer().is_empty()).then_some(self.commits + 1)
+    }
+
+    /// Whether commit `target` (from [`Binlog::pending_commit`]) has happened.
+    pub fn committed(&self, target: u64) -> bool {
+        self.commits >= target
     }
 
     /// Force written records to disk (the `everysec` timer calls this).

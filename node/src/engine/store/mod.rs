@@ -588,10 +588,15 @@ impl Store {
 
     /// End of a batch of commands: make its writes durable per `appendfsync`.
     pub fn commit(&mut self) -> Result<(), BinlogError> {
+        self.batch_done();
+        self.binlog.commit()
+    }
+
+    /// A batch of commands is done: tell the observer (tracking sends what it gathered).
+    pub fn batch_done(&self) {
         if let Some(o) = &self.observer {
             o.batch_done();
         }
-        self.binlog.commit()
     }
 
     /// Force the binlog to disk now.
