@@ -1,59 +1,121 @@
 //! Byte strings as values, keys, members and fields.
 
-use smallvec::SmallVec;
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
 /// Inline capacity of a [`Blob`]: a value this short needs no heap allocation.
-pub const BLOB_INLINE_BYTES: usize = 16;
+pub const BLOB_INLINE_BYTES: usize = 22;
 
 /// A byte string that stores up to [`BLOB_INLINE_BYTES`] bytes inline (24 bytes in all), so
-/// small values, the common case of a cache, cost no allocation.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Blob(SmallVec<[u8; BLOB_INLINE_BYTES]>);
+/// small values, the common case of a cache, cost no allocation; and a key or member of
+/// that size is compared where its table entry lies, without a cache miss more.
+#[derive(Clone)]
+pub struct Blob(Repr);
+
+/// 24 bytes either way: the tag, the length and 22 bytes; or the tag, padding and a boxed
+/// slice (no capacity: a blob does not grow).
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; BLOB_INLINE_BYTES] },
+    Heap(Box<[u8]>),
+}
 
 impl Blob {
     pub fn new() -> Self {
-        Blob(SmallVec::new())
+        Blob(Repr::Inline {
+            len: 0,
+            bytes: [0; BLOB_INLINE_BYTES],
+        })
     }
 
     pub fn as_slice(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..*len as usize],
+            Repr::Heap(b) => b,
+        }
     }
 
     /// Heap bytes held beyond the inline buffer (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        if self.0.spilled() {
-            self.0.capacity()
-        } else {
-            0
+        match &self.0 {
+            Repr::Inline { .. } => 0,
+            Repr::Heap(b) => b.len(),
         }
+    }
+
+    /// Inline if it fits, else `heap()` boxed.
+    fn make(b: &[u8], heap: impl FnOnce() -> Box<[u8]>) -> Self {
+        if b.len() <= BLOB_INLINE_BYTES {
+            let mut bytes = [0; BLOB_INLINE_BYTES];
+            bytes[..b.len()].copy_from_slice(b);
+            Blob(Repr::Inline {
+                len: b.len() as u8,
+                bytes,
+            })
+        } else {
+            Blob(Repr::Heap(heap()))
+        }
+    }
+}
+
+impl Default for Blob {
+    fn default() -> Self {
+        Blob::new()
+    }
+}
+
+// Equality, order and hash are the bytes' (as `[u8]`'s, which `Borrow` requires).
+impl PartialEq for Blob {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Blob {}
+
+impl PartialOrd for Blob {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Blob {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_slice().cmp(other.as_slice())
+    }
+}
+
+impl Hash for Blob {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state)
     }
 }
 
 impl Deref for Blob {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.0
+        self.as_slice()
     }
 }
 
 impl Borrow<[u8]> for Blob {
     fn borrow(&self) -> &[u8] {
-        &self.0
+        self.as_slice()
     }
 }
 
 impl From<&[u8]> for Blob {
     fn from(b: &[u8]) -> Self {
-        Blob(SmallVec::from_slice(b))
+        Blob::make(b, || b.into())
     }
 }
 
 impl<const N: usize> From<&[u8; N]> for Blob {
     fn from(b: &[u8; N]) -> Self {
-        Blob(SmallVec::from_slice(b))
+        Blob::from(&b[..])
     }
 }
 
@@ -68,19 +130,53 @@ impl From<Vec<u8>> for Blob {
         if v.len() <= BLOB_INLINE_BYTES {
             Blob::from(v.as_slice())
         } else {
-            Blob(SmallVec::from_vec(v))
+            Blob(Repr::Heap(v.into_boxed_slice()))
         }
     }
 }
 
 impl fmt::Debug for Blob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "b\"{}\"", self.0.escape_ascii())
+        write!(f, "b\"{}\"", self.as_slice().escape_ascii())
     }
 }
 
 impl crate::heap::HeapSize for Blob {
     fn heap_bytes(&self) -> usize {
         Blob::heap_bytes(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BLOB_INLINE_BYTES, Blob};
+    use proptest::prelude::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn is_24_bytes_and_holds_short_strings_inline() {
+        assert_eq!(size_of::<Blob>(), 24);
+        assert_eq!(size_of::<Option<Blob>>(), 24);
+        let short = Blob::from(&[7u8; BLOB_INLINE_BYTES][..]);
+        assert_eq!(short.heap_bytes(), 0);
+        let long = Blob::from(vec![7u8; BLOB_INLINE_BYTES + 1]);
+        assert_eq!(long.heap_bytes(), BLOB_INLINE_BYTES + 1);
+        assert_eq!(Blob::new().as_slice(), b"");
+    }
+
+    proptest! {
+        /// Bytes, equality, order and hash are those of the bytes, whichever way each is held.
+        #[test]
+        fn behaves_as_its_bytes(a in proptest::collection::vec(any::<u8>(), 0..40),
+                                b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let (x, y) = (Blob::from(a.clone()), Blob::from(&b[..]));
+            prop_assert_eq!(x.as_slice(), &a[..]);
+            prop_assert_eq!(&*y, &b[..]);
+            prop_assert_eq!(x == y, a == b);
+            prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            let h = hashbrown::DefaultHashBuilder::default();
+            prop_assert_eq!(h.hash_one(&x), h.hash_one(&a[..]));
+            prop_assert_eq!(x.clone(), x);
+        }
     }
 }

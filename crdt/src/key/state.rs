@@ -35,7 +35,7 @@ pub struct KeyState(Repr);
 #[derive(Clone, Debug, PartialEq)]
 enum Repr {
     /// A string written by one op, with no TTL, counter, tombstone or other content: the
-    /// common case of a cache, held in 48 bytes (the value inline up to 16 bytes).
+    /// common case of a cache, held in 48 bytes (the value inline up to 22 bytes).
     Plain(PlainReg),
     Full(Box<Full>),
 }
