@@ -9,8 +9,7 @@
 #   N=300000 TESTS=incr,sadd benches/scripts/cpu-per-op.sh
 #
 # Both servers log every write, everysec (gdc: binlog; Redis: AOF, with its automatic
-# rewrite off so a forked child's work neither counts nor stalls a row). Each row runs
-# against fresh servers, one at a time.
+# rewrite off so a forked child's work neither counts nor stalls a row), one at a time.
 set -euo pipefail
 N="${N:-1000000}"
 TESTS="${TESTS:-set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,mset}"
@@ -31,30 +30,38 @@ start_redis_plain() { # port: redis-server as lib.sh starts it, without AOF rewr
     until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.1; done
 }
 
-echo "redis-benchmark -n $N -c 50 -r 1000000; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores"
-echo
-echo "| command | pipeline | gdc-node µs CPU/op | redis-server µs CPU/op | gdc / redis | gdc req/s | redis req/s |"
-echo "|---|---|---|---|---|---|---|"
+# For each pipeline depth, each server in turn runs every row, in order, from empty (as
+# redis-compare.sh runs them: GET reads the keys SET wrote).
+declare -A us rps
 IFS=, read -ra tests <<<"$TESTS"
-for t in "${tests[@]}"; do
-    for p in 1 16; do
-        declare -A us rps
-        for server in gdc redis; do
-            if [ "$server" = gdc ]; then
-                start gdc "$GDC_PORT"; port="$GDC_PORT"
-            else
-                start_redis_plain "$REDIS_PORT"; port="$REDIS_PORT"
-            fi
+for p in 1 16; do
+    for server in gdc redis; do
+        if [ "$server" = gdc ]; then
+            start gdc "$GDC_PORT"; port="$GDC_PORT"
+        else
+            start_redis_plain "$REDIS_PORT"; port="$REDIS_PORT"
+        fi
+        for t in "${tests[@]}"; do
             before="$(cpu_ns "$pid")"; cmds_before="$(commands "$port")"
             out="$(redis-benchmark -p "$port" -n "$N" -c 50 -r 1000000 -P "$p" -q -t "$t" 2>/dev/null | tr '\r' '\n')"
             after="$(cpu_ns "$pid")"; cmds="$(( $(commands "$port") - cmds_before - 1 ))"
             # Requests/s of the named row (LRANGE_100 runs an LPUSH fill first, which counts
             # in the CPU figure: CPU over every command the server ran).
-            rps[$server]="$(awk '/requests per second/ && !/rps=/ { v = $2 } END { print int(v) }' <<<"$out")"
-            us[$server]="$(awk -v a="$before" -v b="$after" -v n="$cmds" 'BEGIN { printf "%.3f", (b - a) / n / 1000 }')"
-            stop "$port"
+            rps[$server,$t,$p]="$(awk '/requests per second/ && !/rps=/ { v = $2 } END { print int(v) }' <<<"$out")"
+            us[$server,$t,$p]="$(awk -v a="$before" -v b="$after" -v n="$cmds" 'BEGIN { printf "%.3f", (b - a) / n / 1000 }')"
         done
-        awk -v t="$t" -v p="$p" -v g="${us[gdc]}" -v r="${us[redis]}" -v gr="${rps[gdc]}" -v rr="${rps[redis]}" \
+        stop "$port"
+    done
+done
+
+echo "redis-benchmark -n $N -c 50 -r 1000000; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores"
+echo
+echo "| command | pipeline | gdc-node µs CPU/op | redis-server µs CPU/op | gdc / redis | gdc req/s | redis req/s |"
+echo "|---|---|---|---|---|---|---|"
+for t in "${tests[@]}"; do
+    for p in 1 16; do
+        awk -v t="$t" -v p="$p" -v g="${us[gdc,$t,$p]}" -v r="${us[redis,$t,$p]}" \
+            -v gr="${rps[gdc,$t,$p]}" -v rr="${rps[redis,$t,$p]}" \
             'BEGIN { printf "| %s | %s | %.3f | %.3f | %.2f | %d | %d |\n", toupper(t), p, g, r, g / r, gr, rr }'
     done
 done

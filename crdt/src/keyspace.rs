@@ -235,6 +235,15 @@ impl Keyspace {
         self.keys.get(key).map(|s| &s.state)
     }
 
+    /// Bring `key`'s entry and state into the cache ahead of their use: a pipelined batch
+    /// that looks up its keys together overlaps their cache misses, where each command
+    /// alone would wait for its own.
+    pub fn prefetch(&self, key: &[u8]) {
+        if let Some(slot) = self.keys.get(key) {
+            slot.state.prefetch();
+        }
+    }
+
     /// Every key with any state, including keys kept only as tombstones.
     pub fn iter(&self) -> impl Iterator<Item = (&Blob, &KeyState)> {
         self.keys.iter().map(|(key, s)| (key, &s.state))

@@ -5,12 +5,14 @@ use crate::blob::Blob;
 use crate::ids::{Dot, Stamp, Tag};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
-use hashbrown::HashMap;
+use crate::table::KeyTable;
 use smallvec::SmallVec;
 
+/// Members in a dense table (see [`KeyTable`]): SPOP and SRANDMEMBER pick one by position
+/// in constant time, as Redis picks a random bucket.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct SetPart {
-    members: HashMap<Blob, SmallVec<[Tag; 1]>>,
+    members: KeyTable<SmallVec<[Tag; 1]>>,
 }
 
 impl SetPart {
@@ -33,6 +35,11 @@ impl SetPart {
     /// Members, in no particular order.
     pub fn members(&self) -> impl Iterator<Item = &Blob> {
         self.members.keys()
+    }
+
+    /// The member at position `i` of [`SetPart::members`]'s order (below [`SetPart::len`]).
+    pub fn member_at(&self, i: usize) -> Option<&Blob> {
+        self.members.at(i).map(|(m, _)| m)
     }
 
     /// Members with the adds that keep them present.
@@ -63,7 +70,7 @@ impl SetPart {
         if tomb.kills(tag.dot) {
             return;
         }
-        let tags = self.members.entry_ref(member).or_default();
+        let tags = self.members.get_or_insert_with(member, SmallVec::new);
         if let Err(i) = tags.binary_search_by_key(&tag.dot, |t| t.dot) {
             tags.insert(i, tag);
         }
@@ -86,7 +93,7 @@ impl SetPart {
     }
 
     pub fn merge(&mut self, other: &SetPart, tomb: &Tomb) {
-        for (m, tags) in &other.members {
+        for (m, tags) in other.members.iter() {
             for t in tags {
                 self.add(m, *t, tomb);
             }

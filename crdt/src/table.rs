@@ -7,6 +7,7 @@
 //! last entry into the hole (order is not kept: scans order by hash, digests by bucket).
 
 use crate::blob::Blob;
+use crate::heap::{HeapSize, hash_table_bytes};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::fmt;
 use std::hash::BuildHasher;
@@ -155,6 +156,28 @@ impl<V> KeyTable<V> {
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.iter().map(|(_, v)| v)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Blob> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.position(key).is_some()
+    }
+}
+
+/// The entry vector's capacity, the index's buckets and control bytes, and what keys and
+/// values hold.
+impl<V: HeapSize> HeapSize for KeyTable<V> {
+    fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * size_of::<(Blob, V)>()
+            + hash_table_bytes(self.index.capacity(), size_of::<u32>())
+            + self
+                .entries
+                .iter()
+                .map(|(k, v)| k.heap_bytes() + v.heap_bytes())
+                .sum::<usize>()
     }
 }
 

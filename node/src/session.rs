@@ -360,6 +360,15 @@ impl Session {
         let tracking = shared.notifier().tracking();
         // The bytes of the requests this batch ran (the read buffer's recent use).
         let mut read = 0;
+        // A pipelined batch looks up its keys (the first argument, most often a key) first,
+        // together: their cache misses overlap.
+        if self.pending.requests.len() > 1 {
+            for (args, _) in self.pending.requests.iter().take(PREFETCH_MAX) {
+                if let Some(key) = args.get(1) {
+                    store.prefetch(conn.db, key);
+                }
+            }
+        }
         while let Some((args, bytes)) = self.pending.pop_front() {
             read += bytes;
             if args.is_empty() {
@@ -502,6 +511,9 @@ impl Session {
     }
 }
 
+/// At most this many of a batch's keys are looked up ahead (more would leave the cache
+/// before their commands run).
+const PREFETCH_MAX: usize = 32;
 /// What a client's read buffer starts with, and grows back to after use.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// A read buffer past this is shrunk once a batch used less than half of it.

@@ -98,6 +98,14 @@ impl KeyState {
         k
     }
 
+    /// Read the boxed general form, so that it is in the cache (see
+    /// [`crate::Keyspace::prefetch`]).
+    pub fn prefetch(&self) {
+        if let Repr::Full(f) = &self.0 {
+            std::hint::black_box(f.parts.len());
+        }
+    }
+
     /// Whether nothing at all is left: the key can be dropped from the keyspace.
     pub fn is_void(&self) -> bool {
         self.full().is_some_and(Full::is_void)

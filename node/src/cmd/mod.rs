@@ -559,10 +559,27 @@ pub fn random_picks(len: usize, count: i64) -> Result<Vec<usize>, Reply> {
         }
         return Ok((0..n).map(|_| random_below(len)).collect());
     }
-    let mut pool: Vec<usize> = (0..len).collect();
-    let mut out = Vec::new();
-    while out.len() < count as usize && !pool.is_empty() {
-        out.push(pool.swap_remove(random_below(pool.len())));
+    let count = usize::try_from(count).unwrap_or(usize::MAX).min(len);
+    if count * 2 >= len {
+        let mut pool: Vec<usize> = (0..len).collect();
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            out.push(pool.swap_remove(random_below(pool.len())));
+        }
+        return Ok(out);
+    }
+    // A few of many (SPOP of a big set): Floyd's sampling, in time and memory of `count`,
+    // then shuffled (its later picks lean to the top positions).
+    let mut chosen = std::collections::HashSet::with_capacity(count);
+    let mut out = Vec::with_capacity(count);
+    for j in len - count..len {
+        let t = random_below(j + 1);
+        let pick = if chosen.insert(t) { t } else { j };
+        chosen.insert(pick);
+        out.push(pick);
+    }
+    for i in (1..out.len()).rev() {
+        out.swap(i, random_below(i + 1));
     }
     Ok(out)
 }
@@ -577,5 +594,32 @@ pub fn check_type(k: Option<&KeyState>, kind: gdc_crdt::Kind) -> Result<(), Repl
     match k.and_then(KeyState::kind) {
         Some(found) if found != kind => Err(refused(OpError::WrongType)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::random_picks;
+    use std::collections::HashSet;
+
+    /// A positive count picks that many distinct positions (all, when it is the size or
+    /// more); a negative one that many, repeats allowed; both within the range.
+    #[test]
+    fn random_picks_are_distinct_and_in_range() {
+        for (len, count) in [(0, 3), (5, 3), (5, 5), (5, 9), (1000, 1), (1000, 10), (1000, 600)] {
+            let picks = random_picks(len, count).expect("picks");
+            assert_eq!(picks.len(), (count as usize).min(len), "{len} {count}");
+            assert!(picks.iter().all(|&i| i < len));
+            assert_eq!(picks.iter().collect::<HashSet<_>>().len(), picks.len());
+        }
+        let repeats = random_picks(3, -50).expect("picks");
+        assert_eq!(repeats.len(), 50);
+        assert!(repeats.iter().all(|&i| i < 3));
+        // Over many draws of 2 of 5 (the sampling path: count * 2 < len),
+        // every position comes up.
+        let seen: HashSet<usize> = (0..200)
+            .flat_map(|_| random_picks(5, 2).expect("picks"))
+            .collect();
+        assert_eq!(seen.len(), 5);
     }
 }

@@ -231,11 +231,15 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Up to `count` distinct members picked at random.
-fn pick(members: &[Blob], count: usize) -> Vec<Blob> {
-    super::random_picks(members.len(), count as i64)
+/// Up to `count` distinct members, at random (in time of `count`, not of the set's size).
+fn pick(set: Option<&SetPart>, count: usize) -> Vec<Blob> {
+    let Some(set) = set else {
+        return Vec::new();
+    };
+    super::random_picks(set.len(), count as i64)
         .unwrap_or_default()
         .into_iter()
-        .map(|i| members[i].clone())
+        .filter_map(|i| set.member_at(i).cloned())
         .collect()
 }
 
@@ -245,13 +249,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Ok(super::syntax_error());
     }
-    let members: Vec<Blob> = match read(ctx, &args[1]) {
-        Ok(s) => s
-            .map(|s| s.members().cloned().collect())
-            .unwrap_or_default(),
-        Err(e) => return Err(e),
-    };
-    let popped = pick(&members, count.unwrap_or(1));
+    let popped = pick(read(ctx, &args[1])?, count.unwrap_or(1));
     if !popped.is_empty() {
         ctx.write(&args[1], |k, now, tag| {
             ops::srem(k, now, tag, &popped).map(|(e, _)| (e, ()))
@@ -278,19 +276,15 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Ok(super::syntax_error());
     }
-    let members: Vec<Blob> = match read(ctx, &args[1]) {
-        Ok(s) => s
-            .map(|s| s.members().cloned().collect())
-            .unwrap_or_default(),
-        Err(e) => return Err(e),
-    };
+    let set = read(ctx, &args[1])?;
     let bulk = |m: &Blob| Reply::bulk(Bytes::copy_from_slice(m));
     Ok(match count {
-        None => pick(&members, 1).first().map_or(Reply::Nil, bulk),
+        None => pick(set, 1).first().map_or(Reply::Nil, bulk),
         Some(c) => Reply::Array(
-            super::random_picks(members.len(), c)?
+            super::random_picks(set.map_or(0, SetPart::len), c)?
                 .into_iter()
-                .map(|i| bulk(&members[i]))
+                .filter_map(|i| set?.member_at(i))
+                .map(bulk)
                 .collect(),
         ),
     })

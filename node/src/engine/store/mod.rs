@@ -109,6 +109,9 @@ fn fresh_server_id() -> u32 {
     (h.finish() as u32).max(1)
 }
 
+/// A database with fewer keys is left to the caches (see [`Store::prefetch`]).
+const PREFETCH_KEYS_MIN: usize = 100_000;
+
 impl Store {
     /// Open the data directory: identity, then the binlog, replayed into memory.
     ///
@@ -338,6 +341,15 @@ impl Store {
 
     /// A key as a reader sees it at `now`: `None` when absent or expired. The read is no
     /// use of the key (OBJECT, TYPE, EXISTS, TTL): see [`Store::get_used`].
+    /// See [`gdc_crdt::Keyspace::prefetch`]: only where the keys outgrow the CPU's caches
+    /// (in a small database it would only look each key up twice).
+    pub fn prefetch(&self, db: usize, key: &[u8]) {
+        let keys = &self.dbs[db];
+        if keys.len() >= PREFETCH_KEYS_MIN {
+            keys.prefetch(key);
+        }
+    }
+
     pub fn get(&self, db: usize, key: &[u8], now: u64) -> Option<&KeyState> {
         self.dbs[db].get(key).filter(|k| k.exists(now))
     }
