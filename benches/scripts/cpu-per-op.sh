@@ -47,7 +47,7 @@ for p in 1 16; do
             after="$(cpu_ns "$pid")"; cmds="$(( $(commands "$port") - cmds_before - 1 ))"
             # Requests/s of the named row (LRANGE_100 runs an LPUSH fill first, which counts
             # in the CPU figure: CPU over every command the server ran).
-            rps[$server,$t,$p]="$(awk '/requests per second/ && !/rps=/ { v = $2 } END { print int(v) }' <<<"$out")"
+            rps[$server,$t,$p]="$(awk '/requests per second/ && !/rps=/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }' <<<"$out")"
             us[$server,$t,$p]="$(awk -v a="$before" -v b="$after" -v n="$cmds" 'BEGIN { printf "%.3f", (b - a) / n / 1000 }')"
         done
         stop "$port"

@@ -218,7 +218,7 @@ impl Engine {
     /// loop turn): the session yields before committing, so every other session that is
     /// ready runs its batch first.
     pub fn end_batch_uncommitted(&self, store: &mut Store) -> Option<u64> {
-        if store.binlog().appended_bytes() > retention::SNAPSHOT_AFTER_BINLOG_BYTES {
+        if retention::snapshot_due(store.binlog().appended_bytes()) {
             if let Err(e) = self.start_bgsave(store) {
                 tracing::error!(error = %e, "could not start an automatic snapshot");
             }

@@ -14,8 +14,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::{error, info, warn};
 
-/// A snapshot is taken automatically once the binlog has grown this much since the last.
+/// A snapshot is taken automatically once the binlog has grown this much since the last,
+/// and at least as much as the data held (see [`snapshot_due`]).
 pub const SNAPSHOT_AFTER_BINLOG_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Whether the binlog, `appended` bytes since the last snapshot, is due one. Taking one
+/// copies the data on the serving thread (Redis forks instead), so its cost grows with the
+/// data: waiting for a binlog as large as the data (as Redis rewrites its AOF once it has
+/// doubled, `auto-aof-rewrite-percentage 100`) keeps that cost a bounded share of the
+/// writes' whatever the data's size.
+pub fn snapshot_due(appended: u64) -> bool {
+    appended > SNAPSHOT_AFTER_BINLOG_BYTES
+        && appended > u64::try_from(crate::alloc::live_bytes()).unwrap_or(0)
+}
 
 /// Snapshots taken and the binlog they cover.
 #[derive(Debug)]
