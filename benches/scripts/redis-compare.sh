@@ -2,8 +2,11 @@
 # Side-by-side load benchmark: gdc-node and redis-server 7 on this machine, in the same run,
 # under redis-benchmark. Prints a Markdown table of requests/s and the gdc/redis ratio.
 #
-#   benches/scripts/redis-compare.sh            # -n 1000000 -c 50 -r 1000000
-#   N=200000 benches/scripts/redis-compare.sh   # quicker
+#   benches/scripts/redis-compare.sh            # -n 1000000 -c 50 -r 1000000, 3 runs
+#   N=200000 RUNS=1 benches/scripts/redis-compare.sh   # quicker
+#
+# Each row's figure is the median of RUNS runs (each run: both servers flushed, every row in
+# turn on gdc-node, then on redis-server).
 #
 # Both servers log every write: gdc its binlog (appendfsync everysec), Redis its AOF
 # (appendonly yes, appendfsync everysec). Installs Debian's redis-server and redis-tools when
@@ -13,7 +16,8 @@ cd "$(dirname "$0")/../.."
 
 N="${N:-1000000}"
 CLIENTS="${CLIENTS:-50}"
-TESTS="${TESTS:-set,get,incr,sadd,hset,lpush,zadd}"
+TESTS="${TESTS:-set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,mset}"
+RUNS="${RUNS:-3}"
 GDC_PORT="${GDC_PORT:-7811}"
 REDIS_PORT="${REDIS_PORT:-7812}"
 
@@ -60,27 +64,32 @@ start_redis
 until_ready "$GDC_PORT" >/dev/null
 until_ready "$REDIS_PORT" >/dev/null
 
-# requests/s per test, as "TEST rate" lines
+# requests/s per test, as "TEST rate" lines (LRANGE_100's LPUSH fill is not a row)
 run() {
     redis-benchmark -p "$1" -q -c "$CLIENTS" -n "$N" -r 1000000 -P "$2" -t "$TESTS" 2>/dev/null \
-        | tr '\r' '\n' | grep 'requests per second' | grep -v 'rps=' \
-        | sed -E 's/^ *([A-Z]+).*: ([0-9.]+) requests per second.*/\1 \2/'
+        | tr '\r' '\n' | grep 'requests per second' | grep -v 'rps=' | grep -v 'needed to benchmark' \
+        | sed -E 's/^ *([A-Z_0-9]+).*: ([0-9.]+) requests per second.*/\1 \2/'
 }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-echo "redis-benchmark -c $CLIENTS -n $N -r 1000000; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores"
+echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores"
 echo
 echo "| command | pipeline | gdc-node req/s | redis-server req/s | gdc / redis |"
 echo "|---|---|---|---|---|"
 for pipeline in 1 16; do
-    redis-cli -p "$GDC_PORT" flushall >/dev/null
-    redis-cli -p "$REDIS_PORT" flushall >/dev/null
-    gdc="$(run "$GDC_PORT" "$pipeline")"
-    redis="$(run "$REDIS_PORT" "$pipeline")"
-    while read -r cmd rate; do
-        theirs="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"$redis")"
-        awk -v c="$cmd" -v p="$pipeline" -v g="$rate" -v r="$theirs" \
+    gdc_runs="" redis_runs=""
+    for _ in $(seq "$RUNS"); do
+        redis-cli -p "$GDC_PORT" flushall >/dev/null
+        redis-cli -p "$REDIS_PORT" flushall >/dev/null
+        gdc_runs+="$(run "$GDC_PORT" "$pipeline")"$'\n'
+        redis_runs+="$(run "$REDIS_PORT" "$pipeline")"$'\n'
+    done
+    for cmd in $(awk 'NF { print $1 }' <<<"$gdc_runs" | awk '!seen[$0]++'); do
+        g="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"$gdc_runs" | median)"
+        r="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"$redis_runs" | median)"
+        awk -v c="$cmd" -v p="$pipeline" -v g="$g" -v r="$r" \
             'BEGIN { printf "| %s | %s | %.0f | %.0f | %.2f |\n", c, p, g, r, (r > 0 ? g / r : 0) }'
-    done <<<"$gdc"
+    done
 done
 
 # Memory per key and restart time: 1M string keys with 16-byte values, in fresh servers
