@@ -9,7 +9,8 @@ use crate::ids::{Dot, ServerId, Stamp};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use smallvec::SmallVec;
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::VecDeque;
 
 /// A dense position: digits compared lexicographically. Each 64-bit digit is a 32-bit
 /// choice in its high half and the creator's server-id in its low half, so two servers never
@@ -31,9 +32,13 @@ pub struct ListElem {
     pub value: Blob,
 }
 
+/// Elements sorted by id, in a ring buffer: pushes and pops at either end (where positions
+/// are made: see [`pos_between`]) take constant time, LINDEX and LRANGE reach an index
+/// directly, and an id is found by binary search. An insert or removal inside the list
+/// moves the elements on its shorter side (LINSERT and LREM are linear in Redis too).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ListPart {
-    elems: BTreeMap<ListId, ListElem>,
+    elems: VecDeque<(ListId, ListElem)>,
 }
 
 const HIGH_MAX: u64 = u32::MAX as u64;
@@ -105,7 +110,16 @@ impl ListPart {
 
     /// Elements in list order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&ListId, &ListElem)> {
-        self.elems.iter()
+        self.elems.iter().map(|(id, e)| (id, e))
+    }
+
+    /// The elements at indexes `start..end` (within the list), in list order.
+    pub fn range(
+        &self,
+        start: usize,
+        end: usize,
+    ) -> impl DoubleEndedIterator<Item = (&ListId, &ListElem)> {
+        self.elems.range(start..end).map(|(id, e)| (id, e))
     }
 
     /// The element at `index` (negative counts from the end), as LINDEX reads it.
@@ -115,27 +129,23 @@ impl ListPart {
         if i < 0 || i >= n {
             return None;
         }
-        if i <= n / 2 {
-            self.elems.iter().nth(i as usize)
-        } else {
-            self.elems.iter().rev().nth((n - 1 - i) as usize)
-        }
+        self.elems.get(i as usize).map(|(id, e)| (id, e))
     }
 
     pub fn first(&self) -> Option<(&ListId, &ListElem)> {
-        self.elems.first_key_value()
+        self.elems.front().map(|(id, e)| (id, e))
     }
 
     pub fn last(&self) -> Option<(&ListId, &ListElem)> {
-        self.elems.last_key_value()
+        self.elems.back().map(|(id, e)| (id, e))
     }
 
     pub fn max_stamp(&self) -> Option<Stamp> {
-        self.elems.values().map(|e| e.stamp).max()
+        self.elems.iter().map(|(_, e)| e.stamp).max()
     }
 
     pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.elems.keys().map(|id| id.dot)
+        self.elems.iter().map(|(id, _)| id.dot)
     }
 
     pub fn observe_into(&self, vv: &mut VersionVector) {
@@ -144,46 +154,74 @@ impl ListPart {
         }
     }
 
+    /// Where `id` is (`Ok`) or would go (`Err`); the ends are looked at first.
+    fn find(&self, id: &ListId) -> Result<usize, usize> {
+        let n = self.elems.len();
+        match self.elems.back().map(|(last, _)| id.cmp(last)) {
+            None => return Err(0),
+            Some(Ordering::Greater) => return Err(n),
+            Some(Ordering::Equal) => return Ok(n - 1),
+            Some(Ordering::Less) => {}
+        }
+        match self.elems.front().map(|(first, _)| id.cmp(first)) {
+            Some(Ordering::Less) => return Err(0),
+            Some(Ordering::Equal) => return Ok(0),
+            _ => {}
+        }
+        self.elems.binary_search_by(|(k, _)| k.cmp(id))
+    }
+
     /// Insert an element, or, when it is already here, keep the later of the two values.
     pub fn put(&mut self, id: ListId, elem: ListElem, tomb: &Tomb) {
         if tomb.kills(id.dot) {
             return;
         }
-        match self.elems.get_mut(&id) {
-            Some(cur) => {
+        match self.find(&id) {
+            Ok(i) => {
+                let cur = &mut self.elems[i].1;
                 if cur.stamp < elem.stamp {
                     *cur = elem;
                 }
             }
-            None => {
-                self.elems.insert(id, elem);
-            }
+            Err(i) if i == self.elems.len() => self.elems.push_back((id, elem)),
+            Err(0) => self.elems.push_front((id, elem)),
+            Err(i) => self.elems.insert(i, (id, elem)),
         }
     }
 
     /// The element with this id, if it is here.
     pub fn elem(&self, id: &ListId) -> Option<&ListElem> {
-        self.elems.get(id)
+        self.find(id).ok().map(|i| &self.elems[i].1)
     }
 
     /// The elements right before and right after the one with this id.
     pub fn neighbors(&self, id: &ListId) -> (Option<&ListElem>, Option<&ListElem>) {
-        use std::ops::Bound::{Excluded, Unbounded};
-        let before = self.elems.range(..id).next_back().map(|(_, e)| e);
-        let after = self
-            .elems
-            .range((Excluded(id), Unbounded))
-            .next()
-            .map(|(_, e)| e);
-        (before, after)
+        let (before, after) = match self.find(id) {
+            Ok(i) => (i.checked_sub(1), i + 1),
+            Err(i) => (i.checked_sub(1), i),
+        };
+        let at = |i: usize| self.elems.get(i).map(|(_, e)| e);
+        (before.and_then(at), at(after))
     }
 
     pub fn remove(&mut self, id: &ListId) {
-        self.elems.remove(id);
+        if let Ok(i) = self.find(id) {
+            self.elems.remove(i);
+            self.shrink_if_sparse();
+        }
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
-        self.elems.retain(|id, _| !tomb.kills(id.dot));
+        self.elems.retain(|(id, _)| !tomb.kills(id.dot));
+        self.shrink_if_sparse();
+    }
+
+    /// Give memory back once three quarters of the room is unused (pops drain a list).
+    fn shrink_if_sparse(&mut self) {
+        let len = self.elems.len();
+        if self.elems.capacity() > 64 && len * 4 < self.elems.capacity() {
+            self.elems.shrink_to(len * 2);
+        }
     }
 
     pub fn merge(&mut self, other: &ListPart, tomb: &Tomb) {
@@ -213,7 +251,12 @@ impl crate::heap::HeapSize for ListElem {
 
 impl crate::heap::HeapSize for ListPart {
     fn heap_bytes(&self) -> usize {
-        self.elems.heap_bytes()
+        self.elems.capacity() * size_of::<(ListId, ListElem)>()
+            + self
+                .elems
+                .iter()
+                .map(|(id, e)| id.heap_bytes() + e.heap_bytes())
+                .sum::<usize>()
     }
 }
 

@@ -16,6 +16,9 @@ pub enum Reply {
     /// A missing array (`*-1` in RESP2, `_` in RESP3).
     NilArray,
     Array(Vec<Reply>),
+    /// An array of bulk strings held as blobs: LRANGE's elements, copied without an
+    /// allocation each (most are short enough to sit inline).
+    Bulks(Vec<gdc_crdt::Blob>),
     /// A map in RESP3; a flat array of keys and values in RESP2.
     Map(Vec<(Reply, Reply)>),
     /// A set in RESP3; an array in RESP2.
@@ -103,6 +106,12 @@ impl Reply {
                 header(out, b'*', items.len());
                 for it in items {
                     it.write(out, resp);
+                }
+            }
+            Reply::Bulks(items) => {
+                header(out, b'*', items.len());
+                for it in items {
+                    bulk(out, it);
                 }
             }
             Reply::Map(pairs) => {

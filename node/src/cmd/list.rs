@@ -131,11 +131,9 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if a > b || a >= n {
         return Ok(Reply::Array(vec![]));
     }
-    Ok(Reply::Array(
-        l.iter()
-            .skip(a as usize)
-            .take((b - a + 1) as usize)
-            .map(|(_, e)| Reply::bulk(Bytes::copy_from_slice(&e.value)))
+    Ok(Reply::Bulks(
+        l.range(a as usize, b as usize + 1)
+            .map(|(_, e)| e.value.clone())
             .collect(),
     ))
 }
