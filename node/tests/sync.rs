@@ -2131,7 +2131,9 @@ fn geo_indexes_written_in_two_regions_converge_and_search_alike() {
     assert_eq!(geoadd(&mut a, "13.361389", "38.115556", "Palermo"), 1);
     assert_eq!(geoadd(&mut b, "15.087269", "37.502669", "Catania"), 1);
     assert_eq!(geoadd(&mut a, "13.5", "37.9", "ship"), 1);
-    assert_eq!(geoadd(&mut b, "14.5", "37.6", "ship"), 1);
+    // 1, or 0 when a's ship has reached b already: either way b's place is the later.
+    let added = geoadd(&mut b, "14.5", "37.6", "ship");
+    assert!(added == 0 || added == 1, "GEOADD answered {added}");
     wait_converged(&nodes);
     let mut positions = Vec::new();
     for c in [&mut a, &mut b] {
