@@ -418,7 +418,20 @@ impl Binlog {
 
     fn rotate(&mut self) -> Result<(), BinlogError> {
         self.out.flush().map_err(io_err(&self.path))?;
-        self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
+        if self.policy == Fsync::Always {
+            self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
+        } else if self.unsynced {
+            // The old segment's last writes reach the disk on a helper thread, as the
+            // everysec timer's do: the serving thread does not wait for the disk (a
+            // second of writes synced inline stalled every client for milliseconds).
+            let old = self.out.get_ref().try_clone().map_err(io_err(&self.path))?;
+            let path = self.path.clone();
+            std::thread::spawn(move || {
+                if let Err(e) = old.sync_data() {
+                    tracing::error!(error = %e, path = %path.display(), "binlog fsync failed");
+                }
+            });
+        }
         let seq = self.seq + 1;
         let path = self.dir.join(segment_name(seq));
         let mut f = OpenOptions::new()
