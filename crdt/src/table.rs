@@ -1,10 +1,13 @@
 //! A dense hash table for a database's keys.
 //!
-//! Entries live in one `Vec` (key and state side by side, no per-entry hash), and the hash
-//! index holds only their 4-byte positions. A `HashMap<Blob, KeyState>` at 1M keys sits at
-//! half load just after doubling, so every empty bucket costs a whole 72-byte entry; here an
-//! empty bucket costs 5 bytes and the entry vector grows by plain doubling. Removal swaps the
-//! last entry into the hole (order is not kept: scans order by hash, digests by bucket).
+//! Entries live in one `Vec` (key and state side by side), and the hash index holds only
+//! their 4-byte positions with 4 bytes of their hash. A `HashMap<Blob, KeyState>` at 1M keys
+//! sits at half load just after doubling, so every empty bucket costs a whole 72-byte entry;
+//! here an empty bucket costs 9 bytes and the entry vector grows by plain doubling. The
+//! index's hash lets it grow without reading a single key (a growth that re-hashed every key
+//! took a cache miss per key: a 1M-key table stalled every client for tens of ms), and
+//! spares a key comparison for most of the other keys a probe meets. Removal swaps the last
+//! entry into the hole (order is not kept: scans order by hash, digests by bucket).
 
 use crate::blob::Blob;
 use crate::heap::{HeapSize, hash_table_bytes};
@@ -15,10 +18,23 @@ use std::hash::BuildHasher;
 /// Keys to values, dense. Holds at most `u32::MAX` entries.
 #[derive(Clone)]
 pub struct KeyTable<V> {
-    index: HashTable<u32>,
+    index: HashTable<Slot>,
     entries: Vec<(Blob, V)>,
     /// Seeded per process (foldhash): fast, and an attacker cannot pick colliding keys.
     hasher: DefaultHashBuilder,
+}
+
+/// An index slot: an entry's position and the high half of its key's hash.
+#[derive(Clone, Copy)]
+struct Slot {
+    at: u32,
+    hash: u32,
+}
+
+/// The index's 64-bit hash of a key whose stored half is `half`: spread over all 64 bits
+/// (hashbrown takes the bucket from the low bits and the control tag from the top 7).
+fn spread(half: u32) -> u64 {
+    u64::from(half).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl<V> Default for KeyTable<V> {
@@ -40,15 +56,19 @@ impl<V> KeyTable<V> {
         self.entries.is_empty()
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+    /// The half of `key`'s hash an index slot keeps.
+    fn hash(&self, key: &[u8]) -> u32 {
+        (self.hasher.hash_one(key) >> 32) as u32
     }
 
     fn position(&self, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
+        let hash = self.hash(key);
         self.index
-            .find(self.hash(key), |&i| entries[i as usize].0[..] == *key)
-            .map(|&i| i as usize)
+            .find(spread(hash), |s| {
+                s.hash == hash && entries[s.at as usize].0[..] == *key
+            })
+            .map(|s| s.at as usize)
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&V> {
@@ -67,12 +87,13 @@ impl<V> KeyTable<V> {
     /// Add a key that is not present (the caller has just looked).
     fn push_new(&mut self, key: Blob, value: V) -> usize {
         let at = self.entries.len();
-        let slot = u32::try_from(at).expect("a database holds at most u32::MAX keys");
-        let h = self.hash(&key);
+        let slot = Slot {
+            at: u32::try_from(at).expect("a database holds at most u32::MAX keys"),
+            hash: self.hash(&key),
+        };
         self.entries.push((key, value));
-        let (entries, hasher) = (&self.entries, &self.hasher);
         self.index
-            .insert_unique(h, slot, |&i| hasher.hash_one(&entries[i as usize].0[..]));
+            .insert_unique(spread(slot.hash), slot, |s| spread(s.hash));
         at
     }
 
@@ -105,14 +126,14 @@ impl<V> KeyTable<V> {
     /// hole and re-point that entry's slot.
     fn remove_at(&mut self, i: usize) -> (Blob, V) {
         let h = self.hash(&self.entries[i].0);
-        if let Ok(slot) = self.index.find_entry(h, |&j| j as usize == i) {
+        if let Ok(slot) = self.index.find_entry(spread(h), |s| s.at as usize == i) {
             slot.remove();
         }
         let last = self.entries.len() - 1;
         if i != last {
             let moved = self.hash(&self.entries[last].0);
-            if let Some(slot) = self.index.find_mut(moved, |&j| j as usize == last) {
-                *slot = i as u32;
+            if let Some(slot) = self.index.find_mut(spread(moved), |s| s.at as usize == last) {
+                slot.at = i as u32;
             }
         }
         let removed = self.entries.swap_remove(i);
@@ -126,9 +147,7 @@ impl<V> KeyTable<V> {
         let len = self.entries.len();
         if self.entries.capacity() > 64 && len * 4 < self.entries.capacity() {
             self.entries.shrink_to(len * 2);
-            let (entries, hasher) = (&self.entries, &self.hasher);
-            self.index
-                .shrink_to(len * 2, |&i| hasher.hash_one(&entries[i as usize].0[..]));
+            self.index.shrink_to(len * 2, |s| spread(s.hash));
         }
     }
 
@@ -172,7 +191,7 @@ impl<V> KeyTable<V> {
 impl<V: HeapSize> HeapSize for KeyTable<V> {
     fn heap_bytes(&self) -> usize {
         self.entries.capacity() * size_of::<(Blob, V)>()
-            + hash_table_bytes(self.index.capacity(), size_of::<u32>())
+            + hash_table_bytes(self.index.capacity(), size_of::<Slot>())
             + self
                 .entries
                 .iter()
