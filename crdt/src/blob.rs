@@ -19,7 +19,10 @@ pub struct Blob(Repr);
 /// slice (no capacity: a blob does not grow).
 #[derive(Clone)]
 enum Repr {
-    Inline { len: u8, bytes: [u8; BLOB_INLINE_BYTES] },
+    Inline {
+        len: u8,
+        bytes: [u8; BLOB_INLINE_BYTES],
+    },
     Heap(Box<[u8]>),
 }
 

@@ -3,9 +3,9 @@
 
 use crate::blob::Blob;
 use crate::ids::{Dot, Stamp, Tag};
+use crate::table::KeyTable;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
-use crate::table::KeyTable;
 use smallvec::SmallVec;
 
 /// Members in a dense table (see [`KeyTable`]): SPOP and SRANDMEMBER pick one by position

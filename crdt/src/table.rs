@@ -132,7 +132,10 @@ impl<V> KeyTable<V> {
         let last = self.entries.len() - 1;
         if i != last {
             let moved = self.hash(&self.entries[last].0);
-            if let Some(slot) = self.index.find_mut(spread(moved), |s| s.at as usize == last) {
+            if let Some(slot) = self
+                .index
+                .find_mut(spread(moved), |s| s.at as usize == last)
+            {
                 slot.at = i as u32;
             }
         }

@@ -77,7 +77,11 @@ fn parse_len(b: &[u8]) -> Option<i64> {
         }
         let d = i64::from(d - b'0');
         n = n.checked_mul(10)?;
-        n = if negative { n.checked_sub(d)? } else { n.checked_add(d)? };
+        n = if negative {
+            n.checked_sub(d)?
+        } else {
+            n.checked_add(d)?
+        };
     }
     Some(n)
 }
@@ -282,11 +286,23 @@ mod tests {
         assert_eq!(parse_len(b"-1"), Some(-1));
         assert_eq!(parse_len(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_len(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"+1", b" 1", b"1 ", b"1x", b"9223372036854775808", b"--1"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1x",
+            b"9223372036854775808",
+            b"--1",
+        ] {
             assert_eq!(parse_len(bad), None, "{}", bad.escape_ascii());
         }
         // A \r inside a length line is no line end: the line is malformed.
-        assert_eq!(parse(b"*1\r\n$1\r2\r\nx\r\n"), Err(perr("invalid bulk length")));
+        assert_eq!(
+            parse(b"*1\r\n$1\r2\r\nx\r\n"),
+            Err(perr("invalid bulk length"))
+        );
     }
 
     #[test]

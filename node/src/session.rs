@@ -465,6 +465,12 @@ impl Session {
         let target = shared.engine().end_batch_uncommitted(&mut store);
         let wrote = store.writes != writes_before;
         drop(store);
+        if wrote && target.is_some() {
+            // Blocked clients look again now, before this batch's replies (as Redis serves
+            // them before the command that fed them returns); channel senders, which read
+            // the binlog, are told once it is committed.
+            shared.engine().wake_waiters();
+        }
         match (target, &mut self.commit_due) {
             (Some(target), Some(due)) => {
                 due.target = due.target.max(target);

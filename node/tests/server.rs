@@ -1617,3 +1617,18 @@ fn client_list_kill_and_pause_as_redis() {
     assert_eq!(replies, b"+OK\r\n$1\r\n1\r\n");
     assert_eq!(common::read_at_least(&mut publisher, 4), b":0\r\n");
 }
+
+/// An empty request (a blank line, `*0`, a negative count) is skipped, as Redis skips it:
+/// the connection answers what follows.
+#[test]
+fn empty_requests_are_skipped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    for empty in [&b"\r\n"[..], b"*0\r\n", b"*-10\r\n"] {
+        let mut raw = node.raw();
+        let mut req = empty.to_vec();
+        req.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        let got = common::exchange_until(&mut raw, &req, b"+PONG\r\n");
+        assert_eq!(got, b"+PONG\r\n", "after {}", empty.escape_ascii());
+    }
+}

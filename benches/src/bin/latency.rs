@@ -42,7 +42,10 @@ fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let v = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let num = |v: &str| v.parse().unwrap_or_else(|_| panic!("{flag}: not a number: {v}"));
+        let num = |v: &str| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{flag}: not a number: {v}"))
+        };
         match flag.as_str() {
             "--port" => a.port = num(&v) as u16,
             "--command" => a.command = v,
@@ -53,7 +56,10 @@ fn parse_args() -> Args {
             _ => panic!("unknown flag {flag}"),
         }
     }
-    assert!(a.conns > 0 && a.rate >= a.conns, "--rate must be at least --conns");
+    assert!(
+        a.conns > 0 && a.rate >= a.conns,
+        "--rate must be at least --conns"
+    );
     a
 }
 
@@ -62,7 +68,11 @@ fn request(command: &str, n: u64, keys: u64) -> Vec<u8> {
     let k = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) % keys;
     let arg = |s: &str| format!("${}\r\n{s}\r\n", s.len());
     let text = match command {
-        "set" => format!("*3\r\n$3\r\nSET\r\n{}{}", arg(&format!("key:{k:012}")), arg("xxx")),
+        "set" => format!(
+            "*3\r\n$3\r\nSET\r\n{}{}",
+            arg(&format!("key:{k:012}")),
+            arg("xxx")
+        ),
         "get" => format!("*2\r\n$3\r\nGET\r\n{}", arg(&format!("key:{k:012}"))),
         "incr" => format!("*2\r\n$4\r\nINCR\r\n{}", arg(&format!("counter:{k:012}"))),
         other => panic!("--command: set, get or incr, not {other}"),
@@ -124,7 +134,11 @@ fn main() {
             let mut line = Vec::new();
             let mut micros: Vec<u32> = Vec::with_capacity(total as usize);
             while (micros.len() as u64) < total && read_reply(&mut r, &mut line) {
-                let at = sent.lock().expect("lock").pop_front().expect("a reply answers a request");
+                let at = sent
+                    .lock()
+                    .expect("lock")
+                    .pop_front()
+                    .expect("a reply answers a request");
                 micros.push(at.elapsed().as_micros().min(u32::MAX as u128) as u32);
             }
             micros

@@ -60,13 +60,20 @@ mod tests {
     #[test]
     fn names_once_in_first_seen_order_with_the_last_value() {
         for n in [1, 5, SCAN_MAX, SCAN_MAX + 1, 40] {
-            let names: Vec<Blob> = (0..n).map(|i| Blob::from(format!("m{}", i % 3).as_str())).collect();
+            let names: Vec<Blob> = (0..n)
+                .map(|i| Blob::from(format!("m{}", i % 3).as_str()))
+                .collect();
             let got: Vec<&[u8]> = dedup(&names).into_iter().map(|b| b.as_slice()).collect();
-            let want: Vec<&[u8]> = [&b"m0"[..], b"m1", b"m2"].into_iter().take(n.min(3)).collect();
+            let want: Vec<&[u8]> = [&b"m0"[..], b"m1", b"m2"]
+                .into_iter()
+                .take(n.min(3))
+                .collect();
             assert_eq!(got, want, "{n}");
             let pairs: Vec<(Blob, usize)> = names.iter().cloned().zip(0..).collect();
-            let kept: Vec<(&[u8], usize)> =
-                last_wins(&pairs).into_iter().map(|(b, v)| (b.as_slice(), *v)).collect();
+            let kept: Vec<(&[u8], usize)> = last_wins(&pairs)
+                .into_iter()
+                .map(|(b, v)| (b.as_slice(), *v))
+                .collect();
             let last = |k: usize| (0..n).filter(|i| i % 3 == k).max();
             let want: Vec<(&[u8], usize)> = [&b"m0"[..], b"m1", b"m2"]
                 .into_iter()

@@ -606,7 +606,15 @@ mod tests {
     /// more); a negative one that many, repeats allowed; both within the range.
     #[test]
     fn random_picks_are_distinct_and_in_range() {
-        for (len, count) in [(0, 3), (5, 3), (5, 5), (5, 9), (1000, 1), (1000, 10), (1000, 600)] {
+        for (len, count) in [
+            (0, 3),
+            (5, 3),
+            (5, 5),
+            (5, 9),
+            (1000, 1),
+            (1000, 10),
+            (1000, 600),
+        ] {
             let picks = random_picks(len, count).expect("picks");
             assert_eq!(picks.len(), (count as usize).min(len), "{len} {count}");
             assert!(picks.iter().all(|&i| i < len));

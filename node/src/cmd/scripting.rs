@@ -94,7 +94,11 @@ pub(super) enum Runs {
 /// transaction (EXEC runs its scripts with it; MULTI queues them).
 pub fn runs_on_script_thread(conn: &Conn, args: &[Bytes]) -> bool {
     // Most commands are told apart by their first letter, without comparing names.
-    let first = args[0].first().map(u8::to_ascii_lowercase);
+    // (A blank line or `*0` is an empty request, which nothing runs.)
+    let first = args
+        .first()
+        .and_then(|a| a.first())
+        .map(u8::to_ascii_lowercase);
     if !matches!(first, Some(b'e' | b'f')) || conn.multi.is_some() || conn.in_exec {
         return false;
     }
