@@ -19,7 +19,17 @@ pub fn parse_i64(b: &[u8]) -> Option<i64> {
     if !ok {
         return None;
     }
-    std::str::from_utf8(b).ok()?.parse().ok()
+    // Accumulated towards the sign, so that i64::MIN fits.
+    let negative = digits.len() != b.len();
+    digits.iter().try_fold(0i64, |n, &d| {
+        let d = i64::from(d - b'0');
+        let n = n.checked_mul(10)?;
+        if negative {
+            n.checked_sub(d)
+        } else {
+            n.checked_add(d)
+        }
+    })
 }
 
 /// Parse as Redis parses a float value: no surrounding spaces, not NaN.
@@ -123,6 +133,7 @@ mod tests {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         for bad in [
             &b""[..],
             b"-",

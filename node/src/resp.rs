@@ -60,30 +60,10 @@ fn find_crlf(buf: &[u8], mut from: usize) -> Option<usize> {
     }
 }
 
-/// Parse a length line's number (after its type byte): an optional `-` and decimal digits,
-/// nothing else (no `+`, no spaces), that fit an `i64`.
+/// Parse a length line's number (after its type byte) as Redis does (`string2ll`: an
+/// optional `-` and digits, no leading zeros, no `+` or spaces, within `i64`).
 fn parse_len(b: &[u8]) -> Option<i64> {
-    let (negative, digits) = match b.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, b),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        let d = i64::from(d - b'0');
-        n = n.checked_mul(10)?;
-        n = if negative {
-            n.checked_sub(d)?
-        } else {
-            n.checked_add(d)?
-        };
-    }
-    Some(n)
+    gdc_crdt::string::parse_i64(b)
 }
 
 /// Arguments up to this many are found without a heap allocation for their spans.
@@ -281,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn length_lines_take_digits_and_a_minus_only() {
+    fn length_lines_parse_as_redis_string2ll() {
         assert_eq!(parse_len(b"0"), Some(0));
         assert_eq!(parse_len(b"-1"), Some(-1));
         assert_eq!(parse_len(b"9223372036854775807"), Some(i64::MAX));
@@ -289,6 +269,8 @@ mod tests {
         for bad in [
             &b""[..],
             b"-",
+            b"01",
+            b"-0",
             b"+1",
             b" 1",
             b"1 ",
