@@ -18,6 +18,8 @@ N="${N:-1000000}"
 CLIENTS="${CLIENTS:-50}"
 TESTS="${TESTS:-set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,mset}"
 RUNS="${RUNS:-3}"
+# REDIS_AOF=no: redis-server without persistence (issue 21's second bar, ≥ 0.9 of it).
+REDIS_AOF="${REDIS_AOF:-yes}"
 GDC_PORT="${GDC_PORT:-7811}"
 REDIS_PORT="${REDIS_PORT:-7812}"
 
@@ -41,7 +43,7 @@ start_gdc() {
 }
 start_redis() {
     mkdir -p "$work/redis"
-    redis-server --port "$REDIS_PORT" --dir "$work/redis" --save '' --appendonly yes \
+    redis-server --port "$REDIS_PORT" --dir "$work/redis" --save '' --appendonly "$REDIS_AOF" \
         --appendfsync everysec --daemonize yes --logfile "$work/redis.log" \
         --pidfile "$work/redis.pid"
 }
@@ -72,7 +74,7 @@ run() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores"
+echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; $(redis-server --version | cut -d' ' -f1-3) appendonly $REDIS_AOF; $(nproc) cores"
 echo
 echo "| command | pipeline | gdc-node req/s | redis-server req/s | gdc / redis |"
 echo "|---|---|---|---|---|"
