@@ -560,6 +560,9 @@ pub fn random_picks(len: usize, count: i64) -> Result<Vec<usize>, Reply> {
         return Ok((0..n).map(|_| random_below(len)).collect());
     }
     let count = usize::try_from(count).unwrap_or(usize::MAX).min(len);
+    if count == 1 {
+        return Ok(vec![random_below(len)]);
+    }
     if count * 2 >= len {
         let mut pool: Vec<usize> = (0..len).collect();
         let mut out = Vec::with_capacity(count);
