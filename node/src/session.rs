@@ -35,7 +35,7 @@ pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, stop: Tasks) {
     // A session that ends with its last batch uncommitted (the client went before its
     // replies were written) still commits it, and tells of its writes.
     if session.commit_due.is_some() {
-        let _ = session.commit().await;
+        session.commit().await;
     }
     session.gone();
 }
@@ -74,8 +74,8 @@ struct CommitDue {
     target: u64,
     /// The replies in `out` that answer commands of such batches (told of a failed commit).
     replies: u64,
-    /// Whether these batches wrote: blocked clients and channel senders are told once the
-    /// writes are committed.
+    /// Whether these batches wrote: channel senders (which read the binlog) are told once
+    /// the writes are committed (blocked clients were told when the batch ended).
     wrote: bool,
 }
 
