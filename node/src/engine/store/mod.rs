@@ -110,7 +110,7 @@ fn fresh_server_id() -> u32 {
 }
 
 /// A database with fewer keys is left to the caches (see [`Store::prefetch`]).
-const PREFETCH_KEYS_MIN: usize = 100_000;
+const PREFETCH_KEYS_MIN: usize = 10_000;
 
 impl Store {
     /// Open the data directory: identity, then the binlog, replayed into memory.
