@@ -143,6 +143,8 @@ mod tests {
             b" 1",
             b"1 ",
             b"9223372036854775808",
+            b"1x",
+            b"--1",
             b"1.0",
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad.escape_ascii().to_string());

@@ -204,8 +204,17 @@ impl Engine {
     /// The end of a batch of commands, before any reply leaves: a snapshot begun if the
     /// binlog has grown enough since the last, and the binlog committed.
     pub fn end_batch(&self, store: &mut Store) -> Result<(), binlog::BinlogError> {
-        self.end_batch_uncommitted(store);
+        self.snapshot_if_due(store);
         store.commit()
+    }
+
+    /// A snapshot begun if the binlog has grown enough since the last.
+    fn snapshot_if_due(&self, store: &mut Store) {
+        if retention::snapshot_due(store.binlog().appended_bytes()) {
+            if let Err(e) = self.start_bgsave(store) {
+                tracing::error!(error = %e, "could not start an automatic snapshot");
+            }
+        }
     }
 
     /// [`Engine::end_batch`] but for the commit, which the caller makes with
@@ -218,11 +227,7 @@ impl Engine {
     /// loop turn): the session yields before committing, so every other session that is
     /// ready runs its batch first.
     pub fn end_batch_uncommitted(&self, store: &mut Store) -> Option<u64> {
-        if retention::snapshot_due(store.binlog().appended_bytes()) {
-            if let Err(e) = self.start_bgsave(store) {
-                tracing::error!(error = %e, "could not start an automatic snapshot");
-            }
-        }
+        self.snapshot_if_due(store);
         store.batch_done();
         store.binlog().pending_commit()
     }
@@ -234,7 +239,8 @@ impl Engine {
         if store.binlog().committed(target) {
             return Ok(());
         }
-        store.commit()
+        // The batch was told done when it ended (`end_batch_uncommitted`).
+        store.commit_binlog()
     }
 
     /// A snapshot was written (SAVE): the binlog it covers may go once readers have it.

@@ -601,6 +601,11 @@ impl Store {
     /// End of a batch of commands: make its writes durable per `appendfsync`.
     pub fn commit(&mut self) -> Result<(), BinlogError> {
         self.batch_done();
+        self.commit_binlog()
+    }
+
+    /// [`Store::commit`] without telling the observer (it was told when the batch ended).
+    pub fn commit_binlog(&mut self) -> Result<(), BinlogError> {
         self.binlog.commit()
     }
 
