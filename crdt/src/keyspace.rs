@@ -16,8 +16,8 @@ use std::collections::{BTreeSet, VecDeque};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// What a key's entry in the table costs besides its name's and state's heap (the entry,
-/// and its 8-byte index slot with a control byte, at the table's load).
-pub const KEY_ENTRY_BYTES: usize = size_of::<(Blob, Slot)>() + 11;
+/// and its 4-byte index slot with a control byte, at the table's load).
+pub const KEY_ENTRY_BYTES: usize = size_of::<(Blob, Slot)>() + 6;
 
 /// Number of buckets the keyspace digest is split into (a power of two).
 pub const DIGEST_BUCKETS: usize = 256;

@@ -1,6 +1,8 @@
 //! Memory per key: 1M string keys with 16-byte values written from one region, and a
 //! 100k-member set, in gdc's keyspace against a plain `HashMap<Vec<u8>, Vec<u8>>` /
-//! `HashSet<Vec<u8>>` baseline. Prints a Markdown table (see BENCHMARKS.md).
+//! `HashSet<Vec<u8>>` baseline, with the longest single insert of each (a table that grows
+//! all at once stalls every client for that long). Prints a Markdown table (see
+//! BENCHMARKS.md).
 //!
 //! Run: `cargo run --release -p gdc-benches --bin memory [keys] [members]`
 
@@ -9,6 +11,7 @@ use gdc_crdt::ops::{self, SetTtl};
 use gdc_crdt::{Blob, Dot, HlcClock, Keyspace, OpId, ServerId, Tag};
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -27,15 +30,26 @@ fn val(i: u64) -> Vec<u8> {
 struct Cost {
     heap: f64,
     rss: f64,
+    /// The longest single insert, in ms.
+    worst_ms: f64,
 }
 
-fn measure<T>(n: u64, build: impl FnOnce() -> T) -> (Cost, T) {
+/// Runs `insert(i)` for every `i < n` into what `make` makes, timing each insert.
+fn measure<T>(n: u64, make: impl FnOnce() -> T, mut insert: impl FnMut(&mut T, u64)) -> (Cost, T) {
     let (h0, r0) = (live_bytes(), rss_bytes());
-    let t = black_box(build());
+    let mut t = make();
+    let mut worst = Duration::ZERO;
+    for i in 0..n {
+        let start = Instant::now();
+        insert(&mut t, i);
+        worst = worst.max(start.elapsed());
+    }
+    let t = black_box(t);
     let (h1, r1) = (live_bytes(), rss_bytes());
     let cost = Cost {
         heap: (h1 - h0) as f64 / n as f64,
         rss: r1.saturating_sub(r0) as f64 / n as f64,
+        worst_ms: worst.as_secs_f64() * 1000.0,
     };
     (cost, t)
 }
@@ -53,52 +67,40 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
     let member = |i: u64| format!("member:{i:09}").into_bytes(); // 16 bytes
     match what {
         "strings-baseline" => {
-            let (cost, m) = measure(keys, || {
-                let mut m: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
-                for i in 0..keys {
-                    m.insert(key(i), val(i));
-                }
-                m
+            let (cost, m) = measure(keys, HashMap::<Vec<u8>, Vec<u8>>::new, |m, i| {
+                m.insert(key(i), val(i));
             });
             assert_eq!(m.len() as u64, keys);
             cost
         }
         "strings-gdc" => {
-            let (cost, ks) = measure(keys, || {
-                let mut ks = Keyspace::new();
-                for i in 0..keys {
-                    let k = key(i);
-                    let e = ops::set(
-                        ks.get(&k),
-                        NOW_MS,
-                        next_tag(NOW_MS),
-                        Blob::from(val(i)),
-                        SetTtl::Clear,
-                    );
-                    ks.apply(&k, &e);
-                }
-                ks
+            let (cost, ks) = measure(keys, Keyspace::new, |ks, i| {
+                let k = key(i);
+                let e = ops::set(
+                    ks.get(&k),
+                    NOW_MS,
+                    next_tag(NOW_MS),
+                    Blob::from(val(i)),
+                    SetTtl::Clear,
+                );
+                ks.apply(&k, &e);
             });
             assert_eq!(ks.live_len(NOW_MS) as u64, keys);
             cost
         }
         "set-baseline" => {
-            let (cost, s) = measure(members, || {
-                (0..members).map(member).collect::<HashSet<Vec<u8>>>()
+            let (cost, s) = measure(members, HashSet::<Vec<u8>>::new, |s, i| {
+                s.insert(member(i));
             });
             assert_eq!(s.len() as u64, members);
             cost
         }
         "set-gdc" => {
-            let (cost, ks) = measure(members, || {
-                let mut ks = Keyspace::new();
-                for i in 0..members {
-                    let m = Blob::from(member(i));
-                    let (e, _) =
-                        ops::sadd(ks.get(b"set"), NOW_MS, next_tag(NOW_MS), &[m]).expect("a set");
-                    ks.apply(b"set", &e);
-                }
-                ks
+            let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
+                let m = Blob::from(member(i));
+                let (e, _) =
+                    ops::sadd(ks.get(b"set"), NOW_MS, next_tag(NOW_MS), &[m]).expect("a set");
+                ks.apply(b"set", &e);
             });
             let len = ks.get(b"set").and_then(|s| s.set()).map_or(0, |s| s.len());
             assert_eq!(len as u64, members);
@@ -117,7 +119,7 @@ fn main() {
     let members: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     if let Some(what) = args.get(2) {
         let c = run_one(what, keys, members);
-        println!("{} {}", c.heap, c.rss);
+        println!("{} {} {}", c.heap, c.rss, c.worst_ms);
         return;
     }
     let exe = std::env::current_exe().expect("own path");
@@ -138,20 +140,23 @@ fn main() {
         Cost {
             heap: f.next().expect("heap"),
             rss: f.next().expect("rss"),
+            worst_ms: f.next().expect("worst insert"),
         }
     };
     println!(
-        "| what | baseline heap B | gdc heap B | gdc − baseline (heap) | baseline RSS B | gdc RSS B |"
+        "| what | baseline heap B | gdc heap B | gdc − baseline (heap) | baseline RSS B | gdc RSS B | baseline worst insert ms | gdc worst insert ms |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let row = |what: String, b: &Cost, g: &Cost| {
         println!(
-            "| {what} | {:.1} | {:.1} | {:+.1} | {:.1} | {:.1} |",
+            "| {what} | {:.1} | {:.1} | {:+.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
             b.heap,
             g.heap,
             g.heap - b.heap,
             b.rss,
-            g.rss
+            g.rss,
+            b.worst_ms,
+            g.worst_ms
         );
     };
     row(
