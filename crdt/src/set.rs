@@ -2,17 +2,106 @@
 //! takes away only the adds it observed, so a concurrent add survives.
 
 use crate::blob::Blob;
-use crate::ids::{Dot, Stamp, Tag};
+use crate::heap::HeapSize;
+use crate::hlc::Hlc;
+use crate::ids::{Dot, OpId, ServerId, Stamp, Tag};
 use crate::table::KeyTable;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
-use smallvec::SmallVec;
+use std::fmt;
 
 /// Members in a dense table (see [`KeyTable`]): SPOP and SRANDMEMBER pick one by position
 /// in constant time, as Redis picks a random bucket.
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Default)]
 pub struct SetPart {
-    members: KeyTable<SmallVec<[Tag; 1]>>,
+    members: KeyTable<Adds>,
+    /// The adds of members that have more than one (adds made concurrently in several
+    /// regions, each kept until a remove observes it), sorted by dot; an [`Adds`] names its
+    /// list by index. A freed list is left empty and its index kept in `free`.
+    spilled: Vec<Vec<Tag>>,
+    free: Vec<u32>,
+}
+
+/// A member's live adds in 24 bytes: the one add a member nearly always has, or, with
+/// server-id 0 (which names no node), the index of its list in [`SetPart::spilled`].
+#[derive(Clone, Copy)]
+struct Adds(Tag);
+
+impl Adds {
+    fn spill(&self) -> Option<usize> {
+        (self.0.dot.server == ServerId(0)).then_some(self.0.dot.op.0 as usize)
+    }
+
+    fn as_slice<'a>(&'a self, spilled: &'a [Vec<Tag>]) -> &'a [Tag] {
+        match self.spill() {
+            Some(i) => &spilled[i],
+            None => std::slice::from_ref(&self.0),
+        }
+    }
+}
+
+impl HeapSize for Adds {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// The [`Adds`] for `tags` (sorted, not empty): inline if it is one add that can be,
+/// else a list in `spilled`.
+fn adds_of(tags: Vec<Tag>, spilled: &mut Vec<Vec<Tag>>, free: &mut Vec<u32>) -> Adds {
+    match tags[..] {
+        [one] if one.dot.server != ServerId(0) => Adds(one),
+        _ => {
+            let i = match free.pop() {
+                Some(i) => {
+                    spilled[i as usize] = tags;
+                    i as usize
+                }
+                None => {
+                    spilled.push(tags);
+                    spilled.len() - 1
+                }
+            };
+            Adds(Tag::new(Dot::new(ServerId(0), OpId(i as u64), 0), Hlc(0)))
+        }
+    }
+}
+
+/// Give list `i` of `spilled` back.
+fn release(i: usize, spilled: &mut Vec<Vec<Tag>>, free: &mut Vec<u32>) {
+    spilled[i] = Vec::new();
+    free.push(i as u32);
+    if free.len() == spilled.len() {
+        spilled.clear();
+        free.clear();
+    }
+}
+
+/// What is left of `adds` once `keep` has had its say: `None` if nothing is.
+fn retain_adds(
+    adds: Adds,
+    mut keep: impl FnMut(&Tag) -> bool,
+    spilled: &mut Vec<Vec<Tag>>,
+    free: &mut Vec<u32>,
+) -> Option<Adds> {
+    let Some(i) = adds.spill() else {
+        return keep(&adds.0).then_some(adds);
+    };
+    let before = spilled[i].len();
+    spilled[i].retain(|t| keep(t));
+    match spilled[i].len() {
+        n if n == before => Some(adds),
+        0 => {
+            release(i, spilled, free);
+            None
+        }
+        1 if spilled[i][0].dot.server != ServerId(0) => {
+            let one = spilled[i][0];
+            release(i, spilled, free);
+            Some(Adds(one))
+        }
+        _ => Some(adds),
+    }
 }
 
 impl SetPart {
@@ -44,20 +133,27 @@ impl SetPart {
 
     /// Members with the adds that keep them present.
     pub fn entries(&self) -> impl Iterator<Item = (&Blob, &[Tag])> {
-        self.members.iter().map(|(m, t)| (m, t.as_slice()))
+        self.members
+            .iter()
+            .map(|(m, adds)| (m, adds.as_slice(&self.spilled)))
     }
 
     /// Live adds of one member.
     pub fn tags(&self, m: &[u8]) -> &[Tag] {
-        self.members.get(m).map_or(&[], |t| t.as_slice())
+        self.members
+            .get(m)
+            .map_or(&[], |adds| adds.as_slice(&self.spilled))
     }
 
     pub fn max_stamp(&self) -> Option<Stamp> {
-        self.members.values().flatten().map(|t| t.stamp()).max()
+        self.entries()
+            .flat_map(|(_, tags)| tags)
+            .map(|t| t.stamp())
+            .max()
     }
 
     pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.members.values().flatten().map(|t| t.dot)
+        self.entries().flat_map(|(_, tags)| tags).map(|t| t.dot)
     }
 
     pub fn observe_into(&self, vv: &mut VersionVector) {
@@ -70,30 +166,59 @@ impl SetPart {
         if tomb.kills(tag.dot) {
             return;
         }
-        let tags = self.members.get_or_insert_with(member, SmallVec::new);
-        if let Err(i) = tags.binary_search_by_key(&tag.dot, |t| t.dot) {
-            tags.insert(i, tag);
+        let (spilled, free) = (&mut self.spilled, &mut self.free);
+        let mut made = false;
+        let adds = self.members.get_or_insert_with(member, || {
+            made = true;
+            adds_of(vec![tag], spilled, free)
+        });
+        if made {
+            return;
+        }
+        match adds.spill() {
+            Some(i) => {
+                let tags = &mut spilled[i];
+                if let Err(at) = tags.binary_search_by_key(&tag.dot, |t| t.dot) {
+                    tags.insert(at, tag);
+                }
+            }
+            None if adds.0.dot == tag.dot => {}
+            None => {
+                let mut tags = vec![adds.0, tag];
+                tags.sort_unstable_by_key(|t| t.dot);
+                *adds = adds_of(tags, spilled, free);
+            }
         }
     }
 
     pub fn remove(&mut self, member: &[u8], dot: Dot) {
-        if let Some(tags) = self.members.get_mut(member) {
-            tags.retain(|t| t.dot != dot);
-            if tags.is_empty() {
+        let (spilled, free) = (&mut self.spilled, &mut self.free);
+        let Some(adds) = self.members.get_mut(member) else {
+            return;
+        };
+        match retain_adds(*adds, |t| t.dot != dot, spilled, free) {
+            Some(left) => *adds = left,
+            None => {
                 self.members.remove(member);
             }
         }
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
-        self.members.retain(|_, tags| {
-            tags.retain(|t| !tomb.kills(t.dot));
-            !tags.is_empty()
+        let (spilled, free) = (&mut self.spilled, &mut self.free);
+        self.members.retain(|_, adds| {
+            match retain_adds(*adds, |t| !tomb.kills(t.dot), spilled, free) {
+                Some(left) => {
+                    *adds = left;
+                    true
+                }
+                None => false,
+            }
         });
     }
 
     pub fn merge(&mut self, other: &SetPart, tomb: &Tomb) {
-        for (m, tags) in other.members.iter() {
+        for (m, tags) in other.entries() {
             for t in tags {
                 self.add(m, *t, tomb);
             }
@@ -101,8 +226,67 @@ impl SetPart {
     }
 }
 
-impl crate::heap::HeapSize for SetPart {
+/// Equal when they hold the same members with the same adds.
+impl PartialEq for SetPart {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.entries().all(|(m, tags)| other.tags(m) == tags)
+    }
+}
+
+impl fmt::Debug for SetPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.entries()).finish()
+    }
+}
+
+impl HeapSize for SetPart {
     fn heap_bytes(&self) -> usize {
         self.members.heap_bytes()
+            + self.spilled.heap_bytes()
+            + self.free.capacity() * size_of::<u32>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(server: u32, op: u64) -> Tag {
+        Tag::new(Dot::new(ServerId(server), OpId(op), 0), Hlc(op))
+    }
+
+    #[test]
+    fn a_member_keeps_every_live_add_and_goes_back_inline_with_one() {
+        let tomb = Tomb::default();
+        let mut s = SetPart::default();
+        let m = Blob::from(&b"m"[..]);
+        s.add(&m, tag(2, 5), &tomb);
+        s.add(&m, tag(1, 7), &tomb);
+        s.add(&m, tag(3, 1), &tomb);
+        s.add(&m, tag(1, 7), &tomb);
+        assert_eq!(s.tags(b"m"), &[tag(1, 7), tag(2, 5), tag(3, 1)]);
+        assert_eq!(s.spilled.len(), 1);
+        s.remove(b"m", tag(2, 5).dot);
+        assert_eq!(s.tags(b"m"), &[tag(1, 7), tag(3, 1)]);
+        s.remove(b"m", tag(1, 7).dot);
+        assert_eq!(s.tags(b"m"), &[tag(3, 1)]);
+        assert!(s.spilled.is_empty() && s.free.is_empty(), "list given back");
+        s.remove(b"m", tag(3, 1).dot);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn an_add_from_server_zero_is_kept_as_a_list() {
+        let tomb = Tomb::default();
+        let mut s = SetPart::default();
+        let m = Blob::from(&b"m"[..]);
+        s.add(&m, tag(0, 9), &tomb);
+        assert_eq!(s.tags(b"m"), &[tag(0, 9)]);
+        s.add(&m, tag(4, 2), &tomb);
+        s.remove(b"m", tag(4, 2).dot);
+        assert_eq!(s.tags(b"m"), &[tag(0, 9)]);
+        assert_eq!(s, s.clone());
+        s.remove(b"m", tag(0, 9).dot);
+        assert!(s.is_empty());
     }
 }
