@@ -13,6 +13,7 @@
 use crate::blob::Blob;
 use crate::heap::HeapSize;
 use hashbrown::{DefaultHashBuilder, HashTable};
+use std::cell::Cell;
 use std::fmt;
 use std::hash::BuildHasher;
 
@@ -22,8 +23,12 @@ pub struct KeyTable<V> {
     /// Entry positions by their key's hash.
     index: HashTable<u32>,
     /// While the index grows: the index it replaces, whose slots are still moving.
-    growing: Option<Growing>,
+    growing: Option<Box<Growing>>,
     entries: Vec<(Blob, V)>,
+    /// The position the last lookup found, tried first: a command looks its key up several
+    /// times (to read it, to build its effect, to apply it, to reply). Checked against the
+    /// key, so a position that has since moved is only a miss.
+    last: Cell<u32>,
     /// Seeded per process (foldhash): fast, and an attacker cannot pick colliding keys.
     hasher: DefaultHashBuilder,
 }
@@ -55,6 +60,7 @@ impl<V> Default for KeyTable<V> {
             index: HashTable::new(),
             growing: None,
             entries: Vec::new(),
+            last: Cell::new(0),
             hasher: DefaultHashBuilder::default(),
         }
     }
@@ -75,15 +81,18 @@ impl<V> KeyTable<V> {
 
     fn position(&self, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
+        let last = self.last.get();
+        if entries.get(last as usize).is_some_and(|(k, _)| k[..] == *key) {
+            return Some(last as usize);
+        }
         let hash = self.hash(key);
         let eq = |at: &u32| entries[*at as usize].0[..] == *key;
-        match self.index.find(hash, eq) {
-            Some(at) => Some(*at as usize),
-            None => {
-                let old = &self.growing.as_ref()?.old;
-                old.find(hash, eq).map(|at| *at as usize)
-            }
-        }
+        let at = match self.index.find(hash, eq) {
+            Some(at) => *at,
+            None => *self.growing.as_ref()?.old.find(hash, eq)?,
+        };
+        self.last.set(at);
+        Some(at as usize)
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&V> {
@@ -124,7 +133,7 @@ impl<V> KeyTable<V> {
         self.finish_growth();
         let room = (self.index.len() * 2).max(4);
         let old = std::mem::replace(&mut self.index, HashTable::with_capacity(room));
-        self.growing = Some(Growing { old, next: 0 });
+        self.growing = Some(Box::new(Growing { old, next: 0 }));
         if self.index.capacity() <= MOVE_AT_ONCE {
             self.finish_growth();
         }

@@ -422,6 +422,7 @@ impl Session {
             while let Ok(m) = messages.try_recv() {
                 m.write(out, ctx.conn.resp, ctx.conn.subscribed());
             }
+            ctx.conn.clock.get_or_insert_with(std::time::Instant::now);
             let reply = cmd::execute(&mut ctx, &args);
             // Only the command at the front can be waiting; any other reply ends its wait.
             if matches!(reply, Reply::Block { .. }) {
@@ -461,6 +462,7 @@ impl Session {
                 break;
             }
         }
+        conn.clock = None;
         shared.clients().count_commands(replies);
         let target = shared.engine().end_batch_uncommitted(&mut store);
         let wrote = store.writes != writes_before;

@@ -50,6 +50,11 @@ pub struct Conn {
     /// waiting). A retry after a write keeps the first deadline, and finds a key that has
     /// meanwhile become another type not ready (it waits on, as in Redis) instead of failing.
     pub blocked_since: Option<u64>,
+    /// Set by a session's batch: when the command before ended (or, for the first, a fresh
+    /// read), the next one's start, so that a pipelined command reads the clock once, not
+    /// twice (its time then includes the bookkeeping between the two, tens of ns). Taken by
+    /// the command the session runs; cleared when the batch ends.
+    pub clock: Option<std::time::Instant>,
     /// Whether memory was still full once room was made for the next command (`None`: not
     /// made yet; the command makes it).
     pub room_full: Option<bool>,
@@ -182,6 +187,7 @@ impl Conn {
             last_cmd: String::new(),
             last_write_op: 0,
             blocked_since: None,
+            clock: None,
             room_full: None,
             replies: Replies::On,
             monitor: false,

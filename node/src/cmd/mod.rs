@@ -221,7 +221,10 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if ctx.conn.last_cmd != name {
         ctx.conn.last_cmd = name.to_string();
     }
-    let started = std::time::Instant::now();
+    // A session's batch hands over the clock read that ended the command before; a
+    // command run by another (EXEC's, a script's) reads its own.
+    let handed = ctx.conn.clock.take();
+    let started = handed.unwrap_or_else(std::time::Instant::now);
     let writes = ctx.store.writes;
     tracking::before_command(ctx, command, args);
     let reply = (spec.run)(ctx, args).unwrap_or_else(|refused| refused);
@@ -229,7 +232,11 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if ctx.store.writes != writes {
         ctx.conn.last_write_op = ctx.store.applied().get(ctx.store.server()).0;
     }
-    let nanos = started.elapsed().as_nanos() as u64;
+    let ended = std::time::Instant::now();
+    if handed.is_some() {
+        ctx.conn.clock = Some(ended);
+    }
+    let nanos = (ended - started).as_nanos() as u64;
     let error = match &reply {
         Reply::Error(e) => Some(e.as_str()),
         _ => None,
