@@ -124,6 +124,16 @@ impl<V> Default for Field<V> {
     }
 }
 
+impl<V> Field<V> {
+    /// Bring the counter's entries (a box of their own) into the cache: see
+    /// [`crate::KeyState::prefetch`].
+    pub fn prefetch(&self) {
+        if let Some(c) = &self.counter {
+            std::hint::black_box(c.entries.len());
+        }
+    }
+}
+
 impl<V: Clone + PartialEq> Field<V> {
     /// A field holding one register write.
     pub fn single(reg: RegEntry<V>) -> Self {

@@ -98,11 +98,13 @@ impl KeyState {
         k
     }
 
-    /// Read the boxed general form, so that it is in the cache (see
-    /// [`crate::Keyspace::prefetch`]).
+    /// Read the boxed general form and what its first part keeps behind a box of its own,
+    /// so that they are in the cache (see [`crate::Keyspace::prefetch`]).
     pub fn prefetch(&self) {
-        if let Repr::Full(f) = &self.0 {
-            std::hint::black_box(f.parts.len());
+        if let Repr::Full(f) = &self.0
+            && let Some(p) = f.parts.first()
+        {
+            p.prefetch();
         }
     }
 
