@@ -38,11 +38,21 @@ pub type Args = Vec<Bytes>;
 
 /// Take one whole request off the front of `buf`. `Ok(None)`: more bytes are needed.
 pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Args>, ProtocolError> {
+    parse_request_reusing(buf, limits, &mut Vec::new())
+}
+
+/// [`parse_request`], filling an argument vector taken from `spare` (emptied vectors a
+/// session keeps: a request then costs no allocation of its own).
+pub fn parse_request_reusing(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    spare: &mut Vec<Args>,
+) -> Result<Option<Args>, ProtocolError> {
     if buf.is_empty() {
         return Ok(None);
     }
     if buf[0] == b'*' {
-        parse_multibulk(buf, limits)
+        parse_multibulk(buf, limits, spare)
     } else {
         parse_inline(buf)
     }
@@ -69,7 +79,11 @@ fn parse_len(b: &[u8]) -> Option<i64> {
 /// Arguments up to this many are found without a heap allocation for their spans.
 const SPANS_INLINE: usize = 8;
 
-fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Args>, ProtocolError> {
+fn parse_multibulk(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    spare: &mut Vec<Args>,
+) -> Result<Option<Args>, ProtocolError> {
     let Some(end) = find_crlf(buf, 1) else {
         if buf.len() > INLINE_BYTES_MAX {
             return Err(perr("too big mbulk count string"));
@@ -120,9 +134,9 @@ fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Args>, 
         pos = stop + 2;
     }
     let frame = buf.split_to(pos).freeze();
-    Ok(Some(
-        spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect(),
-    ))
+    let mut args = spare.pop().unwrap_or_default();
+    args.extend(spans.into_iter().map(|(a, b)| frame.slice(a..b)));
+    Ok(Some(args))
 }
 
 fn parse_inline(buf: &mut BytesMut) -> Result<Option<Args>, ProtocolError> {

@@ -7,7 +7,7 @@ use crate::cmd::{self, Conn, Ctx};
 use crate::engine::store::now_ms;
 use crate::pubsub::Message;
 use crate::reply::Reply;
-use crate::resp::{Args, parse_request};
+use crate::resp::{Args, parse_request_reusing};
 use crate::shared::Shared;
 use crate::tasks::Tasks;
 use bytes::{BufMut, BytesMut};
@@ -163,7 +163,7 @@ impl Session {
     fn parse(&mut self, limits: &crate::resp::Limits) -> Option<crate::resp::ProtocolError> {
         loop {
             let before = self.inbuf.len();
-            match parse_request(&mut self.inbuf, limits) {
+            match parse_request_reusing(&mut self.inbuf, limits, &mut self.pending.spare) {
                 Ok(Some(args)) => self.pending.push_back(args, before - self.inbuf.len()),
                 Ok(None) => return None,
                 Err(e) => return Some(e),
@@ -454,6 +454,7 @@ impl Session {
                     if pushed || conn.replies.send() {
                         reply.write(out, conn.resp);
                     }
+                    self.pending.recycle(args);
                 }
             }
             replies += 1;
@@ -559,9 +560,23 @@ struct Pending {
     requests: VecDeque<(Args, usize)>,
     /// Their bytes in all.
     bytes: usize,
+    /// Argument vectors of requests that ran, emptied, for the next ones parsed.
+    spare: Vec<Args>,
 }
 
+/// Argument vectors kept for reuse: a pipeline's worth, of short requests.
+const SPARE_MAX: usize = 64;
+const SPARE_ARGS_MAX: usize = 16;
+
 impl Pending {
+    /// Keep `args`, a request that ran, for reuse.
+    fn recycle(&mut self, mut args: Args) {
+        if self.spare.len() < SPARE_MAX && args.capacity() <= SPARE_ARGS_MAX {
+            args.clear();
+            self.spare.push(args);
+        }
+    }
+
     fn push_back(&mut self, args: Args, bytes: usize) {
         self.bytes += bytes;
         self.requests.push_back((args, bytes));

@@ -30,7 +30,7 @@ impl PlainReg {
         })
     }
 
-    fn tag(&self) -> Tag {
+    pub(super) fn tag(&self) -> Tag {
         Tag::new(
             Dot::new(ServerId(self.server.get()), self.op, self.idx),
             self.hlc,

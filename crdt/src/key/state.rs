@@ -150,6 +150,22 @@ impl KeyState {
         }
     }
 
+    /// The op whose register alone is the string's value (no union of concurrent writes,
+    /// no counter, no bit writes on top): while it is the same, so is the value. What a
+    /// node may key a value's derived facts by (PFCOUNT's count), with the key's name.
+    pub fn string_written_by(&self) -> Option<crate::ids::Dot> {
+        match &self.0 {
+            Repr::Plain(reg) => Some(reg.tag().dot),
+            Repr::Full(f) => {
+                let s = f.str_part()?;
+                if !s.bits().is_empty() {
+                    return None;
+                }
+                s.field.as_single().map(|r| r.tag.dot)
+            }
+        }
+    }
+
     /// Whether the string has bit writes not folded into its register yet.
     pub fn has_bit_writes(&self) -> bool {
         self.full()

@@ -77,18 +77,24 @@ pub fn pfcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         return Ok(Reply::Int(sketch::count_registers(&max) as i64));
     }
-    let Some(v) = look(ctx, &args[1])? else {
+    let key = &args[1];
+    let Some(v) = look(ctx, key)? else {
         return Ok(Reply::Int(0));
     };
     let n = match sketch::cached_count(&v) {
         Some(n) => n,
-        None => remembered_count(&v)?,
+        None => {
+            let written_by = ctx.peek(key).and_then(|k| k.string_written_by());
+            remembered_count(ctx.conn.db, key, written_by, &v)?
+        }
     };
     Ok(Reply::Int(n as i64))
 }
 
-/// Counts this thread computed lately, by the HLL string's hash: the node's own stand-in
-/// for the count Redis stores in the header (a count is a function of the string).
+/// Counts this thread computed lately: the node's own stand-in for the count Redis stores
+/// in the header (a count is a function of the string). Each is found by the string's
+/// identity: its key and the op whose register it is, or else (a union of concurrent
+/// writes) its bytes.
 const REMEMBERED_MAX: usize = 4096;
 
 thread_local! {
@@ -96,9 +102,25 @@ thread_local! {
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-fn remembered_count(v: &[u8]) -> Result<u64, Reply> {
-    let hash = xxhash_rust::xxh3::xxh3_64(v);
-    if let Some(n) = REMEMBERED.with(|r| r.borrow().get(&hash).copied()) {
+fn remembered_count(
+    db: usize,
+    key: &[u8],
+    written_by: Option<gdc_crdt::Dot>,
+    v: &[u8],
+) -> Result<u64, Reply> {
+    let id = match written_by {
+        Some(dot) => {
+            let mut name = Vec::with_capacity(key.len() + 24);
+            name.extend_from_slice(&(db as u64).to_le_bytes());
+            name.extend_from_slice(&dot.server.0.to_le_bytes());
+            name.extend_from_slice(&dot.op.0.to_le_bytes());
+            name.extend_from_slice(&dot.idx.to_le_bytes());
+            name.extend_from_slice(key);
+            xxhash_rust::xxh3::xxh3_64_with_seed(&name, 1)
+        }
+        None => xxhash_rust::xxh3::xxh3_64(v),
+    };
+    if let Some(n) = REMEMBERED.with(|r| r.borrow().get(&id).copied()) {
         return Ok(n);
     }
     let n = sketch::count(v).map_err(|_| Reply::err(CORRUPT))?;
@@ -107,7 +129,7 @@ fn remembered_count(v: &[u8]) -> Result<u64, Reply> {
         if r.len() >= REMEMBERED_MAX {
             r.clear();
         }
-        r.insert(hash, n);
+        r.insert(id, n);
     });
     Ok(n)
 }
