@@ -82,7 +82,10 @@ impl<V> KeyTable<V> {
     fn position(&self, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
         let last = self.last.get();
-        if entries.get(last as usize).is_some_and(|(k, _)| k[..] == *key) {
+        if entries
+            .get(last as usize)
+            .is_some_and(|(k, _)| k[..] == *key)
+        {
             return Some(last as usize);
         }
         let hash = self.hash(key);

@@ -11,6 +11,9 @@ pub enum Reply {
     Error(String),
     Int(i64),
     Bulk(Bytes),
+    /// A bulk string held as a blob: a value or member read from the keyspace, copied
+    /// without an allocation when short enough to sit inline (most are).
+    Value(gdc_crdt::Blob),
     /// A missing value (`$-1` in RESP2, `_` in RESP3).
     Nil,
     /// A missing array (`*-1` in RESP2, `_` in RESP3).
@@ -74,6 +77,11 @@ impl Reply {
         Reply::Bulk(b.into())
     }
 
+    /// A bulk string copied from `v` (see [`Reply::Value`]).
+    pub fn value(v: &[u8]) -> Reply {
+        Reply::Value(gdc_crdt::Blob::from(v))
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self, Reply::Error(_))
     }
@@ -98,6 +106,7 @@ impl Reply {
             Reply::Error(e) => error_line(out, e.as_bytes()),
             Reply::Int(i) => line(out, b':', itoa(*i).as_bytes()),
             Reply::Bulk(b) => bulk(out, b),
+            Reply::Value(b) => bulk(out, b),
             Reply::Nil if resp >= 3 => out.put_slice(b"_\r\n"),
             Reply::Nil => out.put_slice(b"$-1\r\n"),
             Reply::NilArray if resp >= 3 => out.put_slice(b"_\r\n"),

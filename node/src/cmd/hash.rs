@@ -125,8 +125,8 @@ fn listing(ctx: &Ctx<'_>, key: &[u8], keys: bool, vals: bool) -> Reply {
     let mut out = Vec::new();
     let mut map = Vec::new();
     for (name, f) in fields {
-        let n = Reply::bulk(Bytes::copy_from_slice(name));
-        let v = Reply::bulk(Bytes::copy_from_slice(&value(f)));
+        let n = Reply::value(name);
+        let v = Reply::value(&value(f));
         match (keys, vals) {
             (true, true) => map.push((n, v)),
             (true, false) => out.push(n),
@@ -204,8 +204,8 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .as_ref()
             .is_none_or(|p| crate::glob::matches(p, n))
         {
-            out.push(Reply::bulk(Bytes::copy_from_slice(n)));
-            out.push(Reply::bulk(Bytes::copy_from_slice(&value(f))));
+            out.push(Reply::value(n));
+            out.push(Reply::value(&value(f)));
         }
     }
     Ok(super::keys::scan_reply(next, out))

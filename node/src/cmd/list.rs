@@ -90,7 +90,7 @@ fn pop_from(
     let values: Vec<Reply> = idx
         .iter()
         .filter_map(|&i| l.get(i as i64))
-        .map(|(_, e)| Reply::bulk(Bytes::copy_from_slice(&e.value)))
+        .map(|(_, e)| Reply::value(&e.value))
         .collect();
     if !idx.is_empty() {
         ctx.write(key, |k, now, tag| {
@@ -141,9 +141,9 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let i = int_arg(&args[2])?;
     Ok(match read(ctx, &args[1]) {
-        Ok(l) => l.and_then(|l| l.get(i)).map_or(Reply::Nil, |(_, e)| {
-            Reply::bulk(Bytes::copy_from_slice(&e.value))
-        }),
+        Ok(l) => l
+            .and_then(|l| l.get(i))
+            .map_or(Reply::Nil, |(_, e)| Reply::value(&e.value)),
         Err(e) => e,
     })
 }
@@ -298,7 +298,7 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
             Ok(()) => {
                 ctx.notify(LIST, push_event(to), dst);
                 ctx.notify(LIST, pop_event(from), src);
-                Reply::bulk(Bytes::copy_from_slice(&value))
+                Reply::value(&value)
             }
             Err(e) => e,
         };
@@ -320,7 +320,7 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
             ctx.notify(LIST, push_event(to), dst);
             ctx.notify(LIST, pop_event(from), src);
             ctx.notify_if_gone(src);
-            Reply::bulk(Bytes::copy_from_slice(&value))
+            Reply::value(&value)
         },
     )
 }

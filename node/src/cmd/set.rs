@@ -55,7 +55,7 @@ pub fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Ok(s) => Reply::Set(
             s.into_iter()
                 .flat_map(|s| s.members())
-                .map(|m| Reply::bulk(Bytes::copy_from_slice(m)))
+                .map(|m| Reply::value(m))
                 .collect(),
         ),
         Err(e) => e,
@@ -104,7 +104,7 @@ pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 .as_ref()
                 .is_none_or(|p| crate::glob::matches(p, m))
         })
-        .map(|(m, ())| Reply::bulk(Bytes::copy_from_slice(m)))
+        .map(|(m, ())| Reply::value(m))
         .collect();
     Ok(super::keys::scan_reply(next, out))
 }
@@ -152,7 +152,7 @@ fn algebra(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Algebra) -> CmdResult {
         Ok(s) => Reply::Set(
             combine(s, op)
                 .into_iter()
-                .map(|m| Reply::bulk(Bytes::copy_from_slice(&m)))
+                .map(|m| Reply::value(&m))
                 .collect(),
         ),
         Err(e) => e,
@@ -257,10 +257,7 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.notify(SET, "spop", &args[1]);
         ctx.notify_if_gone(&args[1]);
     }
-    let replies: Vec<Reply> = popped
-        .iter()
-        .map(|m| Reply::bulk(Bytes::copy_from_slice(m)))
-        .collect();
+    let replies: Vec<Reply> = popped.iter().map(|m| Reply::value(m)).collect();
     Ok(match count {
         None => replies.into_iter().next().unwrap_or(Reply::Nil),
         Some(_) => Reply::Set(replies),
@@ -277,7 +274,7 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(super::syntax_error());
     }
     let set = read(ctx, &args[1])?;
-    let bulk = |m: &Blob| Reply::bulk(Bytes::copy_from_slice(m));
+    let bulk = |m: &Blob| Reply::value(m);
     Ok(match count {
         None => pick(set, 1).first().map_or(Reply::Nil, bulk),
         Some(c) => Reply::Array(

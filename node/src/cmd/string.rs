@@ -34,7 +34,11 @@ fn bulk_or_nil(v: Option<Bytes>) -> Reply {
 }
 
 pub fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    read(ctx, &args[1]).map(bulk_or_nil)
+    Ok(match value_in_place(ctx, &args[1])? {
+        None => Reply::Nil,
+        Some(std::borrow::Cow::Borrowed(v)) => Reply::value(v),
+        Some(std::borrow::Cow::Owned(v)) => Reply::Bulk(Bytes::from(v)),
+    })
 }
 
 /// Write a string value: keyspace event `event`, and `expire` when it sets an expiry.

@@ -19,6 +19,7 @@ pub fn reply_to_lua(lua: &Lua, reply: Reply, resp: u8) -> mlua::Result<Result<Va
             Value::String(lua.create_string(&b)?)
         }
         Reply::Bulk(b) => Value::String(lua.create_string(&b)?),
+        Reply::Value(b) => Value::String(lua.create_string(&b[..])?),
         Reply::Text(t) => verbatim(lua, b"txt", &t)?,
         Reply::Verbatim(format, t) => verbatim(lua, &format, &t)?,
         Reply::Nil | Reply::NilArray if resp < 3 => Value::Boolean(false),
