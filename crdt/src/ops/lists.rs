@@ -103,7 +103,7 @@ pub fn list_remove(
     let Some(l) = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list) else {
         return Ok(None);
     };
-    let mut ids: Vec<&ListId> = indexes
+    let mut ids: smallvec::SmallVec<[&ListId; 2]> = indexes
         .iter()
         .filter_map(|&i| l.get(i as i64).map(|(id, _)| id))
         .collect();

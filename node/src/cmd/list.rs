@@ -24,7 +24,8 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> Cmd
         Ok(_) => {}
         Err(e) => return Err(e),
     }
-    let values: Vec<Blob> = args[2..].iter().map(|a| Blob::from(&a[..])).collect();
+    let values: smallvec::SmallVec<[Blob; 2]> =
+        args[2..].iter().map(|a| Blob::from(&a[..])).collect();
     Ok(
         match ctx.write(&args[1], |k, now, tag| {
             ops::list_push(k, now, tag, end, &values).map(|e| (Some(e), ()))
@@ -83,7 +84,7 @@ fn pop_from(
         return Ok(None);
     };
     let n = count.min(l.len());
-    let idx: Vec<usize> = match end {
+    let idx: smallvec::SmallVec<[usize; 1]> = match end {
         End::Left => (0..n).collect(),
         End::Right => (0..n).map(|i| l.len() - 1 - i).collect(),
     };

@@ -7,7 +7,7 @@ use super::RECORD_VERSION;
 use crate::engine::store::ScriptingChange;
 use bytes::Bytes;
 use gdc_crdt::codec::{decode_effect, decode_vv, effect_dot, encode_effect, encode_vv};
-use gdc_crdt::{Dot, Effect, Hlc, OpId, ServerId, VersionVector};
+use gdc_crdt::{Blob, Dot, Effect, Hlc, OpId, ServerId, VersionVector};
 
 /// The kind byte of each record.
 const KIND_KEY: u8 = 0;
@@ -29,7 +29,8 @@ pub enum Record {
     /// room under `maxmemory` (a DEL by its rule, told and counted as an eviction).
     Key {
         db: u32,
-        key: Vec<u8>,
+        /// Inline up to 22 bytes (most keys): no allocation per write.
+        key: Blob,
         effect: Effect,
         evicted: bool,
     },
@@ -141,7 +142,7 @@ impl Record {
             kind @ (KIND_KEY | KIND_EVICTED) => {
                 let db = u32_at(b, 2)?;
                 let len = u32_at(b, 6)? as usize;
-                let key = bytes_at(b, 10, len)?.to_vec();
+                let key = Blob::from(bytes_at(b, 10, len)?);
                 let effect = decode_effect(&b[10 + len..]).map_err(|e| e.to_string())?;
                 Ok(Record::Key {
                     db,

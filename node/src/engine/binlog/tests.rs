@@ -6,7 +6,7 @@ fn set(op: u64, key: &str) -> Record {
     let tag = Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
     Record::Key {
         db: 0,
-        key: key.as_bytes().to_vec(),
+        key: Blob::from(key),
         effect: ops::set(None, 0, tag, Blob::from("v"), SetTtl::Clear),
         evicted: false,
     }

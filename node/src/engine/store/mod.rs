@@ -419,7 +419,7 @@ impl Store {
         if let Some(effect) = effect {
             let rec = Record::Key {
                 db: db as u32,
-                key: key.to_vec(),
+                key: gdc_crdt::Blob::from(key),
                 effect,
                 evicted,
             };

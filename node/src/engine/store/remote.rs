@@ -212,7 +212,7 @@ mod tests {
         theirs.apply(b"k", &del);
         let key = |effect| Record::Key {
             db: 0,
-            key: b"k".to_vec(),
+            key: Blob::from("k"),
             effect,
             evicted: false,
         };
