@@ -259,6 +259,15 @@ fn run(queue: &mpsc::Receiver<Queued>) {
             if let Some(mut conn) = queued.handoff.claim() {
                 let writes = store.writes;
                 conn.on_script_thread = true;
+                // As a session's batch does: the scripts' first keys looked up together,
+                // their cache misses overlapped.
+                if queued.handoff.commands.len() > 1 {
+                    for args in &queued.handoff.commands {
+                        if let Some(key) = first_key(args) {
+                            store.prefetch(conn.db, key);
+                        }
+                    }
+                }
                 let mut replies: Vec<Reply> = queued
                     .handoff
                     .commands
@@ -296,4 +305,13 @@ fn run(queue: &mpsc::Receiver<Queued>) {
         drop(turn);
         hand_out(false);
     }
+}
+
+/// The first key an EVAL, EVALSHA or FCALL (or their _RO forms) names, if any.
+fn first_key(args: &[bytes::Bytes]) -> Option<&bytes::Bytes> {
+    let numkeys = args.get(2)?;
+    if numkeys.as_ref() == b"0" || !numkeys.first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    args.get(3)
 }

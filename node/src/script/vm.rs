@@ -79,6 +79,9 @@ struct Vm {
     generation: u64,
     /// The globals behind the sandbox's read-only view (KEYS and ARGV are set there).
     real_globals: Table,
+    /// The names `KEYS` and `ARGV`, made once (not at every run).
+    keys_name: mlua::LuaString,
+    argv_name: mlua::LuaString,
     xpcall: Function,
     handler: Function,
     /// Compiled scripts, by SHA-1.
@@ -149,9 +152,13 @@ impl Vm {
             .load("local f, keys, args = ...\nreturn function() return f(keys, args) end")
             .set_name("=gdc_bind")
             .into_function()?;
+        let keys_name = lua.create_string("KEYS")?;
+        let argv_name = lua.create_string("ARGV")?;
         Ok(Vm {
             lua,
             generation,
+            keys_name,
+            argv_name,
             real_globals,
             xpcall,
             handler,
@@ -370,8 +377,10 @@ fn run_compiled(
     run: &mut dyn Run,
 ) -> mlua::Result<(Reply, bool)> {
     let lua = &vm.lua;
-    vm.real_globals.raw_set("KEYS", strings(lua, keys)?)?;
-    vm.real_globals.raw_set("ARGV", strings(lua, argv)?)?;
+    vm.real_globals
+        .raw_set(&vm.keys_name, strings(lua, keys)?)?;
+    vm.real_globals
+        .raw_set(&vm.argv_name, strings(lua, argv)?)?;
     call_under_handler(vm, f, sha, run)
 }
 
