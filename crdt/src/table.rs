@@ -157,14 +157,23 @@ impl<V> KeyTable<V> {
         let (entries, hasher) = (&self.entries, &self.hasher);
         let rehash = |at: &u32| hash_of(hasher, &entries[*at as usize].0);
         let end = (growing.next + MOVE_BUCKETS).min(growing.old.num_buckets());
-        let mut moved = 0;
-        while growing.next < end && moved < MOVE_SLOTS {
+        // First the slots, then their keys' hashes, then the inserts: the keys' cache
+        // misses overlap instead of each waiting behind the last insert.
+        let mut moving = [0u32; MOVE_SLOTS];
+        let mut n = 0;
+        while growing.next < end && n < MOVE_SLOTS {
             if let Ok(slot) = growing.old.get_bucket_entry(growing.next) {
-                let (at, _) = slot.remove();
-                self.index.insert_unique(rehash(&at), at, rehash);
-                moved += 1;
+                moving[n] = slot.remove().0;
+                n += 1;
             }
             growing.next += 1;
+        }
+        let mut hashes = [0u64; MOVE_SLOTS];
+        for (h, at) in hashes.iter_mut().zip(&moving[..n]) {
+            *h = rehash(at);
+        }
+        for (h, at) in hashes.iter().zip(&moving[..n]) {
+            self.index.insert_unique(*h, *at, rehash);
         }
         if growing.old.is_empty() {
             self.growing = None;
