@@ -77,6 +77,17 @@ impl DerefMut for StrPart {
 }
 
 impl StrPart {
+    /// Bring what a read of the string looks at first into the cache: the counter's
+    /// entries, the first register's value (when it is not inline) and the first bit write
+    /// (see [`crate::KeyState::prefetch`]).
+    pub fn prefetch(&self) {
+        self.field.prefetch();
+        if let Some(r) = self.field.regs().first() {
+            std::hint::black_box(r.value.first());
+        }
+        std::hint::black_box(self.bits.first().map(|(_, w)| w.offset));
+    }
+
     /// Bit writes not folded in yet, sorted by dot.
     pub fn bits(&self) -> &[(Tag, BitWrite)] {
         &self.bits

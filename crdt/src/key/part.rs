@@ -29,7 +29,7 @@ impl Part {
     pub(super) fn prefetch(&self) {
         // Each in constant time.
         let len = match self {
-            Part::Str(s) => return s.field.prefetch(),
+            Part::Str(s) => return s.prefetch(),
             Part::Hash(h) => return h.prefetch(),
             Part::Set(s) => s.len(),
             Part::ZSet(z) => z.len(),

@@ -98,13 +98,19 @@ impl KeyState {
         k
     }
 
-    /// Read the boxed general form and what its first part keeps behind a box of its own,
-    /// so that they are in the cache (see [`crate::Keyspace::prefetch`]).
+    /// Read the boxed general form and what its first part keeps behind a box of its own
+    /// (or a plain string's value, when it is not inline), so that they are in the cache
+    /// (see [`crate::Keyspace::prefetch`]).
     pub fn prefetch(&self) {
-        if let Repr::Full(f) = &self.0
-            && let Some(p) = f.parts.first()
-        {
-            p.prefetch();
+        match &self.0 {
+            Repr::Plain(reg) => {
+                std::hint::black_box(reg.value.first());
+            }
+            Repr::Full(f) => {
+                if let Some(p) = f.parts.first() {
+                    p.prefetch();
+                }
+            }
         }
     }
 
