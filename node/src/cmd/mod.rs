@@ -164,6 +164,10 @@ pub(crate) fn read_only(ctx: &Ctx<'_>) -> bool {
 
 /// Run one request. `args` is not empty.
 pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    // A session's batch hands over the clock read that ended the command before; a
+    // command run by another (EXEC's, a script's) reads its own, as does the command after
+    // one answered before it ran (refused, queued).
+    let handed = ctx.conn.clock.take();
     let Some(spec) = lookup(&args[0]) else {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         let reply = unknown(args);
@@ -221,9 +225,6 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if ctx.conn.last_cmd != name {
         ctx.conn.last_cmd = name.to_string();
     }
-    // A session's batch hands over the clock read that ended the command before; a
-    // command run by another (EXEC's, a script's) reads its own.
-    let handed = ctx.conn.clock.take();
     let started = handed.unwrap_or_else(std::time::Instant::now);
     let writes = ctx.store.writes;
     tracking::before_command(ctx, command, args);
