@@ -8,6 +8,7 @@ use crate::ids::{Dot, OpId, ServerId, Stamp, Tag};
 use crate::table::KeyTable;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
+use slab::Slab;
 use std::fmt;
 
 /// Members in a dense table (see [`KeyTable`]): SPOP and SRANDMEMBER pick one by position
@@ -17,13 +18,12 @@ pub struct SetPart {
     members: KeyTable<Adds>,
     /// The adds of members that have more than one (adds made concurrently in several
     /// regions, each kept until a remove observes it), sorted by dot; an [`Adds`] names its
-    /// list by index. A freed list is left empty and its index kept in `free`.
-    spilled: Vec<Vec<Tag>>,
-    free: Vec<u32>,
+    /// list by its key here.
+    spilled: Slab<Vec<Tag>>,
 }
 
 /// A member's live adds in 24 bytes: the one add a member nearly always has, or, with
-/// server-id 0 (which names no node), the index of its list in [`SetPart::spilled`].
+/// server-id 0 (which names no node), the key of its list in [`SetPart::spilled`].
 #[derive(Clone, Copy)]
 struct Adds(Tag);
 
@@ -32,75 +32,56 @@ impl Adds {
         (self.0.dot.server == ServerId(0)).then_some(self.0.dot.op.0 as usize)
     }
 
-    fn as_slice<'a>(&'a self, spilled: &'a [Vec<Tag>]) -> &'a [Tag] {
+    fn as_slice<'a>(&'a self, spilled: &'a Slab<Vec<Tag>>) -> &'a [Tag] {
         match self.spill() {
             Some(i) => &spilled[i],
             None => std::slice::from_ref(&self.0),
         }
+    }
+
+    /// One add, inline unless its server-id is the marker's.
+    fn one(tag: Tag, spilled: &mut Slab<Vec<Tag>>) -> Adds {
+        if tag.dot.server == ServerId(0) {
+            Adds::listed(vec![tag], spilled)
+        } else {
+            Adds(tag)
+        }
+    }
+
+    /// Several adds (sorted by dot), as a list in `spilled`.
+    fn listed(tags: Vec<Tag>, spilled: &mut Slab<Vec<Tag>>) -> Adds {
+        let i = spilled.insert(tags);
+        Adds(Tag::new(Dot::new(ServerId(0), OpId(i as u64), 0), Hlc(0)))
+    }
+
+    /// What is left once `keep` has had its say (`None`: nothing): a list left with one
+    /// add goes back inline, and a list given up leaves `spilled` (its memory too, once
+    /// no list is left).
+    fn retain(
+        self,
+        mut keep: impl FnMut(&Tag) -> bool,
+        spilled: &mut Slab<Vec<Tag>>,
+    ) -> Option<Adds> {
+        let Some(i) = self.spill() else {
+            return keep(&self.0).then_some(self);
+        };
+        let tags = &mut spilled[i];
+        let before = tags.len();
+        tags.retain(|t| keep(t));
+        if tags.len() == before || tags.len() > 1 {
+            return Some(self);
+        }
+        let left = spilled.remove(i).pop().map(|one| Adds::one(one, spilled));
+        if spilled.is_empty() {
+            *spilled = Slab::new();
+        }
+        left
     }
 }
 
 impl HeapSize for Adds {
     fn heap_bytes(&self) -> usize {
         0
-    }
-}
-
-/// The [`Adds`] for `tags` (sorted, not empty): inline if it is one add that can be,
-/// else a list in `spilled`.
-fn adds_of(tags: Vec<Tag>, spilled: &mut Vec<Vec<Tag>>, free: &mut Vec<u32>) -> Adds {
-    match tags[..] {
-        [one] if one.dot.server != ServerId(0) => Adds(one),
-        _ => {
-            let i = match free.pop() {
-                Some(i) => {
-                    spilled[i as usize] = tags;
-                    i as usize
-                }
-                None => {
-                    spilled.push(tags);
-                    spilled.len() - 1
-                }
-            };
-            Adds(Tag::new(Dot::new(ServerId(0), OpId(i as u64), 0), Hlc(0)))
-        }
-    }
-}
-
-/// Give list `i` of `spilled` back.
-fn release(i: usize, spilled: &mut Vec<Vec<Tag>>, free: &mut Vec<u32>) {
-    spilled[i] = Vec::new();
-    free.push(i as u32);
-    if free.len() == spilled.len() {
-        spilled.clear();
-        free.clear();
-    }
-}
-
-/// What is left of `adds` once `keep` has had its say: `None` if nothing is.
-fn retain_adds(
-    adds: Adds,
-    mut keep: impl FnMut(&Tag) -> bool,
-    spilled: &mut Vec<Vec<Tag>>,
-    free: &mut Vec<u32>,
-) -> Option<Adds> {
-    let Some(i) = adds.spill() else {
-        return keep(&adds.0).then_some(adds);
-    };
-    let before = spilled[i].len();
-    spilled[i].retain(|t| keep(t));
-    match spilled[i].len() {
-        n if n == before => Some(adds),
-        0 => {
-            release(i, spilled, free);
-            None
-        }
-        1 if spilled[i][0].dot.server != ServerId(0) => {
-            let one = spilled[i][0];
-            release(i, spilled, free);
-            Some(Adds(one))
-        }
-        _ => Some(adds),
     }
 }
 
@@ -166,11 +147,11 @@ impl SetPart {
         if tomb.kills(tag.dot) {
             return;
         }
-        let (spilled, free) = (&mut self.spilled, &mut self.free);
+        let spilled = &mut self.spilled;
         let mut made = false;
         let adds = self.members.get_or_insert_with(member, || {
             made = true;
-            adds_of(vec![tag], spilled, free)
+            Adds::one(tag, spilled)
         });
         if made {
             return;
@@ -186,17 +167,17 @@ impl SetPart {
             None => {
                 let mut tags = vec![adds.0, tag];
                 tags.sort_unstable_by_key(|t| t.dot);
-                *adds = adds_of(tags, spilled, free);
+                *adds = Adds::listed(tags, spilled);
             }
         }
     }
 
     pub fn remove(&mut self, member: &[u8], dot: Dot) {
-        let (spilled, free) = (&mut self.spilled, &mut self.free);
+        let spilled = &mut self.spilled;
         let Some(adds) = self.members.get_mut(member) else {
             return;
         };
-        match retain_adds(*adds, |t| t.dot != dot, spilled, free) {
+        match adds.retain(|t| t.dot != dot, spilled) {
             Some(left) => *adds = left,
             None => {
                 self.members.remove(member);
@@ -205,16 +186,16 @@ impl SetPart {
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
-        let (spilled, free) = (&mut self.spilled, &mut self.free);
-        self.members.retain(|_, adds| {
-            match retain_adds(*adds, |t| !tomb.kills(t.dot), spilled, free) {
+        let spilled = &mut self.spilled;
+        self.members.retain(
+            |_, adds| match adds.retain(|t| !tomb.kills(t.dot), spilled) {
                 Some(left) => {
                     *adds = left;
                     true
                 }
                 None => false,
-            }
-        });
+            },
+        );
     }
 
     pub fn merge(&mut self, other: &SetPart, tomb: &Tomb) {
@@ -241,9 +222,15 @@ impl fmt::Debug for SetPart {
 
 impl HeapSize for SetPart {
     fn heap_bytes(&self) -> usize {
+        // A slab slot holds a list or, when free, the next free slot's key.
+        let slot = size_of::<Vec<Tag>>().max(size_of::<usize>()) + size_of::<usize>();
         self.members.heap_bytes()
-            + self.spilled.heap_bytes()
-            + self.free.capacity() * size_of::<u32>()
+            + self.spilled.capacity() * slot
+            + self
+                .spilled
+                .iter()
+                .map(|(_, tags)| tags.heap_bytes())
+                .sum::<usize>()
     }
 }
 
@@ -270,7 +257,7 @@ mod tests {
         assert_eq!(s.tags(b"m"), &[tag(1, 7), tag(3, 1)]);
         s.remove(b"m", tag(1, 7).dot);
         assert_eq!(s.tags(b"m"), &[tag(3, 1)]);
-        assert!(s.spilled.is_empty() && s.free.is_empty(), "list given back");
+        assert!(s.spilled.capacity() == 0, "list given back");
         s.remove(b"m", tag(3, 1).dot);
         assert!(s.is_empty());
     }

@@ -12,6 +12,7 @@
 
 use crate::blob::Blob;
 use crate::heap::HeapSize;
+use hashbrown::hash_table::OccupiedEntry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::cell::Cell;
 use std::fmt;
@@ -52,6 +53,14 @@ const MOVE_AT_ONCE: usize = 1024;
 
 fn hash_of(hasher: &DefaultHashBuilder, key: &[u8]) -> u64 {
     hasher.hash_one(key)
+}
+
+/// The hash of the key a slot points at: what an index re-hashes by.
+fn rehasher<'a, V>(
+    entries: &'a [(Blob, V)],
+    hasher: &'a DefaultHashBuilder,
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |at| hash_of(hasher, &entries[*at as usize].0)
 }
 
 impl<V> Default for KeyTable<V> {
@@ -123,10 +132,9 @@ impl<V> KeyTable<V> {
         let slot = u32::try_from(at).expect("a database holds at most u32::MAX keys");
         let hash = self.hash(&key);
         self.entries.push((key, value));
-        let (entries, hasher) = (&self.entries, &self.hasher);
         // The index has room (see `start_growth`): the re-hash is never called.
-        self.index
-            .insert_unique(hash, slot, |at| hash_of(hasher, &entries[*at as usize].0));
+        let rehash = rehasher(&self.entries, &self.hasher);
+        self.index.insert_unique(hash, slot, rehash);
         at
     }
 
@@ -154,8 +162,7 @@ impl<V> KeyTable<V> {
         let Some(growing) = &mut self.growing else {
             return;
         };
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let rehash = |at: &u32| hash_of(hasher, &entries[*at as usize].0);
+        let rehash = rehasher(&self.entries, &self.hasher);
         let end = (growing.next + MOVE_BUCKETS).min(growing.old.num_buckets());
         // First the slots, then their keys' hashes, then the inserts: the keys' cache
         // misses overlap instead of each waiting behind the last insert.
@@ -173,7 +180,7 @@ impl<V> KeyTable<V> {
             *h = rehash(at);
         }
         for (h, at) in hashes.iter().zip(&moving[..n]) {
-            self.index.insert_unique(*h, *at, rehash);
+            self.index.insert_unique(*h, *at, &rehash);
         }
         if growing.old.is_empty() {
             self.growing = None;
@@ -205,12 +212,14 @@ impl<V> KeyTable<V> {
         Some(self.remove_at(i).1)
     }
 
-    /// The slot holding position `at`, whose key hashes to `hash`, in either index.
-    fn slot_mut(&mut self, hash: u64, at: usize) -> Option<&mut u32> {
+    /// The slot of the entry at position `at` (whose key is in the entry vector), in
+    /// either index.
+    fn slot_of(&mut self, at: usize) -> Option<OccupiedEntry<'_, u32>> {
+        let hash = self.hash(&self.entries[at].0);
         let is_at = |s: &u32| *s as usize == at;
-        match self.index.find_mut(hash, is_at) {
-            Some(slot) => Some(slot),
-            None => self.growing.as_mut()?.old.find_mut(hash, is_at),
+        match self.index.find_entry(hash, is_at) {
+            Ok(slot) => Some(slot),
+            Err(_) => self.growing.as_mut()?.old.find_entry(hash, is_at).ok(),
         }
     }
 
@@ -218,21 +227,14 @@ impl<V> KeyTable<V> {
     /// hole and re-point that entry's slot.
     fn remove_at(&mut self, i: usize) -> (Blob, V) {
         self.move_some();
-        let h = self.hash(&self.entries[i].0);
-        let is_i = |s: &u32| *s as usize == i;
-        if let Ok(slot) = self.index.find_entry(h, is_i) {
-            slot.remove();
-        } else if let Some(growing) = &mut self.growing
-            && let Ok(slot) = growing.old.find_entry(h, is_i)
-        {
+        if let Some(slot) = self.slot_of(i) {
             slot.remove();
         }
         let last = self.entries.len() - 1;
-        if i != last {
-            let moved = self.hash(&self.entries[last].0);
-            if let Some(slot) = self.slot_mut(moved, last) {
-                *slot = i as u32;
-            }
+        if i != last
+            && let Some(mut slot) = self.slot_of(last)
+        {
+            *slot.get_mut() = i as u32;
         }
         let removed = self.entries.swap_remove(i);
         self.shrink_if_sparse();
@@ -246,9 +248,8 @@ impl<V> KeyTable<V> {
         if self.entries.capacity() > 64 && len * 4 < self.entries.capacity() {
             self.finish_growth();
             self.entries.shrink_to(len * 2);
-            let (entries, hasher) = (&self.entries, &self.hasher);
-            self.index
-                .shrink_to(len * 2, |at| hash_of(hasher, &entries[*at as usize].0));
+            let rehash = rehasher(&self.entries, &self.hasher);
+            self.index.shrink_to(len * 2, rehash);
         }
     }
 

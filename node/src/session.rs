@@ -7,11 +7,10 @@ use crate::cmd::{self, Conn, Ctx};
 use crate::engine::store::now_ms;
 use crate::pubsub::Message;
 use crate::reply::Reply;
-use crate::resp::{Args, parse_request_reusing};
+use crate::resp::parse_request_reusing;
 use crate::shared::Shared;
 use crate::tasks::Tasks;
 use bytes::{BufMut, BytesMut};
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,7 +19,10 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, error, warn};
 
+mod pending;
 mod scripts;
+
+use pending::Pending;
 
 /// Serve one client until it goes, is killed (CLIENT KILL), or the server stops.
 pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, stop: Tasks) {
@@ -551,59 +553,6 @@ fn resize_read_buffer(inbuf: &mut BytesMut, read: usize) {
     } else {
         // The requests' bytes are dropped: this takes their space back.
         inbuf.reserve(READ_BUFFER_BYTES);
-    }
-}
-
-/// Whole requests read and not yet run, with the bytes each took in the query buffer.
-#[derive(Default)]
-struct Pending {
-    requests: VecDeque<(Args, usize)>,
-    /// Their bytes in all.
-    bytes: usize,
-    /// Argument vectors of requests that ran, emptied, for the next ones parsed.
-    spare: Vec<Args>,
-}
-
-/// Argument vectors kept for reuse: a pipeline's worth, of short requests.
-const SPARE_MAX: usize = 64;
-const SPARE_ARGS_MAX: usize = 16;
-
-impl Pending {
-    /// Keep `args`, a request that ran, for reuse.
-    fn recycle(&mut self, mut args: Args) {
-        if self.spare.len() < SPARE_MAX && args.capacity() <= SPARE_ARGS_MAX {
-            args.clear();
-            self.spare.push(args);
-        }
-    }
-
-    fn push_back(&mut self, args: Args, bytes: usize) {
-        self.bytes += bytes;
-        self.requests.push_back((args, bytes));
-    }
-
-    fn push_front(&mut self, args: Args, bytes: usize) {
-        self.bytes += bytes;
-        self.requests.push_front((args, bytes));
-    }
-
-    fn front(&self) -> Option<&Args> {
-        self.requests.front().map(|(args, _)| args)
-    }
-
-    fn pop_front(&mut self) -> Option<(Args, usize)> {
-        let popped = self.requests.pop_front()?;
-        self.bytes -= popped.1;
-        Some(popped)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.requests.is_empty()
-    }
-
-    fn clear(&mut self) {
-        self.requests.clear();
-        self.bytes = 0;
     }
 }
 

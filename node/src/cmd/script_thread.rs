@@ -309,8 +309,8 @@ fn run(queue: &mpsc::Receiver<Queued>) {
 
 /// The first key an EVAL, EVALSHA or FCALL (or their _RO forms) names, if any.
 fn first_key(args: &[bytes::Bytes]) -> Option<&bytes::Bytes> {
-    let numkeys = args.get(2)?;
-    if numkeys.as_ref() == b"0" || !numkeys.first().is_some_and(u8::is_ascii_digit) {
+    let numkeys = gdc_crdt::string::parse_i64(args.get(2)?)?;
+    if numkeys < 1 {
         return None;
     }
     args.get(3)

@@ -34,13 +34,7 @@ pub fn reply_to_lua(lua: &Lua, reply: Reply, resp: u8) -> mlua::Result<Result<Va
         Reply::DoubleText(t) => single(lua, "double", Value::Number(t.parse().unwrap_or(0.0)))?,
         Reply::BigNumber(n) if resp < 3 => Value::String(lua.create_string(n)?),
         Reply::BigNumber(n) => single(lua, "big_number", Value::String(lua.create_string(n)?))?,
-        Reply::Bulks(items) => {
-            let items = items
-                .into_iter()
-                .map(|b| Reply::Bulk(bytes::Bytes::copy_from_slice(&b)))
-                .collect();
-            array(lua, items, resp)?
-        }
+        Reply::Bulks(items) => array(lua, items.into_iter().map(Reply::Value).collect(), resp)?,
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) | Reply::Many(items)
             if resp < 3 =>
         {

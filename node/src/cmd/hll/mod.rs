@@ -92,13 +92,20 @@ pub fn pfcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Counts this thread computed lately: the node's own stand-in for the count Redis stores
-/// in the header (a count is a function of the string). Each is found by the string's
-/// identity: its key and the op whose register it is, or else (a union of concurrent
-/// writes) its bytes.
+/// in the header (a count is a function of the string).
 const REMEMBERED_MAX: usize = 4096;
 
+/// Which string a remembered count is of.
+#[derive(PartialEq, Eq, Hash)]
+enum Counted {
+    /// The value one op wrote to a key (database, op, the key's hash).
+    Write(usize, gdc_crdt::Dot, u64),
+    /// Any other value (a union of concurrent writes), by its bytes' hash.
+    Bytes(u64),
+}
+
 thread_local! {
-    static REMEMBERED: std::cell::RefCell<std::collections::HashMap<u64, u64>> =
+    static REMEMBERED: std::cell::RefCell<std::collections::HashMap<Counted, u64>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
@@ -109,16 +116,8 @@ fn remembered_count(
     v: &[u8],
 ) -> Result<u64, Reply> {
     let id = match written_by {
-        Some(dot) => {
-            let mut name = Vec::with_capacity(key.len() + 24);
-            name.extend_from_slice(&(db as u64).to_le_bytes());
-            name.extend_from_slice(&dot.server.0.to_le_bytes());
-            name.extend_from_slice(&dot.op.0.to_le_bytes());
-            name.extend_from_slice(&dot.idx.to_le_bytes());
-            name.extend_from_slice(key);
-            xxhash_rust::xxh3::xxh3_64_with_seed(&name, 1)
-        }
-        None => xxhash_rust::xxh3::xxh3_64(v),
+        Some(dot) => Counted::Write(db, dot, xxhash_rust::xxh3::xxh3_64(key)),
+        None => Counted::Bytes(xxhash_rust::xxh3::xxh3_64(v)),
     };
     if let Some(n) = REMEMBERED.with(|r| r.borrow().get(&id).copied()) {
         return Ok(n);

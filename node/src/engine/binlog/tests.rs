@@ -135,6 +135,34 @@ fn a_batch_is_replayed_whole_or_not_at_all() {
 
 /// An eviction is a record of its own kind, alone in its frame or in a batch, and reads
 /// back as one (its kind byte must not be taken for a batch's).
+/// A record larger than the kept scratch buffer leaves no buffer of its size behind (a
+/// 10-million-bit SETBIT's record is 1.25 MB), and is written whole.
+#[test]
+fn a_large_record_leaves_no_large_buffer_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    log.append(&set(1, "small")).expect("append");
+    let held = log.buffer_bytes();
+    let tag = Tag::new(Dot::new(ServerId(1), OpId(2), 0), Hlc::new(2, 0));
+    let big = Record::Key {
+        db: 0,
+        key: Blob::from("big"),
+        effect: ops::set(None, 0, tag, Blob::from(vec![7u8; 1 << 20]), SetTtl::Clear),
+        evicted: false,
+    };
+    log.append(&big).expect("append");
+    let after = log.buffer_bytes();
+    assert!(
+        after <= held,
+        "{after} bytes held after a 1 MiB record, {held} before"
+    );
+    log.append(&set(3, "after")).expect("append");
+    log.commit().expect("commit");
+    drop(log);
+    let (recs, _) = replay(dir.path());
+    assert_eq!(recs, vec![set(1, "small"), big, set(3, "after")]);
+}
+
 #[test]
 fn an_eviction_record_reads_back_alone_and_in_a_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
