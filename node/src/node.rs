@@ -216,6 +216,25 @@ async fn make_room(shared: &Shared) {
     }
 }
 
+/// Clients idle for [`crate::session::IDLE_SHRINK_MS`] that hold a read buffer are told to
+/// give it back (as Redis's clientsCron frees idle clients' query buffers).
+fn nudge_idle_clients(shared: &Shared) {
+    let now = now_ms();
+    let idle: Vec<u64> = shared
+        .clients()
+        .listing()
+        .iter()
+        .filter(|(_, e)| {
+            e.activity.query_bytes + e.activity.query_free > 0
+                && now.saturating_sub(e.last_ms) >= crate::session::IDLE_SHRINK_MS
+        })
+        .map(|(id, _)| *id)
+        .collect();
+    for id in idle {
+        shared.pubsub().nudge_idle(id);
+    }
+}
+
 /// Ten times a second: remove expired keys, as Redis's active expiry does (a key past its
 /// expiry already reads as missing; removing it frees memory and replicates the removal);
 /// once a second, the channels' upkeep; once a minute, a full garbage collection.
@@ -230,6 +249,9 @@ async fn upkeep(shared: Arc<Shared>) {
         crate::alloc::note_peak();
         if cycle % 10 == 0 {
             replication.upkeep();
+        }
+        if cycle % 10 == 5 {
+            nudge_idle_clients(&shared);
         }
         make_room(&shared).await;
         let mut store = engine.lock_store();

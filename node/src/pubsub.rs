@@ -40,6 +40,9 @@ pub enum Message {
     },
     /// The client invalidations were redirected to is gone.
     RedirectBroken(u64),
+    /// The client has been idle for a while: it gives back its empty read buffer, if it
+    /// still is (sent by the upkeep, not a message to write).
+    ShrinkIdle,
 }
 
 /// The channel a RESP2 client redirected to hears invalidations on.
@@ -73,7 +76,7 @@ impl Message {
             Message::RedirectBroken(id) if resp >= 3 => {
                 vec![Reply::bulk("tracking-redir-broken"), Reply::Int(id as i64)]
             }
-            Message::RedirectBroken(_) => return,
+            Message::RedirectBroken(_) | Message::ShrinkIdle => return,
             Message::Monitor(line) => {
                 out.extend_from_slice(b"+");
                 out.extend_from_slice(&line);
@@ -183,6 +186,14 @@ impl PubSub {
     }
 
     /// Queue a message for client `client`: false when it is not connected.
+    /// Tells an idle client to give back its read buffer; a full queue is no overflow
+    /// (the client is busy with messages, not idle).
+    pub fn nudge_idle(&self, client: u64) {
+        if let Some(tx) = self.reg().clients.get(&client) {
+            let _ = tx.tx.try_send(Message::ShrinkIdle);
+        }
+    }
+
     pub fn send_to(&self, client: u64, m: Message) -> bool {
         match self.reg().clients.get(&client) {
             Some(tx) => {

@@ -65,8 +65,6 @@ struct Session {
     pending: Pending,
     /// The binlog commit the replies in `out` wait for (see [`Session::commit`]).
     commit_due: Option<CommitDue>,
-    /// When an idle client's empty read buffer is given back.
-    idle_timer: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 /// A batch ran and left records in the binlog's buffer: its replies leave once they are
@@ -98,7 +96,11 @@ impl Session {
             resp: 2,
             user: bytes::Bytes::from_static(crate::acl::DEFAULT_USER),
             last_cmd: String::new(),
-            activity: Default::default(),
+            // The read buffer below (the upkeep finds it when the client stays idle).
+            activity: crate::clients::Activity {
+                query_free: READ_BUFFER_BYTES,
+                ..Default::default()
+            },
             kill: Arc::clone(&kill),
             unblock: Arc::clone(&unblock),
         });
@@ -120,11 +122,10 @@ impl Session {
             unblock,
             messages,
             overflowed,
-            inbuf: BytesMut::with_capacity(16 * 1024),
+            inbuf: BytesMut::with_capacity(READ_BUFFER_BYTES),
             out: BytesMut::with_capacity(16 * 1024),
             pending: Pending::default(),
             commit_due: None,
-            idle_timer: Box::pin(tokio::time::sleep(IDLE_SHRINK)),
         }
     }
 
@@ -176,40 +177,43 @@ impl Session {
     /// Nothing to run: wait for input (true: some came), or pass on a published message
     /// (false).
     async fn wait_for_input(&mut self) -> Result<bool, Closed> {
-        // An idle client's empty read buffer is given back after a while (as Redis does):
-        // thousands of idle connections then hold no read buffers. It is allocated again
-        // when input comes.
-        let idle = self.inbuf.is_empty() && self.inbuf.capacity() > 0;
-        if idle {
-            // One timer per session, pushed later at each wait (a later deadline is an
-            // atomic store in tokio's timer; a new timer per request cost 2% of GET's time).
-            let deadline = tokio::time::Instant::now() + IDLE_SHRINK;
-            self.idle_timer.as_mut().reset(deadline);
-        }
+        // Biased: no random start per wait; the kill and the stop go first.
         tokio::select! {
+            biased;
+            _ = self.kill.notified() => Err(Closed),
+            () = self.stop.stopped() => Err(Closed),
             r = read_when_ready(&mut self.socket, &mut self.inbuf) => match r {
                 Ok(0) | Err(_) => Err(Closed),
                 Ok(_) => Ok(true),
             },
-            () = self.idle_timer.as_mut(), if idle => {
-                self.inbuf = BytesMut::new();
-                self.conn.query = crate::cmd::QueryBuffer::default();
-                if let Some(e) = self.shared.clients().listing().get_mut(&self.conn.id) {
-                    e.activity.query_bytes = 0;
-                    e.activity.query_free = 0;
-                }
-                Ok(false)
-            }
-            _ = self.kill.notified() => Err(Closed),
             Some(m) = self.messages.recv() => {
                 if self.overflowed.load(Ordering::Relaxed) {
                     warn!(client = self.conn.id, "closing a subscriber that fell behind");
                     return Err(Closed);
                 }
-                m.write(&mut self.out, self.conn.resp, self.conn.subscribed());
+                if matches!(m, Message::ShrinkIdle) {
+                    self.give_back_idle_buffer();
+                } else {
+                    m.write(&mut self.out, self.conn.resp, self.conn.subscribed());
+                }
                 Ok(false)
             }
-            () = self.stop.stopped() => Err(Closed),
+        }
+    }
+
+    /// An idle client's empty read buffer is given back (as Redis does), when the upkeep
+    /// finds it idle for [`IDLE_SHRINK_MS`]: thousands of idle connections then hold no read
+    /// buffers. It is allocated again when input comes. (The upkeep's nudge replaced a timer
+    /// per session, whose re-arming at every wait cost 1% of an unpipelined request.)
+    fn give_back_idle_buffer(&mut self) {
+        if !self.inbuf.is_empty() || self.inbuf.capacity() == 0 {
+            return;
+        }
+        self.inbuf = BytesMut::new();
+        self.conn.query = crate::cmd::QueryBuffer::default();
+        if let Some(e) = self.shared.clients().listing().get_mut(&self.conn.id) {
+            e.activity.query_bytes = 0;
+            e.activity.query_free = 0;
         }
     }
 
@@ -545,8 +549,9 @@ async fn read_when_ready(socket: &mut TcpStream, inbuf: &mut BytesMut) -> std::i
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// A read buffer past this is shrunk once a batch used less than half of it.
 const BIG_READ_BUFFER_BYTES: usize = 32 * 1024;
-/// An idle client's empty read buffer is freed after this long.
-const IDLE_SHRINK: Duration = Duration::from_secs(2);
+/// An idle client's empty read buffer is freed after this long (the upkeep looks once a
+/// second).
+pub const IDLE_SHRINK_MS: u64 = 2000;
 
 /// After a batch that read `read` bytes: an emptied buffer much bigger than that use is
 /// shrunk (one big request does not keep a big buffer); otherwise it gets its room back.

@@ -32,7 +32,7 @@ use retention::Retention;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use store::{Store, StoreError};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tracing::error;
 
 /// How to open an engine.
@@ -56,8 +56,9 @@ pub struct Engine {
     retention: Retention,
     /// Woken after every batch that wrote: blocked clients (BLPOP) look again.
     written: Notify,
-    /// Changes whenever committed writes reach the binlog: senders read on.
-    tail: watch::Sender<u64>,
+    /// Woken whenever committed writes reach the binlog: senders read on. (A plain
+    /// `Notify`: a watch channel wakes through eight, at every batch that writes.)
+    tail: Notify,
     alone: bool,
     /// The script running on the script thread (holding the store lock), if one is.
     busy: crate::script::busy::Busy,
@@ -79,7 +80,7 @@ impl Engine {
             acks,
             retention: Retention::new(&options),
             written: Notify::new(),
-            tail: watch::Sender::new(0),
+            tail: Notify::new(),
             alone: options.alone,
             busy: crate::script::busy::Busy::default(),
         })
@@ -160,7 +161,7 @@ impl Engine {
     /// Committed writes were made: blocked clients look again, senders read on.
     pub fn wrote(&self) {
         self.written.notify_waiters();
-        self.tail.send_modify(|n| *n = n.wrapping_add(1));
+        self.tail.notify_waiters();
     }
 
     /// Wake whoever waits on [`Engine::written`] without a write (WAIT: an acknowledgement
@@ -174,9 +175,10 @@ impl Engine {
         self.written.notified()
     }
 
-    /// Changes at every [`Engine::wrote`]: what a sender waits on at the binlog's tail.
-    pub fn follow_tail(&self) -> watch::Receiver<u64> {
-        self.tail.subscribe()
+    /// Completes at the next [`Engine::wrote`]: what a sender waits on at the binlog's tail
+    /// (enable it before reading, not to miss one).
+    pub fn tail_moved(&self) -> tokio::sync::futures::Notified<'_> {
+        self.tail.notified()
     }
 
     pub fn meta(&self) -> &Meta {

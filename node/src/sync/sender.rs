@@ -458,7 +458,6 @@ async fn feed(
         have,
         deflater: hello.deflate.then(Deflater::default),
     };
-    let mut tail = node.engine().follow_tail();
     let (sender_id, sender_region) = (
         node.engine().lock_store_at_turn().await.server().0,
         node.config().region.clone(),
@@ -468,7 +467,10 @@ async fn feed(
     let mut first = true;
     let mut last_sent = tokio::time::Instant::now();
     loop {
-        tail.borrow_and_update();
+        // Enabled before reading: a write committed from here on wakes the wait below.
+        let tail = node.engine().tail_moved();
+        tokio::pin!(tail);
+        tail.as_mut().enable();
         // Taken before reading: every op it covers is in the files by then, so a receiver
         // that has applied a batch read to the end has everything the vector covers.
         let applied = node.engine().lock_store_at_turn().await.applied().clone();
@@ -501,7 +503,7 @@ async fn feed(
                 }
             } else {
                 tokio::select! {
-                    _ = tail.changed() => continue,
+                    () = &mut tail => continue,
                     _ = tx.closed() => break,
                     _ = tokio::time::sleep(HEARTBEAT) => {}
                 }
