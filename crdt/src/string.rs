@@ -107,6 +107,18 @@ pub fn value(f: &Field<Blob>) -> Cow<'_, [u8]> {
     }
 }
 
+/// [`value`] read as an integer when that takes no formatting: a counter's whole-number
+/// sum over a whole-number (or empty) register. `None`: not known this way (no counter, a
+/// float, a register that is not an integer); `Some(None)`: past `i64`, not an integer.
+pub fn int_value(f: &Field<Blob>) -> Option<Option<i64>> {
+    let Some(Num::Int(inc)) = f.increments() else {
+        return None;
+    };
+    let base = f.base().map_or(&b""[..], |r| r.value.as_slice());
+    let base = if base.is_empty() { 0 } else { parse_i64(base)? };
+    Some(i64::try_from(i128::from(base) + inc).ok())
+}
+
 /// The value of a string key: [`value`], except that concurrent writes of HyperLogLog
 /// strings (PFADDs, PFMERGEs crossing between regions) read as their union, each register
 /// the largest: every element added anywhere counts (docs/semantics.md, "hyperloglog"). A

@@ -537,6 +537,43 @@ fn incrbyfloat_and_incr_mix_into_a_float() {
     assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some("10.5".into()));
 }
 
+/// INCR reads a counter's value as GET shows it, also where the sum left `i64` (concurrent
+/// increments from two regions) or went through a float.
+#[test]
+fn incr_reads_the_value_get_shows() {
+    let mut c = regions();
+    c.incr(A, "big", i64::MAX - 1);
+    c.incr(B, "big", 10);
+    c.deliver_all();
+    assert_eq!(
+        c.everywhere(|c, r| c.get(r, "big")),
+        Some("9223372036854775816".into())
+    );
+    assert_eq!(
+        gdc_crdt::ops::incr_by(c.state(A, "big"), c.wall(A), gdc_crdt::Tag::default(), 1).err(),
+        Some(gdc_crdt::OpError::NotInteger)
+    );
+    let half = |s: Option<&gdc_crdt::KeyState>, now, t| {
+        gdc_crdt::ops::incr_by_float(s, now, t, gdc_crdt::field::Num::Float(0.5))
+            .ok()
+            .map(|x| x.0)
+    };
+    c.incr(A, "f", 10);
+    assert!(c.write(B, "f", half));
+    c.deliver_all();
+    assert_eq!(
+        gdc_crdt::ops::incr_by(c.state(A, "f"), c.wall(A), gdc_crdt::Tag::default(), 1).err(),
+        Some(gdc_crdt::OpError::NotInteger),
+        "10.5"
+    );
+    assert!(c.write(A, "f", half));
+    assert_eq!(c.get(A, "f"), Some("11".into()));
+    assert_eq!(c.incr(A, "f", 1), 12);
+    c.set(B, "s", "-7");
+    assert_eq!(c.incr(B, "s", 2), -5);
+    assert_eq!(c.incr(B, "s", 5), 0);
+}
+
 #[test]
 fn incr_overflow_is_refused_at_the_origin() {
     let mut c = regions();

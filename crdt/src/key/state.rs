@@ -156,6 +156,20 @@ impl KeyState {
         }
     }
 
+    /// The string's value as an integer, as INCR reads it (`None`: no string, or not an
+    /// integer); a counter's sum is not formatted and parsed back.
+    pub fn string_i64(&self) -> Option<i64> {
+        if let Repr::Full(f) = &self.0 {
+            let s = f.str_part()?;
+            if s.bits().is_empty() {
+                if let Some(v) = crate::string::int_value(&s.field) {
+                    return v;
+                }
+            }
+        }
+        crate::string::parse_i64(&self.string_value()?)
+    }
+
     /// The op whose register alone is the string's value (no union of concurrent writes,
     /// no counter, no bit writes on top): while it is the same, so is the value. What a
     /// node may key a value's derived facts by (PFCOUNT's count), with the key's name.

@@ -10,7 +10,7 @@ use crate::error::OpError;
 use crate::field::Num;
 use crate::ids::Tag;
 use crate::key::{KeyState, Kind};
-use crate::string::{parse_f64, parse_i64};
+use crate::string::parse_f64;
 
 /// What SET does with the key's TTL.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -100,7 +100,7 @@ pub fn incr_by(
     let f = k.and_then(KeyState::string);
     let f = f.as_deref();
     let cur = match k {
-        Some(k) => parse_i64(&k.string_value().unwrap_or_default()).ok_or(OpError::NotInteger)?,
+        Some(k) => k.string_i64().ok_or(OpError::NotInteger)?,
         None => 0,
     };
     let new = cur.checked_add(by).ok_or(OpError::Overflow)?;
