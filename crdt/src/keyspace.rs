@@ -316,15 +316,25 @@ impl Keyspace {
     /// Apply one effect to one key. Returns whether the key now holds removal knowledge
     /// (a tomb), which the caller may want to collect.
     pub fn apply(&mut self, key: &[u8], e: &Effect) -> bool {
-        self.apply_used(key, e, same)
+        self.apply_used(key, e, None, same)
     }
 
     /// [`Keyspace::apply`], also changing the key's access word (see
-    /// [`Keyspace::get_touched`]) in the same lookup.
-    fn apply_used(&mut self, key: &[u8], e: &Effect, used: impl FnOnce(u32) -> u32) -> bool {
+    /// [`Keyspace::get_touched`]) in the same lookup; `stable`: the collection to follow
+    /// (see [`KeyState::apply_collecting`]).
+    fn apply_used(
+        &mut self,
+        key: &[u8],
+        e: &Effect,
+        stable: Option<&VersionVector>,
+        used: impl FnOnce(u32) -> u32,
+    ) -> bool {
         let mut tomb = false;
         self.update_key(key, Absent::WrittenBy(e), used, |k, flushed| {
-            k.apply(e, flushed);
+            match stable {
+                Some(stable) => k.apply_collecting(e, flushed, stable),
+                None => k.apply(e, flushed),
+            }
             tomb = k.tomb().is_some();
         });
         tomb
@@ -589,7 +599,7 @@ impl Keyspace {
         let (tomb, found) = if remote {
             self.apply_remote_used(key, e, used)
         } else {
-            (self.apply_used(key, e, used), Conflicts::NONE)
+            (self.apply_used(key, e, Some(stable), used), Conflicts::NONE)
         };
         if tomb {
             self.gc_key(key, stable);

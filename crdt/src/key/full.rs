@@ -181,9 +181,14 @@ impl Full {
 
     /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
     /// covers are skipped: the flush observed and removed them.
-    pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
+    /// Apply an effect. `stable`, when given, is causally stable (see [`Tomb::gc`]): a
+    /// removal it already covers, with the piece removed, is not recorded, since the
+    /// collection that follows every write would forget it at once (a pop on a node
+    /// without peers, where every op is stable as soon as it is applied).
+    pub fn apply(&mut self, e: &Effect, flushed: &VersionVector, stable: Option<&VersionVector>) {
         self.hlc_floor = self.hlc_floor.max(e.tag.hlc);
         let by = e.tag.dot;
+        let forgotten_at_once = |dot: Dot| stable.is_some_and(|s| s.covers(by) && s.covers(dot));
         let mut tomb = self.tomb.take().unwrap_or_default();
         if let Some(cut) = &e.cutoff {
             if tomb.add_cutoff(cut, by) {
@@ -193,7 +198,9 @@ impl Full {
             }
         }
         for r in &e.removes {
-            tomb.add_removed(r.dot, by);
+            if !forgotten_at_once(r.dot) {
+                tomb.add_removed(r.dot, by);
+            }
             self.remove_piece(&r.loc, r.dot);
         }
         for r in &e.resets {

@@ -263,7 +263,20 @@ impl KeyState {
     /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
     /// covers are skipped: the flush observed and removed them.
     pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
-        self.make_full().apply(e, flushed);
+        self.make_full().apply(e, flushed, None);
+        self.compact();
+    }
+
+    /// [`KeyState::apply`] followed by a collection with `stable` (see
+    /// [`KeyState::gc_removals`]): the removal knowledge that collection would forget at
+    /// once is not recorded.
+    pub(crate) fn apply_collecting(
+        &mut self,
+        e: &Effect,
+        flushed: &VersionVector,
+        stable: &VersionVector,
+    ) {
+        self.make_full().apply(e, flushed, Some(stable));
         self.compact();
     }
 
@@ -272,7 +285,7 @@ impl KeyState {
     pub fn apply_remote(&mut self, e: &Effect, flushed: &VersionVector) -> Conflicts {
         let full = self.make_full();
         let mut found = full.conflicts_before(e);
-        full.apply(e, flushed);
+        full.apply(e, flushed, None);
         found.join(full.conflicts_after(e));
         self.compact();
         found
