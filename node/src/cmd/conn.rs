@@ -58,6 +58,9 @@ pub struct Conn {
     /// Whether memory was still full once room was made for the next command (`None`: not
     /// made yet; the command makes it).
     pub room_full: Option<bool>,
+    /// The command the connection ran last: a pipeline of one command finds it again by
+    /// comparing its name, without a hash lookup.
+    pub(super) last_spec: Option<&'static super::table::Spec>,
     /// CLIENT REPLY: whether this connection's replies are sent.
     pub replies: Replies,
     /// In MONITOR mode: fed every command.
@@ -189,6 +192,7 @@ impl Conn {
             blocked_since: None,
             clock: None,
             room_full: None,
+            last_spec: None,
             replies: Replies::On,
             monitor: false,
             no_evict: false,

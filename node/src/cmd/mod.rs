@@ -169,7 +169,13 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // command run by another (EXEC's, a script's) reads its own, as does the command after
     // one answered before it ran (refused, queued).
     let handed = ctx.conn.clock.take();
-    let Some(spec) = lookup(&args[0]) else {
+    let last = ctx.conn.last_spec;
+    let spec = match last.filter(|s| s.command.name.as_bytes().eq_ignore_ascii_case(&args[0])) {
+        Some(s) => Some(s),
+        None => lookup(&args[0]),
+    };
+    ctx.conn.last_spec = spec;
+    let Some(spec) = spec else {
         ctx.conn.multi_failed |= ctx.conn.multi.is_some();
         let reply = unknown(args);
         if let Reply::Error(e) = &reply {

@@ -234,6 +234,14 @@ pub(super) struct Spec {
     pub(super) run: Handler,
 }
 
+impl std::fmt::Debug for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spec")
+            .field("command", &self.command.name)
+            .finish()
+    }
+}
+
 /// A command named `name` taking `arity` arguments; the methods below declare the rest.
 const fn cmd(name: &'static str, arity: i32) -> Command {
     Command {
