@@ -26,7 +26,7 @@ REDIS_PORT="${REDIS_PORT:-7826}"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 declare -A bitmap dense entry
-rows="geoadd geopos setbit getbit pfadd pfcount xadd xrange"
+rows="${ROWS:-geoadd geopos setbit getbit pfadd pfcount xadd xrange}"
 for name in gdc redis; do
     port=$GDC_PORT; [ "$name" = redis ] && port=$REDIS_PORT
     start "$name" "$port"

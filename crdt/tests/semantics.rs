@@ -235,8 +235,7 @@ impl Cluster {
 fn entries(c: &Cluster, r: usize) -> Vec<(StreamId, Vec<u8>)> {
     c.stream_of(r, "s")
         .entries()
-        .iter()
-        .map(|(id, e)| (*id, e.fields[1].to_vec()))
+        .map(|(id, e)| (id, e.fields[1].to_vec()))
         .collect()
 }
 

@@ -62,8 +62,7 @@ fn read(k: &KeyState, now: u64) -> Option<(Seen, Option<u64>)> {
         Seen::Stream(Stream {
             entries: x
                 .entries()
-                .iter()
-                .map(|(id, e)| (*id, e.fields[1].to_vec()))
+                .map(|(id, e)| (id, e.fields[1].to_vec()))
                 .collect(),
             last: x.last_id(),
             groups: x

@@ -104,7 +104,7 @@ impl Reply {
             }
             Reply::Verbatim(_, t) => bulk(out, t),
             Reply::Error(e) => error_line(out, e.as_bytes()),
-            Reply::Int(i) => line(out, b':', itoa(*i).as_bytes()),
+            Reply::Int(i) => line(out, b':', decimal(*i, &mut [0; 20])),
             Reply::Bulk(b) => bulk(out, b),
             Reply::Value(b) => bulk(out, b),
             Reply::Nil if resp >= 3 => out.put_slice(b"_\r\n"),
@@ -173,8 +173,29 @@ impl Reply {
     }
 }
 
-fn itoa(i: i64) -> String {
-    i.to_string()
+/// The decimal text of `i`, written at the end of `buf` (no allocation: every integer
+/// reply and every bulk reply's length goes through here).
+fn decimal(i: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let at = buf.len() - digits(i.unsigned_abs(), buf).len();
+    if i >= 0 {
+        return &buf[at..];
+    }
+    buf[at - 1] = b'-';
+    &buf[at - 1..]
+}
+
+/// The decimal digits of `n`, written at the end of `buf` (which leaves room for a sign).
+pub(crate) fn digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
 }
 
 fn line(out: &mut BytesMut, kind: u8, body: &[u8]) {
@@ -201,7 +222,7 @@ fn error_line_as(out: &mut BytesMut, kind: u8, body: &[u8]) {
 }
 
 fn header(out: &mut BytesMut, kind: u8, n: usize) {
-    line(out, kind, n.to_string().as_bytes());
+    line(out, kind, decimal(n as i64, &mut [0; 20]));
 }
 
 fn bulk(out: &mut BytesMut, b: &[u8]) {
@@ -253,6 +274,29 @@ mod tests {
         let mut b = BytesMut::new();
         r.write(&mut b, resp);
         b.to_vec()
+    }
+
+    #[test]
+    fn integers_read_as_rust_prints_them() {
+        for i in [
+            0,
+            7,
+            -7,
+            10,
+            99,
+            -100,
+            1 << 40,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(enc(&Reply::Int(i), 2), format!(":{i}\r\n").into_bytes());
+        }
+        let long = "x".repeat(1234);
+        assert_eq!(
+            enc(&Reply::bulk(long.clone()), 2),
+            format!("$1234\r\n{long}\r\n").into_bytes()
+        );
     }
 
     #[test]

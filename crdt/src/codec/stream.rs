@@ -65,7 +65,7 @@ fn put_values<T>(out: &mut Vec<u8>, vals: &Values<T>, put: impl Fn(&mut Vec<u8>,
 pub(super) fn put_stream(out: &mut Vec<u8>, x: &StreamPart) {
     put_var(out, x.len() as u64);
     for (id, e) in x.entries() {
-        put_id(out, *id);
+        put_id(out, id);
         put_tag(out, e.tag);
         put_var(out, e.fields.len() as u64);
         for f in e.fields.iter() {

@@ -92,7 +92,7 @@ pub fn xremove(
     remove_entries(x, ids, &mut e);
     if deleted {
         let mut m = x.meta();
-        if let Some(top) = ids.iter().filter(|id| x.get(**id).is_some()).max() {
+        if let Some(top) = ids.iter().filter(|id| x.contains(**id)).max() {
             m.max_deleted = m.max_deleted.max(*top);
         }
         write_meta(Some(x), m, &mut e);
@@ -231,7 +231,7 @@ pub fn group_change(
 /// Remove a stream's content piece by piece (content hidden by a type clash).
 pub(super) fn observe_stream(x: &StreamPart, e: &mut Effect) {
     for (id, entry) in x.entries() {
-        remove(e, StreamLoc::Entry(*id), entry.tag.dot);
+        remove(e, StreamLoc::Entry(id), entry.tag.dot);
     }
     for (t, _) in x.meta_values() {
         remove(e, StreamLoc::Meta, t.dot);
@@ -350,11 +350,7 @@ impl StreamValue {
             })
             .collect();
         StreamValue {
-            entries: x
-                .entries()
-                .iter()
-                .map(|(id, e)| (*id, e.fields.clone()))
-                .collect(),
+            entries: x.entries().map(|(id, e)| (id, e.fields)).collect(),
             meta,
             groups,
         }

@@ -22,9 +22,11 @@ use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod entries;
 mod group;
 mod layout;
 
+pub use entries::Entries;
 pub use group::{Group, GroupHead, Pending};
 pub use layout::{Layout, NODE_ENTRIES_MAX, Node};
 
@@ -253,7 +255,7 @@ pub enum StreamAdd {
 
 #[derive(Clone, Debug, Default)]
 pub struct StreamPart {
-    entries: BTreeMap<StreamId, Entry>,
+    entries: Entries,
     meta: Values<Meta>,
     groups: BTreeMap<Blob, Group>,
     layout: Layout,
@@ -301,7 +303,7 @@ impl StreamPart {
 
     /// The last id: the register's, or the top entry's when a concurrent XSETID set it lower.
     pub fn last_id(&self) -> StreamId {
-        let top = self.last().map_or(StreamId::ZERO, |(id, _)| *id);
+        let top = self.last_entry_id().unwrap_or(StreamId::ZERO);
         self.meta().last.max(top)
     }
 
@@ -311,26 +313,46 @@ impl StreamPart {
         Counts {
             added: m.entries_added(),
             len: self.entries.len() as u64,
-            first: self.first().map_or(StreamId::ZERO, |(id, _)| *id),
+            first: self
+                .entries
+                .heads()
+                .next()
+                .map_or(StreamId::ZERO, |(id, _)| id),
             last: self.last_id(),
             max_deleted: m.max_deleted,
         }
     }
 
-    pub fn entries(&self) -> &BTreeMap<StreamId, Entry> {
-        &self.entries
+    /// Every entry, in id order (decoded as it goes: see [`Entries`]).
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = (StreamId, Entry)> + '_ {
+        self.entries.iter()
     }
 
-    pub fn get(&self, id: StreamId) -> Option<&Entry> {
-        self.entries.get(&id)
+    pub fn get(&self, id: StreamId) -> Option<Entry> {
+        self.entries.get(id)
     }
 
-    pub fn first(&self) -> Option<(&StreamId, &Entry)> {
-        self.entries.first_key_value()
+    /// Whether there is an entry `id` (nothing decoded but ids and tags).
+    pub fn contains(&self, id: StreamId) -> bool {
+        self.entries.contains(id)
     }
 
-    pub fn last(&self) -> Option<(&StreamId, &Entry)> {
-        self.entries.last_key_value()
+    pub fn first(&self) -> Option<(StreamId, Entry)> {
+        self.entries.first()
+    }
+
+    pub fn last(&self) -> Option<(StreamId, Entry)> {
+        self.entries.last()
+    }
+
+    /// The ids of the entries in `from..=to`, in order (no fields decoded).
+    pub fn ids(&self, from: StreamId, to: StreamId) -> impl Iterator<Item = StreamId> + '_ {
+        self.entries.ids(from, to)
+    }
+
+    /// The largest entry id (nothing decoded).
+    pub fn last_entry_id(&self) -> Option<StreamId> {
+        self.entries.last_id()
     }
 
     /// Entries with ids in `from..=to`, in order.
@@ -338,13 +360,8 @@ impl StreamPart {
         &self,
         from: StreamId,
         to: StreamId,
-    ) -> impl DoubleEndedIterator<Item = (&StreamId, &Entry)> + '_ {
-        let r = if from <= to {
-            Some(self.entries.range(from..=to))
-        } else {
-            None
-        };
-        r.into_iter().flatten()
+    ) -> impl DoubleEndedIterator<Item = (StreamId, Entry)> + '_ {
+        self.entries.range(from, to)
     }
 
     /// The entries `>` delivers to a group with delivery state `head`: in id order, those it
@@ -353,7 +370,7 @@ impl StreamPart {
     pub fn undelivered<'a>(
         &'a self,
         head: &'a GroupHead,
-    ) -> impl Iterator<Item = (StreamId, &'a Entry)> + 'a {
+    ) -> impl Iterator<Item = (StreamId, Entry)> + 'a {
         let start = self
             .origins()
             .map(|o| head.cursor(o))
@@ -362,9 +379,8 @@ impl StreamPart {
         start
             .next()
             .into_iter()
-            .flat_map(move |s| self.entries.range(s..))
-            .filter(move |(id, e)| !head.delivered(**id, e.tag.dot.server))
-            .map(|(id, e)| (*id, e))
+            .flat_map(move |s| self.entries.range(s, StreamId::MAX))
+            .filter(move |(id, e)| !head.delivered(*id, e.tag.dot.server))
     }
 
     pub fn groups(&self) -> impl Iterator<Item = (&Blob, &Group)> + '_ {
@@ -381,14 +397,14 @@ impl StreamPart {
     }
 
     pub fn max_stamp(&self) -> Option<Stamp> {
-        let e = self.entries.values().map(|e| e.tag.stamp());
+        let e = self.entries.tags().map(|t| t.stamp());
         let m = self.meta.iter().map(|(t, _)| t.stamp());
         let g = self.groups.values().flat_map(Group::stamps);
         e.chain(m).chain(g).max()
     }
 
     pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        let e = self.entries.values().map(|e| e.tag.dot);
+        let e = self.entries.tags().map(|t| t.dot);
         let m = self.meta.iter().map(|(t, _)| t.dot);
         let g = self.groups.values().flat_map(Group::dots);
         e.chain(m).chain(g)
@@ -435,16 +451,17 @@ impl StreamPart {
 
     /// Of two entries with one id, the one with the later stamp stays.
     fn put_entry(&mut self, id: StreamId, e: Entry) {
-        match self.entries.get_mut(&id) {
+        let tail = self.entries.last_id().is_none_or(|l| l < id);
+        // An append (XADD's) has nothing to compare with.
+        let cur = if tail { None } else { self.entries.get(id) };
+        match cur {
             Some(cur) if cur.tag.stamp() >= e.tag.stamp() => {}
             Some(cur) => {
-                let old = std::mem::replace(cur, e);
-                let new = self.entries[&id].tag.dot.server;
-                self.count_origin(old.tag.dot.server, false);
-                self.count_origin(new, true);
+                self.count_origin(cur.tag.dot.server, false);
+                self.count_origin(e.tag.dot.server, true);
+                self.entries.insert(id, e);
             }
             None => {
-                let tail = self.entries.last_key_value().is_none_or(|(l, _)| *l < id);
                 self.count_origin(e.tag.dot.server, true);
                 self.entries.insert(id, e);
                 self.layout.put(id, tail);
@@ -484,12 +501,12 @@ impl StreamPart {
             .iter()
             .map(|(f, n)| (*f, n.total))
             .collect();
+        let ids: Vec<StreamId> = self.entries.heads().map(|(id, _)| id).collect();
+        let at = |id: &StreamId| ids.partition_point(|i| i < id);
         let mut nodes = BTreeMap::new();
         for (i, (first, total)) in firsts.iter().enumerate() {
-            let live = match firsts.get(i + 1) {
-                Some((next, _)) => self.entries.range(*first..*next).count(),
-                None => self.entries.range(*first..).count(),
-            };
+            let end = firsts.get(i + 1).map_or(ids.len(), |(next, _)| at(next));
+            let live = end - at(first);
             if live > 0 {
                 nodes.insert(
                     *first,
@@ -502,7 +519,7 @@ impl StreamPart {
         }
         self.layout.nodes = nodes;
         self.origins.clear();
-        let servers: Vec<ServerId> = self.entries.values().map(|e| e.tag.dot.server).collect();
+        let servers: Vec<ServerId> = self.entries.tags().map(|t| t.dot.server).collect();
         for s in servers {
             self.count_origin(s, true);
         }
@@ -511,8 +528,8 @@ impl StreamPart {
     pub fn remove(&mut self, loc: &StreamLoc, dot: Dot) {
         match loc {
             StreamLoc::Entry(id) => {
-                if self.entries.get(id).is_some_and(|e| e.tag.dot == dot) {
-                    self.entries.remove(id);
+                if self.entries.get(*id).is_some_and(|e| e.tag.dot == dot) {
+                    self.entries.remove(*id);
                     self.layout.remove(*id);
                     self.count_origin(dot.server, false);
                 }
@@ -548,9 +565,7 @@ impl StreamPart {
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
-        let before = self.entries.len();
-        self.entries.retain(|_, e| !tomb.kills(e.tag.dot));
-        if self.entries.len() != before {
+        if self.entries.retain(|_, e| !tomb.kills(e.tag.dot)) > 0 {
             self.recount();
         }
         prune_values(&mut self.meta, tomb);
@@ -561,9 +576,9 @@ impl StreamPart {
     }
 
     pub fn merge(&mut self, o: &StreamPart, tomb: &Tomb) {
-        for (id, e) in &o.entries {
+        for (id, e) in o.entries.iter() {
             if !tomb.kills(e.tag.dot) {
-                self.put_entry(*id, e.clone());
+                self.put_entry(id, e);
             }
         }
         for (t, m) in &o.meta {
@@ -578,12 +593,7 @@ impl StreamPart {
 
 impl crate::heap::HeapSize for StreamPart {
     fn heap_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(StreamId, Entry)>();
-        let mut n = crate::heap::btree_bytes(self.entries.len(), entry);
-        for e in self.entries.values() {
-            n += e.fields.len() * std::mem::size_of::<Blob>();
-            n += e.fields.iter().map(Blob::heap_bytes).sum::<usize>();
-        }
+        let mut n = self.entries.heap_bytes();
         n += self.meta.len() * std::mem::size_of::<(Tag, Meta)>();
         for (name, g) in &self.groups {
             n += name.heap_bytes() + std::mem::size_of::<Group>();

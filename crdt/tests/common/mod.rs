@@ -410,7 +410,7 @@ impl Cluster {
                 let last = x.map_or(StreamId::ZERO, |x| x.last_id());
                 let id = next_auto_id(last, now, tag.dot.server)?;
                 let mut ids: Vec<StreamId> = x
-                    .map(|x| x.entries().keys().copied().collect())
+                    .map(|x| x.ids(StreamId::ZERO, StreamId::MAX).collect())
                     .unwrap_or_default();
                 ids.push(id);
                 let over = maxlen.map_or(0, |m| ids.len().saturating_sub(m as usize));
@@ -418,7 +418,9 @@ impl Cluster {
             }
             Cmd::XDel(_, i) => {
                 let x = live(state, now).and_then(|s| s.stream())?;
-                let id = *x.entries().keys().nth(i % x.len().max(1))?;
+                let id = x
+                    .ids(StreamId::ZERO, StreamId::MAX)
+                    .nth(i % x.len().max(1))?;
                 ops::xremove(state, now, tag, &[id], true).ok().flatten()
             }
             Cmd::XGroup(_, g) => {

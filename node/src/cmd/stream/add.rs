@@ -137,7 +137,7 @@ pub fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()?;
     ids.sort_unstable();
     ids.dedup();
-    ids.retain(|id| x.get(*id).is_some());
+    ids.retain(|id| x.contains(*id));
     if ids.is_empty() {
         return Ok(Reply::Int(0));
     }
@@ -186,8 +186,8 @@ pub fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(x) = stream(ctx, &args[1])? else {
         return Ok(Reply::err("ERR no such key"));
     };
-    if let Some((top, _)) = x.last() {
-        if last < *top {
+    if let Some(top) = x.last_entry_id() {
+        if last < top {
             return Ok(Reply::err(
                 "ERR The ID specified in XSETID is smaller than the target stream top item",
             ));

@@ -131,8 +131,8 @@ fn stream_info(x: &StreamPart, full: Option<usize>) -> Reply {
         field("recorded-first-entry-id", id_reply(first_id(x))),
     ];
     let Some(count) = full else {
-        let edge = |e: Option<(&gdc_crdt::stream::StreamId, &gdc_crdt::stream::Entry)>| {
-            e.map_or(Reply::Nil, |(id, e)| entry_reply(*id, e))
+        let edge = |e: Option<(gdc_crdt::stream::StreamId, gdc_crdt::stream::Entry)>| {
+            e.map_or(Reply::Nil, |(id, e)| entry_reply(id, e))
         };
         out.push(field("groups", Reply::Int(x.groups().count() as i64)));
         out.push(field("first-entry", edge(x.first())));
@@ -143,9 +143,8 @@ fn stream_info(x: &StreamPart, full: Option<usize>) -> Reply {
         "entries",
         Reply::Array(
             x.entries()
-                .iter()
                 .take(count)
-                .map(|(id, e)| entry_reply(*id, e))
+                .map(|(id, e)| entry_reply(id, e))
                 .collect(),
         ),
     ));

@@ -94,25 +94,33 @@ pub(super) fn bound(b: &[u8], start: bool) -> Result<StreamId, Reply> {
 }
 
 pub(super) fn id_reply(id: StreamId) -> Reply {
-    Reply::bulk(id.to_string())
+    // `ms-seq` without the formatting machinery: every entry of every read shows its id.
+    let (mut ms, mut seq) = ([0; 20], [0; 20]);
+    let (ms, seq) = (
+        crate::reply::digits(id.ms, &mut ms),
+        crate::reply::digits(id.seq, &mut seq),
+    );
+    let mut text = [0u8; 41];
+    text[..ms.len()].copy_from_slice(ms);
+    text[ms.len()] = b'-';
+    let n = ms.len() + 1 + seq.len();
+    text[ms.len() + 1..n].copy_from_slice(seq);
+    Reply::Value(gdc_crdt::Blob::from(&text[..n]))
 }
 
 /// An entry as every stream reply shows it: `[id, [field, value, ...]]`.
-pub(super) fn entry_reply(id: StreamId, e: &Entry) -> Reply {
+pub(super) fn entry_reply(id: StreamId, e: Entry) -> Reply {
     Reply::Array(vec![
         id_reply(id),
-        Reply::Array(
-            e.fields
-                .iter()
-                .map(|f| Reply::bulk(Bytes::copy_from_slice(f)))
-                .collect(),
-        ),
+        Reply::Array(e.fields.into_iter().map(Reply::Value).collect()),
     ])
 }
 
 /// The first live id of a stream, 0-0 when empty (Redis's recorded-first-entry-id).
 pub(super) fn first_id(x: &StreamPart) -> StreamId {
-    x.first().map_or(StreamId::ZERO, |(id, _)| *id)
+    x.ids(StreamId::ZERO, StreamId::MAX)
+        .next()
+        .unwrap_or(StreamId::ZERO)
 }
 
 /// Whether a deleted entry may lie at or after `from` (Redis's `streamRangeHasTombstones`
@@ -271,11 +279,10 @@ pub(super) fn plan_trim(
         let from = nodes[i].0;
         let mut ids: Vec<StreamId> = match (x, nodes.get(i + 1)) {
             (None, _) => Vec::new(),
-            (Some(x), Some((next, _, _))) => x
-                .range(from, next.prev().unwrap_or(StreamId::ZERO))
-                .map(|(id, _)| *id)
-                .collect(),
-            (Some(x), None) => x.range(from, StreamId::MAX).map(|(id, _)| *id).collect(),
+            (Some(x), Some((next, _, _))) => {
+                x.ids(from, next.prev().unwrap_or(StreamId::ZERO)).collect()
+            }
+            (Some(x), None) => x.ids(from, StreamId::MAX).collect(),
         };
         if let Some(a) = appended.filter(|a| *a >= from && nodes.get(i + 1).is_none()) {
             ids.push(a);

@@ -48,10 +48,10 @@ fn range(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
         entries
             .rev()
             .take(n)
-            .map(|(id, e)| entry_reply(*id, e))
+            .map(|(id, e)| entry_reply(id, e))
             .collect()
     } else {
-        entries.take(n).map(|(id, e)| entry_reply(*id, e)).collect()
+        entries.take(n).map(|(id, e)| entry_reply(id, e)).collect()
     };
     Ok(Reply::Array(out))
 }
@@ -225,7 +225,7 @@ pub fn xread(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let entries: Vec<Reply> = x
             .range(start, StreamId::MAX)
             .take(count)
-            .map(|(id, e)| entry_reply(*id, e))
+            .map(|(id, e)| entry_reply(id, e))
             .collect();
         if !entries.is_empty() {
             served.push((key.clone(), entries));
