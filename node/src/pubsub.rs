@@ -185,7 +185,6 @@ impl PubSub {
         self.reg().clients.contains_key(&client)
     }
 
-    /// Queue a message for client `client`: false when it is not connected.
     /// Tells an idle client to give back its read buffer; a full queue is no overflow
     /// (the client is busy with messages, not idle).
     pub fn nudge_idle(&self, client: u64) {
@@ -194,6 +193,7 @@ impl PubSub {
         }
     }
 
+    /// Queue a message for client `client`: false when it is not connected.
     pub fn send_to(&self, client: u64, m: Message) -> bool {
         match self.reg().clients.get(&client) {
             Some(tx) => {

@@ -529,6 +529,7 @@ impl Session {
 /// At most this many of a batch's keys are looked up ahead (more would leave the cache
 /// before their commands run).
 const PREFETCH_MAX: usize = 32;
+
 /// Reads what the socket has once it is readable, into `inbuf` with room made only then (an
 /// idle client's buffer may have been given back). A read that leaves room in the buffer
 /// shows the socket was drained, and tokio's `poll_read` then waits for the next epoll event

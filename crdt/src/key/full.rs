@@ -180,11 +180,11 @@ impl Full {
     }
 
     /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
-    /// covers are skipped: the flush observed and removed them.
-    /// Apply an effect. `stable`, when given, is causally stable (see [`Tomb::gc`]): a
-    /// removal it already covers, with the piece removed, is not recorded, since the
-    /// collection that follows every write would forget it at once (a pop on a node
-    /// without peers, where every op is stable as soon as it is applied).
+    /// covers are skipped: the flush observed and removed them. `stable`, when given, is
+    /// causally stable (see [`Tomb::gc`]): a removal it already covers, with the piece
+    /// removed, is not recorded, since the collection that follows every write would
+    /// forget it at once (a pop on a node without peers, where every op is stable as soon
+    /// as it is applied).
     pub fn apply(&mut self, e: &Effect, flushed: &VersionVector, stable: Option<&VersionVector>) {
         self.hlc_floor = self.hlc_floor.max(e.tag.hlc);
         let by = e.tag.dot;
