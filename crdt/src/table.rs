@@ -1,9 +1,10 @@
 //! A dense hash table for a database's keys.
 //!
-//! Entries live in one `Vec` (key and state side by side), and the hash index holds only
-//! their 4-byte positions. A `HashMap<Blob, KeyState>` at 1M keys sits at half load just
-//! after doubling, so every empty bucket costs a whole 72-byte entry; here an empty bucket
-//! costs 5 bytes and the entry vector grows by plain doubling. The index grows
+//! Entries live in segments of a few thousand (key and state side by side: see
+//! [`crate::segments`]), and the hash index holds only their 4-byte positions. A
+//! `HashMap<Blob, KeyState>` at 1M keys sits at half load just after doubling, so every
+//! empty bucket costs a whole 72-byte entry; here an empty bucket costs 5 bytes, and the
+//! entries have at most one segment of room to spare. The index grows
 //! incrementally, as Redis's dicts rehash: a larger index is made, and each change moves a
 //! few slots of the old one over, so no single write re-hashes every key (a 4M-key table
 //! that grew all at once stalled every client for 330 ms). Meanwhile a lookup tries both.
@@ -12,6 +13,7 @@
 
 use crate::blob::Blob;
 use crate::heap::HeapSize;
+use crate::segments::Segments;
 use hashbrown::hash_table::OccupiedEntry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::cell::Cell;
@@ -25,7 +27,7 @@ pub struct KeyTable<V> {
     index: HashTable<u32>,
     /// While the index grows: the index it replaces, whose slots are still moving.
     growing: Option<Box<Growing>>,
-    entries: Vec<(Blob, V)>,
+    entries: Segments<(Blob, V)>,
     /// The position the last lookup found, tried first: a command looks its key up several
     /// times (to read it, to build its effect, to apply it, to reply). Checked against the
     /// key, so a position that has since moved is only a miss.
@@ -57,7 +59,7 @@ fn hash_of(hasher: &DefaultHashBuilder, key: &[u8]) -> u64 {
 
 /// The hash of the key a slot points at: what an index re-hashes by.
 fn rehasher<'a, V>(
-    entries: &'a [(Blob, V)],
+    entries: &'a Segments<(Blob, V)>,
     hasher: &'a DefaultHashBuilder,
 ) -> impl Fn(&u32) -> u64 + 'a {
     move |at| hash_of(hasher, &entries[*at as usize].0)
@@ -68,7 +70,7 @@ impl<V> Default for KeyTable<V> {
         KeyTable {
             index: HashTable::new(),
             growing: None,
-            entries: Vec::new(),
+            entries: Segments::default(),
             last: Cell::new(0),
             hasher: DefaultHashBuilder::default(),
         }
@@ -242,10 +244,12 @@ impl<V> KeyTable<V> {
     }
 
     /// Give memory back once three quarters of the entries are gone (as Redis shrinks its
-    /// dicts), keeping room to double again before the next growth.
+    /// dicts), keeping room to double again before the next growth. (Segments of entries
+    /// free themselves as they empty; a lone first one shrinks here.)
     fn shrink_if_sparse(&mut self) {
         let len = self.entries.len();
-        if self.entries.capacity() > 64 && len * 4 < self.entries.capacity() {
+        let room = self.index.capacity();
+        if room > 64 && len * 4 < room {
             self.finish_growth();
             self.entries.shrink_to(len * 2);
             let rehash = rehasher(&self.entries, &self.hasher);
