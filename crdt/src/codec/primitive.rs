@@ -16,7 +16,8 @@ use smallvec::SmallVec;
 /// 2 adds a string's bit writes to a key state; version 1 (without them) still reads.
 pub const FORMAT_VERSION: u8 = 2;
 
-pub(super) fn put_var(out: &mut Vec<u8>, mut v: u64) {
+/// A LEB128 varint (also what a stream's packed entries are written with).
+pub(crate) fn put_var(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;

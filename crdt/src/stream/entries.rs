@@ -11,6 +11,7 @@
 
 use super::{Entry, StreamId};
 use crate::blob::Blob;
+use crate::codec::put_var;
 use crate::hlc::Hlc;
 use crate::ids::{Dot, OpId, ServerId, Tag};
 use std::collections::BTreeMap;
@@ -56,14 +57,6 @@ const SAME_SERVER: u8 = 4;
 const SAME_NAMES: u8 = 8;
 const NEXT_OP: u8 = 16;
 const FIRST_PIECE: u8 = 32;
-
-fn put_var(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
 
 /// A signed difference, zigzag-encoded (small either way round).
 fn put_diff(out: &mut Vec<u8>, from: u64, to: u64) {
@@ -568,21 +561,25 @@ impl Entries {
         self.range(StreamId::ZERO, StreamId::MAX)
     }
 
-    /// Entries with ids in `from..=to`, in order; each decoded when it is reached.
-    pub fn range(
-        &self,
-        from: StreamId,
-        to: StreamId,
-    ) -> impl DoubleEndedIterator<Item = (StreamId, Entry)> + '_ {
+    /// The runs that may hold entries with ids in `from..=to`, in order.
+    fn runs(&self, from: StreamId, to: StreamId) -> impl DoubleEndedIterator<Item = &Chunk> {
         let start = self
             .chunks
             .range(..=from)
             .next_back()
             .map_or(from, |(k, _)| *k);
         let runs = (from <= to).then(|| self.chunks.range(start..=to));
-        runs.into_iter()
-            .flatten()
-            .flat_map(move |(_, c)| RunIter::new(c, from, to))
+        runs.into_iter().flatten().map(|(_, c)| c)
+    }
+
+    /// Entries with ids in `from..=to`, in order; each decoded when it is reached.
+    pub fn range(
+        &self,
+        from: StreamId,
+        to: StreamId,
+    ) -> impl DoubleEndedIterator<Item = (StreamId, Entry)> + '_ {
+        self.runs(from, to)
+            .flat_map(move |c| RunIter::new(c, from, to))
     }
 
     /// The ids and tags of every entry, in id order (no fields decoded).
@@ -599,15 +596,8 @@ impl Entries {
 
     /// The ids in `from..=to`, in order (no fields decoded).
     pub fn ids(&self, from: StreamId, to: StreamId) -> impl Iterator<Item = StreamId> + '_ {
-        let start = self
-            .chunks
-            .range(..=from)
-            .next_back()
-            .map_or(from, |(k, _)| *k);
-        let runs = (from <= to).then(|| self.chunks.range(start..=to));
-        runs.into_iter()
-            .flatten()
-            .flat_map(|(_, c)| {
+        self.runs(from, to)
+            .flat_map(|c| {
                 let mut cur = c.cursor();
                 std::iter::from_fn(move || {
                     let (head, flags) = cur.head()?;

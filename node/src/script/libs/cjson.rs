@@ -912,18 +912,7 @@ fn format_g(out: &mut Vec<u8>, n: f64, precision: usize) {
     let magnitude = n.abs();
     if magnitude.fract() == 0.0 && magnitude < POWERS_OF_TEN[precision] {
         // An integer of at most `precision` digits is written whole.
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = magnitude as u64;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        out.extend_from_slice(&digits[i..]);
+        out.extend_from_slice(crate::reply::digits(magnitude as u64, &mut [0; 20]));
         return;
     }
     // The correctly rounded digits, as %e would give them: d.ddd...e<exp>.
