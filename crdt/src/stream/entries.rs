@@ -302,26 +302,26 @@ impl Chunk {
         out
     }
 
-    fn get(&self, id: StreamId) -> Option<Entry> {
+    /// The entry `id`'s head and how its fields are written, with the cursor at its
+    /// fields (nothing else decoded); `None` when it is not in the run.
+    fn find(&self, id: StreamId) -> Option<(Head, u8, Cursor<'_>)> {
         let mut c = self.cursor();
         while let Some((head, flags)) = c.head() {
-            if head.id == id {
-                let fields = c.fields(flags);
-                return Some(Entry {
-                    tag: head.tag,
-                    fields,
-                });
-            }
-            if head.id > id {
-                return None;
+            if head.id >= id {
+                return (head.id == id).then_some((head, flags, c));
             }
             c.skip_fields(flags);
         }
         None
     }
 
-    fn first_id(&self) -> Option<StreamId> {
-        self.cursor().head().map(|(h, _)| h.id)
+    fn get(&self, id: StreamId) -> Option<Entry> {
+        let (head, flags, mut c) = self.find(id)?;
+        let fields = c.fields(flags);
+        Some(Entry {
+            tag: head.tag,
+            fields,
+        })
     }
 
     fn heap_bytes(&self) -> usize {
@@ -448,16 +448,15 @@ impl Entries {
     }
 
     pub fn contains(&self, id: StreamId) -> bool {
-        self.chunks.range(..=id).next_back().is_some_and(|(_, c)| {
-            let mut cur = c.cursor();
-            while let Some((head, flags)) = cur.head() {
-                if head.id >= id {
-                    return head.id == id;
-                }
-                cur.skip_fields(flags);
-            }
-            false
-        })
+        self.chunks
+            .range(..=id)
+            .next_back()
+            .is_some_and(|(_, c)| c.find(id).is_some())
+    }
+
+    /// The smallest id (nothing decoded: a run is keyed by its first entry's id).
+    pub fn first_id(&self) -> Option<StreamId> {
+        self.chunks.first_key_value().map(|(k, _)| *k)
     }
 
     pub fn first(&self) -> Option<(StreamId, Entry)> {
@@ -522,7 +521,7 @@ impl Entries {
     /// Take out the entry `id`; its tag, if it was there.
     pub fn remove(&mut self, id: StreamId) -> Option<Tag> {
         let (&key, chunk) = self.chunks.range(..=id).next_back()?;
-        chunk.get(id)?;
+        chunk.find(id)?;
         let chunk = self.chunks.remove(&key).expect("the key is a run's");
         let mut v = chunk.decode();
         let i = v.binary_search_by_key(&id, |(i, _)| *i).ok()?;
@@ -626,7 +625,7 @@ impl Entries {
             && self
                 .chunks
                 .iter()
-                .all(|(k, c)| c.count > 0 && c.first_id() == Some(*k))
+                .all(|(k, c)| c.count > 0 && c.cursor().head().map(|(h, _)| h.id) == Some(*k))
     }
 }
 
@@ -714,6 +713,7 @@ mod tests {
             prop_assert_eq!(packed.first(), all.first().cloned());
             prop_assert_eq!(packed.last(), all.last().cloned());
             prop_assert_eq!(packed.last_id(), all.last().map(|(i, _)| *i));
+            prop_assert_eq!(packed.first_id(), all.first().map(|(i, _)| *i));
             for (i, (id, e)) in all.iter().enumerate() {
                 prop_assert_eq!(packed.get(*id), Some(e.clone()));
                 prop_assert!(packed.contains(*id));

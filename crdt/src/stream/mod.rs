@@ -313,11 +313,7 @@ impl StreamPart {
         Counts {
             added: m.entries_added(),
             len: self.entries.len() as u64,
-            first: self
-                .entries
-                .heads()
-                .next()
-                .map_or(StreamId::ZERO, |(id, _)| id),
+            first: self.first_entry_id().unwrap_or(StreamId::ZERO),
             last: self.last_id(),
             max_deleted: m.max_deleted,
         }
@@ -348,6 +344,11 @@ impl StreamPart {
     /// The ids of the entries in `from..=to`, in order (no fields decoded).
     pub fn ids(&self, from: StreamId, to: StreamId) -> impl Iterator<Item = StreamId> + '_ {
         self.entries.ids(from, to)
+    }
+
+    /// The smallest entry id (nothing decoded).
+    pub fn first_entry_id(&self) -> Option<StreamId> {
+        self.entries.first_id()
     }
 
     /// The largest entry id (nothing decoded).

@@ -307,11 +307,8 @@ fn run(queue: &mpsc::Receiver<Queued>) {
     }
 }
 
-/// The first key an EVAL, EVALSHA or FCALL (or their _RO forms) names, if any.
+/// The first key a script command names, if any, where its key specs say it is.
 fn first_key(args: &[bytes::Bytes]) -> Option<&bytes::Bytes> {
-    let numkeys = gdc_crdt::string::parse_i64(args.get(2)?)?;
-    if numkeys < 1 {
-        return None;
-    }
-    args.get(3)
+    let (at, _) = *super::table::command_of(args)?.find_keys(args).first()?;
+    args.get(at)
 }

@@ -118,9 +118,7 @@ pub(super) fn entry_reply(id: StreamId, e: Entry) -> Reply {
 
 /// The first live id of a stream, 0-0 when empty (Redis's recorded-first-entry-id).
 pub(super) fn first_id(x: &StreamPart) -> StreamId {
-    x.ids(StreamId::ZERO, StreamId::MAX)
-        .next()
-        .unwrap_or(StreamId::ZERO)
+    x.first_entry_id().unwrap_or(StreamId::ZERO)
 }
 
 /// Whether a deleted entry may lie at or after `from` (Redis's `streamRangeHasTombstones`

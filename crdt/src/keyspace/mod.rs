@@ -3,7 +3,7 @@
 
 use crate::Crdt;
 use crate::blob::Blob;
-use crate::codec::{encode_content, key_digest};
+use crate::codec::encode_content;
 use crate::conflict::Conflicts;
 use crate::effect::Effect;
 use crate::heap::HeapSize;
@@ -13,14 +13,14 @@ use crate::table::KeyTable;
 use crate::vv::VersionVector;
 use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
-use xxhash_rust::xxh3::xxh3_64;
+
+mod digests;
+pub use digests::{DIGEST_BUCKETS, bucket_of, counted_digest};
+use digests::{Digests, UNCOUNTED};
 
 /// What a key's entry in the table costs besides its name's and state's heap (the entry,
 /// and its 4-byte index slot with a control byte, at the table's load).
 pub const KEY_ENTRY_BYTES: usize = size_of::<(Blob, Slot)>() + 6;
-
-/// Number of buckets the keyspace digest is split into (a power of two).
-pub const DIGEST_BUCKETS: usize = 256;
 
 /// One database (Redis's `SELECT n`).
 #[derive(Clone, Debug, Default)]
@@ -66,8 +66,8 @@ enum Absent<'a> {
 struct Slot {
     state: KeyState,
     /// Two things in one word, not to make every key 8 bytes larger: the low
-    /// [`DIGEST_BITS`] hold the key's digest as summed into its bucket ([`NO_CONTENT`] if
-    /// the key holds only removal knowledge, nothing being summed for it; [`UNCOUNTED`]
+    /// [`DIGEST_BITS`] hold the key's digest as summed into its bucket (`digests::NO_CONTENT` if
+    /// the key holds only removal knowledge, nothing being summed for it; `UNCOUNTED`
     /// while the key has changed since: its digest is then in no bucket, and is computed
     /// again when digests are next read); the high 24 bits are the key's access word (see
     /// [`Keyspace::touch`]). A cell, so that a read can note its use.
@@ -80,26 +80,9 @@ const DIGEST_MASK: u64 = (1 << DIGEST_BITS) - 1;
 /// The largest access word: 24 bits, as Redis keeps in every object.
 pub const ACCESS_MAX: u32 = (1 << 24) - 1;
 
-/// [`Slot::digest`] of a key changed since the buckets were last read.
-const UNCOUNTED: u64 = 0;
-/// [`Slot::digest`] of a counted key that holds only removal knowledge.
-const NO_CONTENT: u64 = 1;
-
-/// A key's digest as its bucket sums it: [`key_digest`] in [`DIGEST_BITS`] bits, `None` for
-/// a key that holds only removal knowledge (GDC.DIGEST KEYS shows these).
-pub fn counted_digest(key: &[u8], state: &KeyState) -> Option<u64> {
-    // A content digest never takes a marker's value (a 2^-39 distortion).
-    key_digest(key, state).map(|d| (d & DIGEST_MASK).max(2))
-}
-
 /// An access word left as it is (for changes that are no use of the key: merges, collection).
 fn same(word: u32) -> u32 {
     word
-}
-
-/// What a counted [`Slot::digest`] adds to its bucket.
-fn summed(digest: u64) -> u64 {
-    if digest == NO_CONTENT { 0 } else { digest }
 }
 
 impl Slot {
@@ -129,76 +112,6 @@ impl Slot {
         let access = u64::from(access.min(ACCESS_MAX));
         self.word
             .set((self.word.get() & DIGEST_MASK) | (access << DIGEST_BITS));
-    }
-}
-
-/// Per bucket, the wrapping sum of the digests of the keys in it. A key's digest covers its
-/// content and TTL entries, not its removal knowledge (see [`crate::codec::encode_content`]):
-/// how much of that a region has collected depends on what it has heard from the others, so
-/// two regions that applied the same ops must have equal digests whatever they collected,
-/// and a key that holds only removal knowledge counts as absent. A write only takes its
-/// key's old digest out of the bucket and notes the key; digests of changed keys are computed
-/// when the buckets are read, so a key written a thousand times between two anti-entropy
-/// rounds is encoded once, and a round costs O(keys changed), not O(keys).
-#[derive(Clone, Debug)]
-struct Digests {
-    buckets: Box<[u64; DIGEST_BUCKETS]>,
-    /// Keys changed since the buckets were last read (may repeat, or name keys since removed).
-    changed: Vec<Blob>,
-    /// The list grew past its bound and was dropped: the next read looks at every key.
-    rescan: bool,
-}
-
-impl Default for Digests {
-    fn default() -> Self {
-        Digests {
-            buckets: Box::new([0; DIGEST_BUCKETS]),
-            changed: Vec::new(),
-            rescan: false,
-        }
-    }
-}
-
-impl Digests {
-    /// Take `key`'s digest out of its bucket, as the key is about to change or go.
-    fn forget(&mut self, key: &[u8], slot: &Slot, keys_held: usize) {
-        if slot.digest() != UNCOUNTED {
-            let b = &mut self.buckets[bucket_of(key)];
-            *b = b.wrapping_sub(summed(slot.digest()));
-            slot.set_digest(UNCOUNTED);
-            self.note_changed(key, keys_held);
-        }
-    }
-
-    /// Remember to count `key` again. The list is bounded by an eighth of the keys held (plus
-    /// a little); past that, scanning every key is cheaper than keeping the list.
-    fn note_changed(&mut self, key: &[u8], keys_held: usize) {
-        if self.rescan {
-            return;
-        }
-        if self.changed.len() >= keys_held / 8 + 1024 {
-            self.changed = Vec::new();
-            self.rescan = true;
-            return;
-        }
-        self.changed.push(Blob::from(key));
-    }
-
-    /// Count every key again (after a change to all of them, or a load).
-    fn recount_all(&mut self) {
-        self.buckets.fill(0);
-        self.changed = Vec::new();
-        self.rescan = true;
-    }
-
-    /// Count the digest of one key whose digest is in no bucket.
-    fn count(&mut self, key: &[u8], slot: &Slot) {
-        if slot.digest() == UNCOUNTED {
-            let digest = counted_digest(key, &slot.state).unwrap_or(NO_CONTENT);
-            slot.set_digest(digest);
-            let b = &mut self.buckets[bucket_of(key)];
-            *b = b.wrapping_add(summed(digest));
-        }
     }
 }
 
@@ -676,42 +589,6 @@ impl PartialEq for Keyspace {
             && self.keys.len() == other.keys.len()
             && self.iter().all(|(key, k)| other.get(key) == Some(k))
     }
-}
-
-impl Keyspace {
-    /// Per bucket, the wrapping sum of the digests of the keys in it (see [`Digests`]).
-    pub fn bucket_digests(&mut self) -> &[u64; DIGEST_BUCKETS] {
-        let d = &mut self.digests;
-        if d.rescan {
-            for (key, slot) in self.keys.iter_mut() {
-                d.count(key, slot);
-            }
-            d.rescan = false;
-        } else {
-            for key in std::mem::take(&mut d.changed) {
-                if let Some(slot) = self.keys.get_mut(&key) {
-                    d.count(&key, slot);
-                }
-            }
-        }
-        d.changed = Vec::new();
-        &d.buckets
-    }
-
-    /// The digest of the whole database: equal in two regions that applied the same ops
-    /// (FLUSHDB knowledge is removal knowledge: not counted, see [`Digests`]).
-    pub fn digest(&mut self) -> u64 {
-        let mut bytes = Vec::with_capacity(DIGEST_BUCKETS * 8);
-        for d in self.bucket_digests() {
-            bytes.extend_from_slice(&d.to_le_bytes());
-        }
-        xxh3_64(&bytes)
-    }
-}
-
-/// The digest bucket of a key.
-pub fn bucket_of(key: &[u8]) -> usize {
-    (xxh3_64(key) as usize) & (DIGEST_BUCKETS - 1)
 }
 
 #[cfg(test)]
