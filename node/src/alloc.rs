@@ -4,15 +4,21 @@
 //! memory). Installed by the `gdc-node` binary; where it is not installed (a library user,
 //! in-process tests), `live_bytes` stays 0 and `maxmemory` never refuses.
 
-// Implementing `GlobalAlloc` is unsafe by definition; this wrapper only forwards to the
-// system allocator and counts.
+// Implementing `GlobalAlloc` is unsafe by definition; this wrapper only forwards to
+// jemalloc and counts.
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use tikv_jemallocator::Jemalloc;
 
-/// Forwards to [`System`] and keeps a running total of live requested bytes.
+/// What INFO's `mem_allocator` says: the jemalloc that tikv-jemalloc-sys builds.
+pub const ALLOCATOR: &str = "jemalloc-5.3.0";
+
+/// Forwards to jemalloc (Redis's allocator too: memory is taken and given back from
+/// several threads, which glibc's malloc does at a cost — the script thread frees what Lua
+/// made in bursts) and keeps a running total of live requested bytes.
 #[derive(Debug)]
 pub struct Counting;
 
@@ -53,7 +59,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
         // SAFETY: same layout as asked of us.
-        unsafe { System.alloc(layout) }
+        unsafe { Jemalloc.alloc(layout) }
     }
 
     /// Forwarded as zeroed (calloc), not as `alloc` and a fill: a large zeroed block then
@@ -62,19 +68,19 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
         // SAFETY: same layout as asked of us.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { Jemalloc.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         count(-(layout.size() as isize));
         // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { Jemalloc.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count(new_size as isize - layout.size() as isize);
         // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { Jemalloc.realloc(ptr, layout, new_size) }
     }
 }
 
