@@ -42,11 +42,9 @@ async fn answer(shared: Arc<Shared>, mut socket: tokio::net::TcpStream) {
     }
     let request = String::from_utf8_lossy(&buf[..n]);
     let response = if request.starts_with("GET /metrics ") {
-        // The script thread may hold the store: render at a turn of this thread.
-        let body = {
-            let _turn = shared.engine().busy().turn().await;
-            render(&shared)
-        };
+        // A script may hold the store: waited for without blocking the thread.
+        shared.engine().busy().turn().await;
+        let body = render(&shared);
         format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()

@@ -209,6 +209,7 @@ async fn make_room(shared: &Shared) {
     }
     let eviction = shared.config().eviction();
     for _ in 0..EVICTION_ROUNDS_PER_CYCLE_MAX {
+        shared.engine().busy().turn().await;
         if shared.engine().make_room(Some(eviction)) != crate::engine::store::Room::Running {
             return;
         }
@@ -243,9 +244,9 @@ async fn upkeep(shared: Arc<Shared>) {
     let (engine, replication) = (shared.engine(), shared.replication());
     for cycle in 1u64.. {
         tick.tick().await;
-        // The script thread may hold the store: this thread waits for its turn without it,
-        // and keeps the turn for the cycle (nothing in it waits on a script).
-        let _turn = engine.busy().turn().await;
+        // A script may hold the store: waited for without blocking the thread, here and
+        // after each await below, right before the store is locked.
+        engine.busy().turn().await;
         crate::alloc::note_peak();
         if cycle % 10 == 0 {
             replication.upkeep();
@@ -254,6 +255,7 @@ async fn upkeep(shared: Arc<Shared>) {
             nudge_idle_clients(&shared);
         }
         make_room(&shared).await;
+        engine.busy().turn().await;
         let mut store = engine.lock_store();
         if cycle % FULL_GC_EVERY_CYCLES == 0 {
             store.gc_all();

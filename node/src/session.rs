@@ -226,28 +226,22 @@ impl Session {
             if self.answered_while_busy().await? {
                 continue;
             }
-            // Script commands go to the script thread without a turn at the store (unless
-            // a CLIENT PAUSE holds them back: the batch below waits it out).
-            if self.scripts_next() {
-                self.run_on_script_thread().await?;
+            if !self.wait_for_store(busy).await? {
                 continue;
             }
-            let Some(turn) = self.take_turn(busy).await? else {
-                continue;
-            };
             let woken = shared.engine().written();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            let stop = self.run_batch();
-            drop(turn);
-            let Some(stop) = stop else {
+            let Some(stop) = self.run_batch() else {
                 break;
             };
             self.flush().await.map_err(|_| Closed)?;
             let blocked = match stop {
                 Stop::Wait(blocked) => blocked,
-                Stop::Scripts => {
-                    self.run_on_script_thread().await?;
+                Stop::LeftRuntime => {
+                    // This thread is a long script's, not the runtime's: what is left of
+                    // the batch goes on where the runtime is now.
+                    tokio::task::yield_now().await;
                     continue;
                 }
             };
@@ -333,6 +327,8 @@ impl Session {
         };
         tokio::task::yield_now().await;
         let engine = self.shared.engine();
+        // Another client's script may hold the store: waited for without blocking the thread.
+        engine.busy().turn().await;
         if let Err(e) = engine.commit_through(due.target) {
             // The writes are applied but may not be durable: say so instead of acknowledging.
             error!(error = %e, "binlog commit failed");
@@ -350,8 +346,9 @@ impl Session {
 
     /// Run queued requests under one lock; their binlog records are committed before any
     /// reply leaves ([`Session::commit`]).
-    /// Stops at a command that must wait, or at script commands (for the script thread),
-    /// left at the front of `pending`, and says so. The caller holds a turn at the lock.
+    /// Stops at a command that must wait, left at the front of `pending`, or after a script
+    /// the runtime moved away from, and says so. No script holds the store when it begins
+    /// ([`Session::wait_for_store`]).
     fn run_batch(&mut self) -> Option<Stop> {
         let shared = &self.shared;
         let config = shared.config();
@@ -366,11 +363,10 @@ impl Session {
         let tracking = shared.notifier().tracking();
         // The bytes of the requests this batch ran (the read buffer's recent use).
         let mut read = 0;
-        // A pipelined batch looks up its keys (the first argument, most often a key) first,
-        // together: their cache misses overlap.
+        // A pipelined batch looks up its keys first, together: their cache misses overlap.
         if self.pending.requests.len() > 1 {
             for (args, _) in self.pending.requests.iter().take(PREFETCH_MAX) {
-                if let Some(key) = args.get(1) {
+                if let Some(key) = cmd::likely_key(args) {
                     store.prefetch(conn.db, key);
                 }
             }
@@ -389,12 +385,6 @@ impl Session {
                     on_timeout: Reply::Silence,
                     paused: true,
                 }));
-                break;
-            }
-            // Script commands run on the script thread, once this batch is done.
-            if cmd::runs_on_script_thread(conn, &args) {
-                self.pending.push_front(args, bytes);
-                blocked = Some(Stop::Scripts);
                 break;
             }
             // What CLIENT LIST shows of this client's query buffer while the command runs:
@@ -457,6 +447,10 @@ impl Session {
             replies += 1;
             if conn.closing {
                 self.pending.clear();
+                break;
+            }
+            if crate::script::busy::take_left_runtime() {
+                blocked = Some(Stop::LeftRuntime);
                 break;
             }
         }
@@ -581,8 +575,9 @@ struct Blocked {
 enum Stop {
     /// A command waits (see [`Blocked`]).
     Wait(Blocked),
-    /// Script commands are next: they run on the script thread.
-    Scripts,
+    /// A script ran long and the runtime moved off this thread
+    /// ([`crate::script::busy::leave_the_runtime`]).
+    LeftRuntime,
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {

@@ -39,8 +39,6 @@ pub struct Shared {
     scripts: crate::script::Scripts,
     /// The function libraries FUNCTION LOAD loaded.
     functions: crate::script::functions::Functions,
-    /// Where script commands run.
-    script_thread: crate::cmd::script_thread::ScriptThread,
 }
 
 impl Shared {
@@ -71,16 +69,11 @@ impl Shared {
             active_expire: std::sync::atomic::AtomicBool::new(true),
             scripts: crate::script::Scripts::default(),
             functions: crate::script::functions::Functions::default(),
-            script_thread: Default::default(),
         }
     }
 
     pub fn functions(&self) -> &crate::script::functions::Functions {
         &self.functions
-    }
-
-    pub fn script_thread(&self) -> &crate::cmd::script_thread::ScriptThread {
-        &self.script_thread
     }
 
     pub fn scripts(&self) -> &crate::script::Scripts {

@@ -957,8 +957,9 @@ fn functions_and_loaded_scripts_reach_every_region() {
     assert_eq!(exists, vec![0]);
 }
 
-/// Scripts run on the script thread, many clients' in one turn: a pipeline of scripts and
-/// other commands is answered in order; a script sent while another runs past
+/// Scripts run in their clients' batches: a pipeline of scripts and other commands is
+/// answered in order, many clients' scripts interleave whole; a script sent while another
+/// runs past
 /// `busy-reply-threshold` is answered -BUSY (not held until the other ends), and runs once
 /// the other is killed; other clients' commands are served between scripts.
 #[test]
@@ -1085,6 +1086,82 @@ fn scripts_of_many_clients_keep_order_and_busy_rules() {
         .query(&mut other)
         .expect("EVAL after the kill");
     assert_eq!(ran, "ran");
+}
+
+/// A script running longer than 10 ms has the node's runtime move off its thread: the script
+/// ends there, the rest of its client's pipeline runs where the runtime went (in order), other
+/// clients are served once it ends, and later long scripts move the runtime again.
+#[test]
+fn long_scripts_move_the_runtime_and_every_client_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    // Well past 10 ms of Lua, and then a write.
+    let long =
+        "local x = 0 for i = 1, 20000000 do x = x + i end return redis.call('incr', KEYS[1])";
+    let others: Vec<_> = (0..2)
+        .map(|i| {
+            let mut o = node.client();
+            std::thread::spawn(move || {
+                for _ in 0..300 {
+                    let _: i64 = redis::cmd("INCR")
+                        .arg(format!("o{i}"))
+                        .query(&mut o)
+                        .expect("INCR");
+                }
+            })
+        })
+        .collect();
+    for round in 0..3i64 {
+        let replies: Vec<Value> = redis::pipe()
+            .cmd("EVAL")
+            .arg(long)
+            .arg(1)
+            .arg("k")
+            .cmd("INCR")
+            .arg("k")
+            .cmd("EVAL")
+            .arg(long)
+            .arg(1)
+            .arg("k")
+            .cmd("GET")
+            .arg("k")
+            .query(&mut c)
+            .expect("pipeline");
+        let base = round * 3;
+        assert_eq!(
+            replies,
+            vec![
+                Value::Int(base + 1),
+                Value::Int(base + 2),
+                Value::Int(base + 3),
+                bulk(&(base + 3).to_string()),
+            ]
+        );
+    }
+    for o in others {
+        o.join().expect("other client");
+    }
+    for key in ["o0", "o1"] {
+        let n: i64 = redis::cmd("GET").arg(key).query(&mut c).expect("GET");
+        assert_eq!(n, 300, "{key}");
+    }
+    // A script that is never long, and FUNCTION STATS once no script runs.
+    let ran: i64 = redis::cmd("EVAL")
+        .arg("return redis.call('incr', KEYS[1])")
+        .arg(1)
+        .arg("k")
+        .query(&mut c)
+        .expect("EVAL");
+    assert_eq!(ran, 10);
+    let stats: Value = redis::cmd("FUNCTION")
+        .arg("STATS")
+        .query(&mut c)
+        .expect("STATS");
+    let Value::Array(fields) = stats else {
+        panic!("FUNCTION STATS: {stats:?}");
+    };
+    assert_eq!(fields.get(1), Some(&Value::Nil), "no script running");
 }
 
 /// A script past `busy-reply-threshold`: other clients get -BUSY (not a wait without end),

@@ -218,10 +218,15 @@ fn main() -> ExitCode {
     if config.testing != gdc_node::testing::Testing::default() {
         tracing::warn!(hooks = ?config.testing, "TEST-ONLY hooks in force: not for production");
     }
-    // One thread, as Redis: every command runs under the store's one lock, so a second
-    // worker thread only adds lock handoffs (measured: BENCHMARKS.md). Using both cores
-    // comes with sharding the keyspace.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // One worker thread, as Redis: every command runs under the store's one lock, so a
+    // second worker only adds lock handoffs (measured: BENCHMARKS.md); using both cores
+    // comes with sharding the keyspace. A multi-thread runtime all the same, for the one
+    // thing a current-thread runtime cannot do: move off a thread that a long Lua script
+    // holds, so that other clients are answered meanwhile (`script::busy`). The stack is
+    // the main thread's, where the node used to run.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_stack_size(8 << 20)
         .enable_all()
         .build()
     {

@@ -33,9 +33,6 @@ pub struct Conn {
     pub in_exec: bool,
     /// The connection a script's commands run on (see [`Conn::for_script`]).
     pub in_script: bool,
-    /// Its commands run on the script thread now (a script there may be killed, and is
-    /// what FUNCTION STATS shows).
-    pub on_script_thread: bool,
     /// Memory was full (nothing could be evicted) when the current command began: a
     /// script's first write that may grow memory is refused (Redis's rule).
     pub out_of_memory: bool,
@@ -184,7 +181,6 @@ impl Conn {
             pubsub_tx: None,
             in_exec: false,
             in_script: false,
-            on_script_thread: false,
             error_counted: false,
             out_of_memory: false,
             last_cmd: String::new(),

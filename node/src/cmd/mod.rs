@@ -21,7 +21,6 @@ mod memory;
 mod monitoring;
 mod pubsub;
 mod random;
-pub mod script_thread;
 mod scripting;
 mod server;
 mod set;
@@ -36,7 +35,7 @@ mod zset;
 pub use acl::default_login;
 pub use conn::{Conn, QueryBuffer, Replies};
 pub use functions::migrate_saved_functions;
-pub use scripting::{runs_on_script_thread, while_busy};
+pub use scripting::{likely_key, while_busy};
 use table::{
     ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,
     lookup,

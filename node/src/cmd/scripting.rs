@@ -89,34 +89,35 @@ pub(super) enum Runs {
     Function(Arc<Library>, String),
 }
 
-/// Whether `args` is a script command the connection hands to the script thread
-/// ([`super::script_thread`]): EVAL, EVALSHA, FCALL and their _RO forms, outside a
-/// transaction (EXEC runs its scripts with it; MULTI queues them).
-pub fn runs_on_script_thread(conn: &Conn, args: &[Bytes]) -> bool {
-    // Most commands are told apart by their first letter, without comparing names.
-    // (A blank line or `*0` is an empty request, which nothing runs.)
-    let first = args
-        .first()
-        .and_then(|a| a.first())
-        .map(u8::to_ascii_lowercase);
-    if !matches!(first, Some(b'e' | b'f')) || conn.multi.is_some() || conn.in_exec {
-        return false;
+/// The key a pipelined command most likely touches, for its batch to look up early: a
+/// script command's first key (EVAL, EVALSHA, FCALL and their _RO forms), else the first
+/// argument (most commands' key).
+pub fn likely_key(args: &[Bytes]) -> Option<&Bytes> {
+    // Told apart by the first letter before names are compared.
+    let first = args.first()?.first()?.to_ascii_lowercase();
+    let script = matches!(first, b'e' | b'f')
+        && [
+            "evalsha",
+            "eval",
+            "fcall",
+            "evalsha_ro",
+            "eval_ro",
+            "fcall_ro",
+        ]
+        .iter()
+        .any(|name| is(&args[0], name));
+    if !script {
+        return args.get(1);
     }
-    [
-        "eval",
-        "evalsha",
-        "eval_ro",
-        "evalsha_ro",
-        "fcall",
-        "fcall_ro",
-    ]
-    .iter()
-    .any(|name| is(&args[0], name))
+    let numkeys: usize = std::str::from_utf8(args.get(2)?).ok()?.parse().ok()?;
+    args.get(3).filter(|_| numkeys > 0)
 }
 
-/// Run a script: inside a transaction with it (EXEC runs whole under the lock, and cannot
-/// be stopped halfway), else on the script thread, where SCRIPT KILL and FUNCTION KILL
-/// reach it and FUNCTION STATS shows it.
+/// Run a script where the command runs, holding the store. Outside a transaction it is
+/// shown running: SCRIPT KILL and FUNCTION KILL reach it, FUNCTION STATS shows it, other
+/// clients wait for it without blocking (and get -BUSY past `busy-reply-threshold`), and
+/// the runtime moves off its thread once it runs long ([`crate::script::busy`]). Inside one
+/// it is part of EXEC, which runs whole and cannot be stopped halfway.
 pub(super) fn dispatch(
     ctx: &mut Ctx<'_>,
     runs: Runs,
@@ -128,7 +129,7 @@ pub(super) fn dispatch(
     let (keys, argv) = args[3..].split_at(numkeys);
     let read_only_script = ro || flags.no_writes;
     let scripts = ctx.server.scripts();
-    let running = ctx.conn.on_script_thread.then(|| {
+    let running = (!ctx.conn.in_exec).then(|| {
         Arc::new(match &runs {
             Runs::Eval(s) => Running::new(true, s.sha.clone(), args.to_vec()),
             Runs::Function(_, name) => Running::new(false, name.clone(), args.to_vec()),
@@ -230,7 +231,7 @@ struct Calls<'a> {
     /// The script has run a write: from then on it runs to its end (Redis's rule: a script
     /// is refused only before it changed anything).
     wrote: bool,
-    /// The script on the script thread (SCRIPT KILL reaches it through this).
+    /// The script shown running (SCRIPT KILL reaches it through this).
     running: Option<Arc<Running>>,
     /// The script's error reply is a command's, counted in the error stats already.
     error_counted: bool,

@@ -60,7 +60,7 @@ pub struct Engine {
     /// `Notify`: a watch channel wakes through eight, at every batch that writes.)
     tail: Notify,
     alone: bool,
-    /// The script running on the script thread (holding the store lock), if one is.
+    /// The script running now (holding the store lock), if one is.
     busy: crate::script::busy::Busy,
 }
 
@@ -86,21 +86,18 @@ impl Engine {
         })
     }
 
-    /// The script thread's turns at the store lock, and the script running now. Code on
-    /// the runtime thread takes a turn ([`crate::script::busy::Busy::turn`]) before it
-    /// locks the store, so that it never blocks on a script.
+    /// The script running now. Code on the runtime waits for its end
+    /// ([`crate::script::busy::Busy::turn`]) before it locks the store, so that it never
+    /// blocks the runtime's thread on a script.
     pub fn busy(&self) -> &crate::script::busy::Busy {
         &self.busy
     }
 
-    /// The store, locked at a turn of the runtime thread: it waits for the script thread to
-    /// let go of it instead of blocking the thread.
-    pub async fn lock_store_at_turn(&self) -> AtTurn<'_> {
-        let turn = self.busy.turn().await;
-        AtTurn {
-            store: self.lock_store(),
-            _turn: turn,
-        }
+    /// The store, locked on the runtime: a running script is waited for without blocking
+    /// the thread.
+    pub async fn lock_store_at_turn(&self) -> MutexGuard<'_, Store> {
+        self.busy.turn().await;
+        self.lock_store()
     }
 
     /// The store, locked.
@@ -293,27 +290,5 @@ impl Engine {
         }
         drop(store);
         self.save_acks();
-    }
-}
-
-/// The store locked at a turn of the runtime thread (see [`Engine::lock_store_at_turn`]).
-/// The lock goes before the turn.
-#[derive(Debug)]
-pub struct AtTurn<'a> {
-    store: MutexGuard<'a, Store>,
-    _turn: crate::script::busy::Turn<'a>,
-}
-
-impl std::ops::Deref for AtTurn<'_> {
-    type Target = Store;
-
-    fn deref(&self) -> &Store {
-        &self.store
-    }
-}
-
-impl std::ops::DerefMut for AtTurn<'_> {
-    fn deref_mut(&mut self) -> &mut Store {
-        &mut self.store
     }
 }

@@ -1,14 +1,15 @@
-//! The script thread's hold on the store, and the script running now. Scripts called outside
-//! a transaction run on a thread of their own ([`crate::cmd::script_thread`]), which takes
-//! turns with the runtime thread at the store lock: while it holds the lock, code on the
-//! runtime thread waits for its turn ([`Busy::turn`]) instead of blocking on the lock, and
-//! the script thread takes no new turn while someone waits. A script running past
-//! `busy-reply-threshold` makes the connections answer other clients `-BUSY`; SCRIPT KILL
-//! or FUNCTION KILL may stop it if it has not written (Redis's rules).
+//! The script running now, and moving the runtime off its thread. A script runs where its
+//! client's command runs, on the runtime's one worker thread, holding the store lock. One
+//! that runs longer than [`MOVE_AFTER`] has the runtime moved to another thread
+//! ([`leave_the_runtime`]), so that the node goes on serving: other clients wait for the
+//! store without blocking a thread ([`Busy::turn`]) and, once the script runs past
+//! `busy-reply-threshold`, are answered `-BUSY`; SCRIPT KILL or FUNCTION KILL may stop it if
+//! it has not written (Redis's rules).
 
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -24,6 +25,8 @@ pub struct Running {
     pub command: Vec<Bytes>,
     kill: AtomicBool,
     wrote: AtomicBool,
+    /// The runtime was moved off the script's thread (once is enough).
+    moved: AtomicBool,
 }
 
 impl Running {
@@ -35,12 +38,22 @@ impl Running {
             command,
             kill: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
+            moved: AtomicBool::new(false),
         }
     }
 
     /// Whether a KILL asked the script to stop.
     pub fn killed(&self) -> bool {
         self.kill.load(Ordering::Relaxed)
+    }
+
+    /// Called from the hook: once the script has run [`MOVE_AFTER`], the runtime moves off
+    /// its thread.
+    pub fn check_long(&self) {
+        if !self.moved.load(Ordering::Relaxed) && self.started.elapsed() > MOVE_AFTER {
+            self.moved.store(true, Ordering::Relaxed);
+            leave_the_runtime();
+        }
     }
 
     /// The script ran a write: it can no longer be killed.
@@ -55,20 +68,15 @@ pub const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 pub const NOT_BUSY: &str = "NOTBUSY No scripts in execution right now.";
 
-/// The script thread's turns at the store lock, and the script it runs, if any.
+/// The script running now, if any, and the wait for its end.
 #[derive(Debug, Default)]
 pub struct Busy {
     running: Mutex<Option<Arc<Running>>>,
-    /// Whether `running` holds a script: every batch of commands asks, without the lock.
+    /// Whether `running` holds a script (which holds the store lock): every batch of
+    /// commands asks, without the lock.
     active: AtomicBool,
-    /// The script thread holds the store lock, or is about to take it.
-    holding: AtomicBool,
-    /// Turns asked for on the runtime thread: the script thread waits for them to end.
-    wanted: AtomicUsize,
-    /// Rung when the script thread lets go of the store lock.
+    /// Rung when a script ends.
     released: Notify,
-    /// The script thread, to wake when the last wanted turn ends.
-    script_thread: OnceLock<std::thread::Thread>,
 }
 
 /// The running script, shown as such while this lives (see [`Busy::show`]).
@@ -81,31 +89,13 @@ impl Drop for Shown<'_> {
     }
 }
 
-/// A turn at the store lock on the runtime thread: the script thread does not hold the lock
-/// and takes it again only after this ends.
-#[derive(Debug)]
-pub struct Turn<'a>(&'a Busy);
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        if self.0.wanted.fetch_sub(1, Ordering::SeqCst) == 1 {
-            if let Some(t) = self.0.script_thread.get() {
-                t.unpark();
-            }
-        }
-    }
-}
-
 impl Busy {
-    fn start(&self, running: Arc<Running>) {
-        *self.lock() = Some(running);
-        self.active.store(true, Ordering::Release);
-    }
-
     /// `running` is the running script until the returned guard goes, however its run
-    /// ends (a panic included: no script is then shown running for ever).
+    /// ends (a panic included: no script is then shown running for ever). The caller holds
+    /// the store lock.
     pub fn show(&self, running: Arc<Running>) -> Shown<'_> {
-        self.start(Arc::clone(&running));
+        *self.lock() = Some(Arc::clone(&running));
+        self.active.store(true, Ordering::SeqCst);
         Shown(self, running)
     }
 
@@ -114,7 +104,8 @@ impl Busy {
         let mut now = self.lock();
         if now.as_ref().is_some_and(|r| Arc::ptr_eq(r, running)) {
             *now = None;
-            self.active.store(false, Ordering::Release);
+            self.active.store(false, Ordering::SeqCst);
+            self.released.notify_waiters();
         }
     }
 
@@ -125,59 +116,25 @@ impl Busy {
         self.lock().clone()
     }
 
-    /// Wait for a turn at the store lock (runtime thread): the script thread lets go of it
-    /// at its next pause and waits while the turn lasts. Dropping the future gives the
-    /// place up.
-    pub async fn turn(&self) -> Turn<'_> {
-        // Asked for before looking at `holding`, the script thread's side does it the other
-        // way round: one of the two sees the other (both orderings are SeqCst).
-        self.wanted.fetch_add(1, Ordering::SeqCst);
-        let turn = Turn(self);
-        loop {
+    /// Whether the store is free of a running script (the common case: no wait).
+    pub fn free(&self) -> bool {
+        !self.active.load(Ordering::SeqCst)
+    }
+
+    /// Wait until no script holds the store, without blocking the thread: code on the
+    /// runtime waits so before it locks the store (the lock may then still be held for the
+    /// moment the script's batch takes to end).
+    pub async fn turn(&self) {
+        while !self.free() {
             let released = self.released.notified();
             tokio::pin!(released);
+            // Listening before looking again: an end between the two is not missed.
             released.as_mut().enable();
-            if !self.holding.load(Ordering::SeqCst) {
-                return turn;
+            if self.free() {
+                return;
             }
             released.await;
         }
-    }
-
-    /// A turn at once, if the script thread does not hold the store lock (the common case:
-    /// no timer, no wait).
-    pub fn try_turn(&self) -> Option<Turn<'_>> {
-        self.wanted.fetch_add(1, Ordering::SeqCst);
-        let turn = Turn(self);
-        (!self.holding.load(Ordering::SeqCst)).then_some(turn)
-    }
-
-    /// The script thread takes a turn: it waits while turns are wanted on the runtime
-    /// thread. Then it may lock the store.
-    pub fn take_turn(&self) {
-        let _ = self.script_thread.set(std::thread::current());
-        loop {
-            self.holding.store(true, Ordering::SeqCst);
-            if self.wanted.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            self.end_turn();
-            while self.wanted.load(Ordering::SeqCst) > 0 {
-                // Woken when the last turn ends; the timeout only bounds a missed wake.
-                std::thread::park_timeout(Duration::from_millis(10));
-            }
-        }
-    }
-
-    /// The script thread let go of the store lock.
-    pub fn end_turn(&self) {
-        self.holding.store(false, Ordering::SeqCst);
-        self.released.notify_waiters();
-    }
-
-    /// Whether the runtime thread waits for a turn (the script thread ends its turn soon).
-    pub fn turn_wanted(&self) -> bool {
-        self.wanted.load(Ordering::SeqCst) > 0
     }
 
     /// SCRIPT KILL (`eval`) or FUNCTION KILL: ask the running script to stop, or Redis's
@@ -204,4 +161,45 @@ impl Busy {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Running>>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// How long a script runs on the runtime's thread before the runtime moves off it.
+pub const MOVE_AFTER: Duration = Duration::from_millis(10);
+
+thread_local! {
+    /// This thread ran the runtime and gave it up to a long script: it finishes that script
+    /// (and the poll of the client's task it runs in), and serves nothing else.
+    static LEFT_RUNTIME: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Move the runtime to another thread and leave this one to the script running here, which
+/// goes on as it was (the runtime's worker hands its queue and its I/O to a new thread).
+/// Done once a script has run [`MOVE_AFTER`]; nothing on a runtime of another kind (a
+/// current-thread runtime cannot move: the script holds it).
+pub fn leave_the_runtime() {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return;
+    }
+    LEFT_RUNTIME.set(true);
+    tokio::task::block_in_place(|| {
+        // The worker's core is on its way to a new thread. Wait until it has arrived there
+        // (a task runs): leaving earlier, this thread would take the core back.
+        let (arrived, wait) = std::sync::mpsc::channel();
+        handle.spawn(async move {
+            let _ = arrived.send(());
+        });
+        if wait.recv_timeout(Duration::from_secs(10)).is_err() {
+            tracing::warn!("the runtime did not move off a long script's thread");
+        }
+    });
+}
+
+/// Whether this thread gave the runtime up to a script ([`leave_the_runtime`]) since the
+/// last look: the client whose script it ran then stops its batch, and goes on on the
+/// runtime's thread.
+pub fn take_left_runtime() -> bool {
+    LEFT_RUNTIME.replace(false)
 }

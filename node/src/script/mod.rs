@@ -17,7 +17,7 @@ pub mod libs;
 mod vm;
 
 pub use api::Registered;
-pub use vm::{LONG_RUN, Run, load, run, run_function, run_library, while_long};
+pub use vm::{Run, load, run, run_function, run_library};
 
 use bytes::Bytes;
 use std::collections::HashMap;

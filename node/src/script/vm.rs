@@ -22,29 +22,16 @@ thread_local! {
     static STATE: RefCell<Option<Vm>> = const { RefCell::new(None) };
     /// What the Lua state's hook looks at now.
     static WATCH: RefCell<Watch> = const { RefCell::new(Watch::Idle) };
-    /// What the hook calls while a script runs longer than [`LONG_RUN`].
-    static WHILE_LONG: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
 }
 
-/// How long a script runs before [`while_long`]'s function is called.
-pub const LONG_RUN: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// Have `f` called on this thread, from the hook, while a script runs longer than
-/// [`LONG_RUN`] (the script thread hands out the replies it holds).
-pub fn while_long(f: fn()) {
-    WHILE_LONG.set(Some(f));
-}
-
-/// The hook's call of [`while_long`]'s function.
-fn call_while_long() {
-    let Some(f) = WHILE_LONG.get() else {
-        return;
-    };
-    let long =
-        WATCH.with(|w| matches!(&*w.borrow(), Watch::Script(r) if r.started.elapsed() > LONG_RUN));
-    if long {
-        f();
-    }
+/// The hook's look at a long script: the runtime moves off its thread
+/// ([`super::busy::Running::check_long`]).
+fn check_long() {
+    WATCH.with(|w| {
+        if let Watch::Script(r) = &*w.borrow() {
+            r.check_long();
+        }
+    });
 }
 
 /// What the hook (every 1000 instructions) stops.
@@ -114,7 +101,7 @@ impl Vm {
             |_, _| match stopped() {
                 Some(e) => Err(e),
                 None => {
-                    call_while_long();
+                    check_long();
                     Ok(mlua::VmState::Continue)
                 }
             },
@@ -327,7 +314,7 @@ pub fn load(scripts: &Scripts, body: &Bytes) -> Result<Arc<Script>, String> {
 pub trait Run {
     fn call(&mut self, args: &[Bytes], resp: u8) -> Result<Reply, String>;
 
-    /// The script as the script thread runs it: a KILL stops it through this.
+    /// The script as shown running (outside a transaction): a KILL stops it through this.
     fn running(&self) -> Option<Arc<super::busy::Running>>;
 
     /// `redis.acl_check_cmd`: whether the caller's user may run `args`, or the error.

@@ -25,8 +25,8 @@ impl From<ChannelError> for Status {
 }
 
 impl AdminService {
-    /// The channels' reports. The store is read at a turn with the script thread, so that a
-    /// long script does not hold the runtime thread here.
+    /// The channels' reports. The store is read once no script holds it, so that a long
+    /// script does not block the runtime's thread here.
     async fn list(&self) -> Response<ChannelList> {
         let own = self
             .node

@@ -288,11 +288,9 @@ async fn apply_with_room<F: AsRef<[u8]>>(
             end += 1;
         }
         wait_for_room(node, peer).await;
-        // The script thread may hold the store: wait for a turn without it.
-        let (piece, applied) = {
-            let _turn = node.engine().busy().turn().await;
-            node.engine().apply_remote_frames(&rest[..end])?
-        };
+        // A script may hold the store: waited for without blocking the thread.
+        node.engine().busy().turn().await;
+        let (piece, applied) = node.engine().apply_remote_frames(&rest[..end])?;
         done.ops += piece.ops;
         done.last_hlc = done.last_hlc.max(piece.last_hlc);
         rest = &rest[end..];
