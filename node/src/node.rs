@@ -207,9 +207,10 @@ async fn make_room(shared: &Shared) {
     {
         return;
     }
-    let eviction = shared.config().eviction();
     for _ in 0..EVICTION_ROUNDS_PER_CYCLE_MAX {
         shared.engine().busy().turn().await;
+        // Read at every round: a CONFIG SET between rounds is in force at once.
+        let eviction = shared.config().eviction();
         if shared.engine().make_room(Some(eviction)) != crate::engine::store::Room::Running {
             return;
         }

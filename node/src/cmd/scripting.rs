@@ -40,8 +40,12 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: &[Bytes], by_sha: bool, ro: bool) -> Cm
         if args[1].len() != 40 {
             return Err(Reply::err(NO_SCRIPT));
         }
-        let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-        cached(ctx, &sha).ok_or_else(|| Reply::err(NO_SCRIPT))?
+        // Lower-cased where it is, not in a new string.
+        let mut sha = [0u8; 40];
+        sha.copy_from_slice(&args[1]);
+        sha.make_ascii_lowercase();
+        let sha = std::str::from_utf8(&sha).map_err(|_| Reply::err(NO_SCRIPT))?;
+        cached(ctx, sha).ok_or_else(|| Reply::err(NO_SCRIPT))?
     } else {
         script::load(scripts, &args[1]).map_err(Reply::Error)?
     };
@@ -131,7 +135,9 @@ pub(super) fn dispatch(
     let scripts = ctx.server.scripts();
     let running = (!ctx.conn.in_exec).then(|| {
         Arc::new(match &runs {
-            Runs::Eval(s) => Running::new(true, s.sha.clone(), args.to_vec()),
+            // A script's name and command are shown by FUNCTION STATS only, which answers
+            // -BUSY while a script (not a function) runs: not copied for it.
+            Runs::Eval(_) => Running::new(true, String::new(), Vec::new()),
             Runs::Function(_, name) => Running::new(false, name.clone(), args.to_vec()),
         })
     });

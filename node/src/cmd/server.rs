@@ -70,8 +70,11 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .collect();
         match ctx.server.change_config(&pairs) {
             Ok(()) => {
-                // The store samples conflicts to the log under its own lock: tell it.
-                ctx.store.set_conflict_log(ctx.server.config().conflict_log);
+                // The store samples conflicts to the log, and evicts (also for effects from
+                // other regions, between batches), by settings it keeps: tell it now.
+                let config = ctx.server.config();
+                ctx.store.set_conflict_log(config.conflict_log);
+                ctx.store.set_eviction(config.eviction());
                 Reply::OK
             }
             Err((name, e)) => Reply::err(config_set_error(&name, e)),

@@ -19,9 +19,9 @@ pub struct Running {
     pub started: Instant,
     /// EVAL or EVALSHA (else FCALL): which KILL stops it, which BUSY error others get.
     pub eval: bool,
-    /// The function's name, or the script's SHA-1.
+    /// The function's name, and the command that runs it (FUNCTION STATS shows them; empty
+    /// for a script, which FUNCTION STATS answers -BUSY for).
     pub name: String,
-    /// The command that runs it (FUNCTION STATS).
     pub command: Vec<Bytes>,
     kill: AtomicBool,
     wrote: AtomicBool,
