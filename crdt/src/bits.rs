@@ -17,15 +17,45 @@ use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 
 /// A write of `width` bits (1 to 64) at bit `offset` (bit 0 is the most significant bit of
-/// byte 0, Redis's order): the low `width` bits of `value`, most significant first.
+/// byte 0, Redis's order): the low `width` bits of `value`, most significant first; or, for
+/// an increment (`add`), the field's bits plus `value`, wrapping at `width` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BitWrite {
     pub offset: u64,
     pub width: u8,
     pub value: u64,
+    /// BITFIELD INCRBY under OVERFLOW WRAP: an increment, which commutes with another, so
+    /// that increments of one field made concurrently in two regions both count.
+    pub add: bool,
 }
 
 impl BitWrite {
+    /// Write `value`'s low `width` bits.
+    pub fn set(offset: u64, width: u8, value: u64) -> BitWrite {
+        BitWrite {
+            offset,
+            width,
+            value,
+            add: false,
+        }
+    }
+
+    /// Add `by` to the field, wrapping at `width` bits (two's complement: a signed field
+    /// wraps the same way).
+    pub fn add(offset: u64, width: u8, by: u64) -> BitWrite {
+        let mask = u64::MAX >> (64 - u32::from(width.clamp(1, 64)));
+        BitWrite {
+            offset,
+            width,
+            value: by & mask,
+            add: true,
+        }
+    }
+
+    fn covers(&self, bit: u64) -> bool {
+        self.offset <= bit && bit < self.offset + u64::from(self.width)
+    }
+
     /// Apply to `bytes`, growing them with zero bytes as far as the write reaches.
     pub fn apply(&self, bytes: &mut Vec<u8>) {
         let end = self.offset + u64::from(self.width);
@@ -33,8 +63,13 @@ impl BitWrite {
         if bytes.len() < need {
             bytes.resize(need, 0);
         }
+        let value = if self.add {
+            self.read(bytes).wrapping_add(self.value)
+        } else {
+            self.value
+        };
         for i in 0..u64::from(self.width) {
-            let bit = (self.value >> (u64::from(self.width) - 1 - i)) & 1;
+            let bit = (value >> (u64::from(self.width) - 1 - i)) & 1;
             let at = self.offset + i;
             let (byte, mask) = ((at / 8) as usize, 0x80u8 >> (at % 8));
             if bit == 1 {
@@ -43,6 +78,17 @@ impl BitWrite {
                 bytes[byte] &= !mask;
             }
         }
+    }
+
+    /// The field's bits in `bytes` (zero past their end), most significant first.
+    fn read(&self, bytes: &[u8]) -> u64 {
+        (0..u64::from(self.width)).fold(0u64, |v, i| {
+            let at = self.offset + i;
+            let on = bytes
+                .get((at / 8) as usize)
+                .is_some_and(|b| b & (0x80 >> (at % 8)) != 0);
+            (v << 1) | u64::from(on)
+        })
     }
 }
 
@@ -155,8 +201,15 @@ impl StrPart {
     }
 
     /// The bit at `offset` (0 past the end) and the length the value has in bytes, read
-    /// without building the value.
+    /// without building the value (unless an increment covers the bit).
     pub fn bit(&self, offset: u64) -> (bool, usize) {
+        if self.bits.iter().any(|(_, w)| w.add && w.covers(offset)) {
+            let v = self.value();
+            let on = v
+                .get((offset / 8) as usize)
+                .is_some_and(|b| b & (0x80 >> (offset % 8)) != 0);
+            return (on, v.len());
+        }
         let base = crate::string::key_value(&self.field);
         let reach = |w: &BitWrite| (w.offset + u64::from(w.width)).div_ceil(8) as usize;
         let len = self
@@ -167,7 +220,7 @@ impl StrPart {
         let latest = self
             .bits
             .iter()
-            .filter(|(_, w)| w.offset <= offset && offset < w.offset + u64::from(w.width))
+            .filter(|(_, w)| w.covers(offset))
             .max_by_key(|(t, _)| t.stamp());
         let on = match latest {
             Some((_, w)) => (w.value >> (w.offset + u64::from(w.width) - 1 - offset)) & 1 == 1,
@@ -205,16 +258,14 @@ mod tests {
                 crate::hlc::Hlc::new(ms, 0),
             )
         };
-        let w = |offset, width, value| BitWrite {
-            offset,
-            width,
-            value,
-        };
+        let w = BitWrite::set;
         s.add_bits(tag(1, 10), w(0, 16, 0xabcd), &none);
         s.add_bits(tag(2, 20), w(4, 4, 0x0), &none);
         s.add_bits(tag(3, 5), w(8, 1, 0), &none);
+        s.add_bits(tag(4, 30), BitWrite::add(12, 8, 0x11), &none);
         let v = s.value();
-        for offset in 0..20 {
+        assert_eq!(&v[..], [0xa0, 0xce, 0x10]);
+        for offset in 0..24 {
             let want = v
                 .get((offset / 8) as usize)
                 .is_some_and(|b| b & (0x80 >> (offset % 8)) != 0);
@@ -225,26 +276,34 @@ mod tests {
     #[test]
     fn writes_land_at_redis_bit_positions_and_grow_the_string() {
         let mut v = Vec::new();
-        BitWrite {
-            offset: 7,
-            width: 1,
-            value: 1,
-        }
-        .apply(&mut v);
+        BitWrite::set(7, 1, 1).apply(&mut v);
         assert_eq!(v, [0x01]);
-        BitWrite {
-            offset: 4,
-            width: 8,
-            value: 0xff,
-        }
-        .apply(&mut v);
+        BitWrite::set(4, 8, 0xff).apply(&mut v);
         assert_eq!(v, [0x0f, 0xf0]);
-        BitWrite {
-            offset: 4,
-            width: 4,
-            value: 0,
-        }
-        .apply(&mut v);
+        BitWrite::set(4, 4, 0).apply(&mut v);
         assert_eq!(v, [0x00, 0xf0]);
+    }
+
+    #[test]
+    fn increments_wrap_at_the_field_s_width_in_either_order() {
+        // 0xf0 in the 8 bits at offset 4, then +0x20 and -0x01 (as 8-bit two's complement).
+        let base = vec![0x0f, 0x00];
+        let (up, down) = (BitWrite::add(4, 8, 0x20), BitWrite::add(4, 8, 0xff));
+        let mut a = base.clone();
+        up.apply(&mut a);
+        down.apply(&mut a);
+        let mut b = base;
+        down.apply(&mut b);
+        up.apply(&mut b);
+        assert_eq!(a, b);
+        // 0xf0 + 0x20 - 1 = 0x10f, wrapped: 0x0f.
+        assert_eq!(a, [0x00, 0xf0]);
+        // A 64-bit field wraps too, and an increment past the end grows the string.
+        let mut c = vec![0xff; 8];
+        BitWrite::add(0, 64, 2).apply(&mut c);
+        assert_eq!(c, [0, 0, 0, 0, 0, 0, 0, 1]);
+        let mut d = Vec::new();
+        BitWrite::add(8, 8, 5).apply(&mut d);
+        assert_eq!(d, [0, 5]);
     }
 }

@@ -73,11 +73,7 @@ fn write(c: &mut Cluster, r: usize, w: W<'_>) {
             Some(ops::set(s, now, t, Blob::from(v), SetTtl::Keep))
         }
         W::Setbit(offset, on) => {
-            let w = gdc_crdt::bits::BitWrite {
-                offset,
-                width: 1,
-                value: u64::from(on),
-            };
+            let w = gdc_crdt::bits::BitWrite::set(offset, 1, u64::from(on));
             ops::write_bits(s, now, t, &[w]).ok()
         }
     });

@@ -344,11 +344,12 @@ fn an_ack_crossing_a_claim_leaves_the_entry_pending_and_a_destroy_keeps_a_crossi
 
 impl Cluster {
     fn setbit(&mut self, r: usize, k: &str, offset: u64, on: bool) {
-        let w = BitWrite {
-            offset,
-            width: 1,
-            value: u64::from(on),
-        };
+        let w = BitWrite::set(offset, 1, u64::from(on));
+        assert!(self.write(r, k, |s, now, t| ops::write_bits(s, now, t, &[w]).ok()));
+    }
+    /// BITFIELD key OVERFLOW WRAP INCRBY u<width> offset by.
+    fn bitincr(&mut self, r: usize, k: &str, offset: u64, width: u8, by: i64) {
+        let w = BitWrite::add(offset, width, by as u64);
         assert!(self.write(r, k, |s, now, t| ops::write_bits(s, now, t, &[w]).ok()));
     }
     fn pending_bits(&self, r: usize, k: &str) -> usize {
@@ -408,6 +409,43 @@ fn many_setbits_fold_into_a_whole_write_and_a_crossing_one_survives_it() {
     let v = c.everywhere(|c, r| c.get_bytes(r, "b"));
     assert_eq!(&v[..2], [0xff, 0xff]);
     assert_eq!(v[12], 0x0c, "bits 100 and 101: {v:?}");
+}
+
+#[test]
+fn crossing_wrapping_increments_of_one_field_both_count() {
+    let mut c = regions();
+    c.set(A, "b", "\x10\0");
+    c.deliver_all();
+    // Each region adds to the 8-bit field at bit 4 (0x00 at first): +3, +250 and -1 cross.
+    c.bitincr(A, "b", 4, 8, 3);
+    c.bitincr(B, "b", 4, 8, 250);
+    c.bitincr(C, "b", 4, 8, -1);
+    // A SETBIT of another bit crosses them, and survives too.
+    c.setbit(B, "b", 15, true);
+    c.deliver_all();
+    // 3 + 250 - 1 = 252 = 0xfc, in bits 4..12: 0x1f, 0xc1 with bit 3 kept and bit 15 set.
+    assert_eq!(c.everywhere(|c, r| c.get_bytes(r, "b")), [0x1f, 0xc1]);
+    // Past the width, the sum wraps as Redis wraps it (252 + 10 = 262 = 6 mod 256).
+    c.bitincr(A, "b", 4, 8, 5);
+    c.bitincr(C, "b", 4, 8, 5);
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get_bytes(r, "b")), [0x10, 0x61]);
+}
+
+#[test]
+fn increments_folded_into_a_whole_write_count_once_and_a_crossing_one_on_top() {
+    let mut c = regions();
+    c.set(A, "b", "\0\0\0\0");
+    c.deliver_all();
+    // Enough increments at A to fold them into a whole write of the value...
+    for _ in 0..ops_fold() {
+        c.bitincr(A, "b", 8, 8, 1);
+    }
+    // ...while B's crosses them: it applies on top of that whole write, once.
+    c.bitincr(B, "b", 8, 8, 100);
+    c.deliver_all();
+    let n = ops_fold() as u8 + 100;
+    assert_eq!(c.everywhere(|c, r| c.get_bytes(r, "b")), [0, n, 0, 0]);
 }
 
 fn ops_fold() -> usize {

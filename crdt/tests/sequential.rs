@@ -238,6 +238,27 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64, server: ServerId) {
             }
             Some((Seen::Str(v), ttl))
         }
+        (Cmd::BitIncr(_, offset, by), cur @ (None | Some(Seen::Str(_)))) => {
+            // Redis's BITFIELD INCRBY u8 under OVERFLOW WRAP, bit by bit.
+            let mut v = match cur {
+                Some(Seen::Str(v)) => v,
+                _ => Vec::new(),
+            };
+            let offset = usize::from(*offset);
+            v.resize(v.len().max((offset + 8).div_ceil(8)), 0);
+            let bit = |v: &[u8], at: usize| v[at / 8] & (0x80 >> (at % 8)) != 0;
+            let field = (0..8).fold(0u8, |f, i| (f << 1) | u8::from(bit(&v, offset + i)));
+            let new = field.wrapping_add(*by as u8);
+            for i in 0..8 {
+                let (at, mask) = (offset + i, 0x80u8 >> ((offset + i) % 8));
+                if new & (0x80 >> i) != 0 {
+                    v[at / 8] |= mask;
+                } else {
+                    v[at / 8] &= !mask;
+                }
+            }
+            Some((Seen::Str(v), ttl))
+        }
         (Cmd::PfAdd(_, elements), cur @ (None | Some(Seen::Str(_)))) => {
             let (mut v, ttl) = match cur {
                 Some(Seen::Str(v)) if hll::check(&v).is_ok() => (v, ttl),

@@ -65,9 +65,17 @@ pub(super) fn put_pos(out: &mut Vec<u8>, p: &Pos) {
     }
 }
 
+/// An increment's width byte has its top bit set (widths take seven bits; records written
+/// before increments were replicated read as writes).
+const BIT_WRITE_ADD: u8 = 0x80;
+
 pub(super) fn put_bit_write(out: &mut Vec<u8>, w: &BitWrite) {
     put_var(out, w.offset);
-    out.push(w.width);
+    out.push(if w.add {
+        w.width | BIT_WRITE_ADD
+    } else {
+        w.width
+    });
     put_var(out, w.value);
 }
 
@@ -184,7 +192,8 @@ impl<'a> Reader<'a> {
 
     pub(super) fn bit_write(&mut self) -> Result<BitWrite, DecodeError> {
         let offset = self.var()?;
-        let width = self.u8()?;
+        let byte = self.u8()?;
+        let (width, add) = (byte & !BIT_WRITE_ADD, byte & BIT_WRITE_ADD != 0);
         let value = self.var()?;
         if width == 0 || width > 64 || offset.checked_add(u64::from(width)).is_none() {
             return Err(DecodeError::Invalid("bit write"));
@@ -193,6 +202,7 @@ impl<'a> Reader<'a> {
             offset,
             width,
             value,
+            add,
         })
     }
 

@@ -79,7 +79,9 @@ pub fn write_bits(
             .and_then(KeyState::string_value)
             .unwrap_or_default()
             .into_owned();
-        for w in writes {
+        // Increments stay out of the whole value: they go with it as bit writes, applied
+        // over it once (a write would be applied twice harmlessly, an increment not).
+        for w in writes.iter().filter(|w| !w.add) {
             w.apply(&mut v);
         }
         e = set(key, now_ms, tag, Blob::from(v), SetTtl::Keep);

@@ -39,6 +39,8 @@ pub enum Cmd {
     LInsert(usize, usize, bool, u8),
     /// SETBIT key offset bit (offsets within a few bytes, so that writes meet).
     SetBit(usize, u8, bool),
+    /// BITFIELD key OVERFLOW WRAP INCRBY u8 offset by (over the SETBITs' bits).
+    BitIncr(usize, u8, i8),
     /// PFADD key elements...
     PfAdd(usize, Vec<u8>),
     /// XADD key * f v [MAXLEN n]
@@ -122,6 +124,7 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
     let linsert = (key(), 0usize..4, any::<bool>(), any::<u8>())
         .prop_map(|(k, i, b, v)| Cmd::LInsert(k, i, b, v));
     let setbit = (key(), 0u8..24, any::<bool>()).prop_map(|(k, o, b)| Cmd::SetBit(k, o, b));
+    let bitincr = (key(), 0u8..17, any::<i8>()).prop_map(|(k, o, by)| Cmd::BitIncr(k, o, by));
     let pfadd =
         (key(), prop::collection::vec(any::<u8>(), 1..4)).prop_map(|(k, e)| Cmd::PfAdd(k, e));
     let group = 0usize..2;
@@ -143,7 +146,9 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
         Family::String => {
             prop_oneof![4 => set, 2 => del, 1 => expire, 1 => persist, 4 => setbit].boxed()
         }
-        Family::Bits => prop_oneof![6 => setbit, 1 => set, 1 => del, 1 => incr].boxed(),
+        Family::Bits => {
+            prop_oneof![6 => setbit, 3 => bitincr, 1 => set, 1 => del, 1 => incr].boxed()
+        }
         Family::Hll => prop_oneof![5 => pfadd, 1 => set, 1 => del, 1 => expire].boxed(),
         Family::HllAdds => pfadd.boxed(),
         Family::Counter => {
@@ -167,7 +172,7 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
             2 => hset, 1 => hdel, 1 => hincr, 2 => sadd, 1 => srem, 2 => zadd, 1 => zincr,
             1 => zrem, 2 => push, 1 => pop, 1 => lset, 1 => linsert,
             2 => xadd, 1 => xdel, 1 => xgroup, 1 => xread, 1 => xack, 2 => pfadd, 2 => setbit,
-            1 => Just(Cmd::Flush)
+            1 => bitincr, 1 => Just(Cmd::Flush)
         ]
         .boxed(),
     }
@@ -382,11 +387,15 @@ impl Cluster {
                 if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
                     return None; // WRONGTYPE
                 }
-                let w = gdc_crdt::bits::BitWrite {
-                    offset: u64::from(offset),
-                    width: 1,
-                    value: u64::from(bit),
-                };
+                let w = gdc_crdt::bits::BitWrite::set(u64::from(offset), 1, u64::from(bit));
+                ops::write_bits(state, now, tag, &[w]).ok()
+            }
+            Cmd::BitIncr(_, offset, by) => {
+                let k = live(state, now);
+                if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
+                    return None; // WRONGTYPE
+                }
+                let w = gdc_crdt::bits::BitWrite::add(u64::from(offset), 8, by as u64);
                 ops::write_bits(state, now, tag, &[w]).ok()
             }
             Cmd::PfAdd(_, elements) => {
@@ -728,6 +737,7 @@ pub fn key_of(c: &Cmd) -> &'static str {
         | Cmd::LInsert(k, ..)
         | Cmd::PfAdd(k, _)
         | Cmd::SetBit(k, ..)
+        | Cmd::BitIncr(k, ..)
         | Cmd::XAdd(k, ..)
         | Cmd::XDel(k, _)
         | Cmd::XGroup(k, _)

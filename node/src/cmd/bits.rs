@@ -83,11 +83,7 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if current.is_some_and(|(_, len)| len > byte) && was == on {
         return Ok(Reply::Int(i64::from(was)));
     }
-    let w = BitWrite {
-        offset,
-        width: 1,
-        value: u64::from(on),
-    };
+    let w = BitWrite::set(offset, 1, u64::from(on));
     write_bits(ctx, &args[1], &[w], Some("setbit"))?;
     Ok(Reply::Int(i64::from(was)))
 }
@@ -527,10 +523,14 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
         set_unsigned(&mut value, f.offset, f.width, new);
         if grew || old != new {
             changes += 1;
-            writes.push(BitWrite {
-                offset: f.offset,
-                width: f.width as u8,
-                value: new,
+            let width = f.width as u8;
+            // Wrapping, an increment is the same wherever it applies: it goes as one, and
+            // crossing increments of the field in two regions both count. Saturated or
+            // failed, it depends on this region's value: its result goes (the later wins).
+            writes.push(if !is_set && f.overflow == Overflow::Wrap {
+                BitWrite::add(f.offset, width, new.wrapping_sub(old))
+            } else {
+                BitWrite::set(f.offset, width, new)
             });
         }
     }
@@ -539,11 +539,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
     if changes > 0 || !existed || grew {
         if grew && writes.is_empty() {
             // The string's new length, its last bit unchanged (zero).
-            writes.push(BitWrite {
-                offset: (needed as u64) * 8 - 1,
-                width: 1,
-                value: 0,
-            });
+            writes.push(BitWrite::set((needed as u64) * 8 - 1, 1, 0));
         }
         write_bits(ctx, key, &writes, (changes > 0).then_some("setbit"))?;
     }
