@@ -35,6 +35,26 @@ fn bulk(s: &str) -> Value {
     Value::BulkString(s.as_bytes().to_vec())
 }
 
+/// `clients` clients of `node`, each on a thread of its own, each running `each(its index,
+/// its connection)` `times` times.
+fn clients_in_threads(
+    node: &TestNode,
+    clients: usize,
+    times: usize,
+    each: impl Fn(usize, &mut redis::Connection) + Send + Copy + 'static,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..clients)
+        .map(|i| {
+            let mut c = node.client();
+            std::thread::spawn(move || {
+                for _ in 0..times {
+                    each(i, &mut c);
+                }
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn scripts_answer_as_redis_does() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1003,21 +1023,14 @@ fn scripts_of_many_clients_keep_order_and_busy_rules() {
         ]
     );
     // Eight clients' scripts at once, with a reader of plain commands beside them.
-    let writers: Vec<_> = (0..8)
-        .map(|_| {
-            let mut w = node.client();
-            std::thread::spawn(move || {
-                for _ in 0..200 {
-                    let _: i64 = redis::cmd("EVAL")
-                        .arg(incr)
-                        .arg(1)
-                        .arg("n")
-                        .query(&mut w)
-                        .expect("EVAL");
-                }
-            })
-        })
-        .collect();
+    let writers = clients_in_threads(&node, 8, 200, |_, w| {
+        let _: i64 = redis::cmd("EVAL")
+            .arg(incr)
+            .arg(1)
+            .arg("n")
+            .query(w)
+            .expect("EVAL");
+    });
     let mut reads = 0;
     while writers.iter().any(|w| !w.is_finished()) || reads == 0 {
         let _: Option<i64> = redis::cmd("GET").arg("n").query(&mut c).expect("GET");
@@ -1099,19 +1112,12 @@ fn long_scripts_move_the_runtime_and_every_client_goes_on() {
     // Well past 10 ms of Lua, and then a write.
     let long =
         "local x = 0 for i = 1, 20000000 do x = x + i end return redis.call('incr', KEYS[1])";
-    let others: Vec<_> = (0..2)
-        .map(|i| {
-            let mut o = node.client();
-            std::thread::spawn(move || {
-                for _ in 0..300 {
-                    let _: i64 = redis::cmd("INCR")
-                        .arg(format!("o{i}"))
-                        .query(&mut o)
-                        .expect("INCR");
-                }
-            })
-        })
-        .collect();
+    let others = clients_in_threads(&node, 2, 300, |i, o| {
+        let _: i64 = redis::cmd("INCR")
+            .arg(format!("o{i}"))
+            .query(o)
+            .expect("INCR");
+    });
     for round in 0..3i64 {
         let replies: Vec<Value> = redis::pipe()
             .cmd("EVAL")

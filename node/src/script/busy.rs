@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -75,8 +75,9 @@ pub struct Busy {
     /// Whether `running` holds a script (which holds the store lock): every batch of
     /// commands asks, without the lock.
     active: AtomicBool,
-    /// Rung when a script ends.
+    /// Rung when a script ends, if anyone waits ([`Busy::turn`]).
     released: Notify,
+    waiting: AtomicUsize,
 }
 
 /// The running script, shown as such while this lives (see [`Busy::show`]).
@@ -86,6 +87,15 @@ pub struct Shown<'a>(&'a Busy, Arc<Running>);
 impl Drop for Shown<'_> {
     fn drop(&mut self) {
         self.0.finish(&self.1);
+    }
+}
+
+/// One waiter counted in [`Busy::turn`], however its wait ends (dropped included).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -105,7 +115,10 @@ impl Busy {
         if now.as_ref().is_some_and(|r| Arc::ptr_eq(r, running)) {
             *now = None;
             self.active.store(false, Ordering::SeqCst);
-            self.released.notify_waiters();
+            // Who counted itself in before this store looks at `active` after it.
+            if self.waiting.load(Ordering::SeqCst) > 0 {
+                self.released.notify_waiters();
+            }
         }
     }
 
@@ -125,7 +138,12 @@ impl Busy {
     /// runtime waits so before it locks the store (the lock may then still be held for the
     /// moment the script's batch takes to end).
     pub async fn turn(&self) {
-        while !self.free() {
+        if self.free() {
+            return;
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _counted = Waiting(&self.waiting);
+        loop {
             let released = self.released.notified();
             tokio::pin!(released);
             // Listening before looking again: an end between the two is not missed.

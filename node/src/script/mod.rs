@@ -160,7 +160,10 @@ impl Scripts {
     /// Flush the cache if the shared state has seen a SCRIPT FLUSH (from any region) since
     /// it last looked: `flushes` is the shared state's count of them.
     pub fn sync_flushes(&self, flushes: u64) {
-        if self.shared_flushes.swap(flushes, Ordering::Relaxed) != flushes {
+        // Looked at first: a script call does not write the shared count for nothing.
+        if self.shared_flushes.load(Ordering::Relaxed) != flushes
+            && self.shared_flushes.swap(flushes, Ordering::Relaxed) != flushes
+        {
             self.flush();
         }
     }
