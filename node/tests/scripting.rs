@@ -1023,7 +1023,7 @@ fn scripts_of_many_clients_keep_order_and_busy_rules() {
         ]
     );
     // Eight clients' scripts at once, with a reader of plain commands beside them.
-    let writers = clients_in_threads(&node, 8, 200, |_, w| {
+    let writers = clients_in_threads(&node, 8, 200, move |_, w| {
         let _: i64 = redis::cmd("EVAL")
             .arg(incr)
             .arg(1)
