@@ -58,37 +58,43 @@ impl BitWrite {
 
     /// Apply to `bytes`, growing them with zero bytes as far as the write reaches.
     pub fn apply(&self, bytes: &mut Vec<u8>) {
-        let end = self.offset + u64::from(self.width);
-        let need = end.div_ceil(8) as usize;
+        let (offset, width) = (self.offset, u32::from(self.width));
+        let need = (offset + u64::from(width)).div_ceil(8) as usize;
         if bytes.len() < need {
             bytes.resize(need, 0);
         }
         let value = if self.add {
-            self.read(bytes).wrapping_add(self.value)
+            field(bytes, offset, width).wrapping_add(self.value)
         } else {
             self.value
         };
-        for i in 0..u64::from(self.width) {
-            let bit = (value >> (u64::from(self.width) - 1 - i)) & 1;
-            let at = self.offset + i;
-            let (byte, mask) = ((at / 8) as usize, 0x80u8 >> (at % 8));
-            if bit == 1 {
-                bytes[byte] |= mask;
-            } else {
-                bytes[byte] &= !mask;
-            }
-        }
+        set_field(bytes, offset, width, value);
     }
+}
 
-    /// The field's bits in `bytes` (zero past their end), most significant first.
-    fn read(&self, bytes: &[u8]) -> u64 {
-        (0..u64::from(self.width)).fold(0u64, |v, i| {
-            let at = self.offset + i;
-            let on = bytes
-                .get((at / 8) as usize)
-                .is_some_and(|b| b & (0x80 >> (at % 8)) != 0);
-            (v << 1) | u64::from(on)
-        })
+/// The `width` bits (1 to 64) at bit `offset` of `bytes`, most significant first, as an
+/// unsigned number (zero past the end of `bytes`): a BITFIELD field, in Redis's bit order.
+pub fn field(bytes: &[u8], offset: u64, width: u32) -> u64 {
+    (0..u64::from(width)).fold(0u64, |v, i| {
+        let at = offset + i;
+        let on = bytes
+            .get((at / 8) as usize)
+            .is_some_and(|b| b & (0x80 >> (at % 8)) != 0);
+        (v << 1) | u64::from(on)
+    })
+}
+
+/// Write the low `width` bits of `value` at bit `offset` of `bytes`, which reach that far.
+pub fn set_field(bytes: &mut [u8], offset: u64, width: u32, value: u64) {
+    for i in 0..u64::from(width) {
+        let on = (value >> (u64::from(width) - 1 - i)) & 1 == 1;
+        let at = offset + i;
+        let (byte, mask) = ((at / 8) as usize, 0x80u8 >> (at % 8));
+        if on {
+            bytes[byte] |= mask;
+        } else {
+            bytes[byte] &= !mask;
+        }
     }
 }
 

@@ -43,7 +43,7 @@ async fn answer(shared: Arc<Shared>, mut socket: tokio::net::TcpStream) {
     let request = String::from_utf8_lossy(&buf[..n]);
     let response = if request.starts_with("GET /metrics ") {
         // A script may hold the store: waited for without blocking the thread.
-        shared.engine().busy().turn().await;
+        shared.engine().busy().until_free().await;
         let body = render(&shared);
         format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -185,7 +185,7 @@ async fn fsync_every_second(engine: Arc<Engine>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let handle = engine.lock_store_at_turn().await.sync_handle();
+        let handle = engine.lock_store_when_free().await.sync_handle();
         if let Some(file) = handle {
             match tokio::task::spawn_blocking(move || file.sync_data()).await {
                 Ok(Ok(())) => {}
@@ -208,7 +208,7 @@ async fn make_room(shared: &Shared) {
         return;
     }
     for _ in 0..EVICTION_ROUNDS_PER_CYCLE_MAX {
-        shared.engine().busy().turn().await;
+        shared.engine().busy().until_free().await;
         // Read at every round: a CONFIG SET between rounds is in force at once.
         let eviction = shared.config().eviction();
         if shared.engine().make_room(Some(eviction)) != crate::engine::store::Room::Running {
@@ -247,7 +247,7 @@ async fn upkeep(shared: Arc<Shared>) {
         tick.tick().await;
         // A script may hold the store: waited for without blocking the thread, here and
         // after each await below, right before the store is locked.
-        engine.busy().turn().await;
+        engine.busy().until_free().await;
         crate::alloc::note_peak();
         if cycle % 10 == 0 {
             replication.upkeep();
@@ -256,8 +256,7 @@ async fn upkeep(shared: Arc<Shared>) {
             nudge_idle_clients(&shared);
         }
         make_room(&shared).await;
-        engine.busy().turn().await;
-        let mut store = engine.lock_store();
+        let mut store = engine.lock_store_when_free().await;
         if cycle % FULL_GC_EVERY_CYCLES == 0 {
             store.gc_all();
         }

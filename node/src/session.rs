@@ -328,7 +328,7 @@ impl Session {
         tokio::task::yield_now().await;
         let engine = self.shared.engine();
         // Another client's script may hold the store: waited for without blocking the thread.
-        engine.busy().turn().await;
+        engine.busy().until_free().await;
         if let Err(e) = engine.commit_through(due.target) {
             // The writes are applied but may not be durable: say so instead of acknowledging.
             error!(error = %e, "binlog commit failed");
@@ -576,7 +576,7 @@ enum Stop {
     /// A command waits (see [`Blocked`]).
     Wait(Blocked),
     /// A script ran long and the runtime moved off this thread
-    /// ([`crate::script::busy::leave_the_runtime`]).
+    /// ([`crate::script::busy::take_left_runtime`]).
     LeftRuntime,
 }
 

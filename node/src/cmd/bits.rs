@@ -8,7 +8,7 @@ use super::{CmdResult, Ctx, int_arg, is, syntax_error};
 use crate::notify::events::STRING;
 use crate::reply::Reply;
 use bytes::Bytes;
-use gdc_crdt::bits::BitWrite;
+use gdc_crdt::bits::{BitWrite, field, set_field};
 use gdc_crdt::ops;
 use std::borrow::Cow;
 
@@ -317,30 +317,12 @@ fn field_type(b: &[u8]) -> Result<(bool, u32), Reply> {
     }
 }
 
-fn get_unsigned(p: &[u8], offset: u64, width: u32) -> u64 {
-    (0..u64::from(width)).fold(0u64, |v, j| (v << 1) | u64::from(bit_at(p, offset + j)))
-}
-
 fn get_signed(p: &[u8], offset: u64, width: u32) -> i64 {
-    let v = get_unsigned(p, offset, width);
+    let v = field(p, offset, width);
     if width < 64 && v & (1 << (width - 1)) != 0 {
         (v | (u64::MAX << width)) as i64
     } else {
         v as i64
-    }
-}
-
-fn set_unsigned(p: &mut [u8], offset: u64, width: u32, value: u64) {
-    for j in 0..u64::from(width) {
-        let on = value & (1 << (u64::from(width) - 1 - j)) != 0;
-        let at = offset + j;
-        let mask = 0x80u8 >> (at & 7);
-        let byte = &mut p[(at >> 3) as usize];
-        if on {
-            *byte |= mask;
-        } else {
-            *byte &= !mask;
-        }
     }
 }
 
@@ -506,7 +488,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
             let reply = if is_set { old } else { new };
             (old as u64, new as u64, reply, over)
         } else {
-            let old = get_unsigned(&value, f.offset, f.width);
+            let old = field(&value, f.offset, f.width);
             let (new, over) = if is_set {
                 unsigned_add(delta as u64, 0, f.width, f.overflow)
             } else {
@@ -520,7 +502,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], ro: bool) -> CmdResult {
             continue;
         }
         replies.push(Reply::Int(reply));
-        set_unsigned(&mut value, f.offset, f.width, new);
+        set_field(&mut value, f.offset, f.width, new);
         if grew || old != new {
             changes += 1;
             let width = f.width as u8;
@@ -561,7 +543,7 @@ fn get_field(value: &[u8], f: &Field) -> i64 {
     if f.signed {
         get_signed(&buf, within, f.width)
     } else {
-        get_unsigned(&buf, within, f.width) as i64
+        field(&buf, within, f.width) as i64
     }
 }
 
@@ -572,11 +554,11 @@ mod tests {
     #[test]
     fn fields_read_and_write_like_redis() {
         let mut p = [0u8; 9];
-        set_unsigned(&mut p, 3, 5, 0b10110);
+        set_field(&mut p, 3, 5, 0b10110);
         assert_eq!(p[0], 0b0001_0110);
-        assert_eq!(get_unsigned(&p, 3, 5), 0b10110);
+        assert_eq!(field(&p, 3, 5), 0b10110);
         assert_eq!(get_signed(&p, 3, 5), -10);
-        set_unsigned(&mut p, 0, 64, u64::MAX);
+        set_field(&mut p, 0, 64, u64::MAX);
         assert_eq!(get_signed(&p, 0, 64), -1);
     }
 

@@ -35,7 +35,7 @@ mod zset;
 pub use acl::default_login;
 pub use conn::{Conn, QueryBuffer, Replies};
 pub use functions::migrate_saved_functions;
-pub use scripting::{likely_key, while_busy};
+pub use scripting::while_busy;
 use table::{
     ADMIN, Command, DENYOOM, NO_AUTH, NO_MULTI, NOT_QUEUED, SKIP_MONITOR, SKIP_SLOWLOG, SUBSCRIBED,
     lookup,
@@ -516,6 +516,20 @@ pub fn increment_arg(b: &[u8]) -> Result<gdc_crdt::field::Num, Reply> {
 
 fn not_float() -> Reply {
     Reply::err(OpError::NotFloat.to_string())
+}
+
+/// The key a pipelined command most likely touches, for its batch to look up early: most
+/// commands' first argument; where the keys move (EVAL, EVALSHA, FCALL and their _RO
+/// forms, told apart by their letter first), the first its key specs find.
+pub fn likely_key(args: &[Bytes]) -> Option<&Bytes> {
+    let first = args.first()?.first()?.to_ascii_lowercase();
+    if matches!(first, b'e' | b'f') {
+        if let Some(command) = table::command_of(args).filter(|c| c.movable()) {
+            let (at, _) = *command.find_keys(args).first()?;
+            return args.get(at);
+        }
+    }
+    args.get(1)
 }
 
 /// Whether an argument is this keyword, ignoring case.

@@ -93,30 +93,6 @@ pub(super) enum Runs {
     Function(Arc<Library>, String),
 }
 
-/// The key a pipelined command most likely touches, for its batch to look up early: a
-/// script command's first key (EVAL, EVALSHA, FCALL and their _RO forms), else the first
-/// argument (most commands' key).
-pub fn likely_key(args: &[Bytes]) -> Option<&Bytes> {
-    // Told apart by the first letter before names are compared.
-    let first = args.first()?.first()?.to_ascii_lowercase();
-    let script = matches!(first, b'e' | b'f')
-        && [
-            "evalsha",
-            "eval",
-            "fcall",
-            "evalsha_ro",
-            "eval_ro",
-            "fcall_ro",
-        ]
-        .iter()
-        .any(|name| is(&args[0], name));
-    if !script {
-        return args.get(1);
-    }
-    let numkeys: usize = std::str::from_utf8(args.get(2)?).ok()?.parse().ok()?;
-    args.get(3).filter(|_| numkeys > 0)
-}
-
 /// Run a script where the command runs, holding the store. Outside a transaction it is
 /// shown running: SCRIPT KILL and FUNCTION KILL reach it, FUNCTION STATS shows it, other
 /// clients wait for it without blocking (and get -BUSY past `busy-reply-threshold`), and

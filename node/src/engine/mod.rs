@@ -87,7 +87,7 @@ impl Engine {
     }
 
     /// The script running now. Code on the runtime waits for its end
-    /// ([`crate::script::busy::Busy::turn`]) before it locks the store, so that it never
+    /// ([`crate::script::busy::Busy::until_free`]) before it locks the store, so that it never
     /// blocks the runtime's thread on a script.
     pub fn busy(&self) -> &crate::script::busy::Busy {
         &self.busy
@@ -95,8 +95,8 @@ impl Engine {
 
     /// The store, locked on the runtime: a running script is waited for without blocking
     /// the thread.
-    pub async fn lock_store_at_turn(&self) -> MutexGuard<'_, Store> {
-        self.busy.turn().await;
+    pub async fn lock_store_when_free(&self) -> MutexGuard<'_, Store> {
+        self.busy.until_free().await;
         self.lock_store()
     }
 

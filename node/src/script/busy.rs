@@ -2,7 +2,7 @@
 //! client's command runs, on the runtime's one worker thread, holding the store lock. One
 //! that runs longer than [`MOVE_AFTER`] has the runtime moved to another thread
 //! ([`leave_the_runtime`]), so that the node goes on serving: other clients wait for the
-//! store without blocking a thread ([`Busy::turn`]) and, once the script runs past
+//! store without blocking a thread ([`Busy::until_free`]) and, once the script runs past
 //! `busy-reply-threshold`, are answered `-BUSY`; SCRIPT KILL or FUNCTION KILL may stop it if
 //! it has not written (Redis's rules).
 
@@ -75,7 +75,7 @@ pub struct Busy {
     /// Whether `running` holds a script (which holds the store lock): every batch of
     /// commands asks, without the lock.
     active: AtomicBool,
-    /// Rung when a script ends, if anyone waits ([`Busy::turn`]).
+    /// Rung when a script ends, if anyone waits ([`Busy::until_free`]).
     released: Notify,
     waiting: AtomicUsize,
 }
@@ -90,7 +90,7 @@ impl Drop for Shown<'_> {
     }
 }
 
-/// One waiter counted in [`Busy::turn`], however its wait ends (dropped included).
+/// One waiter counted in [`Busy::until_free`], however its wait ends (dropped included).
 struct Waiting<'a>(&'a AtomicUsize);
 
 impl Drop for Waiting<'_> {
@@ -137,7 +137,7 @@ impl Busy {
     /// Wait until no script holds the store, without blocking the thread: code on the
     /// runtime waits so before it locks the store (the lock may then still be held for the
     /// moment the script's batch takes to end).
-    pub async fn turn(&self) {
+    pub async fn until_free(&self) {
         if self.free() {
             return;
         }
@@ -194,7 +194,7 @@ thread_local! {
 /// goes on as it was (the runtime's worker hands its queue and its I/O to a new thread).
 /// Done once a script has run [`MOVE_AFTER`]; nothing on a runtime of another kind (a
 /// current-thread runtime cannot move: the script holds it).
-pub fn leave_the_runtime() {
+fn leave_the_runtime() {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         return;
     };

@@ -50,7 +50,7 @@ impl Session {
         // store without end).
         let wait = busy_wait(busy, threshold).filter(|left| *left > Duration::ZERO);
         tokio::select! {
-            () = busy.turn() => Ok(true),
+            () = busy.until_free() => Ok(true),
             () = sleep_or_forever(wait) => Ok(false),
             _ = self.kill.notified() => Err(Closed),
             () = self.stop.stopped() => Err(Closed),

@@ -31,7 +31,7 @@ impl AdminService {
         let own = self
             .node
             .engine()
-            .lock_store_at_turn()
+            .lock_store_when_free()
             .await
             .applied()
             .clone();

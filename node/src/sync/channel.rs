@@ -159,7 +159,7 @@ async fn open_stream(
     let mut full_synced = false;
     loop {
         let (server, applied) = {
-            let store = node.engine().lock_store_at_turn().await;
+            let store = node.engine().lock_store_when_free().await;
             (store.server(), store.applied().clone())
         };
         let (requests, rx) = mpsc::channel(8);
@@ -289,7 +289,7 @@ async fn apply_with_room<F: AsRef<[u8]>>(
         }
         wait_for_room(node, peer).await;
         // A script may hold the store: waited for without blocking the thread.
-        node.engine().busy().turn().await;
+        node.engine().busy().until_free().await;
         let (piece, applied) = node.engine().apply_remote_frames(&rest[..end])?;
         done.ops += piece.ops;
         done.last_hlc = done.last_hlc.max(piece.last_hlc);
@@ -396,7 +396,7 @@ async fn full_sync(
 ) -> Result<(), String> {
     node.channels()
         .update(peer, |c| c.state = ChannelState::FullSync);
-    let server = node.engine().lock_store_at_turn().await.server();
+    let server = node.engine().lock_store_when_free().await.server();
     let request = FullSyncRequest {
         region: node.config().region.clone(),
         server_id: server.0,

@@ -47,7 +47,7 @@ async fn caught_up_with(node: &Replication, theirs: &VersionVector) -> bool {
         let written = node.engine().written();
         if node
             .engine()
-            .lock_store_at_turn()
+            .lock_store_when_free()
             .await
             .applied()
             .dominates(theirs)
@@ -120,7 +120,7 @@ async fn anti_entropy_round(
         // round.
         let Some(changed) = node
             .engine()
-            .lock_store_at_turn()
+            .lock_store_when_free()
             .await
             .merge_repair(&snap, |d, key| d == db && wanted[bucket_of(key)])
         else {

@@ -173,7 +173,7 @@ impl SyncRpc for SyncService {
         request: Request<FullSyncRequest>,
     ) -> Result<Response<Self::FullSyncStream>, Status> {
         let req = request.into_inner();
-        let snap = self.node.engine().lock_store_at_turn().await.copy_state();
+        let snap = self.node.engine().lock_store_when_free().await.copy_state();
         info!(
             peer = %req.region,
             server_id = req.server_id,
@@ -229,7 +229,7 @@ impl SyncRpc for SyncService {
         let snap = self
             .node
             .engine()
-            .lock_store_at_turn()
+            .lock_store_when_free()
             .await
             .copy_buckets(db, &wanted);
         Ok(Response::new(stream_state(
@@ -459,7 +459,7 @@ async fn feed(
         deflater: hello.deflate.then(Deflater::default),
     };
     let (sender_id, sender_region) = (
-        node.engine().lock_store_at_turn().await.server().0,
+        node.engine().lock_store_when_free().await.server().0,
         node.config().region.clone(),
     );
     // The first batch goes out even when empty: the receiver learns at once where the
@@ -473,7 +473,7 @@ async fn feed(
         tail.as_mut().enable();
         // Taken before reading: every op it covers is in the files by then, so a receiver
         // that has applied a batch read to the end has everything the vector covers.
-        let applied = node.engine().lock_store_at_turn().await.applied().clone();
+        let applied = node.engine().lock_store_when_free().await.applied().clone();
         // File reads off the runtime thread.
         let read = tokio::task::spawn_blocking(move || {
             let r = cursor.next_batch();
