@@ -15,15 +15,21 @@ use std::time::{Duration, Instant};
 /// +302, ..., their Sentinel ports one above) is free right now, all of it below Linux's
 /// ephemeral range (32768 and up): there the kernel may hand a port out as the source of
 /// any outgoing connection between this check and the demo's bind (seen: a sync port
-/// "already in use").
+/// "already in use"). The tests of this file run at once, so a block is also kept apart from
+/// the blocks already handed to the others (both may find a block free before either binds
+/// it: seen, a node's port "already in use").
 fn free_base(nodes: u16, coordinators: u16) -> u16 {
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
     let seed = std::process::id() as u64
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos() as u64)
             .unwrap_or(0);
-    (0..100u64)
+    // Every plan fits in 400 ports from its base.
+    let base = (0..100u64)
         .map(|i| 10_000 + ((seed + i * 7919) % 22_000) as u16)
+        .filter(|base| handed_out.iter().all(|other| base.abs_diff(*other) >= 400))
         .find(|&base| {
             let ports = (0..nodes)
                 .flat_map(|n| [base + n, base + 100 + n, base + 200 + n])
@@ -32,7 +38,9 @@ fn free_base(nodes: u16, coordinators: u16) -> u16 {
                 .into_iter()
                 .all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
         })
-        .expect("a free block of ports")
+        .expect("a free block of ports");
+    handed_out.push(base);
+    base
 }
 
 /// SIGTERM to a process when dropped (unless its pid was cleared).
