@@ -58,11 +58,16 @@ impl BitWrite {
 
     /// Apply to `bytes`, growing them with zero bytes as far as the write reaches.
     pub fn apply(&self, bytes: &mut Vec<u8>) {
-        let (offset, width) = (self.offset, u32::from(self.width));
-        let need = (offset + u64::from(width)).div_ceil(8) as usize;
+        let need = (self.offset + u64::from(self.width)).div_ceil(8) as usize;
         if bytes.len() < need {
             bytes.resize(need, 0);
         }
+        self.apply_in_place(bytes);
+    }
+
+    /// Apply to `bytes`, which reach as far as the write.
+    fn apply_in_place(&self, bytes: &mut [u8]) {
+        let (offset, width) = (self.offset, u32::from(self.width));
         let value = if self.add {
             field(bytes, offset, width).wrapping_add(self.value)
         } else {
@@ -99,19 +104,39 @@ pub fn set_field(bytes: &mut [u8], offset: u64, width: u32, value: u64) {
 }
 
 /// A string key's content: its register and counter ([`Field`]), and the bit writes made
-/// on top of it that are not folded in yet, sorted by dot.
+/// on top of it that are not baked in yet.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct StrPart {
     pub field: Field<Blob>,
-    bits: SmallVec<[(Tag, BitWrite); 0]>,
+    bits: Option<Box<Bits>>,
 }
+
+/// A string's bit writes: those pending (sorted by dot), and what was baked into the
+/// register (see [`StrPart::gc`]).
+#[derive(Clone, Debug, PartialEq, Default)]
+struct Bits {
+    pending: Vec<(Tag, BitWrite)>,
+    baked: Option<Baked>,
+}
+
+/// The bit writes baked into the register written by `reg`: per origin, the largest op of
+/// them. It holds every bit write of this key those ops cover (an origin's writes are baked
+/// in its own order), so a merge takes the register from whichever side baked further and
+/// a write that observes the key removes them with the rest of what it saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Baked {
+    pub reg: Dot,
+    pub through: VersionVector,
+}
+
+/// The piece number of a removal of every bit write of one origin up to an op (`Loc::Bits`
+/// with this `idx`): how an origin that baked them into the register removes them piece by
+/// piece (a hidden string part, observed by a write of the visible type).
+pub const BAKED_THROUGH: u32 = u32::MAX;
 
 impl From<Field<Blob>> for StrPart {
     fn from(field: Field<Blob>) -> Self {
-        StrPart {
-            field,
-            bits: SmallVec::new(),
-        }
+        StrPart { field, bits: None }
     }
 }
 
@@ -137,68 +162,158 @@ impl StrPart {
         if let Some(r) = self.field.regs().first() {
             std::hint::black_box(r.value.first());
         }
-        std::hint::black_box(self.bits.first().map(|(_, w)| w.offset));
+        std::hint::black_box(self.bits().first().map(|(_, w)| w.offset));
     }
 
-    /// Bit writes not folded in yet, sorted by dot.
+    /// Bit writes not baked in yet, sorted by dot.
     pub fn bits(&self) -> &[(Tag, BitWrite)] {
-        &self.bits
+        self.bits.as_deref().map_or(&[], |b| &b.pending)
+    }
+
+    /// What the register has baked in (see [`StrPart::gc`]).
+    pub fn baked(&self) -> Option<&Baked> {
+        self.bits.as_deref().and_then(|b| b.baked.as_ref())
+    }
+
+    /// Whether the string has bit writes, pending or baked: its value is then not its
+    /// register's alone, in a way that depends on what each region has baked so far.
+    pub fn has_bit_writes(&self) -> bool {
+        self.bits.is_some()
     }
 
     pub fn is_live(&self) -> bool {
-        self.field.is_live() || !self.bits.is_empty()
+        self.field.is_live() || !self.bits().is_empty()
     }
 
     pub fn is_void(&self) -> bool {
-        self.field.is_void() && self.bits.is_empty()
+        self.field.is_void() && self.bits().is_empty()
     }
 
     pub fn max_stamp(&self) -> Option<Stamp> {
-        let bits = self.bits.iter().map(|(t, _)| t.stamp()).max();
+        let bits = self.bits().iter().map(|(t, _)| t.stamp()).max();
         self.field.max_stamp().max(bits)
     }
 
+    /// The ops of the string's pieces, baked bit writes included: a write that observes the
+    /// key removes them all by this cutoff.
     pub fn observe_into(&self, vv: &mut VersionVector) {
         self.field.observe_into(vv);
-        for (t, _) in &self.bits {
+        for (t, _) in self.bits() {
             vv.add(t.dot);
         }
+        if let Some(b) = self.baked() {
+            vv.join(&b.through);
+        }
+    }
+
+    /// Restore what the register has baked in (a decoded state).
+    pub fn set_baked(&mut self, b: Baked) -> Result<(), &'static str> {
+        if !self.field.regs().iter().any(|r| r.tag.dot == b.reg) {
+            return Err("baked bit writes without their register");
+        }
+        if self.bits().iter().any(|(t, _)| b.through.covers(t.dot)) {
+            return Err("a pending bit write that is baked");
+        }
+        self.bits_mut().baked = Some(b);
+        Ok(())
+    }
+
+    fn bits_mut(&mut self) -> &mut Bits {
+        self.bits.get_or_insert_with(Box::default)
     }
 
     pub fn add_bits(&mut self, tag: Tag, w: BitWrite, tomb: &Tomb) {
-        if tomb.kills(tag.dot) {
+        if tomb.kills(tag.dot) || self.baked().is_some_and(|b| b.through.covers(tag.dot)) {
             return;
         }
-        if let Err(i) = self.bits.binary_search_by_key(&tag.dot, |(t, _)| t.dot) {
-            self.bits.insert(i, (tag, w));
+        let pending = &mut self.bits_mut().pending;
+        if let Err(i) = pending.binary_search_by_key(&tag.dot, |(t, _)| t.dot) {
+            pending.insert(i, (tag, w));
         }
     }
 
+    /// Remove the bit write `dot` (or, for a [`BAKED_THROUGH`] dot, every one of its origin
+    /// up to its op), pending here or baked into a register made of it.
     pub fn remove_bits(&mut self, dot: Dot) {
-        self.bits.retain(|(t, _)| t.dot != dot);
+        if let Some(b) = &mut self.bits {
+            b.pending.retain(|(t, _)| match dot.idx {
+                BAKED_THROUGH => !(t.dot.server == dot.server && t.dot.op <= dot.op),
+                _ => t.dot != dot,
+            });
+        }
+        if dot.idx != BAKED_THROUGH {
+            self.field.remove_dot(dot);
+        }
+        self.tidy();
+    }
+
+    /// Remove the register write `dot`, which may be a bit write pending here that another
+    /// region baked into a register of its own.
+    pub fn remove_reg(&mut self, dot: Dot) {
+        self.field.remove_dot(dot);
+        if let Some(b) = &mut self.bits {
+            b.pending.retain(|(t, _)| t.dot != dot);
+        }
+        self.tidy();
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
         self.field.prune(tomb);
-        self.bits.retain(|(t, _)| !tomb.kills(t.dot));
+        if let Some(b) = &mut self.bits {
+            b.pending.retain(|(t, _)| !tomb.kills(t.dot));
+        }
+        self.tidy();
+    }
+
+    /// Drop what is baked into a register that is gone, and an empty record.
+    fn tidy(&mut self) {
+        let Some(b) = &mut self.bits else { return };
+        let regs = self.field.regs();
+        if b.baked
+            .as_ref()
+            .is_some_and(|k| !regs.iter().any(|r| r.tag.dot == k.reg))
+        {
+            b.baked = None;
+        }
+        if b.pending.is_empty() && b.baked.is_none() {
+            self.bits = None;
+        }
     }
 
     pub fn merge(&mut self, o: &StrPart, tomb: &Tomb) {
         self.field.merge(&o.field, tomb);
-        for (t, w) in &o.bits {
+        // Of one register, the copy that has more baked in (the other's baked writes are
+        // a part of them: both are the same writes taken in stamp order).
+        if let Some(theirs) = o.baked() {
+            let ours = self.baked();
+            let further =
+                ours.is_none_or(|b| b.reg != theirs.reg || !b.through.dominates(&theirs.through));
+            let value = o.field.regs().iter().find(|r| r.tag.dot == theirs.reg);
+            if let (true, Some(v)) = (further, value) {
+                if let Some(mine) = self.field.reg_value_mut(theirs.reg) {
+                    *mine = v.value.clone();
+                    let b = self.bits_mut();
+                    b.baked = Some(theirs.clone());
+                    b.pending.retain(|(t, _)| !theirs.through.covers(t.dot));
+                }
+            }
+        }
+        for (t, w) in o.bits() {
             self.add_bits(*t, *w, tomb);
         }
+        self.tidy();
     }
 
     /// The bytes the key reads as: the register's value (crossing HyperLogLogs joined), with
     /// the bit writes applied in stamp order.
     pub fn value(&self) -> Cow<'_, [u8]> {
         let base = crate::string::key_value(&self.field);
-        if self.bits.is_empty() {
+        let pending = self.bits();
+        if pending.is_empty() {
             return base;
         }
         let mut v = base.into_owned();
-        let mut bits: SmallVec<[&(Tag, BitWrite); 4]> = self.bits.iter().collect();
+        let mut bits: SmallVec<[&(Tag, BitWrite); 4]> = pending.iter().collect();
         bits.sort_by_key(|(t, _)| t.stamp());
         for (_, w) in bits {
             w.apply(&mut v);
@@ -209,7 +324,8 @@ impl StrPart {
     /// The bit at `offset` (0 past the end) and the length the value has in bytes, read
     /// without building the value (unless an increment covers the bit).
     pub fn bit(&self, offset: u64) -> (bool, usize) {
-        if self.bits.iter().any(|(_, w)| w.add && w.covers(offset)) {
+        let pending = self.bits();
+        if pending.iter().any(|(_, w)| w.add && w.covers(offset)) {
             let v = self.value();
             let on = v
                 .get((offset / 8) as usize)
@@ -218,13 +334,11 @@ impl StrPart {
         }
         let base = crate::string::key_value(&self.field);
         let reach = |w: &BitWrite| (w.offset + u64::from(w.width)).div_ceil(8) as usize;
-        let len = self
-            .bits
+        let len = pending
             .iter()
             .map(|(_, w)| reach(w))
             .fold(base.len(), usize::max);
-        let latest = self
-            .bits
+        let latest = pending
             .iter()
             .filter(|(_, w)| w.covers(offset))
             .max_by_key(|(t, _)| t.stamp());
@@ -237,16 +351,117 @@ impl StrPart {
         (on, len)
     }
 
-    /// The register's garbage collection (bit writes are folded in by a write that
-    /// observed them: [`crate::ops::write_bits`]).
+    /// The register's garbage collection, and the baking of bit writes into it: those that
+    /// are causally stable (`stable`: every region has applied them, and every op made
+    /// concurrently with them has been applied here), taken in stamp order while they are,
+    /// are applied to the register's value and leave the pending list, provided the register
+    /// is one write (or none: the first baked write makes it) that is stable too and no
+    /// counter adds to it. No write that could still arrive is concurrent with them, so none
+    /// would have them applied differently: every region bakes them into the same value, at
+    /// its own pace (digests read the value, not the baking: see `codec/key.rs`). Returns
+    /// whether anything changed.
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
-        self.field.gc(stable)
+        let mut changed = self.field.gc(stable);
+        if !self.bits().is_empty() {
+            changed |= self.bake(stable);
+        }
+        changed
+    }
+
+    /// The op whose stability the baking of the pending bit writes waits for next (see
+    /// [`StrPart::gc`]): the register's, else the first pending write's, in stamp order,
+    /// that `stable` does not cover. `None`: nothing pending, or the register cannot take
+    /// them whatever becomes stable (a counter, concurrent writes: a later write resolves).
+    pub fn bake_waits_for(&self, stable: &VersionVector) -> Option<Dot> {
+        let regs = self.field.regs();
+        if self.bits().is_empty() || self.field.increments().is_some() || regs.len() > 1 {
+            return None;
+        }
+        if let Some(r) = regs.first().filter(|r| !stable.covers(r.tag.dot)) {
+            return Some(r.tag.dot);
+        }
+        self.bits()
+            .iter()
+            .filter(|(t, _)| !stable.covers(t.dot))
+            .min_by_key(|(t, _)| t.stamp())
+            .map(|(t, _)| t.dot)
+    }
+
+    fn bake(&mut self, stable: &VersionVector) -> bool {
+        let regs = self.field.regs();
+        if self.field.increments().is_some()
+            || regs.len() > 1
+            || regs.first().is_some_and(|r| !stable.covers(r.tag.dot))
+        {
+            return false;
+        }
+        let pending = self.bits();
+        let mut order: SmallVec<[usize; 8]> = (0..pending.len()).collect();
+        order.sort_by_key(|&i| pending[i].0.stamp());
+        let n = order
+            .iter()
+            .take_while(|&&i| stable.covers(pending[i].0.dot))
+            .count();
+        if n == 0 {
+            return false;
+        }
+        let baked: SmallVec<[(Tag, BitWrite); 8]> =
+            order[..n].iter().map(|&i| pending[i]).collect();
+        let reg = match regs.first() {
+            Some(r) => r.tag,
+            None => {
+                // The first baked write makes the register, under its own dot: a write that
+                // observed it pending elsewhere removes the register by that dot.
+                self.field
+                    .add_reg(baked[0].0, Blob::new(), &Tomb::default());
+                baked[0].0
+            }
+        };
+        let value = self
+            .field
+            .reg_value_mut(reg.dot)
+            .expect("the register is there");
+        let reach = baked
+            .iter()
+            .map(|(_, w)| (w.offset + u64::from(w.width)).div_ceil(8) as usize)
+            .max()
+            .unwrap_or(0);
+        if reach > value.len() {
+            let mut grown = Vec::with_capacity(reach);
+            grown.extend_from_slice(value);
+            for (_, w) in &baked {
+                w.apply(&mut grown);
+            }
+            *value = Blob::from(grown);
+        } else {
+            let bytes = value.as_mut_slice();
+            for (_, w) in &baked {
+                w.apply_in_place(bytes);
+            }
+        }
+        let b = self.bits_mut();
+        let k = b.baked.get_or_insert_with(|| Baked {
+            reg: reg.dot,
+            through: VersionVector::new(),
+        });
+        for (t, _) in &baked {
+            k.through.add(t.dot);
+        }
+        b.pending
+            .retain(|(t, _)| !baked.iter().any(|(d, _)| d.dot == t.dot));
+        self.tidy();
+        true
     }
 }
 
 impl crate::heap::HeapSize for StrPart {
     fn heap_bytes(&self) -> usize {
-        self.field.heap_bytes() + crate::heap::smallvec_bytes(&self.bits)
+        self.field.heap_bytes()
+            + self.bits.as_deref().map_or(0, |b| {
+                std::mem::size_of::<Bits>()
+                    + b.pending.capacity() * std::mem::size_of::<(Tag, BitWrite)>()
+                    + b.baked.as_ref().map_or(0, |k| k.through.heap_bytes())
+            })
     }
 }
 

@@ -41,6 +41,14 @@ impl Blob {
         }
     }
 
+    /// The bytes, to change in place (a blob does not grow).
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            Repr::Inline { len, bytes } => &mut bytes[..*len as usize],
+            Repr::Heap(b) => b,
+        }
+    }
+
     /// Heap bytes held beyond the inline buffer (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
         match &self.0 {

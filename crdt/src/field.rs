@@ -249,6 +249,15 @@ impl<V: Clone + PartialEq> Field<V> {
         }
     }
 
+    /// The value of the register write `dot`, to change in place: only a string's bit
+    /// writes baked into it do that (see [`crate::bits::StrPart::gc`]).
+    pub fn reg_value_mut(&mut self, dot: Dot) -> Option<&mut V> {
+        self.regs
+            .iter_mut()
+            .find(|r| r.tag.dot == dot)
+            .map(|r| &mut r.value)
+    }
+
     pub fn add_reg(&mut self, tag: Tag, value: V, tomb: &Tomb) {
         if tomb.kills(tag.dot) || self.regs.iter().any(|r| r.tag.dot == tag.dot) {
             return;

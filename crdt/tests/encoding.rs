@@ -4,7 +4,9 @@
 mod common;
 
 use common::{Body, Cluster, Family, Msg, step};
-use gdc_crdt::codec::{FORMAT_VERSION, decode_effect, decode_key, encode_effect, encode_key};
+use gdc_crdt::codec::{
+    FORMAT_VERSION, KEY_FORMAT_VERSION, decode_effect, decode_key, encode_effect, encode_key,
+};
 use gdc_crdt::{DecodeError, KeyState};
 use proptest::prelude::*;
 
@@ -84,10 +86,10 @@ proptest! {
 fn another_format_version_is_refused() {
     let b = encoded(&KeyState::new());
     let mut other = b.clone();
-    other[0] = FORMAT_VERSION + 1;
+    other[0] = KEY_FORMAT_VERSION + 1;
     assert_eq!(
         decode_key(&other),
-        Err(DecodeError::Version(FORMAT_VERSION + 1))
+        Err(DecodeError::Version(KEY_FORMAT_VERSION + 1))
     );
     assert_eq!(decode_key(&b), Ok(KeyState::new()));
 }

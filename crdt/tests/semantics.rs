@@ -394,21 +394,75 @@ fn a_setbit_crossing_a_set_applies_over_it() {
 }
 
 #[test]
-fn many_setbits_fold_into_a_whole_write_and_a_crossing_one_survives_it() {
+fn a_setbit_making_a_key_crossing_a_later_set_applies_over_it() {
     let mut c = regions();
-    c.set(A, "b", "\0\0\0\0");
-    for i in 0..ops_fold() as u64 {
-        c.setbit(A, "b", i, true);
-    }
-    // The last one wrote the whole value, with its own bit beside it.
-    assert_eq!(c.pending_bits(A, "b"), 1);
-    // Writes that lengthen the string write it whole, bits beside: crossing, both survive.
-    c.setbit(A, "b", 100, true);
-    c.setbit(B, "b", 101, true);
+    c.setbit(B, "b", 7, true);
+    c.tick(1);
+    c.set(A, "b", "@");
     c.deliver_all();
-    let v = c.everywhere(|c, r| c.get_bytes(r, "b"));
-    assert_eq!(&v[..2], [0xff, 0xff]);
-    assert_eq!(v[12], 0x0c, "bits 100 and 101: {v:?}");
+    assert_eq!(c.everywhere(|c, r| c.get(r, "b")), Some("A".into()));
+}
+
+#[test]
+fn bit_writes_bake_into_the_register_once_stable_and_crossing_ones_all_count() {
+    let mut c = Cluster::new(3, true);
+    c.set(A, "b", "\0\0\0\0");
+    c.quiesce();
+    // Two regions write many bits and increments at once, in steady crossing streams.
+    for i in 0..40u64 {
+        c.setbit(A, "b", i % 8, i % 3 == 0);
+        c.bitincr(A, "b", 8, 8, 1);
+        c.setbit(B, "b", 16 + i % 8, i % 2 == 0);
+        c.bitincr(B, "b", 8, 8, 2);
+        c.tick(1);
+        if i % 10 == 9 {
+            // Now and then, what has arrived is reported and collected: some writes bake.
+            c.deliver_all();
+            c.report(A);
+            c.report(B);
+            c.gc(A);
+            c.gc(B);
+        }
+    }
+    c.quiesce();
+    // 40 x 1 + 40 x 2 = 120 = 0x78; the last writes of bits 0-7 (i = 32..39: 33 and 36
+    // and 39 set) and 16-23 (even i set: 16, 18, 20, 22).
+    assert_eq!(
+        c.everywhere(|c, r| c.get_bytes(r, "b")),
+        [0b0100_1001, 0x78, 0b1010_1010, 0]
+    );
+    // Stable everywhere: every region baked them all.
+    assert_eq!(c.everywhere(|c, r| c.pending_bits(r, "b")), 0);
+    c.assert_converged();
+}
+
+#[test]
+fn a_write_after_baking_removes_the_baked_bits_where_they_still_wait() {
+    let mut c = Cluster::new(3, true);
+    c.set(A, "b", "\0");
+    c.setbit(B, "b", 0, true);
+    c.bitincr(C, "b", 8, 8, 7);
+    c.deliver_all();
+    for r in [A, B, C] {
+        c.report(r);
+    }
+    c.deliver_all();
+    // Only A collects: it bakes both into its register; B and C still hold them pending.
+    c.gc(A);
+    assert_eq!(c.pending_bits(A, "b"), 0);
+    assert_eq!(c.pending_bits(B, "b"), 2);
+    assert_eq!(c.get_bytes(A, "b"), [0x80, 7]);
+    // A full-state merge either way counts the increment once.
+    c.merge_key(B, A, "b");
+    c.merge_key(A, C, "b");
+    assert_eq!(c.get_bytes(A, "b"), [0x80, 7]);
+    assert_eq!(c.get_bytes(B, "b"), [0x80, 7]);
+    // A's SET observed the baked writes: it removes them where they wait too.
+    c.set(A, "b", "x");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "b")), Some("x".into()));
+    c.quiesce();
+    c.assert_converged();
 }
 
 #[test]
@@ -430,26 +484,6 @@ fn crossing_wrapping_increments_of_one_field_both_count() {
     c.bitincr(C, "b", 4, 8, 5);
     c.deliver_all();
     assert_eq!(c.everywhere(|c, r| c.get_bytes(r, "b")), [0x10, 0x61]);
-}
-
-#[test]
-fn increments_folded_into_a_whole_write_count_once_and_a_crossing_one_on_top() {
-    let mut c = regions();
-    c.set(A, "b", "\0\0\0\0");
-    c.deliver_all();
-    // Enough increments at A to fold them into a whole write of the value...
-    for _ in 0..ops_fold() {
-        c.bitincr(A, "b", 8, 8, 1);
-    }
-    // ...while B's crosses them: it applies on top of that whole write, once.
-    c.bitincr(B, "b", 8, 8, 100);
-    c.deliver_all();
-    let n = ops_fold() as u8 + 100;
-    assert_eq!(c.everywhere(|c, r| c.get_bytes(r, "b")), [0, n, 0, 0]);
-}
-
-fn ops_fold() -> usize {
-    gdc_crdt::ops::FOLD_BITS_MIN
 }
 
 // ---- HyperLogLog: concurrent writes merge by register maximum ----

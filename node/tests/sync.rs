@@ -2180,7 +2180,14 @@ fn bitmaps_written_in_two_regions_converge() {
         tempfile::tempdir().expect("tempdir"),
         tempfile::tempdir().expect("tempdir"),
     ];
-    let nodes = start(&dirs, &["a", "b"], |i| vec![1 - i]);
+    let (nodes, _) = start_with(
+        &dirs,
+        &["a", "b"],
+        |i| vec![1 - i],
+        |_, c| {
+            c.debug_command = true;
+        },
+    );
     let (mut a, mut b) = (nodes[0].client(), nodes[1].client());
     let setbit = |c: &mut redis::Connection, key: &str, at: u32| -> i64 {
         redis::cmd("SETBIT")
@@ -2222,15 +2229,14 @@ fn bitmaps_written_in_two_regions_converge() {
         "both bits, whether the writes crossed or not"
     );
     // Wrapping increments of one field made at once in both regions all count (a counter),
-    // whether they cross or not. (Few enough that neither region folds its pending bit
-    // writes into a whole write: two folds that cross can still lose writes, see
-    // docs/semantics.md.)
+    // whether they cross or not, while each region bakes those that are stable into the
+    // string's register.
     let incrs: Vec<_> = nodes
         .iter()
         .map(|n| {
             let mut c = n.client();
             std::thread::spawn(move || {
-                for _ in 0..3 {
+                for _ in 0..200 {
                     let _: Vec<i64> = redis::cmd("BITFIELD")
                         .arg(&["counters", "INCRBY", "u8", "#0", "50"])
                         .arg(&["INCRBY", "i16", "100", "-3"])
@@ -2249,8 +2255,23 @@ fn bitmaps_written_in_two_regions_converge() {
             .arg(&["counters", "GET", "u8", "#0", "GET", "i16", "100"])
             .query(c)
             .expect("BITFIELD_RO");
-        // 300 wraps at 8 bits to 44.
-        assert_eq!(fields, [44, -18]);
+        // 400 x 50 = 20000 wraps at 8 bits to 32; 400 x -3 = -1200.
+        assert_eq!(fields, [32, -1200]);
+    }
+    // Once stable, every region bakes them all into the register, and still reads them so.
+    for c in [&mut a, &mut b] {
+        wait_for("the bit writes baked in", CONVERGE, || {
+            let state: String = redis::cmd("GDC.DEBUG")
+                .arg(&["STATE", "counters"])
+                .query(c)
+                .expect("GDC.DEBUG STATE");
+            state.contains("pending: [], baked: Some").then_some(())
+        });
+        let fields: Vec<i64> = redis::cmd("BITFIELD_RO")
+            .arg(&["counters", "GET", "u8", "#0", "GET", "i16", "100"])
+            .query(c)
+            .expect("BITFIELD_RO");
+        assert_eq!(fields, [32, -1200]);
     }
 }
 

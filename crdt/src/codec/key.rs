@@ -3,11 +3,11 @@
 
 use super::field::{put_field, put_field_content};
 use super::primitive::{
-    FORMAT_VERSION, Reader, put_bit_write, put_bytes, put_dot, put_list_id, put_tag, put_u64,
-    put_var,
+    FORMAT_VERSION, KEY_FORMAT_VERSION, Reader, put_bit_write, put_bytes, put_dot, put_list_id,
+    put_tag, put_u64, put_var,
 };
 use super::vv::encode_vv;
-use crate::bits::BitWrite;
+use crate::bits::{Baked, BitWrite};
 use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::field::Field;
@@ -39,11 +39,12 @@ fn put_part(out: &mut Vec<u8>, p: &Part, scope: Scope) {
     out.push(p.kind() as u8);
     match p {
         // The whole state puts its bit writes at the end of the key's encoding (so that a
-        // key without any encodes as before them, in version 2's one added byte); the
-        // content, after the register.
-        Part::Str(s) if scope == Scope::Content && !s.bits().is_empty() => {
-            put_field_content(out, &s.field);
-            put_bit_writes(out, s.bits());
+        // key without any encodes as before them, in version 2's one added byte). The
+        // content of a string with bit writes is the value it reads as: each region bakes
+        // them into the register at its own pace (a count no field has marks it).
+        Part::Str(s) if scope == Scope::Content && s.has_bit_writes() => {
+            put_var(out, u64::MAX);
+            put_bytes(out, &s.value());
         }
         Part::Str(f) => field(out, f),
         Part::Hash(h) => {
@@ -122,7 +123,7 @@ fn put_ttl(out: &mut Vec<u8>, ttl: &[TtlEntry]) {
 
 /// Encode a key's whole state.
 pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
-    out.push(FORMAT_VERSION);
+    out.push(KEY_FORMAT_VERSION);
     let parts = k.parts();
     put_var(out, parts.len() as u64);
     for p in parts.iter() {
@@ -142,12 +143,21 @@ pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
             }
         }
     }
-    // The string's bit writes not folded in yet (since version 2).
-    let bits = parts.iter().find_map(|p| match p {
-        Part::Str(s) => Some(s.bits()),
+    // The string's bit writes not baked in yet (since version 2), and what its register
+    // has baked in (since version 3).
+    let str_part = parts.iter().find_map(|p| match p {
+        Part::Str(s) => Some(s),
         _ => None,
     });
-    put_bit_writes(out, bits.unwrap_or(&[]));
+    put_bit_writes(out, str_part.map_or(&[], |s| s.bits()));
+    match str_part.and_then(|s| s.baked()) {
+        None => out.push(0),
+        Some(b) => {
+            out.push(1);
+            put_dot(out, b.reg);
+            encode_vv(&b.through, out);
+        }
+    }
 }
 
 /// Encode what a key holds from the ops applied to it: its live content (hidden content of
@@ -288,9 +298,13 @@ pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
         _ => return Err(DecodeError::Invalid("tomb flag")),
     };
     let n = if r.version >= 2 { r.count()? } else { 0 };
+    let mut str_part = parts.iter_mut().find_map(|p| match p {
+        Part::Str(s) => Some(s),
+        _ => None,
+    });
     if n > 0 {
         let none = Tomb::default();
-        let Some(Part::Str(s)) = parts.iter_mut().find(|p| p.kind() == Kind::String) else {
+        let Some(s) = str_part.as_deref_mut() else {
             return Err(DecodeError::Invalid("bit writes without a string"));
         };
         for _ in 0..n {
@@ -298,6 +312,23 @@ pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
             let w = r.bit_write()?;
             s.add_bits(tag, w, &none);
         }
+    }
+    let baked = match r.version >= 3 {
+        true => match r.u8()? {
+            0 => None,
+            1 => Some(Baked {
+                reg: r.dot()?,
+                through: r.vv()?,
+            }),
+            _ => return Err(DecodeError::Invalid("baked flag")),
+        },
+        false => None,
+    };
+    if let Some(b) = baked {
+        let Some(s) = str_part else {
+            return Err(DecodeError::Invalid("baked bit writes without a string"));
+        };
+        s.set_baked(b).map_err(DecodeError::Invalid)?;
     }
     r.finish()?;
     Ok(KeyState::from_raw(parts, ttl, tomb))

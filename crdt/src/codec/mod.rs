@@ -23,6 +23,6 @@ mod vv;
 
 pub use effect::{decode_effect, effect_dot, encode_effect};
 pub use key::{decode_key, encode_content, encode_key, key_digest};
-pub use primitive::FORMAT_VERSION;
 pub(crate) use primitive::put_var;
+pub use primitive::{FORMAT_VERSION, KEY_FORMAT_VERSION};
 pub use vv::{decode_vv, encode_vv};

@@ -12,9 +12,13 @@ use crate::ids::{Dot, OpId, ServerId, Tag};
 use crate::list::{ListId, Pos};
 use smallvec::SmallVec;
 
-/// The version of this encoding, first byte of every encoded key state and effect. Version
-/// 2 adds a string's bit writes to a key state; version 1 (without them) still reads.
+/// The version of this encoding, first byte of every encoded effect. Version 2 adds a
+/// string's bit writes to a key state; version 1 (without them) still reads.
 pub const FORMAT_VERSION: u8 = 2;
+
+/// The version a key state is written with: version 3 adds what a string's register has
+/// baked in of its bit writes; versions 1 and 2 still read.
+pub const KEY_FORMAT_VERSION: u8 = 3;
 
 /// A LEB128 varint (also what a stream's packed entries are written with).
 pub(crate) fn put_var(out: &mut Vec<u8>, mut v: u64) {
@@ -222,7 +226,7 @@ impl<'a> Reader<'a> {
 
     pub(super) fn version(&mut self) -> Result<(), DecodeError> {
         match self.u8()? {
-            v @ (1 | FORMAT_VERSION) => {
+            v @ (1 | FORMAT_VERSION | KEY_FORMAT_VERSION) => {
                 self.version = v;
                 Ok(())
             }

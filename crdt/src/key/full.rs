@@ -270,9 +270,7 @@ impl Full {
 
     fn remove_from_field(&mut self, loc: &FieldLoc, dot: Dot) {
         match (loc, self.part_if(loc_kind(loc))) {
-            (FieldLoc::Str, Some(Part::Str(f))) => {
-                f.remove_dot(dot);
-            }
+            (FieldLoc::Str, Some(Part::Str(f))) => f.remove_reg(dot),
             (FieldLoc::Hash(name), Some(Part::Hash(h))) => h.remove(name, dot),
             (FieldLoc::ZSet(m), Some(Part::ZSet(z))) => z.remove(m, dot),
             _ => {}

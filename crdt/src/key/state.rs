@@ -81,7 +81,9 @@ impl KeyState {
             return;
         }
         if let Part::Str(field) = &f.parts[0] {
-            let single = field.bits().is_empty().then(|| field.as_single()).flatten();
+            let single = (!field.has_bit_writes())
+                .then(|| field.as_single())
+                .flatten();
             if let Some(plain) = single.and_then(PlainReg::from_reg) {
                 self.0 = Repr::Plain(plain);
             }
@@ -161,7 +163,7 @@ impl KeyState {
     pub fn string_i64(&self) -> Option<i64> {
         if let Repr::Full(f) = &self.0 {
             let s = f.str_part()?;
-            if s.bits().is_empty() {
+            if !s.has_bit_writes() {
                 if let Some(v) = crate::string::int_value(&s.field) {
                     return v;
                 }
@@ -178,7 +180,7 @@ impl KeyState {
             Repr::Plain(reg) => Some(reg.tag().dot),
             Repr::Full(f) => {
                 let s = f.str_part()?;
-                if !s.bits().is_empty() {
+                if s.has_bit_writes() {
                     return None;
                 }
                 s.field.as_single().map(|r| r.tag.dot)
@@ -186,11 +188,11 @@ impl KeyState {
         }
     }
 
-    /// Whether the string has bit writes not folded into its register yet.
+    /// Whether the string has bit writes, pending or baked into its register.
     pub fn has_bit_writes(&self) -> bool {
         self.full()
             .and_then(Full::str_part)
-            .is_some_and(|s| !s.bits().is_empty())
+            .is_some_and(crate::bits::StrPart::has_bit_writes)
     }
 
     /// The string's content, register and bit writes (for its encoding).

@@ -5,7 +5,7 @@ use crate::Crdt;
 use crate::blob::Blob;
 use crate::codec::encode_content;
 use crate::conflict::Conflicts;
-use crate::effect::Effect;
+use crate::effect::{Addition, Effect};
 use crate::heap::HeapSize;
 use crate::ids::Dot;
 use crate::key::KeyState;
@@ -40,6 +40,9 @@ pub struct Keyspace {
     uncollected: VecDeque<Uncollected>,
     /// The bytes those keys hold, as estimated when queued.
     uncollected_bytes: usize,
+    /// String keys with bit writes not baked in yet, each with the op whose stability
+    /// the next baking waits for (see [`crate::bits::StrPart::gc`]), in the order queued.
+    unbaked: VecDeque<(Dot, Blob)>,
 }
 
 /// A key holding only removal knowledge, and the op that left it so.
@@ -138,6 +141,7 @@ impl Keyspace {
             digests: Digests::default(),
             uncollected: VecDeque::new(),
             uncollected_bytes: 0,
+            unbaked: VecDeque::new(),
         };
         ks.digests.recount_all();
         ks.rebuild_expiries();
@@ -514,11 +518,35 @@ impl Keyspace {
         } else {
             (self.apply_used(key, e, Some(stable), used), Conflicts::NONE)
         };
-        if tomb {
+        let bits = e.adds.iter().any(|a| matches!(a, Addition::Bits(_)));
+        if tomb || bits {
             self.gc_key(key, stable);
+        }
+        if tomb {
             self.queue_uncollected(key, e.tag.dot);
         }
+        if bits {
+            self.queue_unbaked(key, Some(e.tag.dot), stable);
+        }
         found
+    }
+
+    /// Queue `key` for [`Keyspace::collect_stable`] if it has bit writes to bake in later.
+    /// `by`: the op that just added bit writes; the key is queued already unless they are
+    /// the only ones pending (a key with pending writes stays queued until they are baked,
+    /// or until no stability bakes them; the full collection is the backstop).
+    fn queue_unbaked(&mut self, key: &[u8], by: Option<Dot>, stable: &VersionVector) {
+        let Some(s) = self.keys.get(key).and_then(|slot| slot.state.str_part()) else {
+            return;
+        };
+        let queued = by.is_some_and(|by| {
+            s.bits()
+                .iter()
+                .any(|(t, _)| (t.dot.server, t.dot.op) != (by.server, by.op))
+        });
+        if let (false, Some(wait)) = (queued, s.bake_waits_for(stable)) {
+            self.unbaked.push_back((wait, Blob::from(key)));
+        }
     }
 
     /// Queue `key` for [`Keyspace::collect_stable`] if `dot` left it holding nothing but
@@ -551,6 +579,12 @@ impl Keyspace {
             let done = self.uncollected.pop_front().expect("front is there");
             self.uncollected_bytes -= done.bytes;
             self.gc_key(&done.key, stable);
+            n += 1;
+        }
+        while self.unbaked.front().is_some_and(|(d, _)| stable.covers(*d)) {
+            let (_, key) = self.unbaked.pop_front().expect("front is there");
+            self.gc_key(&key, stable);
+            self.queue_unbaked(&key, None, stable);
             n += 1;
         }
         n

@@ -40,6 +40,11 @@ fn observe_part(p: &Part, e: &mut Effect) {
             for (t, _) in f.bits() {
                 e.removes.push(removal(Loc::Bits, t.dot));
             }
+            // Bit writes baked into the register here may still be pending elsewhere.
+            for (s, op) in f.baked().into_iter().flat_map(|b| b.through.iter()) {
+                let through = Dot::new(s, op, crate::bits::BAKED_THROUGH);
+                e.removes.push(removal(Loc::Bits, through));
+            }
         }
         Part::Hash(h) => {
             for (name, f) in h.fields() {

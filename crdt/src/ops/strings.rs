@@ -44,17 +44,12 @@ pub fn set(key: Option<&KeyState>, now_ms: u64, tag: Tag, value: Blob, ttl: SetT
     e
 }
 
-/// Bit writes a string key holds before the next one at its origin writes the whole value
-/// (once they also number at least one per 256 bytes of it: pending writes, some 48 bytes
-/// each, then hold less than a fifth of the string's size).
-pub const FOLD_BITS_MIN: usize = 16;
-
 /// SETBIT and BITFIELD's writes: the bits they set, replicated as they are, so that writes
-/// of other bits made concurrently elsewhere survive (docs/semantics.md, "bitmap"). A write
-/// that makes the key or lengthens the string writes the whole value too (so the string
-/// takes its room, as in Redis), and so does one that finds many bit writes pending (which
-/// it folds in); its own bit writes go with it, to apply over a whole write that crosses it.
-/// The TTL is kept.
+/// of other bits made concurrently elsewhere survive (docs/semantics.md, "bitmap"); each
+/// region bakes them into the string's register once they are causally stable (see
+/// [`crate::bits::StrPart::gc`]). A string whose register cannot take them (it has a
+/// counter, or concurrent writes not yet resolved) is written whole, its bits applied, and
+/// the bit writes go with it, to apply over a whole write that crosses it. The TTL is kept.
 pub fn write_bits(
     key: Option<&KeyState>,
     now_ms: u64,
@@ -63,18 +58,10 @@ pub fn write_bits(
 ) -> Result<Effect, OpError> {
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
-    let pending = k.and_then(KeyState::str_part).map_or(0, |s| s.bits().len());
-    let len = match k {
-        None => 0,
-        Some(k) => match k.str_part() {
-            Some(s) => s.bit(0).1,
-            None => k.string_value().map_or(0, |v| v.len()),
-        },
-    };
-    let reach = |w: &BitWrite| (w.offset + u64::from(w.width)).div_ceil(8) as usize;
-    let grows = k.is_none() || writes.iter().any(|w| reach(w) > len);
-    let fold = pending + writes.len() >= FOLD_BITS_MIN && pending * 256 >= len;
-    if grows || fold {
+    let unbakeable = k
+        .and_then(KeyState::str_part)
+        .is_some_and(|s| s.field.increments().is_some() || s.field.regs().len() > 1);
+    if unbakeable {
         let mut v = k
             .and_then(KeyState::string_value)
             .unwrap_or_default()

@@ -33,7 +33,7 @@ fn offset_arg(ctx: &Ctx<'_>, b: &[u8], width: Option<u32>) -> Result<u64, Reply>
 }
 
 /// The bit at `offset` of the string at `key` and the string's length, read where they
-/// lie (a bitmap's bit writes not folded in yet included); `None` for a missing key.
+/// lie (a bitmap's bit writes not baked in yet included); `None` for a missing key.
 fn bit_and_len(ctx: &Ctx<'_>, key: &[u8], offset: u64) -> Result<Option<(bool, usize)>, Reply> {
     let k = ctx.get(key);
     super::check_type(k, gdc_crdt::Kind::String)?;

@@ -196,7 +196,7 @@ fn removed(loc: &Loc) -> Option<(Classes, &'static str)> {
         Loc::List(_) => (LIST, "lrem"),
         // A PERSIST's removal of expiries comes with its own addition.
         Loc::Ttl => return None,
-        // A string write's removal of the bit writes it folds in comes with its own
+        // A string write's removal of the bit writes it observed comes with its own
         // addition.
         Loc::Bits => return None,
         Loc::Stream(s) => match **s {

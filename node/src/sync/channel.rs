@@ -237,10 +237,10 @@ async fn receive(
         node.channels().update(peer, |c| {
             c.received(done.ops, bytes as u64, now_ms());
             c.last_hlc = c.last_hlc.max(done.last_hlc);
-            c.peer_applied = theirs;
             c.ops_behind = behind;
             if behind == 0 {
                 c.caught_up_ms = now_ms();
+                c.peer_applied_held = theirs;
             }
             c.last_error = None;
             if c.state != ChannelState::Paused {

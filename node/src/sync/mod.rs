@@ -118,14 +118,19 @@ impl Replication {
             || (crate::testing::writes_need_coordinator() && !self.coordination.in_contact(now_ms))
     }
 
-    /// What every region this node exchanges ops with has applied, as far as this node
-    /// knows: the meet of `applied` (this node's), each inbound channel's last report of
-    /// its peer's vector, and each reader's acknowledgement. A peer not heard from yet
-    /// counts as having nothing.
+    /// What is causally stable here: every region this node exchanges ops with has applied
+    /// it, and every op made concurrently with it has been applied here. The meet of
+    /// `applied` (this node's), each inbound channel's last report of its peer's vector
+    /// that came when this node held all it covers, and each reader's acknowledgement. A
+    /// peer reports its vector beside its ops; one that reports having applied op X had
+    /// made every op of its own concurrent with X before, so holding all its report covers
+    /// means holding those (a report that ran ahead of the ops sent so far is not taken).
+    /// Removal knowledge is forgotten, and a string's bit writes baked in, up to it. A peer
+    /// not heard from yet counts as having nothing.
     pub fn stable(&self, applied: &VersionVector) -> VersionVector {
         let mut stable = applied.clone();
         for c in self.channels.inbound().values() {
-            stable = stable.meet(&c.peer_applied);
+            stable = stable.meet(&c.peer_applied_held);
         }
         for (reader, has) in self.engine.acks().table().values() {
             // A reader is never sent its own ops: it has them all.

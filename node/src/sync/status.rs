@@ -50,8 +50,10 @@ pub struct ChannelStatus {
     pub ops_applied: u64,
     /// Frame bytes received.
     pub bytes_received: u64,
-    /// The peer's applied vector, as of its last batch.
-    pub peer_applied: VersionVector,
+    /// The peer's applied vector, as of its last batch after which this node held every op
+    /// it covers: all the peer had made before it applied an op this vector covers (what
+    /// was concurrent with that op) is here too (see [`super::Replication::stable`]).
+    pub peer_applied_held: VersionVector,
     /// HLC time of the last op applied from this peer.
     pub last_hlc: Hlc,
     /// Ops the peer has that this node had not applied, as of the last batch.
@@ -97,7 +99,7 @@ impl ChannelStatus {
             last_error: None,
             ops_applied: 0,
             bytes_received: 0,
-            peer_applied: VersionVector::new(),
+            peer_applied_held: VersionVector::new(),
             last_hlc: Hlc::ZERO,
             ops_behind: 0,
             last_heard_ms: crate::engine::store::now_ms(),
