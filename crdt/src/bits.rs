@@ -18,15 +18,27 @@ use std::ops::{Deref, DerefMut};
 
 /// A write of `width` bits (1 to 64) at bit `offset` (bit 0 is the most significant bit of
 /// byte 0, Redis's order): the low `width` bits of `value`, most significant first; or, for
-/// an increment (`add`), the field's bits plus `value`, wrapping at `width` bits.
+/// an increment, the field's bits plus `value`, wrapping at `width` bits; or a HyperLogLog
+/// register raised to `value` (register number `offset`, width 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BitWrite {
     pub offset: u64,
     pub width: u8,
     pub value: u64,
+    pub op: BitOp,
+}
+
+/// What a [`BitWrite`] does with its field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitOp {
+    /// Writes `value` (SETBIT, BITFIELD SET, and INCRBY under SAT or FAIL).
+    Set,
     /// BITFIELD INCRBY under OVERFLOW WRAP: an increment, which commutes with another, so
     /// that increments of one field made concurrently in two regions both count.
-    pub add: bool,
+    Add,
+    /// PFADD to a dense HyperLogLog: a register raised to at least `value`, which commutes
+    /// (registers merge by maximum), so that the string is not replicated whole.
+    HllMax,
 }
 
 impl BitWrite {
@@ -36,7 +48,7 @@ impl BitWrite {
             offset,
             width,
             value,
-            add: false,
+            op: BitOp::Set,
         }
     }
 
@@ -48,16 +60,45 @@ impl BitWrite {
             offset,
             width,
             value: by & mask,
-            add: true,
+            op: BitOp::Add,
         }
     }
 
+    /// Raise HyperLogLog register `index` to `count` (see [`crate::hll::apply_raise`]).
+    pub fn hll_raise(index: usize, count: u8) -> BitWrite {
+        BitWrite {
+            offset: index as u64,
+            width: 6,
+            value: u64::from(count),
+            op: BitOp::HllMax,
+        }
+    }
+
+    /// Whether it writes exactly `value`'s bits wherever it applies (a write applied twice
+    /// is applied once; an increment is not, and a register raise reads the string first).
+    pub fn is_set(&self) -> bool {
+        self.op == BitOp::Set
+    }
+
     fn covers(&self, bit: u64) -> bool {
-        self.offset <= bit && bit < self.offset + u64::from(self.width)
+        self.op != BitOp::HllMax && self.offset <= bit && bit < self.offset + u64::from(self.width)
+    }
+
+    /// How many bytes the string has once applied (`len`: before), if that can be told
+    /// without applying it.
+    fn reach(&self, len: usize) -> Option<usize> {
+        match self.op {
+            BitOp::HllMax => None,
+            _ => Some(len.max((self.offset + u64::from(self.width)).div_ceil(8) as usize)),
+        }
     }
 
     /// Apply to `bytes`, growing them with zero bytes as far as the write reaches.
     pub fn apply(&self, bytes: &mut Vec<u8>) {
+        if self.op == BitOp::HllMax {
+            crate::hll::apply_raise(bytes, self.offset as usize, self.value as u8);
+            return;
+        }
         let need = (self.offset + u64::from(self.width)).div_ceil(8) as usize;
         if bytes.len() < need {
             bytes.resize(need, 0);
@@ -65,13 +106,24 @@ impl BitWrite {
         self.apply_in_place(bytes);
     }
 
-    /// Apply to `bytes`, which reach as far as the write.
+    /// Whether [`BitWrite::apply_in_place`] can apply it to `bytes`.
+    fn fits(&self, bytes: &[u8]) -> bool {
+        match self.op {
+            BitOp::HllMax => crate::hll::is_dense_hll(bytes),
+            _ => self.reach(bytes.len()) == Some(bytes.len()),
+        }
+    }
+
+    /// Apply to `bytes`, which it fits (see [`BitWrite::fits`]).
     fn apply_in_place(&self, bytes: &mut [u8]) {
         let (offset, width) = (self.offset, u32::from(self.width));
-        let value = if self.add {
-            field(bytes, offset, width).wrapping_add(self.value)
-        } else {
-            self.value
+        let value = match self.op {
+            BitOp::Set => self.value,
+            BitOp::Add => field(bytes, offset, width).wrapping_add(self.value),
+            BitOp::HllMax => {
+                crate::hll::raise_dense(bytes, offset as usize, self.value as u8);
+                return;
+            }
         };
         set_field(bytes, offset, width, value);
     }
@@ -325,7 +377,12 @@ impl StrPart {
     /// without building the value (unless an increment covers the bit).
     pub fn bit(&self, offset: u64) -> (bool, usize) {
         let pending = self.bits();
-        if pending.iter().any(|(_, w)| w.add && w.covers(offset)) {
+        let read_whole = |w: &BitWrite| match w.op {
+            BitOp::Set => false,
+            BitOp::Add => w.covers(offset),
+            BitOp::HllMax => true,
+        };
+        if pending.iter().any(|(_, w)| read_whole(w)) {
             let v = self.value();
             let on = v
                 .get((offset / 8) as usize)
@@ -333,10 +390,9 @@ impl StrPart {
             return (on, v.len());
         }
         let base = crate::string::key_value(&self.field);
-        let reach = |w: &BitWrite| (w.offset + u64::from(w.width)).div_ceil(8) as usize;
         let len = pending
             .iter()
-            .map(|(_, w)| reach(w))
+            .filter_map(|(_, w)| w.reach(0))
             .fold(base.len(), usize::max);
         let latest = pending
             .iter()
@@ -421,12 +477,13 @@ impl StrPart {
             .field
             .reg_value_mut(reg.dot)
             .expect("the register is there");
-        let reach = baked
-            .iter()
-            .map(|(_, w)| (w.offset + u64::from(w.width)).div_ceil(8) as usize)
-            .max()
-            .unwrap_or(0);
-        if reach > value.len() {
+        // In place when each write fits the string as it is (a register raise, once the
+        // string is a dense HyperLogLog), else in a copy, which may grow.
+        if !baked.iter().all(|(_, w)| w.fits(value)) {
+            let reach = baked
+                .iter()
+                .filter_map(|(_, w)| w.reach(value.len()))
+                .fold(value.len(), usize::max);
             let mut grown = Vec::with_capacity(reach);
             grown.extend_from_slice(value);
             for (_, w) in &baked {

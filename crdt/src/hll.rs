@@ -328,6 +328,58 @@ pub fn add(v: &mut Vec<u8>, ele: &[u8], sparse_max: usize) -> Result<bool, Bad> 
     Ok(changed)
 }
 
+/// The register raises adding `eles` to the dense HLL `v` makes (each register once, to
+/// its largest count): what PFADD replicates instead of the whole string, as bit writes
+/// that merge by maximum (see [`crate::bits::BitOp::HllMax`]). Empty: nothing changes.
+pub fn dense_raises<'a>(
+    v: &[u8],
+    eles: impl Iterator<Item = &'a [u8]>,
+) -> Vec<crate::bits::BitWrite> {
+    let mut raises: Vec<(usize, u8)> = Vec::new();
+    for ele in eles {
+        let (index, count) = pattern(ele);
+        if count <= dense_get(&v[HEADER..], index) {
+            continue;
+        }
+        match raises.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, c)) => *c = (*c).max(count),
+            None => raises.push((index, count)),
+        }
+    }
+    raises
+        .into_iter()
+        .map(|(index, count)| crate::bits::BitWrite::hll_raise(index, count))
+        .collect()
+}
+
+/// Whether `v` is a dense HLL a register raise applies to in place.
+pub fn is_dense_hll(v: &[u8]) -> bool {
+    v.len() == DENSE_LEN && &v[..4] == b"HYLL" && v[4] == DENSE
+}
+
+/// Raise register `index` of the string `v` to `count`, as a replicated PFADD does
+/// wherever it arrives: a dense HLL in place (its cached count marked stale if the register
+/// rose); a sparse one made dense first; an empty string made an empty dense HLL first.
+/// Any other string (a crossing write made it something else) is left as it is.
+pub fn apply_raise(v: &mut Vec<u8>, index: usize, count: u8) {
+    if v.is_empty() {
+        *v = empty();
+    }
+    if !is_dense_hll(v) && (check(v).is_err() || to_dense(v).is_err()) {
+        return;
+    }
+    raise_dense(v, index, count);
+}
+
+/// [`apply_raise`] to a dense HLL (see [`is_dense_hll`]).
+pub fn raise_dense(v: &mut [u8], index: usize, count: u8) {
+    let (index, count) = (index % REGISTERS, count.min(REGISTER_MAX));
+    if count > dense_get(&v[HEADER..], index) {
+        dense_set(&mut v[HEADER..], index, count);
+        invalidate_cache(v);
+    }
+}
+
 /// Raise `max` to this HLL's registers.
 pub fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), Bad> {
     if v[4] == DENSE {

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::Cluster;
-use gdc_crdt::bits::BitWrite;
+use common::{Body, Cluster, Msg};
+use gdc_crdt::bits::{BitOp, BitWrite};
 use gdc_crdt::hll;
 use gdc_crdt::ops::GroupChange;
 use gdc_crdt::ops::{self, End, SetTtl};
@@ -498,11 +498,29 @@ impl Cluster {
                 .and_then(|s| s.string_value())
                 .map(|v| v.into_owned())
                 .unwrap_or_else(hll::empty);
+            if hll::is_dense_hll(&v) {
+                let raises = hll::dense_raises(&v, elements.iter().map(|e| e.as_bytes()));
+                return ops::write_bits(s, now, t, &raises).ok();
+            }
             for e in elements {
                 hll::add(&mut v, e.as_bytes(), hll::SPARSE_BYTES_DEFAULT).expect("an HLL");
             }
             Some(ops::set(s, now, t, Blob::from(v), SetTtl::Keep))
         }));
+    }
+    /// The additions the last op made at `r` (of its stream to the others).
+    fn last_adds(&self, r: usize) -> Vec<gdc_crdt::Addition> {
+        self.streams[r]
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                Msg::Op {
+                    body: Body::Key { effect, .. },
+                    ..
+                } => Some(effect.adds.clone()),
+                _ => None,
+            })
+            .expect("an op")
     }
     fn pfcount(&self, r: usize, k: &str) -> u64 {
         let v = self
@@ -551,6 +569,56 @@ fn a_pfadd_concurrent_with_a_del_keeps_its_hll_whole() {
     // Update wins over delete, as for a string: the PFADD's HLL, its old elements included.
     let n = c.everywhere(|c, r| c.pfcount(r, "h"));
     assert!((194..=206).contains(&n), "{n}");
+}
+
+#[test]
+fn pfadds_to_a_dense_hll_replicate_register_raises_and_crossing_ones_all_count() {
+    let mut c = Cluster::new(3, true);
+    c.pfadd(A, "h", &elements("a", 5000));
+    c.quiesce();
+    // Dense now: a PFADD replicates the registers it raises, a few bytes each.
+    c.pfadd(A, "h", &elements("x", 300));
+    let adds = c.last_adds(A);
+    assert!(
+        adds.iter()
+            .all(|a| matches!(a, gdc_crdt::Addition::Bits(w) if w.op == BitOp::HllMax)),
+        "{adds:?}"
+    );
+    c.pfadd(B, "h", &elements("y", 300));
+    c.pfadd(C, "h", &elements("z", 300));
+    c.deliver_all();
+    let n = c.everywhere(|c, r| c.pfcount(r, "h"));
+    assert!((5742..=6258).contains(&n), "5900 within 3%: {n}");
+    // One register everywhere, and once stable the raises are baked into it.
+    c.quiesce();
+    assert_eq!(c.everywhere(|c, r| c.pending_bits(r, "h")), 0);
+    assert_eq!(c.everywhere(|c, r| c.pfcount(r, "h")), n);
+    c.assert_converged();
+}
+
+#[test]
+fn a_dense_pfadd_crossing_a_del_keeps_the_registers_it_raised() {
+    let mut c = regions();
+    c.pfadd(A, "h", &elements("a", 5000));
+    c.deliver_all();
+    let before = c.get_bytes(C, "h");
+    c.del(B, "h");
+    c.pfadd(C, "h", &elements("c", 100));
+    c.deliver_all();
+    // The DEL removed what it saw; the registers the crossing PFADD raised remain, on an
+    // empty HyperLogLog: the elements that raised one still count.
+    let mut want = hll::empty();
+    hll::make_dense(&mut want).expect("an HLL");
+    let c_elements = elements("c", 100);
+    for w in hll::dense_raises(&before, c_elements.iter().map(|e| e.as_bytes())) {
+        w.apply(&mut want);
+    }
+    assert_eq!(c.everywhere(|c, r| c.get_bytes(r, "h")), want);
+    let n = hll::count(&want).expect("an HLL");
+    assert!(
+        (60..=100).contains(&n),
+        "most of the 100 raise a register: {n}"
+    );
 }
 
 #[test]

@@ -2316,6 +2316,48 @@ fn hyperloglogs_written_in_two_regions_converge() {
     // HyperLogLog's standard error is 0.81%: well within 5% here.
     assert!((950..=1050).contains(&visits), "{visits}");
     assert!((1425..=1575).contains(&all), "{all}");
+    // A dense HyperLogLog added to in both regions at once: each PFADD replicates the
+    // registers it raises, and every element counts everywhere.
+    for from in (0..5000).step_by(500) {
+        pfadd(&mut a, "dense", 100_000 + from);
+    }
+    wait_converged(&nodes);
+    let adders: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut c = n.client();
+            std::thread::spawn(move || {
+                for j in 0..200u32 {
+                    let mut cmd = redis::cmd("PFADD");
+                    cmd.arg("dense");
+                    for e in 0..10 {
+                        cmd.arg(format!("r{i}-{j}-{e}"));
+                    }
+                    let _: i64 = cmd.query(&mut c).expect("PFADD");
+                }
+            })
+        })
+        .collect();
+    for t in adders {
+        t.join().expect("adding");
+    }
+    wait_converged(&nodes);
+    let dense: Vec<u64> = [&mut a, &mut b]
+        .into_iter()
+        .map(|c| {
+            redis::cmd("PFCOUNT")
+                .arg("dense")
+                .query(c)
+                .expect("PFCOUNT")
+        })
+        .collect();
+    assert_eq!(dense[0], dense[1]);
+    assert!(
+        (8730..=9270).contains(&dense[0]),
+        "9000 within 3%: {}",
+        dense[0]
+    );
 }
 
 /// A stream entry as a client reads it: its id, and its fields and values.

@@ -3,7 +3,7 @@
 //! positions; and `Reader`, the bounds-checked cursor every decoder reads untrusted input
 //! with.
 
-use crate::bits::BitWrite;
+use crate::bits::{BitOp, BitWrite};
 use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::field::Num;
@@ -72,13 +72,15 @@ pub(super) fn put_pos(out: &mut Vec<u8>, p: &Pos) {
 /// An increment's width byte has its top bit set (widths take seven bits; records written
 /// before increments were replicated read as writes).
 const BIT_WRITE_ADD: u8 = 0x80;
+/// The width byte of a HyperLogLog register raise (no width and flag above make it).
+const BIT_WRITE_HLL_MAX: u8 = 0xff;
 
 pub(super) fn put_bit_write(out: &mut Vec<u8>, w: &BitWrite) {
     put_var(out, w.offset);
-    out.push(if w.add {
-        w.width | BIT_WRITE_ADD
-    } else {
-        w.width
+    out.push(match w.op {
+        BitOp::Set => w.width,
+        BitOp::Add => w.width | BIT_WRITE_ADD,
+        BitOp::HllMax => BIT_WRITE_HLL_MAX,
     });
     put_var(out, w.value);
 }
@@ -197,8 +199,16 @@ impl<'a> Reader<'a> {
     pub(super) fn bit_write(&mut self) -> Result<BitWrite, DecodeError> {
         let offset = self.var()?;
         let byte = self.u8()?;
-        let (width, add) = (byte & !BIT_WRITE_ADD, byte & BIT_WRITE_ADD != 0);
         let value = self.var()?;
+        if byte == BIT_WRITE_HLL_MAX {
+            return match (usize::try_from(offset), u8::try_from(value)) {
+                (Ok(index), Ok(count)) if index < crate::hll::REGISTERS && count < 64 => {
+                    Ok(BitWrite::hll_raise(index, count))
+                }
+                _ => Err(DecodeError::Invalid("register raise")),
+            };
+        }
+        let (width, add) = (byte & !BIT_WRITE_ADD, byte & BIT_WRITE_ADD != 0);
         if width == 0 || width > 64 || offset.checked_add(u64::from(width)).is_none() {
             return Err(DecodeError::Invalid("bit write"));
         }
@@ -206,7 +216,7 @@ impl<'a> Reader<'a> {
             offset,
             width,
             value,
-            add,
+            op: if add { BitOp::Add } else { BitOp::Set },
         })
     }
 

@@ -173,17 +173,21 @@ impl KeyState {
     }
 
     /// The op whose register alone is the string's value (no union of concurrent writes,
-    /// no counter, no bit writes on top): while it is the same, so is the value. What a
-    /// node may key a value's derived facts by (PFCOUNT's count), with the key's name.
-    pub fn string_written_by(&self) -> Option<crate::ids::Dot> {
+    /// no counter, no bit writes pending on top), and a number that grows with the bit
+    /// writes baked into it: while both are the same, so is the value. What a node may key a
+    /// value's derived facts by (PFCOUNT's count), with the key's name.
+    pub fn string_version(&self) -> Option<(crate::ids::Dot, u64)> {
         match &self.0 {
-            Repr::Plain(reg) => Some(reg.tag().dot),
+            Repr::Plain(reg) => Some((reg.tag().dot, 0)),
             Repr::Full(f) => {
                 let s = f.str_part()?;
-                if s.has_bit_writes() {
+                if !s.bits().is_empty() {
                     return None;
                 }
-                s.field.as_single().map(|r| r.tag.dot)
+                let baked = s
+                    .baked()
+                    .map_or(0, |b| b.through.iter().map(|(_, op)| op.0).sum());
+                s.field.as_single().map(|r| (r.tag.dot, baked))
             }
         }
     }

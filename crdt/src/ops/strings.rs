@@ -3,7 +3,7 @@
 
 use super::counter::next_incr;
 use super::observe::{begin, observe_all, observe_content};
-use crate::bits::BitWrite;
+use crate::bits::{BitOp, BitWrite};
 use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Value};
 use crate::error::OpError;
@@ -68,7 +68,7 @@ pub fn write_bits(
             .into_owned();
         // Increments stay out of the whole value: they go with it as bit writes, applied
         // over it once (a write would be applied twice harmlessly, an increment not).
-        for w in writes.iter().filter(|w| !w.add) {
+        for w in writes.iter().filter(|w| w.op != BitOp::Add) {
             w.apply(&mut v);
         }
         e = set(key, now_ms, tag, Blob::from(v), SetTtl::Keep);

@@ -404,8 +404,24 @@ impl Cluster {
                     return None; // WRONGTYPE
                 }
                 let mut v = match k.and_then(|s| s.string_value()) {
+                    // A dense HLL replicates its register raises, as the node's PFADD does.
+                    Some(v) if hll::is_dense_hll(&v) => {
+                        let eles: Vec<[u8; 1]> = elements.iter().map(|e| [*e]).collect();
+                        let raises = hll::dense_raises(&v, eles.iter().map(|e| &e[..]));
+                        return match raises.is_empty() {
+                            true => None,
+                            false => ops::write_bits(state, now, tag, &raises).ok(),
+                        };
+                    }
                     Some(v) if hll::check(&v).is_ok() => v.into_owned(),
                     Some(_) => return None,
+                    // Half the new ones dense at once (as after PFDEBUG TODENSE), so that
+                    // register raises meet whole writes, DELs and each other.
+                    None if elements[0] % 2 == 1 => {
+                        let mut v = hll::empty();
+                        hll::make_dense(&mut v).expect("an HLL");
+                        v
+                    }
                     None => hll::empty(),
                 };
                 for e in elements {

@@ -53,7 +53,7 @@ fn bit_at(bytes: &[u8], offset: u64) -> bool {
 
 /// Write bits of the string at `key` (replicated as those bits: docs/semantics.md,
 /// "bitmap"), keyspace event `event`.
-fn write_bits(
+pub(super) fn write_bits(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     writes: &[BitWrite],

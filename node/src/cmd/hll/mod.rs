@@ -40,11 +40,23 @@ fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
 pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let sparse_max = ctx.config.hll_sparse_bytes_max;
-    let (mut v, mut updated) = match look(ctx, key)? {
+    let raises = match look(ctx, key)? {
         // Most PFADDs to a large HLL change nothing: known without a copy of the string.
         Some(v) if !args[2..].iter().any(|e| sketch::may_change(&v, e)) => {
             return Ok(Reply::Int(0));
         }
+        Some(v) if sketch::is_dense_hll(&v) => {
+            Some(sketch::dense_raises(&v, args[2..].iter().map(|e| &e[..])))
+        }
+        _ => None,
+    };
+    // A dense HLL replicates the registers it raises, not its 12 KB: they merge by
+    // maximum wherever they arrive (docs/semantics.md, "hyperloglog").
+    if let Some(raises) = raises {
+        super::bits::write_bits(ctx, key, &raises, Some("pfadd"))?;
+        return Ok(Reply::Int(1));
+    }
+    let (mut v, mut updated) = match look(ctx, key)? {
         Some(v) => (v.into_owned(), false),
         None => {
             let mut v = sketch::empty();
@@ -84,8 +96,8 @@ pub fn pfcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let n = match sketch::cached_count(&v) {
         Some(n) => n,
         None => {
-            let written_by = ctx.peek(key).and_then(|k| k.string_written_by());
-            remembered_count(ctx.conn.db, key, written_by, &v)?
+            let version = ctx.peek(key).and_then(|k| k.string_version());
+            remembered_count(ctx.conn.db, key, version, &v)?
         }
     };
     Ok(Reply::Int(n as i64))
@@ -98,8 +110,9 @@ const REMEMBERED_MAX: usize = 4096;
 /// Which string a remembered count is of.
 #[derive(PartialEq, Eq, Hash)]
 enum Counted {
-    /// The value one op wrote to a key (database, op, the key's hash).
-    Write(usize, gdc_crdt::Dot, u64),
+    /// The value one op wrote to a key, with the bit writes (PFADD's register raises)
+    /// baked into it since (database, op, how many, the key's hash).
+    Write(usize, gdc_crdt::Dot, u64, u64),
     /// Any other value (a union of concurrent writes), by its bytes' hash.
     Bytes(u64),
 }
@@ -112,11 +125,11 @@ thread_local! {
 fn remembered_count(
     db: usize,
     key: &[u8],
-    written_by: Option<gdc_crdt::Dot>,
+    version: Option<(gdc_crdt::Dot, u64)>,
     v: &[u8],
 ) -> Result<u64, Reply> {
-    let id = match written_by {
-        Some(dot) => Counted::Write(db, dot, xxhash_rust::xxh3::xxh3_64(key)),
+    let id = match version {
+        Some((dot, baked)) => Counted::Write(db, dot, baked, xxhash_rust::xxh3::xxh3_64(key)),
         None => Counted::Bytes(xxhash_rust::xxh3::xxh3_64(v)),
     };
     if let Some(n) = REMEMBERED.with(|r| r.borrow().get(&id).copied()) {
