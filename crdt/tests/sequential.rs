@@ -263,6 +263,12 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64, server: ServerId) {
             let (mut v, ttl) = match cur {
                 Some(Seen::Str(v)) if hll::check(&v).is_ok() => (v, ttl),
                 Some(Seen::Str(_)) => return,
+                // The cluster makes half the new ones dense (as after PFDEBUG TODENSE).
+                _ if elements[0] % 2 == 1 => {
+                    let mut v = hll::empty();
+                    hll::make_dense(&mut v).expect("an HLL");
+                    (v, ttl)
+                }
                 _ => (hll::empty(), ttl),
             };
             for e in elements {
