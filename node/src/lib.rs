@@ -49,6 +49,7 @@ pub mod acl;
 pub mod alloc;
 pub mod clients;
 pub mod cmd;
+mod cnum;
 pub mod config;
 pub mod engine;
 pub mod glob;

@@ -165,7 +165,7 @@ fn ordered_by_keys(ctx: &Ctx<'_>, o: &Options<'_>, items: Vec<Blob>) -> Result<V
             SortKey::Text(by)
         } else {
             // A missing BY value sorts as 0, as in Redis.
-            match by.as_deref().map_or(Some(0.0), strtod) {
+            match by.as_deref().map_or(Some(0.0), crate::cnum::strtod_whole) {
                 Some(x) => SortKey::Number(x),
                 None => {
                     return Err(Reply::err(
@@ -228,94 +228,9 @@ fn lookup(ctx: &Ctx<'_>, pattern: &[u8], item: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// A number as C's `strtod` reads a whole string, as Redis's SORT does: leading white space
-/// allowed, an empty string is 0, hexadecimal and `inf` accepted, NaN and out-of-range
-/// values (`1e400`) refused.
-fn strtod(b: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(b).ok()?;
-    let s = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
-    if s.is_empty() {
-        return Some(0.0);
-    }
-    let (negative, body) = match s.as_bytes()[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let magnitude = if lower == "inf" || lower == "infinity" {
-        f64::INFINITY
-    } else if let Some(hex) = lower.strip_prefix("0x") {
-        hex_float(hex)?
-    } else {
-        if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
-            return None;
-        }
-        let x: f64 = body.parse().ok()?;
-        // strtod reports overflow and underflow as range errors.
-        let nonzero = body
-            .split(['e', 'E'])
-            .next()
-            .is_some_and(|m| m.bytes().any(|c| (b'1'..=b'9').contains(&c)));
-        if x.is_infinite() || (x == 0.0 && nonzero) {
-            return None;
-        }
-        x
-    };
-    Some(if negative { -magnitude } else { magnitude })
-}
-
-/// The digits of a C hexadecimal float after `0x`: hex digits, an optional point and
-/// fraction, an optional binary exponent (`p`).
-fn hex_float(s: &str) -> Option<f64> {
-    let (mantissa, exp) = match s.split_once('p') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut x = 0.0f64;
-    for c in int.chars() {
-        x = x * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        x += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    let x = x * 2f64.powi(exp);
-    x.is_finite().then_some(x)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{strtod, window};
-
-    #[test]
-    fn numbers_read_as_strtod_reads_them() {
-        assert_eq!(strtod(b""), Some(0.0));
-        assert_eq!(strtod(b" 5"), Some(5.0));
-        assert_eq!(strtod(b"\t-2.5e1"), Some(-25.0));
-        assert_eq!(strtod(b"0x10"), Some(16.0));
-        assert_eq!(strtod(b"-0X1.8p1"), Some(-3.0));
-        assert_eq!(strtod(b"+inf"), Some(f64::INFINITY));
-        assert_eq!(strtod(b"-Infinity"), Some(f64::NEG_INFINITY));
-        assert_eq!(strtod(b".5"), Some(0.5));
-        for bad in [
-            &b"1 "[..],
-            b"nan",
-            b"1e400",
-            b"1e-400",
-            b"abc",
-            b"0x",
-            b"1,5",
-            b"--1",
-        ] {
-            assert_eq!(strtod(bad), None, "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
+    use super::window;
 
     #[test]
     fn limit_windows_as_redis_computes_them() {

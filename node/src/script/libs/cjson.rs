@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use mlua::{Function, LightUserData, Lua, MultiValue, Table, Value};
 
-use super::cnum::{format_g, strtod};
+use crate::cnum::{format_g, strtod};
 
 const MODULE_NAME: &str = "cjson";
 const MODULE_VERSION: &str = "2.1.0";

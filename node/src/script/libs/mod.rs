@@ -4,7 +4,6 @@
 mod bit;
 mod cjson;
 mod cmsgpack;
-mod cnum;
 mod lua_struct;
 
 /// Open every library as a global of `lua` (before the sandbox protects the globals).

@@ -1,8 +1,9 @@
 //! Numbers as C's text: `printf("%.<precision>g")` and `strtod`, as glibc writes and reads
-//! them in the C locale (what lua-cjson, which Redis embeds, calls).
+//! them in the C locale (what lua-cjson, which Redis embeds, calls, and what SORT reads
+//! its weights with).
 
 /// A number as C's `printf("%.<precision>g")` writes it (glibc: `nan`, `-nan`, `inf`, `-inf`).
-pub(super) fn format_g(out: &mut Vec<u8>, n: f64, precision: usize) {
+pub(crate) fn format_g(out: &mut Vec<u8>, n: f64, precision: usize) {
     let negative = n.is_sign_negative();
     if n.is_nan() {
         out.extend_from_slice(if negative { b"-nan" } else { b"nan" });
@@ -73,7 +74,7 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
 /// The number at the start of `data[start..]` and where it ends, as glibc's `strtod` reads it
 /// in the C locale (decimal, hexadecimal with an optional binary exponent, `inf`, `infinity`,
 /// `nan`, `nan(...)`, each with an optional sign); None when there is none.
-pub(super) fn strtod(data: &[u8], start: usize) -> Option<(f64, usize)> {
+pub(crate) fn strtod(data: &[u8], start: usize) -> Option<(f64, usize)> {
     let at = |i: usize| data.get(i).copied().unwrap_or(0);
     let ci = |i: usize, word: &[u8]| {
         data.get(i..i + word.len())
@@ -170,6 +171,44 @@ pub(super) fn strtod(data: &[u8], start: usize) -> Option<(f64, usize)> {
     let text = std::str::from_utf8(&data[p..q]).ok()?;
     let value: f64 = text.parse().ok()?;
     Some((signed(value), q))
+}
+
+/// A whole string as a number, as Redis checks one it reads with `strtod` (SORT's weights):
+/// white space may lead, nothing may follow, and NaN and out-of-range values (`ERANGE`:
+/// `1e400`, `1e-400`, the subnormal `1e-310`) are refused. An empty string is 0 (strtod reads nothing there, and
+/// stops at its end); one of white space only is not a number (strtod stops at its start).
+pub(crate) fn strtod_whole(b: &[u8]) -> Option<f64> {
+    if b.is_empty() {
+        return Some(0.0);
+    }
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
+    let (x, end) = strtod(b, start)?;
+    if end != b.len() || x.is_nan() {
+        return None;
+    }
+    let text = &b[start..];
+    let body = match text.first() {
+        Some(b'-' | b'+') => &text[1..],
+        _ => text,
+    };
+    let written_infinite = body.first().is_some_and(|c| c | 0x20 == b'i');
+    let nonzero = match body.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"0x")) {
+        true => body[2..]
+            .iter()
+            .take_while(|&&c| c | 0x20 != b'p')
+            .any(|c| c.is_ascii_hexdigit() && *c != b'0'),
+        false => body
+            .iter()
+            .take_while(|&&c| c | 0x20 != b'e')
+            .any(|c| (b'1'..=b'9').contains(c)),
+    };
+    // glibc's ERANGE: overflow, and underflow to zero or below the normal range.
+    let range_error = (x.is_infinite() && !written_infinite)
+        || (x == 0.0 && nonzero)
+        || (x != 0.0 && x.abs() < f64::MIN_POSITIVE);
+    (!range_error).then_some(x)
 }
 
 /// A hexadecimal float's `p[+-]digits` exponent at `i`, and where the number ends; no
@@ -280,6 +319,37 @@ fn hex_to_f64(int: &[u8], frac: &[u8], exp: i64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_strings_read_as_redis_checks_a_strtod_of_them() {
+        assert_eq!(strtod_whole(b""), Some(0.0));
+        assert_eq!(strtod_whole(b" 5"), Some(5.0));
+        assert_eq!(strtod_whole(b"\t-2.5e1"), Some(-25.0));
+        assert_eq!(strtod_whole(b"0x10"), Some(16.0));
+        assert_eq!(strtod_whole(b"-0X1.8p1"), Some(-3.0));
+        assert_eq!(strtod_whole(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(strtod_whole(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(strtod_whole(b".5"), Some(0.5));
+        for bad in [
+            &b"1 "[..],
+            b"nan",
+            b"1e400",
+            b"1e-400",
+            b"abc",
+            b"0x",
+            b"1,5",
+            b"--1",
+            b" ",
+            b"1e-310",
+        ] {
+            assert_eq!(
+                strtod_whole(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 
     #[test]
     fn format_g_matches_printf() {
