@@ -19,6 +19,8 @@ local real_pcall, real_unpack, real_maxn = pcall, unpack, table.maxn
 local real_type, real_tostring, real_error = type, tostring, error
 
 local READONLY = 'Attempt to modify a readonly table'
+-- The real globals, behind their proxy once protected.
+local behind_globals
 -- proxy -> the table behind it; table -> its proxy (weak: only for the state's life).
 local behind = real_setmetatable({}, { __mode = 'k' })
 local proxy_of = real_setmetatable({}, { __mode = 'v' })
@@ -40,11 +42,26 @@ local function locked(t)
     return proxy
 end
 
+local function missing(_, name)
+    real_error("Script attempted to access nonexistent global variable '"
+        .. real_tostring(name) .. "'", 0)
+end
+
 -- While FUNCTION LOAD runs a library's code, the globals it sees (only `redis`, with
--- register_function): set with set_load_api, nil otherwise.
+-- register_function): set with set_load_api, nil otherwise. The globals' proxy reads them
+-- then, and the real globals otherwise.
 local load_api
+local globals_meta
+local function load_view(_, name)
+    local v = load_api[name]
+    if v == nil then
+        missing(nil, name)
+    end
+    return v
+end
 local function set_load_api(api)
     load_api = api
+    globals_meta.__index = api and load_view or behind_globals
 end
 
 local protect
@@ -58,17 +75,18 @@ function protect(t, globals)
     proxy_of[t] = proxy
     behind[proxy] = t
     local meta = { __newindex = refuse }
-    if globals then
+    if globals == true then
+        -- A script's globals are read from the table itself (a name it lacks is an error,
+        -- by the table's own metatable, as Redis sets one on its globals): no function
+        -- call for each global a script reads.
+        meta.__index = t
+        real_setmetatable(t, { __index = missing })
+        globals_meta, behind_globals = meta, t
+    elseif globals then
         meta.__index = function(_, name)
-            local v
-            if globals == true and load_api then
-                v = load_api[name]
-            else
-                v = t[name]
-            end
+            local v = t[name]
             if v == nil then
-                real_error("Script attempted to access nonexistent global variable '"
-                    .. real_tostring(name) .. "'", 0)
+                missing(nil, name)
             end
             return v
         end
