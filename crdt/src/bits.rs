@@ -74,12 +74,6 @@ impl BitWrite {
         }
     }
 
-    /// Whether it writes exactly `value`'s bits wherever it applies (a write applied twice
-    /// is applied once; an increment is not, and a register raise reads the string first).
-    pub fn is_set(&self) -> bool {
-        self.op == BitOp::Set
-    }
-
     fn covers(&self, bit: u64) -> bool {
         self.op != BitOp::HllMax && self.offset <= bit && bit < self.offset + u64::from(self.width)
     }
@@ -424,13 +418,19 @@ impl StrPart {
         changed
     }
 
+    /// Whether bit writes can be baked into the register: no counter adds to it, and it is
+    /// one write (or none) — concurrent writes are resolved by a later write first.
+    pub fn takes_bit_writes(&self) -> bool {
+        self.field.entries().is_empty() && self.field.regs().len() <= 1
+    }
+
     /// The op whose stability the baking of the pending bit writes waits for next (see
     /// [`StrPart::gc`]): the register's, else the first pending write's, in stamp order,
     /// that `stable` does not cover. `None`: nothing pending, or the register cannot take
     /// them whatever becomes stable (a counter, concurrent writes: a later write resolves).
     pub fn bake_waits_for(&self, stable: &VersionVector) -> Option<Dot> {
         let regs = self.field.regs();
-        if self.bits().is_empty() || self.field.increments().is_some() || regs.len() > 1 {
+        if self.bits().is_empty() || !self.takes_bit_writes() {
             return None;
         }
         if let Some(r) = regs.first().filter(|r| !stable.covers(r.tag.dot)) {
@@ -445,10 +445,7 @@ impl StrPart {
 
     fn bake(&mut self, stable: &VersionVector) -> bool {
         let regs = self.field.regs();
-        if self.field.increments().is_some()
-            || regs.len() > 1
-            || regs.first().is_some_and(|r| !stable.covers(r.tag.dot))
-        {
+        if !self.takes_bit_writes() || regs.first().is_some_and(|r| !stable.covers(r.tag.dot)) {
             return false;
         }
         let pending = self.bits();

@@ -80,18 +80,7 @@ pub(crate) fn strtod(data: &[u8], start: usize) -> Option<(f64, usize)> {
         data.get(i..i + word.len())
             .is_some_and(|s| s.eq_ignore_ascii_case(word))
     };
-    let mut p = start;
-    let negative = match at(p) {
-        b'-' => {
-            p += 1;
-            true
-        }
-        b'+' => {
-            p += 1;
-            false
-        }
-        _ => false,
-    };
+    let (negative, p) = sign(data, start);
     let signed = |v: f64| if negative { -v } else { v };
     if ci(p, b"inf") {
         let end = if ci(p + 3, b"inity") { p + 8 } else { p + 3 };
@@ -188,11 +177,7 @@ pub(crate) fn strtod_whole(b: &[u8]) -> Option<f64> {
     if end != b.len() || x.is_nan() {
         return None;
     }
-    let text = &b[start..];
-    let body = match text.first() {
-        Some(b'-' | b'+') => &text[1..],
-        _ => text,
-    };
+    let body = &b[sign(b, start).1..];
     let written_infinite = body.first().is_some_and(|c| c | 0x20 == b'i');
     let nonzero = match body.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"0x")) {
         true => body[2..]
@@ -211,6 +196,15 @@ pub(crate) fn strtod_whole(b: &[u8]) -> Option<f64> {
     (!range_error).then_some(x)
 }
 
+/// An optional sign at `at`: whether it is `-`, and where what follows it starts.
+fn sign(data: &[u8], at: usize) -> (bool, usize) {
+    match data.get(at) {
+        Some(b'-') => (true, at + 1),
+        Some(b'+') => (false, at + 1),
+        _ => (false, at),
+    }
+}
+
 /// A hexadecimal float's `p[+-]digits` exponent at `i`, and where the number ends; no
 /// exponent (0) when the digits are missing.
 fn binary_exponent(data: &[u8], i: usize) -> (i64, usize) {
@@ -218,18 +212,7 @@ fn binary_exponent(data: &[u8], i: usize) -> (i64, usize) {
     if at(i) | 0x20 != b'p' {
         return (0, i);
     }
-    let mut q = i + 1;
-    let negative = match at(q) {
-        b'-' => {
-            q += 1;
-            true
-        }
-        b'+' => {
-            q += 1;
-            false
-        }
-        _ => false,
-    };
+    let (negative, mut q) = sign(data, i + 1);
     if !at(q).is_ascii_digit() {
         return (0, i);
     }

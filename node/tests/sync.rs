@@ -58,6 +58,17 @@ fn start_with(
     (nodes, addrs)
 }
 
+/// Regions a and b, each receiving from the other, with GDC.DEBUG allowed.
+fn debug_pair(dirs: &[tempfile::TempDir]) -> Vec<TestNode> {
+    start_with(
+        dirs,
+        &["a", "b"],
+        |i| vec![1 - i],
+        |_, c| c.debug_command = true,
+    )
+    .0
+}
+
 /// What a node's `GET /metrics` answers.
 fn metrics(node: &TestNode) -> String {
     let mut http = std::net::TcpStream::connect(node.metrics_addr).expect("metrics");
@@ -1439,14 +1450,7 @@ fn repaired_keys(nodes: &[TestNode]) -> [u64; 2] {
 #[test]
 fn regions_with_the_same_ops_have_equal_digests_while_they_collect_a_delete() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let (nodes, _) = start_with(
-        &dirs,
-        &["a", "b"],
-        |i| vec![1 - i],
-        |_, c| {
-            c.debug_command = true;
-        },
-    );
+    let nodes = debug_pair(&dirs);
     let (mut ca, mut cb) = (nodes[0].client(), nodes[1].client());
     for (cmd, key) in [("SET", "x"), ("SET", "y"), ("DEL", "x")] {
         let mut c = redis::cmd(cmd);
@@ -2180,14 +2184,7 @@ fn bitmaps_written_in_two_regions_converge() {
         tempfile::tempdir().expect("tempdir"),
         tempfile::tempdir().expect("tempdir"),
     ];
-    let (nodes, _) = start_with(
-        &dirs,
-        &["a", "b"],
-        |i| vec![1 - i],
-        |_, c| {
-            c.debug_command = true;
-        },
-    );
+    let nodes = debug_pair(&dirs);
     let (mut a, mut b) = (nodes[0].client(), nodes[1].client());
     let setbit = |c: &mut redis::Connection, key: &str, at: u32| -> i64 {
         redis::cmd("SETBIT")

@@ -5,8 +5,7 @@ use crate::Crdt;
 use crate::blob::Blob;
 use crate::codec::encode_content;
 use crate::conflict::Conflicts;
-use crate::effect::{Addition, Effect};
-use crate::heap::HeapSize;
+use crate::effect::Effect;
 use crate::ids::Dot;
 use crate::key::KeyState;
 use crate::table::KeyTable;
@@ -14,7 +13,9 @@ use crate::vv::VersionVector;
 use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
 
+mod collect;
 mod digests;
+use collect::Uncollected;
 pub use digests::{DIGEST_BUCKETS, bucket_of, counted_digest};
 use digests::{Digests, UNCOUNTED};
 
@@ -43,14 +44,6 @@ pub struct Keyspace {
     /// String keys with bit writes not baked in yet, each with the op whose stability
     /// the next baking waits for (see [`crate::bits::StrPart::gc`]), in the order queued.
     unbaked: VecDeque<(Dot, Blob)>,
-}
-
-/// A key holding only removal knowledge, and the op that left it so.
-#[derive(Clone, Debug)]
-struct Uncollected {
-    dot: Dot,
-    key: Blob,
-    bytes: usize,
 }
 
 /// What [`Keyspace::update_key`] does with a key that is not there.
@@ -443,166 +436,6 @@ impl Keyspace {
         }
         changed
     }
-
-    /// Forget removal knowledge that is causally stable (see [`crate::Tomb::gc`]); drop keys
-    /// left void.
-    pub fn gc(&mut self, stable: &VersionVector) {
-        if !self.flushed.is_empty()
-            && stable.dominates(&self.flushed)
-            && stable.dominates(&self.flushed_by)
-        {
-            self.flushed = VersionVector::new();
-            self.flushed_by = VersionVector::new();
-        }
-        let held = self.keys.len();
-        let digests = &mut self.digests;
-        self.keys.retain(|key, s| {
-            let changed = s.state.gc(stable);
-            let void = s.state.is_void();
-            if changed || void {
-                digests.forget(key, s, held);
-            }
-            !void
-        });
-        self.rebuild_expiries();
-    }
-}
-
-impl Keyspace {
-    /// [`Keyspace::apply`] followed by [`Keyspace::gc_key`], with a direct path for the most
-    /// common write, a SET over a plain string, when what it removes is already stable.
-    /// `used` changes the key's access word in the same lookup (see
-    /// [`Keyspace::get_touched`]).
-    pub fn apply_and_collect(
-        &mut self,
-        key: &[u8],
-        e: &Effect,
-        stable: &VersionVector,
-        used: impl FnOnce(u32) -> u32,
-    ) {
-        self.apply_and_collect_as(key, e, stable, false, used);
-    }
-
-    /// [`Keyspace::apply_and_collect`] of an op made in another region: also which conflict
-    /// rules decided what the key now holds.
-    pub fn apply_remote_and_collect(
-        &mut self,
-        key: &[u8],
-        e: &Effect,
-        stable: &VersionVector,
-        used: impl FnOnce(u32) -> u32,
-    ) -> Conflicts {
-        self.apply_and_collect_as(key, e, stable, true, used)
-    }
-
-    fn apply_and_collect_as(
-        &mut self,
-        key: &[u8],
-        e: &Effect,
-        stable: &VersionVector,
-        remote: bool,
-        used: impl FnOnce(u32) -> u32,
-    ) -> Conflicts {
-        let held = self.keys.len();
-        if let Some(slot) = self.keys.get_mut(key) {
-            // A SET that saw exactly the string here: it follows it, no conflict.
-            if let Some(new) = slot.state.overwritten_plainly(e, &self.flushed, stable) {
-                self.digests.forget(key, slot, held);
-                slot.state = new;
-                slot.set_access(used(slot.access()));
-                return Conflicts::NONE;
-            }
-        }
-        let (tomb, found) = if remote {
-            self.apply_remote_used(key, e, used)
-        } else {
-            (self.apply_used(key, e, Some(stable), used), Conflicts::NONE)
-        };
-        let bits = e.adds.iter().any(|a| matches!(a, Addition::Bits(_)));
-        if tomb || bits {
-            self.gc_key(key, stable);
-        }
-        if tomb {
-            self.queue_uncollected(key, e.tag.dot);
-        }
-        if bits {
-            self.queue_unbaked(key, Some(e.tag.dot), stable);
-        }
-        found
-    }
-
-    /// Queue `key` for [`Keyspace::collect_stable`] if it has bit writes to bake in later.
-    /// `by`: the op that just added bit writes; the key is queued already unless they are
-    /// the only ones pending (a key with pending writes stays queued until they are baked,
-    /// or until no stability bakes them; the full collection is the backstop).
-    fn queue_unbaked(&mut self, key: &[u8], by: Option<Dot>, stable: &VersionVector) {
-        let Some(s) = self.keys.get(key).and_then(|slot| slot.state.str_part()) else {
-            return;
-        };
-        let queued = by.is_some_and(|by| {
-            s.bits()
-                .iter()
-                .any(|(t, _)| (t.dot.server, t.dot.op) != (by.server, by.op))
-        });
-        if let (false, Some(wait)) = (queued, s.bake_waits_for(stable)) {
-            self.unbaked.push_back((wait, Blob::from(key)));
-        }
-    }
-
-    /// Queue `key` for [`Keyspace::collect_stable`] if `dot` left it holding nothing but
-    /// removal knowledge.
-    fn queue_uncollected(&mut self, key: &[u8], dot: Dot) {
-        let Some(slot) = self.keys.get(key) else {
-            return;
-        };
-        if slot.state.kind().is_some() || slot.state.tomb().is_none() {
-            return;
-        }
-        let bytes =
-            KEY_ENTRY_BYTES + size_of::<Uncollected>() + 2 * key.len() + slot.state.heap_bytes();
-        self.uncollected_bytes += bytes;
-        self.uncollected.push_back(Uncollected {
-            dot,
-            key: Blob::from(key),
-            bytes,
-        });
-    }
-
-    /// Collect the removal knowledge of queued keys (see [`Keyspace::uncollected_bytes`])
-    /// whose op `stable` covers, oldest first. Returns how many keys were looked at.
-    pub fn collect_stable(&mut self, stable: &VersionVector) -> usize {
-        let mut n = 0;
-        while let Some(front) = self.uncollected.front() {
-            if !stable.covers(front.dot) {
-                break;
-            }
-            let done = self.uncollected.pop_front().expect("front is there");
-            self.uncollected_bytes -= done.bytes;
-            self.gc_key(&done.key, stable);
-            n += 1;
-        }
-        while self.unbaked.front().is_some_and(|(d, _)| stable.covers(*d)) {
-            let (_, key) = self.unbaked.pop_front().expect("front is there");
-            self.gc_key(&key, stable);
-            self.queue_unbaked(&key, None, stable);
-            n += 1;
-        }
-        n
-    }
-
-    /// Bytes held by keys that hold nothing but removal knowledge not yet stable (an
-    /// estimate made when each was queued): memory a removal will free once every region
-    /// has applied it.
-    pub fn uncollected_bytes(&self) -> usize {
-        self.uncollected_bytes
-    }
-
-    /// [`KeyState::gc_removals`] for one key: cheap enough for every write.
-    pub fn gc_key(&mut self, key: &[u8], stable: &VersionVector) {
-        self.update_key(key, Absent::Skip, same, |k, _| {
-            k.gc_removals(stable);
-        });
-    }
 }
 
 impl Crdt for Keyspace {
@@ -661,6 +494,49 @@ mod tests {
         stable.raise(ServerId(1), OpId(4));
         assert_eq!(ks.collect_stable(&stable), 1);
         assert_eq!((ks.len(), ks.uncollected_bytes()), (0, 0));
+    }
+
+    /// Bit writes wait as pending until stable, then the stability that covers the one each
+    /// key waits for bakes them in, without a full collection; the value never changes.
+    #[test]
+    fn bit_writes_are_baked_as_soon_as_stable() {
+        let mut ks = Keyspace::new();
+        let tag = |server: u32, op: u64| {
+            Tag::new(Dot::new(ServerId(server), OpId(op), 0), Hlc::new(op, 0))
+        };
+        let pending = |ks: &Keyspace, key: &[u8]| {
+            ks.get(key)
+                .map(|k| k.str_part().map_or(0, |s| s.bits().len()))
+        };
+        let mut stable = VersionVector::new();
+        for (server, op, key, offset) in [(1, 1, "a", 0), (2, 1, "a", 9), (1, 2, "b", 7)] {
+            let w = crate::bits::BitWrite::set(offset, 1, 1);
+            let e = ops::write_bits(ks.get(key.as_bytes()), 0, tag(server, op), &[w])
+                .expect("an effect");
+            ks.apply_and_collect(key.as_bytes(), &e, &stable, same);
+        }
+        assert_eq!((pending(&ks, b"a"), pending(&ks, b"b")), (Some(2), Some(1)));
+        let a = ks
+            .get(b"a")
+            .and_then(KeyState::string_value)
+            .map(|v| v.into_owned());
+        assert_eq!(a.as_deref(), Some(&[0x80, 0x40][..]));
+        // Server 1's writes stable, server 2's not: "b" is baked, and "a" up to where it waits.
+        stable.raise(ServerId(1), OpId(2));
+        ks.collect_stable(&stable);
+        assert_eq!((pending(&ks, b"a"), pending(&ks, b"b")), (Some(1), Some(0)));
+        stable.raise(ServerId(2), OpId(1));
+        ks.collect_stable(&stable);
+        assert_eq!(pending(&ks, b"a"), Some(0));
+        let baked = ks
+            .get(b"a")
+            .and_then(KeyState::string_value)
+            .map(|v| v.into_owned());
+        assert_eq!(baked, a);
+        assert_eq!(
+            ks.get(b"b").and_then(KeyState::string_value).as_deref(),
+            Some(&[0x01][..])
+        );
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn write_bits(
     let k = begin(key, now_ms, Kind::String, &mut e)?;
     let unbakeable = k
         .and_then(KeyState::str_part)
-        .is_some_and(|s| s.field.increments().is_some() || s.field.regs().len() > 1);
+        .is_some_and(|s| !s.takes_bit_writes());
     if unbakeable {
         let mut v = k
             .and_then(KeyState::string_value)

@@ -40,23 +40,19 @@ fn read(ctx: &Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, Reply> {
 pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let sparse_max = ctx.config.hll_sparse_bytes_max;
-    let raises = match look(ctx, key)? {
+    // A dense HLL replicates the registers it raises, not its 12 KB: they merge by
+    // maximum wherever they arrive (docs/semantics.md, "hyperloglog"). Others are written
+    // whole.
+    let (mut v, mut updated) = match look(ctx, key)? {
         // Most PFADDs to a large HLL change nothing: known without a copy of the string.
         Some(v) if !args[2..].iter().any(|e| sketch::may_change(&v, e)) => {
             return Ok(Reply::Int(0));
         }
         Some(v) if sketch::is_dense_hll(&v) => {
-            Some(sketch::dense_raises(&v, args[2..].iter().map(|e| &e[..])))
+            let raises = sketch::dense_raises(&v, args[2..].iter().map(|e| &e[..]));
+            super::bits::write_bits(ctx, key, &raises, Some("pfadd"))?;
+            return Ok(Reply::Int(1));
         }
-        _ => None,
-    };
-    // A dense HLL replicates the registers it raises, not its 12 KB: they merge by
-    // maximum wherever they arrive (docs/semantics.md, "hyperloglog").
-    if let Some(raises) = raises {
-        super::bits::write_bits(ctx, key, &raises, Some("pfadd"))?;
-        return Ok(Reply::Int(1));
-    }
-    let (mut v, mut updated) = match look(ctx, key)? {
         Some(v) => (v.into_owned(), false),
         None => {
             let mut v = sketch::empty();
