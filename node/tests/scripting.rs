@@ -131,6 +131,23 @@ fn scripts_answer_as_redis_does() {
     eval(&mut c, "redis.call('set', 'n', 0.1)", &[], &[]);
     let n: String = redis::cmd("GET").arg("n").query(&mut c).expect("GET");
     assert_eq!(n, "0.10000000000000001");
+    // Whole numbers too: as integers up to 17 digits, beyond that as %.17g (redis-server
+    // 7.0.15 stores "4.6116860184273879e+18" for 2^62), and a negative zero as "-0".
+    assert_eq!(
+        eval(
+            &mut c,
+            "redis.call('set', 'n', 2^62) redis.call('set', 'm', -0.0) \
+             redis.call('set', 'o', 1e16) redis.call('set', 'p', -42) \
+             return redis.call('mget', 'n', 'm', 'o', 'p')",
+            &[],
+            &[]
+        ),
+        Value::Array(
+            ["4.6116860184273879e+18", "-0", "10000000000000000", "-42"]
+                .map(bulk)
+                .to_vec()
+        )
+    );
     // RESP3 inside the script: a map reply is a table with `map`.
     let _: () = redis::cmd("HSET")
         .arg("h")

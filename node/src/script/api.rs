@@ -156,6 +156,10 @@ pub(super) fn number_text(n: f64) -> String {
     if n.is_nan() {
         return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
+    // An integer of up to 17 digits is written as one (and most arguments are).
+    if n.fract() == 0.0 && n.abs() < 1e17 && !(n == 0.0 && n.is_sign_negative()) {
+        return (n as i64).to_string();
+    }
     crate::reply::format_double(n)
 }
 

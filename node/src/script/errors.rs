@@ -2,6 +2,7 @@
 //! (`ScriptError`), the message handler scripts run under, and the error reply Redis gives
 //! for a script that failed (`... script: <sha>, on @user_script:N.`).
 
+use super::native::Failure;
 use mlua::{Lua, Value};
 
 /// The `err` field of the handler's error table.
@@ -16,27 +17,24 @@ pub(super) fn error_field(err: &Value) -> String {
     }
 }
 
-/// The error reply of a script stopped by `err` (the handler's table): its message, and
-/// where in the script it happened.
-pub(super) fn script_error(err: &Value, sha: &str) -> String {
-    let Value::Table(t) = err else {
-        let text = match err {
-            Value::String(s) => s.to_string_lossy(),
-            _ => "execution failure".to_string(),
-        };
-        return format!("ERR Error running script {sha}, {text}");
-    };
-    let field = |name: &str| match t.raw_get::<Value>(name) {
-        Ok(Value::String(s)) => Some(s.to_string_lossy()),
-        Ok(Value::Number(n)) => Some((n as i64).to_string()),
-        Ok(Value::Integer(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let mut text = field("err").unwrap_or_else(|| "ERR unknown error".to_string());
-    if let (Some(source), Some(line)) = (field("source"), field("line")) {
-        text.push_str(&format!(" script: {sha}, on {source}:{line}."));
+/// The error reply of a script stopped by `failure`: its message, and where in the
+/// script it happened.
+pub(super) fn script_error(failure: &Failure, sha: &str) -> String {
+    match failure {
+        Failure::Table { err, source, line } => {
+            let mut text = err
+                .clone()
+                .unwrap_or_else(|| "ERR unknown error".to_string());
+            if let (Some(source), Some(line)) = (source, line) {
+                text.push_str(&format!(" script: {sha}, on {source}:{line}."));
+            }
+            text
+        }
+        Failure::Other(text) => {
+            let text = text.as_deref().unwrap_or("execution failure");
+            format!("ERR Error running script {sha}, {text}")
+        }
     }
-    text
 }
 
 /// The message handler scripts run under: an error becomes a table `{err = 'CODE message'}`
@@ -124,11 +122,6 @@ pub(super) fn error_table(lua: &Lua, text: &str, counted: bool) -> mlua::Result<
         t.raw_set(COUNTED, true)?;
     }
     Ok(Value::Table(t))
-}
-
-/// Whether an error table says its error was counted already.
-pub(super) fn counted(v: &Value) -> bool {
-    matches!(v, Value::Table(t) if t.raw_get::<bool>(COUNTED).unwrap_or(false))
 }
 
 /// A native error's text with its code: a command's error as it was, any other Lua error

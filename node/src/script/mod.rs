@@ -14,6 +14,7 @@ mod current;
 mod errors;
 pub mod functions;
 pub mod libs;
+mod native;
 mod vm;
 
 pub use api::Registered;

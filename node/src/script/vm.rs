@@ -2,17 +2,16 @@
 //! Redis's libraries and sandbox (`sandbox.lua`), made afresh after SCRIPT FLUSH.
 
 use super::api::{Registered, Registering, command_args, redis_table, register_function};
-use super::convert::{lua_to_reply, reply_to_lua};
 use super::current;
 use super::errors::{
-    ScriptError, counted, error_field, error_handler, error_message, error_table, message,
-    script_error,
+    ScriptError, error_field, error_handler, error_message, message, script_error,
 };
 use super::functions::Library;
+use super::native::{self, Pass, Ran, Slots};
 use super::{Script, ScriptFlags, Scripts, sha1_hex};
 use crate::reply::Reply;
 use bytes::Bytes;
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{Function, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,23 +63,19 @@ struct Vm {
     lua: Lua,
     /// The [`Scripts`] generation it was made in.
     generation: u64,
-    /// The globals behind the sandbox's read-only view (KEYS and ARGV are set there).
-    real_globals: Table,
-    /// The names `KEYS` and `ARGV`, made once (not at every run).
-    keys_name: mlua::LuaString,
-    argv_name: mlua::LuaString,
+    /// What every run uses: the message handler, and the globals behind the sandbox's
+    /// read-only view (KEYS and ARGV are set there).
+    slots: Slots,
     xpcall: Function,
     handler: Function,
     /// Compiled scripts, by SHA-1.
-    compiled: HashMap<String, Function>,
+    compiled: HashMap<String, RegistryKey>,
     /// Sets what FUNCTION LOAD's code sees as globals (the sandbox's).
     set_load_api: Function,
     /// Those globals: `redis` with register_function, log and the version.
     load_api: Table,
-    /// `bind(f, keys, args)`: a function of no arguments calling `f(keys, args)`.
-    bind: Function,
     /// Libraries run here: their version, and their functions' callbacks.
-    libraries: HashMap<String, (u64, HashMap<String, Function>)>,
+    libraries: HashMap<String, (u64, HashMap<String, RegistryKey>)>,
 }
 
 impl Vm {
@@ -135,42 +130,39 @@ impl Vm {
         let load_api = lua.create_table()?;
         // Reading a field it lacks (redis.call) is an error, as reading a missing global.
         load_api.set("redis", protect.call::<Table>((load_redis, "strict"))?)?;
-        let bind = lua
-            .load("local f, keys, args = ...\nreturn function() return f(keys, args) end")
-            .set_name("=gdc_bind")
-            .into_function()?;
-        let keys_name = lua.create_string("KEYS")?;
-        let argv_name = lua.create_string("ARGV")?;
+        let slots = Slots {
+            handler: lua.create_registry_value(&handler)?,
+            globals: lua.create_registry_value(real_globals)?,
+        };
         Ok(Vm {
             lua,
             generation,
-            keys_name,
-            argv_name,
-            real_globals,
+            slots,
             xpcall,
             handler,
             compiled: HashMap::new(),
             set_load_api,
             load_api,
-            bind,
             libraries: HashMap::new(),
         })
     }
 
     /// Compile `body` (its shebang line blanked, its line feed kept, so that line numbers
     /// stay the user's), as Redis's error says when it does not.
-    fn compile(&mut self, sha: &str, body: &[u8], shebang: usize) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(sha) {
-            return Ok(f.clone());
+    fn compile(&mut self, sha: &str, body: &[u8], shebang: usize) -> Result<(), String> {
+        if !self.compiled.contains_key(sha) {
+            let f = self
+                .lua
+                .load(&body[shebang..])
+                .set_name("@user_script")
+                .into_function()
+                .and_then(|f| self.lua.create_registry_value(f))
+                .map_err(|e| {
+                    format!("ERR Error compiling script (new function): {}", message(&e))
+                })?;
+            self.compiled.insert(sha.to_string(), f);
         }
-        let f = self
-            .lua
-            .load(&body[shebang..])
-            .set_name("@user_script")
-            .into_function()
-            .map_err(|e| format!("ERR Error compiling script (new function): {}", message(&e)))?;
-        self.compiled.insert(sha.to_string(), f.clone());
-        Ok(f)
+        Ok(())
     }
 
     /// Run a library's code (after its shebang line) to have its functions registered,
@@ -206,9 +198,9 @@ impl Vm {
         }
     }
 
-    /// The callbacks of `library` here, running its code first if this state has not run
+    /// Have `library`'s callbacks here, running its code first if this state has not run
     /// this load of it.
-    fn library(&mut self, library: &Library) -> Result<&HashMap<String, Function>, String> {
+    fn load_library(&mut self, library: &Library) -> Result<(), String> {
         let fresh = self
             .libraries
             .get(&library.name)
@@ -217,12 +209,13 @@ impl Vm {
             let registered = self.run_library(&library.code[library.body_at..])?;
             let callbacks = registered
                 .into_iter()
-                .map(|r| (r.name, r.callback))
-                .collect();
+                .map(|r| Ok((r.name, self.lua.create_registry_value(r.callback)?)))
+                .collect::<mlua::Result<_>>()
+                .map_err(|e| format!("ERR Error registering functions: {}", message(&e)))?;
             self.libraries
                 .insert(library.name.clone(), (library.version, callbacks));
         }
-        Ok(&self.libraries[&library.name].1)
+        Ok(())
     }
 }
 
@@ -244,33 +237,14 @@ pub fn run_function(
     run: &mut dyn Run,
 ) -> Reply {
     let reply = with_vm(scripts, |vm| {
-        let callback = match vm.library(library) {
-            Ok(callbacks) => match callbacks.get(name) {
-                Some(f) => f.clone(),
-                None => return Reply::err("ERR Function not found"),
-            },
-            Err(e) => return Reply::Error(e),
-        };
-        let lua = vm.lua.clone();
-        let bound = strings(&lua, keys)
-            .and_then(|k| Ok((k, strings(&lua, args)?)))
-            .and_then(|(k, a)| vm.bind.call::<Function>((callback, k, a)));
-        let f = match bound {
-            Ok(f) => f,
-            Err(e) => return Reply::Error(error_message(&e)),
-        };
-        match call_under_handler(vm, &f, name, run) {
-            Ok((reply, counted)) => {
-                if counted {
-                    run.error_counted();
-                }
-                reply
-            }
-            Err(e) => Reply::Error(format!(
-                "ERR Error running function {name}, {}",
-                message(&e)
-            )),
+        if let Err(e) = vm.load_library(library) {
+            return Reply::Error(e);
         }
+        let Some(callback) = vm.libraries[&library.name].1.get(name) else {
+            return Reply::err("ERR Function not found");
+        };
+        let (lua, slots) = (&vm.lua, &vm.slots);
+        call_under_handler(lua, slots, callback, keys, args, Pass::Arguments, name, run)
     });
     reply.unwrap_or_else(Reply::Error)
 }
@@ -334,65 +308,41 @@ pub fn run(
     run: &mut dyn Run,
 ) -> Reply {
     let reply = with_vm(scripts, |vm| {
-        let f = match vm.compile(&script.sha, &script.body, script.body_at) {
-            Ok(f) => f,
-            Err(e) => return Reply::Error(e),
-        };
-        match run_compiled(vm, &f, &script.sha, keys, argv, run) {
-            Ok((reply, counted)) => {
-                if counted {
-                    run.error_counted();
-                }
-                reply
-            }
-            Err(e) => Reply::Error(format!(
-                "ERR Error running script {}, {}",
-                script.sha,
-                message(&e)
-            )),
+        if let Err(e) = vm.compile(&script.sha, &script.body, script.body_at) {
+            return Reply::Error(e);
         }
+        let (lua, slots, f) = (&vm.lua, &vm.slots, &vm.compiled[&script.sha]);
+        call_under_handler(lua, slots, f, keys, argv, Pass::Globals, &script.sha, run)
     });
     reply.unwrap_or_else(Reply::Error)
 }
 
-fn run_compiled(
-    vm: &mut Vm,
-    f: &Function,
-    sha: &str,
+/// Call `f` (a script, or a library's function) under the message handler, with redis.call
+/// and redis.pcall running commands through `run`; `name` is what an error says ran (a
+/// script's SHA-1, a function's name).
+#[allow(clippy::too_many_arguments)]
+fn call_under_handler(
+    lua: &Lua,
+    slots: &Slots,
+    f: &RegistryKey,
     keys: &[Bytes],
     argv: &[Bytes],
-    run: &mut dyn Run,
-) -> mlua::Result<(Reply, bool)> {
-    let lua = &vm.lua;
-    vm.real_globals
-        .raw_set(&vm.keys_name, strings(lua, keys)?)?;
-    vm.real_globals
-        .raw_set(&vm.argv_name, strings(lua, argv)?)?;
-    call_under_handler(vm, f, sha, run)
-}
-
-/// Call `f` (a script, or a function bound to its arguments) under the message handler,
-/// with redis.call and redis.pcall running commands through `run`; `name` is what an error
-/// says ran (a script's SHA-1, a function's name).
-fn call_under_handler(
-    vm: &mut Vm,
-    f: &Function,
+    pass: Pass,
     name: &str,
     run: &mut dyn Run,
-) -> mlua::Result<(Reply, bool)> {
+) -> Reply {
     if let Some(running) = run.running() {
         watch(Watch::Script(running));
     }
-    let ran: mlua::Result<(bool, Value)> =
-        current::running(run, || vm.xpcall.call((f.clone(), vm.handler.clone())));
+    let (ran, counted) = current::running(run, || native::run(lua, slots, f, keys, argv, pass));
     watch(Watch::Idle);
-    let (ok, value) = ran?;
-    let resp = current::resp();
-    let counted = counted(&value);
-    if ok {
-        return Ok((lua_to_reply(&value, resp), counted));
+    if counted {
+        run.error_counted();
     }
-    Ok((Reply::Error(script_error(&value, name)), counted))
+    match ran {
+        Ran::Returned(reply) => reply,
+        Ran::Failed(failure) => Reply::Error(script_error(&failure, name)),
+    }
 }
 
 /// Set `redis.call`, `redis.pcall` and `redis.acl_check_cmd`: each reaches the run on
@@ -400,14 +350,7 @@ fn call_under_handler(
 /// keeps the script's frame, and a command of thousands of arguments takes them from the
 /// stack once.
 fn set_run_functions(lua: &Lua, redis: &Table) -> mlua::Result<()> {
-    let call = lua.create_function(|lua, args: MultiValue| match command(lua, &args)? {
-        Ok(v) => Ok(v),
-        Err((e, counted)) => Err(ScriptError::raise_as(&e, counted)),
-    })?;
-    let pcall = lua.create_function(|lua, args: MultiValue| match command(lua, &args)? {
-        Ok(v) => Ok(v),
-        Err((e, counted)) => error_table(lua, &e, counted),
-    })?;
+    let (call, pcall) = native::functions(lua)?;
     let acl_check = lua.create_function(|_, args: MultiValue| {
         let checked = current::with_run(|run| command_args(&args).and_then(|a| run.acl_check(&a)))
             .ok_or_else(not_in_run)?;
@@ -419,29 +362,6 @@ fn set_run_functions(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     Ok(())
 }
 
-/// What redis.call and redis.pcall share: the command's reply, or its error text and whether
-/// the command counted it (it did, but for bad arguments to redis.call).
-fn command(lua: &Lua, args: &MultiValue) -> mlua::Result<Result<Value, (String, bool)>> {
-    let resp = current::resp();
-    let reply = current::with_run(|run| match command_args(args) {
-        Ok(args) => run.call(&args, resp).map_err(|e| (e, true)),
-        Err(e) => Err((e, false)),
-    })
-    .ok_or_else(not_in_run)?;
-    match reply {
-        Ok(reply) => Ok(reply_to_lua(lua, reply, resp)?.map_err(|e| (e, true))),
-        Err(e) => Ok(Err(e)),
-    }
-}
-
 fn not_in_run() -> mlua::Error {
     ScriptError::raise("ERR redis.call/pcall can only be called inside a script invocation")
-}
-
-fn strings(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, b) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(b)?)?;
-    }
-    Ok(t)
 }
