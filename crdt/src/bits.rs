@@ -200,15 +200,17 @@ impl DerefMut for StrPart {
 }
 
 impl StrPart {
-    /// Bring what a read of the string looks at first into the cache: the counter's
-    /// entries, the first register's value (when it is not inline) and the first bit write
-    /// (see [`crate::KeyState::prefetch`]).
+    /// Ask for what a read of the string looks at first: the counter's entries, the first
+    /// register's value (when it is not inline) and the bit writes (see
+    /// [`crate::Keyspace::prefetch`]).
     pub fn prefetch(&self) {
         self.field.prefetch();
         if let Some(r) = self.field.regs().first() {
-            std::hint::black_box(r.value.first());
+            crate::prefetch::prefetch(&r.value[..]);
         }
-        std::hint::black_box(self.bits().first().map(|(_, w)| w.offset));
+        if let Some(b) = &self.bits {
+            crate::prefetch::prefetch(&**b);
+        }
     }
 
     /// Bit writes not baked in yet, sorted by dot.

@@ -125,11 +125,11 @@ impl<V> Default for Field<V> {
 }
 
 impl<V> Field<V> {
-    /// Bring the counter's entries (a box of their own) into the cache: see
-    /// [`crate::KeyState::prefetch`].
+    /// Ask for the counter's entries (a box of their own): see
+    /// [`crate::Keyspace::prefetch`].
     pub fn prefetch(&self) {
         if let Some(c) = &self.counter {
-            std::hint::black_box(c.entries.len());
+            crate::prefetch::prefetch(&**c);
         }
     }
 }

@@ -45,12 +45,6 @@ impl HashPart {
         self.fields().count()
     }
 
-    /// Read the field table's header, so that it is in the cache (in constant time: not
-    /// [`HashPart::len`], which counts).
-    pub fn prefetch(&self) {
-        std::hint::black_box(self.fields.len());
-    }
-
     pub fn is_empty(&self) -> bool {
         !self.is_live()
     }

@@ -40,6 +40,7 @@ pub mod key;
 pub mod keyspace;
 pub mod list;
 pub mod ops;
+pub mod prefetch;
 mod segments;
 pub mod set;
 pub mod stream;

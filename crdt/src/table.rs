@@ -13,6 +13,7 @@
 
 use crate::blob::Blob;
 use crate::heap::HeapSize;
+use crate::prefetch::prefetch;
 use crate::segments::Segments;
 use hashbrown::hash_table::OccupiedEntry;
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -111,6 +112,22 @@ impl<V> KeyTable<V> {
 
     pub fn get(&self, key: &[u8]) -> Option<&V> {
         self.position(key).map(|i| &self.entries[i].1)
+    }
+
+    /// Ask for the entries `key` may be at, without reading them (their keys are not
+    /// compared): the first level of a batch's look-ups ([`crate::Keyspace::prefetch`]).
+    pub fn prefetch(&self, key: &[u8]) {
+        let hash = self.hash(key);
+        let ask = |at: &u32| {
+            if let Some(entry) = self.entries.get(*at as usize) {
+                prefetch(entry);
+            }
+            false
+        };
+        self.index.find(hash, ask);
+        if let Some(growing) = &self.growing {
+            growing.old.find(hash, ask);
+        }
     }
 
     /// The entry at position `i` (entries are in no particular order).
@@ -422,7 +439,10 @@ mod tests {
             }
             assert_eq!(slots(&t), t.len());
             if i % 1009 == 0 {
+                // A prefetch (both indexes during a growth, absent keys too) changes nothing.
+                t.prefetch(&(k + 100_000).to_le_bytes());
                 for (k, v) in &model {
+                    t.prefetch(&k.to_le_bytes());
                     assert_eq!(t.get(&k.to_le_bytes()), Some(v));
                 }
             }

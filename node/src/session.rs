@@ -365,11 +365,11 @@ impl Session {
         let mut read = 0;
         // A pipelined batch looks up its keys first, together: their cache misses overlap.
         if self.pending.requests.len() > 1 {
-            for (args, _) in self.pending.requests.iter().take(PREFETCH_MAX) {
-                if let Some(key) = cmd::likely_key(args) {
-                    store.prefetch(conn.db, key);
-                }
-            }
+            let keys: smallvec::SmallVec<[&[u8]; PREFETCH_MAX]> = (self.pending.requests.iter())
+                .take(PREFETCH_MAX)
+                .filter_map(|(args, _)| cmd::likely_key(args).map(|k| &k[..]))
+                .collect();
+            store.prefetch(conn.db, &keys);
         }
         while let Some((args, bytes)) = self.pending.pop_front() {
             read += bytes;

@@ -7,6 +7,7 @@ use crate::bits::StrPart;
 use crate::hash::HashPart;
 use crate::ids::Stamp;
 use crate::list::ListPart;
+use crate::prefetch::prefetch;
 use crate::set::SetPart;
 use crate::stream::StreamPart;
 use crate::tomb::Tomb;
@@ -25,18 +26,16 @@ pub enum Part {
 }
 
 impl Part {
-    /// Bring what a command reads first (behind this part's box) into the cache.
+    /// Ask for what a command reads first, behind this part's box.
     pub(super) fn prefetch(&self) {
-        // Each in constant time.
-        let len = match self {
-            Part::Str(s) => return s.prefetch(),
-            Part::Hash(h) => return h.prefetch(),
-            Part::Set(s) => s.len(),
-            Part::ZSet(z) => z.len(),
-            Part::List(l) => l.len(),
-            Part::Stream(s) => s.len(),
-        };
-        std::hint::black_box(len);
+        match self {
+            Part::Str(s) => s.prefetch(),
+            Part::Hash(h) => prefetch(&**h),
+            Part::Set(s) => prefetch(&**s),
+            Part::ZSet(z) => prefetch(&**z),
+            Part::List(l) => prefetch(&**l),
+            Part::Stream(s) => prefetch(&**s),
+        }
     }
 
     pub(super) fn empty(kind: Kind) -> Part {

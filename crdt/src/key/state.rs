@@ -16,6 +16,7 @@ use crate::hash::HashPart;
 use crate::hlc::Hlc;
 use crate::ids::ServerId;
 use crate::list::ListPart;
+use crate::prefetch::prefetch;
 use crate::set::SetPart;
 use crate::stream::StreamPart;
 use crate::tomb::Tomb;
@@ -100,18 +101,21 @@ impl KeyState {
         k
     }
 
-    /// Read the boxed general form and what its first part keeps behind a box of its own
-    /// (or a plain string's value, when it is not inline), so that they are in the cache
-    /// (see [`crate::Keyspace::prefetch`]).
-    pub fn prefetch(&self) {
+    /// Ask for the boxed general form, or a plain string's value (when it is not inline):
+    /// the second level of a batch's look-ups (see [`crate::Keyspace::prefetch`]).
+    pub fn prefetch_box(&self) {
         match &self.0 {
-            Repr::Plain(reg) => {
-                std::hint::black_box(reg.value.first());
-            }
-            Repr::Full(f) => {
-                if let Some(p) = f.parts.first() {
-                    p.prefetch();
-                }
+            Repr::Plain(reg) => prefetch(&reg.value[..]),
+            Repr::Full(f) => prefetch(&**f),
+        }
+    }
+
+    /// Ask for what the general form's first part keeps behind pointers of its own: the
+    /// third level, once [`KeyState::prefetch_box`]'s line has arrived.
+    pub fn prefetch_part(&self) {
+        if let Repr::Full(f) = &self.0 {
+            if let Some(p) = f.parts.first() {
+                p.prefetch();
             }
         }
     }

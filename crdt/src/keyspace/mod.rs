@@ -10,6 +10,7 @@ use crate::ids::Dot;
 use crate::key::KeyState;
 use crate::table::KeyTable;
 use crate::vv::VersionVector;
+use smallvec::SmallVec;
 use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
 
@@ -145,12 +146,21 @@ impl Keyspace {
         self.keys.get(key).map(|s| &s.state)
     }
 
-    /// Bring `key`'s entry and state into the cache ahead of their use: a pipelined batch
-    /// that looks up its keys together overlaps their cache misses, where each command
-    /// alone would wait for its own.
-    pub fn prefetch(&self, key: &[u8]) {
-        if let Some(slot) = self.keys.get(key) {
-            slot.state.prefetch();
+    /// Bring the entries and states of `keys` into the cache ahead of their use, level by
+    /// level (the entry, then the state's box, then what its first part keeps behind
+    /// pointers of its own), each level reading only lines the last one asked for: the
+    /// cache misses of a pipelined batch's keys overlap, where looking each key up in turn
+    /// would wait for each of its levels.
+    pub fn prefetch(&self, keys: &[&[u8]]) {
+        for key in keys {
+            self.keys.prefetch(key);
+        }
+        let slots: SmallVec<[&Slot; 32]> = keys.iter().filter_map(|k| self.keys.get(k)).collect();
+        for slot in &slots {
+            slot.state.prefetch_box();
+        }
+        for slot in &slots {
+            slot.state.prefetch_part();
         }
     }
 

@@ -343,10 +343,10 @@ impl Store {
     /// use of the key (OBJECT, TYPE, EXISTS, TTL): see [`Store::get_used`].
     /// See [`gdc_crdt::Keyspace::prefetch`]: only where the keys outgrow the CPU's caches
     /// (in a small database it would only look each key up twice).
-    pub fn prefetch(&self, db: usize, key: &[u8]) {
-        let keys = &self.dbs[db];
-        if keys.len() >= PREFETCH_KEYS_MIN {
-            keys.prefetch(key);
+    pub fn prefetch(&self, db: usize, keys: &[&[u8]]) {
+        let space = &self.dbs[db];
+        if space.len() >= PREFETCH_KEYS_MIN {
+            space.prefetch(keys);
         }
     }
 
