@@ -5,6 +5,7 @@
 #   stop PORT          shut it down
 #   rate PORT P CMD..  redis-benchmark -n N -c 50 -r 100000 -P P of CMD: requests/s
 #   table TITLE COLUMN ROWS...  the Markdown table of r[gdc|redis,ROW,1|16] beside each other
+#                      (each entry may hold several runs' figures: their median is shown)
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bin="${CARGO_TARGET_DIR:-target}/release"
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
@@ -40,6 +41,9 @@ rate() { # port pipeline command...
         "$@" | tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }'
 }
 declare -A r
+median() { # figures...
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
 table() { # title column rows...
     local title="$1" column="$2"
     shift 2
@@ -48,7 +52,8 @@ table() { # title column rows...
     echo "| $column | pipeline | gdc-node | redis-server | gdc / redis |"
     echo "|---|---|---|---|---|"
     for s in "$@"; do for p in 1 16; do
-        awk -v s="$s" -v p="$p" -v g="${r[gdc,$s,$p]}" -v x="${r[redis,$s,$p]}" \
+        # shellcheck disable=SC2086 # the runs' figures, one word each
+        awk -v s="$s" -v p="$p" -v g="$(median ${r[gdc,$s,$p]})" -v x="$(median ${r[redis,$s,$p]})" \
             'BEGIN { printf "| %s | %s | %d | %d | %.2f |\n", s, p, g, x, g / x }'
     done; done
 }

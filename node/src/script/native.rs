@@ -17,7 +17,7 @@ use bytes::Bytes;
 use mlua::ffi::{self, lua_State};
 use mlua::{Lua, RegistryKey};
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::os::raw::c_int;
 use std::panic::AssertUnwindSafe;
 
@@ -25,6 +25,10 @@ thread_local! {
     /// A panic inside `redis.call`, carried past Lua's C frames and resumed once the
     /// script's protected call has returned.
     static PANIC: Cell<Option<Box<dyn Any + Send>>> = const { Cell::new(None) };
+    /// The vector `redis.call`'s arguments go in, kept for the next call.
+    static ARGS: Cell<Vec<Bytes>> = const { Cell::new(Vec::new()) };
+    /// The command names scripts called lately (as they spelled them), each copied once.
+    static NAMES: RefCell<Vec<Bytes>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `redis.call` and `redis.pcall`.
@@ -74,18 +78,21 @@ const NOT_IN_RUN: &str = "ERR redis.call/pcall can only be called inside a scrip
 /// error stats (it did, but for bad arguments to redis.call).
 unsafe fn run_command(state: *mut lua_State) -> Pushed {
     let resp = current::resp();
-    let args = unsafe { arguments(state) };
+    // The last call's vector, emptied (a nested call, were there one, makes its own).
+    let mut args = ARGS.take();
+    let read = unsafe { arguments(state, &mut args) };
     // Copied: their slots are free for the reply (a call may fill the stack with them).
     unsafe { ffi::lua_settop(state, 0) };
-    let (e, counted) = match args {
+    let ran = read.map(|()| current::with_run(|run| run.call(&args, resp)));
+    args.clear();
+    ARGS.set(args);
+    let (e, counted) = match ran {
         Err(e) => (e, false),
-        Ok(args) => match current::with_run(|run| run.call(&args, resp)) {
-            None => (NOT_IN_RUN.to_string(), false),
-            Some(Err(e)) => (e, true),
-            Some(Ok(reply)) => match unsafe { push_reply(state, reply, resp) } {
-                Ok(()) => return Pushed::Reply,
-                Err(e) => (e, true),
-            },
+        Ok(None) => (NOT_IN_RUN.to_string(), false),
+        Ok(Some(Err(e))) => (e, true),
+        Ok(Some(Ok(reply))) => match unsafe { push_reply(state, reply, resp) } {
+            Ok(()) => return Pushed::Reply,
+            Err(e) => (e, true),
         },
     };
     unsafe { push_error_table(state, &e, counted) };
@@ -94,20 +101,43 @@ unsafe fn run_command(state: *mut lua_State) -> Pushed {
 
 /// A command's arguments from `redis.call`'s: strings, and numbers as C's `%.17g` writes
 /// them (Redis's rule: Lua's own number format loses precision).
-unsafe fn arguments(state: *mut lua_State) -> Result<Vec<Bytes>, String> {
+/// The command's name is shared with earlier calls of it (see [`NAMES`]).
+unsafe fn arguments(state: *mut lua_State, args: &mut Vec<Bytes>) -> Result<(), String> {
     let n = unsafe { ffi::lua_gettop(state) };
     if n == 0 {
         return Err("ERR Please specify at least one argument for this redis lib call".into());
     }
-    (1..=n)
-        .map(|i| match unsafe { ffi::lua_type(state, i) } {
-            ffi::LUA_TNUMBER => Ok(Bytes::from(number_text(unsafe {
-                ffi::lua_tonumber(state, i)
-            }))),
-            ffi::LUA_TSTRING => Ok(Bytes::copy_from_slice(unsafe { string_at(state, i) })),
-            _ => Err("ERR Lua redis lib command arguments must be strings or integers".into()),
-        })
-        .collect()
+    for i in 1..=n {
+        args.push(match unsafe { ffi::lua_type(state, i) } {
+            ffi::LUA_TNUMBER => Bytes::from(number_text(unsafe { ffi::lua_tonumber(state, i) })),
+            ffi::LUA_TSTRING if i == 1 => command_name(unsafe { string_at(state, i) }),
+            ffi::LUA_TSTRING => Bytes::copy_from_slice(unsafe { string_at(state, i) }),
+            _ => {
+                return Err(
+                    "ERR Lua redis lib command arguments must be strings or integers".into(),
+                );
+            }
+        });
+    }
+    Ok(())
+}
+
+/// How many command names a thread keeps for its scripts' calls.
+const NAMES_MAX: usize = 16;
+
+/// `name` as a shared copy: a script calls few commands, many times.
+fn command_name(name: &[u8]) -> Bytes {
+    NAMES.with_borrow_mut(|names| {
+        if let Some(known) = names.iter().find(|n| n[..] == *name) {
+            return known.clone();
+        }
+        let copy = Bytes::copy_from_slice(name);
+        if names.len() == NAMES_MAX {
+            names.remove(0);
+        }
+        names.push(copy.clone());
+        copy
+    })
 }
 
 /// How a run gives the script its keys and arguments.
