@@ -135,6 +135,13 @@ impl<V> KeyTable<V> {
         self.entries.get(i).map(|(k, v)| (k, v))
     }
 
+    /// Ask for the entry at position `i`, without reading it.
+    pub fn prefetch_at(&self, i: usize) {
+        if let Some(entry) = self.entries.get(i) {
+            prefetch(entry);
+        }
+    }
+
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
         self.move_some();
         self.position(key).map(|i| &mut self.entries[i].1)

@@ -213,6 +213,20 @@ impl Keyspace {
         self.keys.at(i).map(|(key, s)| (key, &s.state, s.access()))
     }
 
+    /// Ask for the keys at `positions` (see [`Keyspace::at`]): their entries, then their
+    /// states' boxes, as [`Keyspace::prefetch`] does for keys by name (eviction's random
+    /// samples).
+    pub fn prefetch_at(&self, positions: &[usize]) {
+        for &i in positions {
+            self.keys.prefetch_at(i);
+        }
+        for &i in positions {
+            if let Some((_, slot)) = self.keys.at(i) {
+                slot.state.prefetch_box();
+            }
+        }
+    }
+
     /// Number of keys with an expiry.
     pub fn expiring_len(&self) -> usize {
         self.expiries.len()

@@ -223,8 +223,13 @@ impl Store {
             }
         } else {
             let len = ks.len();
-            for _ in 0..e.samples.min(len) {
-                if let Some((key, state, word)) = ks.at(eviction::random_below(len)) {
+            let picks: smallvec::SmallVec<[usize; 16]> = (0..e.samples.min(len))
+                .map(|_| eviction::random_below(len))
+                .collect();
+            // Their cache misses overlap, where reading each in turn would wait for each.
+            ks.prefetch_at(&picks);
+            for &i in &picks {
+                if let Some((key, state, word)) = ks.at(i) {
                     offer(key, state, word);
                 }
             }
