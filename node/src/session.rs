@@ -365,8 +365,8 @@ impl Session {
         let mut read = 0;
         // A pipelined batch looks up its keys first, together: their cache misses overlap.
         if self.pending.requests.len() > 1 {
-            let keys: smallvec::SmallVec<[&[u8]; PREFETCH_MAX]> = (self.pending.requests.iter())
-                .take(PREFETCH_MAX)
+            let requests = self.pending.requests.iter().take(PREFETCH_MAX);
+            let keys: smallvec::SmallVec<[&[u8]; PREFETCH_MAX]> = requests
                 .filter_map(|(args, _)| cmd::likely_key(args).map(|k| &k[..]))
                 .collect();
             store.prefetch(conn.db, &keys);

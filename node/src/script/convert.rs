@@ -59,14 +59,29 @@ pub(super) unsafe fn push_strings(state: *mut lua_State, items: &[Bytes]) {
 pub(super) unsafe fn push_error_table(state: *mut lua_State, text: &str, counted: bool) {
     unsafe {
         ffi::lua_createtable(state, 0, 2);
-        push_bytes(state, b"err");
-        push_bytes(state, text.trim_matches(['\r', '\n']).as_bytes());
-        ffi::lua_rawset(state, -3);
+        set_named(state, "err", |st| {
+            push_bytes(st, text.trim_matches(['\r', '\n']).as_bytes())
+        });
         if counted {
-            push_bytes(state, COUNTED.as_bytes());
-            ffi::lua_pushboolean(state, 1);
-            ffi::lua_rawset(state, -3);
+            set_named(state, COUNTED, |st| ffi::lua_pushboolean(st, 1));
         }
+    }
+}
+
+/// Set field `name` of the table on top of the stack to what `push` pushes.
+///
+/// # Safety
+/// `state` is a live Lua state with a table on top and two free stack slots besides what
+/// `push` needs.
+pub(super) unsafe fn set_named(
+    state: *mut lua_State,
+    name: &str,
+    push: impl FnOnce(*mut lua_State),
+) {
+    unsafe {
+        push_bytes(state, name.as_bytes());
+        push(state);
+        ffi::lua_rawset(state, -3);
     }
 }
 
@@ -185,9 +200,7 @@ unsafe fn array(state: *mut lua_State, items: impl ExactSizeIterator<Item = Repl
 unsafe fn single(state: *mut lua_State, field: &str, push: impl FnOnce(*mut lua_State)) {
     unsafe {
         ffi::lua_createtable(state, 0, 1);
-        push_bytes(state, field.as_bytes());
-        push(state);
-        ffi::lua_rawset(state, -3);
+        set_named(state, field, push);
     }
 }
 
@@ -195,12 +208,8 @@ unsafe fn verbatim(state: *mut lua_State, format: &[u8], text: &[u8]) {
     unsafe {
         single(state, "verbatim_string", |st| {
             ffi::lua_createtable(st, 0, 2);
-            push_bytes(st, b"format");
-            push_bytes(st, format);
-            ffi::lua_rawset(st, -3);
-            push_bytes(st, b"string");
-            push_bytes(st, text);
-            ffi::lua_rawset(st, -3);
+            set_named(st, "format", |st| push_bytes(st, format));
+            set_named(st, "string", |st| push_bytes(st, text));
         });
     }
 }

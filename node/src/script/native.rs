@@ -9,7 +9,9 @@
 #![allow(unsafe_code)]
 
 use super::api::number_text;
-use super::convert::{push_bytes, push_error_table, push_reply, push_strings, reply_at, string_at};
+use super::convert::{
+    push_bytes, push_error_table, push_reply, push_strings, reply_at, set_named, string_at,
+};
 use super::current;
 use super::errors::COUNTED;
 use crate::reply::Reply;
@@ -57,7 +59,11 @@ unsafe fn command(state: *mut lua_State, raise: bool) -> c_int {
         Ok(Pushed::Error) => {}
         Err(payload) => {
             PANIC.set(Some(payload));
-            unsafe { push_error_table(state, "ERR internal error", false) };
+            // The stack may still hold the arguments: room first.
+            unsafe {
+                ffi::lua_settop(state, 0);
+                push_error_table(state, "ERR internal error", false);
+            }
         }
     }
     // Nothing this frame owns is left to drop: the long jump skips no destructor.
@@ -140,6 +146,15 @@ fn command_name(name: &[u8]) -> Bytes {
     })
 }
 
+/// What a run calls: the function in a registry slot, with its keys and arguments, passed
+/// as `pass` says.
+pub(super) struct Call<'a> {
+    pub f: &'a RegistryKey,
+    pub keys: &'a [Bytes],
+    pub argv: &'a [Bytes],
+    pub pass: Pass,
+}
+
 /// How a run gives the script its keys and arguments.
 pub(super) enum Pass {
     /// As the globals KEYS and ARGV (EVAL).
@@ -174,17 +189,9 @@ pub(super) struct Slots {
     pub globals: RegistryKey,
 }
 
-/// Call the function in registry slot `f` under the message handler, its keys and arguments
-/// passed as `pass` says: what it ended with, and whether its error (or the error table it
-/// returned) was a command's, counted in the error stats already.
-pub(super) fn run(
-    lua: &Lua,
-    slots: &Slots,
-    f: &RegistryKey,
-    keys: &[Bytes],
-    argv: &[Bytes],
-    pass: Pass,
-) -> (Ran, bool) {
+/// Make `call` under the message handler: what it ended with, and whether its error (or the
+/// error table it returned) was a command's, counted in the error stats already.
+pub(super) fn run(lua: &Lua, slots: &Slots, call: Call<'_>) -> (Ran, bool) {
     let state = lua.state();
     // SAFETY: `state` is this thread's Lua state, not inside any call of it; what this
     // pushes it pops again (`lua_settop`). The calls below cannot raise (no memory limit is
@@ -195,21 +202,17 @@ pub(super) fn run(
             return (Ran::Failed(Failure::Other(None)), false);
         }
         ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, slots.handler.id().into());
-        ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, f.id().into());
-        let nargs = match pass {
+        ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, call.f.id().into());
+        let nargs = match call.pass {
             Pass::Arguments => {
-                push_strings(state, keys);
-                push_strings(state, argv);
+                push_strings(state, call.keys);
+                push_strings(state, call.argv);
                 2
             }
             Pass::Globals => {
                 ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, slots.globals.id().into());
-                push_bytes(state, b"KEYS");
-                push_strings(state, keys);
-                ffi::lua_rawset(state, -3);
-                push_bytes(state, b"ARGV");
-                push_strings(state, argv);
-                ffi::lua_rawset(state, -3);
+                set_named(state, "KEYS", |st| push_strings(st, call.keys));
+                set_named(state, "ARGV", |st| push_strings(st, call.argv));
                 ffi::lua_pop(state, 1);
                 0
             }

@@ -7,7 +7,7 @@ use super::errors::{
     ScriptError, error_field, error_handler, error_message, message, script_error,
 };
 use super::functions::Library;
-use super::native::{self, Pass, Ran, Slots};
+use super::native::{self, Call, Pass, Ran, Slots};
 use super::{Script, ScriptFlags, Scripts, sha1_hex};
 use crate::reply::Reply;
 use bytes::Bytes;
@@ -243,8 +243,13 @@ pub fn run_function(
         let Some(callback) = vm.libraries[&library.name].1.get(name) else {
             return Reply::err("ERR Function not found");
         };
-        let (lua, slots) = (&vm.lua, &vm.slots);
-        call_under_handler(lua, slots, callback, keys, args, Pass::Arguments, name, run)
+        let call = Call {
+            f: callback,
+            keys,
+            argv: args,
+            pass: Pass::Arguments,
+        };
+        call_under_handler(&vm.lua, &vm.slots, call, name, run)
     });
     reply.unwrap_or_else(Reply::Error)
 }
@@ -311,30 +316,31 @@ pub fn run(
         if let Err(e) = vm.compile(&script.sha, &script.body, script.body_at) {
             return Reply::Error(e);
         }
-        let (lua, slots, f) = (&vm.lua, &vm.slots, &vm.compiled[&script.sha]);
-        call_under_handler(lua, slots, f, keys, argv, Pass::Globals, &script.sha, run)
+        let call = Call {
+            f: &vm.compiled[&script.sha],
+            keys,
+            argv,
+            pass: Pass::Globals,
+        };
+        call_under_handler(&vm.lua, &vm.slots, call, &script.sha, run)
     });
     reply.unwrap_or_else(Reply::Error)
 }
 
-/// Call `f` (a script, or a library's function) under the message handler, with redis.call
+/// Make `call` (of a script, or of a library's function) under the message handler, with redis.call
 /// and redis.pcall running commands through `run`; `name` is what an error says ran (a
 /// script's SHA-1, a function's name).
-#[allow(clippy::too_many_arguments)]
 fn call_under_handler(
     lua: &Lua,
     slots: &Slots,
-    f: &RegistryKey,
-    keys: &[Bytes],
-    argv: &[Bytes],
-    pass: Pass,
+    call: Call<'_>,
     name: &str,
     run: &mut dyn Run,
 ) -> Reply {
     if let Some(running) = run.running() {
         watch(Watch::Script(running));
     }
-    let (ran, counted) = current::running(run, || native::run(lua, slots, f, keys, argv, pass));
+    let (ran, counted) = current::running(run, || native::run(lua, slots, call));
     watch(Watch::Idle);
     if counted {
         run.error_counted();
