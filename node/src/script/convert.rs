@@ -20,6 +20,7 @@ const DEPTH_MAX: usize = 1000;
 ///
 /// # Safety
 /// `state` is a live Lua state with a free stack slot.
+#[inline]
 pub(super) unsafe fn push_bytes(state: *mut lua_State, bytes: &[u8]) {
     unsafe { ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len()) };
 }
@@ -29,6 +30,7 @@ pub(super) unsafe fn push_bytes(state: *mut lua_State, bytes: &[u8]) {
 /// # Safety
 /// `state` is a live Lua state and the value at `idx` is a string; the slice lives as long
 /// as that value stays on the stack.
+#[inline]
 pub(super) unsafe fn string_at<'a>(state: *mut lua_State, idx: c_int) -> &'a [u8] {
     let mut len = 0;
     unsafe {
@@ -73,6 +75,7 @@ pub(super) unsafe fn push_error_table(state: *mut lua_State, text: &str, counted
 /// # Safety
 /// `state` is a live Lua state with a table on top and two free stack slots besides what
 /// `push` needs.
+#[inline]
 pub(super) unsafe fn set_named(
     state: *mut lua_State,
     name: &str,
