@@ -4,8 +4,8 @@
 -- binary chunks; redis.error_reply and status_reply; and pcall, which answers an error's
 -- text as Redis's does (its errors are tables, or gdc's native errors). Stock Lua 5.1 has no read-only tables, so each protected table is seen
 -- through an empty proxy whose metatable refuses writes; the functions that could reach
--- behind a proxy (rawset, setmetatable, getmetatable, getfenv, setfenv, loadstring, load)
--- are wrapped. Takes the function that gives a native error's text; returns the protected
+-- behind a proxy (rawset, setmetatable, getmetatable, loadstring, load) are wrapped;
+-- getfenv, setfenv and newproxy are gone, as in Redis 7.0. Takes the function that gives a native error's text; returns the protected
 -- globals, which become the state's globals, the setter of what FUNCTION LOAD's code sees as
 -- globals, and the function that makes a table read-only.
 local error_text = ...
@@ -13,7 +13,7 @@ local real_globals = _G
 local real_string = string
 local string_meta = getmetatable('')
 local real_rawset, real_setmetatable = rawset, setmetatable
-local real_getfenv, real_setfenv = getfenv, setfenv
+local real_setfenv = setfenv
 local real_loadstring, real_load = loadstring, load
 local real_pcall, real_unpack, real_maxn = pcall, unpack, table.maxn
 local real_type, real_tostring, real_error = type, tostring, error
@@ -42,9 +42,12 @@ local function locked(t)
     return proxy
 end
 
-local function missing(_, name)
+-- The error for reading an undefined global, where the code that read it stands (as
+-- Redis's: "user_script:1: Script attempted ..."): `level` 2 when the VM calls this as the
+-- globals' `__index`, 3 from a function that is the `__index`.
+local function missing(_, name, level)
     real_error("Script attempted to access nonexistent global variable '"
-        .. real_tostring(name) .. "'", 0)
+        .. real_tostring(name) .. "'", level or 2)
 end
 
 -- While FUNCTION LOAD runs a library's code, the globals it sees (only `redis`, with
@@ -55,7 +58,7 @@ local globals_meta
 local function load_view(_, name)
     local v = load_api[name]
     if v == nil then
-        missing(nil, name)
+        missing(nil, name, 3)
     end
     return v
 end
@@ -86,7 +89,7 @@ function protect(t, globals)
         meta.__index = function(_, name)
             local v = t[name]
             if v == nil then
-                missing(nil, name)
+                missing(nil, name, 3)
             end
             return v
         end
@@ -162,8 +165,10 @@ pcall = function(f, ...)
     return real_unpack(out, 1, real_maxn(out))
 end
 
--- What scripts may not reach.
-loadfile, dofile, print = nil, nil, nil
+-- What scripts may not reach, as in Redis 7.0. Without newproxy a script cannot make a
+-- userdata whose finalizer runs its code, so Lua's collector never runs a script's code
+-- outside the script's protected call (script/native.rs calls Lua there unprotected).
+loadfile, dofile, print, getfenv, setfenv, newproxy = nil, nil, nil, nil, nil, nil
 
 rawset = function(t, k, v)
     if is_protected(t) then
@@ -176,19 +181,6 @@ setmetatable = function(t, m)
         real_error(READONLY, 2)
     end
     return real_setmetatable(t, m)
-end
-getfenv = function(f)
-    local env = real_getfenv(f == nil and 2 or (real_type(f) == 'number' and f > 0 and f + 1) or f)
-    if env == real_globals then
-        return proxy_of[real_globals]
-    end
-    return env
-end
-setfenv = function(f, env)
-    if real_type(f) == 'number' and f == 0 then
-        real_error(READONLY, 2)
-    end
-    return real_setfenv(real_type(f) == 'number' and f + 1 or f, env)
 end
 -- Only source text loads: a binary chunk could break the interpreter. What it loads runs
 -- with the protected globals.
