@@ -263,6 +263,20 @@ unsafe fn string_field(state: *mut lua_State, t: c_int, name: &str) -> Option<St
     }
 }
 
+/// Call `f` with the stack indices of each key and value of the table on top of the stack,
+/// then pop the table.
+unsafe fn drain_pairs(state: *mut lua_State, mut f: impl FnMut(c_int, c_int)) {
+    unsafe {
+        let t = ffi::lua_gettop(state);
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, t) != 0 {
+            f(t + 1, t + 2);
+            ffi::lua_pop(state, 1);
+        }
+        ffi::lua_pop(state, 1);
+    }
+}
+
 unsafe fn table_to_reply(state: *mut lua_State, t: c_int, resp: u8, depth: usize) -> Reply {
     unsafe {
         if let Some(e) = string_field(state, t, "err") {
@@ -303,28 +317,21 @@ unsafe fn table_to_reply(state: *mut lua_State, t: c_int, resp: u8, depth: usize
             ffi::lua_pop(state, 1);
         }
         if field(state, t, "map") == ffi::LUA_TTABLE {
-            let m = ffi::lua_gettop(state);
             let mut pairs = Vec::new();
-            ffi::lua_pushnil(state);
-            while ffi::lua_next(state, m) != 0 {
-                let k = to_reply(state, m + 1, resp, depth + 1);
-                let v = to_reply(state, m + 2, resp, depth + 1);
-                pairs.push((k, v));
-                ffi::lua_pop(state, 1);
-            }
-            ffi::lua_pop(state, 1);
+            drain_pairs(state, |k, v| {
+                pairs.push((
+                    to_reply(state, k, resp, depth + 1),
+                    to_reply(state, v, resp, depth + 1),
+                ))
+            });
             return Reply::Map(pairs);
         }
         ffi::lua_pop(state, 1);
         if field(state, t, "set") == ffi::LUA_TTABLE {
-            let s = ffi::lua_gettop(state);
             let mut items = Vec::new();
-            ffi::lua_pushnil(state);
-            while ffi::lua_next(state, s) != 0 {
-                items.push(to_reply(state, s + 1, resp, depth + 1));
-                ffi::lua_pop(state, 1);
-            }
-            ffi::lua_pop(state, 1);
+            drain_pairs(state, |k, _| {
+                items.push(to_reply(state, k, resp, depth + 1))
+            });
             return Reply::Set(items);
         }
         ffi::lua_pop(state, 1);
