@@ -233,15 +233,10 @@ async fn receive(
         node.channels()
             .note_server(batch.sender_id, &batch.sender_region);
         let theirs = gdc_proto::vv::from_field(batch.sender_applied.as_ref());
-        let behind = ops_behind(&theirs, &applied);
         node.channels().update(peer, |c| {
             c.received(done.ops, bytes as u64, now_ms());
             c.last_hlc = c.last_hlc.max(done.last_hlc);
-            c.ops_behind = behind;
-            if behind == 0 {
-                c.caught_up_ms = now_ms();
-                c.peer_applied_held = theirs;
-            }
+            let behind = c.peer_reported(theirs, &applied, now_ms());
             c.last_error = None;
             if c.state != ChannelState::Paused {
                 c.state = if behind == 0 {
@@ -459,12 +454,4 @@ fn subscribe_refused(s: &tonic::Status, tls: bool) -> String {
         "is the peer's sync port TLS? then give this node --tls-cert, --tls-key and --tls-ca"
     };
     format!("{text} (the peer hung up before answering: {hint})")
-}
-
-/// Ops `theirs` covers that `ours` does not.
-fn ops_behind(theirs: &VersionVector, ours: &VersionVector) -> u64 {
-    theirs
-        .iter()
-        .map(|(s, op)| op.0.saturating_sub(ours.get(s).0))
-        .sum()
 }

@@ -91,6 +91,29 @@ struct Rate {
 }
 
 impl ChannelStatus {
+    /// A batch came with the peer's applied vector `theirs`, and this node has applied
+    /// `ours` after it: the ops the peer has that this node lacks, returned and kept in
+    /// `ops_behind`. Only with none lacking is the report taken as the peer's held vector
+    /// (see [`super::Replication::stable`]): a report that ran ahead of the ops sent so
+    /// far says nothing yet about what is here.
+    pub(super) fn peer_reported(
+        &mut self,
+        theirs: VersionVector,
+        ours: &VersionVector,
+        now_ms: u64,
+    ) -> u64 {
+        let behind = theirs
+            .iter()
+            .map(|(s, op)| op.0.saturating_sub(ours.get(s).0))
+            .sum();
+        self.ops_behind = behind;
+        if behind == 0 {
+            self.caught_up_ms = now_ms;
+            self.peer_applied_held = theirs;
+        }
+        behind
+    }
+
     pub(super) fn new(peer: &crate::config::Peer) -> ChannelStatus {
         ChannelStatus {
             peer: peer.region.clone(),
@@ -340,6 +363,45 @@ impl ChannelReport {
 mod tests {
     use super::{ChannelState, ChannelStatus};
     use gdc_crdt::Hlc;
+
+    /// A peer's applied vector counts toward the stable vector only once this node holds
+    /// every op it covers: a report ahead of the ops received so far is not taken.
+    #[test]
+    fn a_peer_report_counts_only_once_its_ops_are_here() {
+        use gdc_crdt::{OpId, ServerId, VersionVector};
+        let vv = |ops: &[(u32, u64)]| {
+            let mut v = VersionVector::new();
+            for &(s, op) in ops {
+                v.raise(ServerId(s), OpId(op));
+            }
+            v
+        };
+        let peer = crate::config::Peer {
+            region: "eu".into(),
+            addr: "h:1".into(),
+        };
+        let mut c = ChannelStatus::new(&peer);
+        // The peer has applied 7 of server 1's ops and 3 of its own; 5 and 3 are here.
+        let ahead = vv(&[(1, 7), (2, 3)]);
+        assert_eq!(c.peer_reported(ahead, &vv(&[(1, 5), (2, 3)]), 100), 2);
+        assert_eq!(c.ops_behind, 2);
+        assert_eq!(c.peer_applied_held, VersionVector::new(), "not taken");
+        assert_eq!(c.caught_up_ms, 0);
+        // A report this node holds whole is taken, and stays until the next one held.
+        let held = vv(&[(1, 5), (2, 3)]);
+        assert_eq!(
+            c.peer_reported(held.clone(), &vv(&[(1, 6), (2, 3)]), 200),
+            0
+        );
+        assert_eq!(c.peer_applied_held, held);
+        assert_eq!(c.caught_up_ms, 200);
+        assert_eq!(
+            c.peer_reported(vv(&[(1, 9), (2, 4)]), &vv(&[(1, 6), (2, 3)]), 300),
+            4
+        );
+        assert_eq!(c.peer_applied_held, held, "the last held report stays");
+        assert_eq!(c.caught_up_ms, 200);
+    }
 
     #[test]
     fn a_silent_peer_counts_as_behind_by_its_silence() {
