@@ -5,7 +5,6 @@
 use super::ScriptFlags;
 use super::errors::ScriptError;
 use super::sha1_hex;
-use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 use tracing::{debug, info, warn};
 
@@ -133,22 +132,6 @@ pub(super) fn register_function(lua: &Lua, args: MultiValue) -> mlua::Result<()>
         callback,
     });
     Ok(())
-}
-
-/// A command's arguments from `redis.call`'s: strings, and numbers as C's `%.17g` writes
-/// them (Redis's rule: Lua's own number format loses precision).
-pub(super) fn command_args(args: &MultiValue) -> Result<Vec<Bytes>, String> {
-    if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call".into());
-    }
-    args.iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Number(n) => Ok(Bytes::from(number_text(*n))),
-            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
-            _ => Err("ERR Lua redis lib command arguments must be strings or integers".into()),
-        })
-        .collect()
 }
 
 /// A Lua number as C's `%.17g` writes it.

@@ -33,26 +33,47 @@ thread_local! {
     static NAMES: RefCell<Vec<Bytes>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `redis.call` and `redis.pcall`.
-pub(super) fn functions(lua: &Lua) -> mlua::Result<(mlua::Function, mlua::Function)> {
-    // SAFETY: both are native functions by the C API's rules (see the module's comment).
-    unsafe { Ok((lua.create_c_function(call)?, lua.create_c_function(pcall)?)) }
+/// `redis.call`, `redis.pcall` and `redis.acl_check_cmd`.
+pub(super) fn functions(
+    lua: &Lua,
+) -> mlua::Result<(mlua::Function, mlua::Function, mlua::Function)> {
+    // SAFETY: all three are native functions by the C API's rules (see the module's
+    // comment).
+    unsafe {
+        Ok((
+            lua.create_c_function(call)?,
+            lua.create_c_function(pcall)?,
+            lua.create_c_function(acl_check)?,
+        ))
+    }
 }
 
 /// `redis.call`: the command's reply, or its error raised as an error table.
 unsafe extern "C-unwind" fn call(state: *mut lua_State) -> c_int {
-    unsafe { command(state, true) }
+    unsafe { native(state, true, run_command) }
 }
 
 /// `redis.pcall`: the command's reply, or its error table.
 unsafe extern "C-unwind" fn pcall(state: *mut lua_State) -> c_int {
-    unsafe { command(state, false) }
+    unsafe { native(state, false, run_command) }
 }
 
+/// `redis.acl_check_cmd`: whether the caller's user may run the command, or the error
+/// raised.
+unsafe extern "C-unwind" fn acl_check(state: *mut lua_State) -> c_int {
+    unsafe { native(state, true, run_acl_check) }
+}
+
+/// A native function's body `run`, its error table raised when `raise`.
+///
 /// # Safety
 /// Called by Lua as a native function, with its arguments on `state`'s stack.
-unsafe fn command(state: *mut lua_State, raise: bool) -> c_int {
-    let pushed = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { run_command(state) }));
+unsafe fn native(
+    state: *mut lua_State,
+    raise: bool,
+    run: unsafe fn(*mut lua_State) -> Pushed,
+) -> c_int {
+    let pushed = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe { run(state) }));
     match pushed {
         Ok(Pushed::Reply) => return 1,
         Ok(Pushed::Error) if !raise => return 1,
@@ -70,7 +91,7 @@ unsafe fn command(state: *mut lua_State, raise: bool) -> c_int {
     unsafe { ffi::lua_error(state) }
 }
 
-/// What [`run_command`] left on the stack.
+/// What a native function's body left on the stack.
 enum Pushed {
     Reply,
     /// The command's error table.
@@ -103,6 +124,26 @@ unsafe fn run_command(state: *mut lua_State) -> Pushed {
     };
     unsafe { push_error_table(state, &e, counted) };
     Pushed::Error
+}
+
+/// `redis.acl_check_cmd`'s body: the check's boolean, or its error table.
+unsafe fn run_acl_check(state: *mut lua_State) -> Pushed {
+    let mut args = Vec::new();
+    let read = unsafe { arguments(state, &mut args) };
+    unsafe { ffi::lua_settop(state, 0) };
+    let checked = read.and_then(|()| {
+        current::with_run(|run| run.acl_check(&args)).unwrap_or_else(|| Err(NOT_IN_RUN.into()))
+    });
+    match checked {
+        Ok(permitted) => {
+            unsafe { ffi::lua_pushboolean(state, c_int::from(permitted)) };
+            Pushed::Reply
+        }
+        Err(e) => {
+            unsafe { push_error_table(state, &e, false) };
+            Pushed::Error
+        }
+    }
 }
 
 /// A command's arguments from `redis.call`'s: strings, and numbers as C's `%.17g` writes

@@ -1,7 +1,7 @@
 //! The Lua state that runs scripts: one per thread that runs them, made on first use with
 //! Redis's libraries and sandbox (`sandbox.lua`), made afresh after SCRIPT FLUSH.
 
-use super::api::{Registered, Registering, command_args, redis_table, register_function};
+use super::api::{Registered, Registering, redis_table, register_function};
 use super::current;
 use super::errors::{
     ScriptError, error_field, error_handler, error_message, message, script_error,
@@ -11,7 +11,7 @@ use super::native::{self, Call, Pass, Ran, Slots};
 use super::{Script, ScriptFlags, Scripts, sha1_hex};
 use crate::reply::Reply;
 use bytes::Bytes;
-use mlua::{Function, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value};
+use mlua::{Function, Lua, LuaOptions, RegistryKey, StdLib, Table, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -356,18 +356,9 @@ fn call_under_handler(
 /// keeps the script's frame, and a command of thousands of arguments takes them from the
 /// stack once.
 fn set_run_functions(lua: &Lua, redis: &Table) -> mlua::Result<()> {
-    let (call, pcall) = native::functions(lua)?;
-    let acl_check = lua.create_function(|_, args: MultiValue| {
-        let checked = current::with_run(|run| command_args(&args).and_then(|a| run.acl_check(&a)))
-            .ok_or_else(not_in_run)?;
-        checked.map_err(|e| ScriptError::raise(&e))
-    })?;
+    let (call, pcall, acl_check) = native::functions(lua)?;
     redis.set("call", call)?;
     redis.set("pcall", pcall)?;
     redis.set("acl_check_cmd", acl_check)?;
     Ok(())
-}
-
-fn not_in_run() -> mlua::Error {
-    ScriptError::raise("ERR redis.call/pcall can only be called inside a script invocation")
 }
