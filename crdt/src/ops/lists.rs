@@ -7,7 +7,7 @@ use crate::effect::{Addition, Effect, Loc};
 use crate::error::OpError;
 use crate::ids::Tag;
 use crate::key::{KeyState, Kind};
-use crate::list::{ListId, Pos, pos_between};
+use crate::list::{ListId, ListPart, Pos, pos_between};
 
 /// Which end of a list.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -18,13 +18,14 @@ pub enum End {
 
 /// LPUSH, RPUSH, LPUSHX, RPUSHX (the caller checks existence for the X forms), and the
 /// pushing half of LMOVE. Values are pushed one by one, so `LPUSH k a b c` reads `c b a`.
+/// With the effect, the list's length once it is applied (what the push commands reply).
 pub fn list_push(
     key: Option<&KeyState>,
     now_ms: u64,
     tag: Tag,
     end: End,
     values: &[Blob],
-) -> Result<Effect, OpError> {
+) -> Result<(Effect, usize), OpError> {
     let mut e = Effect::new(tag);
     let l = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list);
     let me = tag.dot.server;
@@ -43,7 +44,8 @@ pub fn list_push(
             value: v.clone(),
         });
     }
-    Ok(e)
+    // Every pushed element is new (its dot is fresh), so none merges with one here.
+    Ok((e, l.map_or(0, ListPart::len) + values.len()))
 }
 
 /// LINSERT: a new element right before or after the element at `pivot` (an index the caller

@@ -366,7 +366,9 @@ impl Cluster {
             Cmd::Push(_, left, vs) => {
                 let vs: Vec<Blob> = vs.iter().map(|&v| b(v)).collect();
                 let end = if left { End::Left } else { End::Right };
-                ops::list_push(state, now, tag, end, &vs).ok()
+                ops::list_push(state, now, tag, end, &vs)
+                    .ok()
+                    .map(|(e, _)| e)
             }
             Cmd::Pop(_, left) => {
                 let len = state.and_then(|s| s.list()).map_or(0, |l| l.len());

@@ -1,12 +1,12 @@
 //! List commands.
 
 use super::{CmdResult, Ctx, Mpop, block, check_type, deadline, int_arg};
-use crate::notify::events::LIST;
+use crate::notify::events::{GENERIC, LIST};
 use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::list::ListPart;
 use gdc_crdt::ops::{self, End};
-use gdc_crdt::{Blob, Kind, OpError};
+use gdc_crdt::{Blob, KeyState, Kind, OpError};
 
 fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a ListPart>, Reply> {
     let k = ctx.get(key);
@@ -19,20 +19,19 @@ fn len(ctx: &Ctx<'_>, key: &[u8]) -> usize {
 }
 
 fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> CmdResult {
-    match read(ctx, &args[1]) {
-        Ok(None) if only_existing => return Ok(Reply::Int(0)),
-        Ok(_) => {}
-        Err(e) => return Err(e),
+    // The write finds the key and checks its type itself: only the X forms look first.
+    if only_existing && read(ctx, &args[1])?.is_none() {
+        return Ok(Reply::Int(0));
     }
     let values: smallvec::SmallVec<[Blob; 2]> =
         args[2..].iter().map(|a| Blob::from(&a[..])).collect();
     Ok(
         match ctx.write(&args[1], |k, now, tag| {
-            ops::list_push(k, now, tag, end, &values).map(|e| (Some(e), ()))
+            ops::list_push(k, now, tag, end, &values).map(|(e, len)| (Some(e), len))
         }) {
-            Ok(()) => {
+            Ok(len) => {
                 ctx.notify(LIST, push_event(end), &args[1]);
-                Reply::Int(len(ctx, &args[1]) as i64)
+                Reply::Int(len as i64)
             }
             Err(e) => e,
         },
@@ -80,25 +79,34 @@ fn pop_from(
     end: End,
     count: usize,
 ) -> Result<Option<Vec<Reply>>, Reply> {
-    let Some(l) = read(ctx, key)? else {
+    // Read and removed in the write's own lookup of the key, which also checks its type.
+    let mut popped = None;
+    ctx.write(key, |k, now, tag| {
+        let l = k.filter(|k| k.exists(now)).and_then(KeyState::list);
+        let len = l.map_or(0, ListPart::len);
+        let n = count.min(len);
+        let idx: smallvec::SmallVec<[usize; 1]> = match end {
+            End::Left => (0..n).collect(),
+            End::Right => (0..n).map(|i| len - 1 - i).collect(),
+        };
+        popped = l.map(|l| {
+            let values: Vec<Reply> = idx
+                .iter()
+                .filter_map(|&i| l.get(i as i64))
+                .map(|(_, e)| Reply::value(&e.value))
+                .collect();
+            (values, n == len)
+        });
+        ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
+    })?;
+    let Some((values, emptied)) = popped else {
         return Ok(None);
     };
-    let n = count.min(l.len());
-    let idx: smallvec::SmallVec<[usize; 1]> = match end {
-        End::Left => (0..n).collect(),
-        End::Right => (0..n).map(|i| l.len() - 1 - i).collect(),
-    };
-    let values: Vec<Reply> = idx
-        .iter()
-        .filter_map(|&i| l.get(i as i64))
-        .map(|(_, e)| Reply::value(&e.value))
-        .collect();
-    if !idx.is_empty() {
-        ctx.write(key, |k, now, tag| {
-            ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
-        })?;
+    if !values.is_empty() {
         ctx.notify(LIST, pop_event(end), key);
-        ctx.notify_if_gone(key);
+        if emptied {
+            ctx.notify(GENERIC, "del", key);
+        }
     }
     Ok(Some(values))
 }
@@ -311,7 +319,7 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
         .and_then(|()| {
             let v = [value.clone()];
             ctx.write(dst, |k, now, tag| {
-                ops::list_push(k, now, tag, to, &v).map(|e| (Some(e), ()))
+                ops::list_push(k, now, tag, to, &v).map(|(e, _)| (Some(e), ()))
             })
         });
     r.map_or_else(

@@ -319,7 +319,11 @@ mod tests {
         assert_eq!(r.apply("z", zadd), ["zadd"]);
 
         let push = |end| {
-            move |k: Option<&KeyState>, t| ops::list_push(k, NOW, t, end, &[b("x"), b("y")]).ok()
+            move |k: Option<&KeyState>, t| {
+                ops::list_push(k, NOW, t, end, &[b("x"), b("y")])
+                    .ok()
+                    .map(|(e, _)| e)
+            }
         };
         assert_eq!(r.apply("l", push(End::Left)), ["new", "rpush"]);
         assert_eq!(r.apply("l", push(End::Right)), ["rpush"]);
