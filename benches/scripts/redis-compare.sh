@@ -5,8 +5,11 @@
 #   benches/scripts/redis-compare.sh            # -n 1000000 -c 50 -r 1000000, 3 runs
 #   N=200000 RUNS=1 benches/scripts/redis-compare.sh   # quicker
 #
-# Each row's figure is the median of RUNS runs (each run: both servers flushed, every row in
-# turn on gdc-node, then on redis-server).
+# Each row's figure is the median of RUNS runs. A run flushes both servers, then takes the
+# rows in order, each on gdc-node and right after on redis-server: the two figures of a row
+# are measured seconds apart, so this VM's drift from minute to minute falls on both alike.
+# Each server sees the same sequence (GET reads the keys SET wrote, the pops take what the
+# pushes left).
 #
 # Both servers log every write: gdc its binlog (appendfsync everysec), Redis its AOF
 # (appendonly yes, appendfsync everysec). Installs Debian's redis-server and redis-tools when
@@ -66,9 +69,10 @@ start_redis
 until_ready "$GDC_PORT" >/dev/null
 until_ready "$REDIS_PORT" >/dev/null
 
-# requests/s per test, as "TEST rate" lines (LRANGE_100's LPUSH fill is not a row)
+# requests/s of test $3 on port $1 at pipeline $2, as a "TEST rate" line (LRANGE_100's
+# LPUSH fill is not a row)
 run() {
-    redis-benchmark -p "$1" -q -c "$CLIENTS" -n "$N" -r 1000000 -P "$2" -t "$TESTS" 2>/dev/null \
+    redis-benchmark -p "$1" -q -c "$CLIENTS" -n "$N" -r 1000000 -P "$2" -t "$3" 2>/dev/null \
         | tr '\r' '\n' | grep 'requests per second' | grep -v 'rps=' | grep -v 'needed to benchmark' \
         | sed -E 's/^ *([A-Z_0-9]+).*: ([0-9.]+) requests per second.*/\1 \2/'
 }
@@ -83,8 +87,10 @@ for pipeline in 1 16; do
     for _ in $(seq "$RUNS"); do
         redis-cli -p "$GDC_PORT" flushall >/dev/null
         redis-cli -p "$REDIS_PORT" flushall >/dev/null
-        gdc_runs+="$(run "$GDC_PORT" "$pipeline")"$'\n'
-        redis_runs+="$(run "$REDIS_PORT" "$pipeline")"$'\n'
+        for t in ${TESTS//,/ }; do
+            gdc_runs+="$(run "$GDC_PORT" "$pipeline" "$t")"$'\n'
+            redis_runs+="$(run "$REDIS_PORT" "$pipeline" "$t")"$'\n'
+        done
     done
     for cmd in $(awk 'NF { print $1 }' <<<"$gdc_runs" | awk '!seen[$0]++'); do
         g="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"$gdc_runs" | median)"
