@@ -42,22 +42,21 @@ for name in gdc redis; do
     done
     stop "$port"
     start "$name" "$port"
-    used() { redis-cli -p "$port" info memory | tr -d '\r' | awk -F: '/^used_memory:/ { print $2 }'; }
-    before=$(used)
+    before=$(used_memory "$port")
     { echo "SETBIT bm 9999999 1"; for i in $(seq 1 1000); do echo "SETBIT bm $((i * 9973)) 1"; done; } |
         redis-cli -p "$port" >/dev/null
-    bitmap[$name]=$(( $(used) - before ))
+    bitmap[$name]=$(( $(used_memory "$port") - before ))
     stop "$port"
     start "$name" "$port"
-    before=$(used)
+    before=$(used_memory "$port")
     head -c 1250000 /dev/urandom | redis-cli -p "$port" -x set dense >/dev/null
     for i in $(seq 1 5000); do echo "SETBIT dense $((i * 1999)) 1"; done | redis-cli -p "$port" >/dev/null
-    dense[$name]=$(( $(used) - before ))
+    dense[$name]=$(( $(used_memory "$port") - before ))
     stop "$port"
     start "$name" "$port"
-    before=$(used)
+    before=$(used_memory "$port")
     for i in $(seq 1 100000); do echo "XADD st * field value-$i"; done | redis-cli -p "$port" >/dev/null
-    entry[$name]=$(( ($(used) - before) / 100000 ))
+    entry[$name]=$(( ($(used_memory "$port") - before) / 100000 ))
     stop "$port"
 done
 table "redis-benchmark -n $N -c 50 -r 100000, requests/s:" command $rows

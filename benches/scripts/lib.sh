@@ -4,6 +4,7 @@
 #   start NAME PORT    a fresh server (gdc or redis), logging every write, everysec
 #   stop PORT          shut it down
 #   rate PORT P CMD..  redis-benchmark -n N -c 50 -r 100000 -P P of CMD: requests/s
+#   used_memory PORT   INFO's used_memory of the server on PORT
 #   table TITLE COLUMN ROWS...  the Markdown table of r[gdc|redis,ROW,1|16] beside each other
 #                      (each entry may hold several runs' figures: their median is shown)
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -40,6 +41,7 @@ rate() { # port pipeline command...
     redis-benchmark -p "$port" -n "$N" -c 50 -r 100000 -P "$pipeline" -q \
         "$@" | tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }'
 }
+used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
 declare -A r
 median() { # figures...
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'

@@ -18,8 +18,6 @@ REDIS_PORT="${REDIS_PORT:-7842}"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
-
 declare -A runs
 for _ in $(seq "$RUNS"); do
     for name in gdc redis; do
