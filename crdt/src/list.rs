@@ -242,6 +242,9 @@ impl ListPart {
         self.len += 1;
         let n = self.chunks.len();
         let Some(chunk) = self.chunks.get_mut(c) else {
+            // The first chunk: room for one chunk only, as most lists never get a second
+            // (a deque's own first growth would make room for four, 96 bytes unused).
+            self.chunks.reserve_exact(1);
             self.chunks.push_back(VecDeque::from([entry]));
             return;
         };
