@@ -124,9 +124,10 @@ impl ListPart {
 
     /// The elements at indexes `start..end` (within the list), in list order.
     pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = (&ListId, &ListElem)> {
-        let (chunk, offset) = match start < end.min(self.len) {
-            true => self.locate(start),
-            false => (self.chunks.len(), 0),
+        let (chunk, offset) = if start < end.min(self.len) {
+            self.locate(start)
+        } else {
+            (self.chunks.len(), 0)
         };
         self.chunks
             .range(chunk.min(self.chunks.len())..)
