@@ -476,7 +476,8 @@ mod tests {
     fn id(pos: Pos, n: u64) -> ListId {
         let dot = Dot {
             server: ServerId(1),
-            op: crate::ids::OpId(n),
+            // Op 0 is no write's (a tomb counts it removed).
+            op: crate::ids::OpId(n + 1),
             idx: 0,
         };
         ListId { pos, dot }
@@ -606,5 +607,40 @@ mod tests {
         }
         check_against(&l, &[]);
         assert!(l.chunks.is_empty());
+    }
+
+    /// An insert inside a full chunk splits it in two; a chunk that removals leave below a
+    /// quarter full folds into a neighbour with room.
+    #[test]
+    fn inserts_split_full_chunks_and_removals_merge_small_ones() {
+        let none = Tomb::default();
+        let mut l = ListPart::default();
+        let mut model: Vec<(ListId, ListElem)> = Vec::new();
+        for n in 0..(3 * CHUNK) as u64 {
+            let pos = pos_between(model.last().map(|(id, _)| &id.pos), None, ServerId(1));
+            model.push((id(pos, n), elem(n)));
+            l.put(model[n as usize].0.clone(), elem(n), &none);
+        }
+        let lens = |l: &ListPart| l.chunks.iter().map(VecDeque::len).collect::<Vec<_>>();
+        assert_eq!(lens(&l), [CHUNK, CHUNK, CHUNK]);
+
+        let at = CHUNK + 11;
+        let pos = pos_between(
+            Some(&model[at - 1].0.pos),
+            Some(&model[at].0.pos),
+            ServerId(1),
+        );
+        model.insert(at, (id(pos, 10_000), elem(10_000)));
+        l.put(model[at].0.clone(), elem(10_000), &none);
+        assert_eq!(lens(&l), [CHUNK, CHUNK / 2 + 1, CHUNK / 2, CHUNK]);
+        check_against(&l, &model);
+
+        // The last chunk down to 31 elements: it joins the one of 64 before it.
+        for _ in 0..CHUNK - CHUNK / 4 + 1 {
+            let (gone, _) = model.remove(2 * CHUNK + 1);
+            l.remove(&gone);
+        }
+        assert_eq!(lens(&l), [CHUNK, CHUNK / 2 + 1, CHUNK / 2 + CHUNK / 4 - 1]);
+        check_against(&l, &model);
     }
 }

@@ -66,7 +66,9 @@ fn write(c: &mut Cluster, r: usize, w: W<'_>) {
         W::Rpush(v) => ops::list_push(s, now, t, End::Right, &[b(v)])
             .ok()
             .map(|(e, _)| e),
-        W::Lpop => ops::list_remove(s, now, t, &[0]).ok().flatten(),
+        W::Lpop => ops::list_pop(s, now, t, End::Left, 1)
+            .ok()
+            .and_then(|(e, _)| e),
         W::Lset(i, v) => ops::list_set(s, now, t, i, b(v)).ok(),
         W::Pfadd(e) => {
             let mut v = s

@@ -104,7 +104,9 @@ impl Cluster {
     }
     fn lpop(&mut self, r: usize, k: &str) {
         assert!(self.write(r, k, |s, now, t| {
-            ops::list_remove(s, now, t, &[0]).ok().flatten()
+            ops::list_pop(s, now, t, End::Left, 1)
+                .ok()
+                .and_then(|(e, _)| e)
         }));
     }
     fn lset(&mut self, r: usize, k: &str, i: i64, v: &str) {

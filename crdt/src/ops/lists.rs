@@ -7,7 +7,7 @@ use crate::effect::{Addition, Effect, Loc};
 use crate::error::OpError;
 use crate::ids::Tag;
 use crate::key::{KeyState, Kind};
-use crate::list::{ListId, ListPart, Pos, pos_between};
+use crate::list::{ListElem, ListId, ListPart, Pos, pos_between};
 
 /// Which end of a list.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -93,8 +93,8 @@ pub fn list_set(
     Ok(e)
 }
 
-/// LPOP, RPOP, LREM, LTRIM, the popping half of LMOVE/BLPOP: removes the elements at the
-/// given indexes. Concurrent removals of one element remove it once.
+/// LREM, LTRIM, the popping half of LMOVE: removes the elements at the given indexes.
+/// Concurrent removals of one element remove it once.
 pub fn list_remove(
     key: Option<&KeyState>,
     now_ms: u64,
@@ -105,10 +105,51 @@ pub fn list_remove(
     let Some(l) = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list) else {
         return Ok(None);
     };
-    let mut ids: smallvec::SmallVec<[&ListId; 2]> = indexes
+    let ids = indexes
         .iter()
         .filter_map(|&i| l.get(i as i64).map(|(id, _)| id))
         .collect();
+    Ok(remove_ids(key, l, ids, e).0)
+}
+
+/// What a pop took: the values in pop order, and whether they were the whole list (the key
+/// is gone).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Popped {
+    pub values: Vec<Blob>,
+    pub emptied: bool,
+}
+
+/// LPOP, RPOP, and the pops of LMPOP and BLPOP: up to `count` elements from `end`, read and
+/// removed in one look at the key. `None` popped when there is no list.
+pub fn list_pop(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    end: End,
+    count: usize,
+) -> Result<(Option<Effect>, Option<Popped>), OpError> {
+    let mut e = Effect::new(tag);
+    let Some(l) = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list) else {
+        return Ok((None, None));
+    };
+    let taken: smallvec::SmallVec<[(&ListId, &ListElem); 1]> = match end {
+        End::Left => l.iter().take(count).collect(),
+        End::Right => l.iter().rev().take(count).collect(),
+    };
+    let values = taken.iter().map(|(_, el)| el.value.clone()).collect();
+    let (effect, emptied) = remove_ids(key, l, taken.iter().map(|(id, _)| *id).collect(), e);
+    Ok((effect, Some(Popped { values, emptied })))
+}
+
+/// The removal of the elements `ids` of list `l` (of `key`), added to `e`: the effect, if it
+/// removes any, and whether it removes them all.
+fn remove_ids(
+    key: Option<&KeyState>,
+    l: &ListPart,
+    mut ids: smallvec::SmallVec<[&ListId; 2]>,
+    mut e: Effect,
+) -> (Option<Effect>, bool) {
     ids.sort();
     ids.dedup();
     let all = ids.len() == l.len();
@@ -116,5 +157,5 @@ pub fn list_remove(
         e.removes.push(removal(Loc::List(id.clone()), id.dot));
     }
     emptied(key, all, &mut e);
-    Ok((!e.removes.is_empty()).then_some(e))
+    ((!e.removes.is_empty()).then_some(e), all)
 }

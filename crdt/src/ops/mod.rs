@@ -28,7 +28,7 @@ mod zsets;
 
 pub use hashes::{hdel, hincr_by, hincr_by_float, hset};
 pub use keys::{delete, expire, persist};
-pub use lists::{End, list_insert, list_push, list_remove, list_set};
+pub use lists::{End, Popped, list_insert, list_pop, list_push, list_remove, list_set};
 pub use sets::{sadd, srem};
 pub use streams::{GroupChange, GroupValue, StreamValue, group_change, xadd, xremove, xsetid};
 pub use strings::{SetTtl, incr_by, incr_by_float, set, write_bits};
@@ -114,6 +114,46 @@ mod tests {
         assert_eq!(
             list_set(None, 0, tag(2), 0, b("x")).err(),
             Some(OpError::NoSuchKey)
+        );
+    }
+
+    /// A push answers the list's length after it; a pop its values in pop order, and
+    /// whether they were the whole list; an absent key pops nothing, another type refuses.
+    #[test]
+    fn pushes_give_the_length_and_pops_the_values_they_take() {
+        let none = VersionVector::new();
+        let mut k = KeyState::new();
+        let (e, len) =
+            list_push(None, 0, tag(1), End::Right, &[b("a"), b("b"), b("c")]).expect("push");
+        assert_eq!(len, 3);
+        k.apply(&e, &none);
+        let (e, len) = list_push(Some(&k), 0, tag(2), End::Left, &[b("z")]).expect("push");
+        assert_eq!(len, 4);
+        k.apply(&e, &none);
+
+        let (e, popped) = list_pop(Some(&k), 0, tag(3), End::Right, 2).expect("pop");
+        let popped = popped.expect("a list");
+        assert_eq!(popped.values, [b("c"), b("b")]);
+        assert!(!popped.emptied);
+        k.apply(&e.expect("an effect"), &none);
+        let (_, popped) = list_pop(Some(&k), 0, tag(4), End::Left, 0).expect("pop");
+        assert_eq!(popped.map(|p| p.values.len()), Some(0));
+        let (e, popped) = list_pop(Some(&k), 0, tag(5), End::Left, 9).expect("pop");
+        assert_eq!(
+            popped.as_ref().map(|p| &p.values[..]),
+            Some(&[b("z"), b("a")][..])
+        );
+        assert!(popped.is_some_and(|p| p.emptied));
+        k.apply(&e.expect("an effect"), &none);
+        assert!(!k.exists(0));
+
+        assert_eq!(list_pop(None, 0, tag(6), End::Left, 1), Ok((None, None)));
+        let (e, _) = sadd(None, 0, tag(7), &[b("m")]).expect("set");
+        let mut s = KeyState::new();
+        s.apply(&e, &none);
+        assert_eq!(
+            list_pop(Some(&s), 0, tag(8), End::Left, 1).err(),
+            Some(OpError::WrongType)
         );
     }
 }

@@ -371,9 +371,10 @@ impl Cluster {
                     .map(|(e, _)| e)
             }
             Cmd::Pop(_, left) => {
-                let len = state.and_then(|s| s.list()).map_or(0, |l| l.len());
-                let i = if left { 0 } else { len.saturating_sub(1) };
-                ops::list_remove(state, now, tag, &[i]).ok().flatten()
+                let end = if left { End::Left } else { End::Right };
+                ops::list_pop(state, now, tag, end, 1)
+                    .ok()
+                    .and_then(|(e, _)| e)
             }
             Cmd::LSet(_, i, v) => ops::list_set(state, now, tag, i, b(v)).ok(),
             Cmd::LInsert(_, i, before, v) => {

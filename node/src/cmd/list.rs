@@ -6,7 +6,7 @@ use crate::reply::Reply;
 use bytes::Bytes;
 use gdc_crdt::list::ListPart;
 use gdc_crdt::ops::{self, End};
-use gdc_crdt::{Blob, KeyState, Kind, OpError};
+use gdc_crdt::{Blob, Kind, OpError};
 
 fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a ListPart>, Reply> {
     let k = ctx.get(key);
@@ -80,28 +80,11 @@ fn pop_from(
     count: usize,
 ) -> Result<Option<Vec<Reply>>, Reply> {
     // Read and removed in the write's own lookup of the key, which also checks its type.
-    let mut popped = None;
-    ctx.write(key, |k, now, tag| {
-        let l = k.filter(|k| k.exists(now)).and_then(KeyState::list);
-        let len = l.map_or(0, ListPart::len);
-        let n = count.min(len);
-        let idx: smallvec::SmallVec<[usize; 1]> = match end {
-            End::Left => (0..n).collect(),
-            End::Right => (0..n).map(|i| len - 1 - i).collect(),
-        };
-        popped = l.map(|l| {
-            let values: Vec<Reply> = idx
-                .iter()
-                .filter_map(|&i| l.get(i as i64))
-                .map(|(_, e)| Reply::value(&e.value))
-                .collect();
-            (values, n == len)
-        });
-        ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
-    })?;
-    let Some((values, emptied)) = popped else {
+    let popped = ctx.write(key, |k, now, tag| ops::list_pop(k, now, tag, end, count))?;
+    let Some(ops::Popped { values, emptied }) = popped else {
         return Ok(None);
     };
+    let values: Vec<Reply> = values.into_iter().map(Reply::Value).collect();
     if !values.is_empty() {
         ctx.notify(LIST, pop_event(end), key);
         if emptied {
