@@ -52,6 +52,7 @@ pub mod cmd;
 mod cnum;
 pub mod config;
 pub mod engine;
+mod fork;
 pub mod glob;
 pub mod metrics;
 pub mod node;

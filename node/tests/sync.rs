@@ -1200,6 +1200,12 @@ fn lagging_region_gets_a_full_sync(retention: fn(&mut gdc_node::Config)) {
         (replication_field(&mut cb, Some("a"), "state") == "streaming").then_some(())
     });
     assert_eq!(replication_field(&mut ca, None, "gdc_full_syncs_sent"), "1");
+    // a sent its state from a forked child (its SAVE does not fork).
+    let stats: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(&mut ca)
+        .expect("INFO");
+    assert!(stats.contains("\r\ntotal_forks:1\r\n"), "{stats}");
     assert_eq!(
         get(&mut cb, "first"),
         None,

@@ -7,22 +7,24 @@ use super::EngineOptions;
 use super::acks::AckTable;
 use super::binlog::BinlogError;
 use super::meta::Meta;
-use super::store::{Store, now_ms, snapshot_done};
+use super::snapshot;
+use super::store::{Store, now_ms};
 use gdc_crdt::VersionVector;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 use tracing::{error, info, warn};
 
 /// A snapshot is taken automatically once the binlog has grown this much since the last,
 /// and at least as much as the data held (see [`snapshot_due`]).
 pub const SNAPSHOT_AFTER_BINLOG_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Whether the binlog, `appended` bytes since the last snapshot, is due one. Taking one
-/// copies the data on the serving thread (Redis forks instead), so its cost grows with the
-/// data: waiting for a binlog as large as the data (as Redis rewrites its AOF once it has
-/// doubled, `auto-aof-rewrite-percentage 100`) keeps that cost a bounded share of the
-/// writes' whatever the data's size.
+/// Whether the binlog, `appended` bytes since the last snapshot, is due one. Writing one
+/// costs in proportion to the data (a forked child encodes it all, and the pages the
+/// parent changes meanwhile are copied): waiting for a binlog as large as the data (as
+/// Redis rewrites its AOF once it has doubled, `auto-aof-rewrite-percentage 100`) keeps
+/// that cost a bounded share of the writes' whatever the data's size.
 pub fn snapshot_due(appended: u64) -> bool {
     appended > SNAPSHOT_AFTER_BINLOG_BYTES
         && appended > u64::try_from(crate::alloc::live_bytes()).unwrap_or(0)
@@ -38,9 +40,27 @@ pub struct Retention {
     snapshots: Arc<Snapshots>,
 }
 
-#[derive(Debug, Default)]
+/// What INFO tells of background snapshots (Redis's names in its Persistence and Stats).
+#[derive(Debug, Clone, Copy)]
+pub struct BgsaveStats {
+    /// `rdb_last_bgsave_status:err`.
+    pub last_failed: bool,
+    /// `rdb_last_bgsave_time_sec`: -1 before the first.
+    pub last_secs: i64,
+    /// `latest_fork_usec`: how long the last fork (a snapshot's or a full sync's) held the
+    /// serving thread.
+    pub fork_usec: u64,
+    /// `total_forks`: for snapshots and full syncs.
+    pub forks: u64,
+}
+
+#[derive(Debug)]
 struct Snapshots {
     running: AtomicBool,
+    last_failed: AtomicBool,
+    last_secs: AtomicI64,
+    fork_usec: AtomicU64,
+    forks: AtomicU64,
     /// Unix seconds of the last snapshot written (LASTSAVE).
     last_ok_secs: AtomicU64,
     /// Snapshots written, as (binlog segment begun after it, applied vector it holds): the
@@ -61,8 +81,13 @@ impl Retention {
             bytes_max: options.binlog_retention_bytes,
             secs_max: options.binlog_retention_secs,
             snapshots: Arc::new(Snapshots {
+                running: AtomicBool::new(false),
+                last_failed: AtomicBool::new(false),
+                last_secs: AtomicI64::new(-1),
+                fork_usec: AtomicU64::new(0),
+                forks: AtomicU64::new(0),
                 last_ok_secs: AtomicU64::new(now_ms() / 1000),
-                ..Snapshots::default()
+                covered: Mutex::default(),
             }),
         }
     }
@@ -77,34 +102,83 @@ impl Retention {
         self.snapshots.last_ok_secs.load(Ordering::Relaxed)
     }
 
-    /// Start a background snapshot (BGSAVE): the state is copied under the store lock, then
-    /// written on a thread of its own. `false` when one is already running.
+    /// Start a background snapshot (BGSAVE): a child forked under the store lock writes
+    /// the state as it was at the fork, and a thread waits for it. Where fork fails, the
+    /// state is copied under the lock and written on that thread. `false` when one is
+    /// already running.
     pub fn start_bgsave(&self, store: &mut Store) -> Result<bool, BinlogError> {
         let state = &self.snapshots;
         if state.running.swap(true, Ordering::AcqRel) {
             return Ok(false);
         }
-        let (seq, snap) = match store.begin_snapshot() {
+        let seq = match store.begin_snapshot() {
             Ok(x) => x,
             Err(e) => {
                 state.running.store(false, Ordering::Release);
                 return Err(e);
             }
         };
+        let started = Instant::now();
         let dir = store.dir().to_path_buf();
+        let applied = store.applied().clone();
+        let forked = crate::fork::spawn(|| {
+            // No logging here: see `fork::spawn`.
+            snapshot::write(&dir, seq, store.snapshot_ref())
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+        let write: Box<dyn FnOnce() -> Result<(), String> + Send> = match forked {
+            Ok(child) => {
+                self.forked(started);
+                Box::new(move || child.wait())
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot fork for the snapshot; copying the data instead");
+                let snap = store.copy_state();
+                let dir = dir.clone();
+                Box::new(move || {
+                    snapshot::write(&dir, seq, snap.as_ref())
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                })
+            }
+        };
         let state = Arc::clone(state);
         std::thread::spawn(move || {
-            match snapshot_done(&dir, seq, &snap) {
+            let written = write();
+            let secs = started.elapsed().as_secs();
+            state.last_secs.store(secs as i64, Ordering::Relaxed);
+            state.last_failed.store(written.is_err(), Ordering::Relaxed);
+            match written {
                 Ok(()) => {
+                    info!(segment = seq, secs, "background snapshot written");
                     state.last_ok_secs.store(now_ms() / 1000, Ordering::Relaxed);
                     // Released by the next upkeep, once readers have them.
-                    state.covered().push((seq, snap.applied));
+                    state.covered().push((seq, applied));
                 }
-                Err(e) => error!(error = %e, "background snapshot failed"),
+                Err(e) => error!(error = %e, dir = %dir.display(), "background snapshot failed"),
             }
             state.running.store(false, Ordering::Release);
         });
         Ok(true)
+    }
+
+    /// A fork begun at `started` (for a snapshot or a full sync) has returned.
+    pub fn forked(&self, started: Instant) {
+        let usec = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.snapshots.fork_usec.store(usec, Ordering::Relaxed);
+        self.snapshots.forks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What INFO tells of background snapshots and forks.
+    pub fn bgsave_stats(&self) -> BgsaveStats {
+        let state = &self.snapshots;
+        BgsaveStats {
+            last_failed: state.last_failed.load(Ordering::Relaxed),
+            last_secs: state.last_secs.load(Ordering::Relaxed),
+            fork_usec: state.fork_usec.load(Ordering::Relaxed),
+            forks: state.forks.load(Ordering::Relaxed),
+        }
     }
 
     /// Snapshot `seq` (the segment begun after it) holding `applied` was written now.
@@ -230,5 +304,66 @@ impl Retention {
             ),
             Err(e) => error!(error = %e, "cannot remove binlog segments"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::binlog::Fsync;
+    use crate::engine::snapshot::load_latest;
+    use gdc_crdt::{Blob, ops};
+    use std::time::Duration;
+
+    fn set(store: &mut Store, key: &str, value: &str) {
+        store
+            .write(0, key.as_bytes(), now_ms(), |state, now, tag| {
+                let effect = ops::set(state, now, tag, Blob::from(value), ops::SetTtl::Clear);
+                Ok((Some(effect), ()))
+            })
+            .expect("write");
+    }
+
+    #[test]
+    fn a_background_snapshot_holds_the_state_at_its_start_and_its_child_is_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = EngineOptions {
+            dir: dir.path().to_path_buf(),
+            appendfsync: Fsync::No,
+            alone: true,
+            binlog_retention_bytes: 0,
+            binlog_retention_secs: 0,
+        };
+        let retention = Retention::new(&options);
+        let mut store = Store::open(dir.path(), Fsync::No, true).expect("open");
+        set(&mut store, "k", "before");
+        // Big enough that the child is still writing when the parent changes k.
+        for i in 0..20_000 {
+            set(&mut store, &format!("filler:{i}"), "x");
+        }
+        assert!(retention.start_bgsave(&mut store).expect("bgsave"));
+        set(&mut store, "k", "after");
+        set(&mut store, "later", "y");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while retention.bgsave_running() {
+            assert!(
+                Instant::now() < deadline,
+                "the background snapshot never ended"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let stats = retention.bgsave_stats();
+        assert!(!stats.last_failed);
+        assert_eq!(stats.forks, 1, "{stats:?}");
+        assert!(stats.fork_usec > 0, "{stats:?}");
+        assert!(retention.has_covered());
+        // The snapshot holds k as it was, and not what came after.
+        let snap = load_latest(dir.path()).expect("load").expect("a snapshot");
+        let db = &snap.dbs[0];
+        let value = |k: &str| db.get(k.as_bytes()).and_then(|s| s.string_value());
+        assert_eq!(value("k").as_deref(), Some(&b"before"[..]));
+        assert_eq!(value("filler:19999").as_deref(), Some(&b"x"[..]));
+        assert!(db.get(b"later").is_none());
+        assert_eq!(db.len(), 20_001);
     }
 }

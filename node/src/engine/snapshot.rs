@@ -20,7 +20,7 @@ use gdc_crdt::codec::{decode_key, decode_vv, encode_key, encode_vv};
 use gdc_crdt::{Blob, Dot, Hlc, KeyState, Keyspace, OpId, ServerId, VersionVector};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GDCSNAP1";
@@ -44,6 +44,29 @@ pub struct Snapshot {
     pub dbs: Vec<Keyspace>,
     pub scripting: Scripting,
 }
+
+impl Snapshot {
+    pub fn as_ref(&self) -> SnapshotRef<'_> {
+        SnapshotRef {
+            applied: &self.applied,
+            hlc: self.hlc,
+            dbs: &self.dbs,
+            scripting: &self.scripting,
+        }
+    }
+}
+
+/// What a snapshot holds, borrowed: from a copy, or from the store itself.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotRef<'a> {
+    pub applied: &'a VersionVector,
+    pub hlc: Hlc,
+    pub dbs: &'a [Keyspace],
+    pub scripting: &'a Scripting,
+}
+
+/// Writes to a snapshot file go out in pieces this large.
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
     move |source| SnapshotError::Io {
@@ -69,31 +92,68 @@ fn snapshots(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A snapshot as bytes: what a file holds and what a full sync streams.
-pub fn encode(snap: &Snapshot) -> Vec<u8> {
-    let mut body = MAGIC.to_vec();
-    body.push(VERSION);
-    encode_vv(&snap.applied, &mut body);
-    body.extend_from_slice(&snap.hlc.0.to_le_bytes());
-    body.extend_from_slice(&(snap.dbs.len() as u32).to_le_bytes());
+pub fn encode(snap: SnapshotRef<'_>) -> Vec<u8> {
+    encode_to(snap, Vec::new()).expect("a Vec takes every write")
+}
+
+/// Write `snap`'s encoding to `out` as it goes, buffered: what a forked child streams.
+pub fn encode_into<W: Write>(snap: SnapshotRef<'_>, out: W) -> io::Result<W> {
+    encode_to(snap, BufWriter::with_capacity(WRITE_BUFFER_BYTES, out))?
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)
+}
+
+/// Write `snap`'s encoding to `out` as it goes (a forked child writes the data it shares
+/// with its parent without a second copy in memory).
+fn encode_to<W: Write>(snap: SnapshotRef<'_>, mut out: W) -> io::Result<W> {
+    out.write_all(MAGIC)?;
+    let mut body = Checksummed {
+        out,
+        crc: crc32fast::Hasher::new(),
+    };
+    let mut buf = vec![VERSION];
+    encode_vv(snap.applied, &mut buf);
+    buf.extend_from_slice(&snap.hlc.0.to_le_bytes());
+    buf.extend_from_slice(&(snap.dbs.len() as u32).to_le_bytes());
+    body.put(&buf)?;
     let mut state = Vec::new();
-    for ks in &snap.dbs {
+    for ks in snap.dbs {
+        buf.clear();
         let (flushed, by) = ks.flushed();
-        encode_vv(flushed, &mut body);
-        encode_vv(by, &mut body);
-        body.extend_from_slice(&(ks.len() as u64).to_le_bytes());
+        encode_vv(flushed, &mut buf);
+        encode_vv(by, &mut buf);
+        buf.extend_from_slice(&(ks.len() as u64).to_le_bytes());
+        body.put(&buf)?;
         for (key, k) in ks.iter() {
-            body.extend_from_slice(&(key.len() as u32).to_le_bytes());
-            body.extend_from_slice(key);
+            buf.clear();
+            buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            buf.extend_from_slice(key);
             state.clear();
             encode_key(k, &mut state);
-            body.extend_from_slice(&(state.len() as u32).to_le_bytes());
-            body.extend_from_slice(&state);
+            buf.extend_from_slice(&(state.len() as u32).to_le_bytes());
+            body.put(&buf)?;
+            body.put(&state)?;
         }
     }
-    encode_scripting(&snap.scripting, &mut body);
-    let crc = crc32fast::hash(&body[MAGIC.len()..]);
-    body.extend_from_slice(&crc.to_le_bytes());
-    body
+    buf.clear();
+    encode_scripting(snap.scripting, &mut buf);
+    body.put(&buf)?;
+    let Checksummed { mut out, crc } = body;
+    out.write_all(&crc.finalize().to_le_bytes())?;
+    Ok(out)
+}
+
+/// A writer that sums what it passes on.
+struct Checksummed<W> {
+    out: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Checksummed<W> {
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc.update(b);
+        self.out.write_all(b)
+    }
 }
 
 fn with_length(out: &mut Vec<u8>, b: &[u8]) {
@@ -125,22 +185,22 @@ fn encode_scripting(scripting: &Scripting, out: &mut Vec<u8>) {
 }
 
 /// Write a snapshot named after binlog segment `seq` into `dir`; older snapshots are
-/// removed after.
-pub fn write(dir: &Path, seq: u64, snap: &Snapshot) -> Result<PathBuf, SnapshotError> {
+/// removed after. Only older: a child forked before a restart may finish after the new
+/// process wrote a newer one.
+pub fn write(dir: &Path, seq: u64, snap: SnapshotRef<'_>) -> Result<PathBuf, SnapshotError> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let bytes = encode(snap);
     let path = dir.join(format!("snapshot-{seq:020}.gdc"));
     let tmp = dir.join(format!("snapshot-{seq:020}.tmp"));
-    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(&bytes)
-        .and_then(|()| f.sync_all())
+    let f = File::create(&tmp).map_err(io_err(&tmp))?;
+    encode_into(snap, f)
+        .and_then(|f| f.sync_all())
         .map_err(io_err(&tmp))?;
     fs::rename(&tmp, &path).map_err(io_err(&path))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     for old in snapshots(dir) {
-        if old != path {
+        if old < path {
             let _ = fs::remove_file(old);
         }
     }
@@ -296,7 +356,7 @@ mod tests {
             dbs: vec![Keyspace::new(), Keyspace::new()],
             scripting,
         };
-        let back = decode(&encode(&snap)).expect("decode");
+        let back = decode(&encode(snap.as_ref())).expect("decode");
         assert_eq!(back.scripting.libraries(), snap.scripting.libraries());
         assert_eq!(back.scripting.scripts(), snap.scripting.scripts());
         assert_eq!(
@@ -304,10 +364,13 @@ mod tests {
             snap.scripting.scripts_flushed()
         );
         // A version 1 snapshot: the same keys, no scripting state after them.
-        let mut old = encode(&Snapshot {
-            scripting: Scripting::default(),
-            ..snap.clone()
-        });
+        let mut old = encode(
+            Snapshot {
+                scripting: Scripting::default(),
+                ..snap.clone()
+            }
+            .as_ref(),
+        );
         let state_bytes = 4 + 4 + 1; // no libraries, no scripts, an empty vector
         old.truncate(old.len() - 4 - state_bytes);
         old[MAGIC.len()] = VERSION_KEYS_ONLY;

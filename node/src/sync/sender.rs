@@ -12,6 +12,9 @@ use super::status::SubscriberStatus;
 use super::{MESSAGE_BYTES_MAX, STATE_CHUNK_BYTES};
 use crate::engine::acks::ack_key;
 use crate::engine::binlog::{BinlogError, BinlogReader, decode_frame, encode_frame, frame_dots};
+use crate::engine::retention::Retention;
+use crate::engine::snapshot::{self, Snapshot};
+use crate::engine::store::Store;
 use gdc_crdt::{ServerId, VersionVector};
 use gdc_proto::admin::node_admin_server::NodeAdminServer;
 use gdc_proto::auth::TokenCheck;
@@ -21,8 +24,10 @@ use gdc_proto::sync::{
     DatabaseDigests, DigestsReply, DigestsRequest, FetchKeysRequest, FullSyncRequest, Hello,
     OpBatch, StateChunk, SubscribeRequest,
 };
+use std::fs::File;
+use std::io::Read;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::service::interceptor::InterceptedService;
@@ -90,60 +95,109 @@ pub async fn serve(
     Ok(())
 }
 
-/// Stream a state copy (taken under the store lock by the caller) as encoded pieces,
-/// compressed with `deflate`; encoding and compression run off the runtime threads.
+/// A state to stream: a copy taken under the store lock, or what a child forked under it
+/// encodes (the whole state, without a copy on the serving thread).
+#[derive(Debug)]
+enum StateSource {
+    Copy(Snapshot),
+    Forked(crate::fork::Child, File),
+}
+
+impl StateSource {
+    /// The whole of `store`'s state: a forked child's encoding, or a copy where fork fails.
+    fn whole(store: &Store, retention: &Retention) -> StateSource {
+        let started = Instant::now();
+        let forked = crate::fork::spawn_writing(|out| {
+            snapshot::encode_into(store.snapshot_ref(), out)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        });
+        match forked {
+            Ok((child, out)) => {
+                retention.forked(started);
+                StateSource::Forked(child, out)
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot fork for a full sync; copying the data instead");
+                StateSource::Copy(store.copy_state())
+            }
+        }
+    }
+}
+
+/// Stream a state as encoded pieces, compressed with `deflate`; encoding and compression
+/// run off the runtime threads.
 fn stream_state(
     tasks: &crate::tasks::Tasks,
-    snap: crate::engine::snapshot::Snapshot,
+    source: StateSource,
     deflate: bool,
 ) -> ReceiverStream<Result<StateChunk, Status>> {
     let (tx, rx) = mpsc::channel(4);
     tasks.spawn(async move {
-        let internal = |e: tokio::task::JoinError| Status::internal(e.to_string());
-        let bytes =
-            match tokio::task::spawn_blocking(move || crate::engine::snapshot::encode(&snap)).await
-            {
-                Ok(b) => Arc::new(b),
-                Err(e) => {
-                    let _ = tx.send(Err(internal(e))).await;
-                    return;
-                }
-            };
-        // Moved into each piece's blocking task and back.
-        let mut kept = deflate.then(Deflater::default);
-        for start in (0..bytes.len()).step_by(STATE_CHUNK_BYTES) {
-            let piece = start..bytes.len().min(start + STATE_CHUNK_BYTES);
-            let bytes = Arc::clone(&bytes);
-            let mut deflater = kept.take();
-            let chunk = tokio::task::spawn_blocking(move || {
-                let piece = &bytes[piece];
-                let chunk = match &mut deflater {
-                    Some(d) if piece.len() >= PACK_MIN_BYTES => StateChunk {
-                        data: d.deflate(piece),
-                        raw_len: piece.len() as u32,
-                    },
-                    _ => StateChunk {
-                        data: piece.to_vec(),
-                        raw_len: 0,
-                    },
-                };
-                (deflater, chunk)
-            })
-            .await;
-            let chunk = match chunk {
-                Ok((d, chunk)) => {
-                    kept = d;
-                    Ok(chunk)
-                }
-                Err(e) => Err(internal(e)),
-            };
-            let failed = chunk.is_err();
-            if tx.send(chunk).await.is_err() || failed {
-                return;
-            }
+        let failed = tx.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || send_state(source, deflate, &tx)).await
+        {
+            let _ = failed.send(Err(Status::internal(e.to_string()))).await;
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// [`stream_state`]'s blocking part: read the encoding a piece at a time, compress, send.
+fn send_state(source: StateSource, deflate: bool, tx: &mpsc::Sender<Result<StateChunk, Status>>) {
+    let (mut bytes, child): (Box<dyn Read>, _) = match source {
+        StateSource::Copy(snap) => (
+            Box::new(std::io::Cursor::new(snapshot::encode(snap.as_ref()))),
+            None,
+        ),
+        StateSource::Forked(child, out) => (Box::new(out), Some(child)),
+    };
+    let mut deflater = deflate.then(Deflater::default);
+    let mut piece = vec![0; STATE_CHUNK_BYTES];
+    loop {
+        let n = match read_full(&mut bytes, &mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(Status::internal(format!("reading the state: {e}"))));
+                return;
+            }
+        };
+        let piece = &piece[..n];
+        let chunk = match &mut deflater {
+            Some(d) if piece.len() >= PACK_MIN_BYTES => StateChunk {
+                data: d.deflate(piece),
+                raw_len: piece.len() as u32,
+            },
+            _ => StateChunk {
+                data: piece.to_vec(),
+                raw_len: 0,
+            },
+        };
+        if tx.blocking_send(Ok(chunk)).is_err() {
+            // The receiver went: a child still writing ends at its next write.
+            break;
+        }
+    }
+    drop(bytes);
+    if let Some(Err(e)) = child.map(crate::fork::Child::wait) {
+        warn!(error = %e, "encoding the state for a peer failed");
+        let _ = tx.blocking_send(Err(Status::internal(format!("encoding the state: {e}"))));
+    }
+}
+
+/// Fill `buf` from `r` unless it ends first: the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Why a subscriber with `have` cannot be served from a binlog that starts after `base`
@@ -173,17 +227,26 @@ impl SyncRpc for SyncService {
         request: Request<FullSyncRequest>,
     ) -> Result<Response<Self::FullSyncStream>, Status> {
         let req = request.into_inner();
-        let snap = self.node.engine().lock_store_when_free().await.copy_state();
+        let (source, keys) = {
+            let store = self.node.engine().lock_store_when_free().await;
+            let keys: usize = (0..crate::engine::store::DATABASES)
+                .map(|db| store.db(db).len())
+                .sum();
+            (
+                StateSource::whole(&store, self.node.engine().retention()),
+                keys,
+            )
+        };
         info!(
             peer = %req.region,
             server_id = req.server_id,
-            keys = snap.dbs.iter().map(gdc_crdt::Keyspace::len).sum::<usize>(),
+            keys,
             "sending a full sync"
         );
         self.node.channels().full_sync_sent();
         Ok(Response::new(stream_state(
             self.node.tasks(),
-            snap,
+            source,
             req.deflate,
         )))
     }
@@ -234,7 +297,7 @@ impl SyncRpc for SyncService {
             .copy_buckets(db, &wanted);
         Ok(Response::new(stream_state(
             self.node.tasks(),
-            snap,
+            StateSource::Copy(snap),
             req.deflate,
         )))
     }

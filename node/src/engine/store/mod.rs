@@ -4,6 +4,7 @@
 
 use crate::engine::binlog::{Binlog, BinlogError, Record};
 use crate::engine::meta::{Meta, MetaError};
+use crate::engine::snapshot::SnapshotRef;
 use gdc_crdt::{
     Conflicts, Dot, Effect, Hlc, HlcClock, KeyState, Keyspace, OpError, OpId, ServerId, Tag,
     VersionVector,
@@ -85,17 +86,24 @@ pub struct Store {
 const PREFETCH_KEYS_MIN: usize = 10_000;
 
 impl Store {
-    /// Everything a snapshot holds, copied, and a new binlog segment begun after it (its
-    /// sequence number is returned): the caller writes it with [`snapshot_done`] (on
-    /// another thread, for BGSAVE).
-    pub fn begin_snapshot(
-        &mut self,
-    ) -> Result<(u64, crate::engine::snapshot::Snapshot), BinlogError> {
+    /// Begin a snapshot: the binlog committed and a new segment begun after it, whose
+    /// sequence number is returned. The snapshot holds the state as it is now (see
+    /// [`Store::snapshot_ref`]): the caller writes it before the next change (SAVE), from a forked child, or from a copy (BGSAVE).
+    pub fn begin_snapshot(&mut self) -> Result<u64, BinlogError> {
         self.binlog.commit()?;
         let seq = self.binlog.start_segment()?;
-        let snap = self.copy_state();
         self.dirty = 0;
-        Ok((seq, snap))
+        Ok(seq)
+    }
+
+    /// What a snapshot holds, as it is now.
+    pub fn snapshot_ref(&self) -> SnapshotRef<'_> {
+        SnapshotRef {
+            applied: &self.applied,
+            hlc: self.clock.last(),
+            dbs: &self.dbs,
+            scripting: &self.scripting,
+        }
     }
 
     /// The data directory.
@@ -107,9 +115,9 @@ impl Store {
     /// applied vector it holds: the segments before it can go once peers have them (see
     /// [`crate::engine::Engine::snapshot_written`]).
     pub fn save(&mut self) -> Result<(u64, VersionVector), StoreError> {
-        let (seq, snap) = self.begin_snapshot()?;
-        snapshot_done(&self.dir, seq, &snap)?;
-        Ok((seq, snap.applied))
+        let seq = self.begin_snapshot()?;
+        snapshot_done(&self.dir, seq, self.snapshot_ref())?;
+        Ok((seq, self.applied.clone()))
     }
 
     /// The parts of the store a record changes.
@@ -550,12 +558,8 @@ impl State<'_> {
     }
 }
 
-/// Write a snapshot taken by [`Store::begin_snapshot`] when binlog segment `seq` began.
-pub fn snapshot_done(
-    dir: &Path,
-    seq: u64,
-    snap: &crate::engine::snapshot::Snapshot,
-) -> Result<(), StoreError> {
+/// Write a snapshot begun by [`Store::begin_snapshot`] when binlog segment `seq` began.
+fn snapshot_done(dir: &Path, seq: u64, snap: SnapshotRef<'_>) -> Result<(), StoreError> {
     crate::engine::snapshot::write(dir, seq, snap)?;
     info!(segment = seq, "snapshot written");
     Ok(())
