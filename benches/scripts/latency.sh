@@ -18,7 +18,7 @@ REDIS_PORT="${REDIS_PORT:-7852}"
 source "$(dirname "$0")/lib.sh"
 cargo build --release -q -p gdc-benches --bin latency
 
-declare -A out
+declare -A out forks
 IFS=, read -ra rates <<<"$RATES"
 IFS=, read -ra commands <<<"$COMMANDS"
 for server in gdc redis; do
@@ -30,6 +30,8 @@ for server in gdc redis; do
                 --conns "$CONNS" --secs "$SECS" --keys 1000000)"
         done
     done
+    # Whether a background snapshot (a fork) fell in the run, and how long its fork took.
+    forks[$server]="$(redis-cli -p "$port" info stats | tr -d '\r' | grep -E '^(total_forks|latest_fork_usec):' | tr '\n' ' ')"
     stop "$port"
 done
 
@@ -47,3 +49,5 @@ for c in "${commands[@]}"; do
             "$(field rate "$g")" "$(field rate "$r")"
     done
 done
+echo
+echo "forks during the run: gdc ${forks[gdc]}; redis ${forks[redis]}"

@@ -282,9 +282,24 @@ impl<V> KeyTable<V> {
     }
 
     /// Keep the entries for which `keep` says so (it may change them).
-    pub fn retain(&mut self, mut keep: impl FnMut(&Blob, &mut V) -> bool) {
-        let mut i = 0;
-        while i < self.entries.len() {
+    pub fn retain(&mut self, keep: impl FnMut(&Blob, &mut V) -> bool) {
+        self.retain_from(0, usize::MAX, keep);
+    }
+
+    /// [`KeyTable::retain`] over at most `count` entries from position `from`: returns the
+    /// position to go on from (the number of entries, once past the last). Between calls,
+    /// a removal moves the last entry into its hole: an entry moved below `from` waits
+    /// for the next pass.
+    pub fn retain_from(
+        &mut self,
+        from: usize,
+        count: usize,
+        mut keep: impl FnMut(&Blob, &mut V) -> bool,
+    ) -> usize {
+        let mut i = from;
+        let mut looked = 0;
+        while i < self.entries.len() && looked < count {
+            looked += 1;
             let (key, value) = &mut self.entries[i];
             if keep(key, value) {
                 i += 1;
@@ -293,6 +308,7 @@ impl<V> KeyTable<V> {
                 self.remove_at(i);
             }
         }
+        i
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Blob, &V)> {

@@ -23,9 +23,9 @@ const EXPIRED_PER_CYCLE_MAX: usize = 2000;
 /// per cycle.
 const EVICTION_ROUNDS_PER_CYCLE_MAX: usize = 200;
 
-/// A full garbage collection (counter reset records inside hashes and sorted sets) runs
-/// every this many expiry cycles: once a minute.
-const FULL_GC_EVERY_CYCLES: u64 = 600;
+/// A full garbage collection (counter reset records inside hashes and sorted sets) goes
+/// over every key in about this many expiry cycles: once a minute, a slice per cycle.
+const FULL_GC_CYCLES: usize = 600;
 
 /// How long shutdown waits for the node's tasks to end before it commits all the same.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
@@ -239,7 +239,8 @@ fn nudge_idle_clients(shared: &Shared) {
 
 /// Ten times a second: remove expired keys, as Redis's active expiry does (a key past its
 /// expiry already reads as missing; removing it frees memory and replicates the removal);
-/// once a second, the channels' upkeep; once a minute, a full garbage collection.
+/// once a second, the channels' upkeep; every time, a slice of the full garbage collection
+/// (over every key about once a minute).
 async fn upkeep(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let (engine, replication) = (shared.engine(), shared.replication());
@@ -257,9 +258,7 @@ async fn upkeep(shared: Arc<Shared>) {
         }
         make_room(&shared).await;
         let mut store = engine.lock_store_when_free().await;
-        if cycle % FULL_GC_EVERY_CYCLES == 0 {
-            store.gc_all();
-        }
+        store.gc_step(FULL_GC_CYCLES);
         // A secondary leaves expiry to its primary (as a Redis replica does): its own
         // deletes would reach no one, and could remove what an EXPIRE on the way extends.
         // During a CLIENT PAUSE, or after DEBUG SET-ACTIVE-EXPIRE 0, nothing is deleted

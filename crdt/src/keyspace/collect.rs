@@ -20,9 +20,17 @@ pub(super) struct Uncollected {
 
 impl Keyspace {
     /// Forget removal knowledge that is causally stable (see [`crate::Tomb::gc`]); drop keys
-    /// left void.
+    /// left void. O(keys): see [`Keyspace::gc_from`] for the same a slice at a time.
     pub fn gc(&mut self, stable: &VersionVector) {
-        if !self.flushed.is_empty()
+        self.gc_from(stable, 0, usize::MAX);
+    }
+
+    /// [`Keyspace::gc`] over at most `count` keys from position `from` (a pass begins at 0):
+    /// the position to go on from, or `None` once the pass has looked at every key. A pass
+    /// may miss a key that moved while it ran; the next one has it.
+    pub fn gc_from(&mut self, stable: &VersionVector, from: usize, count: usize) -> Option<usize> {
+        if from == 0
+            && !self.flushed.is_empty()
             && stable.dominates(&self.flushed)
             && stable.dominates(&self.flushed_by)
         {
@@ -31,15 +39,25 @@ impl Keyspace {
         }
         let held = self.keys.len();
         let digests = &mut self.digests;
-        self.keys.retain(|key, s| {
+        // Keys whose expiry the collection changed (rare: a TTL's removal knowledge).
+        let mut reindexed = Vec::new();
+        let next = self.keys.retain_from(from, count, |key, s| {
+            let before = s.state.expire_at();
             let changed = s.state.gc(stable);
             let void = s.state.is_void();
             if changed || void {
                 digests.forget(key, s, held);
             }
+            let after = if void { None } else { s.state.expire_at() };
+            if before != after {
+                reindexed.push((key.clone(), before, after));
+            }
             !void
         });
-        self.rebuild_expiries();
+        for (key, before, after) in reindexed {
+            self.reindex(&key, before, after);
+        }
+        (next < self.keys.len()).then_some(next)
     }
 
     /// [`Keyspace::apply`] followed by [`Keyspace::gc_key`], with a direct path for the most

@@ -127,6 +127,7 @@ impl Store {
             pool: Default::default(),
             next_random_db: 0,
             scripting,
+            gc_cursor: (0, 0),
         })
     }
 }
