@@ -251,7 +251,13 @@ async fn upkeep(shared: Arc<Shared>) {
         engine.busy().until_free().await;
         crate::alloc::note_peak();
         if cycle % 10 == 0 {
-            replication.upkeep();
+            // Off the runtime threads: removing binlog segments (hundreds of MB after a
+            // load) and saving the acknowledgements wait on the disk, and the runtime's
+            // thread serves the clients.
+            let replication = Arc::clone(replication);
+            if let Err(e) = tokio::task::spawn_blocking(move || replication.upkeep()).await {
+                error!(error = %e, "channel upkeep failed");
+            }
         }
         if cycle % 10 == 5 {
             nudge_idle_clients(&shared);
