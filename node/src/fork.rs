@@ -10,14 +10,24 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A child running [`spawn`]'s work.
+/// A child running [`spawn`]'s work. Dropped without [`Child::wait`], it is killed and
+/// reaped (no zombie is left).
 #[derive(Debug)]
 pub struct Child {
     pid: libc::pid_t,
     /// The read end of the pipe the child writes its error to; at its end, the child exited.
     report: File,
+    reaped: bool,
 }
+
+/// Set in a forked child only: the panic hook installed before the first fork says
+/// nothing there (the default hook takes stderr's lock, which another thread of the
+/// parent may have held at the fork).
+static IN_CHILD: AtomicBool = AtomicBool::new(false);
+static QUIET_HOOK: Once = Once::new();
 
 /// Exit codes of the child.
 const FAILED: i32 = 1;
@@ -55,6 +65,15 @@ fn fork(
     output: Option<OwnedFd>,
     work: impl FnOnce(Option<&mut File>) -> Result<(), String>,
 ) -> io::Result<Child> {
+    // Installed in this process, not in the child: setting a hook takes a lock.
+    QUIET_HOOK.call_once(|| {
+        let parent_hook = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_CHILD.load(Ordering::Relaxed) {
+                parent_hook(info);
+            }
+        }));
+    });
     let (read, write) = pipe()?;
     // SAFETY: the child runs only `in_child`, under the rules above, and leaves with
     // `_exit`, which runs no destructor or exit handler of this process's.
@@ -68,6 +87,7 @@ fn fork(
         pid => Ok(Child {
             pid,
             report: File::from(read),
+            reaped: false,
         }),
     }
 }
@@ -79,18 +99,7 @@ impl Child {
         // End of file: the child exited (or closed the pipe just before).
         let _ = self.report.read_to_end(&mut report);
         let report = String::from_utf8_lossy(&report).into_owned();
-        let mut status = 0;
-        loop {
-            // SAFETY: `status` is a valid place for the result; `pid` is our own child,
-            // waited for only here.
-            if unsafe { libc::waitpid(self.pid, &mut status, 0) } != -1 {
-                break;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(format!("waiting for child {}: {e}", self.pid));
-            }
-        }
+        let status = self.reap()?;
         match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
             (true, 0) => Ok(()),
             (true, FAILED) if !report.is_empty() => Err(report),
@@ -102,6 +111,33 @@ impl Child {
                 libc::WTERMSIG(status)
             )),
             (false, _) => Err(format!("child {} ended with status {status}", self.pid)),
+        }
+    }
+
+    /// Wait for the child's exit: its status.
+    fn reap(&mut self) -> Result<i32, String> {
+        self.reaped = true;
+        let mut status = 0;
+        loop {
+            // SAFETY: `status` is a valid place for the result; `pid` is our own child,
+            // waited for only here, once.
+            if unsafe { libc::waitpid(self.pid, &mut status, 0) } != -1 {
+                return Ok(status);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(format!("waiting for child {}: {e}", self.pid));
+            }
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if !self.reaped {
+            // SAFETY: `pid` is our own child, not yet reaped, so the number is still its.
+            unsafe { libc::kill(self.pid, libc::SIGKILL) };
+            let _ = self.reap();
         }
     }
 }
@@ -122,12 +158,11 @@ fn in_child(
     report: OwnedFd,
     output: Option<OwnedFd>,
 ) -> i32 {
+    IN_CHILD.store(true, Ordering::Relaxed);
     default_signals();
     let mut keep = vec![report.as_raw_fd()];
     keep.extend(output.as_ref().map(AsRawFd::as_raw_fd));
     close_files_but(&mut keep);
-    // The default hook would print, taking stderr's lock.
-    panic::set_hook(Box::new(|_| {}));
     let mut output = output.map(File::from);
     match panic::catch_unwind(AssertUnwindSafe(|| work(output.as_mut()))) {
         Ok(Ok(())) => 0,
@@ -235,6 +270,21 @@ mod tests {
         drop(out);
         let ended = child.wait();
         assert!(ended.is_err(), "{ended:?}");
+    }
+
+    #[test]
+    fn a_child_dropped_unwaited_is_killed_and_reaped() {
+        let child = spawn(|| {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        })
+        .expect("fork");
+        let pid = child.pid;
+        drop(child);
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } == -1;
+        assert!(gone, "child {pid} is still there (a zombie, or running)");
     }
 
     #[test]

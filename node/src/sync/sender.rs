@@ -175,8 +175,8 @@ fn send_state(source: StateSource, deflate: bool, tx: &mpsc::Sender<Result<State
             },
         };
         if tx.blocking_send(Ok(chunk)).is_err() {
-            // The receiver went: a child still writing ends at its next write.
-            break;
+            // The receiver went: a child still writing is killed and reaped as it drops.
+            return;
         }
     }
     drop(bytes);

@@ -359,11 +359,22 @@ impl Binlog {
     /// that the segments before it can be removed once the snapshot is on disk). Returns the
     /// sequence number of the segment that now receives appends.
     pub fn start_segment(&mut self) -> Result<u64, BinlogError> {
-        if self.segment_bytes > MAGIC.len() as u64 {
+        self.start_segment_after(None)
+    }
+
+    /// [`Binlog::start_segment`], and a new segment also when the current one is `taken`
+    /// (a snapshot was begun at it: two snapshots never share a segment's name).
+    pub fn start_segment_after(&mut self, taken: Option<u64>) -> Result<u64, BinlogError> {
+        if self.segment_bytes > MAGIC.len() as u64 || taken == Some(self.seq) {
             self.rotate()?;
         }
         self.appended_bytes = 0;
         Ok(self.seq)
+    }
+
+    /// The segment that receives appends.
+    pub fn segment_seq(&self) -> u64 {
+        self.seq
     }
 
     /// End of a batch: hand what was appended to the OS (so a crash of this process loses

@@ -33,8 +33,11 @@ fn segments_are_numbered_in_order_whatever_the_ops_origins() {
     assert_eq!(log.start_segment().expect("segment"), 2);
     log.append(&set(1, "b")).expect("append");
     assert_eq!(log.start_segment().expect("segment"), 3);
-    // An empty segment is not followed by another.
+    // An empty segment is not followed by another, unless a snapshot was begun at it.
     assert_eq!(log.start_segment().expect("segment"), 3);
+    assert_eq!(log.start_segment_after(Some(2)).expect("segment"), 3);
+    assert_eq!(log.start_segment_after(Some(3)).expect("segment"), 4);
+    assert_eq!(log.segment_seq(), 4);
     log.append(&remote(501, "c")).expect("append");
     log.commit().expect("commit");
     drop(log);
@@ -43,7 +46,7 @@ fn segments_are_numbered_in_order_whatever_the_ops_origins() {
         .iter()
         .map(|(s, _)| *s)
         .collect();
-    assert_eq!(seqs, vec![1, 2, 3]);
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
     let (recs, _) = replay(dir.path());
     assert_eq!(recs, vec![remote(500, "a"), set(1, "b"), remote(501, "c")]);
     assert_eq!(remove_before(dir.path(), 3).expect("remove"), 2);

@@ -82,6 +82,12 @@ pub struct Store {
     scripting: Scripting,
     /// Where the paced full collection ([`Store::gc_step`]) goes on: database, position.
     gc_cursor: (usize, usize),
+    /// The binlog segment the last snapshot was begun at (at open: the current one, at
+    /// which a child forked by the previous process may still be writing). The next
+    /// snapshot begins a segment of its own, so that no two snapshots share a file name: a
+    /// BGSAVE's child still writing and a full sync's SAVE, or such an orphaned child and
+    /// this process's first snapshot.
+    snapshot_segment: Option<u64>,
 }
 
 /// A step of the paced full collection looks at least at this many keys.
@@ -96,7 +102,8 @@ impl Store {
     /// [`Store::snapshot_ref`]): the caller writes it before the next change (SAVE), from a forked child, or from a copy (BGSAVE).
     pub fn begin_snapshot(&mut self) -> Result<u64, BinlogError> {
         self.binlog.commit()?;
-        let seq = self.binlog.start_segment()?;
+        let seq = self.binlog.start_segment_after(self.snapshot_segment)?;
+        self.snapshot_segment = Some(seq);
         self.dirty = 0;
         Ok(seq)
     }
