@@ -110,7 +110,10 @@ impl Acks {
         if !self.dirty.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        let saved = meta.set_acks(self.table().iter());
+        // A copy: the lock is not held while the metadata store writes and flushes (a
+        // reader's acknowledgement, on the serving thread, would wait for it).
+        let table = self.table().clone();
+        let saved = meta.set_acks(table.iter());
         if let Err(e) = saved {
             self.dirty.store(true, Ordering::Relaxed);
             return Err(e.to_string());
