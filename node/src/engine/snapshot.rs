@@ -318,6 +318,23 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
     })
 }
 
+/// Remove what unfinished snapshot writes left in `dir` (a child killed with its server,
+/// or one still writing for a server now gone: it then fails to publish). Returns how many.
+pub fn remove_unfinished(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("snapshot-") && n.ends_with(".tmp"))
+        })
+        .filter(|p| fs::remove_file(p).is_ok())
+        .count()
+}
+
 /// The newest snapshot in `dir`, if any. A damaged newest snapshot is an error: starting
 /// from an older state would silently lose what the binlog no longer holds.
 pub fn load_latest(dir: &Path) -> Result<Option<Snapshot>, SnapshotError> {

@@ -52,6 +52,10 @@ impl Store {
         let mut applied = VersionVector::new();
         let mut max_hlc = Hlc::ZERO;
         let mut scripting = Scripting::default();
+        let unfinished = crate::engine::snapshot::remove_unfinished(dir);
+        if unfinished > 0 {
+            warn!(files = unfinished, "removed unfinished snapshot files");
+        }
         if let Some(snap) = crate::engine::snapshot::load_latest(dir)? {
             info!(
                 keys = snap.dbs.iter().map(Keyspace::len).sum::<usize>(),
