@@ -46,6 +46,12 @@ impl Acks {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A copy of the table, for work that takes a while (writing it, removing the binlog
+    /// it allows): a reader's acknowledgement, on the serving thread, must not wait for it.
+    pub fn copy(&self) -> AckTable {
+        self.table().clone()
+    }
+
     /// Note what a reader has (from its Hello or an Ack), under its [`ack_key`].
     pub fn acknowledge(&self, key: &str, server_id: u32, applied: &VersionVector) {
         let mut table = self.table();
@@ -110,9 +116,7 @@ impl Acks {
         if !self.dirty.swap(false, Ordering::Relaxed) {
             return Ok(());
         }
-        // A copy: the lock is not held while the metadata store writes and flushes (a
-        // reader's acknowledgement, on the serving thread, would wait for it).
-        let table = self.table().clone();
+        let table = self.copy();
         let saved = meta.set_acks(table.iter());
         if let Err(e) = saved {
             self.dirty.store(true, Ordering::Relaxed);

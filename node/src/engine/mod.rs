@@ -259,9 +259,7 @@ impl Engine {
             error!(error = %e, "cannot save channel acknowledgements; keeping the binlog");
             return;
         }
-        // A copy, for the same reason as in `Acks::save`: removing files takes a while.
-        let acked = self.acks.table().clone();
-        self.retention.release(&acked, &self.meta);
+        self.retention.release(&self.acks.copy(), &self.meta);
     }
 
     /// A full sync was merged and snapshot `seq` written with it: the binlog before it has

@@ -7,7 +7,7 @@ use super::EngineOptions;
 use super::acks::AckTable;
 use super::binlog::BinlogError;
 use super::meta::Meta;
-use super::snapshot;
+use super::snapshot::{self, SnapshotRef};
 use super::store::{Store, now_ms};
 use gdc_crdt::VersionVector;
 use std::path::PathBuf;
@@ -124,12 +124,16 @@ impl Retention {
         let started = Instant::now();
         let dir = store.dir().to_path_buf();
         let applied = store.applied().clone();
-        let forked = crate::fork::spawn(|| {
-            // No logging here: see `fork::spawn`.
-            snapshot::write(&dir, seq, store.snapshot_ref())
-                .map(drop)
-                .map_err(|e| e.to_string())
-        });
+        let write = {
+            let dir = dir.clone();
+            move |snap: SnapshotRef<'_>| {
+                snapshot::write(&dir, seq, snap)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+        };
+        // No logging in the child: see `fork::spawn`.
+        let forked = crate::fork::spawn(|| write(store.snapshot_ref()));
         let write: Box<dyn FnOnce() -> Result<(), String> + Send> = match forked {
             Ok(child) => {
                 self.forked(started);
@@ -138,12 +142,7 @@ impl Retention {
             Err(e) => {
                 warn!(error = %e, "cannot fork for the snapshot; copying the data instead");
                 let snap = store.copy_state();
-                let dir = dir.clone();
-                Box::new(move || {
-                    snapshot::write(&dir, seq, snap.as_ref())
-                        .map(drop)
-                        .map_err(|e| e.to_string())
-                })
+                Box::new(move || write(snap.as_ref()))
             }
         };
         let state = Arc::clone(state);
@@ -328,6 +327,41 @@ mod tests {
                 Ok((Some(effect), ()))
             })
             .expect("write");
+    }
+
+    /// A BGSAVE whose child cannot write is told as failed (INFO's
+    /// `rdb_last_bgsave_status:err`), and covers no binlog.
+    #[test]
+    fn a_background_snapshot_that_cannot_be_written_is_told_failed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = EngineOptions {
+            dir: dir.path().to_path_buf(),
+            appendfsync: Fsync::No,
+            alone: true,
+            binlog_retention_bytes: 0,
+            binlog_retention_secs: 0,
+        };
+        let retention = Retention::new(&options);
+        let mut store = Store::open(dir.path(), Fsync::No, true).expect("open");
+        set(&mut store, "k", "v");
+        // Directories where the snapshot's temporary file would go: it cannot be created.
+        for seq in 1..=8u64 {
+            std::fs::create_dir(dir.path().join(format!("snapshot-{seq:020}.tmp"))).expect("mkdir");
+        }
+        assert!(retention.start_bgsave(&mut store).expect("bgsave"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while retention.bgsave_running() {
+            assert!(
+                Instant::now() < deadline,
+                "the background snapshot never ended"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let stats = retention.bgsave_stats();
+        assert!(stats.last_failed, "{stats:?}");
+        assert_eq!(stats.forks, 1);
+        assert!(!retention.has_covered());
+        assert!(load_latest(dir.path()).expect("load").is_none());
     }
 
     #[test]

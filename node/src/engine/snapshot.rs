@@ -65,6 +65,18 @@ pub struct SnapshotRef<'a> {
     pub scripting: &'a Scripting,
 }
 
+impl SnapshotRef<'_> {
+    /// A copy of what it holds.
+    pub fn to_owned(self) -> Snapshot {
+        Snapshot {
+            applied: self.applied.clone(),
+            hlc: self.hlc,
+            dbs: self.dbs.to_vec(),
+            scripting: self.scripting.clone(),
+        }
+    }
+}
+
 /// Writes to a snapshot file go out in pieces this large.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
@@ -75,20 +87,25 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> SnapshotError + '_ {
     }
 }
 
-fn snapshots(dir: &Path) -> Vec<PathBuf> {
+/// The files in `dir` named `snapshot-*<suffix>`, in name order (by segment for `.gdc`).
+fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.file_name()
                         .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("snapshot-") && n.ends_with(".gdc"))
+                        .is_some_and(|n| n.starts_with("snapshot-") && n.ends_with(suffix))
                 })
                 .collect()
         })
         .unwrap_or_default();
     v.sort();
     v
+}
+
+fn snapshots(dir: &Path) -> Vec<PathBuf> {
+    files(dir, ".gdc")
 }
 
 /// A snapshot as bytes: what a file holds and what a full sync streams.
@@ -321,16 +338,8 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
 /// Remove what unfinished snapshot writes left in `dir` (a child killed with its server,
 /// or one still writing for a server now gone: it then fails to publish). Returns how many.
 pub fn remove_unfinished(dir: &Path) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("snapshot-") && n.ends_with(".tmp"))
-        })
+    files(dir, ".tmp")
+        .into_iter()
         .filter(|p| fs::remove_file(p).is_ok())
         .count()
 }

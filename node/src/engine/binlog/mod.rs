@@ -120,6 +120,9 @@ pub struct Binlog {
     /// Commits that handed appended records to the OS: a writer that appended while this
     /// was `n` has its records there once it is past `n` (see [`Binlog::pending_commit`]).
     commits: u64,
+    /// [`Binlog::start_segment`] returned the current segment (or may have, at open: a
+    /// child of the process before this one may still be writing its snapshot).
+    snapshot_begun: bool,
 }
 
 fn segment_name(seq: u64) -> String {
@@ -283,6 +286,7 @@ impl Binlog {
             failed: false,
             held_since: None,
             commits: 0,
+            snapshot_begun: true,
         };
         Ok((log, cut))
     }
@@ -355,26 +359,18 @@ impl Binlog {
         self.appended_bytes
     }
 
-    /// Begin a new segment, unless the current one is empty (when a snapshot is taken, so
-    /// that the segments before it can be removed once the snapshot is on disk). Returns the
-    /// sequence number of the segment that now receives appends.
+    /// Begin a new segment, unless the current one is empty and no snapshot was begun at it
+    /// (when a snapshot is taken, so that the segments before it can be removed once the
+    /// snapshot is on disk). Returns the sequence number of the segment that now receives
+    /// appends, never one returned before: it names the snapshot, and a snapshot still
+    /// being written by a forked child must not share its file with the next.
     pub fn start_segment(&mut self) -> Result<u64, BinlogError> {
-        self.start_segment_after(None)
-    }
-
-    /// [`Binlog::start_segment`], and a new segment also when the current one is `taken`
-    /// (a snapshot was begun at it: two snapshots never share a segment's name).
-    pub fn start_segment_after(&mut self, taken: Option<u64>) -> Result<u64, BinlogError> {
-        if self.segment_bytes > MAGIC.len() as u64 || taken == Some(self.seq) {
+        if self.segment_bytes > MAGIC.len() as u64 || self.snapshot_begun {
             self.rotate()?;
         }
+        self.snapshot_begun = true;
         self.appended_bytes = 0;
         Ok(self.seq)
-    }
-
-    /// The segment that receives appends.
-    pub fn segment_seq(&self) -> u64 {
-        self.seq
     }
 
     /// End of a batch: hand what was appended to the OS (so a crash of this process loses
@@ -463,6 +459,7 @@ impl Binlog {
         self.path = path;
         self.seq = seq;
         self.segment_bytes = MAGIC.len() as u64;
+        self.snapshot_begun = false;
         self.unsynced = true;
         Ok(())
     }

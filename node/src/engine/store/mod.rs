@@ -4,14 +4,13 @@
 
 use crate::engine::binlog::{Binlog, BinlogError, Record};
 use crate::engine::meta::{Meta, MetaError};
-use crate::engine::snapshot::SnapshotRef;
 use gdc_crdt::{
     Conflicts, Dot, Effect, Hlc, HlcClock, KeyState, Keyspace, OpError, OpId, ServerId, Tag,
     VersionVector,
 };
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tracing::{info, warn};
+use tracing::warn;
 
 /// Redis's 16 databases (`SELECT 0`..`SELECT 15`).
 pub const DATABASES: usize = 16;
@@ -82,54 +81,15 @@ pub struct Store {
     scripting: Scripting,
     /// Where the paced full collection ([`Store::gc_step`]) goes on: database, position.
     gc_cursor: (usize, usize),
-    /// The binlog segment the last snapshot was begun at (at open: the current one, at
-    /// which a child forked by the previous process may still be writing). The next
-    /// snapshot begins a segment of its own, so that no two snapshots share a file name: a
-    /// BGSAVE's child still writing and a full sync's SAVE, or such an orphaned child and
-    /// this process's first snapshot.
-    snapshot_segment: Option<u64>,
 }
-
-/// A step of the paced full collection looks at least at this many keys.
-const GC_STEP_KEYS_MIN: usize = 64;
 
 /// A database with fewer keys is left to the caches (see [`Store::prefetch`]).
 const PREFETCH_KEYS_MIN: usize = 10_000;
 
 impl Store {
-    /// Begin a snapshot: the binlog committed and a new segment begun after it, whose
-    /// sequence number is returned. The snapshot holds the state as it is now (see
-    /// [`Store::snapshot_ref`]): the caller writes it before the next change (SAVE), from a forked child, or from a copy (BGSAVE).
-    pub fn begin_snapshot(&mut self) -> Result<u64, BinlogError> {
-        self.binlog.commit()?;
-        let seq = self.binlog.start_segment_after(self.snapshot_segment)?;
-        self.snapshot_segment = Some(seq);
-        self.dirty = 0;
-        Ok(seq)
-    }
-
-    /// What a snapshot holds, as it is now.
-    pub fn snapshot_ref(&self) -> SnapshotRef<'_> {
-        SnapshotRef {
-            applied: &self.applied,
-            hlc: self.clock.last(),
-            dbs: &self.dbs,
-            scripting: &self.scripting,
-        }
-    }
-
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// SAVE: a snapshot written now. Returns the binlog segment begun after it and the
-    /// applied vector it holds: the segments before it can go once peers have them (see
-    /// [`crate::engine::Engine::snapshot_written`]).
-    pub fn save(&mut self) -> Result<(u64, VersionVector), StoreError> {
-        let seq = self.begin_snapshot()?;
-        snapshot_done(&self.dir, seq, self.snapshot_ref())?;
-        Ok((seq, self.applied.clone()))
     }
 
     /// The parts of the store a record changes.
@@ -452,46 +412,6 @@ impl Store {
         removed
     }
 
-    /// Collect all removal knowledge that is stable (on a node without peers: everything
-    /// applied). O(keys): run now and then, not per write (see [`Store::gc_step`]).
-    pub fn gc_all(&mut self) {
-        let stable = self.stable().clone();
-        for ks in &mut self.dbs {
-            ks.gc(&stable);
-        }
-    }
-
-    /// One of `steps` steps of a pass of [`Store::gc_all`], each over a slice of the keys
-    /// as they number now: the pass takes about `steps` calls, and no call holds the
-    /// serving thread for long (a whole pass over 1.4M keys took 50 ms).
-    pub fn gc_step(&mut self, steps: usize) {
-        let keys: usize = self.dbs.iter().map(Keyspace::len).sum();
-        let count = keys / steps.max(1) + GC_STEP_KEYS_MIN;
-        let stable = self.stable().clone();
-        let (db, from) = self.gc_cursor;
-        self.gc_cursor = match self.dbs[db].gc_from(&stable, from, count) {
-            Some(next) => (db, next),
-            None => ((db + 1) % self.dbs.len(), 0),
-        };
-    }
-
-    /// Removal knowledge may be forgotten once `stable` covers it: the meet of the applied
-    /// vectors of this node and of every region it exchanges ops with, which then all have
-    /// applied the removal, so no merge of their state can bring the removed piece back.
-    /// Keys a removal left with nothing but removal knowledge are collected as soon as it
-    /// is stable.
-    pub fn set_stable(&mut self, stable: VersionVector) {
-        for ks in &mut self.dbs {
-            ks.collect_stable(&stable);
-        }
-        self.stable = Some(stable);
-    }
-
-    /// The vector removal knowledge is collected up to.
-    pub fn stable(&self) -> &VersionVector {
-        self.stable.as_ref().unwrap_or(&self.applied)
-    }
-
     /// GDC.DEBUG SET-UNLOGGED: write `value` to `key` without logging it, as damage would
     /// change it behind the binlog's back. The write's origin is a server-id no node has
     /// (`u32::MAX`), numbered by its HLC time, so no applied vector ever covers it.
@@ -584,13 +504,6 @@ impl State<'_> {
     }
 }
 
-/// Write a snapshot begun by [`Store::begin_snapshot`] when binlog segment `seq` began.
-fn snapshot_done(dir: &Path, seq: u64, snap: SnapshotRef<'_>) -> Result<(), StoreError> {
-    crate::engine::snapshot::write(dir, seq, snap)?;
-    info!(segment = seq, "snapshot written");
-    Ok(())
-}
-
 /// Why a write did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -601,10 +514,12 @@ pub enum WriteError {
 }
 
 mod changes;
+mod collect;
 mod evict;
 mod open;
 mod remote;
 mod scripting;
+mod snapshot;
 pub use changes::{Change, KeyObserver};
 pub use evict::{EvictionStats, Room};
 pub use remote::{RemoteApplied, RemoteError};

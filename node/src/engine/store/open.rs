@@ -108,7 +108,6 @@ impl Store {
             );
         }
         info!(server_id = server.0, ops = replayed, "replayed the binlog");
-        let binlog_seq = binlog.segment_seq();
         Ok(Store {
             dir: dir.to_path_buf(),
             dbs,
@@ -133,7 +132,6 @@ impl Store {
             next_random_db: 0,
             scripting,
             gc_cursor: (0, 0),
-            snapshot_segment: Some(binlog_seq),
         })
     }
 }

@@ -67,16 +67,6 @@ impl Store {
         Ok(out)
     }
 
-    /// A copy of the whole state (for a full sync).
-    pub fn copy_state(&self) -> Snapshot {
-        Snapshot {
-            applied: self.applied.clone(),
-            hlc: self.clock.last(),
-            dbs: self.dbs.clone(),
-            scripting: self.scripting.clone(),
-        }
-    }
-
     /// A copy of the keys of database `db` whose digest bucket `wanted` marks, with every
     /// database's FLUSHDB knowledge (for an anti-entropy repair).
     pub fn copy_buckets(&self, db: usize, wanted: &[bool]) -> Snapshot {
