@@ -90,7 +90,7 @@ fn parse_multibulk(
         }
         return Ok(None);
     };
-    let n = parse_len(&buf[1..end]).ok_or(perr("invalid multibulk length"))?;
+    let n = parse_len(&buf[1..end]).ok_or_else(|| perr("invalid multibulk length"))?;
     if n > limits.args_max as i64 {
         return Err(perr("invalid multibulk length"));
     }
@@ -118,7 +118,7 @@ fn parse_multibulk(
             }
             return Ok(None);
         };
-        let len = parse_len(&buf[pos + 1..end]).ok_or(perr("invalid bulk length"))?;
+        let len = parse_len(&buf[pos + 1..end]).ok_or_else(|| perr("invalid bulk length"))?;
         if len < 0 || len as u64 > limits.bulk_bytes_max as u64 {
             return Err(perr("invalid bulk length"));
         }
@@ -153,7 +153,7 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Args>, ProtocolError> {
     }
     split_args(line)
         .map(Some)
-        .ok_or(perr("unbalanced quotes in request"))
+        .ok_or_else(|| perr("unbalanced quotes in request"))
 }
 
 /// Split an inline command as redis-cli and Redis do (`sdssplitargs`): spaces separate,
