@@ -60,10 +60,10 @@ fn write(c: &mut Cluster, r: usize, w: W<'_>) {
         W::Zadd(m, score) => ops::zadd(s, now, t, &[(b(m), score)]).ok().map(|x| x.0),
         W::Zincr(m, by) => ops::zincr_by(s, now, t, &b(m), by).ok().map(|x| x.0),
         W::Zrem(m) => ops::zrem(s, now, t, &[b(m)]).ok().and_then(|x| x.0),
-        W::Lpush(v) => ops::list_push(s, now, t, End::Left, &[b(v)])
+        W::Lpush(v) => ops::list_push(s, now, t, End::Left, [b(v)])
             .ok()
             .map(|(e, _)| e),
-        W::Rpush(v) => ops::list_push(s, now, t, End::Right, &[b(v)])
+        W::Rpush(v) => ops::list_push(s, now, t, End::Right, [b(v)])
             .ok()
             .map(|(e, _)| e),
         W::Lpop => ops::list_pop(s, now, t, End::Left, 1)

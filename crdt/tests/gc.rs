@@ -160,7 +160,7 @@ proptest::proptest! {
                     let state = general.get(b"l");
                     let end = [End::Left, End::Right][key];
                     let e = if kind == 4 {
-                        ops::list_push(state, now, tag, end, &blobs(255)).ok().map(|(e, _)| e)
+                        ops::list_push(state, now, tag, end, blobs(255)).ok().map(|(e, _)| e)
                     } else {
                         let len = state.and_then(|s| s.list()).map_or(0, |l| l.len());
                         let at = if key == 0 { 0 } else { len.saturating_sub(1) };

@@ -99,7 +99,9 @@ impl Cluster {
     fn push(&mut self, r: usize, k: &str, end: End, v: &[&str]) {
         let v: Vec<Blob> = v.iter().map(|x| b(x)).collect();
         assert!(self.write(r, k, |s, now, t| {
-            ops::list_push(s, now, t, end, &v).ok().map(|(e, _)| e)
+            ops::list_push(s, now, t, end, v.iter().cloned())
+                .ok()
+                .map(|(e, _)| e)
         }));
     }
     fn lpop(&mut self, r: usize, k: &str) {

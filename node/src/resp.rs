@@ -76,6 +76,27 @@ fn parse_len(b: &[u8]) -> Option<i64> {
     gdc_crdt::string::parse_i64(b)
 }
 
+/// The common length line, read in one pass: up to 18 digits without a leading zero (or a
+/// lone `0`), then `\r\n`. Its value and the index of its `\r`; `None` for anything else
+/// (a sign, a longer number, another byte, a line not all here yet), which
+/// [`find_crlf`] and [`parse_len`] then judge as before.
+fn plain_len(buf: &[u8], from: usize) -> Option<(i64, usize)> {
+    let digits = buf.get(from..)?;
+    let mut n: i64 = 0;
+    for (i, &b) in digits.iter().enumerate().take(19) {
+        match b {
+            b'0'..=b'9' if i < 18 && !(i == 1 && digits[0] == b'0') => {
+                n = n * 10 + i64::from(b - b'0')
+            }
+            b'\r' if i > 0 => {
+                return (digits.get(i + 1) == Some(&b'\n')).then_some((n, from + i));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Arguments up to this many are found without a heap allocation for their spans.
 const SPANS_INLINE: usize = 8;
 
@@ -84,13 +105,19 @@ fn parse_multibulk(
     limits: &Limits,
     spare: &mut Vec<Args>,
 ) -> Result<Option<Args>, ProtocolError> {
-    let Some(end) = find_crlf(buf, 1) else {
-        if buf.len() > INLINE_BYTES_MAX {
-            return Err(perr("too big mbulk count string"));
+    let (n, end) = match plain_len(buf, 1) {
+        Some(found) => found,
+        None => {
+            let Some(end) = find_crlf(buf, 1) else {
+                if buf.len() > INLINE_BYTES_MAX {
+                    return Err(perr("too big mbulk count string"));
+                }
+                return Ok(None);
+            };
+            let n = parse_len(&buf[1..end]).ok_or_else(|| perr("invalid multibulk length"))?;
+            (n, end)
         }
-        return Ok(None);
     };
-    let n = parse_len(&buf[1..end]).ok_or_else(|| perr("invalid multibulk length"))?;
     if n > limits.args_max as i64 {
         return Err(perr("invalid multibulk length"));
     }
@@ -112,13 +139,20 @@ fn parse_multibulk(
                 )));
             }
         }
-        let Some(end) = find_crlf(buf, pos + 1) else {
-            if buf.len() - pos > INLINE_BYTES_MAX {
-                return Err(perr("too big bulk count string"));
+        let (len, end) = match plain_len(buf, pos + 1) {
+            Some(found) => found,
+            None => {
+                let Some(end) = find_crlf(buf, pos + 1) else {
+                    if buf.len() - pos > INLINE_BYTES_MAX {
+                        return Err(perr("too big bulk count string"));
+                    }
+                    return Ok(None);
+                };
+                let len =
+                    parse_len(&buf[pos + 1..end]).ok_or_else(|| perr("invalid bulk length"))?;
+                (len, end)
             }
-            return Ok(None);
         };
-        let len = parse_len(&buf[pos + 1..end]).ok_or_else(|| perr("invalid bulk length"))?;
         if len < 0 || len as u64 > limits.bulk_bytes_max as u64 {
             return Err(perr("invalid bulk length"));
         }
@@ -243,6 +277,46 @@ mod tests {
         let mut buf = BytesMut::from(b);
         parse_request(&mut buf, &DEFAULT_LIMITS)
             .map(|o| o.map(|a| a.iter().map(|x| x.to_vec()).collect()))
+    }
+
+    /// The one-pass length reader answers only where the general one would, and as it
+    /// would.
+    #[test]
+    fn plain_lengths_read_as_the_general_reader_reads_them() {
+        let general = |line: &[u8]| {
+            find_crlf(line, 0).and_then(|end| parse_len(&line[..end]).map(|n| (n, end)))
+        };
+        let read = [
+            &b"0\r\n"[..],
+            b"7\r\n",
+            b"12\r\nrest",
+            b"999999999999999999\r\n",
+        ];
+        for line in read {
+            assert_eq!(plain_len(line, 0), general(line), "{}", line.escape_ascii());
+            assert!(plain_len(line, 0).is_some());
+        }
+        let left_to_the_general_reader = [
+            &b""[..],
+            b"\r\n",
+            b"01\r\n",
+            b"00\r\n",
+            b"-1\r\n",
+            b"+1\r\n",
+            b" 1\r\n",
+            b"1 \r\n",
+            b"1x\r\n",
+            b"1",
+            b"12\r",
+            b"1\rx\r\n",
+            b"1000000000000000000\r\n",
+            b"9223372036854775807\r\n",
+            b"99999999999999999999\r\n",
+        ];
+        for line in left_to_the_general_reader {
+            assert_eq!(plain_len(line, 0), None, "{}", line.escape_ascii());
+        }
+        assert_eq!(plain_len(b"*3\r\n", 1), Some((3, 2)));
     }
 
     #[test]

@@ -24,28 +24,35 @@ pub fn list_push(
     now_ms: u64,
     tag: Tag,
     end: End,
-    values: &[Blob],
+    values: impl IntoIterator<Item = Blob>,
 ) -> Result<(Effect, usize), OpError> {
     let mut e = Effect::new(tag);
     let l = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list);
     let me = tag.dot.server;
-    let mut edge: Option<Pos> = match end {
-        End::Left => l.and_then(|l| l.first()).map(|(id, _)| id.pos.clone()),
-        End::Right => l.and_then(|l| l.last()).map(|(id, _)| id.pos.clone()),
+    let list_edge: Option<&Pos> = match end {
+        End::Left => l.and_then(|l| l.first()).map(|(id, _)| &id.pos),
+        End::Right => l.and_then(|l| l.last()).map(|(id, _)| &id.pos),
     };
-    for v in values {
+    // Each element goes beyond the one pushed before it: it is added once the next
+    // position is made from it, so no position is copied.
+    let mut made: Option<(Pos, Blob)> = None;
+    for value in values {
+        let edge = made.as_ref().map(|(pos, _)| pos).or(list_edge);
         let pos = match end {
-            End::Left => pos_between(None, edge.as_ref(), me),
-            End::Right => pos_between(edge.as_ref(), None, me),
+            End::Left => pos_between(None, edge, me),
+            End::Right => pos_between(edge, None, me),
         };
-        edge = Some(pos.clone());
-        e.adds.push(Addition::ListInsert {
-            pos,
-            value: v.clone(),
-        });
+        if let Some((pos, value)) = made.replace((pos, value)) {
+            e.adds.push(Addition::ListInsert { pos, value });
+        }
+    }
+    if let Some((pos, value)) = made {
+        e.adds.push(Addition::ListInsert { pos, value });
     }
     // Every pushed element is new (its dot is fresh), so none merges with one here.
-    Ok((e, l.map_or(0, ListPart::len) + values.len()))
+    // (`begin` adds nothing: it observes what the write replaces.)
+    let pushed = e.adds.len();
+    Ok((e, l.map_or(0, ListPart::len) + pushed))
 }
 
 /// LINSERT: a new element right before or after the element at `pivot` (an index the caller

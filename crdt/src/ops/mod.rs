@@ -124,10 +124,10 @@ mod tests {
         let none = VersionVector::new();
         let mut k = KeyState::new();
         let (e, len) =
-            list_push(None, 0, tag(1), End::Right, &[b("a"), b("b"), b("c")]).expect("push");
+            list_push(None, 0, tag(1), End::Right, [b("a"), b("b"), b("c")]).expect("push");
         assert_eq!(len, 3);
         k.apply(&e, &none);
-        let (e, len) = list_push(Some(&k), 0, tag(2), End::Left, &[b("z")]).expect("push");
+        let (e, len) = list_push(Some(&k), 0, tag(2), End::Left, [b("z")]).expect("push");
         assert_eq!(len, 4);
         k.apply(&e, &none);
 

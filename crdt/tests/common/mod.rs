@@ -366,7 +366,7 @@ impl Cluster {
             Cmd::Push(_, left, vs) => {
                 let vs: Vec<Blob> = vs.iter().map(|&v| b(v)).collect();
                 let end = if left { End::Left } else { End::Right };
-                ops::list_push(state, now, tag, end, &vs)
+                ops::list_push(state, now, tag, end, vs.iter().cloned())
                     .ok()
                     .map(|(e, _)| e)
             }

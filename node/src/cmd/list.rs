@@ -23,11 +23,10 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> Cmd
     if only_existing && read(ctx, &args[1])?.is_none() {
         return Ok(Reply::Int(0));
     }
-    let values: smallvec::SmallVec<[Blob; 2]> =
-        args[2..].iter().map(|a| Blob::from(&a[..])).collect();
+    let values = args[2..].iter().map(|a| Blob::from(&a[..]));
     Ok(
         match ctx.write(&args[1], |k, now, tag| {
-            ops::list_push(k, now, tag, end, &values).map(|(e, len)| (Some(e), len))
+            ops::list_push(k, now, tag, end, values).map(|(e, len)| (Some(e), len))
         }) {
             Ok(len) => {
                 ctx.notify(LIST, push_event(end), &args[1]);
@@ -300,9 +299,8 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
             ops::list_remove(k, now, tag, &[idx]).map(|e| (e, ()))
         })
         .and_then(|()| {
-            let v = [value.clone()];
             ctx.write(dst, |k, now, tag| {
-                ops::list_push(k, now, tag, to, &v).map(|(e, _)| (Some(e), ()))
+                ops::list_push(k, now, tag, to, [value.clone()]).map(|(e, _)| (Some(e), ()))
             })
         });
     r.map_or_else(

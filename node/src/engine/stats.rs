@@ -10,8 +10,13 @@ use std::collections::BTreeMap;
 /// The counters (CONFIG RESETSTAT clears them).
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// hashbrown's default hasher: counted for every command, so the cheap hash matters.
-    commands: hashbrown::HashMap<&'static str, CommandStat>,
+    /// Per command, in the order each first ran; found through `slots`.
+    commands: Vec<(&'static str, CommandStat)>,
+    /// Where each command's counters are. hashbrown's default hasher: the cheap hash
+    /// matters, though a pipeline of one command finds its place in `last` instead.
+    slots: hashbrown::HashMap<&'static str, usize>,
+    /// The name (its address and length) and place of the command counted last.
+    last: (usize, usize, usize),
     /// Error replies by their first word (`ERR`, `WRONGTYPE`, ...).
     errors: BTreeMap<String, u64>,
     /// Keys removed because they expired.
@@ -34,10 +39,7 @@ impl Stats {
         error: Option<&str>,
         error_counted: bool,
     ) {
-        self.commands
-            .entry(name)
-            .or_default()
-            .record(nanos, error.is_some());
+        self.stat(name).record(nanos, error.is_some());
         if let Some(e) = error.filter(|_| !error_counted) {
             self.error(e);
         }
@@ -46,15 +48,33 @@ impl Stats {
     /// A command that waited, counted when it first ran, failed when it woke (a stream
     /// deleted under XREADGROUP): its `failed_calls`, and the error.
     pub fn failed_after_wait(&mut self, name: &'static str, error: &str) {
-        self.commands.entry(name).or_default().failed += 1;
+        self.stat(name).failed += 1;
         self.error(error);
     }
 
     /// A command was refused before it ran (arity, a read-only node, maxmemory, ...): its
     /// `rejected_calls`, and the error.
     pub fn rejected(&mut self, name: &'static str, error: &str) {
-        self.commands.entry(name).or_default().rejected += 1;
+        self.stat(name).rejected += 1;
         self.error(error);
+    }
+
+    /// The counters of the command `name`. The same name as last time (the same static
+    /// string: the command table's) skips the hash.
+    fn stat(&mut self, name: &'static str) -> &mut CommandStat {
+        let (addr, len, at) = self.last;
+        let at = if name.as_ptr() as usize == addr && name.len() == len {
+            at
+        } else {
+            let next = self.commands.len();
+            let at = *self.slots.entry(name).or_insert(next);
+            if at == next {
+                self.commands.push((name, CommandStat::default()));
+            }
+            self.last = (name.as_ptr() as usize, name.len(), at);
+            at
+        };
+        &mut self.commands[at].1
     }
 
     /// An error reply, counted by its first word (as Redis's errorstats).

@@ -320,7 +320,7 @@ mod tests {
 
         let push = |end| {
             move |k: Option<&KeyState>, t| {
-                ops::list_push(k, NOW, t, end, &[b("x"), b("y")])
+                ops::list_push(k, NOW, t, end, [b("x"), b("y")])
                     .ok()
                     .map(|(e, _)| e)
             }

@@ -109,6 +109,9 @@ pub struct Binlog {
     /// Written to the OS but not yet forced to disk.
     unsynced: bool,
     scratch: Vec<u8>,
+    /// A fresh checksum, copied for each frame: `crc32fast::hash` detects the CPU's
+    /// features anew at every call.
+    crc: crc32fast::Hasher,
     /// Bytes appended since the last [`Binlog::start_segment`] (drives automatic snapshots).
     appended_bytes: u64,
     /// A write failed part way: what follows in the file would sit after a torn frame, so
@@ -282,6 +285,7 @@ impl Binlog {
             policy,
             unsynced: false,
             scratch: Vec::new(),
+            crc: crc32fast::Hasher::new(),
             appended_bytes: 0,
             failed: false,
             held_since: None,
@@ -340,7 +344,9 @@ impl Binlog {
             self.rotate()?;
         }
         let n = payload.len() as u32;
-        let crc = crc32fast::hash(payload);
+        let mut crc = self.crc.clone();
+        crc.update(payload);
+        let crc = crc.finalize();
         let w = &mut self.out;
         w.write_all(&n.to_le_bytes())
             .and_then(|_| w.write_all(&crc.to_le_bytes()))
