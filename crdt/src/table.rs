@@ -381,6 +381,7 @@ mod tests {
     enum Op {
         Insert(u8, u32),
         Remove(u8),
+        Get(u8),
         RetainEven,
     }
 
@@ -388,6 +389,7 @@ mod tests {
         prop_oneof![
             4 => (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
             3 => any::<u8>().prop_map(Op::Remove),
+            3 => any::<u8>().prop_map(Op::Get),
             1 => Just(Op::RetainEven),
         ]
     }
@@ -407,6 +409,13 @@ mod tests {
                     Op::Remove(k) => {
                         let key = vec![k; 1 + (k as usize % 20)];
                         prop_assert_eq!(t.remove(&key), model.remove(&key));
+                    }
+                    // A key read (present or absent) is then found as it is: the lookup
+                    // remembers where it found a key.
+                    Op::Get(k) => {
+                        let key = vec![k; 1 + (k as usize % 20)];
+                        prop_assert_eq!(t.get(&key), model.get(&key));
+                        prop_assert_eq!(t.contains_key(&key), model.contains_key(&key));
                     }
                     Op::RetainEven => {
                         t.retain(|_, v| *v % 2 == 0);
