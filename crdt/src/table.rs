@@ -92,15 +92,20 @@ impl<V> KeyTable<V> {
     }
 
     fn position(&self, key: &[u8]) -> Option<usize> {
-        let entries = &self.entries;
         let last = self.last.get();
-        if entries
+        if self
+            .entries
             .get(last as usize)
             .is_some_and(|(k, _)| k[..] == *key)
         {
             return Some(last as usize);
         }
-        let hash = self.hash(key);
+        self.position_hashed(key, self.hash(key))
+    }
+
+    /// [`KeyTable::position`] of a key whose hash is known ([`KeyTable::hash_key`]).
+    fn position_hashed(&self, key: &[u8], hash: u64) -> Option<usize> {
+        let entries = &self.entries;
         let eq = |at: &u32| entries[*at as usize].0[..] == *key;
         let at = match self.index.find(hash, eq) {
             Some(at) => *at,
@@ -114,10 +119,25 @@ impl<V> KeyTable<V> {
         self.position(key).map(|i| &self.entries[i].1)
     }
 
+    /// The hash this table files `key` under: for a caller that looks one key up more
+    /// than once ([`KeyTable::prefetch_hashed`], then [`KeyTable::get_hashed`]).
+    pub fn hash_key(&self, key: &[u8]) -> u64 {
+        self.hash(key)
+    }
+
+    /// [`KeyTable::get`] with the key's hash from [`KeyTable::hash_key`].
+    pub fn get_hashed(&self, key: &[u8], hash: u64) -> Option<&V> {
+        self.position_hashed(key, hash).map(|i| &self.entries[i].1)
+    }
+
     /// Ask for the entries `key` may be at, without reading them (their keys are not
     /// compared): the first level of a batch's look-ups ([`crate::Keyspace::prefetch`]).
     pub fn prefetch(&self, key: &[u8]) {
-        let hash = self.hash(key);
+        self.prefetch_hashed(self.hash(key));
+    }
+
+    /// [`KeyTable::prefetch`] with the key's hash from [`KeyTable::hash_key`].
+    pub fn prefetch_hashed(&self, hash: u64) {
         let ask = |at: &u32| {
             if let Some(entry) = self.entries.get(*at as usize) {
                 prefetch(entry);
@@ -415,6 +435,7 @@ mod tests {
                     Op::Get(k) => {
                         let key = vec![k; 1 + (k as usize % 20)];
                         prop_assert_eq!(t.get(&key), model.get(&key));
+                        prop_assert_eq!(t.get_hashed(&key, t.hash_key(&key)), model.get(&key));
                         prop_assert_eq!(t.contains_key(&key), model.contains_key(&key));
                     }
                     Op::RetainEven => {

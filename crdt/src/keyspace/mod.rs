@@ -152,10 +152,16 @@ impl Keyspace {
     /// cache misses of a pipelined batch's keys overlap, where looking each key up in turn
     /// would wait for each of its levels.
     pub fn prefetch(&self, keys: &[&[u8]]) {
-        for key in keys {
-            self.keys.prefetch(key);
+        // Each key hashed once, for both levels.
+        let hashes: SmallVec<[u64; 32]> = keys.iter().map(|k| self.keys.hash_key(k)).collect();
+        for &hash in &hashes {
+            self.keys.prefetch_hashed(hash);
         }
-        let slots: SmallVec<[&Slot; 32]> = keys.iter().filter_map(|k| self.keys.get(k)).collect();
+        let slots: SmallVec<[&Slot; 32]> = keys
+            .iter()
+            .zip(&hashes)
+            .filter_map(|(k, &hash)| self.keys.get_hashed(k, hash))
+            .collect();
         for slot in &slots {
             slot.state.prefetch_box();
         }
