@@ -87,10 +87,6 @@ impl<V> KeyTable<V> {
         self.entries.is_empty()
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        hash_of(&self.hasher, key)
-    }
-
     fn position(&self, key: &[u8]) -> Option<usize> {
         let last = self.last.get();
         if self
@@ -100,7 +96,7 @@ impl<V> KeyTable<V> {
         {
             return Some(last as usize);
         }
-        self.position_hashed(key, self.hash(key))
+        self.position_hashed(key, self.hash_key(key))
     }
 
     /// [`KeyTable::position`] of a key whose hash is known ([`KeyTable::hash_key`]).
@@ -122,7 +118,7 @@ impl<V> KeyTable<V> {
     /// The hash this table files `key` under: for a caller that looks one key up more
     /// than once ([`KeyTable::prefetch_hashed`], then [`KeyTable::get_hashed`]).
     pub fn hash_key(&self, key: &[u8]) -> u64 {
-        self.hash(key)
+        hash_of(&self.hasher, key)
     }
 
     /// [`KeyTable::get`] with the key's hash from [`KeyTable::hash_key`].
@@ -130,13 +126,9 @@ impl<V> KeyTable<V> {
         self.position_hashed(key, hash).map(|i| &self.entries[i].1)
     }
 
-    /// Ask for the entries `key` may be at, without reading them (their keys are not
-    /// compared): the first level of a batch's look-ups ([`crate::Keyspace::prefetch`]).
-    pub fn prefetch(&self, key: &[u8]) {
-        self.prefetch_hashed(self.hash(key));
-    }
-
-    /// [`KeyTable::prefetch`] with the key's hash from [`KeyTable::hash_key`].
+    /// Ask for the entries the key of this hash ([`KeyTable::hash_key`]) may be at, without
+    /// reading them (their keys are not compared): the first level of a batch's look-ups
+    /// ([`crate::Keyspace::prefetch`]).
     pub fn prefetch_hashed(&self, hash: u64) {
         let ask = |at: &u32| {
             if let Some(entry) = self.entries.get(*at as usize) {
@@ -176,7 +168,7 @@ impl<V> KeyTable<V> {
         }
         let at = self.entries.len();
         let slot = u32::try_from(at).expect("a database holds at most u32::MAX keys");
-        let hash = self.hash(&key);
+        let hash = self.hash_key(&key);
         self.entries.push((key, value));
         // The index has room (see `start_growth`): the re-hash is never called.
         let rehash = rehasher(&self.entries, &self.hasher);
@@ -261,7 +253,7 @@ impl<V> KeyTable<V> {
     /// The slot of the entry at position `at` (whose key is in the entry vector), in
     /// either index.
     fn slot_of(&mut self, at: usize) -> Option<OccupiedEntry<'_, u32>> {
-        let hash = self.hash(&self.entries[at].0);
+        let hash = self.hash_key(&self.entries[at].0);
         let is_at = |s: &u32| *s as usize == at;
         match self.index.find_entry(hash, is_at) {
             Ok(slot) => Some(slot),
@@ -493,9 +485,9 @@ mod tests {
             assert_eq!(slots(&t), t.len());
             if i % 1009 == 0 {
                 // A prefetch (both indexes during a growth, absent keys too) changes nothing.
-                t.prefetch(&(k + 100_000).to_le_bytes());
+                t.prefetch_hashed(t.hash_key(&(k + 100_000).to_le_bytes()));
                 for (k, v) in &model {
-                    t.prefetch(&k.to_le_bytes());
+                    t.prefetch_hashed(t.hash_key(&k.to_le_bytes()));
                     assert_eq!(t.get(&k.to_le_bytes()), Some(v));
                 }
             }

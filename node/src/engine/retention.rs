@@ -329,10 +329,8 @@ mod tests {
             .expect("write");
     }
 
-    /// A BGSAVE whose child cannot write is told as failed (INFO's
-    /// `rdb_last_bgsave_status:err`), and covers no binlog.
-    #[test]
-    fn a_background_snapshot_that_cannot_be_written_is_told_failed() {
+    /// A data directory with its store and retention, as a node opens them.
+    fn opened() -> (tempfile::TempDir, Retention, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let options = EngineOptions {
             dir: dir.path().to_path_buf(),
@@ -342,13 +340,12 @@ mod tests {
             binlog_retention_secs: 0,
         };
         let retention = Retention::new(&options);
-        let mut store = Store::open(dir.path(), Fsync::No, true).expect("open");
-        set(&mut store, "k", "v");
-        // Directories where the snapshot's temporary file would go: it cannot be created.
-        for seq in 1..=8u64 {
-            std::fs::create_dir(dir.path().join(format!("snapshot-{seq:020}.tmp"))).expect("mkdir");
-        }
-        assert!(retention.start_bgsave(&mut store).expect("bgsave"));
+        let store = Store::open(dir.path(), Fsync::No, true).expect("open");
+        (dir, retention, store)
+    }
+
+    /// Poll until the background snapshot has ended (its child reaped), 30 s at most.
+    fn wait_for_bgsave(retention: &Retention) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while retention.bgsave_running() {
             assert!(
@@ -357,6 +354,20 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// A BGSAVE whose child cannot write is told as failed (INFO's
+    /// `rdb_last_bgsave_status:err`), and covers no binlog.
+    #[test]
+    fn a_background_snapshot_that_cannot_be_written_is_told_failed() {
+        let (dir, retention, mut store) = opened();
+        set(&mut store, "k", "v");
+        // Directories where the snapshot's temporary file would go: it cannot be created.
+        for seq in 1..=8u64 {
+            std::fs::create_dir(dir.path().join(format!("snapshot-{seq:020}.tmp"))).expect("mkdir");
+        }
+        assert!(retention.start_bgsave(&mut store).expect("bgsave"));
+        wait_for_bgsave(&retention);
         let stats = retention.bgsave_stats();
         assert!(stats.last_failed, "{stats:?}");
         assert_eq!(stats.forks, 1);
@@ -366,16 +377,7 @@ mod tests {
 
     #[test]
     fn a_background_snapshot_holds_the_state_at_its_start_and_no_two_share_a_name() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let options = EngineOptions {
-            dir: dir.path().to_path_buf(),
-            appendfsync: Fsync::No,
-            alone: true,
-            binlog_retention_bytes: 0,
-            binlog_retention_secs: 0,
-        };
-        let retention = Retention::new(&options);
-        let mut store = Store::open(dir.path(), Fsync::No, true).expect("open");
+        let (dir, retention, mut store) = opened();
         set(&mut store, "k", "before");
         // Big enough that the child is still writing when the parent changes k.
         for i in 0..20_000 {
@@ -384,14 +386,7 @@ mod tests {
         assert!(retention.start_bgsave(&mut store).expect("bgsave"));
         set(&mut store, "k", "after");
         set(&mut store, "later", "y");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while retention.bgsave_running() {
-            assert!(
-                Instant::now() < deadline,
-                "the background snapshot never ended"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_bgsave(&retention);
         let stats = retention.bgsave_stats();
         assert!(!stats.last_failed);
         assert_eq!(stats.forks, 1, "{stats:?}");

@@ -154,3 +154,39 @@ impl CommandStat {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command's counters are found by its name, whatever string holds it: the name's
+    /// address is only a shortcut for a run of one command.
+    #[test]
+    fn counters_are_kept_per_name_however_the_calls_interleave() {
+        let mut stats = Stats::default();
+        let other_get: &'static str = Box::leak(String::from("get").into_boxed_str());
+        stats.ran("get", 1000, None, false);
+        stats.ran("get", 1000, None, false);
+        stats.ran("set", 3000, Some("ERR x"), false);
+        stats.ran(other_get, 1000, None, false);
+        stats.rejected("set", "ERR y");
+        stats.failed_after_wait("get", "ERR z");
+        let all = stats.commands();
+        let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["get", "set"]);
+        let (get, set) = (all[0].1, all[1].1);
+        assert_eq!(
+            (get.calls, get.nanos, get.failed, get.rejected),
+            (3, 3000, 1, 0)
+        );
+        assert_eq!(
+            (set.calls, set.nanos, set.failed, set.rejected),
+            (1, 3000, 1, 1)
+        );
+        assert_eq!(stats.errors().1, 3);
+        stats.reset();
+        assert!(stats.commands().is_empty());
+        stats.ran("set", 1, None, false);
+        assert_eq!(stats.commands()[0].1.calls, 1);
+    }
+}
