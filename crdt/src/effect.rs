@@ -10,6 +10,7 @@ use crate::ids::{Dot, OpId, ServerId, Tag};
 use crate::list::{ListId, Pos};
 use crate::stream::{StreamAdd, StreamLoc};
 use crate::vv::VersionVector;
+use smallvec::SmallVec;
 
 /// Where a field lives in a key.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,16 +82,17 @@ pub enum Value {
     Score(f64),
 }
 
-/// The replicated delta of one write to one key.
+/// The replicated delta of one write to one key. Most writes remove at most one piece
+/// and add one: those are held inline, and an effect costs no allocation for them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Effect {
     /// The op's dot (piece 0) and HLC time.
     pub tag: Tag,
     /// Removes every content piece covered (the origin observed the whole key).
     pub cutoff: Option<VersionVector>,
-    pub removes: Vec<Removal>,
+    pub removes: SmallVec<[Removal; 1]>,
     pub resets: Vec<Reset>,
-    pub adds: Vec<Addition>,
+    pub adds: SmallVec<[Addition; 1]>,
 }
 
 impl Effect {
@@ -98,9 +100,9 @@ impl Effect {
         Effect {
             tag,
             cutoff: None,
-            removes: Vec::new(),
+            removes: SmallVec::new(),
             resets: Vec::new(),
-            adds: Vec::new(),
+            adds: SmallVec::new(),
         }
     }
 

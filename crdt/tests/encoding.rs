@@ -35,7 +35,7 @@ proptest! {
             if let Msg::Op { body: Body::Key { effect, .. }, .. } = msg {
                 let mut b = Vec::new();
                 encode_effect(effect, &mut b);
-                prop_assert_eq!(&decode_effect(&b).expect("decodes"), effect);
+                prop_assert_eq!(&decode_effect(&b).expect("decodes"), &**effect);
             }
         }
         c.quiesce();

@@ -523,7 +523,7 @@ impl Cluster {
                 Msg::Op {
                     body: Body::Key { effect, .. },
                     ..
-                } => Some(effect.adds.clone()),
+                } => Some(effect.adds.to_vec()),
                 _ => None,
             })
             .expect("an op")

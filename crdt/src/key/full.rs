@@ -189,23 +189,23 @@ impl Full {
         self.hlc_floor = self.hlc_floor.max(e.tag.hlc);
         let by = e.tag.dot;
         let forgotten_at_once = |dot: Dot| stable.is_some_and(|s| s.covers(by) && s.covers(dot));
-        let mut tomb = self.tomb.take().unwrap_or_default();
+        // Made only when the effect removes something: most writes to a key without a
+        // tomb (pushes, adds) leave it without one, and cost no allocation for it.
+        let mut tomb = self.tomb.take();
         if let Some(cut) = &e.cutoff {
-            if tomb.add_cutoff(cut, by) {
-                for p in &mut self.parts {
-                    p.prune(&tomb);
-                }
-            }
+            self.cut(tomb.get_or_insert_default(), cut, by);
         }
         for r in &e.removes {
             if !forgotten_at_once(r.dot) {
-                tomb.add_removed(r.dot, by);
+                tomb.get_or_insert_default().add_removed(r.dot, by);
             }
             self.remove_piece(&r.loc, r.dot);
         }
-        for r in &e.resets {
-            self.reset_field(&r.loc, r.server, &r.reset);
+        if !e.resets.is_empty() {
+            self.reset_fields(&e.resets);
         }
+        let none = Tomb::default();
+        let kills = tomb.as_deref().unwrap_or(&none);
         for (i, a) in e.adds.iter().enumerate() {
             let tag = e.tag.piece(i as u32);
             // The piece an addition writes: LSET writes into an existing element.
@@ -214,13 +214,35 @@ impl Full {
                 _ => tag.dot,
             };
             if !flushed.covers(piece) {
-                self.add_piece(a, tag, &tomb);
+                self.add_piece(a, tag, kills);
             }
         }
-        self.tomb = Some(tomb);
+        self.tomb = tomb;
         self.tidy();
     }
 
+    // `apply`'s less common steps are functions of their own, never inlined into it: every
+    // write runs `apply`, and the code it runs stays small enough to share the instruction
+    // cache with the rest of the write.
+
+    /// A whole-key removal: `by` removed what `cut` covers.
+    #[inline(never)]
+    fn cut(&mut self, tomb: &mut Tomb, cut: &VersionVector, by: Dot) {
+        if tomb.add_cutoff(cut, by) {
+            for p in &mut self.parts {
+                p.prune(tomb);
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn reset_fields(&mut self, resets: &[crate::effect::Reset]) {
+        for r in resets {
+            self.reset_field(&r.loc, r.server, &r.reset);
+        }
+    }
+
+    #[inline(never)]
     fn remove_piece(&mut self, loc: &Loc, dot: Dot) {
         match loc {
             Loc::Field(fl) => self.remove_from_field(fl, dot),
@@ -277,51 +299,17 @@ impl Full {
         }
     }
 
+    #[inline(never)]
     fn add_piece(&mut self, a: &Addition, tag: Tag, tomb: &Tomb) {
         match a {
-            Addition::Write { loc, value } => match (loc, value) {
-                (FieldLoc::Str, Value::Bytes(v)) => {
-                    if let Part::Str(f) = self.part_mut(Kind::String) {
-                        f.add_reg(tag, v.clone(), tomb);
-                    }
-                }
-                (FieldLoc::Hash(name), Value::Bytes(v)) => {
-                    if let Part::Hash(h) = self.part_mut(Kind::Hash) {
-                        h.field_mut(name).add_reg(tag, v.clone(), tomb);
-                        h.tidy(name);
-                    }
-                }
-                (FieldLoc::ZSet(m), Value::Score(s)) => {
-                    if let Part::ZSet(z) = self.part_mut(Kind::ZSet) {
-                        z.update(m, |f| f.add_reg(tag, *s, tomb));
-                    }
-                }
-                _ => debug_assert!(false, "value type does not fit {loc:?}"),
-            },
+            Addition::Write { loc, value } => self.add_write(loc, value, tag, tomb),
             Addition::Incr { loc, start, total } => {
                 let entry = CounterEntry {
                     start: *start,
                     tag,
                     total: *total,
                 };
-                match loc {
-                    FieldLoc::Str => {
-                        if let Part::Str(f) = self.part_mut(Kind::String) {
-                            f.add_entry(entry, tomb);
-                        }
-                    }
-                    FieldLoc::Hash(name) => {
-                        if let Part::Hash(h) = self.part_mut(Kind::Hash) {
-                            h.field_mut(name).add_entry(entry, tomb);
-                            h.tidy(name);
-                        }
-                    }
-                    FieldLoc::ZSet(m) => {
-                        if let Part::ZSet(z) = self.part_mut(Kind::ZSet) {
-                            z.update(m, |f| f.add_entry(entry, tomb));
-                        }
-                    }
-                }
+                self.add_counter_entry(loc, entry, tomb);
             }
             Addition::Member(m) => {
                 if let Part::Set(s) = self.part_mut(Kind::Set) {
@@ -341,6 +329,65 @@ impl Full {
                     l.put(id, elem, tomb);
                 }
             }
+            _ => self.add_other(a, tag, tomb),
+        }
+    }
+
+    #[inline(never)]
+    fn add_write(&mut self, loc: &FieldLoc, value: &Value, tag: Tag, tomb: &Tomb) {
+        match (loc, value) {
+            (FieldLoc::Str, Value::Bytes(v)) => {
+                if let Part::Str(f) = self.part_mut(Kind::String) {
+                    f.add_reg(tag, v.clone(), tomb);
+                }
+            }
+            (FieldLoc::Hash(name), Value::Bytes(v)) => {
+                if let Part::Hash(h) = self.part_mut(Kind::Hash) {
+                    h.field_mut(name).add_reg(tag, v.clone(), tomb);
+                    h.tidy(name);
+                }
+            }
+            (FieldLoc::ZSet(m), Value::Score(s)) => {
+                if let Part::ZSet(z) = self.part_mut(Kind::ZSet) {
+                    z.update(m, |f| f.add_reg(tag, *s, tomb));
+                }
+            }
+            _ => debug_assert!(false, "value type does not fit {loc:?}"),
+        }
+    }
+
+    #[inline(never)]
+    fn add_counter_entry(&mut self, loc: &FieldLoc, entry: CounterEntry, tomb: &Tomb) {
+        match loc {
+            FieldLoc::Str => {
+                if let Part::Str(f) = self.part_mut(Kind::String) {
+                    f.add_entry(entry, tomb);
+                }
+            }
+            FieldLoc::Hash(name) => {
+                if let Part::Hash(h) = self.part_mut(Kind::Hash) {
+                    h.field_mut(name).add_entry(entry, tomb);
+                    h.tidy(name);
+                }
+            }
+            FieldLoc::ZSet(m) => {
+                if let Part::ZSet(z) = self.part_mut(Kind::ZSet) {
+                    z.update(m, |f| f.add_entry(entry, tomb));
+                }
+            }
+        }
+    }
+
+    /// The additions of `add_piece` that are neither writes, counters, members nor list
+    /// inserts.
+    #[cold]
+    #[inline(never)]
+    fn add_other(&mut self, a: &Addition, tag: Tag, tomb: &Tomb) {
+        match a {
+            Addition::Write { .. }
+            | Addition::Incr { .. }
+            | Addition::Member(_)
+            | Addition::ListInsert { .. } => unreachable!("add_piece adds these"),
             Addition::ListSet { id, value } => {
                 if let Part::List(l) = self.part_mut(Kind::List) {
                     let elem = ListElem {

@@ -138,6 +138,13 @@ impl KeyState {
         self.full().into_iter().flat_map(Full::hidden)
     }
 
+    /// Whether any content is hidden by a type clash (only a key of several parts can hold
+    /// some: a quick test before [`KeyState::hidden`]).
+    pub fn has_hidden(&self) -> bool {
+        self.full()
+            .is_some_and(|f| f.parts().len() > 1 && f.hidden().next().is_some())
+    }
+
     /// All parts, including hidden ones and ones kept only for reset records.
     pub fn parts(&self) -> Cow<'_, [Part]> {
         match &self.0 {

@@ -135,14 +135,31 @@ pub(super) fn begin<'a>(
 ) -> Result<Option<&'a KeyState>, OpError> {
     let Some(k) = key else { return Ok(None) };
     if !k.exists(now_ms) {
-        observe_all(k, e);
+        observe_expired(k, e);
         return Ok(None);
     }
     if k.kind() != Some(kind) {
         return Err(OpError::WrongType);
     }
+    if k.has_hidden() {
+        observe_hidden(k, e);
+    }
+    Ok(Some(k))
+}
+
+// The rare cases of `begin`, kept out of it: every write runs `begin`, and its code stays
+// small enough to share the instruction cache with the rest of the write.
+
+#[cold]
+#[inline(never)]
+fn observe_expired(k: &KeyState, e: &mut Effect) {
+    observe_all(k, e);
+}
+
+#[cold]
+#[inline(never)]
+fn observe_hidden(k: &KeyState, e: &mut Effect) {
     for p in k.hidden() {
         observe_part(p, e);
     }
-    Ok(Some(k))
 }

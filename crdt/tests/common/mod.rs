@@ -223,10 +223,10 @@ pub fn step(f: Family, replicas: usize, merges: bool) -> BoxedStrategy<Step> {
     .boxed()
 }
 
-/// What an op carries on the wire.
+/// What an op carries on the wire (an effect boxed: it is much larger than a flush).
 #[derive(Clone, Debug)]
 pub enum Body {
-    Key { key: Blob, effect: Effect },
+    Key { key: Blob, effect: Box<Effect> },
     Flush { cutoff: VersionVector, by: Dot },
 }
 
@@ -645,7 +645,7 @@ impl Cluster {
             op,
             body: Body::Key {
                 key: Blob::from(key),
-                effect,
+                effect: Box::new(effect),
             },
         };
         apply_msg(rep, &msg, now, false);
