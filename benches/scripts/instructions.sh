@@ -6,6 +6,8 @@
 #   benches/scripts/instructions.sh               # -n 100000 of each row, -P 16
 #   N=20000 TESTS=lpush,incr benches/scripts/instructions.sh
 #   GDC_BIN=/tmp/old/gdc-node SERVERS=gdc benches/scripts/instructions.sh   # another build
+#   DUMPS=/tmp/dumps TESTS=lpop benches/scripts/instructions.sh   # keep each row's dump, then
+#   benches/scripts/hot-code.py /tmp/dumps/gdc-lpop.out     # which code a command runs
 #
 # Each server runs under callgrind and takes the rows in redis-compare.sh's order (GET reads
 # the keys SET wrote, the pops take what the pushes left), under redis-benchmark -c 50
@@ -16,6 +18,11 @@
 # callgrind a server runs one thread at a time, 30-50 times slower, so pipelines arrive
 # whole: the counts are of a saturated server. Installs Debian's valgrind, redis-server
 # and redis-tools when missing.
+#
+# Beside each count, the instruction-cache misses per command that callgrind's cache
+# simulation finds (a 32 KiB, 8-way first-level instruction cache, as this machine's): a
+# write whose code does not fit that cache misses on most of its lines at every command
+# of a pipeline, and pays for each miss in cycles the count does not show.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -46,14 +53,16 @@ trap cleanup EXIT
 commands() {
     redis-cli -p "$PORT" info stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }'
 }
-# The instructions of the newest callgrind dump of the server.
+newest() {
+    ls "$work"/cg.out.*.* | awk -F. '{ print $NF, $0 }' | sort -n | tail -1 | cut -d' ' -f2-
+}
+# The instructions and the first-level instruction-cache misses of the newest callgrind
+# dump of the server (its first and fourth events).
 dumped() {
-    local f
-    f="$(ls "$work"/cg.out.*.* | awk -F. '{ print $NF, $0 }' | sort -n | tail -1 | cut -d' ' -f2-)"
-    awk '/^(summary|totals):/ { print $2; exit }' "$f"
+    awk '/^(summary|totals):/ { print $2, $5; exit }' "$(newest)"
 }
 
-declare -A ir
+declare -A ir i1
 IFS=, read -ra tests <<<"$TESTS"
 IFS=, read -ra servers <<<"$SERVERS"
 for server in "${servers[@]}"; do
@@ -65,6 +74,7 @@ for server in "${servers[@]}"; do
         --appendfsync everysec --auto-aof-rewrite-percentage 0) ;;
     esac
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.out.%p" \
+        --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=8388608,16,64 --dump-instr=yes \
         "${cmd[@]}" >"$work/$server.log" 2>&1 &
     pid=$!
     until redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.2; done
@@ -75,7 +85,13 @@ for server in "${servers[@]}"; do
         redis-benchmark -p "$PORT" -n "$N" -c 50 -r 1000000 -P 16 -q -t "$t" >/dev/null 2>&1
         callgrind_control -d "$pid" >/dev/null 2>&1
         ran=$(($(commands) - before - 1))
-        ir[$server,$t]=$(awk -v i="$(dumped)" -v n="$ran" 'BEGIN { printf "%d", i / n }')
+        read -r total misses <<<"$(dumped)"
+        if [ -n "${DUMPS:-}" ]; then
+            mkdir -p "$DUMPS"
+            { echo "# commands: $ran"; cat "$(newest)"; } >"$DUMPS/$server-$t.out"
+        fi
+        ir[$server,$t]=$(awk -v i="$total" -v n="$ran" 'BEGIN { printf "%d", i / n }')
+        i1[$server,$t]=$(awk -v i="$misses" -v n="$ran" 'BEGIN { printf "%d", i / n }')
     done
     kill "$pid" && wait "$pid" 2>/dev/null || true
     pid=""
@@ -89,4 +105,13 @@ for t in "${tests[@]}"; do
     awk -v t="$t" -v g="${ir[gdc,$t]:-0}" -v r="${ir[redis,$t]:-0}" -v a="${ir[redis-aof,$t]:-0}" \
         'function ratio(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "-" }
         BEGIN { printf "| %s | %d | %d | %s | %d | %s |\n", toupper(t), g, r, ratio(g, r), a, ratio(g, a) }'
+done
+echo
+echo "Instruction-cache misses per command:"
+echo
+echo "| command | gdc-node | redis-server | redis-server, AOF everysec |"
+echo "|---|---|---|---|"
+for t in "${tests[@]}"; do
+    printf '| %s | %d | %d | %d |\n' "${t^^}" "${i1[gdc,$t]:-0}" "${i1[redis,$t]:-0}" \
+        "${i1[redis-aof,$t]:-0}"
 done
