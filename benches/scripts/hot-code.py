@@ -81,4 +81,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:  # read through head: what it took is enough
+        sys.stderr.close()

@@ -94,8 +94,11 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BinlogError + '_ {
 /// A torn or corrupt tail cut at open: the segment, the bytes cut, and why.
 pub type Cut = (PathBuf, u64, String);
 
-/// The largest encoding scratch buffer kept between records.
-const SCRATCH_KEPT_BYTES: usize = 64 * 1024;
+/// The largest buffer of appended frames kept between batches.
+const PENDING_KEPT_BYTES: usize = 64 * 1024;
+
+/// A frame's head: the payload's length, then its CRC.
+const FRAME_HEAD_BYTES: usize = 8;
 
 #[derive(Debug)]
 pub struct Binlog {
@@ -108,7 +111,13 @@ pub struct Binlog {
     policy: Fsync,
     /// Written to the OS but not yet forced to disk.
     unsynced: bool,
-    scratch: Vec<u8>,
+    /// Frames appended since the last [`Binlog::commit`], encoded in place with their CRCs
+    /// not yet computed: a batch's checksums and its copy into `out` are done together when
+    /// it ends ([`Binlog::drain`]), so each write runs only its encoding (the code a write
+    /// runs is what limits a pipeline: BENCHMARKS.md, "Instructions per command").
+    pending: Vec<u8>,
+    /// Where each pending frame starts in `pending`.
+    pending_at: Vec<usize>,
     /// A fresh checksum, copied for each frame: `crc32fast::hash` detects the CPU's
     /// features anew at every call.
     crc: crc32fast::Hasher,
@@ -126,6 +135,17 @@ pub struct Binlog {
     /// [`Binlog::start_segment`] returned the current segment (or may have, at open: a
     /// child of the process before this one may still be writing its snapshot).
     snapshot_begun: bool,
+}
+
+impl Drop for Binlog {
+    /// What was appended goes to the file as it did before frames waited for their CRCs
+    /// (the write buffer writes its bytes when dropped): a caller that drops the log
+    /// uncommitted loses nothing of it.
+    fn drop(&mut self) {
+        if !self.failed {
+            let _ = self.drain();
+        }
+    }
 }
 
 fn segment_name(seq: u64) -> String {
@@ -284,7 +304,8 @@ impl Binlog {
             segment_bytes: len,
             policy,
             unsynced: false,
-            scratch: Vec::new(),
+            pending: Vec::new(),
+            pending_at: Vec::new(),
             crc: crc32fast::Hasher::new(),
             appended_bytes: 0,
             failed: false,
@@ -299,12 +320,13 @@ impl Binlog {
         self.policy
     }
 
-    /// Bytes in the current segment.
-    /// The heap its buffers hold (the write buffer and the encoding scratch).
+    /// The heap its buffers hold (the write buffer and the frames not yet in it).
     pub fn buffer_bytes(&self) -> u64 {
-        (self.out.capacity() + self.scratch.capacity()) as u64
+        let at = self.pending_at.capacity() * std::mem::size_of::<usize>();
+        (self.out.capacity() + self.pending.capacity() + at) as u64
     }
 
+    /// Bytes in the current segment.
     pub fn segment_bytes(&self) -> u64 {
         self.segment_bytes
     }
@@ -319,45 +341,62 @@ impl Binlog {
         if recs.is_empty() {
             return Ok(());
         }
-        let mut payload = std::mem::take(&mut self.scratch);
-        payload.clear();
-        encode_frame_into(recs, &mut payload);
-        let written = self.append_frame(&payload);
-        // A large record's room is given back: a 10-million-bit SETBIT would otherwise keep
-        // 2.5 MB here for good.
-        if payload.capacity() <= SCRATCH_KEPT_BYTES {
-            self.scratch = payload;
-        }
-        written
+        self.append_with(|out| encode_frame_into(recs, out))
     }
 
     /// Append a frame's payload as it is (one received from a peer, already encoded).
     pub fn append_frame(&mut self, payload: &[u8]) -> Result<(), BinlogError> {
-        if payload.len() > RECORD_BYTES_MAX as usize {
-            // The reader would take it for corruption: refuse it before it is written.
-            return Err(BinlogError::TooLarge(payload.len()));
-        }
+        self.append_with(|out| out.extend_from_slice(payload))
+    }
+
+    /// Append the frame whose payload `put` writes, its CRC left for [`Binlog::drain`].
+    fn append_with(&mut self, put: impl FnOnce(&mut Vec<u8>)) -> Result<(), BinlogError> {
         if self.failed {
             return Err(BinlogError::Failed);
         }
         if self.segment_bytes >= SEGMENT_BYTES_MAX {
             self.rotate()?;
         }
-        let n = payload.len() as u32;
-        let mut crc = self.crc.clone();
-        crc.update(payload);
-        let crc = crc.finalize();
-        let w = &mut self.out;
-        w.write_all(&n.to_le_bytes())
-            .and_then(|_| w.write_all(&crc.to_le_bytes()))
-            .and_then(|_| w.write_all(payload))
-            .map_err(|e| {
-                self.failed = true;
-                io_err(&self.path)(e)
-            })?;
-        self.segment_bytes += 8 + n as u64;
-        self.appended_bytes += 8 + n as u64;
+        let at = self.pending.len();
+        self.pending.extend_from_slice(&[0; FRAME_HEAD_BYTES]);
+        put(&mut self.pending);
+        let n = self.pending.len() - at - FRAME_HEAD_BYTES;
+        if n > RECORD_BYTES_MAX as usize {
+            // The reader would take it for corruption: refuse it before it is written.
+            self.pending.truncate(at);
+            return Err(BinlogError::TooLarge(n));
+        }
+        self.pending[at..at + 4].copy_from_slice(&(n as u32).to_le_bytes());
+        self.pending_at.push(at);
+        self.segment_bytes += (FRAME_HEAD_BYTES + n) as u64;
+        self.appended_bytes += (FRAME_HEAD_BYTES + n) as u64;
         Ok(())
+    }
+
+    /// Checksum the pending frames and hand them to the write buffer, in order.
+    fn drain(&mut self) -> Result<(), BinlogError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        for &at in &self.pending_at {
+            let (head, rest) = self.pending[at..].split_at_mut(FRAME_HEAD_BYTES);
+            let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let mut crc = self.crc.clone();
+            crc.update(&rest[..n]);
+            head[4..].copy_from_slice(&crc.finalize().to_le_bytes());
+        }
+        let written = self.out.write_all(&self.pending);
+        self.pending.clear();
+        self.pending_at.clear();
+        // A large batch's room is given back: a 10-million-bit SETBIT would otherwise keep
+        // 2.5 MB here for good.
+        if self.pending.capacity() > PENDING_KEPT_BYTES {
+            self.pending = Vec::new();
+        }
+        written.map_err(|e| {
+            self.failed = true;
+            io_err(&self.path)(e)
+        })
     }
 
     /// Bytes appended since the last snapshot began a segment.
@@ -382,6 +421,7 @@ impl Binlog {
     /// End of a batch: hand what was appended to the OS (so a crash of this process loses
     /// nothing), and with `always`, force it to disk before the caller replies.
     pub fn commit(&mut self) -> Result<(), BinlogError> {
+        self.drain()?;
         if crate::testing::ack_before_write() && !self.out.buffer().is_empty() {
             // Broken on purpose: replies go out while the records wait in memory.
             let since = *self.held_since.get_or_insert_with(std::time::Instant::now);
@@ -407,7 +447,7 @@ impl Binlog {
     /// The commit count past which records appended so far are with the OS, if some are
     /// still only in this process's buffer (`None`: nothing is waiting for a commit).
     pub fn pending_commit(&self) -> Option<u64> {
-        (!self.out.buffer().is_empty()).then_some(self.commits + 1)
+        (!self.out.buffer().is_empty() || !self.pending.is_empty()).then_some(self.commits + 1)
     }
 
     /// Whether commit `target` (from [`Binlog::pending_commit`]) has happened.
@@ -437,6 +477,7 @@ impl Binlog {
     }
 
     fn rotate(&mut self) -> Result<(), BinlogError> {
+        self.drain()?;
         self.out.flush().map_err(io_err(&self.path))?;
         if self.policy == Fsync::Always {
             self.out.get_ref().sync_data().map_err(io_err(&self.path))?;

@@ -133,15 +133,66 @@ fn a_batch_is_replayed_whole_or_not_at_all() {
     assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
 }
 
-/// An eviction is a record of its own kind, alone in its frame or in a batch, and reads
-/// back as one (its kind byte must not be taken for a batch's).
-/// A record larger than the kept scratch buffer leaves no buffer of its size behind (a
-/// 10-million-bit SETBIT's record is 1.25 MB), and is written whole.
+/// Frames wait in memory, their checksums not yet made, until the commit hands them to the
+/// OS each with its own checksum; a log dropped uncommitted still writes them.
+#[test]
+fn frames_reach_the_file_at_the_commit_each_with_its_checksum() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    let seg = segments(dir.path())
+        .expect("segments")
+        .pop()
+        .expect("a segment")
+        .1;
+    let file_len = || fs::metadata(&seg).expect("metadata").len();
+    log.append(&set(1, "a")).expect("append");
+    log.append(&set(2, "b")).expect("append");
+    log.append(&set(3, "c")).expect("append");
+    assert_eq!(
+        file_len(),
+        MAGIC.len() as u64,
+        "nothing written before the commit"
+    );
+    assert!(log.pending_commit().is_some());
+    log.commit().expect("commit");
+    assert!(log.pending_commit().is_none());
+    let committed = file_len();
+    assert_eq!(committed, log.segment_bytes());
+    // Appended after the commit and dropped without one: written all the same.
+    log.append(&set(4, "d")).expect("append");
+    drop(log);
+    let (recs, cut) = replay(dir.path());
+    assert_eq!(
+        recs,
+        vec![set(1, "a"), set(2, "b"), set(3, "c"), set(4, "d")]
+    );
+    assert!(cut.is_none());
+    // A flipped byte in the second frame's payload fails its checksum: the first frame
+    // comes back, the rest is cut as a corrupt tail.
+    let mut bytes = fs::read(&seg).expect("read");
+    let first = MAGIC.len()
+        + FRAME_HEAD_BYTES
+        + u32::from_le_bytes(
+            bytes[MAGIC.len()..MAGIC.len() + 4]
+                .try_into()
+                .expect("4 bytes"),
+        ) as usize;
+    bytes[first + FRAME_HEAD_BYTES + 2] ^= 0xff;
+    fs::write(&seg, &bytes).expect("write");
+    let (recs, cut) = replay(dir.path());
+    assert_eq!(recs, vec![set(1, "a")]);
+    assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
+}
+
+/// A record larger than the kept buffer of pending frames leaves no buffer of its size
+/// behind once committed (a 10-million-bit SETBIT's record is 1.25 MB), and is written
+/// whole.
 #[test]
 fn a_large_record_leaves_no_large_buffer_behind() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
     log.append(&set(1, "small")).expect("append");
+    log.commit().expect("commit");
     let held = log.buffer_bytes();
     let tag = Tag::new(Dot::new(ServerId(1), OpId(2), 0), Hlc::new(2, 0));
     let big = Record::Key {
@@ -151,6 +202,7 @@ fn a_large_record_leaves_no_large_buffer_behind() {
         evicted: false,
     };
     log.append(&big).expect("append");
+    log.commit().expect("commit");
     let after = log.buffer_bytes();
     assert!(
         after <= held,
@@ -163,6 +215,8 @@ fn a_large_record_leaves_no_large_buffer_behind() {
     assert_eq!(recs, vec![set(1, "small"), big, set(3, "after")]);
 }
 
+/// An eviction is a record of its own kind, alone in its frame or in a batch, and reads
+/// back as one (its kind byte must not be taken for a batch's).
 #[test]
 fn an_eviction_record_reads_back_alone_and_in_a_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
