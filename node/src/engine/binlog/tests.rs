@@ -18,6 +18,13 @@ fn replay(dir: &Path) -> (Vec<Record>, Option<Cut>) {
     (recs, cut)
 }
 
+/// The log at `dir` replays as `expected`, with no tail cut.
+fn replays_whole(dir: &Path, expected: &[Record]) {
+    let (recs, cut) = replay(dir);
+    assert_eq!(recs, expected);
+    assert!(cut.is_none());
+}
+
 #[test]
 fn segments_are_numbered_in_order_whatever_the_ops_origins() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -109,12 +116,10 @@ fn a_batch_is_replayed_whole_or_not_at_all() {
         .expect("append batch");
     log.commit().expect("commit");
     drop(log);
-    let (recs, cut) = replay(dir.path());
-    assert_eq!(
-        recs,
-        vec![set(1, "a"), set(2, "b"), set(3, "c"), set(4, "d")]
+    replays_whole(
+        dir.path(),
+        &[set(1, "a"), set(2, "b"), set(3, "c"), set(4, "d")],
     );
-    assert!(cut.is_none());
     // Tear the batch's frame: none of it comes back, the record before it does.
     let seg = segments(dir.path())
         .expect("segments")
@@ -161,12 +166,10 @@ fn frames_reach_the_file_at_the_commit_each_with_its_checksum() {
     // Appended after the commit and dropped without one: written all the same.
     log.append(&set(4, "d")).expect("append");
     drop(log);
-    let (recs, cut) = replay(dir.path());
-    assert_eq!(
-        recs,
-        vec![set(1, "a"), set(2, "b"), set(3, "c"), set(4, "d")]
+    replays_whole(
+        dir.path(),
+        &[set(1, "a"), set(2, "b"), set(3, "c"), set(4, "d")],
     );
-    assert!(cut.is_none());
     // A flipped byte in the second frame's payload fails its checksum: the first frame
     // comes back, the rest is cut as a corrupt tail.
     let mut bytes = fs::read(&seg).expect("read");
