@@ -221,9 +221,10 @@ impl Full {
         self.tidy();
     }
 
-    // `apply`'s less common steps are functions of their own, never inlined into it: every
-    // write runs `apply`, and the code it runs stays small enough to share the instruction
-    // cache with the rest of the write.
+    // `apply`'s steps are functions of their own, never inlined into it (the rare ones also
+    // cold): every write runs `apply`, and runs only the steps its effect needs, so the code
+    // a write runs stays small enough to share the instruction cache with the rest of it
+    // (docs/performance.md).
 
     /// A whole-key removal: `by` removed what `cut` covers.
     #[inline(never)]
