@@ -25,6 +25,13 @@ pub struct Tomb {
     pub(crate) cloud: BTreeMap<Dot, Dot>,
 }
 
+/// No removal knowledge: what a write to a key without a tomb is applied against.
+pub(crate) static NO_TOMB: Tomb = Tomb {
+    cutoff: VersionVector::new(),
+    cutoff_by: VersionVector::new(),
+    cloud: BTreeMap::new(),
+};
+
 impl Tomb {
     pub fn is_empty(&self) -> bool {
         self.cutoff.is_empty() && self.cloud.is_empty()

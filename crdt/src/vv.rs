@@ -12,8 +12,10 @@ pub struct VersionVector {
 }
 
 impl VersionVector {
-    pub fn new() -> Self {
-        VersionVector::default()
+    pub const fn new() -> Self {
+        VersionVector {
+            entries: SmallVec::new_const(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -15,7 +15,7 @@ use crate::ids::{Dot, ServerId, Tag};
 use crate::list::{ListElem, ListId, ListPart};
 use crate::set::SetPart;
 use crate::stream::StreamPart;
-use crate::tomb::Tomb;
+use crate::tomb::{NO_TOMB, Tomb};
 use crate::vv::VersionVector;
 use crate::zset::ZSetPart;
 use smallvec::SmallVec;
@@ -204,8 +204,7 @@ impl Full {
         if !e.resets.is_empty() {
             self.reset_fields(&e.resets);
         }
-        let none = Tomb::default();
-        let kills = tomb.as_deref().unwrap_or(&none);
+        let kills = tomb.as_deref().unwrap_or(&NO_TOMB);
         for (i, a) in e.adds.iter().enumerate() {
             let tag = e.tag.piece(i as u32);
             // The piece an addition writes: LSET writes into an existing element.
@@ -463,7 +462,10 @@ impl Full {
 
     /// Drop void parts and an empty tomb: one canonical form for equal states.
     fn tidy(&mut self) {
-        self.parts.retain(|p| !p.is_void());
+        // Looked at first: a write seldom leaves a part void, and a retain runs more code.
+        if self.parts.iter().any(Part::is_void) {
+            self.parts.retain(|p| !p.is_void());
+        }
         if self.tomb.as_ref().is_some_and(|t| t.is_empty()) {
             self.tomb = None;
         }
