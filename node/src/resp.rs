@@ -79,7 +79,7 @@ fn parse_len(b: &[u8]) -> Option<i64> {
 /// The common length line, read in one pass: up to 18 digits without a leading zero (or a
 /// lone `0`), then `\r\n`. Its value and the index of its `\r`; `None` for anything else
 /// (a sign, a longer number, another byte, a line not all here yet), which
-/// [`find_crlf`] and [`parse_len`] then judge as before.
+/// [`general_length_line`] then judges as before.
 fn plain_len(buf: &[u8], from: usize) -> Option<(i64, usize)> {
     let digits = buf.get(from..)?;
     let mut n: i64 = 0;
@@ -97,6 +97,27 @@ fn plain_len(buf: &[u8], from: usize) -> Option<(i64, usize)> {
     None
 }
 
+/// The length line that starts at `pos` (after its `*` or `$`) when it is not plain
+/// ([`plain_len`] reads those, on the hot path): its value and the index of its `\r`, `None`
+/// while it is not all here. `count` and `length` name it in errors ("mbulk count",
+/// "multibulk length"; "bulk count", "bulk length"), as Redis's do.
+#[cold]
+fn general_length_line(
+    buf: &[u8],
+    pos: usize,
+    (count, length): (&str, &str),
+) -> Result<Option<(i64, usize)>, ProtocolError> {
+    let Some(end) = find_crlf(buf, pos + 1) else {
+        if buf.len() - pos > INLINE_BYTES_MAX {
+            return Err(ProtocolError(format!("too big {count} string")));
+        }
+        return Ok(None);
+    };
+    let n =
+        parse_len(&buf[pos + 1..end]).ok_or_else(|| ProtocolError(format!("invalid {length}")))?;
+    Ok(Some((n, end)))
+}
+
 /// Arguments up to this many are found without a heap allocation for their spans.
 const SPANS_INLINE: usize = 8;
 
@@ -107,16 +128,10 @@ fn parse_multibulk(
 ) -> Result<Option<Args>, ProtocolError> {
     let (n, end) = match plain_len(buf, 1) {
         Some(found) => found,
-        None => {
-            let Some(end) = find_crlf(buf, 1) else {
-                if buf.len() > INLINE_BYTES_MAX {
-                    return Err(perr("too big mbulk count string"));
-                }
-                return Ok(None);
-            };
-            let n = parse_len(&buf[1..end]).ok_or_else(|| perr("invalid multibulk length"))?;
-            (n, end)
-        }
+        None => match general_length_line(buf, 0, ("mbulk count", "multibulk length"))? {
+            Some(found) => found,
+            None => return Ok(None),
+        },
     };
     if n > limits.args_max as i64 {
         return Err(perr("invalid multibulk length"));
@@ -141,17 +156,10 @@ fn parse_multibulk(
         }
         let (len, end) = match plain_len(buf, pos + 1) {
             Some(found) => found,
-            None => {
-                let Some(end) = find_crlf(buf, pos + 1) else {
-                    if buf.len() - pos > INLINE_BYTES_MAX {
-                        return Err(perr("too big bulk count string"));
-                    }
-                    return Ok(None);
-                };
-                let len =
-                    parse_len(&buf[pos + 1..end]).ok_or_else(|| perr("invalid bulk length"))?;
-                (len, end)
-            }
+            None => match general_length_line(buf, pos, ("bulk count", "bulk length"))? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
         };
         if len < 0 || len as u64 > limits.bulk_bytes_max as u64 {
             return Err(perr("invalid bulk length"));

@@ -329,7 +329,11 @@ impl Full {
                     l.put(id, elem, tomb);
                 }
             }
-            _ => self.add_other(a, tag, tomb),
+            Addition::ListSet { .. }
+            | Addition::Expire(_)
+            | Addition::Persist
+            | Addition::Stream(_)
+            | Addition::Bits(_) => self.add_other(a, tag, tomb),
         }
     }
 

@@ -111,13 +111,12 @@ pub struct Binlog {
     policy: Fsync,
     /// Written to the OS but not yet forced to disk.
     unsynced: bool,
-    /// Frames appended since the last [`Binlog::commit`], encoded in place with their CRCs
-    /// not yet computed: a batch's checksums and its copy into `out` are done together when
-    /// it ends ([`Binlog::drain`]), so each write runs only its encoding (the code a write
-    /// runs is what limits a pipeline: BENCHMARKS.md, "Instructions per command").
+    /// Frames appended since the last [`Binlog::commit`], one after another, encoded in
+    /// place with their lengths and their CRCs not yet computed: a batch's checksums and
+    /// its copy into `out` are done together when it ends ([`Binlog::drain`]), so each
+    /// write runs only its encoding (the code a write runs is what limits a pipeline:
+    /// docs/performance.md).
     pending: Vec<u8>,
-    /// Where each pending frame starts in `pending`.
-    pending_at: Vec<usize>,
     /// A fresh checksum, copied for each frame: `crc32fast::hash` detects the CPU's
     /// features anew at every call.
     crc: crc32fast::Hasher,
@@ -212,12 +211,12 @@ fn read_segment(path: &Path, each: &mut impl FnMut(Record)) -> Result<BadTail, B
         if offset == len {
             return Ok(None);
         }
-        let mut head = [0u8; 8];
+        let mut head = [0u8; FRAME_HEAD_BYTES];
         if r.read_exact(&mut head).is_err() {
             return Ok(Some((offset, "torn record header".into())));
         }
         let (n, crc) = frame_head(&head);
-        if n > RECORD_BYTES_MAX || offset + 8 + n as u64 > len {
+        if n > RECORD_BYTES_MAX || offset + (FRAME_HEAD_BYTES as u64) + n as u64 > len {
             return Ok(Some((offset, "torn record".into())));
         }
         payload.resize(n as usize, 0);
@@ -231,7 +230,7 @@ fn read_segment(path: &Path, each: &mut impl FnMut(Record)) -> Result<BadTail, B
             Ok(recs) => recs.into_iter().for_each(&mut *each),
             Err(why) => return Ok(Some((offset, why))),
         }
-        offset += 8 + n as u64;
+        offset += FRAME_HEAD_BYTES as u64 + n as u64;
     }
 }
 
@@ -305,7 +304,6 @@ impl Binlog {
             policy,
             unsynced: false,
             pending: Vec::new(),
-            pending_at: Vec::new(),
             crc: crc32fast::Hasher::new(),
             appended_bytes: 0,
             failed: false,
@@ -322,8 +320,7 @@ impl Binlog {
 
     /// The heap its buffers hold (the write buffer and the frames not yet in it).
     pub fn buffer_bytes(&self) -> u64 {
-        let at = self.pending_at.capacity() * std::mem::size_of::<usize>();
-        (self.out.capacity() + self.pending.capacity() + at) as u64
+        (self.out.capacity() + self.pending.capacity()) as u64
     }
 
     /// Bytes in the current segment.
@@ -367,7 +364,6 @@ impl Binlog {
             return Err(BinlogError::TooLarge(n));
         }
         self.pending[at..at + 4].copy_from_slice(&(n as u32).to_le_bytes());
-        self.pending_at.push(at);
         self.segment_bytes += (FRAME_HEAD_BYTES + n) as u64;
         self.appended_bytes += (FRAME_HEAD_BYTES + n) as u64;
         Ok(())
@@ -378,16 +374,19 @@ impl Binlog {
         if self.pending.is_empty() {
             return Ok(());
         }
-        for &at in &self.pending_at {
-            let (head, rest) = self.pending[at..].split_at_mut(FRAME_HEAD_BYTES);
-            let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        // Each frame's head says where the next one starts.
+        let mut frames = &mut self.pending[..];
+        while !frames.is_empty() {
+            let (head, rest) = frames.split_at_mut(FRAME_HEAD_BYTES);
+            let (n, _) = frame_head(head);
+            let (payload, next) = rest.split_at_mut(n as usize);
             let mut crc = self.crc.clone();
-            crc.update(&rest[..n]);
+            crc.update(payload);
             head[4..].copy_from_slice(&crc.finalize().to_le_bytes());
+            frames = next;
         }
         let written = self.out.write_all(&self.pending);
         self.pending.clear();
-        self.pending_at.clear();
         // A large batch's room is given back: a 10-million-bit SETBIT would otherwise keep
         // 2.5 MB here for good.
         if self.pending.capacity() > PENDING_KEPT_BYTES {

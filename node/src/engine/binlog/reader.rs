@@ -1,6 +1,9 @@
 //! The binlog as a channel's sender reads it: frame after frame, following the tail.
 
-use super::{BinlogError, MAGIC, RECORD_BYTES_MAX, frame_head, io_err, segment_name, segments};
+use super::{
+    BinlogError, FRAME_HEAD_BYTES, MAGIC, RECORD_BYTES_MAX, frame_head, io_err, segment_name,
+    segments,
+};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -62,7 +65,7 @@ impl BinlogReader {
     /// A whole frame from the front of `buf`, checked.
     fn take_frame(&mut self) -> Result<Option<Vec<u8>>, BinlogError> {
         let pending = &self.buf[self.start..];
-        let Some(head) = pending.get(..8) else {
+        let Some(head) = pending.get(..FRAME_HEAD_BYTES) else {
             return Ok(None);
         };
         let (n, crc) = frame_head(head);
@@ -74,8 +77,8 @@ impl BinlogReader {
                 why: "record length over the limit".into(),
             });
         }
-        let end = 8 + n as usize;
-        let Some(payload) = pending.get(8..end) else {
+        let end = FRAME_HEAD_BYTES + n as usize;
+        let Some(payload) = pending.get(FRAME_HEAD_BYTES..end) else {
             return Ok(None);
         };
         if crc32fast::hash(payload) != crc {
