@@ -5,9 +5,14 @@ mod common;
 
 use common::{Body, Cluster, Family, Msg, step};
 use gdc_crdt::codec::{
-    FORMAT_VERSION, KEY_FORMAT_VERSION, decode_effect, decode_key, encode_effect, encode_key,
+    FORMAT_VERSION, KEY_FORMAT_VERSION, decode_effect, decode_key, effect_len_bound, encode_effect,
+    encode_key,
 };
-use gdc_crdt::{DecodeError, KeyState};
+use gdc_crdt::list::{ListId, Pos};
+use gdc_crdt::{
+    Addition, Blob, DecodeError, Dot, Effect, FieldLoc, Hlc, KeyState, Loc, Num, OpId, Removal,
+    ServerId, Tag, Value, VersionVector,
+};
 use proptest::prelude::*;
 
 fn encoded(k: &KeyState) -> Vec<u8> {
@@ -36,6 +41,9 @@ proptest! {
                 let mut b = Vec::new();
                 encode_effect(effect, &mut b);
                 prop_assert_eq!(&decode_effect(&b).expect("decodes"), &**effect);
+                if let Some(bound) = effect_len_bound(effect) {
+                    prop_assert!(b.len() <= bound, "{} bytes over the bound {}", b.len(), bound);
+                }
             }
         }
         c.quiesce();
@@ -92,4 +100,94 @@ fn another_format_version_is_refused() {
         Err(DecodeError::Version(KEY_FORMAT_VERSION + 1))
     );
     assert_eq!(decode_key(&b), Ok(KeyState::new()));
+}
+
+fn encoded_effect(e: &Effect) -> Vec<u8> {
+    let mut b = Vec::new();
+    encode_effect(e, &mut b);
+    b
+}
+
+/// The bound a binlog trusts to encode a record later holds where every varint takes its
+/// most bytes (the largest ids, the longest positions, the widest counter totals), and is
+/// given for the pieces nearly every write makes.
+#[test]
+fn the_effect_length_bound_holds_for_the_widest_ids() {
+    let dot = Dot::new(ServerId(u32::MAX), OpId(u64::MAX), u32::MAX);
+    let tag = Tag::new(dot, Hlc(u64::MAX));
+    let long_pos = Pos((0..40).map(|i| u64::MAX - i).collect());
+    let id = ListId {
+        pos: long_pos.clone(),
+        dot,
+    };
+    let name = Blob::from(&[7u8; 300][..]);
+    let mut e = Effect::new(tag);
+    e.removes.extend([
+        Removal {
+            loc: Loc::Field(FieldLoc::Hash(name.clone())),
+            dot,
+        },
+        Removal {
+            loc: Loc::Set(name.clone()),
+            dot,
+        },
+        Removal {
+            loc: Loc::List(id.clone()),
+            dot,
+        },
+        Removal { loc: Loc::Ttl, dot },
+        Removal {
+            loc: Loc::Bits,
+            dot,
+        },
+    ]);
+    e.adds.extend([
+        Addition::Write {
+            loc: FieldLoc::ZSet(name.clone()),
+            value: Value::Score(f64::MAX),
+        },
+        Addition::Write {
+            loc: FieldLoc::Hash(name.clone()),
+            value: Value::Bytes(name.clone()),
+        },
+        Addition::Incr {
+            loc: FieldLoc::Hash(name.clone()),
+            start: OpId(u64::MAX),
+            total: Num::Int(i128::MIN),
+        },
+        Addition::Member(name.clone()),
+        Addition::ListInsert {
+            pos: long_pos,
+            value: name.clone(),
+        },
+        Addition::ListSet {
+            id,
+            value: name.clone(),
+        },
+        Addition::Expire(u64::MAX),
+        Addition::Persist,
+    ]);
+    // One piece at a time, and all together.
+    let mut each: Vec<Effect> = Vec::new();
+    for r in &e.removes {
+        let mut one = Effect::new(tag);
+        one.removes.push(r.clone());
+        each.push(one);
+    }
+    for a in &e.adds {
+        let mut one = Effect::new(tag);
+        one.adds.push(a.clone());
+        each.push(one);
+    }
+    each.push(e.clone());
+    each.push(Effect::new(tag));
+    for one in &each {
+        let n = encoded_effect(one).len();
+        let bound = effect_len_bound(one).expect("a bound for the common pieces");
+        assert!(n <= bound, "{n} bytes over the bound {bound}: {one:?}");
+    }
+    // What it does not count is measured by encoding.
+    let mut cut = Effect::new(tag);
+    cut.cutoff = Some(VersionVector::new());
+    assert_eq!(effect_len_bound(&cut), None);
 }

@@ -21,7 +21,7 @@ mod primitive;
 mod stream;
 mod vv;
 
-pub use effect::{decode_effect, effect_dot, encode_effect};
+pub use effect::{decode_effect, effect_dot, effect_len_bound, encode_effect};
 pub use key::{decode_key, encode_content, encode_key, key_digest};
 pub(crate) use primitive::put_var;
 pub use primitive::{FORMAT_VERSION, KEY_FORMAT_VERSION};

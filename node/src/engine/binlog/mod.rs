@@ -96,6 +96,9 @@ pub type Cut = (PathBuf, u64, String);
 
 /// The largest buffer of appended frames kept between batches.
 const PENDING_KEPT_BYTES: usize = 64 * 1024;
+/// The most records whose room is kept between commits (the batches of many pipelining
+/// clients are committed together).
+const DEFERRED_KEPT: usize = 1024;
 
 /// A frame's head: the payload's length, then its CRC.
 const FRAME_HEAD_BYTES: usize = 8;
@@ -117,6 +120,12 @@ pub struct Binlog {
     /// write runs only its encoding (the code a write runs is what limits a pipeline:
     /// docs/performance.md).
     pending: Vec<u8>,
+    /// Records appended whole, to be encoded as frames after `pending`'s when the batch
+    /// ends ([`Binlog::reserve`]): a write runs no encoder, and the batch's records are
+    /// encoded, then dropped, together.
+    deferred: Vec<Record>,
+    /// The bytes `deferred`'s records take at most once encoded.
+    deferred_bytes: u64,
     /// A fresh checksum, copied for each frame: `crc32fast::hash` detects the CPU's
     /// features anew at every call.
     crc: crc32fast::Hasher,
@@ -304,6 +313,8 @@ impl Binlog {
             policy,
             unsynced: false,
             pending: Vec::new(),
+            deferred: Vec::new(),
+            deferred_bytes: 0,
             crc: crc32fast::Hasher::new(),
             appended_bytes: 0,
             failed: false,
@@ -318,14 +329,41 @@ impl Binlog {
         self.policy
     }
 
-    /// The heap its buffers hold (the write buffer and the frames not yet in it).
+    /// The heap its buffers hold (the write buffer, the frames not yet in it, and the
+    /// records not yet encoded, by their encoded size).
     pub fn buffer_bytes(&self) -> u64 {
-        (self.out.capacity() + self.pending.capacity()) as u64
+        let deferred = self.deferred.capacity() * size_of::<Record>();
+        (self.out.capacity() + self.pending.capacity() + deferred) as u64 + self.deferred_bytes
     }
 
-    /// Bytes in the current segment.
+    /// Bytes in the current segment (records reserved since the last commit count once they
+    /// are encoded, at the commit).
     pub fn segment_bytes(&self) -> u64 {
         self.segment_bytes
+    }
+
+    /// Make way for `rec`, a record about to be applied. One known to be within the limit
+    /// ([`Record::len_bound`], nearly every key record) is encoded when the batch is
+    /// committed, with the batch's others: `Ok(true)`, and the caller hands it over with
+    /// [`Binlog::append_reserved`] once applied. Any other is appended now (`Ok(false)`),
+    /// or refused if too large, before it is applied.
+    pub fn reserve(&mut self, rec: &Record) -> Result<bool, BinlogError> {
+        let Some(n) = rec.len_bound().filter(|&n| n <= RECORD_BYTES_MAX as usize) else {
+            return self.append(rec).map(|()| false);
+        };
+        if self.failed {
+            return Err(BinlogError::Failed);
+        }
+        if self.segment_bytes + self.deferred_bytes >= SEGMENT_BYTES_MAX {
+            self.rotate()?;
+        }
+        self.deferred_bytes += n as u64;
+        Ok(true)
+    }
+
+    /// A record [`Binlog::reserve`] made way for, applied now; encoded at the next commit.
+    pub fn append_reserved(&mut self, rec: Record) {
+        self.deferred.push(rec);
     }
 
     /// Append a record (buffered; [`Binlog::commit`] makes it durable per the policy).
@@ -351,26 +389,63 @@ impl Binlog {
         if self.failed {
             return Err(BinlogError::Failed);
         }
-        if self.segment_bytes >= SEGMENT_BYTES_MAX {
+        if self.segment_bytes + self.deferred_bytes >= SEGMENT_BYTES_MAX {
             self.rotate()?;
         }
+        // The records appended before this one go before it.
+        self.encode_deferred();
         let at = self.pending.len();
-        self.pending.extend_from_slice(&[0; FRAME_HEAD_BYTES]);
-        put(&mut self.pending);
-        let n = self.pending.len() - at - FRAME_HEAD_BYTES;
+        let n = self.push_frame(put);
         if n > RECORD_BYTES_MAX as usize {
             // The reader would take it for corruption: refuse it before it is written.
             self.pending.truncate(at);
             return Err(BinlogError::TooLarge(n));
         }
+        self.count_frame(n);
+        Ok(())
+    }
+
+    /// Write a frame whose payload `put` writes to `pending`, its length in its head and
+    /// its CRC left for [`Binlog::drain`]. Returns the payload's length.
+    fn push_frame(&mut self, put: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let at = self.pending.len();
+        self.pending.extend_from_slice(&[0; FRAME_HEAD_BYTES]);
+        put(&mut self.pending);
+        let n = self.pending.len() - at - FRAME_HEAD_BYTES;
         self.pending[at..at + 4].copy_from_slice(&(n as u32).to_le_bytes());
+        n
+    }
+
+    fn count_frame(&mut self, n: usize) {
         self.segment_bytes += (FRAME_HEAD_BYTES + n) as u64;
         self.appended_bytes += (FRAME_HEAD_BYTES + n) as u64;
-        Ok(())
+    }
+
+    /// Encode the records [`Binlog::reserve`] deferred, in order, as frames after those
+    /// pending (at the end of each batch of commands, and before anything else is
+    /// appended or written).
+    pub fn encode_deferred(&mut self) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        let mut recs = std::mem::take(&mut self.deferred);
+        // Encoded where they lie, then dropped together (moving each out copies it).
+        for rec in &recs {
+            let n = self.push_frame(|out| rec.encode(out));
+            debug_assert!(n <= RECORD_BYTES_MAX as usize, "reserved within the limit");
+            self.count_frame(n);
+        }
+        recs.clear();
+        // The room a large pipeline's batch needed is given back.
+        if recs.capacity() <= DEFERRED_KEPT {
+            self.deferred = recs;
+        }
+        self.deferred_bytes = 0;
     }
 
     /// Checksum the pending frames and hand them to the write buffer, in order.
     fn drain(&mut self) -> Result<(), BinlogError> {
+        self.encode_deferred();
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -446,7 +521,8 @@ impl Binlog {
     /// The commit count past which records appended so far are with the OS, if some are
     /// still only in this process's buffer (`None`: nothing is waiting for a commit).
     pub fn pending_commit(&self) -> Option<u64> {
-        (!self.out.buffer().is_empty() || !self.pending.is_empty()).then_some(self.commits + 1)
+        let waiting = !self.pending.is_empty() || !self.deferred.is_empty();
+        (waiting || !self.out.buffer().is_empty()).then_some(self.commits + 1)
     }
 
     /// Whether commit `target` (from [`Binlog::pending_commit`]) has happened.

@@ -6,7 +6,9 @@
 use super::RECORD_VERSION;
 use crate::engine::store::ScriptingChange;
 use bytes::Bytes;
-use gdc_crdt::codec::{decode_effect, decode_vv, effect_dot, encode_effect, encode_vv};
+use gdc_crdt::codec::{
+    decode_effect, decode_vv, effect_dot, effect_len_bound, encode_effect, encode_vv,
+};
 use gdc_crdt::{Blob, Dot, Effect, Hlc, OpId, ServerId, VersionVector};
 
 /// The kind byte of each record.
@@ -68,7 +70,18 @@ impl Record {
         }
     }
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    /// At most how many bytes its encoding takes, when that is known without encoding it
+    /// (a key record whose effect [`effect_len_bound`] measures): see
+    /// [`super::Binlog::reserve`].
+    pub(super) fn len_bound(&self) -> Option<usize> {
+        match self {
+            // The version and kind bytes, the database and the key's length.
+            Record::Key { key, effect, .. } => Some(10 + key.len() + effect_len_bound(effect)?),
+            Record::Flush { .. } | Record::Scripting { .. } => None,
+        }
+    }
+
+    pub(super) fn encode(&self, out: &mut Vec<u8>) {
         out.push(RECORD_VERSION);
         match self {
             Record::Key {

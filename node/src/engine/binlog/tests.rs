@@ -187,6 +187,49 @@ fn frames_reach_the_file_at_the_commit_each_with_its_checksum() {
     assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
 }
 
+/// A record reserved is encoded at the end of its batch of commands (or before anything
+/// appended after it), in the order it was appended; one whose size is not known without
+/// encoding it (a FLUSHALL's) is appended at once; what is reserved counts as waiting for
+/// the commit, and a log dropped before it writes it all the same.
+#[test]
+fn reserved_records_are_encoded_in_order_at_the_end_of_the_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    let reserve = |log: &mut Binlog, rec: Record| {
+        assert!(log.reserve(&rec).expect("reserve"), "{rec:?}");
+        log.append_reserved(rec);
+    };
+    let flush = Record::Flush {
+        db: None,
+        by: Dot::new(ServerId(1), OpId(3), 0),
+        hlc: Hlc::new(3, 0),
+        cutoff: gdc_crdt::VersionVector::new(),
+    };
+    let empty = log.segment_bytes();
+    reserve(&mut log, set(1, "a"));
+    reserve(&mut log, set(2, "b"));
+    assert_eq!(log.segment_bytes(), empty, "nothing encoded yet");
+    assert!(
+        log.pending_commit().is_some(),
+        "reserved records wait for a commit"
+    );
+    // Appended now, after the two before it.
+    assert!(!log.reserve(&flush).expect("reserve"), "appended at once");
+    reserve(&mut log, set(4, "d"));
+    log.encode_deferred();
+    let encoded = log.segment_bytes();
+    assert!(encoded > empty);
+    log.commit().expect("commit");
+    assert_eq!(log.segment_bytes(), encoded);
+    assert!(log.pending_commit().is_none());
+    reserve(&mut log, set(5, "e"));
+    drop(log);
+    replays_whole(
+        dir.path(),
+        &[set(1, "a"), set(2, "b"), flush, set(4, "d"), set(5, "e")],
+    );
+}
+
 /// A record larger than the kept buffer of pending frames leaves no buffer of its size
 /// behind once committed (a 10-million-bit SETBIT's record is 1.25 MB), and is written
 /// whole.

@@ -282,31 +282,28 @@ impl Store {
                 effect,
                 evicted,
             };
-            self.log(&rec)?;
-            self.apply_record(&rec, now);
-            self.dirty += 1;
-            self.writes += 1;
+            self.log_and_apply(rec, now)?;
         }
         Ok(out)
     }
 
-    /// Log a record: into the binlog, or into the running transaction's batch.
-    fn log(&mut self, rec: &Record) -> Result<(), WriteError> {
-        match &mut self.batch {
+    /// Log a record made here, then apply it. Most are encoded when the batch of commands
+    /// ends, with the others ([`Binlog::reserve`]); a record the log refuses is not applied.
+    fn log_and_apply(&mut self, rec: Record, now: u64) -> Result<(), WriteError> {
+        let later = match &mut self.batch {
             Some(b) => {
-                // The batch is one frame: a write that would make it too large is refused
-                // before it is applied, not when EXEC logs what was applied.
-                let one = crate::engine::binlog::encode_record(rec);
-                let bytes = self.batch_bytes + 4 + one.len();
-                if bytes > crate::engine::binlog::RECORD_BYTES_MAX as usize {
-                    return Err(WriteError::Binlog(BinlogError::TooLarge(bytes)));
-                }
-                self.batch_bytes = bytes;
-                b.push(one);
-                Ok(())
+                b.push(batch_entry(&mut self.batch_bytes, &rec)?);
+                false
             }
-            None => self.binlog.append(rec).map_err(WriteError::Binlog),
+            None => self.binlog.reserve(&rec).map_err(WriteError::Binlog)?,
+        };
+        self.apply_record(&rec, now);
+        if later {
+            self.binlog.append_reserved(rec);
         }
+        self.dirty += 1;
+        self.writes += 1;
+        Ok(())
     }
 
     /// Begin a transaction: its writes are applied as they come and logged together.
@@ -340,11 +337,7 @@ impl Store {
             hlc: self.clock.tick(now),
             cutoff: self.applied.clone(),
         };
-        self.log(&rec)?;
-        self.apply_record(&rec, now);
-        self.dirty += 1;
-        self.writes += 1;
-        Ok(())
+        self.log_and_apply(rec, now)
     }
 
     /// FUNCTION LOAD, DELETE, FLUSH, RESTORE, SCRIPT LOAD and FLUSH: a change to the
@@ -359,11 +352,7 @@ impl Store {
             hlc: self.clock.tick(now),
             change,
         };
-        self.log(&rec)?;
-        self.apply_record(&rec, now);
-        self.dirty += 1;
-        self.writes += 1;
-        Ok(())
+        self.log_and_apply(rec, now)
     }
 
     /// The function libraries and loaded scripts every region shares.
@@ -442,8 +431,11 @@ impl Store {
         self.binlog.commit()
     }
 
-    /// A batch of commands is done: tell the observer (tracking sends what it gathered).
-    pub fn batch_done(&self) {
+    /// A batch of commands is done: its records are encoded (while they are in the cache:
+    /// a commit may cover many clients' batches), and the observer is told (tracking sends
+    /// what it gathered).
+    pub fn batch_done(&mut self) {
+        self.binlog.encode_deferred();
         if let Some(o) = &self.observer {
             o.batch_done();
         }
@@ -502,6 +494,20 @@ impl State<'_> {
         }
         Conflicts::NONE
     }
+}
+
+/// A record of a transaction, encoded for its batch frame, whose size so far is
+/// `batch_bytes`. The batch is one frame: a write that would make it too large is refused
+/// before it is applied, not when EXEC logs what was applied.
+#[cold]
+fn batch_entry(batch_bytes: &mut usize, rec: &Record) -> Result<Vec<u8>, WriteError> {
+    let one = crate::engine::binlog::encode_record(rec);
+    let bytes = *batch_bytes + 4 + one.len();
+    if bytes > crate::engine::binlog::RECORD_BYTES_MAX as usize {
+        return Err(WriteError::Binlog(BinlogError::TooLarge(bytes)));
+    }
+    *batch_bytes = bytes;
+    Ok(one)
 }
 
 /// Why a write did not happen.
