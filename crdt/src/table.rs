@@ -37,6 +37,27 @@ pub struct KeyTable<V> {
     hasher: DefaultHashBuilder,
 }
 
+/// A key's value, or the room for it ([`KeyTable::entry`]).
+pub(crate) enum Entry<'a, V> {
+    Occupied(&'a mut V),
+    Vacant(VacantEntry<'a, V>),
+}
+
+/// The room for a key looked up and not found: inserting it does not look or hash again.
+pub(crate) struct VacantEntry<'a, V> {
+    table: &'a mut KeyTable<V>,
+    hash: u64,
+}
+
+impl<'a, V> VacantEntry<'a, V> {
+    /// Insert `key` (the key looked up) with `value`.
+    pub fn insert(self, key: Blob, value: V) -> &'a mut V {
+        debug_assert_eq!(self.table.hash_key(&key), self.hash, "the key looked up");
+        let at = self.table.push_new(key, self.hash, value);
+        &mut self.table.entries[at].1
+    }
+}
+
 /// The old index during a growth. Every entry has one slot, in `index` or here.
 #[derive(Clone)]
 struct Growing {
@@ -88,15 +109,21 @@ impl<V> KeyTable<V> {
     }
 
     fn position(&self, key: &[u8]) -> Option<usize> {
+        self.locate(key).ok()
+    }
+
+    /// Where `key` is, or, when it is absent, its hash (to insert it by).
+    fn locate(&self, key: &[u8]) -> Result<usize, u64> {
         let last = self.last.get();
         if self
             .entries
             .get(last as usize)
             .is_some_and(|(k, _)| k[..] == *key)
         {
-            return Some(last as usize);
+            return Ok(last as usize);
         }
-        self.position_hashed(key, self.hash_key(key))
+        let hash = self.hash_key(key);
+        self.position_hashed(key, hash).ok_or(hash)
     }
 
     /// [`KeyTable::position`] of a key whose hash is known ([`KeyTable::hash_key`]).
@@ -159,8 +186,17 @@ impl<V> KeyTable<V> {
         self.position(key).map(|i| &mut self.entries[i].1)
     }
 
-    /// Add a key that is not present (the caller has just looked).
-    fn push_new(&mut self, key: Blob, value: V) -> usize {
+    /// `key`'s value, or the room to insert it: one lookup either way.
+    pub(crate) fn entry(&mut self, key: &[u8]) -> Entry<'_, V> {
+        self.move_some();
+        match self.locate(key) {
+            Ok(i) => Entry::Occupied(&mut self.entries[i].1),
+            Err(hash) => Entry::Vacant(VacantEntry { table: self, hash }),
+        }
+    }
+
+    /// Add a key that is not present (the caller has just looked), whose hash is `hash`.
+    fn push_new(&mut self, key: Blob, hash: u64, value: V) -> usize {
         if self.index.len() == self.index.capacity() {
             self.start_growth();
         } else {
@@ -168,7 +204,6 @@ impl<V> KeyTable<V> {
         }
         let at = self.entries.len();
         let slot = u32::try_from(at).expect("a database holds at most u32::MAX keys");
-        let hash = self.hash_key(&key);
         self.entries.push((key, value));
         // The index has room (see `start_growth`): the re-hash is never called.
         let rehash = rehasher(&self.entries, &self.hasher);
@@ -227,10 +262,10 @@ impl<V> KeyTable<V> {
 
     /// Set `key` to `value`, returning the value it replaces.
     pub fn insert(&mut self, key: Blob, value: V) -> Option<V> {
-        match self.position(&key) {
-            Some(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
-            None => {
-                self.push_new(key, value);
+        match self.locate(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Err(hash) => {
+                self.push_new(key, hash, value);
                 None
             }
         }
@@ -238,9 +273,9 @@ impl<V> KeyTable<V> {
 
     /// The value of `key`, inserting `make()` first if the key is absent.
     pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> &mut V {
-        let i = match self.position(key) {
-            Some(i) => i,
-            None => self.push_new(Blob::from(key), make()),
+        let i = match self.locate(key) {
+            Ok(i) => i,
+            Err(hash) => self.push_new(Blob::from(key), hash, make()),
         };
         &mut self.entries[i].1
     }
@@ -384,7 +419,7 @@ impl<V: fmt::Debug> fmt::Debug for KeyTable<V> {
 
 #[cfg(test)]
 mod tests {
-    use super::KeyTable;
+    use super::{Entry, KeyTable};
     use crate::blob::Blob;
     use proptest::prelude::*;
     use std::collections::HashMap;
@@ -392,6 +427,8 @@ mod tests {
     #[derive(Clone, Debug)]
     enum Op {
         Insert(u8, u32),
+        /// Through [`KeyTable::entry`]: add `v` to the value, or insert it.
+        Add(u8, u32),
         Remove(u8),
         Get(u8),
         RetainEven,
@@ -400,6 +437,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             4 => (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            3 => (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::Add(k, v)),
             3 => any::<u8>().prop_map(Op::Remove),
             3 => any::<u8>().prop_map(Op::Get),
             1 => Just(Op::RetainEven),
@@ -417,6 +455,18 @@ mod tests {
                     Op::Insert(k, v) => {
                         let key = vec![k; 1 + (k as usize % 20)];
                         prop_assert_eq!(t.insert(Blob::from(&key[..]), v), model.insert(key, v));
+                    }
+                    Op::Add(k, v) => {
+                        let key = vec![k; 1 + (k as usize % 20)];
+                        let now = match t.entry(&key) {
+                            Entry::Occupied(old) => {
+                                *old = old.wrapping_add(v);
+                                *old
+                            }
+                            Entry::Vacant(room) => *room.insert(Blob::from(&key[..]), v),
+                        };
+                        let want = model.entry(key).and_modify(|o| *o = o.wrapping_add(v)).or_insert(v);
+                        prop_assert_eq!(now, *want);
                     }
                     Op::Remove(k) => {
                         let key = vec![k; 1 + (k as usize % 20)];

@@ -94,21 +94,22 @@ impl Keyspace {
         remote: bool,
         used: impl FnOnce(u32) -> u32,
     ) -> Conflicts {
-        let held = self.keys.len();
-        if let Some(slot) = self.keys.get_mut(key) {
+        let mut tomb = false;
+        let mut found = Conflicts::NONE;
+        // One lookup: the key is found, or made, once.
+        self.update_key(key, Absent::WrittenBy(e), used, |k, flushed| {
             // A SET that saw exactly the string here: it follows it, no conflict.
-            if let Some(new) = slot.state.overwritten_plainly(e, &self.flushed, stable) {
-                self.digests.forget(key, slot, held);
-                slot.state = new;
-                slot.set_access(used(slot.access()));
-                return Conflicts::NONE;
+            if let Some(new) = k.overwritten_plainly(e, flushed, stable) {
+                *k = new;
+                return;
             }
-        }
-        let (tomb, found) = if remote {
-            self.apply_remote_used(key, e, used)
-        } else {
-            (self.apply_used(key, e, Some(stable), used), Conflicts::NONE)
-        };
+            if remote {
+                found = k.apply_remote(e, flushed);
+            } else {
+                k.apply_collecting(e, flushed, stable);
+            }
+            tomb = k.tomb().is_some();
+        });
         let bits = e.adds.iter().any(|a| matches!(a, Addition::Bits(_)));
         if tomb || bits {
             self.gc_key(key, stable);

@@ -8,7 +8,7 @@ use crate::conflict::Conflicts;
 use crate::effect::Effect;
 use crate::ids::Dot;
 use crate::key::KeyState;
-use crate::table::KeyTable;
+use crate::table::{Entry, KeyTable};
 use crate::vv::VersionVector;
 use smallvec::SmallVec;
 use std::cell::Cell;
@@ -256,25 +256,9 @@ impl Keyspace {
     /// Apply one effect to one key. Returns whether the key now holds removal knowledge
     /// (a tomb), which the caller may want to collect.
     pub fn apply(&mut self, key: &[u8], e: &Effect) -> bool {
-        self.apply_used(key, e, None, same)
-    }
-
-    /// [`Keyspace::apply`], also changing the key's access word (see
-    /// [`Keyspace::get_touched`]) in the same lookup; `stable`: the collection to follow
-    /// (see [`KeyState::apply_collecting`]).
-    fn apply_used(
-        &mut self,
-        key: &[u8],
-        e: &Effect,
-        stable: Option<&VersionVector>,
-        used: impl FnOnce(u32) -> u32,
-    ) -> bool {
         let mut tomb = false;
-        self.update_key(key, Absent::WrittenBy(e), used, |k, flushed| {
-            match stable {
-                Some(stable) => k.apply_collecting(e, flushed, stable),
-                None => k.apply(e, flushed),
-            }
+        self.update_key(key, Absent::WrittenBy(e), same, |k, flushed| {
+            k.apply(e, flushed);
             tomb = k.tomb().is_some();
         });
         tomb
@@ -283,18 +267,9 @@ impl Keyspace {
     /// [`Keyspace::apply`] of an op made in another region: also which conflict rules
     /// decided what the key now holds (see [`crate::conflict`]).
     pub fn apply_remote(&mut self, key: &[u8], e: &Effect) -> (bool, Conflicts) {
-        self.apply_remote_used(key, e, same)
-    }
-
-    fn apply_remote_used(
-        &mut self,
-        key: &[u8],
-        e: &Effect,
-        used: impl FnOnce(u32) -> u32,
-    ) -> (bool, Conflicts) {
         let mut tomb = false;
         let mut found = Conflicts::NONE;
-        self.update_key(key, Absent::WrittenBy(e), used, |k, flushed| {
+        self.update_key(key, Absent::WrittenBy(e), same, |k, flushed| {
             found = k.apply_remote(e, flushed);
             tomb = k.tomb().is_some();
         });
@@ -377,26 +352,24 @@ impl Keyspace {
         f: impl FnOnce(&mut KeyState, &VersionVector),
     ) {
         let held = self.keys.len();
-        let slot = match self.keys.get_mut(key) {
-            Some(slot) => {
+        let slot = match self.keys.entry(key) {
+            Entry::Occupied(slot) => {
                 self.digests.forget(key, slot, held);
                 slot
             }
-            None => {
-                if let Absent::WrittenBy(e) = absent {
+            Entry::Vacant(room) => {
+                let state = match absent {
+                    Absent::Skip => return,
                     // The common write: a plain string, made whole without `f`.
-                    if let Some(new) = KeyState::new_from_plain_write(e, &self.flushed) {
-                        self.digests.note_changed(key, held + 1);
-                        self.keys.insert(Blob::from(key), Slot::new(new, used(0)));
-                        return;
-                    }
-                }
-                if let Absent::Skip = absent {
+                    Absent::WrittenBy(e) => KeyState::new_from_plain_write(e, &self.flushed),
+                    Absent::Create => None,
+                };
+                self.digests.note_changed(key, held + 1);
+                if let Some(new) = state {
+                    room.insert(Blob::from(key), Slot::new(new, used(0)));
                     return;
                 }
-                self.digests.note_changed(key, held + 1);
-                self.keys
-                    .get_or_insert_with(key, || Slot::new(KeyState::default(), 0))
+                room.insert(Blob::from(key), Slot::new(KeyState::default(), 0))
             }
         };
         slot.set_access(used(slot.access()));
