@@ -124,27 +124,32 @@ pub fn encode_effect(e: &Effect, out: &mut Vec<u8>) {
     }
 }
 
-/// What [`effect_len_bound`] counts for each removal or addition besides its byte strings
-/// and list positions: its kind bytes, varint lengths and ids (a dot's three varints take at
-/// most 20 bytes, a counter total 17).
-const PIECE_BYTES_MAX: usize = 64;
+/// What [`effect_len_bound`] counts for each removal, counter reset or addition besides its
+/// byte strings and list positions: its kind bytes, varint lengths, ids and numbers (a
+/// dot's three varints take at most 20 bytes, a counter total 17, a reset 73, a bit write
+/// 21).
+const PIECE_BYTES_MAX: usize = 80;
 /// The version byte, the tag (a dot and an HLC time), the cutoff flag and the three counts.
 const EFFECT_HEAD_BYTES_MAX: usize = 64;
+/// A version vector's count, then per entry a server-id and an op id, as varints.
+const VV_BYTES_MAX_EACH: usize = 15;
 
-/// At most how many bytes [`encode_effect`] writes for `e`, found without encoding it, for
-/// the effects nearly every write makes; `None` for those with a cutoff, counter resets,
-/// stream pieces or bit writes, which must be encoded to be measured. A binlog that knows
-/// a record is within its limit may encode it later, with others.
+/// At most how many bytes [`encode_effect`] writes for `e`, found without encoding it;
+/// `None` for an effect with stream pieces, which must be encoded to be measured. A binlog
+/// that knows a record is within its limit may encode it later, with others.
 pub fn effect_len_bound(e: &Effect) -> Option<usize> {
-    if e.cutoff.is_some() || !e.resets.is_empty() {
-        return None;
-    }
     let pos = |p: &Pos| 8 * p.0.len();
     let field = |l: &FieldLoc| match l {
         FieldLoc::Str => 0,
         FieldLoc::Hash(b) | FieldLoc::ZSet(b) => b.len(),
     };
     let mut n = EFFECT_HEAD_BYTES_MAX;
+    if let Some(v) = &e.cutoff {
+        n += 10 + VV_BYTES_MAX_EACH * v.len();
+    }
+    for r in &e.resets {
+        n += PIECE_BYTES_MAX + field(&r.loc);
+    }
     for r in &e.removes {
         n += PIECE_BYTES_MAX
             + match &r.loc {
@@ -169,8 +174,8 @@ pub fn effect_len_bound(e: &Effect) -> Option<usize> {
                 Addition::Member(m) => m.len(),
                 Addition::ListInsert { pos: p, value } => pos(p) + value.len(),
                 Addition::ListSet { id, value } => pos(&id.pos) + value.len(),
-                Addition::Expire(_) | Addition::Persist => 0,
-                Addition::Stream(_) | Addition::Bits(_) => return None,
+                Addition::Expire(_) | Addition::Persist | Addition::Bits(_) => 0,
+                Addition::Stream(_) => return None,
             };
     }
     Some(n)
