@@ -96,8 +96,8 @@ pub type Cut = (PathBuf, u64, String);
 
 /// The largest buffer of appended frames kept between batches.
 const PENDING_KEPT_BYTES: usize = 64 * 1024;
-/// The most records whose room is kept between commits (the batches of many pipelining
-/// clients are committed together).
+/// The most records whose room is kept between batches (a pipeline of thousands of
+/// commands makes a batch that large).
 const DEFERRED_KEPT: usize = 1024;
 
 /// A frame's head: the payload's length, then its CRC.
@@ -336,15 +336,15 @@ impl Binlog {
         (self.out.capacity() + self.pending.capacity() + deferred) as u64 + self.deferred_bytes
     }
 
-    /// Bytes in the current segment (records reserved since the last commit count once they
-    /// are encoded, at the commit).
+    /// Bytes in the current segment (a record reserved counts once it is encoded, when its
+    /// batch ends).
     pub fn segment_bytes(&self) -> u64 {
         self.segment_bytes
     }
 
     /// Make way for `rec`, a record about to be applied. One known to be within the limit
-    /// ([`Record::len_bound`], nearly every key record) is encoded when the batch is
-    /// committed, with the batch's others: `Ok(true)`, and the caller hands it over with
+    /// ([`Record::len_bound`], nearly every key record) is encoded when its batch of
+    /// commands ends, with the batch's others: `Ok(true)`, and the caller hands it over with
     /// [`Binlog::append_reserved`] once applied. Any other is appended now (`Ok(false)`),
     /// or refused if too large, before it is applied.
     pub fn reserve(&mut self, rec: &Record) -> Result<bool, BinlogError> {
@@ -361,7 +361,7 @@ impl Binlog {
         Ok(true)
     }
 
-    /// A record [`Binlog::reserve`] made way for, applied now; encoded at the next commit.
+    /// A record [`Binlog::reserve`] made way for, applied now; encoded when its batch ends.
     pub fn append_reserved(&mut self, rec: Record) {
         self.deferred.push(rec);
     }
