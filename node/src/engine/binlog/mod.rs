@@ -484,6 +484,9 @@ impl Binlog {
     /// appends, never one returned before: it names the snapshot, and a snapshot still
     /// being written by a forked child must not share its file with the next.
     pub fn start_segment(&mut self) -> Result<u64, BinlogError> {
+        // Records reserved before the snapshot are in its state: they belong in the
+        // segments before it, whether or not the caller committed first (the store does).
+        self.encode_deferred();
         if self.segment_bytes > MAGIC.len() as u64 || self.snapshot_begun {
             self.rotate()?;
         }

@@ -230,6 +230,27 @@ fn reserved_records_are_encoded_in_order_at_the_end_of_the_batch() {
     );
 }
 
+/// A snapshot's segment begins after every record appended before it, reserved records
+/// included, even where the current segment looked empty (after a rotation for size, no
+/// snapshot begun at it): a snapshot's state holds them.
+#[test]
+fn records_reserved_before_a_snapshot_go_in_the_segments_before_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    assert_eq!(log.start_segment().expect("segment"), 2);
+    // As a rotation for size leaves it: an empty segment no snapshot began at.
+    log.rotate().expect("rotate");
+    assert!(log.reserve(&set(1, "a")).expect("reserve"));
+    log.append_reserved(set(1, "a"));
+    let seq = log.start_segment().expect("segment");
+    assert_eq!(seq, 4, "the record's segment is not the snapshot's");
+    log.commit().expect("commit");
+    drop(log);
+    replays_whole(dir.path(), &[set(1, "a")]);
+    assert_eq!(remove_before(dir.path(), seq).expect("remove"), 3);
+    replays_whole(dir.path(), &[]);
+}
+
 /// A record larger than the kept buffer of pending frames leaves no buffer of its size
 /// behind once committed (a 10-million-bit SETBIT's record is 1.25 MB), and is written
 /// whole.
