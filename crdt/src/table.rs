@@ -186,11 +186,14 @@ impl<V> KeyTable<V> {
         self.position(key).map(|i| &mut self.entries[i].1)
     }
 
-    /// `key`'s value, or the room to insert it: one lookup either way.
+    /// `key`'s value, or the room to insert it: one lookup either way. A growth moves its
+    /// few slots once per change: here for a key found, when inserted for one not.
     pub(crate) fn entry(&mut self, key: &[u8]) -> Entry<'_, V> {
-        self.move_some();
         match self.locate(key) {
-            Ok(i) => Entry::Occupied(&mut self.entries[i].1),
+            Ok(i) => {
+                self.move_some();
+                Entry::Occupied(&mut self.entries[i].1)
+            }
             Err(hash) => Entry::Vacant(VacantEntry { table: self, hash }),
         }
     }
@@ -262,10 +265,10 @@ impl<V> KeyTable<V> {
 
     /// Set `key` to `value`, returning the value it replaces.
     pub fn insert(&mut self, key: Blob, value: V) -> Option<V> {
-        match self.locate(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
-            Err(hash) => {
-                self.push_new(key, hash, value);
+        match self.entry(&key) {
+            Entry::Occupied(old) => Some(std::mem::replace(old, value)),
+            Entry::Vacant(room) => {
+                room.insert(key, value);
                 None
             }
         }
@@ -273,11 +276,10 @@ impl<V> KeyTable<V> {
 
     /// The value of `key`, inserting `make()` first if the key is absent.
     pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> &mut V {
-        let i = match self.locate(key) {
-            Ok(i) => i,
-            Err(hash) => self.push_new(Blob::from(key), hash, make()),
-        };
-        &mut self.entries[i].1
+        match self.entry(key) {
+            Entry::Occupied(value) => value,
+            Entry::Vacant(room) => room.insert(Blob::from(key), make()),
+        }
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<V> {

@@ -200,13 +200,6 @@ impl Engine {
         self.retention.start_bgsave(store)
     }
 
-    /// The end of a batch of commands, before any reply leaves: a snapshot begun if the
-    /// binlog has grown enough since the last, and the binlog committed.
-    pub fn end_batch(&self, store: &mut Store) -> Result<(), binlog::BinlogError> {
-        self.snapshot_if_due(store);
-        store.commit()
-    }
-
     /// A snapshot begun if the binlog has grown enough since the last.
     fn snapshot_if_due(&self, store: &mut Store) {
         if retention::snapshot_due(store.binlog().appended_bytes()) {
@@ -216,8 +209,10 @@ impl Engine {
         }
     }
 
-    /// [`Engine::end_batch`] but for the commit, which the caller makes with
-    /// [`Engine::commit_through`] before its replies leave: the commit count that covers
+    /// The end of a batch of commands: its records encoded, a snapshot begun if the binlog
+    /// has grown enough since the last, and the commit left to the caller, who makes it
+    /// with [`Engine::commit_through`] before its replies leave. Returns the commit count
+    /// that covers
     /// what the binlog holds uncommitted (this batch's records, or others' the batch may
     /// have read), if it holds any.
     ///
@@ -226,8 +221,10 @@ impl Engine {
     /// loop turn): the session yields before committing, so every other session that is
     /// ready runs its batch first.
     pub fn end_batch_uncommitted(&self, store: &mut Store) -> Option<u64> {
-        self.snapshot_if_due(store);
+        // Done first: it encodes the batch's records, which the snapshot's measure of the
+        // binlog's growth then counts.
         store.batch_done();
+        self.snapshot_if_due(store);
         store.binlog().pending_commit()
     }
 

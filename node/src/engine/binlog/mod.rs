@@ -354,9 +354,7 @@ impl Binlog {
         if self.failed {
             return Err(BinlogError::Failed);
         }
-        if self.segment_bytes + self.deferred_bytes >= SEGMENT_BYTES_MAX {
-            self.rotate()?;
-        }
+        self.rotate_if_full()?;
         self.deferred_bytes += n as u64;
         Ok(true)
     }
@@ -389,9 +387,7 @@ impl Binlog {
         if self.failed {
             return Err(BinlogError::Failed);
         }
-        if self.segment_bytes + self.deferred_bytes >= SEGMENT_BYTES_MAX {
-            self.rotate()?;
-        }
+        self.rotate_if_full()?;
         // The records appended before this one go before it.
         self.encode_deferred();
         let at = self.pending.len();
@@ -552,6 +548,14 @@ impl Binlog {
         let f = self.out.get_ref().try_clone().ok()?;
         self.unsynced = false;
         Some(f)
+    }
+
+    /// Begin a new segment if the current one, with the records reserved for it, is full.
+    fn rotate_if_full(&mut self) -> Result<(), BinlogError> {
+        if self.segment_bytes + self.deferred_bytes >= SEGMENT_BYTES_MAX {
+            self.rotate()?;
+        }
+        Ok(())
     }
 
     fn rotate(&mut self) -> Result<(), BinlogError> {

@@ -25,6 +25,13 @@ fn replays_whole(dir: &Path, expected: &[Record]) {
     assert!(cut.is_none());
 }
 
+/// The log at `dir` replays as `expected`, the damaged tail after it cut.
+fn replays_cut(dir: &Path, expected: &[Record]) {
+    let (recs, cut) = replay(dir);
+    assert_eq!(recs, expected);
+    assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
+}
+
 #[test]
 fn segments_are_numbered_in_order_whatever_the_ops_origins() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -133,9 +140,7 @@ fn a_batch_is_replayed_whole_or_not_at_all() {
         .expect("open segment");
     f.set_len(len - 5).expect("truncate");
     drop(f);
-    let (recs, cut) = replay(dir.path());
-    assert_eq!(recs, vec![set(1, "a")]);
-    assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
+    replays_cut(dir.path(), &[set(1, "a")]);
 }
 
 /// Frames wait in memory, their checksums not yet made, until the commit hands them to the
@@ -182,9 +187,7 @@ fn frames_reach_the_file_at_the_commit_each_with_its_checksum() {
         ) as usize;
     bytes[first + FRAME_HEAD_BYTES + 2] ^= 0xff;
     fs::write(&seg, &bytes).expect("write");
-    let (recs, cut) = replay(dir.path());
-    assert_eq!(recs, vec![set(1, "a")]);
-    assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
+    replays_cut(dir.path(), &[set(1, "a")]);
 }
 
 /// A record reserved is encoded at the end of its batch of commands (or before anything
