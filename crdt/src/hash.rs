@@ -7,6 +7,7 @@ use crate::ids::{Dot, Stamp};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use hashbrown::HashMap;
+use hashbrown::hash_map::EntryRef;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct HashPart {
@@ -101,9 +102,23 @@ impl HashPart {
         changed || self.fields.len() != before
     }
 
-    pub(crate) fn tidy(&mut self, f: &[u8]) {
-        if self.fields.get(f).is_some_and(Field::is_void) {
-            self.fields.remove(f);
+    /// Change field `f` in one lookup, dropping it when the change leaves it void (a
+    /// write the tomb kills); a new field is made aside and kept only if it is not.
+    pub(crate) fn update(&mut self, f: &Blob, change: impl FnOnce(&mut Field<Blob>)) {
+        match self.fields.entry_ref(f) {
+            EntryRef::Occupied(mut held) => {
+                change(held.get_mut());
+                if held.get().is_void() {
+                    held.remove();
+                }
+            }
+            EntryRef::Vacant(room) => {
+                let mut field = Field::default();
+                change(&mut field);
+                if !field.is_void() {
+                    room.insert(field);
+                }
+            }
         }
     }
 }
@@ -111,5 +126,37 @@ impl HashPart {
 impl crate::heap::HeapSize for HashPart {
     fn heap_bytes(&self) -> usize {
         self.fields.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hlc::Hlc;
+    use crate::ids::{OpId, ServerId, Tag};
+
+    fn tag(op: u64) -> Tag {
+        Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc(op))
+    }
+
+    #[test]
+    fn update_keeps_a_written_field_and_drops_one_left_void() {
+        let mut h = HashPart::default();
+        let name = Blob::from(&b"f"[..]);
+        let none = Tomb::default();
+        h.update(&name, |f| f.add_reg(tag(1), Blob::from(&b"v"[..]), &none));
+        assert_eq!(h.get(b"f").map(|f| f.dots().count()), Some(1));
+        // A write the tomb already killed makes no field.
+        let mut killed = Tomb::default();
+        killed.add_removed(tag(2).dot, tag(3).dot);
+        h.update(&Blob::from(&b"g"[..]), |f| {
+            f.add_reg(tag(2), Blob::from(&b"w"[..]), &killed)
+        });
+        assert_eq!(h.all_fields().count(), 1);
+        // A change that leaves a held field void drops it.
+        h.update(&name, |f| {
+            f.remove_dot(tag(1).dot);
+        });
+        assert_eq!(h.all_fields().count(), 0);
     }
 }

@@ -208,8 +208,7 @@ impl Reader<'_> {
                 for _ in 0..self.count()? {
                     let name = self.blob()?;
                     let f = self.field()?;
-                    h.field_mut(&name).merge(&f, &none);
-                    h.tidy(&name);
+                    h.update(&name, |held| held.merge(&f, &none));
                 }
                 Part::Hash(Box::new(h))
             }

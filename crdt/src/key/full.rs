@@ -347,8 +347,7 @@ impl Full {
             }
             (FieldLoc::Hash(name), Value::Bytes(v)) => {
                 if let Part::Hash(h) = self.part_mut(Kind::Hash) {
-                    h.field_mut(name).add_reg(tag, v.clone(), tomb);
-                    h.tidy(name);
+                    h.update(name, |f| f.add_reg(tag, v.clone(), tomb));
                 }
             }
             (FieldLoc::ZSet(m), Value::Score(s)) => {
@@ -370,8 +369,7 @@ impl Full {
             }
             FieldLoc::Hash(name) => {
                 if let Part::Hash(h) = self.part_mut(Kind::Hash) {
-                    h.field_mut(name).add_entry(entry, tomb);
-                    h.tidy(name);
+                    h.update(name, |f| f.add_entry(entry, tomb));
                 }
             }
             FieldLoc::ZSet(m) => {
