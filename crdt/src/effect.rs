@@ -82,10 +82,18 @@ pub enum Value {
     Score(f64),
 }
 
-/// The replicated delta of one write to one key. Most writes remove at most one piece
-/// and add one: those are held inline, and an effect costs no allocation for them.
+/// The replicated delta of one write to one key, behind one pointer. On its way from a
+/// command to the binlog's queue an effect passes through the op's build, the write's
+/// closure, the record and the queue; held inline, each of those moves copied its 288
+/// bytes, more than the allocation costs (docs/performance.md, "Instructions that move
+/// data").
 #[derive(Clone, Debug, PartialEq)]
-pub struct Effect {
+pub struct Effect(Box<EffectBody>);
+
+/// What an [`Effect`] holds. Most writes remove at most one piece and add one: those are
+/// held inline, and an effect costs no allocation but its own for them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EffectBody {
     /// The op's dot (piece 0) and HLC time.
     pub tag: Tag,
     /// Removes every content piece covered (the origin observed the whole key).
@@ -95,15 +103,28 @@ pub struct Effect {
     pub adds: SmallVec<[Addition; 1]>,
 }
 
+impl std::ops::Deref for Effect {
+    type Target = EffectBody;
+    fn deref(&self) -> &EffectBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Effect {
+    fn deref_mut(&mut self) -> &mut EffectBody {
+        &mut self.0
+    }
+}
+
 impl Effect {
     pub fn new(tag: Tag) -> Self {
-        Effect {
+        Effect(Box::new(EffectBody {
             tag,
             cutoff: None,
             removes: SmallVec::new(),
             resets: Vec::new(),
             adds: SmallVec::new(),
-        }
+        }))
     }
 
     /// Whether applying it changes nothing anywhere (a no-op write need not replicate).

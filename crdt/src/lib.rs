@@ -52,7 +52,7 @@ pub mod zset;
 
 pub use blob::Blob;
 pub use conflict::{Conflict, ConflictCounts, Conflicts};
-pub use effect::{Addition, Effect, FieldLoc, Loc, Removal, Reset, Value};
+pub use effect::{Addition, Effect, EffectBody, FieldLoc, Loc, Removal, Reset, Value};
 pub use error::{DecodeError, OpError};
 pub use field::{CounterEntry, CounterReset, Field, Num, RegEntry};
 pub use hlc::{Hlc, HlcClock};

@@ -25,9 +25,6 @@ const SCRIPTING_SCRIPT: u8 = 2;
 const SCRIPTING_FLUSH_SCRIPTS: u8 = 3;
 
 /// One binlog record.
-// Nearly every record is a key's, made on the stack for one write: boxing its effect would
-// cost every write an allocation to make the rare flush smaller.
-#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
     /// An effect on one key of database `db`. `evicted`: the effect removes the key to make
