@@ -103,6 +103,11 @@ const DEFERRED_KEPT: usize = 1024;
 /// A frame's head: the payload's length, then its CRC.
 const FRAME_HEAD_BYTES: usize = 8;
 
+/// The deferred records of a batch of commands are written as one batch frame when they
+/// take at most this many bytes (by their bounds): the frame's head and checksum are paid
+/// once for the batch, not once per write. A larger batch is written a frame per record.
+const GROUPED_BYTES_MAX: u64 = 64 * 1024;
+
 #[derive(Debug)]
 pub struct Binlog {
     dir: PathBuf,
@@ -417,19 +422,26 @@ impl Binlog {
         self.appended_bytes += (FRAME_HEAD_BYTES + n) as u64;
     }
 
-    /// Encode the records [`Binlog::reserve`] deferred, in order, as frames after those
-    /// pending (at the end of each batch of commands, and before anything else is
-    /// appended or written).
+    /// Encode the records [`Binlog::reserve`] deferred, in order, after the frames pending
+    /// (at the end of each batch of commands, and before anything else is appended or
+    /// written): as one batch frame, replayed all or none, when they are several and small
+    /// (none of their replies has left yet: they leave once the frame is written), else a
+    /// frame each.
     pub fn encode_deferred(&mut self) {
         if self.deferred.is_empty() {
             return;
         }
         let mut recs = std::mem::take(&mut self.deferred);
         // Encoded where they lie, then dropped together (moving each out copies it).
-        for rec in &recs {
-            let n = self.push_frame(|out| rec.encode(out));
-            debug_assert!(n <= RECORD_BYTES_MAX as usize, "reserved within the limit");
+        if recs.len() > 1 && self.deferred_bytes <= GROUPED_BYTES_MAX {
+            let n = self.push_frame(|out| encode_frame_into(&recs, out));
             self.count_frame(n);
+        } else {
+            for rec in &recs {
+                let n = self.push_frame(|out| rec.encode(out));
+                debug_assert!(n <= RECORD_BYTES_MAX as usize, "reserved within the limit");
+                self.count_frame(n);
+            }
         }
         recs.clear();
         // The room a large pipeline's batch needed is given back.

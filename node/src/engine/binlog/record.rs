@@ -262,9 +262,18 @@ fn u64_at(b: &[u8], at: usize) -> Result<u64, String> {
 /// Frame payload kind: several records written, and read back, all or none (MULTI/EXEC).
 const KIND_BATCH: u8 = 2;
 
+/// A batch frame of `recs`, each encoded in place after its length.
 fn encode_batch(recs: &[Record], out: &mut Vec<u8>) {
-    let encoded: Vec<Vec<u8>> = recs.iter().map(encode_record).collect();
-    batch_of(&encoded, out);
+    out.push(RECORD_VERSION);
+    out.push(KIND_BATCH);
+    out.extend_from_slice(&(recs.len() as u32).to_le_bytes());
+    for rec in recs {
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        rec.encode(out);
+        let n = (out.len() - at - 4) as u32;
+        out[at..at + 4].copy_from_slice(&n.to_le_bytes());
+    }
 }
 
 /// One record's bytes, as a frame or a batch holds them.

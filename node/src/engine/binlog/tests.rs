@@ -233,6 +233,53 @@ fn reserved_records_are_encoded_in_order_at_the_end_of_the_batch() {
     );
 }
 
+/// The records reserved in one batch of commands are written as one batch frame when they
+/// are several and small (replayed all or none, as a transaction's); one alone, and a batch
+/// larger than [`GROUPED_BYTES_MAX`], are written a frame a record.
+#[test]
+fn a_batch_of_small_reserved_records_is_one_frame() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    let mut reader = BinlogReader::new(dir.path());
+    let reserve = |log: &mut Binlog, rec: Record| {
+        assert!(log.reserve(&rec).expect("reserve"), "{rec:?}");
+        log.append_reserved(rec);
+    };
+    let large = |op: u64, key: &str| {
+        let tag = Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
+        let value = Blob::from(vec![b'x'; GROUPED_BYTES_MAX as usize * 2 / 3]);
+        Record::Key {
+            db: 0,
+            key: Blob::from(key),
+            effect: ops::set(None, 0, tag, value, SetTtl::Clear),
+            evicted: false,
+        }
+    };
+    for (op, key) in [(1, "a"), (2, "b"), (3, "c")] {
+        reserve(&mut log, set(op, key));
+    }
+    log.encode_deferred();
+    reserve(&mut log, set(4, "d"));
+    log.encode_deferred();
+    reserve(&mut log, large(5, "e"));
+    reserve(&mut log, large(6, "f"));
+    log.encode_deferred();
+    log.commit().expect("commit");
+    let mut frames = Vec::new();
+    while let Some(f) = reader.next_frame().expect("read") {
+        frames.push(decode_frame(&f).expect("decode"));
+    }
+    assert_eq!(
+        frames,
+        vec![
+            vec![set(1, "a"), set(2, "b"), set(3, "c")],
+            vec![set(4, "d")],
+            vec![large(5, "e")],
+            vec![large(6, "f")],
+        ]
+    );
+}
+
 /// A snapshot's segment begins after every record appended before it, reserved records
 /// included, even where the current segment looked empty (after a rotation for size, no
 /// snapshot begun at it): a snapshot's state holds them.
