@@ -118,19 +118,13 @@ impl std::ops::DerefMut for Effect {
 
 impl Effect {
     pub fn new(tag: Tag) -> Self {
-        // Allocated first, then written in place: `Box::new` built the body on the stack
-        // and copied all of it, inline room included.
-        let room = Box::new_uninit();
-        Effect(Box::write(
-            room,
-            EffectBody {
-                tag,
-                cutoff: None,
-                removes: SmallVec::new(),
-                resets: Vec::new(),
-                adds: SmallVec::new(),
-            },
-        ))
+        Effect(crate::boxed::boxed_with(|| EffectBody {
+            tag,
+            cutoff: None,
+            removes: SmallVec::new(),
+            resets: Vec::new(),
+            adds: SmallVec::new(),
+        }))
     }
 
     /// Whether applying it changes nothing anywhere (a no-op write need not replicate).

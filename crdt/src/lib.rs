@@ -26,6 +26,7 @@
 
 pub mod bits;
 pub mod blob;
+mod boxed;
 pub mod codec;
 pub mod conflict;
 pub mod effect;

@@ -125,9 +125,9 @@ pub struct Binlog {
     /// write runs only its encoding (the code a write runs is what limits a pipeline:
     /// docs/performance.md).
     pending: Vec<u8>,
-    /// Records appended whole, to be encoded as frames after `pending`'s when the batch
-    /// ends ([`Binlog::reserve`]): a write runs no encoder, and the batch's records are
-    /// encoded, then dropped, together.
+    /// Records appended whole, to be encoded after `pending`'s frames when the batch ends
+    /// ([`Binlog::reserve`]), as one batch frame or a frame each: a write runs no encoder,
+    /// and the batch's records are encoded, then dropped, together.
     deferred: Vec<Record>,
     /// The bytes `deferred`'s records take at most once encoded.
     deferred_bytes: u64,

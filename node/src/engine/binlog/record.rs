@@ -259,7 +259,8 @@ fn u64_at(b: &[u8], at: usize) -> Result<u64, String> {
     Ok(u64::from_le_bytes(a))
 }
 
-/// Frame payload kind: several records written, and read back, all or none (MULTI/EXEC).
+/// Frame payload kind: several records written, and read back, all or none (a MULTI/EXEC's,
+/// or a batch of commands' deferred records: [`super::Binlog::encode_deferred`]).
 const KIND_BATCH: u8 = 2;
 
 /// A batch frame of `recs`, each encoded in place after its length.
