@@ -184,16 +184,36 @@ fn decimal(i: i64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[at - 1..]
 }
 
+/// "00" to "99", two bytes each: [`digits`] writes two digits per division.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
 /// The decimal digits of `n`, written at the end of `buf` (which leaves room for a sign).
+/// Two at a time: a list's length or a counter's value is written in half the divisions.
 pub(crate) fn digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
-    loop {
+    let mut put_pair = |buf: &mut [u8; 20], pair: u64| {
+        let i = pair as usize * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[i..i + 2]);
+    };
+    while n >= 100 {
+        put_pair(buf, n % 100);
+        n /= 100;
+    }
+    if n >= 10 {
+        put_pair(buf, n);
+    } else {
         at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[at] = b'0' + n as u8;
     }
     &buf[at..]
 }
@@ -269,6 +289,21 @@ pub fn format_double(d: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every count of digits, odd and even, up to `u64::MAX`'s twenty.
+    #[test]
+    fn digits_of_every_length_read_as_rust_prints_them() {
+        let mut n = 1u64;
+        let mut each = vec![0, 9, 10, 99, 100, 101, 999, 1000, 12345, 1 << 32, u64::MAX];
+        while let Some(next) = n.checked_mul(7) {
+            each.push(n - 1);
+            each.push(n);
+            n = next;
+        }
+        for n in each {
+            assert_eq!(digits(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
 
     fn enc(r: &Reply, resp: u8) -> Vec<u8> {
         let mut b = BytesMut::new();
