@@ -263,11 +263,17 @@ fn u64_at(b: &[u8], at: usize) -> Result<u64, String> {
 /// or a batch of commands' deferred records: [`super::Binlog::encode_deferred`]).
 const KIND_BATCH: u8 = 2;
 
-/// A batch frame of `recs`, each encoded in place after its length.
-fn encode_batch(recs: &[Record], out: &mut Vec<u8>) {
+/// A batch frame's head: the version, the kind, and how many records follow (each after
+/// its length).
+fn put_batch_head(out: &mut Vec<u8>, records: usize) {
     out.push(RECORD_VERSION);
     out.push(KIND_BATCH);
-    out.extend_from_slice(&(recs.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(records as u32).to_le_bytes());
+}
+
+/// A batch frame of `recs`, each encoded in place after its length.
+fn encode_batch(recs: &[Record], out: &mut Vec<u8>) {
+    put_batch_head(out, recs.len());
     for rec in recs {
         let at = out.len();
         out.extend_from_slice(&[0; 4]);
@@ -291,9 +297,7 @@ pub fn encode_record(rec: &Record) -> Vec<u8> {
 
 /// A batch frame of records already encoded by [`encode_record`].
 fn batch_of(encoded: &[Vec<u8>], out: &mut Vec<u8>) {
-    out.push(RECORD_VERSION);
-    out.push(KIND_BATCH);
-    out.extend_from_slice(&(encoded.len() as u32).to_le_bytes());
+    put_batch_head(out, encoded.len());
     for one in encoded {
         out.extend_from_slice(&(one.len() as u32).to_le_bytes());
         out.extend_from_slice(one);
