@@ -32,6 +32,23 @@ fn replays_cut(dir: &Path, expected: &[Record]) {
     assert!(cut.is_some_and(|(_, bytes, _)| bytes > 0));
 }
 
+/// Reserve `rec` (it must be deferred) and hand it over, as a write does.
+fn reserve(log: &mut Binlog, rec: Record) {
+    assert!(log.reserve(&rec).expect("reserve"), "{rec:?}");
+    log.append_reserved(rec);
+}
+
+/// Cut the last `bytes` bytes off the newest segment in `dir`, as a torn write leaves it.
+fn tear_tail(dir: &Path, bytes: u64) {
+    let seg = segments(dir).expect("segments").pop().expect("a segment").1;
+    let len = fs::metadata(&seg).expect("metadata").len();
+    let f = OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .expect("open segment");
+    f.set_len(len - bytes).expect("truncate");
+}
+
 #[test]
 fn segments_are_numbered_in_order_whatever_the_ops_origins() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -128,18 +145,25 @@ fn a_batch_is_replayed_whole_or_not_at_all() {
         &[set(1, "a"), set(2, "b"), set(3, "c"), set(4, "d")],
     );
     // Tear the batch's frame: none of it comes back, the record before it does.
-    let seg = segments(dir.path())
-        .expect("segments")
-        .pop()
-        .expect("a segment")
-        .1;
-    let len = fs::metadata(&seg).expect("metadata").len();
-    let f = OpenOptions::new()
-        .write(true)
-        .open(&seg)
-        .expect("open segment");
-    f.set_len(len - 5).expect("truncate");
-    drop(f);
+    tear_tail(dir.path(), 5);
+    replays_cut(dir.path(), &[set(1, "a")]);
+}
+
+/// A batch of commands' records, written as one frame, are replayed as a transaction's
+/// are: all or none.
+#[test]
+fn a_torn_frame_of_a_batch_of_commands_loses_the_whole_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
+    reserve(&mut log, set(1, "a"));
+    log.encode_deferred();
+    reserve(&mut log, set(2, "b"));
+    reserve(&mut log, set(3, "c"));
+    log.encode_deferred();
+    log.commit().expect("commit");
+    drop(log);
+    replays_whole(dir.path(), &[set(1, "a"), set(2, "b"), set(3, "c")]);
+    tear_tail(dir.path(), 5);
     replays_cut(dir.path(), &[set(1, "a")]);
 }
 
@@ -198,10 +222,6 @@ fn frames_reach_the_file_at_the_commit_each_with_its_checksum() {
 fn reserved_records_are_encoded_in_order_at_the_end_of_the_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
-    let reserve = |log: &mut Binlog, rec: Record| {
-        assert!(log.reserve(&rec).expect("reserve"), "{rec:?}");
-        log.append_reserved(rec);
-    };
     let flush = Record::Flush {
         db: None,
         by: Dot::new(ServerId(1), OpId(3), 0),
@@ -241,10 +261,6 @@ fn a_batch_of_small_reserved_records_is_one_frame() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
     let mut reader = BinlogReader::new(dir.path());
-    let reserve = |log: &mut Binlog, rec: Record| {
-        assert!(log.reserve(&rec).expect("reserve"), "{rec:?}");
-        log.append_reserved(rec);
-    };
     let large = |op: u64, key: &str| {
         let tag = Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
         let value = Blob::from(vec![b'x'; GROUPED_BYTES_MAX as usize * 2 / 3]);
