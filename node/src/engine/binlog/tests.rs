@@ -38,6 +38,14 @@ fn reserve(log: &mut Binlog, rec: Record) {
     log.append_reserved(rec);
 }
 
+/// The records a batch of commands writes, reserved one by one and encoded as it ends.
+fn batch_of_commands(log: &mut Binlog, recs: impl IntoIterator<Item = Record>) {
+    for rec in recs {
+        reserve(log, rec);
+    }
+    log.encode_deferred();
+}
+
 /// Cut the last `bytes` bytes off the newest segment in `dir`, as a torn write leaves it.
 fn tear_tail(dir: &Path, bytes: u64) {
     let seg = segments(dir).expect("segments").pop().expect("a segment").1;
@@ -47,6 +55,15 @@ fn tear_tail(dir: &Path, bytes: u64) {
         .open(&seg)
         .expect("open segment");
     f.set_len(len - bytes).expect("truncate");
+}
+
+/// The log at `dir`, its first record in a frame of its own and the rest in one batch
+/// frame, replays as `all`; with that batch frame torn, none of the batch comes back and
+/// the first record does.
+fn only_the_first_outlives_a_torn_batch(dir: &Path, all: &[Record]) {
+    replays_whole(dir, all);
+    tear_tail(dir, 5);
+    replays_cut(dir, &all[..1]);
 }
 
 #[test]
@@ -140,13 +157,10 @@ fn a_batch_is_replayed_whole_or_not_at_all() {
         .expect("append batch");
     log.commit().expect("commit");
     drop(log);
-    replays_whole(
+    only_the_first_outlives_a_torn_batch(
         dir.path(),
         &[set(1, "a"), set(2, "b"), set(3, "c"), set(4, "d")],
     );
-    // Tear the batch's frame: none of it comes back, the record before it does.
-    tear_tail(dir.path(), 5);
-    replays_cut(dir.path(), &[set(1, "a")]);
 }
 
 /// A batch of commands' records, written as one frame, are replayed as a transaction's
@@ -155,16 +169,11 @@ fn a_batch_is_replayed_whole_or_not_at_all() {
 fn a_torn_frame_of_a_batch_of_commands_loses_the_whole_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut log, _) = Binlog::open(dir.path(), Fsync::No, |_| {}).expect("open");
-    reserve(&mut log, set(1, "a"));
-    log.encode_deferred();
-    reserve(&mut log, set(2, "b"));
-    reserve(&mut log, set(3, "c"));
-    log.encode_deferred();
+    batch_of_commands(&mut log, [set(1, "a")]);
+    batch_of_commands(&mut log, [set(2, "b"), set(3, "c")]);
     log.commit().expect("commit");
     drop(log);
-    replays_whole(dir.path(), &[set(1, "a"), set(2, "b"), set(3, "c")]);
-    tear_tail(dir.path(), 5);
-    replays_cut(dir.path(), &[set(1, "a")]);
+    only_the_first_outlives_a_torn_batch(dir.path(), &[set(1, "a"), set(2, "b"), set(3, "c")]);
 }
 
 /// Frames wait in memory, their checksums not yet made, until the commit hands them to the
@@ -271,15 +280,9 @@ fn a_batch_of_small_reserved_records_is_one_frame() {
             evicted: false,
         }
     };
-    for (op, key) in [(1, "a"), (2, "b"), (3, "c")] {
-        reserve(&mut log, set(op, key));
-    }
-    log.encode_deferred();
-    reserve(&mut log, set(4, "d"));
-    log.encode_deferred();
-    reserve(&mut log, large(5, "e"));
-    reserve(&mut log, large(6, "f"));
-    log.encode_deferred();
+    batch_of_commands(&mut log, [set(1, "a"), set(2, "b"), set(3, "c")]);
+    batch_of_commands(&mut log, [set(4, "d")]);
+    batch_of_commands(&mut log, [large(5, "e"), large(6, "f")]);
     log.commit().expect("commit");
     let mut frames = Vec::new();
     while let Some(f) = reader.next_frame().expect("read") {
