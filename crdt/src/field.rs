@@ -143,6 +143,29 @@ impl<V: Clone + PartialEq> Field<V> {
         }
     }
 
+    /// A field holding one counter entry.
+    pub fn counting(entry: CounterEntry) -> Self {
+        Field {
+            regs: SmallVec::new(),
+            counter: Some(Box::new(Counter {
+                entries: smallvec::smallvec![entry],
+                resets: SmallVec::new(),
+            })),
+        }
+    }
+
+    /// The counter entry, when it is all the field holds (no register write, no other
+    /// origin's entry, no reset record).
+    pub fn as_lone_entry(&self) -> Option<&CounterEntry> {
+        match (self.regs.as_slice(), self.counter.as_deref()) {
+            ([], Some(Counter { entries, resets })) if resets.is_empty() => match &entries[..] {
+                [entry] => Some(entry),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The register write, when it is all the field holds.
     pub fn as_single(&self) -> Option<&RegEntry<V>> {
         match (self.regs.as_slice(), &self.counter) {

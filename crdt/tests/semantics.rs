@@ -719,6 +719,57 @@ fn incr_reads_the_value_get_shows() {
     assert_eq!(c.incr(B, "s", 5), 0);
 }
 
+/// A counter only one region increments is held in the key's own bytes (`heap_bytes` 0,
+/// where the general form holds two boxes); it reads the same everywhere, and takes the
+/// general form when a second region's increment joins it.
+#[test]
+fn a_counter_of_one_region_is_held_compact_everywhere_until_another_increments_it() {
+    use gdc_crdt::heap::HeapSize;
+    let mut c = regions();
+    assert_eq!(c.incr(A, "n", 5), 5);
+    assert_eq!(c.incr(A, "n", -2), 3);
+    c.deliver_all();
+    // A late copy of the first increment changes nothing.
+    c.duplicate(B, A, 2);
+    for r in [A, B, C] {
+        let k = c.state(r, "n").expect("held");
+        assert_eq!((k.heap_bytes(), k.string_i64()), (0, Some(3)), "region {r}");
+        assert_eq!(c.get(r, "n"), Some("3".into()));
+    }
+    c.assert_converged();
+    assert_eq!(c.incr(B, "n", 4), 7);
+    c.deliver_all();
+    for r in [A, B, C] {
+        let k = c.state(r, "n").expect("held");
+        assert!(k.heap_bytes() > 0, "region {r}: two origins' entries");
+        assert_eq!(c.get(r, "n"), Some("7".into()));
+    }
+    c.assert_converged();
+}
+
+/// One region's counter whose total left `i64` (the other region's negative entry, which
+/// let it grow that far, was reset away) stays in the general form, and reads whole.
+#[test]
+fn a_lone_counter_past_i64_reads_whole() {
+    use gdc_crdt::heap::HeapSize;
+    let mut c = Cluster::new(3, true);
+    c.incr(B, "n", -10);
+    c.deliver_all();
+    assert_eq!(c.incr(A, "n", i64::MAX), i64::MAX - 10);
+    assert_eq!(c.incr(A, "n", 10), i64::MAX);
+    // C saw only B's entry: its DEL resets that, and A's increments stay.
+    c.del(C, "n");
+    c.quiesce();
+    let big = "9223372036854775817";
+    assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some(big.into()));
+    for r in [A, B, C] {
+        let k = c.state(r, "n").expect("held");
+        assert!(k.heap_bytes() > 0, "region {r}");
+        assert_eq!(k.string_i64(), None);
+    }
+    c.assert_converged();
+}
+
 #[test]
 fn incr_overflow_is_refused_at_the_origin() {
     let mut c = regions();

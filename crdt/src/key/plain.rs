@@ -1,9 +1,10 @@
-//! `PlainReg`, the compact form of a key that is one plain string write (no TTL, counter,
-//! tombstone or other content): the common case of a cache, kept small and without a
-//! separate allocation.
+//! The compact forms of a string key, kept in the key's own 48 bytes without an allocation:
+//! `PlainReg`, one plain string write (no TTL, counter, tombstone or other content), the
+//! common case of a cache; and `PlainCounter`, one origin's counter and nothing else, the
+//! common case of INCR.
 
 use crate::blob::Blob;
-use crate::field::RegEntry;
+use crate::field::{CounterEntry, Num, RegEntry};
 use crate::hlc::Hlc;
 use crate::ids::{Dot, OpId, ServerId, Tag};
 use std::num::NonZeroU32;
@@ -41,6 +42,58 @@ impl PlainReg {
         RegEntry {
             tag: self.tag(),
             value: self.value.clone(),
+        }
+    }
+}
+
+/// A string that is one origin's counter entry and nothing else: no register write, no
+/// other origin's entry, no reset record, TTL, tombstone or bit write, and a total within
+/// `i64`. INCR of a new key makes one, and the same region's INCRs keep it so. In the
+/// general form such a key takes a box for the key and another for the counter, about 400
+/// bytes besides the key's 48.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct PlainCounter {
+    hlc: Hlc,
+    op: OpId,
+    /// The op that began the entry's lifetime.
+    start: OpId,
+    pub(super) total: i64,
+    server: NonZeroU32,
+    idx: u32,
+}
+
+impl PlainCounter {
+    pub(super) fn from_entry(e: &CounterEntry) -> Option<PlainCounter> {
+        let Num::Int(total) = e.total else {
+            return None;
+        };
+        Some(PlainCounter {
+            hlc: e.tag.hlc,
+            op: e.tag.dot.op,
+            start: e.start,
+            total: i64::try_from(total).ok()?,
+            server: NonZeroU32::new(e.tag.dot.server.0)?,
+            idx: e.tag.dot.idx,
+        })
+    }
+
+    pub(super) fn server(&self) -> ServerId {
+        ServerId(self.server.get())
+    }
+
+    pub(super) fn op(&self) -> OpId {
+        self.op
+    }
+
+    pub(super) fn hlc(&self) -> Hlc {
+        self.hlc
+    }
+
+    pub(super) fn to_entry(&self) -> CounterEntry {
+        CounterEntry {
+            start: self.start,
+            tag: Tag::new(Dot::new(self.server(), self.op, self.idx), self.hlc),
+            total: Num::Int(i128::from(self.total)),
         }
     }
 }

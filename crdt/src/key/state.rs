@@ -1,17 +1,18 @@
 //! `KeyState`, everything a region holds for one key: the public face of the key envelope.
-//! It keeps a plain string write in the compact form and anything else in the general form,
-//! converting between them so that equal states have one representation.
+//! It keeps a plain string write, or one region's counter, in a compact form of the key's own
+//! 48 bytes, and anything else in the general form, converting between them so that equal
+//! states have one representation.
 
 use super::full::Full;
 use super::kind::Kind;
 use super::part::Part;
-use super::plain::PlainReg;
+use super::plain::{PlainCounter, PlainReg};
 use super::ttl::TtlEntry;
 use crate::Crdt;
 use crate::blob::Blob;
 use crate::conflict::Conflicts;
 use crate::effect::{Addition, Effect, FieldLoc, Value};
-use crate::field::{Field, RegEntry};
+use crate::field::{CounterEntry, Field, Num, RegEntry};
 use crate::hash::HashPart;
 use crate::hlc::Hlc;
 use crate::ids::ServerId;
@@ -38,6 +39,9 @@ enum Repr {
     /// A string written by one op, with no TTL, counter, tombstone or other content: the
     /// common case of a cache, held in 48 bytes (the value inline up to 22 bytes).
     Plain(PlainReg),
+    /// A string that is one origin's counter and nothing else: the common case of INCR,
+    /// held in the same 48 bytes.
+    Counter(PlainCounter),
     Full(Box<Full>),
 }
 
@@ -54,24 +58,34 @@ impl KeyState {
 
     fn full(&self) -> Option<&Full> {
         match &self.0 {
-            Repr::Plain(_) => None,
+            Repr::Plain(_) | Repr::Counter(_) => None,
             Repr::Full(f) => Some(f),
         }
     }
 
+    /// The string field a compact form holds.
+    fn compact_field(&self) -> Option<Field<Blob>> {
+        match &self.0 {
+            Repr::Plain(reg) => Some(Field::single(reg.to_reg())),
+            Repr::Counter(c) => Some(Field::counting(c.to_entry())),
+            Repr::Full(_) => None,
+        }
+    }
+
+    /// The general form of a compact one.
+    fn compact_as_full(&self) -> Option<Full> {
+        let part = Part::Str(self.compact_field()?.into());
+        Some(Full::from_raw(smallvec::smallvec![part], Vec::new(), None))
+    }
+
     /// The general form, for a change.
     fn make_full(&mut self) -> &mut Full {
-        if let Repr::Plain(reg) = &self.0 {
-            let part = Part::Str(Field::single(reg.to_reg()).into());
-            self.0 = Repr::Full(Box::new(Full::from_raw(
-                smallvec::smallvec![part],
-                Vec::new(),
-                None,
-            )));
+        if let Some(full) = self.compact_as_full() {
+            self.0 = Repr::Full(Box::new(full));
         }
         match &mut self.0 {
             Repr::Full(f) => f,
-            Repr::Plain(_) => unreachable!("just made full"),
+            Repr::Plain(_) | Repr::Counter(_) => unreachable!("just made full"),
         }
     }
 
@@ -81,13 +95,16 @@ impl KeyState {
         if !f.ttl.is_empty() || f.tomb.is_some() || f.parts.len() != 1 {
             return;
         }
-        if let Part::Str(field) = &f.parts[0] {
-            let single = (!field.has_bit_writes())
-                .then(|| field.as_single())
-                .flatten();
-            if let Some(plain) = single.and_then(PlainReg::from_reg) {
-                self.0 = Repr::Plain(plain);
-            }
+        let Part::Str(field) = &f.parts[0] else {
+            return;
+        };
+        if field.has_bit_writes() {
+            return;
+        }
+        if let Some(plain) = field.as_single().and_then(PlainReg::from_reg) {
+            self.0 = Repr::Plain(plain);
+        } else if let Some(counter) = field.as_lone_entry().and_then(PlainCounter::from_entry) {
+            self.0 = Repr::Counter(counter);
         }
     }
 
@@ -106,6 +123,7 @@ impl KeyState {
     pub fn prefetch_box(&self) {
         match &self.0 {
             Repr::Plain(reg) => prefetch(&reg.value[..]),
+            Repr::Counter(_) => {}
             Repr::Full(f) => prefetch(&**f),
         }
     }
@@ -128,7 +146,7 @@ impl KeyState {
     /// The type the key reads as, `None` when it has no live content.
     pub fn kind(&self) -> Option<Kind> {
         match &self.0 {
-            Repr::Plain(_) => Some(Kind::String),
+            Repr::Plain(_) | Repr::Counter(_) => Some(Kind::String),
             Repr::Full(f) => f.kind(),
         }
     }
@@ -148,16 +166,21 @@ impl KeyState {
     /// All parts, including hidden ones and ones kept only for reset records.
     pub fn parts(&self) -> Cow<'_, [Part]> {
         match &self.0 {
-            Repr::Plain(reg) => Cow::Owned(vec![Part::Str(Field::single(reg.to_reg()).into())]),
             Repr::Full(f) => Cow::Borrowed(f.parts()),
+            _ => Cow::Owned(
+                self.compact_field()
+                    .map(|f| Part::Str(f.into()))
+                    .into_iter()
+                    .collect(),
+            ),
         }
     }
 
     /// The string field, when the key reads as a string.
     pub fn string(&self) -> Option<Cow<'_, Field<Blob>>> {
         match &self.0 {
-            Repr::Plain(reg) => Some(Cow::Owned(Field::single(reg.to_reg()))),
             Repr::Full(f) => f.string().map(Cow::Borrowed),
+            _ => self.compact_field().map(Cow::Owned),
         }
     }
 
@@ -165,6 +188,7 @@ impl KeyState {
     pub fn string_value(&self) -> Option<Cow<'_, [u8]>> {
         match &self.0 {
             Repr::Plain(reg) => Some(Cow::Borrowed(reg.value.as_slice())),
+            Repr::Counter(c) => Some(Cow::Owned(c.total.to_string().into_bytes())),
             Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value),
         }
     }
@@ -172,15 +196,29 @@ impl KeyState {
     /// The string's value as an integer, as INCR reads it (`None`: no string, or not an
     /// integer); a counter's sum is not formatted and parsed back.
     pub fn string_i64(&self) -> Option<i64> {
-        if let Repr::Full(f) = &self.0 {
-            let s = f.str_part()?;
-            if !s.has_bit_writes() {
-                if let Some(v) = crate::string::int_value(&s.field) {
-                    return v;
+        match &self.0 {
+            Repr::Counter(c) => return Some(c.total),
+            Repr::Full(f) => {
+                let s = f.str_part()?;
+                if !s.has_bit_writes() {
+                    if let Some(v) = crate::string::int_value(&s.field) {
+                        return v;
+                    }
                 }
             }
+            Repr::Plain(_) => {}
         }
         crate::string::parse_i64(&self.string_value()?)
+    }
+
+    /// The string's counter entry of origin `server`, when it has a live one (what its
+    /// next increment there continues).
+    pub fn own_string_entry(&self, server: ServerId) -> Option<CounterEntry> {
+        match &self.0 {
+            Repr::Plain(_) => None,
+            Repr::Counter(c) => (c.server() == server).then(|| c.to_entry()),
+            Repr::Full(f) => f.string()?.own_entry(server).cloned(),
+        }
     }
 
     /// The op whose register alone is the string's value (no union of concurrent writes,
@@ -190,6 +228,7 @@ impl KeyState {
     pub fn string_version(&self) -> Option<(crate::ids::Dot, u64)> {
         match &self.0 {
             Repr::Plain(reg) => Some((reg.tag().dot, 0)),
+            Repr::Counter(_) => None,
             Repr::Full(f) => {
                 let s = f.str_part()?;
                 if !s.bits().is_empty() {
@@ -264,6 +303,7 @@ impl KeyState {
     pub fn max_hlc(&self) -> Hlc {
         match &self.0 {
             Repr::Plain(reg) => reg.hlc,
+            Repr::Counter(c) => c.hlc(),
             Repr::Full(f) => f.max_hlc(),
         }
     }
@@ -273,6 +313,7 @@ impl KeyState {
     pub fn observed(&self) -> VersionVector {
         match &self.0 {
             Repr::Plain(reg) => std::iter::once((ServerId(reg.server.get()), reg.op)).collect(),
+            Repr::Counter(c) => std::iter::once((c.server(), c.op())).collect(),
             Repr::Full(f) => f.observed(),
         }
     }
@@ -280,6 +321,9 @@ impl KeyState {
     /// Apply an effect. Additions to pieces that `flushed` (the database's FLUSHDB cutoff)
     /// covers are skipped: the flush observed and removed them.
     pub fn apply(&mut self, e: &Effect, flushed: &VersionVector) {
+        if self.incremented_plainly(e, flushed) {
+            return;
+        }
         self.make_full().apply(e, flushed, None);
         self.compact();
     }
@@ -293,6 +337,9 @@ impl KeyState {
         flushed: &VersionVector,
         stable: &VersionVector,
     ) {
+        if self.incremented_plainly(e, flushed) {
+            return;
+        }
         self.make_full().apply(e, flushed, Some(stable));
         self.compact();
     }
@@ -308,8 +355,67 @@ impl KeyState {
         found
     }
 
-    /// The plain string `e` writes, when all it adds is one string value.
+    /// [`KeyState::apply`] done in place, when the key is one origin's counter and `e` is
+    /// that origin's next increment of it and nothing else (an INCR of a counter this
+    /// region keeps): whether it was.
+    fn incremented_plainly(&mut self, e: &Effect, flushed: &VersionVector) -> bool {
+        let Repr::Counter(cur) = &mut self.0 else {
+            return false;
+        };
+        let [
+            Addition::Incr {
+                loc: FieldLoc::Str,
+                start,
+                total: Num::Int(total),
+            },
+        ] = e.adds.as_slice()
+        else {
+            return false;
+        };
+        let tag = e.tag.piece(0);
+        let plain = e.cutoff.is_none() && e.removes.is_empty() && e.resets.is_empty();
+        if !plain || tag.dot.server != cur.server() || flushed.covers(tag.dot) {
+            return false;
+        }
+        // The origin's later entry replaces its earlier one (`Field::add_entry`).
+        if tag.dot.op <= cur.op() {
+            return true;
+        }
+        let entry = CounterEntry {
+            start: *start,
+            tag,
+            total: Num::Int(*total),
+        };
+        match PlainCounter::from_entry(&entry) {
+            Some(next) => {
+                *cur = next;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The compact key `e` makes of nothing, when all it adds is one string value or one
+    /// counter entry.
     fn plain_written(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
+        if let [
+            Addition::Incr {
+                loc: FieldLoc::Str,
+                start,
+                total,
+            },
+        ] = e.adds.as_slice()
+        {
+            let entry = CounterEntry {
+                start: *start,
+                tag: e.tag.piece(0),
+                total: *total,
+            };
+            if flushed.covers(entry.tag.dot) {
+                return None;
+            }
+            return PlainCounter::from_entry(&entry).map(|c| KeyState(Repr::Counter(c)));
+        }
         let [
             Addition::Write {
                 loc: FieldLoc::Str,
@@ -330,7 +436,8 @@ impl KeyState {
     }
 
     /// What `apply(e)` makes of a key that has nothing, built directly, when `e` is a plain
-    /// string write (a SET of a new key: the common case); `None` otherwise.
+    /// string write or increment (a SET or INCR of a new key: the common case); `None`
+    /// otherwise.
     pub fn new_from_plain_write(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
         if e.cutoff.is_some() || !e.removes.is_empty() || !e.resets.is_empty() {
             return None;
@@ -371,7 +478,7 @@ impl KeyState {
     /// Forget what no future op or merge can need, given a causally stable vector (see
     /// [`Tomb::gc`]). Returns whether anything was forgotten (the key may then be void).
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
-        if let Repr::Plain(_) = self.0 {
+        if let Repr::Plain(_) | Repr::Counter(_) = self.0 {
             return false;
         }
         let changed = self.make_full().gc(stable);
@@ -383,7 +490,7 @@ impl KeyState {
     /// O(removals), not O(elements), for use after every write. Reset records in hash fields
     /// and sorted-set members wait for a full [`KeyState::gc`].
     pub fn gc_removals(&mut self, stable: &VersionVector) -> bool {
-        if let Repr::Plain(_) = self.0 {
+        if let Repr::Plain(_) | Repr::Counter(_) = self.0 {
             return false;
         }
         let changed = self.make_full().gc_tomb(stable);
@@ -394,16 +501,12 @@ impl KeyState {
 
 impl Crdt for KeyState {
     fn merge(&mut self, other: &KeyState) {
-        let plain_as_full;
+        let compact_as_full;
         let other_full: &Full = match &other.0 {
             Repr::Full(f) => f,
-            Repr::Plain(reg) => {
-                plain_as_full = Full::from_raw(
-                    smallvec::smallvec![Part::Str(Field::single(reg.to_reg()).into())],
-                    Vec::new(),
-                    None,
-                );
-                &plain_as_full
+            _ => {
+                compact_as_full = other.compact_as_full();
+                compact_as_full.as_ref().expect("a compact form")
             }
         };
         self.make_full().merge(other_full);
@@ -415,6 +518,7 @@ impl crate::heap::HeapSize for KeyState {
     fn heap_bytes(&self) -> usize {
         match &self.0 {
             Repr::Plain(p) => p.value.heap_bytes(),
+            Repr::Counter(_) => 0,
             Repr::Full(f) => f.heap_bytes(),
         }
     }

@@ -75,7 +75,7 @@ pub fn hincr_by(
     };
     let new = cur.checked_add(by).ok_or(OpError::Overflow)?;
     e.adds.push(next_incr(
-        f,
+        f.and_then(|f| f.own_entry(tag.dot.server)),
         tag,
         FieldLoc::Hash(name.clone()),
         Num::Int(by as i128),
@@ -102,7 +102,11 @@ pub fn hincr_by_float(
     if !new.is_finite() {
         return Err(OpError::NanOrInfinity);
     }
-    e.adds
-        .push(next_incr(f, tag, FieldLoc::Hash(name.clone()), by));
+    e.adds.push(next_incr(
+        f.and_then(|f| f.own_entry(tag.dot.server)),
+        tag,
+        FieldLoc::Hash(name.clone()),
+        by,
+    ));
     Ok((e, new))
 }

@@ -86,8 +86,6 @@ pub fn incr_by(
 ) -> Result<(Effect, i64), OpError> {
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
-    let f = k.and_then(KeyState::string);
-    let f = f.as_deref();
     let cur = match k {
         Some(k) => k.string_i64().ok_or(OpError::NotInteger)?,
         None => 0,
@@ -106,8 +104,13 @@ pub fn incr_by(
             new,
         ));
     }
-    e.adds
-        .push(next_incr(f, tag, FieldLoc::Str, Num::Int(by as i128)));
+    let own = k.and_then(|k| k.own_string_entry(tag.dot.server));
+    e.adds.push(next_incr(
+        own.as_ref(),
+        tag,
+        FieldLoc::Str,
+        Num::Int(by as i128),
+    ));
     Ok((e, new))
 }
 
@@ -120,8 +123,6 @@ pub fn incr_by_float(
 ) -> Result<(Effect, f64), OpError> {
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
-    let f = k.and_then(KeyState::string);
-    let f = f.as_deref();
     let cur = match k {
         Some(k) => parse_f64(&k.string_value().unwrap_or_default()).ok_or(OpError::NotFloat)?,
         None => 0.0,
@@ -135,6 +136,7 @@ pub fn incr_by_float(
         let v = crate::string::format_num(Num::Float(new));
         return Ok((set(key, now_ms, tag, Blob::from(v), SetTtl::Keep), new));
     }
-    e.adds.push(next_incr(f, tag, FieldLoc::Str, by));
+    let own = k.and_then(|k| k.own_string_entry(tag.dot.server));
+    e.adds.push(next_incr(own.as_ref(), tag, FieldLoc::Str, by));
     Ok((e, new))
 }

@@ -53,7 +53,7 @@ pub fn zincr_by(
         return Err(OpError::ScoreNan);
     }
     e.adds.push(next_incr(
-        f,
+        f.and_then(|f| f.own_entry(tag.dot.server)),
         tag,
         FieldLoc::ZSet(member.clone()),
         Num::Float(by),
