@@ -1,7 +1,8 @@
-//! Memory per key: 1M string keys with 16-byte values written from one region, and a
-//! 100k-member set, in gdc's keyspace against a plain `HashMap<Vec<u8>, Vec<u8>>` /
-//! `HashSet<Vec<u8>>` baseline, with the longest single insert of each (a table that grows
-//! all at once stalls every client for that long). Prints a Markdown table (see
+//! Memory per key: 1M string keys with 16-byte values written from one region, 1M counter
+//! keys (one INCR each), a 100k-member set and a hash of 100k counter fields (one HINCRBY
+//! each), in gdc's keyspace against a plain `HashMap<Vec<u8>, Vec<u8>>` / `HashSet<Vec<u8>>` /
+//! `HashMap<Vec<u8>, i64>` baseline, with the longest single insert of each (a table that
+//! grows all at once stalls every client for that long). Prints a Markdown table (see
 //! BENCHMARKS.md).
 //!
 //! Run: `cargo run --release -p gdc-benches --bin memory [keys] [members]`
@@ -88,6 +89,44 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
             assert_eq!(ks.live_len(NOW_MS) as u64, keys);
             cost
         }
+        "counters-baseline" => {
+            let (cost, m) = measure(keys, HashMap::<Vec<u8>, i64>::new, |m, i| {
+                *m.entry(key(i)).or_default() += 1;
+            });
+            assert_eq!(m.len() as u64, keys);
+            cost
+        }
+        "counters-gdc" => {
+            let (cost, ks) = measure(keys, Keyspace::new, |ks, i| {
+                let k = key(i);
+                let (e, _) =
+                    ops::incr_by(ks.get(&k), NOW_MS, next_tag(NOW_MS), 1).expect("a counter");
+                ks.apply(&k, &e);
+            });
+            assert_eq!(ks.live_len(NOW_MS) as u64, keys);
+            cost
+        }
+        "hash-counters-baseline" => {
+            let (cost, m) = measure(members, HashMap::<Vec<u8>, i64>::new, |m, i| {
+                *m.entry(member(i)).or_default() += 1;
+            });
+            assert_eq!(m.len() as u64, members);
+            cost
+        }
+        "hash-counters-gdc" => {
+            let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
+                let f = Blob::from(member(i));
+                let (e, _) = ops::hincr_by(ks.get(b"hash"), NOW_MS, next_tag(NOW_MS), &f, 1)
+                    .expect("a hash");
+                ks.apply(b"hash", &e);
+            });
+            let len = ks
+                .get(b"hash")
+                .and_then(|h| h.hash())
+                .map_or(0, |h| h.len());
+            assert_eq!(len as u64, members);
+            cost
+        }
         "set-baseline" => {
             let (cost, s) = measure(members, HashSet::<Vec<u8>>::new, |s, i| {
                 s.insert(member(i));
@@ -165,9 +204,19 @@ fn main() {
         &cost("strings-gdc"),
     );
     row(
+        format!("per counter key ({keys} keys of 16 bytes, one INCR each)"),
+        &cost("counters-baseline"),
+        &cost("counters-gdc"),
+    );
+    row(
         format!("per set member ({members} members of 16 bytes, one SADD each)"),
         &cost("set-baseline"),
         &cost("set-gdc"),
+    );
+    row(
+        format!("per hash counter field ({members} fields of 16 bytes, one HINCRBY each)"),
+        &cost("hash-counters-baseline"),
+        &cost("hash-counters-gdc"),
     );
     println!();
     println!(
