@@ -134,11 +134,13 @@ pub(super) fn begin<'a>(
     e: &mut Effect,
 ) -> Result<Option<&'a KeyState>, OpError> {
     let Some(k) = key else { return Ok(None) };
-    if !k.exists(now_ms) {
+    // The type is found once: `exists` would find it again.
+    let held = k.kind();
+    if held.is_none() || k.is_expired(now_ms) {
         observe_expired(k, e);
         return Ok(None);
     }
-    if k.kind() != Some(kind) {
+    if held != Some(kind) {
         return Err(OpError::WrongType);
     }
     if k.has_hidden() {
