@@ -64,10 +64,19 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
     let count = super::pop_count(args.get(2))?;
     let values = pop_from(ctx, &args[1], end, count.unwrap_or(1))?;
     Ok(match (count, values) {
-        (None, v) => v.into_iter().flatten().next().unwrap_or(Reply::Nil),
+        (None, v) => v
+            .into_iter()
+            .flatten()
+            .next()
+            .map_or(Reply::Nil, Reply::Value),
         (Some(_), None) => Reply::NilArray,
-        (Some(_), Some(v)) => Reply::Array(v),
+        (Some(_), Some(v)) => replies(v),
     })
+}
+
+/// The values popped, as an array reply.
+fn replies(values: Vec<Blob>) -> Reply {
+    Reply::Array(values.into_iter().map(Reply::Value).collect())
 }
 
 /// Remove up to `count` elements at `end` of list `key` and return them in pop order;
@@ -77,13 +86,12 @@ fn pop_from(
     key: &Bytes,
     end: End,
     count: usize,
-) -> Result<Option<Vec<Reply>>, Reply> {
+) -> Result<Option<Vec<Blob>>, Reply> {
     // Read and removed in the write's own lookup of the key, which also checks its type.
     let popped = ctx.write(key, |k, now, tag| ops::list_pop(k, now, tag, end, count))?;
     let Some(ops::Popped { values, emptied }) = popped else {
         return Ok(None);
     };
-    let values: Vec<Reply> = values.into_iter().map(Reply::Value).collect();
     if !values.is_empty() {
         ctx.notify(LIST, pop_event(end), key);
         if emptied {
@@ -352,7 +360,7 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
         let popped = pop_from(ctx, key, end, 1)?.into_iter().flatten().next();
         return Ok(Reply::Array(vec![
             Reply::Bulk(key.clone()),
-            popped.unwrap_or(Reply::Nil),
+            popped.map_or(Reply::Nil, Reply::Value),
         ]));
     }
     Ok(block(ctx, until, Reply::NilArray))
@@ -400,7 +408,7 @@ fn mpop(ctx: &mut Ctx<'_>, m: &Mpop<'_, End>) -> Result<Option<Reply>, Reply> {
         let popped = pop_from(ctx, key, m.from, m.count)?.unwrap_or_default();
         return Ok(Some(Reply::Array(vec![
             Reply::Bulk(key.clone()),
-            Reply::Array(popped),
+            replies(popped),
         ])));
     }
     Ok(None)
