@@ -9,7 +9,7 @@
 
 use gdc_benches::alloc::{Counting, live_bytes, rss_bytes};
 use gdc_crdt::ops::{self, SetTtl};
-use gdc_crdt::{Blob, Dot, HlcClock, Keyspace, OpId, ServerId, Tag};
+use gdc_crdt::{Blob, Dot, Effect, HlcClock, KeyState, Keyspace, OpId, ServerId, Tag};
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -55,6 +55,27 @@ fn measure<T>(n: u64, make: impl FnOnce() -> T, mut insert: impl FnMut(&mut T, u
     (cost, t)
 }
 
+/// `keys` keys in gdc's keyspace, each written once with the effect `write` makes of its
+/// state there and its index.
+fn keys_gdc(keys: u64, mut write: impl FnMut(Option<&KeyState>, u64) -> Effect) -> Cost {
+    let (cost, ks) = measure(keys, Keyspace::new, |ks, i| {
+        let k = key(i);
+        let e = write(ks.get(&k), i);
+        ks.apply(&k, &e);
+    });
+    assert_eq!(ks.live_len(NOW_MS) as u64, keys);
+    cost
+}
+
+/// The baseline of a counter: `n` names, each counted once in a `HashMap<Vec<u8>, i64>`.
+fn counted_baseline(n: u64, name: impl Fn(u64) -> Vec<u8>) -> Cost {
+    let (cost, m) = measure(n, HashMap::<Vec<u8>, i64>::new, |m, i| {
+        *m.entry(name(i)).or_default() += 1;
+    });
+    assert_eq!(m.len() as u64, n);
+    cost
+}
+
 /// One measurement, in a process of its own so that memory freed by another measurement
 /// cannot be reused and hide a cost from the resident-memory figure.
 fn run_one(what: &str, keys: u64, members: u64) -> Cost {
@@ -74,45 +95,17 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
             assert_eq!(m.len() as u64, keys);
             cost
         }
-        "strings-gdc" => {
-            let (cost, ks) = measure(keys, Keyspace::new, |ks, i| {
-                let k = key(i);
-                let e = ops::set(
-                    ks.get(&k),
-                    NOW_MS,
-                    next_tag(NOW_MS),
-                    Blob::from(val(i)),
-                    SetTtl::Clear,
-                );
-                ks.apply(&k, &e);
-            });
-            assert_eq!(ks.live_len(NOW_MS) as u64, keys);
-            cost
-        }
-        "counters-baseline" => {
-            let (cost, m) = measure(keys, HashMap::<Vec<u8>, i64>::new, |m, i| {
-                *m.entry(key(i)).or_default() += 1;
-            });
-            assert_eq!(m.len() as u64, keys);
-            cost
-        }
-        "counters-gdc" => {
-            let (cost, ks) = measure(keys, Keyspace::new, |ks, i| {
-                let k = key(i);
-                let (e, _) =
-                    ops::incr_by(ks.get(&k), NOW_MS, next_tag(NOW_MS), 1).expect("a counter");
-                ks.apply(&k, &e);
-            });
-            assert_eq!(ks.live_len(NOW_MS) as u64, keys);
-            cost
-        }
-        "hash-counters-baseline" => {
-            let (cost, m) = measure(members, HashMap::<Vec<u8>, i64>::new, |m, i| {
-                *m.entry(member(i)).or_default() += 1;
-            });
-            assert_eq!(m.len() as u64, members);
-            cost
-        }
+        "strings-gdc" => keys_gdc(keys, |k, i| {
+            let value = Blob::from(val(i));
+            ops::set(k, NOW_MS, next_tag(NOW_MS), value, SetTtl::Clear)
+        }),
+        "counters-baseline" => counted_baseline(keys, key),
+        "counters-gdc" => keys_gdc(keys, |k, _| {
+            ops::incr_by(k, NOW_MS, next_tag(NOW_MS), 1)
+                .expect("a counter")
+                .0
+        }),
+        "hash-counters-baseline" => counted_baseline(members, member),
         "hash-counters-gdc" => {
             let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
                 let f = Blob::from(member(i));
