@@ -747,6 +747,37 @@ fn a_counter_of_one_region_is_held_compact_everywhere_until_another_increments_i
     c.assert_converged();
 }
 
+/// SETBIT over a counter writes the string whole, whatever form the counter is held in: a
+/// counter only one region incremented (compact) and one two regions did (general) take a
+/// SETBIT crossing another region's INCR alike.
+#[test]
+fn a_setbit_over_a_counter_is_the_same_in_either_form() {
+    use gdc_crdt::heap::HeapSize;
+    let mut c = regions();
+    c.incr(A, "compact", 5);
+    c.incr(A, "general", 5);
+    c.incr(B, "general", 0);
+    c.deliver_all();
+    let held = |c: &Cluster, k| c.state(A, k).expect("held").heap_bytes();
+    assert_eq!((held(&c, "compact"), held(&c, "general") > 0), (0, true));
+    for k in ["compact", "general"] {
+        let unset = BitWrite::set(7, 1, 0);
+        let e = ops::write_bits(c.state(A, k), c.wall(A), gdc_crdt::Tag::default(), &[unset])
+            .expect("an effect");
+        assert!(
+            matches!(e.adds.first(), Some(gdc_crdt::Addition::Write { .. })),
+            "{k}: written whole"
+        );
+        c.setbit(A, k, 7, false);
+        c.incr(B, k, 10);
+    }
+    c.deliver_all();
+    let read = c.everywhere(|c, r| c.get(r, "compact"));
+    assert_eq!(read, c.everywhere(|c, r| c.get(r, "general")));
+    assert!(read.is_some());
+    c.assert_converged();
+}
+
 /// One region's counter whose total left `i64` (the other region's negative entry, which
 /// let it grow that far, was reset away) stays in the general form, and reads whole.
 #[test]

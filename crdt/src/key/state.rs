@@ -249,6 +249,18 @@ impl KeyState {
             .is_some_and(crate::bits::StrPart::has_bit_writes)
     }
 
+    /// Whether the string's register can take bit writes to bake in (see
+    /// [`crate::bits::StrPart::takes_bit_writes`]): not a counter's.
+    pub fn takes_bit_writes(&self) -> bool {
+        match &self.0 {
+            Repr::Plain(_) => true,
+            Repr::Counter(_) => false,
+            Repr::Full(f) => f
+                .str_part()
+                .is_none_or(crate::bits::StrPart::takes_bit_writes),
+        }
+    }
+
     /// The string's content, register and bit writes (for its encoding).
     pub fn str_part(&self) -> Option<&crate::bits::StrPart> {
         self.full().and_then(Full::str_part)

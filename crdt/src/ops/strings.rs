@@ -58,9 +58,7 @@ pub fn write_bits(
 ) -> Result<Effect, OpError> {
     let mut e = Effect::new(tag);
     let k = begin(key, now_ms, Kind::String, &mut e)?;
-    let unbakeable = k
-        .and_then(KeyState::str_part)
-        .is_some_and(|s| !s.takes_bit_writes());
+    let unbakeable = k.is_some_and(|k| !k.takes_bit_writes());
     if unbakeable {
         let mut v = k
             .and_then(KeyState::string_value)
