@@ -49,8 +49,8 @@ impl PlainReg {
 /// A string that is one origin's counter entry and nothing else: no register write, no
 /// other origin's entry, no reset record, TTL, tombstone or bit write, and a total within
 /// `i64`. INCR of a new key makes one, and the same region's INCRs keep it so. In the
-/// general form such a key takes a box for the key and another for the counter, about 400
-/// bytes besides the key's 48.
+/// general form such a key takes two boxes besides its 48 bytes: the key's (128 bytes) and
+/// the counter's (112).
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct PlainCounter {
     hlc: Hlc,
