@@ -778,25 +778,33 @@ fn a_setbit_over_a_counter_is_the_same_in_either_form() {
     c.assert_converged();
 }
 
-/// One region's counter whose total left `i64` (the other region's negative entry, which
-/// let it grow that far, was reset away) stays in the general form, and reads whole.
+/// A counter left with one region's entry (the other region's was reset away, and the
+/// reset collected) goes back to the compact form everywhere; unless its total left `i64`
+/// (the negative entry let it grow that far): then it stays in the general form, and reads
+/// whole.
 #[test]
 fn a_lone_counter_past_i64_reads_whole() {
     use gdc_crdt::heap::HeapSize;
     let mut c = Cluster::new(3, true);
     c.incr(B, "n", -10);
+    c.incr(B, "small", -10);
     c.deliver_all();
     assert_eq!(c.incr(A, "n", i64::MAX), i64::MAX - 10);
     assert_eq!(c.incr(A, "n", 10), i64::MAX);
-    // C saw only B's entry: its DEL resets that, and A's increments stay.
+    assert_eq!(c.incr(A, "small", 5), -5);
+    // C saw only B's entries: its DELs reset those, and A's increments stay.
     c.del(C, "n");
+    c.del(C, "small");
     c.quiesce();
     let big = "9223372036854775817";
     assert_eq!(c.everywhere(|c, r| c.get(r, "n")), Some(big.into()));
+    assert_eq!(c.everywhere(|c, r| c.get(r, "small")), Some("5".into()));
     for r in [A, B, C] {
         let k = c.state(r, "n").expect("held");
         assert!(k.heap_bytes() > 0, "region {r}");
         assert_eq!(k.string_i64(), None);
+        let k = c.state(r, "small").expect("held");
+        assert_eq!((k.heap_bytes(), k.string_i64()), (0, Some(5)), "region {r}");
     }
     c.assert_converged();
 }

@@ -188,7 +188,9 @@ impl KeyState {
     pub fn string_value(&self) -> Option<Cow<'_, [u8]>> {
         match &self.0 {
             Repr::Plain(reg) => Some(Cow::Borrowed(reg.value.as_slice())),
-            Repr::Counter(c) => Some(Cow::Owned(c.total.to_string().into_bytes())),
+            Repr::Counter(c) => Some(Cow::Owned(crate::string::format_num(Num::Int(
+                c.total.into(),
+            )))),
             Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value),
         }
     }
@@ -374,30 +376,17 @@ impl KeyState {
         let Repr::Counter(cur) = &mut self.0 else {
             return false;
         };
-        let [
-            Addition::Incr {
-                loc: FieldLoc::Str,
-                start,
-                total: Num::Int(total),
-            },
-        ] = e.adds.as_slice()
-        else {
+        let plain = e.cutoff.is_none() && e.removes.is_empty() && e.resets.is_empty();
+        let Some(entry) = KeyState::string_increment(e, flushed).filter(|_| plain) else {
             return false;
         };
-        let tag = e.tag.piece(0);
-        let plain = e.cutoff.is_none() && e.removes.is_empty() && e.resets.is_empty();
-        if !plain || tag.dot.server != cur.server() || flushed.covers(tag.dot) {
+        if entry.tag.dot.server != cur.server() {
             return false;
         }
         // The origin's later entry replaces its earlier one (`Field::add_entry`).
-        if tag.dot.op <= cur.op() {
+        if entry.tag.dot.op <= cur.op() {
             return true;
         }
-        let entry = CounterEntry {
-            start: *start,
-            tag,
-            total: Num::Int(*total),
-        };
         match PlainCounter::from_entry(&entry) {
             Some(next) => {
                 *cur = next;
@@ -407,25 +396,31 @@ impl KeyState {
         }
     }
 
-    /// The compact key `e` makes of nothing, when all it adds is one string value or one
-    /// counter entry.
-    fn plain_written(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
-        if let [
+    /// The string's counter entry `e` adds, when that is all it adds and `flushed` does
+    /// not cover it.
+    fn string_increment(e: &Effect, flushed: &VersionVector) -> Option<CounterEntry> {
+        let [
             Addition::Incr {
                 loc: FieldLoc::Str,
                 start,
                 total,
             },
         ] = e.adds.as_slice()
-        {
-            let entry = CounterEntry {
-                start: *start,
-                tag: e.tag.piece(0),
-                total: *total,
-            };
-            if flushed.covers(entry.tag.dot) {
-                return None;
-            }
+        else {
+            return None;
+        };
+        let tag = e.tag.piece(0);
+        (!flushed.covers(tag.dot)).then_some(CounterEntry {
+            start: *start,
+            tag,
+            total: *total,
+        })
+    }
+
+    /// The compact key `e` makes of nothing, when all it adds is one string value or one
+    /// counter entry.
+    fn plain_written(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
+        if let Some(entry) = KeyState::string_increment(e, flushed) {
             return PlainCounter::from_entry(&entry).map(|c| KeyState(Repr::Counter(c)));
         }
         let [
