@@ -4,14 +4,16 @@
 use crate::blob::Blob;
 use crate::field::Field;
 use crate::ids::{Dot, Stamp};
+use crate::table::{Entry, KeyTable};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
-use hashbrown::HashMap;
-use hashbrown::hash_map::EntryRef;
 
+/// Fields in a dense table (see [`KeyTable`]), as keys and set members are: a large hash
+/// grows its index a few slots per write, never all at once, and an empty bucket costs 5
+/// bytes, not a whole field.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct HashPart {
-    fields: HashMap<Blob, Field<Blob>>,
+    fields: KeyTable<Field<Blob>>,
 }
 
 impl HashPart {
@@ -65,7 +67,7 @@ impl HashPart {
     }
 
     pub fn field_mut(&mut self, f: &Blob) -> &mut Field<Blob> {
-        self.fields.entry_ref(f).or_default()
+        self.fields.get_or_insert_with(f, Field::default)
     }
 
     pub fn remove(&mut self, f: &[u8], dot: Dot) {
@@ -85,7 +87,7 @@ impl HashPart {
     }
 
     pub fn merge(&mut self, other: &HashPart, tomb: &Tomb) {
-        for (k, f) in &other.fields {
+        for (k, f) in other.fields.iter() {
             self.field_mut(k).merge(f, tomb);
         }
         self.fields.retain(|_, f| !f.is_void());
@@ -105,18 +107,18 @@ impl HashPart {
     /// Change field `f` in one lookup, dropping it when the change leaves it void (a
     /// write the tomb kills); a new field is made aside and kept only if it is not.
     pub(crate) fn update(&mut self, f: &Blob, change: impl FnOnce(&mut Field<Blob>)) {
-        match self.fields.entry_ref(f) {
-            EntryRef::Occupied(mut held) => {
-                change(held.get_mut());
-                if held.get().is_void() {
-                    held.remove();
+        match self.fields.entry(f) {
+            Entry::Occupied(held) => {
+                change(held);
+                if held.is_void() {
+                    self.fields.remove(f);
                 }
             }
-            EntryRef::Vacant(room) => {
+            Entry::Vacant(room) => {
                 let mut field = Field::default();
                 change(&mut field);
                 if !field.is_void() {
-                    room.insert(field);
+                    room.insert(f.clone(), field);
                 }
             }
         }
