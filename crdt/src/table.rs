@@ -233,8 +233,16 @@ impl<V> KeyTable<V> {
     }
 
     /// Move up to [`MOVE_SLOTS`] slots of the old index, among its next [`MOVE_BUCKETS`]
-    /// buckets, into the new one.
+    /// buckets, into the new one. Inlined: every change calls it, and most find no growth.
+    #[inline]
     fn move_some(&mut self) {
+        if self.growing.is_some() {
+            self.move_growing();
+        }
+    }
+
+    #[inline(never)]
+    fn move_growing(&mut self) {
         let Some(growing) = &mut self.growing else {
             return;
         };

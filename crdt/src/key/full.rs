@@ -52,10 +52,17 @@ impl Full {
     }
 
     /// The part the key reads as.
+    #[inline]
     pub fn visible(&self) -> Option<&Part> {
-        if self.parts.len() == 1 {
-            return self.parts.first().filter(|p| p.is_live());
+        match &self.parts[..] {
+            [one] => Some(one).filter(|p| p.is_live()),
+            _ => self.visible_of_several(),
         }
+    }
+
+    /// [`Full::visible`] after a type clash: the live part written last.
+    #[inline(never)]
+    fn visible_of_several(&self) -> Option<&Part> {
         self.parts
             .iter()
             .filter(|p| p.is_live())
@@ -463,6 +470,7 @@ impl Full {
     }
 
     /// Drop void parts and an empty tomb: one canonical form for equal states.
+    #[inline]
     fn tidy(&mut self) {
         // Looked at first: a write seldom leaves a part void, and a retain runs more code.
         if self.parts.iter().any(Part::is_void) {

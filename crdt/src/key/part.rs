@@ -61,6 +61,7 @@ impl Part {
     }
 
     /// Whether it holds content a reader can see.
+    #[inline]
     pub fn is_live(&self) -> bool {
         match self {
             Part::Str(f) => f.is_live(),
@@ -73,6 +74,7 @@ impl Part {
     }
 
     /// Whether nothing is left, not even reset records.
+    #[inline]
     pub(super) fn is_void(&self) -> bool {
         match self {
             Part::Str(f) => f.is_void(),

@@ -78,10 +78,11 @@ impl KeyState {
         Some(Full::from_raw(smallvec::smallvec![part], Vec::new(), None))
     }
 
-    /// The general form, for a change.
+    /// The general form, for a change. Inlined: most changes find it made.
+    #[inline]
     fn make_full(&mut self) -> &mut Full {
-        if let Some(full) = self.compact_as_full() {
-            self.0 = Repr::Full(Box::new(full));
+        if !matches!(self.0, Repr::Full(_)) {
+            self.expand();
         }
         match &mut self.0 {
             Repr::Full(f) => f,
@@ -89,13 +90,31 @@ impl KeyState {
         }
     }
 
-    /// Back to the plain form when the state fits it: one canonical form for equal states.
-    fn compact(&mut self) {
-        let Repr::Full(f) = &self.0 else { return };
-        if !f.ttl.is_empty() || f.tomb.is_some() || f.parts.len() != 1 {
-            return;
+    #[inline(never)]
+    fn expand(&mut self) {
+        if let Some(full) = self.compact_as_full() {
+            self.0 = Repr::Full(Box::new(full));
         }
-        let Part::Str(field) = &f.parts[0] else {
+    }
+
+    /// Back to the plain form when the state fits it: one canonical form for equal states.
+    /// Inlined: every write ends here, and for a collection's key this first look is all.
+    #[inline]
+    fn compact(&mut self) {
+        if let Repr::Full(f) = &self.0
+            && f.ttl.is_empty()
+            && f.tomb.is_none()
+            && matches!(f.parts[..], [Part::Str(_)])
+        {
+            self.compact_string();
+        }
+    }
+
+    /// [`KeyState::compact`] of a lone string without TTL or removal knowledge.
+    #[inline(never)]
+    fn compact_string(&mut self) {
+        let Repr::Full(f) = &self.0 else { return };
+        let [Part::Str(field)] = &f.parts[..] else {
             return;
         };
         if field.has_bit_writes() {
@@ -454,16 +473,28 @@ impl KeyState {
 
     /// What `apply(e)` then `gc(stable)` make of this key, built directly, when `e` is a
     /// plain string write that observed exactly this plain string and everything it removes
-    /// is stable (a SET over a SET on a node without peers); `None` otherwise.
+    /// is stable (a SET over a SET on a node without peers); `None` otherwise. Inlined: every
+    /// write asks, and only a plain string goes on.
+    #[inline]
     pub fn overwritten_plainly(
         &self,
         e: &Effect,
         flushed: &VersionVector,
         stable: &VersionVector,
     ) -> Option<KeyState> {
-        let Repr::Plain(cur) = &self.0 else {
-            return None;
-        };
+        match &self.0 {
+            Repr::Plain(cur) => Self::overwritten_plain(cur, e, flushed, stable),
+            _ => None,
+        }
+    }
+
+    #[inline(never)]
+    fn overwritten_plain(
+        cur: &PlainReg,
+        e: &Effect,
+        flushed: &VersionVector,
+        stable: &VersionVector,
+    ) -> Option<KeyState> {
         let cut = e.cutoff.as_ref()?;
         let saw_exactly_cur = cut.len() == 1 && cut.get(ServerId(cur.server.get())) == cur.op;
         let stable_now = stable.dominates(cut) && stable.covers(e.tag.dot);

@@ -299,10 +299,16 @@ impl Keyspace {
     }
 
     /// Keep the expiry index in step with a key whose expiry went from `before` to `after`.
+    /// Inlined: every write calls it, and few change the key's expiry.
+    #[inline]
     fn reindex(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
-        if before == after {
-            return;
+        if before != after {
+            self.reindex_changed(key, before, after);
         }
+    }
+
+    #[inline(never)]
+    fn reindex_changed(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
         let key = Blob::from(key);
         if let Some(at) = before {
             self.expiries.remove(&(at, key.clone()));

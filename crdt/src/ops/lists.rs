@@ -123,7 +123,8 @@ pub fn list_remove(
 /// is gone).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Popped {
-    pub values: Vec<Blob>,
+    /// Inline for one value (a pop without a count): no allocation.
+    pub values: smallvec::SmallVec<[Blob; 1]>,
     pub emptied: bool,
 }
 

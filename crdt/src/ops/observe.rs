@@ -104,6 +104,7 @@ pub(super) fn remove_ttl(k: &KeyState, e: &mut Effect) {
 
 /// A removal that leaves the key empty at the origin also removes the TTL it observed, as
 /// Redis deletes a key whose last element goes (and its TTL with it).
+#[inline]
 pub(super) fn emptied(key: Option<&KeyState>, all_removed: bool, e: &mut Effect) {
     if let (Some(k), true) = (key, all_removed) {
         remove_ttl(k, e);

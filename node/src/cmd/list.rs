@@ -8,6 +8,9 @@ use gdc_crdt::list::ListPart;
 use gdc_crdt::ops::{self, End};
 use gdc_crdt::{Blob, Kind, OpError};
 
+/// The values one pop took, in pop order.
+type Popped = smallvec::SmallVec<[Blob; 1]>;
+
 fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a ListPart>, Reply> {
     let k = ctx.get(key);
     check_type(k, Kind::List)?;
@@ -64,19 +67,20 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
     let count = super::pop_count(args.get(2))?;
     let values = pop_from(ctx, &args[1], end, count.unwrap_or(1))?;
     Ok(match (count, values) {
-        (None, v) => v
-            .into_iter()
-            .flatten()
-            .next()
-            .map_or(Reply::Nil, Reply::Value),
+        (None, v) => first(v).map_or(Reply::Nil, Reply::Value),
         (Some(_), None) => Reply::NilArray,
         (Some(_), Some(v)) => replies(v),
     })
 }
 
 /// The values popped, as an array reply.
-fn replies(values: Vec<Blob>) -> Reply {
+fn replies(values: Popped) -> Reply {
     Reply::Array(values.into_iter().map(Reply::Value).collect())
+}
+
+/// The value a pop without a count took, if any.
+fn first(values: Option<Popped>) -> Option<Blob> {
+    values.and_then(|v| v.into_iter().next())
 }
 
 /// Remove up to `count` elements at `end` of list `key` and return them in pop order;
@@ -86,7 +90,7 @@ fn pop_from(
     key: &Bytes,
     end: End,
     count: usize,
-) -> Result<Option<Vec<Blob>>, Reply> {
+) -> Result<Option<Popped>, Reply> {
     // Read and removed in the write's own lookup of the key, which also checks its type.
     let popped = ctx.write(key, |k, now, tag| ops::list_pop(k, now, tag, end, count))?;
     let Some(ops::Popped { values, emptied }) = popped else {
@@ -357,7 +361,7 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
         if super::waited_on(ctx, read(ctx, key))?.is_none() {
             continue;
         }
-        let popped = pop_from(ctx, key, end, 1)?.into_iter().flatten().next();
+        let popped = first(pop_from(ctx, key, end, 1)?);
         return Ok(Reply::Array(vec![
             Reply::Bulk(key.clone()),
             popped.map_or(Reply::Nil, Reply::Value),

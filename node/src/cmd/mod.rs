@@ -158,6 +158,7 @@ pub(crate) const READONLY: &str = "READONLY You can't write against a read only 
 /// This node refuses writes now: a secondary, or a primary fenced for a switchover. A
 /// primary's writes never wait on the coordinators (docs/coordinator.md, "Writes without
 /// the coordinators"), unless a test breaks that on purpose.
+#[inline]
 pub(crate) fn read_only(ctx: &Ctx<'_>) -> bool {
     ctx.server.replication().refuses_writes(ctx.now)
 }
@@ -272,6 +273,7 @@ pub fn make_room(ctx: &mut Ctx<'_>) {
 
 /// Whether no room could be made. A node that takes no writes evicts nothing (a
 /// secondary's primary does, and its evictions reach it) and refuses nothing for memory.
+#[inline]
 fn room_full(ctx: &mut Ctx<'_>) -> bool {
     ctx.config.memory_bytes_max > 0
         && !ctx.conn.in_exec

@@ -41,10 +41,16 @@ pub struct Latency {
 impl Latency {
     /// An event took `millis`: kept when the monitor is on (`threshold_ms` > 0) and it took
     /// at least that long.
+    /// Inlined: every command is observed, and few are slow.
+    #[inline]
     pub fn observe(&mut self, event: &'static str, millis: u64, threshold_ms: u64, now_secs: u64) {
-        if threshold_ms == 0 || millis < threshold_ms {
-            return;
+        if threshold_ms != 0 && millis >= threshold_ms {
+            self.record(event, millis, now_secs);
         }
+    }
+
+    #[inline(never)]
+    fn record(&mut self, event: &'static str, millis: u64, now_secs: u64) {
         let e = self.events.entry(event).or_default();
         e.max_millis = e.max_millis.max(millis);
         match e.samples.back_mut() {

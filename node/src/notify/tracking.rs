@@ -283,11 +283,18 @@ impl Tracking {
 
     /// Keep the table within `tracking-table-max-keys`: keys over it are forgotten, and
     /// their readers told to drop them.
+    /// Inlined: the session runs it before every command, and without a limit or a
+    /// tracking client (the default) this check is all it does.
+    #[inline]
     pub fn enforce_limit(&self, pubsub: &PubSub) {
         let max = self.keys_max.load(Ordering::Relaxed);
-        if max == 0 || !self.active() {
-            return;
+        if max != 0 && self.active() {
+            self.evict_over(max, pubsub);
         }
+    }
+
+    #[inline(never)]
+    fn evict_over(&self, max: usize, pubsub: &PubSub) {
         let mut state = self.state();
         if state.table.len() <= max {
             return;
