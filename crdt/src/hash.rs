@@ -14,11 +14,14 @@ use crate::vv::VersionVector;
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct HashPart {
     fields: KeyTable<Field<Blob>>,
+    /// How many fields are live (the others hold only reset records): HLEN, and whether an
+    /// HDEL empties the hash, without a walk over every field.
+    live: usize,
 }
 
 impl HashPart {
     pub fn is_live(&self) -> bool {
-        self.fields.values().any(Field::is_live)
+        self.live > 0
     }
 
     /// Live fields, in no particular order.
@@ -45,7 +48,7 @@ impl HashPart {
     }
 
     pub fn len(&self) -> usize {
-        self.fields().count()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
@@ -66,13 +69,11 @@ impl HashPart {
         }
     }
 
-    pub fn field_mut(&mut self, f: &Blob) -> &mut Field<Blob> {
-        self.fields.get_or_insert_with(f, Field::default)
-    }
-
     pub fn remove(&mut self, f: &[u8], dot: Dot) {
         if let Some(field) = self.fields.get_mut(f) {
+            let was_live = field.is_live();
             field.remove_dot(dot);
+            self.live -= usize::from(was_live && !field.is_live());
             if field.is_void() {
                 self.fields.remove(f);
             }
@@ -84,13 +85,18 @@ impl HashPart {
             f.prune(tomb);
             !f.is_void()
         });
+        self.count_live();
     }
 
     pub fn merge(&mut self, other: &HashPart, tomb: &Tomb) {
         for (k, f) in other.fields.iter() {
-            self.field_mut(k).merge(f, tomb);
+            self.update(k, |held| held.merge(f, tomb));
         }
-        self.fields.retain(|_, f| !f.is_void());
+    }
+
+    /// [`HashPart::live`] counted again, after a change to any number of fields.
+    fn count_live(&mut self) {
+        self.live = self.fields.values().filter(|f| f.is_live()).count();
     }
 
     /// [`Field::gc`] of every field, dropping those left void. Returns whether any changed.
@@ -101,6 +107,7 @@ impl HashPart {
             changed |= f.gc(stable);
             !f.is_void()
         });
+        self.count_live();
         changed || self.fields.len() != before
     }
 
@@ -109,17 +116,23 @@ impl HashPart {
     pub(crate) fn update(&mut self, f: &Blob, change: impl FnOnce(&mut Field<Blob>)) {
         match self.fields.entry(f) {
             Entry::Occupied(held) => {
+                let was_live = held.is_live();
                 change(held);
-                if held.is_void() {
+                let live = held.is_live();
+                let void = held.is_void();
+                self.live = self.live + usize::from(live) - usize::from(was_live);
+                if void {
                     self.fields.remove(f);
                 }
             }
             Entry::Vacant(room) => {
                 let mut field = Field::default();
                 change(&mut field);
+                let live = field.is_live();
                 if !field.is_void() {
                     room.insert(f.clone(), field);
                 }
+                self.live += usize::from(live);
             }
         }
     }
@@ -160,5 +173,48 @@ mod tests {
             f.remove_dot(tag(1).dot);
         });
         assert_eq!(h.all_fields().count(), 0);
+    }
+
+    /// The live count follows every change: a field holding only a reset record is held
+    /// but not counted, and merges and collection count again.
+    #[test]
+    fn len_counts_the_live_fields_only() {
+        use crate::field::CounterReset;
+        let none = Tomb::default();
+        let mut h = HashPart::default();
+        let counted = |h: &HashPart| {
+            assert_eq!(h.len(), h.fields().count());
+            assert_eq!(h.is_live(), h.len() > 0);
+            h.len()
+        };
+        assert_eq!(counted(&h), 0);
+        let (f, g) = (Blob::from("f"), Blob::from("g"));
+        h.update(&f, |x| x.add_reg(tag(1), Blob::from("v"), &none));
+        h.update(&g, |x| x.add_reg(tag(2), Blob::from("w"), &none));
+        h.update(&f, |x| x.add_reg(tag(3), Blob::from("v2"), &none));
+        assert_eq!(counted(&h), 2);
+        // A reset of a counter entry that has not arrived: held, not live.
+        let reset = CounterReset {
+            start: OpId(9),
+            op: OpId(9),
+            total: crate::field::Num::Int(1),
+            by: tag(4).dot,
+        };
+        let r = Blob::from("r");
+        h.update(&r, |x| x.add_reset(ServerId(2), reset));
+        assert_eq!((h.all_fields().count(), counted(&h)), (3, 2));
+        h.remove(b"g", tag(2).dot);
+        assert_eq!(counted(&h), 1);
+        // A merge brings `g` back (a write the other side holds and this one never removed).
+        let mut other = HashPart::default();
+        other.update(&g, |x| x.add_reg(tag(5), Blob::from("w2"), &none));
+        h.merge(&other, &none);
+        assert_eq!(counted(&h), 2);
+        // Removing every write leaves the reset record only.
+        h.remove(b"f", tag(1).dot);
+        h.remove(b"f", tag(3).dot);
+        h.remove(b"g", tag(5).dot);
+        assert_eq!((h.all_fields().count(), counted(&h)), (1, 0));
+        assert!(h.is_empty());
     }
 }

@@ -4,9 +4,9 @@
 use crate::blob::Blob;
 use crate::field::Field;
 use crate::ids::{Dot, Stamp};
+use crate::table::KeyTable;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
-use hashbrown::HashMap;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -34,7 +34,8 @@ impl Ord for Score {
 
 #[derive(Clone, Debug, Default)]
 pub struct ZSetPart {
-    members: HashMap<Blob, Field<f64>>,
+    /// In a dense table, as a hash's fields are (see [`KeyTable`]).
+    members: KeyTable<Field<f64>>,
     /// Live members by (score, member): Redis's order for ranges and ranks.
     index: BTreeSet<(Score, Blob)>,
 }
@@ -108,7 +109,7 @@ impl ZSetPart {
 
     /// Change one member through `f`, keeping the index in step.
     pub fn update(&mut self, m: &Blob, f: impl FnOnce(&mut Field<f64>)) {
-        let field = self.members.entry_ref(m).or_default();
+        let field = self.members.get_or_insert_with(m, Field::default);
         if field.is_live() {
             self.index.remove(&(Score(member_score(field)), m.clone()));
         }
@@ -138,8 +139,10 @@ impl ZSetPart {
     }
 
     pub fn merge(&mut self, other: &ZSetPart, tomb: &Tomb) {
-        for (m, f) in &other.members {
-            self.members.entry_ref(m).or_default().merge(f, tomb);
+        for (m, f) in other.members.iter() {
+            self.members
+                .get_or_insert_with(m, Field::default)
+                .merge(f, tomb);
         }
         self.members.retain(|_, f| !f.is_void());
         self.reindex();

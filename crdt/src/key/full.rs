@@ -288,7 +288,7 @@ impl Full {
         match (loc, self.part_mut(loc_kind(loc))) {
             (FieldLoc::Str, Part::Str(f)) => f.add_reset(server, reset.clone()),
             (FieldLoc::Hash(name), Part::Hash(h)) => {
-                h.field_mut(name).add_reset(server, reset.clone())
+                h.update(name, |f| f.add_reset(server, reset.clone()))
             }
             (FieldLoc::ZSet(m), Part::ZSet(z)) => {
                 z.update(m, |f| f.add_reset(server, reset.clone()))

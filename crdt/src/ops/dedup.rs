@@ -2,17 +2,21 @@
 //! once (the last value for name-value pairs).
 
 use crate::blob::Blob;
+use smallvec::SmallVec;
 use std::collections::{HashMap, HashSet};
 
 /// Up to this many names are compared with each other rather than hashed (the common
-/// case is one: `SADD key member`, `HSET key field value`).
+/// case is one: `SADD key member`, `HSET key field value`), and kept without allocating.
 const SCAN_MAX: usize = 8;
+
+/// The names kept: inline up to [`SCAN_MAX`].
+type Kept<'a, T> = SmallVec<[&'a T; SCAN_MAX]>;
 
 /// Keep the last occurrence of each name, in first-seen order (Redis applies repeated names
 /// in order, so the last value wins).
-pub(super) fn last_wins<T>(items: &[(Blob, T)]) -> Vec<&(Blob, T)> {
+pub(super) fn last_wins<T>(items: &[(Blob, T)]) -> Kept<'_, (Blob, T)> {
     if items.len() <= SCAN_MAX {
-        let mut out: Vec<&(Blob, T)> = Vec::with_capacity(items.len());
+        let mut out: Kept<'_, (Blob, T)> = Kept::new();
         for it in items {
             match out.iter_mut().find(|o| o.0 == it.0) {
                 Some(o) => *o = it,
@@ -22,7 +26,7 @@ pub(super) fn last_wins<T>(items: &[(Blob, T)]) -> Vec<&(Blob, T)> {
         return out;
     }
     let mut slot: HashMap<&[u8], usize> = HashMap::with_capacity(items.len());
-    let mut out: Vec<&(Blob, T)> = Vec::with_capacity(items.len());
+    let mut out = Kept::with_capacity(items.len());
     for it in items {
         match slot.get(it.0.as_slice()) {
             Some(&i) => out[i] = it,
@@ -36,9 +40,9 @@ pub(super) fn last_wins<T>(items: &[(Blob, T)]) -> Vec<&(Blob, T)> {
 }
 
 /// Each name once, in first-seen order.
-pub(super) fn dedup(items: &[Blob]) -> Vec<&Blob> {
+pub(super) fn dedup(items: &[Blob]) -> Kept<'_, Blob> {
     if items.len() <= SCAN_MAX {
-        let mut out: Vec<&Blob> = Vec::with_capacity(items.len());
+        let mut out = Kept::new();
         for it in items {
             if !out.contains(&it) {
                 out.push(it);

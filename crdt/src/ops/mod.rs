@@ -133,7 +133,7 @@ mod tests {
 
         let (e, popped) = list_pop(Some(&k), 0, tag(3), End::Right, 2).expect("pop");
         let popped = popped.expect("a list");
-        assert_eq!(popped.values, [b("c"), b("b")]);
+        assert_eq!(popped.values[..], [b("c"), b("b")]);
         assert!(!popped.emptied);
         k.apply(&e.expect("an effect"), &none);
         let (_, popped) = list_pop(Some(&k), 0, tag(4), End::Left, 0).expect("pop");

@@ -19,7 +19,8 @@ fn field(h: Option<&HashPart>, f: &[u8]) -> Option<Bytes> {
         .map(|f| Bytes::copy_from_slice(&value(f)))
 }
 
-fn pairs(args: &[Bytes]) -> Vec<(Blob, Blob)> {
+/// Field-value pairs: one, the common case, without allocating.
+fn pairs(args: &[Bytes]) -> smallvec::SmallVec<[(Blob, Blob); 1]> {
     args.chunks(2)
         .map(|kv| (Blob::from(&kv[0][..]), Blob::from(&kv[1][..])))
         .collect()

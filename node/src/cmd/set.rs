@@ -13,7 +13,8 @@ fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a SetPart>, Reply> 
     Ok(k.and_then(|k| k.set()))
 }
 
-fn blobs(args: &[Bytes]) -> Vec<Blob> {
+/// Members: one, the common case, without allocating.
+fn blobs(args: &[Bytes]) -> smallvec::SmallVec<[Blob; 1]> {
     args.iter().map(|a| Blob::from(&a[..])).collect()
 }
 
