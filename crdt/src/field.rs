@@ -182,6 +182,12 @@ impl<V: Clone + PartialEq> Field<V> {
         !self.regs.is_empty() || self.counter.as_ref().is_some_and(|c| !c.entries.is_empty())
     }
 
+    /// Whether a counter ever touched it and left entries or reset records: only such a
+    /// field has anything for [`Field::gc`] to collect.
+    pub fn has_counter(&self) -> bool {
+        self.counter.is_some()
+    }
+
     /// Whether nothing at all is left, not even reset records waiting for GC.
     pub fn is_void(&self) -> bool {
         self.regs.is_empty() && self.counter.is_none()

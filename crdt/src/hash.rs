@@ -17,6 +17,9 @@ pub struct HashPart {
     /// How many fields are live (the others hold only reset records): HLEN, and whether an
     /// HDEL empties the hash, without a walk over every field.
     live: usize,
+    /// How many fields have a counter (HINCRBY's): a collection walks the fields only when
+    /// some have, so a large hash of HSETs costs it nothing.
+    counters: usize,
 }
 
 impl HashPart {
@@ -71,9 +74,10 @@ impl HashPart {
 
     pub fn remove(&mut self, f: &[u8], dot: Dot) {
         if let Some(field) = self.fields.get_mut(f) {
-            let was_live = field.is_live();
+            let (was_live, had_counter) = (field.is_live(), field.has_counter());
             field.remove_dot(dot);
             self.live -= usize::from(was_live && !field.is_live());
+            self.counters -= usize::from(had_counter && !field.has_counter());
             if field.is_void() {
                 self.fields.remove(f);
             }
@@ -94,13 +98,19 @@ impl HashPart {
         }
     }
 
-    /// [`HashPart::live`] counted again, after a change to any number of fields.
+    /// [`HashPart::live`] and [`HashPart::counters`] counted again, after a change to any
+    /// number of fields.
     fn count_live(&mut self) {
         self.live = self.fields.values().filter(|f| f.is_live()).count();
+        self.counters = self.fields.values().filter(|f| f.has_counter()).count();
     }
 
     /// [`Field::gc`] of every field, dropping those left void. Returns whether any changed.
+    /// Only a field with a counter has anything to collect: without one, no walk.
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        if self.counters == 0 {
+            return false;
+        }
         let before = self.fields.len();
         let mut changed = false;
         self.fields.retain(|_, f| {
@@ -116,11 +126,11 @@ impl HashPart {
     pub(crate) fn update(&mut self, f: &Blob, change: impl FnOnce(&mut Field<Blob>)) {
         match self.fields.entry(f) {
             Entry::Occupied(held) => {
-                let was_live = held.is_live();
+                let (was_live, had_counter) = (held.is_live(), held.has_counter());
                 change(held);
-                let live = held.is_live();
-                let void = held.is_void();
+                let (live, counter, void) = (held.is_live(), held.has_counter(), held.is_void());
                 self.live = self.live + usize::from(live) - usize::from(was_live);
+                self.counters = self.counters + usize::from(counter) - usize::from(had_counter);
                 if void {
                     self.fields.remove(f);
                 }
@@ -128,11 +138,12 @@ impl HashPart {
             Entry::Vacant(room) => {
                 let mut field = Field::default();
                 change(&mut field);
-                let live = field.is_live();
+                let (live, counter) = (field.is_live(), field.has_counter());
                 if !field.is_void() {
                     room.insert(f.clone(), field);
                 }
                 self.live += usize::from(live);
+                self.counters += usize::from(counter);
             }
         }
     }
@@ -183,6 +194,8 @@ mod tests {
         let none = Tomb::default();
         let mut h = HashPart::default();
         let counted = |h: &HashPart| {
+            let with_counter = h.all_fields().filter(|(_, f)| f.has_counter()).count();
+            assert_eq!(h.counters, with_counter);
             assert_eq!(h.len(), h.fields().count());
             assert_eq!(h.is_live(), h.fields().next().is_some());
             h.len()
@@ -216,5 +229,12 @@ mod tests {
         h.remove(b"g", tag(5).dot);
         assert_eq!((h.all_fields().count(), counted(&h)), (1, 0));
         assert!(h.is_empty());
+        // Collected once stable: the reset record goes, and its field with it.
+        let mut stable = VersionVector::new();
+        stable.raise(ServerId(2), OpId(9));
+        stable.add(tag(4).dot);
+        assert!(h.gc(&stable));
+        assert_eq!((h.all_fields().count(), counted(&h)), (0, 0));
+        assert!(!h.gc(&stable), "nothing left to collect");
     }
 }

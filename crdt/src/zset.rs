@@ -38,6 +38,9 @@ pub struct ZSetPart {
     members: KeyTable<Field<f64>>,
     /// Live members by (score, member): Redis's order for ranges and ranks.
     index: BTreeSet<(Score, Blob)>,
+    /// How many members have a counter (ZINCRBY's): a collection walks the members only
+    /// when some have.
+    counters: usize,
 }
 
 impl PartialEq for ZSetPart {
@@ -113,7 +116,9 @@ impl ZSetPart {
         if field.is_live() {
             self.index.remove(&(Score(member_score(field)), m.clone()));
         }
+        let had_counter = field.has_counter();
         f(field);
+        self.counters = self.counters + usize::from(field.has_counter()) - usize::from(had_counter);
         if field.is_live() {
             self.index.insert((Score(member_score(field)), m.clone()));
         }
@@ -149,17 +154,26 @@ impl ZSetPart {
     }
 
     /// [`Field::gc`] of every member, dropping those left void. Returns whether any changed.
+    /// Only a member with a counter has anything to collect: without one, no walk.
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
+        if self.counters == 0 {
+            return false;
+        }
         let before = self.members.len();
         let mut changed = false;
+        let mut counters = 0;
         self.members.retain(|_, f| {
             changed |= f.gc(stable);
+            counters += usize::from(f.has_counter());
             !f.is_void()
         });
+        self.counters = counters;
         changed || self.members.len() != before
     }
 
+    /// The index and [`ZSetPart::counters`] made again from the members.
     fn reindex(&mut self) {
+        self.counters = self.members.values().filter(|f| f.has_counter()).count();
         self.index = self
             .members
             .iter()
