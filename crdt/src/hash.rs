@@ -73,14 +73,15 @@ impl HashPart {
     }
 
     pub fn remove(&mut self, f: &[u8], dot: Dot) {
-        if let Some(field) = self.fields.get_mut(f) {
-            let (was_live, had_counter) = (field.is_live(), field.has_counter());
-            field.remove_dot(dot);
-            self.live -= usize::from(was_live && !field.is_live());
-            self.counters -= usize::from(had_counter && !field.has_counter());
-            if field.is_void() {
-                self.fields.remove(f);
-            }
+        let Some(field) = self.fields.get_mut(f) else {
+            return;
+        };
+        let before = counts(field);
+        field.remove_dot(dot);
+        let (after, void) = (counts(field), field.is_void());
+        self.recount(before, after);
+        if void {
+            self.fields.remove(f);
         }
     }
 
@@ -89,7 +90,7 @@ impl HashPart {
             f.prune(tomb);
             !f.is_void()
         });
-        self.count_live();
+        self.recount_all();
     }
 
     pub fn merge(&mut self, other: &HashPart, tomb: &Tomb) {
@@ -98,11 +99,21 @@ impl HashPart {
         }
     }
 
+    /// [`HashPart::live`] and [`HashPart::counters`] after one field went from counting
+    /// for `before` to counting for `after` ([`counts`]).
+    fn recount(&mut self, before: (usize, usize), after: (usize, usize)) {
+        self.live = self.live + after.0 - before.0;
+        self.counters = self.counters + after.1 - before.1;
+    }
+
     /// [`HashPart::live`] and [`HashPart::counters`] counted again, after a change to any
     /// number of fields.
-    fn count_live(&mut self) {
-        self.live = self.fields.values().filter(|f| f.is_live()).count();
-        self.counters = self.fields.values().filter(|f| f.has_counter()).count();
+    fn recount_all(&mut self) {
+        (self.live, self.counters) = self
+            .fields
+            .values()
+            .map(counts)
+            .fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
     }
 
     /// [`Field::gc`] of every field, dropping those left void. Returns whether any changed.
@@ -117,7 +128,7 @@ impl HashPart {
             changed |= f.gc(stable);
             !f.is_void()
         });
-        self.count_live();
+        self.recount_all();
         changed || self.fields.len() != before
     }
 
@@ -126,11 +137,10 @@ impl HashPart {
     pub(crate) fn update(&mut self, f: &Blob, change: impl FnOnce(&mut Field<Blob>)) {
         match self.fields.entry(f) {
             Entry::Occupied(held) => {
-                let (was_live, had_counter) = (held.is_live(), held.has_counter());
+                let before = counts(held);
                 change(held);
-                let (live, counter, void) = (held.is_live(), held.has_counter(), held.is_void());
-                self.live = self.live + usize::from(live) - usize::from(was_live);
-                self.counters = self.counters + usize::from(counter) - usize::from(had_counter);
+                let (after, void) = (counts(held), held.is_void());
+                self.recount(before, after);
                 if void {
                     self.fields.remove(f);
                 }
@@ -138,15 +148,19 @@ impl HashPart {
             Entry::Vacant(room) => {
                 let mut field = Field::default();
                 change(&mut field);
-                let (live, counter) = (field.is_live(), field.has_counter());
+                let after = counts(&field);
                 if !field.is_void() {
                     room.insert(f.clone(), field);
                 }
-                self.live += usize::from(live);
-                self.counters += usize::from(counter);
+                self.recount((0, 0), after);
             }
         }
     }
+}
+
+/// What a field counts for in [`HashPart::live`] and [`HashPart::counters`].
+fn counts(f: &Field<Blob>) -> (usize, usize) {
+    (usize::from(f.is_live()), usize::from(f.has_counter()))
 }
 
 impl crate::heap::HeapSize for HashPart {
