@@ -4,6 +4,7 @@
 #
 #   benches/scripts/redis-compare.sh            # -n 1000000 -c 50 -r 1000000, 3 runs
 #   N=200000 RUNS=1 benches/scripts/redis-compare.sh   # quicker
+#   GDC_BIN=/tmp/old/gdc-node benches/scripts/redis-compare.sh   # another build (not built)
 #
 # Each row's figure is the median of RUNS runs. A run flushes both servers, then takes the
 # rows in order, each on gdc-node and right after on redis-server: the two figures of a row
@@ -32,7 +33,11 @@ REDIS_PORT="${REDIS_PORT:-7812}"
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
     apt-get update -q && apt-get install -y -q redis-server redis-tools
 fi
-cargo build --release -q -p gdc-node
+gdc_bin="${GDC_BIN:-}"
+if [ -z "$gdc_bin" ]; then
+    cargo build --release -q -p gdc-node
+    gdc_bin=target/release/gdc-node
+fi
 
 work="$(mktemp -d)"
 cleanup() {
@@ -44,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_gdc() {
-    target/release/gdc-node --port "$GDC_PORT" --dir "$work/gdc" --appendfsync everysec 2>>"$work/gdc.log" &
+    "$gdc_bin" --port "$GDC_PORT" --dir "$work/gdc" --appendfsync everysec 2>>"$work/gdc.log" &
     gdc_pid=$!
 }
 start_redis() {
