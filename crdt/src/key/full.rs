@@ -176,6 +176,10 @@ impl Full {
     }
 
     fn part_mut(&mut self, kind: Kind) -> &mut Part {
+        // Looked at first: a key nearly always holds one part, of the kind written.
+        if matches!(&self.parts[..], [p] if p.kind() == kind) {
+            return &mut self.parts[0];
+        }
         let i = match self.parts.binary_search_by_key(&kind, Part::kind) {
             Ok(i) => i,
             Err(i) => {
@@ -473,7 +477,11 @@ impl Full {
     #[inline]
     fn tidy(&mut self) {
         // Looked at first: a write seldom leaves a part void, and a retain runs more code.
-        if self.parts.iter().any(Part::is_void) {
+        let void = match &self.parts[..] {
+            [one] => one.is_void(),
+            parts => parts.iter().any(Part::is_void),
+        };
+        if void {
             self.parts.retain(|p| !p.is_void());
         }
         if self.tomb.as_ref().is_some_and(|t| t.is_empty()) {
