@@ -188,3 +188,60 @@ impl crate::heap::HeapSize for ZSetPart {
         self.members.heap_bytes() + self.index.heap_bytes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::{CounterEntry, CounterReset, Num};
+    use crate::hlc::Hlc;
+    use crate::ids::{OpId, ServerId, Tag};
+
+    fn tag(op: u64) -> Tag {
+        Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc(op))
+    }
+
+    /// The count of members with a counter follows every change, so a collection that
+    /// finds none skips the walk, and one that finds some collects.
+    #[test]
+    fn counters_follow_the_members_that_hold_one() {
+        let none = Tomb::default();
+        let mut z = ZSetPart::default();
+        let counted = |z: &ZSetPart| {
+            let with_counter = z.all_members().filter(|(_, f)| f.has_counter()).count();
+            assert_eq!(z.counters, with_counter);
+            z.counters
+        };
+        let (a, b) = (Blob::from("a"), Blob::from("b"));
+        z.update(&a, |f| f.add_reg(tag(1), 1.0, &none));
+        assert_eq!(counted(&z), 0);
+        assert!(!z.gc(&VersionVector::new()), "nothing to collect");
+        // ZINCRBY's entry, then a reset of another origin's entry that has not arrived.
+        let entry = CounterEntry {
+            start: OpId(2),
+            tag: tag(2),
+            total: Num::Float(2.0),
+        };
+        z.update(&b, |f| f.add_entry(entry, &none));
+        let reset = CounterReset {
+            start: OpId(9),
+            op: OpId(9),
+            total: Num::Float(1.0),
+            by: tag(4).dot,
+        };
+        z.update(&a, |f| f.add_reset(ServerId(2), reset));
+        assert_eq!(counted(&z), 2);
+        // A merge counts again.
+        let mut other = ZSetPart::default();
+        other.update(&Blob::from("c"), |f| f.add_reg(tag(5), 3.0, &none));
+        z.merge(&other, &none);
+        assert_eq!((counted(&z), z.len()), (2, 3));
+        // Once stable, the reset record is collected: `a` keeps its register, no counter.
+        let mut stable = VersionVector::new();
+        stable.raise(ServerId(2), OpId(9));
+        stable.add(tag(4).dot);
+        assert!(z.gc(&stable));
+        assert_eq!(counted(&z), 1);
+        z.remove(&b, tag(2).dot);
+        assert_eq!((counted(&z), z.len()), (0, 2));
+    }
+}
