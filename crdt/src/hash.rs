@@ -86,11 +86,7 @@ impl HashPart {
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
-        self.fields.retain(|_, f| {
-            f.prune(tomb);
-            !f.is_void()
-        });
-        self.recount_all();
+        self.change_all(|f| f.prune(tomb));
     }
 
     pub fn merge(&mut self, other: &HashPart, tomb: &Tomb) {
@@ -106,14 +102,16 @@ impl HashPart {
         self.counters = self.counters + after.1 - before.1;
     }
 
-    /// [`HashPart::live`] and [`HashPart::counters`] counted again, after a change to any
-    /// number of fields.
-    fn recount_all(&mut self) {
-        (self.live, self.counters) = self
-            .fields
-            .values()
-            .map(counts)
-            .fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
+    /// Change every field, drop those left void, and count again in the same walk.
+    fn change_all(&mut self, mut change: impl FnMut(&mut Field<Blob>)) {
+        let (mut live, mut counters) = (0, 0);
+        self.fields.retain(|_, f| {
+            change(f);
+            let (l, c) = counts(f);
+            (live, counters) = (live + l, counters + c);
+            !f.is_void()
+        });
+        (self.live, self.counters) = (live, counters);
     }
 
     /// [`Field::gc`] of every field, dropping those left void. Returns whether any changed.
@@ -124,11 +122,7 @@ impl HashPart {
         }
         let before = self.fields.len();
         let mut changed = false;
-        self.fields.retain(|_, f| {
-            changed |= f.gc(stable);
-            !f.is_void()
-        });
-        self.recount_all();
+        self.change_all(|f| changed |= f.gc(stable));
         changed || self.fields.len() != before
     }
 
