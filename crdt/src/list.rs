@@ -4,13 +4,17 @@
 //! element's id, so concurrent pops of one element remove it once. LSET is last-writer-wins
 //! per element.
 
-use crate::blob::Blob;
 use crate::ids::{Dot, ServerId, Stamp};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use smallvec::SmallVec;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
+
+mod chunk;
+
+pub use chunk::Elem;
+use chunk::{Chunk, Room};
 
 /// A dense position: digits compared lexicographically. Each 64-bit digit is a 32-bit
 /// choice in its high half and the creator's server-id in its low half, so two servers never
@@ -25,7 +29,7 @@ impl Clone for Pos {
     #[inline]
     fn clone(&self) -> Self {
         match self.0[..] {
-            [one] => Pos(smallvec::smallvec![one]),
+            [one] => Pos(SmallVec::from_buf([one])),
             _ => Pos(self.0.clone()),
         }
     }
@@ -38,30 +42,25 @@ pub struct ListId {
     pub dot: Dot,
 }
 
-/// A list element's value and the stamp of the write (insert or LSET) that set it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListElem {
-    pub stamp: Stamp,
-    pub value: Blob,
-}
+type Chunks = VecDeque<Chunk>;
 
-type Entry = (ListId, ListElem);
-
-/// Elements sorted by id, in chunks of at most [`CHUNK`], each a ring buffer: pushes and
-/// pops at either end (where positions are made: see [`pos_between`]) take constant time and
-/// never move the rest of the list, an id is found by binary search over the chunks and
-/// then within one, and LINDEX and LRANGE walk the chunks from the nearer end (as Redis's
-/// quicklist does). An insert or removal inside the list moves the elements of one chunk.
+/// Elements sorted by id, in chunks of at most about [`CHUNK_BYTES`], each its elements
+/// packed as bytes (see [`chunk`]) with room at both ends: pushes and pops at either end
+/// (where positions are made: see [`pos_between`]) write in place and never move the rest
+/// of the list, an id is found by binary search over the chunks' first and last ids and then
+/// a walk within one, and LINDEX and LRANGE walk the chunks from the nearer end (as Redis's
+/// quicklist does). An insert or removal inside the list moves the bytes of one chunk.
 #[derive(Clone, Debug, Default)]
 pub struct ListPart {
     /// Never an empty chunk.
-    chunks: VecDeque<VecDeque<Entry>>,
+    chunks: Chunks,
     len: usize,
 }
 
-/// Most elements in one chunk: about 10 KB, so growing a long list allocates chunk by chunk
-/// instead of copying the whole list into a buffer twice its size (and faulting that in).
-const CHUNK: usize = 128;
+/// Most bytes of entries in one chunk (one larger element has a chunk of its own): a few
+/// hundred small elements, so a long list grows chunk by chunk instead of copying itself
+/// into a buffer twice its size, and a walk inside one chunk stays short.
+const CHUNK_BYTES: usize = 4096;
 
 const HIGH_MAX: u64 = u32::MAX as u64;
 
@@ -131,51 +130,59 @@ impl ListPart {
     }
 
     /// Elements in list order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&ListId, &ListElem)> {
-        self.chunks.iter().flatten().map(|(id, e)| (id, e))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(Walk::new(self))
     }
 
     /// The elements at indexes `start..end` (within the list), in list order.
-    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = (&ListId, &ListElem)> {
-        let (chunk, offset) = if start < end.min(self.len) {
-            self.locate(start)
-        } else {
-            (self.chunks.len(), 0)
-        };
-        self.chunks
-            .range(chunk.min(self.chunks.len())..)
-            .flatten()
-            .skip(offset)
-            .take(end.saturating_sub(start))
-            .map(|(id, e)| (id, e))
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = Elem<'_>> {
+        Iter(Walk::range(self, start, end))
+    }
+
+    /// Values in list order.
+    pub fn values(&self) -> Values<'_> {
+        Values(Walk::new(self))
+    }
+
+    /// The values at indexes `start..end` (within the list), in list order: LRANGE.
+    pub fn value_range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> {
+        Values(Walk::range(self, start, end))
     }
 
     /// The element at `index` (negative counts from the end), as LINDEX reads it.
-    pub fn get(&self, index: i64) -> Option<(&ListId, &ListElem)> {
+    pub fn get(&self, index: i64) -> Option<Elem<'_>> {
         let n = self.len as i64;
         let i = if index < 0 { n + index } else { index };
         if i < 0 || i >= n {
             return None;
         }
-        let (c, o) = self.locate(i as usize);
-        let (id, e) = &self.chunks[c][o];
-        Some((id, e))
+        let (c, at) = self.locate(i as usize);
+        Some(self.chunks[c].decode(at).0)
     }
 
-    pub fn first(&self) -> Option<(&ListId, &ListElem)> {
-        self.chunks.front()?.front().map(|(id, e)| (id, e))
+    pub fn first(&self) -> Option<Elem<'_>> {
+        self.chunks.front().map(Chunk::first_elem)
     }
 
-    pub fn last(&self) -> Option<(&ListId, &ListElem)> {
-        self.chunks.back()?.back().map(|(id, e)| (id, e))
+    pub fn last(&self) -> Option<Elem<'_>> {
+        self.chunks.back().map(Chunk::last_elem)
+    }
+
+    /// The first element's id, without decoding it (a chunk keeps its ends' ids).
+    pub fn first_id(&self) -> Option<&ListId> {
+        self.chunks.front().map(|c| &c.first)
+    }
+
+    pub fn last_id(&self) -> Option<&ListId> {
+        self.chunks.back().map(|c| &c.last)
     }
 
     pub fn max_stamp(&self) -> Option<Stamp> {
-        self.iter().map(|(_, e)| e.stamp).max()
+        self.iter().map(|e| e.stamp).max()
     }
 
     pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.iter().map(|(id, _)| id.dot)
+        self.iter().map(|e| e.id.dot)
     }
 
     pub fn observe_into(&self, vv: &mut VersionVector) {
@@ -184,181 +191,237 @@ impl ListPart {
         }
     }
 
-    /// The chunk and offset of the element at `index` (below `len`), counted from the nearer
-    /// end: pops and LRANGE from the head stay at the first chunks.
+    /// The chunk and byte offset of the element at `index` (below `len`), counted from the
+    /// nearer end: pops and LRANGE from the head stay at the first chunks.
     fn locate(&self, index: usize) -> (usize, usize) {
         let mut i = index;
         if index < self.len / 2 {
             for (c, chunk) in self.chunks.iter().enumerate() {
-                if i < chunk.len() {
-                    return (c, i);
+                if i < chunk.count {
+                    return (c, chunk.offset_of(i));
                 }
-                i -= chunk.len();
+                i -= chunk.count;
             }
         } else {
             let mut from_end = self.len - 1 - index;
             for (c, chunk) in self.chunks.iter().enumerate().rev() {
-                if from_end < chunk.len() {
-                    return (c, chunk.len() - 1 - from_end);
+                if from_end < chunk.count {
+                    return (c, chunk.offset_of(chunk.count - 1 - from_end));
                 }
-                from_end -= chunk.len();
+                from_end -= chunk.count;
             }
         }
         unreachable!("index {index} is below the list's length {}", self.len)
     }
 
-    /// Where `id` is (`Ok`) or would go (`Err`), as a chunk and an offset in it; the ends are
-    /// looked at first. An empty list answers `Err((0, 0))`.
-    fn find(&self, id: &ListId) -> Result<(usize, usize), (usize, usize)> {
+    /// Where `id` is (`Ok`: its entry's chunk, start and end) or would go (`Err`: a chunk
+    /// and the offset to insert at); the ends are looked at first. An empty list answers
+    /// `Err((0, 0))`.
+    #[inline]
+    fn find(&self, id: &ListId) -> Result<(usize, usize, usize), (usize, usize)> {
         let (Some(head), Some(tail)) = (self.chunks.front(), self.chunks.back()) else {
             return Err((0, 0));
         };
         let last = self.chunks.len() - 1;
-        match id.cmp(last_id(tail)) {
-            Ordering::Greater => return Err((last, tail.len())),
-            Ordering::Equal => return Ok((last, tail.len() - 1)),
+        match id.cmp(&tail.last) {
+            Ordering::Greater => return Err((last, tail.end())),
+            Ordering::Equal => return Ok((last, tail.before(tail.end()), tail.end())),
             Ordering::Less => {}
         }
-        match id.cmp(first_id(head)) {
-            Ordering::Less => return Err((0, 0)),
-            Ordering::Equal => return Ok((0, 0)),
+        match id.cmp(&head.first) {
+            Ordering::Less => return Err((0, head.start())),
+            Ordering::Equal => return Ok((0, head.start(), head.after(head.start()))),
             Ordering::Greater => {}
         }
+        self.find_inside(id)
+    }
+
+    /// [`ListPart::find`] for an id between the list's first and last.
+    #[inline(never)]
+    fn find_inside(&self, id: &ListId) -> Result<(usize, usize, usize), (usize, usize)> {
         // The first chunk whose last id is not below `id` holds it, or is where it goes
         // (one exists: `id` is below the tail's last).
-        let c = self.chunks.partition_point(|chunk| last_id(chunk) < id);
-        self.chunks[c]
-            .binary_search_by(|(k, _)| k.cmp(id))
-            .map(|o| (c, o))
-            .map_err(|o| (c, o))
+        let c = self.chunks.partition_point(|chunk| chunk.last < *id);
+        let chunk = &self.chunks[c];
+        let mut at = chunk.start();
+        while at < chunk.end() {
+            let (e, next) = chunk.decode(at);
+            match e.id.cmp(id) {
+                Ordering::Less => at = next,
+                Ordering::Equal => return Ok((c, at, next)),
+                Ordering::Greater => break,
+            }
+        }
+        Err((c, at))
     }
 
     /// Insert an element, or, when it is already here, keep the later of the two values.
-    pub fn put(&mut self, id: ListId, elem: ListElem, tomb: &Tomb) {
+    #[inline]
+    pub fn put(&mut self, id: &ListId, stamp: Stamp, value: &[u8], tomb: &Tomb) {
         if tomb.kills(id.dot) {
             return;
         }
-        match self.find(&id) {
-            Ok((c, o)) => {
-                let cur = &mut self.chunks[c][o].1;
-                if cur.stamp < elem.stamp {
-                    *cur = elem;
+        match self.find(id) {
+            Ok((c, at, end)) => {
+                let chunk = &mut self.chunks[c];
+                if chunk.decode(at).0.stamp < stamp {
+                    chunk.replace(at, end, id, stamp, value);
+                    // A larger value can take a chunk past its size: split it.
+                    if chunk.used() > CHUNK_BYTES && chunk.count > 1 {
+                        let tail = chunk.split();
+                        self.chunks.insert(c + 1, tail);
+                    }
                 }
             }
-            Err(at) => self.insert_at(at, (id, elem)),
+            Err(at) => self.insert_at(at, id, stamp, value),
         }
     }
 
-    /// Insert at offset `o` of chunk `c`. A full chunk passes the element to a neighbour
+    /// Insert at offset `at` of chunk `c`. A full chunk passes the element to a neighbour
     /// with room when it goes at its edge, or else gets a new chunk beside it (at the
     /// list's ends, where pushes go) or is split in two (inside it).
-    fn insert_at(&mut self, (c, o): (usize, usize), entry: Entry) {
+    fn insert_at(&mut self, (c, at): (usize, usize), id: &ListId, stamp: Stamp, value: &[u8]) {
         self.len += 1;
         let n = self.chunks.len();
         let Some(chunk) = self.chunks.get_mut(c) else {
-            // The first chunk: room for one chunk only, as most lists never get a second
-            // (a deque's own first growth would make room for four, 96 bytes unused).
+            // The first chunk: just its element's room, as most lists stay small (it
+            // grows as elements come). A list's own first growth would make room for four
+            // chunks; make room for one.
             self.chunks.reserve_exact(1);
-            self.chunks.push_back(VecDeque::from([entry]));
+            self.chunks
+                .push_back(Chunk::new(id, stamp, value, 0, Room::Both));
             return;
         };
-        let len = chunk.len();
-        if len < CHUNK {
-            match o {
-                0 => chunk.push_front(entry),
-                _ if o == len => chunk.push_back(entry),
-                _ => chunk.insert(o, entry),
+        let e = chunk.encode(id, stamp, value);
+        if chunk.used() + e.size <= CHUNK_BYTES {
+            return chunk.insert(at, id, &e, value);
+        }
+        let (at_start, at_end) = (at == chunk.start(), at == chunk.end());
+        if at_start {
+            if let Some(prev) = c.checked_sub(1).map(|p| &mut self.chunks[p]) {
+                let e = prev.encode(id, stamp, value);
+                if prev.used() + e.size <= CHUNK_BYTES {
+                    return prev.insert(prev.end(), id, &e, value);
+                }
             }
-        } else if o == 0 {
-            match c.checked_sub(1).map(|p| &mut self.chunks[p]) {
-                Some(prev) if prev.len() < CHUNK => prev.push_back(entry),
-                _ => self.chunks.insert(c, new_chunk(entry)),
+            let new = Chunk::new(id, stamp, value, CHUNK_BYTES, Room::Front);
+            self.chunks.insert(c, new);
+        } else if at_end {
+            if let Some(next) = self.chunks.get_mut(c + 1) {
+                let e = next.encode(id, stamp, value);
+                if next.used() + e.size <= CHUNK_BYTES {
+                    return next.insert(next.start(), id, &e, value);
+                }
             }
-        } else if o == len {
-            match self.chunks.get_mut(c + 1) {
-                Some(next) if next.len() < CHUNK => next.push_front(entry),
-                _ if c + 1 == n => self.chunks.push_back(new_chunk(entry)),
-                _ => self.chunks.insert(c + 1, new_chunk(entry)),
+            let new = Chunk::new(id, stamp, value, CHUNK_BYTES, Room::Back);
+            if c + 1 == n {
+                self.chunks.push_back(new);
+            } else {
+                self.chunks.insert(c + 1, new);
             }
         } else {
-            let mut tail = chunk.split_off(CHUNK / 2);
-            tail.reserve_exact(CHUNK - tail.len());
-            if o <= CHUNK / 2 {
-                chunk.insert(o, entry);
+            let mut tail = chunk.split();
+            if at <= chunk.end() {
+                let e = chunk.encode(id, stamp, value);
+                chunk.insert(at, id, &e, value);
             } else {
-                tail.insert(o - CHUNK / 2, entry);
+                // `at` was an offset in the whole chunk; the tail's entries start at 0.
+                let e = tail.encode(id, stamp, value);
+                tail.insert(at - chunk.end(), id, &e, value);
             }
             self.chunks.insert(c + 1, tail);
         }
     }
 
     /// The element with this id, if it is here.
-    pub fn elem(&self, id: &ListId) -> Option<&ListElem> {
-        self.find(id).ok().map(|(c, o)| &self.chunks[c][o].1)
+    pub fn elem(&self, id: &ListId) -> Option<Elem<'_>> {
+        let (c, at, _) = self.find(id).ok()?;
+        Some(self.chunks[c].decode(at).0)
     }
 
-    /// The elements right before and right after the one with this id.
-    pub fn neighbors(&self, id: &ListId) -> (Option<&ListElem>, Option<&ListElem>) {
-        let (c, o, after) = match self.find(id) {
-            Ok((c, o)) => (c, o, o + 1),
-            Err((c, o)) => (c, o, o),
+    /// The stamps of the elements right before and right after the one with this id.
+    pub fn neighbor_stamps(&self, id: &ListId) -> (Option<Stamp>, Option<Stamp>) {
+        let (c, at, after) = match self.find(id) {
+            Ok((c, at, end)) => (c, at, end),
+            Err((c, at)) => (c, at, at),
         };
-        let before = match o.checked_sub(1) {
-            Some(b) => self.chunks.get(c).and_then(|chunk| chunk.get(b)),
-            None => c
-                .checked_sub(1)
-                .and_then(|p| self.chunks.get(p))
-                .and_then(|prev| prev.back()),
+        let Some(chunk) = self.chunks.get(c) else {
+            return (None, None);
         };
-        let after = match self.chunks.get(c) {
-            Some(chunk) if after < chunk.len() => chunk.get(after),
-            _ => self.chunks.get(c + 1).and_then(|next| next.front()),
+        let before = if at > chunk.start() {
+            Some(chunk.decode(chunk.before(at)).0)
+        } else {
+            c.checked_sub(1).map(|p| self.chunks[p].last_elem())
         };
-        (before.map(|(_, e)| e), after.map(|(_, e)| e))
+        let after = if after < chunk.end() {
+            Some(chunk.decode(after).0)
+        } else {
+            self.chunks.get(c + 1).map(Chunk::first_elem)
+        };
+        (before.map(|e| e.stamp), after.map(|e| e.stamp))
     }
 
+    #[inline]
     pub fn remove(&mut self, id: &ListId) {
-        let Ok((c, o)) = self.find(id) else {
+        let Ok((c, at, end)) = self.find(id) else {
             return;
         };
         self.len -= 1;
         let chunk = &mut self.chunks[c];
-        chunk.remove(o);
-        if chunk.is_empty() {
+        chunk.remove(at, end);
+        if chunk.count == 0 {
             self.chunks.remove(c);
             self.shrink_if_sparse();
-        } else if chunk.len() < CHUNK / 4 {
+        } else if chunk.used() < CHUNK_BYTES / 4 {
             self.merge_small(c);
         }
     }
 
-    /// Fold a chunk that removals inside the list left small into a neighbour with room,
-    /// so LREM and LTRIM do not leave a trail of near-empty chunks behind.
+    /// Fold a chunk that removals left small into a neighbour with room, so LREM and LTRIM
+    /// do not leave a trail of near-empty chunks behind. Its entries are encoded again
+    /// against the neighbour's base.
+    #[inline(never)]
     fn merge_small(&mut self, c: usize) {
-        let len = self.chunks[c].len();
-        if let Some(prev) = c
-            .checked_sub(1)
-            .filter(|&p| self.chunks[p].len() + len <= CHUNK)
-        {
-            let small = self.chunks.remove(c).unwrap_or_default();
-            self.chunks[prev].extend(small);
-        } else if self
-            .chunks
-            .get(c + 1)
-            .is_some_and(|next| next.len() + len <= CHUNK)
-        {
-            let next = self.chunks.remove(c + 1).unwrap_or_default();
-            self.chunks[c].extend(next);
+        let used = self.chunks[c].used();
+        let fits = |n: &Chunk| n.used() + used <= CHUNK_BYTES;
+        let into_prev = c > 0 && fits(&self.chunks[c - 1]);
+        if !into_prev && !self.chunks.get(c + 1).is_some_and(fits) {
+            return;
+        }
+        let Some(small) = self.chunks.remove(c) else {
+            return;
+        };
+        if into_prev {
+            let prev = &mut self.chunks[c - 1];
+            let mut at = small.start();
+            while at < small.end() {
+                let (e, next) = small.decode(at);
+                prev.push_back(&e);
+                at = next;
+            }
+        } else {
+            // The next chunk is at `c` now; the small one's entries go before its first,
+            // last to first.
+            let next = &mut self.chunks[c];
+            let mut end = small.end();
+            while end > small.start() {
+                let at = small.before(end);
+                next.push_front(&small.decode(at).0);
+                end = at;
+            }
         }
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
+        let mut changed = false;
         for chunk in &mut self.chunks {
-            chunk.retain(|(id, _)| !tomb.kills(id.dot));
+            changed |= chunk.retain(|e| !tomb.kills(e.id.dot));
         }
-        self.chunks.retain(|chunk| !chunk.is_empty());
-        self.len = self.chunks.iter().map(VecDeque::len).sum();
-        self.shrink_if_sparse();
+        if changed {
+            self.chunks.retain(|chunk| chunk.count > 0);
+            self.len = self.chunks.iter().map(|c| c.count).sum();
+            self.shrink_if_sparse();
+        }
     }
 
     /// Give the chunk index's memory back once three quarters of it is unused.
@@ -370,32 +433,141 @@ impl ListPart {
     }
 
     pub fn merge(&mut self, other: &ListPart, tomb: &Tomb) {
-        for (id, e) in other.iter() {
-            self.put(id.clone(), e.clone(), tomb);
+        for e in other.iter() {
+            self.put(&e.id, e.stamp, e.value, tomb);
         }
     }
 }
+
+/// Where a walk over a list's entries is, from either end.
+#[derive(Clone, Debug)]
+struct Walk<'a> {
+    chunks: &'a Chunks,
+    /// The chunk and offset of the next entry from the front.
+    front: (usize, usize),
+    /// The chunk and offset just past the next entry from the back.
+    back: (usize, usize),
+    left: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn new(l: &'a ListPart) -> Self {
+        Walk {
+            chunks: &l.chunks,
+            front: (0, l.chunks.front().map_or(0, Chunk::start)),
+            back: (
+                l.chunks.len().saturating_sub(1),
+                l.chunks.back().map_or(0, Chunk::end),
+            ),
+            left: l.len,
+        }
+    }
+
+    /// From index `start` to `end`, forwards only (its back is the list's end).
+    fn range(l: &'a ListPart, start: usize, end: usize) -> Self {
+        let end = end.min(l.len);
+        let mut w = Walk::new(l);
+        if start < end {
+            w.front = l.locate(start);
+            w.left = end - start;
+        } else {
+            w.left = 0;
+        }
+        w
+    }
+
+    /// The next entry from the front, read by `read` (which says where the entry ends).
+    #[inline(always)]
+    fn next<T>(&mut self, read: impl FnOnce(&'a Chunk, usize) -> (T, usize)) -> Option<T> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let (mut c, mut at) = self.front;
+        if at == self.chunks[c].end() {
+            c += 1;
+            at = self.chunks[c].start();
+        }
+        let (t, next) = read(&self.chunks[c], at);
+        self.front = (c, next);
+        Some(t)
+    }
+
+    #[inline(always)]
+    fn next_back<T>(&mut self, read: impl FnOnce(&'a Chunk, usize) -> (T, usize)) -> Option<T> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let (mut c, mut end) = self.back;
+        if end == self.chunks[c].start() {
+            c -= 1;
+            end = self.chunks[c].end();
+        }
+        let at = self.chunks[c].before(end);
+        self.back = (c, at);
+        Some(read(&self.chunks[c], at).0)
+    }
+}
+
+/// A list's elements in order, from either end.
+#[derive(Clone, Debug)]
+pub struct Iter<'a>(Walk<'a>);
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Elem<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Elem<'a>> {
+        self.0.next(|c, at| c.decode(at))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.0.left, Some(self.0.left))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back(|c, at| c.decode(at))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+/// A list's values in order, from either end: what LRANGE and the searches by value read,
+/// without decoding ids.
+#[derive(Clone, Debug)]
+pub struct Values<'a>(Walk<'a>);
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.0.next(|c, at| c.value(at))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.0.left, Some(self.0.left))
+    }
+}
+
+impl DoubleEndedIterator for Values<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back(|c, at| c.value(at))
+    }
+}
+
+impl ExactSizeIterator for Values<'_> {}
 
 /// Lists compare by their elements, however they are chunked.
 impl PartialEq for ListPart {
     fn eq(&self, other: &Self) -> bool {
         self.len == other.len && self.iter().eq(other.iter())
     }
-}
-
-fn first_id(chunk: &VecDeque<Entry>) -> &ListId {
-    &chunk.front().expect("a list keeps no empty chunk").0
-}
-
-fn last_id(chunk: &VecDeque<Entry>) -> &ListId {
-    &chunk.back().expect("a list keeps no empty chunk").0
-}
-
-/// A chunk beside full ones: given its whole room at once, as it will fill.
-fn new_chunk(entry: Entry) -> VecDeque<Entry> {
-    let mut chunk = VecDeque::with_capacity(CHUNK);
-    chunk.push_back(entry);
-    chunk
 }
 
 impl crate::heap::HeapSize for Pos {
@@ -410,23 +582,13 @@ impl crate::heap::HeapSize for ListId {
     }
 }
 
-impl crate::heap::HeapSize for ListElem {
-    fn heap_bytes(&self) -> usize {
-        self.value.heap_bytes()
-    }
-}
-
 impl crate::heap::HeapSize for ListPart {
     fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * size_of::<VecDeque<Entry>>()
+        self.chunks.capacity() * size_of::<Chunk>()
             + self
                 .chunks
                 .iter()
-                .map(|chunk| chunk.capacity() * size_of::<Entry>())
-                .sum::<usize>()
-            + self
-                .iter()
-                .map(|(id, e)| id.heap_bytes() + e.heap_bytes())
+                .map(|c| c.capacity() + c.first.heap_bytes() + c.last.heap_bytes())
                 .sum::<usize>()
     }
 }
@@ -500,29 +662,47 @@ mod tests {
         ListId { pos, dot }
     }
 
-    fn elem(n: u64) -> ListElem {
-        ListElem {
-            stamp: Stamp::default(),
-            value: Blob::from(n.to_string().as_bytes()),
-        }
+    type Model = Vec<(ListId, Stamp, Vec<u8>)>;
+
+    fn elem(pos: Pos, n: u64) -> (ListId, Stamp, Vec<u8>) {
+        let stamp = Stamp {
+            hlc: crate::hlc::Hlc(1 << 40 | n),
+            server: ServerId(1),
+        };
+        (id(pos, n), stamp, n.to_string().into_bytes())
+    }
+
+    fn put(l: &mut ListPart, (id, stamp, value): &(ListId, Stamp, Vec<u8>)) {
+        l.put(id, *stamp, value, &Tomb::default());
+    }
+
+    fn read(e: Elem<'_>) -> (ListId, Stamp, Vec<u8>) {
+        (e.id, e.stamp, e.value.to_vec())
     }
 
     /// Every read of a chunked list against a plain vector of the same elements, and the
-    /// chunks' own rules: none empty, none over `CHUNK`.
-    fn check_against(l: &ListPart, model: &[(ListId, ListElem)]) {
+    /// chunks' own rules: none empty, none over `CHUNK_BYTES` (a merge's entries, encoded
+    /// again against another base, can take a few bytes more), their counts and end ids
+    /// true.
+    fn check_against(l: &ListPart, model: &Model) {
         assert_eq!(l.len(), model.len());
-        assert!(l.chunks.iter().all(|c| !c.is_empty() && c.len() <= CHUNK));
-        assert!(
-            l.iter()
-                .map(|(id, _)| id)
-                .eq(model.iter().map(|(id, _)| id))
-        );
-        assert!(
-            l.iter()
-                .rev()
-                .map(|(id, _)| id)
-                .eq(model.iter().rev().map(|(id, _)| id))
-        );
+        for c in &l.chunks {
+            assert!(c.count > 0 && c.used() <= CHUNK_BYTES + 16);
+            let mut at = c.start();
+            let mut ids = vec![];
+            while at < c.end() {
+                let (e, next) = c.decode(at);
+                ids.push(e.id);
+                at = next;
+            }
+            assert_eq!(ids.len(), c.count);
+            assert_eq!((ids.first(), ids.last()), (Some(&c.first), Some(&c.last)));
+        }
+        assert!(l.iter().map(read).eq(model.iter().cloned()));
+        assert!(l.iter().rev().map(read).eq(model.iter().rev().cloned()));
+        let values = || model.iter().map(|m| &m.2[..]);
+        assert!(l.values().eq(values()));
+        assert!(l.values().rev().eq(values().rev()));
         let n = model.len();
         for i in [
             0,
@@ -533,41 +713,43 @@ mod tests {
             n.saturating_sub(1),
             n,
         ] {
-            assert_eq!(
-                l.get(i as i64).map(|(id, _)| id),
-                model.get(i).map(|(id, _)| id)
-            );
+            assert_eq!(l.get(i as i64).map(read).as_ref(), model.get(i));
             // Counted from the end: -n is the first element, -(n + 1) is none.
             let from_end = if i < n {
                 i as i64 - n as i64
             } else {
                 -(n as i64) - 1
             };
-            assert_eq!(
-                l.get(from_end).map(|(id, _)| id),
-                model.get(i).map(|(id, _)| id)
-            );
+            assert_eq!(l.get(from_end).map(read).as_ref(), model.get(i));
             let end = (i + 150).min(n);
             assert!(
                 l.range(i, end)
-                    .map(|(id, _)| id)
-                    .eq(model[i.min(n)..end].iter().map(|(id, _)| id))
+                    .map(read)
+                    .eq(model[i.min(n)..end].iter().cloned())
             );
-            if let Some((id, e)) = model.get(i) {
-                assert_eq!(l.elem(id), Some(e));
-                let before = i.checked_sub(1).map(|b| &model[b].1);
-                assert_eq!(l.neighbors(id), (before, model.get(i + 1).map(|(_, e)| e)));
+            assert!(
+                l.value_range(i, end)
+                    .eq(values().skip(i).take(end.saturating_sub(i)))
+            );
+            if let Some(m) = model.get(i) {
+                assert_eq!(l.elem(&m.0).map(read).as_ref(), Some(m));
+                let before = i.checked_sub(1).map(|b| model[b].1);
+                assert_eq!(
+                    l.neighbor_stamps(&m.0),
+                    (before, model.get(i + 1).map(|m| m.1))
+                );
             }
         }
-        assert_eq!(l.first().map(|(id, _)| id), model.first().map(|(id, _)| id));
-        assert_eq!(l.last().map(|(id, _)| id), model.last().map(|(id, _)| id));
+        assert_eq!(l.first().map(read).as_ref(), model.first());
+        assert_eq!(l.last().map(read).as_ref(), model.last());
+        assert_eq!(l.first_id(), model.first().map(|m| &m.0));
+        assert_eq!(l.last_id(), model.last().map(|m| &m.0));
     }
 
     #[test]
     fn chunked_list_reads_as_one_sorted_sequence() {
-        let none = Tomb::default();
         let mut l = ListPart::default();
-        let mut model: Vec<(ListId, ListElem)> = Vec::new();
+        let mut model: Model = Vec::new();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = |bound: usize| {
             seed ^= seed << 13;
@@ -577,28 +759,41 @@ mod tests {
         };
         for n in 0..6000u64 {
             // Mostly pushes at both ends (the chunks' fast path), some inserts inside (which
-            // split full chunks), and removals anywhere (which merge small ones).
-            match next(10) {
+            // split full chunks), some values replaced (LSET), and removals anywhere (which
+            // merge small chunks).
+            match next(11) {
                 0..=2 => {
-                    let pos = pos_between(model.last().map(|(id, _)| &id.pos), None, ServerId(1));
-                    model.push((id(pos, n), elem(n)));
-                    let (i, e) = model[model.len() - 1].clone();
-                    l.put(i, e, &none);
+                    let pos = pos_between(model.last().map(|m| &m.0.pos), None, ServerId(1));
+                    model.push(elem(pos, n));
+                    put(&mut l, &model[model.len() - 1]);
                 }
                 3..=4 => {
-                    let pos = pos_between(None, model.first().map(|(id, _)| &id.pos), ServerId(1));
-                    model.insert(0, (id(pos, n), elem(n)));
-                    l.put(model[0].0.clone(), model[0].1.clone(), &none);
+                    let pos = pos_between(None, model.first().map(|m| &m.0.pos), ServerId(1));
+                    model.insert(0, elem(pos, n));
+                    put(&mut l, &model[0]);
                 }
                 5..=6 => {
                     let at = next(model.len() + 1);
                     let lo = at.checked_sub(1).map(|i| &model[i].0.pos);
-                    let pos = pos_between(lo, model.get(at).map(|(id, _)| &id.pos), ServerId(1));
-                    model.insert(at, (id(pos, n), elem(n)));
-                    l.put(model[at].0.clone(), model[at].1.clone(), &none);
+                    let pos = pos_between(lo, model.get(at).map(|m| &m.0.pos), ServerId(1));
+                    model.insert(at, elem(pos, n));
+                    put(&mut l, &model[at]);
+                }
+                7 if !model.is_empty() => {
+                    // A later stamp replaces the value, an earlier one does not.
+                    let at = next(model.len());
+                    let (id, stamp, _) = model[at].clone();
+                    let later = Stamp {
+                        hlc: crate::hlc::Hlc(stamp.hlc.0 + 10_000),
+                        server: ServerId(2),
+                    };
+                    let value = vec![b'v'; next(40)];
+                    l.put(&id, later, &value, &Tomb::default());
+                    l.put(&id, stamp, b"earlier", &Tomb::default());
+                    model[at] = (id, later, value);
                 }
                 _ if !model.is_empty() => {
-                    let (gone, _) = model.remove(next(model.len()));
+                    let (gone, ..) = model.remove(next(model.len()));
                     l.remove(&gone);
                     l.remove(&gone);
                 }
@@ -613,16 +808,16 @@ mod tests {
         // Putting an element again keeps one copy; a list equals another of the same
         // elements chunked differently.
         let mut other = ListPart::default();
-        for (id, e) in model.iter().rev() {
-            other.put(id.clone(), e.clone(), &none);
-            other.put(id.clone(), e.clone(), &none);
+        for m in model.iter().rev() {
+            put(&mut other, m);
+            put(&mut other, m);
         }
         assert_eq!(other, l);
-        while let Some((first, _)) = l.first() {
+        while let Some(first) = l.first_id() {
             let first = first.clone();
             l.remove(&first);
         }
-        check_against(&l, &[]);
+        check_against(&l, &vec![]);
         assert!(l.chunks.is_empty());
     }
 
@@ -630,34 +825,73 @@ mod tests {
     /// quarter full folds into a neighbour with room.
     #[test]
     fn inserts_split_full_chunks_and_removals_merge_small_ones() {
-        let none = Tomb::default();
         let mut l = ListPart::default();
-        let mut model: Vec<(ListId, ListElem)> = Vec::new();
-        for n in 0..(3 * CHUNK) as u64 {
-            let pos = pos_between(model.last().map(|(id, _)| &id.pos), None, ServerId(1));
-            model.push((id(pos, n), elem(n)));
-            l.put(model[n as usize].0.clone(), elem(n), &none);
+        let mut model: Model = Vec::new();
+        let mut n = 0;
+        while l.chunks.len() < 4 {
+            let pos = pos_between(model.last().map(|m| &m.0.pos), None, ServerId(1));
+            model.push(elem(pos, n));
+            put(&mut l, &model[n as usize]);
+            n += 1;
         }
-        let lens = |l: &ListPart| l.chunks.iter().map(VecDeque::len).collect::<Vec<_>>();
-        assert_eq!(lens(&l), [CHUNK, CHUNK, CHUNK]);
+        // Pushes at the end fill each chunk before starting the next.
+        let counts = |l: &ListPart| l.chunks.iter().map(|c| c.count).collect::<Vec<_>>();
+        let full = counts(&l)[1];
+        assert!(l.chunks.iter().take(3).all(|c| c.used() > CHUNK_BYTES - 16));
+        check_against(&l, &model);
 
-        let at = CHUNK + 11;
+        let at = counts(&l)[0] + 11;
         let pos = pos_between(
             Some(&model[at - 1].0.pos),
             Some(&model[at].0.pos),
             ServerId(1),
         );
-        model.insert(at, (id(pos, 10_000), elem(10_000)));
-        l.put(model[at].0.clone(), elem(10_000), &none);
-        assert_eq!(lens(&l), [CHUNK, CHUNK / 2 + 1, CHUNK / 2, CHUNK]);
+        model.insert(at, elem(pos, 100_000));
+        put(&mut l, &model[at]);
+        assert_eq!(counts(&l)[1..3], [full / 2 + 1, full - full / 2]);
         check_against(&l, &model);
 
-        // The last chunk down to 31 elements: it joins the one of 64 before it.
-        for _ in 0..CHUNK - CHUNK / 4 + 1 {
-            let (gone, _) = model.remove(2 * CHUNK + 1);
+        // The split's second half down below a quarter full: it joins the first half.
+        let before = counts(&l);
+        let start = before[0] + before[1];
+        let mut removed = 0;
+        while l.chunks.len() == before.len() {
+            let (gone, ..) = model.remove(start);
             l.remove(&gone);
+            removed += 1;
         }
-        assert_eq!(lens(&l), [CHUNK, CHUNK / 2 + 1, CHUNK / 2 + CHUNK / 4 - 1]);
+        assert!(l.chunks[1].used() > CHUNK_BYTES / 2);
+        assert!(
+            removed >= before[2] / 2 && removed < before[2],
+            "{before:?} {removed}"
+        );
+        let mut joined = vec![before[0], before[1] + before[2] - removed];
+        joined.extend(&before[3..]);
+        assert_eq!(counts(&l), joined);
         check_against(&l, &model);
+    }
+
+    /// A long list's chunks are packed: a small element takes a few bytes in all.
+    #[test]
+    fn a_long_list_takes_a_few_bytes_per_element() {
+        use crate::heap::HeapSize;
+        let mut l = ListPart::default();
+        let mut last: Option<Pos> = None;
+        for n in 0..100_000u64 {
+            let pos = pos_between(last.as_ref(), None, ServerId(1));
+            let stamp = Stamp {
+                hlc: crate::hlc::Hlc((1 << 40) + n * 3),
+                server: ServerId(1),
+            };
+            l.put(
+                &id(pos.clone(), 1_000_000 + n),
+                stamp,
+                b"xxx",
+                &Tomb::default(),
+            );
+            last = Some(pos);
+        }
+        let per = l.heap_bytes() as f64 / 100_000.0;
+        assert!(per < 16.0, "{per} bytes per element");
     }
 }

@@ -150,7 +150,7 @@ impl Cluster {
             .and_then(|s| s.list())
             .map(|l| {
                 l.iter()
-                    .map(|(_, e)| String::from_utf8_lossy(&e.value).into_owned())
+                    .map(|e| String::from_utf8_lossy(e.value).into_owned())
                     .collect()
             })
             .unwrap_or_default()

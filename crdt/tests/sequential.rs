@@ -57,7 +57,7 @@ fn read(k: &KeyState, now: u64) -> Option<(Seen, Option<u64>)> {
     } else if let Some(z) = k.zset() {
         Seen::ZSet(z.iter().map(|(m, s)| (m.to_vec(), s)).collect())
     } else if let Some(l) = k.list() {
-        Seen::List(l.iter().map(|(_, e)| e.value.to_vec()).collect())
+        Seen::List(l.iter().map(|e| e.value.to_vec()).collect())
     } else if let Some(x) = k.stream() {
         Seen::Stream(Stream {
             entries: x

@@ -15,7 +15,7 @@ use crate::hash::HashPart;
 use crate::hlc::Hlc;
 use crate::ids::{Stamp, Tag};
 use crate::key::{KeyState, Kind, Part, TtlEntry};
-use crate::list::{ListElem, ListPart};
+use crate::list::ListPart;
 use crate::set::SetPart;
 use crate::tomb::Tomb;
 use crate::zset::ZSetPart;
@@ -88,11 +88,11 @@ fn put_part(out: &mut Vec<u8>, p: &Part, scope: Scope) {
         }
         Part::List(l) => {
             put_var(out, l.len() as u64);
-            for (id, e) in l.iter() {
-                put_list_id(out, id);
+            for e in l.iter() {
+                put_list_id(out, &e.id);
                 put_u64(out, e.stamp.hlc.0);
                 put_var(out, e.stamp.server.0 as u64);
-                put_bytes(out, &e.value);
+                put_bytes(out, e.value);
             }
         }
         Part::Stream(x) => super::stream::put_stream(out, x),
@@ -238,11 +238,7 @@ impl Reader<'_> {
                     let hlc = Hlc(self.u64()?);
                     let server = self.server()?;
                     let value = self.blob()?;
-                    let elem = ListElem {
-                        stamp: Stamp { hlc, server },
-                        value,
-                    };
-                    l.put(id, elem, &none);
+                    l.put(&id, Stamp { hlc, server }, &value, &none);
                 }
                 Part::List(Box::new(l))
             }

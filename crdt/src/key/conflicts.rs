@@ -21,8 +21,8 @@ use super::part::Part;
 use crate::conflict::{Conflict, Conflicts};
 use crate::effect::{Addition, Effect, FieldLoc, Loc};
 use crate::field::Field;
-use crate::ids::{Dot, OpId, Tag};
-use crate::list::{ListElem, ListId};
+use crate::ids::{Dot, OpId, Stamp, Tag};
+use crate::list::ListId;
 
 impl Full {
     fn part(&self, kind: Kind) -> Option<&Part> {
@@ -40,9 +40,10 @@ impl Full {
         }
     }
 
-    fn list_elem(&self, id: &ListId) -> Option<&ListElem> {
+    /// The stamp of the list element with this id, if it is here.
+    fn list_elem(&self, id: &ListId) -> Option<Stamp> {
         match self.part(Kind::List)? {
-            Part::List(l) => l.elem(id),
+            Part::List(l) => l.elem(id).map(|e| e.stamp),
             _ => None,
         }
     }
@@ -90,10 +91,7 @@ impl Full {
         }
         for a in &e.adds {
             if let Addition::ListSet { id, .. } = a {
-                if self
-                    .list_elem(id)
-                    .is_some_and(|cur| cur.stamp > e.tag.stamp())
-                {
+                if self.list_elem(id).is_some_and(|cur| cur > e.tag.stamp()) {
                     found.add(Conflict::ListSetLww);
                 }
             }
@@ -146,9 +144,8 @@ impl Full {
                         (self.part(Kind::List), inserted_id(a, tag))
                     {
                         let mine = tag.stamp();
-                        let (before, after) = l.neighbors(&id);
-                        let unseen =
-                            |n: Option<&crate::list::ListElem>| n.is_some_and(|n| n.stamp > mine);
+                        let (before, after) = l.neighbor_stamps(&id);
+                        let unseen = |n: Option<Stamp>| n.is_some_and(|n| n > mine);
                         if l.elem(&id).is_some() && (unseen(before) || unseen(after)) {
                             found.add(Conflict::ListInsertsOrdered);
                         }

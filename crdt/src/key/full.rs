@@ -12,7 +12,7 @@ use crate::field::{CounterEntry, CounterReset, Field};
 use crate::hash::HashPart;
 use crate::hlc::Hlc;
 use crate::ids::{Dot, ServerId, Tag};
-use crate::list::{ListElem, ListId, ListPart};
+use crate::list::{ListId, ListPart};
 use crate::set::SetPart;
 use crate::stream::StreamPart;
 use crate::tomb::{NO_TOMB, Tomb};
@@ -333,11 +333,7 @@ impl Full {
                         pos: pos.clone(),
                         dot: tag.dot,
                     };
-                    let elem = ListElem {
-                        stamp: tag.stamp(),
-                        value: value.clone(),
-                    };
-                    l.put(id, elem, tomb);
+                    l.put(&id, tag.stamp(), value, tomb);
                 }
             }
             Addition::ListSet { .. }
@@ -403,11 +399,7 @@ impl Full {
             | Addition::ListInsert { .. } => unreachable!("add_piece adds these"),
             Addition::ListSet { id, value } => {
                 if let Part::List(l) = self.part_mut(Kind::List) {
-                    let elem = ListElem {
-                        stamp: tag.stamp(),
-                        value: value.clone(),
-                    };
-                    l.put(id.clone(), elem, tomb);
+                    l.put(id, tag.stamp(), value, tomb);
                 }
             }
             Addition::Expire(at) => self.add_ttl(TtlEntry { tag, at: Some(*at) }, tomb),

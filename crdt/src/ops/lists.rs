@@ -7,7 +7,7 @@ use crate::effect::{Addition, Effect, Loc};
 use crate::error::OpError;
 use crate::ids::Tag;
 use crate::key::{KeyState, Kind};
-use crate::list::{ListElem, ListId, ListPart, Pos, pos_between};
+use crate::list::{ListId, ListPart, Pos, pos_between};
 
 /// Which end of a list.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -30,8 +30,8 @@ pub fn list_push(
     let l = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list);
     let me = tag.dot.server;
     let list_edge: Option<&Pos> = match end {
-        End::Left => l.and_then(|l| l.first()).map(|(id, _)| &id.pos),
-        End::Right => l.and_then(|l| l.last()).map(|(id, _)| &id.pos),
+        End::Left => l.and_then(ListPart::first_id).map(|id| &id.pos),
+        End::Right => l.and_then(ListPart::last_id).map(|id| &id.pos),
     };
     // Each element goes beyond the one pushed before it: it is added once the next
     // position is made from it, so no position is copied.
@@ -74,8 +74,8 @@ pub fn list_insert(
     } else {
         (Some(pivot), Some(pivot + 1))
     };
-    let at = |i: Option<usize>| i.and_then(|i| l.get(i as i64)).map(|(id, _)| &id.pos);
-    let pos = pos_between(at(lo), at(hi), tag.dot.server);
+    let at = |i: Option<usize>| i.and_then(|i| l.get(i as i64)).map(|e| e.id.pos);
+    let pos = pos_between(at(lo).as_ref(), at(hi).as_ref(), tag.dot.server);
     e.adds.push(Addition::ListInsert { pos, value });
     Ok(e)
 }
@@ -92,11 +92,8 @@ pub fn list_set(
     let l = begin(key, now_ms, Kind::List, &mut e)?
         .and_then(KeyState::list)
         .ok_or(OpError::NoSuchKey)?;
-    let (id, _) = l.get(index).ok_or(OpError::IndexOutOfRange)?;
-    e.adds.push(Addition::ListSet {
-        id: id.clone(),
-        value,
-    });
+    let id = l.get(index).ok_or(OpError::IndexOutOfRange)?.id;
+    e.adds.push(Addition::ListSet { id, value });
     Ok(e)
 }
 
@@ -114,7 +111,7 @@ pub fn list_remove(
     };
     let ids = indexes
         .iter()
-        .filter_map(|&i| l.get(i as i64).map(|(id, _)| id))
+        .filter_map(|&i| l.get(i as i64).map(|e| e.id))
         .collect();
     Ok(remove_ids(key, l, ids, e).0)
 }
@@ -141,12 +138,17 @@ pub fn list_pop(
     let Some(l) = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list) else {
         return Ok((None, None));
     };
-    let taken: smallvec::SmallVec<[(&ListId, &ListElem); 1]> = match end {
-        End::Left => l.iter().take(count).collect(),
-        End::Right => l.iter().rev().take(count).collect(),
+    let mut values = smallvec::SmallVec::new();
+    let mut ids = smallvec::SmallVec::new();
+    let mut take = |el: crate::list::Elem<'_>| {
+        values.push(Blob::from(el.value));
+        ids.push(el.id);
     };
-    let values = taken.iter().map(|(_, el)| el.value.clone()).collect();
-    let (effect, emptied) = remove_ids(key, l, taken.iter().map(|(id, _)| *id).collect(), e);
+    match end {
+        End::Left => l.iter().take(count).for_each(&mut take),
+        End::Right => l.iter().rev().take(count).for_each(&mut take),
+    }
+    let (effect, emptied) = remove_ids(key, l, ids, e);
     Ok((effect, Some(Popped { values, emptied })))
 }
 
@@ -155,14 +157,15 @@ pub fn list_pop(
 fn remove_ids(
     key: Option<&KeyState>,
     l: &ListPart,
-    mut ids: smallvec::SmallVec<[&ListId; 2]>,
+    mut ids: smallvec::SmallVec<[ListId; 2]>,
     mut e: Effect,
 ) -> (Option<Effect>, bool) {
     ids.sort();
     ids.dedup();
     let all = ids.len() == l.len();
     for id in ids {
-        e.removes.push(removal(Loc::List(id.clone()), id.dot));
+        let dot = id.dot;
+        e.removes.push(removal(Loc::List(id), dot));
     }
     emptied(key, all, &mut e);
     ((!e.removes.is_empty()).then_some(e), all)

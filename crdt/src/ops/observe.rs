@@ -66,8 +66,9 @@ fn observe_part(p: &Part, e: &mut Effect) {
             }
         }
         Part::List(l) => {
-            for (id, _) in l.iter() {
-                e.removes.push(removal(Loc::List(id.clone()), id.dot));
+            for el in l.iter() {
+                let dot = el.id.dot;
+                e.removes.push(removal(Loc::List(el.id), dot));
             }
         }
         Part::Stream(x) => super::streams::observe_stream(x, e),

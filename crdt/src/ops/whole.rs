@@ -35,7 +35,7 @@ impl Whole {
             ),
             Kind::Set => Whole::Set(k.set()?.members().cloned().collect()),
             Kind::ZSet => Whole::ZSet(k.zset()?.iter().map(|(m, s)| (m.clone(), s)).collect()),
-            Kind::List => Whole::List(k.list()?.iter().map(|(_, e)| e.value.clone()).collect()),
+            Kind::List => Whole::List(k.list()?.values().map(Blob::from).collect()),
             Kind::Stream => Whole::Stream(Box::new(StreamValue::of(k.stream()?))),
         })
     }

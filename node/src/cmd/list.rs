@@ -135,8 +135,8 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Array(vec![]));
     }
     Ok(Reply::Bulks(
-        l.range(a as usize, b as usize + 1)
-            .map(|(_, e)| e.value.clone())
+        l.value_range(a as usize, b as usize + 1)
+            .map(Blob::from)
             .collect(),
     ))
 }
@@ -146,7 +146,7 @@ pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(match read(ctx, &args[1]) {
         Ok(l) => l
             .and_then(|l| l.get(i))
-            .map_or(Reply::Nil, |(_, e)| Reply::value(&e.value)),
+            .map_or(Reply::Nil, |e| Reply::value(e.value)),
         Err(e) => e,
     })
 }
@@ -178,9 +178,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     let pivot = match read(ctx, &args[1]) {
         Ok(None) => return Ok(Reply::Int(0)),
-        Ok(Some(l)) => l
-            .iter()
-            .position(|(_, e)| e.value.as_slice() == &args[3][..]),
+        Ok(Some(l)) => l.values().position(|v| v == &args[3][..]),
         Err(e) => return Err(e),
     };
     let Some(pivot) = pivot else {
@@ -207,9 +205,9 @@ pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     };
     let hits = l
-        .iter()
+        .values()
         .enumerate()
-        .filter(|(_, (_, e))| e.value.as_slice() == &args[3][..])
+        .filter(|(_, v)| *v == &args[3][..])
         .map(|(i, _)| i);
     let idx: Vec<usize> = match count {
         0 => hits.collect(),
@@ -279,7 +277,7 @@ fn move_one(ctx: &mut Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
                 End::Right => l.len() - 1,
             };
             match l.get(i as i64) {
-                Some((_, e)) => (i, e.value.clone(), l.len()),
+                Some(e) => (i, Blob::from(e.value), l.len()),
                 None => return Reply::Nil,
             }
         }
@@ -481,19 +479,19 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let elem = &args[2][..];
     let mut idx: Box<dyn Iterator<Item = usize>> = if rank > 0 {
         Box::new(
-            l.iter()
+            l.values()
                 .take(scan)
                 .enumerate()
-                .filter(|(_, (_, e))| e.value.as_slice() == elem)
+                .filter(|(_, v)| *v == elem)
                 .map(|(i, _)| i),
         )
     } else {
         Box::new(
-            l.iter()
+            l.values()
                 .rev()
                 .take(scan)
                 .enumerate()
-                .filter(|(_, (_, e))| e.value.as_slice() == elem)
+                .filter(|(_, v)| *v == elem)
                 .map(move |(i, _)| n - 1 - i),
         )
     };

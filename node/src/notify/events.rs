@@ -140,17 +140,17 @@ fn list_insert(effect: &Effect, existed: bool, after: Option<&KeyState>) -> &'st
     let Some(list) = after.and_then(KeyState::list) else {
         return "linsert";
     };
-    let inserted = |end: Option<(&gdc_crdt::list::ListId, _)>| {
-        end.is_some_and(|(id, _)| {
+    let inserted = |end: Option<&gdc_crdt::list::ListId>| {
+        end.is_some_and(|id| {
             effect
                 .adds
                 .iter()
                 .any(|a| matches!(a, Addition::ListInsert { pos, .. } if *pos == id.pos))
         })
     };
-    if !existed || inserted(list.last()) {
+    if !existed || inserted(list.last_id()) {
         "rpush"
-    } else if inserted(list.first()) {
+    } else if inserted(list.first_id()) {
         "lpush"
     } else {
         "linsert"

@@ -1,0 +1,897 @@
+//! One chunk of a list: its elements packed as bytes, as a Redis listpack packs its entries.
+//!
+//! An entry is its value's length and bytes, then the length of its id and stamp and those
+//! as varints, then the entry's length again, backwards (so the list is read from either
+//! end, and a read of values skips ids without decoding them). The id and stamp start with
+//! a flags byte; the position's choice, the op and the stamp's clock are differences from
+//! the chunk's base, so they take a byte or a few; a server-id is written only where it
+//! differs from the one it is most likely to equal. A small element takes 10-20 bytes,
+//! against 80 for the same element as structs.
+
+use super::{ListId, Pos};
+use crate::hlc::Hlc;
+use crate::ids::{Dot, OpId, ServerId, Stamp};
+use smallvec::SmallVec;
+
+/// One element as read from a list: its id and stamp decoded, its value borrowed from the
+/// chunk that holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Elem<'a> {
+    pub id: ListId,
+    pub stamp: Stamp,
+    pub value: &'a [u8],
+}
+
+/// What a chunk's entries are stored relative to: its first element's, when it was made.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Base {
+    op: u64,
+    hlc: u64,
+    choice: u32,
+    server: u32,
+}
+
+impl Base {
+    pub(super) fn of(id: &ListId, stamp: Stamp) -> Base {
+        Base {
+            op: id.dot.op.0,
+            hlc: stamp.hlc.0,
+            choice: id.pos.0.first().map_or(0, |d| (d >> 32) as u32),
+            server: id.dot.server.0,
+        }
+    }
+}
+
+/// An id and stamp in their compact form: 8 bytes, the common case's (see [`compact`]).
+const COMPACT: u8 = 1;
+/// A position of more digits than one (or none): their count, then each in full.
+const POS_DEEP: u8 = 2;
+/// A one-digit position made by another server than the dot's: that server follows.
+const POS_SERVER: u8 = 4;
+/// The dot's server is not the base's.
+const DOT_SERVER: u8 = 8;
+/// The dot's index is not 0 (a write of several elements).
+const DOT_IDX: u8 = 16;
+/// The stamp's server is not the dot's (an LSET from another region).
+const STAMP_SERVER: u8 = 32;
+
+/// The compact form's bits, after its marker bit: the position's choice, the op and the
+/// clock, each as a difference from the base.
+const CHOICE_BITS: u32 = 17;
+const OP_BITS: u32 = 21;
+const HLC_BITS: u32 = 25;
+
+/// A difference from a base, small either side of it.
+#[inline(always)]
+fn zigzag(v: u64, base: u64) -> u64 {
+    let d = v.wrapping_sub(base) as i64;
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+#[inline(always)]
+fn unzigzag(z: u64, base: u64) -> u64 {
+    let d = (z >> 1) as i64 ^ -((z & 1) as i64);
+    base.wrapping_add(d as u64)
+}
+
+/// How many bytes a varint of `v` takes (a backward length takes as many).
+#[inline(always)]
+fn var_size(v: u64) -> usize {
+    if v < 0x80 {
+        1
+    } else {
+        (u64::BITS - v.leading_zeros()).div_ceil(7) as usize
+    }
+}
+
+/// An entry ready to be written: its id and stamp as the numbers it writes, and its size.
+///
+/// Most elements are pushed by the region that made their position, in one write each,
+/// soon after the chunk's first: their id and stamp take the compact form, one 64-bit word
+/// of three differences. The others take the general form (see [`General`]).
+pub(super) struct Encoded<'a> {
+    /// The compact form's word, or 0 for the general form.
+    compact: u64,
+    general: Option<General<'a>>,
+    /// The bytes of the id and stamp.
+    meta: usize,
+    /// The whole entry's.
+    pub(super) size: usize,
+}
+
+/// The general form, in this order: flags, the dot's server (`DOT_SERVER`), the op, the
+/// dot's index (`DOT_IDX`), the clock, the stamp's server (`STAMP_SERVER`), then the
+/// position: its choice and maker (`POS_SERVER`), or its digits (`POS_DEEP`).
+struct General<'a> {
+    flags: u8,
+    server: u64,
+    op: u64,
+    idx: u64,
+    hlc: u64,
+    stamp_server: u64,
+    choice: u64,
+    maker: u64,
+    deep: &'a [u64],
+}
+
+impl<'a> Encoded<'a> {
+    #[inline(always)]
+    fn sized(compact: u64, general: Option<General<'a>>, meta: usize, value_len: usize) -> Self {
+        let len = var_size(value_len as u64) + value_len + var_size(meta as u64) + meta;
+        Encoded {
+            compact,
+            general,
+            meta,
+            size: len + var_size(len as u64),
+        }
+    }
+}
+
+#[inline]
+pub(super) fn encode<'a>(
+    base: &Base,
+    id: &'a ListId,
+    stamp: Stamp,
+    value_len: usize,
+) -> Encoded<'a> {
+    let server = id.dot.server.0;
+    if let [one] = id.pos.0[..]
+        && one as u32 == server
+        && server == base.server
+        && id.dot.idx == 0
+        && stamp.server.0 == server
+    {
+        let choice = zigzag(one >> 32, base.choice.into());
+        let op = zigzag(id.dot.op.0, base.op);
+        let hlc = zigzag(stamp.hlc.0, base.hlc);
+        if choice >> CHOICE_BITS == 0 && op >> OP_BITS == 0 && hlc >> HLC_BITS == 0 {
+            let word = u64::from(COMPACT)
+                | choice << 1
+                | op << (1 + CHOICE_BITS)
+                | hlc << (1 + CHOICE_BITS + OP_BITS);
+            return Encoded::sized(word, None, 8, value_len);
+        }
+    }
+    encode_general(base, id, stamp, value_len)
+}
+
+#[inline(never)]
+fn encode_general<'a>(base: &Base, id: &'a ListId, stamp: Stamp, value_len: usize) -> Encoded<'a> {
+    let server = id.dot.server.0;
+    let mut flags = 0;
+    let (choice, maker, deep): (u64, u64, &[u64]) = match id.pos.0[..] {
+        [one] => {
+            if one as u32 != server {
+                flags |= POS_SERVER;
+            }
+            (
+                zigzag(one >> 32, base.choice.into()),
+                one & u64::from(u32::MAX),
+                &[],
+            )
+        }
+        _ => {
+            flags |= POS_DEEP;
+            (id.pos.0.len() as u64, 0, &id.pos.0)
+        }
+    };
+    if server != base.server {
+        flags |= DOT_SERVER;
+    }
+    if id.dot.idx != 0 {
+        flags |= DOT_IDX;
+    }
+    if stamp.server.0 != server {
+        flags |= STAMP_SERVER;
+    }
+    let g = General {
+        flags,
+        server: server.into(),
+        op: zigzag(id.dot.op.0, base.op),
+        idx: id.dot.idx.into(),
+        hlc: zigzag(stamp.hlc.0, base.hlc),
+        stamp_server: stamp.server.0.into(),
+        choice,
+        maker,
+        deep,
+    };
+    let flagged = |flag: u8, v: u64| if flags & flag != 0 { var_size(v) } else { 0 };
+    let meta = 1
+        + flagged(DOT_SERVER, g.server)
+        + var_size(g.op)
+        + flagged(DOT_IDX, g.idx)
+        + var_size(g.hlc)
+        + flagged(STAMP_SERVER, g.stamp_server)
+        + var_size(g.choice)
+        + flagged(POS_SERVER, g.maker)
+        + deep.iter().map(|&d| var_size(d)).sum::<usize>();
+    Encoded::sized(0, Some(g), meta, value_len)
+}
+
+/// A slice's writer, for entries whose size is known.
+struct Writer<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Writer<'_> {
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.out[self.at] = b;
+        self.at += 1;
+    }
+
+    #[inline(always)]
+    fn var(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.byte(v as u8);
+    }
+
+    #[inline(always)]
+    fn bytes(&mut self, b: &[u8]) {
+        self.out[self.at..self.at + b.len()].copy_from_slice(b);
+        self.at += b.len();
+    }
+}
+
+/// Writes an entry into `out`, which is exactly its size long.
+#[inline]
+fn write_entry(out: &mut [u8], e: &Encoded<'_>, value: &[u8]) {
+    let mut w = Writer { out, at: 0 };
+    w.var(value.len() as u64);
+    w.bytes(value);
+    w.var(e.meta as u64);
+    match &e.general {
+        None => w.bytes(&e.compact.to_le_bytes()),
+        Some(g) => {
+            w.byte(g.flags);
+            if g.flags & DOT_SERVER != 0 {
+                w.var(g.server);
+            }
+            w.var(g.op);
+            if g.flags & DOT_IDX != 0 {
+                w.var(g.idx);
+            }
+            w.var(g.hlc);
+            if g.flags & STAMP_SERVER != 0 {
+                w.var(g.stamp_server);
+            }
+            w.var(g.choice);
+            if g.flags & POS_SERVER != 0 {
+                w.var(g.maker);
+            }
+            for &d in g.deep {
+                w.var(d);
+            }
+        }
+    }
+    // The length backwards: its low 7 bits in the last byte, each byte before the first
+    // with its top bit set to say another comes before it.
+    let mut len = w.at;
+    let back = &mut w.out[len..];
+    if let [one] = back {
+        *one = len as u8;
+        return;
+    }
+    let n = back.len();
+    for (i, b) in back.iter_mut().rev().enumerate() {
+        *b = (len & 0x7f) as u8 | if i + 1 < n { 0x80 } else { 0 };
+        len >>= 7;
+    }
+}
+
+/// A forward reader over an entry.
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    /// A varint, unrolled for the one to three bytes nearly all take.
+    #[inline(always)]
+    fn var(&mut self) -> u64 {
+        let b0 = self.b[self.at];
+        if b0 < 0x80 {
+            self.at += 1;
+            return b0.into();
+        }
+        let b1 = self.b[self.at + 1];
+        let v = u64::from(b0 & 0x7f) | u64::from(b1 & 0x7f) << 7;
+        if b1 < 0x80 {
+            self.at += 2;
+            return v;
+        }
+        let b2 = self.b[self.at + 2];
+        let v = v | u64::from(b2 & 0x7f) << 14;
+        if b2 < 0x80 {
+            self.at += 3;
+            return v;
+        }
+        self.at += 3;
+        self.var_rest(v)
+    }
+
+    #[inline(never)]
+    fn var_rest(&mut self, mut v: u64) -> u64 {
+        let mut shift = 21;
+        loop {
+            let b = self.b[self.at];
+            self.at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+}
+
+/// The value of the entry that starts at `at` of `b`, where its id and stamp start, and
+/// where the next entry starts.
+#[inline(always)]
+pub(super) fn value_at(b: &[u8], at: usize) -> (&[u8], usize, usize) {
+    let mut c = Cursor { b, at };
+    let n = c.var() as usize;
+    let value = &b[c.at..c.at + n];
+    c.at += n;
+    let m = c.var() as usize;
+    let meta = c.at;
+    let len = meta + m - at;
+    (value, meta, at + len + var_size(len as u64))
+}
+
+/// The entry that starts at `at` of `b`, and where the next one starts.
+#[inline]
+pub(super) fn decode<'a>(b: &'a [u8], at: usize, base: &Base) -> (Elem<'a>, usize) {
+    let (value, meta, next) = value_at(b, at);
+    let flags = b[meta];
+    if flags & COMPACT != 0 {
+        let word = u64::from_le_bytes(b[meta..meta + 8].try_into().expect("8 bytes"));
+        let field = |shift: u32, bits: u32| (word >> shift) & ((1 << bits) - 1);
+        let choice = unzigzag(field(1, CHOICE_BITS), base.choice.into()) & u64::from(u32::MAX);
+        let op = unzigzag(field(1 + CHOICE_BITS, OP_BITS), base.op);
+        let hlc = unzigzag(word >> (1 + CHOICE_BITS + OP_BITS), base.hlc);
+        let server = ServerId(base.server);
+        let elem = Elem {
+            id: ListId {
+                pos: Pos(SmallVec::from_buf([choice << 32 | u64::from(base.server)])),
+                dot: Dot {
+                    server,
+                    op: OpId(op),
+                    idx: 0,
+                },
+            },
+            stamp: Stamp {
+                hlc: Hlc(hlc),
+                server,
+            },
+            value,
+        };
+        return (elem, next);
+    }
+    decode_general(b, meta, base, value, next)
+}
+
+#[inline(never)]
+fn decode_general<'a>(
+    b: &'a [u8],
+    meta: usize,
+    base: &Base,
+    value: &'a [u8],
+    next: usize,
+) -> (Elem<'a>, usize) {
+    let flags = b[meta];
+    let mut c = Cursor { b, at: meta + 1 };
+    let server = if flags & DOT_SERVER != 0 {
+        c.var() as u32
+    } else {
+        base.server
+    };
+    let op = OpId(unzigzag(c.var(), base.op));
+    let idx = if flags & DOT_IDX != 0 {
+        c.var() as u32
+    } else {
+        0
+    };
+    let hlc = Hlc(unzigzag(c.var(), base.hlc));
+    let stamp_server = if flags & STAMP_SERVER != 0 {
+        c.var() as u32
+    } else {
+        server
+    };
+    let pos = if flags & POS_DEEP == 0 {
+        let choice = unzigzag(c.var(), base.choice.into()) & u64::from(u32::MAX);
+        let maker = if flags & POS_SERVER != 0 {
+            c.var()
+        } else {
+            server.into()
+        };
+        Pos(SmallVec::from_buf([choice << 32 | maker]))
+    } else {
+        let n = c.var() as usize;
+        Pos((0..n).map(|_| c.var()).collect())
+    };
+    let elem = Elem {
+        id: ListId {
+            pos,
+            dot: Dot {
+                server: ServerId(server),
+                op,
+                idx,
+            },
+        },
+        stamp: Stamp {
+            hlc,
+            server: ServerId(stamp_server),
+        },
+        value,
+    };
+    (elem, next)
+}
+
+/// Where the entry that ends at `end` of `b` starts: its length is read backwards, each
+/// byte with its top bit set saying another comes before it.
+#[inline]
+pub(super) fn entry_start(b: &[u8], end: usize) -> usize {
+    let mut p = end - 1;
+    let mut byte = b[p];
+    let mut len = usize::from(byte & 0x7f);
+    let mut shift = 7;
+    while byte & 0x80 != 0 {
+        p -= 1;
+        byte = b[p];
+        len |= usize::from(byte & 0x7f) << shift;
+        shift += 7;
+    }
+    p - len
+}
+
+/// Elements packed in a buffer with room kept at both ends, so a push at either end
+/// writes in place.
+#[derive(Clone, Debug)]
+pub(super) struct Chunk {
+    buf: Box<[u8]>,
+    /// The entries are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    pub(super) count: usize,
+    pub(super) base: Base,
+    /// The first and last elements' ids, decoded: pushes, pops and the search across
+    /// chunks compare with them.
+    pub(super) first: ListId,
+    pub(super) last: ListId,
+}
+
+/// Which end of a new buffer gets its room.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Room {
+    Front,
+    Back,
+    Both,
+}
+
+impl Chunk {
+    /// A chunk of one element, with room for `cap` bytes in all.
+    pub(super) fn new(id: &ListId, stamp: Stamp, value: &[u8], cap: usize, room: Room) -> Chunk {
+        let base = Base::of(id, stamp);
+        let e = encode(&base, id, stamp, value.len());
+        let size = e.size;
+        let cap = cap.max(size);
+        let start = match room {
+            Room::Front => cap - size,
+            Room::Back => 0,
+            Room::Both => (cap - size) / 2,
+        };
+        let mut buf = vec![0; cap].into_boxed_slice();
+        write_entry(&mut buf[start..start + size], &e, value);
+        Chunk {
+            buf,
+            start,
+            end: start + size,
+            count: 1,
+            base,
+            first: id.clone(),
+            last: id.clone(),
+        }
+    }
+
+    /// A chunk holding `bytes`: `count` (at least one) whole entries encoded against
+    /// `base`, with room for `cap` bytes in all.
+    pub(super) fn from_entries(bytes: &[u8], count: usize, base: Base, cap: usize) -> Chunk {
+        let cap = cap.max(bytes.len());
+        let mut buf = vec![0; cap].into_boxed_slice();
+        buf[..bytes.len()].copy_from_slice(bytes);
+        let first = decode(&buf, 0, &base).0.id;
+        let last = decode(&buf, entry_start(&buf, bytes.len()), &base).0.id;
+        Chunk {
+            buf,
+            start: 0,
+            end: bytes.len(),
+            count,
+            base,
+            first,
+            last,
+        }
+    }
+
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub(super) fn start(&self) -> usize {
+        self.start
+    }
+
+    pub(super) fn end(&self) -> usize {
+        self.end
+    }
+
+    pub(super) fn used(&self) -> usize {
+        self.end - self.start
+    }
+
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub(super) fn decode(&self, at: usize) -> (Elem<'_>, usize) {
+        decode(&self.buf, at, &self.base)
+    }
+
+    /// Where the entry ending at `end` starts.
+    pub(super) fn before(&self, end: usize) -> usize {
+        entry_start(&self.buf, end)
+    }
+
+    /// Where the entry starting at `at` ends.
+    pub(super) fn after(&self, at: usize) -> usize {
+        value_at(&self.buf, at).2
+    }
+
+    /// The value of the entry starting at `at`, and where the entry ends.
+    pub(super) fn value(&self, at: usize) -> (&[u8], usize) {
+        let (value, _, next) = value_at(&self.buf, at);
+        (value, next)
+    }
+
+    pub(super) fn first_elem(&self) -> Elem<'_> {
+        self.decode(self.start).0
+    }
+
+    pub(super) fn last_elem(&self) -> Elem<'_> {
+        self.decode(self.before(self.end)).0
+    }
+
+    /// The offset of the `i`th entry (below `count`), walked to from the nearer end.
+    pub(super) fn offset_of(&self, i: usize) -> usize {
+        if i < self.count / 2 {
+            (0..i).fold(self.start, |at, _| self.after(at))
+        } else {
+            (i..self.count).fold(self.end, |end, _| self.before(end))
+        }
+    }
+
+    /// This element's entry in this chunk.
+    pub(super) fn encode<'a>(&self, id: &'a ListId, stamp: Stamp, value: &[u8]) -> Encoded<'a> {
+        encode(&self.base, id, stamp, value.len())
+    }
+
+    /// Insert an element whose entry is `e` (from [`Chunk::encode`]) at offset
+    /// `at`, an entry's start or the end.
+    pub(super) fn insert(&mut self, at: usize, id: &ListId, e: &Encoded<'_>, value: &[u8]) {
+        let (at_start, at_end) = (at == self.start, at == self.end);
+        let gap = self.open(at, e.size);
+        write_entry(&mut self.buf[gap..gap + e.size], e, value);
+        self.count += 1;
+        if at_start {
+            self.first = id.clone();
+        }
+        if at_end {
+            self.last = id.clone();
+        }
+    }
+
+    /// Append an element at the end, encoded against this chunk's base.
+    pub(super) fn push_back(&mut self, e: &Elem<'_>) {
+        let encoded = self.encode(&e.id, e.stamp, e.value);
+        self.insert(self.end, &e.id, &encoded, e.value);
+    }
+
+    /// Put an element before the first, encoded against this chunk's base.
+    pub(super) fn push_front(&mut self, e: &Elem<'_>) {
+        let encoded = self.encode(&e.id, e.stamp, e.value);
+        self.insert(self.start, &e.id, &encoded, e.value);
+    }
+
+    /// Make `n` bytes of room at offset `at` (an entry's start or the end), in place when
+    /// the room is there, else by placing the entries again; where the room starts.
+    fn open(&mut self, at: usize, n: usize) -> usize {
+        let (front, back) = (self.start, self.buf.len() - self.end);
+        if at == self.end && back >= n {
+            self.end += n;
+            return at;
+        }
+        if at == self.start && front >= n {
+            self.start -= n;
+            return self.start;
+        }
+        if at != self.start && at != self.end {
+            // Inside: move the bytes on the side with room, the fewer if both have it.
+            if back >= n && (front < n || self.end - at <= at - self.start) {
+                self.buf.copy_within(at..self.end, at + n);
+                self.end += n;
+                return at;
+            }
+            if front >= n {
+                self.buf.copy_within(self.start..at, self.start - n);
+                self.start -= n;
+                return at - n;
+            }
+        }
+        self.replace_buffer(at, n)
+    }
+
+    /// Place the entries in a buffer with `n` bytes of room at `at` and more around them:
+    /// the same size while it is half again what they need, else twice what they need.
+    /// Most of the new room goes to the end that ran out, so pushes at one end (or a queue's
+    /// pushes at one end and pops at the other) copy the entries once per many pushes.
+    fn replace_buffer(&mut self, at: usize, n: usize) -> usize {
+        let used = self.used() + n;
+        let cap = if self.buf.len() >= used + used / 2 {
+            self.buf.len()
+        } else {
+            (2 * used).clamp(64, super::CHUNK_BYTES.max(used))
+        };
+        let free = cap - used;
+        let room = if at == self.start {
+            free - free / 4
+        } else if at == self.end {
+            free / 4
+        } else {
+            free / 2
+        };
+        let mut buf = vec![0; cap].into_boxed_slice();
+        let before = at - self.start;
+        buf[room..room + before].copy_from_slice(&self.buf[self.start..at]);
+        let after = self.end - at;
+        buf[room + before + n..room + before + n + after].copy_from_slice(&self.buf[at..self.end]);
+        self.buf = buf;
+        self.start = room;
+        self.end = room + used;
+        room + before
+    }
+
+    /// Remove the entry at `at..end`. The caller drops the chunk when it is left empty.
+    pub(super) fn remove(&mut self, at: usize, end: usize) {
+        let (was_first, was_last) = (at == self.start, end == self.end);
+        let n = end - at;
+        if at - self.start <= self.end - end {
+            self.buf.copy_within(self.start..at, self.start + n);
+            self.start += n;
+        } else {
+            self.buf.copy_within(end..self.end, at);
+            self.end -= n;
+        }
+        self.count -= 1;
+        if self.count == 0 {
+            return;
+        }
+        if was_first {
+            self.first = self.first_elem().id;
+        }
+        if was_last {
+            self.last = self.last_elem().id;
+        }
+        if self.capacity() > 256 && self.used() * 4 < self.capacity() {
+            self.shrink();
+        }
+    }
+
+    /// Give back a buffer three quarters unused, keeping room at both ends.
+    fn shrink(&mut self) {
+        let used = self.used();
+        let cap = 2 * used;
+        let room = (cap - used) / 2;
+        let mut buf = vec![0; cap].into_boxed_slice();
+        buf[room..room + used].copy_from_slice(self.bytes());
+        self.buf = buf;
+        self.start = room;
+        self.end = room + used;
+    }
+
+    /// Split off the entries from the middle one on, into a chunk of its own.
+    pub(super) fn split(&mut self) -> Chunk {
+        let keep = self.count / 2;
+        let mid = self.offset_of(keep);
+        let tail = Chunk::from_entries(
+            &self.buf[mid..self.end],
+            self.count - keep,
+            self.base,
+            super::CHUNK_BYTES,
+        );
+        self.end = mid;
+        self.count = keep;
+        self.last = self.last_elem().id;
+        tail
+    }
+
+    /// Keep only the entries `keep` accepts; `false` when none was removed.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&Elem<'_>) -> bool) -> bool {
+        let mut kept: Vec<u8> = Vec::new();
+        let mut count = 0;
+        let mut at = self.start;
+        while at < self.end {
+            let (e, next) = self.decode(at);
+            if keep(&e) {
+                kept.extend_from_slice(&self.buf[at..next]);
+                count += 1;
+            }
+            at = next;
+        }
+        if count == self.count {
+            return false;
+        }
+        self.count = count;
+        if count > 0 {
+            *self = Chunk::from_entries(&kept, count, self.base, kept.len());
+        }
+        true
+    }
+
+    /// Replace the value and stamp of the element at `at..end` (LSET), in place.
+    pub(super) fn replace(
+        &mut self,
+        at: usize,
+        end: usize,
+        id: &ListId,
+        stamp: Stamp,
+        value: &[u8],
+    ) {
+        let e = self.encode(id, stamp, value);
+        if e.size == end - at {
+            write_entry(&mut self.buf[at..end], &e, value);
+            return;
+        }
+        let mut entries = Vec::with_capacity(self.used() - (end - at) + e.size);
+        entries.extend_from_slice(&self.buf[self.start..at]);
+        let mut entry = vec![0; e.size];
+        write_entry(&mut entry, &e, value);
+        entries.extend_from_slice(&entry);
+        entries.extend_from_slice(&self.buf[end..self.end]);
+        let cap = entries.len() + entries.len() / 4;
+        *self = Chunk::from_entries(&entries, self.count, self.base, cap);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(choice: u64, maker: u32, server: u32, op: u64, idx: u32) -> ListId {
+        ListId {
+            pos: Pos(smallvec::smallvec![choice << 32 | u64::from(maker)]),
+            dot: Dot {
+                server: ServerId(server),
+                op: OpId(op),
+                idx,
+            },
+        }
+    }
+
+    /// Every flag's case decodes to what was encoded, and entries read backwards too.
+    #[test]
+    fn entries_decode_to_what_was_encoded() {
+        let (bc, bo) = (1 << 20, 1 << 30);
+        let base_id = id(bc, 1, 1, bo, 0);
+        let stamp = Stamp {
+            hlc: Hlc(1 << 40),
+            server: ServerId(1),
+        };
+        let mut c = Chunk::new(&base_id, stamp, b"v", 0, Room::Both);
+        let deep = ListId {
+            pos: Pos(SmallVec::from_slice(&[5 << 32 | 2, 0, u64::MAX])),
+            dot: Dot {
+                server: ServerId(3),
+                op: OpId(1),
+                idx: 7,
+            },
+        };
+        let big = vec![b'x'; 300];
+        let cases: Vec<(ListId, Stamp, &[u8])> = vec![
+            (id(bc + 1, 1, 1, bo + 1, 0), stamp, b"a"),
+            // The compact form's edges: the largest differences it holds either side of
+            // the base, then one past them (the general form).
+            (
+                id(bc + (1 << 16) - 1, 1, 1, bo + (1 << 20) - 1, 0),
+                Stamp {
+                    hlc: Hlc((1 << 40) - (1 << 24)),
+                    server: ServerId(1),
+                },
+                b"edge",
+            ),
+            (
+                id(bc - (1 << 16), 1, 1, bo - (1 << 20), 0),
+                Stamp {
+                    hlc: Hlc((1 << 40) + (1 << 24) - 1),
+                    server: ServerId(1),
+                },
+                b"edge",
+            ),
+            (id(bc + (1 << 16), 1, 1, bo, 0), stamp, b"past"),
+            (id(bc, 1, 1, bo + (1 << 20), 0), stamp, b"past"),
+            (
+                id(bc, 1, 1, bo, 0),
+                Stamp {
+                    hlc: Hlc((1 << 40) + (1 << 24)),
+                    server: ServerId(1),
+                },
+                b"past",
+            ),
+            (id(999, 2, 1, 499, 3), stamp, b""),
+            (
+                id(u32::MAX.into(), 9, 4, u64::MAX, 0),
+                Stamp {
+                    hlc: Hlc(0),
+                    server: ServerId(u32::MAX),
+                },
+                &big,
+            ),
+            (deep, stamp, b"deep"),
+            (
+                ListId {
+                    pos: Pos::default(),
+                    dot: base_id.dot,
+                },
+                stamp,
+                b"none",
+            ),
+        ];
+        for (i, s, v) in &cases {
+            let e = c.encode(i, *s, v);
+            c.insert(c.end(), i, &e, v);
+        }
+        let mut at = c.start();
+        let mut read = vec![];
+        while at < c.end() {
+            let (e, next) = c.decode(at);
+            assert_eq!(c.before(next), at, "the backward length of {e:?}");
+            read.push(e);
+            at = next;
+        }
+        assert_eq!(read.len(), cases.len() + 1);
+        // The chunk's first, `a` and the two edges are compact; the rest are not.
+        let mut compact = vec![];
+        let mut at = c.start();
+        while at < c.end() {
+            let (_, meta, next) = value_at(&c.buf, at);
+            compact.push(c.buf[meta] & COMPACT != 0);
+            at = next;
+        }
+        assert_eq!(compact[..5], [true, true, true, true, false]);
+        assert!(compact[5..].iter().all(|&c| !c));
+        for ((i, s, v), e) in cases.iter().zip(&read[1..]) {
+            assert_eq!((&e.id, e.stamp, e.value), (i, *s, &v[..]));
+        }
+        assert_eq!(c.last, cases[cases.len() - 1].0);
+        assert_eq!(c.first, base_id);
+    }
+
+    #[test]
+    fn a_small_element_takes_a_few_bytes() {
+        let stamp = |hlc| Stamp {
+            hlc: Hlc(hlc),
+            server: ServerId(1),
+        };
+        let first = id(1 << 31, 1, 1, 1_000_000, 0);
+        let mut c = Chunk::new(&first, stamp(1 << 45), b"xxx", 0, Room::Back);
+        for n in 1..100u64 {
+            let i = id((1 << 31) + n, 1, 1, 1_000_000 + n, 0);
+            let e = c.encode(&i, stamp((1 << 45) + n * 40), b"xxx");
+            c.insert(c.end(), &i, &e, b"xxx");
+        }
+        assert!(c.used() <= 100 * 14, "{} bytes for 100 elements", c.used());
+    }
+}
