@@ -257,15 +257,15 @@ impl ListPart {
 
     /// Insert an element, or, when it is already here, keep the later of the two values.
     #[inline]
-    pub fn put(&mut self, id: &ListId, stamp: Stamp, value: &[u8], tomb: &Tomb) {
+    pub fn put(&mut self, id: ListId, stamp: Stamp, value: &[u8], tomb: &Tomb) {
         if tomb.kills(id.dot) {
             return;
         }
-        match self.find(id) {
+        match self.find(&id) {
             Ok((c, at, end)) => {
                 let chunk = &mut self.chunks[c];
                 if chunk.decode(at).0.stamp < stamp {
-                    chunk.replace(at, end, id, stamp, value);
+                    chunk.replace(at, end, &id, stamp, value);
                     // A larger value can take a chunk past its size: split it.
                     if chunk.used() > CHUNK_BYTES && chunk.count > 1 {
                         let tail = chunk.split();
@@ -280,7 +280,7 @@ impl ListPart {
     /// Insert at offset `at` of chunk `c`. A full chunk passes the element to a neighbour
     /// with room when it goes at its edge, or else gets a new chunk beside it (at the
     /// list's ends, where pushes go) or is split in two (inside it).
-    fn insert_at(&mut self, (c, at): (usize, usize), id: &ListId, stamp: Stamp, value: &[u8]) {
+    fn insert_at(&mut self, (c, at): (usize, usize), id: ListId, stamp: Stamp, value: &[u8]) {
         self.len += 1;
         let n = self.chunks.len();
         let Some(chunk) = self.chunks.get_mut(c) else {
@@ -292,14 +292,14 @@ impl ListPart {
                 .push_back(Chunk::new(id, stamp, value, 0, Room::Both));
             return;
         };
-        let e = chunk.encode(id, stamp, value);
+        let e = chunk.encode(&id, stamp, value);
         if chunk.used() + e.size <= CHUNK_BYTES {
             return chunk.insert(at, id, &e, value);
         }
         let (at_start, at_end) = (at == chunk.start(), at == chunk.end());
         if at_start {
             if let Some(prev) = c.checked_sub(1).map(|p| &mut self.chunks[p]) {
-                let e = prev.encode(id, stamp, value);
+                let e = prev.encode(&id, stamp, value);
                 if prev.used() + e.size <= CHUNK_BYTES {
                     return prev.insert(prev.end(), id, &e, value);
                 }
@@ -308,7 +308,7 @@ impl ListPart {
             self.chunks.insert(c, new);
         } else if at_end {
             if let Some(next) = self.chunks.get_mut(c + 1) {
-                let e = next.encode(id, stamp, value);
+                let e = next.encode(&id, stamp, value);
                 if next.used() + e.size <= CHUNK_BYTES {
                     return next.insert(next.start(), id, &e, value);
                 }
@@ -322,11 +322,11 @@ impl ListPart {
         } else {
             let mut tail = chunk.split();
             if at <= chunk.end() {
-                let e = chunk.encode(id, stamp, value);
+                let e = chunk.encode(&id, stamp, value);
                 chunk.insert(at, id, &e, value);
             } else {
                 // `at` was an offset in the whole chunk; the tail's entries start at 0.
-                let e = tail.encode(id, stamp, value);
+                let e = tail.encode(&id, stamp, value);
                 tail.insert(at - chunk.end(), id, &e, value);
             }
             self.chunks.insert(c + 1, tail);
@@ -396,7 +396,7 @@ impl ListPart {
             let mut at = small.start();
             while at < small.end() {
                 let (e, next) = small.decode(at);
-                prev.push_back(&e);
+                prev.push_back(e);
                 at = next;
             }
         } else {
@@ -406,7 +406,7 @@ impl ListPart {
             let mut end = small.end();
             while end > small.start() {
                 let at = small.before(end);
-                next.push_front(&small.decode(at).0);
+                next.push_front(small.decode(at).0);
                 end = at;
             }
         }
@@ -434,7 +434,7 @@ impl ListPart {
 
     pub fn merge(&mut self, other: &ListPart, tomb: &Tomb) {
         for e in other.iter() {
-            self.put(&e.id, e.stamp, e.value, tomb);
+            self.put(e.id, e.stamp, e.value, tomb);
         }
     }
 }
@@ -673,7 +673,7 @@ mod tests {
     }
 
     fn put(l: &mut ListPart, (id, stamp, value): &(ListId, Stamp, Vec<u8>)) {
-        l.put(id, *stamp, value, &Tomb::default());
+        l.put(id.clone(), *stamp, value, &Tomb::default());
     }
 
     fn read(e: Elem<'_>) -> (ListId, Stamp, Vec<u8>) {
@@ -788,8 +788,8 @@ mod tests {
                         server: ServerId(2),
                     };
                     let value = vec![b'v'; next(40)];
-                    l.put(&id, later, &value, &Tomb::default());
-                    l.put(&id, stamp, b"earlier", &Tomb::default());
+                    l.put(id.clone(), later, &value, &Tomb::default());
+                    l.put(id.clone(), stamp, b"earlier", &Tomb::default());
                     model[at] = (id, later, value);
                 }
                 _ if !model.is_empty() => {
@@ -884,7 +884,7 @@ mod tests {
                 server: ServerId(1),
             };
             l.put(
-                &id(pos.clone(), 1_000_000 + n),
+                id(pos.clone(), 1_000_000 + n),
                 stamp,
                 b"xxx",
                 &Tomb::default(),

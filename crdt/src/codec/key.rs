@@ -238,7 +238,7 @@ impl Reader<'_> {
                     let hlc = Hlc(self.u64()?);
                     let server = self.server()?;
                     let value = self.blob()?;
-                    l.put(&id, Stamp { hlc, server }, &value, &none);
+                    l.put(id, Stamp { hlc, server }, &value, &none);
                 }
                 Part::List(Box::new(l))
             }

@@ -333,7 +333,7 @@ impl Full {
                         pos: pos.clone(),
                         dot: tag.dot,
                     };
-                    l.put(&id, tag.stamp(), value, tomb);
+                    l.put(id, tag.stamp(), value, tomb);
                 }
             }
             Addition::ListSet { .. }
@@ -399,7 +399,7 @@ impl Full {
             | Addition::ListInsert { .. } => unreachable!("add_piece adds these"),
             Addition::ListSet { id, value } => {
                 if let Part::List(l) = self.part_mut(Kind::List) {
-                    l.put(id, tag.stamp(), value, tomb);
+                    l.put(id.clone(), tag.stamp(), value, tomb);
                 }
             }
             Addition::Expire(at) => self.add_ttl(TtlEntry { tag, at: Some(*at) }, tomb),

@@ -89,10 +89,10 @@ fn var_size(v: u64) -> usize {
 /// Most elements are pushed by the region that made their position, in one write each,
 /// soon after the chunk's first: their id and stamp take the compact form, one 64-bit word
 /// of three differences. The others take the general form (see [`General`]).
-pub(super) struct Encoded<'a> {
+pub(super) struct Encoded {
     /// The compact form's word, or 0 for the general form.
     compact: u64,
-    general: Option<General<'a>>,
+    general: Option<General>,
     /// The bytes of the id and stamp.
     meta: usize,
     /// The whole entry's.
@@ -102,7 +102,7 @@ pub(super) struct Encoded<'a> {
 /// The general form, in this order: flags, the dot's server (`DOT_SERVER`), the op, the
 /// dot's index (`DOT_IDX`), the clock, the stamp's server (`STAMP_SERVER`), then the
 /// position: its choice and maker (`POS_SERVER`), or its digits (`POS_DEEP`).
-struct General<'a> {
+struct General {
     flags: u8,
     server: u64,
     op: u64,
@@ -111,12 +111,11 @@ struct General<'a> {
     stamp_server: u64,
     choice: u64,
     maker: u64,
-    deep: &'a [u64],
 }
 
-impl<'a> Encoded<'a> {
+impl Encoded {
     #[inline(always)]
-    fn sized(compact: u64, general: Option<General<'a>>, meta: usize, value_len: usize) -> Self {
+    fn sized(compact: u64, general: Option<General>, meta: usize, value_len: usize) -> Self {
         let len = var_size(value_len as u64) + value_len + var_size(meta as u64) + meta;
         Encoded {
             compact,
@@ -128,12 +127,7 @@ impl<'a> Encoded<'a> {
 }
 
 #[inline]
-pub(super) fn encode<'a>(
-    base: &Base,
-    id: &'a ListId,
-    stamp: Stamp,
-    value_len: usize,
-) -> Encoded<'a> {
+pub(super) fn encode(base: &Base, id: &ListId, stamp: Stamp, value_len: usize) -> Encoded {
     let server = id.dot.server.0;
     if let [one] = id.pos.0[..]
         && one as u32 == server
@@ -156,7 +150,7 @@ pub(super) fn encode<'a>(
 }
 
 #[inline(never)]
-fn encode_general<'a>(base: &Base, id: &'a ListId, stamp: Stamp, value_len: usize) -> Encoded<'a> {
+fn encode_general(base: &Base, id: &ListId, stamp: Stamp, value_len: usize) -> Encoded {
     let server = id.dot.server.0;
     let mut flags = 0;
     let (choice, maker, deep): (u64, u64, &[u64]) = match id.pos.0[..] {
@@ -193,7 +187,6 @@ fn encode_general<'a>(base: &Base, id: &'a ListId, stamp: Stamp, value_len: usiz
         stamp_server: stamp.server.0.into(),
         choice,
         maker,
-        deep,
     };
     let flagged = |flag: u8, v: u64| if flags & flag != 0 { var_size(v) } else { 0 };
     let meta = 1
@@ -239,7 +232,7 @@ impl Writer<'_> {
 
 /// Writes an entry into `out`, which is exactly its size long.
 #[inline]
-fn write_entry(out: &mut [u8], e: &Encoded<'_>, value: &[u8]) {
+fn write_entry(out: &mut [u8], e: &Encoded, id: &ListId, value: &[u8]) {
     let mut w = Writer { out, at: 0 };
     w.var(value.len() as u64);
     w.bytes(value);
@@ -263,8 +256,10 @@ fn write_entry(out: &mut [u8], e: &Encoded<'_>, value: &[u8]) {
             if g.flags & POS_SERVER != 0 {
                 w.var(g.maker);
             }
-            for &d in g.deep {
-                w.var(d);
+            if g.flags & POS_DEEP != 0 {
+                for &d in &id.pos.0 {
+                    w.var(d);
+                }
             }
         }
     }
@@ -475,9 +470,9 @@ pub(super) enum Room {
 
 impl Chunk {
     /// A chunk of one element, with room for `cap` bytes in all.
-    pub(super) fn new(id: &ListId, stamp: Stamp, value: &[u8], cap: usize, room: Room) -> Chunk {
-        let base = Base::of(id, stamp);
-        let e = encode(&base, id, stamp, value.len());
+    pub(super) fn new(id: ListId, stamp: Stamp, value: &[u8], cap: usize, room: Room) -> Chunk {
+        let base = Base::of(&id, stamp);
+        let e = encode(&base, &id, stamp, value.len());
         let size = e.size;
         let cap = cap.max(size);
         let start = match room {
@@ -486,7 +481,7 @@ impl Chunk {
             Room::Both => (cap - size) / 2,
         };
         let mut buf = vec![0; cap].into_boxed_slice();
-        write_entry(&mut buf[start..start + size], &e, value);
+        write_entry(&mut buf[start..start + size], &e, &id, value);
         Chunk {
             buf,
             start,
@@ -494,7 +489,7 @@ impl Chunk {
             count: 1,
             base,
             first: id.clone(),
-            last: id.clone(),
+            last: id,
         }
     }
 
@@ -537,21 +532,25 @@ impl Chunk {
         self.buf.len()
     }
 
+    #[inline]
     pub(super) fn decode(&self, at: usize) -> (Elem<'_>, usize) {
         decode(&self.buf, at, &self.base)
     }
 
     /// Where the entry ending at `end` starts.
+    #[inline]
     pub(super) fn before(&self, end: usize) -> usize {
         entry_start(&self.buf, end)
     }
 
     /// Where the entry starting at `at` ends.
+    #[inline]
     pub(super) fn after(&self, at: usize) -> usize {
         value_at(&self.buf, at).2
     }
 
     /// The value of the entry starting at `at`, and where the entry ends.
+    #[inline]
     pub(super) fn value(&self, at: usize) -> (&[u8], usize) {
         let (value, _, next) = value_at(&self.buf, at);
         (value, next)
@@ -575,35 +574,35 @@ impl Chunk {
     }
 
     /// This element's entry in this chunk.
-    pub(super) fn encode<'a>(&self, id: &'a ListId, stamp: Stamp, value: &[u8]) -> Encoded<'a> {
+    pub(super) fn encode(&self, id: &ListId, stamp: Stamp, value: &[u8]) -> Encoded {
         encode(&self.base, id, stamp, value.len())
     }
 
     /// Insert an element whose entry is `e` (from [`Chunk::encode`]) at offset
     /// `at`, an entry's start or the end.
-    pub(super) fn insert(&mut self, at: usize, id: &ListId, e: &Encoded<'_>, value: &[u8]) {
+    pub(super) fn insert(&mut self, at: usize, id: ListId, e: &Encoded, value: &[u8]) {
         let (at_start, at_end) = (at == self.start, at == self.end);
         let gap = self.open(at, e.size);
-        write_entry(&mut self.buf[gap..gap + e.size], e, value);
+        write_entry(&mut self.buf[gap..gap + e.size], e, &id, value);
         self.count += 1;
-        if at_start {
-            self.first = id.clone();
-        }
-        if at_end {
-            self.last = id.clone();
+        match (at_start, at_end) {
+            (true, false) => self.first = id,
+            (false, true) => self.last = id,
+            (true, true) => unreachable!("a chunk is never empty"),
+            (false, false) => {}
         }
     }
 
     /// Append an element at the end, encoded against this chunk's base.
-    pub(super) fn push_back(&mut self, e: &Elem<'_>) {
+    pub(super) fn push_back(&mut self, e: Elem<'_>) {
         let encoded = self.encode(&e.id, e.stamp, e.value);
-        self.insert(self.end, &e.id, &encoded, e.value);
+        self.insert(self.end, e.id, &encoded, e.value);
     }
 
     /// Put an element before the first, encoded against this chunk's base.
-    pub(super) fn push_front(&mut self, e: &Elem<'_>) {
+    pub(super) fn push_front(&mut self, e: Elem<'_>) {
         let encoded = self.encode(&e.id, e.stamp, e.value);
-        self.insert(self.start, &e.id, &encoded, e.value);
+        self.insert(self.start, e.id, &encoded, e.value);
     }
 
     /// Make `n` bytes of room at offset `at` (an entry's start or the end), in place when
@@ -752,13 +751,13 @@ impl Chunk {
     ) {
         let e = self.encode(id, stamp, value);
         if e.size == end - at {
-            write_entry(&mut self.buf[at..end], &e, value);
+            write_entry(&mut self.buf[at..end], &e, id, value);
             return;
         }
         let mut entries = Vec::with_capacity(self.used() - (end - at) + e.size);
         entries.extend_from_slice(&self.buf[self.start..at]);
         let mut entry = vec![0; e.size];
-        write_entry(&mut entry, &e, value);
+        write_entry(&mut entry, &e, id, value);
         entries.extend_from_slice(&entry);
         entries.extend_from_slice(&self.buf[end..self.end]);
         let cap = entries.len() + entries.len() / 4;
@@ -790,7 +789,7 @@ mod tests {
             hlc: Hlc(1 << 40),
             server: ServerId(1),
         };
-        let mut c = Chunk::new(&base_id, stamp, b"v", 0, Room::Both);
+        let mut c = Chunk::new(base_id.clone(), stamp, b"v", 0, Room::Both);
         let deep = ListId {
             pos: Pos(SmallVec::from_slice(&[5 << 32 | 2, 0, u64::MAX])),
             dot: Dot {
@@ -851,7 +850,7 @@ mod tests {
         ];
         for (i, s, v) in &cases {
             let e = c.encode(i, *s, v);
-            c.insert(c.end(), i, &e, v);
+            c.insert(c.end(), i.clone(), &e, v);
         }
         let mut at = c.start();
         let mut read = vec![];
@@ -886,11 +885,11 @@ mod tests {
             server: ServerId(1),
         };
         let first = id(1 << 31, 1, 1, 1_000_000, 0);
-        let mut c = Chunk::new(&first, stamp(1 << 45), b"xxx", 0, Room::Back);
+        let mut c = Chunk::new(first, stamp(1 << 45), b"xxx", 0, Room::Back);
         for n in 1..100u64 {
             let i = id((1 << 31) + n, 1, 1, 1_000_000 + n, 0);
             let e = c.encode(&i, stamp((1 << 45) + n * 40), b"xxx");
-            c.insert(c.end(), &i, &e, b"xxx");
+            c.insert(c.end(), i, &e, b"xxx");
         }
         assert!(c.used() <= 100 * 14, "{} bytes for 100 elements", c.used());
     }
