@@ -32,6 +32,7 @@ pub mod conflict;
 pub mod effect;
 pub mod error;
 pub mod field;
+pub mod fields;
 pub mod hash;
 pub mod heap;
 pub mod hlc;

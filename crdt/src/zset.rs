@@ -3,8 +3,8 @@
 
 use crate::blob::Blob;
 use crate::field::Field;
+use crate::fields::FieldTable;
 use crate::ids::{Dot, Stamp};
-use crate::table::KeyTable;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use std::cmp::Ordering;
@@ -34,13 +34,10 @@ impl Ord for Score {
 
 #[derive(Clone, Debug, Default)]
 pub struct ZSetPart {
-    /// In a dense table, as a hash's fields are (see [`KeyTable`]).
-    members: KeyTable<Field<f64>>,
+    /// Members' scores, as a hash's fields are kept (see [`FieldTable`]).
+    members: FieldTable<f64>,
     /// Live members by (score, member): Redis's order for ranges and ranks.
     index: BTreeSet<(Score, Blob)>,
-    /// How many members have a counter (ZINCRBY's): a collection walks the members only
-    /// when some have.
-    counters: usize,
 }
 
 impl PartialEq for ZSetPart {
@@ -58,6 +55,14 @@ pub fn member_score(f: &Field<f64>) -> f64 {
     }
 }
 
+/// A member's score before and after `change`: `None` where it is not live.
+fn scored(f: &mut Field<f64>, change: impl FnOnce(&mut Field<f64>)) -> [Option<Score>; 2] {
+    let score = |f: &Field<f64>| f.is_live().then(|| Score(member_score(f)));
+    let before = score(f);
+    change(f);
+    [before, score(f)]
+}
+
 impl ZSetPart {
     pub fn is_live(&self) -> bool {
         !self.index.is_empty()
@@ -72,10 +77,7 @@ impl ZSetPart {
     }
 
     pub fn score(&self, m: &[u8]) -> Option<f64> {
-        self.members
-            .get(m)
-            .filter(|f| f.is_live())
-            .map(member_score)
+        self.field(m).map(member_score)
     }
 
     /// Live members in (score, member) order.
@@ -89,94 +91,77 @@ impl ZSetPart {
     }
 
     pub fn field(&self, m: &[u8]) -> Option<&Field<f64>> {
-        self.members.get(m).filter(|f| f.is_live())
+        self.members.field(m).filter(|f| f.is_live())
     }
 
     pub(crate) fn all_members(&self) -> impl Iterator<Item = (&Blob, &Field<f64>)> {
-        self.members.iter()
+        self.members.all()
     }
 
     pub fn max_stamp(&self) -> Option<Stamp> {
-        self.members.values().filter_map(Field::max_stamp).max()
+        self.members.max_stamp()
     }
 
     pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.members.values().flat_map(Field::dots)
+        self.members.dots()
     }
 
     pub fn observe_into(&self, vv: &mut VersionVector) {
-        for f in self.members.values() {
-            f.observe_into(vv);
-        }
+        self.members.observe_into(vv);
     }
 
     /// Change one member through `f`, keeping the index in step.
     pub fn update(&mut self, m: &Blob, f: impl FnOnce(&mut Field<f64>)) {
-        let field = self.members.get_or_insert_with(m, Field::default);
-        if field.is_live() {
-            self.index.remove(&(Score(member_score(field)), m.clone()));
-        }
-        let had_counter = field.has_counter();
-        f(field);
-        self.counters = self.counters + usize::from(field.has_counter()) - usize::from(had_counter);
-        if field.is_live() {
-            self.index.insert((Score(member_score(field)), m.clone()));
-        }
-        if field.is_void() {
-            self.members.remove(m);
-        }
+        let scores = self.members.update(m, |field| scored(field, f));
+        self.reindex_member(m, scores);
     }
 
     pub fn remove(&mut self, m: &Blob, dot: Dot) {
-        if self.members.contains_key(m.as_slice()) {
-            self.update(m, |f| {
-                f.remove_dot(dot);
-            });
+        let remove = |f: &mut Field<f64>| {
+            f.remove_dot(dot);
+        };
+        if let Some(scores) = self.members.change(m, |field| scored(field, remove)) {
+            self.reindex_member(m, scores);
         }
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
-        self.members.retain(|_, f| {
-            f.prune(tomb);
-            !f.is_void()
-        });
+        self.members.prune(tomb);
         self.reindex();
     }
 
     pub fn merge(&mut self, other: &ZSetPart, tomb: &Tomb) {
-        for (m, f) in other.members.iter() {
-            self.members
-                .get_or_insert_with(m, Field::default)
-                .merge(f, tomb);
-        }
-        self.members.retain(|_, f| !f.is_void());
+        self.members.merge(&other.members, tomb);
         self.reindex();
     }
 
     /// [`Field::gc`] of every member, dropping those left void. Returns whether any changed.
-    /// Only a member with a counter has anything to collect: without one, no walk.
+    /// A collection drops reset records already applied and void members: no live
+    /// member's score changes, so the index stays.
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
-        if self.counters == 0 {
-            return false;
-        }
-        let before = self.members.len();
-        let mut changed = false;
-        let mut counters = 0;
-        self.members.retain(|_, f| {
-            changed |= f.gc(stable);
-            counters += usize::from(f.has_counter());
-            !f.is_void()
-        });
-        self.counters = counters;
-        changed || self.members.len() != before
+        self.members.gc(stable)
     }
 
-    /// The index and [`ZSetPart::counters`] made again from the members.
+    /// Move member `m` in the index from its score before a change to its score after.
+    /// Compared bit for bit: a score of -0 that becomes 0 is written again.
+    fn reindex_member(&mut self, m: &Blob, [before, after]: [Option<Score>; 2]) {
+        let bits = |s: Option<Score>| s.map(|s| s.0.to_bits());
+        if bits(before) == bits(after) {
+            return;
+        }
+        if let Some(s) = before {
+            self.index.remove(&(s, m.clone()));
+        }
+        if let Some(s) = after {
+            self.index.insert((s, m.clone()));
+        }
+    }
+
+    /// The index made again from the members.
     fn reindex(&mut self) {
-        self.counters = self.members.values().filter(|f| f.has_counter()).count();
         self.index = self
             .members
-            .iter()
+            .all()
             .filter(|(_, f)| f.is_live())
             .map(|(m, f)| (Score(member_score(f)), m.clone()))
             .collect();
@@ -208,8 +193,8 @@ mod tests {
         let mut z = ZSetPart::default();
         let counted = |z: &ZSetPart| {
             let with_counter = z.all_members().filter(|(_, f)| f.has_counter()).count();
-            assert_eq!(z.counters, with_counter);
-            z.counters
+            assert_eq!(z.members.counters(), with_counter);
+            with_counter
         };
         let (a, b) = (Blob::from("a"), Blob::from("b"));
         z.update(&a, |f| f.add_reg(tag(1), 1.0, &none));

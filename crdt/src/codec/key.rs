@@ -49,7 +49,7 @@ fn put_part(out: &mut Vec<u8>, p: &Part, scope: Scope) {
         Part::Str(f) => field(out, f),
         Part::Hash(h) => {
             let mut fields: Vec<_> = match scope {
-                Scope::Whole => h.all_fields().collect(),
+                Scope::Whole => h.all().collect(),
                 Scope::Content => h.fields().collect(),
             };
             fields.sort_unstable_by_key(|(name, _)| *name);

@@ -78,7 +78,7 @@ impl Part {
     pub(super) fn is_void(&self) -> bool {
         match self {
             Part::Str(f) => f.is_void(),
-            Part::Hash(h) => h.all_fields().next().is_none(),
+            Part::Hash(h) => h.all().next().is_none(),
             Part::Set(s) => !s.is_live(),
             Part::ZSet(z) => z.all_members().next().is_none(),
             Part::List(l) => !l.is_live(),
