@@ -1,16 +1,17 @@
 //! Memory per key: 1M string keys with 16-byte values written from one region, 1M counter
-//! keys (one INCR each), a 100k-member set and a hash of 100k counter fields (one HINCRBY
-//! each), in gdc's keyspace against a plain `HashMap<Vec<u8>, Vec<u8>>` / `HashSet<Vec<u8>>` /
-//! `HashMap<Vec<u8>, i64>` baseline, with the longest single insert of each (a table that
-//! grows all at once stalls every client for that long). Prints a Markdown table (see
-//! BENCHMARKS.md).
+//! keys (one INCR each), a 100k-member set, a hash of 100k fields (one HSET each), a hash of
+//! 100k counter fields (one HINCRBY each) and a list of 100k elements (one RPUSH each), in
+//! gdc's keyspace against a plain `HashMap<Vec<u8>, Vec<u8>>` / `HashSet<Vec<u8>>` /
+//! `HashMap<Vec<u8>, i64>` / `VecDeque<Vec<u8>>` baseline, with the longest single insert of
+//! each (a table that grows all at once stalls every client for that long). Prints a
+//! Markdown table (see BENCHMARKS.md).
 //!
 //! Run: `cargo run --release -p gdc-benches --bin memory [keys] [members]`
 
 use gdc_benches::alloc::{Counting, live_bytes, rss_bytes};
 use gdc_crdt::ops::{self, SetTtl};
 use gdc_crdt::{Blob, Dot, Effect, HlcClock, KeyState, Keyspace, OpId, ServerId, Tag};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,54 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
                 .0
         }),
         "hash-counters-baseline" => counted_baseline(members, member),
+        "hash-fields-baseline" => {
+            let (cost, m) = measure(members, HashMap::<Vec<u8>, Vec<u8>>::new, |m, i| {
+                m.insert(member(i), val(i));
+            });
+            assert_eq!(m.len() as u64, members);
+            cost
+        }
+        "hash-fields-gdc" => {
+            let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
+                let pair = [(Blob::from(member(i)), Blob::from(val(i)))];
+                let (e, _) =
+                    ops::hset(ks.get(b"hash"), NOW_MS, next_tag(NOW_MS), &pair).expect("a hash");
+                ks.apply(b"hash", &e);
+            });
+            let len = ks
+                .get(b"hash")
+                .and_then(|h| h.hash())
+                .map_or(0, |h| h.len());
+            assert_eq!(len as u64, members);
+            cost
+        }
+        "list-baseline" => {
+            let (cost, l) = measure(members, VecDeque::<Vec<u8>>::new, |l, i| {
+                l.push_back(val(i));
+            });
+            assert_eq!(l.len() as u64, members);
+            cost
+        }
+        "list-gdc" => {
+            let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
+                let value = [Blob::from(val(i))];
+                let (e, _) = ops::list_push(
+                    ks.get(b"list"),
+                    NOW_MS,
+                    next_tag(NOW_MS),
+                    ops::End::Right,
+                    value,
+                )
+                .expect("a list");
+                ks.apply(b"list", &e);
+            });
+            let len = ks
+                .get(b"list")
+                .and_then(|l| l.list())
+                .map_or(0, |l| l.len());
+            assert_eq!(len as u64, members);
+            cost
+        }
         "hash-counters-gdc" => {
             let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
                 let f = Blob::from(member(i));
@@ -207,9 +256,19 @@ fn main() {
         &cost("set-gdc"),
     );
     row(
+        format!("per hash field ({members} fields of 16 bytes, 16-byte values, one HSET each)"),
+        &cost("hash-fields-baseline"),
+        &cost("hash-fields-gdc"),
+    );
+    row(
         format!("per hash counter field ({members} fields of 16 bytes, one HINCRBY each)"),
         &cost("hash-counters-baseline"),
         &cost("hash-counters-gdc"),
+    );
+    row(
+        format!("per list element ({members} elements of 16 bytes, one RPUSH each)"),
+        &cost("list-baseline"),
+        &cost("list-gdc"),
     );
     println!();
     println!(
