@@ -876,6 +876,39 @@ mod tests {
         check_against(&l, &model);
     }
 
+    /// A prune drops exactly the elements whose dots the tomb kills, wherever they are,
+    /// and changes nothing when it kills none.
+    #[test]
+    fn prune_drops_the_killed_elements_only() {
+        let mut l = ListPart::default();
+        let mut model: Model = Vec::new();
+        for n in 0..3000u64 {
+            // Pushes at both ends in turn: the killed (older) elements sit in the middle
+            // chunks, beside the kept ones at both ends.
+            if n % 2 == 0 {
+                let pos = pos_between(model.last().map(|m| &m.0.pos), None, ServerId(1));
+                model.push(elem(pos, n));
+                put(&mut l, &model[model.len() - 1]);
+            } else {
+                let pos = pos_between(None, model.first().map(|m| &m.0.pos), ServerId(1));
+                model.insert(0, elem(pos, n));
+                put(&mut l, &model[0]);
+            }
+        }
+        assert!(l.chunks.len() > 4);
+        l.prune(&Tomb::default());
+        check_against(&l, &model);
+        let mut cutoff = VersionVector::new();
+        cutoff.raise(ServerId(1), crate::ids::OpId(2000));
+        l.prune(&Tomb {
+            cutoff,
+            ..Tomb::default()
+        });
+        model.retain(|(id, ..)| id.dot.op.0 > 2000);
+        assert_eq!(model.len(), 1000);
+        check_against(&l, &model);
+    }
+
     /// A long list's chunks are packed: a small element takes a few bytes in all.
     #[test]
     fn a_long_list_takes_a_few_bytes_per_element() {

@@ -701,7 +701,8 @@ impl Chunk {
         self.end = room + used;
     }
 
-    /// Split off the entries from the middle one on, into a chunk of its own.
+    /// Split off the entries from the middle one on, into a chunk of its own (of a chunk
+    /// of at least two entries).
     pub(super) fn split(&mut self) -> Chunk {
         let keep = self.count / 2;
         let mid = self.offset_of(keep);
@@ -717,22 +718,27 @@ impl Chunk {
         tail
     }
 
-    /// Keep only the entries `keep` accepts; `false` when none was removed.
+    /// Keep only the entries `keep` accepts; `false` when none was removed. The kept
+    /// entries are copied out only from the first removal on.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&Elem<'_>) -> bool) -> bool {
-        let mut kept: Vec<u8> = Vec::new();
+        let mut kept: Option<Vec<u8>> = None;
         let mut count = 0;
         let mut at = self.start;
         while at < self.end {
             let (e, next) = self.decode(at);
             if keep(&e) {
-                kept.extend_from_slice(&self.buf[at..next]);
+                if let Some(kept) = &mut kept {
+                    kept.extend_from_slice(&self.buf[at..next]);
+                }
                 count += 1;
+            } else if kept.is_none() {
+                kept = Some(self.buf[self.start..at].to_vec());
             }
             at = next;
         }
-        if count == self.count {
+        let Some(kept) = kept else {
             return false;
-        }
+        };
         self.count = count;
         if count > 0 {
             *self = Chunk::from_entries(&kept, count, self.base, kept.len());
