@@ -73,13 +73,8 @@ impl<V: Clone + PartialEq> FieldTable<V> {
     pub fn update<R>(&mut self, name: &Blob, change: impl FnOnce(&mut Field<V>) -> R) -> R {
         match self.fields.entry(name) {
             Entry::Occupied(held) => {
-                let before = counts(held);
-                let r = change(held);
-                let (after, void) = (counts(held), held.is_void());
-                self.recount(before, after);
-                if void {
-                    self.fields.remove(name);
-                }
+                let (counted, r) = counted(held, change);
+                self.settle(name, counted);
                 r
             }
             Entry::Vacant(room) => {
@@ -97,15 +92,18 @@ impl<V: Clone + PartialEq> FieldTable<V> {
 
     /// [`FieldTable::update`] of a field that is here; `None` when it is not.
     pub fn change<R>(&mut self, name: &[u8], change: impl FnOnce(&mut Field<V>) -> R) -> Option<R> {
-        let held = self.fields.get_mut(name)?;
-        let before = counts(held);
-        let r = change(held);
-        let (after, void) = (counts(held), held.is_void());
-        self.recount(before, after);
-        if void {
+        let (counted, r) = counted(self.fields.get_mut(name)?, change);
+        self.settle(name, counted);
+        Some(r)
+    }
+
+    /// The counts after a held field's change ([`counted`]), and the field dropped if the
+    /// change left it void.
+    fn settle(&mut self, name: &[u8], c: Counted) {
+        self.recount(c.before, c.after);
+        if c.void {
             self.fields.remove(name);
         }
-        Some(r)
     }
 
     pub fn prune(&mut self, tomb: &Tomb) {
@@ -153,6 +151,29 @@ impl<V: Clone + PartialEq> FieldTable<V> {
     pub(crate) fn counters(&self) -> usize {
         self.counters
     }
+}
+
+/// What a change did to a held field: what it counted for before and after ([`counts`]),
+/// and whether it left the field void.
+struct Counted {
+    before: (usize, usize),
+    after: (usize, usize),
+    void: bool,
+}
+
+/// `change` of a held field, and what it did to the field's counts.
+fn counted<V: Clone + PartialEq, R>(
+    held: &mut Field<V>,
+    change: impl FnOnce(&mut Field<V>) -> R,
+) -> (Counted, R) {
+    let before = counts(held);
+    let r = change(held);
+    let c = Counted {
+        before,
+        after: counts(held),
+        void: held.is_void(),
+    };
+    (c, r)
 }
 
 /// What a field counts for in [`FieldTable::live`] and its count of counters.

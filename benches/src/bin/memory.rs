@@ -68,6 +68,21 @@ fn keys_gdc(keys: u64, mut write: impl FnMut(Option<&KeyState>, u64) -> Effect) 
     cost
 }
 
+/// `n` writes into one key in gdc's keyspace, each the effect `write` makes of the key's
+/// state and the write's index; `len` reads what the key holds, `n` after them.
+fn one_key_gdc(
+    n: u64,
+    mut write: impl FnMut(Option<&KeyState>, u64) -> Effect,
+    len: impl Fn(&KeyState) -> Option<usize>,
+) -> Cost {
+    let (cost, ks) = measure(n, Keyspace::new, |ks, i| {
+        let e = write(ks.get(b"k"), i);
+        ks.apply(b"k", &e);
+    });
+    assert_eq!(ks.get(b"k").and_then(len), Some(n as usize));
+    cost
+}
+
 /// The baseline of a counter: `n` names, each counted once in a `HashMap<Vec<u8>, i64>`.
 fn counted_baseline(n: u64, name: impl Fn(u64) -> Vec<u8>) -> Cost {
     let (cost, m) = measure(n, HashMap::<Vec<u8>, i64>::new, |m, i| {
@@ -114,20 +129,16 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
             assert_eq!(m.len() as u64, members);
             cost
         }
-        "hash-fields-gdc" => {
-            let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
+        "hash-fields-gdc" => one_key_gdc(
+            members,
+            |k, i| {
                 let pair = [(Blob::from(member(i)), Blob::from(val(i)))];
-                let (e, _) =
-                    ops::hset(ks.get(b"hash"), NOW_MS, next_tag(NOW_MS), &pair).expect("a hash");
-                ks.apply(b"hash", &e);
-            });
-            let len = ks
-                .get(b"hash")
-                .and_then(|h| h.hash())
-                .map_or(0, |h| h.len());
-            assert_eq!(len as u64, members);
-            cost
-        }
+                ops::hset(k, NOW_MS, next_tag(NOW_MS), &pair)
+                    .expect("a hash")
+                    .0
+            },
+            |k| k.hash().map(|h| h.len()),
+        ),
         "list-baseline" => {
             let (cost, l) = measure(members, VecDeque::<Vec<u8>>::new, |l, i| {
                 l.push_back(val(i));
@@ -135,40 +146,27 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
             assert_eq!(l.len() as u64, members);
             cost
         }
-        "list-gdc" => {
-            let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
+        "list-gdc" => one_key_gdc(
+            members,
+            |k, i| {
                 let value = [Blob::from(val(i))];
-                let (e, _) = ops::list_push(
-                    ks.get(b"list"),
-                    NOW_MS,
-                    next_tag(NOW_MS),
-                    ops::End::Right,
-                    value,
-                )
-                .expect("a list");
-                ks.apply(b"list", &e);
-            });
-            let len = ks
-                .get(b"list")
-                .and_then(|l| l.list())
-                .map_or(0, |l| l.len());
-            assert_eq!(len as u64, members);
-            cost
-        }
-        "hash-counters-gdc" => {
-            let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
+                let tag = next_tag(NOW_MS);
+                ops::list_push(k, NOW_MS, tag, ops::End::Right, value)
+                    .expect("a list")
+                    .0
+            },
+            |k| k.list().map(|l| l.len()),
+        ),
+        "hash-counters-gdc" => one_key_gdc(
+            members,
+            |k, i| {
                 let f = Blob::from(member(i));
-                let (e, _) = ops::hincr_by(ks.get(b"hash"), NOW_MS, next_tag(NOW_MS), &f, 1)
-                    .expect("a hash");
-                ks.apply(b"hash", &e);
-            });
-            let len = ks
-                .get(b"hash")
-                .and_then(|h| h.hash())
-                .map_or(0, |h| h.len());
-            assert_eq!(len as u64, members);
-            cost
-        }
+                ops::hincr_by(k, NOW_MS, next_tag(NOW_MS), &f, 1)
+                    .expect("a hash")
+                    .0
+            },
+            |k| k.hash().map(|h| h.len()),
+        ),
         "set-baseline" => {
             let (cost, s) = measure(members, HashSet::<Vec<u8>>::new, |s, i| {
                 s.insert(member(i));
@@ -176,17 +174,16 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
             assert_eq!(s.len() as u64, members);
             cost
         }
-        "set-gdc" => {
-            let (cost, ks) = measure(members, Keyspace::new, |ks, i| {
+        "set-gdc" => one_key_gdc(
+            members,
+            |k, i| {
                 let m = Blob::from(member(i));
-                let (e, _) =
-                    ops::sadd(ks.get(b"set"), NOW_MS, next_tag(NOW_MS), &[m]).expect("a set");
-                ks.apply(b"set", &e);
-            });
-            let len = ks.get(b"set").and_then(|s| s.set()).map_or(0, |s| s.len());
-            assert_eq!(len as u64, members);
-            cost
-        }
+                ops::sadd(k, NOW_MS, next_tag(NOW_MS), &[m])
+                    .expect("a set")
+                    .0
+            },
+            |k| k.set().map(|s| s.len()),
+        ),
         other => panic!("unknown measurement {other}"),
     }
 }
