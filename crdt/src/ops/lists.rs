@@ -109,11 +109,34 @@ pub fn list_remove(
     let Some(l) = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list) else {
         return Ok(None);
     };
-    let ids = indexes
-        .iter()
-        .filter_map(|&i| l.get(i as i64).map(|e| e.id))
-        .collect();
-    Ok(remove_ids(key, l, ids, e).0)
+    Ok(remove_ids(key, l, ids_at(l, indexes), e).0)
+}
+
+/// The ids of the elements at `indexes` (any order; those past the end left out). A few
+/// are each found from the nearer end; more (LTRIM's, LREM's) in one walk over the list,
+/// as each search walks into a chunk's entries.
+fn ids_at(l: &ListPart, indexes: &[usize]) -> smallvec::SmallVec<[ListId; 2]> {
+    if indexes.len() <= 8 {
+        return indexes
+            .iter()
+            .filter_map(|&i| l.get(i as i64).map(|e| e.id))
+            .collect();
+    }
+    let mut wanted = indexes.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut wanted = wanted.into_iter().peekable();
+    let mut ids = smallvec::SmallVec::new();
+    for (i, e) in l.iter().enumerate() {
+        let Some(&next) = wanted.peek() else {
+            break;
+        };
+        if next == i {
+            ids.push(e.id);
+            wanted.next();
+        }
+    }
+    ids
 }
 
 /// What a pop took: the values in pop order, and whether they were the whole list (the key
@@ -169,4 +192,49 @@ fn remove_ids(
     }
     emptied(key, all, &mut e);
     ((!e.removes.is_empty()).then_some(e), all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hlc::Hlc;
+    use crate::ids::{Dot, OpId, ServerId, Stamp};
+    use crate::list::pos_between;
+    use crate::tomb::Tomb;
+
+    /// Many indexes are found in one walk, and they name the elements each index's own
+    /// search finds: in any order, repeated, or past the end.
+    #[test]
+    fn ids_at_many_indexes_are_the_ones_each_search_finds() {
+        let mut l = ListPart::default();
+        let mut last: Option<Pos> = None;
+        for n in 0..2000u64 {
+            let pos = pos_between(last.as_ref(), None, ServerId(1));
+            let id = ListId {
+                pos: pos.clone(),
+                dot: Dot::new(ServerId(1), OpId(n + 1), 0),
+            };
+            let stamp = Stamp {
+                hlc: Hlc(n),
+                server: ServerId(1),
+            };
+            l.put(id, stamp, b"v", &Tomb::default());
+            last = Some(pos);
+        }
+        let indexes: Vec<usize> = (0..3000).rev().step_by(7).chain([5, 5, 1999]).collect();
+        let mut expected: Vec<ListId> = indexes
+            .iter()
+            .filter_map(|&i| l.get(i as i64).map(|e| e.id))
+            .collect();
+        expected.sort();
+        expected.dedup();
+        let found = ids_at(&l, &indexes);
+        assert!(found.len() > 8 && found.len() < indexes.len());
+        assert_eq!(found.to_vec(), expected);
+        // A few, each from the nearer end.
+        let few = ids_at(&l, &[1999, 0, 4000]);
+        assert_eq!(few.len(), 2);
+        assert_eq!(Some(&few[0]), l.last_id());
+        assert_eq!(Some(&few[1]), l.first_id());
+    }
 }
