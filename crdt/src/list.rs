@@ -12,9 +12,10 @@ use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 mod chunk;
+mod entry;
 
-pub use chunk::Elem;
 use chunk::{Chunk, Room};
+pub use entry::Elem;
 
 /// A dense position: digits compared lexicographically. Each 64-bit digit is a 32-bit
 /// choice in its high half and the creator's server-id in its low half, so two servers never
