@@ -568,6 +568,25 @@ impl DoubleEndedIterator for Values<'_> {
 
 impl ExactSizeIterator for Values<'_> {}
 
+/// A list of `n` elements of `value`, each appended by server 1 in a write of its own.
+#[cfg(test)]
+pub(crate) fn appended(n: u64, value: &[u8]) -> ListPart {
+    let mut l = ListPart::default();
+    for i in 0..n {
+        let pos = pos_between(l.last_id().map(|id| &id.pos), None, ServerId(1));
+        let id = ListId {
+            pos,
+            dot: Dot::new(ServerId(1), crate::ids::OpId(i + 1), 0),
+        };
+        let stamp = Stamp {
+            hlc: crate::hlc::Hlc((1 << 40) + i * 3),
+            server: ServerId(1),
+        };
+        l.put(id, stamp, value, &Tomb::default());
+    }
+    l
+}
+
 /// Lists compare by their elements, however they are chunked.
 impl PartialEq for ListPart {
     fn eq(&self, other: &Self) -> bool {
@@ -914,22 +933,7 @@ mod tests {
     #[test]
     fn a_long_list_takes_a_few_bytes_per_element() {
         use crate::heap::HeapSize;
-        let mut l = ListPart::default();
-        let mut last: Option<Pos> = None;
-        for n in 0..100_000u64 {
-            let pos = pos_between(last.as_ref(), None, ServerId(1));
-            let stamp = Stamp {
-                hlc: crate::hlc::Hlc((1 << 40) + n * 3),
-                server: ServerId(1),
-            };
-            l.put(
-                id(pos.clone(), 1_000_000 + n),
-                stamp,
-                b"xxx",
-                &Tomb::default(),
-            );
-            last = Some(pos);
-        }
+        let l = appended(100_000, b"xxx");
         let per = l.heap_bytes() as f64 / 100_000.0;
         assert!(per < 16.0, "{per} bytes per element");
     }

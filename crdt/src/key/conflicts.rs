@@ -41,7 +41,7 @@ impl Full {
     }
 
     /// The stamp of the list element with this id, if it is here.
-    fn list_elem(&self, id: &ListId) -> Option<Stamp> {
+    fn list_stamp(&self, id: &ListId) -> Option<Stamp> {
         match self.part(Kind::List)? {
             Part::List(l) => l.elem(id).map(|e| e.stamp),
             _ => None,
@@ -82,7 +82,7 @@ impl Full {
                     }
                 }
                 Loc::List(id) => {
-                    if self.list_elem(id).is_none() {
+                    if self.list_stamp(id).is_none() {
                         found.add(Conflict::ListRemovedOnce);
                     }
                 }
@@ -91,7 +91,7 @@ impl Full {
         }
         for a in &e.adds {
             if let Addition::ListSet { id, .. } = a {
-                if self.list_elem(id).is_some_and(|cur| cur > e.tag.stamp()) {
+                if self.list_stamp(id).is_some_and(|cur| cur > e.tag.stamp()) {
                     found.add(Conflict::ListSetLww);
                 }
             }

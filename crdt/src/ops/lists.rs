@@ -197,30 +197,12 @@ fn remove_ids(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hlc::Hlc;
-    use crate::ids::{Dot, OpId, ServerId, Stamp};
-    use crate::list::pos_between;
-    use crate::tomb::Tomb;
 
     /// Many indexes are found in one walk, and they name the elements each index's own
     /// search finds: in any order, repeated, or past the end.
     #[test]
     fn ids_at_many_indexes_are_the_ones_each_search_finds() {
-        let mut l = ListPart::default();
-        let mut last: Option<Pos> = None;
-        for n in 0..2000u64 {
-            let pos = pos_between(last.as_ref(), None, ServerId(1));
-            let id = ListId {
-                pos: pos.clone(),
-                dot: Dot::new(ServerId(1), OpId(n + 1), 0),
-            };
-            let stamp = Stamp {
-                hlc: Hlc(n),
-                server: ServerId(1),
-            };
-            l.put(id, stamp, b"v", &Tomb::default());
-            last = Some(pos);
-        }
+        let l = crate::list::appended(2000, b"v");
         let indexes: Vec<usize> = (0..3000).rev().step_by(7).chain([5, 5, 1999]).collect();
         let mut expected: Vec<ListId> = indexes
             .iter()
