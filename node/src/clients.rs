@@ -18,7 +18,7 @@ pub struct ClientEntry {
     pub resp: u8,
     /// The ACL user it runs as.
     pub user: bytes::Bytes,
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     /// What it was doing when it last ran commands.
     pub activity: Activity,
     pub kill: Arc<Notify>,
@@ -101,7 +101,7 @@ impl ClientEntry {
             if self.last_cmd.is_empty() {
                 "NULL"
             } else {
-                &self.last_cmd
+                self.last_cmd
             },
             String::from_utf8_lossy(&self.user),
             a.tracking.map_or(-1, |r| r as i64),

@@ -95,7 +95,7 @@ impl Session {
             name: None,
             resp: 2,
             user: bytes::Bytes::from_static(crate::acl::DEFAULT_USER),
-            last_cmd: String::new(),
+            last_cmd: "",
             // The read buffer below (the upkeep finds it when the client stays idle).
             activity: crate::clients::Activity {
                 query_free: READ_BUFFER_BYTES,
@@ -409,7 +409,7 @@ impl Session {
             while let Ok(m) = messages.try_recv() {
                 m.write(out, ctx.conn.resp, ctx.conn.subscribed());
             }
-            ctx.conn.clock.get_or_insert_with(std::time::Instant::now);
+            ctx.conn.clock.get_or_insert_with(cmd::clock_ns);
             let reply = cmd::execute(&mut ctx, &args);
             // Only the command at the front can be waiting; any other reply ends its wait.
             if matches!(reply, Reply::Block { .. }) {
@@ -499,7 +499,7 @@ impl Session {
             if e.user != conn.user {
                 e.user = conn.user.clone();
             }
-            e.last_cmd.clone_from(&conn.last_cmd);
+            e.last_cmd = conn.last_cmd;
             resize_read_buffer(&mut self.inbuf, read);
             conn.query = crate::cmd::QueryBuffer {
                 bytes: self.pending.bytes + self.inbuf.len(),

@@ -126,13 +126,13 @@ fn channels<'a>(name: &str, args: &'a [Bytes]) -> Vec<ChannelRef<'a>> {
 }
 
 /// CLIENT LIST's line of this client running `command` (ACL LOG's `client-info`).
-fn client_info(ctx: &Ctx<'_>, command: &str) -> String {
+fn client_info(ctx: &Ctx<'_>, command: &'static str) -> String {
     let clients = ctx.server.clients().listing();
     let Some(entry) = clients.get(&ctx.conn.id) else {
         return String::new();
     };
     let mut entry = entry.clone();
-    entry.last_cmd = command.to_string();
+    entry.last_cmd = command;
     entry.user.clone_from(&ctx.conn.user);
     entry.line(ctx.conn.id, ctx.now)
 }

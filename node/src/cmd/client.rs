@@ -155,7 +155,7 @@ fn own_entry(ctx: &Ctx<'_>, args: &[Bytes]) -> Option<ClientEntry> {
     e.db = ctx.conn.db;
     e.name.clone_from(&ctx.conn.name);
     e.resp = ctx.conn.resp;
-    e.last_cmd.clone_from(&ctx.conn.last_cmd);
+    e.last_cmd = ctx.conn.last_cmd;
     e.last_ms = now_ms();
     Some(e)
 }

@@ -39,8 +39,9 @@ pub struct Conn {
     /// The error reply of the command running now is counted in the error stats already
     /// (a script's, by the command inside it that failed).
     pub error_counted: bool,
-    /// The last command's name (CLIENT LIST).
-    pub last_cmd: String,
+    /// The last command's name (CLIENT LIST): the command table's own, so that noting it
+    /// after every command copies two words.
+    pub last_cmd: &'static str,
     /// This node's op id of the connection's last write (WAIT waits for regions to have it).
     pub last_write_op: u64,
     /// Unix ms at which the command this connection waits in first blocked (`None`: not
@@ -50,8 +51,9 @@ pub struct Conn {
     /// Set by a session's batch: when the command before ended (or, for the first, a fresh
     /// read), the next one's start, so that a pipelined command reads the clock once, not
     /// twice (its time then includes the bookkeeping between the two, tens of ns). Taken by
-    /// the command the session runs; cleared when the batch ends.
-    pub clock: Option<std::time::Instant>,
+    /// the command the session runs; cleared when the batch ends. In [`super::clock_ns`]'s
+    /// nanoseconds.
+    pub clock: Option<u64>,
     /// Whether memory was still full once room was made for the next command (`None`: not
     /// made yet; the command makes it).
     pub room_full: Option<bool>,
@@ -183,7 +185,7 @@ impl Conn {
             in_script: false,
             error_counted: false,
             out_of_memory: false,
-            last_cmd: String::new(),
+            last_cmd: "",
             last_write_op: 0,
             blocked_since: None,
             clock: None,

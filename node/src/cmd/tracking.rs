@@ -160,9 +160,12 @@ pub(super) fn before_command(ctx: &Ctx<'_>, command: &Command, args: &[Bytes]) {
 pub(super) fn after_command(ctx: &mut Ctx<'_>, command: &Command, args: &[Bytes]) {
     let tracking = ctx.conn.tracking.is_some();
     // A read-only script's keys are remembered by the reads it runs, as Redis's are.
-    let script = matches!(command.name, "eval_ro" | "evalsha_ro" | "fcall_ro");
-    let reads = command.has(READONLY) && !command.has(PUBSUB) && !script;
-    if reads && (tracking || ctx.server.notifier().sends(crate::notify::events::EXPIRED)) {
+    let script = || matches!(command.name, "eval_ro" | "evalsha_ro" | "fcall_ro");
+    let reads = command.has(READONLY) && !command.has(PUBSUB);
+    if reads
+        && (tracking || ctx.server.notifier().sends(crate::notify::events::EXPIRED))
+        && !script()
+    {
         let keys = command.find_keys(args);
         let db = ctx.conn.db;
         for &(i, _) in &keys {
