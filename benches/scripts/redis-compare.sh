@@ -7,8 +7,9 @@
 #   GDC_BIN=/tmp/old/gdc-node benches/scripts/redis-compare.sh   # another build (not built)
 #
 # Each row's figure is the median of RUNS runs. A run flushes both servers, then takes the
-# rows in order, each on gdc-node and right after on redis-server: the two figures of a row
-# are measured seconds apart, so this VM's drift from minute to minute falls on both alike.
+# rows in order, each on one server and right after on the other (gdc-node first in odd
+# runs, redis-server first in even ones): the two figures of a row are measured seconds
+# apart, so this VM's drift from minute to minute falls on both alike.
 # Each server sees the same sequence (GET reads the keys SET wrote, the pops take what the
 # pushes left).
 #
@@ -92,12 +93,18 @@ echo "| command | pipeline | gdc-node req/s | redis-server req/s | gdc / redis |
 echo "|---|---|---|---|---|"
 for pipeline in 1 16; do
     gdc_runs="" redis_runs=""
-    for _ in $(seq "$RUNS"); do
+    for r in $(seq "$RUNS"); do
         redis-cli -p "$GDC_PORT" flushall >/dev/null
         redis-cli -p "$REDIS_PORT" flushall >/dev/null
         for t in ${TESTS//,/ }; do
-            gdc_runs+="$(run "$GDC_PORT" "$pipeline" "$t")"$'\n'
-            redis_runs+="$(run "$REDIS_PORT" "$pipeline" "$t")"$'\n'
+            # The servers take turns going first, run by run.
+            if [ $((r % 2)) = 1 ]; then
+                gdc_runs+="$(run "$GDC_PORT" "$pipeline" "$t")"$'\n'
+                redis_runs+="$(run "$REDIS_PORT" "$pipeline" "$t")"$'\n'
+            else
+                redis_runs+="$(run "$REDIS_PORT" "$pipeline" "$t")"$'\n'
+                gdc_runs+="$(run "$GDC_PORT" "$pipeline" "$t")"$'\n'
+            fi
         done
     done
     for cmd in $(awk 'NF { print $1 }' <<<"$gdc_runs" | awk '!seen[$0]++'); do

@@ -20,8 +20,28 @@ pub use entry::Elem;
 /// A dense position: digits compared lexicographically. Each 64-bit digit is a 32-bit
 /// choice in its high half and the creator's server-id in its low half, so two servers never
 /// make the same position.
-#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, PartialEq, Eq, Hash, Default)]
 pub struct Pos(pub SmallVec<[u64; 1]>);
+
+/// Lexicographic, as the digits' slices compare, with the one-digit case first: a push or a
+/// pop compares its element's id with the list's ends, and the slices' general loop cost
+/// more than the comparison.
+impl Ord for Pos {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (&self.0[..], &other.0[..]) {
+            ([a], [b]) => a.cmp(b),
+            (a, b) => a.cmp(b),
+        }
+    }
+}
+
+impl PartialOrd for Pos {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// Inlined for the one digit nearly every position has: every push copies its element's
 /// position from the effect into the list, and `SmallVec`'s own clone is a call to a
@@ -769,6 +789,27 @@ mod tests {
         assert_eq!(l.last().map(read).as_ref(), model.last());
         assert_eq!(l.first_id(), model.first().map(|m| &m.0));
         assert_eq!(l.last_id(), model.last().map(|m| &m.0));
+    }
+
+    #[test]
+    fn positions_compare_as_their_digits_do() {
+        let digits: [&[u64]; 8] = [
+            &[],
+            &[0],
+            &[1],
+            &[1, 0],
+            &[1, 5],
+            &[2],
+            &[u64::MAX],
+            &[u64::MAX, 1],
+        ];
+        let pos = |d: &[u64]| Pos(SmallVec::from_slice(d));
+        for a in digits {
+            for b in digits {
+                assert_eq!(pos(a).cmp(&pos(b)), a.cmp(b), "{a:?} against {b:?}");
+                assert_eq!(pos(a).partial_cmp(&pos(b)), Some(a.cmp(b)));
+            }
+        }
     }
 
     #[test]

@@ -251,3 +251,43 @@ impl<'a> Reader<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_take_seven_bits_a_byte_and_read_back() {
+        let cases: [(u64, usize); 10] = [
+            (0, 1),
+            (1, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (u32::MAX as u64, 5),
+            (1 << 63, 10),
+            (u64::MAX - 1, 10),
+            (u64::MAX, 10),
+        ];
+        let mut all = vec![0xaa];
+        for (v, len) in cases {
+            let mut out = vec![0xaa];
+            put_var(&mut out, v);
+            assert_eq!(out.len() - 1, len, "{v}");
+            assert_eq!(out[0], 0xaa, "what was there is kept");
+            assert_eq!(out[len] & 0x80, 0, "the last byte ends it");
+            assert!(out[1..len].iter().all(|b| b & 0x80 != 0), "{v}: {out:?}");
+            let mut r = Reader::new(&out[1..]);
+            assert_eq!(r.var(), Ok(v));
+            assert_eq!(r.finish(), Ok(()));
+            put_var(&mut all, v);
+        }
+        // One after another in one buffer, as records hold them.
+        let mut r = Reader::new(&all[1..]);
+        for (v, _) in cases {
+            assert_eq!(r.var(), Ok(v));
+        }
+        assert_eq!(r.finish(), Ok(()));
+    }
+}
