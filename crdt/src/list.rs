@@ -402,6 +402,51 @@ impl ListPart {
         }
     }
 
+    /// Remove the elements of many ids at once (LTRIM's, LREM's; ids not here are left
+    /// out): each chunk they fall in is walked once and its kept entries copied once, where
+    /// a removal each searched its chunk and moved its bytes, and a small chunk folded into
+    /// its neighbour was then emptied entry by entry. Chunks left small are folded after.
+    pub fn remove_all(&mut self, ids: &mut [&ListId]) {
+        ids.sort_unstable();
+        let mut rest: &[&ListId] = ids;
+        let mut changed = false;
+        for chunk in &mut self.chunks {
+            // Ids below this chunk's first are in no chunk.
+            rest = &rest[rest.partition_point(|id| **id < chunk.first)..];
+            let (mine, after) = rest.split_at(rest.partition_point(|id| **id <= chunk.last));
+            rest = after;
+            if mine.is_empty() {
+                continue;
+            }
+            let mut next = mine.iter().peekable();
+            changed |= chunk.retain(|e| {
+                while next.next_if(|id| ***id < e.id).is_some() {}
+                next.next_if(|id| ***id == e.id).is_none()
+            });
+            if rest.is_empty() {
+                break;
+            }
+        }
+        if !changed {
+            return;
+        }
+        self.chunks.retain(|chunk| chunk.count > 0);
+        self.len = self.chunks.iter().map(|c| c.count).sum();
+        let mut c = 0;
+        while c < self.chunks.len() {
+            let n = self.chunks.len();
+            if n > 1 && self.chunks[c].used() < CHUNK_BYTES / 4 {
+                self.merge_small(c);
+                if self.chunks.len() < n {
+                    // Folded: what is at `c` now is looked at again.
+                    continue;
+                }
+            }
+            c += 1;
+        }
+        self.shrink_if_sparse();
+    }
+
     /// Fold a chunk that removals left small into a neighbour with room, so LREM and LTRIM
     /// do not leave a trail of near-empty chunks behind. Its entries are encoded again
     /// against the neighbour's base.
@@ -789,6 +834,50 @@ mod tests {
         assert_eq!(l.last().map(read).as_ref(), model.last());
         assert_eq!(l.first_id(), model.first().map(|m| &m.0));
         assert_eq!(l.last_id(), model.last().map(|m| &m.0));
+    }
+
+    /// Many ids removed together leave what removing each leaves: a trim's long run at the
+    /// end, a scattered third, ids repeated, ids of no element, and all of them; chunks
+    /// left small are folded into their neighbours.
+    #[test]
+    fn removing_many_ids_together_is_removing_each() {
+        let l = appended(3000, b"vv");
+        let all: Vec<ListId> = l.iter().map(|e| e.id).collect();
+        let absent = |n: u64| ListId {
+            pos: Pos(smallvec::smallvec![n << 32 | 9]),
+            dot: Dot::new(ServerId(9), crate::ids::OpId(n), 0),
+        };
+        let cases: Vec<Vec<ListId>> = vec![
+            all[10..].to_vec(),
+            all.iter().step_by(3).cloned().collect(),
+            all[100..400]
+                .iter()
+                .chain(&all[100..120])
+                .rev()
+                .cloned()
+                .collect(),
+            (0..50)
+                .map(absent)
+                .chain(all[2990..].iter().cloned())
+                .collect(),
+            all.clone(),
+        ];
+        for ids in cases {
+            let mut each = l.clone();
+            for id in &ids {
+                each.remove(id);
+            }
+            let mut together = l.clone();
+            together.remove_all(&mut ids.iter().collect::<Vec<_>>());
+            let model: Model = each.iter().map(read).collect();
+            assert!(model.len() < l.len());
+            check_against(&together, &model);
+            let small = together
+                .chunks
+                .iter()
+                .filter(|c| c.used() < CHUNK_BYTES / 4);
+            assert!(small.count() <= 1, "{} chunks", together.chunks.len());
+        }
     }
 
     #[test]

@@ -111,6 +111,13 @@ impl Cluster {
                 .and_then(|(e, _)| e)
         }));
     }
+    fn ltrim(&mut self, r: usize, k: &str, keep: std::ops::Range<usize>) {
+        let len = self.lrange(r, k).len();
+        let outside: Vec<usize> = (0..len).filter(|i| !keep.contains(i)).collect();
+        assert!(self.write(r, k, |s, now, t| {
+            ops::list_remove(s, now, t, &outside).ok().flatten()
+        }));
+    }
     fn lset(&mut self, r: usize, k: &str, i: i64, v: &str) {
         assert!(self.write(r, k, |s, now, t| ops::list_set(s, now, t, i, b(v)).ok()));
     }
@@ -1095,6 +1102,30 @@ fn concurrent_pops_of_one_element_remove_it_once() {
         c.everywhere(|c, r| c.lrange(r, "l")),
         vec!["y".to_string(), "z".to_string()]
     );
+}
+
+/// A trim of many elements (removed together: `ListPart::remove_all`) removes what its
+/// region saw, wherever it arrives: elements pushed concurrently at either end stay, and so
+/// does a concurrent LSET's element inside the kept range.
+#[test]
+fn a_long_trim_crossing_pushes_removes_only_what_it_saw() {
+    let mut c = regions();
+    let values: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    c.push(A, "l", End::Right, &refs);
+    c.deliver_all();
+    c.ltrim(A, "l", 100..110);
+    c.push(B, "l", End::Left, &["b-front"]);
+    c.push(C, "l", End::Right, &["c-back"]);
+    c.lset(B, "l", 106, "set-by-b");
+    c.deliver_all();
+    let mut expected = vec!["b-front".to_string()];
+    expected.extend((100..110).map(|i| match i {
+        105 => "set-by-b".to_string(),
+        _ => format!("v{i}"),
+    }));
+    expected.push("c-back".to_string());
+    assert_eq!(c.everywhere(|c, r| c.lrange(r, "l")), expected);
 }
 
 #[test]

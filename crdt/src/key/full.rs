@@ -20,6 +20,10 @@ use crate::vv::VersionVector;
 use crate::zset::ZSetPart;
 use smallvec::SmallVec;
 
+/// An effect with more removals than this removes its list elements together
+/// ([`ListPart::remove_all`]); fewer (a pop's) are each found from the list's nearer end.
+const REMOVALS_ONE_BY_ONE: usize = 16;
+
 /// The general form of a key's state.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Full {
@@ -206,11 +210,21 @@ impl Full {
         if let Some(cut) = &e.cutoff {
             self.cut(tomb.get_or_insert_default(), cut, by);
         }
+        // Many list removals (LTRIM's, LREM's) are made together, after the others: the
+        // order of an effect's removals does not matter, and its additions come after all.
+        let many = e.removes.len() > REMOVALS_ONE_BY_ONE;
+        let mut list_ids: Vec<&ListId> = Vec::new();
         for r in &e.removes {
             if !forgotten_at_once(r.dot) {
                 tomb.get_or_insert_default().add_removed(r.dot, by);
             }
-            self.remove_piece(&r.loc, r.dot);
+            match &r.loc {
+                Loc::List(id) if many => list_ids.push(id),
+                loc => self.remove_piece(loc, r.dot),
+            }
+        }
+        if !list_ids.is_empty() {
+            self.remove_list_elements(&mut list_ids);
         }
         if !e.resets.is_empty() {
             self.reset_fields(&e.resets);
@@ -250,6 +264,13 @@ impl Full {
     fn reset_fields(&mut self, resets: &[crate::effect::Reset]) {
         for r in resets {
             self.reset_field(&r.loc, r.server, &r.reset);
+        }
+    }
+
+    #[inline(never)]
+    fn remove_list_elements(&mut self, ids: &mut [&ListId]) {
+        if let Some(Part::List(l)) = self.part_if(Kind::List) {
+            l.remove_all(ids);
         }
     }
 

@@ -465,4 +465,70 @@ mod tests {
         }
         assert!(c.used() <= 100 * 14, "{} bytes for 100 elements", c.used());
     }
+
+    /// A queue (pushes at one end, pops at the other) of a steady 20 elements moves its
+    /// entries to a new buffer once per many pushes (about 16), so it copies about as many
+    /// bytes as it pushes: most of a new buffer's room goes to the end that ran out.
+    #[test]
+    fn a_queue_copies_its_entries_once_per_many_pushes() {
+        let stamp = |hlc| Stamp {
+            hlc: Hlc(hlc),
+            server: ServerId(1),
+        };
+        for at_front in [true, false] {
+            // Positions fall at the front and rise at the back, as pushes make them.
+            let step = |n: u64| {
+                if at_front {
+                    (1 << 31) - n
+                } else {
+                    (1 << 31) + n
+                }
+            };
+            let mut c = Chunk::new(
+                id(step(0), 1, 1, 1_000_000, 0),
+                stamp(1 << 45),
+                b"xxx",
+                0,
+                Room::Both,
+            );
+            let (mut placed, mut copied, mut pushed) = (0, 0, 0);
+            for n in 1..10_000u64 {
+                let i = id(step(n), 1, 1, 1_000_000 + n, 0);
+                let e = c.encode(&i, stamp((1 << 45) + n * 40), b"xxx");
+                let (used, start, end) = (c.used(), c.start(), c.end());
+                let at = if at_front { start } else { end };
+                c.insert(at, i, &e, b"xxx");
+                pushed += e.size;
+                let in_place = if at_front {
+                    c.start() + e.size == start && c.end() == end
+                } else {
+                    c.start() == start && c.end() == end + e.size
+                };
+                if !in_place {
+                    placed += 1;
+                    copied += used;
+                }
+                if c.count > 20 {
+                    // Pop at the other end.
+                    let (s, e) = if at_front {
+                        (c.before(c.end()), c.end())
+                    } else {
+                        (c.start(), c.after(c.start()))
+                    };
+                    c.remove(s, e);
+                }
+            }
+            assert_eq!(c.count, 20);
+            assert!(placed > 0, "the room ran out and was made again");
+            assert!(
+                placed * 8 <= 10_000,
+                "{placed} new buffers in 10,000 pushes"
+            );
+            // A copy at every push would be 20 entries a push: 20 times what it pushed.
+            assert!(
+                copied <= 2 * pushed,
+                "{copied} bytes copied for {pushed} pushed"
+            );
+        }
+    }
 }

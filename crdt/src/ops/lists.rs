@@ -186,6 +186,7 @@ fn remove_ids(
     ids.sort();
     ids.dedup();
     let all = ids.len() == l.len();
+    e.removes.reserve(ids.len());
     for id in ids {
         let dot = id.dot;
         e.removes.push(removal(Loc::List(id), dot));

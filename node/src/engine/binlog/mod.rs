@@ -349,6 +349,10 @@ impl Binlog {
             return;
         }
         let mut recs = std::mem::take(&mut self.deferred);
+        // Room for all at once: a record of 200k removals (LTRIM's) grew the buffer by
+        // doubling, copying it each time.
+        self.pending
+            .reserve(self.deferred_bytes as usize + (FRAME_HEAD_BYTES + 4) * (recs.len() + 1));
         // Encoded where they lie, then dropped together (moving each out copies it).
         if recs.len() > 1 && self.deferred_bytes <= GROUPED_BYTES_MAX {
             let n = self.push_frame(|out| encode_frame_into(&recs, out));
