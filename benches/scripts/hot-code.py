@@ -8,7 +8,8 @@ per compiled function (inlined code counts in the function it was inlined into).
 
 A first-level instruction cache holds 512 such lines (32 KiB); a command whose lines do
 not fit misses on most of them at every command of a pipeline (see BENCHMARKS.md,
-"Instructions per command").
+"Instructions per command"). It also says how many of the cache's 64 sets hold more than
+their 8 ways of these lines (docs/performance.md, "The cache's sets").
 """
 import collections
 import sys
@@ -76,6 +77,11 @@ def main():
     )
     total = sum(per_function.values())
     print(f"{total} lines ({total * 64 / 1024:.1f} KiB) run at least {share} times per command")
+    # The cache's set of a line is its address's bits 6-11 (64 sets of 8 ways): lines that
+    # share a set past its ways evict each other.
+    sets = collections.Counter(line % 64 for line, (n, _) in lines.items() if n >= share * commands)
+    over = [k for k in sets.values() if k > 8]
+    print(f"{len(over)} of the 64 cache sets hold more than 8 of them ({sum(over)} lines)")
     for function, n in per_function.most_common(30):
         print(f"{n:5d}  {function[:140]}")
 
