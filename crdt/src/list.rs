@@ -427,9 +427,15 @@ impl ListPart {
                 break;
             }
         }
-        if !changed {
-            return;
+        if changed {
+            self.settle_after_retain();
         }
+    }
+
+    /// After chunks kept only some of their entries (a prune, many removals at once): the
+    /// emptied chunks dropped, the length counted again, the chunks left small folded into
+    /// neighbours with room, the index's spare room given back.
+    fn settle_after_retain(&mut self) {
         self.chunks.retain(|chunk| chunk.count > 0);
         self.len = self.chunks.iter().map(|c| c.count).sum();
         let mut c = 0;
@@ -488,9 +494,7 @@ impl ListPart {
             changed |= chunk.retain(|e| !tomb.kills(e.id.dot));
         }
         if changed {
-            self.chunks.retain(|chunk| chunk.count > 0);
-            self.len = self.chunks.iter().map(|c| c.count).sum();
-            self.shrink_if_sparse();
+            self.settle_after_retain();
         }
     }
 
@@ -1057,6 +1061,9 @@ mod tests {
         model.retain(|(id, ..)| id.dot.op.0 > 2000);
         assert_eq!(model.len(), 1000);
         check_against(&l, &model);
+        // The chunks the prune left small were folded into their neighbours.
+        let small = l.chunks.iter().filter(|c| c.used() < CHUNK_BYTES / 4);
+        assert!(small.count() <= 1, "{} chunks", l.chunks.len());
     }
 
     /// A long list's chunks are packed: a small element takes a few bytes in all.
