@@ -146,8 +146,9 @@ pub struct Binlog {
     /// Broken on purpose (`--test-break ack-before-write`): since when acknowledged
     /// records have been held in memory.
     held_since: Option<std::time::Instant>,
-    /// Commits that handed appended records to the OS: a writer that appended while this
-    /// was `n` has its records there once it is past `n` (see [`Binlog::pending_commit`]).
+    /// Hand-offs of appended records to the OS (by commits, and rotations): a writer that
+    /// appended while this was `n` has its records there once it is past `n` (see
+    /// [`Binlog::pending_commit`]).
     commits: u64,
     /// [`Binlog::start_segment`] returned the current segment (or may have, at open: a
     /// child of the process before this one may still be writing its snapshot).
@@ -372,7 +373,7 @@ impl Binlog {
         self.deferred_bytes = 0;
     }
 
-    /// Checksum the pending frames and hand them to the write buffer, in order.
+    /// Checksum the pending frames and hand them to the file (or its write buffer), in order.
     fn drain(&mut self) -> Result<(), BinlogError> {
         self.encode_deferred();
         if self.pending.is_empty() {
@@ -389,7 +390,19 @@ impl Binlog {
             head[4..].copy_from_slice(&crc.finalize().to_le_bytes());
             frames = next;
         }
-        let written = self.out.write_all(&self.pending);
+        // Every caller flushes the write buffer next: when it holds nothing, the frames go
+        // to the file from here, not copied into it first. (The broken-on-purpose mode
+        // holds them there.)
+        let direct = self.out.buffer().is_empty() && !crate::testing::ack_before_write();
+        let written = if direct {
+            self.out.get_mut().write_all(&self.pending)
+        } else {
+            self.out.write_all(&self.pending)
+        };
+        if direct && written.is_ok() {
+            self.unsynced = true;
+            self.commits += 1;
+        }
         self.pending.clear();
         // A large batch's room is given back: a 10-million-bit SETBIT would otherwise keep
         // 2.5 MB here for good.
