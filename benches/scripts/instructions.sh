@@ -6,6 +6,7 @@
 #   benches/scripts/instructions.sh               # -n 100000 of each row, -P 16
 #   N=20000 TESTS=lpush,incr benches/scripts/instructions.sh
 #   GDC_BIN=/tmp/old/gdc-node SERVERS=gdc benches/scripts/instructions.sh   # another build
+#   PGO=0 benches/scripts/instructions.sh      # the plain build, not scripts/build-release's
 #   DUMPS=/tmp/dumps TESTS=lpop benches/scripts/instructions.sh   # keep each row's dump, then
 #   benches/scripts/hot-code.py /tmp/dumps/gdc-lpop.out     # which code a command runs
 #
@@ -36,7 +37,9 @@ if ! command -v valgrind >/dev/null || ! command -v redis-server >/dev/null \
     apt-get update -q && apt-get install -y -q valgrind redis-server redis-tools
 fi
 bin="${GDC_BIN:-}"
-if [ -z "$bin" ]; then
+if [ -z "$bin" ] && [ "${PGO:-1}" = 1 ]; then
+    bin="$(scripts/build-release)"
+elif [ -z "$bin" ]; then
     cargo build --release -q -p gdc-node
     bin="${CARGO_TARGET_DIR:-target}/release/gdc-node"
 fi

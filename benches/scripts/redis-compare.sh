@@ -5,6 +5,10 @@
 #   benches/scripts/redis-compare.sh            # -n 1000000 -c 50 -r 1000000, 3 runs
 #   N=200000 RUNS=1 benches/scripts/redis-compare.sh   # quicker
 #   GDC_BIN=/tmp/old/gdc-node benches/scripts/redis-compare.sh   # another build (not built)
+#   PGO=0 benches/scripts/redis-compare.sh      # the plain `cargo build --release`
+#
+# gdc-node is the release build, optimized with its profile (scripts/build-release, which
+# trains on other settings than these) unless PGO=0.
 #
 # Each row's figure is the median of RUNS runs. A run flushes both servers, then takes the
 # rows in order, each on one server and right after on the other (gdc-node first in odd
@@ -35,9 +39,14 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
     apt-get update -q && apt-get install -y -q redis-server redis-tools
 fi
 gdc_bin="${GDC_BIN:-}"
-if [ -z "$gdc_bin" ]; then
+build="GDC_BIN=$gdc_bin"
+if [ -z "$gdc_bin" ] && [ "${PGO:-1}" = 1 ]; then
+    gdc_bin="$(scripts/build-release)"
+    build="scripts/build-release"
+elif [ -z "$gdc_bin" ]; then
     cargo build --release -q -p gdc-node
     gdc_bin=target/release/gdc-node
+    build="cargo build --release"
 fi
 
 work="$(mktemp -d)"
@@ -87,7 +96,7 @@ run() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; $(redis-server --version | cut -d' ' -f1-3) appendonly $REDIS_AOF; $(nproc) cores"
+echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; gdc-node from $build; $(redis-server --version | cut -d' ' -f1-3) appendonly $REDIS_AOF; $(nproc) cores"
 echo
 echo "| command | pipeline | gdc-node req/s | redis-server req/s | gdc / redis |"
 echo "|---|---|---|---|---|"
