@@ -7,9 +7,11 @@
 #
 #   benches/scripts/cpu-per-op.sh                       # -n 1000000 -c 50 -r 1000000
 #   N=300000 TESTS=incr,sadd benches/scripts/cpu-per-op.sh
+#   GDC_BIN=$(scripts/build-release) REDIS_AOF=no benches/scripts/cpu-per-op.sh
 #
 # Both servers log every write, everysec (gdc: binlog; Redis: AOF, with its automatic
-# rewrite off so a forked child's work neither counts nor stalls a row), one at a time.
+# rewrite off so a forked child's work neither counts nor stalls a row), one at a time;
+# with REDIS_AOF=no, redis-server keeps nothing.
 set -euo pipefail
 N="${N:-1000000}"
 TESTS="${TESTS:-set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,mset}"
@@ -24,7 +26,7 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { 
 
 start_redis_plain() { # port: redis-server as lib.sh starts it, without AOF rewrites
     rm -rf "$work/redis"; mkdir -p "$work/redis"
-    redis-server --port "$1" --dir "$work/redis" --appendonly yes --appendfsync everysec \
+    redis-server --port "$1" --dir "$work/redis" --appendonly "${REDIS_AOF:-yes}" --appendfsync everysec \
         --auto-aof-rewrite-percentage 0 --save "" --daemonize no >"$work/redis.log" 2>&1 &
     pid=$!
     until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.1; done
@@ -54,7 +56,7 @@ for p in 1 16; do
     done
 done
 
-echo "redis-benchmark -n $N -c 50 -r 1000000; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores"
+echo "redis-benchmark -n $N -c 50 -r 1000000; gdc-node $gdc_node; $(redis-server --version | cut -d' ' -f1-3) appendonly ${REDIS_AOF:-yes}; $(nproc) cores"
 echo
 echo "| command | pipeline | gdc-node µs CPU/op | redis-server µs CPU/op | gdc / redis | gdc req/s | redis req/s |"
 echo "|---|---|---|---|---|---|---|"

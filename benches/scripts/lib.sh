@@ -1,6 +1,7 @@
 # What the one-server-at-a-time benchmarks share (scripting.sh, data-types.sh): sourced
 # after they set N, GDC_PORT and REDIS_PORT. It installs Debian's redis-server and
-# redis-tools when missing, builds gdc-node, and gives:
+# redis-tools when missing, builds gdc-node (or takes GDC_BIN, another build: for example
+# scripts/build-release's), and gives:
 #   start NAME PORT    a fresh server (gdc or redis), logging every write, everysec
 #   stop PORT          shut it down
 #   rate PORT P CMD..  redis-benchmark -n N -c 50 -r 100000 -P P of CMD: requests/s
@@ -12,7 +13,11 @@ bin="${CARGO_TARGET_DIR:-target}/release"
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
     apt-get update -q && apt-get install -y -q redis-server redis-tools
 fi
-cargo build --release -q -p gdc-node --bin gdc-node
+gdc_node="${GDC_BIN:-}"
+if [ -z "$gdc_node" ]; then
+    cargo build --release -q -p gdc-node --bin gdc-node
+    gdc_node="$bin/gdc-node"
+fi
 work="$(mktemp -d)"
 pid=""
 cleanup() {
@@ -25,7 +30,7 @@ trap cleanup EXIT
 start() { # name port
     rm -rf "$work/$1"; mkdir -p "$work/$1"
     if [ "$1" = gdc ]; then
-        "$bin/gdc-node" --port "$2" --dir "$work/$1" --appendfsync everysec >"$work/$1.log" 2>&1 &
+        "$gdc_node" --port "$2" --dir "$work/$1" --appendfsync everysec >"$work/$1.log" 2>&1 &
         pid=$!
     else
         redis-server --port "$2" --dir "$work/$1" --appendonly yes --appendfsync everysec \
