@@ -25,7 +25,7 @@ use record::encode_frame_into;
 use segment::{frame_head, read_segment, segment_name};
 pub use segment::{remove_before, segments};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GDCBLG01";
@@ -115,7 +115,9 @@ const GROUPED_BYTES_MAX: u64 = 64 * 1024;
 #[derive(Debug)]
 pub struct Binlog {
     dir: PathBuf,
-    out: BufWriter<File>,
+    /// The current segment, written straight from `pending` (a batch's frames are one
+    /// write already).
+    out: File,
     path: PathBuf,
     /// The current segment's sequence number.
     seq: u64,
@@ -146,7 +148,7 @@ pub struct Binlog {
     /// Broken on purpose (`--test-break ack-before-write`): since when acknowledged
     /// records have been held in memory.
     held_since: Option<std::time::Instant>,
-    /// Hand-offs of appended records to the OS (by commits, and rotations): a writer that
+    /// Writes of appended records to the OS (by commits, and rotations): a writer that
     /// appended while this was `n` has its records there once it is past `n` (see
     /// [`Binlog::pending_commit`]).
     commits: u64,
@@ -156,9 +158,8 @@ pub struct Binlog {
 }
 
 impl Drop for Binlog {
-    /// What was appended goes to the file as it did before frames waited for their CRCs
-    /// (the write buffer writes its bytes when dropped): a caller that drops the log
-    /// uncommitted loses nothing of it.
+    /// What was appended goes to the file: a caller that drops the log uncommitted loses
+    /// nothing of it.
     fn drop(&mut self) {
         if !self.failed {
             let _ = self.drain();
@@ -229,7 +230,7 @@ impl Binlog {
         }
         let log = Binlog {
             dir: dir.to_path_buf(),
-            out: BufWriter::with_capacity(1 << 16, file),
+            out: file,
             path,
             seq,
             segment_bytes: len,
@@ -252,11 +253,11 @@ impl Binlog {
         self.policy
     }
 
-    /// The heap its buffers hold (the write buffer, the frames not yet in it, and the
-    /// records not yet encoded, by their encoded size).
+    /// The heap its buffers hold (the frames not yet written, and the records not yet
+    /// encoded, by their encoded size).
     pub fn buffer_bytes(&self) -> u64 {
         let deferred = self.deferred.capacity() * size_of::<Record>();
-        (self.out.capacity() + self.pending.capacity() + deferred) as u64 + self.deferred_bytes
+        (self.pending.capacity() + deferred) as u64 + self.deferred_bytes
     }
 
     /// Bytes in the current segment (a record reserved counts once it is encoded, when its
@@ -373,7 +374,7 @@ impl Binlog {
         self.deferred_bytes = 0;
     }
 
-    /// Checksum the pending frames and hand them to the file (or its write buffer), in order.
+    /// Checksum the pending frames and hand them to the OS, in order.
     fn drain(&mut self) -> Result<(), BinlogError> {
         self.encode_deferred();
         if self.pending.is_empty() {
@@ -390,16 +391,8 @@ impl Binlog {
             head[4..].copy_from_slice(&crc.finalize().to_le_bytes());
             frames = next;
         }
-        // Every caller flushes the write buffer next: when it holds nothing, the frames go
-        // to the file from here, not copied into it first. (The broken-on-purpose mode
-        // holds them there.)
-        let direct = self.out.buffer().is_empty() && !crate::testing::ack_before_write();
-        let written = if direct {
-            self.out.get_mut().write_all(&self.pending)
-        } else {
-            self.out.write_all(&self.pending)
-        };
-        if direct && written.is_ok() {
+        let written = self.out.write_all(&self.pending);
+        if written.is_ok() {
             self.unsynced = true;
             self.commits += 1;
         }
@@ -440,23 +433,18 @@ impl Binlog {
     /// End of a batch: hand what was appended to the OS (so a crash of this process loses
     /// nothing), and with `always`, force it to disk before the caller replies.
     pub fn commit(&mut self) -> Result<(), BinlogError> {
+        if crate::testing::ack_before_write() {
+            self.encode_deferred();
+            if !self.pending.is_empty() {
+                // Broken on purpose: replies go out while the records wait in memory.
+                let since = *self.held_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() < crate::testing::HOLD {
+                    return Ok(());
+                }
+                self.held_since = None;
+            }
+        }
         self.drain()?;
-        if crate::testing::ack_before_write() && !self.out.buffer().is_empty() {
-            // Broken on purpose: replies go out while the records wait in memory.
-            let since = *self.held_since.get_or_insert_with(std::time::Instant::now);
-            if since.elapsed() < crate::testing::HOLD {
-                return Ok(());
-            }
-            self.held_since = None;
-        }
-        if !self.out.buffer().is_empty() {
-            if let Err(e) = self.out.flush() {
-                self.failed = true;
-                return Err(io_err(&self.path)(e));
-            }
-            self.unsynced = true;
-            self.commits += 1;
-        }
         if self.policy == Fsync::Always {
             self.sync()?;
         }
@@ -467,7 +455,7 @@ impl Binlog {
     /// still only in this process's buffer (`None`: nothing is waiting for a commit).
     pub fn pending_commit(&self) -> Option<u64> {
         let waiting = !self.pending.is_empty() || !self.deferred.is_empty();
-        (waiting || !self.out.buffer().is_empty()).then_some(self.commits + 1)
+        waiting.then_some(self.commits + 1)
     }
 
     /// Whether commit `target` (from [`Binlog::pending_commit`]) has happened.
@@ -478,7 +466,7 @@ impl Binlog {
     /// Force written records to disk (the `everysec` timer calls this).
     pub fn sync(&mut self) -> Result<(), BinlogError> {
         if self.unsynced {
-            self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
+            self.out.sync_data().map_err(io_err(&self.path))?;
             self.unsynced = false;
         }
         Ok(())
@@ -491,7 +479,7 @@ impl Binlog {
         if !self.unsynced {
             return None;
         }
-        let f = self.out.get_ref().try_clone().ok()?;
+        let f = self.out.try_clone().ok()?;
         self.unsynced = false;
         Some(f)
     }
@@ -506,14 +494,13 @@ impl Binlog {
 
     fn rotate(&mut self) -> Result<(), BinlogError> {
         self.drain()?;
-        self.out.flush().map_err(io_err(&self.path))?;
         if self.policy == Fsync::Always {
-            self.out.get_ref().sync_data().map_err(io_err(&self.path))?;
+            self.out.sync_data().map_err(io_err(&self.path))?;
         } else if self.unsynced {
             // The old segment's last writes reach the disk on a helper thread, as the
             // everysec timer's do: the serving thread does not wait for the disk (a
             // second of writes synced inline stalled every client for milliseconds).
-            let old = self.out.get_ref().try_clone().map_err(io_err(&self.path))?;
+            let old = self.out.try_clone().map_err(io_err(&self.path))?;
             let path = self.path.clone();
             std::thread::spawn(move || {
                 if let Err(e) = old.sync_data() {
@@ -530,7 +517,7 @@ impl Binlog {
             .open(&path)
             .map_err(io_err(&path))?;
         f.write_all(MAGIC).map_err(io_err(&path))?;
-        self.out = BufWriter::with_capacity(1 << 16, f);
+        self.out = f;
         self.path = path;
         self.seq = seq;
         self.segment_bytes = MAGIC.len() as u64;
