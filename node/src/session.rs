@@ -325,7 +325,7 @@ impl Session {
         let Some(due) = self.commit_due.take() else {
             return;
         };
-        tokio::task::yield_now().await;
+        after_queued_tasks().await;
         let engine = self.shared.engine();
         // Another client's script may hold the store: waited for without blocking the thread.
         engine.busy().until_free().await;
@@ -578,6 +578,23 @@ enum Stop {
     /// A script ran long and the runtime moved off this thread
     /// ([`crate::script::busy::take_left_runtime`]).
     LeftRuntime,
+}
+
+/// Go on after every task already queued on this thread has run: the sessions the last
+/// poll of the sockets woke run their batches first, and one commit covers them all. Not
+/// `tokio::task::yield_now`, which also waits for the runtime to poll its sockets again:
+/// at `-P 1` that made two `epoll_wait` calls a round of commits, where Redis makes one.
+async fn after_queued_tasks() {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if std::mem::replace(&mut queued, true) {
+            return std::task::Poll::Ready(());
+        }
+        // Woken while it runs, the task goes to the back of its thread's queue.
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {
