@@ -10,19 +10,25 @@
 # gdc-node is the release build, optimized with its profile (scripts/build-release, which
 # trains on other settings than these) unless PGO=0.
 #
-# Each row's figure is the median of RUNS runs. A run flushes both servers, then takes the
-# rows in order, each on one server and right after on the other (gdc-node first in odd
-# runs, redis-server first in even ones): the two figures of a row are measured seconds
-# apart, so this VM's drift from minute to minute falls on both alike.
+# Issue 21's two bars in one run: gdc-node against redis-server with AOF everysec (≥ 1.0)
+# and against redis-server without persistence (≥ 0.9). REDIS_AOF=yes or REDIS_AOF=no
+# measures against one of the two only.
+#
+# Each row's figure is the median of RUNS runs. A run flushes the servers, then takes the
+# rows in order, each on every server one right after another (the order turns by one
+# server each run): the figures of a row are measured seconds apart, so this VM's drift
+# from minute to minute falls on all alike.
 # Each server sees the same sequence (GET reads the keys SET wrote, the pops take what the
 # pushes left).
 #
-# Both servers log every write: gdc its binlog (appendfsync everysec), Redis its AOF
-# (appendonly yes, appendfsync everysec). Redis's automatic AOF rewrite is off (as in
-# cpu-per-op.sh): its forked child would run on into the next row, gdc-node's now that the
-# rows alternate. gdc-node's own automatic snapshots stay on (each 256 MB of binlog once it
-# outgrows the data), so gdc pays for bounding its log in its rows and Redis does not. Installs Debian's redis-server and redis-tools when
-# they are missing.
+# gdc-node logs every write to its binlog (appendfsync everysec); one Redis to its AOF
+# (appendonly yes, appendfsync everysec), the other keeps nothing. Redis's automatic AOF
+# rewrite is off (as in cpu-per-op.sh): its forked child would run on into the next row,
+# gdc-node's now that the rows alternate. gdc-node's own automatic snapshots stay on (each
+# 256 MB of binlog once it outgrows the data), so gdc pays for bounding its log in its rows
+# and Redis does not. Memory per key and the restart are measured beside the AOF server
+# (the other has no log to replay) unless REDIS_AOF=no. Installs Debian's redis-server and
+# redis-tools when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,10 +36,19 @@ N="${N:-1000000}"
 CLIENTS="${CLIENTS:-50}"
 TESTS="${TESTS:-set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,mset}"
 RUNS="${RUNS:-3}"
-# REDIS_AOF=no: redis-server without persistence (issue 21's second bar, ≥ 0.9 of it).
-REDIS_AOF="${REDIS_AOF:-yes}"
+# both (the default), yes (Redis with AOF only) or no (Redis without persistence only).
+REDIS_AOF="${REDIS_AOF:-both}"
 GDC_PORT="${GDC_PORT:-7811}"
 REDIS_PORT="${REDIS_PORT:-7812}"
+BARE_PORT="${BARE_PORT:-7813}"
+case "$REDIS_AOF" in
+both) redis_ports="$REDIS_PORT $BARE_PORT" ;;
+yes) redis_ports="$REDIS_PORT" ;;
+no) redis_ports="$BARE_PORT" ;;
+*) echo "REDIS_AOF is both, yes or no" >&2 && exit 2 ;;
+esac
+# The Redis that memory per key and the restart are measured beside.
+REDIS_MAIN="${redis_ports%% *}"
 
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
     apt-get update -q && apt-get install -y -q redis-server redis-tools
@@ -51,7 +66,7 @@ fi
 
 work="$(mktemp -d)"
 cleanup() {
-    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    for port in $redis_ports; do redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; done
     [ -n "${gdc_pid:-}" ] && kill "$gdc_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -62,11 +77,14 @@ start_gdc() {
     "$gdc_bin" --port "$GDC_PORT" --dir "$work/gdc" --appendfsync everysec 2>>"$work/gdc.log" &
     gdc_pid=$!
 }
+# A redis-server on port $1: with AOF on $REDIS_PORT, without persistence on $BARE_PORT.
 start_redis() {
-    mkdir -p "$work/redis"
-    redis-server --port "$REDIS_PORT" --dir "$work/redis" --save '' --appendonly "$REDIS_AOF" \
-        --appendfsync everysec --auto-aof-rewrite-percentage 0 --daemonize yes --logfile "$work/redis.log" \
-        --pidfile "$work/redis.pid"
+    local aof=yes
+    [ "$1" = "$BARE_PORT" ] && aof=no
+    mkdir -p "$work/redis-$1"
+    redis-server --port "$1" --dir "$work/redis-$1" --save '' --appendonly "$aof" \
+        --appendfsync everysec --auto-aof-rewrite-percentage 0 --daemonize yes \
+        --logfile "$work/redis-$1.log" --pidfile "$work/redis-$1.pid"
 }
 # Seconds until the server on port $1 answers PING (polled every 10 ms, at most 120 s).
 until_ready() {
@@ -83,9 +101,9 @@ rss_kb() { awk '/VmRSS/ { print $2 }' "/proc/$1/status"; }
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
 
 start_gdc
-start_redis
+for port in $redis_ports; do start_redis "$port"; done
 until_ready "$GDC_PORT" >/dev/null
-until_ready "$REDIS_PORT" >/dev/null
+for port in $redis_ports; do until_ready "$port" >/dev/null; done
 
 # requests/s of test $3 on port $1 at pipeline $2, as a "TEST rate" line (LRANGE_100's
 # LPUSH fill is not a row)
@@ -96,32 +114,40 @@ run() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; gdc-node from $build; $(redis-server --version | cut -d' ' -f1-3) appendonly $REDIS_AOF; $(nproc) cores"
+servers="$GDC_PORT $redis_ports"
+declare -A label=(["$REDIS_PORT"]="redis-server, AOF" ["$BARE_PORT"]="redis-server, no persistence")
+echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; gdc-node from $build; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores"
 echo
-echo "| command | pipeline | gdc-node req/s | redis-server req/s | gdc / redis |"
-echo "|---|---|---|---|---|"
+head="| command | pipeline | gdc-node req/s"
+rule="|---|---|---"
+for port in $redis_ports; do head+=" | ${label[$port]} req/s"; rule+="|---"; done
+for port in $redis_ports; do head+=" | gdc / ${label[$port]}"; rule+="|---"; done
+echo "$head |"
+echo "$rule|"
 for pipeline in 1 16; do
-    gdc_runs="" redis_runs=""
+    declare -A rates=()
     for r in $(seq "$RUNS"); do
-        redis-cli -p "$GDC_PORT" flushall >/dev/null
-        redis-cli -p "$REDIS_PORT" flushall >/dev/null
+        for port in $servers; do redis-cli -p "$port" flushall >/dev/null; done
+        # The order turns by one server each run.
+        order="$(tr ' ' '\n' <<<"$servers" | awk -v r="$r" '{ s[NR - 1] = $0 } END { for (i = 0; i < NR; i++) print s[(i + r - 1) % NR] }')"
         for t in ${TESTS//,/ }; do
-            # The servers take turns going first, run by run.
-            if [ $((r % 2)) = 1 ]; then
-                gdc_runs+="$(run "$GDC_PORT" "$pipeline" "$t")"$'\n'
-                redis_runs+="$(run "$REDIS_PORT" "$pipeline" "$t")"$'\n'
-            else
-                redis_runs+="$(run "$REDIS_PORT" "$pipeline" "$t")"$'\n'
-                gdc_runs+="$(run "$GDC_PORT" "$pipeline" "$t")"$'\n'
-            fi
+            for port in $order; do
+                rates[$port]+="$(run "$port" "$pipeline" "$t")"$'\n'
+            done
         done
     done
-    for cmd in $(awk 'NF { print $1 }' <<<"$gdc_runs" | awk '!seen[$0]++'); do
-        g="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"$gdc_runs" | median)"
-        r="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"$redis_runs" | median)"
-        awk -v c="$cmd" -v p="$pipeline" -v g="$g" -v r="$r" \
-            'BEGIN { printf "| %s | %s | %.0f | %.0f | %.2f |\n", c, p, g, r, (r > 0 ? g / r : 0) }'
+    for cmd in $(awk 'NF { print $1 }' <<<"${rates[$GDC_PORT]}" | awk '!seen[$0]++'); do
+        g="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"${rates[$GDC_PORT]}" | median)"
+        line="| $cmd | $pipeline | $(printf '%.0f' "$g")"
+        ratios=""
+        for port in $redis_ports; do
+            r="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"${rates[$port]}" | median)"
+            line+=" | $(printf '%.0f' "$r")"
+            ratios+=" | $(awk -v g="$g" -v r="$r" 'BEGIN { printf "%.2f", (r > 0 ? g / r : 0) }')"
+        done
+        echo "$line$ratios |"
     done
+    unset rates
 done
 
 # Memory per key and restart time: 1M string keys with 16-byte values, in fresh servers
@@ -129,17 +155,17 @@ done
 KEYS_N="${KEYS_N:-1000000}"
 redis-cli -p "$GDC_PORT" shutdown >/dev/null 2>&1 || true
 wait "$gdc_pid" 2>/dev/null || true
-redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+for port in $redis_ports; do redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; done
 sleep 0.5
-rm -rf "$work/gdc" "$work/redis"
+rm -rf "$work/gdc" "$work"/redis-*
 start_gdc
-start_redis
+start_redis "$REDIS_MAIN"
 until_ready "$GDC_PORT" >/dev/null
-until_ready "$REDIS_PORT" >/dev/null
-redis_pid="$(cat "$work/redis.pid")"
+until_ready "$REDIS_MAIN" >/dev/null
+redis_pid="$(cat "$work/redis-$REDIS_MAIN.pid")"
 declare -A before_used before_rss
-for port in "$GDC_PORT" "$REDIS_PORT"; do
-    pid="$gdc_pid"; [ "$port" = "$REDIS_PORT" ] && pid="$redis_pid"
+for port in "$GDC_PORT" "$REDIS_MAIN"; do
+    pid="$gdc_pid"; [ "$port" = "$REDIS_MAIN" ] && pid="$redis_pid"
     before_used[$port]="$(used_memory "$port")"
     before_rss[$port]="$(rss_kb "$pid")"
     # One SET per key, keys key:0000000000..: a Lua-free way to write exactly KEYS_N keys.
@@ -147,26 +173,26 @@ for port in "$GDC_PORT" "$REDIS_PORT"; do
         | redis-cli -p "$port" --pipe >/dev/null
 done
 echo
-echo "| $KEYS_N keys, 16-byte values | gdc-node | redis-server | gdc / redis |"
+echo "| $KEYS_N keys, 16-byte values | gdc-node | ${label[$REDIS_MAIN]} | gdc / redis |"
 echo "|---|---|---|---|"
 gdc_keys="$(redis-cli -p "$GDC_PORT" dbsize)"
-redis_keys="$(redis-cli -p "$REDIS_PORT" dbsize)"
+redis_keys="$(redis-cli -p "$REDIS_MAIN" dbsize)"
 g_used=$(( ($(used_memory "$GDC_PORT") - before_used[$GDC_PORT]) / gdc_keys ))
-r_used=$(( ($(used_memory "$REDIS_PORT") - before_used[$REDIS_PORT]) / redis_keys ))
+r_used=$(( ($(used_memory "$REDIS_MAIN") - before_used[$REDIS_MAIN]) / redis_keys ))
 g_rss=$(( ($(rss_kb "$gdc_pid") - before_rss[$GDC_PORT]) * 1024 / gdc_keys ))
-r_rss=$(( ($(rss_kb "$redis_pid") - before_rss[$REDIS_PORT]) * 1024 / redis_keys ))
+r_rss=$(( ($(rss_kb "$redis_pid") - before_rss[$REDIS_MAIN]) * 1024 / redis_keys ))
 awk -v g="$g_used" -v r="$r_used" 'BEGIN { printf "| used_memory per key (B) | %d | %d | %.2f |\n", g, r, g / r }'
 awk -v g="$g_rss" -v r="$r_rss" 'BEGIN { printf "| resident memory per key (B) | %d | %d | %.2f |\n", g, r, g / r }'
 
 # Restart: stop both (no snapshot: gdc replays its binlog, Redis its AOF), time until PING.
 redis-cli -p "$GDC_PORT" shutdown >/dev/null 2>&1 || true
 wait "$gdc_pid" 2>/dev/null || true
-redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+redis-cli -p "$REDIS_MAIN" shutdown nosave >/dev/null 2>&1 || true
 sleep 0.5
 start_gdc
 g_restart="$(until_ready "$GDC_PORT")"
-start_redis
-r_restart="$(until_ready "$REDIS_PORT")"
+start_redis "$REDIS_MAIN"
+r_restart="$(until_ready "$REDIS_MAIN")"
 awk -v g="$g_restart" -v r="$r_restart" 'BEGIN { printf "| restart, log replay (s) | %.2f | %.2f | %.2f |\n", g, r, (r > 0 ? g / r : 0) }'
 # gdc from a snapshot (SAVE, then restart).
 redis-cli -p "$GDC_PORT" save >/dev/null
