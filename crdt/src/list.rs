@@ -8,21 +8,16 @@ use crate::ids::{Dot, Stamp};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use std::cmp::Ordering;
-use std::collections::VecDeque;
 
 mod chunk;
+mod chunks;
 mod entry;
 mod pos;
 
 use chunk::{Chunk, Room};
+use chunks::Chunks;
 pub use entry::Elem;
 pub use pos::{ListId, Pos, pos_between};
-
-/// Boxed: the index of a long list stays small (8 bytes a chunk, not the 144 of a chunk's
-/// own fields), so growing it, or making room in it for a split, copies little. Unboxed,
-/// the index of a list of 2.5M small elements grew from 8,192 chunks to 16,384 in one push
-/// that took 0.4 ms.
-type Chunks = VecDeque<Box<Chunk>>;
 
 /// Elements sorted by id, in chunks of at most about [`CHUNK_BYTES`], each its elements
 /// packed as bytes (see [`chunk`]) with room at both ends: pushes and pops at either end
@@ -32,9 +27,8 @@ type Chunks = VecDeque<Box<Chunk>>;
 /// quicklist does). An insert or removal inside the list moves the bytes of one chunk.
 #[derive(Clone, Debug, Default)]
 pub struct ListPart {
-    /// Never an empty chunk.
+    /// Never an empty chunk. They count the list's elements.
     chunks: Chunks,
-    len: usize,
 }
 
 /// Most bytes of entries in one chunk (one larger element has a chunk of its own): a few
@@ -44,15 +38,16 @@ const CHUNK_BYTES: usize = 4096;
 
 impl ListPart {
     pub fn is_live(&self) -> bool {
-        self.len > 0
+        !self.is_empty()
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.chunks.elements()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Elements in list order.
@@ -77,7 +72,7 @@ impl ListPart {
 
     /// The element at `index` (negative counts from the end), as LINDEX reads it.
     pub fn get(&self, index: i64) -> Option<Elem<'_>> {
-        let n = self.len as i64;
+        let n = self.len() as i64;
         let i = if index < 0 { n + index } else { index };
         if i < 0 || i >= n {
             return None;
@@ -121,7 +116,8 @@ impl ListPart {
     /// nearer end: pops and LRANGE from the head stay at the first chunks.
     fn locate(&self, index: usize) -> (usize, usize) {
         let mut i = index;
-        if index < self.len / 2 {
+        let len = self.len();
+        if index < len / 2 {
             for (c, chunk) in self.chunks.iter().enumerate() {
                 if i < chunk.count {
                     return (c, chunk.offset_of(i));
@@ -129,7 +125,7 @@ impl ListPart {
                 i -= chunk.count;
             }
         } else {
-            let mut from_end = self.len - 1 - index;
+            let mut from_end = len - 1 - index;
             for (c, chunk) in self.chunks.iter().enumerate().rev() {
                 if from_end < chunk.count {
                     return (c, chunk.offset_of(chunk.count - 1 - from_end));
@@ -137,7 +133,7 @@ impl ListPart {
                 from_end -= chunk.count;
             }
         }
-        unreachable!("index {index} is below the list's length {}", self.len)
+        unreachable!("index {index} is below the list's length {len}")
     }
 
     /// Where `id` is (`Ok`: its entry's chunk, start and end) or would go (`Err`: a chunk
@@ -194,7 +190,7 @@ impl ListPart {
                     chunk.replace(at, end, &id, stamp, value);
                     // A larger value can take a chunk past its size: split it.
                     if chunk.used() > CHUNK_BYTES && chunk.count > 1 {
-                        let tail = Box::new(chunk.split());
+                        let tail = chunk.split();
                         self.chunks.insert(c + 1, tail);
                     }
                 }
@@ -207,15 +203,13 @@ impl ListPart {
     /// with room when it goes at its edge, or else gets a new chunk beside it (at the
     /// list's ends, where pushes go) or is split in two (inside it).
     fn insert_at(&mut self, (c, at): (usize, usize), id: ListId, stamp: Stamp, value: &[u8]) {
-        self.len += 1;
+        self.chunks.added(1);
         let n = self.chunks.len();
         let Some(chunk) = self.chunks.get_mut(c) else {
             // The first chunk: just its element's room, as most lists stay small (it
-            // grows as elements come). A list's own first growth would make room for four
-            // chunks; make room for one.
-            self.chunks.reserve_exact(1);
+            // grows as elements come).
             self.chunks
-                .push_back(Box::new(Chunk::new(id, stamp, value, 0, Room::Both)));
+                .push_back(Chunk::new(id, stamp, value, 0, Room::Both));
             return;
         };
         let e = chunk.encode(&id, stamp, value);
@@ -230,7 +224,7 @@ impl ListPart {
                     return prev.insert(prev.end(), id, &e, value);
                 }
             }
-            let new = Box::new(Chunk::new(id, stamp, value, CHUNK_BYTES, Room::Front));
+            let new = Chunk::new(id, stamp, value, CHUNK_BYTES, Room::Front);
             self.chunks.insert(c, new);
         } else if at_end {
             if let Some(next) = self.chunks.get_mut(c + 1) {
@@ -239,14 +233,14 @@ impl ListPart {
                     return next.insert(next.start(), id, &e, value);
                 }
             }
-            let new = Box::new(Chunk::new(id, stamp, value, CHUNK_BYTES, Room::Back));
+            let new = Chunk::new(id, stamp, value, CHUNK_BYTES, Room::Back);
             if c + 1 == n {
                 self.chunks.push_back(new);
             } else {
                 self.chunks.insert(c + 1, new);
             }
         } else {
-            let mut tail = Box::new(chunk.split());
+            let mut tail = chunk.split();
             if at <= chunk.end() {
                 let e = chunk.encode(&id, stamp, value);
                 chunk.insert(at, id, &e, value);
@@ -292,12 +286,12 @@ impl ListPart {
         let Ok((c, at, end)) = self.find(id) else {
             return;
         };
-        self.len -= 1;
+        self.chunks.removed(1);
         let chunk = &mut self.chunks[c];
         chunk.remove(at, end);
         if chunk.count == 0 {
             self.chunks.remove(c);
-            self.shrink_if_sparse();
+            self.chunks.shrink_if_sparse();
         } else if chunk.used() < CHUNK_BYTES / 4 {
             self.merge_small(c);
         }
@@ -311,7 +305,7 @@ impl ListPart {
         ids.sort_unstable();
         let mut rest: &[&ListId] = ids;
         let mut changed = false;
-        for chunk in &mut self.chunks {
+        for chunk in self.chunks.iter_mut() {
             // Ids below this chunk's first are in no chunk.
             rest = &rest[rest.partition_point(|id| **id < chunk.first)..];
             let (mine, after) = rest.split_at(rest.partition_point(|id| **id <= chunk.last));
@@ -337,8 +331,8 @@ impl ListPart {
     /// emptied chunks dropped, the length counted again, the chunks left small folded into
     /// neighbours with room, the index's spare room given back.
     fn settle_after_retain(&mut self) {
+        // Counts again, too.
         self.chunks.retain(|chunk| chunk.count > 0);
-        self.len = self.chunks.iter().map(|c| c.count).sum();
         let mut c = 0;
         while c < self.chunks.len() {
             let n = self.chunks.len();
@@ -351,7 +345,7 @@ impl ListPart {
             }
             c += 1;
         }
-        self.shrink_if_sparse();
+        self.chunks.shrink_if_sparse();
     }
 
     /// Fold a chunk that removals left small into a neighbour with room, so LREM and LTRIM
@@ -362,7 +356,7 @@ impl ListPart {
         let used = self.chunks[c].used();
         let fits = |n: &Chunk| n.used() + used <= CHUNK_BYTES;
         let into_prev = c > 0 && fits(&self.chunks[c - 1]);
-        if !into_prev && !self.chunks.get(c + 1).is_some_and(|n| fits(n)) {
+        if !into_prev && !self.chunks.get(c + 1).is_some_and(fits) {
             return;
         }
         let Some(small) = self.chunks.remove(c) else {
@@ -391,19 +385,11 @@ impl ListPart {
 
     pub fn prune(&mut self, tomb: &Tomb) {
         let mut changed = false;
-        for chunk in &mut self.chunks {
+        for chunk in self.chunks.iter_mut() {
             changed |= chunk.retain(|e| !tomb.kills(e.id.dot));
         }
         if changed {
             self.settle_after_retain();
-        }
-    }
-
-    /// Give the chunk index's memory back once three quarters of it is unused.
-    fn shrink_if_sparse(&mut self) {
-        let n = self.chunks.len();
-        if self.chunks.capacity() > 64 && n * 4 < self.chunks.capacity() {
-            self.chunks.shrink_to(n * 2);
         }
     }
 
@@ -422,28 +408,36 @@ struct Walk<'a> {
     front: (usize, usize),
     /// The chunk and offset just past the next entry from the back.
     back: (usize, usize),
+    /// The chunks at `front` and `back`, found once per chunk, not per entry (`None`: the
+    /// list is empty).
+    front_chunk: Option<&'a Chunk>,
+    back_chunk: Option<&'a Chunk>,
     left: usize,
 }
 
 impl<'a> Walk<'a> {
     fn new(l: &'a ListPart) -> Self {
+        let (first, last) = (l.chunks.front(), l.chunks.back());
         Walk {
             chunks: &l.chunks,
-            front: (0, l.chunks.front().map_or(0, |c| c.start())),
+            front: (0, first.map_or(0, |c| c.start())),
             back: (
                 l.chunks.len().saturating_sub(1),
-                l.chunks.back().map_or(0, |c| c.end()),
+                last.map_or(0, |c| c.end()),
             ),
-            left: l.len,
+            front_chunk: first,
+            back_chunk: last,
+            left: l.len(),
         }
     }
 
     /// From index `start` to `end`, forwards only (its back is the list's end).
     fn range(l: &'a ListPart, start: usize, end: usize) -> Self {
-        let end = end.min(l.len);
+        let end = end.min(l.len());
         let mut w = Walk::new(l);
         if start < end {
             w.front = l.locate(start);
+            w.front_chunk = l.chunks.get(w.front.0);
             w.left = end - start;
         } else {
             w.left = 0;
@@ -459,11 +453,14 @@ impl<'a> Walk<'a> {
         }
         self.left -= 1;
         let (mut c, mut at) = self.front;
-        if at == self.chunks[c].end() {
+        let mut chunk = self.front_chunk?;
+        if at == chunk.end() {
             c += 1;
-            at = self.chunks[c].start();
+            chunk = &self.chunks[c];
+            at = chunk.start();
+            self.front_chunk = Some(chunk);
         }
-        let (t, next) = read(&self.chunks[c], at);
+        let (t, next) = read(chunk, at);
         self.front = (c, next);
         Some(t)
     }
@@ -475,13 +472,16 @@ impl<'a> Walk<'a> {
         }
         self.left -= 1;
         let (mut c, mut end) = self.back;
-        if end == self.chunks[c].start() {
+        let mut chunk = self.back_chunk?;
+        if end == chunk.start() {
             c -= 1;
-            end = self.chunks[c].end();
+            chunk = &self.chunks[c];
+            end = chunk.end();
+            self.back_chunk = Some(chunk);
         }
-        let at = self.chunks[c].before(end);
+        let at = chunk.before(end);
         self.back = (c, at);
-        Some(read(&self.chunks[c], at).0)
+        Some(read(chunk, at).0)
     }
 }
 
@@ -561,19 +561,13 @@ pub(crate) fn appended(n: u64, value: &[u8]) -> ListPart {
 /// Lists compare by their elements, however they are chunked.
 impl PartialEq for ListPart {
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
 impl crate::heap::HeapSize for ListPart {
     fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * size_of::<Box<Chunk>>()
-            + self.chunks.len() * size_of::<Chunk>()
-            + self
-                .chunks
-                .iter()
-                .map(|c| c.capacity() + c.first.heap_bytes() + c.last.heap_bytes())
-                .sum::<usize>()
+        self.chunks.heap_bytes()
     }
 }
 
