@@ -6,6 +6,7 @@
 #   N=200000 RUNS=1 benches/scripts/redis-compare.sh   # quicker
 #   GDC_BIN=/tmp/old/gdc-node benches/scripts/redis-compare.sh   # another build (not built)
 #   PGO=0 benches/scripts/redis-compare.sh      # the plain `cargo build --release`
+#   PIPELINES=16 TESTS=lpush,lpop RUNS=5 benches/scripts/redis-compare.sh   # some rows only
 #
 # gdc-node is the release build, optimized with its profile (scripts/build-release, which
 # trains on other settings than these) unless PGO=0.
@@ -36,6 +37,8 @@ N="${N:-1000000}"
 CLIENTS="${CLIENTS:-50}"
 TESTS="${TESTS:-set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,mset}"
 RUNS="${RUNS:-3}"
+# The pipeline depths measured (the issue asks for both).
+PIPELINES="${PIPELINES:-1 16}"
 # both (the default), yes (Redis with AOF only) or no (Redis without persistence only).
 REDIS_AOF="${REDIS_AOF:-both}"
 GDC_PORT="${GDC_PORT:-7811}"
@@ -124,7 +127,7 @@ for port in $redis_ports; do head+=" | ${label[$port]} req/s"; rule+="|---"; don
 for port in $redis_ports; do head+=" | gdc / ${label[$port]}"; rule+="|---"; done
 echo "$head |"
 echo "$rule|"
-for pipeline in 1 16; do
+for pipeline in $PIPELINES; do
     declare -A rates=()
     for r in $(seq "$RUNS"); do
         for port in $servers; do redis-cli -p "$port" flushall >/dev/null; done
