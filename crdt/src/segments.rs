@@ -53,12 +53,18 @@ impl<T> Segments<T> {
         if last == self.segs.len() {
             // The first segment grows as a `Vec` does; later ones are made whole.
             let room = if last == 0 { 0 } else { SEGMENT };
+            if last == 0 {
+                // Most tables of a hash or a set stay in their first segment.
+                self.segs.reserve_exact(1);
+            }
             self.segs.push(Vec::with_capacity(room));
         }
         let seg = &mut self.segs[last];
         if seg.len() == seg.capacity() {
-            // Doubling, but never past a segment (after a shrink it could overshoot).
-            seg.reserve_exact(seg.capacity().max(4).min(SEGMENT - seg.len()));
+            // Doubling from one entry (a `Vec` starts at four: a hash of one field held
+            // room for four, 264 bytes unused), but never past a segment (after a shrink
+            // it could overshoot).
+            seg.reserve_exact(seg.capacity().max(1).min(SEGMENT - seg.len()));
         }
         seg.push(v);
         self.len += 1;
@@ -148,6 +154,18 @@ mod tests {
             }
             prop_assert_eq!(s.get(v.len()), None);
         }
+    }
+
+    /// A small table holds room for its entries, doubling: most hashes and sets are small.
+    #[test]
+    fn a_small_table_has_room_for_its_entries_only() {
+        let mut s = Segments::default();
+        let mut rooms = vec![];
+        for i in 0..5u64 {
+            s.push(i);
+            rooms.push((s.capacity(), s.segs.capacity()));
+        }
+        assert_eq!(rooms, [(1, 1), (2, 1), (4, 1), (4, 1), (8, 1)]);
     }
 
     #[test]

@@ -115,6 +115,19 @@ fn run_one(what: &str, keys: u64, members: u64) -> Cost {
             let value = Blob::from(val(i));
             ops::set(k, NOW_MS, next_tag(NOW_MS), value, SetTtl::Clear)
         }),
+        // A cache's usual key: a value and a deadline (one map holding both).
+        "strings-ttl-baseline" => {
+            let (cost, m) = measure(keys, HashMap::<Vec<u8>, (Vec<u8>, u64)>::new, |m, i| {
+                m.insert(key(i), (val(i), NOW_MS + 3_600_000 + i));
+            });
+            assert_eq!(m.len() as u64, keys);
+            cost
+        }
+        "strings-ttl-gdc" => keys_gdc(keys, |k, i| {
+            let value = Blob::from(val(i));
+            let ttl = SetTtl::At(NOW_MS + 3_600_000 + i);
+            ops::set(k, NOW_MS, next_tag(NOW_MS), value, ttl)
+        }),
         "counters-baseline" => counted_baseline(keys, key),
         "counters-gdc" => keys_gdc(keys, |k, _| {
             ops::incr_by(k, NOW_MS, next_tag(NOW_MS), 1)
@@ -241,6 +254,11 @@ fn main() {
         format!("per string key ({keys} keys, 16-byte key and value)"),
         &cost("strings-baseline"),
         &cost("strings-gdc"),
+    );
+    row(
+        format!("per string key with a TTL ({keys} keys, 16-byte key and value, SET EX)"),
+        &cost("strings-ttl-baseline"),
+        &cost("strings-ttl-gdc"),
     );
     row(
         format!("per counter key ({keys} keys of 16 bytes, one INCR each)"),

@@ -275,6 +275,8 @@ pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
         }
         ttl.push(TtlEntry { tag, at });
     }
+    // As `Full::add_ttl` keeps it: no room beyond the entries.
+    ttl.shrink_to_fit();
     let tomb = match r.u8()? {
         0 => None,
         1 => {
