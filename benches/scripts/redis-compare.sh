@@ -116,6 +116,8 @@ run() {
         | sed -E 's/^ *([A-Z_0-9]+).*: ([0-9.]+) requests per second.*/\1 \2/'
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# The median of row $2's rates on port $1 (of this pipeline's runs, in `rates`).
+rate_of() { awk -v c="$2" '$1 == c { print $2 }' <<<"${rates[$1]}" | median; }
 
 servers="$GDC_PORT $redis_ports"
 declare -A label=(["$REDIS_PORT"]="redis-server, AOF" ["$BARE_PORT"]="redis-server, no persistence")
@@ -140,17 +142,16 @@ for pipeline in $PIPELINES; do
         done
     done
     for cmd in $(awk 'NF { print $1 }' <<<"${rates[$GDC_PORT]}" | awk '!seen[$0]++'); do
-        g="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"${rates[$GDC_PORT]}" | median)"
+        g="$(rate_of "$GDC_PORT" "$cmd")"
         line="| $cmd | $pipeline | $(printf '%.0f' "$g")"
         ratios=""
         for port in $redis_ports; do
-            r="$(awk -v c="$cmd" '$1 == c { print $2 }' <<<"${rates[$port]}" | median)"
+            r="$(rate_of "$port" "$cmd")"
             line+=" | $(printf '%.0f' "$r")"
             ratios+=" | $(awk -v g="$g" -v r="$r" 'BEGIN { printf "%.2f", (r > 0 ? g / r : 0) }')"
         done
         echo "$line$ratios |"
     done
-    unset rates
 done
 
 # Memory per key and restart time: 1M string keys with 16-byte values, in fresh servers

@@ -51,12 +51,14 @@ impl<T> Segments<T> {
     pub(crate) fn push(&mut self, v: T) {
         let last = self.len >> SHIFT;
         if last == self.segs.len() {
-            // The first segment grows as a `Vec` does; later ones are made whole.
-            let room = if last == 0 { 0 } else { SEGMENT };
-            if last == 0 {
-                // Most tables of a hash or a set stay in their first segment.
+            // The first segment grows as a `Vec` does, and the index holds just it: most
+            // tables of a hash or a set stay there. Later segments are made whole.
+            let room = if last == 0 {
                 self.segs.reserve_exact(1);
-            }
+                0
+            } else {
+                SEGMENT
+            };
             self.segs.push(Vec::with_capacity(room));
         }
         let seg = &mut self.segs[last];

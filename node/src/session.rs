@@ -10,18 +10,20 @@ use crate::reply::Reply;
 use crate::resp::parse_request_reusing;
 use crate::shared::Shared;
 use crate::tasks::Tasks;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
-use tracing::{debug, error, warn};
+use tracing::{debug, warn};
 
+mod commit;
 mod pending;
 mod scripts;
 
+use commit::CommitDue;
 use pending::Pending;
 
 /// Serve one client until it goes, is killed (CLIENT KILL), or the server stops.
@@ -65,18 +67,6 @@ struct Session {
     pending: Pending,
     /// The binlog commit the replies in `out` wait for (see [`Session::commit`]).
     commit_due: Option<CommitDue>,
-}
-
-/// A batch ran and left records in the binlog's buffer: its replies leave once they are
-/// with the OS.
-struct CommitDue {
-    /// The commit count that covers them ([`crate::engine::Engine::end_batch_uncommitted`]).
-    target: u64,
-    /// The replies in `out` that answer commands of such batches (told of a failed commit).
-    replies: u64,
-    /// Whether these batches wrote: channel senders (which read the binlog) are told once
-    /// the writes are committed (blocked clients were told when the batch ended).
-    wrote: bool,
 }
 
 impl Session {
@@ -317,33 +307,6 @@ impl Session {
         Ok(())
     }
 
-    /// Before replies leave: commit the binlog records of the batches they answer (and of
-    /// any batch whose writes they may have read). The session first lets every other
-    /// ready session run its batch, so that one commit (one write(2)) covers them all; a
-    /// commit another session made already is not made again.
-    async fn commit(&mut self) {
-        let Some(due) = self.commit_due.take() else {
-            return;
-        };
-        after_queued_tasks().await;
-        let engine = self.shared.engine();
-        // Another client's script may hold the store: waited for without blocking the thread.
-        engine.busy().until_free().await;
-        if let Err(e) = engine.commit_through(due.target) {
-            // The writes are applied but may not be durable: say so instead of acknowledging.
-            error!(error = %e, "binlog commit failed");
-            self.out.clear();
-            for _ in 0..due.replies {
-                self.out.put_slice(
-                    b"-MISCONF Errors writing to the binlog; writes may not be durable\r\n",
-                );
-            }
-        }
-        if due.wrote {
-            engine.wrote();
-        }
-    }
-
     /// Run queued requests under one lock; their binlog records are committed before any
     /// reply leaves ([`Session::commit`]).
     /// Stops at a command that must wait, left at the front of `pending`, or after a script
@@ -465,23 +428,12 @@ impl Session {
             // the binlog, are told once it is committed.
             shared.engine().wake_waiters();
         }
-        match (target, &mut self.commit_due) {
-            (Some(target), Some(due)) => {
-                due.target = due.target.max(target);
-                due.replies += replies;
-                due.wrote |= wrote;
-            }
-            (Some(target), None) => {
-                self.commit_due = Some(CommitDue {
-                    target,
-                    replies,
-                    wrote,
-                })
-            }
+        match target {
+            Some(target) => CommitDue::owe(&mut self.commit_due, target, replies, wrote),
             // Committed already (by another session, or a record as large as the
             // binlog's buffer went straight to the OS).
-            (None, _) if wrote => shared.engine().wrote(),
-            (None, _) => {}
+            None if wrote => shared.engine().wrote(),
+            None => {}
         }
         self.note_activity(now, read, matches!(blocked, Some(Stop::Wait(_))));
         blocked
@@ -578,23 +530,6 @@ enum Stop {
     /// A script ran long and the runtime moved off this thread
     /// ([`crate::script::busy::take_left_runtime`]).
     LeftRuntime,
-}
-
-/// Go on after every task already queued on this thread has run: the sessions the last
-/// poll of the sockets woke run their batches first, and one commit covers them all. Not
-/// `tokio::task::yield_now`, which also waits for the runtime to poll its sockets again:
-/// at `-P 1` that made two `epoll_wait` calls a round of commits, where Redis makes one.
-async fn after_queued_tasks() {
-    let mut queued = false;
-    std::future::poll_fn(|cx| {
-        if std::mem::replace(&mut queued, true) {
-            return std::task::Poll::Ready(());
-        }
-        // Woken while it runs, the task goes to the back of its thread's queue.
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    })
-    .await;
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {
