@@ -550,28 +550,3 @@ impl crate::heap::HeapSize for Full {
         self.parts.heap_bytes() + self.ttl.heap_bytes() + self.tomb.heap_bytes()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::heap::HeapSize;
-    use crate::ids::{Dot, OpId, ServerId, Tag};
-
-    /// A string with a TTL, the usual key of a cache: its general form and room for its
-    /// one TTL entry, no more; also as read back from a snapshot.
-    #[test]
-    fn a_key_with_a_ttl_holds_room_for_its_one_entry() {
-        let tag = Tag::new(Dot::new(ServerId(1), OpId(1), 0), Hlc(1 << 40));
-        let value = crate::blob::Blob::from(&b"v000000000000001"[..]);
-        let e = crate::ops::set(None, 1_000, tag, value, crate::ops::SetTtl::At(5_000));
-        let mut ks = crate::keyspace::Keyspace::new();
-        ks.apply(b"key", &e);
-        let k = ks.get(b"key").expect("written");
-        let one_entry = size_of::<Full>() + size_of::<TtlEntry>();
-        assert_eq!(k.heap_bytes(), one_entry);
-        let mut bytes = vec![];
-        crate::codec::encode_key(k, &mut bytes);
-        let read = crate::codec::decode_key(&bytes).expect("decodes");
-        assert_eq!(read.heap_bytes(), one_entry);
-    }
-}

@@ -6,7 +6,8 @@
 //! * `part`: [`Part`], a key's content of one type, and the per-type dispatch;
 //! * `ttl`: [`TtlEntry`], one expiry or PERSIST;
 //! * `full`: the general form of a key's state and what changes it (effects, merge, GC);
-//! * `plain`: the compact form of a key that is one plain string write;
+//! * `plain`: the compact forms of a key that is one plain string write or one origin's
+//!   counter, with at most one TTL entry;
 //! * `state`: [`KeyState`], the key as the rest of the crate sees it, in either form;
 //! * `conflicts`: which conflict rules an op from another region needed as it was applied.
 

@@ -1,8 +1,10 @@
 //! The compact forms of a string key, kept in the key's own 48 bytes without an allocation:
 //! `PlainReg`, one plain string write (no TTL, counter, tombstone or other content), the
 //! common case of a cache; and `PlainCounter`, one origin's counter and nothing else, the
-//! common case of INCR.
+//! common case of INCR. `Expiring` is either of them with one TTL entry, in one box.
 
+use super::state::KeyState;
+use super::ttl::TtlEntry;
 use crate::blob::Blob;
 use crate::field::{CounterEntry, Num, RegEntry};
 use crate::hlc::Hlc;
@@ -96,4 +98,14 @@ impl PlainCounter {
             total: Num::Int(i128::from(self.total)),
         }
     }
+}
+
+/// A compact string (a `PlainReg` or a `PlainCounter`) with one TTL entry and nothing else:
+/// SET with EX, or INCR then EXPIRE, the keys of a cache. One box of 88 bytes, where the
+/// general form takes its own 128 and a vector of 40 for the entry.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Expiring {
+    /// In a compact form, never the general one.
+    pub(super) string: KeyState,
+    pub(super) ttl: TtlEntry,
 }

@@ -1,12 +1,12 @@
 //! `KeyState`, everything a region holds for one key: the public face of the key envelope.
 //! It keeps a plain string write, or one region's counter, in a compact form of the key's own
-//! 48 bytes, and anything else in the general form, converting between them so that equal
-//! states have one representation.
+//! 48 bytes, either of them with one TTL entry in a small box, and anything else in the
+//! general form, converting between them so that equal states have one representation.
 
 use super::full::Full;
 use super::kind::Kind;
 use super::part::Part;
-use super::plain::{PlainCounter, PlainReg};
+use super::plain::{Expiring, PlainCounter, PlainReg};
 use super::ttl::TtlEntry;
 use crate::Crdt;
 use crate::blob::Blob;
@@ -42,6 +42,8 @@ enum Repr {
     /// A string that is one origin's counter and nothing else: the common case of INCR,
     /// held in the same 48 bytes.
     Counter(PlainCounter),
+    /// Either of those with one TTL entry: the common case of a cache's keys.
+    Expiring(Box<Expiring>),
     Full(Box<Full>),
 }
 
@@ -58,7 +60,7 @@ impl KeyState {
 
     fn full(&self) -> Option<&Full> {
         match &self.0 {
-            Repr::Plain(_) | Repr::Counter(_) => None,
+            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) => None,
             Repr::Full(f) => Some(f),
         }
     }
@@ -68,6 +70,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(reg) => Some(Field::single(reg.to_reg())),
             Repr::Counter(c) => Some(Field::counting(c.to_entry())),
+            Repr::Expiring(x) => x.string.compact_field(),
             Repr::Full(_) => None,
         }
     }
@@ -75,7 +78,11 @@ impl KeyState {
     /// The general form of a compact one.
     fn compact_as_full(&self) -> Option<Full> {
         let part = Part::Str(self.compact_field()?.into());
-        Some(Full::from_raw(smallvec::smallvec![part], Vec::new(), None))
+        let ttl = match &self.0 {
+            Repr::Expiring(x) => vec![x.ttl],
+            _ => Vec::new(),
+        };
+        Some(Full::from_raw(smallvec::smallvec![part], ttl, None))
     }
 
     /// The general form, for a change. Inlined: most changes find it made.
@@ -86,7 +93,9 @@ impl KeyState {
         }
         match &mut self.0 {
             Repr::Full(f) => f,
-            Repr::Plain(_) | Repr::Counter(_) => unreachable!("just made full"),
+            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) => {
+                unreachable!("just made full")
+            }
         }
     }
 
@@ -97,12 +106,12 @@ impl KeyState {
         }
     }
 
-    /// Back to the plain form when the state fits it: one canonical form for equal states.
+    /// Back to a compact form when the state fits one: one canonical form for equal states.
     /// Inlined: every write ends here, and for a collection's key this first look is all.
     #[inline]
     fn compact(&mut self) {
         if let Repr::Full(f) = &self.0
-            && f.ttl.is_empty()
+            && f.ttl.len() <= 1
             && f.tomb.is_none()
             && matches!(f.parts[..], [Part::Str(_)])
         {
@@ -110,7 +119,8 @@ impl KeyState {
         }
     }
 
-    /// [`KeyState::compact`] of a lone string without TTL or removal knowledge.
+    /// [`KeyState::compact`] of a lone string with at most one TTL entry and no removal
+    /// knowledge.
     #[inline(never)]
     fn compact_string(&mut self) {
         let Repr::Full(f) = &self.0 else { return };
@@ -120,11 +130,18 @@ impl KeyState {
         if field.has_bit_writes() {
             return;
         }
-        if let Some(plain) = field.as_single().and_then(PlainReg::from_reg) {
-            self.0 = Repr::Plain(plain);
+        let string = if let Some(plain) = field.as_single().and_then(PlainReg::from_reg) {
+            KeyState(Repr::Plain(plain))
         } else if let Some(counter) = field.as_lone_entry().and_then(PlainCounter::from_entry) {
-            self.0 = Repr::Counter(counter);
-        }
+            KeyState(Repr::Counter(counter))
+        } else {
+            return;
+        };
+        *self = match f.ttl[..] {
+            [] => string,
+            [ttl] => KeyState(Repr::Expiring(Box::new(Expiring { string, ttl }))),
+            _ => return,
+        };
     }
 
     pub(crate) fn from_raw(
@@ -143,6 +160,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(reg) => prefetch(&reg.value[..]),
             Repr::Counter(_) => {}
+            Repr::Expiring(x) => prefetch(&**x),
             Repr::Full(f) => prefetch(&**f),
         }
     }
@@ -150,10 +168,14 @@ impl KeyState {
     /// Ask for what the general form's first part keeps behind pointers of its own: the
     /// third level, once [`KeyState::prefetch_box`]'s line has arrived.
     pub fn prefetch_part(&self) {
-        if let Repr::Full(f) = &self.0 {
-            if let Some(p) = f.parts.first() {
-                p.prefetch();
+        match &self.0 {
+            Repr::Full(f) => {
+                if let Some(p) = f.parts.first() {
+                    p.prefetch();
+                }
             }
+            Repr::Expiring(x) => x.string.prefetch_box(),
+            Repr::Plain(_) | Repr::Counter(_) => {}
         }
     }
 
@@ -165,7 +187,7 @@ impl KeyState {
     /// The type the key reads as, `None` when it has no live content.
     pub fn kind(&self) -> Option<Kind> {
         match &self.0 {
-            Repr::Plain(_) | Repr::Counter(_) => Some(Kind::String),
+            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) => Some(Kind::String),
             Repr::Full(f) => f.kind(),
         }
     }
@@ -210,6 +232,7 @@ impl KeyState {
             Repr::Counter(c) => Some(Cow::Owned(crate::string::format_num(Num::Int(
                 c.total.into(),
             )))),
+            Repr::Expiring(x) => x.string.string_value(),
             Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value),
         }
     }
@@ -219,6 +242,7 @@ impl KeyState {
     pub fn string_i64(&self) -> Option<i64> {
         match &self.0 {
             Repr::Counter(c) => return Some(c.total),
+            Repr::Expiring(x) => return x.string.string_i64(),
             Repr::Full(f) => {
                 let s = f.str_part()?;
                 if !s.has_bit_writes() {
@@ -238,6 +262,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(_) => None,
             Repr::Counter(c) => (c.server() == server).then(|| c.to_entry()),
+            Repr::Expiring(x) => x.string.own_string_entry(server),
             Repr::Full(f) => f.string()?.own_entry(server).cloned(),
         }
     }
@@ -250,6 +275,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(reg) => Some((reg.tag().dot, 0)),
             Repr::Counter(_) => None,
+            Repr::Expiring(x) => x.string.string_version(),
             Repr::Full(f) => {
                 let s = f.str_part()?;
                 if !s.bits().is_empty() {
@@ -276,6 +302,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(_) => true,
             Repr::Counter(_) => false,
+            Repr::Expiring(x) => x.string.takes_bit_writes(),
             Repr::Full(f) => f
                 .str_part()
                 .is_none_or(crate::bits::StrPart::takes_bit_writes),
@@ -309,7 +336,11 @@ impl KeyState {
 
     /// Live TTL entries.
     pub fn ttl_entries(&self) -> &[TtlEntry] {
-        self.full().map_or(&[], |f| f.ttl_entries())
+        match &self.0 {
+            Repr::Plain(_) | Repr::Counter(_) => &[],
+            Repr::Expiring(x) => std::slice::from_ref(&x.ttl),
+            Repr::Full(f) => f.ttl_entries(),
+        }
     }
 
     pub fn tomb(&self) -> Option<&Tomb> {
@@ -318,7 +349,11 @@ impl KeyState {
 
     /// When the key expires (Unix ms): the latest live expiry, unless a live PERSIST wins.
     pub fn expire_at(&self) -> Option<u64> {
-        self.full()?.expire_at()
+        match &self.0 {
+            Repr::Plain(_) | Repr::Counter(_) => None,
+            Repr::Expiring(x) => x.ttl.at,
+            Repr::Full(f) => f.expire_at(),
+        }
     }
 
     /// Whether the key has content and it has expired at `now_ms`.
@@ -337,6 +372,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(reg) => reg.hlc,
             Repr::Counter(c) => c.hlc(),
+            Repr::Expiring(x) => x.string.max_hlc().max(x.ttl.tag.hlc),
             Repr::Full(f) => f.max_hlc(),
         }
     }
@@ -347,6 +383,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(reg) => std::iter::once((ServerId(reg.server.get()), reg.op)).collect(),
             Repr::Counter(c) => std::iter::once((c.server(), c.op())).collect(),
+            Repr::Expiring(x) => x.string.observed(),
             Repr::Full(f) => f.observed(),
         }
     }
@@ -392,8 +429,13 @@ impl KeyState {
     /// that origin's next increment of it and nothing else (an INCR of a counter this
     /// region keeps): whether it was.
     fn incremented_plainly(&mut self, e: &Effect, flushed: &VersionVector) -> bool {
-        let Repr::Counter(cur) = &mut self.0 else {
-            return false;
+        let cur = match &mut self.0 {
+            Repr::Counter(cur) => cur,
+            Repr::Expiring(x) => match &mut x.string.0 {
+                Repr::Counter(cur) => cur,
+                _ => return false,
+            },
+            _ => return false,
         };
         let plain = e.cutoff.is_none() && e.removes.is_empty() && e.resets.is_empty();
         let Some(entry) = KeyState::string_increment(e, flushed).filter(|_| plain) else {
@@ -436,21 +478,29 @@ impl KeyState {
         })
     }
 
-    /// The compact key `e` makes of nothing, when all it adds is one string value or one
-    /// counter entry.
+    /// The compact key `e` makes of nothing, when all it adds is one string value (with
+    /// an expiry or without) or one counter entry.
     fn plain_written(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
         if let Some(entry) = KeyState::string_increment(e, flushed) {
             return PlainCounter::from_entry(&entry).map(|c| KeyState(Repr::Counter(c)));
         }
-        let [
-            Addition::Write {
-                loc: FieldLoc::Str,
-                value: Value::Bytes(v),
-            },
-        ] = e.adds.as_slice()
-        else {
-            return None;
+        let (v, expire) = match e.adds.as_slice() {
+            [
+                Addition::Write {
+                    loc: FieldLoc::Str,
+                    value: Value::Bytes(v),
+                },
+            ] => (v, None),
+            [
+                Addition::Write {
+                    loc: FieldLoc::Str,
+                    value: Value::Bytes(v),
+                },
+                Addition::Expire(at),
+            ] => (v, Some(*at)),
+            _ => return None,
         };
+        // The effect's pieces are all of one op: the flush covers all or none.
         if flushed.covers(e.tag.dot) {
             return None;
         }
@@ -458,7 +508,17 @@ impl KeyState {
             tag: e.tag,
             value: v.clone(),
         };
-        PlainReg::from_reg(&reg).map(|p| KeyState(Repr::Plain(p)))
+        let string = KeyState(Repr::Plain(PlainReg::from_reg(&reg)?));
+        Some(match expire {
+            None => string,
+            Some(at) => {
+                let ttl = TtlEntry {
+                    tag: e.tag.piece(1),
+                    at: Some(at),
+                };
+                KeyState(Repr::Expiring(Box::new(Expiring { string, ttl })))
+            }
+        })
     }
 
     /// What `apply(e)` makes of a key that has nothing, built directly, when `e` is a plain
@@ -516,7 +576,7 @@ impl KeyState {
     /// Forget what no future op or merge can need, given a causally stable vector (see
     /// [`Tomb::gc`]). Returns whether anything was forgotten (the key may then be void).
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
-        if let Repr::Plain(_) | Repr::Counter(_) = self.0 {
+        if let Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) = self.0 {
             return false;
         }
         let changed = self.make_full().gc(stable);
@@ -528,7 +588,7 @@ impl KeyState {
     /// O(removals), not O(elements), for use after every write. Reset records in hash fields
     /// and sorted-set members wait for a full [`KeyState::gc`].
     pub fn gc_removals(&mut self, stable: &VersionVector) -> bool {
-        if let Repr::Plain(_) | Repr::Counter(_) = self.0 {
+        if let Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) = self.0 {
             return false;
         }
         let changed = self.make_full().gc_tomb(stable);
@@ -557,7 +617,100 @@ impl crate::heap::HeapSize for KeyState {
         match &self.0 {
             Repr::Plain(p) => p.value.heap_bytes(),
             Repr::Counter(_) => 0,
+            Repr::Expiring(x) => size_of::<Expiring>() + x.string.heap_bytes(),
             Repr::Full(f) => f.heap_bytes(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heap::HeapSize;
+    use crate::ids::{Dot, OpId};
+    use crate::ops::SetTtl;
+
+    fn tag(op: u64) -> crate::ids::Tag {
+        crate::ids::Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc(op << 40))
+    }
+
+    /// The compact forms fit the key's own 48 bytes (the blob's tag leaves the niches for
+    /// the boxed ones); a string with a TTL is one box besides.
+    #[test]
+    fn compact_forms_fit_the_key_and_one_box() {
+        assert_eq!(size_of::<KeyState>(), 48);
+        assert_eq!(size_of::<Expiring>(), 88);
+    }
+
+    /// A string with a TTL, the usual key of a cache, as SET EX makes it, as EXPIRE makes
+    /// it of a plain string, and as read back from a snapshot: one box of the string and its
+    /// TTL entry, no more.
+    #[test]
+    fn a_key_with_a_ttl_is_one_box() {
+        let value = Blob::from(&b"v000000000000001"[..]);
+        let set_ex = crate::ops::set(None, 1_000, tag(1), value.clone(), SetTtl::At(5_000));
+        let mut ks = crate::keyspace::Keyspace::new();
+        ks.apply(b"set-ex", &set_ex);
+        let set = crate::ops::set(None, 1_000, tag(2), value, SetTtl::Clear);
+        ks.apply(b"expire", &set);
+        let k = ks.get(b"expire").expect("written");
+        let expire = crate::ops::expire(Some(k), 1_000, tag(3), 6_000).expect("exists");
+        ks.apply(b"expire", &expire);
+        for key in [&b"set-ex"[..], b"expire"] {
+            let k = ks.get(key).expect("written");
+            assert!(matches!(k.0, Repr::Expiring(_)), "{k:?}");
+            assert_eq!(k.heap_bytes(), size_of::<Expiring>());
+            let mut bytes = vec![];
+            crate::codec::encode_key(k, &mut bytes);
+            let read = crate::codec::decode_key(&bytes).expect("decodes");
+            assert_eq!(&read, k);
+            assert_eq!(read.heap_bytes(), size_of::<Expiring>());
+        }
+        assert_eq!(ks.get(b"set-ex").and_then(KeyState::expire_at), Some(5_000));
+        assert_eq!(ks.get(b"expire").and_then(KeyState::expire_at), Some(6_000));
+        assert_eq!(
+            ks.get(b"expire")
+                .and_then(KeyState::string_value)
+                .as_deref(),
+            Some(&b"v000000000000001"[..])
+        );
+    }
+
+    /// SET EX of a new key builds the compact form directly: the same state the general
+    /// path makes.
+    #[test]
+    fn set_ex_of_a_new_key_is_what_applying_it_makes() {
+        let e = crate::ops::set(None, 1_000, tag(1), Blob::from(&b"v"[..]), SetTtl::At(9));
+        let none = VersionVector::new();
+        let direct = KeyState::new_from_plain_write(&e, &none).expect("a plain write");
+        let mut applied = KeyState::new();
+        applied.make_full().apply(&e, &none, None);
+        assert!(matches!(applied.0, Repr::Full(_)));
+        applied.compact();
+        assert_eq!(direct, applied);
+        assert!(matches!(direct.0, Repr::Expiring(_)));
+    }
+
+    /// A counter with a TTL (INCR then EXPIRE, a rate limiter) keeps its compact form as
+    /// it counts, and its TTL.
+    #[test]
+    fn an_expiring_counter_counts_in_place() {
+        let none = VersionVector::new();
+        let incr = |k: Option<&KeyState>, op| {
+            crate::ops::incr_by(k, 1_000, tag(op), 1)
+                .expect("a counter")
+                .0
+        };
+        let mut k = KeyState::new_from_plain_write(&incr(None, 1), &none).expect("plain");
+        let expire = crate::ops::expire(Some(&k), 1_000, tag(2), 60_000).expect("exists");
+        k.apply(&expire, &none);
+        assert!(matches!(k.0, Repr::Expiring(_)), "{k:?}");
+        for op in 3..6 {
+            let e = incr(Some(&k), op);
+            k.apply(&e, &none);
+        }
+        assert!(matches!(k.0, Repr::Expiring(_)), "{k:?}");
+        assert_eq!(k.string_i64(), Some(4));
+        assert_eq!(k.expire_at(), Some(60_000));
     }
 }

@@ -366,13 +366,16 @@ impl Keyspace {
             Entry::Vacant(room) => {
                 let state = match absent {
                     Absent::Skip => return,
-                    // The common write: a plain string, made whole without `f`.
+                    // The common write: a plain string (with an expiry or without), made
+                    // whole without `f`.
                     Absent::WrittenBy(e) => KeyState::new_from_plain_write(e, &self.flushed),
                     Absent::Create => None,
                 };
                 self.digests.note_changed(key, held + 1);
                 if let Some(new) = state {
+                    let after = new.expire_at();
                     room.insert(Blob::from(key), Slot::new(new, used(0)));
+                    self.reindex(key, None, after);
                     return;
                 }
                 room.insert(Blob::from(key), Slot::new(KeyState::default(), 0))
