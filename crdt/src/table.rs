@@ -76,7 +76,31 @@ const MOVE_BUCKETS: usize = 64;
 const MOVE_AT_ONCE: usize = 1024;
 
 fn hash_of(hasher: &DefaultHashBuilder, key: &[u8]) -> u64 {
+    #[cfg(test)]
+    if COLLIDING.get() {
+        return 7;
+    }
     hasher.hash_one(key)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Under [`collide_all_keys`], every key hashes alike on this thread.
+    static COLLIDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// For a test of what shares a hash: every key this thread hashes, from now until the
+/// guard drops, hashes alike (the table still finds each by comparing keys).
+#[cfg(test)]
+pub(crate) fn collide_all_keys() -> impl Drop {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            COLLIDING.set(false);
+        }
+    }
+    COLLIDING.set(true);
+    Guard
 }
 
 /// The hash of the key a slot points at: what an index re-hashes by.
@@ -167,6 +191,18 @@ impl<V> KeyTable<V> {
         if let Some(growing) = &self.growing {
             growing.old.find(hash, ask);
         }
+    }
+
+    /// The entries whose key this table files under `hash` ([`KeyTable::hash_key`]): what
+    /// an index of hashes kept beside the table finds its keys by, without a copy of them.
+    pub fn hashed(&self, hash: u64) -> impl Iterator<Item = (&Blob, &V)> {
+        let old = self.growing.as_ref().map(|g| g.old.iter_hash(hash));
+        self.index
+            .iter_hash(hash)
+            .chain(old.into_iter().flatten())
+            .map(|at| &self.entries[*at as usize])
+            .filter(move |(k, _)| self.hash_key(k) == hash)
+            .map(|(k, v)| (k, v))
     }
 
     /// The entry at position `i` (entries are in no particular order).

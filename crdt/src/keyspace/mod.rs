@@ -32,8 +32,13 @@ pub struct Keyspace {
     flushed: VersionVector,
     /// Per origin, the largest flush op that raised `flushed` (for garbage collection).
     flushed_by: VersionVector,
-    /// Keys with an expiry, by expiry time: what the active expiry cycle looks at.
-    expiries: BTreeSet<(u64, Blob)>,
+    /// Keys with an expiry, by expiry time: what the active expiry cycle looks at. Each
+    /// entry is a time and the hash `keys` files the key under, its name found there: the
+    /// index holds no second copy of it (16 bytes an entry, where a time and a name took 32
+    /// and a long name its own allocation). Keys of one hash and time share their entry.
+    expiries: BTreeSet<(u64, u64)>,
+    /// How many keys have an expiry.
+    expiring: usize,
     /// Bucket digests, kept up to date as keys change.
     digests: Digests,
     /// Keys an op left holding nothing but removal knowledge (a DEL, an eviction), oldest
@@ -132,6 +137,7 @@ impl Keyspace {
             flushed,
             flushed_by,
             expiries: BTreeSet::new(),
+            expiring: 0,
             digests: Digests::default(),
             uncollected: VecDeque::new(),
             uncollected_bytes: 0,
@@ -235,17 +241,35 @@ impl Keyspace {
 
     /// Number of keys with an expiry.
     pub fn expiring_len(&self) -> usize {
-        self.expiries.len()
+        self.expiring
+    }
+
+    /// The keys an entry of the expiry index stands for: those filed under `hash` that
+    /// expire at `at`.
+    fn expiring_at(&self, at: u64, hash: u64) -> impl Iterator<Item = &Blob> {
+        self.keys
+            .hashed(hash)
+            .filter(move |(_, s)| s.state.expire_at() == Some(at))
+            .map(|(key, _)| key)
+    }
+
+    /// The keys of the index's entries `entries`, each with its expiry.
+    fn keys_of<'a>(
+        &'a self,
+        entries: impl Iterator<Item = &'a (u64, u64)>,
+    ) -> impl Iterator<Item = (u64, &'a Blob)> {
+        entries.flat_map(|&(at, hash)| self.expiring_at(at, hash).map(move |key| (at, key)))
     }
 
     /// The keys with an expiry, from the first expiring at or after `from_ms` onwards, then
     /// from the earliest (a sample of keys with an expiry starts at a random time).
     pub fn expiring_from(&self, from_ms: u64) -> impl Iterator<Item = (u64, &Blob)> {
-        let start = (from_ms, Blob::new());
-        self.expiries
-            .range(start.clone()..)
-            .chain(self.expiries.range(..start))
-            .map(|(at, k)| (*at, k))
+        let start = (from_ms, 0);
+        self.keys_of(
+            self.expiries
+                .range(start..)
+                .chain(self.expiries.range(..start)),
+        )
     }
 
     /// The earliest and the latest expiry held.
@@ -278,10 +302,11 @@ impl Keyspace {
 
     /// Keys whose expiry is at or before `now_ms`, earliest first.
     pub fn expired(&self, now_ms: u64) -> impl Iterator<Item = &Blob> {
-        self.expiries
+        let due = self
+            .expiries
             .iter()
-            .take_while(move |(at, _)| *at <= now_ms)
-            .map(|(_, k)| k)
+            .take_while(move |(at, _)| *at <= now_ms);
+        self.keys_of(due).map(|(_, key)| key)
     }
 
     /// Keys whose expiry lies in `(after_ms, upto_ms]`, earliest first, with it.
@@ -290,16 +315,18 @@ impl Keyspace {
         after_ms: u64,
         upto_ms: u64,
     ) -> impl Iterator<Item = (u64, &Blob)> {
-        let from = (after_ms.saturating_add(1), Blob::from(&b""[..]));
-        self.expiries
+        let from = (after_ms.saturating_add(1), 0);
+        let due = self
+            .expiries
             .range(from..)
             .filter(move |(at, _)| *at > after_ms)
-            .take_while(move |(at, _)| *at <= upto_ms)
-            .map(|(at, k)| (*at, k))
+            .take_while(move |(at, _)| *at <= upto_ms);
+        self.keys_of(due)
     }
 
-    /// Keep the expiry index in step with a key whose expiry went from `before` to `after`.
-    /// Inlined: every write calls it, and few change the key's expiry.
+    /// Keep the expiry index in step with a key whose expiry went from `before` to `after`
+    /// (the key as it is now: changed, or gone). Inlined: every write calls it, and few
+    /// change the key's expiry.
     #[inline]
     fn reindex(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
         if before != after {
@@ -309,21 +336,30 @@ impl Keyspace {
 
     #[inline(never)]
     fn reindex_changed(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
-        let key = Blob::from(key);
+        let hash = self.keys.hash_key(key);
         if let Some(at) = before {
-            self.expiries.remove(&(at, key.clone()));
+            // The entry stays for another key of the same hash and time, if there is one.
+            if self.expiring_at(at, hash).next().is_none() {
+                self.expiries.remove(&(at, hash));
+            }
+            self.expiring -= 1;
         }
         if let Some(at) = after {
-            self.expiries.insert((at, key));
+            self.expiries.insert((at, hash));
+            self.expiring += 1;
         }
     }
 
     fn rebuild_expiries(&mut self) {
-        self.expiries = self
-            .keys
+        let keys = &self.keys;
+        self.expiries = keys
             .iter()
-            .filter_map(|(key, s)| s.state.expire_at().map(|at| (at, key.clone())))
+            .filter_map(|(key, s)| Some((s.state.expire_at()?, keys.hash_key(key))))
             .collect();
+        self.expiring = keys
+            .values()
+            .filter(|s| s.state.expire_at().is_some())
+            .count();
     }
 
     /// FLUSHDB: remove every piece covered by `cutoff` (the origin's applied vector: all it
@@ -553,7 +589,12 @@ mod tests {
             assert_eq!(sliced.get(key), Some(state), "{key:?}");
         }
         assert_eq!(sliced.digest(), whole.digest());
-        let expiries = |ks: &Keyspace| ks.expiries.iter().cloned().collect::<Vec<_>>();
+        let expiries = |ks: &Keyspace| {
+            let mut e: Vec<(u64, Blob)> =
+                ks.expiring_from(0).map(|(at, k)| (at, k.clone())).collect();
+            e.sort();
+            e
+        };
         assert_eq!(expiries(&sliced), expiries(&whole));
         // The index holds what the states say, as a rebuild from them would.
         let mut from_states: Vec<(u64, Blob)> = whole
@@ -563,6 +604,8 @@ mod tests {
         from_states.sort();
         assert_eq!(expiries(&whole), from_states);
         assert_eq!(from_states.len(), 267);
+        assert_eq!(whole.expiring_len(), 267);
+        assert_eq!(sliced.expiring_len(), 267);
     }
 
     /// Bit writes wait as pending until stable, then the stability that covers the one each
@@ -628,6 +671,47 @@ mod tests {
         ks.apply(b"early", &e);
         let due: Vec<&Blob> = ks.expired(1000).collect();
         assert_eq!(due, vec![&Blob::from("late")]);
+    }
+
+    /// The index files a key by its hash: keys of one hash and expiry share an entry,
+    /// which stays while one of them is left, and each is listed, counted and unlisted.
+    #[test]
+    fn keys_of_one_hash_and_expiry_share_an_index_entry() {
+        let _colliding = crate::table::collide_all_keys();
+        let mut ks = Keyspace::new();
+        let tag = |op: u64| Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
+        for (op, key, at) in [(1, "a", 100), (2, "b", 100), (3, "c", 200), (4, "d", 0)] {
+            let ttl = if at == 0 {
+                SetTtl::Clear
+            } else {
+                SetTtl::At(at)
+            };
+            let e = ops::set(None, 0, tag(op), Blob::from("v"), ttl);
+            ks.apply(key.as_bytes(), &e);
+        }
+        let due = |ks: &Keyspace, now| {
+            let mut keys: Vec<Blob> = ks.expired(now).cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(ks.expiries.len(), 2);
+        assert_eq!(ks.expiring_len(), 3);
+        assert_eq!(due(&ks, 150), vec![Blob::from("a"), Blob::from("b")]);
+        assert_eq!(due(&ks, 200).len(), 3);
+        let e = ops::delete(ks.get(b"a"), tag(5)).expect("an effect");
+        ks.apply(b"a", &e);
+        assert_eq!(due(&ks, 150), vec![Blob::from("b")]);
+        assert_eq!(ks.expiring_len(), 2);
+        let e = ops::persist(ks.get(b"b"), 0, tag(6)).expect("an effect");
+        ks.apply(b"b", &e);
+        assert_eq!(due(&ks, 150), Vec::<Blob>::new());
+        assert_eq!(ks.expiries.len(), 1);
+        assert_eq!(ks.expiring_len(), 1);
+        let between: Vec<(u64, Blob)> = ks
+            .expiring_between(100, 200)
+            .map(|(at, k)| (at, k.clone()))
+            .collect();
+        assert_eq!(between, vec![(200, Blob::from("c"))]);
     }
 
     #[test]
