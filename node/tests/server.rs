@@ -6,6 +6,7 @@ mod common;
 
 use common::{TestNode, exchange, exchange_until};
 use redis::{Commands, Value};
+use std::time::Duration;
 
 #[test]
 fn string_commands_answer_like_redis() {
@@ -56,6 +57,61 @@ fn string_commands_answer_like_redis() {
     assert_eq!(c.ttl::<_, i64>("missing").expect("ttl"), -2);
     assert_eq!(c.del::<_, i64>(&["k", "t", "missing"]).expect("del"), 2);
     assert_eq!(c.exists::<_, i64>("k").expect("exists"), 0);
+}
+
+/// DBSIZE, INFO's keyspace line and RANDOMKEY see what a reader sees: the keys with an
+/// expiry are counted with their mean time to live, and an expired key is neither counted
+/// nor drawn.
+#[test]
+fn dbsize_info_and_randomkey_see_what_a_reader_sees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let keyspace = |c: &mut redis::Connection| -> (u64, u64, u64) {
+        let info: String = redis::cmd("INFO").arg("keyspace").query(c).expect("info");
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix("db0:"))
+            .unwrap_or_else(|| panic!("no db0 in {info:?}"));
+        let field = |name: &str| -> u64 {
+            line.split(',')
+                .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+        };
+        (field("keys"), field("expires"), field("avg_ttl"))
+    };
+    let _: () = c.set("plain", "v").expect("set");
+    let _: () = c.pset_ex("soon", "v", 200).expect("psetex");
+    let _: () = c.set_ex("later", "v", 1000).expect("setex");
+    let _: () = c.hset("h", "f", "v").expect("hset");
+    let _: () = c.set("gone", "v").expect("set");
+    assert_eq!(c.del::<_, i64>("gone").expect("del"), 1);
+    assert_eq!(
+        redis::cmd("DBSIZE").query::<u64>(&mut c).expect("dbsize"),
+        4
+    );
+    let (keys, expires, avg_ttl) = keyspace(&mut c);
+    assert_eq!((keys, expires), (4, 2));
+    // (200 + 1,000,000) / 2 ms, less what has passed since.
+    assert!((490_000..=500_100).contains(&avg_ttl), "{avg_ttl}");
+    common::wait_for("soon expires", Duration::from_secs(10), || {
+        (c.pttl::<_, i64>("soon").expect("pttl") == -2).then_some(())
+    });
+    assert_eq!(
+        redis::cmd("DBSIZE").query::<u64>(&mut c).expect("dbsize"),
+        3
+    );
+    let (keys, expires, avg_ttl) = keyspace(&mut c);
+    assert_eq!((keys, expires), (3, 1));
+    assert!((990_000..=1_000_000).contains(&avg_ttl), "{avg_ttl}");
+    let mut drawn = std::collections::BTreeSet::new();
+    for _ in 0..300 {
+        let key: String = redis::cmd("RANDOMKEY").query(&mut c).expect("randomkey");
+        drawn.insert(key);
+    }
+    let seen: Vec<&str> = drawn.iter().map(String::as_str).collect();
+    assert_eq!(seen, ["h", "later", "plain"]);
 }
 
 #[test]

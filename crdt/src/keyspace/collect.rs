@@ -2,7 +2,7 @@
 //! at once after each write where it already is, later for the keys queued meanwhile, and
 //! over every key now and then.
 
-use super::{Absent, KEY_ENTRY_BYTES, Keyspace, same};
+use super::{Absent, KEY_ENTRY_BYTES, Keyspace, Standing, same};
 use crate::blob::Blob;
 use crate::conflict::Conflicts;
 use crate::effect::{Addition, Effect};
@@ -39,23 +39,23 @@ impl Keyspace {
         }
         let held = self.keys.len();
         let digests = &mut self.digests;
-        // Keys whose expiry the collection changed (rare: a TTL's removal knowledge).
-        let mut reindexed = Vec::new();
+        // Keys whose count the collection changed (rare: a TTL's removal knowledge).
+        let mut recounted = Vec::new();
         let next = self.keys.retain_from(from, count, |key, s| {
-            let before = s.state.expire_at();
+            let before = Standing::of(&s.state);
             let changed = s.state.gc(stable);
             let void = s.state.is_void();
             if changed || void {
                 digests.forget(key, s, held);
             }
-            let after = if void { None } else { s.state.expire_at() };
+            let after = Standing::of(&s.state);
             if before != after {
-                reindexed.push((key.clone(), before, after));
+                recounted.push((key.clone(), before, after));
             }
             !void
         });
-        for (key, before, after) in reindexed {
-            self.reindex(&key, before, after);
+        for (key, before, after) in recounted {
+            self.recount(&key, before, after);
         }
         (next < self.keys.len()).then_some(next)
     }

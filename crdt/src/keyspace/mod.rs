@@ -37,8 +37,8 @@ pub struct Keyspace {
     /// index holds no second copy of it (16 bytes an entry, where a time and a name took 32
     /// and a long name its own allocation). Keys of one hash and time share their entry.
     expiries: BTreeSet<(u64, u64)>,
-    /// How many keys have an expiry.
-    expiring: usize,
+    /// Keys counted as they change: DBSIZE and INFO's keyspace line walk no keys.
+    counts: Counts,
     /// Bucket digests, kept up to date as keys change.
     digests: Digests,
     /// Keys an op left holding nothing but removal knowledge (a DEL, an eviction), oldest
@@ -50,6 +50,70 @@ pub struct Keyspace {
     /// String keys with bit writes not baked in yet, each with the op whose stability
     /// the next baking waits for (see [`crate::bits::StrPart::gc`]), in the order queued.
     unbaked: VecDeque<(Dot, Blob)>,
+}
+
+/// What the keyspace counts of its keys, kept in step with every change.
+#[derive(Clone, Debug, Default)]
+struct Counts {
+    /// Keys with content (a type they read as), expired or not.
+    content: usize,
+    /// Of those, the keys with an expiry.
+    content_expiring: usize,
+    /// Keys with an expiry, with content or without (those the expiry index lists), and
+    /// the sum of their expiry times.
+    expiring: usize,
+    expiry_sum: u128,
+}
+
+/// What counts of a key: whether it has content, and its expiry.
+#[derive(Clone, Copy, PartialEq)]
+struct Standing {
+    content: bool,
+    expire_at: Option<u64>,
+}
+
+impl Standing {
+    const GONE: Standing = Standing {
+        content: false,
+        expire_at: None,
+    };
+
+    fn of(k: &KeyState) -> Standing {
+        Standing {
+            content: k.kind().is_some(),
+            expire_at: k.expire_at(),
+        }
+    }
+}
+
+impl Counts {
+    fn add(&mut self, s: Standing) {
+        self.content += usize::from(s.content);
+        if let Some(at) = s.expire_at {
+            self.content_expiring += usize::from(s.content);
+            self.expiring += 1;
+            self.expiry_sum += u128::from(at);
+        }
+    }
+
+    fn remove(&mut self, s: Standing) {
+        self.content -= usize::from(s.content);
+        if let Some(at) = s.expire_at {
+            self.content_expiring -= usize::from(s.content);
+            self.expiring -= 1;
+            self.expiry_sum -= u128::from(at);
+        }
+    }
+}
+
+/// What a reader sees of a database's keys at a time: DBSIZE, and INFO's keyspace line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveCounts {
+    pub keys: usize,
+    /// Keys with an expiry still ahead.
+    pub expires: usize,
+    /// Their mean time to live, in ms (0 without any).
+    pub avg_ttl_ms: u64,
 }
 
 /// What [`Keyspace::update_key`] does with a key that is not there.
@@ -137,14 +201,14 @@ impl Keyspace {
             flushed,
             flushed_by,
             expiries: BTreeSet::new(),
-            expiring: 0,
+            counts: Counts::default(),
             digests: Digests::default(),
             uncollected: VecDeque::new(),
             uncollected_bytes: 0,
             unbaked: VecDeque::new(),
         };
         ks.digests.recount_all();
-        ks.rebuild_expiries();
+        ks.count_all();
         ks
     }
 
@@ -192,10 +256,32 @@ impl Keyspace {
 
     /// Number of keys a reader sees at `now_ms`.
     pub fn live_len(&self, now_ms: u64) -> usize {
-        self.keys
-            .values()
-            .filter(|s| s.state.exists(now_ms))
-            .count()
+        self.live_counts(now_ms).keys
+    }
+
+    /// What a reader sees of the keys at `now_ms`, from the counts kept as keys change, less
+    /// the keys whose expiry has passed and that are not removed yet: time in those, not
+    /// in all keys.
+    pub fn live_counts(&self, now_ms: u64) -> LiveCounts {
+        let c = &self.counts;
+        let (mut expired, mut expired_content, mut expired_sum) = (0, 0, 0u128);
+        for (at, hash) in self.expiries.iter().take_while(|(at, _)| *at <= now_ms) {
+            for (_, slot) in self.slots_expiring_at(*at, *hash) {
+                expired += 1;
+                expired_content += usize::from(slot.state.kind().is_some());
+                expired_sum += u128::from(*at);
+            }
+        }
+        let ahead = c.expiring - expired;
+        let avg_ttl_ms = match ahead {
+            0 => 0,
+            n => ((c.expiry_sum - expired_sum) / n as u128).saturating_sub(u128::from(now_ms)),
+        };
+        LiveCounts {
+            keys: c.content - expired_content,
+            expires: c.content_expiring - expired_content,
+            avg_ttl_ms: u64::try_from(avg_ttl_ms).unwrap_or(u64::MAX),
+        }
     }
 
     /// The FLUSHDB cutoff and the flush ops behind it.
@@ -241,16 +327,19 @@ impl Keyspace {
 
     /// Number of keys with an expiry.
     pub fn expiring_len(&self) -> usize {
-        self.expiring
+        self.counts.expiring
     }
 
     /// The keys an entry of the expiry index stands for: those filed under `hash` that
     /// expire at `at`.
-    fn expiring_at(&self, at: u64, hash: u64) -> impl Iterator<Item = &Blob> {
+    fn slots_expiring_at(&self, at: u64, hash: u64) -> impl Iterator<Item = (&Blob, &Slot)> {
         self.keys
             .hashed(hash)
             .filter(move |(_, s)| s.state.expire_at() == Some(at))
-            .map(|(key, _)| key)
+    }
+
+    fn expiring_at(&self, at: u64, hash: u64) -> impl Iterator<Item = &Blob> {
+        self.slots_expiring_at(at, hash).map(|(key, _)| key)
     }
 
     /// The keys of the index's entries `entries`, each with its expiry.
@@ -324,42 +413,46 @@ impl Keyspace {
         self.keys_of(due)
     }
 
-    /// Keep the expiry index in step with a key whose expiry went from `before` to `after`
-    /// (the key as it is now: changed, or gone). Inlined: every write calls it, and few
-    /// change the key's expiry.
+    /// Keep the counts and the expiry index in step with a key that went from `before` to
+    /// `after` (the key as it is now: changed, or gone). Inlined: every write calls it, and
+    /// few change what counts.
     #[inline]
-    fn reindex(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
+    fn recount(&mut self, key: &[u8], before: Standing, after: Standing) {
         if before != after {
-            self.reindex_changed(key, before, after);
+            self.recount_changed(key, before, after);
         }
     }
 
     #[inline(never)]
-    fn reindex_changed(&mut self, key: &[u8], before: Option<u64>, after: Option<u64>) {
+    fn recount_changed(&mut self, key: &[u8], before: Standing, after: Standing) {
+        self.counts.remove(before);
+        self.counts.add(after);
+        if before.expire_at == after.expire_at {
+            return;
+        }
         let hash = self.keys.hash_key(key);
-        if let Some(at) = before {
+        if let Some(at) = before.expire_at {
             // The entry stays for another key of the same hash and time, if there is one.
             if self.expiring_at(at, hash).next().is_none() {
                 self.expiries.remove(&(at, hash));
             }
-            self.expiring -= 1;
         }
-        if let Some(at) = after {
+        if let Some(at) = after.expire_at {
             self.expiries.insert((at, hash));
-            self.expiring += 1;
         }
     }
 
-    fn rebuild_expiries(&mut self) {
+    /// The counts and the expiry index, from the keys.
+    fn count_all(&mut self) {
         let keys = &self.keys;
         self.expiries = keys
             .iter()
             .filter_map(|(key, s)| Some((s.state.expire_at()?, keys.hash_key(key))))
             .collect();
-        self.expiring = keys
-            .values()
-            .filter(|s| s.state.expire_at().is_some())
-            .count();
+        self.counts = Counts::default();
+        for s in keys.values() {
+            self.counts.add(Standing::of(&s.state));
+        }
     }
 
     /// FLUSHDB: remove every piece covered by `cutoff` (the origin's applied vector: all it
@@ -379,7 +472,7 @@ impl Keyspace {
             s.set_digest(UNCOUNTED);
             !s.state.is_void()
         });
-        self.rebuild_expiries();
+        self.count_all();
     }
 
     /// Change one key through `f` (given the FLUSHDB cutoff), keeping the expiry index and
@@ -409,9 +502,9 @@ impl Keyspace {
                 };
                 self.digests.note_changed(key, held + 1);
                 if let Some(new) = state {
-                    let after = new.expire_at();
+                    let after = Standing::of(&new);
                     room.insert(Blob::from(key), Slot::new(new, used(0)));
-                    self.reindex(key, None, after);
+                    self.recount(key, Standing::GONE, after);
                     return;
                 }
                 room.insert(Blob::from(key), Slot::new(KeyState::default(), 0))
@@ -419,13 +512,13 @@ impl Keyspace {
         };
         slot.set_access(used(slot.access()));
         let k = &mut slot.state;
-        let before = k.expire_at();
+        let before = Standing::of(k);
         f(k, &self.flushed);
-        let after = k.expire_at();
+        let after = Standing::of(k);
         if k.is_void() {
             self.keys.remove(key);
         }
-        self.reindex(key, before, after);
+        self.recount(key, before, after);
     }
 
     /// Merge another region's state of one key (full sync, anti-entropy).
@@ -712,6 +805,76 @@ mod tests {
             .map(|(at, k)| (at, k.clone()))
             .collect();
         assert_eq!(between, vec![(200, Blob::from("c"))]);
+    }
+
+    /// DBSIZE's and INFO's counts, kept as keys change, are what a walk over the keys finds
+    /// at any time: the keys with content less those expired and not removed yet, those
+    /// with an expiry ahead, and the mean time to live of the keys with one.
+    #[test]
+    fn live_counts_are_what_a_walk_over_the_keys_finds() {
+        let walked = |ks: &Keyspace, now: u64| {
+            let live: Vec<&KeyState> = ks
+                .iter()
+                .map(|(_, k)| k)
+                .filter(|k| k.exists(now))
+                .collect();
+            let ahead: Vec<u64> = ks
+                .iter()
+                .filter_map(|(_, k)| k.expire_at())
+                .filter(|at| *at > now)
+                .map(|at| at - now)
+                .collect();
+            LiveCounts {
+                keys: live.len(),
+                expires: live.iter().filter(|k| k.expire_at().is_some()).count(),
+                avg_ttl_ms: ahead.iter().sum::<u64>() / (ahead.len().max(1) as u64),
+            }
+        };
+        let tag = |op: u64| Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
+        let mut ks = Keyspace::new();
+        let mut op = 0;
+        for i in 0..300u64 {
+            let key = format!("k{i}");
+            let key = key.as_bytes();
+            let ttl = if i % 3 == 0 {
+                SetTtl::Clear
+            } else {
+                SetTtl::At(1_000 + i * 10)
+            };
+            op += 1;
+            ks.apply(key, &ops::set(None, 0, tag(op), Blob::from("v"), ttl));
+            op += 1;
+            let then = if i % 7 == 0 {
+                ops::delete(ks.get(key), tag(op))
+            } else if i % 11 == 0 {
+                ops::persist(ks.get(key), 0, tag(op))
+            } else if i % 13 == 0 {
+                ops::expire(ks.get(key), 0, tag(op), 5_000)
+            } else {
+                None
+            };
+            if let Some(e) = then {
+                ks.apply(key, &e);
+            }
+        }
+        let times = [0, 1_000, 1_500, 2_000, 2_990, 3_000, 5_000, 10_000];
+        for now in times {
+            assert_eq!(ks.live_counts(now), walked(&ks, now), "at {now}");
+        }
+        assert_eq!(ks.live_counts(0).keys, 300 - 43);
+        let mut stable = VersionVector::new();
+        stable.raise(ServerId(1), OpId(op));
+        ks.gc(&stable);
+        for now in times {
+            assert_eq!(ks.live_counts(now), walked(&ks, now), "collected, at {now}");
+        }
+        let mut cutoff = VersionVector::new();
+        cutoff.raise(ServerId(1), OpId(op / 2));
+        ks.flush(&cutoff, Dot::new(ServerId(1), OpId(op + 1), 0));
+        for now in times {
+            assert_eq!(ks.live_counts(now), walked(&ks, now), "flushed, at {now}");
+        }
+        assert!(ks.live_counts(0).keys < 300 - 43);
     }
 
     #[test]

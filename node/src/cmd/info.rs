@@ -313,13 +313,13 @@ fn keyspace(ctx: &Ctx<'_>, out: &mut String) {
     out.push_str("# Keyspace\r\n");
     for db in 0..DATABASES {
         let ks = ctx.store.db(db);
-        let n = ks.live_len(ctx.now);
-        if n > 0 {
-            let expires = ks
-                .iter()
-                .filter(|(_, k)| k.exists(ctx.now) && k.expire_at().is_some())
-                .count();
-            let _ = write!(out, "db{db}:keys={n},expires={expires},avg_ttl=0\r\n");
+        let c = ks.live_counts(ctx.now);
+        if c.keys > 0 {
+            let _ = write!(
+                out,
+                "db{db}:keys={},expires={},avg_ttl={}\r\n",
+                c.keys, c.expires, c.avg_ttl_ms
+            );
         }
     }
 }

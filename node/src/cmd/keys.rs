@@ -482,9 +482,24 @@ pub fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ))
 }
 
+/// Positions RANDOMKEY draws before it walks the keys instead (past keys a reader does not
+/// see: expired and not removed yet, or holding only removal knowledge).
+const RANDOMKEY_DRAWS: usize = 64;
+
 pub fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let ks = ctx.store.db(ctx.conn.db);
+    // A position drawn at random, as Redis draws a bucket: each key a reader sees is as
+    // likely, and a draw costs no walk over the keys.
+    if !ks.is_empty() {
+        for _ in 0..RANDOMKEY_DRAWS {
+            if let Some((key, k, _)) = ks.at(super::random_below(ks.len()))
+                && k.exists(now)
+            {
+                return Ok(Reply::bulk(Bytes::copy_from_slice(key)));
+            }
+        }
+    }
     let live = ks.live_len(now);
     if live == 0 {
         return Ok(Reply::Nil);
