@@ -55,6 +55,16 @@ impl Full {
         self.visible().map(Part::kind)
     }
 
+    /// Whether any part holds content a reader can see ([`Full::visible`] without
+    /// choosing among them).
+    #[inline(always)]
+    pub fn has_content(&self) -> bool {
+        match &self.parts[..] {
+            [one] => one.is_live(),
+            parts => parts.iter().any(Part::is_live),
+        }
+    }
+
     /// The part the key reads as.
     #[inline]
     pub fn visible(&self) -> Option<&Part> {
@@ -142,6 +152,7 @@ impl Full {
     }
 
     /// When the key expires (Unix ms): the latest live expiry, unless a live PERSIST wins.
+    #[inline(always)]
     pub fn expire_at(&self) -> Option<u64> {
         let mut at = None;
         for e in &self.ttl {

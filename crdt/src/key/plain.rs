@@ -24,12 +24,18 @@ pub(super) struct PlainReg {
 
 impl PlainReg {
     pub(super) fn from_reg(r: &RegEntry<Blob>) -> Option<PlainReg> {
+        PlainReg::new(r.tag, r.value.clone())
+    }
+
+    /// The write `tag` made of `value` (`None` for server-id 0, which no node has).
+    #[inline]
+    pub(super) fn new(tag: Tag, value: Blob) -> Option<PlainReg> {
         Some(PlainReg {
-            value: r.value.clone(),
-            hlc: r.tag.hlc,
-            op: r.tag.dot.op,
-            server: NonZeroU32::new(r.tag.dot.server.0)?,
-            idx: r.tag.dot.idx,
+            value,
+            hlc: tag.hlc,
+            op: tag.dot.op,
+            server: NonZeroU32::new(tag.dot.server.0)?,
+            idx: tag.dot.idx,
         })
     }
 

@@ -12,7 +12,7 @@ use crate::Crdt;
 use crate::blob::Blob;
 use crate::conflict::Conflicts;
 use crate::effect::{Addition, Effect, FieldLoc, Value};
-use crate::field::{CounterEntry, Field, Num, RegEntry};
+use crate::field::{CounterEntry, Field, Num};
 use crate::hash::HashPart;
 use crate::hlc::Hlc;
 use crate::ids::ServerId;
@@ -348,11 +348,24 @@ impl KeyState {
     }
 
     /// When the key expires (Unix ms): the latest live expiry, unless a live PERSIST wins.
+    #[inline]
     pub fn expire_at(&self) -> Option<u64> {
         match &self.0 {
             Repr::Plain(_) | Repr::Counter(_) => None,
             Repr::Expiring(x) => x.ttl.at,
             Repr::Full(f) => f.expire_at(),
+        }
+    }
+
+    /// Whether the key has content (a type it reads as), and its expiry: what the keyspace
+    /// counts of every key it changes, in one look. Inlined: every write asks, before and
+    /// after.
+    #[inline(always)]
+    pub fn content_and_expiry(&self) -> (bool, Option<u64>) {
+        match &self.0 {
+            Repr::Plain(_) | Repr::Counter(_) => (true, None),
+            Repr::Expiring(x) => (true, x.ttl.at),
+            Repr::Full(f) => (f.has_content(), f.expire_at()),
         }
     }
 
@@ -368,11 +381,17 @@ impl KeyState {
 
     /// The largest HLC of anything in the key: a write that overwrites the key must be
     /// stamped after it (see [`crate::HlcClock::tick_after`]).
+    #[inline]
     pub fn max_hlc(&self) -> Hlc {
         match &self.0 {
             Repr::Plain(reg) => reg.hlc,
             Repr::Counter(c) => c.hlc(),
-            Repr::Expiring(x) => x.string.max_hlc().max(x.ttl.tag.hlc),
+            // Not a call of `max_hlc` on the string: a recursive function is never inlined.
+            Repr::Expiring(x) => x.ttl.tag.hlc.max(match &x.string.0 {
+                Repr::Plain(reg) => reg.hlc,
+                Repr::Counter(c) => c.hlc(),
+                Repr::Expiring(_) | Repr::Full(_) => Hlc::ZERO,
+            }),
             Repr::Full(f) => f.max_hlc(),
         }
     }
@@ -428,7 +447,17 @@ impl KeyState {
     /// [`KeyState::apply`] done in place, when the key is one origin's counter and `e` is
     /// that origin's next increment of it and nothing else (an INCR of a counter this
     /// region keeps): whether it was.
+    #[inline]
     fn incremented_plainly(&mut self, e: &Effect, flushed: &VersionVector) -> bool {
+        // Looked at first: most keys an effect changes are in the general form.
+        if let Repr::Full(_) | Repr::Plain(_) = self.0 {
+            return false;
+        }
+        self.incremented_counter(e, flushed)
+    }
+
+    #[inline(never)]
+    fn incremented_counter(&mut self, e: &Effect, flushed: &VersionVector) -> bool {
         let cur = match &mut self.0 {
             Repr::Counter(cur) => cur,
             Repr::Expiring(x) => match &mut x.string.0 {
@@ -484,41 +513,33 @@ impl KeyState {
         if let Some(entry) = KeyState::string_increment(e, flushed) {
             return PlainCounter::from_entry(&entry).map(|c| KeyState(Repr::Counter(c)));
         }
-        let (v, expire) = match e.adds.as_slice() {
-            [
-                Addition::Write {
-                    loc: FieldLoc::Str,
-                    value: Value::Bytes(v),
-                },
-            ] => (v, None),
-            [
-                Addition::Write {
-                    loc: FieldLoc::Str,
-                    value: Value::Bytes(v),
-                },
-                Addition::Expire(at),
-            ] => (v, Some(*at)),
-            _ => return None,
+        let (
+            Addition::Write {
+                loc: FieldLoc::Str,
+                value: Value::Bytes(v),
+            },
+            rest,
+        ) = e.adds.split_first()?
+        else {
+            return None;
         };
         // The effect's pieces are all of one op: the flush covers all or none.
         if flushed.covers(e.tag.dot) {
             return None;
         }
-        let reg = RegEntry {
-            tag: e.tag,
-            value: v.clone(),
-        };
-        let string = KeyState(Repr::Plain(PlainReg::from_reg(&reg)?));
-        Some(match expire {
-            None => string,
-            Some(at) => {
-                let ttl = TtlEntry {
-                    tag: e.tag.piece(1),
-                    at: Some(at),
-                };
-                KeyState(Repr::Expiring(Box::new(Expiring { string, ttl })))
-            }
-        })
+        let string = KeyState(Repr::Plain(PlainReg::new(e.tag, v.clone())?));
+        match rest {
+            [] => Some(string),
+            [Addition::Expire(at)] => Some(KeyState::expiring(string, e.tag.piece(1), *at)),
+            _ => None,
+        }
+    }
+
+    /// A compact string with the expiry `tag` wrote.
+    #[inline(never)]
+    fn expiring(string: KeyState, tag: crate::ids::Tag, at: u64) -> KeyState {
+        let ttl = TtlEntry { tag, at: Some(at) };
+        KeyState(Repr::Expiring(Box::new(Expiring { string, ttl })))
     }
 
     /// What `apply(e)` makes of a key that has nothing, built directly, when `e` is a plain

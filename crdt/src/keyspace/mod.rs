@@ -73,20 +73,15 @@ struct Standing {
 }
 
 impl Standing {
-    const GONE: Standing = Standing {
-        content: false,
-        expire_at: None,
-    };
-
+    #[inline]
     fn of(k: &KeyState) -> Standing {
-        Standing {
-            content: k.kind().is_some(),
-            expire_at: k.expire_at(),
-        }
+        let (content, expire_at) = k.content_and_expiry();
+        Standing { content, expire_at }
     }
 }
 
 impl Counts {
+    #[inline]
     fn add(&mut self, s: Standing) {
         self.content += usize::from(s.content);
         if let Some(at) = s.expire_at {
@@ -442,6 +437,11 @@ impl Keyspace {
         }
     }
 
+    fn index_expiry(&mut self, key: &[u8], at: u64) {
+        let hash = self.keys.hash_key(key);
+        self.expiries.insert((at, hash));
+    }
+
     /// The counts and the expiry index, from the keys.
     fn count_all(&mut self) {
         let keys = &self.keys;
@@ -504,7 +504,10 @@ impl Keyspace {
                 if let Some(new) = state {
                     let after = Standing::of(&new);
                     room.insert(Blob::from(key), Slot::new(new, used(0)));
-                    self.recount(key, Standing::GONE, after);
+                    self.counts.add(after);
+                    if let Some(at) = after.expire_at {
+                        self.index_expiry(key, at);
+                    }
                     return;
                 }
                 room.insert(Blob::from(key), Slot::new(KeyState::default(), 0))
