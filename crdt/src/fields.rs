@@ -8,13 +8,14 @@ use crate::table::{Entry, KeyTable};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 
-/// Fields by name in a [`KeyTable`], as keys and set members are: a large hash grows its
+/// Fields by name: a few in a vector, as Redis keeps a small hash in a listpack, and past
+/// [`FEW_FIELDS`] in a [`KeyTable`], as keys and set members are (a large hash grows its
 /// index a few slots per write, never all at once, and an empty bucket costs 5 bytes, not a
-/// whole field. Every change of a field goes through [`FieldTable::update`] or
+/// whole field). Every change of a field goes through [`FieldTable::update`] or
 /// [`FieldTable::change`] (one field) or `change_all` (every field), which keep the counts.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct FieldTable<V> {
-    fields: KeyTable<Field<V>>,
+    fields: Fields<V>,
     /// How many fields are live (the others hold only reset records): HLEN, and whether an
     /// HDEL empties the hash, without a walk over every field.
     live: usize,
@@ -23,13 +24,108 @@ pub struct FieldTable<V> {
     counters: usize,
 }
 
+/// The most fields a table keeps in its vector form: looked through one by one (a hash of
+/// one field costs its entry and no index: 88 bytes where the table took 232), and moved
+/// into a [`KeyTable`] when one more comes.
+pub const FEW_FIELDS: usize = 16;
+
+/// A table's fields in one of two forms; which one is no part of the state (a table that
+/// grew and shrank again stays in the table form, and equals the vector of its fields).
+#[derive(Clone, Debug)]
+enum Fields<V> {
+    /// At most [`FEW_FIELDS`], with room for no more than they take.
+    Few(Vec<(Blob, Field<V>)>),
+    Many(Box<KeyTable<Field<V>>>),
+}
+
+impl<V> Fields<V> {
+    fn len(&self) -> usize {
+        match self {
+            Fields::Few(v) => v.len(),
+            Fields::Many(t) => t.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, name: &[u8]) -> Option<&Field<V>> {
+        match self {
+            Fields::Few(v) => v.iter().find(|(n, _)| n[..] == *name).map(|(_, f)| f),
+            Fields::Many(t) => t.get(name),
+        }
+    }
+
+    fn get_mut(&mut self, name: &[u8]) -> Option<&mut Field<V>> {
+        match self {
+            Fields::Few(v) => v.iter_mut().find(|(n, _)| n[..] == *name).map(|(_, f)| f),
+            Fields::Many(t) => t.get_mut(name),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Blob, &Field<V>)> {
+        let (few, many) = match self {
+            Fields::Few(v) => (Some(v.iter().map(|(n, f)| (n, f))), None),
+            Fields::Many(t) => (None, Some(t.iter())),
+        };
+        few.into_iter().flatten().chain(many.into_iter().flatten())
+    }
+
+    /// Add a field that is not here.
+    fn insert_new(&mut self, name: Blob, field: Field<V>) {
+        match self {
+            Fields::Few(v) if v.len() < FEW_FIELDS => {
+                v.reserve_exact(1);
+                v.push((name, field));
+            }
+            Fields::Few(v) => {
+                let mut t: KeyTable<Field<V>> = std::mem::take(v).into_iter().collect();
+                t.insert(name, field);
+                *self = Fields::Many(Box::new(t));
+            }
+            Fields::Many(t) => {
+                t.insert(name, field);
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &[u8]) {
+        match self {
+            Fields::Few(v) => {
+                if let Some(i) = v.iter().position(|(n, _)| n[..] == *name) {
+                    v.swap_remove(i);
+                }
+            }
+            Fields::Many(t) => {
+                t.remove(name);
+            }
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Blob, &mut Field<V>) -> bool) {
+        match self {
+            Fields::Few(v) => v.retain_mut(|(n, f)| keep(n, f)),
+            Fields::Many(t) => t.retain(keep),
+        }
+    }
+}
+
 impl<V> Default for FieldTable<V> {
     fn default() -> Self {
         FieldTable {
-            fields: KeyTable::default(),
+            fields: Fields::Few(Vec::new()),
             live: 0,
             counters: 0,
         }
+    }
+}
+
+/// Equal when they hold the same fields, in either form and any order.
+impl<V: PartialEq> PartialEq for FieldTable<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields.len() == other.fields.len()
+            && self
+                .fields
+                .iter()
+                .all(|(name, f)| other.fields.get(name) == Some(f))
     }
 }
 
@@ -38,9 +134,26 @@ impl<V: Clone + PartialEq> FieldTable<V> {
         self.live > 0
     }
 
+    /// Whether no field is held, not even one with reset records only.
+    pub fn is_void(&self) -> bool {
+        self.fields.len() == 0
+    }
+
     /// How many fields are live.
     pub fn live(&self) -> usize {
         self.live
+    }
+
+    /// Ask for the fields' vector, or the table's header, without reading it.
+    pub fn prefetch(&self) {
+        match &self.fields {
+            Fields::Few(v) => {
+                if let Some(first) = v.first() {
+                    crate::prefetch::prefetch(first);
+                }
+            }
+            Fields::Many(t) => crate::prefetch::prefetch(&**t),
+        }
     }
 
     /// A field, live or holding only reset records.
@@ -54,15 +167,15 @@ impl<V: Clone + PartialEq> FieldTable<V> {
     }
 
     pub fn max_stamp(&self) -> Option<Stamp> {
-        self.fields.values().filter_map(Field::max_stamp).max()
+        self.fields.iter().filter_map(|(_, f)| f.max_stamp()).max()
     }
 
     pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
-        self.fields.values().flat_map(Field::dots)
+        self.fields.iter().flat_map(|(_, f)| f.dots())
     }
 
     pub fn observe_into(&self, vv: &mut VersionVector) {
-        for f in self.fields.values() {
+        for (_, f) in self.fields.iter() {
             f.observe_into(vv);
         }
     }
@@ -71,23 +184,32 @@ impl<V: Clone + PartialEq> FieldTable<V> {
     /// write the tomb kills); a new field is made aside and kept only if it is not. What
     /// `change` returns.
     pub fn update<R>(&mut self, name: &Blob, change: impl FnOnce(&mut Field<V>) -> R) -> R {
-        match self.fields.entry(name) {
-            Entry::Occupied(held) => {
-                let (counted, r) = counted(held, change);
-                self.settle(name, counted);
-                r
-            }
-            Entry::Vacant(room) => {
-                let mut field = Field::default();
-                let r = change(&mut field);
-                let after = counts(&field);
-                if !field.is_void() {
-                    room.insert(name.clone(), field);
+        let held = match &mut self.fields {
+            Fields::Few(v) => v.iter_mut().find(|(n, _)| *n == *name).map(|(_, f)| f),
+            Fields::Many(t) => match t.entry(name) {
+                Entry::Occupied(held) => Some(held),
+                // The table's room for a new field: inserted without a second lookup.
+                Entry::Vacant(room) => {
+                    let (field, after, r) = made_aside(change);
+                    if !field.is_void() {
+                        room.insert(name.clone(), field);
+                    }
+                    self.recount((0, 0), after);
+                    return r;
                 }
-                self.recount((0, 0), after);
-                r
-            }
+            },
+        };
+        if let Some(held) = held {
+            let (counted, r) = counted(held, change);
+            self.settle(name, counted);
+            return r;
         }
+        let (field, after, r) = made_aside(change);
+        if !field.is_void() {
+            self.fields.insert_new(name.clone(), field);
+        }
+        self.recount((0, 0), after);
+        r
     }
 
     /// [`FieldTable::update`] of a field that is here; `None` when it is not.
@@ -153,6 +275,19 @@ impl<V: Clone + PartialEq> FieldTable<V> {
     }
 }
 
+/// A new field made aside by `change` (kept only if the change did not leave it void: a
+/// write the tomb kills), what it counts for, and what `change` returned. Inlined: every
+/// new field of a hash is made here.
+#[inline(always)]
+fn made_aside<V: Clone + PartialEq, R>(
+    change: impl FnOnce(&mut Field<V>) -> R,
+) -> (Field<V>, (usize, usize), R) {
+    let mut field = Field::default();
+    let r = change(&mut field);
+    let after = counts(&field);
+    (field, after, r)
+}
+
 /// What a change did to a held field: what it counted for before and after ([`counts`]),
 /// and whether it left the field void.
 struct Counted {
@@ -183,6 +318,14 @@ fn counts<V: Clone + PartialEq>(f: &Field<V>) -> (usize, usize) {
 
 impl<V: crate::heap::HeapSize> crate::heap::HeapSize for FieldTable<V> {
     fn heap_bytes(&self) -> usize {
-        self.fields.heap_bytes()
+        match &self.fields {
+            Fields::Few(v) => {
+                v.capacity() * size_of::<(Blob, Field<V>)>()
+                    + v.iter()
+                        .map(|(n, f)| n.heap_bytes() + f.heap_bytes())
+                        .sum::<usize>()
+            }
+            Fields::Many(t) => size_of::<KeyTable<Field<V>>>() + t.heap_bytes(),
+        }
     }
 }

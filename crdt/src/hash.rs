@@ -125,4 +125,46 @@ mod tests {
         assert_eq!((h.all().count(), counted(&h)), (0, 0));
         assert!(!h.gc(&stable), "nothing left to collect");
     }
+
+    /// A hash keeps its first fields in a vector, and moves them into a table when one more
+    /// than [`crate::fields::FEW_FIELDS`] comes. Which form holds them is no part of the
+    /// state: a hash grown past it and back equals one that never grew, reads and encodes
+    /// alike, and the small one costs its vector's entries and nothing more.
+    #[test]
+    fn a_small_hash_and_one_grown_and_shrunk_hold_their_fields_alike() {
+        use crate::field::Field;
+        use crate::heap::HeapSize;
+        use crate::key::{KeyState, Part};
+        let none = Tomb::default();
+        let name = |i: u64| Blob::from(format!("field-{i}").as_bytes());
+        let write = |h: &mut HashPart, i: u64| {
+            h.update(&name(i), |f| f.add_reg(tag(i + 1), Blob::from("v"), &none));
+        };
+        let mut grown = HashPart::default();
+        for i in 0..40 {
+            write(&mut grown, i);
+        }
+        assert_eq!(grown.len(), 40);
+        for i in 0..40 {
+            assert!(grown.get(&name(i)).is_some(), "{i}");
+        }
+        for i in 10..40 {
+            grown.remove(&name(i), tag(i + 1).dot);
+        }
+        let mut small = HashPart::default();
+        for i in (0..10).rev() {
+            write(&mut small, i);
+        }
+        assert_eq!((grown.len(), small.len()), (10, 10));
+        assert_eq!(grown, small);
+        assert_eq!(small.heap_bytes(), 10 * size_of::<(Blob, Field<Blob>)>());
+        assert!(grown.heap_bytes() > small.heap_bytes());
+        let encoded = |h: HashPart| {
+            let k = KeyState::from_raw(smallvec::smallvec![Part::Hash(h)], Vec::new(), None);
+            let mut bytes = vec![];
+            crate::codec::encode_key(&k, &mut bytes);
+            bytes
+        };
+        assert_eq!(encoded(grown), encoded(small));
+    }
 }

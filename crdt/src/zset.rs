@@ -98,6 +98,11 @@ impl ZSetPart {
         self.members.all()
     }
 
+    /// Whether no member is held, not even one with reset records only.
+    pub(crate) fn is_void(&self) -> bool {
+        self.members.is_void()
+    }
+
     pub fn max_stamp(&self) -> Option<Stamp> {
         self.members.max_stamp()
     }

@@ -210,7 +210,7 @@ impl Reader<'_> {
                     let f = self.field()?;
                     h.update(&name, |held| held.merge(&f, &none));
                 }
-                Part::Hash(Box::new(h))
+                Part::Hash(h)
             }
             Kind::Set => {
                 let mut s = SetPart::default();

@@ -18,7 +18,8 @@ use crate::zset::ZSetPart;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Part {
     Str(StrPart),
-    Hash(Box<HashPart>),
+    /// Inline: a small hash's fields are one vector (a large one's table is boxed).
+    Hash(HashPart),
     Set(Box<SetPart>),
     ZSet(Box<ZSetPart>),
     List(Box<ListPart>),
@@ -30,7 +31,7 @@ impl Part {
     pub(super) fn prefetch(&self) {
         match self {
             Part::Str(s) => s.prefetch(),
-            Part::Hash(h) => prefetch(&**h),
+            Part::Hash(h) => h.prefetch(),
             Part::Set(s) => prefetch(&**s),
             Part::ZSet(z) => prefetch(&**z),
             Part::List(l) => prefetch(&**l),
@@ -41,7 +42,7 @@ impl Part {
     pub(super) fn empty(kind: Kind) -> Part {
         match kind {
             Kind::String => Part::Str(StrPart::default()),
-            Kind::Hash => Part::Hash(Box::default()),
+            Kind::Hash => Part::Hash(HashPart::default()),
             Kind::Set => Part::Set(Box::default()),
             Kind::ZSet => Part::ZSet(Box::default()),
             Kind::List => Part::List(Box::default()),
@@ -78,9 +79,9 @@ impl Part {
     pub(super) fn is_void(&self) -> bool {
         match self {
             Part::Str(f) => f.is_void(),
-            Part::Hash(h) => h.all().next().is_none(),
+            Part::Hash(h) => h.is_void(),
             Part::Set(s) => !s.is_live(),
-            Part::ZSet(z) => z.all_members().next().is_none(),
+            Part::ZSet(z) => z.is_void(),
             Part::List(l) => !l.is_live(),
             Part::Stream(x) => x.is_void(),
         }
