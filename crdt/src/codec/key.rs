@@ -129,7 +129,7 @@ pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
     for p in parts.iter() {
         put_part(out, p, Scope::Whole);
     }
-    put_ttl(out, k.ttl_entries());
+    put_ttl(out, &k.ttl_entries());
     match k.tomb() {
         None => out.push(0),
         Some(t) => {
@@ -176,7 +176,7 @@ pub fn encode_content(k: &KeyState, out: &mut Vec<u8>) -> bool {
     for p in live() {
         put_part(out, p, Scope::Content);
     }
-    put_ttl(out, k.ttl_entries());
+    put_ttl(out, &k.ttl_entries());
     live().next().is_some() || !k.ttl_entries().is_empty()
 }
 

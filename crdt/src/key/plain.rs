@@ -1,7 +1,8 @@
 //! The compact forms of a string key, kept in the key's own 48 bytes without an allocation:
 //! `PlainReg`, one plain string write (no TTL, counter, tombstone or other content), the
 //! common case of a cache; and `PlainCounter`, one origin's counter and nothing else, the
-//! common case of INCR. `Expiring` is either of them with one TTL entry, in one box.
+//! common case of INCR. `Expiring` is either of them with one TTL entry, in one box;
+//! `SetEx` a plain string with the expiry its own op wrote (SET EX), in a smaller one.
 
 use super::state::KeyState;
 use super::ttl::TtlEntry;
@@ -107,11 +108,37 @@ impl PlainCounter {
 }
 
 /// A compact string (a `PlainReg` or a `PlainCounter`) with one TTL entry and nothing else:
-/// SET with EX, or INCR then EXPIRE, the keys of a cache. One box of 88 bytes, where the
-/// general form takes its own 128 and a vector of 40 for the entry.
+/// SET then EXPIRE, INCR then EXPIRE. One box of 88 bytes, where the general form takes its
+/// own 128 and a vector of 40 for the entry.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Expiring {
     /// In a compact form, never the general one.
     pub(super) string: KeyState,
     pub(super) ttl: TtlEntry,
+}
+
+/// A plain string with the expiry its own op wrote, and nothing else: SET with EX, the most
+/// common key of a cache. The TTL entry's tag is the string's with another piece number,
+/// so only its time and that number are kept: one box of 64 bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct SetEx {
+    /// A `PlainReg`, never another form.
+    pub(super) string: KeyState,
+    pub(super) at: u64,
+    pub(super) piece: u32,
+}
+
+impl SetEx {
+    /// Of a plain string `reg` and its one TTL entry, when the string's op wrote both.
+    pub(super) fn of(reg: &PlainReg, ttl: &TtlEntry) -> Option<(u64, u32)> {
+        let at = ttl.at?;
+        (ttl.tag == reg.tag().piece(ttl.tag.dot.idx)).then_some((at, ttl.tag.dot.idx))
+    }
+
+    pub(super) fn ttl(&self, tag: Tag) -> TtlEntry {
+        TtlEntry {
+            tag: tag.piece(self.piece),
+            at: Some(self.at),
+        }
+    }
 }

@@ -6,7 +6,7 @@
 use super::full::Full;
 use super::kind::Kind;
 use super::part::Part;
-use super::plain::{Expiring, PlainCounter, PlainReg};
+use super::plain::{Expiring, PlainCounter, PlainReg, SetEx};
 use super::ttl::TtlEntry;
 use crate::Crdt;
 use crate::blob::Blob;
@@ -42,8 +42,11 @@ enum Repr {
     /// A string that is one origin's counter and nothing else: the common case of INCR,
     /// held in the same 48 bytes.
     Counter(PlainCounter),
-    /// Either of those with one TTL entry: the common case of a cache's keys.
+    /// Either of those with one TTL entry another op wrote (EXPIRE).
     Expiring(Box<Expiring>),
+    /// A plain string with the expiry its own op wrote (SET EX): the common case of a
+    /// cache's keys.
+    SetEx(Box<SetEx>),
     Full(Box<Full>),
 }
 
@@ -60,7 +63,7 @@ impl KeyState {
 
     fn full(&self) -> Option<&Full> {
         match &self.0 {
-            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) => None,
+            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) => None,
             Repr::Full(f) => Some(f),
         }
     }
@@ -71,6 +74,7 @@ impl KeyState {
             Repr::Plain(reg) => Some(Field::single(reg.to_reg())),
             Repr::Counter(c) => Some(Field::counting(c.to_entry())),
             Repr::Expiring(x) => x.string.compact_field(),
+            Repr::SetEx(x) => x.string.compact_field(),
             Repr::Full(_) => None,
         }
     }
@@ -78,10 +82,7 @@ impl KeyState {
     /// The general form of a compact one.
     fn compact_as_full(&self) -> Option<Full> {
         let part = Part::Str(self.compact_field()?.into());
-        let ttl = match &self.0 {
-            Repr::Expiring(x) => vec![x.ttl],
-            _ => Vec::new(),
-        };
+        let ttl = self.ttl_entries().to_vec();
         Some(Full::from_raw(smallvec::smallvec![part], ttl, None))
     }
 
@@ -93,7 +94,7 @@ impl KeyState {
         }
         match &mut self.0 {
             Repr::Full(f) => f,
-            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) => {
+            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) => {
                 unreachable!("just made full")
             }
         }
@@ -139,7 +140,13 @@ impl KeyState {
         };
         *self = match f.ttl[..] {
             [] => string,
-            [ttl] => KeyState(Repr::Expiring(Box::new(Expiring { string, ttl }))),
+            [ttl] => match &string.0 {
+                Repr::Plain(reg) => match SetEx::of(reg, &ttl) {
+                    Some((at, piece)) => KeyState::set_ex(string, at, piece),
+                    None => KeyState(Repr::Expiring(Box::new(Expiring { string, ttl }))),
+                },
+                _ => KeyState(Repr::Expiring(Box::new(Expiring { string, ttl }))),
+            },
             _ => return,
         };
     }
@@ -161,6 +168,7 @@ impl KeyState {
             Repr::Plain(reg) => prefetch(&reg.value[..]),
             Repr::Counter(_) => {}
             Repr::Expiring(x) => prefetch(&**x),
+            Repr::SetEx(x) => prefetch(&**x),
             Repr::Full(f) => prefetch(&**f),
         }
     }
@@ -175,6 +183,7 @@ impl KeyState {
                 }
             }
             Repr::Expiring(x) => x.string.prefetch_box(),
+            Repr::SetEx(x) => x.string.prefetch_box(),
             Repr::Plain(_) | Repr::Counter(_) => {}
         }
     }
@@ -187,7 +196,9 @@ impl KeyState {
     /// The type the key reads as, `None` when it has no live content.
     pub fn kind(&self) -> Option<Kind> {
         match &self.0 {
-            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) => Some(Kind::String),
+            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) => {
+                Some(Kind::String)
+            }
             Repr::Full(f) => f.kind(),
         }
     }
@@ -233,6 +244,7 @@ impl KeyState {
                 c.total.into(),
             )))),
             Repr::Expiring(x) => x.string.string_value(),
+            Repr::SetEx(x) => x.string.string_value(),
             Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value),
         }
     }
@@ -243,6 +255,7 @@ impl KeyState {
         match &self.0 {
             Repr::Counter(c) => return Some(c.total),
             Repr::Expiring(x) => return x.string.string_i64(),
+            Repr::SetEx(x) => return x.string.string_i64(),
             Repr::Full(f) => {
                 let s = f.str_part()?;
                 if !s.has_bit_writes() {
@@ -263,6 +276,7 @@ impl KeyState {
             Repr::Plain(_) => None,
             Repr::Counter(c) => (c.server() == server).then(|| c.to_entry()),
             Repr::Expiring(x) => x.string.own_string_entry(server),
+            Repr::SetEx(_) => None,
             Repr::Full(f) => f.string()?.own_entry(server).cloned(),
         }
     }
@@ -276,6 +290,7 @@ impl KeyState {
             Repr::Plain(reg) => Some((reg.tag().dot, 0)),
             Repr::Counter(_) => None,
             Repr::Expiring(x) => x.string.string_version(),
+            Repr::SetEx(x) => x.string.string_version(),
             Repr::Full(f) => {
                 let s = f.str_part()?;
                 if !s.bits().is_empty() {
@@ -303,6 +318,7 @@ impl KeyState {
             Repr::Plain(_) => true,
             Repr::Counter(_) => false,
             Repr::Expiring(x) => x.string.takes_bit_writes(),
+            Repr::SetEx(_) => true,
             Repr::Full(f) => f
                 .str_part()
                 .is_none_or(crate::bits::StrPart::takes_bit_writes),
@@ -334,12 +350,21 @@ impl KeyState {
         self.full()?.stream()
     }
 
-    /// Live TTL entries.
-    pub fn ttl_entries(&self) -> &[TtlEntry] {
+    /// Live TTL entries (a key holds one but while regions set theirs at once).
+    pub fn ttl_entries(&self) -> SmallVec<[TtlEntry; 1]> {
         match &self.0 {
-            Repr::Plain(_) | Repr::Counter(_) => &[],
-            Repr::Expiring(x) => std::slice::from_ref(&x.ttl),
-            Repr::Full(f) => f.ttl_entries(),
+            Repr::Plain(_) | Repr::Counter(_) => SmallVec::new(),
+            Repr::Expiring(x) => smallvec::smallvec![x.ttl],
+            Repr::SetEx(x) => smallvec::smallvec![x.ttl(self.set_ex_tag(x))],
+            Repr::Full(f) => f.ttl_entries().iter().copied().collect(),
+        }
+    }
+
+    /// The tag of a `SetEx`'s string, which its TTL entry's is a piece of.
+    fn set_ex_tag(&self, x: &SetEx) -> crate::ids::Tag {
+        match &x.string.0 {
+            Repr::Plain(reg) => reg.tag(),
+            _ => unreachable!("a SetEx holds a plain string"),
         }
     }
 
@@ -353,6 +378,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(_) | Repr::Counter(_) => None,
             Repr::Expiring(x) => x.ttl.at,
+            Repr::SetEx(x) => Some(x.at),
             Repr::Full(f) => f.expire_at(),
         }
     }
@@ -365,6 +391,7 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(_) | Repr::Counter(_) => (true, None),
             Repr::Expiring(x) => (true, x.ttl.at),
+            Repr::SetEx(x) => (true, Some(x.at)),
             Repr::Full(f) => (f.has_content(), f.expire_at()),
         }
     }
@@ -390,8 +417,13 @@ impl KeyState {
             Repr::Expiring(x) => x.ttl.tag.hlc.max(match &x.string.0 {
                 Repr::Plain(reg) => reg.hlc,
                 Repr::Counter(c) => c.hlc(),
-                Repr::Expiring(_) | Repr::Full(_) => Hlc::ZERO,
+                Repr::Expiring(_) | Repr::SetEx(_) | Repr::Full(_) => Hlc::ZERO,
             }),
+            // The expiry's tag is the string's, with another piece number.
+            Repr::SetEx(x) => match &x.string.0 {
+                Repr::Plain(reg) => reg.hlc,
+                _ => Hlc::ZERO,
+            },
             Repr::Full(f) => f.max_hlc(),
         }
     }
@@ -403,6 +435,7 @@ impl KeyState {
             Repr::Plain(reg) => std::iter::once((ServerId(reg.server.get()), reg.op)).collect(),
             Repr::Counter(c) => std::iter::once((c.server(), c.op())).collect(),
             Repr::Expiring(x) => x.string.observed(),
+            Repr::SetEx(x) => x.string.observed(),
             Repr::Full(f) => f.observed(),
         }
     }
@@ -450,7 +483,7 @@ impl KeyState {
     #[inline]
     fn incremented_plainly(&mut self, e: &Effect, flushed: &VersionVector) -> bool {
         // Looked at first: most keys an effect changes are in the general form.
-        if let Repr::Full(_) | Repr::Plain(_) = self.0 {
+        if let Repr::Full(_) | Repr::Plain(_) | Repr::SetEx(_) = self.0 {
             return false;
         }
         self.incremented_counter(e, flushed)
@@ -530,16 +563,15 @@ impl KeyState {
         let string = KeyState(Repr::Plain(PlainReg::new(e.tag, v.clone())?));
         match rest {
             [] => Some(string),
-            [Addition::Expire(at)] => Some(KeyState::expiring(string, e.tag.piece(1), *at)),
+            [Addition::Expire(at)] => Some(KeyState::set_ex(string, *at, 1)),
             _ => None,
         }
     }
 
-    /// A compact string with the expiry `tag` wrote.
+    /// A plain string with the expiry at `at` its op wrote as piece `piece`.
     #[inline(never)]
-    fn expiring(string: KeyState, tag: crate::ids::Tag, at: u64) -> KeyState {
-        let ttl = TtlEntry { tag, at: Some(at) };
-        KeyState(Repr::Expiring(Box::new(Expiring { string, ttl })))
+    fn set_ex(string: KeyState, at: u64, piece: u32) -> KeyState {
+        KeyState(Repr::SetEx(Box::new(SetEx { string, at, piece })))
     }
 
     /// What `apply(e)` makes of a key that has nothing, built directly, when `e` is a plain
@@ -597,7 +629,7 @@ impl KeyState {
     /// Forget what no future op or merge can need, given a causally stable vector (see
     /// [`Tomb::gc`]). Returns whether anything was forgotten (the key may then be void).
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
-        if let Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) = self.0 {
+        if let Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) = self.0 {
             return false;
         }
         let changed = self.make_full().gc(stable);
@@ -609,7 +641,7 @@ impl KeyState {
     /// O(removals), not O(elements), for use after every write. Reset records in hash fields
     /// and sorted-set members wait for a full [`KeyState::gc`].
     pub fn gc_removals(&mut self, stable: &VersionVector) -> bool {
-        if let Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) = self.0 {
+        if let Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) = self.0 {
             return false;
         }
         let changed = self.make_full().gc_tomb(stable);
@@ -639,6 +671,7 @@ impl crate::heap::HeapSize for KeyState {
             Repr::Plain(p) => p.value.heap_bytes(),
             Repr::Counter(_) => 0,
             Repr::Expiring(x) => size_of::<Expiring>() + x.string.heap_bytes(),
+            Repr::SetEx(x) => size_of::<SetEx>() + x.string.heap_bytes(),
             Repr::Full(f) => f.heap_bytes(),
         }
     }
@@ -661,11 +694,12 @@ mod tests {
     fn compact_forms_fit_the_key_and_one_box() {
         assert_eq!(size_of::<KeyState>(), 48);
         assert_eq!(size_of::<Expiring>(), 88);
+        assert_eq!(size_of::<SetEx>(), 64);
     }
 
-    /// A string with a TTL, the usual key of a cache, as SET EX makes it, as EXPIRE makes
-    /// it of a plain string, and as read back from a snapshot: one box of the string and its
-    /// TTL entry, no more.
+    /// A string with a TTL, the usual key of a cache, as SET EX makes it (the box of a
+    /// string and its expiry's time), as EXPIRE makes it of a plain string (the box of a
+    /// string and its TTL entry), and as read back from a snapshot: one box, no more.
     #[test]
     fn a_key_with_a_ttl_is_one_box() {
         let value = Blob::from(&b"v000000000000001"[..]);
@@ -677,16 +711,29 @@ mod tests {
         let k = ks.get(b"expire").expect("written");
         let expire = crate::ops::expire(Some(k), 1_000, tag(3), 6_000).expect("exists");
         ks.apply(b"expire", &expire);
-        for key in [&b"set-ex"[..], b"expire"] {
-            let k = ks.get(key).expect("written");
-            assert!(matches!(k.0, Repr::Expiring(_)), "{k:?}");
-            assert_eq!(k.heap_bytes(), size_of::<Expiring>());
+        let set_ex = ks.get(b"set-ex").expect("written");
+        assert!(matches!(set_ex.0, Repr::SetEx(_)), "{set_ex:?}");
+        let expire = ks.get(b"expire").expect("written");
+        assert!(matches!(expire.0, Repr::Expiring(_)), "{expire:?}");
+        for (k, size) in [
+            (set_ex, size_of::<SetEx>()),
+            (expire, size_of::<Expiring>()),
+        ] {
+            assert_eq!(k.heap_bytes(), size);
             let mut bytes = vec![];
             crate::codec::encode_key(k, &mut bytes);
             let read = crate::codec::decode_key(&bytes).expect("decodes");
             assert_eq!(&read, k);
-            assert_eq!(read.heap_bytes(), size_of::<Expiring>());
+            assert_eq!(read.heap_bytes(), size);
         }
+        assert_eq!(
+            set_ex.ttl_entries().as_slice(),
+            [TtlEntry {
+                tag: tag(1).piece(1),
+                at: Some(5_000)
+            }]
+        );
+        assert_eq!(set_ex.max_hlc(), tag(1).hlc);
         assert_eq!(ks.get(b"set-ex").and_then(KeyState::expire_at), Some(5_000));
         assert_eq!(ks.get(b"expire").and_then(KeyState::expire_at), Some(6_000));
         assert_eq!(
@@ -709,7 +756,7 @@ mod tests {
         assert!(matches!(applied.0, Repr::Full(_)));
         applied.compact();
         assert_eq!(direct, applied);
-        assert!(matches!(direct.0, Repr::Expiring(_)));
+        assert!(matches!(direct.0, Repr::SetEx(_)));
     }
 
     /// A counter with a TTL (INCR then EXPIRE, a rate limiter) keeps its compact form as
