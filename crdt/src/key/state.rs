@@ -42,7 +42,8 @@ enum Repr {
     /// A string that is one origin's counter and nothing else: the common case of INCR,
     /// held in the same 48 bytes.
     Counter(PlainCounter),
-    /// Either of those with one TTL entry another op wrote (EXPIRE).
+    /// Either of those with one TTL entry that `SetEx` does not hold: an expiry another op
+    /// wrote (EXPIRE after SET, after INCR), or a PERSIST.
     Expiring(Box<Expiring>),
     /// A plain string with the expiry its own op wrote (SET EX): the common case of a
     /// cache's keys.
@@ -355,13 +356,13 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(_) | Repr::Counter(_) => SmallVec::new(),
             Repr::Expiring(x) => smallvec::smallvec![x.ttl],
-            Repr::SetEx(x) => smallvec::smallvec![x.ttl(self.set_ex_tag(x))],
+            Repr::SetEx(x) => smallvec::smallvec![x.ttl(KeyState::set_ex_tag(x))],
             Repr::Full(f) => f.ttl_entries().iter().copied().collect(),
         }
     }
 
     /// The tag of a `SetEx`'s string, which its TTL entry's is a piece of.
-    fn set_ex_tag(&self, x: &SetEx) -> crate::ids::Tag {
+    fn set_ex_tag(x: &SetEx) -> crate::ids::Tag {
         match &x.string.0 {
             Repr::Plain(reg) => reg.tag(),
             _ => unreachable!("a SetEx holds a plain string"),

@@ -267,14 +267,17 @@ impl Keyspace {
                 expired_sum += u128::from(*at);
             }
         }
-        let ahead = c.expiring - expired;
+        // Saturating: a count gone wrong must not take a reply (or the server) with it; the
+        // tests hold them exact.
+        let ahead = c.expiring.saturating_sub(expired);
         let avg_ttl_ms = match ahead {
             0 => 0,
-            n => ((c.expiry_sum - expired_sum) / n as u128).saturating_sub(u128::from(now_ms)),
+            n => (c.expiry_sum.saturating_sub(expired_sum) / n as u128)
+                .saturating_sub(u128::from(now_ms)),
         };
         LiveCounts {
-            keys: c.content - expired_content,
-            expires: c.content_expiring - expired_content,
+            keys: c.content.saturating_sub(expired_content),
+            expires: c.content_expiring.saturating_sub(expired_content),
             avg_ttl_ms: u64::try_from(avg_ttl_ms).unwrap_or(u64::MAX),
         }
     }
