@@ -750,19 +750,30 @@ mod tests {
         );
     }
 
-    #[test]
-    fn expired_keys_are_listed_earliest_first_and_leave_when_removed() {
+    /// Op `op` of server 1.
+    fn tag_of(op: u64) -> Tag {
+        Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0))
+    }
+
+    /// A keyspace whose keys op `op` SET with an expiry at `at` (none for 0).
+    fn with_expiries(keys: &[(u64, &str, u64)]) -> Keyspace {
         let mut ks = Keyspace::new();
-        let tag = |op: u64| Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
-        for (op, key, at) in [(1, "late", 300), (2, "early", 100), (3, "none", 0)] {
+        for &(op, key, at) in keys {
             let ttl = if at == 0 {
                 SetTtl::Clear
             } else {
                 SetTtl::At(at)
             };
-            let e = ops::set(None, 0, tag(op), Blob::from("v"), ttl);
+            let e = ops::set(None, 0, tag_of(op), Blob::from("v"), ttl);
             ks.apply(key.as_bytes(), &e);
         }
+        ks
+    }
+
+    #[test]
+    fn expired_keys_are_listed_earliest_first_and_leave_when_removed() {
+        let mut ks = with_expiries(&[(1, "late", 300), (2, "early", 100), (3, "none", 0)]);
+        let tag = tag_of;
         let due: Vec<&Blob> = ks.expired(1000).collect();
         assert_eq!(due, vec![&Blob::from("early"), &Blob::from("late")]);
         assert_eq!(ks.expired(150).count(), 1);
@@ -777,17 +788,8 @@ mod tests {
     #[test]
     fn keys_of_one_hash_and_expiry_share_an_index_entry() {
         let _colliding = crate::table::collide_all_keys();
-        let mut ks = Keyspace::new();
-        let tag = |op: u64| Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc::new(op, 0));
-        for (op, key, at) in [(1, "a", 100), (2, "b", 100), (3, "c", 200), (4, "d", 0)] {
-            let ttl = if at == 0 {
-                SetTtl::Clear
-            } else {
-                SetTtl::At(at)
-            };
-            let e = ops::set(None, 0, tag(op), Blob::from("v"), ttl);
-            ks.apply(key.as_bytes(), &e);
-        }
+        let mut ks = with_expiries(&[(1, "a", 100), (2, "b", 100), (3, "c", 200), (4, "d", 0)]);
+        let tag = tag_of;
         let due = |ks: &Keyspace, now| {
             let mut keys: Vec<Blob> = ks.expired(now).cloned().collect();
             keys.sort();
