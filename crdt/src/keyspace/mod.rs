@@ -16,9 +16,12 @@ use std::collections::{BTreeSet, VecDeque};
 
 mod collect;
 mod digests;
+mod expiries;
 use collect::Uncollected;
 pub use digests::{DIGEST_BUCKETS, bucket_of, counted_digest};
 use digests::{Digests, UNCOUNTED};
+pub use expiries::LiveCounts;
+use expiries::{Counts, Standing};
 
 /// What a key's entry in the table costs besides its name's and state's heap (the entry,
 /// and its 4-byte index slot with a control byte, at the table's load).
@@ -50,65 +53,6 @@ pub struct Keyspace {
     /// String keys with bit writes not baked in yet, each with the op whose stability
     /// the next baking waits for (see [`crate::bits::StrPart::gc`]), in the order queued.
     unbaked: VecDeque<(Dot, Blob)>,
-}
-
-/// What the keyspace counts of its keys, kept in step with every change.
-#[derive(Clone, Debug, Default)]
-struct Counts {
-    /// Keys with content (a type they read as), expired or not.
-    content: usize,
-    /// Of those, the keys with an expiry.
-    content_expiring: usize,
-    /// Keys with an expiry, with content or without (those the expiry index lists), and
-    /// the sum of their expiry times.
-    expiring: usize,
-    expiry_sum: u128,
-}
-
-/// What counts of a key: whether it has content, and its expiry.
-#[derive(Clone, Copy, PartialEq)]
-struct Standing {
-    content: bool,
-    expire_at: Option<u64>,
-}
-
-impl Standing {
-    #[inline]
-    fn of(k: &KeyState) -> Standing {
-        let (content, expire_at) = k.content_and_expiry();
-        Standing { content, expire_at }
-    }
-}
-
-impl Counts {
-    #[inline]
-    fn add(&mut self, s: Standing) {
-        self.content += usize::from(s.content);
-        if let Some(at) = s.expire_at {
-            self.content_expiring += usize::from(s.content);
-            self.expiring += 1;
-            self.expiry_sum += u128::from(at);
-        }
-    }
-
-    fn remove(&mut self, s: Standing) {
-        self.content -= usize::from(s.content);
-        if let Some(at) = s.expire_at {
-            self.content_expiring -= usize::from(s.content);
-            self.expiring -= 1;
-            self.expiry_sum -= u128::from(at);
-        }
-    }
-}
-
-/// What a reader sees of a database's keys at a time: DBSIZE, and INFO's keyspace line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LiveCounts {
-    pub keys: usize,
-    /// Keys with an expiry still ahead.
-    pub expires: usize,
-    /// Their mean time to live, in ms (0 without any).
-    pub avg_ttl_ms: u64,
 }
 
 /// What [`Keyspace::update_key`] does with a key that is not there.
@@ -254,35 +198,6 @@ impl Keyspace {
         self.live_counts(now_ms).keys
     }
 
-    /// What a reader sees of the keys at `now_ms`, from the counts kept as keys change, less
-    /// the keys whose expiry has passed and that are not removed yet: time in those, not
-    /// in all keys.
-    pub fn live_counts(&self, now_ms: u64) -> LiveCounts {
-        let c = &self.counts;
-        let (mut expired, mut expired_content, mut expired_sum) = (0, 0, 0u128);
-        for (at, hash) in self.expiries.iter().take_while(|(at, _)| *at <= now_ms) {
-            for (_, slot) in self.slots_expiring_at(*at, *hash) {
-                expired += 1;
-                expired_content += usize::from(slot.state.kind().is_some());
-                expired_sum += u128::from(*at);
-            }
-        }
-        // Saturating: a count gone wrong must not take a reply (or the server) with it; the
-        // tests hold them exact.
-        let ahead = c.expiring.saturating_sub(expired);
-        let avg_ttl_ms = match ahead {
-            0 => 0,
-            n => (c.expiry_sum.saturating_sub(expired_sum) / n as u128)
-                .saturating_sub(u128::from(now_ms)),
-        };
-        LiveCounts {
-            keys: c.content.saturating_sub(expired_content),
-            expires: c.content_expiring.saturating_sub(expired_content),
-            avg_ttl_ms: u64::try_from(avg_ttl_ms).unwrap_or(u64::MAX),
-        }
-    }
-
-    /// The FLUSHDB cutoff and the flush ops behind it.
     pub fn flushed(&self) -> (&VersionVector, &VersionVector) {
         (&self.flushed, &self.flushed_by)
     }
@@ -323,47 +238,6 @@ impl Keyspace {
         }
     }
 
-    /// Number of keys with an expiry.
-    pub fn expiring_len(&self) -> usize {
-        self.counts.expiring
-    }
-
-    /// The keys an entry of the expiry index stands for: those filed under `hash` that
-    /// expire at `at`.
-    fn slots_expiring_at(&self, at: u64, hash: u64) -> impl Iterator<Item = (&Blob, &Slot)> {
-        self.keys
-            .hashed(hash)
-            .filter(move |(_, s)| s.state.expire_at() == Some(at))
-    }
-
-    fn expiring_at(&self, at: u64, hash: u64) -> impl Iterator<Item = &Blob> {
-        self.slots_expiring_at(at, hash).map(|(key, _)| key)
-    }
-
-    /// The keys of the index's entries `entries`, each with its expiry.
-    fn keys_of<'a>(
-        &'a self,
-        entries: impl Iterator<Item = &'a (u64, u64)>,
-    ) -> impl Iterator<Item = (u64, &'a Blob)> {
-        entries.flat_map(|&(at, hash)| self.expiring_at(at, hash).map(move |key| (at, key)))
-    }
-
-    /// The keys with an expiry, from the first expiring at or after `from_ms` onwards, then
-    /// from the earliest (a sample of keys with an expiry starts at a random time).
-    pub fn expiring_from(&self, from_ms: u64) -> impl Iterator<Item = (u64, &Blob)> {
-        let start = (from_ms, 0);
-        self.keys_of(
-            self.expiries
-                .range(start..)
-                .chain(self.expiries.range(..start)),
-        )
-    }
-
-    /// The earliest and the latest expiry held.
-    pub fn expiry_span(&self) -> Option<(u64, u64)> {
-        Some((self.expiries.first()?.0, self.expiries.last()?.0))
-    }
-
     /// Apply one effect to one key. Returns whether the key now holds removal knowledge
     /// (a tomb), which the caller may want to collect.
     pub fn apply(&mut self, key: &[u8], e: &Effect) -> bool {
@@ -385,77 +259,6 @@ impl Keyspace {
             tomb = k.tomb().is_some();
         });
         (tomb, found)
-    }
-
-    /// Keys whose expiry is at or before `now_ms`, earliest first.
-    pub fn expired(&self, now_ms: u64) -> impl Iterator<Item = &Blob> {
-        let due = self
-            .expiries
-            .iter()
-            .take_while(move |(at, _)| *at <= now_ms);
-        self.keys_of(due).map(|(_, key)| key)
-    }
-
-    /// Keys whose expiry lies in `(after_ms, upto_ms]`, earliest first, with it.
-    pub fn expiring_between(
-        &self,
-        after_ms: u64,
-        upto_ms: u64,
-    ) -> impl Iterator<Item = (u64, &Blob)> {
-        let from = (after_ms.saturating_add(1), 0);
-        let due = self
-            .expiries
-            .range(from..)
-            .filter(move |(at, _)| *at > after_ms)
-            .take_while(move |(at, _)| *at <= upto_ms);
-        self.keys_of(due)
-    }
-
-    /// Keep the counts and the expiry index in step with a key that went from `before` to
-    /// `after` (the key as it is now: changed, or gone). Inlined: every write calls it, and
-    /// few change what counts.
-    #[inline]
-    fn recount(&mut self, key: &[u8], before: Standing, after: Standing) {
-        if before != after {
-            self.recount_changed(key, before, after);
-        }
-    }
-
-    #[inline(never)]
-    fn recount_changed(&mut self, key: &[u8], before: Standing, after: Standing) {
-        self.counts.remove(before);
-        self.counts.add(after);
-        if before.expire_at == after.expire_at {
-            return;
-        }
-        let hash = self.keys.hash_key(key);
-        if let Some(at) = before.expire_at {
-            // The entry stays for another key of the same hash and time, if there is one.
-            if self.expiring_at(at, hash).next().is_none() {
-                self.expiries.remove(&(at, hash));
-            }
-        }
-        if let Some(at) = after.expire_at {
-            self.expiries.insert((at, hash));
-        }
-    }
-
-    fn index_expiry(&mut self, key: &[u8], at: u64) {
-        let hash = self.keys.hash_key(key);
-        self.expiries.insert((at, hash));
-    }
-
-    /// The counts and the expiry index, from the keys.
-    fn count_all(&mut self) {
-        let keys = &self.keys;
-        self.expiries = keys
-            .iter()
-            .filter_map(|(key, s)| Some((s.state.expire_at()?, keys.hash_key(key))))
-            .collect();
-        self.counts = Counts::default();
-        for s in keys.values() {
-            self.counts.add(Standing::of(&s.state));
-        }
     }
 
     /// FLUSHDB: remove every piece covered by `cutoff` (the origin's applied vector: all it
