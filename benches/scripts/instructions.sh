@@ -7,6 +7,8 @@
 #   N=20000 TESTS=lpush,incr benches/scripts/instructions.sh
 #   GDC_BIN=/tmp/old/gdc-node SERVERS=gdc benches/scripts/instructions.sh   # another build
 #   PGO=0 benches/scripts/instructions.sh      # the plain build, not scripts/build-release's
+#   PIPELINE=1 CLIENTS=1 TESTS=set benches/scripts/instructions.sh   # what a request costs
+#                                               # unpipelined, one a round (the runtime's share)
 #   DUMPS=/tmp/dumps TESTS=lpop benches/scripts/instructions.sh   # keep each row's dump, then
 #   benches/scripts/hot-code.py /tmp/dumps/gdc-lpop.out     # which code a command runs
 #
@@ -30,6 +32,8 @@ cd "$(dirname "$0")/../.."
 N="${N:-100000}"
 TESTS="${TESTS:-set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,mset}"
 PORT="${PORT:-7841}"
+PIPELINE="${PIPELINE:-16}"
+CLIENTS="${CLIENTS:-50}"
 SERVERS="${SERVERS:-gdc,redis,redis-aof}"
 
 if ! command -v valgrind >/dev/null || ! command -v redis-server >/dev/null \
@@ -85,7 +89,8 @@ for server in "${servers[@]}"; do
     for t in "${tests[@]}"; do
         before="$(commands)"
         callgrind_control -z "$pid" >/dev/null 2>&1
-        redis-benchmark -p "$PORT" -n "$N" -c 50 -r 1000000 -P 16 -q -t "$t" >/dev/null 2>&1
+        redis-benchmark -p "$PORT" -n "$N" -c "$CLIENTS" -r 1000000 -P "$PIPELINE" -q -t "$t" \
+            >/dev/null 2>&1
         callgrind_control -d "$pid" >/dev/null 2>&1
         ran=$(($(commands) - before - 1))
         read -r total misses <<<"$(dumped)"
@@ -100,7 +105,7 @@ for server in "${servers[@]}"; do
     pid=""
 done
 
-echo "redis-benchmark -n $N -c 50 -r 1000000 -P 16; $(valgrind --version); $(redis-server --version | cut -d' ' -f1-3)"
+echo "redis-benchmark -n $N -c $CLIENTS -r 1000000 -P $PIPELINE; $(valgrind --version); $(redis-server --version | cut -d' ' -f1-3)"
 echo
 echo "| command | gdc-node | redis-server | gdc / redis | redis-server, AOF everysec | gdc / redis AOF |"
 echo "|---|---|---|---|---|---|"

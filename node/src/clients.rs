@@ -21,8 +21,42 @@ pub struct ClientEntry {
     pub last_cmd: &'static str,
     /// What it was doing when it last ran commands.
     pub activity: Activity,
-    pub kill: Arc<Notify>,
+    pub kill: Arc<CloseRequest>,
     pub unblock: Arc<Unblock>,
+}
+
+/// Asks one session to end: CLIENT KILL, its user removed, or the node stopping. A flag and
+/// the session's waker: a session waits on it at every read, and a `Notify` took a lock to
+/// join its list of waiters and another to leave it (a tenth of an unpipelined GET's
+/// instructions, with the node's stop, which now asks every session through this).
+#[derive(Debug, Default)]
+pub struct CloseRequest {
+    asked: AtomicBool,
+    waker: atomic_waker::AtomicWaker,
+}
+
+impl CloseRequest {
+    pub fn ask(&self) {
+        self.asked.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Completes once asked (at once if it was before).
+    pub async fn asked(&self) {
+        std::future::poll_fn(|cx| {
+            if self.asked.load(Ordering::Acquire) {
+                return std::task::Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            // Asked between the look and the registration: the wake may have missed it.
+            if self.asked.load(Ordering::Acquire) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
 }
 
 /// What a client is doing, as CLIENT LIST shows it.
@@ -171,6 +205,8 @@ pub struct Clients {
     pause_until_ms: AtomicU64,
     /// CLIENT UNPAUSE wakes the paused clients.
     unpaused: Notify,
+    /// The node stops: every session is asked to close, and one that registers now too.
+    closing: AtomicBool,
 }
 
 /// A CLIENT PAUSE: until when (Unix ms), and whether only writes wait.
@@ -195,6 +231,7 @@ impl Clients {
             pause: Mutex::new(None),
             pause_until_ms: AtomicU64::new(0),
             unpaused: Notify::new(),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -278,8 +315,23 @@ impl Clients {
     /// List a connected client under a new id (returned).
     pub fn register(&self, entry: ClientEntry) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.listing().insert(id, entry);
+        let mut listing = self.listing();
+        // Under the listing's lock, as `close_all` asks: no session slips between the two.
+        if self.closing.load(Ordering::Relaxed) {
+            entry.kill.ask();
+        }
+        listing.insert(id, entry);
         id
+    }
+
+    /// The node stops: every session is asked to close (it finishes what it is writing),
+    /// and so is any that registers after this.
+    pub fn close_all(&self) {
+        let listing = self.listing();
+        self.closing.store(true, Ordering::Relaxed);
+        for entry in listing.values() {
+            entry.kill.ask();
+        }
     }
 
     /// A client counted by [`Clients::try_connect`] went.
@@ -335,5 +387,51 @@ impl Clients {
         self.commands_processed.store(0, Ordering::Relaxed);
         self.received.store(0, Ordering::Relaxed);
         self.rejected.store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> ClientEntry {
+        ClientEntry {
+            addr: String::new(),
+            laddr: String::new(),
+            created_ms: 0,
+            last_ms: 0,
+            db: 0,
+            name: None,
+            resp: 2,
+            user: bytes::Bytes::from_static(b"default"),
+            last_cmd: "",
+            activity: Activity::default(),
+            kill: Arc::default(),
+            unblock: Arc::default(),
+        }
+    }
+
+    fn asked(request: &CloseRequest) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        std::pin::pin!(request.asked()).poll(&mut cx).is_ready()
+    }
+
+    /// The node's stop reaches the sessions registered before it, and one that registers
+    /// after it (spawned before the stop, first run after): none waits on.
+    #[test]
+    fn closing_all_asks_every_session_and_those_that_come_after() {
+        let clients = Clients::new(10);
+        let (before, after, other) = (entry(), entry(), entry());
+        let (kill_before, kill_after) = (Arc::clone(&before.kill), Arc::clone(&after.kill));
+        clients.register(before);
+        assert!(!asked(&kill_before));
+        let other_kill = Arc::clone(&other.kill);
+        let other_id = clients.register(other);
+        clients.listing()[&other_id].kill.ask();
+        assert!(asked(&other_kill) && !asked(&kill_before));
+        clients.close_all();
+        assert!(asked(&kill_before));
+        clients.register(after);
+        assert!(asked(&kill_after));
     }
 }

@@ -110,8 +110,9 @@ impl Node {
     }
 
     /// Serve on `listeners` until `shutdown` completes or a client sends SHUTDOWN; then
-    /// stop every task and make the binlog durable.
-    pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) {
+    /// stop every task and make the binlog durable. Returns the tasks that had not ended
+    /// by the drain's deadline (none, in a stop that went well).
+    pub async fn run(self, listeners: Listeners, shutdown: impl Future<Output = ()>) -> usize {
         let shared = &self.shared;
         let tasks = &self.tasks;
         let addr = |l: &TcpListener| l.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -143,6 +144,7 @@ impl Node {
             () = shared.shutdown_requested() => {}
         }
         tasks.stop();
+        shared.clients().close_all();
         if tokio::time::timeout(DRAIN_TIMEOUT, tasks.ended())
             .await
             .is_err()
@@ -150,7 +152,9 @@ impl Node {
             warn!(left = tasks.running(), "tasks still running at shutdown");
         }
         shared.engine().close();
-        info!(tasks_left = tasks.running(), "shut down");
+        let left = tasks.running();
+        info!(tasks_left = left, "shut down");
+        left
     }
 }
 

@@ -30,7 +30,7 @@ pub async fn serve(shared: Arc<Shared>, mut listener: TcpListener, tasks: Tasks)
         };
         let _ = socket.set_nodelay(true);
         debug!(%peer, "client connected");
-        let (shared, stop) = (Arc::clone(&shared), tasks.clone());
-        tasks.spawn_watching(async move { crate::session::serve(shared, socket, stop).await });
+        let shared = Arc::clone(&shared);
+        tasks.spawn_watching(async move { crate::session::serve(shared, socket).await });
     }
 }

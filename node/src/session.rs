@@ -9,14 +9,13 @@ use crate::pubsub::Message;
 use crate::reply::Reply;
 use crate::resp::parse_request_reusing;
 use crate::shared::Shared;
-use crate::tasks::Tasks;
 use bytes::BytesMut;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 mod commit;
@@ -26,15 +25,16 @@ mod scripts;
 use commit::CommitDue;
 use pending::Pending;
 
-/// Serve one client until it goes, is killed (CLIENT KILL), or the server stops.
-pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream, stop: Tasks) {
+/// Serve one client until it goes, is killed (CLIENT KILL), or the server stops (which asks
+/// every session to close: [`crate::clients::Clients::close_all`]).
+pub async fn serve(shared: Arc<Shared>, mut socket: TcpStream) {
     if !shared.clients().try_connect() {
         let _ = socket
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
         return;
     }
-    let mut session = Session::register(shared, socket, stop);
+    let mut session = Session::register(shared, socket);
     session.run().await;
     // A session that ends with its last batch uncommitted (the client went before its
     // replies were written) still commits it, and tells of its writes.
@@ -52,10 +52,8 @@ struct Session {
     shared: Arc<Shared>,
     socket: TcpStream,
     conn: Conn,
-    /// The node's tasks: the session ends when they stop.
-    stop: Tasks,
-    /// CLIENT KILL wakes this.
-    kill: Arc<Notify>,
+    /// CLIENT KILL, or the node stopping, asks through this.
+    kill: Arc<crate::clients::CloseRequest>,
     /// CLIENT UNBLOCK wakes this.
     unblock: Arc<crate::clients::Unblock>,
     /// Published messages for this client, and whether its queue overflowed.
@@ -71,8 +69,8 @@ struct Session {
 
 impl Session {
     /// A new client: numbered, listed for CLIENT LIST, given its message queue.
-    fn register(shared: Arc<Shared>, socket: TcpStream, stop: Tasks) -> Session {
-        let kill = Arc::new(Notify::new());
+    fn register(shared: Arc<Shared>, socket: TcpStream) -> Session {
+        let kill = Arc::new(crate::clients::CloseRequest::default());
         let unblock = Arc::new(crate::clients::Unblock::default());
         let addr =
             |a: std::io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
@@ -107,7 +105,6 @@ impl Session {
             shared,
             socket,
             conn,
-            stop,
             kill,
             unblock,
             messages,
@@ -167,11 +164,10 @@ impl Session {
     /// Nothing to run: wait for input (true: some came), or pass on a published message
     /// (false).
     async fn wait_for_input(&mut self) -> Result<bool, Closed> {
-        // Biased: no random start per wait; the kill and the stop go first.
+        // Biased: no random start per wait; a close request goes first.
         tokio::select! {
             biased;
-            _ = self.kill.notified() => Err(Closed),
-            () = self.stop.stopped() => Err(Closed),
+            () = self.kill.asked() => Err(Closed),
             r = read_when_ready(&mut self.socket, &mut self.inbuf) => match r {
                 Ok(0) | Err(_) => Err(Closed),
                 Ok(_) => Ok(true),
@@ -219,9 +215,11 @@ impl Session {
             if !self.wait_for_store(busy).await? {
                 continue;
             }
+            // Made before the batch runs, so that no write after it is missed; not enabled
+            // (joined to the waiters' list, behind a lock) unless a command waits: a
+            // `notify_waiters` reaches it from its making on.
             let woken = shared.engine().written();
             tokio::pin!(woken);
-            woken.as_mut().enable();
             let Some(stop) = self.run_batch() else {
                 break;
             };
@@ -259,8 +257,7 @@ impl Session {
                     Ok(_) if self.inbuf.len() > limit => None,
                     Ok(_) => Some(false),
                 },
-                () = self.stop.stopped() => None,
-                _ = self.kill.notified() => None,
+                () = self.kill.asked() => None,
             };
             shared.clients().set_blocked(false);
             self.unblock.set_waiting(false);
@@ -292,8 +289,7 @@ impl Session {
                 Ok(_) if self.inbuf.len() > limit => Err(Closed),
                 Ok(_) => Ok(()),
             },
-            () = self.stop.stopped() => Err(Closed),
-            _ = self.kill.notified() => Err(Closed),
+            () = self.kill.asked() => Err(Closed),
         }
     }
 

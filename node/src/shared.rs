@@ -177,7 +177,7 @@ impl Shared {
                         })
             });
             if !allowed {
-                entry.kill.notify_one();
+                entry.kill.ask();
             }
         }
     }

@@ -968,6 +968,48 @@ fn info_counts_calls_per_command() {
     assert!(!info.contains("cmdstat_get"), "{info}");
 }
 
+/// A node that stops ends every session, whatever it waits on (input, a blocking command, a
+/// subscription, a transaction): none is left running for the drain's deadline to cut.
+#[test]
+fn a_stopping_node_ends_every_session() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut admin = node.client();
+    let mut idle = node.raw();
+    assert_eq!(exchange(&mut idle, b"PING\r\n", 7), b"+PONG\r\n");
+    let mut subscriber = node.raw();
+    let confirmed = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+    assert_eq!(
+        exchange(&mut subscriber, b"SUBSCRIBE news\r\n", confirmed.len()),
+        confirmed
+    );
+    let mut queuing = node.raw();
+    assert_eq!(exchange(&mut queuing, b"MULTI\r\n", 5), b"+OK\r\n");
+    assert_eq!(exchange(&mut queuing, b"SET k v\r\n", 9), b"+QUEUED\r\n");
+    let mut blocked = node.raw();
+    blocked.write_all(b"BLPOP nothing 0\r\n").expect("write");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query(&mut admin)
+            .expect("info");
+        if info.contains("blocked_clients:1\r\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never blocked: {info}"
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(node.stop(), 0, "sessions left running at the stop");
+    for mut s in [idle, subscriber, queuing, blocked] {
+        assert_eq!(common::read_at_least(&mut s, 1), b"");
+    }
+}
+
 #[test]
 fn client_list_kill_and_reset() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -328,7 +328,7 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             // This client goes once its reply is sent.
             ctx.conn.closing = true;
         } else {
-            e.kill.notify_one();
+            e.kill.ask();
         }
     }
     Ok(match (old_form, killed) {

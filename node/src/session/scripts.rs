@@ -52,8 +52,7 @@ impl Session {
         tokio::select! {
             () = busy.until_free() => Ok(true),
             () = sleep_or_forever(wait) => Ok(false),
-            _ = self.kill.notified() => Err(Closed),
-            () = self.stop.stopped() => Err(Closed),
+            () = self.kill.asked() => Err(Closed),
         }
     }
 }

@@ -26,7 +26,8 @@ pub struct TestNode {
     /// Where `GET /metrics` is served.
     pub metrics_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Ends with the tasks the node left running at its stop ([`Node::run`]).
+    thread: Option<std::thread::JoinHandle<usize>>,
 }
 
 impl TestNode {
@@ -105,8 +106,8 @@ impl TestNode {
                 node.run(listeners, async {
                     let _ = stop_rx.await;
                 })
-                .await;
-            });
+                .await
+            })
         });
         let (addr, metrics_addr) = addr_rx
             .recv_timeout(Duration::from_secs(30))
@@ -130,6 +131,20 @@ impl TestNode {
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
         s
+    }
+}
+
+impl TestNode {
+    /// Stop the node; the tasks it left running past its drain's deadline.
+    pub fn stop(mut self) -> usize {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.thread
+            .take()
+            .expect("running")
+            .join()
+            .expect("node thread")
     }
 }
 
