@@ -7,6 +7,7 @@
 #   GDC_BIN=/tmp/old/gdc-node benches/scripts/redis-compare.sh   # another build (not built)
 #   PGO=0 benches/scripts/redis-compare.sh      # the plain `cargo build --release`
 #   PIPELINES=16 TESTS=lpush,lpop RUNS=5 benches/scripts/redis-compare.sh   # some rows only
+#   PIN=0 benches/scripts/redis-compare.sh      # no CPU pinning (see below)
 #
 # gdc-node is the release build, optimized with its profile (scripts/build-release, which
 # trains on other settings than these) unless PGO=0.
@@ -19,6 +20,11 @@
 # rows in order, each on every server one right after another (the order turns by one
 # server each run): the figures of a row are measured seconds apart, so this VM's drift
 # from minute to minute falls on all alike.
+# With PIN=1 (the default where there are two cores or more) each server runs on the last
+# core and redis-benchmark on the others (`taskset`): neither takes the other's core, and
+# the scheduler does not move them about. Unpinned, a row moved by 5-10% from one run to
+# the next on this 2-core VM; at -P 1 the client, which spends more CPU a request than
+# either server, is then the limit for every server alike (BENCHMARKS.md, (21)).
 # Each server sees the same sequence (GET reads the keys SET wrote, the pops take what the
 # pushes left).
 #
@@ -41,6 +47,13 @@ RUNS="${RUNS:-3}"
 PIPELINES="${PIPELINES:-1 16}"
 # both (the default), yes (Redis with AOF only) or no (Redis without persistence only).
 REDIS_AOF="${REDIS_AOF:-both}"
+PIN="${PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}"
+server_cpus=() client_cpus=()
+if [ "$PIN" = 1 ]; then
+    last=$(($(nproc) - 1))
+    server_cpus=(taskset -c "$last")
+    client_cpus=(taskset -c "0-$((last - 1))")
+fi
 GDC_PORT="${GDC_PORT:-7811}"
 REDIS_PORT="${REDIS_PORT:-7812}"
 BARE_PORT="${BARE_PORT:-7813}"
@@ -77,7 +90,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_gdc() {
-    "$gdc_bin" --port "$GDC_PORT" --dir "$work/gdc" --appendfsync everysec 2>>"$work/gdc.log" &
+    "${server_cpus[@]}" "$gdc_bin" --port "$GDC_PORT" --dir "$work/gdc" --appendfsync everysec 2>>"$work/gdc.log" &
     gdc_pid=$!
 }
 # A redis-server on port $1: with AOF on $REDIS_PORT, without persistence on $BARE_PORT.
@@ -85,7 +98,7 @@ start_redis() {
     local aof=yes
     [ "$1" = "$BARE_PORT" ] && aof=no
     mkdir -p "$work/redis-$1"
-    redis-server --port "$1" --dir "$work/redis-$1" --save '' --appendonly "$aof" \
+    "${server_cpus[@]}" redis-server --port "$1" --dir "$work/redis-$1" --save '' --appendonly "$aof" \
         --appendfsync everysec --auto-aof-rewrite-percentage 0 --daemonize yes \
         --logfile "$work/redis-$1.log" --pidfile "$work/redis-$1.pid"
 }
@@ -111,7 +124,7 @@ for port in $redis_ports; do until_ready "$port" >/dev/null; done
 # requests/s of test $3 on port $1 at pipeline $2, as a "TEST rate" line (LRANGE_100's
 # LPUSH fill is not a row)
 run() {
-    redis-benchmark -p "$1" -q -c "$CLIENTS" -n "$N" -r 1000000 -P "$2" -t "$3" 2>/dev/null \
+    "${client_cpus[@]}" redis-benchmark -p "$1" -q -c "$CLIENTS" -n "$N" -r 1000000 -P "$2" -t "$3" 2>/dev/null \
         | tr '\r' '\n' | grep 'requests per second' | grep -v 'rps=' | grep -v 'needed to benchmark' \
         | sed -E 's/^ *([A-Z_0-9]+).*: ([0-9.]+) requests per second.*/\1 \2/'
 }
@@ -121,7 +134,7 @@ rate_of() { awk -v c="$2" '$1 == c { print $2 }' <<<"${rates[$1]}" | median; }
 
 servers="$GDC_PORT $redis_ports"
 declare -A label=(["$REDIS_PORT"]="redis-server, AOF" ["$BARE_PORT"]="redis-server, no persistence")
-echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; gdc-node from $build; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores"
+echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; gdc-node from $build; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores$([ "$PIN" = 1 ] && echo ", servers pinned to core ${server_cpus[2]}, redis-benchmark to ${client_cpus[2]}")"
 echo
 head="| command | pipeline | gdc-node req/s"
 rule="|---|---|---"
