@@ -32,13 +32,7 @@ yes) servers="gdc redis-aof" ;;
 no) servers="gdc redis" ;;
 *) echo "REDIS_AOF is both, yes or no" >&2 && exit 2 ;;
 esac
-PIN="${PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}"
-server_cpus=() client_cpus=()
-if [ "$PIN" = 1 ]; then
-    last=$(($(nproc) - 1))
-    server_cpus=(taskset -c "$last")
-    client_cpus=(taskset -c "0-$((last - 1))")
-fi
+source benches/scripts/pin.sh
 # Commands the server on port $1 has run (the INFO call itself included).
 commands() { redis-cli -p "$1" info stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" { print $2 }'; }
 # Nanoseconds of CPU every thread of process $1 has run.
@@ -85,7 +79,7 @@ for p in $PIPELINES; do
     done
 done
 declare -A name=([gdc]="gdc-node" [redis-aof]="redis-server, AOF" [redis]="redis-server, no persistence")
-echo "redis-benchmark -n $N -c 50 -r 1000000; gdc-node $gdc_node; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores$([ "$PIN" = 1 ] && echo ", servers pinned to core ${server_cpus[2]}, redis-benchmark to ${client_cpus[2]}")"
+echo "redis-benchmark -n $N -c 50 -r 1000000; gdc-node $gdc_node; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores$pinning"
 echo
 head="| command | pipeline"; rule="|---|---"
 for s in $servers; do head+=" | ${name[$s]} µs CPU/op"; rule+="|---"; done

@@ -47,13 +47,7 @@ RUNS="${RUNS:-3}"
 PIPELINES="${PIPELINES:-1 16}"
 # both (the default), yes (Redis with AOF only) or no (Redis without persistence only).
 REDIS_AOF="${REDIS_AOF:-both}"
-PIN="${PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}"
-server_cpus=() client_cpus=()
-if [ "$PIN" = 1 ]; then
-    last=$(($(nproc) - 1))
-    server_cpus=(taskset -c "$last")
-    client_cpus=(taskset -c "0-$((last - 1))")
-fi
+source benches/scripts/pin.sh
 GDC_PORT="${GDC_PORT:-7811}"
 REDIS_PORT="${REDIS_PORT:-7812}"
 BARE_PORT="${BARE_PORT:-7813}"
@@ -134,7 +128,7 @@ rate_of() { awk -v c="$2" '$1 == c { print $2 }' <<<"${rates[$1]}" | median; }
 
 servers="$GDC_PORT $redis_ports"
 declare -A label=(["$REDIS_PORT"]="redis-server, AOF" ["$BARE_PORT"]="redis-server, no persistence")
-echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; gdc-node from $build; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores$([ "$PIN" = 1 ] && echo ", servers pinned to core ${server_cpus[2]}, redis-benchmark to ${client_cpus[2]}")"
+echo "redis-benchmark -c $CLIENTS -n $N -r 1000000, median of $RUNS runs; gdc-node from $build; $(redis-server --version | cut -d' ' -f1-3); $(nproc) cores$pinning"
 echo
 head="| command | pipeline | gdc-node req/s"
 rule="|---|---|---"
