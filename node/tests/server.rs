@@ -972,7 +972,6 @@ fn info_counts_calls_per_command() {
 /// subscription, a transaction): none is left running for the drain's deadline to cut.
 #[test]
 fn a_stopping_node_ends_every_session() {
-    use std::io::Write;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::start(dir.path(), None);
     let mut admin = node.client();
@@ -988,22 +987,11 @@ fn a_stopping_node_ends_every_session() {
     assert_eq!(exchange(&mut queuing, b"MULTI\r\n", 5), b"+OK\r\n");
     assert_eq!(exchange(&mut queuing, b"SET k v\r\n", 9), b"+QUEUED\r\n");
     let mut blocked = node.raw();
-    blocked.write_all(b"BLPOP nothing 0\r\n").expect("write");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let info: String = redis::cmd("INFO")
-            .arg("clients")
-            .query(&mut admin)
-            .expect("info");
-        if info.contains("blocked_clients:1\r\n") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never blocked: {info}"
-        );
-        std::thread::yield_now();
-    }
+    std::io::Write::write_all(&mut blocked, b"BLPOP nothing 0\r\n").expect("write");
+    common::wait_for("the BLPOP to block", Duration::from_secs(10), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).ok()?;
+        info.contains("blocked_clients:1").then_some(())
+    });
     assert_eq!(node.stop(), 0, "sessions left running at the stop");
     for mut s in [idle, subscriber, queuing, blocked] {
         assert_eq!(common::read_at_least(&mut s, 1), b"");

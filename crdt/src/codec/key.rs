@@ -176,8 +176,9 @@ pub fn encode_content(k: &KeyState, out: &mut Vec<u8>) -> bool {
     for p in live() {
         put_part(out, p, Scope::Content);
     }
-    put_ttl(out, &k.ttl_entries());
-    live().next().is_some() || !k.ttl_entries().is_empty()
+    let ttl = k.ttl_entries();
+    put_ttl(out, &ttl);
+    live().next().is_some() || !ttl.is_empty()
 }
 
 /// The digest of one key: xxh3 of the key and its content's encoding (see

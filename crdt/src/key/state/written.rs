@@ -33,8 +33,7 @@ impl KeyState {
             },
             _ => return false,
         };
-        let plain = e.cutoff.is_none() && e.removes.is_empty() && e.resets.is_empty();
-        let Some(entry) = KeyState::string_increment(e, flushed).filter(|_| plain) else {
+        let Some(entry) = KeyState::string_increment(e, flushed).filter(|_| only_adds(e)) else {
             return false;
         };
         if entry.tag.dot.server != cur.server() {
@@ -112,7 +111,7 @@ impl KeyState {
     /// string write or increment (a SET or INCR of a new key: the common case); `None`
     /// otherwise.
     pub fn new_from_plain_write(e: &Effect, flushed: &VersionVector) -> Option<KeyState> {
-        if e.cutoff.is_some() || !e.removes.is_empty() || !e.resets.is_empty() {
+        if !only_adds(e) {
             return None;
         }
         KeyState::plain_written(e, flushed)
@@ -150,4 +149,10 @@ impl KeyState {
         }
         KeyState::plain_written(e, flushed)
     }
+}
+
+/// Whether `e` only adds: it observed nothing (no cutoff) and removes or resets nothing, as
+/// a write to a new key or an increment of a counter kept in place must.
+fn only_adds(e: &Effect) -> bool {
+    e.cutoff.is_none() && e.removes.is_empty() && e.resets.is_empty()
 }
