@@ -2,13 +2,17 @@
 # after they set N, GDC_PORT and REDIS_PORT. It installs Debian's redis-server and
 # redis-tools when missing, builds gdc-node (or takes GDC_BIN, another build: for example
 # scripts/build-release's), and gives:
-#   start NAME PORT    a fresh server (gdc or redis), logging every write, everysec
+#   start NAME PORT    a fresh server (gdc or redis), logging every write, everysec, on
+#                      the last core, and redis-benchmark on the others (pin.sh; PIN=0: not)
 #   stop PORT          shut it down
-#   rate PORT P CMD..  redis-benchmark -n N -c 50 -r 100000 -P P of CMD: requests/s
+#   rate PORT P CMD..  redis-benchmark -n N -c 50 -r KEYSPACE -P P of CMD: requests/s
+#                      (KEYSPACE: 100000 unless the script sets it)
 #   used_memory PORT   INFO's used_memory of the server on PORT
 #   table TITLE COLUMN ROWS...  the Markdown table of r[gdc|redis,ROW,1|16] beside each other
 #                      (each entry may hold several runs' figures: their median is shown)
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=pin.sh
+source benches/scripts/pin.sh
 bin="${CARGO_TARGET_DIR:-target}/release"
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
     apt-get update -q && apt-get install -y -q redis-server redis-tools
@@ -30,10 +34,11 @@ trap cleanup EXIT
 start() { # name port
     rm -rf "$work/$1"; mkdir -p "$work/$1"
     if [ "$1" = gdc ]; then
-        "$gdc_node" --port "$2" --dir "$work/$1" --appendfsync everysec >"$work/$1.log" 2>&1 &
+        "${server_cpus[@]}" "$gdc_node" --port "$2" --dir "$work/$1" --appendfsync everysec \
+            >"$work/$1.log" 2>&1 &
         pid=$!
     else
-        redis-server --port "$2" --dir "$work/$1" --appendonly yes --appendfsync everysec \
+        "${server_cpus[@]}" redis-server --port "$2" --dir "$work/$1" --appendonly yes --appendfsync everysec \
             --save "" --daemonize no >"$work/$1.log" 2>&1 &
         pid=$!
     fi
@@ -43,7 +48,7 @@ stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || kill "$pid" 2>/dev
 rate() { # port pipeline command...
     local port="$1" pipeline="$2"
     shift 2
-    redis-benchmark -p "$port" -n "$N" -c 50 -r 100000 -P "$pipeline" -q \
+    "${client_cpus[@]}" redis-benchmark -p "$port" -n "$N" -c 50 -r "${KEYSPACE:-100000}" -P "$pipeline" -q \
         "$@" | tr '\r' '\n' | awk '/requests per second/ { for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1) } END { print int(v) }'
 }
 used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
@@ -55,6 +60,7 @@ table() { # title column rows...
     local title="$1" column="$2"
     shift 2
     echo "$title"
+    [ -z "$pinning" ] || echo "(${pinning#, })"
     echo
     echo "| $column | pipeline | gdc-node | redis-server | gdc / redis |"
     echo "|---|---|---|---|---|"

@@ -43,6 +43,7 @@ pub mod keyspace;
 pub mod list;
 pub mod ops;
 pub mod prefetch;
+pub mod ranked;
 mod segments;
 pub mod set;
 pub mod stream;

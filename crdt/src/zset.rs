@@ -5,10 +5,10 @@ use crate::blob::Blob;
 use crate::field::Field;
 use crate::fields::FieldTable;
 use crate::ids::{Dot, Stamp};
+use crate::ranked::Ranked;
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
 
 /// A score ordered totally (`f64::total_cmp`), as sorted-set order needs.
 #[derive(Copy, Clone, Debug)]
@@ -36,8 +36,9 @@ impl Ord for Score {
 pub struct ZSetPart {
     /// Members' scores, as a hash's fields are kept (see [`FieldTable`]).
     members: FieldTable<f64>,
-    /// Live members by (score, member): Redis's order for ranges and ranks.
-    index: BTreeSet<(Score, Blob)>,
+    /// Live members by (score, member): Redis's order for ranges and ranks, with each
+    /// one's position (ZRANK, a range by rank or by score in O(log n), as Redis's skiplist).
+    order: Ranked<(Score, Blob)>,
 }
 
 impl PartialEq for ZSetPart {
@@ -65,15 +66,15 @@ fn scored(f: &mut Field<f64>, change: impl FnOnce(&mut Field<f64>)) -> [Option<S
 
 impl ZSetPart {
     pub fn is_live(&self) -> bool {
-        !self.index.is_empty()
+        !self.order.is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.order.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.order.is_empty()
     }
 
     pub fn score(&self, m: &[u8]) -> Option<f64> {
@@ -82,12 +83,25 @@ impl ZSetPart {
 
     /// Live members in (score, member) order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Blob, f64)> {
-        self.index.iter().map(|(s, m)| (m, s.0))
+        self.ranks(0, self.len())
     }
 
-    /// The ordered index itself, for range queries.
-    pub fn index(&self) -> &BTreeSet<(Score, Blob)> {
-        &self.index
+    /// Live members at ranks `from..to` (0: the lowest score), in order.
+    pub fn ranks(&self, from: usize, to: usize) -> impl DoubleEndedIterator<Item = (&Blob, f64)> {
+        self.order.span(from, to).map(|(s, m)| (m, s.0))
+    }
+
+    /// How many live members come before the first that `below` does not hold for, where
+    /// `below` holds for a prefix of the order (as "a score under 5" does): the rank where
+    /// a range by score or by member starts, or ends.
+    pub fn position(&self, below: impl Fn(f64, &Blob) -> bool) -> usize {
+        self.order.position(|(s, m)| below(s.0, m))
+    }
+
+    /// A live member's rank (0: the lowest score).
+    pub fn rank(&self, m: &[u8]) -> Option<usize> {
+        let s = Score(self.score(m)?);
+        Some(self.order.position(|(x, y)| (*x, y.as_slice()) < (s, m)))
     }
 
     pub fn field(&self, m: &[u8]) -> Option<&Field<f64>> {
@@ -115,7 +129,7 @@ impl ZSetPart {
         self.members.observe_into(vv);
     }
 
-    /// Change one member through `f`, keeping the index in step.
+    /// Change one member through `f`, keeping the order in step.
     pub fn update(&mut self, m: &Blob, f: impl FnOnce(&mut Field<f64>)) {
         let scores = self.members.update(m, |field| scored(field, f));
         self.reindex_member(m, scores);
@@ -142,12 +156,12 @@ impl ZSetPart {
 
     /// [`Field::gc`] of every member, dropping those left void. Returns whether any changed.
     /// A collection drops reset records already applied and void members: no live
-    /// member's score changes, so the index stays.
+    /// member's score changes, so the order stays.
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
         self.members.gc(stable)
     }
 
-    /// Move member `m` in the index from its score before a change to its score after.
+    /// Move member `m` in the order from its score before a change to its score after.
     /// Compared bit for bit: a score of -0 that becomes 0 is written again.
     fn reindex_member(&mut self, m: &Blob, [before, after]: [Option<Score>; 2]) {
         let bits = |s: Option<Score>| s.map(|s| s.0.to_bits());
@@ -155,16 +169,16 @@ impl ZSetPart {
             return;
         }
         if let Some(s) = before {
-            self.index.remove(&(s, m.clone()));
+            self.order.remove(&(s, m.clone()));
         }
         if let Some(s) = after {
-            self.index.insert((s, m.clone()));
+            self.order.insert((s, m.clone()));
         }
     }
 
-    /// The index made again from the members.
+    /// The order made again from the members.
     fn reindex(&mut self) {
-        self.index = self
+        self.order = self
             .members
             .all()
             .filter(|(_, f)| f.is_live())
@@ -175,7 +189,7 @@ impl ZSetPart {
 
 impl crate::heap::HeapSize for ZSetPart {
     fn heap_bytes(&self) -> usize {
-        self.members.heap_bytes() + self.index.heap_bytes()
+        self.members.heap_bytes() + self.order.heap_bytes()
     }
 }
 

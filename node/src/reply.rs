@@ -160,11 +160,21 @@ impl Reply {
             }
             Reply::Text(t) => bulk(out, t),
             Reply::Double(d) => {
-                let s = format_double(*d);
+                let (mut buf, general);
+                let text = match whole(*d) {
+                    Some(i) => {
+                        buf = [0; 20];
+                        decimal(i, &mut buf)
+                    }
+                    None => {
+                        general = g17(*d);
+                        general.as_bytes()
+                    }
+                };
                 if resp >= 3 {
-                    line(out, b',', s.as_bytes());
+                    line(out, b',', text);
                 } else {
-                    bulk(out, s.as_bytes());
+                    bulk(out, text);
                 }
             }
             Reply::DoubleText(s) if resp >= 3 => line(out, b',', s.as_bytes()),
@@ -256,6 +266,21 @@ fn bulk(out: &mut BytesMut, b: &[u8]) {
 /// it reads back as the same double (`1.1` shows as `1.1000000000000001`, `1e20` as
 /// `1e+20`), and `inf` / `-inf`.
 pub fn format_double(d: f64) -> String {
+    match whole(d) {
+        Some(i) => i.to_string(),
+        None => g17(d),
+    }
+}
+
+/// `d` as the integer `%.17g` prints it as: integral and of at most 17 digits (a
+/// leaderboard's scores, mostly), but not -0. Written without formatting a float.
+fn whole(d: f64) -> Option<i64> {
+    let negative_zero = d == 0.0 && d.is_sign_negative();
+    (d.fract() == 0.0 && d.abs() < 1e17 && !negative_zero).then_some(d as i64)
+}
+
+/// `%.17g` of any double, through Rust's float formatting.
+fn g17(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
@@ -350,6 +375,8 @@ mod tests {
             b"=8\r\ntxt:a\r\nb\r\n"
         );
         assert_eq!(enc(&Reply::Double(1.5), 2), b"$3\r\n1.5\r\n");
+        assert_eq!(enc(&Reply::Double(-42.0), 2), b"$3\r\n-42\r\n");
+        assert_eq!(enc(&Reply::Double(1e20), 3), b",1e+20\r\n");
         assert_eq!(enc(&Reply::Double(1.5), 3), b",1.5\r\n");
         for (d, shown) in [
             (1.1, "1.1000000000000001"),
@@ -363,5 +390,40 @@ mod tests {
         ] {
             assert_eq!(format_double(d), shown, "{d}");
         }
+    }
+
+    /// A whole score is written as an integer: the same text `%.17g` gives, up to 17 digits
+    /// and past them, either sign; -0 and fractions take the general path.
+    #[test]
+    fn whole_doubles_print_as_the_general_path_does() {
+        let mut each = vec![
+            0.0,
+            1.0,
+            9.0,
+            10.0,
+            2f64.powi(53),
+            2f64.powi(53) + 2.0,
+            1e16,
+        ];
+        let mut x = 1.0f64;
+        while x < 1e18 {
+            each.extend([x, x - 1.0, x + 1.0, x * 7.0]);
+            x *= 13.0;
+        }
+        for d in each.iter().flat_map(|d| [*d, -*d]) {
+            let general = g17(d);
+            assert_eq!(format_double(d), general, "{d}");
+            let mut written = BytesMut::new();
+            Reply::Double(d).write(&mut written, 2);
+            assert_eq!(
+                written,
+                format!("${}\r\n{general}\r\n", general.len()).as_bytes()
+            );
+        }
+        assert_eq!(whole(-0.0), None);
+        assert_eq!(whole(0.5), None);
+        assert_eq!(whole(1e17), None);
+        assert_eq!(whole(f64::INFINITY), None);
+        assert_eq!(whole(f64::NAN), None);
     }
 }

@@ -1374,6 +1374,101 @@ fn geo_replies_match_redis_server() {
     }
 }
 
+/// Sorted sets large enough to be held in many runs (crdt's `Ranked`): ranks, ranges by
+/// rank, score and member, with and without LIMIT, from either end, counts, and removals
+/// by range that join runs, each reply compared with redis-server's. Scores repeat, so
+/// members of one score are ordered by name.
+#[test]
+fn large_sorted_set_queries_match_redis_server() {
+    let Some(redis) = Redis::start("large_sorted_set_queries_match_redis_server") else {
+        return;
+    };
+    let mut theirs = redis.connect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut ours = node.raw();
+    let members = 3000u64;
+    // Scores 0..300 (ten members each), in a scattered order; and a set of one score.
+    let score = |i: u64| (i * 7919 % members) / 10;
+    for chunk in (0..members).collect::<Vec<_>>().chunks(500) {
+        let mut zadd = vec!["ZADD".to_string(), "big".to_string()];
+        let mut names = vec!["ZADD".to_string(), "names".to_string()];
+        for &i in chunk {
+            zadd.extend([score(i).to_string(), format!("m{i}")]);
+            names.extend(["0".to_string(), format!("n{:05}", i * 7919 % members)]);
+        }
+        same_reply(&mut theirs, &mut ours, &zadd);
+        same_reply(&mut theirs, &mut ours, &names);
+    }
+    let queries = |theirs: &mut TcpStream, ours: &mut TcpStream| {
+        let mut lines: Vec<String> = Vec::new();
+        for i in (0..members).step_by(97) {
+            lines.push(format!("ZRANK big m{i}"));
+            lines.push(format!("ZREVRANK big m{i}"));
+        }
+        for (a, b) in [
+            (0, 9),
+            (250, 270),
+            (-5, -1),
+            (-3000, 5),
+            (2990, 4000),
+            (700, 700),
+            (9, 0),
+        ] {
+            lines.push(format!("ZRANGE big {a} {b} WITHSCORES"));
+            lines.push(format!("ZREVRANGE big {a} {b}"));
+        }
+        for (min, max) in [
+            ("10", "12"),
+            ("(10", "12"),
+            ("10", "(12"),
+            ("-inf", "3"),
+            ("295", "+inf"),
+            ("50", "40"),
+        ] {
+            lines.push(format!("ZCOUNT big {min} {max}"));
+            lines.push(format!("ZRANGEBYSCORE big {min} {max} WITHSCORES"));
+            lines.push(format!("ZREVRANGEBYSCORE big {max} {min}"));
+            lines.push(format!("ZRANGEBYSCORE big {min} {max} LIMIT 3 4"));
+            lines.push(format!("ZREVRANGEBYSCORE big {max} {min} LIMIT 3 4"));
+            lines.push(format!("ZRANGE big {min} {max} BYSCORE LIMIT 0 -1"));
+        }
+        lines.push("ZRANGEBYSCORE big -inf +inf LIMIT 2990 100".to_string());
+        lines.push("ZREVRANGEBYSCORE big +inf -inf LIMIT 1500 3 WITHSCORES".to_string());
+        for (lo, hi) in [
+            ("[n00100", "[n00110"),
+            ("(n00100", "(n00110"),
+            ("-", "[n00005"),
+            ("[n02995", "+"),
+            ("(n02999", "+"),
+            ("[b", "[a"),
+        ] {
+            lines.push(format!("ZLEXCOUNT names {lo} {hi}"));
+            lines.push(format!("ZRANGEBYLEX names {lo} {hi}"));
+            lines.push(format!("ZREVRANGEBYLEX names {hi} {lo} LIMIT 1 3"));
+        }
+        lines.push("ZCARD big".to_string());
+        for line in lines {
+            same_reply(theirs, ours, &line.split(' ').collect::<Vec<_>>());
+        }
+    };
+    queries(&mut theirs, &mut ours);
+    // Removals by range, then the same questions of what is left.
+    for line in [
+        "ZREMRANGEBYRANK big 100 1099",
+        "ZREMRANGEBYSCORE big 150 (250",
+        "ZREMRANGEBYLEX names [n00500 (n02500",
+        "ZPOPMIN big 7",
+        "ZPOPMAX big 5",
+        "ZREM big m1 m2 m3 m4 m5",
+        "ZADD big 42.5 m1 -1 m2",
+        "ZINCRBY big 1000 m3",
+    ] {
+        same_reply(&mut theirs, &mut ours, &line.split(' ').collect::<Vec<_>>());
+    }
+    queries(&mut theirs, &mut ours);
+}
+
 /// Bitmap and bitfield commands, byte for byte: ranges in bytes and bits, BITPOS's edge
 /// cases, every BITFIELD overflow mode, errors, and the keys COMMAND finds for BITFIELD.
 #[test]

@@ -9,7 +9,7 @@ use super::{CmdResult, Ctx, float_arg, int_arg, is, syntax_error};
 use crate::notify::events::ZSET;
 use crate::reply::Reply;
 use bytes::Bytes;
-use gdc_crdt::zset::{Score, ZSetPart};
+use gdc_crdt::zset::ZSetPart;
 use gdc_crdt::{Blob, ops};
 use geohash::{Search, Shape};
 
@@ -440,16 +440,16 @@ fn find(z: &ZSetPart, query: &Search, limit: usize) -> Vec<Found> {
             break;
         }
         let (min, max) = geohash::scores_of(cell);
-        let from = (Score(min), Blob::default());
-        for (Score(score), member) in z.index().range(from..) {
-            if *score >= max {
+        let from = z.position(|score, _| score < min);
+        for (member, score) in z.ranks(from, z.len()) {
+            if score >= max {
                 break;
             }
-            if let Some((dist, long, lat)) = query.holds(*score) {
+            if let Some((dist, long, lat)) = query.holds(score) {
                 found.push(Found {
                     member: member.clone(),
                     dist,
-                    score: *score,
+                    score,
                     long,
                     lat,
                 });

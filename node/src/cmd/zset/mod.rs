@@ -199,10 +199,7 @@ fn rank(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
     let Some(score) = z.score(&args[2]) else {
         return Ok(Reply::Nil);
     };
-    let pos = z
-        .iter()
-        .position(|(m, _)| m.as_slice() == &args[2][..])
-        .unwrap_or(0);
+    let pos = z.rank(&args[2]).unwrap_or(0);
     let r = if rev { z.len() - 1 - pos } else { pos } as i64;
     Ok(if with_score {
         Reply::Array(vec![Reply::Int(r), Reply::Double(score)])
@@ -230,8 +227,15 @@ fn bound(b: &[u8]) -> Result<(f64, bool), Reply> {
         .map_err(|_| Reply::err("ERR min or max is not a float"))
 }
 
-fn in_range(s: f64, min: (f64, bool), max: (f64, bool)) -> bool {
-    (if min.1 { s > min.0 } else { s >= min.0 }) && (if max.1 { s < max.0 } else { s <= max.0 })
+/// The ranks `from..to` of the members whose scores lie between `min` and `max` (as
+/// [`bound`] reads them), each end found in O(log n).
+fn score_ranks(z: &ZSetPart, min: (f64, bool), max: (f64, bool)) -> (usize, usize) {
+    let under_min = |s: f64| if min.1 { s <= min.0 } else { s < min.0 };
+    let within_max = |s: f64| if max.1 { s < max.0 } else { s <= max.0 };
+    (
+        z.position(|s, _| under_min(s)),
+        z.position(|s, _| within_max(s)),
+    )
 }
 
 pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -241,7 +245,8 @@ pub fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     Ok(match read(ctx, &args[1]) {
         Ok(z) => Reply::Int(z.map_or(0, |z| {
-            z.iter().filter(|(_, s)| in_range(*s, min, max)).count() as i64
+            let (from, to) = score_ranks(z, min, max);
+            to.saturating_sub(from) as i64
         })),
         Err(e) => e,
     })
@@ -401,9 +406,7 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             if a > b || a >= n {
                 Vec::new()
             } else {
-                z.iter()
-                    .skip(a as usize)
-                    .take((b - a + 1) as usize)
+                z.ranks(a as usize, b as usize + 1)
                     .map(|(m, _)| m.clone())
                     .collect()
             }

@@ -1,7 +1,7 @@
 //! ZRANGE and its family: members selected by rank, score or lexicographic range, to
 //! read, store or remove.
 
-use super::{bound, in_range, read};
+use super::{bound, read, score_ranks};
 use crate::cmd::{CmdResult, Ctx, int_arg, is, syntax_error};
 use crate::notify::events::ZSET;
 use crate::reply::Reply;
@@ -46,6 +46,16 @@ fn below(m: &[u8], hi: &Lex) -> bool {
     }
 }
 
+/// The ranks `from..to` of the members between `lo` and `hi`, each end found in O(log n).
+/// Members of one score are in member order; a range by member across several scores is
+/// unspecified (as in Redis), and its readers keep only the members inside it.
+fn lex_ranks(z: &ZSetPart, lo: &Lex, hi: &Lex) -> (usize, usize) {
+    (
+        z.position(|_, m| !above(m, lo)),
+        z.position(|_, m| below(m, hi)),
+    )
+}
+
 /// What a range selects by.
 #[derive(Clone, Debug)]
 enum By {
@@ -61,15 +71,12 @@ struct Query {
     limit: Option<(usize, usize)>,
 }
 
-fn select(z: &ZSetPart, q: &Query) -> Vec<(Blob, f64)> {
-    let all: Box<dyn Iterator<Item = (&Blob, f64)>> = if q.rev {
-        Box::new(z.iter().rev())
-    } else {
-        Box::new(z.iter())
-    };
-    let picked: Vec<(Blob, f64)> = match &q.by {
+fn select<'z>(z: &'z ZSetPart, q: &Query) -> Vec<(&'z Blob, f64)> {
+    let n = z.len();
+    // The ranks the range covers, `from..to`, found in O(log n).
+    let (from, to) = match &q.by {
         By::Rank(start, stop) => {
-            let n = z.len() as i64;
+            let n = n as i64;
             let a = if *start < 0 {
                 (n + start).max(0)
             } else {
@@ -83,30 +90,51 @@ fn select(z: &ZSetPart, q: &Query) -> Vec<(Blob, f64)> {
             if a > b || a >= n {
                 return Vec::new();
             }
-            all.skip(a as usize)
-                .take((b - a + 1) as usize)
-                .map(|(m, s)| (m.clone(), s))
-                .collect()
+            // REV counts ranks from the highest score.
+            let (a, b) = (a as usize, b as usize + 1);
+            if q.rev {
+                (n as usize - b, n as usize - a)
+            } else {
+                (a, b)
+            }
         }
-        By::Score(min, max) => all
-            .filter(|(_, s)| in_range(*s, *min, *max))
-            .map(|(m, s)| (m.clone(), s))
-            .collect(),
-        By::Lex(lo, hi) => all
-            .filter(|(m, _)| above(m, lo) && below(m, hi))
-            .map(|(m, s)| (m.clone(), s))
-            .collect(),
+        By::Score(min, max) => score_ranks(z, *min, *max),
+        By::Lex(lo, hi) => lex_ranks(z, lo, hi),
     };
-    match q.limit {
-        Some((offset, count)) => picked.into_iter().skip(offset).take(count).collect(),
-        None => picked,
+    if from >= to {
+        return Vec::new();
+    }
+    let (offset, count) = q.limit.unwrap_or((0, usize::MAX));
+    let picked = |items: &mut dyn Iterator<Item = (&'z Blob, f64)>| -> Vec<(&'z Blob, f64)> {
+        items.collect()
+    };
+    if let By::Lex(lo, hi) = &q.by {
+        let inside = |&(m, _): &(&Blob, f64)| above(m, lo) && below(m, hi);
+        let mut items: Box<dyn Iterator<Item = (&'z Blob, f64)>> = if q.rev {
+            Box::new(z.ranks(from, to).rev().filter(inside))
+        } else {
+            Box::new(z.ranks(from, to).filter(inside))
+        };
+        return picked(&mut items.by_ref().skip(offset).take(count));
+    }
+    // LIMIT within the ranks, counted from the end the range is read from.
+    let skip = offset.min(to - from);
+    let keep = count.min(to - from - skip);
+    if q.rev {
+        picked(&mut z.ranks(to - skip - keep, to - skip).rev())
+    } else {
+        picked(&mut z.ranks(from + skip, from + skip + keep))
     }
 }
 
-pub(super) fn reply_range(ctx: &Ctx<'_>, items: Vec<(Blob, f64)>, scores: bool) -> Reply {
-    let mut out = Vec::with_capacity(items.len() * 2);
+pub(super) fn reply_range<B: std::borrow::Borrow<Blob>>(
+    ctx: &Ctx<'_>,
+    items: Vec<(B, f64)>,
+    scores: bool,
+) -> Reply {
+    let mut out = Vec::with_capacity(items.len() * if scores { 2 } else { 1 });
     for (m, s) in items {
-        let m = Reply::bulk(Bytes::copy_from_slice(&m));
+        let m = Reply::bulk(Bytes::copy_from_slice(m.borrow()));
         match (scores, ctx.conn.resp) {
             (false, _) => out.push(m),
             (true, 3) => out.push(Reply::Array(vec![m, Reply::Double(s)])),
@@ -198,7 +226,10 @@ pub fn zrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (q, _) = parse_range(&args[3..], false)?;
     let items = match read(ctx, &args[2]) {
-        Ok(Some(z)) => select(z, &q),
+        Ok(Some(z)) => select(z, &q)
+            .into_iter()
+            .map(|(m, s)| (m.clone(), s))
+            .collect(),
         Ok(None) => Vec::new(),
         Err(e) => return Err(e),
     };
@@ -262,7 +293,8 @@ pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     Ok(match read(ctx, &args[1]) {
         Ok(z) => Reply::Int(z.map_or(0, |z| {
-            z.iter()
+            let (from, to) = lex_ranks(z, &lo, &hi);
+            z.ranks(from, to)
                 .filter(|(m, _)| above(m, &lo) && below(m, &hi))
                 .count() as i64
         })),
@@ -273,7 +305,7 @@ pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// ZREMRANGEBYSCORE / ZREMRANGEBYLEX (their keyspace event `event`).
 fn remove_selected(ctx: &mut Ctx<'_>, key: &[u8], q: &Query, event: &'static str) -> Reply {
     let members: Vec<Blob> = match read(ctx, key) {
-        Ok(Some(z)) => select(z, q).into_iter().map(|(m, _)| m).collect(),
+        Ok(Some(z)) => select(z, q).into_iter().map(|(m, _)| m.clone()).collect(),
         Ok(None) => Vec::new(),
         Err(e) => return e,
     };
