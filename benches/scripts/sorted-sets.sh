@@ -12,6 +12,8 @@
 #   byscore10:   ZRANGEBYSCORE lb <rand> +inf LIMIT 0 10
 #   zcount:      ZCOUNT lb <M/4> <3M/4>
 #   zadd:        ZADD lb <rand> m:<rand>                (a member's score changes)
+#   zrandmember: ZRANDMEMBER lb 5 WITHSCORES
+#   hrandfield:  HRANDFIELD h 5 WITHVALUES              (a hash of M fields `f:<i>`)
 #
 # and used_memory per member of the leaderboard (after its fill), and per key of 100,000
 # sorted sets of one member (`ZADD z:<i> 1 m`) and of 10,000 of ten (`member0`..`member9`).
@@ -27,7 +29,7 @@ REDIS_PORT="${REDIS_PORT:-7828}"
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 declare -A member one ten
-rows="zscore zrank top10 middle10 byscore10 zcount zadd"
+rows="zscore zrank top10 middle10 byscore10 zcount zadd zrandmember hrandfield"
 fill() { # port: the leaderboard, 100 members a ZADD
     awk -v m="$M" 'BEGIN { for (i = 0; i < m; i += 100) { line = "ZADD lb";
         for (j = i; j < i + 100 && j < m; j++) line = line sprintf(" %d m:%012d", j, j);
@@ -47,6 +49,13 @@ for name in gdc redis; do
         r[$name,byscore10,$p]="$(rate "$port" "$p" zrangebyscore lb "__rand_int__" +inf limit 0 10)"
         r[$name,zcount,$p]="$(rate "$port" "$p" zcount lb $((M / 4)) $((3 * M / 4)))"
         r[$name,zadd,$p]="$(rate "$port" "$p" zadd lb "__rand_int__" "m:__rand_int__")"
+        r[$name,zrandmember,$p]="$(rate "$port" "$p" zrandmember lb 5 withscores)"
+    done
+    awk -v m="$M" 'BEGIN { for (i = 0; i < m; i += 100) { line = "HSET h";
+        for (j = i; j < i + 100 && j < m; j++) line = line sprintf(" f:%012d v%d", j, j);
+        print line } }' | redis-cli -p "$port" --pipe >/dev/null
+    for p in 1 16; do
+        r[$name,hrandfield,$p]="$(rate "$port" "$p" hrandfield h 5 withvalues)"
     done
     stop "$port"
     start "$name" "$port"

@@ -144,6 +144,20 @@ impl<V: Clone + PartialEq> FieldTable<V> {
         self.live
     }
 
+    /// Whether every field held is live (none kept only for reset records, as usual): then
+    /// [`FieldTable::at`] reaches the live ones by position.
+    pub fn all_live(&self) -> bool {
+        self.fields.len() == self.live
+    }
+
+    /// The field held at position `i`, in no particular order (a random pick's).
+    pub fn at(&self, i: usize) -> Option<(&Blob, &Field<V>)> {
+        match &self.fields {
+            Fields::Few(v) => v.get(i).map(|(n, f)| (n, f)),
+            Fields::Many(t) => t.at(i),
+        }
+    }
+
     /// Ask for the fields' vector, or the table's header, without reading it.
     pub fn prefetch(&self) {
         match &self.fields {
@@ -326,6 +340,51 @@ impl<V: crate::heap::HeapSize> crate::heap::HeapSize for FieldTable<V> {
                         .sum::<usize>()
             }
             Fields::Many(t) => size_of::<KeyTable<Field<V>>>() + t.heap_bytes(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::CounterReset;
+    use crate::hlc::Hlc;
+    use crate::ids::{OpId, ServerId, Tag};
+
+    /// A field kept only for a reset record is held but not live: positions then are not
+    /// the live fields', and `all_live` says so, in both forms.
+    #[test]
+    fn positions_reach_the_live_fields_only_while_all_are_live() {
+        let none = Tomb::default();
+        let tag = |op| Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc(op));
+        for n in [3u64, FEW_FIELDS as u64 + 5] {
+            let mut t: FieldTable<Blob> = FieldTable::default();
+            for i in 0..n {
+                t.update(&Blob::from(format!("f{i}").as_str()), |f| {
+                    f.add_reg(tag(i + 1), Blob::from("v"), &none)
+                });
+            }
+            assert!(t.all_live());
+            let mut seen: Vec<&[u8]> = (0..n as usize)
+                .map(|i| &t.at(i).expect("held").0[..])
+                .collect();
+            seen.sort();
+            seen.dedup();
+            assert_eq!((seen.len(), t.at(n as usize)), (n as usize, None));
+            let reset = CounterReset {
+                start: OpId(9),
+                op: OpId(9),
+                total: crate::field::Num::Int(1),
+                by: tag(100).dot,
+            };
+            t.update(&Blob::from("reset only"), |f| {
+                f.add_reset(ServerId(2), reset)
+            });
+            assert_eq!(t.live(), n as usize);
+            assert!(
+                !t.all_live(),
+                "a field held for its reset record is not live"
+            );
         }
     }
 }

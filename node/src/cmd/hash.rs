@@ -4,6 +4,7 @@ use super::{CmdResult, Ctx, check_type, int_arg, wrong_arity};
 use crate::notify::events::HASH;
 use crate::reply::Reply;
 use bytes::Bytes;
+use gdc_crdt::field::Field;
 use gdc_crdt::hash::HashPart;
 use gdc_crdt::string::value;
 use gdc_crdt::{Blob, Kind, ops};
@@ -226,29 +227,28 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .get(2)
         .map(|c| super::picks_count(c, values))
         .transpose()?;
-    let fields: Vec<(Bytes, Bytes)> = match read(ctx, &args[1]) {
-        Ok(h) => h
-            .into_iter()
-            .flat_map(|h| h.fields())
-            .map(|(n, f)| (Bytes::copy_from_slice(n), Bytes::copy_from_slice(&value(f))))
-            .collect(),
-        Err(e) => return Err(e),
+    let hash = read(ctx, &args[1])?;
+    // A pick reads the field at its position in the table, where every field held is live
+    // (as usual); else the live ones are listed first.
+    let listed: Vec<(&Blob, &Field<Blob>)> = match hash {
+        Some(h) if !h.all_live() => h.fields().collect(),
+        _ => Vec::new(),
     };
+    let at = |i: usize| match hash {
+        Some(h) if h.all_live() => h.at(i),
+        _ => listed.get(i).copied(),
+    };
+    let n = hash.map_or(0, HashPart::len);
     let Some(count) = count else {
-        if fields.is_empty() {
-            return Ok(Reply::Nil);
-        }
-        return Ok(Reply::Bulk(
-            fields[super::random_below(fields.len())].0.clone(),
-        ));
+        return Ok(match at(super::random_below(n.max(1))) {
+            Some((name, _)) if n > 0 => Reply::value(name),
+            _ => Reply::Nil,
+        });
     };
-    let picks = super::random_picks(fields.len(), count)?;
+    let picks = super::random_picks(n, count)?;
     let mut out = Vec::new();
-    for i in picks {
-        let (field, value) = (
-            Reply::Bulk(fields[i].0.clone()),
-            Reply::Bulk(fields[i].1.clone()),
-        );
+    for (name, f) in picks.into_iter().filter_map(at) {
+        let (field, value) = (Reply::value(name), Reply::value(&value(f)));
         match (values, ctx.conn.resp) {
             (false, _) => out.push(field),
             // RESP3: each field with its value, as a pair.

@@ -440,23 +440,17 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .get(2)
         .map(|c| super::picks_count(c, scores))
         .transpose()?;
-    let members: Vec<(Blob, f64)> = match read(ctx, &args[1]) {
-        Ok(z) => z
-            .into_iter()
-            .flat_map(|z| z.iter())
-            .map(|(m, s)| (m.clone(), s))
-            .collect(),
-        Err(e) => return Err(e),
-    };
+    let z = read(ctx, &args[1])?;
+    let n = z.map_or(0, ZSetPart::len);
+    // A pick is a rank: found in O(log n), the set is not listed.
+    let at = |i: usize| z.and_then(|z| z.ranks(i, i + 1).next());
     let Some(count) = count else {
-        if members.is_empty() {
-            return Ok(Reply::Nil);
-        }
-        return Ok(Reply::bulk(Bytes::copy_from_slice(
-            &members[super::random_below(members.len())].0,
-        )));
+        return Ok(match at(super::random_below(n.max(1))) {
+            Some((m, _)) if n > 0 => Reply::bulk(Bytes::copy_from_slice(m)),
+            _ => Reply::Nil,
+        });
     };
-    let picks = super::random_picks(members.len(), count)?;
-    let items = picks.into_iter().map(|i| members[i].clone()).collect();
+    let picks = super::random_picks(n, count)?;
+    let items = picks.into_iter().filter_map(at).collect();
     Ok(reply_range(ctx, items, scores))
 }
