@@ -47,6 +47,11 @@ impl PlainReg {
         )
     }
 
+    /// What a write that observes the whole key cuts off: this write's op.
+    pub(super) fn observed(&self) -> crate::vv::VersionVector {
+        std::iter::once((ServerId(self.server.get()), self.op)).collect()
+    }
+
     pub(super) fn to_reg(&self) -> RegEntry<Blob> {
         RegEntry {
             tag: self.tag(),
@@ -122,8 +127,7 @@ pub(super) struct Expiring {
 /// so only its time and that number are kept: one box of 64 bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct SetEx {
-    /// A `PlainReg`, never another form.
-    pub(super) string: KeyState,
+    pub(super) string: PlainReg,
     pub(super) at: u64,
     pub(super) piece: u32,
 }
@@ -135,9 +139,9 @@ impl SetEx {
         (ttl.tag == reg.tag().piece(ttl.tag.dot.idx)).then_some((at, ttl.tag.dot.idx))
     }
 
-    pub(super) fn ttl(&self, tag: Tag) -> TtlEntry {
+    pub(super) fn ttl(&self) -> TtlEntry {
         TtlEntry {
-            tag: tag.piece(self.piece),
+            tag: self.string.tag().piece(self.piece),
             at: Some(self.at),
         }
     }

@@ -76,7 +76,7 @@ impl KeyState {
             Repr::Plain(reg) => Some(Field::single(reg.to_reg())),
             Repr::Counter(c) => Some(Field::counting(c.to_entry())),
             Repr::Expiring(x) => x.string.compact_field(),
-            Repr::SetEx(x) => x.string.compact_field(),
+            Repr::SetEx(x) => Some(Field::single(x.string.to_reg())),
             Repr::Full(_) => None,
         }
     }
@@ -142,10 +142,13 @@ impl KeyState {
         };
         *self = match f.ttl[..] {
             [] => string,
-            [ttl] => match &string.0 {
-                Repr::Plain(reg) => match SetEx::of(reg, &ttl) {
-                    Some((at, piece)) => KeyState::set_ex(string, at, piece),
-                    None => KeyState(Repr::Expiring(Box::new(Expiring { string, ttl }))),
+            [ttl] => match string.0 {
+                Repr::Plain(reg) => match SetEx::of(&reg, &ttl) {
+                    Some((at, piece)) => KeyState::set_ex(reg, at, piece),
+                    None => {
+                        let string = KeyState(Repr::Plain(reg));
+                        KeyState(Repr::Expiring(Box::new(Expiring { string, ttl })))
+                    }
                 },
                 _ => KeyState(Repr::Expiring(Box::new(Expiring { string, ttl }))),
             },
@@ -185,7 +188,7 @@ impl KeyState {
                 }
             }
             Repr::Expiring(x) => x.string.prefetch_box(),
-            Repr::SetEx(x) => x.string.prefetch_box(),
+            Repr::SetEx(x) => prefetch(&x.string.value[..]),
             Repr::Plain(_) | Repr::Counter(_) => {}
         }
     }
@@ -246,7 +249,7 @@ impl KeyState {
                 c.total.into(),
             )))),
             Repr::Expiring(x) => x.string.string_value(),
-            Repr::SetEx(x) => x.string.string_value(),
+            Repr::SetEx(x) => Some(Cow::Borrowed(x.string.value.as_slice())),
             Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value),
         }
     }
@@ -257,7 +260,6 @@ impl KeyState {
         match &self.0 {
             Repr::Counter(c) => return Some(c.total),
             Repr::Expiring(x) => return x.string.string_i64(),
-            Repr::SetEx(x) => return x.string.string_i64(),
             Repr::Full(f) => {
                 let s = f.str_part()?;
                 if !s.has_bit_writes() {
@@ -266,7 +268,7 @@ impl KeyState {
                     }
                 }
             }
-            Repr::Plain(_) => {}
+            Repr::Plain(_) | Repr::SetEx(_) => {}
         }
         crate::string::parse_i64(&self.string_value()?)
     }
@@ -292,7 +294,7 @@ impl KeyState {
             Repr::Plain(reg) => Some((reg.tag().dot, 0)),
             Repr::Counter(_) => None,
             Repr::Expiring(x) => x.string.string_version(),
-            Repr::SetEx(x) => x.string.string_version(),
+            Repr::SetEx(x) => Some((x.string.tag().dot, 0)),
             Repr::Full(f) => {
                 let s = f.str_part()?;
                 if !s.bits().is_empty() {
@@ -357,16 +359,8 @@ impl KeyState {
         match &self.0 {
             Repr::Plain(_) | Repr::Counter(_) => SmallVec::new(),
             Repr::Expiring(x) => smallvec::smallvec![x.ttl],
-            Repr::SetEx(x) => smallvec::smallvec![x.ttl(KeyState::set_ex_tag(x))],
+            Repr::SetEx(x) => smallvec::smallvec![x.ttl()],
             Repr::Full(f) => f.ttl_entries().iter().copied().collect(),
-        }
-    }
-
-    /// The tag of a `SetEx`'s string, which its TTL entry's is a piece of.
-    fn set_ex_tag(x: &SetEx) -> crate::ids::Tag {
-        match &x.string.0 {
-            Repr::Plain(reg) => reg.tag(),
-            _ => unreachable!("a SetEx holds a plain string"),
         }
     }
 
@@ -422,10 +416,7 @@ impl KeyState {
                 Repr::Expiring(_) | Repr::SetEx(_) | Repr::Full(_) => Hlc::ZERO,
             }),
             // The expiry's tag is the string's, with another piece number.
-            Repr::SetEx(x) => match &x.string.0 {
-                Repr::Plain(reg) => reg.hlc,
-                _ => Hlc::ZERO,
-            },
+            Repr::SetEx(x) => x.string.hlc,
             Repr::Full(f) => f.max_hlc(),
         }
     }
@@ -434,10 +425,10 @@ impl KeyState {
     /// of a write that observes the whole key.
     pub fn observed(&self) -> VersionVector {
         match &self.0 {
-            Repr::Plain(reg) => std::iter::once((ServerId(reg.server.get()), reg.op)).collect(),
+            Repr::Plain(reg) => reg.observed(),
+            Repr::SetEx(x) => x.string.observed(),
             Repr::Counter(c) => std::iter::once((c.server(), c.op())).collect(),
             Repr::Expiring(x) => x.string.observed(),
-            Repr::SetEx(x) => x.string.observed(),
             Repr::Full(f) => f.observed(),
         }
     }
@@ -533,7 +524,7 @@ impl crate::heap::HeapSize for KeyState {
             Repr::Plain(p) => p.value.heap_bytes(),
             Repr::Counter(_) => 0,
             Repr::Expiring(x) => size_of::<Expiring>() + x.string.heap_bytes(),
-            Repr::SetEx(x) => size_of::<SetEx>() + x.string.heap_bytes(),
+            Repr::SetEx(x) => size_of::<SetEx>() + x.string.value.heap_bytes(),
             Repr::Full(f) => f.heap_bytes(),
         }
     }

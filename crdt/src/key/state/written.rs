@@ -93,9 +93,9 @@ impl KeyState {
         if flushed.covers(e.tag.dot) {
             return None;
         }
-        let string = KeyState(Repr::Plain(PlainReg::new(e.tag, v.clone())?));
+        let string = PlainReg::new(e.tag, v.clone())?;
         match rest {
-            [] => Some(string),
+            [] => Some(KeyState(Repr::Plain(string))),
             [Addition::Expire(at)] => Some(KeyState::set_ex(string, *at, 1)),
             _ => None,
         }
@@ -103,7 +103,7 @@ impl KeyState {
 
     /// A plain string with the expiry at `at` its op wrote as piece `piece`.
     #[inline(never)]
-    pub(super) fn set_ex(string: KeyState, at: u64, piece: u32) -> KeyState {
+    pub(super) fn set_ex(string: PlainReg, at: u64, piece: u32) -> KeyState {
         KeyState(Repr::SetEx(Box::new(SetEx { string, at, piece })))
     }
 
