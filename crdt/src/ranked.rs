@@ -117,7 +117,8 @@ impl<T: Ord + Clone> Ranked<T> {
             // The lower half gives back the room the upper half took with it.
             r.shrink_to_fit();
             self.runs.insert(run + 1, upper);
-            self.rebuild();
+            // The old last item is the upper half's; the lower half's comes before it.
+            self.reindex(|lasts, runs| lasts.insert(run, runs[run][runs[run].len() - 1].clone()));
         } else if let Some(index) = &mut self.index {
             if at + 1 == r.len() {
                 index.lasts[run] = r[at].clone();
@@ -148,7 +149,9 @@ impl<T: Ord + Clone> Ranked<T> {
         }
         if short == 0 {
             self.runs.remove(run);
-            self.rebuild();
+            self.reindex(|lasts, _| {
+                lasts.remove(run);
+            });
         } else if short < RUN_MIN && self.runs.len() > 1 {
             // Join the shorter neighbour, if the two fit in one run.
             let other = match (run.checked_sub(1), self.runs.get(run + 1)) {
@@ -160,7 +163,10 @@ impl<T: Ord + Clone> Ranked<T> {
             if self.runs[low].len() + self.runs[high].len() <= RUN_MAX {
                 let moved = self.runs.remove(high);
                 self.runs[low].extend(moved);
-                self.rebuild();
+                // The joined run ends where the higher one did.
+                self.reindex(|lasts, _| {
+                    lasts.remove(low);
+                });
             }
         }
         true
@@ -186,29 +192,34 @@ impl<T: Ord + Clone> Ranked<T> {
         }
     }
 
-    /// The index made again after the runs were split, joined or dropped.
-    fn rebuild(&mut self) {
+    /// The index after the runs were split, joined or dropped: the last items changed in
+    /// place by `change` (only a moved one is cloned), the tree made again from the runs'
+    /// lengths; made whole where there was none, dropped when one run is left.
+    fn reindex(&mut self, change: impl FnOnce(&mut Vec<T>, &[Vec<T>])) {
         if self.runs.len() <= 1 {
             self.index = None;
             return;
         }
-        let lasts = self
-            .runs
-            .iter()
-            .map(|r| r.last().expect("no empty run").clone());
-        let mut tree = Vec::with_capacity(self.runs.len() + 1);
-        tree.push(0);
-        tree.extend(self.runs.iter().map(Vec::len));
-        for i in 1..tree.len() {
+        let runs = &self.runs;
+        let index = self.index.get_or_insert_with(|| {
+            Box::new(RunIndex {
+                lasts: runs.iter().map(|r| r[r.len() - 1].clone()).collect(),
+                tree: Vec::new(),
+            })
+        });
+        // A new index has every last item already; an old one, one more or one fewer.
+        if index.lasts.len() != runs.len() {
+            change(&mut index.lasts, runs);
+        }
+        index.tree.clear();
+        index.tree.push(0);
+        index.tree.extend(runs.iter().map(Vec::len));
+        for i in 1..index.tree.len() {
             let parent = i + (i & i.wrapping_neg());
-            if parent < tree.len() {
-                tree[parent] += tree[i];
+            if parent < index.tree.len() {
+                index.tree[parent] += index.tree[i];
             }
         }
-        self.index = Some(Box::new(RunIndex {
-            lasts: lasts.collect(),
-            tree,
-        }));
     }
 }
 
@@ -292,7 +303,7 @@ impl<T: Ord + Clone> FromIterator<T> for Ranked<T> {
         all.shrink_to_fit();
         ranked.runs.push(all);
         ranked.runs.reverse();
-        ranked.rebuild();
+        ranked.reindex(|_, _| {});
         ranked
     }
 }

@@ -1400,8 +1400,39 @@ fn large_sorted_set_queries_match_redis_server() {
         same_reply(&mut theirs, &mut ours, &zadd);
         same_reply(&mut theirs, &mut ours, &names);
     }
+    // Small inputs to intersect with the large one: a sorted set, a set, a set of members.
+    let mut few = vec!["ZADD".to_string(), "few".to_string()];
+    let mut tags = vec!["SADD".to_string(), "tags".to_string()];
+    let mut bigset = vec!["SADD".to_string(), "bigset".to_string()];
+    for i in (0..members).step_by(61) {
+        few.extend([format!("{}.25", i % 7), format!("m{i}")]);
+        tags.push(format!("m{}", i + (i % 2)));
+    }
+    for i in 0..members {
+        bigset.push(format!("m{i}"));
+    }
+    for cmd in [&few, &tags, &bigset] {
+        same_reply(&mut theirs, &mut ours, cmd);
+    }
     let queries = |theirs: &mut TcpStream, ours: &mut TcpStream| {
-        let mut lines: Vec<String> = Vec::new();
+        // Intersections: the smallest input is walked, the order of the folds is by size.
+        let mut lines: Vec<String> = [
+            "ZINTER 2 big few WITHSCORES",
+            "ZINTER 3 big few tags WEIGHTS 0.1 0.3 0.7 WITHSCORES",
+            "ZINTER 2 few big AGGREGATE MAX WITHSCORES",
+            "ZINTERCARD 2 big few LIMIT 5",
+            "ZINTERCARD 3 big few tags",
+            "ZINTERSTORE inter 2 big few WEIGHTS 3 0.1",
+            "ZRANGE inter 0 -1 WITHSCORES",
+            "SINTERCARD 2 bigset tags",
+            "SINTERCARD 2 tags bigset LIMIT 7",
+            "SINTERSTORE sinter bigset tags nokey",
+            "SINTERSTORE sinter tags bigset",
+            "SCARD sinter",
+            "ZINTER 2 big nokey",
+        ]
+        .map(String::from)
+        .to_vec();
         for i in (0..members).step_by(97) {
             lines.push(format!("ZRANK big m{i}"));
             lines.push(format!("ZREVRANK big m{i}"));

@@ -186,7 +186,10 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(match read(ctx, &args[1]) {
-        Ok(h) => Reply::Int(field(h, &args[2]).map_or(0, |v| v.len() as i64)),
+        Ok(h) => Reply::Int(
+            h.and_then(|h| h.get(&args[2]))
+                .map_or(0, |f| value(f).len() as i64),
+        ),
         Err(e) => e,
     })
 }

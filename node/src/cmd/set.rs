@@ -138,7 +138,7 @@ fn combine(sets: Vec<Vec<Blob>>, op: Algebra) -> Vec<Blob> {
     for s in it {
         let s: HashSet<Blob> = s.into_iter().collect();
         match op {
-            Algebra::Inter => acc.retain(|m| s.contains(m)),
+            Algebra::Inter => unreachable!("intersection() serves it"),
             Algebra::Union => acc.extend(s),
             Algebra::Diff => acc.retain(|m| !s.contains(m)),
         }
@@ -148,23 +148,51 @@ fn combine(sets: Vec<Vec<Blob>>, op: Algebra) -> Vec<Blob> {
     v
 }
 
+/// The members every set at `keys` holds (a missing key is an empty set; WRONGTYPE for
+/// another type), sorted, up to `limit` (0: all): the smallest set's members looked up in
+/// the others, as Redis does, in time of the smallest set's size and not the others'.
+fn intersection(ctx: &Ctx<'_>, keys: &[Bytes], limit: usize) -> Result<Vec<Blob>, Reply> {
+    let mut sets = Vec::with_capacity(keys.len());
+    for k in keys {
+        sets.push(read(ctx, k)?);
+    }
+    let Some(mut sets) = sets.into_iter().collect::<Option<Vec<&SetPart>>>() else {
+        return Ok(Vec::new());
+    };
+    sets.sort_by_key(|s| s.len());
+    let Some((smallest, others)) = sets.split_first() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for m in smallest.members() {
+        if others.iter().all(|s| s.contains(m)) {
+            out.push(m.clone());
+            if out.len() == limit {
+                break;
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The result of `op` over the sets at `keys`.
+fn result(ctx: &Ctx<'_>, keys: &[Bytes], op: Algebra) -> Result<Vec<Blob>, Reply> {
+    match op {
+        Algebra::Inter => intersection(ctx, keys, 0),
+        Algebra::Union | Algebra::Diff => Ok(combine(sets(ctx, keys)?, op)),
+    }
+}
+
 fn algebra(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Algebra) -> CmdResult {
-    Ok(match sets(ctx, keys) {
-        Ok(s) => Reply::Set(
-            combine(s, op)
-                .into_iter()
-                .map(|m| Reply::value(&m))
-                .collect(),
-        ),
+    Ok(match result(ctx, keys, op) {
+        Ok(members) => Reply::Set(members.iter().map(|m| Reply::value(m)).collect()),
         Err(e) => e,
     })
 }
 
 fn algebra_store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Algebra) -> CmdResult {
-    let result = match sets(ctx, &args[2..]) {
-        Ok(s) => combine(s, op),
-        Err(e) => return Err(e),
-    };
+    let result = result(ctx, &args[2..], op)?;
     let n = result.len() as i64;
     let whole = (!result.is_empty()).then(|| ops::Whole::Set(result));
     let event = match op {
@@ -222,11 +250,8 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             _ => return Ok(Reply::err("ERR LIMIT can't be negative")),
         };
     }
-    Ok(match sets(ctx, &args[2..2 + n]) {
-        Ok(s) => {
-            let c = combine(s, Algebra::Inter).len();
-            Reply::Int(if limit > 0 { c.min(limit) } else { c } as i64)
-        }
+    Ok(match intersection(ctx, &args[2..2 + n], limit) {
+        Ok(shared) => Reply::Int(shared.len() as i64),
         Err(e) => e,
     })
 }

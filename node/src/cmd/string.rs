@@ -224,7 +224,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(match read(ctx, &args[1]) {
+    Ok(match value_in_place(ctx, &args[1]) {
         Ok(v) => Reply::Int(v.map_or(0, |v| v.len() as i64)),
         Err(e) => e,
     })
@@ -348,11 +348,12 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         (Ok(s), Ok(e)) => (s, e),
         _ => return Ok(refused(OpError::NotInteger)),
     };
-    Ok(match read(ctx, &args[1]) {
+    // Only the range is copied, not the whole value.
+    Ok(match value_in_place(ctx, &args[1]) {
         Ok(v) => {
             let v = v.unwrap_or_default();
             match range(v.len() as i64, s, e) {
-                Some((a, b)) => Reply::Bulk(v.slice(a..=b)),
+                Some((a, b)) => Reply::bulk(Bytes::copy_from_slice(&v[a..=b])),
                 None => Reply::bulk(Bytes::new()),
             }
         }

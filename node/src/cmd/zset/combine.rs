@@ -4,6 +4,8 @@ use super::range::reply_range;
 use crate::cmd::{CmdResult, Ctx, float_arg, int_arg, is, refused, syntax_error};
 use crate::reply::Reply;
 use bytes::Bytes;
+use gdc_crdt::set::SetPart;
+use gdc_crdt::zset::ZSetPart;
 use gdc_crdt::{Blob, Kind, OpError, ops};
 
 #[derive(Copy, Clone, PartialEq)]
@@ -22,13 +24,15 @@ enum Aggregate {
 
 /// The members and scores of `numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]
 /// [WITHSCORES]` combined; sets count as sorted sets with score 1. Returns the result (in
-/// Redis order) and whether WITHSCORES was given.
+/// Redis order) and whether WITHSCORES was given. An intersection stops at `limit` members
+/// (0: none).
 fn combine(
     ctx: &Ctx<'_>,
     name: &str,
     args: &[Bytes],
     how: Combine,
     allow_scores: bool,
+    limit: usize,
 ) -> Result<(Vec<(Blob, f64)>, bool), Reply> {
     let n = numkeys(name, &args[0])?;
     if args.len() < 1 + n {
@@ -59,26 +63,15 @@ fn combine(
             return Err(syntax_error());
         }
     }
-    let mut inputs: Vec<std::collections::HashMap<Blob, f64>> = Vec::with_capacity(n);
-    for (j, key) in keys.iter().enumerate() {
+    let mut sources = Vec::with_capacity(n);
+    for key in keys {
         let k = ctx.get(key);
-        let m: std::collections::HashMap<Blob, f64> = match k.and_then(|k| k.kind()) {
-            None => Default::default(),
-            Some(Kind::ZSet) => k
-                .and_then(|k| k.zset())
-                .map(|z| {
-                    z.iter()
-                        .map(|(m, s)| (m.clone(), weighted(s, weights[j])))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Some(Kind::Set) => k
-                .and_then(|k| k.set())
-                .map(|s| s.members().map(|m| (m.clone(), weights[j])).collect())
-                .unwrap_or_default(),
+        sources.push(match k.and_then(|k| k.kind()) {
+            None => Source::Empty,
+            Some(Kind::ZSet) => k.and_then(|k| k.zset()).map_or(Source::Empty, Source::ZSet),
+            Some(Kind::Set) => k.and_then(|k| k.set()).map_or(Source::Empty, Source::Set),
             Some(_) => return Err(refused(OpError::WrongType)),
-        };
-        inputs.push(m);
+        });
     }
     let fold = |a: f64, b: f64| match agg {
         Aggregate::Sum => {
@@ -88,9 +81,19 @@ fn combine(
         Aggregate::Min => a.min(b),
         Aggregate::Max => a.max(b),
     };
-    let mut it = inputs.into_iter();
-    let mut acc = it.next().unwrap_or_default();
-    for m in it {
+    if how == Combine::Inter {
+        let mut out = intersect(&sources, &weights, fold, limit);
+        out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        return Ok((out, scores));
+    }
+    let mut inputs = sources.iter().zip(&weights).map(|(source, &w)| {
+        source
+            .each()
+            .map(|(m, s)| (m.clone(), weighted(s, w)))
+            .collect::<std::collections::HashMap<Blob, f64>>()
+    });
+    let mut acc = inputs.next().unwrap_or_default();
+    for m in inputs {
         match how {
             Combine::Union => {
                 for (k, v) in m {
@@ -98,18 +101,81 @@ fn combine(
                     *e = if e.is_nan() { v } else { fold(*e, v) };
                 }
             }
-            Combine::Inter => {
-                acc.retain(|k, _| m.contains_key(k));
-                for (k, v) in acc.iter_mut() {
-                    *v = fold(*v, m[k]);
-                }
-            }
             Combine::Diff => acc.retain(|k, _| !m.contains_key(k)),
+            Combine::Inter => unreachable!("intersected above"),
         }
     }
     let mut out: Vec<(Blob, f64)> = acc.into_iter().collect();
     out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     Ok((out, scores))
+}
+
+/// An input of these commands: a sorted set, or a set whose members score 1.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Empty,
+    ZSet(&'a ZSetPart),
+    Set(&'a SetPart),
+}
+
+impl<'a> Source<'a> {
+    fn len(self) -> usize {
+        match self {
+            Source::Empty => 0,
+            Source::ZSet(z) => z.len(),
+            Source::Set(s) => s.len(),
+        }
+    }
+
+    /// A member's score, unweighted.
+    fn score(self, m: &[u8]) -> Option<f64> {
+        match self {
+            Source::Empty => None,
+            Source::ZSet(z) => z.score(m),
+            Source::Set(s) => s.contains(m).then_some(1.0),
+        }
+    }
+
+    /// Every member with its score, unweighted.
+    fn each(self) -> Box<dyn Iterator<Item = (&'a Blob, f64)> + 'a> {
+        match self {
+            Source::Empty => Box::new(std::iter::empty()),
+            Source::ZSet(z) => Box::new(z.iter()),
+            Source::Set(s) => Box::new(s.members().map(|m| (m, 1.0))),
+        }
+    }
+}
+
+/// The members every source holds, with their weighted scores folded, up to `limit` (0:
+/// all): the smallest source's members looked up in the others, as Redis does (its time is
+/// the smallest's size times the sources), folded in the order of the sources' sizes, as
+/// Redis folds them.
+fn intersect(
+    sources: &[Source<'_>],
+    weights: &[f64],
+    fold: impl Fn(f64, f64) -> f64,
+    limit: usize,
+) -> Vec<(Blob, f64)> {
+    let mut order: Vec<usize> = (0..sources.len()).collect();
+    order.sort_by_key(|&j| sources[j].len());
+    let Some((&first, rest)) = order.split_first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    'members: for (m, s) in sources[first].each() {
+        let mut score = weighted(s, weights[first]);
+        for &j in rest {
+            let Some(s) = sources[j].score(m) else {
+                continue 'members;
+            };
+            score = fold(score, weighted(s, weights[j]));
+        }
+        out.push((m.clone(), score));
+        if out.len() == limit {
+            break;
+        }
+    }
+    out
 }
 
 /// A score times its key's weight; 0 where that is not a number (an infinite score with
@@ -135,14 +201,14 @@ fn name(args: &[Bytes]) -> String {
 }
 
 fn combine_reply(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
-    Ok(match combine(ctx, &name(args), &args[1..], how, true) {
+    Ok(match combine(ctx, &name(args), &args[1..], how, true, 0) {
         Ok((items, scores)) => reply_range(ctx, items, scores),
         Err(e) => e,
     })
 }
 
 fn combine_store(ctx: &mut Ctx<'_>, args: &[Bytes], how: Combine) -> CmdResult {
-    let items = match combine(ctx, &name(args), &args[2..], how, false) {
+    let items = match combine(ctx, &name(args), &args[2..], how, false, 0) {
         Ok((items, _)) => items,
         Err(e) => return Err(e),
     };
@@ -196,7 +262,14 @@ pub fn zintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         },
         _ => return Ok(syntax_error()),
     };
-    let (shared, _) = combine(ctx, "zintercard", &args[1..2 + n], Combine::Inter, false)?;
+    let (shared, _) = combine(
+        ctx,
+        "zintercard",
+        &args[1..2 + n],
+        Combine::Inter,
+        false,
+        limit,
+    )?;
     let count = if limit > 0 {
         shared.len().min(limit)
     } else {
