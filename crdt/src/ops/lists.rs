@@ -112,6 +112,29 @@ pub fn list_remove(
     Ok(remove_ids(key, l, ids_at(l, indexes), e).0)
 }
 
+/// LTRIM: remove every element outside indexes `keep` (within the list; an empty range
+/// removes them all). Only the removed ends are walked, each from its nearer end: a capped
+/// list's trim after a push costs what it removes, not the list's length.
+pub fn list_trim(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    keep: std::ops::Range<usize>,
+) -> Result<Option<Effect>, OpError> {
+    let mut e = Effect::new(tag);
+    let Some(l) = begin(key, now_ms, Kind::List, &mut e)?.and_then(KeyState::list) else {
+        return Ok(None);
+    };
+    let n = l.len();
+    let (a, b) = if keep.is_empty() {
+        (n, n)
+    } else {
+        (keep.start.min(n), keep.end.min(n))
+    };
+    let ids = l.range(0, a).chain(l.range(b, n)).map(|e| e.id).collect();
+    Ok(remove_ids(key, l, ids, e).0)
+}
+
 /// The ids of the elements at `indexes` (any order; those past the end left out). A few
 /// are each found from the nearer end; more (LTRIM's, LREM's) in one walk over the list,
 /// as each search walks into a chunk's entries.

@@ -28,7 +28,7 @@ mod zsets;
 
 pub use hashes::{hdel, hincr_by, hincr_by_float, hset};
 pub use keys::{delete, expire, persist};
-pub use lists::{End, Popped, list_insert, list_pop, list_push, list_remove, list_set};
+pub use lists::{End, Popped, list_insert, list_pop, list_push, list_remove, list_set, list_trim};
 pub use sets::{sadd, srem};
 pub use streams::{GroupChange, GroupValue, StreamValue, group_change, xadd, xremove, xsetid};
 pub use strings::{SetTtl, incr_by, incr_by_float, set, write_bits};
@@ -115,6 +115,43 @@ mod tests {
             list_set(None, 0, tag(2), 0, b("x")).err(),
             Some(OpError::NoSuchKey)
         );
+    }
+
+    /// LTRIM's removal is of the elements outside the kept range, the same as removing
+    /// their indexes one by one would be: a few at either end, most, none, all.
+    #[test]
+    fn a_trim_removes_what_lies_outside_the_kept_range() {
+        let none = VersionVector::new();
+        let mut k = KeyState::new();
+        let values: Vec<Blob> = (0..3000).map(|i| b(&format!("v{i}"))).collect();
+        let (e, _) = list_push(None, 0, tag(1), End::Right, values).expect("push");
+        k.apply(&e, &none);
+        let n = 3000;
+        for keep in [
+            0..2999,
+            1..3000,
+            0..1000,
+            2000..3000,
+            5..10,
+            0..0,
+            7..7,
+            0..3000,
+        ] {
+            let trim = list_trim(Some(&k), 0, tag(2), keep.clone()).expect("trim");
+            let outside: Vec<usize> = (0..n).filter(|i| !keep.contains(i)).collect();
+            let removal = list_remove(Some(&k), 0, tag(2), &outside).expect("remove");
+            assert_eq!(trim, removal, "keep {keep:?}");
+            let mut trimmed = k.clone();
+            if let Some(e) = &trim {
+                trimmed.apply(e, &none);
+            }
+            let left: Vec<Vec<u8>> = trimmed
+                .list()
+                .map(|l| l.values().map(<[u8]>::to_vec).collect())
+                .unwrap_or_default();
+            let want: Vec<Vec<u8>> = keep.map(|i| format!("v{i}").into_bytes()).collect();
+            assert_eq!(left, want);
+        }
     }
 
     /// A push answers the list's length after it; a pop its values in pop order, and

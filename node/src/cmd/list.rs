@@ -243,13 +243,15 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     let a = if start < 0 { (n + start).max(0) } else { start };
     let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
-    let idx: Vec<usize> = (0..n)
-        .filter(|&i| i < a || i > b)
-        .map(|i| i as usize)
-        .collect();
-    if !idx.is_empty() {
+    // What is kept: an empty range when the bounds cross (the list goes).
+    let keep = if a > b {
+        0..0
+    } else {
+        a as usize..b as usize + 1
+    };
+    if keep != (0..n as usize) {
         ctx.write(&args[1], |k, now, tag| {
-            ops::list_remove(k, now, tag, &idx).map(|e| (e, ()))
+            ops::list_trim(k, now, tag, keep.clone()).map(|e| (e, ()))
         })?;
     }
     // Redis tells of a trim of an existing list, whether or not it removed anything.
