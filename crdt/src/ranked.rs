@@ -117,8 +117,13 @@ impl<T: Ord + Clone> Ranked<T> {
             // The lower half gives back the room the upper half took with it.
             r.shrink_to_fit();
             self.runs.insert(run + 1, upper);
-            // The old last item is the upper half's; the lower half's comes before it.
-            self.reindex(|lasts, runs| lasts.insert(run, runs[run][runs[run].len() - 1].clone()));
+            // The upper half ends where the run did (with the new item, if it went last);
+            // the lower half's last item comes before it.
+            self.reindex(|lasts, runs| {
+                let last = |r: &Vec<T>| r[r.len() - 1].clone();
+                lasts[run] = last(&runs[run + 1]);
+                lasts.insert(run, last(&runs[run]));
+            });
         } else if let Some(index) = &mut self.index {
             if at + 1 == r.len() {
                 index.lasts[run] = r[at].clone();

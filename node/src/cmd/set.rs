@@ -128,7 +128,8 @@ enum Algebra {
     Diff,
 }
 
-fn combine(sets: Vec<Vec<Blob>>, op: Algebra) -> Vec<Blob> {
+/// The union of `sets`, or (`diff`) the first less the others, sorted.
+fn union_or_diff(sets: Vec<Vec<Blob>>, diff: bool) -> Vec<Blob> {
     use std::collections::HashSet;
     let mut it = sets.into_iter();
     let Some(first) = it.next() else {
@@ -137,10 +138,10 @@ fn combine(sets: Vec<Vec<Blob>>, op: Algebra) -> Vec<Blob> {
     let mut acc: HashSet<Blob> = first.into_iter().collect();
     for s in it {
         let s: HashSet<Blob> = s.into_iter().collect();
-        match op {
-            Algebra::Inter => unreachable!("intersection() serves it"),
-            Algebra::Union => acc.extend(s),
-            Algebra::Diff => acc.retain(|m| !s.contains(m)),
+        if diff {
+            acc.retain(|m| !s.contains(m));
+        } else {
+            acc.extend(s);
         }
     }
     let mut v: Vec<Blob> = acc.into_iter().collect();
@@ -180,7 +181,8 @@ fn intersection(ctx: &Ctx<'_>, keys: &[Bytes], limit: usize) -> Result<Vec<Blob>
 fn result(ctx: &Ctx<'_>, keys: &[Bytes], op: Algebra) -> Result<Vec<Blob>, Reply> {
     match op {
         Algebra::Inter => intersection(ctx, keys, 0),
-        Algebra::Union | Algebra::Diff => Ok(combine(sets(ctx, keys)?, op)),
+        Algebra::Union => Ok(union_or_diff(sets(ctx, keys)?, false)),
+        Algebra::Diff => Ok(union_or_diff(sets(ctx, keys)?, true)),
     }
 }
 

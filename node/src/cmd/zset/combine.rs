@@ -94,15 +94,13 @@ fn combine(
     });
     let mut acc = inputs.next().unwrap_or_default();
     for m in inputs {
-        match how {
-            Combine::Union => {
-                for (k, v) in m {
-                    let e = acc.entry(k).or_insert(f64::NAN);
-                    *e = if e.is_nan() { v } else { fold(*e, v) };
-                }
-            }
-            Combine::Diff => acc.retain(|k, _| !m.contains_key(k)),
-            Combine::Inter => unreachable!("intersected above"),
+        if how == Combine::Diff {
+            acc.retain(|k, _| !m.contains_key(k));
+            continue;
+        }
+        for (k, v) in m {
+            let e = acc.entry(k).or_insert(f64::NAN);
+            *e = if e.is_nan() { v } else { fold(*e, v) };
         }
     }
     let mut out: Vec<(Blob, f64)> = acc.into_iter().collect();

@@ -105,25 +105,22 @@ fn select<'z>(z: &'z ZSetPart, q: &Query) -> Vec<(&'z Blob, f64)> {
         return Vec::new();
     }
     let (offset, count) = q.limit.unwrap_or((0, usize::MAX));
-    let picked = |items: &mut dyn Iterator<Item = (&'z Blob, f64)>| -> Vec<(&'z Blob, f64)> {
-        items.collect()
-    };
     if let By::Lex(lo, hi) = &q.by {
         let inside = |&(m, _): &(&Blob, f64)| above(m, lo) && below(m, hi);
-        let mut items: Box<dyn Iterator<Item = (&'z Blob, f64)>> = if q.rev {
+        let items: Box<dyn Iterator<Item = (&'z Blob, f64)>> = if q.rev {
             Box::new(z.ranks(from, to).rev().filter(inside))
         } else {
             Box::new(z.ranks(from, to).filter(inside))
         };
-        return picked(&mut items.by_ref().skip(offset).take(count));
+        return items.skip(offset).take(count).collect();
     }
     // LIMIT within the ranks, counted from the end the range is read from.
     let skip = offset.min(to - from);
     let keep = count.min(to - from - skip);
     if q.rev {
-        picked(&mut z.ranks(to - skip - keep, to - skip).rev())
+        z.ranks(to - skip - keep, to - skip).rev().collect()
     } else {
-        picked(&mut z.ranks(from + skip, from + skip + keep))
+        z.ranks(from + skip, from + skip + keep).collect()
     }
 }
 
