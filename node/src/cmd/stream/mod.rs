@@ -251,45 +251,43 @@ pub(super) fn plan_trim(
     let Some(strategy) = trim.strategy else {
         return Vec::new();
     };
-    // The nodes, with the appended entry where it would go.
-    let mut nodes: Vec<(StreamId, usize, usize)> = x
-        .map(|x| {
-            x.layout()
-                .nodes()
-                .iter()
-                .map(|(f, n)| (*f, n.live, n.total))
-                .collect()
+    // The nodes from the head, read only as far as the trim goes (XADD with MAXLEN reads
+    // one or two), with the appended entry where it would go: in the last node if it has
+    // room, else in a node of its own.
+    let real = x.map(|x| x.layout().nodes());
+    let last = real.and_then(|n| n.last_key_value().map(|(f, n)| (*f, n.total)));
+    let max = NODE_ENTRIES_MAX.load(Ordering::Relaxed);
+    let joins_last = appended.is_some() && last.is_some_and(|(_, total)| max == 0 || total < max);
+    let own_node = appended.filter(|_| !joins_last).map(|id| (id, 1, 1));
+    let mut nodes = real
+        .into_iter()
+        .flatten()
+        .map(|(f, n)| {
+            let grows = joins_last && last.is_some_and(|(l, _)| l == *f);
+            (
+                *f,
+                n.live + usize::from(grows),
+                n.total + usize::from(grows),
+            )
         })
-        .unwrap_or_default();
-    let mut length = x.map_or(0, |x| x.len()) as u64;
-    if let Some(id) = appended {
-        let max = NODE_ENTRIES_MAX.load(Ordering::Relaxed);
-        match nodes.last_mut() {
-            Some((_, live, total)) if max == 0 || *total < max => {
-                *live += 1;
-                *total += 1;
-            }
-            _ => nodes.push((id, 1, 1)),
-        }
-        length += 1;
-    }
-    let ids_of = |i: usize| -> Vec<StreamId> {
-        let from = nodes[i].0;
-        let mut ids: Vec<StreamId> = match (x, nodes.get(i + 1)) {
+        .chain(own_node)
+        .peekable();
+    let mut length = x.map_or(0, |x| x.len()) as u64 + u64::from(appended.is_some());
+    // The ids of the node that starts at `from`, the next one starting at `next`.
+    let ids_of = |from: StreamId, next: Option<StreamId>| -> Vec<StreamId> {
+        let mut ids: Vec<StreamId> = match (x, next) {
             (None, _) => Vec::new(),
-            (Some(x), Some((next, _, _))) => {
-                x.ids(from, next.prev().unwrap_or(StreamId::ZERO)).collect()
-            }
+            (Some(x), Some(next)) => x.ids(from, next.prev().unwrap_or(StreamId::ZERO)).collect(),
             (Some(x), None) => x.ids(from, StreamId::MAX).collect(),
         };
-        if let Some(a) = appended.filter(|a| *a >= from && nodes.get(i + 1).is_none()) {
+        if let Some(a) = appended.filter(|a| *a >= from && next.is_none()) {
             ids.push(a);
         }
         ids
     };
     let mut out = Vec::new();
     let mut removed = 0u64;
-    for (i, &(_, live, _)) in nodes.iter().enumerate() {
+    while let Some((from, live, _)) = nodes.next() {
         if let Strategy::MaxLen(max) = strategy {
             if length <= max {
                 break;
@@ -299,7 +297,7 @@ pub(super) fn plan_trim(
         if trim.limit != 0 && removed + live > trim.limit {
             break;
         }
-        let ids = ids_of(i);
+        let ids = ids_of(from, nodes.peek().map(|n| n.0));
         let whole = match strategy {
             Strategy::MaxLen(max) => length - live >= max,
             Strategy::MinId(min) => ids.last().is_some_and(|last| *last < min),
