@@ -98,10 +98,11 @@ impl ZSetPart {
         self.order.position(|(s, m)| below(s.0, m))
     }
 
-    /// A live member's rank (0: the lowest score).
-    pub fn rank(&self, m: &[u8]) -> Option<usize> {
+    /// A live member's rank (0: the lowest score), and its score.
+    pub fn rank(&self, m: &[u8]) -> Option<(usize, f64)> {
         let s = Score(self.score(m)?);
-        Some(self.order.position(|(x, y)| (*x, y.as_slice()) < (s, m)))
+        let rank = self.order.position(|(x, y)| (*x, y.as_slice()) < (s, m));
+        Some((rank, s.0))
     }
 
     pub fn field(&self, m: &[u8]) -> Option<&Field<f64>> {

@@ -128,16 +128,12 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(l) = read(ctx, &args[1])? else {
         return Ok(Reply::Array(vec![]));
     };
-    let n = l.len() as i64;
-    let a = if start < 0 { (n + start).max(0) } else { start };
-    let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
-    if a > b || a >= n {
+    let r = super::index_range(l.len(), start, stop);
+    if r.is_empty() {
         return Ok(Reply::Array(vec![]));
     }
     Ok(Reply::Bulks(
-        l.value_range(a as usize, b as usize + 1)
-            .map(Blob::from)
-            .collect(),
+        l.value_range(r.start, r.end).map(Blob::from).collect(),
     ))
 }
 
@@ -237,19 +233,13 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         _ => return Ok(Reply::err(OpError::NotInteger.to_string())),
     };
     let n = match read(ctx, &args[1]) {
-        Ok(Some(l)) => l.len() as i64,
+        Ok(Some(l)) => l.len(),
         Ok(None) => return Ok(Reply::OK),
         Err(e) => return Err(e),
     };
-    let a = if start < 0 { (n + start).max(0) } else { start };
-    let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
     // What is kept: an empty range when the bounds cross (the list goes).
-    let keep = if a > b {
-        0..0
-    } else {
-        a as usize..b as usize + 1
-    };
-    if keep != (0..n as usize) {
+    let keep = super::index_range(n, start, stop);
+    if keep != (0..n) {
         ctx.write(&args[1], |k, now, tag| {
             ops::list_trim(k, now, tag, keep.clone()).map(|e| (e, ()))
         })?;

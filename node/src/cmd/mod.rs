@@ -173,6 +173,19 @@ pub fn clock_ns() -> u64 {
     })
 }
 
+/// The indexes `start..=stop` of a sequence of `len` as Redis reads them (GETRANGE, LRANGE,
+/// LTRIM, ZRANGE by rank): negative counts from the end, clamped to the sequence; a
+/// half-open range, empty when the bounds cross or lie past the end.
+pub fn index_range(len: usize, start: i64, stop: i64) -> std::ops::Range<usize> {
+    let n = len as i64;
+    let a = if start < 0 { (n + start).max(0) } else { start };
+    let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
+    if a > b || a >= n {
+        return 0..0;
+    }
+    a as usize..b as usize + 1
+}
+
 /// Run one request. `args` is not empty.
 pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // A session's batch hands over the clock read that ended the command before; a

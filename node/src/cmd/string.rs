@@ -333,16 +333,6 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Clamp Redis-style inclusive range indexes to `0..len`; `None` when empty.
-fn range(len: i64, start: i64, end: i64) -> Option<(usize, usize)> {
-    let a = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let b = if end < 0 { len + end } else { end.min(len - 1) };
-    (a <= b && a < len && b >= 0).then_some((a as usize, b as usize))
-}
-
 pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (s, e) = match (int_arg(&args[2]), int_arg(&args[3])) {
         (Ok(s), Ok(e)) => (s, e),
@@ -352,10 +342,9 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(match value_in_place(ctx, &args[1]) {
         Ok(v) => {
             let v = v.unwrap_or_default();
-            match range(v.len() as i64, s, e) {
-                Some((a, b)) => Reply::bulk(Bytes::copy_from_slice(&v[a..=b])),
-                None => Reply::bulk(Bytes::new()),
-            }
+            Reply::bulk(Bytes::copy_from_slice(
+                &v[super::index_range(v.len(), s, e)],
+            ))
         }
         Err(e) => e,
     })

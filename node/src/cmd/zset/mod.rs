@@ -196,10 +196,9 @@ fn rank(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
     let Some(z) = read(ctx, &args[1])? else {
         return Ok(Reply::Nil);
     };
-    let Some(score) = z.score(&args[2]) else {
+    let Some((pos, score)) = z.rank(&args[2]) else {
         return Ok(Reply::Nil);
     };
-    let pos = z.rank(&args[2]).unwrap_or(0);
     let r = if rev { z.len() - 1 - pos } else { pos } as i64;
     Ok(if with_score {
         Reply::Array(vec![Reply::Int(r), Reply::Double(score)])
@@ -400,16 +399,8 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     let members: Vec<Blob> = match read(ctx, &args[1]) {
         Ok(Some(z)) => {
-            let n = z.len() as i64;
-            let a = if start < 0 { (n + start).max(0) } else { start };
-            let b = if stop < 0 { n + stop } else { stop.min(n - 1) };
-            if a > b || a >= n {
-                Vec::new()
-            } else {
-                z.ranks(a as usize, b as usize + 1)
-                    .map(|(m, _)| m.clone())
-                    .collect()
-            }
+            let r = super::index_range(z.len(), start, stop);
+            z.ranks(r.start, r.end).map(|(m, _)| m.clone()).collect()
         }
         Ok(None) => Vec::new(),
         Err(e) => return Err(e),

@@ -76,26 +76,12 @@ fn select<'z>(z: &'z ZSetPart, q: &Query) -> Vec<(&'z Blob, f64)> {
     // The ranks the range covers, `from..to`, found in O(log n).
     let (from, to) = match &q.by {
         By::Rank(start, stop) => {
-            let n = n as i64;
-            let a = if *start < 0 {
-                (n + start).max(0)
-            } else {
-                *start
-            };
-            let b = if *stop < 0 {
-                n + stop
-            } else {
-                (*stop).min(n - 1)
-            };
-            if a > b || a >= n {
-                return Vec::new();
-            }
+            let r = crate::cmd::index_range(n, *start, *stop);
             // REV counts ranks from the highest score.
-            let (a, b) = (a as usize, b as usize + 1);
             if q.rev {
-                (n as usize - b, n as usize - a)
+                (n - r.end, n - r.start)
             } else {
-                (a, b)
+                (r.start, r.end)
             }
         }
         By::Score(min, max) => score_ranks(z, *min, *max),
