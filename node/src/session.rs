@@ -5,6 +5,7 @@
 use crate::clients::ClientEntry;
 use crate::cmd::{self, Conn, Ctx};
 use crate::engine::store::now_ms;
+use crate::notify::blocked::KeyWait;
 use crate::pubsub::Message;
 use crate::reply::Reply;
 use crate::resp::parse_request_reusing;
@@ -215,10 +216,11 @@ impl Session {
             if !self.wait_for_store(busy).await? {
                 continue;
             }
-            // Made before the batch runs, so that no write after it is missed; not enabled
-            // (joined to the waiters' list, behind a lock) unless a command waits: a
-            // `notify_waiters` reaches it from its making on.
-            let woken = shared.engine().written();
+            // A wait on something other than keys (WAIT, a change of users) wakes at
+            // whatever may have brought it. Made before the batch runs, so that nothing
+            // after it is missed; not enabled (joined to the waiters' list, behind a lock)
+            // unless a command waits: a `notify_waiters` reaches it from its making on.
+            let woken = shared.engine().signalled();
             tokio::pin!(woken);
             let Some(stop) = self.run_batch() else {
                 break;
@@ -244,8 +246,14 @@ impl Session {
             self.unblock.set_waiting(true);
             let limit = shared.config().query_buffer_bytes_max;
             let mut unblocked_with_error = false;
+            let woken = async {
+                match &blocked.keys {
+                    Some(keys) => keys.woken().await,
+                    None => woken.as_mut().await,
+                }
+            };
             let woke = tokio::select! {
-                _ = &mut woken => Some(false),
+                () = woken => Some(false),
                 _ = sleep_or_forever(wait) => Some(true),
                 error = self.unblock.requested() => {
                     unblocked_with_error = error;
@@ -343,6 +351,7 @@ impl Session {
                     deadline_ms: Some(until),
                     on_timeout: Reply::Silence,
                     paused: true,
+                    keys: None,
                 }));
                 break;
             }
@@ -388,11 +397,17 @@ impl Session {
                         replies += 1;
                         continue;
                     }
-                    self.pending.push_front(retry.unwrap_or(args), bytes);
+                    let retry = retry.unwrap_or(args);
+                    // Registered under the store's lock, which every change is told under.
+                    let keys = cmd::waited_keys(&retry);
+                    let keys = (!keys.is_empty())
+                        .then(|| KeyWait::new(shared.notifier(), conn.db, keys));
+                    self.pending.push_front(retry, bytes);
                     blocked = Some(Stop::Wait(Blocked {
                         deadline_ms,
                         on_timeout,
                         paused: false,
+                        keys,
                     }));
                     break;
                 }
@@ -421,12 +436,9 @@ impl Session {
         let target = shared.engine().end_batch_uncommitted(&mut store);
         let wrote = store.writes != writes_before;
         drop(store);
-        if wrote && target.is_some() {
-            // Blocked clients look again now, before this batch's replies (as Redis serves
-            // them before the command that fed them returns); channel senders, which read
-            // the binlog, are told once it is committed.
-            shared.engine().wake_waiters();
-        }
+        // Clients blocked on the keys written were woken as they changed (before this
+        // batch's replies, as Redis serves them before the command that fed them returns);
+        // channel senders, which read the binlog, are told once it is committed.
         match target {
             Some(target) => CommitDue::owe(&mut self.commit_due, target, replies, wrote),
             // Committed already (by another session, or a record as large as the
@@ -520,6 +532,8 @@ struct Blocked {
     deadline_ms: Option<u64>,
     on_timeout: Reply,
     paused: bool,
+    /// The keys it waits on (`None`: it waits on something else, WAIT's acknowledgements).
+    keys: Option<KeyWait>,
 }
 
 /// Why a batch of commands stopped before the end of what was read.

@@ -186,7 +186,7 @@ impl Shared {
         &self.pubsub
     }
 
-    pub fn notifier(&self) -> &Notifier {
+    pub fn notifier(&self) -> &Arc<Notifier> {
         &self.notifier
     }
 

@@ -555,6 +555,21 @@ pub fn likely_key(args: &[Bytes]) -> Option<&Bytes> {
     args.get(1)
 }
 
+/// The keys a blocked request waits on: those its key specs say it takes what it waits
+/// for from (BLMOVE's source, not its destination). None for a wait on something else
+/// (WAIT, a change of users): those look again at whatever may have come.
+pub fn waited_keys(args: &[Bytes]) -> Vec<Bytes> {
+    let Some(command) = table::command_of(args) else {
+        return Vec::new();
+    };
+    command
+        .find_keys(args)
+        .into_iter()
+        .filter(|(_, flags)| flags & table::KEY_ACCESS != 0)
+        .filter_map(|(at, _)| args.get(at).cloned())
+        .collect()
+}
+
 /// Whether an argument is this keyword, ignoring case.
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())

@@ -54,8 +54,10 @@ pub struct Engine {
     meta: Meta,
     acks: Acks,
     retention: Retention,
-    /// Woken after every batch that wrote: blocked clients (BLPOP) look again.
-    written: Notify,
+    /// Woken when what a client waits for other than a key may have come (WAIT: an
+    /// acknowledgement; a change of users: the coordinators' answer). Clients blocked on
+    /// keys are woken by their keys' changes ([`crate::notify::blocked`]).
+    signalled: Notify,
     /// Woken whenever committed writes reach the binlog: senders read on. (A plain
     /// `Notify`: a watch channel wakes through eight, at every batch that writes.)
     tail: Notify,
@@ -79,7 +81,7 @@ impl Engine {
             meta,
             acks,
             retention: Retention::new(&options),
-            written: Notify::new(),
+            signalled: Notify::new(),
             tail: Notify::new(),
             alone: options.alone,
             busy: crate::script::busy::Busy::default(),
@@ -116,8 +118,8 @@ impl Engine {
         }
     }
 
-    /// Apply frames from a peer, make them durable per `appendfsync`, and wake whoever
-    /// waits on new writes (blocked clients, this node's own readers).
+    /// Apply frames from a peer, make them durable per `appendfsync`, and wake this node's
+    /// own readers (clients blocked on the keys were woken as they changed).
     pub fn apply_remote_frames<F: AsRef<[u8]>>(
         &self,
         frames: &[F],
@@ -155,21 +157,20 @@ impl Engine {
         room
     }
 
-    /// Committed writes were made: blocked clients look again, senders read on.
+    /// Committed writes were made: senders read on.
     pub fn wrote(&self) {
-        self.written.notify_waiters();
         self.tail.notify_waiters();
     }
 
-    /// Wake whoever waits on [`Engine::written`] without a write (WAIT: an acknowledgement
-    /// came).
+    /// Wake whoever waits on [`Engine::signalled`] (WAIT: an acknowledgement came).
     pub fn wake_waiters(&self) {
-        self.written.notify_waiters();
+        self.signalled.notify_waiters();
     }
 
-    /// Completes at the next [`Engine::wrote`] (create it before looking, not to miss one).
-    pub fn written(&self) -> tokio::sync::futures::Notified<'_> {
-        self.written.notified()
+    /// Completes at the next [`Engine::wake_waiters`] (create it before looking, not to
+    /// miss one).
+    pub fn signalled(&self) -> tokio::sync::futures::Notified<'_> {
+        self.signalled.notified()
     }
 
     /// Completes at the next [`Engine::wrote`]: what a sender waits on at the binlog's tail

@@ -1,10 +1,12 @@
-//! What clients hear of changed keys: keyspace notifications ([`events`]) and client-side
-//! caching invalidations ([`tracking`]). [`Notifier`] is the store's observer
+//! What clients hear of changed keys: keyspace notifications ([`events`]), client-side
+//! caching invalidations ([`tracking`]), and the wake-ups of clients blocked on keys
+//! ([`blocked`]). [`Notifier`] is the store's observer
 //! ([`crate::engine::store::KeyObserver`]), so both hear of every change, whoever made
 //! it: a command here, an op from another region, a full sync or repair, an expiry.
 //! Commands name their own events ([`Notifier::fire`]), as Redis's do; the events of an
 //! op from another region are named from what it did ([`events::of_remote`]).
 
+pub mod blocked;
 pub mod events;
 pub mod tracking;
 
@@ -20,6 +22,7 @@ pub struct Notifier {
     /// `notify-keyspace-events`, read on every change.
     classes: AtomicU32,
     tracking: tracking::Tracking,
+    blocked: blocked::BlockedKeys,
 }
 
 impl Notifier {
@@ -28,6 +31,7 @@ impl Notifier {
             pubsub,
             classes: AtomicU32::new(0),
             tracking: tracking::Tracking::default(),
+            blocked: blocked::BlockedKeys::default(),
         }
     }
 
@@ -41,6 +45,10 @@ impl Notifier {
 
     pub fn tracking(&self) -> &tracking::Tracking {
         &self.tracking
+    }
+
+    pub fn blocked(&self) -> &blocked::BlockedKeys {
+        &self.blocked
     }
 
     /// Whether events of any of these classes are sent.
@@ -79,10 +87,16 @@ impl Notifier {
 
 impl KeyObserver for Notifier {
     fn listening(&self) -> bool {
-        self.classes.load(Ordering::Relaxed) != 0 || self.tracking.active()
+        self.classes.load(Ordering::Relaxed) != 0 || self.tracking.active() || self.blocked.any()
+    }
+
+    fn describes(&self) -> bool {
+        // Only events name what a change did (a new key, what a remote op did).
+        self.classes.load(Ordering::Relaxed) != 0
     }
 
     fn changed(&self, db: usize, key: &[u8], change: Change<'_>) {
+        self.blocked.changed(db, key);
         let writer = match change {
             Change::Command { client, created } => {
                 if created {
@@ -116,6 +130,7 @@ impl KeyObserver for Notifier {
     }
 
     fn flushed(&self) {
+        self.blocked.wake_all();
         self.tracking.flushed(&self.pubsub);
     }
 

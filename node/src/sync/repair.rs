@@ -44,7 +44,7 @@ const CATCH_UP_WAIT: Duration = Duration::from_secs(5);
 async fn caught_up_with(node: &Replication, theirs: &VersionVector) -> bool {
     let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
     loop {
-        let written = node.engine().written();
+        let written = node.engine().tail_moved();
         if node
             .engine()
             .lock_store_when_free()

@@ -20,7 +20,9 @@ mod stream;
 mod string;
 mod zset;
 
-pub(super) use keyspec::{Begin, Find, KeyFlags, KeySpec, RO as KEY_RO, key_flag_names};
+pub(super) use keyspec::{
+    ACCESS as KEY_ACCESS, Begin, Find, KeyFlags, KeySpec, RO as KEY_RO, key_flag_names,
+};
 
 /// The key flags the ACL reads (how a command uses a key).
 pub(super) mod key_flags {

@@ -18,6 +18,10 @@ use std::sync::Arc;
 pub trait KeyObserver: Send + Sync + std::fmt::Debug {
     /// Whether anyone listens now: when not, the store skips the work of telling.
     fn listening(&self) -> bool;
+    /// Whether a listener needs to know what each change did (`created`, `existed`,
+    /// `after`): when not, the store does not look the key up to tell it, and tells
+    /// `false` and `None`.
+    fn describes(&self) -> bool;
     /// `key` of database `db` changed.
     fn changed(&self, db: usize, key: &[u8], change: Change<'_>);
     /// A database (or all) was emptied, here or by another region (as in Redis, whoever

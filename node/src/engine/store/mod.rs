@@ -115,8 +115,9 @@ impl Store {
     /// conflicts the merge rules resolved.
     fn apply_received(&mut self, rec: &Record, now: u64) {
         let observer = self.listener().cloned();
-        let existed = match (rec, &observer) {
-            (Record::Key { db, key, .. }, Some(_)) => self.get(*db as usize, key, now).is_some(),
+        let describe = observer.as_ref().is_some_and(|o| o.describes());
+        let existed = match rec {
+            Record::Key { db, key, .. } if describe => self.get(*db as usize, key, now).is_some(),
             _ => false,
         };
         // Another region's write is a use of the key here too.
@@ -128,7 +129,7 @@ impl Store {
                 Record::Key {
                     db, key, effect, ..
                 } => {
-                    let after = self.get(*db as usize, key, now);
+                    let after = describe.then(|| self.get(*db as usize, key, now)).flatten();
                     let change = Change::Remote {
                         effect,
                         existed,
@@ -235,11 +236,13 @@ impl Store {
         now: u64,
         build: impl FnOnce(Option<&KeyState>, u64, Tag) -> Result<(Option<Effect>, T), OpError>,
     ) -> Result<T, WriteError> {
-        // Looked up only for a listener: a write told to no one costs nothing more.
-        let existed = self.listener().is_some() && self.get(db, key, now).is_some();
+        // Looked up only for a listener that needs it: a write told to no one, or only to
+        // blocked clients and client caches, costs no more lookups.
+        let describe = self.listener().is_some_and(|o| o.describes());
+        let existed = describe && self.get(db, key, now).is_some();
         let out = self.write_untold(db, key, now, build)?;
         if let Some(o) = self.listener() {
-            let created = !existed && self.get(db, key, now).is_some();
+            let created = describe && !existed && self.get(db, key, now).is_some();
             let client = self.client;
             o.changed(db, key, Change::Command { client, created });
         }
