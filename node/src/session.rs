@@ -66,6 +66,8 @@ struct Session {
     pending: Pending,
     /// The binlog commit the replies in `out` wait for (see [`Session::commit`]).
     commit_due: Option<CommitDue>,
+    /// The keys the command at the front of `pending` waits on, until it runs again.
+    key_wait: Option<KeyWait>,
 }
 
 impl Session {
@@ -114,6 +116,7 @@ impl Session {
             out: BytesMut::with_capacity(16 * 1024),
             pending: Pending::default(),
             commit_due: None,
+            key_wait: None,
         }
     }
 
@@ -246,8 +249,9 @@ impl Session {
             self.unblock.set_waiting(true);
             let limit = shared.config().query_buffer_bytes_max;
             let mut unblocked_with_error = false;
+            let key_wait = self.key_wait.as_ref();
             let woken = async {
-                match &blocked.keys {
+                match key_wait {
                     Some(keys) => keys.woken().await,
                     None => woken.as_mut().await,
                 }
@@ -271,6 +275,8 @@ impl Session {
             self.unblock.set_waiting(false);
             let timed_out = woke.ok_or(Closed)?;
             if timed_out {
+                // Leaves without looking: a turn it had goes on.
+                self.key_wait = None;
                 self.conn.blocked_since = None;
                 self.pending.pop_front();
                 if unblocked_with_error {
@@ -328,6 +334,8 @@ impl Session {
         let mut blocked = None;
         let (conn, out, messages) = (&mut self.conn, &mut self.out, &mut self.messages);
         let tracking = shared.notifier().tracking();
+        // The wait of the command at the front, which runs again now.
+        let mut retrying = self.key_wait.take();
         // The bytes of the requests this batch ran (the read buffer's recent use).
         let mut read = 0;
         // A pipelined batch looks up its keys first, together: their cache misses overlap.
@@ -346,12 +354,12 @@ impl Session {
             // CLIENT PAUSE: the command waits (at the front) until the pause ends.
             let writes = || cmd::waits_for_write_pause(conn, &args);
             if let Some(until) = shared.clients().paused_until(now, writes) {
+                self.key_wait = retrying.take();
                 self.pending.push_front(args, bytes);
                 blocked = Some(Stop::Wait(Blocked {
                     deadline_ms: Some(until),
                     on_timeout: Reply::Silence,
                     paused: true,
-                    keys: None,
                 }));
                 break;
             }
@@ -382,6 +390,10 @@ impl Session {
             }
             ctx.conn.clock.get_or_insert_with(cmd::clock_ns);
             let reply = cmd::execute(&mut ctx, &args);
+            if let Some(wait) = retrying.take() {
+                // Its turn goes on while the key is there for the next to take from.
+                wait.done(|db, key| store.get(db, key, now).is_some());
+            }
             // Only the command at the front can be waiting; any other reply ends its wait.
             if matches!(reply, Reply::Block { .. }) {
                 conn.blocked_since.get_or_insert(now);
@@ -399,15 +411,14 @@ impl Session {
                     }
                     let retry = retry.unwrap_or(args);
                     // Registered under the store's lock, which every change is told under.
-                    let keys = cmd::waited_keys(&retry);
-                    let keys = (!keys.is_empty())
-                        .then(|| KeyWait::new(shared.notifier(), conn.db, keys));
+                    let (keys, takes) = cmd::waited_keys(&retry);
+                    self.key_wait = (!keys.is_empty())
+                        .then(|| KeyWait::new(shared.notifier(), conn.db, keys, takes));
                     self.pending.push_front(retry, bytes);
                     blocked = Some(Stop::Wait(Blocked {
                         deadline_ms,
                         on_timeout,
                         paused: false,
-                        keys,
                     }));
                     break;
                 }
@@ -532,8 +543,6 @@ struct Blocked {
     deadline_ms: Option<u64>,
     on_timeout: Reply,
     paused: bool,
-    /// The keys it waits on (`None`: it waits on something else, WAIT's acknowledgements).
-    keys: Option<KeyWait>,
 }
 
 /// Why a batch of commands stopped before the end of what was read.

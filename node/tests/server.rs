@@ -1319,6 +1319,63 @@ fn a_blocked_command_counts_as_one_call() {
     assert!(blpop.starts_with("calls=1,"), "{blpop}");
 }
 
+/// Clients blocked on one key are served in the order they came, one element each, as in
+/// Redis (a pop wakes the next waiter only while the key is still there); one whose wait
+/// the key's type does not serve passes the turn to the next; every blocked reader of a
+/// stream gets its new entry.
+#[test]
+fn blocked_clients_are_served_in_the_order_they_came() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    let mut block = |n: usize, request: &[u8]| {
+        let mut waiter = node.raw();
+        std::io::Write::write_all(&mut waiter, request).expect("write");
+        common::wait_for("the client to block", Duration::from_secs(10), || {
+            let info: String = redis::cmd("INFO").arg("clients").query(&mut c).ok()?;
+            info.contains(&format!("blocked_clients:{n}\r"))
+                .then_some(())
+        });
+        waiter
+    };
+    let mut waiters: Vec<_> = (1..=3).map(|n| block(n, b"BLPOP q 0\r\n")).collect();
+    let mut c = node.client();
+    let _: i64 = c.rpush("q", &["a", "b"]).expect("rpush");
+    for (waiter, element) in waiters.iter_mut().zip(["a", "b"]) {
+        let want = format!("*2\r\n$1\r\nq\r\n$1\r\n{element}\r\n");
+        assert_eq!(common::read_at_least(waiter, want.len()), want.as_bytes());
+    }
+    let _: i64 = c.rpush("q", "c").expect("rpush");
+    let want: &[u8] = b"*2\r\n$1\r\nq\r\n$1\r\nc\r\n";
+    assert_eq!(common::read_at_least(&mut waiters[2], want.len()), want);
+    assert_eq!(c.exists::<_, i64>("q").expect("exists"), 0);
+    // The first in line waits for a sorted set: a list pushed is the next one's.
+    let mut zset = block(1, b"BZPOPMIN q 0\r\n");
+    let mut list = block(2, b"BLPOP q 0\r\n");
+    let _: i64 = c.rpush("q", "x").expect("rpush");
+    let want: &[u8] = b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n";
+    assert_eq!(common::read_at_least(&mut list, want.len()), want);
+    let _: i64 = c.zadd("q", "m", 1).expect("zadd");
+    let want: &[u8] = b"*3\r\n$1\r\nq\r\n$1\r\nm\r\n$1\r\n1\r\n";
+    assert_eq!(common::read_at_least(&mut zset, want.len()), want);
+    // Readers all get a stream's new entry.
+    let mut readers: Vec<_> = (1..=3)
+        .map(|n| block(n, b"XREAD BLOCK 0 STREAMS s $\r\n"))
+        .collect();
+    let _: String = redis::cmd("XADD")
+        .arg("s")
+        .arg("1-1")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .expect("xadd");
+    let want: &[u8] =
+        b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n";
+    for reader in &mut readers {
+        assert_eq!(common::read_at_least(reader, want.len()), want);
+    }
+}
+
 /// CLIENT UNBLOCK ends a client's wait in a blocking command: as a timeout by default or
 /// with TIMEOUT, with an error with ERROR; 0 for a client that is not waiting.
 #[test]

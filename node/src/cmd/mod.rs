@@ -556,18 +556,25 @@ pub fn likely_key(args: &[Bytes]) -> Option<&Bytes> {
 }
 
 /// The keys a blocked request waits on: those its key specs say it takes what it waits
-/// for from (BLMOVE's source, not its destination). None for a wait on something else
-/// (WAIT, a change of users): those look again at whatever may have come.
-pub fn waited_keys(args: &[Bytes]) -> Vec<Bytes> {
+/// for from (BLMOVE's source, not its destination); and whether it takes it away (a pop:
+/// its specs say it may delete the key) rather than only read it (XREAD). No keys for a
+/// wait on something else (WAIT, a change of users): those look again at whatever may
+/// have come.
+pub fn waited_keys(args: &[Bytes]) -> (Vec<Bytes>, bool) {
     let Some(command) = table::command_of(args) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
-    command
+    let mut takes = false;
+    let keys = command
         .find_keys(args)
         .into_iter()
         .filter(|(_, flags)| flags & table::KEY_ACCESS != 0)
-        .filter_map(|(at, _)| args.get(at).cloned())
-        .collect()
+        .filter_map(|(at, flags)| {
+            takes |= flags & table::KEY_DELETE != 0;
+            args.get(at).cloned()
+        })
+        .collect();
+    (keys, takes)
 }
 
 /// Whether an argument is this keyword, ignoring case.

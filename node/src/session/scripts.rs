@@ -27,6 +27,8 @@ impl Session {
             return Ok(false);
         };
         self.pending.pop_front();
+        // A blocked command answered so leaves its wait (a turn it had goes on).
+        self.key_wait = None;
         if self.conn.replies.send() {
             reply.write(&mut self.out, self.conn.resp);
         }

@@ -21,7 +21,8 @@ mod string;
 mod zset;
 
 pub(super) use keyspec::{
-    ACCESS as KEY_ACCESS, Begin, Find, KeyFlags, KeySpec, RO as KEY_RO, key_flag_names,
+    ACCESS as KEY_ACCESS, Begin, DELETE as KEY_DELETE, Find, KeyFlags, KeySpec, RO as KEY_RO,
+    key_flag_names,
 };
 
 /// The key flags the ACL reads (how a command uses a key).
