@@ -150,7 +150,14 @@ impl<V: Clone + PartialEq> FieldTable<V> {
         self.fields.len() == self.live
     }
 
-    /// The field held at position `i`, in no particular order (a random pick's).
+    /// How many fields are held, live or kept only for reset records: the positions of
+    /// [`FieldTable::at`].
+    pub fn held(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// The field held at position `i`, in no particular order (a random pick's, a scan's:
+    /// see [`KeyTable`] for how positions move).
     pub fn at(&self, i: usize) -> Option<(&Blob, &Field<V>)> {
         match &self.fields {
             Fields::Few(v) => v.get(i).map(|(n, f)| (n, f)),

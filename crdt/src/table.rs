@@ -8,8 +8,12 @@
 //! incrementally, as Redis's dicts rehash: a larger index is made, and each change moves a
 //! few slots of the old one over, so no single write re-hashes every key (a 4M-key table
 //! that grew all at once stalled every client for 330 ms). Meanwhile a lookup tries both.
-//! Removal swaps the last entry into the hole (order is not kept: scans order by hash,
-//! digests by bucket).
+//! Removal swaps the last entry into the hole (order is not kept: digests go by bucket).
+//!
+//! How positions move is a promise SCAN's cursor keeps its guarantee by (see the node's
+//! `scan.rs`, which walks positions from the last down): an entry is added at the end, and
+//! only a removal moves one, the last entry, down into the hole. Nothing else reorders the
+//! entries (growth and shrinking keep their order).
 
 use crate::blob::Blob;
 use crate::heap::HeapSize;

@@ -105,6 +105,19 @@ impl ZSetPart {
         Some((rank, s.0))
     }
 
+    /// How many members are held, live or kept only for reset records: the positions of
+    /// [`ZSetPart::member_at`].
+    pub fn held(&self) -> usize {
+        self.members.held()
+    }
+
+    /// The member held at position `i` with its score, if it is live (positions are in no
+    /// particular order: a scan's, see [`crate::table::KeyTable`]).
+    pub fn member_at(&self, i: usize) -> Option<(&Blob, f64)> {
+        let (m, f) = self.members.at(i)?;
+        f.is_live().then(|| (m, member_score(f)))
+    }
+
     pub fn field(&self, m: &[u8]) -> Option<&Field<f64>> {
         self.members.field(m).filter(|f| f.is_live())
     }

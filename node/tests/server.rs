@@ -782,6 +782,104 @@ fn scan_family_visits_everything_once() {
     assert!(err.to_string().contains("invalid cursor"), "{err}");
 }
 
+/// Each SCAN-family call reads only its COUNT of positions, and a scan returns every key,
+/// field or member present throughout while others come and go between its calls (Redis's
+/// guarantee): a removal moves only a table's last entry, into the hole.
+#[test]
+fn scans_return_what_stays_while_others_come_and_go() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(dir.path(), None);
+    let mut c = node.client();
+    const STAYING: usize = 1500;
+    const COUNT: usize = 25;
+    let staying: Vec<String> = (0..STAYING).map(|i| format!("stay:{i}")).collect();
+    let going: Vec<String> = (0..STAYING).map(|i| format!("go:{i}")).collect();
+    // Per scan: its command and key, how many reply items name one thing (a name and its
+    // value or score: 2), and the requests that add and remove a thing.
+    type Request = fn(&str) -> redis::Cmd;
+    let scans: [(&str, Option<&str>, usize, Request, Request); 4] = [
+        (
+            "SCAN",
+            None,
+            1,
+            |n| redis::cmd("SET").arg(n).arg(1).clone(),
+            |n| redis::cmd("DEL").arg(n).clone(),
+        ),
+        (
+            "HSCAN",
+            Some("h"),
+            2,
+            |n| redis::cmd("HSET").arg("h").arg(n).arg(1).clone(),
+            |n| redis::cmd("HDEL").arg("h").arg(n).clone(),
+        ),
+        (
+            "SSCAN",
+            Some("s"),
+            1,
+            |n| redis::cmd("SADD").arg("s").arg(n).clone(),
+            |n| redis::cmd("SREM").arg("s").arg(n).clone(),
+        ),
+        (
+            "ZSCAN",
+            Some("z"),
+            2,
+            |n| redis::cmd("ZADD").arg("z").arg(1.5).arg(n).clone(),
+            |n| redis::cmd("ZREM").arg("z").arg(n).clone(),
+        ),
+    ];
+    for (command, key, stride, add, remove) in scans {
+        let _: Value = redis::cmd("FLUSHALL").query(&mut c).expect("flushall");
+        // The staying ones last: a removal moves the last entry, one of them, into its hole.
+        let mut fill = redis::pipe();
+        for n in going.iter().chain(&staying) {
+            fill.add_command(add(n)).ignore();
+        }
+        let _: () = fill.query(&mut c).expect("fill");
+        let mut seen = std::collections::BTreeSet::new();
+        let (mut cursor, mut calls, mut removed, mut added) = (0u64, 0, 0, 0);
+        loop {
+            let mut scan = redis::cmd(command);
+            if let Some(k) = key {
+                scan.arg(k);
+            }
+            let (next, items): (u64, Vec<String>) = scan
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(COUNT)
+                .query(&mut c)
+                .expect("scan");
+            assert!(
+                items.len() <= COUNT * stride,
+                "{command}: {} items",
+                items.len()
+            );
+            seen.extend(items.into_iter().step_by(stride));
+            calls += 1;
+            // Between calls, some of the others go and new ones come.
+            for _ in 0..5 {
+                if removed < STAYING {
+                    let _: Value = remove(&going[(removed * 7) % STAYING])
+                        .query(&mut c)
+                        .expect("remove");
+                    removed += 1;
+                }
+            }
+            for _ in 0..2 {
+                let _: Value = add(&format!("new:{added}")).query(&mut c).expect("add");
+                added += 1;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let missing: Vec<&String> = staying.iter().filter(|n| !seen.contains(*n)).collect();
+        assert!(missing.is_empty(), "{command} missed {missing:?}");
+        // One call a COUNT of what was held when it began, at most.
+        assert!(calls <= 2 * STAYING / COUNT, "{command}: {calls} calls");
+    }
+}
+
 #[test]
 fn publish_reaches_channel_and_pattern_subscribers() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -245,13 +245,11 @@ pub fn scan_reply(next: u64, items: Vec<Reply>) -> Reply {
 pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let a = scan_args(&args[1..], true)?;
     let now = ctx.now;
-    let items = ctx
-        .store
-        .db(ctx.conn.db)
-        .iter()
-        .filter(|(_, k)| k.exists(now))
-        .map(|(key, k)| (key.as_slice(), k));
-    let (next, batch) = crate::scan::scan(items, a.cursor, a.count);
+    let keys = ctx.store.db(ctx.conn.db);
+    let (next, batch) = crate::scan::scan(keys.len(), a.cursor, a.count, |i| {
+        let (key, k, _) = keys.at(i)?;
+        k.exists(now).then_some((key.as_slice(), k))
+    });
     let out = batch
         .into_iter()
         .filter(|(key, _)| {

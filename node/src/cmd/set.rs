@@ -93,19 +93,16 @@ pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let a = super::keys::scan_args(&args[2..], false)?;
     let s = read(ctx, &args[1])?;
-    let items = s
-        .into_iter()
-        .flat_map(|s| s.members())
-        .map(|m| (m.as_slice(), ()));
-    let (next, batch) = crate::scan::scan(items, a.cursor, a.count);
+    let len = s.map_or(0, |s| s.len());
+    let (next, batch) = crate::scan::scan(len, a.cursor, a.count, |i| s?.member_at(i));
     let out = batch
         .into_iter()
-        .filter(|(m, ())| {
+        .filter(|m| {
             a.pattern
                 .as_ref()
                 .is_none_or(|p| crate::glob::matches(p, m))
         })
-        .map(|(m, ())| Reply::value(m))
+        .map(|m| Reply::value(m))
         .collect();
     Ok(super::keys::scan_reply(next, out))
 }

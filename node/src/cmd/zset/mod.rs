@@ -169,11 +169,8 @@ pub fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 pub fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let a = super::keys::scan_args(&args[2..], false)?;
     let z = read(ctx, &args[1])?;
-    let items = z
-        .into_iter()
-        .flat_map(|z| z.iter())
-        .map(|(m, s)| (m.as_slice(), s));
-    let (next, batch) = crate::scan::scan(items, a.cursor, a.count);
+    let held = z.map_or(0, |z| z.held());
+    let (next, batch) = crate::scan::scan(held, a.cursor, a.count, |i| z?.member_at(i));
     let mut out = Vec::new();
     for (m, s) in batch {
         if a.pattern
