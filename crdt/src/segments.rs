@@ -95,6 +95,20 @@ impl<T> Segments<T> {
     }
 
     /// With one segment: give back room past `n` entries (more segments free themselves).
+    /// Keep the entries `keep` says so of, in their order, closed up. Each segment is
+    /// freed as it is read, so no more than one segment more than the kept entries is
+    /// held at any time.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let old = std::mem::take(self);
+        for seg in old.segs {
+            for v in seg {
+                if keep(&v) {
+                    self.push(v);
+                }
+            }
+        }
+    }
+
     pub(crate) fn shrink_to(&mut self, n: usize) {
         if let [only] = &mut self.segs[..] {
             only.shrink_to(n);

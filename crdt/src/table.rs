@@ -79,6 +79,9 @@ const MOVE_BUCKETS: usize = 64;
 /// An old index this small moves in one go.
 const MOVE_AT_ONCE: usize = 1024;
 
+/// [`KeyTable::retain`] removes entries one by one when at most one in this many goes.
+const FEW_REMOVALS: usize = 8;
+
 fn hash_of(hasher: &DefaultHashBuilder, key: &[u8]) -> u64 {
     #[cfg(test)]
     if COLLIDING.get() {
@@ -378,9 +381,47 @@ impl<V> KeyTable<V> {
         }
     }
 
-    /// Keep the entries for which `keep` says so (it may change them).
-    pub fn retain(&mut self, keep: impl FnMut(&Blob, &mut V) -> bool) {
-        self.retain_from(0, usize::MAX, keep);
+    /// Keep the entries for which `keep` says so (it may change them). A few removals are
+    /// made one by one; many (a DEL's: all of them) by closing the entries up in one pass
+    /// and indexing what is left once: one by one, each re-pointed the slot of the entry
+    /// moved into its hole, and the index shrank again and again (a DEL of a sorted set
+    /// of 1M members took 554 ms, Redis 151). Entries only move down either way (as
+    /// SCAN's cursor needs).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Blob, &mut V) -> bool) {
+        let mut gone: Vec<u32> = Vec::new();
+        for i in 0..self.entries.len() {
+            let (key, value) = &mut self.entries[i];
+            if !keep(key, value) {
+                gone.push(i as u32);
+            }
+        }
+        if gone.len() <= self.entries.len() / FEW_REMOVALS {
+            // From the last: the entry moved into each hole is one that stays.
+            for &i in gone.iter().rev() {
+                self.remove_at(i as usize);
+            }
+            return;
+        }
+        let mut gone = gone.into_iter().peekable();
+        let mut i = 0;
+        self.entries.retain(|_| {
+            let goes = gone.next_if_eq(&i).is_some();
+            i += 1;
+            !goes
+        });
+        self.reindex();
+    }
+
+    /// Index the entries anew, with room for as many again (as a shrink leaves).
+    fn reindex(&mut self) {
+        self.growing = None;
+        self.last.set(0);
+        self.index = HashTable::with_capacity(self.entries.len() * 2);
+        let rehash = rehasher(&self.entries, &self.hasher);
+        for (at, (key, _)) in self.entries.iter().enumerate() {
+            let hash = hash_of(&self.hasher, key);
+            self.index.insert_unique(hash, at as u32, &rehash);
+        }
     }
 
     /// [`KeyTable::retain`] over at most `count` entries from position `from`: returns the
@@ -482,6 +523,8 @@ mod tests {
         Remove(u8),
         Get(u8),
         RetainEven,
+        /// Remove one key through `retain` (a few removals are made one by one).
+        RetainAllBut(u8),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -491,6 +534,7 @@ mod tests {
             3 => any::<u8>().prop_map(Op::Remove),
             3 => any::<u8>().prop_map(Op::Get),
             1 => Just(Op::RetainEven),
+            1 => any::<u8>().prop_map(Op::RetainAllBut),
         ]
     }
 
@@ -533,6 +577,11 @@ mod tests {
                     Op::RetainEven => {
                         t.retain(|_, v| *v % 2 == 0);
                         model.retain(|_, v| *v % 2 == 0);
+                    }
+                    Op::RetainAllBut(k) => {
+                        let key = vec![k; 1 + (k as usize % 20)];
+                        t.retain(|name, _| name[..] != key[..]);
+                        model.remove(&key);
                     }
                 }
                 prop_assert_eq!(t.len(), model.len());
@@ -599,6 +648,30 @@ mod tests {
         assert_eq!(t.len(), model.len());
         for (k, v) in &model {
             assert_eq!(t.get(&k.to_le_bytes()), Some(v));
+        }
+    }
+
+    /// What SCAN's cursor relies on: however many a `retain` removes, an entry that stays
+    /// only moves down.
+    #[test]
+    fn entries_that_stay_only_move_down() {
+        for every in [2, 3, 50, 5000] {
+            let mut t: KeyTable<u64> = KeyTable::default();
+            for i in 0..5000u64 {
+                t.insert(Blob::from(&i.to_le_bytes()[..]), i);
+            }
+            let before: Vec<u64> = t.values().copied().collect();
+            t.retain(|_, v| *v % every != 1);
+            let removed = before.iter().filter(|v| **v % every == 1).count();
+            assert_eq!(t.len(), 5000 - removed, "one in {every} removed");
+            for (at, v) in t.values().enumerate() {
+                let was = before.iter().position(|b| b == v).expect("held before");
+                assert!(
+                    at <= was,
+                    "one in {every} removed: {v} moved up from {was} to {at}"
+                );
+                assert_eq!(t.get(&v.to_le_bytes()), Some(v));
+            }
         }
     }
 

@@ -59,10 +59,8 @@ fn observe_part(p: &Part, e: &mut Effect) {
             }
         }
         Part::ZSet(z) => {
-            for (m, _) in z.iter() {
-                if let Some(f) = z.field(m) {
-                    observe_field(f, &FieldLoc::ZSet(m.clone()), e);
-                }
+            for (m, f) in z.all_members().filter(|(_, f)| f.is_live()) {
+                observe_field(f, &FieldLoc::ZSet(m.clone()), e);
             }
         }
         Part::List(l) => {
@@ -86,10 +84,9 @@ fn reset_all(k: &KeyState, e: &mut Effect) {
                 }
             }
             Part::ZSet(z) => {
-                for (m, _) in z.iter() {
-                    if let Some(f) = z.field(m) {
-                        reset_field(f, &FieldLoc::ZSet(m.clone()), e);
-                    }
+                // From the members' table: a walk of the order looked each one up.
+                for (m, f) in z.all_members().filter(|(_, f)| f.is_live()) {
+                    reset_field(f, &FieldLoc::ZSet(m.clone()), e);
                 }
             }
             Part::Set(_) | Part::List(_) | Part::Stream(_) => {}
