@@ -81,8 +81,18 @@ pub struct StreamPart {
     meta: Values<Meta>,
     groups: BTreeMap<Blob, Group>,
     layout: Layout,
-    /// Per server, how many entries it made (derived: where `>` must look for entries).
-    origins: SmallVec<[(ServerId, usize); 1]>,
+    /// Per server that made entries held: how many, and the largest id it made (kept when
+    /// that entry goes: a bound). Derived: where `>` must look for entries.
+    origins: SmallVec<[Origin; 1]>,
+}
+
+/// A server that made entries of the stream.
+#[derive(Clone, Copy, Debug)]
+struct Origin {
+    server: ServerId,
+    entries: usize,
+    /// At least the largest id of its entries held.
+    last: StreamId,
 }
 
 impl PartialEq for StreamPart {
@@ -194,16 +204,22 @@ impl StreamPart {
         &'a self,
         head: &'a GroupHead,
     ) -> impl Iterator<Item = (StreamId, Entry)> + 'a {
-        let start = self
-            .origins()
-            .map(|o| head.cursor(o))
-            .min()
-            .unwrap_or(StreamId::MAX);
-        start
-            .next()
+        self.delivery_start(head)
+            .and_then(StreamId::next)
             .into_iter()
             .flat_map(move |s| self.entries.range(s, StreamId::MAX))
             .filter(move |(id, e)| !head.delivered(*id, e.tag.dot.server))
+    }
+
+    /// The id after which `>` looks: the lowest cursor of an origin the group has not
+    /// delivered every entry of (`None`: there is none). An origin delivered to its last
+    /// entry is left out: after a failover, the old primary's entries were all delivered
+    /// long ago, and a start at its cursor decoded every entry since at each call.
+    fn delivery_start(&self, head: &GroupHead) -> Option<StreamId> {
+        self.origins
+            .iter()
+            .filter_map(|o| Some(head.cursor(o.server)).filter(|c| *c < o.last))
+            .min()
     }
 
     pub fn groups(&self) -> impl Iterator<Item = (&Blob, &Group)> + '_ {
@@ -280,35 +296,47 @@ impl StreamPart {
         match cur {
             Some(cur) if cur.tag.stamp() >= e.tag.stamp() => {}
             Some(cur) => {
-                self.count_origin(cur.tag.dot.server, false);
-                self.count_origin(e.tag.dot.server, true);
+                self.count_origin(cur.tag.dot.server, id, false);
+                self.count_origin(e.tag.dot.server, id, true);
                 self.entries.insert(id, e);
             }
             None => {
-                self.count_origin(e.tag.dot.server, true);
+                self.count_origin(e.tag.dot.server, id, true);
                 self.entries.insert(id, e);
                 self.layout.put(id, tail);
             }
         }
     }
 
-    fn count_origin(&mut self, server: ServerId, added: bool) {
-        match self.origins.binary_search_by_key(&server, |(s, _)| *s) {
-            Ok(i) if added => self.origins[i].1 += 1,
+    /// Entry `id` of `server` was added (`added`) or removed.
+    fn count_origin(&mut self, server: ServerId, id: StreamId, added: bool) {
+        match self.origins.binary_search_by_key(&server, |o| o.server) {
+            Ok(i) if added => {
+                let o = &mut self.origins[i];
+                o.entries += 1;
+                o.last = o.last.max(id);
+            }
             Ok(i) => {
-                self.origins[i].1 -= 1;
-                if self.origins[i].1 == 0 {
+                self.origins[i].entries -= 1;
+                if self.origins[i].entries == 0 {
                     self.origins.remove(i);
                 }
             }
-            Err(i) if added => self.origins.insert(i, (server, 1)),
+            Err(i) if added => self.origins.insert(
+                i,
+                Origin {
+                    server,
+                    entries: 1,
+                    last: id,
+                },
+            ),
             Err(_) => {}
         }
     }
 
     /// The servers that made the stream's entries.
     pub fn origins(&self) -> impl Iterator<Item = ServerId> + '_ {
-        self.origins.iter().map(|(s, _)| *s)
+        self.origins.iter().map(|o| o.server)
     }
 
     /// The region's grouping of the entries into nodes.
@@ -342,9 +370,13 @@ impl StreamPart {
         }
         self.layout.nodes = nodes;
         self.origins.clear();
-        let servers: Vec<ServerId> = self.entries.tags().map(|t| t.dot.server).collect();
-        for s in servers {
-            self.count_origin(s, true);
+        let made: Vec<(StreamId, ServerId)> = self
+            .entries
+            .heads()
+            .map(|(id, t)| (id, t.dot.server))
+            .collect();
+        for (id, server) in made {
+            self.count_origin(server, id, true);
         }
     }
 
@@ -354,7 +386,7 @@ impl StreamPart {
                 if self.entries.get(*id).is_some_and(|e| e.tag.dot == dot) {
                     self.entries.remove(*id);
                     self.layout.remove(*id);
-                    self.count_origin(dot.server, false);
+                    self.count_origin(dot.server, *id, false);
                 }
             }
             StreamLoc::Meta => remove_value(&mut self.meta, dot),
@@ -444,6 +476,43 @@ impl crate::heap::HeapSize for StreamPart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivery_starts_at_the_lowest_cursor_of_an_origin_not_delivered_to_its_last() {
+        let mut s = StreamPart::default();
+        let tomb = Tomb::default();
+        let add = |s: &mut StreamPart, server: u32, op: u64, ms: u64| {
+            let entry = StreamAdd::Entry {
+                id: StreamId::new(ms, u64::from(server)),
+                fields: Box::new([Blob::from(&b"f"[..]), Blob::from(&b"v"[..])]),
+            };
+            let tag = Tag::new(
+                Dot::new(ServerId(server), crate::ids::OpId(op), 0),
+                crate::hlc::Hlc(ms),
+            );
+            s.add(&entry, tag, &tomb);
+        };
+        // An old primary (1) made three entries, its successor (2) three after them.
+        for (op, ms) in [(1, 10), (2, 20), (3, 30)] {
+            add(&mut s, 1, op, ms);
+            add(&mut s, 2, op, ms + 100);
+        }
+        let mut head = GroupHead::default();
+        assert_eq!(s.delivery_start(&head), Some(StreamId::ZERO));
+        head.deliver(StreamId::new(30, 1), ServerId(1));
+        head.deliver(StreamId::new(110, 2), ServerId(2));
+        // Origin 1 is delivered to its last: the look starts at origin 2's cursor.
+        assert_eq!(s.delivery_start(&head), Some(StreamId::new(110, 2)));
+        let ids: Vec<StreamId> = s.undelivered(&head).map(|(id, _)| id).collect();
+        assert_eq!(ids, [StreamId::new(120, 2), StreamId::new(130, 2)]);
+        // A later entry of origin 1 brings it back.
+        add(&mut s, 1, 4, 140);
+        assert_eq!(s.delivery_start(&head), Some(StreamId::new(30, 1)));
+        head.deliver(StreamId::new(130, 2), ServerId(2));
+        head.deliver(StreamId::new(140, 1), ServerId(1));
+        assert_eq!(s.delivery_start(&head), None);
+        assert_eq!(s.undelivered(&head).count(), 0);
+    }
 
     #[test]
     fn auto_ids_carry_the_server_in_the_low_half_and_grow() {
