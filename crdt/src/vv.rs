@@ -34,6 +34,11 @@ impl VersionVector {
         }
     }
 
+    /// The sum of its op ids: it grows whenever a vector that only grows moves.
+    pub fn total(&self) -> u64 {
+        self.entries.iter().map(|(_, op)| op.0).sum()
+    }
+
     /// Whether the op of `dot` is covered.
     pub fn covers(&self, dot: Dot) -> bool {
         self.get(dot.server) >= dot.op
