@@ -165,6 +165,16 @@ impl<V: Clone + PartialEq> FieldTable<V> {
         }
     }
 
+    /// The live fields, in no particular order.
+    pub fn live_fields(&self) -> impl Iterator<Item = (&Blob, &Field<V>)> {
+        self.fields.iter().filter(|(_, f)| f.is_live())
+    }
+
+    /// The field at position `i` of [`FieldTable::at`], if it is live.
+    pub fn live_at(&self, i: usize) -> Option<(&Blob, &Field<V>)> {
+        self.at(i).filter(|(_, f)| f.is_live())
+    }
+
     /// Ask for the fields' vector, or the table's header, without reading it.
     pub fn prefetch(&self) {
         match &self.fields {

@@ -12,7 +12,7 @@ pub type HashPart = FieldTable<Blob>;
 impl FieldTable<Blob> {
     /// Live fields, in no particular order.
     pub fn fields(&self) -> impl Iterator<Item = (&Blob, &Field<Blob>)> {
-        self.all().filter(|(_, f)| f.is_live())
+        self.live_fields()
     }
 
     /// Live fields in the order they were written: by the earliest write each still holds,

@@ -94,7 +94,6 @@ impl<T> Segments<T> {
         removed
     }
 
-    /// With one segment: give back room past `n` entries (more segments free themselves).
     /// Keep the entries `keep` says so of, in their order, closed up. Each segment is
     /// freed as it is read, so no more than one segment more than the kept entries is
     /// held at any time.
@@ -109,6 +108,7 @@ impl<T> Segments<T> {
         }
     }
 
+    /// With one segment: give back room past `n` entries (more segments free themselves).
     pub(crate) fn shrink_to(&mut self, n: usize) {
         if let [only] = &mut self.segs[..] {
             only.shrink_to(n);

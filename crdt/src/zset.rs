@@ -114,12 +114,18 @@ impl ZSetPart {
     /// The member held at position `i` with its score, if it is live (positions are in no
     /// particular order: a scan's, see [`crate::table::KeyTable`]).
     pub fn member_at(&self, i: usize) -> Option<(&Blob, f64)> {
-        let (m, f) = self.members.at(i)?;
-        f.is_live().then(|| (m, member_score(f)))
+        let (m, f) = self.members.live_at(i)?;
+        Some((m, member_score(f)))
     }
 
     pub fn field(&self, m: &[u8]) -> Option<&Field<f64>> {
         self.members.field(m).filter(|f| f.is_live())
+    }
+
+    /// Live members with their fields, in no particular order (a walk of the members'
+    /// table, with no lookup of each, as a walk of the order would need).
+    pub(crate) fn live_members(&self) -> impl Iterator<Item = (&Blob, &Field<f64>)> {
+        self.members.live_fields()
     }
 
     pub(crate) fn all_members(&self) -> impl Iterator<Item = (&Blob, &Field<f64>)> {

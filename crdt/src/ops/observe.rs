@@ -59,7 +59,7 @@ fn observe_part(p: &Part, e: &mut Effect) {
             }
         }
         Part::ZSet(z) => {
-            for (m, f) in z.all_members().filter(|(_, f)| f.is_live()) {
+            for (m, f) in z.live_members() {
                 observe_field(f, &FieldLoc::ZSet(m.clone()), e);
             }
         }
@@ -84,8 +84,7 @@ fn reset_all(k: &KeyState, e: &mut Effect) {
                 }
             }
             Part::ZSet(z) => {
-                // From the members' table: a walk of the order looked each one up.
-                for (m, f) in z.all_members().filter(|(_, f)| f.is_live()) {
+                for (m, f) in z.live_members() {
                     reset_field(f, &FieldLoc::ZSet(m.clone()), e);
                 }
             }

@@ -334,11 +334,6 @@ impl StreamPart {
         }
     }
 
-    /// The servers that made the stream's entries.
-    pub fn origins(&self) -> impl Iterator<Item = ServerId> + '_ {
-        self.origins.iter().map(|o| o.server)
-    }
-
     /// The region's grouping of the entries into nodes.
     pub fn layout(&self) -> &Layout {
         &self.layout

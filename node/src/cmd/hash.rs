@@ -199,10 +199,7 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let a = super::keys::scan_args(&args[2..], false)?;
     let h = read(ctx, &args[1])?;
     let held = h.map_or(0, |h| h.held());
-    let (next, batch) = crate::scan::scan(held, a.cursor, a.count, |i| {
-        let (n, f) = h?.at(i)?;
-        f.is_live().then_some((n, f))
-    });
+    let (next, batch) = crate::scan::scan(held, a.cursor, a.count, |i| h?.live_at(i));
     let mut out = Vec::new();
     for (n, f) in batch {
         if a.pattern

@@ -332,7 +332,6 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     r.map(|()| Reply::Bulk(v))
 }
 
-/// Clamp Redis-style inclusive range indexes to `0..len`; `None` when empty.
 pub fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (s, e) = match (int_arg(&args[2]), int_arg(&args[3])) {
         (Ok(s), Ok(e)) => (s, e),

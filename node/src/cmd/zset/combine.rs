@@ -268,10 +268,6 @@ pub fn zintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         false,
         limit,
     )?;
-    let count = if limit > 0 {
-        shared.len().min(limit)
-    } else {
-        shared.len()
-    };
-    Ok(Reply::Int(count as i64))
+    // The intersection stopped at the limit.
+    Ok(Reply::Int(shared.len() as i64))
 }
