@@ -1,18 +1,17 @@
-//! Bit writes: what SETBIT and BITFIELD's SET and INCRBY replicate instead of the whole
-//! string, so that writes of different bits made concurrently in two regions both survive.
-//! A string key keeps the bit writes not yet known everywhere beside its register
-//! ([`StrPart`]) and reads as the register's value with them applied in stamp order (so of
-//! two writes of one bit, the later wins, and a bit write made concurrently with a write of
-//! the whole string is applied over it). When a key holds many, the next bit write at its
-//! origin writes the whole value instead, which observes and replaces them (a write that
-//! crosses it elsewhere still applies over it), so a bitmap's pending writes stay few.
+//! Partial writes of a string: what SETBIT, BITFIELD's SET and INCRBY, SETRANGE and APPEND
+//! replicate instead of the whole string, so that writes of different bits or bytes made
+//! concurrently in two regions both survive, and a write a piece at a time costs the piece,
+//! not the string. A string key keeps the writes not yet known everywhere beside its
+//! register ([`StrPart`]) and reads as the register's value with them applied in stamp
+//! order (so of two writes of one bit, the later wins, two crossing APPENDs both add, in
+//! stamp order, and a write made concurrently with a write of the whole string is applied
+//! over it). Each region bakes them into the register once they are causally stable.
 
 use crate::blob::Blob;
 use crate::field::Field;
 use crate::ids::{Dot, Stamp, Tag};
 use crate::tomb::Tomb;
 use crate::vv::VersionVector;
-use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 
@@ -149,6 +148,119 @@ pub fn set_field(bytes: &mut [u8], offset: u64, width: u32, value: u64) {
     }
 }
 
+/// A write a string keeps beside its register until it is baked in (see [`StrPart::gc`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StrWrite {
+    /// SETBIT, BITFIELD, PFADD's register raises.
+    Bits(BitWrite),
+    /// SETRANGE: `bytes` written at byte `offset`, the string grown with zero bytes to it.
+    Range { offset: u64, bytes: Blob },
+    /// APPEND: `bytes` added at the end of the string as it is where the write applies.
+    Append(Blob),
+}
+
+/// How far a decoded byte write may reach: 4 GiB (Redis's strings stop at 512 MB unless
+/// proto-max-bulk-len is raised), so that a corrupt offset is refused, not allocated.
+pub const BYTE_WRITE_REACH_MAX: u64 = 1 << 32;
+
+impl From<BitWrite> for StrWrite {
+    fn from(w: BitWrite) -> Self {
+        StrWrite::Bits(w)
+    }
+}
+
+impl StrWrite {
+    /// How many bytes the string has once applied (`len`: before), if that can be told
+    /// without applying it.
+    pub fn reach(&self, len: usize) -> Option<usize> {
+        match self {
+            StrWrite::Bits(w) => w.reach(len),
+            StrWrite::Range { offset, bytes } => Some(len.max(*offset as usize + bytes.len())),
+            StrWrite::Append(bytes) => Some(len + bytes.len()),
+        }
+    }
+
+    /// Apply to `v`, growing it as far as the write reaches.
+    pub fn apply(&self, v: &mut Vec<u8>) {
+        match self {
+            StrWrite::Bits(w) => w.apply(v),
+            StrWrite::Range { offset, bytes } => {
+                let (from, to) = (*offset as usize, *offset as usize + bytes.len());
+                if v.len() < to {
+                    v.resize(to, 0);
+                }
+                v[from..to].copy_from_slice(bytes);
+            }
+            StrWrite::Append(bytes) => v.extend_from_slice(bytes),
+        }
+    }
+
+    /// Whether [`StrWrite::apply_in_place`] can apply it to `bytes` (it does not grow them).
+    fn fits(&self, bytes: &[u8]) -> bool {
+        match self {
+            StrWrite::Bits(w) => w.fits(bytes),
+            StrWrite::Range { .. } => self.reach(bytes.len()) == Some(bytes.len()),
+            StrWrite::Append(add) => add.is_empty(),
+        }
+    }
+
+    /// Apply to `bytes`, which it fits (see [`StrWrite::fits`]).
+    fn apply_in_place(&self, bytes: &mut [u8]) {
+        match self {
+            StrWrite::Bits(w) => w.apply_in_place(bytes),
+            StrWrite::Range { offset, bytes: b } => {
+                let from = *offset as usize;
+                bytes[from..from + b.len()].copy_from_slice(b);
+            }
+            StrWrite::Append(_) => {}
+        }
+    }
+
+    /// The bit at `offset` it writes, when that bit is its own whatever it applies to (not
+    /// an increment's, a register raise's or an append's).
+    fn bit_written(&self, offset: u64) -> Option<bool> {
+        match self {
+            StrWrite::Bits(w) if w.op == BitOp::Set && w.covers(offset) => {
+                Some((w.value >> (w.offset + u64::from(w.width) - 1 - offset)) & 1 == 1)
+            }
+            StrWrite::Range { offset: at, bytes } => {
+                let byte = (offset / 8).checked_sub(*at)?;
+                let b = bytes.get(byte as usize)?;
+                Some(b & (0x80 >> (offset % 8)) != 0)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the bit at `offset` can be told only from the value it is applied to.
+    fn reads_whole(&self, offset: u64) -> bool {
+        match self {
+            StrWrite::Bits(w) => match w.op {
+                BitOp::Set => false,
+                BitOp::Add => w.covers(offset),
+                BitOp::HllMax => true,
+            },
+            StrWrite::Range { .. } => false,
+            StrWrite::Append(_) => true,
+        }
+    }
+
+    /// How many bytes it carries (a bit write none).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            StrWrite::Bits(_) => 0,
+            StrWrite::Range { bytes, .. } | StrWrite::Append(bytes) => bytes.len(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            StrWrite::Bits(_) => 0,
+            StrWrite::Range { bytes, .. } | StrWrite::Append(bytes) => bytes.heap_bytes(),
+        }
+    }
+}
+
 /// A string key's content: its register and counter ([`Field`]), and the bit writes made
 /// on top of it that are not baked in yet.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -157,12 +269,29 @@ pub struct StrPart {
     bits: Option<Box<Bits>>,
 }
 
-/// A string's bit writes: those pending (sorted by dot), and what was baked into the
-/// register (see [`StrPart::gc`]).
-#[derive(Clone, Debug, PartialEq, Default)]
+/// A string's partial writes: those pending, in the order they apply (stamp, then dot),
+/// and what was baked into the register (see [`StrPart::gc`]).
+#[derive(Clone, Debug, Default)]
 struct Bits {
-    pending: Vec<(Tag, BitWrite)>,
+    pending: Vec<(Tag, StrWrite)>,
     baked: Option<Baked>,
+    /// The value's length with the pending writes applied, for a register of the length
+    /// given first (a write's reach depends on the length only), kept as writes come in
+    /// order: an APPEND's reply without a walk of the writes pending since a region was
+    /// cut off. `None`: not known (a register raise is pending, or not counted yet).
+    len: Option<(usize, usize)>,
+}
+
+/// The order pending writes apply in: stamp (later wins), then dot (one op's pieces).
+fn apply_order(t: &Tag) -> (Stamp, Dot) {
+    (t.stamp(), t.dot)
+}
+
+// The length is a cache of what the writes give: not a part of the state.
+impl PartialEq for Bits {
+    fn eq(&self, o: &Bits) -> bool {
+        self.pending == o.pending && self.baked == o.baked
+    }
 }
 
 /// The bit writes baked into the register written by `reg`: per origin, the largest op of
@@ -213,8 +342,8 @@ impl StrPart {
         }
     }
 
-    /// Bit writes not baked in yet, sorted by dot.
-    pub fn bits(&self) -> &[(Tag, BitWrite)] {
+    /// Partial writes not baked in yet, in the order they apply (stamp, then dot).
+    pub fn bits(&self) -> &[(Tag, StrWrite)] {
         self.bits.as_deref().map_or(&[], |b| &b.pending)
     }
 
@@ -270,14 +399,44 @@ impl StrPart {
         self.bits.get_or_insert_with(Box::default)
     }
 
-    pub fn add_bits(&mut self, tag: Tag, w: BitWrite, tomb: &Tomb) {
+    pub fn add_bits(&mut self, tag: Tag, w: StrWrite, tomb: &Tomb) {
         if tomb.kills(tag.dot) || self.baked().is_some_and(|b| b.through.covers(tag.dot)) {
             return;
         }
-        let pending = &mut self.bits_mut().pending;
-        if let Err(i) = pending.binary_search_by_key(&tag.dot, |(t, _)| t.dot) {
-            pending.insert(i, (tag, w));
+        let StrPart { field, bits } = self;
+        let b = bits.get_or_insert_with(Box::default);
+        let at = match b
+            .pending
+            .binary_search_by_key(&apply_order(&tag), |(t, _)| apply_order(t))
+        {
+            Ok(_) => return,
+            Err(at) => at,
+        };
+        let counted = b.len.filter(|&(of, _)| {
+            at == b.pending.len() && of == crate::string::key_value(field).len()
+        });
+        if let Some((of, len)) = counted {
+            // The common case, a write later than those pending: counted on.
+            b.len = w.reach(len).map(|len| (of, len));
+            b.pending.push((tag, w));
+            return;
         }
+        b.pending.insert(at, (tag, w));
+        self.count_len();
+    }
+
+    /// Count the value's length with the pending writes afresh (see [`Bits::len`]).
+    fn count_len(&mut self) {
+        let StrPart { field, bits } = self;
+        let Some(b) = bits.as_deref_mut() else {
+            return;
+        };
+        let base = crate::string::key_value(field).len();
+        b.len = b
+            .pending
+            .iter()
+            .try_fold(base, |len, (_, w)| w.reach(len))
+            .map(|len| (base, len));
     }
 
     /// Remove the bit write `dot` (or, for a [`BAKED_THROUGH`] dot, every one of its origin
@@ -326,6 +485,7 @@ impl StrPart {
         if b.pending.is_empty() && b.baked.is_none() {
             self.bits = None;
         }
+        self.count_len();
     }
 
     pub fn merge(&mut self, o: &StrPart, tomb: &Tomb) {
@@ -347,7 +507,7 @@ impl StrPart {
             }
         }
         for (t, w) in o.bits() {
-            self.add_bits(*t, *w, tomb);
+            self.add_bits(*t, w.clone(), tomb);
         }
         self.tidy();
     }
@@ -361,24 +521,34 @@ impl StrPart {
             return base;
         }
         let mut v = base.into_owned();
-        let mut bits: SmallVec<[&(Tag, BitWrite); 4]> = pending.iter().collect();
-        bits.sort_by_key(|(t, _)| t.stamp());
-        for (_, w) in bits {
+        for (_, w) in pending {
             w.apply(&mut v);
         }
         Cow::Owned(v)
     }
 
+    /// How many bytes [`StrPart::value`] has, told without building it (unless a register
+    /// raise is pending), and without a walk of the pending writes once counted.
+    pub fn value_len(&self) -> usize {
+        let base = crate::string::key_value(&self.field).len();
+        let Some(b) = self.bits.as_deref() else {
+            return base;
+        };
+        if let Some((_, len)) = b.len.filter(|&(of, _)| of == base) {
+            return len;
+        }
+        b.pending
+            .iter()
+            .try_fold(base, |len, (_, w)| w.reach(len))
+            .unwrap_or_else(|| self.value().len())
+    }
+
     /// The bit at `offset` (0 past the end) and the length the value has in bytes, read
-    /// without building the value (unless an increment covers the bit).
+    /// without building the value (unless a write whose bits depend on what it applies to
+    /// is pending: an increment of the bit, a register raise, an append).
     pub fn bit(&self, offset: u64) -> (bool, usize) {
         let pending = self.bits();
-        let read_whole = |w: &BitWrite| match w.op {
-            BitOp::Set => false,
-            BitOp::Add => w.covers(offset),
-            BitOp::HllMax => true,
-        };
-        if pending.iter().any(|(_, w)| read_whole(w)) {
+        if pending.iter().any(|(_, w)| w.reads_whole(offset)) {
             let v = self.value();
             let on = v
                 .get((offset / 8) as usize)
@@ -392,10 +562,10 @@ impl StrPart {
             .fold(base.len(), usize::max);
         let latest = pending
             .iter()
-            .filter(|(_, w)| w.covers(offset))
-            .max_by_key(|(t, _)| t.stamp());
+            .rev()
+            .find_map(|(_, w)| w.bit_written(offset));
         let on = match latest {
-            Some((_, w)) => (w.value >> (w.offset + u64::from(w.width) - 1 - offset)) & 1 == 1,
+            Some(on) => on,
             None => base
                 .get((offset / 8) as usize)
                 .is_some_and(|b| b & (0x80 >> (offset % 8)) != 0),
@@ -440,71 +610,66 @@ impl StrPart {
         }
         self.bits()
             .iter()
-            .filter(|(t, _)| !stable.covers(t.dot))
-            .min_by_key(|(t, _)| t.stamp())
+            .find(|(t, _)| !stable.covers(t.dot))
             .map(|(t, _)| t.dot)
     }
 
     fn bake(&mut self, stable: &VersionVector) -> bool {
-        let regs = self.field.regs();
-        if !self.takes_bit_writes() || regs.first().is_some_and(|r| !stable.covers(r.tag.dot)) {
+        if !self.takes_bit_writes()
+            || self
+                .field
+                .regs()
+                .first()
+                .is_some_and(|r| !stable.covers(r.tag.dot))
+        {
             return false;
         }
-        let pending = self.bits();
-        let mut order: SmallVec<[usize; 8]> = (0..pending.len()).collect();
-        order.sort_by_key(|&i| pending[i].0.stamp());
-        let n = order
+        let StrPart { field, bits } = self;
+        let Some(b) = bits.as_deref_mut() else {
+            return false;
+        };
+        let n = b
+            .pending
             .iter()
-            .take_while(|&&i| stable.covers(pending[i].0.dot))
+            .take_while(|(t, _)| stable.covers(t.dot))
             .count();
         if n == 0 {
             return false;
         }
-        let baked: SmallVec<[(Tag, BitWrite); 8]> =
-            order[..n].iter().map(|&i| pending[i]).collect();
-        let reg = match regs.first() {
+        let reg = match field.regs().first() {
             Some(r) => r.tag,
             None => {
                 // The first baked write makes the register, under its own dot: a write that
                 // observed it pending elsewhere removes the register by that dot.
-                self.field
-                    .add_reg(baked[0].0, Blob::new(), &Tomb::default());
-                baked[0].0
+                let first = b.pending[0].0;
+                field.add_reg(first, Blob::new(), &Tomb::default());
+                first
             }
         };
-        let value = self
-            .field
-            .reg_value_mut(reg.dot)
-            .expect("the register is there");
+        let value = field.reg_value_mut(reg.dot).expect("the register is there");
+        let writes = || b.pending[..n].iter().map(|(_, w)| w);
         // In place when each write fits the string as it is (a register raise, once the
-        // string is a dense HyperLogLog), else in a copy, which may grow.
-        if !baked.iter().all(|(_, w)| w.fits(value)) {
-            let reach = baked
-                .iter()
-                .filter_map(|(_, w)| w.reach(value.len()))
-                .fold(value.len(), usize::max);
-            let mut grown = Vec::with_capacity(reach);
-            grown.extend_from_slice(value);
-            for (_, w) in &baked {
-                w.apply(&mut grown);
-            }
-            *value = Blob::from(grown);
-        } else {
+        // string is a dense HyperLogLog), else grown in place, with room to grow again.
+        if writes().all(|w| w.fits(value)) {
             let bytes = value.as_mut_slice();
-            for (_, w) in &baked {
+            for w in writes() {
                 w.apply_in_place(bytes);
             }
+        } else {
+            let reach = writes().fold(value.len(), |len, w| w.reach(len).unwrap_or(len));
+            value.grow(reach, |v| {
+                for w in writes() {
+                    w.apply(v);
+                }
+            });
         }
-        let b = self.bits_mut();
         let k = b.baked.get_or_insert_with(|| Baked {
             reg: reg.dot,
             through: VersionVector::new(),
         });
-        for (t, _) in &baked {
+        for (t, _) in b.pending.drain(..n) {
             k.through.add(t.dot);
         }
-        b.pending
-            .retain(|(t, _)| !baked.iter().any(|(d, _)| d.dot == t.dot));
         self.tidy();
         true
     }
@@ -515,7 +680,8 @@ impl crate::heap::HeapSize for StrPart {
         self.field.heap_bytes()
             + self.bits.as_deref().map_or(0, |b| {
                 std::mem::size_of::<Bits>()
-                    + b.pending.capacity() * std::mem::size_of::<(Tag, BitWrite)>()
+                    + b.pending.capacity() * std::mem::size_of::<(Tag, StrWrite)>()
+                    + b.pending.iter().map(|(_, w)| w.heap_bytes()).sum::<usize>()
                     + b.baked.as_ref().map_or(0, |k| k.through.heap_bytes())
             })
     }
@@ -529,25 +695,72 @@ mod tests {
     fn a_bit_reads_the_same_from_the_writes_as_from_the_value() {
         let mut s = StrPart::default();
         let none = Tomb::default();
-        let tag = |op: u64, ms: u64| {
-            Tag::new(
-                Dot::new(crate::ids::ServerId(1), crate::ids::OpId(op), 0),
-                crate::hlc::Hlc::new(ms, 0),
-            )
-        };
-        let w = BitWrite::set;
+        let w = |offset, width, value| BitWrite::set(offset, width, value).into();
         s.add_bits(tag(1, 10), w(0, 16, 0xabcd), &none);
         s.add_bits(tag(2, 20), w(4, 4, 0x0), &none);
         s.add_bits(tag(3, 5), w(8, 1, 0), &none);
-        s.add_bits(tag(4, 30), BitWrite::add(12, 8, 0x11), &none);
+        s.add_bits(tag(4, 30), BitWrite::add(12, 8, 0x11).into(), &none);
         let v = s.value();
         assert_eq!(&v[..], [0xa0, 0xce, 0x10]);
-        for offset in 0..24 {
+        reads_each_bit_as_the_value(&s);
+        // Byte ranges and bits crossing them, in stamp order.
+        let mut s = StrPart::default();
+        let range = |offset, bytes: &[u8]| StrWrite::Range {
+            offset,
+            bytes: Blob::from(bytes),
+        };
+        s.add_bits(tag(1, 10), range(1, &[0x0f, 0xf0]), &none);
+        s.add_bits(tag(2, 20), w(8, 4, 0xa), &none);
+        s.add_bits(tag(3, 5), range(0, &[0x80]), &none);
+        assert_eq!(&s.value()[..], [0x80, 0xaf, 0xf0]);
+        reads_each_bit_as_the_value(&s);
+    }
+
+    fn tag(op: u64, ms: u64) -> Tag {
+        Tag::new(
+            Dot::new(crate::ids::ServerId(1), crate::ids::OpId(op), 0),
+            crate::hlc::Hlc::new(ms, 0),
+        )
+    }
+
+    fn reads_each_bit_as_the_value(s: &StrPart) {
+        let v = s.value();
+        for offset in 0..8 * v.len() as u64 + 8 {
             let want = v
                 .get((offset / 8) as usize)
                 .is_some_and(|b| b & (0x80 >> (offset % 8)) != 0);
             assert_eq!(s.bit(offset), (want, v.len()), "{offset}");
         }
+    }
+
+    #[test]
+    fn appends_apply_in_stamp_order_and_bake_in_place() {
+        let none = Tomb::default();
+        let mut s = StrPart::default();
+        s.field.add_reg(tag(1, 1), Blob::from("x"), &none);
+        let append = |b: &str| StrWrite::Append(Blob::from(b));
+        s.add_bits(tag(3, 30), append("c"), &none);
+        s.add_bits(tag(2, 20), append("ab"), &none);
+        s.add_bits(
+            tag(4, 40),
+            BitWrite::set(0, 8, u64::from(b'y')).into(),
+            &none,
+        );
+        assert_eq!(&s.value()[..], b"yabc");
+        reads_each_bit_as_the_value(&s);
+        // Stable through op 3: the appends bake, the later bit write stays pending.
+        let mut stable = VersionVector::new();
+        for op in 1..=3 {
+            stable.add(tag(op, 0).dot);
+        }
+        assert!(s.gc(&stable));
+        assert_eq!(s.regs()[0].value.as_slice(), b"xabc");
+        assert_eq!(s.bits().len(), 1);
+        assert_eq!(&s.value()[..], b"yabc");
+        stable.add(tag(4, 0).dot);
+        assert!(s.gc(&stable));
+        assert!(s.bits().is_empty());
+        assert_eq!(&s.value()[..], b"yabc");
     }
 
     #[test]

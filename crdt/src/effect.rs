@@ -3,7 +3,7 @@
 //! every region (the origin included). Applying it twice, or after a full-state merge that
 //! already holds it, changes nothing.
 
-use crate::bits::BitWrite;
+use crate::bits::StrWrite;
 use crate::blob::Blob;
 use crate::field::{CounterReset, Num};
 use crate::ids::{Dot, OpId, ServerId, Tag};
@@ -70,9 +70,9 @@ pub enum Addition {
     Persist,
     /// A stream's entry, numbers, or consumer-group piece.
     Stream(Box<StreamAdd>),
-    /// A write of some bits of a string (SETBIT, BITFIELD): concurrent writes of
-    /// different bits all survive.
-    Bits(BitWrite),
+    /// A partial write of a string (SETBIT, BITFIELD, SETRANGE, APPEND, a dense PFADD):
+    /// concurrent writes of different bits or bytes all survive, crossing appends all add.
+    Bits(StrWrite),
 }
 
 /// A register value: bytes for strings and hash fields, a score for sorted-set members.

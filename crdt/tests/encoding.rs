@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Body, Cluster, Family, Msg, step};
-use gdc_crdt::bits::BitWrite;
+use gdc_crdt::bits::{BitWrite, StrWrite};
 use gdc_crdt::codec::{
     FORMAT_VERSION, KEY_FORMAT_VERSION, decode_effect, decode_key, effect_len_bound, encode_effect,
     encode_key,
@@ -182,7 +182,12 @@ fn the_effect_length_bound_holds_for_the_widest_ids() {
         },
         Addition::Expire(u64::MAX),
         Addition::Persist,
-        Addition::Bits(BitWrite::set(u64::MAX, 64, u64::MAX)),
+        Addition::Bits(BitWrite::set(u64::MAX, 64, u64::MAX).into()),
+        Addition::Bits(StrWrite::Range {
+            offset: u64::MAX,
+            bytes: name.clone(),
+        }),
+        Addition::Bits(StrWrite::Append(name.clone())),
     ]);
     // One piece at a time, and all together.
     let mut each: Vec<Effect> = Vec::new();

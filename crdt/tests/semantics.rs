@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Body, Cluster, Msg};
-use gdc_crdt::bits::{BitOp, BitWrite};
+use gdc_crdt::bits::{BitOp, BitWrite, StrWrite};
 use gdc_crdt::hll;
 use gdc_crdt::ops::GroupChange;
 use gdc_crdt::ops::{self, End, SetTtl};
@@ -212,19 +212,73 @@ fn nx_condition_is_judged_at_the_origin_and_the_outcome_replicates() {
     assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("a".into()));
 }
 
+impl Cluster {
+    fn append(&mut self, r: usize, k: &str, v: &str) {
+        let w = StrWrite::Append(b(v));
+        assert!(self.write(r, k, |s, now, t| {
+            ops::write_bytes(s, now, t, w).ok().map(|(e, _)| e)
+        }));
+    }
+    fn setrange(&mut self, r: usize, k: &str, offset: u64, v: &str) {
+        let w = StrWrite::Range {
+            offset,
+            bytes: b(v),
+        };
+        assert!(self.write(r, k, |s, now, t| {
+            ops::write_bytes(s, now, t, w).ok().map(|(e, _)| e)
+        }));
+    }
+}
+
 #[test]
-fn concurrent_appends_keep_one_side() {
-    let mut c = regions();
+fn concurrent_appends_both_add_in_stamp_order() {
+    let mut c = Cluster::new(3, true);
     c.set(A, "k", "x");
     c.deliver_all();
-    // APPEND replicates its resulting value: each region computes it from what it has.
-    for (r, suffix) in [(A, "a"), (C, "c")] {
-        let cur = c.get(r, "k").expect("k exists");
-        c.tick(1);
-        c.set_ttl(r, "k", &format!("{cur}{suffix}"), SetTtl::Keep);
-    }
+    // APPEND replicates its bytes: crossing appends both add, the later (HLC) last.
+    c.tick(1);
+    c.append(C, "k", "c");
+    c.append(A, "k", "a");
+    assert_eq!(c.get(C, "k"), Some("xc".into()));
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xc".into()));
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xac".into()));
+    // Once stable, every region bakes them into the register, reading the same.
+    c.quiesce();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xac".into()));
+    assert_eq!(c.everywhere(|c, r| c.pending_bits(r, "k")), 0);
+    c.assert_converged();
+}
+
+#[test]
+fn concurrent_setranges_of_different_bytes_both_survive() {
+    let mut c = regions();
+    c.set(A, "k", "hello world");
+    c.deliver_all();
+    c.setrange(A, "k", 0, "J");
+    c.setrange(B, "k", 6, "W");
+    c.setrange(C, "k", 11, "!");
+    c.deliver_all();
+    assert_eq!(
+        c.everywhere(|c, r| c.get(r, "k")),
+        Some("Jello World!".into())
+    );
+}
+
+#[test]
+fn an_append_crossing_a_set_applies_over_it() {
+    let mut c = regions();
+    c.set(A, "k", "old");
+    c.deliver_all();
+    // Whichever is later, the append adds to the SET's value: the SET did not see it.
+    c.append(B, "k", "+");
+    c.tick(1);
+    c.set(A, "k", "new");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("new+".into()));
+    // A SET that saw the append replaces it.
+    c.set(C, "k", "last");
+    c.deliver_all();
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("last".into()));
 }
 
 // ---- streams: entries kept, numbers joined, groups at least once ----
@@ -593,8 +647,9 @@ fn pfadds_to_a_dense_hll_replicate_register_raises_and_crossing_ones_all_count()
     c.pfadd(A, "h", &elements("x", 300));
     let adds = c.last_adds(A);
     assert!(
-        adds.iter()
-            .all(|a| matches!(a, gdc_crdt::Addition::Bits(w) if w.op == BitOp::HllMax)),
+        adds.iter().all(
+            |a| matches!(a, gdc_crdt::Addition::Bits(StrWrite::Bits(w)) if w.op == BitOp::HllMax)
+        ),
         "{adds:?}"
     );
     c.pfadd(B, "h", &elements("y", 300));

@@ -238,6 +238,24 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64, server: ServerId) {
             }
             Some((Seen::Str(v), ttl))
         }
+        (Cmd::Append(_, byte), cur @ (None | Some(Seen::Str(_)))) => {
+            let mut v = match cur {
+                Some(Seen::Str(v)) => v,
+                _ => Vec::new(),
+            };
+            v.push(*byte);
+            Some((Seen::Str(v), ttl))
+        }
+        (Cmd::SetRange(_, offset, byte), cur @ (None | Some(Seen::Str(_)))) => {
+            let mut v = match cur {
+                Some(Seen::Str(v)) => v,
+                _ => Vec::new(),
+            };
+            let at = usize::from(*offset);
+            v.resize(v.len().max(at + 1), 0);
+            v[at] = *byte;
+            Some((Seen::Str(v), ttl))
+        }
         (Cmd::BitIncr(_, offset, by), cur @ (None | Some(Seen::Str(_)))) => {
             // Redis's BITFIELD INCRBY u8 under OVERFLOW WRAP, bit by bit.
             let mut v = match cur {

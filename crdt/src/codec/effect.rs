@@ -2,7 +2,7 @@
 //! order the effect holds them; and the dot of an encoded effect, read without decoding it.
 
 use super::primitive::{
-    FORMAT_VERSION, Reader, put_bit_write, put_bytes, put_dot, put_list_id, put_num, put_pos,
+    FORMAT_VERSION, Reader, put_bytes, put_dot, put_list_id, put_num, put_pos, put_str_write,
     put_tag, put_u64, put_var,
 };
 use super::vv::encode_vv;
@@ -118,7 +118,7 @@ pub fn encode_effect(e: &Effect, out: &mut Vec<u8>) {
             }
             Addition::Bits(w) => {
                 out.push(8);
-                put_bit_write(out, w);
+                put_str_write(out, w);
             }
         }
     }
@@ -174,7 +174,8 @@ pub fn effect_len_bound(e: &Effect) -> Option<usize> {
                 Addition::Member(m) => m.len(),
                 Addition::ListInsert { pos: p, value } => pos(p) + value.len(),
                 Addition::ListSet { id, value } => pos(&id.pos) + value.len(),
-                Addition::Expire(_) | Addition::Persist | Addition::Bits(_) => 0,
+                Addition::Expire(_) | Addition::Persist => 0,
+                Addition::Bits(w) => w.payload_len(),
                 Addition::Stream(_) => return None,
             };
     }
@@ -260,7 +261,7 @@ pub fn decode_effect(b: &[u8]) -> Result<Effect, DecodeError> {
             5 => Addition::Expire(r.u64()?),
             6 => Addition::Persist,
             7 => Addition::Stream(Box::new(r.stream_add()?)),
-            8 => Addition::Bits(r.bit_write()?),
+            8 => Addition::Bits(r.str_write()?),
             _ => return Err(DecodeError::Invalid("addition kind")),
         };
         e.adds.push(a);

@@ -3,11 +3,11 @@
 
 use super::field::{put_field, put_field_content};
 use super::primitive::{
-    FORMAT_VERSION, KEY_FORMAT_VERSION, Reader, put_bit_write, put_bytes, put_dot, put_list_id,
+    FORMAT_VERSION, KEY_FORMAT_VERSION, Reader, put_bytes, put_dot, put_list_id, put_str_write,
     put_tag, put_u64, put_var,
 };
 use super::vv::encode_vv;
-use crate::bits::{Baked, BitWrite};
+use crate::bits::{Baked, StrWrite};
 use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::field::Field;
@@ -99,11 +99,11 @@ fn put_part(out: &mut Vec<u8>, p: &Part, scope: Scope) {
     }
 }
 
-fn put_bit_writes(out: &mut Vec<u8>, bits: &[(Tag, BitWrite)]) {
+fn put_str_writes(out: &mut Vec<u8>, bits: &[(Tag, StrWrite)]) {
     put_var(out, bits.len() as u64);
     for (t, w) in bits {
         put_tag(out, *t);
-        put_bit_write(out, w);
+        put_str_write(out, w);
     }
 }
 
@@ -149,7 +149,7 @@ pub fn encode_key(k: &KeyState, out: &mut Vec<u8>) {
         Part::Str(s) => Some(s),
         _ => None,
     });
-    put_bit_writes(out, str_part.map_or(&[], |s| s.bits()));
+    put_str_writes(out, str_part.map_or(&[], |s| s.bits()));
     match str_part.and_then(|s| s.baked()) {
         None => out.push(0),
         Some(b) => {
@@ -307,7 +307,7 @@ pub fn decode_key(b: &[u8]) -> Result<KeyState, DecodeError> {
         };
         for _ in 0..n {
             let tag = r.tag()?;
-            let w = r.bit_write()?;
+            let w = r.str_write()?;
             s.add_bits(tag, w, &none);
         }
     }

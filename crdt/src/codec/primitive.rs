@@ -3,7 +3,7 @@
 //! positions; and `Reader`, the bounds-checked cursor every decoder reads untrusted input
 //! with.
 
-use crate::bits::{BitOp, BitWrite};
+use crate::bits::{BYTE_WRITE_REACH_MAX, BitOp, BitWrite, StrWrite};
 use crate::blob::Blob;
 use crate::error::DecodeError;
 use crate::field::Num;
@@ -74,15 +74,35 @@ pub(super) fn put_pos(out: &mut Vec<u8>, p: &Pos) {
 const BIT_WRITE_ADD: u8 = 0x80;
 /// The width byte of a HyperLogLog register raise (no width and flag above make it).
 const BIT_WRITE_HLL_MAX: u8 = 0xff;
+/// The width byte of a SETRANGE's bytes (the offset a byte offset, the bytes after).
+const BYTE_RANGE: u8 = 0xfe;
+/// The width byte of an APPEND's bytes (the offset 0, the bytes after).
+const BYTE_APPEND: u8 = 0xfd;
 
-pub(super) fn put_bit_write(out: &mut Vec<u8>, w: &BitWrite) {
-    put_var(out, w.offset);
-    out.push(match w.op {
-        BitOp::Set => w.width,
-        BitOp::Add => w.width | BIT_WRITE_ADD,
-        BitOp::HllMax => BIT_WRITE_HLL_MAX,
-    });
-    put_var(out, w.value);
+/// A string's partial write: its offset, a byte that tells the kind (a bit write's width
+/// and flag), then its value or bytes. Nodes older than the byte writes cannot read them.
+pub(super) fn put_str_write(out: &mut Vec<u8>, w: &StrWrite) {
+    match w {
+        StrWrite::Bits(w) => {
+            put_var(out, w.offset);
+            out.push(match w.op {
+                BitOp::Set => w.width,
+                BitOp::Add => w.width | BIT_WRITE_ADD,
+                BitOp::HllMax => BIT_WRITE_HLL_MAX,
+            });
+            put_var(out, w.value);
+        }
+        StrWrite::Range { offset, bytes } => {
+            put_var(out, *offset);
+            out.push(BYTE_RANGE);
+            put_bytes(out, bytes);
+        }
+        StrWrite::Append(bytes) => {
+            put_var(out, 0);
+            out.push(BYTE_APPEND);
+            put_bytes(out, bytes);
+        }
+    }
 }
 
 pub(super) fn put_list_id(out: &mut Vec<u8>, id: &ListId) {
@@ -196,9 +216,23 @@ impl<'a> Reader<'a> {
         Ok(Pos(digits))
     }
 
-    pub(super) fn bit_write(&mut self) -> Result<BitWrite, DecodeError> {
+    pub(super) fn str_write(&mut self) -> Result<StrWrite, DecodeError> {
         let offset = self.var()?;
         let byte = self.u8()?;
+        match byte {
+            BYTE_RANGE => {
+                let bytes = self.blob()?;
+                if offset.saturating_add(bytes.len() as u64) > BYTE_WRITE_REACH_MAX {
+                    return Err(DecodeError::Invalid("byte range"));
+                }
+                Ok(StrWrite::Range { offset, bytes })
+            }
+            BYTE_APPEND => Ok(StrWrite::Append(self.blob()?)),
+            _ => self.bit_write(offset, byte).map(StrWrite::Bits),
+        }
+    }
+
+    fn bit_write(&mut self, offset: u64, byte: u8) -> Result<BitWrite, DecodeError> {
         let value = self.var()?;
         if byte == BIT_WRITE_HLL_MAX {
             return match (usize::try_from(offset), u8::try_from(value)) {

@@ -438,7 +438,7 @@ impl Full {
             Addition::Persist => self.add_ttl(TtlEntry { tag, at: None }, tomb),
             Addition::Bits(w) => {
                 if let Part::Str(s) = self.part_mut(Kind::String) {
-                    s.add_bits(tag, *w, tomb);
+                    s.add_bits(tag, w.clone(), tomb);
                 }
             }
             Addition::Stream(a) => {

@@ -254,6 +254,15 @@ impl KeyState {
         }
     }
 
+    /// The string's length in bytes, told without building its value where it can be.
+    pub fn string_len(&self) -> Option<usize> {
+        match &self.0 {
+            Repr::Expiring(x) => x.string.string_len(),
+            Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value_len),
+            _ => self.string_value().map(|v| v.len()),
+        }
+    }
+
     /// The string's value as an integer, as INCR reads it (`None`: no string, or not an
     /// integer); a counter's sum is not formatted and parsed back.
     pub fn string_i64(&self) -> Option<i64> {

@@ -3,7 +3,7 @@
 
 use super::counter::next_incr;
 use super::observe::{begin, observe_all, observe_content};
-use crate::bits::{BitOp, BitWrite};
+use crate::bits::{BitOp, BitWrite, StrWrite};
 use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Value};
 use crate::error::OpError;
@@ -71,8 +71,34 @@ pub fn write_bits(
         }
         e = set(key, now_ms, tag, Blob::from(v), SetTtl::Keep);
     }
-    e.adds.extend(writes.iter().map(|w| Addition::Bits(*w)));
+    e.adds
+        .extend(writes.iter().map(|w| Addition::Bits((*w).into())));
     Ok(e)
+}
+
+/// SETRANGE and APPEND: the bytes they write, replicated as they are, not the string, so
+/// that a string written a piece at a time costs each write its piece (docs/semantics.md,
+/// "string"): writes of different bytes made concurrently in two regions both survive,
+/// crossing appends both add, in stamp order, and one crossing a write of the whole string
+/// applies over it. Baked into the register like bit writes (see [`write_bits`]); a string
+/// whose register cannot take them is written whole first, the write beside it. The TTL is
+/// kept. Returns the effect and the string's length after it.
+pub fn write_bytes(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    w: StrWrite,
+) -> Result<(Effect, usize), OpError> {
+    let mut e = Effect::new(tag);
+    let k = begin(key, now_ms, Kind::String, &mut e)?;
+    let before = k.and_then(KeyState::string_len).unwrap_or(0);
+    let len = w.reach(before).expect("a byte write's reach is known");
+    if let Some(k) = k.filter(|k| !k.takes_bit_writes()) {
+        let v = k.string_value().unwrap_or_default().into_owned();
+        e = set(key, now_ms, tag, Blob::from(v), SetTtl::Keep);
+    }
+    e.adds.push(Addition::Bits(w));
+    Ok((e, len))
 }
 
 /// INCR, DECR, INCRBY, DECRBY. Returns the effect and the new value.

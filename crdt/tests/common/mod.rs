@@ -41,6 +41,10 @@ pub enum Cmd {
     SetBit(usize, u8, bool),
     /// BITFIELD key OVERFLOW WRAP INCRBY u8 offset by (over the SETBITs' bits).
     BitIncr(usize, u8, i8),
+    /// APPEND key byte
+    Append(usize, u8),
+    /// SETRANGE key offset byte (offsets within a few bytes, so that writes meet).
+    SetRange(usize, u8, u8),
     /// PFADD key elements...
     PfAdd(usize, Vec<u8>),
     /// XADD key * f v [MAXLEN n]
@@ -125,6 +129,8 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
         .prop_map(|(k, i, b, v)| Cmd::LInsert(k, i, b, v));
     let setbit = (key(), 0u8..24, any::<bool>()).prop_map(|(k, o, b)| Cmd::SetBit(k, o, b));
     let bitincr = (key(), 0u8..17, any::<i8>()).prop_map(|(k, o, by)| Cmd::BitIncr(k, o, by));
+    let append = (key(), any::<u8>()).prop_map(|(k, v)| Cmd::Append(k, v));
+    let setrange = (key(), 0u8..6, any::<u8>()).prop_map(|(k, o, v)| Cmd::SetRange(k, o, v));
     let pfadd =
         (key(), prop::collection::vec(any::<u8>(), 1..4)).prop_map(|(k, e)| Cmd::PfAdd(k, e));
     let group = 0usize..2;
@@ -143,12 +149,16 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
             1 => xclaim, 1 => del, 1 => expire
         ]
         .boxed(),
-        Family::String => {
-            prop_oneof![4 => set, 2 => del, 1 => expire, 1 => persist, 4 => setbit].boxed()
-        }
-        Family::Bits => {
-            prop_oneof![6 => setbit, 3 => bitincr, 1 => set, 1 => del, 1 => incr].boxed()
-        }
+        Family::String => prop_oneof![
+            4 => set, 2 => del, 1 => expire, 1 => persist, 4 => setbit, 3 => append,
+            2 => setrange
+        ]
+        .boxed(),
+        Family::Bits => prop_oneof![
+            6 => setbit, 3 => bitincr, 1 => set, 1 => del, 1 => incr, 2 => append,
+            2 => setrange
+        ]
+        .boxed(),
         Family::Hll => prop_oneof![5 => pfadd, 1 => set, 1 => del, 1 => expire].boxed(),
         Family::HllAdds => pfadd.boxed(),
         Family::Counter => {
@@ -172,7 +182,7 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
             2 => hset, 1 => hdel, 1 => hincr, 2 => sadd, 1 => srem, 2 => zadd, 1 => zincr,
             1 => zrem, 2 => push, 1 => pop, 1 => lset, 1 => linsert,
             2 => xadd, 1 => xdel, 1 => xgroup, 1 => xread, 1 => xack, 2 => pfadd, 2 => setbit,
-            1 => bitincr, 1 => Just(Cmd::Flush)
+            1 => bitincr, 1 => append, 1 => setrange, 1 => Just(Cmd::Flush)
         ]
         .boxed(),
     }
@@ -401,6 +411,25 @@ impl Cluster {
                 let w = gdc_crdt::bits::BitWrite::add(u64::from(offset), 8, by as u64);
                 ops::write_bits(state, now, tag, &[w]).ok()
             }
+            Cmd::Append(_, v) => {
+                let k = live(state, now);
+                if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
+                    return None; // WRONGTYPE
+                }
+                let w = gdc_crdt::bits::StrWrite::Append(b(v));
+                ops::write_bytes(state, now, tag, w).ok().map(|(e, _)| e)
+            }
+            Cmd::SetRange(_, offset, v) => {
+                let k = live(state, now);
+                if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
+                    return None; // WRONGTYPE
+                }
+                let w = gdc_crdt::bits::StrWrite::Range {
+                    offset: u64::from(offset),
+                    bytes: b(v),
+                };
+                ops::write_bytes(state, now, tag, w).ok().map(|(e, _)| e)
+            }
             Cmd::PfAdd(_, elements) => {
                 let k = live(state, now);
                 if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
@@ -621,6 +650,23 @@ impl Cluster {
             Step::Gc(r) => self.gc(*r),
             Step::Tick(ms) => self.tick(*ms),
         }
+        // A string's length, told without its value (APPEND's reply), is its value's.
+        let changed = match *s {
+            Step::Exec(r, _) | Step::Gc(r) => r,
+            Step::Deliver { to, .. }
+            | Step::Duplicate { to, .. }
+            | Step::MergeKey { to, .. }
+            | Step::MergeAll { to, .. } => to,
+            Step::Report(_) | Step::Tick(_) => return,
+        };
+        if let Some(r) = self.replicas.get(changed) {
+            for key in KEYS {
+                if let Some(k) = r.ks.get(key.as_bytes()).filter(|k| k.has_bit_writes()) {
+                    let len = k.string_value().map(|v| v.len());
+                    assert_eq!(k.string_len(), len, "{key} after {s:?}");
+                }
+            }
+        }
     }
 
     /// Run a write at replica `r` on `key`: `f` builds the effect from the key's state there
@@ -755,6 +801,8 @@ pub fn key_of(c: &Cmd) -> &'static str {
         | Cmd::LSet(k, ..)
         | Cmd::LInsert(k, ..)
         | Cmd::PfAdd(k, _)
+        | Cmd::Append(k, _)
+        | Cmd::SetRange(k, ..)
         | Cmd::SetBit(k, ..)
         | Cmd::BitIncr(k, ..)
         | Cmd::XAdd(k, ..)

@@ -4,6 +4,7 @@ use super::{CmdResult, Ctx, check_type, int_arg, is, refused, syntax_error};
 use crate::notify::events::{GENERIC, STRING};
 use crate::reply::Reply;
 use bytes::Bytes;
+use gdc_crdt::bits::StrWrite;
 use gdc_crdt::ops::{self, SetTtl};
 use gdc_crdt::{Blob, Kind, OpError};
 
@@ -20,6 +21,30 @@ pub(super) fn value_in_place<'a>(
     let k = ctx.get(key);
     check_type(k, Kind::String)?;
     Ok(k.and_then(|k| k.string_value()))
+}
+
+/// The length of the string at `key` (0: none), told without building its value where it
+/// can be; `Err(WRONGTYPE)` for another type.
+fn string_len(ctx: &Ctx<'_>, key: &[u8]) -> Result<usize, Reply> {
+    let k = ctx.get(key);
+    check_type(k, Kind::String)?;
+    Ok(k.and_then(|k| k.string_len()).unwrap_or(0))
+}
+
+/// Write `w`, some bytes of a string (APPEND, SETRANGE), keeping its TTL: keyspace event
+/// `event`. Replicated as the bytes, not the string (see [`ops::write_bytes`]). Returns the
+/// string's length after it.
+fn write_bytes(ctx: &mut Ctx<'_>, key: &[u8], w: StrWrite, event: &'static str) -> CmdResult {
+    let len = ctx.write(key, |k, now, tag| {
+        ops::write_bytes(k, now, tag, w).map(|(e, len)| (Some(e), len))
+    })?;
+    ctx.notify(STRING, event, key);
+    Ok(Reply::Int(len as i64))
+}
+
+/// The error of a string that would pass proto-max-bulk-len.
+fn too_long() -> Reply {
+    Reply::err("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 }
 
 /// [`read`] by a write that returns the value it replaces (GETSET, GETDEL, GETEX, SET
@@ -61,7 +86,7 @@ fn put_as(
 }
 
 /// Write a string's new value, keeping its TTL, as a command that changes a string in place
-/// does (SETRANGE, SETBIT, PFADD): keyspace event `event`, if any.
+/// does (PFADD, PFMERGE): keyspace event `event`, if any.
 pub(super) fn rewrite(
     ctx: &mut Ctx<'_>,
     key: &[u8],
@@ -214,18 +239,17 @@ pub fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let mut v = match read(ctx, &args[1]) {
-        Ok(v) => v.map(|b| b.to_vec()).unwrap_or_default(),
-        Err(e) => return Err(e),
-    };
-    v.extend_from_slice(&args[2]);
-    let len = v.len() as i64;
-    put_as(ctx, &args[1], &v, SetTtl::Keep, "append").map(|()| Reply::Int(len))
+    let len = string_len(ctx, &args[1])?;
+    if len + args[2].len() > ctx.config.limits.bulk_bytes_max {
+        return Ok(too_long());
+    }
+    let w = StrWrite::Append(Blob::from(&args[2][..]));
+    write_bytes(ctx, &args[1], w, "append")
 }
 
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(match value_in_place(ctx, &args[1]) {
-        Ok(v) => Reply::Int(v.map_or(0, |v| v.len() as i64)),
+    Ok(match string_len(ctx, &args[1]) {
+        Ok(len) => Reply::Int(len as i64),
         Err(e) => e,
     })
 }
@@ -356,23 +380,17 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Err(e) => return Err(e),
     };
     if offset + args[3].len() > ctx.config.limits.bulk_bytes_max {
-        return Ok(Reply::err(
-            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
-        ));
+        return Ok(too_long());
     }
-    let mut v = match read(ctx, &args[1]) {
-        Ok(v) => v.map(|b| b.to_vec()).unwrap_or_default(),
-        Err(e) => return Err(e),
-    };
+    let len = string_len(ctx, &args[1])?;
     if args[3].is_empty() {
-        return Ok(Reply::Int(v.len() as i64));
+        return Ok(Reply::Int(len as i64));
     }
-    if v.len() < offset + args[3].len() {
-        v.resize(offset + args[3].len(), 0);
-    }
-    v[offset..offset + args[3].len()].copy_from_slice(&args[3]);
-    let len = v.len() as i64;
-    rewrite(ctx, &args[1], &v, Some("setrange")).map(|()| Reply::Int(len))
+    let w = StrWrite::Range {
+        offset: offset as u64,
+        bytes: Blob::from(&args[3][..]),
+    };
+    write_bytes(ctx, &args[1], w, "setrange")
 }
 
 pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -1,6 +1,7 @@
 //! Keyspace notifications (`notify-keyspace-events`): the classes of events as Redis 7.0
 //! names them, and the events an op from another region gives.
 
+use gdc_crdt::bits::StrWrite;
 use gdc_crdt::effect::{Addition, FieldLoc, Loc};
 use gdc_crdt::field::Num;
 use gdc_crdt::stream::{StreamAdd, StreamLoc};
@@ -179,7 +180,9 @@ fn added(a: &Addition) -> Option<(Classes, &'static str)> {
         Addition::ListSet { .. } => (LIST, "lset"),
         Addition::Expire(_) => (GENERIC, "expire"),
         Addition::Persist => (GENERIC, "persist"),
-        Addition::Bits(_) => (STRING, "setbit"),
+        Addition::Bits(StrWrite::Bits(_)) => (STRING, "setbit"),
+        Addition::Bits(StrWrite::Range { .. }) => (STRING, "setrange"),
+        Addition::Bits(StrWrite::Append(_)) => (STRING, "append"),
         Addition::Stream(s) => match **s {
             StreamAdd::Entry { .. } => (STREAM, "xadd"),
             _ => return None,
@@ -285,6 +288,20 @@ mod tests {
         assert_eq!(r.apply("s", expire), ["expire"]);
         let persist = |k: Option<&KeyState>, t| ops::persist(k, NOW, t);
         assert_eq!(r.apply("s", persist), ["persist"]);
+        let append = |k: Option<&KeyState>, t| {
+            let w = StrWrite::Append(b("+"));
+            ops::write_bytes(k, NOW, t, w).ok().map(|(e, _)| e)
+        };
+        assert_eq!(r.apply("s", append), ["append"]);
+        let setrange = |k: Option<&KeyState>, t| {
+            let w = StrWrite::Range {
+                offset: 0,
+                bytes: b("3"),
+            };
+            ops::write_bytes(k, NOW, t, w).ok().map(|(e, _)| e)
+        };
+        assert_eq!(r.apply("s", setrange), ["setrange"]);
+        assert_eq!(r.apply("new", append), ["new", "append"]);
         let delete = |k: Option<&KeyState>, t| ops::delete(k, t);
         assert_eq!(r.apply("s", delete), ["del"]);
 
