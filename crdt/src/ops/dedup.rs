@@ -2,8 +2,10 @@
 //! once (the last value for name-value pairs).
 
 use crate::blob::Blob;
+// hashbrown's default hasher, not std's SipHash: a RENAME or COPY of a hash of 1M fields
+// dedups its names, and SipHash was a quarter of its time.
+use hashbrown::{HashMap, HashSet};
 use smallvec::SmallVec;
-use std::collections::{HashMap, HashSet};
 
 /// Up to this many names are compared with each other rather than hashed (the common
 /// case is one: `SADD key member`, `HSET key field value`), and kept without allocating.

@@ -1,7 +1,6 @@
 //! A whole Redis value of any type, and the overwrite of a key with one: what RENAME, COPY
 //! and the *STORE commands write at their destination.
 
-use super::dedup::{dedup, last_wins};
 use super::observe::observe_all;
 use super::streams::{StreamValue, whole_stream};
 use crate::blob::Blob;
@@ -11,7 +10,10 @@ use crate::key::{KeyState, Kind};
 use crate::list::{Pos, pos_between};
 use crate::string::value;
 
-/// A whole Redis value, as RENAME, COPY and the *STORE commands write it.
+/// A whole Redis value, as RENAME, COPY and the *STORE commands write it. A hash, set or
+/// sorted set names each field or member once: each maker sees to it (a key's content, a
+/// computed result, a payload RESTORE checked), so that a write of a big one does not hash
+/// every name again.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Whole {
     Str(Blob),
@@ -45,6 +47,7 @@ impl Whole {
 /// destination of RENAME, COPY and the *STORE commands. Everything observed of the old key is
 /// removed, so a concurrent write elsewhere survives as with SET.
 pub fn replace(key: Option<&KeyState>, tag: Tag, whole: &Whole, expire_at: Option<u64>) -> Effect {
+    debug_assert!(names_once(whole), "a whole value names a field twice");
     let mut e = Effect::new(tag);
     if let Some(k) = key {
         observe_all(k, &mut e);
@@ -55,7 +58,7 @@ pub fn replace(key: Option<&KeyState>, tag: Tag, whole: &Whole, expire_at: Optio
             value: Value::Bytes(v.clone()),
         }),
         Whole::Hash(fields) => {
-            for (n, v) in last_wins(fields) {
+            for (n, v) in fields {
                 e.adds.push(Addition::Write {
                     loc: FieldLoc::Hash(n.clone()),
                     value: Value::Bytes(v.clone()),
@@ -63,12 +66,12 @@ pub fn replace(key: Option<&KeyState>, tag: Tag, whole: &Whole, expire_at: Optio
             }
         }
         Whole::Set(members) => {
-            for m in dedup(members) {
+            for m in members {
                 e.adds.push(Addition::Member(m.clone()));
             }
         }
         Whole::ZSet(items) => {
-            for (m, s) in last_wins(items) {
+            for (m, s) in items {
                 e.adds.push(Addition::Write {
                     loc: FieldLoc::ZSet(m.clone()),
                     value: Value::Score(*s),
@@ -92,4 +95,18 @@ pub fn replace(key: Option<&KeyState>, tag: Tag, whole: &Whole, expire_at: Optio
         e.adds.push(Addition::Expire(at));
     }
     e
+}
+
+/// Whether a hash, set or sorted set names each field or member once (see [`Whole`]).
+fn names_once(whole: &Whole) -> bool {
+    fn once<'a>(names: impl ExactSizeIterator<Item = &'a Blob>) -> bool {
+        let n = names.len();
+        names.collect::<hashbrown::HashSet<_>>().len() == n
+    }
+    match whole {
+        Whole::Hash(fields) => once(fields.iter().map(|(n, _)| n)),
+        Whole::Set(members) => once(members.iter()),
+        Whole::ZSet(items) => once(items.iter().map(|(m, _)| m)),
+        Whole::Str(_) | Whole::List(_) | Whole::Stream(_) => true,
+    }
 }
