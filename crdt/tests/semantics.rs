@@ -230,29 +230,53 @@ impl Cluster {
     }
 }
 
+/// A string longer than APPEND and SETRANGE write whole.
+fn long(s: &str) -> String {
+    s.repeat(ops::WRITTEN_WHOLE_MAX / s.len() + 1)
+}
+
 #[test]
 fn concurrent_appends_both_add_in_stamp_order() {
     let mut c = Cluster::new(3, true);
-    c.set(A, "k", "x");
+    let x = long("x");
+    c.set(A, "k", &x);
     c.deliver_all();
     // APPEND replicates its bytes: crossing appends both add, the later (HLC) last.
     c.tick(1);
     c.append(C, "k", "c");
     c.append(A, "k", "a");
-    assert_eq!(c.get(C, "k"), Some("xc".into()));
+    assert_eq!(c.get(C, "k"), Some(format!("{x}c")));
     c.deliver_all();
-    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xac".into()));
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some(format!("{x}ac")));
     // Once stable, every region bakes them into the register, reading the same.
     c.quiesce();
-    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xac".into()));
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some(format!("{x}ac")));
     assert_eq!(c.everywhere(|c, r| c.pending_bits(r, "k")), 0);
     c.assert_converged();
 }
 
 #[test]
+fn appends_to_a_short_string_are_written_whole() {
+    let mut c = regions();
+    c.set(A, "k", "x");
+    c.deliver_all();
+    // Short strings are written whole, as SET writes them: of crossing appends, the later
+    // (HLC) result is kept, and the key holds no partial writes.
+    c.tick(1);
+    c.append(C, "k", "c");
+    c.append(A, "k", "a");
+    c.deliver_all();
+    // C's clock is ahead here: its result is the later.
+    assert_eq!(c.everywhere(|c, r| c.get(r, "k")), Some("xc".into()));
+    assert_eq!(c.everywhere(|c, r| c.pending_bits(r, "k")), 0);
+    assert!(c.everywhere(|c, r| c.key(r, "k").is_some_and(|k| !k.has_bit_writes())));
+}
+
+#[test]
 fn concurrent_setranges_of_different_bytes_both_survive() {
     let mut c = regions();
-    c.set(A, "k", "hello world");
+    let tail = long(".");
+    c.set(A, "k", &format!("hello world{tail}"));
     c.deliver_all();
     c.setrange(A, "k", 0, "J");
     c.setrange(B, "k", 6, "W");
@@ -260,14 +284,14 @@ fn concurrent_setranges_of_different_bytes_both_survive() {
     c.deliver_all();
     assert_eq!(
         c.everywhere(|c, r| c.get(r, "k")),
-        Some("Jello World!".into())
+        Some(format!("Jello World!{}", &tail[1..]))
     );
 }
 
 #[test]
 fn an_append_crossing_a_set_applies_over_it() {
     let mut c = regions();
-    c.set(A, "k", "old");
+    c.set(A, "k", &long("old"));
     c.deliver_all();
     // Whichever is later, the append adds to the SET's value: the SET did not see it.
     c.append(B, "k", "+");

@@ -238,7 +238,7 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64, server: ServerId) {
             }
             Some((Seen::Str(v), ttl))
         }
-        (Cmd::Append(_, byte), cur @ (None | Some(Seen::Str(_)))) => {
+        (Cmd::Append(_, byte, _), cur @ (None | Some(Seen::Str(_)))) => {
             let mut v = match cur {
                 Some(Seen::Str(v)) => v,
                 _ => Vec::new(),
@@ -246,7 +246,7 @@ fn model_exec(m: &mut Model, c: &Cmd, now: u64, server: ServerId) {
             v.push(*byte);
             Some((Seen::Str(v), ttl))
         }
-        (Cmd::SetRange(_, offset, byte), cur @ (None | Some(Seen::Str(_)))) => {
+        (Cmd::SetRange(_, offset, byte, _), cur @ (None | Some(Seen::Str(_)))) => {
             let mut v = match cur {
                 Some(Seen::Str(v)) => v,
                 _ => Vec::new(),

@@ -2289,6 +2289,14 @@ fn strings_appended_in_two_regions_keep_every_piece() {
         tempfile::tempdir().expect("tempdir"),
     ];
     let nodes = debug_pair(&dirs);
+    // Past the length up to which APPEND writes a string whole (as SET, the later kept).
+    let head = "-".repeat(gdc_crdt::ops::WRITTEN_WHOLE_MAX);
+    let _: () = redis::cmd("SET")
+        .arg("log")
+        .arg(format!("{head};"))
+        .query(&mut nodes[0].client())
+        .expect("SET");
+    wait_converged(&nodes);
     let writers: Vec<_> = nodes
         .iter()
         .zip(["a", "b"])
@@ -2311,7 +2319,8 @@ fn strings_appended_in_two_regions_keep_every_piece() {
     }
     let (mut a, mut b) = (nodes[0].client(), nodes[1].client());
     let _: () = redis::cmd("SET")
-        .arg(&["page", "hello world"])
+        .arg("page")
+        .arg(format!("hello world{head}"))
         .query(&mut a)
         .expect("SET");
     wait_converged(&nodes);
@@ -2344,7 +2353,7 @@ fn strings_appended_in_two_regions_keep_every_piece() {
     assert_eq!(len as usize, logs[0].len());
     for c in [&mut a, &mut b] {
         let page: String = redis::cmd("GET").arg("page").query(c).expect("GET");
-        assert_eq!(page, "Jello World");
+        assert_eq!(page, format!("Jello World{head}"));
         wait_for("the appends baked in", CONVERGE, || {
             let state: String = redis::cmd("GDC.DEBUG")
                 .arg(&["STATE", "log"])

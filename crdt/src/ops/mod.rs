@@ -31,7 +31,9 @@ pub use keys::{delete, expire, persist};
 pub use lists::{End, Popped, list_insert, list_pop, list_push, list_remove, list_set, list_trim};
 pub use sets::{sadd, srem};
 pub use streams::{GroupChange, GroupValue, StreamValue, group_change, xadd, xremove, xsetid};
-pub use strings::{SetTtl, incr_by, incr_by_float, set, write_bits, write_bytes};
+pub use strings::{
+    SetTtl, WRITTEN_WHOLE_MAX, incr_by, incr_by_float, set, write_bits, write_bytes, write_piece,
+};
 pub use whole::{Whole, replace};
 pub use zsets::{zadd, zincr_by, zrem};
 

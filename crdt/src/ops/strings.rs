@@ -76,14 +76,43 @@ pub fn write_bits(
     Ok(e)
 }
 
+/// The longest string APPEND and SETRANGE write whole when it has no partial writes yet:
+/// a string's partial writes take some 500 bytes of its key (the general form, and what its
+/// register has baked in) for as long as it lives, more than such a string costs to write.
+pub const WRITTEN_WHOLE_MAX: usize = 512;
+
 /// SETRANGE and APPEND: the bytes they write, replicated as they are, not the string, so
 /// that a string written a piece at a time costs each write its piece (docs/semantics.md,
 /// "string"): writes of different bytes made concurrently in two regions both survive,
 /// crossing appends both add, in stamp order, and one crossing a write of the whole string
 /// applies over it. Baked into the register like bit writes (see [`write_bits`]); a string
-/// whose register cannot take them is written whole first, the write beside it. The TTL is
-/// kept. Returns the effect and the string's length after it.
+/// whose register cannot take them is written whole first, the write beside it. A string
+/// of at most [`WRITTEN_WHOLE_MAX`] bytes once written, without partial writes, is written
+/// whole, as SET writes it. The TTL is kept. Returns the effect and the string's length
+/// after it.
 pub fn write_bytes(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    w: StrWrite,
+) -> Result<(Effect, usize), OpError> {
+    let mut e = Effect::new(tag);
+    let k = begin(key, now_ms, Kind::String, &mut e)?;
+    let before = k.and_then(KeyState::string_len).unwrap_or(0);
+    let len = w.reach(before).expect("a byte write's reach is known");
+    if len <= WRITTEN_WHOLE_MAX && k.is_none_or(|k| !k.has_bit_writes()) {
+        let mut v = k
+            .and_then(KeyState::string_value)
+            .unwrap_or_default()
+            .into_owned();
+        w.apply(&mut v);
+        return Ok((set(key, now_ms, tag, Blob::from(v), SetTtl::Keep), len));
+    }
+    write_piece(key, now_ms, tag, w)
+}
+
+/// [`write_bytes`] of a string of any length: the bytes replicated as they are.
+pub fn write_piece(
     key: Option<&KeyState>,
     now_ms: u64,
     tag: Tag,

@@ -41,10 +41,11 @@ pub enum Cmd {
     SetBit(usize, u8, bool),
     /// BITFIELD key OVERFLOW WRAP INCRBY u8 offset by (over the SETBITs' bits).
     BitIncr(usize, u8, i8),
-    /// APPEND key byte
-    Append(usize, u8),
-    /// SETRANGE key offset byte (offsets within a few bytes, so that writes meet).
-    SetRange(usize, u8, u8),
+    /// APPEND key byte; `true`: replicated as its byte whatever the string's length (as
+    /// beyond `ops::WRITTEN_WHOLE_MAX`), else as APPEND does at this length (whole).
+    Append(usize, u8, bool),
+    /// SETRANGE key offset byte (offsets within a few bytes, so that writes meet), the same.
+    SetRange(usize, u8, u8, bool),
     /// PFADD key elements...
     PfAdd(usize, Vec<u8>),
     /// XADD key * f v [MAXLEN n]
@@ -129,8 +130,10 @@ pub fn cmd(f: Family) -> BoxedStrategy<Cmd> {
         .prop_map(|(k, i, b, v)| Cmd::LInsert(k, i, b, v));
     let setbit = (key(), 0u8..24, any::<bool>()).prop_map(|(k, o, b)| Cmd::SetBit(k, o, b));
     let bitincr = (key(), 0u8..17, any::<i8>()).prop_map(|(k, o, by)| Cmd::BitIncr(k, o, by));
-    let append = (key(), any::<u8>()).prop_map(|(k, v)| Cmd::Append(k, v));
-    let setrange = (key(), 0u8..6, any::<u8>()).prop_map(|(k, o, v)| Cmd::SetRange(k, o, v));
+    let append =
+        (key(), any::<u8>(), prop::bool::weighted(0.8)).prop_map(|(k, v, p)| Cmd::Append(k, v, p));
+    let setrange = (key(), 0u8..6, any::<u8>(), prop::bool::weighted(0.8))
+        .prop_map(|(k, o, v, p)| Cmd::SetRange(k, o, v, p));
     let pfadd =
         (key(), prop::collection::vec(any::<u8>(), 1..4)).prop_map(|(k, e)| Cmd::PfAdd(k, e));
     let group = 0usize..2;
@@ -411,15 +414,20 @@ impl Cluster {
                 let w = gdc_crdt::bits::BitWrite::add(u64::from(offset), 8, by as u64);
                 ops::write_bits(state, now, tag, &[w]).ok()
             }
-            Cmd::Append(_, v) => {
+            Cmd::Append(_, v, piece) => {
                 let k = live(state, now);
                 if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
                     return None; // WRONGTYPE
                 }
                 let w = gdc_crdt::bits::StrWrite::Append(b(v));
-                ops::write_bytes(state, now, tag, w).ok().map(|(e, _)| e)
+                let write = if piece {
+                    ops::write_piece
+                } else {
+                    ops::write_bytes
+                };
+                write(state, now, tag, w).ok().map(|(e, _)| e)
             }
-            Cmd::SetRange(_, offset, v) => {
+            Cmd::SetRange(_, offset, v, piece) => {
                 let k = live(state, now);
                 if k.is_some_and(|k| k.kind() != Some(gdc_crdt::Kind::String)) {
                     return None; // WRONGTYPE
@@ -428,7 +436,12 @@ impl Cluster {
                     offset: u64::from(offset),
                     bytes: b(v),
                 };
-                ops::write_bytes(state, now, tag, w).ok().map(|(e, _)| e)
+                let write = if piece {
+                    ops::write_piece
+                } else {
+                    ops::write_bytes
+                };
+                write(state, now, tag, w).ok().map(|(e, _)| e)
             }
             Cmd::PfAdd(_, elements) => {
                 let k = live(state, now);
@@ -801,7 +814,7 @@ pub fn key_of(c: &Cmd) -> &'static str {
         | Cmd::LSet(k, ..)
         | Cmd::LInsert(k, ..)
         | Cmd::PfAdd(k, _)
-        | Cmd::Append(k, _)
+        | Cmd::Append(k, ..)
         | Cmd::SetRange(k, ..)
         | Cmd::SetBit(k, ..)
         | Cmd::BitIncr(k, ..)

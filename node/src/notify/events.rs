@@ -292,6 +292,13 @@ mod tests {
             let w = StrWrite::Append(b("+"));
             ops::write_bytes(k, NOW, t, w).ok().map(|(e, _)| e)
         };
+        assert_eq!(
+            r.apply("s", append),
+            ["set"],
+            "a short string is written whole"
+        );
+        let long = "v".repeat(gdc_crdt::ops::WRITTEN_WHOLE_MAX);
+        assert_eq!(r.apply("s", set(&long)), ["set"]);
         assert_eq!(r.apply("s", append), ["append"]);
         let setrange = |k: Option<&KeyState>, t| {
             let w = StrWrite::Range {
@@ -301,7 +308,7 @@ mod tests {
             ops::write_bytes(k, NOW, t, w).ok().map(|(e, _)| e)
         };
         assert_eq!(r.apply("s", setrange), ["setrange"]);
-        assert_eq!(r.apply("new", append), ["new", "append"]);
+        assert_eq!(r.apply("new", append), ["new", "set"]);
         let delete = |k: Option<&KeyState>, t| ops::delete(k, t);
         assert_eq!(r.apply("s", delete), ["del"]);
 
