@@ -96,10 +96,7 @@ pub fn write_bytes(
     tag: Tag,
     w: StrWrite,
 ) -> Result<(Effect, usize), OpError> {
-    let mut e = Effect::new(tag);
-    let k = begin(key, now_ms, Kind::String, &mut e)?;
-    let before = k.and_then(KeyState::string_len).unwrap_or(0);
-    let len = w.reach(before).expect("a byte write's reach is known");
+    let (_, k, len) = begin_bytes(key, now_ms, tag, &w)?;
     if len <= WRITTEN_WHOLE_MAX && k.is_none_or(|k| !k.has_bit_writes()) {
         let mut v = k
             .and_then(KeyState::string_value)
@@ -118,16 +115,28 @@ pub fn write_piece(
     tag: Tag,
     w: StrWrite,
 ) -> Result<(Effect, usize), OpError> {
-    let mut e = Effect::new(tag);
-    let k = begin(key, now_ms, Kind::String, &mut e)?;
-    let before = k.and_then(KeyState::string_len).unwrap_or(0);
-    let len = w.reach(before).expect("a byte write's reach is known");
+    let (mut e, k, len) = begin_bytes(key, now_ms, tag, &w)?;
     if let Some(k) = k.filter(|k| !k.takes_bit_writes()) {
         let v = k.string_value().unwrap_or_default().into_owned();
         e = set(key, now_ms, tag, Blob::from(v), SetTtl::Keep);
     }
     e.adds.push(Addition::Bits(w));
     Ok((e, len))
+}
+
+/// The start of a byte write: the effect begun, the string as the write sees it, and its
+/// length once written.
+fn begin_bytes<'a>(
+    key: Option<&'a KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    w: &StrWrite,
+) -> Result<(Effect, Option<&'a KeyState>, usize), OpError> {
+    let mut e = Effect::new(tag);
+    let k = begin(key, now_ms, Kind::String, &mut e)?;
+    let before = k.and_then(KeyState::string_len).unwrap_or(0);
+    let len = w.reach(before).expect("a byte write's reach is known");
+    Ok((e, k, len))
 }
 
 /// INCR, DECR, INCRBY, DECRBY. Returns the effect and the new value.
