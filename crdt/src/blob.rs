@@ -63,6 +63,13 @@ impl Blob {
     /// [`GROWTH_ROOM_MAX`]), so that a value grown a piece at a time (APPEND) is copied a
     /// number of times logarithmic in its length, not once a piece.
     pub fn grow(&mut self, reach: usize, f: impl FnOnce(&mut Vec<u8>)) {
+        if reach <= BLOB_INLINE_BYTES && !matches!(self.0, Repr::Growing(_)) {
+            // Short enough to stay inline: no heap block for a small bitmap.
+            let mut v = self.as_slice().to_vec();
+            f(&mut v);
+            *self = Blob::from(v);
+            return;
+        }
         let v = match &mut self.0 {
             Repr::Growing(v) => v,
             Repr::Inline { .. } | Repr::Heap(_) => {
@@ -232,6 +239,10 @@ mod tests {
         assert_eq!(b.clone().as_slice(), &want[..]);
         b.as_mut_slice()[0] = b'x';
         assert_eq!(b.as_slice()[..2], *b"xb");
+        // What stays short stays inline.
+        let mut short = Blob::from("ab");
+        short.grow(3, |v| v.push(b'c'));
+        assert_eq!((short.as_slice(), short.heap_bytes()), (&b"abc"[..], 0));
     }
 
     proptest! {
