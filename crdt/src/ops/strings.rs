@@ -96,7 +96,7 @@ pub fn write_bytes(
     tag: Tag,
     w: StrWrite,
 ) -> Result<(Effect, usize), OpError> {
-    let (_, k, len) = begin_bytes(key, now_ms, tag, &w)?;
+    let (e, k, len) = begin_bytes(key, now_ms, tag, &w)?;
     if len <= WRITTEN_WHOLE_MAX && k.is_none_or(|k| !k.has_bit_writes()) {
         let mut v = k
             .and_then(KeyState::string_value)
@@ -105,7 +105,7 @@ pub fn write_bytes(
         w.apply(&mut v);
         return Ok((set(key, now_ms, tag, Blob::from(v), SetTtl::Keep), len));
     }
-    write_piece(key, now_ms, tag, w)
+    Ok((as_piece(e, key, k, now_ms, w), len))
 }
 
 /// [`write_bytes`] of a string of any length: the bytes replicated as they are.
@@ -115,13 +115,25 @@ pub fn write_piece(
     tag: Tag,
     w: StrWrite,
 ) -> Result<(Effect, usize), OpError> {
-    let (mut e, k, len) = begin_bytes(key, now_ms, tag, &w)?;
+    let (e, k, len) = begin_bytes(key, now_ms, tag, &w)?;
+    Ok((as_piece(e, key, k, now_ms, w), len))
+}
+
+/// The effect of a byte write replicated as its bytes, `e` begun (see [`begin_bytes`]):
+/// over a string whose register cannot take it, written whole first.
+fn as_piece(
+    mut e: Effect,
+    key: Option<&KeyState>,
+    k: Option<&KeyState>,
+    now_ms: u64,
+    w: StrWrite,
+) -> Effect {
     if let Some(k) = k.filter(|k| !k.takes_bit_writes()) {
         let v = k.string_value().unwrap_or_default().into_owned();
-        e = set(key, now_ms, tag, Blob::from(v), SetTtl::Keep);
+        e = set(key, now_ms, e.tag, Blob::from(v), SetTtl::Keep);
     }
     e.adds.push(Addition::Bits(w));
-    Ok((e, len))
+    e
 }
 
 /// The start of a byte write: the effect begun, the string as the write sees it, and its
