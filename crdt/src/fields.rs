@@ -130,6 +130,18 @@ impl<V: PartialEq> PartialEq for FieldTable<V> {
 }
 
 impl<V: Clone + PartialEq> FieldTable<V> {
+    /// A table of fields each live and without a counter (a packed hash's, unpacked): at
+    /// most [`FEW_FIELDS`], in the vector form.
+    pub(crate) fn of_live_registers(fields: Vec<(Blob, Field<V>)>) -> Self {
+        debug_assert!(fields.len() <= FEW_FIELDS);
+        debug_assert!(fields.iter().all(|(_, f)| counts(f) == (1, 0)));
+        FieldTable {
+            live: fields.len(),
+            counters: 0,
+            fields: Fields::Few(fields),
+        }
+    }
+
     pub fn is_live(&self) -> bool {
         self.live > 0
     }

@@ -2,12 +2,161 @@
 //! [`Field`]: last-writer-wins for HSET, counting for HINCRBY.
 
 use crate::blob::Blob;
-use crate::field::Field;
+use crate::field::{CounterEntry, Field};
 use crate::fields::FieldTable;
-use crate::ids::Dot;
+use crate::ids::{Dot, ServerId};
+use crate::key::packed::{PackedField, PackedHash};
+use std::borrow::Cow;
 
 /// A hash's fields (see [`FieldTable`]): the views below are of its live ones.
 pub type HashPart = FieldTable<Blob>;
+
+/// A hash as a reader sees it, in either form a key keeps one in: the general form's
+/// table of fields, or a small hash's packed bytes (`key/packed.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct HashRef<'a>(HashForm<'a>);
+
+#[derive(Clone, Copy, Debug)]
+enum HashForm<'a> {
+    Table(&'a HashPart),
+    Packed(&'a PackedHash),
+}
+
+/// A live field as a reader sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldRef<'a>(FieldForm<'a>);
+
+#[derive(Clone, Copy, Debug)]
+enum FieldForm<'a> {
+    Table(&'a Field<Blob>),
+    /// One register write, nothing else.
+    Packed(PackedField<'a>),
+}
+
+impl<'a> HashRef<'a> {
+    pub(crate) fn table(h: &'a HashPart) -> Self {
+        HashRef(HashForm::Table(h))
+    }
+
+    pub(crate) fn packed(p: &'a PackedHash) -> Self {
+        HashRef(HashForm::Packed(p))
+    }
+
+    /// A live field.
+    pub fn get(self, name: &[u8]) -> Option<FieldRef<'a>> {
+        match self.0 {
+            HashForm::Table(h) => h.get(name).map(FieldRef::table),
+            HashForm::Packed(p) => p.get(name).map(FieldRef::packed),
+        }
+    }
+
+    /// How many fields are live.
+    pub fn len(self) -> usize {
+        match self.0 {
+            HashForm::Table(h) => h.len(),
+            HashForm::Packed(p) => p.len(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// Live fields, in no particular order.
+    pub fn fields(self) -> impl Iterator<Item = (&'a [u8], FieldRef<'a>)> {
+        let (table, packed) = match self.0 {
+            HashForm::Table(h) => (Some(h.fields()), None),
+            HashForm::Packed(p) => (None, Some(p.fields())),
+        };
+        let table = table.into_iter().flatten();
+        let table = table.map(|(n, f)| (n.as_slice(), FieldRef::table(f)));
+        let packed = packed.into_iter().flatten();
+        table.chain(packed.map(|f| (f.name, FieldRef::packed(f))))
+    }
+
+    /// Live fields in the order they were written: by the earliest write each still holds,
+    /// so every region lists them alike. (A field written anew goes last; Redis keeps its
+    /// place.) A packed hash keeps them in this order.
+    pub fn fields_in_order(self) -> Vec<(&'a [u8], FieldRef<'a>)> {
+        match self.0 {
+            HashForm::Table(h) => h
+                .fields_in_order()
+                .into_iter()
+                .map(|(n, f)| (n.as_slice(), FieldRef::table(f)))
+                .collect(),
+            HashForm::Packed(_) => self.fields().collect(),
+        }
+    }
+
+    /// How many fields are held, live or kept only for reset records: the positions of
+    /// [`HashRef::at`].
+    pub fn held(self) -> usize {
+        match self.0 {
+            HashForm::Table(h) => h.held(),
+            HashForm::Packed(p) => p.len(),
+        }
+    }
+
+    /// Whether every field held is live: then [`HashRef::at`] reaches the live ones by
+    /// position.
+    pub fn all_live(self) -> bool {
+        match self.0 {
+            HashForm::Table(h) => h.all_live(),
+            HashForm::Packed(_) => true,
+        }
+    }
+
+    /// The field held at position `i` (a random pick's, a scan's), if it is live.
+    pub fn live_at(self, i: usize) -> Option<(&'a [u8], FieldRef<'a>)> {
+        match self.0 {
+            HashForm::Table(h) => h
+                .live_at(i)
+                .map(|(n, f)| (n.as_slice(), FieldRef::table(f))),
+            HashForm::Packed(p) => p.at(i).map(|f| (f.name, FieldRef::packed(f))),
+        }
+    }
+}
+
+impl<'a> FieldRef<'a> {
+    fn table(f: &'a Field<Blob>) -> Self {
+        FieldRef(FieldForm::Table(f))
+    }
+
+    fn packed(f: PackedField<'a>) -> Self {
+        FieldRef(FieldForm::Packed(f))
+    }
+
+    /// The bytes the field reads as (HGET).
+    pub fn value(self) -> Cow<'a, [u8]> {
+        match self.0 {
+            FieldForm::Table(f) => crate::string::value(f),
+            FieldForm::Packed(f) => Cow::Borrowed(f.value),
+        }
+    }
+
+    /// The field in the general form, when it is kept in it (a packed field is one
+    /// register write: its [`FieldRef::dots`] are all it holds).
+    pub fn as_field(self) -> Option<&'a Field<Blob>> {
+        match self.0 {
+            FieldForm::Table(f) => Some(f),
+            FieldForm::Packed(_) => None,
+        }
+    }
+
+    /// The pieces it holds: its register writes and counter entries.
+    pub fn dots(self) -> impl Iterator<Item = Dot> + 'a {
+        let (table, packed) = match self.0 {
+            FieldForm::Table(f) => (Some(f.dots()), None),
+            FieldForm::Packed(f) => (None, Some(f.tag.dot)),
+        };
+        table.into_iter().flatten().chain(packed)
+    }
+
+    /// Origin `server`'s live counter entry.
+    pub fn own_entry(self, server: ServerId) -> Option<&'a CounterEntry> {
+        self.as_field()?.own_entry(server)
+    }
+}
 
 impl FieldTable<Blob> {
     /// Live fields, in no particular order.

@@ -10,7 +10,6 @@ use gdc_crdt::hll;
 use gdc_crdt::ops::GroupChange;
 use gdc_crdt::ops::{self, End, SetTtl};
 use gdc_crdt::stream::{GroupHead, Pending, StreamId, StreamPart};
-use gdc_crdt::string::value;
 use gdc_crdt::{Blob, KeyState, Kind};
 
 const A: usize = 0;
@@ -147,7 +146,7 @@ impl Cluster {
     }
     fn hget(&self, r: usize, k: &str, f: &str) -> Option<String> {
         let h = self.key(r, k)?.hash()?;
-        Some(String::from_utf8(value(h.get(f.as_bytes())?).into_owned()).expect("utf8"))
+        Some(String::from_utf8(h.get(f.as_bytes())?.value().into_owned()).expect("utf8"))
     }
     fn zscore(&self, r: usize, k: &str, m: &str) -> Option<f64> {
         self.key(r, k)?.zset()?.score(m.as_bytes())

@@ -8,7 +8,7 @@ use common::{Cluster, Cmd, ELEMS, Family, KEYS, TtlArg, cmd, key_of};
 use gdc_crdt::Num;
 use gdc_crdt::hll;
 use gdc_crdt::stream::{StreamId, next_auto_id};
-use gdc_crdt::string::{format_num, parse_f64, parse_i64, value};
+use gdc_crdt::string::{format_num, parse_f64, parse_i64};
 use gdc_crdt::{ConflictCounts, KeyState, ServerId};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,7 +49,7 @@ fn read(k: &KeyState, now: u64) -> Option<(Seen, Option<u64>)> {
     } else if let Some(h) = k.hash() {
         Seen::Hash(
             h.fields()
-                .map(|(n, f)| (n.to_vec(), value(f).into_owned()))
+                .map(|(n, f)| (n.to_vec(), f.value().into_owned()))
                 .collect(),
         )
     } else if let Some(s) = k.set() {

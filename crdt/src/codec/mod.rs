@@ -23,6 +23,6 @@ mod vv;
 
 pub use effect::{decode_effect, effect_dot, effect_len_bound, encode_effect};
 pub use key::{decode_key, encode_content, encode_key, key_digest};
-pub(crate) use primitive::put_var;
 pub use primitive::{FORMAT_VERSION, KEY_FORMAT_VERSION};
+pub(crate) use primitive::{put_var, read_var, var_len};
 pub use vv::{decode_vv, encode_vv};

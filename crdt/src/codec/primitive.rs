@@ -29,6 +29,28 @@ pub(crate) fn put_var(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+/// The varint [`put_var`] wrote at `*at` in bytes a structure wrote itself (not input:
+/// see [`Reader`] for that), moving `at` past it.
+#[inline]
+pub(crate) fn read_var(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut v = 0;
+    let mut shift = 0;
+    loop {
+        let b = bytes[*at];
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+/// How many bytes [`put_var`] writes `v` in.
+pub(crate) const fn var_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 pub(super) fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
@@ -315,6 +337,9 @@ mod tests {
             let mut r = Reader::new(&out[1..]);
             assert_eq!(r.var(), Ok(v));
             assert_eq!(r.finish(), Ok(()));
+            assert_eq!(var_len(v), len, "{v}");
+            let mut at = 1;
+            assert_eq!((read_var(&out, &mut at), at), (v, 1 + len));
             put_var(&mut all, v);
         }
         // One after another in one buffer, as records hold them.

@@ -8,6 +8,7 @@
 //! * `full`: the general form of a key's state and what changes it (effects, merge, GC);
 //! * `plain`: the compact forms of a key that is one plain string write or one origin's
 //!   counter, with at most one TTL entry;
+//! * `packed`: the compact form of a small hash, its fields packed in one allocation;
 //! * `state`: [`KeyState`], the key as the rest of the crate sees it, in either form
 //!   (`state/written.rs`: the writes a compact key takes without the general form);
 //! * `conflicts`: which conflict rules an op from another region needed as it was applied.
@@ -15,6 +16,7 @@
 mod conflicts;
 mod full;
 mod kind;
+pub(crate) mod packed;
 mod part;
 mod plain;
 mod state;

@@ -5,6 +5,7 @@
 
 use super::full::Full;
 use super::kind::Kind;
+use super::packed::PackedHash;
 use super::part::Part;
 use super::plain::{Expiring, PlainCounter, PlainReg, SetEx};
 use super::ttl::TtlEntry;
@@ -13,7 +14,7 @@ use crate::blob::Blob;
 use crate::conflict::Conflicts;
 use crate::effect::Effect;
 use crate::field::{CounterEntry, Field, Num};
-use crate::hash::HashPart;
+use crate::hash::HashRef;
 use crate::hlc::Hlc;
 use crate::ids::ServerId;
 use crate::list::ListPart;
@@ -49,6 +50,8 @@ enum Repr {
     /// A plain string with the expiry its own op wrote (SET EX): the common case of a
     /// cache's keys.
     SetEx(Box<SetEx>),
+    /// A small hash, its fields packed in one allocation, with at most one TTL entry.
+    Hash(PackedHash),
     Full(Box<Full>),
 }
 
@@ -65,8 +68,8 @@ impl KeyState {
 
     fn full(&self) -> Option<&Full> {
         match &self.0 {
-            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) => None,
             Repr::Full(f) => Some(f),
+            _ => None,
         }
     }
 
@@ -77,12 +80,15 @@ impl KeyState {
             Repr::Counter(c) => Some(Field::counting(c.to_entry())),
             Repr::Expiring(x) => x.string.compact_field(),
             Repr::SetEx(x) => Some(Field::single(x.string.to_reg())),
-            Repr::Full(_) => None,
+            Repr::Hash(_) | Repr::Full(_) => None,
         }
     }
 
     /// The general form of a compact one.
     fn compact_as_full(&self) -> Option<Full> {
+        if let Repr::Hash(h) = &self.0 {
+            return Some(h.unpack());
+        }
         let part = Part::Str(self.compact_field()?.into());
         let ttl = self.ttl_entries().to_vec();
         Some(Full::from_raw(smallvec::smallvec![part], ttl, None))
@@ -96,9 +102,7 @@ impl KeyState {
         }
         match &mut self.0 {
             Repr::Full(f) => f,
-            Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) => {
-                unreachable!("just made full")
-            }
+            _ => unreachable!("just made full"),
         }
     }
 
@@ -116,9 +120,25 @@ impl KeyState {
         if let Repr::Full(f) = &self.0
             && f.ttl.len() <= 1
             && f.tomb.is_none()
-            && matches!(f.parts[..], [Part::Str(_)])
         {
-            self.compact_string();
+            match f.parts[..] {
+                [Part::Str(_)] => self.compact_string(),
+                [Part::Hash(_)] => self.compact_hash(),
+                _ => {}
+            }
+        }
+    }
+
+    /// [`KeyState::compact`] of a lone hash with at most one TTL entry and no removal
+    /// knowledge: packed when it is small (`key/packed.rs`).
+    #[inline(never)]
+    fn compact_hash(&mut self) {
+        let Repr::Full(f) = &self.0 else { return };
+        let [Part::Hash(h)] = &f.parts[..] else {
+            return;
+        };
+        if let Some(packed) = PackedHash::pack(h, &f.ttl) {
+            self.0 = Repr::Hash(packed);
         }
     }
 
@@ -156,6 +176,34 @@ impl KeyState {
         };
     }
 
+    /// [`KeyState::apply_collecting`] through the general form only (what the writes a
+    /// compact key takes in place must equal).
+    #[cfg(test)]
+    pub(super) fn apply_collecting_generally(
+        &mut self,
+        e: &Effect,
+        flushed: &VersionVector,
+        stable: &VersionVector,
+    ) {
+        self.make_full().apply(e, flushed, Some(stable));
+        self.compact();
+    }
+
+    /// Whether the key is a packed hash (`key/packed.rs`).
+    #[cfg(test)]
+    pub(super) fn is_packed(&self) -> bool {
+        matches!(self.0, Repr::Hash(_))
+    }
+
+    /// The key in the general form, whatever form it is kept in.
+    #[cfg(test)]
+    pub(super) fn as_full(&self) -> Full {
+        match &self.0 {
+            Repr::Full(f) => (**f).clone(),
+            _ => self.compact_as_full().expect("a compact form"),
+        }
+    }
+
     pub(crate) fn from_raw(
         parts: SmallVec<[Part; 1]>,
         ttl: Vec<TtlEntry>,
@@ -174,6 +222,7 @@ impl KeyState {
             Repr::Counter(_) => {}
             Repr::Expiring(x) => prefetch(&**x),
             Repr::SetEx(x) => prefetch(&**x),
+            Repr::Hash(h) => h.prefetch(),
             Repr::Full(f) => prefetch(&**f),
         }
     }
@@ -189,7 +238,7 @@ impl KeyState {
             }
             Repr::Expiring(x) => x.string.prefetch_box(),
             Repr::SetEx(x) => prefetch(&x.string.value[..]),
-            Repr::Plain(_) | Repr::Counter(_) => {}
+            Repr::Plain(_) | Repr::Counter(_) | Repr::Hash(_) => {}
         }
     }
 
@@ -204,6 +253,7 @@ impl KeyState {
             Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) => {
                 Some(Kind::String)
             }
+            Repr::Hash(_) => Some(Kind::Hash),
             Repr::Full(f) => f.kind(),
         }
     }
@@ -224,6 +274,7 @@ impl KeyState {
     pub fn parts(&self) -> Cow<'_, [Part]> {
         match &self.0 {
             Repr::Full(f) => Cow::Borrowed(f.parts()),
+            Repr::Hash(h) => Cow::Owned(vec![Part::Hash(h.hash_part())]),
             _ => Cow::Owned(
                 self.compact_field()
                     .map(|f| Part::Str(f.into()))
@@ -250,6 +301,7 @@ impl KeyState {
             )))),
             Repr::Expiring(x) => x.string.string_value(),
             Repr::SetEx(x) => Some(Cow::Borrowed(x.string.value.as_slice())),
+            Repr::Hash(_) => None,
             Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value),
         }
     }
@@ -277,6 +329,7 @@ impl KeyState {
                     }
                 }
             }
+            Repr::Hash(_) => return None,
             Repr::Plain(_) | Repr::SetEx(_) => {}
         }
         crate::string::parse_i64(&self.string_value()?)
@@ -289,7 +342,7 @@ impl KeyState {
             Repr::Plain(_) => None,
             Repr::Counter(c) => (c.server() == server).then(|| c.to_entry()),
             Repr::Expiring(x) => x.string.own_string_entry(server),
-            Repr::SetEx(_) => None,
+            Repr::SetEx(_) | Repr::Hash(_) => None,
             Repr::Full(f) => f.string()?.own_entry(server).cloned(),
         }
     }
@@ -301,7 +354,7 @@ impl KeyState {
     pub fn string_version(&self) -> Option<(crate::ids::Dot, u64)> {
         match &self.0 {
             Repr::Plain(reg) => Some((reg.tag().dot, 0)),
-            Repr::Counter(_) => None,
+            Repr::Counter(_) | Repr::Hash(_) => None,
             Repr::Expiring(x) => x.string.string_version(),
             Repr::SetEx(x) => Some((x.string.tag().dot, 0)),
             Repr::Full(f) => {
@@ -331,7 +384,7 @@ impl KeyState {
             Repr::Plain(_) => true,
             Repr::Counter(_) => false,
             Repr::Expiring(x) => x.string.takes_bit_writes(),
-            Repr::SetEx(_) => true,
+            Repr::SetEx(_) | Repr::Hash(_) => true,
             Repr::Full(f) => f
                 .str_part()
                 .is_none_or(crate::bits::StrPart::takes_bit_writes),
@@ -343,8 +396,11 @@ impl KeyState {
         self.full().and_then(Full::str_part)
     }
 
-    pub fn hash(&self) -> Option<&HashPart> {
-        self.full()?.hash()
+    pub fn hash(&self) -> Option<HashRef<'_>> {
+        match &self.0 {
+            Repr::Hash(h) => Some(HashRef::packed(h)),
+            _ => self.full()?.hash().map(HashRef::table),
+        }
     }
 
     pub fn set(&self) -> Option<&SetPart> {
@@ -369,6 +425,7 @@ impl KeyState {
             Repr::Plain(_) | Repr::Counter(_) => SmallVec::new(),
             Repr::Expiring(x) => smallvec::smallvec![x.ttl],
             Repr::SetEx(x) => smallvec::smallvec![x.ttl()],
+            Repr::Hash(h) => h.ttl().into_iter().collect(),
             Repr::Full(f) => f.ttl_entries().iter().copied().collect(),
         }
     }
@@ -384,6 +441,7 @@ impl KeyState {
             Repr::Plain(_) | Repr::Counter(_) => None,
             Repr::Expiring(x) => x.ttl.at,
             Repr::SetEx(x) => Some(x.at),
+            Repr::Hash(h) => h.expire_at(),
             Repr::Full(f) => f.expire_at(),
         }
     }
@@ -397,6 +455,7 @@ impl KeyState {
             Repr::Plain(_) | Repr::Counter(_) => (true, None),
             Repr::Expiring(x) => (true, x.ttl.at),
             Repr::SetEx(x) => (true, Some(x.at)),
+            Repr::Hash(h) => (true, h.expire_at()),
             Repr::Full(f) => (f.has_content(), f.expire_at()),
         }
     }
@@ -422,10 +481,11 @@ impl KeyState {
             Repr::Expiring(x) => x.ttl.tag.hlc.max(match &x.string.0 {
                 Repr::Plain(reg) => reg.hlc,
                 Repr::Counter(c) => c.hlc(),
-                Repr::Expiring(_) | Repr::SetEx(_) | Repr::Full(_) => Hlc::ZERO,
+                Repr::Expiring(_) | Repr::SetEx(_) | Repr::Hash(_) | Repr::Full(_) => Hlc::ZERO,
             }),
             // The expiry's tag is the string's, with another piece number.
             Repr::SetEx(x) => x.string.hlc,
+            Repr::Hash(h) => h.max_hlc(),
             Repr::Full(f) => f.max_hlc(),
         }
     }
@@ -438,6 +498,7 @@ impl KeyState {
             Repr::SetEx(x) => x.string.observed(),
             Repr::Counter(c) => std::iter::once((c.server(), c.op())).collect(),
             Repr::Expiring(x) => x.string.observed(),
+            Repr::Hash(h) => h.observed(),
             Repr::Full(f) => f.observed(),
         }
     }
@@ -461,7 +522,7 @@ impl KeyState {
         flushed: &VersionVector,
         stable: &VersionVector,
     ) {
-        if self.incremented_plainly(e, flushed) {
+        if self.incremented_plainly(e, flushed) || self.written_packed(e, flushed, stable) {
             return;
         }
         self.make_full().apply(e, flushed, Some(stable));
@@ -491,7 +552,8 @@ impl KeyState {
     /// Forget what no future op or merge can need, given a causally stable vector (see
     /// [`Tomb::gc`]). Returns whether anything was forgotten (the key may then be void).
     pub fn gc(&mut self, stable: &VersionVector) -> bool {
-        if let Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) = self.0 {
+        // A compact form holds nothing to collect: no counter resets, no removals.
+        if !matches!(self.0, Repr::Full(_)) {
             return false;
         }
         let changed = self.make_full().gc(stable);
@@ -503,7 +565,8 @@ impl KeyState {
     /// O(removals), not O(elements), for use after every write. Reset records in hash fields
     /// and sorted-set members wait for a full [`KeyState::gc`].
     pub fn gc_removals(&mut self, stable: &VersionVector) -> bool {
-        if let Repr::Plain(_) | Repr::Counter(_) | Repr::Expiring(_) | Repr::SetEx(_) = self.0 {
+        // A compact form holds nothing to collect: no counter resets, no removals.
+        if !matches!(self.0, Repr::Full(_)) {
             return false;
         }
         let changed = self.make_full().gc_tomb(stable);
@@ -534,6 +597,7 @@ impl crate::heap::HeapSize for KeyState {
             Repr::Counter(_) => 0,
             Repr::Expiring(x) => size_of::<Expiring>() + x.string.heap_bytes(),
             Repr::SetEx(x) => size_of::<SetEx>() + x.string.value.heap_bytes(),
+            Repr::Hash(h) => h.heap_bytes(),
             Repr::Full(f) => f.heap_bytes(),
         }
     }

@@ -2,14 +2,14 @@
 
 use super::counter::next_incr;
 use super::dedup::{dedup, last_wins};
-use super::observe::{begin, emptied, observe_field};
+use super::observe::{begin, emptied, observe_hash_field};
 use crate::blob::Blob;
 use crate::effect::{Addition, Effect, FieldLoc, Value};
 use crate::error::OpError;
 use crate::field::Num;
 use crate::ids::Tag;
 use crate::key::{KeyState, Kind};
-use crate::string::{parse_f64, parse_i64, value};
+use crate::string::{parse_f64, parse_i64};
 
 /// HSET, HMSET, HSETNX (the caller drops existing fields for NX). Returns the number of new
 /// fields.
@@ -25,7 +25,7 @@ pub fn hset(
     for (name, v) in last_wins(pairs) {
         let loc = FieldLoc::Hash(name.clone());
         match h.and_then(|h| h.get(name)) {
-            Some(f) => observe_field(f, &loc, &mut e),
+            Some(f) => observe_hash_field(f, &loc, &mut e),
             None => added += 1,
         }
         e.adds.push(Addition::Write {
@@ -50,7 +50,7 @@ pub fn hdel(
     let mut removed = 0;
     for name in dedup(names) {
         if let Some(f) = h.get(name) {
-            observe_field(f, &FieldLoc::Hash(name.clone()), &mut e);
+            observe_hash_field(f, &FieldLoc::Hash(name.clone()), &mut e);
             removed += 1;
         }
     }
@@ -70,7 +70,7 @@ pub fn hincr_by(
     let h = begin(key, now_ms, Kind::Hash, &mut e)?.and_then(KeyState::hash);
     let f = h.and_then(|h| h.get(name));
     let cur = match f {
-        Some(f) => parse_i64(&value(f)).ok_or(OpError::HashNotInteger)?,
+        Some(f) => parse_i64(&f.value()).ok_or(OpError::HashNotInteger)?,
         None => 0,
     };
     let new = cur.checked_add(by).ok_or(OpError::Overflow)?;
@@ -95,7 +95,7 @@ pub fn hincr_by_float(
     let h = begin(key, now_ms, Kind::Hash, &mut e)?.and_then(KeyState::hash);
     let f = h.and_then(|h| h.get(name));
     let cur = match f {
-        Some(f) => parse_f64(&value(f)).ok_or(OpError::HashNotFloat)?,
+        Some(f) => parse_f64(&f.value()).ok_or(OpError::HashNotFloat)?,
         None => 0.0,
     };
     let new = cur + by.as_f64();

@@ -70,7 +70,7 @@ mod tests {
         assert_eq!(added, 2);
         h.apply(&e, &none);
         let f = h.hash().and_then(|h| h.get(b"f")).expect("field f");
-        assert_eq!(&*crate::string::value(f), b"3");
+        assert_eq!(&*f.value(), b"3");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use crate::effect::{Effect, FieldLoc, Loc, Removal, Reset};
 use crate::error::OpError;
 use crate::field::Field;
+use crate::hash::FieldRef;
 use crate::ids::Dot;
 use crate::key::{KeyState, Kind, Part};
 
@@ -19,6 +20,19 @@ pub(super) fn observe_field<V: Clone + PartialEq>(f: &Field<V>, loc: &FieldLoc, 
         e.removes.push(removal(Loc::Field(loc.clone()), d));
     }
     reset_field(f, loc, e);
+}
+
+/// [`observe_field`] of a hash's field, in either form the hash is kept in.
+pub(super) fn observe_hash_field(f: FieldRef<'_>, loc: &FieldLoc, e: &mut Effect) {
+    match f.as_field() {
+        Some(f) => observe_field(f, loc, e),
+        // One register write: no counter entries to reset.
+        None => {
+            for d in f.dots() {
+                e.removes.push(removal(Loc::Field(loc.clone()), d));
+            }
+        }
+    }
 }
 
 /// Reset the counter entries the origin observed in one field.

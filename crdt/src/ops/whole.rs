@@ -8,7 +8,6 @@ use crate::effect::{Addition, Effect, FieldLoc, Value};
 use crate::ids::Tag;
 use crate::key::{KeyState, Kind};
 use crate::list::{Pos, pos_between};
-use crate::string::value;
 
 /// A whole Redis value, as RENAME, COPY and the *STORE commands write it. A hash, set or
 /// sorted set names each field or member once: each maker sees to it (a key's content, a
@@ -32,7 +31,7 @@ impl Whole {
             Kind::Hash => Whole::Hash(
                 k.hash()?
                     .fields()
-                    .map(|(n, f)| (n.clone(), Blob::from(&*value(f))))
+                    .map(|(n, f)| (Blob::from(n), Blob::from(&*f.value())))
                     .collect(),
             ),
             Kind::Set => Whole::Set(k.set()?.members().cloned().collect()),

@@ -86,16 +86,7 @@ impl Cursor<'_> {
     }
 
     fn var(&mut self) -> u64 {
-        let mut v = 0;
-        let mut shift = 0;
-        loop {
-            let b = self.byte();
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return v;
-            }
-            shift += 7;
-        }
+        crate::codec::read_var(self.bytes, &mut self.at)
     }
 
     fn diff(&mut self, from: u64) -> u64 {

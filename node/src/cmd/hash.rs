@@ -4,20 +4,18 @@ use super::{CmdResult, Ctx, check_type, int_arg, wrong_arity};
 use crate::notify::events::HASH;
 use crate::reply::Reply;
 use bytes::Bytes;
-use gdc_crdt::field::Field;
-use gdc_crdt::hash::HashPart;
-use gdc_crdt::string::value;
+use gdc_crdt::hash::{FieldRef, HashRef};
 use gdc_crdt::{Blob, Kind, ops};
 
-fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<&'a HashPart>, Reply> {
+fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> Result<Option<HashRef<'a>>, Reply> {
     let k = ctx.get(key);
     check_type(k, Kind::Hash)?;
     Ok(k.and_then(|k| k.hash()))
 }
 
-fn field(h: Option<&HashPart>, f: &[u8]) -> Option<Bytes> {
+fn field(h: Option<HashRef<'_>>, f: &[u8]) -> Option<Bytes> {
     h.and_then(|h| h.get(f))
-        .map(|f| Bytes::copy_from_slice(&value(f)))
+        .map(|f| Bytes::copy_from_slice(&f.value()))
 }
 
 /// Field-value pairs: one, the common case, without allocating.
@@ -128,7 +126,7 @@ fn listing(ctx: &Ctx<'_>, key: &[u8], keys: bool, vals: bool) -> Reply {
     let mut map = Vec::new();
     for (name, f) in fields {
         let n = Reply::value(name);
-        let v = Reply::value(&value(f));
+        let v = Reply::value(&f.value());
         match (keys, vals) {
             (true, true) => map.push((n, v)),
             (true, false) => out.push(n),
@@ -188,7 +186,7 @@ pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(match read(ctx, &args[1]) {
         Ok(h) => Reply::Int(
             h.and_then(|h| h.get(&args[2]))
-                .map_or(0, |f| value(f).len() as i64),
+                .map_or(0, |f| f.value().len() as i64),
         ),
         Err(e) => e,
     })
@@ -207,7 +205,7 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             .is_none_or(|p| crate::glob::matches(p, n))
         {
             out.push(Reply::value(n));
-            out.push(Reply::value(&value(f)));
+            out.push(Reply::value(&f.value()));
         }
     }
     Ok(super::keys::scan_reply(next, out))
@@ -230,15 +228,15 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let hash = read(ctx, &args[1])?;
     // A pick reads the field at its position in the table, where every field held is live
     // (as usual); else the live ones are listed first.
-    let listed: Vec<(&Blob, &Field<Blob>)> = match hash {
+    let listed: Vec<(&[u8], FieldRef<'_>)> = match hash {
         Some(h) if !h.all_live() => h.fields().collect(),
         _ => Vec::new(),
     };
     let at = |i: usize| match hash {
-        Some(h) if h.all_live() => h.at(i),
+        Some(h) if h.all_live() => h.live_at(i),
         _ => listed.get(i).copied(),
     };
-    let n = hash.map_or(0, HashPart::len);
+    let n = hash.map_or(0, HashRef::len);
     let Some(count) = count else {
         return Ok(match at(super::random_below(n.max(1))) {
             Some((name, _)) if n > 0 => Reply::value(name),
@@ -248,7 +246,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let picks = super::random_picks(n, count)?;
     let mut out = Vec::new();
     for (name, f) in picks.into_iter().filter_map(at) {
-        let (field, value) = (Reply::value(name), Reply::value(&value(f)));
+        let (field, value) = (Reply::value(name), Reply::value(&f.value()));
         match (values, ctx.conn.resp) {
             (false, _) => out.push(field),
             // RESP3: each field with its value, as a pair.

@@ -220,10 +220,7 @@ fn lookup(ctx: &Ctx<'_>, pattern: &[u8], item: &[u8]) -> Option<Vec<u8>> {
     name.extend_from_slice(rest);
     let k = ctx.get(&name)?;
     match field {
-        Some(f) => k
-            .hash()
-            .and_then(|h| h.get(f))
-            .map(|v| gdc_crdt::string::value(v).to_vec()),
+        Some(f) => k.hash().and_then(|h| h.get(f)).map(|v| v.value().to_vec()),
         None => k.string_value().map(|v| v.to_vec()),
     }
 }

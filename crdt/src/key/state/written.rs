@@ -1,5 +1,6 @@
 //! The writes a key in a compact form takes without its general form: SET or SET EX of a
-//! new key, SET over a plain string that saw exactly it, INCR of one origin's counter.
+//! new key, SET over a plain string that saw exactly it, INCR of one origin's counter, a
+//! field's write or removal in a packed hash.
 //! Each builds, or changes in place, what the general path would make (tests in
 //! `state.rs` hold them equal).
 
@@ -17,7 +18,7 @@ impl KeyState {
     #[inline]
     pub(super) fn incremented_plainly(&mut self, e: &Effect, flushed: &VersionVector) -> bool {
         // Looked at first: most keys an effect changes are in the general form.
-        if let Repr::Full(_) | Repr::Plain(_) | Repr::SetEx(_) = self.0 {
+        if let Repr::Full(_) | Repr::Plain(_) | Repr::SetEx(_) | Repr::Hash(_) = self.0 {
             return false;
         }
         self.incremented_counter(e, flushed)
@@ -46,6 +47,31 @@ impl KeyState {
         match PlainCounter::from_entry(&entry) {
             Some(next) => {
                 *cur = next;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`KeyState::apply_collecting`] done without the general form, when the key is a
+    /// packed hash and `e` writes and removes fields of it and stays one (see
+    /// `PackedHash::written`): whether it was.
+    #[inline]
+    pub(super) fn written_packed(
+        &mut self,
+        e: &Effect,
+        flushed: &VersionVector,
+        stable: &VersionVector,
+    ) -> bool {
+        let Repr::Hash(h) = &self.0 else {
+            return false;
+        };
+        if flushed.covers(e.tag.dot) {
+            return false;
+        }
+        match h.written(e, stable) {
+            Some(packed) => {
+                self.0 = Repr::Hash(packed);
                 true
             }
             None => false,
