@@ -89,7 +89,7 @@ impl<'a> HashRef<'a> {
     }
 
     /// How many fields are held, live or kept only for reset records: the positions of
-    /// [`HashRef::at`].
+    /// [`HashRef::live_at`].
     pub fn held(self) -> usize {
         match self.0 {
             HashForm::Table(h) => h.held(),
@@ -97,7 +97,7 @@ impl<'a> HashRef<'a> {
         }
     }
 
-    /// Whether every field held is live: then [`HashRef::at`] reaches the live ones by
+    /// Whether every field held is live: then [`HashRef::live_at`] reaches the live ones by
     /// position.
     pub fn all_live(self) -> bool {
         match self.0 {

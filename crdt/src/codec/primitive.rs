@@ -33,8 +33,19 @@ pub(crate) fn put_var(out: &mut Vec<u8>, mut v: u64) {
 /// see [`Reader`] for that), moving `at` past it.
 #[inline]
 pub(crate) fn read_var(bytes: &[u8], at: &mut usize) -> u64 {
-    let mut v = 0;
-    let mut shift = 0;
+    let b = bytes[*at];
+    *at += 1;
+    if b < 0x80 {
+        return u64::from(b);
+    }
+    read_var_on(bytes, at, b)
+}
+
+/// [`read_var`] past its first byte `first`, which has more after it.
+#[inline(never)]
+fn read_var_on(bytes: &[u8], at: &mut usize, first: u8) -> u64 {
+    let mut v = u64::from(first & 0x7f);
+    let mut shift = 7;
     loop {
         let b = bytes[*at];
         *at += 1;

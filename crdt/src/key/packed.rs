@@ -39,7 +39,9 @@ pub(super) const PACKED_BYTES_MAX: usize = 1024;
 /// A small hash key's fields and TTL entry. Layout:
 /// - the field count (one byte) and a flags byte ([`HAS_TTL`], [`EXPIRES`]);
 /// - the expiry's time (8 bytes, little-endian), if it has one;
-/// - the base: the first field's server, op and HLC (varints);
+/// - the base: the first field's server (4 bytes) and HLC (8 bytes, both little-endian:
+///   read at every look, and no shorter as varints) and op (a varint), then the last
+///   field's HLC less the base's (what a write to the key must be stamped after);
 /// - the TTL entry's server, op, piece and HLC, if there is one;
 /// - the fields, each: its length after this varint, its name (a varint length and the
 ///   bytes), a flags byte ([`BASE_SERVER`], [`BASE_OP`]), its HLC less the base's, its
@@ -71,11 +73,13 @@ pub struct PackedField<'a> {
 /// A field to pack: its name, the write that made it, and its value.
 type Packing<'a> = SmallVec<[(&'a [u8], Tag, &'a [u8]); FEW_FIELDS]>;
 
-/// What the head holds besides the count: the TTL entry, the base, and where the fields
-/// start.
+/// What the head holds besides the count: the TTL entry, the base, the last field's HLC,
+/// and where the fields start.
 struct Head {
     ttl: Option<TtlEntry>,
     base: Tag,
+    /// The last field's HLC, the largest.
+    top: Hlc,
     fields_at: usize,
 }
 
@@ -119,19 +123,6 @@ impl PackedHash {
                 _ => return None,
             }
         }
-        let head = self.head();
-        let mut kept: SmallVec<[Span<'_>; FEW_FIELDS]> = SmallVec::new();
-        let mut first_removed = false;
-        for (i, span) in self.spans(head.fields_at).enumerate() {
-            let gone = removed
-                .iter()
-                .any(|&(n, dot)| n == span.name && self.field(span, &head.base).tag.dot == dot);
-            if gone {
-                first_removed |= i == 0;
-            } else {
-                kept.push(span);
-            }
-        }
         let mut added = Packing::new();
         for (i, a) in e.adds.iter().enumerate() {
             let Addition::Write {
@@ -141,12 +132,36 @@ impl PackedHash {
             else {
                 return None;
             };
-            // A field holding a write still would hold two.
-            let held = kept.iter().any(|s| s.name == &name[..]);
-            if held || added.iter().any(|(n, _, _)| *n == &name[..]) {
+            if added.iter().any(|(n, _, _)| *n == &name[..]) {
                 return None;
             }
             added.push((name, e.tag.piece(i as u32), v));
+        }
+        // The names the effect touches, each once (an HSET over a field removes and writes
+        // one name): a field of another name is kept as it is, on one comparison each.
+        let mut touched: SmallVec<[&[u8]; 2]> = SmallVec::new();
+        let names = removed.iter().map(|r| r.0).chain(added.iter().map(|a| a.0));
+        for n in names {
+            if !touched.contains(&n) {
+                touched.push(n);
+            }
+        }
+        let head = self.head();
+        let mut kept: SmallVec<[Span<'_>; FEW_FIELDS]> = SmallVec::new();
+        let mut first_removed = false;
+        for (i, span) in self.spans(head.fields_at).enumerate() {
+            if touched.contains(&span.name) {
+                let dot = self.field(span, &head.base).tag.dot;
+                if removed.contains(&(span.name, dot)) {
+                    first_removed |= i == 0;
+                    continue;
+                }
+                // A field holding a write still would hold two.
+                if added.iter().any(|a| a.0 == span.name) {
+                    return None;
+                }
+            }
+            kept.push(span);
         }
         if kept.len() + added.len() > FEW_FIELDS {
             return None;
@@ -172,18 +187,21 @@ impl PackedHash {
             all.extend(added);
             return Self::packed(all, head.ttl.as_ref());
         }
+        let top = added
+            .last()
+            .map_or_else(|| last.expect("kept").hlc, |a| a.1.hlc);
+        let ttl = head.ttl.as_ref();
         let kept_len: usize = kept.iter().map(|s| s.end - s.start).sum();
         let added_len: usize = added
             .iter()
             .map(|&(n, t, v)| field_len(n, t, v, &head.base))
             .sum();
-        let len = head.fields_at + kept_len + added_len;
+        let len = head_len(ttl, &head.base, top) + kept_len + added_len;
         if len > PACKED_BYTES_MAX {
             return None;
         }
         let mut out = Vec::with_capacity(len);
-        out.extend_from_slice(&self.bytes[..head.fields_at]);
-        out[0] = (kept.len() + added.len()) as u8;
+        put_head(&mut out, kept.len() + added.len(), ttl, &head.base, top);
         for s in &kept {
             out.extend_from_slice(&self.bytes[s.start..s.end]);
         }
@@ -206,16 +224,8 @@ impl PackedHash {
                 .cmp(&(y.stamp(), y.dot.idx))
                 .then_with(|| a.cmp(b))
         });
-        let base = fields[0].1;
-        let mut len = AT + var_len(u64::from(base.dot.server.0)) + var_len(base.dot.op.0);
-        len += var_len(base.hlc.0);
-        if let Some(t) = ttl {
-            len += if t.at.is_some() { 8 } else { 0 };
-            len += var_len(u64::from(t.tag.dot.server.0))
-                + var_len(t.tag.dot.op.0)
-                + var_len(u64::from(t.tag.dot.idx))
-                + var_len(t.tag.hlc.0);
-        }
+        let (base, top) = (fields[0].1, fields[fields.len() - 1].1.hlc);
+        let mut len = head_len(ttl, &base, top);
         len += fields
             .iter()
             .map(|&(n, t, v)| field_len(n, t, v, &base))
@@ -224,24 +234,7 @@ impl PackedHash {
             return None;
         }
         let mut out = Vec::with_capacity(len);
-        out.push(fields.len() as u8);
-        let flags = match ttl {
-            None => 0,
-            Some(t) => HAS_TTL | if t.at.is_some() { EXPIRES } else { 0 },
-        };
-        out.push(flags);
-        if let Some(at) = ttl.and_then(|t| t.at) {
-            out.extend_from_slice(&at.to_le_bytes());
-        }
-        put_var(&mut out, u64::from(base.dot.server.0));
-        put_var(&mut out, base.dot.op.0);
-        put_var(&mut out, base.hlc.0);
-        if let Some(t) = ttl {
-            put_var(&mut out, u64::from(t.tag.dot.server.0));
-            put_var(&mut out, t.tag.dot.op.0);
-            put_var(&mut out, u64::from(t.tag.dot.idx));
-            put_var(&mut out, t.tag.hlc.0);
-        }
+        put_head(&mut out, fields.len(), ttl, &base, top);
         for &(n, t, v) in &fields {
             put_field(&mut out, n, t, v, &base);
         }
@@ -272,9 +265,16 @@ impl PackedHash {
         let b = &self.bytes;
         let at = self.expire_at();
         let mut i = AT + if at.is_some() { 8 } else { 0 };
-        let server = ServerId(read_var(b, &mut i) as u32);
+        let server: [u8; 4] = b[i..i + 4].try_into().expect("4 bytes");
+        let hlc: [u8; 8] = b[i + 4..i + 12].try_into().expect("8 bytes");
+        i += 12;
+        let (server, hlc) = (
+            ServerId(u32::from_le_bytes(server)),
+            u64::from_le_bytes(hlc),
+        );
         let op = OpId(read_var(b, &mut i));
-        let base = Tag::new(Dot::new(server, op, 0), Hlc(read_var(b, &mut i)));
+        let base = Tag::new(Dot::new(server, op, 0), Hlc(hlc));
+        let top = Hlc(hlc + read_var(b, &mut i));
         let ttl = (b[1] & HAS_TTL != 0).then(|| {
             let server = ServerId(read_var(b, &mut i) as u32);
             let op = OpId(read_var(b, &mut i));
@@ -285,6 +285,7 @@ impl PackedHash {
         Head {
             ttl,
             base,
+            top,
             fields_at: i,
         }
     }
@@ -295,19 +296,12 @@ impl PackedHash {
 
     /// Where each field lies, in order, from `at` (the head's end).
     #[inline]
-    fn spans(&self, mut at: usize) -> impl Iterator<Item = Span<'_>> {
-        let b = &self.bytes;
-        (0..self.len()).map(move |_| {
-            let len = read_var(b, &mut at) as usize;
-            let start = at;
-            let end = start + len;
-            let n = read_var(b, &mut at) as usize;
-            let name = &b[at..at + n];
-            // `start` is the field's length varint's end: the span keeps that varint.
-            let start = start - var_len(len as u64);
-            at = end;
-            Span { start, end, name }
-        })
+    fn spans(&self, at: usize) -> Spans<'_> {
+        Spans {
+            bytes: &self.bytes,
+            at,
+            left: self.len(),
+        }
     }
 
     /// The field at `span`, read on its own.
@@ -362,9 +356,7 @@ impl PackedHash {
     /// The largest HLC of anything in the key: its last field's, or its TTL entry's.
     pub(super) fn max_hlc(&self) -> Hlc {
         let head = self.head();
-        let last = self.spans(head.fields_at).last();
-        let last = last.map_or(Hlc::ZERO, |s| self.field(s, &head.base).tag.hlc);
-        head.ttl.map_or(last, |t| t.tag.hlc.max(last))
+        head.ttl.map_or(head.top, |t| t.tag.hlc.max(head.top))
     }
 
     /// Per origin, the largest op of its fields (see `KeyState::observed`).
@@ -404,6 +396,68 @@ impl PackedHash {
     /// Ask for its first bytes (the count, the expiry and the first field).
     pub(super) fn prefetch(&self) {
         crate::prefetch::prefetch(&self.bytes[0]);
+    }
+}
+
+/// Where each field of a packed hash lies: read by their lengths and names only.
+struct Spans<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for Spans<'a> {
+    type Item = Span<'a>;
+
+    // Always: every look at a field steps through those before it.
+    #[inline(always)]
+    fn next(&mut self) -> Option<Span<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let (b, start) = (self.bytes, self.at);
+        let len = read_var(b, &mut self.at) as usize;
+        let end = self.at + len;
+        let n = read_var(b, &mut self.at) as usize;
+        let name = &b[self.at..self.at + n];
+        self.at = end;
+        Some(Span { start, end, name })
+    }
+}
+
+/// The bytes [`put_head`] writes.
+fn head_len(ttl: Option<&TtlEntry>, base: &Tag, top: Hlc) -> usize {
+    let mut len = AT + 4 + 8 + var_len(base.dot.op.0) + var_len(top.0 - base.hlc.0);
+    if let Some(t) = ttl {
+        len += if t.at.is_some() { 8 } else { 0 };
+        len += var_len(u64::from(t.tag.dot.server.0))
+            + var_len(t.tag.dot.op.0)
+            + var_len(u64::from(t.tag.dot.idx))
+            + var_len(t.tag.hlc.0);
+    }
+    len
+}
+
+/// The head of `count` fields from `base` (the first's tag) to `top` (the last's HLC).
+fn put_head(out: &mut Vec<u8>, count: usize, ttl: Option<&TtlEntry>, base: &Tag, top: Hlc) {
+    out.push(count as u8);
+    out.push(match ttl {
+        None => 0,
+        Some(t) => HAS_TTL | if t.at.is_some() { EXPIRES } else { 0 },
+    });
+    if let Some(at) = ttl.and_then(|t| t.at) {
+        out.extend_from_slice(&at.to_le_bytes());
+    }
+    out.extend_from_slice(&base.dot.server.0.to_le_bytes());
+    out.extend_from_slice(&base.hlc.0.to_le_bytes());
+    put_var(out, base.dot.op.0);
+    put_var(out, top.0 - base.hlc.0);
+    if let Some(t) = ttl {
+        put_var(out, u64::from(t.tag.dot.server.0));
+        put_var(out, t.tag.dot.op.0);
+        put_var(out, u64::from(t.tag.dot.idx));
+        put_var(out, t.tag.hlc.0);
     }
 }
 
@@ -607,10 +661,15 @@ mod tests {
             apply(&mut backward, e);
         }
         assert_eq!(forward, backward);
+        // A node's tag: a random server-id, an op past a million, a clock of today.
+        let dot = Dot::new(ServerId(0x9e37_79b9), OpId(1_234_567), 0);
+        let real = Tag::new(dot, Hlc::new(1_765_000_000_000, 3));
         let mut one = KeyState::new();
-        hset(&mut one, tag(1, 1), &[("f", "v")]);
+        hset(&mut one, real, &[("f", "v")]);
         assert!(one.is_packed());
-        assert!(one.heap_bytes() <= 16, "{}", one.heap_bytes());
+        // The head's 2 bytes, the base's 12 and its op's 3, the last field's HLC (1), the
+        // field's 7.
+        assert_eq!(one.heap_bytes(), 25);
     }
 
     proptest::proptest! {
@@ -654,6 +713,11 @@ mod tests {
                 fast.apply_collecting(&e, &none, stable);
                 general.apply_collecting_generally(&e, &none, stable);
                 proptest::prop_assert_eq!(&fast, &general);
+                // What every write asks of the key, read from the packed head as a scan of
+                // the general form finds it.
+                let full = fast.as_full();
+                proptest::prop_assert_eq!(fast.max_hlc(), full.max_hlc());
+                proptest::prop_assert_eq!(fast.observed(), full.observed());
                 history.push(fast.clone());
             }
         }

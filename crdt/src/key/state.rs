@@ -1,7 +1,8 @@
 //! `KeyState`, everything a region holds for one key: the public face of the key envelope.
 //! It keeps a plain string write, or one region's counter, in a compact form of the key's own
-//! 48 bytes, either of them with one TTL entry in a small box, and anything else in the
-//! general form, converting between them so that equal states have one representation.
+//! 48 bytes, either of them with one TTL entry in a small box, a small hash packed in one
+//! allocation (`key/packed.rs`), and anything else in the general form, converting between
+//! them so that equal states have one representation.
 
 use super::full::Full;
 use super::kind::Kind;
@@ -121,9 +122,10 @@ impl KeyState {
             && f.ttl.len() <= 1
             && f.tomb.is_none()
         {
-            match f.parts[..] {
+            match &f.parts[..] {
                 [Part::Str(_)] => self.compact_string(),
-                [Part::Hash(_)] => self.compact_hash(),
+                // A large hash (a write's common case among hashes) is told apart here.
+                [Part::Hash(h)] if h.held() <= crate::fields::FEW_FIELDS => self.compact_hash(),
                 _ => {}
             }
         }
