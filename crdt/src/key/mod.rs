@@ -9,8 +9,9 @@
 //! * `plain`: the compact forms of a key that is one plain string write or one origin's
 //!   counter, with at most one TTL entry;
 //! * `packed`: the compact form of a small hash, its fields packed in one allocation;
-//! * `state`: [`KeyState`], the key as the rest of the crate sees it, in either form
-//!   (`state/written.rs`: the writes a compact key takes without the general form);
+//! * `state`: [`KeyState`], the key as the rest of the crate sees it, in any of its forms
+//!   (`state/written.rs`: the writes a compact key takes without the general form;
+//!   `state/string.rs`: what a key reads as when it is a string);
 //! * `conflicts`: which conflict rules an op from another region needed as it was applied.
 
 mod conflicts;

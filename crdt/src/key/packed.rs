@@ -190,28 +190,9 @@ impl PackedHash {
         let top = added
             .last()
             .map_or_else(|| last.expect("kept").hlc, |a| a.1.hlc);
-        let ttl = head.ttl.as_ref();
-        let kept_len: usize = kept.iter().map(|s| s.end - s.start).sum();
-        let added_len: usize = added
-            .iter()
-            .map(|&(n, t, v)| field_len(n, t, v, &head.base))
-            .sum();
-        let len = head_len(ttl, &head.base, top) + kept_len + added_len;
-        if len > PACKED_BYTES_MAX {
-            return None;
-        }
-        let mut out = Vec::with_capacity(len);
-        put_head(&mut out, kept.len() + added.len(), ttl, &head.base, top);
-        for s in &kept {
-            out.extend_from_slice(&self.bytes[s.start..s.end]);
-        }
-        for &(n, t, v) in &added {
-            put_field(&mut out, n, t, v, &head.base);
-        }
-        debug_assert_eq!(out.len(), len);
-        Some(PackedHash {
-            bytes: out.into_boxed_slice(),
-        })
+        let kept: SmallVec<[&[u8]; FEW_FIELDS]> =
+            kept.iter().map(|s| &self.bytes[s.start..s.end]).collect();
+        Self::assembled(head.ttl.as_ref(), &head.base, top, &kept, &added)
     }
 
     /// `fields` packed with the TTL entry `ttl`, in the order of their writes, when they fit.
@@ -225,18 +206,35 @@ impl PackedHash {
                 .then_with(|| a.cmp(b))
         });
         let (base, top) = (fields[0].1, fields[fields.len() - 1].1.hlc);
-        let mut len = head_len(ttl, &base, top);
-        len += fields
+        Self::assembled(ttl, &base, top, &[], &fields)
+    }
+
+    /// The head (from `base`, the first field's tag, to `top`, the last field's HLC), the
+    /// fields `kept` as they were packed against that base, then `fields` packed after
+    /// them; when they fit. Allocated once, to the byte.
+    fn assembled(
+        ttl: Option<&TtlEntry>,
+        base: &Tag,
+        top: Hlc,
+        kept: &[&[u8]],
+        fields: &[(&[u8], Tag, &[u8])],
+    ) -> Option<PackedHash> {
+        let kept_len: usize = kept.iter().map(|k| k.len()).sum();
+        let fields_len: usize = fields
             .iter()
-            .map(|&(n, t, v)| field_len(n, t, v, &base))
-            .sum::<usize>();
+            .map(|&(n, t, v)| field_len(n, t, v, base))
+            .sum();
+        let len = head_len(ttl, base, top) + kept_len + fields_len;
         if len > PACKED_BYTES_MAX {
             return None;
         }
         let mut out = Vec::with_capacity(len);
-        put_head(&mut out, fields.len(), ttl, &base, top);
-        for &(n, t, v) in &fields {
-            put_field(&mut out, n, t, v, &base);
+        put_head(&mut out, kept.len() + fields.len(), ttl, base, top);
+        for k in kept {
+            out.extend_from_slice(k);
+        }
+        for &(n, t, v) in fields {
+            put_field(&mut out, n, t, v, base);
         }
         debug_assert_eq!(out.len(), len);
         Some(PackedHash {
@@ -637,6 +635,27 @@ mod tests {
         );
         hset(&mut here, tag(1, 2), &[("f", "after both")]);
         assert!(here.is_packed());
+    }
+
+    /// A field overwritten while other regions may not have the write yet (its removal not
+    /// stable: a region with peers) keeps the removal, and the key the general form; the
+    /// collection that forgets the removal once stable packs the key again.
+    #[test]
+    fn a_hash_is_packed_again_once_its_removals_are_stable() {
+        let mut k = KeyState::new();
+        hset(&mut k, tag(1, 1), &[("a", "1"), ("b", "2")]);
+        let pairs = [(Blob::from("a"), Blob::from("3"))];
+        let (over, _) = ops::hset(Some(&k), 0, tag(2, 2), &pairs).expect("a hash");
+        let none = VersionVector::new();
+        k.apply_collecting(&over, &none, &none);
+        assert!(!k.is_packed(), "the removal is kept until stable");
+        assert!(k.tomb().is_some());
+        let stable: VersionVector = (1..=2).map(|s| (ServerId(s), OpId(2))).collect();
+        assert!(k.gc(&stable));
+        assert!(k.is_packed());
+        let values: Vec<_> = seen(k.hash().expect("a hash"));
+        let names: Vec<&[u8]> = values.iter().map(|(n, _, _)| &n[..]).collect();
+        assert_eq!(names, [&b"b"[..], b"a"]);
     }
 
     /// Regions that apply the same writes in different orders hold equal keys, byte for

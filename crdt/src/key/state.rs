@@ -14,10 +14,9 @@ use crate::Crdt;
 use crate::blob::Blob;
 use crate::conflict::Conflicts;
 use crate::effect::Effect;
-use crate::field::{CounterEntry, Field, Num};
+use crate::field::Field;
 use crate::hash::HashRef;
 use crate::hlc::Hlc;
-use crate::ids::ServerId;
 use crate::list::ListPart;
 use crate::prefetch::prefetch;
 use crate::set::SetPart;
@@ -28,6 +27,7 @@ use crate::zset::ZSetPart;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 
+mod string;
 mod written;
 /// Everything a region holds for one key.
 ///
@@ -286,116 +286,15 @@ impl KeyState {
         }
     }
 
-    /// The string field, when the key reads as a string.
-    pub fn string(&self) -> Option<Cow<'_, Field<Blob>>> {
+    /// Whether the key may hold counter entries (what a write that observes the whole key
+    /// resets): a plain string's and a packed hash's forms hold none, and need not be
+    /// looked through, or built as parts, to tell.
+    pub fn may_hold_counters(&self) -> bool {
         match &self.0 {
-            Repr::Full(f) => f.string().map(Cow::Borrowed),
-            _ => self.compact_field().map(Cow::Owned),
+            Repr::Plain(_) | Repr::SetEx(_) | Repr::Hash(_) => false,
+            Repr::Expiring(x) => x.string.may_hold_counters(),
+            Repr::Counter(_) | Repr::Full(_) => true,
         }
-    }
-
-    /// The bytes a string key reads as (GET), without building a field.
-    pub fn string_value(&self) -> Option<Cow<'_, [u8]>> {
-        match &self.0 {
-            Repr::Plain(reg) => Some(Cow::Borrowed(reg.value.as_slice())),
-            Repr::Counter(c) => Some(Cow::Owned(crate::string::format_num(Num::Int(
-                c.total.into(),
-            )))),
-            Repr::Expiring(x) => x.string.string_value(),
-            Repr::SetEx(x) => Some(Cow::Borrowed(x.string.value.as_slice())),
-            Repr::Hash(_) => None,
-            Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value),
-        }
-    }
-
-    /// The string's length in bytes, told without building its value where it can be.
-    pub fn string_len(&self) -> Option<usize> {
-        match &self.0 {
-            Repr::Expiring(x) => x.string.string_len(),
-            Repr::Full(f) => f.str_part().map(crate::bits::StrPart::value_len),
-            _ => self.string_value().map(|v| v.len()),
-        }
-    }
-
-    /// The string's value as an integer, as INCR reads it (`None`: no string, or not an
-    /// integer); a counter's sum is not formatted and parsed back.
-    pub fn string_i64(&self) -> Option<i64> {
-        match &self.0 {
-            Repr::Counter(c) => return Some(c.total),
-            Repr::Expiring(x) => return x.string.string_i64(),
-            Repr::Full(f) => {
-                let s = f.str_part()?;
-                if !s.has_bit_writes() {
-                    if let Some(v) = crate::string::int_value(&s.field) {
-                        return v;
-                    }
-                }
-            }
-            Repr::Hash(_) => return None,
-            Repr::Plain(_) | Repr::SetEx(_) => {}
-        }
-        crate::string::parse_i64(&self.string_value()?)
-    }
-
-    /// The string's counter entry of origin `server`, when it has a live one (what its
-    /// next increment there continues).
-    pub fn own_string_entry(&self, server: ServerId) -> Option<CounterEntry> {
-        match &self.0 {
-            Repr::Plain(_) => None,
-            Repr::Counter(c) => (c.server() == server).then(|| c.to_entry()),
-            Repr::Expiring(x) => x.string.own_string_entry(server),
-            Repr::SetEx(_) | Repr::Hash(_) => None,
-            Repr::Full(f) => f.string()?.own_entry(server).cloned(),
-        }
-    }
-
-    /// The op whose register alone is the string's value (no union of concurrent writes,
-    /// no counter, no bit writes pending on top), and a number that grows with the bit
-    /// writes baked into it: while both are the same, so is the value. What a node may key a
-    /// value's derived facts by (PFCOUNT's count), with the key's name.
-    pub fn string_version(&self) -> Option<(crate::ids::Dot, u64)> {
-        match &self.0 {
-            Repr::Plain(reg) => Some((reg.tag().dot, 0)),
-            Repr::Counter(_) | Repr::Hash(_) => None,
-            Repr::Expiring(x) => x.string.string_version(),
-            Repr::SetEx(x) => Some((x.string.tag().dot, 0)),
-            Repr::Full(f) => {
-                let s = f.str_part()?;
-                if !s.bits().is_empty() {
-                    return None;
-                }
-                let baked = s
-                    .baked()
-                    .map_or(0, |b| b.through.iter().map(|(_, op)| op.0).sum());
-                s.field.as_single().map(|r| (r.tag.dot, baked))
-            }
-        }
-    }
-
-    /// Whether the string has bit writes, pending or baked into its register.
-    pub fn has_bit_writes(&self) -> bool {
-        self.full()
-            .and_then(Full::str_part)
-            .is_some_and(crate::bits::StrPart::has_bit_writes)
-    }
-
-    /// Whether the string's register can take bit writes to bake in (see
-    /// [`crate::bits::StrPart::takes_bit_writes`]): not a counter's.
-    pub fn takes_bit_writes(&self) -> bool {
-        match &self.0 {
-            Repr::Plain(_) => true,
-            Repr::Counter(_) => false,
-            Repr::Expiring(x) => x.string.takes_bit_writes(),
-            Repr::SetEx(_) | Repr::Hash(_) => true,
-            Repr::Full(f) => f
-                .str_part()
-                .is_none_or(crate::bits::StrPart::takes_bit_writes),
-        }
-    }
-
-    /// The string's content, register and bit writes (for its encoding).
-    pub fn str_part(&self) -> Option<&crate::bits::StrPart> {
-        self.full().and_then(Full::str_part)
     }
 
     pub fn hash(&self) -> Option<HashRef<'_>> {
@@ -609,11 +508,52 @@ impl crate::heap::HeapSize for KeyState {
 mod tests {
     use super::*;
     use crate::heap::HeapSize;
-    use crate::ids::{Dot, OpId};
+    use crate::ids::{Dot, OpId, ServerId};
     use crate::ops::SetTtl;
 
     fn tag(op: u64) -> crate::ids::Tag {
         crate::ids::Tag::new(Dot::new(ServerId(1), OpId(op), 0), Hlc(op << 40))
+    }
+
+    /// A key that says it holds no counter holds none (a write that observes the whole key
+    /// then skips looking); each form says so or not as it is.
+    #[test]
+    fn a_key_says_whether_it_may_hold_counters() {
+        use crate::ops;
+        let none = VersionVector::new();
+        let made = |effects: &[Effect]| {
+            let mut k = KeyState::new();
+            for e in effects {
+                k.apply(e, &none);
+            }
+            k
+        };
+        let value = Blob::from("a value longer than a blob holds inline");
+        let plain = ops::set(None, 0, tag(1), value.clone(), SetTtl::Clear);
+        let set_ex = ops::set(None, 0, tag(1), value, SetTtl::At(9_000));
+        let field = [(Blob::from("f"), Blob::from("v"))];
+        let hset = ops::hset(None, 0, tag(1), &field).expect("a hash").0;
+        let incr = ops::incr_by(None, 0, tag(1), 5).expect("a counter").0;
+        let f = Blob::from("f");
+        let hincr = ops::hincr_by(None, 0, tag(1), &f, 5).expect("a hash").0;
+        let counted = made(std::slice::from_ref(&incr));
+        let expire = ops::expire(Some(&counted), 0, tag(2), 9_000).expect("exists");
+        let keys = [
+            (made(&[plain]), false),
+            (made(&[set_ex]), false),
+            (made(&[hset]), false),
+            (counted.clone(), true),
+            (made(&[incr, expire]), true),
+            (made(&[hincr]), true),
+        ];
+        for (k, may) in keys {
+            let counts = k.parts().iter().any(|p| match p {
+                Part::Str(s) => s.field.has_counter(),
+                Part::Hash(h) => h.all().any(|(_, f)| f.has_counter()),
+                _ => false,
+            });
+            assert_eq!((k.may_hold_counters(), counts), (may, may), "{k:?}");
+        }
     }
 
     /// The compact forms fit the key's own 48 bytes (the blob's tag leaves the niches for

@@ -89,6 +89,9 @@ fn observe_part(p: &Part, e: &mut Effect) {
 
 /// Reset the counters of every part: what a whole-key cutoff needs alongside.
 fn reset_all(k: &KeyState, e: &mut Effect) {
+    if !k.may_hold_counters() {
+        return;
+    }
     for p in k.parts().iter() {
         match p {
             Part::Str(f) => reset_field(f, &FieldLoc::Str, e),

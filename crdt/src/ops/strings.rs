@@ -96,16 +96,7 @@ pub fn write_bytes(
     tag: Tag,
     w: StrWrite,
 ) -> Result<(Effect, usize), OpError> {
-    let (e, k, len) = begin_bytes(key, now_ms, tag, &w)?;
-    if len <= WRITTEN_WHOLE_MAX && k.is_none_or(|k| !k.has_bit_writes()) {
-        let mut v = k
-            .and_then(KeyState::string_value)
-            .unwrap_or_default()
-            .into_owned();
-        w.apply(&mut v);
-        return Ok((set(key, now_ms, tag, Blob::from(v), SetTtl::Keep), len));
-    }
-    Ok((as_piece(e, key, k, now_ms, w), len))
+    write_bytes_whole_up_to(key, now_ms, tag, w, Some(WRITTEN_WHOLE_MAX))
 }
 
 /// [`write_bytes`] of a string of any length: the bytes replicated as they are.
@@ -115,7 +106,28 @@ pub fn write_piece(
     tag: Tag,
     w: StrWrite,
 ) -> Result<(Effect, usize), OpError> {
+    write_bytes_whole_up_to(key, now_ms, tag, w, None)
+}
+
+/// A byte write, the string written whole when it is at most `whole_max` bytes after it
+/// and has no partial writes.
+fn write_bytes_whole_up_to(
+    key: Option<&KeyState>,
+    now_ms: u64,
+    tag: Tag,
+    w: StrWrite,
+    whole_max: Option<usize>,
+) -> Result<(Effect, usize), OpError> {
     let (e, k, len) = begin_bytes(key, now_ms, tag, &w)?;
+    let whole = whole_max.is_some_and(|max| len <= max);
+    if whole && k.is_none_or(|k| !k.has_bit_writes()) {
+        let mut v = k
+            .and_then(KeyState::string_value)
+            .unwrap_or_default()
+            .into_owned();
+        w.apply(&mut v);
+        return Ok((set(key, now_ms, tag, Blob::from(v), SetTtl::Keep), len));
+    }
     Ok((as_piece(e, key, k, now_ms, w), len))
 }
 
